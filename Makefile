@@ -1,0 +1,57 @@
+# o2 developer entry points. Every install step lives here so a fresh clone needs only python3 + make.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: venv up test test-slow check lint fmt typecheck imports schemas bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml hack/install-test-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	bash hack/install-test-deps.sh $(PY)
+	touch $(STAMP)
+
+## Bring o2 up on this machine (embedded etcd + local cluster + controllers) in the foreground.
+up: venv
+	$(BIN)/o2 up $(ARGS)
+
+## The whole default test suite (what CI runs).
+test: venv
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+## Slow scale tests (opt-in).
+test-slow: venv
+	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
+
+check: venv lint typecheck imports schemas-check
+
+lint:
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+fmt: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck:
+	$(BIN)/mypy
+
+imports:
+	$(BIN)/lint-imports
+
+schemas: venv
+	$(PY) -m crds.schemagen --write
+
+schemas-check:
+	$(PY) -m crds.schemagen --check
+
+bench: venv
+	$(PY) -m hack.bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

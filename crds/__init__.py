@@ -1,0 +1,1 @@
+"""o2's API: resource models, errors and generated schemas. Pure: no I/O, no clients."""

@@ -1,0 +1,139 @@
+"""The o2 error tree. Pure: every layer raises these; nothing here does I/O.
+
+    O2Error                          root of everything o2 raises on purpose
+    ├── ValidationError              a document or value breaks the API (file, document, field path)
+    ├── NotFoundError                the named object does not exist
+    ├── AlreadyExistsError           create of a name that is taken
+    ├── ConflictError                a compare-and-swap lost: the object changed since it was read
+    ├── FencedError                  a write by a leader that no longer holds its lease
+    ├── UnreadableObjectError        a stored value is not valid JSON or fails validation
+    ├── CompactedError               a watch asked for a revision etcd has compacted: relist
+    ├── StoreUnavailableError        etcd cannot be reached (after retries)
+    ├── TemplateError                a `{{ }}` expression failed (role path, expression)
+    └── ReconcileError               raised by reconcilers to steer retries
+        ├── TemporaryError(delay)    retry after `delay` seconds
+        └── PermanentError           do not retry until the object changes
+
+User-facing messages name the object, the field path and what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class O2Error(Exception):
+    """Root of every error o2 raises on purpose."""
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem in one document: where it is and what is wrong."""
+
+    path: str
+    message: str
+    source: str = ""
+    document: int | None = None
+    kind: str = ""
+    name: str = ""
+
+    def render(self) -> str:
+        where = []
+        if self.source:
+            where.append(self.source)
+        if self.document is not None:
+            where.append(f"document {self.document}")
+        if self.kind or self.name:
+            where.append(f"{self.kind or '?'}/{self.name or '?'}")
+        prefix = ": ".join(where)
+        field = f"{self.path}: " if self.path else ""
+        return f"{prefix}: {field}{self.message}" if prefix else f"{field}{self.message}"
+
+
+class ValidationError(O2Error):
+    """A document or value does not satisfy the API; carries every problem found."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(e.render() for e in errors) or "invalid")
+
+
+class NotFoundError(O2Error):
+    def __init__(self, kind: str, name: str) -> None:
+        self.kind = kind
+        self.name = name
+        super().__init__(f"{kind.lower()}/{name} not found")
+
+
+class AlreadyExistsError(O2Error):
+    def __init__(self, kind: str, name: str) -> None:
+        self.kind = kind
+        self.name = name
+        super().__init__(f"{kind.lower()}/{name} already exists")
+
+
+class ConflictError(O2Error):
+    """The object changed since it was read; re-read it and try again."""
+
+    def __init__(self, kind: str, name: str, *, expected: int | None = None) -> None:
+        self.kind = kind
+        self.name = name
+        self.expected = expected
+        super().__init__(
+            f"{kind.lower()}/{name} was modified (expected resourceVersion {expected}); "
+            "re-read it and retry"
+        )
+
+
+class FencedError(O2Error):
+    """A leader-fenced write was rejected: this process no longer holds the leader lease."""
+
+    def __init__(self, lease_key: str) -> None:
+        self.lease_key = lease_key
+        super().__init__(f"write rejected: leadership of {lease_key} was lost")
+
+
+class UnreadableObjectError(O2Error):
+    """A value under a registry key is not a valid resource (written by someone else?)."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(f"unreadable object at {key}: {reason}")
+
+
+class CompactedError(O2Error):
+    """The requested watch revision is compacted: the caller must relist."""
+
+    def __init__(self, revision: int, compact_revision: int = 0) -> None:
+        self.revision = revision
+        self.compact_revision = compact_revision
+        super().__init__(
+            f"revision {revision} is compacted (compacted up to {compact_revision}); relist needed"
+        )
+
+
+class StoreUnavailableError(O2Error):
+    """etcd could not be reached; the message says which endpoints were tried."""
+
+
+class TemplateError(O2Error):
+    def __init__(self, path: str, expression: str, reason: str) -> None:
+        self.path = path
+        self.expression = expression
+        self.reason = reason
+        super().__init__(f"{path}: cannot evaluate {expression!r}: {reason}")
+
+
+class ReconcileError(O2Error):
+    """Raised by a reconciler to say whether and when to retry."""
+
+
+class TemporaryError(ReconcileError):
+    def __init__(self, message: str, *, delay: float = 5.0) -> None:
+        self.delay = delay
+        super().__init__(message)
+
+
+class PermanentError(ReconcileError):
+    """Do not retry: the object must change before a retry can succeed."""

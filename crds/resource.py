@@ -1,0 +1,90 @@
+"""The resource envelope (apiVersion/kind/metadata/spec/status) and the kind registry. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import Field
+
+from crds.meta import API_VERSION, ObjectMeta, O2Model, Status
+
+
+class Resource(O2Model):
+    """Every o2 object. Subclasses narrow `kind`, `spec` and `status`."""
+
+    api_version: str = Field(default=API_VERSION, pattern=r"^o2/v1alpha1$")
+    kind: str
+    metadata: ObjectMeta
+    spec: O2Model
+    status: Status = Field(default_factory=Status)
+
+    KIND: ClassVar[str] = ""
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def ref(self) -> str:
+        """`kind/name` as the CLI prints it."""
+        return f"{self.kind.lower()}/{self.metadata.name}"
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON document as users and external watchers see it (camelCase, no nulls)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+R = TypeVar("R", bound=Resource)
+
+
+@dataclass(frozen=True)
+class PrinterColumn:
+    """A column of `o2 get KIND`: header, and a pure function of the object to its cell."""
+
+    header: str
+    value: Callable[[Any], str]
+    wide_only: bool = False
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    kind: str
+    plural: str
+    singular: str
+    short_names: tuple[str, ...]
+    model: type[Resource]
+    columns: tuple[PrinterColumn, ...] = ()
+    has_status: bool = True
+    aliases: tuple[str, ...] = field(default=())
+
+    def names(self) -> tuple[str, ...]:
+        return (self.kind.lower(), self.plural, self.singular, *self.short_names, *self.aliases)
+
+
+_KINDS: dict[str, KindInfo] = {}
+
+
+def register(info: KindInfo) -> KindInfo:
+    """Add a kind to the registry (done once per kind module at import)."""
+    _KINDS[info.kind] = info
+    return info
+
+
+def all_kinds() -> list[KindInfo]:
+    import crds.kinds  # noqa: F401  (registers every kind)
+
+    return list(_KINDS.values())
+
+
+def kind_info(name: str) -> KindInfo:
+    """Resolve `Environment`, `environments`, `environment`, `env`, ... to its KindInfo."""
+    wanted = name.strip().lower()
+    for info in all_kinds():
+        if wanted in info.names():
+            return info
+    known = ", ".join(sorted(i.plural for i in all_kinds()))
+    from crds.errors import NotFoundError
+
+    raise NotFoundError("kind", f"{name} (known kinds: {known})")

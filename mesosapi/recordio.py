@@ -1,0 +1,46 @@
+"""RecordIO framing of Mesos event streams: `<length>\n<json bytes>` repeated. Pure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def encode(record: dict[str, Any]) -> bytes:
+    """One event as a RecordIO frame (length in bytes, newline, compact JSON)."""
+    body = json.dumps(record, separators=(",", ":")).encode()
+    return str(len(body)).encode() + b"\n" + body
+
+
+class RecordIODecoder:
+    """Incremental decoder: feed bytes as they arrive, get whole records back."""
+
+    MAX_RECORD = 64 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        self._buf.extend(chunk)
+        out: list[dict[str, Any]] = []
+        while True:
+            nl = self._buf.find(b"\n")
+            if nl < 0:
+                if len(self._buf) > 20:
+                    raise ValueError("RecordIO: length prefix too long or missing newline")
+                return out
+            try:
+                length = int(self._buf[:nl])
+            except ValueError as exc:
+                raise ValueError(f"RecordIO: bad length prefix {bytes(self._buf[:nl])!r}") from exc
+            if length < 0 or length > self.MAX_RECORD:
+                raise ValueError(f"RecordIO: record length {length} out of range")
+            end = nl + 1 + length
+            if len(self._buf) < end:
+                return out
+            body = bytes(self._buf[nl + 1 : end])
+            del self._buf[:end]
+            record = json.loads(body)
+            if not isinstance(record, dict):
+                raise ValueError("RecordIO: record is not a JSON object")
+            out.append(record)

@@ -1,0 +1,1 @@
+"""The etcd-backed resource store and its list+watch cache. Only store.etcd imports the etcd client."""

@@ -1,0 +1,140 @@
+"""The store contract every implementation honours (etcd and in-memory). Pure: no client imports.
+
+Semantics (DESIGN.md §2), checked by one contract test suite against both implementations:
+- keys: `<prefix>/registry/<plural>/<name>`; the value is the resource JSON without
+  `metadata.resourceVersion`; resourceVersion = the key's etcd mod_revision.
+- create: txn(key absent -> put); sets uid, creationTimestamp, generation=1.
+- update: txn(mod_revision == metadata.resourceVersion -> put), else ConflictError. Writes spec,
+  labels, annotations, finalizers, ownerReferences; keeps the stored status. Bumps generation
+  only when spec changed. A write that changes nothing is skipped (returns the stored object).
+- update_status: CAS like update; writes only status (never spec, never generation).
+- delete: an object with finalizers only gets deletionTimestamp; otherwise it is removed.
+  When the last finalizer is removed from an object that has deletionTimestamp, it is removed.
+- list: items + the etcd revision of the read + the keys whose value could not be parsed.
+- watch(start_revision): events in revision order; CompactedError when the revision is gone.
+- a Fence makes every write conditional on the leader key still being ours (FencedError).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, Literal, Protocol, TypeVar
+
+from crds.errors import UnreadableObjectError
+from crds.resource import Resource
+
+R = TypeVar("R", bound=Resource)
+T = TypeVar("T")
+
+DEFAULT_PREFIX = "/o2"
+
+
+@dataclass(frozen=True)
+class Fence:
+    """Leader fencing: a write succeeds only while `key` still has this create_revision."""
+
+    key: str
+    create_revision: int
+
+
+@dataclass(frozen=True)
+class ListResult(Generic[T]):
+    items: list[T]
+    revision: int
+    unreadable: list[UnreadableObjectError] = field(default_factory=list)
+
+
+EventType = Literal["ADDED", "MODIFIED", "DELETED", "UNREADABLE"]
+
+
+@dataclass(frozen=True)
+class WatchEvent(Generic[T]):
+    """One change. For DELETED, `obj` is the last known value; for UNREADABLE, `error` is set."""
+
+    type: EventType
+    key: str
+    name: str
+    revision: int
+    obj: T | None = None
+    error: UnreadableObjectError | None = None
+
+
+@dataclass(frozen=True)
+class RawValue:
+    value: bytes
+    mod_revision: int
+    create_revision: int
+    lease: int = 0
+
+
+class Store(Protocol):
+    """Typed resource store. `kind` arguments are the model classes (e.g. `Environment`)."""
+
+    prefix: str
+
+    def key_for(self, kind: type[Resource], name: str) -> str: ...
+
+    async def create(self, obj: R, *, lease: int | None = None) -> R: ...
+
+    async def get(self, kind: type[R], name: str) -> R: ...
+
+    async def update(self, obj: R) -> R: ...
+
+    async def update_status(self, obj: R) -> R: ...
+
+    async def update_status_many(self, objs: Sequence[R]) -> list[R | Exception]:
+        """Status writes for many objects in as few etcd txns as possible; per-item results."""
+        ...
+
+    async def delete(self, kind: type[R], name: str, *, resource_version: int | None = None) -> (
+        R | None
+    ):
+        """Returns the object marked for deletion, or None when it was removed."""
+        ...
+
+    async def list(
+        self, kind: type[R], *, labels: Mapping[str, str] | None = None
+    ) -> ListResult[R]: ...
+
+    def watch(self, kind: type[R], *, start_revision: int) -> AsyncIterator[WatchEvent[R]]: ...
+
+    def with_fence(self, fence: Fence | None) -> Store:
+        """A view of this store whose writes all carry the fence."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class RuntimeKV(Protocol):
+    """Raw keys under `<prefix>/runtime/` and `<prefix>/leases/`: counters, ids, leader leases."""
+
+    async def get_raw(self, key: str) -> RawValue | None: ...
+
+    async def put_raw(self, key: str, value: bytes, *, lease: int | None = None) -> int: ...
+
+    async def create_raw(self, key: str, value: bytes, *, lease: int | None = None) -> int | None:
+        """Put only if absent; returns the new revision, or None when the key exists."""
+        ...
+
+    async def cas_raw(self, key: str, value: bytes, *, expected_mod_revision: int) -> bool: ...
+
+    async def delete_raw(self, key: str) -> None: ...
+
+    async def increment(self, key: str) -> int:
+        """Atomically advance an integer counter (txn loop); returns the new value."""
+        ...
+
+    async def grant_lease(self, ttl: int) -> int: ...
+
+    async def refresh_lease(self, lease_id: int) -> int:
+        """Returns the remaining TTL; raises NotFoundError when the lease is gone."""
+        ...
+
+    async def revoke_lease(self, lease_id: int) -> None: ...
+
+    def watch_raw(self, key: str, *, start_revision: int, prefix: bool = False) -> AsyncIterator[
+        tuple[str, RawValue | None, int]
+    ]:
+        """(key, value or None on delete, revision) events."""
+        ...
