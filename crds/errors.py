@@ -10,6 +10,9 @@
     ├── CompactedError               a watch asked for a revision etcd has compacted: relist
     ├── StoreUnavailableError        etcd cannot be reached (after retries)
     ├── TemplateError                a `{{ }}` expression failed (role path, expression)
+    ├── MesosError                   talking to Mesos failed
+    │   ├── MesosUnavailableError    not subscribed / no master or agent reachable right now
+    │   └── MesosCallError           a call was refused (HTTP status and body)
     └── ReconcileError               raised by reconcilers to steer retries
         ├── TemporaryError(delay)    retry after `delay` seconds
         └── PermanentError           do not retry until the object changes
@@ -137,3 +140,21 @@ class TemporaryError(ReconcileError):
 
 class PermanentError(ReconcileError):
     """Do not retry: the object must change before a retry can succeed."""
+
+
+class MesosError(O2Error):
+    """Talking to a Mesos master or agent failed."""
+
+
+class MesosUnavailableError(MesosError):
+    """No subscribed connection right now; the client is reconnecting: retry later."""
+
+
+class MesosCallError(MesosError):
+    """A master or agent refused a call (4xx/5xx); `status` and `body` say why."""
+
+    def __init__(self, call: str, *, status: int, body: str) -> None:
+        self.call = call
+        self.status = status
+        self.body = body
+        super().__init__(f"Mesos refused {call}: HTTP {status} {body.strip()[:200]}")

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field
 
-from crds.meta import API_VERSION, ObjectMeta, O2Model, Status
+from crds.meta import API_VERSION, O2Model, ObjectMeta, Status
 
 
 class Resource(O2Model):

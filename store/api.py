@@ -87,9 +87,9 @@ class Store(Protocol):
         """Status writes for many objects in as few etcd txns as possible; per-item results."""
         ...
 
-    async def delete(self, kind: type[R], name: str, *, resource_version: int | None = None) -> (
-        R | None
-    ):
+    async def delete(
+        self, kind: type[R], name: str, *, resource_version: int | None = None
+    ) -> R | None:
         """Returns the object marked for deletion, or None when it was removed."""
         ...
 
@@ -133,8 +133,8 @@ class RuntimeKV(Protocol):
 
     async def revoke_lease(self, lease_id: int) -> None: ...
 
-    def watch_raw(self, key: str, *, start_revision: int, prefix: bool = False) -> AsyncIterator[
-        tuple[str, RawValue | None, int]
-    ]:
+    def watch_raw(
+        self, key: str, *, start_revision: int, prefix: bool = False
+    ) -> AsyncIterator[tuple[str, RawValue | None, int]]:
         """(key, value or None on delete, revision) events."""
         ...

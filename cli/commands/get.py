@@ -1,0 +1,264 @@
+"""`o2 get`: list resources as tables, names, JSON or YAML, and stream changes with -w."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from cli.options import GlobalOptions
+from cli.printers import (
+    column_widths,
+    json_text,
+    object_names,
+    output_document,
+    render_table,
+    resource_table,
+    table_headers,
+    table_row,
+    unreadable_text,
+    yaml_text,
+)
+from cli.runtime import connect, print_out, run, warn, write_out
+from cli.selectors import ALL, complete_kind, matches, parse_selector, resolve_kinds
+from crds.errors import CompactedError, FieldError, O2Error, ValidationError
+from crds.resource import KindInfo, Resource
+from store.api import Store, WatchEvent
+
+HELP = """Show resources: a table with the kind's columns, or names, JSON or YAML.
+
+KIND is a kind, plural, singular or short name (environments, env, tc, ...) or `all`.
+Objects whose stored value cannot be read are reported on stderr with their etcd key;
+the others are still listed and the exit code stays 0 (as kubectl does).
+
+**Examples**
+
+```
+o2 get environments
+o2 get env physics-1 -o yaml
+o2 get tasks -l environment=physics-1 -o wide
+o2 get all
+o2 get env -o json | o2 apply -f -       # round-trips as `unchanged`
+o2 get tasks -w                          # then stream every change live
+```
+"""
+
+
+class Output(StrEnum):
+    table = "table"
+    wide = "wide"
+    json = "json"
+    yaml = "yaml"
+    name = "name"
+
+
+@dataclass
+class WatchPrinter:
+    """Prints one row (or document) per change, aligned with the table printed before it."""
+
+    info: KindInfo
+    output: Output
+    widths: list[int] = field(default_factory=list)
+    header_done: bool = False
+
+    def initial(self, objs: list[Resource], *, now: datetime) -> None:
+        wide = self.output is Output.wide
+        if self.output in (Output.table, Output.wide):
+            headers = table_headers(self.info, wide=wide)
+            rows = [table_row(self.info, o, now=now, wide=wide) for o in objs]
+            self.widths = column_widths(headers, rows)
+            if objs:
+                print_out(render_table(headers, rows, min_widths=self.widths))
+                self.header_done = True
+        else:
+            print_objects(self.info, objs, output=self.output, single=False)
+
+    def change(self, obj: Resource, *, now: datetime) -> None:
+        if self.output not in (Output.table, Output.wide):
+            print_objects(self.info, [obj], output=self.output, single=True, separate=True)
+            return
+        wide = self.output is Output.wide
+        headers = table_headers(self.info, wide=wide)
+        row = table_row(self.info, obj, now=now, wide=wide)
+        if not self.widths:
+            self.widths = column_widths(headers, [row])
+        table = render_table(
+            headers, [row], min_widths=self.widths, show_header=not self.header_done
+        )
+        self.header_done = True
+        print_out(table)
+
+
+def print_objects(
+    info: KindInfo,
+    objs: list[Resource],
+    *,
+    output: Output,
+    single: bool,
+    separate: bool = False,
+    qualify: bool = False,
+) -> None:
+    now = datetime.now(UTC)
+    if output is Output.name:
+        write_out("".join(n + "\n" for n in object_names(info, objs)))
+    elif output is Output.json:
+        write_out(json_text(output_document(objs, single=single)))
+    elif output is Output.yaml:
+        prefix = "---\n" if separate else ""
+        write_out(prefix + yaml_text(output_document(objs, single=single)))
+    elif objs:
+        print_out(resource_table(info, objs, now=now, wide=output is Output.wide, qualify=qualify))
+
+
+async def _get_named(store: Store, info: KindInfo, names: list[str]) -> list[Resource]:
+    objs: list[Resource] = []
+    errors: list[O2Error] = []
+    for name in names:
+        try:
+            objs.append(await store.get(info.model, name))
+        except O2Error as exc:
+            errors.append(exc)
+    if errors and objs:
+        print_objects(info, objs, output=Output.table, single=False)
+    if errors:
+        raise errors[0] if len(errors) == 1 else _many(errors)
+    return objs
+
+
+def _many(errors: list[O2Error]) -> ValidationError:
+    return ValidationError([FieldError(path="", message=str(e)) for e in errors])
+
+
+async def _list(
+    store: Store, info: KindInfo, selector: dict[str, str], names: list[str]
+) -> tuple[list[Resource], int]:
+    result = await store.list(info.model, labels=selector or None)
+    for err in result.unreadable:
+        warn(unreadable_text(err))
+    items = [o for o in result.items if not names or o.metadata.name in names]
+    items = [o for o in items if matches(o.metadata.labels, selector)]
+    return sorted(items, key=lambda o: o.metadata.name), result.revision
+
+
+async def _get(
+    opts: GlobalOptions,
+    *,
+    kind: str,
+    names: list[str],
+    output: Output,
+    selector: dict[str, str],
+    watch: bool,
+) -> None:
+    infos = resolve_kinds(kind)
+    if (kind.lower() == ALL or watch) and names and len(infos) > 1:
+        raise ValidationError([FieldError(path="NAME", message="names need a single KIND")])
+    async with connect(opts) as store:
+        if watch:
+            await _watch(store, infos[0], names=names, output=output, selector=selector)
+            return
+        if names:
+            objs = await _get_named(store, infos[0], names)
+            print_objects(infos[0], objs, output=output, single=len(names) == 1)
+            return
+        await _list_kinds(store, infos, output=output, selector=selector, many=len(infos) > 1)
+
+
+async def _list_kinds(
+    store: Store, infos: list[KindInfo], *, output: Output, selector: dict[str, str], many: bool
+) -> None:
+    found: list[tuple[KindInfo, list[Resource]]] = []
+    for info in infos:
+        objs, _ = await _list(store, info, selector, [])
+        if objs:
+            found.append((info, objs))
+    if not found:
+        if output in (Output.json, Output.yaml):
+            print_objects(infos[0], [], output=output, single=False)
+        else:
+            warn("No resources found.")
+        return
+    if output in (Output.json, Output.yaml) and many:
+        every = [o for _, objs in found for o in objs]
+        print_objects(found[0][0], every, output=output, single=False)
+        return
+    for i, (info, objs) in enumerate(found):
+        if i and output in (Output.table, Output.wide):
+            write_out("\n")
+        print_objects(info, objs, output=output, single=False, qualify=many)
+
+
+async def _watch(
+    store: Store,
+    info: KindInfo,
+    *,
+    names: list[str],
+    output: Output,
+    selector: dict[str, str],
+) -> None:
+    printer = WatchPrinter(info=info, output=output)
+    objs, revision = await _list(store, info, selector, names)
+    printer.initial(objs, now=datetime.now(UTC))
+    while True:
+        try:
+            async for event in store.watch(info.model, start_revision=revision + 1):
+                revision = event.revision
+                _on_event(printer, event, names=names, selector=selector)
+        except CompactedError:
+            _, revision = await _list(store, info, selector, names)
+
+
+def _on_event(
+    printer: WatchPrinter,
+    event: WatchEvent[Resource],
+    *,
+    names: list[str],
+    selector: dict[str, str],
+) -> None:
+    if names and event.name not in names:
+        return
+    if event.error is not None:
+        warn(unreadable_text(event.error))
+        return
+    if event.obj is None or not matches(event.obj.metadata.labels, selector):
+        return
+    printer.change(event.obj, now=datetime.now(UTC))
+
+
+def get_command(
+    ctx: typer.Context,
+    *,
+    kind: Annotated[
+        str,
+        typer.Argument(help="Kind, plural, short name, or `all`.", autocompletion=complete_kind),
+    ],
+    names: Annotated[list[str] | None, typer.Argument(help="Object names.")] = None,
+    output: Annotated[
+        Output, typer.Option("--output", "-o", help="table, wide, json, yaml or name.")
+    ] = Output.table,
+    selector: Annotated[
+        str | None, typer.Option("--selector", "-l", help="Label selector: k=v,k2=v2 (ANDed).")
+    ] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="After listing, stream changes live.")
+    ] = False,
+) -> None:
+    run(
+        ctx,
+        lambda opts: _get(
+            opts,
+            kind=kind,
+            names=list(names or []),
+            output=output,
+            selector=parse_selector(selector),
+            watch=watch,
+        ),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("get", help=HELP, short_help="Show resources as tables, names, JSON or YAML.")(
+        get_command
+    )

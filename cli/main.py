@@ -1,0 +1,90 @@
+"""The `o2` command tree and its global options; commands live in cli.commands.*."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.commands import apply, delete, describe, diff, get, passthrough, up, wait
+from cli.options import DEFAULT_ETCD, ENV_VARS, GlobalOptions, setup_logging
+
+app = typer.Typer(
+    name="o2",
+    help=(
+        "o2: long-lived processes on Mesos, declared as resources in etcd.\n\n"
+        "**Examples**\n\n"
+        "```\n"
+        "o2 up                                  # etcd, local cluster, controllers\n"
+        "o2 apply -f manifests/samples/\n"
+        "o2 get environments -w\n"
+        "o2 wait env physics-1 --for=condition=Ready\n"
+        "```\n"
+    ),
+    rich_markup_mode="markdown",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    *,
+    etcd: Annotated[
+        str,
+        typer.Option(
+            envvar=ENV_VARS["etcd"],
+            help="etcd endpoints, comma-separated (failover in order).",
+            show_default=True,
+        ),
+    ] = DEFAULT_ETCD,
+    prefix: Annotated[
+        str, typer.Option(envvar=ENV_VARS["prefix"], help="Key prefix of this o2 installation.")
+    ] = "/o2",
+    cacert: Annotated[
+        str | None, typer.Option(envvar=ENV_VARS["cacert"], help="CA bundle to verify etcd (TLS).")
+    ] = None,
+    cert: Annotated[
+        str | None, typer.Option(envvar=ENV_VARS["cert"], help="Client certificate (TLS).")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option(envvar=ENV_VARS["key"], help="Client private key (TLS).")
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option(envvar=ENV_VARS["user"], help="etcd user name.")
+    ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(envvar=ENV_VARS["password"], help="etcd password.", show_default=False),
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More logs on stderr (-vv: debug).")
+    ] = 0,
+) -> None:
+    """o2: long-lived processes on Mesos, declared as resources in etcd."""
+    setup_logging(verbose)
+    ctx.obj = GlobalOptions(
+        etcd=etcd,
+        prefix=prefix,
+        cacert=cacert,
+        cert=cert,
+        key=key,
+        user=user,
+        password=password,
+        verbose=verbose,
+    )
+
+
+for module in (apply, get, describe, delete, diff, wait, up, passthrough):
+    module.register(app)
+
+
+def main() -> None:
+    """Console script entry point (`o2`)."""
+    app(prog_name="o2")
+
+
+if __name__ == "__main__":
+    main()

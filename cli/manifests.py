@@ -1,0 +1,87 @@
+"""Manifests for apply/delete/diff: read -f paths (or stdin), validate all, order by kind."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from crds.errors import FieldError, ValidationError
+from crds.manifest import parse_documents
+from crds.resource import Resource
+from store.apply import read_manifest_paths
+
+STDIN = "-"
+
+# Dependencies first: what an Environment refers to must exist before it (delete: reverse).
+KIND_ORDER = (
+    "TaskClass",
+    "Workflow",
+    "ComponentConfig",
+    "GitSource",
+    "Node",
+    "Environment",
+    "Task",
+    "Event",
+)
+
+
+def kind_rank(obj: Resource) -> int:
+    try:
+        return KIND_ORDER.index(obj.kind)
+    except ValueError:
+        return len(KIND_ORDER)
+
+
+def ordered(objs: Sequence[Resource], *, reverse: bool = False) -> list[Resource]:
+    """Stable sort by KIND_ORDER (file order kept within a kind)."""
+    ranked = sorted(objs, key=kind_rank)
+    return list(reversed(ranked)) if reverse else ranked
+
+
+def read_sources(paths: Sequence[str]) -> list[tuple[str, str]]:
+    """(source name, text) for every manifest file under `paths`; `-` reads stdin once."""
+    sources: list[tuple[str, str]] = []
+    files: list[str] = []
+    for path in paths:
+        if path == STDIN:
+            sources.append(("<stdin>", sys.stdin.read()))
+        else:
+            files.append(path)
+    if files:
+        sources.extend(read_manifest_paths(files))
+    return sources
+
+
+def load(paths: Sequence[str]) -> list[Resource]:
+    """Every resource in `paths`, validated; ValidationError lists all problems in all files."""
+    if not paths:
+        raise ValidationError([FieldError(path="-f", message="give at least one -f FILE|DIR|-")])
+    objs: list[Resource] = []
+    errors: list[FieldError] = []
+    for source, text in read_sources(paths):
+        try:
+            objs.extend(parse_documents(text, source=source))
+        except ValidationError as exc:
+            errors.extend(exc.errors)
+    errors.extend(_duplicates(objs))
+    if errors:
+        raise ValidationError(errors)
+    return ordered(objs)
+
+
+def _duplicates(objs: Sequence[Resource]) -> list[FieldError]:
+    seen: set[tuple[str, str]] = set()
+    errors: list[FieldError] = []
+    for obj in objs:
+        key = (obj.kind, obj.name)
+        if key in seen:
+            errors.append(
+                FieldError(
+                    path="metadata.name",
+                    message=f"{obj.ref} is given more than once across the -f inputs",
+                    kind=obj.kind,
+                    name=obj.name,
+                )
+            )
+        seen.add(key)
+    return errors

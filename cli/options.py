@@ -1,0 +1,66 @@
+"""Global CLI options (etcd endpoints, prefix, TLS, auth, verbosity). Pure data, no I/O."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+
+DEFAULT_ETCD = "http://127.0.0.1:2379"
+
+ENV_VARS = {
+    "etcd": "O2_ETCD",
+    "prefix": "O2_PREFIX",
+    "cacert": "O2_ETCD_CACERT",
+    "cert": "O2_ETCD_CERT",
+    "key": "O2_ETCD_KEY",
+    "user": "O2_ETCD_USER",
+    "password": "O2_ETCD_PASSWORD",
+}
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """What the root callback collected; every command reads it from `ctx.obj`."""
+
+    etcd: str = DEFAULT_ETCD
+    prefix: str = "/o2"
+    cacert: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    verbose: int = 0
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [e.strip() for e in self.etcd.split(",") if e.strip()]
+
+    def child_env(self) -> dict[str, str]:
+        """The same connection settings as O2_* variables, for subprocesses we start."""
+        values = {
+            "etcd": self.etcd,
+            "prefix": self.prefix,
+            "cacert": self.cacert,
+            "cert": self.cert,
+            "key": self.key,
+            "user": self.user,
+            "password": self.password,
+        }
+        return {ENV_VARS[k]: v for k, v in values.items() if v}
+
+
+def setup_logging(verbose: int) -> None:
+    """Quiet by default (errors reach people as messages); -v: INFO, -vv: DEBUG. Logs go to
+    stderr so stdout stays machine-clean."""
+    level = logging.ERROR
+    if verbose == 1:
+        level = logging.INFO
+    elif verbose >= 2:
+        level = logging.DEBUG
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )

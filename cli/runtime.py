@@ -1,0 +1,130 @@
+"""Glue every command shares: consoles, the store connection and error rendering. Edge I/O."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import TYPE_CHECKING, TypeVar
+
+import typer
+from rich.console import Console, RenderableType
+from rich.text import Text
+
+from cli.options import GlobalOptions
+from cli.printers import field_errors_text
+from crds.errors import O2Error, StoreUnavailableError, ValidationError
+
+if TYPE_CHECKING:
+    from store.api import Store
+
+T = TypeVar("T")
+
+ERROR_EXIT = 1
+INTERRUPTED_EXIT = 130
+CLI_RETRY_SECONDS = 3.0
+"""How long a command retries an unreachable etcd before saying so (kubectl fails fast too)."""
+
+
+def stdout_console() -> Console:
+    """Tables for people; never wraps when piped (wide fixed width instead)."""
+    if sys.stdout.isatty():
+        return Console(file=sys.stdout, highlight=False)
+    return Console(file=sys.stdout, highlight=False, width=400, no_color=True)
+
+
+def stderr_console() -> Console:
+    return Console(file=sys.stderr, highlight=False, stderr=True, width=200)
+
+
+def write_out(text: str) -> None:
+    """Machine-clean stdout (json, yaml, names): plain text, flushed at once."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def print_out(renderable: RenderableType) -> None:
+    console = stdout_console()
+    console.print(renderable, soft_wrap=False)
+    console.file.flush()
+
+
+def warn(message: RenderableType) -> None:
+    stderr_console().print(message)
+
+
+def options(ctx: typer.Context) -> GlobalOptions:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, GlobalOptions) else GlobalOptions()
+
+
+def connection_hint(opts: GlobalOptions) -> str:
+    return (
+        f"cannot reach etcd at {opts.etcd}: point o2 at a running etcd with --etcd URL "
+        "(or O2_ETCD=URL), or start a local one with `o2 up`"
+    )
+
+
+@asynccontextmanager
+async def connect(opts: GlobalOptions) -> AsyncIterator[Store]:
+    """An open store for the global options; the connection error says how to fix it."""
+    from store.config import StoreConfig, open_store
+
+    config = StoreConfig.from_env(
+        etcd=opts.etcd,
+        prefix=opts.prefix,
+        ca_file=opts.cacert,
+        cert_file=opts.cert,
+        key_file=opts.key,
+        username=opts.user,
+        password=opts.password,
+    )
+    store = await open_store(replace(config, retry_timeout=CLI_RETRY_SECONDS))
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def short_cause(message: str) -> str:
+    """The useful part of a transport error: grpc's `details = "..."`, else the first line."""
+    match = re.search(r'details = "([^"]*)"', message)
+    if match:
+        return match.group(1)
+    return message.splitlines()[0] if message else "unreachable"
+
+
+def render_error(exc: O2Error, opts: GlobalOptions) -> None:
+    """An O2Error as people read it: the message, no traceback."""
+    console = stderr_console()
+    if isinstance(exc, ValidationError):
+        console.print(field_errors_text(exc.errors), end="")
+        return
+    message = str(exc)
+    if isinstance(exc, StoreUnavailableError):
+        message = f"{connection_hint(opts)} ({short_cause(message)})"
+    console.print(Text.assemble(("error: ", "bold red"), message))
+
+
+def run(
+    ctx: typer.Context,
+    command: Callable[[GlobalOptions], Awaitable[T]],
+    *,
+    error_exit: int = ERROR_EXIT,
+) -> T:
+    """Run an async command body; O2Errors become a message on stderr and `error_exit`."""
+    opts = options(ctx)
+    try:
+        return asyncio.run(_await(command(opts)))
+    except O2Error as exc:
+        render_error(exc, opts)
+        raise typer.Exit(error_exit) from exc
+    except KeyboardInterrupt as exc:
+        raise typer.Exit(INTERRUPTED_EXIT) from exc
+
+
+async def _await(awaitable: Awaitable[T]) -> T:
+    return await awaitable

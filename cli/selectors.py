@@ -1,0 +1,56 @@
+"""Label selectors (`-l k=v,k2=v2`) and kind-name resolution for the CLI. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from crds.errors import FieldError, NotFoundError, ValidationError
+from crds.resource import KindInfo, all_kinds, kind_info
+
+ALL = "all"
+
+# `o2 get all` lists the kinds people operate on (Events are noise there, as in kubectl).
+ALL_EXCLUDES = frozenset({"Event"})
+
+
+def parse_selector(text: str | None) -> dict[str, str]:
+    """`a=b,c=d` (also `a==b`) into a mapping; every term must match (ANDed)."""
+    if not text:
+        return {}
+    labels: dict[str, str] = {}
+    for term in (t.strip() for t in text.split(",")):
+        if not term:
+            continue
+        key, sep, value = term.replace("==", "=").partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(
+                [FieldError(path="-l", message=f"{term!r} is not key=value (e.g. -l app=tpc)")]
+            )
+        labels[key.strip()] = value.strip()
+    return labels
+
+
+def matches(labels: Mapping[str, str], selector: Mapping[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def resolve_kinds(name: str) -> list[KindInfo]:
+    """`all`, or one kind by kind/plural/singular/short name (`env`, `envs`, `tc`, ...)."""
+    if name.strip().lower() == ALL:
+        return [k for k in all_kinds() if k.kind not in ALL_EXCLUDES]
+    return [kind_info(name)]
+
+
+def kind_names() -> list[str]:
+    """Every spelling accepted for KIND, for shell completion."""
+    names = {ALL}
+    for info in all_kinds():
+        names.update(info.names())
+    return sorted(names)
+
+
+def complete_kind(incomplete: str) -> list[str]:
+    try:
+        return [n for n in kind_names() if n.startswith(incomplete.lower())]
+    except (ImportError, NotFoundError):
+        return []

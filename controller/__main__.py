@@ -1,0 +1,92 @@
+"""`python -m controller`: run the controller manager in the foreground (JSON logs on stderr)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from controller.manager import DEFAULT_MANAGER, Manager, ManagerConfig
+from controller.runtime.leader import LeaderConfig
+from store.config import StoreConfig, open_store
+
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and every `extra` field."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        doc.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return json.dumps(doc, default=str)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="o2 controller", description=__doc__)
+    p.add_argument("--etcd", help="etcd endpoints, comma-separated (default: $O2_ETCD)")
+    p.add_argument("--prefix", help="key prefix (default: $O2_PREFIX or /o2)")
+    p.add_argument("--mesos", help="Mesos master HOST:PORT, for the task controller")
+    p.add_argument("--metrics-port", type=int, help="serve /metrics on 127.0.0.1:PORT (0: any)")
+    p.add_argument("--id", dest="identity", help="this manager's identity (default host-pid)")
+    p.add_argument("--name", default=DEFAULT_MANAGER, help="leader lease name (<prefix>/leases/…)")
+    p.add_argument("--lease-ttl", type=int, default=15, help="leader lease TTL, seconds")
+    p.add_argument("--renew-deadline", type=float, default=None, help="seconds (default 2/3 TTL)")
+    p.add_argument("--retry-period", type=float, default=None, help="seconds (default TTL/7.5)")
+    p.add_argument("--controller", action="append", default=[], help="module:Class (repeatable)")
+    p.add_argument("--log-level", default="INFO")
+    return p.parse_args(argv)
+
+
+def manager_config(args: argparse.Namespace) -> ManagerConfig:
+    ttl = args.lease_ttl
+    leader = LeaderConfig(
+        ttl=ttl,
+        renew_deadline=args.renew_deadline or ttl * 2 / 3,
+        retry_period=args.retry_period or ttl / 7.5,
+    )
+    config = ManagerConfig(
+        lease_name=args.name,
+        leader=leader,
+        controllers=tuple(args.controller),
+        metrics_port=args.metrics_port,
+        options={"mesos": args.mesos} if args.mesos else {},
+    )
+    if args.identity:
+        config = ManagerConfig(**{**config.__dict__, "identity": args.identity})
+    return config
+
+
+async def amain(args: argparse.Namespace) -> None:
+    store = await open_store(StoreConfig.from_env(etcd=args.etcd, prefix=args.prefix))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await Manager(store, store, config=manager_config(args)).run(stop)
+    finally:
+        await store.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
+    asyncio.run(amain(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""The controller manager: shared informers, leader election, and every registered controller.
+
+Standby managers keep their caches warm; the leader runs the controllers, each write fenced by
+its leadership. Losing the lease (or a write rejected by the fence) stops the controllers at
+once and the manager campaigns again. Controllers are named by `module:Class` entry points in
+CONTROLLERS (other controller modules append theirs) or picked with `--controller`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import importlib
+import logging
+import os
+import socket
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.events import EventRecorder
+from controller.metrics import RuntimeMetrics, bound_port, serve_metrics
+from controller.runtime.leader import LeaderConfig, LeaderElector
+from controller.runtime.reconciler import Context, Controller, Reconciler
+from crds.errors import FencedError, UnreadableObjectError
+from crds.kinds.event import ObjectReference
+from store.api import Fence, RuntimeKV, Store
+from store.informer import InformerFactory
+
+log = logging.getLogger(__name__)
+
+CONTROLLERS: list[str] = [
+    "controller.gc:GarbageCollector",
+]
+"""Entry points of the controllers a manager runs by default (append yours here)."""
+
+DEFAULT_MANAGER = "controller-manager"
+
+
+@dataclass(frozen=True)
+class ManagerConfig:
+    identity: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    lease_name: str = DEFAULT_MANAGER
+    leader: LeaderConfig = field(default_factory=LeaderConfig)
+    controllers: tuple[str, ...] = ()
+    metrics_port: int | None = None
+    inactivity_timeout: float = 300.0
+    options: dict[str, Any] = field(default_factory=dict)
+    """Passed to reconcilers as ctx.options (e.g. `mesos`: HOST:PORT)."""
+
+
+def load_reconciler(entry: str) -> type[Reconciler]:
+    module_name, _, attr = entry.partition(":")
+    cls = getattr(importlib.import_module(module_name), attr)
+    if not (isinstance(cls, type) and issubclass(cls, Reconciler)):
+        raise TypeError(f"{entry} is not a Reconciler class")
+    return cls
+
+
+class Manager:
+    """Run with `await Manager(...).run(stop)`; set `stop` for a graceful shutdown."""
+
+    def __init__(self, store: Store, kv: RuntimeKV, *, config: ManagerConfig) -> None:
+        self.store = store
+        self.kv = kv
+        self.config = config
+        self.lease_key = f"{store.prefix}/leases/{config.lease_name}"
+        self.informers = InformerFactory(store, inactivity_timeout=config.inactivity_timeout)
+        self.metrics = RuntimeMetrics()
+        self.elector = LeaderElector(kv, self.lease_key, config.identity, config=config.leader)
+        self.leading_store: Store | None = None
+        self.recorder = EventRecorder(lambda: self.leading_store, kv, source=config.lease_name)
+        never = Fence(self.lease_key, -1)  # fails every write until we lead
+        self.ctx = Context(
+            store=store.with_fence(never),
+            kv=kv,
+            informers=self.informers,
+            events=self.recorder,
+            options={"identity": config.identity, **config.options},
+        )
+        entries = config.controllers or tuple(CONTROLLERS)
+        self.controllers = [
+            Controller(load_reconciler(e)(self.ctx), observer=self.metrics) for e in entries
+        ]
+        self.metrics_port: int | None = None
+        self._fenced = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._prepare()
+        background = [asyncio.create_task(self.recorder.run(), name="event-recorder")]
+        runner = None
+        if self.config.metrics_port is not None:
+            runner = await serve_metrics(self.metrics, port=self.config.metrics_port)
+            self.metrics_port = bound_port(runner)
+            log.info("Serving metrics", extra={"port": self.metrics_port})
+        try:
+            while not stop.is_set():
+                if not await self._first(self.elector.campaign(), stop):
+                    break
+                await self._lead(stop)
+        finally:
+            await self._shutdown(background, runner)
+
+    def _prepare(self) -> None:
+        for ctl in self.controllers:
+            ctl.on_fenced = self._on_fenced
+            ctl.attach()
+        for informer in self.informers.all():
+            informer.on_unreadable(functools.partial(self._report_unreadable, informer.kind.KIND))
+        self.metrics.track(lambda: self.controllers, self.informers.all)
+        self.informers.start()
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        fence = self.elector.fence
+        assert fence is not None
+        self._fenced.clear()
+        self.leading_store = self.store.with_fence(fence)
+        self.ctx.store = self.leading_store
+        self.metrics.leader.labels(self.config.identity).set(1)
+        try:
+            await self.informers.wait_synced()
+            for ctl in self.controllers:
+                ctl.start()
+            fenced = asyncio.create_task(self._fenced.wait())
+            try:
+                await self._first(self.elector.hold(), stop, fenced)
+            finally:
+                fenced.cancel()
+        finally:
+            await self._stop_controllers()
+
+    async def _stop_controllers(self) -> None:
+        self.leading_store = None
+        self.ctx.store = self.store.with_fence(Fence(self.lease_key, -1))
+        await asyncio.gather(*(ctl.stop() for ctl in self.controllers))
+        self.metrics.leader.labels(self.config.identity).set(0)
+        log.info("Controllers stopped", extra={"identity": self.config.identity})
+
+    def _on_fenced(self, exc: FencedError) -> None:
+        log.error("Fenced: stopping controllers", extra={"lease_key": exc.lease_key})
+        self._fenced.set()
+
+    def _report_unreadable(self, kind: str, err: UnreadableObjectError) -> None:
+        name = err.key.rsplit("/", 1)[-1]
+        self.recorder.emit(
+            ObjectReference(kind=kind, name=name),
+            reason="Unreadable",
+            message=f"{err.key}: {err.reason}",
+            warning=True,
+        )
+
+    async def _first(self, work: Awaitable[Any], stop: asyncio.Event, *more: Any) -> bool:
+        """Await `work` unless `stop` (or another of `more`) comes first; True if work won."""
+        task = asyncio.ensure_future(work)
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait([task, stopper, *more], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (task, stopper):
+                t.cancel()
+            await asyncio.gather(task, stopper, return_exceptions=True)
+        return task.done() and not task.cancelled() and task.exception() is None
+
+    async def _shutdown(self, background: list[asyncio.Task[None]], runner: Any) -> None:
+        await self._stop_controllers()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.recorder.flush(), 2.0)
+        await self.elector.resign()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await self.informers.stop()
+        if runner is not None:
+            await runner.cleanup()
+        log.info("Manager stopped", extra={"identity": self.config.identity})

@@ -1,0 +1,252 @@
+"""Reconciler registration and the per-controller runner (queue + workers + resync).
+
+A reconciler declares the kind it reconciles and the kinds it watches, each with a mapping
+from a changed object to the keys to enqueue. It receives a key, never the event, reads from
+the shared informer cache and writes through the (leader-fenced) store in `ctx.store`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from controller.runtime.queue import ShutDown, WorkQueue
+from crds.errors import ConflictError, FencedError, PermanentError, TemporaryError
+from crds.resource import Resource
+from store.api import RuntimeKV, Store
+from store.informer import CacheEvent, Informer, InformerFactory
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=Resource)
+KeyMapper = Callable[[CacheEvent[Any]], Iterable[str]]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a reconcile asks for: nothing, or another look after `requeue_after` seconds."""
+
+    requeue_after: float | None = None
+
+
+@dataclass(frozen=True)
+class Watch:
+    """Enqueue `keys(event)` whenever an object of `kind` changes."""
+
+    kind: type[Resource]
+    keys: KeyMapper
+
+
+def own_name(event: CacheEvent[Any]) -> Iterable[str]:
+    return (event.name,)
+
+
+def owners_of_kind(kind: str) -> KeyMapper:
+    """Map a dependent to the names of its owners of `kind` (old and new owners alike)."""
+
+    def mapper(event: CacheEvent[Any]) -> Iterable[str]:
+        names: set[str] = set()
+        for obj in (event.old, event.new):
+            if obj is not None:
+                refs = obj.metadata.owner_references
+                names.update(ref.name for ref in refs if ref.kind == kind)
+        return names
+
+    return mapper
+
+
+def label_value(label: str) -> KeyMapper:
+    """Map an object to the value of its `label` (e.g. the environment it belongs to)."""
+
+    def mapper(event: CacheEvent[Any]) -> Iterable[str]:
+        names: set[str] = set()
+        for obj in (event.old, event.new):
+            if obj is not None and label in obj.metadata.labels:
+                names.add(obj.metadata.labels[label])
+        return names
+
+    return mapper
+
+
+class EventSink(Protocol):
+    """Where reconcilers report Events (controller.events.EventRecorder)."""
+
+    def event(
+        self, obj: Resource, *, reason: str, message: str = "", warning: bool = False
+    ) -> None: ...
+
+
+@dataclass
+class Context:
+    """What a reconciler may use. `store` is the fenced view of the current leadership term."""
+
+    store: Store
+    kv: RuntimeKV
+    informers: InformerFactory
+    events: EventSink
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def cache(self, kind: type[R]) -> Informer[R]:
+        return self.informers.informer(kind)
+
+
+class Reconciler(ABC):
+    """Subclass, set `name` and `kind`, implement `reconcile`; add `watches()` for other kinds."""
+
+    name: ClassVar[str]
+    kind: ClassVar[type[Resource] | None] = None
+    workers: ClassVar[int] = 4
+    resync_period: ClassVar[float | None] = 600.0
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def watches(self) -> Sequence[Watch]:
+        """Watches beyond the reconciled kind itself (which is always watched by name)."""
+        return ()
+
+    def all_watches(self) -> list[Watch]:
+        primary = [Watch(self.kind, own_name)] if self.kind is not None else []
+        return [*primary, *self.watches()]
+
+    def resync_keys(self) -> Iterable[str]:
+        """Keys enqueued on every resync (default: every cached object of `kind`)."""
+        return self.ctx.cache(self.kind).names() if self.kind is not None else ()
+
+    @abstractmethod
+    async def reconcile(self, key: str) -> Result:
+        """Observe → plan → act → write status. Never sleep: return `Result(requeue_after)`."""
+
+
+class Observer(Protocol):
+    """Metrics sink for the runner (controller.metrics.RuntimeMetrics)."""
+
+    def reconciled(self, controller: str, outcome: str, seconds: float) -> None: ...
+
+
+FencedCallback = Callable[[FencedError], None]
+ReconcileHook = Callable[[str, str], None]
+
+
+class Controller:
+    """Runs one reconciler: informer handlers fill its queue; workers run only while leading."""
+
+    def __init__(self, reconciler: Reconciler, *, observer: Observer | None = None) -> None:
+        self.reconciler = reconciler
+        self.name = reconciler.name
+        self.queue = WorkQueue()
+        self.observer = observer
+        self.on_fenced: FencedCallback | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._handlers: list[tuple[Informer[Any], Callable[[CacheEvent[Any]], None]]] = []
+
+    def attach(self) -> None:
+        """Subscribe to the informers (keys accumulate, de-duplicated, even while standby)."""
+        for watch in self.reconciler.all_watches():
+            informer = self.reconciler.ctx.cache(watch.kind)
+            handler = self._handler_for(watch.keys)
+            informer.add_handler(handler)
+            self._handlers.append((informer, handler))
+
+    def detach(self) -> None:
+        for informer, handler in self._handlers:
+            informer.remove_handler(handler)
+        self._handlers.clear()
+
+    def _handler_for(self, keys: KeyMapper) -> Callable[[CacheEvent[Any]], None]:
+        add = self.queue.add
+
+        def handler(event: CacheEvent[Any]) -> None:
+            for key in keys(event):
+                add(key)
+
+        return handler
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
+    def start(self) -> None:
+        """Start workers (and resync); called when leadership is acquired."""
+        if self._tasks:
+            return
+        for i in range(max(1, self.reconciler.workers)):
+            self._tasks.append(asyncio.create_task(self._worker(), name=f"{self.name}-w{i}"))
+        if self.reconciler.resync_period:
+            self._tasks.append(asyncio.create_task(self._resync(), name=f"{self.name}-resync"))
+        for key in self.reconciler.resync_keys():
+            self.queue.add(key)
+        log.info("Controller started", extra={"controller": self.name})
+
+    async def stop(self) -> None:
+        """Stop at once: in-flight reconciles are cancelled (their keys stay queued)."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            log.info("Controller stopped", extra={"controller": self.name})
+
+    async def _worker(self) -> None:
+        queue = self.queue
+        while True:
+            try:
+                key = await queue.get()
+            except ShutDown:
+                return
+            try:
+                await self._process(queue, key)
+            except asyncio.CancelledError:
+                queue.add(key)  # unfinished: look again next term
+                raise
+            finally:
+                queue.done(key)
+
+    async def _process(self, queue: WorkQueue, key: str) -> None:
+        started = time.perf_counter()
+        outcome = "success"
+        try:
+            result = await self.reconciler.reconcile(key)
+        except ConflictError:
+            outcome = "conflict"
+            queue.add_rate_limited(key)
+        except TemporaryError as exc:
+            outcome = "requeue"
+            log.info("Reconcile will retry", extra=self._extra(key, exc, delay=exc.delay))
+            queue.add_after(key, exc.delay)
+        except PermanentError as exc:
+            outcome = "error"
+            queue.forget(key)
+            log.error("Reconcile failed permanently", extra=self._extra(key, exc))
+        except FencedError as exc:
+            outcome = "fenced"
+            queue.add(key)
+            log.error("Write rejected by the leader fence", extra=self._extra(key, exc))
+            if self.on_fenced is not None:
+                self.on_fenced(exc)
+        except Exception as exc:
+            outcome = "error"
+            delay = queue.add_rate_limited(key)
+            log.exception("Reconcile failed", extra=self._extra(key, exc, delay=delay))
+        else:
+            queue.forget(key)
+            if result.requeue_after is not None:
+                queue.add_after(key, result.requeue_after)
+        if self.observer is not None:
+            self.observer.reconciled(self.name, outcome, time.perf_counter() - started)
+
+    def _extra(self, key: str, exc: BaseException, **more: Any) -> dict[str, Any]:
+        return {"controller": self.name, "key": key, "error": str(exc), **more}
+
+    async def _resync(self) -> None:
+        period = self.reconciler.resync_period or 0.0
+        while True:
+            await asyncio.sleep(period * (0.9 + 0.2 * random.random()))
+            for key in self.reconciler.resync_keys():
+                self.queue.add(key)

@@ -1,0 +1,59 @@
+"""Status writing helper: conditions by type, observedGeneration, and no-op writes skipped.
+
+Reconcilers build the new status purely, then call `write_status`, which stamps
+`observedGeneration` from the object they observed and writes with its resourceVersion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TypeVar
+
+from crds.conditions import set_condition
+from crds.meta import Condition, Status, utcnow
+from crds.resource import Resource
+from store.api import Store
+
+R = TypeVar("R", bound=Resource)
+S = TypeVar("S", bound=Status)
+
+
+def observed(status: S, obj: Resource) -> S:
+    """`status` with observedGeneration set to the generation that was reconciled."""
+    return status.model_copy(update={"observed_generation": obj.metadata.generation})
+
+
+def with_conditions(
+    status: S, conditions: Iterable[Condition], *, generation: int, now: datetime
+) -> S:
+    """Set each condition by type (lastTransitionTime only moves when its status changes)."""
+    current = tuple(status.conditions)
+    for cond in conditions:
+        stamped = cond.model_copy(update={"observed_generation": generation})
+        current = set_condition(current, stamped, now=now)
+    return status.model_copy(update={"conditions": current})
+
+
+def condition(type_: str, ok: bool | None, *, reason: str, message: str = "") -> Condition:
+    """A condition from a tri-state: True, False or None (Unknown)."""
+    status = "Unknown" if ok is None else ("True" if ok else "False")
+    return Condition(type=type_, status=status, reason=reason, message=message)
+
+
+async def write_status(
+    store: Store,
+    obj: R,
+    status: Status,
+    *,
+    conditions: Iterable[Condition] = (),
+    now: datetime | None = None,
+) -> R:
+    """Write `status` (+ conditions, observedGeneration) for `obj`; skipped when unchanged."""
+    generation = obj.metadata.generation
+    new = with_conditions(
+        observed(status, obj), conditions, generation=generation, now=now or utcnow()
+    )
+    if new == obj.status:
+        return obj
+    return await store.update_status(obj.model_copy(update={"status": new}))

@@ -1,0 +1,167 @@
+"""Types shared by several kinds: template values, commands, resource wants, constraints. Pure."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+import jinja2
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+
+from crds.meta import O2Model
+
+_SYNTAX = jinja2.Environment(autoescape=False)
+"""Only parses (never renders): rendering happens in the sandbox of the template engine."""
+
+
+def _scalar_to_text(value: object) -> object:
+    """Let YAML authors write `rate: 100` or `detectors: [TPC]`: store them as JSON text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    if isinstance(value, list | dict):
+        return json.dumps(value, default=str)
+    if isinstance(value, date):  # YAML reads 2026-01-01 as a date
+        return value.isoformat()
+    return value
+
+
+def check_template_syntax(value: str) -> str:
+    """`value` unchanged if its `{{ }}` / `{% %}` parts parse; ValueError naming the line if not.
+
+    Catches broken templates at apply time; whether names and filters exist is only known when
+    the template engine renders it.
+    """
+    if "{{" not in value and "{%" not in value:
+        return value
+    try:
+        _SYNTAX.parse(value)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"template syntax error at line {exc.lineno}: {exc.message}") from exc
+    return value
+
+
+TemplateValue = Annotated[
+    str, BeforeValidator(_scalar_to_text), AfterValidator(check_template_syntax)
+]
+"""A string that may hold `{{ expression }}` (syntax checked on input); numbers, booleans and
+lists become JSON text."""
+
+Vars = dict[str, TemplateValue]
+"""Variables, defaults or properties: names to (templated) string values."""
+
+ControlMode = Literal["occ", "basic"]
+OccState = Literal["STANDBY", "CONFIGURED", "RUNNING", "ERROR", "DONE"]
+DesiredOccState = Literal["STANDBY", "CONFIGURED", "RUNNING", "DONE"]
+ConstraintOperator = Literal["EQUALS", "NOT_EQUALS", "IN", "REGEX", "UNIQUE"]
+
+
+class Command(O2Model):
+    """What to run: argv (`value` + `arguments`), never through a shell unless `shell` is true."""
+
+    value: str = Field(min_length=1)
+    """The program: a path or a name looked up in PATH on the agent."""
+    arguments: tuple[TemplateValue, ...] = ()
+    """Arguments, each one argv element; no word splitting, no shell expansion."""
+    env: Vars = Field(default_factory=dict)
+    """Extra environment variables for the process."""
+    shell: bool = False
+    """Run `value` and `arguments` joined as a /bin/sh -c script. Off by default, on purpose."""
+
+
+class Wants(O2Model):
+    """Resources one task needs on its agent."""
+
+    cpus: float = Field(default=0.1, ge=0)
+    """CPU shares (fractions allowed)."""
+    memory: int = Field(default=64, ge=0)
+    """Memory in MB."""
+    ports: int = Field(default=0, ge=0)
+    """How many ports to take from the agent's port ranges; the process gets them in status."""
+
+
+class Constraint(O2Model):
+    """An agent-attribute rule a task's placement must satisfy."""
+
+    attribute: str = Field(min_length=1)
+    """Agent attribute name (e.g. `detector`, or `hostname`/`machine_id` for pinning)."""
+    operator: ConstraintOperator = "EQUALS"
+    """EQUALS, NOT_EQUALS, IN (value is a comma-separated list), REGEX (full match), or UNIQUE
+    (at most one such task per distinct attribute value)."""
+    value: TemplateValue = ""
+    """The value compared with; may be a `{{ }}` template in workflows. Empty for UNIQUE.
+    For IN: a JSON list (`["TPC", "ITS"]`, also written as a YAML list) or `TPC,ITS`."""
+
+    def choices(self) -> tuple[str, ...]:
+        """The values of an IN constraint (JSON list or comma-separated), stripped."""
+        text = self.value.strip()
+        if text.startswith("["):
+            try:
+                items = json.loads(text)
+            except ValueError:
+                items = None
+            if isinstance(items, list):
+                return tuple(str(i).strip() for i in items)
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+
+    @model_validator(mode="after")
+    def _value_fits_operator(self) -> Constraint:
+        if self.operator == "UNIQUE":
+            return self
+        if not self.value:
+            raise ValueError(f"operator {self.operator} needs a value")
+        if self.operator == "REGEX" and "{{" not in self.value:
+            try:
+                re.compile(self.value)
+            except re.error as exc:
+                raise ValueError(
+                    f"value {self.value!r} is not a regular expression: {exc}"
+                ) from exc
+        return self
+
+
+def count_text(done: int, total: int) -> str:
+    """`3/5`, as the TASKS column prints it."""
+    return f"{done}/{total}"
+
+
+def opt(value: object) -> str:
+    """A printer cell: empty for None, `str(value)` otherwise."""
+    return "" if value is None else str(value)
+
+
+EnvironmentState = Literal["STANDBY", "DEPLOYED", "CONFIGURED", "RUNNING", "ERROR", "DONE"]
+DesiredEnvironmentState = Literal["STANDBY", "DEPLOYED", "CONFIGURED", "RUNNING", "DONE"]
+ENVIRONMENT_STATES: tuple[str, ...] = (
+    "STANDBY",
+    "DEPLOYED",
+    "CONFIGURED",
+    "RUNNING",
+    "ERROR",
+    "DONE",
+)
+ENVIRONMENT_EVENTS: tuple[str, ...] = (
+    "DEPLOY",
+    "CONFIGURE",
+    "START_ACTIVITY",
+    "STOP_ACTIVITY",
+    "RESET",
+    "EXIT",
+    "GO_ERROR",
+    "RECOVER",
+)
+
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "DEPLOY": (("STANDBY",), "DEPLOYED"),
+    "CONFIGURE": (("DEPLOYED",), "CONFIGURED"),
+    "START_ACTIVITY": (("CONFIGURED",), "RUNNING"),
+    "STOP_ACTIVITY": (("RUNNING",), "CONFIGURED"),
+    "RESET": (("CONFIGURED",), "DEPLOYED"),
+    "EXIT": (("STANDBY", "DEPLOYED", "CONFIGURED"), "DONE"),
+    "GO_ERROR": (("STANDBY", "DEPLOYED", "CONFIGURED", "RUNNING"), "ERROR"),
+    "RECOVER": (("ERROR",), "DEPLOYED"),
+}
+"""The environment state machine (DESIGN §3): event -> (source states, destination state)."""

@@ -1,0 +1,129 @@
+"""Task: one process, its resolved command, desired OCC state and observed phase. Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from crds.kinds.common import (
+    Command,
+    Constraint,
+    ControlMode,
+    DesiredOccState,
+    OccState,
+    Vars,
+    Wants,
+    opt,
+)
+from crds.meta import DnsName, O2Model, Status
+from crds.resource import KindInfo, PrinterColumn, Resource, register
+
+TaskPhase = Literal["Pending", "Staging", "Running", "Finished", "Failed", "Killed", "Lost"]
+TERMINAL_PHASES: frozenset[str] = frozenset({"Finished", "Failed", "Killed", "Lost"})
+
+
+class TaskSpec(O2Model):
+    """A resolved task: nothing here is templated any more."""
+
+    environment: DnsName | None = None
+    """The owning Environment's name; None for a standalone or idle (reusable) task."""
+    role: str = ""
+    """The expanded role path inside the environment, e.g. `flp-tpc.readout`."""
+    task_class: DnsName
+    """The TaskClass it was made from."""
+    command: Command
+    """Resolved command (templates rendered)."""
+    control: ControlMode = "occ"
+    """`occ` (OCC gRPC state machine) or `basic` (plain command)."""
+    wants: Wants = Field(default_factory=Wants)
+    """Resources to reserve on the agent."""
+    constraints: tuple[Constraint, ...] = ()
+    """Resolved placement rules."""
+    state: DesiredOccState = "STANDBY"
+    """Desired OCC state: the controller transitions the process toward it."""
+    properties: Vars = Field(default_factory=dict)
+    """Resolved key/values pushed at CONFIGURE."""
+    run_number: int | None = None
+    """The run number handed to the process at START."""
+    critical: bool = True
+    """A failure moves the owning environment to ERROR."""
+    reusable: bool = False
+    """May stay alive idle after its environment is done, to be adopted by another."""
+    transition_id: str | None = None
+    """Request id of the latest desired-state change; makes control requests idempotent."""
+
+
+class TaskStatus(Status):
+    """What Mesos and the executor report about the process."""
+
+    phase: TaskPhase = "Pending"
+    """Mesos-level lifecycle."""
+    state: OccState | None = None
+    """OCC state as reported by the executor (None until the process answers)."""
+    agent_id: str | None = None
+    """The Mesos agent it was placed on."""
+    hostname: str | None = None
+    """The agent's hostname."""
+    ports: tuple[int, ...] = ()
+    """Concrete ports taken from the agent's offer, in order."""
+    pid: int | None = None
+    """Process id on the agent."""
+    exit_code: int | None = None
+    """The exit code once it ended."""
+    signal: int | None = None
+    """The signal that ended the process, if any."""
+    reason: str = ""
+    """Machine-readable reason of the last phase change (e.g. REASON_EXECUTOR_TERMINATED)."""
+    message: str = ""
+    """Human-readable details of the last change or problem."""
+    mesos_task_id: str | None = None
+    """The Mesos TaskID (unique per launch)."""
+    executor_id: str | None = None
+    """The o2 executor hosting it."""
+    last_transition_id: str | None = None
+    """The spec.transitionId the executor last completed."""
+    configured_properties: str | None = None
+    """Hash of the properties the process was configured with (detects needed reconfigures)."""
+    started_at: datetime | None = None
+    """When the process was started."""
+
+
+class Task(Resource):
+    """One process on one agent."""
+
+    kind: Literal["Task"] = "Task"
+    """Always Task."""
+    spec: TaskSpec
+    """The resolved process and its desired OCC state."""
+    status: TaskStatus = Field(default_factory=TaskStatus)
+    """What Mesos and the executor report."""
+
+    KIND: ClassVar[str] = "Task"
+
+
+INFO = register(
+    KindInfo(
+        kind="Task",
+        plural="tasks",
+        singular="task",
+        short_names=(),
+        model=Task,
+        columns=(
+            PrinterColumn("NAME", lambda o: o.metadata.name),
+            PrinterColumn("ENV", lambda o: opt(o.spec.environment)),
+            PrinterColumn("ROLE", lambda o: o.spec.role),
+            PrinterColumn("STATE", lambda o: opt(o.status.state)),
+            PrinterColumn("PHASE", lambda o: o.status.phase),
+            PrinterColumn("NODE", lambda o: opt(o.status.hostname)),
+            PrinterColumn("PID", lambda o: opt(o.status.pid)),
+            PrinterColumn("DESIRED", lambda o: o.spec.state, wide_only=True),
+            PrinterColumn("CLASS", lambda o: o.spec.task_class, wide_only=True),
+            PrinterColumn(
+                "PORTS", lambda o: ",".join(str(p) for p in o.status.ports), wide_only=True
+            ),
+            PrinterColumn("MESSAGE", lambda o: o.status.message, wide_only=True),
+        ),
+    )
+)

@@ -1,0 +1,81 @@
+"""TaskClass: how to run one process (command, control mode, resources, properties). Pure."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from crds.duration import Duration
+from crds.kinds.common import Command, Constraint, ControlMode, Vars, Wants
+from crds.meta import O2Model, Status
+from crds.resource import KindInfo, PrinterColumn, Resource, register
+
+
+class TaskClassSpec(O2Model):
+    """A process template; Workflows refer to it by name from `task: {class: NAME}` roles."""
+
+    command: Command
+    """The program and its argv; values may hold `{{ }}` templates resolved per task."""
+    control: ControlMode = "occ"
+    """`occ`: the process serves the OCC gRPC state machine; `basic`: a plain command whose
+    running means RUNNING, exit 0 DONE, any other exit ERROR."""
+    wants: Wants = Field(default_factory=Wants)
+    """Resources per task."""
+    constraints: tuple[Constraint, ...] = ()
+    """Placement rules on agent attributes, merged with the role's constraints."""
+    defaults: Vars = Field(default_factory=dict)
+    """Lowest-precedence variables for templates of this class."""
+    properties: Vars = Field(default_factory=dict)
+    """Key/values pushed to the process at CONFIGURE (templated per task)."""
+    reusable: bool = False
+    """A task of this class may outlive its environment and be adopted by a later one."""
+    pilot: bool = False
+    """This class is a pilot job for asynchronous nodes (run once per async node)."""
+    startup_timeout: Duration = "30s"
+    """How long the process may take to answer OCC GetState with STANDBY after launch."""
+    transition_timeout: Duration = "30s"
+    """How long one OCC transition may take before the task is reported in ERROR."""
+    kill_grace_period: Duration = "5s"
+    """Time between SIGTERM and SIGKILL in the kill ladder."""
+
+
+class TaskClass(Resource):
+    """How to run one process; the unit that Workflow task roles instantiate."""
+
+    kind: Literal["TaskClass"] = "TaskClass"
+    """Always TaskClass."""
+    spec: TaskClassSpec
+    """How to run the process."""
+    status: Status = Field(default_factory=Status)
+    """Unused: task classes have no status."""
+
+    KIND: ClassVar[str] = "TaskClass"
+
+
+def _command(tc: TaskClass) -> str:
+    return " ".join((tc.spec.command.value, *tc.spec.command.arguments))
+
+
+def _wants(tc: TaskClass) -> str:
+    w = tc.spec.wants
+    return f"cpus={w.cpus:g},mem={w.memory},ports={w.ports}"
+
+
+INFO = register(
+    KindInfo(
+        kind="TaskClass",
+        plural="taskclasses",
+        singular="taskclass",
+        short_names=("tc",),
+        model=TaskClass,
+        has_status=False,
+        columns=(
+            PrinterColumn("NAME", lambda o: o.metadata.name),
+            PrinterColumn("CONTROL", lambda o: o.spec.control),
+            PrinterColumn("REUSABLE", lambda o: str(o.spec.reusable).lower()),
+            PrinterColumn("WANTS", _wants),
+            PrinterColumn("COMMAND", _command, wide_only=True),
+        ),
+    )
+)

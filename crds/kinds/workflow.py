@@ -1,0 +1,277 @@
+"""Workflow: a template of roles (task, call, aggregator, iterator) for Environments. Pure."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from crds.duration import TemplatedDuration
+from crds.kinds.common import (
+    ENVIRONMENT_EVENTS,
+    ENVIRONMENT_STATES,
+    TRANSITIONS,
+    Constraint,
+    TemplateValue,
+    Vars,
+)
+from crds.meta import O2Model, Status
+from crds.resource import KindInfo, PrinterColumn, Resource, register
+
+_MOMENT = re.compile(r"^(?P<when>before|after|enter|leave)_(?P<what>[A-Z_]+?)(?P<weight>[+-]\d+)?$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_EXPRESSION = re.compile(r"\{\{.*?\}\}")
+_ROLE_NAME = re.compile(r"^[A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A hook moment: `before_START_ACTIVITY+10` is ("before", "START_ACTIVITY", 10)."""
+
+    when: str
+    what: str
+    weight: int = 0
+
+
+def parse_moment(text: str) -> Moment:
+    """Parse `(before|after)_<EVENT>` or `(enter|leave)_<STATE>`, with an optional signed weight."""
+    match = _MOMENT.match(text.strip())
+    if match is None:
+        raise ValueError(_moment_help(text))
+    when, what = match.group("when"), match.group("what")
+    names = ENVIRONMENT_EVENTS if when in ("before", "after") else ENVIRONMENT_STATES
+    if what not in names:
+        raise ValueError(_moment_help(text))
+    return Moment(when=when, what=what, weight=int(match.group("weight") or 0))
+
+
+def moment_order(moment: Moment, *, event: str, source: str) -> tuple[int, int] | None:
+    """Where `moment` falls in the transition `event` from `source`: (step, weight), or None.
+
+    Steps in order: before_<EVENT>, leave_<SOURCE>, enter_<DESTINATION>, after_<EVENT>.
+    """
+    sources, destination = TRANSITIONS[event]
+    if source not in sources:
+        return None
+    steps = (("before", event), ("leave", source), ("enter", destination), ("after", event))
+    try:
+        return steps.index((moment.when, moment.what)), moment.weight
+    except ValueError:
+        return None
+
+
+def await_is_reachable(trigger: Moment, await_: Moment) -> bool:
+    """Whether some transition passes `trigger` and then (or at the same point) `await_`."""
+    for event, (sources, _) in TRANSITIONS.items():
+        for source in sources:
+            start = moment_order(trigger, event=event, source=source)
+            end = moment_order(await_, event=event, source=source)
+            if start is not None and end is not None and end >= start:
+                return True
+    return False
+
+
+def _moment_help(text: str) -> str:
+    return (
+        f"{text!r} is not a hook moment: use before_<EVENT>, after_<EVENT> "
+        f"(events: {', '.join(ENVIRONMENT_EVENTS)}) or enter_<STATE>, leave_<STATE> "
+        f"(states: {', '.join(ENVIRONMENT_STATES)}), with an optional weight like +10 or -200"
+    )
+
+
+class TaskRole(O2Model):
+    """Run one task of a TaskClass per expansion of this role."""
+
+    class_: str = Field(alias="class", min_length=1)
+    """The TaskClass name (may be a `{{ }}` template)."""
+    critical: bool = True
+    """A failure of this task moves the environment to ERROR; if false it is only reported."""
+
+
+class CallRole(O2Model):
+    """A hook: a command run at a moment of an environment transition."""
+
+    command: tuple[TemplateValue, ...] = Field(min_length=1)
+    """argv of the hook (no shell); elements may be `{{ }}` templates."""
+    trigger: str
+    """When it starts, e.g. `before_START_ACTIVITY+10` or `enter_RUNNING-200`."""
+    await_: str | None = Field(default=None, alias="await")
+    """When it must have finished, if later than `trigger` (default: at the trigger)."""
+    timeout: TemplatedDuration = "10s"
+    """How long the hook may run before it counts as failed."""
+    critical: bool = True
+    """A failure at before_/leave_ cancels the transition, at enter_/after_ sends the env to
+    ERROR; a non-critical failure is only reported."""
+
+    @field_validator("trigger", "await_")
+    @classmethod
+    def _is_moment(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_moment(value)
+        return value
+
+    @model_validator(mode="after")
+    def _await_after_trigger(self) -> CallRole:
+        if self.await_ is None:
+            return self
+        if not await_is_reachable(parse_moment(self.trigger), parse_moment(self.await_)):
+            raise ValueError(
+                f"await {self.await_!r} never comes at or after trigger {self.trigger!r} "
+                "within one transition"
+            )
+        return self
+
+
+class ForEach(O2Model):
+    """Iterator: expand the child roles once per value of `range`."""
+
+    range: TemplateValue = Field(min_length=1)
+    """A template giving a JSON list (e.g. `{{ detectors }}`) or a comma-separated list."""
+    var: str
+    """The variable that holds the current value inside the children."""
+
+    @field_validator("var")
+    @classmethod
+    def _is_identifier(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):
+            raise ValueError(f"{value!r} is not a variable name (letters, digits, '_')")
+        return value
+
+
+class Role(O2Model):
+    """A node of the role tree: exactly one of `task`, `call`, `roles` (aggregator), or
+    `for` with `roles` (iterator)."""
+
+    name: TemplateValue = Field(min_length=1)
+    """The role's name, part of the role path (`a.b.c`) and of task names: letters, digits,
+    '-' and '_' around `{{ }}` expressions (no '.' or '/')."""
+    enabled: TemplateValue | None = None
+    """A template; when it renders false-y ("false", "0", ""), the role and its subtree are off."""
+    replicas: TemplateValue | None = None
+    """A template giving how many copies of this role to run (default 1)."""
+    defaults: Vars = Field(default_factory=dict)
+    """Variables of this subtree, above Workflow defaults, below vars."""
+    vars: Vars = Field(default_factory=dict)
+    """Variables of this subtree, above defaults, below the Environment's vars."""
+    constraints: tuple[Constraint, ...] = ()
+    """Placement rules inherited by every task below."""
+    task: TaskRole | None = None
+    """This role runs one task."""
+    call: CallRole | None = None
+    """This role is a hook."""
+    for_: ForEach | None = Field(default=None, alias="for")
+    """This role is an iterator over its `roles`."""
+    roles: tuple[Role, ...] = ()
+    """Child roles (aggregator or iterator)."""
+
+    @field_validator("name")
+    @classmethod
+    def _name_chars(cls, value: str) -> str:
+        if not _ROLE_NAME.match(_EXPRESSION.sub("", value)):
+            raise ValueError(
+                f"role name {value!r} may hold only letters, digits, '-' and '_' "
+                "(plus {{ }} expressions)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one_shape(self) -> Role:
+        pairs = (("task", self.task), ("call", self.call), ("for", self.for_))
+        shapes = [name for name, value in pairs if value is not None]
+        if self.task is not None or self.call is not None:
+            if len(shapes) > 1 or self.roles:
+                raise ValueError(
+                    _shape_help(self.name, [*shapes, *(["roles"] if self.roles else [])])
+                )
+        elif not self.roles:
+            which = "an iterator (for) needs" if self.for_ is not None else "it needs"
+            raise ValueError(
+                f"role {self.name!r} does nothing: {which} child roles, or give it a task or call"
+            )
+        _check_unique_names(self.roles)
+        return self
+
+
+def _shape_help(name: str, found: list[str]) -> str:
+    return (
+        f"role {name!r} has {' and '.join(found)}: a role has exactly one of task, call, "
+        "roles (aggregator) or for + roles (iterator)"
+    )
+
+
+def _check_unique_names(roles: tuple[Role, ...]) -> None:
+    seen: set[str] = set()
+    for role in roles:
+        if "{{" in role.name:
+            continue
+        if role.name in seen:
+            raise ValueError(f"two sibling roles are named {role.name!r}; names must be unique")
+        seen.add(role.name)
+
+
+class WorkflowSpec(O2Model):
+    """A role tree plus the variables its templates start from."""
+
+    defaults: Vars = Field(default_factory=dict)
+    """Variables above TaskClass defaults, below role defaults."""
+    vars: Vars = Field(default_factory=dict)
+    """Variables above role defaults, below role vars and the Environment's vars."""
+    roles: tuple[Role, ...]
+    """The top-level roles (at least one)."""
+
+    @model_validator(mode="after")
+    def _unique_top_names(self) -> WorkflowSpec:
+        if not self.roles:
+            raise ValueError("a workflow needs at least one role")
+        _check_unique_names(self.roles)
+        return self
+
+
+class Workflow(Resource):
+    """A template that Environments instantiate."""
+
+    kind: Literal["Workflow"] = "Workflow"
+    """Always Workflow."""
+    spec: WorkflowSpec
+    """The role tree and its variables."""
+    status: Status = Field(default_factory=Status)
+    """Unused: workflows have no status."""
+
+    KIND: ClassVar[str] = "Workflow"
+
+
+def walk_roles(roles: tuple[Role, ...], *, prefix: str = "") -> list[tuple[str, Role]]:
+    """Every role with its (unexpanded) path `a.b.c`, depth-first, parents before children."""
+    found: list[tuple[str, Role]] = []
+    for role in roles:
+        path = f"{prefix}.{role.name}" if prefix else role.name
+        found.append((path, role))
+        found.extend(walk_roles(role.roles, prefix=path))
+    return found
+
+
+def _count(wf: Workflow, shape: str) -> str:
+    roles = [r for _, r in walk_roles(wf.spec.roles)]
+    if shape == "task":
+        return str(sum(1 for r in roles if r.task is not None))
+    return str(sum(1 for r in roles if r.call is not None))
+
+
+INFO = register(
+    KindInfo(
+        kind="Workflow",
+        plural="workflows",
+        singular="workflow",
+        short_names=("wf",),
+        model=Workflow,
+        has_status=False,
+        columns=(
+            PrinterColumn("NAME", lambda o: o.metadata.name),
+            PrinterColumn("ROLES", lambda o: str(len(o.spec.roles))),
+            PrinterColumn("TASK-ROLES", lambda o: _count(o, "task")),
+            PrinterColumn("CALLS", lambda o: _count(o, "call"), wide_only=True),
+        ),
+    )
+)

@@ -1,0 +1,419 @@
+"""The executor's task runtime: launch, OCC readiness, batched transitions, the kill ladder.
+
+This is what executor.main calls from Mesos LAUNCH / KILL / MESSAGE events; it reports back
+through callbacks (`StatusUpdate` for Mesos status updates, `DeviceEventMessage` for spontaneous
+task events) and never talks to Mesos itself. All calls must come from the event-loop thread
+(processes are spawned there: see executor.supervisor on the parent-death signal).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crds.kinds.common import ControlMode
+from executor.errors import OccError, SpawnError
+from executor.occ.grpc_adapter import DeviceEventInfo, OccClient, TransitionCall
+from executor.occ.states import OccState, parse_state, step_toward_done
+from executor.supervisor import CommandSpec, ExitStatus, Process, spawn
+from executor.tasks import (
+    Action,
+    MesosTaskState,
+    TaskRecord,
+    TaskTable,
+    startup_verdict,
+)
+from mesosapi.o2messages import (
+    ControlItem,
+    ControlRequest,
+    ControlResults,
+    DeviceEventMessage,
+    LaunchPayload,
+    TaskTableReport,
+    TransitionResult,
+)
+
+log = logging.getLogger(__name__)
+
+FORWARDED_EVENTS = frozenset({"END_OF_STREAM", "INTERNAL_ERROR"})
+"""Spontaneous events sent to the controller; STATE_CHANGE only updates the table."""
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    task_id: str
+    command: CommandSpec
+    sandbox: Path
+    """This task's own directory (cwd, stdout, stderr)."""
+    control: ControlMode = "occ"
+    occ_port: int | None = None
+    """The control port from the offer; None picks a free loopback port (local use, tests)."""
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_payload(cls, task_id: str, payload: LaunchPayload, *, sandbox: Path) -> LaunchSpec:
+        command = CommandSpec(
+            value=payload.command.value,
+            arguments=tuple(payload.command.arguments),
+            env=dict(payload.command.env),
+            shell=payload.command.shell,
+        )
+        return cls(
+            task_id=task_id,
+            command=command,
+            sandbox=sandbox,
+            control=payload.control,
+            occ_port=payload.occ_port,
+            env=dict(payload.env),
+        )
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """One Mesos status update to send for a task."""
+
+    task_id: str
+    state: MesosTaskState
+    message: str = ""
+    pid: int | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    occ_state: str = ""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    startup: float = 30.0
+    """An OCC task must answer GetState with STANDBY within this."""
+    kill_step: float = 5.0
+    """Each OCC step of the kill ladder (STOP, EXIT) and the wait for exit after EXIT."""
+    kill_grace: float = 5.0
+    """Between SIGTERM and SIGKILL of the process group."""
+
+
+@dataclass
+class _Handle:
+    spec: LaunchSpec
+    record: TaskRecord
+    process: Process
+    client: OccClient | None = None
+    lifecycle: asyncio.Task[StatusUpdate] | None = None
+    events: asyncio.Task[None] | None = None
+    killer: asyncio.Task[None] | None = None
+    startup_failure: str = ""
+    inflight: dict[str, asyncio.Task[TransitionResult]] = field(default_factory=dict)
+
+
+def free_loopback_port() -> int:
+    """A port free right now on 127.0.0.1 (small race; Mesos-allocated ports avoid it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class TaskRunner:
+    """Hosts every o2 task of one executor."""
+
+    def __init__(
+        self,
+        *,
+        on_status: Callable[[StatusUpdate], None],
+        on_event: Callable[[DeviceEventMessage], None] | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        self.table = TaskTable()
+        self.timeouts = timeouts or Timeouts()
+        self._on_status = on_status
+        self._on_event = on_event
+        self._handles: dict[str, _Handle] = {}
+
+    # ---- launch and lifecycle -------------------------------------------------------------
+
+    async def launch(self, spec: LaunchSpec) -> None:
+        """Start the process; TASK_STARTING now, TASK_RUNNING or TASK_FAILED later."""
+        if spec.task_id in self._handles:
+            log.warning("Ignored repeated launch", extra={"task": spec.task_id})
+            return
+        env = {**spec.env, "O2_TASK_ID": spec.task_id}
+        port = spec.occ_port
+        if spec.control == "occ":
+            port = port or free_loopback_port()
+            env["O2_OCC_PORT"] = str(port)
+            spec = dataclasses.replace(spec, occ_port=port)
+        record = self.table.add(spec.task_id, control=spec.control)
+        try:
+            process = spawn(spec.task_id, spec.command, sandbox=spec.sandbox, extra_env=env)
+        except SpawnError as exc:
+            self.table.mark_exited(spec.task_id, exit_code=None, signal=None, message=str(exc))
+            self._emit(spec.task_id, "TASK_FAILED", message=str(exc), occ_state="ERROR")
+            return
+        record.pid = process.pid
+        handle = _Handle(spec=spec, record=record, process=process)
+        self._handles[spec.task_id] = handle
+        self._emit(spec.task_id, "TASK_STARTING", pid=process.pid)
+        handle.lifecycle = asyncio.get_running_loop().create_task(self._lifecycle(handle))
+
+    async def _lifecycle(self, handle: _Handle) -> StatusUpdate:
+        task_id = handle.spec.task_id
+        if handle.spec.control == "basic":
+            self.table.mark_running(task_id, pid=handle.process.pid, state=OccState.RUNNING)
+            self._emit(task_id, "TASK_RUNNING", pid=handle.process.pid, occ_state="RUNNING")
+        elif await self._await_ready(handle):
+            self._emit(task_id, "TASK_RUNNING", pid=handle.process.pid, occ_state="STANDBY")
+        status = await handle.process.wait()
+        return await self._finish(handle, status)
+
+    async def _await_ready(self, handle: _Handle) -> bool:
+        """Wait for GetState == STANDBY, the process's exit, or the startup timeout."""
+        assert handle.spec.occ_port is not None
+        client = handle.client = OccClient(handle.spec.occ_port)
+        loop = asyncio.get_running_loop()
+        asking = loop.create_task(
+            client.get_state(deadline=self.timeouts.startup, wait_for_ready=True)
+        )
+        exiting = loop.create_task(handle.process.wait())
+        await asyncio.wait({asking, exiting}, return_when=asyncio.FIRST_COMPLETED)
+        exiting.cancel()
+        if not asking.done():
+            asking.cancel()
+            if not handle.record.kill_requested:
+                handle.startup_failure = "exited during startup"
+            return False
+        try:
+            verdict = startup_verdict(asking.result().state)
+        except OccError as exc:
+            handle.startup_failure = f"OCC not ready within {self.timeouts.startup}s ({exc})"
+        else:
+            if verdict.ready:
+                self.table.mark_running(
+                    handle.spec.task_id, pid=handle.process.pid, state="STANDBY"
+                )
+                handle.events = loop.create_task(self._forward_events(handle, client))
+                return True
+            handle.startup_failure = verdict.message
+        log.error("Task failed to start", extra={"task": handle.spec.task_id})
+        await handle.process.terminate(grace=self.timeouts.kill_grace)
+        return False
+
+    async def _forward_events(self, handle: _Handle, client: OccClient) -> None:
+        task_id = handle.spec.task_id
+        try:
+            async for event in client.events():
+                self._on_device_event(task_id, event)
+        except OccError as exc:
+            log.warning("Event stream broke", extra={"task": task_id, "error": str(exc)})
+
+    def _on_device_event(self, task_id: str, event: DeviceEventInfo) -> None:
+        if event.state:
+            self.table.set_state(task_id, event.state)
+        if event.type in FORWARDED_EVENTS and self._on_event is not None:
+            self._on_event(
+                DeviceEventMessage(
+                    task_id=task_id, event=event.type, state=event.state, message=event.message
+                )
+            )
+
+    async def _finish(self, handle: _Handle, status: ExitStatus) -> StatusUpdate:
+        task_id = handle.spec.task_id
+        if handle.events is not None:
+            handle.events.cancel()
+            await asyncio.gather(handle.events, return_exceptions=True)
+        if handle.client is not None:
+            await handle.client.close()
+        message = status.describe()
+        if handle.startup_failure:
+            message = f"{handle.startup_failure}; {message}"
+        final = self.table.mark_exited(
+            task_id, exit_code=status.exit_code, signal=status.signal, message=message
+        )
+        return self._emit(
+            task_id,
+            final.mesos_state,
+            message=message,
+            pid=handle.process.pid,
+            exit_code=status.exit_code,
+            signal=status.signal,
+            occ_state=final.occ_state,
+        )
+
+    def _emit(
+        self,
+        task_id: str,
+        state: MesosTaskState,
+        *,
+        message: str = "",
+        pid: int | None = None,
+        exit_code: int | None = None,
+        signal: int | None = None,
+        occ_state: str = "",
+    ) -> StatusUpdate:
+        update = StatusUpdate(
+            task_id=task_id,
+            state=state,
+            message=message,
+            pid=pid,
+            exit_code=exit_code,
+            signal=signal,
+            occ_state=occ_state,
+        )
+        log.info("Task status", extra={"task": task_id, "state": state, "detail": update.message})
+        self._on_status(update)
+        return update
+
+    async def wait(self, task_id: str) -> StatusUpdate:
+        """The terminal status of a launched task, once its process has ended."""
+        handle = self._handles[task_id]
+        assert handle.lifecycle is not None
+        return await asyncio.shield(handle.lifecycle)
+
+    def forget(self, task_id: str) -> None:
+        """Drop an exited task (after Mesos acknowledged its terminal update)."""
+        handle = self._handles.get(task_id)
+        if handle is not None and handle.process.status is None:
+            raise ValueError(f"task {task_id} is still running")
+        self._handles.pop(task_id, None)
+        self.table.remove(task_id)
+
+    def report(self) -> TaskTableReport:
+        return self.table.report()
+
+    # ---- control ------------------------------------------------------------------------
+
+    async def control(self, request: ControlRequest) -> ControlResults:
+        """Run a batch: tasks in parallel, each task's items in order; one result per item."""
+        loop = asyncio.get_running_loop()
+        previous: dict[str, asyncio.Task[TransitionResult]] = {}
+        pending: list[asyncio.Task[TransitionResult]] = []
+        for item in request.items:
+            planned = self.table.plan_item(item)
+            if planned.action is Action.ANSWER:
+                assert planned.result is not None
+                job = loop.create_task(_ready(planned.result))
+            elif planned.action is Action.JOIN:
+                job = self._handles[item.task_id].inflight[item.transition_id]
+            else:
+                handle = self._handles[item.task_id]
+                self.table.begin(item.task_id, item.transition_id)
+                after = previous.get(item.task_id)
+                run = (
+                    self._execute(handle, item, deadline=request.timeout_seconds, after=after)
+                    if planned.action is Action.EXECUTE
+                    else self._exit_basic(handle, item, after=after)
+                )
+                job = handle.inflight[item.transition_id] = loop.create_task(run)
+            previous[item.task_id] = job
+            pending.append(job)
+        results = await asyncio.gather(*pending)
+        return ControlResults(request_id=request.request_id, results=tuple(results))
+
+    async def _execute(
+        self,
+        handle: _Handle,
+        item: ControlItem,
+        *,
+        deadline: float,
+        after: asyncio.Task[TransitionResult] | None,
+    ) -> TransitionResult:
+        if after is not None:
+            await asyncio.wait({after})
+        assert handle.client is not None
+        call = TransitionCall(
+            event=item.event,
+            arguments=item.arguments,
+            src_state=item.src_state,
+            transition_id=item.transition_id,
+        )
+        try:
+            outcome = await handle.client.transition(call, deadline=deadline)
+        except OccError as exc:
+            result = _result(item, ok=False, state=handle.record.state, message=str(exc))
+            result = result.model_copy(update={"retryable": True})
+        else:
+            result = _result(item, ok=outcome.ok, state=outcome.state, message=outcome.message)
+        return self._record(handle, result)
+
+    async def _exit_basic(
+        self, handle: _Handle, item: ControlItem, *, after: asyncio.Task[TransitionResult] | None
+    ) -> TransitionResult:
+        if after is not None:
+            await asyncio.wait({after})
+        await self.kill(item.task_id)
+        record = handle.record
+        result = _result(item, ok=True, state=record.state, message=record.message)
+        return self._record(handle, result)
+
+    def _record(self, handle: _Handle, result: TransitionResult) -> TransitionResult:
+        handle.inflight.pop(result.transition_id, None)
+        self.table.finish(result)
+        log.info(
+            "Transition done",
+            extra={"task": result.task_id, "ok": result.ok, "state": result.state},
+        )
+        return result
+
+    # ---- kill ---------------------------------------------------------------------------
+
+    async def kill(self, task_id: str) -> None:
+        """The kill ladder: OCC steps to DONE, SIGTERM to the group, grace, SIGKILL."""
+        handle = self._handles.get(task_id)
+        if handle is None or handle.process.status is not None:
+            return
+        handle.record.kill_requested = True
+        if handle.killer is None:
+            handle.killer = asyncio.get_running_loop().create_task(self._kill_ladder(handle))
+        await asyncio.shield(handle.killer)
+
+    async def _kill_ladder(self, handle: _Handle) -> None:
+        if handle.client is not None and handle.record.phase == "running":
+            await self._walk_to_done(handle, handle.client)
+            if handle.record.state == OccState.DONE:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.timeouts.kill_step):
+                        await handle.process.wait()
+        if handle.process.status is None:
+            await handle.process.terminate(grace=self.timeouts.kill_grace)
+        assert handle.lifecycle is not None
+        await asyncio.wait({handle.lifecycle})
+
+    async def _walk_to_done(self, handle: _Handle, client: OccClient) -> None:
+        for _ in range(len(OccState)):
+            state = parse_state(handle.record.state)
+            event = step_toward_done(state) if state else None
+            if event is None:
+                return
+            try:
+                outcome = await client.transition(
+                    TransitionCall(event=event.value), deadline=self.timeouts.kill_step
+                )
+            except OccError as exc:
+                log.warning(
+                    "Kill step failed", extra={"task": handle.spec.task_id, "err": str(exc)}
+                )
+                return
+            self.table.set_state(handle.spec.task_id, outcome.state)
+            if not outcome.ok:
+                return
+
+    async def close(self) -> None:
+        """Kill every task (ladder) and wait for them all."""
+        await asyncio.gather(*(self.kill(task_id) for task_id in list(self._handles)))
+
+
+async def _ready(result: TransitionResult) -> TransitionResult:
+    return result
+
+
+def _result(item: ControlItem, *, ok: bool, state: str, message: str) -> TransitionResult:
+    return TransitionResult(
+        task_id=item.task_id,
+        transition_id=item.transition_id,
+        ok=ok,
+        state=state,
+        message=message,
+    )

@@ -1,0 +1,146 @@
+"""`o2-sample-task`: a readout-like program built on the task SDK, for samples, `o2 up` and tests.
+
+While RUNNING it counts "data" at `RATE` events per second (env, default 100) and logs one line
+per transition to stdout (`transition CONFIGURE -> CONFIGURED properties={...}`). With
+`--control basic` it serves no OCC: it counts for `--duration` seconds (forever by default) and
+exits with `--exit-code`, as a plain command would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping
+
+from executor.sdk import OccTask, run
+
+TICK_SECONDS = 1.0
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+class DataCounter:
+    """Counts events at `rate`/s from the monotonic clock, so ticks may be coarse and late."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.total = 0.0
+        self._since: float | None = None
+
+    def start(self) -> None:
+        self._since = time.monotonic()
+
+    def stop(self) -> None:
+        self.update()
+        self._since = None
+
+    def update(self) -> int:
+        if self._since is not None:
+            now = time.monotonic()
+            self.total += (now - self._since) * self.rate
+            self._since = now
+        return int(self.total)
+
+
+class SampleTask(OccTask):
+    def __init__(self, *, detector: str, rate: float, eos_after: float | None) -> None:
+        self.detector = detector
+        self.counter = DataCounter(rate)
+        self.eos_after = eos_after
+        self._ticker: asyncio.Task[None] | None = None
+
+    def on_configure(self, properties: Mapping[str, str]) -> None:
+        shown = json.dumps(dict(properties), sort_keys=True)
+        say(f"transition CONFIGURE -> CONFIGURED detector={self.detector} properties={shown}")
+
+    def on_start(self, run_number: int | None) -> None:
+        self.counter.start()
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+        say(f"transition START -> RUNNING detector={self.detector} run_number={run_number}")
+
+    async def on_stop(self) -> None:
+        await self._stop_ticker()
+        say(f"transition STOP -> CONFIGURED events={self.counter.update()}")
+
+    def on_reset(self) -> None:
+        say("transition RESET -> STANDBY")
+
+    def on_recover(self) -> None:
+        say("transition RECOVER -> STANDBY")
+
+    async def on_exit(self) -> None:
+        await self._stop_ticker()
+        say(f"transition EXIT -> DONE events={self.counter.update()}")
+
+    async def _stop_ticker(self) -> None:
+        self.counter.stop()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
+
+    async def _tick(self) -> None:
+        started = time.monotonic()
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            say(f"running detector={self.detector} events={self.counter.update()}")
+            if self.eos_after is not None and time.monotonic() - started >= self.eos_after:
+                say("end of stream")
+                self.end_of_stream(f"{self.detector}: no more data")
+                return
+
+
+async def run_basic(*, detector: str, rate: float, duration: float | None, exit_code: int) -> int:
+    """Basic mode: count from launch until `duration` or SIGTERM; no OCC."""
+    counter = DataCounter(rate)
+    counter.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    say(f"basic task started detector={detector}")
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=duration)
+        say(f"basic task terminated events={counter.update()}")
+        return 0
+    except TimeoutError:
+        say(f"basic task finished events={counter.update()} exit_code={exit_code}")
+        return exit_code
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="o2-sample-task", description=__doc__)
+    parser.add_argument("--detector", default="TST", help="detector name shown in the logs")
+    parser.add_argument("--control", choices=["occ", "basic"], default="occ")
+    parser.add_argument("--port", type=int, default=None, help="OCC port (default $O2_OCC_PORT)")
+    parser.add_argument("--eos-after", type=float, default=None, help="END_OF_STREAM after s")
+    parser.add_argument("--duration", type=float, default=None, help="basic: run for s")
+    parser.add_argument("--exit-code", type=int, default=0, help="basic: exit code at the end")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    rate = float(os.environ.get("RATE", "100"))
+    if args.control == "basic":
+        return asyncio.run(
+            run_basic(
+                detector=args.detector,
+                rate=rate,
+                duration=args.duration,
+                exit_code=args.exit_code,
+            )
+        )
+    say(f"sample task pid={os.getpid()} detector={args.detector} rate={rate}")
+    task = SampleTask(detector=args.detector, rate=rate, eos_after=args.eos_after)
+    return run(task, port=args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""The o2 task SDK: a task program subclasses `OccTask`, and `run()` serves it over OCC.
+
+The SDK enforces the OCC state machine (executor.occ.states): an illegal event is answered
+with ok=false and the state unchanged; a hook that raises puts the task in ERROR and sends an
+INTERNAL_ERROR event. Transitions run one at a time; a repeated transition id gets the earlier
+reply without running the hook again.
+
+Port handshake with the executor: the executor allocates the task's control port (a Mesos
+port from the offer) and passes it as `O2_OCC_PORT` (AliECS' `OCC_CONTROL_PORT` is accepted
+too). When neither is set, or the value is 0, the task binds a free port; if
+`O2_OCC_PORT_FILE` is set it writes the bound port there (atomically), which is how a task
+started by hand tells its port to a tool. SIGTERM and SIGINT end the task gracefully: on_stop
+when RUNNING, then on_exit, then the server closes and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import signal
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from pathlib import Path
+
+from executor.occ.grpc_adapter import (
+    DeviceEventInfo,
+    OccServer,
+    StateInfo,
+    TransitionCall,
+    TransitionOutcome,
+)
+from executor.occ.states import OccEvent, OccState, legal_events, next_state, parse_event
+
+log = logging.getLogger(__name__)
+
+PORT_ENV = "O2_OCC_PORT"
+PORT_ENV_ALIECS = "OCC_CONTROL_PORT"
+PORT_FILE_ENV = "O2_OCC_PORT_FILE"
+REMEMBERED_REPLIES = 256
+
+HookResult = Awaitable[None] | None
+
+
+class OccTask:
+    """Base of a controllable task. Override the hooks you need; sync or async both work."""
+
+    machine: OccMachine | None = None
+
+    def on_configure(self, properties: Mapping[str, str]) -> HookResult:
+        """CONFIGURE: `properties` are the TaskClass properties resolved for this task."""
+        return None
+
+    def on_start(self, run_number: int | None) -> HookResult:
+        """START: `run_number` comes from the `run_number` argument, when given."""
+        return None
+
+    def on_stop(self) -> HookResult:
+        return None
+
+    def on_reset(self) -> HookResult:
+        return None
+
+    def on_recover(self) -> HookResult:
+        return None
+
+    def on_exit(self) -> HookResult:
+        """EXIT or a termination signal: release resources; the process ends after this."""
+        return None
+
+    @property
+    def state(self) -> OccState:
+        return self.machine.state if self.machine else OccState.STANDBY
+
+    def end_of_stream(self, message: str = "") -> None:
+        """Tell the executor this task has no more data (AliECS END_OF_STREAM)."""
+        if self.machine:
+            self.machine.emit("END_OF_STREAM", message)
+
+    def fail(self, message: str) -> None:
+        """A spontaneous internal error: move to ERROR and send INTERNAL_ERROR."""
+        if self.machine:
+            self.machine.fail(message)
+
+
+def _run_number(arguments: Mapping[str, str]) -> int | None:
+    raw = arguments.get("run_number") or arguments.get("runNumber")
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
+class OccMachine:
+    """The OCC handler around one OccTask: state, serialized transitions, event fan-out."""
+
+    def __init__(self, task: OccTask) -> None:
+        self.task = task
+        self.state = OccState.STANDBY
+        self.last_arguments: Mapping[str, str] = {}
+        self.finished = asyncio.Event()
+        self.subscribed = asyncio.Event()
+        """Set once an event stream is open (the executor listens)."""
+        self._lock = asyncio.Lock()
+        self._replies: OrderedDict[str, TransitionOutcome] = OrderedDict()
+        self._subscribers: list[asyncio.Queue[DeviceEventInfo | None]] = []
+        task.machine = self
+
+    def get_state(self) -> StateInfo:
+        return StateInfo(state=self.state.value, pid=os.getpid())
+
+    async def subscribe(self) -> AsyncIterator[DeviceEventInfo]:
+        queue: asyncio.Queue[DeviceEventInfo | None] = asyncio.Queue()
+        self._subscribers.append(queue)
+        self.subscribed.set()
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+        finally:
+            self._subscribers.remove(queue)
+
+    def emit(self, event_type: str, message: str = "") -> None:
+        event = DeviceEventInfo(type=event_type, message=message, state=self.state.value)
+        for queue in self._subscribers:
+            queue.put_nowait(event)
+
+    def fail(self, message: str) -> None:
+        if self.state is OccState.DONE:
+            return
+        self.state = OccState.ERROR
+        log.error("Task failed", extra={"reason": message})
+        self.emit("INTERNAL_ERROR", message)
+
+    async def transition(self, call: TransitionCall) -> TransitionOutcome:
+        async with self._lock:
+            if call.transition_id and call.transition_id in self._replies:
+                return self._replies[call.transition_id]
+            outcome = await self._run(call)
+            if call.transition_id:
+                self._replies[call.transition_id] = outcome
+                while len(self._replies) > REMEMBERED_REPLIES:
+                    self._replies.popitem(last=False)
+            return outcome
+
+    async def _run(self, call: TransitionCall) -> TransitionOutcome:
+        event = parse_event(call.event)
+        if call.src_state and call.src_state.upper() != self.state.value:
+            return self._refuse(f"task is {self.state.value}, not {call.src_state.upper()}")
+        target = next_state(self.state, event) if event else None
+        if event is None or target is None:
+            legal = ", ".join(legal_events(self.state)) or "none"
+            return self._refuse(
+                f"{call.event} is not allowed in {self.state.value} (legal: {legal})"
+            )
+        self.last_arguments = dict(call.arguments)
+        try:
+            await self._hook(event, call.arguments)
+        except Exception as exc:
+            self.fail(f"{event.value} failed: {exc!r}")
+            return TransitionOutcome(state=self.state.value, ok=False, message=str(exc))
+        self.state = target
+        self.emit("STATE_CHANGE", event.value)
+        if target is OccState.DONE:
+            self._finish()
+        return TransitionOutcome(state=self.state.value, ok=True)
+
+    def _refuse(self, message: str) -> TransitionOutcome:
+        return TransitionOutcome(state=self.state.value, ok=False, message=message)
+
+    async def _hook(self, event: OccEvent, arguments: Mapping[str, str]) -> None:
+        task = self.task
+        calls = {
+            OccEvent.CONFIGURE: lambda: task.on_configure(dict(arguments)),
+            OccEvent.START: lambda: task.on_start(_run_number(arguments)),
+            OccEvent.STOP: task.on_stop,
+            OccEvent.RESET: task.on_reset,
+            OccEvent.RECOVER: task.on_recover,
+            OccEvent.EXIT: task.on_exit,
+        }
+        hook = calls.get(event)
+        if hook is not None:
+            result = hook()
+            if inspect.isawaitable(result):
+                await result
+
+    async def shutdown(self) -> None:
+        """Graceful end on a signal: on_stop when RUNNING, then on_exit, then DONE."""
+        async with self._lock:
+            if self.state is OccState.DONE:
+                return
+            with contextlib.suppress(Exception):
+                if self.state is OccState.RUNNING:
+                    await self._hook(OccEvent.STOP, {})
+                await self._hook(OccEvent.EXIT, {})
+            self.state = OccState.DONE
+            self.emit("STATE_CHANGE", "terminated by signal")
+            self._finish()
+
+    def _finish(self) -> None:
+        for queue in self._subscribers:
+            queue.put_nowait(None)
+        self.finished.set()
+
+
+def resolve_port(explicit: int | None = None) -> int:
+    """The port to serve on: explicit, else O2_OCC_PORT, else OCC_CONTROL_PORT, else 0 (free)."""
+    if explicit is not None:
+        return explicit
+    raw = os.environ.get(PORT_ENV) or os.environ.get(PORT_ENV_ALIECS) or "0"
+    return int(raw)
+
+
+def _write_port_file(port: int) -> None:
+    path = os.environ.get(PORT_FILE_ENV)
+    if not path:
+        return
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(f"{port}\n")
+    tmp.replace(target)
+
+
+async def serve(task: OccTask, *, port: int | None = None, handle_signals: bool = True) -> int:
+    """Serve `task` over OCC until EXIT or a termination signal; returns the exit code."""
+    machine = OccMachine(task)
+    server = OccServer(machine, port=resolve_port(port))
+    bound = await server.start()
+    _write_port_file(bound)
+    log.info("OCC ready", extra={"port": bound, "pid": os.getpid()})
+    loop = asyncio.get_running_loop()
+    shutdowns: set[asyncio.Task[None]] = set()
+    if handle_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(
+                sig, lambda: shutdowns.add(loop.create_task(machine.shutdown()))
+            )
+    try:
+        await machine.finished.wait()
+    finally:
+        await server.stop(grace=1.0)
+        if handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+    return 0
+
+
+def run(task: OccTask, *, port: int | None = None) -> int:
+    """Blocking entry point for a task program's main()."""
+    return asyncio.run(serve(task, port=port))

@@ -1,0 +1,183 @@
+"""Process supervision: spawn a task process, watch it exit, kill its process group. Linux only.
+
+Each task runs in its own session (so its whole process group can be signalled), with cwd in
+its sandbox directory, stdout/stderr appended to `<sandbox>/stdout` and `<sandbox>/stderr`, and
+the parent-death signal set to SIGKILL through the `executor.pdeath` exec wrapper, so the tasks
+of a crashed executor die with it. The signal follows the *thread* that forked the child: spawn
+from the event-loop thread (as `spawn` does), never from a short-lived worker thread.
+
+Exit is watched with a pidfd on the event loop (no thread per child, no polling). When the
+leader has exited, the rest of its process group is SIGKILLed before the leader is reaped (the
+group id cannot be reused while the zombie leader exists), so no stray child runs on unseen.
+A command reaches a shell only when asked (`shell=True` -> /bin/sh -c).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from executor import pdeath
+from executor.errors import SpawnError
+
+log = logging.getLogger(__name__)
+
+SHELL = "/bin/sh"
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """What to run: TaskClass `command` {value, arguments, env, shell}, already resolved."""
+
+    value: str
+    arguments: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    shell: bool = False
+
+
+def build_argv(command: CommandSpec) -> list[str]:
+    """argv without a shell; with `shell`, the value and arguments joined for /bin/sh -c."""
+    if command.shell:
+        return [SHELL, "-c", " ".join([command.value, *command.arguments])]
+    return [command.value, *command.arguments]
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    """How a process ended: an exit code, or the signal that killed it."""
+
+    exit_code: int | None = None
+    signal: int | None = None
+
+    @classmethod
+    def from_returncode(cls, returncode: int) -> ExitStatus:
+        if returncode < 0:
+            return cls(signal=-returncode)
+        return cls(exit_code=returncode)
+
+    @property
+    def success(self) -> bool:
+        return self.exit_code == 0
+
+    def describe(self) -> str:
+        if self.signal is not None:
+            return f"killed by signal {self.signal} ({signal.Signals(self.signal).name})"
+        return f"exited with code {self.exit_code}"
+
+
+def _check_executable(argv0: str, *, env: Mapping[str, str], cwd: Path) -> str | None:
+    """Why argv0 cannot run, or None; checked up front so the failure names the command."""
+    if "/" in argv0:
+        path = Path(argv0) if Path(argv0).is_absolute() else cwd / argv0
+        if not os.access(path, os.X_OK) or path.is_dir():
+            return f"{argv0}: not found or not executable"
+        return None
+    if shutil.which(argv0, path=env.get("PATH", os.defpath)) is None:
+        return f"{argv0}: command not found in PATH"
+    return None
+
+
+class Process:
+    """A running (or finished) task process; `wait()` resolves when it has exited."""
+
+    def __init__(self, task_id: str, popen: subprocess.Popen[bytes], *, sandbox: Path) -> None:
+        self.task_id = task_id
+        self.pid = popen.pid
+        self.sandbox = sandbox
+        self._popen = popen
+        self._loop = asyncio.get_running_loop()
+        self._exited: asyncio.Future[ExitStatus] = self._loop.create_future()
+        self._pidfd = os.pidfd_open(self.pid)
+        self._loop.add_reader(self._pidfd, self._on_exit)
+
+    @property
+    def stdout_path(self) -> Path:
+        return self.sandbox / "stdout"
+
+    @property
+    def stderr_path(self) -> Path:
+        return self.sandbox / "stderr"
+
+    @property
+    def status(self) -> ExitStatus | None:
+        """The exit status once the process has exited, else None."""
+        return self._exited.result() if self._exited.done() else None
+
+    async def wait(self) -> ExitStatus:
+        """The exit status, once the process has exited (cancelling the wait is safe)."""
+        return await asyncio.shield(self._exited)
+
+    def signal_group(self, sig: int) -> bool:
+        """Send `sig` to the process group; False when it is already gone."""
+        if self._exited.done():
+            return False
+        try:
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    async def terminate(self, *, grace: float) -> ExitStatus:
+        """SIGTERM to the group, `grace` seconds, then SIGKILL to the group."""
+        if self.signal_group(signal.SIGTERM):
+            log.info("Sent SIGTERM", extra={"task": self.task_id, "pid": self.pid})
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                return await self.wait()
+        if self.signal_group(signal.SIGKILL):
+            log.warning("Sent SIGKILL after grace", extra={"task": self.task_id, "grace": grace})
+        return await self.wait()
+
+    def _on_exit(self) -> None:
+        self._loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)  # stragglers; the zombie leader holds the pgid
+        returncode = self._popen.wait()
+        status = ExitStatus.from_returncode(returncode)
+        log.info("Process exited", extra={"task": self.task_id, "pid": self.pid, "how": status})
+        self._exited.set_result(status)
+
+
+def spawn(
+    task_id: str,
+    command: CommandSpec,
+    *,
+    sandbox: Path,
+    extra_env: Mapping[str, str] | None = None,
+    inherit_env: bool = True,
+) -> Process:
+    """Start `command` for `task_id` in `sandbox` (created if missing). Raises SpawnError."""
+    sandbox.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ) if inherit_env else {}
+    env.update(command.env)
+    env.update(extra_env or {})
+    argv = build_argv(command)
+    problem = _check_executable(argv[0], env=env, cwd=sandbox)
+    if problem:
+        raise SpawnError(task_id, problem)
+    wrapper = [sys.executable, "-I", "-S", pdeath.__file__, str(os.getpid()), *argv]
+    try:
+        with (sandbox / "stdout").open("ab") as out, (sandbox / "stderr").open("ab") as err:
+            popen = subprocess.Popen(
+                wrapper,
+                cwd=sandbox,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
+    except OSError as exc:
+        raise SpawnError(task_id, str(exc)) from exc
+    log.info("Spawned task process", extra={"task": task_id, "pid": popen.pid, "argv": argv})
+    return Process(task_id, popen, sandbox=sandbox)

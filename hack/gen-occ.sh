@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Regenerate the OCC gRPC stubs (executor/occ/occ_pb2*.py, .pyi) from executor/occ/occ.proto.
+# The stubs are committed; run this after editing the .proto. Needs grpcio-tools (dev extra).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-.venv/bin/python}"
+"$PY" -m grpc_tools.protoc \
+  --proto_path=. \
+  --python_out=. --pyi_out=. --grpc_python_out=. \
+  executor/occ/occ.proto
+# protoc names the module after the .proto path, so the import in occ_pb2_grpc.py is already
+# `from executor.occ import occ_pb2`; fail loudly if a future protoc changes that.
+grep -q '^from executor.occ import occ_pb2 as' executor/occ/occ_pb2_grpc.py
+echo "regenerated executor/occ/occ_pb2.py, occ_pb2.pyi, occ_pb2_grpc.py"

@@ -1,0 +1,107 @@
+"""`python -m localmesos`: run the local Mesos cluster in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from localmesos.cluster import LocalCluster
+from localmesos.config import AgentSpec, Timers, load_agents_file
+from localmesos.hollow import load_responder
+
+_STD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+class KeyValueFormatter(logging.Formatter):
+    """`time level logger message key=value ...` with the record's structured extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        base = super().format(record)
+        extras = {k: v for k, v in vars(record).items() if k not in _STD_ATTRS}
+        return base + "".join(f" {k}={v}" for k, v in extras.items())
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m localmesos", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (loopback)")
+    parser.add_argument("--port", type=int, default=5050, help="master port (0: any free port)")
+    parser.add_argument("--agents", type=int, default=None, help="real agents (default 1)")
+    parser.add_argument("--hollow-agents", type=int, default=0, help="simulated agents")
+    parser.add_argument("--agents-file", type=Path, help="YAML list of agents")
+    parser.add_argument("--heartbeat-interval", type=float, default=15.0, help="seconds")
+    parser.add_argument(
+        "--executor-delay", type=float, default=0.0, help="hollow executors' reply delay, seconds"
+    )
+    parser.add_argument("--allocation-interval", type=float, default=1.0, help="seconds")
+    parser.add_argument(
+        "--update-retry",
+        type=float,
+        default=10.0,
+        help="first retry of an unacknowledged status update, seconds",
+    )
+    parser.add_argument(
+        "--shutdown-grace", type=float, default=5.0, help="executor shutdown grace period, seconds"
+    )
+    parser.add_argument("--hollow-responder", help="package.module:factory for hollow executors")
+    parser.add_argument("--work-dir", type=Path, help="sandboxes (default: a temporary dir)")
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+def build_cluster(args: argparse.Namespace) -> LocalCluster:
+    specs: list[AgentSpec] = load_agents_file(args.agents_file) if args.agents_file else []
+    count = args.agents if args.agents is not None else (0 if specs else 1)
+    specs += [AgentSpec(hostname=f"agent-{i}") for i in range(len(specs), len(specs) + count)]
+    timers = Timers(
+        heartbeat_interval=args.heartbeat_interval,
+        allocation_interval=args.allocation_interval,
+        update_retry_initial=args.update_retry,
+        executor_shutdown_grace=args.shutdown_grace,
+        hollow_executor_delay=args.executor_delay,
+    )
+    responder = load_responder(args.hollow_responder) if args.hollow_responder else None
+    return LocalCluster(
+        specs,
+        hollow_agents=args.hollow_agents,
+        port=args.port,
+        host=args.host,
+        timers=timers,
+        work_dir=args.work_dir,
+        hollow_responder=responder,
+    )
+
+
+async def serve(cluster: LocalCluster) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await cluster.start()
+    print(f"localmesos master listening on {cluster.url}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        logging.getLogger("localmesos").info("Stopping: killing every executor")
+        await cluster.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    handler = logging.StreamHandler()
+    handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
+    try:
+        cluster = build_cluster(args)
+    except (OSError, ValueError) as exc:
+        print(f"localmesos: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(serve(cluster))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

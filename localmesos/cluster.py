@@ -1,0 +1,159 @@
+"""LocalCluster: one master and N agents (real or hollow) on loopback, in the running event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+from aiohttp import web
+
+from localmesos import http_api, views
+from localmesos.agent import Agent
+from localmesos.config import AgentSpec, Timers
+from localmesos.hollow import ResponderFactory
+from localmesos.master import Master
+from localmesos.model import Json
+
+log = logging.getLogger(__name__)
+
+
+class LocalCluster:
+    """A Mesos-compatible cluster for `o2 up` and tests:
+
+    async with LocalCluster(agents=2, hollow_agents=50, port=0) as cluster:
+        cluster.address            # "127.0.0.1:PORT", what a scheduler is given
+        await cluster.kill_agent(cluster.agent_ids[0])
+    """
+
+    def __init__(
+        self,
+        agents: list[AgentSpec] | int = 1,
+        *,
+        hollow_agents: int = 0,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        timers: Timers | None = None,
+        work_dir: Path | None = None,
+        hollow_responder: ResponderFactory | None = None,
+    ) -> None:
+        specs = (
+            agents
+            if isinstance(agents, list)
+            else [AgentSpec(hostname=f"agent-{i}") for i in range(agents)]
+        )
+        specs = specs + [
+            AgentSpec(hostname=f"hollow-{i}", hollow=True) for i in range(hollow_agents)
+        ]
+        self.host = host
+        self.requested_port = port
+        self.master = Master(timers=timers or Timers(), host=host)
+        self._own_work_dir = work_dir is None
+        self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="localmesos-"))
+        self.agents = [
+            Agent(
+                self.master, spec, index=i + 1, work_dir=self.work_dir, responder=hollow_responder
+            )
+            for i, spec in enumerate(specs)
+        ]
+        self._runner: web.AppRunner | None = None
+        self._allocator: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int:
+        return self.master.port
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    @property
+    def agent_ids(self) -> list[str]:
+        return [a.agent_id for a in self.agents]
+
+    async def _serve(self, app: web.Application, port: int) -> tuple[web.AppRunner, int]:
+        runner = web.AppRunner(
+            app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, port)
+        await site.start()
+        bound = int(runner.addresses[0][1])
+        return runner, bound
+
+    async def start(self) -> None:
+        self._runner, self.master.port = await self._serve(
+            http_api.master_app(self.master, work_dir=self.work_dir), self.requested_port
+        )
+        for agent in self.agents:
+            self.master.agents[agent.agent_id] = agent
+            if agent.hollow:
+                agent.port = self.master.port
+            else:
+                agent.http_runner, agent.port = await self._serve(
+                    http_api.agent_app(agent, work_dir=self.work_dir), 0
+                )
+        self._allocator = asyncio.get_running_loop().create_task(self.master.allocation_loop())
+        log.info(
+            "Local Mesos cluster up",
+            extra={
+                "url": self.url,
+                "agents": sum(not a.hollow for a in self.agents),
+                "hollow_agents": sum(a.hollow for a in self.agents),
+                "work_dir": str(self.work_dir),
+            },
+        )
+
+    async def stop(self) -> None:
+        """Kill every executor process group, close every stream, stop every server."""
+        if self._allocator is not None:
+            self._allocator.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._allocator
+        self.master.stop()
+        await asyncio.gather(*(a.shutdown() for a in self.agents))
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._own_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+        log.info("Local Mesos cluster stopped")
+
+    async def __aenter__(self) -> LocalCluster:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- test control ------------------------------------------------------------------------------
+
+    def agent(self, agent_id: str) -> Agent:
+        return self.master.agents[agent_id]
+
+    async def kill_agent(self, agent_id: str) -> None:
+        agent = self.agent(agent_id)
+        agent.die()
+        await agent.stop_http()
+
+    def partition_agent(self, agent_id: str) -> None:
+        self.agent(agent_id).partition()
+
+    def restore_agent(self, agent_id: str) -> None:
+        self.agent(agent_id).restore()
+
+    def state(self) -> Json:
+        return views.control_state(self.master)

@@ -1,0 +1,90 @@
+"""Local cluster configuration: agent specs (flags or a YAML agents file) and timers. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from localmesos.resources import Resources, parse_ranges
+
+DEFAULT_CPUS = 4.0
+DEFAULT_MEM = 8192.0
+DEFAULT_DISK = 10240.0
+DEFAULT_PORTS = "[31000-31999]"
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """One agent: its hostname, total resources and attributes; hollow agents simulate executors."""
+
+    hostname: str = "localhost"
+    cpus: float = DEFAULT_CPUS
+    mem: float = DEFAULT_MEM
+    disk: float = DEFAULT_DISK
+    ports: str = DEFAULT_PORTS
+    attributes: dict[str, str | float] = field(default_factory=dict)
+    hollow: bool = False
+
+    def resources(self) -> Resources:
+        scalars = {"cpus": self.cpus, "mem": self.mem, "disk": self.disk}
+        return Resources(
+            scalars={k: v for k, v in scalars.items() if v > 0},
+            ranges={"ports": parse_ranges(self.ports)},
+        )
+
+
+@dataclass(frozen=True)
+class Timers:
+    """Every Mesos timer, in seconds; tests shrink them instead of sleeping."""
+
+    heartbeat_interval: float = 15.0
+    allocation_interval: float = 1.0
+    update_retry_initial: float = 10.0
+    update_retry_max: float = 600.0
+    executor_shutdown_grace: float = 5.0
+    executor_registration_timeout: float = 60.0
+    hollow_executor_delay: float = 0.0
+
+
+def _agent_from_dict(index: int, raw: Any) -> AgentSpec:
+    if not isinstance(raw, dict):
+        raise ValueError(f"agents[{index}]: expected a mapping, got {type(raw).__name__}")
+    unknown = set(raw) - {"hostname", "resources", "attributes", "hollow"}
+    if unknown:
+        raise ValueError(f"agents[{index}]: unknown fields {sorted(unknown)}")
+    res = raw.get("resources") or {}
+    bad = set(res) - {"cpus", "mem", "disk", "ports"}
+    if bad:
+        raise ValueError(f"agents[{index}].resources: unknown resources {sorted(bad)}")
+    attrs = raw.get("attributes") or {}
+    if not isinstance(attrs, dict):
+        raise ValueError(f"agents[{index}].attributes: expected a mapping")
+    try:
+        parse_ranges(str(res.get("ports", DEFAULT_PORTS)))
+    except ValueError as exc:
+        raise ValueError(f"agents[{index}].resources.ports: {exc}") from exc
+    return AgentSpec(
+        hostname=str(raw.get("hostname", "localhost")),
+        cpus=float(res.get("cpus", DEFAULT_CPUS)),
+        mem=float(res.get("mem", DEFAULT_MEM)),
+        disk=float(res.get("disk", DEFAULT_DISK)),
+        ports=str(res.get("ports", DEFAULT_PORTS)),
+        attributes={
+            str(k): v if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
+            for k, v in attrs.items()
+        },
+        hollow=bool(raw.get("hollow", False)),
+    )
+
+
+def load_agents_file(path: Path) -> list[AgentSpec]:
+    """A YAML list of `{hostname, resources: {cpus, mem, ports}, attributes: {...}, hollow}`."""
+    data = yaml.safe_load(path.read_text())
+    if isinstance(data, dict) and "agents" in data:
+        data = data["agents"]
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a list of agents")
+    return [_agent_from_dict(i, raw) for i, raw in enumerate(data)]

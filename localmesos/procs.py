@@ -1,0 +1,153 @@
+"""Executor processes: sandbox, MESOS_* environment, spawn in a new session, process-group kill."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from localmesos.model import Executor, Json
+
+if TYPE_CHECKING:
+    from localmesos.agent import Agent
+
+log = logging.getLogger(__name__)
+
+_live_groups: set[int] = set()
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])  # so the command executor imports
+
+
+def command_executor_info(task_info: Json, *, framework_id: str) -> Json:
+    """A task with a plain CommandInfo runs under localmesos' own command executor."""
+    return {
+        "executor_id": {"value": str(task_info["task_id"]["value"])},
+        "framework_id": {"value": framework_id},
+        "name": f"Command Executor (Task: {task_info['task_id']['value']})",
+        "source": str(task_info["task_id"]["value"]),
+        "command": {
+            "value": sys.executable,
+            "shell": False,
+            "arguments": [sys.executable, "-m", "localmesos.command_executor"],
+            "environment": {"variables": [{"name": "PYTHONPATH", "value": _PACKAGE_ROOT}]},
+        },
+    }
+
+
+def executor_environment(
+    executor: Executor, *, fw_info: Json, agent: Agent, grace: float
+) -> dict[str, str]:
+    """The variables a Mesos 1.11 agent sets for an executor (src/slave/slave.cpp)."""
+    checkpoint = bool(fw_info.get("checkpoint", False))
+    env = {
+        "MESOS_AGENT_ENDPOINT": f"{agent.master.host}:{agent.port}",
+        "MESOS_FRAMEWORK_ID": executor.framework_id,
+        "MESOS_EXECUTOR_ID": executor.executor_id,
+        "MESOS_DIRECTORY": executor.directory,
+        "MESOS_SANDBOX": executor.directory,
+        "MESOS_SLAVE_ID": agent.agent_id,
+        "MESOS_AGENT_ID": agent.agent_id,
+        "MESOS_SLAVE_PID": agent.pid,
+        "MESOS_CHECKPOINT": "1" if checkpoint else "0",
+        "MESOS_HTTP_COMMAND_EXECUTOR": "0",
+        "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": f"{grace:g}secs",
+        "LIBPROCESS_PORT": "0",
+    }
+    if checkpoint:
+        env["MESOS_RECOVERY_TIMEOUT"] = "15mins"
+        env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = "2secs"
+    return env
+
+
+def _fetch_uris(command: Json, sandbox: Path) -> None:
+    """Local paths and file:// URIs only (the cluster has no network fetcher)."""
+    for uri in command.get("uris") or []:
+        value = str(uri.get("value", ""))
+        source = Path(value.removeprefix("file://"))
+        if not source.is_file():
+            log.warning("Skipping URI that is not a local file", extra={"uri": value})
+            continue
+        target = sandbox / source.name
+        shutil.copyfile(source, target)
+        if uri.get("extract", True) and source.suffix in (".gz", ".tgz", ".zip", ".tar"):
+            shutil.unpack_archive(target, sandbox)
+        if uri.get("executable"):
+            target.chmod(0o755)
+
+
+def _prepare(executor: Executor, *, fw_info: Json, agent: Agent, grace: float) -> dict[str, str]:
+    """Sandbox directory, fetched URIs, and the full environment."""
+    sandbox = Path(executor.directory)
+    sandbox.mkdir(parents=True, exist_ok=True)
+    command: Json = executor.info["command"]
+    _fetch_uris(command, sandbox)
+    env = dict(os.environ)
+    env.update(executor_environment(executor, fw_info=fw_info, agent=agent, grace=grace))
+    for var in (command.get("environment") or {}).get("variables") or []:
+        env[str(var["name"])] = str(var.get("value", ""))
+    return env
+
+
+def _argv(command: Json) -> tuple[list[str], str]:
+    """Mesos semantics: shell (default) runs `value` with /bin/sh -c; otherwise `value` is the
+    executable and `arguments` the whole argv."""
+    if command.get("shell", True):
+        return ["/bin/sh", "-c", str(command["value"])], "/bin/sh"
+    return [str(a) for a in command.get("arguments") or [command["value"]]], str(command["value"])
+
+
+def _open_logs(sandbox: Path) -> tuple[BinaryIO, BinaryIO]:
+    return (sandbox / "stdout").open("ab"), (sandbox / "stderr").open("ab")
+
+
+async def spawn(
+    executor: Executor, *, fw_info: Json, agent: Agent, grace: float
+) -> asyncio.subprocess.Process:
+    """Start the executor in its own session (setsid), so a killpg never reaches us."""
+    env = _prepare(executor, fw_info=fw_info, agent=agent, grace=grace)
+    argv, executable = _argv(executor.info["command"])
+    out, err = _open_logs(Path(executor.directory))
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            executable=executable,
+            cwd=executor.directory,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+    finally:
+        out.close()
+        err.close()
+    _live_groups.add(proc.pid)
+    log.info(
+        "Executor started",
+        extra={"executor": executor.executor_id, "pid": proc.pid, "sandbox": executor.directory},
+    )
+    return proc
+
+
+def kill_group(pid: int | None, sig: int = signal.SIGKILL) -> None:
+    """Kill an executor's whole session (its pid is its process group id: setsid)."""
+    if pid is None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+    if sig == signal.SIGKILL:
+        _live_groups.discard(pid)
+
+
+def live_groups() -> list[int]:
+    return sorted(_live_groups)
+
+
+def kill_all_groups() -> None:
+    for pid in list(_live_groups):
+        kill_group(pid)

@@ -1,0 +1,164 @@
+"""Mesos resource arithmetic (scalars and port ranges) and the JSON shapes. Pure: no I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+Json = dict[str, Any]
+Ranges = tuple[tuple[int, int], ...]
+
+_EPS = 1e-6
+_RANGE = re.compile(r"(\d+)\s*-\s*(\d+)")
+
+
+def _norm(value: float) -> float:
+    """Mesos keeps scalars in fixed point with three decimals."""
+    return round(value, 3)
+
+
+def parse_ranges(text: str) -> Ranges:
+    """`"[31000-31999, 32005-32010]"` as sorted, merged inclusive ranges."""
+    found = [(int(a), int(b)) for a, b in _RANGE.findall(text)]
+    if not found and text.strip("[] "):
+        raise ValueError(f"bad ranges {text!r}: expected like [31000-31999]")
+    return merge_ranges(found)
+
+
+def format_ranges(ranges: Ranges) -> str:
+    return "[" + ", ".join(f"{a}-{b}" for a, b in ranges) + "]"
+
+
+def merge_ranges(ranges: list[tuple[int, int]] | Ranges) -> Ranges:
+    out: list[tuple[int, int]] = []
+    for begin, end in sorted(ranges):
+        if begin > end:
+            raise ValueError(f"bad range {begin}-{end}")
+        if out and begin <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((begin, end))
+    return tuple(out)
+
+
+def subtract_ranges(have: Ranges, take: Ranges) -> Ranges:
+    out: list[tuple[int, int]] = []
+    for begin, end in have:
+        pieces = [(begin, end)]
+        for tb, te in take:
+            nxt: list[tuple[int, int]] = []
+            for pb, pe in pieces:
+                if te < pb or tb > pe:
+                    nxt.append((pb, pe))
+                    continue
+                if pb < tb:
+                    nxt.append((pb, tb - 1))
+                if te < pe:
+                    nxt.append((te + 1, pe))
+            pieces = nxt
+        out.extend(pieces)
+    return merge_ranges(out)
+
+
+def ranges_contain(have: Ranges, want: Ranges) -> bool:
+    return all(any(hb <= wb and we <= he for hb, he in have) for wb, we in want)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Unreserved resources of role `*`: scalars (cpus, mem, disk, gpus) and ranges (ports)."""
+
+    scalars: dict[str, float] = field(default_factory=dict)
+    ranges: dict[str, Ranges] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, items: list[Json] | None) -> Resources:
+        """From a Mesos `Resource` list; values of the same name add up."""
+        scalars: dict[str, float] = {}
+        ranges: dict[str, list[tuple[int, int]]] = {}
+        for item in items or []:
+            name = str(item["name"])
+            kind = item.get("type", "SCALAR")
+            if kind == "SCALAR":
+                scalars[name] = _norm(scalars.get(name, 0.0) + float(item["scalar"]["value"]))
+            elif kind == "RANGES":
+                for rng in item.get("ranges", {}).get("range", []):
+                    ranges.setdefault(name, []).append((int(rng["begin"]), int(rng["end"])))
+            else:
+                raise ValueError(f"resource {name!r}: type {kind} is not supported")
+        return cls(
+            scalars={k: v for k, v in scalars.items() if v > _EPS},
+            ranges={k: merge_ranges(v) for k, v in ranges.items() if v},
+        )
+
+    def to_json(self, *, role: str | None = "*") -> list[Json]:
+        out: list[Json] = []
+        for name, value in sorted(self.scalars.items()):
+            out.append({"name": name, "type": "SCALAR", "scalar": {"value": value}})
+        for name, rngs in sorted(self.ranges.items()):
+            ranges = [{"begin": b, "end": e} for b, e in rngs]
+            out.append({"name": name, "type": "RANGES", "ranges": {"range": ranges}})
+        if role is not None:
+            for item in out:
+                item["role"] = role
+                item["allocation_info"] = {"role": role}
+        return out
+
+    def to_flat(self) -> Json:
+        """The v0 operator shape: `{"cpus": 4.0, "ports": "[31000-31999]"}`."""
+        flat: Json = {"cpus": 0.0, "gpus": 0.0, "mem": 0.0, "disk": 0.0}
+        flat.update(self.scalars)
+        for name, rngs in self.ranges.items():
+            flat[name] = format_ranges(rngs)
+        return flat
+
+    def __add__(self, other: Resources) -> Resources:
+        scalars = dict(self.scalars)
+        for name, value in other.scalars.items():
+            scalars[name] = _norm(scalars.get(name, 0.0) + value)
+        ranges = dict(self.ranges)
+        for name, rngs in other.ranges.items():
+            ranges[name] = merge_ranges(list(ranges.get(name, ())) + list(rngs))
+        return Resources(scalars, ranges)
+
+    def __sub__(self, other: Resources) -> Resources:
+        scalars = dict(self.scalars)
+        for name, value in other.scalars.items():
+            left = _norm(scalars.get(name, 0.0) - value)
+            if left > _EPS:
+                scalars[name] = left
+            else:
+                scalars.pop(name, None)
+        ranges = dict(self.ranges)
+        for name, rngs in other.ranges.items():
+            left_r = subtract_ranges(ranges.get(name, ()), rngs)
+            if left_r:
+                ranges[name] = left_r
+            else:
+                ranges.pop(name, None)
+        return Resources(scalars, ranges)
+
+    def contains(self, other: Resources) -> bool:
+        for name, value in other.scalars.items():
+            if self.scalars.get(name, 0.0) + _EPS < value:
+                return False
+        return all(ranges_contain(self.ranges.get(n, ()), r) for n, r in other.ranges.items())
+
+    def is_empty(self) -> bool:
+        return not self.scalars and not self.ranges
+
+    def offerable(self) -> bool:
+        """Mesos offers an agent only with at least 0.01 cpus or 32 MB of memory free."""
+        return self.scalars.get("cpus", 0.0) >= 0.01 or self.scalars.get("mem", 0.0) >= 32
+
+
+def attributes_json(attributes: dict[str, str | float]) -> list[Json]:
+    """Agent attributes: numbers as SCALAR, everything else as TEXT."""
+    out: list[Json] = []
+    for name, value in sorted(attributes.items()):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            out.append({"name": name, "type": "TEXT", "text": {"value": str(value)}})
+        else:
+            out.append({"name": name, "type": "SCALAR", "scalar": {"value": float(value)}})
+    return out

@@ -1,0 +1,230 @@
+"""Resource helpers: build scalars and ranges, check fit, carve tasks out of an offer. Pure.
+
+Scalars are compared in Mesos' fixed point (three decimals), so 0.1 + 0.2 fits in 0.3.
+Carved resources keep the role, allocation_info and reservations of the offered resource they
+come from: that is how a LAUNCH uses reserved resources where the offer has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from mesosapi.models import AllocationInfo, Range, Ranges, ReservationInfo, Resource, Scalar
+
+_MILLI = 1000
+
+
+def _fixed(value: float) -> int:
+    return round(value * _MILLI)
+
+
+def scalar(
+    name: str,
+    value: float,
+    *,
+    role: str | None = None,
+    reservations: list[ReservationInfo] | None = None,
+    allocation_role: str | None = None,
+) -> Resource:
+    """A scalar resource such as `scalar("cpus", 0.5)`."""
+    return Resource(
+        name=name,
+        type="SCALAR",
+        scalar=Scalar(value=value),
+        role=role,
+        reservations=reservations,
+        allocation_info=AllocationInfo(role=allocation_role) if allocation_role else None,
+    )
+
+
+def ranges(
+    name: str,
+    spans: Iterable[tuple[int, int]],
+    *,
+    role: str | None = None,
+    reservations: list[ReservationInfo] | None = None,
+    allocation_role: str | None = None,
+) -> Resource:
+    """A ranges resource such as `ranges("ports", [(31000, 32000)])` (inclusive bounds)."""
+    return Resource(
+        name=name,
+        type="RANGES",
+        ranges=Ranges(range=[Range(begin=a, end=b) for a, b in spans]),
+        role=role,
+        reservations=reservations,
+        allocation_info=AllocationInfo(role=allocation_role) if allocation_role else None,
+    )
+
+
+def scalar_total(resources: Sequence[Resource], name: str) -> float:
+    """Sum of the scalar resources called `name` (all roles)."""
+    total = sum(_fixed(r.scalar.value) for r in resources if r.name == name and r.scalar)
+    return total / _MILLI
+
+
+def range_spans(resources: Sequence[Resource], name: str) -> list[tuple[int, int]]:
+    """All (begin, end) spans of the ranges resources called `name`, sorted."""
+    spans = [
+        (rg.begin, rg.end)
+        for r in resources
+        if r.name == name and r.ranges
+        for rg in r.ranges.range
+    ]
+    return sorted(spans)
+
+
+def _count(spans: Sequence[tuple[int, int]]) -> int:
+    return sum(b - a + 1 for a, b in spans)
+
+
+def merge_spans(values: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted integers folded into inclusive spans: [1,2,3,7] -> [(1,3),(7,7)]."""
+    out: list[tuple[int, int]] = []
+    for v in sorted(set(values)):
+        if out and out[-1][1] + 1 == v:
+            out[-1] = (out[-1][0], v)
+        else:
+            out.append((v, v))
+    return out
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What one task needs: cpus, mem (MB), a count of ports, other named scalars."""
+
+    cpus: float = 0.0
+    mem: float = 0.0
+    ports: int = 0
+    scalars: tuple[tuple[str, float], ...] = ()
+
+    def all_scalars(self) -> list[tuple[str, float]]:
+        base = [("cpus", self.cpus), ("mem", self.mem), *self.scalars]
+        return [(n, v) for n, v in base if v > 0]
+
+    def __add__(self, other: Demand) -> Demand:
+        merged: dict[str, float] = dict(self.scalars)
+        for n, v in other.scalars:
+            merged[n] = merged.get(n, 0.0) + v
+        return Demand(
+            cpus=self.cpus + other.cpus,
+            mem=self.mem + other.mem,
+            ports=self.ports + other.ports,
+            scalars=tuple(merged.items()),
+        )
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Resources carved for one task, and the concrete ports picked for it."""
+
+    resources: list[Resource]
+    ports: list[int]
+
+
+def _same_home(r: Resource) -> Resource:
+    """A template with the role/reservation/allocation of `r` and no value."""
+    return r.model_copy(update={"scalar": None, "ranges": None, "set_": None})
+
+
+class ResourcePool:
+    """Mutable view of one offer's resources: take pieces out for tasks until it is empty.
+
+    Not thread-safe and not I/O: a planner builds one per offer, calls `take` per task and
+    reads `remaining()` for what is left.
+    """
+
+    def __init__(self, resources: Sequence[Resource]) -> None:
+        self._scalars: list[tuple[Resource, int]] = []
+        self._ranges: list[tuple[Resource, list[tuple[int, int]]]] = []
+        for r in resources:
+            if r.type == "SCALAR" and r.scalar is not None:
+                self._scalars.append((_same_home(r), _fixed(r.scalar.value)))
+            elif r.type == "RANGES" and r.ranges is not None:
+                spans = sorted((x.begin, x.end) for x in r.ranges.range)
+                self._ranges.append((_same_home(r), spans))
+
+    def available(self, name: str) -> float:
+        return sum(v for r, v in self._scalars if r.name == name) / _MILLI
+
+    def available_ports(self, name: str = "ports") -> int:
+        return sum(_count(spans) for r, spans in self._ranges if r.name == name)
+
+    def fits(self, demand: Demand) -> bool:
+        """True when `demand` can be carved from what is left."""
+        for name, value in demand.all_scalars():
+            if _fixed(self.available(name)) < _fixed(value):
+                return False
+        return self.available_ports() >= demand.ports
+
+    def take(self, demand: Demand) -> Allocation | None:
+        """Carve `demand` out of the pool; None (and nothing changed) when it does not fit."""
+        if not self.fits(demand):
+            return None
+        out: list[Resource] = []
+        for name, value in demand.all_scalars():
+            out.extend(self._take_scalar(name, _fixed(value)))
+        ports: list[int] = []
+        if demand.ports:
+            port_resources, ports = self._take_ports("ports", demand.ports)
+            out.extend(port_resources)
+        return Allocation(resources=out, ports=ports)
+
+    def _take_scalar(self, name: str, want: int) -> list[Resource]:
+        out: list[Resource] = []
+        for i, (home, have) in enumerate(self._scalars):
+            if want <= 0:
+                break
+            if home.name != name or have <= 0:
+                continue
+            got = min(have, want)
+            self._scalars[i] = (home, have - got)
+            want -= got
+            out.append(home.model_copy(update={"scalar": Scalar(value=got / _MILLI)}))
+        return out
+
+    def _take_ports(self, name: str, count: int) -> tuple[list[Resource], list[int]]:
+        out: list[Resource] = []
+        picked: list[int] = []
+        for i, (home, spans) in enumerate(self._ranges):
+            if len(picked) == count:
+                break
+            if home.name != name:
+                continue
+            mine: list[int] = []
+            while spans and len(picked) + len(mine) < count:
+                a, b = spans[0]
+                mine.append(a)
+                spans[0:1] = [(a + 1, b)] if a < b else []
+            self._ranges[i] = (home, spans)
+            if mine:
+                picked.extend(mine)
+                spans_out = [Range(begin=a, end=b) for a, b in merge_spans(mine)]
+                out.append(home.model_copy(update={"ranges": Ranges(range=spans_out)}))
+        return out, picked
+
+    def remaining(self) -> list[Resource]:
+        """What is left, in the same shape as the offer (empty entries dropped)."""
+        out = [
+            home.model_copy(update={"scalar": Scalar(value=v / _MILLI)})
+            for home, v in self._scalars
+            if v > 0
+        ]
+        for home, spans in self._ranges:
+            if spans:
+                rg = Ranges(range=[Range(begin=a, end=b) for a, b in spans])
+                out.append(home.model_copy(update={"ranges": rg}))
+        return out
+
+
+def fits(resources: Sequence[Resource], demand: Demand) -> bool:
+    """True when `demand` fits in `resources` (an offer's, say)."""
+    return ResourcePool(resources).fits(demand)
+
+
+def pick_ports(resources: Sequence[Resource], count: int) -> list[int]:
+    """The `count` lowest free ports in the `ports` ranges; ValueError when there are fewer."""
+    allocation = ResourcePool(resources).take(Demand(ports=count))
+    if allocation is None:
+        raise ValueError(f"only {_count(range_spans(resources, 'ports'))} ports, {count} wanted")
+    return allocation.ports

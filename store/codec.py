@@ -1,0 +1,146 @@
+"""Etcd key layout, resource encode/decode and the update merge rules. Pure: no client, no I/O."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any, TypeVar
+
+import pydantic
+
+from crds.errors import UnreadableObjectError
+from crds.resource import Resource
+
+R = TypeVar("R", bound=Resource)
+
+_KIND_PLURALS: dict[type[Resource], str] = {}
+
+
+def plural_of(kind: type[Resource]) -> str:
+    """The registry plural of a model class (from crds' kind registry, else `<kind>s`)."""
+    cached = _KIND_PLURALS.get(kind)
+    if cached is not None:
+        return cached
+    plural = _registered_plural(kind)
+    if plural is None:  # unregistered (test-only) kinds: not cached, registration may follow
+        return f"{(kind.KIND or kind.__name__).lower()}s"
+    _KIND_PLURALS[kind] = plural
+    return plural
+
+
+def _registered_plural(kind: type[Resource]) -> str | None:
+    from crds import resource
+
+    for info in resource._KINDS.values():
+        if info.model is kind:
+            return info.plural
+    return None
+
+
+def registry_prefix(prefix: str, kind: type[Resource]) -> str:
+    """`<prefix>/registry/<plural>/` (with the trailing slash: the watch/list range)."""
+    return f"{prefix}/registry/{plural_of(kind)}/"
+
+
+def registry_key(prefix: str, kind: type[Resource], name: str) -> str:
+    return f"{prefix}/registry/{plural_of(kind)}/{name}"
+
+
+def runtime_key(prefix: str, name: str) -> str:
+    """`<prefix>/runtime/<name>`, e.g. `run-number`, `mesos/framework-id`."""
+    return f"{prefix}/runtime/{name}"
+
+
+def lease_key(prefix: str, name: str) -> str:
+    """`<prefix>/leases/<name>`: leader-election keys."""
+    return f"{prefix}/leases/{name}"
+
+
+def name_from_key(key: str) -> str:
+    return key.rsplit("/", 1)[-1]
+
+
+def encode(obj: Resource) -> bytes:
+    """Compact JSON as stored: camelCase, no nulls, no metadata.resourceVersion."""
+    return obj.model_dump_json(
+        by_alias=True, exclude_none=True, exclude={"metadata": {"resource_version"}}
+    ).encode()
+
+
+def decode(kind: type[R], raw: bytes, *, key: str, mod_revision: int) -> R:
+    """Parse a stored value; resourceVersion comes from the key's mod_revision."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UnreadableObjectError(key, f"not JSON: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
+        raise UnreadableObjectError(key, "not a resource object (no metadata)")
+    data["metadata"]["resourceVersion"] = mod_revision
+    try:
+        return kind.model_validate(data)
+    except pydantic.ValidationError as exc:
+        reason = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise UnreadableObjectError(key, reason) from exc
+
+
+def with_meta(obj: R, **changes: Any) -> R:
+    """A copy of `obj` with metadata fields replaced (models are frozen)."""
+    return obj.model_copy(update={"metadata": obj.metadata.model_copy(update=changes)})
+
+
+def with_revision(obj: R, revision: int) -> R:
+    return with_meta(obj, resource_version=revision)
+
+
+def prepare_create(obj: R, *, now: datetime) -> R:
+    """Fields the store owns on create: uid, creationTimestamp, generation 1, no deletion."""
+    return with_meta(
+        obj,
+        uid=str(uuid.uuid4()),
+        creation_timestamp=now,
+        generation=1,
+        resource_version=None,
+        deletion_timestamp=None,
+    )
+
+
+def merge_update(stored: R, desired: R) -> tuple[R, bool, bool]:
+    """(merged, changed, remove): caller's spec/labels/annotations/finalizers/ownerReferences,
+    stored status and store-owned metadata; generation bumped only when spec changed."""
+    spec_changed = desired.spec != stored.spec
+    meta = stored.metadata.model_copy(
+        update={
+            "labels": dict(desired.metadata.labels),
+            "annotations": dict(desired.metadata.annotations),
+            "finalizers": tuple(desired.metadata.finalizers),
+            "owner_references": tuple(desired.metadata.owner_references),
+            "generation": stored.metadata.generation + (1 if spec_changed else 0),
+        }
+    )
+    merged = stored.model_copy(update={"metadata": meta, "spec": desired.spec})
+    changed = merged != stored
+    remove = changed and stored.metadata.deletion_timestamp is not None and not meta.finalizers
+    return merged, changed, remove
+
+
+def merge_status(stored: R, desired: R) -> tuple[R, bool]:
+    """(merged, changed): the caller's status on the stored object; nothing else moves."""
+    merged = stored.model_copy(update={"status": desired.status})
+    return merged, desired.status != stored.status
+
+
+def mark_deleted(stored: R, *, now: datetime) -> tuple[R, bool]:
+    """Set deletionTimestamp once (finalizers pending); (obj, changed)."""
+    if stored.metadata.deletion_timestamp is not None:
+        return stored, False
+    return with_meta(stored, deletion_timestamp=now), True
+
+
+def matches_labels(obj: Resource, labels: dict[str, str] | None) -> bool:
+    if not labels:
+        return True
+    own = obj.metadata.labels
+    return all(own.get(k) == v for k, v in labels.items())

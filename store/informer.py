@@ -1,0 +1,354 @@
+"""List+watch cache per kind, shared by controllers, `o2 get -w` and the GUI. Store-level only.
+
+An Informer lists its kind at revision R and watches from R+1. A broken stream is resumed from
+the last revision seen; a compacted revision forces a relist whose difference with the cache is
+delivered as synthetic ADDED/MODIFIED/DELETED events, so no change is missed. A watch that stays
+silent longer than `inactivity_timeout` (no event, no progress notification) is restarted from
+the last revision, so a stalled stream cannot go unnoticed. Values that cannot be parsed are
+reported to `on_unreadable` callbacks naming the key and otherwise skipped: the last good copy
+(if any) stays in the cache. This module knows nothing about controllers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import heapq
+import itertools
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from crds.errors import CompactedError, UnreadableObjectError
+from crds.resource import Resource
+from store.api import Store, WatchEvent
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=Resource)
+
+CacheEventType = Literal["ADDED", "MODIFIED", "DELETED"]
+IndexFunc = Callable[[Resource], Iterable[str]]
+OWNER_INDEX = "owner-uid"
+LABEL_INDEX = "label"
+
+
+@dataclass(frozen=True)
+class CacheEvent(Generic[R]):
+    """A change applied to the cache: `old` is None for ADDED, `new` is None for DELETED."""
+
+    type: CacheEventType
+    name: str
+    old: R | None
+    new: R | None
+
+    @property
+    def obj(self) -> R:
+        """The newest known copy (the last copy for DELETED)."""
+        obj = self.new if self.new is not None else self.old
+        assert obj is not None
+        return obj
+
+
+Handler = Callable[[CacheEvent[Any]], None]
+UnreadableHandler = Callable[[UnreadableObjectError], None]
+
+
+def owner_uids(obj: Resource) -> list[str]:
+    return [ref.uid for ref in obj.metadata.owner_references]
+
+
+def label_pairs(obj: Resource) -> list[str]:
+    return [f"{k}={v}" for k, v in obj.metadata.labels.items()]
+
+
+class Informer(Generic[R]):
+    """The cache of one kind. Handlers must be quick and must not block (enqueue, don't work)."""
+
+    def __init__(
+        self,
+        store: Store,
+        kind: type[R],
+        *,
+        inactivity_timeout: float = 300.0,
+        retry_delay: float = 0.1,
+        max_retry_delay: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.kind = kind
+        self.inactivity_timeout = inactivity_timeout
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
+        self.revision = 0
+        self.watch_restarts = 0
+        self.relists = 0
+        self.stalls = 0
+        self.unreadable: dict[str, UnreadableObjectError] = {}
+        self._items: dict[str, R] = {}
+        self._handlers: list[Handler] = []
+        self._unreadable_handlers: list[UnreadableHandler] = []
+        self._index_funcs: dict[str, IndexFunc] = {
+            OWNER_INDEX: owner_uids,
+            LABEL_INDEX: label_pairs,
+        }
+        self._indexes: dict[str, dict[str, set[str]]] = {OWNER_INDEX: {}, LABEL_INDEX: {}}
+        self._synced = asyncio.Event()
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- reading the cache -------------------------------------------------------------------
+
+    def get(self, name: str) -> R | None:
+        return self._items.get(name)
+
+    def list(self, *, labels: Mapping[str, str] | None = None) -> builtins.list[R]:
+        if not labels:
+            return list(self._items.values())
+        first, *rest = (f"{k}={v}" for k, v in labels.items())
+        names = set(self._indexes[LABEL_INDEX].get(first, ()))
+        for pair in rest:
+            names &= self._indexes[LABEL_INDEX].get(pair, set())
+        return [self._items[n] for n in names]
+
+    def names(self) -> builtins.list[str]:
+        return list(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def by_index(self, index: str, value: str) -> builtins.list[R]:
+        return [self._items[n] for n in self._indexes[index].get(value, ())]
+
+    def by_owner(self, uid: str) -> builtins.list[R]:
+        """Objects that list `uid` in their ownerReferences."""
+        return self.by_index(OWNER_INDEX, uid)
+
+    def add_index(self, name: str, func: IndexFunc) -> None:
+        self._index_funcs[name] = func
+        self._indexes[name] = {}
+        for obj in self._items.values():
+            self._index_add(name, obj)
+
+    @property
+    def synced(self) -> bool:
+        return self._synced.is_set()
+
+    async def wait_synced(self) -> None:
+        """Until the first list has been applied to the cache."""
+        await self._synced.wait()
+
+    async def wait_for_revision(self, revision: int) -> None:
+        """Until the cache has applied everything up to `revision` (e.g. after our own write)."""
+        if self.revision >= revision:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (revision, next(self._seq), fut))
+        await fut
+
+    # -- subscribing -------------------------------------------------------------------------
+
+    def add_handler(self, handler: Handler) -> None:
+        """Receive every change; a late subscriber first gets ADDED for what is cached."""
+        self._handlers.append(handler)
+        for name, obj in list(self._items.items()):
+            handler(CacheEvent("ADDED", name, None, obj))
+
+    def remove_handler(self, handler: Handler) -> None:
+        if handler in self._handlers:
+            self._handlers.remove(handler)
+
+    def on_unreadable(self, handler: UnreadableHandler) -> None:
+        self._unreadable_handlers.append(handler)
+
+    # -- running -----------------------------------------------------------------------------
+
+    def start(self) -> asyncio.Task[None]:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self.run(), name=f"informer-{self.kind.KIND}")
+        return self._task
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def run(self) -> None:
+        """List, then watch forever; every failure is retried with a capped backoff."""
+        need_list = not self.synced
+        delay = self.retry_delay
+        while True:
+            try:
+                if need_list:
+                    await self._relist()
+                    need_list = False
+                await self._watch()
+                delay = self.retry_delay
+            except CompactedError as exc:
+                self.relists += 1
+                log.warning(
+                    "Watch revision compacted; relisting",
+                    extra={"kind": self.kind.KIND, "revision": exc.revision},
+                )
+                need_list = True
+            except Exception as exc:  # any broken stream: resume from the last revision
+                self.watch_restarts += 1
+                log.warning(
+                    "Watch broken; resuming",
+                    extra={"kind": self.kind.KIND, "revision": self.revision, "error": str(exc)},
+                )
+                await asyncio.sleep(delay)
+                delay = min(self.max_retry_delay, delay * 2)
+
+    async def _relist(self) -> None:
+        result = await self.store.list(self.kind)
+        fresh = {obj.metadata.name: obj for obj in result.items}
+        self.unreadable = {}
+        for err in result.unreadable:
+            self._report_unreadable(err)
+        first = not self.synced
+        for name in list(self._items):
+            if name not in fresh and name not in self.unreadable:
+                self._apply_delete(name)
+        for name, obj in fresh.items():
+            self.unreadable.pop(name, None)
+            self._apply_put(name, obj)
+        self._advance(result.revision)
+        self._synced.set()
+        log.info(
+            "Listed" if first else "Relisted",
+            extra={"kind": self.kind.KIND, "items": len(fresh), "revision": result.revision},
+        )
+
+    async def _watch(self) -> None:
+        stream = self.store.watch(self.kind, start_revision=self.revision + 1)
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.inactivity_timeout) as deadline:
+                async for event in stream:
+                    deadline.reschedule(loop.time() + self.inactivity_timeout)
+                    self._on_watch_event(event)
+        except TimeoutError:
+            self.stalls += 1
+            log.warning(
+                "Watch silent too long; restarting it",
+                extra={"kind": self.kind.KIND, "revision": self.revision},
+            )
+        finally:
+            await _close(stream)
+
+    def _on_watch_event(self, event: WatchEvent[R]) -> None:
+        if event.type == "UNREADABLE":
+            if event.error is not None:
+                self._report_unreadable(event.error)
+        elif event.type == "DELETED":
+            self.unreadable.pop(event.name, None)
+            self._apply_delete(event.name, last=event.obj)
+        elif event.obj is not None and event.type in ("ADDED", "MODIFIED"):
+            self.unreadable.pop(event.name, None)
+            self._apply_put(event.name, event.obj)
+        self._advance(event.revision)  # anything else is a progress notification
+
+    # -- applying changes --------------------------------------------------------------------
+
+    def _apply_put(self, name: str, obj: R) -> None:
+        old = self._items.get(name)
+        if old is not None and old.metadata.resource_version == obj.metadata.resource_version:
+            return
+        if old is not None:
+            self._index_remove(name, old)
+        self._items[name] = obj
+        for index in self._index_funcs:
+            self._index_add(index, obj)
+        self._emit(CacheEvent("ADDED" if old is None else "MODIFIED", name, old, obj))
+
+    def _apply_delete(self, name: str, *, last: R | None = None) -> None:
+        old = self._items.pop(name, None)
+        if old is None:
+            return
+        self._index_remove(name, old)
+        self._emit(CacheEvent("DELETED", name, old, None))
+
+    def _emit(self, event: CacheEvent[R]) -> None:
+        for handler in self._handlers:
+            try:
+                handler(event)
+            except Exception:
+                log.exception("Informer handler failed", extra={"kind": self.kind.KIND})
+
+    def _report_unreadable(self, err: UnreadableObjectError) -> None:
+        name = err.key.rsplit("/", 1)[-1]
+        self.unreadable[name] = err
+        log.warning("Unreadable object skipped", extra={"key": err.key, "reason": err.reason})
+        for handler in self._unreadable_handlers:
+            try:
+                handler(err)
+            except Exception:
+                log.exception("Unreadable handler failed", extra={"key": err.key})
+
+    def _advance(self, revision: int) -> None:
+        self.revision = max(self.revision, revision)
+        while self._waiters and self._waiters[0][0] <= self.revision:
+            _, _, fut = heapq.heappop(self._waiters)
+            if not fut.done():
+                fut.set_result(None)
+
+    def _index_add(self, index: str, obj: R) -> None:
+        table = self._indexes[index]
+        for value in self._index_funcs[index](obj):
+            table.setdefault(value, set()).add(obj.metadata.name)
+
+    def _index_remove(self, name: str, obj: R) -> None:
+        for index, func in self._index_funcs.items():
+            table = self._indexes[index]
+            for value in func(obj):
+                names = table.get(value)
+                if names is not None:
+                    names.discard(name)
+                    if not names:
+                        del table[value]
+
+
+async def _close(stream: AsyncIterator[Any]) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:
+            log.debug("Closing a watch stream failed", exc_info=True)
+
+
+class InformerFactory:
+    """One informer per kind per process, shared by every controller (and the GUI)."""
+
+    def __init__(self, store: Store, **informer_options: Any) -> None:
+        self.store = store
+        self._options = informer_options
+        self._informers: dict[type[Resource], Informer[Any]] = {}
+        self._started = False
+
+    def informer(self, kind: type[R]) -> Informer[R]:
+        found = self._informers.get(kind)
+        if found is None:
+            found = Informer(self.store, kind, **self._options)
+            self._informers[kind] = found
+            if self._started:
+                found.start()
+        return found
+
+    def all(self) -> list[Informer[Any]]:
+        return list(self._informers.values())
+
+    def start(self) -> None:
+        self._started = True
+        for informer in self._informers.values():
+            informer.start()
+
+    async def wait_synced(self) -> None:
+        await asyncio.gather(*(i.wait_synced() for i in self._informers.values()))
+
+    async def stop(self) -> None:
+        self._started = False
+        await asyncio.gather(*(i.stop() for i in self._informers.values()))

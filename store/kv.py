@@ -1,0 +1,97 @@
+"""The key-value backend seam under the resource store: etcd's data model in plain types. Pure.
+
+Both backends (store.etcd over aetcd, store.memory in-process) implement `KVBackend`; the typed
+resource logic in store.resources runs unchanged on either, so the fake cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class KV:
+    key: str
+    value: bytes
+    mod_revision: int
+    create_revision: int
+    version: int = 1
+    lease: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """`target(key) == value`: mod/create revision, or the value bytes."""
+
+    key: str
+    target: Literal["mod", "create", "value"]
+    value: int | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    key: str
+    value: bytes
+    lease: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Get:
+    key: str
+
+
+Op = Put | Delete | Get
+
+
+@dataclass(frozen=True, slots=True)
+class TxnResult:
+    succeeded: bool
+    revision: int
+    """The store revision after the txn (the put's mod_revision when it wrote)."""
+    gets: list[KV | None] = field(default_factory=list)
+    """One entry per Get op of the branch that ran, in order."""
+
+
+@dataclass(frozen=True, slots=True)
+class KVEvent:
+    type: Literal["PUT", "DELETE"]
+    kv: KV
+    """For DELETE: key with mod_revision = the deletion revision, empty value."""
+    prev: KV | None
+    revision: int
+
+
+class KVBackend(Protocol):
+    endpoints_label: str
+
+    async def txn(
+        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
+    ) -> TxnResult: ...
+
+    async def get(self, key: str) -> tuple[KV | None, int]: ...
+
+    async def range(self, prefix: str) -> tuple[list[KV], int]:
+        """Every key starting with `prefix`, sorted by key, and the read revision."""
+        ...
+
+    def watch(self, key: str, *, start_revision: int, prefix: bool) -> AsyncIterator[KVEvent]:
+        """Events from `start_revision` (inclusive), resuming across broken streams;
+        raises CompactedError when that revision is gone."""
+        ...
+
+    async def grant_lease(self, ttl: int) -> int: ...
+
+    async def refresh_lease(self, lease_id: int) -> int: ...
+
+    async def revoke_lease(self, lease_id: int) -> None: ...
+
+    async def compact(self, revision: int) -> None: ...
+
+    async def close(self) -> None: ...

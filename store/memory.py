@@ -1,0 +1,221 @@
+"""In-memory KV backend and MemoryStore: the fake shipped beside the etcd store. No I/O.
+
+It models etcd's semantics that o2 relies on: one global revision per write txn, mod/create
+revisions, history for watch-from-revision, compaction, leases (on an injectable clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import itertools
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from crds.errors import CompactedError, NotFoundError, O2Error
+from crds.meta import utcnow
+from store.api import DEFAULT_PREFIX
+from store.kv import KV, Compare, Get, KVEvent, Op, Put, TxnResult
+from store.resources import ResourceStore
+
+
+@dataclass
+class _Lease:
+    ttl: int
+    expires_at: float
+    keys: set[str] = field(default_factory=set)
+
+
+class MemoryKV:
+    """A single-process etcd look-alike; every method is atomic (no awaits inside)."""
+
+    endpoints_label = "memory"
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._data: dict[str, KV] = {}
+        self._revision = 1
+        self._history: list[KVEvent] = []
+        self._history_revs: list[int] = []
+        self._compacted = 0
+        self._base = 0
+        """Absolute position of _history[0] in the event sequence (grows on compaction)."""
+        self._leases: dict[int, _Lease] = {}
+        self._lease_ids = itertools.count(0x1000)
+        self._changed: asyncio.Event | None = None
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    # ----- reads and writes ---------------------------------------------------------
+
+    def _holds(self, compare: Compare) -> bool:
+        kv = self._data.get(compare.key)
+        if compare.target == "mod":
+            return (kv.mod_revision if kv else 0) == compare.value
+        if compare.target == "create":
+            return (kv.create_revision if kv else 0) == compare.value
+        return kv is not None and kv.value == compare.value
+
+    async def txn(
+        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
+    ) -> TxnResult:
+        self.expire_leases()
+        succeeded = all(self._holds(c) for c in compares)
+        ops = success if succeeded else failure
+        self._check_ops(ops)
+        gets: list[KV | None] = []
+        revision = self._revision + 1
+        wrote = False
+        for op in ops:
+            if isinstance(op, Get):
+                gets.append(self._data.get(op.key))
+            elif isinstance(op, Put):
+                self._put(op, revision)
+                wrote = True
+            else:
+                wrote = self._delete(op.key, revision) or wrote
+        if wrote:
+            self._revision = revision
+            self._notify()
+        return TxnResult(succeeded=succeeded, revision=self._revision, gets=gets)
+
+    def _check_ops(self, ops: Sequence[Op]) -> None:
+        written = [op.key for op in ops if not isinstance(op, Get)]
+        if len(written) != len(set(written)):
+            raise O2Error("duplicate key given in txn request")
+        for op in ops:
+            if isinstance(op, Put) and op.lease and op.lease not in self._leases:
+                raise NotFoundError("lease", str(op.lease))
+
+    def _put(self, op: Put, revision: int) -> None:
+        prev = self._data.get(op.key)
+        if prev is not None and prev.lease and prev.lease in self._leases:
+            self._leases[prev.lease].keys.discard(op.key)
+        kv = KV(
+            key=op.key,
+            value=op.value,
+            mod_revision=revision,
+            create_revision=prev.create_revision if prev else revision,
+            version=prev.version + 1 if prev else 1,
+            lease=op.lease,
+        )
+        self._data[op.key] = kv
+        if op.lease:
+            self._leases[op.lease].keys.add(op.key)
+        self._record(KVEvent("PUT", kv, prev, revision))
+
+    def _delete(self, key: str, revision: int) -> bool:
+        prev = self._data.pop(key, None)
+        if prev is None:
+            return False
+        tomb = KV(key=key, value=b"", mod_revision=revision, create_revision=0, version=0)
+        self._record(KVEvent("DELETE", tomb, prev, revision))
+        return True
+
+    def _record(self, event: KVEvent) -> None:
+        self._history.append(event)
+        self._history_revs.append(event.revision)
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    async def get(self, key: str) -> tuple[KV | None, int]:
+        self.expire_leases()
+        return self._data.get(key), self._revision
+
+    async def range(self, prefix: str) -> tuple[list[KV], int]:
+        self.expire_leases()
+        kvs = [kv for key, kv in sorted(self._data.items()) if key.startswith(prefix)]
+        return kvs, self._revision
+
+    # ----- watch and compaction -----------------------------------------------------
+
+    async def watch(self, key: str, *, start_revision: int, prefix: bool) -> AsyncIterator[KVEvent]:
+        if start_revision <= 0:
+            start_revision = self._revision + 1
+        if start_revision < self._compacted:
+            raise CompactedError(start_revision, self._compacted)
+        position = self._base + bisect.bisect_left(self._history_revs, start_revision)
+        while True:
+            if position < self._base:  # compacted while this watcher lagged behind
+                raise CompactedError(start_revision, self._compacted)
+            index = position - self._base
+            if index >= len(self._history):
+                if self._changed is None:
+                    self._changed = asyncio.Event()
+                await self._changed.wait()
+                continue
+            event = self._history[index]
+            position += 1
+            if event.kv.key.startswith(key) if prefix else event.kv.key == key:
+                yield event
+
+    async def compact(self, revision: int) -> None:
+        """Drop history below `revision`; watches from older revisions raise CompactedError."""
+        index = bisect.bisect_left(self._history_revs, revision)
+        del self._history[:index]
+        del self._history_revs[:index]
+        self._base += index
+        self._compacted = max(self._compacted, revision)
+
+    # ----- leases -------------------------------------------------------------------
+
+    async def grant_lease(self, ttl: int) -> int:
+        lease_id = next(self._lease_ids)
+        self._leases[lease_id] = _Lease(ttl=ttl, expires_at=self.clock() + ttl)
+        return lease_id
+
+    async def refresh_lease(self, lease_id: int) -> int:
+        self.expire_leases()
+        lease = self._leases.get(lease_id)
+        if lease is None:
+            raise NotFoundError("lease", str(lease_id))
+        lease.expires_at = self.clock() + lease.ttl
+        return lease.ttl
+
+    async def revoke_lease(self, lease_id: int) -> None:
+        self._drop_lease(lease_id)
+
+    def expire_leases(self) -> None:
+        """Remove leases past their TTL on the clock, deleting their keys (one revision each)."""
+        now = self.clock()
+        for lease_id in [i for i, lease in self._leases.items() if lease.expires_at <= now]:
+            self._drop_lease(lease_id)
+
+    def _drop_lease(self, lease_id: int) -> None:
+        lease = self._leases.pop(lease_id, None)
+        if lease is None:
+            return
+        revision = self._revision + 1
+        wrote = False
+        for key in sorted(lease.keys):
+            wrote = self._delete(key, revision) or wrote
+        if wrote:
+            self._revision = revision
+            self._notify()
+
+    async def close(self) -> None:
+        return None
+
+
+class MemoryStore(ResourceStore):
+    """Store + RuntimeKV in memory, same rules as EtcdStore (they share store.resources)."""
+
+    def __init__(
+        self,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        clock: Callable[[], datetime] = utcnow,
+        lease_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.kv = MemoryKV(clock=lease_clock)
+        super().__init__(self.kv, prefix=prefix, clock=clock)
+
+    def expire_leases(self) -> None:
+        self.kv.expire_leases()

@@ -1,0 +1,157 @@
+"""Conformance: unmodified pymesos 0.3.15 (a client nobody here wrote) against localmesos.
+
+pymesos runs callbacks on its own IO thread and re-raises callback errors in the main thread;
+callbacks here only record into a queue and every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.mesos_fixture import LocalMesosFactory, LocalMesosProcess
+
+try:  # imported at collection time, in the main thread (pymesos installs a SIGINT handler)
+    from pymesos import MesosSchedulerDriver, Scheduler, decode_data, encode_data
+
+    PYMESOS_ERROR: str | None = None
+except ImportError as exc:  # the test fails with this reason: it is never skipped
+    PYMESOS_ERROR = (
+        f"pymesos is not importable ({exc}); run hack/install-pymesos.sh .venv/bin/python"
+    )
+    Scheduler = object
+
+EXECUTOR_SCRIPT = Path(__file__).with_name("pymesos_executor.py")
+WAIT = 20.0
+
+
+class Recorder(Scheduler):  # type: ignore[misc,valid-type]
+    """Every callback becomes an (event, payload) tuple on a queue."""
+
+    def __init__(self) -> None:
+        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def registered(self, driver: Any, framework_id: Any, master_info: Any) -> None:
+        self.events.put(("registered", framework_id["value"]))
+
+    def reregistered(self, driver: Any, master_info: Any) -> None:
+        self.events.put(("reregistered", master_info))
+
+    def resourceOffers(self, driver: Any, offers: Any) -> None:  # noqa: N802 (pymesos API)
+        self.events.put(("offers", offers))
+
+    def statusUpdate(self, driver: Any, status: Any) -> None:  # noqa: N802
+        self.events.put(("update", status))
+
+    def frameworkMessage(self, driver: Any, executor_id: Any, agent_id: Any, data: str) -> None:  # noqa: N802
+        self.events.put(("message", decode_data(data).decode()))
+
+    def error(self, driver: Any, message: str) -> None:
+        self.events.put(("error", message))
+
+    def wait_for(self, kind: str, predicate: Any = None, *, timeout: float = WAIT) -> Any:
+        """The next event of `kind` matching `predicate`; other events are skipped."""
+        deadline = time.monotonic() + timeout
+        seen: list[str] = []
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                got, payload = self.events.get(timeout=max(left, 0.001))
+            except queue.Empty:
+                raise AssertionError(f"no {kind} within {timeout}s; saw {seen}") from None
+            seen.append(got)
+            if got == kind and (predicate is None or predicate(payload)):
+                return payload
+
+
+def _task(offer: Any, task_id: str) -> dict[str, Any]:
+    scalar = lambda name, value: {"name": name, "type": "SCALAR", "scalar": {"value": value}}  # noqa: E731
+    return {
+        "task_id": {"value": task_id},
+        "agent_id": offer["agent_id"],
+        "name": task_id,
+        "resources": [scalar("cpus", 0.1), scalar("mem", 32)],
+        "executor": {
+            "executor_id": {"value": "conformance-executor"},
+            "name": "conformance executor",
+            "command": {"value": f"{sys.executable} {EXECUTOR_SCRIPT}"},
+            "resources": [scalar("cpus", 0.1), scalar("mem", 32)],
+        },
+    }
+
+
+def _wait_state(cluster: LocalMesosProcess, predicate: Any, *, timeout: float = WAIT) -> Any:
+    """Poll the other process's control view (no event crosses the process boundary)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = cluster.state()
+        if predicate(state):
+            return state
+        if time.monotonic() > deadline:
+            raise AssertionError(f"cluster state never matched: {state}")
+        time.sleep(0.05)
+
+
+def test_pymesos_scheduler_and_executor_run_a_task_end_to_end(
+    localmesos_factory: LocalMesosFactory,
+) -> None:
+    assert PYMESOS_ERROR is None, PYMESOS_ERROR
+    cluster = localmesos_factory(
+        "--agents", "1", "--heartbeat-interval", "1", "--shutdown-grace", "1"
+    )
+    sched = Recorder()
+    framework = {
+        "user": "o2",
+        "name": "pymesos-conformance",
+        "hostname": "localhost",
+        "failover_timeout": 30,
+    }
+    driver = MesosSchedulerDriver(sched, framework, cluster.address, use_addict=True)
+    driver.start()
+    try:
+        framework_id = sched.wait_for("registered")
+        offers = sched.wait_for("offers")
+        offer = offers[0]
+        assert {r["name"] for r in offer["resources"]} >= {"cpus", "mem", "ports"}
+        driver.launchTasks(offer["id"], [_task(offer, "t1")], {"refuse_seconds": 0})
+
+        running = sched.wait_for("update", lambda s: s["task_id"]["value"] == "t1")
+        assert running["state"] == "TASK_RUNNING"
+        assert running["source"] == "SOURCE_EXECUTOR" and "uuid" in running
+        assert sched.wait_for("message") == "hello t1"
+
+        driver.reconcileTasks([])
+        implicit = sched.wait_for("update", lambda s: s.get("reason") == "REASON_RECONCILIATION")
+        assert implicit["state"] == "TASK_RUNNING" and "uuid" not in implicit
+
+        driver.sendFrameworkMessage(
+            {"value": "conformance-executor"}, offer["agent_id"], encode_data(b"finish t1")
+        )
+        assert sched.wait_for("message") == "echo finish t1"
+        finished = sched.wait_for("update", lambda s: s["task_id"]["value"] == "t1")
+        assert finished["state"] == "TASK_FINISHED"
+        assert decode_data(finished["data"]) == b"done"
+
+        driver.reconcileTasks([{"task_id": {"value": "t1"}}])
+        explicit = sched.wait_for("update", lambda s: s.get("reason") == "REASON_RECONCILIATION")
+        assert explicit["state"] == "TASK_LOST"  # acknowledged terminal tasks are forgotten
+    finally:
+        driver.stop()
+        driver.join()
+
+    state = _wait_state(
+        cluster,
+        lambda s: framework_id in s["completed_frameworks"] and not s["agents"][0]["executors"],
+    )
+    assert state["frameworks"] == []
+    assert "pymesos executor done" in _sandbox_stdout(cluster, framework_id)
+
+
+def _sandbox_stdout(cluster: LocalMesosProcess, framework_id: str) -> str:
+    stdout = next(
+        cluster.work_dir.glob(f"slaves/*/frameworks/{framework_id}/executors/*/runs/*/stdout")
+    )
+    return cluster.get(f"/files/read?path={stdout}&offset=0")["data"]

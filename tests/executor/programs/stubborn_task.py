@@ -1,0 +1,25 @@
+"""Test program: an OCC task that never finishes EXIT and ignores SIGTERM (kill-ladder tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+from executor.sdk import OccTask, serve
+
+
+class Stubborn(OccTask):
+    async def on_exit(self) -> None:
+        print("exit requested; hanging", flush=True)
+        await asyncio.Event().wait()
+
+
+async def main() -> int:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print("stubborn task up", flush=True)
+    return await serve(Stubborn(), handle_signals=False)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,114 @@
+"""The task SDK served over real gRPC in-process: state machine enforcement, hooks, events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+
+import pytest
+
+from executor.occ.grpc_adapter import OccClient, OccServer, TransitionCall
+from executor.sdk import OccMachine, OccTask
+
+
+class Recorder(OccTask):
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+        self.fail_configure = False
+
+    def on_configure(self, properties: Mapping[str, str]) -> None:
+        if self.fail_configure:
+            raise RuntimeError("bad card")
+        self.calls.append(("configure", dict(properties)))
+
+    async def on_start(self, run_number: int | None) -> None:
+        self.calls.append(("start", run_number))
+
+    def on_stop(self) -> None:
+        self.calls.append(("stop", None))
+
+
+@dataclass
+class Served:
+    task: Recorder
+    machine: OccMachine
+    client: OccClient
+
+    async def go(self, event: str, transition_id: str = "", **arguments: str):  # type: ignore[no-untyped-def]
+        call = TransitionCall(event=event, arguments=arguments, transition_id=transition_id)
+        return await self.client.transition(call, deadline=5)
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[Served]:
+    task = Recorder()
+    machine = OccMachine(task)
+    server = OccServer(machine, port=0)
+    port = await server.start()
+    client = OccClient(port)
+    yield Served(task=task, machine=machine, client=client)
+    await client.close()
+    await server.stop(grace=0)
+
+
+async def test_configure_passes_properties_and_start_passes_run_number(served: Served):
+    assert (await served.go("CONFIGURE", detector="TPC")).state == "CONFIGURED"
+    reply = await served.go("START", run_number="42")
+    assert (reply.ok, reply.state) == (True, "RUNNING")
+    assert served.task.calls == [("configure", {"detector": "TPC"}), ("start", 42)]
+
+
+async def test_illegal_transition_is_refused_and_state_unchanged(served: Served):
+    reply = await served.go("START")
+    assert not reply.ok
+    assert reply.state == "STANDBY"
+    assert "legal: CONFIGURE" in reply.message
+    assert (await served.client.get_state()).state == "STANDBY"
+
+
+async def test_unknown_event_is_refused(served: Served):
+    reply = await served.go("PAUSE")
+    assert not reply.ok and reply.state == "STANDBY"
+
+
+async def test_src_state_mismatch_is_refused(served: Served):
+    call = TransitionCall(event="CONFIGURE", src_state="CONFIGURED")
+    reply = await served.client.transition(call, deadline=5)
+    assert not reply.ok and "not CONFIGURED" in reply.message
+
+
+async def test_repeated_transition_id_does_not_rerun_the_hook(served: Served):
+    first = await served.go("CONFIGURE", "tid-1", a="1")
+    again = await served.go("CONFIGURE", "tid-1", a="1")
+    assert first == again
+    assert served.task.calls == [("configure", {"a": "1"})]
+
+
+async def test_raising_hook_moves_to_error_with_internal_error_event(served: Served):
+    events = served.client.events()
+    listening = asyncio.ensure_future(anext(events))
+    await asyncio.wait_for(served.machine.subscribed.wait(), 5)
+    served.task.fail_configure = True
+    reply = await served.go("CONFIGURE")
+    assert (reply.ok, reply.state) == (False, "ERROR")
+    assert "bad card" in reply.message
+    event = await asyncio.wait_for(listening, 5)
+    assert (event.type, event.state) == ("INTERNAL_ERROR", "ERROR")
+    await events.aclose()
+    assert (await served.go("RECOVER")).state == "STANDBY"
+
+
+async def test_end_of_stream_reaches_the_event_stream(served: Served):
+    events = served.client.events()
+    listening = asyncio.ensure_future(anext(events))
+    await asyncio.wait_for(served.machine.subscribed.wait(), 5)
+    served.task.end_of_stream("no more data")
+    event = await asyncio.wait_for(listening, 5)
+    assert (event.type, event.message) == ("END_OF_STREAM", "no more data")
+    await events.aclose()
+
+
+async def test_exit_finishes_the_machine(served: Served):
+    assert (await served.go("EXIT")).state == "DONE"
+    assert served.machine.finished.is_set()

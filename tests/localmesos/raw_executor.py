@@ -1,0 +1,94 @@
+"""A tiny custom executor over the raw v1 executor HTTP API (aiohttp), for localmesos tests.
+
+Prints its MESOS_* environment to stdout. LAUNCH -> TASK_RUNNING. Framework messages:
+"finish <task>" -> TASK_FINISHED, "exit <code>" -> exits at once, "echo <text>" -> message back.
+KILL -> TASK_KILLED. SHUTDOWN -> exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import sys
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+
+from mesosapi.recordio import RecordIODecoder
+
+ENV = {k: v for k, v in os.environ.items() if k.startswith("MESOS_")}
+BASE = {
+    "framework_id": {"value": ENV["MESOS_FRAMEWORK_ID"]},
+    "executor_id": {"value": ENV["MESOS_EXECUTOR_ID"]},
+}
+URL = f"http://{ENV['MESOS_AGENT_ENDPOINT']}/api/v1/executor"
+
+
+async def call(session: aiohttp.ClientSession, body: dict[str, Any]) -> None:
+    async with session.post(URL, json={**BASE, **body}) as resp:
+        assert resp.status == 202, (resp.status, await resp.text())
+
+
+async def update(session: aiohttp.ClientSession, task_id: str, state: str) -> None:
+    status = {
+        "task_id": {"value": task_id},
+        "state": state,
+        "source": "SOURCE_EXECUTOR",
+        "uuid": base64.b64encode(uuid.uuid4().bytes).decode(),
+        "timestamp": time.time(),
+    }
+    await call(session, {"type": "UPDATE", "update": {"status": status}})
+
+
+async def message(session: aiohttp.ClientSession, text: str) -> None:
+    data = base64.b64encode(text.encode()).decode()
+    await call(session, {"type": "MESSAGE", "message": {"data": data}})
+
+
+async def handle(session: aiohttp.ClientSession, event: dict[str, Any]) -> bool:
+    """Returns False when the executor should exit."""
+    kind = event["type"]
+    if kind == "LAUNCH":
+        await update(session, event["launch"]["task"]["task_id"]["value"], "TASK_RUNNING")
+    elif kind == "KILL":
+        await update(session, event["kill"]["task_id"]["value"], "TASK_KILLED")
+    elif kind == "MESSAGE":
+        text = base64.b64decode(event["message"]["data"]).decode()
+        verb, _, arg = text.partition(" ")
+        if verb == "finish":
+            await update(session, arg, "TASK_FINISHED")
+        elif verb == "exit":
+            print(f"exiting with {arg}", flush=True)
+            os._exit(int(arg))
+        elif verb == "echo":
+            await message(session, f"echo {arg}")
+    elif kind == "SHUTDOWN":
+        return False
+    return True
+
+
+async def main() -> int:
+    print("raw executor env " + json.dumps(ENV, sort_keys=True), flush=True)
+    decoder = RecordIODecoder()
+    async with aiohttp.ClientSession() as session:
+        body = {
+            **BASE,
+            "type": "SUBSCRIBE",
+            "subscribe": {"unacknowledged_tasks": [], "unacknowledged_updates": []},
+        }
+        async with session.post(URL, json=body) as resp:
+            assert resp.status == 200, await resp.text()
+            async for chunk in resp.content.iter_any():
+                for event in decoder.feed(chunk):
+                    if not await handle(session, event):
+                        print("shutdown", flush=True)
+                        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,92 @@
+"""Work queue semantics: de-duplication, one in flight per key, backoff, rate limit, delays."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from controller.runtime.queue import Backoff, QueueCore, ShutDown, TokenBucket, WorkQueue
+
+
+def test_key_added_many_times_before_processing_is_handed_out_once() -> None:
+    q = QueueCore()
+    for _ in range(5):
+        q.add("a")
+    q.add("b")
+    assert [q.pop(), q.pop(), q.pop()] == ["a", "b", None]
+
+
+def test_key_readded_while_in_flight_is_not_handed_out_until_done_and_then_once() -> None:
+    q = QueueCore()
+    q.add("a")
+    assert q.pop() == "a"
+    q.add("a")
+    q.add("a")
+    assert q.pop() is None  # never two in flight for one key
+    assert q.done("a") is True
+    assert q.pop() == "a"
+    assert q.done("a") is False
+    assert q.pop() is None
+
+
+def test_add_after_keeps_the_earliest_due_time_and_promotes_when_due() -> None:
+    q = QueueCore()
+    q.add_after("a", 10.0, now=0.0)
+    q.add_after("a", 3.0, now=0.0)
+    q.add_after("a", 20.0, now=0.0)
+    assert q.next_due() == 3.0
+    q.promote(2.9)
+    assert q.pop() is None
+    q.promote(3.0)
+    assert q.pop() == "a"
+    assert q.next_due() is None
+
+
+def test_backoff_doubles_from_5ms_with_jitter_and_caps_at_1000s() -> None:
+    b = Backoff(rng=random.Random(1))
+    delays = [b.next_delay("k") for _ in range(30)]
+    assert 0.005 <= delays[0] <= 0.0055
+    assert 0.010 <= delays[1] <= 0.011
+    assert delays[-1] == 1000.0
+    assert all(x <= 1000.0 for x in delays)
+    b.forget("k")
+    assert b.next_delay("k") <= 0.0055
+
+
+def test_token_bucket_delays_requeues_beyond_the_burst() -> None:
+    bucket = TokenBucket(rate=10.0, burst=2)
+    assert bucket.reserve(0.0) == 0.0
+    assert bucket.reserve(0.0) == 0.0
+    assert bucket.reserve(0.0) == pytest.approx(0.1)
+    assert bucket.reserve(1.0) == 0.0
+
+
+def test_rate_limited_requeue_of_a_failing_key_grows_until_forgotten() -> None:
+    q = QueueCore(backoff=Backoff(jitter=0.0))
+    first = q.add_rate_limited("k", now=0.0)
+    second = q.add_rate_limited("k", now=0.0)
+    assert (first, second) == (0.005, 0.010)
+    q.forget("k")
+    assert q.add_rate_limited("k", now=0.0) == 0.005
+
+
+async def test_get_waits_for_a_delayed_key_and_wakes_for_a_new_one() -> None:
+    wq = WorkQueue()
+    wq.add_after("later", 0.05)
+    getter = asyncio.create_task(wq.get())
+    await asyncio.sleep(0)
+    wq.add("now")
+    assert await getter == "now"
+    wq.done("now")
+    assert await asyncio.wait_for(wq.get(), 2.0) == "later"
+
+
+async def test_shutdown_releases_waiting_workers() -> None:
+    wq = WorkQueue()
+    getter = asyncio.create_task(wq.get())
+    await asyncio.sleep(0)
+    wq.shutdown()
+    with pytest.raises(ShutDown):
+        await getter

@@ -1,0 +1,110 @@
+"""EtcdStore behaviour only a real etcd shows: restarts, failover, unreachable endpoints, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+
+import pytest
+
+from crds.errors import StoreUnavailableError
+from store.config import StoreConfig, open_store
+from store.embedded import etcd_binary, free_port
+from tests.etcd_fixture import PrivateEtcdFactory, unique_prefix
+from tests.store.widget import Widget, widget
+
+
+async def test_watch_resumes_after_etcd_restart(private_etcd: PrivateEtcdFactory) -> None:
+    etcd = private_etcd()
+    store = await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix=unique_prefix()))
+    try:
+        created = await store.create(widget("a"))
+        stream = aiter(store.watch(Widget, start_revision=(created.metadata.resource_version or 0)))
+        first = await asyncio.wait_for(anext(stream), timeout=5)
+        assert first.type == "ADDED"
+        etcd.stop_sync()
+        etcd.start_sync()  # same data dir, same ports
+        updated = await store.update(
+            created.model_copy(update={"spec": created.spec.model_copy(update={"size": 9})})
+        )
+        event = await asyncio.wait_for(anext(stream), timeout=15)
+        assert (event.type, event.revision) == ("MODIFIED", updated.metadata.resource_version)
+        await stream.aclose()  # type: ignore[attr-defined]
+    finally:
+        await store.close()
+
+
+async def test_writes_ride_through_an_etcd_restart(private_etcd: PrivateEtcdFactory) -> None:
+    etcd = private_etcd()
+    store = await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix=unique_prefix()))
+    try:
+        await store.create(widget("a"))
+        etcd.kill_sync()
+        restart = asyncio.get_running_loop().run_in_executor(None, etcd.start_sync)
+        created = await store.create(widget("b"))  # retried until etcd is back
+        await restart
+        assert (await store.get(Widget, "b")) == created
+    finally:
+        await store.close()
+
+
+async def test_unreachable_etcd_raises_store_unavailable_naming_endpoints() -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    config = StoreConfig(endpoints=(endpoint,), retry_timeout=0.5, timeout=1.0)
+    store = await open_store(config)
+    try:
+        with pytest.raises(StoreUnavailableError, match=endpoint):
+            await store.get(Widget, "a")
+    finally:
+        await store.close()
+
+
+async def test_failover_to_the_next_endpoint(private_etcd: PrivateEtcdFactory) -> None:
+    etcd = private_etcd()
+    dead = f"http://127.0.0.1:{free_port()}"
+    config = StoreConfig(endpoints=(dead, etcd.endpoint), prefix=unique_prefix())
+    store = await open_store(config)
+    try:
+        created = await store.create(widget("a"))
+        assert (await store.get(Widget, "a")) == created
+    finally:
+        await store.close()
+
+
+def _etcdctl(endpoint: str, *args: str, user: str | None = None) -> None:
+    command = [str(etcd_binary("etcdctl")), f"--endpoints={endpoint}", *args]
+    if user:
+        command.insert(2, f"--user={user}")
+    subprocess.run(command, check=True, capture_output=True, timeout=30)
+
+
+async def test_username_password_authentication(private_etcd: PrivateEtcdFactory) -> None:
+    etcd = private_etcd()
+    _etcdctl(etcd.endpoint, "user", "add", "root:rootpw")
+    _etcdctl(etcd.endpoint, "auth", "enable")
+    prefix = unique_prefix()
+    good = await open_store(
+        StoreConfig(endpoints=(etcd.endpoint,), prefix=prefix, username="root", password="rootpw")
+    )
+    anonymous = await open_store(
+        StoreConfig(endpoints=(etcd.endpoint,), prefix=prefix, retry_timeout=0.5)
+    )
+    wrong = await open_store(
+        StoreConfig(
+            endpoints=(etcd.endpoint,),
+            prefix=prefix,
+            username="root",
+            password="bad",
+            retry_timeout=0.5,
+        )
+    )
+    try:
+        created = await good.create(widget("a"))
+        assert (await good.get(Widget, "a")) == created
+        with pytest.raises(StoreUnavailableError):
+            await wrong.get(Widget, "a")
+        with pytest.raises(StoreUnavailableError, match="O2_ETCD_USER"):
+            await anonymous.get(Widget, "a")
+    finally:
+        for store in (good, anonymous, wrong):
+            await store.close()
