@@ -105,8 +105,23 @@ def render_error(exc: O2Error, opts: GlobalOptions) -> None:
         return
     message = str(exc)
     if isinstance(exc, StoreUnavailableError):
-        message = f"{connection_hint(opts)} ({short_cause(message)})"
-    console.print(Text.assemble(("error: ", "bold red"), message))
+        message = store_error_message(message, opts)
+    console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
+
+
+AUTH_MARKERS = ("authentication", "user name is empty", "permission denied", "invalid user")
+
+
+def store_error_message(message: str, opts: GlobalOptions) -> str:
+    """Unreachable: which endpoint and how to point o2 elsewhere; refused: which credentials."""
+    if any(marker in message.lower() for marker in AUTH_MARKERS):
+        cause = re.search(r"etcdserver: ([^)]*)", message)
+        why = cause.group(1).replace("\n", " ").strip() if cause else short_cause(message)
+        return (
+            f"etcd at {opts.etcd} refused the request ({why}): check --user/--password "
+            "(O2_ETCD_USER/O2_ETCD_PASSWORD) and that user's role"
+        )
+    return f"{connection_hint(opts)} ({short_cause(message)})"
 
 
 def run(

@@ -110,3 +110,20 @@ async def wait_for_port(port: int, *, child: Child, within: float, host: str = "
             await writer.wait_closed()
         return
     raise RuntimeError(f"{child.name} did not open {host}:{port} within {within:g}s")
+
+
+async def wait_pid_exit(pid: int) -> None:
+    """Until process `pid` (not necessarily our asyncio child) exits: a Linux pidfd, no polling
+    and no reaping, so its owner can still wait() for it."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    exited = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_reader(fd, exited.set)
+    try:
+        await exited.wait()
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)

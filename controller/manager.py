@@ -129,6 +129,8 @@ class Manager:
                 fenced.cancel()
         finally:
             await self._stop_controllers()
+        if self._fenced.is_set():
+            await self.elector.resign()  # whatever we hold is stale: let the others decide
 
     async def _stop_controllers(self) -> None:
         self.leading_store = None

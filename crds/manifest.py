@@ -177,7 +177,8 @@ def _load(text: str, *, source: str) -> tuple[list[_Document], list[FieldError]]
         try:
             return list(_expand(json.loads(text), index=1)), []
         except (ValueError, RecursionError) as exc:
-            return [], [FieldError(path="", message=f"invalid JSON: {exc}", source=source)]
+            message = _TOO_DEEP if isinstance(exc, RecursionError) else f"invalid JSON: {exc}"
+            return [], [FieldError(path="", message=message, source=source, document=1)]
     documents: list[_Document] = []
     index = 0
     try:

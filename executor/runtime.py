@@ -106,6 +106,7 @@ class _Handle:
     lifecycle: asyncio.Task[StatusUpdate] | None = None
     events: asyncio.Task[None] | None = None
     killer: asyncio.Task[None] | None = None
+    walk: asyncio.Task[None] | None = None
     startup_failure: str = ""
     inflight: dict[str, asyncio.Task[TransitionResult]] = field(default_factory=dict)
 
@@ -224,6 +225,10 @@ class TaskRunner:
         if handle.events is not None:
             handle.events.cancel()
             await asyncio.gather(handle.events, return_exceptions=True)
+        # Calls still out get UNAVAILABLE from the dead process; let them end before closing.
+        busy = [*handle.inflight.values(), *([handle.walk] if handle.walk else [])]
+        if busy:
+            await asyncio.wait(busy)
         if handle.client is not None:
             await handle.client.close()
         message = status.describe()
@@ -334,6 +339,10 @@ class TaskRunner:
         except OccError as exc:
             result = _result(item, ok=False, state=handle.record.state, message=str(exc))
             result = result.model_copy(update={"retryable": True})
+        except Exception as exc:  # a batch must answer every item, whatever one task does
+            log.exception("Transition crashed", extra={"task": item.task_id})
+            result = _result(item, ok=False, state=handle.record.state, message=repr(exc))
+            result = result.model_copy(update={"retryable": True})
         else:
             result = _result(item, ok=outcome.ok, state=outcome.state, message=outcome.message)
         return self._record(handle, result)
@@ -371,7 +380,9 @@ class TaskRunner:
 
     async def _kill_ladder(self, handle: _Handle) -> None:
         if handle.client is not None and handle.record.phase == "running":
-            await self._walk_to_done(handle, handle.client)
+            walk = self._walk_to_done(handle, handle.client)
+            handle.walk = asyncio.get_running_loop().create_task(walk)
+            await asyncio.wait({handle.walk})
             if handle.record.state == OccState.DONE:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.timeouts.kill_step):

@@ -121,6 +121,7 @@ class Master:
             "master_info": self.master_info(),
         }
         self.send(fw, {"type": "SUBSCRIBED", "subscribed": subscribed})
+        self.send(fw, {"type": "HEARTBEAT"})
         self.request_allocation()
         return fw, stream
 

@@ -81,6 +81,6 @@ class EventStream:
 
     async def _heartbeats(self) -> None:
         assert self._heartbeat_interval is not None
-        while not self.closed:
-            self.send({"type": "HEARTBEAT"})
+        while not self.closed:  # the first HEARTBEAT is sent by whoever sends SUBSCRIBED
             await asyncio.sleep(self._heartbeat_interval)
+            self.send({"type": "HEARTBEAT"})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Any, TypeVar
@@ -71,19 +70,14 @@ def encode(obj: Resource) -> bytes:
 def decode(kind: type[R], raw: bytes, *, key: str, mod_revision: int) -> R:
     """Parse a stored value; resourceVersion comes from the key's mod_revision."""
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UnreadableObjectError(key, f"not JSON: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
-        raise UnreadableObjectError(key, "not a resource object (no metadata)")
-    data["metadata"]["resourceVersion"] = mod_revision
-    try:
-        return kind.model_validate(data)
+        obj = kind.model_validate_json(raw)
     except pydantic.ValidationError as exc:
         reason = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '(value)'}: {err['msg']}"
+            for err in exc.errors()[:5]
         )
         raise UnreadableObjectError(key, reason) from exc
+    return with_revision(obj, mod_revision)
 
 
 def with_meta(obj: R, **changes: Any) -> R:

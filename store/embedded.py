@@ -171,7 +171,7 @@ class EmbeddedEtcd:
         for port, role, flag in (
             (self.client_port, "client", self.port_flag),
             (self.peer_port, "peer", "--etcd-peer-port"),
-            (self.metrics_port, "metrics", "--etcd-metrics-port"),
+            (self.metrics_port, "metrics", self.port_flag),
         ):
             if not port_is_free(port):
                 raise PortInUseError(port, role=role, flag=flag)

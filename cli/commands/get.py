@@ -23,7 +23,7 @@ from cli.printers import (
     yaml_text,
 )
 from cli.runtime import connect, print_out, run, warn, write_out
-from cli.selectors import ALL, complete_kind, matches, parse_selector, resolve_kinds
+from cli.selectors import complete_kind, matches, parse_selector, resolve_kinds
 from crds.errors import CompactedError, FieldError, O2Error, ValidationError
 from crds.resource import KindInfo, Resource
 from store.api import Store, WatchEvent
@@ -73,8 +73,9 @@ class WatchPrinter:
             if objs:
                 print_out(render_table(headers, rows, min_widths=self.widths))
                 self.header_done = True
-        else:
-            print_objects(self.info, objs, output=self.output, single=False)
+        else:  # a stream of single documents, as every change after it
+            for obj in objs:
+                self.change(obj, now=now)
 
     def change(self, obj: Resource, *, now: datetime) -> None:
         if self.output not in (Output.table, Output.wide):
@@ -113,7 +114,10 @@ def print_objects(
         print_out(resource_table(info, objs, now=now, wide=output is Output.wide, qualify=qualify))
 
 
-async def _get_named(store: Store, info: KindInfo, names: list[str]) -> list[Resource]:
+async def _get_named(
+    store: Store, info: KindInfo, names: list[str]
+) -> tuple[list[Resource], list[O2Error]]:
+    """The named objects that could be read, and an error for each that could not."""
     objs: list[Resource] = []
     errors: list[O2Error] = []
     for name in names:
@@ -121,11 +125,7 @@ async def _get_named(store: Store, info: KindInfo, names: list[str]) -> list[Res
             objs.append(await store.get(info.model, name))
         except O2Error as exc:
             errors.append(exc)
-    if errors and objs:
-        print_objects(info, objs, output=Output.table, single=False)
-    if errors:
-        raise errors[0] if len(errors) == 1 else _many(errors)
-    return objs
+    return objs, errors
 
 
 def _many(errors: list[O2Error]) -> ValidationError:
@@ -153,15 +153,20 @@ async def _get(
     watch: bool,
 ) -> None:
     infos = resolve_kinds(kind)
-    if (kind.lower() == ALL or watch) and names and len(infos) > 1:
-        raise ValidationError([FieldError(path="NAME", message="names need a single KIND")])
+    if len(infos) > 1 and (names or watch):
+        what = "NAMEs need" if names else "--watch needs"
+        message = f"{what} a single KIND, not `all`"
+        raise ValidationError([FieldError(path="KIND", message=message)])
     async with connect(opts) as store:
         if watch:
             await _watch(store, infos[0], names=names, output=output, selector=selector)
             return
         if names:
-            objs = await _get_named(store, infos[0], names)
-            print_objects(infos[0], objs, output=output, single=len(names) == 1)
+            objs, errors = await _get_named(store, infos[0], names)
+            if objs:
+                print_objects(infos[0], objs, output=output, single=len(names) == 1)
+            if errors:
+                raise errors[0] if len(errors) == 1 else _many(errors)
             return
         await _list_kinds(store, infos, output=output, selector=selector, many=len(infos) > 1)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -17,7 +18,7 @@ from cli.commands.passthrough import module_available, module_command
 from cli.manifests import load
 from cli.options import GlobalOptions
 from cli.runtime import connect, run, stdout_console
-from cli.supervisor import Child, Supervisor, wait_for_port
+from cli.supervisor import Child, Supervisor, wait_for_port, wait_pid_exit
 from crds.errors import O2Error
 from store.embedded import DEFAULT_CLIENT_PORT, EmbeddedEtcd, default_data_dir
 
@@ -128,22 +129,53 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-async def _serve(sup: Supervisor, stop: asyncio.Event) -> int:
-    """Until Ctrl-C/SIGTERM (exit 0) or a child dies (exit 1)."""
+async def _etcd_exit(etcd: EmbeddedEtcd) -> str:
+    if etcd.pid is not None:
+        await wait_pid_exit(etcd.pid)
+    return f"etcd exited unexpectedly (log {etcd.log_path})"
+
+
+async def _child_exit(sup: Supervisor) -> str:
+    dead = await sup.first_exit()
+    return f"{dead.name} exited with code {dead.process.returncode}"
+
+
+async def _serve(sup: Supervisor, etcd: EmbeddedEtcd, stop: asyncio.Event) -> int:
+    """Until Ctrl-C/SIGTERM (exit 0), or etcd or a child dies (exit 1)."""
     stopper = asyncio.create_task(stop.wait())
-    waits: list[asyncio.Task[object]] = [stopper]
+    failures = [asyncio.create_task(_etcd_exit(etcd))]
     if sup.children:
-        waits.append(asyncio.create_task(sup.first_exit()))
-    done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        failures.append(asyncio.create_task(_child_exit(sup)))
+    done, pending = await asyncio.wait([stopper, *failures], return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
     if stopper in done:
         say("o2", "stopping (reverse order)...")
         return 0
-    dead = next(iter(done)).result()
-    assert isinstance(dead, Child)
-    say("o2", f"{dead.name} exited with code {dead.process.returncode}: stopping everything")
+    reason = next(t for t in failures if t in done).result()
+    say("o2", f"{reason}: stopping everything")
     return 1
+
+
+async def _bring_up(sup: Supervisor, config: UpConfig, opts: GlobalOptions) -> None:
+    cluster = await _start_cluster(sup, config)
+    await _start_controller(sup, config, opts, mesos=cluster is not None)
+    await _apply_samples(opts, config)
+
+
+async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run `work` unless Ctrl-C/SIGTERM comes first; False when it was interrupted."""
+    task = asyncio.create_task(work)
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+    task.result()
+    return True
 
 
 async def _up(opts: GlobalOptions, config: UpConfig) -> int:
@@ -152,11 +184,11 @@ async def _up(opts: GlobalOptions, config: UpConfig) -> int:
     etcd = await _start_etcd(config)
     opts = replace(opts, etcd=etcd.endpoint)
     try:
-        cluster = await _start_cluster(sup, config)
-        await _start_controller(sup, config, opts, mesos=cluster is not None)
-        await _apply_samples(opts, config)
+        if not await _until_stopped(_bring_up(sup, config, opts), stop):
+            say("o2", "interrupted while starting: stopping (reverse order)...")
+            return 0
         say("o2", f"up: export O2_ETCD={etcd.endpoint}; try `o2 get all`. Ctrl-C stops.")
-        return await _serve(sup, stop)
+        return await _serve(sup, etcd, stop)
     except (O2Error, RuntimeError) as exc:
         say("o2", f"error: {exc}")
         return 1

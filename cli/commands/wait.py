@@ -72,34 +72,47 @@ async def wait_until(
             seen.outcome = wait_for.check(document)
 
 
-async def _wait(
-    opts: GlobalOptions, *, kind: str, name: str, wait_for: WaitFor, within: float
-) -> None:
-    info = kind_info(kind)
-    ref = f"{info.singular}/{name}"
+async def _wait_one(
+    store: Store, info: KindInfo, name: str, *, wait_for: WaitFor, check_once: bool
+) -> Seen:
     seen = Seen(Outcome(False, "nothing yet"))
+    if check_once:
+        document, _ = await _current(store, info, name)
+        seen.outcome = wait_for.check(document)
+    else:
+        await wait_until(store, info, name, wait_for=wait_for, seen=seen)
+    return seen
+
+
+async def _wait(
+    opts: GlobalOptions, *, kind: str, names: list[str], wait_for: WaitFor, within: float
+) -> None:
+    """All `names` must satisfy `wait_for` within one overall timeout (as kubectl)."""
+    info = kind_info(kind)
     async with connect(opts) as store:
-        try:
-            async with asyncio.timeout(within if within > 0 else None):
-                if within == 0:
-                    document, _ = await _current(store, info, name)
-                    seen.outcome = wait_for.check(document)
-                else:
-                    await wait_until(store, info, name, wait_for=wait_for, seen=seen)
-        except TimeoutError as exc:
-            raise WaitTimeoutError(
-                ref, wait_for=wait_for, seen=seen.outcome.seen, timeout=within
-            ) from exc
-        if not seen.outcome.done:
-            raise WaitTimeoutError(ref, wait_for=wait_for, seen=seen.outcome.seen, timeout=0)
-    write_out(f"{ref} condition met\n")
+        deadline = asyncio.get_running_loop().time() + within
+        for name in names:
+            ref = f"{info.singular}/{name}"
+            seen = Seen(Outcome(False, "nothing yet"))
+            try:
+                async with asyncio.timeout_at(deadline if within > 0 else None):
+                    seen = await _wait_one(
+                        store, info, name, wait_for=wait_for, check_once=within == 0
+                    )
+            except TimeoutError as exc:
+                raise WaitTimeoutError(
+                    ref, wait_for=wait_for, seen=seen.outcome.seen, timeout=within
+                ) from exc
+            if not seen.outcome.done:
+                raise WaitTimeoutError(ref, wait_for=wait_for, seen=seen.outcome.seen, timeout=0)
+            write_out(f"{ref} condition met\n")
 
 
 def wait_command(
     ctx: typer.Context,
     *,
     kind: Annotated[str, typer.Argument(help="Kind or short name.", autocompletion=complete_kind)],
-    name: Annotated[str, typer.Argument(help="Object name.")],
+    names: Annotated[list[str], typer.Argument(help="Object names (all must hold).")],
     for_: Annotated[
         str,
         typer.Option(
@@ -116,7 +129,7 @@ def wait_command(
         lambda opts: _wait(
             opts,
             kind=kind,
-            name=name,
+            names=names,
             wait_for=parse_wait_for(for_),
             within=parse_timeout(timeout),
         ),

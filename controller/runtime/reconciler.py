@@ -143,6 +143,8 @@ class Controller:
         self.queue = WorkQueue()
         self.observer = observer
         self.on_fenced: FencedCallback | None = None
+        self.fenced = False
+        """Set when a write was rejected by the fence: workers stop pulling keys at once."""
         self._tasks: list[asyncio.Task[None]] = []
         self._handlers: list[tuple[Informer[Any], Callable[[CacheEvent[Any]], None]]] = []
 
@@ -176,6 +178,7 @@ class Controller:
         """Start workers (and resync); called when leadership is acquired."""
         if self._tasks:
             return
+        self.fenced = False
         for i in range(max(1, self.reconciler.workers)):
             self._tasks.append(asyncio.create_task(self._worker(), name=f"{self.name}-w{i}"))
         if self.reconciler.resync_period:
@@ -199,6 +202,10 @@ class Controller:
             try:
                 key = await queue.get()
             except ShutDown:
+                return
+            if self.fenced:  # deposed: leave the key for the next term, stop pulling
+                queue.add(key)
+                queue.done(key)
                 return
             try:
                 await self._process(queue, key)
@@ -226,6 +233,7 @@ class Controller:
             log.error("Reconcile failed permanently", extra=self._extra(key, exc))
         except FencedError as exc:
             outcome = "fenced"
+            self.fenced = True
             queue.add(key)
             log.error("Write rejected by the leader fence", extra=self._extra(key, exc))
             if self.on_fenced is not None:

@@ -91,6 +91,8 @@ class OccClient:
             )
         except grpc.aio.AioRpcError as exc:
             raise _error_from_rpc(self.target, exc) from exc
+        except grpc.aio.UsageError as exc:
+            raise OccUnavailableError(self.target, f"channel closed: {exc}") from exc
         return StateInfo(state=reply.state, pid=int(reply.pid))
 
     async def transition(
@@ -106,6 +108,8 @@ class OccClient:
             reply = await self._stub.Transition(request, timeout=deadline)
         except grpc.aio.AioRpcError as exc:
             raise _error_from_rpc(self.target, exc) from exc
+        except grpc.aio.UsageError as exc:
+            raise OccUnavailableError(self.target, f"channel closed: {exc}") from exc
         return TransitionOutcome(state=reply.state, ok=bool(reply.ok), message=reply.message)
 
     async def events(self) -> AsyncIterator[DeviceEventInfo]:

@@ -155,6 +155,14 @@ async def _phases(
     return {name: await run_in_flight(count, in_flight, op) for name, op in ops.items()}
 
 
+async def _store_side(endpoint: str, prefix: str, tasks: list[Task], *, in_flight: int) -> Result:
+    store = await open_store(StoreConfig(endpoints=(endpoint,), prefix=prefix))
+    try:
+        return await bench_store(store, tasks, in_flight=in_flight)
+    finally:
+        await store.close()
+
+
 async def run(endpoint: str, *, quick: bool) -> dict[str, object]:
     rounds = 1 if quick else 3
     modes = {"sequential": (1, 300 if quick else 600), "16 in flight": (16, 800 if quick else 2000)}
@@ -163,19 +171,16 @@ async def run(endpoint: str, *, quick: bool) -> dict[str, object]:
         for round_ in range(rounds):
             for mode, (in_flight, count) in modes.items():
                 tasks = [make_task(i) for i in range(count)]
-                raw_prefix = f"/bench-raw-{secrets.token_hex(4)}"
-                raw = await bench_raw(client, raw_prefix, tasks, in_flight=in_flight)
-                store_prefix = f"/bench-store-{secrets.token_hex(4)}"
-                store = await open_store(StoreConfig(endpoints=(endpoint,), prefix=store_prefix))
-                try:
-                    ours = await bench_store(store, tasks, in_flight=in_flight)
-                finally:
-                    await store.close()
-                for op in OPS:
-                    samples.setdefault((mode, op, "raw"), []).append(raw[op])
-                    samples.setdefault((mode, op, "store"), []).append(ours[op])
-                for prefix in (raw_prefix, store_prefix):
+                sides = ("raw", "store") if round_ % 2 == 0 else ("store", "raw")  # alternate
+                for side in sides:
+                    prefix = f"/bench-{side}-{secrets.token_hex(4)}"
+                    if side == "raw":
+                        result = await bench_raw(client, prefix, tasks, in_flight=in_flight)
+                    else:
+                        result = await _store_side(endpoint, prefix, tasks, in_flight=in_flight)
                     await client.delete_prefix(prefix.encode())
+                    for op in OPS:
+                        samples.setdefault((mode, op, side), []).append(result[op])
             print(f"round {round_ + 1}/{rounds} done", flush=True)
     floor = await measure_floor(endpoint, quick=quick)
     return _report(samples, floor, modes=list(modes), rounds=rounds)
@@ -198,13 +203,13 @@ def _report(
 
 
 def print_report(report: dict[str, object]) -> None:
-    print(f"{'op':<10}{'mode':<14}{'raw aetcd/s':>13}{'EtcdStore/s':>13}{'ratio':>8}")
+    print(f"{'op':<13}{'mode':<14}{'raw aetcd/s':>13}{'EtcdStore/s':>13}{'ratio':>8}")
     rows = report["rows"]
     assert isinstance(rows, list)
     for row in rows:
         flag = "" if row["ratio"] >= TARGET_RATIO else "  < target"
         print(
-            f"{row['op']:<10}{row['mode']:<14}{row['raw']:>13,.0f}{row['store']:>13,.0f}"
+            f"{row['op']:<13}{row['mode']:<14}{row['raw']:>13,.0f}{row['store']:>13,.0f}"
             f"{row['ratio']:>8.2f}{flag}"
         )
     print()

@@ -198,3 +198,10 @@ def test_delete_wait_times_out_while_a_finalizer_remains(o2: O2) -> None:
     result = o2("delete", "env", "alpha", "--wait", "--timeout", "0.5s")
     assert result.exit_code == 1
     assert "timed out" in result.stderr
+
+
+def test_get_all_refuses_names_and_watch(o2: O2) -> None:
+    for args in (("get", "all", "x"), ("get", "all", "-w")):
+        result = o2(*args)
+        assert result.exit_code == 1
+        assert "single KIND" in result.stderr

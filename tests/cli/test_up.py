@@ -3,6 +3,7 @@ controller manager when present), applies the samples, and stops it all on SIGTE
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -94,3 +95,15 @@ def test_up_runs_cluster_and_controller_as_children_and_stops_them_in_reverse(
     stopped = pids(up)
     assert list(stopped) == ["controller", "cluster", "etcd"]
     assert not any(alive(pid) for pid in stopped.values())
+
+
+def test_up_notices_etcd_dying_and_exits_nonzero(o2: O2, tmp_path: Path) -> None:
+    argv = up_argv(o2, tmp_path, free_port(), "--no-cluster", "--no-controller", "--no-samples")
+    with spawn(argv, env=o2.subprocess_env()) as up:
+        up.out.wait_for("[o2] up:", within=STARTUP)
+        ready = next(line for line in up.out.seen if line.startswith("[etcd] ready"))
+        match = re.search(r"\(pid (\d+)", ready)
+        assert match is not None
+        os.kill(int(match.group(1)), signal.SIGKILL)
+        up.out.wait_for("etcd exited unexpectedly", within=10)
+        assert up.proc.wait(timeout=30) == 1

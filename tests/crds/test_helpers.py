@@ -114,3 +114,7 @@ def test_schemagen_check_exits_zero_when_current() -> None:
 def test_schemas_use_wire_names() -> None:
     text = (stale_files.__globals__["SCHEMA_DIR"] / "workflows.yaml").read_text()
     assert "class:" in text and "for:" in text and "class_" not in text
+
+
+def test_task_names_follow_environment_and_role_path() -> None:
+    assert join_label("physics-1", "flp-TPC.readout") == "physics-1-flp-tpc-readout"

@@ -226,3 +226,9 @@ def test_unknown_field_inside_role_tree_suggests_from_the_right_model() -> None:
 def test_unknown_field_with_nothing_close_explains_camel_case() -> None:
     errors = _errors(ENV.replace("state: RUNNING", "state: RUNNING, zzz: 1"))
     assert "camelCase" in errors[0].message
+
+
+def test_json_syntax_error_names_line_and_column() -> None:
+    errors = _errors('{"apiVersion": "o2/v1alpha1",\n "kind" "TaskClass"}', source="x.json")
+    assert errors[0].render().startswith("x.json: document 1: invalid JSON")
+    assert "line 2" in errors[0].message

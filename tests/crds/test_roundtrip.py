@@ -1,4 +1,4 @@
-"""Property tests: any valid object survives wire JSON and YAML unchanged."""
+"""Property tests: valid objects survive every wire form; errors name exactly the bad documents."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crds.errors import ValidationError
 from crds.kinds import Environment, Task, Workflow
 from crds.kinds.common import Command, Wants
 from crds.kinds.environment import EnvironmentSpec, EnvironmentStatus, TransitionRecord
@@ -135,3 +136,35 @@ def test_task_survives_json_yaml_and_store_round_trip(task: Task) -> None:
 @given(workflows)
 def test_workflow_role_tree_survives_json_yaml_and_store_round_trip(wf: Workflow) -> None:
     _through_all_wire_forms(wf)
+
+
+def _taskclass_doc(index: int, *, broken: str | None) -> str:
+    wants: dict[str, object] = {"cpus": 0.1, "memory": 64}
+    spec: dict[str, object] = {"command": {"value": "o2-sample-task"}, "wants": wants}
+    if broken == "unknown-field":
+        spec["gpus"] = 1
+    elif broken == "bad-value":
+        wants["memory"] = "lots"
+    name = f"tc-{index}" if broken != "bad-name" else f"TC_{index}"
+    doc = {"apiVersion": "o2/v1alpha1", "kind": "TaskClass", "metadata": {"name": name}}
+    return yaml.safe_dump({**doc, "spec": spec})
+
+
+@given(
+    st.lists(
+        st.sampled_from([None, None, "unknown-field", "bad-value", "bad-name"]),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_errors_name_exactly_the_broken_documents(plan: list[str | None]) -> None:
+    text = "---\n".join(_taskclass_doc(i, broken=b) for i, b in enumerate(plan))
+    broken = {i + 1 for i, b in enumerate(plan) if b is not None}
+    try:
+        objs = parse_documents(text, source="many.yaml")
+    except ValidationError as exc:
+        assert {e.document for e in exc.errors} == broken
+        assert all(e.source == "many.yaml" for e in exc.errors)
+    else:
+        assert not broken
+        assert len(objs) == len(plan)

@@ -201,6 +201,13 @@ class RawScheduler:
                 self._new.clear()
                 await self._new.wait()
 
+    async def wait_until(self, predicate: Callable[[], bool], *, timeout: float = 10.0) -> None:
+        """Re-check `predicate` after every received event and every acknowledgement."""
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self._new.clear()
+                await self._new.wait()
+
     def drain(self) -> list[Json]:
         """Events not yet consumed; moves the cursor to the end."""
         out = self.events[self._cursor :]

@@ -5,6 +5,7 @@ Loaded by in-process tests and by manager subprocesses (`--controller tests.runt
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from pydantic import Field
 from controller.gc import GarbageCollector
 from controller.runtime.reconciler import Context, Reconciler, Result, Watch
 from controller.runtime.status import write_status
+from crds.errors import FencedError
 from crds.meta import O2Model, ObjectMeta, OwnerReference, Status
 from crds.resource import Resource
 
@@ -75,9 +77,17 @@ class GadgetReconciler(Reconciler):
             time.sleep(obj.spec.delay)  # noqa: ASYNC251 - blocking on purpose: freeze the loop
         identity = str(self.ctx.options.get("identity", ""))
         status = obj.status.model_copy(update={"writer": identity, "seen": obj.spec.value})
-        await write_status(self.ctx.store, obj, status)
+        # shielded so that the write is attempted even if leadership loss cancels this reconcile
+        await asyncio.shield(self._write(obj, status))
         log.info("Reconcile done", extra={"key": key, "value": obj.spec.value})
         return Result()
+
+    async def _write(self, obj: Gadget, status: GadgetStatus) -> None:
+        try:
+            await write_status(self.ctx.store, obj, status)
+        except FencedError:
+            log.info("Fenced write", extra={"key": obj.metadata.name})
+            raise
 
 
 class GadgetGC(GarbageCollector):
@@ -89,3 +99,18 @@ class GadgetGC(GarbageCollector):
 
     def watches(self) -> Sequence[Watch]:
         return [Watch(model, self._keys) for model in self.models.values()]
+
+
+class FencedOnce(Reconciler):
+    """Raises FencedError on its first reconcile; records the leadership term of every call."""
+
+    name = "fenced-once"
+    kind = Gadget
+    terms: ClassVar[list[int]] = []
+
+    async def reconcile(self, key: str) -> Result:
+        fence = getattr(self.ctx.store, "fence", None)
+        FencedOnce.terms.append(fence.create_revision if fence else 0)
+        if len(FencedOnce.terms) == 1:
+            raise FencedError(fence.key if fence else "?")
+        return Result()

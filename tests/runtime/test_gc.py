@@ -116,3 +116,25 @@ async def test_garbage_value_is_reported_as_warning_event_and_others_still_recon
     (event,) = await warned()
     assert event.spec.type == "Warning"
     assert (event.spec.involved_object.kind, event.spec.involved_object.name) == ("Gadget", "junk")
+
+
+async def test_fenced_reconcile_stops_controllers_and_a_new_term_begins(
+    etcd_store: EtcdStore,
+) -> None:
+    from tests.runtime.gadget import FencedOnce
+
+    FencedOnce.terms.clear()
+    config = ManagerConfig(
+        identity="fenced", leader=FAST, controllers=("tests.runtime.gadget:FencedOnce",)
+    )
+    mgr = Manager(etcd_store, etcd_store, config=config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(mgr.run(stop))
+    try:
+        await etcd_store.create(gadget("f"))
+        await eventually(lambda: len(FencedOnce.terms) >= 2, within=10)
+        first, second = FencedOnce.terms[:2]
+        assert 0 < first < second  # stopped, resigned, and re-elected under a new fence
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)

@@ -1,0 +1,215 @@
+"""Controller runtime benchmark: no-op reconciles/s over 10,000 objects, and write -> reconcile
+start delay (p50/p99) next to the raw etcd put -> watch delay measured in the same run.
+
+`.venv/bin/python -m hack.bench.runtime_bench [--etcd URL] [--objects N] [--samples N]`
+prints a table and writes hack/bench/results/runtime_bench.json. On a shared 2-core machine
+the absolute numbers are noisy; compare with the floor measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from controller.runtime.reconciler import Context, Controller, Reconciler, Result
+from crds.meta import O2Model, ObjectMeta, Status
+from crds.resource import Resource
+from hack.bench.floor import Floor, measure_floor, percentile, print_floor, write_json
+from store.api import Store
+from store.codec import encode
+from store.config import StoreConfig, open_store
+from store.etcd import EtcdStore
+from store.informer import InformerFactory
+
+WORKERS = 4
+
+
+class BenchSpec(O2Model):
+    value: int = 0
+
+
+class BenchItem(Resource):
+    """An unregistered kind (plural `benchitems`) so the benchmark touches nothing real."""
+
+    KIND: ClassVar[str] = "BenchItem"
+    kind: Literal["BenchItem"] = "BenchItem"
+    spec: BenchSpec = Field(default_factory=BenchSpec)
+    status: Status = Field(default_factory=Status)
+
+
+class NoOp(Reconciler):
+    """Reads the object from the cache and returns; records when each key started."""
+
+    name = "noop"
+    kind = BenchItem
+    workers = WORKERS
+    resync_period = None
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.count = 0
+        self.started: dict[str, float] = {}
+        self.target = 0
+        self.done = asyncio.Event()
+
+    async def reconcile(self, key: str) -> Result:
+        self.started[key] = time.perf_counter()
+        self.ctx.cache(BenchItem).get(key)
+        self.count += 1
+        if self.count >= self.target:
+            self.done.set()
+        return Result()
+
+
+class NullSink:
+    def event(
+        self, obj: Resource, *, reason: str, message: str = "", warning: bool = False
+    ) -> None:
+        return None
+
+
+def item(i: int) -> BenchItem:
+    return BenchItem(metadata=ObjectMeta(name=f"item-{i:05d}", uid=f"u{i}", generation=1))
+
+
+async def load(store: EtcdStore, count: int) -> None:
+    """Write `count` objects, 64 puts in flight (raw puts of valid documents)."""
+    sem = asyncio.Semaphore(64)
+
+    async def put(i: int) -> None:
+        async with sem:
+            obj = item(i)
+            await store.put_raw(store.key_for(BenchItem, obj.metadata.name), encode(obj))
+
+    await asyncio.gather(*(put(i) for i in range(count)))
+
+
+async def throughput(reconciler: NoOp, ctl: Controller, *, count: int) -> dict[str, float]:
+    """Initial sync (every cached object queued by the list) and one full resync pass."""
+    informer = reconciler.ctx.cache(BenchItem)
+    await informer.wait_synced()
+    reconciler.target, reconciler.count = count, 0
+    reconciler.done.clear()
+    start = time.perf_counter()
+    ctl.start()
+    await asyncio.wait_for(reconciler.done.wait(), 120)
+    initial = count / (time.perf_counter() - start)
+    reconciler.target, reconciler.count = count, 0
+    reconciler.done.clear()
+    start = time.perf_counter()
+    for key in informer.names():
+        ctl.queue.add(key)
+    await asyncio.wait_for(reconciler.done.wait(), 120)
+    resync = count / (time.perf_counter() - start)
+    return {"initial_sync_reconciles_per_s": initial, "resync_reconciles_per_s": resync}
+
+
+async def delays(store: Store, reconciler: NoOp, *, samples: int) -> list[float]:
+    """Seconds from just before a put to the start of that object's reconcile."""
+    out: list[float] = []
+    for i in range(samples + 20):
+        obj = BenchItem(metadata=ObjectMeta(name="probe", uid="p"), spec=BenchSpec(value=i))
+        reconciler.started.pop("probe", None)
+        reconciler.target, reconciler.count = 1, 0
+        reconciler.done.clear()
+        start = time.perf_counter()
+        await store.put_raw(store.key_for(BenchItem, "probe"), encode(obj))  # type: ignore[attr-defined]
+        await asyncio.wait_for(reconciler.done.wait(), 10)
+        out.append(reconciler.started["probe"] - start)
+    return out[20:]
+
+
+async def bench(endpoint: str, *, objects: int, samples: int) -> dict[str, Any]:
+    floor = await measure_floor(endpoint, quick=True)
+    store = await open_store(StoreConfig(endpoints=(endpoint,), prefix="/bench-runtime"))
+    factory = InformerFactory(store)
+    ctx = Context(store=store, kv=store, informers=factory, events=NullSink())
+    reconciler = NoOp(ctx)
+    ctl = Controller(reconciler)
+    try:
+        await load(store, objects)
+        ctl.attach()
+        factory.start()
+        rates = await throughput(reconciler, ctl, count=objects)
+        d = await delays(store, reconciler, samples=samples)
+    finally:
+        await ctl.stop()
+        await factory.stop()
+        await store.close()
+    return summarize(floor, rates, d, objects=objects)
+
+
+def summarize(
+    floor: Floor, rates: dict[str, float], d: list[float], *, objects: int
+) -> dict[str, Any]:
+    p50, p99 = statistics.median(d) * 1000, percentile(d, 0.99) * 1000
+    return {
+        "objects": objects,
+        "workers": WORKERS,
+        **rates,
+        "write_to_reconcile_p50_ms": p50,
+        "write_to_reconcile_p99_ms": p99,
+        "raw_watch_p50_ms": floor.watch_p50_ms,
+        "raw_watch_p99_ms": floor.watch_p99_ms,
+        "added_p50_ms": p50 - floor.watch_p50_ms,
+        "added_p99_ms": p99 - floor.watch_p99_ms,
+        "targets": {"added_p99_ms_max": 5.0, "reconciles_per_s_min": 2000},
+        "floor": asdict(floor),
+    }
+
+
+def print_table(result: dict[str, Any]) -> None:
+    rows = [
+        (
+            f"no-op reconciles/s, initial sync of {result['objects']:,}",
+            "initial_sync_reconciles_per_s",
+            ",.0f",
+        ),
+        (f"no-op reconciles/s, resync of {result['objects']:,}", "resync_reconciles_per_s", ",.0f"),
+        ("write -> reconcile start p50 ms", "write_to_reconcile_p50_ms", ".2f"),
+        ("write -> reconcile start p99 ms", "write_to_reconcile_p99_ms", ".2f"),
+        ("raw etcd put -> watch p50 ms", "raw_watch_p50_ms", ".2f"),
+        ("raw etcd put -> watch p99 ms", "raw_watch_p99_ms", ".2f"),
+        ("runtime adds, p50 ms", "added_p50_ms", ".2f"),
+        ("runtime adds, p99 ms (target <= 5)", "added_p99_ms", ".2f"),
+    ]
+    width = max(len(label) for label, _, _ in rows)
+    print(f"{'controller runtime'.ljust(width)}  value")
+    for label, key, fmt in rows:
+        print(f"{label.ljust(width)}  {format(result[key], fmt):>10}")
+
+
+async def _main(args: argparse.Namespace) -> dict[str, Any]:
+    if args.etcd:
+        return await bench(args.etcd, objects=args.objects, samples=args.samples)
+    from store.embedded import EmbeddedEtcd, free_port
+
+    with tempfile.TemporaryDirectory(prefix="o2-runtime-bench-") as tmp:
+        async with EmbeddedEtcd(Path(tmp) / "etcd", free_port(), free_port()) as etcd:
+            return await bench(etcd.endpoint, objects=args.objects, samples=args.samples)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--etcd", help="use an existing etcd instead of a private one")
+    parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument("--samples", type=int, default=500)
+    args = parser.parse_args(argv)
+    result = asyncio.run(_main(args))
+    print_floor(Floor(**result["floor"]))
+    print()
+    print_table(result)
+    print(f"wrote {write_json('runtime_bench', result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
