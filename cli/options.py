@@ -50,17 +50,30 @@ class GlobalOptions:
         return {ENV_VARS[k]: v for k, v in values.items() if v}
 
 
+class StderrHandler(logging.Handler):
+    """Writes to whatever `sys.stderr` is at the time (test runners swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # logging must never break a command
+            self.handleError(record)
+
+
 def setup_logging(verbose: int) -> None:
     """Quiet by default (errors reach people as messages); -v: INFO, -vv: DEBUG. Logs go to
-    stderr so stdout stays machine-clean."""
+    stderr so stdout stays machine-clean. Idempotent; the root logger's level is only lowered
+    when asked (-v), so running commands in-process leaves other logging setups alone."""
     level = logging.ERROR
     if verbose == 1:
         level = logging.INFO
     elif verbose >= 2:
         level = logging.DEBUG
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, StderrHandler)]:
+        root.removeHandler(old)
+    handler = StderrHandler(level)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    if verbose and root.level > level:
+        root.setLevel(level)

@@ -211,29 +211,35 @@ def nested_lines(value: Any, *, indent: int = 0) -> list[str]:
     return lines
 
 
+LABEL_WIDTH = 19
+
+
+def _field(title: str, value: object) -> str:
+    return f"{title + ':':<{LABEL_WIDTH}}{value}"
+
+
 def _mapping_lines(title: str, values: Mapping[str, str]) -> list[str]:
     if not values:
-        return [f"{title}:  {NONE}"]
+        return [_field(title, NONE)]
     items = [f"{k}={v}" for k, v in sorted(values.items())]
-    pad = " " * (len(title) + 3)
-    return [f"{title}:  {items[0]}", *(pad + i for i in items[1:])]
+    return [_field(title, items[0]), *(" " * LABEL_WIDTH + i for i in items[1:])]
 
 
 def metadata_lines(obj: Resource, *, now: datetime) -> list[str]:
     meta = obj.metadata
     lines = [
-        f"Name:              {meta.name}",
-        f"Kind:              {obj.kind}",
-        f"UID:               {meta.uid or NONE}",
-        f"ResourceVersion:   {meta.resource_version or NONE}",
-        f"Generation:        {meta.generation}",
-        f"Created:           {_when(meta.creation_timestamp, now=now)}",
+        _field("Name", meta.name),
+        _field("Kind", obj.kind),
+        _field("UID", meta.uid or NONE),
+        _field("ResourceVersion", meta.resource_version or NONE),
+        _field("Generation", meta.generation),
+        _field("Created", _when(meta.creation_timestamp, now=now)),
     ]
     if meta.deletion_timestamp is not None:
-        lines.append(f"Deleting since:    {_when(meta.deletion_timestamp, now=now)}")
-    lines.append(f"Finalizers:        {', '.join(meta.finalizers) or NONE}")
+        lines.append(_field("Deleting since", _when(meta.deletion_timestamp, now=now)))
+    lines.append(_field("Finalizers", ", ".join(meta.finalizers) or NONE))
     owners = [f"{o.kind.lower()}/{o.name}" for o in meta.owner_references]
-    lines.append(f"Owners:            {', '.join(owners) or NONE}")
+    lines.append(_field("Owners", ", ".join(owners) or NONE))
     lines += _mapping_lines("Labels", meta.labels)
     lines += _mapping_lines("Annotations", meta.annotations)
     return lines

@@ -47,13 +47,18 @@ def write_out(text: str) -> None:
 
 
 def print_out(renderable: RenderableType) -> None:
+    """A renderable on stdout, without the trailing blanks table padding leaves on lines."""
     console = stdout_console()
-    console.print(renderable, soft_wrap=False)
+    with console.capture() as captured:
+        console.print(renderable, soft_wrap=False)
+    text = "\n".join(line.rstrip() for line in captured.get().split("\n"))
+    console.file.write(text)
     console.file.flush()
 
 
 def warn(message: RenderableType) -> None:
-    stderr_console().print(message)
+    """A warning on stderr; never wrapped (keys and paths stay copyable)."""
+    stderr_console().print(message, soft_wrap=True)
 
 
 def options(ctx: typer.Context) -> GlobalOptions:
@@ -139,6 +144,18 @@ def run(
         raise typer.Exit(error_exit) from exc
     except KeyboardInterrupt as exc:
         raise typer.Exit(INTERRUPTED_EXIT) from exc
+    except Exception as exc:  # a bug or an unmapped client error: a message, not a traceback
+        if opts.verbose >= 2:
+            raise
+        stderr_console().print(
+            Text.assemble(
+                ("error: ", "bold red"),
+                f"unexpected {type(exc).__name__}: {short_cause(str(exc))} "
+                "(run with -vv for the traceback)",
+            ),
+            soft_wrap=True,
+        )
+        raise typer.Exit(ERROR_EXIT) from exc
 
 
 async def _await(awaitable: Awaitable[T]) -> T:

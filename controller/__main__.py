@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import signal
@@ -37,6 +38,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="o2 controller", description=__doc__)
     p.add_argument("--etcd", help="etcd endpoints, comma-separated (default: $O2_ETCD)")
     p.add_argument("--prefix", help="key prefix (default: $O2_PREFIX or /o2)")
+    p.add_argument("--etcd-cacert", help="CA bundle for etcd TLS (default: $O2_ETCD_CACERT)")
+    p.add_argument("--etcd-cert", help="client certificate (default: $O2_ETCD_CERT)")
+    p.add_argument("--etcd-key", help="client key (default: $O2_ETCD_KEY)")
+    p.add_argument("--etcd-user", help="etcd user (password only via $O2_ETCD_PASSWORD)")
     p.add_argument("--mesos", help="Mesos master HOST:PORT, for the task controller")
     p.add_argument("--metrics-port", type=int, help="serve /metrics on 127.0.0.1:PORT (0: any)")
     p.add_argument("--id", dest="identity", help="this manager's identity (default host-pid)")
@@ -64,12 +69,20 @@ def manager_config(args: argparse.Namespace) -> ManagerConfig:
         options={"mesos": args.mesos} if args.mesos else {},
     )
     if args.identity:
-        config = ManagerConfig(**{**config.__dict__, "identity": args.identity})
+        config = dataclasses.replace(config, identity=args.identity)
     return config
 
 
 async def amain(args: argparse.Namespace) -> None:
-    store = await open_store(StoreConfig.from_env(etcd=args.etcd, prefix=args.prefix))
+    config = StoreConfig.from_env(
+        etcd=args.etcd,
+        prefix=args.prefix,
+        ca_file=args.etcd_cacert,
+        cert_file=args.etcd_cert,
+        key_file=args.etcd_key,
+        username=args.etcd_user,
+    )
+    store = await open_store(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

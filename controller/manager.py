@@ -26,7 +26,7 @@ from controller.runtime.reconciler import Context, Controller, Reconciler
 from crds.errors import FencedError, UnreadableObjectError
 from crds.kinds.event import ObjectReference
 from store.api import Fence, RuntimeKV, Store
-from store.informer import InformerFactory
+from store.informer import Informer, InformerFactory
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ class ManagerConfig:
     controllers: tuple[str, ...] = ()
     metrics_port: int | None = None
     inactivity_timeout: float = 300.0
+    shutdown_grace: float = 5.0
+    """On SIGTERM, reconciles in flight may finish for this long before being cancelled."""
     options: dict[str, Any] = field(default_factory=dict)
     """Passed to reconcilers as ctx.options (e.g. `mesos`: HOST:PORT)."""
 
@@ -106,42 +108,56 @@ class Manager:
         for ctl in self.controllers:
             ctl.on_fenced = self._on_fenced
             ctl.attach()
-        for informer in self.informers.all():
-            informer.on_unreadable(functools.partial(self._report_unreadable, informer.kind.KIND))
+        self.informers.on_new_informer(self._watch_unreadable)
         self.metrics.track(lambda: self.controllers, self.informers.all)
         self.informers.start()
 
     async def _lead(self, stop: asyncio.Event) -> None:
+        """One leadership term: keep the lease alive, start controllers once caches are synced,
+        and stop them at once when the lease is lost, a write is fenced, or we are told to."""
         fence = self.elector.fence
         assert fence is not None
         self._fenced.clear()
         self.leading_store = self.store.with_fence(fence)
         self.ctx.store = self.leading_store
         self.metrics.leader.labels(self.config.identity).set(1)
+        ends = [
+            asyncio.create_task(self.elector.hold()),
+            asyncio.create_task(self._fenced.wait()),
+            asyncio.create_task(stop.wait()),
+        ]
+        synced = asyncio.create_task(self.informers.wait_synced())
         try:
-            await self.informers.wait_synced()
-            for ctl in self.controllers:
-                ctl.start()
-            fenced = asyncio.create_task(self._fenced.wait())
-            try:
-                await self._first(self.elector.hold(), stop, fenced)
-            finally:
-                fenced.cancel()
+            done, _ = await asyncio.wait([synced, *ends], return_when=asyncio.FIRST_COMPLETED)
+            if synced in done:
+                for ctl in self.controllers:
+                    ctl.start()
+                await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            await self._stop_controllers()
+            lost = ends[0].done() or self._fenced.is_set()
+            for task in (synced, *ends):
+                task.cancel()
+            await asyncio.gather(synced, *ends, return_exceptions=True)
+            graceful = stop.is_set() and not lost
+            await self._stop_controllers(grace=self.config.shutdown_grace if graceful else 0.0)
         if self._fenced.is_set():
             await self.elector.resign()  # whatever we hold is stale: let the others decide
 
-    async def _stop_controllers(self) -> None:
+    async def _stop_controllers(self, *, grace: float = 0.0) -> None:
+        was_running = any(ctl.running for ctl in self.controllers)
+        await asyncio.gather(*(ctl.stop(grace=grace) for ctl in self.controllers))
         self.leading_store = None
         self.ctx.store = self.store.with_fence(Fence(self.lease_key, -1))
-        await asyncio.gather(*(ctl.stop() for ctl in self.controllers))
         self.metrics.leader.labels(self.config.identity).set(0)
-        log.info("Controllers stopped", extra={"identity": self.config.identity})
+        if was_running:
+            log.info("Controllers stopped", extra={"identity": self.config.identity})
 
     def _on_fenced(self, exc: FencedError) -> None:
         log.error("Fenced: stopping controllers", extra={"lease_key": exc.lease_key})
         self._fenced.set()
+
+    def _watch_unreadable(self, informer: Informer[Any]) -> None:
+        informer.on_unreadable(functools.partial(self._report_unreadable, informer.kind.KIND))
 
     def _report_unreadable(self, kind: str, err: UnreadableObjectError) -> None:
         name = err.key.rsplit("/", 1)[-1]
@@ -152,12 +168,12 @@ class Manager:
             warning=True,
         )
 
-    async def _first(self, work: Awaitable[Any], stop: asyncio.Event, *more: Any) -> bool:
-        """Await `work` unless `stop` (or another of `more`) comes first; True if work won."""
+    async def _first(self, work: Awaitable[Any], stop: asyncio.Event) -> bool:
+        """Await `work` unless `stop` comes first; True when work finished without error."""
         task = asyncio.ensure_future(work)
         stopper = asyncio.create_task(stop.wait())
         try:
-            await asyncio.wait([task, stopper, *more], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([task, stopper], return_when=asyncio.FIRST_COMPLETED)
         finally:
             for t in (task, stopper):
                 t.cancel()

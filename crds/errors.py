@@ -10,6 +10,7 @@
     ├── CompactedError               a watch asked for a revision etcd has compacted: relist
     ├── StoreUnavailableError        etcd cannot be reached (after retries)
     ├── TemplateError                a `{{ }}` expression failed (role path, expression)
+    ├── SourceError                  a GitSource could not be fetched or read (no credentials)
     ├── MesosError                   talking to Mesos failed
     │   ├── MesosUnavailableError    not subscribed / no master or agent reachable right now
     │   └── MesosCallError           a call was refused (HTTP status and body)
@@ -126,6 +127,10 @@ class TemplateError(O2Error):
         self.expression = expression
         self.reason = reason
         super().__init__(f"{path}: cannot evaluate {expression!r}: {reason}")
+
+
+class SourceError(O2Error):
+    """Fetching or reading a GitSource failed; the message never carries URL credentials."""
 
 
 class ReconcileError(O2Error):

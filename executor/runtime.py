@@ -1,9 +1,13 @@
 """The executor's task runtime: launch, OCC readiness, batched transitions, the kill ladder.
 
-This is what executor.main calls from Mesos LAUNCH / KILL / MESSAGE events; it reports back
-through callbacks (`StatusUpdate` for Mesos status updates, `DeviceEventMessage` for spontaneous
-task events) and never talks to Mesos itself. All calls must come from the event-loop thread
-(processes are spawned there: see executor.supervisor on the parent-death signal).
+This is what executor.main calls from Mesos events, and it never talks to Mesos itself:
+    LAUNCH  -> `launch_task_info(task_id, task_info.data, sandbox_root=$MESOS_SANDBOX)`
+    KILL    -> `kill(task_id)`
+    MESSAGE -> `reply = await handle_message(data)`; send `reply` back as a MESSAGE if not None
+    timer   -> `encode(report())` as a MESSAGE (the full task table, also after (re)subscribe)
+It reports through callbacks: `on_status(StatusUpdate)` -> a Mesos UPDATE, and
+`on_event(DeviceEventMessage)` -> a MESSAGE (END_OF_STREAM, INTERNAL_ERROR). All calls must come
+from the event-loop thread (processes are spawned there: see executor.supervisor on pdeath).
 """
 
 from __future__ import annotations
@@ -13,15 +17,16 @@ import contextlib
 import dataclasses
 import logging
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crds.kinds.common import ControlMode
+from crds.errors import ValidationError
 from executor.errors import OccError, SpawnError
+from executor.launch import LaunchSpec, StatusUpdate, Timeouts
 from executor.occ.grpc_adapter import DeviceEventInfo, OccClient, TransitionCall
 from executor.occ.states import OccState, parse_state, step_toward_done
-from executor.supervisor import CommandSpec, ExitStatus, Process, spawn
+from executor.supervisor import ExitStatus, Process, spawn
 from executor.tasks import (
     Action,
     MesosTaskState,
@@ -34,67 +39,20 @@ from mesosapi.o2messages import (
     ControlRequest,
     ControlResults,
     DeviceEventMessage,
-    LaunchPayload,
+    ReportRequest,
     TaskTableReport,
     TransitionResult,
+    decode_launch,
+    decode_to_executor,
+    encode,
 )
+
+__all__ = ["LaunchSpec", "StatusUpdate", "TaskRunner", "Timeouts", "free_loopback_port"]
 
 log = logging.getLogger(__name__)
 
 FORWARDED_EVENTS = frozenset({"END_OF_STREAM", "INTERNAL_ERROR"})
 """Spontaneous events sent to the controller; STATE_CHANGE only updates the table."""
-
-
-@dataclass(frozen=True)
-class LaunchSpec:
-    task_id: str
-    command: CommandSpec
-    sandbox: Path
-    """This task's own directory (cwd, stdout, stderr)."""
-    control: ControlMode = "occ"
-    occ_port: int | None = None
-    """The control port from the offer; None picks a free loopback port (local use, tests)."""
-    env: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_payload(cls, task_id: str, payload: LaunchPayload, *, sandbox: Path) -> LaunchSpec:
-        command = CommandSpec(
-            value=payload.command.value,
-            arguments=tuple(payload.command.arguments),
-            env=dict(payload.command.env),
-            shell=payload.command.shell,
-        )
-        return cls(
-            task_id=task_id,
-            command=command,
-            sandbox=sandbox,
-            control=payload.control,
-            occ_port=payload.occ_port,
-            env=dict(payload.env),
-        )
-
-
-@dataclass(frozen=True)
-class StatusUpdate:
-    """One Mesos status update to send for a task."""
-
-    task_id: str
-    state: MesosTaskState
-    message: str = ""
-    pid: int | None = None
-    exit_code: int | None = None
-    signal: int | None = None
-    occ_state: str = ""
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    startup: float = 30.0
-    """An OCC task must answer GetState with STANDBY within this."""
-    kill_step: float = 5.0
-    """Each OCC step of the kill ladder (STOP, EXIT) and the wait for exit after EXIT."""
-    kill_grace: float = 5.0
-    """Between SIGTERM and SIGKILL of the process group."""
 
 
 @dataclass
@@ -225,8 +183,10 @@ class TaskRunner:
         if handle.events is not None:
             handle.events.cancel()
             await asyncio.gather(handle.events, return_exceptions=True)
-        # Calls still out get UNAVAILABLE from the dead process; let them end before closing.
-        busy = [*handle.inflight.values(), *([handle.walk] if handle.walk else [])]
+        # OCC calls still out get UNAVAILABLE from the dead process; let them end before closing
+        # the channel. (A basic task's in-flight EXIT waits for this very lifecycle: skip it.)
+        calls = handle.inflight.values() if handle.spec.control == "occ" else ()
+        busy = [*calls, *([handle.walk] if handle.walk else [])]
         if busy:
             await asyncio.wait(busy)
         if handle.client is not None:
@@ -287,6 +247,30 @@ class TaskRunner:
 
     def report(self) -> TaskTableReport:
         return self.table.report()
+
+    # ---- Mesos-facing seams (bytes in, bytes out; executor.main does the transport) ------
+
+    async def launch_task_info(self, task_id: str, data: bytes, *, sandbox_root: Path) -> None:
+        """LAUNCH: TaskInfo.data is a LaunchPayload; a bad one fails the task, naming the field."""
+        try:
+            payload = decode_launch(data)
+        except ValidationError as exc:
+            self.table.add(task_id, control="basic")
+            self.table.mark_exited(task_id, exit_code=None, signal=None, message=str(exc))
+            self._emit(task_id, "TASK_FAILED", message=str(exc), occ_state="ERROR")
+            return
+        await self.launch(LaunchSpec.from_payload(task_id, payload, sandbox=sandbox_root / task_id))
+
+    async def handle_message(self, data: bytes) -> bytes | None:
+        """MESSAGE from the controller -> the MESSAGE to send back (None for garbage)."""
+        try:
+            message = decode_to_executor(data)
+        except ValidationError as exc:
+            log.error("Dropped bad framework message", extra={"error": str(exc)})
+            return None
+        if isinstance(message, ReportRequest):
+            return encode(self.report())
+        return encode(await self.control(message))
 
     # ---- control ------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """`o2-sample-task`: a readout-like program built on the task SDK, for samples, `o2 up` and tests.
 
 While RUNNING it counts "data" at `RATE` events per second (env, default 100) and logs one line
-per transition to stdout (`transition CONFIGURE -> CONFIGURED properties={...}`). With
+per transition to stdout (`transition CONFIGURE -> CONFIGURED properties={...}`). While RUNNING,
+`--eos-after S` sends END_OF_STREAM and `--fail-after S` goes to ERROR (INTERNAL_ERROR). With
 `--control basic` it serves no OCC: it counts for `--duration` seconds (forever by default) and
 exits with `--exit-code`, as a plain command would.
 """
@@ -50,10 +51,20 @@ class DataCounter:
 
 
 class SampleTask(OccTask):
-    def __init__(self, *, detector: str, rate: float, eos_after: float | None) -> None:
+    def __init__(
+        self,
+        *,
+        detector: str,
+        rate: float,
+        eos_after: float | None = None,
+        fail_after: float | None = None,
+        tick: float = TICK_SECONDS,
+    ) -> None:
         self.detector = detector
+        self.tick = tick
         self.counter = DataCounter(rate)
         self.eos_after = eos_after
+        self.fail_after = fail_after
         self._ticker: asyncio.Task[None] | None = None
 
     def on_configure(self, properties: Mapping[str, str]) -> None:
@@ -72,7 +83,8 @@ class SampleTask(OccTask):
     def on_reset(self) -> None:
         say("transition RESET -> STANDBY")
 
-    def on_recover(self) -> None:
+    async def on_recover(self) -> None:
+        await self._stop_ticker()
         say("transition RECOVER -> STANDBY")
 
     async def on_exit(self) -> None:
@@ -89,9 +101,15 @@ class SampleTask(OccTask):
     async def _tick(self) -> None:
         started = time.monotonic()
         while True:
-            await asyncio.sleep(TICK_SECONDS)
+            await asyncio.sleep(self.tick)
             say(f"running detector={self.detector} events={self.counter.update()}")
-            if self.eos_after is not None and time.monotonic() - started >= self.eos_after:
+            elapsed = time.monotonic() - started
+            if self.fail_after is not None and elapsed >= self.fail_after:
+                say("simulated readout error")
+                self.counter.stop()
+                self.fail(f"{self.detector}: simulated readout error")
+                return
+            if self.eos_after is not None and elapsed >= self.eos_after:
                 say("end of stream")
                 self.end_of_stream(f"{self.detector}: no more data")
                 return
@@ -120,6 +138,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--control", choices=["occ", "basic"], default="occ")
     parser.add_argument("--port", type=int, default=None, help="OCC port (default $O2_OCC_PORT)")
     parser.add_argument("--eos-after", type=float, default=None, help="END_OF_STREAM after s")
+    parser.add_argument("--fail-after", type=float, default=None, help="go to ERROR after s")
+    parser.add_argument("--tick", type=float, default=TICK_SECONDS, help="progress line every s")
     parser.add_argument("--duration", type=float, default=None, help="basic: run for s")
     parser.add_argument("--exit-code", type=int, default=0, help="basic: exit code at the end")
     return parser.parse_args(argv)
@@ -138,7 +158,13 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     say(f"sample task pid={os.getpid()} detector={args.detector} rate={rate}")
-    task = SampleTask(detector=args.detector, rate=rate, eos_after=args.eos_after)
+    task = SampleTask(
+        detector=args.detector,
+        rate=rate,
+        eos_after=args.eos_after,
+        fail_after=args.fail_after,
+        tick=args.tick,
+    )
     return run(task, port=args.port)
 
 

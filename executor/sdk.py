@@ -22,7 +22,7 @@ import logging
 import os
 import signal
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
 from executor.occ.grpc_adapter import (
@@ -112,6 +112,8 @@ class OccMachine:
         return StateInfo(state=self.state.value, pid=os.getpid())
 
     async def subscribe(self) -> AsyncIterator[DeviceEventInfo]:
+        if self.finished.is_set():  # a stream opened after EXIT would hold the server open
+            return
         queue: asyncio.Queue[DeviceEventInfo | None] = asyncio.Queue()
         self._subscribers.append(queue)
         self.subscribed.set()
@@ -222,13 +224,24 @@ def _write_port_file(port: int) -> None:
     tmp.replace(target)
 
 
-async def serve(task: OccTask, *, port: int | None = None, handle_signals: bool = True) -> int:
-    """Serve `task` over OCC until EXIT or a termination signal; returns the exit code."""
+async def serve(
+    task: OccTask,
+    *,
+    port: int | None = None,
+    handle_signals: bool = True,
+    on_ready: Callable[[int], None] | None = None,
+) -> int:
+    """Serve `task` over OCC until EXIT or a termination signal; returns the exit code.
+
+    `on_ready(port)` is called once the server listens (and the port file is written).
+    """
     machine = OccMachine(task)
     server = OccServer(machine, port=resolve_port(port))
     bound = await server.start()
     _write_port_file(bound)
     log.info("OCC ready", extra={"port": bound, "pid": os.getpid()})
+    if on_ready is not None:
+        on_ready(bound)
     loop = asyncio.get_running_loop()
     shutdowns: set[asyncio.Task[None]] = set()
     if handle_signals:

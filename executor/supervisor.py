@@ -180,4 +180,9 @@ def spawn(
     except OSError as exc:
         raise SpawnError(task_id, str(exc)) from exc
     log.info("Spawned task process", extra={"task": task_id, "pid": popen.pid, "argv": argv})
-    return Process(task_id, popen, sandbox=sandbox)
+    try:
+        return Process(task_id, popen, sandbox=sandbox)
+    except OSError as exc:  # no pidfd (Linux < 5.3): do not leave an unwatched process behind
+        os.killpg(popen.pid, signal.SIGKILL)
+        popen.wait()
+        raise SpawnError(task_id, f"cannot watch the process: {exc}") from exc

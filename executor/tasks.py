@@ -83,13 +83,16 @@ class TaskRecord:
         )
 
 
-def _answer(item: ControlItem, *, ok: bool, state: str, message: str) -> PlannedItem:
+def _answer(
+    item: ControlItem, *, ok: bool, state: str, message: str, retryable: bool = False
+) -> PlannedItem:
     result = TransitionResult(
         task_id=item.task_id,
         transition_id=item.transition_id,
         ok=ok,
         state=state,
         message=message,
+        retryable=retryable,
     )
     return PlannedItem(item=item, action=Action.ANSWER, result=result)
 
@@ -141,7 +144,9 @@ class TaskTable:
                 message=f"basic task: {item.event} is not a control event (only EXIT)",
             )
         if record.phase == "starting":
-            return _answer(item, ok=False, state=record.state, message="task is still starting")
+            return _answer(
+                item, ok=False, state=record.state, message="task is still starting", retryable=True
+            )
         return PlannedItem(item=item, action=Action.EXECUTE)
 
     def begin(self, task_id: str, transition_id: str) -> None:

@@ -27,7 +27,6 @@ class KeyValueFormatter(logging.Formatter):
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m localmesos", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="bind address (loopback)")
     parser.add_argument("--port", type=int, default=5050, help="master port (0: any free port)")
     parser.add_argument("--agents", type=int, default=None, help="real agents (default 1)")
     parser.add_argument("--hollow-agents", type=int, default=0, help="simulated agents")
@@ -46,6 +45,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--shutdown-grace", type=float, default=5.0, help="executor shutdown grace period, seconds"
     )
+    parser.add_argument(
+        "--registration-timeout",
+        type=float,
+        default=60.0,
+        help="seconds an executor has to subscribe",
+    )
+    parser.add_argument(
+        "--recovery-timeout",
+        type=float,
+        default=900.0,
+        help="seconds a checkpointing executor has to re-subscribe after an agent restart",
+    )
     parser.add_argument("--hollow-responder", help="package.module:factory for hollow executors")
     parser.add_argument("--work-dir", type=Path, help="sandboxes (default: a temporary dir)")
     parser.add_argument("--log-level", default="INFO")
@@ -61,6 +72,8 @@ def build_cluster(args: argparse.Namespace) -> LocalCluster:
         allocation_interval=args.allocation_interval,
         update_retry_initial=args.update_retry,
         executor_shutdown_grace=args.shutdown_grace,
+        executor_registration_timeout=args.registration_timeout,
+        executor_recovery_timeout=args.recovery_timeout,
         hollow_executor_delay=args.executor_delay,
     )
     responder = load_responder(args.hollow_responder) if args.hollow_responder else None
@@ -68,7 +81,6 @@ def build_cluster(args: argparse.Namespace) -> LocalCluster:
         specs,
         hollow_agents=args.hollow_agents,
         port=args.port,
-        host=args.host,
         timers=timers,
         work_dir=args.work_dir,
         hollow_responder=responder,

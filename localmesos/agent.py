@@ -14,7 +14,6 @@ from localmesos import procs
 from localmesos.config import AgentSpec
 from localmesos.hollow import HollowExecutor, ResponderFactory
 from localmesos.model import (
-    TERMINAL_STATES,
     Executor,
     ExecutorState,
     Framework,
@@ -24,6 +23,7 @@ from localmesos.model import (
     now,
 )
 from localmesos.resources import Resources, attributes_json
+from localmesos.updates import UpdateManager
 
 if TYPE_CHECKING:
     from localmesos.master import Master
@@ -59,6 +59,7 @@ class Agent:
         self.exit_statuses: list[int] = []
         self.http_runner: web.AppRunner | None = None
         self._spawns: set[asyncio.Task[None]] = set()
+        self.updates = UpdateManager(self)
 
     @property
     def hollow(self) -> bool:
@@ -112,7 +113,16 @@ class Agent:
             self.used = self.used + task.resources
             executor.tasks[task.task_id] = task
             self.tasks[(fw.framework_id, task.task_id)] = task
-        if executor.state is ExecutorState.RUNNING:
+        if executor.state is ExecutorState.TERMINATING:
+            state = "TASK_DROPPED" if fw.partition_aware else "TASK_LOST"
+            for task in tasks:
+                self.agent_update(
+                    task,
+                    state,
+                    reason="REASON_EXECUTOR_TERMINATED",
+                    message="Executor is terminating",
+                )
+        elif executor.state is ExecutorState.RUNNING:
             self._deliver_tasks(executor, tasks, group=group)
 
     def _new_executor(self, fw: Framework, info: Json) -> Executor:
@@ -280,7 +290,9 @@ class Agent:
         self.exit_statuses.append(status)
         framework_alive = executor.framework_id in self.master.frameworks
         if framework_alive and not self.dead:
-            state = "TASK_KILLED" if executor.shutdown_requested else "TASK_FAILED"
+            state = executor.failure_state or (
+                "TASK_KILLED" if executor.shutdown_requested else "TASK_FAILED"
+            )
             for task in executor.live_tasks:
                 self.agent_update(
                     task,
@@ -291,6 +303,7 @@ class Agent:
         self.executors.pop(executor.key, None)
         self.used = self.used - executor.resources
         log.info("Executor exited", extra={"executor": executor.executor_id, "status": status})
+        self.master.notify()
         if framework_alive and not self.dead:
             self.master.executor_lost(
                 framework_id=executor.framework_id,
@@ -298,14 +311,13 @@ class Agent:
                 executor_id=executor.executor_id,
                 status=status,
             )
-        self.master.request_allocation()
 
     def remove_framework(self, framework_id: str) -> None:
         for executor in [e for e in self.executors.values() if e.framework_id == framework_id]:
             self.shutdown_executor(executor)
         for key in [k for k in self.tasks if k[0] == framework_id]:
             task = self.tasks.pop(key)
-            self._cancel_retry(task)
+            self.updates.cancel(task)
             if not task.terminal:
                 task.state = "TASK_KILLED"
                 self.used = self.used - task.resources
@@ -325,63 +337,27 @@ class Agent:
         self.status_update(task, status)
 
     def status_update(self, task: Task, status: Json) -> None:
-        """Record the latest state, queue the update in the task's stream, forward the head."""
-        uid = str(status["uuid"])
-        if uid in task.seen_uuids:
-            return
-        task.seen_uuids.add(uid)
-        status["agent_id"] = {"value": self.agent_id}
-        status["executor_id"] = {"value": task.executor_id}
-        status.setdefault("timestamp", now())
-        was_terminal = task.terminal
-        task.state = str(status["state"])
-        if task.terminal and not was_terminal:
-            self.used = self.used - task.resources
-            self.master.request_allocation()
-        task.pending.append(status)
-        if len(task.pending) == 1:
-            task.retry_interval = self.master.timers.update_retry_initial
-            self._forward_head(task)
+        self.updates.update(task, status)
 
-    def _forward_head(self, task: Task) -> None:
-        if not task.pending or self.dead:
-            return
-        if self.reachable:
-            self.master.forward_update(task, task.pending[0])
-        loop = asyncio.get_running_loop()
-        task.retry_handle = loop.call_later(task.retry_interval, self._retry, task)
-
-    def _retry(self, task: Task) -> None:
-        task.retry_handle = None
-        task.retry_interval = min(task.retry_interval * 2, self.master.timers.update_retry_max)
-        self._forward_head(task)
-
-    def _cancel_retry(self, task: Task) -> None:
-        if task.retry_handle is not None:
-            task.retry_handle.cancel()
-            task.retry_handle = None
+    def resend_updates(self, framework_id: str) -> None:
+        """A framework re-subscribed: resend its pending heads now."""
+        self.updates.resend(t for (fid, _), t in self.tasks.items() if fid == framework_id)
 
     def acknowledge(self, framework_id: str, task_id: str, uid: str) -> None:
-        """Scheduler ACK: pops the head if the uuid matches; duplicates/mismatches are ignored."""
         task = self.tasks.get((framework_id, task_id))
-        if task is None or not task.pending or task.pending[0].get("uuid") != uid:
+        if task is None or not self.updates.acknowledge(task, uid):
             return
-        head = task.pending.popleft()
-        self._cancel_retry(task)
-        if task.pending:
-            task.retry_interval = self.master.timers.update_retry_initial
-            self._forward_head(task)
-        elif head["state"] in TERMINAL_STATES and task.terminal:
-            self.tasks.pop((framework_id, task_id), None)
-            executor = self.executors.get((framework_id, task.executor_id))
-            if executor is not None:
-                executor.tasks.pop(task_id, None)
-            self.master.task_completed(task)
+        self.tasks.pop((framework_id, task_id), None)
+        executor = self.executors.get((framework_id, task.executor_id))
+        if executor is not None:
+            executor.tasks.pop(task_id, None)
+        self.master.task_completed(task)
 
     # -- loss and partition (test control) -------------------------------------------------------
 
     def die(self) -> None:
         """The agent host dies: its executors' process groups are killed, nothing is reported."""
+        was_reachable = self.reachable
         self.dead = True
         self.reachable = False
         for executor in list(self.executors.values()):
@@ -390,9 +366,54 @@ class Agent:
             if executor.stream is not None:
                 executor.stream.close()
         for task in self.tasks.values():
-            self._cancel_retry(task)
+            self.updates.cancel(task)
         self.executors.clear()
-        self.master.agent_unreachable(self)
+        if was_reachable:  # a partitioned agent was already reported
+            self.master.agent_unreachable(self)
+
+    def kill_executor(self, executor_id: str) -> list[str]:
+        """Test control: the executor process dies (SIGKILL to its session); the agent reaps it
+        and reports as for any executor exit. Returns the framework ids it was found under."""
+        found = [e for e in self.executors.values() if e.executor_id == executor_id]
+        for executor in found:
+            if executor.hollow is not None:
+                executor.hollow.ctx.exit(9)
+            else:
+                procs.kill_group(executor.pid)
+        return [e.framework_id for e in found]
+
+    def begin_restart(self) -> None:
+        """The agent process goes down (its HTTP server is stopped by the caller). As Mesos'
+        agent recovery: executors of checkpointing frameworks live on and must re-subscribe
+        within the recovery timeout; the others are killed, their tasks LOST (GONE if PA)."""
+        loop = asyncio.get_running_loop()
+        for executor in list(self.executors.values()):
+            if executor.hollow is not None or executor.state is ExecutorState.TERMINATED:
+                continue
+            fw = self.master.frameworks.get(executor.framework_id)
+            if fw is not None and fw.info.get("checkpoint"):
+                executor.state = ExecutorState.RECOVERING
+                timeout = self.master.timers.executor_recovery_timeout
+                loop.call_later(timeout, self._recovery_timeout, executor)
+            else:
+                executor.failure_reason = "REASON_AGENT_RESTARTED"
+                executor.failure_state = (
+                    "TASK_GONE" if fw is not None and fw.partition_aware else "TASK_LOST"
+                )
+                procs.kill_group(executor.pid)
+            if executor.stream is not None:
+                executor.stream.close()
+
+    def end_restart(self) -> None:
+        """The agent is back (same id and port): pending updates are resent at once."""
+        self.updates.resend(self.tasks.values())
+        log.info("Agent restarted", extra={"agent": self.agent_id, "port": self.port})
+
+    def _recovery_timeout(self, executor: Executor) -> None:
+        if executor.state is ExecutorState.RECOVERING:
+            log.warning("Executor did not re-subscribe", extra={"executor": executor.executor_id})
+            executor.failure_reason = "REASON_EXECUTOR_REREGISTRATION_TIMEOUT"
+            procs.kill_group(executor.pid)
 
     def partition(self) -> None:
         if self.reachable and not self.dead:
@@ -405,11 +426,7 @@ class Agent:
             return
         self.reachable = True
         self.master.agent_reregistered(self)
-        for task in self.tasks.values():
-            if task.pending:
-                self._cancel_retry(task)
-                task.retry_interval = self.master.timers.update_retry_initial
-                self._forward_head(task)
+        self.updates.resend(self.tasks.values())
 
     async def stop_http(self) -> None:
         if self.http_runner is not None:
@@ -420,11 +437,11 @@ class Agent:
         """Cluster stop: kill every executor's process group and reap them; nothing is reported."""
         self.dead = True
         for executor in list(self.executors.values()):
+            procs.kill_group(executor.pid)  # first: a closed stream makes pymesos re-subscribe
             if executor.stream is not None:
                 executor.stream.close()
-            procs.kill_group(executor.pid)
         for task in self.tasks.values():
-            self._cancel_retry(task)
+            self.updates.cancel(task)
         if self._spawns:
             await asyncio.wait(list(self._spawns), timeout=grace)
         await self.stop_http()

@@ -90,7 +90,6 @@ def _accept(master: Master, fw: Framework, payload: Json) -> None:
         else:
             log.warning("Unsupported offer operation", extra={"operation": op.get("type")})
     master.add_filter(fw, agent.agent_id, remaining, _refuse_seconds(payload))
-    master.request_allocation()
 
 
 def _operation_tasks(operations: list[Json]) -> list[Json]:
@@ -140,31 +139,50 @@ def _launch(
             tid = get_value(info, "task_id") or ""
             master.master_update(fw, tid, "TASK_ERROR", reason=reason, message=error)
         return remaining
-    tasks: list[Task] = []
     group_ids = [str(i["task_id"]["value"]) for i in infos] if group_executor is not None else None
-    for info in infos:
-        full = dict(info)
-        full["agent_id"] = {"value": agent.agent_id}
-        if executor_info is not None:
-            full["executor"] = executor_info
-        executor_id = (
-            str(executor_info["executor_id"]["value"])
-            if executor_info
-            else full["task_id"]["value"]
-        )
-        task = Task(
-            task_id=str(full["task_id"]["value"]),
-            framework_id=fw.framework_id,
-            agent_id=agent.agent_id,
-            executor_id=str(executor_id),
-            info=full,
-            resources=Resources.from_json(info.get("resources")),
-            group=group_ids,
-        )
+    tasks = [_new_task(fw, agent, info, executor_info, group_ids) for info in infos]
+    for task in tasks:
         fw.tasks[task.task_id] = task
-        tasks.append(task)
     agent.launch(fw, executor_info, tasks, group=group_executor is not None)
     return remaining - need
+
+
+def _new_task(
+    fw: Framework, agent: Agent, info: Json, executor_info: Json | None, group: list[str] | None
+) -> Task:
+    """STAGING; the master fills in agent_id and the executor (with its framework_id)."""
+    full = dict(info)
+    full["agent_id"] = {"value": agent.agent_id}
+    if executor_info is not None:
+        full["executor"] = executor_info
+    task_id = str(full["task_id"]["value"])
+    return Task(
+        task_id=task_id,
+        framework_id=fw.framework_id,
+        agent_id=agent.agent_id,
+        executor_id=str(executor_info["executor_id"]["value"]) if executor_info else task_id,
+        info=full,
+        resources=Resources.from_json(info.get("resources")),
+        group=group,
+    )
+
+
+def _validate_task(
+    fw: Framework, agent: Agent, info: Json, *, seen: set[str], in_group: bool
+) -> str | None:
+    tid = get_value(info, "task_id")
+    if not tid:
+        return "Task has no task_id"
+    if tid in fw.tasks or tid in fw.unreachable_tasks or tid in seen:
+        return f"Task {tid} has a duplicate ID"
+    seen.add(tid)
+    if get_value(info, "agent_id") not in (None, agent.agent_id):
+        return f"Task {tid} uses an agent_id other than the offer's"
+    if in_group and "executor" in info:
+        return f"Task {tid} in a group must not set its own executor"
+    if not in_group and ("executor" in info) == ("command" in info):
+        return f"Task {tid} must set exactly one of executor or command"
+    return None
 
 
 def _validate(
@@ -179,25 +197,15 @@ def _validate(
     seen: set[str] = set()
     executor_info = group_executor
     for info in infos:
-        tid = get_value(info, "task_id")
-        if not tid:
-            return "Task has no task_id", need, None
-        if tid in fw.tasks or tid in fw.unreachable_tasks or tid in seen:
-            return f"Task {tid} has a duplicate ID", need, None
-        seen.add(tid)
-        if get_value(info, "agent_id") not in (None, agent.agent_id):
-            return f"Task {tid} uses an agent_id other than the offer's", need, None
-        if group_executor is not None:
-            if "executor" in info:
-                return f"Task {tid} in a group must not set its own executor", need, None
-        elif ("executor" in info) == ("command" in info):
-            return f"Task {tid} must set exactly one of executor or command", need, None
-        else:
+        error = _validate_task(fw, agent, info, seen=seen, in_group=group_executor is not None)
+        if error is not None:
+            return error, need, None
+        if group_executor is None:
             executor_info = info.get("executor")
         try:
             need = need + Resources.from_json(info.get("resources"))
         except (KeyError, ValueError) as exc:
-            return f"Task {tid} has invalid resources: {exc}", need, None
+            return f"Task {get_value(info, 'task_id')} has invalid resources: {exc}", need, None
     if executor_info is not None:
         executor_info = {**executor_info, "framework_id": {"value": fw.framework_id}}
         error = _validate_executor(executor_info, group=group_executor is not None)
@@ -225,6 +233,10 @@ def _validate_executor(info: Json, *, group: bool) -> str | None:
         return f"Unknown executor type {kind}"
     if "command" not in info:
         return "A CUSTOM executor must have a command"
+    if group:
+        res = Resources.from_json(info.get("resources"))
+        if res.scalars.get("cpus", 0.0) < 0.01 or res.scalars.get("mem", 0.0) < 32:
+            return "A task group's executor needs at least 0.01 cpus and 32 MB of mem"
     return None
 
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -60,6 +61,7 @@ class LocalCluster:
             )
             for i, spec in enumerate(specs)
         ]
+        self._responder = hollow_responder
         self._runner: web.AppRunner | None = None
         self._allocator: asyncio.Task[None] | None = None
 
@@ -90,17 +92,10 @@ class LocalCluster:
         return runner, bound
 
     async def start(self) -> None:
-        self._runner, self.master.port = await self._serve(
-            http_api.master_app(self.master, work_dir=self.work_dir), self.requested_port
-        )
+        app = http_api.master_app(self.master, work_dir=self.work_dir, control=self)
+        self._runner, self.master.port = await self._serve(app, self.requested_port)
         for agent in self.agents:
-            self.master.agents[agent.agent_id] = agent
-            if agent.hollow:
-                agent.port = self.master.port
-            else:
-                agent.http_runner, agent.port = await self._serve(
-                    http_api.agent_app(agent, work_dir=self.work_dir), 0
-                )
+            await self._register(agent)
         self._allocator = asyncio.get_running_loop().create_task(self.master.allocation_loop())
         log.info(
             "Local Mesos cluster up",
@@ -111,6 +106,29 @@ class LocalCluster:
                 "work_dir": str(self.work_dir),
             },
         )
+
+    async def _register(self, agent: Agent) -> None:
+        if agent.hollow:
+            agent.port = self.master.port
+        else:
+            app = http_api.agent_app(agent, work_dir=self.work_dir)
+            agent.http_runner, agent.port = await self._serve(app, 0)
+        self.master.agents[agent.agent_id] = agent
+        self.master.request_allocation()
+
+    async def add_agent(self, spec: AgentSpec) -> Agent:
+        """A new agent joins the running cluster (and is offered at once)."""
+        agent = Agent(
+            self.master,
+            spec,
+            index=len(self.agents) + 1,
+            work_dir=self.work_dir,
+            responder=self._responder,
+        )
+        self.agents.append(agent)
+        await self._register(agent)
+        log.info("Agent added", extra={"agent": agent.agent_id, "hostname": spec.hostname})
+        return agent
 
     async def stop(self) -> None:
         """Kill every executor process group, close every stream, stop every server."""
@@ -149,11 +167,34 @@ class LocalCluster:
         agent.die()
         await agent.stop_http()
 
+    def kill_executor(self, agent_id: str, executor_id: str) -> list[str]:
+        return self.agent(agent_id).kill_executor(executor_id)
+
+    async def restart_agent(self, agent_id: str, *, downtime: float = 0.0) -> None:
+        """The agent process restarts: its port closes for `downtime` seconds and reopens (same
+        id, same port); checkpointing frameworks' executors must re-subscribe (Mesos recovery)."""
+        agent = self.agent(agent_id)
+        agent.begin_restart()
+        await agent.stop_http()
+        if downtime > 0:
+            await asyncio.sleep(downtime)
+        if not agent.hollow:
+            app = http_api.agent_app(agent, work_dir=self.work_dir)
+            agent.http_runner, _ = await self._serve(app, agent.port)
+        agent.end_restart()
+
     def partition_agent(self, agent_id: str) -> None:
         self.agent(agent_id).partition()
 
     def restore_agent(self, agent_id: str) -> None:
         self.agent(agent_id).restore()
+
+    async def wait_for(self, predicate: Callable[[], bool], *, within: float = 10.0) -> None:
+        """Until `predicate()` holds; re-checked on every event and state change, bounded."""
+        async with asyncio.timeout(within):
+            while not predicate():
+                self.master.changed.clear()
+                await self.master.changed.wait()
 
     def state(self) -> Json:
         return views.control_state(self.master)

@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
@@ -29,22 +30,35 @@ DEFAULT_GRACE = 3.0
 class CommandExecutor:
     def __init__(self, env: dict[str, str]) -> None:
         self.url = f"http://{env['MESOS_AGENT_ENDPOINT']}/api/v1/executor"
-        self.ids: Json = {"framework_id": {"value": env["MESOS_FRAMEWORK_ID"]},
-                          "executor_id": {"value": env["MESOS_EXECUTOR_ID"]}}
+        self.ids: Json = {
+            "framework_id": {"value": env["MESOS_FRAMEWORK_ID"]},
+            "executor_id": {"value": env["MESOS_EXECUTOR_ID"]},
+        }
         self.task_id: str | None = None
         self.proc: asyncio.subprocess.Process | None = None
         self.killed = False
         self.grace = DEFAULT_GRACE
         self.done = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def call(self, session: aiohttp.ClientSession, body: Json) -> None:
         async with session.post(self.url, json={**self.ids, **body}) as resp:
             await resp.read()
 
     async def update(self, session: aiohttp.ClientSession, state: str, message: str = "") -> None:
-        status = {"task_id": {"value": self.task_id}, "state": state, "source": "SOURCE_EXECUTOR",
-                  "uuid": base64.b64encode(uuid.uuid4().bytes).decode(), "timestamp": time.time(),
-                  "message": message}
+        status = {
+            "task_id": {"value": self.task_id},
+            "state": state,
+            "source": "SOURCE_EXECUTOR",
+            "uuid": base64.b64encode(uuid.uuid4().bytes).decode(),
+            "timestamp": time.time(),
+            "message": message,
+        }
         await self.call(session, {"type": "UPDATE", "update": {"status": status}})
 
     async def launch(self, session: aiohttp.ClientSession, task: Json) -> None:
@@ -61,13 +75,14 @@ class CommandExecutor:
             argv = [str(a) for a in command.get("arguments") or [executable]]
         try:
             self.proc = await asyncio.create_subprocess_exec(
-                *argv, executable=executable, env=env, process_group=0)
+                *argv, executable=executable, env=env, process_group=0
+            )
         except OSError as exc:
             await self.update(session, "TASK_FAILED", f"Failed to launch: {exc}")
             self.done.set()
             return
         await self.update(session, "TASK_RUNNING")
-        asyncio.create_task(self.wait(session))
+        self._spawn(self.wait(session))
 
     async def wait(self, session: aiohttp.ClientSession) -> None:
         assert self.proc is not None
@@ -100,26 +115,31 @@ class CommandExecutor:
         if kind == "LAUNCH":
             await self.launch(session, event["launch"]["task"])
         elif kind == "KILL":
-            asyncio.create_task(self.kill(event["kill"].get("kill_policy")))
+            self._spawn(self.kill(event["kill"].get("kill_policy")))
         elif kind == "SHUTDOWN":
-            asyncio.create_task(self.kill(None))
+            self._spawn(self.kill(None))
 
     async def run(self) -> int:
         decoder = RecordIODecoder()
-        body = {"type": "SUBSCRIBE",
-                "subscribe": {"unacknowledged_tasks": [], "unacknowledged_updates": []}}
-        async with aiohttp.ClientSession() as session:
-            async with session.post(self.url, json={**self.ids, **body}) as resp:
-                if resp.status != 200:
-                    print(f"subscribe failed: {resp.status} {await resp.text()}", file=sys.stderr)
-                    return 1
-                reader = asyncio.create_task(self._read(session, resp, decoder))
-                await self.done.wait()
-                reader.cancel()
+        body = {
+            "type": "SUBSCRIBE",
+            "subscribe": {"unacknowledged_tasks": [], "unacknowledged_updates": []},
+        }
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(self.url, json={**self.ids, **body}) as resp,
+        ):
+            if resp.status != 200:
+                print(f"subscribe failed: {resp.status} {await resp.text()}", file=sys.stderr)
+                return 1
+            reader = asyncio.create_task(self._read(session, resp, decoder))
+            await self.done.wait()
+            reader.cancel()
         return 0
 
-    async def _read(self, session: aiohttp.ClientSession, resp: aiohttp.ClientResponse,
-                    decoder: RecordIODecoder) -> None:
+    async def _read(
+        self, session: aiohttp.ClientSession, resp: aiohttp.ClientResponse, decoder: RecordIODecoder
+    ) -> None:
         async for chunk in resp.content.iter_any():
             for event in decoder.feed(chunk):
                 await self.handle(session, event)

@@ -46,10 +46,11 @@ class Timers:
     update_retry_max: float = 600.0
     executor_shutdown_grace: float = 5.0
     executor_registration_timeout: float = 60.0
+    executor_recovery_timeout: float = 900.0
     hollow_executor_delay: float = 0.0
 
 
-def _agent_from_dict(index: int, raw: Any) -> AgentSpec:
+def agent_from_dict(index: int, raw: Any) -> AgentSpec:
     if not isinstance(raw, dict):
         raise ValueError(f"agents[{index}]: expected a mapping, got {type(raw).__name__}")
     unknown = set(raw) - {"hostname", "resources", "attributes", "hollow"}
@@ -87,4 +88,4 @@ def load_agents_file(path: Path) -> list[AgentSpec]:
         data = data["agents"]
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a list of agents")
-    return [_agent_from_dict(i, raw) for i, raw in enumerate(data)]
+    return [agent_from_dict(i, raw) for i, raw in enumerate(data)]

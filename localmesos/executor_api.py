@@ -43,7 +43,7 @@ def subscribe(agent: Agent, body: Json) -> EventStream:
     resubscribe = executor.state is not ExecutorState.REGISTERING
     stream = EventStream(name=f"executor {executor.executor_id}")
     executor.stream = stream
-    if executor.state is ExecutorState.REGISTERING:
+    if executor.state in (ExecutorState.REGISTERING, ExecutorState.RECOVERING):
         executor.state = ExecutorState.RUNNING
     subscribed = {
         "executor_info": executor.info,
@@ -63,6 +63,7 @@ def subscribe(agent: Agent, body: Json) -> EventStream:
         stream.send({"type": "SHUTDOWN"})
     else:
         agent.deliver_queued(executor)
+    agent.master.notify()
     log.info(
         "Executor subscribed", extra={"executor": executor.executor_id, "agent": agent.agent_id}
     )
@@ -106,7 +107,7 @@ def _validate_status(executor: Executor, status: Json) -> str | None:
 
 def update(agent: Agent, body: Json) -> None:
     executor = _executor(agent, body)
-    if executor.state is ExecutorState.REGISTERING:
+    if executor.state in (ExecutorState.REGISTERING, ExecutorState.RECOVERING):
         raise ExecutorCallError(403, "Executor is not subscribed")
     status = dict((body.get("update") or {}).get("status") or {})
     apply_update(agent, executor, status)
@@ -139,7 +140,7 @@ def _record(agent: Agent, executor: Executor, status: Json) -> None:
 
 def message(agent: Agent, body: Json) -> None:
     executor = _executor(agent, body)
-    if executor.state is ExecutorState.REGISTERING:
+    if executor.state in (ExecutorState.REGISTERING, ExecutorState.RECOVERING):
         raise ExecutorCallError(403, "Executor is not subscribed")
     data = str((body.get("message") or {}).get("data", ""))
     send_framework_message(agent, executor, data)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from localmesos import calls, executor_api, views
 from localmesos.agent import Agent
+from localmesos.config import AgentSpec, agent_from_dict
 from localmesos.master import Master, SubscribeRefused
 from localmesos.model import Json, get_value
 from localmesos.streams import EventStream
@@ -22,6 +22,17 @@ log = logging.getLogger(__name__)
 MASTER_KEY = web.AppKey("master", Master)
 AGENT_KEY = web.AppKey("agent", Agent)
 WORK_DIR_KEY = web.AppKey("work_dir", Path)
+
+
+class ClusterControl(Protocol):
+    """What the test-control endpoints need from the cluster (LocalCluster implements it)."""
+
+    async def add_agent(self, spec: AgentSpec) -> Agent: ...
+    async def kill_agent(self, agent_id: str) -> None: ...
+    async def restart_agent(self, agent_id: str, *, downtime: float = 0.0) -> None: ...
+
+
+CONTROL_KEY: web.AppKey[ClusterControl] = web.AppKey("control")
 MAX_READ = 1024 * 1024
 
 
@@ -231,8 +242,13 @@ async def control_agent(request: web.Request) -> web.Response:
     agent = _agent(request)
     action = request.match_info["action"]
     if action == "kill":
-        agent.die()
-        await agent.stop_http()
+        await request.app[CONTROL_KEY].kill_agent(agent.agent_id)
+    elif action == "restart":
+        try:
+            downtime = float(request.query.get("downtime", "0"))
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text=f"Bad downtime: {exc}") from exc
+        await request.app[CONTROL_KEY].restart_agent(agent.agent_id, downtime=downtime)
     elif action == "partition":
         agent.partition()
     elif action == "restore":
@@ -242,18 +258,22 @@ async def control_agent(request: web.Request) -> web.Response:
     return _ok_json({"agent_id": agent.agent_id, "reachable": agent.reachable})
 
 
+async def control_add_agent(request: web.Request) -> web.Response:
+    """Body: one agents-file entry, `{hostname, resources, attributes, hollow}`."""
+    try:
+        spec = agent_from_dict(0, await request.json())
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from exc
+    agent = await request.app[CONTROL_KEY].add_agent(spec)
+    return _ok_json({"agent_id": agent.agent_id, "port": agent.port})
+
+
 async def control_kill_executor(request: web.Request) -> web.Response:
     agent = _agent(request)
-    eid = request.match_info["executor_id"]
-    found = [e for e in agent.executors.values() if e.executor_id == eid]
-    if not found:
+    killed = agent.kill_executor(request.match_info["executor_id"])
+    if not killed:
         raise web.HTTPNotFound(text="Unknown executor")
-    for executor in found:
-        if executor.hollow is not None:
-            executor.hollow.ctx.exit(9)
-        elif executor.pid is not None:
-            os.killpg(executor.pid, 9)
-    return _ok_json({"killed": [e.executor_id for e in found]})
+    return _ok_json({"killed": killed})
 
 
 async def control_disconnect(request: web.Request) -> web.Response:
@@ -276,9 +296,10 @@ async def control_rescind(request: web.Request) -> web.Response:
     return _ok_json({"offer_id": offer.offer_id})
 
 
-def master_app(master: Master, *, work_dir: Path) -> web.Application:
+def master_app(master: Master, *, work_dir: Path, control: ClusterControl) -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[MASTER_KEY] = master
+    app[CONTROL_KEY] = control
     app[WORK_DIR_KEY] = work_dir
     app.router.add_post("/api/v1/scheduler", scheduler)
     app.router.add_post("/api/v1", operator)
@@ -295,6 +316,7 @@ def master_app(master: Master, *, work_dir: Path) -> web.Application:
     app.router.add_get("/files/browse", files_browse)
     app.router.add_get("/files/browse.json", files_browse)
     app.router.add_get("/localmesos/state", control_state)
+    app.router.add_post("/localmesos/agents", control_add_agent)
     app.router.add_post("/localmesos/agents/{agent_id}/{action}", control_agent)
     app.router.add_post(
         "/localmesos/agents/{agent_id}/executors/{executor_id}/kill", control_kill_executor

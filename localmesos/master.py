@@ -51,8 +51,7 @@ class Master:
         self._next_agent = 0
         self._allocation_pending = False
         self._rotation = 0
-        self.events_log: list[tuple[str, Json]] = []  # (framework id, event) when logging is on
-        self.log_events = False
+        self.changed = asyncio.Event()  # set on every event sent and state change (for waiters)
 
     # -- ids ------------------------------------------------------------------------------------
 
@@ -87,9 +86,11 @@ class Master:
     # -- events ---------------------------------------------------------------------------------
 
     def send(self, fw: Framework, event: Json) -> None:
-        if self.log_events:
-            self.events_log.append((fw.framework_id, event))
         fw.send(event)
+        self.changed.set()
+
+    def notify(self) -> None:
+        self.changed.set()
 
     # -- subscription and failover ---------------------------------------------------------------
 
@@ -104,6 +105,7 @@ class Master:
             name=f"framework {fid}", heartbeat_interval=self.timers.heartbeat_interval
         )
         fw = self.frameworks.get(fid) if fid else None
+        failover = fw is not None
         if fw is None:
             fid = fid or self._new_framework_id()
             info["id"] = {"value": fid}
@@ -122,6 +124,9 @@ class Master:
         }
         self.send(fw, {"type": "SUBSCRIBED", "subscribed": subscribed})
         self.send(fw, {"type": "HEARTBEAT"})
+        if failover:
+            for agent in self.agents.values():
+                agent.resend_updates(fw.framework_id)
         self.request_allocation()
         return fw, stream
 
@@ -147,6 +152,7 @@ class Master:
             return
         fw.connected = fw.active = False
         fw.unregistered_time = now()
+        self.notify()
         self._reclaim_offers(fw)
         timeout = fw.failover_timeout
         log.info(
@@ -179,7 +185,7 @@ class Master:
         fw.tasks.clear()
         fw.unreachable_tasks.clear()
         log.info("Framework removed", extra={"framework": fw.framework_id})
-        self.request_allocation()
+        self.notify()
 
     # -- offers ---------------------------------------------------------------------------------
 
@@ -254,8 +260,8 @@ class Master:
                 "address": {"hostname": agent.spec.hostname, "ip": self.host, "port": agent.port},
                 "path": f"/slave({agent.index})",
             },
-            "allocation_info": {"role": "*"},
-            "resources": available.to_json(),
+            "allocation_info": {"role": fw.offer_role},
+            "resources": available.to_json(allocation_role=fw.offer_role),
             "attributes": agent.attributes_json(),
             "executor_ids": agent.executor_ids_json(fw.framework_id),
         }

@@ -75,6 +75,12 @@ class Framework:
         return any(c.get("type") == "PARTITION_AWARE" for c in self.info.get("capabilities", []))
 
     @property
+    def offer_role(self) -> str:
+        """Offers go to the framework's first role (MULTI_ROLE `roles`, else legacy `role`)."""
+        roles = self.info.get("roles") or [self.info.get("role") or "*"]
+        return str(roles[0])
+
+    @property
     def failover_timeout(self) -> float:
         return float(self.info.get("failover_timeout", 0.0))
 
@@ -94,6 +100,7 @@ class Offer:
 
 class ExecutorState(Enum):
     REGISTERING = "REGISTERING"
+    RECOVERING = "RECOVERING"  # the agent restarted; waiting for the executor to re-subscribe
     RUNNING = "RUNNING"
     TERMINATING = "TERMINATING"
     TERMINATED = "TERMINATED"
@@ -141,6 +148,7 @@ class Executor:
     pid: int | None = None
     shutdown_requested: bool = False
     failure_reason: str | None = None
+    failure_state: str | None = None
     kill_handle: asyncio.TimerHandle | None = None
     hollow: Any = None  # localmesos.hollow.HollowExecutor for hollow agents
 

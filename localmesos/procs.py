@@ -59,7 +59,7 @@ def executor_environment(
         "LIBPROCESS_PORT": "0",
     }
     if checkpoint:
-        env["MESOS_RECOVERY_TIMEOUT"] = "15mins"
+        env["MESOS_RECOVERY_TIMEOUT"] = f"{agent.master.timers.executor_recovery_timeout:g}secs"
         env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = "2secs"
     return env
 

@@ -92,7 +92,9 @@ class Resources:
             ranges={k: merge_ranges(v) for k, v in ranges.items() if v},
         )
 
-    def to_json(self, *, role: str | None = "*") -> list[Json]:
+    def to_json(self, *, role: str | None = "*", allocation_role: str | None = None) -> list[Json]:
+        """Mesos `Resource`s; `role` is the (legacy) reservation role, `*` for unreserved;
+        `allocation_role` the role they are offered to (defaults to `role`)."""
         out: list[Json] = []
         for name, value in sorted(self.scalars.items()):
             out.append({"name": name, "type": "SCALAR", "scalar": {"value": value}})
@@ -102,7 +104,7 @@ class Resources:
         if role is not None:
             for item in out:
                 item["role"] = role
-                item["allocation_info"] = {"role": role}
+                item["allocation_info"] = {"role": allocation_role or role}
         return out
 
     def to_flat(self) -> Json:

@@ -77,6 +77,10 @@ def decode(kind: type[R], raw: bytes, *, key: str, mod_revision: int) -> R:
             for err in exc.errors()[:5]
         )
         raise UnreadableObjectError(key, reason) from exc
+    if obj.metadata.name != name_from_key(key):
+        raise UnreadableObjectError(
+            key, f"metadata.name {obj.metadata.name!r} does not match the key's name"
+        )
     return with_revision(obj, mod_revision)
 
 
@@ -104,20 +108,29 @@ def prepare_create(obj: R, *, now: datetime) -> R:
 def merge_update(stored: R, desired: R) -> tuple[R, bool, bool]:
     """(merged, changed, remove): caller's spec/labels/annotations/finalizers/ownerReferences,
     stored status and store-owned metadata; generation bumped only when spec changed."""
+    old, new = stored.metadata, desired.metadata
     spec_changed = desired.spec != stored.spec
-    meta = stored.metadata.model_copy(
+    changed = (
+        spec_changed
+        or new.labels != old.labels
+        or new.annotations != old.annotations
+        or tuple(new.finalizers) != tuple(old.finalizers)
+        or tuple(new.owner_references) != tuple(old.owner_references)
+    )
+    if not changed:
+        return stored, False, False
+    meta = old.model_copy(
         update={
-            "labels": dict(desired.metadata.labels),
-            "annotations": dict(desired.metadata.annotations),
-            "finalizers": tuple(desired.metadata.finalizers),
-            "owner_references": tuple(desired.metadata.owner_references),
-            "generation": stored.metadata.generation + (1 if spec_changed else 0),
+            "labels": dict(new.labels),
+            "annotations": dict(new.annotations),
+            "finalizers": tuple(new.finalizers),
+            "owner_references": tuple(new.owner_references),
+            "generation": old.generation + (1 if spec_changed else 0),
         }
     )
     merged = stored.model_copy(update={"metadata": meta, "spec": desired.spec})
-    changed = merged != stored
-    remove = changed and stored.metadata.deletion_timestamp is not None and not meta.finalizers
-    return merged, changed, remove
+    remove = old.deletion_timestamp is not None and not meta.finalizers
+    return merged, True, remove
 
 
 def merge_status(stored: R, desired: R) -> tuple[R, bool]:

@@ -108,6 +108,7 @@ class EmbeddedEtcd:
         *,
         metrics_port: int | None = None,
         name: str = "o2",
+        initial_cluster: str | None = None,
         log_path: Path | None = None,
         tls: TLSFiles | None = None,
         extra_args: Sequence[str] = (),
@@ -120,6 +121,8 @@ class EmbeddedEtcd:
         self.peer_port = peer_port
         self.metrics_port = metrics_port if metrics_port is not None else free_port()
         self.name = name
+        self.initial_cluster = initial_cluster
+        """`name=peerURL,...` for a multi-member cluster (start members concurrently); else self."""
         self.log_path = log_path or self.data_dir.with_name(self.data_dir.name + ".log")
         self.tls = tls
         self.extra_args = tuple(extra_args)
@@ -153,7 +156,7 @@ class EmbeddedEtcd:
             f"--advertise-client-urls={self.endpoint}",
             f"--listen-peer-urls={peer}",
             f"--initial-advertise-peer-urls={peer}",
-            f"--initial-cluster={self.name}={peer}",
+            f"--initial-cluster={self.initial_cluster or f'{self.name}={peer}'}",
             f"--listen-metrics-urls=http://{LOOPBACK}:{self.metrics_port}",
             "--logger=zap",
             "--log-outputs=stderr",

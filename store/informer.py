@@ -328,15 +328,24 @@ class InformerFactory:
         self._options = informer_options
         self._informers: dict[type[Resource], Informer[Any]] = {}
         self._started = False
+        self._on_new: list[Callable[[Informer[Any]], None]] = []
 
     def informer(self, kind: type[R]) -> Informer[R]:
         found = self._informers.get(kind)
         if found is None:
             found = Informer(self.store, kind, **self._options)
             self._informers[kind] = found
+            for callback in self._on_new:
+                callback(found)
             if self._started:
                 found.start()
         return found
+
+    def on_new_informer(self, callback: Callable[[Informer[Any]], None]) -> None:
+        """Call `callback` for every informer, existing and created later (e.g. to subscribe)."""
+        self._on_new.append(callback)
+        for informer in list(self._informers.values()):
+            callback(informer)
 
     def all(self) -> list[Informer[Any]]:
         return list(self._informers.values())

@@ -20,6 +20,9 @@ from store.api import DEFAULT_PREFIX
 from store.kv import KV, Compare, Get, KVEvent, Op, Put, TxnResult
 from store.resources import ResourceStore
 
+MAX_TXN_OPS = 128
+"""etcd's default --max-txn-ops: per txn, for the compares and for each branch's ops."""
+
 
 @dataclass
 class _Lease:
@@ -64,6 +67,8 @@ class MemoryKV:
         self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
     ) -> TxnResult:
         self.expire_leases()
+        if len(compares) > MAX_TXN_OPS:
+            raise O2Error("etcdserver: too many operations in txn request")
         succeeded = all(self._holds(c) for c in compares)
         ops = success if succeeded else failure
         self._check_ops(ops)
@@ -84,6 +89,8 @@ class MemoryKV:
         return TxnResult(succeeded=succeeded, revision=self._revision, gets=gets)
 
     def _check_ops(self, ops: Sequence[Op]) -> None:
+        if len(ops) > MAX_TXN_OPS:
+            raise O2Error("etcdserver: too many operations in txn request")
         written = [op.key for op in ops if not isinstance(op, Get)]
         if len(written) != len(set(written)):
             raise O2Error("duplicate key given in txn request")
@@ -153,6 +160,8 @@ class MemoryKV:
                 continue
             event = self._history[index]
             position += 1
+            if event.revision < start_revision:  # asked for a future revision: skip until it
+                continue
             if event.kv.key.startswith(key) if prefix else event.kv.key == key:
                 yield event
 

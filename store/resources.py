@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
@@ -17,7 +16,6 @@ from typing import TypeVar
 from crds.errors import (
     AlreadyExistsError,
     ConflictError,
-    FencedError,
     NotFoundError,
     O2Error,
     UnreadableObjectError,
@@ -25,59 +23,27 @@ from crds.errors import (
 from crds.meta import utcnow
 from crds.resource import Resource
 from store import codec
-from store.api import DEFAULT_PREFIX, Fence, ListResult, RawValue, RuntimeKV, Store, WatchEvent
-from store.kv import KV, Compare, Delete, Get, KVBackend, KVEvent, Op, Put, TxnResult
+from store.api import DEFAULT_PREFIX, Fence, ListResult, RuntimeKV, Store, WatchEvent
+from store.kv import KV, Compare, Delete, Get, KVBackend, KVEvent, Op, Put
+from store.rawkv import FencedKV, ObjectCache
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=Resource)
 
+DELETE_ATTEMPTS = 3
 BATCH_SIZE = 128
-"""Status writes per etcd txn in update_status_many (etcd's default --max-txn-ops is 128)."""
+"""Ops per etcd txn in update_status_many: etcd's default --max-txn-ops is 128, counting the
+compares too, so a fenced batch carries one write less (the fence is a compare)."""
 BATCHES_IN_FLIGHT = 8
 """Concurrent batch txns: with 8 in flight etcd reaches its physical write floor (DESIGN §7)."""
-CACHE_SIZE = 20_000
-INCREMENT_ATTEMPTS = 1_000
 
 
 def kind_name(kind: type[Resource]) -> str:
     return kind.KIND or kind.__name__
 
 
-class ObjectCache:
-    """Last decoded object per key, so a CAS update needs no read when the caller's
-    resourceVersion is the one we saw (a key at a mod_revision has exactly one value)."""
-
-    def __init__(self, size: int = CACHE_SIZE) -> None:
-        self._size = size
-        self._items: OrderedDict[str, Resource] = OrderedDict()
-
-    def get(self, key: str, revision: int | None) -> Resource | None:
-        obj = self._items.get(key)
-        if obj is None or revision is None or obj.metadata.resource_version != revision:
-            return None
-        return obj
-
-    def put(self, key: str, obj: Resource) -> None:
-        self._items[key] = obj
-        self._items.move_to_end(key)
-        if len(self._items) > self._size:
-            self._items.popitem(last=False)
-
-    def drop(self, key: str) -> None:
-        self._items.pop(key, None)
-
-
-def _raw(kv: KV) -> RawValue:
-    return RawValue(
-        value=kv.value,
-        mod_revision=kv.mod_revision,
-        create_revision=kv.create_revision,
-        lease=kv.lease,
-    )
-
-
-class ResourceStore:
+class ResourceStore(FencedKV):
     """Store + RuntimeKV over a KVBackend; `with_fence` returns a view sharing the backend."""
 
     def __init__(
@@ -90,23 +56,11 @@ class ResourceStore:
         cache: ObjectCache | None = None,
         owner: bool = True,
     ) -> None:
-        self.backend = backend
-        self.prefix = prefix.rstrip("/")
-        self.fence = fence
+        super().__init__(backend, prefix=prefix, fence=fence, cache=cache, owner=owner)
         self.clock = clock
-        self._cache = cache if cache is not None else ObjectCache()
-        self._owner = owner
-
-    # ----- keys and fencing -------------------------------------------------------------
 
     def key_for(self, kind: type[Resource], name: str) -> str:
         return codec.registry_key(self.prefix, kind, name)
-
-    def runtime_key(self, name: str) -> str:
-        return codec.runtime_key(self.prefix, name)
-
-    def lease_key(self, name: str) -> str:
-        return codec.lease_key(self.prefix, name)
 
     def with_fence(self, fence: Fence | None) -> ResourceStore:
         view = type(self).__new__(type(self))
@@ -121,21 +75,6 @@ class ResourceStore:
         )
         return view
 
-    async def _txn(
-        self, compares: list[Compare], success: list[Op], failure: list[Op] | None = None
-    ) -> TxnResult:
-        """A txn that also carries the fence; raises FencedError when the fence failed."""
-        failure = list(failure or [])
-        if self.fence is not None:
-            compares = [*compares, Compare(self.fence.key, "create", self.fence.create_revision)]
-            failure.append(Get(self.fence.key))
-        result = await self.backend.txn(compares, success, failure)
-        if not result.succeeded and self.fence is not None:
-            held = result.gets[-1]
-            if held is None or held.create_revision != self.fence.create_revision:
-                raise FencedError(self.fence.key)
-        return result
-
     # ----- typed resources ----------------------------------------------------------------
 
     def _decode(self, kind: type[R], kv: KV) -> R:
@@ -143,19 +82,18 @@ class ResourceStore:
         if type(cached) is kind:  # same key and mod_revision: same bytes, skip parsing
             return cached
         obj = codec.decode(kind, kv.value, key=kv.key, mod_revision=kv.mod_revision)
-        self._cache.put(kv.key, obj)
+        self._cache.put(kv.key, obj, kv.value)
         return obj
 
     async def create(self, obj: R, *, lease: int | None = None) -> R:
         key = self.key_for(type(obj), obj.metadata.name)
         prepared = codec.prepare_create(obj, now=self.clock())
-        result = await self._txn(
-            [Compare(key, "create", 0)], [Put(key, codec.encode(prepared), lease or 0)]
-        )
+        raw = codec.encode(prepared)
+        result = await self._txn([Compare(key, "create", 0)], [Put(key, raw, lease or 0)])
         if not result.succeeded:
             raise AlreadyExistsError(obj.kind, obj.metadata.name)
         created = codec.with_revision(prepared, result.revision)
-        self._cache.put(key, created)
+        self._cache.put(key, created, raw)
         return created
 
     async def get(self, kind: type[R], name: str) -> R:
@@ -189,12 +127,13 @@ class ResourceStore:
     async def _write(self, merged: R, *, expected: int) -> R:
         key = self.key_for(type(merged), merged.metadata.name)
         try:
-            revision = await self._cas(merged, expected=expected, op=Put(key, codec.encode(merged)))
+            raw = codec.encode(merged)
+            revision = await self._cas(merged, expected=expected, op=Put(key, raw))
         except ConflictError:
             self._cache.drop(key)
             raise
         written = codec.with_revision(merged, revision)
-        self._cache.put(key, written)
+        self._cache.put(key, written, raw)
         return written
 
     async def update(self, obj: R) -> R:
@@ -221,6 +160,18 @@ class ResourceStore:
 
     async def delete(
         self, kind: type[R], name: str, *, resource_version: int | None = None
+    ) -> R | None:
+        """Without resource_version, a delete that raced with a write re-reads and tries again."""
+        for _ in range(DELETE_ATTEMPTS - 1):
+            try:
+                return await self._delete_once(kind, name, resource_version=resource_version)
+            except ConflictError:
+                if resource_version is not None:
+                    raise
+        return await self._delete_once(kind, name, resource_version=resource_version)
+
+    async def _delete_once(
+        self, kind: type[R], name: str, *, resource_version: int | None
     ) -> R | None:
         key = self.key_for(kind, name)
         kv, _ = await self.backend.get(key)
@@ -304,7 +255,9 @@ class ResourceStore:
             else:
                 pending.append((index, merged, stored.metadata.resource_version or 0))
         batches = _batches(
-            pending, key=lambda item: self.key_for(type(item[1]), item[1].metadata.name)
+            pending,
+            key=lambda item: self.key_for(type(item[1]), item[1].metadata.name),
+            size=BATCH_SIZE - (1 if self.fence is not None else 0),
         )
         limit = asyncio.Semaphore(BATCHES_IN_FLIGHT)
 
@@ -352,14 +305,13 @@ class ResourceStore:
     ) -> None:
         keys = [self.key_for(type(m), m.metadata.name) for _, m, _ in batch]
         compares = [Compare(k, "mod", rv) for k, (_, _, rv) in zip(keys, batch, strict=True)]
-        puts: builtins.list[Op] = [
-            Put(k, codec.encode(m)) for k, (_, m, _) in zip(keys, batch, strict=True)
-        ]
+        raws = [codec.encode(m) for _, m, _ in batch]
+        puts: builtins.list[Op] = [Put(k, raw) for k, raw in zip(keys, raws, strict=True)]
         result = await self._txn(compares, puts)
         if result.succeeded:
-            for key, (index, merged, _) in zip(keys, batch, strict=True):
+            for key, raw, (index, merged, _) in zip(keys, raws, batch, strict=True):
                 written = codec.with_revision(merged, result.revision)
-                self._cache.put(key, written)
+                self._cache.put(key, written, raw)
                 results[index] = written
             return
         for index, _, _ in batch:  # someone else wrote one of them: find out which, per item
@@ -368,75 +320,17 @@ class ResourceStore:
             except O2Error as exc:
                 results[index] = exc
 
-    # ----- RuntimeKV ----------------------------------------------------------------------
-
-    async def get_raw(self, key: str) -> RawValue | None:
-        kv, _ = await self.backend.get(key)
-        return _raw(kv) if kv is not None else None
-
-    async def put_raw(self, key: str, value: bytes, *, lease: int | None = None) -> int:
-        self._cache.drop(key)
-        return (await self._txn([], [Put(key, value, lease or 0)])).revision
-
-    async def create_raw(self, key: str, value: bytes, *, lease: int | None = None) -> int | None:
-        result = await self._txn([Compare(key, "create", 0)], [Put(key, value, lease or 0)])
-        return result.revision if result.succeeded else None
-
-    async def cas_raw(self, key: str, value: bytes, *, expected_mod_revision: int) -> bool:
-        self._cache.drop(key)
-        result = await self._txn([Compare(key, "mod", expected_mod_revision)], [Put(key, value)])
-        return result.succeeded
-
-    async def delete_raw(self, key: str) -> None:
-        self._cache.drop(key)
-        await self._txn([], [Delete(key)])
-
-    async def increment(self, key: str) -> int:
-        """Advance the integer at `key` by one with a CAS loop; never hands out a value twice."""
-        for _ in range(INCREMENT_ATTEMPTS):
-            kv, _ = await self.backend.get(key)
-            current = int(kv.value) if kv is not None and kv.value.strip() else 0
-            guard = Compare(key, "mod", kv.mod_revision) if kv else Compare(key, "create", 0)
-            result = await self._txn([guard], [Put(key, str(current + 1).encode())])
-            if result.succeeded:
-                return current + 1
-        raise ConflictError("counter", key)
-
-    async def grant_lease(self, ttl: int) -> int:
-        return await self.backend.grant_lease(ttl)
-
-    async def refresh_lease(self, lease_id: int) -> int:
-        return await self.backend.refresh_lease(lease_id)
-
-    async def revoke_lease(self, lease_id: int) -> None:
-        await self.backend.revoke_lease(lease_id)
-
-    async def watch_raw(
-        self, key: str, *, start_revision: int, prefix: bool = False
-    ) -> AsyncIterator[tuple[str, RawValue | None, int]]:
-        async for event in self.backend.watch(key, start_revision=start_revision, prefix=prefix):
-            value = _raw(event.kv) if event.type == "PUT" else None
-            yield event.kv.key, value, event.revision
-
-    async def compact(self, revision: int) -> None:
-        """Compact history up to `revision` (watches from older revisions get CompactedError)."""
-        await self.backend.compact(revision)
-
-    async def close(self) -> None:
-        if self._owner:
-            await self.backend.close()
-
 
 def _batches(
-    items: list[tuple[int, R, int]], *, key: Callable[[tuple[int, R, int]], str]
+    items: list[tuple[int, R, int]], *, key: Callable[[tuple[int, R, int]], str], size: int
 ) -> list[list[tuple[int, R, int]]]:
-    """Chunks of at most BATCH_SIZE with no key twice (etcd rejects duplicate keys in a txn)."""
+    """Chunks of at most `size` with no key twice (etcd rejects duplicate keys in a txn)."""
     batches: list[list[tuple[int, R, int]]] = []
     current: list[tuple[int, R, int]] = []
     seen: set[str] = set()
     for item in items:
         name = key(item)
-        if len(current) >= BATCH_SIZE or name in seen:
+        if len(current) >= size or name in seen:
             batches.append(current)
             current, seen = [], set()
         current.append(item)

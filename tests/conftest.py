@@ -10,7 +10,9 @@
   semantics (prefix `/o2`); `compact()`, an injectable clock and `put_raw` for garbage values.
 - `private_etcd` (function): a factory `private_etcd(**kwargs) -> EmbeddedEtcd` for tests that
   stop/kill/restart etcd (`stop_sync()`, `kill_sync()`, `start_sync()` on the same data dir and
-  ports); every etcd it started is stopped at teardown, by pid.
+  ports); every etcd it started is stopped at teardown, by pid. Also use it for anything
+  global to an etcd (compaction, auth enable, TLS): never do those on `etcd_server`.
+- helpers in tests.etcd_fixture: `unique_prefix()`, `start_etcd(data_dir, **kwargs)`.
 """
 
 from tests.etcd_fixture import etcd_server, etcd_store, memory_store, private_etcd

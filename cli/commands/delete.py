@@ -48,15 +48,18 @@ def _targets(kind: str | None, names: list[str], files: list[str]) -> list[Targe
     return [(info, n) for n in names]
 
 
-async def _delete_one(store: Store, target: Target, *, ignore_not_found: bool) -> bool:
+async def _delete_one(
+    store: Store, target: Target, *, ignore_not_found: bool, missing: list[NotFoundError]
+) -> bool:
+    """Delete one object; an absent one is noted in `missing` (kubectl goes on with the rest)."""
     info, name = target
     ref = f"{info.singular}/{name}"
     try:
         marked = await store.delete(info.model, name)
-    except NotFoundError:
-        if ignore_not_found:
-            return False
-        raise
+    except NotFoundError as exc:
+        if not ignore_not_found:
+            missing.append(exc)
+        return False
     if marked is not None and marked.metadata.finalizers:
         pending = ", ".join(marked.metadata.finalizers)
         write_out(f"{ref} marked for deletion (waiting for finalizers: {pending})\n")
@@ -87,11 +90,18 @@ async def _delete(
     ignore_not_found: bool,
 ) -> None:
     async with connect(opts) as store:
+        missing: list[NotFoundError] = []
         deleted = [
-            t for t in targets if await _delete_one(store, t, ignore_not_found=ignore_not_found)
+            t
+            for t in targets
+            if await _delete_one(store, t, ignore_not_found=ignore_not_found, missing=missing)
         ]
         if wait:
             await _wait_gone(store, deleted, within=within)
+    if len(missing) == 1:
+        raise missing[0]
+    if missing:
+        raise ValidationError([FieldError(path="", message=str(e)) for e in missing])
 
 
 def delete_command(

@@ -24,9 +24,10 @@ from cli.printers import (
 )
 from cli.runtime import connect, print_out, run, warn, write_out
 from cli.selectors import complete_kind, matches, parse_selector, resolve_kinds
-from crds.errors import CompactedError, FieldError, O2Error, ValidationError
+from crds.errors import FieldError, O2Error, ValidationError
 from crds.resource import KindInfo, Resource
-from store.api import Store, WatchEvent
+from store.api import Store
+from store.informer import CacheEvent, Informer
 
 HELP = """Show resources: a table with the kind's columns, or names, JSON or YAML.
 
@@ -203,33 +204,32 @@ async def _watch(
     output: Output,
     selector: dict[str, str],
 ) -> None:
+    """List, then one row per change, through the shared informer (resume, relist, stalls)."""
     printer = WatchPrinter(info=info, output=output)
-    objs, revision = await _list(store, info, selector, names)
-    printer.initial(objs, now=datetime.now(UTC))
-    while True:
-        try:
-            async for event in store.watch(info.model, start_revision=revision + 1):
-                revision = event.revision
-                _on_event(printer, event, names=names, selector=selector)
-        except CompactedError:
-            _, revision = await _list(store, info, selector, names)
+    informer: Informer[Resource] = Informer(store, info.model)
+    informer.on_unreadable(lambda err: warn(unreadable_text(err)))
+    running = informer.start()
+    try:
+        await informer.wait_synced()
+        wanted = [o for o in informer.list() if _wanted(o, names=names, selector=selector)]
+        printer.initial(sorted(wanted, key=lambda o: o.metadata.name), now=datetime.now(UTC))
+        live = False  # add_handler replays the cache as ADDED: already printed above
+
+        def on_change(event: CacheEvent[Resource]) -> None:
+            if live and _wanted(event.obj, names=names, selector=selector):
+                printer.change(event.obj, now=datetime.now(UTC))
+
+        informer.add_handler(on_change)
+        live = True
+        await running
+    finally:
+        await informer.stop()
 
 
-def _on_event(
-    printer: WatchPrinter,
-    event: WatchEvent[Resource],
-    *,
-    names: list[str],
-    selector: dict[str, str],
-) -> None:
-    if names and event.name not in names:
-        return
-    if event.error is not None:
-        warn(unreadable_text(event.error))
-        return
-    if event.obj is None or not matches(event.obj.metadata.labels, selector):
-        return
-    printer.change(event.obj, now=datetime.now(UTC))
+def _wanted(obj: Resource, *, names: list[str], selector: dict[str, str]) -> bool:
+    if names and obj.metadata.name not in names:
+        return False
+    return matches(obj.metadata.labels, selector)
 
 
 def get_command(

@@ -73,15 +73,13 @@ async def wait_until(
 
 
 async def _wait_one(
-    store: Store, info: KindInfo, name: str, *, wait_for: WaitFor, check_once: bool
-) -> Seen:
-    seen = Seen(Outcome(False, "nothing yet"))
+    store: Store, info: KindInfo, name: str, *, wait_for: WaitFor, seen: Seen, check_once: bool
+) -> None:
     if check_once:
         document, _ = await _current(store, info, name)
         seen.outcome = wait_for.check(document)
     else:
         await wait_until(store, info, name, wait_for=wait_for, seen=seen)
-    return seen
 
 
 async def _wait(
@@ -96,8 +94,8 @@ async def _wait(
             seen = Seen(Outcome(False, "nothing yet"))
             try:
                 async with asyncio.timeout_at(deadline if within > 0 else None):
-                    seen = await _wait_one(
-                        store, info, name, wait_for=wait_for, check_once=within == 0
+                    await _wait_one(
+                        store, info, name, wait_for=wait_for, seen=seen, check_once=within == 0
                     )
             except TimeoutError as exc:
                 raise WaitTimeoutError(

@@ -1,5 +1,8 @@
-"""o2's Mesos scheduler-side client (v1 HTTP API over aiohttp); wire shapes are in mesosapi."""
+"""o2's Mesos scheduler-side client (v1 HTTP API over aiohttp) and its in-memory fake; wire
+shapes are in mesosapi."""
 
+from controller.mesos.calls import SchedulerCalls
 from controller.mesos.client import Disconnected, SchedulerClient
+from controller.mesos.fake import FakeSchedulerClient
 
-__all__ = ["Disconnected", "SchedulerClient"]
+__all__ = ["Disconnected", "FakeSchedulerClient", "SchedulerCalls", "SchedulerClient"]

@@ -9,7 +9,7 @@ Usage (the task controller):
             match event:
                 case Subscribed(): ...      # store client.framework_id, reconcile
                 case Offers(): await client.launch(...)
-                case Update(): ...; await client.acknowledge(event.status)
+                case Update(): ...; client.acknowledge_soon(event.status)  # or await acknowledge()
                 case Disconnected(): ...    # offers are void; calls raise until re-subscribed
 
 Events keep flowing across reconnects: the client re-subscribes by itself (backoff + jitter,
@@ -30,39 +30,16 @@ from typing import ClassVar, Self
 import aiohttp
 import pydantic
 
+from controller.mesos.calls import SchedulerCalls
 from crds.errors import MesosCallError, MesosUnavailableError
 from mesosapi.backoff import Backoff
-from mesosapi.models import (
-    AgentId,
-    DurationInfo,
-    ExecutorId,
-    Filters,
-    FrameworkId,
-    FrameworkInfo,
-    KillPolicy,
-    OfferId,
-    Operation,
-    TaskId,
-    TaskInfo,
-    TaskStatus,
-)
+from mesosapi.models import FrameworkId, FrameworkInfo, TaskStatus
 from mesosapi.recordio import RecordIODecoder
 from mesosapi.scheduler import (
-    Accept,
-    Acknowledge,
-    Decline,
-    Kill,
-    MessageCall,
-    Reconcile,
-    ReconcileTask,
-    Revive,
     SchedulerCall,
     SchedulerEvent,
-    Shutdown,
     Subscribe,
     Subscribed,
-    Suppress,
-    Teardown,
     decode_event,
     encode_call,
 )
@@ -84,7 +61,7 @@ class _StreamEnded(Exception):
     """Internal: the subscription stream ended (closed, refused, silent or broken)."""
 
 
-def _leader_from_location(location: str, current: str) -> str:
+def leader_from_location(location: str, current: str) -> str:
     """The `host:port` a 307 points at (Mesos sends `//host:port/...`)."""
     loc = location.strip()
     if loc.startswith("//"):
@@ -93,7 +70,7 @@ def _leader_from_location(location: str, current: str) -> str:
     return netloc or current
 
 
-class SchedulerClient:
+class SchedulerClient(SchedulerCalls):
     """One framework's connection to the Mesos master (or one of several masters)."""
 
     def __init__(
@@ -106,6 +83,7 @@ class SchedulerClient:
         backoff: Backoff | None = None,
         stable_after: float = 10.0,
         call_timeout: float = 10.0,
+        ack_concurrency: int = 16,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._masters = [masters] if isinstance(masters, str) else list(masters)
@@ -125,7 +103,11 @@ class SchedulerClient:
         self._queue: asyncio.Queue[SchedulerEvent | None] = asyncio.Queue()
         self._session: aiohttp.ClientSession | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._ack_concurrency = ack_concurrency
+        self._acks: asyncio.Queue[TaskStatus] = asyncio.Queue()
+        self._ack_workers: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
+        self._closing = False
         self.subscribe_attempts: deque[float] = deque(maxlen=1000)
         """Clock times of the latest SUBSCRIBE attempts (to measure the reconnect rate)."""
 
@@ -144,6 +126,10 @@ class SchedulerClient:
         connector = aiohttp.TCPConnector(limit=64, force_close=False)
         self._session = aiohttp.ClientSession(connector=connector)
         self._runner = asyncio.create_task(self._run(), name="mesos-scheduler-subscription")
+        self._ack_workers = [
+            asyncio.create_task(self._ack_worker(), name=f"mesos-ack-{i}")
+            for i in range(self._ack_concurrency)
+        ]
 
     async def close(self, *, teardown: bool = False) -> None:
         """Stop the subscription (the framework stays registered unless `teardown`)."""
@@ -152,14 +138,46 @@ class SchedulerClient:
                 await self.teardown()
             except (MesosCallError, MesosUnavailableError) as exc:
                 log.warning("Teardown failed", extra={"error": str(exc)})
-        if self._runner is not None:
-            self._runner.cancel()
-            await asyncio.gather(self._runner, return_exceptions=True)
-            self._runner = None
+        self._closing = True
+        tasks = [*self._ack_workers, *([self._runner] if self._runner else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._runner = None
+        self._ack_workers = []
         if self._session is not None:
             await self._session.close()
             self._session = None
         self._queue.put_nowait(None)
+
+    def acknowledge_soon(self, status: TaskStatus) -> bool:
+        """Queue the ACK of a reliable update (one with a uuid) without waiting for it.
+
+        A pool of `ack_concurrency` workers sends them. An ACK lost to a disconnect is harmless:
+        the agent re-sends the update and the consumer ACKs it again. False if nothing to ACK.
+        """
+        if status.uuid is None or status.agent_id is None:
+            return False
+        self._acks.put_nowait(status)
+        return True
+
+    @property
+    def pending_acks(self) -> int:
+        return self._acks.qsize()
+
+    async def _ack_worker(self) -> None:
+        while True:
+            status = await self._acks.get()
+            try:
+                await self.acknowledge(status)
+            except (MesosCallError, MesosUnavailableError) as exc:
+                log.info("ACK dropped; Mesos will re-send the update", extra={"error": str(exc)})
+            finally:
+                self._acks.task_done()
+
+    async def drain_acks(self) -> None:
+        """Wait until every queued ACK was sent (or dropped); bound it with asyncio.timeout()."""
+        await self._acks.join()
 
     async def events(self) -> AsyncIterator[SchedulerEvent]:
         """Typed events (and `Disconnected`) until `close()`."""
@@ -198,7 +216,7 @@ class SchedulerClient:
     # ---- the subscription loop ------------------------------------------------------------
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             started = self._clock()
             reason = await self._subscribe_once()
             was_subscribed = self._subscribed.is_set()
@@ -210,7 +228,9 @@ class SchedulerClient:
                 self._backoff.reset()
             delay = self._backoff.next_delay()
             log.info(
-                "Mesos subscription ended; re-subscribing",
+                "Mesos subscription ended (%s); re-subscribing in %.2fs",
+                reason,
+                delay,
                 extra={"master": self._leader, "reason": reason, "delay": round(delay, 3)},
             )
             await asyncio.sleep(delay)
@@ -229,6 +249,9 @@ class SchedulerClient:
             return str(exc)
         except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
             self._rotate_master()
+            return f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # the loop must survive anything: log it and back off
+            log.exception("Unexpected error in the Mesos subscription")
             return f"{type(exc).__name__}: {exc}"
 
     def _rotate_master(self) -> None:
@@ -253,10 +276,11 @@ class SchedulerClient:
             allow_redirects=False,
             timeout=timeout,
         )
-        resp = await asyncio.wait_for(request, self._call_timeout)
+        async with asyncio.timeout(self._call_timeout):
+            resp = await request
         async with resp:
             if resp.status == 307:
-                return _leader_from_location(resp.headers.get("Location", ""), master)
+                return leader_from_location(resp.headers.get("Location", ""), master)
             if resp.status != 200:
                 body = await resp.text()
                 self._rotate_master()
@@ -272,7 +296,8 @@ class SchedulerClient:
             if not self._subscribed.is_set():
                 silence = max(silence, self._call_timeout)
             try:
-                chunk = await asyncio.wait_for(resp.content.readany(), silence)
+                async with asyncio.timeout(silence):
+                    chunk = await resp.content.readany()
             except TimeoutError as exc:
                 raise _StreamEnded(f"no event for {silence:.1f}s (heartbeats stopped)") from exc
             if not chunk:
@@ -321,72 +346,3 @@ class SchedulerClient:
                     raise MesosCallError(call.TYPE, status=resp.status, body=text)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise MesosUnavailableError(f"{call.TYPE} to {self._leader} failed: {exc}") from exc
-
-    async def accept(
-        self,
-        offer_ids: Sequence[OfferId],
-        operations: Sequence[Operation],
-        *,
-        filters: Filters | None = None,
-    ) -> None:
-        await self.call(
-            Accept(offer_ids=list(offer_ids), operations=list(operations), filters=filters)
-        )
-
-    async def launch(
-        self,
-        offer_ids: Sequence[OfferId],
-        tasks: Sequence[TaskInfo],
-        *,
-        refuse_seconds: float | None = None,
-    ) -> None:
-        """One ACCEPT with one LAUNCH of all `tasks` (batch as many as the offers hold)."""
-        filters = Filters(refuse_seconds=refuse_seconds) if refuse_seconds is not None else None
-        await self.accept(offer_ids, [Operation.of_launch(list(tasks))], filters=filters)
-
-    async def decline(
-        self, offer_ids: Sequence[OfferId], *, refuse_seconds: float | None = None
-    ) -> None:
-        filters = Filters(refuse_seconds=refuse_seconds) if refuse_seconds is not None else None
-        await self.call(Decline(offer_ids=list(offer_ids), filters=filters))
-
-    async def revive(self, roles: Sequence[str] | None = None) -> None:
-        await self.call(Revive(roles=list(roles) if roles else None))
-
-    async def suppress(self, roles: Sequence[str] | None = None) -> None:
-        await self.call(Suppress(roles=list(roles) if roles else None))
-
-    async def kill(
-        self,
-        task_id: TaskId,
-        *,
-        agent_id: AgentId | None = None,
-        grace_seconds: float | None = None,
-    ) -> None:
-        policy = None
-        if grace_seconds is not None:
-            policy = KillPolicy(grace_period=DurationInfo.of_seconds(grace_seconds))
-        await self.call(Kill(task_id=task_id, agent_id=agent_id, kill_policy=policy))
-
-    async def shutdown_executor(self, executor_id: ExecutorId, agent_id: AgentId) -> None:
-        await self.call(Shutdown(executor_id=executor_id, agent_id=agent_id))
-
-    async def acknowledge(self, status: TaskStatus) -> bool:
-        """ACK an update that carries a uuid (reliable); False (nothing sent) for one without."""
-        if status.uuid is None or status.agent_id is None:
-            return False
-        await self.call(
-            Acknowledge(agent_id=status.agent_id, task_id=status.task_id, uuid=status.uuid)
-        )
-        return True
-
-    async def reconcile(self, tasks: Sequence[tuple[TaskId, AgentId | None]] = ()) -> None:
-        """Explicit for the given (task, agent) pairs; implicit (all tasks) when empty."""
-        await self.call(Reconcile(tasks=[ReconcileTask(task_id=t, agent_id=a) for t, a in tasks]))
-
-    async def message(self, agent_id: AgentId, executor_id: ExecutorId, data: bytes) -> None:
-        await self.call(MessageCall(agent_id=agent_id, executor_id=executor_id, data=data))
-
-    async def teardown(self) -> None:
-        """Unregister the framework: Mesos kills all its tasks and executors."""
-        await self.call(Teardown())

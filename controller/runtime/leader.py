@@ -97,12 +97,12 @@ class LeaderElector:
         ]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            log.warning("Lost leadership", extra=self._extra())
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.fence = None
-            log.warning("Lost leadership", extra=self._extra())
 
     async def _keepalive(self, lease: int) -> None:
         loop = asyncio.get_running_loop()

@@ -146,6 +146,7 @@ class Controller:
         self.fenced = False
         """Set when a write was rejected by the fence: workers stop pulling keys at once."""
         self._tasks: list[asyncio.Task[None]] = []
+        self._busy: set[asyncio.Task[Any]] = set()
         self._handlers: list[tuple[Informer[Any], Callable[[CacheEvent[Any]], None]]] = []
 
     def attach(self) -> None:
@@ -187,9 +188,16 @@ class Controller:
             self.queue.add(key)
         log.info("Controller started", extra={"controller": self.name})
 
-    async def stop(self) -> None:
-        """Stop at once: in-flight reconciles are cancelled (their keys stay queued)."""
+    async def stop(self, *, grace: float = 0.0) -> None:
+        """Stop workers. With `grace`, reconciles in flight may finish for that long (graceful
+        shutdown); without, they are cancelled at once (lost leadership). Keys stay queued."""
         tasks, self._tasks = self._tasks, []
+        if grace > 0:
+            for task in tasks:
+                if task not in self._busy:
+                    task.cancel()
+            self.fenced = True  # busy workers return after their current key
+            await asyncio.wait(tasks, timeout=grace)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -198,22 +206,27 @@ class Controller:
 
     async def _worker(self) -> None:
         queue = self.queue
-        while True:
+        me = asyncio.current_task()
+        assert me is not None
+        while not self.fenced:
             try:
                 key = await queue.get()
             except ShutDown:
                 return
-            if self.fenced:  # deposed: leave the key for the next term, stop pulling
+            if self.fenced:  # deposed or stopping: leave the key for the next term
                 queue.add(key)
                 queue.done(key)
                 return
+            self._busy.add(me)
             try:
                 await self._process(queue, key)
             except asyncio.CancelledError:
                 queue.add(key)  # unfinished: look again next term
                 raise
             finally:
+                self._busy.discard(me)
                 queue.done(key)
+            await asyncio.sleep(0)  # never starve the loop (watches, lease keepalive)
 
     async def _process(self, queue: WorkQueue, key: str) -> None:
         started = time.perf_counter()
@@ -231,6 +244,7 @@ class Controller:
             outcome = "error"
             queue.forget(key)
             log.error("Reconcile failed permanently", extra=self._extra(key, exc))
+            self._warn(key, "ReconcileFailed", str(exc))
         except FencedError as exc:
             outcome = "fenced"
             self.fenced = True
@@ -248,6 +262,13 @@ class Controller:
                 queue.add_after(key, result.requeue_after)
         if self.observer is not None:
             self.observer.reconciled(self.name, outcome, time.perf_counter() - started)
+
+    def _warn(self, key: str, reason: str, message: str) -> None:
+        """A Warning Event on the reconciled object, when it is cached."""
+        kind = self.reconciler.kind
+        obj = self.reconciler.ctx.cache(kind).get(key) if kind is not None else None
+        if obj is not None:
+            self.reconciler.ctx.events.event(obj, reason=reason, message=message, warning=True)
 
     def _extra(self, key: str, exc: BaseException, **more: Any) -> dict[str, Any]:
         return {"controller": self.name, "key": key, "error": str(exc), **more}

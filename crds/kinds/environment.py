@@ -107,6 +107,8 @@ class EnvironmentStatus(Status):
     """The spec.recoverRequest last acted upon."""
     config_versions: dict[str, str] = Field(default_factory=dict)
     """Per component, the ComponentConfig used at the last CONFIGURE, as `name@version`."""
+    detectors: tuple[str, ...] = ()
+    """The detectors this environment holds; a detector is held by one live environment only."""
 
 
 class Environment(Resource):

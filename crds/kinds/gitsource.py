@@ -12,6 +12,15 @@ from crds.kinds.common import opt
 from crds.meta import O2Model, Status
 from crds.resource import KindInfo, PrinterColumn, Resource, register
 
+SOURCE_LABEL = "o2.dev/gitsource"
+"""Label on every object a GitSource manages: the GitSource's name (`o2 get env -l ...`)."""
+COMMIT_ANNOTATION = "o2.dev/commit"
+"""Annotation on every managed object: the commit its current content was applied from."""
+SYNC_REQUESTED_AT = "o2.dev/sync-requested-at"
+"""Annotation on a GitSource: set to a new value to ask for a sync now (`o2 sync`)."""
+DIFF_REQUESTED_AT = "o2.dev/diff-requested-at"
+"""Annotation on a GitSource: set to a new value to ask for a dry run (`o2 diff gitsource`)."""
+
 SyncState = Literal["Synced", "OutOfSync", "Unknown"]
 HealthState = Literal["Healthy", "Progressing", "Degraded", "Unknown"]
 
@@ -55,6 +64,52 @@ class DriftEntry(O2Model):
     """What differs (e.g. the changed field paths)."""
 
 
+ChangeAction = Literal["create", "configure", "prune", "conflict"]
+
+
+class PendingChange(O2Model):
+    """One change a sync would make (or could not make), as `o2 diff gitsource` prints it."""
+
+    action: ChangeAction
+    """create, configure, prune, or conflict (owned by another GitSource: left alone)."""
+    kind: str
+    """The object's kind."""
+    name: str
+    """The object's name."""
+    paths: tuple[str, ...] = ()
+    """Wire field paths that differ (`spec.state`, `metadata.labels.team`)."""
+    message: str = ""
+    """Why (e.g. the owning GitSource of a conflict)."""
+
+
+class SyncSummary(O2Model):
+    """What one sync did: the commit and how many objects it touched."""
+
+    commit: str = ""
+    """The commit that was applied."""
+    created: int = 0
+    """Objects created."""
+    configured: int = 0
+    """Objects updated (new commit, or drift restored)."""
+    pruned: int = 0
+    """Objects deleted (or Environments moved to DONE on their way out)."""
+    unchanged: int = 0
+    """Objects already equal to the source."""
+
+
+class DiffResult(O2Model):
+    """The answer to a diff request: what a sync of `commit` would change."""
+
+    commit: str = ""
+    """The commit compared with etcd."""
+    request: str = ""
+    """The `o2.dev/diff-requested-at` value this answers."""
+    changes: tuple[PendingChange, ...] = ()
+    """Every difference; empty when etcd already equals the commit."""
+    error: str = ""
+    """Why no diff could be computed (fetch failure, invalid manifests)."""
+
+
 class GitSourceStatus(Status):
     """What the last sync did."""
 
@@ -74,6 +129,14 @@ class GitSourceStatus(Status):
     """Owned objects whose live spec differs from the source."""
     message: str = ""
     """The last error or a summary of the last sync."""
+    last_sync: SyncSummary | None = None
+    """Counts of the last sync that changed something or answered a request."""
+    pending: tuple[PendingChange, ...] = ()
+    """What stays different after the last sync: conflicts, unhealed drift, prunes under way."""
+    last_handled_sync_request: str | None = None
+    """The `o2.dev/sync-requested-at` annotation value the controller last answered."""
+    last_diff: DiffResult | None = None
+    """The answer to the last `o2.dev/diff-requested-at` request (`o2 diff gitsource`)."""
 
 
 class GitSource(Resource):

@@ -97,6 +97,7 @@ class ExecutorClient:
         self._runner: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._shutdown = False
+        self._closing = False
         self._all_acked = asyncio.Event()
         self._all_acked.set()
         self.subscribe_attempts = 0
@@ -128,6 +129,7 @@ class ExecutorClient:
             self._runner = asyncio.create_task(self._run(), name="mesos-executor-subscription")
 
     async def close(self) -> None:
+        self._closing = True
         if self._runner is not None:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
@@ -170,7 +172,7 @@ class ExecutorClient:
     async def _run(self) -> None:
         lost_at: float | None = None
         try:
-            while not self._shutdown:
+            while not self._shutdown and not self._closing:
                 reason = await self._subscribe_once()
                 was_subscribed = self._subscribed.is_set()
                 self._subscribed.clear()
@@ -200,6 +202,9 @@ class ExecutorClient:
             return str(exc)
         except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
             return f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # the loop must survive anything: log it and back off
+            log.exception("Unexpected error in the agent subscription")
+            return f"{type(exc).__name__}: {exc}"
 
     def _body(self, call: ExecutorCall) -> str:
         return json.dumps(
@@ -218,7 +223,8 @@ class ExecutorClient:
         request = self._session.post(
             self._url, data=self._body(call), headers=headers, timeout=timeout
         )
-        resp = await asyncio.wait_for(request, self._call_timeout)
+        async with asyncio.timeout(self._call_timeout):
+            resp = await request
         async with resp:
             if resp.status != 200:
                 text = await resp.text()
@@ -230,7 +236,8 @@ class ExecutorClient:
         last_check = self._clock()
         while True:
             try:
-                chunk = await asyncio.wait_for(resp.content.readany(), self._resend_after)
+                async with asyncio.timeout(self._resend_after):
+                    chunk = await resp.content.readany()
             except TimeoutError:
                 chunk = None
             if self._clock() - last_check >= self._resend_after:
@@ -287,8 +294,9 @@ class ExecutorClient:
     async def update(self, status: TaskStatus) -> TaskStatus:
         """Send a status update reliably; returns it with its uuid, source and timestamp.
 
-        Never raises for a lost agent: the update is kept and re-sent on re-subscribe until
-        the agent acknowledges it. MesosCallError when the agent rejects it as invalid.
+        Never raises for a lost or failing agent: the update is kept and re-sent until the
+        agent acknowledges it. MesosCallError (update dropped) when the agent rejects it as
+        invalid (4xx other than 403).
         """
         stamped = status.model_copy(
             update={
@@ -309,9 +317,10 @@ class ExecutorClient:
                 extra={"task": status.task_id, "error": str(exc)},
             )
         except MesosCallError as exc:
-            if exc.status != 403:
+            if 400 <= exc.status < 500 and exc.status != 403:
                 self._updates.pop(stamped.uuid, None)
                 raise
+            log.info("Status update kept for re-send", extra={"error": str(exc)})
         return stamped
 
     async def message(self, data: bytes) -> None:

@@ -1,0 +1,1 @@
+"""OCC: the gRPC control protocol between the executor and task processes."""

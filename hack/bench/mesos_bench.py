@@ -117,14 +117,11 @@ def _plan(offer: Offer, task_ids: list[str]) -> list[TaskInfo]:
 
 @dataclass
 class Tracker:
-    """Counts updates by state and ACKs them through a bounded pool of workers."""
+    """Counts updates by state and ACKs each through the client's ACK pipeline."""
 
     client: SchedulerClient
-    concurrency: int
     seen: dict[str, int] = field(default_factory=dict)
     last: dict[str, float] = field(default_factory=dict)
-    acks: asyncio.Queue[Update] = field(default_factory=asyncio.Queue)
-    acked: int = 0
     offers: list[Offer] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -134,20 +131,13 @@ class Tracker:
                 state = event.status.state
                 self.seen[state] = self.seen.get(state, 0) + 1
                 self.last[state] = time.perf_counter()
-                self.acks.put_nowait(event)
+                self.client.acknowledge_soon(event.status)
                 self.changed.set()
             elif isinstance(event, Offers):
                 self.offers.extend(event.offers)
                 self.changed.set()
             elif isinstance(event, Subscribed):
                 self.changed.set()
-
-    async def ack_worker(self) -> None:
-        while True:
-            update = await self.acks.get()
-            await self.client.acknowledge(update.status)
-            self.acked += 1
-            self.changed.set()
 
     async def until(self, cond: Callable[[], bool]) -> None:
         while not cond():
@@ -186,7 +176,7 @@ async def _launch_phase(tr: Tracker, tasks: int, agents: int) -> dict[str, float
     t_accepted = time.perf_counter()
     await tr.until(lambda: tr.seen.get("TASK_RUNNING", 0) >= tasks)
     t_running = tr.last["TASK_RUNNING"]
-    await tr.until(lambda: tr.acked >= tasks)
+    await tr.client.drain_acks()
     t_acked = time.perf_counter()
     return {
         "accept_s": t_accepted - t0,
@@ -202,7 +192,8 @@ async def _kill_phase(tr: Tracker, tasks: int, concurrency: int) -> dict[str, fl
     calls = [tr.client.kill(TaskId(f"bench-{i:06d}")) for i in range(tasks)]
     await _bounded(calls, concurrency)
     t_sent = time.perf_counter()
-    await tr.until(lambda: tr.seen.get("TASK_KILLED", 0) >= tasks and tr.acked >= 2 * tasks)
+    await tr.until(lambda: tr.seen.get("TASK_KILLED", 0) >= tasks)
+    await tr.client.drain_acks()
     t_done = time.perf_counter()
     return {
         "kill_calls_s": t_sent - t0,
@@ -219,11 +210,15 @@ async def run(*, tasks: int, agents: int, concurrency: int) -> dict[str, object]
         try:
             await _wait_ready(master, proc)
             info = framework_info("o2-bench", user=getpass.getuser(), failover_timeout=60)
-            client = SchedulerClient(master, info, backoff=Backoff(initial=0.2, maximum=1.0))
+            client = SchedulerClient(
+                master,
+                info,
+                backoff=Backoff(initial=0.2, maximum=1.0),
+                ack_concurrency=concurrency,
+            )
             async with client:
-                tr = Tracker(client, concurrency)
+                tr = Tracker(client)
                 workers = [asyncio.create_task(tr.consume())]
-                workers += [asyncio.create_task(tr.ack_worker()) for _ in range(concurrency)]
                 cpu0, own0 = _cpu_seconds(proc.pid), time.process_time()
                 launch = await _launch_phase(tr, tasks, agents)
                 cpu1, own1 = _cpu_seconds(proc.pid), time.process_time()

@@ -1,11 +1,15 @@
 """Benchmark: EtcdStore vs raw aetcd for create/update/get, on the same etcd in the same run.
 
 Run: .venv/bin/python -m hack.bench.store_bench [--quick] [--etcd URL]. Starts a private etcd
-(real fsync) unless --etcd is given; alternates raw/store rounds and reports medians, the
-store/raw ratio (target >= 0.70) and the etcd floor (hack.bench.floor). Writes
-hack/bench/results/store_bench.json. Shared 2-core machine: absolute numbers are noisy.
-`get` reads objects this store just wrote (its revision cache skips decoding); `get-cold` uses
-a fresh store, so every read parses and validates the JSON (raw does neither).
+(real fsync) unless --etcd is given. Each phase is cut into slices run alternately by the raw
+client and by the store, so both sides see the same background load (the machine is a shared
+2-core box: absolute numbers are noisy, the ratio much less so). Reports throughput, the
+store/raw ratio (target >= 0.70), client CPU per op, and the etcd floor (hack.bench.floor).
+Writes hack/bench/results/store_bench.json.
+
+`get` reads objects this store just wrote (its revision cache skips parsing); `get-cold` uses a
+fresh store, so every read parses and validates the JSON (raw parses nothing).
+`status-many`: the status of every object in 128-op CAS txns, 8 txns in flight (both sides).
 """
 
 from __future__ import annotations
@@ -13,11 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
-import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import aetcd
@@ -41,12 +44,12 @@ from store.etcd import EtcdStore
 
 TARGET_RATIO = 0.70
 OPS = ("create", "update", "get", "get-cold", "status-many")
-"""`status-many`: every object's status in 128-op CAS txns, 8 txns in flight (both sides)."""
-Result = dict[str, float]
+SLICES = 10
+OpFn = Callable[[int], Awaitable[object]]
 
 
 def make_task(i: int) -> Task:
-    """A realistic Task (~1 KiB stored), as the task controller writes them."""
+    """A realistic Task (~1.3 KiB stored), as the task controller writes them."""
     return Task(
         metadata=ObjectMeta(
             name=f"physics-1-flp-{i:05d}-readout",
@@ -65,152 +68,213 @@ def make_task(i: int) -> Task:
     )
 
 
-def changed(task: Task, round_: int) -> Task:
-    spec = task.spec.model_copy(update={"run_number": round_ + 1, "state": "RUNNING"})
+def changed(task: Task) -> Task:
+    spec = task.spec.model_copy(update={"run_number": 1, "state": "RUNNING"})
     return task.model_copy(update={"spec": spec})
-
-
-async def bench_store(store: EtcdStore, tasks: list[Task], *, in_flight: int) -> Result:
-    written: list[Task] = [t for t in tasks]
-
-    async def create(i: int) -> None:
-        written[i] = await store.create(tasks[i])
-
-    async def update(i: int) -> None:
-        written[i] = await store.update(changed(written[i], 1))
-
-    async def get(i: int) -> None:
-        await store.get(Task, tasks[i].metadata.name)
-
-    result = await _phases(len(tasks), in_flight, {"create": create, "update": update, "get": get})
-    cold = EtcdStore(store.kv.conn, prefix=store.prefix)  # empty cache: every get decodes
-    try:
-        result["get-cold"] = await run_in_flight(
-            len(tasks), in_flight, lambda i: cold.get(Task, tasks[i].metadata.name)
-        )
-    finally:
-        await cold.close()
-    statuses = [with_phase(w, "Finished") for w in written]
-    start = time.perf_counter()
-    outcomes = await store.update_status_many(statuses)
-    result["status-many"] = len(tasks) / (time.perf_counter() - start)
-    assert all(isinstance(o, Task) for o in outcomes)
-    return result
 
 
 def with_phase(task: Task, phase: str) -> Task:
     return task.model_copy(update={"status": task.status.model_copy(update={"phase": phase})})
 
 
-async def bench_raw(
-    client: aetcd.Client, prefix: str, tasks: list[Task], *, in_flight: int
-) -> Result:
-    keys = [f"{prefix}/registry/tasks/{t.metadata.name}".encode() for t in tasks]
-    values = [codec.encode(t) for t in tasks]
-    updates = [codec.encode(changed(t, 1)) for t in tasks]
-    revisions = [0] * len(tasks)
-    tx = client.transactions
+class StoreSide:
+    """The operations through EtcdStore. Inputs are prepared outside the timed calls."""
 
-    async def create(i: int) -> None:
-        ok, responses = await client.transaction(
-            compare=[tx.create(keys[i]) == 0], success=[tx.put(keys[i], values[i])], failure=[]
+    def __init__(self, store: EtcdStore, cold: EtcdStore, tasks: list[Task]) -> None:
+        self.store, self.cold, self.tasks = store, cold, tasks
+        self.written: list[Task] = list(tasks)
+        self.pending: list[Task] = []
+
+    def prepare(self, op: str) -> None:
+        if op == "update":
+            self.pending = [changed(t) for t in self.written]
+        elif op == "status-many":
+            self.pending = [with_phase(t, "Finished") for t in self.written]
+
+    async def create(self, i: int) -> None:
+        self.written[i] = await self.store.create(self.tasks[i])
+
+    async def update(self, i: int) -> None:
+        self.written[i] = await self.store.update(self.pending[i])
+
+    async def get(self, i: int) -> None:
+        await self.store.get(Task, self.tasks[i].metadata.name)
+
+    async def get_cold(self, i: int) -> None:
+        await self.cold.get(Task, self.tasks[i].metadata.name)
+
+    async def status_many(self, indexes: range) -> None:
+        results = await self.store.update_status_many([self.pending[i] for i in indexes])
+        assert all(isinstance(r, Task) for r in results)
+
+
+class RawSide:
+    """The same operations with the raw aetcd client on pre-encoded values."""
+
+    def __init__(self, client: aetcd.Client, prefix: str, tasks: list[Task]) -> None:
+        self.client = client
+        self.keys = [f"{prefix}/registry/tasks/{t.metadata.name}".encode() for t in tasks]
+        self.values = [codec.encode(t) for t in tasks]
+        self.updates = [codec.encode(changed(t)) for t in tasks]
+        self.finished = [codec.encode(with_phase(changed(t), "Finished")) for t in tasks]
+        self.revisions = [0] * len(tasks)
+
+    def prepare(self, op: str) -> None:
+        return None
+
+    async def create(self, i: int) -> None:
+        tx = self.client.transactions
+        await self._put(i, [tx.create(self.keys[i]) == 0], self.values[i])
+
+    async def update(self, i: int) -> None:
+        tx = self.client.transactions
+        await self._put(i, [tx.mod(self.keys[i]) == self.revisions[i]], self.updates[i])
+
+    async def _put(self, i: int, compare: list[object], value: bytes) -> None:
+        tx = self.client.transactions
+        ok, responses = await self.client.transaction(
+            compare=compare, success=[tx.put(self.keys[i], value)], failure=[]
         )
         assert ok
-        revisions[i] = responses[0].response_put.header.revision
+        self.revisions[i] = responses[0].response_put.header.revision
 
-    async def update(i: int) -> None:
-        ok, responses = await client.transaction(
-            compare=[tx.mod(keys[i]) == revisions[i]],
-            success=[tx.put(keys[i], updates[i])],
-            failure=[],
-        )
-        assert ok
-        revisions[i] = responses[0].response_put.header.revision
+    async def get(self, i: int) -> None:
+        assert await self.client.get(self.keys[i]) is not None
 
-    async def get(i: int) -> None:
-        assert await client.get(keys[i]) is not None
+    async def get_cold(self, i: int) -> None:
+        await self.get(i)
 
-    ops = {"create": create, "update": update, "get": get, "get-cold": get}
-    result = await _phases(len(tasks), in_flight, ops)
-    finished = [codec.encode(with_phase(changed(t, 1), "Finished")) for t in tasks]
-    batches = [range(i, min(i + TXN_OPS, len(tasks))) for i in range(0, len(tasks), TXN_OPS)]
+    async def status_many(self, indexes: range) -> None:
+        tx = self.client.transactions
+        batches = [indexes[j : j + TXN_OPS] for j in range(0, len(indexes), TXN_OPS)]
 
-    async def status_batch(b: int) -> None:
-        ok, _ = await client.transaction(
-            compare=[tx.mod(keys[i]) == revisions[i] for i in batches[b]],
-            success=[tx.put(keys[i], finished[i]) for i in batches[b]],
-            failure=[],
-        )
-        assert ok
+        async def one(b: int) -> None:
+            ok, _ = await self.client.transaction(
+                compare=[tx.mod(self.keys[i]) == self.revisions[i] for i in batches[b]],
+                success=[tx.put(self.keys[i], self.finished[i]) for i in batches[b]],
+                failure=[],
+            )
+            assert ok
 
-    start = time.perf_counter()
-    await run_in_flight(len(batches), 8, status_batch)
-    result["status-many"] = len(tasks) / (time.perf_counter() - start)
-    return result
+        await run_in_flight(len(batches), 8, one)
 
 
-async def _phases(
-    count: int, in_flight: int, ops: Mapping[str, Callable[[int], Awaitable[None]]]
-) -> Result:
-    return {name: await run_in_flight(count, in_flight, op) for name, op in ops.items()}
+@dataclass
+class Tally:
+    """Wall and CPU seconds and op count, summed over the slices of one side."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+    ops: int = 0
+    rates: list[float] = field(default_factory=list)
+
+    async def measure(self, count: int, work: Awaitable[object]) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        await work
+        self.wall += time.perf_counter() - wall
+        self.cpu += time.process_time() - cpu
+        self.ops += count
+
+    @property
+    def rate(self) -> float:
+        return self.ops / self.wall
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu / self.ops * 1e6
 
 
-async def _store_side(endpoint: str, prefix: str, tasks: list[Task], *, in_flight: int) -> Result:
-    store = await open_store(StoreConfig(endpoints=(endpoint,), prefix=prefix))
+def _work(side: StoreSide | RawSide, op: str, indexes: range, in_flight: int) -> Awaitable[object]:
+    if op == "status-many":
+        return side.status_many(indexes)
+    fn: OpFn = {
+        "create": side.create,
+        "update": side.update,
+        "get": side.get,
+        "get-cold": side.get_cold,
+    }[op]
+    return run_in_flight(len(indexes), in_flight, lambda i: fn(indexes[i]))
+
+
+async def interleave(
+    sides: dict[str, StoreSide | RawSide], op: str, *, count: int, in_flight: int
+) -> dict[str, Tally]:
+    """Run `op` over all objects on every side, in SLICES slices alternating the side order."""
+    tallies = {name: Tally() for name in sides}
+    for side in sides.values():
+        side.prepare(op)
+    step = count // SLICES
+    for s in range(SLICES):
+        indexes = range(s * step, count if s == SLICES - 1 else (s + 1) * step)
+        order = list(sides) if s % 2 == 0 else list(reversed(sides))
+        for name in order:
+            await tallies[name].measure(len(indexes), _work(sides[name], op, indexes, in_flight))
+    return tallies
+
+
+async def run_mode(
+    endpoint: str, client: aetcd.Client, *, count: int, in_flight: int
+) -> dict[str, dict[str, Tally]]:
+    tasks = [make_task(i) for i in range(count)]
+    raw_prefix, store_prefix = (f"/bench-{s}-{secrets.token_hex(4)}" for s in ("raw", "store"))
+    store = await open_store(StoreConfig(endpoints=(endpoint,), prefix=store_prefix))
+    cold = await open_store(StoreConfig(endpoints=(endpoint,), prefix=store_prefix))
+    sides: dict[str, StoreSide | RawSide] = {
+        "raw": RawSide(client, raw_prefix, tasks),
+        "store": StoreSide(store, cold, tasks),
+    }
     try:
-        return await bench_store(store, tasks, in_flight=in_flight)
+        for warm in (store, cold):  # connect outside the timed slices
+            await warm.ping()
+        await client.get(b"/bench-warm-up")
+        return {op: await interleave(sides, op, count=count, in_flight=in_flight) for op in OPS}
     finally:
         await store.close()
+        await cold.close()
+        for prefix in (raw_prefix, store_prefix):
+            await client.delete_prefix(prefix.encode())
 
 
 async def run(endpoint: str, *, quick: bool) -> dict[str, object]:
-    rounds = 1 if quick else 3
-    modes = {"sequential": (1, 300 if quick else 600), "16 in flight": (16, 800 if quick else 2000)}
-    samples: dict[tuple[str, str, str], list[float]] = {}
+    modes = {
+        "sequential": (1, 400 if quick else 1000),
+        "16 in flight": (16, 1000 if quick else 4000),
+    }
+    rows: list[dict[str, object]] = []
     async with client_for(endpoint) as client:
-        for round_ in range(rounds):
-            for mode, (in_flight, count) in modes.items():
-                tasks = [make_task(i) for i in range(count)]
-                sides = ("raw", "store") if round_ % 2 == 0 else ("store", "raw")  # alternate
-                for side in sides:
-                    prefix = f"/bench-{side}-{secrets.token_hex(4)}"
-                    if side == "raw":
-                        result = await bench_raw(client, prefix, tasks, in_flight=in_flight)
-                    else:
-                        result = await _store_side(endpoint, prefix, tasks, in_flight=in_flight)
-                    await client.delete_prefix(prefix.encode())
-                    for op in OPS:
-                        samples.setdefault((mode, op, side), []).append(result[op])
-            print(f"round {round_ + 1}/{rounds} done", flush=True)
+        for mode, (in_flight, count) in modes.items():
+            results = await run_mode(endpoint, client, count=count, in_flight=in_flight)
+            rows.extend(_row(op, mode, results[op]) for op in OPS)
+            print(f"{mode}: done", flush=True)
     floor = await measure_floor(endpoint, quick=quick)
-    return _report(samples, floor, modes=list(modes), rounds=rounds)
+    return {"rows": rows, "floor": asdict(floor), "slices": SLICES, "target_ratio": TARGET_RATIO}
 
 
-def _report(
-    samples: dict[tuple[str, str, str], list[float]],
-    floor: Floor,
-    *,
-    modes: list[str],
-    rounds: int,
-) -> dict[str, object]:
-    rows = []
-    for mode in modes:
-        for op in OPS:
-            raw = statistics.median(samples[(mode, op, "raw")])
-            ours = statistics.median(samples[(mode, op, "store")])
-            rows.append({"op": op, "mode": mode, "raw": raw, "store": ours, "ratio": ours / raw})
-    return {"rows": rows, "floor": asdict(floor), "rounds": rounds, "target_ratio": TARGET_RATIO}
+def _row(op: str, mode: str, tallies: dict[str, Tally]) -> dict[str, object]:
+    raw, ours = tallies["raw"], tallies["store"]
+    return {
+        "op": op,
+        "mode": mode,
+        "raw": raw.rate,
+        "store": ours.rate,
+        "ratio": ours.rate / raw.rate,
+        "raw_cpu_us": raw.cpu_us,
+        "store_cpu_us": ours.cpu_us,
+    }
 
 
 def print_report(report: dict[str, object]) -> None:
-    print(f"{'op':<13}{'mode':<14}{'raw aetcd/s':>13}{'EtcdStore/s':>13}{'ratio':>8}")
+    print(
+        f"{'op':<13}{'mode':<14}{'raw aetcd/s':>12}{'EtcdStore/s':>12}{'ratio':>7}"
+        f"{'raw cpu us/op':>15}{'store cpu us/op':>17}"
+    )
     rows = report["rows"]
     assert isinstance(rows, list)
     for row in rows:
         flag = "" if row["ratio"] >= TARGET_RATIO else "  < target"
         print(
-            f"{row['op']:<13}{row['mode']:<14}{row['raw']:>13,.0f}{row['store']:>13,.0f}"
-            f"{row['ratio']:>8.2f}{flag}"
+            f"{row['op']:<13}{row['mode']:<14}{row['raw']:>12,.0f}{row['store']:>12,.0f}"
+            f"{row['ratio']:>7.2f}{row['raw_cpu_us']:>15,.0f}{row['store_cpu_us']:>17,.0f}{flag}"
         )
     print()
     floor = report["floor"]
@@ -231,7 +295,7 @@ async def _main(args: argparse.Namespace) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--etcd", help="benchmark an existing etcd instead of a private one")
-    parser.add_argument("--quick", action="store_true", help="one short round")
+    parser.add_argument("--quick", action="store_true", help="fewer operations")
     args = parser.parse_args(argv)
     report = asyncio.run(_main(args))
     print_report(report)

@@ -3,6 +3,7 @@ against the session etcd under a private prefix."""
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from cli.main import app
+from cli.options import StderrHandler
 from store.embedded import EmbeddedEtcd, etcd_binary
 from tests.etcd_fixture import unique_prefix
 
@@ -58,6 +60,18 @@ class O2:
 
     def key(self, plural: str, name: str) -> str:
         return f"{self.prefix}/registry/{plural}/{name}"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """In-process commands attach o2's stderr log handler; leave the root logger as found."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if isinstance(h, StderrHandler)]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture

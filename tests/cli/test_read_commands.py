@@ -39,6 +39,7 @@ def test_get_lists_what_etcdctl_wrote_and_reports_garbage_by_key(o2: O2) -> None
     rows = lines(result.stdout)
     assert rows[0].split()[:3] == ["NAME", "WORKFLOW", "STATE"]
     assert [r.split()[0] for r in rows[1:]] == ["alpha", "beta"]
+    assert all(line == line.rstrip() for line in result.stdout.splitlines())
     assert o2.key("environments", "broken") in result.stderr
     assert "broken" not in result.stdout
 
@@ -121,7 +122,7 @@ def test_describe_shows_conditions_and_the_objects_events_last(o2: O2) -> None:
 def test_wait_for_condition_times_out_with_what_it_last_saw(o2: O2) -> None:
     put_env(o2, "alpha")
     started = time.monotonic()
-    result = o2("wait", "env", "alpha", "--for=condition=Ready", "--timeout", "0.5s")
+    result = o2("wait", "env", "alpha", "--for=condition=Ready", "--timeout", "1s")
     assert result.exit_code == 1
     assert time.monotonic() - started < 10
     assert "timed out" in result.stderr
@@ -195,7 +196,7 @@ def test_delete_wait_honours_finalizers_until_the_key_is_gone(o2: O2) -> None:
 
 def test_delete_wait_times_out_while_a_finalizer_remains(o2: O2) -> None:
     put_env(o2, "alpha", finalizers=["o2/tasks"])
-    result = o2("delete", "env", "alpha", "--wait", "--timeout", "0.5s")
+    result = o2("delete", "env", "alpha", "--wait", "--timeout", "1s")
     assert result.exit_code == 1
     assert "timed out" in result.stderr
 
@@ -205,3 +206,30 @@ def test_get_all_refuses_names_and_watch(o2: O2) -> None:
         result = o2(*args)
         assert result.exit_code == 1
         assert "single KIND" in result.stderr
+
+
+def test_wait_on_several_names_needs_all_of_them(o2: O2) -> None:
+    put_env(o2, "alpha", state="RUNNING")
+    put_env(o2, "beta")
+    result = o2(
+        "wait", "env", "alpha", "beta", "--for=jsonpath={.status.state}=RUNNING", "--timeout=1.5s"
+    )
+    assert result.exit_code == 1
+    assert result.stdout == "environment/alpha condition met\n"
+    assert "environment/beta" in result.stderr
+    assert "last seen: {.status.state}=STANDBY" in result.stderr
+
+
+def test_wait_timeout_zero_checks_once(o2: O2) -> None:
+    put_env(o2, "alpha")
+    result = o2("wait", "env", "alpha", "--for=condition=Ready=False", "--timeout=0")
+    assert result.exit_code == 0
+
+
+def test_delete_goes_on_past_a_missing_name_and_fails_at_the_end(o2: O2) -> None:
+    put_env(o2, "alpha")
+    put_env(o2, "gamma")
+    result = o2("delete", "env", "alpha", "beta", "gamma")
+    assert result.exit_code == 1
+    assert result.stdout == "environment/alpha deleted\nenvironment/gamma deleted\n"
+    assert "environment/beta not found" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 
 from store.embedded import etcd_binary
@@ -22,26 +23,34 @@ def ready_txn(etcdctl: Child) -> None:
     etcdctl.out.wait_for("success requests", within=10)
 
 
+SAMPLES = 5
+
+
 def test_get_watch_shows_an_etcdctl_put_within_100ms(o2: O2) -> None:
     put_env(o2, "alpha")
     etcdctl_argv = [str(etcd_binary("etcdctl")), f"--endpoints={o2.endpoint}", "txn", "-i"]
-    with (
-        spawn(o2.argv("get", "env", "-w"), env=o2.subprocess_env()) as watcher,
-        spawn(etcdctl_argv) as etcdctl,
-    ):
-        ready_txn(etcdctl)
+    key = o2.key("environments", "alpha")
+    delays: list[float] = []
+    with spawn(o2.argv("get", "env", "-w"), env=o2.subprocess_env()) as watcher:
         watcher.out.wait_for("alpha", within=STARTUP_ALLOWANCE)
         time.sleep(0.2)  # the watch stream opens right after the listing is printed
-        value = json.dumps(env_doc("alpha", state="RUNNING"))
-        assert etcdctl.proc.stdin is not None
-        started = time.monotonic()
-        etcdctl.proc.stdin.write(f"put {o2.key('environments', 'alpha')} {json.dumps(value)}\n\n\n")
-        etcdctl.proc.stdin.flush()
-        shown = watcher.out.wait_for("RUNNING", within=5)
-        etcdctl.out.wait_for("OK", within=5)
-    delay = shown - started
-    print(f"get -w: etcdctl put -> printed row in {delay * 1000:.1f} ms")
-    assert delay < LATENCY_BUDGET, f"row shown {delay * 1000:.1f} ms after the put"
+        for i in range(SAMPLES):
+            state = ("CONFIGURED", "STANDBY")[i % 2]  # DESIRED always shows RUNNING
+            value = json.dumps(env_doc("alpha", state=state))
+            with spawn(etcdctl_argv) as etcdctl:
+                ready_txn(etcdctl)
+                assert etcdctl.proc.stdin is not None
+                started = time.monotonic()
+                etcdctl.proc.stdin.write(f"put {key} {json.dumps(value)}\n\n\n")
+                etcdctl.proc.stdin.flush()
+                shown = watcher.out.wait_for(state, within=5)
+                etcdctl.out.wait_for("OK", within=5)
+            delays.append(shown - started)
+    ms = sorted(d * 1000 for d in delays)
+    print(
+        f"get -w: etcdctl put -> printed row, ms: median {ms[len(ms) // 2]:.1f}, max {ms[-1]:.1f}"
+    )
+    assert ms[-1] < LATENCY_BUDGET * 1000, f"rows shown {ms} ms after the puts"
 
 
 def test_get_watch_reports_garbage_and_keeps_watching(o2: O2) -> None:
@@ -53,3 +62,13 @@ def test_get_watch_reports_garbage_and_keeps_watching(o2: O2) -> None:
         watcher.err.wait_for(o2.key("environments", "junk"), within=5)
         put_env(o2, "beta")
         watcher.out.wait_for("environment/beta", within=5)
+
+
+def test_ctrl_c_ends_get_watch_quietly_with_130(o2: O2) -> None:
+    put_env(o2, "alpha")
+    with spawn(o2.argv("get", "env", "-w"), env=o2.subprocess_env()) as watcher:
+        watcher.out.wait_for("alpha", within=STARTUP_ALLOWANCE)
+        watcher.proc.send_signal(signal.SIGINT)
+        assert watcher.proc.wait(timeout=20) == 130
+        watcher.err.thread.join(timeout=5)
+        assert not any("Traceback" in line for line in watcher.err.drain())

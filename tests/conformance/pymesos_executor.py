@@ -14,12 +14,12 @@ from pymesos import Executor, MesosExecutorDriver, decode_data, encode_data
 
 
 class ConformanceExecutor(Executor):  # type: ignore[misc]
-    def launchTask(self, driver: Any, task: Any) -> None:  # noqa: N802 (pymesos API)
+    def launchTask(self, driver: Any, task: Any) -> None:
         tid = task["task_id"]["value"]
         driver.sendStatusUpdate({"task_id": {"value": tid}, "state": "TASK_RUNNING"})
         driver.sendFrameworkMessage(encode_data(f"hello {tid}".encode()))
 
-    def frameworkMessage(self, driver: Any, message: str) -> None:  # noqa: N802
+    def frameworkMessage(self, driver: Any, message: str) -> None:
         text = decode_data(message).decode()
         driver.sendFrameworkMessage(encode_data(f"echo {text}".encode()))
         if text.startswith("finish "):
@@ -31,7 +31,7 @@ class ConformanceExecutor(Executor):  # type: ignore[misc]
             }
             driver.sendStatusUpdate(status)
 
-    def killTask(self, driver: Any, task_id: Any) -> None:  # noqa: N802
+    def killTask(self, driver: Any, task_id: Any) -> None:
         driver.sendStatusUpdate({"task_id": task_id, "state": "TASK_KILLED"})
 
 

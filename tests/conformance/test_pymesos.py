@@ -28,7 +28,7 @@ EXECUTOR_SCRIPT = Path(__file__).with_name("pymesos_executor.py")
 WAIT = 20.0
 
 
-class Recorder(Scheduler):  # type: ignore[misc,valid-type]
+class Recorder(Scheduler):  # type: ignore[misc]
     """Every callback becomes an (event, payload) tuple on a queue."""
 
     def __init__(self) -> None:
@@ -40,14 +40,20 @@ class Recorder(Scheduler):  # type: ignore[misc,valid-type]
     def reregistered(self, driver: Any, master_info: Any) -> None:
         self.events.put(("reregistered", master_info))
 
-    def resourceOffers(self, driver: Any, offers: Any) -> None:  # noqa: N802 (pymesos API)
+    def resourceOffers(self, driver: Any, offers: Any) -> None:
         self.events.put(("offers", offers))
 
-    def statusUpdate(self, driver: Any, status: Any) -> None:  # noqa: N802
+    def statusUpdate(self, driver: Any, status: Any) -> None:
         self.events.put(("update", status))
 
-    def frameworkMessage(self, driver: Any, executor_id: Any, agent_id: Any, data: str) -> None:  # noqa: N802
+    def frameworkMessage(self, driver: Any, executor_id: Any, agent_id: Any, data: str) -> None:
         self.events.put(("message", decode_data(data).decode()))
+
+    def slaveLost(self, driver: Any, agent_id: Any) -> None:
+        self.events.put(("agent_lost", agent_id["value"]))
+
+    def executorLost(self, driver: Any, executor_id: Any, agent_id: Any, status: int) -> None:
+        self.events.put(("executor_lost", (executor_id["value"], status)))
 
     def error(self, driver: Any, message: str) -> None:
         self.events.put(("error", message))
@@ -67,8 +73,12 @@ class Recorder(Scheduler):  # type: ignore[misc,valid-type]
                 return payload
 
 
+def _scalar(name: str, value: float) -> dict[str, Any]:
+    return {"name": name, "type": "SCALAR", "scalar": {"value": value}}
+
+
 def _task(offer: Any, task_id: str) -> dict[str, Any]:
-    scalar = lambda name, value: {"name": name, "type": "SCALAR", "scalar": {"value": value}}  # noqa: E731
+    scalar = _scalar
     return {
         "task_id": {"value": task_id},
         "agent_id": offer["agent_id"],
@@ -154,4 +164,70 @@ def _sandbox_stdout(cluster: LocalMesosProcess, framework_id: str) -> str:
     stdout = next(
         cluster.work_dir.glob(f"slaves/*/frameworks/{framework_id}/executors/*/runs/*/stdout")
     )
-    return cluster.get(f"/files/read?path={stdout}&offset=0")["data"]
+    return str(cluster.get(f"/files/read?path={stdout}&offset=0")["data"])
+
+
+def test_pymesos_failover_explicit_acks_kill_and_agent_loss(
+    localmesos_factory: LocalMesosFactory,
+) -> None:
+    assert PYMESOS_ERROR is None, PYMESOS_ERROR
+    cluster = localmesos_factory(
+        "--agents",
+        "1",
+        "--heartbeat-interval",
+        "1",
+        "--update-retry",
+        "0.3",
+        "--shutdown-grace",
+        "1",
+        "--allocation-interval",
+        "0.1",
+    )
+    first = Recorder()
+    framework = {
+        "user": "o2",
+        "name": "pymesos-failover",
+        "hostname": "localhost",
+        "failover_timeout": 30,
+    }
+    driver = MesosSchedulerDriver(
+        first, dict(framework), cluster.address, use_addict=True, implicit_acknowledgements=False
+    )
+    driver.start()
+    try:
+        framework_id = first.wait_for("registered")
+        offer = first.wait_for("offers")[0]
+        driver.launchTasks(offer["id"], [_task(offer, "t1")], {"refuse_seconds": 0})
+        running = first.wait_for("update", lambda s: s["task_id"]["value"] == "t1")
+        again = first.wait_for("update", lambda s: s["task_id"]["value"] == "t1")
+        assert again["uuid"] == running["uuid"]  # not acknowledged: the same head is retried
+        driver.acknowledgeStatusUpdate(running)
+    finally:
+        driver.stop(failover=True)  # no TEARDOWN: the framework and its task survive
+        driver.join()
+
+    second = Recorder()
+    driver = MesosSchedulerDriver(
+        second, {**framework, "id": {"value": framework_id}}, cluster.address, use_addict=True
+    )
+    driver.start()
+    try:
+        second.wait_for("reregistered")
+        driver.reconcileTasks([])
+        status = second.wait_for("update", lambda s: s.get("reason") == "REASON_RECONCILIATION")
+        assert status["task_id"]["value"] == "t1" and status["state"] == "TASK_RUNNING"
+        driver.killTask({"value": "t1"})
+        killed = second.wait_for("update", lambda s: s["task_id"]["value"] == "t1")
+        assert killed["state"] == "TASK_KILLED" and killed["source"] == "SOURCE_EXECUTOR"
+
+        offer = second.wait_for("offers")[0]
+        driver.launchTasks(offer["id"], [_task(offer, "t2")], {"refuse_seconds": 0})
+        second.wait_for("update", lambda s: s["state"] == "TASK_RUNNING")
+        cluster.post(f"/localmesos/agents/{offer['agent_id']['value']}/kill")
+        lost = second.wait_for("update", lambda s: s["task_id"]["value"] == "t2")
+        assert lost["state"] == "TASK_LOST" and "uuid" not in lost
+        assert second.wait_for("agent_lost") == offer["agent_id"]["value"]
+    finally:
+        driver.stop()
+        driver.join()
+    _wait_state(cluster, lambda s: framework_id in s["completed_frameworks"])

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from pathlib import Path
 
-from executor.runtime import TaskRunner
+from executor.runtime import TaskRunner, Timeouts
 from mesosapi.o2messages import ControlItem, ControlRequest, DeviceEventMessage
 from tests.executor.conftest import (
     PROGRAMS,
+    REPO,
     StatusLog,
     launch_spec,
     python_command,
@@ -141,22 +143,41 @@ async def test_kill_of_a_running_task_walks_stop_and_exit(
 
 
 async def test_kill_ladder_ends_in_sigkill_when_task_ignores_exit_and_sigterm(
+    statuses: StatusLog, tmp_path: Path
+):
+    runner = TaskRunner(on_status=statuses, timeouts=Timeouts(kill_step=0.5, kill_grace=0.3))
+    stubborn = python_command(str(PROGRAMS / "stubborn_task.py"))
+    try:
+        await runner.launch(launch_spec(tmp_path, "t1", stubborn))
+        await statuses.wait_for("t1", "TASK_RUNNING")
+        await runner.kill("t1")
+        killed = await statuses.wait_for("t1", "TASK_KILLED")
+    finally:
+        await runner.close()
+    assert killed.signal == signal.SIGKILL
+    assert "exit requested; hanging" in log_of(tmp_path, "t1")
+
+
+async def test_task_dying_during_a_transition_gets_a_retryable_answer(
     runner: TaskRunner, statuses: StatusLog, tmp_path: Path
 ):
     stubborn = python_command(str(PROGRAMS / "stubborn_task.py"))
     await runner.launch(launch_spec(tmp_path, "t1", stubborn))
-    await statuses.wait_for("t1", "TASK_RUNNING")
-    await runner.kill("t1")
-    killed = await statuses.wait_for("t1", "TASK_KILLED")
-    assert killed.signal == signal.SIGKILL
-    assert "exit requested; hanging" in log_of(tmp_path, "t1")
+    running = await statuses.wait_for("t1", "TASK_RUNNING")
+    assert running.pid
+    answer = asyncio.ensure_future(
+        runner.control(batch("r1", ("t1", "x1", "CONFIGURE", {"hang": "true"})))
+    )
+    await asyncio.sleep(0)  # the request is on its way (or not: both must end the same)
+    os.kill(running.pid, signal.SIGKILL)
+    (result,) = (await asyncio.wait_for(answer, 20)).results
+    assert (result.ok, result.retryable) == (False, True)
+    assert (await statuses.wait_for("t1", "TASK_FAILED")).signal == signal.SIGKILL
 
 
 async def test_task_that_never_serves_occ_fails_after_startup_timeout(
     statuses: StatusLog, tmp_path: Path
 ):
-    from executor.runtime import Timeouts
-
     runner = TaskRunner(on_status=statuses, timeouts=Timeouts(startup=0.5, kill_grace=0.5))
     try:
         await runner.launch(
@@ -198,7 +219,7 @@ async def test_end_of_stream_is_forwarded_to_the_controller(statuses: StatusLog,
 
     runner = TaskRunner(on_status=statuses, on_event=on_event)
     try:
-        await launch_ready(runner, statuses, tmp_path, "t1", "--eos-after", "0")
+        await launch_ready(runner, statuses, tmp_path, "t1", "--eos-after", "0", "--tick", "0.05")
         await runner.control(
             batch("r1", ("t1", "x1", "CONFIGURE", {}), ("t1", "x2", "START", {"run_number": "1"}))
         )
@@ -206,6 +227,31 @@ async def test_end_of_stream_is_forwarded_to_the_controller(statuses: StatusLog,
     finally:
         await runner.close()
     assert (events[0].task_id, events[0].event) == ("t1", "END_OF_STREAM")
+
+
+async def test_internal_error_is_forwarded_and_recover_returns_to_standby(
+    statuses: StatusLog, tmp_path: Path
+):
+    events: list[DeviceEventMessage] = []
+    arrived = asyncio.Event()
+
+    def on_event(event: DeviceEventMessage) -> None:
+        events.append(event)
+        arrived.set()
+
+    runner = TaskRunner(on_status=statuses, on_event=on_event)
+    try:
+        await launch_ready(runner, statuses, tmp_path, "t1", "--fail-after", "0", "--tick", "0.05")
+        await runner.control(
+            batch("r1", ("t1", "x1", "CONFIGURE", {}), ("t1", "x2", "START", {"run_number": "1"}))
+        )
+        await asyncio.wait_for(arrived.wait(), 20)
+        assert (events[0].event, events[0].state) == ("INTERNAL_ERROR", "ERROR")
+        assert runner.report().tasks[0].state == "ERROR"
+        (result,) = (await runner.control(batch("r2", ("t1", "x3", "RECOVER", {})))).results
+        assert (result.ok, result.state) == (True, "STANDBY")
+    finally:
+        await runner.close()
 
 
 async def test_basic_task_exit_0_is_finished_done(
@@ -250,3 +296,55 @@ async def test_sigterm_makes_the_sample_task_exit_cleanly(
     finished = await statuses.wait_for("t1", "TASK_FINISHED")
     assert finished.exit_code == 0
     assert "transition EXIT -> DONE" in log_of(tmp_path, "t1")
+
+
+def test_launch_spec_from_the_controller_payload(tmp_path: Path):
+    from executor.runtime import LaunchSpec
+    from mesosapi.o2messages import LaunchPayload
+
+    payload = LaunchPayload.model_validate(
+        {
+            "command": {"value": "o2-sample-task", "arguments": ["--detector", "TPC"]},
+            "control": "occ",
+            "occPort": 31000,
+            "env": {"O2_ENVIRONMENT": "env-1"},
+        }
+    )
+    spec = LaunchSpec.from_payload("t1", payload, sandbox=tmp_path / "t1")
+    assert spec.command.value == "o2-sample-task"
+    assert spec.command.arguments == ("--detector", "TPC")
+    assert not spec.command.shell
+    assert (spec.occ_port, spec.env["O2_ENVIRONMENT"]) == (31000, "env-1")
+
+
+async def test_framework_messages_in_and_out_as_bytes(
+    runner: TaskRunner, statuses: StatusLog, tmp_path: Path
+):
+    from mesosapi.o2messages import LaunchPayload, decode_to_controller, encode
+
+    payload = LaunchPayload.model_validate(
+        {
+            "command": {
+                "value": sys.executable,
+                "arguments": ["-m", "executor.sample_task"],
+                "env": {"PYTHONPATH": REPO},
+            }
+        }
+    )
+    await runner.launch_task_info("t1", encode(payload), sandbox_root=tmp_path)
+    await statuses.wait_for("t1", "TASK_RUNNING")
+    reply = await runner.handle_message(encode(batch("r1", ("t1", "x1", "CONFIGURE", {}))))
+    assert reply is not None
+    results = decode_to_controller(reply)
+    assert results.type == "results" and results.results[0].state == "CONFIGURED"  # type: ignore[union-attr]
+    table = decode_to_controller(await runner.handle_message(b'{"type":"report"}') or b"")
+    assert table.type == "table" and table.tasks[0].state == "CONFIGURED"  # type: ignore[union-attr]
+    assert await runner.handle_message(b"not json") is None
+
+
+async def test_bad_task_info_data_fails_the_task_naming_the_field(
+    runner: TaskRunner, statuses: StatusLog, tmp_path: Path
+):
+    await runner.launch_task_info("t1", b'{"command": {}}', sandbox_root=tmp_path)
+    failed = await statuses.wait_for("t1", "TASK_FAILED")
+    assert "command.value" in failed.message

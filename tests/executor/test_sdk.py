@@ -112,3 +112,38 @@ async def test_end_of_stream_reaches_the_event_stream(served: Served):
 async def test_exit_finishes_the_machine(served: Served):
     assert (await served.go("EXIT")).state == "DONE"
     assert served.machine.finished.is_set()
+
+
+def test_port_comes_from_o2_occ_port_then_aliecs_variable(monkeypatch: pytest.MonkeyPatch):
+    from executor.sdk import resolve_port
+
+    monkeypatch.delenv("O2_OCC_PORT", raising=False)
+    monkeypatch.setenv("OCC_CONTROL_PORT", "31001")
+    assert resolve_port() == 31001
+    monkeypatch.setenv("O2_OCC_PORT", "31000")
+    assert resolve_port() == 31000
+    assert resolve_port(5) == 5
+
+
+async def test_task_on_a_free_port_writes_it_to_the_port_file(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    from executor.sdk import serve
+
+    port_file = tmp_path / "occ-port"
+    monkeypatch.setenv("O2_OCC_PORT_FILE", str(port_file))
+    monkeypatch.setenv("O2_OCC_PORT", "0")
+    ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    serving = asyncio.ensure_future(
+        serve(Recorder(), handle_signals=False, on_ready=ready.set_result)
+    )
+    try:
+        port = await asyncio.wait_for(ready, 5)
+        assert int(port_file.read_text()) == port
+        client = OccClient(port)
+        assert (await client.get_state(deadline=5)).state == "STANDBY"
+        await client.transition(TransitionCall(event="EXIT"), deadline=5)
+        await client.close()
+        assert await asyncio.wait_for(serving, 5) == 0
+    finally:
+        serving.cancel()

@@ -59,6 +59,7 @@ def test_starting_task_refuses_transitions():
     table.add("t1", control="occ")
     planned = table.plan_item(_item())
     assert planned.result is not None and "starting" in planned.result.message
+    assert planned.result.retryable
 
 
 def test_basic_task_accepts_only_exit():

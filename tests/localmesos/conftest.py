@@ -13,9 +13,14 @@ from tests.mesos_fixture import localmesos, localmesos_factory
 
 __all__ = ["cluster", "localmesos", "localmesos_factory", "scheduler"]
 
-FAST = Timers(heartbeat_interval=5.0, allocation_interval=0.05, update_retry_initial=0.2,
-              update_retry_max=1.0, executor_shutdown_grace=0.5,
-              executor_registration_timeout=10.0)
+FAST = Timers(
+    heartbeat_interval=5.0,
+    allocation_interval=0.05,
+    update_retry_initial=0.2,
+    update_retry_max=1.0,
+    executor_shutdown_grace=0.5,
+    executor_registration_timeout=10.0,
+)
 
 
 @pytest.fixture

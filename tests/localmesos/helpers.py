@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -77,13 +78,14 @@ class RawScheduler:
         self.stream_id: str | None = None
         self.events: list[Json] = []
         self.acked = 0
+        self._syncs = 0
         self._cursor = 0
         self._new = asyncio.Event()
         self._session = aiohttp.ClientSession()
         self._reader: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
 
-    async def subscribe(self, *, timeout: float = 10.0) -> Json:
+    async def subscribe(self, *, within: float = 10.0) -> Json:
         """Open the event stream; returns the first event (SUBSCRIBED, or ERROR)."""
         body: Json = {"type": "SUBSCRIBE", "subscribe": {"framework_info": dict(self.info)}}
         if self.framework_id:
@@ -94,7 +96,7 @@ class RawScheduler:
         self.stream_id = resp.headers.get("Mesos-Stream-Id")
         self.closed.clear()
         self._reader = asyncio.create_task(self._read(resp))
-        first = await self.next(lambda e: e["type"] in ("SUBSCRIBED", "ERROR"), timeout=timeout)
+        first = await self.next(lambda e: e["type"] in ("SUBSCRIBED", "ERROR"), within=within)
         if first["type"] == "SUBSCRIBED":
             self.framework_id = first["subscribed"]["framework_id"]["value"]
         return first
@@ -163,10 +165,10 @@ class RawScheduler:
         )
 
     async def next(
-        self, predicate: Callable[[Json], bool] | None = None, *, timeout: float = 10.0
+        self, predicate: Callable[[Json], bool] | None = None, *, within: float = 10.0
     ) -> Json:
         """The next event after the cursor that matches; the cursor moves past it."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 while self._cursor < len(self.events):
                     event = self.events[self._cursor]
@@ -177,7 +179,7 @@ class RawScheduler:
                 await self._new.wait()
 
     async def next_update(
-        self, task_id: str | None = None, *, state: str | None = None, timeout: float = 10.0
+        self, task_id: str | None = None, *, state: str | None = None, within: float = 10.0
     ) -> Json:
         def match(e: Json) -> bool:
             if e["type"] != "UPDATE":
@@ -187,26 +189,35 @@ class RawScheduler:
                 state is None or s["state"] == state
             )
 
-        event = await self.next(match, timeout=timeout)
+        event = await self.next(match, within=within)
         return dict(event["update"]["status"])
 
-    async def offers(self, *, timeout: float = 10.0) -> list[Json]:
-        event = await self.next(lambda e: e["type"] == "OFFERS", timeout=timeout)
+    async def offers(self, *, within: float = 10.0) -> list[Json]:
+        event = await self.next(lambda e: e["type"] == "OFFERS", within=within)
         return list(event["offers"]["offers"])
 
-    async def wait_acked(self, count: int, *, timeout: float = 10.0) -> None:
+    async def wait_acked(self, count: int, *, within: float = 10.0) -> None:
         """Until `count` updates have been acknowledged (auto_ack)."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while self.acked < count:
                 self._new.clear()
                 await self._new.wait()
 
-    async def wait_until(self, predicate: Callable[[], bool], *, timeout: float = 10.0) -> None:
-        """Re-check `predicate` after every received event and every acknowledgement."""
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                self._new.clear()
-                await self._new.wait()
+    async def sync(self) -> None:
+        """Wait until every event the master sent before now has arrived (the stream is FIFO:
+        a reconciliation answer for an unknown task comes after them)."""
+        self._syncs += 1
+        tag = f"sync-{self._syncs}"
+        await self.call(
+            {"type": "RECONCILE", "reconcile": {"tasks": [{"task_id": {"value": tag}}]}}
+        )
+        start = self._cursor
+        await self.next_update(tag)
+        self._cursor = start  # only waited: events before the answer are still unconsumed
+
+    def rewind(self) -> None:
+        """Scan again from the first event received."""
+        self._cursor = 0
 
     def drain(self) -> list[Json]:
         """Events not yet consumed; moves the cursor to the end."""
@@ -224,3 +235,20 @@ class RawScheduler:
     async def close(self) -> None:
         await self.disconnect()
         await self._session.close()
+
+
+async def wait_pid_gone(pid: int, *, within: float = 10.0) -> None:
+    """Until a process (not necessarily our child) has exited: a pidfd becomes readable."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    gone = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_reader(fd, gone.set)
+    try:
+        async with asyncio.timeout(within):
+            await gone.wait()
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)

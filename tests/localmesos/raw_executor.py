@@ -71,23 +71,41 @@ async def handle(session: aiohttp.ClientSession, event: dict[str, Any]) -> bool:
     return True
 
 
-async def main() -> int:
-    print("raw executor env " + json.dumps(ENV, sort_keys=True), flush=True)
+async def subscribe_and_serve(session: aiohttp.ClientSession) -> bool:
+    """One subscription; True when told to SHUTDOWN."""
     decoder = RecordIODecoder()
+    body = {
+        **BASE,
+        "type": "SUBSCRIBE",
+        "subscribe": {"unacknowledged_tasks": [], "unacknowledged_updates": []},
+    }
+    async with session.post(URL, json=body) as resp:
+        assert resp.status == 200, await resp.text()
+        print("subscribed", flush=True)
+        async for chunk in resp.content.iter_any():
+            for event in decoder.feed(chunk):
+                if not await handle(session, event):
+                    return True
+    return False
+
+
+async def main() -> int:
+    """With MESOS_CHECKPOINT=1 a lost agent connection is retried (agent restart), as a
+    checkpointing executor does; otherwise the executor exits when its stream ends."""
+    print("raw executor env " + json.dumps(ENV, sort_keys=True), flush=True)
+    checkpoint = ENV.get("MESOS_CHECKPOINT") == "1"
     async with aiohttp.ClientSession() as session:
-        body = {
-            **BASE,
-            "type": "SUBSCRIBE",
-            "subscribe": {"unacknowledged_tasks": [], "unacknowledged_updates": []},
-        }
-        async with session.post(URL, json=body) as resp:
-            assert resp.status == 200, await resp.text()
-            async for chunk in resp.content.iter_any():
-                for event in decoder.feed(chunk):
-                    if not await handle(session, event):
-                        print("shutdown", flush=True)
-                        return 0
-    return 0
+        for _ in range(400):
+            try:
+                if await subscribe_and_serve(session):
+                    print("shutdown", flush=True)
+                    return 0
+            except aiohttp.ClientError:
+                pass
+            if not checkpoint:
+                return 0
+            await asyncio.sleep(0.02)
+    return 1
 
 
 if __name__ == "__main__":

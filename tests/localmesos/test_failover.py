@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from localmesos import LocalCluster
 from tests.localmesos.helpers import Json, RawScheduler, task_info
-
-
-async def _eventually(predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
-    """Bounded wait on in-process cluster state that has no event to await."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
 
 
 async def _run_tasks(sched: RawScheduler, *task_ids: str) -> Json:
@@ -33,7 +25,7 @@ async def test_resubscribe_within_failover_timeout_keeps_tasks(cluster: LocalClu
         await _run_tasks(first, "t1")
         fid = first.framework_id or ""
         await first.disconnect()
-        await _eventually(lambda: not cluster.master.frameworks[fid].connected)
+        await cluster.wait_for(lambda: not cluster.master.frameworks[fid].connected)
         second.framework_id = fid
         subscribed = await second.subscribe()
         assert subscribed["subscribed"]["framework_id"] == {"value": fid}
@@ -56,8 +48,8 @@ async def test_failover_timeout_expiry_kills_tasks_and_forbids_resubscribe(
         agent = cluster.agent(offer["agent_id"]["value"])
         assert agent.executors
         await first.disconnect()
-        await _eventually(lambda: fid in cluster.master.completed_frameworks)
-        await _eventually(lambda: not agent.executors)
+        await cluster.wait_for(lambda: fid in cluster.master.completed_frameworks)
+        await cluster.wait_for(lambda: not agent.executors)
         assert agent.used.is_empty()
         late.framework_id = fid
         error = await late.subscribe()
@@ -107,7 +99,7 @@ async def test_lost_agent_sends_lost_updates_then_rescind_then_failure(
         assert status["source"] == "SOURCE_MASTER" and "uuid" not in status
     assert tail[2]["rescind"]["offer_id"] == outstanding[0]["id"]
     state = cluster.state()
-    assert not [a for a in state["agents"] if a["id"] == agent_id["value"]][0]["reachable"]
+    assert not next(a for a in state["agents"] if a["id"] == agent_id["value"])["reachable"]
 
 
 async def test_partition_aware_framework_sees_unreachable_then_tasks_return(

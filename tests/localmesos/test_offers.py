@@ -32,8 +32,7 @@ async def test_subscribe_gives_subscribed_heartbeat_then_nested_offers(
 
 
 async def test_attributes_are_offered_as_text_and_scalar(tmp_path: Path) -> None:
-    spec = AgentSpec(hostname="flp-1", attributes={"detector": "TPC", "machine_id": 7},
-                     hollow=True)
+    spec = AgentSpec(hostname="flp-1", attributes={"detector": "TPC", "machine_id": 7}, hollow=True)
     async with LocalCluster([spec], timers=FAST, work_dir=tmp_path) as cluster:
         sched = RawScheduler(cluster.url)
         try:
@@ -63,7 +62,9 @@ async def test_declined_offer_returns_only_after_its_filter_expires(
 
 async def _barrier(scheduler: RawScheduler, tag: str) -> list[dict[str, object]]:
     """Events received before a reconcile answer (the stream is FIFO), consumed."""
-    await scheduler.call({"type": "RECONCILE", "reconcile": {"tasks": [{"task_id": {"value": tag}}]}})
+    await scheduler.call(
+        {"type": "RECONCILE", "reconcile": {"tasks": [{"task_id": {"value": tag}}]}}
+    )
     await scheduler.next_update(tag)
     return [e for e in scheduler.events if e["type"] == "OFFERS"]
 
@@ -109,11 +110,45 @@ async def test_rescinded_offer_cannot_be_accepted(
     await scheduler.subscribe()
     offer = (await scheduler.offers())[0]
     oid = offer["id"]["value"]
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{cluster.url}/localmesos/offers/{oid}/rescind") as resp:
-            assert resp.status == 200
+    url = f"{cluster.url}/localmesos/offers/{oid}/rescind"
+    async with aiohttp.ClientSession() as http, http.post(url) as resp:
+        assert resp.status == 200
     rescind = await scheduler.next(lambda e: e["type"] == "RESCIND")
     assert rescind["rescind"]["offer_id"] == {"value": oid}
     await scheduler.accept(offer, [task_info("t1", offer)])
     lost = await scheduler.next_update("t1")
     assert lost["state"] == "TASK_LOST" and lost["reason"] == "REASON_INVALID_OFFERS"
+
+
+async def test_agent_added_over_the_control_api_is_offered(
+    cluster: LocalCluster, scheduler: RawScheduler
+) -> None:
+    await scheduler.subscribe()
+    offers = await scheduler.offers()
+    await scheduler.decline(offers, refuse=60)
+    body = {
+        "hostname": "late-1",
+        "resources": {"cpus": 2},
+        "attributes": {"rack": "r2"},
+        "hollow": True,
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{cluster.url}/localmesos/agents", json=body) as resp:
+            assert resp.status == 200
+            added = await resp.json()
+        async with http.post(f"{cluster.url}/localmesos/agents", json={"bogus": 1}) as resp:
+            assert resp.status == 400
+    offer = (await scheduler.offers())[0]
+    assert offer["agent_id"] == {"value": added["agent_id"]} and offer["hostname"] == "late-1"
+
+
+async def test_multi_role_framework_is_offered_to_its_role(cluster: LocalCluster) -> None:
+    sched = RawScheduler(cluster.url, capabilities=("MULTI_ROLE",))
+    sched.info["roles"] = ["o2"]
+    try:
+        await sched.subscribe()
+        offer = (await sched.offers())[0]
+        assert offer["allocation_info"] == {"role": "o2"}
+        assert {r["allocation_info"]["role"] for r in offer["resources"]} == {"o2"}
+    finally:
+        await sched.close()

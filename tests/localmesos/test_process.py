@@ -6,7 +6,7 @@ import asyncio
 import base64
 import json
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -14,7 +14,13 @@ import pytest
 
 from localmesos import LocalCluster
 from tests.localmesos.conftest import FAST
-from tests.localmesos.helpers import Json, RawScheduler, raw_executor_command, task_info
+from tests.localmesos.helpers import (
+    Json,
+    RawScheduler,
+    raw_executor_command,
+    task_info,
+    wait_pid_gone,
+)
 
 
 @pytest.fixture
@@ -25,12 +31,6 @@ async def real(tmp_path: Path) -> AsyncIterator[tuple[LocalCluster, RawScheduler
             yield cluster, sched
         finally:
             await sched.close()
-
-
-async def _eventually(predicate: Callable[[], bool], *, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.02)
 
 
 async def _launch(sched: RawScheduler, *task_ids: str) -> Json:
@@ -45,8 +45,16 @@ async def _launch(sched: RawScheduler, *task_ids: str) -> Json:
 
 async def _message(sched: RawScheduler, offer: Json, text: str) -> None:
     data = base64.b64encode(text.encode()).decode()
-    status = await sched.call({"type": "MESSAGE", "message": {
-        "agent_id": offer["agent_id"], "executor_id": {"value": "exec"}, "data": data}})
+    status = await sched.call(
+        {
+            "type": "MESSAGE",
+            "message": {
+                "agent_id": offer["agent_id"],
+                "executor_id": {"value": "exec"},
+                "data": data,
+            },
+        }
+    )
     assert status == 202
 
 
@@ -96,8 +104,11 @@ async def test_executor_exit_fails_its_live_tasks_and_reports_failure(
         assert status["state"] == "TASK_FAILED" and status["source"] == "SOURCE_AGENT"
         assert status["reason"] == "REASON_EXECUTOR_TERMINATED" and "uuid" in status
     failure = await sched.next(lambda e: e["type"] == "FAILURE")
-    assert failure["failure"] == {"agent_id": offer["agent_id"],
-                                  "executor_id": {"value": "exec"}, "status": 3 << 8}
+    assert failure["failure"] == {
+        "agent_id": offer["agent_id"],
+        "executor_id": {"value": "exec"},
+        "status": 3 << 8,
+    }
     assert not cluster.agent(offer["agent_id"]["value"]).executors
 
 
@@ -110,7 +121,7 @@ async def test_teardown_shuts_the_executor_down_and_its_process_exits(
     pid = next(iter(agent.executors.values())).pid
     assert await sched.call({"type": "TEARDOWN"}) == 202
     await asyncio.wait_for(sched.closed.wait(), 5)
-    await _eventually(lambda: not agent.executors)
+    await cluster.wait_for(lambda: not agent.executors)
     assert agent.exit_statuses == [0]  # it exited by itself on SHUTDOWN, inside the grace period
     with pytest.raises(ProcessLookupError):
         os.kill(pid or 0, 0)
@@ -126,44 +137,48 @@ async def test_killed_agent_kills_its_executor_process_group(
     await cluster.kill_agent(agent.agent_id)
     assert (await sched.next_update("t1"))["state"] == "TASK_LOST"
 
-    def gone() -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
-
-    await _eventually(gone)
+    await wait_pid_gone(pid)
 
 
-def _command_task(task_id: str, offer: Json, command: str) -> Json:
-    info = task_info(task_id, offer, executor_id=None)
-    info["command"] = {"value": command}
-    return info
-
-
-async def test_command_task_runs_under_the_command_executor(
+async def test_killed_executor_process_fails_tasks_with_its_wait_status(
     real: tuple[LocalCluster, RawScheduler],
 ) -> None:
     cluster, sched = real
-    await sched.subscribe()
-    offer = (await sched.offers())[0]
-    await sched.accept(offer, [_command_task("ok", offer, "echo hello-from-command"),
-                               _command_task("bad", offer, "exit 4")])
-    for tid, final in (("ok", "TASK_FINISHED"), ("bad", "TASK_FAILED")):
-        statuses = [await sched.next_update(tid) for _ in range(3)]
-        assert [s["state"] for s in statuses] == ["TASK_STARTING", "TASK_RUNNING", final]
-        sched._cursor = 0  # both tasks' streams interleave: rescan from the start
-    assert statuses[-1]["message"] == "Command exited with status 4"
-    stdout = next(cluster.work_dir.glob("slaves/*/frameworks/*/executors/ok/runs/*/stdout"))
-    assert "hello-from-command" in (await _read(cluster, str(stdout), 0))["data"]
+    offer = await _launch(sched, "t1")
+    assert cluster.kill_executor(offer["agent_id"]["value"], "exec") == [sched.framework_id]
+    status = await sched.next_update("t1")
+    assert status["state"] == "TASK_FAILED" and status["reason"] == "REASON_EXECUTOR_TERMINATED"
+    failure = await sched.next(lambda e: e["type"] == "FAILURE")
+    assert failure["failure"]["status"] == 9  # killed by SIGKILL, as a raw wait status
 
 
-async def test_killed_command_task_reports_killed(real: tuple[LocalCluster, RawScheduler]) -> None:
-    _, sched = real
-    await sched.subscribe()
-    offer = (await sched.offers())[0]
-    await sched.accept(offer, [_command_task("long", offer, "sleep 30")])
-    await sched.next_update("long", state="TASK_RUNNING")
-    await sched.call({"type": "KILL", "kill": {"task_id": {"value": "long"}}})
-    assert (await sched.next_update("long"))["state"] == "TASK_KILLED"
+async def test_agent_restart_keeps_checkpointed_executors_and_loses_the_others(
+    real: tuple[LocalCluster, RawScheduler],
+) -> None:
+    cluster, plain = real
+    durable = RawScheduler(cluster.url, name="durable")
+    durable.info["checkpoint"] = True
+    try:
+        offer = await _launch(plain, "plain")
+        await plain.call({"type": "SUPPRESS", "suppress": {}})  # the rest goes to durable
+        await plain.sync()
+        offers = [o for e in plain.events if e["type"] == "OFFERS" for o in e["offers"]["offers"]]
+        await plain.decline(offers, refuse=60)  # used ones are ignored, as in Mesos
+        await durable.subscribe()
+        agent = cluster.agent(offer["agent_id"]["value"])
+        offer2 = (await durable.offers())[0]
+        await durable.accept(offer2, [task_info("kept", offer2, command=raw_executor_command())])
+        await durable.next_update("kept", state="TASK_RUNNING")
+        pid = next(
+            e.pid for e in agent.executors.values() if e.framework_id == durable.framework_id
+        )
+
+        await cluster.restart_agent(agent.agent_id, downtime=0.2)
+        lost = await plain.next_update("plain")
+        assert lost["state"] == "TASK_LOST" and lost["reason"] == "REASON_AGENT_RESTARTED"
+        executor = next(e for e in agent.executors.values() if e.pid == pid)
+        await cluster.wait_for(lambda: executor.stream is not None)  # it re-subscribed
+        await _message(durable, offer2, "finish kept")
+        assert (await durable.next_update("kept"))["state"] == "TASK_FINISHED"
+    finally:
+        await durable.close()

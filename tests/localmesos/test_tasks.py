@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from localmesos import DefaultResponder, HollowContext, LocalCluster
 from tests.localmesos.conftest import FAST
 from tests.localmesos.helpers import RawScheduler, task_info
@@ -38,10 +40,13 @@ async def test_unacknowledged_update_is_retried_and_next_one_held_back(
         retried = await sched.next_update("t1")  # the retry timer resends the same head
         assert retried["state"] == "TASK_RUNNING" and retried["uuid"] == first["uuid"]
         agent_task = cluster.state()["agents"]
-        pending = [t["pending_updates"] for a in agent_task for t in a["tasks"]][0]
+        pending = next(t["pending_updates"] for a in agent_task for t in a["tasks"])
         assert [u["state"] for u in pending] == ["TASK_RUNNING", "TASK_KILLED"]
-        assert not any(e["update"]["status"]["state"] == "TASK_KILLED"
-                       for e in sched.events if e["type"] == "UPDATE")
+        assert not any(
+            e["update"]["status"]["state"] == "TASK_KILLED"
+            for e in sched.events
+            if e["type"] == "UPDATE"
+        )
 
         await sched.acknowledge({**first, "uuid": "AAAAAAAAAAAAAAAAAAAAAA=="})  # wrong uuid
         assert (await sched.next_update("t1"))["state"] == "TASK_RUNNING"  # still the head
@@ -83,8 +88,10 @@ async def test_reconcile_reports_latest_state_and_unknown_tasks(scheduler: RawSc
     implicit = await scheduler.next_update("t1")
     assert implicit["state"] == "TASK_RUNNING"
     assert implicit["reason"] == "REASON_RECONCILIATION" and "uuid" not in implicit
-    tasks = [{"task_id": {"value": "t1"}},
-             {"task_id": {"value": "ghost"}, "agent_id": {"value": agent_id}}]
+    tasks = [
+        {"task_id": {"value": "t1"}},
+        {"task_id": {"value": "ghost"}, "agent_id": {"value": agent_id}},
+    ]
     await scheduler.call({"type": "RECONCILE", "reconcile": {"tasks": tasks}})
     assert (await scheduler.next_update("t1"))["state"] == "TASK_RUNNING"
     assert (await scheduler.next_update("ghost"))["state"] == "TASK_LOST"
@@ -94,8 +101,10 @@ async def test_partition_aware_framework_gets_gone_and_unknown(cluster: LocalClu
     sched = RawScheduler(cluster.url, capabilities=("PARTITION_AWARE",))
     try:
         await sched.subscribe()
-        tasks = [{"task_id": {"value": "g"}, "agent_id": {"value": cluster.agent_ids[0]}},
-                 {"task_id": {"value": "u"}, "agent_id": {"value": "no-such-agent"}}]
+        tasks = [
+            {"task_id": {"value": "g"}, "agent_id": {"value": cluster.agent_ids[0]}},
+            {"task_id": {"value": "u"}, "agent_id": {"value": "no-such-agent"}},
+        ]
         await sched.call({"type": "RECONCILE", "reconcile": {"tasks": tasks}})
         assert (await sched.next_update("g"))["state"] == "TASK_GONE"
         assert (await sched.next_update("u"))["state"] == "TASK_UNKNOWN"
@@ -116,15 +125,23 @@ class EchoResponder(DefaultResponder):
 
 
 async def test_framework_messages_reach_hollow_responder_and_come_back(tmp_path: Path) -> None:
-    async with LocalCluster(agents=0, hollow_agents=1, timers=FAST, work_dir=tmp_path,
-                            hollow_responder=EchoResponder) as cluster:
+    async with LocalCluster(
+        agents=0, hollow_agents=1, timers=FAST, work_dir=tmp_path, hollow_responder=EchoResponder
+    ) as cluster:
         sched = RawScheduler(cluster.url)
         try:
             agent_id, _ = await _launch(sched, "t1")
             await sched.next_update("t1", state="TASK_RUNNING")
-            await sched.call({"type": "MESSAGE", "message": {
-                "agent_id": {"value": agent_id}, "executor_id": {"value": "exec"},
-                "data": "aGk="}})
+            await sched.call(
+                {
+                    "type": "MESSAGE",
+                    "message": {
+                        "agent_id": {"value": agent_id},
+                        "executor_id": {"value": "exec"},
+                        "data": "aGk=",
+                    },
+                }
+            )
             event = await sched.next(lambda e: e["type"] == "MESSAGE")
             assert event["message"]["data"] == "ZWNobzpoaTp0MQ=="  # b"echo:hi:t1"
             assert event["message"]["executor_id"] == {"value": "exec"}
@@ -137,8 +154,12 @@ async def test_shutdown_call_stops_hollow_executor_and_kills_its_tasks(
 ) -> None:
     agent_id, _ = await _launch(scheduler, "t1")
     await scheduler.next_update("t1", state="TASK_RUNNING")
-    await scheduler.call({"type": "SHUTDOWN", "shutdown": {
-        "agent_id": {"value": agent_id}, "executor_id": {"value": "exec"}}})
+    await scheduler.call(
+        {
+            "type": "SHUTDOWN",
+            "shutdown": {"agent_id": {"value": agent_id}, "executor_id": {"value": "exec"}},
+        }
+    )
     assert (await scheduler.next_update("t1"))["state"] == "TASK_KILLED"
     failure = await scheduler.next(lambda e: e["type"] == "FAILURE")
     assert failure["failure"]["executor_id"] == {"value": "exec"}
@@ -147,7 +168,9 @@ async def test_shutdown_call_stops_hollow_executor_and_kills_its_tasks(
 
 async def test_thousands_of_tasks_run_on_hollow_agents(tmp_path: Path) -> None:
     timers = dataclasses.replace(FAST, update_retry_initial=30.0)  # no retries: exact counts
-    async with LocalCluster(agents=0, hollow_agents=20, timers=timers, work_dir=tmp_path) as cluster:
+    async with LocalCluster(
+        agents=0, hollow_agents=20, timers=timers, work_dir=tmp_path
+    ) as cluster:
         sched = RawScheduler(cluster.url)
         try:
             await sched.subscribe()
@@ -157,7 +180,7 @@ async def test_thousands_of_tasks_run_on_hollow_agents(tmp_path: Path) -> None:
                     batch = [task_info(f"t{launched + i}", offer) for i in range(150)]
                     launched += len(batch)
                     await sched.accept(offer, batch)
-            await sched.wait_acked(3000, timeout=30)
+            await sched.wait_acked(3000, within=30)
             updates = [e["update"]["status"] for e in sched.events if e["type"] == "UPDATE"]
             assert len(updates) == 3000
             assert {u["state"] for u in updates} == {"TASK_RUNNING"}
@@ -165,5 +188,59 @@ async def test_thousands_of_tasks_run_on_hollow_agents(tmp_path: Path) -> None:
             assert len(fw.tasks) == 3000
             assert all(not t.pending for t in fw.tasks.values())  # every update acknowledged
             assert len({t.agent_id for t in fw.tasks.values()}) == 20
+        finally:
+            await sched.close()
+
+
+async def test_launch_group_runs_every_task_and_requires_executor_type(
+    scheduler: RawScheduler,
+) -> None:
+    await scheduler.subscribe()
+    offer = (await scheduler.offers())[0]
+    executor = task_info("x", offer)["executor"]
+    tasks = [{k: v for k, v in task_info(t, offer).items() if k != "executor"} for t in "ab"]
+
+    def group(ex: dict[str, object], ids: list[dict[str, object]]) -> dict[str, object]:
+        return {
+            "type": "LAUNCH_GROUP",
+            "launch_group": {"executor": ex, "task_group": {"tasks": ids}},
+        }
+
+    bad = [{**t, "task_id": {"value": "bad-" + t["task_id"]["value"]}} for t in tasks]
+    await scheduler.call(
+        {
+            "type": "ACCEPT",
+            "accept": {
+                "offer_ids": [offer["id"]],
+                "filters": {"refuse_seconds": 0},
+                "operations": [group(executor, bad), group({**executor, "type": "CUSTOM"}, tasks)],
+            },
+        }
+    )
+    for tid in ("bad-a", "bad-b"):
+        status = await scheduler.next_update(tid)
+        assert status["state"] == "TASK_ERROR"
+        assert status["reason"] == "REASON_TASK_GROUP_INVALID"
+    assert {(await scheduler.next_update())["task_id"]["value"] for _ in range(2)} == {"a", "b"}
+
+
+@pytest.mark.slow
+async def test_ten_thousand_tasks_on_fifty_hollow_agents(tmp_path: Path) -> None:
+    timers = dataclasses.replace(FAST, update_retry_initial=30.0)
+    async with LocalCluster(
+        agents=0, hollow_agents=50, timers=timers, work_dir=tmp_path
+    ) as cluster:
+        sched = RawScheduler(cluster.url)
+        try:
+            await sched.subscribe()
+            launched = 0
+            while launched < 10_000:
+                for offer in await sched.offers():
+                    batch = [task_info(f"t{launched + i}", offer) for i in range(200)]
+                    launched += len(batch)
+                    await sched.accept(offer, batch)
+            await sched.wait_acked(10_000, within=120)
+            fw = cluster.master.frameworks[sched.framework_id or ""]
+            assert sum(t.state == "TASK_RUNNING" for t in fw.tasks.values()) == 10_000
         finally:
             await sched.close()

@@ -81,8 +81,11 @@ async def local_cluster(
     try:
         await _wait_ready(cluster)
         yield cluster
+    except BaseException:
+        print(f"--- localmesos log tail ---\n{cluster.log_tail()}", file=sys.stderr)
+        raise
     finally:
-        _stop(proc)
+        await asyncio.to_thread(_stop, proc)
 
 
 def _spawn(

@@ -1,8 +1,9 @@
 """A tiny custom executor on o2's ExecutorClient, launched by the local cluster in tests.
 
 Protocol with the test scheduler: on LAUNCH it reports TASK_RUNNING and sends
-MESSAGE "hello <task>"; MESSAGE "finish <task>" makes it report TASK_FINISHED (data "done");
-MESSAGE "ping" is answered with "pong"; KILL and SHUTDOWN report TASK_KILLED.
+MESSAGE "hello <task>" (LAUNCH_GROUP: TASK_RUNNING for each task); MESSAGE "finish <task>"
+makes it report TASK_FINISHED (data "done"); MESSAGE "ping" is answered with "pong"; KILL and
+SHUTDOWN report TASK_KILLED.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import sys
 
 from executor.mesos import Disconnected, ExecutorClient
-from mesosapi.executor import Kill, Launch, Message, Shutdown
+from mesosapi.executor import Kill, Launch, LaunchGroup, Message, Shutdown
 from mesosapi.models import TaskId, TaskStatus
 
 log = logging.getLogger("echo_executor")
@@ -34,6 +35,10 @@ async def serve(client: ExecutorClient) -> int:
             running.add(task_id)
             await _finish(client, task_id, "TASK_RUNNING", b"running")
             await client.message(f"hello {task_id}".encode())
+        elif isinstance(event, LaunchGroup):
+            for task in event.task_group.tasks:
+                running.add(task.task_id)
+                await _finish(client, task.task_id, "TASK_RUNNING", b"running in group")
         elif isinstance(event, Message):
             text = event.data.decode()
             if text == "ping":

@@ -12,8 +12,11 @@ import aiohttp
 import pytest
 
 from controller.mesos import Disconnected
+from executor.mesos import ExecutorClient
 from mesosapi.backoff import Backoff
-from mesosapi.models import TaskId
+from mesosapi.executor import ExecutorEnvironment
+from mesosapi.models import ExecutorId, Operation, TaskId, TaskInfo, TaskStatus
+from mesosapi.resources import Demand, ResourcePool
 from mesosapi.scheduler import Error, Failure, Message, Offers, Rescind, Subscribed, Update
 from tests.mesos.cluster import free_port, local_cluster
 from tests.mesos.scenario import echo_executor, new_client, task_for
@@ -69,7 +72,9 @@ async def test_o2_clients_subscribe_launch_message_reconcile_and_teardown(tmp_pa
         i_done, done = await tap.wait_for(Update, _is("t1", "TASK_FINISHED"))  # type: ignore[arg-type]
         assert done.status.data == b"done"
         assert tap.events.index(running) < i_done
-        assert await tap.client.acknowledge(done.status)
+        assert tap.client.acknowledge_soon(done.status)
+        async with asyncio.timeout(5):
+            await tap.client.drain_acks()
 
         await tap.client.teardown()
         await tap.wait_for(Disconnected)
@@ -207,3 +212,86 @@ async def test_silent_master_is_detected_by_missing_heartbeats_and_resubscribed(
         assert "heartbeat" in gone.reason
         _, back = await tap.wait_for(Subscribed, after=mark, within=10)
         assert back.framework_id == tap.client.framework_id
+
+
+async def test_dropped_stream_is_resubscribed_as_the_same_framework_keeping_tasks(
+    tmp_path: Path,
+) -> None:
+    async with local_cluster(tmp_path) as cluster, tapped(new_client(cluster.master)) as tap:
+        _, first = await tap.wait_for(Subscribed)
+        running = await _launch_running(tap, "survivor")
+        mark = len(tap.events)
+        await _post(cluster.master, f"/localmesos/frameworks/{first.framework_id}/disconnect")
+        await tap.wait_for(Disconnected, after=mark)
+        _, back = await tap.wait_for(Subscribed, after=mark)
+        assert back.framework_id == first.framework_id
+        mark = len(tap.events)
+        await tap.client.reconcile([(TaskId("survivor"), running.status.agent_id)])
+        _, rec = await tap.wait_for(
+            Update, lambda e: e.status.reason == "REASON_RECONCILIATION", after=mark
+        )
+        assert rec.status.state == "TASK_RUNNING"
+
+
+async def test_launch_group_reaches_the_custom_executor_which_also_owns_kill(
+    tmp_path: Path,
+) -> None:
+    async with local_cluster(tmp_path) as cluster, tapped(new_client(cluster.master)) as tap:
+        await tap.wait_for(Subscribed)
+        _, offers = await tap.wait_for(Offers, lambda e: bool(e.offers))
+        offer = offers.offers[0]
+        executor = echo_executor("o2-group")
+        pool = ResourcePool(offer.resources)
+        assert pool.take(Demand(cpus=0.1, mem=32)) is not None
+        tasks = []
+        for name in ("g1", "g2"):
+            got = pool.take(Demand(cpus=0.1, mem=16))
+            assert got is not None
+            tasks.append(
+                TaskInfo(
+                    name=name,
+                    task_id=TaskId(name),
+                    agent_id=offer.agent_id,
+                    resources=got.resources,
+                )
+            )
+        await tap.client.accept([offer.id], [Operation.of_launch_group(executor, tasks)])
+        for name in ("g1", "g2"):
+            _, up = await tap.wait_for(Update, _is(name, "TASK_RUNNING"))  # type: ignore[arg-type]
+            assert up.status.data == b"running in group"
+            assert await tap.client.acknowledge(up.status)
+        await tap.client.kill(TaskId("g1"), agent_id=offer.agent_id, grace_seconds=1.0)
+        _, killed = await tap.wait_for(Update, _is("g1", "TASK_KILLED"))  # type: ignore[arg-type]
+        assert killed.status.source == "SOURCE_EXECUTOR" and killed.status.data == b"killed"
+
+
+async def _agent_endpoint(master: str) -> str:
+    async with aiohttp.ClientSession() as s, s.get(f"http://{master}/master/slaves") as r:
+        (agent,) = (await r.json())["slaves"]
+        return f"127.0.0.1:{agent['port']}"
+
+
+async def test_executor_resubscribe_delivers_its_unacknowledged_updates(tmp_path: Path) -> None:
+    async with local_cluster(tmp_path) as cluster, tapped(new_client(cluster.master)) as tap:
+        _, sub = await tap.wait_for(Subscribed)
+        running = await _launch_running(tap, "carried")
+        env = ExecutorEnvironment(
+            agent_endpoint=await _agent_endpoint(cluster.master),
+            framework_id=sub.framework_id,
+            executor_id=ExecutorId("o2-echo"),
+            checkpoint=True,
+        )
+        takeover = ExecutorClient(env)
+        kept = await takeover.update(
+            TaskStatus(task_id=TaskId("carried"), state="TASK_FINISHED", data=b"from subscribe")
+        )
+        assert takeover.unacknowledged_updates == [kept]
+        async with takeover:
+            # The agent takes the update from SUBSCRIBE's unacknowledged_updates (the real
+            # executor then re-subscribes and takes its stream back: only delivery is checked).
+            _, done = await tap.wait_for(
+                Update,
+                _is("carried", "TASK_FINISHED"),  # type: ignore[arg-type]
+                after=tap.events.index(running),
+            )
+        assert done.status.uuid == kept.uuid and done.status.data == b"from subscribe"

@@ -222,3 +222,18 @@ def test_recordio_frames_split_anywhere_decode_to_the_same_events() -> None:
         decoder = RecordIODecoder()
         records = decoder.feed(stream[:cut]) + decoder.feed(stream[cut:])
         assert [sch.decode_event(r).TYPE for r in records] == ["OFFERS", "HEARTBEAT"]
+
+
+@pytest.mark.parametrize(
+    ("location", "leader"),
+    [
+        ("//10.0.0.2:5050/master/api/v1/scheduler", "10.0.0.2:5050"),
+        ("http://m2:5050/api/v1/scheduler", "m2:5050"),
+        ("/api/v1/scheduler", "m1:5050"),
+        ("", "m1:5050"),
+    ],
+)
+def test_leader_redirect_location_names_the_new_master(location: str, leader: str) -> None:
+    from controller.mesos.client import leader_from_location
+
+    assert leader_from_location(location, "m1:5050") == leader

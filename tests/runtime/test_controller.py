@@ -44,6 +44,7 @@ class Probe(Reconciler):
         self.in_flight: Counter[str] = Counter()
         self.max_parallel_per_key = 0
         self.fail: list[Exception] = []
+        self.finished: list[str] = []
 
     async def reconcile(self, key: str) -> Result:
         obj = self.ctx.cache(Gadget).get(key)
@@ -56,6 +57,7 @@ class Probe(Reconciler):
             await self.gate.wait()
             if self.fail:
                 raise self.fail.pop(0)
+            self.finished.append(key)
             return Result()
         finally:
             self.in_flight[key] -= 1
@@ -152,6 +154,8 @@ async def test_conflict_is_retried_at_once_and_permanent_error_is_not_retried(
     (_, _, first), (_, _, second) = reconciler.starts
     assert second - first < 0.5
     assert len(reconciler.starts) == 2  # the PermanentError was not retried
+    sink = reconciler.ctx.events
+    assert isinstance(sink, Sink) and sink.events == [("c", "ReconcileFailed")]
 
 
 async def test_result_requeue_after_reconciles_again(
@@ -172,3 +176,32 @@ async def test_result_requeue_after_reconciles_again(
     await eventually(lambda: len(calls) >= 2, within=5)
     await settle(ctl)
     assert calls == ["r", "r"]
+
+
+async def test_graceful_stop_lets_the_reconcile_in_flight_finish(
+    etcd_store: EtcdStore, probe: tuple[Probe, Controller]
+) -> None:
+    reconciler, ctl = probe
+    await etcd_store.create(gadget("g"))
+    reconciler.gate.clear()
+    await start(ctl)
+    await asyncio.wait_for(reconciler.started.wait(), 5)
+    stopping = asyncio.create_task(ctl.stop(grace=5.0))
+    await asyncio.sleep(0)
+    reconciler.gate.set()
+    await asyncio.wait_for(stopping, 5)
+    assert reconciler.finished == ["g"]
+    assert not ctl.running
+
+
+async def test_stop_without_grace_cancels_the_reconcile_and_keeps_its_key(
+    etcd_store: EtcdStore, probe: tuple[Probe, Controller]
+) -> None:
+    reconciler, ctl = probe
+    await etcd_store.create(gadget("h"))
+    reconciler.gate.clear()
+    await start(ctl)
+    await asyncio.wait_for(reconciler.started.wait(), 5)
+    await asyncio.wait_for(ctl.stop(), 5)
+    assert reconciler.finished == []
+    assert ctl.queue.core.pop() == "h"  # queued again for the next term

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -17,13 +18,14 @@ from tests.runtime.gadget import Gadget, gadget
 from tests.runtime.waiting import eventually
 
 FAST = LeaderConfig(ttl=2, renew_deadline=1.3, retry_period=0.3)
-CONTROLLERS = ("tests.runtime.gadget:GadgetGC", "tests.runtime.gadget:GadgetReconciler")
+GC = "tests.runtime.gadget:GadgetGC"
+GADGETS = "tests.runtime.gadget:GadgetReconciler"
 
 
-@pytest.fixture
-async def manager(etcd_store: EtcdStore) -> AsyncIterator[Manager]:
-    config = ManagerConfig(identity="gc-test", leader=FAST, controllers=CONTROLLERS)
-    mgr = Manager(etcd_store, etcd_store, config=config)
+@contextlib.asynccontextmanager
+async def running(store: EtcdStore, *controllers: str) -> AsyncIterator[Manager]:
+    config = ManagerConfig(identity="gc-test", leader=FAST, controllers=controllers)
+    mgr = Manager(store, store, config=config)
     stop = asyncio.Event()
     task = asyncio.create_task(mgr.run(stop))
     await eventually(lambda: mgr.elector.is_leader and all(c.running for c in mgr.controllers))
@@ -32,6 +34,12 @@ async def manager(etcd_store: EtcdStore) -> AsyncIterator[Manager]:
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def manager(etcd_store: EtcdStore) -> AsyncIterator[Manager]:
+    async with running(etcd_store, GC) as mgr:
+        yield mgr
 
 
 async def exists(store: EtcdStore, name: str) -> bool:
@@ -96,8 +104,13 @@ async def test_foreground_deletion_waits_for_blocking_dependents(
 
 
 async def test_garbage_value_is_reported_as_warning_event_and_others_still_reconciled(
-    etcd_store: EtcdStore, manager: Manager
+    etcd_store: EtcdStore,
 ) -> None:
+    async with running(etcd_store, GC, GADGETS):
+        await garbage_is_reported(etcd_store)
+
+
+async def garbage_is_reported(etcd_store: EtcdStore) -> None:
     junk_key = etcd_store.key_for(Gadget, "junk")
     await etcd_store.put_raw(junk_key, b"\x00 this is not json")
     await etcd_store.create(gadget("healthy", value=3))

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from crds.errors import UnreadableObjectError
+from crds.errors import StoreUnavailableError, UnreadableObjectError
 from store.etcd import EtcdStore
 from store.informer import CacheEvent, Informer, InformerFactory
+from store.memory import MemoryStore
 from tests.runtime.gadget import Gadget, gadget
 from tests.runtime.waiting import eventually
 
@@ -146,3 +147,42 @@ async def test_factory_shares_one_informer_per_kind(etcd_store: EtcdStore) -> No
         assert factory.informer(Gadget).synced
     finally:
         await factory.stop()
+
+
+class BreaksOnce:
+    """Delegates to a real store; its first watch stream breaks after one event."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.broken = False
+        self.starts: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def watch(self, kind: Any, *, start_revision: int) -> AsyncIterator[Any]:
+        self.starts.append(start_revision)
+        async for event in self.store.watch(kind, start_revision=start_revision):
+            yield event
+            if not self.broken:
+                self.broken = True
+                raise StoreUnavailableError("stream reset")
+
+
+async def test_broken_stream_resumes_from_the_last_revision_without_losing_changes(
+    memory_store: MemoryStore,
+) -> None:
+    flaky = BreaksOnce(memory_store)
+    informer = Informer(flaky, Gadget, retry_delay=0.01)
+    try:
+        informer.start()
+        await asyncio.wait_for(informer.wait_synced(), 5)
+        listed_at = informer.revision
+        first = await memory_store.create(gadget("one"))
+        second = await memory_store.create(gadget("two"))
+        await asyncio.wait_for(informer.wait_for_revision(second.metadata.resource_version or 0), 5)
+        assert informer.watch_restarts == 1
+        assert flaky.starts == [listed_at + 1, (first.metadata.resource_version or 0) + 1]
+        assert sorted(informer.names()) == ["one", "two"]
+    finally:
+        await informer.stop()

@@ -137,3 +137,20 @@ async def test_manager_reconnects_and_converges_after_etcd_restart(
         assert m1.proc.poll() is None  # the same process, never restarted
     finally:
         await store.close()
+
+
+async def test_default_manager_runs_the_garbage_collector_over_every_kind_and_exits_cleanly(
+    etcd_store: EtcdStore, etcd_server: EmbeddedEtcd, start_manager: Start
+) -> None:
+    from crds.resource import all_kinds
+
+    m = start_manager(
+        endpoint=etcd_server.endpoint, prefix=etcd_store.prefix, identity="d", controllers=()
+    )
+    await asyncio.to_thread(m.wait_log, "Controller started", controller="garbage-collector")
+    listed = {line["kind"] for line in m.logs() if line.get("message") == "Listed"}
+    assert listed == {info.kind for info in all_kinds()}
+    m.signal(signal.SIGTERM)
+    assert await asyncio.to_thread(m.proc.wait, 10) == 0
+    assert not [line for line in m.logs() if line.get("level") in ("ERROR", "CRITICAL")]
+    assert not m.has_logged("Lost leadership")

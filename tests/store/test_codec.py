@@ -43,12 +43,22 @@ def test_encode_is_compact_camel_case_without_resource_version() -> None:
     assert "resourceVersion" not in data["metadata"]
     assert "creationTimestamp" in data["metadata"]
     assert b" " not in raw.replace(b"o2/v1alpha1", b"")
-    again = codec.decode(Widget, raw, key="/k", mod_revision=42)
+    again = codec.decode(Widget, raw, key="/o2/registry/widgets/w", mod_revision=42)
     assert again.metadata.resource_version == 42
     assert again == codec.with_revision(obj, 42)
 
 
-@pytest.mark.parametrize("raw", [b"", b"{", b"[]", b'{"metadata": {}}', b'{"kind": "Other"}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"{",
+        b"[]",
+        b'{"metadata": {}}',
+        b'{"kind": "Other", "metadata": {"name": "x"}}',
+        b'{"kind": "Widget", "metadata": {"name": "not-x"}}',
+    ],
+)
 def test_garbage_decodes_to_unreadable_naming_the_key(raw: bytes) -> None:
     with pytest.raises(UnreadableObjectError) as info:
         codec.decode(Widget, raw, key="/o2/registry/widgets/x", mod_revision=1)

@@ -14,12 +14,13 @@ from crds.errors import (
     ConflictError,
     FencedError,
     NotFoundError,
+    UnreadableObjectError,
 )
 from store.api import Fence, WatchEvent
 from store.config import StoreConfig, open_store
 from store.embedded import EmbeddedEtcd
 from store.resources import ResourceStore
-from tests.etcd_fixture import unique_prefix
+from tests.etcd_fixture import PrivateEtcdFactory, unique_prefix
 from tests.store.widget import Widget, WidgetStatus, widget
 
 
@@ -42,6 +43,23 @@ async def store(
         return
     config = StoreConfig(endpoints=(etcd_server.endpoint,), prefix=unique_prefix())
     etcd = await open_store(config)
+    try:
+        yield etcd
+    finally:
+        await etcd.close()
+
+
+@pytest.fixture(params=["memory", "etcd"])
+async def isolated_store(
+    request: pytest.FixtureRequest, private_etcd: PrivateEtcdFactory
+) -> AsyncIterator[ResourceStore]:
+    """Like `store`, but on its own etcd: for compaction, which is global to an etcd."""
+    if request.param == "memory":
+        from store.memory import MemoryStore
+
+        yield MemoryStore()
+        return
+    etcd = await open_store(StoreConfig(endpoints=(private_etcd().endpoint,)))
     try:
         yield etcd
     finally:
@@ -252,7 +270,10 @@ async def test_watch_from_revision_replays_changes_in_order(store: ResourceStore
     await stream.aclose()  # type: ignore[attr-defined]
 
 
-async def test_watch_from_compacted_revision_raises_compacted(store: ResourceStore) -> None:
+async def test_watch_from_compacted_revision_raises_compacted(
+    isolated_store: ResourceStore,
+) -> None:
+    store = isolated_store
     first = await store.create(widget("a"))
     latest = await store.update(resized(first, 2))
     await store.update(resized(latest, 3))
@@ -280,6 +301,12 @@ async def test_fence_rejects_writes_once_the_leader_key_is_recreated(
         await fenced.create(widget("b"))
     with pytest.raises(FencedError):
         await fenced.update_status(with_phase(written, "Running"))
+    with pytest.raises(FencedError):
+        await fenced.update_status_many([with_phase(written, "Running")])
+    with pytest.raises(FencedError):
+        await fenced.delete(Widget, "a")
+    with pytest.raises(FencedError):
+        await fenced.increment(store.runtime_key("run-number"))
     assert (await store.get(Widget, "a")).spec.size == 2
 
 
@@ -345,3 +372,43 @@ async def test_etcd_lease_expires_without_refresh(etcd_store: ResourceStore) -> 
     deleted_key, value, _ = await asyncio.wait_for(anext(stream), timeout=10)
     assert (deleted_key, value) == (key, None)
     await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def test_an_instance_mutated_in_place_never_passes_for_the_stored_one(
+    store: ResourceStore,
+) -> None:
+    created = await store.create(widget("a"))
+    created.metadata.labels["team"] = "x"  # dicts inside frozen models are still mutable
+    updated = await store.update(created)
+    assert updated.metadata.labels == {"team": "x"}
+    assert updated.metadata.resource_version != created.metadata.resource_version
+    assert (await store.get(Widget, "a")).metadata.labels == {"team": "x"}
+
+
+async def test_watch_from_a_future_revision_starts_there(store: ResourceStore) -> None:
+    start = (await store.list(Widget)).revision + 3
+    stream = aiter(store.watch(Widget, start_revision=start))
+    pending = asyncio.ensure_future(anext(stream))
+    created = [await store.create(widget(name)) for name in ("a", "b", "c", "d")]
+    expected = next(o for o in created if (o.metadata.resource_version or 0) >= start)
+    event = await asyncio.wait_for(pending, timeout=5)
+    assert (event.name, event.revision) == (expected.name, expected.metadata.resource_version)
+    assert created[0].metadata.resource_version < start  # type: ignore[operator]
+    await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def test_increment_of_a_non_integer_counter_names_the_key(store: ResourceStore) -> None:
+    key = store.runtime_key("run-number")
+    await store.put_raw(key, b"garbage")
+    with pytest.raises(UnreadableObjectError, match="run-number"):
+        await store.increment(key)
+
+
+async def test_fenced_status_batches_stay_within_etcd_txn_limits(store: ResourceStore) -> None:
+    lease_key = store.lease_key("controller")
+    revision = await store.create_raw(lease_key, b"me")
+    assert revision is not None
+    fenced = store.with_fence(Fence(lease_key, revision))
+    objs = [await store.create(widget(f"w{i}")) for i in range(130)]
+    results = await fenced.update_status_many([with_phase(o, "Running") for o in objs])
+    assert all(isinstance(r, Widget) and r.status.phase == "Running" for r in results)

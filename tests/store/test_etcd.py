@@ -8,8 +8,10 @@ import subprocess
 import pytest
 
 from crds.errors import StoreUnavailableError
+from crds.meta import utcnow
 from store.config import StoreConfig, open_store
 from store.embedded import etcd_binary, free_port
+from store.etcd import EtcdStore
 from tests.etcd_fixture import PrivateEtcdFactory, unique_prefix
 from tests.store.widget import Widget, widget
 
@@ -108,3 +110,17 @@ async def test_username_password_authentication(private_etcd: PrivateEtcdFactory
     finally:
         for store in (good, anonymous, wrong):
             await store.close()
+
+
+async def test_list_pages_through_large_prefixes_at_one_revision(etcd_store: EtcdStore) -> None:
+    from store import codec
+    from store.kv import Put
+
+    objs = [codec.prepare_create(widget(f"w{i:05d}"), now=utcnow()) for i in range(2600)]
+    for start in range(0, len(objs), 128):
+        batch = objs[start : start + 128]
+        puts = [Put(etcd_store.key_for(Widget, o.metadata.name), codec.encode(o)) for o in batch]
+        await etcd_store.kv.txn([], puts)
+    listed = await etcd_store.list(Widget)
+    assert [o.metadata.name for o in listed.items] == [o.metadata.name for o in objs]
+    assert listed.revision == max(o.metadata.resource_version or 0 for o in listed.items)

@@ -1,0 +1,1 @@
+"""The environment controller's pure core: templates, expansion, state machine and planning."""

@@ -1,0 +1,240 @@
+"""The Environment reconciler: observe the caches -> plan (pure) -> act through the store -> status.
+
+One reconcile walks at most one step of a transition (controller.environments.plan). Order of
+acts: task deletes, creates, updates (bounded concurrency); the run number from the etcd
+counter `<prefix>/runtime/run-number` (RuntimeKV.increment: a txn, so never handed out twice,
+also across failover; a number burned by a crash before the status write is simply skipped);
+hooks (controller.environments.hooks); the status, CAS on the environment's resourceVersion.
+After its writes it waits until the informer caches show them, so the next reconcile of the
+same key never plans from a stale read. Options (ctx.options): `clock` (a `() -> datetime`),
+`deploy_timeout` and `transition_timeout` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from controller.environments.expand import Expansion, Hook, environment_detectors, expand
+from controller.environments.hooks import HookKey, HookResult, HookRunner
+from controller.environments.plan import ENV_LABEL, IDLE_LABEL, Options, Plan, plan
+from controller.environments.status import hooks_failed, stalled, with_run_number
+from controller.runtime.reconciler import Context, Reconciler, Result, Watch, label_value
+from crds.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    NotFoundError,
+    TemplateError,
+    ValidationError,
+)
+from crds.kinds.environment import Environment, EnvironmentStatus
+from crds.kinds.task import Task
+from crds.kinds.taskclass import TaskClass
+from crds.kinds.workflow import Workflow
+from crds.meta import utcnow
+from store.informer import CacheEvent
+
+log = logging.getLogger(__name__)
+
+WRITES_IN_FLIGHT = 32
+EXPANSION_CACHE = 64
+"""Environments whose last expansion is kept (a cache hit skips re-rendering every template)."""
+CATCH_UP = 5.0
+"""Seconds to wait for the caches to show our own writes."""
+RUN_NUMBER_KEY = "runtime/run-number"
+_LIVE = frozenset({"DEPLOYED", "CONFIGURED", "RUNNING", "ERROR"})
+
+
+class EnvironmentReconciler(Reconciler):
+    name = "environments"
+    kind = Environment
+    workers = 4
+    resync_period = 300.0
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.clock: Callable[[], datetime] = ctx.options.get("clock", utcnow)
+        defaults = Options()
+        self.options = Options(
+            deploy_timeout=float(ctx.options.get("deploy_timeout", defaults.deploy_timeout)),
+            transition_timeout=float(
+                ctx.options.get("transition_timeout", defaults.transition_timeout)
+            ),
+        )
+        self.hooks = HookRunner()
+        self._expansions: OrderedDict[str, tuple[object, Expansion]] = OrderedDict()
+
+    def watches(self) -> Sequence[Watch]:
+        return [
+            Watch(Task, label_value(ENV_LABEL)),
+            Watch(Workflow, self._users_of_workflow),
+            Watch(TaskClass, self._all_environments),
+        ]
+
+    def _users_of_workflow(self, event: CacheEvent[Any]) -> Iterable[str]:
+        envs = self.ctx.cache(Environment).list()
+        return [e.name for e in envs if e.spec.workflow == event.name]
+
+    def _all_environments(self, event: CacheEvent[Any]) -> Iterable[str]:
+        return self.ctx.cache(Environment).names()
+
+    # ---- reconcile -----------------------------------------------------------------------------
+
+    async def reconcile(self, key: str) -> Result:
+        env = self.ctx.cache(Environment).get(key)
+        if env is None or env.metadata.deletion_timestamp is not None:
+            return Result()
+        now = self.clock()
+        workflow = self.ctx.cache(Workflow).get(env.spec.workflow)
+        if workflow is None:
+            message = f"workflow {env.spec.workflow!r} not found: apply it first"
+            await self._write_status(env, stalled(env, "WorkflowNotFound", message, now=now))
+            return Result()
+        classes = {c.name: c for c in self.ctx.cache(TaskClass).list()}
+        tasks = self.ctx.cache(Task).list(labels={ENV_LABEL: key})
+        expansion = self._expansion(env, workflow, classes)
+        result = plan(
+            env,
+            workflow,
+            classes,
+            tasks,
+            now=now,
+            idle=self.ctx.cache(Task).list(labels={IDLE_LABEL: "true"}),
+            expansion=expansion,
+            busy_detectors=self._busy_detectors(env),
+            options=self.options,
+        )
+        return await self._act(env, result, now=now)
+
+    def _expansion(
+        self, env: Environment, workflow: Workflow, classes: dict[str, TaskClass]
+    ) -> Expansion | None:
+        """`expand()` of these inputs, cached per environment while none of them changes."""
+        key = (
+            env.metadata.generation,
+            env.status.run_number,
+            workflow.metadata.uid,
+            workflow.metadata.resource_version,
+            tuple(sorted((c.name, c.metadata.resource_version or 0) for c in classes.values())),
+        )
+        cached = self._expansions.get(env.metadata.uid)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            expansion = expand(env, workflow, classes, run_number=env.status.run_number)
+        except (TemplateError, ValidationError):
+            return None  # plan() expands again and reports the error
+        self._expansions[env.metadata.uid] = (key, expansion)
+        while len(self._expansions) > EXPANSION_CACHE:
+            self._expansions.popitem(last=False)
+        return expansion
+
+    def _busy_detectors(self, env: Environment) -> dict[str, tuple[str, ...]]:
+        busy: dict[str, tuple[str, ...]] = {}
+        workflows = self.ctx.cache(Workflow)
+        for other in self.ctx.cache(Environment).list():
+            live = other.status.state in _LIVE or other.status.transition is not None
+            if other.name == env.name or not live:
+                continue
+            workflow = workflows.get(other.spec.workflow)
+            if workflow is not None:
+                busy[other.name] = environment_detectors(other, workflow)
+        return busy
+
+    async def _act(self, env: Environment, result: Plan, *, now: datetime) -> Result:
+        revision = await self._write_tasks(result)
+        status = result.status
+        if result.allocate_run_number:
+            number = await self.ctx.kv.increment(f"{self.ctx.store.prefix}/{RUN_NUMBER_KEY}")
+            log.info("Allocated run number", extra={"environment": env.name, "run": number})
+            status = with_run_number(status, number)
+        status = await self._run_hooks(env, result, status, now=now)
+        for note in result.notes:
+            self.ctx.events.event(
+                env, reason=note.reason, message=note.message, warning=note.type == "Warning"
+            )
+        written = await self._write_status(env, status)
+        await self._caught_up(Task, revision)
+        if written is not env:
+            await self._caught_up(Environment, written.metadata.resource_version or 0)
+        return Result(requeue_after=result.requeue_after)
+
+    async def _run_hooks(
+        self, env: Environment, result: Plan, status: EnvironmentStatus, *, now: datetime
+    ) -> EnvironmentStatus:
+        if not (result.start_hooks or result.await_hooks):
+            return status
+        for hook in result.start_hooks:
+            self.hooks.start(self._hook_key(env, hook), hook)
+        outcomes: list[HookResult] = await asyncio.gather(
+            *(self.hooks.wait(self._hook_key(env, h), h) for h in result.await_hooks)
+        )
+        for outcome in outcomes:
+            self.ctx.events.event(
+                env,
+                reason="HookSucceeded" if outcome.ok else "HookFailed",
+                message=f"{outcome.hook.path} {' '.join(outcome.hook.argv)}: {outcome.message}",
+                warning=not outcome.ok,
+            )
+        failures = [(o.hook, o.message) for o in outcomes if not o.ok]
+        if not failures:
+            return status
+        return hooks_failed(env, failures, now=now, status=status)
+
+    def _hook_key(self, env: Environment, hook: Hook) -> HookKey:
+        progress = env.status.transition
+        started = progress.started_at.isoformat() if progress and progress.started_at else ""
+        return (env.metadata.uid, started, hook.path)
+
+    # ---- writes --------------------------------------------------------------------------------
+
+    async def _write_tasks(self, result: Plan) -> int:
+        store = self.ctx.store
+        writes: list[Awaitable[int]] = [self._delete(t) for t in result.delete]
+        writes += [self._revision_of(store.create(t)) for t in result.create]
+        writes += [self._revision_of(store.update(t)) for t in result.update]
+        limit = asyncio.Semaphore(WRITES_IN_FLIGHT)
+
+        async def bounded(write: Awaitable[int]) -> int:
+            async with limit:
+                return await write
+
+        revisions = await asyncio.gather(*(bounded(w) for w in writes))
+        return max(revisions, default=0)
+
+    async def _revision_of(self, write: Awaitable[Task]) -> int:
+        try:
+            written = await write
+        except (AlreadyExistsError, ConflictError, NotFoundError) as exc:
+            log.info("Task write skipped, will re-plan", extra={"error": str(exc)})
+            return 0
+        return written.metadata.resource_version or 0
+
+    async def _delete(self, task: Task) -> int:
+        try:
+            await self.ctx.store.delete(
+                Task, task.name, resource_version=task.metadata.resource_version
+            )
+        except (ConflictError, NotFoundError) as exc:
+            log.info("Task delete skipped, will re-plan", extra={"error": str(exc)})
+        return 0
+
+    async def _write_status(self, env: Environment, status: EnvironmentStatus) -> Environment:
+        if status == env.status:
+            return env
+        return await self.ctx.store.update_status(env.model_copy(update={"status": status}))
+
+    async def _caught_up(self, kind: type[Task] | type[Environment], revision: int) -> None:
+        """Until the cache of `kind` shows our write at `revision` (bounded: never hang)."""
+        if revision <= 0:
+            return
+        cache = self.ctx.cache(kind)
+        try:
+            async with asyncio.timeout(CATCH_UP):
+                await cache.wait_for_revision(revision)
+        except TimeoutError:
+            log.warning("Cache did not catch up", extra={"kind": kind.KIND, "revision": revision})

@@ -1,0 +1,375 @@
+"""Expand an Environment's Workflow into the desired Tasks and hooks. Pure: no store, no clock.
+
+Rules (documented in docs and tested):
+- Variable precedence, lowest first: TaskClass defaults < Workflow defaults < role defaults
+  (parent, then child) < Workflow vars < role vars (parent, then child) < Environment spec.vars <
+  iterator variables < special variables. Iterator variables and special variables cannot be
+  overridden: they are what makes copies differ and facts about the task.
+- Special variables: `environment_id` and `environment_name` (the Environment's name), `run_type`,
+  `role_path` (`flp-TPC.readout`), `role_name`, `parent_role_path`, and for tasks `task_name`
+  (the Task resource name) and `task_class_name`; `replica_index` inside a replicated role; in
+  hooks (call roles) only, `run_number` while one is allocated. Tasks receive the run number
+  through spec.runNumber at START instead, so a new run never looks like a configuration change.
+- Iterators: `for: {range, var}` makes one copy of the role per value of `range` (a JSON list or
+  a comma-separated text); the role's name must tell the copies apart (`flp-{{ detector }}`).
+- `replicas: N` makes N copies of the role named `<name>-0` ... `<name>-<N-1>`, also for N = 1,
+  so scaling 1 -> 2 keeps the first copy's identity; without `replicas` there is no suffix.
+- Task names are `<env>-<role path with '.' as '-'>` as a DNS-1123 label (`physics-1-flp-tpc-
+  readout`), cut with a hash suffix when longer than 63: stable, and independent of any other
+  role, so adding a detector never renames another's tasks. Two paths that map to the same name
+  are an error naming both.
+- `enabled` is evaluated first (false-y: "false", "0", "", "no", "off"): a disabled role and its
+  whole subtree are skipped and nothing else in them is evaluated.
+- Constraints merge down the tree: TaskClass < root role < ... < leaf role, a deeper one
+  replacing a shallower one with the same attribute and operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pydantic
+
+from controller.environments.template import Scope, as_list
+from crds.duration import parse_duration
+from crds.errors import FieldError, TemplateError, ValidationError
+from crds.kinds.common import Command, Constraint
+from crds.kinds.environment import Environment
+from crds.kinds.task import TaskSpec
+from crds.kinds.taskclass import TaskClass
+from crds.kinds.workflow import CallRole, Moment, Role, Workflow, parse_moment
+from crds.names import join_label
+
+MAX_REPLICAS = 10_000
+MAX_ROLES = 200_000
+
+Layer = tuple[str, Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class ExpandedTask:
+    """One desired task: its resource name, expanded role path and resolved spec."""
+
+    name: str
+    path: str
+    spec: TaskSpec
+
+
+@dataclass(frozen=True)
+class Hook:
+    """One call role, rendered; `error` is set instead of `argv` when it could not be rendered
+    (e.g. it uses `run_number` before a run exists); it counts as failed only when it is due."""
+
+    path: str
+    argv: tuple[str, ...]
+    trigger: Moment
+    await_: Moment
+    timeout: float
+    critical: bool
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """The desired tasks (in tree order, by name) and hooks of an environment."""
+
+    tasks: dict[str, ExpandedTask]
+    hooks: tuple[Hook, ...]
+    detectors: tuple[str, ...] = ()
+
+    def roles(self) -> list[str]:
+        """Task role paths, in tree order."""
+        return [t.path for t in self.tasks.values()]
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """What a role inherits from its ancestors."""
+
+    path: str = ""
+    defaults: tuple[Layer, ...] = ()
+    vars: tuple[Layer, ...] = ()
+    locals: tuple[Layer, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    specials: Mapping[str, str] = field(default_factory=dict)
+
+
+def expand(
+    env: Environment,
+    workflow: Workflow,
+    classes: Mapping[str, TaskClass],
+    *,
+    run_number: int | None,
+) -> Expansion:
+    """The desired tasks and hooks of `env`; TemplateError or ValidationError naming the role."""
+    return _Expander(env, workflow, classes, run_number=run_number).run()
+
+
+def environment_detectors(env: Environment, workflow: Workflow) -> tuple[str, ...]:
+    """The `detectors` variable of `env` at the workflow's top level (cheap: no expansion)."""
+    try:
+        return _Expander(env, workflow, {}, run_number=None).run_detectors()
+    except (TemplateError, ValidationError):
+        return ()
+
+
+class _Expander:
+    def __init__(
+        self,
+        env: Environment,
+        workflow: Workflow,
+        classes: Mapping[str, TaskClass],
+        *,
+        run_number: int | None,
+    ) -> None:
+        self.env = env
+        self.workflow = workflow
+        self.classes = classes
+        self.run_number = run_number
+        self.tasks: dict[str, ExpandedTask] = {}
+        self.hooks: list[Hook] = []
+        self.count = 0
+
+    def run(self) -> Expansion:
+        root = _Frame(specials=self._specials())
+        self._roles(self.workflow.spec.roles, root)
+        detectors = self._detectors(root)
+        return Expansion(tasks=self.tasks, hooks=tuple(self.hooks), detectors=detectors)
+
+    def run_detectors(self) -> tuple[str, ...]:
+        return self._detectors(_Frame(specials=self._specials()))
+
+    def _specials(self) -> dict[str, str]:
+        return {
+            "environment_id": self.env.name,
+            "environment_name": self.env.name,
+            "run_type": self.env.spec.run_type,
+        }
+
+    def _detectors(self, frame: _Frame) -> tuple[str, ...]:
+        scope = self._scope(frame, where="workflow")
+        if "detectors" not in scope.names():
+            return ()
+        return tuple(as_list(scope.value("detectors")))
+
+    def _scope(self, frame: _Frame, *, where: str, bottom: tuple[Layer, ...] = ()) -> Scope:
+        layers: list[Layer] = [
+            *bottom,
+            ("workflow defaults", self.workflow.spec.defaults),
+            *frame.defaults,
+            ("workflow vars", self.workflow.spec.vars),
+            *frame.vars,
+            ("environment vars", self.env.spec.vars),
+            *frame.locals,
+            ("special variables", frame.specials),
+        ]
+        return Scope(layers, where=where)
+
+    def _roles(self, roles: tuple[Role, ...], frame: _Frame) -> None:
+        seen: dict[str, str] = {}
+        for role in roles:
+            for child in self._copies(role, frame):
+                if child.path in seen:
+                    raise _error(child.path, "two sibling roles expand to this same path")
+                seen[child.path] = child.path
+                self._role(role, child)
+
+    def _copies(self, role: Role, frame: _Frame) -> list[_Frame]:
+        """The frames of every copy of `role` (iterator values x replicas) that is enabled."""
+        where = _join(frame.path, role.name)
+        own = self._own(role, frame)
+        values: list[Layer] = [("", {})]
+        if role.for_ is not None:
+            scope = self._scope(own, where=where)
+            items = as_list(scope.render(role.for_.range, field="for.range"))
+            values = [(f"iterator {role.for_.var}", {role.for_.var: v}) for v in items]
+        copies: list[_Frame] = []
+        for label, local in values:
+            base = _with_locals(own, label, local)
+            copies.extend(self._replicas(role, base, where=where))
+        return copies
+
+    def _own(self, role: Role, frame: _Frame) -> _Frame:
+        path = frame.path or "workflow"
+        return _Frame(
+            path=frame.path,
+            defaults=(*frame.defaults, (f"{path} > {role.name} defaults", role.defaults)),
+            vars=(*frame.vars, (f"{path} > {role.name} vars", role.vars)),
+            locals=frame.locals,
+            constraints=frame.constraints,
+            specials=frame.specials,
+        )
+
+    def _replicas(self, role: Role, frame: _Frame, *, where: str) -> list[_Frame]:
+        scope = self._scope(frame, where=where)
+        if role.enabled is not None and not scope.truthy(role.enabled, field="enabled"):
+            return []
+        name = scope.render(role.name, field="name")
+        if role.replicas is None:
+            return [self._named(role, frame, name=name)]
+        count = _replica_count(scope.render(role.replicas, field="replicas"), where=where)
+        copies = []
+        for index in range(count):
+            local = _with_locals(frame, "replica", {"replica_index": str(index)})
+            copies.append(self._named(role, local, name=f"{name}-{index}"))
+        return copies
+
+    def _named(self, role: Role, frame: _Frame, *, name: str) -> _Frame:
+        self.count += 1
+        if self.count > MAX_ROLES:
+            raise _error(frame.path, f"the workflow expands to more than {MAX_ROLES} roles")
+        path = _join(frame.path, name)
+        if not name or "." in name:
+            raise _error(path, f"role name {name!r} must be non-empty and hold no '.'")
+        specials = {
+            **frame.specials,
+            "role_path": path,
+            "role_name": name,
+            "parent_role_path": frame.path,
+        }
+        named = _Frame(path, frame.defaults, frame.vars, frame.locals, (), specials)
+        rendered = _render_constraints(role.constraints, self._scope(named, where=path))
+        constraints = _merge(frame.constraints, rendered)
+        return _Frame(path, frame.defaults, frame.vars, frame.locals, constraints, specials)
+
+    def _role(self, role: Role, frame: _Frame) -> None:
+        if role.task is not None:
+            self._task(role, frame)
+        elif role.call is not None:
+            self.hooks.append(self._hook(role.call, frame))
+        else:
+            self._roles(role.roles, frame)
+
+    def _task(self, role: Role, frame: _Frame) -> None:
+        assert role.task is not None
+        class_name = self._scope(frame, where=frame.path).render(role.task.class_, field="class")
+        taskclass = self.classes.get(class_name)
+        if taskclass is None:
+            known = ", ".join(sorted(self.classes)) or "none"
+            raise _error(
+                frame.path, f"TaskClass {class_name!r} not found (known: {known}); apply it first"
+            )
+        name = join_label(self.env.name, frame.path.replace(".", "-"))
+        if name in self.tasks:
+            other = self.tasks[name].path
+            raise _error(frame.path, f"task name {name!r} is also the name of role {other!r}")
+        specials = {**frame.specials, "task_name": name, "task_class_name": class_name}
+        frame = _Frame(
+            frame.path, frame.defaults, frame.vars, frame.locals, frame.constraints, specials
+        )
+        scope = self._scope(
+            frame, where=frame.path, bottom=(("TaskClass defaults", taskclass.spec.defaults),)
+        )
+        spec = _task_spec(
+            taskclass, scope, frame=frame, env_name=self.env.name, critical=role.task.critical
+        )
+        self.tasks[name] = ExpandedTask(name=name, path=frame.path, spec=spec)
+
+    def _hook(self, call: CallRole, frame: _Frame) -> Hook:
+        specials = dict(frame.specials)
+        if self.run_number is not None:
+            specials["run_number"] = str(self.run_number)
+        frame = _Frame(
+            frame.path, frame.defaults, frame.vars, frame.locals, frame.constraints, specials
+        )
+        scope = self._scope(frame, where=frame.path)
+        trigger = parse_moment(call.trigger)
+        await_ = parse_moment(call.await_) if call.await_ else trigger
+        base = Hook(frame.path, (), trigger, await_, 30.0, call.critical)
+        try:
+            argv = tuple(
+                scope.render(a, field=f"call.command[{i}]") for i, a in enumerate(call.command)
+            )
+            timeout = _duration(scope.render(call.timeout, field="call.timeout"), where=frame.path)
+        except (TemplateError, ValidationError) as exc:
+            return Hook(base.path, (), trigger, await_, base.timeout, call.critical, error=str(exc))
+        return Hook(frame.path, argv, trigger, await_, timeout, call.critical)
+
+
+def _task_spec(
+    taskclass: TaskClass, scope: Scope, *, frame: _Frame, env_name: str, critical: bool
+) -> TaskSpec:
+    cls = taskclass.spec
+    command = cls.command
+    value = scope.render(command.value, field="command.value")
+    arguments = tuple(
+        scope.render(a, field=f"command.arguments[{i}]") for i, a in enumerate(command.arguments)
+    )
+    env = {k: scope.render(v, field=f"command.env.{k}") for k, v in command.env.items()}
+    properties = {k: scope.render(v, field=f"properties.{k}") for k, v in cls.properties.items()}
+    constraints = _merge(_render_constraints(cls.constraints, scope), frame.constraints)
+    try:
+        return TaskSpec(
+            environment=env_name,
+            role=frame.path,
+            task_class=taskclass.name,
+            command=Command(value=value, arguments=arguments, env=env, shell=command.shell),
+            control=cls.control,
+            wants=cls.wants,
+            constraints=constraints,
+            properties=properties,
+            critical=critical,
+            reusable=cls.reusable,
+        )
+    except pydantic.ValidationError as exc:
+        raise _error(frame.path, f"the resolved task is invalid: {exc}") from exc
+
+
+def _render_constraints(
+    constraints: tuple[Constraint, ...], scope: Scope
+) -> tuple[Constraint, ...]:
+    rendered = []
+    for index, c in enumerate(constraints):
+        value = scope.render(c.value, field=f"constraints[{index}].value")
+        try:
+            rendered.append(c.model_copy(update={"value": value}) if value != c.value else c)
+        except pydantic.ValidationError as exc:
+            raise _error(scope.where, f"constraints[{index}]: {exc}") from exc
+    return tuple(rendered)
+
+
+def _merge(lower: tuple[Constraint, ...], upper: tuple[Constraint, ...]) -> tuple[Constraint, ...]:
+    """`lower` then `upper`, an upper constraint replacing a lower one on (attribute, operator)."""
+    merged: dict[tuple[str, str], Constraint] = {}
+    for c in (*lower, *upper):
+        merged[(c.attribute, c.operator)] = c
+    return tuple(merged.values())
+
+
+def _with_locals(frame: _Frame, label: str, local: Mapping[str, str]) -> _Frame:
+    if not local:
+        return frame
+    return _Frame(
+        frame.path,
+        frame.defaults,
+        frame.vars,
+        (*frame.locals, (label, local)),
+        frame.constraints,
+        frame.specials,
+    )
+
+
+def _replica_count(text: str, *, where: str) -> int:
+    try:
+        count = int(text.strip())
+    except ValueError as exc:
+        raise _error(where, f"replicas must be a whole number, got {text!r}") from exc
+    if not 0 <= count <= MAX_REPLICAS:
+        raise _error(where, f"replicas must be between 0 and {MAX_REPLICAS}, got {count}")
+    return count
+
+
+def _duration(text: str, *, where: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise _error(where, f"call.timeout: {exc}") from exc
+
+
+def _join(parent: str, name: str) -> str:
+    return f"{parent}.{name}" if parent else name
+
+
+def _error(path: str, message: str) -> ValidationError:
+    return ValidationError([FieldError(path=f"roles {path}", message=message, kind="Workflow")])

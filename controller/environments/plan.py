@@ -1,0 +1,375 @@
+"""Plan one reconcile of an Environment: task changes, hooks, run number and status. Pure.
+
+`plan(env, workflow, classes, tasks, now=...)` compares the expansion with the Task resources the
+environment owns and with its status, and returns what the controller must do now. The
+controller acts in this order: task deletes, creates, updates; the run number (then
+`with_run_number`); hooks (on a critical failure it writes `hooks_failed(...)` instead of
+`plan.status`); the status. A transition advances one step per reconcile (a tasks step that is
+already complete advances at once), so a crash anywhere resumes from status.transition.step.
+
+Task desired OCC state: STANDBY while DEPLOYED, CONFIGURED while CONFIGURED, RUNNING (with the
+run number) while RUNNING; during a transition, from its tasks step on, the event's target
+(GO_ERROR stops RUNNING tasks to CONFIGURED and waits for nothing). In ERROR tasks are kept as
+they are (RUNNING ones stopped); nothing new is created until RECOVER, which replaces dead
+processes and brings everything back to STANDBY.
+
+Live changes: new tasks are created straight at the current target (the task controller walks
+them there, so they join a run in progress); dropped tasks are stopped then deleted; properties
+changes reconfigure tasks (controller.environments.taskset) while CONFIGURED, and while RUNNING
+now (`spec.reconfigure: Now`) or at the next START_ACTIVITY (`NextRun`).
+
+Failures: a critical task in ERROR or in a terminal phase starts GO_ERROR (with the task and the
+reason in status.message); non-critical ones only show in the task counts. A tasks step that
+takes longer than its timeout (DEPLOY: deploy_timeout, others: transition_timeout, counted from
+the start of the transition) fails into GO_ERROR naming the tasks it waited for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from controller.environments.expand import Expansion, Hook, expand
+from controller.environments.machine import (
+    Step,
+    destination,
+    next_event,
+    recover_requested,
+    transition_steps,
+)
+from controller.environments.status import (
+    cancelled_at_this_generation,
+    clear_stalled,
+    failed_into_error,
+    go_error,
+    hooks_failed,
+    record,
+    stalled,
+    summarize,
+    with_run_number,
+)
+from controller.environments.taskset import (
+    ENV_LABEL,
+    IDLE_LABEL,
+    ROLE_LABEL,
+    TaskSet,
+    properties_digest,
+)
+from crds.conditions import STALLED, get_condition
+from crds.errors import TemplateError, ValidationError
+from crds.kinds.environment import (
+    Environment,
+    EnvironmentStatus,
+    TransitionProgress,
+    append_history,
+)
+from crds.kinds.task import Task
+from crds.kinds.taskclass import TaskClass
+from crds.kinds.workflow import Workflow
+
+__all__ = [
+    "ENV_LABEL",
+    "IDLE_LABEL",
+    "ROLE_LABEL",
+    "Note",
+    "Options",
+    "Plan",
+    "detector_conflicts",
+    "hooks_failed",
+    "plan",
+    "properties_digest",
+    "with_run_number",
+]
+
+DETECTOR_IN_USE = "DetectorInUse"
+_STEADY_TARGET = {"DEPLOYED": "STANDBY", "CONFIGURED": "CONFIGURED", "RUNNING": "RUNNING"}
+_EVENT_TARGET = {
+    "DEPLOY": "STANDBY",
+    "CONFIGURE": "CONFIGURED",
+    "START_ACTIVITY": "RUNNING",
+    "STOP_ACTIVITY": "CONFIGURED",
+    "RESET": "STANDBY",
+    "EXIT": "DONE",
+    "RECOVER": "STANDBY",
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """Timeouts of a transition's tasks step, in seconds (DEPLOY waits for placement)."""
+
+    deploy_timeout: float = 90.0
+    transition_timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class Note:
+    """An Event to record about the environment."""
+
+    type: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do now; `status` is the status to write once it is done."""
+
+    status: EnvironmentStatus
+    create: tuple[Task, ...] = ()
+    update: tuple[Task, ...] = ()
+    delete: tuple[Task, ...] = ()
+    start_hooks: tuple[Hook, ...] = ()
+    await_hooks: tuple[Hook, ...] = ()
+    allocate_run_number: bool = False
+    notes: tuple[Note, ...] = ()
+    requeue_after: float | None = None
+    expansion: Expansion | None = field(default=None, compare=False)
+
+
+def detector_conflicts(mine: Sequence[str], others: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """Detector -> the other live environment already using it, for each detector of `mine`."""
+    taken = {d: name for name, ds in sorted(others.items()) for d in ds}
+    return {d: taken[d] for d in mine if d in taken}
+
+
+def plan(
+    env: Environment,
+    workflow: Workflow,
+    classes: Mapping[str, TaskClass],
+    tasks: Sequence[Task],
+    *,
+    now: datetime,
+    idle: Sequence[Task] = (),
+    expansion: Expansion | None = None,
+    busy_detectors: Mapping[str, Sequence[str]] | None = None,
+    options: Options = Options(),
+) -> Plan:
+    """The actions and status of one reconcile of `env` (see the module docstring).
+
+    `tasks` are the Tasks labelled with the environment; `idle` the idle pool (for adoption);
+    `busy_detectors` the detectors of the other live environments, by environment name;
+    `expansion` may be passed when the caller cached `expand()` of the same inputs.
+    """
+    try:
+        if expansion is None:
+            expansion = expand(env, workflow, classes, run_number=env.status.run_number)
+    except (TemplateError, ValidationError) as exc:
+        status = summarize(
+            env, stalled(env, "InvalidWorkflow", str(exc), now=now), None, tasks, now=now
+        )
+        return Plan(status=status, notes=(Note("Warning", "InvalidWorkflow", str(exc)),))
+    taskset = TaskSet(env, expansion, tasks, idle, now)
+    held = set(env.status.detectors)
+    new = [d for d in expansion.detectors if d not in held]
+    clash = detector_conflicts(new, busy_detectors or {})
+    planner = _Planner(env, taskset, now, options, clash)
+    result = planner.idle() if env.status.transition is None else planner.step()
+    status = _claim_detectors(env, result.status, expansion, clash, now=now)
+    status = summarize(env, status, expansion, tasks, now=now)
+    notes = (*result.notes, *_finished_notes(env.status, status))
+    return replace(result, status=status, notes=notes, expansion=expansion)
+
+
+def _finished_notes(before: EnvironmentStatus, after: EnvironmentStatus) -> list[Note]:
+    """One Event per transition that ended in this plan, with its result and duration."""
+    known = set(before.history)
+    notes = []
+    for entry in after.history:
+        if entry in known:
+            continue
+        took = f" in {entry.duration_seconds:.3f}s" if entry.duration_seconds is not None else ""
+        run = f" (run {entry.run_number})" if entry.run_number is not None else ""
+        why = f": {entry.message}" if entry.message else ""
+        kind = "Normal" if entry.result == "Succeeded" else "Warning"
+        text = f"{entry.event} {entry.from_state} -> {entry.to_state}{took}{run}{why}"
+        notes.append(Note(kind, f"Transition{entry.result}", text))
+    return notes
+
+
+def _claim_detectors(
+    env: Environment,
+    status: EnvironmentStatus,
+    expansion: Expansion,
+    clash: Mapping[str, str],
+    *,
+    now: datetime,
+) -> EnvironmentStatus:
+    """status.detectors: what a live environment holds; Stalled=DetectorInUse on a clash."""
+    live = status.state not in ("STANDBY", "DONE") or status.transition is not None
+    held = tuple(d for d in expansion.detectors if d not in clash) if live else ()
+    status = status.model_copy(update={"detectors": held})
+    if clash:
+        text = ", ".join(f"{d} (used by {e})" for d, e in sorted(clash.items()))
+        message = f"detectors in use: {text}; no new tasks until they are free"
+        return stalled(env.model_copy(update={"status": status}), DETECTOR_IN_USE, message, now=now)
+    current = get_condition(status.conditions, STALLED)
+    if current is not None and current.reason == DETECTOR_IN_USE and current.status == "True":
+        return status.model_copy(update={"conditions": clear_stalled(status.conditions, now=now)})
+    return status
+
+
+@dataclass
+class _Planner:
+    env: Environment
+    taskset: TaskSet
+    now: datetime
+    options: Options
+    clash: Mapping[str, str]
+
+    # ---- no transition in progress -------------------------------------------------------------
+
+    def idle(self) -> Plan:
+        status = self.env.status
+        if status.state in _STEADY_TARGET:
+            failure = self.taskset.critical_failure()
+            if failure:
+                return self._start(go_error(status, failure, now=self.now))
+        decision = next_event(
+            status.state, self.env.spec.state, recover=recover_requested(self.env)
+        )
+        if decision.event is None:
+            keep = status.state == "ERROR" and status.message
+            return self._steady(status, message=status.message if keep else decision.reason)
+        if cancelled_at_this_generation(self.env):
+            return self._steady(status, message=status.message)
+        if decision.event == "DEPLOY" and self.clash:
+            return self._steady(status, message=status.message)
+        progress = TransitionProgress(event=decision.event, started_at=self.now)
+        return self._start(status.model_copy(update={"transition": progress}))
+
+    def _start(self, status: EnvironmentStatus) -> Plan:
+        assert status.transition is not None
+        steps = self._steps(status)
+        progress = status.transition.model_copy(update={"step": steps[0].id})
+        started = status.model_copy(update={"transition": progress})
+        note = Note("Normal", "TransitionStarted", f"{progress.event} from {status.state}")
+        self.env = self.env.model_copy(update={"status": started})
+        self.taskset = replace(self.taskset, env=self.env)
+        result = self.step()
+        return replace(result, notes=(note, *result.notes))
+
+    def _steady(self, status: EnvironmentStatus, *, message: str) -> Plan:
+        error = status.state == "ERROR"
+        target = None if error else _STEADY_TARGET.get(status.state)
+        return self._tasks_toward(status.model_copy(update={"message": message}), target, cap=error)
+
+    # ---- a transition in progress ---------------------------------------------------------------
+
+    def step(self) -> Plan:
+        status = self.env.status
+        progress = status.transition
+        assert progress is not None
+        steps = self._steps(status)
+        index = next((i for i, s in enumerate(steps) if s.id == progress.step), 0)
+        kind = steps[index].kind
+        if kind == "run-number":
+            return Plan(status=self._advance(status, steps, index), allocate_run_number=True)
+        if kind == "hooks":
+            return self._hooks(status, steps, index)
+        return self._tasks(status, steps, index)
+
+    def _hooks(self, status: EnvironmentStatus, steps: list[Step], index: int) -> Plan:
+        step = steps[index]
+        broken = [(h, h.error) for h in step.start if h.error]
+        advanced = self._advance(status, steps, index)
+        if any(h.critical for h, _ in broken):
+            failed = hooks_failed(self.env, broken, now=self.now, status=advanced)
+            return Plan(status=failed, notes=(Note("Warning", "HookFailed", failed.message),))
+        return Plan(
+            status=advanced,
+            start_hooks=tuple(h for h in step.start if not h.error),
+            await_hooks=tuple(h for h in step.await_ if not h.error),
+            notes=tuple(Note("Warning", "HookFailed", h.error) for h, _ in broken),
+            requeue_after=0.0,
+        )
+
+    def _tasks(self, status: EnvironmentStatus, steps: list[Step], index: int) -> Plan:
+        progress = status.transition
+        assert progress is not None
+        if progress.event == "GO_ERROR":
+            result = self._tasks_toward(status, None, cap=True)
+            return replace(result, status=self._advance(result.status, steps, index))
+        target = _EVENT_TARGET[progress.event]
+        result = self._tasks_toward(status, target, cap=False)
+        checks_failure = progress.event not in ("EXIT", "RECOVER")
+        failure = self.taskset.critical_failure() if checks_failure else ""
+        if failure:
+            failed = failed_into_error(self.env, status, failure, now=self.now)
+            return replace(result, status=failed, requeue_after=0.0)
+        waiting = self.taskset.not_ready(target)
+        if not waiting:
+            advanced = self._advance(result.status, steps, index)
+            return replace(result, status=advanced, requeue_after=0.0)
+        return self._waiting(result, waiting)
+
+    def _waiting(self, result: Plan, waiting: list[str]) -> Plan:
+        status = result.status
+        progress = status.transition
+        assert progress is not None
+        deploy = progress.event == "DEPLOY"
+        limit = self.options.deploy_timeout if deploy else self.options.transition_timeout
+        elapsed = (self.now - (progress.started_at or self.now)).total_seconds()
+        message = f"waiting for {len(waiting)} task(s): {', '.join(waiting[:5])}"
+        if elapsed >= limit:
+            reason = f"{progress.event} timed out after {limit:g}s, {message}"
+            failed = failed_into_error(self.env, self.env.status, reason, now=self.now)
+            return replace(result, status=failed, requeue_after=0.0)
+        waiting_progress = progress.model_copy(update={"message": message})
+        return replace(
+            result,
+            status=status.model_copy(update={"transition": waiting_progress}),
+            requeue_after=max(0.0, limit - elapsed),
+        )
+
+    def _tasks_toward(self, status: EnvironmentStatus, target: str | None, *, cap: bool) -> Plan:
+        changes = self.taskset.changes(
+            target=target, cap=cap, reconfigure_now=self._may_reconfigure()
+        )
+        return Plan(
+            status=status,
+            create=() if self.clash else tuple(changes.create),
+            update=tuple(changes.update),
+            delete=tuple(changes.delete),
+        )
+
+    def _may_reconfigure(self) -> bool:
+        """RESET+CONFIGURE of stale tasks is allowed unless in a run with `NextRun`."""
+        status = self.env.status
+        in_run = status.state == "RUNNING" and status.transition is None
+        return not in_run or self.env.spec.reconfigure == "Now"
+
+    def _advance(
+        self, status: EnvironmentStatus, steps: list[Step], index: int
+    ) -> EnvironmentStatus:
+        progress = status.transition
+        assert progress is not None
+        if index + 1 < len(steps):
+            nxt = progress.model_copy(update={"step": steps[index + 1].id, "message": ""})
+            return status.model_copy(update={"transition": nxt})
+        return self._finish(status)
+
+    def _finish(self, status: EnvironmentStatus) -> EnvironmentStatus:
+        progress = status.transition
+        assert progress is not None
+        target = destination(status.state, progress.event)
+        entry = record(self.env, progress, now=self.now, to_state=target, result="Succeeded")
+        update: dict[str, object] = {
+            "state": target,
+            "transition": None,
+            "history": append_history(status.history, entry),
+            "message": status.message if target == "ERROR" else "",
+            "conditions": status.conditions
+            if target == "ERROR"
+            else clear_stalled(status.conditions, now=self.now),
+        }
+        if progress.event in ("STOP_ACTIVITY", "GO_ERROR") and status.run_number is not None:
+            update.update(run_number=None, last_run_number=status.run_number)
+        if progress.event == "RECOVER":
+            update["recovered_request"] = self.env.spec.recover_request
+        return status.model_copy(update=update)
+
+    def _steps(self, status: EnvironmentStatus) -> list[Step]:
+        assert status.transition is not None
+        return transition_steps(status.transition.event, status.state, self.taskset.expansion.hooks)

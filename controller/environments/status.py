@@ -1,0 +1,220 @@
+"""Environment status arithmetic: summaries, conditions, transition records, failures. Pure."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+from controller.environments.expand import Expansion, Hook
+from controller.environments.machine import destination
+from crds.conditions import READY, RECONCILING, STALLED, get_condition, set_condition
+from crds.kinds.environment import (
+    Environment,
+    EnvironmentStatus,
+    RoleSummary,
+    TransitionProgress,
+    TransitionRecord,
+    append_history,
+)
+from crds.kinds.task import TERMINAL_PHASES, Task
+from crds.meta import Condition
+
+Result = Literal["Succeeded", "Failed", "Cancelled"]
+CANCELLED = "TransitionCancelled"
+
+
+def with_run_number(status: EnvironmentStatus, run_number: int) -> EnvironmentStatus:
+    """`status` after the controller allocated `run_number` at the run-number step."""
+    return status.model_copy(update={"run_number": run_number})
+
+
+def record(
+    env: Environment,
+    progress: TransitionProgress,
+    *,
+    now: datetime,
+    to_state: str,
+    result: Result,
+    message: str = "",
+) -> TransitionRecord:
+    """The history entry of the transition `progress` of `env`, ending now."""
+    started = progress.started_at
+    duration = (now - started).total_seconds() if started is not None else None
+    return TransitionRecord(
+        event=progress.event,
+        from_state=env.status.state,
+        to_state=to_state,
+        started_at=started,
+        finished_at=now,
+        duration_seconds=duration,
+        result=result,
+        run_number=env.status.run_number,
+        message=message,
+    )
+
+
+def go_error(status: EnvironmentStatus, message: str, *, now: datetime) -> EnvironmentStatus:
+    """`status` with a GO_ERROR transition starting now, for `message`."""
+    progress = TransitionProgress(event="GO_ERROR", started_at=now, message=message)
+    return status.model_copy(update={"transition": progress, "message": message})
+
+
+def failed_into_error(
+    env: Environment, status: EnvironmentStatus, message: str, *, now: datetime
+) -> EnvironmentStatus:
+    """The transition in progress failed (recorded in history); GO_ERROR starts."""
+    progress = status.transition
+    assert progress is not None
+    entry = record(env, progress, now=now, to_state=status.state, result="Failed", message=message)
+    failed = status.model_copy(update={"history": append_history(status.history, entry)})
+    return go_error(failed, message, now=now)
+
+
+def hooks_failed(
+    env: Environment,
+    failures: Sequence[tuple[Hook, str]],
+    *,
+    now: datetime,
+    status: EnvironmentStatus,
+) -> EnvironmentStatus:
+    """The status to write instead of `status` when hooks of the current step failed.
+
+    Only critical failures matter: at before_/leave_ they cancel the transition (no retry until
+    the spec changes), at enter_/after_ the transition completes and the environment goes ERROR.
+    During GO_ERROR they are only reported.
+    """
+    critical = [(h, m) for h, m in failures if h.critical]
+    progress = env.status.transition
+    if not critical or progress is None:
+        return status
+    message = "; ".join(f"hook {h.path} failed: {m}" for h, m in critical[:3])
+    if len(critical) > 3:
+        message = f"{len(critical)} critical hooks failed at {progress.step}: {message}"
+    if progress.event == "GO_ERROR":
+        return status.model_copy(update={"message": message})
+    base = env.status
+    if progress.step.startswith(("before_", "leave_")):
+        return _cancelled(env, progress, message, now=now)
+    target = destination(base.state, progress.event)
+    entry = record(env, progress, now=now, to_state=target, result="Failed", message=message)
+    done = base.model_copy(update={"state": target, "history": append_history(base.history, entry)})
+    return go_error(done, message, now=now)
+
+
+def _cancelled(
+    env: Environment, progress: TransitionProgress, message: str, *, now: datetime
+) -> EnvironmentStatus:
+    base = env.status
+    entry = record(env, progress, now=now, to_state=base.state, result="Cancelled", message=message)
+    cond = Condition(
+        type=STALLED,
+        status="True",
+        reason=CANCELLED,
+        message=message,
+        observed_generation=env.metadata.generation,
+    )
+    return base.model_copy(
+        update={
+            "transition": None,
+            "message": message,
+            "history": append_history(base.history, entry),
+            "conditions": set_condition(base.conditions, cond, now=now),
+        }
+    )
+
+
+def cancelled_at_this_generation(env: Environment) -> bool:
+    """A transition was cancelled and the spec did not change since: do not retry yet."""
+    cond = get_condition(env.status.conditions, STALLED)
+    return (
+        cond is not None
+        and cond.status == "True"
+        and cond.reason == CANCELLED
+        and cond.observed_generation == env.metadata.generation
+    )
+
+
+def clear_stalled(conditions: tuple[Condition, ...], *, now: datetime) -> tuple[Condition, ...]:
+    """Stalled=False, if a Stalled condition is there at all."""
+    if get_condition(conditions, STALLED) is None:
+        return conditions
+    cond = Condition(type=STALLED, status="False", reason="Progressing")
+    return set_condition(conditions, cond, now=now)
+
+
+def stalled(env: Environment, reason: str, message: str, *, now: datetime) -> EnvironmentStatus:
+    """`env.status` with Stalled=True for `reason` and `message` as the status message."""
+    cond = Condition(
+        type=STALLED,
+        status="True",
+        reason=reason,
+        message=message,
+        observed_generation=env.metadata.generation,
+    )
+    conditions = set_condition(env.status.conditions, cond, now=now)
+    return env.status.model_copy(update={"conditions": conditions, "message": message})
+
+
+def task_state(task: Task) -> str:
+    """What a task counts as: its phase once the process ended, else its OCC state or phase."""
+    if task.status.phase in TERMINAL_PHASES:
+        return task.status.phase
+    return task.status.state or task.status.phase
+
+
+def summarize(
+    env: Environment,
+    status: EnvironmentStatus,
+    expansion: Expansion | None,
+    tasks: Sequence[Task],
+    *,
+    now: datetime,
+) -> EnvironmentStatus:
+    """Task counts, per-role summary, Ready/Reconciling and observedGeneration."""
+    counts = Counter(task_state(t) for t in tasks)
+    by_role: dict[str, Counter[str]] = {}
+    if expansion is not None:
+        for want in expansion.tasks.values():
+            by_role.setdefault(want.path, Counter())
+    for t in tasks:
+        by_role.setdefault(t.spec.role, Counter())[task_state(t)] += 1
+    roles = tuple(
+        RoleSummary(path=p, tasks=sum(c.values()), states=dict(c)) for p, c in by_role.items()
+    )
+    summary = status.model_copy(
+        update={"task_counts": dict(counts), "task_total": len(tasks), "roles": roles}
+    )
+    return summary.model_copy(
+        update={
+            "conditions": conditions_for(env, summary, now=now),
+            "observed_generation": env.metadata.generation,
+        }
+    )
+
+
+def conditions_for(
+    env: Environment, status: EnvironmentStatus, *, now: datetime
+) -> tuple[Condition, ...]:
+    """Ready / Reconciling for `status` of `env` (Stalled is kept as the plan set it)."""
+    gen = env.metadata.generation
+    progress = status.transition
+    ready = progress is None and status.state == env.spec.state
+    reconciling = Condition(
+        type=RECONCILING,
+        status="False" if progress is None else "True",
+        reason="Idle" if progress is None else progress.event,
+        message="" if progress is None else progress.message,
+        observed_generation=gen,
+    )
+    not_ready = "Error" if status.state == "ERROR" else "Progressing"
+    ready_cond = Condition(
+        type=READY,
+        status="True" if ready else "False",
+        reason="StateReached" if ready else not_ready,
+        message=status.message,
+        observed_generation=gen,
+    )
+    conditions = set_condition(status.conditions, reconciling, now=now)
+    return set_condition(conditions, ready_cond, now=now)

@@ -1,0 +1,271 @@
+"""The owned Task set of an environment: desired vs observed -> create, update, delete. Pure.
+
+- A task is matched to its desired slot by role path (spec.role), so an adopted idle task with
+  another environment's name still fills the slot; a name taken by a task of another
+  environment is left alone (reported by the caller).
+- Replace (delete, then create on a later pass): only when the class or control mode changed.
+  Command, resources and constraints are updated in place and apply at the next launch.
+- Reconfigure: a task is stale when status.configuredProperties (written by the task controller
+  at CONFIGURE) differs from properties_digest(desired properties); a stale task whose
+  reconfigure is allowed now is sent to STANDBY (RESET), then back to the target (CONFIGURE).
+- Dropped tasks go to DONE, then are deleted once stopped. At EXIT, reusable tasks are sent to
+  STANDBY and released to the idle pool (no owner, no environment, label o2.idle=true and an
+  `o2.idle-since` annotation); a new environment adopts an idle task of the same class,
+  resolved command and constraints (hence host) instead of creating one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from controller.environments.expand import ExpandedTask, Expansion
+from crds.kinds.environment import Environment
+from crds.kinds.task import TERMINAL_PHASES, Task, TaskSpec
+from crds.meta import ObjectMeta, OwnerReference
+
+ENV_LABEL = "o2.environment/name"
+ROLE_LABEL = "o2.role"
+IDLE_LABEL = "o2.idle"
+IDLE_SINCE = "o2.idle-since"
+
+_REPLACE_FIELDS = ("task_class", "control")
+_LIVE_FIELDS = ("command", "wants", "constraints", "properties", "critical", "reusable", "role")
+_ADOPT_FIELDS = ("task_class", "control", "command", "constraints")
+_ALIVE = frozenset({"STANDBY", "CONFIGURED", "RUNNING"})
+
+
+def properties_digest(properties: Mapping[str, str]) -> str:
+    """The digest the task controller records in status.configuredProperties at CONFIGURE."""
+    text = json.dumps(dict(properties), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Changes:
+    """Task writes decided by one pass."""
+
+    create: list[Task] = field(default_factory=list)
+    update: list[Task] = field(default_factory=list)
+    delete: list[Task] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TaskSet:
+    """The desired tasks of `env` next to the observed ones (owned) and the idle pool."""
+
+    env: Environment
+    expansion: Expansion
+    owned: Sequence[Task]
+    idle: Sequence[Task] = ()
+    now: datetime | None = None
+
+    def by_role(self) -> dict[str, Task]:
+        return {t.spec.role: t for t in self.owned if t.spec.environment == self.env.name}
+
+    def observed(self, want: ExpandedTask) -> Task | None:
+        return self.by_role().get(want.path)
+
+    def changes(self, *, target: str | None, cap: bool, reconfigure_now: bool) -> Changes:
+        """Writes that move every task toward `target` (None: keep; cap: RUNNING->CONFIGURED)."""
+        out = Changes()
+        mine = self.by_role()
+        names = {t.name for t in self.owned}
+        pool = [t for t in self.idle if _adoptable(t)]
+        for want in self.expansion.tasks.values():
+            have = mine.get(want.path)
+            if have is not None:
+                self._converge(have, want, target, cap=cap, now_ok=reconfigure_now, out=out)
+            elif target not in (None, "DONE") and want.name not in names:
+                out_task = self._adopt(want, target, pool) or self._new(want, target)
+                (out.update if out_task.metadata.resource_version else out.create).append(out_task)
+        wanted = {w.path for w in self.expansion.tasks.values()}
+        for path, have in mine.items():
+            if path not in wanted:
+                drop(have, out, release=False, now=self.now)
+        return out
+
+    def _converge(
+        self,
+        have: Task,
+        want: ExpandedTask,
+        target: str | None,
+        *,
+        cap: bool,
+        now_ok: bool,
+        out: Changes,
+    ) -> None:
+        if any(getattr(have.spec, f) != getattr(want.spec, f) for f in _REPLACE_FIELDS):
+            out.delete.append(have)
+        elif target == "DONE":
+            drop(have, out, release=have.spec.reusable, now=self.now)
+        elif target == "STANDBY" and have.status.phase in TERMINAL_PHASES:
+            out.delete.append(have)  # RECOVER and DEPLOY replace dead processes
+        else:
+            state: str = have.spec.state
+            if cap:
+                state = "CONFIGURED" if state == "RUNNING" else state
+            elif target is not None:
+                state = _with_reconfigure(have, want, target, reconfigure_now=now_ok)
+            run = self.env.status.run_number if state == "RUNNING" else have.spec.run_number
+            changes: dict[str, object] = {
+                f: getattr(want.spec, f)
+                for f in _LIVE_FIELDS
+                if getattr(have.spec, f) != getattr(want.spec, f)
+            }
+            if state != have.spec.state or run != have.spec.run_number or changes:
+                spec = have.spec.model_copy(update={**changes, "state": state, "run_number": run})
+                out.update.append(have.model_copy(update={"spec": spec}))
+
+    def _new(self, want: ExpandedTask, target: str) -> Task:
+        meta = ObjectMeta(
+            name=want.name,
+            labels={ENV_LABEL: self.env.name, ROLE_LABEL: want.path},
+            owner_references=(self._owner(),),
+        )
+        return Task(metadata=meta, spec=self._spec(want, want.spec.model_copy(), target))
+
+    def _adopt(self, want: ExpandedTask, target: str, pool: list[Task]) -> Task | None:
+        for index, idle in enumerate(pool):
+            if all(getattr(idle.spec, f) == getattr(want.spec, f) for f in _ADOPT_FIELDS):
+                del pool[index]
+                labels = {k: v for k, v in idle.metadata.labels.items() if k != IDLE_LABEL}
+                notes = {k: v for k, v in idle.metadata.annotations.items() if k != IDLE_SINCE}
+                meta = idle.metadata.model_copy(
+                    update={
+                        "labels": {**labels, ENV_LABEL: self.env.name, ROLE_LABEL: want.path},
+                        "annotations": notes,
+                        "owner_references": (self._owner(),),
+                    }
+                )
+                spec = self._spec(want, idle.spec, target)
+                return idle.model_copy(update={"metadata": meta, "spec": spec})
+        return None
+
+    def _spec(self, want: ExpandedTask, base: TaskSpec, target: str) -> TaskSpec:
+        run = self.env.status.run_number if target == "RUNNING" else None
+        changes = {f: getattr(want.spec, f) for f in _LIVE_FIELDS}
+        return base.model_copy(
+            update={**changes, "environment": self.env.name, "state": target, "run_number": run}
+        )
+
+    def _owner(self) -> OwnerReference:
+        return OwnerReference(
+            kind="Environment",
+            name=self.env.name,
+            uid=self.env.metadata.uid,
+            controller=True,
+            block_owner_deletion=True,
+        )
+
+    def critical_failure(self) -> str:
+        """Why a critical task failed ("" when none did)."""
+        mine = self.by_role()
+        for want in self.expansion.tasks.values():
+            have = mine.get(want.path)
+            if have is None or not want.spec.critical or have.spec.state == "DONE":
+                continue
+            if have.status.state == "ERROR" or have.status.phase in TERMINAL_PHASES:
+                why = have.status.message or have.status.reason or have.status.phase
+                what = have.status.state or have.status.phase
+                return f"critical task {have.name} ({want.path}) is {what}: {why}"
+        return ""
+
+    def not_ready(self, target: str) -> list[str]:
+        """Names of the tasks a transition to `target` still waits for."""
+        mine = self.by_role()
+        if target == "DONE":
+            return [t.name for t in mine.values()]
+        waiting = []
+        for want in self.expansion.tasks.values():
+            have = mine.get(want.path)
+            if want.spec.critical and not _ready(have, want, target):
+                waiting.append(have.name if have is not None else want.name)
+        return waiting
+
+
+def _with_reconfigure(have: Task, want: ExpandedTask, target: str, *, reconfigure_now: bool) -> str:
+    """`target`, or STANDBY while a reconfigure (RESET, then CONFIGURE) is due and allowed."""
+    if target not in ("CONFIGURED", "RUNNING") or not stale(have, want):
+        return target
+    if have.status.state not in ("CONFIGURED", "RUNNING") or not reconfigure_now:
+        return target
+    return "STANDBY"
+
+
+def _ready(have: Task | None, want: ExpandedTask, target: str) -> bool:
+    if have is None or have.status.phase != "Running" or have.status.state != target:
+        return False
+    return target not in ("CONFIGURED", "RUNNING") or not stale(have, want)
+
+
+def stale(have: Task, want: ExpandedTask) -> bool:
+    """The task was configured with other properties than the desired ones."""
+    recorded = have.status.configured_properties
+    return recorded is not None and recorded != properties_digest(want.spec.properties)
+
+
+def _adoptable(task: Task) -> bool:
+    return (
+        task.spec.environment is None
+        and task.metadata.labels.get(IDLE_LABEL) == "true"
+        and task.status.phase == "Running"
+        and task.status.state == "STANDBY"
+        and task.metadata.deletion_timestamp is None
+    )
+
+
+def drop(have: Task, out: Changes, *, release: bool, now: datetime | None = None) -> None:
+    """Stop a task that is no longer wanted, then delete it (or release it to the idle pool)."""
+    alive = have.status.phase not in TERMINAL_PHASES and have.status.state in _ALIVE
+    if release and alive:
+        if have.status.state == "STANDBY":
+            out.update.append(_released(have, now=now))
+        elif have.spec.state != "STANDBY":
+            out.update.append(_with_state(have, "STANDBY"))
+    elif alive and have.spec.state != "DONE":
+        out.update.append(_with_state(have, "DONE"))
+    elif not alive or have.status.state == "DONE":
+        out.delete.append(have)
+
+
+def _with_state(task: Task, state: str) -> Task:
+    return task.model_copy(update={"spec": task.spec.model_copy(update={"state": state})})
+
+
+def _released(task: Task, *, now: datetime | None) -> Task:
+    labels = {k: v for k, v in task.metadata.labels.items() if k not in (ENV_LABEL, ROLE_LABEL)}
+    notes = dict(task.metadata.annotations)
+    if now is not None:
+        notes[IDLE_SINCE] = now.isoformat()
+    meta = task.metadata.model_copy(
+        update={
+            "labels": {**labels, IDLE_LABEL: "true"},
+            "annotations": notes,
+            "owner_references": (),
+        }
+    )
+    spec = task.spec.model_copy(
+        update={"environment": None, "role": "", "state": "STANDBY", "run_number": None}
+    )
+    return task.model_copy(update={"metadata": meta, "spec": spec})
+
+
+def expired_idle(idle: Iterable[Task], *, now: datetime, ttl: timedelta) -> list[Task]:
+    """Idle-pool tasks released longer than `ttl` ago (to delete); unparsable stamps expire."""
+    expired = []
+    for task in idle:
+        if task.spec.environment is not None or task.metadata.labels.get(IDLE_LABEL) != "true":
+            continue
+        stamp = task.metadata.annotations.get(IDLE_SINCE, "")
+        try:
+            since = datetime.fromisoformat(stamp)
+        except ValueError:
+            expired.append(task)
+            continue
+        if now - since >= ttl:
+            expired.append(task)
+    return expired

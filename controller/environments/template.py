@@ -1,0 +1,188 @@
+"""Layered variables and the rendering of `{{ }}` values in them. Pure: no I/O.
+
+Variables are layered (lowest first); a name is looked up from the top layer down, and its value
+is rendered when first used, in this same scope (late binding). A variable that refers to its own
+name (`card: "{{ card }}"`) sees the next lower layer, so overriding with the inherited value works
+and no reference cycle can loop. One top-level render may resolve at most MAX_RESOLVES variables,
+nested at most MAX_DEPTH deep; the expression sandbox is controller.environments.sandbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import jinja2
+
+from controller.environments.sandbox import (
+    ENGINE,
+    MAX_OUTPUT,
+    TemplateBudgetError,
+    as_list,
+    check_size,
+    compile_template,
+    is_truthy,
+)
+from crds.errors import TemplateError
+
+__all__ = ["MAX_DEPTH", "MAX_OUTPUT", "MAX_RESOLVES", "Scope", "as_list", "is_truthy"]
+
+MAX_RESOLVES = 2_000
+MAX_DEPTH = 32
+
+
+@dataclass
+class _Work:
+    """Per top-level render: how many variables were resolved and which are being resolved."""
+
+    resolves: int = 0
+    resolving: dict[str, int] = field(default_factory=dict)
+
+
+class Scope:
+    """Layered variables for one role or task, and the renderer of templates in it.
+
+    `layers` go from lowest to highest precedence; each is (label, mapping of name -> template).
+    `where` names the place in error messages (the role path).
+    """
+
+    def __init__(self, layers: Sequence[tuple[str, Mapping[str, str]]], *, where: str) -> None:
+        self._layers = tuple(layers)
+        self.where = where
+        self._cache: dict[str, str] = {}
+        self._work: _Work | None = None
+        self._names: frozenset[str] | None = None
+
+    def extend(self, *layers: tuple[str, Mapping[str, str]], where: str | None = None) -> Scope:
+        """A new scope with `layers` on top of these."""
+        return Scope((*self._layers, *layers), where=self.where if where is None else where)
+
+    def render(self, source: str, *, field: str = "") -> str:
+        """The rendered text of `source`; TemplateError naming the place and expression."""
+        if "{{" not in source and "{%" not in source:
+            return source
+        outer = self._work
+        self._work = outer or _Work()
+        where = self._place(field)
+        try:
+            return self._render(source, where=where)
+        except TemplateBudgetError as exc:
+            raise TemplateError(where, _short(source), str(exc)) from exc
+        finally:
+            self._work = outer
+
+    def truthy(self, source: str, *, field: str = "") -> bool:
+        """`render` read as a boolean (see `is_truthy`)."""
+        return is_truthy(self.render(source, field=field))
+
+    def value(self, name: str) -> str:
+        """The resolved value of variable `name` (TemplateError when it is not defined)."""
+        return self.render("{{ " + name + " }}", field=f"variable {name}")
+
+    def names(self) -> frozenset[str]:
+        """Every variable name defined in some layer."""
+        if self._names is None:
+            self._names = frozenset(name for _, layer in self._layers for name in layer)
+        return self._names
+
+    def _place(self, field: str) -> str:
+        return f"{self.where} {field}".strip() if field else self.where
+
+    def _render(self, source: str, *, where: str) -> str:
+        if "{{" not in source and "{%" not in source:
+            return source
+        try:
+            template = compile_template(source)
+        except ValueError as exc:
+            raise TemplateError(where, _short(source), str(exc)) from exc
+        context = ENGINE.context_class(
+            ENGINE, cast(dict[str, Any], _Lookup(self)), template.name, template.blocks
+        )
+        try:
+            out = template.root_render_func(context)
+            text = "".join(out)
+        except (TemplateError, TemplateBudgetError):
+            raise
+        except jinja2.UndefinedError as exc:
+            reason = str(exc.message)
+            if reason.endswith("is undefined"):
+                reason += " (define it in vars, or check its spelling)"
+            raise TemplateError(where, _short(source), reason) from exc
+        except Exception as exc:  # every other failure of user code is the template's fault
+            raise TemplateError(where, _short(source), f"{type(exc).__name__}: {exc}") from exc
+        check_size(len(text))
+        return str(text)
+
+    def _resolve(self, name: str) -> object:
+        """The rendered value of `name` below the layer it is being resolved at, or missing."""
+        work = self._work
+        assert work is not None
+        ceiling = work.resolving.get(name, len(self._layers))
+        found = self._find(name, ceiling)
+        if found is None and name in work.resolving:
+            return ENGINE.undefined(
+                hint=f"variable {name!r} refers back to itself with no lower layer defining it",
+                name=name,
+            )
+        if found is None:
+            return ENGINE.globals.get(name, jinja2.utils.missing)
+        index, source = found
+        top = ceiling == len(self._layers)
+        if top and name in self._cache:
+            return self._cache[name]
+        work.resolves += 1
+        if work.resolves > MAX_RESOLVES or len(work.resolving) >= MAX_DEPTH:
+            raise TemplateBudgetError(
+                f"too many variable references while resolving {name!r} "
+                f"(limits: {MAX_RESOLVES} resolves, depth {MAX_DEPTH})"
+            )
+        work.resolving[name] = index
+        try:
+            value = self._render(source, where=f"{self.where} variable {name}")
+        except TemplateError as exc:
+            return ENGINE.undefined(hint=str(exc), name=name)
+        finally:
+            if ceiling == len(self._layers):
+                del work.resolving[name]
+            else:
+                work.resolving[name] = ceiling
+        if top and len(work.resolving) == 0:
+            self._cache[name] = value
+        return value
+
+    def _find(self, name: str, ceiling: int) -> tuple[int, str] | None:
+        for index in range(min(ceiling, len(self._layers)) - 1, -1, -1):
+            layer = self._layers[index][1]
+            if name in layer:
+                return index, layer[name]
+        return None
+
+
+def _short(source: str, limit: int = 160) -> str:
+    """The expression as error messages quote it: cut to `limit` characters."""
+    return source if len(source) <= limit else source[: limit - 3] + "..."
+
+
+class _Lookup(Mapping[str, object]):
+    """The mapping a template sees: variables of a scope, then the helper globals."""
+
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+
+    def __getitem__(self, key: str) -> object:
+        value = self._scope._resolve(key)
+        if value is jinja2.utils.missing:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        return key in self._scope.names() or key in ENGINE.globals
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._scope.names())
+
+    def __len__(self) -> int:
+        return len(self._scope.names())

@@ -1,0 +1,1 @@
+"""The GitSource controller: keeps etcd equal to manifests in a git repository (DESIGN §1)."""

@@ -1,0 +1,408 @@
+"""The GitSource reconciler: fetch, parse, plan, apply, prune, heal, report. I/O at the edges.
+
+observe (GitSource, informer caches, git) -> plan (controller.gitsource.plan, pure) -> act
+(store writes, CAS, ownership checked on the same read) -> status (written only when changed).
+Triggers: the interval (Result(requeue_after)), an `o2.dev/sync-requested-at` annotation
+(`o2 sync`), an `o2.dev/diff-requested-at` annotation (`o2 diff gitsource`: plan only), and
+any change to an object carrying the source's label (drift is seen at once, from the cache,
+without fetching). Options (ctx.options): `data_dir` (the git cache goes to
+`<data_dir>/gitsource`), `git_timeout` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby
+from pathlib import Path
+from typing import Any, Literal
+
+from controller.gitsource.git import GIT_TIMEOUT, GitCache
+from controller.gitsource.manifests import describe_errors, parse_files
+from controller.gitsource.plan import (
+    ObjKey,
+    Plan,
+    Prune,
+    aggregate_health,
+    health_of,
+    key_of,
+    kind_rank,
+    owner_of,
+    plan_sync,
+    settle,
+)
+from controller.gitsource.status import (
+    Outcome,
+    conflict_condition,
+    diffed,
+    failed,
+    suspended,
+    synced,
+)
+from controller.runtime.reconciler import Context, Reconciler, Result, Watch, label_value
+from controller.runtime.status import write_status
+from crds.duration import parse_duration
+from crds.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    NotFoundError,
+    SourceError,
+    ValidationError,
+)
+from crds.kinds.environment import Environment
+from crds.kinds.gitsource import (
+    DIFF_REQUESTED_AT,
+    SOURCE_LABEL,
+    SYNC_REQUESTED_AT,
+    DiffResult,
+    GitSource,
+    GitSourceStatus,
+)
+from crds.meta import Condition, utcnow
+from crds.resource import Resource, all_kinds
+from store.api import Store
+from store.apply import applied_onto, differs, fresh_status
+from store.embedded import default_data_dir
+from store.informer import CacheEvent
+
+log = logging.getLogger(__name__)
+
+APPLY_IN_FLIGHT = 16
+"""Objects of one kind written concurrently (as `o2 apply`)."""
+APPLY_ATTEMPTS = 5
+ERROR_RETRY = 30.0
+"""Seconds before retrying a failed fetch (or the interval, when shorter)."""
+PARSED_CACHE = 32
+"""Parsed commits kept in memory (a no-op resync re-parses nothing)."""
+
+CATCH_UP = 5.0
+"""Seconds to wait for the caches to show our own writes before computing health."""
+
+Written = Literal["created", "configured", "unchanged", "conflict"]
+UNTOUCHED: frozenset[Written] = frozenset({"unchanged", "conflict"})
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """The newest commit of a source's spec, read and parsed (or the reason it is invalid)."""
+
+    spec_key: tuple[str, str, str]
+    at: float
+    commit: str
+    desired: list[Resource] | ValidationError
+
+
+class GitSourceReconciler(Reconciler):
+    name = "gitsource"
+    kind = GitSource
+    workers = 2
+    resync_period = 600.0
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        root = Path(ctx.options.get("data_dir") or default_data_dir().parent) / "gitsource"
+        self.git = GitCache(root, timeout=float(ctx.options.get("git_timeout", GIT_TIMEOUT)))
+        self.monotonic: Callable[[], float] = ctx.options.get("monotonic", time.monotonic)
+        self.clock: Callable[[], datetime] = ctx.options.get("clock", utcnow)
+        self.models = {i.kind: i.model for i in all_kinds() if i.kind != "Event"}
+        self._fetched: dict[str, Fetched] = {}
+        self._parsed: OrderedDict[tuple[str, str, str], list[Resource] | ValidationError] = (
+            OrderedDict()
+        )
+
+    def watches(self) -> Sequence[Watch]:
+        managed = [Watch(model, label_value(SOURCE_LABEL)) for model in self.models.values()]
+        return [*managed, Watch(GitSource, self._others_when_deleted)]
+
+    def _others_when_deleted(self, event: CacheEvent[Any]) -> Iterable[str]:
+        """A deleted GitSource releases its objects: the others may adopt them."""
+        if event.type != "DELETED":
+            return ()
+        return [n for n in self.ctx.cache(GitSource).names() if n != event.name]
+
+    # ----- reconcile ------------------------------------------------------------------------
+
+    async def reconcile(self, key: str) -> Result:
+        gs = self.ctx.cache(GitSource).get(key)
+        if gs is None or gs.metadata.deletion_timestamp is not None:
+            self._fetched.pop(key, None)
+            return Result()  # managed objects stay (orphaned), as with `o2 apply`
+        if gs.spec.suspend:
+            await self._write(gs, *suspended(gs.status))
+            return Result()
+        if _diff_request(gs) is not None:
+            gs = await self._answer_diff(gs)
+        return await self._sync(gs)
+
+    async def _sync(self, gs: GitSource) -> Result:
+        request = _sync_request(gs)
+        interval = max(parse_duration(gs.spec.interval), 1.0)
+        try:
+            fetched = await self._current(gs, force=request is not None, interval=interval)
+        except SourceError as exc:
+            await self._fail(gs, reason="FetchFailed", message=str(exc), commit=None)
+            return Result(requeue_after=min(interval, ERROR_RETRY))
+        if isinstance(fetched.desired, ValidationError):
+            message = describe_errors(fetched.desired, commit=fetched.commit)
+            await self._fail(gs, reason="InvalidManifests", message=message, commit=fetched.commit)
+        else:
+            await self._apply(gs, fetched.commit, fetched.desired, request=request)
+        elapsed = self.monotonic() - fetched.at
+        return Result(requeue_after=max(interval - elapsed, 0.5))
+
+    async def _current(self, gs: GitSource, *, force: bool, interval: float) -> Fetched:
+        """The cached fetch, or a new one when due, requested, or the spec moved."""
+        spec_key = (gs.spec.url, gs.spec.ref, gs.spec.path)
+        cached = self._fetched.get(gs.metadata.name)
+        now = self.monotonic()
+        if not force and cached and cached.spec_key == spec_key and now - cached.at < interval:
+            return cached
+        fresh = await self._fetch(gs, at=now)
+        self._fetched[gs.metadata.name] = fresh
+        return fresh
+
+    async def _fetch(self, gs: GitSource, *, at: float) -> Fetched:
+        spec = gs.spec
+        commit = await self.git.resolve(spec.url, spec.ref)
+        parsed_key = (spec.url, commit, spec.path)
+        desired = self._parsed.get(parsed_key)
+        if desired is None:
+            try:
+                desired = parse_files(await self.git.read(spec.url, commit, path=spec.path))
+            except ValidationError as exc:
+                desired = exc
+            self._parsed[parsed_key] = desired
+            while len(self._parsed) > PARSED_CACHE:
+                self._parsed.popitem(last=False)
+        return Fetched((spec.url, spec.ref, spec.path), at, commit, desired)
+
+    def _plan(self, gs: GitSource, commit: str, desired: list[Resource]) -> Plan:
+        keys = {(o.kind, o.metadata.name) for o in desired}
+        keys |= {(e.kind, e.name) for e in gs.status.inventory}
+        return plan_sync(
+            desired,
+            source=gs.metadata.name,
+            commit=commit,
+            applied_commit=gs.status.last_applied_commit,
+            inventory=gs.status.inventory,
+            live=self._live(keys),
+            sources=set(self.ctx.cache(GitSource).names()),
+            self_heal=gs.spec.self_heal,
+            prune=gs.spec.prune,
+        )
+
+    def _live(self, keys: Iterable[ObjKey]) -> dict[ObjKey, Resource]:
+        live: dict[ObjKey, Resource] = {}
+        for kind, name in keys:
+            model = self.models.get(kind)
+            obj = self.ctx.cache(model).get(name) if model is not None else None
+            if obj is not None:
+                live[(kind, name)] = obj
+        return live
+
+    async def _apply(
+        self, gs: GitSource, commit: str, desired: list[Resource], *, request: str | None
+    ) -> None:
+        plan, outcome = await self._act(gs, self._plan(gs, commit, desired), commit=commit)
+        health = aggregate_health(
+            health_of(self._live([(e.kind, e.name)]).get((e.kind, e.name))) for e in plan.inventory
+        )
+        status, conditions = synced(
+            gs.status, plan, outcome, health=health, request=request, now=self.clock()
+        )
+        written = await self._write(gs, status, conditions)
+        if written:
+            self._report(gs, plan, outcome)
+
+    def _report(self, gs: GitSource, plan: Plan, outcome: Outcome) -> None:
+        events = self.ctx.events
+        if outcome.wrote or outcome.commit != gs.status.last_applied_commit:
+            events.event(gs, reason="Synced", message=outcome.text())
+            log.info("Synced", extra={"gitsource": gs.metadata.name, "result": outcome.text()})
+        if plan.healed:
+            healed = "; ".join(f"{d.kind.lower()}/{d.name}: {d.message}" for d in plan.healed)
+            events.event(gs, reason="DriftRestored", message=healed)
+        conflict = conflict_condition(plan)
+        if plan.conflicts and _conflict_message(gs.status.conditions) != conflict.message:
+            events.event(gs, reason="Conflict", message=conflict.message, warning=True)
+
+    async def _fail(self, gs: GitSource, *, reason: str, message: str, commit: str | None) -> None:
+        status, conditions = failed(
+            gs.status, reason=reason, message=message, commit=commit, request=_sync_request(gs)
+        )
+        if await self._write(gs, status, conditions):
+            self.ctx.events.event(gs, reason=reason, message=message, warning=True)
+            log.warning(reason, extra={"gitsource": gs.metadata.name, "error": message})
+
+    async def _write(
+        self, gs: GitSource, status: GitSourceStatus, conditions: Sequence[Condition]
+    ) -> bool:
+        """Write the status when it changed; whether it was written."""
+        base = gs
+        try:
+            written = await write_status(
+                self.ctx.store, base, status, conditions=conditions, now=self.clock()
+            )
+        except ConflictError:
+            # metadata moved (e.g. an `o2 sync` annotation) while we acted: keep our report
+            base = await self.ctx.store.get(GitSource, gs.metadata.name)
+            if base.metadata.generation != gs.metadata.generation:
+                raise
+            written = await write_status(
+                self.ctx.store, base, status, conditions=conditions, now=self.clock()
+            )
+        if written is base:
+            return False
+        await self._seen(GitSource, written.metadata.resource_version)
+        return True
+
+    async def _seen(self, kind: type[Resource], revision: int | None) -> None:
+        """Until the cache of `kind` holds our write: the next reconcile must not act on an
+        older copy (a stale lastAppliedCommit would turn drift into a new commit)."""
+        if revision:
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CATCH_UP):
+                    await self.ctx.cache(kind).wait_for_revision(revision)
+
+    # ----- diff requests --------------------------------------------------------------------
+
+    async def _answer_diff(self, gs: GitSource) -> GitSource:
+        """Plan the newest commit without acting; the answer goes to status.lastDiff."""
+        request = _diff_request(gs) or ""
+        try:
+            fetched = await self._fetch(gs, at=self.monotonic())
+        except SourceError as exc:
+            result = DiffResult(request=request, error=str(exc))
+        else:
+            result = self._diff_result(gs, fetched, request=request)
+        status, conditions = diffed(gs.status, result)
+        written = await write_status(self.ctx.store, gs, status, conditions=conditions)
+        await self._seen(GitSource, written.metadata.resource_version)
+        return written
+
+    def _diff_result(self, gs: GitSource, fetched: Fetched, *, request: str) -> DiffResult:
+        if isinstance(fetched.desired, ValidationError):
+            error = describe_errors(fetched.desired, commit=fetched.commit)
+            return DiffResult(commit=fetched.commit, request=request, error=error)
+        plan = self._plan(gs, fetched.commit, fetched.desired)
+        return DiffResult(commit=fetched.commit, request=request, changes=plan.changes)
+
+    # ----- acting ---------------------------------------------------------------------------
+
+    async def _act(self, gs: GitSource, plan: Plan, *, commit: str) -> tuple[Plan, Outcome]:
+        """Apply (dependencies first), then prune (reverse); the plan settled against what
+        the live re-reads found, and the counts."""
+        results = await self._apply_all(gs, plan.apply)
+        untouched = {k for k, (written, _) in results.items() if written in UNTOUCHED}
+        pruned = 0
+        for step in plan.prune:
+            pruned += await self._prune(step)
+        await self._catch_up(results)
+        settled = settle(plan, untouched)
+        written = [w for w, _ in results.values()]
+        outcome = Outcome(
+            commit=commit,
+            created=written.count("created"),
+            configured=written.count("configured"),
+            pruned=pruned,
+            unchanged=settled.unchanged,
+        )
+        return settled, outcome
+
+    async def _apply_all(
+        self, gs: GitSource, objs: Sequence[Resource]
+    ) -> dict[ObjKey, tuple[Written, int]]:
+        sources = set(self.ctx.cache(GitSource).names())
+        results: dict[ObjKey, tuple[Written, int]] = {}
+        for _, group in groupby(objs, key=lambda o: kind_rank(o.kind)):
+            batch = list(group)
+            for start in range(0, len(batch), APPLY_IN_FLIGHT):
+                chunk = batch[start : start + APPLY_IN_FLIGHT]
+                done = await asyncio.gather(
+                    *(
+                        claim_apply(self.ctx.store, o, source=gs.metadata.name, sources=sources)
+                        for o in chunk
+                    )
+                )
+                results.update(zip((key_of(o) for o in chunk), done, strict=True))
+        return results
+
+    async def _catch_up(self, results: dict[ObjKey, tuple[Written, int]]) -> None:
+        """Let the caches see our writes, so the next look does not mistake them for drift."""
+        newest: dict[str, int] = {}
+        for (kind, _), (_, revision) in results.items():
+            newest[kind] = max(newest.get(kind, 0), revision)
+        for kind, revision in newest.items():
+            await self._seen(self.models[kind], revision)
+
+    async def _prune(self, prune: Prune) -> int:
+        obj = prune.obj
+        store = self.ctx.store
+        if prune.step == "finish" and isinstance(obj, Environment):
+            spec = obj.spec.model_copy(update={"state": "DONE"})
+            await store.update(obj.model_copy(update={"spec": spec}))
+            log.info("Finishing pruned environment", extra={"object": obj.ref})
+            return 0
+        if prune.step != "delete":
+            return 0
+        try:
+            await store.delete(
+                type(obj), obj.metadata.name, resource_version=obj.metadata.resource_version
+            )
+        except NotFoundError:
+            return 0
+        log.info("Pruned object", extra={"object": obj.ref})
+        return 1
+
+
+async def claim_apply(
+    store: Store, obj: Resource, *, source: str, sources: set[str]
+) -> tuple[Written, int]:
+    """`store.apply.apply`, with the ownership check made on the very read the CAS rests on:
+    an object that another existing GitSource labels as its own is never written. Returns
+    what happened and the revision written (0 when nothing was)."""
+    for _ in range(APPLY_ATTEMPTS):
+        try:
+            current = await store.get(type(obj), obj.metadata.name)
+        except NotFoundError:
+            try:
+                created = await store.create(fresh_status(obj))
+            except AlreadyExistsError:
+                continue
+            return "created", created.metadata.resource_version or 0
+        owner = owner_of(current)
+        if owner not in (None, source) and owner in sources:
+            return "conflict", 0
+        if not differs(current, obj):
+            return "unchanged", 0
+        try:
+            updated = await store.update(applied_onto(current, obj))
+        except (ConflictError, NotFoundError):
+            continue
+        return "configured", updated.metadata.resource_version or 0
+    raise ConflictError(obj.kind, obj.metadata.name)
+
+
+def _sync_request(gs: GitSource) -> str | None:
+    value = gs.metadata.annotations.get(SYNC_REQUESTED_AT)
+    return value if value and value != gs.status.last_handled_sync_request else None
+
+
+def _diff_request(gs: GitSource) -> str | None:
+    value = gs.metadata.annotations.get(DIFF_REQUESTED_AT)
+    done = gs.status.last_diff.request if gs.status.last_diff is not None else None
+    return value if value and value != done else None
+
+
+def _conflict_message(conditions: Sequence[Condition]) -> str:
+    for cond in conditions:
+        if cond.type == "Conflict" and cond.status == "True":
+            return cond.message
+    return ""

@@ -1,0 +1,58 @@
+"""Manifest files of one commit -> validated resources, all or nothing. Pure (crds.manifest).
+
+The same reader and validation as `o2 apply`: every document of every file is checked before
+anything is returned, and an object defined twice (in one file or across files) is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from controller.gitsource.git import ManifestFile
+from crds.errors import FieldError, ValidationError
+from crds.manifest import parse_documents
+from crds.resource import Resource
+
+MAX_REPORTED = 10
+"""Errors rendered into status.message (all of them are in the Event's count)."""
+
+
+def parse_files(files: Sequence[ManifestFile]) -> list[Resource]:
+    """Every resource in `files`; ValidationError lists every problem in every file."""
+    objs: list[Resource] = []
+    errors: list[FieldError] = []
+    seen: dict[tuple[str, str], str] = {}
+    for manifest in files:
+        try:
+            docs = parse_documents(manifest.text, source=manifest.path)
+        except ValidationError as exc:
+            errors.extend(exc.errors)
+            continue
+        for obj in docs:
+            key = (obj.kind, obj.name)
+            if key in seen:
+                errors.append(_duplicate(obj, path=manifest.path, first=seen[key]))
+                continue
+            seen[key] = manifest.path
+            objs.append(obj)
+    if errors:
+        raise ValidationError(errors)
+    return objs
+
+
+def describe_errors(exc: ValidationError, *, commit: str) -> str:
+    """`commit <sha>: <file>: document N: Kind/name: field: problem; ...` (first few)."""
+    shown = [e.render() for e in exc.errors[:MAX_REPORTED]]
+    more = len(exc.errors) - len(shown)
+    tail = f"; and {more} more" if more > 0 else ""
+    return f"commit {commit[:12]} not applied: " + "; ".join(shown) + tail
+
+
+def _duplicate(obj: Resource, *, path: str, first: str) -> FieldError:
+    return FieldError(
+        path="metadata.name",
+        message=f"{obj.ref} is also defined in {first}",
+        source=path,
+        kind=obj.kind,
+        name=obj.name,
+    )

@@ -1,0 +1,97 @@
+"""How o2 reaches etcd: endpoints, TLS, auth and timeouts, and the aetcd client with TLS.
+
+aetcd's connect() only opens insecure channels; `Client` adds grpc's secure channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aetcd
+import aetcd.watcher
+import grpc
+from aetcd import rpc
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach etcd (StoreConfig resolves flags and environment into this)."""
+
+    endpoints: tuple[str, ...]
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 10.0
+    retry_timeout: float = 15.0
+
+
+class Client(aetcd.Client):  # type: ignore[misc]
+    """aetcd's client with TLS: aetcd's connect() only opens insecure channels."""
+
+    def __init__(self, host: str, port: int, *, credentials: Any, **kwargs: Any) -> None:
+        super().__init__(host, port, **kwargs)
+        self._credentials = credentials
+
+    async def connect(self) -> None:
+        if self._connected.is_set():
+            return
+        if self._is_connecting:  # type: ignore[has-type]
+            await asyncio.wait_for(self._connected.wait(), self._connect_wait_timeout)
+            return
+        try:
+            self._is_connecting = True
+            await self._open()
+            self._connected.set()
+        finally:
+            self._is_connecting = False
+
+    async def _open(self) -> None:
+        target = f"{self._host}:{self._port}"
+        options = list(self._options.items())
+        if self._credentials is not None:
+            self.channel = rpc.secure_channel(target, self._credentials, options=options)
+        else:
+            self.channel = rpc.insecure_channel(target, options=options)
+        if self._username is not None and self._password is not None:
+            self.auth_stub = rpc.AuthStub(self.channel)
+            request = rpc.AuthenticateRequest(name=self._username, password=self._password)
+            response = await self.auth_stub.Authenticate(request, timeout=self._timeout)
+            self.metadata = (("token", response.token),)
+        self.kvstub = rpc.KVStub(self.channel)
+        self.clusterstub = rpc.ClusterStub(self.channel)
+        self.leasestub = rpc.LeaseStub(self.channel)
+        self.maintenancestub = rpc.MaintenanceStub(self.channel)
+        self._watcher = aetcd.watcher.Watcher(
+            rpc.WatchStub(self.channel), timeout=self._timeout, metadata=self.metadata
+        )
+
+
+def read_file(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def credentials(conn: Connection, scheme: str) -> Any:
+    if scheme != "https" and not conn.ca_file and not conn.cert_file:
+        return None
+    return grpc.ssl_channel_credentials(
+        root_certificates=read_file(conn.ca_file),
+        private_key=read_file(conn.key_file),
+        certificate_chain=read_file(conn.cert_file),
+    )
+
+
+async def close_quietly(client: Client) -> None:
+    try:
+        await client.close()
+    except Exception as exc:  # closing a broken channel may fail; nothing to recover
+        log.debug("closing etcd client failed", extra={"error": str(exc)})

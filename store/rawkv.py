@@ -1,0 +1,164 @@
+"""Raw keys with leader fencing (store.api.RuntimeKV) over any KVBackend. No client imports.
+
+The base of ResourceStore: every write goes through `_txn`, which adds the fence compare.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+
+from crds.errors import ConflictError, FencedError, UnreadableObjectError
+from crds.resource import Resource
+from store import codec
+from store.api import DEFAULT_PREFIX, Fence, RawValue
+from store.kv import KV, Compare, Delete, Get, KVBackend, Op, Put, TxnResult
+
+CACHE_SIZE = 20_000
+INCREMENT_ATTEMPTS = 1_000
+
+
+class ObjectCache:
+    """Last object per key with the bytes stored for it, so a CAS update needs no read when the
+    caller's resourceVersion is the one we saw (a key at a mod_revision has exactly one value).
+
+    Entries are checked against their bytes on every hit: models are frozen but their dicts
+    are not, and an instance mutated in place must never pass for what etcd holds.
+    """
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self._size = size
+        self._items: OrderedDict[str, tuple[Resource, bytes]] = OrderedDict()
+
+    def get(self, key: str, revision: int | None) -> Resource | None:
+        entry = self._items.get(key)
+        if entry is None or revision is None or entry[0].metadata.resource_version != revision:
+            return None
+        obj, raw = entry
+        if codec.encode(obj) != raw:
+            obj = codec.decode(type(obj), raw, key=key, mod_revision=revision)
+            self._items[key] = (obj, raw)
+        return obj
+
+    def put(self, key: str, obj: Resource, raw: bytes) -> None:
+        self._items[key] = (obj, raw)
+        self._items.move_to_end(key)
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+    def drop(self, key: str) -> None:
+        self._items.pop(key, None)
+
+
+def raw_value(kv: KV) -> RawValue:
+    return RawValue(
+        value=kv.value,
+        mod_revision=kv.mod_revision,
+        create_revision=kv.create_revision,
+        lease=kv.lease,
+    )
+
+
+class FencedKV:
+    """RuntimeKV on a backend; with a Fence, every write also requires the leader key."""
+
+    def __init__(
+        self,
+        backend: KVBackend,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        fence: Fence | None = None,
+        cache: ObjectCache | None = None,
+        owner: bool = True,
+    ) -> None:
+        self.backend = backend
+        self.prefix = prefix.rstrip("/")
+        self.fence = fence
+        self._cache = cache if cache is not None else ObjectCache()
+        self._owner = owner
+
+    def runtime_key(self, name: str) -> str:
+        return codec.runtime_key(self.prefix, name)
+
+    def lease_key(self, name: str) -> str:
+        return codec.lease_key(self.prefix, name)
+
+    async def _txn(
+        self, compares: list[Compare], success: list[Op], failure: list[Op] | None = None
+    ) -> TxnResult:
+        """A txn that also carries the fence; raises FencedError when the fence failed."""
+        failure = list(failure or [])
+        if self.fence is not None:
+            compares = [*compares, Compare(self.fence.key, "create", self.fence.create_revision)]
+            failure.append(Get(self.fence.key))
+        result = await self.backend.txn(compares, success, failure)
+        if not result.succeeded and self.fence is not None:
+            held = result.gets[-1]
+            if held is None or held.create_revision != self.fence.create_revision:
+                raise FencedError(self.fence.key)
+        return result
+
+    async def get_raw(self, key: str) -> RawValue | None:
+        kv, _ = await self.backend.get(key)
+        return raw_value(kv) if kv is not None else None
+
+    async def put_raw(self, key: str, value: bytes, *, lease: int | None = None) -> int:
+        self._cache.drop(key)
+        return (await self._txn([], [Put(key, value, lease or 0)])).revision
+
+    async def create_raw(self, key: str, value: bytes, *, lease: int | None = None) -> int | None:
+        result = await self._txn([Compare(key, "create", 0)], [Put(key, value, lease or 0)])
+        return result.revision if result.succeeded else None
+
+    async def cas_raw(self, key: str, value: bytes, *, expected_mod_revision: int) -> bool:
+        self._cache.drop(key)
+        result = await self._txn([Compare(key, "mod", expected_mod_revision)], [Put(key, value)])
+        return result.succeeded
+
+    async def delete_raw(self, key: str) -> None:
+        self._cache.drop(key)
+        await self._txn([], [Delete(key)])
+
+    async def increment(self, key: str) -> int:
+        """Advance the integer at `key` by one with a CAS loop; never hands out a value twice."""
+        for _ in range(INCREMENT_ATTEMPTS):
+            kv, _ = await self.backend.get(key)
+            current = _counter_value(key, kv)
+            guard = Compare(key, "mod", kv.mod_revision) if kv else Compare(key, "create", 0)
+            result = await self._txn([guard], [Put(key, str(current + 1).encode())])
+            if result.succeeded:
+                return current + 1
+        raise ConflictError("counter", key)
+
+    async def grant_lease(self, ttl: int) -> int:
+        return await self.backend.grant_lease(ttl)
+
+    async def refresh_lease(self, lease_id: int) -> int:
+        return await self.backend.refresh_lease(lease_id)
+
+    async def revoke_lease(self, lease_id: int) -> None:
+        await self.backend.revoke_lease(lease_id)
+
+    async def watch_raw(
+        self, key: str, *, start_revision: int, prefix: bool = False
+    ) -> AsyncIterator[tuple[str, RawValue | None, int]]:
+        async for event in self.backend.watch(key, start_revision=start_revision, prefix=prefix):
+            value = raw_value(event.kv) if event.type == "PUT" else None
+            yield event.kv.key, value, event.revision
+
+    async def compact(self, revision: int) -> None:
+        """Compact history up to `revision` (watches from older revisions get CompactedError)."""
+        await self.backend.compact(revision)
+
+    async def close(self) -> None:
+        if self._owner:
+            await self.backend.close()
+
+
+def _counter_value(key: str, kv: KV | None) -> int:
+    if kv is None or not kv.value.strip():
+        return 0
+    try:
+        return int(kv.value)
+    except ValueError as exc:
+        raise UnreadableObjectError(key, f"counter is not an integer: {kv.value[:40]!r}") from exc

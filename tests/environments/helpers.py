@@ -1,0 +1,162 @@
+"""Test helpers: the sample manifests, and a pure stand-in for the task controller (issue 5)."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from controller.environments.expand import Hook
+from controller.environments.plan import (
+    ENV_LABEL,
+    IDLE_LABEL,
+    Plan,
+    plan,
+    properties_digest,
+    with_run_number,
+)
+from crds.kinds.environment import Environment
+from crds.kinds.task import Task
+from crds.kinds.taskclass import TaskClass
+from crds.kinds.workflow import Workflow
+from crds.manifest import parse_documents
+from crds.meta import ObjectMeta
+
+SAMPLES = pathlib.Path(__file__).resolve().parents[2] / "manifests" / "samples"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def samples() -> tuple[Environment, Workflow, dict[str, TaskClass]]:
+    docs = []
+    for name in ("taskclasses", "workflow-readout-dataflow", "environment-physics-1"):
+        path = SAMPLES / f"{name}.yaml"
+        docs += parse_documents(path.read_text(), source=str(path))
+    classes = {d.name: d for d in docs if isinstance(d, TaskClass)}
+    workflow = next(d for d in docs if isinstance(d, Workflow))
+    env = next(d for d in docs if isinstance(d, Environment))
+    meta = env.metadata.model_copy(update={"uid": "uid-env", "generation": 1})
+    return env.model_copy(update={"metadata": meta}), workflow, classes
+
+
+def with_spec(env: Environment, **changes: object) -> Environment:
+    meta = env.metadata.model_copy(update={"generation": env.metadata.generation + 1})
+    return env.model_copy(update={"spec": env.spec.model_copy(update=changes), "metadata": meta})
+
+
+def with_vars(env: Environment, **values: str) -> Environment:
+    return with_spec(env, vars={**env.spec.vars, **values})
+
+
+@dataclass
+class Sim:
+    """Plays the environment controller's loop and the task controller's part, in memory.
+
+    Tasks reach their spec.state at once (DONE = exited), get a pid at creation and record the
+    properties digest at CONFIGURE. `fail_hooks` names hook paths whose run fails.
+    """
+
+    env: Environment
+    workflow: Workflow
+    classes: Mapping[str, TaskClass]
+    tasks: dict[str, Task] = field(default_factory=dict)
+    run_counter: int = 0
+    next_pid: int = 100
+    now: datetime = T0
+    hooks_run: list[Hook] = field(default_factory=list)
+    fail_hooks: set[str] = field(default_factory=set)
+    frozen: set[str] = field(default_factory=set)
+    plans: list[Plan] = field(default_factory=list)
+
+    def pids(self) -> dict[str, int | None]:
+        return {n: t.status.pid for n, t in self.tasks.items()}
+
+    def owned(self) -> dict[str, Task]:
+        """The tasks labelled with this environment, by role path."""
+        return {
+            t.spec.role: t
+            for t in self.tasks.values()
+            if t.metadata.labels.get(ENV_LABEL) == self.env.name
+        }
+
+    def step(self) -> Plan:
+        from controller.environments.plan import hooks_failed
+
+        owned = [
+            t for t in self.tasks.values() if t.metadata.labels.get(ENV_LABEL) == self.env.name
+        ]
+        idle = [t for t in self.tasks.values() if t.metadata.labels.get(IDLE_LABEL) == "true"]
+        p = plan(self.env, self.workflow, self.classes, owned, idle=idle, now=self.now)
+        self.plans.append(p)
+        for t in p.delete:
+            del self.tasks[t.name]
+        for t in p.create:
+            meta = t.metadata.model_copy(update={"uid": f"uid-{t.name}", "generation": 1})
+            self.tasks[t.name] = t.model_copy(update={"metadata": meta})
+        for t in p.update:
+            self.tasks[t.name] = t
+        status = p.status
+        if p.allocate_run_number:
+            self.run_counter += 1
+            status = with_run_number(status, self.run_counter)
+        self.hooks_run.extend(p.start_hooks)
+        failures = [(h, "exit code 1") for h in p.await_hooks if h.path in self.fail_hooks]
+        if failures:
+            status = hooks_failed(self.env, failures, now=self.now, status=status)
+        self.env = self.env.model_copy(update={"status": status})
+        self._tasks_follow()
+        self.now += timedelta(seconds=1)
+        return p
+
+    def _tasks_follow(self) -> None:
+        for name, task in list(self.tasks.items()):
+            if name in self.frozen or task.status.phase in ("Failed", "Lost", "Killed"):
+                continue
+            update: dict[str, object] = {"phase": "Running", "state": task.spec.state}
+            if task.status.pid is None:
+                update["pid"] = self.next_pid
+                self.next_pid += 1
+            if task.spec.state in ("CONFIGURED", "RUNNING") and task.status.state in (
+                None,
+                "STANDBY",
+            ):
+                update["configured_properties"] = properties_digest(task.spec.properties)
+            if task.spec.state == "DONE":
+                update["phase"] = "Finished"
+            self.tasks[name] = task.model_copy(
+                update={"status": task.status.model_copy(update=update)}
+            )
+
+    def settle(self, limit: int = 40) -> Environment:
+        """Reconcile until nothing changes (or `limit` rounds)."""
+        for _ in range(limit):
+            before = (self.env.status, dict(self.tasks))
+            p = self.step()
+            quiet = not (p.create or p.update or p.delete or p.start_hooks or p.allocate_run_number)
+            if (
+                quiet
+                and before[0].state == self.env.status.state
+                and self.env.status.transition is None
+            ):
+                break
+        return self.env
+
+    def set_spec(self, **changes: object) -> None:
+        self.env = with_spec(self.env, **changes)
+
+    def set_vars(self, **values: str) -> None:
+        self.env = with_vars(self.env, **values)
+
+    def break_task(self, name: str, *, phase: str = "Failed", message: str = "killed") -> None:
+        task = self.tasks[name]
+        status = task.status.model_copy(update={"phase": phase, "message": message})
+        self.tasks[name] = task.model_copy(update={"status": status})
+        self.frozen.add(name)
+
+
+def standalone_task(name: str) -> Task:
+    from crds.kinds.common import Command
+    from crds.kinds.task import TaskSpec
+
+    spec = TaskSpec(task_class="readout", command=Command(value="x"))
+    return Task(metadata=ObjectMeta(name=name), spec=spec)

@@ -1,0 +1,270 @@
+"""The environment controller on real etcd, with the task side simulated (see fake_tasks.py).
+
+The real task controller and the local Mesos cluster come with issue 5; here Task status is
+written by tests.environments.fake_tasks, which makes every task follow its spec.state.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from controller.environments.controller import RUN_NUMBER_KEY, EnvironmentReconciler
+from controller.runtime.reconciler import Context, Controller
+from crds.errors import ConflictError
+from crds.kinds.environment import Environment
+from crds.kinds.task import Task
+from crds.kinds.taskclass import TaskClass
+from crds.kinds.workflow import Workflow
+from crds.resource import Resource
+from store.etcd import EtcdStore
+from store.informer import InformerFactory
+from tests.environments.fake_tasks import FakeTaskController
+from tests.environments.helpers import samples
+from tests.runtime.waiting import eventually
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str]] = []
+
+    def event(
+        self, obj: Resource, *, reason: str, message: str = "", warning: bool = False
+    ) -> None:
+        self.events.append((obj.metadata.name, reason, message))
+
+
+@dataclass
+class Harness:
+    store: EtcdStore
+    factory: InformerFactory
+    sink: Sink
+    fake: FakeTaskController
+    controllers: list[Controller]
+
+    def start_controller(self) -> Controller:
+        ctx = Context(store=self.store, kv=self.store, informers=self.factory, events=self.sink)
+        ctl = Controller(EnvironmentReconciler(ctx))
+        ctl.attach()
+        ctl.start()
+        self.controllers.append(ctl)
+        return ctl
+
+    async def stop_controller(self, ctl: Controller) -> None:
+        await ctl.stop()
+        ctl.detach()
+        await ctl.reconciler.hooks.close()  # type: ignore[attr-defined]
+        self.controllers.remove(ctl)
+
+    def env(self, name: str) -> Environment:
+        env = self.factory.informer(Environment).get(name)
+        assert env is not None
+        return env
+
+    def tasks(self, env: str) -> dict[str, Task]:
+        return {
+            t.name: t
+            for t in self.factory.informer(Task).list()
+            if t.metadata.labels.get("o2.environment/name") == env
+        }
+
+    async def wait_state(self, name: str, state: str, *, within: float = 15.0) -> Environment:
+        def reached() -> bool:
+            env = self.factory.informer(Environment).get(name)
+            return env is not None and env.status.state == state and env.status.transition is None
+
+        await eventually(reached, within=within)
+        return self.env(name)
+
+    async def edit(self, name: str, **changes: object) -> None:
+        for _ in range(10):
+            env = await self.store.get(Environment, name)
+            spec = env.spec.model_copy(update=changes)
+            try:
+                await self.store.update(env.model_copy(update={"spec": spec}))
+                return
+            except ConflictError:
+                continue
+        raise AssertionError("could not edit the environment")
+
+
+@pytest.fixture
+async def harness(etcd_store: EtcdStore) -> AsyncIterator[Harness]:
+    factory = InformerFactory(etcd_store)
+    for kind in (Environment, Task, Workflow):
+        factory.informer(kind)
+    fake = FakeTaskController(etcd_store, factory.informer(Task))
+    h = Harness(etcd_store, factory, Sink(), fake, [])
+    factory.start()
+    await factory.wait_synced()
+    fake.start()
+    try:
+        yield h
+    finally:
+        for ctl in list(h.controllers):
+            await h.stop_controller(ctl)
+        await fake.stop()
+        await factory.stop()
+
+
+def hook_workflow(workflow: Workflow, marker: Path) -> Workflow:
+    """The sample workflow whose start-of-run hook appends the run number to `marker`."""
+    code = f"import sys; open({str(marker)!r}, 'a').write(sys.argv[1] + '\\n')"
+    roles = []
+    for role in workflow.spec.roles:
+        if role.call is None:
+            roles.append(role)
+            continue
+        call = role.call.model_copy(
+            update={"command": (sys.executable, "-c", code, "{{ run_number }}")}
+        )
+        roles.append(role.model_copy(update={"call": call}))
+    return workflow.model_copy(
+        update={"spec": workflow.spec.model_copy(update={"roles": tuple(roles)})}
+    )
+
+
+async def apply_samples(
+    h: Harness, marker: Path, *, names: tuple[str, ...] = ("physics-1",)
+) -> None:
+    env, workflow, classes = samples()
+    for tc in classes.values():
+        await h.store.create(tc)
+    await h.store.create(hook_workflow(workflow, marker))
+    for name in names:
+        meta = env.metadata.model_copy(update={"name": name, "uid": "", "generation": 0})
+        await h.store.create(env.model_copy(update={"metadata": meta}))
+
+
+async def test_sample_reaches_running_with_a_run_number_from_etcd(
+    harness: Harness, tmp_path: Path
+) -> None:
+    marker = tmp_path / "runs.txt"
+    await harness.store.put_raw(f"{harness.store.prefix}/{RUN_NUMBER_KEY}", b"41")
+    harness.start_controller()
+    await apply_samples(harness, marker)
+    env = await harness.wait_state("physics-1", "RUNNING")
+    assert env.status.run_number == 42
+    assert marker.read_text() == "42\n"
+    tasks = harness.tasks("physics-1")
+    assert set(tasks) == {"physics-1-flp-tpc-readout", "physics-1-flp-tpc-stfb", "physics-1-qc-0"}
+    assert all(t.spec.state == "RUNNING" and t.status.state == "RUNNING" for t in tasks.values())
+    owner = tasks["physics-1-qc-0"].metadata.owner_references[0]
+    assert (owner.kind, owner.name, owner.uid) == ("Environment", "physics-1", env.metadata.uid)
+    assert [h.event for h in env.status.history] == ["DEPLOY", "CONFIGURE", "START_ACTIVITY"]
+    assert any(reason == "HookSucceeded" for _, reason, _ in harness.sink.events)
+
+
+async def test_stop_and_start_again_takes_the_next_run_without_new_processes(
+    harness: Harness, tmp_path: Path
+) -> None:
+    harness.start_controller()
+    await apply_samples(harness, tmp_path / "runs.txt")
+    await harness.wait_state("physics-1", "RUNNING")
+    pids = {n: t.status.pid for n, t in harness.tasks("physics-1").items()}
+    await harness.edit("physics-1", state="CONFIGURED")
+    env = await harness.wait_state("physics-1", "CONFIGURED")
+    assert env.status.last_run_number == 1 and env.status.run_number is None
+    await harness.edit("physics-1", state="RUNNING")
+    env = await harness.wait_state("physics-1", "RUNNING")
+    assert env.status.run_number == 2
+    assert {n: t.status.pid for n, t in harness.tasks("physics-1").items()} == pids
+    assert (tmp_path / "runs.txt").read_text() == "1\n2\n"
+
+
+async def test_two_environments_starting_at_once_get_distinct_run_numbers(
+    harness: Harness, tmp_path: Path
+) -> None:
+    harness.start_controller()
+    await apply_samples(harness, tmp_path / "runs.txt", names=("physics-1", "physics-2"))
+    await harness.edit("physics-2", vars={"detectors": '["ITS"]'})
+    one = await harness.wait_state("physics-1", "RUNNING")
+    two = await harness.wait_state("physics-2", "RUNNING")
+    assert {one.status.run_number, two.status.run_number} == {1, 2}
+
+
+async def test_adding_a_detector_while_running_keeps_existing_processes(
+    harness: Harness, tmp_path: Path
+) -> None:
+    harness.start_controller()
+    await apply_samples(harness, tmp_path / "runs.txt")
+    await harness.wait_state("physics-1", "RUNNING")
+    before = {n: (t.metadata.uid, t.status.pid) for n, t in harness.tasks("physics-1").items()}
+    await harness.edit("physics-1", vars={"detectors": '["TPC", "ITS"]', "rate": "200"})
+
+    def its_running() -> bool:
+        its = harness.tasks("physics-1").get("physics-1-flp-its-readout")
+        return its is not None and its.status.state == "RUNNING"
+
+    await eventually(its_running, within=15)
+    after = {n: (t.metadata.uid, t.status.pid) for n, t in harness.tasks("physics-1").items()}
+    assert {n: after[n] for n in before} == before
+    assert harness.env("physics-1").status.run_number == 1
+
+
+async def test_critical_task_failure_moves_environment_to_error_with_reason(
+    harness: Harness, tmp_path: Path
+) -> None:
+    harness.start_controller()
+    await apply_samples(harness, tmp_path / "runs.txt")
+    await harness.wait_state("physics-1", "RUNNING")
+    await harness.fake.fail("physics-1-flp-tpc-readout", message="killed by signal 9")
+    env = await harness.wait_state("physics-1", "ERROR")
+    assert "physics-1-flp-tpc-readout" in env.status.message
+    assert "signal 9" in env.status.message
+    assert env.status.last_run_number == 1
+
+
+async def test_restarted_controller_resumes_and_never_reuses_run_numbers(
+    harness: Harness, tmp_path: Path
+) -> None:
+    ctl = harness.start_controller()
+    await apply_samples(harness, tmp_path / "runs.txt")
+    await harness.wait_state("physics-1", "RUNNING")
+    await harness.stop_controller(ctl)
+    await harness.edit("physics-1", state="CONFIGURED")
+    harness.start_controller()
+    await harness.wait_state("physics-1", "CONFIGURED")
+    await harness.edit("physics-1", state="RUNNING")
+    env = await harness.wait_state("physics-1", "RUNNING")
+    assert env.status.run_number == 2
+    raw = await harness.store.get_raw(f"{harness.store.prefix}/{RUN_NUMBER_KEY}")
+    assert raw is not None and raw.value == b"2"
+
+
+async def test_rate_change_reconfigures_at_next_run_without_new_processes(
+    harness: Harness, tmp_path: Path
+) -> None:
+    harness.start_controller()
+    await apply_samples(harness, tmp_path / "runs.txt")
+    await harness.wait_state("physics-1", "RUNNING")
+    pids = {n: t.status.pid for n, t in harness.tasks("physics-1").items()}
+    await harness.edit(
+        "physics-1", vars={"detectors": '["TPC"]', "rate": "500"}, state="CONFIGURED"
+    )
+    await harness.wait_state("physics-1", "CONFIGURED")
+
+    def reconfigured() -> bool:
+        task = harness.tasks("physics-1")["physics-1-flp-tpc-readout"]
+        return task.spec.properties["rate"] == "500" and task.status.state == "CONFIGURED"
+
+    await eventually(reconfigured, within=15)
+    assert {n: t.status.pid for n, t in harness.tasks("physics-1").items()} == pids
+
+
+async def test_taskclass_change_reaches_the_tasks(harness: Harness, tmp_path: Path) -> None:
+    harness.start_controller()
+    await apply_samples(harness, tmp_path / "runs.txt")
+    await harness.wait_state("physics-1", "RUNNING")
+    qc = await harness.store.get(TaskClass, "qc")
+    spec = qc.spec.model_copy(update={"defaults": {"qc_rate": "99"}})
+    await harness.store.update(qc.model_copy(update={"spec": spec}))
+
+    def updated() -> bool:
+        return harness.tasks("physics-1")["physics-1-qc-0"].spec.properties == {"rate": "99"}
+
+    await eventually(updated, within=15)
