@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from cli.jsonpath import select
 from crds.duration import parse_duration
 from crds.errors import FieldError, O2Error, ValidationError
-
-_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 MISSING = object()
 
@@ -19,23 +17,9 @@ def _invalid(spec: str, why: str) -> ValidationError:
 
 
 def jsonpath_get(document: Any, path: str) -> Any:
-    """Evaluate `{.status.state}` / `.spec.roles[0].name` on a JSON value; MISSING if absent."""
-    expr = path.strip()
-    if expr.startswith("{") and expr.endswith("}"):
-        expr = expr[1:-1]
-    expr = expr.strip().removeprefix("$")
-    value = document
-    for match in _STEP.finditer(expr):
-        key, index = match.groups()
-        if key is not None:
-            if not isinstance(value, dict) or key not in value:
-                return MISSING
-            value = value[key]
-        else:
-            if not isinstance(value, list) or int(index) >= len(value):
-                return MISSING
-            value = value[int(index)]
-    return value
+    """The one value `{.status.state}` reaches in a JSON value, or MISSING."""
+    values = select(document, path)
+    return values[0] if values else MISSING
 
 
 def _text(value: Any) -> str:

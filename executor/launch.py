@@ -1,4 +1,4 @@
-"""What the task runtime is told (LaunchSpec, Timeouts) and what it reports (StatusUpdate). No I/O."""
+"""What the task runtime is told (LaunchSpec, Timeouts) and reports (StatusUpdate). No I/O."""
 
 from __future__ import annotations
 

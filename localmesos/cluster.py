@@ -13,7 +13,7 @@ from types import TracebackType
 
 from aiohttp import web
 
-from localmesos import http_api, views
+from localmesos import faults, http_api, views
 from localmesos.agent import Agent
 from localmesos.config import AgentSpec, Timers
 from localmesos.hollow import ResponderFactory
@@ -164,30 +164,30 @@ class LocalCluster:
 
     async def kill_agent(self, agent_id: str) -> None:
         agent = self.agent(agent_id)
-        agent.die()
+        faults.die(agent)
         await agent.stop_http()
 
     def kill_executor(self, agent_id: str, executor_id: str) -> list[str]:
-        return self.agent(agent_id).kill_executor(executor_id)
+        return faults.kill_executor(self.agent(agent_id), executor_id)
 
     async def restart_agent(self, agent_id: str, *, downtime: float = 0.0) -> None:
         """The agent process restarts: its port closes for `downtime` seconds and reopens (same
         id, same port); checkpointing frameworks' executors must re-subscribe (Mesos recovery)."""
         agent = self.agent(agent_id)
-        agent.begin_restart()
+        faults.begin_restart(agent)
         await agent.stop_http()
         if downtime > 0:
             await asyncio.sleep(downtime)
         if not agent.hollow:
             app = http_api.agent_app(agent, work_dir=self.work_dir)
             agent.http_runner, _ = await self._serve(app, agent.port)
-        agent.end_restart()
+        faults.end_restart(agent)
 
     def partition_agent(self, agent_id: str) -> None:
-        self.agent(agent_id).partition()
+        faults.partition(self.agent(agent_id))
 
     def restore_agent(self, agent_id: str) -> None:
-        self.agent(agent_id).restore()
+        faults.restore(self.agent(agent_id))
 
     async def wait_for(self, predicate: Callable[[], bool], *, within: float = 10.0) -> None:
         """Until `predicate()` holds; re-checked on every event and state change, bounded."""

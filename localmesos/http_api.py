@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from localmesos import calls, executor_api, views
+from localmesos import calls, executor_api, faults, views
 from localmesos.agent import Agent
 from localmesos.config import AgentSpec, agent_from_dict
 from localmesos.master import Master, SubscribeRefused
@@ -97,6 +97,10 @@ async def operator(request: web.Request) -> web.Response:
     kind = body["type"]
     if kind == "GET_AGENTS":
         return _ok_json(views.get_agents(master))
+    if kind == "GET_TASKS":
+        return _ok_json(views.get_tasks(master))
+    if kind == "GET_FRAMEWORKS":
+        return _ok_json(views.get_frameworks(master))
     if kind == "GET_VERSION":
         return _ok_json({"type": "GET_VERSION", "get_version": {"version_info": views.version()}})
     if kind == "GET_HEALTH":
@@ -250,9 +254,9 @@ async def control_agent(request: web.Request) -> web.Response:
             raise web.HTTPBadRequest(text=f"Bad downtime: {exc}") from exc
         await request.app[CONTROL_KEY].restart_agent(agent.agent_id, downtime=downtime)
     elif action == "partition":
-        agent.partition()
+        faults.partition(agent)
     elif action == "restore":
-        agent.restore()
+        faults.restore(agent)
     else:
         raise web.HTTPNotFound(text=f"Unknown agent action {action}")
     return _ok_json({"agent_id": agent.agent_id, "reachable": agent.reachable})
@@ -270,7 +274,7 @@ async def control_add_agent(request: web.Request) -> web.Response:
 
 async def control_kill_executor(request: web.Request) -> web.Response:
     agent = _agent(request)
-    killed = agent.kill_executor(request.match_info["executor_id"])
+    killed = faults.kill_executor(agent, request.match_info["executor_id"])
     if not killed:
         raise web.HTTPNotFound(text="Unknown executor")
     return _ok_json({"killed": killed})

@@ -206,6 +206,60 @@ def get_agents(master: Master) -> Json:
     return {"type": "GET_AGENTS", "get_agents": {"agents": agents, "recovered_agents": []}}
 
 
+def _v1_task(task: Task) -> Json:
+    out: Json = {
+        "name": str(task.info.get("name", task.task_id)),
+        "task_id": {"value": task.task_id},
+        "framework_id": {"value": task.framework_id},
+        "executor_id": {"value": task.executor_id},
+        "agent_id": {"value": task.agent_id},
+        "state": task.state,
+        "resources": task.resources.to_json(),
+        "statuses": list(task.statuses),
+    }
+    if task.status_update_state:
+        out["status_update_state"] = task.status_update_state
+    return out
+
+
+def get_tasks(master: Master) -> Json:
+    """The v1 operator GET_TASKS response."""
+    frameworks = list(master.frameworks.values())
+    return {
+        "type": "GET_TASKS",
+        "get_tasks": {
+            "tasks": [_v1_task(t) for f in frameworks for t in f.tasks.values()],
+            "unreachable_tasks": [
+                _v1_task(t) for f in frameworks for t in f.unreachable_tasks.values()
+            ],
+            "completed_tasks": [_v1_task(t) for f in frameworks for t in f.completed_tasks],
+        },
+    }
+
+
+def _v1_framework(fw: Framework) -> Json:
+    return {
+        "framework_info": fw.info,
+        "active": fw.active,
+        "connected": fw.connected,
+        "recovered": False,
+        "registered_time": {"nanoseconds": int(fw.registered_time * 1e9)},
+    }
+
+
+def get_frameworks(master: Master) -> Json:
+    """The v1 operator GET_FRAMEWORKS response."""
+    return {
+        "type": "GET_FRAMEWORKS",
+        "get_frameworks": {
+            "frameworks": [_v1_framework(f) for f in master.frameworks.values()],
+            "completed_frameworks": [
+                _v1_framework(f) for f in master.completed_frameworks.values()
+            ],
+        },
+    }
+
+
 def control_state(master: Master) -> Json:
     """The test-control view: every agent (also lost ones), executors, unacked update streams."""
     agents = []

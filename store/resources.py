@@ -11,13 +11,16 @@ import builtins
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from crds.errors import (
     AlreadyExistsError,
     ConflictError,
+    FencedError,
     NotFoundError,
     O2Error,
+    StoreUnavailableError,
     UnreadableObjectError,
 )
 from crds.meta import utcnow
@@ -35,6 +38,8 @@ DELETE_ATTEMPTS = 3
 BATCH_SIZE = 128
 """Ops per etcd txn in update_status_many: etcd's default --max-txn-ops is 128, counting the
 compares too, so a fenced batch carries one write less (the fence is a compare)."""
+BATCH_BYTES = 1024 * 1024
+"""Bytes of values per txn, under etcd's default --max-request-bytes (1.5 MiB)."""
 BATCHES_IN_FLIGHT = 8
 """Concurrent batch txns: with 8 in flight etcd reaches its physical write floor (DESIGN §7)."""
 
@@ -241,9 +246,10 @@ class ResourceStore(FencedKV):
     # ----- batched status writes --------------------------------------------------------
 
     async def update_status_many(self, objs: Sequence[R]) -> builtins.list[R | Exception]:
-        """Many status writes, BATCH_SIZE CAS puts per txn; a failed batch falls back per item."""
+        """Many status writes, CAS puts batched into few txns (BATCH_SIZE ops, BATCH_BYTES),
+        BATCHES_IN_FLIGHT at a time; a batch that fails falls back to per-item writes."""
         results: builtins.list[R | Exception | None] = [None] * len(objs)
-        pending: builtins.list[tuple[int, R, int]] = []  # (index, merged, expected)
+        pending: builtins.list[_Pending[R]] = []
         stored_all = await self._stored_many(objs)
         for index, (obj, stored) in enumerate(zip(objs, stored_all, strict=True)):
             if isinstance(stored, Exception):
@@ -252,20 +258,18 @@ class ResourceStore(FencedKV):
             merged, changed = codec.merge_status(stored, obj)
             if not changed:
                 results[index] = stored
-            else:
-                pending.append((index, merged, stored.metadata.resource_version or 0))
-        batches = _batches(
-            pending,
-            key=lambda item: self.key_for(type(item[1]), item[1].metadata.name),
-            size=BATCH_SIZE - (1 if self.fence is not None else 0),
-        )
+                continue
+            key = self.key_for(type(obj), obj.metadata.name)
+            expected = stored.metadata.resource_version or 0
+            pending.append(_Pending(index, key, merged, expected, codec.encode(merged)))
+        size = BATCH_SIZE - (1 if self.fence is not None else 0)
         limit = asyncio.Semaphore(BATCHES_IN_FLIGHT)
 
-        async def write(batch: builtins.list[tuple[int, R, int]]) -> None:
+        async def write(batch: builtins.list[_Pending[R]]) -> None:
             async with limit:
                 await self._write_batch(batch, objs, results)
 
-        await asyncio.gather(*(write(batch) for batch in batches))
+        await asyncio.gather(*(write(batch) for batch in _batches(pending, size=size)))
         return [r if r is not None else O2Error("not written") for r in results]
 
     async def _stored_many(self, objs: Sequence[R]) -> builtins.list[R | Exception]:
@@ -299,42 +303,58 @@ class ResourceStore(FencedKV):
 
     async def _write_batch(
         self,
-        batch: builtins.list[tuple[int, R, int]],
+        batch: builtins.list[_Pending[R]],
         objs: Sequence[R],
         results: builtins.list[R | Exception | None],
     ) -> None:
-        keys = [self.key_for(type(m), m.metadata.name) for _, m, _ in batch]
-        compares = [Compare(k, "mod", rv) for k, (_, _, rv) in zip(keys, batch, strict=True)]
-        raws = [codec.encode(m) for _, m, _ in batch]
-        puts: builtins.list[Op] = [Put(k, raw) for k, raw in zip(keys, raws, strict=True)]
-        result = await self._txn(compares, puts)
-        if result.succeeded:
-            for key, raw, (index, merged, _) in zip(keys, raws, batch, strict=True):
-                written = codec.with_revision(merged, result.revision)
-                self._cache.put(key, written, raw)
-                results[index] = written
-            return
-        for index, _, _ in batch:  # someone else wrote one of them: find out which, per item
+        compares = [Compare(p.key, "mod", p.expected) for p in batch]
+        puts: builtins.list[Op] = [Put(p.key, p.raw) for p in batch]
+        try:
+            result = await self._txn(compares, puts)
+        except (FencedError, StoreUnavailableError):
+            raise
+        except O2Error as exc:  # e.g. a request too large for etcd: try the items one by one
+            log.warning("Status batch rejected; writing per item", extra={"error": str(exc)})
+        else:
+            if result.succeeded:
+                for p in batch:
+                    written = codec.with_revision(p.merged, result.revision)
+                    self._cache.put(p.key, written, p.raw)
+                    results[p.index] = written
+                return
+        for p in batch:  # someone else wrote one of them: find out which, per item
             try:
-                results[index] = await self.update_status(objs[index])
+                results[p.index] = await self.update_status(objs[p.index])
             except O2Error as exc:
-                results[index] = exc
+                results[p.index] = exc
 
 
-def _batches(
-    items: list[tuple[int, R, int]], *, key: Callable[[tuple[int, R, int]], str], size: int
-) -> list[list[tuple[int, R, int]]]:
-    """Chunks of at most `size` with no key twice (etcd rejects duplicate keys in a txn)."""
-    batches: list[list[tuple[int, R, int]]] = []
-    current: list[tuple[int, R, int]] = []
+@dataclass(frozen=True, slots=True)
+class _Pending(Generic[R]):
+    """One status write waiting for its batch."""
+
+    index: int
+    key: str
+    merged: R
+    expected: int
+    raw: bytes
+
+
+def _batches(items: list[_Pending[R]], *, size: int) -> list[list[_Pending[R]]]:
+    """Chunks of at most `size` ops and BATCH_BYTES, with no key twice (etcd rejects duplicate
+    keys in a txn, and requests over its --max-request-bytes)."""
+    batches: list[list[_Pending[R]]] = []
+    current: list[_Pending[R]] = []
     seen: set[str] = set()
+    used = 0
     for item in items:
-        name = key(item)
-        if len(current) >= size or name in seen:
+        full = len(current) >= size or used + len(item.raw) > BATCH_BYTES
+        if current and (full or item.key in seen):
             batches.append(current)
-            current, seen = [], set()
+            current, seen, used = [], set(), 0
         current.append(item)
-        seen.add(name)
+        seen.add(item.key)
+        used += len(item.raw)
     if current:
         batches.append(current)
     return batches

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from cli.jsonpath import check_template, render
 from cli.options import GlobalOptions
 from cli.printers import (
     column_widths,
@@ -40,6 +41,8 @@ the others are still listed and the exit code stays 0 (as kubectl does).
 ```
 o2 get environments
 o2 get env physics-1 -o yaml
+o2 get env physics-1 -o jsonpath='{.status.state}'
+o2 get tasks -o jsonpath='{.items[*].metadata.name}'
 o2 get tasks -l environment=physics-1 -o wide
 o2 get all
 o2 get env -o json | o2 apply -f -       # round-trips as `unchanged`
@@ -54,6 +57,36 @@ class Output(StrEnum):
     json = "json"
     yaml = "yaml"
     name = "name"
+    jsonpath = "jsonpath"
+
+
+DOCUMENT_MODES = (Output.json, Output.yaml, Output.jsonpath)
+"""Modes that print one document (an object or a List), never tables."""
+
+
+@dataclass(frozen=True)
+class Format:
+    """A parsed `-o`: the mode, and the template of `-o jsonpath=TEMPLATE`."""
+
+    mode: Output
+    template: str = ""
+
+
+def parse_output(text: str) -> Format:
+    """`table|wide|json|yaml|name` or `jsonpath=TEMPLATE` (e.g. `jsonpath={.status.state}`)."""
+    mode, _, template = text.partition("=")
+    if mode == Output.jsonpath and template:
+        return Format(Output.jsonpath, check_template(template))
+    if mode in Output.__members__ and mode != Output.jsonpath and not template:
+        return Format(Output(mode))
+    raise ValidationError(
+        [
+            FieldError(
+                path="-o",
+                message=f"{text!r}: use table, wide, json, yaml, name or jsonpath=TEMPLATE",
+            )
+        ]
+    )
 
 
 @dataclass
@@ -61,13 +94,13 @@ class WatchPrinter:
     """Prints one row (or document) per change, aligned with the table printed before it."""
 
     info: KindInfo
-    output: Output
+    output: Format
     widths: list[int] = field(default_factory=list)
     header_done: bool = False
 
     def initial(self, objs: list[Resource], *, now: datetime) -> None:
-        wide = self.output is Output.wide
-        if self.output in (Output.table, Output.wide):
+        wide = self.output.mode is Output.wide
+        if self.output.mode in (Output.table, Output.wide):
             headers = table_headers(self.info, wide=wide)
             rows = [table_row(self.info, o, now=now, wide=wide) for o in objs]
             self.widths = column_widths(headers, rows)
@@ -79,10 +112,10 @@ class WatchPrinter:
                 self.change(obj, now=now)
 
     def change(self, obj: Resource, *, now: datetime) -> None:
-        if self.output not in (Output.table, Output.wide):
+        if self.output.mode not in (Output.table, Output.wide):
             print_objects(self.info, [obj], output=self.output, single=True, separate=True)
             return
-        wide = self.output is Output.wide
+        wide = self.output.mode is Output.wide
         headers = table_headers(self.info, wide=wide)
         row = table_row(self.info, obj, now=now, wide=wide)
         if not self.widths:
@@ -98,21 +131,26 @@ def print_objects(
     info: KindInfo,
     objs: list[Resource],
     *,
-    output: Output,
+    output: Format,
     single: bool,
     separate: bool = False,
     qualify: bool = False,
 ) -> None:
     now = datetime.now(UTC)
-    if output is Output.name:
+    if output.mode is Output.name:
         write_out("".join(n + "\n" for n in object_names(info, objs)))
-    elif output is Output.json:
+    elif output.mode is Output.json:
         write_out(json_text(output_document(objs, single=single)))
-    elif output is Output.yaml:
+    elif output.mode is Output.jsonpath:
+        newline = "\n" if separate else ""
+        write_out(render(output_document(objs, single=single), output.template) + newline)
+    elif output.mode is Output.yaml:
         prefix = "---\n" if separate else ""
         write_out(prefix + yaml_text(output_document(objs, single=single)))
     elif objs:
-        print_out(resource_table(info, objs, now=now, wide=output is Output.wide, qualify=qualify))
+        print_out(
+            resource_table(info, objs, now=now, wide=output.mode is Output.wide, qualify=qualify)
+        )
 
 
 async def _get_named(
@@ -149,7 +187,7 @@ async def _get(
     *,
     kind: str,
     names: list[str],
-    output: Output,
+    output: Format,
     selector: dict[str, str],
     watch: bool,
 ) -> None:
@@ -173,7 +211,7 @@ async def _get(
 
 
 async def _list_kinds(
-    store: Store, infos: list[KindInfo], *, output: Output, selector: dict[str, str], many: bool
+    store: Store, infos: list[KindInfo], *, output: Format, selector: dict[str, str], many: bool
 ) -> None:
     found: list[tuple[KindInfo, list[Resource]]] = []
     for info in infos:
@@ -181,17 +219,17 @@ async def _list_kinds(
         if objs:
             found.append((info, objs))
     if not found:
-        if output in (Output.json, Output.yaml):
+        if output.mode in DOCUMENT_MODES:
             print_objects(infos[0], [], output=output, single=False)
         else:
             warn("No resources found.")
         return
-    if output in (Output.json, Output.yaml) and many:
+    if output.mode in DOCUMENT_MODES and many:
         every = [o for _, objs in found for o in objs]
         print_objects(found[0][0], every, output=output, single=False)
         return
     for i, (info, objs) in enumerate(found):
-        if i and output in (Output.table, Output.wide):
+        if i and output.mode in (Output.table, Output.wide):
             write_out("\n")
         print_objects(info, objs, output=output, single=False, qualify=many)
 
@@ -201,7 +239,7 @@ async def _watch(
     info: KindInfo,
     *,
     names: list[str],
-    output: Output,
+    output: Format,
     selector: dict[str, str],
 ) -> None:
     """List, then one row per change, through the shared informer (resume, relist, stalls)."""
@@ -241,8 +279,9 @@ def get_command(
     ],
     names: Annotated[list[str] | None, typer.Argument(help="Object names.")] = None,
     output: Annotated[
-        Output, typer.Option("--output", "-o", help="table, wide, json, yaml or name.")
-    ] = Output.table,
+        str,
+        typer.Option("--output", "-o", help="table, wide, json, yaml, name or jsonpath=TEMPLATE."),
+    ] = "table",
     selector: Annotated[
         str | None, typer.Option("--selector", "-l", help="Label selector: k=v,k2=v2 (ANDed).")
     ] = None,
@@ -256,7 +295,7 @@ def get_command(
             opts,
             kind=kind,
             names=list(names or []),
-            output=output,
+            output=parse_output(output),
             selector=parse_selector(selector),
             watch=watch,
         ),

@@ -19,11 +19,19 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from controller.environments.expand import Expansion, Hook, environment_detectors, expand
+from controller.environments.expand import Expansion, Hook, expand
 from controller.environments.hooks import HookKey, HookResult, HookRunner
-from controller.environments.plan import ENV_LABEL, IDLE_LABEL, Options, Plan, plan
+from controller.environments.plan import (
+    DETECTOR_IN_USE,
+    ENV_LABEL,
+    IDLE_LABEL,
+    Options,
+    Plan,
+    plan,
+)
 from controller.environments.status import hooks_failed, stalled, with_run_number
 from controller.runtime.reconciler import Context, Reconciler, Result, Watch, label_value
+from crds.conditions import STALLED, get_condition
 from crds.errors import (
     AlreadyExistsError,
     ConflictError,
@@ -46,7 +54,6 @@ EXPANSION_CACHE = 64
 CATCH_UP = 5.0
 """Seconds to wait for the caches to show our own writes."""
 RUN_NUMBER_KEY = "runtime/run-number"
-_LIVE = frozenset({"DEPLOYED", "CONFIGURED", "RUNNING", "ERROR"})
 
 
 class EnvironmentReconciler(Reconciler):
@@ -73,11 +80,24 @@ class EnvironmentReconciler(Reconciler):
             Watch(Task, label_value(ENV_LABEL)),
             Watch(Workflow, self._users_of_workflow),
             Watch(TaskClass, self._all_environments),
+            Watch(Environment, self._waiting_for_detectors),
         ]
 
     def _users_of_workflow(self, event: CacheEvent[Any]) -> Iterable[str]:
         envs = self.ctx.cache(Environment).list()
         return [e.name for e in envs if e.spec.workflow == event.name]
+
+    def _waiting_for_detectors(self, event: CacheEvent[Any]) -> Iterable[str]:
+        """When an environment frees detectors, those waiting for a detector look again."""
+        old = event.old.status.detectors if event.old is not None else ()
+        new = event.new.status.detectors if event.new is not None else ()
+        if not set(old) - set(new):
+            return ()
+        return [
+            e.name
+            for e in self.ctx.cache(Environment).list()
+            if e.name != event.name and _waits_for_detector(e)
+        ]
 
     def _all_environments(self, event: CacheEvent[Any]) -> Iterable[str]:
         return self.ctx.cache(Environment).names()
@@ -134,16 +154,12 @@ class EnvironmentReconciler(Reconciler):
         return expansion
 
     def _busy_detectors(self, env: Environment) -> dict[str, tuple[str, ...]]:
-        busy: dict[str, tuple[str, ...]] = {}
-        workflows = self.ctx.cache(Workflow)
-        for other in self.ctx.cache(Environment).list():
-            live = other.status.state in _LIVE or other.status.transition is not None
-            if other.name == env.name or not live:
-                continue
-            workflow = workflows.get(other.spec.workflow)
-            if workflow is not None:
-                busy[other.name] = environment_detectors(other, workflow)
-        return busy
+        """The detectors held by every other environment (status.detectors)."""
+        return {
+            other.name: other.status.detectors
+            for other in self.ctx.cache(Environment).list()
+            if other.name != env.name and other.status.detectors
+        }
 
     async def _act(self, env: Environment, result: Plan, *, now: datetime) -> Result:
         revision = await self._write_tasks(result)
@@ -238,3 +254,8 @@ class EnvironmentReconciler(Reconciler):
                 await cache.wait_for_revision(revision)
         except TimeoutError:
             log.warning("Cache did not catch up", extra={"kind": kind.KIND, "revision": revision})
+
+
+def _waits_for_detector(env: Environment) -> bool:
+    cond = get_condition(env.status.conditions, STALLED)
+    return cond is not None and cond.status == "True" and cond.reason == DETECTOR_IN_USE

@@ -106,14 +106,6 @@ def expand(
     return _Expander(env, workflow, classes, run_number=run_number).run()
 
 
-def environment_detectors(env: Environment, workflow: Workflow) -> tuple[str, ...]:
-    """The `detectors` variable of `env` at the workflow's top level (cheap: no expansion)."""
-    try:
-        return _Expander(env, workflow, {}, run_number=None).run_detectors()
-    except (TemplateError, ValidationError):
-        return ()
-
-
 class _Expander:
     def __init__(
         self,
@@ -136,9 +128,6 @@ class _Expander:
         self._roles(self.workflow.spec.roles, root)
         detectors = self._detectors(root)
         return Expansion(tasks=self.tasks, hooks=tuple(self.hooks), detectors=detectors)
-
-    def run_detectors(self) -> tuple[str, ...]:
-        return self._detectors(_Frame(specials=self._specials()))
 
     def _specials(self) -> dict[str, str]:
         return {

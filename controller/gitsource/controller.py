@@ -21,19 +21,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from controller.gitsource.act import UNTOUCHED, Written, claim_apply, prune
 from controller.gitsource.git import GIT_TIMEOUT, GitCache
 from controller.gitsource.manifests import describe_errors, parse_files
 from controller.gitsource.plan import (
     ObjKey,
     Plan,
-    Prune,
     aggregate_health,
     health_of,
     key_of,
     kind_rank,
-    owner_of,
     plan_sync,
     settle,
 )
@@ -49,13 +48,10 @@ from controller.runtime.reconciler import Context, Reconciler, Result, Watch, la
 from controller.runtime.status import write_status
 from crds.duration import parse_duration
 from crds.errors import (
-    AlreadyExistsError,
     ConflictError,
-    NotFoundError,
     SourceError,
     ValidationError,
 )
-from crds.kinds.environment import Environment
 from crds.kinds.gitsource import (
     DIFF_REQUESTED_AT,
     SOURCE_LABEL,
@@ -66,8 +62,6 @@ from crds.kinds.gitsource import (
 )
 from crds.meta import Condition, utcnow
 from crds.resource import Resource, all_kinds
-from store.api import Store
-from store.apply import applied_onto, differs, fresh_status
 from store.embedded import default_data_dir
 from store.informer import CacheEvent
 
@@ -75,7 +69,6 @@ log = logging.getLogger(__name__)
 
 APPLY_IN_FLIGHT = 16
 """Objects of one kind written concurrently (as `o2 apply`)."""
-APPLY_ATTEMPTS = 5
 ERROR_RETRY = 30.0
 """Seconds before retrying a failed fetch (or the interval, when shorter)."""
 PARSED_CACHE = 32
@@ -83,9 +76,6 @@ PARSED_CACHE = 32
 
 CATCH_UP = 5.0
 """Seconds to wait for the caches to show our own writes before computing health."""
-
-Written = Literal["created", "configured", "unchanged", "conflict"]
-UNTOUCHED: frozenset[Written] = frozenset({"unchanged", "conflict"})
 
 
 @dataclass(frozen=True)
@@ -303,7 +293,7 @@ class GitSourceReconciler(Reconciler):
         untouched = {k for k, (written, _) in results.items() if written in UNTOUCHED}
         pruned = 0
         for step in plan.prune:
-            pruned += await self._prune(step)
+            pruned += await prune(self.ctx.store, step)
         await self._catch_up(results)
         settled = settle(plan, untouched)
         written = [w for w, _ in results.values()]
@@ -319,19 +309,22 @@ class GitSourceReconciler(Reconciler):
     async def _apply_all(
         self, gs: GitSource, objs: Sequence[Resource]
     ) -> dict[ObjKey, tuple[Written, int]]:
+        """Kind by kind (dependencies first), up to APPLY_IN_FLIGHT writes at once."""
         sources = set(self.ctx.cache(GitSource).names())
+        gate = asyncio.Semaphore(APPLY_IN_FLIGHT)
+
+        async def one(obj: Resource) -> tuple[Written, int]:
+            absent = self.ctx.cache(type(obj)).get(obj.metadata.name) is None
+            async with gate:
+                return await claim_apply(
+                    self.ctx.store, obj, source=gs.metadata.name, sources=sources, absent=absent
+                )
+
         results: dict[ObjKey, tuple[Written, int]] = {}
         for _, group in groupby(objs, key=lambda o: kind_rank(o.kind)):
             batch = list(group)
-            for start in range(0, len(batch), APPLY_IN_FLIGHT):
-                chunk = batch[start : start + APPLY_IN_FLIGHT]
-                done = await asyncio.gather(
-                    *(
-                        claim_apply(self.ctx.store, o, source=gs.metadata.name, sources=sources)
-                        for o in chunk
-                    )
-                )
-                results.update(zip((key_of(o) for o in chunk), done, strict=True))
+            done = await asyncio.gather(*(one(o) for o in batch))
+            results.update(zip((key_of(o) for o in batch), done, strict=True))
         return results
 
     async def _catch_up(self, results: dict[ObjKey, tuple[Written, int]]) -> None:
@@ -341,53 +334,6 @@ class GitSourceReconciler(Reconciler):
             newest[kind] = max(newest.get(kind, 0), revision)
         for kind, revision in newest.items():
             await self._seen(self.models[kind], revision)
-
-    async def _prune(self, prune: Prune) -> int:
-        obj = prune.obj
-        store = self.ctx.store
-        if prune.step == "finish" and isinstance(obj, Environment):
-            spec = obj.spec.model_copy(update={"state": "DONE"})
-            await store.update(obj.model_copy(update={"spec": spec}))
-            log.info("Finishing pruned environment", extra={"object": obj.ref})
-            return 0
-        if prune.step != "delete":
-            return 0
-        try:
-            await store.delete(
-                type(obj), obj.metadata.name, resource_version=obj.metadata.resource_version
-            )
-        except NotFoundError:
-            return 0
-        log.info("Pruned object", extra={"object": obj.ref})
-        return 1
-
-
-async def claim_apply(
-    store: Store, obj: Resource, *, source: str, sources: set[str]
-) -> tuple[Written, int]:
-    """`store.apply.apply`, with the ownership check made on the very read the CAS rests on:
-    an object that another existing GitSource labels as its own is never written. Returns
-    what happened and the revision written (0 when nothing was)."""
-    for _ in range(APPLY_ATTEMPTS):
-        try:
-            current = await store.get(type(obj), obj.metadata.name)
-        except NotFoundError:
-            try:
-                created = await store.create(fresh_status(obj))
-            except AlreadyExistsError:
-                continue
-            return "created", created.metadata.resource_version or 0
-        owner = owner_of(current)
-        if owner not in (None, source) and owner in sources:
-            return "conflict", 0
-        if not differs(current, obj):
-            return "unchanged", 0
-        try:
-            updated = await store.update(applied_onto(current, obj))
-        except (ConflictError, NotFoundError):
-            continue
-        return "configured", updated.metadata.resource_version or 0
-    raise ConflictError(obj.kind, obj.metadata.name)
 
 
 def _sync_request(gs: GitSource) -> str | None:

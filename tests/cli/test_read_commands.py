@@ -233,3 +233,17 @@ def test_delete_goes_on_past_a_missing_name_and_fails_at_the_end(o2: O2) -> None
     assert result.exit_code == 1
     assert result.stdout == "environment/alpha deleted\nenvironment/gamma deleted\n"
     assert "environment/beta not found" in result.stderr
+
+
+def test_get_jsonpath_prints_selected_fields(o2: O2) -> None:
+    put_env(o2, "alpha", state="RUNNING")
+    put_env(o2, "beta")
+    one = o2("get", "env", "alpha", "-o", "jsonpath={.status.state}")
+    assert one.exit_code == 0
+    assert one.stdout == "RUNNING"
+    many = o2("get", "env", "-o", 'jsonpath={.items[*].metadata.name}{"\\n"}')
+    assert many.stdout == "alpha beta\n"
+    bad = o2("get", "env", "-o", "jsonpath={range .items[*]}{.x}{end}")
+    assert bad.exit_code == 1
+    assert "jq" in bad.stderr
+    assert o2("get", "env", "-o", "xml").exit_code == 1

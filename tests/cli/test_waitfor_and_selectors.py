@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from cli.jsonpath import check_template, render, select
 from cli.selectors import kind_names, matches, parse_selector, resolve_kinds
 from cli.waitfor import MISSING, jsonpath_get, parse_timeout, parse_wait_for
 from crds.errors import NotFoundError, ValidationError
@@ -97,3 +98,12 @@ def test_kind_names_resolve_plural_singular_short_and_all() -> None:
     assert "all" in kind_names()
     with pytest.raises(NotFoundError):
         resolve_kinds("pods")
+
+
+def test_jsonpath_template_fans_out_and_keeps_literals() -> None:
+    doc = {"items": [{"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}], "n": 3}
+    assert render(doc, 'names: {.items[*].metadata.name}{"\\n"}') == "names: a b\n"
+    assert render(doc, "{.n}/{.missing}") == "3/"
+    assert select(doc, ".items[1].metadata") == [{"name": "b"}]
+    with pytest.raises(ValidationError):
+        check_template("{.a")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import signal
 import time
+from collections.abc import Callable
 
-from store.embedded import etcd_binary
+from store.embedded import EmbeddedEtcd, etcd_binary
 from tests.cli.conftest import O2, Child, spawn
 from tests.cli.test_read_commands import env_doc, put_env
 
@@ -72,3 +73,16 @@ def test_ctrl_c_ends_get_watch_quietly_with_130(o2: O2) -> None:
         assert watcher.proc.wait(timeout=20) == 130
         watcher.err.thread.join(timeout=5)
         assert not any("Traceback" in line for line in watcher.err.drain())
+
+
+def test_get_watch_survives_an_etcd_restart(private_etcd: Callable[..., EmbeddedEtcd]) -> None:
+    etcd = private_etcd()
+    o2 = O2(endpoint=etcd.endpoint, prefix="/o2")
+    put_env(o2, "alpha")
+    with spawn(o2.argv("get", "env", "-w", "-o", "name"), env=o2.subprocess_env()) as watcher:
+        watcher.out.wait_for("environment/alpha", within=STARTUP_ALLOWANCE)
+        etcd.stop_sync()
+        etcd.start_sync()
+        put_env(o2, "beta")
+        watcher.out.wait_for("environment/beta", within=20)
+        assert watcher.proc.poll() is None

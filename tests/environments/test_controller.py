@@ -129,15 +129,18 @@ def hook_workflow(workflow: Workflow, marker: Path) -> Workflow:
 
 
 async def apply_samples(
-    h: Harness, marker: Path, *, names: tuple[str, ...] = ("physics-1",)
+    h: Harness, marker: Path, *, names: tuple[str, ...] = ("physics-1",), detectors: str = ""
 ) -> None:
     env, workflow, classes = samples()
     for tc in classes.values():
         await h.store.create(tc)
     await h.store.create(hook_workflow(workflow, marker))
-    for name in names:
+    for index, name in enumerate(names):
         meta = env.metadata.model_copy(update={"name": name, "uid": "", "generation": 0})
-        await h.store.create(env.model_copy(update={"metadata": meta}))
+        spec = env.spec
+        if index and detectors:
+            spec = spec.model_copy(update={"vars": {**spec.vars, "detectors": detectors}})
+        await h.store.create(env.model_copy(update={"metadata": meta, "spec": spec}))
 
 
 async def test_sample_reaches_running_with_a_run_number_from_etcd(
@@ -180,8 +183,8 @@ async def test_two_environments_starting_at_once_get_distinct_run_numbers(
     harness: Harness, tmp_path: Path
 ) -> None:
     harness.start_controller()
-    await apply_samples(harness, tmp_path / "runs.txt", names=("physics-1", "physics-2"))
-    await harness.edit("physics-2", vars={"detectors": '["ITS"]'})
+    names = ("physics-1", "physics-2")
+    await apply_samples(harness, tmp_path / "runs.txt", names=names, detectors='["ITS"]')
     one = await harness.wait_state("physics-1", "RUNNING")
     two = await harness.wait_state("physics-2", "RUNNING")
     assert {one.status.run_number, two.status.run_number} == {1, 2}
@@ -268,3 +271,27 @@ async def test_taskclass_change_reaches_the_tasks(harness: Harness, tmp_path: Pa
         return harness.tasks("physics-1")["physics-1-qc-0"].spec.properties == {"rate": "99"}
 
     await eventually(updated, within=15)
+
+
+async def test_second_environment_wanting_a_held_detector_is_stalled_with_a_reason(
+    harness: Harness, tmp_path: Path
+) -> None:
+    harness.start_controller()
+    await apply_samples(harness, tmp_path / "runs.txt")
+    await harness.wait_state("physics-1", "RUNNING")
+    env, _, _ = samples()
+    meta = env.metadata.model_copy(update={"name": "physics-2", "uid": "", "generation": 0})
+    await harness.store.create(env.model_copy(update={"metadata": meta}))
+
+    def stalled() -> bool:
+        other = harness.factory.informer(Environment).get("physics-2")
+        return other is not None and "TPC (used by physics-1)" in other.status.message
+
+    await eventually(stalled, within=10)
+    second = harness.env("physics-2")
+    assert second.status.state == "STANDBY" and harness.tasks("physics-2") == {}
+    assert harness.env("physics-1").status.detectors == ("TPC",)
+    await harness.edit("physics-1", state="DONE")
+    await harness.wait_state("physics-1", "DONE")
+    second = await harness.wait_state("physics-2", "RUNNING")
+    assert second.status.detectors == ("TPC",)

@@ -351,3 +351,31 @@ def test_every_finished_transition_yields_one_event_with_its_duration() -> None:
         "START_ACTIVITY CONFIGURED -> RUNNING in 3.000s (run 1)",
     ]
     assert [n.reason for n in finished].count("TransitionStarted") == 3
+
+
+def test_adding_a_detector_held_elsewhere_creates_nothing_and_says_why() -> None:
+    sim = running_sim()
+    sim.set_vars(detectors='["TPC", "ITS"]')
+    p = plan(
+        sim.env,
+        sim.workflow,
+        sim.classes,
+        list(sim.tasks.values()),
+        now=sim.now,
+        busy_detectors={"physics-2": ["ITS"]},
+    )
+    assert not p.create
+    assert p.status.detectors == ("TPC",)
+    stalled = get_condition(p.status.conditions, "Stalled")
+    assert stalled is not None and stalled.reason == "DetectorInUse"
+    assert "ITS (used by physics-2)" in p.status.message
+
+
+def test_live_environment_holds_its_detectors_and_releases_them_when_done() -> None:
+    sim = running_sim()
+    held = [sim.env.status.detectors]
+    sim.set_vars(detectors='["TPC", "ITS"]')
+    held.append(sim.settle().status.detectors)
+    sim.set_spec(state="DONE")
+    held.append(sim.settle().status.detectors)
+    assert held == [("TPC",), ("TPC", "ITS"), ()]

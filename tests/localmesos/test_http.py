@@ -100,6 +100,13 @@ async def test_version_state_and_slaves_have_the_mesos_shapes(
     ):
         agents = (await resp.json())["get_agents"]["agents"]
     assert len(agents) == 2 and agents[0]["agent_info"]["id"]["value"] == cluster.agent_ids[0]
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{cluster.url}/api/v1", json={"type": "GET_TASKS"}) as resp:
+            tasks = (await resp.json())["get_tasks"]["tasks"]
+        async with http.post(f"{cluster.url}/api/v1", json={"type": "GET_FRAMEWORKS"}) as resp:
+            frameworks = (await resp.json())["get_frameworks"]["frameworks"]
+    assert [(t["task_id"]["value"], t["state"]) for t in tasks] == [("t1", "TASK_RUNNING")]
+    assert frameworks[0]["framework_info"]["id"] == {"value": scheduler.framework_id}
 
 
 async def test_redirect_points_at_the_leader(cluster: LocalCluster) -> None:

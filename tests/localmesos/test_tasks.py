@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 import pytest
@@ -242,5 +243,20 @@ async def test_ten_thousand_tasks_on_fifty_hollow_agents(tmp_path: Path) -> None
             await sched.wait_acked(10_000, within=120)
             fw = cluster.master.frameworks[sched.framework_id or ""]
             assert sum(t.state == "TASK_RUNNING" for t in fw.tasks.values()) == 10_000
+        finally:
+            await sched.close()
+
+
+async def test_hollow_executor_delay_postpones_its_replies(tmp_path: Path) -> None:
+    timers = dataclasses.replace(FAST, hollow_executor_delay=0.3)
+    async with LocalCluster(agents=0, hollow_agents=1, timers=timers, work_dir=tmp_path) as c:
+        sched = RawScheduler(c.url)
+        try:
+            await sched.subscribe()
+            offer = (await sched.offers())[0]
+            started = time.monotonic()
+            await sched.accept(offer, [task_info("slow", offer)])
+            await sched.next_update("slow", state="TASK_RUNNING")
+            assert time.monotonic() - started >= 0.3
         finally:
             await sched.close()
