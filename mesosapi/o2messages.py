@@ -4,6 +4,7 @@ Controller -> executor (MESSAGE): `ControlRequest` (one per agent, all pending t
 its tasks) and `ReportRequest` (send the task table now). Executor -> controller (MESSAGE):
 `ControlResults` (per-task answers to one request), `TaskTableReport` (the full table,
 periodically and on (re)subscribe) and `DeviceEventMessage` (END_OF_STREAM, INTERNAL_ERROR).
+Executor -> controller (TaskStatus.data of every status UPDATE): `TaskStatusData`.
 Framework messages are at-most-once: every request carries ids and is idempotent, so the
 controller simply resends after a timeout; the executor answers a repeated `transitionId` with
 the earlier result without running the transition again.
@@ -86,6 +87,16 @@ class TaskReport(O2Model):
     message: str = ""
 
 
+class TaskStatusData(O2Model):
+    """TaskStatus.data of every update the o2 executor sends: the process facts behind it."""
+
+    state: str = ""
+    """The task's OCC state (STANDBY when TASK_RUNNING, DONE or ERROR when terminal)."""
+    pid: int | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+
+
 class ControlResults(O2Model):
     type: Literal["results"] = "results"
     request_id: str
@@ -156,3 +167,14 @@ def decode_launch(data: bytes) -> LaunchPayload:
         return _LAUNCH.validate_json(data)
     except PydanticValidationError as exc:
         raise _invalid("TaskInfo.data", exc) from exc
+
+
+_STATUS_DATA: TypeAdapter[TaskStatusData] = TypeAdapter(TaskStatusData)
+
+
+def decode_status_data(data: bytes) -> TaskStatusData:
+    """Parse TaskStatus.data of an o2 executor's update."""
+    try:
+        return _STATUS_DATA.validate_json(data)
+    except PydanticValidationError as exc:
+        raise _invalid("TaskStatus.data", exc) from exc

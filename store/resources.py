@@ -10,8 +10,8 @@ import asyncio
 import builtins
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from crds.errors import (

@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from controller.environments.expand import Expansion, Hook, expand
-from controller.environments.hooks import HookKey, HookResult, HookRunner
+from controller.environments.expand import Expansion, expand
+from controller.environments.hooks import HookResult, HookRunner
 from controller.environments.plan import (
     DETECTOR_IN_USE,
     ENV_LABEL,
@@ -39,7 +39,7 @@ from crds.errors import (
     TemplateError,
     ValidationError,
 )
-from crds.kinds.environment import Environment, EnvironmentStatus
+from crds.kinds.environment import Environment, EnvironmentStatus, TransitionProgress
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
@@ -168,6 +168,7 @@ class EnvironmentReconciler(Reconciler):
             number = await self.ctx.kv.increment(f"{self.ctx.store.prefix}/{RUN_NUMBER_KEY}")
             log.info("Allocated run number", extra={"environment": env.name, "run": number})
             status = with_run_number(status, number)
+        self.hooks.prune(env.metadata.uid, keep=_started(result.transition or status.transition))
         status = await self._run_hooks(env, result, status, now=now)
         for note in result.notes:
             self.ctx.events.event(
@@ -184,10 +185,11 @@ class EnvironmentReconciler(Reconciler):
     ) -> EnvironmentStatus:
         if not (result.start_hooks or result.await_hooks):
             return status
+        started = _started(result.transition)
         for hook in result.start_hooks:
-            self.hooks.start(self._hook_key(env, hook), hook)
+            self.hooks.start((env.metadata.uid, started, hook.path), hook)
         outcomes: list[HookResult] = await asyncio.gather(
-            *(self.hooks.wait(self._hook_key(env, h), h) for h in result.await_hooks)
+            *(self.hooks.wait((env.metadata.uid, started, h.path), h) for h in result.await_hooks)
         )
         for outcome in outcomes:
             self.ctx.events.event(
@@ -200,11 +202,6 @@ class EnvironmentReconciler(Reconciler):
         if not failures:
             return status
         return hooks_failed(env, failures, now=now, status=status)
-
-    def _hook_key(self, env: Environment, hook: Hook) -> HookKey:
-        progress = env.status.transition
-        started = progress.started_at.isoformat() if progress and progress.started_at else ""
-        return (env.metadata.uid, started, hook.path)
 
     # ---- writes --------------------------------------------------------------------------------
 
@@ -259,3 +256,8 @@ class EnvironmentReconciler(Reconciler):
 def _waits_for_detector(env: Environment) -> bool:
     cond = get_condition(env.status.conditions, STALLED)
     return cond is not None and cond.status == "True" and cond.reason == DETECTOR_IN_USE
+
+
+def _started(progress: TransitionProgress | None) -> str:
+    """The key part that tells transitions apart: when the transition started."""
+    return progress.started_at.isoformat() if progress and progress.started_at else ""

@@ -27,7 +27,7 @@ Rules (documented in docs and tested):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pydantic
 
@@ -181,13 +181,10 @@ class _Expander:
 
     def _own(self, role: Role, frame: _Frame) -> _Frame:
         path = frame.path or "workflow"
-        return _Frame(
-            path=frame.path,
+        return replace(
+            frame,
             defaults=(*frame.defaults, (f"{path} > {role.name} defaults", role.defaults)),
             vars=(*frame.vars, (f"{path} > {role.name} vars", role.vars)),
-            locals=frame.locals,
-            constraints=frame.constraints,
-            specials=frame.specials,
         )
 
     def _replicas(self, role: Role, frame: _Frame, *, where: str) -> list[_Frame]:
@@ -217,10 +214,9 @@ class _Expander:
             "role_name": name,
             "parent_role_path": frame.path,
         }
-        named = _Frame(path, frame.defaults, frame.vars, frame.locals, (), specials)
+        named = replace(frame, path=path, specials=specials)
         rendered = _render_constraints(role.constraints, self._scope(named, where=path))
-        constraints = _merge(frame.constraints, rendered)
-        return _Frame(path, frame.defaults, frame.vars, frame.locals, constraints, specials)
+        return replace(named, constraints=_merge(frame.constraints, rendered))
 
     def _role(self, role: Role, frame: _Frame) -> None:
         if role.task is not None:
@@ -244,9 +240,7 @@ class _Expander:
             other = self.tasks[name].path
             raise _error(frame.path, f"task name {name!r} is also the name of role {other!r}")
         specials = {**frame.specials, "task_name": name, "task_class_name": class_name}
-        frame = _Frame(
-            frame.path, frame.defaults, frame.vars, frame.locals, frame.constraints, specials
-        )
+        frame = replace(frame, specials=specials)
         scope = self._scope(
             frame, where=frame.path, bottom=(("TaskClass defaults", taskclass.spec.defaults),)
         )
@@ -259,9 +253,7 @@ class _Expander:
         specials = dict(frame.specials)
         if self.run_number is not None:
             specials["run_number"] = str(self.run_number)
-        frame = _Frame(
-            frame.path, frame.defaults, frame.vars, frame.locals, frame.constraints, specials
-        )
+        frame = replace(frame, specials=specials)
         scope = self._scope(frame, where=frame.path)
         trigger = parse_moment(call.trigger)
         await_ = parse_moment(call.await_) if call.await_ else trigger
@@ -327,16 +319,7 @@ def _merge(lower: tuple[Constraint, ...], upper: tuple[Constraint, ...]) -> tupl
 
 
 def _with_locals(frame: _Frame, label: str, local: Mapping[str, str]) -> _Frame:
-    if not local:
-        return frame
-    return _Frame(
-        frame.path,
-        frame.defaults,
-        frame.vars,
-        (*frame.locals, (label, local)),
-        frame.constraints,
-        frame.specials,
-    )
+    return replace(frame, locals=(*frame.locals, (label, local))) if local else frame
 
 
 def _replica_count(text: str, *, where: str) -> int:

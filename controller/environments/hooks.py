@@ -96,6 +96,15 @@ class HookRunner:
             if task.done():
                 self._running.pop(key, None)
 
+    def prune(self, uid: str, *, keep: str) -> None:
+        """Forget (and kill) hooks of environment `uid` that belong to another transition than
+        the one that started at `keep` ("" when none is in progress)."""
+        for key in [k for k in self._running if k[0] == uid and k[1] != keep]:
+            self._running.pop(key).cancel()
+
+    def __len__(self) -> int:
+        return len(self._running)
+
     async def close(self) -> None:
         """Cancel every hook still running (their processes are killed)."""
         tasks = list(self._running.values())

@@ -125,6 +125,8 @@ class Plan:
     allocate_run_number: bool = False
     notes: tuple[Note, ...] = ()
     requeue_after: float | None = None
+    transition: TransitionProgress | None = None
+    """The transition whose step this plan executes (the one its hooks belong to)."""
     expansion: Expansion | None = field(default=None, compare=False)
 
 
@@ -279,6 +281,7 @@ class _Planner:
             return Plan(status=failed, notes=(Note("Warning", "HookFailed", failed.message),))
         return Plan(
             status=advanced,
+            transition=status.transition,
             start_hooks=tuple(h for h in step.start if not h.error),
             await_hooks=tuple(h for h in step.await_ if not h.error),
             notes=tuple(Note("Warning", "HookFailed", h.error) for h, _ in broken),

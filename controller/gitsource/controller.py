@@ -88,6 +88,15 @@ class Fetched:
     desired: list[Resource] | ValidationError
 
 
+@dataclass(frozen=True)
+class Failure:
+    """Why the newest commit could not be applied."""
+
+    reason: str
+    message: str
+    commit: str | None
+
+
 class GitSourceReconciler(Reconciler):
     name = "gitsource"
     kind = GitSource
@@ -139,8 +148,12 @@ class GitSourceReconciler(Reconciler):
             await self._fail(gs, reason="FetchFailed", message=str(exc), commit=None)
             return Result(requeue_after=min(interval, ERROR_RETRY))
         if isinstance(fetched.desired, ValidationError):
-            message = describe_errors(fetched.desired, commit=fetched.commit)
-            await self._fail(gs, reason="InvalidManifests", message=message, commit=fetched.commit)
+            failure = Failure(
+                reason="InvalidManifests",
+                message=describe_errors(fetched.desired, commit=fetched.commit),
+                commit=fetched.commit,
+            )
+            await self._hold_last_good(gs, failure, request=request)
         else:
             await self._apply(gs, fetched.commit, fetched.desired, request=request)
         elapsed = self.monotonic() - fetched.at
@@ -160,6 +173,12 @@ class GitSourceReconciler(Reconciler):
     async def _fetch(self, gs: GitSource, *, at: float) -> Fetched:
         spec = gs.spec
         commit = await self.git.resolve(spec.url, spec.ref)
+        desired = await self._parse(gs, commit)
+        return Fetched((spec.url, spec.ref, spec.path), at, commit, desired)
+
+    async def _parse(self, gs: GitSource, commit: str) -> list[Resource] | ValidationError:
+        """The manifests at `commit`, parsed once per (url, commit, path)."""
+        spec = gs.spec
         parsed_key = (spec.url, commit, spec.path)
         desired = self._parsed.get(parsed_key)
         if desired is None:
@@ -170,7 +189,26 @@ class GitSourceReconciler(Reconciler):
             self._parsed[parsed_key] = desired
             while len(self._parsed) > PARSED_CACHE:
                 self._parsed.popitem(last=False)
-        return Fetched((spec.url, spec.ref, spec.path), at, commit, desired)
+        return desired
+
+    async def _hold_last_good(
+        self, gs: GitSource, failure: Failure, *, request: str | None
+    ) -> None:
+        """The newest commit is invalid: keep the last applied one in effect (drift is still
+        healed, prune and health still follow it) and report the failure."""
+        good = gs.status.last_applied_commit
+        desired: list[Resource] | ValidationError | None = None
+        if good is not None:
+            try:
+                desired = await self._parse(gs, good)
+            except SourceError:
+                desired = None
+        if good is None or not isinstance(desired, list):
+            await self._fail(
+                gs, reason=failure.reason, message=failure.message, commit=failure.commit
+            )
+            return
+        await self._apply(gs, good, desired, request=request, failure=failure)
 
     def _plan(self, gs: GitSource, commit: str, desired: list[Resource]) -> Plan:
         keys = {(o.kind, o.metadata.name) for o in desired}
@@ -197,7 +235,13 @@ class GitSourceReconciler(Reconciler):
         return live
 
     async def _apply(
-        self, gs: GitSource, commit: str, desired: list[Resource], *, request: str | None
+        self,
+        gs: GitSource,
+        commit: str,
+        desired: list[Resource],
+        *,
+        request: str | None,
+        failure: Failure | None = None,
     ) -> None:
         plan, outcome = await self._act(gs, self._plan(gs, commit, desired), commit=commit)
         health = aggregate_health(
@@ -206,9 +250,19 @@ class GitSourceReconciler(Reconciler):
         status, conditions = synced(
             gs.status, plan, outcome, health=health, request=request, now=self.clock()
         )
-        written = await self._write(gs, status, conditions)
-        if written:
+        if failure is not None:
+            status, failing = failed(
+                status,
+                reason=failure.reason,
+                message=failure.message,
+                commit=failure.commit,
+                request=request,
+            )
+            conditions = [*conditions, *failing]
+        if await self._write(gs, status, conditions):
             self._report(gs, plan, outcome)
+            if failure is not None:
+                self._report_failure(gs, failure.reason, failure.message)
 
     def _report(self, gs: GitSource, plan: Plan, outcome: Outcome) -> None:
         events = self.ctx.events
@@ -227,8 +281,11 @@ class GitSourceReconciler(Reconciler):
             gs.status, reason=reason, message=message, commit=commit, request=_sync_request(gs)
         )
         if await self._write(gs, status, conditions):
-            self.ctx.events.event(gs, reason=reason, message=message, warning=True)
-            log.warning(reason, extra={"gitsource": gs.metadata.name, "error": message})
+            self._report_failure(gs, reason, message)
+
+    def _report_failure(self, gs: GitSource, reason: str, message: str) -> None:
+        self.ctx.events.event(gs, reason=reason, message=message, warning=True)
+        log.warning(reason, extra={"gitsource": gs.metadata.name, "error": message})
 
     async def _write(
         self, gs: GitSource, status: GitSourceStatus, conditions: Sequence[Condition]

@@ -39,6 +39,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
 def self_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -201,6 +208,8 @@ class Result:
     launch_wall_s: float
     launch_tasks_per_s: float
     cluster_cpu_s_per_1000_launched: float
+    cluster_rss_mib_idle: float
+    cluster_rss_mib_running: float
     kill_wall_s: float
     kill_updates_per_s: float
     cluster_cpu_s_per_1000_killed: float
@@ -214,9 +223,11 @@ async def run(*, tasks: int, agents: int, acks: int) -> Result:
         reader = await driver.subscribe()
         ids = [f"task-{i}" for i in range(tasks)]
         per_offer = -(-tasks // agents)
+        rss0 = rss_mib(proc.pid)
         cpu0, drv0, t0 = cpu_seconds(proc.pid), self_cpu(), time.perf_counter()
         await launch(driver, ids, per_offer=per_offer)
         cpu1, t1 = cpu_seconds(proc.pid), time.perf_counter()
+        rss1 = rss_mib(proc.pid)
         await kill(driver, ids)
         cpu2, drv2, t2 = cpu_seconds(proc.pid), self_cpu(), time.perf_counter()
         reader.cancel()
@@ -230,6 +241,8 @@ async def run(*, tasks: int, agents: int, acks: int) -> Result:
         launch_wall_s=round(t1 - t0, 3),
         launch_tasks_per_s=round(tasks / (t1 - t0)),
         cluster_cpu_s_per_1000_launched=round((cpu1 - cpu0) * 1000 / tasks, 3),
+        cluster_rss_mib_idle=rss0,
+        cluster_rss_mib_running=rss1,
         kill_wall_s=round(t2 - t1, 3),
         kill_updates_per_s=round(tasks / (t2 - t1)),
         cluster_cpu_s_per_1000_killed=round((cpu2 - cpu1) * 1000 / tasks, 3),

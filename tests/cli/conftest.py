@@ -48,7 +48,8 @@ class O2:
         return [sys.executable, "-m", "cli.main", *args]
 
     def subprocess_env(self) -> dict[str, str]:
-        return {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+        return {**os.environ, **self.env, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
 
     def etcdctl(self, *args: str, stdin: str | None = None) -> str:
         """Run the real etcdctl (an independent client) against this etcd."""

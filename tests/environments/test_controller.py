@@ -111,7 +111,7 @@ async def harness(etcd_store: EtcdStore) -> AsyncIterator[Harness]:
         await factory.stop()
 
 
-def hook_workflow(workflow: Workflow, marker: Path) -> Workflow:
+def hook_workflow(workflow: Workflow, marker: Path, *, await_: str | None = None) -> Workflow:
     """The sample workflow whose start-of-run hook appends the run number to `marker`."""
     code = f"import sys; open({str(marker)!r}, 'a').write(sys.argv[1] + '\\n')"
     roles = []
@@ -119,9 +119,8 @@ def hook_workflow(workflow: Workflow, marker: Path) -> Workflow:
         if role.call is None:
             roles.append(role)
             continue
-        call = role.call.model_copy(
-            update={"command": (sys.executable, "-c", code, "{{ run_number }}")}
-        )
+        argv = (sys.executable, "-c", code, "{{ run_number }}")
+        call = role.call.model_copy(update={"command": argv, "await_": await_})
         roles.append(role.model_copy(update={"call": call}))
     return workflow.model_copy(
         update={"spec": workflow.spec.model_copy(update={"roles": tuple(roles)})}
@@ -129,12 +128,17 @@ def hook_workflow(workflow: Workflow, marker: Path) -> Workflow:
 
 
 async def apply_samples(
-    h: Harness, marker: Path, *, names: tuple[str, ...] = ("physics-1",), detectors: str = ""
+    h: Harness,
+    marker: Path,
+    *,
+    names: tuple[str, ...] = ("physics-1",),
+    detectors: str = "",
+    await_: str | None = None,
 ) -> None:
     env, workflow, classes = samples()
     for tc in classes.values():
         await h.store.create(tc)
-    await h.store.create(hook_workflow(workflow, marker))
+    await h.store.create(hook_workflow(workflow, marker, await_=await_))
     for index, name in enumerate(names):
         meta = env.metadata.model_copy(update={"name": name, "uid": "", "generation": 0})
         spec = env.spec
@@ -295,3 +299,28 @@ async def test_second_environment_wanting_a_held_detector_is_stalled_with_a_reas
     await harness.wait_state("physics-1", "DONE")
     second = await harness.wait_state("physics-2", "RUNNING")
     assert second.status.detectors == ("TPC",)
+
+
+async def test_hook_awaited_at_a_later_step_runs_once(harness: Harness, tmp_path: Path) -> None:
+    marker = tmp_path / "runs.txt"
+    harness.start_controller()
+    await apply_samples(harness, marker, await_="after_START_ACTIVITY")
+    await harness.wait_state("physics-1", "RUNNING")
+    assert marker.read_text() == "1\n"
+    assert [r for _, r, _ in harness.sink.events].count("HookSucceeded") == 1
+
+
+async def test_missing_workflow_is_reported_not_crashed(harness: Harness) -> None:
+    env, _, _ = samples()
+    harness.start_controller()
+    await harness.store.create(
+        env.model_copy(
+            update={"metadata": env.metadata.model_copy(update={"uid": "", "generation": 0})}
+        )
+    )
+
+    def reported() -> bool:
+        seen = harness.factory.informer(Environment).get("physics-1")
+        return seen is not None and "workflow 'readout-dataflow' not found" in seen.status.message
+
+    await eventually(reported, within=10)

@@ -55,6 +55,20 @@ async def test_committed_environment_is_created_with_source_label_and_commit_ann
     assert any("2 created" in e.spec.message for e in await wait_events(etcd_store, "Synced"))
 
 
+async def hand_edit(
+    store: EtcdStore, name: str, *, state: str, label: tuple[str, str] | None = None
+) -> int:
+    """A hand edit as `etcdctl put` would make it: raw JSON, straight into the key."""
+    key = store.key_for(Environment, name)
+    raw = await store.get_raw(key)
+    assert raw is not None
+    doc = json.loads(raw.value)
+    doc["spec"]["state"] = state
+    if label is not None:
+        doc["metadata"]["labels"][label[0]] = label[1]
+    return await store.put_raw(key, json.dumps(doc).encode())
+
+
 async def test_new_commit_within_one_interval_is_applied_without_a_sync_request(
     etcd_store: EtcdStore, manager: Manager, repo: Repo
 ) -> None:
@@ -150,14 +164,7 @@ async def test_hand_edit_is_reported_out_of_sync_then_restored_by_self_heal(
     repo.commit()
     await etcd_store.create(gitsource("flp", repo.path, selfHeal=False))
     await synced(etcd_store, "flp")
-    # a hand edit as `etcdctl put` would do it: raw JSON, straight into the key
-    key = etcd_store.key_for(Environment, "physics-1")
-    raw = await etcd_store.get_raw(key)
-    assert raw is not None
-    doc = json.loads(raw.value)
-    doc["spec"]["state"] = "RUNNING"
-    doc["metadata"]["labels"]["team"] = "night-shift"
-    await etcd_store.put_raw(key, json.dumps(doc).encode())
+    await hand_edit(etcd_store, "physics-1", state="RUNNING", label=("team", "night-shift"))
     gs = await wait_until(
         etcd_store, GitSource, "flp", lambda o: o is not None and o.status.sync == "OutOfSync"
     )
@@ -207,6 +214,17 @@ async def test_broken_document_applies_nothing_and_fixing_it_recovers(
         await etcd_store.get(Environment, "env-2")
     warnings = await wait_events(etcd_store, "InvalidManifests")
     assert warnings[0].spec.type == "Warning" and "spec.colour" in warnings[0].spec.message
+    # the last good commit stays in effect: a hand edit is still restored to it
+    edited = await hand_edit(etcd_store, "physics-1", state="CONFIGURED")
+    await wait_until(
+        etcd_store,
+        Environment,
+        "physics-1",
+        lambda o: o is not None and (o.metadata.resource_version or 0) > edited,
+    )
+    assert (await etcd_store.get(Environment, "physics-1")).spec.state == "STANDBY"
+    still = await etcd_store.get(GitSource, "flp")
+    assert (still.status.last_applied_commit, still.status.last_attempted_commit) == (good, bad)
     repo.write("more.yaml", env_yaml("env-2"))
     fixed = repo.commit()
     gs = await synced(etcd_store, "flp")

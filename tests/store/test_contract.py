@@ -17,6 +17,7 @@ from crds.errors import (
     UnreadableObjectError,
 )
 from store.api import Fence, WatchEvent
+from store.codec import encode as codec_encode
 from store.config import StoreConfig, open_store
 from store.embedded import EmbeddedEtcd
 from store.resources import ResourceStore
@@ -412,3 +413,16 @@ async def test_fenced_status_batches_stay_within_etcd_txn_limits(store: Resource
     objs = [await store.create(widget(f"w{i}")) for i in range(130)]
     results = await fenced.update_status_many([with_phase(o, "Running") for o in objs])
     assert all(isinstance(r, Widget) and r.status.phase == "Running" for r in results)
+
+
+async def test_status_batches_split_by_bytes(
+    store: ResourceStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store import resources
+
+    objs = [await store.create(widget(f"w{i}")) for i in range(6)]
+    one = len(codec_encode(with_phase(objs[0], "Running")))
+    monkeypatch.setattr(resources, "BATCH_BYTES", 2 * one)
+    results = await store.update_status_many([with_phase(o, "Running") for o in objs])
+    revisions = {r.metadata.resource_version for r in results if isinstance(r, Widget)}
+    assert len(revisions) == 3  # two writes per txn

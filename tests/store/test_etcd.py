@@ -124,3 +124,18 @@ async def test_list_pages_through_large_prefixes_at_one_revision(etcd_store: Etc
     listed = await etcd_store.list(Widget)
     assert [o.metadata.name for o in listed.items] == [o.metadata.name for o in objs]
     assert listed.revision == max(o.metadata.resource_version or 0 for o in listed.items)
+
+
+async def test_status_batch_too_large_for_etcd_falls_back_per_item(
+    etcd_store: EtcdStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store import resources
+    from tests.store.widget import WidgetStatus
+
+    monkeypatch.setattr(resources, "BATCH_BYTES", 100 * 1024 * 1024)  # let etcd refuse it
+    objs = [await etcd_store.create(widget(f"w{i}")) for i in range(12)]
+    big = [o.model_copy(update={"status": WidgetStatus(phase="x" * 150_000)}) for o in objs]
+    results = await etcd_store.update_status_many(big)
+    assert all(isinstance(r, Widget) for r in results)
+    revisions = {r.metadata.resource_version for r in results if isinstance(r, Widget)}
+    assert len(revisions) == 12  # one txn each after the fallback

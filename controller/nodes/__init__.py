@@ -1,0 +1,1 @@
+"""The Node controller: one Node resource per Mesos agent, from the master's agent list."""

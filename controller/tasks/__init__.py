@@ -1,0 +1,1 @@
+"""The task controller: o2's Mesos framework (placement, launch, status, control transitions)."""

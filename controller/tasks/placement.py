@@ -1,0 +1,234 @@
+"""Placement: fit pending Tasks into Mesos offers (resources, constraints, cordons). Pure.
+
+`place(pending, offers, ...)` decides, for one OFFERS event, which task goes into which offer
+with which concrete ports, and says in plain words why every other task did not fit
+(`no agent has detector=TPC`, `insufficient memory: wants 512, largest free 256`). No I/O: the
+framework driver turns the plan into one ACCEPT per offer and DECLINEs the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from crds.kinds.common import Constraint
+from crds.kinds.task import Task
+from mesosapi.models import Offer, OfferId
+from mesosapi.resources import Allocation, Demand, ResourcePool
+
+EXECUTOR_CPUS = 0.01
+EXECUTOR_MEM = 32.0
+"""What the o2 executor itself takes on an agent where it does not run yet (Mesos minimum)."""
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One task carved out of one offer."""
+
+    task: str
+    offer_id: OfferId
+    allocation: Allocation
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The outcome of one offer round."""
+
+    placed: list[Placed] = field(default_factory=list)
+    unplaced: dict[str, str] = field(default_factory=dict)
+    """Task name -> why it fits none of the offers."""
+    executor_needed: set[OfferId] = field(default_factory=set)
+    """Offers on agents where the o2 executor must be started (its resources are taken)."""
+
+    def by_offer(self) -> dict[OfferId, list[Placed]]:
+        out: dict[OfferId, list[Placed]] = {}
+        for p in self.placed:
+            out.setdefault(p.offer_id, []).append(p)
+        return out
+
+
+def attribute_value(offer: Offer, name: str) -> str | None:
+    """An agent attribute; `hostname` and `agent_id` are implicit attributes of every agent."""
+    value = offer.attribute(name)
+    if value is not None:
+        return value
+    if name == "hostname":
+        return offer.hostname
+    if name == "agent_id":
+        return offer.agent_id
+    return None
+
+
+def _values(text: str) -> set[str]:
+    """Comma-separated attribute values act as sets (AliECS semantics)."""
+    return {part.strip() for part in text.split(",") if part.strip()}
+
+
+def _unique_key(task: Task, constraint: Constraint) -> tuple[str, str]:
+    return (task.spec.task_class, constraint.attribute)
+
+
+def satisfies(
+    offer: Offer,
+    constraint: Constraint,
+    *,
+    task: Task,
+    taken: Mapping[tuple[str, str], set[str]],
+) -> bool:
+    """Whether the offer's agent meets one constraint; `taken` holds UNIQUE values in use."""
+    value = attribute_value(offer, constraint.attribute)
+    op = constraint.operator
+    if op == "UNIQUE":
+        return value is not None and value not in taken.get(_unique_key(task, constraint), set())
+    if value is None:
+        return op == "NOT_EQUALS"
+    have = _values(value) or {value}
+    if op == "EQUALS":
+        return constraint.value in have or value == constraint.value
+    if op == "NOT_EQUALS":
+        return constraint.value not in have and value != constraint.value
+    if op == "IN":
+        return bool(have & set(constraint.choices())) or value in constraint.choices()
+    return re.fullmatch(constraint.value, value) is not None
+
+
+def describe_constraint(constraint: Constraint) -> str:
+    """`detector=TPC`, `detector!=TPC`, `detector in [TPC, ITS]`, `detector~TP.*`."""
+    op = constraint.operator
+    name = constraint.attribute
+    if op == "EQUALS":
+        return f"{name}={constraint.value}"
+    if op == "NOT_EQUALS":
+        return f"{name}!={constraint.value}"
+    if op == "IN":
+        return f"{name} in [{', '.join(constraint.choices())}]"
+    if op == "REGEX":
+        return f"{name} matching {constraint.value}"
+    return f"a free {name} (UNIQUE)"
+
+
+def demand_of(task: Task) -> Demand:
+    wants = task.spec.wants
+    return Demand(cpus=wants.cpus, mem=float(wants.memory), ports=wants.ports)
+
+
+def occ_port_count(task: Task) -> int:
+    """An `occ` task gets one extra port: its OCC control port (the last one)."""
+    return 1 if task.spec.control == "occ" else 0
+
+
+@dataclass
+class _OfferState:
+    offer: Offer
+    pool: ResourcePool
+    executor_ready: bool
+
+
+def _open_pools(offers: Sequence[Offer], *, executor_id: str) -> list[_OfferState]:
+    states = []
+    for offer in offers:
+        pool = ResourcePool(offer.resources)
+        ready = executor_id in offer.executor_ids
+        states.append(_OfferState(offer=offer, pool=pool, executor_ready=ready))
+    return states
+
+
+def _fit(state: _OfferState, demand: Demand) -> Allocation | None:
+    """Take `demand` (plus the executor's share the first time) from one offer."""
+    if not state.executor_ready:
+        total = demand + Demand(cpus=EXECUTOR_CPUS, mem=EXECUTOR_MEM)
+        if not state.pool.fits(total):
+            return None
+        state.pool.take(Demand(cpus=EXECUTOR_CPUS, mem=EXECUTOR_MEM))
+        state.executor_ready = True
+    return state.pool.take(demand)
+
+
+def place(
+    pending: Sequence[Task],
+    offers: Sequence[Offer],
+    *,
+    executor_id: str,
+    cordoned: Iterable[str] = (),
+    unique_taken: Mapping[tuple[str, str], set[str]] | None = None,
+) -> Plan:
+    """Fit `pending` tasks (in order) into `offers`; cordoned agents (ids or hostnames) get none.
+
+    `unique_taken` maps (task class, attribute) to the attribute values already used by running
+    tasks, for UNIQUE constraints; it is extended as tasks are placed in this round.
+    """
+    blocked = set(cordoned)
+    usable = [o for o in offers if o.agent_id not in blocked and o.hostname not in blocked]
+    states = _open_pools(usable, executor_id=executor_id)
+    taken = {k: set(v) for k, v in (unique_taken or {}).items()}
+    plan = Plan()
+    for task in pending:
+        placed = _place_one(task, states, taken=taken)
+        if placed is None:
+            plan.unplaced[task.name] = why_unplaced(
+                task, offers, blocked=blocked, taken=taken, states=states
+            )
+            continue
+        state, allocation = placed
+        if executor_id not in state.offer.executor_ids:
+            plan.executor_needed.add(state.offer.id)
+        plan.placed.append(Placed(task=task.name, offer_id=state.offer.id, allocation=allocation))
+        for c in task.spec.constraints:
+            if c.operator == "UNIQUE":
+                value = attribute_value(state.offer, c.attribute) or ""
+                taken.setdefault(_unique_key(task, c), set()).add(value)
+    return plan
+
+
+def _place_one(
+    task: Task, states: list[_OfferState], *, taken: Mapping[tuple[str, str], set[str]]
+) -> tuple[_OfferState, Allocation] | None:
+    demand = demand_of(task)
+    demand = Demand(cpus=demand.cpus, mem=demand.mem, ports=demand.ports + occ_port_count(task))
+    for state in states:
+        if not all(
+            satisfies(state.offer, c, task=task, taken=taken) for c in task.spec.constraints
+        ):
+            continue
+        allocation = _fit(state, demand)
+        if allocation is not None:
+            return state, allocation
+    return None
+
+
+def why_unplaced(
+    task: Task,
+    offers: Sequence[Offer],
+    *,
+    blocked: set[str],
+    taken: Mapping[tuple[str, str], set[str]],
+    states: Sequence[_OfferState] = (),
+) -> str:
+    """The plainest true reason a task fits none of `offers`."""
+    if not offers:
+        return "no offers from any agent"
+    open_offers = [o for o in offers if o.agent_id not in blocked and o.hostname not in blocked]
+    if not open_offers:
+        return "every offering agent is cordoned"
+    matching = open_offers
+    for c in task.spec.constraints:
+        matching = [o for o in matching if satisfies(o, c, task=task, taken=taken)]
+        if not matching:
+            return f"no agent has {describe_constraint(c)}"
+    pools = {s.offer.id: s.pool for s in states}
+    return _resource_reason(task, [pools.get(o.id) or ResourcePool(o.resources) for o in matching])
+
+
+def _resource_reason(task: Task, pools: Sequence[ResourcePool]) -> str:
+    wants = task.spec.wants
+    ports = wants.ports + occ_port_count(task)
+    checks = (
+        ("cpus", wants.cpus, max(p.available("cpus") for p in pools)),
+        ("memory", float(wants.memory), max(p.available("mem") for p in pools)),
+        ("ports", float(ports), float(max(p.available_ports() for p in pools))),
+    )
+    for label, want, best in checks:
+        if want > best:
+            return f"insufficient {label}: wants {want:g}, largest free {best:g}"
+    return "resources are taken by other tasks in this round"
