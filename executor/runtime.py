@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -398,6 +399,19 @@ class TaskRunner:
     async def close(self) -> None:
         """Kill every task (ladder) and wait for them all."""
         await asyncio.gather(*(self.kill(task_id) for task_id in list(self._handles)))
+
+    async def abort(self) -> None:
+        """SIGKILL every live task's process group at once (no ladder) and wait for their ends.
+
+        For a deadline that ran out (the shutdown grace period): they end as TASK_KILLED.
+        """
+        for handle in self._handles.values():
+            if handle.process.status is None:
+                handle.record.kill_requested = True
+                handle.process.signal_group(signal.SIGKILL)
+        lifecycles = [h.lifecycle for h in self._handles.values() if h.lifecycle is not None]
+        if lifecycles:
+            await asyncio.wait(lifecycles)
 
 
 async def _ready(result: TransitionResult) -> TransitionResult:

@@ -6,8 +6,10 @@ counter `<prefix>/runtime/run-number` (RuntimeKV.increment: a txn, so never hand
 also across failover; a number burned by a crash before the status write is simply skipped);
 hooks (controller.environments.hooks); the status, CAS on the environment's resourceVersion.
 After its writes it waits until the informer caches show them, so the next reconcile of the
-same key never plans from a stale read. Options (ctx.options): `clock` (a `() -> datetime`),
-`deploy_timeout` and `transition_timeout` seconds.
+same key never plans from a stale read. The idle pool (reusable tasks released by finished
+environments) is swept under its own queue key: tasks idle longer than `idle_ttl` are deleted.
+Options (ctx.options): `clock` (a `() -> datetime`), `deploy_timeout`, `transition_timeout`
+and `idle_ttl` seconds.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from controller.environments.expand import Expansion, expand
@@ -30,6 +32,7 @@ from controller.environments.plan import (
     plan,
 )
 from controller.environments.status import hooks_failed, stalled, with_run_number
+from controller.environments.taskset import expired_idle
 from controller.runtime.reconciler import Context, Reconciler, Result, Watch, label_value
 from crds.conditions import STALLED, get_condition
 from crds.errors import (
@@ -49,6 +52,10 @@ from store.informer import CacheEvent
 log = logging.getLogger(__name__)
 
 WRITES_IN_FLIGHT = 32
+IDLE_POOL_KEY = "idle-pool.tasks"
+"""The queue key of the idle-pool sweep (no Environment can have this name: it holds '.')."""
+DEFAULT_IDLE_TTL = 3600.0
+IDLE_POOL_PERIOD = 60.0
 EXPANSION_CACHE = 64
 """Environments whose last expansion is kept (a cache hit skips re-rendering every template)."""
 CATCH_UP = 5.0
@@ -73,6 +80,7 @@ class EnvironmentReconciler(Reconciler):
             ),
         )
         self.hooks = HookRunner()
+        self.idle_ttl = float(ctx.options.get("idle_ttl", DEFAULT_IDLE_TTL))
         self._expansions: OrderedDict[str, tuple[object, Expansion]] = OrderedDict()
 
     def watches(self) -> Sequence[Watch]:
@@ -104,7 +112,12 @@ class EnvironmentReconciler(Reconciler):
 
     # ---- reconcile -----------------------------------------------------------------------------
 
+    def resync_keys(self) -> Iterable[str]:
+        return [*self.ctx.cache(Environment).names(), IDLE_POOL_KEY]
+
     async def reconcile(self, key: str) -> Result:
+        if key == IDLE_POOL_KEY:
+            return await self._expire_idle()
         env = self.ctx.cache(Environment).get(key)
         if env is None or env.metadata.deletion_timestamp is not None:
             return Result()
@@ -202,6 +215,14 @@ class EnvironmentReconciler(Reconciler):
         if not failures:
             return status
         return hooks_failed(env, failures, now=now, status=status)
+
+    async def _expire_idle(self) -> Result:
+        """Delete idle-pool tasks released more than `idle_ttl` seconds ago; look again later."""
+        idle = self.ctx.cache(Task).list(labels={IDLE_LABEL: "true"})
+        for task in expired_idle(idle, now=self.clock(), ttl=timedelta(seconds=self.idle_ttl)):
+            log.info("Idle task expired", extra={"task": task.name})
+            await self._delete(task)
+        return Result(requeue_after=min(self.idle_ttl, IDLE_POOL_PERIOD))
 
     # ---- writes --------------------------------------------------------------------------------
 

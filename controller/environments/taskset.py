@@ -21,6 +21,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from controller.environments.expand import ExpandedTask, Expansion
 from crds.kinds.environment import Environment
@@ -63,8 +64,13 @@ class TaskSet:
     idle: Sequence[Task] = ()
     now: datetime | None = None
 
-    def by_role(self) -> dict[str, Task]:
+    @cached_property
+    def _mine(self) -> dict[str, Task]:
         return {t.spec.role: t for t in self.owned if t.spec.environment == self.env.name}
+
+    def by_role(self) -> dict[str, Task]:
+        """The owned tasks of this environment by role path (computed once)."""
+        return self._mine
 
     def observed(self, want: ExpandedTask) -> Task | None:
         return self.by_role().get(want.path)

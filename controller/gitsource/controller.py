@@ -258,7 +258,8 @@ class GitSourceReconciler(Reconciler):
                 commit=failure.commit,
                 request=request,
             )
-            conditions = [*conditions, *failing]
+            # one condition per type (the failure's win), or transition times would move
+            conditions = list({c.type: c for c in [*conditions, *failing]}.values())
         if await self._write(gs, status, conditions):
             self._report(gs, plan, outcome)
             if failure is not None:

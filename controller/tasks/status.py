@@ -1,0 +1,313 @@
+"""Task status from Mesos updates and executor reports, conditions, and OCC control paths. Pure.
+
+Every function takes the current `TaskStatus` and what was observed, and returns the new one;
+no store, no clock (callers pass `now`), no network. The framework driver applies them.
+
+The executor puts process facts in `TaskStatus.data` of its updates as JSON
+`{"pid": 123, "occState": "STANDBY", "exitCode": 0, "signal": 9}` (all optional; snake_case keys
+are accepted too). Updates without data (reconciliation answers from the master) keep what the
+status already says.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from crds.kinds.task import TERMINAL_PHASES, Task, TaskPhase, TaskStatus
+from crds.meta import Condition
+from mesosapi.models import TaskStatus as MesosStatus
+from mesosapi.o2messages import ControlItem, TaskReport, TransitionResult
+
+PHASES: dict[str, TaskPhase] = {
+    "TASK_STAGING": "Staging",
+    "TASK_STARTING": "Staging",
+    "TASK_RUNNING": "Running",
+    "TASK_KILLING": "Running",
+    "TASK_FINISHED": "Finished",
+    "TASK_FAILED": "Failed",
+    "TASK_ERROR": "Failed",
+    "TASK_KILLED": "Killed",
+    "TASK_LOST": "Lost",
+    "TASK_DROPPED": "Lost",
+    "TASK_UNREACHABLE": "Lost",
+    "TASK_GONE": "Lost",
+    "TASK_GONE_BY_OPERATOR": "Lost",
+    "TASK_UNKNOWN": "Lost",
+}
+"""Mesos task states -> Task `status.phase`."""
+
+OCC_STATES = ("STANDBY", "CONFIGURED", "RUNNING", "ERROR", "DONE")
+
+_PATHS: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def _build_paths() -> None:
+    moves = {
+        ("STANDBY", "CONFIGURE"): "CONFIGURED",
+        ("CONFIGURED", "START"): "RUNNING",
+        ("RUNNING", "STOP"): "CONFIGURED",
+        ("CONFIGURED", "RESET"): "STANDBY",
+        ("STANDBY", "EXIT"): "DONE",
+        ("CONFIGURED", "EXIT"): "DONE",
+        ("ERROR", "EXIT"): "DONE",
+    }
+    for start in OCC_STATES:
+        frontier: list[tuple[str, tuple[str, ...]]] = [(start, ())]
+        seen = {start}
+        while frontier:
+            state, path = frontier.pop(0)
+            _PATHS[(start, state)] = path
+            for (src, event), dst in moves.items():
+                if src == state and dst not in seen:
+                    seen.add(dst)
+                    frontier.append((dst, (*path, event)))
+
+
+_build_paths()
+
+
+def occ_path(current: str, desired: str) -> tuple[str, ...] | None:
+    """Shortest event sequence from `current` to `desired` (DESIGN §3); None when impossible.
+
+    ERROR is sticky: the only way out taken automatically is EXIT toward DONE.
+    """
+    return _PATHS.get((current, desired))
+
+
+@dataclass(frozen=True)
+class ProcessFacts:
+    """What an executor update's data says about the process."""
+
+    pid: int | None = None
+    occ_state: str | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+
+
+def _int(doc: dict[str, Any], *keys: str) -> int | None:
+    for key in keys:
+        value = doc.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def parse_facts(data: bytes | None) -> ProcessFacts:
+    """The executor's JSON facts from TaskStatus.data; empty facts for anything unreadable."""
+    if not data:
+        return ProcessFacts()
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return ProcessFacts()
+    if not isinstance(doc, dict):
+        return ProcessFacts()
+    state = doc.get("occState", doc.get("occ_state"))
+    return ProcessFacts(
+        pid=_int(doc, "pid"),
+        occ_state=state if state in OCC_STATES else None,
+        exit_code=_int(doc, "exitCode", "exit_code"),
+        signal=_int(doc, "signal"),
+    )
+
+
+def encode_facts(facts: ProcessFacts) -> bytes:
+    """The JSON an executor sends (used by hollow responders and tests)."""
+    doc = {
+        "pid": facts.pid,
+        "occState": facts.occ_state,
+        "exitCode": facts.exit_code,
+        "signal": facts.signal,
+    }
+    return json.dumps({k: v for k, v in doc.items() if v is not None}).encode()
+
+
+def launched(
+    status: TaskStatus,
+    *,
+    mesos_task_id: str,
+    agent_id: str,
+    hostname: str,
+    ports: tuple[int, ...],
+    executor_id: str,
+    now: datetime,
+) -> TaskStatus:
+    """The status written just before the ACCEPT that launches the task."""
+    return status.model_copy(
+        update={
+            "phase": "Staging",
+            "state": None,
+            "mesos_task_id": mesos_task_id,
+            "agent_id": agent_id,
+            "hostname": hostname,
+            "ports": ports,
+            "executor_id": executor_id,
+            "pid": None,
+            "exit_code": None,
+            "signal": None,
+            "reason": "",
+            "message": f"launching on {hostname}",
+            "started_at": now,
+            "last_transition_id": None,
+        }
+    )
+
+
+def on_update(status: TaskStatus, update: MesosStatus) -> TaskStatus:
+    """Fold one Mesos status update into the Task status (phase, process facts, reason)."""
+    phase = PHASES.get(update.state, "Lost")
+    if status.phase in TERMINAL_PHASES and phase not in TERMINAL_PHASES:
+        return status  # a late non-terminal update never revives a finished task
+    facts = parse_facts(update.data)
+    changes: dict[str, Any] = {"phase": phase}
+    if facts.pid is not None:
+        changes["pid"] = facts.pid
+    if facts.occ_state is not None:
+        changes["state"] = facts.occ_state
+    if phase in TERMINAL_PHASES:
+        changes["exit_code"] = facts.exit_code
+        changes["signal"] = facts.signal
+        if facts.occ_state is None and status.state not in ("DONE", None):
+            changes["state"] = "DONE" if phase == "Finished" else "ERROR"
+        changes["reason"] = update.reason or update.state
+        changes["message"] = update.message or _terminal_message(phase, facts)
+    elif phase == "Running":
+        changes["reason"] = ""
+        changes["message"] = ""
+    if update.agent_id and not status.agent_id:
+        changes["agent_id"] = update.agent_id
+    return status.model_copy(update=changes)
+
+
+def _terminal_message(phase: str, facts: ProcessFacts) -> str:
+    if facts.signal is not None:
+        return f"process ended by signal {facts.signal}"
+    if facts.exit_code is not None:
+        return f"process exited with code {facts.exit_code}"
+    return f"task {phase.lower()}"
+
+
+def on_report(status: TaskStatus, row: TaskReport) -> TaskStatus:
+    """Fold one row of an executor's task table (only for a live task: updates own the end)."""
+    if status.phase in TERMINAL_PHASES or row.phase == "exited":
+        return status
+    changes: dict[str, Any] = {}
+    if row.pid is not None:
+        changes["pid"] = row.pid
+    if row.state in OCC_STATES:
+        changes["state"] = row.state
+    if row.last_transition_id:
+        changes["last_transition_id"] = row.last_transition_id
+    if row.phase == "running" and status.phase == "Staging":
+        changes["phase"] = "Running"
+    return status.model_copy(update=changes) if changes else status
+
+
+def on_result(status: TaskStatus, result: TransitionResult) -> TaskStatus:
+    """Fold one transition result (the executor's answer to a ControlRequest item)."""
+    if status.phase in TERMINAL_PHASES:
+        return status
+    changes: dict[str, Any] = {}
+    if result.state in OCC_STATES:
+        changes["state"] = result.state
+    if result.ok:
+        changes["last_transition_id"] = result.transition_id
+        changes["message"] = ""
+    elif not result.retryable:
+        changes["message"] = result.message or f"transition {result.transition_id} refused"
+    return status.model_copy(update=changes) if changes else status
+
+
+def transition_id(task: Task, state: str, event: str) -> str:
+    """Stable per (desired change, source state, event): a resend reuses it (idempotent)."""
+    base = task.spec.transition_id or f"{task.metadata.uid[:8]}-g{task.metadata.generation}"
+    return f"{base}:{state}>{event}"
+
+
+def control_items(task: Task) -> list[ControlItem]:
+    """The transitions that bring a live task from status.state to spec.state (maybe none)."""
+    status = task.status
+    if status.phase != "Running" or status.state is None or not status.mesos_task_id:
+        return []
+    path = occ_path(status.state, task.spec.state)
+    if not path:
+        return []
+    items = []
+    state = status.state
+    for event in path:
+        items.append(
+            ControlItem(
+                task_id=status.mesos_task_id,
+                transition_id=transition_id(task, state, event),
+                event=event,
+                arguments=_arguments(task, event),
+                src_state=state,
+            )
+        )
+        state = _after(state, event)
+    return items
+
+
+def _after(state: str, event: str) -> str:
+    return {
+        "CONFIGURE": "CONFIGURED",
+        "START": "RUNNING",
+        "STOP": "CONFIGURED",
+        "RESET": "STANDBY",
+        "EXIT": "DONE",
+    }.get(event, state)
+
+
+def _arguments(task: Task, event: str) -> dict[str, str]:
+    if event == "CONFIGURE":
+        return dict(task.spec.properties)
+    if event == "START" and task.spec.run_number is not None:
+        return {"run_number": str(task.spec.run_number)}
+    return {}
+
+
+def conditions(task: Task, *, unplaced: str | None = None) -> list[Condition]:
+    """Ready (Running and in the desired OCC state), Scheduled (placed, or why not), Stalled."""
+    status = task.status
+    ready = status.phase == "Running" and status.state == task.spec.state
+    out = [
+        Condition(
+            type="Ready",
+            status="True" if ready else "False",
+            reason=_ready_reason(task),
+            message=status.message,
+        )
+    ]
+    if unplaced is not None:
+        out.append(Condition(type="Scheduled", status="False", reason="Unschedulable", message=unplaced))
+    elif status.agent_id:
+        out.append(
+            Condition(
+                type="Scheduled",
+                status="True",
+                reason="Placed",
+                message=f"on {status.hostname or status.agent_id}",
+            )
+        )
+    stalled = status.phase in TERMINAL_PHASES or status.state == "ERROR"
+    out.append(
+        Condition(
+            type="Stalled",
+            status="True" if stalled else "False",
+            reason=status.phase if stalled else "",
+            message=status.message if stalled else "",
+        )
+    )
+    return out
+
+
+def _ready_reason(task: Task) -> str:
+    status = task.status
+    if status.phase != "Running":
+        return status.phase
+    if status.state != task.spec.state:
+        return "Transitioning"
+    return "InDesiredState"
