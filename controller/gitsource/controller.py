@@ -259,7 +259,7 @@ class GitSourceReconciler(Reconciler):
                 request=request,
             )
             # one condition per type (the failure's win), or transition times would move
-            conditions = list({c.type: c for c in [*conditions, *failing]}.values())
+            conditions = [*conditions, *failing]
         if await self._write(gs, status, conditions):
             self._report(gs, plan, outcome)
             if failure is not None:

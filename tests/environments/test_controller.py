@@ -9,11 +9,17 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from controller.environments.controller import RUN_NUMBER_KEY, EnvironmentReconciler
+from controller.environments.controller import (
+    IDLE_POOL_KEY,
+    RUN_NUMBER_KEY,
+    EnvironmentReconciler,
+)
 from controller.runtime.reconciler import Context, Controller
 from crds.errors import ConflictError
 from crds.kinds.environment import Environment
@@ -46,8 +52,14 @@ class Harness:
     fake: FakeTaskController
     controllers: list[Controller]
 
-    def start_controller(self) -> Controller:
-        ctx = Context(store=self.store, kv=self.store, informers=self.factory, events=self.sink)
+    def start_controller(self, **options: Any) -> Controller:
+        ctx = Context(
+            store=self.store,
+            kv=self.store,
+            informers=self.factory,
+            events=self.sink,
+            options=options,
+        )
         ctl = Controller(EnvironmentReconciler(ctx))
         ctl.attach()
         ctl.start()
@@ -324,3 +336,29 @@ async def test_missing_workflow_is_reported_not_crashed(harness: Harness) -> Non
         return seen is not None and "workflow 'readout-dataflow' not found" in seen.status.message
 
     await eventually(reported, within=10)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_idle_tasks_expire_after_the_ttl(harness: Harness, tmp_path: Path) -> None:
+    clock = Clock()
+    ctl = harness.start_controller(clock=clock, idle_ttl=60)
+    await apply_samples(harness, tmp_path / "runs.txt")
+    await harness.wait_state("physics-1", "RUNNING")
+    await harness.edit("physics-1", state="DONE")
+    await harness.wait_state("physics-1", "DONE")
+    tasks = harness.factory.informer(Task)
+    idle = [t.name for t in tasks.list(labels={"o2.idle": "true"})]
+    assert idle == ["physics-1-flp-tpc-readout"]
+    result = await ctl.reconciler.reconcile(IDLE_POOL_KEY)
+    assert result.requeue_after == 60
+    assert await harness.store.get(Task, "physics-1-flp-tpc-readout")
+    clock.now += timedelta(seconds=61)
+    await ctl.reconciler.reconcile(IDLE_POOL_KEY)
+    await eventually(lambda: tasks.get("physics-1-flp-tpc-readout") is None, within=10)

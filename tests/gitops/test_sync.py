@@ -283,3 +283,23 @@ async def test_noop_resync_writes_nothing_to_etcd(
     await eventually(lambda: rec._fetched["flp"].at > second, within=5)
     await manager.recorder.flush()
     assert await etcd_store.ping() == before
+
+
+async def test_resyncs_while_the_newest_commit_is_invalid_write_nothing(
+    etcd_store: EtcdStore, manager: Manager, repo: Repo
+) -> None:
+    repo.write("env.yaml", env_yaml("physics-1"))
+    repo.commit()
+    await etcd_store.create(gitsource("flp", repo.path))
+    await synced(etcd_store, "flp")
+    repo.write("env.yaml", env_yaml("physics-1", state="NOWHERE"))
+    repo.commit()
+    gs = await synced(etcd_store, "flp")
+    assert gs.status.sync == "OutOfSync"
+    await wait_events(etcd_store, "InvalidManifests")
+    before = await etcd_store.ping()
+    rec = reconciler(manager)
+    for _ in range(3):  # as the interval or a managed object's change would trigger them
+        await rec.reconcile("flp")
+    await manager.recorder.flush()
+    assert await etcd_store.ping() == before

@@ -1,0 +1,184 @@
+"""Batched Task status writes: many small status changes become few `update_status_many` txns.
+
+Changes are queued as functions of the current status (`patch(name, fn)`), so they are applied
+to the newest copy known (the informer cache or this writer's own last write, whichever has the
+higher resourceVersion) and re-applied after a conflict. `view(name)` is that newest copy with
+the queued changes applied: the driver decides on it, never on a lagging cache. Store I/O only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from crds.errors import ConflictError, FencedError, NotFoundError, O2Error
+from crds.kinds.task import Task, TaskStatus
+from crds.meta import utcnow
+from store.api import Store
+from store.informer import Informer
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER = 1.0
+"""Seconds before retrying writes that failed for a reason other than a conflict."""
+
+StatusFn = Callable[[TaskStatus], TaskStatus]
+Finisher = Callable[[Task, TaskStatus, datetime], TaskStatus]
+"""Adds derived fields (conditions, observedGeneration) to a new status."""
+
+
+@dataclass
+class _Pending:
+    fns: list[StatusFn] = field(default_factory=list)
+    then: list[Callable[[], None]] = field(default_factory=list)
+
+
+class StatusWriter:
+    """Queue status changes; `run()` flushes them in batches until cancelled."""
+
+    def __init__(
+        self,
+        store: Callable[[], Store],
+        cache: Informer[Task],
+        *,
+        finish: Finisher,
+        on_written: Callable[[Task, Task], None] | None = None,
+        batch: int = 512,
+    ) -> None:
+        self._store = store
+        self._cache = cache
+        self._finish = finish
+        self._on_written = on_written
+        self._batch = batch
+        self._latest: dict[str, Task] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._wake = asyncio.Event()
+        self.writes = 0
+        self.failures = 0
+
+    def base(self, name: str) -> Task | None:
+        """The newest stored copy known (cache or our own last write)."""
+        cached = self._cache.get(name)
+        mine = self._latest.get(name)
+        if cached is None or mine is None:
+            return cached
+        newer = (mine.metadata.resource_version or 0) > (cached.metadata.resource_version or 0)
+        return mine if newer else cached
+
+    def view(self, name: str) -> Task | None:
+        """The newest copy with queued changes applied (what the status will be)."""
+        task = self.base(name)
+        if task is None:
+            return None
+        pending = self._pending.get(name)
+        if pending is None:
+            return task
+        status = task.status
+        for fn in pending.fns:
+            status = fn(status)
+        return task.model_copy(update={"status": status})
+
+    def patch(self, name: str, fn: StatusFn, *, then: Callable[[], None] | None = None) -> None:
+        """Queue `fn` for `name`'s status; `then` runs once it is written (or dropped)."""
+        pending = self._pending.setdefault(name, _Pending())
+        pending.fns.append(fn)
+        if then is not None:
+            pending.then.append(then)
+        self._wake.set()
+
+    def forget(self, name: str) -> None:
+        self._latest.pop(name, None)
+
+    async def run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                names = list(self._pending)[: self._batch]
+                failures = self.failures
+                await self.flush(names)
+                if self.failures > failures:
+                    await asyncio.sleep(RETRY_AFTER)  # etcd trouble: back off, keep the changes
+
+    async def flush(self, names: list[str] | None = None) -> set[str]:
+        """Write the queued changes of `names` (all by default) now; the names written."""
+        chosen = names if names is not None else list(self._pending)
+        jobs = {n: self._pending.pop(n) for n in chosen if n in self._pending}
+        objs: list[Task] = []
+        befores: list[Task] = []
+        order: list[str] = []
+        done: set[str] = set()
+        now = utcnow()
+        for name, pending in jobs.items():
+            task = self.base(name)
+            if task is None:
+                _run_all(pending.then)
+                continue
+            status = task.status
+            for fn in pending.fns:
+                status = fn(status)
+            status = self._finish(task, status, now)
+            if status == task.status:
+                done.add(name)
+                _run_all(pending.then)
+                continue
+            objs.append(task.model_copy(update={"status": status}))
+            befores.append(task)
+            order.append(name)
+        if objs:
+            try:
+                results: list[Task | Exception] = await self._store().update_status_many(objs)
+            except FencedError:
+                raise
+            except O2Error as exc:
+                results = [exc] * len(objs)
+            self.writes += len(objs)
+            for name, old, result in zip(order, befores, results, strict=True):
+                done |= await self._settle(name, old, result, jobs[name])
+        return done
+
+    async def _settle(
+        self, name: str, before: Task, result: Task | Exception, pending: _Pending
+    ) -> set[str]:
+        if isinstance(result, Task):
+            self._latest[name] = result
+            if self._on_written is not None:
+                self._on_written(before, result)
+            _run_all(pending.then)
+            return {name}
+        if isinstance(result, ConflictError):
+            await self._refresh(name)
+            again = self._pending.setdefault(name, _Pending())
+            again.fns[:0] = pending.fns
+            again.then[:0] = pending.then
+            self._wake.set()
+            return set()
+        if isinstance(result, NotFoundError):
+            self._latest.pop(name, None)
+            _run_all(pending.then)
+            return set()
+        if isinstance(result, FencedError):
+            raise result
+        log.warning("Status write failed", extra={"task": name, "error": str(result)})
+        again = self._pending.setdefault(name, _Pending())
+        again.fns[:0] = pending.fns
+        again.then[:0] = pending.then
+        self.failures += 1
+        return set()
+
+    async def _refresh(self, name: str) -> None:
+        try:
+            self._latest[name] = await self._store().get(Task, name)
+        except NotFoundError:
+            self._latest.pop(name, None)
+
+
+def _run_all(callbacks: list[Callable[[], None]]) -> None:
+    for cb in callbacks:
+        try:
+            cb()
+        except Exception:
+            log.exception("Status write callback failed")
