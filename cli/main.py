@@ -6,7 +6,20 @@ from typing import Annotated
 
 import typer
 
-from cli.commands import apply, delete, describe, diff, get, passthrough, up, wait
+from cli import gitops
+from cli.commands import (
+    apply,
+    delete,
+    describe,
+    diff,
+    get,
+    logs,
+    nodes,
+    passthrough,
+    state,
+    up,
+    wait,
+)
 from cli.options import DEFAULT_ETCD, ENV_VARS, GlobalOptions, setup_logging
 
 app = typer.Typer(
@@ -77,7 +90,20 @@ def root(
     )
 
 
-for module in (apply, get, describe, delete, diff, wait, up, passthrough):
+for module in (
+    apply,
+    get,
+    describe,
+    delete,
+    diff,
+    wait,
+    state,
+    logs,
+    nodes,
+    gitops,
+    up,
+    passthrough,
+):
     module.register(app)
 
 

@@ -2,7 +2,8 @@
 
 `event()` never blocks a reconciler: it enqueues, and one background task writes. Repeats of
 the same object+type+reason+message share one Event named `<object>-<hash>` whose count and
-lastTimestamp advance. Each write attaches the Event to a shared etcd lease of its time bucket,
+lastTimestamp advance; repeats that arrive before the previous write are folded in memory, so
+a burst costs one write. Each write attaches the Event to a shared etcd lease of its time bucket,
 so an Event expires between `ttl` and `ttl + bucket` after its last occurrence. Events are
 written only while a store is available (the manager hands the leader's fenced store).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import re
@@ -33,11 +35,15 @@ _NOT_DNS = re.compile(r"[^a-z0-9-]+")
 
 @dataclass(frozen=True)
 class Occurrence:
+    """One event not yet written, with the repeats that arrived before it was."""
+
     involved: ObjectReference
     type: str
     reason: str
     message: str
     at: datetime
+    first_at: datetime
+    count: int = 1
 
 
 def event_name(involved: ObjectReference, *, type_: str, reason: str, message: str) -> str:
@@ -76,7 +82,8 @@ class EventRecorder:
         self.clock = clock
         self.dropped = 0
         self.written = 0
-        self._queue: asyncio.Queue[Occurrence] = asyncio.Queue(max_pending)
+        self._queue: asyncio.Queue[str] = asyncio.Queue(max_pending)
+        self._pending: dict[str, Occurrence] = {}
         self._leases: dict[int, int] = {}
         self._cache: OrderedDict[str, Event] = OrderedDict()
         self._cache_size = cache_size
@@ -89,20 +96,28 @@ class EventRecorder:
     def emit(
         self, involved: ObjectReference, *, reason: str, message: str = "", warning: bool = False
     ) -> None:
-        """Queue one occurrence (dropped, with a log line, when the queue is full)."""
+        """Queue one occurrence; a repeat of one still queued only bumps its count."""
         type_ = "Warning" if warning else "Normal"
-        occ = Occurrence(involved, type_, reason, message, self.clock())
+        name = event_name(involved, type_=type_, reason=reason, message=message)
+        now = self.clock()
+        queued = self._pending.get(name)
+        if queued is not None:
+            self._pending[name] = dataclasses.replace(queued, at=now, count=queued.count + 1)
+            return
         try:
-            self._queue.put_nowait(occ)
+            self._queue.put_nowait(name)
         except asyncio.QueueFull:
             self.dropped += 1
             log.warning("Event dropped: recorder queue full", extra={"reason": reason})
+            return
+        self._pending[name] = Occurrence(involved, type_, reason, message, now, now)
 
     async def run(self) -> None:
         while True:
-            occ = await self._queue.get()
+            name = await self._queue.get()
+            occ = self._pending.pop(name)
             try:
-                await self._write(occ)
+                await self._write(name, occ)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -114,11 +129,10 @@ class EventRecorder:
         """Until every queued occurrence has been written (or given up)."""
         await self._queue.join()
 
-    async def _write(self, occ: Occurrence) -> None:
+    async def _write(self, name: str, occ: Occurrence) -> None:
         store = self._store()
         if store is None:
             return  # not leading: the leader reports events
-        name = event_name(occ.involved, type_=occ.type, reason=occ.reason, message=occ.message)
         for attempt in range(3):
             try:
                 await self._write_once(store, name, occ)
@@ -141,7 +155,7 @@ class EventRecorder:
             fresh = self._new_event(name, occ)
         else:
             spec = existing.spec.model_copy(
-                update={"count": existing.spec.count + 1, "last_timestamp": occ.at}
+                update={"count": existing.spec.count + occ.count, "last_timestamp": occ.at}
             )
             fresh = existing.model_copy(update={"spec": spec})
             # delete + create re-attaches the Event to the current lease bucket
@@ -155,7 +169,8 @@ class EventRecorder:
             type="Warning" if occ.type == "Warning" else "Normal",
             reason=occ.reason,
             message=occ.message,
-            first_timestamp=occ.at,
+            count=occ.count,
+            first_timestamp=occ.first_at,
             last_timestamp=occ.at,
             source=self.source,
         )

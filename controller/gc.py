@@ -1,11 +1,12 @@
-"""Garbage collector: cascades deletion along ownerReferences (background and foreground).
+"""Garbage collector: cascades deletion along ownerReferences (background, foreground, orphan).
 
 Background: a dependent none of whose owners exist any more (by uid) is deleted. The owner's
 absence is confirmed with a live read before deleting, so a lagging cache never kills the
 dependent of a freshly created owner; an owner whose stored value is unreadable counts as
 present. Foreground: an owner being deleted with the `foregroundDeletion` finalizer gets its
 dependents deleted, and loses the finalizer once no dependent with blockOwnerDeletion remains.
-Keys are `<Kind>/<name>` across every registered kind.
+Orphan: an owner being deleted with the `orphan` finalizer is dropped from its dependents'
+ownerReferences (they survive), then loses the finalizer. Keys are `<Kind>/<name>`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from controller.runtime.finalizers import FOREGROUND_DELETION, remove_finalizer
+from controller.runtime.finalizers import FOREGROUND_DELETION, ORPHAN, remove_finalizer
 from controller.runtime.reconciler import Context, Reconciler, Result, Watch
 from crds.errors import NotFoundError, UnreadableObjectError
 from crds.meta import OwnerReference
@@ -47,14 +48,14 @@ class GarbageCollector(Reconciler):
             keys.extend(gc_key(d) for d in self.dependents(obj.metadata.uid))
             keys.extend(f"{ref.kind}/{ref.name}" for ref in obj.metadata.owner_references)
             return keys
-        if obj.metadata.owner_references or _foreground(obj):
+        if obj.metadata.owner_references or _propagating(obj):
             keys.append(gc_key(obj))
         return keys
 
     def resync_keys(self) -> Iterable[str]:
         for model in self.models.values():
             for obj in self.ctx.cache(model).list():
-                if obj.metadata.owner_references or _foreground(obj):
+                if obj.metadata.owner_references or _propagating(obj):
                     yield gc_key(obj)
 
     def dependents(self, uid: str) -> list[Resource]:
@@ -71,7 +72,9 @@ class GarbageCollector(Reconciler):
         obj = self.ctx.cache(model).get(name)
         if obj is None:
             return Result()
-        if _foreground(obj):
+        if _deleting_with(obj, ORPHAN):
+            await self._orphan_dependents(obj)
+        elif _deleting_with(obj, FOREGROUND_DELETION):
             await self._finish_foreground(obj)
         elif obj.metadata.owner_references and obj.metadata.deletion_timestamp is None:
             await self._collect_if_orphaned(obj)
@@ -118,6 +121,15 @@ class GarbageCollector(Reconciler):
         await remove_finalizer(self.ctx.store, owner, FOREGROUND_DELETION)
         log.info("Foreground deletion finished", extra={"object": owner.ref})
 
+    async def _orphan_dependents(self, owner: Resource) -> None:
+        uid = owner.metadata.uid
+        for dep in self.dependents(uid):
+            refs = tuple(r for r in dep.metadata.owner_references if r.uid != uid)
+            meta = dep.metadata.model_copy(update={"owner_references": refs})
+            await self.ctx.store.update(dep.model_copy(update={"metadata": meta}))
+        await remove_finalizer(self.ctx.store, owner, ORPHAN)
+        log.info("Dependents orphaned", extra={"object": owner.ref})
+
     async def _delete(self, obj: Resource, *, reason: str) -> None:
         try:
             await self.ctx.store.delete(
@@ -128,8 +140,10 @@ class GarbageCollector(Reconciler):
         log.info("Garbage-collected", extra={"object": obj.ref, "reason": reason})
 
 
-def _foreground(obj: Resource) -> bool:
-    return (
-        obj.metadata.deletion_timestamp is not None
-        and FOREGROUND_DELETION in obj.metadata.finalizers
-    )
+def _deleting_with(obj: Resource, finalizer: str) -> bool:
+    return obj.metadata.deletion_timestamp is not None and finalizer in obj.metadata.finalizers
+
+
+def _propagating(obj: Resource) -> bool:
+    """An owner whose deletion the collector must carry on (foreground or orphan)."""
+    return _deleting_with(obj, FOREGROUND_DELETION) or _deleting_with(obj, ORPHAN)

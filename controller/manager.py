@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 CONTROLLERS: list[str] = [
     "controller.gc:GarbageCollector",
+    "controller.tasks.controller:TaskReconciler",
+    "controller.nodes.controller:NodeReconciler",
 ]
 """Entry points of the controllers a manager runs by default (append yours here)."""
 

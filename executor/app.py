@@ -122,7 +122,11 @@ class ExecutorApp:
 
     async def _consume(self) -> int:
         async for event in self.client.events():
-            code = await self._handle(event)
+            try:
+                code = await self._handle(event)
+            except Exception:  # one bad event must not take down every task on the agent
+                log.exception("Handling an agent event failed", extra={"event": event.TYPE})
+                continue
             if code is not None:
                 return code
         log.info("Event stream ended")
@@ -158,7 +162,12 @@ class ExecutorApp:
     def _spawn(self, job: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(job)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._reap)
+
+    def _reap(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Background job failed", exc_info=task.exception())
 
     async def _launch(self, task: TaskInfo) -> None:
         task_id = str(task.task_id)
@@ -172,7 +181,7 @@ class ExecutorApp:
             )
             self._outbox.put_nowait(status)
             return
-        log.info("Launching task", extra={"task": task_id, "name": task.name})
+        log.info("Launching task", extra={"task": task_id, "task_name": task.name})
         await self.runner.launch_task_info(
             task_id, task.data or b"", sandbox_root=self.settings.sandbox_root
         )

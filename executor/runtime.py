@@ -77,6 +77,20 @@ def free_loopback_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def loopback_port_busy(port: int) -> bool:
+    """True when something listens on 127.0.0.1:`port` (or the wildcard) right now.
+
+    SO_REUSEADDR so that a port left in TIME_WAIT by an earlier task does not count as busy.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 class TaskRunner:
     """Hosts every o2 task of one executor."""
 
@@ -107,6 +121,12 @@ class TaskRunner:
             env["O2_OCC_PORT"] = str(port)
             spec = dataclasses.replace(spec, occ_port=port)
         record = self.table.add(spec.task_id, control=spec.control)
+        if spec.control == "occ" and spec.occ_port and loopback_port_busy(spec.occ_port):
+            # Something else would answer our OCC calls (and the task could not serve them).
+            message = f"OCC port {spec.occ_port} is already in use on this host"
+            self.table.mark_exited(spec.task_id, exit_code=None, signal=None, message=message)
+            self._emit(spec.task_id, "TASK_FAILED", message=message, occ_state="ERROR")
+            return
         try:
             process = spawn(spec.task_id, spec.command, sandbox=spec.sandbox, extra_env=env)
         except SpawnError as exc:

@@ -184,8 +184,11 @@ class Informer(Generic[R]):
                 if need_list:
                     await self._relist()
                     need_list = False
-                await self._watch()
-                delay = self.retry_delay
+                if await self._watch():
+                    delay = self.retry_delay
+                else:  # a stream that ended without delivering anything: do not spin
+                    await asyncio.sleep(delay)
+                    delay = min(self.max_retry_delay, delay * 2)
             except CompactedError as exc:
                 self.relists += 1
                 log.warning(
@@ -222,22 +225,27 @@ class Informer(Generic[R]):
             extra={"kind": self.kind.KIND, "items": len(fresh), "revision": result.revision},
         )
 
-    async def _watch(self) -> None:
+    async def _watch(self) -> bool:
+        """Follow one watch stream; True when it delivered something or went silent."""
         stream = self.store.watch(self.kind, start_revision=self.revision + 1)
         loop = asyncio.get_running_loop()
+        delivered = False
         try:
             async with asyncio.timeout(self.inactivity_timeout) as deadline:
                 async for event in stream:
                     deadline.reschedule(loop.time() + self.inactivity_timeout)
                     self._on_watch_event(event)
+                    delivered = True
         except TimeoutError:
             self.stalls += 1
             log.warning(
                 "Watch silent too long; restarting it",
                 extra={"kind": self.kind.KIND, "revision": self.revision},
             )
+            return True
         finally:
             await _close(stream)
+        return delivered
 
     def _on_watch_event(self, event: WatchEvent[R]) -> None:
         if event.type == "UNREADABLE":

@@ -7,13 +7,17 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
+from rich.console import RenderableType
 from rich.rule import Rule
 
+from cli.describe_printers import describe_environment, describe_task
 from cli.options import GlobalOptions
 from cli.printers import describe, event_sort_key, involves
 from cli.runtime import connect, print_out, run
 from cli.selectors import complete_kind
 from crds.errors import NotFoundError
+from crds.kinds.environment import Environment
+from crds.kinds.task import Task
 from crds.resource import Resource, kind_info
 from store.api import Store
 
@@ -22,7 +26,8 @@ HELP = """Show one or more objects in detail: metadata, spec, status, conditions
 **Examples**
 
 ```
-o2 describe environment physics-1
+o2 describe environment physics-1    # role tree, transitions with durations
+o2 describe task physics-1-flp-tpc-readout   # placement, ports, pid, exit
 o2 describe tc readout
 ```
 """
@@ -39,15 +44,27 @@ async def events_for(store: Store, obj: Resource) -> list[Mapping[str, Any]]:
     return sorted((e for e in wires if involves(e, obj)), key=event_sort_key)
 
 
+async def view_of(store: Store, obj: Resource, *, now: datetime) -> RenderableType:
+    """The kind's own view (Environment: role tree and transitions; Task: placement), or the
+    generic one."""
+    events = await events_for(store, obj)
+    if isinstance(obj, Environment):
+        listing = await store.list(Task)
+        tasks = [t for t in listing.items if t.spec.environment == obj.metadata.name]
+        return describe_environment(obj, tasks=tasks, events=events, now=now)
+    if isinstance(obj, Task):
+        return describe_task(obj, events=events, now=now)
+    return describe(obj, events=events, now=now)
+
+
 async def _describe(opts: GlobalOptions, *, kind: str, names: list[str]) -> None:
     info = kind_info(kind)
     async with connect(opts) as store:
         for i, name in enumerate(names):
             obj = await store.get(info.model, name)
-            events = await events_for(store, obj)
             if i:
                 print_out(Rule())
-            print_out(describe(obj, events=events, now=datetime.now(UTC)))
+            print_out(await view_of(store, obj, now=datetime.now(UTC)))
 
 
 def describe_command(

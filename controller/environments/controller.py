@@ -137,6 +137,7 @@ class EnvironmentReconciler(Reconciler):
             tasks,
             now=now,
             idle=self.ctx.cache(Task).list(labels={IDLE_LABEL: "true"}),
+            taken=set(self.ctx.cache(Task).names()),
             expansion=expansion,
             busy_detectors=self._busy_detectors(env),
             options=self.options,
@@ -214,7 +215,7 @@ class EnvironmentReconciler(Reconciler):
         failures = [(o.hook, o.message) for o in outcomes if not o.ok]
         if not failures:
             return status
-        return hooks_failed(env, failures, now=now, status=status)
+        return hooks_failed(env, failures, now=now, status=status, progress=result.transition)
 
     async def _expire_idle(self) -> Result:
         """Delete idle-pool tasks released more than `idle_ttl` seconds ago; look again later."""

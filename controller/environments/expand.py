@@ -54,6 +54,8 @@ class ExpandedTask:
     name: str
     path: str
     spec: TaskSpec
+    template: str = ""
+    """The unexpanded role path (`flp-{{ detector }}.readout`): what copies have in common."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class _Frame:
     """What a role inherits from its ancestors."""
 
     path: str = ""
+    template: str = ""
     defaults: tuple[Layer, ...] = ()
     vars: tuple[Layer, ...] = ()
     locals: tuple[Layer, ...] = ()
@@ -214,7 +217,9 @@ class _Expander:
             "role_name": name,
             "parent_role_path": frame.path,
         }
-        named = replace(frame, path=path, specials=specials)
+        named = replace(
+            frame, path=path, template=_join(frame.template, role.name), specials=specials
+        )
         rendered = _render_constraints(role.constraints, self._scope(named, where=path))
         return replace(named, constraints=_merge(frame.constraints, rendered))
 
@@ -247,7 +252,7 @@ class _Expander:
         spec = _task_spec(
             taskclass, scope, frame=frame, env_name=self.env.name, critical=role.task.critical
         )
-        self.tasks[name] = ExpandedTask(name=name, path=frame.path, spec=spec)
+        self.tasks[name] = ExpandedTask(name, frame.path, spec, template=frame.template)
 
     def _hook(self, call: CallRole, frame: _Frame) -> Hook:
         specials = dict(frame.specials)

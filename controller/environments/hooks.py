@@ -45,7 +45,7 @@ async def run_hook(hook: Hook) -> HookResult:
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
         )
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # missing program, no permission, NUL in argv
         return HookResult(hook, False, None, "", f"cannot start {hook.argv[0]!r}: {exc}")
     try:
         async with asyncio.timeout(hook.timeout):
@@ -62,7 +62,8 @@ async def run_hook(hook: Hook) -> HookResult:
     text = out.decode(errors="replace")[-OUTPUT_TAIL:]
     code = proc.returncode
     ok = code == 0
-    message = "succeeded" if ok else f"exit code {code}: {text.strip()[-200:]}"
+    tail = text.strip()[-200:]
+    message = ("succeeded" if ok else f"exit code {code}") + (f": {tail}" if tail else "")
     log.info("Hook finished", extra={"hook": hook.path, "exit_code": code, "argv": hook.argv})
     return HookResult(hook, ok, code, text, message)
 

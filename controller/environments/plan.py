@@ -26,7 +26,7 @@ the start of the transition) fails into GO_ERROR naming the tasks it waited for.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -144,6 +144,7 @@ def plan(
     *,
     now: datetime,
     idle: Sequence[Task] = (),
+    taken: Container[str] = frozenset(),
     expansion: Expansion | None = None,
     busy_detectors: Mapping[str, Sequence[str]] | None = None,
     options: Options = Options(),
@@ -151,6 +152,7 @@ def plan(
     """The actions and status of one reconcile of `env` (see the module docstring).
 
     `tasks` are the Tasks labelled with the environment; `idle` the idle pool (for adoption);
+    `taken` the names of all existing Tasks;
     `busy_detectors` the detectors of the other live environments, by environment name;
     `expansion` may be passed when the caller cached `expand()` of the same inputs.
     """
@@ -162,7 +164,7 @@ def plan(
             env, stalled(env, "InvalidWorkflow", str(exc), now=now), None, tasks, now=now
         )
         return Plan(status=status, notes=(Note("Warning", "InvalidWorkflow", str(exc)),))
-    taskset = TaskSet(env, expansion, tasks, idle, now)
+    taskset = TaskSet(env, expansion, tasks, idle, now, taken)
     held = set(env.status.detectors)
     new = [d for d in expansion.detectors if d not in held]
     clash = detector_conflicts(new, busy_detectors or {})
@@ -277,7 +279,9 @@ class _Planner:
         broken = [(h, h.error) for h in step.start if h.error]
         advanced = self._advance(status, steps, index)
         if any(h.critical for h, _ in broken):
-            failed = hooks_failed(self.env, broken, now=self.now, status=advanced)
+            failed = hooks_failed(
+                self.env, broken, now=self.now, status=advanced, progress=status.transition
+            )
             return Plan(status=failed, notes=(Note("Warning", "HookFailed", failed.message),))
         return Plan(
             status=advanced,

@@ -23,6 +23,10 @@ from crds.meta import Condition
 
 Result = Literal["Succeeded", "Failed", "Cancelled"]
 CANCELLED = "TransitionCancelled"
+MAX_MESSAGE = 1024
+"""Longest status or history message kept (the status must stay far below etcd's value limit)."""
+ROLE_SUMMARY_LIMIT = 200
+"""Above this many task role paths, status.roles is summarized per unexpanded path."""
 
 
 def with_run_number(status: EnvironmentStatus, run_number: int) -> EnvironmentStatus:
@@ -51,12 +55,18 @@ def record(
         duration_seconds=duration,
         result=result,
         run_number=env.status.run_number,
-        message=message,
+        message=clamp(message),
     )
+
+
+def clamp(message: str) -> str:
+    """`message` cut to MAX_MESSAGE characters."""
+    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
 
 
 def go_error(status: EnvironmentStatus, message: str, *, now: datetime) -> EnvironmentStatus:
     """`status` with a GO_ERROR transition starting now, for `message`."""
+    message = clamp(message)
     progress = TransitionProgress(event="GO_ERROR", started_at=now, message=message)
     return status.model_copy(update={"transition": progress, "message": message})
 
@@ -78,15 +88,16 @@ def hooks_failed(
     *,
     now: datetime,
     status: EnvironmentStatus,
+    progress: TransitionProgress | None,
 ) -> EnvironmentStatus:
-    """The status to write instead of `status` when hooks of the current step failed.
+    """The status to write instead of `status` when hooks of the step `progress` failed.
 
-    Only critical failures matter: at before_/leave_ they cancel the transition (no retry until
-    the spec changes), at enter_/after_ the transition completes and the environment goes ERROR.
-    During GO_ERROR they are only reported.
+    `progress` is the transition at the step the hooks ran in (Plan.transition; it may have
+    started in the same plan). Only critical failures matter: at before_/leave_ they cancel the
+    transition (no retry until the spec changes), at enter_/after_ the transition completes and
+    the environment goes ERROR. During GO_ERROR they are only reported.
     """
     critical = [(h, m) for h, m in failures if h.critical]
-    progress = env.status.transition
     if not critical or progress is None:
         return status
     message = "; ".join(f"hook {h.path} failed: {m}" for h, m in critical[:3])
@@ -174,23 +185,36 @@ def summarize(
 ) -> EnvironmentStatus:
     """Task counts, per-role summary, Ready/Reconciling and observedGeneration."""
     counts = Counter(task_state(t) for t in tasks)
-    by_role: dict[str, Counter[str]] = {}
-    if expansion is not None:
-        for want in expansion.tasks.values():
-            by_role.setdefault(want.path, Counter())
-    for t in tasks:
-        by_role.setdefault(t.spec.role, Counter())[task_state(t)] += 1
-    roles = tuple(
-        RoleSummary(path=p, tasks=sum(c.values()), states=dict(c)) for p, c in by_role.items()
-    )
     summary = status.model_copy(
-        update={"task_counts": dict(counts), "task_total": len(tasks), "roles": roles}
+        update={
+            "message": clamp(status.message),
+            "task_counts": dict(counts),
+            "task_total": len(tasks),
+            "roles": role_summaries(expansion, tasks),
+        }
     )
     return summary.model_copy(
         update={
             "conditions": conditions_for(env, summary, now=now),
             "observed_generation": env.metadata.generation,
         }
+    )
+
+
+def role_summaries(expansion: Expansion | None, tasks: Sequence[Task]) -> tuple[RoleSummary, ...]:
+    """Task counts per expanded role path; per unexpanded path (`flp-{{ detector }}.readout`)
+    when there are more than ROLE_SUMMARY_LIMIT paths, so the status stays small."""
+    wanted = list(expansion.tasks.values()) if expansion is not None else []
+    group = {w.path: w.path for w in wanted}
+    if len({t.spec.role for t in tasks} | set(group)) > ROLE_SUMMARY_LIMIT:
+        group = {w.path: w.template or w.path for w in wanted}
+    by_role: dict[str, Counter[str]] = {}
+    for path in group.values():
+        by_role.setdefault(path, Counter())
+    for t in tasks:
+        by_role.setdefault(group.get(t.spec.role, t.spec.role), Counter())[task_state(t)] += 1
+    return tuple(
+        RoleSummary(path=p, tasks=sum(c.values()), states=dict(c)) for p, c in by_role.items()
     )
 
 

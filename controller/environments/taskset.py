@@ -1,8 +1,9 @@
 """The owned Task set of an environment: desired vs observed -> create, update, delete. Pure.
 
 - A task is matched to its desired slot by role path (spec.role), so an adopted idle task with
-  another environment's name still fills the slot; a name taken by a task of another
-  environment is left alone (reported by the caller).
+  another environment's name still fills the slot. When the desired name is held by a task of
+  someone else (typically one adopted by another environment), the new task's name gets the
+  first 8 characters of the environment's uid as a suffix (stable for this environment).
 - Replace (delete, then create on a later pass): only when the class or control mode changed.
   Command, resources and constraints are updated in place and apply at the next launch.
 - Reconfigure: a task is stale when status.configuredProperties (written by the task controller
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -27,6 +28,7 @@ from controller.environments.expand import ExpandedTask, Expansion
 from crds.kinds.environment import Environment
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskSpec
 from crds.meta import ObjectMeta, OwnerReference
+from crds.names import join_label
 
 ENV_LABEL = "o2.environment/name"
 ROLE_LABEL = "o2.role"
@@ -63,6 +65,8 @@ class TaskSet:
     owned: Sequence[Task]
     idle: Sequence[Task] = ()
     now: datetime | None = None
+    taken: Container[str] = frozenset()
+    """Names of all existing Tasks: a desired name held by another owner gets a suffix."""
 
     @cached_property
     def _mine(self) -> dict[str, Task]:
@@ -127,8 +131,11 @@ class TaskSet:
                 out.update.append(have.model_copy(update={"spec": spec}))
 
     def _new(self, want: ExpandedTask, target: str) -> Task:
+        name = want.name
+        if name in self.taken:  # e.g. adopted by another environment from an earlier one
+            name = join_label(name, self.env.metadata.uid[:8] or "new")
         meta = ObjectMeta(
-            name=want.name,
+            name=name,
             labels={ENV_LABEL: self.env.name, ROLE_LABEL: want.path},
             owner_references=(self._owner(),),
         )

@@ -36,12 +36,16 @@ from controller.gitsource.plan import (
     plan_sync,
     settle,
 )
+from controller.gitsource.source import Sources
 from controller.gitsource.status import (
     Outcome,
     conflict_condition,
+    conflict_message,
+    diff_request,
     diffed,
     failed,
     suspended,
+    sync_request,
     synced,
 )
 from controller.runtime.reconciler import Context, Reconciler, Result, Watch, label_value
@@ -53,9 +57,7 @@ from crds.errors import (
     ValidationError,
 )
 from crds.kinds.gitsource import (
-    DIFF_REQUESTED_AT,
     SOURCE_LABEL,
-    SYNC_REQUESTED_AT,
     DiffResult,
     GitSource,
     GitSourceStatus,
@@ -106,11 +108,13 @@ class GitSourceReconciler(Reconciler):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         root = Path(ctx.options.get("data_dir") or default_data_dir().parent) / "gitsource"
-        self.git = GitCache(root, timeout=float(ctx.options.get("git_timeout", GIT_TIMEOUT)))
+        timeout = float(ctx.options.get("git_timeout", GIT_TIMEOUT))
+        self.git = Sources(GitCache(root, timeout=timeout))
         self.monotonic: Callable[[], float] = ctx.options.get("monotonic", time.monotonic)
         self.clock: Callable[[], datetime] = ctx.options.get("clock", utcnow)
         self.models = {i.kind: i.model for i in all_kinds() if i.kind != "Event"}
         self._fetched: dict[str, Fetched] = {}
+        self._fetch_errors: dict[str, tuple[float, SourceError]] = {}
         self._parsed: OrderedDict[tuple[str, str, str], list[Resource] | ValidationError] = (
             OrderedDict()
         )
@@ -131,21 +135,23 @@ class GitSourceReconciler(Reconciler):
         gs = self.ctx.cache(GitSource).get(key)
         if gs is None or gs.metadata.deletion_timestamp is not None:
             self._fetched.pop(key, None)
+            self._fetch_errors.pop(key, None)
             return Result()  # managed objects stay (orphaned), as with `o2 apply`
         if gs.spec.suspend:
             await self._write(gs, *suspended(gs.status))
             return Result()
-        if _diff_request(gs) is not None:
+        if diff_request(gs) is not None:
             gs = await self._answer_diff(gs)
         return await self._sync(gs)
 
     async def _sync(self, gs: GitSource) -> Result:
-        request = _sync_request(gs)
+        request = sync_request(gs)
         interval = max(parse_duration(gs.spec.interval), 1.0)
         try:
             fetched = await self._current(gs, force=request is not None, interval=interval)
         except SourceError as exc:
-            await self._fail(gs, reason="FetchFailed", message=str(exc), commit=None)
+            failure = Failure(reason="FetchFailed", message=str(exc), commit=None)
+            await self._hold_last_good(gs, failure, request=request)
             return Result(requeue_after=min(interval, ERROR_RETRY))
         if isinstance(fetched.desired, ValidationError):
             failure = Failure(
@@ -166,7 +172,15 @@ class GitSourceReconciler(Reconciler):
         now = self.monotonic()
         if not force and cached and cached.spec_key == spec_key and now - cached.at < interval:
             return cached
-        fresh = await self._fetch(gs, at=now)
+        recent = self._fetch_errors.get(gs.metadata.name)
+        if not force and recent is not None and now - recent[0] < min(interval, ERROR_RETRY):
+            raise SourceError(str(recent[1]))  # no fetch storm while the remote is down
+        try:
+            fresh = await self._fetch(gs, at=now)
+        except SourceError as exc:
+            self._fetch_errors[gs.metadata.name] = (now, exc)
+            raise
+        self._fetch_errors.pop(gs.metadata.name, None)
         self._fetched[gs.metadata.name] = fresh
         return fresh
 
@@ -194,8 +208,8 @@ class GitSourceReconciler(Reconciler):
     async def _hold_last_good(
         self, gs: GitSource, failure: Failure, *, request: str | None
     ) -> None:
-        """The newest commit is invalid: keep the last applied one in effect (drift is still
-        healed, prune and health still follow it) and report the failure."""
+        """The newest commit is invalid or cannot be fetched: keep the last applied one in
+        effect (drift is still healed, prune and health still follow it), report the failure."""
         good = gs.status.last_applied_commit
         desired: list[Resource] | ValidationError | None = None
         if good is not None:
@@ -259,7 +273,7 @@ class GitSourceReconciler(Reconciler):
                 request=request,
             )
             # one condition per type (the failure's win), or transition times would move
-            conditions = [*conditions, *failing]
+            conditions = list({c.type: c for c in [*conditions, *failing]}.values())
         if await self._write(gs, status, conditions):
             self._report(gs, plan, outcome)
             if failure is not None:
@@ -274,12 +288,12 @@ class GitSourceReconciler(Reconciler):
             healed = "; ".join(f"{d.kind.lower()}/{d.name}: {d.message}" for d in plan.healed)
             events.event(gs, reason="DriftRestored", message=healed)
         conflict = conflict_condition(plan)
-        if plan.conflicts and _conflict_message(gs.status.conditions) != conflict.message:
+        if plan.conflicts and conflict_message(gs.status.conditions) != conflict.message:
             events.event(gs, reason="Conflict", message=conflict.message, warning=True)
 
     async def _fail(self, gs: GitSource, *, reason: str, message: str, commit: str | None) -> None:
         status, conditions = failed(
-            gs.status, reason=reason, message=message, commit=commit, request=_sync_request(gs)
+            gs.status, reason=reason, message=message, commit=commit, request=sync_request(gs)
         )
         if await self._write(gs, status, conditions):
             self._report_failure(gs, reason, message)
@@ -323,7 +337,7 @@ class GitSourceReconciler(Reconciler):
 
     async def _answer_diff(self, gs: GitSource) -> GitSource:
         """Plan the newest commit without acting; the answer goes to status.lastDiff."""
-        request = _diff_request(gs) or ""
+        request = diff_request(gs) or ""
         try:
             fetched = await self._fetch(gs, at=self.monotonic())
         except SourceError as exc:
@@ -392,21 +406,3 @@ class GitSourceReconciler(Reconciler):
             newest[kind] = max(newest.get(kind, 0), revision)
         for kind, revision in newest.items():
             await self._seen(self.models[kind], revision)
-
-
-def _sync_request(gs: GitSource) -> str | None:
-    value = gs.metadata.annotations.get(SYNC_REQUESTED_AT)
-    return value if value and value != gs.status.last_handled_sync_request else None
-
-
-def _diff_request(gs: GitSource) -> str | None:
-    value = gs.metadata.annotations.get(DIFF_REQUESTED_AT)
-    done = gs.status.last_diff.request if gs.status.last_diff is not None else None
-    return value if value and value != done else None
-
-
-def _conflict_message(conditions: Sequence[Condition]) -> str:
-    for cond in conditions:
-        if cond.type == "Conflict" and cond.status == "True":
-            return cond.message
-    return ""

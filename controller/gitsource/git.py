@@ -83,7 +83,7 @@ class GitCache:
     async def read(self, url: str, commit: str, *, path: str = ".") -> list[ManifestFile]:
         """Every manifest file under `path` at `commit`, sorted; hidden entries skipped."""
         repo = self.repo_dir(url)
-        sub = _clean_path(path)
+        sub = clean_path(path)
         spec = [] if sub == "." else ["--", sub]
         async with self._lock(repo):
             await self._ensure_repo(repo)
@@ -187,7 +187,7 @@ async def _kill(proc: asyncio.subprocess.Process) -> None:
         await proc.wait()
 
 
-def _clean_path(path: str) -> str:
+def clean_path(path: str) -> str:
     """spec.path as a repository-relative POSIX path; `..` and absolute paths are refused."""
     parts = [p for p in PurePosixPath(path.strip() or ".").parts if p not in (".", "/")]
     if any(p == ".." for p in parts) or path.strip().startswith("/"):

@@ -7,12 +7,21 @@ nothing is written.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from controller.gitsource.plan import Plan
 from controller.runtime.status import condition
-from crds.kinds.gitsource import DiffResult, GitSourceStatus, HealthState, SyncSummary
+from crds.kinds.gitsource import (
+    DIFF_REQUESTED_AT,
+    SYNC_REQUESTED_AT,
+    DiffResult,
+    GitSource,
+    GitSourceStatus,
+    HealthState,
+    SyncSummary,
+)
 from crds.meta import Condition
 
 CONFLICT = "Conflict"
@@ -140,3 +149,23 @@ def suspended(old: GitSourceStatus) -> tuple[GitSourceStatus, list[Condition]]:
 def diffed(old: GitSourceStatus, result: DiffResult) -> tuple[GitSourceStatus, list[Condition]]:
     """Status answering a diff request (nothing else changes)."""
     return old.model_copy(update={"last_diff": result}), []
+
+
+def sync_request(gs: GitSource) -> str | None:
+    """The `o2 sync` request not yet answered, if any."""
+    value = gs.metadata.annotations.get(SYNC_REQUESTED_AT)
+    return value if value and value != gs.status.last_handled_sync_request else None
+
+
+def diff_request(gs: GitSource) -> str | None:
+    """The `o2 diff gitsource` request not yet answered, if any."""
+    value = gs.metadata.annotations.get(DIFF_REQUESTED_AT)
+    done = gs.status.last_diff.request if gs.status.last_diff is not None else None
+    return value if value and value != done else None
+
+
+def conflict_message(conditions: Sequence[Condition]) -> str:
+    for cond in conditions:
+        if cond.type == "Conflict" and cond.status == "True":
+            return cond.message
+    return ""

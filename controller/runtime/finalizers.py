@@ -18,6 +18,10 @@ R = TypeVar("R", bound=Resource)
 FOREGROUND_DELETION = "foregroundDeletion"
 """While an owner carries it, the garbage collector deletes its dependents and then removes it."""
 
+ORPHAN = "orphan"
+"""While an owner carries it, the collector removes the owner from its dependents'
+ownerReferences (they survive) and then removes it."""
+
 
 def has_finalizer(obj: Resource, finalizer: str) -> bool:
     return finalizer in obj.metadata.finalizers
@@ -48,10 +52,21 @@ async def remove_finalizer(store: Store, obj: R, finalizer: str) -> R | None:
 
 async def delete_foreground(store: Store, kind: type[R], name: str, *, attempts: int = 5) -> None:
     """Delete `kind/name` so that it disappears only after its blocking dependents are gone."""
+    await _delete_with(store, kind, name, FOREGROUND_DELETION, attempts=attempts)
+
+
+async def delete_orphan(store: Store, kind: type[R], name: str, *, attempts: int = 5) -> None:
+    """Delete `kind/name` but keep its dependents (the collector drops their references)."""
+    await _delete_with(store, kind, name, ORPHAN, attempts=attempts)
+
+
+async def _delete_with(
+    store: Store, kind: type[R], name: str, finalizer: str, *, attempts: int
+) -> None:
     for _ in range(attempts):
         obj = await store.get(kind, name)
         try:
-            marked = await add_finalizer(store, obj, FOREGROUND_DELETION)
+            marked = await add_finalizer(store, obj, finalizer)
             await store.delete(kind, name, resource_version=marked.metadata.resource_version)
             return
         except ConflictError:

@@ -109,13 +109,15 @@ class LeaderElector:
         last_ok = loop.time()
         while True:
             await asyncio.sleep(self.config.retry_period)
+            budget = max(0.05, last_ok + self.config.renew_deadline - loop.time())
             try:
-                ttl = await self.kv.refresh_lease(lease)
+                async with asyncio.timeout(budget):  # a hung etcd call must not outlast it
+                    ttl = await self.kv.refresh_lease(lease)
             except NotFoundError:
                 log.warning("Leader lease expired", extra=self._extra(lease=lease))
                 return
             except Exception as exc:
-                if loop.time() - last_ok > self.config.renew_deadline:
+                if loop.time() - last_ok >= self.config.renew_deadline:
                     log.warning("Lease not renewed in time", extra=self._extra(error=str(exc)))
                     return
                 continue

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from controller.runtime.queue import ShutDown, WorkQueue
-from crds.errors import ConflictError, FencedError, PermanentError, TemporaryError
+from crds.errors import ConflictError, FencedError, O2Error, PermanentError, TemporaryError
 from crds.resource import Resource
 from store.api import RuntimeKV, Store
 from store.informer import CacheEvent, Informer, InformerFactory
@@ -143,8 +143,9 @@ class Controller:
         self.queue = WorkQueue()
         self.observer = observer
         self.on_fenced: FencedCallback | None = None
-        self.fenced = False
-        """Set when a write was rejected by the fence: workers stop pulling keys at once."""
+        self.halted = False
+        """Set when a write was rejected by the fence, or on a graceful stop: workers stop
+        pulling keys at once (the keys stay queued for the next term)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._busy: set[asyncio.Task[Any]] = set()
         self._handlers: list[tuple[Informer[Any], Callable[[CacheEvent[Any]], None]]] = []
@@ -179,7 +180,7 @@ class Controller:
         """Start workers (and resync); called when leadership is acquired."""
         if self._tasks:
             return
-        self.fenced = False
+        self.halted = False
         for i in range(max(1, self.reconciler.workers)):
             self._tasks.append(asyncio.create_task(self._worker(), name=f"{self.name}-w{i}"))
         if self.reconciler.resync_period:
@@ -192,11 +193,11 @@ class Controller:
         """Stop workers. With `grace`, reconciles in flight may finish for that long (graceful
         shutdown); without, they are cancelled at once (lost leadership). Keys stay queued."""
         tasks, self._tasks = self._tasks, []
-        if grace > 0:
+        if grace > 0 and tasks:
             for task in tasks:
                 if task not in self._busy:
                     task.cancel()
-            self.fenced = True  # busy workers return after their current key
+            self.halted = True  # busy workers return after their current key
             await asyncio.wait(tasks, timeout=grace)
         for task in tasks:
             task.cancel()
@@ -208,12 +209,12 @@ class Controller:
         queue = self.queue
         me = asyncio.current_task()
         assert me is not None
-        while not self.fenced:
+        while not self.halted:
             try:
                 key = await queue.get()
             except ShutDown:
                 return
-            if self.fenced:  # deposed or stopping: leave the key for the next term
+            if self.halted:  # deposed or stopping: leave the key for the next term
                 queue.add(key)
                 queue.done(key)
                 return
@@ -247,15 +248,19 @@ class Controller:
             self._warn(key, "ReconcileFailed", str(exc))
         except FencedError as exc:
             outcome = "fenced"
-            self.fenced = True
+            self.halted = True
             queue.add(key)
             log.error("Write rejected by the leader fence", extra=self._extra(key, exc))
             if self.on_fenced is not None:
                 self.on_fenced(exc)
+        except O2Error as exc:  # expected failures (etcd unavailable, validation): no traceback
+            outcome = "error"
+            delay = queue.add_rate_limited(key)
+            log.warning("Reconcile failed", extra=self._extra(key, exc, delay=delay))
         except Exception as exc:
             outcome = "error"
             delay = queue.add_rate_limited(key)
-            log.exception("Reconcile failed", extra=self._extra(key, exc, delay=delay))
+            log.exception("Reconcile crashed", extra=self._extra(key, exc, delay=delay))
         else:
             queue.forget(key)
             if result.requeue_after is not None:

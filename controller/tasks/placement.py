@@ -216,17 +216,27 @@ def why_unplaced(
         matching = [o for o in matching if satisfies(o, c, task=task, taken=taken)]
         if not matching:
             return f"no agent has {describe_constraint(c)}"
-    pools = {s.offer.id: s.pool for s in states}
-    return _resource_reason(task, [pools.get(o.id) or ResourcePool(o.resources) for o in matching])
+    by_id = {s.offer.id: s for s in states}
+    return _resource_reason(
+        task,
+        [by_id.get(o.id) or _OfferState(o, ResourcePool(o.resources), False) for o in matching],
+    )
 
 
-def _resource_reason(task: Task, pools: Sequence[ResourcePool]) -> str:
+def _free(state: _OfferState, name: str) -> float:
+    """What a task could still get: the executor's share is not for tasks."""
+    overhead = {"cpus": EXECUTOR_CPUS, "mem": EXECUTOR_MEM}.get(name, 0.0)
+    have = state.pool.available(name)
+    return max(0.0, have - overhead) if not state.executor_ready else have
+
+
+def _resource_reason(task: Task, states: Sequence[_OfferState]) -> str:
     wants = task.spec.wants
     ports = wants.ports + occ_port_count(task)
     checks = (
-        ("cpus", wants.cpus, max(p.available("cpus") for p in pools)),
-        ("memory", float(wants.memory), max(p.available("mem") for p in pools)),
-        ("ports", float(ports), float(max(p.available_ports() for p in pools))),
+        ("cpus", wants.cpus, max(round(_free(s, "cpus"), 3) for s in states)),
+        ("memory", float(wants.memory), max(_free(s, "mem") for s in states)),
+        ("ports", float(ports), float(max(s.pool.available_ports() for s in states))),
     )
     for label, want, best in checks:
         if want > best:

@@ -3,23 +3,29 @@
 Every function takes the current `TaskStatus` and what was observed, and returns the new one;
 no store, no clock (callers pass `now`), no network. The framework driver applies them.
 
-The executor puts process facts in `TaskStatus.data` of its updates as JSON
-`{"pid": 123, "occState": "STANDBY", "exitCode": 0, "signal": 9}` (all optional; snake_case keys
-are accepted too). Updates without data (reconciliation answers from the master) keep what the
-status already says.
+The executor puts process facts in `TaskStatus.data` of its updates (mesosapi.o2messages
+TaskStatusData: OCC state, pid, exit code, signal). Updates without data (reconciliation
+answers from the master) keep what the status already says.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
+
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskPhase, TaskStatus
 from crds.meta import Condition
 from mesosapi.models import TaskStatus as MesosStatus
-from mesosapi.o2messages import ControlItem, TaskReport, TransitionResult
+from mesosapi.o2messages import (
+    ControlItem,
+    TaskReport,
+    TaskStatusData,
+    TransitionResult,
+    encode,
+)
 
 PHASES: dict[str, TaskPhase] = {
     "TASK_STAGING": "Staging",
@@ -87,42 +93,28 @@ class ProcessFacts:
     signal: int | None = None
 
 
-def _int(doc: dict[str, Any], *keys: str) -> int | None:
-    for key in keys:
-        value = doc.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
-
-
 def parse_facts(data: bytes | None) -> ProcessFacts:
-    """The executor's JSON facts from TaskStatus.data; empty facts for anything unreadable."""
+    """The executor's TaskStatusData from TaskStatus.data; empty facts for anything unreadable."""
     if not data:
         return ProcessFacts()
     try:
-        doc = json.loads(data)
-    except ValueError:
+        doc = TaskStatusData.model_validate_json(data)
+    except PydanticValidationError:
         return ProcessFacts()
-    if not isinstance(doc, dict):
-        return ProcessFacts()
-    state = doc.get("occState", doc.get("occ_state"))
     return ProcessFacts(
-        pid=_int(doc, "pid"),
-        occ_state=state if state in OCC_STATES else None,
-        exit_code=_int(doc, "exitCode", "exit_code"),
-        signal=_int(doc, "signal"),
+        pid=doc.pid,
+        occ_state=doc.state if doc.state in OCC_STATES else None,
+        exit_code=doc.exit_code,
+        signal=doc.signal,
     )
 
 
 def encode_facts(facts: ProcessFacts) -> bytes:
-    """The JSON an executor sends (used by hollow responders and tests)."""
-    doc = {
-        "pid": facts.pid,
-        "occState": facts.occ_state,
-        "exitCode": facts.exit_code,
-        "signal": facts.signal,
-    }
-    return json.dumps({k: v for k, v in doc.items() if v is not None}).encode()
+    """The TaskStatusData an o2 executor sends (used by hollow responders and tests)."""
+    data = TaskStatusData(
+        state=facts.occ_state or "", pid=facts.pid, exit_code=facts.exit_code, signal=facts.signal
+    )
+    return encode(data)
 
 
 def launched(
@@ -236,7 +228,7 @@ def control_items(task: Task) -> list[ControlItem]:
     if not path:
         return []
     items = []
-    state = status.state
+    state: str = status.state
     for event in path:
         items.append(
             ControlItem(
@@ -282,7 +274,9 @@ def conditions(task: Task, *, unplaced: str | None = None) -> list[Condition]:
         )
     ]
     if unplaced is not None:
-        out.append(Condition(type="Scheduled", status="False", reason="Unschedulable", message=unplaced))
+        out.append(
+            Condition(type="Scheduled", status="False", reason="Unschedulable", message=unplaced)
+        )
     elif status.agent_id:
         out.append(
             Condition(

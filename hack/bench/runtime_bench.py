@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import os
+import secrets
 import statistics
 import tempfile
 import time
@@ -176,9 +179,16 @@ async def delays(
     return raw[20:], runtime[20:]
 
 
+def rss_bytes() -> int:
+    """Resident set size of this process (Linux)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
 async def bench(endpoint: str, *, objects: int, samples: int) -> dict[str, Any]:
     floor = await measure_floor(endpoint, quick=True)
-    store = await open_store(StoreConfig(endpoints=(endpoint,), prefix="/bench-runtime"))
+    prefix = f"/bench-runtime-{secrets.token_hex(4)}"
+    store = await open_store(StoreConfig(endpoints=(endpoint,), prefix=prefix))
     factory = InformerFactory(store)
     ctx = Context(store=store, kv=store, informers=factory, events=NullSink())
     reconciler = NoOp(ctx)
@@ -186,8 +196,14 @@ async def bench(endpoint: str, *, objects: int, samples: int) -> dict[str, Any]:
     try:
         await load(store, objects)
         ctl.attach()
+        gc.collect()
+        before = rss_bytes()
         factory.start()
+        await factory.wait_synced()
+        gc.collect()
+        cache_bytes = rss_bytes() - before
         rates = await throughput(reconciler, ctl, count=objects)
+        rates["cache_rss_bytes_per_object"] = cache_bytes / objects
         rates["watch_driven_reconciles_per_s"] = await end_to_end(
             endpoint, store, reconciler, count=objects
         )
@@ -232,6 +248,7 @@ def print_table(result: dict[str, Any]) -> None:
             "watch_driven_reconciles_per_s",
             ",.0f",
         ),
+        ("cache RSS per object, bytes (approx.)", "cache_rss_bytes_per_object", ",.0f"),
         ("write -> reconcile start p50 ms", "write_to_reconcile_p50_ms", ".2f"),
         ("write -> reconcile start p99 ms", "write_to_reconcile_p99_ms", ".2f"),
         ("raw etcd put -> watch p50 ms (interleaved)", "raw_watch_p50_ms", ".2f"),

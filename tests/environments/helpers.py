@@ -21,7 +21,6 @@ from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
 from crds.manifest import parse_documents
-from crds.meta import ObjectMeta
 
 SAMPLES = pathlib.Path(__file__).resolve().parents[2] / "manifests" / "samples"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -86,7 +85,15 @@ class Sim:
             t for t in self.tasks.values() if t.metadata.labels.get(ENV_LABEL) == self.env.name
         ]
         idle = [t for t in self.tasks.values() if t.metadata.labels.get(IDLE_LABEL) == "true"]
-        p = plan(self.env, self.workflow, self.classes, owned, idle=idle, now=self.now)
+        p = plan(
+            self.env,
+            self.workflow,
+            self.classes,
+            owned,
+            idle=idle,
+            taken=set(self.tasks),
+            now=self.now,
+        )
         self.plans.append(p)
         for t in p.delete:
             del self.tasks[t.name]
@@ -102,7 +109,9 @@ class Sim:
         self.hooks_run.extend(p.start_hooks)
         failures = [(h, "exit code 1") for h in p.await_hooks if h.path in self.fail_hooks]
         if failures:
-            status = hooks_failed(self.env, failures, now=self.now, status=status)
+            status = hooks_failed(
+                self.env, failures, now=self.now, status=status, progress=p.transition
+            )
         self.env = self.env.model_copy(update={"status": status})
         self._tasks_follow()
         self.now += timedelta(seconds=1)
@@ -152,11 +161,3 @@ class Sim:
         status = task.status.model_copy(update={"phase": phase, "message": message})
         self.tasks[name] = task.model_copy(update={"status": status})
         self.frozen.add(name)
-
-
-def standalone_task(name: str) -> Task:
-    from crds.kinds.common import Command
-    from crds.kinds.task import TaskSpec
-
-    spec = TaskSpec(task_class="readout", command=Command(value="x"))
-    return Task(metadata=ObjectMeta(name=name), spec=spec)

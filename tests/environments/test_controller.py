@@ -362,3 +362,40 @@ async def test_idle_tasks_expire_after_the_ttl(harness: Harness, tmp_path: Path)
     clock.now += timedelta(seconds=61)
     await ctl.reconciler.reconcile(IDLE_POOL_KEY)
     await eventually(lambda: tasks.get("physics-1-flp-tpc-readout") is None, within=10)
+
+
+class CrashOnFirstRunNumberWrite:
+    """A store whose first status write carrying a new run number fails, as if the controller
+    died between allocating the number and recording it."""
+
+    def __init__(self, store: EtcdStore) -> None:
+        self._store = store
+        self.crashed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def update_status(self, obj: Any) -> Any:
+        if not self.crashed and getattr(obj.status, "run_number", None) is not None:
+            self.crashed = True
+            raise RuntimeError("controller killed before writing the run number")
+        return await self._store.update_status(obj)
+
+
+async def test_run_number_lost_in_a_crash_is_never_handed_out_again(
+    harness: Harness, tmp_path: Path
+) -> None:
+    marker = tmp_path / "runs.txt"
+    crashing = CrashOnFirstRunNumberWrite(harness.store)
+    ctx = Context(store=crashing, kv=harness.store, informers=harness.factory, events=harness.sink)
+    ctl = Controller(EnvironmentReconciler(ctx))
+    ctl.attach()
+    ctl.start()
+    harness.controllers.append(ctl)
+    await apply_samples(harness, marker)
+    env = await harness.wait_state("physics-1", "RUNNING")
+    assert crashing.crashed
+    assert env.status.run_number == 2
+    assert marker.read_text() == "2\n"
+    raw = await harness.store.get_raw(f"{harness.store.prefix}/{RUN_NUMBER_KEY}")
+    assert raw is not None and raw.value == b"2"

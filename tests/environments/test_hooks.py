@@ -77,3 +77,8 @@ async def test_runner_awaits_a_hook_started_earlier_once() -> None:
     result = await runner.wait(key, h)
     assert result.ok and result.output.count("once") == 1
     await runner.close()
+
+
+async def test_argument_with_nul_byte_is_a_failure_not_a_crash() -> None:
+    result = await run_hook(hook("echo", "a\x00b"))
+    assert not result.ok and "cannot start" in result.message

@@ -6,6 +6,7 @@ the real task controller comes with issue 5.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from controller.environments.plan import (
@@ -17,7 +18,7 @@ from controller.environments.plan import (
 )
 from controller.environments.taskset import IDLE_SINCE, expired_idle
 from crds.conditions import get_condition
-from tests.environments.helpers import Sim, samples
+from tests.environments.helpers import Sim, samples, with_vars
 
 TPC = {"physics-1-flp-tpc-readout", "physics-1-flp-tpc-stfb", "physics-1-qc-0"}
 ITS = {"physics-1-flp-its-readout"}
@@ -379,3 +380,56 @@ def test_live_environment_holds_its_detectors_and_releases_them_when_done() -> N
     sim.set_spec(state="DONE")
     held.append(sim.settle().status.detectors)
     assert held == [("TPC",), ("TPC", "ITS"), ()]
+
+
+def test_recreated_environment_whose_task_name_was_adopted_gets_a_suffixed_task() -> None:
+    first = running_sim()
+    first.set_spec(state="DONE")
+    first.settle()
+    env, workflow, classes = samples()
+    meta = env.metadata.model_copy(update={"name": "physics-2", "uid": "uid-env-2"})
+    second = Sim(env.model_copy(update={"metadata": meta}), workflow, classes, tasks=first.tasks)
+    second.settle()
+    assert second.owned()["flp-TPC.readout"].name == "physics-1-flp-tpc-readout"
+    again_meta = env.metadata.model_copy(update={"uid": "abcdef123456"})
+    again = Sim(
+        env.model_copy(update={"metadata": again_meta}), workflow, classes, tasks=first.tasks
+    )
+    again.settle()
+    assert again.env.status.state == "RUNNING"
+    assert again.owned()["flp-TPC.readout"].name == "physics-1-flp-tpc-readout-abcdef12"
+    assert second.owned()["flp-TPC.readout"].metadata.labels[ENV_LABEL] == "physics-2"
+
+
+def test_failing_hook_in_the_first_step_of_a_transition_cancels_it() -> None:
+    env, workflow, classes = samples()
+    moments = {"trigger": "before_START_ACTIVITY-10", "command": ("false",)}
+    roles = [
+        r if r.call is None else r.model_copy(update={"call": r.call.model_copy(update=moments)})
+        for r in workflow.spec.roles
+    ]
+    workflow = workflow.model_copy(
+        update={"spec": workflow.spec.model_copy(update={"roles": tuple(roles)})}
+    )
+    sim = Sim(env, workflow, classes, fail_hooks={"sor"})
+    sim.settle()
+    status = sim.env.status
+    assert status.state == "CONFIGURED"
+    assert status.history[-1].event == "START_ACTIVITY"
+    assert status.history[-1].result == "Cancelled"
+    assert sim.run_counter == 0
+
+
+def test_role_summary_collapses_copies_when_there_are_many() -> None:
+    env, workflow, classes = samples()
+    detectors = json.dumps([f"D{i}" for i in range(150)])
+    sim = Sim(with_vars(env, detectors=detectors), workflow, classes)
+    sim.settle()
+    roles = {r.path: (r.tasks, r.states) for r in sim.env.status.roles}
+    assert roles == {
+        "flp-{{ detector }}.readout": (150, {"RUNNING": 150}),
+        "flp-{{ detector }}.stfb": (150, {"RUNNING": 150}),
+        "qc": (1, {"RUNNING": 1}),
+    }
+    small = running_sim().env.status.roles
+    assert [r.path for r in small] == ["flp-TPC.readout", "flp-TPC.stfb", "qc-0"]

@@ -12,7 +12,7 @@ import contextlib
 import getpass
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -81,13 +81,16 @@ def sample_payload(*arguments: str, port: int | None = None) -> bytes:
     return encode(LaunchPayload(command=command, control="occ", occ_port=port))
 
 
-def tasks_for(offer: Offer, names: Sequence[str], executor: ExecutorInfo) -> list[TaskInfo]:
-    """Sample tasks carved from `offer`, each with one offered port as its OCC port."""
+def tasks_for(
+    offer: Offer, names: Sequence[str], executor: ExecutorInfo, *, data: Mapping[str, bytes]
+) -> list[TaskInfo]:
+    """Sample tasks carved from `offer`. Their OCC ports are picked free by the executor: every
+    local cluster offers the same port range, and other tests may run at the same time."""
     pool = ResourcePool(offer.resources)
     assert pool.take(Demand(cpus=0.1, mem=32)) is not None, "room for the executor"
     tasks = []
     for name in names:
-        got = pool.take(Demand(cpus=0.1, mem=16, ports=1))
+        got = pool.take(Demand(cpus=0.1, mem=16))
         assert got is not None, f"offer {offer.id} too small"
         tasks.append(
             TaskInfo(
@@ -96,7 +99,7 @@ def tasks_for(offer: Offer, names: Sequence[str], executor: ExecutorInfo) -> lis
                 agent_id=offer.agent_id,
                 resources=got.resources,
                 executor=executor,
-                data=sample_payload("--detector", name.upper(), port=got.ports[0]),
+                data=data.get(name) or sample_payload("--detector", name.upper()),
             )
         )
     return tasks
@@ -107,8 +110,8 @@ def status_data(update: Update) -> TaskStatusData:
     return decode_status_data(update.status.data)
 
 
-def is_update(task: str, state: str) -> Callable[[Update], bool]:
-    return lambda e: e.status.task_id == task and e.status.state == state
+def is_update(task: str, *states: str) -> Callable[[Update], bool]:
+    return lambda e: e.status.task_id == task and e.status.state in states
 
 
 def control(request_id: str, items: Sequence[tuple[str, str, str, dict[str, str]]]) -> bytes:
@@ -170,15 +173,20 @@ class Scheduler:
         ]
 
     def messages(self, *, after: int = 0) -> list[object]:
-        return [
-            decode_to_controller(e.data) for e in self.events[after:] if isinstance(e, Message)
-        ]
+        return [decode_to_controller(e.data) for e in self.events[after:] if isinstance(e, Message)]
 
-    async def launch(self, names: Sequence[str], executor: ExecutorInfo | None = None) -> None:
+    async def launch(
+        self,
+        names: Sequence[str],
+        *,
+        executor: ExecutorInfo | None = None,
+        data: Mapping[str, bytes] | None = None,
+    ) -> None:
+        """One ACCEPT launching `names` (sample tasks unless `data` gives a task's payload)."""
         offers = await self.wait_for(Offers, lambda e: bool(e.offers))
         offer = offers.offers[0]
         self.agent_id = offer.agent_id
-        tasks = tasks_for(offer, names, executor or o2_executor())
+        tasks = tasks_for(offer, names, executor or o2_executor(), data=data or {})
         await self.client.launch([offer.id], tasks)
 
     async def send(self, data: bytes) -> None:

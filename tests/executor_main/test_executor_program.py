@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+from pathlib import Path
+
 import pytest
 
-from mesosapi.scheduler import Update
+from mesosapi.models import TaskId
+from mesosapi.o2messages import ControlResults, DeviceEventMessage, decode_to_controller
+from mesosapi.scheduler import Failure, Message, Update
 from tests.executor_main.helpers import (
     EXECUTOR_ID,
     Scheduler,
+    alive,
+    control,
     is_update,
+    sample_payload,
     sandbox_of,
     scheduler,
     status_data,
@@ -49,10 +59,208 @@ async def test_two_tasks_run_in_one_executor_after_standby_and_are_reported(
         assert executors == {EXECUTOR_ID}
         assert len({sandbox_of(pid).parent for pid in pids.values()}) == 1
 
-        first = await sched.report()
-        later = await sched.report(newer_than=first.sequence)
+        mark = len(sched.events)
+        first = await sched.report(after=mark)
+        later = await sched.report(newer_than=first.sequence, after=mark)
         rows = {row.task_id: (row.phase, row.state, row.pid) for row in later.tasks}
         assert rows == {
             "t1": ("running", "STANDBY", pids["t1"]),
             "t2": ("running", "STANDBY", pids["t2"]),
         }
+
+
+def _stdout(pid: int) -> str:
+    return (sandbox_of(pid) / "stdout").read_text()
+
+
+async def test_one_message_configures_and_starts_both_tasks_and_a_repeat_is_not_rerun(
+    cluster: LocalMesosProcess,
+) -> None:
+    async with scheduler(cluster.address) as sched:
+        pids = await _running(sched, ("t1", "t2"))
+
+        mark = len(sched.events)
+        configure = [
+            ("t1", "c1", "CONFIGURE", {"detector": "TPC", "rate": "5"}),
+            ("t2", "c2", "CONFIGURE", {"detector": "ITS"}),
+        ]
+        await sched.send(control("req-1", configure))
+        results = await sched.results("req-1", after=mark)
+        assert [(r.task_id, r.ok, r.state) for r in results.results] == [
+            ("t1", True, "CONFIGURED"),
+            ("t2", True, "CONFIGURED"),
+        ]
+        replies = [m for m in sched.messages(after=mark) if isinstance(m, ControlResults)]
+        assert len(replies) == 1
+        assert 'properties={"detector": "TPC", "rate": "5"}' in _stdout(pids["t1"])
+        assert 'properties={"detector": "ITS"}' in _stdout(pids["t2"])
+
+        start = [
+            ("t1", "s1", "START", {"run_number": "42"}),
+            ("t2", "s2", "START", {"run_number": "42"}),
+        ]
+        await sched.send(control("req-2", start))
+        started = await sched.results("req-2", after=mark)
+        assert {(r.task_id, r.state) for r in started.results} == {
+            ("t1", "RUNNING"),
+            ("t2", "RUNNING"),
+        }
+        mark = len(sched.events)
+        await sched.send(control("req-2", start))
+        again = await sched.results("req-2", after=mark)
+        assert again == started
+        assert _stdout(pids["t1"]).count("transition START -> RUNNING") == 1
+        assert "run_number=42" in _stdout(pids["t1"])
+
+
+async def test_kill_runs_the_ladder_and_a_sigkilled_task_fails_with_its_signal(
+    cluster: LocalMesosProcess,
+) -> None:
+    async with scheduler(cluster.address) as sched:
+        pids = await _running(sched, ("t1", "t2", "t3"))
+
+        await sched.client.kill(TaskId("t1"), agent_id=sched.agent_id)
+        killed = await sched.wait_for(Update, is_update("t1", "TASK_KILLED"))
+        assert (status_data(killed).state, status_data(killed).exit_code) == ("DONE", 0)
+        assert not alive(pids["t1"])
+
+        os.kill(pids["t2"], signal.SIGKILL)
+        failed = await sched.wait_for(Update, is_update("t2", "TASK_FAILED"))
+        assert status_data(failed).signal == signal.SIGKILL
+        assert failed.status.reason == "REASON_COMMAND_EXECUTOR_FAILED"
+        assert "signal 9" in (failed.status.message or "")
+
+        mark = len(sched.events)
+        report = await sched.report(after=mark)
+        while {row.task_id for row in report.tasks} != {"t3"}:  # exited rows go once ACKed
+            report = await sched.report(newer_than=report.sequence, after=mark)
+        assert alive(pids["t3"])
+        assert "transition EXIT -> DONE" in _stdout_file(pids, "t1", sibling=pids["t3"])
+
+
+def _stdout_file(pids: dict[str, int], task: str, *, sibling: int) -> str:
+    """The stdout of an exited task, found next to a live sibling's sandbox."""
+    return (sandbox_of(sibling).parent / task / "stdout").read_text()
+
+
+async def test_a_killed_executor_takes_its_tasks_with_it_and_they_are_reported_gone(
+    cluster: LocalMesosProcess,
+) -> None:
+    async with scheduler(cluster.address) as sched:
+        pids = await _running(sched, ("t1", "t2"))
+        executor_pid = _parent(pids["t1"])
+        assert _parent(pids["t2"]) == executor_pid
+
+        os.kill(executor_pid, signal.SIGKILL)
+        for name in ("t1", "t2"):
+            gone = await sched.wait_for(Update, is_update(name, "TASK_FAILED", "TASK_LOST"))
+            assert gone.status.source == "SOURCE_AGENT"
+        for pid in pids.values():
+            await _until_dead(pid)
+
+
+async def test_shutdown_kills_every_task_reports_them_killed_and_exits_cleanly(
+    cluster: LocalMesosProcess,
+) -> None:
+    async with scheduler(cluster.address) as sched:
+        pids = await _running(sched, ("t1", "t2"))
+        executor_pid = _parent(pids["t1"])
+        assert sched.agent_id is not None
+
+        await sched.client.shutdown_executor(EXECUTOR_ID, sched.agent_id)
+        for name in ("t1", "t2"):
+            killed = await sched.wait_for(Update, is_update(name, "TASK_KILLED"))
+            assert killed.status.source == "SOURCE_EXECUTOR"
+            assert status_data(killed).state == "DONE"
+        failure = await sched.wait_for(Failure, lambda e: e.executor_id == EXECUTOR_ID)
+        assert failure.status == 0
+        assert not alive(executor_pid)
+        assert not any(alive(pid) for pid in pids.values())
+
+
+def _parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+async def _until_dead(pid: int, *, within: float = 10.0) -> None:
+    """Wait for `pid` to end, through a pidfd (an event, not a poll)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    ended: asyncio.Future[None] = loop.create_future()
+
+    def on_exit() -> None:
+        if not ended.done():
+            ended.set_result(None)
+
+    loop.add_reader(fd, on_exit)
+    try:
+        async with asyncio.timeout(within):
+            await ended
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
+async def test_end_of_stream_is_forwarded_and_a_bad_payload_fails_only_its_task(
+    cluster: LocalMesosProcess,
+) -> None:
+    async with scheduler(cluster.address) as sched:
+        eos = sample_payload("--eos-after", "0.1", "--tick", "0.1")
+        await sched.launch(("t1", "bad"), data={"t1": eos, "bad": b'{"control": "occ"}'})
+        failed = await sched.wait_for(Update, is_update("bad", "TASK_FAILED"))
+        assert "command" in (failed.status.message or "")
+        assert failed.status.reason == "REASON_CONTAINER_LAUNCH_FAILED"
+        await sched.wait_for(Update, is_update("t1", "TASK_RUNNING"))
+
+        mark = len(sched.events)
+        steps = [("t1", "c", "CONFIGURE", {}), ("t1", "s", "START", {"run_number": "7"})]
+        await sched.send(control("go", steps))
+        results = await sched.results("go", after=mark)
+        assert [r.state for r in results.results] == ["CONFIGURED", "RUNNING"]
+        event = await sched.wait_for(
+            Message, lambda m: isinstance(decode_to_controller(m.data), DeviceEventMessage)
+        )
+        body = decode_to_controller(event.data)
+        assert isinstance(body, DeviceEventMessage)
+        assert (body.task_id, body.event) == ("t1", "END_OF_STREAM")
+
+
+async def test_executor_kills_its_tasks_and_exits_when_the_agent_stays_gone(
+    localmesos_factory: LocalMesosFactory,
+) -> None:
+    cluster = localmesos_factory(*CLUSTER_ARGS, "--recovery-timeout", "1")
+    async with scheduler(cluster.address) as sched:
+        pids = await _running(sched, ("t1",))
+        executor_pid = _parent(pids["t1"])
+        executor_log = sandbox_of(pids["t1"]).parent / "stderr"
+        try:
+            cluster.proc.kill()  # the agent is gone; the executor lives in its own session
+            cluster.proc.wait()
+            await _until_dead(executor_pid, within=20)
+            await _until_dead(pids["t1"])
+        finally:
+            for pid in (executor_pid, pids["t1"]):
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+        text = executor_log.read_text()
+        assert "Agent gone past the recovery timeout" in text
+        assert "Executor exiting code=1" in text
+
+
+async def test_sigterm_to_the_executor_kills_its_tasks_and_exits_zero(
+    cluster: LocalMesosProcess,
+) -> None:
+    async with scheduler(cluster.address) as sched:
+        pids = await _running(sched, ("t1",))
+        executor_pid = _parent(pids["t1"])
+
+        os.kill(executor_pid, signal.SIGTERM)
+        killed = await sched.wait_for(Update, is_update("t1", "TASK_KILLED", "TASK_FAILED"))
+        assert (killed.status.state, killed.status.source) == ("TASK_KILLED", "SOURCE_EXECUTOR")
+        failure = await sched.wait_for(Failure, lambda e: e.executor_id == EXECUTOR_ID)
+        assert failure.status == 0
+        assert not alive(pids["t1"])

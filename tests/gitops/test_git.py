@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from controller.gitsource.git import GitCache, redact
+from controller.gitsource.source import is_plain_directory
 from crds.errors import SourceError
 from store.embedded import free_port
 from tests.gitops.conftest import Repo
@@ -110,3 +111,17 @@ async def test_hung_git_is_killed_at_the_timeout(tmp_path: Path) -> None:
     pid = int(pidfile.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_only_a_local_directory_outside_git_is_a_plain_directory_source(
+    repo: Repo, tmp_path: Path
+) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    bare = tmp_path / "bare.git"
+    repo.git("init", "--quiet", "--bare", str(bare))
+    assert is_plain_directory(str(plain))
+    assert not is_plain_directory(str(repo.path))
+    assert not is_plain_directory(str(bare))
+    assert not is_plain_directory(f"file://{plain}")
+    assert not is_plain_directory(str(tmp_path / "missing"))

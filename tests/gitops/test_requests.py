@@ -10,12 +10,13 @@ import typer
 from typer.testing import CliRunner, Result
 
 from cli.gitops import GitOpsError, diff, diff_gitsource, register
+from cli.main import app as main_app
 from cli.main import root
 from controller.manager import Manager
 from crds.errors import NotFoundError
 from crds.kinds.environment import Environment
 from crds.kinds.event import Event
-from crds.kinds.gitsource import GitSource
+from crds.kinds.gitsource import SOURCE_LABEL, GitSource
 from store.embedded import EmbeddedEtcd, free_port
 from store.etcd import EtcdStore
 from tests.gitops.conftest import Repo, env_yaml, gitsource, synced, wait_events, wait_until
@@ -128,6 +129,11 @@ async def test_o2_sync_prints_commit_and_counts(
     )
     diffed = await invoke(cli_app, etcd_server, etcd_store, "diff-gitsource", "flp")
     assert (diffed.exit_code, diffed.stdout) == (0, "")
+    listed = await invoke(
+        main_app, etcd_server, etcd_store, "get", "env", "-l", f"{SOURCE_LABEL}=flp"
+    )
+    assert listed.exit_code == 0, listed.output
+    assert "env-a" in listed.stdout and "env-b" in listed.stdout
 
 
 async def test_o2_sync_of_a_broken_commit_fails_naming_the_field(

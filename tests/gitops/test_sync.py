@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -303,3 +304,73 @@ async def test_resyncs_while_the_newest_commit_is_invalid_write_nothing(
         await rec.reconcile("flp")
     await manager.recorder.flush()
     assert await etcd_store.ping() == before
+
+
+async def test_health_follows_managed_environments_status(
+    etcd_store: EtcdStore, manager: Manager, repo: Repo
+) -> None:
+    repo.write("env.yaml", env_yaml("physics-1", state="RUNNING"))
+    repo.commit()
+    await etcd_store.create(gitsource("flp", repo.path))
+    gs = await synced(etcd_store, "flp")
+    assert gs.status.health == "Progressing"  # no environment controller has reported yet
+    for state, health in (("RUNNING", "Healthy"), ("ERROR", "Degraded")):
+        env = await etcd_store.get(Environment, "physics-1")
+        status = EnvironmentStatus(state=state, observed_generation=env.metadata.generation)
+        await etcd_store.update_status(env.model_copy(update={"status": status}))
+        # an environment controller writes status: the GitSource follows, watch-driven
+        seen = await wait_health(etcd_store, health)
+    ready = get_condition(seen.status.conditions, "Ready")
+    assert ready is not None and ready.status == "False"
+
+
+async def wait_health(store: EtcdStore, health: str) -> GitSource:
+    def pred(obj: GitSource | None) -> bool:
+        return obj is not None and obj.status.health == health
+
+    seen = await wait_until(store, GitSource, "flp", pred)
+    assert seen is not None
+    return seen
+
+
+async def test_plain_directory_source_is_synced_by_content(
+    etcd_store: EtcdStore, manager: Manager, tmp_path: Path
+) -> None:
+    folder = tmp_path / "manifests"
+    (folder / "envs").mkdir(parents=True)
+    (folder / "envs" / "env.yaml").write_text(env_yaml("physics-1"))
+    await etcd_store.create(gitsource("dir", folder, path="envs"))
+    first = await synced(etcd_store, "dir")
+    assert first.status.last_applied_commit is not None
+    assert first.status.last_applied_commit.startswith("dir-")
+    again = await synced(etcd_store, "dir")
+    assert again.status.last_applied_commit == first.status.last_applied_commit
+    (folder / "envs" / "env.yaml").write_text(env_yaml("physics-1", state="DEPLOYED"))
+    changed = await synced(etcd_store, "dir")
+    assert changed.status.last_applied_commit != first.status.last_applied_commit
+    env = await etcd_store.get(Environment, "physics-1")
+    assert env.spec.state == "DEPLOYED"
+    assert env.metadata.annotations[COMMIT_ANNOTATION] == changed.status.last_applied_commit
+
+
+async def test_unreachable_repository_keeps_the_last_commit_in_effect(
+    etcd_store: EtcdStore, manager: Manager, repo: Repo
+) -> None:
+    repo.write("env.yaml", env_yaml("physics-1"))
+    good = repo.commit()
+    await etcd_store.create(gitsource("flp", repo.path))
+    await synced(etcd_store, "flp")
+    repo.path.rename(repo.path.with_name("moved"))
+    gs = await synced(etcd_store, "flp")
+    stalled = get_condition(gs.status.conditions, "Stalled")
+    assert stalled is not None and stalled.reason == "FetchFailed"
+    assert gs.status.last_applied_commit == good
+    assert str(repo.path) in gs.status.message
+    edited = await hand_edit(etcd_store, "physics-1", state="RUNNING")
+    await wait_until(
+        etcd_store,
+        Environment,
+        "physics-1",
+        lambda o: o is not None and (o.metadata.resource_version or 0) > edited,
+    )
+    assert (await etcd_store.get(Environment, "physics-1")).spec.state == "STANDBY"

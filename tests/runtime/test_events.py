@@ -94,3 +94,19 @@ def test_event_names_are_stable_dns_labels_per_object_reason_and_message() -> No
     assert name == event_name(ref, type_="Normal", reason="Launched", message="m")
     assert name != event_name(ref, type_="Normal", reason="Launched", message="other")
     assert len(name) <= 63 and name.replace("-", "").isalnum() and name == name.lower()
+
+
+async def test_a_burst_of_repeats_is_folded_into_one_write(
+    etcd_store: EtcdStore, recording: tuple[EventRecorder, Clock]
+) -> None:
+    recorder, clock = recording
+    obj = gadget("spammy")
+    for _ in range(50):
+        recorder.event(obj, reason="Retrying", warning=True)
+        clock.now += timedelta(seconds=1)
+    await recorder.flush()
+    (event,) = (await etcd_store.list(Event)).items
+    assert event.spec.count == 50
+    first = event.spec.first_timestamp
+    assert first is not None and event.spec.last_timestamp == first + timedelta(seconds=49)
+    assert recorder.written == 1

@@ -9,7 +9,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from controller.manager import Manager, ManagerConfig
-from controller.runtime.finalizers import FOREGROUND_DELETION, delete_foreground, remove_finalizer
+from controller.runtime.finalizers import (
+    FOREGROUND_DELETION,
+    delete_foreground,
+    delete_orphan,
+    remove_finalizer,
+)
 from controller.runtime.leader import LeaderConfig
 from crds.errors import NotFoundError
 from crds.kinds.event import Event
@@ -151,3 +156,14 @@ async def test_fenced_reconcile_stops_controllers_and_a_new_term_begins(
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+async def test_orphan_deletion_keeps_dependents_and_drops_their_reference(
+    etcd_store: EtcdStore, manager: Manager
+) -> None:
+    owner = await etcd_store.create(gadget("parent"))
+    await etcd_store.create(gadget("orphan-1", owners=[owner]))
+    await delete_orphan(etcd_store, Gadget, "parent")
+    await wait_gone(etcd_store, "parent")
+    survivor = await etcd_store.get(Gadget, "orphan-1")
+    assert survivor.metadata.owner_references == ()

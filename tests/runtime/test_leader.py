@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
 from controller.runtime.leader import LeaderConfig, LeaderElector
 from crds.errors import FencedError
+from store.config import StoreConfig, open_store
+from store.embedded import EmbeddedEtcd
 from store.etcd import EtcdStore
+from tests.etcd_fixture import unique_prefix
 from tests.runtime.gadget import Gadget, gadget
 
 FAST = LeaderConfig(ttl=2, renew_deadline=1.3, retry_period=0.3)
@@ -67,3 +71,22 @@ async def test_leader_keeps_its_lease_alive_beyond_the_ttl(etcd_store: EtcdStore
     holding.cancel()
     await asyncio.gather(holding, return_exceptions=True)
     await a.resign()
+
+
+async def test_leader_steps_down_within_the_renew_deadline_when_etcd_is_unreachable(
+    private_etcd: Callable[..., EmbeddedEtcd],
+) -> None:
+    etcd = private_etcd()
+    store = await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix=unique_prefix()))
+    try:
+        a = elector(store, "a")
+        await asyncio.wait_for(a.campaign(), 5)
+        holding = asyncio.create_task(a.hold())
+        await asyncio.to_thread(etcd.kill_sync)
+        loop = asyncio.get_running_loop()
+        killed = loop.time()
+        await asyncio.wait_for(holding, FAST.renew_deadline + FAST.retry_period + 2)
+        assert loop.time() - killed <= FAST.renew_deadline + FAST.retry_period + 0.5
+        assert not a.is_leader
+    finally:
+        await store.close()

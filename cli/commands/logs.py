@@ -1,0 +1,111 @@
+"""`o2 logs TASK`: a task's stdout/stderr from its Mesos sandbox (via cli.mesos_files)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from cli.mesos_files import DEFAULT_MESOS, MesosFiles, SandboxFile
+from cli.options import GlobalOptions
+from cli.runtime import connect, run
+from crds.errors import FieldError, NotFoundError, O2Error, ValidationError
+from crds.kinds.task import Task
+
+HELP = """Print a task's output (stdout, or stderr with --stderr) from its sandbox on the agent.
+
+The file is read through the Mesos files endpoint (`/files/read`) of the master given by
+--mesos (or O2_MESOS; default http://127.0.0.1:5050, the local cluster of `o2 up`). Mesos
+has no watch for files, so -f asks for new bytes every half second until Ctrl-C.
+
+**Examples**
+
+```
+o2 logs physics-1-flp-tpc-readout
+o2 logs physics-1-flp-tpc-readout --tail 20 -f
+o2 logs physics-1-flp-tpc-readout --stderr
+```
+"""
+
+
+class NoLogsError(O2Error):
+    """The task has no sandbox output to show (not launched yet, or its file is gone)."""
+
+
+def _launched(task: Task) -> tuple[str, str, str]:
+    status = task.status
+    if not (status.agent_id and status.executor_id and status.mesos_task_id):
+        raise NoLogsError(
+            f"task/{task.metadata.name} has not been launched yet (phase {status.phase}"
+            f"{': ' + status.message if status.message else ''}): no logs"
+        )
+    return status.agent_id, status.executor_id, status.mesos_task_id
+
+
+def _emit(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+
+
+async def _locate(files: MesosFiles, task: Task, *, name: str) -> SandboxFile:
+    agent_id, executor_id, mesos_task_id = _launched(task)
+    try:
+        return await files.task_file(
+            agent_id=agent_id, executor_id=executor_id, mesos_task_id=mesos_task_id, name=name
+        )
+    except NotFoundError as exc:
+        raise NoLogsError(
+            f"task/{task.metadata.name}: Mesos at {files.master_url} does not know the sandbox "
+            f"of executor {executor_id} on agent {agent_id} (is --mesos the right master?)"
+        ) from exc
+
+
+async def _logs(
+    opts: GlobalOptions, *, name: str, mesos: str, stderr: bool, tail: int | None, follow: bool
+) -> None:
+    if not mesos.startswith(("http://", "https://")):
+        raise ValidationError(
+            [FieldError(path="--mesos", message=f"{mesos!r}: use http://HOST:PORT")]
+        )
+    async with connect(opts) as store:
+        task = await store.get(Task, name)
+    stream = "stderr" if stderr else "stdout"
+    async with MesosFiles(mesos) as files:
+        file = await _locate(files, task, name=stream)
+        try:
+            size = await files.size(file)
+        except NotFoundError as exc:
+            raise NoLogsError(f"task/{name} has no {stream} file yet ({file.path})") from exc
+        start = 0 if tail is None else await files.tail_start(file, lines=tail, size=size)
+        _emit(await files.read_range(file, start=start, end=size))
+        if follow:
+            async for data in files.follow(file, offset=size):
+                _emit(data)
+
+
+def logs_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="TASK", help="Task name.")],
+    *,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new output (polls).")
+    ] = False,
+    stderr: Annotated[
+        bool, typer.Option("--stderr", help="Show stderr instead of stdout.")
+    ] = False,
+    tail: Annotated[
+        int | None, typer.Option("--tail", help="Only the last N lines.", min=0)
+    ] = None,
+    mesos: Annotated[
+        str, typer.Option(envvar="O2_MESOS", help="Mesos master URL.")
+    ] = DEFAULT_MESOS,
+) -> None:
+    run(
+        ctx,
+        lambda opts: _logs(opts, name=name, mesos=mesos, stderr=stderr, tail=tail, follow=follow),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("logs", help=HELP, short_help="Print a task's stdout or stderr.")(logs_command)

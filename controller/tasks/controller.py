@@ -1,0 +1,131 @@
+"""TaskReconciler: the task controller's entry point in the manager (finalizer, deletion, and
+the framework driver's lifetime). I/O: the store (finalizers) and the driver.
+
+The driver (controller.tasks.framework) runs for exactly one leadership term: the reconcile of
+the reserved key `@framework` (never a Task name: names are DNS labels), which the runtime
+enqueues when the term starts, starts it and looks again every few seconds; the driver ends by
+itself when the manager swaps `ctx.store` at the end of the term. Reconciles
+of Task names ensure the `o2.tasks/kill` finalizer, KILL deleted tasks' processes before the
+finalizer is removed, and wake the driver, which batches launches and transitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Iterable
+
+from controller.mesos import SchedulerClient
+from controller.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
+from controller.runtime.reconciler import Context, Reconciler, Result
+from controller.tasks.framework import FrameworkConfig, TaskFramework
+from controller.tasks.launch import LaunchConfig
+from crds.errors import NotFoundError, TemporaryError
+from crds.kinds.task import TERMINAL_PHASES, Task
+from mesosapi.models import FrameworkId
+from mesosapi.scheduler import framework_info
+
+log = logging.getLogger(__name__)
+
+FRAMEWORK_KEY = "@framework"
+FINALIZER = "o2.tasks/kill"
+KILL_RECHECK = 2.0
+DRIVER_CHECK = 2.0
+
+
+def framework_config(options: dict[str, object]) -> FrameworkConfig | None:
+    """From ctx.options (`mesos`, `executor_command`, ...) or $O2_MESOS/$O2_EXECUTOR_COMMAND."""
+    mesos = str(options.get("mesos") or os.environ.get("O2_MESOS") or "")
+    if not mesos:
+        return None
+    command = str(options.get("executor_command") or os.environ.get("O2_EXECUTOR_COMMAND") or "")
+    period = float(
+        str(
+            options.get("task_reconcile_period") or os.environ.get("O2_TASK_RECONCILE_PERIOD") or 60
+        )
+    )
+    return FrameworkConfig(
+        masters=tuple(m.strip() for m in mesos.split(",") if m.strip()),
+        launch=LaunchConfig(executor_command=command),
+        name=str(options.get("framework_name") or "o2"),
+        reconcile_period=period,
+    )
+
+
+class TaskReconciler(Reconciler):
+    name = "tasks"
+    kind = Task
+    workers = 8
+    resync_period = 300.0
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.config = framework_config(ctx.options)
+        self.framework = (
+            TaskFramework(ctx, self.config, client_factory=self._client) if self.config else None
+        )
+        self._driver: asyncio.Task[None] | None = None
+
+    def _client(self, framework_id: FrameworkId | None) -> SchedulerClient:
+        assert self.config is not None
+        info = framework_info(self.config.name, user=os.environ.get("USER", "root") or "root")
+        return SchedulerClient(list(self.config.masters), info, framework_id=framework_id)
+
+    def resync_keys(self) -> Iterable[str]:
+        return [FRAMEWORK_KEY, *super().resync_keys()]
+
+    async def reconcile(self, key: str) -> Result:
+        if key == FRAMEWORK_KEY:
+            return self._ensure_framework()
+        return await self._reconcile_task(key)
+
+    def _ensure_framework(self) -> Result:
+        """Start the driver for this term if it is not running (it stops by itself when the
+        term ends); looked at again every few seconds, so a crashed driver is restarted."""
+        if self.framework is None:
+            log.warning("No Mesos master configured (--mesos): the task controller idles")
+            return Result()
+        running = self._driver
+        if running is not None and running.done():
+            if not running.cancelled() and running.exception() is not None:
+                log.error("Task framework ended", extra={"error": str(running.exception())})
+            running = None
+        if running is None:
+            self._driver = asyncio.create_task(self.framework.run(), name="task-framework")
+        return Result(requeue_after=DRIVER_CHECK)
+
+    async def _reconcile_task(self, name: str) -> Result:
+        task = self.ctx.cache(Task).get(name)
+        if task is None:
+            return Result()
+        if task.metadata.deletion_timestamp is not None:
+            return await self._finalize(task)
+        if not has_finalizer(task, FINALIZER):
+            await add_finalizer(self.ctx.store, task, FINALIZER)
+        if self.framework is not None:
+            self.framework.wake()
+        return Result()
+
+    async def _finalize(self, task: Task) -> Result:
+        """Kill first, then let the resource go."""
+        if not has_finalizer(task, FINALIZER):
+            return Result()
+        current = self.framework.writer.view(task.name) if self.framework else task
+        status = (current or task).status
+        running = status.mesos_task_id and status.phase not in TERMINAL_PHASES
+        if running:
+            if self.framework is None or self.framework.client is None:
+                raise TemporaryError(
+                    f"task/{task.name}: waiting for Mesos to kill it", delay=KILL_RECHECK
+                )
+            await self.framework.kill(current or task)
+            return Result(requeue_after=KILL_RECHECK)
+        with contextlib.suppress(NotFoundError):
+            await remove_finalizer(self.ctx.store, task, FINALIZER)
+        if self.framework is not None:
+            self.framework.writer.forget(task.name)
+            self.framework.unplaced.pop(task.name, None)
+        log.info("Task removed", extra={"task": task.name})
+        return Result()

@@ -1,0 +1,117 @@
+"""Building Mesos launches for o2 tasks: the one o2 ExecutorInfo and each TaskInfo. Pure.
+
+Every task on an agent is launched with the same ExecutorInfo (id `o2-executor`), so Mesos
+starts one o2 executor per agent per framework and hands it every later task there. The
+executor's command is configurable (`--executor-command` / `$O2_EXECUTOR_COMMAND`); by default
+it is `o2-executor` from the controller's own environment.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from crds.kinds.task import Task
+from mesosapi.models import (
+    CommandInfo,
+    Environment,
+    ExecutorId,
+    ExecutorInfo,
+    Label,
+    Labels,
+    Offer,
+    TaskId,
+    TaskInfo,
+)
+from mesosapi.o2messages import LaunchPayload, encode
+from mesosapi.resources import Allocation, scalar
+
+EXECUTOR_ID = ExecutorId("o2-executor")
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    executor_command: str = ""
+    """A shell command line; empty: `o2-executor` beside this Python (or `-m executor.main`)."""
+    executor_env: tuple[tuple[str, str], ...] = ()
+    executor_cpus: float = 0.01
+    executor_mem: float = 32.0
+
+
+def default_executor_argv() -> list[str]:
+    """`o2-executor` installed beside the running interpreter, else `python -m executor.main`."""
+    script = Path(sys.executable).with_name("o2-executor")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "executor.main"]
+
+
+def executor_info(config: LaunchConfig) -> ExecutorInfo:
+    """The o2 ExecutorInfo: identical for every launch, as Mesos requires for one executor id."""
+    if config.executor_command:
+        command = CommandInfo(value=config.executor_command, shell=True)
+    else:
+        argv = default_executor_argv()
+        command = CommandInfo(value=argv[0], arguments=argv, shell=False)
+    if config.executor_env:
+        command = command.model_copy(
+            update={"environment": Environment.of(dict(config.executor_env))}
+        )
+    return ExecutorInfo(
+        executor_id=EXECUTOR_ID,
+        type="CUSTOM",
+        name="o2 executor",
+        command=command,
+        resources=[scalar("cpus", config.executor_cpus), scalar("mem", config.executor_mem)],
+    )
+
+
+def describe_command(info: ExecutorInfo) -> str:
+    command = info.command
+    if command is None:
+        return ""
+    if command.shell:
+        return command.value or ""
+    return shlex.join(command.arguments or [command.value or ""])
+
+
+def launch_payload(task: Task, *, ports: list[int]) -> LaunchPayload:
+    """TaskInfo.data: the resolved command, control mode, OCC port and o2 variables."""
+    wanted = ports[: task.spec.wants.ports]
+    occ_port = ports[-1] if task.spec.control == "occ" and ports else None
+    env = {
+        "O2_TASK_NAME": task.name,
+        "O2_TASK_CLASS": task.spec.task_class,
+        "O2_PORTS": ",".join(str(p) for p in wanted),
+    }
+    if task.spec.environment:
+        env["O2_ENVIRONMENT"] = task.spec.environment
+    if task.spec.role:
+        env["O2_ROLE"] = task.spec.role
+    return LaunchPayload(
+        command=task.spec.command, control=task.spec.control, occ_port=occ_port, env=env
+    )
+
+
+def task_info(
+    task: Task,
+    *,
+    mesos_id: str,
+    offer: Offer,
+    allocation: Allocation,
+    executor: ExecutorInfo,
+) -> TaskInfo:
+    labels = [Label(key="o2/task", value=task.name)]
+    if task.spec.environment:
+        labels.append(Label(key="o2/environment", value=task.spec.environment))
+    return TaskInfo(
+        name=task.name,
+        task_id=TaskId(mesos_id),
+        agent_id=offer.agent_id,
+        resources=allocation.resources,
+        executor=executor,
+        data=encode(launch_payload(task, ports=allocation.ports)),
+        labels=Labels(labels=labels),
+    )

@@ -1,0 +1,221 @@
+// The o2 GUI: live state from the server's SSE feed, hash routing, rendering, actions.
+import { renderEnvironments, renderEnvironment } from "./environments.js";
+import { renderTasks, renderNodes, renderGitSources } from "./tables.js";
+
+const PLURALS = ["environments", "tasks", "nodes", "gitsources", "events"];
+
+export const store = {
+  objects: Object.fromEntries(PLURALS.map((p) => [p, new Map()])),
+  revision: 0,
+  seq: 0,
+  live: false,
+  info: { actions: false, confirm: ["stop", "exit"] },
+  version: 0, // bumped on every change: views cache derived indexes on it
+};
+
+function nameOf(obj) {
+  return obj.name ?? obj.metadata.name;
+}
+
+function applySnapshot(msg) {
+  for (const plural of PLURALS) store.objects[plural] = new Map();
+  for (const [plural, items] of Object.entries(msg.objects)) {
+    const map = new Map();
+    for (const item of items) map.set(nameOf(item), item);
+    store.objects[plural] = map;
+  }
+  store.revision = msg.revision;
+  store.seq = msg.seq;
+  store.version++;
+}
+
+function applyDelta(msg) {
+  for (const change of msg.changes) {
+    const map = store.objects[change.kind] ?? (store.objects[change.kind] = new Map());
+    if (change.op === "put") map.set(nameOf(change.obj), change.obj);
+    else map.delete(change.name);
+  }
+  store.revision = msg.revision;
+  store.seq = msg.seq;
+  store.version++;
+}
+
+function connect() {
+  const source = new EventSource("/api/stream");
+  source.addEventListener("snapshot", (e) => {
+    applySnapshot(JSON.parse(e.data));
+    setLive(true);
+    scheduleRender();
+  });
+  source.addEventListener("delta", (e) => {
+    applyDelta(JSON.parse(e.data));
+    scheduleRender();
+  });
+  source.onerror = () => setLive(false); // EventSource reconnects by itself, with Last-Event-ID
+  window.o2feed = source;
+}
+
+function setLive(live) {
+  store.live = live;
+  const el = document.getElementById("conn");
+  el.textContent = live ? `LIVE · rev ${store.revision}` : "RECONNECTING";
+  el.className = `conn ${live ? "conn-up" : "conn-down"}`;
+}
+
+// ---- routing ----------------------------------------------------------------------------
+
+export function parseRoute(hash = location.hash) {
+  const [path, query = ""] = hash.replace(/^#\/?/, "").split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  return { view: parts[0] || "environments", name: parts[1], params: new URLSearchParams(query) };
+}
+
+export function navigate(view, params) {
+  const query = new URLSearchParams([...params].filter(([, v]) => v !== "" && v != null));
+  const text = query.toString();
+  const target = `#/${view}${text ? `?${text}` : ""}`;
+  if (location.hash !== target) history.replaceState(null, "", target);
+  scheduleRender();
+}
+
+const VIEWS = {
+  environments: (route) => (route.name ? renderEnvironment(store, route.name) : renderEnvironments(store)),
+  tasks: (route) => renderTasks(store, route.params),
+  nodes: () => renderNodes(store),
+  gitsources: () => renderGitSources(store),
+};
+
+let pending = false;
+let focused = null;
+
+export function scheduleRender() {
+  if (pending) return;
+  pending = true;
+  requestAnimationFrame(() => {
+    pending = false;
+    render();
+  });
+}
+
+function render() {
+  const route = parseRoute();
+  const view = VIEWS[route.view] ?? VIEWS.environments;
+  const main = document.getElementById("view");
+  const active = document.activeElement;
+  focused = active && active.id && main.contains(active) ? { id: active.id, pos: active.selectionStart } : null;
+  main.innerHTML = view(route);
+  main.dataset.view = route.view;
+  if (focused) {
+    const el = document.getElementById(focused.id);
+    if (el) {
+      el.focus();
+      if (focused.pos != null && el.setSelectionRange) el.setSelectionRange(focused.pos, focused.pos);
+    }
+  }
+  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.route === route.view);
+  if (store.live) setLive(true);
+}
+
+// ---- actions ----------------------------------------------------------------------------
+
+const confirmDialog = () => document.getElementById("confirm");
+
+function askConfirm(text) {
+  return new Promise((resolve) => {
+    const dialog = confirmDialog();
+    document.getElementById("confirm-text").textContent = text;
+    dialog.returnValue = "";
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.showModal();
+  });
+}
+
+function toast(text, { error = false } = {}) {
+  const el = document.getElementById("toast");
+  el.textContent = text;
+  el.className = `toast ${error ? "toast-error" : ""}`;
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (el.hidden = true), 4000);
+}
+
+async function act(env, action) {
+  if (store.info.confirm.includes(action)) {
+    const ok = await askConfirm(`${action.toUpperCase()} environment ${env}? Running processes will be affected.`);
+    if (!ok) return;
+  }
+  const token = document.getElementById("token").value.trim();
+  const response = await fetch(`/api/environments/${encodeURIComponent(env)}/${action}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  const body = await response.json().catch(() => ({}));
+  if (response.ok) toast(`${action.toUpperCase()} requested for ${env} by ${body.who}`);
+  else toast(`${action.toUpperCase()} refused: ${body.error ?? response.status}`, { error: true });
+}
+
+function onClick(event) {
+  const button = event.target.closest("[data-action]");
+  if (button) {
+    event.preventDefault();
+    act(button.dataset.env, button.dataset.action);
+    return;
+  }
+  const sorter = event.target.closest("[data-sort]");
+  if (sorter) {
+    const route = parseRoute();
+    const params = route.params;
+    const same = params.get("sort") === sorter.dataset.sort;
+    params.set("sort", sorter.dataset.sort);
+    params.set("dir", same && params.get("dir") !== "desc" ? "desc" : "asc");
+    navigate(route.view, params);
+    return;
+  }
+  const page = event.target.closest("[data-page]");
+  if (page) {
+    const route = parseRoute();
+    route.params.set("page", page.dataset.page);
+    navigate(route.view, route.params);
+    return;
+  }
+  const row = event.target.closest("[data-href]");
+  if (row) location.hash = row.dataset.href;
+}
+
+function onInput(event) {
+  const filter = event.target.closest("[data-filter]");
+  if (!filter) return;
+  const route = parseRoute();
+  route.params.set(filter.dataset.filter, filter.value);
+  route.params.delete("page");
+  navigate(route.view, route.params);
+}
+
+async function loadInfo() {
+  try {
+    const response = await fetch("/api/info");
+    store.info = await response.json();
+  } catch {
+    return;
+  }
+  document.getElementById("token-box").hidden = !store.info.actions;
+  const saved = sessionStorage.getItem("o2-token");
+  const input = document.getElementById("token");
+  if (saved) input.value = saved;
+  input.addEventListener("change", () => sessionStorage.setItem("o2-token", input.value.trim()));
+  scheduleRender();
+}
+
+function tick() {
+  document.getElementById("clock").textContent = new Date().toISOString().slice(11, 19) + " UTC";
+  scheduleRender(); // durations ("time in state") advance
+}
+
+document.addEventListener("click", onClick);
+document.addEventListener("input", onInput);
+window.addEventListener("hashchange", scheduleRender);
+setInterval(tick, 1000);
+tick();
+loadInfo();
+connect();
+window.o2store = store;

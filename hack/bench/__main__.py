@@ -1,0 +1,39 @@
+"""Run o2's benchmarks one after another: `python -m hack.bench [NAME ...]` (default: all).
+
+Each benchmark prints its own table and writes hack/bench/results/<name>.json; run them on a
+quiet machine, since they share its cores with whatever else runs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SKIP = {"__init__", "__main__"}
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in HERE.glob("*.py") if p.stem not in SKIP)
+
+
+def main(argv: list[str]) -> int:
+    names = argv or available()
+    unknown = [n for n in names if n not in available()]
+    if unknown:
+        print(f"unknown benchmark(s) {', '.join(unknown)}; have: {', '.join(available())}")
+        return 2
+    failed = []
+    for name in names:
+        print(f"\n=== hack.bench.{name} ===", flush=True)
+        code = subprocess.call([sys.executable, "-m", f"hack.bench.{name}"])
+        if code != 0:
+            failed.append(name)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,190 @@
+"""Test harness: the controller manager as a real subprocess, Tasks through the store, and
+waiting on Task status through an etcd watch (no polling sleeps)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from crds.kinds.common import Command, Constraint, Wants
+from crds.kinds.event import Event
+from crds.kinds.task import Task, TaskSpec
+from crds.meta import ObjectMeta
+from store.api import Store
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE_TASK = str(Path(sys.executable).with_name("o2-sample-task"))
+
+
+def sample_task(
+    name: str,
+    *,
+    state: str = "STANDBY",
+    detector: str = "TPC",
+    properties: dict[str, str] | None = None,
+    constraints: tuple[Constraint, ...] = (),
+    memory: int = 64,
+    ports: int = 0,
+    extra_args: tuple[str, ...] = (),
+) -> Task:
+    spec = TaskSpec(
+        task_class="sample",
+        command=Command(value=SAMPLE_TASK, arguments=("--detector", detector, *extra_args)),
+        wants=Wants(cpus=0.01, memory=memory, ports=ports),
+        constraints=constraints,
+        state=state,
+        properties=properties or {},
+    )
+    return Task(metadata=ObjectMeta(name=name), spec=spec)
+
+
+TaskCheck = Callable[[Task], bool]
+
+
+async def wait_tasks(
+    store: Store, names: list[str], check: TaskCheck, *, within: float = 30.0
+) -> dict[str, Task]:
+    """Wait until every named Task satisfies `check` (list, then watch from that revision)."""
+    listed = await store.list(Task)
+    seen = {t.name: t for t in listed.items if t.name in names}
+    if all(n in seen and check(seen[n]) for n in names):
+        return seen
+    stream = store.watch(Task, start_revision=listed.revision + 1)
+    try:
+        async with asyncio.timeout(within):
+            async for event in stream:
+                if event.obj is not None and event.name in names:
+                    seen[event.name] = event.obj
+                if all(n in seen and check(seen[n]) for n in names):
+                    return seen
+    except TimeoutError:
+        bad = {n: (t.status.phase, t.status.state, t.status.message) for n, t in seen.items()}
+        raise AssertionError(f"timed out waiting for tasks: {bad}") from None
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+    raise AssertionError("watch ended")
+
+
+async def wait_task(store: Store, name: str, check: TaskCheck, *, within: float = 30.0) -> Task:
+    return (await wait_tasks(store, [name], check, within=within))[name]
+
+
+async def set_state(store: Store, name: str, state: str, *, run_number: int | None = None) -> Task:
+    for _ in range(10):
+        task = await store.get(Task, name)
+        spec = task.spec.model_copy(update={"state": state, "run_number": run_number})
+        try:
+            return await store.update(task.model_copy(update={"spec": spec}))
+        except Exception:
+            continue
+    raise AssertionError(f"could not set {name} to {state}")
+
+
+async def events_for(store: Store, name: str) -> list[Event]:
+    return [e for e in (await store.list(Event)).items if e.spec.involved_object.name == name]
+
+
+async def wait_event(store: Store, name: str, reason: str, *, within: float = 15.0) -> Event:
+    """The Event about `name` with `reason` (list, then watch Events)."""
+    listed = await store.list(Event)
+    for event in listed.items:
+        if event.spec.involved_object.name == name and event.spec.reason == reason:
+            return event
+    stream = store.watch(Event, start_revision=listed.revision + 1)
+    try:
+        async with asyncio.timeout(within):
+            async for change in stream:
+                obj = change.obj
+                if obj is None or obj.spec.involved_object.name != name:
+                    continue
+                if obj.spec.reason == reason:
+                    return obj
+    except TimeoutError:
+        have = [e.spec.reason for e in await events_for(store, name)]
+        raise AssertionError(f"no {reason} event for {name}; have {have}") from None
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+    raise AssertionError("watch ended")
+
+
+class ManagerProcess:
+    """`python -m controller` running only the task controller, stopped by pid."""
+
+    def __init__(self, *, etcd: str, prefix: str, mesos: str, log_path: Path) -> None:
+        self.log_path = log_path
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "O2_TASK_RECONCILE_PERIOD": "5",
+        }
+        with log_path.open("ab") as log_file:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "controller",
+                    "--etcd",
+                    etcd,
+                    "--prefix",
+                    prefix,
+                    "--mesos",
+                    mesos,
+                    "--controller",
+                    "controller.tasks.controller:TaskReconciler",
+                    "--lease-ttl",
+                    "3",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=log_file,
+                stderr=log_file,
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def kill9(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def monotonic() -> float:
+    return time.monotonic()
+
+
+async def wait_deleted(store: Store, name: str, *, within: float = 30.0) -> None:
+    """Until the Task is gone from the store (watch for its DELETED event)."""
+    listed = await store.list(Task)
+    if all(t.name != name for t in listed.items):
+        return
+    stream = store.watch(Task, start_revision=listed.revision + 1)
+    try:
+        async with asyncio.timeout(within):
+            async for event in stream:
+                if event.type == "DELETED" and event.name == name:
+                    return
+    except TimeoutError:
+        raise AssertionError(f"task {name} was not removed") from None
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]

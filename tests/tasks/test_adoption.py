@@ -1,0 +1,73 @@
+"""Controller kill -9 while tasks run: the restarted controller adopts every task as it is."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from crds.kinds.task import Task
+from store.api import Store
+from tests.mesos_fixture import LocalMesosProcess
+from tests.tasks.conftest import ManagerFactory
+from tests.tasks.harness import sample_task, set_state, wait_tasks
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def _kill9_and_adopt(store: Store, manager_factory: ManagerFactory, count: int) -> float:
+    first = manager_factory()
+    names = [f"adopt-{i}" for i in range(count)]
+    for name in names:
+        await store.create(sample_task(name))
+    before = await wait_tasks(
+        store,
+        names,
+        lambda t: t.status.phase == "Running" and t.status.state == "STANDBY",
+        within=30 + count,
+    )
+    first.kill9()
+
+    started = time.monotonic()
+    manager_factory()
+    for name in names:
+        await set_state(store, name, "CONFIGURED")
+    after = await wait_tasks(
+        store,
+        names,
+        lambda t: t.status.phase == "Running" and t.status.state == "CONFIGURED",
+        within=30 + count,
+    )
+    elapsed = time.monotonic() - started
+    for name in names:
+        old, new = before[name].status, after[name].status
+        assert (new.pid, new.mesos_task_id) == (old.pid, old.mesos_task_id), name
+        assert new.pid is not None and _alive(new.pid)
+    return elapsed
+
+
+async def test_restarted_controller_adopts_running_tasks_with_same_pids(
+    store: Store, cluster: LocalMesosProcess, manager_factory: ManagerFactory
+) -> None:
+    elapsed = await _kill9_and_adopt(store, manager_factory, 5)
+    print(f"5 tasks adopted and transitioned {elapsed:.1f}s after restart")
+    # lease TTL (3 s) of the dead leader + interpreter start + subscribe + one transition
+    assert elapsed < 3 + 5, f"transitions took {elapsed:.1f}s after restart"
+    listed = await store.list(Task)
+    assert all(t.status.phase == "Running" for t in listed.items)
+
+
+@pytest.mark.slow
+async def test_restarted_controller_adopts_fifty_running_tasks(
+    store: Store, cluster: LocalMesosProcess, manager_factory: ManagerFactory
+) -> None:
+    elapsed = await _kill9_and_adopt(store, manager_factory, 50)
+    print(f"50 tasks adopted and transitioned {elapsed:.1f}s after restart")
+    assert elapsed < 3 + 5 + 5, f"transitions took {elapsed:.1f}s after restart"

@@ -1,0 +1,232 @@
+"""The framework driver against the in-memory Mesos fake and store: which calls it makes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from controller.mesos import FakeSchedulerClient
+from controller.runtime.reconciler import Context
+from controller.tasks.framework import FrameworkConfig, TaskFramework
+from controller.tasks.launch import LaunchConfig
+from controller.tasks.status import ProcessFacts, encode_facts
+from crds.kinds.task import Task
+from crds.resource import Resource
+from mesosapi.models import AgentId, ExecutorId, FrameworkId, TaskId
+from mesosapi.models import TaskStatus as MesosStatus
+from mesosapi.o2messages import (
+    ControlResults,
+    TransitionResult,
+    decode_to_executor,
+    encode,
+)
+from mesosapi.scheduler import (
+    Accept,
+    Decline,
+    Kill,
+    Message,
+    MessageCall,
+    Offers,
+    Reconcile,
+    Revive,
+    Subscribed,
+    Suppress,
+    Update,
+)
+from store.informer import InformerFactory
+from store.memory import MemoryStore
+from tests.tasks.harness import sample_task
+from tests.tasks.test_placement import offer
+
+
+@dataclass
+class Recorder:
+    reasons: list[tuple[str, str]] = field(default_factory=list)
+
+    def event(
+        self, obj: Resource, *, reason: str, message: str = "", warning: bool = False
+    ) -> None:
+        self.reasons.append((obj.metadata.name, reason))
+
+
+@dataclass
+class Rig:
+    store: MemoryStore
+    fake: FakeSchedulerClient
+    framework: TaskFramework
+    events: Recorder
+
+
+async def eventually(check: Callable[[], bool], *, within: float = 5.0) -> None:
+    """The fake has no notifications: look after each short turn of the loop."""
+    async with asyncio.timeout(within):
+        while not check():  # noqa: ASYNC110 (the fake offers nothing to wait on)
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    store = MemoryStore()
+    informers = InformerFactory(store)
+    events = Recorder()
+    ctx = Context(store=store, kv=store, informers=informers, events=events)
+    informers.informer(Task)
+    from crds.kinds.node import Node
+
+    informers.informer(Node)
+    informers.start()
+    await informers.wait_synced()
+    fake = FakeSchedulerClient()
+    config = FrameworkConfig(
+        masters=("fake",), launch=LaunchConfig(executor_command="o2-executor"), tick=0.02
+    )
+    framework = TaskFramework(ctx, config, client_factory=lambda _fid: fake)
+    runner = asyncio.create_task(framework.run())
+    try:
+        yield Rig(store=store, fake=fake, framework=framework, events=events)
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await informers.stop()
+
+
+async def stored(rig: Rig, name: str) -> Task:
+    return await rig.store.get(Task, name)
+
+
+async def launch_two(rig: Rig) -> list[Task]:
+    for name in ("a", "b"):
+        await rig.store.create(sample_task(name))
+    await eventually(lambda: len(rig.framework.tasks.names()) == 2)
+    rig.fake.push(Subscribed(framework_id=FrameworkId("fw-1")))
+    await eventually(lambda: bool(rig.fake.sent(Revive)))
+    rig.fake.push(Offers(offers=[offer(1), offer(2)]))
+    await eventually(lambda: bool(rig.fake.sent(Accept)))
+    return [await stored(rig, "a"), await stored(rig, "b")]
+
+
+def running(task: Task, state: str = "STANDBY") -> Update:
+    data = encode_facts(ProcessFacts(pid=100, occ_state=state))
+    assert task.status.mesos_task_id is not None
+    return Update(
+        status=MesosStatus(
+            task_id=TaskId(task.status.mesos_task_id),
+            state="TASK_RUNNING",
+            agent_id=AgentId("a1"),
+            uuid=b"0123456789abcdef",
+            data=data,
+        )
+    )
+
+
+async def test_one_accept_launches_many_tasks_after_their_status_is_written(rig: Rig) -> None:
+    a, b = await launch_two(rig)
+    accepts = rig.fake.sent(Accept)
+    assert len(accepts) == 1
+    accept = accepts[0]
+    assert isinstance(accept, Accept)
+    assert accept.offer_ids == ["o1"]
+    infos = accept.operations[0].launch.task_infos  # type: ignore[union-attr]
+    assert {i.task_id for i in infos} == {a.status.mesos_task_id, b.status.mesos_task_id}
+    assert {i.executor.executor_id for i in infos} == {"o2-executor"}  # type: ignore[union-attr]
+    assert (a.status.phase, a.status.agent_id, a.status.hostname) == ("Staging", "a1", "host-1")
+    declined = rig.fake.sent(Decline)
+    assert isinstance(declined[0], Decline) and declined[0].offer_ids == ["o2"]
+    assert declined[0].filters is not None and declined[0].filters.refuse_seconds == 5.0
+    assert await rig.store.get_raw(f"{rig.store.prefix}/runtime/mesos/framework-id") is not None
+
+
+async def test_suppresses_offers_once_nothing_is_pending(rig: Rig) -> None:
+    await launch_two(rig)
+    await eventually(lambda: bool(rig.fake.sent(Suppress)))
+    calls = [type(c).__name__ for c in rig.fake.calls if isinstance(c, Revive | Suppress)]
+    assert calls == ["Revive", "Suppress"]
+    rig.fake.push(Offers(offers=[offer(3)]))
+    await eventually(lambda: len(rig.fake.sent(Decline)) == 2)
+    idle = rig.fake.sent(Decline)[-1]
+    assert isinstance(idle, Decline) and idle.filters is not None
+    assert idle.filters.refuse_seconds == 60.0
+
+
+async def test_one_message_per_agent_carries_every_pending_transition(rig: Rig) -> None:
+    a, b = await launch_two(rig)
+    rig.fake.push(running(a))
+    rig.fake.push(running(b))
+    await eventually(lambda: len(rig.fake.calls) > 0 and _all_standby(rig))
+    for name in ("a", "b"):
+        task = await stored(rig, name)
+        spec = task.spec.model_copy(update={"state": "RUNNING", "run_number": 3})
+        await rig.store.update(task.model_copy(update={"spec": spec}))
+    rig.framework.wake()
+    await eventually(lambda: bool(rig.fake.sent(MessageCall)))
+    messages = rig.fake.sent(MessageCall)
+    assert len(messages) == 1
+    msg = messages[0]
+    assert isinstance(msg, MessageCall) and msg.agent_id == "a1"
+    request = decode_to_executor(msg.data)
+    events = sorted((i.task_id.split(".")[0], i.event) for i in request.items)  # type: ignore[union-attr]
+    assert events == [("a", "CONFIGURE"), ("a", "START"), ("b", "CONFIGURE"), ("b", "START")]
+
+    results = tuple(
+        TransitionResult(task_id=i.task_id, transition_id=i.transition_id, ok=True, state="RUNNING")
+        for i in request.items  # type: ignore[union-attr]
+        if i.event == "START"
+    )
+    reply = ControlResults(request_id=request.request_id, results=results)  # type: ignore[union-attr]
+    rig.fake.push(
+        Message(agent_id=AgentId("a1"), executor_id=ExecutorId("o2-executor"), data=encode(reply))
+    )
+    await eventually(lambda: _all_in(rig, "RUNNING"))
+    assert len(rig.fake.sent(MessageCall)) == 1  # nothing left to send
+
+
+async def test_stray_mesos_tasks_are_killed_and_unknown_staging_tasks_relaunch(rig: Rig) -> None:
+    a, _ = await launch_two(rig)
+    rig.fake.push(Update(status=MesosStatus(task_id=TaskId("ghost.123"), state="TASK_RUNNING")))
+    await eventually(lambda: bool(rig.fake.sent(Kill)))
+    kill = rig.fake.sent(Kill)[0]
+    assert isinstance(kill, Kill) and kill.task_id == "ghost.123"
+
+    assert a.status.mesos_task_id is not None
+    rig.fake.push(
+        Update(
+            status=MesosStatus(
+                task_id=TaskId(a.status.mesos_task_id),
+                state="TASK_LOST",
+                reason="REASON_RECONCILIATION",
+            )
+        )
+    )
+    await eventually(lambda: _phase(rig, "a") == "Pending")
+
+
+async def test_resubscribe_reconciles_known_tasks_explicitly_then_implicitly(rig: Rig) -> None:
+    a, b = await launch_two(rig)
+    rig.fake.calls.clear()
+    rig.fake.push(Subscribed(framework_id=FrameworkId("fw-1")))
+    await eventually(lambda: len(rig.fake.sent(Reconcile)) == 2)
+    explicit, implicit = rig.fake.sent(Reconcile)
+    assert isinstance(explicit, Reconcile) and isinstance(implicit, Reconcile)
+    assert {t.task_id for t in explicit.tasks} == {a.status.mesos_task_id, b.status.mesos_task_id}
+    assert implicit.tasks == []
+
+
+def _cached(rig: Rig, name: str) -> Task | None:
+    return rig.framework.writer.base(name)
+
+
+def _phase(rig: Rig, name: str) -> str:
+    task = _cached(rig, name)
+    return task.status.phase if task else ""
+
+
+def _all_standby(rig: Rig) -> bool:
+    return _all_in(rig, "STANDBY")
+
+
+def _all_in(rig: Rig, state: str) -> bool:
+    tasks = [_cached(rig, n) for n in ("a", "b")]
+    return all(t is not None and t.status.state == state for t in tasks)

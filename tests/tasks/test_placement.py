@@ -1,0 +1,147 @@
+"""Placement is pure: offers and pending tasks in, launches and reasons out."""
+
+from __future__ import annotations
+
+from controller.tasks.placement import place
+from crds.kinds.common import Command, Constraint, Wants
+from crds.kinds.task import Task, TaskSpec
+from crds.meta import ObjectMeta
+from mesosapi.models import AgentId, Attribute, ExecutorId, FrameworkId, Offer, OfferId, Text
+from mesosapi.resources import ranges, scalar
+
+EXECUTOR = "o2-executor"
+
+
+def offer(
+    n: int,
+    *,
+    cpus: float = 4,
+    mem: float = 1024,
+    ports: tuple[int, int] = (31000, 31009),
+    attrs: dict[str, str] | None = None,
+    executor_running: bool = False,
+) -> Offer:
+    return Offer(
+        id=OfferId(f"o{n}"),
+        framework_id=FrameworkId("fw"),
+        agent_id=AgentId(f"a{n}"),
+        hostname=f"host-{n}",
+        resources=[scalar("cpus", cpus), scalar("mem", mem), ranges("ports", [ports])],
+        attributes=[
+            Attribute(name=k, type="TEXT", text=Text(value=v)) for k, v in (attrs or {}).items()
+        ],
+        executor_ids=[ExecutorId(EXECUTOR)] if executor_running else [],
+    )
+
+
+def task(
+    name: str,
+    *,
+    memory: int = 64,
+    ports: int = 0,
+    control: str = "occ",
+    constraints: tuple[Constraint, ...] = (),
+    task_class: str = "readout",
+) -> Task:
+    spec = TaskSpec(
+        task_class=task_class,
+        command=Command(value="/bin/true"),
+        control=control,
+        wants=Wants(cpus=0.5, memory=memory, ports=ports),
+        constraints=constraints,
+    )
+    return Task(metadata=ObjectMeta(name=name), spec=spec)
+
+
+def test_many_tasks_share_one_offer_with_distinct_concrete_ports() -> None:
+    plan = place([task("a", ports=2), task("b", ports=2)], [offer(1)], executor_id=EXECUTOR)
+    assert [p.task for p in plan.placed] == ["a", "b"]
+    assert {p.offer_id for p in plan.placed} == {"o1"}
+    # wants ports first, then the OCC control port
+    assert plan.placed[0].allocation.ports == [31000, 31001, 31002]
+    assert plan.placed[1].allocation.ports == [31003, 31004, 31005]
+    assert plan.executor_needed == {"o1"}
+
+
+def test_basic_tasks_take_no_control_port_and_running_executor_takes_nothing() -> None:
+    plan = place(
+        [task("a", memory=1024, control="basic")],
+        [offer(1, mem=1024, executor_running=True)],
+        executor_id=EXECUTOR,
+    )
+    assert plan.placed[0].allocation.ports == []
+    assert not plan.executor_needed and not plan.unplaced
+
+
+def test_new_executor_needs_its_own_share_of_the_offer() -> None:
+    plan = place([task("a", memory=1024)], [offer(1, mem=1024)], executor_id=EXECUTOR)
+    assert plan.unplaced == {"a": "insufficient memory: wants 1024, largest free 992"}
+
+
+def test_attribute_constraints_pick_the_matching_agent() -> None:
+    offers = [offer(1, attrs={"detector": "ITS"}), offer(2, attrs={"detector": "TPC,TRD"})]
+    plan = place(
+        [
+            task("eq", constraints=(Constraint(attribute="detector", value="TPC"),)),
+            task(
+                "ne",
+                constraints=(Constraint(attribute="detector", operator="NOT_EQUALS", value="ITS"),),
+            ),
+            task(
+                "in",
+                constraints=(Constraint(attribute="detector", operator="IN", value="ITS,MFT"),),
+            ),
+            task(
+                "rx",
+                constraints=(Constraint(attribute="detector", operator="REGEX", value="TP.*"),),
+            ),
+            task("pin", constraints=(Constraint(attribute="hostname", value="host-1"),)),
+        ],
+        offers,
+        executor_id=EXECUTOR,
+    )
+    where = {p.task: p.offer_id for p in plan.placed}
+    assert where == {"eq": "o2", "ne": "o2", "in": "o1", "rx": "o2", "pin": "o1"}
+
+
+def test_unique_constraint_puts_one_task_of_a_class_per_host() -> None:
+    unique = (Constraint(attribute="hostname", operator="UNIQUE"),)
+    tasks = [task(f"t{i}", constraints=unique) for i in range(3)]
+    plan = place(tasks, [offer(1), offer(2)], executor_id=EXECUTOR)
+    assert sorted(p.offer_id for p in plan.placed) == ["o1", "o2"]
+    assert plan.unplaced == {"t2": "no agent has a free hostname (UNIQUE)"}
+
+
+def test_unique_constraint_counts_tasks_already_running() -> None:
+    unique = (Constraint(attribute="hostname", operator="UNIQUE"),)
+    plan = place(
+        [task("t", constraints=unique)],
+        [offer(1), offer(2)],
+        executor_id=EXECUTOR,
+        unique_taken={("readout", "hostname"): {"host-1"}},
+    )
+    assert [p.offer_id for p in plan.placed] == ["o2"]
+
+
+def test_misfits_say_why_in_plain_words() -> None:
+    plan = place(
+        [
+            task("tpc", constraints=(Constraint(attribute="detector", value="TPC"),)),
+            task("big", memory=4096),
+            task("ports", ports=50),
+        ],
+        [offer(1, mem=512), offer(2, mem=256)],
+        executor_id=EXECUTOR,
+    )
+    assert plan.unplaced == {
+        "tpc": "no agent has detector=TPC",
+        "big": "insufficient memory: wants 4096, largest free 480",
+        "ports": "insufficient ports: wants 51, largest free 10",
+    }
+
+
+def test_cordoned_agents_get_no_tasks() -> None:
+    plan = place([task("a")], [offer(1), offer(2)], executor_id=EXECUTOR, cordoned={"host-1"})
+    assert [p.offer_id for p in plan.placed] == ["o2"]
+    plan = place([task("a")], [offer(1)], executor_id=EXECUTOR, cordoned={"a1"})
+    assert plan.unplaced == {"a": "every offering agent is cordoned"}

@@ -1,0 +1,98 @@
+"""Pure status folding: Mesos updates, executor reports and results, control paths."""
+
+from __future__ import annotations
+
+from controller.tasks import status as st
+from crds.kinds.common import Command
+from crds.kinds.task import Task, TaskSpec, TaskStatus
+from crds.meta import ObjectMeta
+from mesosapi.models import TaskId
+from mesosapi.models import TaskStatus as MesosStatus
+from mesosapi.o2messages import TaskReport, TransitionResult
+
+
+def mesos(state: str, *, data: bytes | None = None, reason: str | None = None) -> MesosStatus:
+    return MesosStatus(task_id=TaskId("t.1"), state=state, data=data, reason=reason)
+
+
+def running_task(state: str, desired: str, **spec: object) -> Task:
+    return Task(
+        metadata=ObjectMeta(name="t", uid="0123456789", generation=3),
+        spec=TaskSpec(task_class="c", command=Command(value="x"), state=desired, **spec),
+        status=TaskStatus(phase="Running", state=state, mesos_task_id="t.1", agent_id="a"),
+    )
+
+
+def test_occ_paths_are_the_shortest_legal_walks() -> None:
+    assert st.occ_path("STANDBY", "RUNNING") == ("CONFIGURE", "START")
+    assert st.occ_path("RUNNING", "STANDBY") == ("STOP", "RESET")
+    assert st.occ_path("RUNNING", "DONE") == ("STOP", "EXIT")
+    assert st.occ_path("CONFIGURED", "CONFIGURED") == ()
+    assert st.occ_path("ERROR", "RUNNING") is None  # ERROR is sticky
+    assert st.occ_path("ERROR", "DONE") == ("EXIT",)
+
+
+def test_running_update_takes_pid_and_occ_state_from_executor_data() -> None:
+    data = st.encode_facts(st.ProcessFacts(pid=42, occ_state="STANDBY"))
+    new = st.on_update(TaskStatus(phase="Staging"), mesos("TASK_RUNNING", data=data))
+    assert (new.phase, new.pid, new.state) == ("Running", 42, "STANDBY")
+
+
+def test_reconciliation_answer_without_data_keeps_what_is_known() -> None:
+    old = TaskStatus(phase="Running", pid=42, state="RUNNING")
+    new = st.on_update(old, mesos("TASK_RUNNING", reason="REASON_RECONCILIATION"))
+    assert (new.phase, new.pid, new.state) == ("Running", 42, "RUNNING")
+
+
+def test_killed_process_fails_with_its_signal() -> None:
+    data = st.encode_facts(st.ProcessFacts(pid=42, occ_state="ERROR", signal=9))
+    new = st.on_update(TaskStatus(phase="Running", pid=42), mesos("TASK_FAILED", data=data))
+    assert (new.phase, new.signal, new.state) == ("Failed", 9, "ERROR")
+    assert new.message == "process ended by signal 9"
+
+
+def test_lost_agent_means_lost_and_late_updates_never_revive() -> None:
+    lost = st.on_update(TaskStatus(phase="Running"), mesos("TASK_UNREACHABLE"))
+    assert lost.phase == "Lost" and lost.reason == "TASK_UNREACHABLE"
+    assert st.on_update(lost, mesos("TASK_RUNNING")).phase == "Lost"
+
+
+def test_control_items_carry_properties_run_number_and_stable_ids() -> None:
+    task = running_task("STANDBY", "RUNNING", properties={"rate": "5"}, run_number=12)
+    items = st.control_items(task)
+    assert [(i.event, i.src_state) for i in items] == [
+        ("CONFIGURE", "STANDBY"),
+        ("START", "CONFIGURED"),
+    ]
+    assert items[0].arguments == {"rate": "5"}
+    assert items[1].arguments == {"run_number": "12"}
+    assert [i.transition_id for i in st.control_items(task)] == [i.transition_id for i in items]
+    moved = task.model_copy(update={"metadata": task.metadata.model_copy(update={"generation": 4})})
+    assert st.control_items(moved)[0].transition_id != items[0].transition_id
+
+
+def test_no_control_for_tasks_not_running_or_already_there() -> None:
+    assert st.control_items(running_task("RUNNING", "RUNNING")) == []
+    pending = running_task("STANDBY", "RUNNING")
+    pending = pending.model_copy(
+        update={"status": pending.status.model_copy(update={"phase": "Staging"})}
+    )
+    assert st.control_items(pending) == []
+
+
+def test_results_and_reports_fold_into_state() -> None:
+    status = TaskStatus(phase="Running", state="STANDBY", mesos_task_id="t.1")
+    ok = TransitionResult(task_id="t.1", transition_id="x", ok=True, state="CONFIGURED")
+    assert st.on_result(status, ok).state == "CONFIGURED"
+    bad = TransitionResult(
+        task_id="t.1", transition_id="y", ok=False, state="ERROR", message="boom"
+    )
+    assert (st.on_result(status, bad).state, st.on_result(status, bad).message) == ("ERROR", "boom")
+    row = TaskReport(task_id="t.1", control="occ", phase="running", state="RUNNING", pid=7)
+    assert (st.on_report(status, row).state, st.on_report(status, row).pid) == ("RUNNING", 7)
+
+
+def test_ready_only_when_running_in_the_desired_state() -> None:
+    assert st.conditions(running_task("RUNNING", "RUNNING"))[0].status == "True"
+    not_yet = st.conditions(running_task("CONFIGURED", "RUNNING"))[0]
+    assert (not_yet.status, not_yet.reason) == ("False", "Transitioning")
