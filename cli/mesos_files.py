@@ -163,17 +163,27 @@ class MesosFiles:
             window *= 4
 
     async def follow(
-        self, file: SandboxFile, *, offset: int, interval: float = FOLLOW_INTERVAL
+        self,
+        file: SandboxFile,
+        *,
+        offset: int,
+        ended: asyncio.Future[None] | None = None,
+        interval: float = FOLLOW_INTERVAL,
     ) -> AsyncIterator[bytes]:
-        """New bytes from `offset` on, forever: polled every `interval` (no file watch in
-        Mesos)."""
+        """New bytes from `offset` on, asked for every `interval` (Mesos has no watch for
+        files), until `ended` is done and the file has no more bytes."""
         while True:
             data = await self.read(file, offset=offset)
             if data:
                 offset += len(data)
                 yield data
                 continue
-            await asyncio.sleep(interval)
+            if ended is None:
+                await asyncio.sleep(interval)
+            elif ended.done():
+                return
+            else:
+                await asyncio.wait({ended}, timeout=interval)
 
 
 def _q(file: SandboxFile, offset: int, length: int) -> dict[str, str]:

@@ -50,6 +50,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--renew-deadline", type=float, default=None, help="seconds (default 2/3 TTL)")
     p.add_argument("--retry-period", type=float, default=None, help="seconds (default TTL/7.5)")
     p.add_argument("--controller", action="append", default=[], help="module:Class (repeatable)")
+    p.add_argument(
+        "--data-dir",
+        help="where controllers keep local caches, e.g. git clones (default: ~/.local/share/o2)",
+    )
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 
@@ -66,11 +70,20 @@ def manager_config(args: argparse.Namespace) -> ManagerConfig:
         leader=leader,
         controllers=tuple(args.controller),
         metrics_port=args.metrics_port,
-        options={"mesos": args.mesos} if args.mesos else {},
+        options=_options(args),
     )
     if args.identity:
         config = dataclasses.replace(config, identity=args.identity)
     return config
+
+
+def _options(args: argparse.Namespace) -> dict[str, str]:
+    options: dict[str, str] = {}
+    if args.mesos:
+        options["mesos"] = args.mesos
+    if args.data_dir:
+        options["data_dir"] = args.data_dir
+    return options
 
 
 async def amain(args: argparse.Namespace) -> None:

@@ -34,6 +34,7 @@ CONTROLLERS: list[str] = [
     "controller.gc:GarbageCollector",
     "controller.tasks.controller:TaskReconciler",
     "controller.nodes.controller:NodeReconciler",
+    "controller.gitsource.controller:GitSourceReconciler",
 ]
 """Entry points of the controllers a manager runs by default (append yours here)."""
 

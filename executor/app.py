@@ -47,7 +47,9 @@ from mesosapi.o2messages import DeviceEventMessage, TaskStatusData, encode
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
-EXIT_AGENT_LOST = 1
+EXIT_FAILED = 1
+"""The agent is gone past the recovery timeout, or the executor itself broke."""
+EXIT_AGENT_LOST = EXIT_FAILED
 EXIT_USAGE = 2
 
 
@@ -107,7 +109,10 @@ class ExecutorApp:
         try:
             await asyncio.wait({consumer, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if consumer.done():
-                return consumer.result()
+                if consumer.exception() is None:
+                    return consumer.result()
+                log.error("Event loop crashed: killing every task", exc_info=consumer.exception())
+                return await self._terminate(EXIT_FAILED)
             consumer.cancel()
             await asyncio.gather(consumer, return_exceptions=True)
             log.info("Stop requested: killing every task")
@@ -173,18 +178,26 @@ class ExecutorApp:
         task_id = str(task.task_id)
         problem = task_dir_problem(task_id)
         if problem:
-            status = TaskStatus(
-                task_id=task.task_id,
-                state="TASK_FAILED",
-                message=problem,
-                reason="REASON_TASK_INVALID",
-            )
-            self._outbox.put_nowait(status)
+            self._fail_launch(task.task_id, problem, reason="REASON_TASK_INVALID")
             return
         log.info("Launching task", extra={"task": task_id, "task_name": task.name})
-        await self.runner.launch_task_info(
-            task_id, task.data or b"", sandbox_root=self.settings.sandbox_root
-        )
+        try:
+            await self.runner.launch_task_info(
+                task_id, task.data or b"", sandbox_root=self.settings.sandbox_root
+            )
+        except Exception as exc:  # e.g. the sandbox cannot be created: fail this task only
+            log.exception("Launch failed", extra={"task": task_id})
+            if self.runner.table.get(task_id) is not None:
+                self.runner.table.mark_exited(
+                    task_id, exit_code=None, signal=None, message=str(exc)
+                )
+            self._fail_launch(task.task_id, f"cannot launch: {exc!r}")
+
+    def _fail_launch(
+        self, task_id: TaskId, message: str, *, reason: str = "REASON_CONTAINER_LAUNCH_FAILED"
+    ) -> None:
+        status = TaskStatus(task_id=task_id, state="TASK_FAILED", message=message, reason=reason)
+        self._outbox.put_nowait(status)
 
     async def _kill(self, task_id: TaskId) -> None:
         if self.runner.table.get(task_id) is None:
@@ -222,6 +235,8 @@ class ExecutorApp:
                 stamped = await self.client.update(status)
             except MesosCallError as exc:
                 log.error("Agent rejected a status update", extra={"error": str(exc)})
+            except Exception:  # the sender must outlive any one bad update
+                log.exception("Sending a status update failed", extra={"task": status.task_id})
             else:
                 if status.state in TERMINAL_STATES and stamped.uuid is not None:
                     self._terminal_uuids[stamped.uuid] = str(status.task_id)

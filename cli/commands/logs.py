@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Annotated
 
@@ -10,14 +11,16 @@ import typer
 from cli.mesos_files import DEFAULT_MESOS, MesosFiles, SandboxFile
 from cli.options import GlobalOptions
 from cli.runtime import connect, run
-from crds.errors import FieldError, NotFoundError, O2Error, ValidationError
-from crds.kinds.task import Task
+from crds.errors import CompactedError, FieldError, NotFoundError, O2Error, ValidationError
+from crds.kinds.task import TERMINAL_PHASES, Task
+from store.api import Store
 
 HELP = """Print a task's output (stdout, or stderr with --stderr) from its sandbox on the agent.
 
 The file is read through the Mesos files endpoint (`/files/read`) of the master given by
 --mesos (or O2_MESOS; default http://127.0.0.1:5050, the local cluster of `o2 up`). Mesos
-has no watch for files, so -f asks for new bytes every half second until Ctrl-C.
+has no watch for files, so -f asks for new bytes every half second; it stops once the task's
+process has ended (its status, watched in etcd, shows a final phase) and all output is shown.
 
 **Examples**
 
@@ -68,10 +71,9 @@ async def _logs(
         raise ValidationError(
             [FieldError(path="--mesos", message=f"{mesos!r}: use http://HOST:PORT")]
         )
-    async with connect(opts) as store:
-        task = await store.get(Task, name)
     stream = "stderr" if stderr else "stdout"
-    async with MesosFiles(mesos) as files:
+    async with connect(opts) as store, MesosFiles(mesos) as files:
+        task = await store.get(Task, name)
         file = await _locate(files, task, name=stream)
         try:
             size = await files.size(file)
@@ -80,8 +82,44 @@ async def _logs(
         start = 0 if tail is None else await files.tail_start(file, lines=tail, size=size)
         _emit(await files.read_range(file, start=start, end=size))
         if follow:
-            async for data in files.follow(file, offset=size):
-                _emit(data)
+            await _follow(store, files, file, task=task, offset=size)
+
+
+async def _follow(
+    store: Store, files: MesosFiles, file: SandboxFile, *, task: Task, offset: int
+) -> None:
+    """Print new output until the task's process has ended and its output is all shown."""
+    ended = asyncio.ensure_future(until_ended(store, task))
+    try:
+        async for data in files.follow(file, offset=offset, ended=ended):
+            _emit(data)
+    finally:
+        ended.cancel()
+        await asyncio.gather(ended, return_exceptions=True)
+
+
+def _ended(task: Task | None, *, launch: str | None) -> bool:
+    if task is None or task.status.mesos_task_id != launch:
+        return True
+    return task.status.phase in TERMINAL_PHASES
+
+
+async def until_ended(store: Store, task: Task) -> None:
+    """Return when this launch of `task` is over (terminal phase, relaunched or deleted),
+    watched from the revision it was read at."""
+    launch = task.status.mesos_task_id
+    if _ended(task, launch=launch):
+        return
+    revision = task.metadata.resource_version or 0
+    try:
+        async for event in store.watch(Task, start_revision=revision + 1):
+            if event.name != task.metadata.name or event.type == "UNREADABLE":
+                continue
+            current = None if event.type == "DELETED" else event.obj
+            if _ended(current, launch=launch):
+                return
+    except CompactedError:
+        await asyncio.Event().wait()  # cannot tell any more: follow until Ctrl-C
 
 
 def logs_command(

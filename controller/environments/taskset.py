@@ -6,9 +6,11 @@
   first 8 characters of the environment's uid as a suffix (stable for this environment).
 - Replace (delete, then create on a later pass): only when the class or control mode changed.
   Command, resources and constraints are updated in place and apply at the next launch.
-- Reconfigure: a task is stale when status.configuredProperties (written by the task controller
-  at CONFIGURE) differs from properties_digest(desired properties); a stale task whose
-  reconfigure is allowed now is sent to STANDBY (RESET), then back to the target (CONFIGURE).
+- Reconfigure: a task is stale when the properties its process was configured with differ from
+  the desired ones: status.configuredProperties when the task controller reports it, else the
+  `o2.configured-with` annotation this controller records when it changes the properties of a
+  configured task. A stale task whose reconfigure is allowed now is sent to STANDBY (RESET),
+  then back to the target (CONFIGURE with the new spec.properties).
 - Dropped tasks go to DONE, then are deleted once stopped. At EXIT, reusable tasks are sent to
   STANDBY and released to the idle pool (no owner, no environment, label o2.idle=true and an
   `o2.idle-since` annotation); a new environment adopts an idle task of the same class,
@@ -34,6 +36,9 @@ ENV_LABEL = "o2.environment/name"
 ROLE_LABEL = "o2.role"
 IDLE_LABEL = "o2.idle"
 IDLE_SINCE = "o2.idle-since"
+CONFIGURED_WITH = "o2.configured-with"
+"""Annotation: digest of the properties a configured process was configured with, recorded
+when they change before the process is reconfigured."""
 
 _REPLACE_FIELDS = ("task_class", "control")
 _LIVE_FIELDS = ("command", "wants", "constraints", "properties", "critical", "reusable", "role")
@@ -115,20 +120,38 @@ class TaskSet:
         elif target == "STANDBY" and have.status.phase in TERMINAL_PHASES:
             out.delete.append(have)  # RECOVER and DEPLOY replace dead processes
         else:
-            state: str = have.spec.state
-            if cap:
-                state = "CONFIGURED" if state == "RUNNING" else state
-            elif target is not None:
-                state = _with_reconfigure(have, want, target, reconfigure_now=now_ok)
-            run = self.env.status.run_number if state == "RUNNING" else have.spec.run_number
-            changes: dict[str, object] = {
-                f: getattr(want.spec, f)
-                for f in _LIVE_FIELDS
-                if getattr(have.spec, f) != getattr(want.spec, f)
-            }
-            if state != have.spec.state or run != have.spec.run_number or changes:
-                spec = have.spec.model_copy(update={**changes, "state": state, "run_number": run})
-                out.update.append(have.model_copy(update={"spec": spec}))
+            self._update(have, want, target, cap=cap, now_ok=now_ok, out=out)
+
+    def _update(
+        self,
+        have: Task,
+        want: ExpandedTask,
+        target: str | None,
+        *,
+        cap: bool,
+        now_ok: bool,
+        out: Changes,
+    ) -> None:
+        notes = _track_configured(have, want)
+        tracked = have.model_copy(
+            update={"metadata": have.metadata.model_copy(update={"annotations": notes})}
+        )
+        state: str = have.spec.state
+        if cap:
+            state = "CONFIGURED" if state == "RUNNING" else state
+        elif target is not None:
+            state = _with_reconfigure(tracked, want, target, reconfigure_now=now_ok)
+        run = self.env.status.run_number if state == "RUNNING" else have.spec.run_number
+        changes: dict[str, object] = {
+            f: getattr(want.spec, f)
+            for f in _LIVE_FIELDS
+            if getattr(have.spec, f) != getattr(want.spec, f)
+        }
+        if state != have.spec.state or run != have.spec.run_number or changes:
+            spec = have.spec.model_copy(update={**changes, "state": state, "run_number": run})
+            out.update.append(tracked.model_copy(update={"spec": spec}))
+        elif notes != have.metadata.annotations:
+            out.update.append(tracked)
 
     def _new(self, want: ExpandedTask, target: str) -> Task:
         name = want.name
@@ -215,10 +238,34 @@ def _ready(have: Task | None, want: ExpandedTask, target: str) -> bool:
     return target not in ("CONFIGURED", "RUNNING") or not stale(have, want)
 
 
+def configured_digest(task: Task) -> str:
+    """The digest of the properties the process was configured with, best known: what the task
+    controller reported, else what this controller recorded before changing them, else the
+    current spec.properties."""
+    if task.status.configured_properties is not None:
+        return task.status.configured_properties
+    recorded = task.metadata.annotations.get(CONFIGURED_WITH)
+    return recorded if recorded is not None else properties_digest(task.spec.properties)
+
+
 def stale(have: Task, want: ExpandedTask) -> bool:
-    """The task was configured with other properties than the desired ones."""
-    recorded = have.status.configured_properties
-    return recorded is not None and recorded != properties_digest(want.spec.properties)
+    """The process was configured with other properties than the desired ones."""
+    return configured_digest(have) != properties_digest(want.spec.properties)
+
+
+def _track_configured(have: Task, want: ExpandedTask) -> dict[str, str]:
+    """The task's annotations, with CONFIGURED_WITH recorded before its properties change while
+    it is configured, and dropped once it is not configured any more (its next CONFIGURE uses
+    spec.properties). Not needed when the task controller reports configuredProperties."""
+    notes = dict(have.metadata.annotations)
+    if have.status.configured_properties is not None:
+        notes.pop(CONFIGURED_WITH, None)
+    elif have.status.state in ("CONFIGURED", "RUNNING"):
+        if CONFIGURED_WITH not in notes and have.spec.properties != want.spec.properties:
+            notes[CONFIGURED_WITH] = properties_digest(have.spec.properties)
+    else:
+        notes.pop(CONFIGURED_WITH, None)
+    return notes
 
 
 def _adoptable(task: Task) -> bool:

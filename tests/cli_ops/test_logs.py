@@ -13,7 +13,7 @@ from cli.mesos_files import MesosFiles, SandboxFile
 from localmesos import LocalCluster
 from store.api import Store
 from tests.cli.conftest import O2, spawn
-from tests.cli_ops.conftest import put, run_o2, task_obj
+from tests.cli_ops.conftest import put, run_o2, set_task_status, task_obj
 from tests.localmesos.conftest import FAST
 from tests.localmesos.helpers import RawScheduler, task_info
 
@@ -94,7 +94,7 @@ async def test_logs_prints_stdout_tail_and_stderr(
     assert err.stdout == "warning: low rate\n"
 
 
-async def test_logs_follow_prints_output_appended_later(
+async def test_logs_follow_prints_new_output_until_the_process_has_ended(
     o2: O2, etcd_store: Store, launched: Launched
 ) -> None:
     await put_task(etcd_store, launched)
@@ -104,6 +104,11 @@ async def test_logs_follow_prints_output_appended_later(
         with (launched.sandbox / "stdout").open("a") as out:
             out.write("line 8\n")
         await asyncio.to_thread(cli.out.wait_for, "line 8", within=10)
+        with (launched.sandbox / "stdout").open("a") as out:
+            out.write("last words\n")
+        await set_task_status(etcd_store, "readout", phase="Finished", exit_code=0)
+        assert await asyncio.to_thread(cli.proc.wait, 15) == 0
+    assert cli.out.drain()[-1] == "last words"
     assert "line 6" not in cli.out.seen
 
 

@@ -1,8 +1,9 @@
 """A stand-in for the task controller (issue 5) on real etcd: Task status follows spec.state.
 
-Each Task reaches its spec.state as soon as it is seen (DONE = the process exited), gets a pid
-at its first status write and records the properties digest when it is configured. It writes
-through the real store, so the environment controller sees ordinary watch events.
+Each Task reaches its spec.state as soon as it is seen (DONE = the process exited) and gets a
+pid at its first status write; like the task controller of issue 5 it does not report
+status.configuredProperties. It writes through the real store, so the environment controller
+sees ordinary watch events.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 import itertools
 from typing import Any
 
-from controller.environments.plan import properties_digest
 from crds.errors import ConflictError, NotFoundError
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskStatus
 from store.api import Store
@@ -80,8 +80,6 @@ class FakeTaskController:
         if task.status.pid is None:
             update["pid"] = next(self.pids)
             update["hostname"] = "localhost"
-        if task.spec.state in ("CONFIGURED", "RUNNING") and task.status.state in (None, "STANDBY"):
-            update["configured_properties"] = properties_digest(task.spec.properties)
         if task.spec.state == "DONE":
             update["phase"] = "Finished"
         return task.status.model_copy(update=update)

@@ -51,8 +51,9 @@ def with_vars(env: Environment, **values: str) -> Environment:
 class Sim:
     """Plays the environment controller's loop and the task controller's part, in memory.
 
-    Tasks reach their spec.state at once (DONE = exited), get a pid at creation and record the
-    properties digest at CONFIGURE. `fail_hooks` names hook paths whose run fails.
+    Tasks reach their spec.state at once (DONE = exited) and get a pid at creation; with
+    `report_digest` they also report the properties digest at CONFIGURE. `fail_hooks` names
+    hook paths whose run fails.
     """
 
     env: Environment
@@ -66,6 +67,8 @@ class Sim:
     fail_hooks: set[str] = field(default_factory=set)
     frozen: set[str] = field(default_factory=set)
     plans: list[Plan] = field(default_factory=list)
+    report_digest: bool = False
+    """Whether the simulated task controller reports status.configuredProperties."""
 
     def pids(self) -> dict[str, int | None]:
         return {n: t.status.pid for n, t in self.tasks.items()}
@@ -125,10 +128,8 @@ class Sim:
             if task.status.pid is None:
                 update["pid"] = self.next_pid
                 self.next_pid += 1
-            if task.spec.state in ("CONFIGURED", "RUNNING") and task.status.state in (
-                None,
-                "STANDBY",
-            ):
+            configuring = task.status.state in (None, "STANDBY")
+            if self.report_digest and configuring and task.spec.state in ("CONFIGURED", "RUNNING"):
                 update["configured_properties"] = properties_digest(task.spec.properties)
             if task.spec.state == "DONE":
                 update["phase"] = "Finished"

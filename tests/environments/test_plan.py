@@ -16,7 +16,12 @@ from controller.environments.plan import (
     detector_conflicts,
     plan,
 )
-from controller.environments.taskset import IDLE_SINCE, expired_idle
+from controller.environments.taskset import (
+    CONFIGURED_WITH,
+    IDLE_SINCE,
+    expired_idle,
+    properties_digest,
+)
 from crds.conditions import get_condition
 from tests.environments.helpers import Sim, samples, with_vars
 
@@ -433,3 +438,38 @@ def test_role_summary_collapses_copies_when_there_are_many() -> None:
     }
     small = running_sim().env.status.roles
     assert [r.path for r in small] == ["flp-TPC.readout", "flp-TPC.stfb", "qc-0"]
+
+
+def test_reconfigure_follows_the_task_controllers_digest_when_it_reports_one() -> None:
+    env, workflow, classes = samples()
+    sim = Sim(env, workflow, classes, report_digest=True)
+    sim.settle()
+    sim.set_spec(state="CONFIGURED")
+    sim.settle()
+    pids = sim.pids()
+    sim.set_vars(rate="500")
+    first = sim.step()
+    assert {t.name: t.spec.state for t in first.update} == {"physics-1-flp-tpc-readout": "STANDBY"}
+    assert all(CONFIGURED_WITH not in t.metadata.annotations for t in first.update)
+    sim.settle()
+    readout = sim.tasks["physics-1-flp-tpc-readout"]
+    assert readout.status.state == "CONFIGURED" and sim.pids() == pids
+    assert readout.status.configured_properties == properties_digest(
+        {"rate": "500", "detector": "TPC"}
+    )
+
+
+def test_reconfigure_without_a_reported_digest_records_the_old_one_until_reset() -> None:
+    sim = running_sim()
+    sim.set_spec(state="CONFIGURED")
+    sim.settle()
+    sim.set_vars(rate="500")
+    first = sim.step()
+    (readout,) = first.update
+    old = properties_digest({"rate": "200", "detector": "TPC"})
+    assert readout.metadata.annotations[CONFIGURED_WITH] == old
+    assert readout.spec.state == "STANDBY" and readout.spec.properties["rate"] == "500"
+    sim.settle()
+    final = sim.tasks["physics-1-flp-tpc-readout"]
+    assert CONFIGURED_WITH not in final.metadata.annotations
+    assert final.status.state == "CONFIGURED"

@@ -205,15 +205,18 @@ async def _until_dead(pid: int, *, within: float = 10.0) -> None:
         os.close(fd)
 
 
-async def test_end_of_stream_is_forwarded_and_a_bad_payload_fails_only_its_task(
+async def test_end_of_stream_is_forwarded_and_bad_launches_fail_only_their_task(
     cluster: LocalMesosProcess,
 ) -> None:
     async with scheduler(cluster.address) as sched:
         eos = sample_payload("--eos-after", "0.1", "--tick", "0.1")
-        await sched.launch(("t1", "bad"), data={"t1": eos, "bad": b'{"control": "occ"}'})
+        bad = {"t1": eos, "bad": b'{"control": "occ"}'}
+        await sched.launch(("t1", "bad", "no good"), data=bad)
         failed = await sched.wait_for(Update, is_update("bad", "TASK_FAILED"))
         assert "command" in (failed.status.message or "")
         assert failed.status.reason == "REASON_CONTAINER_LAUNCH_FAILED"
+        refused = await sched.wait_for(Update, is_update("no good", "TASK_FAILED"))
+        assert refused.status.reason == "REASON_TASK_INVALID"
         await sched.wait_for(Update, is_update("t1", "TASK_RUNNING"))
 
         mark = len(sched.events)

@@ -11,11 +11,11 @@ import pytest
 from controller.nodes import inventory
 from controller.nodes.controller import AGENTS_KEY, NodeReconciler
 from controller.runtime.reconciler import Context
-from crds.kinds.node import Node
+from crds.kinds.node import Node, NodeStatus
 from crds.resource import Resource
-from store.api import Store
 from store.config import StoreConfig, open_store
 from store.embedded import EmbeddedEtcd
+from store.etcd import EtcdStore
 from store.informer import InformerFactory
 from tests.etcd_fixture import unique_prefix
 from tests.mesos_fixture import LocalMesosProcess, localmesos_factory
@@ -55,7 +55,7 @@ def test_agent_list_parses_into_summaries_with_port_counts() -> None:
 
 def test_gone_agent_keeps_its_node_but_not_ready() -> None:
     agent = inventory.AgentSummary(agent_id="a", hostname="h")
-    seen = inventory.seen_status(Node(metadata={"name": "h"}).status, agent, tasks=2, now=NOW)  # type: ignore[arg-type]
+    seen = inventory.seen_status(NodeStatus(), agent, tasks=2, now=NOW)
     gone = inventory.missing_status(seen, tasks=0)
     assert (gone.ready, gone.last_seen, gone.agent_id) == (False, NOW, "a")
     assert inventory.ready_condition(gone, cordoned=False).status == "False"
@@ -64,7 +64,7 @@ def test_gone_agent_keeps_its_node_but_not_ready() -> None:
 
 
 @pytest.fixture
-async def store(etcd_server: EmbeddedEtcd) -> AsyncIterator[Store]:
+async def store(etcd_server: EmbeddedEtcd) -> AsyncIterator[EtcdStore]:
     s = await open_store(StoreConfig(endpoints=(etcd_server.endpoint,), prefix=unique_prefix()))
     try:
         yield s
@@ -73,7 +73,7 @@ async def store(etcd_server: EmbeddedEtcd) -> AsyncIterator[Store]:
 
 
 async def test_one_node_per_agent_with_attributes_and_resources(
-    store: Store, localmesos_factory: Callable[..., LocalMesosProcess], tmp_path: Path
+    store: EtcdStore, localmesos_factory: Callable[..., LocalMesosProcess], tmp_path: Path
 ) -> None:
     agents = tmp_path / "agents.yaml"
     agents.write_text(
@@ -87,7 +87,7 @@ async def test_one_node_per_agent_with_attributes_and_resources(
         kv=store,
         informers=informers,
         events=NoEvents(),
-        options={"mesos": cluster.address},  # type: ignore[arg-type]
+        options={"mesos": cluster.address},
     )
     reconciler = NodeReconciler(ctx)
     informers.start()

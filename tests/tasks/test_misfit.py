@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from crds.kinds.common import Constraint
+from crds.kinds.node import Node, NodeSpec
 from crds.kinds.task import Task
+from crds.meta import ObjectMeta
 from store.api import Store
 from tests.mesos_fixture import LocalMesosProcess
 from tests.tasks.conftest import ManagerFactory
@@ -36,3 +38,20 @@ async def test_constraint_and_resource_misfits_stay_pending_with_a_clear_reason(
     assert _unschedulable(big).startswith("insufficient memory: wants 512000, largest free ")
     event = await wait_event(store, "wants-tpc", "FailedScheduling")
     assert event.spec.type == "Warning" and event.spec.message == "no agent has detector=TPC"
+
+
+async def test_cordoned_node_gets_no_new_tasks_until_uncordoned(
+    store: Store, cluster: LocalMesosProcess, manager_factory: ManagerFactory
+) -> None:
+    hostname = cluster.state()["agents"][0]["hostname"]
+    await store.create(Node(metadata=ObjectMeta(name=hostname), spec=NodeSpec(unschedulable=True)))
+    manager_factory()
+    await store.create(sample_task("kept-off"))
+    held = await wait_task(store, "kept-off", lambda t: bool(_unschedulable(t)))
+    assert held.status.phase == "Pending"
+    assert _unschedulable(held) == "every offering agent is cordoned"
+
+    node = await store.get(Node, hostname)
+    await store.update(node.model_copy(update={"spec": NodeSpec(unschedulable=False)}))
+    placed = await wait_task(store, "kept-off", lambda t: t.status.phase == "Running")
+    assert placed.status.hostname == hostname

@@ -1,0 +1,315 @@
+"""Task controller benchmark on hollow agents: 1,000 Tasks from creation to Running/STANDBY,
+then one desired-state change (STANDBY -> CONFIGURED) over all of them until every status shows
+it; each next to the etcd floor measured in the same run (DESIGN §7).
+
+    .venv/bin/python -m hack.bench.tasks_bench [--tasks 1000] [--agents 10]
+
+Real etcd (private, loopback), the real local cluster (`python -m localmesos`, hollow agents
+answering o2's framework messages through `O2Responder` below) and the real controller manager
+(`python -m controller`, task controller only), all as subprocesses. Prints a table and writes
+hack/bench/results/tasks_bench.json. The machine is a shared 2-core box: numbers are noisy;
+the ratios to the floor measured in the same run are what to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from mesosapi.o2messages import (
+    ControlRequest,
+    ControlResults,
+    ReportRequest,
+    TaskReport,
+    TaskStatusData,
+    TaskTableReport,
+    TransitionResult,
+    decode_to_executor,
+    encode,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+_AFTER = {"CONFIGURE": "CONFIGURED", "START": "RUNNING", "STOP": "CONFIGURED", "RESET": "STANDBY"}
+_AFTER_EXIT = "DONE"
+_pids = itertools.count(10_000)
+
+
+class O2Responder:
+    """A hollow o2 executor: tasks reach STANDBY at once, transitions succeed at once, the task
+    table is answered on request. Loaded inside the local cluster with --hollow-responder."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, str] = {}
+        self.pids: dict[str, int] = {}
+        self.done: dict[str, TransitionResult] = {}
+        self.sequence = 0
+
+    def on_launch(self, ctx: Any, task: dict[str, Any]) -> None:
+        task_id = str(task["task_id"]["value"])
+        self.states[task_id] = "STANDBY"
+        self.pids[task_id] = next(_pids)
+        data = TaskStatusData(state="STANDBY", pid=self.pids[task_id])
+        ctx.update(task_id, "TASK_RUNNING", data=encode(data))
+
+    def on_kill(self, ctx: Any, task_id: str) -> None:
+        if task_id in self.states:
+            data = TaskStatusData(state="DONE", pid=self.pids.get(task_id), exit_code=0)
+            self.states.pop(task_id, None)
+            ctx.update(task_id, "TASK_KILLED", data=encode(data))
+
+    def on_message(self, ctx: Any, data: bytes) -> None:
+        message = decode_to_executor(data)
+        if isinstance(message, ReportRequest):
+            ctx.send_message(encode(self._table()))
+        elif isinstance(message, ControlRequest):
+            results = tuple(self._transition(item) for item in message.items)
+            ctx.send_message(encode(ControlResults(request_id=message.request_id, results=results)))
+
+    def _transition(self, item: Any) -> TransitionResult:
+        if item.transition_id in self.done:
+            return self.done[item.transition_id]
+        state = self.states.get(item.task_id)
+        ok = state is not None and (not item.src_state or item.src_state == state)
+        if ok:
+            state = _AFTER_EXIT if item.event == "EXIT" else _AFTER.get(item.event, state)
+            self.states[item.task_id] = state or ""
+        result = TransitionResult(
+            task_id=item.task_id,
+            transition_id=item.transition_id,
+            ok=ok,
+            state=state or "",
+            message="" if ok else f"not in {item.src_state}",
+        )
+        self.done[item.transition_id] = result
+        return result
+
+    def _table(self) -> TaskTableReport:
+        self.sequence += 1
+        rows = tuple(
+            TaskReport(task_id=t, control="occ", phase="running", state=s, pid=self.pids.get(t))
+            for t, s in self.states.items()
+        )
+        return TaskTableReport(sequence=self.sequence, tasks=rows)
+
+    def on_shutdown(self, ctx: Any) -> None:
+        for task_id in list(self.states):
+            ctx.update(task_id, "TASK_KILLED", after=0)
+        ctx.call_later(0, ctx.exit, 0)
+
+
+# ---- the benchmark (imports of o2's control plane stay out of the responder's way) -----------
+
+
+def _start(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            stdout=subprocess.PIPE if "localmesos" in cmd else out,
+            stderr=out,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+async def _read_url(proc: subprocess.Popen[bytes]) -> str:
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
+    return line.decode().strip().rsplit(" ", 1)[-1].removeprefix("http://")
+
+
+async def _wait_all(store: Any, names: set[str], check: Any, *, within: float) -> float:
+    """Seconds until every named Task passes `check` (list, then watch), from now."""
+    from crds.kinds.task import Task
+
+    started = time.perf_counter()
+    listed = await store.list(Task)
+    good = {t.name for t in listed.items if t.name in names and check(t)}
+    if good >= names:
+        return time.perf_counter() - started
+    stream = store.watch(Task, start_revision=listed.revision + 1)
+    try:
+        async with asyncio.timeout(within):
+            async for event in stream:
+                if event.obj is not None and event.name in names:
+                    (good.add if check(event.obj) else good.discard)(event.name)
+                    if good >= names:
+                        return time.perf_counter() - started
+    finally:
+        await stream.aclose()
+    raise RuntimeError("watch ended")
+
+
+async def _in_flight(count: int, in_flight: int, op: Any) -> None:
+    queue = iter(range(count))
+
+    async def worker() -> None:
+        for i in queue:
+            await op(i)
+
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+
+
+def _task(name: str) -> Any:
+    from crds.kinds.common import Command, Wants
+    from crds.kinds.task import Task, TaskSpec
+    from crds.meta import ObjectMeta
+
+    spec = TaskSpec(
+        task_class="bench",
+        command=Command(value="o2-sample-task"),
+        wants=Wants(cpus=0.01, memory=8, ports=0),
+    )
+    return Task(metadata=ObjectMeta(name=name), spec=spec)
+
+
+async def _set_state(store: Any, name: str, state: str) -> None:
+    from crds.errors import ConflictError
+    from crds.kinds.task import Task
+
+    for _ in range(20):
+        task = await store.get(Task, name)
+        try:
+            await store.update(
+                task.model_copy(update={"spec": task.spec.model_copy(update={"state": state})})
+            )
+            return
+        except ConflictError:
+            continue
+
+
+async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    from store.config import StoreConfig, open_store
+    from store.embedded import EmbeddedEtcd, free_port
+
+    procs: list[subprocess.Popen[bytes]] = []
+    async with EmbeddedEtcd(
+        work / "etcd", free_port(), free_port(), extra_args=("--unsafe-no-fsync",)
+    ) as etcd:
+        try:
+            mesos = _start(
+                [sys.executable, "-m", "localmesos", "--port", "0", "--agents", "0",
+                 "--hollow-agents", str(args.agents), "--allocation-interval", "0.1",
+                 "--heartbeat-interval", "5",
+                 "--hollow-responder", "hack.bench.tasks_bench:O2Responder",
+                 "--work-dir", str(work / "mesos"), "--log-level", "WARNING"],
+                work / "localmesos.log",
+            )  # fmt: skip
+            procs.append(mesos)
+            address = await _read_url(mesos)
+            prefix = "/o2bench"
+            manager = _start(
+                [sys.executable, "-m", "controller", "--etcd", etcd.endpoint, "--prefix", prefix,
+                 "--mesos", address, "--controller", "controller.tasks.controller:TaskReconciler",
+                 "--log-level", "WARNING"],
+                work / "manager.log",
+            )  # fmt: skip
+            procs.append(manager)
+            store = await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix=prefix))
+            try:
+                return await _measure(args, store, etcd.endpoint)
+            finally:
+                await store.close()
+        finally:
+            for proc in reversed(procs):
+                _stop(proc)
+    raise AssertionError("unreachable")
+
+
+async def _measure(args: argparse.Namespace, store: Any, endpoint: str) -> dict[str, Any]:
+    from hack.bench.floor import client_for, measure_floor, put_rate, txn_rate
+
+    names = [f"bench-{i:05d}" for i in range(args.tasks)]
+    wanted = set(names)
+
+    def standby(t: Any) -> bool:
+        return bool(t.status.phase == "Running" and t.status.state == "STANDBY")
+
+    def configured(t: Any) -> bool:
+        return bool(t.status.phase == "Running" and t.status.state == "CONFIGURED")
+
+    start = time.perf_counter()
+    await _in_flight(len(names), 16, lambda i: store.create(_task(names[i])))
+    created = time.perf_counter() - start
+    await _wait_all(store, wanted, standby, within=600)
+    to_running = time.perf_counter() - start
+
+    start = time.perf_counter()
+    await _in_flight(len(names), 16, lambda i: _set_state(store, names[i], "CONFIGURED"))
+    spec_written = time.perf_counter() - start
+    await _wait_all(store, wanted, configured, within=600)
+    transition = time.perf_counter() - start
+
+    floor = await measure_floor(endpoint, quick=True)
+    async with client_for(endpoint) as client:
+        same16 = args.tasks / await put_rate(client, "/bench-same", count=args.tasks, in_flight=16)
+        txns = max(1, args.tasks // 128)
+        batched = args.tasks / await txn_rate(client, "/bench-same", txns=txns)
+        await client.delete_prefix(b"/bench-same")
+    return {
+        "tasks": args.tasks,
+        "hollow_agents": args.agents,
+        "create_seconds": created,
+        "create_to_running_seconds": to_running,
+        "spec_change_write_seconds": spec_written,
+        "transition_seconds": transition,
+        "floor_1000_puts_16_in_flight_seconds": same16,
+        "floor_1000_writes_txn128x8_seconds": batched,
+        "floor": floor.__dict__,
+    }
+
+
+def print_table(r: dict[str, Any]) -> None:
+    n = r["tasks"]
+    a, b = r["floor_1000_puts_16_in_flight_seconds"], r["floor_1000_writes_txn128x8_seconds"]
+    rows = [
+        (f"{n} Tasks: create -> all Running/STANDBY", r["create_to_running_seconds"]),
+        ("   of which: creating the Tasks (16 in flight)", r["create_seconds"]),
+        (f"{n} Tasks: spec.state change -> all statuses CONFIGURED", r["transition_seconds"]),
+        ("   of which: writing the spec changes (16 in flight)", r["spec_change_write_seconds"]),
+        (f"floor (a): {n} raw puts, 16 in flight", a),
+        (f"floor (b): {n} raw writes in 128-op txns, 8 in flight", b),
+    ]
+    width = max(len(label) for label, _ in rows)
+    print(f"{'measure'.ljust(width)}  seconds  x floor(a)  x floor(b)")
+    for label, secs in rows:
+        print(f"{label.ljust(width)}  {secs:7.2f}  {secs / a:9.1f}  {secs / b:9.1f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--agents", type=int, default=10)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="o2-tasks-bench-") as tmp:
+        result = asyncio.run(run(args, Path(tmp)))
+    print_table(result)
+    out = Path(__file__).resolve().parent / "results" / "tasks_bench.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
