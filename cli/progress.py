@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.printers import render_table
-from crds.kinds.environment import Environment
+from crds.kinds.environment import Environment, TransitionRecord
 from crds.kinds.task import Task
 
 TASK_TARGET = {
@@ -198,3 +198,20 @@ def last_seen(env: Environment | None, counts: Tally, goal: Goal) -> str:
     elif env.status.message:
         seen += f"; message: {env.status.message}"
     return seen
+
+
+def new_history(before: Environment, after: Environment) -> list[TransitionRecord]:
+    """Transitions recorded in `after` that `before` did not have yet (oldest first)."""
+    old = set(before.status.history)
+    return [r for r in after.status.history if r not in old]
+
+
+def history_lines(records: Sequence[TransitionRecord]) -> list[str]:
+    """`START_ACTIVITY CONFIGURED -> RUNNING: Succeeded in 1.2s (run 12)` per transition."""
+    lines = []
+    for r in records:
+        took = "" if r.duration_seconds is None else f" in {r.duration_seconds:.1f}s"
+        run = "" if r.run_number is None else f" (run {r.run_number})"
+        why = f": {r.message}" if r.message and r.result != "Succeeded" else ""
+        lines.append(f"{r.event} {r.from_state} -> {r.to_state}: {r.result}{took}{run}{why}")
+    return lines

@@ -7,15 +7,22 @@ themselves are the pure functions of cli.progress.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from rich.console import Console
 from rich.live import Live
 
-from cli.progress import Goal, Tally, failing_table, plain_line, progress_view
+from cli.progress import (
+    Goal,
+    Tally,
+    failing_table,
+    history_lines,
+    plain_line,
+    progress_view,
+)
 from cli.runtime import stderr_console
-from crds.kinds.environment import Environment
+from crds.kinds.environment import Environment, TransitionRecord
 
 PLAIN_INTERVAL = 1.0
 """Plain output prints a count-only change at most this often (state changes: at once)."""
@@ -25,6 +32,8 @@ class ProgressSink(Protocol):
     def show(self, env: Environment | None, counts: Tally, goal: Goal) -> None: ...
 
     def failed(self, counts: Tally) -> None: ...
+
+    def history(self, records: Sequence[TransitionRecord]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -39,6 +48,11 @@ class LiveSink:
 
     def show(self, env: Environment | None, counts: Tally, goal: Goal) -> None:
         self.live.update(progress_view(env, counts, goal), refresh=True)
+
+    def history(self, records: Sequence[TransitionRecord]) -> None:
+        self.live.stop()
+        for line in history_lines(records):
+            self.console.print(line, soft_wrap=True, highlight=False, markup=False)
 
     def failed(self, counts: Tally) -> None:
         self.live.stop()
@@ -82,6 +96,11 @@ class PlainSink:
     def _print(self, line: str, *, head: tuple[object, ...], now: float) -> None:
         self.console.print(line, soft_wrap=True, highlight=False, markup=False)
         self.last_line, self.last_head, self.last_at, self.pending = line, head, now, ""
+
+    def history(self, records: Sequence[TransitionRecord]) -> None:
+        self.flush()
+        for line in history_lines(records):
+            self.console.print(line, soft_wrap=True, highlight=False, markup=False)
 
     def failed(self, counts: Tally) -> None:
         self.flush()

@@ -151,16 +151,16 @@ class EventRecorder:
         if existing is None:
             with contextlib.suppress(NotFoundError):
                 existing = await store.get(Event, name)
-        if existing is None:
-            fresh = self._new_event(name, occ)
-        else:
+        if existing is not None:
             spec = existing.spec.model_copy(
                 update={"count": existing.spec.count + occ.count, "last_timestamp": occ.at}
             )
             fresh = existing.model_copy(update={"spec": spec})
-            # delete + create re-attaches the Event to the current lease bucket
-            await store.delete(Event, name, resource_version=existing.metadata.resource_version)
-        created = await self._create(store, fresh)
+            # one CAS write that also moves the Event to the current lease bucket
+            updated = await store.update(fresh, lease=await self._lease())
+            self._remember(name, updated)
+            return
+        created = await self._create(store, self._new_event(name, occ))
         self._remember(name, created)
 
     def _new_event(self, name: str, occ: Occurrence) -> Event:

@@ -35,6 +35,7 @@ CONTROLLERS: list[str] = [
     "controller.tasks.controller:TaskReconciler",
     "controller.nodes.controller:NodeReconciler",
     "controller.gitsource.controller:GitSourceReconciler",
+    "controller.configs.controller:ComponentConfigReconciler",
 ]
 """Entry points of the controllers a manager runs by default (append yours here)."""
 

@@ -11,6 +11,8 @@
     ├── StoreUnavailableError        etcd cannot be reached (after retries)
     ├── TemplateError                a `{{ }}` expression failed (role path, expression)
     ├── SourceError                  a GitSource could not be fetched or read (no credentials)
+    ├── ConfigError                  a config payload does not parse or render (config, line)
+    │   └── ConfigNotFoundError      no ComponentConfig matches a lookup (says what was sought)
     ├── MesosError                   talking to Mesos failed
     │   ├── MesosUnavailableError    not subscribed / no master or agent reachable right now
     │   └── MesosCallError           a call was refused (HTTP status and body)
@@ -131,6 +133,25 @@ class TemplateError(O2Error):
 
 class SourceError(O2Error):
     """Fetching or reading a GitSource failed; the message never carries URL credentials."""
+
+
+class ConfigError(O2Error):
+    """A configuration payload failed to parse or render; names the config and the line."""
+
+    def __init__(self, config: str, reason: str, *, line: int | None = None) -> None:
+        self.config = config
+        self.reason = reason
+        self.line = line
+        where = f"{config} line {line}" if line is not None else config
+        super().__init__(f"{where}: {reason}")
+
+
+class ConfigNotFoundError(ConfigError):
+    """No ComponentConfig matches `lookup` (component/runType/role/entry), even with fallbacks."""
+
+    def __init__(self, lookup: str, reason: str) -> None:
+        self.lookup = lookup
+        super().__init__(lookup, reason)
 
 
 class ReconcileError(O2Error):

@@ -10,7 +10,8 @@ or when the agent is gone past the recovery timeout:
                               TaskTableReport), each message handled concurrently
     DeviceEvent            -> MESSAGE (END_OF_STREAM, INTERNAL_ERROR)
     SUBSCRIBED, timer      -> MESSAGE TaskTableReport (every `report_interval` while subscribed)
-    KILL                   -> the kill ladder, then TASK_KILLED
+    KILL                   -> the kill ladder (SIGTERM grace from the KillPolicy when given),
+                              then TASK_KILLED (at once for a task this executor never had)
     SHUTDOWN / signal      -> kill ladder for all within most of the grace period, then SIGKILL,
                               flush the last UPDATEs, wait for their ACKs, exit 0
     agent gone for good    -> same kill, exit 1 (Mesos cannot hand our tasks to anyone else)
@@ -62,6 +63,14 @@ def status_reason(update: StatusUpdate, *, was_running: bool) -> str | None:
     if update.state == "TASK_KILLED" and not was_running:
         return "REASON_TASK_KILLED_DURING_LAUNCH"
     return None
+
+
+def kill_grace(event: Kill) -> float | None:
+    """The KillPolicy grace period of a KILL in seconds (SIGTERM -> SIGKILL), if it has one."""
+    policy = event.kill_policy
+    if policy is None or policy.grace_period is None:
+        return None
+    return max(policy.grace_period.nanoseconds / 1e9, 0.0)
 
 
 def to_mesos_status(update: StatusUpdate, *, was_running: bool) -> TaskStatus:
@@ -147,7 +156,7 @@ class ExecutorApp:
             for task in event.task_group.tasks:
                 await self._launch(task)
         elif isinstance(event, Kill):
-            self._spawn(self._kill(event.task_id))
+            self._spawn(self._kill(event.task_id, grace=kill_grace(event)))
         elif isinstance(event, Message):
             self._spawn(self._answer(event.data))
         elif isinstance(event, Acknowledged):
@@ -199,7 +208,7 @@ class ExecutorApp:
         status = TaskStatus(task_id=task_id, state="TASK_FAILED", message=message, reason=reason)
         self._outbox.put_nowait(status)
 
-    async def _kill(self, task_id: TaskId) -> None:
+    async def _kill(self, task_id: TaskId, *, grace: float | None) -> None:
         if self.runner.table.get(task_id) is None:
             log.warning("KILL for a task this executor does not have", extra={"task": task_id})
             self._outbox.put_nowait(
@@ -211,8 +220,8 @@ class ExecutorApp:
                 )
             )
             return
-        log.info("Killing task", extra={"task": task_id})
-        await self.runner.kill(task_id)
+        log.info("Killing task", extra={"task": task_id, "grace": grace})
+        await self.runner.kill(task_id, grace=grace)
 
     async def _answer(self, data: bytes) -> None:
         reply = await self.runner.handle_message(data)

@@ -373,17 +373,24 @@ class TaskRunner:
 
     # ---- kill ---------------------------------------------------------------------------
 
-    async def kill(self, task_id: str) -> None:
-        """The kill ladder: OCC steps to DONE, SIGTERM to the group, grace, SIGKILL."""
+    async def kill(self, task_id: str, *, grace: float | None = None) -> None:
+        """The kill ladder: OCC steps to DONE, SIGTERM to the group, grace, SIGKILL.
+
+        `grace` (a Mesos KillPolicy) replaces `timeouts.kill_grace` for this kill; the first
+        kill of a task decides it, later ones join the ladder already running.
+        """
         handle = self._handles.get(task_id)
         if handle is None or handle.process.status is not None:
             return
         handle.record.kill_requested = True
         if handle.killer is None:
-            handle.killer = asyncio.get_running_loop().create_task(self._kill_ladder(handle))
+            ladder = self._kill_ladder(
+                handle, grace=self.timeouts.kill_grace if grace is None else grace
+            )
+            handle.killer = asyncio.get_running_loop().create_task(ladder)
         await asyncio.shield(handle.killer)
 
-    async def _kill_ladder(self, handle: _Handle) -> None:
+    async def _kill_ladder(self, handle: _Handle, *, grace: float) -> None:
         if handle.client is not None and handle.record.phase == "running":
             walk = self._walk_to_done(handle, handle.client)
             handle.walk = asyncio.get_running_loop().create_task(walk)
@@ -393,7 +400,7 @@ class TaskRunner:
                     async with asyncio.timeout(self.timeouts.kill_step):
                         await handle.process.wait()
         if handle.process.status is None:
-            await handle.process.terminate(grace=self.timeouts.kill_grace)
+            await handle.process.terminate(grace=grace)
         assert handle.lifecycle is not None
         await asyncio.wait({handle.lifecycle})
 

@@ -105,10 +105,6 @@ class Hub:
         """The newest etcd revision any informer has applied (kinds are watched separately)."""
         return max((i.revision for i in self.factory.all()), default=0)
 
-    async def caught_up(self, revision: int) -> None:
-        """Until every informer has applied `revision` (e.g. after a write by this server)."""
-        await asyncio.gather(*(i.wait_for_revision(revision) for i in self.factory.all()))
-
     async def _flush_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:

@@ -5,13 +5,22 @@ Semantics (DESIGN.md §2), checked by one contract test suite against both imple
   `metadata.resourceVersion`; resourceVersion = the key's etcd mod_revision.
 - create: txn(key absent -> put); sets uid, creationTimestamp, generation=1.
 - update: txn(mod_revision == metadata.resourceVersion -> put), else ConflictError. Writes spec,
-  labels, annotations, finalizers, ownerReferences; keeps the stored status. Bumps generation
-  only when spec changed. A write that changes nothing is skipped (returns the stored object).
+  labels, annotations, finalizers, ownerReferences; keeps the stored status and the key's etcd
+  lease (unless `lease=` names another). Bumps generation only when spec changed. A write that
+  changes nothing is skipped (returns the stored object).
+- retries: a txn that timed out may have applied before it is retried. create is idempotent
+  (if the key holds exactly our value, with the uid we just drew, it returns that object instead
+  of AlreadyExistsError); update and update_status succeed when the CAS lost only because the
+  key already holds exactly the bytes they write. delete of an object a retried delete already
+  removed raises NotFoundError, which callers treat as done.
 - update_status: CAS like update; writes only status (never spec, never generation).
 - delete: an object with finalizers only gets deletionTimestamp; otherwise it is removed.
+  Without resource_version, a delete that races with a write re-reads and tries again (a few
+  times); with one, a changed object is a ConflictError.
   When the last finalizer is removed from an object that has deletionTimestamp, it is removed.
 - list: items + the etcd revision of the read + the keys whose value could not be parsed.
-- watch(start_revision): events in revision order; CompactedError when the revision is gone.
+- watch(start_revision): events in revision order; CompactedError when the revision is gone;
+  PROGRESS events while idle, so a silent but healthy watch can be told from a stalled one.
 - a Fence makes every write conditional on the leader key still being ours (FencedError).
 """
 
@@ -45,12 +54,14 @@ class ListResult(Generic[T]):
     unreadable: list[UnreadableObjectError] = field(default_factory=list)
 
 
-EventType = Literal["ADDED", "MODIFIED", "DELETED", "UNREADABLE"]
+EventType = Literal["ADDED", "MODIFIED", "DELETED", "UNREADABLE", "PROGRESS"]
 
 
 @dataclass(frozen=True)
 class WatchEvent(Generic[T]):
-    """One change. For DELETED, `obj` is the last known value; for UNREADABLE, `error` is set."""
+    """One change. For DELETED, `obj` is the last known value; for UNREADABLE, `error` is set.
+    PROGRESS (no name, no obj) says the watch is alive and has delivered every change up to
+    `revision`; an idle watch gets one about every `Store.progress_interval` seconds."""
 
     type: EventType
     key: str
@@ -73,13 +84,20 @@ class Store(Protocol):
 
     prefix: str
 
+    @property
+    def progress_interval(self) -> float | None:
+        """Seconds between PROGRESS events of an idle watch; None when it sends none."""
+        ...
+
     def key_for(self, kind: type[Resource], name: str) -> str: ...
 
     async def create(self, obj: R, *, lease: int | None = None) -> R: ...
 
     async def get(self, kind: type[R], name: str) -> R: ...
 
-    async def update(self, obj: R) -> R: ...
+    async def update(self, obj: R, *, lease: int | None = None) -> R:
+        """`lease`: None keeps the object's etcd lease; an id re-attaches it (0: no lease)."""
+        ...
 
     async def update_status(self, obj: R) -> R: ...
 

@@ -26,6 +26,8 @@ class StoreConfig:
     password: str | None = None
     timeout: float = 10.0
     retry_timeout: float = 15.0
+    progress_interval: float = 5.0
+    """An idle watch asks etcd for progress this often (informers time out at 3x)."""
 
     @classmethod
     def from_env(
@@ -64,6 +66,7 @@ class StoreConfig:
             password=self.password,
             timeout=self.timeout,
             retry_timeout=self.retry_timeout,
+            progress_interval=self.progress_interval,
         )
 
 

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CLIENT_PORT = 2379
 DEFAULT_PEER_PORT = 2380
+PROGRESS_NOTIFY_INTERVAL = 5
+"""Seconds; matches store.etcd.Connection.progress_interval."""
 LOOPBACK = "127.0.0.1"
 
 
@@ -160,6 +162,8 @@ class EmbeddedEtcd:
             f"--listen-metrics-urls=http://{LOOPBACK}:{self.metrics_port}",
             "--logger=zap",
             "--log-outputs=stderr",
+            # idle watches get a progress notification at this interval (etcd's default: 10m)
+            f"--experimental-watch-progress-notify-interval={PROGRESS_NOTIFY_INTERVAL}s",
         ]
         if self.tls is not None:
             args += [

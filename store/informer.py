@@ -2,9 +2,10 @@
 
 An Informer lists its kind at revision R and watches from R+1. A broken stream is resumed from
 the last revision seen; a compacted revision forces a relist whose difference with the cache is
-delivered as synthetic ADDED/MODIFIED/DELETED events, so no change is missed. A watch that stays
-silent longer than `inactivity_timeout` (no event, no progress notification) is restarted from
-the last revision, so a stalled stream cannot go unnoticed. Values that cannot be parsed are
+delivered as synthetic ADDED/MODIFIED/DELETED events, so no change is missed. An idle but healthy
+watch still delivers PROGRESS events (every `store.progress_interval` s), so a watch that stays
+silent longer than `inactivity_timeout` (default 3 progress intervals) has stalled and is
+restarted from the last revision. Values that cannot be parsed are
 reported to `on_unreadable` callbacks naming the key and otherwise skipped: the last good copy
 (if any) stays in the cache. This module knows nothing about controllers.
 """
@@ -30,6 +31,8 @@ R = TypeVar("R", bound=Resource)
 
 CacheEventType = Literal["ADDED", "MODIFIED", "DELETED"]
 IndexFunc = Callable[[Resource], Iterable[str]]
+NO_PROGRESS_INACTIVITY_TIMEOUT = 300.0
+"""For a store whose watches send no PROGRESS events: only a long silence means a stall."""
 OWNER_INDEX = "owner-uid"
 LABEL_INDEX = "label"
 
@@ -63,6 +66,12 @@ def label_pairs(obj: Resource) -> list[str]:
     return [f"{k}={v}" for k, v in obj.metadata.labels.items()]
 
 
+def default_inactivity_timeout(store: Store) -> float:
+    """3 progress intervals of the store (a silent watch past that has stalled), else 300 s."""
+    interval = getattr(store, "progress_interval", None)
+    return 3 * interval if interval else NO_PROGRESS_INACTIVITY_TIMEOUT
+
+
 class Informer(Generic[R]):
     """The cache of one kind. Handlers must be quick and must not block (enqueue, don't work)."""
 
@@ -71,19 +80,20 @@ class Informer(Generic[R]):
         store: Store,
         kind: type[R],
         *,
-        inactivity_timeout: float = 300.0,
+        inactivity_timeout: float | None = None,
         retry_delay: float = 0.1,
         max_retry_delay: float = 5.0,
     ) -> None:
         self.store = store
         self.kind = kind
-        self.inactivity_timeout = inactivity_timeout
+        self.inactivity_timeout = inactivity_timeout or default_inactivity_timeout(store)
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
         self.revision = 0
         self.watch_restarts = 0
         self.relists = 0
         self.stalls = 0
+        self.progress_events = 0
         self.unreadable: dict[str, UnreadableObjectError] = {}
         self._items: dict[str, R] = {}
         self._handlers: list[Handler] = []
@@ -257,7 +267,9 @@ class Informer(Generic[R]):
         elif event.obj is not None and event.type in ("ADDED", "MODIFIED"):
             self.unreadable.pop(event.name, None)
             self._apply_put(event.name, event.obj)
-        self._advance(event.revision)  # anything else is a progress notification
+        elif event.type == "PROGRESS":
+            self.progress_events += 1
+        self._advance(event.revision)
 
     # -- applying changes --------------------------------------------------------------------
 

@@ -32,9 +32,12 @@ class Compare:
 
 @dataclass(frozen=True, slots=True)
 class Put:
+    """`keep_lease`: keep the key's current lease (etcd's ignore_lease; the key must exist)."""
+
     key: str
     value: bytes
     lease: int = 0
+    keep_lease: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +64,24 @@ class TxnResult:
 
 @dataclass(frozen=True, slots=True)
 class KVEvent:
-    type: Literal["PUT", "DELETE"]
+    type: Literal["PUT", "DELETE", "PROGRESS"]
     kv: KV
-    """For DELETE: key with mod_revision = the deletion revision, empty value."""
+    """For DELETE: key with mod_revision = the deletion revision, empty value. For PROGRESS
+    (the watch is alive and has delivered every change up to `revision`): the watched key."""
     prev: KV | None
     revision: int
 
 
+def progress_event(key: str, revision: int) -> KVEvent:
+    """A PROGRESS event: every change up to `revision` has been delivered."""
+    return KVEvent(
+        "PROGRESS", KV(key=key, value=b"", mod_revision=revision, create_revision=0), None, revision
+    )
+
+
 class KVBackend(Protocol):
     endpoints_label: str
+    progress_interval: float | None
 
     async def txn(
         self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
@@ -83,7 +95,8 @@ class KVBackend(Protocol):
 
     def watch(self, key: str, *, start_revision: int, prefix: bool) -> AsyncIterator[KVEvent]:
         """Events from `start_revision` (inclusive), resuming across broken streams;
-        raises CompactedError when that revision is gone."""
+        raises CompactedError when that revision is gone. An idle watch also yields PROGRESS
+        events (about every `progress_interval` seconds, when the backend has one)."""
         ...
 
     async def grant_lease(self, ttl: int) -> int: ...

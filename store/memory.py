@@ -17,7 +17,7 @@ from datetime import datetime
 from crds.errors import CompactedError, NotFoundError, O2Error
 from crds.meta import utcnow
 from store.api import DEFAULT_PREFIX
-from store.kv import KV, Compare, Get, KVEvent, Op, Put, TxnResult
+from store.kv import KV, Compare, Get, KVEvent, Op, Put, TxnResult, progress_event
 from store.resources import ResourceStore
 
 MAX_TXN_OPS = 128
@@ -36,8 +36,16 @@ class MemoryKV:
 
     endpoints_label = "memory"
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        progress_interval: float | None = None,
+    ) -> None:
         self.clock = clock
+        self.progress_interval = progress_interval
+        """An idle watch yields PROGRESS after this many seconds (None: only on request)."""
+        self._progress_requests = 0
         self._data: dict[str, KV] = {}
         self._revision = 1
         self._history: list[KVEvent] = []
@@ -95,11 +103,16 @@ class MemoryKV:
         if len(written) != len(set(written)):
             raise O2Error("duplicate key given in txn request")
         for op in ops:
-            if isinstance(op, Put) and op.lease and op.lease not in self._leases:
+            if not isinstance(op, Put):
+                continue
+            if op.lease and op.lease not in self._leases:
                 raise NotFoundError("lease", str(op.lease))
+            if op.keep_lease and op.key not in self._data:
+                raise O2Error("etcdserver: key not found")
 
     def _put(self, op: Put, revision: int) -> None:
         prev = self._data.get(op.key)
+        lease = (prev.lease if prev else 0) if op.keep_lease else op.lease
         if prev is not None and prev.lease and prev.lease in self._leases:
             self._leases[prev.lease].keys.discard(op.key)
         kv = KV(
@@ -108,11 +121,11 @@ class MemoryKV:
             mod_revision=revision,
             create_revision=prev.create_revision if prev else revision,
             version=prev.version + 1 if prev else 1,
-            lease=op.lease,
+            lease=lease,
         )
         self._data[op.key] = kv
-        if op.lease:
-            self._leases[op.lease].keys.add(op.key)
+        if lease:
+            self._leases[lease].keys.add(op.key)
         self._record(KVEvent("PUT", kv, prev, revision))
 
     def _delete(self, key: str, revision: int) -> bool:
@@ -149,14 +162,15 @@ class MemoryKV:
         if start_revision < self._compacted:
             raise CompactedError(start_revision, self._compacted)
         position = self._base + bisect.bisect_left(self._history_revs, start_revision)
+        answered = self._progress_requests
         while True:
             if position < self._base:  # compacted while this watcher lagged behind
                 raise CompactedError(start_revision, self._compacted)
             index = position - self._base
-            if index >= len(self._history):
-                if self._changed is None:
-                    self._changed = asyncio.Event()
-                await self._changed.wait()
+            if index >= len(self._history):  # caught up: everything up to now was delivered
+                if answered != self._progress_requests or not await self._wait_change():
+                    answered = self._progress_requests
+                    yield progress_event(key, max(self._revision, start_revision - 1))
                 continue
             event = self._history[index]
             position += 1
@@ -164,6 +178,22 @@ class MemoryKV:
                 continue
             if event.kv.key.startswith(key) if prefix else event.kv.key == key:
                 yield event
+
+    async def _wait_change(self) -> bool:
+        """Until the next write or progress request; False when progress_interval passed."""
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        try:
+            async with asyncio.timeout(self.progress_interval):
+                await self._changed.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def request_progress(self) -> None:
+        """Every watch that has caught up yields one PROGRESS event (etcd's progress request)."""
+        self._progress_requests += 1
+        self._notify()
 
     async def compact(self, revision: int) -> None:
         """Drop history below `revision`; watches from older revisions raise CompactedError."""
@@ -222,9 +252,13 @@ class MemoryStore(ResourceStore):
         prefix: str = DEFAULT_PREFIX,
         clock: Callable[[], datetime] = utcnow,
         lease_clock: Callable[[], float] = time.monotonic,
+        progress_interval: float | None = None,
     ) -> None:
-        self.kv = MemoryKV(clock=lease_clock)
+        self.kv = MemoryKV(clock=lease_clock, progress_interval=progress_interval)
         super().__init__(self.kv, prefix=prefix, clock=clock)
 
     def expire_leases(self) -> None:
         self.kv.expire_leases()
+
+    def request_progress(self) -> None:
+        self.kv.request_progress()

@@ -143,6 +143,8 @@ class FencedKV:
         self, key: str, *, start_revision: int, prefix: bool = False
     ) -> AsyncIterator[tuple[str, RawValue | None, int]]:
         async for event in self.backend.watch(key, start_revision=start_revision, prefix=prefix):
+            if event.type == "PROGRESS":
+                continue
             value = raw_value(event.kv) if event.type == "PUT" else None
             yield event.kv.key, value, event.revision
 

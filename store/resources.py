@@ -64,6 +64,11 @@ class ResourceStore(FencedKV):
         super().__init__(backend, prefix=prefix, fence=fence, cache=cache, owner=owner)
         self.clock = clock
 
+    @property
+    def progress_interval(self) -> float | None:
+        """Seconds between PROGRESS events of an idle watch (None: this store sends none)."""
+        return self.backend.progress_interval
+
     def key_for(self, kind: type[Resource], name: str) -> str:
         return codec.registry_key(self.prefix, kind, name)
 
@@ -94,10 +99,17 @@ class ResourceStore(FencedKV):
         key = self.key_for(type(obj), obj.metadata.name)
         prepared = codec.prepare_create(obj, now=self.clock())
         raw = codec.encode(prepared)
-        result = await self._txn([Compare(key, "create", 0)], [Put(key, raw, lease or 0)])
+        result = await self._txn(
+            [Compare(key, "create", 0)], [Put(key, raw, lease or 0)], [Get(key)]
+        )
+        revision = result.revision
         if not result.succeeded:
-            raise AlreadyExistsError(obj.kind, obj.metadata.name)
-        created = codec.with_revision(prepared, result.revision)
+            found = result.gets[0]
+            if found is None or found.value != raw:
+                raise AlreadyExistsError(obj.kind, obj.metadata.name)
+            # our own write (same bytes, so same fresh uid): a retried txn that had applied
+            revision = found.mod_revision
+        created = codec.with_revision(prepared, revision)
         self._cache.put(key, created, raw)
         return created
 
@@ -125,15 +137,20 @@ class ResourceStore(FencedKV):
         result = await self._txn([Compare(op.key, "mod", expected)], [op], [Get(op.key)])
         if result.succeeded:
             return result.revision
-        if result.gets[0] is None:
+        found = result.gets[0]
+        if found is None:
             raise NotFoundError(obj.kind, obj.metadata.name)
+        if isinstance(op, Put) and _holds_put(found, op):
+            return found.mod_revision  # already holds exactly our value: a retried put applied
         raise ConflictError(obj.kind, obj.metadata.name, expected=expected)
 
-    async def _write(self, merged: R, *, expected: int) -> R:
+    async def _write(self, merged: R, *, expected: int, lease: int | None = None) -> R:
+        """CAS put; `lease` None keeps the key's lease, else attaches that one (0: none)."""
         key = self.key_for(type(merged), merged.metadata.name)
         try:
             raw = codec.encode(merged)
-            revision = await self._cas(merged, expected=expected, op=Put(key, raw))
+            put = Put(key, raw, keep_lease=True) if lease is None else Put(key, raw, lease)
+            revision = await self._cas(merged, expected=expected, op=put)
         except ConflictError:
             self._cache.drop(key)
             raise
@@ -141,11 +158,13 @@ class ResourceStore(FencedKV):
         self._cache.put(key, written, raw)
         return written
 
-    async def update(self, obj: R) -> R:
-        """CAS on metadata.resourceVersion (None: on the version read here, last write wins)."""
+    async def update(self, obj: R, *, lease: int | None = None) -> R:
+        """CAS on metadata.resourceVersion (None: on the version read here, last write wins).
+        The object keeps its etcd lease unless `lease` names another (0 detaches it); a new
+        lease alone is a change, so a write with only a new lease is not skipped."""
         stored = await self._stored_for(obj)
         merged, changed, remove = codec.merge_update(stored, obj)
-        if not changed:
+        if not changed and lease is None:
             return stored
         expected = stored.metadata.resource_version or 0
         if remove:
@@ -154,7 +173,7 @@ class ResourceStore(FencedKV):
             self._cache.drop(key)
             log.info("Removed object after last finalizer", extra={"object": obj.ref})
             return merged
-        return await self._write(merged, expected=expected)
+        return await self._write(merged, expected=expected, lease=lease)
 
     async def update_status(self, obj: R) -> R:
         stored = await self._stored_for(obj)
@@ -224,6 +243,8 @@ class ResourceStore(FencedKV):
 
     def _watch_event(self, kind: type[R], event: KVEvent) -> WatchEvent[R]:
         key = event.kv.key
+        if event.type == "PROGRESS":
+            return WatchEvent("PROGRESS", key, "", event.revision)
         name = codec.name_from_key(key)
         if event.type == "DELETE":
             self._cache.drop(key)
@@ -308,7 +329,7 @@ class ResourceStore(FencedKV):
         results: builtins.list[R | Exception | None],
     ) -> None:
         compares = [Compare(p.key, "mod", p.expected) for p in batch]
-        puts: builtins.list[Op] = [Put(p.key, p.raw) for p in batch]
+        puts: builtins.list[Op] = [Put(p.key, p.raw, keep_lease=True) for p in batch]
         try:
             result = await self._txn(compares, puts)
         except (FencedError, StoreUnavailableError):
@@ -358,6 +379,11 @@ def _batches(items: list[_Pending[R]], *, size: int) -> list[list[_Pending[R]]]:
     if current:
         batches.append(current)
     return batches
+
+
+def _holds_put(found: KV, put: Put) -> bool:
+    """The key already holds exactly what `put` writes (value, and its lease when it names one)."""
+    return found.value == put.value and (put.keep_lease or found.lease == put.lease)
 
 
 def _conforms(store: ResourceStore) -> tuple[Store, RuntimeKV]:

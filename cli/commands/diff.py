@@ -6,16 +6,20 @@ from typing import Annotated
 
 import typer
 
+from cli import gitops
 from cli.manifests import load
 from cli.options import GlobalOptions
 from cli.printers import essence_diff
 from cli.runtime import connect, run, write_out
 from crds.errors import NotFoundError
-from crds.resource import Resource
+from crds.resource import Resource, kind_info
 from store.api import Store
 
 HELP = """Show what `o2 apply` would change: a unified diff of spec, labels and annotations
 between what etcd holds (live/...) and the manifests (file/...).
+
+`o2 diff gitsource NAME` asks the GitSource controller what a sync of NAME would change (the
+same fetch and plan a sync uses).
 
 Exit status: 0 no differences, 1 differences found, 2 (or more) an error.
 
@@ -24,6 +28,7 @@ Exit status: 0 no differences, 1 differences found, 2 (or more) an error.
 ```
 o2 diff -f manifests/samples/
 o2 diff -f env.yaml && echo in sync
+o2 diff gitsource farm-config
 ```
 """
 
@@ -53,13 +58,50 @@ async def _diff(opts: GlobalOptions, *, files: list[str]) -> bool:
 def diff_command(
     ctx: typer.Context,
     *,
+    kind: Annotated[
+        str | None, typer.Argument(help="`gitsource`, with NAME: diff a GitSource's sync.")
+    ] = None,
+    name: Annotated[str | None, typer.Argument(help="The GitSource's name.")] = None,
     filename: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option("--filename", "-f", help="File, directory (recursive) or - for stdin."),
-    ],
+    ] = None,
+    timeout: Annotated[
+        str, typer.Option(help="gitsource: how long to wait for the controller's answer.")
+    ] = "60s",
 ) -> None:
-    if run(ctx, lambda opts: _diff(opts, files=filename), error_exit=ERROR_EXIT):
+    if kind is not None or name is not None:
+        _diff_gitsource(ctx, kind=kind, name=name, files=filename, timeout=timeout)
+        return
+    if not filename:
+        _usage(ctx, "give -f FILE (manifests), or `gitsource NAME`")
+    files = list(filename or [])
+    if run(ctx, lambda opts: _diff(opts, files=files), error_exit=ERROR_EXIT):
         raise typer.Exit(DIFF_EXIT)
+
+
+def _diff_gitsource(
+    ctx: typer.Context,
+    *,
+    kind: str | None,
+    name: str | None,
+    files: list[str] | None,
+    timeout: str,
+) -> None:
+    if files:
+        _usage(ctx, "give either -f FILE or `gitsource NAME`, not both")
+    try:
+        is_gitsource = kind is not None and kind_info(kind).kind == "GitSource"
+    except NotFoundError:
+        is_gitsource = False
+    if not is_gitsource or not name:
+        _usage(ctx, f"{kind!r}: only `o2 diff gitsource NAME` takes a kind and a name")
+    assert name is not None
+    gitops.diff_gitsource(ctx, name, timeout=timeout)
+
+
+def _usage(ctx: typer.Context, message: str) -> None:
+    raise typer.BadParameter(message, ctx=ctx)
 
 
 def register(app: typer.Typer) -> None:

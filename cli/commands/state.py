@@ -7,7 +7,6 @@ informer; no polling) until the controller reports the target state, ERROR, or -
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable
 from typing import Annotated
@@ -16,16 +15,15 @@ import typer
 
 from cli.cas import update_spec
 from cli.commands.get import Output, parse_output, print_objects
+from cli.follow import Follower, follow
 from cli.options import GlobalOptions
-from cli.progress import COMMAND_TARGETS, Goal, judge, last_seen, tally
-from cli.progress_sink import ProgressSink, open_sink
+from cli.progress import COMMAND_TARGETS, Goal
+from cli.progress_sink import open_sink
 from cli.runtime import connect, run, warn, write_out
 from cli.waitfor import parse_timeout
-from crds.errors import FieldError, O2Error, ValidationError
+from crds.errors import FieldError, ValidationError
 from crds.kinds.environment import INFO, Environment
-from crds.kinds.task import Task
 from store.api import Store
-from store.informer import CacheEvent, Informer
 
 DEFAULT_TIMEOUT = "5m"
 
@@ -56,7 +54,9 @@ The command writes the desired state into the Environment in etcd (compare-and-s
 shows the progress live (state, transition and step, tasks by state, run number) until the
 environment reaches it. Exit status: 0 reached, 1 ERROR (the reason and the failing tasks are
 printed), deleted, or --timeout (what was seen last is printed). With --no-wait it returns
-right after the write. The environment controller must be running (`o2 up`).
+right after the write; Ctrl-C stops watching, never the request (it stays written, and the
+controller carries on). The finished transitions are listed at the end, with their durations.
+The environment controller must be running (`o2 up`).
 
 Ending a run is never done by accident: a command that would take a RUNNING environment out of
 RUNNING asks for confirmation; without a terminal on stdin it refuses unless --yes is given.
@@ -73,18 +73,6 @@ o2 deploy physics-1 --no-wait
 o2 recover physics-1 --timeout 10m -o json
 ```
 """
-
-
-class EnvironmentFailedError(O2Error):
-    """The environment went to ERROR (or was deleted) while the command waited."""
-
-
-class EnvironmentTimeoutError(O2Error):
-    def __init__(self, goal: Goal, *, seen: str, timeout: float) -> None:
-        super().__init__(
-            f"timed out after {timeout:g}s waiting for environment/{goal.name} to reach "
-            f"{goal.target}; last seen: {seen}"
-        )
 
 
 def _usage(message: str) -> ValidationError:
@@ -145,75 +133,6 @@ async def write_request(
     return written, goal
 
 
-class Follower:
-    """The Environment and its Tasks, kept current by two informers; `changed` wakes the wait."""
-
-    def __init__(self, store: Store, goal: Goal) -> None:
-        self.goal = goal
-        self.store = store
-        self.envs: Informer[Environment] = Informer(store, Environment)
-        self.tasks: Informer[Task] = Informer(store, Task)
-        self.changed = asyncio.Event()
-
-    def _on_env(self, event: CacheEvent[Environment]) -> None:
-        if event.name == self.goal.name:
-            self.changed.set()
-
-    def _on_task(self, event: CacheEvent[Task]) -> None:
-        copies = (event.old, event.new)
-        if any(t is not None and t.spec.environment == self.goal.name for t in copies):
-            self.changed.set()
-
-    async def start(self) -> None:
-        self.envs.start()
-        self.tasks.start()
-        await asyncio.gather(self.envs.wait_synced(), self.tasks.wait_synced())
-        self.envs.add_handler(self._on_env)
-        self.tasks.add_handler(self._on_task)
-
-    async def stop(self) -> None:
-        await asyncio.gather(self.envs.stop(), self.tasks.stop())
-
-    def env(self) -> Environment | None:
-        return self.envs.get(self.goal.name)
-
-    def env_tasks(self) -> list[Task]:
-        return [t for t in self.tasks.list() if t.spec.environment == self.goal.name]
-
-    async def read_tasks(self) -> list[Task]:
-        """The tasks read afresh: the two watches are not ordered with each other, so on ERROR
-        the task cache may not show yet the failure the environment already reports."""
-        listing = await self.store.list(Task)
-        return [t for t in listing.items if t.spec.environment == self.goal.name]
-
-
-async def follow(
-    follower: Follower, sink: ProgressSink, *, within: float
-) -> tuple[Environment | None, list[Task]]:
-    """Show every change until the verdict is in; raises on ERROR/deletion and on timeout."""
-    goal = follower.goal
-    env, tasks = follower.env(), follower.env_tasks()
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                follower.changed.clear()
-                env, tasks = follower.env(), follower.env_tasks()
-                verdict = judge(env, goal)
-                if verdict.done or verdict.failed:
-                    tasks = await follower.read_tasks()
-                counts = tally(tasks, target=goal.target)
-                sink.show(env, counts, goal)
-                if verdict.done:
-                    return env, tasks
-                if verdict.failed:
-                    sink.failed(counts)
-                    raise EnvironmentFailedError(f"environment/{goal.name}: {verdict.reason}")
-                await follower.changed.wait()
-    except TimeoutError as exc:
-        seen = last_seen(env, tally(tasks, target=goal.target), goal)
-        raise EnvironmentTimeoutError(goal, seen=seen, timeout=within) from exc
-
-
 def _summary(env: Environment) -> str:
     run = env.status.run_number
     suffix = f" (run {run})" if run is not None and env.status.state == "RUNNING" else ""
@@ -228,29 +147,38 @@ async def _change(
     wait: bool,
     within: float,
     yes: bool,
-    output: Output,
+    output_text: str,
 ) -> None:
-    interactive = sys.stdin.isatty()
-
-    def check(env: Environment) -> None:
-        if ends_run(command, env):
-            confirm_end_of_run(env, yes=yes, interactive=interactive)
-
+    output = _parse_output(output_text)
     async with connect(opts) as store:
-        written, goal = await write_request(store, name, command=command, check=check)
+        confirmed = yes or await _confirm(store, name, command=command)
+
+        def check(env: Environment) -> None:
+            if ends_run(command, env) and not confirmed:  # it started running meanwhile
+                confirm_end_of_run(env, yes=False, interactive=False)
+
         if not wait:
+            written, _ = await write_request(store, name, command=command, check=check)
             _print_final(written, output=output, text=f"environment/{name} requested {command}\n")
             return
-        follower = Follower(store, goal)
-        sink = open_sink(live=sys.stderr.isatty())
-        try:
-            await follower.start()
-            env, _ = await follow(follower, sink, within=within)
-        finally:
-            sink.close()
-            await follower.stop()
-    assert env is not None
+        # Watch first, then write: no change the controller makes after the write is missed.
+        async with Follower(store, name) as follower:
+            written, goal = await write_request(store, name, command=command, check=check)
+            sink = open_sink(live=sys.stderr.isatty())
+            try:
+                env = await follow(follower, goal, sink, within=within, before=written)
+            finally:
+                sink.close()
     _print_final(env, output=output, text=_summary(env))
+
+
+async def _confirm(store: Store, name: str, *, command: str) -> bool:
+    """Ask now (before any watch runs) if the request would end a run; True when asked."""
+    env = await store.get(Environment, name)
+    if not ends_run(command, env):
+        return False
+    confirm_end_of_run(env, yes=False, interactive=sys.stdin.isatty())
+    return True
 
 
 def _print_final(env: Environment, *, output: Output, text: str) -> None:
@@ -278,7 +206,6 @@ def _make_command(command: str) -> Callable[..., None]:
             str, typer.Option("--output", "-o", help="text (default), json or yaml.")
         ] = "text",
     ) -> None:
-        fmt = _parse_output(output)
         run(
             ctx,
             lambda opts: _change(
@@ -288,7 +215,7 @@ def _make_command(command: str) -> Callable[..., None]:
                 wait=not no_wait,
                 within=parse_timeout(timeout),
                 yes=yes,
-                output=fmt,
+                output_text=output,
             ),
         )
 

@@ -3,7 +3,8 @@
 Rules (documented in docs and tested):
 - Variable precedence, lowest first: TaskClass defaults < Workflow defaults < role defaults
   (parent, then child) < Workflow vars < role vars (parent, then child) < Environment spec.vars <
-  iterator variables < special variables. Iterator variables and special variables cannot be
+  iterator variables < special variables. A spec.vars key `role.path:name` (AliECS style) sets
+  `name` only for that role and its subtree, over the plain `name`. Iterator variables and special variables cannot be
   overridden: they are what makes copies differ and facts about the task.
 - Special variables: `environment_id` and `environment_name` (the Environment's name), `run_type`,
   `role_path` (`flp-TPC.readout`), `role_name`, `parent_role_path`, and for tasks `task_name`
@@ -122,6 +123,13 @@ class _Expander:
         self.workflow = workflow
         self.classes = classes
         self.run_number = run_number
+        self.plain = {k: v for k, v in env.spec.vars.items() if ":" not in k}
+        self.targeted: list[tuple[str, str, str]] = []
+        for key, value in env.spec.vars.items():
+            if ":" in key:
+                role, name = key.rsplit(":", 1)
+                self.targeted.append((role, name, value))
+        self.targeted.sort(key=lambda item: len(item[0]))
         self.tasks: dict[str, ExpandedTask] = {}
         self.hooks: list[Hook] = []
         self.count = 0
@@ -131,6 +139,17 @@ class _Expander:
         self._roles(self.workflow.spec.roles, root)
         detectors = self._detectors(root)
         return Expansion(tasks=self.tasks, hooks=tuple(self.hooks), detectors=detectors)
+
+    def _env_vars(self, path: str) -> Mapping[str, str]:
+        """spec.vars for the role at `path`: plain keys, overridden by `role.path:key` keys whose
+        role path is `path` or one of its ancestors (the most specific one wins)."""
+        if not self.targeted:
+            return self.plain
+        merged = dict(self.plain)
+        for role, key, value in self.targeted:
+            if path == role or path.startswith(role + "."):
+                merged[key] = value
+        return merged
 
     def _specials(self) -> dict[str, str]:
         return {
@@ -152,7 +171,7 @@ class _Expander:
             *frame.defaults,
             ("workflow vars", self.workflow.spec.vars),
             *frame.vars,
-            ("environment vars", self.env.spec.vars),
+            ("environment vars", self._env_vars(frame.path)),
             *frame.locals,
             ("special variables", frame.specials),
         ]

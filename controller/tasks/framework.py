@@ -74,6 +74,8 @@ class FrameworkConfig:
     """Explicit reconciliation + task-table requests on this timer."""
     tick: float = 0.5
     """The control loop looks for due resends at least this often."""
+    revive_interval: float = 0.2
+    """At most one REVIVE per this many seconds while new tasks keep appearing."""
 
 
 def task_name_of(mesos_task_id: str) -> str:
@@ -104,6 +106,8 @@ class TaskFramework:
         self._inflight: dict[str, tuple[str, float]] = {}
         self._dirty = asyncio.Event()
         self._suppressed: bool | None = None
+        self._revived_for: set[str] = set()
+        self._last_revive = -1e9
         self._killed: dict[str, float] = {}
         self._reports: dict[str, int] = {}
         self._background: set[asyncio.Future[None]] = set()
@@ -176,6 +180,7 @@ class TaskFramework:
                 self._on_failure(event)
             elif isinstance(event, Disconnected):
                 self._suppressed = None
+                self._revived_for = set()
                 self._inflight.clear()
             elif isinstance(event, Error):
                 log.error("Mesos error", extra={"error": event.message})
@@ -434,17 +439,27 @@ class TaskFramework:
         )
 
     async def _update_offer_interest(self) -> None:
-        """REVIVE while tasks are pending, SUPPRESS when none (no offer hoarding)."""
+        """REVIVE when new tasks are pending (it also clears our DECLINE filters), SUPPRESS
+        when none is (no offer hoarding). Revives are spaced by `revive_interval`."""
         client = self.client
         if client is None:
             return
-        want = bool(self.pending())
-        if want and self._suppressed is not False:
+        pending = {t.name for t in self.pending()}
+        fresh = pending - self._revived_for
+        now = asyncio.get_running_loop().time()
+        if fresh and (
+            self._suppressed is not False or now - self._last_revive >= self.config.revive_interval
+        ):
             await client.revive()
+            log.info("Revived offers", extra={"pending": len(pending), "new": len(fresh)})
             self._suppressed = False
-        elif not want and self._suppressed is not True:
+            self._last_revive = now
+            self._revived_for = pending
+        elif not pending and self._suppressed is not True:
             await client.suppress()
+            log.info("Suppressed offers: nothing pending")
             self._suppressed = True
+            self._revived_for = set()
 
     # ---- kills -----------------------------------------------------------------------------
 

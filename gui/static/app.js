@@ -1,6 +1,7 @@
 // The o2 GUI: live state from the server's SSE feed, hash routing, rendering, actions.
 import { renderEnvironments, renderEnvironment } from "./environments.js";
 import { renderTasks, renderNodes, renderGitSources } from "./tables.js";
+import { since } from "./util.js";
 
 const PLURALS = ["environments", "tasks", "nodes", "gitsources", "events"];
 
@@ -86,7 +87,7 @@ const VIEWS = {
 };
 
 let pending = false;
-let focused = null;
+let rendered = { version: -1, hash: null, info: null };
 
 export function scheduleRender() {
   if (pending) return;
@@ -98,13 +99,17 @@ export function scheduleRender() {
 }
 
 function render() {
+  if (rendered.version === store.version && rendered.hash === location.hash && rendered.info === store.info) return;
+  rendered = { version: store.version, hash: location.hash, info: store.info };
   const route = parseRoute();
   const view = VIEWS[route.view] ?? VIEWS.environments;
   const main = document.getElementById("view");
   const active = document.activeElement;
-  focused = active && active.id && main.contains(active) ? { id: active.id, pos: active.selectionStart } : null;
+  const focused = active && active.id && main.contains(active) ? { id: active.id, pos: active.selectionStart } : null;
+  const open = new Map([...main.querySelectorAll("details[data-key]")].map((d) => [d.dataset.key, d.open]));
   main.innerHTML = view(route);
   main.dataset.view = route.view;
+  for (const d of main.querySelectorAll("details[data-key]")) if (open.has(d.dataset.key)) d.open = open.get(d.dataset.key);
   if (focused) {
     const el = document.getElementById(focused.id);
     if (el) {
@@ -208,7 +213,8 @@ async function loadInfo() {
 
 function tick() {
   document.getElementById("clock").textContent = new Date().toISOString().slice(11, 19) + " UTC";
-  scheduleRender(); // durations ("time in state") advance
+  const now = Date.now();
+  for (const el of document.querySelectorAll("[data-since]")) el.textContent = since(el.dataset.since, now);
 }
 
 document.addEventListener("click", onClick);

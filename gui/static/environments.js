@@ -1,7 +1,8 @@
 // Environment views: the overview grid and the detail page (role tree, conditions, events, history).
-import { bar, duration, esc, html, raw, since, stateBadge, TASK_STATE_ORDER } from "./util.js";
+import { ago, bar, duration, esc, html, raw, stateBadge, TASK_STATE_ORDER } from "./util.js";
 
-const DESIRED_FOR_STATE = { STANDBY: "STANDBY", DEPLOYED: "STANDBY" };
+// The task state that counts as "ready" for an environment's desired state.
+const TASK_STATE_FOR = { STANDBY: "STANDBY", DEPLOYED: "STANDBY", CONFIGURED: "CONFIGURED", RUNNING: "RUNNING", DONE: "DONE" };
 
 function enteredAt(env) {
   const history = env.status?.history ?? [];
@@ -24,7 +25,7 @@ function progress(env) {
   const target = { START_ACTIVITY: "RUNNING", STOP_ACTIVITY: "CONFIGURED", CONFIGURE: "CONFIGURED", RESET: "STANDBY", DEPLOY: "STANDBY", EXIT: "DONE" }[t.event];
   const done = target ? env.status.taskCounts?.[target] ?? 0 : 0;
   return raw(
-    `<div class="transition"><span class="tr-event">${esc(t.event)}</span> <span class="muted">${esc(since(t.startedAt))}</span>` +
+    `<div class="transition"><span class="tr-event">${esc(t.event)}</span> <span class="muted">${ago(t.startedAt)}</span>` +
       bar(done, total, { label: `${done}/${total} ${t.step || ""}` }) + "</div>",
   );
 }
@@ -33,7 +34,7 @@ export function renderEnvironments(store) {
   const envs = [...store.objects.environments.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   const rows = envs.map((env) => {
     const st = env.status ?? {};
-    const wanted = DESIRED_FOR_STATE[st.state] ?? st.state;
+    const wanted = TASK_STATE_FOR[env.spec.state] ?? env.spec.state;
     const ready = st.taskCounts?.[wanted] ?? 0;
     return html`<tr class="row-link" data-env="${env.metadata.name}" data-href="#/environments/${env.metadata.name}">
       <td class="name"><a href="#/environments/${env.metadata.name}">${env.metadata.name}</a></td>
@@ -43,7 +44,7 @@ export function renderEnvironments(store) {
       <td>${env.spec.workflow}</td>
       <td class="num">${ready}/${st.taskTotal ?? 0}</td>
       <td>${countsCell(st)}</td>
-      <td class="num">${since(enteredAt(env))}</td>
+      <td class="num">${ago(enteredAt(env))}</td>
       <td class="progress-cell">${progress(env)}</td>
       <td class="message">${st.message ?? ""}</td>
     </tr>`;
@@ -87,20 +88,20 @@ function roleTree(store, name) {
 
 const TREE_TASK_LIMIT = 50;
 
-function renderNode(label, node, depth) {
+function renderNode(label, node, depth, path = "") {
   const taskRows = node.tasks.slice(0, TREE_TASK_LIMIT).map(
     (t) => html`<li class="task-leaf" data-task="${t.name}">${stateBadge(t.state || t.phase)}
       <span class="mono">${t.name}</span> <span class="muted">${t.node || "unplaced"}</span>
       <span class="muted">pid ${t.pid ?? "—"}</span>${t.critical === false ? raw(' <span class="tag">non-critical</span>') : ""}</li>`,
   );
   if (node.tasks.length > TREE_TASK_LIMIT) taskRows.push(html`<li class="muted">… ${node.tasks.length - TREE_TASK_LIMIT} more in the tasks view</li>`);
-  const kids = [...node.children.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, child]) => renderNode(k, child, depth + 1));
+  const kids = [...node.children.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, child]) => renderNode(k, child, depth + 1, path ? `${path}.${k}` : k));
   const counts = {};
   countTasks(node, counts);
   const summary = Object.entries(counts).map(([s, n]) => `<span class="count st-${s.toLowerCase()}">${n}</span>`).join("");
   const body = raw(taskRows.join("") + kids.join(""));
   if (depth === 0) return html`<ul class="tree">${body}</ul>`;
-  return html`<li><details ${raw(depth < 3 ? "open" : "")}><summary><span class="role">${label}</span> ${raw(summary)}</summary><ul>${body}</ul></details></li>`;
+  return html`<li><details data-key="${path}" ${raw(depth < 3 ? "open" : "")}><summary><span class="role">${label}</span> ${raw(summary)}</summary><ul>${body}</ul></details></li>`;
 }
 
 function countTasks(node, counts) {
@@ -118,7 +119,7 @@ function actionButtons(store, name) {
 
 function conditions(status) {
   const rows = (status?.conditions ?? []).map(
-    (c) => html`<tr><td>${c.type}</td><td class="cond-${c.status.toLowerCase()}">${c.status}</td><td>${c.reason}</td><td>${c.message}</td><td class="num">${since(c.lastTransitionTime)}</td></tr>`,
+    (c) => html`<tr><td>${c.type}</td><td class="cond-${c.status.toLowerCase()}">${c.status}</td><td>${c.reason}</td><td>${c.message}</td><td class="num">${ago(c.lastTransitionTime)}</td></tr>`,
   );
   return raw(rows.join("") || '<tr><td colspan="5" class="empty">No conditions</td></tr>');
 }
@@ -158,12 +159,12 @@ export function renderEnvironment(store, name) {
       <div class="kv"><span>desired</span><b data-field="desired">${env.spec.state}</b></div>
       <div class="kv"><span>run</span><b data-field="run">${st.runNumber ?? "—"}</b></div>
       <div class="kv"><span>last run</span><b>${st.lastRunNumber ?? "—"}</b></div>
-      <div class="kv"><span>in state</span><b>${since(enteredAt(env))}</b></div>
+      <div class="kv"><span>in state</span><b>${ago(enteredAt(env))}</b></div>
       <div class="kv"><span>workflow</span><b>${env.spec.workflow}</b></div>
       <div class="kv"><span>run type</span><b>${env.spec.runType}</b></div>
       ${actionButtons(store, name)}
     </div>
-    <div class="transition-wide">${progress(env)}</div>
+    ${st.transition ? html`<div class="transition-wide">${progress(env)}</div>` : ""}
     <div class="vars">${vars} ${st.message ? html`<span class="message">${st.message}</span>` : ""}</div>
     <div class="columns">
       <div class="panel"><h2>Roles <a class="small" href="#/tasks?env=${name}">all ${st.taskTotal ?? 0} tasks →</a></h2>${raw(tree)}</div>

@@ -1,5 +1,5 @@
 // Table views: tasks (filtered, sorted, paginated for 10,000+ rows), nodes, GitSources.
-import { bar, compareBy, html, raw, since, stateBadge, TASK_STATE_ORDER } from "./util.js";
+import { ago, bar, compareBy, html, raw, stateBadge, TASK_STATE_ORDER } from "./util.js";
 
 const PAGE_SIZE = 100;
 const TASK_COLUMNS = [
@@ -96,7 +96,7 @@ export function renderNodes(store) {
       <div class="res"><span>CPU</span>${bar(used.cpus ?? 0, total.cpus ?? 0, { label: `${(used.cpus ?? 0).toFixed(1)} / ${total.cpus ?? 0}` })}</div>
       <div class="res"><span>MEM</span>${bar(used.memory ?? 0, total.memory ?? 0, { label: `${used.memory ?? 0} / ${total.memory ?? 0} MB` })}</div>
       <div class="res"><span>PORTS</span>${bar(used.ports ?? 0, total.ports ?? 0, { label: `${used.ports ?? 0} / ${total.ports ?? 0}` })}</div>
-      <div class="card-foot"><a href="#/tasks?node=${st.hostname}">${st.tasks ?? 0} tasks</a> · seen ${since(st.lastSeen)} ago ${st.pilot ? html`· pilot ${st.pilot}` : ""}</div>
+      <div class="card-foot"><a href="#/tasks?node=${st.hostname}">${st.tasks ?? 0} tasks</a> · seen ${ago(st.lastSeen)} ago ${st.pilot ? html`· pilot ${st.pilot}` : ""}</div>
       <div class="attrs">${attrs}</div>
     </div>`;
   });
@@ -111,7 +111,7 @@ export function renderGitSources(store) {
       <td class="name">${g.metadata.name}</td><td class="mono">${g.spec.url}</td><td>${g.spec.ref}</td><td class="mono">${(st.lastAppliedCommit ?? "").slice(0, 12)}</td>
       <td><span class="sync sync-${(st.sync ?? "Unknown").toLowerCase()}">${st.sync ?? "Unknown"}</span></td>
       <td><span class="health health-${(st.health ?? "Unknown").toLowerCase()}">${st.health ?? "Unknown"}</span></td>
-      <td class="num">${st.inventoryCount ?? 0}</td><td class="num">${st.driftCount ?? 0}</td><td class="num">${since(st.lastSyncTime)}</td>
+      <td class="num">${st.inventoryCount ?? 0}</td><td class="num">${st.driftCount ?? 0}</td><td class="num">${ago(st.lastSyncTime)}</td>
       <td>${g.spec.suspend ? "suspended" : ""}</td><td class="message">${st.message}</td></tr>`;
   });
   return html`<section><table class="grid" id="gitsources">

@@ -47,6 +47,12 @@ export function since(timestamp, now = Date.now()) {
   return duration((now - Date.parse(timestamp)) / 1000);
 }
 
+// A live duration: tick() in app.js refreshes every [data-since] in place, without re-rendering.
+export function ago(timestamp) {
+  if (!timestamp) return raw("");
+  return raw(`<span data-since="${esc(timestamp)}">${esc(since(timestamp))}</span>`);
+}
+
 export function stateClass(state) {
   return `st st-${String(state || "unknown").toLowerCase()}`;
 }

@@ -212,7 +212,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                  "--hollow-agents", str(args.agents), "--allocation-interval", "0.1",
                  "--heartbeat-interval", "5",
                  "--hollow-responder", "hack.bench.tasks_bench:O2Responder",
-                 "--work-dir", str(work / "mesos"), "--log-level", "WARNING"],
+                 "--work-dir", str(work / "mesos"), "--log-level", os.environ.get("BENCH_LOG", "WARNING")],
                 work / "localmesos.log",
             )  # fmt: skip
             procs.append(mesos)
@@ -221,7 +221,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             manager = _start(
                 [sys.executable, "-m", "controller", "--etcd", etcd.endpoint, "--prefix", prefix,
                  "--mesos", address, "--controller", "controller.tasks.controller:TaskReconciler",
-                 "--log-level", "WARNING"],
+                 "--log-level", os.environ.get("BENCH_LOG", "WARNING")],
                 work / "manager.log",
             )  # fmt: skip
             procs.append(manager)
@@ -248,6 +248,7 @@ async def _measure(args: argparse.Namespace, store: Any, endpoint: str) -> dict[
     def configured(t: Any) -> bool:
         return bool(t.status.phase == "Running" and t.status.state == "CONFIGURED")
 
+    await _wait_subscribed(store)
     start = time.perf_counter()
     await _in_flight(len(names), 16, lambda i: store.create(_task(names[i])))
     created = time.perf_counter() - start
@@ -279,6 +280,15 @@ async def _measure(args: argparse.Namespace, store: Any, endpoint: str) -> dict[
     }
 
 
+async def _wait_subscribed(store: Any) -> None:
+    """Until the controller has subscribed (it stores the framework id)."""
+    key = f"{store.prefix}/runtime/mesos/framework-id"
+    async with asyncio.timeout(60):
+        while await store.get_raw(key) is None:
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)  # let the first offers come and go: measure the steady state
+
+
 def print_table(r: dict[str, Any]) -> None:
     n = r["tasks"]
     a, b = r["floor_1000_puts_16_in_flight_seconds"], r["floor_1000_writes_txn128x8_seconds"]
@@ -301,8 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--agents", type=int, default=10)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="o2-tasks-bench-") as tmp:
-        result = asyncio.run(run(args, Path(tmp)))
+    keep = os.environ.get("BENCH_KEEP")  # a directory to keep logs in, for debugging
+    if keep:
+        result = asyncio.run(run(args, Path(keep)))
+    else:
+        with tempfile.TemporaryDirectory(prefix="o2-tasks-bench-") as tmp:
+            result = asyncio.run(run(args, Path(tmp)))
     print_table(result)
     out = Path(__file__).resolve().parent / "results" / "tasks_bench.json"
     out.parent.mkdir(parents=True, exist_ok=True)

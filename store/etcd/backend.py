@@ -24,7 +24,7 @@ from tenacity import (
 
 from crds.errors import CompactedError, NotFoundError, O2Error, StoreUnavailableError
 from store.api import DEFAULT_PREFIX
-from store.etcd.connection import Client, Connection, close_quietly, credentials
+from store.etcd.connection import Client, Connection, Progress, close_quietly, credentials
 from store.etcd.convert import (
     permanent,
     prefix_end,
@@ -33,7 +33,7 @@ from store.etcd.convert import (
     to_kv,
     to_request_op,
 )
-from store.kv import KV, Compare, KVEvent, Op, TxnResult
+from store.kv import KV, Compare, KVEvent, Op, TxnResult, progress_event
 from store.resources import ResourceStore
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ class EtcdKV:
         """In-flight calls and open watches per client (by id): a client is closed only idle,
         because closing a grpc channel cancels its calls with a bare CancelledError."""
         self._retired: dict[int, Client] = {}
+        self.progress_interval: float | None = conn.progress_interval
 
     # ----- connection and retries ---------------------------------------------------
 
@@ -257,10 +258,14 @@ class EtcdKV:
                 async with contextlib.aclosing(
                     self._stream(client, key_b, range_end, next_rev)
                 ) as stream:
-                    async for kv_event in stream:
+                    async for item in stream:
                         broken_since = None
-                        next_rev = kv_event.revision + 1
-                        yield kv_event
+                        if isinstance(item, Progress):  # None: alive, nothing new known
+                            next_rev = max(next_rev, (item.revision or 0) + 1)
+                            yield progress_event(key, next_rev - 1)
+                            continue
+                        next_rev = item.revision + 1
+                        yield item
             except (aetcd.exceptions.ClientError, grpc.aio.AioRpcError, TimeoutError) as exc:
                 broken_since = broken_since or loop.time()
                 log.info("etcd watch broke; resuming", extra={"revision": next_rev})
@@ -270,21 +275,37 @@ class EtcdKV:
 
     async def _stream(
         self, client: Client, key: bytes, range_end: bytes | None, start: int
-    ) -> AsyncGenerator[KVEvent, None]:
-        """One watch stream on one client; errors end it (the caller resumes elsewhere)."""
+    ) -> AsyncGenerator[KVEvent | Progress, None]:
+        """One watch stream on one client; errors end it (the caller resumes elsewhere).
+        Asks etcd for progress every `progress_interval`, so a silent watch still shows life."""
         try:
-            watch = await client.watch(key, range_end=range_end, start_revision=start, prev_kv=True)
+            watch = await client.watch(
+                key, range_end=range_end, start_revision=start, prev_kv=True, progress_notify=True
+            )
         except aetcd.exceptions.RevisionCompactedError as exc:
             raise CompactedError(start, exc.compacted_revision) from exc
+        asking = asyncio.get_running_loop().create_task(self._ask_progress(client))
         try:
             async for event in watch:
+                if isinstance(event, Progress):
+                    yield event
+                    continue
                 kv_event = to_event(event)
                 start = kv_event.revision + 1
                 yield kv_event
         except aetcd.exceptions.RevisionCompactedError as exc:
             raise CompactedError(start, exc.compacted_revision) from exc
         finally:
+            asking.cancel()
+            await asyncio.gather(asking, return_exceptions=True)
             await _cancel_quietly(watch)
+
+    async def _ask_progress(self, client: Client) -> None:
+        if not self.progress_interval:
+            return
+        while True:
+            await asyncio.sleep(self.progress_interval)
+            client.request_progress()
 
     async def _watch_backoff(
         self, exc: BaseException, broken_since: float, *, generation: int

@@ -6,6 +6,7 @@ aetcd's connect() only opens insecure channels; `Client` adds grpc's secure chan
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,44 @@ class Connection:
     password: str | None = None
     timeout: float = 10.0
     retry_timeout: float = 15.0
+    progress_interval: float = 5.0
+    """How often an idle watch asks etcd for a progress notification (a sign of life)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A watch response without events. `revision` is set only for a notification sent to this
+    watch alone (etcd sends those only once the watch has caught up, so every change up to it
+    was delivered); None for an answer to a progress request, which proves only liveness."""
+
+    revision: int | None
+
+
+class Watcher(aetcd.watcher.Watcher):  # type: ignore[misc]
+    """aetcd's watcher, also delivering progress notifications (aetcd drops them)."""
+
+    async def _handle_response(self, response: Any) -> None:
+        if response.created or response.canceled or response.compact_revision or response.events:
+            await super()._handle_response(response)
+            return
+        if response.watch_id == -1:  # answer to a progress request: for every watch
+            targets = list(self._callbacks.values())
+            progress = Progress(None)
+        else:
+            found = self._callbacks.get(response.watch_id)
+            targets = [found] if found is not None else []
+            progress = Progress(response.header.revision)
+        for target in targets:
+            await self._process_callback(target, progress)
+
+    def request_progress(self) -> None:
+        """Ask etcd for a progress answer on this stream; skipped when no stream is open."""
+        if self._request_handler is None:
+            return
+        with contextlib.suppress(asyncio.QueueFull):
+            self._request_queue.put_nowait(
+                rpc.WatchRequest(progress_request=rpc.WatchProgressRequest())
+            )
 
 
 class Client(aetcd.Client):  # type: ignore[misc]
@@ -68,9 +107,14 @@ class Client(aetcd.Client):  # type: ignore[misc]
         self.clusterstub = rpc.ClusterStub(self.channel)
         self.leasestub = rpc.LeaseStub(self.channel)
         self.maintenancestub = rpc.MaintenanceStub(self.channel)
-        self._watcher = aetcd.watcher.Watcher(
+        self._watcher = Watcher(
             rpc.WatchStub(self.channel), timeout=self._timeout, metadata=self.metadata
         )
+
+    def request_progress(self) -> None:
+        watcher = getattr(self, "_watcher", None)
+        if isinstance(watcher, Watcher):
+            watcher.request_progress()
 
 
 def read_file(path: str | None) -> bytes | None:

@@ -46,9 +46,12 @@ def to_compare(compare: Compare) -> Any:
 
 def to_request_op(op: Op) -> Any:
     if isinstance(op, Put):
-        return rpc.RequestOp(
-            request_put=rpc.PutRequest(key=op.key.encode(), value=op.value, lease=op.lease)
-        )
+        put = rpc.PutRequest(key=op.key.encode(), value=op.value)
+        if op.keep_lease:
+            put.ignore_lease = True
+        elif op.lease:
+            put.lease = op.lease
+        return rpc.RequestOp(request_put=put)
     if isinstance(op, Delete):
         return rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=op.key.encode()))
     return rpc.RequestOp(request_range=rpc.RangeRequest(key=op.key.encode()))

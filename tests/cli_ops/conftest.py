@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,15 +131,11 @@ async def wait_env(
     if test(env):
         return env
     async with asyncio.timeout(within):
-        async for event in _watch(store, env.metadata.resource_version or 0):
+        revision = env.metadata.resource_version or 0
+        async for event in store.watch(Environment, start_revision=revision + 1):
             if event.name == name and event.obj is not None and test(event.obj):
                 return event.obj
     raise AssertionError("watch ended")
-
-
-async def _watch(store: Store, revision: int) -> AsyncIterator[Any]:
-    async for event in store.watch(Environment, start_revision=revision + 1):
-        yield event
 
 
 async def set_env_status(store: Store, name: str, **update: Any) -> Environment:

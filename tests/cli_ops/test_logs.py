@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.mesos_files import MesosFiles, SandboxFile
+from cli.mesos_files import MesosFiles, SandboxFile, agent_url, find_directory
 from localmesos import LocalCluster
 from store.api import Store
 from tests.cli.conftest import O2, spawn
@@ -128,3 +128,25 @@ async def test_logs_with_an_unreachable_master_names_it(
     assert result.exit_code == 1
     assert dead in result.stderr
     assert "--mesos" in result.stderr
+
+
+def test_sandbox_is_found_in_a_real_agents_state_shape_and_the_newest_run_wins() -> None:
+    master_state = {
+        "slaves": [{"id": "S1", "pid": "slave(1)@10.0.0.7:5051", "hostname": "flp-1"}],
+        "frameworks": [{"executors": [{"executor_id": "o2-exec", "slave_id": "S1"}]}],
+    }
+    assert find_directory(master_state, agent_id="S1", executor_id="o2-exec") is None
+    assert agent_url(master_state, "S1") == "http://10.0.0.7:5051"
+    agent_state = {
+        "frameworks": [
+            {
+                "executors": [
+                    {"id": "o2-exec", "directory": "/var/lib/mesos/.../runs/old"},
+                    {"id": "o2-exec", "directory": "/var/lib/mesos/.../runs/new"},
+                    {"id": "other", "directory": "/elsewhere"},
+                ]
+            }
+        ]
+    }
+    found = find_directory(agent_state, agent_id="S1", executor_id="o2-exec")
+    assert found == "/var/lib/mesos/.../runs/new"

@@ -7,7 +7,15 @@ import io
 from rich.console import Console
 
 from cli.commands.state import ends_run, plan_write
-from cli.progress import Goal, judge, plain_line, progress_view, tally
+from cli.progress import (
+    Goal,
+    history_lines,
+    judge,
+    new_history,
+    plain_line,
+    progress_view,
+    tally,
+)
 from cli.progress_sink import LiveSink, PlainSink
 from crds.errors import ValidationError
 from crds.kinds.environment import Environment, TransitionProgress
@@ -150,4 +158,21 @@ def test_plain_sink_prints_state_changes_at_once_and_count_changes_at_most_once_
             GOAL,
         ),
         plain_line(env_at("RUNNING"), tally(tasks, target="RUNNING"), GOAL),
+    ]
+
+
+def test_history_lists_only_transitions_recorded_after_the_request() -> None:
+    old = {"event": "DEPLOY", "fromState": "STANDBY", "toState": "DEPLOYED"}
+    new = {
+        "event": "START_ACTIVITY",
+        "fromState": "CONFIGURED",
+        "toState": "CONFIGURED",
+        "result": "Failed",
+        "durationSeconds": 1.25,
+        "message": "hook sor failed",
+    }
+    before = env_at("CONFIGURED", history=[old])
+    after = env_at("ERROR", history=[old, new])
+    assert history_lines(new_history(before, after)) == [
+        "START_ACTIVITY CONFIGURED -> CONFIGURED: Failed in 1.2s: hook sor failed"
     ]

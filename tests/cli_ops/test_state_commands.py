@@ -140,3 +140,13 @@ async def test_missing_environment_is_an_error(o2: O2) -> None:
     result = await run_o2(o2, "deploy", "nope")
     assert result.exit_code == 1
     assert "environment/nope not found" in result.stderr
+
+
+async def test_bad_output_format_is_a_usage_error_and_writes_nothing(
+    o2: O2, etcd_store: Store
+) -> None:
+    await put(etcd_store, env_obj("alpha", desired="CONFIGURED", state="CONFIGURED"))
+    result = await run_o2(o2, "start", "alpha", "-o", "bogus")
+    assert result.exit_code == 1
+    assert "-o" in result.stderr and "Traceback" not in result.stderr
+    assert (await etcd_store.get(Environment, "alpha")).spec.state == "CONFIGURED"

@@ -22,13 +22,15 @@ async def test_stop_and_start_follow_the_real_controller_to_the_next_run(
     stopped = await run_o2(o2, "stop", "physics-1", "--yes", "--timeout", "30s")
     assert stopped.exit_code == 0, stopped.stderr
     assert stopped.stdout == "environment/physics-1 CONFIGURED\n"
-    assert "STOP_ACTIVITY" in stopped.stderr
+    assert "STOP_ACTIVITY RUNNING -> CONFIGURED: Succeeded in" in stopped.stderr
     started = await run_o2(o2, "start", "physics-1", "--timeout", "30s", "-o", "json")
     assert started.exit_code == 0, started.stderr
     env = json.loads(started.stdout)
     assert env["status"]["state"] == "RUNNING"
     assert env["status"]["runNumber"] == 2
     assert "tasks RUNNING 3/3" in started.stderr
+    assert "START_ACTIVITY CONFIGURED -> RUNNING: Succeeded in" in started.stderr
+    assert "(run 2)" in started.stderr
 
 
 async def test_error_then_recover_with_the_real_controller(

@@ -219,3 +219,16 @@ def test_adding_an_iterator_value_adds_only_its_subtree(detectors: list[str], ne
     assert set(before) <= set(after)
     assert all(before[n] == after[n] for n in before)
     assert added and all(after[n].path.startswith(f"flp-{new}.") for n in added)
+
+
+def test_role_targeted_environment_vars_override_plain_ones_in_their_subtree() -> None:
+    env = with_vars(
+        ENV,
+        detectors='["TPC", "ITS"]',
+        rate="200",
+        **{"flp-TPC:rate": "300", "flp-TPC.readout:rate": "999"},
+    )
+    tasks = expand(env, WORKFLOW, CLASSES, run_number=None).tasks
+    assert tasks["physics-1-flp-tpc-readout"].spec.properties["rate"] == "999"
+    assert tasks["physics-1-flp-its-readout"].spec.properties["rate"] == "200"
+    assert tasks["physics-1-flp-tpc-readout"].spec.command.env == {"RATE": "999"}

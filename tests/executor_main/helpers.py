@@ -56,15 +56,20 @@ EXECUTOR_ENV = {
 }
 
 
-def o2_executor(env: dict[str, str] | None = None) -> ExecutorInfo:
-    """The real o2 executor program as a CUSTOM executor: argv, no shell."""
+CONSOLE_SCRIPT = Path(sys.executable).parent / "o2-executor"
+
+
+def o2_executor(env: dict[str, str] | None = None, *, script: bool = False) -> ExecutorInfo:
+    """The real o2 executor program as a CUSTOM executor (argv, no shell): `python -m
+    executor.main`, or with `script` the installed `o2-executor` console script."""
+    argv = [str(CONSOLE_SCRIPT)] if script else [sys.executable, "-m", "executor.main"]
     return ExecutorInfo(
         executor_id=EXECUTOR_ID,
         type="CUSTOM",
         name="o2 executor",
         command=CommandInfo(
-            value=sys.executable,
-            arguments=[sys.executable, "-m", "executor.main"],
+            value=argv[0],
+            arguments=argv,
             shell=False,
             environment=Environment.of({**EXECUTOR_ENV, **(env or {})}),
         ),
@@ -90,7 +95,7 @@ def tasks_for(
     assert pool.take(Demand(cpus=0.1, mem=32)) is not None, "room for the executor"
     tasks = []
     for name in names:
-        got = pool.take(Demand(cpus=0.1, mem=16))
+        got = pool.take(Demand(cpus=0.01, mem=8))
         assert got is not None, f"offer {offer.id} too small"
         tasks.append(
             TaskInfo(

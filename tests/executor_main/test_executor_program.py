@@ -5,19 +5,30 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
 
-from mesosapi.models import TaskId
-from mesosapi.o2messages import ControlResults, DeviceEventMessage, decode_to_controller
+from crds.kinds.common import Command
+from mesosapi.models import ExecutorInfo, TaskId
+from mesosapi.o2messages import (
+    ControlResults,
+    DeviceEventMessage,
+    LaunchPayload,
+    decode_to_controller,
+    encode,
+)
 from mesosapi.scheduler import Failure, Message, Update
 from tests.executor_main.helpers import (
+    CONSOLE_SCRIPT,
     EXECUTOR_ID,
+    REPO,
     Scheduler,
     alive,
     control,
     is_update,
+    o2_executor,
     sample_payload,
     sandbox_of,
     scheduler,
@@ -35,9 +46,11 @@ def cluster(localmesos_factory: LocalMesosFactory) -> LocalMesosProcess:
     return localmesos_factory(*CLUSTER_ARGS, "--shutdown-grace", "4")
 
 
-async def _running(sched: Scheduler, names: tuple[str, ...]) -> dict[str, int]:
+async def _running(
+    sched: Scheduler, names: tuple[str, ...], *, executor: ExecutorInfo | None = None
+) -> dict[str, int]:
     """Launch `names` in one ACCEPT; their pids once all are TASK_RUNNING."""
-    await sched.launch(names)
+    await sched.launch(names, executor=executor)
     pids = {}
     for name in names:
         running = await sched.wait_for(Update, is_update(name, "TASK_RUNNING"))
@@ -57,7 +70,11 @@ async def test_two_tasks_run_in_one_executor_after_standby_and_are_reported(
             assert sched.updates(name)[:2] == ["TASK_STARTING", "TASK_RUNNING"]
         executors = {e.status.executor_id for e in sched.events if isinstance(e, Update)}
         assert executors == {EXECUTOR_ID}
-        assert len({sandbox_of(pid).parent for pid in pids.values()}) == 1
+        assert {name: sandbox_of(pid).name for name, pid in pids.items()} == {
+            "t1": "t1",
+            "t2": "t2",
+        }
+        assert len({sandbox_of(pid).parent for pid in pids.values()}) == 1  # one executor sandbox
 
         mark = len(sched.events)
         first = await sched.report(after=mark)
@@ -135,10 +152,10 @@ async def test_kill_runs_the_ladder_and_a_sigkilled_task_fails_with_its_signal(
         while {row.task_id for row in report.tasks} != {"t3"}:  # exited rows go once ACKed
             report = await sched.report(newer_than=report.sequence, after=mark)
         assert alive(pids["t3"])
-        assert "transition EXIT -> DONE" in _stdout_file(pids, "t1", sibling=pids["t3"])
+        assert "transition EXIT -> DONE" in _stdout_file("t1", sibling=pids["t3"])
 
 
-def _stdout_file(pids: dict[str, int], task: str, *, sibling: int) -> str:
+def _stdout_file(task: str, *, sibling: int) -> str:
     """The stdout of an exited task, found next to a live sibling's sandbox."""
     return (sandbox_of(sibling).parent / task / "stdout").read_text()
 
@@ -162,8 +179,10 @@ async def test_a_killed_executor_takes_its_tasks_with_it_and_they_are_reported_g
 async def test_shutdown_kills_every_task_reports_them_killed_and_exits_cleanly(
     cluster: LocalMesosProcess,
 ) -> None:
+    if not CONSOLE_SCRIPT.exists():
+        pytest.skip("the o2-executor console script is not installed (pip install -e .)")
     async with scheduler(cluster.address) as sched:
-        pids = await _running(sched, ("t1", "t2"))
+        pids = await _running(sched, ("t1", "t2"), executor=o2_executor(script=True))
         executor_pid = _parent(pids["t1"])
         assert sched.agent_id is not None
 
@@ -267,3 +286,47 @@ async def test_sigterm_to_the_executor_kills_its_tasks_and_exits_zero(
         failure = await sched.wait_for(Failure, lambda e: e.executor_id == EXECUTOR_ID)
         assert failure.status == 0
         assert not alive(pids["t1"])
+
+
+async def test_after_an_agent_restart_the_executor_resubscribes_reports_and_keeps_its_tasks(
+    cluster: LocalMesosProcess,
+) -> None:
+    async with scheduler(cluster.address) as sched:
+        quiet = o2_executor({"O2_EXECUTOR_REPORT_INTERVAL": "600"})  # only (re)subscribe reports
+        pids = await _running(sched, ("t1",), executor=quiet)
+        assert sched.agent_id is not None
+
+        mark = len(sched.events)
+        await asyncio.to_thread(
+            cluster.post, f"/localmesos/agents/{sched.agent_id}/restart?downtime=0.5"
+        )
+        report = await sched.report(after=mark)
+        assert [(row.task_id, row.pid, row.state) for row in report.tasks] == [
+            ("t1", pids["t1"], "STANDBY")
+        ]
+        await sched.send(control("after", [("t1", "c", "CONFIGURE", {})]))
+        results = await sched.results("after", after=mark)
+        assert [r.state for r in results.results] == ["CONFIGURED"]
+        assert sched.updates("t1")[-1] == "TASK_RUNNING"
+        executor_log = (sandbox_of(pids["t1"]).parent / "stderr").read_text()
+        assert executor_log.count("Subscribed to the agent") == 2
+
+
+async def test_a_kill_policy_grace_replaces_the_default_before_sigkill(
+    cluster: LocalMesosProcess,
+) -> None:
+    async with scheduler(cluster.address) as sched:
+        patient = o2_executor({"O2_EXECUTOR_KILL_STEP": "0.5", "O2_EXECUTOR_KILL_GRACE": "60"})
+        stubborn = Command(  # hangs in EXIT and ignores SIGTERM: only SIGKILL ends it
+            value=sys.executable,
+            arguments=("-m", "tests.executor.programs.stubborn_task"),
+            env={"PYTHONPATH": REPO},
+        )
+        await sched.launch(
+            ("t1",), executor=patient, data={"t1": encode(LaunchPayload(command=stubborn))}
+        )
+        await sched.wait_for(Update, is_update("t1", "TASK_RUNNING"))
+
+        await sched.client.kill(TaskId("t1"), agent_id=sched.agent_id, grace_seconds=0.2)
+        killed = await sched.wait_for(Update, is_update("t1", "TASK_KILLED"), within=20)
+        assert status_data(killed).signal == signal.SIGKILL

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from executor.app import status_reason, to_mesos_status
+from executor.app import kill_grace, status_reason, to_mesos_status
 from executor.launch import StatusUpdate
 from executor.settings import ExecutorSettings, task_dir_problem
+from mesosapi.executor import Kill
+from mesosapi.models import DurationInfo, KillPolicy, TaskId
 from mesosapi.o2messages import decode_status_data
 
 MESOS = {
@@ -83,3 +85,9 @@ def test_reasons_say_whether_a_task_ever_ran(
 ) -> None:
     update = StatusUpdate(task_id="t", state=state, pid=pid)  # type: ignore[arg-type]
     assert status_reason(update, was_running=was_running) == reason
+
+
+def test_kill_grace_comes_from_the_kill_policy_in_seconds() -> None:
+    policy = KillPolicy(grace_period=DurationInfo.of_seconds(2.5))
+    assert kill_grace(Kill(task_id=TaskId("t"), kill_policy=policy)) == 2.5
+    assert kill_grace(Kill(task_id=TaskId("t"))) is None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gui.auth import Tokens, parse_tokens
@@ -14,7 +15,7 @@ from store.etcd import EtcdStore
 
 TOKENS = "alice:alice-token-123\nbob:bob-token-4567\n"
 
-GuiFactory = Callable[..., "AsyncIterator[TestClient[object, object]]"]
+Gui = TestClient[web.Request, web.Application]
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def token_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def gui(etcd_store: EtcdStore, tokens: Tokens) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+async def gui(etcd_store: EtcdStore, tokens: Tokens) -> AsyncIterator[Gui]:
     """A GUI with actions enabled (alice, bob), fast flushes, on the test's etcd prefix."""
     client = TestClient(TestServer(make_app(etcd_store, tokens=tokens, flush_interval=0.02)))
     await client.start_server()
@@ -41,7 +42,7 @@ async def gui(etcd_store: EtcdStore, tokens: Tokens) -> AsyncIterator[TestClient
 
 
 @pytest.fixture
-async def readonly_gui(etcd_store: EtcdStore) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+async def readonly_gui(etcd_store: EtcdStore) -> AsyncIterator[Gui]:
     client = TestClient(TestServer(make_app(etcd_store, flush_interval=0.02)))
     await client.start_server()
     try:

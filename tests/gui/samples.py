@@ -11,7 +11,7 @@ from crds.meta import ObjectMeta
 def environment(name: str = "physics-1", *, state: str = "STANDBY") -> Environment:
     return Environment(
         metadata=ObjectMeta(name=name),
-        spec=EnvironmentSpec(workflow="readout-dataflow", state=state),  # type: ignore[arg-type]
+        spec=EnvironmentSpec(workflow="readout-dataflow", state=state),
     )
 
 
@@ -28,5 +28,5 @@ def task(
         spec=TaskSpec(
             environment=env, role=role, task_class="readout", command=Command(value="/bin/true")
         ),
-        status=TaskStatus(state=state),  # type: ignore[arg-type]
+        status=TaskStatus(state=state),
     )

@@ -105,7 +105,7 @@ def test_late_subscriber_converges_with_early_one(
     late: dict[str, dict[str, dict[str, object]]] | None = None
     truth: dict[str, dict[str, object]] = {}
     for i, (name, state, flush) in enumerate(ops):
-        wire = None if state is None else {"name": name, "state": state}
+        wire: dict[str, object] | None = None if state is None else {"name": name, "state": state}
         feed.apply("tasks", name, wire)
         if wire is None:
             truth.pop(name, None)

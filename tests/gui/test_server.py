@@ -7,29 +7,30 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-from aiohttp.test_utils import TestClient
 
 from crds.kinds.environment import Environment
 from crds.kinds.event import Event
 from gui.feed import apply_message
 from gui.server import HUB_KEY
 from store.etcd import EtcdStore
+from tests.gui.conftest import Gui
 from tests.gui.samples import environment, task
 from tests.gui.sse import events
 
-Client = TestClient  # type: ignore[type-arg]
 
-
-async def next_event(stream: AsyncIterator[tuple[str, dict[str, Any]]]) -> tuple[str, dict[str, Any]]:
+async def next_event(
+    stream: AsyncIterator[tuple[str, dict[str, Any]]],
+) -> tuple[str, dict[str, Any]]:
     async with asyncio.timeout(10):
         return await anext(stream)
 
 
 async def test_browser_gets_snapshot_with_revision_then_delta_after_store_write(
-    gui: Client, etcd_store: EtcdStore
+    gui: Gui, etcd_store: EtcdStore
 ) -> None:
     created = await etcd_store.create(environment("physics-1"))
-    await gui.app[HUB_KEY].caught_up(created.metadata.resource_version or 0)
+    informer = gui.app[HUB_KEY].factory.informer(Environment)
+    await informer.wait_for_revision(created.metadata.resource_version or 0)
     response = await gui.get("/api/stream")
     assert response.headers["Content-Type"] == "text/event-stream"
     stream = events(response)
@@ -51,7 +52,7 @@ async def test_browser_gets_snapshot_with_revision_then_delta_after_store_write(
 
 
 async def test_task_changes_arrive_as_compact_projections_and_deletions(
-    gui: Client, etcd_store: EtcdStore
+    gui: Gui, etcd_store: EtcdStore
 ) -> None:
     response = await gui.get("/api/stream")
     stream = events(response)
@@ -67,9 +68,7 @@ async def test_task_changes_arrive_as_compact_projections_and_deletions(
     response.close()
 
 
-async def test_reconnecting_browser_gets_a_fresh_snapshot(
-    gui: Client, etcd_store: EtcdStore
-) -> None:
+async def test_reconnecting_browser_gets_a_fresh_snapshot(gui: Gui, etcd_store: EtcdStore) -> None:
     await etcd_store.create(environment("physics-1"))
     first = await gui.get("/api/stream")
     _, snap1 = await next_event(events(first))
@@ -90,7 +89,7 @@ async def test_reconnecting_browser_gets_a_fresh_snapshot(
 
 
 async def test_action_without_token_is_refused_and_writes_nothing(
-    gui: Client, etcd_store: EtcdStore
+    gui: Gui, etcd_store: EtcdStore
 ) -> None:
     await etcd_store.create(environment("physics-1"))
     for headers in ({}, {"Authorization": "Bearer not-a-valid-token"}):
@@ -102,7 +101,7 @@ async def test_action_without_token_is_refused_and_writes_nothing(
 
 
 async def test_readonly_server_refuses_every_action(
-    readonly_gui: Client, etcd_store: EtcdStore
+    readonly_gui: Gui, etcd_store: EtcdStore
 ) -> None:
     await etcd_store.create(environment("physics-1"))
     response = await readonly_gui.post(
@@ -115,7 +114,7 @@ async def test_readonly_server_refuses_every_action(
 
 
 async def test_start_with_token_writes_spec_state_and_an_event_naming_who_asked(
-    gui: Client, etcd_store: EtcdStore
+    gui: Gui, etcd_store: EtcdStore
 ) -> None:
     await etcd_store.create(environment("physics-1", state="CONFIGURED"))
     response = await gui.post(
@@ -131,7 +130,7 @@ async def test_start_with_token_writes_spec_state_and_an_event_naming_who_asked(
     assert "bob" in event.spec.message and "START" in event.spec.message
 
 
-async def test_recover_bumps_recover_request(gui: Client, etcd_store: EtcdStore) -> None:
+async def test_recover_bumps_recover_request(gui: Gui, etcd_store: EtcdStore) -> None:
     await etcd_store.create(environment("physics-1"))
     auth = {"Authorization": "Bearer alice-token-123"}
     for _ in range(2):
@@ -140,14 +139,14 @@ async def test_recover_bumps_recover_request(gui: Client, etcd_store: EtcdStore)
     assert env.spec.recover_request == 2 and env.spec.state == "STANDBY"
 
 
-async def test_unknown_environment_or_action_is_404(gui: Client) -> None:
+async def test_unknown_environment_or_action_is_404(gui: Gui) -> None:
     auth = {"Authorization": "Bearer alice-token-123"}
     assert (await gui.post("/api/environments/nope/start", headers=auth)).status == 404
     assert (await gui.post("/api/environments/nope/explode", headers=auth)).status == 404
 
 
 async def test_page_and_modules_are_served_without_etcd_details(
-    gui: Client, etcd_store: EtcdStore
+    gui: Gui, etcd_store: EtcdStore
 ) -> None:
     page = await gui.get("/")
     text = await page.text()
@@ -159,7 +158,7 @@ async def test_page_and_modules_are_served_without_etcd_details(
 
 
 async def test_slow_browser_is_dropped_instead_of_buffering_forever(
-    gui: Client, etcd_store: EtcdStore
+    gui: Gui, etcd_store: EtcdStore
 ) -> None:
     from gui.server import CLIENT_QUEUE_LIMIT, HUB_KEY
 
@@ -170,7 +169,7 @@ async def test_slow_browser_is_dropped_instead_of_buffering_forever(
     assert client not in hub.clients
 
 
-async def test_sse_client_disconnect_removes_it(gui: Client) -> None:
+async def test_sse_client_disconnect_removes_it(gui: Gui) -> None:
     from gui.server import HUB_KEY
 
     response = await gui.get("/api/stream")

@@ -1,0 +1,146 @@
+"""ComponentConfigReconciler: records payload versions, validates payloads, marks stale envs.
+
+Per ComponentConfig (level-triggered, keyed by name):
+- a new `spec.data` becomes a new version in `status` (`record_version`: explicit versions
+  rather than etcd revisions, which compaction drops; the last HISTORY_LIMIT = 20 versions stay
+  in `status.history` with their timestamps), with a `VersionRecorded` Event;
+- the payload is checked: placeholders must compile, and a payload without placeholders must
+  parse as its `spec.format` (a templated one is checked after rendering, at CONFIGURE);
+  Ready=False / Stalled=True (reason InvalidPayload) name the line otherwise;
+- every Environment whose `status.configVersions` refers to it gets its `ConfigChangePending`
+  condition recomputed (controller.configs.pending documents the contract).
+Environment changes enqueue the configs they refer to, so the condition also clears itself once
+the environment controller has recorded the new versions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+
+from controller.configs.pending import PENDING, pending_condition, referenced_names
+from controller.runtime.reconciler import Reconciler, Result, Watch
+from controller.runtime.status import condition, write_status
+from crds.conditions import READY, STALLED, get_condition, set_condition
+from crds.configpayload import check_template, parse_payload
+from crds.errors import ConfigError
+from crds.kinds.componentconfig import ComponentConfig, ComponentConfigStatus, record_version
+from crds.kinds.environment import Environment
+from crds.meta import Condition, utcnow
+from store.informer import CacheEvent
+
+log = logging.getLogger(__name__)
+
+
+def check_payload(cc: ComponentConfig, *, version: int) -> ConfigError | None:
+    """The first problem of the payload as stored (None when it is fine)."""
+    where = f"componentconfig/{cc.metadata.name}@{version}"
+    try:
+        check_template(cc.spec.data, config=where)
+        if "{{" not in cc.spec.data:
+            parse_payload(cc.spec.format, cc.spec.data, config=where)
+    except ConfigError as exc:
+        return exc
+    return None
+
+
+def plan_status(
+    cc: ComponentConfig, *, now: datetime
+) -> tuple[ComponentConfigStatus, list[Condition]]:
+    """The status to write: the version bookkeeping plus Ready and Stalled."""
+    status = record_version(cc, now=now)
+    problem = check_payload(cc, version=status.version)
+    if problem is None:
+        templated = "; placeholders are checked when rendered" if "{{" in cc.spec.data else ""
+        message = f"version {status.version}, valid {cc.spec.format}{templated}"
+        return status, [
+            condition(READY, True, reason="Valid", message=message),
+            condition(STALLED, False, reason="Valid"),
+        ]
+    return status, [
+        condition(READY, False, reason="InvalidPayload", message=str(problem)),
+        condition(STALLED, True, reason="InvalidPayload", message=str(problem)),
+    ]
+
+
+def configs_of_environment(event: CacheEvent[Environment]) -> Iterable[str]:
+    """The configs an environment refers to, when its refs or its state changed."""
+    old, new = event.old, event.new
+    if old is not None and new is not None:
+        same_refs = old.status.config_versions == new.status.config_versions
+        if same_refs and old.status.state == new.status.state:
+            return ()
+    names: set[str] = set()
+    for env in (old, new):
+        if env is not None:
+            names |= referenced_names(env)
+    return names
+
+
+class ComponentConfigReconciler(Reconciler):
+    name = "componentconfigs"
+    kind = ComponentConfig
+    workers = 2
+    resync_period = 600.0
+
+    def watches(self) -> list[Watch]:
+        return [Watch(Environment, configs_of_environment)]
+
+    async def reconcile(self, key: str) -> Result:
+        cc = self.ctx.cache(ComponentConfig).get(key)
+        if cc is not None:
+            await self._record(cc)
+        await self._mark_environments(key)
+        return Result()
+
+    async def _record(self, cc: ComponentConfig) -> None:
+        status, conditions = plan_status(cc, now=utcnow())
+        before = cc.status.version
+        written = await write_status(self.ctx.store, cc, status, conditions=conditions)
+        if status.version != before:
+            log.info(
+                "Recorded config version",
+                extra={"componentconfig": cc.metadata.name, "version": status.version},
+            )
+            self.ctx.events.event(
+                written, reason="VersionRecorded", message=f"version {status.version}"
+            )
+        ready = get_condition(written.status.conditions, READY)
+        if ready is not None and ready.status == "False" and status.version != before:
+            self.ctx.events.event(
+                written, reason="InvalidPayload", message=ready.message, warning=True
+            )
+
+    async def _mark_environments(self, name: str) -> None:
+        configs = {cc.metadata.name: cc for cc in self.ctx.cache(ComponentConfig).list()}
+        for env in self.ctx.cache(Environment).list():
+            if name not in referenced_names(env):
+                continue
+            wanted = pending_condition(env, configs)
+            if wanted is None or _same(env, wanted):
+                continue
+            conditions = set_condition(env.status.conditions, wanted, now=utcnow())
+            status = env.status.model_copy(update={"conditions": conditions})
+            await self.ctx.store.update_status(env.model_copy(update={"status": status}))
+            log.info(
+                "Marked environment",
+                extra={
+                    "environment": env.metadata.name,
+                    "condition": PENDING,
+                    "status": wanted.status,
+                    "componentconfig": name,
+                },
+            )
+            if wanted.status == "True":
+                self.ctx.events.event(env, reason="ConfigChangePending", message=wanted.message)
+
+
+def _same(env: Environment, wanted: Condition) -> bool:
+    current = get_condition(env.status.conditions, wanted.type)
+    return (
+        current is not None
+        and current.status == wanted.status
+        and current.reason == wanted.reason
+        and current.message == wanted.message
+    )

@@ -1,0 +1,54 @@
+"""Screenshots of the GUI's main views into docs/screenshots/: a real etcd with sample data, the
+real GUI process and headless Chromium. Run: .venv/bin/python -m hack.screenshots"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+from store.config import StoreConfig, open_store
+from tests.etcd_fixture import start_etcd
+from tests.gui.cdp import Browser
+from tests.gui.procs import gui_process
+from tests.gui.world import populate
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+VIEWS = (
+    ("environments", "#/environments", "#environments [data-env]"),
+    ("environment-detail", "#/environments/physics-1", ".detail .tree"),
+    ("environment-error", "#/environments/tech-its", ".detail .tree"),
+    ("tasks", "#/tasks?sort=env&dir=desc", "#tasks [data-task]"),
+    ("nodes", "#/nodes", "[data-node]"),
+    ("gitsources", "#/gitsources", "[data-gitsource]"),
+)
+
+
+async def shoot(endpoint: str, prefix: str) -> None:
+    store = await open_store(StoreConfig(endpoints=(endpoint,), prefix=prefix))
+    await populate(store)
+    await store.close()
+    token_dir = Path(tempfile.mkdtemp(prefix="o2-shots-"))
+    (token_dir / "tokens").write_text("alice:screenshot-token\n")
+    OUT.mkdir(parents=True, exist_ok=True)
+    with gui_process(etcd=endpoint, prefix=prefix, token_file=token_dir / "tokens") as gui:
+        async with Browser(width=1600, height=1000) as browser:
+            for name, route, ready in VIEWS:
+                await browser.goto(gui.url + route)
+                await browser.wait_for(f"document.querySelector({ready!r})")
+                await asyncio.sleep(0.3)  # let the clock tick render
+                await browser.screenshot(OUT / f"{name}.png")
+                print(f"wrote {OUT / name}.png")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="o2-shots-etcd-") as tmp:
+        etcd = start_etcd(Path(tmp) / "data")
+        try:
+            asyncio.run(shoot(etcd.endpoint, "/o2"))
+        finally:
+            etcd.stop_sync()
+
+
+if __name__ == "__main__":
+    main()

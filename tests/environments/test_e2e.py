@@ -1,0 +1,259 @@
+"""The sample environment on the real stack: local Mesos cluster with two agents (detector=TPC,
+detector=ITS), the real o2 executor and sample-task processes, and the controller manager as a
+subprocess running the task controller and the environment controller."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from crds.kinds.environment import Environment
+from crds.kinds.task import Task
+from store.api import Store
+from store.config import StoreConfig, open_store
+from store.embedded import EmbeddedEtcd
+from tests.environments.helpers import samples
+from tests.etcd_fixture import unique_prefix
+from tests.mesos_fixture import LocalMesosProcess, localmesos_factory
+from tests.runtime.waiting import eventually
+
+__all__ = ["localmesos_factory"]
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE_TASK = str(Path(sys.executable).with_name("o2-sample-task"))
+CONTROLLERS = (
+    "controller.tasks.controller:TaskReconciler",
+    "controller.environments.controller:EnvironmentReconciler",
+)
+AGENTS = """
+- hostname: flp-tpc
+  resources: {cpus: 8, mem: 8192, ports: "[31000-31099]"}
+  attributes: {detector: TPC}
+- hostname: flp-its
+  resources: {cpus: 8, mem: 8192, ports: "[31100-31199]"}
+  attributes: {detector: ITS}
+"""
+FAST = ("--heartbeat-interval", "1", "--allocation-interval", "0.1", "--update-retry", "0.5")
+
+
+@pytest.fixture
+async def store(etcd_server: EmbeddedEtcd) -> AsyncIterator[Store]:
+    s = await open_store(StoreConfig(endpoints=(etcd_server.endpoint,), prefix=unique_prefix()))
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture
+def cluster(
+    localmesos_factory: Callable[..., LocalMesosProcess], tmp_path: Path
+) -> LocalMesosProcess:
+    agents = tmp_path / "agents.yaml"
+    agents.write_text(AGENTS)
+    return localmesos_factory("--agents-file", str(agents), *FAST)
+
+
+ManagerFactory = Callable[[], "subprocess.Popen[bytes]"]
+
+
+@pytest.fixture
+def manager_factory(
+    etcd_server: EmbeddedEtcd, store: Store, cluster: LocalMesosProcess, tmp_path: Path
+) -> Iterator[ManagerFactory]:
+    """Start `python -m controller` with both controllers; every one started is stopped by pid."""
+    args = [sys.executable, "-m", "controller", "--etcd", etcd_server.endpoint]
+    args += ["--prefix", store.prefix, "--mesos", cluster.address, "--lease-ttl", "3"]
+    for entry in CONTROLLERS:
+        args += ["--controller", entry]
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        with (tmp_path / "manager.log").open("ab") as log:
+            proc = subprocess.Popen(
+                args,
+                cwd=REPO,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "O2_TASK_RECONCILE_PERIOD": "5"},
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        started.append(proc)
+        return proc
+
+    try:
+        yield start
+    finally:
+        for proc in started:
+            _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def manager(manager_factory: ManagerFactory) -> subprocess.Popen[bytes]:
+    return manager_factory()
+
+
+async def apply_sample(store: Store) -> None:
+    env, workflow, classes = samples()
+    for taskclass in classes.values():
+        command = taskclass.spec.command.model_copy(update={"value": SAMPLE_TASK})
+        spec = taskclass.spec.model_copy(update={"command": command})
+        await store.create(taskclass.model_copy(update={"spec": spec}))
+    await store.create(workflow)
+    meta = env.metadata.model_copy(update={"uid": "", "generation": 0})
+    await store.create(env.model_copy(update={"metadata": meta}))
+
+
+async def wait_env(
+    store: Store, check: Callable[[Environment], bool], *, within: float
+) -> Environment:
+    """Until the Environment satisfies `check` (list, then watch: no polling)."""
+    listed = await store.list(Environment)
+    for env in listed.items:
+        if check(env):
+            return env
+    stream = store.watch(Environment, start_revision=listed.revision + 1)
+    last: Environment | None = listed.items[0] if listed.items else None
+    try:
+        async with asyncio.timeout(within):
+            async for event in stream:
+                if event.obj is not None:
+                    last = event.obj
+                    if check(event.obj):
+                        return event.obj
+    except TimeoutError:
+        raise AssertionError(f"environment never got there: {last and last.status}") from None
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+    raise AssertionError("watch ended")
+
+
+def reached(state: str) -> Callable[[Environment], bool]:
+    return lambda e: e.status.state == state and e.status.transition is None
+
+
+async def pids(store: Store) -> dict[str, int | None]:
+    return {t.name: t.status.pid for t in (await store.list(Task)).items}
+
+
+async def edit(store: Store, **changes: object) -> None:
+    env = await store.get(Environment, "physics-1")
+    await store.update(env.model_copy(update={"spec": env.spec.model_copy(update=changes)}))
+
+
+async def test_sample_runs_grows_and_reconfigures_without_restarting_processes(
+    store: Store, cluster: LocalMesosProcess, manager: subprocess.Popen[bytes]
+) -> None:
+    await apply_sample(store)
+    env = await wait_env(store, reached("RUNNING"), within=60)
+    assert env.status.run_number == 1
+    first = await pids(store)
+    assert set(first) == {"physics-1-flp-tpc-readout", "physics-1-flp-tpc-stfb", "physics-1-qc-0"}
+    assert all(first.values())
+
+    await edit(store, vars={"detectors": '["TPC", "ITS"]', "rate": "200"})
+
+    def its_running(e: Environment) -> bool:
+        return e.status.task_counts.get("RUNNING") == 4 and e.status.task_total == 4
+
+    await wait_env(store, its_running, within=60)
+    grown = await pids(store)
+    assert {n: grown[n] for n in first} == first
+    its = await store.get(Task, "physics-1-flp-its-readout")
+    assert its.status.hostname == "flp-its" and its.spec.run_number == 1
+
+    await edit(store, vars={"detectors": '["TPC", "ITS"]', "rate": "500"}, reconfigure="Now")
+    readout = await store.get(Task, "physics-1-flp-tpc-readout")
+    assert readout.status.mesos_task_id is not None
+    log = sandbox_stdout(cluster, readout.status.mesos_task_id)
+    reconfigured = '"rate": "500"'
+    await eventually(lambda: reconfigured in log.read_text(), within=60)
+    await wait_env(store, lambda e: e.status.task_counts.get("RUNNING") == 4, within=60)
+    text = log.read_text()
+    assert text.index("transition RESET -> STANDBY") < text.index(reconfigured)
+    assert (await pids(store)) == grown
+    assert (await store.get(Environment, "physics-1")).status.run_number == 1
+
+
+def sandbox_stdout(cluster: LocalMesosProcess, mesos_task_id: str) -> Path:
+    found = list(Path(cluster.work_dir).rglob(f"{mesos_task_id}/stdout"))
+    assert found, f"no sandbox for {mesos_task_id} under {cluster.work_dir}"
+    return found[0]
+
+
+async def test_killed_critical_process_sends_environment_to_error_non_critical_does_not(
+    store: Store, cluster: LocalMesosProcess, manager: subprocess.Popen[bytes]
+) -> None:
+    await apply_sample(store)
+    await wait_env(store, reached("RUNNING"), within=60)
+    qc = await store.get(Task, "physics-1-qc-0")
+    assert qc.status.pid is not None
+    os.kill(qc.status.pid, signal.SIGKILL)
+    await wait_env(store, lambda e: e.status.task_counts.get("Failed") == 1, within=30)
+    assert (await store.get(Environment, "physics-1")).status.state == "RUNNING"
+
+    readout = await store.get(Task, "physics-1-flp-tpc-readout")
+    assert readout.status.pid is not None
+    os.kill(readout.status.pid, signal.SIGKILL)
+    env = await wait_env(store, reached("ERROR"), within=30)
+    assert "physics-1-flp-tpc-readout" in env.status.message
+    stfb = await store.get(Task, "physics-1-flp-tpc-stfb")
+    assert stfb.spec.state == "CONFIGURED"
+
+
+async def test_done_environment_leaves_readout_for_the_next_one_to_adopt(
+    store: Store, cluster: LocalMesosProcess, manager: subprocess.Popen[bytes]
+) -> None:
+    await apply_sample(store)
+    await wait_env(store, reached("RUNNING"), within=60)
+    readout = await store.get(Task, "physics-1-flp-tpc-readout")
+    await edit(store, state="DONE")
+    await wait_env(store, reached("DONE"), within=60)
+    idle = await store.get(Task, "physics-1-flp-tpc-readout")
+    assert idle.metadata.labels.get("o2.idle") == "true" and idle.status.pid == readout.status.pid
+    env, _, _ = samples()
+    meta = env.metadata.model_copy(update={"name": "physics-2", "uid": "", "generation": 0})
+    await store.create(env.model_copy(update={"metadata": meta}))
+
+    def second_running(e: Environment) -> bool:
+        return e.metadata.name == "physics-2" and reached("RUNNING")(e)
+
+    await wait_env(store, second_running, within=60)
+    adopted = await store.get(Task, "physics-1-flp-tpc-readout")
+    assert adopted.spec.environment == "physics-2"
+    assert adopted.status.pid == readout.status.pid and adopted.status.state == "RUNNING"
+
+
+async def test_killed_manager_is_replaced_without_losing_processes_or_run_numbers(
+    store: Store, cluster: LocalMesosProcess, manager_factory: ManagerFactory
+) -> None:
+    first = manager_factory()
+    await apply_sample(store)
+    await wait_env(store, reached("RUNNING"), within=60)
+    before = await pids(store)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=10)
+    manager_factory()
+    await edit(store, state="CONFIGURED")
+    await wait_env(store, reached("CONFIGURED"), within=60)
+    await edit(store, state="RUNNING")
+    env = await wait_env(store, reached("RUNNING"), within=60)
+    assert env.status.run_number == 2 and env.status.last_run_number == 1
+    assert await pids(store) == before

@@ -1,0 +1,140 @@
+"""End-to-end in headless Chromium: the real GUI process, a real etcd, the page seen over CDP."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from crds.kinds.environment import Environment
+from crds.kinds.event import Event
+from store.embedded import EmbeddedEtcd
+from store.etcd import EtcdStore
+from tests.gui.cdp import Browser, find_chromium
+from tests.gui.conftest import TOKENS
+from tests.gui.procs import GuiProcess, gui_process
+from tests.gui.samples import environment, task
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        find_chromium() is None,
+        reason="chromium is not installed: run hack/install-browser.sh (apt chromium)",
+    ),
+]
+
+CHANGES = 50
+STATE = "[data-env='physics-1'] [data-field='state']"
+
+
+@pytest.fixture
+def served(
+    etcd_server: EmbeddedEtcd, etcd_store: EtcdStore, tmp_path: Path
+) -> Iterator[GuiProcess]:
+    token_file = tmp_path / "tokens"
+    token_file.write_text(TOKENS)
+    with gui_process(
+        etcd=etcd_server.endpoint, prefix=etcd_store.prefix, token_file=token_file
+    ) as proc:
+        yield proc
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with Browser() as b:
+        yield b
+
+
+async def set_status(store: EtcdStore, name: str, **changes: object) -> Environment:
+    env = await store.get(Environment, name)
+    return await store.update_status(
+        env.model_copy(update={"status": env.status.model_copy(update=changes)})
+    )
+
+
+async def test_applied_environment_appears_and_follows_status_without_reload(
+    served: GuiProcess, browser: Browser, etcd_store: EtcdStore
+) -> None:
+    await etcd_store.create(environment("physics-1"))
+    await etcd_store.create(task("readout-0", role="flp.readout", state="STANDBY"))
+    await browser.goto(served.url + "#/environments")
+    await browser.wait_for(f"document.querySelector({STATE!r})")
+    assert await browser.text(STATE) == "STANDBY"
+    await browser.evaluate("window.o2marker = 'same page'")
+
+    latencies = []
+    for i in range(CHANGES):
+        state = "CONFIGURED" if i % 2 == 0 else "DEPLOYED"
+        seen = asyncio.ensure_future(
+            browser.wait_for(
+                f"document.querySelector({STATE!r}).textContent.trim() === {state!r} && "
+                f"document.querySelector(\"[data-env='physics-1'] .message\").textContent === 'change {i}'"
+            )
+        )
+        await asyncio.sleep(0)
+        started = time.perf_counter()
+        await set_status(etcd_store, "physics-1", state=state, message=f"change {i}")
+        await seen
+        latencies.append(time.perf_counter() - started)
+    assert await browser.evaluate("window.o2marker") == "same page"  # never reloaded
+    latencies.sort()
+    p50 = statistics.median(latencies)
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    print(
+        f"\netcd write -> page shows it over {CHANGES} changes: "
+        f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+    )
+    assert p99 < 1.0
+
+
+async def test_start_with_token_writes_spec_state_and_page_shows_running_with_run_number(
+    served: GuiProcess, browser: Browser, etcd_store: EtcdStore
+) -> None:
+    await etcd_store.create(environment("physics-1", state="CONFIGURED"))
+    await set_status(etcd_store, "physics-1", state="CONFIGURED")
+    await browser.goto(served.url + "#/environments/physics-1")
+    await browser.wait_for("document.querySelector('#action-start')")
+    await browser.type_into("#token", "alice-token-123")
+    await browser.click("#action-start")
+
+    async with asyncio.timeout(10):  # the test plays the controller
+        while (env := await etcd_store.get(Environment, "physics-1")).spec.state != "RUNNING":
+            await asyncio.sleep(0.02)
+    await set_status(etcd_store, "physics-1", state="RUNNING", run_number=4242)
+    await browser.wait_for(
+        f"document.querySelector({STATE!r}).textContent.trim() === 'RUNNING' && "
+        "document.querySelector(\"[data-env='physics-1'] [data-field='run']\").textContent === '4242'"
+    )
+    events = (await etcd_store.list(Event)).items
+    assert [e.spec.involved_object.name for e in events] == ["physics-1"]
+    assert "alice" in events[0].spec.message
+    await browser.wait_for("document.querySelector('[data-event]')")  # shown in the timeline
+    assert env.spec.state == "RUNNING"
+
+
+async def test_stop_asks_for_confirmation_and_cancel_writes_nothing(
+    served: GuiProcess, browser: Browser, etcd_store: EtcdStore
+) -> None:
+    await etcd_store.create(environment("physics-1", state="RUNNING"))
+    await browser.goto(served.url + "#/environments/physics-1")
+    await browser.wait_for("document.querySelector('#action-stop')")
+    await browser.type_into("#token", "alice-token-123")
+    await browser.click("#action-stop")
+    await browser.wait_for("document.getElementById('confirm').open")
+    await browser.click("#confirm-cancel")
+    await browser.wait_for("!document.getElementById('confirm').open")
+    assert (await etcd_store.get(Environment, "physics-1")).spec.state == "RUNNING"
+
+
+async def test_tasks_view_filters_by_state_from_the_url(
+    served: GuiProcess, browser: Browser, etcd_store: EtcdStore
+) -> None:
+    for i in range(5):
+        await etcd_store.create(task(f"t-{i}", state="RUNNING" if i < 3 else "ERROR"))
+    await browser.goto(served.url + "#/tasks?state=ERROR")
+    await browser.wait_for("document.querySelectorAll('#tasks [data-task]').length === 2")
+    assert await browser.text("#task-count") == "2 of 5 tasks"
