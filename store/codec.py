@@ -84,9 +84,27 @@ def decode(kind: type[R], raw: bytes, *, key: str, mod_revision: int) -> R:
     return with_revision(obj, mod_revision)
 
 
+M = TypeVar("M", bound=pydantic.BaseModel)
+_set_attr = object.__setattr__
+
+
+def replaced(model: M, changes: dict[str, Any]) -> M:
+    """A shallow copy of a frozen model with fields replaced, unvalidated: pydantic's
+    model_copy(update=...) without its per-call copies of every slot (the store's hot path)."""
+    new = model.__class__.__new__(model.__class__)
+    values = model.__dict__.copy()
+    values.update(changes)
+    _set_attr(new, "__dict__", values)
+    _set_attr(new, "__pydantic_fields_set__", model.__pydantic_fields_set__ | changes.keys())
+    extra, private = model.__pydantic_extra__, model.__pydantic_private__
+    _set_attr(new, "__pydantic_extra__", None if extra is None else dict(extra))
+    _set_attr(new, "__pydantic_private__", None if private is None else dict(private))
+    return new
+
+
 def with_meta(obj: R, **changes: Any) -> R:
     """A copy of `obj` with metadata fields replaced (models are frozen)."""
-    return obj.model_copy(update={"metadata": obj.metadata.model_copy(update=changes)})
+    return replaced(obj, {"metadata": replaced(obj.metadata, changes)})
 
 
 def with_revision(obj: R, revision: int) -> R:
@@ -119,24 +137,26 @@ def merge_update(stored: R, desired: R) -> tuple[R, bool, bool]:
     )
     if not changed:
         return stored, False, False
-    meta = old.model_copy(
-        update={
+    meta = replaced(
+        old,
+        {
             "labels": dict(new.labels),
             "annotations": dict(new.annotations),
             "finalizers": tuple(new.finalizers),
             "owner_references": tuple(new.owner_references),
             "generation": old.generation + (1 if spec_changed else 0),
-        }
+        },
     )
-    merged = stored.model_copy(update={"metadata": meta, "spec": desired.spec})
+    merged = replaced(stored, {"metadata": meta, "spec": desired.spec})
     remove = old.deletion_timestamp is not None and not meta.finalizers
     return merged, True, remove
 
 
 def merge_status(stored: R, desired: R) -> tuple[R, bool]:
     """(merged, changed): the caller's status on the stored object; nothing else moves."""
-    merged = stored.model_copy(update={"status": desired.status})
-    return merged, desired.status != stored.status
+    if desired.status == stored.status:
+        return stored, False
+    return replaced(stored, {"status": desired.status}), True
 
 
 def mark_deleted(stored: R, *, now: datetime) -> tuple[R, bool]:

@@ -4,8 +4,8 @@ Rules (documented in docs and tested):
 - Variable precedence, lowest first: TaskClass defaults < Workflow defaults < role defaults
   (parent, then child) < Workflow vars < role vars (parent, then child) < Environment spec.vars <
   iterator variables < special variables. A spec.vars key `role.path:name` (AliECS style) sets
-  `name` only for that role and its subtree, over the plain `name`. Iterator variables and special variables cannot be
-  overridden: they are what makes copies differ and facts about the task.
+  `name` only for that role and its subtree, over the plain `name`. Iterator variables and
+  special variables cannot be overridden: they make the copies differ, and are facts.
 - Special variables: `environment_id` and `environment_name` (the Environment's name), `run_type`,
   `role_path` (`flp-TPC.readout`), `role_name`, `parent_role_path`, and for tasks `task_name`
   (the Task resource name) and `task_class_name`; `replica_index` inside a replicated role; in

@@ -105,7 +105,7 @@ class TaskReconciler(Reconciler):
         if not has_finalizer(task, FINALIZER):
             await add_finalizer(self.ctx.store, task, FINALIZER)
         if self.framework is not None:
-            self.framework.wake()
+            self.framework.wake(name)
         return Result()
 
     async def _finalize(self, task: Task) -> Result:

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -29,7 +29,7 @@ from controller.runtime.status import with_conditions
 from controller.tasks import placement
 from controller.tasks import status as st
 from controller.tasks.launch import LaunchConfig, executor_info, task_info
-from controller.tasks.writer import StatusWriter
+from controller.tasks.writer import StatusFn, StatusWriter
 from crds.errors import MesosCallError, MesosUnavailableError, ValidationError
 from crds.kinds.node import Node
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskStatus
@@ -108,6 +108,9 @@ class TaskFramework:
         self._suppressed: bool | None = None
         self._revived_for: set[str] = set()
         self._last_revive = -1e9
+        self._dirty_names: set[str] = set()
+        self._full = True
+        self._last_full = -1e9
         self._killed: dict[str, float] = {}
         self._reports: dict[str, int] = {}
         self._background: set[asyncio.Future[None]] = set()
@@ -115,8 +118,13 @@ class TaskFramework:
 
     # ---- lifecycle ------------------------------------------------------------------------
 
-    def wake(self) -> None:
-        """A Task changed: look again for pending launches and due transitions."""
+    def wake(self, *names: str) -> None:
+        """Tasks changed: look again at them (at all tasks when none is named) for pending
+        launches and due transitions. Every `tick` all tasks are looked at anyway."""
+        if names:
+            self._dirty_names.update(names)
+        else:
+            self._full = True
         self._dirty.set()
 
     async def run(self) -> None:
@@ -236,7 +244,7 @@ class TaskFramework:
             self.writer.patch(name, _back_to_pending, then=ack)
         else:
             self.writer.patch(name, lambda s: st.on_update(s, update), then=ack)
-        self.wake()
+        self.wake(name)
 
     def _never_launched(self, task: Task, update: MesosStatus) -> bool:
         """A Staging task unknown to Mesos was written but never accepted (crash in between)."""
@@ -273,11 +281,13 @@ class TaskFramework:
                 name = task_name_of(result.task_id)
                 self._inflight.pop(name, None)
                 self.writer.patch(name, partial(_result_if_mine, result=result))
+                self.wake(name)
         elif isinstance(msg, TaskTableReport):
             self._on_table(event.agent_id, msg)
+            self.wake(*(task_name_of(row.task_id) for row in msg.tasks))
         elif isinstance(msg, DeviceEventMessage):
             self._on_device_event(msg)
-        self.wake()
+            self.wake(task_name_of(msg.task_id))
 
     def _on_table(self, agent: str, report: TaskTableReport) -> None:
         if report.sequence and report.sequence < self._reports.get(agent, 0):
@@ -308,18 +318,18 @@ class TaskFramework:
 
     # ---- offers and launches --------------------------------------------------------------
 
-    def _live_tasks(self) -> list[Task]:
+    def _live_tasks(self, names: Iterable[str] | None = None) -> list[Task]:
         out = []
-        for name in self.tasks.names():
+        for name in self.tasks.names() if names is None else names:
             task = self.writer.view(name)
             if task is not None and task.status.phase not in TERMINAL_PHASES:
                 out.append(task)
         return out
 
-    def pending(self) -> list[Task]:
+    def pending(self, names: Iterable[str] | None = None) -> list[Task]:
         return [
             t
-            for t in self._live_tasks()
+            for t in self._live_tasks(names)
             if t.status.phase == "Pending"
             and not t.status.mesos_task_id
             and t.metadata.deletion_timestamp is None
@@ -396,14 +406,13 @@ class TaskFramework:
     async def _launch(self, offer: Offer, placed: list[placement.Placed]) -> None:
         """Write each task's launch status first, then ONE ACCEPT with every task that got
         written (a crash in between leaves Staging tasks that reconciliation sends back)."""
-        now_ids: dict[str, str] = {}
+        changes: dict[str, StatusFn] = {}
         infos = []
         for p in placed:
             task = self.writer.view(p.task)
             if task is None:
                 continue
             mesos_id = f"{task.name}.{uuid.uuid4().hex[:10]}"
-            now_ids[p.task] = mesos_id
             info = task_info(
                 task,
                 mesos_id=mesos_id,
@@ -413,20 +422,17 @@ class TaskFramework:
             )
             infos.append((p, info))
             ports = tuple(p.allocation.ports[: task.spec.wants.ports])
-            self.writer.patch(
-                p.task,
-                partial(
-                    st.launched,
-                    mesos_task_id=mesos_id,
-                    agent_id=offer.agent_id,
-                    hostname=offer.hostname,
-                    ports=ports,
-                    executor_id=self.executor.executor_id,
-                    now=_now(),
-                ),
+            changes[p.task] = partial(
+                st.launched,
+                mesos_task_id=mesos_id,
+                agent_id=offer.agent_id,
+                hostname=offer.hostname,
+                ports=ports,
+                executor_id=self.executor.executor_id,
+                now=_now(),
             )
             self.unplaced.pop(p.task, None)
-        written = await self.writer.flush(list(now_ids))
+        written = await self.writer.write_now(changes)
         launch = [info for p, info in infos if p.task in written]
         client = self._client()
         if not launch:
@@ -438,13 +444,13 @@ class TaskFramework:
             extra={"agent": offer.agent_id, "hostname": offer.hostname, "tasks": len(launch)},
         )
 
-    async def _update_offer_interest(self) -> None:
+    async def _update_offer_interest(self, names: Iterable[str] | None = None) -> None:
         """REVIVE when new tasks are pending (it also clears our DECLINE filters), SUPPRESS
         when none is (no offer hoarding). Revives are spaced by `revive_interval`."""
         client = self.client
         if client is None:
             return
-        pending = {t.name for t in self.pending()}
+        pending = {t.name for t in self.pending(names)}
         fresh = pending - self._revived_for
         now = asyncio.get_running_loop().time()
         if fresh and (
@@ -454,8 +460,8 @@ class TaskFramework:
             log.info("Revived offers", extra={"pending": len(pending), "new": len(fresh)})
             self._suppressed = False
             self._last_revive = now
-            self._revived_for = pending
-        elif not pending and self._suppressed is not True:
+            self._revived_for = pending if names is None else self._revived_for | pending
+        elif names is None and not pending and self._suppressed is not True:
             await client.suppress()
             log.info("Suppressed offers: nothing pending")
             self._suppressed = True
@@ -489,18 +495,24 @@ class TaskFramework:
             self._dirty.clear()
             if self.client is None or not self.client.connected:
                 continue
+            names: set[str] | None = self._dirty_names
+            self._dirty_names = set()
+            now = asyncio.get_running_loop().time()
+            if self._full or now - self._last_full >= self.config.tick:
+                names, self._full, self._last_full = None, False, now
             try:
-                await self._update_offer_interest()
-                await self.control_pass()
+                await self._update_offer_interest(names)
+                await self.control_pass(names)
             except (MesosUnavailableError, MesosCallError) as exc:
                 log.warning("Control pass failed", extra={"error": str(exc)})
 
-    async def control_pass(self) -> int:
-        """One MESSAGE per executor with every due transition of its tasks; the count sent."""
+    async def control_pass(self, names: Iterable[str] | None = None) -> int:
+        """One MESSAGE per executor with every due transition of its tasks (of `names`, or all);
+        the number of transitions sent."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         batches: dict[tuple[str, str], list[tuple[str, list[ControlItem]]]] = {}
-        for task in self._live_tasks():
+        for task in self._live_tasks(names):
             if task.metadata.deletion_timestamp is not None:
                 continue
             inflight = self._inflight.get(task.name)

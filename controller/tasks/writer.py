@@ -103,6 +103,33 @@ class StatusWriter:
                 if self.failures > failures:
                     await asyncio.sleep(RETRY_AFTER)  # etcd trouble: back off, keep the changes
 
+    async def write_now(self, changes: dict[str, StatusFn], *, attempts: int = 3) -> set[str]:
+        """Write these changes now (with whatever is queued for the same tasks), retrying
+        conflicts; a change that could not be written is dropped, never left queued: a launch
+        goes ahead only for tasks whose launch status is stored. The names written."""
+        done: set[str] = set()
+        todo = dict(changes)
+        for _ in range(attempts):
+            if not todo:
+                break
+            for name, fn in todo.items():
+                self._pending.setdefault(name, _Pending()).fns.append(fn)
+            done |= await self.flush(list(todo))
+            for name, fn in list(todo.items()):
+                if name in done:
+                    del todo[name]
+                else:
+                    self._drop(name, fn)
+        return done
+
+    def _drop(self, name: str, fn: StatusFn) -> None:
+        pending = self._pending.get(name)
+        if pending is None:
+            return
+        pending.fns = [f for f in pending.fns if f is not fn]
+        if not pending.fns and not pending.then:
+            del self._pending[name]
+
     async def flush(self, names: list[str] | None = None) -> set[str]:
         """Write the queued changes of `names` (all by default) now; the names written."""
         chosen = names if names is not None else list(self._pending)

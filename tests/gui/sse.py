@@ -11,14 +11,16 @@ import aiohttp
 
 async def events(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """(event name, decoded JSON data) per SSE event; comments (pings) are skipped."""
-    name, data = "message", ""
-    async for raw in response.content:
-        line = raw.decode().rstrip("\n")
-        if not line:
-            if data:
-                yield name, json.loads(data)
-            name, data = "message", ""
-        elif line.startswith("event: "):
-            name = line.removeprefix("event: ")
-        elif line.startswith("data: "):
-            data += line.removeprefix("data: ")
+    name, data, buffer = "message", "", b""
+    async for chunk in response.content.iter_any():  # lines may exceed readline's limit
+        *lines, buffer = (buffer + chunk).split(b"\n")
+        for raw in lines:
+            line = raw.decode()
+            if not line:
+                if data:
+                    yield name, json.loads(data)
+                name, data = "message", ""
+            elif line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                data += line.removeprefix("data: ")

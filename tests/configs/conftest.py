@@ -1,0 +1,90 @@
+"""Config fixtures: the ComponentConfig reconciler in an in-process manager on the session etcd
+(unique prefix per test), and `o2 config` run in-process against the same prefix."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pytest
+import typer
+from typer.testing import CliRunner, Result
+
+from cli.config import register
+from cli.main import root
+from controller.manager import Manager, ManagerConfig
+from controller.runtime.leader import LeaderConfig
+from crds.resource import Resource
+from store.api import Store
+from store.embedded import EmbeddedEtcd
+from store.etcd import EtcdStore
+from tests.runtime.waiting import eventually
+
+R = TypeVar("R", bound=Resource)
+
+FAST = LeaderConfig(ttl=2, renew_deadline=1.3, retry_period=0.3)
+CONFIGS = "controller.configs.controller:ComponentConfigReconciler"
+
+
+@pytest.fixture
+async def manager(etcd_store: EtcdStore) -> AsyncIterator[Manager]:
+    config = ManagerConfig(identity="configs-test", leader=FAST, controllers=(CONFIGS,))
+    mgr = Manager(etcd_store, etcd_store, config=config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(mgr.run(stop))
+    await eventually(lambda: mgr.elector.is_leader and all(c.running for c in mgr.controllers))
+    try:
+        yield mgr
+    finally:
+        stop.set()
+        done, _ = await asyncio.wait([task], timeout=10)
+        assert done, "manager did not stop"
+
+
+def config_cli() -> typer.Typer:
+    """The root app with only the `o2 config` group, as the lead wires it into `o2`."""
+    app = typer.Typer(pretty_exceptions_enable=False)
+    app.callback()(root)
+    register(app)
+    return app
+
+
+@dataclass(frozen=True)
+class O2Config:
+    """`o2 config ...` in-process against one etcd and prefix."""
+
+    endpoint: str
+    prefix: str
+
+    def invoke(self, *args: str) -> Result:
+        env = {"O2_ETCD": self.endpoint, "O2_PREFIX": self.prefix}
+        return CliRunner().invoke(config_cli(), ["config", *args], env=env, catch_exceptions=False)
+
+    async def __call__(self, *args: str) -> Result:
+        """From async tests: in a thread, as the command runs its own event loop."""
+        return await asyncio.to_thread(self.invoke, *args)
+
+
+@pytest.fixture
+def o2config(etcd_server: EmbeddedEtcd, etcd_store: EtcdStore) -> O2Config:
+    return O2Config(endpoint=etcd_server.endpoint, prefix=etcd_store.prefix)
+
+
+async def wait_for(
+    store: Store, kind: type[R], name: str, pred: Callable[[R | None], bool]
+) -> R | None:
+    """Watch `kind/name` until `pred(obj or None)` holds (10 s at most)."""
+    async with asyncio.timeout(10):
+        listing = await store.list(kind)
+        obj = next((o for o in listing.items if o.metadata.name == name), None)
+        if pred(obj):
+            return obj
+        async for event in store.watch(kind, start_revision=listing.revision + 1):
+            if event.name != name:
+                continue
+            obj = None if event.type == "DELETED" else event.obj
+            if pred(obj):
+                return obj
+    raise AssertionError("unreachable")

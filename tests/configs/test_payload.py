@@ -1,0 +1,66 @@
+"""Payload format checks name the line; rendering is sandboxed and names the failing line."""
+
+from __future__ import annotations
+
+import pytest
+
+from crds.configpayload import format_for, parse_payload, render
+from crds.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data", "line"),
+    [
+        ("ini", "[readout]\nrate = 1\nthis line has no equals sign\n", 3),
+        ("ini", "rate = 1\n", 1),
+        ("ini", "[a]\nx = 1\nx = 2\n", 3),
+        ("json", '{\n  "rate": 1,\n  "oops": ,\n}\n', 3),
+        ("yaml", "rate: 1\nlist: [1, 2\nnext: 3\n", 3),
+    ],
+)
+def test_unparsable_payload_error_names_config_and_line(fmt: str, data: str, line: int) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_payload(fmt, data, config="componentconfig/readout@2")
+    assert err.value.line == line
+    assert str(err.value).startswith(f"componentconfig/readout@2 line {line}: invalid")
+
+
+def test_valid_payloads_parse_into_data() -> None:
+    assert parse_payload("ini", "[a]\nx = 1\n") == {"a": {"x": "1"}}
+    assert parse_payload("json", '{"x": [1]}') == {"x": [1]}
+    assert parse_payload("yaml", "x: [1]\n") == {"x": [1]}
+    assert parse_payload("text", "anything {") == "anything {"
+
+
+def test_render_fills_placeholders_and_keeps_the_rest_verbatim() -> None:
+    payload = "[readout]\ndetector = {{ detector }}\nrate = {{ rate | int }}\n\n"
+    out = render(payload, {"detector": "TPC", "rate": "200"})
+    assert out == "[readout]\ndetector = TPC\nrate = 200\n\n"
+
+
+def test_render_error_names_the_line_of_an_undefined_variable() -> None:
+    with pytest.raises(ConfigError) as err:
+        render("a = 1\nb = {{ detctor }}\n", {"detector": "TPC"}, config="cc/readout@1")
+    assert err.value.line == 2
+    assert "'detctor' is undefined" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "{% for i in range(10) %}x{% endfor %}",
+        "{{ detector.__class__ }}",
+        "{{ 'x' * 100000000 }}",
+        "{{ lipsum() }}",
+    ],
+)
+def test_render_refuses_statements_and_unsafe_expressions(payload: str) -> None:
+    with pytest.raises(ConfigError):
+        render(payload, {"detector": "TPC"})
+
+
+def test_format_follows_the_file_extension() -> None:
+    assert format_for("readout.INI") == "ini"
+    assert format_for("qc.yml") == "yaml"
+    assert format_for("x.json") == "json"
+    assert format_for("notes") == "text"
