@@ -36,6 +36,7 @@ CONTROLLERS: list[str] = [
     "controller.nodes.controller:NodeReconciler",
     "controller.gitsource.controller:GitSourceReconciler",
     "controller.configs.controller:ComponentConfigReconciler",
+    "controller.environments.controller:EnvironmentReconciler",
 ]
 """Entry points of the controllers a manager runs by default (append yours here)."""
 

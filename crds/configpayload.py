@@ -178,12 +178,19 @@ def render(payload: str, variables: Mapping[str, object], *, config: str = "payl
         return payload
     template = _compile(payload, config=config, line_offset=0)
     try:
-        text = template.render(dict(variables))
+        text = _run(template, variables)
     except Exception as exc:
         raise ConfigError(config, _reason(exc), line=_failing_line(payload, variables)) from exc
     if len(text) > MAX_OUTPUT:
         raise ConfigError(config, f"rendered payload is {len(text)} long (limit {MAX_OUTPUT})")
     return text
+
+
+def _run(template: jinja2.Template, variables: Mapping[str, object]) -> str:
+    """Render with `variables` as the context's parent, looked up by name only (never copied or
+    iterated), so a lazy mapping such as the template engine's variable scope works as is."""
+    context = template.new_context(cast(dict[str, Any], variables), shared=True)
+    return "".join(template.root_render_func(context))
 
 
 def _compile(source: str, *, config: str, line_offset: int) -> jinja2.Template:
@@ -212,7 +219,7 @@ def _failing_line(payload: str, variables: Mapping[str, object]) -> int | None:
         if "{{" not in line:
             continue
         try:
-            _ENGINE.from_string(line).render(dict(variables))
+            _run(_ENGINE.from_string(line), variables)
         except jinja2.TemplateSyntaxError:
             continue  # part of an expression that spans lines
         except Exception:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import pytest
 
 from crds.configpayload import format_for, parse_payload, render
@@ -64,3 +66,30 @@ def test_format_follows_the_file_extension() -> None:
     assert format_for("qc.yml") == "yaml"
     assert format_for("x.json") == "json"
     assert format_for("notes") == "text"
+
+
+class LazyVariables(Mapping[str, object]):
+    """A scope that resolves names on demand and must never be copied or listed."""
+
+    def __init__(self, values: dict[str, object]) -> None:
+        self.values = values
+        self.looked_up: list[str] = []
+
+    def __getitem__(self, key: str) -> object:
+        self.looked_up.append(key)
+        return self.values[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.values
+
+    def __iter__(self) -> Iterator[str]:
+        raise AssertionError("the variables were listed")
+
+    def __len__(self) -> int:
+        raise AssertionError("the variables were counted")
+
+
+def test_render_looks_variables_up_by_name_only() -> None:
+    scope = LazyVariables({"detector": "TPC", "expensive": "never needed"})
+    assert render("det={{ detector }}", scope) == "det=TPC"
+    assert scope.looked_up == ["detector"]
