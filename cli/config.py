@@ -21,11 +21,13 @@ from cli.options import GlobalOptions
 from cli.printers import human_age, json_text, output_document, render_table, yaml_text
 from cli.runtime import connect, print_out, run, warn, write_out
 from crds.conditions import get_condition
-from crds.configpayload import FORMATS, check_template, format_for, parse_payload, render
+from crds.configpayload import FORMATS, check_format, check_payload, format_for, render
 from crds.configresolve import (
     current_version,
     format_ref,
+    is_recorded,
     payload_at,
+    render_config,
     resolve,
     run_type_rank,
     version_ref,
@@ -74,6 +76,7 @@ def _ready(cc: ComponentConfig) -> str:
 
 def configs_table(configs: Sequence[ComponentConfig]) -> RenderableType:
     headers = ["NAME", "COMPONENT", "RUN-TYPE", "ROLE", "ENTRY", "FORMAT", "VERSION", "READY"]
+    # VERSION: the recorded version tasks receive; '+' when a newer payload is not recorded yet
     rows = [
         [
             cc.metadata.name,
@@ -82,7 +85,7 @@ def configs_table(configs: Sequence[ComponentConfig]) -> RenderableType:
             cc.spec.role,
             cc.spec.entry,
             cc.spec.format,
-            str(current_version(cc)),
+            str(cc.status.version) + ("" if is_recorded(cc) else "+"),
             _ready(cc),
         ]
         for cc in sorted(configs, key=_slot)
@@ -96,11 +99,10 @@ def _slot(cc: ComponentConfig) -> tuple[str, str, str, str, str]:
 
 
 def history_table(cc: ComponentConfig, *, now: datetime) -> RenderableType:
-    """One row per kept version, oldest first; the current one marked with '*'."""
-    current = current_version(cc)
+    """One row per kept version, oldest first; '*' marks the one tasks receive."""
     rows = [
         [
-            f"{v.version}{' *' if v.version == current else ''}",
+            f"{v.version}{' *' if v.version == cc.status.version else ''}",
             human_age(v.changed_at, now=now) if v.changed_at else "",
             str(v.generation),
             str(len(v.data.splitlines())),
@@ -108,9 +110,17 @@ def history_table(cc: ComponentConfig, *, now: datetime) -> RenderableType:
         ]
         for v in cc.status.history
     ]
-    if current not in {v.version for v in cc.status.history}:
+    if not is_recorded(cc):
         data = cc.spec.data
-        rows.append([f"{current} *", "(not recorded yet)", "", str(len(data.splitlines())), ""])
+        rows.append(
+            [
+                f"{current_version(cc)}",
+                "(not recorded yet)",
+                str(cc.metadata.generation),
+                str(len(data.splitlines())),
+                str(len(data)),
+            ]
+        )
     return render_table(["VERSION", "CHANGED", "GENERATION", "LINES", "BYTES"], rows)
 
 
@@ -194,10 +204,8 @@ async def import_config(
 
 
 def check_import(spec: ComponentConfigSpec, *, source: str) -> None:
-    """Refuse a payload that does not parse (placeholders: their syntax only)."""
-    check_template(spec.data, config=source)
-    if "{{" not in spec.data:
-        parse_payload(spec.format, spec.data, config=source)
+    """Refuse a payload that cannot parse, as the controller would mark it not Ready."""
+    check_payload(spec.format, spec.data, config=source)
 
 
 # ---- commands --------------------------------------------------------------------------------
@@ -210,7 +218,15 @@ def list_command(
     component: Annotated[str | None, typer.Argument(help="Only this component.")] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="table, json or yaml.")] = "table",
 ) -> None:
-    """List ComponentConfigs (optionally of one COMPONENT)."""
+    """List ComponentConfigs (optionally of one COMPONENT), with their current version.
+
+    **Examples**
+
+    ```
+    o2 config list
+    o2 config list readout -o yaml
+    ```
+    """
 
     async def body(opts: GlobalOptions) -> None:
         async with connect(opts) as store:
@@ -245,25 +261,54 @@ def show_command(
 ) -> None:
     """Print the payload a task of RUN-TYPE and ROLE receives for COMPONENT ENTRY.
 
-    The payload goes to stdout unchanged; which config was chosen goes to stderr.
+    The payload goes to stdout unchanged; which config was chosen goes to stderr. With
+    --render, placeholders are evaluated with the --var values, exactly as for a task.
+
+    **Examples**
+
+    ```
+    o2 config show readout main --run-type PHYSICS --role flp-TPC.readout
+    o2 config show readout main -r PHYSICS --render --var detector=TPC --var rate=200
+    o2 config show readout main --version 3
+    ```
     """
     variables = parse_vars(var or [])
 
     async def body(opts: GlobalOptions) -> None:
         async with connect(opts) as store:
             cc = await lookup(store, component, entry, run_type=run_type, role=role)
-        wanted = current_version(cc) if version is None else version
+        wanted = shown_version(cc) if version is None else version
         try:
             data = payload_at(cc, wanted)
         except KeyError as exc:
             raise ConfigError(version_ref(cc), f"version {wanted} is not kept") from exc
-        warn(f"# componentconfig/{format_ref(cc.metadata.name, wanted)} ({_where(cc)})")
-        if do_render:
-            data = render(data, variables, config=f"componentconfig/{version_ref(cc)}")
-            parse_payload(cc.spec.format, data, config=f"componentconfig/{version_ref(cc)}")
+        ref = f"componentconfig/{format_ref(cc.metadata.name, wanted)}"
+        warn(f"# {ref} ({_where(cc)}){unrecorded_note(cc) if version is None else ''}")
+        if do_render and cc.status.history and wanted == cc.status.version:
+            data = render_config(cc, variables)  # the very function tasks get theirs from
+        elif do_render:
+            data = render(data, variables, config=ref)
+            check_format(cc.spec.format, data, config=ref)
         write_out(data)
 
     run(ctx, body)
+
+
+def shown_version(cc: ComponentConfig) -> int:
+    """What `show` prints by default: the version tasks receive (the stored payload when the
+    controller has recorded none yet)."""
+    return cc.status.version if cc.status.history else current_version(cc)
+
+
+def unrecorded_note(cc: ComponentConfig) -> str:
+    if is_recorded(cc):
+        return ""
+    if cc.status.history:
+        return (
+            f"; spec holds a newer payload, version {current_version(cc)} once the controller "
+            "records it: tasks receive this one until then"
+        )
+    return "; not recorded yet: tasks receive it once the controller records it"
 
 
 def _where(cc: ComponentConfig) -> str:
@@ -286,7 +331,18 @@ def import_command(
     ] = None,
     name: Annotated[str | None, typer.Option(help="Name for a new ComponentConfig.")] = None,
 ) -> None:
-    """Create or update the ComponentConfig for COMPONENT/RUN-TYPE/ROLE/ENTRY from FILE."""
+    """Create or update the ComponentConfig for COMPONENT/RUN-TYPE/ROLE/ENTRY from FILE.
+
+    The format follows the extension (.ini/.cfg/.conf, .json, .yaml/.yml, else text) unless
+    --format says otherwise; a payload that does not parse is refused, naming the line.
+
+    **Examples**
+
+    ```
+    o2 config import readout main readout-physics.ini --run-type PHYSICS
+    o2 config import qc main - --format yaml --role qc < qc.yaml
+    ```
+    """
     data = typer.get_text_stream("stdin").read() if str(file) == "-" else _read(file)
     chosen = fmt or format_for(file.name)
     if chosen not in FORMATS:
@@ -296,7 +352,7 @@ def import_command(
             {
                 "component": component,
                 "entry": entry,
-                "runType": run_type,
+                "runType": run_type.upper(),
                 "role": role,
                 "format": chosen,
                 "data": data,
@@ -330,7 +386,14 @@ def history_command(
     run_type: RunTypeOpt = ANY_RUN_TYPE,
     role: RoleOpt = ANY_ROLE,
 ) -> None:
-    """The kept versions of the config a task of RUN-TYPE and ROLE gets (last 20)."""
+    """The kept versions of the config a task of RUN-TYPE and ROLE gets (last 20).
+
+    **Examples**
+
+    ```
+    o2 config history readout main --run-type PHYSICS
+    ```
+    """
 
     async def body(opts: GlobalOptions) -> None:
         async with connect(opts) as store:
@@ -356,13 +419,25 @@ def diff_command(
         int | None, typer.Option("--to", help="Newer version (default: current).")
     ] = None,
 ) -> None:
-    """Unified diff between two kept versions (default: the previous one and the current one)."""
+    """Unified diff between two kept versions (default: the previous one and the current one).
+
+    **Examples**
+
+    ```
+    o2 config diff readout main
+    o2 config diff readout main --from 1 --to 3
+    ```
+    """
 
     async def body(opts: GlobalOptions) -> None:
         async with connect(opts) as store:
             cc = await lookup(store, component, entry, run_type=run_type, role=role)
         to = current_version(cc) if new is None else new
         since = to - 1 if old is None else old
+        if since < 1:
+            raise ConfigError(
+                f"componentconfig/{version_ref(cc)}", "only one version so far: nothing to diff"
+            )
         try:
             text = diff_text(cc, old=since, new=to)
         except KeyError as exc:

@@ -7,6 +7,7 @@ the controller makes after it is seen; the verdict and the views are the pure cl
 from __future__ import annotations
 
 import asyncio
+import logging
 from types import TracebackType
 
 from cli.progress import Goal, judge, last_seen, new_history, tally
@@ -16,6 +17,11 @@ from crds.kinds.environment import Environment
 from crds.kinds.task import Task
 from store.api import Store
 from store.informer import CacheEvent, Informer
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE = 2.0
+"""Seconds to wait for a watch to stop before cancelling it again."""
 
 
 class EnvironmentFailedError(O2Error):
@@ -70,7 +76,13 @@ class Follower:
         await self.stop()
 
     async def stop(self) -> None:
-        await asyncio.gather(self.envs.stop(), self.tasks.stop())
+        """Stop both watches; a stop that hangs is cancelled again after STOP_GRACE (seen with
+        aetcd: cancelling one watch can wait forever on the client's watcher lock)."""
+        for informer in (self.tasks, self.envs):
+            try:
+                await asyncio.wait_for(informer.stop(), STOP_GRACE)
+            except TimeoutError:
+                log.debug("Watch did not stop in time", extra={"kind": informer.kind.KIND})
 
     def env(self) -> Environment | None:
         return self.envs.get(self.name)

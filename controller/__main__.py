@@ -54,6 +54,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--data-dir",
         help="where controllers keep local caches, e.g. git clones (default: ~/.local/share/o2)",
     )
+    p.add_argument(
+        "--executor-command",
+        help="o2 executor command line for agents (default: $O2_EXECUTOR_COMMAND, "
+        "or o2-executor beside this Python)",
+    )
+    p.add_argument(
+        "--task-reconcile-period", help="seconds between reconciles with the Mesos master"
+    )
+    p.add_argument("--node-poll-period", help="seconds between reads of the master's agent list")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 
@@ -81,8 +90,10 @@ def _options(args: argparse.Namespace) -> dict[str, str]:
     options: dict[str, str] = {}
     if args.mesos:
         options["mesos"] = args.mesos
-    if args.data_dir:
-        options["data_dir"] = args.data_dir
+    for name in ("data_dir", "executor_command", "task_reconcile_period", "node_poll_period"):
+        value = getattr(args, name)
+        if value:
+            options[name] = value
     return options
 
 

@@ -37,6 +37,7 @@ CONTROLLERS: list[str] = [
     "controller.gitsource.controller:GitSourceReconciler",
     "controller.configs.controller:ComponentConfigReconciler",
     "controller.environments.controller:EnvironmentReconciler",
+    "controller.pilots.controller:PilotReconciler",
 ]
 """Entry points of the controllers a manager runs by default (append yours here)."""
 

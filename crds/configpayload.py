@@ -17,6 +17,7 @@ from __future__ import annotations
 import configparser
 import json
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Literal, cast
 
 import jinja2
@@ -72,6 +73,24 @@ def format_for(filename: str, default: Format = "text") -> Format:
     """The payload format a file extension implies (`.ini`, `.json`, `.yaml`/`.yml`, ...)."""
     dot = filename.rfind(".")
     return EXTENSIONS.get(filename[dot:].lower(), default) if dot >= 0 else default
+
+
+def check_format(fmt: str, data: str, *, config: str = "payload") -> None:
+    """ConfigError naming `config` and the line when `data` does not parse as `fmt`.
+
+    Answers for well-formed payloads are cached: the tasks of a role mostly receive the same
+    rendered text, and parsing (configparser above all) costs far more than rendering.
+    """
+    if (fmt, data) in _WELL_FORMED:
+        return
+    parse_payload(fmt, data, config=config)
+    if len(_WELL_FORMED) >= WELL_FORMED_CACHE:
+        _WELL_FORMED.clear()
+    _WELL_FORMED.add((fmt, data))
+
+
+WELL_FORMED_CACHE = 512
+_WELL_FORMED: set[tuple[str, str]] = set()
 
 
 def parse_payload(fmt: str, data: str, *, config: str = "payload") -> object:
@@ -168,6 +187,43 @@ def check_template(payload: str, *, config: str = "payload") -> None:
         _compile(payload, config=config, line_offset=0)
 
 
+class _Probe(jinja2.ChainableUndefined):
+    """Stands for any variable when checking a templated payload before it is rendered."""
+
+    def __str__(self) -> str:
+        return "0"
+
+
+_PROBE_ENGINE = _Sandbox(
+    undefined=_Probe, autoescape=False, keep_trailing_newline=True, finalize=_finalize
+)
+_PROBE_ENGINE.globals = {}
+_PROBE_ENGINE.filters = dict(_ENGINE.filters)
+
+
+def check_payload(fmt: str, payload: str, *, config: str = "payload") -> None:
+    """ConfigError (with the line) when `payload` cannot be right whatever the variables are.
+
+    Placeholders must compile. A payload without them must parse as `fmt`; one with them is
+    parsed with every placeholder read as `0`, which keeps ini, yaml and json (values, quoted
+    keys) well-formed, and the error says so. A placeholder that fails even then (a filter
+    that cannot take `0`) is left to the real render.
+    """
+    check_template(payload, config=config)
+    if "{{" not in payload:
+        parse_payload(fmt, payload, config=config)
+        return
+    try:
+        probed = _PROBE_ENGINE.from_string(payload).render()
+    except Exception:
+        return
+    try:
+        parse_payload(fmt, probed, config=config)
+    except ConfigError as exc:
+        reason = f"{exc.reason} (with each placeholder read as 0)"
+        raise ConfigError(config, reason, line=exc.line) from exc
+
+
 def render(payload: str, variables: Mapping[str, object], *, config: str = "payload") -> str:
     """`payload` with its `{{ }}` placeholders evaluated against `variables`.
 
@@ -176,7 +232,10 @@ def render(payload: str, variables: Mapping[str, object], *, config: str = "payl
     """
     if "{{" not in payload and "{%" not in payload:
         return payload
-    template = _compile(payload, config=config, line_offset=0)
+    try:
+        template = _compiled(payload)
+    except ConfigError as exc:
+        raise ConfigError(config, exc.reason, line=exc.line) from exc
     try:
         text = _run(template, variables)
     except Exception as exc:
@@ -191,6 +250,12 @@ def _run(template: jinja2.Template, variables: Mapping[str, object]) -> str:
     iterated), so a lazy mapping such as the template engine's variable scope works as is."""
     context = template.new_context(cast(dict[str, Any], variables), shared=True)
     return "".join(template.root_render_func(context))
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> jinja2.Template:
+    """Compiled payloads, cached: every task of a role renders the same payload."""
+    return _compile(source, config="payload", line_offset=0)
 
 
 def _compile(source: str, *, config: str, line_offset: int) -> jinja2.Template:

@@ -19,11 +19,12 @@ resources claiming the same slot) are resolved by name, lowest first, so the ans
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from crds.errors import ConfigNotFoundError
-from crds.kinds.componentconfig import ANY_ROLE, ANY_RUN_TYPE, ComponentConfig
+from crds.configpayload import check_format, render
+from crds.errors import ConfigError, ConfigNotFoundError
+from crds.kinds.componentconfig import ANY_ROLE, ANY_RUN_TYPE, ComponentConfig, ConfigVersion
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,42 @@ def resolve(
     role: str = ANY_ROLE,
 ) -> ComponentConfig:
     """The most specific config for the lookup; ConfigNotFoundError saying what was sought."""
-    lookup = Lookup(component=component, entry=entry, run_type=run_type, role=role)
-    configs = list(configs)
-    found = candidates(configs, lookup)
-    if found:
+    index = ConfigIndex(configs)
+    return index.resolve(component=component, entry=entry, run_type=run_type, role=role)
+
+
+class ConfigIndex:
+    """Configs grouped by component and entry, for the many lookups of one plan (one per task).
+
+    A lookup costs the configs of its component and entry, not all of them, and repeated
+    lookups (every task of a role) are answered from a memo. Build a new index per plan.
+    """
+
+    def __init__(self, configs: Iterable[ComponentConfig]) -> None:
+        self._all = list(configs)
+        self._by_entry: dict[tuple[str, str], list[ComponentConfig]] = {}
+        for cc in self._all:
+            self._by_entry.setdefault((cc.spec.component, cc.spec.entry), []).append(cc)
+        self._memo: dict[Lookup, ComponentConfig] = {}
+
+    def resolve(
+        self,
+        *,
+        component: str,
+        entry: str = "main",
+        run_type: str = ANY_RUN_TYPE,
+        role: str = ANY_ROLE,
+    ) -> ComponentConfig:
+        """As `resolve` (same precedence, same errors)."""
+        lookup = Lookup(component=component, entry=entry, run_type=run_type, role=role)
+        hit = self._memo.get(lookup)
+        if hit is not None:
+            return hit
+        found = candidates(self._by_entry.get((component, entry), ()), lookup)
+        if not found:
+            raise ConfigNotFoundError(str(lookup), _not_found_reason(self._all, lookup))
+        self._memo[lookup] = found[0]
         return found[0]
-    raise ConfigNotFoundError(str(lookup), _not_found_reason(configs, lookup))
 
 
 def _not_found_reason(configs: list[ComponentConfig], lookup: Lookup) -> str:
@@ -117,18 +148,35 @@ def _not_found_reason(configs: list[ComponentConfig], lookup: Lookup) -> str:
 def current_version(cc: ComponentConfig) -> int:
     """The version `spec.data` has, or will have once the controller records it.
 
-    The controller records a payload change as `status.version + 1` (record_version), so a
-    payload it has not seen yet is already known by the number it will get.
+    The controller records a payload change as `status.version + 1` (record_version). For
+    display only: tasks receive recorded versions (`delivered`), never a predicted one.
     """
-    status = cc.status
-    if status.history and status.history[-1].data == cc.spec.data:
-        return status.version
-    return status.version + 1
+    return cc.status.version if is_recorded(cc) else cc.status.version + 1
+
+
+def is_recorded(cc: ComponentConfig) -> bool:
+    """Whether the controller has recorded `spec.data` as the current version."""
+    history = cc.status.history
+    return bool(history) and history[-1].data == cc.spec.data
+
+
+def delivered(cc: ComponentConfig) -> ConfigVersion:
+    """The version tasks receive: the last one the controller recorded.
+
+    Only recorded versions are handed out, so a `name@version` ref always means one payload
+    (two quick edits before the controller looks become one version). A payload edited since
+    is delivered once recorded, and the environments using the config are then marked
+    ConfigChangePending. ConfigError when nothing is recorded yet.
+    """
+    if not cc.status.history:
+        reason = "no version recorded yet (the ComponentConfig controller records it)"
+        raise ConfigError(f"componentconfig/{cc.metadata.name}", reason)
+    return cc.status.history[-1]
 
 
 def version_ref(cc: ComponentConfig) -> str:
-    """`name@version` of the payload a task would receive now."""
-    return format_ref(cc.metadata.name, current_version(cc))
+    """`name@version` of the payload tasks receive now (the last recorded version)."""
+    return format_ref(cc.metadata.name, cc.status.version)
 
 
 def format_ref(name: str, version: int) -> str:
@@ -151,3 +199,17 @@ def payload_at(cc: ComponentConfig, version: int) -> str:
         if old.version == version:
             return old.data
     raise KeyError(version)
+
+
+def render_config(
+    cc: ComponentConfig, variables: Mapping[str, object], *, check: bool = True
+) -> str:
+    """What a task receives from `cc`: its delivered payload rendered with `variables`, and
+    format-checked. ConfigError names the config (`componentconfig/<name>@<version>`), the line.
+    """
+    version = delivered(cc)
+    where = f"componentconfig/{format_ref(cc.metadata.name, version.version)}"
+    text = render(version.data, variables, config=where)
+    if check:
+        check_format(cc.spec.format, text, config=where)
+    return text

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
 from pathlib import Path
 
-from aiohttp import web
-
 from crds.errors import O2Error
 from gui.auth import NO_TOKENS, Tokens, parse_tokens
 from gui.server import FLUSH_INTERVAL, make_app
+from gui.server import serve as run_app
 from store.config import StoreConfig, open_store
 
 log = logging.getLogger("gui")
@@ -26,6 +24,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="o2 gui", description="o2's live web dashboard")
     parser.add_argument("--etcd", help="etcd endpoints (default: $O2_ETCD or 127.0.0.1:2379)")
     parser.add_argument("--prefix", help="key prefix (default: $O2_PREFIX or /o2)")
+    parser.add_argument("--cacert", help="CA bundle to verify etcd (TLS); or $O2_ETCD_CACERT")
+    parser.add_argument("--cert", help="client certificate for etcd; or $O2_ETCD_CERT")
+    parser.add_argument("--key", help="client key for etcd; or $O2_ETCD_KEY")
+    parser.add_argument(
+        "--user", help="etcd user; or $O2_ETCD_USER (password only from $O2_ETCD_PASSWORD)"
+    )
     parser.add_argument(
         "--listen", default=DEFAULT_LISTEN, help=f"host:port to serve on ({DEFAULT_LISTEN})"
     )
@@ -58,24 +62,24 @@ def load_tokens(path: Path | None) -> Tokens:
 async def serve(args: argparse.Namespace) -> None:
     host, port = split_listen(args.listen)
     tokens = load_tokens(args.token_file)
-    store = await open_store(StoreConfig.from_env(etcd=args.etcd, prefix=args.prefix))
+    config = StoreConfig.from_env(
+        etcd=args.etcd,
+        prefix=args.prefix,
+        ca_file=args.cacert,
+        cert_file=args.cert,
+        key_file=args.key,
+        username=args.user,
+    )
+    store = await open_store(config)
     app = make_app(store, tokens=tokens, flush_interval=args.flush_ms / 1000)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0] if runner.addresses else (host, port)
-    # One machine-readable line on stdout so supervisors (o2 up, tests) learn the real port.
-    print(f"o2 gui listening on http://{bound[0]}:{bound[1]}/", flush=True)
-    log.info("GUI serving", extra={"listen": f"{bound[0]}:{bound[1]}", "actions": tokens.enabled})
+    log.info("GUI starting", extra={"actions": tokens.enabled})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await run_app(app, host=host, port=port, stop=stop)
     finally:
-        await runner.cleanup()
         await store.close()
 
 
@@ -89,8 +93,6 @@ def main(argv: list[str] | None = None) -> int:
     except O2Error as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    with contextlib.suppress(Exception):
-        sys.stdout.flush()
     return 0
 
 

@@ -179,5 +179,8 @@ def sse_frame(event: str, message: Wire) -> bytes:
     return f"id: {message['seq']}\nevent: {event}\ndata: {data}\n\n".encode()
 
 
+SSE_RETRY = b"retry: 1000\n\n"
+"""Sent first on every stream: a browser reconnects 1 s after losing the server (not ~3 s)."""
+
 SSE_PING = b": ping\n\n"
 """A comment line: keeps proxies and the browser's connection alive; ignored by EventSource."""

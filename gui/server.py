@@ -9,7 +9,6 @@ The browser never sees etcd endpoints or credentials: only objects and this serv
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from functools import partial
 from pathlib import Path
@@ -20,7 +19,7 @@ from aiohttp import web
 from crds.errors import ConflictError, NotFoundError
 from gui.actions import ACTIONS, NEEDS_CONFIRMATION, perform
 from gui.auth import NO_TOKENS, Tokens
-from gui.feed import KINDS, SSE_PING, Feed, KindFeed, sse_frame
+from gui.feed import KINDS, SSE_PING, SSE_RETRY, Feed, KindFeed, sse_frame
 from store.api import Store
 from store.informer import CacheEvent, InformerFactory
 
@@ -31,6 +30,7 @@ FLUSH_INTERVAL = 0.05
 PING_INTERVAL = 15.0
 CLIENT_QUEUE_LIMIT = 64
 SYNC_WAIT = 10.0
+STOP_WAIT = 3.0
 
 
 class Client:
@@ -83,7 +83,11 @@ class Hub:
             await asyncio.gather(self._flusher, return_exceptions=True)
         for client in list(self.clients):
             self.drop(client)
-        await self.factory.stop()
+        try:  # a watch cancelled while it is being set up can hang in the etcd client
+            async with asyncio.timeout(STOP_WAIT):
+                await self.factory.stop()
+        except TimeoutError:
+            log.warning("Informers did not stop in time; leaving them to the store's close")
 
     def _on_change(self, kind: KindFeed, event: CacheEvent[Any]) -> None:
         obj = event.obj
@@ -137,9 +141,11 @@ class Hub:
         return client, sse_frame("snapshot", self.feed.snapshot())
 
     def drop(self, client: Client) -> None:
+        """Forget the client and wake its handler with the end marker (pending frames go)."""
         self.clients.discard(client)
-        with contextlib.suppress(asyncio.QueueFull):
-            client.queue.put_nowait(None)
+        while not client.queue.empty():
+            client.queue.get_nowait()
+        client.queue.put_nowait(None)
 
 
 HUB_KEY = web.AppKey("hub", Hub)
@@ -164,7 +170,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         extra={"last_event_id": request.headers.get("Last-Event-ID"), "clients": len(hub.clients)},
     )
     try:
-        await _send(hub, client, response, snapshot)
+        await _send(hub, client, response, SSE_RETRY + snapshot)
         await _pump(hub, client, response)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
@@ -246,21 +252,20 @@ async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
-    response: web.StreamResponse = await handler(request)
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """No sniffing, no framing, and only this origin's scripts (nothing fetched from outside)."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
     )
-    return response
 
 
 def make_app(store: Store, *, tokens: Tokens = NO_TOKENS, **hub_options: Any) -> web.Application:
     """The GUI application; the hub (informers, flusher) starts and stops with the app."""
-    app = web.Application(middlewares=[security_headers])
+    app = web.Application()
+    app.on_response_prepare.append(security_headers)
     hub = Hub(store, **hub_options)
     app[HUB_KEY] = hub
     app[TOKENS_KEY] = tokens
@@ -282,3 +287,19 @@ def make_app(store: Store, *, tokens: Tokens = NO_TOKENS, **hub_options: Any) ->
     app.router.add_post("/api/environments/{name}/{action}", action)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
     return app
+
+
+async def serve(app: web.Application, *, host: str, port: int, stop: asyncio.Event) -> None:
+    """Serve `app` on host:port until `stop` is set; prints the bound URL on stdout first."""
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_host, bound_port = runner.addresses[0][:2] if runner.addresses else (host, port)
+        # One machine-readable line so supervisors (o2 up, tests) learn the real port.
+        print(f"o2 gui listening on http://{bound_host}:{bound_port}/", flush=True)
+        log.info("GUI serving", extra={"listen": f"{bound_host}:{bound_port}"})
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -37,7 +37,7 @@ async def shoot(endpoint: str, prefix: str) -> None:
                 await browser.goto(gui.url + route)
                 await browser.wait_for(f"document.querySelector({ready!r})")
                 await asyncio.sleep(0.3)  # let the clock tick render
-                await browser.screenshot(OUT / f"{name}.png")
+                (OUT / f"{name}.png").write_bytes(await browser.screenshot())
                 print(f"wrote {OUT / name}.png")
 
 

@@ -8,16 +8,16 @@ Semantics (DESIGN.md §2), checked by one contract test suite against both imple
   labels, annotations, finalizers, ownerReferences; keeps the stored status and the key's etcd
   lease (unless `lease=` names another). Bumps generation only when spec changed. A write that
   changes nothing is skipped (returns the stored object).
+- update_status: CAS like update; writes only status (never spec, never generation).
+- delete: an object with finalizers only gets deletionTimestamp; otherwise it is removed.
+  When the last finalizer is removed from an object that has deletionTimestamp, it is removed.
+  Without resource_version, a delete that races with a write re-reads and tries again (a few
+  times); with one, a changed object is a ConflictError.
 - retries: a txn that timed out may have applied before it is retried. create is idempotent
   (if the key holds exactly our value, with the uid we just drew, it returns that object instead
   of AlreadyExistsError); update and update_status succeed when the CAS lost only because the
   key already holds exactly the bytes they write. delete of an object a retried delete already
   removed raises NotFoundError, which callers treat as done.
-- update_status: CAS like update; writes only status (never spec, never generation).
-- delete: an object with finalizers only gets deletionTimestamp; otherwise it is removed.
-  Without resource_version, a delete that races with a write re-reads and tries again (a few
-  times); with one, a changed object is a ConflictError.
-  When the last finalizer is removed from an object that has deletionTimestamp, it is removed.
 - list: items + the etcd revision of the read + the keys whose value could not be parsed.
 - watch(start_revision): events in revision order; CompactedError when the revision is gone;
   PROGRESS events while idle, so a silent but healthy watch can be told from a stalled one.

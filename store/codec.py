@@ -60,11 +60,21 @@ def name_from_key(key: str) -> str:
     return key.rsplit("/", 1)[-1]
 
 
+_NO_REVISION = {"metadata": {"resource_version"}}
+
+
 def encode(obj: Resource) -> bytes:
     """Compact JSON as stored: camelCase, no nulls, no metadata.resourceVersion."""
-    return obj.model_dump_json(
-        by_alias=True, exclude_none=True, exclude={"metadata": {"resource_version"}}
-    ).encode()
+    serializer = type(obj).__pydantic_serializer__
+    return serializer.to_json(obj, by_alias=True, exclude_none=True, exclude=_NO_REVISION)
+
+
+def encode_unstamped(obj: Resource) -> bytes:
+    """`encode` for an object without resourceVersion (what create and the merges build before
+    the write): no exclude to apply, so faster."""
+    if obj.metadata.resource_version is not None:
+        return encode(obj)
+    return type(obj).__pydantic_serializer__.to_json(obj, by_alias=True, exclude_none=True)
 
 
 def decode(kind: type[R], raw: bytes, *, key: str, mod_revision: int) -> R:
@@ -81,7 +91,7 @@ def decode(kind: type[R], raw: bytes, *, key: str, mod_revision: int) -> R:
         raise UnreadableObjectError(
             key, f"metadata.name {obj.metadata.name!r} does not match the key's name"
         )
-    return with_revision(obj, mod_revision)
+    return set_revision(obj, mod_revision)
 
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -95,7 +105,10 @@ def replaced(model: M, changes: dict[str, Any]) -> M:
     values = model.__dict__.copy()
     values.update(changes)
     _set_attr(new, "__dict__", values)
-    _set_attr(new, "__pydantic_fields_set__", model.__pydantic_fields_set__ | changes.keys())
+    fields_set = model.__pydantic_fields_set__  # shared when unchanged: never mutated in place
+    if not fields_set.issuperset(changes):
+        fields_set = fields_set | changes.keys()
+    _set_attr(new, "__pydantic_fields_set__", fields_set)
     extra, private = model.__pydantic_extra__, model.__pydantic_private__
     _set_attr(new, "__pydantic_extra__", None if extra is None else dict(extra))
     _set_attr(new, "__pydantic_private__", None if private is None else dict(private))
@@ -109,6 +122,13 @@ def with_meta(obj: R, **changes: Any) -> R:
 
 def with_revision(obj: R, revision: int) -> R:
     return with_meta(obj, resource_version=revision)
+
+
+def set_revision(obj: R, revision: int | None) -> R:
+    """Stamp resourceVersion in place, on an object whose metadata this module has just built
+    (decode, prepare_create, merge_*, mark_deleted) and nobody else holds yet: saves a copy."""
+    _set_attr(obj.metadata, "resource_version", revision)
+    return obj
 
 
 def prepare_create(obj: R, *, now: datetime) -> R:
@@ -156,7 +176,8 @@ def merge_status(stored: R, desired: R) -> tuple[R, bool]:
     """(merged, changed): the caller's status on the stored object; nothing else moves."""
     if desired.status == stored.status:
         return stored, False
-    return replaced(stored, {"status": desired.status}), True
+    fresh_meta = replaced(stored.metadata, {})  # merged objects own their metadata
+    return replaced(stored, {"status": desired.status, "metadata": fresh_meta}), True
 
 
 def mark_deleted(stored: R, *, now: datetime) -> tuple[R, bool]:

@@ -98,7 +98,7 @@ class ResourceStore(FencedKV):
     async def create(self, obj: R, *, lease: int | None = None) -> R:
         key = self.key_for(type(obj), obj.metadata.name)
         prepared = codec.prepare_create(obj, now=self.clock())
-        raw = codec.encode(prepared)
+        raw = codec.encode_unstamped(prepared)
         result = await self._txn(
             [Compare(key, "create", 0)], [Put(key, raw, lease or 0)], [Get(key)]
         )
@@ -109,7 +109,7 @@ class ResourceStore(FencedKV):
                 raise AlreadyExistsError(obj.kind, obj.metadata.name)
             # our own write (same bytes, so same fresh uid): a retried txn that had applied
             revision = found.mod_revision
-        created = codec.with_revision(prepared, revision)
+        created = codec.set_revision(prepared, revision)
         self._cache.put(key, created, raw)
         return created
 
@@ -148,13 +148,13 @@ class ResourceStore(FencedKV):
         """CAS put; `lease` None keeps the key's lease, else attaches that one (0: none)."""
         key = self.key_for(type(merged), merged.metadata.name)
         try:
-            raw = codec.encode(merged)
+            raw = codec.encode_unstamped(codec.set_revision(merged, None))
             put = Put(key, raw, keep_lease=True) if lease is None else Put(key, raw, lease)
             revision = await self._cas(merged, expected=expected, op=put)
         except ConflictError:
             self._cache.drop(key)
             raise
-        written = codec.with_revision(merged, revision)
+        written = codec.set_revision(merged, revision)
         self._cache.put(key, written, raw)
         return written
 
@@ -164,8 +164,10 @@ class ResourceStore(FencedKV):
         lease alone is a change, so a write with only a new lease is not skipped."""
         stored = await self._stored_for(obj)
         merged, changed, remove = codec.merge_update(stored, obj)
-        if not changed and lease is None:
-            return stored
+        if not changed:
+            if lease is None:
+                return stored
+            merged = codec.with_meta(stored)  # a copy of our own: _write stamps it
         expected = stored.metadata.resource_version or 0
         if remove:
             key = self.key_for(type(obj), obj.metadata.name)
@@ -282,7 +284,8 @@ class ResourceStore(FencedKV):
                 continue
             key = self.key_for(type(obj), obj.metadata.name)
             expected = stored.metadata.resource_version or 0
-            pending.append(_Pending(index, key, merged, expected, codec.encode(merged)))
+            raw = codec.encode_unstamped(codec.set_revision(merged, None))
+            pending.append(_Pending(index, key, merged, expected, raw))
         size = BATCH_SIZE - (1 if self.fence is not None else 0)
         limit = asyncio.Semaphore(BATCHES_IN_FLIGHT)
 
@@ -339,7 +342,7 @@ class ResourceStore(FencedKV):
         else:
             if result.succeeded:
                 for p in batch:
-                    written = codec.with_revision(p.merged, result.revision)
+                    written = codec.set_revision(p.merged, result.revision)
                     self._cache.put(p.key, written, p.raw)
                     results[p.index] = written
                 return

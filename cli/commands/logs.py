@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from typing import Annotated
 
 import typer
 
+from cli.follow import STOP_GRACE
 from cli.mesos_files import DEFAULT_MESOS, MesosFiles, SandboxFile
 from cli.options import GlobalOptions
 from cli.runtime import connect, run
@@ -95,7 +97,8 @@ async def _follow(
             _emit(data)
     finally:
         ended.cancel()
-        await asyncio.gather(ended, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):  # a hanging watch cancel is cancelled again
+            await asyncio.wait_for(asyncio.gather(ended, return_exceptions=True), STOP_GRACE)
 
 
 def _ended(task: Task | None, *, launch: str | None) -> bool:

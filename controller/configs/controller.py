@@ -4,9 +4,10 @@ Per ComponentConfig (level-triggered, keyed by name):
 - a new `spec.data` becomes a new version in `status` (`record_version`: explicit versions
   rather than etcd revisions, which compaction drops; the last HISTORY_LIMIT = 20 versions stay
   in `status.history` with their timestamps), with a `VersionRecorded` Event;
-- the payload is checked: placeholders must compile, and a payload without placeholders must
-  parse as its `spec.format` (a templated one is checked after rendering, at CONFIGURE);
-  Ready=False / Stalled=True (reason InvalidPayload) name the line otherwise;
+- the payload is checked: placeholders must compile, and the payload must parse as its
+  `spec.format` (a templated one with each placeholder read as `0`; it is checked for real
+  when rendered at CONFIGURE); Ready=False / Stalled=True (reason InvalidPayload) name the line
+  otherwise;
 - every Environment whose `status.configVersions` refers to it gets its `ConfigChangePending`
   condition recomputed (controller.configs.pending documents the contract).
 Environment changes enqueue the configs they refer to, so the condition also clears itself once
@@ -16,14 +17,14 @@ the environment controller has recorded the new versions.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from controller.configs.pending import PENDING, pending_condition, referenced_names
 from controller.runtime.reconciler import Reconciler, Result, Watch
 from controller.runtime.status import condition, write_status
 from crds.conditions import READY, STALLED, get_condition, set_condition
-from crds.configpayload import check_template, parse_payload
+from crds.configpayload import check_payload as check_payload_text
 from crds.errors import ConfigError
 from crds.kinds.componentconfig import ComponentConfig, ComponentConfigStatus, record_version
 from crds.kinds.environment import Environment
@@ -32,28 +33,45 @@ from store.informer import CacheEvent
 
 log = logging.getLogger(__name__)
 
+HISTORY_MAX_BYTES = 512 * 1024
+"""Payload bytes `status.history` may hold in all (besides the current version), so a resource
+with large payloads stays well under etcd's request size limit (1.5 MiB by default)."""
+
 
 def check_payload(cc: ComponentConfig, *, version: int) -> ConfigError | None:
     """The first problem of the payload as stored (None when it is fine)."""
     where = f"componentconfig/{cc.metadata.name}@{version}"
     try:
-        check_template(cc.spec.data, config=where)
-        if "{{" not in cc.spec.data:
-            parse_payload(cc.spec.format, cc.spec.data, config=where)
+        check_payload_text(cc.spec.format, cc.spec.data, config=where)
     except ConfigError as exc:
         return exc
     return None
+
+
+def trim_history(
+    status: ComponentConfigStatus, *, max_bytes: int = HISTORY_MAX_BYTES
+) -> ComponentConfigStatus:
+    """`status` without its oldest versions beyond `max_bytes` of payload (the newest stays)."""
+    kept = list(status.history[-1:])
+    total = 0
+    for old in reversed(status.history[:-1]):
+        total += len(old.data.encode())
+        if total > max_bytes:
+            break
+        kept.insert(0, old)
+    if len(kept) == len(status.history):
+        return status
+    return status.model_copy(update={"history": tuple(kept)})
 
 
 def plan_status(
     cc: ComponentConfig, *, now: datetime
 ) -> tuple[ComponentConfigStatus, list[Condition]]:
     """The status to write: the version bookkeeping plus Ready and Stalled."""
-    status = record_version(cc, now=now)
+    status = trim_history(record_version(cc, now=now))
     problem = check_payload(cc, version=status.version)
     if problem is None:
-        templated = "; placeholders are checked when rendered" if "{{" in cc.spec.data else ""
-        message = f"version {status.version}, valid {cc.spec.format}{templated}"
+        message = f"version {status.version}, valid {cc.spec.format}"
         return status, [
             condition(READY, True, reason="Valid", message=message),
             condition(STALLED, False, reason="Valid"),
@@ -89,12 +107,11 @@ class ComponentConfigReconciler(Reconciler):
 
     async def reconcile(self, key: str) -> Result:
         cc = self.ctx.cache(ComponentConfig).get(key)
-        if cc is not None:
-            await self._record(cc)
-        await self._mark_environments(key)
+        written = await self._record(cc) if cc is not None else None
+        await self._mark_environments(key, written=written)
         return Result()
 
-    async def _record(self, cc: ComponentConfig) -> None:
+    async def _record(self, cc: ComponentConfig) -> ComponentConfig:
         status, conditions = plan_status(cc, now=utcnow())
         before = cc.status.version
         written = await write_status(self.ctx.store, cc, status, conditions=conditions)
@@ -111,18 +128,24 @@ class ComponentConfigReconciler(Reconciler):
             self.ctx.events.event(
                 written, reason="InvalidPayload", message=ready.message, warning=True
             )
+        return written
 
-    async def _mark_environments(self, name: str) -> None:
+    async def _mark_environments(self, name: str, *, written: ComponentConfig | None) -> None:
+        """Recompute ConfigChangePending of every environment using `name`; one batched write.
+
+        `written` is the config as just written (the cache sees it a moment later)."""
         configs = {cc.metadata.name: cc for cc in self.ctx.cache(ComponentConfig).list()}
-        for env in self.ctx.cache(Environment).list():
-            if name not in referenced_names(env):
+        if written is not None:
+            configs[name] = written
+        envs = [e for e in self.ctx.cache(Environment).list() if name in referenced_names(e)]
+        marks = plan_marks(envs, configs, now=utcnow())
+        if not marks:
+            return
+        results = await self.ctx.store.update_status_many([env for env, _ in marks])
+        failures = [r for r in results if isinstance(r, Exception)]
+        for (env, wanted), result in zip(marks, results, strict=True):
+            if isinstance(result, Exception):
                 continue
-            wanted = pending_condition(env, configs)
-            if wanted is None or _same(env, wanted):
-                continue
-            conditions = set_condition(env.status.conditions, wanted, now=utcnow())
-            status = env.status.model_copy(update={"conditions": conditions})
-            await self.ctx.store.update_status(env.model_copy(update={"status": status}))
             log.info(
                 "Marked environment",
                 extra={
@@ -133,7 +156,24 @@ class ComponentConfigReconciler(Reconciler):
                 },
             )
             if wanted.status == "True":
-                self.ctx.events.event(env, reason="ConfigChangePending", message=wanted.message)
+                self.ctx.events.event(result, reason=PENDING, message=wanted.message)
+        if failures:
+            raise failures[0]  # a conflict: the runtime retries the key, rate-limited
+
+
+def plan_marks(
+    envs: Iterable[Environment], configs: Mapping[str, ComponentConfig], *, now: datetime
+) -> list[tuple[Environment, Condition]]:
+    """The environments whose ConfigChangePending must change, with their new status set."""
+    marks: list[tuple[Environment, Condition]] = []
+    for env in envs:
+        wanted = pending_condition(env, configs)
+        if wanted is None or _same(env, wanted):
+            continue
+        conditions = set_condition(env.status.conditions, wanted, now=now)
+        status = env.status.model_copy(update={"conditions": conditions})
+        marks.append((env.model_copy(update={"status": status}), wanted))
+    return marks
 
 
 def _same(env: Environment, wanted: Condition) -> bool:

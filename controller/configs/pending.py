@@ -2,21 +2,21 @@
 
 An Environment uses a config when one of the `name@version` refs in `status.configVersions`
 (recorded by the environment controller at CONFIGURE, see controller.configs.resolve) names it.
-While the environment is CONFIGURED or RUNNING, a ref whose config has a newer version (or was
-deleted) makes the condition `ConfigChangePending=True` (reason ConfigChanged; the message lists
-`name vOLD -> vNEW`). The environment controller reacts per `spec.reconfigure` (RESET +
-CONFIGURE of the affected tasks only; while RUNNING at the next run or now) and records the new
-refs; then this condition goes back to False (ConfigCurrent) on its own, level-triggered. In
-other states a True condition is set False (NotConfigured): the next CONFIGURE resolves afresh.
-A new, more specific config that would shadow a recorded one is not detected here: it applies
-at the next CONFIGURE.
+While the environment is CONFIGURED or RUNNING, a ref whose config has a newer recorded
+version (or was deleted) makes the condition `ConfigChangePending=True` (reason ConfigChanged;
+the message lists `name vOLD -> vNEW`). The environment controller reacts per
+`spec.reconfigure` (RESET + CONFIGURE of the affected tasks only; while RUNNING at the next
+run or now) and records the new refs; then this condition goes back to False (ConfigCurrent) on
+its own, level-triggered. In other states a True condition is set False (NotConfigured): the
+next CONFIGURE resolves afresh. A new, more specific config that would shadow a recorded one is
+not detected here: it applies at the next CONFIGURE.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from controller.configs.resolve import current_version, parse_ref, refs_of
+from controller.configs.resolve import parse_ref, refs_of
 from controller.runtime.status import condition
 from crds.conditions import get_condition
 from crds.kinds.componentconfig import ComponentConfig
@@ -45,8 +45,8 @@ def stale_refs(env: Environment, configs: Mapping[str, ComponentConfig]) -> list
             cc = configs.get(name)
             if cc is None or cc.metadata.deletion_timestamp is not None:
                 changes.add(f"componentconfig/{name} deleted")
-            elif version is None or current_version(cc) != version:
-                changes.add(f"componentconfig/{name} v{version} -> v{current_version(cc)}")
+            elif version is None or cc.status.version != version:
+                changes.add(f"componentconfig/{name} v{version} -> v{cc.status.version}")
     return sorted(changes)
 
 

@@ -5,26 +5,31 @@ so that `o2 config show --render` runs exactly the same code; this module re-exp
 `ConfigFunction`, the helper the workflow template engine exposes as
 `{{ config("readout", entry="main") }}` (wiring it in is a few lines in the template engine).
 
-Contract with the environment controller: for each task it renders, it builds one
-`ConfigFunction(configs, run_type=env.spec.run_type, role=<role path>, variables=<the task's
-variables>)`, puts it in the template globals as `config`, and after CONFIGURE merges
-`fn.used` into `env.status.configVersions` (`merge_refs`). Keys are `<component>/<entry>`,
-values comma-separated `name@version` refs (one per distinct config, as roles may resolve
-differently). The ComponentConfig controller watches those refs (controller.configs.pending).
+Contract with the environment controller: per plan it builds `index = ConfigIndex(<cached
+configs>)`; for each task it renders, `ConfigFunction(index, run_type=env.spec.run_type,
+role=<role path>, variables=<the task's variables>)`, exposed to templates as `config`; after
+CONFIGURE it merges `fn.used` into `env.status.configVersions` (`merge_refs`). Keys are
+`<component>/<entry>`, values comma-separated `name@version` refs (one per distinct config, as
+roles may resolve differently). The ComponentConfig controller watches those refs
+(controller.configs.pending).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from crds.configpayload import format_for, parse_payload, render
+from crds.configpayload import check_format, format_for, parse_payload, render
 from crds.configresolve import (
+    ConfigIndex,
     Lookup,
     candidates,
     current_version,
+    delivered,
     format_ref,
+    is_recorded,
     parse_ref,
     payload_at,
+    render_config,
     resolve,
     version_ref,
 )
@@ -32,11 +37,15 @@ from crds.kinds.componentconfig import ComponentConfig
 
 __all__ = [
     "ConfigFunction",
+    "ConfigIndex",
     "Lookup",
     "candidates",
+    "check_format",
     "current_version",
+    "delivered",
     "format_for",
     "format_ref",
+    "is_recorded",
     "merge_refs",
     "parse_payload",
     "parse_ref",
@@ -68,20 +77,6 @@ def merge_refs(recorded: Mapping[str, str], used: Mapping[str, Iterable[str]]) -
     return merged
 
 
-def render_config(
-    cc: ComponentConfig, variables: Mapping[str, object], *, check_format: bool = True
-) -> str:
-    """The payload of `cc` rendered with `variables`, checked against its format.
-
-    ConfigError names the config (`componentconfig/<name>@<version>`) and the line.
-    """
-    where = f"componentconfig/{version_ref(cc)}"
-    text = render(cc.spec.data, variables, config=where)
-    if check_format:
-        parse_payload(cc.spec.format, text, config=where)
-    return text
-
-
 class ConfigFunction:
     """`config(component, entry="main")` for one task: resolve, render, check, remember.
 
@@ -91,21 +86,20 @@ class ConfigFunction:
 
     def __init__(
         self,
-        configs: Sequence[ComponentConfig],
+        configs: ConfigIndex | Sequence[ComponentConfig],
         *,
         run_type: str,
         role: str,
         variables: Mapping[str, object],
     ) -> None:
-        self._configs = configs
+        self._index = configs if isinstance(configs, ConfigIndex) else ConfigIndex(configs)
         self._run_type = run_type
         self._role = role
         self._variables = variables
         self.used: dict[str, set[str]] = {}
 
     def __call__(self, component: str, entry: str = "main") -> str:
-        cc = resolve(
-            self._configs,
+        cc = self._index.resolve(
             component=component,
             entry=entry,
             run_type=self._run_type,

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from controller.configs.resolve import ConfigIndex
 from controller.environments.expand import Expansion, expand
 from controller.environments.hooks import HookResult, HookRunner
 from controller.environments.plan import (
@@ -42,6 +43,7 @@ from crds.errors import (
     TemplateError,
     ValidationError,
 )
+from crds.kinds.componentconfig import ComponentConfig
 from crds.kinds.environment import Environment, EnvironmentStatus, TransitionProgress
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
@@ -88,6 +90,7 @@ class EnvironmentReconciler(Reconciler):
             Watch(Task, label_value(ENV_LABEL)),
             Watch(Workflow, self._users_of_workflow),
             Watch(TaskClass, self._all_environments),
+            Watch(ComponentConfig, self._all_environments),
             Watch(Environment, self._waiting_for_detectors),
         ]
 
@@ -129,7 +132,8 @@ class EnvironmentReconciler(Reconciler):
             return Result()
         classes = {c.name: c for c in self.ctx.cache(TaskClass).list()}
         tasks = self.ctx.cache(Task).list(labels={ENV_LABEL: key})
-        expansion = self._expansion(env, workflow, classes)
+        configs = self.ctx.cache(ComponentConfig).list()
+        expansion = self._expansion(env, workflow, classes, configs)
         result = plan(
             env,
             workflow,
@@ -141,14 +145,20 @@ class EnvironmentReconciler(Reconciler):
             expansion=expansion,
             busy_detectors=self._busy_detectors(env),
             options=self.options,
+            configs=ConfigIndex(configs),
         )
         return await self._act(env, result, now=now)
 
     def _expansion(
-        self, env: Environment, workflow: Workflow, classes: dict[str, TaskClass]
+        self,
+        env: Environment,
+        workflow: Workflow,
+        classes: dict[str, TaskClass],
+        configs: list[ComponentConfig],
     ) -> Expansion | None:
         """`expand()` of these inputs, cached per environment while none of them changes."""
         key = (
+            _configs_key(configs),
             env.metadata.generation,
             env.status.run_number,
             workflow.metadata.uid,
@@ -159,7 +169,13 @@ class EnvironmentReconciler(Reconciler):
         if cached is not None and cached[0] == key:
             return cached[1]
         try:
-            expansion = expand(env, workflow, classes, run_number=env.status.run_number)
+            expansion = expand(
+                env,
+                workflow,
+                classes,
+                run_number=env.status.run_number,
+                configs=ConfigIndex(configs),
+            )
         except (TemplateError, ValidationError):
             return None  # plan() expands again and reports the error
         self._expansions[env.metadata.uid] = (key, expansion)
@@ -283,3 +299,9 @@ def _waits_for_detector(env: Environment) -> bool:
 def _started(progress: TransitionProgress | None) -> str:
     """The key part that tells transitions apart: when the transition started."""
     return progress.started_at.isoformat() if progress and progress.started_at else ""
+
+
+def _configs_key(configs: Iterable[ComponentConfig]) -> tuple[tuple[str, int, int], ...]:
+    """What of the ComponentConfigs an expansion depends on: their slots (generation) and the
+    versions tasks receive (status.version)."""
+    return tuple(sorted((c.name, c.metadata.generation, c.status.version) for c in configs))

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 
 import pydantic
 
+from controller.configs.resolve import ConfigFunction, ConfigIndex, merge_refs
 from controller.environments.template import Scope, as_list
 from crds.duration import parse_duration
 from crds.errors import FieldError, TemplateError, ValidationError
@@ -80,6 +81,9 @@ class Expansion:
     tasks: dict[str, ExpandedTask]
     hooks: tuple[Hook, ...]
     detectors: tuple[str, ...] = ()
+    config_refs: Mapping[str, str] = field(default_factory=dict)
+    """What the tasks' `config()` calls resolved to, for status.configVersions: `<component>/
+    <entry>` -> comma-separated `name@version` refs (controller.configs.resolve)."""
 
     def roles(self) -> list[str]:
         """Task role paths, in tree order."""
@@ -105,9 +109,15 @@ def expand(
     classes: Mapping[str, TaskClass],
     *,
     run_number: int | None,
+    configs: ConfigIndex | None = None,
 ) -> Expansion:
-    """The desired tasks and hooks of `env`; TemplateError or ValidationError naming the role."""
-    return _Expander(env, workflow, classes, run_number=run_number).run()
+    """The desired tasks and hooks of `env`; TemplateError or ValidationError naming the role.
+
+    `configs` are the ComponentConfigs that task templates reach with `{{ config("readout",
+    entry="main") }}` (resolved for the environment's run type and the task's role path).
+    """
+    expander = _Expander(env, workflow, classes, run_number=run_number, configs=configs)
+    return expander.run()
 
 
 class _Expander:
@@ -118,8 +128,11 @@ class _Expander:
         classes: Mapping[str, TaskClass],
         *,
         run_number: int | None,
+        configs: ConfigIndex | None = None,
     ) -> None:
         self.env = env
+        self.configs = configs if configs is not None else ConfigIndex(())
+        self.config_refs: dict[str, set[str]] = {}
         self.workflow = workflow
         self.classes = classes
         self.run_number = run_number
@@ -138,7 +151,10 @@ class _Expander:
         root = _Frame(specials=self._specials())
         self._roles(self.workflow.spec.roles, root)
         detectors = self._detectors(root)
-        return Expansion(tasks=self.tasks, hooks=tuple(self.hooks), detectors=detectors)
+        refs = merge_refs({}, self.config_refs)
+        return Expansion(
+            tasks=self.tasks, hooks=tuple(self.hooks), detectors=detectors, config_refs=refs
+        )
 
     def _env_vars(self, path: str) -> Mapping[str, str]:
         """spec.vars for the role at `path`: plain keys, overridden by `role.path:key` keys whose
@@ -268,10 +284,16 @@ class _Expander:
         scope = self._scope(
             frame, where=frame.path, bottom=(("TaskClass defaults", taskclass.spec.defaults),)
         )
+        config = ConfigFunction(
+            self.configs, run_type=self.env.spec.run_type, role=frame.path, variables=scope.lookup()
+        )
+        scope.add_function("config", config)
         spec = _task_spec(
             taskclass, scope, frame=frame, env_name=self.env.name, critical=role.task.critical
         )
         self.tasks[name] = ExpandedTask(name, frame.path, spec, template=frame.template)
+        for key, refs in config.used.items():
+            self.config_refs.setdefault(key, set()).update(refs)
 
     def _hook(self, call: CallRole, frame: _Frame) -> Hook:
         specials = dict(frame.specials)

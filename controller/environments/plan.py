@@ -30,6 +30,7 @@ from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from controller.configs.resolve import ConfigIndex
 from controller.environments.expand import Expansion, Hook, expand
 from controller.environments.machine import (
     Step,
@@ -55,6 +56,7 @@ from controller.environments.taskset import (
     ROLE_LABEL,
     TaskSet,
     properties_digest,
+    stale,
 )
 from crds.conditions import STALLED, get_condition
 from crds.errors import TemplateError, ValidationError
@@ -64,7 +66,7 @@ from crds.kinds.environment import (
     TransitionProgress,
     append_history,
 )
-from crds.kinds.task import Task
+from crds.kinds.task import TERMINAL_PHASES, Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
 
@@ -148,17 +150,20 @@ def plan(
     expansion: Expansion | None = None,
     busy_detectors: Mapping[str, Sequence[str]] | None = None,
     options: Options = Options(),
+    configs: ConfigIndex | None = None,
 ) -> Plan:
     """The actions and status of one reconcile of `env` (see the module docstring).
 
     `tasks` are the Tasks labelled with the environment; `idle` the idle pool (for adoption);
     `taken` the names of all existing Tasks;
     `busy_detectors` the detectors of the other live environments, by environment name;
-    `expansion` may be passed when the caller cached `expand()` of the same inputs.
+    `expansion` may be passed when the caller cached `expand()` of the same inputs;
+    `configs` are the ComponentConfigs templates reach with `config()`.
     """
     try:
         if expansion is None:
-            expansion = expand(env, workflow, classes, run_number=env.status.run_number)
+            run_number = env.status.run_number
+            expansion = expand(env, workflow, classes, run_number=run_number, configs=configs)
     except (TemplateError, ValidationError) as exc:
         status = summarize(
             env, stalled(env, "InvalidWorkflow", str(exc), now=now), None, tasks, now=now
@@ -172,8 +177,28 @@ def plan(
     result = planner.idle() if env.status.transition is None else planner.step()
     status = _claim_detectors(env, result.status, expansion, clash, now=now)
     status = summarize(env, status, expansion, tasks, now=now)
+    status = record_config_versions(status, taskset)
     notes = (*result.notes, *_finished_notes(env.status, status))
     return replace(result, status=status, notes=notes, expansion=expansion)
+
+
+def record_config_versions(status: EnvironmentStatus, taskset: TaskSet) -> EnvironmentStatus:
+    """status.configVersions := the configs the tasks' `config()` calls resolved to, once every
+    live task is configured with its desired properties and no transition runs. A change not
+    applied yet (`spec.reconfigure: NextRun` while RUNNING) keeps the old refs, so the
+    ComponentConfig controller keeps ConfigChangePending=True until it is applied."""
+    if status.transition is not None or status.state not in ("CONFIGURED", "RUNNING"):
+        return status
+    for want in taskset.expansion.tasks.values():
+        have = taskset.observed(want)
+        if have is None or have.status.phase in TERMINAL_PHASES:
+            continue
+        if have.status.state != status.state or stale(have, want):
+            return status
+    refs = dict(taskset.expansion.config_refs)
+    if refs == status.config_versions:
+        return status
+    return status.model_copy(update={"config_versions": refs})
 
 
 def _finished_notes(before: EnvironmentStatus, after: EnvironmentStatus) -> list[Note]:

@@ -50,6 +50,7 @@ class Scope:
     def __init__(self, layers: Sequence[tuple[str, Mapping[str, str]]], *, where: str) -> None:
         self._layers = tuple(layers)
         self.where = where
+        self._functions: dict[str, object] = {}
         self._cache: dict[str, str] = {}
         self._work: _Work | None = None
         self._names: frozenset[str] | None = None
@@ -57,6 +58,16 @@ class Scope:
     def extend(self, *layers: tuple[str, Mapping[str, str]], where: str | None = None) -> Scope:
         """A new scope with `layers` on top of these."""
         return Scope((*self._layers, *layers), where=self.where if where is None else where)
+
+    def add_function(self, name: str, function: object) -> None:
+        """Make `function` callable as `name` in this scope's templates (below its variables),
+        e.g. the per-task `config(component, entry=...)` helper of controller.configs."""
+        self._functions[name] = function
+
+    def lookup(self) -> Mapping[str, object]:
+        """This scope's variables as a read-only mapping, resolved on access (only usable while
+        one of this scope's templates is rendering, e.g. from a helper function it calls)."""
+        return _Lookup(self)
 
     def render(self, source: str, *, field: str = "") -> str:
         """The rendered text of `source`; TemplateError naming the place and expression."""
@@ -126,6 +137,8 @@ class Scope:
                 name=name,
             )
         if found is None:
+            if name in self._functions:
+                return self._functions[name]
             return ENGINE.globals.get(name, jinja2.utils.missing)
         index, source = found
         top = ceiling == len(self._layers)
@@ -179,7 +192,8 @@ class _Lookup(Mapping[str, object]):
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        return key in self._scope.names() or key in ENGINE.globals
+        scope = self._scope
+        return key in scope.names() or key in scope._functions or key in ENGINE.globals
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._scope.names())

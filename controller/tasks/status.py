@@ -10,6 +10,9 @@ answers from the master) keep what the status already says.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -144,6 +147,7 @@ def launched(
             "message": f"launching on {hostname}",
             "started_at": now,
             "last_transition_id": None,
+            "configured_properties": None,
         }
     )
 
@@ -191,6 +195,8 @@ def on_report(status: TaskStatus, row: TaskReport) -> TaskStatus:
         changes["pid"] = row.pid
     if row.state in OCC_STATES:
         changes["state"] = row.state
+        if row.state in ("STANDBY", "DONE", "ERROR"):
+            changes["configured_properties"] = None
     if row.last_transition_id:
         changes["last_transition_id"] = row.last_transition_id
     if row.phase == "running" and status.phase == "Staging":
@@ -198,19 +204,33 @@ def on_report(status: TaskStatus, row: TaskReport) -> TaskStatus:
     return status.model_copy(update=changes) if changes else status
 
 
-def on_result(status: TaskStatus, result: TransitionResult) -> TaskStatus:
-    """Fold one transition result (the executor's answer to a ControlRequest item)."""
+def on_result(
+    status: TaskStatus, result: TransitionResult, *, configured_digest: str | None = None
+) -> TaskStatus:
+    """Fold one transition result (the executor's answer to a ControlRequest item); a good
+    CONFIGURE records the digest of the properties it carried in `configuredProperties`."""
     if status.phase in TERMINAL_PHASES:
         return status
     changes: dict[str, Any] = {}
     if result.state in OCC_STATES:
         changes["state"] = result.state
+        if result.state in ("STANDBY", "DONE", "ERROR"):
+            changes["configured_properties"] = None
+    if result.ok and configured_digest is not None:
+        changes["configured_properties"] = configured_digest
     if result.ok:
         changes["last_transition_id"] = result.transition_id
         changes["message"] = ""
     elif not result.retryable:
         changes["message"] = result.message or f"transition {result.transition_id} refused"
     return status.model_copy(update=changes) if changes else status
+
+
+def properties_digest(properties: Mapping[str, str]) -> str:
+    """What `status.configuredProperties` holds: sha256 of the sorted compact JSON of the
+    properties sent at CONFIGURE, first 16 hex digits (the environment controller compares)."""
+    text = json.dumps(dict(properties), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def transition_id(task: Task, state: str, event: str) -> str:
@@ -305,3 +325,32 @@ def _ready_reason(task: Task) -> str:
     if status.state != task.spec.state:
         return "Transitioning"
     return "InDesiredState"
+
+
+def back_to_pending(status: TaskStatus) -> TaskStatus:
+    return status.model_copy(
+        update={
+            "phase": "Pending",
+            "mesos_task_id": None,
+            "agent_id": None,
+            "hostname": None,
+            "ports": (),
+        }
+    )
+
+
+def result_if_mine(
+    status: TaskStatus, *, result: TransitionResult, configured_digest: str | None = None
+) -> TaskStatus:
+    """Apply an executor's answer only to the launch it is about."""
+    if status.mesos_task_id != result.task_id:
+        return status
+    return on_result(status, result, configured_digest=configured_digest)
+
+
+def report_if_mine(status: TaskStatus, *, row: TaskReport) -> TaskStatus:
+    return on_report(status, row) if status.mesos_task_id == row.task_id else status
+
+
+def with_message(status: TaskStatus, *, message: str) -> TaskStatus:
+    return status.model_copy(update={"message": message})

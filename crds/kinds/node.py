@@ -39,6 +39,38 @@ class NodeResources(O2Model):
     """What o2's tasks hold on it."""
 
 
+class PilotDrain(O2Model):
+    """The latest drain of this node's pilot: why, when, and how long it took."""
+
+    pilot: str
+    """The pilot Task drained."""
+    reason: str = ""
+    """Why: `ModeSync` (an operator switched the node to sync) or `Reclaimed` (an environment)."""
+    started_at: datetime | None = None
+    """When the drain signal was given (the pilot Task was deleted)."""
+    finished_at: datetime | None = None
+    """When the pilot process was gone; None while draining."""
+    seconds: float | None = None
+    """finishedAt - startedAt."""
+
+
+class NodeReclaim(O2Model):
+    """An asynchronous node taken over automatically for an environment (spec stays async)."""
+
+    environment: str
+    """The environment whose unschedulable tasks needed this node."""
+    reason: str = ""
+    """The task and why it could not be placed elsewhere."""
+    phase: Literal["Draining", "Reclaimed"] = "Draining"
+    """Draining: the pilot is stopping; Reclaimed: the node is synchronous for now."""
+    requested_at: datetime | None = None
+    """When the reclaim was decided."""
+    reclaimed_at: datetime | None = None
+    """When the drain finished and the node became synchronous."""
+    unneeded_since: datetime | None = None
+    """When the environment stopped needing the node; released after the cool-down."""
+
+
 class NodeStatus(Status):
     """What the node controller observed from the master."""
 
@@ -58,6 +90,10 @@ class NodeStatus(Status):
     """The agent is registered and reachable."""
     pilot: str | None = None
     """The pilot Task on this node (async mode), if any."""
+    reclaim: NodeReclaim | None = None
+    """Set while an async node is reclaimed for an environment (then it acts as sync)."""
+    drain: PilotDrain | None = None
+    """The latest (or current) pilot drain."""
 
 
 class Node(Resource):
@@ -73,8 +109,23 @@ class Node(Resource):
     KIND: ClassVar[str] = "Node"
 
 
+def effective_mode(node: Node) -> Literal["sync", "async"]:
+    """What the node is now: an async node reclaimed for an environment acts as sync."""
+    return "sync" if node.spec.mode == "sync" or node.status.reclaim is not None else "async"
+
+
 def _mode(node: Node) -> str:
-    return f"{node.spec.mode},cordoned" if node.spec.unschedulable else node.spec.mode
+    mode: str = node.spec.mode
+    if node.status.reclaim is not None:
+        mode = f"sync(reclaimed:{node.status.reclaim.environment})"
+    return f"{mode},cordoned" if node.spec.unschedulable else mode
+
+
+def _pilot(node: Node) -> str:
+    drain = node.status.drain
+    if drain is not None and drain.finished_at is None:
+        return f"{drain.pilot}(draining)"
+    return opt(node.status.pilot)
 
 
 def _cpus(node: Node) -> str:
@@ -102,7 +153,7 @@ INFO = register(
             PrinterColumn("CPUS", _cpus),
             PrinterColumn("MEM", _mem),
             PrinterColumn("TASKS", lambda o: str(o.status.tasks)),
-            PrinterColumn("PILOT", lambda o: opt(o.status.pilot)),
+            PrinterColumn("PILOT", _pilot),
             PrinterColumn("AGENT", lambda o: opt(o.status.agent_id), wide_only=True),
         ),
     )

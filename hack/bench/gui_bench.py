@@ -174,16 +174,23 @@ async def bench(endpoint: str, *, tasks: int, flush_ms: float) -> dict[str, Any]
 def print_table(result: dict[str, Any]) -> None:
     print(
         f"GUI bench: {result['tasks']} tasks, flush {result['flush_ms']:.0f} ms, "
-        f"snapshot {result['snapshot_bytes'] / 1e6:.2f} MB, idle server CPU {result['idle_cpu_percent']:.1f}%"
+        f"snapshot {result['snapshot_bytes'] / 1e6:.2f} MB, "
+        f"idle server CPU {result['idle_cpu_percent']:.1f}%"
     )
-    print(
-        f"{'phase':<16}{'writes s':>10}{'seen s':>9}{'srv CPU s':>11}{'CPU %':>8}{'MB sent':>9}{'KB/s':>9}{'msgs':>7}"
-    )
+    head = ("phase", "writes s", "seen s", "srv CPU s", "CPU %", "MB sent", "KB/s", "msgs")
+    print("{:<16}{:>10}{:>9}{:>11}{:>8}{:>9}{:>9}{:>7}".format(*head))
     for p in result["phases"]:
-        print(
-            f"{p['name']:<16}{p['write_seconds']:>10.2f}{p['seen_seconds']:>9.2f}{p['server_cpu_seconds']:>11.2f}"
-            f"{p['cpu_percent']:>8.0f}{p['bytes'] / 1e6:>9.2f}{p['bytes_per_second'] / 1e3:>9.0f}{p['messages']:>7}"
+        cells = (
+            p["name"],
+            f"{p['write_seconds']:.2f}",
+            f"{p['seen_seconds']:.2f}",
+            f"{p['server_cpu_seconds']:.2f}",
+            f"{p['cpu_percent']:.0f}",
+            f"{p['bytes'] / 1e6:.2f}",
+            f"{p['bytes_per_second'] / 1e3:.0f}",
+            str(p["messages"]),
         )
+        print("{:<16}{:>10}{:>9}{:>11}{:>8}{:>9}{:>9}{:>7}".format(*cells))
 
 
 def main() -> None:

@@ -10,12 +10,17 @@ Writes hack/bench/results/store_bench.json.
 `get` reads objects this store just wrote (its revision cache skips parsing); `get-cold` uses a
 fresh store, so every read parses and validates the JSON (raw parses nothing).
 `status-many`: the status of every object in 128-op CAS txns, 8 txns in flight (both sides).
+Last, the store's own CPU per op on MemoryStore (no grpc, no etcd; best of 5, GC on and off):
+the steadiest measure of the store's overhead when the machine is loaded. The load average at
+the end of the run is printed and saved with the results.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import os
 import secrets
 import tempfile
 import time
@@ -40,7 +45,7 @@ from hack.bench.floor import (
 )
 from store import codec
 from store.config import StoreConfig, open_store
-from store.etcd import EtcdStore
+from store.resources import ResourceStore
 
 TARGET_RATIO = 0.70
 OPS = ("create", "update", "get", "get-cold", "status-many")
@@ -80,7 +85,7 @@ def with_phase(task: Task, phase: str) -> Task:
 class StoreSide:
     """The operations through EtcdStore. Inputs are prepared outside the timed calls."""
 
-    def __init__(self, store: EtcdStore, cold: EtcdStore, tasks: list[Task]) -> None:
+    def __init__(self, store: ResourceStore, cold: ResourceStore, tasks: list[Task]) -> None:
         self.store, self.cold, self.tasks = store, cold, tasks
         self.written: list[Task] = list(tasks)
         self.pending: list[Task] = []
@@ -247,7 +252,39 @@ async def run(endpoint: str, *, quick: bool) -> dict[str, object]:
             rows.extend(_row(op, mode, results[op]) for op in OPS)
             print(f"{mode}: done", flush=True)
     floor = await measure_floor(endpoint, quick=quick)
-    return {"rows": rows, "floor": asdict(floor), "slices": SLICES, "target_ratio": TARGET_RATIO}
+    cpu = {"gc on": await store_cpu(count=1000 if quick else 3000)}
+    gc.disable()
+    try:
+        cpu["gc off"] = await store_cpu(count=1000 if quick else 3000)
+    finally:
+        gc.enable()
+    return {
+        "store_cpu_us": cpu,
+        "rows": rows,
+        "floor": asdict(floor),
+        "slices": SLICES,
+        "target_ratio": TARGET_RATIO,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+async def store_cpu(*, count: int, repeats: int = 5) -> dict[str, float]:
+    """The store's own CPU per op (MemoryStore: no grpc, no etcd), best of `repeats`: steadier
+    than throughput on a loaded machine. With GC on and off: decoding allocates a lot."""
+    from store.memory import MemoryStore
+
+    tasks = [make_task(i) for i in range(count)]
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        store = MemoryStore()
+        side = StoreSide(store, ResourceStore(store.kv), tasks)  # cold: same data, no cache
+        for op in OPS:
+            side.prepare(op)
+            started = time.process_time()
+            await _work(side, op, range(count), 1)
+            used = (time.process_time() - started) / count * 1e6
+            best[op] = min(best.get(op, used), used)
+    return best
 
 
 def _row(op: str, mode: str, tallies: dict[str, Tally]) -> dict[str, object]:
@@ -276,6 +313,16 @@ def print_report(report: dict[str, object]) -> None:
             f"{row['op']:<13}{row['mode']:<14}{row['raw']:>12,.0f}{row['store']:>12,.0f}"
             f"{row['ratio']:>7.2f}{row['raw_cpu_us']:>15,.0f}{row['store_cpu_us']:>17,.0f}{flag}"
         )
+    print(f"load average at the end (1/5/15 min): {report['load_average']}")
+    cpu = report["store_cpu_us"]
+    assert isinstance(cpu, dict)
+    print(
+        "\nstore's own CPU us/op (MemoryStore, best of 5): "
+        + "; ".join(
+            f"{mode}: " + ", ".join(f"{op} {us:.0f}" for op, us in ops.items())
+            for mode, ops in cpu.items()
+        )
+    )
     print()
     floor = report["floor"]
     assert isinstance(floor, dict)

@@ -26,12 +26,11 @@ from crds.errors import CompactedError, NotFoundError, O2Error, StoreUnavailable
 from store.api import DEFAULT_PREFIX
 from store.etcd.connection import Client, Connection, Progress, close_quietly, credentials
 from store.etcd.convert import (
+    build_txn,
     permanent,
     prefix_end,
-    to_compare,
     to_event,
     to_kv,
-    to_request_op,
 )
 from store.kv import KV, Compare, KVEvent, Op, TxnResult, progress_event
 from store.resources import ResourceStore
@@ -193,11 +192,7 @@ class EtcdKV:
     async def txn(
         self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
     ) -> TxnResult:
-        request = rpc.TxnRequest(
-            compare=[to_compare(c) for c in compares],
-            success=[to_request_op(op) for op in success],
-            failure=[to_request_op(op) for op in failure],
-        )
+        request = build_txn(compares, success, failure)
 
         async def run(client: Client) -> Any:
             return await client.kvstub.Txn(
@@ -305,7 +300,7 @@ class EtcdKV:
             return
         while True:
             await asyncio.sleep(self.progress_interval)
-            client.request_progress()
+            client.request_progress(min_gap=self.progress_interval / 2)
 
     async def _watch_backoff(
         self, exc: BaseException, broken_since: float, *, generation: int

@@ -61,10 +61,15 @@ class Watcher(aetcd.watcher.Watcher):  # type: ignore[misc]
         for target in targets:
             await self._process_callback(target, progress)
 
-    def request_progress(self) -> None:
-        """Ask etcd for a progress answer on this stream; skipped when no stream is open."""
-        if self._request_handler is None:
+    _asked_at = float("-inf")
+
+    def request_progress(self, *, min_gap: float) -> None:
+        """Ask etcd for a progress answer on this stream, which every watch on it receives; so
+        at most once per `min_gap` s however many watches ask. Skipped with no stream open."""
+        now = asyncio.get_running_loop().time()
+        if self._request_handler is None or now - self._asked_at < min_gap:
             return
+        self._asked_at = now
         with contextlib.suppress(asyncio.QueueFull):
             self._request_queue.put_nowait(
                 rpc.WatchRequest(progress_request=rpc.WatchProgressRequest())
@@ -111,10 +116,10 @@ class Client(aetcd.Client):  # type: ignore[misc]
             rpc.WatchStub(self.channel), timeout=self._timeout, metadata=self.metadata
         )
 
-    def request_progress(self) -> None:
+    def request_progress(self, *, min_gap: float) -> None:
         watcher = getattr(self, "_watcher", None)
         if isinstance(watcher, Watcher):
-            watcher.request_progress()
+            watcher.request_progress(min_gap=min_gap)
 
 
 def read_file(path: str | None) -> bytes | None:

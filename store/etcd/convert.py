@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import aetcd.utils
@@ -10,12 +11,6 @@ from aetcd import rpc
 
 from crds.errors import CompactedError, NotFoundError, O2Error, StoreUnavailableError
 from store.kv import KV, Compare, Delete, KVEvent, Op, Put
-
-COMPARE_TARGETS = {
-    "mod": rpc.Compare.MOD,
-    "create": rpc.Compare.CREATE,
-    "value": rpc.Compare.VALUE,
-}
 
 
 def to_kv(kv: Any) -> KV:
@@ -29,32 +24,47 @@ def to_kv(kv: Any) -> KV:
     )
 
 
-def to_compare(compare: Compare) -> Any:
-    message = rpc.Compare(
-        key=compare.key.encode(),
-        result=rpc.Compare.EQUAL,
-        target=COMPARE_TARGETS[compare.target],
-    )
-    if compare.target == "mod":
-        message.mod_revision = int(compare.value)
-    elif compare.target == "create":
-        message.create_revision = int(compare.value)
-    else:
-        message.value = compare.value if isinstance(compare.value, bytes) else b""
-    return message
+_EQUAL = rpc.Compare.EQUAL
+_MOD, _CREATE, _VALUE = rpc.Compare.MOD, rpc.Compare.CREATE, rpc.Compare.VALUE
 
 
-def to_request_op(op: Op) -> Any:
-    if isinstance(op, Put):
-        put = rpc.PutRequest(key=op.key.encode(), value=op.value)
-        if op.keep_lease:
-            put.ignore_lease = True
-        elif op.lease:
-            put.lease = op.lease
-        return rpc.RequestOp(request_put=put)
-    if isinstance(op, Delete):
-        return rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=op.key.encode()))
-    return rpc.RequestOp(request_range=rpc.RangeRequest(key=op.key.encode()))
+def build_txn(compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]) -> Any:
+    """The TxnRequest, filled in place: building sub-messages apart and passing them in would
+    copy every value twice (the store's hot path)."""
+    request = rpc.TxnRequest()
+    for compare in compares:
+        message = request.compare.add()
+        message.key = compare.key.encode()
+        message.result = _EQUAL
+        if compare.target == "mod":
+            message.target = _MOD
+            message.mod_revision = int(compare.value)
+        elif compare.target == "create":
+            message.target = _CREATE
+            message.create_revision = int(compare.value)
+        else:
+            message.target = _VALUE
+            message.value = compare.value if isinstance(compare.value, bytes) else b""
+    _fill_ops(request.success, success)
+    _fill_ops(request.failure, failure)
+    return request
+
+
+def _fill_ops(target: Any, ops: Sequence[Op]) -> None:
+    for op in ops:
+        item = target.add()
+        if isinstance(op, Put):
+            put = item.request_put
+            put.key = op.key.encode()
+            put.value = op.value
+            if op.keep_lease:
+                put.ignore_lease = True
+            elif op.lease:
+                put.lease = op.lease
+        elif isinstance(op, Delete):
+            item.request_delete_range.key = op.key.encode()
+        else:
+            item.request_range.key = op.key.encode()
 
 
 def prefix_end(prefix: bytes) -> bytes:

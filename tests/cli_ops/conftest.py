@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+import signal
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -15,9 +16,15 @@ from cli.options import StderrHandler
 from crds.kinds.environment import Environment
 from crds.kinds.node import Node
 from crds.kinds.task import Task
+from crds.resource import Resource
 from store.api import Store
+from store.config import StoreConfig, open_store
 from store.embedded import EmbeddedEtcd
 from tests.cli.conftest import O2
+from tests.etcd_fixture import unique_prefix
+
+T = TypeVar("T")
+R = TypeVar("R", bound=Resource)
 
 
 @pytest.fixture(autouse=True)
@@ -51,18 +58,28 @@ async def run_o2(o2: O2, *args: str, within: float = 60) -> Ran:
     poller supports one loop per process."""
     proc = await asyncio.create_subprocess_exec(
         *o2.argv(*args),
-        env=o2.subprocess_env(),
+        env={**o2.subprocess_env(), "PYTHONFAULTHANDLER": "1"},
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    assert proc.stdout is not None and proc.stderr is not None
+    readers = [asyncio.ensure_future(stream.read()) for stream in (proc.stdout, proc.stderr)]
     try:
         async with asyncio.timeout(within):
-            out, err = await proc.communicate()
+            await proc.wait()
+    except TimeoutError:
+        proc.send_signal(signal.SIGABRT)  # faulthandler prints where it hangs
+        await proc.wait()
+        _, err = await asyncio.gather(*readers)
+        raise AssertionError(
+            f"o2 {' '.join(args)} still running after {within}s; stderr: {err.decode()}"
+        ) from None
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+    out, err = await asyncio.gather(*readers)
     assert proc.returncode is not None
     return Ran(proc.returncode, out.decode(), err.decode())
 
@@ -151,3 +168,38 @@ async def set_task_status(store: Store, name: str, **update: Any) -> Task:
     task = await store.get(Task, name)
     status = task.status.model_copy(update=update)
     return await store.update_status(task.model_copy(update={"status": status}))
+
+
+@pytest.fixture
+def o2_sync(etcd_server: EmbeddedEtcd) -> O2:
+    """`o2` for synchronous tests that run the CLI in-process (typer's CliRunner): no event loop
+    of the test's own competes with the command's."""
+    return O2(endpoint=etcd_server.endpoint, prefix=unique_prefix())
+
+
+def on_store(o2: O2, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Run `work` with a store on `o2`'s etcd and prefix, in a loop of its own (sync tests)."""
+
+    async def go() -> T:
+        store = await open_store(StoreConfig(endpoints=(o2.endpoint,), prefix=o2.prefix))
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def seed(o2: O2, *objs: Any) -> None:
+    async def put_all(store: Store) -> None:
+        for obj in objs:
+            await put(store, obj)
+
+    on_store(o2, put_all)
+
+
+def fetch(o2: O2, kind: type[R], name: str) -> R:
+    async def get(store: Store) -> R:
+        return await store.get(kind, name)
+
+    return on_store(o2, get)

@@ -12,8 +12,9 @@ import pytest
 from cli.mesos_files import MesosFiles, SandboxFile, agent_url, find_directory
 from localmesos import LocalCluster
 from store.api import Store
+from store.embedded import free_port
 from tests.cli.conftest import O2, spawn
-from tests.cli_ops.conftest import put, run_o2, set_task_status, task_obj
+from tests.cli_ops.conftest import put, run_o2, seed, set_task_status, task_obj
 from tests.localmesos.conftest import FAST
 from tests.localmesos.helpers import RawScheduler, task_info
 
@@ -112,19 +113,18 @@ async def test_logs_follow_prints_new_output_until_the_process_has_ended(
     assert "line 6" not in cli.out.seen
 
 
-async def test_logs_of_a_task_not_launched_yet_says_so(o2: O2, etcd_store: Store) -> None:
-    await put(etcd_store, task_obj("pending", env=None, state=None, phase="Pending"))
-    result = await run_o2(o2, "logs", "pending")
+def test_logs_of_a_task_not_launched_yet_says_so(o2_sync: O2) -> None:
+    seed(o2_sync, task_obj("pending", env=None, state=None, phase="Pending"))
+    result = o2_sync("logs", "pending")
     assert result.exit_code == 1
     assert "task/pending has not been launched yet (phase Pending)" in result.stderr
 
 
-async def test_logs_with_an_unreachable_master_names_it(
-    o2: O2, etcd_store: Store, launched: Launched
-) -> None:
-    await put_task(etcd_store, launched)
-    dead = "http://127.0.0.1:9"
-    result = await run_o2(o2, "logs", "readout", "--mesos", dead)
+def test_logs_with_an_unreachable_master_names_it(o2_sync: O2) -> None:
+    ids = {"agentId": "a-1", "executorId": "o2-exec", "mesosTaskId": "readout.1"}
+    seed(o2_sync, task_obj("readout", env=None, state="RUNNING", **ids))
+    dead = f"http://127.0.0.1:{free_port()}"
+    result = o2_sync("logs", "readout", "--mesos", dead)
     assert result.exit_code == 1
     assert dead in result.stderr
     assert "--mesos" in result.stderr

@@ -11,8 +11,11 @@ from store.api import Store
 from tests.cli.conftest import O2, spawn
 from tests.cli_ops.conftest import (
     env_obj,
+    fetch,
+    on_store,
     put,
     run_o2,
+    seed,
     set_env_status,
     set_task_status,
     task_obj,
@@ -60,25 +63,21 @@ async def test_progress_lines_follow_the_transition_step_by_step(o2: O2, etcd_st
     assert seen[-1] == "alpha: RUNNING -> RUNNING run 8; tasks RUNNING 2/2 [RUNNING=2]"
 
 
-async def test_stop_of_a_running_env_is_refused_without_a_terminal_or_yes(
-    o2: O2, etcd_store: Store
-) -> None:
-    await put(etcd_store, env_obj("alpha", desired="RUNNING", state="RUNNING", runNumber=3))
-    result = await run_o2(o2, "stop", "alpha")
+def test_stop_of_a_running_env_is_refused_without_a_terminal_or_yes(o2_sync: O2) -> None:
+    seed(o2_sync, env_obj("alpha", desired="RUNNING", state="RUNNING", runNumber=3))
+    result = o2_sync("stop", "alpha")
     assert result.exit_code == 1
     assert "ends run 3" in result.stderr
     assert "--yes" in result.stderr
-    env = await etcd_store.get(Environment, "alpha")
-    assert env.spec.state == "RUNNING"
+    assert fetch(o2_sync, Environment, "alpha").spec.state == "RUNNING"
 
 
-async def test_no_wait_returns_right_after_writing(o2: O2, etcd_store: Store) -> None:
-    await put(etcd_store, env_obj("alpha", desired="RUNNING", state="RUNNING"))
-    result = await run_o2(o2, "exit", "alpha", "--no-wait", "--yes")
+def test_no_wait_returns_right_after_writing(o2_sync: O2) -> None:
+    seed(o2_sync, env_obj("alpha", desired="RUNNING", state="RUNNING"))
+    result = o2_sync("exit", "alpha", "--no-wait", "--yes")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "environment/alpha requested exit\n"
-    env = await etcd_store.get(Environment, "alpha")
-    assert env.spec.state == "DONE"
+    assert fetch(o2_sync, Environment, "alpha").spec.state == "DONE"
 
 
 async def test_error_exits_1_with_the_reason_and_the_failing_tasks(
@@ -101,10 +100,10 @@ async def test_error_exits_1_with_the_reason_and_the_failing_tasks(
     assert "alpha-t0" not in result.stderr.split("Failing tasks:")[1]
 
 
-async def test_timeout_exits_1_and_says_what_was_seen_last(o2: O2, etcd_store: Store) -> None:
-    await configured_env(etcd_store)
+def test_timeout_exits_1_and_says_what_was_seen_last(o2_sync: O2) -> None:
+    on_store(o2_sync, configured_env)
     started = time.monotonic()
-    result = await run_o2(o2, "start", "alpha", "--timeout", "1s")
+    result = o2_sync("start", "alpha", "--timeout", "1s")
     assert result.exit_code == 1
     assert time.monotonic() - started < 15
     assert "timed out after 1s" in result.stderr
@@ -128,25 +127,23 @@ async def test_recover_bumps_the_request_and_waits_for_the_desired_state(
     assert final["status"]["state"] == "CONFIGURED"
 
 
-async def test_recover_of_an_env_not_in_error_changes_nothing(o2: O2, etcd_store: Store) -> None:
-    await put(etcd_store, env_obj("alpha", desired="RUNNING", state="RUNNING"))
-    result = await run_o2(o2, "recover", "alpha")
+def test_recover_of_an_env_not_in_error_changes_nothing(o2_sync: O2) -> None:
+    seed(o2_sync, env_obj("alpha", desired="RUNNING", state="RUNNING"))
+    result = o2_sync("recover", "alpha")
     assert result.exit_code == 1
     assert "not ERROR" in result.stderr
-    assert (await etcd_store.get(Environment, "alpha")).spec.recover_request == 0
+    assert fetch(o2_sync, Environment, "alpha").spec.recover_request == 0
 
 
-async def test_missing_environment_is_an_error(o2: O2) -> None:
-    result = await run_o2(o2, "deploy", "nope")
+def test_missing_environment_is_an_error(o2_sync: O2) -> None:
+    result = o2_sync("deploy", "nope")
     assert result.exit_code == 1
     assert "environment/nope not found" in result.stderr
 
 
-async def test_bad_output_format_is_a_usage_error_and_writes_nothing(
-    o2: O2, etcd_store: Store
-) -> None:
-    await put(etcd_store, env_obj("alpha", desired="CONFIGURED", state="CONFIGURED"))
-    result = await run_o2(o2, "start", "alpha", "-o", "bogus")
+def test_bad_output_format_is_a_usage_error_and_writes_nothing(o2_sync: O2) -> None:
+    seed(o2_sync, env_obj("alpha", desired="CONFIGURED", state="CONFIGURED"))
+    result = o2_sync("start", "alpha", "-o", "bogus")
     assert result.exit_code == 1
     assert "-o" in result.stderr and "Traceback" not in result.stderr
-    assert (await etcd_store.get(Environment, "alpha")).spec.state == "CONFIGURED"
+    assert fetch(o2_sync, Environment, "alpha").spec.state == "CONFIGURED"

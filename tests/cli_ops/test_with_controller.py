@@ -41,7 +41,7 @@ async def test_error_then_recover_with_the_real_controller(
     await harness.wait_state("physics-1", "RUNNING")
     await harness.fake.fail("physics-1-flp-tpc-readout", message="killed by signal 9")
     await harness.wait_state("physics-1", "ERROR")
-    refused = await run_o2(o2, "start", "physics-1", "--timeout", "10s")
+    refused = await run_o2(o2, "start", "physics-1", "--timeout", "10s", within=30)
     assert refused.exit_code == 1
     assert "physics-1-flp-tpc-readout" in refused.stderr
     harness.fake.broken.clear()

@@ -45,7 +45,7 @@ async def manager(etcd_store: EtcdStore) -> AsyncIterator[Manager]:
 
 def config_cli() -> typer.Typer:
     """The root app with only the `o2 config` group, as the lead wires it into `o2`."""
-    app = typer.Typer(pretty_exceptions_enable=False)
+    app = typer.Typer(pretty_exceptions_enable=False, rich_markup_mode="markdown")
     app.callback()(root)
     register(app)
     return app

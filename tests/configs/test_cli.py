@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from cli.config import shown_version, unrecorded_note
 from controller.manager import Manager
 from crds.kinds.componentconfig import ComponentConfig
 from store.etcd import EtcdStore
-from tests.configs.conftest import O2Config, wait_for
-from tests.configs.factories import cc
+from tests.configs.conftest import O2Config, config_cli, wait_for
+from tests.configs.factories import cc, edit, record, version_is
 
 INI = "[readout]\ndetector = {{ detector }}\nrate = {{ rate }}\n"
 
@@ -18,7 +24,7 @@ async def test_import_creates_from_file_with_format_from_extension_then_updates(
 ) -> None:
     path = tmp_path / "readout.ini"
     path.write_text(INI)
-    result = await o2config("import", "readout", "main", str(path), "--run-type", "PHYSICS")
+    result = await o2config("import", "readout", "main", str(path), "--run-type", "physics")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "componentconfig/readout-physics-any-main created\n"
     stored = await etcd_store.get(ComponentConfig, "readout-physics-any-main")
@@ -30,7 +36,7 @@ async def test_import_creates_from_file_with_format_from_extension_then_updates(
     same = await o2config("import", "readout", "main", str(path), "-r", "PHYSICS")
     assert same.stdout == "componentconfig/readout-physics-any-main unchanged\n"
     listing = await o2config("list", "readout")
-    # no controller here: nothing was recorded yet, so the payload is still to become version 1
+    # no controller here: nothing recorded yet (version 0, '+': a payload waits to be recorded)
     assert listing.stdout.split("\n")[1].split()[:7] == [
         "readout-physics-any-main",
         "readout",
@@ -38,7 +44,7 @@ async def test_import_creates_from_file_with_format_from_extension_then_updates(
         "any",
         "main",
         "ini",
-        "1",
+        "0+",
     ]
 
 
@@ -54,10 +60,12 @@ async def test_import_refuses_an_unparsable_file_naming_the_line(
 
 
 async def test_show_render_prints_what_a_physics_task_receives(
-    etcd_store: EtcdStore, o2config: O2Config
+    etcd_store: EtcdStore, manager: Manager, o2config: O2Config
 ) -> None:
     await etcd_store.create(cc("readout-any", fmt="ini", data="[readout]\nrate = 1\n"))
     await etcd_store.create(cc("readout-physics", run_type="PHYSICS", fmt="ini", data=INI))
+    for name in ("readout-any", "readout-physics"):
+        await wait_for(etcd_store, ComponentConfig, name, version_is(1))
     rendered = await o2config(
         "show", "readout", "main", "--run-type", "PHYSICS", "--role", "flp-TPC.readout",
         "--render", "--var", "detector=TPC", "--var", "rate=200",
@@ -72,6 +80,9 @@ async def test_show_render_prints_what_a_physics_task_receives(
     )
     assert missing.exit_code == 1
     assert "componentconfig/readout-physics@1 line 3: 'rate' is undefined" in missing.stderr
+    single = await o2config("diff", "readout", "main", "-r", "PHYSICS")
+    assert single.exit_code == 1
+    assert "readout-physics@1: only one version so far" in single.stderr
 
 
 async def test_three_edits_leave_three_previous_versions_shown_and_diffed(
@@ -82,12 +93,7 @@ async def test_three_edits_leave_three_previous_versions_shown_and_diffed(
         path.write_text(f"[readout]\nrate = {rate}\n")
         result = await o2config("import", "readout", "main", str(path))
         assert result.exit_code == 0, result.stderr
-        await wait_for(
-            etcd_store,
-            ComponentConfig,
-            "readout-any-any-main",
-            lambda o, v=rate: o is not None and o.status.version == v,  # type: ignore[misc]
-        )
+        await wait_for(etcd_store, ComponentConfig, "readout-any-any-main", version_is(rate))
     history = await o2config("history", "readout", "main")
     rows = [line.split() for line in history.stdout.splitlines()[1:]]
     assert [row[0] for row in rows] == ["1", "2", "3", "4"]
@@ -109,3 +115,42 @@ async def test_three_edits_leave_three_previous_versions_shown_and_diffed(
     gone = await o2config("diff", "readout", "main", "--from", "9")
     assert gone.exit_code == 1
     assert "version 9 is not kept (kept: 1, 2, 3, 4)" in gone.stderr
+
+
+async def test_import_from_stdin_and_list_as_json(
+    etcd_store: EtcdStore, o2config: O2Config
+) -> None:
+    done = await asyncio.to_thread(
+        CliRunner().invoke,
+        config_cli(),
+        ["config", "import", "qc", "main", "-", "--format", "yaml", "--role", "qc"],
+        input="threshold: 5\n",
+        env={"O2_ETCD": o2config.endpoint, "O2_PREFIX": o2config.prefix},
+    )
+    assert done.exit_code == 0, done.stderr
+    listing = await o2config("list", "-o", "json")
+    doc = json.loads(listing.stdout)
+    assert doc["kind"] == "List"
+    assert [
+        (i["metadata"]["name"], i["spec"]["format"], i["spec"]["role"]) for i in doc["items"]
+    ] == [("qc-any-qc-main", "yaml", "qc")]
+    shown = await o2config("show", "qc", "main", "--role", "qc-0.qc")
+    assert shown.stdout == "threshold: 5\n"
+
+
+@pytest.mark.parametrize("command", ["list", "show", "import", "history", "diff"])
+def test_each_config_command_help_gives_examples(command: str) -> None:
+    result = CliRunner().invoke(config_cli(), ["config", command, "--help"])
+    assert result.exit_code == 0
+    assert f"o2 config {command}" in result.stdout.split("Examples", 1)[1]
+
+
+def test_show_says_when_the_stored_payload_is_not_what_tasks_receive() -> None:
+    obj = cc("x", data="v1")
+    assert shown_version(obj) == 1
+    assert "not recorded yet" in unrecorded_note(obj)
+    obj = record(obj)
+    assert unrecorded_note(obj) == ""
+    obj = edit(obj, "v2")
+    assert shown_version(obj) == 1
+    assert "newer payload, version 2 once the controller records it" in unrecorded_note(obj)

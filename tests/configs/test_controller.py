@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from controller.manager import Manager
 from crds.conditions import get_condition
 from crds.kinds.componentconfig import ComponentConfig
@@ -9,11 +11,7 @@ from crds.kinds.environment import Environment, EnvironmentSpec
 from crds.meta import ObjectMeta
 from store.etcd import EtcdStore
 from tests.configs.conftest import wait_for
-from tests.configs.factories import cc
-
-
-def version_is(version: int):  # type: ignore[no-untyped-def]
-    return lambda o: o is not None and o.status.version == version
+from tests.configs.factories import cc, version_is
 
 
 async def edit(store: EtcdStore, name: str, data: str) -> ComponentConfig:
@@ -72,7 +70,7 @@ async def configured_env(store: EtcdStore, name: str, refs: dict[str, str]) -> E
     return await store.update_status(env.model_copy(update={"status": status}))
 
 
-def pending(value: str):  # type: ignore[no-untyped-def]
+def pending(value: str) -> Callable[[Environment | None], bool]:
     def check(env: Environment | None) -> bool:
         cond = None if env is None else get_condition(env.status.conditions, "ConfigChangePending")
         return cond is not None and cond.status == value

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from crds.configpayload import format_for, parse_payload, render
+from crds.configpayload import check_payload, format_for, parse_payload, render
 from crds.errors import ConfigError
 
 
@@ -72,15 +72,15 @@ class LazyVariables(Mapping[str, object]):
     """A scope that resolves names on demand and must never be copied or listed."""
 
     def __init__(self, values: dict[str, object]) -> None:
-        self.values = values
+        self._values = values
         self.looked_up: list[str] = []
 
     def __getitem__(self, key: str) -> object:
         self.looked_up.append(key)
-        return self.values[key]
+        return self._values[key]
 
     def __contains__(self, key: object) -> bool:
-        return key in self.values
+        return key in self._values
 
     def __iter__(self) -> Iterator[str]:
         raise AssertionError("the variables were listed")
@@ -93,3 +93,32 @@ def test_render_looks_variables_up_by_name_only() -> None:
     scope = LazyVariables({"detector": "TPC", "expensive": "never needed"})
     assert render("det={{ detector }}", scope) == "det=TPC"
     assert scope.looked_up == ["detector"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "payload", "line"),
+    [
+        ("json", '{\n  "detector": "{{ detector }}",\n  "rate": {{ rate }},,\n}\n', 3),
+        ("yaml", "detector: {{ detector }}\nlinks: [{{ first }}, 2\n", 3),
+        ("ini", "[readout]\nrate = {{ rate }}\n{{ oops }}\n", 3),
+    ],
+)
+def test_templated_payload_that_cannot_parse_is_caught_before_rendering(
+    fmt: str, payload: str, line: int
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        check_payload(fmt, payload, config="cc")
+    assert err.value.line == line
+    assert "with each placeholder read as 0" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "payload"),
+    [
+        ("json", '{"detector": "{{ detector }}", "rate": {{ rate | int }}, "x": {{ a.b.c }}}'),
+        ("yaml", "detector: {{ detector }}\nlinks: [{{ first }}, 2]\n"),
+        ("ini", "[readout]\nrate = {{ rate }}\n"),
+    ],
+)
+def test_well_formed_templated_payload_passes_the_check(fmt: str, payload: str) -> None:
+    check_payload(fmt, payload, config="cc")

@@ -10,16 +10,21 @@ from hypothesis import strategies as st
 
 from controller.configs.resolve import ConfigFunction, merge_refs
 from crds.configresolve import (
+    ConfigIndex,
+    Lookup,
+    candidates,
     current_version,
+    delivered,
     parse_ref,
     payload_at,
+    render_config,
     resolve,
     role_rank,
     version_ref,
 )
-from crds.errors import ConfigNotFoundError
+from crds.errors import ConfigError, ConfigNotFoundError
 from crds.kinds.componentconfig import ComponentConfig, record_version
-from tests.configs.factories import cc
+from tests.configs.factories import cc, edit, record
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ROLE = "flp-TPC.readout"
@@ -123,20 +128,31 @@ def test_versions_count_payload_changes_and_history_stays_bounded(edits: list[st
     assert payload_at(obj, obj.status.version) == last
 
 
-def test_version_refs_round_trip_and_predict_the_unrecorded_version() -> None:
+def test_tasks_receive_only_recorded_versions_and_refs_name_them() -> None:
     obj = cc("readout-any", data="v1")
-    assert version_ref(obj) == "readout-any@1"
-    obj = obj.model_copy(update={"status": record_version(obj, now=NOW)})
-    assert version_ref(obj) == "readout-any@1"
-    obj = obj.model_copy(update={"spec": obj.spec.model_copy(update={"data": "v2"})})
-    assert version_ref(obj) == "readout-any@2"
+    with pytest.raises(ConfigError, match="no version recorded yet"):
+        delivered(obj)
+    obj = record(obj)
+    assert (version_ref(obj), delivered(obj).data) == ("readout-any@1", "v1")
+    obj = edit(obj, "v2")  # edited, not recorded yet: tasks still receive version 1
+    assert (version_ref(obj), delivered(obj).data, current_version(obj)) == (
+        "readout-any@1",
+        "v1",
+        2,
+    )
+    assert render_config(obj, {}) == "v1"
+    obj = record(obj)
+    assert (version_ref(obj), render_config(obj, {})) == ("readout-any@2", "v2")
+    assert payload_at(obj, 1) == "v1"
     assert parse_ref("readout-any@2") == ("readout-any", 2)
     assert parse_ref("readout-any") == ("readout-any", None)
-    assert payload_at(obj, 1) == "v1"
 
 
 def test_config_function_renders_for_the_task_and_records_what_it_used() -> None:
-    configs = [*repository(), cc("qc-any", component="qc", data="det={{ detector }}")]
+    configs = [
+        *(record(c) for c in repository()),
+        cc("qc-any", component="qc", data="det={{ detector }}", recorded=True),
+    ]
     fn = ConfigFunction(configs, run_type="PHYSICS", role=ROLE, variables={"detector": "TPC"})
     assert fn("readout") == "rate=100"
     assert fn("qc") == "det=TPC"
@@ -146,3 +162,31 @@ def test_config_function_renders_for_the_task_and_records_what_it_used() -> None
         "readout/main": "readout-physics@1",
         "qc/main": "qc-any@1",
     }
+
+
+SLOT = st.tuples(
+    st.sampled_from(["readout", "qc"]),
+    st.sampled_from(["main", "extra"]),
+    st.sampled_from(["ANY", "PHYSICS", "TECHNICAL"]),
+    st.sampled_from(["any", "readout", ROLE, "flp-ITS.readout"]),
+)
+
+
+@given(slots=st.lists(SLOT, min_size=1, max_size=12), lookups=st.lists(SLOT, max_size=12))
+def test_index_answers_as_a_scan_of_every_config(
+    slots: list[tuple[str, str, str, str]], lookups: list[tuple[str, str, str, str]]
+) -> None:
+    configs = [
+        cc(f"c{i}", component=c, entry=e, run_type=rt, role=r)
+        for i, (c, e, rt, r) in enumerate(slots)
+    ]
+    index = ConfigIndex(configs)
+    for component, entry, run_type, role in lookups * 2:  # twice: the memo answers the same
+        lookup = Lookup(component=component, entry=entry, run_type=run_type, role=role)
+        scan = candidates(configs, lookup)
+        if not scan:
+            with pytest.raises(ConfigNotFoundError):
+                index.resolve(component=component, entry=entry, run_type=run_type, role=role)
+            continue
+        found = index.resolve(component=component, entry=entry, run_type=run_type, role=role)
+        assert found.metadata.name == scan[0].metadata.name

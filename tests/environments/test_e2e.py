@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -34,11 +35,11 @@ CONTROLLERS = (
 )
 AGENTS = """
 - hostname: flp-tpc
-  resources: {cpus: 8, mem: 8192, ports: "[31000-31099]"}
-  attributes: {detector: TPC}
+  resources: {{cpus: 8, mem: 8192, ports: "[{a}-{a_end}]"}}
+  attributes: {{detector: TPC}}
 - hostname: flp-its
-  resources: {cpus: 8, mem: 8192, ports: "[31100-31199]"}
-  attributes: {detector: ITS}
+  resources: {{cpus: 8, mem: 8192, ports: "[{b}-{b_end}]"}}
+  attributes: {{detector: ITS}}
 """
 FAST = ("--heartbeat-interval", "1", "--allocation-interval", "0.1", "--update-retry", "0.5")
 
@@ -56,8 +57,11 @@ async def store(etcd_server: EmbeddedEtcd) -> AsyncIterator[Store]:
 def cluster(
     localmesos_factory: Callable[..., LocalMesosProcess], tmp_path: Path
 ) -> LocalMesosProcess:
+    # Every local cluster on this machine shares 127.0.0.1: a random port slice per test run
+    # keeps concurrent clusters (and their OCC ports) apart. Below the ephemeral range.
+    base = random.randrange(20000, 29800, 200)
     agents = tmp_path / "agents.yaml"
-    agents.write_text(AGENTS)
+    agents.write_text(AGENTS.format(a=base, a_end=base + 99, b=base + 100, b_end=base + 199))
     return localmesos_factory("--agents-file", str(agents), *FAST)
 
 

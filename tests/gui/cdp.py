@@ -18,7 +18,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -38,6 +37,17 @@ FLAGS = (
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",
 )
+_WAIT_FOR = """new Promise((resolve, reject) => {
+  const check = () => { try { return !!(PREDICATE); } catch (e) { return false; } };
+  if (check()) return resolve(true);
+  const obs = new MutationObserver(() => {
+    if (check()) { obs.disconnect(); resolve(true); }
+  });
+  const all = { subtree: true, childList: true, characterData: true, attributes: true };
+  obs.observe(document, all);
+  setTimeout(() => { obs.disconnect(); reject(new Error("timed out: " + PREDICATE_TEXT)); },
+             TIMEOUT_MS);
+})"""
 _LISTENING = re.compile(r"DevTools listening on (ws://\S+)")
 
 
@@ -68,23 +78,14 @@ class Browser:
         self._reader: asyncio.Task[None] | None = None
         self.session = ""
         self.console: list[str] = []
+        self.exceptions: list[str] = []
+        """Uncaught page exceptions: e2e tests assert there are none."""
 
     async def __aenter__(self) -> Browser:
         binary = find_chromium()
         if binary is None:
             raise CdpError("chromium is not installed (run hack/install-browser.sh)")
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                *FLAGS,
-                f"--user-data-dir={self._profile.name}",
-                f"--window-size={self.width},{self.height}",
-                "about:blank",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        self.proc = self._spawn(binary)
         url = await asyncio.to_thread(self._read_ws_url)
         self._http = aiohttp.ClientSession()
         self._ws = await self._http.ws_connect(url, max_msg_size=0)
@@ -104,6 +105,20 @@ class Browser:
             mobile=False,
         )
         return self
+
+    def _spawn(self, binary: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                binary,
+                *FLAGS,
+                f"--user-data-dir={self._profile.name}",
+                f"--window-size={self.width},{self.height}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # chromium's helper processes die with it (killpg)
+        )
 
     def _read_ws_url(self) -> str:
         assert self.proc is not None and self.proc.stderr is not None
@@ -148,7 +163,7 @@ class Browser:
                     " ".join(str(a.get("value", a.get("description"))) for a in args)
                 )
             elif data.get("method") == "Runtime.exceptionThrown":
-                self.console.append(str(data["params"]["exceptionDetails"]))
+                self.exceptions.append(str(data["params"]["exceptionDetails"]))
 
     async def send(self, method: str, **params: Any) -> dict[str, Any]:
         assert self._ws is not None
@@ -179,13 +194,11 @@ class Browser:
 
     async def wait_for(self, predicate: str, *, within: float = 10.0) -> None:
         """Until the JS expression `predicate` is truthy, re-checked on every DOM mutation."""
-        script = """new Promise((resolve, reject) => {
-          const check = () => { try { return !!(%s); } catch (e) { return false; } };
-          if (check()) return resolve(true);
-          const obs = new MutationObserver(() => { if (check()) { obs.disconnect(); resolve(true); } });
-          obs.observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
-          setTimeout(() => { obs.disconnect(); reject(new Error("timed out: " + %s)); }, %d);
-        })""" % (predicate, json.dumps(predicate), int(within * 1000))
+        script = (
+            _WAIT_FOR.replace("PREDICATE_TEXT", json.dumps(predicate))
+            .replace("PREDICATE", predicate)
+            .replace("TIMEOUT_MS", str(int(within * 1000)))
+        )
         await self.evaluate(script)
 
     async def text(self, selector: str) -> str | None:
@@ -214,6 +227,7 @@ class Browser:
             ".dispatchEvent(new Event('change', {bubbles: true}))"
         )
 
-    async def screenshot(self, path: Path) -> None:
+    async def screenshot(self) -> bytes:
+        """The viewport as PNG bytes."""
         shot = await self.send("Page.captureScreenshot", format="png", captureBeyondViewport=False)
-        path.write_bytes(base64.b64decode(shot["data"]))
+        return base64.b64decode(shot["data"])

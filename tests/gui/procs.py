@@ -24,7 +24,12 @@ class GuiProcess:
 
 @contextmanager
 def gui_process(
-    *, etcd: str, prefix: str, token_file: Path | None = None, flush_ms: float = 50
+    *,
+    etcd: str,
+    prefix: str,
+    token_file: Path | None = None,
+    flush_ms: float = 50,
+    listen: str = "127.0.0.1:0",
 ) -> Iterator[GuiProcess]:
     """Start `python -m gui` on a free loopback port; stopped (SIGTERM, then SIGKILL) by pid."""
     args = [
@@ -36,7 +41,7 @@ def gui_process(
         "--prefix",
         prefix,
         "--listen",
-        "127.0.0.1:0",
+        listen,
         "--flush-ms",
         str(flush_ms),
         "--log-level",

@@ -7,7 +7,9 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gui.feed import Feed, apply_message, project_task, sse_frame
+from crds.kinds.gitsource import GitSource, GitSourceSpec, GitSourceStatus, InventoryEntry
+from crds.meta import ObjectMeta
+from gui.feed import Feed, apply_message, project_gitsource, project_task, sse_frame
 from tests.gui.samples import task
 
 
@@ -18,6 +20,20 @@ def test_task_projection_is_compact_and_drops_empty_fields() -> None:
     assert wire["labels"] == {"det": "TPC"}
     assert "command" not in wire
     assert "pid" not in wire  # None is not sent
+
+
+def test_gitsource_projection_replaces_inventory_with_counts() -> None:
+    source = GitSource(
+        metadata=ObjectMeta(name="farm"),
+        spec=GitSourceSpec(url="https://example.org/farm.git"),
+        status=GitSourceStatus(
+            inventory=tuple(InventoryEntry(kind="Task", name=f"t{i}") for i in range(3))
+        ),
+    )
+    wire = project_gitsource(source)
+    assert wire["status"]["inventoryCount"] == 3
+    assert "inventory" not in wire["status"]
+    assert wire["spec"]["url"] == "https://example.org/farm.git"
 
 
 def test_repeated_changes_in_one_window_become_one_change() -> None:

@@ -151,6 +151,7 @@ async def test_page_and_modules_are_served_without_etcd_details(
     page = await gui.get("/")
     text = await page.text()
     assert page.status == 200 and "/static/app.js" in text
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     for module in ("app.js", "environments.js", "tables.js", "util.js", "style.css"):
         assert (await gui.get(f"/static/{module}")).status == 200
     info = await (await gui.get("/api/info")).text()
@@ -167,6 +168,7 @@ async def test_slow_browser_is_dropped_instead_of_buffering_forever(
     for i in range(CLIENT_QUEUE_LIMIT + 1):
         hub.broadcast(f"data: {i}\n\n".encode())
     assert client not in hub.clients
+    assert client.queue.get_nowait() is None  # its handler wakes up and ends the response
 
 
 async def test_sse_client_disconnect_removes_it(gui: Gui) -> None:
@@ -176,10 +178,10 @@ async def test_sse_client_disconnect_removes_it(gui: Gui) -> None:
     await next_event(events(response))
     assert len(gui.app[HUB_KEY].clients) == 1
     response.close()
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(3):  # at most 30 pings: fewer than the queue limit
         while gui.app[HUB_KEY].clients:
             gui.app[HUB_KEY].broadcast(b": ping\n\n")  # a write notices the closed socket
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
 
 
 __all__ = ["aiohttp"]

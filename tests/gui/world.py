@@ -52,7 +52,7 @@ def env_task(env: str, role: str, i: int, *, state: str, host: str, pid: int) ->
     return Task(
         metadata=ObjectMeta(
             name=f"{env}-{role.replace('.', '-')}-{i}",
-            labels={"detector": role.split(".")[0].removeprefix("flp-")},
+            labels={"detector": role.split(".", maxsplit=1)[0].removeprefix("flp-")},
         ),
         spec=TaskSpec(
             environment=env,
@@ -67,7 +67,7 @@ def env_task(env: str, role: str, i: int, *, state: str, host: str, pid: int) ->
             state=state,
             hostname=host,
             pid=pid,
-            agent_id="S1",  # type: ignore[arg-type]
+            agent_id="S1",
             message="" if state != "ERROR" else "readout: link 3 down (CRU 0x2a)",
         ),
     )
@@ -164,7 +164,7 @@ async def populate(store: Store) -> None:
             spec=EnvironmentSpec(
                 workflow="readout-dataflow",
                 state=desired,
-                run_type="PHYSICS" if name == "physics-1" else "TECHNICAL",  # type: ignore[arg-type]
+                run_type="PHYSICS" if name == "physics-1" else "TECHNICAL",
                 vars={"detectors": ",".join(d.upper() for d in dets), "n_epn": "4"},
             ),
         )
@@ -179,7 +179,7 @@ async def populate(store: Store) -> None:
                         state=state,
                         run_number=run,
                         last_run_number=(run or 560100) - 1,
-                        transition=transition,  # type: ignore[arg-type]
+                        transition=transition,
                         task_counts=counts,
                         task_total=len(tasks),
                         roles=roles,
@@ -217,7 +217,7 @@ async def populate(store: Store) -> None:
                     metadata=ObjectMeta(name=f"{name}-ev{j}"),
                     spec=EventSpec(
                         involved_object=ObjectReference(kind="Environment", name=name),
-                        type=kind,  # type: ignore[arg-type]
+                        type=kind,
                         reason=reason,
                         message=message,
                         first_timestamp=ago(3000 - j * 500),
@@ -258,7 +258,7 @@ async def populate(store: Store) -> None:
                         last_applied_commit=commit,
                         last_sync_time=ago(42),
                         sync=sync,
-                        health=health,  # type: ignore[arg-type]
+                        health=health,
                         inventory=tuple(
                             InventoryEntry(kind="TaskClass", name=f"tc-{k}") for k in range(14)
                         ),

@@ -12,6 +12,7 @@ import pytest
 from store.config import StoreConfig, open_store
 from store.embedded import EmbeddedEtcd, free_port
 from tests.etcd_fixture import TEST_ETCD_ARGS, unique_prefix
+from tests.store.changes import next_change
 from tests.store.widget import Widget, widget
 
 
@@ -50,7 +51,7 @@ async def test_store_and_watch_survive_losing_the_member_in_use(
         created = await store.create(widget("a"))
         start = (created.metadata.resource_version or 0) + 1
         stream = aiter(store.watch(Widget, start_revision=start))
-        pending = asyncio.ensure_future(anext(stream))
+        pending = asyncio.ensure_future(next_change(stream))
         await asyncio.sleep(0)  # let the watch register on the first member
         etcd_cluster[0].kill_sync()  # the endpoint the store is connected to
         second = await store.create(widget("b"))  # rotated to a live member, retried

@@ -22,6 +22,7 @@ from store.config import StoreConfig, open_store
 from store.embedded import EmbeddedEtcd
 from store.resources import ResourceStore
 from tests.etcd_fixture import PrivateEtcdFactory, unique_prefix
+from tests.store.changes import next_change
 from tests.store.widget import Widget, WidgetStatus, widget
 
 
@@ -87,7 +88,7 @@ def with_phase(obj: Widget, phase: str) -> Widget:
 
 async def next_events(stream: AsyncIterator[WatchEvent[Any]], count: int) -> list[WatchEvent[Any]]:
     async def take() -> list[WatchEvent[Any]]:
-        return [await anext(stream) for _ in range(count)]
+        return [await next_change(stream) for _ in range(count)]
 
     return await asyncio.wait_for(take(), timeout=5)
 
@@ -282,7 +283,7 @@ async def test_watch_from_compacted_revision_raises_compacted(
     await store.compact(current)
     stream = aiter(store.watch(Widget, start_revision=first.metadata.resource_version or 1))
     with pytest.raises(CompactedError):
-        await asyncio.wait_for(anext(stream), timeout=5)
+        await asyncio.wait_for(next_change(stream), timeout=5)
 
 
 async def test_fence_rejects_writes_once_the_leader_key_is_recreated(
@@ -389,7 +390,7 @@ async def test_an_instance_mutated_in_place_never_passes_for_the_stored_one(
 async def test_watch_from_a_future_revision_starts_there(store: ResourceStore) -> None:
     start = (await store.list(Widget)).revision + 3
     stream = aiter(store.watch(Widget, start_revision=start))
-    pending = asyncio.ensure_future(anext(stream))
+    pending = asyncio.ensure_future(next_change(stream))
     created = [await store.create(widget(name)) for name in ("a", "b", "c", "d")]
     expected = next(o for o in created if (o.metadata.resource_version or 0) >= start)
     event = await asyncio.wait_for(pending, timeout=5)

@@ -13,6 +13,7 @@ from store.config import StoreConfig, open_store
 from store.embedded import etcd_binary, free_port
 from store.etcd import EtcdStore
 from tests.etcd_fixture import PrivateEtcdFactory, unique_prefix
+from tests.store.changes import next_change
 from tests.store.widget import Widget, widget
 
 
@@ -22,14 +23,14 @@ async def test_watch_resumes_after_etcd_restart(private_etcd: PrivateEtcdFactory
     try:
         created = await store.create(widget("a"))
         stream = aiter(store.watch(Widget, start_revision=(created.metadata.resource_version or 0)))
-        first = await asyncio.wait_for(anext(stream), timeout=5)
+        first = await asyncio.wait_for(next_change(stream), timeout=5)
         assert first.type == "ADDED"
         etcd.stop_sync()
         etcd.start_sync()  # same data dir, same ports
         updated = await store.update(
             created.model_copy(update={"spec": created.spec.model_copy(update={"size": 9})})
         )
-        event = await asyncio.wait_for(anext(stream), timeout=15)
+        event = await asyncio.wait_for(next_change(stream), timeout=15)
         assert (event.type, event.revision) == ("MODIFIED", updated.metadata.resource_version)
         await stream.aclose()  # type: ignore[attr-defined]
     finally:

@@ -15,7 +15,7 @@ from store.embedded import EmbeddedEtcd
 from store.informer import Informer
 from store.memory import MemoryStore
 from store.resources import ResourceStore
-from tests.etcd_fixture import unique_prefix
+from tests.etcd_fixture import TEST_ETCD_ARGS, PrivateEtcdFactory, unique_prefix
 from tests.runtime.waiting import eventually
 from tests.store.widget import Widget, widget
 
@@ -134,3 +134,28 @@ async def test_informer_restarts_a_watch_that_sends_no_progress() -> None:
         assert informer.get("after-stall") is not None
     finally:
         await informer.stop()
+
+
+async def test_etcd_progress_notification_advances_past_other_keys_writes(
+    private_etcd: PrivateEtcdFactory,
+) -> None:
+    etcd = private_etcd(
+        extra_args=(*TEST_ETCD_ARGS, "--experimental-watch-progress-notify-interval=200ms")
+    )
+    config = StoreConfig(endpoints=(etcd.endpoint,), progress_interval=0)  # server-sent only
+    store = await open_store(config)
+    try:
+        created = await store.create(widget("a"))
+        start = (created.metadata.resource_version or 0) + 1
+        other = [await store.put_raw(store.runtime_key(f"k{i}"), b"x") for i in range(3)]
+        stream = aiter(store.watch(Widget, start_revision=start))
+        try:
+            async with asyncio.timeout(5):
+                progress = await first_progress(stream)
+                while progress.revision < other[-1]:  # the first may predate the sync
+                    progress = await first_progress(stream)
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+        assert progress.revision == other[-1]  # nothing of ours after it, nothing missed
+    finally:
+        await store.close()

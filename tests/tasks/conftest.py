@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -38,9 +39,15 @@ async def store(etcd_server: EmbeddedEtcd) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-def cluster(localmesos_factory: Callable[..., LocalMesosProcess]) -> LocalMesosProcess:
-    """One real agent (real executor subprocesses), fast timers."""
-    return localmesos_factory("--agents", "1", *FAST_CLUSTER)
+def cluster(
+    localmesos_factory: Callable[..., LocalMesosProcess], tmp_path: Path
+) -> LocalMesosProcess:
+    """One real agent (real executor subprocesses), fast timers. Its ports are a random slice:
+    every local cluster on this machine shares 127.0.0.1, so equal ranges would collide."""
+    base = random.randrange(20000, 29800, 100)
+    agents = tmp_path / "agents.yaml"
+    agents.write_text(f'- {{hostname: agent-0, resources: {{ports: "[{base}-{base + 99}]"}}}}\n')
+    return localmesos_factory("--agents-file", str(agents), *FAST_CLUSTER)
 
 
 ManagerFactory = Callable[[], ManagerProcess]

@@ -71,3 +71,28 @@ async def test_restarted_controller_adopts_fifty_running_tasks(
     elapsed = await _kill9_and_adopt(store, manager_factory, 50)
     print(f"50 tasks adopted and transitioned {elapsed:.1f}s after restart")
     assert elapsed < 3 + 5 + 5, f"transitions took {elapsed:.1f}s after restart"
+
+
+async def test_standby_manager_takes_over_and_adopts_without_relaunching(
+    store: Store, cluster: LocalMesosProcess, manager_factory: ManagerFactory
+) -> None:
+    leader = manager_factory()
+    names = ["takeover-a", "takeover-b"]
+    for name in names:
+        await store.create(sample_task(name))
+    before = await wait_tasks(
+        store, names, lambda t: t.status.phase == "Running" and t.status.state == "STANDBY"
+    )
+    manager_factory()  # a standby: it must not subscribe while the leader lives
+    leader.kill9()
+    for name in names:
+        await set_state(store, name, "RUNNING")
+    after = await wait_tasks(
+        store, names, lambda t: t.status.phase == "Running" and t.status.state == "RUNNING"
+    )
+    for name in names:
+        assert after[name].status.pid == before[name].status.pid
+        assert after[name].status.mesos_task_id == before[name].status.mesos_task_id
+    stored = await store.get_raw(f"{store.prefix}/runtime/mesos/framework-id")  # type: ignore[attr-defined]
+    assert stored is not None
+    assert [f["id"] for f in cluster.state()["frameworks"]] == [stored.value.decode()]

@@ -230,3 +230,40 @@ def _all_standby(rig: Rig) -> bool:
 def _all_in(rig: Rig, state: str) -> bool:
     tasks = [_cached(rig, n) for n in ("a", "b")]
     return all(t is not None and t.status.state == state for t in tasks)
+
+
+async def test_unanswered_control_request_is_resent_with_the_same_ids() -> None:
+    store = MemoryStore()
+    informers = InformerFactory(store)
+    ctx = Context(store=store, kv=store, informers=informers, events=Recorder())
+    fake = FakeSchedulerClient()
+    config = FrameworkConfig(
+        masters=("fake",),
+        launch=LaunchConfig(executor_command="o2-executor"),
+        tick=0.02,
+        control_timeout=0.05,
+        control_margin=0.0,
+    )
+    framework = TaskFramework(ctx, config, client_factory=lambda _fid: fake)
+    informers.start()
+    await informers.wait_synced()
+    runner = asyncio.create_task(framework.run())
+    try:
+        rig = Rig(store=store, fake=fake, framework=framework, events=Recorder())
+        a, _ = await launch_two(rig)
+        fake.push(running(a))
+        await eventually(lambda: _phase(rig, "a") == "Running")
+        task = await stored(rig, "a")
+        await store.update(
+            task.model_copy(update={"spec": task.spec.model_copy(update={"state": "CONFIGURED"})})
+        )
+        framework.wake("a")
+        await eventually(lambda: len(fake.sent(MessageCall)) >= 2)
+        first, second = (decode_to_executor(m.data) for m in fake.sent(MessageCall)[:2])  # type: ignore[attr-defined]
+        ids = [[i.transition_id for i in r.items] for r in (first, second)]  # type: ignore[union-attr]
+        assert ids[0] == ids[1] and len(ids[0]) == 1
+        assert first.request_id != second.request_id  # type: ignore[union-attr]
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await informers.stop()

@@ -96,3 +96,18 @@ def test_ready_only_when_running_in_the_desired_state() -> None:
     assert st.conditions(running_task("RUNNING", "RUNNING"))[0].status == "True"
     not_yet = st.conditions(running_task("CONFIGURED", "RUNNING"))[0]
     assert (not_yet.status, not_yet.reason) == ("False", "Transitioning")
+
+
+def test_configure_records_the_properties_digest_the_environment_controller_compares() -> None:
+    from controller.environments.taskset import properties_digest
+
+    props = {"rate": "5", "mode": "physics"}
+    assert st.properties_digest(props) == properties_digest(props)
+    status = TaskStatus(phase="Running", state="STANDBY", mesos_task_id="t.1")
+    ok = TransitionResult(task_id="t.1", transition_id="x", ok=True, state="CONFIGURED")
+    configured = st.result_if_mine(status, result=ok, configured_digest=st.properties_digest(props))
+    assert configured.configured_properties == st.properties_digest(props)
+    reset = TransitionResult(task_id="t.1", transition_id="y", ok=True, state="STANDBY")
+    assert st.on_result(configured, reset).configured_properties is None
+    other = TransitionResult(task_id="t.0", transition_id="z", ok=True, state="ERROR")
+    assert st.result_if_mine(configured, result=other) == configured

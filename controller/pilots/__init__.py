@@ -1,0 +1,1 @@
+"""The pilot controller: pilots on asynchronous nodes, reclaim for environments, release."""

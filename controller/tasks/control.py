@@ -1,0 +1,174 @@
+"""Control: transitions batched into one ControlRequest MESSAGE per executor (ids, timeout,
+resend), executor answers and task tables into status, KILLs, and periodic reconciliation.
+Decisions in controller.tasks.status (pure)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Iterable
+from functools import partial
+
+from controller.tasks import status as st
+from controller.tasks.base import FrameworkState, task_name_of
+from crds.errors import MesosCallError, MesosUnavailableError, ValidationError
+from crds.kinds.task import Task
+from mesosapi.models import AgentId, ExecutorId, TaskId
+from mesosapi.o2messages import (
+    ControlItem,
+    ControlRequest,
+    ControlResults,
+    DeviceEventMessage,
+    ReportRequest,
+    TaskTableReport,
+    TransitionResult,
+    decode_to_controller,
+    encode,
+)
+from mesosapi.scheduler import Message
+
+log = logging.getLogger(__name__)
+
+
+class ControlHandling(FrameworkState):
+    """The control side of the driver."""
+
+    async def _request_reports(self) -> None:
+        client = self._client()
+        for agent in {t.status.agent_id for t in self._live_tasks() if t.status.agent_id}:
+            assert agent is not None
+            with contextlib.suppress(MesosCallError, MesosUnavailableError):
+                await client.message(
+                    AgentId(agent), ExecutorId(self.executor.executor_id), encode(ReportRequest())
+                )
+
+    def _on_message(self, event: Message) -> None:
+        try:
+            msg = decode_to_controller(event.data)
+        except ValidationError as exc:
+            log.warning("Dropped bad executor message", extra={"error": str(exc)})
+            return
+        if isinstance(msg, ControlResults):
+            for result in msg.results:
+                name = task_name_of(result.task_id)
+                self._inflight.pop(name, None)
+                digest = self._digests.pop(result.transition_id, None)
+                self.writer.patch(
+                    name, partial(st.result_if_mine, result=result, configured_digest=digest)
+                )
+                self.wake(name)
+                if not result.ok and not result.retryable:
+                    self._transition_failed(name, result)
+        elif isinstance(msg, TaskTableReport):
+            self._on_table(event.agent_id, msg)
+            self.wake(*(task_name_of(row.task_id) for row in msg.tasks))
+        elif isinstance(msg, DeviceEventMessage):
+            self._on_device_event(msg)
+            self.wake(task_name_of(msg.task_id))
+
+    def _transition_failed(self, name: str, result: TransitionResult) -> None:
+        task = self.writer.view(name)
+        if task is not None:
+            message = f"{result.transition_id}: {result.message or 'refused'} (now {result.state})"
+            self.ctx.events.event(task, reason="TransitionFailed", message=message, warning=True)
+
+    def _on_table(self, agent: str, report: TaskTableReport) -> None:
+        """An older table of the same executor process is dropped; a restarted executor starts
+        its sequence again (from 1), and FAILURE of the old one forgets its sequence."""
+        if 1 < report.sequence < self._reports.get(agent, 0):
+            return
+        self._reports[agent] = report.sequence
+        for row in report.tasks:
+            name = task_name_of(row.task_id)
+            self.writer.patch(name, partial(st.report_if_mine, row=row))
+
+    def _on_device_event(self, msg: DeviceEventMessage) -> None:
+        name = task_name_of(msg.task_id)
+        task = self.writer.view(name)
+        if task is None:
+            return
+        state = msg.state if msg.state in st.OCC_STATES else None
+        message = msg.message or msg.event
+        self.writer.patch(
+            name,
+            lambda s: s.model_copy(update={"state": state or s.state, "message": message}),
+        )
+        self.ctx.events.event(task, reason=msg.event, message=message, warning=True)
+
+    # ---- kills -----------------------------------------------------------------------------
+
+    async def kill(self, task: Task) -> None:
+        """KILL the task's Mesos task (resent at most every few seconds)."""
+        mesos_id = task.status.mesos_task_id
+        if not mesos_id:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._killed.get(mesos_id, -1e9) < 5.0:
+            return
+        self._killed[mesos_id] = loop.time()
+        await self._kill(mesos_id, task.status.agent_id)
+
+    async def _kill(self, mesos_id: str, agent: str | None) -> None:
+        try:
+            await self._client().kill(TaskId(mesos_id), agent_id=AgentId(agent) if agent else None)
+        except (MesosCallError, MesosUnavailableError) as exc:
+            log.warning("KILL failed", extra={"mesos_task": mesos_id, "error": str(exc)})
+
+    # ---- control transitions ---------------------------------------------------------------
+
+    async def control_pass(self, names: Iterable[str] | None = None) -> int:
+        """One MESSAGE per executor with every due transition of its tasks (of `names`, or all);
+        the number of transitions sent."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        batches: dict[tuple[str, str], list[tuple[str, list[ControlItem]]]] = {}
+        for task in self._live_tasks(names):
+            if task.metadata.deletion_timestamp is not None:
+                continue
+            inflight = self._inflight.get(task.name)
+            if inflight is not None and inflight[1] > now:
+                continue
+            items = st.control_items(task)
+            if not items:
+                continue
+            for item in items:
+                if item.event == "CONFIGURE":
+                    self._digests[item.transition_id] = st.properties_digest(item.arguments)
+            key = (task.status.agent_id or "", task.status.executor_id or self.executor.executor_id)
+            batches.setdefault(key, []).append((task.name, items))
+        sent = 0
+        for (agent, executor), entries in batches.items():
+            request = ControlRequest(
+                request_id=uuid.uuid4().hex,
+                items=tuple(i for _, items in entries for i in items),
+                timeout_seconds=self.config.control_timeout,
+            )
+            steps = max(len(items) for _, items in entries)
+            deadline = now + self.config.control_timeout * steps + self.config.control_margin
+            for name, _ in entries:
+                self._inflight[name] = (request.request_id, deadline)
+            await self._client().message(AgentId(agent), ExecutorId(executor), encode(request))
+            sent += len(request.items)
+        return sent
+
+    async def _reconcile_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.reconcile_period)
+            if self.client is None or not self.client.connected:
+                continue
+            known = [
+                (
+                    TaskId(t.status.mesos_task_id),
+                    AgentId(t.status.agent_id) if t.status.agent_id else None,
+                )
+                for t in self._live_tasks()
+                if t.status.mesos_task_id
+            ]
+            try:
+                if known:
+                    await self._client().reconcile(known)
+                await self._request_reports()
+            except (MesosUnavailableError, MesosCallError) as exc:
+                log.warning("Periodic reconcile failed", extra={"error": str(exc)})

@@ -1,0 +1,168 @@
+"""Offers: placement of pending Tasks, launches (status first, then one ACCEPT per offer),
+DECLINE filters, REVIVE/SUPPRESS. Decisions in controller.tasks.placement (pure)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Iterable
+from functools import partial
+
+from controller.tasks import placement
+from controller.tasks import status as st
+from controller.tasks.base import FrameworkState
+from controller.tasks.launch import task_info
+from controller.tasks.writer import StatusFn
+from crds.kinds.node import Node
+from crds.meta import utcnow
+from mesosapi.models import Offer
+from store.informer import CacheEvent
+
+log = logging.getLogger(__name__)
+
+
+class OfferHandling(FrameworkState):
+    """The offer side of the driver."""
+
+    def _on_node_change(self, event: CacheEvent[Node]) -> None:
+        """A cordon lifted (or a node changed): pending tasks deserve fresh offers at once."""
+        old, new = event.old, event.new
+        if old is None or new is None or old.spec != new.spec:
+            self._revived_for = set()
+            self.wake()
+
+    def _cordoned(self) -> set[str]:
+        out: set[str] = set()
+        for node in self.nodes.list():
+            if node.spec.unschedulable:
+                out.add(node.status.hostname or node.name)
+                if node.status.agent_id:
+                    out.add(node.status.agent_id)
+        return out
+
+    def _unique_taken(self, offers: list[Offer]) -> dict[tuple[str, str], set[str]]:
+        attrs: dict[str, dict[str, str]] = {}
+        for node in self.nodes.list():
+            if node.status.agent_id:
+                attrs[node.status.agent_id] = {
+                    **node.status.attributes,
+                    "hostname": node.status.hostname,
+                }
+        for offer in offers:
+            attrs[offer.agent_id] = {
+                **{a.name: a.as_text() for a in offer.attributes},
+                "hostname": offer.hostname,
+            }
+        taken: dict[tuple[str, str], set[str]] = {}
+        for task in self._live_tasks():
+            agent = attrs.get(task.status.agent_id or "")
+            for c in task.spec.constraints:
+                if c.operator == "UNIQUE" and agent is not None and c.attribute in agent:
+                    taken.setdefault((task.spec.task_class, c.attribute), set()).add(
+                        agent[c.attribute]
+                    )
+        return taken
+
+    async def _on_offers(self, offers: list[Offer]) -> None:
+        client = self._client()
+        pending = self.pending()
+        if not pending:
+            await client.decline(
+                [o.id for o in offers], refuse_seconds=self.config.idle_refuse_seconds
+            )
+            await self._update_offer_interest()
+            return
+        plan = placement.place(
+            pending,
+            offers,
+            executor_id=self.executor.executor_id,
+            cordoned=self._cordoned(),
+            unique_taken=self._unique_taken(offers),
+        )
+        self._note_unplaced(plan.unplaced)
+        by_offer = plan.by_offer()
+        offers_by_id = {o.id: o for o in offers}
+        for offer_id, placed in by_offer.items():
+            await self._launch(offers_by_id[offer_id], placed)
+        unused = [o.id for o in offers if o.id not in by_offer]
+        if unused:
+            await client.decline(unused, refuse_seconds=self.config.refuse_seconds)
+
+    def _note_unplaced(self, unplaced: dict[str, str]) -> None:
+        for name, why in unplaced.items():
+            task = self.writer.view(name)
+            if task is None:
+                continue
+            if self.unplaced.get(name) != why:
+                log.info("Task cannot be placed", extra={"task": name, "reason": why})
+                self.ctx.events.event(task, reason="FailedScheduling", message=why, warning=True)
+            self.unplaced[name] = why
+            self.writer.patch(name, partial(st.with_message, message=why))
+
+    async def _launch(self, offer: Offer, placed: list[placement.Placed]) -> None:
+        """Write each task's launch status first, then ONE ACCEPT with every task that got
+        written (a crash in between leaves Staging tasks that reconciliation sends back)."""
+        changes: dict[str, StatusFn] = {}
+        infos = []
+        for p in placed:
+            task = self.writer.view(p.task)
+            if task is None:
+                continue
+            mesos_id = f"{task.name}.{uuid.uuid4().hex[:10]}"
+            info = task_info(
+                task,
+                mesos_id=mesos_id,
+                offer=offer,
+                allocation=p.allocation,
+                executor=self.executor,
+            )
+            infos.append((p, info))
+            ports = tuple(p.allocation.ports[: task.spec.wants.ports])
+            changes[p.task] = partial(
+                st.launched,
+                mesos_task_id=mesos_id,
+                agent_id=offer.agent_id,
+                hostname=offer.hostname,
+                ports=ports,
+                executor_id=self.executor.executor_id,
+                now=utcnow(),
+            )
+            self.unplaced.pop(p.task, None)
+        written = await self.writer.write_now(changes)
+        launch = [info for p, info in infos if p.task in written]
+        for missed in changes.keys() - written:  # still pending: it deserves a REVIVE
+            self._revived_for.discard(missed)
+            self.wake(missed)
+        client = self._client()
+        if not launch:
+            await client.decline([offer.id], refuse_seconds=self.config.refuse_seconds)
+            return
+        await client.launch([offer.id], launch, refuse_seconds=self.config.refuse_seconds)
+        log.info(
+            "Launched tasks",
+            extra={"agent": offer.agent_id, "hostname": offer.hostname, "tasks": len(launch)},
+        )
+
+    async def _update_offer_interest(self, names: Iterable[str] | None = None) -> None:
+        """REVIVE when new tasks are pending (it also clears our DECLINE filters), SUPPRESS
+        when none is (no offer hoarding). Revives are spaced by `revive_interval`."""
+        client = self.client
+        if client is None:
+            return
+        pending = {t.name for t in self.pending(names)}
+        fresh = pending - self._revived_for
+        now = asyncio.get_running_loop().time()
+        if fresh and (
+            self._suppressed is not False or now - self._last_revive >= self.config.revive_interval
+        ):
+            await client.revive()
+            log.info("Revived offers", extra={"pending": len(pending), "new": len(fresh)})
+            self._suppressed = False
+            self._last_revive = now
+            self._revived_for = pending if names is None else self._revived_for | pending
+        elif names is None and not pending and self._suppressed is not True:
+            await client.suppress()
+            log.info("Suppressed offers: nothing pending")
+            self._suppressed = True
+            self._revived_for = set()

@@ -1,0 +1,45 @@
+"""`python -m gui` flags: listen address parsing and token file loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crds.errors import ValidationError
+from gui.__main__ import load_tokens, parse_args, split_listen
+
+
+def test_listen_defaults_to_loopback() -> None:
+    args = parse_args([])
+    assert split_listen(args.listen) == ("127.0.0.1", 8080)
+    assert args.token_file is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("0.0.0.0:9000", ("0.0.0.0", 9000)), ("[::1]:80", ("::1", 80))]
+)
+def test_listen_parses_host_and_port(text: str, expected: tuple[str, int]) -> None:
+    assert split_listen(text) == expected
+
+
+@pytest.mark.parametrize("text", ["8080", "host:", ":80", "host:http"])
+def test_bad_listen_is_a_clear_exit(text: str) -> None:
+    with pytest.raises(SystemExit, match="host:port"):
+        split_listen(text)
+
+
+def test_without_token_file_actions_are_off() -> None:
+    assert not load_tokens(None).enabled
+
+
+def test_missing_token_file_is_a_clear_exit(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="--token-file"):
+        load_tokens(tmp_path / "absent")
+
+
+def test_bad_token_file_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "tokens"
+    path.write_text("alice:alice-token-123\nbroken\n")
+    with pytest.raises(ValidationError, match="line 2"):
+        load_tokens(path)

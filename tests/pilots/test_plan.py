@@ -1,0 +1,192 @@
+"""The pilot controller's pure plan: pilots per mode, drains, reclaim decisions, release."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from controller.pilots.fit import PILOT_LABEL
+from controller.pilots.plan import World, plan
+from crds.conditions import get_condition
+from crds.kinds.common import Constraint
+from crds.kinds.environment import Environment
+from crds.kinds.node import Node, NodeReclaim, PilotDrain
+from crds.kinds.task import Task
+from tests.pilots.factories import SETTINGS, at, env, node, pilot_class, pilot_on, task
+
+
+def world(
+    nodes: list[Node],
+    tasks: Sequence[Task] = (),
+    envs: Sequence[Environment] = (),
+    **settings: Any,
+) -> World:
+    return World(
+        nodes=nodes,
+        tasks=list(tasks),
+        environments={e.name: e for e in envs},
+        classes={"pilot": pilot_class()},
+        settings=replace(SETTINGS, **settings),
+    )
+
+
+def with_reclaim(n: Node, marker: NodeReclaim) -> Node:
+    return n.model_copy(update={"status": n.status.model_copy(update={"reclaim": marker})})
+
+
+def test_async_node_gets_one_pinned_owned_pilot_and_sync_node_none() -> None:
+    out = plan(world([node("a", mode="async"), node("s")]), now=at(0))
+    assert [t.name for t in out.create] == ["pilot-a"]
+    pilot = out.create[0]
+    assert pilot.metadata.labels == {PILOT_LABEL: "a"}
+    owner = pilot.metadata.owner_references[0]
+    assert (owner.kind, owner.name, owner.uid, owner.controller) == ("Node", "a", "uid-a", True)
+    assert Constraint(attribute="hostname", value="a") in pilot.spec.constraints
+    assert pilot.spec.command.env["O2_PILOT_NODE"] == "a"
+    assert out.statuses["a"].pilot == "pilot-a"
+    assert "s" not in out.statuses
+
+
+def test_existing_pilot_is_kept_not_duplicated() -> None:
+    out = plan(world([node("a", mode="async")], [pilot_on("a")]), now=at(0))
+    assert out.create == [] and out.drain == []
+    cond = get_condition(out.statuses["a"].conditions, "Pilot")
+    assert cond is not None and cond.status == "True"
+
+
+def test_switching_to_sync_drains_the_pilot_and_records_the_drain() -> None:
+    out = plan(world([node("a", mode="sync")], [pilot_on("a")]), now=at(5))
+    assert out.drain == ["pilot-a"] and out.create == []
+    drain = out.statuses["a"].drain
+    assert drain == PilotDrain(pilot="pilot-a", reason="ModeSync", started_at=at(5))
+
+
+def test_drain_ends_when_the_pilot_is_gone_with_its_duration() -> None:
+    draining = node("a").model_copy(
+        update={
+            "status": node("a").status.model_copy(
+                update={"pilot": "pilot-a", "drain": PilotDrain(pilot="pilot-a", started_at=at(0))}
+            )
+        }
+    )
+    out = plan(world([draining]), now=at(2.5))
+    drain = out.statuses["a"].drain
+    assert drain is not None and drain.finished_at == at(2.5) and drain.seconds == 2.5
+    assert out.statuses["a"].pilot is None
+    assert [n.reason for n in out.notes] == ["PilotDrained"]
+
+
+def test_restarted_controller_during_a_drain_neither_redrains_nor_starts_a_second_pilot() -> None:
+    out = plan(world([node("a", mode="async")], [pilot_on("a", deleting=True)]), now=at(3))
+    assert out.create == [] and out.drain == []
+    drain = out.statuses["a"].drain
+    assert drain is not None and drain.started_at == at(0) and drain.finished_at is None
+
+
+def test_pilot_that_does_not_fit_is_not_started() -> None:
+    busy = [task("big", cpus=0.8, on="a")]
+    out = plan(world([node("a", mode="async")], busy), now=at(0))
+    assert out.create == []
+    cond = get_condition(out.statuses["a"].conditions, "Pilot")
+    assert cond is not None and cond.reason == "InsufficientResources"
+
+
+def test_unschedulable_task_reclaims_exactly_one_async_node() -> None:
+    nodes = [node("a", mode="async"), node("b", mode="async"), node("s")]
+    pilots = [pilot_on("a"), pilot_on("b")]
+    pending = [task("t1", unschedulable_since=0), task("on-s", on="s")]
+    out = plan(world(nodes, [*pilots, *pending], [env()]), now=at(5))
+    reclaimed = {n: s.reclaim for n, s in out.statuses.items() if s.reclaim is not None}
+    assert list(reclaimed) == ["a"]
+    marker = reclaimed["a"]
+    assert marker is not None and marker.environment == "physics" and marker.phase == "Draining"
+    assert "t1" in marker.reason
+    assert out.drain == ["pilot-a"]
+    env_notes = [n.reason for n in out.notes if n.kind == "Environment"]
+    assert env_notes == ["Reclaiming"]
+
+
+def test_node_already_being_reclaimed_is_counted_so_no_second_node_is_taken() -> None:
+    marker = NodeReclaim(environment="physics", phase="Draining", requested_at=at(1))
+    nodes = [with_reclaim(node("a", mode="async"), marker), node("b", mode="async")]
+    tasks = [pilot_on("a", deleting=True), pilot_on("b"), task("t1", unschedulable_since=0)]
+    out = plan(world(nodes, tasks, [env()], max_reclaiming=5), now=at(5))
+    assert "b" not in out.statuses or out.statuses["b"].reclaim is None
+    assert out.drain == []
+
+
+def test_cap_limits_nodes_draining_at_once() -> None:
+    nodes = [node("a", mode="async"), node("b", mode="async")]
+    tasks = [task("t1", unschedulable_since=0), task("t2", unschedulable_since=0)]
+    one = plan(world(nodes, tasks, [env()]), now=at(5))
+    assert sum(1 for s in one.statuses.values() if s.reclaim is not None) == 1
+    two = plan(world(nodes, tasks, [env()], max_reclaiming=2), now=at(5))
+    assert sum(1 for s in two.statuses.values() if s.reclaim is not None) == 2
+
+
+def test_manual_environment_gets_a_hint_not_a_reclaim() -> None:
+    nodes = [node("a", mode="async")]
+    out = plan(
+        world(nodes, [task("t1", unschedulable_since=0)], [env(reclaim="Manual")]), now=at(5)
+    )
+    assert all(s.reclaim is None for s in out.statuses.values())
+    assert [n.reason for n in out.notes if n.kind == "Environment"] == ["ReclaimPossible"]
+
+
+def test_recently_unschedulable_task_waits_for_pending_age() -> None:
+    out = plan(
+        world([node("a", mode="async")], [task("t1", unschedulable_since=4.5)], [env()]), now=at(5)
+    )
+    assert all(s.reclaim is None for s in out.statuses.values())
+    assert out.requeue_after is not None and 0 < out.requeue_after <= 0.5
+
+
+def test_task_whose_constraint_no_async_node_meets_reclaims_nothing() -> None:
+    tpc = (Constraint(attribute="detector", value="TPC"),)
+    nodes = [node("a", mode="async", detector="ITS")]
+    tasks = [task("t1", unschedulable_since=0, constraints=tpc)]
+    out = plan(world(nodes, tasks, [env()]), now=at(5))
+    assert all(s.reclaim is None for s in out.statuses.values())
+
+
+def test_drained_reclaim_becomes_reclaimed_and_the_node_gets_no_pilot() -> None:
+    marker = NodeReclaim(environment="physics", phase="Draining", requested_at=at(1))
+    nodes = [with_reclaim(node("a", mode="async"), marker)]
+    out = plan(world(nodes, [task("t1", unschedulable_since=0)], [env()]), now=at(4))
+    new = out.statuses["a"].reclaim
+    assert new is not None and new.phase == "Reclaimed" and new.reclaimed_at == at(4)
+    assert out.create == []
+    assert {n.kind for n in out.notes if n.reason == "Reclaimed"} == {"Node", "Environment"}
+
+
+def test_release_waits_for_the_cool_down_then_relaunches_the_pilot() -> None:
+    marker = NodeReclaim(environment="physics", phase="Reclaimed", requested_at=at(0))
+    nodes = [with_reclaim(node("a", mode="async"), marker)]
+    done = [env(state="DONE")]
+    first = plan(world(nodes, [], done), now=at(20))
+    held = first.statuses["a"].reclaim
+    assert held is not None and held.unneeded_since == at(20)
+    assert first.create == [] and first.requeue_after == 10
+    nodes = [with_reclaim(node("a", mode="async"), held)]
+    early = plan(world(nodes, [], done), now=at(25))
+    assert "a" not in early.statuses and early.create == []
+    late = plan(world(nodes, [], done), now=at(30))
+    assert late.statuses["a"].reclaim is None
+    assert [t.name for t in late.create] == ["pilot-a"]
+    assert "Released" in {n.reason for n in late.notes}
+
+
+def test_node_still_used_by_its_environment_is_not_released() -> None:
+    marker = NodeReclaim(environment="physics", phase="Reclaimed", unneeded_since=at(0))
+    nodes = [with_reclaim(node("a", mode="async"), marker)]
+    out = plan(world(nodes, [task("t1", on="a")], [env()]), now=at(100))
+    kept = out.statuses["a"].reclaim
+    assert kept is not None and kept.unneeded_since is None and out.create == []
+
+
+def test_operator_switch_to_sync_ends_a_reclaim() -> None:
+    marker = NodeReclaim(environment="physics", phase="Reclaimed")
+    nodes = [with_reclaim(node("a", mode="sync"), marker)]
+    out = plan(world(nodes, [], [env()]), now=at(1))
+    assert out.statuses["a"].reclaim is None and out.create == []
