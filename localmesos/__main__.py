@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from localmesos.cluster import LocalCluster
-from localmesos.config import AgentSpec, Timers, load_agents_file
+from localmesos.config import AgentSpec, Timers, default_ports, load_agents_file
 from localmesos.hollow import load_responder
 
 _STD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -66,7 +66,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def build_cluster(args: argparse.Namespace) -> LocalCluster:
     specs: list[AgentSpec] = load_agents_file(args.agents_file) if args.agents_file else []
     count = args.agents if args.agents is not None else (0 if specs else 1)
-    specs += [AgentSpec(hostname=f"agent-{i}") for i in range(len(specs), len(specs) + count)]
+    specs += [
+        AgentSpec(hostname=f"agent-{i}", ports=default_ports(i))
+        for i in range(len(specs), len(specs) + count)
+    ]
     timers = Timers(
         heartbeat_interval=args.heartbeat_interval,
         allocation_interval=args.allocation_interval,

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from localmesos import faults, http_api, views
 from localmesos.agent import Agent
-from localmesos.config import AgentSpec, Timers
+from localmesos.config import AgentSpec, Timers, default_ports
 from localmesos.hollow import ResponderFactory
 from localmesos.master import Master
 from localmesos.model import Json
@@ -45,7 +45,7 @@ class LocalCluster:
         specs = (
             agents
             if isinstance(agents, list)
-            else [AgentSpec(hostname=f"agent-{i}") for i in range(agents)]
+            else [AgentSpec(hostname=f"agent-{i}", ports=default_ports(i)) for i in range(agents)]
         )
         specs = specs + [
             AgentSpec(hostname=f"hollow-{i}", hollow=True) for i in range(hollow_agents)

@@ -16,6 +16,17 @@ DEFAULT_DISK = 10240.0
 DEFAULT_PORTS = "[31000-31999]"
 
 
+def default_ports(index: int) -> str:
+    """The port range of the index-th default real agent: a 100-port slice of its own.
+
+    Every local agent shares 127.0.0.1, so equal ranges would hand the same port to tasks on
+    two "hosts". Slices start at 31000 and continue from 20000 once 31000-32699 is used up,
+    staying below Linux's ephemeral range (32768+).
+    """
+    base = 31000 + 100 * index if index < 17 else 20000 + 100 * (index - 17)
+    return f"[{base}-{base + 99}]"
+
+
 @dataclass(frozen=True)
 class AgentSpec:
     """One agent: its hostname, total resources and attributes; hollow agents simulate executors."""

@@ -61,6 +61,7 @@ def name_from_key(key: str) -> str:
 
 
 _NO_REVISION = {"metadata": {"resource_version"}}
+_set_attr = object.__setattr__
 
 
 def encode(obj: Resource) -> bytes:
@@ -95,7 +96,6 @@ def decode(kind: type[R], raw: bytes, *, key: str, mod_revision: int) -> R:
 
 
 M = TypeVar("M", bound=pydantic.BaseModel)
-_set_attr = object.__setattr__
 
 
 def replaced(model: M, changes: dict[str, Any]) -> M:

@@ -80,6 +80,9 @@ async def test_show_render_prints_what_a_physics_task_receives(
     )
     assert missing.exit_code == 1
     assert "componentconfig/readout-physics@1 line 3: 'rate' is undefined" in missing.stderr
+    unknown = await o2config("show", "nope", "main")
+    assert unknown.exit_code == 1
+    assert "nope/ANY/any/main: no ComponentConfig for component 'nope'" in unknown.stderr
     single = await o2config("diff", "readout", "main", "-r", "PHYSICS")
     assert single.exit_code == 1
     assert "readout-physics@1: only one version so far" in single.stderr

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -30,6 +32,15 @@ pytestmark = [
 ]
 
 CHANGES = 50
+MANIFEST = """\
+apiVersion: o2/v1alpha1
+kind: Environment
+metadata:
+  name: physics-1
+spec:
+  workflow: readout-dataflow
+  state: STANDBY
+"""
 STATE = "[data-env='physics-1'] [data-field='state']"
 RUN = "[data-env='physics-1'] [data-field='run']"
 MESSAGE = "[data-env='physics-1'] .message"
@@ -76,10 +87,29 @@ async def spec_written(store: EtcdStore, name: str, *, after: int) -> Environmen
     raise AssertionError("watch ended")
 
 
+def o2_apply(etcd: str, prefix: str, manifest: Path) -> None:
+    """`o2 apply -f` as an operator would type it (the CLI is a real subprocess)."""
+    o2 = Path(sys.executable).with_name("o2")
+    done = subprocess.run(
+        [str(o2), "--etcd", etcd, "--prefix", prefix, "apply", "-f", str(manifest)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 async def test_applied_environment_appears_and_follows_status_without_reload(
-    served: GuiProcess, browser: Browser, etcd_store: EtcdStore
+    served: GuiProcess,
+    browser: Browser,
+    etcd_store: EtcdStore,
+    etcd_server: EmbeddedEtcd,
+    tmp_path: Path,
 ) -> None:
-    await etcd_store.create(environment("physics-1"))
+    manifest = tmp_path / "physics-1.yaml"
+    manifest.write_text(MANIFEST)
+    await asyncio.to_thread(o2_apply, etcd_server.endpoint, etcd_store.prefix, manifest)
     await etcd_store.create(task("readout-0", role="flp.readout", state="STANDBY"))
     await browser.goto(served.url + "#/environments")
     await browser.wait_for(f"document.querySelector({STATE!r})")

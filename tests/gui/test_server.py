@@ -185,3 +185,22 @@ async def test_sse_client_disconnect_removes_it(gui: Gui) -> None:
 
 
 __all__ = ["aiohttp"]
+
+
+async def test_after_the_snapshot_only_changed_objects_are_sent(
+    gui: Gui, etcd_store: EtcdStore
+) -> None:
+    created = [await etcd_store.create(task(f"t-{i}", state="STANDBY")) for i in range(30)]
+    informer = gui.app[HUB_KEY].factory.informer(type(created[0]))
+    await informer.wait_for_revision(created[-1].metadata.resource_version or 0)
+    response = await gui.get("/api/stream")
+    stream = events(response)
+    _, snap = await next_event(stream)
+    assert len(snap["objects"]["tasks"]) == 30
+    one = created[7]
+    await etcd_store.update_status(
+        one.model_copy(update={"status": one.status.model_copy(update={"state": "CONFIGURED"})})
+    )
+    _, delta = await next_event(stream)
+    assert [c["obj"]["name"] for c in delta["changes"]] == ["t-7"]
+    response.close()

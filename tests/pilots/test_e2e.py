@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -218,9 +219,12 @@ async def test_async_switch_starts_a_pilot_and_sync_switch_drains_it_without_los
     manager_factory()
     await apply(store, jobs)
     await nodes_ready(store)
+    switched = time.monotonic()
     await set_mode(store, "epn-a1", "async")
     await wait_for(store, Task, "pilot-epn-a1", lambda t: t is not None, within=5)
+    created = time.monotonic() - switched
     await wait_for(store, Task, "pilot-epn-a1", pilot_running, within=30)
+    print(f"pilot created {created:.2f}s, running {time.monotonic() - switched:.2f}s after switch")
     await eventually(lambda: accounting(jobs)["done"] == 4, within=30)
     await eventually(lambda: read_status(jobs, "pilot-epn-a1").get("running") == ["zlong-0"])
 
@@ -228,6 +232,7 @@ async def test_async_switch_starts_a_pilot_and_sync_switch_drains_it_without_los
     node = await wait_for(store, Node, "epn-a1", drained, within=30)
     assert node is not None and node.status.drain is not None
     assert node.status.drain.reason == "ModeSync" and node.status.pilot is None
+    print(f"drain took {node.status.drain.seconds}s (pilot grace 1.5s)")
     assert await pilots(store) == []
     assert accounting(jobs) == {"queue": 1, "running": 0, "done": 4, "total": 5}
     status = read_status(jobs, "pilot-epn-a1")
@@ -251,12 +256,14 @@ async def test_environment_short_of_one_node_reclaims_exactly_one_and_releases_i
         "spec: {workflow: epns, state: RUNNING, reclaim: Auto}\n",
         source="test",
     )
+    created = time.monotonic()
     await store.create(env)
 
     def running(e: Environment | None) -> bool:
         return e is not None and e.status.state == "RUNNING" and e.status.transition is None
 
     await wait_for(store, Environment, "fill", running, within=90)
+    print(f"environment RUNNING with a reclaimed node {time.monotonic() - created:.2f}s")
     nodes = {n.name: n for n in (await store.list(Node)).items}
     reclaimed = [n for n in nodes.values() if n.status.reclaim is not None]
     assert len(reclaimed) == 1
@@ -277,8 +284,10 @@ async def test_environment_short_of_one_node_reclaims_exactly_one_and_releases_i
     def released(n: Node | None) -> bool:
         return n is not None and n.status.reclaim is None
 
+    done = time.monotonic()
     await wait_for(store, Node, taken.name, released, within=60)
     await wait_for(store, Task, f"pilot-{taken.name}", pilot_running, within=30)
+    print(f"pilot back {time.monotonic() - done:.2f}s after DONE (cool-down 2s)")
 
 
 async def test_controller_killed_during_a_drain_finishes_it_without_a_second_pilot(
