@@ -98,8 +98,12 @@ def _slot(cc: ComponentConfig) -> tuple[str, str, str, str, str]:
     return s.component, s.entry, s.run_type, s.role, cc.metadata.name
 
 
-def history_table(cc: ComponentConfig, *, now: datetime) -> RenderableType:
-    """One row per kept version, oldest first; '*' marks the one tasks receive."""
+def history_table(
+    cc: ComponentConfig, *, now: datetime, used_by: Mapping[int, Sequence[str]] | None = None
+) -> RenderableType:
+    """One row per kept version, oldest first; '*' marks the one tasks receive; USED-BY names
+    the environments whose tasks were configured with it (status.configVersions)."""
+    users = used_by or {}
     rows = [
         [
             f"{v.version}{' *' if v.version == cc.status.version else ''}",
@@ -107,6 +111,7 @@ def history_table(cc: ComponentConfig, *, now: datetime) -> RenderableType:
             str(v.generation),
             str(len(v.data.splitlines())),
             str(len(v.data)),
+            ",".join(sorted(users.get(v.version, ()))),
         ]
         for v in cc.status.history
     ]
@@ -115,13 +120,27 @@ def history_table(cc: ComponentConfig, *, now: datetime) -> RenderableType:
         rows.append(
             [
                 f"{current_version(cc)}",
-                "(not recorded yet)",
+                "(not-recorded-yet)",
                 str(cc.metadata.generation),
                 str(len(data.splitlines())),
                 str(len(data)),
+                "",
             ]
         )
-    return render_table(["VERSION", "CHANGED", "GENERATION", "LINES", "BYTES"], rows)
+    headers = ["VERSION", "CHANGED", "GENERATION", "LINES", "BYTES", "USED-BY"]
+    return render_table(headers, rows)
+
+
+def users_by_version(name: str, envs: Sequence[Environment]) -> dict[int, list[str]]:
+    """Which environments were configured with which version of config `name`."""
+    users: dict[int, list[str]] = {}
+    for env in envs:
+        for value in env.status.config_versions.values():
+            for ref in refs_of(value):
+                ref_name, version = parse_ref(ref)
+                if ref_name == name and version is not None:
+                    users.setdefault(version, []).append(env.metadata.name)
+    return users
 
 
 def diff_text(cc: ComponentConfig, *, old: int, new: int) -> str:
@@ -399,7 +418,9 @@ def history_command(
         async with connect(opts) as store:
             cc = await lookup(store, component, entry, run_type=run_type, role=role)
         warn(f"# componentconfig/{version_ref(cc)} ({_where(cc)})")
-        print_out(history_table(cc, now=utcnow()))
+            envs = (await store.list(Environment)).items
+        used_by = users_by_version(cc.metadata.name, envs)
+        print_out(history_table(cc, now=utcnow(), used_by=used_by))
 
     run(ctx, body)
 

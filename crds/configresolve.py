@@ -191,6 +191,11 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
     return (name, int(version)) if version.isdigit() else (name, None)
 
 
+def refs_of(value: str) -> list[str]:
+    """The `name@version` refs recorded in one `status.configVersions` value (comma-separated)."""
+    return [ref.strip() for ref in value.split(",") if ref.strip()]
+
+
 def payload_at(cc: ComponentConfig, version: int) -> str:
     """The payload of `version` (the current one, or one kept in history); KeyError if gone."""
     if version == current_version(cc):

@@ -1,4 +1,4 @@
-"""`o2 controller ...` and `o2 cluster ...`: exec `python -m controller|localmesos` with the args.
+"""`o2 controller|cluster|gui ...`: exec `python -m controller|localmesos|gui` with the args.
 
 The CLI never imports those packages (import-linter forbids it); it only finds and runs them.
 """
@@ -46,6 +46,21 @@ o2 cluster --agents 1 --hollow-agents 50
 """
 
 
+GUI_HELP = """Serve the live web dashboard in the foreground (= python -m gui).
+
+Read-only unless started with --token-file (lines `name:token`); every action is recorded as
+an Event naming who asked. Binds 127.0.0.1 unless --listen says otherwise. Every argument is
+passed on; `o2 gui --help` shows the server's own options.
+
+**Examples**
+
+```
+o2 gui                                  # http://127.0.0.1:8080/
+o2 gui --listen 127.0.0.1:9000 --token-file ~/.config/o2/gui-tokens
+```
+"""
+
+
 def module_available(module: str) -> bool:
     """True when `python -m module` would run: the package and its __main__ exist (no import)."""
     spec = PathFinder.find_spec(module)
@@ -77,6 +92,10 @@ def cluster_command(ctx: typer.Context) -> None:
     exec_module(ctx, "localmesos", list(ctx.args))
 
 
+def gui_command(ctx: typer.Context) -> None:
+    exec_module(ctx, "gui", list(ctx.args))
+
+
 def register(app: typer.Typer) -> None:
     app.command(
         "controller",
@@ -90,3 +109,9 @@ def register(app: typer.Typer) -> None:
         short_help="Run the local Mesos cluster (python -m localmesos ARGS).",
         context_settings=PASS_THROUGH,
     )(cluster_command)
+    app.command(
+        "gui",
+        help=GUI_HELP,
+        short_help="Serve the live web dashboard (python -m gui ARGS).",
+        context_settings=PASS_THROUGH,
+    )(gui_command)

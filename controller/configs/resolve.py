@@ -29,6 +29,7 @@ from crds.configresolve import (
     is_recorded,
     parse_ref,
     payload_at,
+    refs_of,
     render_config,
     resolve,
     version_ref,
@@ -62,11 +63,6 @@ __all__ = [
 def usage_key(component: str, entry: str) -> str:
     """The key under which `env.status.configVersions` records a component entry."""
     return f"{component}/{entry}"
-
-
-def refs_of(value: str) -> list[str]:
-    """The `name@version` refs recorded in one configVersions value."""
-    return [ref.strip() for ref in value.split(",") if ref.strip()]
 
 
 def merge_refs(recorded: Mapping[str, str], used: Mapping[str, Iterable[str]]) -> dict[str, str]:

@@ -3,12 +3,15 @@ resolution per run type and role, status.configVersions, and reconfiguration in 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from controller.configs.pending import pending_condition
 from controller.configs.resolve import ConfigIndex
 from controller.environments import plan as plan_module
 from controller.environments.expand import expand
+from crds.conditions import get_condition
 from crds.configresolve import render_config
 from crds.errors import TemplateError
 from crds.kinds.componentconfig import ComponentConfig
@@ -35,6 +38,19 @@ def repository() -> list[ComponentConfig]:
         cc("readout-any", fmt="ini", data="[readout]\nrate = 1\n", recorded=True),
         cc("readout-physics", run_type="PHYSICS", fmt="ini", data=READOUT_INI, recorded=True),
     ]
+
+
+def planned_with(
+    configs: list[ComponentConfig], monkeypatch: pytest.MonkeyPatch
+) -> list[ComponentConfig]:
+    """Make the simulated environment controller plan with `configs` (edit the list in place
+    to change them): it passes them to plan() as the real controller does from its cache."""
+
+    def planner(*args: Any, **kwargs: Any) -> plan_module.Plan:
+        return plan_module.plan(*args, **kwargs, configs=ConfigIndex(configs))
+
+    monkeypatch.setattr(helpers, "plan", planner)
+    return configs
 
 
 def sample(run_type: str) -> tuple[Environment, Workflow, dict[str, TaskClass]]:
@@ -83,10 +99,7 @@ def test_config_change_while_configured_reconfigures_in_place_and_records_new_ve
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     env, workflow, classes = sample("PHYSICS")
-    configs = repository()
-    monkeypatch.setattr(
-        helpers, "plan", lambda *a, **kw: plan_module.plan(*a, **kw, configs=ConfigIndex(configs))
-    )
+    configs = planned_with(repository(), monkeypatch)
     sim = Sim(env.model_copy(update={"spec": env.spec.model_copy(update={"state": "CONFIGURED"})}),
               workflow, classes, report_digest=True)  # fmt: skip
     settled = sim.settle()
@@ -113,10 +126,7 @@ def test_change_while_running_waits_for_the_next_run_and_stays_pending_until_the
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     env, workflow, classes = sample("PHYSICS")
-    configs = repository()
-    monkeypatch.setattr(
-        helpers, "plan", lambda *a, **kw: plan_module.plan(*a, **kw, configs=ConfigIndex(configs))
-    )
+    configs = planned_with(repository(), monkeypatch)
     running = env.model_copy(update={"spec": env.spec.model_copy(update={"state": "RUNNING"})})
     sim = Sim(running, workflow, classes, report_digest=True)
     assert sim.settle().status.state == "RUNNING"
@@ -135,3 +145,25 @@ def test_change_while_running_waits_for_the_next_run_and_stays_pending_until_the
     assert settled.status.state == "RUNNING"
     assert settled.status.config_versions == {"readout/main": "readout-physics@2"}
     assert sim.pids() == pids
+
+
+def test_broken_config_edit_while_configured_stalls_and_keeps_tasks_as_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env, workflow, classes = sample("PHYSICS")
+    configs = planned_with(repository(), monkeypatch)
+    configured = env.model_copy(
+        update={"spec": env.spec.model_copy(update={"state": "CONFIGURED"})}
+    )
+    sim = Sim(configured, workflow, classes, report_digest=True)
+    sim.settle()
+    before = {name: (t.status.pid, t.spec.properties) for name, t in sim.tasks.items()}
+
+    configs[1] = record(edit(configs[1], "[readout]\nrate = {{ rtae }}\n"))
+    settled = sim.settle()
+    stalled = get_condition(settled.status.conditions, "Stalled")
+    assert stalled is not None and stalled.status == "True"
+    assert "componentconfig/readout-physics@2 line 2: 'rtae' is undefined" in stalled.message
+    assert settled.status.state == "CONFIGURED"
+    assert settled.status.config_versions == {"readout/main": "readout-physics@1"}
+    assert {name: (t.status.pid, t.spec.properties) for name, t in sim.tasks.items()} == before
