@@ -5,9 +5,9 @@ The CLI never imports those packages (import-linter forbids it); it only finds a
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
-from importlib.machinery import PathFinder
 from pathlib import Path
 
 import typer
@@ -63,7 +63,9 @@ o2 gui --listen 127.0.0.1:9000 --token-file ~/.config/o2/gui-tokens
 
 def module_available(module: str) -> bool:
     """True when `python -m module` would run: the package and its __main__ exist (no import)."""
-    spec = PathFinder.find_spec(module)
+    # importlib.util.find_spec consults every finder (editable installs map packages through a
+    # meta-path finder, not sys.path) without importing a top-level package.
+    spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
         return False
     return any((Path(p) / "__main__.py").is_file() for p in spec.submodule_search_locations)
