@@ -8,7 +8,7 @@ The lead wires it with `register(app)`.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -26,7 +26,9 @@ from crds.configresolve import (
     current_version,
     format_ref,
     is_recorded,
+    parse_ref,
     payload_at,
+    refs_of,
     render_config,
     resolve,
     run_type_rank,
@@ -34,6 +36,7 @@ from crds.configresolve import (
 )
 from crds.errors import ConfigError
 from crds.kinds.componentconfig import ANY_ROLE, ANY_RUN_TYPE, ComponentConfig, ComponentConfigSpec
+from crds.kinds.environment import Environment
 from crds.meta import ObjectMeta, utcnow
 from crds.names import join_label
 from store.api import Store
@@ -417,8 +420,8 @@ def history_command(
     async def body(opts: GlobalOptions) -> None:
         async with connect(opts) as store:
             cc = await lookup(store, component, entry, run_type=run_type, role=role)
-        warn(f"# componentconfig/{version_ref(cc)} ({_where(cc)})")
             envs = (await store.list(Environment)).items
+        warn(f"# componentconfig/{version_ref(cc)} ({_where(cc)})")
         used_by = users_by_version(cc.metadata.name, envs)
         print_out(history_table(cc, now=utcnow(), used_by=used_by))
 

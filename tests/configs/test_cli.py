@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from cli.config import shown_version, unrecorded_note
 from controller.manager import Manager
 from crds.kinds.componentconfig import ComponentConfig
+from crds.kinds.environment import Environment, EnvironmentSpec
+from crds.meta import ObjectMeta
 from store.etcd import EtcdStore
 from tests.configs.conftest import O2Config, config_cli, wait_for
 from tests.configs.factories import cc, edit, record, version_is
@@ -97,10 +99,17 @@ async def test_three_edits_leave_three_previous_versions_shown_and_diffed(
         result = await o2config("import", "readout", "main", str(path))
         assert result.exit_code == 0, result.stderr
         await wait_for(etcd_store, ComponentConfig, "readout-any-any-main", version_is(rate))
+    env = await etcd_store.create(
+        Environment(metadata=ObjectMeta(name="physics-1"), spec=EnvironmentSpec(workflow="readout"))
+    )
+    refs = {"readout/main": "readout-any-any-main@2"}  # as the environment controller records
+    status = env.status.model_copy(update={"state": "CONFIGURED", "config_versions": refs})
+    await etcd_store.update_status(env.model_copy(update={"status": status}))
     history = await o2config("history", "readout", "main")
     rows = [line.split() for line in history.stdout.splitlines()[1:]]
     assert [row[0] for row in rows] == ["1", "2", "3", "4"]
     assert rows[-1][1] == "*"
+    assert [row[-1] for row in rows[:2]] == ["7", "physics-1"]  # BYTES, then USED-BY
     for version in (1, 2, 3):
         old = await o2config("show", "readout", "main", "--version", str(version))
         assert old.stdout == f"[readout]\nrate = {version}\n"
