@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from cli import config as config_cmd
 from cli import gitops
 from cli.commands import (
     apply,
@@ -101,6 +102,7 @@ for module in (
     logs,
     nodes,
     gitops,
+    config_cmd,
     up,
     passthrough,
 ):

@@ -1,19 +1,61 @@
-"""Child processes of `o2 up`: start, prefix logs, stop newest first by pid. Process I/O."""
+"""Child processes of `o2 up`: start, log to files, stop newest first by pid. Process I/O."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from rich.text import Text
+
+from cli.runtime import stdout_console
 
 log = logging.getLogger(__name__)
 
 LineSink = Callable[[str, str], None]
 """(child name, line) -> None: where a child's output goes."""
+
+STYLES = {"o2": "bold green", "etcd": "cyan", "cluster": "magenta", "controller": "yellow"}
+LOUD = ("WARNING", "ERROR", "CRITICAL", "Traceback")
+
+
+def say(source: str, message: str) -> None:
+    """One prefixed line on stdout: `[controller] ...`."""
+    console = stdout_console()
+    prefix = Text(f"[{source}] ", style=STYLES.get(source, "bold"))
+    console.print(prefix + Text(message), soft_wrap=True)
+    console.file.flush()
+
+
+def loud(line: str) -> bool:
+    """A warning or an error, in a JSON log line (`level`) or a plain one."""
+    if line.startswith("{"):
+        with contextlib.suppress(ValueError, AttributeError):
+            return str(json.loads(line).get("level", "")) in LOUD
+    return any(word in line for word in LOUD)
+
+
+def short(line: str) -> str:
+    """A JSON log line as `LEVEL message key=value ...`; other lines as they are."""
+    if not line.startswith("{"):
+        return line
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(doc, dict):
+        return line
+    extras = " ".join(
+        f"{k}={v}" for k, v in doc.items() if k not in ("time", "level", "logger", "message")
+    )
+    return f"{doc.get('level', '')} {doc.get('message', '')} {extras}".rstrip()
 
 
 @dataclass
@@ -30,9 +72,15 @@ class Child:
         return self.process.pid
 
 
-async def _pump(name: str, stream: asyncio.StreamReader, sink: LineSink) -> None:
-    while line := await stream.readline():
-        sink(name, line.decode(errors="replace").rstrip("\n"))
+async def _pump(
+    name: str, stream: asyncio.StreamReader, sink: LineSink, file: IO[str] | None
+) -> None:
+    try:
+        while line := await stream.readline():
+            sink(name, line.decode(errors="replace").rstrip("\n"))
+    finally:
+        if file is not None:
+            file.close()
 
 
 @dataclass
@@ -42,7 +90,29 @@ class Supervisor:
 
     sink: LineSink
     grace: float = 10.0
+    log_dir: Path | None = None
+    """Each child's full output goes to `<log_dir>/<name>.log`; only warnings and errors (or
+    everything, with `echo_all`) reach the sink. None: every line to the sink."""
+    echo_all: bool = False
     children: list[Child] = field(default_factory=list)
+
+    def log_path(self, name: str) -> Path | None:
+        return self.log_dir / f"{name}.log" if self.log_dir else None
+
+    def _line_sink(self, name: str) -> tuple[LineSink, IO[str] | None]:
+        path = self.log_path(name)
+        if path is None:
+            return self.sink, None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file = path.open("a", encoding="utf-8")
+
+        def sink(child: str, line: str) -> None:
+            file.write(line + "\n")
+            file.flush()
+            if self.echo_all or loud(line):
+                self.sink(child, short(line))
+
+        return sink, file
 
     async def start(
         self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None
@@ -56,7 +126,8 @@ class Supervisor:
             env={**os.environ, **(env or {})},
         )
         assert process.stdout is not None
-        pump = asyncio.create_task(_pump(name, process.stdout, self.sink))
+        sink, file = self._line_sink(name)
+        pump = asyncio.create_task(_pump(name, process.stdout, sink, file))
         child = Child(name=name, argv=list(argv), process=process, pump=pump)
         self.children.append(child)
         return child

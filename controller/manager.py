@@ -2,7 +2,9 @@
 
 Standby managers keep their caches warm; the leader runs the controllers, each write fenced by
 its leadership. Losing the lease (or a write rejected by the fence) stops the controllers at
-once and the manager campaigns again. Controllers are named by `module:Class` entry points in
+once and the manager campaigns again. Each term: caches synced → every reconciler's `on_start`
+→ workers; at its end: workers stopped → `on_stop(graceful=...)` → the fenced store swapped
+for one that rejects every write. Controllers are named by `module:Class` entry points in
 CONTROLLERS (other controller modules append theirs) or picked with `--controller`.
 """
 
@@ -54,6 +56,8 @@ class ManagerConfig:
     inactivity_timeout: float = 300.0
     shutdown_grace: float = 5.0
     """On SIGTERM, reconciles in flight may finish for this long before being cancelled."""
+    hook_timeout: float = 10.0
+    """Bound on each reconciler's on_start/on_stop term hook."""
     options: dict[str, Any] = field(default_factory=dict)
     """Passed to reconcilers as ctx.options (e.g. `mesos`: HOST:PORT)."""
 
@@ -89,7 +93,12 @@ class Manager:
         )
         entries = config.controllers or tuple(CONTROLLERS)
         self.controllers = [
-            Controller(load_reconciler(e)(self.ctx), observer=self.metrics) for e in entries
+            Controller(
+                load_reconciler(e)(self.ctx),
+                observer=self.metrics,
+                hook_timeout=config.hook_timeout,
+            )
+            for e in entries
         ]
         self.metrics_port: int | None = None
         self._fenced = asyncio.Event()
@@ -132,26 +141,33 @@ class Manager:
             asyncio.create_task(self._fenced.wait()),
             asyncio.create_task(stop.wait()),
         ]
-        synced = asyncio.create_task(self.informers.wait_synced())
+        starting = asyncio.create_task(self._start_term())
         try:
-            done, _ = await asyncio.wait([synced, *ends], return_when=asyncio.FIRST_COMPLETED)
-            if synced in done:
-                for ctl in self.controllers:
-                    ctl.start()
+            done, _ = await asyncio.wait([starting, *ends], return_when=asyncio.FIRST_COMPLETED)
+            if starting in done:
                 await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         finally:
             lost = ends[0].done() or self._fenced.is_set()
-            for task in (synced, *ends):
+            for task in (starting, *ends):
                 task.cancel()
-            await asyncio.gather(synced, *ends, return_exceptions=True)
+            await asyncio.gather(starting, *ends, return_exceptions=True)
             graceful = stop.is_set() and not lost
-            await self._stop_controllers(grace=self.config.shutdown_grace if graceful else 0.0)
+            await self._stop_controllers(graceful=graceful)
         if self._fenced.is_set():
             await self.elector.resign()  # whatever we hold is stale: let the others decide
 
-    async def _stop_controllers(self, *, grace: float = 0.0) -> None:
-        was_running = any(ctl.running for ctl in self.controllers)
-        await asyncio.gather(*(ctl.stop(grace=grace) for ctl in self.controllers))
+    async def _start_term(self) -> None:
+        await self.informers.wait_synced()
+        await asyncio.gather(*(ctl.start_term() for ctl in self.controllers))
+
+    async def _stop_controllers(self, *, graceful: bool = False) -> None:
+        """End the term of every controller: workers first, then their on_stop hooks (while
+        ctx.store is still this term's), then swap in a store that rejects every write."""
+        was_running = any(ctl.running or ctl.in_term for ctl in self.controllers)
+        grace = self.config.shutdown_grace if graceful else 0.0
+        await asyncio.gather(
+            *(ctl.end_term(graceful=graceful, grace=grace) for ctl in self.controllers)
+        )
         self.leading_store = None
         self.ctx.store = self.store.with_fence(Fence(self.lease_key, -1))
         self.metrics.leader.labels(self.config.identity).set(0)

@@ -51,7 +51,7 @@ o2 up --agents 4 --hollow-agents 20 --fast
 
 SAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "samples"
 DETECTOR_AGENTS = (("flp-tpc", "TPC"), ("flp-its", "ITS"))
-FAST_CLUSTER = ("--heartbeat-interval", "1", "--allocation-interval", "0.1")
+FAST_CLUSTER: tuple[str, ...] = ("--heartbeat-interval", "1", "--allocation-interval", "0.1")
 FAST_CLUSTER += ("--update-retry", "0.5", "--shutdown-grace", "2")
 FAST_CONTROLLER = ("--task-reconcile-period", "5", "--node-poll-period", "1", "--lease-ttl", "3")
 
@@ -97,7 +97,10 @@ def agents_yaml(*, generic: int, task_ports: int) -> str:
     agents = []
     for index, (host, attributes) in enumerate(named):
         base = task_ports + 100 * index
-        entry: dict[str, object] = {"hostname": host, "resources": {"ports": f"[{base}-{base + 99}]"}}
+        entry: dict[str, object] = {
+            "hostname": host,
+            "resources": {"ports": f"[{base}-{base + 99}]"},
+        }
         if attributes:
             entry["attributes"] = attributes
         agents.append(entry)
@@ -309,7 +312,9 @@ async def _up(opts: GlobalOptions, config: UpConfig) -> int:
         await _shutdown(sup, etcd, progress)
 
 
-async def _shutdown(sup: Supervisor, etcd: EmbeddedEtcd, progress: asyncio.Task[None] | None) -> None:
+async def _shutdown(
+    sup: Supervisor, etcd: EmbeddedEtcd, progress: asyncio.Task[None] | None
+) -> None:
     if progress is not None:
         progress.cancel()
         with contextlib.suppress(asyncio.CancelledError, O2Error):
@@ -350,7 +355,9 @@ def up_command(
     executor_command: Annotated[
         str | None, typer.Option(help="Executor command line [default: this venv's o2-executor].")
     ] = None,
-    fast: Annotated[bool, typer.Option(help="Short heartbeat/allocation/reconcile timers.")] = False,
+    fast: Annotated[
+        bool, typer.Option(help="Short heartbeat/allocation/reconcile timers.")
+    ] = False,
     samples: Annotated[
         bool, typer.Option("--samples/--no-samples", help="Apply manifests/samples.")
     ] = True,

@@ -77,6 +77,7 @@ class PilotReconciler(Reconciler):
         self.settings = PilotSettings.load(ctx.options, os.environ)
         self._nodes: dict[str, Node] = {}
         self._tasks: dict[str, Task] = {}
+        self._hinted: set[tuple[str, str]] = set()
 
     def watches(self) -> Sequence[Watch]:
         return [
@@ -125,6 +126,12 @@ class PilotReconciler(Reconciler):
             self._report(note, nodes)
 
     def _report(self, note: Note, nodes: dict[str, Node]) -> None:
+        if note.reason == "ReclaimPossible":  # said once per task and node, not every pass
+            if (note.name, note.message) in self._hinted:
+                return
+            if len(self._hinted) > 10_000:
+                self._hinted.clear()
+            self._hinted.add((note.name, note.message))
         obj: Resource | None = nodes.get(note.name)
         if note.kind == "Environment":
             obj = self.ctx.cache(Environment).get(note.name)

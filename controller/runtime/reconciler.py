@@ -3,16 +3,23 @@
 A reconciler declares the kind it reconciles and the kinds it watches, each with a mapping
 from a changed object to the keys to enqueue. It receives a key, never the event, reads from
 the shared informer cache and writes through the (leader-fenced) store in `ctx.store`.
+
+Leadership terms: `on_start()` runs when a term starts (caches synced, `ctx.store` fenced by
+the new term, before any worker runs) and `on_stop(graceful=...)` when it ends (after the
+workers stopped, before `ctx.store` is swapped out): the place to start and stop per-term
+background work (a Mesos subscription), instead of watching `ctx.store`. Each hook is bounded
+by `Controller.hook_timeout`; a hook that fails or overruns is logged and the term goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -123,6 +130,17 @@ class Reconciler(ABC):
     async def reconcile(self, key: str) -> Result:
         """Observe → plan → act → write status. Never sleep: return `Result(requeue_after)`."""
 
+    async def on_start(self) -> None:
+        """A leadership term starts: caches are synced, `ctx.store` is fenced by this term,
+        workers start right after. Start per-term background work here (keep it short)."""
+        return None  # default: nothing per term
+
+    async def on_stop(self, *, graceful: bool) -> None:
+        """The term ends, after the workers stopped. `graceful`: shutdown while the lease is
+        still held (writes still pass the fence: flush what is pending); otherwise the lease
+        was lost or a write was fenced (writes would be rejected: stop at once)."""
+        return None  # default: nothing per term
+
 
 class Observer(Protocol):
     """Metrics sink for the runner (controller.metrics.RuntimeMetrics)."""
@@ -133,11 +151,19 @@ class Observer(Protocol):
 FencedCallback = Callable[[FencedError], None]
 ReconcileHook = Callable[[str, str], None]
 
+DEFAULT_HOOK_TIMEOUT = 10.0
+
 
 class Controller:
     """Runs one reconciler: informer handlers fill its queue; workers run only while leading."""
 
-    def __init__(self, reconciler: Reconciler, *, observer: Observer | None = None) -> None:
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        *,
+        observer: Observer | None = None,
+        hook_timeout: float = DEFAULT_HOOK_TIMEOUT,
+    ) -> None:
         self.reconciler = reconciler
         self.name = reconciler.name
         self.queue = WorkQueue()
@@ -146,6 +172,9 @@ class Controller:
         self.halted = False
         """Set when a write was rejected by the fence, or on a graceful stop: workers stop
         pulling keys at once (the keys stay queued for the next term)."""
+        self.hook_timeout = hook_timeout
+        self.in_term = False
+        """Between `start_term` and `end_term`: on_start was called, on_stop is owed."""
         self._tasks: list[asyncio.Task[None]] = []
         self._busy: set[asyncio.Task[Any]] = set()
         self._handlers: list[tuple[Informer[Any], Callable[[CacheEvent[Any]], None]]] = []
@@ -176,8 +205,39 @@ class Controller:
     def running(self) -> bool:
         return bool(self._tasks)
 
+    async def start_term(self) -> None:
+        """A leadership term starts (caches synced): `on_start`, then the workers."""
+        self.in_term = True
+        await self._hook("on_start", self.reconciler.on_start)
+        self.start()
+
+    async def end_term(self, *, graceful: bool, grace: float = 0.0) -> None:
+        """The term ends: stop the workers (in-flight reconciles get `grace` seconds when
+        graceful, none otherwise), then `on_stop` if `on_start` was called."""
+        await self.stop(grace=grace if graceful else 0.0)
+        if self.in_term:
+            self.in_term = False
+            await self._hook(
+                "on_stop", functools.partial(self.reconciler.on_stop, graceful=graceful)
+            )
+
+    async def _hook(self, hook: str, call: Callable[[], Awaitable[None]]) -> None:
+        """Run a term hook, bounded by `hook_timeout`; failures are logged, never raised."""
+        try:
+            async with asyncio.timeout(self.hook_timeout):
+                await call()
+        except TimeoutError:
+            log.error(
+                "Term hook timed out",
+                extra={"controller": self.name, "hook": hook, "timeout": self.hook_timeout},
+            )
+        except Exception as exc:
+            log.exception(
+                "Term hook failed", extra={"controller": self.name, "hook": hook, "error": str(exc)}
+            )
+
     def start(self) -> None:
-        """Start workers (and resync); called when leadership is acquired."""
+        """Start workers (and resync); called when leadership is acquired (by `start_term`)."""
         if self._tasks:
             return
         self.halted = False

@@ -1,21 +1,18 @@
 """TaskReconciler: the task controller's entry point in the manager (finalizer, deletion, and
 the framework driver's lifetime). I/O: the store (finalizers) and the driver.
 
-The driver (controller.tasks.framework) runs for exactly one leadership term: the reconcile of
-the reserved key `@framework` (never a Task name: names are DNS labels), which the runtime
-enqueues when the term starts, starts it and looks again every few seconds; the driver ends by
-itself when the manager swaps `ctx.store` at the end of the term. Reconciles
-of Task names ensure the `o2.tasks/kill` finalizer, KILL deleted tasks' processes before the
-finalizer is removed, and wake the driver, which batches launches and transitions.
+The driver (controller.tasks.framework) runs for exactly one leadership term: the runtime's
+term hooks start it (`on_start`: subscribe as the persisted framework id, adopt) and stop it
+(`on_stop`: at once when the lease was lost, after flushing status writes on shutdown).
+Reconciles of Task names ensure the `o2.tasks/kill` finalizer, KILL deleted tasks' processes
+before the finalizer is removed, and wake the driver, which batches launches and transitions.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Iterable
 
 from controller.mesos import SchedulerClient
 from controller.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
@@ -29,10 +26,8 @@ from mesosapi.scheduler import framework_info
 
 log = logging.getLogger(__name__)
 
-FRAMEWORK_KEY = "@framework"
 FINALIZER = "o2.tasks/kill"
 KILL_RECHECK = 2.0
-DRIVER_CHECK = 2.0
 
 
 def framework_config(options: dict[str, object]) -> FrameworkConfig | None:
@@ -66,35 +61,24 @@ class TaskReconciler(Reconciler):
         self.framework = (
             TaskFramework(ctx, self.config, client_factory=self._client) if self.config else None
         )
-        self._driver: asyncio.Task[None] | None = None
 
     def _client(self, framework_id: FrameworkId | None) -> SchedulerClient:
         assert self.config is not None
         info = framework_info(self.config.name, user=os.environ.get("USER", "root") or "root")
         return SchedulerClient(list(self.config.masters), info, framework_id=framework_id)
 
-    def resync_keys(self) -> Iterable[str]:
-        return [FRAMEWORK_KEY, *super().resync_keys()]
-
-    async def reconcile(self, key: str) -> Result:
-        if key == FRAMEWORK_KEY:
-            return self._ensure_framework()
-        return await self._reconcile_task(key)
-
-    def _ensure_framework(self) -> Result:
-        """Start the driver for this term if it is not running (it stops by itself when the
-        term ends); looked at again every few seconds, so a crashed driver is restarted."""
+    async def on_start(self) -> None:
         if self.framework is None:
             log.warning("No Mesos master configured (--mesos): the task controller idles")
-            return Result()
-        running = self._driver
-        if running is not None and running.done():
-            if not running.cancelled() and running.exception() is not None:
-                log.error("Task framework ended", extra={"error": str(running.exception())})
-            running = None
-        if running is None:
-            self._driver = asyncio.create_task(self.framework.run(), name="task-framework")
-        return Result(requeue_after=DRIVER_CHECK)
+            return
+        self.framework.start()
+
+    async def on_stop(self, *, graceful: bool) -> None:
+        if self.framework is not None:
+            await self.framework.stop(graceful=graceful)
+
+    async def reconcile(self, key: str) -> Result:
+        return await self._reconcile_task(key)
 
     async def _reconcile_task(self, name: str) -> Result:
         task = self.ctx.cache(Task).get(name)

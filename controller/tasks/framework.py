@@ -1,6 +1,9 @@
 """The framework driver: one Mesos subscription per leadership term, turning events into Task
-status and Task changes into Mesos calls. I/O lives here (Mesos client, store through the
-status writer); every decision is delegated to the pure `placement` and `status` modules.
+status and Task changes into Mesos calls. The task reconciler's term hooks call `start()` and
+`stop(graceful=...)`; between them a supervisor keeps `run()` going (restarted with backoff if
+one of its loops dies, given up when a write is fenced: the term is over). I/O lives here
+(Mesos client, store through the status writer); every decision is delegated to the pure
+`placement` and `status` modules.
 
 Adoption: the framework id is kept at `<prefix>/runtime/mesos/framework-id`, so a restarted
 (or newly elected) controller subscribes as the same framework. After SUBSCRIBED it reconciles
@@ -29,7 +32,7 @@ from controller.tasks.base import (
 )
 from controller.tasks.control import ControlHandling
 from controller.tasks.offers import OfferHandling
-from crds.errors import MesosCallError, MesosUnavailableError
+from crds.errors import FencedError, MesosCallError, MesosUnavailableError
 from crds.kinds.task import Task
 from mesosapi.models import AgentId, FrameworkId, TaskId
 from mesosapi.models import TaskStatus as MesosStatus
@@ -38,6 +41,10 @@ from mesosapi.scheduler import Error, Failure, Message, Offers, SchedulerEvent, 
 log = logging.getLogger(__name__)
 
 FRAMEWORK_ID_KEY = "runtime/mesos/framework-id"
+RESTART_MIN = 0.5
+RESTART_MAX = 30.0
+"""Backoff bounds (seconds) between restarts of a failed subscription within one term."""
+FLUSH_TIMEOUT = 2.0
 
 __all__ = ["FrameworkConfig", "FrameworkState", "TaskFramework", "task_name_of"]
 
@@ -54,10 +61,46 @@ class TaskFramework(OfferHandling, ControlHandling):
     ) -> None:
         super().__init__(ctx, config, client_factory=client_factory)
         self.nodes.add_handler(self._on_node_change)
+        self._term: asyncio.Task[None] | None = None
+        self._graceful_stop = False
+
+    def start(self) -> None:
+        """Subscribe for this leadership term (in the background; returns at once)."""
+        if self._term is None or self._term.done():
+            self._graceful_stop = False
+            self._term = asyncio.create_task(self._supervise(), name="task-framework")
+
+    async def stop(self, *, graceful: bool) -> None:
+        """End the term's subscription now; `graceful`: flush pending status writes first."""
+        term, self._term = self._term, None
+        if term is None:
+            return
+        self._graceful_stop = graceful
+        term.cancel()
+        await asyncio.gather(term, return_exceptions=True)
+
+    async def _supervise(self) -> None:
+        delay = RESTART_MIN
+        loop = asyncio.get_running_loop()
+        while True:
+            began = loop.time()
+            try:
+                await self.run()
+                log.error("Task framework ended: restarting", extra={"delay": delay})
+            except FencedError as exc:
+                log.error("Task framework fenced: stopping", extra={"error": str(exc)})
+                return
+            except Exception as exc:
+                log.exception(
+                    "Task framework failed: restarting", extra={"error": str(exc), "delay": delay}
+                )
+            if loop.time() - began > RESTART_MAX:
+                delay = RESTART_MIN  # it ran for a while: a fresh failure, not a crash loop
+            await asyncio.sleep(delay)  # backoff before resubscribing, not polling
+            delay = min(delay * 2, RESTART_MAX)
 
     async def run(self) -> None:
-        """Until the leadership term ends (ctx.store is swapped by the manager) or a loop dies."""
-        term_store = self.ctx.store
+        """Subscribe and drive until cancelled (the term ends) or one of the loops dies."""
         framework_id = await self._load_framework_id()
         client = self.client = self._client_factory(framework_id)
         client.start()
@@ -66,19 +109,18 @@ class TaskFramework(OfferHandling, ControlHandling):
             asyncio.create_task(self.writer.run(), name="task-status-writer"),
             asyncio.create_task(self._control_loop(), name="task-control"),
             asyncio.create_task(self._reconcile_loop(), name="task-reconcile"),
-            asyncio.create_task(self._watch_term(term_store), name="task-term"),
         ]
         try:
             done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
             for loop in done:
-                loop.result()  # a dead loop ends the term (and raises its error)
+                loop.result()  # a dead loop ends the run (and raises its error)
         finally:
             for loop in loops:
                 loop.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
-            if self.ctx.store is term_store:
+            if self._graceful_stop:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self.writer.flush(), 2.0)
+                    await asyncio.wait_for(self.writer.flush(), FLUSH_TIMEOUT)
             await client.close()
             self.client = None
             log.info("Task framework stopped")
@@ -86,12 +128,6 @@ class TaskFramework(OfferHandling, ControlHandling):
     async def _consume(self, client: FrameworkClient) -> None:
         async for event in client.events():
             await self._on_event(event)
-
-    async def _watch_term(self, term_store: object) -> None:
-        """Returns when the manager swaps ctx.store: leadership ended (or shutdown). The runtime
-        has no term-end hook for reconcilers, so this looks every tick."""
-        while self.ctx.store is term_store:  # noqa: ASYNC110 (no event to wait on)
-            await asyncio.sleep(self.config.tick)
 
     async def _control_loop(self) -> None:
         while True:

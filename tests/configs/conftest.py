@@ -13,7 +13,7 @@ import typer
 from typer.testing import CliRunner, Result
 
 from cli.config import register
-from cli.main import root
+from cli.options import DEFAULT_ETCD, ENV_VARS, GlobalOptions
 from controller.manager import Manager, ManagerConfig
 from controller.runtime.leader import LeaderConfig
 from crds.resource import Resource
@@ -43,10 +43,20 @@ async def manager(etcd_store: EtcdStore) -> AsyncIterator[Manager]:
         assert done, "manager did not stop"
 
 
+def _root(
+    ctx: typer.Context,
+    *,
+    etcd: str = typer.Option(DEFAULT_ETCD, envvar=ENV_VARS["etcd"]),
+    prefix: str = typer.Option("/o2", envvar=ENV_VARS["prefix"]),
+) -> None:
+    """The global options `o2`'s root callback collects (only those these tests need)."""
+    ctx.obj = GlobalOptions(etcd=etcd, prefix=prefix)
+
+
 def config_cli() -> typer.Typer:
-    """The root app with only the `o2 config` group, as the lead wires it into `o2`."""
+    """A root app with only the `o2 config` group, wired as `o2` wires it (`register(app)`)."""
     app = typer.Typer(pretty_exceptions_enable=False, rich_markup_mode="markdown")
-    app.callback()(root)
+    app.callback()(_root)
     register(app)
     return app
 

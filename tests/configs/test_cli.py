@@ -109,7 +109,7 @@ async def test_three_edits_leave_three_previous_versions_shown_and_diffed(
     rows = [line.split() for line in history.stdout.splitlines()[1:]]
     assert [row[0] for row in rows] == ["1", "2", "3", "4"]
     assert rows[-1][1] == "*"
-    assert [row[-1] for row in rows[:2]] == ["7", "physics-1"]  # BYTES, then USED-BY
+    assert [row[-1] for row in rows[:2]] == ["19", "physics-1"]  # BYTES, then USED-BY
     for version in (1, 2, 3):
         old = await o2config("show", "readout", "main", "--version", str(version))
         assert old.stdout == f"[readout]\nrate = {version}\n"
