@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
+from cli.cas import update_spec
+from cli.commands.state import plan_write
 from crds.errors import O2Error
 from crds.kinds.environment import Environment
 from store.api import Store
 
 log = logging.getLogger(__name__)
+
+RECOVERING = (
+    "environment {name} lost its tasks with the previous local cluster: recovering it "
+    "(as `o2 recover {name}`; --no-recover leaves it in ERROR)"
+)
 
 Report = Callable[[str, str], None]
 """(source, line) -> None."""
@@ -54,34 +62,93 @@ def summary(envs: Sequence[Environment]) -> str:
     return "; ".join(parts)
 
 
-async def watch_environments(
-    store: Store, names: Sequence[str], *, report: Report, ready: Callable[[str], None]
-) -> None:
-    """Report each change of the named environments (deduplicated) until cancelled; call
-    `ready` once, when all of them have settled."""
-    latest: dict[str, Environment] = {}
-    printed: dict[str, str] = {}
-    announced = False
+async def previous_environments(store: Store) -> set[str]:
+    """Environments that had tasks before this `o2 up` (and are not in ERROR): their status is
+    from the previous local cluster, whose processes are gone."""
+    listed = await store.list(Environment)
+    return {
+        env.name
+        for env in listed.items
+        if env.status.task_total > 0 and env.status.state != "ERROR"
+    }
 
-    def seen(env: Environment) -> None:
-        nonlocal announced
-        latest[env.name] = env
+
+async def recover(store: Store, name: str) -> None:
+    """What `o2 recover NAME` writes: bump spec.recoverRequest (compare-and-swap)."""
+    await update_spec(store, Environment, name, mutate=lambda env: plan_write("recover", env))
+
+
+@dataclass
+class Tracker:
+    """Which environments count as settled: a stale one only after a fresh status, and not
+    while a recovery `o2 up` asked for is pending."""
+
+    names: Sequence[str]
+    stale: set[str]
+    auto_recover: bool
+    latest: dict[str, Environment] = field(default_factory=dict)
+    printed: dict[str, str] = field(default_factory=dict)
+    recovering: set[str] = field(default_factory=set)
+    recovered: set[str] = field(default_factory=set)
+    announced: bool = False
+
+    def needs_recovery(self, env: Environment) -> bool:
+        wanted = self.auto_recover and env.name in self.stale - self.recovered
+        return wanted and env.status.state == "ERROR"
+
+    def observe(self, env: Environment, *, fresh: bool) -> None:
+        self.latest[env.name] = env
+        if fresh and env.status.state != "ERROR":
+            self.recovering.discard(env.name)
+        if fresh and not self.needs_recovery(env):
+            self.stale.discard(env.name)
+
+    def counts(self, name: str) -> bool:
+        env = self.latest.get(name)
+        if env is None or name in self.stale or name in self.recovering:
+            return False
+        return settled(env)
+
+    def all_settled(self) -> bool:
+        return all(self.counts(n) for n in self.names)
+
+
+async def watch_environments(
+    store: Store,
+    names: Sequence[str],
+    *,
+    stale: set[str],
+    auto_recover: bool,
+    report: Report,
+    ready: Callable[[str], None],
+) -> None:
+    """Report each change of the named environments (deduplicated) until cancelled; recover
+    (once) a stale one that goes to ERROR; call `ready` once, when all have settled."""
+    track = Tracker(names=names, stale=set(stale) & set(names), auto_recover=auto_recover)
+
+    async def seen(env: Environment, *, fresh: bool) -> None:
+        track.observe(env, fresh=fresh)
         line = progress_line(env)
-        if printed.get(env.name) != line:
-            printed[env.name] = line
+        if track.printed.get(env.name) != line:
+            track.printed[env.name] = line
             report("o2", line)
-        if not announced and all(n in latest and settled(latest[n]) for n in names):
-            announced = True
-            ready(summary([latest[n] for n in names]))
+        if fresh and track.needs_recovery(env):
+            track.recovered.add(env.name)
+            track.recovering.add(env.name)
+            report("o2", RECOVERING.format(name=env.name))
+            await recover(store, env.name)
+        if not track.announced and track.all_settled():
+            track.announced = True
+            ready(summary([track.latest[n] for n in names]))
 
     try:
         listed = await store.list(Environment)
         for env in listed.items:
             if env.name in names:
-                seen(env)
+                await seen(env, fresh=False)
         async for event in store.watch(Environment, start_revision=listed.revision + 1):
             if event.obj is not None and event.name in names and event.type != "DELETED":
-                seen(event.obj)
+                await seen(event.obj, fresh=True)
     except O2Error as exc:
         log.warning("Progress watch ended", extra={"error": str(exc)})
         report("o2", f"progress view stopped ({exc}); `o2 get env -w` shows changes")

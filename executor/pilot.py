@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import fcntl
 import json
 import os
 import signal
@@ -115,12 +116,29 @@ class Pilot:
             },
         )
 
-    def recover(self) -> None:
-        """Requeue jobs a killed predecessor of the same name left claimed."""
+    def recover(self) -> bool:
+        """Requeue jobs a killed predecessor of the same name left claimed; True when none is
+        left. A job whose process still holds its lock (it is writing its checkpoint after the
+        old pilot died) is left for the next call."""
+        left = False
         for path in sorted(self.layout.mine.glob("*.json")):
+            if path.stem in self.running:
+                continue
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                left = True
+                continue
+            finally:
+                os.close(fd)  # also drops the lock: nobody else takes it for a file out of queue/
             os.replace(path, self.layout.queue / path.name)
             self.counts["recovered"] += 1
             say(f"job {path.stem} recovered from a previous pilot")
+        return not left
 
     def claim(self) -> bool:
         """Take the oldest queued job, if any; False when the queue is empty."""
@@ -170,7 +188,10 @@ class Pilot:
         say(f"job {run.job} requeued ({why}, progress {progress})")
 
     def loop(self) -> None:
+        recovered = self.recover()
         while not self.draining:
+            if not recovered:
+                recovered = self.recover()
             self.reap()
             while len(self.running) < self.slots and not self.draining and self.claim():
                 pass
@@ -190,6 +211,7 @@ class Pilot:
         for run in list(self.running.values()):
             del self.running[run.job]
             self._requeue(run, why="killed")
+        self.recover()
         self.state = "drained"
         self.report()
         seconds = time.monotonic() - started
@@ -238,6 +260,8 @@ def run_job(path: Path, *, parent: int | None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     if parent is not None:
         _die_with_parent(parent)
+    fd = os.open(path, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # held until exit: nobody moves the file while we write it
     doc = _read(path)
     seconds = float(str(doc.get("seconds", 1.0)))
     progress = float(str(doc.get("progress", 0.0)))
@@ -246,7 +270,11 @@ def run_job(path: Path, *, parent: int | None) -> int:
         time.sleep(STEP_SECONDS)
         progress = min(1.0, (time.monotonic() - begin) / seconds) if seconds > 0 else 1.0
     if progress < 1.0:
-        write_json(path, {**doc, "progress": round(progress, 4)})
+        # in place, through our locked descriptor: if the file was moved meanwhile, the
+        # checkpoint follows it instead of re-creating a second copy at the old path
+        data = json.dumps({**doc, "progress": round(progress, 4)}, sort_keys=True).encode()
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
         return EXIT_CHECKPOINTED
     return 0
 
@@ -278,7 +306,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     pilot = Pilot(layout, status, slots=max(1, args.slots), grace=args.grace, poll=args.poll)
     signal.signal(signal.SIGTERM, pilot.on_signal)
     signal.signal(signal.SIGINT, pilot.on_signal)
-    pilot.recover()
     pilot.report()
     say(f"pilot {args.name} started pid {os.getpid()} on {args.jobs}")
     pilot.loop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import os
 import signal
@@ -24,7 +25,7 @@ from cli.manifests import load
 from cli.options import GlobalOptions
 from cli.runtime import connect, run
 from cli.supervisor import Child, Supervisor, say, wait_for_port, wait_pid_exit
-from cli.up_progress import watch_environments
+from cli.up_progress import previous_environments, watch_environments
 from crds.errors import O2Error
 from crds.kinds.environment import Environment
 from store.embedded import DEFAULT_CLIENT_PORT, EmbeddedEtcd, default_data_dir
@@ -69,6 +70,7 @@ class UpConfig:
     metrics_port: int | None
     executor_command: str | None
     fast: bool
+    recover: bool
     samples: bool
     cluster: bool
     controller: bool
@@ -225,7 +227,7 @@ def banner(
         f"  logs:       {config.data_dir / 'logs'}",
         f"  try:        export O2_ETCD={etcd.endpoint}",
         "              o2 get env; o2 get tasks; o2 describe env physics-1",
-        "              o2 stop physics-1; o2 start physics-1   # a new run number",
+        "              o2 stop physics-1 --yes; o2 start physics-1   # a new run number",
         f"              {ctl} --endpoints={etcd.endpoint} watch --prefix {opts.prefix}/registry/",
         "  Ctrl-C stops everything (etcd data is kept).",
     ]
@@ -253,12 +255,16 @@ async def _serve(sup: Supervisor, etcd: EmbeddedEtcd, stop: asyncio.Event) -> in
 class Started:
     mesos: bool
     environments: list[str]
+    stale: set[str]
 
 
 async def _bring_up(sup: Supervisor, config: UpConfig, opts: GlobalOptions) -> Started:
+    async with connect(opts) as store:
+        stale = await previous_environments(store)
     cluster = await _start_cluster(sup, config)
     await _start_controller(sup, config, opts, mesos=cluster is not None)
-    return Started(mesos=cluster is not None, environments=await _apply_samples(opts, config))
+    envs = await _apply_samples(opts, config)
+    return Started(mesos=cluster is not None, environments=envs, stale=stale)
 
 
 async def _until_stopped(work: Coroutine[Any, Any, Started], stop: asyncio.Event) -> Started | None:
@@ -281,13 +287,16 @@ async def _progress(
     """Environment progress lines, then the banner once every sample environment runs."""
     if not started.environments:
         return
+    watch = functools.partial(
+        watch_environments, stale=started.stale, auto_recover=config.recover, report=say
+    )
 
     def ready(summary: str) -> None:
         text = banner(opts=opts, config=config, etcd=etcd, mesos=started.mesos, done=summary)
         say("o2", text)
 
     async with connect(opts) as store:
-        await watch_environments(store, started.environments, report=say, ready=ready)
+        await watch(store, started.environments, ready=ready)
 
 
 async def _up(opts: GlobalOptions, config: UpConfig) -> int:
@@ -358,6 +367,13 @@ def up_command(
     fast: Annotated[
         bool, typer.Option(help="Short heartbeat/allocation/reconcile timers.")
     ] = False,
+    recover: Annotated[
+        bool,
+        typer.Option(
+            "--recover/--no-recover",
+            help="Recover environments whose tasks died with the previous local cluster.",
+        ),
+    ] = True,
     samples: Annotated[
         bool, typer.Option("--samples/--no-samples", help="Apply manifests/samples.")
     ] = True,
@@ -380,6 +396,7 @@ def up_command(
         metrics_port=metrics_port,
         executor_command=executor_command,
         fast=fast,
+        recover=recover,
         samples=samples,
         cluster=cluster,
         controller=controller,
