@@ -63,14 +63,17 @@ def summary(envs: Sequence[Environment]) -> str:
 
 
 async def previous_environments(store: Store) -> set[str]:
-    """Environments that had tasks before this `o2 up` (and are not in ERROR): their status is
-    from the previous local cluster, whose processes are gone."""
+    """Environments that had tasks before this `o2 up`: their status is from the previous
+    local cluster, whose processes are gone. Not those in ERROR for another reason than lost
+    tasks: that ERROR is for the operator to look at."""
     listed = await store.list(Environment)
-    return {
-        env.name
-        for env in listed.items
-        if env.status.task_total > 0 and env.status.state != "ERROR"
-    }
+    return {env.name for env in listed.items if _stale(env)}
+
+
+def _stale(env: Environment) -> bool:
+    status = env.status
+    lost = status.task_counts.get("Lost", 0) > 0
+    return status.task_total > 0 and (status.state != "ERROR" or lost)
 
 
 async def recover(store: Store, name: str) -> None:
@@ -132,7 +135,7 @@ async def watch_environments(
         if track.printed.get(env.name) != line:
             track.printed[env.name] = line
             report("o2", line)
-        if fresh and track.needs_recovery(env):
+        if track.needs_recovery(env):
             track.recovered.add(env.name)
             track.recovering.add(env.name)
             report("o2", RECOVERING.format(name=env.name))

@@ -53,7 +53,8 @@ class ManagerConfig:
     leader: LeaderConfig = field(default_factory=LeaderConfig)
     controllers: tuple[str, ...] = ()
     metrics_port: int | None = None
-    inactivity_timeout: float = 300.0
+    inactivity_timeout: float | None = None
+    """Restart a watch silent this long; None: 3 x the store's progress interval (or 300 s)."""
     shutdown_grace: float = 5.0
     """On SIGTERM, reconciles in flight may finish for this long before being cancelled."""
     hook_timeout: float = 10.0
