@@ -12,7 +12,21 @@ from typer.testing import CliRunner
 from cli.main import app
 from tests.cli.conftest import REPO
 
-COMMANDS = ["apply", "get", "describe", "delete", "diff", "wait", "up", "config", "sync", "logs", "start", "stop", "cordon"]
+COMMANDS = [
+    "apply",
+    "get",
+    "describe",
+    "delete",
+    "diff",
+    "wait",
+    "up",
+    "config",
+    "sync",
+    "logs",
+    "start",
+    "stop",
+    "cordon",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
