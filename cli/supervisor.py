@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,39 @@ log = logging.getLogger(__name__)
 LineSink = Callable[[str, str], None]
 """(child name, line) -> None: where a child's output goes."""
 
-STYLES = {"o2": "bold green", "etcd": "cyan", "cluster": "magenta", "controller": "yellow"}
+STYLES = {
+    "o2": "bold green",
+    "etcd": "cyan",
+    "cluster": "magenta",
+    "controller": "yellow",
+    "gui": "blue",
+}
 LOUD = ("WARNING", "ERROR", "CRITICAL", "Traceback")
+NOTABLE = (
+    "Became leader",
+    "Resigned leadership",
+    "Subscribed to Mesos",
+    "Allocated run number",
+    "Local Mesos cluster up",
+    "Framework registered",
+)
+"""Milestones echoed from children's INFO logs, so the terminal shows they are alive."""
+
+PDEATH_SHIM = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)\n"  # PR_SET_PDEATHSIG
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(1)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+"""Runs before a child's program, in the child: SIGTERM when `o2 up` dies, even by SIGKILL
+(so a killed `o2 up` leaves nothing behind); the parent check closes the race where `o2 up`
+died before the prctl. A fresh single-threaded process, so no preexec_fn in ours (which runs
+grpc threads). The setting survives exec; the pid stays the child's."""
+
+
+def with_parent_death_signal(argv: Sequence[str]) -> list[str]:
+    return [sys.executable, "-I", "-S", "-c", PDEATH_SHIM, str(os.getpid()), *argv]
 
 
 def say(source: str, message: str) -> None:
@@ -35,7 +67,9 @@ def say(source: str, message: str) -> None:
 
 
 def loud(line: str) -> bool:
-    """A warning or an error, in a JSON log line (`level`) or a plain one."""
+    """A warning, an error or a milestone, in a JSON log line (`level`) or a plain one."""
+    if any(milestone in line for milestone in NOTABLE):
+        return True
     if line.startswith("{"):
         with contextlib.suppress(ValueError, AttributeError):
             return str(json.loads(line).get("level", "")) in LOUD
@@ -94,6 +128,8 @@ class Supervisor:
     """Each child's full output goes to `<log_dir>/<name>.log`; only warnings and errors (or
     everything, with `echo_all`) reach the sink. None: every line to the sink."""
     echo_all: bool = False
+    on_start: Callable[[str, int], None] | None = None
+    """Told (name, pid) of every child started, e.g. to record it in a pid file."""
     children: list[Child] = field(default_factory=list)
 
     def log_path(self, name: str) -> Path | None:
@@ -118,7 +154,7 @@ class Supervisor:
         self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None
     ) -> Child:
         process = await asyncio.create_subprocess_exec(
-            *argv,
+            *with_parent_death_signal(argv),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -130,6 +166,8 @@ class Supervisor:
         pump = asyncio.create_task(_pump(name, process.stdout, sink, file))
         child = Child(name=name, argv=list(argv), process=process, pump=pump)
         self.children.append(child)
+        if self.on_start is not None:
+            self.on_start(name, child.pid)
         return child
 
     async def first_exit(self) -> Child:

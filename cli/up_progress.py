@@ -1,10 +1,13 @@
-"""`o2 up`'s progress lines: environments' state and task counts, read from a store watch."""
+"""`o2 up`'s progress lines (environments' state and task counts, from a store watch) and the
+banner it prints once they have settled."""
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cli.cas import update_spec
 from cli.commands.state import plan_write
@@ -37,7 +40,7 @@ def progress_line(env: Environment) -> str:
     counts = ", ".join(f"{state} {n}" for state, n in sorted(status.task_counts.items()))
     if counts:
         head += f"; tasks: {counts}"
-    if status.message and status.state == "ERROR":
+    if status.message and status.state == "ERROR" and status.transition is None:
         head += f"; {status.message}"
     return head
 
@@ -155,3 +158,44 @@ async def watch_environments(
     except O2Error as exc:
         log.warning("Progress watch ended", extra={"error": str(exc)})
         report("o2", f"progress view stopped ({exc}); `o2 get env -w` shows changes")
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where this `o2 up`'s parts listen; None for the parts it did not start."""
+
+    etcd: str
+    prefix: str
+    etcd_data: Path
+    logs: Path
+    mesos: str | None = None
+    gui: str | None = None
+    metrics: str | None = None
+
+
+def banner(done: str, *, at: Endpoints, env: str) -> str:
+    """`o2 is up: ...` and what to try next, with the exact endpoints."""
+    etcdctl = Path(sys.executable).parent / "etcdctl"
+    ctl = str(etcdctl) if etcdctl.exists() else "etcdctl"
+    mesos_env = f" O2_MESOS=http://{at.mesos}" if at.mesos else ""
+    lines = [
+        f"o2 is up: {done}",
+        f"  etcd:       {at.etcd} (prefix {at.prefix}; data {at.etcd_data})",
+    ]
+    if at.mesos:
+        lines.append(f"  mesos:      http://{at.mesos}/master/state")
+    if at.gui:
+        lines.append(f"  dashboard:  {at.gui}")
+    if at.metrics:
+        lines.append(f"  metrics:    {at.metrics}")
+    lines += [
+        f"  logs:       {at.logs}",
+        f"  try:        export O2_ETCD={at.etcd}{mesos_env}",
+        f"              o2 get env; o2 get tasks; o2 describe env {env}",
+        f"              o2 stop {env} --yes; o2 start {env}   # a new run number",
+        f"              {ctl} --endpoints={at.etcd} watch --prefix {at.prefix}/registry/",
+        "  Ctrl-C stops everything (etcd data is kept).",
+    ]
+    if at.mesos:
+        lines.insert(-3, f"              o2 logs {env}-flp-tpc-readout")
+    return "\n".join(lines)

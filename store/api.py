@@ -9,6 +9,9 @@ Semantics (DESIGN.md §2), checked by one contract test suite against both imple
   lease (unless `lease=` names another). Bumps generation only when spec changed. A write that
   changes nothing is skipped (returns the stored object).
 - update_status: CAS like update; writes only status (never spec, never generation).
+- update_many / update_status_many: the same per object, CAS puts batched into txns of up to
+  128 ops (a few txns in flight); an object whose compare lost gets its own single write's
+  result (the written object, or ConflictError/NotFoundError) in its slot of the answer.
 - delete: an object with finalizers only gets deletionTimestamp; otherwise it is removed.
   When the last finalizer is removed from an object that has deletionTimestamp, it is removed.
   Without resource_version, a delete that races with a write re-reads and tries again (a few
@@ -100,6 +103,11 @@ class Store(Protocol):
         ...
 
     async def update_status(self, obj: R) -> R: ...
+
+    async def update_many(self, objs: Sequence[R]) -> list[R | Exception]:
+        """`update` for many objects (keeping their leases) in as few etcd txns as possible;
+        per-item results, in order: the written or unchanged object, or that item's error."""
+        ...
 
     async def update_status_many(self, objs: Sequence[R]) -> list[R | Exception]:
         """Status writes for many objects in as few etcd txns as possible; per-item results."""

@@ -6,49 +6,38 @@ provide the backend, so the fake and the real store share semantics by construct
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from crds.errors import (
     AlreadyExistsError,
     ConflictError,
-    FencedError,
     NotFoundError,
-    O2Error,
-    StoreUnavailableError,
     UnreadableObjectError,
 )
 from crds.meta import utcnow
 from crds.resource import Resource
 from store import codec
 from store.api import DEFAULT_PREFIX, Fence, ListResult, RuntimeKV, Store, WatchEvent
-from store.kv import KV, Compare, Delete, Get, KVBackend, KVEvent, Op, Put
-from store.rawkv import FencedKV, ObjectCache
+from store.batched import BatchedWrites, merge_for_status, merge_for_update
+from store.kv import KV, Compare, Delete, Get, KVBackend, KVEvent, Put
+from store.rawkv import ObjectCache
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=Resource)
 
 DELETE_ATTEMPTS = 3
-BATCH_SIZE = 128
-"""Ops per etcd txn in update_status_many: etcd's default --max-txn-ops is 128, counting the
-compares too, so a fenced batch carries one write less (the fence is a compare)."""
-BATCH_BYTES = 1024 * 1024
-"""Bytes of values per txn, under etcd's default --max-request-bytes (1.5 MiB)."""
-BATCHES_IN_FLIGHT = 8
-"""Concurrent batch txns: with 8 in flight etcd reaches its physical write floor (DESIGN §7)."""
 
 
 def kind_name(kind: type[Resource]) -> str:
     return kind.KIND or kind.__name__
 
 
-class ResourceStore(FencedKV):
+class ResourceStore(BatchedWrites):
     """Store + RuntimeKV over a KVBackend; `with_fence` returns a view sharing the backend."""
 
     def __init__(
@@ -69,9 +58,6 @@ class ResourceStore(FencedKV):
         """Seconds between PROGRESS events of an idle watch (None: this store sends none)."""
         return self.backend.progress_interval
 
-    def key_for(self, kind: type[Resource], name: str) -> str:
-        return codec.registry_key(self.prefix, kind, name)
-
     def with_fence(self, fence: Fence | None) -> ResourceStore:
         view = type(self).__new__(type(self))
         ResourceStore.__init__(
@@ -86,14 +72,6 @@ class ResourceStore(FencedKV):
         return view
 
     # ----- typed resources ----------------------------------------------------------------
-
-    def _decode(self, kind: type[R], kv: KV) -> R:
-        cached = self._cache.get(kv.key, kv.mod_revision)
-        if type(cached) is kind:  # same key and mod_revision: same bytes, skip parsing
-            return cached
-        obj = codec.decode(kind, kv.value, key=kv.key, mod_revision=kv.mod_revision)
-        self._cache.put(kv.key, obj, kv.value)
-        return obj
 
     async def create(self, obj: R, *, lease: int | None = None) -> R:
         key = self.key_for(type(obj), obj.metadata.name)
@@ -266,122 +244,16 @@ class ResourceStore(FencedKV):
         added = event.kv.create_revision == event.kv.mod_revision
         return WatchEvent("ADDED" if added else "MODIFIED", key, name, event.revision, obj=obj)
 
-    # ----- batched status writes --------------------------------------------------------
+    # ----- batched writes (store.batched) ------------------------------------------------
+
+    async def update_many(self, objs: Sequence[R]) -> builtins.list[R | Exception]:
+        """Many `update`s (same merge, generation and no-op rules; leases kept) in few txns;
+        per-item results in order, an item whose CAS lost gets its own update's answer."""
+        return await self._write_many(objs, merge=merge_for_update, single=self.update)
 
     async def update_status_many(self, objs: Sequence[R]) -> builtins.list[R | Exception]:
-        """Many status writes, CAS puts batched into few txns (BATCH_SIZE ops, BATCH_BYTES),
-        BATCHES_IN_FLIGHT at a time; a batch that fails falls back to per-item writes."""
-        results: builtins.list[R | Exception | None] = [None] * len(objs)
-        pending: builtins.list[_Pending[R]] = []
-        stored_all = await self._stored_many(objs)
-        for index, (obj, stored) in enumerate(zip(objs, stored_all, strict=True)):
-            if isinstance(stored, Exception):
-                results[index] = stored
-                continue
-            merged, changed = codec.merge_status(stored, obj)
-            if not changed:
-                results[index] = stored
-                continue
-            key = self.key_for(type(obj), obj.metadata.name)
-            expected = stored.metadata.resource_version or 0
-            raw = codec.encode_unstamped(codec.set_revision(merged, None))
-            pending.append(_Pending(index, key, merged, expected, raw))
-        size = BATCH_SIZE - (1 if self.fence is not None else 0)
-        limit = asyncio.Semaphore(BATCHES_IN_FLIGHT)
-
-        async def write(batch: builtins.list[_Pending[R]]) -> None:
-            async with limit:
-                await self._write_batch(batch, objs, results)
-
-        await asyncio.gather(*(write(batch) for batch in _batches(pending, size=size)))
-        return [r if r is not None else O2Error("not written") for r in results]
-
-    async def _stored_many(self, objs: Sequence[R]) -> builtins.list[R | Exception]:
-        out: builtins.list[R | Exception | None] = []
-        missing: builtins.list[int] = []
-        for index, obj in enumerate(objs):
-            key = self.key_for(type(obj), obj.metadata.name)
-            cached = self._cache.get(key, obj.metadata.resource_version)
-            out.append(cached)  # type: ignore[arg-type]
-            if cached is None:
-                missing.append(index)
-        for start in range(0, len(missing), BATCH_SIZE):
-            chunk = missing[start : start + BATCH_SIZE]
-            keys = [self.key_for(type(objs[i]), objs[i].metadata.name) for i in chunk]
-            result = await self.backend.txn([], [Get(k) for k in keys])
-            for index, kv in zip(chunk, result.gets, strict=True):
-                out[index] = self._stored_from(objs[index], kv)
-        return [o for o in out if o is not None]
-
-    def _stored_from(self, obj: R, kv: KV | None) -> R | Exception:
-        if kv is None:
-            return NotFoundError(obj.kind, obj.metadata.name)
-        try:
-            stored = self._decode(type(obj), kv)
-        except UnreadableObjectError as exc:
-            return exc
-        expected = obj.metadata.resource_version
-        if expected is not None and kv.mod_revision != expected:
-            return ConflictError(obj.kind, obj.metadata.name, expected=expected)
-        return stored
-
-    async def _write_batch(
-        self,
-        batch: builtins.list[_Pending[R]],
-        objs: Sequence[R],
-        results: builtins.list[R | Exception | None],
-    ) -> None:
-        compares = [Compare(p.key, "mod", p.expected) for p in batch]
-        puts: builtins.list[Op] = [Put(p.key, p.raw, keep_lease=True) for p in batch]
-        try:
-            result = await self._txn(compares, puts)
-        except (FencedError, StoreUnavailableError):
-            raise
-        except O2Error as exc:  # e.g. a request too large for etcd: try the items one by one
-            log.warning("Status batch rejected; writing per item", extra={"error": str(exc)})
-        else:
-            if result.succeeded:
-                for p in batch:
-                    written = codec.set_revision(p.merged, result.revision)
-                    self._cache.put(p.key, written, p.raw)
-                    results[p.index] = written
-                return
-        for p in batch:  # someone else wrote one of them: find out which, per item
-            try:
-                results[p.index] = await self.update_status(objs[p.index])
-            except O2Error as exc:
-                results[p.index] = exc
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending(Generic[R]):
-    """One status write waiting for its batch."""
-
-    index: int
-    key: str
-    merged: R
-    expected: int
-    raw: bytes
-
-
-def _batches(items: list[_Pending[R]], *, size: int) -> list[list[_Pending[R]]]:
-    """Chunks of at most `size` ops and BATCH_BYTES, with no key twice (etcd rejects duplicate
-    keys in a txn, and requests over its --max-request-bytes)."""
-    batches: list[list[_Pending[R]]] = []
-    current: list[_Pending[R]] = []
-    seen: set[str] = set()
-    used = 0
-    for item in items:
-        full = len(current) >= size or used + len(item.raw) > BATCH_BYTES
-        if current and (full or item.key in seen):
-            batches.append(current)
-            current, seen, used = [], set(), 0
-        current.append(item)
-        seen.add(item.key)
-        used += len(item.raw)
-    if current:
-        batches.append(current)
-    return batches
+        """Many `update_status`s in few txns; per-item results in order."""
+        return await self._write_many(objs, merge=merge_for_status, single=self.update_status)
 
 
 def _holds_put(found: KV, put: Put) -> bool:

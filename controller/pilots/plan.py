@@ -78,6 +78,8 @@ class Plan:
     """Pilot Tasks to delete: the executor's kill ladder is the drain signal."""
     notes: list[Note] = field(default_factory=list)
     requeue_after: float | None = None
+    reclaimed_nodes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Environment name -> its new status.reclaimedNodes (only those that change)."""
 
     def wake_in(self, seconds: float) -> None:
         seconds = max(seconds, 0.1)
@@ -97,7 +99,20 @@ def plan(world: World, *, now: datetime) -> Plan:
         status = _keep_pilot(view, pilots.get(node.name), world, now=now, out=out)
         if status != node.status:
             out.statuses[node.name] = status
+        statuses[node.name] = status
+    _environment_nodes(world, statuses, out=out)
     return out
+
+
+def _environment_nodes(world: World, statuses: Mapping[str, NodeStatus], *, out: Plan) -> None:
+    held: dict[str, list[str]] = {}
+    for name, status in statuses.items():
+        if status.reclaim is not None:
+            held.setdefault(status.reclaim.environment, []).append(name)
+    for env in world.environments.values():
+        nodes = tuple(sorted(held.get(env.name, ())))
+        if nodes != env.status.reclaimed_nodes:
+            out.reclaimed_nodes[env.name] = nodes
 
 
 # ---- reclaim markers ------------------------------------------------------------------------
@@ -214,6 +229,9 @@ def _usable_async(node: Node) -> bool:
 
 
 def _reclaim(world: World, statuses: dict[str, NodeStatus], *, now: datetime, out: Plan) -> None:
+    candidates = _candidates(world, now=now, out=out)
+    if not candidates:
+        return  # the usual pass: nothing waits, no capacity to size
     nodes = sorted(
         (n.model_copy(update={"status": statuses[n.name]}) for n in world.nodes),
         key=lambda n: n.name,
@@ -222,7 +240,7 @@ def _reclaim(world: World, statuses: dict[str, NodeStatus], *, now: datetime, ou
     incoming = [n for n in nodes if n.status.reclaim is not None]
     pool = [n for n in nodes if _usable_async(n)]
     draining = sum(1 for n in incoming if n.status.reclaim and n.status.reclaim.phase == "Draining")
-    for task in _candidates(world, now=now, out=out):
+    for task in candidates:
         need = wants(task)
         if _take(incoming, free, task, need) is not None:
             continue  # a node already reclaimed (or draining) will take it

@@ -32,7 +32,7 @@ from controller.tasks.base import (
 )
 from controller.tasks.control import ControlHandling
 from controller.tasks.offers import OfferHandling
-from crds.errors import FencedError, MesosCallError, MesosUnavailableError
+from crds.errors import FencedError, MesosCallError, MesosUnavailableError, O2Error
 from crds.kinds.task import Task
 from mesosapi.models import AgentId, FrameworkId, TaskId
 from mesosapi.models import TaskStatus as MesosStatus
@@ -50,7 +50,7 @@ __all__ = ["FrameworkConfig", "FrameworkState", "TaskFramework", "task_name_of"]
 
 
 class TaskFramework(OfferHandling, ControlHandling):
-    """Runs for one leadership term: `await run()`; ends when the term ends."""
+    """One per task controller; `start()`/`stop()` bracket each leadership term."""
 
     def __init__(
         self,
@@ -63,6 +63,11 @@ class TaskFramework(OfferHandling, ControlHandling):
         self.nodes.add_handler(self._on_node_change)
         self._term: asyncio.Task[None] | None = None
         self._graceful_stop = False
+
+    @property
+    def term(self) -> asyncio.Task[None] | None:
+        """The supervisor of this term's subscription (done once it gave up), or None."""
+        return self._term
 
     def start(self) -> None:
         """Subscribe for this leadership term (in the background; returns at once)."""
@@ -80,22 +85,25 @@ class TaskFramework(OfferHandling, ControlHandling):
         await asyncio.gather(term, return_exceptions=True)
 
     async def _supervise(self) -> None:
+        """Keep `run()` going for the term; back off between restarts, give up when fenced."""
         delay = RESTART_MIN
         loop = asyncio.get_running_loop()
         while True:
             began = loop.time()
+            error = "the event stream ended"
             try:
                 await self.run()
-                log.error("Task framework ended: restarting", extra={"delay": delay})
             except FencedError as exc:
                 log.error("Task framework fenced: stopping", extra={"error": str(exc)})
                 return
+            except O2Error as exc:  # expected (Mesos or etcd unavailable): no traceback
+                error = str(exc)
             except Exception as exc:
-                log.exception(
-                    "Task framework failed: restarting", extra={"error": str(exc), "delay": delay}
-                )
+                log.exception("Task framework crashed", extra={"error": str(exc)})
+                error = f"{type(exc).__name__}: {exc}"
             if loop.time() - began > RESTART_MAX:
                 delay = RESTART_MIN  # it ran for a while: a fresh failure, not a crash loop
+            log.error("Task framework failed: restarting", extra={"error": error, "delay": delay})
             await asyncio.sleep(delay)  # backoff before resubscribing, not polling
             delay = min(delay * 2, RESTART_MAX)
 

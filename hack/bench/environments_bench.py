@@ -9,8 +9,8 @@ walks an N-task environment STANDBY -> DEPLOYED -> CONFIGURED -> RUNNING -> CONF
 side is SIMULATED in this process (every Task's status follows its spec.state, written in
 batches with update_status_many, as the task controller of issue 5 is meant to): these are not
 numbers of real processes. Each transition costs about 2N writes (N spec updates by the
-environment controller, one at a time with 32 in flight, N batched status writes by the task
-side); the etcd floor for 2N writes is measured in the same run (hack.bench.floor).
+environment controller, batched into txns with Store.update_many, N batched status writes by
+the task side); the etcd floor for 2N writes is measured in the same run (hack.bench.floor).
 Prints a table and writes hack/bench/results/environments_bench.json. The machine is a shared
 2-core box: numbers are noisy, compare ratios from one run only.
 """
@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import resource
 import statistics
 import tempfile
@@ -183,10 +184,11 @@ class _Sink:
         return None
 
 
-async def on_etcd(endpoint: str, size: int) -> Json:
+async def on_etcd(endpoint: str, size: int, *, prefix: str | None = None) -> Json:
     from store.config import StoreConfig, open_store
 
-    store = await open_store(StoreConfig(endpoints=(endpoint,), prefix=f"/bench-env-{size}"))
+    prefix = prefix or f"/bench-env-{size}"
+    store = await open_store(StoreConfig(endpoints=(endpoint,), prefix=prefix))
     factory = InformerFactory(store)
     for kind in (Environment, Task, Workflow, TaskClass):
         factory.informer(kind)
@@ -260,6 +262,7 @@ async def _main(args: argparse.Namespace) -> Json:
     from store.embedded import EmbeddedEtcd, free_port
 
     result: Json = {"pure": [pure(n) for n in args.pure_sizes], "etcd": []}
+    result["load_average_before"] = list(os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="o2-env-bench-") as tmp:
         async with EmbeddedEtcd(Path(tmp) / "etcd", free_port(), free_port()) as etcd:
             floor = await measure_floor(etcd.endpoint, quick=True)
@@ -270,6 +273,7 @@ async def _main(args: argparse.Namespace) -> Json:
                 run["floor_a_seconds"] = writes / floor.puts_16
                 run["floor_b_seconds"] = writes / floor.txn_writes
                 result["etcd"].append(run)
+    result["load_average_after"] = list(os.getloadavg())
     return result
 
 
@@ -289,6 +293,8 @@ def print_tables(result: Json) -> None:
             ratio_b = seconds / run["floor_b_seconds"]
             print(f"{run['tasks']:<8}{event:<16}{seconds:>9.2f}{ratio_a:>12.1f}{ratio_b:>12.1f}")
         print(f"{run['tasks']:<8}{'RSS KB/task':<16}{run['rss_growth_kb_per_task']:>9.1f}")
+    before, after = result["load_average_before"], result["load_average_after"]
+    print(f"load average (1/5/15 min): before {before}, after {after} (2 shared cores)")
 
 
 def main(argv: list[str] | None = None) -> int:

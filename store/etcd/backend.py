@@ -32,6 +32,7 @@ from store.etcd.convert import (
     to_event,
     to_kv,
 )
+from store.etcd.watches import WatchRegistry
 from store.kv import KV, Compare, KVEvent, Op, TxnResult, progress_event
 from store.resources import ResourceStore
 
@@ -75,6 +76,7 @@ class EtcdKV:
         """In-flight calls and open watches per client (by id): a client is closed only idle,
         because closing a grpc channel cancels its calls with a bare CancelledError."""
         self._retired: dict[int, Client] = {}
+        self._watches = WatchRegistry(timeout=conn.timeout)
         self.progress_interval: float | None = conn.progress_interval
 
     # ----- connection and retries ---------------------------------------------------
@@ -177,6 +179,12 @@ class EtcdKV:
         finally:
             self._release(client)
 
+    def watches_open(self) -> int:
+        """Watches on the current client's stream plus registrations and cancels in flight."""
+        watcher = self._client.watcher() if self._client is not None else None
+        registered = len(watcher._callbacks) if watcher is not None else 0
+        return registered + self._watches.in_flight
+
     async def close(self) -> None:
         client, self._client = self._client, None
         self._generation += 1
@@ -184,6 +192,7 @@ class EtcdKV:
         for old in [client, *retired]:
             if old is not None:
                 await close_quietly(old)
+        await self._watches.close()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
@@ -272,28 +281,35 @@ class EtcdKV:
         self, client: Client, key: bytes, range_end: bytes | None, start: int
     ) -> AsyncGenerator[KVEvent | Progress, None]:
         """One watch stream on one client; errors end it (the caller resumes elsewhere).
-        Asks etcd for progress every `progress_interval`, so a silent watch still shows life."""
+        Asks etcd for progress every `progress_interval`, so a silent watch still shows life.
+        Opening and cancelling go through store.etcd.watches (safe against cancellation)."""
+        self._use(client)  # released when the registration ends, even if we are cancelled
         try:
-            watch = await client.watch(
-                key, range_end=range_end, start_revision=start, prev_kv=True, progress_notify=True
+            watch = await self._watches.open(
+                client,
+                key=key,
+                range_end=range_end,
+                start=start,
+                on_done=lambda: self._release(client),
             )
         except aetcd.exceptions.RevisionCompactedError as exc:
             raise CompactedError(start, exc.compacted_revision) from exc
         asking = asyncio.get_running_loop().create_task(self._ask_progress(client))
         try:
-            async for event in watch:
-                if isinstance(event, Progress):
-                    yield event
-                    continue
-                kv_event = to_event(event)
-                start = kv_event.revision + 1
-                yield kv_event
+            async with contextlib.aclosing(aiter(watch)) as events:
+                async for event in events:
+                    if isinstance(event, Progress):
+                        yield event
+                        continue
+                    kv_event = to_event(event)
+                    start = kv_event.revision + 1
+                    yield kv_event
         except aetcd.exceptions.RevisionCompactedError as exc:
             raise CompactedError(start, exc.compacted_revision) from exc
         finally:
             asking.cancel()
             await asyncio.gather(asking, return_exceptions=True)
-            await _cancel_quietly(watch)
+            self._watches.cancel(client, watch)
 
     async def _ask_progress(self, client: Client) -> None:
         if not self.progress_interval:
@@ -360,13 +376,6 @@ class EtcdKV:
             await self._call(run)
         except CompactedError:
             return
-
-
-async def _cancel_quietly(watch: Any) -> None:
-    try:
-        await watch.cancel()
-    except Exception as exc:
-        log.debug("cancelling etcd watch failed", extra={"error": str(exc)})
 
 
 class EtcdStore(ResourceStore):

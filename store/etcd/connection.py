@@ -45,7 +45,8 @@ class Progress:
 
 
 class Watcher(aetcd.watcher.Watcher):  # type: ignore[misc]
-    """aetcd's watcher, also delivering progress notifications (aetcd drops them)."""
+    """aetcd's watcher, also delivering progress notifications (aetcd drops them), with a
+    cancel that does not wait on aetcd's lock (see `cancel_nowait`)."""
 
     async def _handle_response(self, response: Any) -> None:
         if response.created or response.canceled or response.compact_revision or response.events:
@@ -60,6 +61,22 @@ class Watcher(aetcd.watcher.Watcher):  # type: ignore[misc]
             progress = Progress(response.header.revision)
         for target in targets:
             await self._process_callback(target, progress)
+
+    def cancel_nowait(self, watch_id: int) -> bool:
+        """Stop delivering to `watch_id` at once and queue etcd's cancel request, without
+        aetcd's lock: `cancel()` waits on that lock, which a watch registration in flight on the
+        same stream holds. False when the request queue is full (the caller queues it later)."""
+        if self._callbacks.pop(watch_id, None) is None:
+            return True  # already gone, or the stream was torn down with every watch on it
+        try:
+            self._request_queue.put_nowait(self._build_watch_cancel_request(watch_id))
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    async def enqueue_cancel(self, watch_id: int) -> None:
+        """The slow path of `cancel_nowait`: wait for room in the request queue."""
+        await self._enqueue_watch_cancel(watch_id=watch_id)
 
     _asked_at = float("-inf")
 
@@ -87,7 +104,10 @@ class Client(aetcd.Client):  # type: ignore[misc]
         if self._connected.is_set():
             return
         if self._is_connecting:  # type: ignore[has-type]
-            await asyncio.wait_for(self._connected.wait(), self._connect_wait_timeout)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation
+            # that arrives as the wait completes, and the cancelled task then runs on
+            async with asyncio.timeout(self._connect_wait_timeout):
+                await self._connected.wait()
             return
         try:
             self._is_connecting = True
@@ -120,6 +140,11 @@ class Client(aetcd.Client):  # type: ignore[misc]
         watcher = getattr(self, "_watcher", None)
         if isinstance(watcher, Watcher):
             watcher.request_progress(min_gap=min_gap)
+
+    def watcher(self) -> Watcher | None:
+        """The watch stream multiplexer of the open channel (None before connect/after close)."""
+        watcher = getattr(self, "_watcher", None)
+        return watcher if isinstance(watcher, Watcher) else None
 
 
 def read_file(path: str | None) -> bytes | None:

@@ -24,6 +24,7 @@ def up_argv(o2: O2, tmp_path: Path, port: int, *extra: str) -> list[str]:
         str(port),
         "--etcd-peer-port",
         str(free_port()),
+        "--no-gui",  # the dashboard has its own tests (tests/up starts it on a free port)
         *extra,
     )
 

@@ -9,8 +9,10 @@ import pytest
 from crds.manifest import parse_documents, parse_resource
 from crds.resource import all_kinds
 
-SAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "samples"
-SAMPLE_FILES = sorted(SAMPLES.glob("*.yaml"))
+MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
+SAMPLES = MANIFESTS / "samples"
+# samples/ is what `o2 up` applies; examples/ holds the kinds the controllers normally write.
+SAMPLE_FILES = sorted(SAMPLES.glob("*.yaml")) + sorted((MANIFESTS / "examples").glob("*.yaml"))
 
 
 def _load(path: Path) -> list[object]:

@@ -271,6 +271,8 @@ async def test_environment_short_of_one_node_reclaims_exactly_one_and_releases_i
     assert taken.status.reclaim is not None and taken.status.reclaim.environment == "fill"
     assert taken.status.reclaim.phase == "Reclaimed"
     other = "epn-a2" if taken.name == "epn-a1" else "epn-a1"
+    fill = await store.get(Environment, "fill")
+    assert fill.status.reclaimed_nodes == (taken.name,)
     assert [t.name for t in await pilots(store)] == [f"pilot-{other}"]
     hosts = sorted(
         t.status.hostname or "" for t in (await store.list(Task)).items if t.spec.environment
@@ -287,6 +289,7 @@ async def test_environment_short_of_one_node_reclaims_exactly_one_and_releases_i
     done = time.monotonic()
     await wait_for(store, Node, taken.name, released, within=60)
     await wait_for(store, Task, f"pilot-{taken.name}", pilot_running, within=30)
+    assert (await store.get(Environment, "fill")).status.reclaimed_nodes == ()
     print(f"pilot back {time.monotonic() - done:.2f}s after DONE (cool-down 2s)")
 
 

@@ -103,6 +103,7 @@ def test_unschedulable_task_reclaims_exactly_one_async_node() -> None:
     assert marker is not None and marker.environment == "physics" and marker.phase == "Draining"
     assert "t1" in marker.reason
     assert out.drain == ["pilot-a"]
+    assert out.reclaimed_nodes == {"physics": ("a",)}
     env_notes = [n.reason for n in out.notes if n.kind == "Environment"]
     assert env_notes == ["Reclaiming"]
 
@@ -173,6 +174,7 @@ def test_release_waits_for_the_cool_down_then_relaunches_the_pilot() -> None:
     assert "a" not in early.statuses and early.create == []
     late = plan(world(nodes, [], done), now=at(30))
     assert late.statuses["a"].reclaim is None
+    assert late.reclaimed_nodes == {}  # the environment never listed it: nothing to write
     assert [t.name for t in late.create] == ["pilot-a"]
     assert "Released" in {n.reason for n in late.notes}
 

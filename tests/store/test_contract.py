@@ -419,11 +419,11 @@ async def test_fenced_status_batches_stay_within_etcd_txn_limits(store: Resource
 async def test_status_batches_split_by_bytes(
     store: ResourceStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from store import resources
+    from store import batched
 
     objs = [await store.create(widget(f"w{i}")) for i in range(6)]
     one = len(codec_encode(with_phase(objs[0], "Running")))
-    monkeypatch.setattr(resources, "BATCH_BYTES", 2 * one)
+    monkeypatch.setattr(batched, "BATCH_BYTES", 2 * one)
     results = await store.update_status_many([with_phase(o, "Running") for o in objs])
     revisions = {r.metadata.resource_version for r in results if isinstance(r, Widget)}
     assert len(revisions) == 3  # two writes per txn

@@ -130,10 +130,10 @@ async def test_list_pages_through_large_prefixes_at_one_revision(etcd_store: Etc
 async def test_status_batch_too_large_for_etcd_falls_back_per_item(
     etcd_store: EtcdStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from store import resources
+    from store import batched
     from tests.store.widget import WidgetStatus
 
-    monkeypatch.setattr(resources, "BATCH_BYTES", 100 * 1024 * 1024)  # let etcd refuse it
+    monkeypatch.setattr(batched, "BATCH_BYTES", 100 * 1024 * 1024)  # let etcd refuse it
     objs = [await etcd_store.create(widget(f"w{i}")) for i in range(12)]
     big = [o.model_copy(update={"status": WidgetStatus(phase="x" * 150_000)}) for o in objs]
     results = await etcd_store.update_status_many(big)

@@ -111,7 +111,7 @@ async def test_fenced_subscription_is_not_restarted(
     framework = build(factory)
     framework.start()
     await factory.wait_calls(1)
-    term = framework._term
+    term = framework.term
     assert term is not None
     await asyncio.wait_for(term, 5)  # the supervisor gave up: the term is over
     assert factory.asked == [FrameworkId("fw-persisted")]

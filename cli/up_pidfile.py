@@ -1,0 +1,111 @@
+"""`o2 up`'s pid file (DATA_DIR/up.pids): the processes an `o2 up` started, so that the next
+one can stop what a killed one left behind. Process I/O only (/proc, signals, one file)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cli.supervisor import wait_pid_exit
+
+Report = Callable[[str, str], None]
+GRACE = 10.0
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time (clock ticks since boot), None when it is gone or a zombie:
+    with the pid, it names one process even after the pid is reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] == "Z":
+        return None
+    return int(fields[19])
+
+
+@dataclass(frozen=True)
+class Proc:
+    pid: int
+    start: int
+
+    @classmethod
+    def of(cls, pid: int) -> Proc | None:
+        start = start_time(pid)
+        return cls(pid, start) if start is not None else None
+
+    def alive(self) -> bool:
+        return start_time(self.pid) == self.start
+
+
+@dataclass
+class PidFile:
+    """{"owner": this o2 up, "children": {name: process}} written on every start."""
+
+    path: Path
+    children: dict[str, Proc] = field(default_factory=dict)
+
+    def record(self, name: str, pid: int) -> None:
+        proc = Proc.of(pid)
+        if proc is not None:
+            self.children[name] = proc
+            self._write()
+
+    def _write(self) -> None:
+        owner = Proc.of(os.getpid())
+        doc = {
+            "owner": owner.__dict__ if owner else None,
+            "children": {name: proc.__dict__ for name, proc in self.children.items()},
+        }
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(doc))
+        tmp.replace(self.path)
+
+    def clear(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def _read(path: Path) -> tuple[Proc | None, dict[str, Proc]]:
+    try:
+        doc = json.loads(path.read_text())
+        owner = Proc(**doc["owner"]) if doc.get("owner") else None
+        children = {name: Proc(**p) for name, p in doc.get("children", {}).items()}
+    except (FileNotFoundError, ValueError, TypeError, KeyError, AttributeError):
+        return None, {}
+    return owner, children
+
+
+async def stop_leftovers(path: Path, *, report: Report) -> None:
+    """Stop, newest first and by pid, the children a killed `o2 up` left running; refuse if
+    that `o2 up` is still alive (two of them cannot share one data directory)."""
+    owner, children = _read(path)
+    if owner is not None and owner.alive() and owner.pid != os.getpid():
+        raise RuntimeError(
+            f"another o2 up (pid {owner.pid}) is running with {path.parent}: "
+            "stop it first (Ctrl-C), or pick another --data-dir"
+        )
+    for name, proc in reversed(list(children.items())):
+        if proc.alive():
+            report("o2", f"stopping {name} (pid {proc.pid}) left running by a killed o2 up")
+            await _terminate(proc)
+    PidFile(path).clear()
+
+
+async def _terminate(proc: Proc) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(wait_pid_exit(proc.pid), GRACE)
+    except TimeoutError:
+        if proc.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
+            await wait_pid_exit(proc.pid)

@@ -1,0 +1,48 @@
+"""The environment controller writes the task specs of a transition in batches (update_many)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from crds.kinds.task import Task
+from crds.resource import Resource
+from tests.environments.test_controller import Harness, apply_samples, harness
+
+__all__ = ["harness"]  # the fixture, shared with test_controller
+
+DETECTORS = 150
+"""300 tasks (readout + stfb per detector) plus qc: more than two etcd txns of 128 ops."""
+
+
+async def test_transition_writes_task_specs_in_batched_txns_not_one_by_one(
+    harness: Harness, tmp_path: Path
+) -> None:
+    single: list[str] = []
+    batched: list[int] = []
+    update: Callable[..., Awaitable[Resource]] = harness.store.update
+    update_many = harness.store.update_many
+
+    async def counting_update(obj: Resource, **kwargs: object) -> Resource:
+        if isinstance(obj, Task):
+            single.append(obj.name)
+        return await update(obj, **kwargs)
+
+    async def counting_update_many(objs: list[Resource]) -> list[Resource | Exception]:
+        batched.append(len(objs))
+        return await update_many(objs)
+
+    harness.store.update = counting_update  # type: ignore[method-assign, assignment]
+    harness.store.update_many = counting_update_many  # type: ignore[method-assign, assignment]
+    harness.start_controller()
+    detectors = json.dumps([f"D{i}" for i in range(DETECTORS)])
+    await apply_samples(harness, tmp_path / "runs.txt")
+    await harness.edit("physics-1", vars={"detectors": detectors, "rate": "200"})
+    env = await harness.wait_state("physics-1", "RUNNING", within=60)
+    tasks = harness.tasks("physics-1")
+    assert len(tasks) > 2 * 128
+    assert all(t.spec.state == "RUNNING" for t in tasks.values())
+    assert all(t.spec.run_number == env.status.run_number for t in tasks.values())
+    assert max(batched) >= len(tasks) - 1  # a whole transition's specs in one call
+    assert len(single) < len(tasks) // 10  # per-task writes only as conflict fallbacks

@@ -1,0 +1,162 @@
+"""Contract of Store.update_many on both stores: batched spec writes, same rules as update."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from crds.errors import ConflictError, FencedError, NotFoundError
+from store.api import Fence
+from store.config import StoreConfig, open_store
+from store.embedded import EmbeddedEtcd
+from store.resources import ResourceStore
+from tests.etcd_fixture import unique_prefix
+from tests.store.widget import Widget, WidgetStatus, widget
+
+
+@pytest.fixture(params=["memory", "etcd"])
+async def store(
+    request: pytest.FixtureRequest, etcd_server: EmbeddedEtcd
+) -> AsyncIterator[ResourceStore]:
+    if request.param == "memory":
+        from store.memory import MemoryStore
+
+        yield MemoryStore(prefix=unique_prefix())
+        return
+    etcd = await open_store(StoreConfig(endpoints=(etcd_server.endpoint,), prefix=unique_prefix()))
+    try:
+        yield etcd
+    finally:
+        await etcd.close()
+
+
+def resized(obj: Widget, size: int) -> Widget:
+    return obj.model_copy(update={"spec": obj.spec.model_copy(update={"size": size})})
+
+
+def relabeled(obj: Widget, **labels: str) -> Widget:
+    return obj.model_copy(update={"metadata": obj.metadata.model_copy(update={"labels": labels})})
+
+
+def with_meta(obj: Widget, **fields: object) -> Widget:
+    return obj.model_copy(update={"metadata": obj.metadata.model_copy(update=fields)})
+
+
+async def test_update_many_bumps_generation_only_on_spec_change_and_skips_no_ops(
+    store: ResourceStore,
+) -> None:
+    a, b, c = [await store.create(widget(n)) for n in "abc"]
+    results = await store.update_many([resized(a, 7), relabeled(b, team="x"), c])
+    wa, wb, wc = results
+    assert isinstance(wa, Widget) and (wa.spec.size, wa.metadata.generation) == (7, 2)
+    assert isinstance(wb, Widget) and (wb.metadata.labels, wb.metadata.generation) == (
+        {"team": "x"},
+        1,
+    )
+    assert wc == c  # nothing changed: not written, same resourceVersion
+    assert wa.metadata.resource_version == wb.metadata.resource_version  # one txn
+    assert await store.get(Widget, "a") == wa
+    assert await store.get(Widget, "b") == wb
+
+
+async def test_update_many_keeps_status_and_ignores_the_callers_status(
+    store: ResourceStore,
+) -> None:
+    created = await store.create(widget("a"))
+    running = await store.update_status(
+        created.model_copy(update={"status": WidgetStatus(phase="Running")})
+    )
+    stale_status = resized(running, 3).model_copy(update={"status": WidgetStatus(phase="X")})
+    [written] = await store.update_many([stale_status])
+    assert isinstance(written, Widget)
+    assert (written.spec.size, written.status.phase) == (3, "Running")
+
+
+async def test_update_many_reports_conflicts_and_missing_objects_per_item(
+    store: ResourceStore,
+) -> None:
+    objs = [await store.create(widget(f"w{i}")) for i in range(4)]
+    await store.update(resized(objs[1], 5))  # objs[1] is now stale
+    await store.delete(Widget, "w3")
+    results = await store.update_many([resized(o, 9) for o in objs])
+    assert isinstance(results[1], ConflictError)
+    assert isinstance(results[3], NotFoundError)
+    for index in (0, 2):
+        result = results[index]
+        assert isinstance(result, Widget) and result.spec.size == 9
+    sizes = {o.metadata.name: o.spec.size for o in (await store.list(Widget)).items}
+    assert sizes == {"w0": 9, "w1": 5, "w2": 9}
+
+
+async def test_update_many_falls_back_per_item_when_a_batch_compare_fails(
+    store: ResourceStore,
+) -> None:
+    """A write sneaking in between the read and the txn fails the whole batch's compare; each
+    item then gets what its own update would give."""
+    objs = [await store.create(widget(f"w{i}")) for i in range(3)]
+    stale = objs[1]
+    # last-write-wins item (no resourceVersion): read fresh, so only its batch compare can fail
+    unversioned = with_meta(resized(objs[2], 4), resource_version=None)
+    original = store._stored_many
+
+    async def racing(batch: list[Widget]) -> list[Widget | Exception]:
+        stored = await original(batch)
+        await store.update(resized(stale, 6))
+        await store.update(resized(objs[2], 8))
+        return stored
+
+    store._stored_many = racing  # type: ignore[method-assign, assignment]
+    results = await store.update_many([resized(objs[0], 2), resized(stale, 3), unversioned])
+    store._stored_many = original  # type: ignore[method-assign]
+    assert isinstance(results[0], Widget) and results[0].spec.size == 2
+    assert isinstance(results[1], ConflictError)
+    assert isinstance(results[2], Widget) and results[2].spec.size == 4
+
+
+async def test_update_many_batches_beyond_one_txn(store: ResourceStore) -> None:
+    objs = [await store.create(widget(f"w{i}")) for i in range(200)]
+    results = await store.update_many([resized(o, 2) for o in objs])
+    assert all(isinstance(r, Widget) and r.metadata.generation == 2 for r in results)
+    revisions = {r.metadata.resource_version for r in results if isinstance(r, Widget)}
+    assert len(revisions) == 2  # 128 + 72: two txns
+
+
+async def test_update_many_keeps_each_objects_lease(store: ResourceStore) -> None:
+    lease = await store.grant_lease(60)
+    created = await store.create(widget("a"), lease=lease)
+    await store.update_many([resized(created, 2)])
+    await store.revoke_lease(lease)
+    with pytest.raises(NotFoundError):
+        await store.get(Widget, "a")
+
+
+async def test_update_many_removing_the_last_finalizer_of_a_deleted_object_removes_it(
+    store: ResourceStore,
+) -> None:
+    created = await store.create(widget("a", finalizers=("o2/keep",)))
+    marked = await store.delete(Widget, "a")
+    assert marked is not None and marked.metadata.deletion_timestamp is not None
+    other = await store.create(widget("b"))
+    results = await store.update_many([with_meta(marked, finalizers=()), resized(other, 3)])
+    assert isinstance(results[1], Widget) and results[1].spec.size == 3
+    with pytest.raises(NotFoundError):
+        await store.get(Widget, created.metadata.name)
+
+
+async def test_fenced_update_many_is_rejected_once_the_fence_is_lost(
+    store: ResourceStore,
+) -> None:
+    lease_key = store.lease_key("controller")
+    revision = await store.create_raw(lease_key, b"me")
+    assert revision is not None
+    fenced = store.with_fence(Fence(lease_key, revision))
+    objs = [await store.create(widget(f"w{i}")) for i in range(130)]
+    results = await fenced.update_many([resized(o, 2) for o in objs])
+    assert all(isinstance(r, Widget) for r in results)  # 127 + 3 within etcd's txn limit
+    await store.delete_raw(lease_key)
+    await store.create_raw(lease_key, b"someone-else")
+    fresh = [r for r in results if isinstance(r, Widget)]
+    with pytest.raises(FencedError):
+        await fenced.update_many([resized(o, 3) for o in fresh])
+    assert (await store.get(Widget, "w0")).spec.size == 2

@@ -1,0 +1,247 @@
+"""`o2 up` end to end, as a user runs it: real etcd, local cluster, controller manager, executors
+and sample-task processes; the sample environment reaches RUNNING, Ctrl-C leaves nothing
+running, and a second `o2 up` on the same data dir brings the environment back to RUNNING."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import re
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from store.embedded import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+UP_WITHIN = 120.0
+STOP_WITHIN = 60.0
+PID_LINE = (
+    r"\[(etcd|cluster|controller|gui)\] (?:ready|master ready|started|dashboard)\b.*?\(pid (\d+)"
+)
+
+
+@dataclass
+class Up:
+    """A running `o2 up` with its stdout lines, read by a thread as they come."""
+
+    proc: subprocess.Popen[str]
+    etcd: str
+    mesos: str
+    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
+    seen: list[str] = field(default_factory=list)
+
+    def wait_for(self, text: str, *, within: float) -> str:
+        """The first line containing `text` (blocking reads of the pipe, bounded)."""
+        for line in self.seen:
+            if text in line:
+                return line
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                got = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {text!r} within {within}s:\n" + self.tail()) from None
+            if got is None:
+                raise AssertionError(f"o2 up ended before {text!r}:\n" + self.tail())
+            self.seen.append(got)
+            if text in got:
+                return got
+
+    def tail(self) -> str:
+        return "\n".join(self.seen[-40:])
+
+    def o2(self, *args: str) -> str:
+        env = {**os.environ, "O2_ETCD": self.etcd}
+        done = subprocess.run(
+            [sys.executable, "-m", "cli.main", *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return done.stdout
+
+    def pids(self) -> dict[str, int]:
+        """Every process this `o2 up` runs: its children, the executors and the tasks."""
+        found = {name: int(pid) for name, pid in re.findall(PID_LINE, self.text())}
+        with urllib.request.urlopen(f"http://{self.mesos}/localmesos/state", timeout=10) as resp:
+            state = json.load(resp)
+        for agent in state["agents"]:
+            for executor in agent.get("executors", []):
+                if executor.get("pid"):
+                    found[f"executor {executor['executor_id']}@{agent['hostname']}"] = executor[
+                        "pid"
+                    ]
+        for task in json.loads(self.o2("get", "tasks", "-o", "json"))["items"]:
+            found[f"task {task['metadata']['name']}"] = task["status"]["pid"]
+        return found
+
+    def text(self) -> str:
+        return "\n".join(self.seen)
+
+
+def _pump(stream: object, lines: queue.Queue[str | None]) -> None:
+    assert hasattr(stream, "readline")
+    for line in iter(stream.readline, ""):
+        lines.put(line.rstrip("\n"))
+    lines.put(None)
+
+
+@dataclass(frozen=True)
+class Ports:
+    etcd: int
+    peer: int
+    mesos: int
+    gui: int
+    tasks: int
+
+
+@pytest.fixture
+def ports() -> Ports:
+    # Agents share 127.0.0.1: a random 300-port slice below the ephemeral range keeps this
+    # run's task ports apart from other local clusters on the machine.
+    slice_ = random.randrange(20000, 29700, 300)
+    return Ports(free_port(), free_port(), free_port(), free_port(), slice_)
+
+
+@contextmanager
+def o2_up(ports: Ports, data_dir: Path, *extra: str) -> Iterator[Up]:
+    argv = [sys.executable, "-m", "cli.main", "up", "--data-dir", str(data_dir), "--fast", *extra]
+    argv += ["--etcd-port", str(ports.etcd), "--etcd-peer-port", str(ports.peer)]
+    argv += ["--mesos-port", str(ports.mesos), "--task-ports", str(ports.tasks)]
+    argv += ["--gui-port", str(ports.gui)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    up = Up(proc=proc, etcd=f"http://127.0.0.1:{ports.etcd}", mesos=f"127.0.0.1:{ports.mesos}")
+    reader = threading.Thread(target=_pump, args=(proc.stdout, up.lines), daemon=True)
+    reader.start()
+    try:
+        yield up
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=STOP_WITHIN)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        reader.join(timeout=10)
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def gone(pid: int) -> bool:
+    """Exited (a zombie not yet reaped by its parent counts as gone: it runs nothing)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def running_env(up: Up) -> dict[str, object]:
+    env: dict[str, object] = json.loads(up.o2("get", "env", "physics-1", "-o", "json"))
+    return env
+
+
+def interrupt(up: Up) -> int:
+    """Ctrl-C, as a terminal sends it; the exit code."""
+    up.proc.send_signal(signal.SIGINT)
+    code = up.proc.wait(timeout=STOP_WITHIN)
+    up.wait_for("[o2] stopped etcd", within=10)
+    return code
+
+
+def test_up_brings_physics_1_to_running_and_ctrl_c_leaves_nothing_running(
+    ports: Ports, tmp_path: Path
+) -> None:
+    with o2_up(ports, tmp_path / "o2") as up:
+        banner = up.wait_for("o2 is up:", within=UP_WITHIN)
+        assert "physics-1 RUNNING run 1" in banner
+        status = running_env(up)["status"]
+        assert isinstance(status, dict)
+        assert status["state"] == "RUNNING" and status["runNumber"] == 1
+        up.wait_for("Ctrl-C stops everything", within=10)
+        assert f"--endpoints={up.etcd} watch --prefix /o2/registry/" in up.text()
+        pids = up.pids()
+        tasks = [name for name in pids if name.startswith("task ")]
+        assert len(tasks) == 3 and all(pids[name] for name in tasks)
+        assert {"etcd", "cluster", "controller", "gui"} <= set(pids)
+        assert any(name.startswith("executor ") for name in pids)
+        assert interrupt(up) == 0
+    left = {name: pid for name, pid in pids.items() if not gone(pid)}
+    assert not left, f"still running after Ctrl-C: {left}"
+    assert (tmp_path / "o2" / "etcd").is_dir()
+    stops = re.findall(r"\[o2\] stopped (\w+)", up.text())
+    assert stops == ["gui", "controller", "cluster", "etcd"]
+
+
+def test_second_up_relaunches_the_environment_lost_with_the_previous_cluster(
+    ports: Ports, tmp_path: Path
+) -> None:
+    with o2_up(ports, tmp_path / "o2") as first:
+        first.wait_for("physics-1 RUNNING run 1", within=UP_WITHIN)
+        before = first.pids()
+        assert interrupt(first) == 0
+    with o2_up(ports, tmp_path / "o2") as second:
+        second.wait_for("lost its tasks with the previous local cluster", within=UP_WITHIN)
+        banner = second.wait_for("o2 is up:", within=UP_WITHIN)
+        assert "physics-1 RUNNING run 2" in banner
+        after = second.pids()
+        assert all(after[name] != before[name] for name in before if name.startswith("task "))
+        assert interrupt(second) == 0
+    assert all(gone(pid) for pid in after.values())
+
+
+def exits_within(pid: int, within: float) -> bool:
+    """Whether `pid` exits within `within` seconds: a pidfd, no polling."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        readable, _, _ = select.select([fd], [], [], within)
+        return bool(readable) or gone(pid)
+    finally:
+        os.close(fd)
+
+
+def test_killed_up_takes_its_children_along_and_the_next_up_stops_its_etcd(
+    ports: Ports, tmp_path: Path
+) -> None:
+    with o2_up(ports, tmp_path / "o2", "--no-samples") as first:
+        first.wait_for("[o2] up:", within=UP_WITHIN)
+        left = first.pids()
+        first.proc.kill()  # SIGKILL: no chance to stop anything itself
+        first.proc.wait(timeout=10)
+    try:
+        assert {"etcd", "cluster", "controller", "gui"} <= set(left)
+        for name in ("gui", "controller", "cluster"):  # their parent-death signal
+            assert exits_within(left[name], STOP_WITHIN), f"{name} outlived o2 up"
+        assert not gone(left["etcd"])
+        with o2_up(ports, tmp_path / "o2", "--no-samples") as second:
+            second.wait_for("[o2] up:", within=UP_WITHIN)
+            assert f"stopping etcd (pid {left['etcd']}) left running" in second.text()
+            assert gone(left["etcd"])
+            assert interrupt(second) == 0
+    finally:
+        for pid in left.values():
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)
