@@ -3,13 +3,11 @@
 Shared by the CLI (`o2 config show --render`) and the controllers, so a task receives exactly
 what `o2 config show --render` prints.
 
-Rendering uses a Jinja2 sandbox with the same rules as workflow templates: only `{{ }}`
-expressions (no `{% %}` statements, so no loops or macros), undefined names are errors, values
-print as text, output bounded by MAX_OUTPUT. It is a minimal sandbox of its own because the
-workflow template engine lives in controller/ (which the CLI may not import); once that sandbox
-moves down to crds/, `render` should use it and gain its helpers (as_list, json, strings.*).
-Payloads are rendered as a whole; on an error the failing line is found by rendering each line
-alone, so the error names it.
+Rendering uses o2's one template sandbox, crds.templating, with its PAYLOAD limits: the same
+rules and helpers (`as_list`, `json`, `strings.*`, ...) as workflow values, only `{{ }}`
+expressions (no `{% %}` statements), undefined names are errors, values print as text, output
+bounded by MAX_OUTPUT, the trailing newline kept. Payloads are rendered as a whole; on an error
+the failing line is found by rendering each line alone, so the error names it.
 """
 
 from __future__ import annotations
@@ -17,15 +15,21 @@ from __future__ import annotations
 import configparser
 import json
 from collections.abc import Mapping
-from functools import lru_cache
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 import jinja2
 import yaml
-from jinja2 import nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from crds.errors import ConfigError
+from crds.errors import ConfigError, TemplateError
+from crds.templating import (
+    MAX_OUTPUT,
+    PAYLOAD,
+    TemplateSourceError,
+    compile_template,
+    evaluate,
+    probe,
+    with_helpers,
+)
 
 Format = Literal["ini", "json", "yaml", "text"]
 FORMATS: tuple[Format, ...] = ("ini", "json", "yaml", "text")
@@ -38,35 +42,18 @@ EXTENSIONS: dict[str, Format] = {
     ".yml": "yaml",
     ".txt": "text",
 }
-MAX_OUTPUT = 1 << 20
-"""Largest rendered payload, in characters."""
-
-_ALLOWED_NODES = (
-    nodes.Template,
-    nodes.Output,
-    nodes.TemplateData,
-    nodes.Name,
-    nodes.Const,
-    nodes.List,
-    nodes.Tuple,
-    nodes.Dict,
-    nodes.Pair,
-    nodes.Getattr,
-    nodes.Getitem,
-    nodes.Call,
-    nodes.Keyword,
-    nodes.Filter,
-    nodes.Test,
-    nodes.CondExpr,
-    nodes.Compare,
-    nodes.Operand,
-    nodes.UnaryExpr,
-    nodes.Concat,
-    nodes.And,
-    nodes.Or,
-    nodes.Not,
-)
-"""Expressions only; no arithmetic operators that could build huge values (`*`, `**`, `+`)."""
+__all__ = [
+    "EXTENSIONS",
+    "FORMATS",
+    "MAX_OUTPUT",
+    "Format",
+    "check_format",
+    "check_payload",
+    "check_template",
+    "format_for",
+    "parse_payload",
+    "render",
+]
 
 
 def format_for(filename: str, default: Format = "text") -> Format:
@@ -147,58 +134,10 @@ def _parse_ini(data: str, config: str) -> dict[str, dict[str, str]]:
     return {name: dict(parser[name]) for name in parser.sections()}
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """Attribute access only to plain data (dict keys through Getattr are looked up as items)."""
-
-    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
-        return isinstance(obj, dict) and attr in obj
-
-    def wrap_str_format(self, value: Any) -> None:
-        return None
-
-
-def _finalize(value: object) -> object:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    if isinstance(value, list | tuple | dict):
-        return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
-    return value
-
-
-_ENGINE = _Sandbox(
-    undefined=jinja2.StrictUndefined,
-    autoescape=False,
-    keep_trailing_newline=True,
-    finalize=_finalize,
-    cache_size=0,
-)
-_ENGINE.globals = {}
-_ENGINE.filters = {
-    name: _ENGINE.filters[name]
-    for name in ("default", "d", "lower", "upper", "trim", "int", "float", "length", "first")
-}
-
-
 def check_template(payload: str, *, config: str = "payload") -> None:
     """ConfigError (with the line) when the placeholders of `payload` do not compile."""
     if "{{" in payload or "{%" in payload:
-        _compile(payload, config=config, line_offset=0)
-
-
-class _Probe(jinja2.ChainableUndefined):
-    """Stands for any variable when checking a templated payload before it is rendered."""
-
-    def __str__(self) -> str:
-        return "0"
-
-
-_PROBE_ENGINE = _Sandbox(
-    undefined=_Probe, autoescape=False, keep_trailing_newline=True, finalize=_finalize
-)
-_PROBE_ENGINE.globals = {}
-_PROBE_ENGINE.filters = dict(_ENGINE.filters)
+        _compile(payload, config=config)
 
 
 def check_payload(fmt: str, payload: str, *, config: str = "payload") -> None:
@@ -214,7 +153,7 @@ def check_payload(fmt: str, payload: str, *, config: str = "payload") -> None:
         parse_payload(fmt, payload, config=config)
         return
     try:
-        probed = _PROBE_ENGINE.from_string(payload).render()
+        probed = probe(compile_template(payload, limits=PAYLOAD))
     except Exception:
         return
     try:
@@ -225,57 +164,38 @@ def check_payload(fmt: str, payload: str, *, config: str = "payload") -> None:
 
 
 def render(payload: str, variables: Mapping[str, object], *, config: str = "payload") -> str:
-    """`payload` with its `{{ }}` placeholders evaluated against `variables`.
+    """`payload` with its `{{ }}` placeholders evaluated against `variables` (looked up by name
+    only, so a lazy scope works as is) and the sandbox's helpers.
 
     ConfigError names `config`, the line and the reason (an undefined name, a syntax error, a
-    statement where only expressions are allowed).
+    statement where only expressions are allowed, a bound of the sandbox).
     """
     if "{{" not in payload and "{%" not in payload:
         return payload
+    template = _compile(payload, config=config)
     try:
-        template = _compiled(payload)
-    except ConfigError as exc:
-        raise ConfigError(config, exc.reason, line=exc.line) from exc
+        return _evaluate(template, variables, source=payload)
+    except TemplateError as exc:
+        line = _failing_line(payload, variables)
+        raise ConfigError(config, exc.reason, line=line) from exc
+
+
+def _evaluate(template: jinja2.Template, variables: Mapping[str, object], *, source: str) -> str:
+    hint = "define it in the task's variables, or check its spelling"
+    parent = with_helpers(variables)
     try:
-        text = _run(template, variables)
-    except Exception as exc:
-        raise ConfigError(config, _reason(exc), line=_failing_line(payload, variables)) from exc
-    if len(text) > MAX_OUTPUT:
-        raise ConfigError(config, f"rendered payload is {len(text)} long (limit {MAX_OUTPUT})")
-    return text
+        return evaluate(template, parent, where="payload", source=source, limits=PAYLOAD, hint=hint)
+    except TemplateError:
+        raise
+    except Exception as exc:  # a bound of the sandbox (TemplateBudgetError)
+        raise TemplateError("payload", source, str(exc)) from exc
 
 
-def _run(template: jinja2.Template, variables: Mapping[str, object]) -> str:
-    """Render with `variables` as the context's parent, looked up by name only (never copied or
-    iterated), so a lazy mapping such as the template engine's variable scope works as is."""
-    context = template.new_context(cast(dict[str, Any], variables), shared=True)
-    return "".join(template.root_render_func(context))
-
-
-@lru_cache(maxsize=256)
-def _compiled(source: str) -> jinja2.Template:
-    """Compiled payloads, cached: every task of a role renders the same payload."""
-    return _compile(source, config="payload", line_offset=0)
-
-
-def _compile(source: str, *, config: str, line_offset: int) -> jinja2.Template:
+def _compile(source: str, *, config: str) -> jinja2.Template:
     try:
-        tree = _ENGINE.parse(source)
-    except jinja2.TemplateSyntaxError as exc:
-        line = None if exc.lineno is None else exc.lineno + line_offset
-        raise ConfigError(config, f"template syntax error: {exc.message}", line=line) from exc
-    for node in tree.find_all(nodes.Node):
-        if not isinstance(node, _ALLOWED_NODES):
-            at = getattr(node, "lineno", None)
-            raise ConfigError(
-                config,
-                f"{type(node).__name__} is not allowed: payloads hold only {{{{ expressions }}}}",
-                line=None if at is None else at + line_offset,
-            )
-    try:
-        return _ENGINE.from_string(tree)
-    except jinja2.TemplateSyntaxError as exc:  # unknown filters and tests
-        raise ConfigError(config, f"template error: {exc.message}", line=exc.lineno) from exc
+        return compile_template(source, limits=PAYLOAD)
+    except TemplateSourceError as exc:
+        raise ConfigError(config, f"template error: {exc.reason}", line=exc.line) from exc
 
 
 def _failing_line(payload: str, variables: Mapping[str, object]) -> int | None:
@@ -284,17 +204,9 @@ def _failing_line(payload: str, variables: Mapping[str, object]) -> int | None:
         if "{{" not in line:
             continue
         try:
-            _run(_ENGINE.from_string(line), variables)
-        except jinja2.TemplateSyntaxError:
+            _evaluate(compile_template(line, limits=PAYLOAD), variables, source=line)
+        except TemplateSourceError:
             continue  # part of an expression that spans lines
-        except Exception:
+        except TemplateError:
             return number
     return None
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, jinja2.UndefinedError):
-        return f"{exc.message} (define it in the task's variables, or check its spelling)"
-    if isinstance(exc, jinja2.exceptions.SecurityError):
-        return f"not allowed: {exc}"
-    return f"{type(exc).__name__}: {exc}"

@@ -19,6 +19,7 @@ MAX_RANGE = 10_000
 
 FALSE_WORDS = frozenset({"", "false", "0", "no", "off", "none", "null"})
 
+
 class TemplateBudgetError(Exception):
     """A template went over one of the sandbox bounds; never caught inside a render."""
 
@@ -161,5 +162,3 @@ class JsonHelper:
     Serialize = staticmethod(to_json)
     Unmarshal = staticmethod(from_json)
     Deserialize = staticmethod(from_json)
-
-

@@ -4,27 +4,28 @@ Variables are layered (lowest first); a name is looked up from the top layer dow
 is rendered when first used, in this same scope (late binding). A variable that refers to its own
 name (`card: "{{ card }}"`) sees the next lower layer, so overriding with the inherited value works
 and no reference cycle can loop. One top-level render may resolve at most MAX_RESOLVES variables,
-nested at most MAX_DEPTH deep; the expression sandbox is controller.environments.sandbox.
+nested at most MAX_DEPTH deep; the expression sandbox is crds.templating (shared with config
+payloads, so `o2 config show --render` and workflows evaluate `{{ }}` alike).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
 
 import jinja2
 
-from controller.environments.sandbox import (
+from crds.errors import TemplateError
+from crds.templating import (
     ENGINE,
     MAX_OUTPUT,
     TemplateBudgetError,
     as_list,
-    check_size,
     compile_template,
+    evaluate,
     is_truthy,
+    short,
 )
-from crds.errors import TemplateError
 
 __all__ = ["MAX_DEPTH", "MAX_OUTPUT", "MAX_RESOLVES", "Scope", "as_list", "is_truthy"]
 
@@ -79,7 +80,7 @@ class Scope:
         try:
             return self._render(source, where=where)
         except TemplateBudgetError as exc:
-            raise TemplateError(where, _short(source), str(exc)) from exc
+            raise TemplateError(where, short(source), str(exc)) from exc
         finally:
             self._work = outer
 
@@ -106,24 +107,8 @@ class Scope:
         try:
             template = compile_template(source)
         except ValueError as exc:
-            raise TemplateError(where, _short(source), str(exc)) from exc
-        context = ENGINE.context_class(
-            ENGINE, cast(dict[str, Any], _Lookup(self)), template.name, template.blocks
-        )
-        try:
-            out = template.root_render_func(context)
-            text = "".join(out)
-        except (TemplateError, TemplateBudgetError):
-            raise
-        except jinja2.UndefinedError as exc:
-            reason = str(exc.message)
-            if reason.endswith("is undefined"):
-                reason += " (define it in vars, or check its spelling)"
-            raise TemplateError(where, _short(source), reason) from exc
-        except Exception as exc:  # every other failure of user code is the template's fault
-            raise TemplateError(where, _short(source), f"{type(exc).__name__}: {exc}") from exc
-        check_size(len(text))
-        return str(text)
+            raise TemplateError(where, short(source), str(exc)) from exc
+        return evaluate(template, _Lookup(self), where=where, source=source)
 
     def _resolve(self, name: str) -> object:
         """The rendered value of `name` below the layer it is being resolved at, or missing."""
@@ -170,11 +155,6 @@ class Scope:
             if name in layer:
                 return index, layer[name]
         return None
-
-
-def _short(source: str, limit: int = 160) -> str:
-    """The expression as error messages quote it: cut to `limit` characters."""
-    return source if len(source) <= limit else source[: limit - 3] + "..."
 
 
 class _Lookup(Mapping[str, object]):

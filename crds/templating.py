@@ -1,0 +1,430 @@
+"""The one Jinja2 sandbox of o2: workflow values and ComponentConfig payloads. Pure: no I/O.
+
+Lives in crds so the controllers, the CLI (`o2 config show --render`) and tests evaluate every
+`{{ }}` the same way. Helpers and value bounds are in crds.templatehelpers.
+
+How a hostile template is kept from hanging or exhausting its caller:
+- Jinja2's SandboxedEnvironment: no `_`-attributes, no Python internals, no imports, no files.
+  On top of it, attribute access is allowed only for a short list of harmless `str`, `dict` and
+  `list` methods and for the helper namespaces; `str.format` is refused.
+- Only expressions: a template may hold `{{ }}` output and plain text, nothing else (no `{% %}`
+  statements: no loops, macros, assignments). Each `{{ }}` may have at most MAX_NODES parsed
+  nodes and MAX_CONCAT `~` operands; `Limits` bound the whole source (EXPRESSION for workflow
+  values: MAX_SOURCE characters, and the same node and `~` bounds over the whole value;
+  PAYLOAD for config payloads: MAX_PAYLOAD characters).
+- Bounded values: `range()` yields at most MAX_RANGE items; `*`, `+`, `**` and the `join`,
+  `replace`, `tojson` helpers check the size of their result before computing it; `%` string
+  formatting is refused; output is counted while it streams and stops past `Limits.output`.
+- Filters and globals are an allow-list (no `random`, `lipsum`, `center`, `indent`, `format`...).
+- Bounded work across variables (MAX_RESOLVES, MAX_DEPTH) is enforced by the caller's scope
+  (controller.environments.template.Scope).
+
+Errors: compile problems are TemplateSourceError (a ValueError with the line); `evaluate` maps
+every failure of user code to crds.errors.TemplateError (place, expression, reason).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, cast
+
+import jinja2
+from jinja2 import nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from crds.errors import TemplateError
+from crds.templatehelpers import (
+    MAX_OUTPUT,
+    JsonHelper,
+    Strings,
+    TemplateBudgetError,
+    as_list,
+    as_text,
+    bounded_join,
+    bounded_range,
+    bounded_replace,
+    check_size,
+    checked_sum,
+    from_json,
+    is_truthy,
+    sized,
+    to_json,
+)
+
+__all__ = [
+    "ENGINE",
+    "EXPRESSION",
+    "MAX_OUTPUT",
+    "PAYLOAD",
+    "Limits",
+    "TemplateBudgetError",
+    "TemplateSourceError",
+    "as_list",
+    "check_size",
+    "compile_template",
+    "evaluate",
+    "is_truthy",
+    "probe",
+    "short",
+    "with_helpers",
+]
+
+MAX_SOURCE = 4096
+MAX_PAYLOAD = 1 << 20
+MAX_NODES = 400
+MAX_CONCAT = 16
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds of one kind of template source (see the module docstring)."""
+
+    source: int
+    """Longest source, in characters."""
+    nodes: int | None
+    """Most parsed nodes in the whole source (each `{{ }}` has at most MAX_NODES anyway)."""
+    concat: int | None
+    """Most `~` operands in the whole source (each `{{ }}` has at most MAX_CONCAT anyway)."""
+    output: int = MAX_OUTPUT
+    """Longest rendered text."""
+    keep_trailing_newline: bool = False
+    """Payloads keep their last newline; workflow values drop it, as Jinja2 does by default."""
+
+
+EXPRESSION = Limits(source=MAX_SOURCE, nodes=MAX_NODES, concat=MAX_CONCAT)
+PAYLOAD = Limits(source=MAX_PAYLOAD, nodes=None, concat=None, keep_trailing_newline=True)
+
+_SAFE_METHODS: dict[type, frozenset[str]] = {
+    str: frozenset(
+        {
+            "lower",
+            "upper",
+            "strip",
+            "lstrip",
+            "rstrip",
+            "split",
+            "startswith",
+            "endswith",
+            "title",
+            "capitalize",
+            "isdigit",
+            "isalpha",
+            "count",
+            "find",
+        }
+    ),
+    dict: frozenset({"get", "keys", "values", "items"}),
+    list: frozenset({"index", "count"}),
+    tuple: frozenset({"index", "count"}),
+}
+_ALLOWED_NODES = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.Const,
+    nodes.List,
+    nodes.Tuple,
+    nodes.Dict,
+    nodes.Pair,
+    nodes.Getattr,
+    nodes.Getitem,
+    nodes.Slice,
+    nodes.Call,
+    nodes.Keyword,
+    nodes.Filter,
+    nodes.Test,
+    nodes.CondExpr,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.BinExpr,
+    nodes.UnaryExpr,
+    nodes.Concat,
+)
+_FILTERS = (
+    "abs",
+    "capitalize",
+    "count",
+    "d",
+    "default",
+    "dictsort",
+    "first",
+    "float",
+    "int",
+    "items",
+    "last",
+    "length",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "reject",
+    "reverse",
+    "round",
+    "select",
+    "sort",
+    "title",
+    "trim",
+    "unique",
+    "upper",
+)
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The hardened sandbox (see the module docstring)."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if not super().is_safe_attribute(obj, attr, value):
+            return False
+        if isinstance(obj, Strings | JsonHelper | _Probe):
+            return True
+        allowed = next((v for k, v in _SAFE_METHODS.items() if isinstance(obj, k)), None)
+        return allowed is not None and attr in allowed
+
+    def wrap_str_format(self, value: Any) -> None:
+        """`str.format` / `format_map` are refused: a field width would allocate without bound."""
+        return None
+
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+    ) -> Any:
+        if operator == "*":
+            if isinstance(left, int) and isinstance(right, str | list | tuple):
+                left, right = right, left
+            if isinstance(left, str | list | tuple) and isinstance(right, int):
+                check_size(len(left) * right)
+        elif operator == "+":
+            check_size(sized(left) + sized(right))
+        elif operator == "%" and isinstance(left, str):
+            raise TemplateBudgetError("'%' string formatting is not allowed")
+        elif operator == "**" and isinstance(left, int | float) and isinstance(right, int | float):
+            check_size(abs(right) * math.log2(abs(left) + 2) / 8)
+        return super().call_binop(context, operator, left, right)
+
+
+class _Probe(jinja2.ChainableUndefined):
+    """Stands for any variable when checking a templated payload before it is rendered."""
+
+    def __str__(self) -> str:
+        return "0"
+
+
+def _globals() -> dict[str, Any]:
+    return {
+        "range": bounded_range,
+        "dict": dict,
+        "len": len,
+        "lower": lambda s: str(s).lower(),
+        "upper": lambda s: str(s).upper(),
+        "int": int,
+        "str": as_text,
+        "bool": lambda s: is_truthy(as_text(s)),
+        "json": JsonHelper(),
+        "from_json": from_json,
+        "FromJson": from_json,
+        "to_json": to_json,
+        "ToJson": to_json,
+        "as_list": as_list,
+        "strings": Strings(),
+    }
+
+
+def _make_engine(*, keep_trailing_newline: bool) -> _Sandbox:
+    engine = _Sandbox(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        finalize=as_text,
+        cache_size=0,
+        keep_trailing_newline=keep_trailing_newline,
+    )
+    engine.filters = {name: engine.filters[name] for name in _FILTERS}
+    engine.filters.update(
+        replace=bounded_replace,
+        join=bounded_join,
+        sum=checked_sum,
+        string=as_text,
+        tojson=to_json,
+        fromjson=from_json,
+        from_json=from_json,
+        as_list=as_list,
+        truthy=is_truthy,
+    )
+    engine.globals = _globals()
+    return engine
+
+
+ENGINE = _make_engine(keep_trailing_newline=False)
+"""The engine of workflow values; its `globals` are the helpers every template sees."""
+_ENGINES = {False: ENGINE, True: _make_engine(keep_trailing_newline=True)}
+
+
+class TemplateSourceError(ValueError):
+    """A template that does not compile or breaks the allowed shape; `line` when known."""
+
+    def __init__(self, reason: str, *, line: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+@lru_cache(maxsize=8192)
+def compile_template(source: str, *, limits: Limits = EXPRESSION) -> jinja2.Template:
+    """Parse, check the allowed shape and bounds, compile. TemplateSourceError says why."""
+    if len(source) > limits.source:
+        raise TemplateSourceError(
+            f"template is {len(source)} characters long (limit {limits.source})"
+        )
+    engine = _ENGINES[limits.keep_trailing_newline]
+    try:
+        tree = engine.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateSourceError(f"syntax error: {exc.message}", line=exc.lineno) from exc
+    _check_shape(tree, limits)
+    try:
+        return engine.from_string(tree)
+    except jinja2.TemplateSyntaxError as exc:  # also unknown filters and tests
+        raise TemplateSourceError(exc.message or str(exc), line=exc.lineno) from exc
+
+
+def _check_shape(tree: nodes.Template, limits: Limits) -> None:
+    count = 0
+    joined = 0
+    for node in tree.find_all(nodes.Node):
+        count += 1
+        if not isinstance(node, _ALLOWED_NODES):
+            raise TemplateSourceError(
+                f"{type(node).__name__} is not allowed: templates hold only {{{{ expressions }}}}",
+                line=getattr(node, "lineno", None),
+            )
+        if isinstance(node, nodes.Concat):
+            joined += len(node.nodes)
+    if limits.concat is not None and joined > limits.concat:
+        raise TemplateSourceError(f"too many '~' operands ({joined}, limit {limits.concat})")
+    if limits.nodes is not None and count > limits.nodes:
+        raise TemplateSourceError(f"expression too large ({count} nodes, limit {limits.nodes})")
+    for expression in _expressions(tree):
+        _check_expression(expression)
+
+
+def _expressions(tree: nodes.Template) -> Iterator[nodes.Expr]:
+    for output in tree.find_all(nodes.Output):
+        for child in output.nodes:
+            if not isinstance(child, nodes.TemplateData):
+                yield child
+
+
+def _check_expression(expression: nodes.Expr) -> None:
+    inner = [expression, *expression.find_all(nodes.Node)]
+    joined = sum(len(n.nodes) for n in inner if isinstance(n, nodes.Concat))
+    line = expression.lineno
+    if joined > MAX_CONCAT:
+        raise TemplateSourceError(
+            f"too many '~' operands ({joined}, limit {MAX_CONCAT})", line=line
+        )
+    if len(inner) > MAX_NODES:
+        raise TemplateSourceError(
+            f"expression too large ({len(inner)} nodes, limit {MAX_NODES})", line=line
+        )
+
+
+class _WithHelpers(Mapping[str, object]):
+    """`variables`, then the helper globals: looked up by name only, never copied or listed."""
+
+    def __init__(self, variables: Mapping[str, object]) -> None:
+        self._variables = variables
+
+    def __getitem__(self, key: str) -> object:
+        if key in self._variables:
+            return self._variables[key]
+        return ENGINE.globals[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._variables or key in ENGINE.globals
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(ENGINE.globals)
+
+    def __len__(self) -> int:
+        return len(ENGINE.globals)
+
+
+def with_helpers(variables: Mapping[str, object]) -> Mapping[str, object]:
+    """A plain variables mapping with the helpers (`as_list`, `json`, ...) under it."""
+    return _WithHelpers(variables)
+
+
+class _Probing(Mapping[str, object]):
+    """Every name is defined: helpers are themselves, anything else is a `_Probe`."""
+
+    def __getitem__(self, key: str) -> object:
+        if key in ENGINE.globals:
+            return ENGINE.globals[key]
+        return _Probe(name=key)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(ENGINE.globals)
+
+    def __len__(self) -> int:
+        return len(ENGINE.globals)
+
+
+def probe(template: jinja2.Template) -> str:
+    """`template` rendered with every variable read as `0` (any exception propagates)."""
+    return run(template, _Probing(), limits=PAYLOAD)
+
+
+def run(template: jinja2.Template, parent: Mapping[str, object], *, limits: Limits) -> str:
+    """Render with `parent` as the context (looked up by name only), counting output as it
+    streams: TemplateBudgetError past `limits.output`. Other exceptions propagate as raised."""
+    engine = _ENGINES[limits.keep_trailing_newline]
+    context = engine.context_class(
+        engine, cast(dict[str, Any], parent), template.name, template.blocks
+    )
+    parts: list[str] = []
+    size = 0
+    for part in template.root_render_func(context):
+        size += len(part)
+        if size > limits.output:
+            raise TemplateBudgetError(f"result would be {size} long (limit {limits.output})")
+        parts.append(part)
+    return "".join(parts)
+
+
+def evaluate(
+    template: jinja2.Template,
+    parent: Mapping[str, object],
+    *,
+    where: str,
+    source: str,
+    limits: Limits = EXPRESSION,
+    hint: str = "define it in vars, or check its spelling",
+) -> str:
+    """`run`, with every failure of user code as TemplateError naming `where` and `source`.
+
+    TemplateError and TemplateBudgetError raised inside (from nested variables) pass through.
+    """
+    try:
+        return run(template, parent, limits=limits)
+    except (TemplateError, TemplateBudgetError):
+        raise
+    except jinja2.UndefinedError as exc:
+        reason = str(exc.message)
+        if reason.endswith("is undefined"):
+            reason += f" ({hint})"
+        raise TemplateError(where, short(source), reason) from exc
+    except Exception as exc:  # every other failure of user code is the template's fault
+        raise TemplateError(where, short(source), f"{type(exc).__name__}: {exc}") from exc
+
+
+def short(source: str, limit: int = 160) -> str:
+    """The expression as error messages quote it: cut to `limit` characters."""
+    return source if len(source) <= limit else source[: limit - 3] + "..."
