@@ -1,7 +1,8 @@
 """`o2 config`: the configuration repository (ComponentConfig) from the command line. Edge I/O.
 
 `show` runs the same resolution and rendering code as the controllers (crds.configresolve,
-crds.configpayload), so `o2 config show --render` prints exactly what a task would receive.
+crds.configpayload on o2's one template sandbox, crds.templating, with the workflow helpers such
+as `as_list` and `json`), so `o2 config show --render` prints exactly what a task would receive.
 The lead wires it with `register(app)`.
 """
 
@@ -61,6 +62,8 @@ config_app = typer.Typer(
     no_args_is_help=True,
 )
 
+ComponentArg = Annotated[str, typer.Argument(help="Component, e.g. readout.")]
+EntryArg = Annotated[str, typer.Argument(help="Entry, e.g. main.")]
 RunTypeOpt = Annotated[
     str, typer.Option("--run-type", "-r", help="Run type of the lookup (PHYSICS, ...).")
 ]
@@ -267,8 +270,8 @@ def list_command(
 def show_command(
     ctx: typer.Context,
     *,
-    component: Annotated[str, typer.Argument(help="Component, e.g. readout.")],
-    entry: Annotated[str, typer.Argument(help="Entry, e.g. main.")],
+    component: ComponentArg,
+    entry: EntryArg,
     run_type: RunTypeOpt = ANY_RUN_TYPE,
     role: RoleOpt = ANY_ROLE,
     version: Annotated[
@@ -342,8 +345,8 @@ def _where(cc: ComponentConfig) -> str:
 def import_command(
     ctx: typer.Context,
     *,
-    component: Annotated[str, typer.Argument(help="Component, e.g. readout.")],
-    entry: Annotated[str, typer.Argument(help="Entry, e.g. main.")],
+    component: ComponentArg,
+    entry: EntryArg,
     file: Annotated[Path, typer.Argument(help="Payload file ('-' for stdin).", exists=False)],
     run_type: RunTypeOpt = ANY_RUN_TYPE,
     role: RoleOpt = ANY_ROLE,
@@ -403,8 +406,8 @@ def _read(file: Path) -> str:
 def history_command(
     ctx: typer.Context,
     *,
-    component: Annotated[str, typer.Argument(help="Component, e.g. readout.")],
-    entry: Annotated[str, typer.Argument(help="Entry, e.g. main.")],
+    component: ComponentArg,
+    entry: EntryArg,
     run_type: RunTypeOpt = ANY_RUN_TYPE,
     role: RoleOpt = ANY_ROLE,
 ) -> None:
@@ -432,8 +435,8 @@ def history_command(
 def diff_command(
     ctx: typer.Context,
     *,
-    component: Annotated[str, typer.Argument(help="Component, e.g. readout.")],
-    entry: Annotated[str, typer.Argument(help="Entry, e.g. main.")],
+    component: ComponentArg,
+    entry: EntryArg,
     run_type: RunTypeOpt = ANY_RUN_TYPE,
     role: RoleOpt = ANY_ROLE,
     old: Annotated[

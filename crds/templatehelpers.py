@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
 
 MAX_OUTPUT = 1 << 20
 """Largest rendered value (and largest intermediate string or list), in characters."""
@@ -100,7 +99,7 @@ def bounded_replace(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-def from_json(text: object) -> Any:
+def from_json(text: object) -> object:
     try:
         return json.loads(str(text))
     except ValueError as exc:
@@ -155,7 +154,7 @@ class Strings:
 class JsonHelper:
     """`json(text)` parses; AliECS-style `json.Marshal`, `json.Unmarshal` and friends."""
 
-    def __call__(self, text: object) -> Any:
+    def __call__(self, text: object) -> object:
         return from_json(text)
 
     Marshal = staticmethod(to_json)

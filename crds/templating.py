@@ -29,7 +29,7 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, cast
+from typing import cast
 
 import jinja2
 from jinja2 import nodes
@@ -68,6 +68,7 @@ __all__ = [
     "evaluate",
     "is_truthy",
     "probe",
+    "render_template",
     "short",
     "with_helpers",
 ]
@@ -179,7 +180,7 @@ class _Sandbox(SandboxedEnvironment):
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
-    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+    def is_safe_attribute(self, obj: object, attr: str, value: object) -> bool:
         if not super().is_safe_attribute(obj, attr, value):
             return False
         if isinstance(obj, Strings | JsonHelper | _Probe):
@@ -187,13 +188,13 @@ class _Sandbox(SandboxedEnvironment):
         allowed = next((v for k, v in _SAFE_METHODS.items() if isinstance(obj, k)), None)
         return allowed is not None and attr in allowed
 
-    def wrap_str_format(self, value: Any) -> None:
+    def wrap_str_format(self, value: object) -> None:
         """`str.format` / `format_map` are refused: a field width would allocate without bound."""
         return None
 
     def call_binop(
-        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
-    ) -> Any:
+        self, context: jinja2.runtime.Context, operator: str, left: object, right: object
+    ) -> object:
         if operator == "*":
             if isinstance(left, int) and isinstance(right, str | list | tuple):
                 left, right = right, left
@@ -215,7 +216,7 @@ class _Probe(jinja2.ChainableUndefined):
         return "0"
 
 
-def _globals() -> dict[str, Any]:
+def _globals() -> dict[str, object]:
     return {
         "range": bounded_range,
         "dict": dict,
@@ -273,9 +274,27 @@ class TemplateSourceError(ValueError):
         self.line = line
 
 
-@lru_cache(maxsize=8192)
 def compile_template(source: str, *, limits: Limits = EXPRESSION) -> jinja2.Template:
-    """Parse, check the allowed shape and bounds, compile. TemplateSourceError says why."""
+    """Parse, check the allowed shape and bounds, compile. TemplateSourceError says why.
+
+    Cached: many short workflow values, and fewer (possibly large) payloads.
+    """
+    if limits.source > MAX_SOURCE:
+        return _compile_large(source, limits)
+    return _compile_small(source, limits)
+
+
+@lru_cache(maxsize=8192)
+def _compile_small(source: str, limits: Limits) -> jinja2.Template:
+    return _compile(source, limits)
+
+
+@lru_cache(maxsize=256)
+def _compile_large(source: str, limits: Limits) -> jinja2.Template:
+    return _compile(source, limits)
+
+
+def _compile(source: str, limits: Limits) -> jinja2.Template:
     if len(source) > limits.source:
         raise TemplateSourceError(
             f"template is {len(source)} characters long (limit {limits.source})"
@@ -387,7 +406,7 @@ def run(template: jinja2.Template, parent: Mapping[str, object], *, limits: Limi
     streams: TemplateBudgetError past `limits.output`. Other exceptions propagate as raised."""
     engine = _ENGINES[limits.keep_trailing_newline]
     context = engine.context_class(
-        engine, cast(dict[str, Any], parent), template.name, template.blocks
+        engine, cast(dict[str, object], parent), template.name, template.blocks
     )
     parts: list[str] = []
     size = 0
@@ -428,3 +447,25 @@ def evaluate(
 def short(source: str, limit: int = 160) -> str:
     """The expression as error messages quote it: cut to `limit` characters."""
     return source if len(source) <= limit else source[: limit - 3] + "..."
+
+
+def render_template(
+    source: str,
+    variables: Mapping[str, object],
+    *,
+    where: str,
+    limits: Limits = EXPRESSION,
+) -> str:
+    """`source` rendered with `variables` and the helpers: the whole sandbox in one call.
+
+    Every problem (shape, bounds, user code) is a TemplateError naming `where` and `source`.
+    """
+    if "{{" not in source and "{%" not in source:
+        return source
+    try:
+        template = compile_template(source, limits=limits)
+        return evaluate(
+            template, with_helpers(variables), where=where, source=source, limits=limits
+        )
+    except (TemplateSourceError, TemplateBudgetError) as exc:
+        raise TemplateError(where, short(source), str(exc)) from exc

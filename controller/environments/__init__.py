@@ -1,7 +1,7 @@
 """The environment controller: a pure core (templates, expansion, state machine, plan) and I/O.
 
-    sandbox.py    the hardened Jinja2 sandbox and template helpers           pure
     template.py   layered variables, late-bound `{{ }}` rendering (Scope)     pure
+                  (the sandbox itself is crds.templating, shared with payloads)
     expand.py     Environment + Workflow + TaskClasses -> desired Tasks, hooks pure
     machine.py    states, events, shortest paths, the steps of a transition   pure
     taskset.py    desired vs owned Tasks -> create / update / delete / adopt   pure

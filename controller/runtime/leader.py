@@ -154,8 +154,9 @@ class LeaderElector:
         """Give the key up now (graceful shutdown): a standby takes over at once."""
         lease, self.lease, self.fence = self.lease, None, None
         if lease is not None:
-            with contextlib.suppress(Exception):
-                await self.kv.revoke_lease(lease)
+            with contextlib.suppress(Exception):  # unrevoked, the lease expires after its TTL
+                async with asyncio.timeout(self.config.renew_deadline):
+                    await self.kv.revoke_lease(lease)
             log.info("Resigned leadership", extra=self._extra())
 
     def _extra(self, **more: object) -> dict[str, object]:

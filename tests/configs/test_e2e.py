@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import subprocess
-import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,11 +22,12 @@ from store.api import Store
 from store.embedded import EmbeddedEtcd
 from tests.configs.conftest import O2Config, wait_for
 from tests.configs.factories import cc, version_is
-from tests.environments.helpers import samples
+from tests.environments.test_e2e import apply_sample as apply_env_sample
 from tests.environments.test_e2e import (
-    SAMPLE_TASK,
     cluster,
     localmesos_factory,
+    manager,
+    manager_factory,
     reached,
     sandbox_stdout,
     store,
@@ -38,9 +36,8 @@ from tests.environments.test_e2e import (
 from tests.mesos_fixture import LocalMesosProcess
 from tests.runtime.waiting import eventually
 
-__all__ = ["cluster", "localmesos_factory", "store"]
+__all__ = ["cluster", "localmesos_factory", "manager", "manager_factory", "store"]
 
-REPO = Path(__file__).resolve().parents[2]
 CONTROLLERS = (
     "controller.tasks.controller:TaskReconciler",
     "controller.environments.controller:EnvironmentReconciler",
@@ -51,50 +48,17 @@ READOUT_INI = "[readout]\ndetector = {{ detector }}\nrate = {{ rate }}\n"
 
 
 @pytest.fixture
-def manager(
-    etcd_server: EmbeddedEtcd, store: Store, cluster: LocalMesosProcess, tmp_path: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """`python -m controller` with the three controllers; stopped by pid."""
-    args = [sys.executable, "-m", "controller", "--etcd", etcd_server.endpoint]
-    args += ["--prefix", store.prefix, "--mesos", cluster.address, "--lease-ttl", "3"]
-    for entry in CONTROLLERS:
-        args += ["--controller", entry]
-    with (tmp_path / "manager.log").open("ab") as log:
-        proc = subprocess.Popen(
-            args,
-            cwd=REPO,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "O2_TASK_RECONCILE_PERIOD": "5"},
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+def controllers() -> tuple[str, ...]:
+    return CONTROLLERS
 
 
 async def apply_sample(store: Store) -> None:
     """The sample, with the readout class pushing `config("readout")` at CONFIGURE, run type
     PHYSICS, desired state CONFIGURED."""
-    env, workflow, classes = samples()
-    for taskclass in classes.values():
-        command = taskclass.spec.command.model_copy(update={"value": SAMPLE_TASK})
-        properties = dict(taskclass.spec.properties)
-        if taskclass.name == "readout":
-            properties["config"] = '{{ config("readout") }}'
-        spec = taskclass.spec.model_copy(update={"command": command, "properties": properties})
-        await store.create(taskclass.model_copy(update={"spec": spec}))
-    await store.create(workflow)
-    meta = env.metadata.model_copy(update={"uid": "", "generation": 0})
-    env_spec = env.spec.model_copy(update={"run_type": "PHYSICS", "state": "CONFIGURED"})
-    await store.create(env.model_copy(update={"metadata": meta, "spec": env_spec}))
+    readout = {"config": '{{ config("readout") }}'}
+    await apply_env_sample(
+        store, properties={"readout": readout}, run_type="PHYSICS", state="CONFIGURED"
+    )
 
 
 def configured_properties(log: Path) -> list[dict[str, str]]:

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
+from controller.environments.template import Scope
 from crds.configpayload import check_payload, format_for, parse_payload, render
 from crds.errors import ConfigError
 
@@ -122,3 +123,24 @@ def test_templated_payload_that_cannot_parse_is_caught_before_rendering(
 )
 def test_well_formed_templated_payload_passes_the_check(fmt: str, payload: str) -> None:
     check_payload(fmt, payload, config="cc")
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "{{ as_list(detectors)|join(',') }}",
+        "{{ json(detectors)[1]|lower }}",
+        "{{ strings.ToUpper(detector) }}-{{ rate|int * 2 }}",
+        "{{ detector != 'ITS' }} {{ [rate, detector] }} {{ none }}",
+        "{{ 'on' if bool(enabled) else 'off' }}",
+    ],
+)
+def test_payload_renders_exactly_as_a_workflow_value(expression: str) -> None:
+    variables = {
+        "detectors": '["TPC", "ITS"]',
+        "detector": "TPC",
+        "rate": "200",
+        "enabled": "no",
+    }
+    scope = Scope([("vars", variables)], where="flp-TPC.readout")
+    assert render(expression, variables) == scope.render(expression)

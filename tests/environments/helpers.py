@@ -38,6 +38,23 @@ def samples() -> tuple[Environment, Workflow, dict[str, TaskClass]]:
     return env.model_copy(update={"metadata": meta}), workflow, classes
 
 
+def fresh(env: Environment, *, name: str | None = None) -> Environment:
+    """`env` as a new object to create (no uid, generation 0), renamed when `name` is given."""
+    changes: dict[str, object] = {"uid": "", "generation": 0}
+    if name is not None:
+        changes["name"] = name
+    return env.model_copy(update={"metadata": env.metadata.model_copy(update=changes)})
+
+
+def with_calls(workflow: Workflow, **changes: object) -> Workflow:
+    """`workflow` with `changes` applied to the `call` of every call role (top level)."""
+    roles = tuple(
+        r if r.call is None else r.model_copy(update={"call": r.call.model_copy(update=changes)})
+        for r in workflow.spec.roles
+    )
+    return workflow.model_copy(update={"spec": workflow.spec.model_copy(update={"roles": roles})})
+
+
 def with_spec(env: Environment, **changes: object) -> Environment:
     meta = env.metadata.model_copy(update={"generation": env.metadata.generation + 1})
     return env.model_copy(update={"spec": env.spec.model_copy(update=changes), "metadata": meta})

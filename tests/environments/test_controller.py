@@ -30,7 +30,7 @@ from crds.resource import Resource
 from store.etcd import EtcdStore
 from store.informer import InformerFactory
 from tests.environments.fake_tasks import FakeTaskController
-from tests.environments.helpers import samples
+from tests.environments.helpers import fresh, samples, with_calls
 from tests.runtime.waiting import eventually
 
 
@@ -84,6 +84,9 @@ class Harness:
             if t.metadata.labels.get("o2.environment/name") == env
         }
 
+    def pids(self, env: str) -> dict[str, int | None]:
+        return {n: t.status.pid for n, t in self.tasks(env).items()}
+
     async def wait_state(self, name: str, state: str, *, within: float = 15.0) -> Environment:
         def reached() -> bool:
             env = self.factory.informer(Environment).get(name)
@@ -126,17 +129,8 @@ async def harness(etcd_store: EtcdStore) -> AsyncIterator[Harness]:
 def hook_workflow(workflow: Workflow, marker: Path, *, await_: str | None = None) -> Workflow:
     """The sample workflow whose start-of-run hook appends the run number to `marker`."""
     code = f"import sys; open({str(marker)!r}, 'a').write(sys.argv[1] + '\\n')"
-    roles = []
-    for role in workflow.spec.roles:
-        if role.call is None:
-            roles.append(role)
-            continue
-        argv = (sys.executable, "-c", code, "{{ run_number }}")
-        call = role.call.model_copy(update={"command": argv, "await_": await_})
-        roles.append(role.model_copy(update={"call": call}))
-    return workflow.model_copy(
-        update={"spec": workflow.spec.model_copy(update={"roles": tuple(roles)})}
-    )
+    argv = (sys.executable, "-c", code, "{{ run_number }}")
+    return with_calls(workflow, command=argv, await_=await_)
 
 
 async def apply_samples(
@@ -152,11 +146,19 @@ async def apply_samples(
         await h.store.create(tc)
     await h.store.create(hook_workflow(workflow, marker, await_=await_))
     for index, name in enumerate(names):
-        meta = env.metadata.model_copy(update={"name": name, "uid": "", "generation": 0})
         spec = env.spec
         if index and detectors:
             spec = spec.model_copy(update={"vars": {**spec.vars, "detectors": detectors}})
-        await h.store.create(env.model_copy(update={"metadata": meta, "spec": spec}))
+        await h.store.create(fresh(env, name=name).model_copy(update={"spec": spec}))
+
+
+async def run_sample(
+    h: Harness, marker: Path, *, await_: str | None = None, **options: Any
+) -> Environment:
+    """A controller (with `options`) running the samples, once physics-1 is RUNNING."""
+    h.start_controller(**options)
+    await apply_samples(h, marker, await_=await_)
+    return await h.wait_state("physics-1", "RUNNING")
 
 
 async def test_sample_reaches_running_with_a_run_number_from_etcd(
@@ -164,9 +166,7 @@ async def test_sample_reaches_running_with_a_run_number_from_etcd(
 ) -> None:
     marker = tmp_path / "runs.txt"
     await harness.store.put_raw(f"{harness.store.prefix}/{RUN_NUMBER_KEY}", b"41")
-    harness.start_controller()
-    await apply_samples(harness, marker)
-    env = await harness.wait_state("physics-1", "RUNNING")
+    env = await run_sample(harness, marker)
     assert env.status.run_number == 42
     assert marker.read_text() == "42\n"
     tasks = harness.tasks("physics-1")
@@ -181,17 +181,15 @@ async def test_sample_reaches_running_with_a_run_number_from_etcd(
 async def test_stop_and_start_again_takes_the_next_run_without_new_processes(
     harness: Harness, tmp_path: Path
 ) -> None:
-    harness.start_controller()
-    await apply_samples(harness, tmp_path / "runs.txt")
-    await harness.wait_state("physics-1", "RUNNING")
-    pids = {n: t.status.pid for n, t in harness.tasks("physics-1").items()}
+    await run_sample(harness, tmp_path / "runs.txt")
+    pids = harness.pids("physics-1")
     await harness.edit("physics-1", state="CONFIGURED")
     env = await harness.wait_state("physics-1", "CONFIGURED")
     assert env.status.last_run_number == 1 and env.status.run_number is None
     await harness.edit("physics-1", state="RUNNING")
     env = await harness.wait_state("physics-1", "RUNNING")
     assert env.status.run_number == 2
-    assert {n: t.status.pid for n, t in harness.tasks("physics-1").items()} == pids
+    assert harness.pids("physics-1") == pids
     assert (tmp_path / "runs.txt").read_text() == "1\n2\n"
 
 
@@ -209,9 +207,7 @@ async def test_two_environments_starting_at_once_get_distinct_run_numbers(
 async def test_adding_a_detector_while_running_keeps_existing_processes(
     harness: Harness, tmp_path: Path
 ) -> None:
-    harness.start_controller()
-    await apply_samples(harness, tmp_path / "runs.txt")
-    await harness.wait_state("physics-1", "RUNNING")
+    await run_sample(harness, tmp_path / "runs.txt")
     before = {n: (t.metadata.uid, t.status.pid) for n, t in harness.tasks("physics-1").items()}
     await harness.edit("physics-1", vars={"detectors": '["TPC", "ITS"]', "rate": "200"})
 
@@ -228,9 +224,7 @@ async def test_adding_a_detector_while_running_keeps_existing_processes(
 async def test_critical_task_failure_moves_environment_to_error_with_reason(
     harness: Harness, tmp_path: Path
 ) -> None:
-    harness.start_controller()
-    await apply_samples(harness, tmp_path / "runs.txt")
-    await harness.wait_state("physics-1", "RUNNING")
+    await run_sample(harness, tmp_path / "runs.txt")
     await harness.fake.fail("physics-1-flp-tpc-readout", message="killed by signal 9")
     env = await harness.wait_state("physics-1", "ERROR")
     assert "physics-1-flp-tpc-readout" in env.status.message
@@ -241,9 +235,8 @@ async def test_critical_task_failure_moves_environment_to_error_with_reason(
 async def test_restarted_controller_resumes_and_never_reuses_run_numbers(
     harness: Harness, tmp_path: Path
 ) -> None:
-    ctl = harness.start_controller()
-    await apply_samples(harness, tmp_path / "runs.txt")
-    await harness.wait_state("physics-1", "RUNNING")
+    await run_sample(harness, tmp_path / "runs.txt")
+    ctl = harness.controllers[-1]
     await harness.stop_controller(ctl)
     await harness.edit("physics-1", state="CONFIGURED")
     harness.start_controller()
@@ -258,10 +251,8 @@ async def test_restarted_controller_resumes_and_never_reuses_run_numbers(
 async def test_rate_change_reconfigures_at_next_run_without_new_processes(
     harness: Harness, tmp_path: Path
 ) -> None:
-    harness.start_controller()
-    await apply_samples(harness, tmp_path / "runs.txt")
-    await harness.wait_state("physics-1", "RUNNING")
-    pids = {n: t.status.pid for n, t in harness.tasks("physics-1").items()}
+    await run_sample(harness, tmp_path / "runs.txt")
+    pids = harness.pids("physics-1")
     await harness.edit(
         "physics-1", vars={"detectors": '["TPC"]', "rate": "500"}, state="CONFIGURED"
     )
@@ -272,13 +263,11 @@ async def test_rate_change_reconfigures_at_next_run_without_new_processes(
         return task.spec.properties["rate"] == "500" and task.status.state == "CONFIGURED"
 
     await eventually(reconfigured, within=15)
-    assert {n: t.status.pid for n, t in harness.tasks("physics-1").items()} == pids
+    assert harness.pids("physics-1") == pids
 
 
 async def test_taskclass_change_reaches_the_tasks(harness: Harness, tmp_path: Path) -> None:
-    harness.start_controller()
-    await apply_samples(harness, tmp_path / "runs.txt")
-    await harness.wait_state("physics-1", "RUNNING")
+    await run_sample(harness, tmp_path / "runs.txt")
     qc = await harness.store.get(TaskClass, "qc")
     spec = qc.spec.model_copy(update={"defaults": {"qc_rate": "99"}})
     await harness.store.update(qc.model_copy(update={"spec": spec}))
@@ -292,12 +281,9 @@ async def test_taskclass_change_reaches_the_tasks(harness: Harness, tmp_path: Pa
 async def test_second_environment_wanting_a_held_detector_is_stalled_with_a_reason(
     harness: Harness, tmp_path: Path
 ) -> None:
-    harness.start_controller()
-    await apply_samples(harness, tmp_path / "runs.txt")
-    await harness.wait_state("physics-1", "RUNNING")
+    await run_sample(harness, tmp_path / "runs.txt")
     env, _, _ = samples()
-    meta = env.metadata.model_copy(update={"name": "physics-2", "uid": "", "generation": 0})
-    await harness.store.create(env.model_copy(update={"metadata": meta}))
+    await harness.store.create(fresh(env, name="physics-2"))
 
     def stalled() -> bool:
         other = harness.factory.informer(Environment).get("physics-2")
@@ -315,9 +301,7 @@ async def test_second_environment_wanting_a_held_detector_is_stalled_with_a_reas
 
 async def test_hook_awaited_at_a_later_step_runs_once(harness: Harness, tmp_path: Path) -> None:
     marker = tmp_path / "runs.txt"
-    harness.start_controller()
-    await apply_samples(harness, marker, await_="after_START_ACTIVITY")
-    await harness.wait_state("physics-1", "RUNNING")
+    await run_sample(harness, marker, await_="after_START_ACTIVITY")
     assert marker.read_text() == "1\n"
     assert [r for _, r, _ in harness.sink.events].count("HookSucceeded") == 1
 
@@ -325,11 +309,7 @@ async def test_hook_awaited_at_a_later_step_runs_once(harness: Harness, tmp_path
 async def test_missing_workflow_is_reported_not_crashed(harness: Harness) -> None:
     env, _, _ = samples()
     harness.start_controller()
-    await harness.store.create(
-        env.model_copy(
-            update={"metadata": env.metadata.model_copy(update={"uid": "", "generation": 0})}
-        )
-    )
+    await harness.store.create(fresh(env))
 
     def reported() -> bool:
         seen = harness.factory.informer(Environment).get("physics-1")
@@ -348,9 +328,8 @@ class Clock:
 
 async def test_idle_tasks_expire_after_the_ttl(harness: Harness, tmp_path: Path) -> None:
     clock = Clock()
-    ctl = harness.start_controller(clock=clock, idle_ttl=60)
-    await apply_samples(harness, tmp_path / "runs.txt")
-    await harness.wait_state("physics-1", "RUNNING")
+    await run_sample(harness, tmp_path / "runs.txt", clock=clock, idle_ttl=60)
+    ctl = harness.controllers[-1]
     await harness.edit("physics-1", state="DONE")
     await harness.wait_state("physics-1", "DONE")
     tasks = harness.factory.informer(Task)

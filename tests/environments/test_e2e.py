@@ -10,7 +10,7 @@ import random
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -18,10 +18,9 @@ import pytest
 from crds.kinds.environment import Environment
 from crds.kinds.task import Task
 from store.api import Store
-from store.config import StoreConfig, open_store
 from store.embedded import EmbeddedEtcd
-from tests.environments.helpers import samples
-from tests.etcd_fixture import unique_prefix
+from store.etcd import EtcdStore
+from tests.environments.helpers import fresh, samples
 from tests.mesos_fixture import LocalMesosProcess, localmesos_factory
 from tests.runtime.waiting import eventually
 
@@ -45,12 +44,15 @@ FAST = ("--heartbeat-interval", "1", "--allocation-interval", "0.1", "--update-r
 
 
 @pytest.fixture
-async def store(etcd_server: EmbeddedEtcd) -> AsyncIterator[Store]:
-    s = await open_store(StoreConfig(endpoints=(etcd_server.endpoint,), prefix=unique_prefix()))
-    try:
-        yield s
-    finally:
-        await s.close()
+def store(etcd_store: EtcdStore) -> Store:
+    """The shared per-test etcd store (unique prefix), under the name these tests use."""
+    return etcd_store
+
+
+@pytest.fixture
+def controllers() -> tuple[str, ...]:
+    """The controllers the manager subprocess runs (other suites override this fixture)."""
+    return CONTROLLERS
 
 
 @pytest.fixture
@@ -70,12 +72,16 @@ ManagerFactory = Callable[[], "subprocess.Popen[bytes]"]
 
 @pytest.fixture
 def manager_factory(
-    etcd_server: EmbeddedEtcd, store: Store, cluster: LocalMesosProcess, tmp_path: Path
+    etcd_server: EmbeddedEtcd,
+    store: Store,
+    cluster: LocalMesosProcess,
+    controllers: tuple[str, ...],
+    tmp_path: Path,
 ) -> Iterator[ManagerFactory]:
-    """Start `python -m controller` with both controllers; every one started is stopped by pid."""
+    """Start `python -m controller` with `controllers`; every one started is stopped by pid."""
     args = [sys.executable, "-m", "controller", "--etcd", etcd_server.endpoint]
     args += ["--prefix", store.prefix, "--mesos", cluster.address, "--lease-ttl", "3"]
-    for entry in CONTROLLERS:
+    for entry in controllers:
         args += ["--controller", entry]
     started: list[subprocess.Popen[bytes]] = []
 
@@ -114,15 +120,29 @@ def manager(manager_factory: ManagerFactory) -> subprocess.Popen[bytes]:
     return manager_factory()
 
 
-async def apply_sample(store: Store) -> None:
+async def apply_sample(
+    store: Store,
+    *,
+    properties: Mapping[str, Mapping[str, str]] | None = None,
+    **env_spec: object,
+) -> None:
+    """The sample manifests, run by the real sample-task binary. `properties` adds properties
+    to the named task classes; `env_spec` changes the Environment's spec."""
     env, workflow, classes = samples()
     for taskclass in classes.values():
         command = taskclass.spec.command.model_copy(update={"value": SAMPLE_TASK})
-        spec = taskclass.spec.model_copy(update={"command": command})
+        props = {**taskclass.spec.properties, **(properties or {}).get(taskclass.name, {})}
+        spec = taskclass.spec.model_copy(update={"command": command, "properties": props})
         await store.create(taskclass.model_copy(update={"spec": spec}))
     await store.create(workflow)
-    meta = env.metadata.model_copy(update={"uid": "", "generation": 0})
-    await store.create(env.model_copy(update={"metadata": meta}))
+    env = env.model_copy(update={"spec": env.spec.model_copy(update=env_spec)})
+    await store.create(fresh(env))
+
+
+async def run_sample(store: Store) -> Environment:
+    """Apply the sample and wait (60 s at most) until physics-1 is RUNNING."""
+    await apply_sample(store)
+    return await wait_env(store, reached("RUNNING"), within=60)
 
 
 async def wait_env(
@@ -165,8 +185,7 @@ async def edit(store: Store, **changes: object) -> None:
 async def test_sample_runs_grows_and_reconfigures_without_restarting_processes(
     store: Store, cluster: LocalMesosProcess, manager: subprocess.Popen[bytes]
 ) -> None:
-    await apply_sample(store)
-    env = await wait_env(store, reached("RUNNING"), within=60)
+    env = await run_sample(store)
     assert env.status.run_number == 1
     first = await pids(store)
     assert set(first) == {"physics-1-flp-tpc-readout", "physics-1-flp-tpc-stfb", "physics-1-qc-0"}
@@ -205,8 +224,7 @@ def sandbox_stdout(cluster: LocalMesosProcess, mesos_task_id: str) -> Path:
 async def test_killed_critical_process_sends_environment_to_error_non_critical_does_not(
     store: Store, cluster: LocalMesosProcess, manager: subprocess.Popen[bytes]
 ) -> None:
-    await apply_sample(store)
-    await wait_env(store, reached("RUNNING"), within=60)
+    await run_sample(store)
     qc = await store.get(Task, "physics-1-qc-0")
     assert qc.status.pid is not None
     os.kill(qc.status.pid, signal.SIGKILL)
@@ -225,16 +243,14 @@ async def test_killed_critical_process_sends_environment_to_error_non_critical_d
 async def test_done_environment_leaves_readout_for_the_next_one_to_adopt(
     store: Store, cluster: LocalMesosProcess, manager: subprocess.Popen[bytes]
 ) -> None:
-    await apply_sample(store)
-    await wait_env(store, reached("RUNNING"), within=60)
+    await run_sample(store)
     readout = await store.get(Task, "physics-1-flp-tpc-readout")
     await edit(store, state="DONE")
     await wait_env(store, reached("DONE"), within=60)
     idle = await store.get(Task, "physics-1-flp-tpc-readout")
     assert idle.metadata.labels.get("o2.idle") == "true" and idle.status.pid == readout.status.pid
     env, _, _ = samples()
-    meta = env.metadata.model_copy(update={"name": "physics-2", "uid": "", "generation": 0})
-    await store.create(env.model_copy(update={"metadata": meta}))
+    await store.create(fresh(env, name="physics-2"))
 
     def second_running(e: Environment) -> bool:
         return e.metadata.name == "physics-2" and reached("RUNNING")(e)
@@ -249,8 +265,7 @@ async def test_killed_manager_is_replaced_without_losing_processes_or_run_number
     store: Store, cluster: LocalMesosProcess, manager_factory: ManagerFactory
 ) -> None:
     first = manager_factory()
-    await apply_sample(store)
-    await wait_env(store, reached("RUNNING"), within=60)
+    await run_sample(store)
     before = await pids(store)
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=10)

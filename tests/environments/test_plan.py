@@ -23,7 +23,7 @@ from controller.environments.taskset import (
     properties_digest,
 )
 from crds.conditions import get_condition
-from tests.environments.helpers import Sim, samples, with_vars
+from tests.environments.helpers import Sim, samples, with_calls, with_vars
 
 TPC = {"physics-1-flp-tpc-readout", "physics-1-flp-tpc-stfb", "physics-1-qc-0"}
 ITS = {"physics-1-flp-its-readout"}
@@ -293,15 +293,7 @@ def test_idle_task_of_another_command_is_not_adopted() -> None:
 
 def test_critical_after_hook_failure_completes_then_goes_error() -> None:
     env, workflow, classes = samples()
-    roles = [
-        r.model_copy(update={"call": r.call.model_copy(update={"trigger": "after_START_ACTIVITY"})})
-        if r.call is not None
-        else r
-        for r in workflow.spec.roles
-    ]
-    workflow = workflow.model_copy(
-        update={"spec": workflow.spec.model_copy(update={"roles": tuple(roles)})}
-    )
+    workflow = with_calls(workflow, trigger="after_START_ACTIVITY")
     sim = Sim(env, workflow, classes, fail_hooks={"sor"})
     sim.settle()
     status = sim.env.status
@@ -329,13 +321,8 @@ def test_released_tasks_expire_from_the_idle_pool_after_ttl() -> None:
 
 def test_async_hook_is_started_at_trigger_and_awaited_at_its_await_step() -> None:
     env, workflow, classes = samples()
-    moments = {"trigger": "before_START_ACTIVITY+10", "await_": "after_START_ACTIVITY"}
-    roles = [
-        r if r.call is None else r.model_copy(update={"call": r.call.model_copy(update=moments)})
-        for r in workflow.spec.roles
-    ]
-    workflow = workflow.model_copy(
-        update={"spec": workflow.spec.model_copy(update={"roles": tuple(roles)})}
+    workflow = with_calls(
+        workflow, trigger="before_START_ACTIVITY+10", await_="after_START_ACTIVITY"
     )
     sim = Sim(env, workflow, classes)
     sim.settle()
@@ -408,14 +395,7 @@ def test_recreated_environment_whose_task_name_was_adopted_gets_a_suffixed_task(
 
 def test_failing_hook_in_the_first_step_of_a_transition_cancels_it() -> None:
     env, workflow, classes = samples()
-    moments = {"trigger": "before_START_ACTIVITY-10", "command": ("false",)}
-    roles = [
-        r if r.call is None else r.model_copy(update={"call": r.call.model_copy(update=moments)})
-        for r in workflow.spec.roles
-    ]
-    workflow = workflow.model_copy(
-        update={"spec": workflow.spec.model_copy(update={"roles": tuple(roles)})}
-    )
+    workflow = with_calls(workflow, trigger="before_START_ACTIVITY-10", command=("false",))
     sim = Sim(env, workflow, classes, fail_hooks={"sor"})
     sim.settle()
     status = sim.env.status

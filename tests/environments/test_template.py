@@ -1,4 +1,6 @@
-"""Template evaluation: errors name the place, the sandbox holds, hostile input fails fast."""
+"""Layered variables (Scope): errors name the place, late binding, cycles and budgets.
+
+The sandbox itself (helpers, hostile input) is tested in tests/crds/test_templating.py."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.environments.template import Scope, as_list, is_truthy
+from controller.environments.template import Scope
 from crds.errors import TemplateError
 
 
@@ -40,73 +42,19 @@ def test_reference_cycle_is_an_error_not_a_hang() -> None:
         scope({"a": "{{ b }}", "b": "{{ a }}"}).render("{{ a }}")
 
 
-def test_booleans_render_lowercase_and_lists_as_json() -> None:
-    s = scope({"d": "ITS"})
-    assert s.render("{{ d != 'ITS' }}") == "false"
-    assert s.render("{{ [1, 'a'] }}") == '[1,"a"]'
-
-
-@pytest.mark.parametrize("text", ["false", "False", "0", "", "no", " off "])
-def test_false_words_are_false(text: str) -> None:
-    assert not is_truthy(text)
-
-
-@pytest.mark.parametrize("text", ["true", "1", "yes", "TPC"])
-def test_other_words_are_true(text: str) -> None:
-    assert is_truthy(text)
-
-
-def test_json_list_helpers() -> None:
-    s = scope({"detectors": '["TPC", "ITS"]'})
-    assert s.render("{{ as_list(detectors)|length }}") == "2"
-    assert s.render("{{ 'ITS' in as_list(detectors) }}") == "true"
-    assert s.render("{{ json(detectors)[0]|lower }}") == "tpc"
-    assert s.render("{{ ToJson(FromJson(detectors)) }}") == '["TPC","ITS"]'
-    assert s.render("{{ json.Marshal(as_list('a,b')) }}") == '["a","b"]'
-    assert s.render("{{ strings.ToLower('X') }}{{ upper('y') }}{{ len('abc') }}") == "xY3"
-
-
-def test_as_list_reads_json_and_comma_lists() -> None:
-    assert as_list('["TPC","ITS"]') == ["TPC", "ITS"]
-    assert as_list("TPC, ITS") == ["TPC", "ITS"]
-    assert as_list("") == []
-    assert as_list("[1, true]") == ["1", "true"]
+def test_scope_renders_through_the_shared_sandbox_helpers() -> None:
+    s = scope({"detectors": '["TPC", "ITS"]', "d": "ITS"})
+    assert s.render("{{ as_list(detectors)|length }} {{ d != 'ITS' }}") == "2 false"
+    assert s.truthy("{{ strings.IsTruthy('off') }}") is False
 
 
 @pytest.mark.parametrize(
     "source",
-    [
-        "{{ ''.__class__.__mro__ }}",
-        "{{ lower.__globals__ }}",
-        "{{ 'a'.center(100) }}",
-        "{{ 'x'.format(1) }}",
-        "{% for i in range(3) %}x{% endfor %}",
-        "{% set x = 1 %}",
-        "{{ range(3)|random }}",
-        "{{ lipsum() }}",
-    ],
+    ["{{ ''.__class__.__mro__ }}", "{% set x = 1 %}", "{{ 'a' * 100000000 }}", "{{ x ~ x }}" * 9],
 )
-def test_sandbox_rejects_internals_statements_and_unlisted_helpers(source: str) -> None:
-    with pytest.raises(TemplateError):
-        scope({}).render(source)
-
-
-@pytest.mark.parametrize(
-    "source",
-    [
-        "{{ 'a' * 100000000 }}",
-        "{{ range(100000000)|list|length }}",
-        "{{ (['a' * 60000] * 60000)|join }}",
-        "{{ ('a' * 600000)|replace('a', 'aaaa') }}",
-        "{{ x ~ x ~ x ~ x ~ x ~ x ~ x ~ x ~ x ~ x ~ x ~ x ~ x ~ x ~ x ~ x ~ x }}",
-        "{{ 10 ** (10 ** 8) }}",
-        "{{ '%999999999s' % 1 }}",
-        "{{ x }}" + " ~ x" * 2000,
-    ],
-)
-def test_hostile_templates_fail_fast(source: str) -> None:
+def test_sandbox_refusals_become_template_errors_naming_the_role(source: str) -> None:
     started = time.monotonic()
-    with pytest.raises(TemplateError):
+    with pytest.raises(TemplateError, match=r"flp-TPC\.readout"):
         scope({"x": "y"}).render(source)
     assert time.monotonic() - started < 1.0
 

@@ -16,8 +16,13 @@ from crds.errors import FencedError, MesosUnavailableError
 from crds.kinds.node import Node
 from crds.kinds.task import Task
 from mesosapi.models import FrameworkId
+from store.api import Store
 from store.informer import InformerFactory
 from store.memory import MemoryStore
+from tests.mesos_fixture import LocalMesosProcess
+from tests.tasks.conftest import ManagerFactory
+from tests.tasks.harness import sample_task, wait_task
+from tests.tasks.test_adoption import _alive
 from tests.tasks.test_framework import Recorder
 
 CONFIG = FrameworkConfig(
@@ -115,3 +120,18 @@ async def test_fenced_subscription_is_not_restarted(
     assert term is not None
     await asyncio.wait_for(term, 5)  # the supervisor gave up: the term is over
     assert factory.asked == [FrameworkId("fw-persisted")]
+
+
+async def test_graceful_manager_shutdown_ends_the_term_and_leaves_tasks_running(
+    store: Store, cluster: LocalMesosProcess, manager_factory: ManagerFactory
+) -> None:
+    manager = manager_factory()
+    await store.create(sample_task("survivor"))
+    running = await wait_task(store, "survivor", lambda t: t.status.phase == "Running")
+    await asyncio.to_thread(manager.stop)  # SIGTERM
+    assert manager.proc.returncode == 0
+    logs = manager.logs()
+    assert "Task framework stopped" in logs and "Term hook" not in logs
+    assert running.status.pid is not None and _alive(running.status.pid)
+    after = await store.get(Task, "survivor")
+    assert after.status.phase == "Running" and after.status.pid == running.status.pid
