@@ -44,7 +44,7 @@ DRAIN_HELP = """Cordon NODE, then say what happens to each task on it.
 - Tasks owned by an Environment stay until their environment lets them go: the CLI does not
   kill a process an environment counts on. Move them by taking the environment through EXIT or
   RESET + DEPLOY (they are then placed elsewhere, the node being cordoned).
-- A pilot task (owned by the Node, asynchronous mode) is drained by the node controller:
+- A pilot task (owned by the Node, asynchronous mode) is drained by the pilot controller:
   `o2 node mode NODE sync` reclaims the node.
 - Standalone tasks (no owner, including idle reusable ones) are deleted with
   --delete-standalone (the task controller kills the process first); otherwise listed only.
@@ -58,7 +58,7 @@ o2 drain flp-1 --delete-standalone
 """
 
 MODE_HELP = """Set NODE's mode (spec.mode): `sync` (o2's environments run tasks there) or
-`async` (a pilot job runs there until the node is reclaimed). The node controller starts or
+`async` (a pilot job runs there until the node is reclaimed). The pilot controller starts or
 drains the pilot.
 
 **Examples**

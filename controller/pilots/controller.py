@@ -15,14 +15,13 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from controller.pilots.fit import is_pilot
 from controller.pilots.plan import Note, Plan, World, plan, unschedulable_since
 from controller.pilots.settings import PilotSettings
 from controller.runtime.reconciler import Context, Reconciler, Result, Watch
 from crds.errors import AlreadyExistsError, NotFoundError
 from crds.kinds.environment import Environment
 from crds.kinds.node import Node
-from crds.kinds.task import Task
+from crds.kinds.task import Task, is_pilot
 from crds.kinds.taskclass import TaskClass
 from crds.meta import utcnow
 from crds.resource import Resource

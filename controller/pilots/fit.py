@@ -15,10 +15,9 @@ from dataclasses import dataclass
 
 from crds.kinds.common import Constraint
 from crds.kinds.node import Node
-from crds.kinds.task import TERMINAL_PHASES, Task
+from crds.kinds.task import TERMINAL_PHASES, Task, is_pilot
 from crds.names import join_label
 
-PILOT_LABEL = "o2.pilot/node"
 """On pilot Tasks: the Node the pilot belongs to."""
 EXECUTOR_CPUS = 0.01
 EXECUTOR_MEM = 32
@@ -48,10 +47,6 @@ class Amount:
 def pilot_name(node: str) -> str:
     """The one pilot Task name of a node: at most one pilot can exist per node, by name."""
     return join_label("pilot", node)
-
-
-def is_pilot(task: Task) -> bool:
-    return PILOT_LABEL in task.metadata.labels
 
 
 def wants(task: Task) -> Amount:

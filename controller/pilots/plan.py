@@ -14,10 +14,8 @@ from datetime import datetime
 from functools import cached_property
 
 from controller.pilots.fit import (
-    PILOT_LABEL,
     Amount,
     free_without_pilot,
-    is_pilot,
     matches,
     on_node,
     pilot_name,
@@ -29,7 +27,7 @@ from crds.conditions import get_condition, set_condition
 from crds.kinds.common import Constraint
 from crds.kinds.environment import Environment
 from crds.kinds.node import Node, NodeReclaim, NodeStatus, PilotDrain, effective_mode
-from crds.kinds.task import TERMINAL_PHASES, Task, TaskSpec
+from crds.kinds.task import PILOT_LABEL, TERMINAL_PHASES, Task, TaskSpec, is_pilot
 from crds.kinds.taskclass import TaskClass
 from crds.meta import Condition, ObjectMeta, OwnerReference
 

@@ -13,8 +13,9 @@ from controller.tasks import placement
 from controller.tasks import status as st
 from controller.tasks.base import FrameworkState
 from controller.tasks.launch import task_info
+from controller.tasks.modes import place_by_mode
 from controller.tasks.writer import StatusFn
-from crds.kinds.node import Node
+from crds.kinds.node import Node, effective_mode
 from crds.meta import utcnow
 from mesosapi.models import Offer
 from store.informer import CacheEvent
@@ -26,9 +27,14 @@ class OfferHandling(FrameworkState):
     """The offer side of the driver."""
 
     def _on_node_change(self, event: CacheEvent[Node]) -> None:
-        """A cordon lifted (or a node changed): pending tasks deserve fresh offers at once."""
+        """A cordon lifted, or a node's mode changed: pending tasks deserve fresh offers at once."""
         old, new = event.old, event.new
-        if old is None or new is None or old.spec != new.spec:
+        if (
+            old is None
+            or new is None
+            or old.spec != new.spec
+            or effective_mode(old) != effective_mode(new)
+        ):
             self._revived_for = set()
             self.wake()
 
@@ -73,9 +79,10 @@ class OfferHandling(FrameworkState):
             )
             await self._update_offer_interest()
             return
-        plan = placement.place(
+        plan = place_by_mode(
             pending,
             offers,
+            nodes=self.nodes.list(),
             executor_id=self.executor.executor_id,
             cordoned=self._cordoned(),
             unique_taken=self._unique_taken(offers),

@@ -22,6 +22,8 @@ from crds.resource import KindInfo, PrinterColumn, Resource, register
 
 TaskPhase = Literal["Pending", "Staging", "Running", "Finished", "Failed", "Killed", "Lost"]
 TERMINAL_PHASES: frozenset[str] = frozenset({"Finished", "Failed", "Killed", "Lost"})
+PILOT_LABEL = "o2.pilot/node"
+"""Label of a pilot Task: the Node it serves (pilots run only on async nodes)."""
 
 
 class TaskSpec(O2Model):
@@ -88,6 +90,11 @@ class TaskStatus(Status):
     """Hash of the properties the process was configured with (detects needed reconfigures)."""
     started_at: datetime | None = None
     """When the process was started."""
+
+
+def is_pilot(task: Task) -> bool:
+    """A pilot job (owned by its Node), as opposed to an environment's or a standalone task."""
+    return PILOT_LABEL in task.metadata.labels
 
 
 class Task(Resource):

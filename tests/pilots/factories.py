@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from controller.pilots.fit import PILOT_LABEL, pilot_name
+from controller.pilots.fit import pilot_name
 from controller.pilots.settings import PilotSettings
 from crds.kinds.common import Command, Constraint, Wants
 from crds.kinds.environment import Environment, EnvironmentSpec, EnvironmentStatus
 from crds.kinds.node import Node, NodeResources, NodeSpec, NodeStatus, ResourceAmounts
-from crds.kinds.task import Task, TaskSpec, TaskStatus
+from crds.kinds.task import PILOT_LABEL, Task, TaskSpec, TaskStatus
 from crds.kinds.taskclass import TaskClass, TaskClassSpec
 from crds.meta import Condition, ObjectMeta
 

@@ -16,12 +16,11 @@ from typing import TypeVar
 
 import pytest
 
-from controller.pilots.fit import PILOT_LABEL
 from crds.errors import ConflictError
 from crds.kinds.environment import Environment
 from crds.kinds.event import Event
 from crds.kinds.node import Node
-from crds.kinds.task import Task
+from crds.kinds.task import PILOT_LABEL, Task
 from crds.manifest import parse_documents
 from crds.resource import Resource
 from store.api import Store

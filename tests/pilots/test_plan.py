@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from controller.pilots.fit import PILOT_LABEL
 from controller.pilots.plan import World, plan
 from crds.conditions import get_condition
 from crds.kinds.common import Constraint
 from crds.kinds.environment import Environment
 from crds.kinds.node import Node, NodeReclaim, PilotDrain
-from crds.kinds.task import Task
+from crds.kinds.task import PILOT_LABEL, Task
 from tests.pilots.factories import SETTINGS, at, env, node, pilot_class, pilot_on, task
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controller.pilots.modes import place_by_mode, split_by_mode
+from controller.tasks.modes import place_by_mode, split_by_mode
 from controller.tasks.placement import place
 from crds.kinds.common import Wants
 from crds.kinds.node import NodeReclaim

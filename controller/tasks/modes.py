@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from controller.pilots.fit import is_pilot
 from controller.tasks import placement
 from crds.kinds.node import Node, effective_mode
-from crds.kinds.task import Task
+from crds.kinds.task import Task, is_pilot
 from mesosapi.models import Offer
 
 
@@ -68,9 +67,12 @@ def place_by_mode(
     """`placement.place`, run once per mode group over disjoint offers, merged into one Plan."""
     blocked = set(cordoned)
     merged = placement.Plan()
-    for group in split_by_mode(pending, offers, nodes):
+    groups = split_by_mode(pending, offers, nodes)
+    for group in groups:
         if not group.tasks:
             continue
+        # Name the mode only when it withheld offers: with no async node the reason stays plain.
+        withheld = any(g.offers for g in groups if g is not group)
         plan = placement.place(
             group.tasks,
             group.offers,
@@ -81,5 +83,5 @@ def place_by_mode(
         merged.placed.extend(plan.placed)
         merged.executor_needed.update(plan.executor_needed)
         for name, why in plan.unplaced.items():
-            merged.unplaced[name] = f"{why} (on {group.mode} nodes)"
+            merged.unplaced[name] = f"{why} (on {group.mode} nodes)" if withheld else why
     return merged
