@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import configparser
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Literal, cast
 
 import jinja2
@@ -22,12 +22,13 @@ import yaml
 
 from crds.errors import ConfigError, TemplateError
 from crds.templating import (
+    ENGINE,
     MAX_OUTPUT,
     PAYLOAD,
     TemplateSourceError,
     compile_template,
     evaluate,
-    probe,
+    run,
     with_helpers,
 )
 
@@ -140,6 +141,31 @@ def check_template(payload: str, *, config: str = "payload") -> None:
         _compile(payload, config=config)
 
 
+class _Probe(jinja2.ChainableUndefined):
+    """Stands for any variable when checking a templated payload before it is rendered."""
+
+    def __str__(self) -> str:
+        return "0"
+
+
+class _Probing(Mapping[str, object]):
+    """Every name is defined: helpers are themselves, anything else is a `_Probe`."""
+
+    def __getitem__(self, key: str) -> object:
+        if key in ENGINE.globals:
+            return ENGINE.globals[key]
+        return _Probe(name=key)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(ENGINE.globals)
+
+    def __len__(self) -> int:
+        return len(ENGINE.globals)
+
+
 def check_payload(fmt: str, payload: str, *, config: str = "payload") -> None:
     """ConfigError (with the line) when `payload` cannot be right whatever the variables are.
 
@@ -153,7 +179,7 @@ def check_payload(fmt: str, payload: str, *, config: str = "payload") -> None:
         parse_payload(fmt, payload, config=config)
         return
     try:
-        probed = probe(compile_template(payload, limits=PAYLOAD))
+        probed = run(compile_template(payload, limits=PAYLOAD), _Probing(), limits=PAYLOAD)
     except Exception:
         return
     try:

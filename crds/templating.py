@@ -67,8 +67,8 @@ __all__ = [
     "compile_template",
     "evaluate",
     "is_truthy",
-    "probe",
     "render_template",
+    "run",
     "short",
     "with_helpers",
 ]
@@ -100,7 +100,7 @@ PAYLOAD = Limits(source=MAX_PAYLOAD, nodes=None, concat=None, keep_trailing_newl
 
 _SAFE_METHODS: dict[type, frozenset[str]] = {
     str: frozenset(
-        {
+        [
             "lower",
             "upper",
             "strip",
@@ -115,7 +115,7 @@ _SAFE_METHODS: dict[type, frozenset[str]] = {
             "isalpha",
             "count",
             "find",
-        }
+        ]
     ),
     dict: frozenset({"get", "keys", "values", "items"}),
     list: frozenset({"index", "count"}),
@@ -145,33 +145,35 @@ _ALLOWED_NODES = (
     nodes.UnaryExpr,
     nodes.Concat,
 )
-_FILTERS = (
-    "abs",
-    "capitalize",
-    "count",
-    "d",
-    "default",
-    "dictsort",
-    "first",
-    "float",
-    "int",
-    "items",
-    "last",
-    "length",
-    "list",
-    "lower",
-    "map",
-    "max",
-    "min",
-    "reject",
-    "reverse",
-    "round",
-    "select",
-    "sort",
-    "title",
-    "trim",
-    "unique",
-    "upper",
+_FILTERS = tuple(
+    [
+        "abs",
+        "capitalize",
+        "count",
+        "d",
+        "default",
+        "dictsort",
+        "first",
+        "float",
+        "int",
+        "items",
+        "last",
+        "length",
+        "list",
+        "lower",
+        "map",
+        "max",
+        "min",
+        "reject",
+        "reverse",
+        "round",
+        "select",
+        "sort",
+        "title",
+        "trim",
+        "unique",
+        "upper",
+    ]
 )
 
 
@@ -183,7 +185,7 @@ class _Sandbox(SandboxedEnvironment):
     def is_safe_attribute(self, obj: object, attr: str, value: object) -> bool:
         if not super().is_safe_attribute(obj, attr, value):
             return False
-        if isinstance(obj, Strings | JsonHelper | _Probe):
+        if isinstance(obj, Strings | JsonHelper | jinja2.ChainableUndefined):  # probes: any name
             return True
         allowed = next((v for k, v in _SAFE_METHODS.items() if isinstance(obj, k)), None)
         return allowed is not None and attr in allowed
@@ -207,13 +209,6 @@ class _Sandbox(SandboxedEnvironment):
         elif operator == "**" and isinstance(left, int | float) and isinstance(right, int | float):
             check_size(abs(right) * math.log2(abs(left) + 2) / 8)
         return super().call_binop(context, operator, left, right)
-
-
-class _Probe(jinja2.ChainableUndefined):
-    """Stands for any variable when checking a templated payload before it is rendered."""
-
-    def __str__(self) -> str:
-        return "0"
 
 
 def _globals() -> dict[str, object]:
@@ -376,29 +371,6 @@ class _WithHelpers(Mapping[str, object]):
 def with_helpers(variables: Mapping[str, object]) -> Mapping[str, object]:
     """A plain variables mapping with the helpers (`as_list`, `json`, ...) under it."""
     return _WithHelpers(variables)
-
-
-class _Probing(Mapping[str, object]):
-    """Every name is defined: helpers are themselves, anything else is a `_Probe`."""
-
-    def __getitem__(self, key: str) -> object:
-        if key in ENGINE.globals:
-            return ENGINE.globals[key]
-        return _Probe(name=key)
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(ENGINE.globals)
-
-    def __len__(self) -> int:
-        return len(ENGINE.globals)
-
-
-def probe(template: jinja2.Template) -> str:
-    """`template` rendered with every variable read as `0` (any exception propagates)."""
-    return run(template, _Probing(), limits=PAYLOAD)
 
 
 def run(template: jinja2.Template, parent: Mapping[str, object], *, limits: Limits) -> str:

@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ DEFAULT_PEER_PORT = 2380
 PROGRESS_NOTIFY_INTERVAL = 5
 """Seconds; matches store.etcd.Connection.progress_interval."""
 LOOPBACK = "127.0.0.1"
+PDEATH_EXEC = Path(__file__).with_name("pdeath_exec.py")
+"""Run as `python -I -S PDEATH_EXEC <ppid> <etcd argv...>`: etcd dies with its spawning thread."""
 
 
 class EmbeddedEtcdError(O2Error):
@@ -99,7 +102,9 @@ class TLSFiles:
 class EmbeddedEtcd:
     """One single-member etcd on loopback ports, in its own process group.
 
-    Usable as an async or sync context manager. `endpoint` is the client URL.
+    Usable as an async or sync context manager. `endpoint` is the client URL. etcd is killed
+    by the kernel (SIGKILL) when the thread that started it exits, e.g. when its owner is
+    SIGKILLed: start it from the owner's long-lived thread (see `launch`).
     """
 
     def __init__(
@@ -174,6 +179,10 @@ class EmbeddedEtcd:
             ]
         return args + list(self.extra_args)
 
+    def wrapped_command(self) -> list[str]:
+        """`command()` behind the parent-death exec wrapper, armed for the calling process."""
+        return self.command()
+
     def _check_ports(self) -> None:
         for port, role, flag in (
             (self.client_port, "client", self.port_flag),
@@ -184,7 +193,23 @@ class EmbeddedEtcd:
                 raise PortInUseError(port, role=role, flag=flag)
 
     def start_sync(self) -> None:
-        """Launch etcd and block until /health says true (or raise with the log tail)."""
+        """Launch etcd and block until /health says true (or raise with the log tail).
+
+        Call it from the thread that owns etcd's lifetime: etcd dies when that thread exits.
+        """
+        if self.running():
+            return
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Spawn etcd without waiting for health; etcd is bound to the calling thread's life.
+
+        etcd runs under the store/pdeath_exec.py wrapper, which sets PR_SET_PDEATHSIG=SIGKILL:
+        the kernel kills etcd when the thread that spawned it exits (or its whole process dies,
+        even by SIGKILL), so no orphaned etcd outlives `o2 up` or a killed test run. Hence launch
+        from the main thread or the event loop's thread, never from a short-lived worker thread.
+        """
         if self.running():
             return
         self._check_ports()
@@ -192,7 +217,7 @@ class EmbeddedEtcd:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log_file:
             self._proc = subprocess.Popen(
-                self.command(),
+                self.wrapped_command(),
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=log_file,
@@ -202,6 +227,9 @@ class EmbeddedEtcd:
             "Started etcd",
             extra={"pid": self._proc.pid, "endpoint": self.endpoint, "dataDir": str(self.data_dir)},
         )
+
+    def wait_ready(self) -> None:
+        """Block until a launched etcd is healthy; on failure stop it and raise (any thread)."""
         try:
             self._wait_healthy()
         except BaseException:
@@ -265,7 +293,11 @@ class EmbeddedEtcd:
             proc.wait()
 
     async def start(self) -> None:
-        await asyncio.to_thread(self.start_sync)
+        """Spawn on the event loop's thread (it lives as long as the loop), wait in a worker."""
+        if self.running():
+            return
+        self.launch()
+        await asyncio.to_thread(self.wait_ready)
 
     async def stop(self) -> None:
         await asyncio.to_thread(self.stop_sync)

@@ -18,7 +18,6 @@ import asyncio
 import itertools
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -123,16 +122,6 @@ def _start(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subp
         )
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-
-
 def _profiler(work: Path) -> list[str]:
     """BENCH_PROFILE=1 runs the manager under cProfile (written to <work>/manager.prof)."""
     return (
@@ -211,6 +200,7 @@ async def _set_state(store: Any, name: str, state: str) -> None:
 async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from store.config import StoreConfig, open_store
     from store.embedded import EmbeddedEtcd, free_port
+    from tests.stack import ManagerProcess, manager_command, stop_by_pid
 
     procs: list[subprocess.Popen[bytes]] = []
     async with EmbeddedEtcd(
@@ -228,14 +218,17 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             procs.append(mesos)
             address = await _read_url(mesos)
             prefix = "/o2bench"
-            manager = _start(
-                [sys.executable, *_profiler(work), "-m", "controller", "--etcd", etcd.endpoint,
-                 "--prefix", prefix, "--mesos", address,
-                 "--controller", "controller.tasks.controller:TaskReconciler",
-                 "--log-level", LOG_LEVEL],
-                work / "manager.log",
-            )  # fmt: skip
-            procs.append(manager)
+            command = manager_command(
+                etcd=etcd.endpoint,
+                prefix=prefix,
+                mesos=address,
+                controllers=("controller.tasks.controller:TaskReconciler",),
+                lease_ttl=None,
+                python_args=_profiler(work),
+                extra_args=("--log-level", LOG_LEVEL),
+            )
+            manager = ManagerProcess(command, log_path=work / "manager.log", fast_timers=False)
+            procs.append(manager.proc)
             store = await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix=prefix))
             try:
                 return await _measure(args, store, etcd.endpoint)
@@ -243,7 +236,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 await store.close()
         finally:
             for proc in reversed(procs):
-                _stop(proc)
+                stop_by_pid(proc)
     raise AssertionError("unreachable")
 
 

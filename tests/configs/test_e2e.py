@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -35,6 +34,7 @@ from tests.environments.test_e2e import (
 )
 from tests.mesos_fixture import LocalMesosProcess
 from tests.runtime.waiting import eventually
+from tests.stack import ManagerProcess
 
 __all__ = ["cluster", "localmesos_factory", "manager", "manager_factory", "store"]
 
@@ -80,7 +80,7 @@ async def test_task_receives_what_config_show_renders_and_is_reconfigured_on_cha
     store: Store,
     etcd_server: EmbeddedEtcd,
     cluster: LocalMesosProcess,
-    manager: subprocess.Popen[bytes],
+    manager: ManagerProcess,
 ) -> None:
     await store.create(cc("readout-any", fmt="ini", data="[readout]\nrate = 1\n"))
     await store.create(cc("readout-physics", run_type="PHYSICS", fmt="ini", data=READOUT_INI))

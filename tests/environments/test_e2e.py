@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -23,11 +20,18 @@ from store.etcd import EtcdStore
 from tests.environments.helpers import fresh, samples
 from tests.mesos_fixture import LocalMesosProcess, localmesos_factory
 from tests.runtime.waiting import eventually
+from tests.stack import (
+    SAMPLE_TASK,
+    LocalMesosFactory,
+    ManagerProcess,
+    Managers,
+    manager_command,
+    port_slice,
+    start_cluster,
+)
 
 __all__ = ["localmesos_factory"]
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE_TASK = str(Path(sys.executable).with_name("o2-sample-task"))
 CONTROLLERS = (
     "controller.tasks.controller:TaskReconciler",
     "controller.environments.controller:EnvironmentReconciler",
@@ -40,7 +44,6 @@ AGENTS = """
   resources: {{cpus: 8, mem: 8192, ports: "[{b}-{b_end}]"}}
   attributes: {{detector: ITS}}
 """
-FAST = ("--heartbeat-interval", "1", "--allocation-interval", "0.1", "--update-retry", "0.5")
 
 
 @pytest.fixture
@@ -56,18 +59,13 @@ def controllers() -> tuple[str, ...]:
 
 
 @pytest.fixture
-def cluster(
-    localmesos_factory: Callable[..., LocalMesosProcess], tmp_path: Path
-) -> LocalMesosProcess:
-    # Every local cluster on this machine shares 127.0.0.1: a random port slice per test run
-    # keeps concurrent clusters (and their OCC ports) apart. Below the ephemeral range.
-    base = random.randrange(20000, 29800, 200)
-    agents = tmp_path / "agents.yaml"
-    agents.write_text(AGENTS.format(a=base, a_end=base + 99, b=base + 100, b_end=base + 199))
-    return localmesos_factory("--agents-file", str(agents), *FAST)
+def cluster(localmesos_factory: LocalMesosFactory, tmp_path: Path) -> LocalMesosProcess:
+    base = port_slice(200)
+    agents = AGENTS.format(a=base, a_end=base + 99, b=base + 100, b_end=base + 199)
+    return start_cluster(localmesos_factory, tmp_path, agents)
 
 
-ManagerFactory = Callable[[], "subprocess.Popen[bytes]"]
+ManagerFactory = Callable[[], ManagerProcess]
 
 
 @pytest.fixture
@@ -79,44 +77,21 @@ def manager_factory(
     tmp_path: Path,
 ) -> Iterator[ManagerFactory]:
     """Start `python -m controller` with `controllers`; every one started is stopped by pid."""
-    args = [sys.executable, "-m", "controller", "--etcd", etcd_server.endpoint]
-    args += ["--prefix", store.prefix, "--mesos", cluster.address, "--lease-ttl", "3"]
-    for entry in controllers:
-        args += ["--controller", entry]
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        with (tmp_path / "manager.log").open("ab") as log:
-            proc = subprocess.Popen(
-                args,
-                cwd=REPO,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", "O2_TASK_RECONCILE_PERIOD": "5"},
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        started.append(proc)
-        return proc
-
+    args = manager_command(
+        etcd=etcd_server.endpoint,
+        prefix=store.prefix,
+        mesos=cluster.address,
+        controllers=controllers,
+    )
+    managers = Managers(args, log_path=tmp_path / "manager.log")
     try:
-        yield start
+        yield managers.start
     finally:
-        for proc in started:
-            _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        managers.stop_all()
 
 
 @pytest.fixture
-def manager(manager_factory: ManagerFactory) -> subprocess.Popen[bytes]:
+def manager(manager_factory: ManagerFactory) -> ManagerProcess:
     return manager_factory()
 
 
@@ -183,7 +158,7 @@ async def edit(store: Store, **changes: object) -> None:
 
 
 async def test_sample_runs_grows_and_reconfigures_without_restarting_processes(
-    store: Store, cluster: LocalMesosProcess, manager: subprocess.Popen[bytes]
+    store: Store, cluster: LocalMesosProcess, manager: ManagerProcess
 ) -> None:
     env = await run_sample(store)
     assert env.status.run_number == 1
@@ -222,7 +197,7 @@ def sandbox_stdout(cluster: LocalMesosProcess, mesos_task_id: str) -> Path:
 
 
 async def test_killed_critical_process_sends_environment_to_error_non_critical_does_not(
-    store: Store, cluster: LocalMesosProcess, manager: subprocess.Popen[bytes]
+    store: Store, cluster: LocalMesosProcess, manager: ManagerProcess
 ) -> None:
     await run_sample(store)
     qc = await store.get(Task, "physics-1-qc-0")
@@ -241,7 +216,7 @@ async def test_killed_critical_process_sends_environment_to_error_non_critical_d
 
 
 async def test_done_environment_leaves_readout_for_the_next_one_to_adopt(
-    store: Store, cluster: LocalMesosProcess, manager: subprocess.Popen[bytes]
+    store: Store, cluster: LocalMesosProcess, manager: ManagerProcess
 ) -> None:
     await run_sample(store)
     readout = await store.get(Task, "physics-1-flp-tpc-readout")
@@ -267,8 +242,7 @@ async def test_killed_manager_is_replaced_without_losing_processes_or_run_number
     first = manager_factory()
     await run_sample(store)
     before = await pids(store)
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait(timeout=10)
+    first.kill9()
     manager_factory()
     await edit(store, state="CONFIGURED")
     await wait_env(store, reached("CONFIGURED"), within=60)

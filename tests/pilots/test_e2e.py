@@ -4,15 +4,10 @@ sample tasks, and the controller manager as a subprocess (tasks, nodes, environm
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
@@ -22,38 +17,41 @@ from crds.kinds.event import Event
 from crds.kinds.node import Node
 from crds.kinds.task import PILOT_LABEL, Task
 from crds.manifest import parse_documents
-from crds.resource import Resource
 from store.api import Store
-from store.config import StoreConfig, open_store
 from store.embedded import EmbeddedEtcd
-from tests.etcd_fixture import unique_prefix
 from tests.mesos_fixture import LocalMesosProcess, localmesos_factory
 from tests.pilots.jobs import accounting, add_jobs, read_status
 from tests.runtime.waiting import eventually
+from tests.stack import (
+    SAMPLE_TASK,
+    LocalMesosFactory,
+    ManagerProcess,
+    Managers,
+    manager_command,
+    open_test_store,
+    port_slice,
+    start_cluster,
+    wait_for,
+)
 
 __all__ = ["localmesos_factory"]
 
-R = TypeVar("R", bound=Resource)
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE_TASK = str(Path(sys.executable).with_name("o2-sample-task"))
 CONTROLLERS = (
     "controller.tasks.controller:TaskReconciler",
     "controller.nodes.controller:NodeReconciler",
     "controller.environments.controller:EnvironmentReconciler",
     "controller.pilots.controller:PilotReconciler",
 )
-AGENTS = """
-- hostname: epn-s1
-  resources: {cpus: 1, mem: 1024, ports: "[31000-31019]"}
-  attributes: {kind: epn}
-- hostname: epn-a1
-  resources: {cpus: 1, mem: 1024, ports: "[31020-31039]"}
-  attributes: {kind: epn}
-- hostname: epn-a2
-  resources: {cpus: 1, mem: 1024, ports: "[31040-31059]"}
-  attributes: {kind: epn}
-"""
-FAST = ("--heartbeat-interval", "1", "--allocation-interval", "0.1", "--update-retry", "0.5")
+AGENT = """
+- hostname: {name}
+  resources: {{cpus: 1, mem: 1024, ports: "[{first}-{last}]"}}
+  attributes: {{kind: epn}}"""
+AGENT_NAMES = ("epn-s1", "epn-a1", "epn-a2")
+FAST_PILOTS = {
+    "O2_NODE_POLL_PERIOD": "0.5",
+    "O2_PILOT_COOLDOWN": "2",
+    "O2_PILOT_PENDING_AGE": "0.5",
+}
 MANIFESTS = """
 apiVersion: o2/v1alpha1
 kind: TaskClass
@@ -86,90 +84,39 @@ spec:
 
 @pytest.fixture
 async def store(etcd_server: EmbeddedEtcd) -> AsyncIterator[Store]:
-    s = await open_store(StoreConfig(endpoints=(etcd_server.endpoint,), prefix=unique_prefix()))
-    try:
+    async with open_test_store(etcd_server.endpoint) as s:
         yield s
-    finally:
-        await s.close()
 
 
 @pytest.fixture
-def cluster(
-    localmesos_factory: Callable[..., LocalMesosProcess], tmp_path: Path
-) -> LocalMesosProcess:
-    agents = tmp_path / "agents.yaml"
-    agents.write_text(AGENTS)
-    return localmesos_factory("--agents-file", str(agents), *FAST)
+def cluster(localmesos_factory: LocalMesosFactory, tmp_path: Path) -> LocalMesosProcess:
+    """Three agents of 20 ports each, on a random slice."""
+    base = port_slice(60)
+    agents = "".join(
+        AGENT.format(name=name, first=base + 20 * i, last=base + 20 * i + 19)
+        for i, name in enumerate(AGENT_NAMES)
+    )
+    return start_cluster(localmesos_factory, tmp_path, agents + "\n")
 
 
-ManagerFactory = Callable[[], "subprocess.Popen[bytes]"]
+ManagerFactory = Callable[[], ManagerProcess]
 
 
 @pytest.fixture
 def manager_factory(
     etcd_server: EmbeddedEtcd, store: Store, cluster: LocalMesosProcess, tmp_path: Path
 ) -> Iterator[ManagerFactory]:
-    args = [sys.executable, "-m", "controller", "--etcd", etcd_server.endpoint]
-    args += ["--prefix", store.prefix, "--mesos", cluster.address, "--lease-ttl", "3"]
-    for entry in CONTROLLERS:
-        args += ["--controller", entry]
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "O2_TASK_RECONCILE_PERIOD": "5",
-        "O2_NODE_POLL_PERIOD": "0.5",
-        "O2_PILOT_COOLDOWN": "2",
-        "O2_PILOT_PENDING_AGE": "0.5",
-    }
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        with (tmp_path / "manager.log").open("ab") as log:
-            proc = subprocess.Popen(
-                args, cwd=REPO, env=env, stdout=log, stderr=log, start_new_session=True
-            )
-        started.append(proc)
-        return proc
-
+    args = manager_command(
+        etcd=etcd_server.endpoint,
+        prefix=store.prefix,
+        mesos=cluster.address,
+        controllers=CONTROLLERS,
+    )
+    managers = Managers(args, log_path=tmp_path / "manager.log", env=FAST_PILOTS)
     try:
-        yield start
+        yield managers.start
     finally:
-        for proc in started:
-            _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-
-
-async def wait_for(
-    store: Store, kind: type[R], name: str, check: Callable[[R | None], bool], *, within: float
-) -> R | None:
-    """Until `kind/name` (None when absent) satisfies `check`: list, then watch."""
-    listed = await store.list(kind)
-    current = next((o for o in listed.items if o.name == name), None)
-    if check(current):
-        return current
-    stream = store.watch(kind, start_revision=listed.revision + 1)
-    try:
-        async with asyncio.timeout(within):
-            async for event in stream:
-                if event.name != name:
-                    continue
-                current = None if event.type == "DELETED" else event.obj
-                if check(current):
-                    return current
-    except TimeoutError:
-        raise AssertionError(f"{kind.KIND}/{name} never got there: {current}") from None
-    finally:
-        await stream.aclose()  # type: ignore[attr-defined]
-    raise AssertionError("watch ended")
+        managers.stop_all()
 
 
 async def apply(store: Store, jobs: Path) -> None:
@@ -310,8 +257,7 @@ async def test_controller_killed_during_a_drain_finishes_it_without_a_second_pil
         return n is not None and n.status.drain is not None and n.status.drain.finished_at is None
 
     await wait_for(store, Node, "epn-a1", draining, within=10)
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait(timeout=10)
+    first.kill9()
     manager_factory()
     node = await wait_for(store, Node, "epn-a1", drained, within=60)
     assert node is not None and node.status.pilot is None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -33,9 +32,11 @@ def etcd_cluster(tmp_path: Path) -> Iterator[list[EmbeddedEtcd]]:
         for i, (client, peer) in enumerate(ports)
     ]
     try:
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            for future in [pool.submit(m.start_sync) for m in members]:
-                future.result()
+        # launched from this thread: an etcd dies with the thread that spawned it
+        for member in members:
+            member.launch()
+        for member in members:
+            member.wait_ready()
         yield members
     finally:
         for member in members:

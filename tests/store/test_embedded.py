@@ -1,15 +1,95 @@
-"""The embedded etcd launcher: health wait, clean stop by pid, clear port-taken errors."""
+"""The embedded etcd launcher: health wait, clean stop by pid, clear port-taken errors, and
+etcd dying with its owner (parent-death signal) instead of being orphaned."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import select
+import signal
 import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from store.config import StoreConfig
-from store.embedded import EmbeddedEtcd, PortInUseError, default_data_dir, free_port
+from store.embedded import (
+    PDEATH_EXEC,
+    EmbeddedEtcd,
+    PortInUseError,
+    default_data_dir,
+    free_port,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+OWNER_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from store.embedded import EmbeddedEtcd
+
+    async def main() -> None:
+        etcd = EmbeddedEtcd(
+            sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), extra_args=["--unsafe-no-fsync"]
+        )
+        await etcd.start()  # the `o2 up` path
+        print(etcd.pid, flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+    """
+)
+
+
+def exits_within(pid: int, timeout: float) -> bool:
+    """Whether process `pid` (not our child) has exited, or does within `timeout` (a pidfd)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        readable, _, _ = select.select([fd], [], [], timeout)
+        return bool(readable)
+    finally:
+        os.close(fd)
+
+
+def kill_if_alive(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def owner(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """A python process that started an etcd the way `o2 up` does and then idles."""
+    with (tmp_path / "owner.err").open("w") as err:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                OWNER_SCRIPT,
+                str(tmp_path / "etcd"),
+                str(free_port()),
+                str(free_port()),
+            ],
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+    try:
+        yield proc
+    finally:
+        kill_if_alive(proc.pid)
+        proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
 
 
 def test_port_taken_names_the_port_and_the_flag(tmp_path: Path) -> None:
@@ -57,3 +137,79 @@ def test_config_reads_flags_over_environment() -> None:
     flagged = StoreConfig.from_env(env, etcd="c:3", prefix="/y")
     assert (flagged.endpoints, flagged.prefix) == (("http://c:3",), "/y")
     assert StoreConfig.from_env({}).endpoints == ("http://127.0.0.1:2379",)
+
+
+def test_etcd_dies_when_its_owner_is_sigkilled(
+    owner: subprocess.Popen[str], tmp_path: Path
+) -> None:
+    assert owner.stdout is not None
+    line = owner.stdout.readline()
+    assert line.strip().isdigit(), (tmp_path / "owner.err").read_text()
+    etcd_pid = int(line)
+    try:
+        assert not exits_within(etcd_pid, 0)  # up and serving while its owner lives
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait()
+        assert exits_within(etcd_pid, 5.0), "etcd outlived its SIGKILLed owner"
+    finally:
+        kill_if_alive(etcd_pid)  # never leave an orphan behind, even when the test fails
+
+
+async def test_async_start_spawns_on_the_loop_thread_so_etcd_outlives_worker_threads(
+    tmp_path: Path,
+) -> None:
+    etcd = EmbeddedEtcd(
+        tmp_path / "etcd", free_port(), free_port(), extra_args=["--unsafe-no-fsync"]
+    )
+    await etcd.start()
+    try:
+        pid = etcd.pid
+        assert pid is not None
+        # the health wait ran in a worker thread; ending all of them must not kill etcd
+        await asyncio.get_running_loop().shutdown_default_executor()
+        assert not exits_within(pid, 0.5)
+        assert etcd.running()
+    finally:
+        etcd.stop_sync()
+
+
+def test_wrapper_kills_itself_when_its_parent_already_died() -> None:
+    not_our_pid = str(os.getpid() + 1_000_000)  # an expected parent that is not the real one
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(PDEATH_EXEC), not_our_pid, "/bin/true"], check=False
+    )
+    assert done.returncode == -signal.SIGKILL
+
+
+READ_PDEATHSIG = (
+    "import ctypes, sys; sig = ctypes.c_int(-1); "
+    "ctypes.CDLL(None).prctl(2, ctypes.byref(sig), 0, 0, 0); sys.exit(sig.value)"
+)  # PR_GET_PDEATHSIG, reported as the exit code
+
+
+def test_wrapper_execs_the_command_with_the_death_signal_armed() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            str(PDEATH_EXEC),
+            str(os.getpid()),
+            sys.executable,
+            "-c",
+            READ_PDEATHSIG,
+        ],
+        check=False,
+    )
+    assert done.returncode == signal.SIGKILL
+
+
+def test_wrapper_reports_a_missing_binary(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(PDEATH_EXEC), str(os.getpid()), str(tmp_path / "nope")],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 127
+    assert "no such binary" in done.stderr

@@ -2,40 +2,33 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from store.api import Store
-from store.config import StoreConfig, open_store
 from store.embedded import EmbeddedEtcd
-from tests.etcd_fixture import unique_prefix
 from tests.mesos_fixture import LocalMesosProcess, localmesos_factory
-from tests.tasks.harness import ManagerProcess
+from tests.stack import (
+    ManagerProcess,
+    Managers,
+    manager_command,
+    open_test_store,
+    port_slice,
+    start_cluster,
+)
 
 __all__ = ["cluster", "localmesos_factory", "manager_factory", "store"]
 
-FAST_CLUSTER = (
-    "--heartbeat-interval",
-    "1",
-    "--allocation-interval",
-    "0.1",
-    "--update-retry",
-    "0.5",
-    "--shutdown-grace",
-    "1",
-)
+TASKS = ("controller.tasks.controller:TaskReconciler",)
+SHUTDOWN_GRACE = ("--shutdown-grace", "1")
 
 
 @pytest.fixture
 async def store(etcd_server: EmbeddedEtcd) -> AsyncIterator[Store]:
-    s = await open_store(StoreConfig(endpoints=(etcd_server.endpoint,), prefix=unique_prefix()))
-    try:
+    async with open_test_store(etcd_server.endpoint) as s:
         yield s
-    finally:
-        await s.close()
 
 
 @pytest.fixture
@@ -44,10 +37,9 @@ def cluster(
 ) -> LocalMesosProcess:
     """One real agent (real executor subprocesses), fast timers. Its ports are a random slice:
     every local cluster on this machine shares 127.0.0.1, so equal ranges would collide."""
-    base = random.randrange(20000, 29800, 100)
-    agents = tmp_path / "agents.yaml"
-    agents.write_text(f'- {{hostname: agent-0, resources: {{ports: "[{base}-{base + 99}]"}}}}\n')
-    return localmesos_factory("--agents-file", str(agents), *FAST_CLUSTER)
+    base = port_slice(100)
+    agents = f'- {{hostname: agent-0, resources: {{ports: "[{base}-{base + 99}]"}}}}\n'
+    return start_cluster(localmesos_factory, tmp_path, agents, extra_args=SHUTDOWN_GRACE)
 
 
 ManagerFactory = Callable[[], ManagerProcess]
@@ -57,20 +49,11 @@ ManagerFactory = Callable[[], ManagerProcess]
 def manager_factory(
     etcd_server: EmbeddedEtcd, store: Store, cluster: LocalMesosProcess, tmp_path: Path
 ) -> Iterator[ManagerFactory]:
-    started: list[ManagerProcess] = []
-
-    def start() -> ManagerProcess:
-        proc = ManagerProcess(
-            etcd=etcd_server.endpoint,
-            prefix=store.prefix,
-            mesos=cluster.address,
-            log_path=tmp_path / "manager.log",
-        )
-        started.append(proc)
-        return proc
-
+    args = manager_command(
+        etcd=etcd_server.endpoint, prefix=store.prefix, mesos=cluster.address, controllers=TASKS
+    )
+    managers = Managers(args, log_path=tmp_path / "manager.log")
     try:
-        yield start
+        yield managers.start
     finally:
-        for proc in started:
-            proc.stop()
+        managers.stop_all()

@@ -4,22 +4,28 @@ waiting on Task status through an etcd watch (no polling sleeps)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from crds.kinds.common import Command, Constraint, Wants
 from crds.kinds.event import Event
 from crds.kinds.task import Task, TaskSpec
 from crds.meta import ObjectMeta
 from store.api import Store
+from tests.stack import SAMPLE_TASK, ManagerProcess
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE_TASK = str(Path(sys.executable).with_name("o2-sample-task"))
+__all__ = [
+    "ManagerProcess",
+    "TaskCheck",
+    "events_for",
+    "monotonic",
+    "sample_task",
+    "set_state",
+    "wait_deleted",
+    "wait_event",
+    "wait_task",
+    "wait_tasks",
+]
 
 
 def sample_task(
@@ -111,62 +117,6 @@ async def wait_event(store: Store, name: str, reason: str, *, within: float = 15
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
     raise AssertionError("watch ended")
-
-
-class ManagerProcess:
-    """`python -m controller` running only the task controller, stopped by pid."""
-
-    def __init__(self, *, etcd: str, prefix: str, mesos: str, log_path: Path) -> None:
-        self.log_path = log_path
-        env = {
-            **os.environ,
-            "PYTHONUNBUFFERED": "1",
-            "O2_TASK_RECONCILE_PERIOD": "5",
-        }
-        with log_path.open("ab") as log_file:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "controller",
-                    "--etcd",
-                    etcd,
-                    "--prefix",
-                    prefix,
-                    "--mesos",
-                    mesos,
-                    "--controller",
-                    "controller.tasks.controller:TaskReconciler",
-                    "--lease-ttl",
-                    "3",
-                ],
-                cwd=REPO,
-                env=env,
-                stdout=log_file,
-                stderr=log_file,
-                start_new_session=True,
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def kill9(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 def monotonic() -> float:

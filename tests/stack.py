@@ -1,0 +1,184 @@
+"""The end-to-end stack for tests and benches: a local Mesos cluster on a random port slice, the
+controller manager as a real subprocess (stopped by pid), and bounded waits on etcd watches.
+Test-side only: reaches the product through its CLIs, the store API and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from crds.resource import Resource
+from store.api import Store
+from store.config import StoreConfig, open_store
+from tests.etcd_fixture import unique_prefix
+from tests.mesos_fixture import LocalMesosProcess
+
+R = TypeVar("R", bound=Resource)
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_TASK = str(Path(sys.executable).with_name("o2-sample-task"))
+FAST_CLUSTER = (
+    "--heartbeat-interval",
+    "1",
+    "--allocation-interval",
+    "0.1",
+    "--update-retry",
+    "0.5",
+)
+FAST_MANAGER = {"O2_TASK_RECONCILE_PERIOD": "5"}
+PORTS_LOW, PORTS_HIGH = 20000, 30000  # below the ephemeral range (32768+): no clash with binds
+
+LocalMesosFactory = Callable[..., LocalMesosProcess]
+
+
+@asynccontextmanager
+async def open_test_store(endpoint: str) -> AsyncIterator[Store]:
+    """A store on a fresh unique prefix of the shared etcd, closed on exit."""
+    store = await open_store(StoreConfig(endpoints=(endpoint,), prefix=unique_prefix()))
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def port_slice(width: int) -> int:
+    """The first port of a random `width`-wide slice: every local cluster on this machine shares
+    127.0.0.1, so equal ranges in concurrent runs (and their OCC ports) would collide."""
+    return random.randrange(PORTS_LOW, PORTS_HIGH - 2 * width, width)
+
+
+def start_cluster(
+    localmesos_factory: LocalMesosFactory,
+    tmp_path: Path,
+    agents: str,
+    *,
+    extra_args: Iterable[str] = (),
+) -> LocalMesosProcess:
+    """A local cluster with the agents of the YAML `agents` and fast timers."""
+    path = tmp_path / "agents.yaml"
+    path.write_text(agents)
+    return localmesos_factory("--agents-file", str(path), *FAST_CLUSTER, *extra_args)
+
+
+def stop_by_pid(proc: subprocess.Popen[bytes], *, grace: float = 15.0) -> None:
+    """SIGTERM by pid, SIGKILL once `grace` seconds have passed."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def manager_command(
+    *,
+    etcd: str,
+    prefix: str,
+    mesos: str,
+    controllers: Iterable[str],
+    lease_ttl: float | None = 3,
+    python_args: Iterable[str] = (),
+    extra_args: Iterable[str] = (),
+) -> list[str]:
+    """`python -m controller` running `controllers` against one etcd prefix and one master;
+    `python_args` go before `-m` (a profiler), `extra_args` after (a log level)."""
+    args = [sys.executable, *python_args, "-m", "controller", "--etcd", etcd, "--prefix", prefix]
+    args += ["--mesos", mesos]
+    if lease_ttl is not None:
+        args += ["--lease-ttl", f"{lease_ttl:g}"]
+    for entry in controllers:
+        args += ["--controller", entry]
+    return [*args, *extra_args]
+
+
+class ManagerProcess:
+    """The controller manager as a subprocess in its own session, logging to `log_path`."""
+
+    def __init__(
+        self,
+        args: list[str],
+        *,
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        fast_timers: bool = True,
+    ) -> None:
+        self.log_path = log_path
+        fast = FAST_MANAGER if fast_timers else {}
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **fast, **(env or {})}
+        with log_path.open("ab") as log_file:
+            self.proc = subprocess.Popen(
+                args,
+                cwd=REPO,
+                env=full_env,
+                stdout=log_file,
+                stderr=log_file,
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def kill9(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        stop_by_pid(self.proc)
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class Managers:
+    """Starts managers with one command line; `stop_all()` stops every one started, by pid."""
+
+    def __init__(
+        self, args: list[str], *, log_path: Path, env: Mapping[str, str] | None = None
+    ) -> None:
+        self.args = args
+        self.log_path = log_path
+        self.env = dict(env or {})
+        self.started: list[ManagerProcess] = []
+
+    def start(self) -> ManagerProcess:
+        proc = ManagerProcess(self.args, log_path=self.log_path, env=self.env)
+        self.started.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.started:
+            proc.stop()
+
+
+async def wait_for(
+    store: Store, kind: type[R], name: str, check: Callable[[R | None], bool], *, within: float
+) -> R | None:
+    """Until `kind/name` (None when absent) satisfies `check`: list, then watch; bounded."""
+    listed = await store.list(kind)
+    current = next((o for o in listed.items if o.name == name), None)
+    if check(current):
+        return current
+    stream = store.watch(kind, start_revision=listed.revision + 1)
+    try:
+        async with asyncio.timeout(within):
+            async for event in stream:
+                if event.name != name:
+                    continue
+                current = None if event.type == "DELETED" else event.obj
+                if check(current):
+                    return current
+    except TimeoutError:
+        raise AssertionError(f"{kind.KIND}/{name} never got there: {current}") from None
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+    raise AssertionError("watch ended")
