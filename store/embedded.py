@@ -181,7 +181,7 @@ class EmbeddedEtcd:
 
     def wrapped_command(self) -> list[str]:
         """`command()` behind the parent-death exec wrapper, armed for the calling process."""
-        return self.command()
+        return [sys.executable, "-I", "-S", str(PDEATH_EXEC), str(os.getpid()), *self.command()]
 
     def _check_ports(self) -> None:
         for port, role, flag in (

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from crds.resource import Resource
-from store.api import Store
+from store.api import Store, WatchEvent
 from store.config import StoreConfig, open_store
 from tests.etcd_fixture import unique_prefix
 from tests.mesos_fixture import LocalMesosProcess
@@ -160,25 +160,52 @@ class Managers:
             proc.stop()
 
 
-async def wait_for(
-    store: Store, kind: type[R], name: str, check: Callable[[R | None], bool], *, within: float
-) -> R | None:
-    """Until `kind/name` (None when absent) satisfies `check`: list, then watch; bounded."""
+async def watch_until(
+    store: Store,
+    kind: type[R],
+    *,
+    observe: Callable[[WatchEvent[R]], None],
+    done: Callable[[], bool],
+    within: float,
+    failure: Callable[[], str],
+) -> None:
+    """List `kind` (each item given to `observe` as an ADDED event), then watch from that
+    revision, until `done()`; AssertionError with `failure()` after `within` seconds."""
     listed = await store.list(kind)
-    current = next((o for o in listed.items if o.name == name), None)
-    if check(current):
-        return current
+    for obj in listed.items:
+        observe(WatchEvent("ADDED", key="", name=obj.name, revision=listed.revision, obj=obj))
+    if done():
+        return
     stream = store.watch(kind, start_revision=listed.revision + 1)
     try:
         async with asyncio.timeout(within):
             async for event in stream:
-                if event.name != name:
-                    continue
-                current = None if event.type == "DELETED" else event.obj
-                if check(current):
-                    return current
+                observe(event)
+                if done():
+                    return
     except TimeoutError:
-        raise AssertionError(f"{kind.KIND}/{name} never got there: {current}") from None
+        raise AssertionError(failure()) from None
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
     raise AssertionError("watch ended")
+
+
+async def wait_for(
+    store: Store, kind: type[R], name: str, check: Callable[[R | None], bool], *, within: float
+) -> R | None:
+    """Until `kind/name` (None when absent) satisfies `check`: list, then watch; bounded."""
+    current: list[R | None] = [None]
+
+    def observe(event: WatchEvent[R]) -> None:
+        if event.name == name:
+            current[0] = None if event.type == "DELETED" else event.obj
+
+    await watch_until(
+        store,
+        kind,
+        observe=observe,
+        done=lambda: check(current[0]),
+        within=within,
+        failure=lambda: f"{kind.KIND}/{name} never got there: {current[0]}",
+    )
+    return current[0]

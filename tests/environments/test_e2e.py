@@ -4,7 +4,6 @@ subprocess running the task controller and the environment controller."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from collections.abc import Callable, Iterator, Mapping
@@ -14,7 +13,7 @@ import pytest
 
 from crds.kinds.environment import Environment
 from crds.kinds.task import Task
-from store.api import Store
+from store.api import Store, WatchEvent
 from store.embedded import EmbeddedEtcd
 from store.etcd import EtcdStore
 from tests.environments.helpers import fresh, samples
@@ -28,6 +27,7 @@ from tests.stack import (
     manager_command,
     port_slice,
     start_cluster,
+    watch_until,
 )
 
 __all__ = ["localmesos_factory"]
@@ -124,24 +124,24 @@ async def wait_env(
     store: Store, check: Callable[[Environment], bool], *, within: float
 ) -> Environment:
     """Until the Environment satisfies `check` (list, then watch: no polling)."""
-    listed = await store.list(Environment)
-    for env in listed.items:
-        if check(env):
-            return env
-    stream = store.watch(Environment, start_revision=listed.revision + 1)
-    last: Environment | None = listed.items[0] if listed.items else None
-    try:
-        async with asyncio.timeout(within):
-            async for event in stream:
-                if event.obj is not None:
-                    last = event.obj
-                    if check(event.obj):
-                        return event.obj
-    except TimeoutError:
-        raise AssertionError(f"environment never got there: {last and last.status}") from None
-    finally:
-        await stream.aclose()  # type: ignore[attr-defined]
-    raise AssertionError("watch ended")
+    last: list[Environment] = []
+    found: list[Environment] = []
+
+    def observe(event: WatchEvent[Environment]) -> None:
+        if event.obj is not None and not found:
+            last[:] = [event.obj]
+            if check(event.obj):
+                found.append(event.obj)
+
+    await watch_until(
+        store,
+        Environment,
+        observe=observe,
+        done=lambda: bool(found),
+        within=within,
+        failure=lambda: f"environment never got there: {last and last[0].status}",
+    )
+    return found[0]
 
 
 def reached(state: str) -> Callable[[Environment], bool]:

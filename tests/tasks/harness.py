@@ -3,7 +3,6 @@ waiting on Task status through an etcd watch (no polling sleeps)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
@@ -11,8 +10,8 @@ from crds.kinds.common import Command, Constraint, Wants
 from crds.kinds.event import Event
 from crds.kinds.task import Task, TaskSpec
 from crds.meta import ObjectMeta
-from store.api import Store
-from tests.stack import SAMPLE_TASK, ManagerProcess
+from store.api import Store, WatchEvent
+from tests.stack import SAMPLE_TASK, ManagerProcess, watch_until
 
 __all__ = [
     "ManagerProcess",
@@ -57,24 +56,25 @@ async def wait_tasks(
     store: Store, names: list[str], check: TaskCheck, *, within: float = 30.0
 ) -> dict[str, Task]:
     """Wait until every named Task satisfies `check` (list, then watch from that revision)."""
-    listed = await store.list(Task)
-    seen = {t.name: t for t in listed.items if t.name in names}
-    if all(n in seen and check(seen[n]) for n in names):
-        return seen
-    stream = store.watch(Task, start_revision=listed.revision + 1)
-    try:
-        async with asyncio.timeout(within):
-            async for event in stream:
-                if event.obj is not None and event.name in names:
-                    seen[event.name] = event.obj
-                if all(n in seen and check(seen[n]) for n in names):
-                    return seen
-    except TimeoutError:
+    seen: dict[str, Task] = {}
+
+    def observe(event: WatchEvent[Task]) -> None:
+        if event.obj is not None and event.name in names:
+            seen[event.name] = event.obj
+
+    def failure() -> str:
         bad = {n: (t.status.phase, t.status.state, t.status.message) for n, t in seen.items()}
-        raise AssertionError(f"timed out waiting for tasks: {bad}") from None
-    finally:
-        await stream.aclose()  # type: ignore[attr-defined]
-    raise AssertionError("watch ended")
+        return f"timed out waiting for tasks: {bad}"
+
+    await watch_until(
+        store,
+        Task,
+        observe=observe,
+        done=lambda: all(n in seen and check(seen[n]) for n in names),
+        within=within,
+        failure=failure,
+    )
+    return seen
 
 
 async def wait_task(store: Store, name: str, check: TaskCheck, *, within: float = 30.0) -> Task:
@@ -98,25 +98,26 @@ async def events_for(store: Store, name: str) -> list[Event]:
 
 async def wait_event(store: Store, name: str, reason: str, *, within: float = 15.0) -> Event:
     """The Event about `name` with `reason` (list, then watch Events)."""
-    listed = await store.list(Event)
-    for event in listed.items:
-        if event.spec.involved_object.name == name and event.spec.reason == reason:
-            return event
-    stream = store.watch(Event, start_revision=listed.revision + 1)
-    try:
-        async with asyncio.timeout(within):
-            async for change in stream:
-                obj = change.obj
-                if obj is None or obj.spec.involved_object.name != name:
-                    continue
-                if obj.spec.reason == reason:
-                    return obj
-    except TimeoutError:
-        have = [e.spec.reason for e in await events_for(store, name)]
-        raise AssertionError(f"no {reason} event for {name}; have {have}") from None
-    finally:
-        await stream.aclose()  # type: ignore[attr-defined]
-    raise AssertionError("watch ended")
+    about: list[Event] = []
+
+    def observe(change: WatchEvent[Event]) -> None:
+        if change.obj is not None and change.obj.spec.involved_object.name == name:
+            about.append(change.obj)
+
+    def found() -> Event | None:
+        return next((e for e in about if e.spec.reason == reason), None)
+
+    await watch_until(
+        store,
+        Event,
+        observe=observe,
+        done=lambda: found() is not None,
+        within=within,
+        failure=lambda: f"no {reason} event for {name}; have {[e.spec.reason for e in about]}",
+    )
+    event = found()
+    assert event is not None
+    return event
 
 
 def monotonic() -> float:
@@ -125,16 +126,17 @@ def monotonic() -> float:
 
 async def wait_deleted(store: Store, name: str, *, within: float = 30.0) -> None:
     """Until the Task is gone from the store (watch for its DELETED event)."""
-    listed = await store.list(Task)
-    if all(t.name != name for t in listed.items):
-        return
-    stream = store.watch(Task, start_revision=listed.revision + 1)
-    try:
-        async with asyncio.timeout(within):
-            async for event in stream:
-                if event.type == "DELETED" and event.name == name:
-                    return
-    except TimeoutError:
-        raise AssertionError(f"task {name} was not removed") from None
-    finally:
-        await stream.aclose()  # type: ignore[attr-defined]
+    present = [False]
+
+    def observe(event: WatchEvent[Task]) -> None:
+        if event.name == name:
+            present[0] = event.type != "DELETED"
+
+    await watch_until(
+        store,
+        Task,
+        observe=observe,
+        done=lambda: not present[0],
+        within=within,
+        failure=lambda: f"task {name} was not removed",
+    )
