@@ -7,33 +7,18 @@ from collections.abc import Sequence
 
 from crds.errors import FieldError, ValidationError
 from crds.manifest import parse_documents
-from crds.resource import Resource
+from crds.resource import Resource, apply_rank
 from store.apply import read_manifest_paths
 
 STDIN = "-"
 
-# Dependencies first: what an Environment refers to must exist before it (delete: reverse).
-KIND_ORDER = (
-    "TaskClass",
-    "Workflow",
-    "ComponentConfig",
-    "GitSource",
-    "Node",
-    "Environment",
-    "Task",
-    "Event",
-)
-
 
 def kind_rank(obj: Resource) -> int:
-    try:
-        return KIND_ORDER.index(obj.kind)
-    except ValueError:
-        return len(KIND_ORDER)
+    return apply_rank(obj.kind)
 
 
 def ordered(objs: Sequence[Resource], *, reverse: bool = False) -> list[Resource]:
-    """Stable sort by KIND_ORDER (file order kept within a kind)."""
+    """Stable sort by crds.resource.APPLY_ORDER (file order kept within a kind)."""
     ranked = sorted(objs, key=kind_rank)
     return list(reversed(ranked)) if reverse else ranked
 

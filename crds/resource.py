@@ -63,6 +63,25 @@ class KindInfo:
         return (self.kind.lower(), self.plural, self.singular, *self.short_names, *self.aliases)
 
 
+APPLY_ORDER: tuple[str, ...] = (
+    "TaskClass",
+    "Workflow",
+    "ComponentConfig",
+    "GitSource",
+    "Node",
+    "Environment",
+    "Task",
+    "Event",
+)
+"""Dependencies first: what an Environment refers to exists before it. `o2 apply` and GitOps
+apply in this order and delete or prune in reverse."""
+
+
+def apply_rank(kind: str) -> int:
+    """Position of `kind` in APPLY_ORDER (unknown kinds last)."""
+    return APPLY_ORDER.index(kind) if kind in APPLY_ORDER else len(APPLY_ORDER)
+
+
 _KINDS: dict[str, KindInfo] = {}
 
 

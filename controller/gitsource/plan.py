@@ -31,30 +31,20 @@ from crds.kinds.gitsource import (
     InventoryEntry,
     PendingChange,
 )
-from crds.resource import Resource
+from crds.resource import Resource, apply_rank
 
 R = TypeVar("R", bound=Resource)
 ObjKey = tuple[str, str]
 """(kind, name)."""
 
-KIND_ORDER = (
-    "TaskClass",
-    "Workflow",
-    "ComponentConfig",
-    "GitSource",
-    "Node",
-    "Environment",
-    "Task",
-    "Event",
-)
-"""Apply order, dependencies first (as `o2 apply`); prune runs in reverse."""
 TEMPLATE_KINDS = frozenset({"TaskClass", "Workflow", "ComponentConfig"})
 """Kinds no controller reconciles: healthy as soon as they exist."""
 DONE = "DONE"
 
 
 def kind_rank(kind: str) -> int:
-    return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    """Apply order, dependencies first (as `o2 apply`); prune runs in reverse."""
+    return apply_rank(kind)
 
 
 def key_of(obj: Resource) -> ObjKey:

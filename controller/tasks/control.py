@@ -138,20 +138,32 @@ class ControlHandling(FrameworkState):
                     self._digests[item.transition_id] = st.properties_digest(item.arguments)
             key = (task.status.agent_id or "", task.status.executor_id or self.executor.executor_id)
             batches.setdefault(key, []).append((task.name, items))
-        sent = 0
-        for (agent, executor), entries in batches.items():
-            request = ControlRequest(
-                request_id=uuid.uuid4().hex,
-                items=tuple(i for _, items in entries for i in items),
-                timeout_seconds=self.config.control_timeout,
-            )
-            steps = max(len(items) for _, items in entries)
-            deadline = now + self.config.control_timeout * steps + self.config.control_margin
-            for name, _ in entries:
-                self._inflight[name] = (request.request_id, deadline)
-            await self._client().message(AgentId(agent), ExecutorId(executor), encode(request))
-            sent += len(request.items)
-        return sent
+        sends = [
+            self._send_batch(agent, executor, entries, now=now)
+            for (agent, executor), entries in batches.items()
+        ]
+        # The executors' MESSAGEs go out concurrently: one slow agent does not hold the others.
+        results = await asyncio.gather(*sends, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return sum(r for r in results if isinstance(r, int))
+
+    async def _send_batch(
+        self, agent: str, executor: str, entries: list[tuple[str, list[ControlItem]]], *, now: float
+    ) -> int:
+        """ONE ControlRequest MESSAGE to this executor; the number of transitions in it."""
+        request = ControlRequest(
+            request_id=uuid.uuid4().hex,
+            items=tuple(i for _, items in entries for i in items),
+            timeout_seconds=self.config.control_timeout,
+        )
+        steps = max(len(items) for _, items in entries)
+        deadline = now + self.config.control_timeout * steps + self.config.control_margin
+        for name, _ in entries:
+            self._inflight[name] = (request.request_id, deadline)
+        await self._client().message(AgentId(agent), ExecutorId(executor), encode(request))
+        return len(request.items)
 
     async def _reconcile_loop(self) -> None:
         while True:

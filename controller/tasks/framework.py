@@ -37,6 +37,7 @@ from crds.kinds.task import Task
 from mesosapi.models import AgentId, FrameworkId, TaskId
 from mesosapi.models import TaskStatus as MesosStatus
 from mesosapi.scheduler import Error, Failure, Message, Offers, SchedulerEvent, Subscribed, Update
+from store.informer import CacheEvent
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class TaskFramework(OfferHandling, ControlHandling):
     ) -> None:
         super().__init__(ctx, config, client_factory=client_factory)
         self.nodes.add_handler(self._on_node_change)
+        self.tasks.add_handler(self._on_task_change)
         self._term: asyncio.Task[None] | None = None
         self._graceful_stop = False
 
@@ -132,6 +134,13 @@ class TaskFramework(OfferHandling, ControlHandling):
             await client.close()
             self.client = None
             log.info("Task framework stopped")
+
+    def _on_task_change(self, event: CacheEvent[Task]) -> None:
+        """A new Task or a new desired state: look at it at once, straight from the informer
+        (the reconciler's work queue still handles finalizers and deletion)."""
+        old, new = event.old, event.new
+        if new is not None and (old is None or old.metadata.generation != new.metadata.generation):
+            self.wake(event.name)
 
     async def _consume(self, client: FrameworkClient) -> None:
         async for event in client.events():
