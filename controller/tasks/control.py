@@ -31,6 +31,9 @@ from mesosapi.scheduler import Message
 
 log = logging.getLogger(__name__)
 
+_Outgoing = tuple[str, str, ControlRequest]
+"""(agent id, executor id, the request) of one MESSAGE to send."""
+
 
 class ControlHandling(FrameworkState):
     """The control side of the driver."""
@@ -121,8 +124,19 @@ class ControlHandling(FrameworkState):
     async def control_pass(self, names: Iterable[str] | None = None) -> int:
         """One MESSAGE per executor with every due transition of its tasks (of `names`, or all);
         the number of transitions sent."""
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        return await self._send_requests(self._plan_control(names))
+
+    def start_control_pass(self, names: Iterable[str] | None = None) -> None:
+        """`control_pass` whose MESSAGEs go out in the background: the caller (the control
+        loop) plans the next pass at once instead of waiting for the master's answers. The
+        tasks are marked in flight before this returns, so no pass sends them twice."""
+        requests = self._plan_control(names)
+        if requests:
+            self._spawn(self._send_quietly(requests))
+
+    def _plan_control(self, names: Iterable[str] | None) -> list[_Outgoing]:
+        """The ControlRequests due now, one per executor; their tasks are marked in flight."""
+        now = asyncio.get_running_loop().time()
         batches: dict[tuple[str, str], list[tuple[str, list[ControlItem]]]] = {}
         for task in self._live_tasks(names):
             if task.metadata.deletion_timestamp is not None:
@@ -138,21 +152,11 @@ class ControlHandling(FrameworkState):
                     self._digests[item.transition_id] = st.properties_digest(item.arguments)
             key = (task.status.agent_id or "", task.status.executor_id or self.executor.executor_id)
             batches.setdefault(key, []).append((task.name, items))
-        sends = [
-            self._send_batch(agent, executor, entries, now=now)
-            for (agent, executor), entries in batches.items()
-        ]
-        # The executors' MESSAGEs go out concurrently: one slow agent does not hold the others.
-        results = await asyncio.gather(*sends, return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return sum(r for r in results if isinstance(r, int))
+        return [self._request_for(key, entries, now=now) for key, entries in batches.items()]
 
-    async def _send_batch(
-        self, agent: str, executor: str, entries: list[tuple[str, list[ControlItem]]], *, now: float
-    ) -> int:
-        """ONE ControlRequest MESSAGE to this executor; the number of transitions in it."""
+    def _request_for(
+        self, key: tuple[str, str], entries: list[tuple[str, list[ControlItem]]], *, now: float
+    ) -> _Outgoing:
         request = ControlRequest(
             request_id=uuid.uuid4().hex,
             items=tuple(i for _, items in entries for i in items),
@@ -162,8 +166,28 @@ class ControlHandling(FrameworkState):
         deadline = now + self.config.control_timeout * steps + self.config.control_margin
         for name, _ in entries:
             self._inflight[name] = (request.request_id, deadline)
-        await self._client().message(AgentId(agent), ExecutorId(executor), encode(request))
-        return len(request.items)
+        return key[0], key[1], request
+
+    async def _send_requests(self, requests: list[_Outgoing]) -> int:
+        """The MESSAGEs, concurrently (one slow agent does not hold the others); the number
+        of transitions sent. The first failure is raised once all were tried."""
+        client = self._client()
+        sends = [
+            client.message(AgentId(agent), ExecutorId(executor), encode(request))
+            for agent, executor, request in requests
+        ]
+        results = await asyncio.gather(*sends, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return sum(len(request.items) for _, _, request in requests)
+
+    async def _send_quietly(self, requests: list[_Outgoing]) -> None:
+        """Unanswered requests are resent after their deadline, as after a lost MESSAGE."""
+        try:
+            await self._send_requests(requests)
+        except (MesosUnavailableError, MesosCallError) as exc:
+            log.warning("Control pass failed", extra={"error": str(exc)})
 
     async def _reconcile_loop(self) -> None:
         while True:

@@ -136,10 +136,12 @@ class TaskFramework(OfferHandling, ControlHandling):
             log.info("Task framework stopped")
 
     def _on_task_change(self, event: CacheEvent[Task]) -> None:
-        """A new Task or a new desired state: look at it at once, straight from the informer
-        (the reconciler's work queue still handles finalizers and deletion)."""
+        """A new Task, a new desired state or new metadata: look at it at once, straight from
+        the informer. Changes of status alone are ours, and the writer wakes for those."""
         old, new = event.old, event.new
-        if new is not None and (old is None or old.metadata.generation != new.metadata.generation):
+        if new is None:
+            return
+        if old is None or _wants_a_look(old, new):
             self.wake(event.name)
 
     async def _consume(self, client: FrameworkClient) -> None:
@@ -160,7 +162,7 @@ class TaskFramework(OfferHandling, ControlHandling):
                 names, self._full, self._last_full = None, False, now
             try:
                 await self._update_offer_interest(names)
-                await self.control_pass(names)
+                self.start_control_pass(names)
             except (MesosUnavailableError, MesosCallError) as exc:
                 log.warning("Control pass failed", extra={"error": str(exc)})
 
@@ -283,3 +285,14 @@ class TaskFramework(OfferHandling, ControlHandling):
             await self._client().reconcile(tasks)
         except (MesosCallError, MesosUnavailableError) as exc:
             log.warning("Reconcile failed", extra={"error": str(exc), "tasks": len(tasks)})
+
+
+def _wants_a_look(old: Task, new: Task) -> bool:
+    """Whether a change is more than a status write (spec, labels, deletion)."""
+    a, b = old.metadata, new.metadata
+    return (
+        a.generation != b.generation
+        or a.deletion_timestamp != b.deletion_timestamp
+        or a.labels != b.labels
+        or a.annotations != b.annotations
+    )

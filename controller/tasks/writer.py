@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER = 1.0
 """Seconds before retrying writes that failed for a reason other than a conflict."""
+FLUSHES_IN_FLIGHT = 2
+"""Concurrent batched writes of `run()`."""
 
 StatusFn = Callable[[TaskStatus], TaskStatus]
 Finisher = Callable[[Task, TaskStatus, datetime], TaskStatus]
@@ -55,6 +57,9 @@ class StatusWriter:
         self._batch = batch
         self._latest: dict[str, Task] = {}
         self._pending: dict[str, _Pending] = {}
+        self._writing: dict[str, _Pending] = {}
+        """Changes in a write not yet answered: `view` still shows them (no decision is made on
+        the old copy meanwhile, e.g. resending a transition whose answer is being written)."""
         self._wake = asyncio.Event()
         self.writes = 0
         self.failures = 0
@@ -73,12 +78,14 @@ class StatusWriter:
         task = self.base(name)
         if task is None:
             return None
+        writing = self._writing.get(name)
         pending = self._pending.get(name)
-        if pending is None:
+        if pending is None and writing is None:
             return task
         status = task.status
-        for fn in pending.fns:
-            status = fn(status)
+        for queued in (writing, pending):
+            for fn in queued.fns if queued is not None else ():
+                status = fn(status)
         return task.model_copy(update={"status": status})
 
     def patch(self, name: str, fn: StatusFn, *, then: Callable[[], None] | None = None) -> None:
@@ -93,15 +100,41 @@ class StatusWriter:
         self._latest.pop(name, None)
 
     async def run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                names = list(self._pending)[: self._batch]
+        """Flush queued changes, up to FLUSHES_IN_FLIGHT batches at a time (one batch is
+        prepared while another waits for etcd); a task is in one write at a time, its newer
+        changes wait for that write's answer."""
+        flushes: set[asyncio.Task[set[str]]] = set()
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
                 failures = self.failures
-                await self.flush(names)
+                _reap(flushes)
                 if self.failures > failures:
                     await asyncio.sleep(RETRY_AFTER)  # etcd trouble: back off, keep the changes
+                    self._wake.set()
+                    continue
+                while len(flushes) < FLUSHES_IN_FLIGHT:
+                    names = self._ready()
+                    if not names:
+                        break
+                    flush = asyncio.create_task(self.flush(names), name="task-status-flush")
+                    flush.add_done_callback(lambda _: self._wake.set())
+                    flushes.add(flush)
+        finally:
+            for flush in flushes:
+                flush.cancel()
+            await asyncio.gather(*flushes, return_exceptions=True)
+
+    def _ready(self) -> list[str]:
+        """Up to a batch of names with queued changes and no write in flight."""
+        names: list[str] = []
+        for name in self._pending:
+            if name not in self._writing:
+                names.append(name)
+                if len(names) >= self._batch:
+                    break
+        return names
 
     async def write_now(self, changes: dict[str, StatusFn], *, attempts: int = 3) -> set[str]:
         """Write these changes now (with whatever is queued for the same tasks), retrying
@@ -155,21 +188,40 @@ class StatusWriter:
             objs.append(task.model_copy(update={"status": status}))
             befores.append(task)
             order.append(name)
+            self._writing[name] = pending
         if objs:
             try:
                 results: list[Task | Exception] = await self._store().update_status_many(objs)
             except FencedError:
+                self._forget_writing(order)
                 raise
             except O2Error as exc:
                 results = [exc] * len(objs)
+            except BaseException:  # cancelled (the term ends): keep the changes queued
+                self._forget_writing(order)
+                for name in order:
+                    self._requeue(name, jobs[name])
+                raise
             self.writes += len(objs)
             for name, old, result in zip(order, befores, results, strict=True):
                 done |= await self._settle(name, old, result, jobs[name])
         return done
 
+    def _requeue(self, name: str, pending: _Pending) -> None:
+        """Put changes back in front of any queued since (they were made first)."""
+        again = self._pending.setdefault(name, _Pending())
+        again.fns[:0] = pending.fns
+        again.then[:0] = pending.then
+
+    def _forget_writing(self, names: list[str]) -> None:
+        for name in names:
+            self._writing.pop(name, None)
+
     async def _settle(
         self, name: str, before: Task, result: Task | Exception, pending: _Pending
     ) -> set[str]:
+        if self._writing.get(name) is pending:
+            del self._writing[name]
         if isinstance(result, Task):
             self._latest[name] = result
             if self._on_written is not None:
@@ -177,11 +229,9 @@ class StatusWriter:
             _run_all(pending.then)
             return {name}
         if isinstance(result, ConflictError):
-            await self._refresh(name)
-            again = self._pending.setdefault(name, _Pending())
-            again.fns[:0] = pending.fns
-            again.then[:0] = pending.then
+            self._requeue(name, pending)
             self._wake.set()
+            await self._refresh(name)
             return set()
         if isinstance(result, NotFoundError):
             self._latest.pop(name, None)
@@ -190,9 +240,7 @@ class StatusWriter:
         if isinstance(result, FencedError):
             raise result
         log.warning("Status write failed", extra={"task": name, "error": str(result)})
-        again = self._pending.setdefault(name, _Pending())
-        again.fns[:0] = pending.fns
-        again.then[:0] = pending.then
+        self._requeue(name, pending)
         self.failures += 1
         return set()
 
@@ -201,6 +249,15 @@ class StatusWriter:
             self._latest[name] = await self._store().get(Task, name)
         except NotFoundError:
             self._latest.pop(name, None)
+
+
+def _reap(flushes: set[asyncio.Task[set[str]]]) -> None:
+    """Drop finished flushes; a fenced one ends the writer (the term is over)."""
+    for flush in [f for f in flushes if f.done()]:
+        flushes.discard(flush)
+        error = None if flush.cancelled() else flush.exception()
+        if error is not None:
+            raise error
 
 
 def _run_all(callbacks: list[Callable[[], None]]) -> None:

@@ -1,0 +1,123 @@
+"""The status writer and the reconciler's event filter (pure logic, the in-memory store)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import TypeVar
+
+import pytest
+
+from controller.runtime.finalizers import has_finalizer
+from controller.tasks.controller import FINALIZER, needs_reconcile
+from controller.tasks.writer import StatusWriter
+from crds.kinds.task import Task, TaskStatus
+from crds.meta import utcnow
+from crds.resource import Resource
+from store.informer import CacheEvent, CacheEventType, Informer, InformerFactory
+from store.memory import MemoryStore
+from tests.tasks.harness import sample_task
+
+R = TypeVar("R", bound=Resource)
+
+
+class GatedStore(MemoryStore):
+    """Batched status writes wait for `gate` (a write in flight, held open)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+
+    async def update_status_many(self, objs: Sequence[R]) -> list[R | Exception]:
+        self.entered.set()
+        await self.gate.wait()
+        return await super().update_status_many(objs)
+
+
+def _finish(task: Task, status: TaskStatus, now: datetime) -> TaskStatus:
+    return status
+
+
+@pytest.fixture
+async def cache() -> AsyncIterator[tuple[GatedStore, Informer[Task]]]:
+    store = GatedStore()
+    informers = InformerFactory(store)
+    informer = informers.informer(Task)
+    informers.start()
+    await informers.wait_synced()
+    try:
+        yield store, informer
+    finally:
+        await informers.stop()
+
+
+async def test_view_shows_changes_whose_write_is_still_in_flight(
+    cache: tuple[GatedStore, Informer[Task]],
+) -> None:
+    store, informer = cache
+    created = await store.create(sample_task("t1"))
+    await informer.wait_for_revision(created.metadata.resource_version or 0)
+    writer = StatusWriter(lambda: store, informer, finish=_finish)
+    writer.patch("t1", lambda s: s.model_copy(update={"state": "CONFIGURED"}))
+    flush = asyncio.create_task(writer.flush())
+    await store.entered.wait()
+    view = writer.view("t1")
+    assert view is not None and view.status.state == "CONFIGURED"  # not the stored STANDBY/None
+    store.gate.set()
+    assert await flush == {"t1"}
+    base = writer.base("t1")
+    assert base is not None and base.status.state == "CONFIGURED"
+
+
+async def test_newer_changes_of_a_task_wait_for_its_write_in_flight(
+    cache: tuple[GatedStore, Informer[Task]],
+) -> None:
+    store, informer = cache
+    created = await store.create(sample_task("t1"))
+    await informer.wait_for_revision(created.metadata.resource_version or 0)
+    both = asyncio.Event()
+
+    def written(before: Task, after: Task) -> None:
+        if after.status.message == "first+second":
+            both.set()
+
+    writer = StatusWriter(lambda: store, informer, finish=_finish, on_written=written)
+    runner = asyncio.create_task(writer.run())
+    try:
+        writer.patch("t1", lambda s: s.model_copy(update={"message": "first"}))
+        await store.entered.wait()
+        writer.patch("t1", lambda s: s.model_copy(update={"message": s.message + "+second"}))
+        view = writer.view("t1")
+        assert view is not None and view.status.message == "first+second"
+        store.gate.set()
+        await asyncio.wait_for(both.wait(), 5)
+        assert writer.failures == 0
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+
+def _with(task: Task, **meta: object) -> Task:
+    return task.model_copy(update={"metadata": task.metadata.model_copy(update=meta)})
+
+
+def test_reconciles_skip_status_and_spec_changes_of_a_finalized_task() -> None:
+    base = _with(sample_task("t1"), finalizers=(FINALIZER,), generation=1)
+    assert has_finalizer(base, FINALIZER)
+    status_only = base.model_copy(update={"status": TaskStatus(phase="Running")})
+    respec = _with(base, generation=2)
+    deleting = _with(base, deletion_timestamp=utcnow())
+    bare = _with(base, finalizers=())
+
+    def keys(old: Task | None, new: Task | None) -> list[str]:
+        kind: CacheEventType = "ADDED" if old is None else "DELETED" if new is None else "MODIFIED"
+        return list(needs_reconcile(CacheEvent(kind, "t1", old, new)))
+
+    assert keys(base, status_only) == []
+    assert keys(base, respec) == []
+    assert keys(None, base) == ["t1"]
+    assert keys(base, None) == ["t1"]
+    assert keys(base, deleting) == ["t1"]
+    assert keys(base, bare) == ["t1"]
