@@ -21,6 +21,7 @@ from store.api import Store
 from store.embedded import EmbeddedEtcd
 from store.etcd import EtcdStore
 from tests.runtime.waiting import eventually
+from tests.stack import wait_for as stack_wait_for
 
 R = TypeVar("R", bound=Resource)
 
@@ -86,15 +87,4 @@ async def wait_for(
     store: Store, kind: type[R], name: str, pred: Callable[[R | None], bool]
 ) -> R | None:
     """Watch `kind/name` until `pred(obj or None)` holds (10 s at most)."""
-    async with asyncio.timeout(10):
-        listing = await store.list(kind)
-        obj = next((o for o in listing.items if o.metadata.name == name), None)
-        if pred(obj):
-            return obj
-        async for event in store.watch(kind, start_revision=listing.revision + 1):
-            if event.name != name:
-                continue
-            obj = None if event.type == "DELETED" else event.obj
-            if pred(obj):
-                return obj
-    raise AssertionError("unreachable")
+    return await stack_wait_for(store, kind, name, pred, within=10)

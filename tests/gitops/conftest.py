@@ -23,6 +23,7 @@ from crds.resource import Resource
 from store.api import Store
 from store.etcd import EtcdStore
 from tests.runtime.waiting import eventually
+from tests.stack import wait_for as stack_wait_for
 
 R = TypeVar("R", bound=Resource)
 
@@ -143,19 +144,7 @@ async def wait_until(
     store: Store, kind: type[R], name: str, pred: Callable[[R | None], bool]
 ) -> R | None:
     """Watch `kind/name` until `pred(obj or None)` holds (10 s at most)."""
-    key_obj: R | None
-    async with asyncio.timeout(10):
-        listing = await store.list(kind)
-        key_obj = next((o for o in listing.items if o.metadata.name == name), None)
-        if pred(key_obj):
-            return key_obj
-        async for event in store.watch(kind, start_revision=listing.revision + 1):
-            if event.name != name:
-                continue
-            key_obj = None if event.type == "DELETED" else event.obj
-            if pred(key_obj):
-                return key_obj
-    raise AssertionError("unreachable")
+    return await stack_wait_for(store, kind, name, pred, within=10)
 
 
 async def events_of(store: Store, reason: str) -> list[Event]:
