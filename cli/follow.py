@@ -20,9 +20,6 @@ from store.informer import CacheEvent, Informer
 
 log = logging.getLogger(__name__)
 
-STOP_GRACE = 2.0
-"""Seconds to wait for a watch to stop before cancelling it again."""
-
 
 class EnvironmentFailedError(O2Error):
     """The environment went to ERROR (or was deleted) while the command waited."""
@@ -76,13 +73,9 @@ class Follower:
         await self.stop()
 
     async def stop(self) -> None:
-        """Stop both watches; a stop that hangs is cancelled again after STOP_GRACE (seen with
-        aetcd: cancelling one watch can wait forever on the client's watcher lock)."""
+        """Stop both watches (the store makes a watch stop prompt, also mid-setup)."""
         for informer in (self.tasks, self.envs):
-            try:
-                await asyncio.wait_for(informer.stop(), STOP_GRACE)
-            except TimeoutError:
-                log.debug("Watch did not stop in time", extra={"kind": informer.kind.KIND})
+            await informer.stop()
 
     def env(self) -> Environment | None:
         return self.envs.get(self.name)

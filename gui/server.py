@@ -30,7 +30,6 @@ FLUSH_INTERVAL = 0.05
 PING_INTERVAL = 15.0
 CLIENT_QUEUE_LIMIT = 64
 SYNC_WAIT = 10.0
-STOP_WAIT = 3.0
 
 
 class Client:
@@ -83,11 +82,7 @@ class Hub:
             await asyncio.gather(self._flusher, return_exceptions=True)
         for client in list(self.clients):
             self.drop(client)
-        try:  # a watch cancelled while it is being set up can hang in the etcd client
-            async with asyncio.timeout(STOP_WAIT):
-                await self.factory.stop()
-        except TimeoutError:
-            log.warning("Informers did not stop in time; leaving them to the store's close")
+        await self.factory.stop()
 
     def _on_change(self, kind: KindFeed, event: CacheEvent[Any]) -> None:
         obj = event.obj

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pydantic
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E")
 
 
 def encode(record: dict[str, Any]) -> bytes:
@@ -44,3 +52,17 @@ class RecordIODecoder:
             if not isinstance(record, dict):
                 raise ValueError("RecordIO: record is not a JSON object")
             out.append(record)
+
+
+def decode_events(
+    decoder: RecordIODecoder, chunk: bytes, decode: Callable[[dict[str, Any]], E]
+) -> list[E]:
+    """The typed events in `chunk` (scheduler or executor API); a malformed event is logged and
+    skipped, so one bad record does not end the subscription."""
+    events: list[E] = []
+    for record in decoder.feed(chunk):
+        try:
+            events.append(decode(record))
+        except pydantic.ValidationError as exc:
+            log.warning("Skipped malformed Mesos event", extra={"error": str(exc)})
+    return events

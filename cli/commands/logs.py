@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 from typing import Annotated
 
 import typer
 
-from cli.follow import STOP_GRACE
 from cli.mesos_files import DEFAULT_MESOS, MesosFiles, SandboxFile
 from cli.options import GlobalOptions
 from cli.runtime import connect, run
@@ -97,8 +95,7 @@ async def _follow(
             _emit(data)
     finally:
         ended.cancel()
-        with contextlib.suppress(TimeoutError):  # a hanging watch cancel is cancelled again
-            await asyncio.wait_for(asyncio.gather(ended, return_exceptions=True), STOP_GRACE)
+        await asyncio.gather(ended, return_exceptions=True)
 
 
 def _ended(task: Task | None, *, launch: str | None) -> bool:

@@ -28,13 +28,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import ClassVar, Self
 
 import aiohttp
-import pydantic
 
 from controller.mesos.calls import SchedulerCalls
 from crds.errors import MesosCallError, MesosUnavailableError
 from mesosapi.backoff import Backoff
 from mesosapi.models import FrameworkId, FrameworkInfo, TaskStatus
-from mesosapi.recordio import RecordIODecoder
+from mesosapi.recordio import RecordIODecoder, decode_events
 from mesosapi.scheduler import (
     SchedulerCall,
     SchedulerEvent,
@@ -302,12 +301,7 @@ class SchedulerClient(SchedulerCalls):
                 raise _StreamEnded(f"no event for {silence:.1f}s (heartbeats stopped)") from exc
             if not chunk:
                 return
-            for record in decoder.feed(chunk):
-                try:
-                    event = decode_event(record)
-                except pydantic.ValidationError as exc:
-                    log.warning("Skipped malformed Mesos event", extra={"error": str(exc)})
-                    continue
+            for event in decode_events(decoder, chunk, decode_event):
                 self._dispatch(event)
 
     def _dispatch(self, event: SchedulerEvent) -> None:

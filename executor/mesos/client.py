@@ -32,7 +32,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import ClassVar, Self
 
 import aiohttp
-import pydantic
 
 from crds.errors import MesosCallError, MesosUnavailableError
 from mesosapi.backoff import Backoff
@@ -52,7 +51,7 @@ from mesosapi.executor import (
     encode_call,
 )
 from mesosapi.models import TaskId, TaskInfo, TaskStatus
-from mesosapi.recordio import RecordIODecoder
+from mesosapi.recordio import RecordIODecoder, decode_events
 
 log = logging.getLogger(__name__)
 
@@ -247,12 +246,7 @@ class ExecutorClient:
                 continue
             if not chunk:
                 return
-            for record in decoder.feed(chunk):
-                try:
-                    event = decode_event(record)
-                except pydantic.ValidationError as exc:
-                    log.warning("Skipped malformed Mesos event", extra={"error": str(exc)})
-                    continue
+            for event in decode_events(decoder, chunk, decode_event):
                 self._dispatch(event)
 
     def _dispatch(self, event: ExecutorEvent) -> None:
