@@ -26,6 +26,9 @@ class FakeSchedulerClient(SchedulerCalls):
         self._framework_id = framework_id
         self._queue: asyncio.Queue[SchedulerEvent | None] = asyncio.Queue()
         self._subscribed = asyncio.Event()
+        self.gates: dict[type[SchedulerCall], asyncio.Event] = {}
+        """Calls of these types wait for their event before they count as sent (the real
+        master may process concurrent calls in any order; tests use this to reorder them)."""
 
     async def __aenter__(self) -> Self:
         self.start()
@@ -73,6 +76,9 @@ class FakeSchedulerClient(SchedulerCalls):
     async def call(self, call: SchedulerCall) -> None:
         if not self._subscribed.is_set():
             raise MesosUnavailableError(f"cannot send {call.TYPE}: not subscribed to Mesos")
+        gate = self.gates.get(type(call))
+        if gate is not None:
+            await gate.wait()
         self.calls.append(call)
 
     def acknowledge_soon(self, status: TaskStatus) -> bool:

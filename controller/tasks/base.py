@@ -83,6 +83,9 @@ class FrameworkState:
         self._suppressed: bool | None = None
         self._revived_for: set[str] = set()
         self._last_revive = -1e9
+        self._revives = 0
+        self._wake_timer: asyncio.TimerHandle | None = None
+        """REVIVEs sent this term (see OfferHandling._filtering)."""
         self._dirty_names: set[str] = set()
         self._full = True
         self._last_full = -1e9

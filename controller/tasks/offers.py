@@ -16,6 +16,7 @@ from controller.tasks.launch import task_info
 from controller.tasks.modes import place_by_mode
 from controller.tasks.writer import StatusFn
 from crds.kinds.node import Node, effective_mode
+from crds.kinds.task import Task
 from crds.meta import utcnow
 from mesosapi.models import Offer
 from store.informer import CacheEvent
@@ -71,8 +72,23 @@ class OfferHandling(FrameworkState):
         return taken
 
     async def _on_offers(self, offers: list[Offer]) -> None:
-        client = self._client()
+        """Place what fits, launch, decline the rest with a filter. Tasks that became pending
+        while this ran were not considered, and the filters our ACCEPT/DECLINE install undo a
+        REVIVE the master processed before them (calls travel on several connections, so it
+        may even have been sent after them): such tasks get a fresh REVIVE, else they would
+        wait for the filter to expire (5 s, or 60 s when idle)."""
         pending = self.pending()
+        try:
+            await self._answer_offers(offers, pending)
+        finally:
+            considered = {t.name for t in pending}
+            late = {t.name for t in self.pending()} - considered
+            if late & self._revived_for:
+                self._revived_for -= late
+                self.wake(*late)
+
+    async def _answer_offers(self, offers: list[Offer], pending: list[Task]) -> None:
+        client = self._client()
         if not pending:
             await client.decline(
                 [o.id for o in offers], refuse_seconds=self.config.idle_refuse_seconds
@@ -168,8 +184,19 @@ class OfferHandling(FrameworkState):
             self._suppressed = False
             self._last_revive = now
             self._revived_for = pending if names is None else self._revived_for | pending
+        elif fresh:  # spaced out: come back once the interval has passed, not at the next tick
+            self._wake_later(self._last_revive + self.config.revive_interval - now)
         elif names is None and not pending and self._suppressed is not True:
             await client.suppress()
             log.info("Suppressed offers: nothing pending")
             self._suppressed = True
             self._revived_for = set()
+
+    def _wake_later(self, delay: float) -> None:
+        if self._wake_timer is None or self._wake_timer.cancelled():
+            loop = asyncio.get_running_loop()
+            self._wake_timer = loop.call_later(max(delay, 0.0), self._timer_wake)
+
+    def _timer_wake(self) -> None:
+        self._wake_timer = None
+        self.wake()

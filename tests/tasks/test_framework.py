@@ -151,6 +151,25 @@ async def test_suppresses_offers_once_nothing_is_pending(rig: Rig) -> None:
     assert idle.filters.refuse_seconds == 60.0
 
 
+async def test_a_filter_that_lands_after_a_revive_is_revived_away(rig: Rig) -> None:
+    """The master may process a DECLINE sent before a REVIVE after it (other connection): the
+    DECLINE's 60 s filter would then hold a task created meanwhile for a minute."""
+    await launch_two(rig)
+    await eventually(lambda: bool(rig.fake.sent(Suppress)))
+    gate = rig.fake.gates[Decline] = asyncio.Event()
+    rig.fake.push(Offers(offers=[offer(3)]))  # nothing pending: an idle decline, held
+    await asyncio.sleep(0.05)
+    await rig.store.create(sample_task("c"))
+    await eventually(lambda: len(rig.fake.sent(Revive)) == 2)  # overtakes the decline
+    gate.set()
+    await eventually(lambda: len(rig.fake.sent(Decline)) == 2)
+    kinds = [type(c) for c in rig.fake.calls if isinstance(c, Revive | Decline)]
+    assert kinds[-2:] == [Revive, Decline]
+    await eventually(lambda: len(rig.fake.sent(Revive)) == 3)
+    kinds = [type(c) for c in rig.fake.calls if isinstance(c, Revive | Decline)]
+    assert kinds[-1] is Revive
+
+
 async def test_one_message_per_agent_carries_every_pending_transition(rig: Rig) -> None:
     a, b = await launch_two(rig)
     rig.fake.push(running(a))
