@@ -51,6 +51,10 @@ class FrameworkConfig:
     """At most one REVIVE per this many seconds while new tasks keep appearing."""
 
 
+FINALIZER = "o2.tasks/kill"
+"""Held by every Task this controller may launch: deleting the Task kills its process first."""
+
+
 def task_name_of(mesos_task_id: str) -> str:
     """Mesos task ids are `<task name>.<launch id>`."""
     return mesos_task_id.rsplit(".", 1)[0]
@@ -120,6 +124,7 @@ class FrameworkState:
             if t.status.phase == "Pending"
             and not t.status.mesos_task_id
             and t.metadata.deletion_timestamp is None
+            and FINALIZER in t.metadata.finalizers  # else its deletion could not kill it
         ]
 
     # ---- status finishing and events ---------------------------------------------------------

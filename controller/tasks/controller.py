@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from controller.mesos import SchedulerClient
 from controller.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
 from controller.runtime.reconciler import Context, Reconciler, Result, Watch
+from controller.tasks.base import FINALIZER
 from controller.tasks.framework import FrameworkConfig, TaskFramework
 from controller.tasks.launch import LaunchConfig
 from crds.errors import NotFoundError, TemporaryError
@@ -28,7 +29,6 @@ from store.informer import CacheEvent
 
 log = logging.getLogger(__name__)
 
-FINALIZER = "o2.tasks/kill"
 KILL_RECHECK = 2.0
 
 
@@ -107,8 +107,9 @@ class TaskReconciler(Reconciler):
         if task.metadata.deletion_timestamp is not None:
             return await self._finalize(task)
         if not has_finalizer(task, FINALIZER):
+            # the driver launches the task once the cache shows the finalizer
             await add_finalizer(self.ctx.store, task, FINALIZER)
-        if self.framework is not None:
+        elif self.framework is not None:
             self.framework.wake(name)
         return Result()
 

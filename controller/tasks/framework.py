@@ -288,11 +288,12 @@ class TaskFramework(OfferHandling, ControlHandling):
 
 
 def _wants_a_look(old: Task, new: Task) -> bool:
-    """Whether a change is more than a status write (spec, labels, deletion)."""
+    """Whether a change is more than a status write (spec, deletion, finalizers, labels)."""
     a, b = old.metadata, new.metadata
     return (
         a.generation != b.generation
         or a.deletion_timestamp != b.deletion_timestamp
+        or a.finalizers != b.finalizers
         or a.labels != b.labels
         or a.annotations != b.annotations
     )

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from controller.mesos import FakeSchedulerClient
+from controller.runtime.finalizers import add_finalizer
 from controller.runtime.reconciler import Context
+from controller.tasks.base import FINALIZER
 from controller.tasks.framework import FrameworkConfig, TaskFramework
 from controller.tasks.launch import LaunchConfig
 from controller.tasks.status import ProcessFacts, encode_facts
@@ -93,13 +95,21 @@ async def rig() -> AsyncIterator[Rig]:
         await informers.stop()
 
 
+def owned(name: str) -> Task:
+    """A Task as the driver sees it once the reconciler added the kill finalizer (only then
+    may it be launched; the reconciler does not run in these tests)."""
+    task = sample_task(name)
+    meta = task.metadata.model_copy(update={"finalizers": (FINALIZER,)})
+    return task.model_copy(update={"metadata": meta})
+
+
 async def stored(rig: Rig, name: str) -> Task:
     return await rig.store.get(Task, name)
 
 
 async def launch_two(rig: Rig) -> list[Task]:
     for name in ("a", "b"):
-        await rig.store.create(sample_task(name))
+        await rig.store.create(owned(name))
     await eventually(lambda: len(rig.framework.tasks.names()) == 2)
     rig.fake.push(Subscribed(framework_id=FrameworkId("fw-1")))
     await eventually(lambda: bool(rig.fake.sent(Revive)))
@@ -159,7 +169,7 @@ async def test_a_filter_that_lands_after_a_revive_is_revived_away(rig: Rig) -> N
     gate = rig.fake.gates[Decline] = asyncio.Event()
     rig.fake.push(Offers(offers=[offer(3)]))  # nothing pending: an idle decline, held
     await asyncio.sleep(0.05)
-    await rig.store.create(sample_task("c"))
+    await rig.store.create(owned("c"))
     await eventually(lambda: len(rig.fake.sent(Revive)) == 2)  # overtakes the decline
     gate.set()
     await eventually(lambda: len(rig.fake.sent(Decline)) == 2)
@@ -286,3 +296,18 @@ async def test_unanswered_control_request_is_resent_with_the_same_ids() -> None:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
         await informers.stop()
+
+
+async def test_a_task_without_the_kill_finalizer_is_not_launched(rig: Rig) -> None:
+    """Deleting it could not kill its process: it waits for the reconciler's finalizer."""
+    await rig.store.create(sample_task("bare"))
+    await eventually(lambda: "bare" in rig.framework.tasks.names())
+    rig.fake.push(Subscribed(framework_id=FrameworkId("fw-1")))
+    await eventually(lambda: rig.fake.connected)
+    rig.fake.push(Offers(offers=[offer(1)]))
+    await eventually(lambda: bool(rig.fake.sent(Decline)))
+    assert not rig.fake.sent(Accept) and not rig.fake.sent(Revive)
+    await add_finalizer(rig.store, await stored(rig, "bare"), FINALIZER)
+    await eventually(lambda: bool(rig.fake.sent(Revive)))
+    rig.fake.push(Offers(offers=[offer(2)]))
+    await eventually(lambda: bool(rig.fake.sent(Accept)))

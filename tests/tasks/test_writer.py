@@ -10,7 +10,8 @@ from typing import TypeVar
 import pytest
 
 from controller.runtime.finalizers import has_finalizer
-from controller.tasks.controller import FINALIZER, needs_reconcile
+from controller.tasks.base import FINALIZER
+from controller.tasks.controller import needs_reconcile
 from controller.tasks.writer import StatusWriter
 from crds.kinds.task import Task, TaskStatus
 from crds.meta import utcnow
