@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TypeVar
 
-from crds.conditions import set_condition
+from crds.conditions import get_condition, set_condition
 from crds.meta import Condition, Status, utcnow
 from crds.resource import Resource
 from store.api import Store
@@ -27,12 +27,27 @@ def observed(status: S, obj: Resource) -> S:
 def with_conditions(
     status: S, conditions: Iterable[Condition], *, generation: int, now: datetime
 ) -> S:
-    """Set each condition by type (lastTransitionTime only moves when its status changes)."""
+    """Set each condition by type (lastTransitionTime only moves when its status changes).
+    Conditions equal to the present ones cost no copies (the common case of a busy writer)."""
     current = tuple(status.conditions)
+    changed = False
     for cond in conditions:
+        old = get_condition(current, cond.type)
+        if old is not None and _same(old, cond, generation):
+            continue
         stamped = cond.model_copy(update={"observed_generation": generation})
         current = set_condition(current, stamped, now=now)
-    return status.model_copy(update={"conditions": current})
+        changed = True
+    return status.model_copy(update={"conditions": current}) if changed else status
+
+
+def _same(old: Condition, new: Condition, generation: int) -> bool:
+    return (
+        old.status == new.status
+        and old.reason == new.reason
+        and old.message == new.message
+        and old.observed_generation == generation
+    )
 
 
 def condition(type_: str, ok: bool | None, *, reason: str, message: str = "") -> Condition:

@@ -28,6 +28,8 @@ FLUSHES_IN_FLIGHT = 2
 """Concurrent batched writes of `run()`."""
 
 StatusFn = Callable[[TaskStatus], TaskStatus]
+_ViewKey = tuple[object, object, int, object, int]
+"""(base, writing, its change count, pending, its change count) a view was computed from."""
 Finisher = Callable[[Task, TaskStatus, datetime], TaskStatus]
 """Adds derived fields (conditions, observedGeneration) to a new status."""
 
@@ -60,6 +62,8 @@ class StatusWriter:
         self._writing: dict[str, _Pending] = {}
         """Changes in a write not yet answered: `view` still shows them (no decision is made on
         the old copy meanwhile, e.g. resending a transition whose answer is being written)."""
+        self._views: dict[str, tuple[_ViewKey, Task]] = {}
+        """Memo of `view`: the objects it was computed from are held, so identity is safe."""
         self._wake = asyncio.Event()
         self.writes = 0
         self.failures = 0
@@ -74,19 +78,27 @@ class StatusWriter:
         return mine if newer else cached
 
     def view(self, name: str) -> Task | None:
-        """The newest copy with queued changes applied (what the status will be)."""
+        """The newest copy with queued changes applied (what the status will be). Computed
+        once per (base, queued changes): the driver looks at every task on each pass."""
         task = self.base(name)
         if task is None:
             return None
         writing = self._writing.get(name)
         pending = self._pending.get(name)
         if pending is None and writing is None:
+            self._views.pop(name, None)
             return task
+        key = (task, writing, _count(writing), pending, _count(pending))
+        memo = self._views.get(name)
+        if memo is not None and _same_key(memo[0], key):
+            return memo[1]
         status = task.status
         for queued in (writing, pending):
             for fn in queued.fns if queued is not None else ():
                 status = fn(status)
-        return task.model_copy(update={"status": status})
+        viewed = task.model_copy(update={"status": status})
+        self._views[name] = (key, viewed)
+        return viewed
 
     def patch(self, name: str, fn: StatusFn, *, then: Callable[[], None] | None = None) -> None:
         """Queue `fn` for `name`'s status; `then` runs once it is written (or dropped)."""
@@ -98,6 +110,7 @@ class StatusWriter:
 
     def forget(self, name: str) -> None:
         self._latest.pop(name, None)
+        self._views.pop(name, None)
 
     async def run(self) -> None:
         """Flush queued changes, up to FLUSHES_IN_FLIGHT batches at a time (one batch is
@@ -249,6 +262,14 @@ class StatusWriter:
             self._latest[name] = await self._store().get(Task, name)
         except NotFoundError:
             self._latest.pop(name, None)
+
+
+def _same_key(a: _ViewKey, b: _ViewKey) -> bool:
+    return a[0] is b[0] and a[1] is b[1] and a[2] == b[2] and a[3] is b[3] and a[4] == b[4]
+
+
+def _count(queued: _Pending | None) -> int:
+    return len(queued.fns) if queued is not None else 0
 
 
 def _reap(flushes: set[asyncio.Task[set[str]]]) -> None:

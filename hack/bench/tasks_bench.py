@@ -18,6 +18,8 @@ import asyncio
 import itertools
 import json
 import os
+import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -182,9 +184,16 @@ def _task(name: str) -> Any:
     return Task(metadata=ObjectMeta(name=name), spec=spec)
 
 
-async def _set_states(store: Any, names: set[str], state: str) -> None:
-    """One desired-state change over every task, as the environment controller writes it:
-    one list, then batched CAS updates (Store.update_many); conflicts retried one by one."""
+async def _transition(store: Any, names: set[str], state: str) -> tuple[float, float]:
+    """Change spec.state of every named task as the environment controller does (from what
+    it already holds, one batched CAS write: Store.update_many; conflicts retried one by one)
+    and follow the statuses until all show `state` while Running. (seconds until the spec
+    writes were done, seconds until every status showed it), both from the first write.
+
+    The objects are listed before the clock starts (the controller has them in its cache);
+    the observer follows a raw watch from that listing's revision and parses only JSON (it is
+    an external watcher, like `o2 get -w`, and should not compete for CPU with the control
+    plane more than it must)."""
     from crds.kinds.task import Task
 
     listed = await store.list(Task)
@@ -192,9 +201,35 @@ async def _set_states(store: Any, names: set[str], state: str) -> None:
     changed = [
         t.model_copy(update={"spec": t.spec.model_copy(update={"state": state})}) for t in tasks
     ]
-    results = await store.update_many(changed)
-    retry = [t.name for t, r in zip(tasks, results, strict=True) if isinstance(r, Exception)]
-    await _in_flight(len(retry), 16, lambda i: _set_state(store, retry[i], state))
+    good = {t.name for t in tasks if t.status.phase == "Running" and t.status.state == state}
+    prefix = store.key_for(Task, "")
+    stream = store.watch_raw(prefix, start_revision=listed.revision + 1, prefix=True)
+
+    async def observe() -> float:
+        async for key, value, _revision in stream:
+            name = key.removeprefix(prefix)
+            if value is None or name not in names:
+                continue
+            status = json.loads(value.value).get("status", {})
+            ok = status.get("phase") == "Running" and status.get("state") == state
+            (good.add if ok else good.discard)(name)
+            if good >= names:
+                return time.perf_counter()
+        raise RuntimeError("watch ended")
+
+    observer = asyncio.create_task(observe())
+    start = time.perf_counter()
+    try:
+        results = await store.update_many(changed)
+        retry = [t.name for t, r in zip(tasks, results, strict=True) if isinstance(r, Exception)]
+        await _in_flight(len(retry), 16, lambda i: _set_state(store, retry[i], state))
+        written = time.perf_counter() - start
+        done = await asyncio.wait_for(observer, 600)
+    finally:
+        observer.cancel()
+        await asyncio.gather(observer, return_exceptions=True)
+        await stream.aclose()
+    return written, done - start
 
 
 async def _set_state(store: Any, name: str, state: str) -> None:
@@ -213,6 +248,7 @@ async def _set_state(store: Any, name: str, state: str) -> None:
 
 
 async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    from hack.bench.cpu import CpuMeter
     from store.config import StoreConfig, open_store
     from store.embedded import EmbeddedEtcd, free_port
     from tests.stack import ManagerProcess, manager_command, stop_by_pid
@@ -246,7 +282,13 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             procs.append(manager.proc)
             store = await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix=prefix))
             try:
-                return await _measure(args, store, etcd.endpoint)
+                pids = {
+                    "manager": manager.proc.pid,
+                    "localmesos": mesos.pid,
+                    "etcd": etcd.pid or 0,
+                    "bench": os.getpid(),
+                }
+                return await _measure(args, store, etcd.endpoint, CpuMeter(pids))
             finally:
                 await store.close()
         finally:
@@ -255,7 +297,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     raise AssertionError("unreachable")
 
 
-async def _measure(args: argparse.Namespace, store: Any, endpoint: str) -> dict[str, Any]:
+async def _measure(args: argparse.Namespace, store: Any, endpoint: str, cpu: Any) -> dict[str, Any]:
     from hack.bench.floor import client_for, measure_floor, put_rate, txn_rate
 
     names = [f"bench-{i:05d}" for i in range(args.tasks)]
@@ -264,39 +306,65 @@ async def _measure(args: argparse.Namespace, store: Any, endpoint: str) -> dict[
     def standby(t: Any) -> bool:
         return bool(t.status.phase == "Running" and t.status.state == "STANDBY")
 
-    def configured(t: Any) -> bool:
-        return bool(t.status.phase == "Running" and t.status.state == "CONFIGURED")
-
     await _wait_subscribed(store)
+    cpu.start()
     start = time.perf_counter()
     await _in_flight(len(names), 16, lambda i: store.create(_task(names[i])))
     created = time.perf_counter() - start
     await _wait_all(store, wanted, standby, within=600)
     to_running = time.perf_counter() - start
+    launch_cpu = cpu.stop()
 
-    start = time.perf_counter()
-    await _set_states(store, wanted, "CONFIGURED")
-    spec_written = time.perf_counter() - start
-    await _wait_all(store, wanted, configured, within=600)
-    transition = time.perf_counter() - start
+    spy = _py_spy(cpu.pids["manager"])
+    transitions = []
+    for i in range(args.transitions):
+        target = "CONFIGURED" if i % 2 == 0 else "STANDBY"
+        await asyncio.sleep(1.0)  # let the last acknowledgements and reports settle
+        cpu.start()
+        spec_written, seconds = await _transition(store, wanted, target)
+        transitions.append(
+            {"to": target, "seconds": seconds, "spec_write_seconds": spec_written,
+             "cpu_seconds": cpu.stop()}
+        )  # fmt: skip
 
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
     floor = await measure_floor(endpoint, quick=True)
     async with client_for(endpoint) as client:
-        same16 = args.tasks / await put_rate(client, "/bench-same", count=args.tasks, in_flight=16)
+        floors_a = []
+        for _ in range(3):
+            rate = await put_rate(client, "/bench-same", count=args.tasks, in_flight=16)
+            floors_a.append(args.tasks / rate)
         txns = max(1, args.tasks // 128)
         batched = args.tasks / await txn_rate(client, "/bench-same", txns=txns)
         await client.delete_prefix(b"/bench-same")
+    seconds = [t["seconds"] for t in transitions]
     return {
         "tasks": args.tasks,
         "hollow_agents": args.agents,
         "create_seconds": created,
         "create_to_running_seconds": to_running,
-        "spec_change_write_seconds": spec_written,
-        "transition_seconds": transition,
-        "floor_1000_puts_16_in_flight_seconds": same16,
-        "floor_1000_writes_txn128x8_seconds": batched,
+        "cpu_seconds_create_to_running": launch_cpu,
+        "transitions": transitions,
+        "transition_median_seconds": statistics.median(seconds),
+        "floor_a_runs_seconds": floors_a,
+        "floor_a_seconds": statistics.median(floors_a),
+        "floor_b_seconds": batched,
         "floor": floor.__dict__,
+        "load_average": list(os.getloadavg()),
     }
+
+
+def _py_spy(pid: int) -> subprocess.Popen[bytes] | None:
+    """BENCH_PYSPY=<file>: sample the manager with py-spy during the transitions (raw folded
+    stacks, for flame graphs); py-spy is a developer tool, not installed by `make venv`."""
+    out = os.environ.get("BENCH_PYSPY")
+    if not out:
+        return None
+    spy = Path(sys.executable).with_name("py-spy")
+    cmd = [str(spy), "record", "--pid", str(pid), "--rate", "500", "--format", "raw", "-o", out]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def _wait_subscribed(store: Any) -> None:
@@ -310,32 +378,45 @@ async def _wait_subscribed(store: Any) -> None:
 
 def print_table(r: dict[str, Any]) -> None:
     n = r["tasks"]
-    a, b = r["floor_1000_puts_16_in_flight_seconds"], r["floor_1000_writes_txn128x8_seconds"]
+    a, b = r["floor_a_seconds"], r["floor_b_seconds"]
     rows = [
         (f"{n} Tasks: create -> all Running/STANDBY", r["create_to_running_seconds"]),
         ("   of which: creating the Tasks (16 in flight)", r["create_seconds"]),
-        (f"{n} Tasks: spec.state change -> all statuses CONFIGURED", r["transition_seconds"]),
-        (
-            "   of which: writing the spec changes (list + update_many)",
-            r["spec_change_write_seconds"],
-        ),
-        (
-            "   after the last spec write (the control plane alone)",
-            r["transition_seconds"] - r["spec_change_write_seconds"],
-        ),
-        (f"floor (a): {n} raw puts, 16 in flight", a),
+    ]
+    for i, t in enumerate(r["transitions"], 1):
+        rows.append((f"transition {i}: spec.state -> {t['to']} in all {n} statuses", t["seconds"]))
+        rows.append(("   of which: writing the spec changes", t["spec_write_seconds"]))
+    rows += [
+        ("transition: median", r["transition_median_seconds"]),
+        (f"floor (a): {n} raw puts, 16 in flight (median of 3)", a),
         (f"floor (b): {n} raw writes in 128-op txns, 8 in flight", b),
     ]
     width = max(len(label) for label, _ in rows)
     print(f"{'measure'.ljust(width)}  seconds  x floor(a)  x floor(b)")
     for label, secs in rows:
         print(f"{label.ljust(width)}  {secs:7.2f}  {secs / a:9.1f}  {secs / b:9.1f}")
+    runs = ", ".join(f"{x:.3f}" for x in r["floor_a_runs_seconds"])
+    print(f"floor (a) runs: {runs} s")
+    ratio = r["transition_median_seconds"] / a
+    verdict = "met" if ratio <= 3 else "NOT met"
+    print(f"target: transition <= 3x floor (a): median {ratio:.2f}x -> {verdict}")
+    print()
+    names = list(r["cpu_seconds_create_to_running"])
+    print(f"{'CPU seconds by process':<26}" + "".join(f"{p:>12}" for p in names))
+    used = [("create -> Running", r["cpu_seconds_create_to_running"])]
+    used += [(f"transition {i}", t["cpu_seconds"]) for i, t in enumerate(r["transitions"], 1)]
+    for label, cpu in used:
+        print(f"{label:<26}" + "".join(f"{cpu[p]:>12.2f}" for p in names))
+    print(f"load average (1/5/15 min) after the run: {r['load_average']} (2 shared cores)")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--agents", type=int, default=10)
+    parser.add_argument(
+        "--transitions", type=int, default=5, help="STANDBY <-> CONFIGURED changes to time"
+    )
     args = parser.parse_args(argv)
     keep = os.environ.get("BENCH_KEEP")  # a directory to keep logs in, for debugging
     if keep:
