@@ -163,14 +163,27 @@ def place(
     states = _open_pools(usable, executor_id=executor_id)
     taken = {k: set(v) for k, v in (unique_taken or {}).items()}
     plan = Plan()
+    first_open: dict[_Signature, int] = {}
+    """Per signature, the first offer that may still fit it: those before did not, and within
+    a round resources only shrink (10,000 alike tasks cost O(tasks + offers), not the product)."""
+    failed: dict[_Signature, str] = {}
     for task in pending:
-        placed = _place_one(task, states, taken=taken)
-        if placed is None:
-            plan.unplaced[task.name] = why_unplaced(
-                task, offers, blocked=blocked, taken=taken, states=states
-            )
+        sig = _signature(task)
+        if sig is not None and sig in failed:
+            plan.unplaced[task.name] = failed[sig]
             continue
-        state, allocation = placed
+        start = first_open.get(sig, 0) if sig is not None else 0
+        placed = _place_one(task, states, taken=taken, start=start)
+        if placed is None:
+            why = why_unplaced(task, offers, blocked=blocked, taken=taken, states=states)
+            plan.unplaced[task.name] = why
+            if sig is not None:
+                failed[sig] = why
+            continue
+        index, allocation = placed
+        state = states[index]
+        if sig is not None:
+            first_open[sig] = index
         if executor_id not in state.offer.executor_ids:
             plan.executor_needed.add(state.offer.id)
         plan.placed.append(Placed(task=task.name, offer_id=state.offer.id, allocation=allocation))
@@ -181,19 +194,40 @@ def place(
     return plan
 
 
-def _place_one(
-    task: Task, states: list[_OfferState], *, taken: Mapping[tuple[str, str], set[str]]
-) -> tuple[_OfferState, Allocation] | None:
+_Signature = tuple[Demand, tuple[Constraint, ...]]
+
+
+def _demand(task: Task) -> Demand:
     demand = demand_of(task)
-    demand = Demand(cpus=demand.cpus, mem=demand.mem, ports=demand.ports + occ_port_count(task))
-    for state in states:
+    return Demand(cpus=demand.cpus, mem=demand.mem, ports=demand.ports + occ_port_count(task))
+
+
+def _signature(task: Task) -> _Signature | None:
+    """What decides where a task fits, when that does not change as tasks are placed (UNIQUE
+    constraints do: such tasks have none)."""
+    constraints = tuple(task.spec.constraints)
+    if any(c.operator == "UNIQUE" for c in constraints):
+        return None
+    return _demand(task), constraints
+
+
+def _place_one(
+    task: Task,
+    states: list[_OfferState],
+    *,
+    taken: Mapping[tuple[str, str], set[str]],
+    start: int = 0,
+) -> tuple[int, Allocation] | None:
+    demand = _demand(task)
+    for index in range(start, len(states)):
+        state = states[index]
         if not all(
             satisfies(state.offer, c, task=task, taken=taken) for c in task.spec.constraints
         ):
             continue
         allocation = _fit(state, demand)
         if allocation is not None:
-            return state, allocation
+            return index, allocation
     return None
 
 
