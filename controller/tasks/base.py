@@ -47,6 +47,9 @@ class FrameworkConfig:
     """Explicit reconciliation + task-table requests on this timer."""
     tick: float = 0.5
     """The control loop looks for due resends at least this often."""
+    full_pass: float = 5.0
+    """All tasks are looked at this often: a safety net (a change wakes its own task at once,
+    due resends are found every tick); with 10,000 tasks a pass is not free."""
     revive_interval: float = 0.2
     """At most one REVIVE per this many seconds while new tasks keep appearing."""
 
@@ -89,6 +92,7 @@ class FrameworkState:
         self._last_revive = -1e9
         self._revives = 0
         self._wake_timer: asyncio.TimerHandle | None = None
+        self._wake_later_names: set[str] = set()
         """REVIVEs sent this term (see OfferHandling._filtering)."""
         self._dirty_names: set[str] = set()
         self._full = True
@@ -102,7 +106,7 @@ class FrameworkState:
 
     def wake(self, *names: str) -> None:
         """Tasks changed: look again at them (at all tasks when none is named) for pending
-        launches and due transitions. Every `tick` all tasks are looked at anyway."""
+        launches and due transitions. Every `full_pass` all tasks are looked at anyway."""
         if names:
             self._dirty_names.update(names)
         else:

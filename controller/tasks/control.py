@@ -134,6 +134,10 @@ class ControlHandling(FrameworkState):
         if requests:
             self._spawn(self._send_quietly(requests))
 
+    def _due_resends(self, now: float) -> set[str]:
+        """Tasks whose control request went unanswered past its deadline."""
+        return {name for name, (_, deadline) in self._inflight.items() if deadline <= now}
+
     def _plan_control(self, names: Iterable[str] | None) -> list[_Outgoing]:
         """The ControlRequests due now, one per executor; their tasks are marked in flight."""
         now = asyncio.get_running_loop().time()

@@ -155,10 +155,10 @@ class TaskFramework(OfferHandling, ControlHandling):
             self._dirty.clear()
             if self.client is None or not self.client.connected:
                 continue
-            names: set[str] | None = self._dirty_names
-            self._dirty_names = set()
+            dirty, self._dirty_names = self._dirty_names, set()
             now = asyncio.get_running_loop().time()
-            if self._full or now - self._last_full >= self.config.tick:
+            names: set[str] | None = dirty | self._due_resends(now)
+            if self._full or now - self._last_full >= self.config.full_pass:
                 names, self._full, self._last_full = None, False, now
             try:
                 await self._update_offer_interest(names)

@@ -81,11 +81,13 @@ class OfferHandling(FrameworkState):
         try:
             await self._answer_offers(offers, pending)
         finally:
-            considered = {t.name for t in pending}
-            late = {t.name for t in self.pending()} - considered
+            left = {t.name for t in self.pending()}
+            late = left - {t.name for t in pending}
             if late & self._revived_for:
                 self._revived_for -= late
                 self.wake(*late)
+        if not left:
+            await self._update_offer_interest()  # nothing pending any more: SUPPRESS
 
     async def _answer_offers(self, offers: list[Offer], pending: list[Task]) -> None:
         client = self._client()
@@ -93,7 +95,6 @@ class OfferHandling(FrameworkState):
             await client.decline(
                 [o.id for o in offers], refuse_seconds=self.config.idle_refuse_seconds
             )
-            await self._update_offer_interest()
             return
         plan = place_by_mode(
             pending,
@@ -185,18 +186,21 @@ class OfferHandling(FrameworkState):
             self._last_revive = now
             self._revived_for = pending if names is None else self._revived_for | pending
         elif fresh:  # spaced out: come back once the interval has passed, not at the next tick
-            self._wake_later(self._last_revive + self.config.revive_interval - now)
+            self._wake_later(self._last_revive + self.config.revive_interval - now, fresh)
         elif names is None and not pending and self._suppressed is not True:
             await client.suppress()
             log.info("Suppressed offers: nothing pending")
             self._suppressed = True
             self._revived_for = set()
 
-    def _wake_later(self, delay: float) -> None:
+    def _wake_later(self, delay: float, names: set[str]) -> None:
+        self._wake_later_names |= names
         if self._wake_timer is None or self._wake_timer.cancelled():
             loop = asyncio.get_running_loop()
             self._wake_timer = loop.call_later(max(delay, 0.0), self._timer_wake)
 
     def _timer_wake(self) -> None:
+        names, self._wake_later_names = self._wake_later_names, set()
         self._wake_timer = None
-        self.wake()
+        if names:
+            self.wake(*names)
