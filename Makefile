@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv up test test-slow check lint fmt typecheck imports schemas bench clean
+.PHONY: venv up test test-fast test-slow check lint fmt typecheck imports schemas bench clean
 
 venv: $(STAMP)
 
@@ -20,11 +20,15 @@ $(STAMP): pyproject.toml hack/install-test-deps.sh
 up: venv
 	$(BIN)/o2 up $(ARGS)
 
-## The whole default test suite (what CI runs).
+## The whole test suite, scale tests included (what CI runs; about 5 min on 2 cores).
 test: venv
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-## Slow scale tests (opt-in).
+## Without the scale tests (marked slow): about 40 s less, for quick local runs.
+test-fast: venv
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+## The scale tests alone.
 test-slow: venv
 	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
 
