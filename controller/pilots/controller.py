@@ -57,6 +57,7 @@ def _node_matters(event: CacheEvent[Node]) -> Iterable[str]:
             s.pilot,
             s.reclaim,
             s.drain,
+            s.backoff,
         )
 
     return () if facts(old) == facts(new) else (KEY,)

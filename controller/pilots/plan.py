@@ -3,7 +3,9 @@
 Per node (in this order): advance its reclaim marker (Draining -> Reclaimed once the pilot is
 gone; Reclaimed -> released after the cool-down once the environment no longer needs it); decide
 new reclaims for environments whose tasks cannot be placed; then keep exactly one pilot on every
-effectively-async node (start it, or drain it when the node became sync) and record drains.
+effectively-async node (start it, or drain it when the node became sync) and record drains. A
+pilot that ended by itself is removed and the next one waits out a growing back-off
+(controller.pilots.backoff), recorded in the Node status.
 """
 
 from __future__ import annotations
@@ -13,23 +15,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
+from controller.pilots import backoff
 from controller.pilots.fit import (
     Amount,
     free_without_pilot,
     matches,
     on_node,
-    pilot_name,
     usage,
     wants,
 )
+from controller.pilots.pilot_task import pilot_task
 from controller.pilots.settings import CLASS_ANNOTATION, PilotSettings
 from crds.conditions import get_condition, set_condition
-from crds.kinds.common import Constraint
 from crds.kinds.environment import Environment
 from crds.kinds.node import Node, NodeReclaim, NodeStatus, PilotDrain, effective_mode
-from crds.kinds.task import PILOT_LABEL, TERMINAL_PHASES, Task, TaskSpec, is_pilot
+from crds.kinds.task import PILOT_LABEL, TERMINAL_PHASES, Task, is_pilot
 from crds.kinds.taskclass import TaskClass
-from crds.meta import Condition, ObjectMeta, OwnerReference
+from crds.meta import Condition
 
 PILOT_CONDITION = "Pilot"
 
@@ -301,6 +303,8 @@ def _keep_pilot(
     drain = status.drain
     reason = "Reclaimed" if node.status.reclaim is not None else "ModeSync"
     if pilot.metadata.deletion_timestamp is not None:
+        if _removing_ended(status, pilot):
+            return _backing_off(status, now=now)
         if drain is None or drain.pilot != pilot.name or drain.finished_at is not None:
             started = pilot.metadata.deletion_timestamp
             drain = PilotDrain(pilot=pilot.name, reason=reason, started_at=started)
@@ -312,11 +316,42 @@ def _keep_pilot(
         return _cond(status.model_copy(update={"drain": drain}), False, "Draining", now=now)
     if pilot.status.phase in TERMINAL_PHASES:
         out.drain.append(pilot.name)  # it ended by itself: remove it, a new one follows
-        message = f"{pilot.name} ended ({pilot.status.phase}): starting another"
-        out.notes.append(Note("Node", node.name, "PilotEnded", message, warning=True))
-        return _cond(status, False, "Ended", now=now)
+        return _pilot_ended(node.name, status, pilot, world, now=now, out=out)
     running = pilot.status.phase == "Running"
+    if running and status.backoff is not None:
+        left = backoff.reset_in(status.backoff, pilot, world.settings, now=now)
+        if left > 0:
+            out.wake_in(left)
+        else:  # it has run well: the next end starts the count again
+            status = status.model_copy(update={"backoff": None})
     return _cond(status, running, "Running" if running else "Starting", now=now)
+
+
+def _removing_ended(status: NodeStatus, pilot: Task) -> bool:
+    """A deleting pilot that ended by itself (counted), not one o2 is draining."""
+    drain = status.drain
+    ours = drain is not None and drain.pilot == pilot.name and drain.finished_at is None
+    return not ours and backoff.counted(status.backoff, pilot)
+
+
+def _pilot_ended(
+    node: str, status: NodeStatus, pilot: Task, world: World, *, now: datetime, out: Plan
+) -> NodeStatus:
+    if backoff.counted(status.backoff, pilot):
+        return _backing_off(status, now=now)  # seen already; the deletion is under way
+    record = backoff.ended(status.backoff, pilot, world.settings, now=now)
+    status = status.model_copy(update={"backoff": record})
+    text = backoff.message(record)
+    reason = "BackOff" if backoff.waiting(record, now=now) > 0 else "PilotEnded"
+    out.notes.append(Note("Node", node, reason, text, warning=True))
+    return _backing_off(status, now=now)
+
+
+def _backing_off(status: NodeStatus, *, now: datetime) -> NodeStatus:
+    record = status.backoff
+    if record is None or backoff.waiting(record, now=now) <= 0:
+        return _cond(status, False, "Ended", now=now)
+    return _cond(status, False, "BackOff", now=now, message=backoff.message(record))
 
 
 def _no_pilot(node: Node, world: World, *, now: datetime, out: Plan) -> NodeStatus:
@@ -328,7 +363,8 @@ def _no_pilot(node: Node, world: World, *, now: datetime, out: Plan) -> NodeStat
         status = status.model_copy(update={"drain": drain})
         message = f"pilot {drain.pilot} drained in {took:.1f}s ({drain.reason})"
         out.notes.append(Note("Node", node.name, "PilotDrained", message))
-    if effective_mode(node) == "sync":
+    if effective_mode(node) == "sync":  # an operator or an environment took it: a new streak
+        status = status.model_copy(update={"backoff": None})
         return _cond(status, False, "Sync", now=now, keep_absent=True)
     if not _usable_async(node) or not node.status.hostname:
         return _cond(status, False, "NodeNotUsable", now=now)
@@ -336,11 +372,17 @@ def _no_pilot(node: Node, world: World, *, now: datetime, out: Plan) -> NodeStat
     cls = world.classes.get(class_name)
     if cls is None or not cls.spec.pilot:
         return _cond(status, False, "NoPilotClass", now=now, message=f"taskclass {class_name}")
+    left = backoff.waiting(status.backoff, now=now)
+    if left > 0:
+        out.wake_in(left)
+        return _backing_off(status, now=now)
     task = pilot_task(node, cls)
     if not free_without_pilot(node, world.used).covers(wants(task)):
         return _cond(status, False, "InsufficientResources", now=now)
     out.create.append(task)
-    out.notes.append(Note("Node", node.name, "PilotStarting", f"starting {task.name}"))
+    after = status.backoff
+    why = f" ({after.failures} ended in a row before it)" if after and after.failures else ""
+    out.notes.append(Note("Node", node.name, "PilotStarting", f"starting {task.name}{why}"))
     return _cond(status.model_copy(update={"pilot": task.name}), False, "Starting", now=now)
 
 
@@ -360,36 +402,3 @@ def _cond(
         type=PILOT_CONDITION, status="True" if ok else "False", reason=reason, message=message
     )
     return status.model_copy(update={"conditions": set_condition(status.conditions, cond, now=now)})
-
-
-def pilot_task(node: Node, cls: TaskClass) -> Task:
-    """The pilot Task of a node: owned by the Node, pinned to its hostname, labelled."""
-    spec = cls.spec
-    pin = Constraint(attribute="hostname", operator="EQUALS", value=node.status.hostname)
-    command = spec.command.model_copy(
-        update={"env": {**spec.command.env, "O2_PILOT_NODE": node.name}}
-    )
-    owner = OwnerReference(
-        kind="Node",
-        name=node.name,
-        uid=node.metadata.uid,
-        controller=True,
-        block_owner_deletion=True,
-    )
-    meta = ObjectMeta(
-        name=pilot_name(node.name),
-        labels={PILOT_LABEL: node.name},
-        owner_references=(owner,),
-    )
-    return Task(
-        metadata=meta,
-        spec=TaskSpec(
-            task_class=cls.name,
-            command=command,
-            control=spec.control,
-            wants=spec.wants,
-            constraints=(*spec.constraints, pin),
-            state="RUNNING",
-            critical=False,
-        ),
-    )

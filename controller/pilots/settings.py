@@ -21,11 +21,20 @@ class PilotSettings:
     """Seconds a task must have been unschedulable before it may reclaim a node."""
     reclaim: bool = True
     """Automatic reclaim at all (per environment still `spec.reclaim: Auto`)."""
+    backoff_base: float = 10.0
+    """Seconds to wait before restarting a pilot that ended by itself; doubles with each pilot
+    that ends in a row (0 turns the back-off off: restart at once)."""
+    backoff_max: float = 300.0
+    """The longest wait between two pilots."""
+    backoff_reset: float = 600.0
+    """Seconds a pilot must have run for its node's back-off to start again from `backoff_base`."""
 
     @classmethod
     def load(cls, options: Mapping[str, object], env: Mapping[str, str]) -> PilotSettings:
         def pick(name: str) -> str | None:
-            value = options.get(f"pilot_{name}") or env.get(f"O2_PILOT_{name.upper()}")
+            value = options.get(f"pilot_{name}")
+            if value is None or value == "":
+                value = env.get(f"O2_PILOT_{name.upper()}")
             return None if value is None or value == "" else str(value)
 
         base = cls()
@@ -35,4 +44,7 @@ class PilotSettings:
             max_reclaiming=int(pick("max_reclaiming") or base.max_reclaiming),
             pending_age=float(pick("pending_age") or base.pending_age),
             reclaim=(pick("reclaim") or "on").lower() not in ("off", "false", "0", "no"),
+            backoff_base=float(pick("backoff_base") or base.backoff_base),
+            backoff_max=float(pick("backoff_max") or base.backoff_max),
+            backoff_reset=float(pick("backoff_reset") or base.backoff_reset),
         )

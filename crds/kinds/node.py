@@ -71,6 +71,30 @@ class NodeReclaim(O2Model):
     """When the environment stopped needing the node; released after the cool-down."""
 
 
+class PilotBackOff(O2Model):
+    """Pilots that ended by themselves in a row (not drained by o2), and the wait before the next.
+
+    As Kubernetes' CrashLoopBackOff: after the k-th such pilot the next one starts no sooner than
+    min(base * 2^(k-1), max) seconds later; the count starts again once a pilot has run for the
+    reset period. Kept in status so a restarted controller keeps the same pace.
+    """
+
+    failures: int = Field(default=0, ge=0)
+    """How many pilots in a row ended by themselves."""
+    pilot: str = ""
+    """The pilot Task that ended last."""
+    pilot_uid: str = ""
+    """Its uid (or Mesos task id): the same ended pilot is counted once, also across restarts."""
+    phase: str = ""
+    """How it ended: Failed, Lost, Killed or Finished."""
+    detail: str = ""
+    """Its exit code, signal or Mesos reason, when known."""
+    ended_at: datetime | None = None
+    """When o2 saw it end."""
+    not_before: datetime | None = None
+    """The next pilot is not created before this time."""
+
+
 class NodeStatus(Status):
     """What the node controller observed from the master."""
 
@@ -94,6 +118,8 @@ class NodeStatus(Status):
     """Set while an async node is reclaimed for an environment (then it acts as sync)."""
     drain: PilotDrain | None = None
     """The latest (or current) pilot drain."""
+    backoff: PilotBackOff | None = None
+    """Set while pilots keep ending by themselves: the wait before the next (see PilotBackOff)."""
 
 
 class Node(Resource):
@@ -122,9 +148,14 @@ def _mode(node: Node) -> str:
 
 
 def _pilot(node: Node) -> str:
-    drain = node.status.drain
+    drain, backoff = node.status.drain, node.status.backoff
     if drain is not None and drain.finished_at is None:
         return f"{drain.pilot}(draining)"
+    if backoff is not None and backoff.failures:
+        if node.status.pilot is None and backoff.not_before is not None:
+            return f"backoff({backoff.failures}x,until {backoff.not_before:%H:%M:%S}Z)"
+        if node.status.pilot is not None:
+            return f"{node.status.pilot}(ended {backoff.failures}x)"
     return opt(node.status.pilot)
 
 

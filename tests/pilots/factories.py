@@ -93,15 +93,27 @@ def task(
     )
 
 
-def pilot_on(node_name: str, *, phase: str = "Running", deleting: bool = False) -> Task:
+def pilot_on(
+    node_name: str,
+    *,
+    phase: str = "Running",
+    deleting: bool = False,
+    uid: str = "",
+    started: float | None = None,
+    exit_code: int | None = None,
+) -> Task:
+    """A pilot Task; `uid` tells successive pilots of one node apart, `started` is its launch."""
     status = TaskStatus(
         phase=phase,
         agent_id=f"agent-{node_name}",
         hostname=node_name,
         mesos_task_id="p.1",
+        started_at=None if started is None else at(started),
+        exit_code=exit_code,
     )
     meta = ObjectMeta(
         name=pilot_name(node_name),
+        uid=uid,
         labels={PILOT_LABEL: node_name},
         deletion_timestamp=at(0) if deleting else None,
     )

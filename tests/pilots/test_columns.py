@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crds.kinds.node import Node, NodeReclaim, PilotDrain, effective_mode
+from crds.kinds.node import Node, NodeReclaim, PilotBackOff, PilotDrain, effective_mode
 from crds.resource import kind_info
 from tests.pilots.factories import at, node
 
@@ -35,3 +35,11 @@ def test_pilot_column_marks_a_drain_in_progress_and_clears_after() -> None:
     assert cells(done)["PILOT"] == ""
     running = with_status(node("b", mode="async"), pilot="pilot-b")
     assert (cells(running)["MODE"], cells(running)["PILOT"]) == ("async", "pilot-b")
+
+
+def test_pilot_column_shows_a_back_off_and_the_restarts_behind_a_pilot() -> None:
+    record = PilotBackOff(failures=3, pilot="pilot-a", ended_at=at(0), not_before=at(40))
+    waiting = with_status(node("a", mode="async"), pilot=None, backoff=record)
+    assert cells(waiting)["PILOT"] == "backoff(3x,until 00:00:40Z)"
+    restarted = with_status(waiting, pilot="pilot-a")
+    assert cells(restarted)["PILOT"] == "pilot-a(ended 3x)"

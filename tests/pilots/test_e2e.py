@@ -51,6 +51,8 @@ FAST_PILOTS = {
     "O2_NODE_POLL_PERIOD": "0.5",
     "O2_PILOT_COOLDOWN": "2",
     "O2_PILOT_PENDING_AGE": "0.5",
+    "O2_PILOT_BACKOFF_BASE": "1",
+    "O2_PILOT_BACKOFF_MAX": "4",
 }
 MANIFESTS = """
 apiVersion: o2/v1alpha1
@@ -310,3 +312,52 @@ async def scale(store: Store, epns: str) -> None:
     current = await store.get(Environment, "fill")
     spec = current.spec.model_copy(update={"vars": {"epns": epns}})
     await store.update(current.model_copy(update={"spec": spec}))
+
+
+FAILING_PILOT = """
+apiVersion: o2/v1alpha1
+kind: TaskClass
+metadata: {name: pilot}
+spec:
+  control: basic
+  pilot: true
+  command: {value: PYTHON, arguments: ["-c", "import sys; sys.exit(3)"]}
+  wants: {cpus: 0.5, memory: 64}
+"""
+
+
+async def test_pilot_that_fails_at_start_is_restarted_after_a_growing_back_off(
+    store: Store, manager_factory: ManagerFactory
+) -> None:
+    manager_factory()
+    for doc in parse_documents(FAILING_PILOT.replace("PYTHON", sys.executable), source="test"):
+        await store.create(doc)
+    await nodes_ready(store)
+    await set_mode(store, "epn-a1", "async")
+
+    def ended(times: int) -> Callable[[Node | None], bool]:
+        return lambda n: (
+            n is not None and n.status.backoff is not None and (n.status.backoff.failures >= times)
+        )
+
+    node = await wait_for(store, Node, "epn-a1", ended(3), within=30)
+    assert node is not None and node.status.backoff is not None
+    record = node.status.backoff
+    assert record.failures == 3 and record.phase == "Failed" and record.detail == "exit code 3"
+    assert record.ended_at is not None and record.not_before is not None
+    assert (record.not_before - record.ended_at).total_seconds() == 4  # 1, 2, then 4 s
+    cond = next(c for c in node.status.conditions if c.type == "Pilot")
+    assert cond.reason == "BackOff" and "ended 3 times in a row" in cond.message
+    assert "next start in 4s" in cond.message
+
+    def fourth(t: Task | None) -> bool:
+        return t is not None and t.metadata.uid != record.pilot_uid
+
+    pilot = await wait_for(store, Task, "pilot-epn-a1", fourth, within=15)
+    assert pilot is not None and pilot.metadata.creation_timestamp is not None
+    assert pilot.metadata.creation_timestamp >= record.not_before
+    events = [e for e in (await store.list(Event)).items if e.spec.involved_object.name == "epn-a1"]
+    backoffs = [e for e in events if e.spec.reason == "BackOff"]
+    assert backoffs and all(e.spec.type == "Warning" for e in backoffs)
+    assert "PilotDrained" not in {e.spec.reason for e in events}  # an end is not a drain
+    assert (await store.get(Node, "epn-a1")).status.drain is None

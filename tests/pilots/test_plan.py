@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from controller.pilots.plan import World, plan
+from controller.pilots.plan import Plan, World, plan
 from crds.conditions import get_condition
 from crds.kinds.common import Constraint
 from crds.kinds.environment import Environment
-from crds.kinds.node import Node, NodeReclaim, PilotDrain
+from crds.kinds.node import Node, NodeReclaim, PilotBackOff, PilotDrain
 from crds.kinds.task import PILOT_LABEL, Task
+from crds.meta import Condition
 from tests.pilots.factories import SETTINGS, at, env, node, pilot_class, pilot_on, task
 
 
@@ -191,3 +192,151 @@ def test_operator_switch_to_sync_ends_a_reclaim() -> None:
     nodes = [with_reclaim(node("a", mode="sync"), marker)]
     out = plan(world(nodes, [], [env()]), now=at(1))
     assert out.statuses["a"].reclaim is None and out.create == []
+
+
+# ---- restart back-off -------------------------------------------------------------------------
+
+
+def carried(n: Node, out: Plan) -> Node:
+    """The node as the next pass sees it: with the status this pass wrote (if any)."""
+    status = out.statuses.get(n.name, n.status)
+    return n.model_copy(update={"status": status})
+
+
+def pilot_cond(n: Node) -> Condition:
+    cond = get_condition(n.status.conditions, "Pilot")
+    assert cond is not None
+    return cond
+
+
+def crash_loop(n: Node, *, ends: int, start: float = 0.0) -> tuple[Node, list[float], float]:
+    """Run `ends` pilots that each fail one second after launch, each pass on the node's status
+    as written by the previous one; the waits between an end and the next create, and when."""
+    now, waits = start, []
+    for k in range(ends):
+        failed = pilot_on("a", phase="Failed", uid=f"run-{k}", started=now - 1, exit_code=2)
+        out = plan(world([n], [failed]), now=at(now))
+        assert out.drain == ["pilot-a"] and out.create == []
+        n = carried(n, out)
+        ended_at = now
+        deleting = pilot_on("a", phase="Failed", uid=f"run-{k}", deleting=True)
+        out = plan(world([n], [deleting]), now=at(now + 0.5))
+        assert out.drain == [] and out.create == [] and out.notes == []
+        n = carried(n, out)
+        out = plan(world([n]), now=at(now + 1))
+        assert out.create == [] and out.requeue_after is not None
+        n = carried(n, out)
+        now += 1 + out.requeue_after
+        out = plan(world([n]), now=at(now))
+        assert [t.name for t in out.create] == ["pilot-a"]
+        n = carried(n, out)
+        waits.append(now - ended_at)
+        now += 1
+    return n, waits, now
+
+
+def test_pilot_that_keeps_failing_restarts_after_doubling_delays_up_to_the_max() -> None:
+    n, waits, _ = crash_loop(node("a", mode="async"), ends=7)
+    assert waits == [10, 20, 40, 80, 160, 300, 300]
+    record = n.status.backoff
+    assert record is not None and record.failures == 7 and record.phase == "Failed"
+
+
+def test_backing_off_node_says_why_and_until_when_with_a_warning_event() -> None:
+    n, _, now = crash_loop(node("a", mode="async"), ends=2)
+    failed = pilot_on("a", phase="Failed", uid="run-x", started=now - 1, exit_code=2)
+    out = plan(world([n], [failed]), now=at(now))
+    n = carried(n, out)
+    cond = pilot_cond(n)
+    expected = "pilot pilot-a ended 3 times in a row (Failed, exit code 2): next start in 40s"
+    assert (cond.status, cond.reason) == ("False", "BackOff")
+    assert cond.message.startswith(expected) and "(at " in cond.message
+    (note,) = out.notes
+    assert (note.reason, note.warning, note.message) == ("BackOff", True, cond.message)
+    waiting = plan(world([n]), now=at(now + 15))
+    assert pilot_cond(carried(n, waiting)).message == cond.message  # no countdown rewrites
+    assert waiting.requeue_after == 25
+
+
+def test_back_off_starts_again_after_a_pilot_ran_well_for_the_reset_period() -> None:
+    n, _, now = crash_loop(node("a", mode="async"), ends=4)
+    running = pilot_on("a", uid="healthy", started=now)
+    early = plan(world([n], [running]), now=at(now + 599))
+    assert carried(n, early).status.backoff is not None and early.requeue_after == 1
+    late = plan(world([n], [running]), now=at(now + 600))
+    n = carried(n, late)
+    assert n.status.backoff is None and pilot_cond(n).reason == "Running"
+    failed = pilot_on("a", phase="Failed", uid="healthy", started=now, exit_code=1)
+    out = plan(world([n], [failed]), now=at(now + 900))
+    record = carried(n, out).status.backoff
+    assert record is not None and record.failures == 1
+    assert record.not_before == at(now + 910)
+
+
+def test_pilot_ending_after_a_long_run_counts_as_the_first_even_if_never_reset() -> None:
+    n, _, now = crash_loop(node("a", mode="async"), ends=4)
+    failed = pilot_on("a", phase="Lost", uid="long", started=now, exit_code=None)
+    out = plan(world([n], [failed]), now=at(now + 700))  # no pass while it ran
+    record = carried(n, out).status.backoff
+    assert record is not None and record.failures == 1 and record.phase == "Lost"
+
+
+def test_drain_o2_requested_is_not_counted_as_an_end() -> None:
+    n = node("a", mode="sync")
+    out = plan(world([n], [pilot_on("a", uid="p")]), now=at(0))
+    assert out.drain == ["pilot-a"]
+    n = carried(n, out)
+    killed = pilot_on("a", phase="Killed", uid="p", deleting=True)
+    out = plan(world([n], [killed]), now=at(1))
+    n = carried(n, out)
+    assert pilot_cond(n).reason == "Draining" and n.status.backoff is None
+    out = plan(world([n]), now=at(2))
+    n = carried(n, out)
+    assert n.status.backoff is None and [x.reason for x in out.notes] == ["PilotDrained"]
+    back = n.model_copy(update={"spec": n.spec.model_copy(update={"mode": "async"})})
+    out = plan(world([back]), now=at(3))
+    assert [t.name for t in out.create] == ["pilot-a"]  # no wait
+
+
+def test_reclaim_drain_is_not_counted_and_sync_clears_a_back_off() -> None:
+    n, _, now = crash_loop(node("a", mode="async"), ends=3)
+    assert n.status.backoff is not None
+    marker = NodeReclaim(environment="physics", phase="Draining", requested_at=at(now))
+    n = with_reclaim(n, marker)
+    out = plan(world([n], [pilot_on("a", uid="run-3")], [env()]), now=at(now))
+    assert out.drain == ["pilot-a"]
+    n = carried(n, out)
+    killed = pilot_on("a", phase="Killed", uid="run-3", deleting=True)
+    n = carried(n, plan(world([n], [killed], [env()]), now=at(now + 1)))
+    assert n.status.backoff is not None and n.status.backoff.failures == 3
+    n = carried(n, plan(world([n], [], [env()]), now=at(now + 2)))
+    assert n.status.backoff is None and n.status.reclaim is not None
+
+
+def test_restarted_controller_keeps_the_back_off_it_finds_in_status() -> None:
+    record = PilotBackOff(
+        failures=2,
+        pilot="pilot-a",
+        pilot_uid="run-1",
+        phase="Failed",
+        ended_at=at(0),
+        not_before=at(20),
+    )
+    n = node("a", mode="async")
+    n = n.model_copy(update={"status": n.status.model_copy(update={"backoff": record})})
+    again = pilot_on("a", phase="Failed", uid="run-1")  # the delete never happened
+    out = plan(world([n], [again]), now=at(5))
+    assert out.drain == ["pilot-a"] and out.notes == []
+    assert carried(n, out).status.backoff == record  # counted once
+    gone = plan(world([n]), now=at(5))
+    assert gone.create == [] and gone.requeue_after == 15
+    assert [t.name for t in plan(world([n]), now=at(20)).create] == ["pilot-a"]
+
+
+def test_zero_base_turns_the_back_off_off() -> None:
+    n = node("a", mode="async")
+    failed = pilot_on("a", phase="Failed", uid="run-0", started=0)
+    out = plan(world([n], [failed], backoff_base=0), now=at(1))
+    assert [x.reason for x in out.notes] == ["PilotEnded"]
+    n = carried(n, out)
+    assert [t.name for t in plan(world([n], backoff_base=0), now=at(1)).create] == ["pilot-a"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from controller.pilots.controller import KEY, _environment_matters, _node_matters, _task_matters
-from crds.kinds.node import ResourceAmounts
+from crds.kinds.node import PilotBackOff, ResourceAmounts
 from crds.resource import Resource
 from store.informer import CacheEvent
 from tests.pilots.factories import at, env, node, pilot_on, task
@@ -63,3 +63,10 @@ def test_environment_counts_do_not_trigger_a_pass_but_state_and_policy_do() -> N
     assert list(_environment_matters(modified(old, done))) == [KEY]
     manual = old.model_copy(update={"spec": old.spec.model_copy(update={"reclaim": "Manual"})})
     assert list(_environment_matters(modified(old, manual))) == [KEY]
+
+
+def test_a_changed_back_off_record_triggers_a_pass() -> None:
+    old = node("a", mode="async")
+    record = PilotBackOff(failures=1, pilot="pilot-a", not_before=at(10))
+    new = old.model_copy(update={"status": old.status.model_copy(update={"backoff": record})})
+    assert list(_node_matters(modified(old, new))) == [KEY]
