@@ -27,8 +27,11 @@ Rules (documented in docs and tested):
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import pydantic
 
@@ -58,6 +61,18 @@ class ExpandedTask:
     spec: TaskSpec
     template: str = ""
     """The unexpanded role path (`flp-{{ detector }}.readout`): what copies have in common."""
+
+    @cached_property
+    def digest(self) -> str:
+        """properties_digest(spec.properties), computed once: the controller keeps an
+        expansion across reconciles, and every reconcile compares each task with it."""
+        return properties_digest(self.spec.properties)
+
+
+def properties_digest(properties: Mapping[str, str]) -> str:
+    """The digest the task controller records in status.configuredProperties at CONFIGURE."""
+    text = json.dumps(dict(properties), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -184,13 +184,13 @@ def summarize(
     now: datetime,
 ) -> EnvironmentStatus:
     """Task counts, per-role summary, Ready/Reconciling and observedGeneration."""
-    counts = Counter(task_state(t) for t in tasks)
+    states = [task_state(t) for t in tasks]
     summary = status.model_copy(
         update={
             "message": clamp(status.message),
-            "task_counts": dict(counts),
+            "task_counts": dict(Counter(states)),
             "task_total": len(tasks),
-            "roles": role_summaries(expansion, tasks),
+            "roles": role_summaries(expansion, tasks, states=states),
         }
     )
     return summary.model_copy(
@@ -201,18 +201,25 @@ def summarize(
     )
 
 
-def role_summaries(expansion: Expansion | None, tasks: Sequence[Task]) -> tuple[RoleSummary, ...]:
+def role_summaries(
+    expansion: Expansion | None, tasks: Sequence[Task], *, states: Sequence[str] | None = None
+) -> tuple[RoleSummary, ...]:
     """Task counts per expanded role path; per unexpanded path (`flp-{{ detector }}.readout`)
-    when there are more than ROLE_SUMMARY_LIMIT paths, so the status stays small."""
+    when there are more than ROLE_SUMMARY_LIMIT paths, so the status stays small. `states`:
+    task_state() of each of `tasks`, when the caller has them already."""
     wanted = list(expansion.tasks.values()) if expansion is not None else []
     group = {w.path: w.path for w in wanted}
     if len({t.spec.role for t in tasks} | set(group)) > ROLE_SUMMARY_LIMIT:
         group = {w.path: w.template or w.path for w in wanted}
-    by_role: dict[str, Counter[str]] = {}
-    for path in group.values():
-        by_role.setdefault(path, Counter())
-    for t in tasks:
-        by_role.setdefault(group.get(t.spec.role, t.spec.role), Counter())[task_state(t)] += 1
+    by_role: dict[str, Counter[str]] = {path: Counter() for path in group.values()}
+    if states is None:
+        states = [task_state(t) for t in tasks]
+    for t, state in zip(tasks, states, strict=True):
+        path = group.get(t.spec.role, t.spec.role)
+        counts = by_role.get(path)
+        if counts is None:
+            counts = by_role[path] = Counter()
+        counts[state] += 1
     return tuple(
         RoleSummary(path=p, tasks=sum(c.values()), states=dict(c)) for p, c in by_role.items()
     )

@@ -19,14 +19,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from controller.environments.expand import ExpandedTask, Expansion
+from controller.environments.expand import ExpandedTask, Expansion, properties_digest
 from crds.kinds.environment import Environment
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskSpec
 from crds.meta import ObjectMeta, OwnerReference
@@ -40,16 +38,11 @@ CONFIGURED_WITH = "o2.configured-with"
 """Annotation: digest of the properties a configured process was configured with, recorded
 when they change before the process is reconfigured."""
 
-_REPLACE_FIELDS = ("task_class", "control")
 _LIVE_FIELDS = ("command", "wants", "constraints", "properties", "critical", "reusable", "role")
 _ADOPT_FIELDS = ("task_class", "control", "command", "constraints")
 _ALIVE = frozenset({"STANDBY", "CONFIGURED", "RUNNING"})
 
-
-def properties_digest(properties: Mapping[str, str]) -> str:
-    """The digest the task controller records in status.configuredProperties at CONFIGURE."""
-    text = json.dumps(dict(properties), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+__all__ = ["Changes", "TaskSet", "configured_digest", "drop", "expired_idle", "properties_digest"]
 
 
 @dataclass
@@ -113,7 +106,7 @@ class TaskSet:
         now_ok: bool,
         out: Changes,
     ) -> None:
-        if any(getattr(have.spec, f) != getattr(want.spec, f) for f in _REPLACE_FIELDS):
+        if have.spec.task_class != want.spec.task_class or have.spec.control != want.spec.control:
             out.delete.append(have)
         elif target == "DONE":
             drop(have, out, release=have.spec.reusable, now=self.now)
@@ -133,24 +126,25 @@ class TaskSet:
         out: Changes,
     ) -> None:
         notes = _track_configured(have, want)
-        tracked = have.model_copy(
-            update={"metadata": have.metadata.model_copy(update={"annotations": notes})}
-        )
+        tracked = have
+        if notes is not None:
+            meta = have.metadata.model_copy(update={"annotations": notes})
+            tracked = have.model_copy(update={"metadata": meta})
         state: str = have.spec.state
         if cap:
             state = "CONFIGURED" if state == "RUNNING" else state
         elif target is not None:
             state = _with_reconfigure(tracked, want, target, reconfigure_now=now_ok)
         run = self.env.status.run_number if state == "RUNNING" else have.spec.run_number
-        changes: dict[str, object] = {
-            f: getattr(want.spec, f)
-            for f in _LIVE_FIELDS
-            if getattr(have.spec, f) != getattr(want.spec, f)
-        }
+        changes: dict[str, object] = {}
+        for name in _LIVE_FIELDS:
+            value = getattr(want.spec, name)
+            if getattr(have.spec, name) != value:
+                changes[name] = value
         if state != have.spec.state or run != have.spec.run_number or changes:
             spec = have.spec.model_copy(update={**changes, "state": state, "run_number": run})
             out.update.append(tracked.model_copy(update={"spec": spec}))
-        elif notes != have.metadata.annotations:
+        elif tracked is not have:
             out.update.append(tracked)
 
     def _new(self, want: ExpandedTask, target: str) -> Task:
@@ -249,23 +243,32 @@ def configured_digest(task: Task) -> str:
 
 
 def stale(have: Task, want: ExpandedTask) -> bool:
-    """The process was configured with other properties than the desired ones."""
-    return configured_digest(have) != properties_digest(want.spec.properties)
+    """The process was configured with other properties than the desired ones (as
+    configured_digest, without hashing when neither digest is known: same properties, same
+    digest)."""
+    known = have.status.configured_properties
+    if known is None:
+        known = have.metadata.annotations.get(CONFIGURED_WITH)
+    if known is None:
+        return have.spec.properties != want.spec.properties
+    return known != want.digest
 
 
-def _track_configured(have: Task, want: ExpandedTask) -> dict[str, str]:
+def _track_configured(have: Task, want: ExpandedTask) -> dict[str, str] | None:
     """The task's annotations, with CONFIGURED_WITH recorded before its properties change while
     it is configured, and dropped once it is not configured any more (its next CONFIGURE uses
-    spec.properties). Not needed when the task controller reports configuredProperties."""
-    notes = dict(have.metadata.annotations)
-    if have.status.configured_properties is not None:
-        notes.pop(CONFIGURED_WITH, None)
-    elif have.status.state in ("CONFIGURED", "RUNNING"):
-        if CONFIGURED_WITH not in notes and have.spec.properties != want.spec.properties:
-            notes[CONFIGURED_WITH] = properties_digest(have.spec.properties)
-    else:
-        notes.pop(CONFIGURED_WITH, None)
-    return notes
+    spec.properties); None when they stay as they are (the common case: no copy). Not needed
+    when the task controller reports configuredProperties."""
+    notes = have.metadata.annotations
+    recorded = CONFIGURED_WITH in notes
+    configured = have.status.state in ("CONFIGURED", "RUNNING")
+    if have.status.configured_properties is None and configured:
+        if recorded or have.spec.properties == want.spec.properties:
+            return None
+        return {**notes, CONFIGURED_WITH: properties_digest(have.spec.properties)}
+    if not recorded:
+        return None
+    return {k: v for k, v in notes.items() if k != CONFIGURED_WITH}
 
 
 def _adoptable(task: Task) -> bool:

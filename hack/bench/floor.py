@@ -1,7 +1,8 @@
 """The etcd floor (DESIGN §7) from one Python client, measured in the same run as a benchmark.
 
 (a) single puts at 1/16/64 in flight, (b) 128-op txns with 8 in flight, and put -> watch delay
-p50/p99. Import `measure_floor(endpoint)` from other benchmarks; run alone with
+p50/p99. Import `measure_floor(endpoint)` (rates) or `same_writes(endpoint, n)` (the seconds n
+writes take) from other benchmarks; run alone with
 `.venv/bin/python -m hack.bench.floor [--etcd URL] [--quick]` (writes results/floor.json).
 Numbers from a shared 2-core machine are noisy: compare ratios measured in the same run.
 """
@@ -103,6 +104,20 @@ async def watch_delays(client: aetcd.Client, prefix: str, *, samples: int) -> li
     finally:
         await watch.cancel()
     return delays[20:]
+
+
+async def same_writes(endpoint: str, writes: int) -> tuple[float, float]:
+    """Seconds `writes` raw writes take, as puts 16 in flight (a) and in 128-op txns 8 in
+    flight (b), under a throwaway prefix: the floor of a benchmark step that needs `writes`."""
+    prefix = f"/bench-same-{secrets.token_hex(4)}"
+    async with client_for(endpoint) as client:
+        try:
+            puts = writes / await put_rate(client, prefix, count=writes, in_flight=16)
+            txns = max(1, round(writes / TXN_OPS))
+            batched = writes / await txn_rate(client, prefix, txns=txns)
+        finally:
+            await client.delete_prefix(prefix.encode())
+    return puts, batched
 
 
 def percentile(values: list[float], q: float) -> float:
