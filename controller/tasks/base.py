@@ -93,6 +93,8 @@ class FrameworkState:
         self._revives = 0
         self._wake_timer: asyncio.TimerHandle | None = None
         self._wake_later_names: set[str] = set()
+        self._unlaunched: set[str] | None = None
+        """Names whose stored status is Pending without a Mesos task (None: not built yet)."""
         """REVIVEs sent this term (see OfferHandling._filtering)."""
         self._dirty_names: set[str] = set()
         self._full = True
@@ -122,6 +124,10 @@ class FrameworkState:
         return out
 
     def pending(self, names: Iterable[str] | None = None) -> list[Task]:
+        """Tasks waiting for a launch (of `names`, or all: then only the candidates are looked
+        at, which keeps an offer round O(pending) with 10,000 tasks running)."""
+        if names is None:
+            names = self._launch_candidates()
         return [
             t
             for t in self._live_tasks(names)
@@ -130,6 +136,21 @@ class FrameworkState:
             and t.metadata.deletion_timestamp is None
             and FINALIZER in t.metadata.finalizers  # else its deletion could not kill it
         ]
+
+    def _launch_candidates(self) -> set[str]:
+        """Tasks the cache shows unlaunched, and those with status changes not yet stored."""
+        if self._unlaunched is None:  # first use this term: from the cache
+            self._unlaunched = {n for n in self.tasks.names() if _unlaunched(self.tasks.get(n))}
+        return self._unlaunched | self.writer.queued()
+
+    def _track_launch(self, name: str, task: Task | None) -> None:
+        """Keep the candidates of `pending()` current (cache events and our own writes)."""
+        if self._unlaunched is None:
+            return
+        if task is not None and _unlaunched(task):
+            self._unlaunched.add(name)
+        else:
+            self._unlaunched.discard(name)
 
     # ---- status finishing and events ---------------------------------------------------------
 
@@ -141,6 +162,7 @@ class FrameworkState:
         return with_conditions(new, conds, generation=task.metadata.generation, now=now)
 
     def _written(self, before: Task, after: Task) -> None:
+        self._track_launch(after.name, after)
         old, new = before.status.phase, after.status.phase
         if old == new:
             return
@@ -165,3 +187,7 @@ class FrameworkState:
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _unlaunched(task: Task | None) -> bool:
+    return task is not None and task.status.phase == "Pending" and not task.status.mesos_task_id

@@ -111,6 +111,7 @@ class TaskFramework(OfferHandling, ControlHandling):
 
     async def run(self) -> None:
         """Subscribe and drive until cancelled (the term ends) or one of the loops dies."""
+        self._unlaunched = None  # rebuilt from the cache on first use
         framework_id = await self._load_framework_id()
         client = self.client = self._client_factory(framework_id)
         client.start()
@@ -139,6 +140,7 @@ class TaskFramework(OfferHandling, ControlHandling):
         """A new Task, a new desired state or new metadata: look at it at once, straight from
         the informer. Changes of status alone are ours, and the writer wakes for those."""
         old, new = event.old, event.new
+        self._track_launch(event.name, new)
         if new is None:
             return
         if old is None or _wants_a_look(old, new):

@@ -102,7 +102,7 @@ class OfferHandling(FrameworkState):
             nodes=self.nodes.list(),
             executor_id=self.executor.executor_id,
             cordoned=self._cordoned(),
-            unique_taken=self._unique_taken(offers),
+            unique_taken=self._unique_taken(offers) if _any_unique(pending) else {},
         )
         self._note_unplaced(plan.unplaced)
         by_offer = plan.by_offer()
@@ -204,3 +204,7 @@ class OfferHandling(FrameworkState):
         self._wake_timer = None
         if names:
             self.wake(*names)
+
+
+def _any_unique(tasks: list[Task]) -> bool:
+    return any(c.operator == "UNIQUE" for t in tasks for c in t.spec.constraints)

@@ -74,8 +74,10 @@ class StatusWriter:
         mine = self._latest.get(name)
         if cached is None or mine is None:
             return cached
-        newer = (mine.metadata.resource_version or 0) > (cached.metadata.resource_version or 0)
-        return mine if newer else cached
+        if (mine.metadata.resource_version or 0) > (cached.metadata.resource_version or 0):
+            return mine
+        del self._latest[name]  # the cache caught up: keep one copy of each task, not two
+        return cached
 
     def view(self, name: str) -> Task | None:
         """The newest copy with queued changes applied (what the status will be). Computed
@@ -107,6 +109,10 @@ class StatusWriter:
         if then is not None:
             pending.then.append(then)
         self._wake.set()
+
+    def queued(self) -> set[str]:
+        """Names with status changes queued or being written."""
+        return self._pending.keys() | self._writing.keys()
 
     def forget(self, name: str) -> None:
         self._latest.pop(name, None)
