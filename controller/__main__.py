@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import json
 import logging
 import signal
@@ -122,7 +123,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
+    tune_gc()
     asyncio.run(amain(args))
+
+
+GC_THRESHOLDS = (50_000, 20, 20)
+"""The collector's generation thresholds for the manager (CPython's default is (700, 10, 10)).
+The informer caches hold millions of long-lived objects, and every young-generation pass walks
+the objects allocated since the last one: at 700 allocations a transition over 10,000 tasks
+runs thousands of passes. Cycles are rare in o2's code; garbage is freed by reference count."""
+
+
+def tune_gc() -> None:
+    """Fewer collector passes, and the objects of the imports moved out of its way for good."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 if __name__ == "__main__":

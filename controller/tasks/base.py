@@ -126,8 +126,8 @@ class FrameworkState:
     def pending(self, names: Iterable[str] | None = None) -> list[Task]:
         """Tasks waiting for a launch (of `names`, or all: then only the candidates are looked
         at, which keeps an offer round O(pending) with 10,000 tasks running)."""
-        if names is None:
-            names = self._launch_candidates()
+        candidates = self._launch_candidates()
+        names = candidates if names is None else [n for n in names if n in candidates]
         return [
             t
             for t in self._live_tasks(names)
@@ -138,10 +138,15 @@ class FrameworkState:
         ]
 
     def _launch_candidates(self) -> set[str]:
-        """Tasks the cache shows unlaunched, and those with status changes not yet stored."""
+        """Tasks whose stored status is unlaunched (from cache events and our own writes), and
+        those sent back to Pending by a change not stored yet (`_requeue_launch`)."""
         if self._unlaunched is None:  # first use this term: from the cache
             self._unlaunched = {n for n in self.tasks.names() if _unlaunched(self.tasks.get(n))}
-        return self._unlaunched | self.writer.queued()
+        return self._unlaunched
+
+    def _requeue_launch(self, name: str) -> None:
+        """A status change about to make `name` Pending again (a launch that never happened)."""
+        self._launch_candidates().add(name)
 
     def _track_launch(self, name: str, task: Task | None) -> None:
         """Keep the candidates of `pending()` current (cache events and our own writes)."""

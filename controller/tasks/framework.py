@@ -235,6 +235,7 @@ class TaskFramework(OfferHandling, ControlHandling):
             ack()
             return
         if self._never_launched(task, update):
+            self._requeue_launch(name)
             self.writer.patch(name, st.back_to_pending, then=ack)
         else:
             self.writer.patch(name, lambda s: st.on_update(s, update), then=ack)

@@ -110,10 +110,6 @@ class StatusWriter:
             pending.then.append(then)
         self._wake.set()
 
-    def queued(self) -> set[str]:
-        """Names with status changes queued or being written."""
-        return self._pending.keys() | self._writing.keys()
-
     def forget(self, name: str) -> None:
         self._latest.pop(name, None)
         self._views.pop(name, None)
