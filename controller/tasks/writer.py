@@ -239,6 +239,8 @@ class StatusWriter:
             del self._writing[name]
         if isinstance(result, Task):
             self._latest[name] = result
+            if name not in self._pending:
+                self._views.pop(name, None)  # nothing queued: the view is the stored copy
             if self._on_written is not None:
                 self._on_written(before, result)
             _run_all(pending.then)
