@@ -78,8 +78,8 @@ class BatchedWrites(FencedKV):
     def key_for(self, kind: type[Resource], name: str) -> str:
         return codec.registry_key(self.prefix, kind, name)
 
-    def _decode(self, kind: type[R], kv: KV) -> R:
-        cached = self._cache.get(kv.key, kv.mod_revision)
+    def _decode(self, kind: type[R], kv: KV, *, verify: bool = True) -> R:
+        cached = self._cache.get(kv.key, kv.mod_revision, verify=verify)
         if type(cached) is kind:  # same key and mod_revision: same bytes, skip parsing
             return cached
         obj = codec.decode(kind, kv.value, key=kv.key, mod_revision=kv.mod_revision)

@@ -174,10 +174,33 @@ def merge_update(stored: R, desired: R) -> tuple[R, bool, bool]:
 
 def merge_status(stored: R, desired: R) -> tuple[R, bool]:
     """(merged, changed): the caller's status on the stored object; nothing else moves."""
-    if desired.status == stored.status:
+    if same_model(desired.status, stored.status):
         return stored, False
     fresh_meta = replaced(stored.metadata, {})  # merged objects own their metadata
     return replaced(stored, {"status": desired.status, "metadata": fresh_meta}), True
+
+
+def same_model(a: pydantic.BaseModel, b: pydantic.BaseModel) -> bool:
+    """`a == b` for models of the same type, looking at plain fields before nested ones: a
+    status write usually changes a scalar (state, phase), and pydantic's __eq__ walks the
+    conditions first."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    mine, theirs = a.__dict__, b.__dict__
+    if mine.keys() != theirs.keys():
+        return False
+    nested = []
+    for name, value in mine.items():
+        other = theirs[name]
+        if value is other:
+            continue
+        if isinstance(value, pydantic.BaseModel | tuple | list | dict):
+            nested.append((value, other))
+        elif value != other:
+            return False
+    return all(x == y for x, y in nested) and a == b
 
 
 def mark_deleted(stored: R, *, now: datetime) -> tuple[R, bool]:

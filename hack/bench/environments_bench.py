@@ -42,6 +42,8 @@ import os
 import re
 import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -254,6 +256,7 @@ async def walk(store: Store, size: int, *, manager: int, metrics: int) -> Json:
     rows: dict[str, Json] = {}
     for event, state in WALK:
         puts = etcd_counters(metrics)
+        spy = _py_spy(manager, event, size)
         started = time.perf_counter()
         if event == "DEPLOY":
             await store.create(env)
@@ -261,6 +264,9 @@ async def walk(store: Store, size: int, *, manager: int, metrics: int) -> Json:
             await _set_state(store, env.name, state)
         final = await _reached(store, env.name, state, within=120 + size * 0.05)
         wall = time.perf_counter() - started
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
         if state == "RUNNING":
             rss["running"] = vmrss_kb(manager)
         await asyncio.sleep(SETTLE)
@@ -278,6 +284,21 @@ async def walk(store: Store, size: int, *, manager: int, metrics: int) -> Json:
         "rss_kb": rss,
         "rss_growth_kb_per_task": (rss["running"] - rss["before"]) / size,
     }
+
+
+def _py_spy(pid: int, event: str, size: int) -> subprocess.Popen[bytes] | None:
+    """BENCH_PYSPY=<dir>: sample the manager with py-spy during each transition, into
+    <dir>/<size>-<event>.txt (raw folded stacks); py-spy is a developer tool, not installed by
+    `make venv`."""
+    out = os.environ.get("BENCH_PYSPY")
+    if not out:
+        return None
+    spy = Path(sys.executable).with_name("py-spy")
+    target = Path(out) / f"{size}-{event}.txt"
+    cmd = [str(spy), "record", "--pid", str(pid), "--rate", "200", "--format", "raw"]
+    return subprocess.Popen(
+        [*cmd, "-o", str(target)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 async def _reached(store: Store, name: str, state: str, *, within: float) -> Environment:

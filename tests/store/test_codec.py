@@ -97,3 +97,22 @@ def test_dropping_the_last_finalizer_of_a_deleting_object_means_remove() -> None
     assert changed and remove
     _, _, keep = codec.merge_update(stored(finalizers=("f",)), widget("w"))
     assert not keep
+
+
+def test_same_model_agrees_with_equality_field_by_field() -> None:
+    from crds.kinds.task import TaskStatus
+    from crds.meta import Condition
+    from store.codec import same_model
+
+    ready = Condition(type="Ready", status="True", reason="InDesiredState")
+    base = TaskStatus(phase="Running", state="CONFIGURED", conditions=(ready,))
+    variants = [
+        base,
+        base.model_copy(update={"state": "RUNNING"}),
+        base.model_copy(update={"conditions": (ready.model_copy(update={"message": "x"}),)}),
+        base.model_copy(update={"conditions": ()}),
+        TaskStatus(phase="Running", state="CONFIGURED", conditions=(ready,)),
+    ]
+    for a in variants:
+        for b in variants:
+            assert same_model(a, b) == (a == b)
