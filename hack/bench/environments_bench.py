@@ -60,8 +60,7 @@ from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
 from hack.bench.floor import Floor, client_for, measure_floor, print_floor, same_writes, write_json
-from hack.bench.stack import start_localmesos, start_manager
-from hack.bench.tasks_bench import _wait_subscribed
+from hack.bench.stack import start_localmesos, start_manager, wait_subscribed
 from store.api import Store
 
 Json = dict[str, Any]
@@ -248,7 +247,7 @@ async def on_stack(etcd: Any, size: int, work: Path) -> Json:
 async def walk(store: Store, size: int, *, manager: int, metrics: int) -> Json:
     """DEPLOY, CONFIGURE, START_ACTIVITY, STOP_ACTIVITY of one environment, timed."""
     classes, workflow, env = manifests(size)
-    await _wait_subscribed(store)
+    await wait_subscribed(store)
     for obj in (*classes, workflow):
         await store.create(obj)
     await asyncio.sleep(SETTLE)  # the manager's caches take them in

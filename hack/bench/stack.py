@@ -4,14 +4,17 @@ benchmark itself (hack.bench's runner skips it)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from hack.bench.tasks_bench import LOG_LEVEL, _profiler, _read_url, _start
-
 RESPONDER = "hack.bench.tasks_bench:O2Responder"
+REPO = Path(__file__).resolve().parents[2]
+LOG_LEVEL = os.environ.get("BENCH_LOG", "WARNING")
+"""Log level of the cluster and the manager (their logs go to the work directory)."""
 
 
 async def start_localmesos(work: Path, *agents: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -50,3 +53,39 @@ def start_manager(
         extra_args=("--log-level", LOG_LEVEL),
     )
     return ManagerProcess(command, log_path=work / "manager.log", fast_timers=False)
+
+
+def _start(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            stdout=subprocess.PIPE if "localmesos" in cmd else out,
+            stderr=out,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+
+
+def _profiler(work: Path) -> list[str]:
+    """BENCH_PROFILE=1 runs the manager under cProfile (written to <work>/manager.prof)."""
+    return (
+        ["-m", "cProfile", "-o", str(work / "manager.prof")]
+        if os.environ.get("BENCH_PROFILE")
+        else []
+    )
+
+
+async def _read_url(proc: subprocess.Popen[bytes]) -> str:
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
+    return line.decode().strip().rsplit(" ", 1)[-1].removeprefix("http://")
+
+
+async def wait_subscribed(store: Any) -> None:
+    """Until the controller has subscribed (it stores the framework id)."""
+    key = f"{store.prefix}/runtime/mesos/framework-id"
+    async with asyncio.timeout(60):
+        while await store.get_raw(key) is None:  # noqa: ASYNC110 (another process writes it)
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)  # let the first offers come and go: measure the steady state

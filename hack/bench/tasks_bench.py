@@ -39,11 +39,9 @@ from mesosapi.o2messages import (
     encode,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 _AFTER = {"CONFIGURE": "CONFIGURED", "START": "RUNNING", "STOP": "CONFIGURED", "RESET": "STANDBY"}
 _AFTER_EXIT = "DONE"
 _pids = itertools.count(10_000)
-LOG_LEVEL = os.environ.get("BENCH_LOG", "WARNING")
 
 
 class O2Responder:
@@ -110,33 +108,6 @@ class O2Responder:
 
 
 # ---- the benchmark (imports of o2's control plane stay out of the responder's way) -----------
-
-
-def _start(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            cmd,
-            cwd=REPO,
-            stdout=subprocess.PIPE if "localmesos" in cmd else out,
-            stderr=out,
-            start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-        )
-
-
-def _profiler(work: Path) -> list[str]:
-    """BENCH_PROFILE=1 runs the manager under cProfile (written to <work>/manager.prof)."""
-    return (
-        ["-m", "cProfile", "-o", str(work / "manager.prof")]
-        if os.environ.get("BENCH_PROFILE")
-        else []
-    )
-
-
-async def _read_url(proc: subprocess.Popen[bytes]) -> str:
-    assert proc.stdout is not None
-    line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
-    return line.decode().strip().rsplit(" ", 1)[-1].removeprefix("http://")
 
 
 async def _wait_all(store: Any, names: set[str], check: Any, *, within: float) -> float:
@@ -249,36 +220,26 @@ async def _set_state(store: Any, name: str, state: str) -> None:
 
 async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from hack.bench.cpu import CpuMeter
+    from hack.bench.stack import start_localmesos, start_manager
     from store.config import StoreConfig, open_store
     from store.embedded import EmbeddedEtcd, free_port
-    from tests.stack import ManagerProcess, manager_command, stop_by_pid
+    from tests.stack import stop_by_pid
 
     procs: list[subprocess.Popen[bytes]] = []
     async with EmbeddedEtcd(
         work / "etcd", free_port(), free_port(), extra_args=("--unsafe-no-fsync",)
     ) as etcd:
         try:
-            mesos = _start(
-                [sys.executable, "-m", "localmesos", "--port", "0", "--agents", "0",
-                 "--hollow-agents", str(args.agents), "--allocation-interval", "0.1",
-                 "--heartbeat-interval", "5",
-                 "--hollow-responder", "hack.bench.tasks_bench:O2Responder",
-                 "--work-dir", str(work / "mesos"), "--log-level", LOG_LEVEL],
-                work / "localmesos.log",
-            )  # fmt: skip
+            mesos, address = await start_localmesos(work, "--hollow-agents", str(args.agents))
             procs.append(mesos)
-            address = await _read_url(mesos)
             prefix = "/o2bench"
-            command = manager_command(
+            manager = start_manager(
+                work,
                 etcd=etcd.endpoint,
                 prefix=prefix,
                 mesos=address,
                 controllers=("controller.tasks.controller:TaskReconciler",),
-                lease_ttl=None,
-                python_args=_profiler(work),
-                extra_args=("--log-level", LOG_LEVEL),
             )
-            manager = ManagerProcess(command, log_path=work / "manager.log", fast_timers=False)
             procs.append(manager.proc)
             store = await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix=prefix))
             try:
@@ -299,6 +260,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 async def _measure(args: argparse.Namespace, store: Any, endpoint: str, cpu: Any) -> dict[str, Any]:
     from hack.bench.floor import client_for, measure_floor, put_rate, txn_rate
+    from hack.bench.stack import wait_subscribed
 
     names = [f"bench-{i:05d}" for i in range(args.tasks)]
     wanted = set(names)
@@ -306,7 +268,7 @@ async def _measure(args: argparse.Namespace, store: Any, endpoint: str, cpu: Any
     def standby(t: Any) -> bool:
         return bool(t.status.phase == "Running" and t.status.state == "STANDBY")
 
-    await _wait_subscribed(store)
+    await wait_subscribed(store)
     cpu.start()
     start = time.perf_counter()
     await _in_flight(len(names), 16, lambda i: store.create(_task(names[i])))
@@ -365,15 +327,6 @@ def _py_spy(pid: int) -> subprocess.Popen[bytes] | None:
     spy = Path(sys.executable).with_name("py-spy")
     cmd = [str(spy), "record", "--pid", str(pid), "--rate", "500", "--format", "raw", "-o", out]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-async def _wait_subscribed(store: Any) -> None:
-    """Until the controller has subscribed (it stores the framework id)."""
-    key = f"{store.prefix}/runtime/mesos/framework-id"
-    async with asyncio.timeout(60):
-        while await store.get_raw(key) is None:  # noqa: ASYNC110 (another process writes it)
-            await asyncio.sleep(0.1)
-    await asyncio.sleep(1.0)  # let the first offers come and go: measure the steady state
 
 
 def print_table(r: dict[str, Any]) -> None:
