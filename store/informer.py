@@ -5,7 +5,10 @@ the last revision seen; a compacted revision forces a relist whose difference wi
 delivered as synthetic ADDED/MODIFIED/DELETED events, so no change is missed. An idle but healthy
 watch still delivers PROGRESS events (every `store.progress_interval` s), so a watch that stays
 silent longer than `inactivity_timeout` (default 3 progress intervals) has stalled and is
-restarted from the last revision. Values that cannot be parsed are
+restarted from the last revision; but only when the store's whole watch stream was that silent
+too (`store.watch_stream_idle()`, where the store has one): a store's watches share one stream,
+on which a quiet watch's progress answers queue behind busy watches' events, and restarting it
+would only add load. Values that cannot be parsed are
 reported to `on_unreadable` callbacks naming the key and otherwise skipped: the last good copy
 (if any) stays in the cache. This module knows nothing about controllers.
 """
@@ -33,6 +36,8 @@ CacheEventType = Literal["ADDED", "MODIFIED", "DELETED"]
 IndexFunc = Callable[[Resource], Iterable[str]]
 NO_PROGRESS_INACTIVITY_TIMEOUT = 300.0
 """For a store whose watches send no PROGRESS events: only a long silence means a stall."""
+_TIMER_SLACK = 0.001
+"""Seconds a loop timer may run early (asyncio runs those due within its clock resolution)."""
 OWNER_INDEX = "owner-uid"
 LABEL_INDEX = "label"
 
@@ -240,15 +245,14 @@ class Informer(Generic[R]):
         stream = self.store.watch(self.kind, start_revision=self.revision + 1)
         loop = asyncio.get_running_loop()
         delivered = False
+        guard: _StallGuard | None = None
         try:
-            silence = self.inactivity_timeout
-            async with asyncio.timeout(silence) as deadline:
+            async with asyncio.timeout(None) as deadline:
+                guard = _StallGuard(
+                    deadline, silence=self.inactivity_timeout, stream_idle=_stream_idle(self.store)
+                )
                 async for event in stream:
-                    # keep the deadline >= now + silence, moving it at most once per silence/2
-                    # (a new timer per event costs a busy watch ~7% of its CPU)
-                    now = loop.time()
-                    if (deadline.when() or now) - now < silence:
-                        deadline.reschedule(now + 1.5 * silence)
+                    guard.last = loop.time()  # per event only this: no timer (a busy watch's CPU)
                     self._on_watch_event(event)
                     delivered = True
         except TimeoutError:
@@ -259,6 +263,8 @@ class Informer(Generic[R]):
             )
             return True
         finally:
+            if guard is not None:
+                guard.cancel()
             await _close(stream)
         return delivered
 
@@ -334,6 +340,47 @@ class Informer(Generic[R]):
                     names.discard(name)
                     if not names:
                         del table[value]
+
+
+def _stream_idle(store: Store) -> Callable[[], float | None] | None:
+    """The store's `watch_stream_idle` (seconds its shared watch stream has been silent as a
+    whole), when it has one: the etcd store does, the in-memory store does not."""
+    probe = getattr(store, "watch_stream_idle", None)
+    return probe if callable(probe) else None
+
+
+class _StallGuard:
+    """Fires a watch's deadline once both the watch (`last` event) and its whole stream have
+    been silent for `silence` s. A timer that looks again when that could first be so, instead
+    of catching the deadline: leaving `asyncio.timeout` would end the watch's generator."""
+
+    def __init__(
+        self,
+        deadline: asyncio.Timeout,
+        *,
+        silence: float,
+        stream_idle: Callable[[], float | None] | None,
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._deadline = deadline
+        self._silence = silence
+        self._stream_idle = stream_idle
+        self.last = self._loop.time()
+        self._timer = self._loop.call_at(self.last + silence, self._check)
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        quiet_since = self.last
+        idle = self._stream_idle() if self._stream_idle is not None else None
+        if idle is not None:
+            quiet_since = max(quiet_since, now - idle)
+        if now >= quiet_since + self._silence - _TIMER_SLACK:
+            self._deadline.reschedule(now)
+        else:
+            self._timer = self._loop.call_at(quiet_since + self._silence, self._check)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 async def _close(stream: AsyncIterator[Any]) -> None:

@@ -185,6 +185,21 @@ class EtcdKV:
         registered = len(watcher._callbacks) if watcher is not None else 0
         return registered + self._watches.in_flight
 
+    def watch_stream_idle(self) -> float | None:
+        """Seconds since the quietest watch stream that carries watches last delivered
+        anything (None: no watch open). Every watch of a client shares one stream, and under
+        load its answers queue behind the busy watches' events: a quiet watch on a stream that
+        delivers has not stalled."""
+        clients = [self._client, *self._retired.values()]
+        idle = [
+            watcher.idle()
+            for client in clients
+            if client is not None
+            and (watcher := client.watcher()) is not None
+            and watcher._callbacks
+        ]
+        return max(idle, default=None)
+
     async def close(self) -> None:
         client, self._client = self._client, None
         self._generation += 1
@@ -384,6 +399,11 @@ class EtcdStore(ResourceStore):
     def __init__(self, conn: Connection, *, prefix: str = DEFAULT_PREFIX) -> None:
         self.kv = EtcdKV(conn)
         super().__init__(self.kv, prefix=prefix)
+
+    def watch_stream_idle(self) -> float | None:
+        """Seconds the watch stream has been silent as a whole (see EtcdKV.watch_stream_idle);
+        found by the informer, which restarts a quiet watch only when this is long too."""
+        return self.kv.watch_stream_idle()
 
     async def ping(self) -> int:
         """One read, to fail fast when etcd is unreachable; returns the current revision."""

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import aetcd
+import aetcd.exceptions
 import aetcd.watcher
 import grpc
 from aetcd import rpc
@@ -46,10 +48,46 @@ class Progress:
 
 class Watcher(aetcd.watcher.Watcher):  # type: ignore[misc]
     """aetcd's watcher, also delivering progress notifications (aetcd drops them), with a
-    cancel that does not wait on aetcd's lock (see `cancel_nowait`)."""
+    cancel that does not wait on aetcd's lock (see `cancel_nowait`), client-chosen watch ids
+    (see `_handle_created`) and the time of the stream's last response (see `idle`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ids = itertools.count(1)  # 0 would mean "etcd assigns"
+        self._creating: int | None = None
+        """The id of the last create request sent: the one `_new_callback` waits for."""
+        self._last_response = asyncio.get_running_loop().time()
+        self._late_cancels: set[asyncio.Task[None]] = set()
+
+    def idle(self) -> float:
+        """Seconds (of the event loop's clock) since this stream last delivered anything (an
+        event, a progress answer, a created or cancelled answer) to any of its watches."""
+        return asyncio.get_running_loop().time() - self._last_response
+
+    def _build_watch_create_request(self, *args: Any, **kwargs: Any) -> Any:
+        # aetcd never sends a watch id; ours are unique per Watcher, so per stream
+        request = super()._build_watch_create_request(*args, **kwargs)
+        self._creating = request.create_request.watch_id = next(self._ids)
+        return request
+
+    async def add_callback(self, key: bytes, callback: Any, **kwargs: Any) -> Any:
+        """aetcd's registration, which can fail (time out) after etcd's answer was accepted,
+        while the wait was being cancelled: then nobody has the watch, so cancel it."""
+        try:
+            return await super().add_callback(key, callback, **kwargs)
+        except BaseException:
+            for watch_id, registered in list(self._callbacks.items()):
+                if registered.callback is callback:
+                    del self._callbacks[watch_id]
+                    self._queue_cancel(watch_id)
+            raise
 
     async def _handle_response(self, response: Any) -> None:
-        if response.created or response.canceled or response.compact_revision or response.events:
+        self._last_response = asyncio.get_running_loop().time()
+        if response.created:
+            await self._handle_created(response)
+            return
+        if response.canceled or response.compact_revision or response.events:
             await super()._handle_response(response)
             return
         if response.watch_id == -1:  # answer to a progress request: for every watch
@@ -61,6 +99,55 @@ class Watcher(aetcd.watcher.Watcher):  # type: ignore[misc]
             progress = Progress(response.header.revision)
         for target in targets:
             await self._process_callback(target, progress)
+
+    async def _handle_created(self, response: Any) -> None:
+        """etcd's answer to a create request. aetcd allows one create at a time and gave the
+        next `created` answer to whichever registration was waiting: an answer arriving after
+        its registration timed out went to the next one (another key range), whose own answer
+        was then dropped. Answers are matched by watch id here: one that is not for the
+        request in flight belongs to an abandoned request, and its watch is cancelled on etcd.
+        (etcd sends `created` answers without events, and a start revision already compacted
+        comes in a later answer, handled by aetcd.)"""
+        async with self._lock:
+            waiting = self._new_callback
+            if waiting is None or response.watch_id != self._creating:
+                if not response.canceled:  # a refused create made nothing to cancel
+                    log.info(
+                        "Cancelling an abandoned etcd watch", extra={"watch_id": response.watch_id}
+                    )
+                    self._queue_cancel(response.watch_id)
+                return
+            if response.canceled:
+                waiting.error = aetcd.exceptions.ClientError(
+                    f"etcd refused the watch: {response.cancel_reason}"
+                )
+            else:
+                self._callbacks[response.watch_id] = waiting
+                waiting.watch_id = response.watch_id
+            self._new_callback_ready.notify_all()
+
+    def _queue_cancel(self, watch_id: int) -> None:
+        """Queue etcd's cancel request without blocking the stream's reader."""
+        request = self._build_watch_cancel_request(watch_id)
+        try:
+            self._request_queue.put_nowait(request)
+        except asyncio.QueueFull:
+            queue = self._request_queue
+            task = asyncio.get_running_loop().create_task(self._put_later(queue, request))
+            self._late_cancels.add(task)
+            task.add_done_callback(self._late_cancels.discard)
+
+    async def _put_later(self, queue: asyncio.Queue[Any], request: Any) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await queue.put(request)
+        except TimeoutError:  # the stream is not draining: it is broken, its watches go with it
+            log.warning("Could not queue an etcd watch cancel")
+
+    async def shutdown(self) -> None:
+        for task in list(self._late_cancels):
+            task.cancel()
+        await super().shutdown()
 
     def cancel_nowait(self, watch_id: int) -> bool:
         """Stop delivering to `watch_id` at once and queue etcd's cancel request, without
