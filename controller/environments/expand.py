@@ -105,6 +105,10 @@ class Expansion:
         return [t.path for t in self.tasks.values()]
 
 
+def _has_call(role: Role) -> bool:
+    return role.call is not None or any(_has_call(r) for r in role.roles)
+
+
 @dataclass(frozen=True)
 class _Frame:
     """What a role inherits from its ancestors."""
@@ -125,13 +129,19 @@ def expand(
     *,
     run_number: int | None,
     configs: ConfigIndex | None = None,
+    tasks_from: Expansion | None = None,
 ) -> Expansion:
     """The desired tasks and hooks of `env`; TemplateError or ValidationError naming the role.
 
     `configs` are the ComponentConfigs that task templates reach with `{{ config("readout",
     entry="main") }}` (resolved for the environment's run type and the task's role path).
+    `tasks_from`: an expansion of the very same inputs at another run number. Only hooks see
+    `run_number`, so its tasks, detectors and config refs are reused and only the subtrees
+    holding call roles are walked (a new run of 10,000 tasks renders one hook, not 10,000 tasks).
     """
     expander = _Expander(env, workflow, classes, run_number=run_number, configs=configs)
+    if tasks_from is not None:
+        return expander.hooks_only(tasks_from)
     return expander.run()
 
 
@@ -161,6 +171,8 @@ class _Expander:
         self.tasks: dict[str, ExpandedTask] = {}
         self.hooks: list[Hook] = []
         self.count = 0
+        self.skip_tasks = False
+        """Walk only the subtrees that hold call roles (see `hooks_only`)."""
 
     def run(self) -> Expansion:
         root = _Frame(specials=self._specials())
@@ -169,6 +181,16 @@ class _Expander:
         refs = merge_refs({}, self.config_refs)
         return Expansion(
             tasks=self.tasks, hooks=tuple(self.hooks), detectors=detectors, config_refs=refs
+        )
+
+    def hooks_only(self, previous: Expansion) -> Expansion:
+        self.skip_tasks = True
+        self._roles(self.workflow.spec.roles, _Frame(specials=self._specials()))
+        return Expansion(
+            tasks=previous.tasks,
+            hooks=tuple(self.hooks),
+            detectors=previous.detectors,
+            config_refs=previous.config_refs,
         )
 
     def _env_vars(self, path: str) -> Mapping[str, str]:
@@ -211,6 +233,8 @@ class _Expander:
     def _roles(self, roles: tuple[Role, ...], frame: _Frame) -> None:
         seen: dict[str, str] = {}
         for role in roles:
+            if self.skip_tasks and not _has_call(role):
+                continue
             for child in self._copies(role, frame):
                 if child.path in seen:
                     raise _error(child.path, "two sibling roles expand to this same path")
@@ -275,7 +299,8 @@ class _Expander:
 
     def _role(self, role: Role, frame: _Frame) -> None:
         if role.task is not None:
-            self._task(role, frame)
+            if not self.skip_tasks:
+                self._task(role, frame)
         elif role.call is not None:
             self.hooks.append(self._hook(role.call, frame))
         else:

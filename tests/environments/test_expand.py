@@ -77,6 +77,18 @@ def test_hook_gets_run_number_only_when_allocated() -> None:
     )
 
 
+@given(detectors=detector_sets, run=st.integers(min_value=1, max_value=10**6))
+@settings(max_examples=25, deadline=None)
+def test_a_new_run_number_re_renders_only_the_hooks(detectors: list[str], run: int) -> None:
+    env = env_with(detectors)
+    before = expand(env, WORKFLOW, CLASSES, run_number=None)
+    again = expand(env, WORKFLOW, CLASSES, run_number=run, tasks_from=before)
+    full = expand(env, WORKFLOW, CLASSES, run_number=run)
+    assert again == full
+    assert again.tasks is before.tasks  # reused, not rendered again
+    assert again.hooks[0].argv == ("echo", "start-of-run", str(run))
+
+
 def test_replicas_are_suffixed_from_zero_even_for_one() -> None:
     names = list(expand(with_vars(ENV, qc_replicas="3"), WORKFLOW, CLASSES, run_number=None).tasks)
     assert [n for n in names if "-qc-" in n] == [
