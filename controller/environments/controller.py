@@ -69,7 +69,9 @@ CATCH_UP = 5.0
 """Seconds to wait for the caches to show our own writes."""
 PACE = 2.0
 """Gap before the next reconcile of an environment, in units of the previous one's compute
-time (observe + plan): the controller takes at most 1 / (1 + PACE) of the CPU per environment."""
+time (observe + plan) times the share of tasks still to reach the transition's target: the
+controller takes at most 1 / (1 + PACE) of the CPU per environment while most tasks are on
+their way, and looks again at once as the last ones arrive."""
 PACE_FROM = 0.02
 """Compute time (seconds) below which there is no gap (an environment of ~2,000 tasks or more
 is paced; small ones are reconciled at once)."""
@@ -168,7 +170,7 @@ class EnvironmentReconciler(Reconciler):
         computed = loop.time() - started
         acted = await self._act(env, result, now=now)
         if computed >= PACE_FROM and only_waits(env, result):
-            self._paced[key] = loop.time() + PACE * computed
+            self._paced[key] = loop.time() + PACE * computed * _remaining(result.status)
         else:
             self._paced.pop(key, None)
         return acted
@@ -334,6 +336,25 @@ class EnvironmentReconciler(Reconciler):
                 await cache.wait_for_revision(revision)
         except TimeoutError:
             log.warning("Cache did not catch up", extra={"kind": kind.KIND, "revision": revision})
+
+
+_TASKS_REACH = {
+    "DEPLOY": "STANDBY",
+    "CONFIGURE": "CONFIGURED",
+    "START_ACTIVITY": "RUNNING",
+    "STOP_ACTIVITY": "CONFIGURED",
+    "RESET": "STANDBY",
+}
+
+
+def _remaining(status: EnvironmentStatus) -> float:
+    """The share of tasks not yet in the state the transition in progress leads them to (1.0
+    when steady): the pacing gap shrinks with it, so the end of a transition is seen at once."""
+    target = _TASKS_REACH.get(status.transition.event) if status.transition else None
+    if target is None or not status.task_total:
+        return 1.0
+    done = status.task_counts.get(target, 0)
+    return max(0.0, min(1.0, 1.0 - done / status.task_total))
 
 
 def only_waits(env: Environment, result: Plan) -> bool:
