@@ -90,12 +90,11 @@ class FrameworkState:
         self._suppressed: bool | None = None
         self._revived_for: set[str] = set()
         self._last_revive = -1e9
-        self._revives = 0
         self._wake_timer: asyncio.TimerHandle | None = None
         self._wake_later_names: set[str] = set()
+        """Tasks whose REVIVE waits for `revive_interval` (see OfferHandling._wake_later)."""
         self._unlaunched: set[str] | None = None
         """Names whose stored status is Pending without a Mesos task (None: not built yet)."""
-        """REVIVEs sent this term (see OfferHandling._filtering)."""
         self._dirty_names: set[str] = set()
         self._full = True
         self._last_full = -1e9
