@@ -52,6 +52,8 @@ class FrameworkConfig:
     due resends are found every tick); with 10,000 tasks a pass is not free."""
     revive_interval: float = 0.2
     """At most one REVIVE per this many seconds while new tasks keep appearing."""
+    unplaced_grace: float = 1.0
+    """A task that fit no offer for this long is reported unschedulable (see _note_unplaced)."""
 
 
 FINALIZER = "o2.tasks/kill"
@@ -93,6 +95,8 @@ class FrameworkState:
         self._wake_timer: asyncio.TimerHandle | None = None
         self._wake_later_names: set[str] = set()
         """Tasks whose REVIVE waits for `revive_interval` (see OfferHandling._wake_later)."""
+        self._unplaced_since: dict[str, float] = {}
+        """When each pending task first fit no offer (loop time)."""
         self._unlaunched: set[str] | None = None
         """Names whose stored status is Pending without a Mesos task (None: not built yet)."""
         self._dirty_names: set[str] = set()
@@ -155,6 +159,7 @@ class FrameworkState:
             self._unlaunched.add(name)
         else:
             self._unlaunched.discard(name)
+            self._unplaced_since.pop(name, None)
 
     # ---- status finishing and events ---------------------------------------------------------
 
