@@ -251,8 +251,21 @@ def credentials(conn: Connection, scheme: str) -> Any:
     )
 
 
+CLOSE_TIMEOUT = 2.0
+"""Seconds a client gets to close: aetcd's close waits on its watch stream's lock and request
+queue with no deadline, which a stream broken by a dead etcd may never release."""
+
+
 async def close_quietly(client: Client) -> None:
     try:
-        await client.close()
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await client.close()
+    except TimeoutError:  # the watch stream is stuck: close the channel under it directly
+        log.warning("Closing an etcd client timed out", extra={"timeout": CLOSE_TIMEOUT})
+        channel = getattr(client, "channel", None)
+        if channel is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await channel.close()
     except Exception as exc:  # closing a broken channel may fail; nothing to recover
         log.debug("closing etcd client failed", extra={"error": str(exc)})
