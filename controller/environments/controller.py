@@ -32,6 +32,7 @@ from controller.environments.hooks import HookResult, HookRunner
 from controller.environments.plan import (
     DETECTOR_IN_USE,
     ENV_LABEL,
+    EVENT_TARGET,
     IDLE_LABEL,
     Options,
     Plan,
@@ -338,19 +339,10 @@ class EnvironmentReconciler(Reconciler):
             log.warning("Cache did not catch up", extra={"kind": kind.KIND, "revision": revision})
 
 
-_TASKS_REACH = {
-    "DEPLOY": "STANDBY",
-    "CONFIGURE": "CONFIGURED",
-    "START_ACTIVITY": "RUNNING",
-    "STOP_ACTIVITY": "CONFIGURED",
-    "RESET": "STANDBY",
-}
-
-
 def _remaining(status: EnvironmentStatus) -> float:
     """The share of tasks not yet in the state the transition in progress leads them to (1.0
     when steady): the pacing gap shrinks with it, so the end of a transition is seen at once."""
-    target = _TASKS_REACH.get(status.transition.event) if status.transition else None
+    target = EVENT_TARGET.get(status.transition.event) if status.transition else None
     if target is None or not status.task_total:
         return 1.0
     done = status.task_counts.get(target, 0)

@@ -86,7 +86,7 @@ __all__ = [
 
 DETECTOR_IN_USE = "DetectorInUse"
 _STEADY_TARGET = {"DEPLOYED": "STANDBY", "CONFIGURED": "CONFIGURED", "RUNNING": "RUNNING"}
-_EVENT_TARGET = {
+EVENT_TARGET = {  # the OCC state each transition brings the tasks to
     "DEPLOY": "STANDBY",
     "CONFIGURE": "CONFIGURED",
     "START_ACTIVITY": "RUNNING",
@@ -323,7 +323,7 @@ class _Planner:
         if progress.event == "GO_ERROR":
             result = self._tasks_toward(status, None, cap=True)
             return replace(result, status=self._advance(result.status, steps, index))
-        target = _EVENT_TARGET[progress.event]
+        target = EVENT_TARGET[progress.event]
         result = self._tasks_toward(status, target, cap=False)
         checks_failure = progress.event not in ("EXIT", "RECOVER")
         failure = self.taskset.critical_failure() if checks_failure else ""
