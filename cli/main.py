@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from cli import config as config_cmd
 from cli import gitops
 from cli.commands import (
     apply,
+    config,
     delete,
     describe,
     diff,
@@ -102,7 +102,7 @@ for module in (
     logs,
     nodes,
     gitops,
-    config_cmd,
+    config,
     up,
     passthrough,
 ):

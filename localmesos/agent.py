@@ -22,7 +22,7 @@ from localmesos.model import (
     new_uuid_b64,
     now,
 )
-from localmesos.resources import Resources, attributes_json
+from localmesos.resources import ResourceLedger, Resources, attributes_json
 from localmesos.updates import UpdateManager
 
 if TYPE_CHECKING:
@@ -47,9 +47,7 @@ class Agent:
         self.agent_id = master.new_agent_id()
         self.port = 0
         self.work_dir = work_dir
-        self.total = spec.resources()
-        self.used = Resources()
-        self.offered = Resources()
+        self.ledger = ResourceLedger(spec.resources())
         self.executors: dict[tuple[str, str], Executor] = {}
         self.tasks: dict[tuple[str, str], Task] = {}
         self.reachable = True
@@ -69,9 +67,6 @@ class Agent:
     def pid(self) -> str:
         return f"slave({self.index})@{self.master.host}:{self.port}"
 
-    def available(self) -> Resources:
-        return self.total - self.used - self.offered
-
     def attributes_json(self) -> list[Json]:
         return attributes_json(self.spec.attributes)
 
@@ -80,7 +75,7 @@ class Agent:
             "hostname": self.spec.hostname,
             "port": self.port,
             "id": {"value": self.agent_id},
-            "resources": self.total.to_json(),
+            "resources": self.ledger.total.to_json(),
             "attributes": self.attributes_json(),
         }
 
@@ -110,7 +105,7 @@ class Agent:
         if executor is None:
             executor = self._new_executor(fw, info)
         for task in tasks:
-            self.used = self.used + task.resources
+            self.ledger.claim(task.resources)
             executor.tasks[task.task_id] = task
             self.tasks[(fw.framework_id, task.task_id)] = task
         if executor.state is ExecutorState.TERMINATING:
@@ -149,7 +144,7 @@ class Agent:
             directory=str(sandbox),
         )
         self.executors[executor.key] = executor
-        self.used = self.used + executor.resources
+        self.ledger.claim(executor.resources)
         if self.hollow:
             executor.hollow = HollowExecutor(self, executor, responder=self.responder)
             executor.state = ExecutorState.RUNNING
@@ -301,7 +296,7 @@ class Agent:
                     reason=reason or executor.failure_reason or "REASON_EXECUTOR_TERMINATED",
                 )
         self.executors.pop(executor.key, None)
-        self.used = self.used - executor.resources
+        self.ledger.release(executor.resources)
         log.info("Executor exited", extra={"executor": executor.executor_id, "status": status})
         self.master.notify()
         if framework_alive and not self.dead:
@@ -320,7 +315,7 @@ class Agent:
             self.updates.cancel(task)
             if not task.terminal:
                 task.state = "TASK_KILLED"
-                self.used = self.used - task.resources
+                self.ledger.release(task.resources)
 
     # -- status update manager -------------------------------------------------------------------
 

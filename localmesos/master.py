@@ -197,7 +197,7 @@ class Master:
         self.offers.pop(offer.offer_id, None)
         agent = self.agents.get(offer.agent_id)
         if agent is not None:
-            agent.offered = agent.offered - offer.resources
+            agent.ledger.drop_offer(offer.resources)
 
     def rescind_agent_offers(self, agent_id: str) -> None:
         for offer in [o for o in self.offers.values() if o.agent_id == agent_id]:
@@ -244,12 +244,12 @@ class Master:
                 self.send(fw, {"type": "OFFERS", "offers": {"offers": offers}})
 
     def _make_offer(self, fw: Framework, agent: Agent, at: float) -> Json | None:
-        available = agent.available()
+        available = agent.ledger.available()
         if not available.offerable() or self._filtered(fw, agent.agent_id, available, at):
             return None
         offer = Offer(self._new_offer_id(), fw.framework_id, agent.agent_id, available)
         self.offers[offer.offer_id] = offer
-        agent.offered = agent.offered + available
+        agent.ledger.offer(available)
         return {
             "id": {"value": offer.offer_id},
             "framework_id": {"value": fw.framework_id},

@@ -155,6 +155,55 @@ class Resources:
         return self.scalars.get("cpus", 0.0) >= 0.01 or self.scalars.get("mem", 0.0) >= 32
 
 
+class ResourceLedger:
+    """One agent's resources: its total, what tasks and executors hold, what sits in offers.
+
+    The master (offers), the agent (launches, executor exits, framework removal) and the status
+    update manager (terminal tasks) all move an agent's resources; only these methods change
+    them, so `available()` = total - used - offered holds whoever moved them last.
+    """
+
+    def __init__(self, total: Resources) -> None:
+        self._total = total
+        self._used = Resources()
+        self._offered = Resources()
+
+    @property
+    def total(self) -> Resources:
+        return self._total
+
+    @property
+    def used(self) -> Resources:
+        """Held by launched tasks (until terminal) and by executors (until they exit)."""
+        return self._used
+
+    @property
+    def offered(self) -> Resources:
+        """In outstanding offers: not offered again until accepted, declined or rescinded."""
+        return self._offered
+
+    def available(self) -> Resources:
+        """What the next allocation may offer."""
+        return self._total - self._used - self._offered
+
+    def offer(self, resources: Resources) -> None:
+        """An offer went out with `resources`."""
+        self._offered = self._offered + resources
+
+    def drop_offer(self, resources: Resources) -> None:
+        """An offer ended (accepted, declined, rescinded or reclaimed): its resources are no
+        longer offered; an ACCEPT then claims what it launches."""
+        self._offered = self._offered - resources
+
+    def claim(self, resources: Resources) -> None:
+        """A task was handed to the agent, or an executor started."""
+        self._used = self._used + resources
+
+    def release(self, resources: Resources) -> None:
+        """A task became terminal (or was dropped with its framework), or an executor exited."""
+        self._used = self._used - resources
+
+
 def attributes_json(attributes: dict[str, str | float]) -> list[Json]:
     """Agent attributes: numbers as SCALAR, everything else as TEXT."""
     out: list[Json] = []

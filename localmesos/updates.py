@@ -35,7 +35,7 @@ class UpdateManager:
         was_terminal = task.terminal
         task.state = str(status["state"])
         if task.terminal and not was_terminal:  # freed now; offered at the next allocation
-            agent.used = agent.used - task.resources
+            agent.ledger.release(task.resources)
         task.pending.append(status)
         if len(task.pending) == 1:
             self._restart(task)

@@ -40,11 +40,11 @@ def agent_json(master: Master, agent: Agent) -> Json:
         "pid": agent.pid,
         "attributes": _flat_attributes(agent),
         "registered_time": agent.registered_time,
-        "resources": agent.total.to_flat(),
-        "used_resources": agent.used.to_flat(),
+        "resources": agent.ledger.total.to_flat(),
+        "used_resources": agent.ledger.used.to_flat(),
         "offered_resources": offered.to_flat(),
         "reserved_resources": {},
-        "unreserved_resources": agent.total.to_flat(),
+        "unreserved_resources": agent.ledger.total.to_flat(),
         "active": agent.reachable,
         "deactivated": False,
         "version": MESOS_VERSION,
@@ -197,9 +197,9 @@ def get_agents(master: Master) -> Json:
                 "agent_info": agent.agent_info(),
                 "pid": agent.pid,
                 "registered_time": {"nanoseconds": int(agent.registered_time * 1e9)},
-                "total_resources": agent.total.to_json(),
-                "allocated_resources": agent.used.to_json(),
-                "offered_resources": agent.offered.to_json(),
+                "total_resources": agent.ledger.total.to_json(),
+                "allocated_resources": agent.ledger.used.to_json(),
+                "offered_resources": agent.ledger.offered.to_json(),
                 "version": MESOS_VERSION,
             }
         )
@@ -282,7 +282,7 @@ def control_state(master: Master) -> Json:
                     }
                     for t in agent.tasks.values()
                 ],
-                "available": agent.available().to_flat(),
+                "available": agent.ledger.available().to_flat(),
                 "exit_statuses": list(agent.exit_statuses),
             }
         )

@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-from cli.config import register
+from cli.commands.config import register
 from cli.options import DEFAULT_ETCD, ENV_VARS, GlobalOptions
 from controller.manager import Manager, ManagerConfig
 from controller.runtime.leader import LeaderConfig
@@ -20,8 +20,8 @@ from crds.resource import Resource
 from store.api import Store
 from store.embedded import EmbeddedEtcd
 from store.etcd import EtcdStore
-from tests.runtime.waiting import eventually
 from tests.stack import wait_for as stack_wait_for
+from tests.waiting import eventually
 
 R = TypeVar("R", bound=Resource)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.config import shown_version, unrecorded_note
+from cli.config_printers import shown_version, unrecorded_note
 from controller.manager import Manager
 from crds.kinds.componentconfig import ComponentConfig
 from crds.kinds.environment import Environment, EnvironmentSpec

@@ -50,7 +50,7 @@ async def test_failover_timeout_expiry_kills_tasks_and_forbids_resubscribe(
         await first.disconnect()
         await cluster.wait_for(lambda: fid in cluster.master.completed_frameworks)
         await cluster.wait_for(lambda: not agent.executors)
-        assert agent.used.is_empty()
+        assert agent.ledger.used.is_empty()
         late.framework_id = fid
         error = await late.subscribe()
         assert error == {"type": "ERROR", "error": {"message": "Framework has been removed"}}

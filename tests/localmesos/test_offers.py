@@ -96,7 +96,7 @@ async def test_accept_leaves_unused_resources_filtered_and_counts_used(
     await scheduler.accept(offer, [task_info("t1", offer, cpus=1.0, mem=100)], refuse=60)
     await scheduler.next_update("t1", state="TASK_RUNNING")
     agent = cluster.agent(offer["agent_id"]["value"])
-    assert agent.used.scalars == {"cpus": 1.01, "mem": 132.0}  # task + executor
+    assert agent.ledger.used.scalars == {"cpus": 1.01, "mem": 132.0}  # task + executor
     assert await scheduler.call({"type": "REVIVE", "revive": {}}) == 202
     reoffer = [o for o in await scheduler.offers() if o["agent_id"] == offer["agent_id"]]
     cpus = {r["name"]: r for r in reoffer[0]["resources"]}["cpus"]["scalar"]["value"]
