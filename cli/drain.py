@@ -6,9 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from crds.kinds.task import Task
-
-IDLE_LABEL = "o2.idle"
-"""The environment controller's label for idle reusable tasks (owned by nobody)."""
+from crds.labels import IDLE_LABEL
 
 
 @dataclass(frozen=True)

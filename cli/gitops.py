@@ -22,12 +22,11 @@ from cli.waitfor import parse_timeout
 from crds.conditions import get_condition
 from crds.errors import CompactedError, ConflictError, O2Error
 from crds.kinds.gitsource import (
-    DIFF_REQUESTED_AT,
-    SYNC_REQUESTED_AT,
     DiffResult,
     GitSource,
     PendingChange,
 )
+from crds.labels import DIFF_REQUESTED_AT, SYNC_REQUESTED_AT
 from store.api import Store
 
 SYNC_HELP = """Sync a GitSource now and show what it did: the commit applied and how many

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from crds.errors import FieldError, NotFoundError, ValidationError
+from crds.labels import canonical, legacy_keys
 from crds.resource import KindInfo, all_kinds, kind_info
 
 ALL = "all"
@@ -30,8 +31,25 @@ def parse_selector(text: str | None) -> dict[str, str]:
     return labels
 
 
+def modern_selector(selector: Mapping[str, str]) -> tuple[dict[str, str], str | None]:
+    """The selector with deprecated o2 keys renamed (crds.labels.LEGACY), and a one-line
+    deprecation warning when it named any (None otherwise)."""
+    old = legacy_keys(selector)
+    if not old:
+        return dict(selector), None
+    modern: dict[str, str] = {}
+    for key, value in selector.items():
+        new = canonical(key)
+        if modern.get(new, value) != value:
+            message = f"{key!r} is the old name of {new!r}: both given, with different values"
+            raise ValidationError([FieldError(path="-l", message=message)])
+        modern[new] = value
+    renames = ", ".join(f"{key} -> {canonical(key)}" for key in old)
+    return modern, f"warning: deprecated label key (still matched, not for long): {renames}"
+
+
 def matches(labels: Mapping[str, str], selector: Mapping[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
+    return all(labels.get(canonical(k)) == v for k, v in selector.items())
 
 
 def resolve_kinds(name: str) -> list[KindInfo]:

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import signal
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import IO
 from rich.text import Text
 
 from cli.runtime import stdout_console
+from procutil import pdeath, terminate
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +41,12 @@ NOTABLE = (
 )
 """Milestones echoed from children's INFO logs, so the terminal shows they are alive."""
 
-PDEATH_SHIM = (
-    "import ctypes, os, signal, sys\n"
-    "ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)\n"  # PR_SET_PDEATHSIG
-    "if os.getppid() != int(sys.argv[1]):\n"
-    "    sys.exit(1)\n"
-    "os.execvp(sys.argv[2], sys.argv[2:])\n"
-)
-"""Runs before a child's program, in the child: SIGTERM when `o2 up` dies, even by SIGKILL
-(so a killed `o2 up` leaves nothing behind); the parent check closes the race where `o2 up`
-died before the prctl. A fresh single-threaded process, so no preexec_fn in ours (which runs
-grpc threads). The setting survives exec; the pid stays the child's."""
-
 
 def with_parent_death_signal(argv: Sequence[str]) -> list[str]:
-    return [sys.executable, "-I", "-S", "-c", PDEATH_SHIM, str(os.getpid()), *argv]
+    """`argv` behind procutil's exec wrapper: SIGTERM (a clean stop) when `o2 up` dies, even by
+    SIGKILL, so a killed `o2 up` leaves nothing behind. No preexec_fn in ours (which runs grpc
+    threads); the setting survives exec and the pid stays the child's."""
+    return pdeath.wrap(argv, sig=signal.SIGTERM)
 
 
 def say(source: str, message: str) -> None:
@@ -187,14 +178,14 @@ class Supervisor:
 
     async def stop(self, child: Child) -> None:
         if child.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                child.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(child.process.wait(), self.grace)
-            except TimeoutError:
-                log.warning("Child ignored SIGTERM; killing", extra={"child": child.name})
+
+            def send(sig: int) -> None:
+                if sig == signal.SIGKILL:
+                    log.warning("Child ignored SIGTERM; killing", extra={"child": child.name})
                 with contextlib.suppress(ProcessLookupError):
-                    child.process.kill()
+                    child.process.send_signal(sig)
+
+            if not await terminate(send, child.process.wait, grace=self.grace):
                 await child.process.wait()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
             await asyncio.wait_for(child.pump, 2.0)
@@ -219,20 +210,3 @@ async def wait_for_port(port: int, *, child: Child, within: float, host: str = "
             await writer.wait_closed()
         return
     raise RuntimeError(f"{child.name} did not open {host}:{port} within {within:g}s")
-
-
-async def wait_pid_exit(pid: int) -> None:
-    """Until process `pid` (not necessarily our asyncio child) exits: a Linux pidfd, no polling
-    and no reaping, so its owner can still wait() for it."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    exited = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_reader(fd, exited.set)
-    try:
-        await exited.wait()
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)

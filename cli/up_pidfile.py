@@ -3,7 +3,6 @@ one can stop what a killed one left behind. Process I/O only (/proc, signals, on
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -12,23 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cli.supervisor import wait_pid_exit
+from procutil import signal_pid, start_time, terminate, wait_exit
 
 Report = Callable[[str, str], None]
 GRACE = 10.0
-
-
-def start_time(pid: int) -> int | None:
-    """The process's start time (clock ticks since boot), None when it is gone or a zombie:
-    with the pid, it names one process even after the pid is reused."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] == "Z":
-        return None
-    return int(fields[19])
 
 
 @dataclass(frozen=True)
@@ -100,12 +86,14 @@ async def stop_leftovers(path: Path, *, report: Report) -> None:
 
 
 async def _terminate(proc: Proc) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(proc.pid, signal.SIGTERM)
-    try:
-        await asyncio.wait_for(wait_pid_exit(proc.pid), GRACE)
-    except TimeoutError:
-        if proc.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
-            await wait_pid_exit(proc.pid)
+    """SIGTERM, GRACE seconds, then SIGKILL: only while the pid still names that process."""
+    killed = False
+
+    def send(sig: int) -> None:
+        nonlocal killed
+        if sig == signal.SIGTERM or proc.alive():
+            killed = sig == signal.SIGKILL
+            signal_pid(proc.pid, sig)
+
+    if not await terminate(send, lambda: wait_exit(proc.pid), grace=GRACE) and killed:
+        await wait_exit(proc.pid)

@@ -8,12 +8,14 @@ import dataclasses
 import gc
 import json
 import logging
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from controller.manager import DEFAULT_MANAGER, Manager, ManagerConfig
 from controller.runtime.leader import LeaderConfig
+from controller.settings import FLAGS, Settings
 from store.config import StoreConfig, open_store
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
@@ -35,15 +37,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str)
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="o2 controller", description=__doc__)
+EPILOG = """Each controller setting is read once at startup: its flag when given (also as 0),
+else its $O2_* variable when set and not empty, else the default."""
+
+
+def parse_args(
+    argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = None
+) -> argparse.Namespace:
+    """The flags, and `args.settings` built from them and `env` (default: os.environ)."""
+    p = argparse.ArgumentParser(prog="o2 controller", description=__doc__, epilog=EPILOG)
     p.add_argument("--etcd", help="etcd endpoints, comma-separated (default: $O2_ETCD)")
     p.add_argument("--prefix", help="key prefix (default: $O2_PREFIX or /o2)")
     p.add_argument("--etcd-cacert", help="CA bundle for etcd TLS (default: $O2_ETCD_CACERT)")
     p.add_argument("--etcd-cert", help="client certificate (default: $O2_ETCD_CERT)")
     p.add_argument("--etcd-key", help="client key (default: $O2_ETCD_KEY)")
     p.add_argument("--etcd-user", help="etcd user (password only via $O2_ETCD_PASSWORD)")
-    p.add_argument("--mesos", help="Mesos master HOST:PORT, for the task controller")
     p.add_argument("--metrics-port", type=int, help="serve /metrics on 127.0.0.1:PORT (0: any)")
     p.add_argument("--id", dest="identity", help="this manager's identity (default host-pid)")
     p.add_argument("--name", default=DEFAULT_MANAGER, help="leader lease name (<prefix>/leases/…)")
@@ -51,21 +59,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--renew-deadline", type=float, default=None, help="seconds (default 2/3 TTL)")
     p.add_argument("--retry-period", type=float, default=None, help="seconds (default TTL/7.5)")
     p.add_argument("--controller", action="append", default=[], help="module:Class (repeatable)")
-    p.add_argument(
-        "--data-dir",
-        help="where controllers keep local caches, e.g. git clones (default: ~/.local/share/o2)",
-    )
-    p.add_argument(
-        "--executor-command",
-        help="o2 executor command line for agents (default: $O2_EXECUTOR_COMMAND, "
-        "or o2-executor beside this Python)",
-    )
-    p.add_argument(
-        "--task-reconcile-period", help="seconds between reconciles with the Mesos master"
-    )
-    p.add_argument("--node-poll-period", help="seconds between reads of the master's agent list")
     p.add_argument("--log-level", default="INFO")
-    return p.parse_args(argv)
+    for title, flags in FLAGS.items():
+        group = p.add_argument_group(title)
+        for flag in flags:
+            group.add_argument(
+                flag.option,
+                dest=flag.dest,
+                metavar=flag.metavar,
+                help=f"{flag.help} (default: ${flag.env}, else {flag.default})",
+            )
+    args = p.parse_args(argv)
+    try:
+        args.settings = Settings.load(vars(args), os.environ if env is None else env)
+    except ValueError as exc:
+        p.error(str(exc))
+    return args
 
 
 def manager_config(args: argparse.Namespace) -> ManagerConfig:
@@ -80,22 +89,11 @@ def manager_config(args: argparse.Namespace) -> ManagerConfig:
         leader=leader,
         controllers=tuple(args.controller),
         metrics_port=args.metrics_port,
-        options=_options(args),
+        settings=args.settings,
     )
     if args.identity:
         config = dataclasses.replace(config, identity=args.identity)
     return config
-
-
-def _options(args: argparse.Namespace) -> dict[str, str]:
-    options: dict[str, str] = {}
-    if args.mesos:
-        options["mesos"] = args.mesos
-    for name in ("data_dir", "executor_command", "task_reconcile_period", "node_poll_period"):
-        value = getattr(args, name)
-        if value:
-            options[name] = value
-    return options
 
 
 async def amain(args: argparse.Namespace) -> None:

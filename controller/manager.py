@@ -1,11 +1,12 @@
 """The controller manager: shared informers, leader election, and every registered controller.
 
-Standby managers keep their caches warm; the leader runs the controllers, each write fenced by
-its leadership. Losing the lease (or a write rejected by the fence) stops the controllers at
-once and the manager campaigns again. Each term: caches synced → every reconciler's `on_start`
-→ workers; at its end: workers stopped → `on_stop(graceful=...)` → the fenced store swapped
-for one that rejects every write. Controllers are named by `module:Class` entry points in
-CONTROLLERS (other controller modules append theirs) or picked with `--controller`.
+Standby managers keep their caches warm (every kind a controller watches, triggers a job on or
+declares in `cached_kinds`); the leader runs the controllers, each write fenced by its
+leadership. Losing the lease (or a write rejected by the fence) stops the controllers at once
+and the manager campaigns again. Each term: caches synced → every reconciler's `on_start` →
+workers and jobs; at its end: workers and jobs stopped → `on_stop(graceful=...)` → the fenced
+store swapped for one that rejects every write. Controllers are named by `module:Class` entry
+points in CONTROLLERS (other controller modules append theirs) or picked with `--controller`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from typing import Any
 from controller.events import EventRecorder
 from controller.metrics import RuntimeMetrics, bound_port, serve_metrics
 from controller.runtime.leader import LeaderConfig, LeaderElector
-from controller.runtime.reconciler import Context, Controller, Reconciler
+from controller.runtime.reconciler import Context, Reconciler
+from controller.runtime.runner import Controller
+from controller.settings import Settings
 from crds.errors import FencedError, UnreadableObjectError
 from crds.kinds.event import ObjectReference
 from store.api import Fence, RuntimeKV, Store
@@ -59,8 +62,8 @@ class ManagerConfig:
     """On SIGTERM, reconciles in flight may finish for this long before being cancelled."""
     hook_timeout: float = 10.0
     """Bound on each reconciler's on_start/on_stop term hook."""
-    options: dict[str, Any] = field(default_factory=dict)
-    """Passed to reconcilers as ctx.options (e.g. `mesos`: HOST:PORT)."""
+    settings: Settings = field(default_factory=Settings)
+    """Every controller's settings, passed to reconcilers as ctx.settings."""
 
 
 def load_reconciler(entry: str) -> type[Reconciler]:
@@ -90,7 +93,8 @@ class Manager:
             kv=kv,
             informers=self.informers,
             events=self.recorder,
-            options={"identity": config.identity, **config.options},
+            settings=config.settings,
+            identity=config.identity,
         )
         entries = config.controllers or tuple(CONTROLLERS)
         self.controllers = [

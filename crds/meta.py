@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+
+from crds.labels import LEGACY_KEYS, renamed, renamed_finalizers
 
 API_VERSION = "o2/v1alpha1"
 
@@ -66,6 +68,26 @@ class ObjectMeta(O2Model):
     owner_references: tuple[OwnerReference, ...] = ()
     creation_timestamp: datetime | None = None
     deletion_timestamp: datetime | None = None
+
+    @model_validator(mode="after")
+    def _rename_legacy_keys(self) -> Self:
+        """Metadata written before the `o2.dev/` scheme reads as if written with it, so every
+        reader (and a finalizer's owner) sees one key per meaning (crds.labels.LEGACY)."""
+        if (
+            LEGACY_KEYS.isdisjoint(self.labels)
+            and LEGACY_KEYS.isdisjoint(self.annotations)
+            and LEGACY_KEYS.isdisjoint(self.finalizers)
+        ):
+            return self  # the usual case, on every object read: no copy, no call
+        labels, annotations = renamed(self.labels), renamed(self.annotations)
+        finalizers = renamed_finalizers(self.finalizers)
+        if labels is not None:
+            object.__setattr__(self, "labels", labels)
+        if annotations is not None:
+            object.__setattr__(self, "annotations", annotations)
+        if finalizers is not None:
+            object.__setattr__(self, "finalizers", finalizers)
+        return self
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]

@@ -2,7 +2,7 @@
 
 Each task runs in its own session (so its whole process group can be signalled), with cwd in
 its sandbox directory, stdout/stderr appended to `<sandbox>/stdout` and `<sandbox>/stderr`, and
-the parent-death signal set to SIGKILL through the `executor.pdeath` exec wrapper, so the tasks
+the parent-death signal set to SIGKILL through the `procutil.pdeath` exec wrapper, so the tasks
 of a crashed executor die with it. The signal follows the *thread* that forked the child: spawn
 from the event-loop thread (as `spawn` does), never from a short-lived worker thread.
 
@@ -15,19 +15,17 @@ A command reaches a shell only when asked (`shell=True` -> /bin/sh -c).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from executor import pdeath
 from executor.errors import SpawnError
+from procutil import kill_group, pdeath, signal_group, terminate
 
 log = logging.getLogger(__name__)
 
@@ -120,28 +118,28 @@ class Process:
         """Send `sig` to the process group; False when it is already gone."""
         if self._exited.done():
             return False
-        try:
-            os.killpg(self.pid, sig)
-        except ProcessLookupError:
-            return False
-        return True
+        return signal_group(self.pid, sig)
 
     async def terminate(self, *, grace: float) -> ExitStatus:
         """SIGTERM to the group, `grace` seconds, then SIGKILL to the group."""
-        if self.signal_group(signal.SIGTERM):
-            log.info("Sent SIGTERM", extra={"task": self.task_id, "pid": self.pid})
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace):
-                return await self.wait()
-        if self.signal_group(signal.SIGKILL):
-            log.warning("Sent SIGKILL after grace", extra={"task": self.task_id, "grace": grace})
+
+        def send(sig: int) -> None:
+            if not self.signal_group(sig):
+                return
+            if sig == signal.SIGTERM:
+                log.info("Sent SIGTERM", extra={"task": self.task_id, "pid": self.pid})
+            else:
+                log.warning(
+                    "Sent SIGKILL after grace", extra={"task": self.task_id, "grace": grace}
+                )
+
+        await terminate(send, self.wait, grace=grace)
         return await self.wait()
 
     def _on_exit(self) -> None:
         self._loop.remove_reader(self._pidfd)
         os.close(self._pidfd)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)  # stragglers; the zombie leader holds the pgid
+        kill_group(self.pid)  # stragglers; the zombie leader holds the pgid
         returncode = self._popen.wait()
         status = ExitStatus.from_returncode(returncode)
         log.info("Process exited", extra={"task": self.task_id, "pid": self.pid, "how": status})
@@ -165,7 +163,7 @@ def spawn(
     problem = _check_executable(argv[0], env=env, cwd=sandbox)
     if problem:
         raise SpawnError(task_id, problem)
-    wrapper = [sys.executable, "-I", "-S", pdeath.__file__, str(os.getpid()), *argv]
+    wrapper = pdeath.wrap(argv)
     try:
         with (sandbox / "stdout").open("ab") as out, (sandbox / "stderr").open("ab") as err:
             popen = subprocess.Popen(
@@ -183,6 +181,6 @@ def spawn(
     try:
         return Process(task_id, popen, sandbox=sandbox)
     except OSError as exc:  # no pidfd (Linux < 5.3): do not leave an unwatched process behind
-        os.killpg(popen.pid, signal.SIGKILL)
+        signal_group(popen.pid, signal.SIGKILL)
         popen.wait()
         raise SpawnError(task_id, f"cannot watch the process: {exc}") from exc

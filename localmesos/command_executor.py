@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import os
-import signal
 import sys
 import time
 import uuid
@@ -22,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from mesosapi.recordio import RecordIODecoder
+from procutil import signal_group, terminate
 
 Json = dict[str, Any]
 DEFAULT_GRACE = 3.0
@@ -102,13 +101,12 @@ class CommandExecutor:
         if self.proc is None or self.proc.returncode is not None:
             self.done.set()
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(asyncio.shield(self.proc.wait()), grace)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        proc = self.proc
+        await terminate(
+            lambda sig: signal_group(proc.pid, sig),
+            lambda: asyncio.shield(proc.wait()),
+            grace=grace,
+        )
 
     async def handle(self, session: aiohttp.ClientSession, event: Json) -> None:
         kind = event.get("type")

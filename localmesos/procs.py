@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import shutil
@@ -12,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+import procutil
 from localmesos.model import Executor, Json
 
 if TYPE_CHECKING:
@@ -138,8 +138,7 @@ def kill_group(pid: int | None, sig: int = signal.SIGKILL) -> None:
     """Kill an executor's whole session (its pid is its process group id: setsid)."""
     if pid is None:
         return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
+    procutil.kill_group(pid, sig)
     if sig == signal.SIGKILL:
         _live_groups.discard(pid)
 

@@ -11,7 +11,9 @@ Semantics (DESIGN.md §2), checked by one contract test suite against both imple
 - update_status: CAS like update; writes only status (never spec, never generation).
 - update_many / update_status_many: the same per object, CAS puts batched into txns of up to
   128 ops (a few txns in flight); an object whose compare lost gets its own single write's
-  result (the written object, or ConflictError/NotFoundError) in its slot of the answer.
+  result. The answer is a BatchResult: what was written, what lost its compare (conflicts),
+  what is gone (missing), what was refused otherwise (errors). A lost fence or an unreachable
+  etcd still raise (FencedError, StoreUnavailableError): nothing of the batch is known then.
 - delete: an object with finalizers only gets deletionTimestamp; otherwise it is removed.
   When the last finalizer is removed from an object that has deletionTimestamp, it is removed.
   Without resource_version, a delete that races with a write re-reads and tries again (a few
@@ -33,7 +35,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Literal, Protocol, TypeVar
 
-from crds.errors import UnreadableObjectError
+from crds.errors import ConflictError, NotFoundError, O2Error, UnreadableObjectError
 from crds.resource import Resource
 
 R = TypeVar("R", bound=Resource)
@@ -55,6 +57,45 @@ class ListResult(Generic[T]):
     items: list[T]
     revision: int
     unreadable: list[UnreadableObjectError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BatchResult(Generic[R]):
+    """What a batched write did with each object; every list keeps the callers' order."""
+
+    written: list[R] = field(default_factory=list)
+    """The stored objects: written, or unchanged when the write was a no-op."""
+    conflicts: list[R] = field(default_factory=list)
+    """The caller's objects whose resourceVersion was stale: read again, decide again."""
+    missing: list[R] = field(default_factory=list)
+    """The caller's objects that are gone."""
+    errors: list[tuple[R, O2Error]] = field(default_factory=list)
+    """The caller's objects refused for another reason (e.g. unreadable, too large)."""
+
+    @property
+    def ok(self) -> bool:
+        """Every object was written (or needed no write)."""
+        return not (self.conflicts or self.missing or self.errors)
+
+    @property
+    def revision(self) -> int:
+        """The highest resourceVersion written (0: none): wait for a cache to reach it."""
+        return max((obj.metadata.resource_version or 0 for obj in self.written), default=0)
+
+    @classmethod
+    def of(cls, objs: Sequence[R], outcomes: Sequence[R | O2Error]) -> BatchResult[R]:
+        """Sort per-item outcomes (the stored object, or that item's error) by kind."""
+        result: BatchResult[R] = cls()
+        for obj, outcome in zip(objs, outcomes, strict=True):
+            if isinstance(outcome, ConflictError):
+                result.conflicts.append(obj)
+            elif isinstance(outcome, NotFoundError):
+                result.missing.append(obj)
+            elif isinstance(outcome, O2Error):
+                result.errors.append((obj, outcome))
+            else:
+                result.written.append(outcome)
+        return result
 
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED", "UNREADABLE", "PROGRESS"]
@@ -104,13 +145,13 @@ class Store(Protocol):
 
     async def update_status(self, obj: R) -> R: ...
 
-    async def update_many(self, objs: Sequence[R]) -> list[R | Exception]:
+    async def update_many(self, objs: Sequence[R]) -> BatchResult[R]:
         """`update` for many objects (keeping their leases) in as few etcd txns as possible;
-        per-item results, in order: the written or unchanged object, or that item's error."""
+        what happened to each, sorted (see BatchResult)."""
         ...
 
-    async def update_status_many(self, objs: Sequence[R]) -> list[R | Exception]:
-        """Status writes for many objects in as few etcd txns as possible; per-item results."""
+    async def update_status_many(self, objs: Sequence[R]) -> BatchResult[R]:
+        """Status writes for many objects in as few etcd txns as possible (see BatchResult)."""
         ...
 
     async def delete(

@@ -27,6 +27,7 @@ from crds.errors import (
 )
 from crds.resource import Resource
 from store import codec
+from store.api import BatchResult
 from store.kv import KV, Compare, Get, Op, Put
 from store.rawkv import FencedKV
 
@@ -88,14 +89,14 @@ class BatchedWrites(FencedKV):
 
     async def _write_many(
         self, objs: Sequence[R], *, merge: Merge[R], single: Single[R]
-    ) -> builtins.list[R | Exception]:
-        """Per-item results, in order: the written (or unchanged stored) object, or the error."""
-        results: builtins.list[R | Exception | None] = [None] * len(objs)
+    ) -> BatchResult[R]:
+        """What happened to each object: written (or unchanged), conflict, missing, error."""
+        results: builtins.list[R | O2Error | None] = [None] * len(objs)
         pending: builtins.list[_Pending[R]] = []
         alone: builtins.list[int] = []
         stored_all = await self._stored_many(objs)
         for index, (obj, stored) in enumerate(zip(objs, stored_all, strict=True)):
-            if isinstance(stored, Exception):
+            if isinstance(stored, O2Error):
                 results[index] = stored
                 continue
             merged, outcome = merge(stored, obj)
@@ -118,11 +119,13 @@ class BatchedWrites(FencedKV):
         await asyncio.gather(*(write(batch) for batch in _batches(pending, size=size)))
         for index in alone:
             results[index] = await _single_result(single, objs[index])
-        return [r if r is not None else O2Error("not written") for r in results]
+        return BatchResult.of(
+            objs, [r if r is not None else O2Error("not written") for r in results]
+        )
 
-    async def _stored_many(self, objs: Sequence[R]) -> builtins.list[R | Exception]:
+    async def _stored_many(self, objs: Sequence[R]) -> builtins.list[R | O2Error]:
         """The stored object at each caller's resourceVersion: cache hits, then batched reads."""
-        out: builtins.list[R | Exception | None] = []
+        out: builtins.list[R | O2Error | None] = []
         missing: builtins.list[int] = []
         for index, obj in enumerate(objs):
             key = self.key_for(type(obj), obj.metadata.name)
@@ -138,7 +141,7 @@ class BatchedWrites(FencedKV):
                 out[index] = self._stored_from(objs[index], kv)
         return [o for o in out if o is not None]
 
-    def _stored_from(self, obj: R, kv: KV | None) -> R | Exception:
+    def _stored_from(self, obj: R, kv: KV | None) -> R | O2Error:
         if kv is None:
             return NotFoundError(obj.kind, obj.metadata.name)
         try:
@@ -154,7 +157,7 @@ class BatchedWrites(FencedKV):
         self,
         batch: builtins.list[_Pending[R]],
         objs: Sequence[R],
-        results: builtins.list[R | Exception | None],
+        results: builtins.list[R | O2Error | None],
         *,
         single: Single[R],
     ) -> None:
@@ -177,7 +180,7 @@ class BatchedWrites(FencedKV):
             results[p.index] = await _single_result(single, objs[p.index])
 
 
-async def _single_result(single: Single[R], obj: R) -> R | Exception:
+async def _single_result(single: Single[R], obj: R) -> R | O2Error:
     try:
         return await single(obj)
     except (FencedError, StoreUnavailableError):

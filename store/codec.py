@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import pydantic
 
 from crds.errors import UnreadableObjectError
+from crds.labels import canonical
 from crds.resource import Resource
 
 R = TypeVar("R", bound=Resource)
@@ -29,9 +30,9 @@ def plural_of(kind: type[Resource]) -> str:
 
 
 def _registered_plural(kind: type[Resource]) -> str | None:
-    from crds import resource
+    from crds.resource import all_kinds
 
-    for info in resource._KINDS.values():
+    for info in all_kinds():
         if info.model is kind:
             return info.plural
     return None
@@ -211,7 +212,8 @@ def mark_deleted(stored: R, *, now: datetime) -> tuple[R, bool]:
 
 
 def matches_labels(obj: Resource, labels: dict[str, str] | None) -> bool:
+    """Every selector term holds; a deprecated key selects its `o2.dev/` name (crds.labels)."""
     if not labels:
         return True
     own = obj.metadata.labels
-    return all(own.get(k) == v for k, v in labels.items())
+    return all(own.get(canonical(k)) == v for k, v in labels.items())

@@ -12,7 +12,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from crds.errors import O2Error
+from procutil import pdeath
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ DEFAULT_PEER_PORT = 2380
 PROGRESS_NOTIFY_INTERVAL = 5
 """Seconds; matches store.etcd.Connection.progress_interval."""
 LOOPBACK = "127.0.0.1"
-PDEATH_EXEC = Path(__file__).with_name("pdeath_exec.py")
+PDEATH_EXEC = Path(pdeath.SCRIPT)
 """Run as `python -I -S PDEATH_EXEC <ppid> <etcd argv...>`: etcd dies with its spawning thread."""
 
 
@@ -181,7 +181,7 @@ class EmbeddedEtcd:
 
     def wrapped_command(self) -> list[str]:
         """`command()` behind the parent-death exec wrapper, armed for the calling process."""
-        return [sys.executable, "-I", "-S", str(PDEATH_EXEC), str(os.getpid()), *self.command()]
+        return pdeath.wrap(self.command())
 
     def _check_ports(self) -> None:
         for port, role, flag in (
@@ -205,7 +205,7 @@ class EmbeddedEtcd:
     def launch(self) -> None:
         """Spawn etcd without waiting for health; etcd is bound to the calling thread's life.
 
-        etcd runs under the store/pdeath_exec.py wrapper, which sets PR_SET_PDEATHSIG=SIGKILL:
+        etcd runs under the procutil/pdeath.py wrapper, which sets PR_SET_PDEATHSIG=SIGKILL:
         the kernel kills etcd when the thread that spawned it exits (or its whole process dies,
         even by SIGKILL), so no orphaned etcd outlives `o2 up` or a killed test run. Hence launch
         from the main thread or the event loop's thread, never from a short-lived worker thread.

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from crds.errors import CompactedError, UnreadableObjectError
+from crds.labels import canonical
 from crds.resource import Resource
 from store.api import Store, WatchEvent
 
@@ -121,7 +122,7 @@ class Informer(Generic[R]):
     def list(self, *, labels: Mapping[str, str] | None = None) -> builtins.list[R]:
         if not labels:
             return list(self._items.values())
-        first, *rest = (f"{k}={v}" for k, v in labels.items())
+        first, *rest = (f"{canonical(k)}={v}" for k, v in labels.items())  # legacy keys too
         names = set(self._indexes[LABEL_INDEX].get(first, ()))
         for pair in rest:
             names &= self._indexes[LABEL_INDEX].get(pair, set())

@@ -6,7 +6,6 @@ provide the backend, so the fake and the real store share semantics by construct
 
 from __future__ import annotations
 
-import builtins
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
@@ -21,7 +20,15 @@ from crds.errors import (
 from crds.meta import utcnow
 from crds.resource import Resource
 from store import codec
-from store.api import DEFAULT_PREFIX, Fence, ListResult, RuntimeKV, Store, WatchEvent
+from store.api import (
+    DEFAULT_PREFIX,
+    BatchResult,
+    Fence,
+    ListResult,
+    RuntimeKV,
+    Store,
+    WatchEvent,
+)
 from store.batched import BatchedWrites, merge_for_status, merge_for_update
 from store.kv import KV, Compare, Delete, Get, KVBackend, KVEvent, Put
 from store.rawkv import ObjectCache
@@ -250,12 +257,12 @@ class ResourceStore(BatchedWrites):
 
     # ----- batched writes (store.batched) ------------------------------------------------
 
-    async def update_many(self, objs: Sequence[R]) -> builtins.list[R | Exception]:
+    async def update_many(self, objs: Sequence[R]) -> BatchResult[R]:
         """Many `update`s (same merge, generation and no-op rules; leases kept) in few txns;
-        per-item results in order, an item whose CAS lost gets its own update's answer."""
+        an item whose CAS lost gets its own update's answer."""
         return await self._write_many(objs, merge=merge_for_update, single=self.update)
 
-    async def update_status_many(self, objs: Sequence[R]) -> builtins.list[R | Exception]:
+    async def update_status_many(self, objs: Sequence[R]) -> BatchResult[R]:
         """Many `update_status`s in few txns; per-item results in order."""
         return await self._write_many(objs, merge=merge_for_status, single=self.update_status)
 

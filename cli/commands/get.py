@@ -24,7 +24,7 @@ from cli.printers import (
     yaml_text,
 )
 from cli.runtime import connect, print_out, run, warn, write_out
-from cli.selectors import complete_kind, matches, parse_selector, resolve_kinds
+from cli.selectors import complete_kind, matches, modern_selector, parse_selector, resolve_kinds
 from crds.errors import FieldError, O2Error, ValidationError
 from crds.resource import KindInfo, Resource
 from store.api import Store
@@ -43,7 +43,7 @@ o2 get environments
 o2 get env physics-1 -o yaml
 o2 get env physics-1 -o jsonpath='{.status.state}'
 o2 get tasks -o jsonpath='{.items[*].metadata.name}'
-o2 get tasks -l environment=physics-1 -o wide
+o2 get tasks -l o2.dev/environment=physics-1 -o wide
 o2 get all
 o2 get env -o json | o2 apply -f -       # round-trips as `unchanged`
 o2 get tasks -w                          # then stream every change live
@@ -270,6 +270,14 @@ def _wanted(obj: Resource, *, names: list[str], selector: dict[str, str]) -> boo
     return matches(obj.metadata.labels, selector)
 
 
+def _selector(text: str | None) -> dict[str, str]:
+    """`-l`, with deprecated o2 label keys renamed (and one warning line on stderr)."""
+    selector, warning = modern_selector(parse_selector(text))
+    if warning:
+        warn(warning)
+    return selector
+
+
 def get_command(
     ctx: typer.Context,
     *,
@@ -296,7 +304,7 @@ def get_command(
             kind=kind,
             names=list(names or []),
             output=parse_output(output),
-            selector=parse_selector(selector),
+            selector=_selector(selector),
             watch=watch,
         ),
     )

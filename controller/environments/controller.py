@@ -5,42 +5,46 @@ acts: task deletes, creates, updates (bounded concurrency); the run number from 
 counter `<prefix>/runtime/run-number` (RuntimeKV.increment: a txn, so never handed out twice,
 also across failover; a number burned by a crash before the status write is simply skipped);
 hooks (controller.environments.hooks); the status, CAS on the environment's resourceVersion.
+A step that awaits hooks does not hold a worker: it starts them and is kept (a HookStep) until
+they end, when the hook runner requeues the environment and its next reconcile writes that
+step's status (events meanwhile find it still held and return at once).
 After its writes it waits until the informer caches show them, so the next reconcile of the
 same key never plans from a stale read. Reconciles of a large environment that only wait for its
-tasks are paced: the next one starts at least PACE x the previous one's compute time after it
-ended (every Task change requeues the environment, and during a transition over 10,000 tasks
-they come continuously: back-to-back plans would take most of the manager's CPU from the task
-controller the transition waits for). A reconcile that wrote tasks or advanced a step is
-followed at once. The idle pool (reusable tasks released by finished
-environments) is swept under its own queue key: tasks idle longer than `idle_ttl` are deleted.
-Options (ctx.options): `clock` (a `() -> datetime`), `deploy_timeout`, `transition_timeout`
-and `idle_ttl` seconds.
+tasks are paced (`Result.pace`: the queue holds the key): the next one starts at least PACE x
+the previous one's compute time after it ended (every Task change requeues the environment,
+and during a transition over 10,000 tasks they come continuously: back-to-back plans would take
+most of the manager's CPU from the task controller the transition waits for). A reconcile that
+wrote tasks or advanced a step is followed at once. The idle pool (reusable tasks released by
+finished environments) is swept by the job `idle-pool`: tasks idle longer than `idle_ttl` are
+deleted.
+Settings: `ctx.settings.environments` (`--deploy-timeout`, `--transition-timeout`,
+`--idle-ttl`); time from `ctx.clock`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from controller.configs.resolve import ConfigIndex
 from controller.environments.expand import Expansion, expand
-from controller.environments.hooks import HookResult, HookRunner
+from controller.environments.hooks import HookResult, HookRunner, HookStep, transition_started
 from controller.environments.plan import (
     DETECTOR_IN_USE,
-    ENV_LABEL,
     EVENT_TARGET,
-    IDLE_LABEL,
     Options,
     Plan,
     plan,
 )
 from controller.environments.status import hooks_failed, stalled, with_run_number
 from controller.environments.taskset import expired_idle
-from controller.runtime.reconciler import Context, Reconciler, Result, Watch, label_value
+from controller.runtime.reconciler import Context, Job, Reconciler, Result, Watch, label_value
 from crds.conditions import STALLED, get_condition
 from crds.errors import (
     AlreadyExistsError,
@@ -50,24 +54,20 @@ from crds.errors import (
     ValidationError,
 )
 from crds.kinds.componentconfig import ComponentConfig
-from crds.kinds.environment import Environment, EnvironmentStatus, TransitionProgress
+from crds.kinds.environment import Environment, EnvironmentStatus
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
-from crds.meta import utcnow
+from crds.labels import ENV_LABEL, IDLE_LABEL
 from store.informer import CacheEvent
 
 log = logging.getLogger(__name__)
 
 WRITES_IN_FLIGHT = 32
-IDLE_POOL_KEY = "idle-pool.tasks"
-"""The queue key of the idle-pool sweep (no Environment can have this name: it holds '.')."""
-DEFAULT_IDLE_TTL = 3600.0
+IDLE_POOL_JOB = "idle-pool"
 IDLE_POOL_PERIOD = 60.0
 EXPANSION_CACHE = 64
 """Environments whose last expansion is kept (a cache hit skips re-rendering every template)."""
-CATCH_UP = 5.0
-"""Seconds to wait for the caches to show our own writes."""
 PACE = 2.0
 """Gap before the next reconcile of an environment, in units of the previous one's compute
 time (observe + plan) times the share of tasks still to reach the transition's target: the
@@ -87,19 +87,15 @@ class EnvironmentReconciler(Reconciler):
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.clock: Callable[[], datetime] = ctx.options.get("clock", utcnow)
-        defaults = Options()
+        settings = ctx.settings.environments
         self.options = Options(
-            deploy_timeout=float(ctx.options.get("deploy_timeout", defaults.deploy_timeout)),
-            transition_timeout=float(
-                ctx.options.get("transition_timeout", defaults.transition_timeout)
-            ),
+            deploy_timeout=settings.deploy_timeout, transition_timeout=settings.transition_timeout
         )
         self.hooks = HookRunner()
-        self.idle_ttl = float(ctx.options.get("idle_ttl", DEFAULT_IDLE_TTL))
+        self.idle_ttl = settings.idle_ttl
         self._expansions: OrderedDict[str, tuple[object, int | None, Expansion]] = OrderedDict()
-        self._paced: dict[str, float] = {}
-        """Environment name -> loop time before which its next reconcile waits."""
+        self._hook_steps: dict[str, HookStep] = {}
+        """Environment name -> its step held until the hooks it awaits have ended."""
 
     def watches(self) -> Sequence[Watch]:
         return [
@@ -131,21 +127,24 @@ class EnvironmentReconciler(Reconciler):
 
     # ---- reconcile -----------------------------------------------------------------------------
 
-    def resync_keys(self) -> Iterable[str]:
-        return [*self.ctx.cache(Environment).names(), IDLE_POOL_KEY]
+    def jobs(self) -> Sequence[Job]:
+        return [Job(IDLE_POOL_JOB, self._expire_idle, period=self.resync_period)]
+
+    async def on_stop(self, *, graceful: bool) -> None:
+        """Held steps are dropped with the term: the next one plans them again (their hooks
+        run on, and a step of the same transition takes their outcomes)."""
+        self._hook_steps.clear()
 
     async def reconcile(self, key: str) -> Result:
-        if key == IDLE_POOL_KEY:
-            return await self._expire_idle()
+        held = self._hook_steps.get(key)
+        if held is not None:
+            return await self._finish(held)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        if self._paced.get(key, started) > started:
-            return Result(requeue_after=self._paced[key] - started)
         env = self.ctx.cache(Environment).get(key)
         if env is None or env.metadata.deletion_timestamp is not None:
-            self._paced.pop(key, None)
             return Result()
-        now = self.clock()
+        now = self.ctx.clock.now()
         workflow = self.ctx.cache(Workflow).get(env.spec.workflow)
         if workflow is None:
             message = f"workflow {env.spec.workflow!r} not found: apply it first"
@@ -171,9 +170,7 @@ class EnvironmentReconciler(Reconciler):
         computed = loop.time() - started
         acted = await self._act(env, result, now=now)
         if computed >= PACE_FROM and only_waits(env, result):
-            self._paced[key] = loop.time() + PACE * computed * _remaining(result.status)
-        else:
-            self._paced.pop(key, None)
+            return replace(acted, pace=PACE * computed * _remaining(result.status))
         return acted
 
     def _expansion(
@@ -231,45 +228,55 @@ class EnvironmentReconciler(Reconciler):
             number = await self.ctx.kv.increment(f"{self.ctx.store.prefix}/{RUN_NUMBER_KEY}")
             log.info("Allocated run number", extra={"environment": env.name, "run": number})
             status = with_run_number(status, number)
-        self.hooks.prune(env.metadata.uid, keep=_started(result.transition or status.transition))
-        status = await self._run_hooks(env, result, status, now=now)
+        progress = result.transition or status.transition
+        self.hooks.prune(env.metadata.uid, keep=transition_started(progress))
+        step = HookStep(env, result, status, now, revision)
+        for key, hook in step.keyed(result.start_hooks):
+            self.hooks.start(key, hook)
+        return await self._finish(step)
+
+    async def _finish(self, step: HookStep) -> Result:
+        """Write the step's status once the hooks it awaits have ended (at once when it awaits
+        none); until then hold the step and return: the hook runner requeues the environment."""
+        env, result = step.env, step.plan
+        requeue = functools.partial(self.requeue, env.name)
+        outcomes = self.hooks.collect(step.keyed(result.await_hooks), then=requeue)
+        if outcomes is None:
+            self._hook_steps[env.name] = step
+            return Result()
+        self._hook_steps.pop(env.name, None)
+        status = self._after_hooks(step, outcomes)
         for note in result.notes:
             self.ctx.events.event(
                 env, reason=note.reason, message=note.message, warning=note.type == "Warning"
             )
         written = await self._write_status(env, status)
-        await self._caught_up(Task, revision)
+        await self.ctx.caught_up(Task, step.revision)
         if written is not env:
-            await self._caught_up(Environment, written.metadata.resource_version or 0)
+            await self.ctx.caught_up(Environment, written.metadata.resource_version)
         return Result(requeue_after=result.requeue_after)
 
-    async def _run_hooks(
-        self, env: Environment, result: Plan, status: EnvironmentStatus, *, now: datetime
-    ) -> EnvironmentStatus:
-        if not (result.start_hooks or result.await_hooks):
-            return status
-        started = _started(result.transition)
-        for hook in result.start_hooks:
-            self.hooks.start((env.metadata.uid, started, hook.path), hook)
-        outcomes: list[HookResult] = await asyncio.gather(
-            *(self.hooks.wait((env.metadata.uid, started, h.path), h) for h in result.await_hooks)
-        )
+    def _after_hooks(self, step: HookStep, outcomes: list[HookResult]) -> EnvironmentStatus:
+        """Report each hook's outcome; the step's status, or `hooks_failed` on failures."""
         for outcome in outcomes:
             self.ctx.events.event(
-                env,
+                step.env,
                 reason="HookSucceeded" if outcome.ok else "HookFailed",
                 message=f"{outcome.hook.path} {' '.join(outcome.hook.argv)}: {outcome.message}",
                 warning=not outcome.ok,
             )
         failures = [(o.hook, o.message) for o in outcomes if not o.ok]
         if not failures:
-            return status
-        return hooks_failed(env, failures, now=now, status=status, progress=result.transition)
+            return step.status
+        return hooks_failed(
+            step.env, failures, now=step.now, status=step.status, progress=step.plan.transition
+        )
 
     async def _expire_idle(self) -> Result:
         """Delete idle-pool tasks released more than `idle_ttl` seconds ago; look again later."""
         idle = self.ctx.cache(Task).list(labels={IDLE_LABEL: "true"})
-        for task in expired_idle(idle, now=self.clock(), ttl=timedelta(seconds=self.idle_ttl)):
+        ttl = timedelta(seconds=self.idle_ttl)
+        for task in expired_idle(idle, now=self.ctx.clock.now(), ttl=ttl):
             log.info("Idle task expired", extra={"task": task.name})
             await self._delete(task)
         return Result(requeue_after=min(self.idle_ttl, IDLE_POOL_PERIOD))
@@ -295,15 +302,12 @@ class EnvironmentReconciler(Reconciler):
         """`update_many`: a task whose write lost (conflict, gone) is re-planned next time."""
         if not tasks:
             return 0
-        revision = 0
-        for task, written in zip(tasks, await self.ctx.store.update_many(tasks), strict=True):
-            if isinstance(written, (ConflictError, NotFoundError)):
-                log.info("Task write skipped, will re-plan", extra={"task": task.name})
-            elif isinstance(written, Exception):
-                raise written
-            else:
-                revision = max(revision, written.metadata.resource_version or 0)
-        return revision
+        result = await self.ctx.store.update_many(tasks)
+        for task in (*result.conflicts, *result.missing):
+            log.info("Task write skipped, will re-plan", extra={"task": task.name})
+        if result.errors:
+            raise result.errors[0][1]
+        return result.revision
 
     async def _revision_of(self, write: Awaitable[Task]) -> int:
         try:
@@ -326,17 +330,6 @@ class EnvironmentReconciler(Reconciler):
         if status == env.status:
             return env
         return await self.ctx.store.update_status(env.model_copy(update={"status": status}))
-
-    async def _caught_up(self, kind: type[Task] | type[Environment], revision: int) -> None:
-        """Until the cache of `kind` shows our write at `revision` (bounded: never hang)."""
-        if revision <= 0:
-            return
-        cache = self.ctx.cache(kind)
-        try:
-            async with asyncio.timeout(CATCH_UP):
-                await cache.wait_for_revision(revision)
-        except TimeoutError:
-            log.warning("Cache did not catch up", extra={"kind": kind.KIND, "revision": revision})
 
 
 def _remaining(status: EnvironmentStatus) -> float:
@@ -365,11 +358,6 @@ def only_waits(env: Environment, result: Plan) -> bool:
 def _waits_for_detector(env: Environment) -> bool:
     cond = get_condition(env.status.conditions, STALLED)
     return cond is not None and cond.status == "True" and cond.reason == DETECTOR_IN_USE
-
-
-def _started(progress: TransitionProgress | None) -> str:
-    """The key part that tells transitions apart: when the transition started."""
-    return progress.started_at.isoformat() if progress and progress.started_at else ""
 
 
 def _configs_key(configs: Iterable[ComponentConfig]) -> tuple[tuple[str, int, int], ...]:

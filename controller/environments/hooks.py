@@ -2,9 +2,12 @@
 
 No shell: the rendered argv is executed as is. Each hook runs in its own session; on timeout
 its whole process group gets SIGKILL. Output (stdout and stderr merged) is captured and its
-tail kept for the status message and the Event. A hook started at one step and awaited at a
-later one is kept as an asyncio task keyed by (environment uid, transition start, hook path);
-if the controller restarted in between, the await step runs it again (at-least-once).
+tail kept for the status message and the Event. Hooks run as asyncio tasks of the HookRunner,
+never inside a reconcile: a step starts them and returns (held as a `HookStep`), the runner
+calls back as each awaited hook ends, and a later reconcile collects the outcomes and finishes
+the step. A hook started at one step and awaited at a later one is keyed by (environment uid,
+transition start, hook path); if the controller restarted in between, the await step runs it
+again (at-least-once).
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from controller.environments.expand import Hook
+from controller.environments.plan import Plan
+from crds.kinds.environment import Environment, EnvironmentStatus, TransitionProgress
+from procutil import kill_group
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +57,11 @@ async def run_hook(hook: Hook) -> HookResult:
         async with asyncio.timeout(hook.timeout):
             out, _ = await proc.communicate()
     except TimeoutError:
-        _kill_group(proc.pid)
+        kill_group(proc.pid)
         await proc.wait()
         return HookResult(hook, False, None, "", f"timed out after {hook.timeout:g}s")
     except asyncio.CancelledError:
-        _kill_group(proc.pid)
+        kill_group(proc.pid)
         with contextlib.suppress(ProcessLookupError):
             await proc.wait()
         raise
@@ -68,40 +74,70 @@ async def run_hook(hook: Hook) -> HookResult:
     return HookResult(hook, ok, code, text, message)
 
 
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
 HookKey = tuple[str, str, str]
+"""(environment uid, transition start, hook path)."""
+
+
+def transition_started(progress: TransitionProgress | None) -> str:
+    """The key part that tells transitions apart: when the transition started."""
+    return progress.started_at.isoformat() if progress and progress.started_at else ""
+
+
+@dataclass(frozen=True)
+class HookStep:
+    """One reconcile of an environment, held while the hooks it awaits run: planned once (the
+    plan, its time, the status with its run number), finished when they have all ended."""
+
+    env: Environment
+    plan: Plan
+    status: EnvironmentStatus
+    now: datetime
+    revision: int
+    """The revision of its task writes (the caches must show it once the step is written)."""
+
+    def keyed(self, hooks: Iterable[Hook]) -> list[tuple[HookKey, Hook]]:
+        started = transition_started(self.plan.transition)
+        return [((self.env.metadata.uid, started, h.path), h) for h in hooks]
 
 
 class HookRunner:
-    """Starts hooks and awaits them, possibly at a later step (see the module docstring)."""
+    """Runs hooks in the background and hands their outcomes to a later reconcile."""
 
     def __init__(self) -> None:
         self._running: dict[HookKey, asyncio.Task[HookResult]] = {}
+        self._watched: set[HookKey] = set()
 
     def start(self, key: HookKey, hook: Hook) -> None:
         """Start `hook` in the background unless it is already running under `key`."""
         if key not in self._running:
             self._running[key] = asyncio.create_task(run_hook(hook), name=f"hook-{hook.path}")
 
-    async def wait(self, key: HookKey, hook: Hook) -> HookResult:
-        """The result of the hook started under `key` (run now if it was never started here)."""
-        self.start(key, hook)
-        task = self._running[key]
-        try:
-            return await asyncio.shield(task)
-        finally:
-            if task.done():
+    def collect(
+        self, awaited: Sequence[tuple[HookKey, Hook]], *, then: Callable[[], None]
+    ) -> list[HookResult] | None:
+        """The outcomes of `awaited` once every one has ended (then forgotten); None while
+        any still runs, and `then()` is called as each of those ends. A hook never started here
+        (the controller restarted since its trigger step) starts now: at-least-once."""
+        for key, hook in awaited:
+            self.start(key, hook)
+        tasks = [self._running[key] for key, _ in awaited]
+        if all(task.done() for task in tasks):
+            for key, _ in awaited:
                 self._running.pop(key, None)
+                self._watched.discard(key)
+            return [task.result() for task in tasks]
+        for (key, _), task in zip(awaited, tasks, strict=True):
+            if not task.done() and key not in self._watched:
+                self._watched.add(key)
+                task.add_done_callback(lambda _task: then())
+        return None
 
     def prune(self, uid: str, *, keep: str) -> None:
         """Forget (and kill) hooks of environment `uid` that belong to another transition than
         the one that started at `keep` ("" when none is in progress)."""
         for key in [k for k in self._running if k[0] == uid and k[1] != keep]:
             self._running.pop(key).cancel()
+            self._watched.discard(key)
 
     def __len__(self) -> int:
         return len(self._running)
@@ -110,6 +146,7 @@ class HookRunner:
         """Cancel every hook still running (their processes are killed)."""
         tasks = list(self._running.values())
         self._running.clear()
+        self._watched.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -51,9 +51,6 @@ from controller.environments.status import (
     with_run_number,
 )
 from controller.environments.taskset import (
-    ENV_LABEL,
-    IDLE_LABEL,
-    ROLE_LABEL,
     TaskSet,
     properties_digest,
     stale,
@@ -71,9 +68,6 @@ from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
 
 __all__ = [
-    "ENV_LABEL",
-    "IDLE_LABEL",
-    "ROLE_LABEL",
     "Note",
     "Options",
     "Plan",

@@ -8,12 +8,12 @@
   Command, resources and constraints are updated in place and apply at the next launch.
 - Reconfigure: a task is stale when the properties its process was configured with differ from
   the desired ones: status.configuredProperties when the task controller reports it, else the
-  `o2.configured-with` annotation this controller records when it changes the properties of a
+  `o2.dev/configured-with` annotation this controller records when it changes the properties of a
   configured task. A stale task whose reconfigure is allowed now is sent to STANDBY (RESET),
   then back to the target (CONFIGURE with the new spec.properties).
 - Dropped tasks go to DONE, then are deleted once stopped. At EXIT, reusable tasks are sent to
-  STANDBY and released to the idle pool (no owner, no environment, label o2.idle=true and an
-  `o2.idle-since` annotation); a new environment adopts an idle task of the same class,
+  STANDBY and released to the idle pool (no owner, no environment, label o2.dev/idle=true and an
+  `o2.dev/idle-since` annotation); a new environment adopts an idle task of the same class,
   resolved command and constraints (hence host) instead of creating one.
 """
 
@@ -27,16 +27,9 @@ from functools import cached_property
 from controller.environments.expand import ExpandedTask, Expansion, properties_digest
 from crds.kinds.environment import Environment
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskSpec
+from crds.labels import CONFIGURED_WITH, ENV_LABEL, IDLE_LABEL, IDLE_SINCE, ROLE_LABEL
 from crds.meta import ObjectMeta, OwnerReference
 from crds.names import join_label
-
-ENV_LABEL = "o2.environment/name"
-ROLE_LABEL = "o2.role"
-IDLE_LABEL = "o2.idle"
-IDLE_SINCE = "o2.idle-since"
-CONFIGURED_WITH = "o2.configured-with"
-"""Annotation: digest of the properties a configured process was configured with, recorded
-when they change before the process is reconfigured."""
 
 _LIVE_FIELDS = ("command", "wants", "constraints", "properties", "critical", "reusable", "role")
 _ADOPT_FIELDS = ("task_class", "control", "command", "constraints")

@@ -110,8 +110,12 @@ class Scope:
             raise TemplateError(where, short(source), str(exc)) from exc
         return evaluate(template, _Lookup(self), where=where, source=source)
 
-    def _resolve(self, name: str) -> object:
-        """The rendered value of `name` below the layer it is being resolved at, or missing."""
+    def has_function(self, name: str) -> bool:
+        return name in self._functions
+
+    def resolve(self, name: str) -> object:
+        """The rendered value of `name` below the layer it is being resolved at, or missing
+        (what a template sees under that name, during a render)."""
         work = self._work
         assert work is not None
         ceiling = work.resolving.get(name, len(self._layers))
@@ -164,7 +168,7 @@ class _Lookup(Mapping[str, object]):
         self._scope = scope
 
     def __getitem__(self, key: str) -> object:
-        value = self._scope._resolve(key)
+        value = self._scope.resolve(key)
         if value is jinja2.utils.missing:
             raise KeyError(key)
         return value
@@ -173,7 +177,7 @@ class _Lookup(Mapping[str, object]):
         if not isinstance(key, str):
             return False
         scope = self._scope
-        return key in scope.names() or key in scope._functions or key in ENGINE.globals
+        return key in scope.names() or scope.has_function(key) or key in ENGINE.globals
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._scope.names())

@@ -5,26 +5,22 @@ observe (GitSource, informer caches, git) -> plan (controller.gitsource.plan, pu
 Triggers: the interval (Result(requeue_after)), an `o2.dev/sync-requested-at` annotation
 (`o2 sync`), an `o2.dev/diff-requested-at` annotation (`o2 diff gitsource`: plan only), and
 any change to an object carrying the source's label (drift is seen at once, from the cache,
-without fetching). Options (ctx.options): `data_dir` (the git cache goes to
-`<data_dir>/gitsource`), `git_timeout` seconds.
+without fetching). Settings: `ctx.settings.gitsource` (`--data-dir`: the git cache goes to
+`<data_dir>/gitsource`; `--git-timeout`); time from `ctx.clock`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from itertools import groupby
-from pathlib import Path
 from typing import Any
 
 from controller.gitsource.act import UNTOUCHED, Written, claim_apply, prune
-from controller.gitsource.git import GIT_TIMEOUT, GitCache
+from controller.gitsource.git import GitCache
 from controller.gitsource.manifests import describe_errors, parse_files
 from controller.gitsource.plan import (
     ObjKey,
@@ -57,12 +53,12 @@ from crds.errors import (
     ValidationError,
 )
 from crds.kinds.gitsource import (
-    SOURCE_LABEL,
     DiffResult,
     GitSource,
     GitSourceStatus,
 )
-from crds.meta import Condition, utcnow
+from crds.labels import SOURCE_LABEL
+from crds.meta import Condition
 from crds.resource import Resource, all_kinds
 from store.embedded import default_data_dir
 from store.informer import CacheEvent
@@ -75,9 +71,6 @@ ERROR_RETRY = 30.0
 """Seconds before retrying a failed fetch (or the interval, when shorter)."""
 PARSED_CACHE = 32
 """Parsed commits kept in memory (a no-op resync re-parses nothing)."""
-
-CATCH_UP = 5.0
-"""Seconds to wait for the caches to show our own writes before computing health."""
 
 
 @dataclass(frozen=True)
@@ -107,11 +100,9 @@ class GitSourceReconciler(Reconciler):
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        root = Path(ctx.options.get("data_dir") or default_data_dir().parent) / "gitsource"
-        timeout = float(ctx.options.get("git_timeout", GIT_TIMEOUT))
-        self.git = Sources(GitCache(root, timeout=timeout))
-        self.monotonic: Callable[[], float] = ctx.options.get("monotonic", time.monotonic)
-        self.clock: Callable[[], datetime] = ctx.options.get("clock", utcnow)
+        settings = ctx.settings.gitsource
+        root = (settings.data_dir or default_data_dir().parent) / "gitsource"
+        self.git = Sources(GitCache(root, timeout=settings.git_timeout))
         self.models = {i.kind: i.model for i in all_kinds() if i.kind != "Event"}
         self._fetched: dict[str, Fetched] = {}
         self._fetch_errors: dict[str, tuple[float, SourceError]] = {}
@@ -162,14 +153,14 @@ class GitSourceReconciler(Reconciler):
             await self._hold_last_good(gs, failure, request=request)
         else:
             await self._apply(gs, fetched.commit, fetched.desired, request=request)
-        elapsed = self.monotonic() - fetched.at
+        elapsed = self.ctx.clock.monotonic() - fetched.at
         return Result(requeue_after=max(interval - elapsed, 0.5))
 
     async def _current(self, gs: GitSource, *, force: bool, interval: float) -> Fetched:
         """The cached fetch, or a new one when due, requested, or the spec moved."""
         spec_key = (gs.spec.url, gs.spec.ref, gs.spec.path)
         cached = self._fetched.get(gs.metadata.name)
-        now = self.monotonic()
+        now = self.ctx.clock.monotonic()
         if not force and cached and cached.spec_key == spec_key and now - cached.at < interval:
             return cached
         recent = self._fetch_errors.get(gs.metadata.name)
@@ -262,7 +253,7 @@ class GitSourceReconciler(Reconciler):
             health_of(self._live([(e.kind, e.name)]).get((e.kind, e.name))) for e in plan.inventory
         )
         status, conditions = synced(
-            gs.status, plan, outcome, health=health, request=request, now=self.clock()
+            gs.status, plan, outcome, health=health, request=request, now=self.ctx.clock.now()
         )
         if failure is not None:
             status, failing = failed(
@@ -309,7 +300,7 @@ class GitSourceReconciler(Reconciler):
         base = gs
         try:
             written = await write_status(
-                self.ctx.store, base, status, conditions=conditions, now=self.clock()
+                self.ctx.store, base, status, conditions=conditions, now=self.ctx.clock.now()
             )
         except ConflictError:
             # metadata moved (e.g. an `o2 sync` annotation) while we acted: keep our report
@@ -317,21 +308,14 @@ class GitSourceReconciler(Reconciler):
             if base.metadata.generation != gs.metadata.generation:
                 raise
             written = await write_status(
-                self.ctx.store, base, status, conditions=conditions, now=self.clock()
+                self.ctx.store, base, status, conditions=conditions, now=self.ctx.clock.now()
             )
         if written is base:
             return False
-        await self._seen(GitSource, written.metadata.resource_version)
+        # the next reconcile must not act on an older copy: a stale lastAppliedCommit would
+        # turn drift into a new commit
+        await self.ctx.caught_up(GitSource, written.metadata.resource_version)
         return True
-
-    async def _seen(self, kind: type[Resource], revision: int | None) -> None:
-        """Until the cache of `kind` holds our write: the next reconcile must not act on an
-        older copy (a stale lastAppliedCommit would turn drift into a new commit)."""
-        if revision:
-            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(CATCH_UP):
-                    await self.ctx.cache(kind).wait_for_revision(revision)
 
     # ----- diff requests --------------------------------------------------------------------
 
@@ -339,14 +323,14 @@ class GitSourceReconciler(Reconciler):
         """Plan the newest commit without acting; the answer goes to status.lastDiff."""
         request = diff_request(gs) or ""
         try:
-            fetched = await self._fetch(gs, at=self.monotonic())
+            fetched = await self._fetch(gs, at=self.ctx.clock.monotonic())
         except SourceError as exc:
             result = DiffResult(request=request, error=str(exc))
         else:
             result = self._diff_result(gs, fetched, request=request)
         status, conditions = diffed(gs.status, result)
         written = await write_status(self.ctx.store, gs, status, conditions=conditions)
-        await self._seen(GitSource, written.metadata.resource_version)
+        await self.ctx.caught_up(GitSource, written.metadata.resource_version)
         return written
 
     def _diff_result(self, gs: GitSource, fetched: Fetched, *, request: str) -> DiffResult:
@@ -405,4 +389,4 @@ class GitSourceReconciler(Reconciler):
         for (kind, _), (_, revision) in results.items():
             newest[kind] = max(newest.get(kind, 0), revision)
         for kind, revision in newest.items():
-            await self._seen(self.models[kind], revision)
+            await self.ctx.caught_up(self.models[kind], revision)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from crds.errors import FieldError, SourceError, ValidationError
+from procutil import signal_group
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +182,7 @@ def _git_env() -> dict[str, str]:
 async def _kill(proc: asyncio.subprocess.Process) -> None:
     """Kill git and whatever it started (its own session), then reap it."""
     if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        signal_group(proc.pid, signal.SIGKILL)
     with contextlib.suppress(Exception):
         await proc.wait()
 

@@ -24,13 +24,12 @@ from typing import Any, Literal, TypeVar
 from crds.conditions import get_condition
 from crds.kinds.environment import Environment
 from crds.kinds.gitsource import (
-    COMMIT_ANNOTATION,
-    SOURCE_LABEL,
     DriftEntry,
     HealthState,
     InventoryEntry,
     PendingChange,
 )
+from crds.labels import COMMIT_ANNOTATION, SOURCE_LABEL
 from crds.resource import Resource, apply_rank
 
 R = TypeVar("R", bound=Resource)

@@ -14,14 +14,13 @@ from datetime import datetime
 from controller.gitsource.plan import Plan
 from controller.runtime.status import condition
 from crds.kinds.gitsource import (
-    DIFF_REQUESTED_AT,
-    SYNC_REQUESTED_AT,
     DiffResult,
     GitSource,
     GitSourceStatus,
     HealthState,
     SyncSummary,
 )
+from crds.labels import DIFF_REQUESTED_AT, SYNC_REQUESTED_AT
 from crds.meta import Condition
 
 CONFLICT = "Conflict"

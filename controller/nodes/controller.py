@@ -1,55 +1,52 @@
 """NodeReconciler: keeps one Node resource per Mesos agent, from the master's agent list.
 
-The reserved key `@agents` (never a Node name) polls `GET /master/slaves` every
-`node_poll_period` seconds (`$O2_NODE_POLL_PERIOD`, default 5) while leading: it creates a Node
+A controller of one job and no keys: the job `agents` polls `GET /master/slaves` every
+`--node-poll-period` seconds (`$O2_NODE_POLL_PERIOD`, default 5) while leading: it creates a Node
 for every new agent and writes every Node's status (hostname, agent id, attributes, resources
 total/allocated, o2 task count, Ready, last seen) in one batched status write. Nodes whose agent
 left stay, marked not Ready. `spec.unschedulable` (cordon) is read by the task controller.
+Nodes and Tasks are only read (cached kinds): no change of theirs needs a poll sooner.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 
 from controller.mesos.master import fetch_agents
 from controller.nodes import inventory
-from controller.runtime.reconciler import Context, Reconciler, Result, Watch
+from controller.runtime.reconciler import Context, Job, Reconciler, Result
 from controller.runtime.status import with_conditions
 from crds.errors import AlreadyExistsError, MesosError
 from crds.kinds.node import Node, NodeStatus
 from crds.kinds.task import TERMINAL_PHASES, Task
-from crds.meta import ObjectMeta, utcnow
+from crds.meta import ObjectMeta
 
 log = logging.getLogger(__name__)
 
-AGENTS_KEY = "@agents"
+AGENTS_JOB = "agents"
+SAFETY_PERIOD = 300.0
+"""The poll also runs this often whatever it asked for (after a permanent failure)."""
 
 
 class NodeReconciler(Reconciler):
     name = "nodes"
-    kind = Node
-    workers = 2
-    resync_period = 300.0
+    cached_kinds = (Node, Task)  # Task: the o2 task count per agent
+    workers = 0
+    resync_period = None
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        mesos = str(ctx.options.get("mesos") or os.environ.get("O2_MESOS") or "")
-        self.master = mesos.split(",", maxsplit=1)[0].strip() if mesos else ""
-        period = ctx.options.get("node_poll_period") or os.environ.get("O2_NODE_POLL_PERIOD")
-        self.period = float(str(period or 5.0))
+        self.master = ctx.settings.nodes.master
+        self.period = ctx.settings.nodes.poll_period
 
-    def watches(self) -> list[Watch]:
-        return [Watch(Task, lambda _event: ())]  # keeps the Task cache warm for task counts
+    def jobs(self) -> Sequence[Job]:
+        """The poll, when there is a master to poll."""
+        return [Job(AGENTS_JOB, self.poll, period=SAFETY_PERIOD)] if self.master else []
 
-    def resync_keys(self) -> Iterable[str]:
-        return [AGENTS_KEY]
-
-    async def reconcile(self, key: str) -> Result:
-        if key != AGENTS_KEY or not self.master:
-            return Result()
+    async def poll(self) -> Result:
+        """Read the agent list and sync the Nodes; again after the poll period."""
         try:
             doc = await fetch_agents(self.master)
         except MesosError as exc:
@@ -57,7 +54,7 @@ class NodeReconciler(Reconciler):
                 "Cannot read the agent list", extra={"master": self.master, "error": str(exc)}
             )
             return Result(requeue_after=self.period)
-        await self.sync(inventory.parse_agents(doc), now=utcnow())
+        await self.sync(inventory.parse_agents(doc), now=self.ctx.clock.now())
         return Result(requeue_after=self.period)
 
     async def sync(self, agents: list[inventory.AgentSummary], *, now: datetime) -> int:
@@ -74,12 +71,11 @@ class NodeReconciler(Reconciler):
             if new != node.status:
                 updated.append(node.model_copy(update={"status": new}))
         if updated:
-            results = await self.ctx.store.update_status_many(updated)
-            for node, result in zip(updated, results, strict=True):
-                if isinstance(result, Exception):
-                    log.info(
-                        "Node status not written", extra={"node": node.name, "error": str(result)}
-                    )
+            result = await self.ctx.store.update_status_many(updated)
+            for node in (*result.conflicts, *result.missing):
+                log.info("Node status not written", extra={"node": node.name, "error": "changed"})
+            for node, error in result.errors:
+                log.info("Node status not written", extra={"node": node.name, "error": str(error)})
         return len(updated)
 
     async def _create(self, name: str) -> None:

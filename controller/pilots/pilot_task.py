@@ -5,8 +5,9 @@ from __future__ import annotations
 from controller.pilots.fit import pilot_name
 from crds.kinds.common import Constraint
 from crds.kinds.node import Node
-from crds.kinds.task import PILOT_LABEL, Task, TaskSpec
+from crds.kinds.task import Task, TaskSpec
 from crds.kinds.taskclass import TaskClass
+from crds.labels import PILOT_LABEL
 from crds.meta import ObjectMeta, OwnerReference
 
 

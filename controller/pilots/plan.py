@@ -25,12 +25,13 @@ from controller.pilots.fit import (
     wants,
 )
 from controller.pilots.pilot_task import pilot_task
-from controller.pilots.settings import CLASS_ANNOTATION, PilotSettings
+from controller.pilots.settings import PilotSettings
 from crds.conditions import get_condition, set_condition
 from crds.kinds.environment import Environment
 from crds.kinds.node import Node, NodeReclaim, NodeStatus, PilotDrain, effective_mode
-from crds.kinds.task import PILOT_LABEL, TERMINAL_PHASES, Task, is_pilot
+from crds.kinds.task import TERMINAL_PHASES, Task, is_pilot
 from crds.kinds.taskclass import TaskClass
+from crds.labels import PILOT_CLASS, PILOT_LABEL
 from crds.meta import Condition
 
 PILOT_CONDITION = "Pilot"
@@ -368,7 +369,7 @@ def _no_pilot(node: Node, world: World, *, now: datetime, out: Plan) -> NodeStat
         return _cond(status, False, "Sync", now=now, keep_absent=True)
     if not _usable_async(node) or not node.status.hostname:
         return _cond(status, False, "NodeNotUsable", now=now)
-    class_name = node.metadata.annotations.get(CLASS_ANNOTATION) or world.settings.pilot_class
+    class_name = node.metadata.annotations.get(PILOT_CLASS) or world.settings.pilot_class
     cls = world.classes.get(class_name)
     if cls is None or not cls.spec.pilot:
         return _cond(status, False, "NoPilotClass", now=now, message=f"taskclass {class_name}")

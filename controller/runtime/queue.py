@@ -2,8 +2,10 @@
 
 Semantics follow client-go's workqueue: a key added while queued is queued once; a key added
 while being processed is processed once more after `done()`; per-key exponential backoff with
-jitter for failures plus an overall token bucket; `add_after` for delayed requeues. The core
-(`QueueCore`) is pure and driven by an injected clock; `WorkQueue` adds asyncio waiting.
+jitter for failures plus an overall token bucket; `add_after` for delayed requeues. Beyond it,
+`pace`: a not-before time for a key's next hand-out, which every add before then waits for
+(a reconcile asks for it through `Result.pace`). The core (`QueueCore`) is pure and driven by
+an injected clock; `WorkQueue` adds asyncio waiting.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class QueueCore:
         self._processing: set[str] = set()
         self._waiting: dict[str, float] = {}
         self._heap: list[tuple[float, int, str]] = []
+        self._held: dict[str, float] = {}
+        """Key -> the time before which it is not handed out (see `pace`)."""
         self._seq = 0
 
     def __len__(self) -> int:
@@ -90,7 +94,17 @@ class QueueCore:
         return key in self._processing
 
     def add(self, key: str) -> bool:
-        """Queue `key` unless already queued; returns True when it became ready now."""
+        """Queue `key` unless already queued; returns True when waiters should look again (it
+        became ready now, or, paced, got a new due time)."""
+        if key in self._dirty:
+            return False
+        held = self._held.get(key)
+        if held is not None and key not in self._processing:
+            return self._due_at(key, held)
+        return self._ready_up(key)
+
+    def _ready_up(self, key: str) -> bool:
+        """`add` without the pace hold: ready now, or once more after `done()` when in flight."""
         if key in self._dirty:
             return False
         self._dirty.add(key)
@@ -100,17 +114,37 @@ class QueueCore:
         return True
 
     def add_after(self, key: str, delay: float, *, now: float) -> bool:
-        """Queue `key` after `delay` s; an earlier pending due time wins."""
-        if delay <= 0:
+        """Queue `key` after `delay` s (not before its pace hold); an earlier pending due time
+        wins."""
+        due = max(now + delay, self._held.get(key, now))
+        if due <= now:
             return self.add(key)
-        due = now + delay
         current = self._waiting.get(key)
         if current is not None and current <= due:
+            return False
+        self._due_at(key, due)
+        return False
+
+    def pace(self, key: str, delay: float, *, now: float) -> None:
+        """Hand `key` out next no sooner than `delay` s from `now`, whatever adds it meanwhile
+        (an earlier add waits for that time). Meant for the key in flight (its reconcile's
+        `Result.pace`); its next hand-out consumes the hold."""
+        if delay <= 0:
+            return
+        held = now + delay
+        self._held[key] = held
+        current = self._waiting.get(key)
+        if current is not None and current < held:
+            self._due_at(key, held)
+
+    def _due_at(self, key: str, due: float) -> bool:
+        """Set `key`'s delayed due time to `due`; False when it already was."""
+        if self._waiting.get(key) == due:
             return False
         self._waiting[key] = due
         self._seq += 1
         heapq.heappush(self._heap, (due, self._seq, key))
-        return False
+        return True
 
     def add_rate_limited(self, key: str, *, now: float) -> float:
         """Requeue after a failure: the longer of per-key backoff and the overall bucket."""
@@ -130,7 +164,7 @@ class QueueCore:
             if self._waiting.get(key) != due:
                 continue  # superseded by an earlier due time
             del self._waiting[key]
-            moved += int(self.add(key))
+            moved += int(self._ready_up(key))
         return moved
 
     def next_due(self) -> float | None:
@@ -145,15 +179,22 @@ class QueueCore:
         key = self._ready.popleft()
         self._dirty.discard(key)
         self._processing.add(key)
+        self._held.pop(key, None)
         return key
 
     def done(self, key: str) -> bool:
-        """Finish processing; returns True when the key was re-added meanwhile (queued again)."""
+        """Finish processing; returns True when the key was re-added meanwhile (queued again:
+        ready now, or at its pace hold when its reconcile asked for one)."""
         self._processing.discard(key)
-        if key in self._dirty:
-            self._ready.append(key)
+        if key not in self._dirty:
+            return False
+        held = self._held.get(key)
+        if held is not None:
+            self._dirty.discard(key)
+            self._due_at(key, held)
             return True
-        return False
+        self._ready.append(key)
+        return True
 
 
 class ShutDown(Exception):
@@ -196,6 +237,11 @@ class WorkQueue:
         delay = self.core.add_rate_limited(key, now=self.now())
         self._wakeup.set()
         return delay
+
+    def pace(self, key: str, delay: float) -> None:
+        """Hold `key`'s next hand-out for `delay` s (see `QueueCore.pace`)."""
+        self.core.pace(key, delay, now=self.now())
+        self._wakeup.set()
 
     def forget(self, key: str) -> None:
         self.core.forget(key)

@@ -1,12 +1,17 @@
-"""Reconciler registration and the per-controller runner (queue + workers + resync).
+"""What a reconciler declares and may use; run by controller.runtime.runner.Controller.
 
 A reconciler declares the kind it reconciles and the kinds it watches, each with a mapping
 from a changed object to the keys to enqueue. It receives a key, never the event, reads from
-the shared informer cache and writes through the (leader-fenced) store in `ctx.store`.
+the shared informer cache and writes through the (leader-fenced) store in `ctx.store`. Beside
+keys it may declare `cached_kinds` (informers it reads but reacts to no change of) and `jobs()`:
+named singleton runs with no object key (a poll, a sweep, a pass over everything), each run
+again after its own `Result.requeue_after`, about every `period`, and on its `Trigger`s.
+Background work a reconcile starts (a hook subprocess) ends in `requeue(key)`, never in a
+worker held waiting for it.
 
 Leadership terms: `on_start()` runs when a term starts (caches synced, `ctx.store` fenced by
-the new term, before any worker runs) and `on_stop(graceful=...)` when it ends (after the
-workers stopped, before `ctx.store` is swapped out): the place to start and stop per-term
+the new term, before any worker or job runs) and `on_stop(graceful=...)` when it ends (after
+they stopped, before `ctx.store` is swapped out): the place to start and stop per-term
 background work (a Mesos subscription), instead of watching `ctx.store`. Each hook is bounded
 by `Controller.hook_timeout`; a hook that fails or overruns is logged and the term goes on.
 """
@@ -14,17 +19,13 @@ by `Controller.hook_timeout`; a hook that fails or overruns is logged and the te
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import random
-import time
-from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from controller.runtime.queue import ShutDown, WorkQueue
-from crds.errors import ConflictError, FencedError, O2Error, PermanentError, TemporaryError
+from controller.runtime.clock import Clock, SystemClock
+from controller.settings import Settings
 from crds.resource import Resource
 from store.api import RuntimeKV, Store
 from store.informer import CacheEvent, Informer, InformerFactory
@@ -37,9 +38,13 @@ KeyMapper = Callable[[CacheEvent[Any]], Iterable[str]]
 
 @dataclass(frozen=True)
 class Result:
-    """What a reconcile asks for: nothing, or another look after `requeue_after` seconds."""
+    """What a reconcile (or a job run) asks for: nothing, or another look after
+    `requeue_after` seconds; and with `pace`, that the next look starts no sooner than `pace`
+    seconds from now, whatever enqueues the key meanwhile (the queue holds it: no reconcile
+    runs just to find it is too early)."""
 
     requeue_after: float | None = None
+    pace: float | None = None
 
 
 @dataclass(frozen=True)
@@ -81,12 +86,40 @@ def label_value(label: str) -> KeyMapper:
     return mapper
 
 
+def always(_event: CacheEvent[Any]) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Run a job (once more, coalesced) when an object of `kind` changes and `when(event)`."""
+
+    kind: type[Resource]
+    when: Callable[[CacheEvent[Any]], bool] = always
+
+
+@dataclass(frozen=True)
+class Job:
+    """A named singleton run with no object key, while leading: at once when a term starts,
+    then after the `requeue_after` its run returns, about every `period` seconds (a safety
+    net, like resync), and on its triggers. Never two runs at once; failures back off."""
+
+    name: str
+    run: Callable[[], Awaitable[Result]]
+    period: float | None = None
+    triggers: Sequence[Trigger] = ()
+
+
 class EventSink(Protocol):
     """Where reconcilers report Events (controller.events.EventRecorder)."""
 
     def event(
         self, obj: Resource, *, reason: str, message: str = "", warning: bool = False
     ) -> None: ...
+
+
+CATCH_UP = 5.0
+"""Seconds a writer waits for a cache to show its own write (`Context.caught_up`)."""
 
 
 @dataclass
@@ -97,22 +130,58 @@ class Context:
     kv: RuntimeKV
     informers: InformerFactory
     events: EventSink
-    options: dict[str, Any] = field(default_factory=dict)
+    settings: Settings = field(default_factory=Settings)
+    """Every controller's settings, built once at startup (controller.settings)."""
+    clock: Clock = field(default_factory=SystemClock)
+    identity: str = ""
+    """The manager's identity (its leader election candidate name)."""
+    catch_up: float = CATCH_UP
 
     def cache(self, kind: type[R]) -> Informer[R]:
         return self.informers.informer(kind)
 
+    async def caught_up(self, kind: type[Resource], revision: int | None) -> None:
+        """Until the cache of `kind` shows everything up to `revision` (our own write), so the
+        next reconcile plans from the cache alone and never acts twice on a stale read. Bounded
+        by `catch_up`: a cache that lags longer is logged, and the next look sees it later."""
+        if not revision or revision <= 0:
+            return
+        try:
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+            async with asyncio.timeout(self.catch_up):
+                await self.cache(kind).wait_for_revision(revision)
+        except TimeoutError:
+            log.warning("Cache did not catch up", extra={"kind": kind.KIND, "revision": revision})
 
-class Reconciler(ABC):
-    """Subclass, set `name` and `kind`, implement `reconcile`; add `watches()` for other kinds."""
+
+class Reconciler:
+    """Subclass, set `name` and `kind`, implement `reconcile`; add `watches()` for other kinds,
+    `cached_kinds` for kinds only read, `jobs()` for work without a key. A controller of jobs
+    only sets no `kind`, no watches and `workers = 0`, and needs no `reconcile`."""
 
     name: ClassVar[str]
     kind: ClassVar[type[Resource] | None] = None
+    cached_kinds: ClassVar[tuple[type[Resource], ...]] = ()
+    """Kinds kept cached (informers started and synced before a term) without enqueueing."""
     workers: ClassVar[int] = 4
     resync_period: ClassVar[float | None] = 600.0
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self._requeue: Callable[[str], None] = _nowhere
+
+    def bind_queue(self, add: Callable[[str], None]) -> None:
+        """Where `requeue` puts keys: set by the Controller that runs this reconciler."""
+        self._requeue = add
+
+    def requeue(self, key: str) -> None:
+        """Enqueue `key` from outside a reconcile (background work it started has ended);
+        nothing happens until a Controller runs this reconciler."""
+        self._requeue(key)
+
+    def jobs(self) -> Sequence[Job]:
+        """Named singleton jobs run beside the workers while leading (read once, at setup)."""
+        return ()
 
     def watches(self) -> Sequence[Watch]:
         """Watches beyond the reconciled kind itself (which is always watched by name)."""
@@ -126,9 +195,9 @@ class Reconciler(ABC):
         """Keys enqueued on every resync (default: every cached object of `kind`)."""
         return self.ctx.cache(self.kind).names() if self.kind is not None else ()
 
-    @abstractmethod
     async def reconcile(self, key: str) -> Result:
         """Observe → plan → act → write status. Never sleep: return `Result(requeue_after)`."""
+        raise NotImplementedError(f"{self.name} reconciles no keys (got {key!r})")
 
     async def on_start(self) -> None:
         """A leadership term starts: caches are synced, `ctx.store` is fenced by this term,
@@ -142,205 +211,5 @@ class Reconciler(ABC):
         return None  # default: nothing per term
 
 
-class Observer(Protocol):
-    """Metrics sink for the runner (controller.metrics.RuntimeMetrics)."""
-
-    def reconciled(self, controller: str, outcome: str, seconds: float) -> None: ...
-
-
-FencedCallback = Callable[[FencedError], None]
-ReconcileHook = Callable[[str, str], None]
-
-DEFAULT_HOOK_TIMEOUT = 10.0
-
-
-class Controller:
-    """Runs one reconciler: informer handlers fill its queue; workers run only while leading."""
-
-    def __init__(
-        self,
-        reconciler: Reconciler,
-        *,
-        observer: Observer | None = None,
-        hook_timeout: float = DEFAULT_HOOK_TIMEOUT,
-    ) -> None:
-        self.reconciler = reconciler
-        self.name = reconciler.name
-        self.queue = WorkQueue()
-        self.observer = observer
-        self.on_fenced: FencedCallback | None = None
-        self.halted = False
-        """Set when a write was rejected by the fence, or on a graceful stop: workers stop
-        pulling keys at once (the keys stay queued for the next term)."""
-        self.hook_timeout = hook_timeout
-        self.in_term = False
-        """Between `start_term` and `end_term`: on_start was called, on_stop is owed."""
-        self._tasks: list[asyncio.Task[None]] = []
-        self._busy: set[asyncio.Task[Any]] = set()
-        self._handlers: list[tuple[Informer[Any], Callable[[CacheEvent[Any]], None]]] = []
-
-    def attach(self) -> None:
-        """Subscribe to the informers (keys accumulate, de-duplicated, even while standby)."""
-        for watch in self.reconciler.all_watches():
-            informer = self.reconciler.ctx.cache(watch.kind)
-            handler = self._handler_for(watch.keys)
-            informer.add_handler(handler)
-            self._handlers.append((informer, handler))
-
-    def detach(self) -> None:
-        for informer, handler in self._handlers:
-            informer.remove_handler(handler)
-        self._handlers.clear()
-
-    def _handler_for(self, keys: KeyMapper) -> Callable[[CacheEvent[Any]], None]:
-        add = self.queue.add
-
-        def handler(event: CacheEvent[Any]) -> None:
-            for key in keys(event):
-                add(key)
-
-        return handler
-
-    @property
-    def running(self) -> bool:
-        return bool(self._tasks)
-
-    async def start_term(self) -> None:
-        """A leadership term starts (caches synced): `on_start`, then the workers."""
-        self.in_term = True
-        await self._hook("on_start", self.reconciler.on_start)
-        self.start()
-
-    async def end_term(self, *, graceful: bool, grace: float = 0.0) -> None:
-        """The term ends: stop the workers (in-flight reconciles get `grace` seconds when
-        graceful, none otherwise), then `on_stop` if `on_start` was called."""
-        await self.stop(grace=grace if graceful else 0.0)
-        if self.in_term:
-            self.in_term = False
-            await self._hook(
-                "on_stop", functools.partial(self.reconciler.on_stop, graceful=graceful)
-            )
-
-    async def _hook(self, hook: str, call: Callable[[], Awaitable[None]]) -> None:
-        """Run a term hook, bounded by `hook_timeout`; failures are logged, never raised."""
-        try:
-            async with asyncio.timeout(self.hook_timeout):
-                await call()
-        except TimeoutError:
-            log.error(
-                "Term hook timed out",
-                extra={"controller": self.name, "hook": hook, "timeout": self.hook_timeout},
-            )
-        except Exception as exc:
-            log.exception(
-                "Term hook failed", extra={"controller": self.name, "hook": hook, "error": str(exc)}
-            )
-
-    def start(self) -> None:
-        """Start workers (and resync); called when leadership is acquired (by `start_term`)."""
-        if self._tasks:
-            return
-        self.halted = False
-        for i in range(max(1, self.reconciler.workers)):
-            self._tasks.append(asyncio.create_task(self._worker(), name=f"{self.name}-w{i}"))
-        if self.reconciler.resync_period:
-            self._tasks.append(asyncio.create_task(self._resync(), name=f"{self.name}-resync"))
-        for key in self.reconciler.resync_keys():
-            self.queue.add(key)
-        log.info("Controller started", extra={"controller": self.name})
-
-    async def stop(self, *, grace: float = 0.0) -> None:
-        """Stop workers. With `grace`, reconciles in flight may finish for that long (graceful
-        shutdown); without, they are cancelled at once (lost leadership). Keys stay queued."""
-        tasks, self._tasks = self._tasks, []
-        if grace > 0 and tasks:
-            for task in tasks:
-                if task not in self._busy:
-                    task.cancel()
-            self.halted = True  # busy workers return after their current key
-            await asyncio.wait(tasks, timeout=grace)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if tasks:
-            log.info("Controller stopped", extra={"controller": self.name})
-
-    async def _worker(self) -> None:
-        queue = self.queue
-        me = asyncio.current_task()
-        assert me is not None
-        while not self.halted:
-            try:
-                key = await queue.get()
-            except ShutDown:
-                return
-            if self.halted:  # deposed or stopping: leave the key for the next term
-                queue.add(key)
-                queue.done(key)
-                return
-            self._busy.add(me)
-            try:
-                await self._process(queue, key)
-            except asyncio.CancelledError:
-                queue.add(key)  # unfinished: look again next term
-                raise
-            finally:
-                self._busy.discard(me)
-                queue.done(key)
-            await asyncio.sleep(0)  # never starve the loop (watches, lease keepalive)
-
-    async def _process(self, queue: WorkQueue, key: str) -> None:
-        started = time.perf_counter()
-        outcome = "success"
-        try:
-            result = await self.reconciler.reconcile(key)
-        except ConflictError:
-            outcome = "conflict"
-            queue.add_rate_limited(key)
-        except TemporaryError as exc:
-            outcome = "requeue"
-            log.info("Reconcile will retry", extra=self._extra(key, exc, delay=exc.delay))
-            queue.add_after(key, exc.delay)
-        except PermanentError as exc:
-            outcome = "error"
-            queue.forget(key)
-            log.error("Reconcile failed permanently", extra=self._extra(key, exc))
-            self._warn(key, "ReconcileFailed", str(exc))
-        except FencedError as exc:
-            outcome = "fenced"
-            self.halted = True
-            queue.add(key)
-            log.error("Write rejected by the leader fence", extra=self._extra(key, exc))
-            if self.on_fenced is not None:
-                self.on_fenced(exc)
-        except O2Error as exc:  # expected failures (etcd unavailable, validation): no traceback
-            outcome = "error"
-            delay = queue.add_rate_limited(key)
-            log.warning("Reconcile failed", extra=self._extra(key, exc, delay=delay))
-        except Exception as exc:
-            outcome = "error"
-            delay = queue.add_rate_limited(key)
-            log.exception("Reconcile crashed", extra=self._extra(key, exc, delay=delay))
-        else:
-            queue.forget(key)
-            if result.requeue_after is not None:
-                queue.add_after(key, result.requeue_after)
-        if self.observer is not None:
-            self.observer.reconciled(self.name, outcome, time.perf_counter() - started)
-
-    def _warn(self, key: str, reason: str, message: str) -> None:
-        """A Warning Event on the reconciled object, when it is cached."""
-        kind = self.reconciler.kind
-        obj = self.reconciler.ctx.cache(kind).get(key) if kind is not None else None
-        if obj is not None:
-            self.reconciler.ctx.events.event(obj, reason=reason, message=message, warning=True)
-
-    def _extra(self, key: str, exc: BaseException, **more: Any) -> dict[str, Any]:
-        return {"controller": self.name, "key": key, "error": str(exc), **more}
-
-    async def _resync(self) -> None:
-        period = self.reconciler.resync_period or 0.0
-        while True:
-            await asyncio.sleep(period * (0.9 + 0.2 * random.random()))
-            for key in self.reconciler.resync_keys():
-                self.queue.add(key)
+def _nowhere(_key: str) -> None:
+    return None

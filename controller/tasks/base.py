@@ -1,29 +1,26 @@
-"""Shared state of the framework driver for one leadership term: config, caches, the status
-writer, wake-ups, and the helpers every part uses. The parts are split by concept:
-controller.tasks.offers (placement and launches), controller.tasks.control (transitions, kills,
-executor reports), controller.tasks.framework (the subscription and Mesos updates)."""
+"""What every part of the task framework shares: its config, the kill finalizer, Mesos task ids,
+the term's Mesos link and the control loop's wake-ups. No store, no decisions.
+
+The parts (each owns its state; they meet only through public methods):
+controller.tasks.writer (StatusWriter: batched status writes), controller.tasks.roster (Roster:
+the tasks as the driver sees them), controller.tasks.backlog (Backlog: what waits for a launch),
+controller.tasks.offers (OfferBook: placement, launches, REVIVE/SUPPRESS),
+controller.tasks.control (ControlLedger: transitions, kills, executor reports), wired by the
+coordinator controller.tasks.framework (TaskFramework: the subscription and Mesos updates).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Callable, Coroutine, Iterable
+import contextlib
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from controller.mesos import FakeSchedulerClient, SchedulerClient
-from controller.runtime.reconciler import Context
-from controller.runtime.status import with_conditions
-from controller.tasks import status as st
-from controller.tasks.launch import LaunchConfig, executor_info
-from controller.tasks.writer import StatusWriter
+from controller.tasks.launch import LaunchConfig
 from crds.errors import MesosUnavailableError
-from crds.kinds.node import Node
-from crds.kinds.task import TERMINAL_PHASES, Task, TaskStatus
-from mesosapi.models import FrameworkId
-
-log = logging.getLogger(__name__)
+from crds.labels import KILL_TASK_FINALIZER
 
 FrameworkClient = SchedulerClient | FakeSchedulerClient
 """The real client, or the in-memory fake in unit tests."""
@@ -53,10 +50,11 @@ class FrameworkConfig:
     revive_interval: float = 0.2
     """At most one REVIVE per this many seconds while new tasks keep appearing."""
     unplaced_grace: float = 1.0
-    """A task that fit no offer for this long is reported unschedulable (see _note_unplaced)."""
+    """A task that fit no offer for this long is reported unschedulable (see
+    OfferBook's note on unplaced tasks)."""
 
 
-FINALIZER = "o2.tasks/kill"
+FINALIZER = KILL_TASK_FINALIZER
 """Held by every Task this controller may launch: deleting the Task kills its process first."""
 
 
@@ -65,138 +63,77 @@ def task_name_of(mesos_task_id: str) -> str:
     return mesos_task_id.rsplit(".", 1)[0]
 
 
-class FrameworkState:
-    """What every part of the driver shares."""
+class Wake(Protocol):
+    """`wake(*names)`: the control loop looks at these tasks soon (at all, when none is named)."""
 
-    def __init__(
-        self,
-        ctx: Context,
-        config: FrameworkConfig,
-        *,
-        client_factory: Callable[[FrameworkId | None], FrameworkClient],
-    ) -> None:
-        self.ctx = ctx
-        self.config = config
-        self._client_factory = client_factory
-        self.client: FrameworkClient | None = None
-        self.tasks = ctx.cache(Task)
-        self.nodes = ctx.cache(Node)
-        self.writer = StatusWriter(
-            lambda: self.ctx.store, self.tasks, finish=self._finish, on_written=self._written
-        )
-        self.unplaced: dict[str, str] = {}
-        self._inflight: dict[str, tuple[str, float]] = {}
-        self._digests: dict[str, str] = {}
-        """Properties digest of each CONFIGURE in flight, by transition id."""
-        self._dirty = asyncio.Event()
-        self._suppressed: bool | None = None
-        self._revived_for: set[str] = set()
-        self._last_revive = -1e9
-        self._wake_timer: asyncio.TimerHandle | None = None
-        self._wake_later_names: set[str] = set()
-        """Tasks whose REVIVE waits for `revive_interval` (see OfferHandling._wake_later)."""
-        self._unplaced_since: dict[str, float] = {}
-        """When each pending task first fit no offer (loop time)."""
-        self._unlaunched: set[str] | None = None
-        """Names whose stored status is Pending without a Mesos task (None: not built yet)."""
-        self._dirty_names: set[str] = set()
-        self._full = True
-        self._last_full = -1e9
-        self._killed: dict[str, float] = {}
-        self._reports: dict[str, int] = {}
+    def __call__(self, *names: str) -> None: ...
+
+
+class Link:
+    """The term's Mesos client (none between subscriptions) and the calls sent on it in the
+    background. The coordinator attaches and detaches the client; every part sends through it."""
+
+    def __init__(self) -> None:
+        self._client: FrameworkClient | None = None
         self._background: set[asyncio.Future[None]] = set()
-        self.executor = executor_info(config.launch)
 
-    # ---- lifecycle ------------------------------------------------------------------------
+    @property
+    def client(self) -> FrameworkClient | None:
+        return self._client
 
-    def wake(self, *names: str) -> None:
-        """Tasks changed: look again at them (at all tasks when none is named) for pending
-        launches and due transitions. Every `full_pass` all tasks are looked at anyway."""
-        if names:
-            self._dirty_names.update(names)
-        else:
-            self._full = True
-        self._dirty.set()
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and self._client.connected
 
-    def _live_tasks(self, names: Iterable[str] | None = None) -> list[Task]:
-        out = []
-        for name in self.tasks.names() if names is None else names:
-            task = self.writer.view(name)
-            if task is not None and task.status.phase not in TERMINAL_PHASES:
-                out.append(task)
-        return out
+    def attach(self, client: FrameworkClient) -> None:
+        self._client = client
 
-    def pending(self, names: Iterable[str] | None = None) -> list[Task]:
-        """Tasks waiting for a launch (of `names`, or all: then only the candidates are looked
-        at, which keeps an offer round O(pending) with 10,000 tasks running)."""
-        candidates = self._launch_candidates()
-        names = candidates if names is None else [n for n in names if n in candidates]
-        return [
-            t
-            for t in self._live_tasks(names)
-            if t.status.phase == "Pending"
-            and not t.status.mesos_task_id
-            and t.metadata.deletion_timestamp is None
-            and FINALIZER in t.metadata.finalizers  # else its deletion could not kill it
-        ]
+    def detach(self) -> None:
+        self._client = None
 
-    def _launch_candidates(self) -> set[str]:
-        """Tasks whose stored status is unlaunched (from cache events and our own writes), and
-        those sent back to Pending by a change not stored yet (`_requeue_launch`)."""
-        if self._unlaunched is None:  # first use this term: from the cache
-            self._unlaunched = {n for n in self.tasks.names() if _unlaunched(self.tasks.get(n))}
-        return self._unlaunched
-
-    def _requeue_launch(self, name: str) -> None:
-        """A status change about to make `name` Pending again (a launch that never happened)."""
-        self._launch_candidates().add(name)
-
-    def _track_launch(self, name: str, task: Task | None) -> None:
-        """Keep the candidates of `pending()` current (cache events and our own writes)."""
-        if self._unlaunched is None:
-            return
-        if task is not None and _unlaunched(task):
-            self._unlaunched.add(name)
-        else:
-            self._unlaunched.discard(name)
-            self._unplaced_since.pop(name, None)
-
-    # ---- status finishing and events ---------------------------------------------------------
-
-    def _finish(self, task: Task, status: TaskStatus, now: datetime) -> TaskStatus:
-        probe = task.model_copy(update={"status": status})
-        unplaced = self.unplaced.get(task.name) if status.phase == "Pending" else None
-        conds = st.conditions(probe, unplaced=unplaced)
-        new = status.model_copy(update={"observed_generation": task.metadata.generation})
-        return with_conditions(new, conds, generation=task.metadata.generation, now=now)
-
-    def _written(self, before: Task, after: Task) -> None:
-        self._track_launch(after.name, after)
-        old, new = before.status.phase, after.status.phase
-        if old == new:
-            return
-        deleting = after.metadata.deletion_timestamp is not None
-        if new in ("Failed", "Lost") or (new == "Killed" and not deleting):
-            self.ctx.events.event(
-                after, reason=f"Task{new}", message=after.status.message, warning=True
-            )
-        elif new == "Running":
-            self.ctx.events.event(
-                after,
-                reason="Started",
-                message=f"pid {after.status.pid} on {after.status.hostname}",
-            )
-
-    def _client(self) -> FrameworkClient:
-        if self.client is None:
+    def require(self) -> FrameworkClient:
+        """The client, for a call that cannot wait for the next subscription."""
+        if self._client is None:
             raise MesosUnavailableError("the task framework is not running")
-        return self.client
+        return self._client
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run a call in the background (the caller goes on at once); kept until it is done."""
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
 
-def _unlaunched(task: Task | None) -> bool:
-    return task is not None and task.status.phase == "Pending" and not task.status.mesos_task_id
+class Wakeups:
+    """Which tasks the control loop looks at next: those named since its last pass, or all of
+    them (when asked, and every `full_pass` seconds as a safety net)."""
+
+    def __init__(self, *, full_pass: float) -> None:
+        self._full_pass = full_pass
+        self._event = asyncio.Event()
+        self._names: set[str] = set()
+        self._full = True
+        self._last_full = -1e9
+
+    def wake(self, *names: str) -> None:
+        """Tasks changed: look again at them (at all tasks when none is named)."""
+        if names:
+            self._names.update(names)
+        else:
+            self._full = True
+        self._event.set()
+
+    async def wait(self, tick: float) -> None:
+        """Until a wake-up, or `tick` seconds (due resends are looked for at least then)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(tick):
+                await self._event.wait()
+        self._event.clear()
+
+    def take(self, *, now: float, also: set[str]) -> set[str] | None:
+        """The names to look at now (with `also`), or None for every task."""
+        names, self._names = self._names | also, set()
+        if self._full or now - self._last_full >= self._full_pass:
+            self._full, self._last_full = False, now
+            return None
+        return names

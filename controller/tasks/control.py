@@ -1,5 +1,6 @@
-"""Control: transitions batched into one ControlRequest MESSAGE per executor (ids, timeout,
-resend), executor answers and task tables into status, KILLs, and periodic reconciliation.
+"""The control ledger: transitions batched into one ControlRequest MESSAGE per executor (ids,
+timeout, resend), executor answers and task tables into status, and KILLs. It owns what is in
+flight (requests and their deadlines, CONFIGURE digests, recent kills, table sequences).
 Decisions in controller.tasks.status (pure)."""
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import uuid
 from collections.abc import Iterable
 from functools import partial
 
+from controller.runtime.reconciler import EventSink
 from controller.tasks import status as st
-from controller.tasks.base import FrameworkState, task_name_of
+from controller.tasks.base import FrameworkConfig, Link, Wake, task_name_of
+from controller.tasks.roster import Roster
+from controller.tasks.writer import StatusWriter
 from crds.errors import MesosCallError, MesosUnavailableError, ValidationError
 from crds.kinds.task import Task
-from mesosapi.models import AgentId, ExecutorId, TaskId
+from mesosapi.models import AgentId, ExecutorId, ExecutorInfo, TaskId
 from mesosapi.o2messages import (
     ControlItem,
     ControlRequest,
@@ -31,23 +35,62 @@ from mesosapi.scheduler import Message
 
 log = logging.getLogger(__name__)
 
+KILL_RESEND = 5.0
+"""Seconds before a KILL of the same Mesos task is sent again."""
+
 _Outgoing = tuple[str, str, ControlRequest]
 """(agent id, executor id, the request) of one MESSAGE to send."""
 
 
-class ControlHandling(FrameworkState):
-    """The control side of the driver."""
+class ControlLedger:
+    """The control side of the framework."""
 
-    async def _request_reports(self) -> None:
-        client = self._client()
-        for agent in {t.status.agent_id for t in self._live_tasks() if t.status.agent_id}:
-            assert agent is not None
+    def __init__(
+        self,
+        config: FrameworkConfig,
+        *,
+        link: Link,
+        roster: Roster,
+        writer: StatusWriter,
+        events: EventSink,
+        executor: ExecutorInfo,
+        wake: Wake,
+    ) -> None:
+        self._config = config
+        self._link = link
+        self._roster = roster
+        self._writer = writer
+        self._events = events
+        self._executor = executor
+        self._wake = wake
+        self._inflight: dict[str, tuple[str, float]] = {}
+        """(request id, deadline) of each task's unanswered control request."""
+        self._digests: dict[str, str] = {}
+        """Properties digest of each CONFIGURE in flight, by transition id."""
+        self._killed: dict[str, float] = {}
+        self._reports: dict[str, int] = {}
+        """The sequence of the last task table of each agent's executor."""
+
+    def forget_requests(self) -> None:
+        """A new connection: nothing sent before will be answered (resend what is due)."""
+        self._inflight.clear()
+
+    def executor_gone(self, agent: str) -> None:
+        """The agent's executor exited: a new one starts its table sequence again."""
+        self._reports.pop(agent, None)
+
+    async def request_reports(self) -> None:
+        """Ask every executor that runs our tasks for its task table."""
+        client = self._link.require()
+        for agent in self._roster.agents():
             with contextlib.suppress(MesosCallError, MesosUnavailableError):
                 await client.message(
-                    AgentId(agent), ExecutorId(self.executor.executor_id), encode(ReportRequest())
+                    AgentId(agent), ExecutorId(self._executor.executor_id), encode(ReportRequest())
                 )
 
-    def _on_message(self, event: Message) -> None:
+    # ---- executor messages -------------------------------------------------------------------
+
+    def on_message(self, event: Message) -> None:
         try:
             msg = decode_to_controller(event.data)
         except ValidationError as exc:
@@ -55,27 +98,29 @@ class ControlHandling(FrameworkState):
             return
         if isinstance(msg, ControlResults):
             for result in msg.results:
-                name = task_name_of(result.task_id)
-                self._inflight.pop(name, None)
-                digest = self._digests.pop(result.transition_id, None)
-                self.writer.patch(
-                    name, partial(st.result_if_mine, result=result, configured_digest=digest)
-                )
-                self.wake(name)
-                if not result.ok and not result.retryable:
-                    self._transition_failed(name, result)
+                self._on_result(result)
         elif isinstance(msg, TaskTableReport):
             self._on_table(event.agent_id, msg)
-            self.wake(*(task_name_of(row.task_id) for row in msg.tasks))
+            self._wake(*(task_name_of(row.task_id) for row in msg.tasks))
         elif isinstance(msg, DeviceEventMessage):
             self._on_device_event(msg)
-            self.wake(task_name_of(msg.task_id))
+            self._wake(task_name_of(msg.task_id))
 
-    def _transition_failed(self, name: str, result: TransitionResult) -> None:
-        task = self.writer.view(name)
-        if task is not None:
-            message = f"{result.transition_id}: {result.message or 'refused'} (now {result.state})"
-            self.ctx.events.event(task, reason="TransitionFailed", message=message, warning=True)
+    def _on_result(self, result: TransitionResult) -> None:
+        name = task_name_of(result.task_id)
+        self._inflight.pop(name, None)
+        digest = self._digests.pop(result.transition_id, None)
+        self._writer.patch(
+            name, partial(st.result_if_mine, result=result, configured_digest=digest)
+        )
+        self._wake(name)
+        if not result.ok and not result.retryable:
+            task = self._roster.view(name)
+            if task is not None:
+                message = (
+                    f"{result.transition_id}: {result.message or 'refused'} (now {result.state})"
+                )
+                self._events.event(task, reason="TransitionFailed", message=message, warning=True)
 
     def _on_table(self, agent: str, report: TaskTableReport) -> None:
         """An older table of the same executor process is dropped; a restarted executor starts
@@ -85,20 +130,20 @@ class ControlHandling(FrameworkState):
         self._reports[agent] = report.sequence
         for row in report.tasks:
             name = task_name_of(row.task_id)
-            self.writer.patch(name, partial(st.report_if_mine, row=row))
+            self._writer.patch(name, partial(st.report_if_mine, row=row))
 
     def _on_device_event(self, msg: DeviceEventMessage) -> None:
         name = task_name_of(msg.task_id)
-        task = self.writer.view(name)
+        task = self._roster.view(name)
         if task is None:
             return
         state = msg.state if msg.state in st.OCC_STATES else None
         message = msg.message or msg.event
-        self.writer.patch(
+        self._writer.patch(
             name,
             lambda s: s.model_copy(update={"state": state or s.state, "message": message}),
         )
-        self.ctx.events.event(task, reason=msg.event, message=message, warning=True)
+        self._events.event(task, reason=msg.event, message=message, warning=True)
 
     # ---- kills -----------------------------------------------------------------------------
 
@@ -108,14 +153,20 @@ class ControlHandling(FrameworkState):
         if not mesos_id:
             return
         loop = asyncio.get_running_loop()
-        if loop.time() - self._killed.get(mesos_id, -1e9) < 5.0:
+        if loop.time() - self._killed.get(mesos_id, -1e9) < KILL_RESEND:
             return
         self._killed[mesos_id] = loop.time()
         await self._kill(mesos_id, task.status.agent_id)
 
+    def kill_stray(self, mesos_id: str, agent: str | None) -> None:
+        """KILL a Mesos task no Task claims, in the background."""
+        self._link.spawn(self._kill(mesos_id, agent))
+
     async def _kill(self, mesos_id: str, agent: str | None) -> None:
         try:
-            await self._client().kill(TaskId(mesos_id), agent_id=AgentId(agent) if agent else None)
+            await self._link.require().kill(
+                TaskId(mesos_id), agent_id=AgentId(agent) if agent else None
+            )
         except (MesosCallError, MesosUnavailableError) as exc:
             log.warning("KILL failed", extra={"mesos_task": mesos_id, "error": str(exc)})
 
@@ -132,9 +183,9 @@ class ControlHandling(FrameworkState):
         tasks are marked in flight before this returns, so no pass sends them twice."""
         requests = self._plan_control(names)
         if requests:
-            self._spawn(self._send_quietly(requests))
+            self._link.spawn(self._send_quietly(requests))
 
-    def _due_resends(self, now: float) -> set[str]:
+    def due_resends(self, now: float) -> set[str]:
         """Tasks whose control request went unanswered past its deadline."""
         return {name for name, (_, deadline) in self._inflight.items() if deadline <= now}
 
@@ -142,7 +193,7 @@ class ControlHandling(FrameworkState):
         """The ControlRequests due now, one per executor; their tasks are marked in flight."""
         now = asyncio.get_running_loop().time()
         batches: dict[tuple[str, str], list[tuple[str, list[ControlItem]]]] = {}
-        for task in self._live_tasks(names):
+        for task in self._roster.live(names):
             if task.metadata.deletion_timestamp is not None:
                 continue
             inflight = self._inflight.get(task.name)
@@ -154,8 +205,10 @@ class ControlHandling(FrameworkState):
             for item in items:
                 if item.event == "CONFIGURE":
                     self._digests[item.transition_id] = st.properties_digest(item.arguments)
-            key = (task.status.agent_id or "", task.status.executor_id or self.executor.executor_id)
-            batches.setdefault(key, []).append((task.name, items))
+            executor = task.status.executor_id or self._executor.executor_id
+            batches.setdefault((task.status.agent_id or "", executor), []).append(
+                (task.name, items)
+            )
         return [self._request_for(key, entries, now=now) for key, entries in batches.items()]
 
     def _request_for(
@@ -164,10 +217,10 @@ class ControlHandling(FrameworkState):
         request = ControlRequest(
             request_id=uuid.uuid4().hex,
             items=tuple(i for _, items in entries for i in items),
-            timeout_seconds=self.config.control_timeout,
+            timeout_seconds=self._config.control_timeout,
         )
         steps = max(len(items) for _, items in entries)
-        deadline = now + self.config.control_timeout * steps + self.config.control_margin
+        deadline = now + self._config.control_timeout * steps + self._config.control_margin
         for name, _ in entries:
             self._inflight[name] = (request.request_id, deadline)
         return key[0], key[1], request
@@ -175,7 +228,7 @@ class ControlHandling(FrameworkState):
     async def _send_requests(self, requests: list[_Outgoing]) -> int:
         """The MESSAGEs, concurrently (one slow agent does not hold the others); the number
         of transitions sent. The first failure is raised once all were tried."""
-        client = self._client()
+        client = self._link.require()
         sends = [
             client.message(AgentId(agent), ExecutorId(executor), encode(request))
             for agent, executor, request in requests
@@ -192,23 +245,3 @@ class ControlHandling(FrameworkState):
             await self._send_requests(requests)
         except (MesosUnavailableError, MesosCallError) as exc:
             log.warning("Control pass failed", extra={"error": str(exc)})
-
-    async def _reconcile_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.reconcile_period)
-            if self.client is None or not self.client.connected:
-                continue
-            known = [
-                (
-                    TaskId(t.status.mesos_task_id),
-                    AgentId(t.status.agent_id) if t.status.agent_id else None,
-                )
-                for t in self._live_tasks()
-                if t.status.mesos_task_id
-            ]
-            try:
-                if known:
-                    await self._client().reconcile(known)
-                await self._request_reports()
-            except (MesosUnavailableError, MesosCallError) as exc:
-                log.warning("Periodic reconcile failed", extra={"error": str(exc)})

@@ -4,8 +4,9 @@ the framework driver's lifetime). I/O: the store (finalizers) and the driver.
 The driver (controller.tasks.framework) runs for exactly one leadership term: the runtime's
 term hooks start it (`on_start`: subscribe as the persisted framework id, adopt) and stop it
 (`on_stop`: at once when the lease was lost, after flushing status writes on shutdown).
-Reconciles of Task names ensure the `o2.tasks/kill` finalizer, KILL deleted tasks' processes
-before the finalizer is removed, and wake the driver, which batches launches and transitions.
+Reconciles of Task names ensure the kill finalizer (`o2.dev/kill-task`), KILL deleted tasks'
+processes before the finalizer is removed, and wake the driver, which batches launches and
+transitions.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 from controller.mesos import SchedulerClient
 from controller.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
 from controller.runtime.reconciler import Context, Reconciler, Result, Watch
+from controller.settings import TaskSettings
 from controller.tasks.base import FINALIZER
 from controller.tasks.framework import FrameworkConfig, TaskFramework
 from controller.tasks.launch import LaunchConfig
@@ -32,22 +34,15 @@ log = logging.getLogger(__name__)
 KILL_RECHECK = 2.0
 
 
-def framework_config(options: dict[str, object]) -> FrameworkConfig | None:
-    """From ctx.options (`mesos`, `executor_command`, ...) or $O2_MESOS/$O2_EXECUTOR_COMMAND."""
-    mesos = str(options.get("mesos") or os.environ.get("O2_MESOS") or "")
-    if not mesos:
+def framework_config(settings: TaskSettings) -> FrameworkConfig | None:
+    """The framework's configuration; None when no Mesos master is set (`--mesos`)."""
+    if not settings.masters:
         return None
-    command = str(options.get("executor_command") or os.environ.get("O2_EXECUTOR_COMMAND") or "")
-    period = float(
-        str(
-            options.get("task_reconcile_period") or os.environ.get("O2_TASK_RECONCILE_PERIOD") or 60
-        )
-    )
     return FrameworkConfig(
-        masters=tuple(m.strip() for m in mesos.split(",") if m.strip()),
-        launch=LaunchConfig(executor_command=command),
-        name=str(options.get("framework_name") or "o2"),
-        reconcile_period=period,
+        masters=settings.masters,
+        launch=LaunchConfig(executor_command=settings.executor_command),
+        name=settings.framework_name,
+        reconcile_period=settings.reconcile_period,
     )
 
 
@@ -70,7 +65,7 @@ class TaskReconciler(Reconciler):
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.config = framework_config(ctx.options)
+        self.config = framework_config(ctx.settings.tasks)
         self.framework = (
             TaskFramework(ctx, self.config, client_factory=self._client) if self.config else None
         )
@@ -83,7 +78,7 @@ class TaskReconciler(Reconciler):
     def all_watches(self) -> list[Watch]:
         """Tasks by name, but not for the changes the driver handles alone: its own status
         writes and new desired states (it watches the cache itself, see
-        TaskFramework._on_task_change) need no finalizer work, and 1,000 of them through the
+        TaskFramework's task handler) need no finalizer work, and 1,000 of them through the
         work queue cost a transition over 1,000 tasks tens of milliseconds."""
         return [Watch(Task, needs_reconcile)]
 
@@ -117,7 +112,7 @@ class TaskReconciler(Reconciler):
         """Kill first, then let the resource go."""
         if not has_finalizer(task, FINALIZER):
             return Result()
-        current = self.framework.writer.view(task.name) if self.framework else task
+        current = self.framework.view(task.name) if self.framework else task
         status = (current or task).status
         running = status.mesos_task_id and status.phase not in TERMINAL_PHASES
         if running:
@@ -130,7 +125,6 @@ class TaskReconciler(Reconciler):
         with contextlib.suppress(NotFoundError):
             await remove_finalizer(self.ctx.store, task, FINALIZER)
         if self.framework is not None:
-            self.framework.writer.forget(task.name)
-            self.framework.unplaced.pop(task.name, None)
+            self.framework.forget(task.name)
         log.info("Task removed", extra={"task": task.name})
         return Result()

@@ -1,9 +1,10 @@
-"""The framework driver: one Mesos subscription per leadership term, turning events into Task
-status and Task changes into Mesos calls. The task reconciler's term hooks call `start()` and
-`stop(graceful=...)`; between them a supervisor keeps `run()` going (restarted with backoff if
-one of its loops dies, given up when a write is fenced: the term is over). I/O lives here
-(Mesos client, store through the status writer); every decision is delegated to the pure
-`placement` and `status` modules.
+"""The task framework's coordinator: one Mesos subscription per leadership term, wiring the
+parts that turn events into Task status and Task changes into Mesos calls. The task
+reconciler's term hooks call `start()` and `stop(graceful=...)`; between them a supervisor keeps
+`run()` going (restarted with backoff if one of its loops dies, given up when a write is fenced:
+the term is over). Each part owns its state (see controller.tasks.base); the coordinator routes
+events to them and offers the reconciler a small public API (`view`, `kill`, `forget`,
+`unschedulable_reason`, `wake`).
 
 Adoption: the framework id is kept at `<prefix>/runtime/mesos/framework-id`, so a restarted
 (or newly elected) controller subscribes as the same framework. After SUBSCRIBED it reconciles
@@ -19,23 +20,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from datetime import datetime
 
 from controller.mesos import Disconnected, SchedulerClient
 from controller.runtime.reconciler import Context
+from controller.runtime.status import with_conditions
 from controller.tasks import status as st
-from controller.tasks.base import (
-    FrameworkClient,
-    FrameworkConfig,
-    FrameworkState,
-    task_name_of,
-)
-from controller.tasks.control import ControlHandling
-from controller.tasks.offers import OfferHandling
+from controller.tasks.backlog import Backlog
+from controller.tasks.base import FrameworkClient, FrameworkConfig, Link, Wakeups, task_name_of
+from controller.tasks.control import ControlLedger
+from controller.tasks.launch import executor_info
+from controller.tasks.offers import OfferBook
+from controller.tasks.roster import Roster
+from controller.tasks.updates import MesosUpdates
+from controller.tasks.writer import StatusWriter
 from crds.errors import FencedError, MesosCallError, MesosUnavailableError, O2Error
-from crds.kinds.task import Task
-from mesosapi.models import AgentId, FrameworkId, TaskId
-from mesosapi.models import TaskStatus as MesosStatus
+from crds.kinds.node import Node
+from crds.kinds.task import Task, TaskStatus
+from mesosapi.models import FrameworkId
 from mesosapi.scheduler import Error, Failure, Message, Offers, SchedulerEvent, Subscribed, Update
 from store.informer import CacheEvent
 
@@ -47,10 +50,10 @@ RESTART_MAX = 30.0
 """Backoff bounds (seconds) between restarts of a failed subscription within one term."""
 FLUSH_TIMEOUT = 2.0
 
-__all__ = ["FrameworkConfig", "FrameworkState", "TaskFramework", "task_name_of"]
+__all__ = ["FrameworkConfig", "TaskFramework", "task_name_of"]
 
 
-class TaskFramework(OfferHandling, ControlHandling):
+class TaskFramework:
     """One per task controller; `start()`/`stop()` bracket each leadership term."""
 
     def __init__(
@@ -60,16 +63,91 @@ class TaskFramework(OfferHandling, ControlHandling):
         *,
         client_factory: Callable[[FrameworkId | None], FrameworkClient],
     ) -> None:
-        super().__init__(ctx, config, client_factory=client_factory)
-        self.nodes.add_handler(self._on_node_change)
-        self.tasks.add_handler(self._on_task_change)
+        self._ctx = ctx
+        self._config = config
+        self._client_factory = client_factory
+        self._link = Link()
+        self._wakeups = Wakeups(full_pass=config.full_pass)
+        tasks, nodes = ctx.cache(Task), ctx.cache(Node)
+        self._writer = StatusWriter(
+            lambda: ctx.store,
+            tasks,
+            finish=self._finish,
+            on_written=self._written,
+            catch_up=ctx.catch_up,
+        )
+        self._roster = Roster(tasks, self._writer)
+        self._backlog = Backlog(tasks, self._roster)
+        link, roster, writer, backlog = self._link, self._roster, self._writer, self._backlog
+        executor = executor_info(config.launch)
+        self._offers = OfferBook(
+            config,
+            link=link,
+            roster=roster,
+            backlog=backlog,
+            writer=writer,
+            nodes=nodes,
+            events=ctx.events,
+            executor=executor,
+            wake=self.wake,
+        )
+        self._control = ControlLedger(
+            config,
+            link=link,
+            roster=roster,
+            writer=writer,
+            events=ctx.events,
+            executor=executor,
+            wake=self.wake,
+        )
+        self._updates = MesosUpdates(
+            link=link,
+            roster=roster,
+            backlog=backlog,
+            writer=writer,
+            control=self._control,
+            wake=self.wake,
+        )
+        nodes.add_handler(self._offers.on_node_change)
+        tasks.add_handler(self._on_task_change)
         self._term: asyncio.Task[None] | None = None
         self._graceful_stop = False
+
+    # ---- what the reconciler uses ------------------------------------------------------------
 
     @property
     def term(self) -> asyncio.Task[None] | None:
         """The supervisor of this term's subscription (done once it gave up), or None."""
         return self._term
+
+    @property
+    def client(self) -> FrameworkClient | None:
+        """The term's Mesos client while a subscription runs."""
+        return self._link.client
+
+    def wake(self, *names: str) -> None:
+        """Tasks changed: look again at them (at all tasks when none is named) for pending
+        launches and due transitions. Every `full_pass` all tasks are looked at anyway."""
+        self._wakeups.wake(*names)
+
+    def view(self, name: str) -> Task | None:
+        """The task as its status will be once the queued writes are in."""
+        return self._roster.view(name)
+
+    async def kill(self, task: Task) -> None:
+        """KILL the task's Mesos task (resent at most every few seconds)."""
+        await self._control.kill(task)
+
+    def forget(self, name: str) -> None:
+        """The Task is gone for good (its finalizer removed): drop what is kept about it."""
+        self._writer.forget(name)
+        self._backlog.forget(name)
+
+    def unschedulable_reason(self, name: str) -> str | None:
+        """Why the task fits no offer, once reported (None: it was not)."""
+        return self._backlog.unschedulable_reason(name)
+
+    # ---- the term ------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Subscribe for this leadership term (in the background; returns at once)."""
@@ -111,13 +189,14 @@ class TaskFramework(OfferHandling, ControlHandling):
 
     async def run(self) -> None:
         """Subscribe and drive until cancelled (the term ends) or one of the loops dies."""
-        self._unlaunched = None  # rebuilt from the cache on first use
+        self._backlog.restart()
         framework_id = await self._load_framework_id()
-        client = self.client = self._client_factory(framework_id)
+        client = self._client_factory(framework_id)
+        self._link.attach(client)
         client.start()
         loops = [
             asyncio.create_task(self._consume(client), name="task-events"),
-            asyncio.create_task(self.writer.run(), name="task-status-writer"),
+            asyncio.create_task(self._writer.run(), name="task-status-writer"),
             asyncio.create_task(self._control_loop(), name="task-control"),
             asyncio.create_task(self._reconcile_loop(), name="task-reconcile"),
         ]
@@ -131,90 +210,89 @@ class TaskFramework(OfferHandling, ControlHandling):
             await asyncio.gather(*loops, return_exceptions=True)
             if self._graceful_stop:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self.writer.flush(), FLUSH_TIMEOUT)
+                    await asyncio.wait_for(self._writer.flush(), FLUSH_TIMEOUT)
             await client.close()
-            self.client = None
+            self._link.detach()
             log.info("Task framework stopped")
 
-    def _on_task_change(self, event: CacheEvent[Task]) -> None:
-        """A new Task, a new desired state or new metadata: look at it at once, straight from
-        the informer. Changes of status alone are ours, and the writer wakes for those."""
-        old, new = event.old, event.new
-        self._track_launch(event.name, new)
-        if new is None:
-            return
-        if old is None or _wants_a_look(old, new):
-            self.wake(event.name)
+    async def _load_framework_id(self) -> FrameworkId | None:
+        raw = await self._ctx.kv.get_raw(self._framework_key())
+        return FrameworkId(raw.value.decode()) if raw is not None and raw.value else None
+
+    def _framework_key(self) -> str:
+        return f"{self._ctx.store.prefix}/{FRAMEWORK_ID_KEY}"
+
+    # ---- loops ---------------------------------------------------------------------------------
 
     async def _consume(self, client: FrameworkClient) -> None:
         async for event in client.events():
             await self._on_event(event)
 
     async def _control_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), self.config.tick)
-            self._dirty.clear()
-            if self.client is None or not self.client.connected:
+            await self._wakeups.wait(self._config.tick)
+            if not self._link.connected:
                 continue
-            dirty, self._dirty_names = self._dirty_names, set()
-            now = asyncio.get_running_loop().time()
-            names: set[str] | None = dirty | self._due_resends(now)
-            if self._full or now - self._last_full >= self.config.full_pass:
-                names, self._full, self._last_full = None, False, now
+            now = loop.time()
+            names = self._wakeups.take(now=now, also=self._control.due_resends(now))
             try:
-                await self._update_offer_interest(names)
-                self.start_control_pass(names)
+                await self._offers.update_interest(names)
+                self._control.start_control_pass(names)
             except (MesosUnavailableError, MesosCallError) as exc:
                 log.warning("Control pass failed", extra={"error": str(exc)})
 
-    async def _load_framework_id(self) -> FrameworkId | None:
-        raw = await self.ctx.kv.get_raw(self._framework_key())
-        return FrameworkId(raw.value.decode()) if raw is not None and raw.value else None
+    async def _reconcile_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._config.reconcile_period)
+            if not self._link.connected:
+                continue
+            known = self._roster.known()
+            try:
+                if known:
+                    await self._link.require().reconcile(known)
+                await self._control.request_reports()
+            except (MesosUnavailableError, MesosCallError) as exc:
+                log.warning("Periodic reconcile failed", extra={"error": str(exc)})
 
-    def _framework_key(self) -> str:
-        return f"{self.ctx.store.prefix}/{FRAMEWORK_ID_KEY}"
+    # ---- events --------------------------------------------------------------------------------
 
-    # ---- events ---------------------------------------------------------------------------
+    def _on_task_change(self, event: CacheEvent[Task]) -> None:
+        """A new Task, a new desired state or new metadata: look at it at once, straight from
+        the informer. Changes of status alone are ours, and the writer wakes for those."""
+        old, new = event.old, event.new
+        self._backlog.track(event.name, new)
+        if new is None:
+            return
+        if old is None or _wants_a_look(old, new):
+            self.wake(event.name)
 
     async def _on_event(self, event: SchedulerEvent) -> None:
         try:
             if isinstance(event, Subscribed):
                 await self._on_subscribed(event)
             elif isinstance(event, Offers):
-                await self._on_offers(event.offers)
+                await self._offers.on_offers(event.offers)
             elif isinstance(event, Update):
-                self._on_update(event.status)
+                self._updates.on_update(event.status)
             elif isinstance(event, Message):
-                self._on_message(event)
+                self._control.on_message(event)
             elif isinstance(event, Failure):
-                self._on_failure(event)
+                self._updates.on_failure(event)
             elif isinstance(event, Disconnected):
-                self._suppressed = None
-                self._revived_for = set()
-                self._inflight.clear()
+                self._offers.on_disconnected()
+                self._control.forget_requests()
             elif isinstance(event, Error):
-                log.error("Mesos error", extra={"error": event.message})
-                if "removed" in event.message.lower():
-                    await self.ctx.kv.delete_raw(self._framework_key())
-                    if isinstance(self.client, SchedulerClient):
-                        self.client.forget_framework_id()
+                await self._on_error(event)
         except (MesosUnavailableError, MesosCallError) as exc:
             log.warning("Mesos call failed", extra={"event": event.TYPE, "error": str(exc)})
 
     async def _on_subscribed(self, event: Subscribed) -> None:
-        await self.ctx.kv.put_raw(self._framework_key(), event.framework_id.encode())
-        self._suppressed = None
-        self._inflight.clear()
-        client = self._client()
-        known = [
-            (
-                TaskId(t.status.mesos_task_id),
-                AgentId(t.status.agent_id) if t.status.agent_id else None,
-            )
-            for t in self._live_tasks()
-            if t.status.mesos_task_id
-        ]
+        await self._ctx.kv.put_raw(self._framework_key(), event.framework_id.encode())
+        self._offers.on_subscribed()
+        self._control.forget_requests()
+        client = self._link.require()
+        known = self._roster.known()
         log.info(
             "Framework subscribed: reconciling",
             extra={"framework_id": event.framework_id, "tasks": len(known)},
@@ -222,72 +300,45 @@ class TaskFramework(OfferHandling, ControlHandling):
         if known:
             await client.reconcile(known)
         await client.reconcile()
-        await self._request_reports()
-        await self._update_offer_interest()
+        await self._control.request_reports()
+        await self._offers.update_interest()
         self.wake()
 
-    def _on_update(self, update: MesosStatus) -> None:
-        name = task_name_of(update.task_id)
-        task = self.writer.view(name)
-        ack = self._acker(update)
-        if task is None or task.status.mesos_task_id != update.task_id:
-            self._on_stray(update, owned=task is not None)
-            ack()
-            return
-        if self._never_launched(task, update):
-            self._requeue_launch(name)
-            self.writer.patch(name, st.back_to_pending, then=ack)
-        else:
-            self.writer.patch(name, lambda s: st.on_update(s, update), then=ack)
-        self.wake(name)
+    async def _on_error(self, event: Error) -> None:
+        log.error("Mesos error", extra={"error": event.message})
+        if "removed" in event.message.lower():
+            await self._ctx.kv.delete_raw(self._framework_key())
+            client = self._link.client
+            if isinstance(client, SchedulerClient):
+                client.forget_framework_id()
 
-    def _never_launched(self, task: Task, update: MesosStatus) -> bool:
-        """A Staging task unknown to Mesos was written but never accepted (crash in between)."""
-        return (
-            task.status.phase == "Staging"
-            and update.reason == "REASON_RECONCILIATION"
-            and update.state in ("TASK_LOST", "TASK_UNKNOWN", "TASK_DROPPED", "TASK_GONE")
+    # ---- the status writer's hooks -------------------------------------------------------------
+
+    def _finish(self, task: Task, status: TaskStatus, now: datetime) -> TaskStatus:
+        probe = task.model_copy(update={"status": status})
+        unplaced = (
+            self._backlog.unschedulable_reason(task.name) if status.phase == "Pending" else None
         )
+        conds = st.conditions(probe, unplaced=unplaced)
+        new = status.model_copy(update={"observed_generation": task.metadata.generation})
+        return with_conditions(new, conds, generation=task.metadata.generation, now=now)
 
-    def _acker(self, update: MesosStatus) -> Callable[[], None]:
-        def ack() -> None:
-            if self.client is not None:
-                self.client.acknowledge_soon(update)
-
-        return ack
-
-    def _on_stray(self, update: MesosStatus, *, owned: bool) -> None:
-        if update.terminal:
+    def _written(self, before: Task, after: Task) -> None:
+        self._backlog.track(after.name, after)
+        old, new = before.status.phase, after.status.phase
+        if old == new:
             return
-        log.warning(
-            "Killing stray Mesos task",
-            extra={"mesos_task": update.task_id, "agent": update.agent_id, "task_exists": owned},
-        )
-        self._spawn(self._kill(update.task_id, update.agent_id))
-
-    def _on_failure(self, event: Failure) -> None:
-        """An executor exited or an agent was lost: Mesos also sends its tasks' terminal
-        updates, and an explicit reconcile of every live task there makes sure of it."""
-        log.warning(
-            "Mesos failure",
-            extra={"agent": event.agent_id, "executor": event.executor_id, "status": event.status},
-        )
-        if event.agent_id is None:
-            return
-        self._reports.pop(event.agent_id, None)
-        there = [
-            (TaskId(t.status.mesos_task_id), AgentId(event.agent_id))
-            for t in self._live_tasks()
-            if t.status.agent_id == event.agent_id and t.status.mesos_task_id
-        ]
-        if there:
-            self._spawn(self._reconcile_quietly(there))
-
-    async def _reconcile_quietly(self, tasks: Sequence[tuple[TaskId, AgentId | None]]) -> None:
-        try:
-            await self._client().reconcile(tasks)
-        except (MesosCallError, MesosUnavailableError) as exc:
-            log.warning("Reconcile failed", extra={"error": str(exc), "tasks": len(tasks)})
+        deleting = after.metadata.deletion_timestamp is not None
+        if new in ("Failed", "Lost") or (new == "Killed" and not deleting):
+            self._ctx.events.event(
+                after, reason=f"Task{new}", message=after.status.message, warning=True
+            )
+        elif new == "Running":
+            self._ctx.events.event(
+                after,
+                reason="Started",
+                message=f"pid {after.status.pid} on {after.status.hostname}",
+            )
 
 
 def _wants_a_look(old: Task, new: Task) -> bool:

@@ -1,5 +1,6 @@
-"""Offers: placement of pending Tasks, launches (status first, then one ACCEPT per offer),
-DECLINE filters, REVIVE/SUPPRESS. Decisions in controller.tasks.placement (pure)."""
+"""The offer book: placement of pending Tasks, launches (status first, then one ACCEPT per
+offer), DECLINE filters, REVIVE/SUPPRESS. Decisions in controller.tasks.placement (pure); this
+part owns only the state of our offer interest (suppressed, revived for whom, when)."""
 
 from __future__ import annotations
 
@@ -9,25 +10,67 @@ import uuid
 from collections.abc import Iterable
 from functools import partial
 
+from controller.runtime.reconciler import EventSink
 from controller.tasks import placement
 from controller.tasks import status as st
-from controller.tasks.base import FrameworkState
+from controller.tasks.backlog import Backlog
+from controller.tasks.base import FrameworkConfig, Link, Wake
 from controller.tasks.launch import task_info
 from controller.tasks.modes import place_by_mode
-from controller.tasks.writer import StatusFn
+from controller.tasks.roster import Roster
+from controller.tasks.writer import StatusFn, StatusWriter
 from crds.kinds.node import Node, effective_mode
 from crds.kinds.task import Task
 from crds.meta import utcnow
-from mesosapi.models import Offer
-from store.informer import CacheEvent
+from mesosapi.models import ExecutorInfo, Offer
+from store.informer import CacheEvent, Informer
 
 log = logging.getLogger(__name__)
 
 
-class OfferHandling(FrameworkState):
-    """The offer side of the driver."""
+class OfferBook:
+    """The offer side of the framework."""
 
-    def _on_node_change(self, event: CacheEvent[Node]) -> None:
+    def __init__(
+        self,
+        config: FrameworkConfig,
+        *,
+        link: Link,
+        roster: Roster,
+        backlog: Backlog,
+        writer: StatusWriter,
+        nodes: Informer[Node],
+        events: EventSink,
+        executor: ExecutorInfo,
+        wake: Wake,
+    ) -> None:
+        self._config = config
+        self._link = link
+        self._roster = roster
+        self._backlog = backlog
+        self._writer = writer
+        self._nodes = nodes
+        self._events = events
+        self._executor = executor
+        self._wake = wake
+        self._suppressed: bool | None = None
+        """Whether the master holds our SUPPRESS (None: not known, e.g. after a subscribe)."""
+        self._revived_for: set[str] = set()
+        self._last_revive = -1e9
+        self._wake_timer: asyncio.TimerHandle | None = None
+        self._wake_later_names: set[str] = set()
+        """Tasks whose REVIVE waits for `revive_interval` (see `_wake_later`)."""
+
+    def on_subscribed(self) -> None:
+        """A (re)subscription: the master's view of our suppression is not known."""
+        self._suppressed = None
+
+    def on_disconnected(self) -> None:
+        """The connection is gone: so are the master's suppression and our revives."""
+        self._suppressed = None
+        self._revived_for = set()
+
+    def on_node_change(self, event: CacheEvent[Node]) -> None:
         """A cordon lifted, or a node's mode changed: pending tasks deserve fresh offers at once."""
         old, new = event.old, event.new
         if (
@@ -37,11 +80,80 @@ class OfferHandling(FrameworkState):
             or effective_mode(old) != effective_mode(new)
         ):
             self._revived_for = set()
-            self.wake()
+            self._wake()
+
+    async def on_offers(self, offers: list[Offer]) -> None:
+        """Place what fits, launch, decline the rest with a filter. Tasks that became pending
+        while this ran were not considered, and the filters our ACCEPT/DECLINE install undo a
+        REVIVE the master processed before them (calls travel on several connections, so it
+        may even have been sent after them): such tasks get a fresh REVIVE, else they would
+        wait for the filter to expire (5 s, or 60 s when idle)."""
+        pending = self._backlog.pending()
+        try:
+            await self._answer_offers(offers, pending)
+        finally:
+            left = {t.name for t in self._backlog.pending()}
+            late = left - {t.name for t in pending}
+            if late & self._revived_for:
+                self._revived_for -= late
+                self._wake(*late)
+        if not left:
+            await self.update_interest()  # nothing pending any more: SUPPRESS
+
+    async def update_interest(self, names: Iterable[str] | None = None) -> None:
+        """REVIVE when new tasks are pending (it also clears our DECLINE filters), SUPPRESS
+        when none is (no offer hoarding). Revives are spaced by `revive_interval`."""
+        client = self._link.client
+        if client is None:
+            return
+        pending = {t.name for t in self._backlog.pending(names)}
+        fresh = pending - self._revived_for
+        now = asyncio.get_running_loop().time()
+        if fresh and (
+            self._suppressed is not False or now - self._last_revive >= self._config.revive_interval
+        ):
+            await client.revive()
+            log.info("Revived offers", extra={"pending": len(pending), "new": len(fresh)})
+            self._suppressed = False
+            self._last_revive = now
+            self._revived_for = pending if names is None else self._revived_for | pending
+        elif fresh:  # spaced out: come back once the interval has passed, not at the next tick
+            self._wake_later(self._last_revive + self._config.revive_interval - now, fresh)
+        elif names is None and not pending and self._suppressed is not True:
+            await client.suppress()
+            log.info("Suppressed offers: nothing pending")
+            self._suppressed = True
+            self._revived_for = set()
+
+    # ---- placing --------------------------------------------------------------------------
+
+    async def _answer_offers(self, offers: list[Offer], pending: list[Task]) -> None:
+        client = self._link.require()
+        if not pending:
+            await client.decline(
+                [o.id for o in offers], refuse_seconds=self._config.idle_refuse_seconds
+            )
+            return
+        plan = place_by_mode(
+            pending,
+            offers,
+            nodes=self._nodes.list(),
+            executor_id=self._executor.executor_id,
+            cordoned=self._cordoned(),
+            unique_taken=self._unique_taken(offers) if _any_unique(pending) else {},
+        )
+        self._note_unplaced(plan.unplaced)
+        by_offer = plan.by_offer()
+        offers_by_id = {o.id: o for o in offers}
+        for offer_id, placed in by_offer.items():
+            await self._launch(offers_by_id[offer_id], placed)
+        unused = [o.id for o in offers if o.id not in by_offer]
+        if unused:
+            await client.decline(unused, refuse_seconds=self._config.refuse_seconds)
 
     def _cordoned(self) -> set[str]:
         out: set[str] = set()
-        for node in self.nodes.list():
+        for node in self._nodes.list():
             if node.spec.unschedulable:
                 out.add(node.status.hostname or node.name)
                 if node.status.agent_id:
@@ -50,7 +162,7 @@ class OfferHandling(FrameworkState):
 
     def _unique_taken(self, offers: list[Offer]) -> dict[tuple[str, str], set[str]]:
         attrs: dict[str, dict[str, str]] = {}
-        for node in self.nodes.list():
+        for node in self._nodes.list():
             if node.status.agent_id:
                 attrs[node.status.agent_id] = {
                     **node.status.attributes,
@@ -62,7 +174,7 @@ class OfferHandling(FrameworkState):
                 "hostname": offer.hostname,
             }
         taken: dict[tuple[str, str], set[str]] = {}
-        for task in self._live_tasks():
+        for task in self._roster.live():
             agent = attrs.get(task.status.agent_id or "")
             for c in task.spec.constraints:
                 if c.operator == "UNIQUE" and agent is not None and c.attribute in agent:
@@ -71,48 +183,6 @@ class OfferHandling(FrameworkState):
                     )
         return taken
 
-    async def _on_offers(self, offers: list[Offer]) -> None:
-        """Place what fits, launch, decline the rest with a filter. Tasks that became pending
-        while this ran were not considered, and the filters our ACCEPT/DECLINE install undo a
-        REVIVE the master processed before them (calls travel on several connections, so it
-        may even have been sent after them): such tasks get a fresh REVIVE, else they would
-        wait for the filter to expire (5 s, or 60 s when idle)."""
-        pending = self.pending()
-        try:
-            await self._answer_offers(offers, pending)
-        finally:
-            left = {t.name for t in self.pending()}
-            late = left - {t.name for t in pending}
-            if late & self._revived_for:
-                self._revived_for -= late
-                self.wake(*late)
-        if not left:
-            await self._update_offer_interest()  # nothing pending any more: SUPPRESS
-
-    async def _answer_offers(self, offers: list[Offer], pending: list[Task]) -> None:
-        client = self._client()
-        if not pending:
-            await client.decline(
-                [o.id for o in offers], refuse_seconds=self.config.idle_refuse_seconds
-            )
-            return
-        plan = place_by_mode(
-            pending,
-            offers,
-            nodes=self.nodes.list(),
-            executor_id=self.executor.executor_id,
-            cordoned=self._cordoned(),
-            unique_taken=self._unique_taken(offers) if _any_unique(pending) else {},
-        )
-        self._note_unplaced(plan.unplaced)
-        by_offer = plan.by_offer()
-        offers_by_id = {o.id: o for o in offers}
-        for offer_id, placed in by_offer.items():
-            await self._launch(offers_by_id[offer_id], placed)
-        unused = [o.id for o in offers if o.id not in by_offer]
-        if unused:
-            await client.decline(unused, refuse_seconds=self.config.refuse_seconds)
-
     def _note_unplaced(self, unplaced: dict[str, str]) -> None:
         """Say why a task fits nowhere (condition, message, Event) once it has fit none of the
         offers for `unplaced_grace` s: one round holds the offers of some agents only, and a
@@ -120,17 +190,18 @@ class OfferHandling(FrameworkState):
         deploy pinned to detectors made 6,000 such Events and as many status writes)."""
         now = asyncio.get_running_loop().time()
         for name, why in unplaced.items():
-            task = self.writer.view(name)
+            task = self._roster.view(name)
             if task is None:
                 continue
-            first = self._unplaced_since.setdefault(name, now)
-            if now - first < self.config.unplaced_grace and name not in self.unplaced:
+            first = self._backlog.first_misfit(name, now=now)
+            reported = self._backlog.unschedulable_reason(name)
+            if now - first < self._config.unplaced_grace and reported is None:
                 continue
-            if self.unplaced.get(name) != why:
+            if reported != why:
                 log.info("Task cannot be placed", extra={"task": name, "reason": why})
-                self.ctx.events.event(task, reason="FailedScheduling", message=why, warning=True)
-            self.unplaced[name] = why
-            self.writer.patch(name, partial(st.with_message, message=why))
+                self._events.event(task, reason="FailedScheduling", message=why, warning=True)
+            self._backlog.unschedulable(name, why)
+            self._writer.patch(name, partial(st.with_message, message=why))
 
     async def _launch(self, offer: Offer, placed: list[placement.Placed]) -> None:
         """Write each task's launch status first, then ONE ACCEPT with every task that got
@@ -138,7 +209,7 @@ class OfferHandling(FrameworkState):
         changes: dict[str, StatusFn] = {}
         infos = []
         for p in placed:
-            task = self.writer.view(p.task)
+            task = self._roster.view(p.task)
             if task is None:
                 continue
             mesos_id = f"{task.name}.{uuid.uuid4().hex[:10]}"
@@ -147,7 +218,7 @@ class OfferHandling(FrameworkState):
                 mesos_id=mesos_id,
                 offer=offer,
                 allocation=p.allocation,
-                executor=self.executor,
+                executor=self._executor,
             )
             infos.append((p, info))
             ports = tuple(p.allocation.ports[: task.spec.wants.ports])
@@ -157,50 +228,24 @@ class OfferHandling(FrameworkState):
                 agent_id=offer.agent_id,
                 hostname=offer.hostname,
                 ports=ports,
-                executor_id=self.executor.executor_id,
+                executor_id=self._executor.executor_id,
                 now=utcnow(),
             )
-            self.unplaced.pop(p.task, None)
-            self._unplaced_since.pop(p.task, None)
-        written = await self.writer.write_now(changes)
+            self._backlog.placed(p.task)
+        written = await self._writer.write_now(changes)
         launch = [info for p, info in infos if p.task in written]
         for missed in changes.keys() - written:  # still pending: it deserves a REVIVE
             self._revived_for.discard(missed)
-            self.wake(missed)
-        client = self._client()
+            self._wake(missed)
+        client = self._link.require()
         if not launch:
-            await client.decline([offer.id], refuse_seconds=self.config.refuse_seconds)
+            await client.decline([offer.id], refuse_seconds=self._config.refuse_seconds)
             return
-        await client.launch([offer.id], launch, refuse_seconds=self.config.refuse_seconds)
+        await client.launch([offer.id], launch, refuse_seconds=self._config.refuse_seconds)
         log.info(
             "Launched tasks",
             extra={"agent": offer.agent_id, "hostname": offer.hostname, "tasks": len(launch)},
         )
-
-    async def _update_offer_interest(self, names: Iterable[str] | None = None) -> None:
-        """REVIVE when new tasks are pending (it also clears our DECLINE filters), SUPPRESS
-        when none is (no offer hoarding). Revives are spaced by `revive_interval`."""
-        client = self.client
-        if client is None:
-            return
-        pending = {t.name for t in self.pending(names)}
-        fresh = pending - self._revived_for
-        now = asyncio.get_running_loop().time()
-        if fresh and (
-            self._suppressed is not False or now - self._last_revive >= self.config.revive_interval
-        ):
-            await client.revive()
-            log.info("Revived offers", extra={"pending": len(pending), "new": len(fresh)})
-            self._suppressed = False
-            self._last_revive = now
-            self._revived_for = pending if names is None else self._revived_for | pending
-        elif fresh:  # spaced out: come back once the interval has passed, not at the next tick
-            self._wake_later(self._last_revive + self.config.revive_interval - now, fresh)
-        elif names is None and not pending and self._suppressed is not True:
-            await client.suppress()
-            log.info("Suppressed offers: nothing pending")
-            self._suppressed = True
-            self._revived_for = set()
 
     def _wake_later(self, delay: float, names: set[str]) -> None:
         self._wake_later_names |= names
@@ -212,7 +257,7 @@ class OfferHandling(FrameworkState):
         names, self._wake_later_names = self._wake_later_names, set()
         self._wake_timer = None
         if names:
-            self.wake(*names)
+            self._wake(*names)
 
 
 def _any_unique(tasks: list[Task]) -> bool:

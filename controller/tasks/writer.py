@@ -1,24 +1,28 @@
 """Batched Task status writes: many small status changes become few `update_status_many` txns.
+Store I/O only: what to write is the callers' decision.
 
-Changes are queued as functions of the current status (`patch(name, fn)`), so they are applied
-to the newest copy known (the informer cache or this writer's own last write, whichever has the
-higher resourceVersion) and re-applied after a conflict. `view(name)` is that newest copy with
-the queued changes applied: the driver decides on it, never on a lagging cache. Store I/O only.
+Changes are queued as functions of the status (`patch(name, fn)`) and applied at write time to
+the informer's copy, so a conflict only means applying them again to a newer copy (read again,
+and the cache waited for up to that read). Reading our own writes is the informer's job too:
+the changes of a write stay with the writer until the cache shows the revision the write
+produced (the writer watches the cache for it), and a task's next write waits for that, so it
+is always based on a copy that holds the previous one. `view(name)` is the cached copy with the
+changes still in flight or queued applied: the driver decides on it, never on a lagging cache.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from crds.errors import ConflictError, FencedError, NotFoundError, O2Error
+from crds.errors import FencedError, NotFoundError, O2Error
 from crds.kinds.task import Task, TaskStatus
 from crds.meta import utcnow
-from store.api import Store
-from store.informer import Informer
+from store.api import BatchResult, Store
+from store.informer import CacheEvent, Informer
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,11 @@ RETRY_AFTER = 1.0
 """Seconds before retrying writes that failed for a reason other than a conflict."""
 FLUSHES_IN_FLIGHT = 2
 """Concurrent batched writes of `run()`."""
+CATCH_UP = 5.0
+"""Seconds an explicit flush waits for the cache to show a task's previous write (and a
+conflicted write for the cache to reach the copy read again) before going on without."""
+
+_UNANSWERED = O2Error("the store's answer did not mention this task")
 
 StatusFn = Callable[[TaskStatus], TaskStatus]
 _ViewKey = tuple[object, object, int, object, int]
@@ -34,10 +43,22 @@ Finisher = Callable[[Task, TaskStatus, datetime], TaskStatus]
 """Adds derived fields (conditions, observedGeneration) to a new status."""
 
 
-@dataclass
-class _Pending:
+@dataclass(eq=False)
+class _Changes:
     fns: list[StatusFn] = field(default_factory=list)
     then: list[Callable[[], None]] = field(default_factory=list)
+    settles_at: int = 0
+    """Once written: the resourceVersion the cache must show before it holds these changes."""
+
+
+@dataclass
+class _Batch:
+    """One write: the changes taken from the queue, and the copies they were applied to."""
+
+    jobs: dict[str, _Changes]
+    bases: dict[str, Task] = field(default_factory=dict)
+    objs: list[Task] = field(default_factory=list)
+    done: set[str] = field(default_factory=set)
 
 
 class StatusWriter:
@@ -51,41 +72,36 @@ class StatusWriter:
         finish: Finisher,
         on_written: Callable[[Task, Task], None] | None = None,
         batch: int = 512,
+        catch_up: float = CATCH_UP,
     ) -> None:
         self._store = store
         self._cache = cache
         self._finish = finish
         self._on_written = on_written
         self._batch = batch
-        self._latest: dict[str, Task] = {}
-        self._pending: dict[str, _Pending] = {}
-        self._writing: dict[str, _Pending] = {}
-        """Changes in a write not yet answered: `view` still shows them (no decision is made on
-        the old copy meanwhile, e.g. resending a transition whose answer is being written)."""
+        self._catch_up = catch_up
+        self._pending: dict[str, _Changes] = {}
+        self._writing: dict[str, _Changes] = {}
+        """Changes in a write not yet answered, or written but not in the cache yet: `view`
+        still shows them (no decision is made on the old copy meanwhile, e.g. resending a
+        transition whose answer is being written) and the task's next write waits."""
         self._views: dict[str, tuple[_ViewKey, Task]] = {}
         """Memo of `view`: the objects it was computed from are held, so identity is safe."""
         self._wake = asyncio.Event()
+        self._released = asyncio.Event()
+        """Set (and replaced) whenever a task's write is over: explicit flushes wait on it."""
+        self._waiters = 0
         self.writes = 0
         self.failures = 0
-
-    def base(self, name: str) -> Task | None:
-        """The newest stored copy known (cache or our own last write)."""
-        cached = self._cache.get(name)
-        mine = self._latest.get(name)
-        if cached is None or mine is None:
-            return cached
-        if (mine.metadata.resource_version or 0) > (cached.metadata.resource_version or 0):
-            return mine
-        del self._latest[name]  # the cache caught up: keep one copy of each task, not two
-        return cached
+        cache.add_handler(self._on_cache_change)
 
     def view(self, name: str) -> Task | None:
-        """The newest copy with queued changes applied (what the status will be). Computed
-        once per (base, queued changes): the driver looks at every task on each pass."""
-        task = self.base(name)
+        """The cached copy with the changes in flight and queued applied (what the status will
+        be). Computed once per (copy, changes): the driver looks at every task on each pass."""
+        task = self._cache.get(name)
         if task is None:
             return None
-        writing = self._writing.get(name)
+        writing = self._writing_on(name, task)
         pending = self._pending.get(name)
         if pending is None and writing is None:
             self._views.pop(name, None)
@@ -104,20 +120,70 @@ class StatusWriter:
 
     def patch(self, name: str, fn: StatusFn, *, then: Callable[[], None] | None = None) -> None:
         """Queue `fn` for `name`'s status; `then` runs once it is written (or dropped)."""
-        pending = self._pending.setdefault(name, _Pending())
+        pending = self._pending.setdefault(name, _Changes())
         pending.fns.append(fn)
         if then is not None:
             pending.then.append(then)
         self._wake.set()
 
     def forget(self, name: str) -> None:
-        self._latest.pop(name, None)
+        """The task is gone for good: drop what was remembered about it."""
         self._views.pop(name, None)
+
+    # ---- the cache showing our writes --------------------------------------------------------
+
+    def _on_cache_change(self, event: CacheEvent[Task]) -> None:
+        writing = self._writing.get(event.name)
+        if writing is None or not writing.settles_at:
+            return
+        new = event.new
+        if new is None or (new.metadata.resource_version or 0) >= writing.settles_at:
+            self._release(event.name)
+
+    def _writing_on(self, name: str, task: Task) -> _Changes | None:
+        """The changes in a write of `name` that `task` (its cached copy) does not hold yet."""
+        writing = self._writing.get(name)
+        if writing is None or not writing.settles_at:
+            return writing
+        if (task.metadata.resource_version or 0) >= writing.settles_at:
+            self._release(name)
+            return None
+        return writing
+
+    def _release(self, name: str) -> None:
+        """The write of `name` is over: the task may be written again."""
+        del self._writing[name]
+        if name in self._pending:
+            self._wake.set()
+        if self._waiters:
+            released, self._released = self._released, asyncio.Event()
+            released.set()
+
+    async def _settled(self, names: Iterable[str]) -> None:
+        """Until no write of `names` is in flight or unseen by the cache (bounded)."""
+        if not any(self._busy(n) for n in names):
+            return  # the usual case: no timer, no yield
+        self._waiters += 1
+        try:
+            async with asyncio.timeout(self._catch_up):
+                while any(self._busy(n) for n in names):
+                    await self._released.wait()
+        except TimeoutError:
+            log.warning("Status writes not in the cache yet", extra={"tasks": len(self._writing)})
+        finally:
+            self._waiters -= 1
+
+    def _busy(self, name: str) -> bool:
+        task = self._cache.get(name)
+        writing = self._writing_on(name, task) if task is not None else self._writing.get(name)
+        return writing is not None
+
+    # ---- writing -------------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Flush queued changes, up to FLUSHES_IN_FLIGHT batches at a time (one batch is
         prepared while another waits for etcd); a task is in one write at a time, its newer
-        changes wait for that write's answer."""
+        changes wait for that write to be answered and seen by the cache."""
         flushes: set[asyncio.Task[set[str]]] = set()
         try:
             while True:
@@ -133,7 +199,8 @@ class StatusWriter:
                     names = self._ready()
                     if not names:
                         break
-                    flush = asyncio.create_task(self.flush(names), name="task-status-flush")
+                    batch = self._take(names)
+                    flush = asyncio.create_task(self._write(batch), name="task-status-flush")
                     flush.add_done_callback(lambda _: self._wake.set())
                     flushes.add(flush)
         finally:
@@ -145,25 +212,27 @@ class StatusWriter:
         """Up to a batch of names with queued changes and no write in flight."""
         names: list[str] = []
         for name in self._pending:
-            if name not in self._writing:
+            if not self._busy(name):
                 names.append(name)
                 if len(names) >= self._batch:
                     break
         return names
 
-    async def write_now(self, changes: dict[str, StatusFn], *, attempts: int = 3) -> set[str]:
+    async def write_now(self, changes: Mapping[str, StatusFn], *, attempts: int = 3) -> set[str]:
         """Write these changes now (with whatever is queued for the same tasks), retrying
         conflicts; a change that could not be written is dropped, never left queued: a launch
         goes ahead only for tasks whose launch status is stored. The names written."""
         done: set[str] = set()
         todo = dict(changes)
+        await self._settled(todo)
         for _ in range(attempts):
-            if not todo:
+            ready = {name: fn for name, fn in todo.items() if not self._busy(name)}
+            if not ready:
                 break
-            for name, fn in todo.items():
-                self._pending.setdefault(name, _Pending()).fns.append(fn)
-            done |= await self.flush(list(todo))
-            for name, fn in list(todo.items()):
+            for name, fn in ready.items():
+                self._pending.setdefault(name, _Changes()).fns.append(fn)
+            done |= await self._write(self._take(list(ready)))
+            for name, fn in ready.items():
                 if name in done:
                     del todo[name]
                 else:
@@ -179,100 +248,145 @@ class StatusWriter:
             del self._pending[name]
 
     async def flush(self, names: list[str] | None = None) -> set[str]:
-        """Write the queued changes of `names` (all by default) now; the names written."""
-        chosen = names if names is not None else list(self._pending)
-        jobs = {n: self._pending.pop(n) for n in chosen if n in self._pending}
-        objs: list[Task] = []
-        befores: list[Task] = []
-        order: list[str] = []
-        done: set[str] = set()
+        """Write the queued changes of `names` (all by default) now, each on a copy that holds
+        the task's previous write (waited for, within `catch_up`); the names written."""
+        chosen = list(self._pending) if names is None else names
+        busy = {n for n in chosen if self._busy(n)}
+        done = await self._write(self._take([n for n in chosen if n not in busy]))
+        if busy:  # the others first: a lagging cache holds back only these
+            await self._settled(busy)
+            done |= await self._write(self._take([n for n in busy if not self._busy(n)]))
+        return done
+
+    def _take(self, names: list[str]) -> _Batch:
+        """Take the queued changes of `names` into one write (they are in flight from now)."""
+        batch = _Batch({n: self._pending.pop(n) for n in names if n in self._pending})
         now = utcnow()
-        for name, pending in jobs.items():
-            task = self.base(name)
+        for name, changes in batch.jobs.items():
+            task = self._cache.get(name)
             if task is None:
-                _run_all(pending.then)
+                _run_all(changes.then)
                 continue
             status = task.status
-            for fn in pending.fns:
+            for fn in changes.fns:
                 status = fn(status)
             status = self._finish(task, status, now)
             if status == task.status:
-                done.add(name)
-                _run_all(pending.then)
+                batch.done.add(name)
+                _run_all(changes.then)
                 continue
-            objs.append(task.model_copy(update={"status": status}))
-            befores.append(task)
-            order.append(name)
-            self._writing[name] = pending
-        if objs:
-            try:
-                results: list[Task | Exception] = await self._store().update_status_many(objs)
-            except FencedError:
-                self._forget_writing(order)
-                raise
-            except O2Error as exc:
-                results = [exc] * len(objs)
-            except BaseException:  # cancelled (the term ends): keep the changes queued
-                self._forget_writing(order)
-                for name in order:
-                    self._requeue(name, jobs[name])
-                raise
-            self.writes += len(objs)
-            for name, old, result in zip(order, befores, results, strict=True):
-                done |= await self._settle(name, old, result, jobs[name])
-        return done
+            batch.objs.append(task.model_copy(update={"status": status}))
+            batch.bases[name] = task
+            self._writing[name] = changes
+        return batch
 
-    def _requeue(self, name: str, pending: _Pending) -> None:
-        """Put changes back in front of any queued since (they were made first)."""
-        again = self._pending.setdefault(name, _Pending())
-        again.fns[:0] = pending.fns
-        again.then[:0] = pending.then
-
-    def _forget_writing(self, names: list[str]) -> None:
-        for name in names:
-            self._writing.pop(name, None)
-
-    async def _settle(
-        self, name: str, before: Task, result: Task | Exception, pending: _Pending
-    ) -> set[str]:
-        if self._writing.get(name) is pending:
-            del self._writing[name]
-        if isinstance(result, Task):
-            self._latest[name] = result
-            if name not in self._pending:
-                self._views.pop(name, None)  # nothing queued: the view is the stored copy
-            if self._on_written is not None:
-                self._on_written(before, result)
-            _run_all(pending.then)
-            return {name}
-        if isinstance(result, ConflictError):
-            self._requeue(name, pending)
-            self._wake.set()
-            await self._refresh(name)
-            return set()
-        if isinstance(result, NotFoundError):
-            self._latest.pop(name, None)
-            _run_all(pending.then)
-            return set()
-        if isinstance(result, FencedError):
-            raise result
-        log.warning("Status write failed", extra={"task": name, "error": str(result)})
-        self._requeue(name, pending)
-        self.failures += 1
-        return set()
-
-    async def _refresh(self, name: str) -> None:
+    async def _write(self, batch: _Batch) -> set[str]:
+        """Send the batch and sort out the answer; the names written (or needing no write)."""
+        if not batch.objs:
+            return batch.done
         try:
-            self._latest[name] = await self._store().get(Task, name)
-        except NotFoundError:
-            self._latest.pop(name, None)
+            result = await self._store().update_status_many(batch.objs)
+        except FencedError:
+            self._abandon(batch, requeue=False)
+            raise
+        except O2Error as exc:
+            result = BatchResult(errors=[(obj, exc) for obj in batch.objs])
+        except BaseException:  # cancelled (the term ends): keep the changes queued
+            self._abandon(batch, requeue=True)
+            raise
+        self.writes += len(batch.objs)
+        self._sort_out(result, batch)
+        if result.conflicts:
+            await self._retry_conflicts([obj.name for obj in result.conflicts], batch)
+        return batch.done
+
+    def _sort_out(self, result: BatchResult[Task], batch: _Batch) -> None:
+        """Apply the answer of each written, gone or refused task (conflicts are retried)."""
+        answered = {obj.name for obj in result.conflicts}
+        for stored in result.written:
+            answered.add(stored.name)
+            self._written(stored, batch)
+        for obj in result.missing:
+            answered.add(obj.name)
+            self._end_write(obj.name, batch)
+            _run_all(batch.jobs[obj.name].then)
+        errors = [(obj.name, error) for obj, error in result.errors]
+        answered.update(name for name, _ in errors)
+        errors += [(name, _UNANSWERED) for name in batch.bases.keys() - answered]
+        for name, error in errors:
+            if isinstance(error, FencedError):
+                self._abandon(batch, requeue=False)
+                raise error
+            log.warning("Status write failed", extra={"task": name, "error": str(error)})
+            self._end_write(name, batch, requeue=True)
+            self.failures += 1
+
+    def _written(self, stored: Task, batch: _Batch) -> None:
+        name = stored.name
+        changes = batch.jobs[name]
+        batch.done.add(name)
+        if self._writing.get(name) is changes:
+            cached = self._cache.get(name)
+            if cached is None or (cached.metadata.resource_version or 0) >= (
+                stored.metadata.resource_version or 0
+            ):
+                self._release(name)
+            else:
+                changes.settles_at = stored.metadata.resource_version or 0
+        if self._on_written is not None:
+            self._on_written(batch.bases[name], stored)
+        _run_all(changes.then)
+
+    async def _retry_conflicts(self, names: list[str], batch: _Batch) -> None:
+        """Someone else wrote these tasks since our copy: read them again and let the cache
+        catch up (the changes stay in flight meanwhile), then queue the changes again."""
+        try:
+            revision = await self._stored_revision(names)
+            try:
+                async with asyncio.timeout(self._catch_up):
+                    await self._cache.wait_for_revision(revision)
+            except TimeoutError:
+                log.warning("Cache did not catch up", extra={"revision": revision})
+        finally:
+            for name in names:
+                self._end_write(name, batch, requeue=True)
+
+    async def _stored_revision(self, names: list[str]) -> int:
+        """The newest resourceVersion among the stored copies of `names` (gone ones: none)."""
+        store = self._store()
+        reads = await asyncio.gather(*(store.get(Task, n) for n in names), return_exceptions=True)
+        revision = 0
+        for read in reads:
+            if isinstance(read, Task):
+                revision = max(revision, read.metadata.resource_version or 0)
+            elif not isinstance(read, NotFoundError):
+                raise read
+        return revision
+
+    def _end_write(self, name: str, batch: _Batch, *, requeue: bool = False) -> None:
+        changes = batch.jobs[name]
+        if self._writing.get(name) is changes:
+            self._release(name)
+        if requeue:
+            self._requeue(name, changes)
+
+    def _abandon(self, batch: _Batch, *, requeue: bool) -> None:
+        for name in batch.bases:
+            self._end_write(name, batch, requeue=requeue)
+
+    def _requeue(self, name: str, changes: _Changes) -> None:
+        """Put changes back in front of any queued since (they were made first)."""
+        again = self._pending.setdefault(name, _Changes())
+        again.fns[:0] = changes.fns
+        again.then[:0] = changes.then
+        self._wake.set()
 
 
 def _same_key(a: _ViewKey, b: _ViewKey) -> bool:
     return a[0] is b[0] and a[1] is b[1] and a[2] == b[2] and a[3] is b[3] and a[4] == b[4]
 
 
-def _count(queued: _Pending | None) -> int:
+def _count(queued: _Changes | None) -> int:
     return len(queued.fns) if queued is not None else 0
 
 

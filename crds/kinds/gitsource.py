@@ -12,15 +12,6 @@ from crds.kinds.common import opt
 from crds.meta import O2Model, Status
 from crds.resource import KindInfo, PrinterColumn, Resource, register
 
-SOURCE_LABEL = "o2.dev/gitsource"
-"""Label on every object a GitSource manages: the GitSource's name (`o2 get env -l ...`)."""
-COMMIT_ANNOTATION = "o2.dev/commit"
-"""Annotation on every managed object: the commit its current content was applied from."""
-SYNC_REQUESTED_AT = "o2.dev/sync-requested-at"
-"""Annotation on a GitSource: set to a new value to ask for a sync now (`o2 sync`)."""
-DIFF_REQUESTED_AT = "o2.dev/diff-requested-at"
-"""Annotation on a GitSource: set to a new value to ask for a dry run (`o2 diff gitsource`)."""
-
 SyncState = Literal["Synced", "OutOfSync", "Unknown"]
 HealthState = Literal["Healthy", "Progressing", "Degraded", "Unknown"]
 

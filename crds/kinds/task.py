@@ -17,13 +17,12 @@ from crds.kinds.common import (
     Wants,
     opt,
 )
+from crds.labels import PILOT_LABEL
 from crds.meta import DnsName, O2Model, Status
 from crds.resource import KindInfo, PrinterColumn, Resource, register
 
 TaskPhase = Literal["Pending", "Staging", "Running", "Finished", "Failed", "Killed", "Lost"]
 TERMINAL_PHASES: frozenset[str] = frozenset({"Finished", "Failed", "Killed", "Lost"})
-PILOT_LABEL = "o2.pilot/node"
-"""Label of a pilot Task: the Node it serves (pilots run only on async nodes)."""
 
 
 class TaskSpec(O2Model):

@@ -24,11 +24,11 @@ Running statuses, Started events). Every row shows the puts etcd counted in its 
 (etcd_mvcc_put_total) and the floor: 2N raw puts at 16 in flight (a) and 2N writes in 128-op
 txns 8 in flight (b), timed on the same etcd in the same run. Controller RSS growth per task:
 the manager's VmRSS before the environment is created vs. at RUNNING, divided by N.
-Targets (issue 6): START_ACTIVITY over 1,000 tasks <= 3x floor (a), over 10,000 <= 12x the
+Targets: START_ACTIVITY over 1,000 tasks <= 3x floor (a), over 10,000 <= 12x the
 1,000-task time, RSS growth <= 30 KB/task judged at the largest size (the manager's ~6 MB of
 one-off growth dominates small sizes).
 BENCH_PROFILE=1 runs each manager under cProfile (<work>/size-N/manager.prof), BENCH_KEEP=dir
-keeps etcd data and logs. Prints tables and the issue's targets, writes
+keeps etcd data and logs. Prints tables and the targets, writes
 hack/bench/results/environments_bench.json. The machine is a shared 2-core box: numbers are
 noisy, compare ratios from one run only.
 """
@@ -53,12 +53,13 @@ from pathlib import Path
 from typing import Any
 
 from controller.environments.expand import expand
-from controller.environments.plan import ENV_LABEL, plan
+from controller.environments.plan import plan
 from controller.environments.taskset import properties_digest
 from crds.kinds.environment import Environment
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
+from crds.labels import ENV_LABEL
 from hack.bench.floor import Floor, client_for, measure_floor, print_floor, same_writes, write_json
 from hack.bench.stack import start_localmesos, start_manager, wait_subscribed
 from store.api import Store
@@ -377,7 +378,7 @@ async def _main(args: argparse.Namespace, work: Path) -> Json:
 
 
 def targets(runs: list[Json]) -> Json:
-    """The issue's targets, each with its value and whether it is met (None: size not run)."""
+    """The targets, each with its value and whether it is met (None: size not run)."""
     by_size = {run["tasks"]: run for run in runs}
 
     def start(size: int) -> float | None:

@@ -18,13 +18,15 @@ import subprocess
 import tempfile
 import time
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from controller.gitsource.controller import GitSourceReconciler
 from controller.runtime.reconciler import Context
+from controller.settings import GitSourceSettings, Settings
 from crds.kinds.gitsource import GitSource, GitSourceSpec
-from crds.meta import ObjectMeta
+from crds.meta import ObjectMeta, utcnow
 from crds.resource import Resource
 from hack.bench.floor import Floor, measure_floor, print_floor, write_json
 from store.config import StoreConfig, open_store
@@ -54,15 +56,19 @@ class CountingSink:
         self.count += 1
 
 
-class FakeClock:
-    """Monotonic time that jumps a day per read: every reconcile finds the interval due."""
+class JumpingClock:
+    """Real wall-clock time; monotonic time that jumps a day per read: every reconcile finds
+    the interval due."""
 
     def __init__(self) -> None:
-        self.now = 0.0
+        self.seconds = 0.0
 
-    def __call__(self) -> float:
-        self.now += 86400.0
-        return self.now
+    def now(self) -> datetime:
+        return utcnow()
+
+    def monotonic(self) -> float:
+        self.seconds += 86400.0
+        return self.seconds
 
 
 def git(repo: Path, *args: str) -> str:
@@ -120,8 +126,15 @@ async def run(store: EtcdStore, work: Path, *, manifests: int, resyncs: int) -> 
     sha = make_repo(repo, manifests=manifests)
     sink = CountingSink()
     factory = InformerFactory(store)
-    options = {"data_dir": str(work / "data"), "monotonic": FakeClock()}
-    ctx = Context(store=store, kv=store, informers=factory, events=sink, options=options)
+    settings = Settings(gitsource=GitSourceSettings(data_dir=work / "data"))
+    ctx = Context(
+        store=store,
+        kv=store,
+        informers=factory,
+        events=sink,
+        settings=settings,
+        clock=JumpingClock(),
+    )
     rec = GitSourceReconciler(ctx)
     for watch in rec.all_watches():
         ctx.cache(watch.kind)

@@ -22,7 +22,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from controller.runtime.reconciler import Context, Controller, Reconciler, Result
+from controller.runtime.reconciler import Context, Reconciler, Result
+from controller.runtime.runner import Controller
 from crds.meta import O2Model, ObjectMeta, Status
 from crds.resource import Resource
 from hack.bench.floor import (

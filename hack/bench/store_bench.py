@@ -109,8 +109,8 @@ class StoreSide:
         await self.cold.get(Task, self.tasks[i].metadata.name)
 
     async def status_many(self, indexes: range) -> None:
-        results = await self.store.update_status_many([self.pending[i] for i in indexes])
-        assert all(isinstance(r, Task) for r in results)
+        result = await self.store.update_status_many([self.pending[i] for i in indexes])
+        assert result.ok
 
 
 class RawSide:

@@ -191,8 +191,10 @@ async def _transition(store: Any, names: set[str], state: str) -> tuple[float, f
     observer = asyncio.create_task(observe())
     start = time.perf_counter()
     try:
-        results = await store.update_many(changed)
-        retry = [t.name for t, r in zip(tasks, results, strict=True) if isinstance(r, Exception)]
+        result = await store.update_many(changed)
+        retry = [
+            t.name for t in (*result.conflicts, *result.missing, *(e[0] for e in result.errors))
+        ]
         await _in_flight(len(retry), 16, lambda i: _set_state(store, retry[i], state))
         written = time.perf_counter() - start
         done = await asyncio.wait_for(observer, 600)

@@ -1,7 +1,10 @@
 """The etcd adapter: the only package that imports aetcd (and grpc for TLS).
 
-- connection: endpoints, TLS, auth, timeouts; aetcd's client with a secure channel.
+- aetcd_internals: every override of aetcd's private internals (TLS client, watcher fixes),
+  pinned to one aetcd release and checked by tests/store/test_aetcd_pin.py.
+- connection: endpoints, TLS, auth, timeouts; closing a client within bounds.
 - convert: store.kv types <-> etcd protobuf messages; grpc errors -> crds.errors.
+- watches: opening and cancelling watches safely under asyncio cancellation.
 - backend: EtcdKV (failover, retries, watch resume) and EtcdStore.
 """
 

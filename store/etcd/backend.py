@@ -24,7 +24,8 @@ from tenacity import (
 
 from crds.errors import CompactedError, NotFoundError, O2Error, StoreUnavailableError
 from store.api import DEFAULT_PREFIX
-from store.etcd.connection import Client, Connection, Progress, close_quietly, credentials
+from store.etcd.aetcd_internals import Client, Progress
+from store.etcd.connection import Connection, close_quietly, credentials
 from store.etcd.convert import (
     build_txn,
     permanent,
@@ -182,7 +183,7 @@ class EtcdKV:
     def watches_open(self) -> int:
         """Watches on the current client's stream plus registrations and cancels in flight."""
         watcher = self._client.watcher() if self._client is not None else None
-        registered = len(watcher._callbacks) if watcher is not None else 0
+        registered = watcher.watch_count() if watcher is not None else 0
         return registered + self._watches.in_flight
 
     def watch_stream_idle(self) -> float | None:
@@ -196,7 +197,7 @@ class EtcdKV:
             for client in clients
             if client is not None
             and (watcher := client.watcher()) is not None
-            and watcher._callbacks
+            and watcher.watch_count()
         ]
         return max(idle, default=None)
 

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from store.etcd.connection import Client
+from store.etcd.aetcd_internals import Client
 
 log = logging.getLogger(__name__)
 

@@ -81,7 +81,7 @@ def test_age_follows_kubectl_short_durations() -> None:
     assert printers.human_age(None, now=NOW) == "<none>"
 
 
-def test_environment_table_has_issue_columns_then_age() -> None:
+def test_environment_table_shows_state_run_and_task_columns_then_age() -> None:
     info = kind_info("env")
     out = render(printers.resource_table(info, [env()], now=NOW))
     header, row = out.splitlines()[:2]

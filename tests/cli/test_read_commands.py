@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from typing import Any
 
 from store.embedded import free_port
@@ -121,11 +120,9 @@ def test_describe_shows_conditions_and_the_objects_events_last(o2: O2) -> None:
 
 def test_wait_for_condition_times_out_with_what_it_last_saw(o2: O2) -> None:
     put_env(o2, "alpha")
-    started = time.monotonic()
     result = o2("wait", "env", "alpha", "--for=condition=Ready", "--timeout", "1s")
     assert result.exit_code == 1
-    assert time.monotonic() - started < 10
-    assert "timed out" in result.stderr
+    assert "timed out after 1s" in result.stderr
     assert "Ready=False (Deploying, slow)" in result.stderr
 
 
@@ -139,7 +136,7 @@ def test_wait_returns_when_a_watched_change_makes_the_condition_true(o2: O2) -> 
         text=True,
     )
     try:
-        time.sleep(0.0)  # the watch starts from the object's revision: no race to avoid
+        # no wait for the watch: it starts from the object's revision, so misses nothing
         put_env(o2, "alpha", state="RUNNING")
         out, err = proc.communicate(timeout=20)
     finally:

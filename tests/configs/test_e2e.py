@@ -4,11 +4,9 @@ controllers. What a task logs at CONFIGURE is what `o2 config show --render` pri
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
@@ -33,8 +31,8 @@ from tests.environments.test_e2e import (
     wait_env,
 )
 from tests.mesos_fixture import LocalMesosProcess
-from tests.runtime.waiting import eventually
 from tests.stack import ManagerProcess
+from tests.waiting import eventually
 
 __all__ = ["cluster", "localmesos_factory", "manager", "manager_factory", "store"]
 
@@ -43,7 +41,6 @@ CONTROLLERS = (
     "controller.environments.controller:EnvironmentReconciler",
     "controller.configs.controller:ComponentConfigReconciler",
 )
-T = TypeVar("T")
 READOUT_INI = "[readout]\ndetector = {{ detector }}\nrate = {{ rate }}\n"
 
 
@@ -123,16 +120,12 @@ async def test_task_receives_what_config_show_renders_and_is_reconfigured_on_cha
             if e.spec.reason == "ConfigChangePending" and e.spec.involved_object.name == "physics-1"
         ]
 
-    await eventually_async(lambda: store.list(Event), lambda r: bool(marked(r.items)))
-    messages = marked((await store.list(Event)).items)
+    events = await eventually(  # Events are written by a background recorder
+        lambda: store.list(Event),
+        until=lambda listed: marked(listed.items),
+        within=10,
+        interval=0.05,
+        message="a ComponentConfig change Event",
+    )
+    messages = marked(events.items)
     assert "componentconfig/readout-physics v1 -> v2" in messages[0]
-
-
-async def eventually_async(
-    read: Callable[[], Awaitable[T]], pred: Callable[[T], bool], *, within: float = 10.0
-) -> T:
-    """Re-read until `pred` holds (Events are written by a background recorder)."""
-    async with asyncio.timeout(within):
-        while not pred(value := await read()):  # noqa: ASYNC110 - no event to await
-            await asyncio.sleep(0.05)
-    return value

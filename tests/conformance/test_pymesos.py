@@ -6,6 +6,7 @@ callbacks here only record into a queue and every wait is bounded.
 
 from __future__ import annotations
 
+import inspect
 import queue
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.mesos_fixture import LocalMesosFactory, LocalMesosProcess
+from tests.waiting import eventually_sync
 
 try:  # imported at collection time, in the main thread (pymesos installs a SIGINT handler)
     from pymesos import MesosSchedulerDriver, Scheduler, decode_data, encode_data
@@ -95,14 +97,13 @@ def _task(offer: Any, task_id: str) -> dict[str, Any]:
 
 def _wait_state(cluster: LocalMesosProcess, predicate: Any, *, timeout: float = WAIT) -> Any:
     """Poll the other process's control view (no event crosses the process boundary)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state = cluster.state()
-        if predicate(state):
-            return state
-        if time.monotonic() > deadline:
-            raise AssertionError(f"cluster state never matched: {state}")
-        time.sleep(0.05)
+    return eventually_sync(
+        cluster.state,
+        until=predicate,
+        within=timeout,
+        interval=0.05,
+        message=lambda: f"the cluster state to match {inspect.getsource(predicate).strip()}",
+    )
 
 
 def test_pymesos_scheduler_and_executor_run_a_task_end_to_end(

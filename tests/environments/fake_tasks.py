@@ -1,7 +1,7 @@
-"""A stand-in for the task controller (issue 5) on real etcd: Task status follows spec.state.
+"""A stand-in for the task controller on real etcd: Task status follows spec.state.
 
 Each Task reaches its spec.state as soon as it is seen (DONE = the process exited) and gets a
-pid at its first status write; like the task controller of issue 5 it does not report
+pid at its first status write; unlike the real task controller it does not report
 status.configuredProperties. It writes through the real store, so the environment controller
 sees ordinary watch events.
 """

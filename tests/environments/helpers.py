@@ -1,4 +1,4 @@
-"""Test helpers: the sample manifests, and a pure stand-in for the task controller (issue 5)."""
+"""Test helpers: the sample manifests, and a pure stand-in for the task controller."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 from controller.environments.expand import Hook
 from controller.environments.plan import (
-    ENV_LABEL,
-    IDLE_LABEL,
     Plan,
     plan,
     properties_digest,
@@ -20,6 +18,7 @@ from crds.kinds.environment import Environment
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
+from crds.labels import ENV_LABEL, IDLE_LABEL
 from crds.manifest import parse_documents
 
 SAMPLES = pathlib.Path(__file__).resolve().parents[2] / "manifests" / "samples"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from crds.kinds.task import Task
 from crds.resource import Resource
+from store.api import BatchResult
 from tests.environments.test_controller import Harness, apply_samples, harness
 
 __all__ = ["harness"]  # the fixture, shared with test_controller
@@ -29,7 +30,7 @@ async def test_transition_writes_task_specs_in_batched_txns_not_one_by_one(
             single.append(obj.name)
         return await update(obj, **kwargs)
 
-    async def counting_update_many(objs: list[Resource]) -> list[Resource | Exception]:
+    async def counting_update_many(objs: list[Resource]) -> BatchResult[Resource]:
         batched.append(len(objs))
         return await update_many(objs)
 

@@ -1,6 +1,6 @@
 """The environment controller on real etcd, with the task side simulated (see fake_tasks.py).
 
-The real task controller and the local Mesos cluster come with issue 5; here Task status is
+The real task controller and the local Mesos cluster run in test_e2e.py; here Task status is
 written by tests.environments.fake_tasks, which makes every task follow its spec.state.
 """
 
@@ -9,29 +9,32 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from controller.environments.controller import (
-    IDLE_POOL_KEY,
+    IDLE_POOL_JOB,
     RUN_NUMBER_KEY,
     EnvironmentReconciler,
 )
-from controller.runtime.reconciler import Context, Controller
+from controller.runtime.clock import Clock, FakeClock, SystemClock
+from controller.runtime.reconciler import Context
+from controller.runtime.runner import Controller
+from controller.settings import EnvironmentSettings, Settings
 from crds.errors import ConflictError
 from crds.kinds.environment import Environment
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
+from crds.labels import ENV_LABEL, IDLE_LABEL
 from crds.resource import Resource
 from store.etcd import EtcdStore
 from store.informer import InformerFactory
 from tests.environments.fake_tasks import FakeTaskController
 from tests.environments.helpers import fresh, samples, with_calls
-from tests.runtime.waiting import eventually
+from tests.waiting import eventually
 
 
 class Sink:
@@ -52,13 +55,16 @@ class Harness:
     fake: FakeTaskController
     controllers: list[Controller]
 
-    def start_controller(self, **options: Any) -> Controller:
+    def start_controller(
+        self, *, clock: Clock | None = None, settings: EnvironmentSettings | None = None
+    ) -> Controller:
         ctx = Context(
             store=self.store,
             kv=self.store,
             informers=self.factory,
             events=self.sink,
-            options=options,
+            settings=Settings(environments=settings or EnvironmentSettings()),
+            clock=clock or SystemClock(),
         )
         ctl = Controller(EnvironmentReconciler(ctx))
         ctl.attach()
@@ -81,7 +87,7 @@ class Harness:
         return {
             t.name: t
             for t in self.factory.informer(Task).list()
-            if t.metadata.labels.get("o2.environment/name") == env
+            if t.metadata.labels.get(ENV_LABEL) == env
         }
 
     def pids(self, env: str) -> dict[str, int | None]:
@@ -153,10 +159,16 @@ async def apply_samples(
 
 
 async def run_sample(
-    h: Harness, marker: Path, *, await_: str | None = None, **options: Any
+    h: Harness,
+    marker: Path,
+    *,
+    await_: str | None = None,
+    clock: Clock | None = None,
+    settings: EnvironmentSettings | None = None,
 ) -> Environment:
-    """A controller (with `options`) running the samples, once physics-1 is RUNNING."""
-    h.start_controller(**options)
+    """A controller (with `clock` and `settings`) running the samples, once physics-1 is
+    RUNNING."""
+    h.start_controller(clock=clock, settings=settings)
     await apply_samples(h, marker, await_=await_)
     return await h.wait_state("physics-1", "RUNNING")
 
@@ -306,6 +318,32 @@ async def test_hook_awaited_at_a_later_step_runs_once(harness: Harness, tmp_path
     assert [r for _, r, _ in harness.sink.events].count("HookSucceeded") == 1
 
 
+async def test_a_running_hook_holds_no_worker_and_its_end_resumes_the_transition(
+    harness: Harness, tmp_path: Path
+) -> None:
+    started, release = tmp_path / "started", tmp_path / "release"
+    code = (
+        "import pathlib, sys, time\n"
+        f"pathlib.Path({str(started)!r}).write_text(sys.argv[1])\n"
+        f"while not pathlib.Path({str(release)!r}).exists():\n"
+        "    time.sleep(0.02)\n"
+    )
+    env, workflow, classes = samples()
+    for tc in classes.values():
+        await harness.store.create(tc)
+    argv = (sys.executable, "-c", code, "{{ run_number }}")
+    await harness.store.create(with_calls(workflow, command=argv, timeout="30s"))
+    ctl = harness.start_controller()
+    await harness.store.create(fresh(env))
+    await eventually(started.exists, within=15)
+    assert not ctl.queue.core.in_flight("physics-1")  # the hook runs, no worker waits for it
+    assert harness.env("physics-1").status.state == "CONFIGURED"
+    release.touch()
+    env = await harness.wait_state("physics-1", "RUNNING")
+    assert started.read_text() == "1" and env.status.run_number == 1
+    assert [r for _, r, _ in harness.sink.events].count("HookSucceeded") == 1
+
+
 async def test_missing_workflow_is_reported_not_crashed(harness: Harness) -> None:
     env, _, _ = samples()
     harness.start_controller()
@@ -318,28 +356,22 @@ async def test_missing_workflow_is_reported_not_crashed(harness: Harness) -> Non
     await eventually(reported, within=10)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 async def test_idle_tasks_expire_after_the_ttl(harness: Harness, tmp_path: Path) -> None:
-    clock = Clock()
-    await run_sample(harness, tmp_path / "runs.txt", clock=clock, idle_ttl=60)
+    clock = FakeClock()
+    settings = EnvironmentSettings(idle_ttl=60)
+    await run_sample(harness, tmp_path / "runs.txt", clock=clock, settings=settings)
     ctl = harness.controllers[-1]
     await harness.edit("physics-1", state="DONE")
     await harness.wait_state("physics-1", "DONE")
     tasks = harness.factory.informer(Task)
-    idle = [t.name for t in tasks.list(labels={"o2.idle": "true"})]
+    idle = [t.name for t in tasks.list(labels={IDLE_LABEL: "true"})]
     assert idle == ["physics-1-flp-tpc-readout"]
-    result = await ctl.reconciler.reconcile(IDLE_POOL_KEY)
+    sweep, _queue = ctl.jobs[IDLE_POOL_JOB]
+    result = await sweep.run()
     assert result.requeue_after == 60
     assert await harness.store.get(Task, "physics-1-flp-tpc-readout")
-    clock.now += timedelta(seconds=61)
-    await ctl.reconciler.reconcile(IDLE_POOL_KEY)
+    clock.advance(61)
+    await sweep.run()
     await eventually(lambda: tasks.get("physics-1-flp-tpc-readout") is None, within=10)
 
 

@@ -13,12 +13,12 @@ import pytest
 
 from crds.kinds.environment import Environment
 from crds.kinds.task import Task
+from crds.labels import IDLE_LABEL
 from store.api import Store, WatchEvent
 from store.embedded import EmbeddedEtcd
 from store.etcd import EtcdStore
 from tests.environments.helpers import fresh, samples
 from tests.mesos_fixture import LocalMesosProcess, localmesos_factory
-from tests.runtime.waiting import eventually
 from tests.stack import (
     SAMPLE_TASK,
     LocalMesosFactory,
@@ -29,6 +29,7 @@ from tests.stack import (
     start_cluster,
     watch_until,
 )
+from tests.waiting import eventually
 
 __all__ = ["localmesos_factory"]
 
@@ -223,7 +224,7 @@ async def test_done_environment_leaves_readout_for_the_next_one_to_adopt(
     await edit(store, state="DONE")
     await wait_env(store, reached("DONE"), within=60)
     idle = await store.get(Task, "physics-1-flp-tpc-readout")
-    assert idle.metadata.labels.get("o2.idle") == "true" and idle.status.pid == readout.status.pid
+    assert idle.metadata.labels.get(IDLE_LABEL) == "true" and idle.status.pid == readout.status.pid
     env, _, _ = samples()
     await store.create(fresh(env, name="physics-2"))
 

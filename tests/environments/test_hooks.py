@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from pathlib import Path
 
 from controller.environments.expand import Hook
-from controller.environments.hooks import HookRunner, run_hook
+from controller.environments.hooks import HookKey, HookResult, HookRunner, run_hook
 from crds.kinds.workflow import parse_moment
-from tests.runtime.waiting import eventually
+from tests.waiting import eventually
 
 MOMENT = parse_moment("before_START_ACTIVITY")
 
@@ -68,15 +69,40 @@ def _gone(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
+async def collected(runner: HookRunner, awaited: list[tuple[HookKey, Hook]]) -> list[HookResult]:
+    """Collect as a reconcile does: again each time the runner calls back."""
+    called = asyncio.Event()
+    async with asyncio.timeout(10):
+        while (outcomes := runner.collect(awaited, then=called.set)) is None:
+            await called.wait()
+            called.clear()
+    return outcomes
+
+
 async def test_runner_awaits_a_hook_started_earlier_once() -> None:
     runner = HookRunner()
     key = ("uid", "t0", "sor")
     h = hook(sys.executable, "-c", "print('once')")
     runner.start(key, h)
     runner.start(key, h)
-    result = await runner.wait(key, h)
+    (result,) = await collected(runner, [(key, h)])
     assert result.ok and result.output.count("once") == 1
+    assert len(runner) == 0
     await runner.close()
+
+
+async def test_runner_hands_out_outcomes_only_once_every_awaited_hook_has_ended() -> None:
+    runner = HookRunner()
+    release = asyncio.Event()
+    fast = (("uid", "t0", "fast"), hook(sys.executable, "-c", "print('fast')"))
+    slow = (("uid", "t0", "slow"), hook(sys.executable, "-c", "import time; time.sleep(30)"))
+    assert runner.collect([fast, slow], then=release.set) is None
+    await asyncio.wait_for(release.wait(), 10)  # the fast one ended: still not all
+    assert runner.collect([fast, slow], then=release.set) is None
+    runner.prune("uid", keep="t1")  # another transition: the slow one is killed and forgotten
+    assert len(runner) == 0
+    (outcome,) = await collected(runner, [fast])  # never started here since: runs again
+    assert outcome.ok and outcome.output.strip() == "fast"
 
 
 async def test_argument_with_nul_byte_is_a_failure_not_a_crash() -> None:

@@ -1,7 +1,7 @@
 """Planning: the lifecycle, run numbers, live changes, failures and hooks, on a simulated farm.
 
 The task side is played by tests.environments.helpers.Sim (tasks reach spec.state at once);
-the real task controller comes with issue 5.
+the real task controller runs with it in tests/environments/test_e2e.py.
 """
 
 from __future__ import annotations
@@ -9,20 +9,10 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from controller.environments.plan import (
-    ENV_LABEL,
-    IDLE_LABEL,
-    ROLE_LABEL,
-    detector_conflicts,
-    plan,
-)
-from controller.environments.taskset import (
-    CONFIGURED_WITH,
-    IDLE_SINCE,
-    expired_idle,
-    properties_digest,
-)
+from controller.environments.plan import detector_conflicts, plan
+from controller.environments.taskset import expired_idle, properties_digest
 from crds.conditions import get_condition
+from crds.labels import CONFIGURED_WITH, ENV_LABEL, IDLE_LABEL, IDLE_SINCE, ROLE_LABEL
 from tests.environments.helpers import Sim, samples, with_calls, with_vars
 
 TPC = {"physics-1-flp-tpc-readout", "physics-1-flp-tpc-stfb", "physics-1-qc-0"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import pytest
 
 from executor.errors import SpawnError
 from executor.supervisor import CommandSpec, spawn
+from procutil import exits_within
 from tests.executor.conftest import PROGRAMS, PY_ENV, make_fifo, python_command, wait_fifo
 
 PRINT_ARGV = "import sys; print(repr(sys.argv[1:]))"
@@ -89,7 +89,7 @@ async def test_stray_children_die_with_the_group_leader(tmp_path: Path):
     process = spawn("t", command, sandbox=tmp_path)
     assert (await process.wait()).success
     stray = int(process.stdout_path.read_text().strip())
-    assert _wait_gone(stray, timeout=10)
+    assert exits_within(stray, 10)
 
 
 def test_children_die_when_their_supervisor_is_killed(tmp_path: Path):
@@ -108,24 +108,11 @@ def test_children_die_when_their_supervisor_is_killed(tmp_path: Path):
         assert wait_fifo(fifo) == "ready"
         os.kill(supervisor.pid, signal.SIGKILL)
         supervisor.wait(timeout=10)
-        assert _wait_gone(child, timeout=10), "the task outlived its supervisor"
+        assert exits_within(child, 10), "the task outlived its supervisor"
     finally:
         supervisor.kill()
         supervisor.wait()
         if supervisor.stdout is not None:
             supervisor.stdout.close()
-        if child and not _wait_gone(child, timeout=0):
+        if child and not exits_within(child, 0):
             os.kill(child, signal.SIGKILL)
-
-
-def _wait_gone(pid: int, *, timeout: float) -> bool:
-    """True once `pid` has exited: a pidfd becomes readable on exit (no polling)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        readable, _, _ = select.select([fd], [], [], timeout)
-        return bool(readable)
-    finally:
-        os.close(fd)

@@ -20,6 +20,7 @@ from mesosapi.o2messages import (
     encode,
 )
 from mesosapi.scheduler import Failure, Message, Update
+from procutil import wait_exit
 from tests.executor_main.helpers import (
     CONSOLE_SCRIPT,
     EXECUTOR_ID,
@@ -204,24 +205,8 @@ def _parent(pid: int) -> int:
 
 async def _until_dead(pid: int, *, within: float = 10.0) -> None:
     """Wait for `pid` to end, through a pidfd (an event, not a poll)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    loop = asyncio.get_running_loop()
-    ended: asyncio.Future[None] = loop.create_future()
-
-    def on_exit() -> None:
-        if not ended.done():
-            ended.set_result(None)
-
-    loop.add_reader(fd, on_exit)
-    try:
-        async with asyncio.timeout(within):
-            await ended
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
+    async with asyncio.timeout(within):
+        await wait_exit(pid)
 
 
 async def test_end_of_stream_is_forwarded_and_bad_launches_fail_only_their_task(

@@ -16,14 +16,15 @@ from cli.gitops import sync
 from controller.gitsource.controller import GitSourceReconciler
 from controller.manager import Manager, ManagerConfig
 from controller.runtime.leader import LeaderConfig
+from controller.settings import GitSourceSettings, Settings
 from crds.kinds.event import Event
 from crds.kinds.gitsource import GitSource, GitSourceSpec
 from crds.meta import ObjectMeta
 from crds.resource import Resource
 from store.api import Store
 from store.etcd import EtcdStore
-from tests.runtime.waiting import eventually
 from tests.stack import wait_for as stack_wait_for
+from tests.waiting import eventually
 
 R = TypeVar("R", bound=Resource)
 
@@ -112,7 +113,7 @@ async def manager(etcd_store: EtcdStore, tmp_path: Path) -> AsyncIterator[Manage
         identity="gitops-test",
         leader=FAST,
         controllers=(GITSOURCE,),
-        options={"data_dir": str(tmp_path / "data")},
+        settings=Settings(gitsource=GitSourceSettings(data_dir=tmp_path / "data")),
     )
     mgr = Manager(etcd_store, etcd_store, config=config)
     stop = asyncio.Event()
@@ -154,7 +155,6 @@ async def events_of(store: Store, reason: str) -> list[Event]:
 
 async def wait_events(store: Store, reason: str) -> list[Event]:
     """The Events with `reason`, once there is one (the recorder writes in the background)."""
-    async with asyncio.timeout(5):
-        while not (found := await events_of(store, reason)):  # noqa: ASYNC110 - recorder task
-            await asyncio.sleep(0.02)
-    return found
+    return await eventually(
+        lambda: events_of(store, reason), interval=0.02, message=f"an Event with reason {reason}"
+    )

@@ -14,8 +14,9 @@ from controller.gitsource.plan import (
     stamp,
 )
 from crds.kinds.environment import Environment, EnvironmentSpec, EnvironmentStatus
-from crds.kinds.gitsource import COMMIT_ANNOTATION, SOURCE_LABEL, InventoryEntry
+from crds.kinds.gitsource import InventoryEntry
 from crds.kinds.taskclass import TaskClass
+from crds.labels import COMMIT_ANNOTATION, SOURCE_LABEL
 from crds.manifest import parse_resource
 from crds.meta import ObjectMeta
 from crds.resource import Resource

@@ -16,7 +16,8 @@ from controller.manager import Manager
 from crds.errors import NotFoundError
 from crds.kinds.environment import Environment
 from crds.kinds.event import Event
-from crds.kinds.gitsource import SOURCE_LABEL, GitSource
+from crds.kinds.gitsource import GitSource
+from crds.labels import SOURCE_LABEL
 from store.embedded import EmbeddedEtcd, free_port
 from store.etcd import EtcdStore
 from tests.gitops.conftest import Repo, env_yaml, gitsource, synced, wait_events, wait_until

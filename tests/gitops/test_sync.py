@@ -12,8 +12,9 @@ from controller.manager import Manager
 from crds.conditions import get_condition
 from crds.errors import NotFoundError
 from crds.kinds.environment import Environment, EnvironmentSpec, EnvironmentStatus
-from crds.kinds.gitsource import COMMIT_ANNOTATION, SOURCE_LABEL, GitSource
+from crds.kinds.gitsource import GitSource
 from crds.kinds.taskclass import TaskClass
+from crds.labels import COMMIT_ANNOTATION, SOURCE_LABEL
 from crds.meta import ObjectMeta
 from store.etcd import EtcdStore
 from tests.gitops.conftest import (
@@ -26,7 +27,7 @@ from tests.gitops.conftest import (
     wait_events,
     wait_until,
 )
-from tests.runtime.waiting import eventually
+from tests.waiting import eventually
 
 
 async def test_committed_environment_is_created_with_source_label_and_commit_annotation(

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import itertools
 import json
-import os
 import re
 import shutil
 import signal
@@ -22,6 +20,8 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
+
+from procutil import signal_group
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 FLAGS = (
@@ -142,8 +142,7 @@ class Browser:
         if self._http is not None:
             await self._http.close()
         if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)  # our own session: chromium's helpers
+            signal_group(self.proc.pid, signal.SIGKILL)  # our own session: chromium's helpers
             await asyncio.to_thread(self.proc.wait)
         if self.proc is not None and self.proc.stderr is not None:
             self.proc.stderr.close()

@@ -16,6 +16,7 @@ from store.etcd import EtcdStore
 from tests.gui.conftest import Gui
 from tests.gui.samples import environment, task
 from tests.gui.sse import events
+from tests.waiting import eventually
 
 
 async def next_event(
@@ -178,10 +179,13 @@ async def test_sse_client_disconnect_removes_it(gui: Gui) -> None:
     await next_event(events(response))
     assert len(gui.app[HUB_KEY].clients) == 1
     response.close()
-    async with asyncio.timeout(3):  # at most 30 pings: fewer than the queue limit
-        while gui.app[HUB_KEY].clients:
-            gui.app[HUB_KEY].broadcast(b": ping\n\n")  # a write notices the closed socket
-            await asyncio.sleep(0.1)
+
+    def dropped() -> bool:
+        gui.app[HUB_KEY].broadcast(b": ping\n\n")  # a write notices the closed socket
+        return not gui.app[HUB_KEY].clients
+
+    # at most 30 pings: fewer than the queue limit
+    await eventually(dropped, within=3, interval=0.1, message="the hub to drop the closed client")
 
 
 __all__ = ["aiohttp"]

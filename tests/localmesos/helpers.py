@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import aiohttp
 
 from mesosapi.recordio import RecordIODecoder
+from procutil import wait_exit
 
 Json = dict[str, Any]
 RAW_EXECUTOR = Path(__file__).with_name("raw_executor.py")
@@ -238,17 +238,6 @@ class RawScheduler:
 
 
 async def wait_pid_gone(pid: int, *, within: float = 10.0) -> None:
-    """Until a process (not necessarily our child) has exited: a pidfd becomes readable."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    gone = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_reader(fd, gone.set)
-    try:
-        async with asyncio.timeout(within):
-            await gone.wait()
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
+    """Until a process (not necessarily our child) has exited, at most `within` seconds."""
+    async with asyncio.timeout(within):
+        await wait_exit(pid)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from procutil import alive
 from tests.localmesos.helpers import RawScheduler, raw_executor_command, task_info, wait_pid_gone
 from tests.mesos_fixture import LocalMesosFactory
 
@@ -27,7 +27,7 @@ async def test_ctrl_c_kills_every_executor_process_and_exits_cleanly(
     finally:
         await sched.close()
     pid = cluster.state()["agents"][0]["executors"][0]["pid"]
-    os.kill(pid, 0)
+    assert alive(pid)
     assert cluster.stop() == 0
     await wait_pid_gone(pid, within=5)
     assert "Stopping: killing every executor" in cluster.logs()

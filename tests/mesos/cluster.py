@@ -13,12 +13,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+
+from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,17 +54,23 @@ class LocalCluster:
 
 
 async def _wait_ready(cluster: LocalCluster, *, within: float = 20.0) -> None:
-    deadline = time.monotonic() + within
     async with aiohttp.ClientSession() as s:
-        while time.monotonic() < deadline:
+
+        async def answers() -> int | None:
             if cluster.proc.poll() is not None:
                 raise RuntimeError(f"localmesos exited early:\n{cluster.log_tail()}")
             with contextlib.suppress(aiohttp.ClientError, OSError):
                 async with s.get(f"http://{cluster.master}/version") as r:
-                    if r.status == 200:
-                        return
-            await asyncio.sleep(0.05)
-    raise TimeoutError(f"localmesos not ready in {within}s:\n{cluster.log_tail()}")
+                    return r.status
+            return None
+
+        await eventually(
+            answers,
+            until=lambda status: status == 200,
+            within=within,
+            interval=0.05,
+            message=lambda: f"localmesos /version to answer 200:\n{cluster.log_tail()}",
+        )
 
 
 @contextlib.asynccontextmanager

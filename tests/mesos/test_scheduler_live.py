@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -21,6 +22,7 @@ from mesosapi.scheduler import Error, Failure, Message, Offers, Rescind, Subscri
 from tests.mesos.cluster import free_port, local_cluster
 from tests.mesos.scenario import echo_executor, new_client, task_for
 from tests.mesos.tap import EventTap, tapped
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -112,14 +114,19 @@ async def test_after_failover_timeout_tasks_are_killed_and_the_id_is_refused(
             await first.wait_for(Subscribed)
             await _launch_running(first, "doomed")
         framework_id = first.client.framework_id
-        async with asyncio.timeout(20):
-            while True:
-                state = await cluster.state()
-                completed = state["completed_frameworks"]
-                assert isinstance(completed, list)
-                if any(f["id"] == framework_id for f in completed):
-                    break
-                await asyncio.sleep(0.1)
+
+        async def completed_frameworks() -> list[Any]:
+            completed = (await cluster.state())["completed_frameworks"]
+            assert isinstance(completed, list)
+            return completed
+
+        completed = await eventually(
+            completed_frameworks,
+            until=lambda found: any(f["id"] == framework_id for f in found),
+            within=20,
+            interval=0.1,
+            message=f"framework {framework_id} among the completed frameworks",
+        )
         tasks = [t for f in completed if f["id"] == framework_id for t in f["completed_tasks"]]
         assert [(t["id"], t["state"]) for t in tasks] == [("doomed", "TASK_KILLED")]
         async with tapped(new_client(cluster.master, framework_id=framework_id)) as late:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from controller.nodes import inventory
-from controller.nodes.controller import AGENTS_KEY, NodeReconciler
+from controller.nodes.controller import AGENTS_JOB, NodeReconciler
 from controller.runtime.reconciler import Context
+from controller.settings import NodeSettings, Settings
 from crds.kinds.node import Node, NodeStatus
 from crds.resource import Resource
 from store.config import StoreConfig, open_store
@@ -87,13 +88,17 @@ async def test_one_node_per_agent_with_attributes_and_resources(
         kv=store,
         informers=informers,
         events=NoEvents(),
-        options={"mesos": cluster.address},
+        settings=Settings(nodes=NodeSettings(master=cluster.address)),
     )
     reconciler = NodeReconciler(ctx)
+    (poll,) = reconciler.jobs()
+    assert poll.name == AGENTS_JOB
+    for kind in reconciler.cached_kinds:
+        informers.informer(kind)
     informers.start()
     await informers.wait_synced()
     try:
-        result = await reconciler.reconcile(AGENTS_KEY)
+        result = await poll.run()
         assert result.requeue_after == 5.0
         nodes = {n.name: n for n in (await store.list(Node)).items}
         assert set(nodes) == {"flp-1", "flp-2"}
@@ -105,7 +110,7 @@ async def test_one_node_per_agent_with_attributes_and_resources(
 
         cluster.post(f"/localmesos/agents/{flp1.agent_id}/kill")
         await informers.informer(Node).wait_for_revision((await store.list(Node)).revision)
-        await reconciler.reconcile(AGENTS_KEY)
+        await poll.run()
         gone = await store.get(Node, "flp-1")
         assert not gone.status.ready and gone.status.last_seen == flp1.last_seen
     finally:

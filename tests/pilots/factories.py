@@ -9,8 +9,9 @@ from controller.pilots.settings import PilotSettings
 from crds.kinds.common import Command, Constraint, Wants
 from crds.kinds.environment import Environment, EnvironmentSpec, EnvironmentStatus
 from crds.kinds.node import Node, NodeResources, NodeSpec, NodeStatus, ResourceAmounts
-from crds.kinds.task import PILOT_LABEL, Task, TaskSpec, TaskStatus
+from crds.kinds.task import Task, TaskSpec, TaskStatus
 from crds.kinds.taskclass import TaskClass, TaskClassSpec
+from crds.labels import PILOT_LABEL
 from crds.meta import Condition, ObjectMeta
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

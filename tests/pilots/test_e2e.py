@@ -15,13 +15,13 @@ from crds.errors import ConflictError
 from crds.kinds.environment import Environment
 from crds.kinds.event import Event
 from crds.kinds.node import Node
-from crds.kinds.task import PILOT_LABEL, Task
+from crds.kinds.task import Task
+from crds.labels import PILOT_LABEL
 from crds.manifest import parse_documents
 from store.api import Store
 from store.embedded import EmbeddedEtcd
 from tests.mesos_fixture import LocalMesosProcess, localmesos_factory
 from tests.pilots.jobs import accounting, add_jobs, read_status
-from tests.runtime.waiting import eventually
 from tests.stack import (
     SAMPLE_TASK,
     LocalMesosFactory,
@@ -33,6 +33,7 @@ from tests.stack import (
     start_cluster,
     wait_for,
 )
+from tests.waiting import eventually
 
 __all__ = ["localmesos_factory"]
 

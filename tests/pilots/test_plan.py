@@ -11,7 +11,8 @@ from crds.conditions import get_condition
 from crds.kinds.common import Constraint
 from crds.kinds.environment import Environment
 from crds.kinds.node import Node, NodeReclaim, PilotBackOff, PilotDrain
-from crds.kinds.task import PILOT_LABEL, Task
+from crds.kinds.task import Task
+from crds.labels import PILOT_LABEL
 from crds.meta import Condition
 from tests.pilots.factories import SETTINGS, at, env, node, pilot_class, pilot_on, task
 

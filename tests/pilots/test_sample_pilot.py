@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.pilots.jobs import accounting, add_jobs, read_status
-from tests.runtime.waiting import eventually
+from tests.waiting import eventually
 
 PILOT = [sys.executable, "-m", "executor.pilot"]
 REPO = Path(__file__).resolve().parents[2]

@@ -75,7 +75,7 @@ class GadgetReconciler(Reconciler):
         log.info("Reconcile start", extra={"key": key, "value": obj.spec.value})
         if obj.spec.delay:
             time.sleep(obj.spec.delay)  # noqa: ASYNC251 - blocking on purpose: freeze the loop
-        identity = str(self.ctx.options.get("identity", ""))
+        identity = self.ctx.identity
         status = obj.status.model_copy(update={"writer": identity, "seen": obj.spec.value})
         # shielded so that the write is attempted even if leadership loss cancels this reconcile
         await asyncio.shield(self._write(obj, status))

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from tests.waiting import eventually_sync
+
 ROOT = Path(__file__).resolve().parents[2]
 GADGET = "tests.runtime.gadget:GadgetReconciler"
 GADGET_GC = "tests.runtime.gadget:GadgetGC"
@@ -115,12 +117,10 @@ def wait_until(
     proc: ManagerProcess | None = None,
     interval: float = 0.02,
 ) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            detail = f"\n--- {proc.identity} log ---\n{proc.tail()}" if proc else ""
-            raise AssertionError(f"timed out waiting for {what}{detail}")
-        time.sleep(interval)
+    def described() -> str:
+        return f"{what}\n--- {proc.identity} log ---\n{proc.tail()}" if proc else what
+
+    eventually_sync(pred, within=timeout, interval=interval, message=described)
 
 
 @contextlib.contextmanager

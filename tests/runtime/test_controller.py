@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from controller.runtime.reconciler import Context, Controller, Reconciler, Result
+from controller.runtime.reconciler import Context, Reconciler, Result
+from controller.runtime.runner import Controller
 from crds.errors import ConflictError, PermanentError, TemporaryError
 from crds.resource import Resource
 from store.etcd import EtcdStore
 from store.informer import InformerFactory
 from tests.runtime.gadget import Gadget, gadget
-from tests.runtime.waiting import eventually
+from tests.waiting import eventually
 
 
 class Sink:

@@ -20,7 +20,7 @@ from crds.errors import NotFoundError
 from crds.kinds.event import Event
 from store.etcd import EtcdStore
 from tests.runtime.gadget import Gadget, gadget
-from tests.runtime.waiting import eventually
+from tests.waiting import eventually
 
 FAST = LeaderConfig(ttl=2, renew_deadline=1.3, retry_period=0.3)
 GC = "tests.runtime.gadget:GadgetGC"
@@ -56,10 +56,12 @@ async def exists(store: EtcdStore, name: str) -> bool:
 
 
 async def wait_gone(store: EtcdStore, *names: str) -> None:
-    async with asyncio.timeout(10):
-        for name in names:
-            while await exists(store, name):  # noqa: ASYNC110 - the GC acts elsewhere
-                await asyncio.sleep(0.02)
+    async def left() -> list[str]:
+        return [name for name in names if await exists(store, name)]
+
+    await eventually(
+        left, until=lambda found: not found, within=10, interval=0.02, message=f"{names} deleted"
+    )
 
 
 async def test_deleting_an_owner_cascades_to_dependents_in_the_background(
@@ -128,10 +130,8 @@ async def garbage_is_reported(etcd_store: EtcdStore) -> None:
         items = (await etcd_store.list(Event)).items
         return [e for e in items if e.spec.reason == "Unreadable" and junk_key in e.spec.message]
 
-    async with asyncio.timeout(10):
-        while not (await reconciled() and await warned()):  # noqa: ASYNC110 - other tasks
-            await asyncio.sleep(0.02)
-    (event,) = await warned()
+    await eventually(reconciled, within=10, interval=0.02, message="gadget healthy reconciled")
+    (event,) = await eventually(warned, within=10, interval=0.02, message="Unreadable warning")
     assert event.spec.type == "Warning"
     assert (event.spec.involved_object.kind, event.spec.involved_object.name) == ("Gadget", "junk")
 

@@ -13,7 +13,7 @@ from store.etcd import EtcdStore
 from store.informer import CacheEvent, Informer, InformerFactory
 from store.memory import MemoryStore
 from tests.runtime.gadget import Gadget, gadget
-from tests.runtime.waiting import eventually
+from tests.waiting import eventually
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from store.etcd import EtcdStore
 from tests.etcd_fixture import unique_prefix
 from tests.runtime.gadget import Gadget, gadget
 from tests.runtime.procs import ManagerProcess, managers
+from tests.waiting import eventually
 
 TTL = 2
 
@@ -46,11 +47,14 @@ async def wait_written(
     store: EtcdStore, name: str, *, writer: str, seen: int, within: float
 ) -> float:
     """Poll etcd until `name` shows status (writer, seen); returns the loop time it did."""
-    loop = asyncio.get_running_loop()
-    async with asyncio.timeout(within):
-        while await writer_of(store, name) != (writer, seen):  # noqa: ASYNC110 - other process
-            await asyncio.sleep(0.02)
-    return loop.time()
+    await eventually(
+        lambda: writer_of(store, name),
+        until=lambda found: found == (writer, seen),
+        within=within,
+        interval=0.02,
+        message=f"gadget {name} written by {writer} with seen={seen}",
+    )
+    return asyncio.get_running_loop().time()
 
 
 async def set_value(store: EtcdStore, name: str, value: int) -> None:

@@ -90,3 +90,78 @@ async def test_shutdown_releases_waiting_workers() -> None:
     wq.shutdown()
     with pytest.raises(ShutDown):
         await getter
+
+
+def test_paced_key_added_before_its_time_is_handed_out_only_then() -> None:
+    q = QueueCore()
+    q.add("env")
+    assert q.pop() == "env"
+    q.pace("env", 5.0, now=0.0)
+    q.done("env")
+    assert q.add("env") is True  # a new due time: waiters must look again
+    assert q.add("env") is False  # coalesced
+    q.promote(4.9)
+    assert q.pop() is None
+    assert q.next_due() == 5.0
+    q.promote(5.0)
+    assert q.pop() == "env"
+
+
+def test_key_readded_while_in_flight_waits_for_the_pace_its_reconcile_asked_for() -> None:
+    q = QueueCore()
+    q.add("env")
+    assert q.pop() == "env"
+    q.add("env")  # an event while the reconcile runs
+    q.pace("env", 2.0, now=10.0)
+    assert q.done("env") is True
+    assert q.pop() is None
+    q.promote(12.0)
+    assert q.pop() == "env"
+
+
+def test_requeue_sooner_than_the_pace_waits_for_the_pace_and_later_one_is_kept() -> None:
+    q = QueueCore()
+    q.add_after("soon", 60.0, now=0.0)
+    q.pace("soon", 3.0, now=0.0)
+    q.add_after("soon", 1.0, now=0.0)
+    assert q.next_due() == 3.0
+    q.add("late")
+    assert q.pop() == "late"
+    q.pace("late", 3.0, now=0.0)
+    q.done("late")
+    q.add_after("late", 60.0, now=0.0)
+    q.promote(3.0)
+    assert q.pop() == "soon"
+    assert q.pop() is None
+    assert q.next_due() == 60.0
+
+
+def test_pace_is_consumed_by_the_next_hand_out() -> None:
+    q = QueueCore()
+    q.add("env")
+    assert q.pop() == "env"
+    q.pace("env", 5.0, now=0.0)
+    q.done("env")
+    q.add("env")
+    q.promote(5.0)
+    assert q.pop() == "env"
+    q.done("env")
+    q.add("env")  # no new pace asked: at once
+    assert q.pop() == "env"
+
+
+async def test_get_holds_a_paced_key_until_its_time() -> None:
+    now = [0.0]
+    wq = WorkQueue(clock=lambda: now[0])
+    wq.add("env")
+    assert await wq.get() == "env"
+    wq.pace("env", 30.0)
+    wq.done("env")
+    wq.add("env")
+    getter = asyncio.create_task(wq.get())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not getter.done()
+    now[0] = 30.0
+    wq.add_after("later", 100.0)  # wakes the waiter: it finds the paced key due
+    assert await asyncio.wait_for(getter, 2.0) == "env"

@@ -183,11 +183,13 @@ async def test_update_status_many_writes_all_and_reports_conflicts_per_item(
 ) -> None:
     objs = [await store.create(widget(f"w{i}")) for i in range(5)]
     await store.update(resized(objs[2], 5))  # objs[2] is now stale
-    results = await store.update_status_many([with_phase(o, "Running") for o in objs])
-    assert isinstance(results[2], ConflictError)
-    for index in (0, 1, 3, 4):
-        result = results[index]
-        assert isinstance(result, Widget) and result.status.phase == "Running"
+    wanted = [with_phase(o, "Running") for o in objs]
+    result = await store.update_status_many(wanted)
+    assert result.conflicts == [wanted[2]]
+    assert not result.missing and not result.errors and not result.ok
+    assert [(w.name, w.status.phase) for w in result.written] == [
+        (f"w{i}", "Running") for i in (0, 1, 3, 4)
+    ]
     listed = await store.list(Widget)
     phases = {o.metadata.name: o.status.phase for o in listed.items}
     assert phases == {"w0": "Running", "w1": "Running", "w2": "", "w3": "Running", "w4": "Running"}
@@ -195,9 +197,9 @@ async def test_update_status_many_writes_all_and_reports_conflicts_per_item(
 
 async def test_update_status_many_batches_beyond_one_txn(store: ResourceStore) -> None:
     objs = [await store.create(widget(f"w{i}")) for i in range(200)]
-    results = await store.update_status_many([with_phase(o, "Running") for o in objs])
-    assert all(isinstance(r, Widget) and r.status.phase == "Running" for r in results)
-    revisions = {r.metadata.resource_version for r in results if isinstance(r, Widget)}
+    result = await store.update_status_many([with_phase(o, "Running") for o in objs])
+    assert result.ok and all(r.status.phase == "Running" for r in result.written)
+    revisions = {r.metadata.resource_version for r in result.written}
     assert len(revisions) == 2  # 128 + 72: two txns
 
 
@@ -412,8 +414,9 @@ async def test_fenced_status_batches_stay_within_etcd_txn_limits(store: Resource
     assert revision is not None
     fenced = store.with_fence(Fence(lease_key, revision))
     objs = [await store.create(widget(f"w{i}")) for i in range(130)]
-    results = await fenced.update_status_many([with_phase(o, "Running") for o in objs])
-    assert all(isinstance(r, Widget) and r.status.phase == "Running" for r in results)
+    result = await fenced.update_status_many([with_phase(o, "Running") for o in objs])
+    assert result.ok and all(r.status.phase == "Running" for r in result.written)
+    assert len(result.written) == 130
 
 
 async def test_status_batches_split_by_bytes(
@@ -424,6 +427,6 @@ async def test_status_batches_split_by_bytes(
     objs = [await store.create(widget(f"w{i}")) for i in range(6)]
     one = len(codec_encode(with_phase(objs[0], "Running")))
     monkeypatch.setattr(batched, "BATCH_BYTES", 2 * one)
-    results = await store.update_status_many([with_phase(o, "Running") for o in objs])
-    revisions = {r.metadata.resource_version for r in results if isinstance(r, Widget)}
+    result = await store.update_status_many([with_phase(o, "Running") for o in objs])
+    revisions = {r.metadata.resource_version for r in result.written}
     assert len(revisions) == 3  # two writes per txn

@@ -1,12 +1,12 @@
 """The embedded etcd launcher: health wait, clean stop by pid, clear port-taken errors, and
-etcd dying with its owner (parent-death signal) instead of being orphaned."""
+etcd dying with its owner (parent-death signal) instead of being orphaned.
+
+The exec wrapper behind that signal is tested on its own in tests/procutil."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import select
 import signal
 import socket
 import subprocess
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from procutil import alive, exits_within, signal_pid
 from store.config import StoreConfig
 from store.embedded import (
-    PDEATH_EXEC,
     EmbeddedEtcd,
     PortInUseError,
     default_data_dir,
@@ -46,24 +46,6 @@ OWNER_SCRIPT = textwrap.dedent(
 )
 
 
-def exits_within(pid: int, timeout: float) -> bool:
-    """Whether process `pid` (not our child) has exited, or does within `timeout` (a pidfd)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        readable, _, _ = select.select([fd], [], [], timeout)
-        return bool(readable)
-    finally:
-        os.close(fd)
-
-
-def kill_if_alive(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-
-
 @pytest.fixture
 def owner(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     """A python process that started an etcd the way `o2 up` does and then idles."""
@@ -86,7 +68,7 @@ def owner(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     try:
         yield proc
     finally:
-        kill_if_alive(proc.pid)
+        signal_pid(proc.pid, signal.SIGKILL)
         proc.wait()
         assert proc.stdout is not None
         proc.stdout.close()
@@ -116,8 +98,7 @@ def test_start_waits_for_health_and_stop_ends_the_process(tmp_path: Path) -> Non
         with socket.create_connection(("127.0.0.1", etcd.client_port), timeout=1):
             pass
     assert not etcd.running()
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert not alive(pid)
     assert (tmp_path / "etcd" / "member").is_dir()
     assert "ready to serve client requests" in etcd.log_tail(200)
 
@@ -152,7 +133,9 @@ def test_etcd_dies_when_its_owner_is_sigkilled(
         owner.wait()
         assert exits_within(etcd_pid, 5.0), "etcd outlived its SIGKILLed owner"
     finally:
-        kill_if_alive(etcd_pid)  # never leave an orphan behind, even when the test fails
+        signal_pid(
+            etcd_pid, signal.SIGKILL
+        )  # never leave an orphan behind, even when the test fails
 
 
 async def test_async_start_spawns_on_the_loop_thread_so_etcd_outlives_worker_threads(
@@ -171,45 +154,3 @@ async def test_async_start_spawns_on_the_loop_thread_so_etcd_outlives_worker_thr
         assert etcd.running()
     finally:
         etcd.stop_sync()
-
-
-def test_wrapper_kills_itself_when_its_parent_already_died() -> None:
-    not_our_pid = str(os.getpid() + 1_000_000)  # an expected parent that is not the real one
-    done = subprocess.run(
-        [sys.executable, "-I", "-S", str(PDEATH_EXEC), not_our_pid, "/bin/true"], check=False
-    )
-    assert done.returncode == -signal.SIGKILL
-
-
-READ_PDEATHSIG = (
-    "import ctypes, sys; sig = ctypes.c_int(-1); "
-    "ctypes.CDLL(None).prctl(2, ctypes.byref(sig), 0, 0, 0); sys.exit(sig.value)"
-)  # PR_GET_PDEATHSIG, reported as the exit code
-
-
-def test_wrapper_execs_the_command_with_the_death_signal_armed() -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-S",
-            str(PDEATH_EXEC),
-            str(os.getpid()),
-            sys.executable,
-            "-c",
-            READ_PDEATHSIG,
-        ],
-        check=False,
-    )
-    assert done.returncode == signal.SIGKILL
-
-
-def test_wrapper_reports_a_missing_binary(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-I", "-S", str(PDEATH_EXEC), str(os.getpid()), str(tmp_path / "nope")],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 127
-    assert "no such binary" in done.stderr

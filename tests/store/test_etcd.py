@@ -136,7 +136,7 @@ async def test_status_batch_too_large_for_etcd_falls_back_per_item(
     monkeypatch.setattr(batched, "BATCH_BYTES", 100 * 1024 * 1024)  # let etcd refuse it
     objs = [await etcd_store.create(widget(f"w{i}")) for i in range(12)]
     big = [o.model_copy(update={"status": WidgetStatus(phase="x" * 150_000)}) for o in objs]
-    results = await etcd_store.update_status_many(big)
-    assert all(isinstance(r, Widget) for r in results)
-    revisions = {r.metadata.resource_version for r in results if isinstance(r, Widget)}
+    result = await etcd_store.update_status_many(big)
+    assert result.ok and len(result.written) == 12
+    revisions = {r.metadata.resource_version for r in result.written}
     assert len(revisions) == 12  # one txn each after the fallback

@@ -16,8 +16,8 @@ from store.informer import Informer
 from store.memory import MemoryStore
 from store.resources import ResourceStore
 from tests.etcd_fixture import TEST_ETCD_ARGS, PrivateEtcdFactory, unique_prefix
-from tests.runtime.waiting import eventually
 from tests.store.widget import Widget, widget
+from tests.waiting import eventually
 
 INTERVAL = 0.1
 

@@ -16,8 +16,8 @@ from store.etcd import EtcdStore
 from store.informer import Informer
 from store.memory import MemoryStore
 from tests.etcd_fixture import unique_prefix
-from tests.runtime.waiting import eventually
 from tests.store.widget import Widget, widget
+from tests.waiting import eventually
 
 SILENCE = 0.3
 

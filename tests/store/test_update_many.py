@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from crds.errors import ConflictError, FencedError, NotFoundError
+from crds.errors import FencedError, NotFoundError, O2Error
 from store.api import Fence
 from store.config import StoreConfig, open_store
 from store.embedded import EmbeddedEtcd
@@ -47,8 +47,9 @@ async def test_update_many_bumps_generation_only_on_spec_change_and_skips_no_ops
     store: ResourceStore,
 ) -> None:
     a, b, c = [await store.create(widget(n)) for n in "abc"]
-    results = await store.update_many([resized(a, 7), relabeled(b, team="x"), c])
-    wa, wb, wc = results
+    result = await store.update_many([resized(a, 7), relabeled(b, team="x"), c])
+    assert result.ok
+    wa, wb, wc = result.written
     assert isinstance(wa, Widget) and (wa.spec.size, wa.metadata.generation) == (7, 2)
     assert isinstance(wb, Widget) and (wb.metadata.labels, wb.metadata.generation) == (
         {"team": "x"},
@@ -68,8 +69,7 @@ async def test_update_many_keeps_status_and_ignores_the_callers_status(
         created.model_copy(update={"status": WidgetStatus(phase="Running")})
     )
     stale_status = resized(running, 3).model_copy(update={"status": WidgetStatus(phase="X")})
-    [written] = await store.update_many([stale_status])
-    assert isinstance(written, Widget)
+    [written] = (await store.update_many([stale_status])).written
     assert (written.spec.size, written.status.phase) == (3, "Running")
 
 
@@ -79,12 +79,13 @@ async def test_update_many_reports_conflicts_and_missing_objects_per_item(
     objs = [await store.create(widget(f"w{i}")) for i in range(4)]
     await store.update(resized(objs[1], 5))  # objs[1] is now stale
     await store.delete(Widget, "w3")
-    results = await store.update_many([resized(o, 9) for o in objs])
-    assert isinstance(results[1], ConflictError)
-    assert isinstance(results[3], NotFoundError)
-    for index in (0, 2):
-        result = results[index]
-        assert isinstance(result, Widget) and result.spec.size == 9
+    wanted = [resized(o, 9) for o in objs]
+    result = await store.update_many(wanted)
+    assert result.conflicts == [wanted[1]]
+    assert result.missing == [wanted[3]]
+    assert result.errors == []
+    assert [(w.name, w.spec.size) for w in result.written] == [("w0", 9), ("w2", 9)]
+    assert result.revision == max(w.metadata.resource_version or 0 for w in result.written)
     sizes = {o.metadata.name: o.spec.size for o in (await store.list(Widget)).items}
     assert sizes == {"w0": 9, "w1": 5, "w2": 9}
 
@@ -100,25 +101,25 @@ async def test_update_many_falls_back_per_item_when_a_batch_compare_fails(
     unversioned = with_meta(resized(objs[2], 4), resource_version=None)
     original = store._stored_many
 
-    async def racing(batch: list[Widget]) -> list[Widget | Exception]:
+    async def racing(batch: list[Widget]) -> list[Widget | O2Error]:
         stored = await original(batch)
         await store.update(resized(stale, 6))
         await store.update(resized(objs[2], 8))
         return stored
 
     store._stored_many = racing  # type: ignore[method-assign, assignment]
-    results = await store.update_many([resized(objs[0], 2), resized(stale, 3), unversioned])
+    result = await store.update_many([resized(objs[0], 2), resized(stale, 3), unversioned])
     store._stored_many = original  # type: ignore[method-assign]
-    assert isinstance(results[0], Widget) and results[0].spec.size == 2
-    assert isinstance(results[1], ConflictError)
-    assert isinstance(results[2], Widget) and results[2].spec.size == 4
+    assert [(w.name, w.spec.size) for w in result.written] == [("w0", 2), ("w2", 4)]
+    assert [c.name for c in result.conflicts] == ["w1"]
 
 
 async def test_update_many_batches_beyond_one_txn(store: ResourceStore) -> None:
     objs = [await store.create(widget(f"w{i}")) for i in range(200)]
-    results = await store.update_many([resized(o, 2) for o in objs])
-    assert all(isinstance(r, Widget) and r.metadata.generation == 2 for r in results)
-    revisions = {r.metadata.resource_version for r in results if isinstance(r, Widget)}
+    result = await store.update_many([resized(o, 2) for o in objs])
+    assert result.ok and len(result.written) == 200
+    assert all(r.metadata.generation == 2 for r in result.written)
+    revisions = {r.metadata.resource_version for r in result.written}
     assert len(revisions) == 2  # 128 + 72: two txns
 
 
@@ -138,8 +139,8 @@ async def test_update_many_removing_the_last_finalizer_of_a_deleted_object_remov
     marked = await store.delete(Widget, "a")
     assert marked is not None and marked.metadata.deletion_timestamp is not None
     other = await store.create(widget("b"))
-    results = await store.update_many([with_meta(marked, finalizers=()), resized(other, 3)])
-    assert isinstance(results[1], Widget) and results[1].spec.size == 3
+    result = await store.update_many([with_meta(marked, finalizers=()), resized(other, 3)])
+    assert result.written[-1].name == "b" and result.written[-1].spec.size == 3
     with pytest.raises(NotFoundError):
         await store.get(Widget, created.metadata.name)
 
@@ -152,11 +153,11 @@ async def test_fenced_update_many_is_rejected_once_the_fence_is_lost(
     assert revision is not None
     fenced = store.with_fence(Fence(lease_key, revision))
     objs = [await store.create(widget(f"w{i}")) for i in range(130)]
-    results = await fenced.update_many([resized(o, 2) for o in objs])
-    assert all(isinstance(r, Widget) for r in results)  # 127 + 3 within etcd's txn limit
+    result = await fenced.update_many([resized(o, 2) for o in objs])
+    assert result.ok and len(result.written) == 130  # 127 + 3 within etcd's txn limit
     await store.delete_raw(lease_key)
     await store.create_raw(lease_key, b"someone-else")
-    fresh = [r for r in results if isinstance(r, Widget)]
+    fresh = result.written
     with pytest.raises(FencedError):
         await fenced.update_many([resized(o, 3) for o in fresh])
     assert (await store.get(Widget, "w0")).spec.size == 2

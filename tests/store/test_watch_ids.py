@@ -16,9 +16,9 @@ import pytest
 from aetcd import rpc
 
 from store.embedded import EmbeddedEtcd
-from store.etcd.connection import Client, Watcher
+from store.etcd.aetcd_internals import Client, Watcher
 from tests.etcd_fixture import unique_prefix
-from tests.runtime.waiting import eventually
+from tests.waiting import eventually
 
 
 class FakeEtcdStream:
@@ -113,8 +113,13 @@ async def test_created_answer_during_the_timeout_leaves_no_watch_behind() -> Non
         await eventually(lambda: len(stream.ids) == 1)  # in flight; aetcd waits, lock released
         await watcher._lock.acquire()
         answering = asyncio.ensure_future(watcher._handle_response(created(stream.ids[0])))
-        await asyncio.sleep(0)  # the answer queues on the lock first ...
-        await asyncio.sleep(0.3)  # ... then the timed-out wait, to take it back
+
+        def queued_on_lock() -> int:
+            return len(watcher._lock._waiters or ())
+
+        # the answer queues on the lock first, then the timed-out wait, to take it back
+        await eventually(queued_on_lock, until=lambda n: n == 1, message="the answer queued")
+        await eventually(queued_on_lock, until=lambda n: n == 2, message="the timed-out wait")
         watcher._lock.release()
         with pytest.raises(aetcd.exceptions.WatchTimeoutError):
             await registering

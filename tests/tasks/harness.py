@@ -3,6 +3,7 @@ waiting on Task status through an etcd watch (no polling sleeps)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ __all__ = [
     "TaskCheck",
     "events_for",
     "monotonic",
+    "process_alive",
     "sample_task",
     "set_state",
     "wait_deleted",
@@ -118,6 +120,14 @@ async def wait_event(store: Store, name: str, reason: str, *, within: float = 15
     event = found()
     assert event is not None
     return event
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def monotonic() -> float:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -11,15 +10,7 @@ from crds.kinds.task import Task
 from store.api import Store
 from tests.mesos_fixture import LocalMesosProcess
 from tests.tasks.conftest import ManagerFactory
-from tests.tasks.harness import sample_task, set_state, wait_tasks
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+from tests.tasks.harness import process_alive, sample_task, set_state, wait_tasks
 
 
 async def _kill9_and_adopt(store: Store, manager_factory: ManagerFactory, count: int) -> float:
@@ -49,7 +40,7 @@ async def _kill9_and_adopt(store: Store, manager_factory: ManagerFactory, count:
     for name in names:
         old, new = before[name].status, after[name].status
         assert (new.pid, new.mesos_task_id) == (old.pid, old.mesos_task_id), name
-        assert new.pid is not None and _alive(new.pid)
+        assert new.pid is not None and process_alive(new.pid)
     return elapsed
 
 

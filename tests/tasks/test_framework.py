@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pytest
 
@@ -15,6 +17,7 @@ from controller.tasks.base import FINALIZER
 from controller.tasks.framework import FrameworkConfig, TaskFramework
 from controller.tasks.launch import LaunchConfig
 from controller.tasks.status import ProcessFacts, encode_facts
+from crds.kinds.node import Node
 from crds.kinds.task import Task
 from crds.resource import Resource
 from mesosapi.models import AgentId, ExecutorId, FrameworkId, TaskId
@@ -38,10 +41,11 @@ from mesosapi.scheduler import (
     Suppress,
     Update,
 )
-from store.informer import InformerFactory
+from store.informer import Informer, InformerFactory
 from store.memory import MemoryStore
 from tests.tasks.harness import sample_task
 from tests.tasks.test_placement import offer
+from tests.waiting import eventually
 
 
 @dataclass
@@ -60,45 +64,59 @@ class Rig:
     fake: FakeSchedulerClient
     framework: TaskFramework
     events: Recorder
+    cache: Informer[Task]
 
 
-async def eventually(check: Callable[[], bool], *, within: float = 5.0) -> None:
-    """The fake has no notifications: look after each short turn of the loop."""
-    async with asyncio.timeout(within):
-        while not check():  # noqa: ASYNC110 (the fake offers nothing to wait on)
-            await asyncio.sleep(0.01)
+class Gate(asyncio.Event):
+    """A FakeSchedulerClient gate that also tells when a call has reached it and is held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reached = asyncio.Event()
+
+    async def wait(self) -> Literal[True]:
+        self.reached.set()
+        return await super().wait()
 
 
-@pytest.fixture
-async def rig() -> AsyncIterator[Rig]:
+@contextlib.asynccontextmanager
+async def rigged(**config: float) -> AsyncIterator[Rig]:
+    """The framework on the in-memory store and Mesos fake, running; `config`: timers."""
     store = MemoryStore()
     informers = InformerFactory(store)
     events = Recorder()
     ctx = Context(store=store, kv=store, informers=informers, events=events)
-    informers.informer(Task)
-    from crds.kinds.node import Node
-
+    cache = informers.informer(Task)
     informers.informer(Node)
     informers.start()
     await informers.wait_synced()
     fake = FakeSchedulerClient()
-    config = FrameworkConfig(
-        masters=("fake",), launch=LaunchConfig(executor_command="o2-executor"), tick=0.02
+    settings = FrameworkConfig(
+        masters=("fake",),
+        launch=LaunchConfig(executor_command="o2-executor"),
+        tick=0.02,
+        **config,  # type: ignore[arg-type]
     )
-    framework = TaskFramework(ctx, config, client_factory=lambda _fid: fake)
+    framework = TaskFramework(ctx, settings, client_factory=lambda _fid: fake)
     runner = asyncio.create_task(framework.run())
     try:
-        yield Rig(store=store, fake=fake, framework=framework, events=events)
+        yield Rig(store=store, fake=fake, framework=framework, events=events, cache=cache)
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
         await informers.stop()
 
 
-def owned(name: str) -> Task:
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    async with rigged() as rig:
+        yield rig
+
+
+def owned(name: str, *, memory: int = 64) -> Task:
     """A Task as the driver sees it once the reconciler added the kill finalizer (only then
     may it be launched; the reconciler does not run in these tests)."""
-    task = sample_task(name)
+    task = sample_task(name, memory=memory)
     meta = task.metadata.model_copy(update={"finalizers": (FINALIZER,)})
     return task.model_copy(update={"metadata": meta})
 
@@ -110,7 +128,7 @@ async def stored(rig: Rig, name: str) -> Task:
 async def launch_two(rig: Rig) -> list[Task]:
     for name in ("a", "b"):
         await rig.store.create(owned(name))
-    await eventually(lambda: len(rig.framework.tasks.names()) == 2)
+    await eventually(lambda: len(rig.cache.names()) == 2)
     rig.fake.push(Subscribed(framework_id=FrameworkId("fw-1")))
     await eventually(lambda: bool(rig.fake.sent(Revive)))
     rig.fake.push(Offers(offers=[offer(1), offer(2)]))
@@ -166,9 +184,9 @@ async def test_a_filter_that_lands_after_a_revive_is_revived_away(rig: Rig) -> N
     DECLINE's 60 s filter would then hold a task created meanwhile for a minute."""
     await launch_two(rig)
     await eventually(lambda: bool(rig.fake.sent(Suppress)))
-    gate = rig.fake.gates[Decline] = asyncio.Event()
+    gate = rig.fake.gates[Decline] = Gate()
     rig.fake.push(Offers(offers=[offer(3)]))  # nothing pending: an idle decline, held
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(gate.reached.wait(), 5)
     await rig.store.create(owned("c"))
     await eventually(lambda: len(rig.fake.sent(Revive)) == 2)  # overtakes the decline
     gate.set()
@@ -244,7 +262,7 @@ async def test_resubscribe_reconciles_known_tasks_explicitly_then_implicitly(rig
 
 
 def _cached(rig: Rig, name: str) -> Task | None:
-    return rig.framework.writer.base(name)
+    return rig.cache.get(name)
 
 
 def _phase(rig: Rig, name: str) -> str:
@@ -278,7 +296,13 @@ async def test_unanswered_control_request_is_resent_with_the_same_ids() -> None:
     await informers.wait_synced()
     runner = asyncio.create_task(framework.run())
     try:
-        rig = Rig(store=store, fake=fake, framework=framework, events=Recorder())
+        rig = Rig(
+            store=store,
+            fake=fake,
+            framework=framework,
+            events=Recorder(),
+            cache=informers.informer(Task),
+        )
         a, _ = await launch_two(rig)
         fake.push(running(a))
         await eventually(lambda: _phase(rig, "a") == "Running")
@@ -301,7 +325,7 @@ async def test_unanswered_control_request_is_resent_with_the_same_ids() -> None:
 async def test_a_task_without_the_kill_finalizer_is_not_launched(rig: Rig) -> None:
     """Deleting it could not kill its process: it waits for the reconciler's finalizer."""
     await rig.store.create(sample_task("bare"))
-    await eventually(lambda: "bare" in rig.framework.tasks.names())
+    await eventually(lambda: "bare" in rig.cache.names())
     rig.fake.push(Subscribed(framework_id=FrameworkId("fw-1")))
     await eventually(lambda: rig.fake.connected)
     rig.fake.push(Offers(offers=[offer(1)]))
@@ -311,3 +335,19 @@ async def test_a_task_without_the_kill_finalizer_is_not_launched(rig: Rig) -> No
     await eventually(lambda: bool(rig.fake.sent(Revive)))
     rig.fake.push(Offers(offers=[offer(2)]))
     await eventually(lambda: bool(rig.fake.sent(Accept)))
+
+
+async def test_the_reconciler_sees_why_a_task_is_unschedulable_until_it_forgets_it() -> None:
+    async with rigged(unplaced_grace=0.0) as rig:
+        await rig.store.create(owned("huge", memory=512_000))
+        await eventually(lambda: "huge" in rig.cache.names())
+        rig.fake.push(Subscribed(framework_id=FrameworkId("fw-1")))
+        await eventually(lambda: bool(rig.fake.sent(Revive)))
+        rig.fake.push(Offers(offers=[offer(1)]))
+        await eventually(lambda: rig.framework.unschedulable_reason("huge") is not None)
+        reason = rig.framework.unschedulable_reason("huge")
+        view = rig.framework.view("huge")
+        assert view is not None and reason and view.status.message == reason
+        assert ("huge", "FailedScheduling") in rig.events.reasons
+        rig.framework.forget("huge")
+        assert rig.framework.unschedulable_reason("huge") is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from controller.settings import Settings
 from controller.tasks.controller import framework_config
 from controller.tasks.launch import LaunchConfig, default_executor_argv, executor_info, task_info
 from mesosapi.o2messages import decode_launch
@@ -45,8 +46,9 @@ def test_task_info_carries_command_ports_and_names_for_the_executor() -> None:
     assert payload.env["O2_PORTS"] == "31000,31001" and payload.env["O2_TASK_NAME"] == "readout"
 
 
-def test_framework_config_comes_from_manager_options() -> None:
-    config = framework_config({"mesos": "m1:5050, m2:5050", "executor_command": "run-exec"})
+def test_framework_config_comes_from_the_manager_flags() -> None:
+    flags = {"mesos": "m1:5050, m2:5050", "executor_command": "run-exec"}
+    config = framework_config(Settings.load(flags, {}).tasks)
     assert config is not None
     assert config.masters == ("m1:5050", "m2:5050")
     assert config.launch.executor_command == "run-exec"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from controller.tasks.base import FINALIZER
 from crds.kinds.task import Task
 from store.api import Store
 from tests.mesos_fixture import LocalMesosProcess
@@ -29,7 +30,7 @@ async def test_standalone_task_launches_and_follows_desired_state(
     await store.create(sample_task("readout-1", properties={"rate": "42", "mode": "physics"}))
     running = await wait_task(store, "readout-1", in_state("STANDBY"))
     assert running.status.pid and running.status.agent_id and running.status.hostname
-    assert "o2.tasks/kill" in running.metadata.finalizers
+    assert FINALIZER in running.metadata.finalizers
     pid = running.status.pid
 
     for state in ("CONFIGURED", "RUNNING", "CONFIGURED", "STANDBY"):

@@ -21,8 +21,7 @@ from store.informer import InformerFactory
 from store.memory import MemoryStore
 from tests.mesos_fixture import LocalMesosProcess
 from tests.tasks.conftest import ManagerFactory
-from tests.tasks.harness import sample_task, wait_task
-from tests.tasks.test_adoption import _alive
+from tests.tasks.harness import process_alive, sample_task, wait_task
 from tests.tasks.test_framework import Recorder
 
 CONFIG = FrameworkConfig(
@@ -132,6 +131,6 @@ async def test_graceful_manager_shutdown_ends_the_term_and_leaves_tasks_running(
     assert manager.proc.returncode == 0
     logs = manager.logs()
     assert "Task framework stopped" in logs and "Term hook" not in logs
-    assert running.status.pid is not None and _alive(running.status.pid)
+    assert running.status.pid is not None and process_alive(running.status.pid)
     after = await store.get(Task, "survivor")
     assert after.status.phase == "Running" and after.status.pid == running.status.pid

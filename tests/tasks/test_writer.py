@@ -16,6 +16,7 @@ from controller.tasks.writer import StatusWriter
 from crds.kinds.task import Task, TaskStatus
 from crds.meta import utcnow
 from crds.resource import Resource
+from store.api import BatchResult, WatchEvent
 from store.informer import CacheEvent, CacheEventType, Informer, InformerFactory
 from store.memory import MemoryStore
 from tests.tasks.harness import sample_task
@@ -24,14 +25,23 @@ R = TypeVar("R", bound=Resource)
 
 
 class GatedStore(MemoryStore):
-    """Batched status writes wait for `gate` (a write in flight, held open)."""
+    """Batched status writes wait for `gate` (a write in flight, held open); watchers wait
+    for `cache_open`."""
 
     def __init__(self) -> None:
         super().__init__()
         self.gate = asyncio.Event()
         self.entered = asyncio.Event()
+        self.cache_open = asyncio.Event()
+        self.cache_open.set()
 
-    async def update_status_many(self, objs: Sequence[R]) -> list[R | Exception]:
+    async def watch(self, kind: type[R], *, start_revision: int) -> AsyncIterator[WatchEvent[R]]:
+        """Changes reach watchers only while `cache_open` is set (a lagging informer)."""
+        async for event in super().watch(kind, start_revision=start_revision):
+            await self.cache_open.wait()
+            yield event
+
+    async def update_status_many(self, objs: Sequence[R]) -> BatchResult[R]:
         self.entered.set()
         await self.gate.wait()
         return await super().update_status_many(objs)
@@ -68,8 +78,11 @@ async def test_view_shows_changes_whose_write_is_still_in_flight(
     assert view is not None and view.status.state == "CONFIGURED"  # not the stored STANDBY/None
     store.gate.set()
     assert await flush == {"t1"}
-    base = writer.base("t1")
-    assert base is not None and base.status.state == "CONFIGURED"
+    view = writer.view("t1")
+    assert view is not None and view.status.state == "CONFIGURED"  # written, maybe not cached
+    stored = await store.get(Task, "t1")
+    await informer.wait_for_revision(stored.metadata.resource_version or 0)
+    assert writer.view("t1") is informer.get("t1")  # the cache holds the write: nothing kept
 
 
 async def test_newer_changes_of_a_task_wait_for_its_write_in_flight(
@@ -98,6 +111,50 @@ async def test_newer_changes_of_a_task_wait_for_its_write_in_flight(
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
+
+
+async def test_a_tasks_next_write_is_based_on_a_copy_holding_its_previous_write(
+    cache: tuple[GatedStore, Informer[Task]],
+) -> None:
+    """Until the cache shows a task's write, its next write waits (bounded) instead of going
+    out on the old copy, which would lose the compare."""
+    store, informer = cache
+    store.gate.set()
+    created = await store.create(sample_task("t1"))
+    await informer.wait_for_revision(created.metadata.resource_version or 0)
+    writer = StatusWriter(lambda: store, informer, finish=_finish)
+    store.cache_open.clear()
+    writer.patch("t1", lambda s: s.model_copy(update={"message": "first"}))
+    assert await writer.flush() == {"t1"}
+    cached = informer.get("t1")
+    assert cached is not None and cached.status.message == ""  # the cache is held back
+    writer.patch("t1", lambda s: s.model_copy(update={"message": s.message + "+second"}))
+    flush = asyncio.create_task(writer.flush())
+    await asyncio.sleep(0)  # let the flush start: it waits for the cache
+    store.cache_open.set()
+    assert await flush == {"t1"}  # at the first try
+    assert (await store.get(Task, "t1")).status.message == "first+second"
+    assert (writer.writes, writer.failures) == (2, 0)
+
+
+async def test_a_conflicted_change_is_applied_again_to_the_newer_copy(
+    cache: tuple[GatedStore, Informer[Task]],
+) -> None:
+    store, informer = cache
+    created = await store.create(sample_task("t1"))
+    await informer.wait_for_revision(created.metadata.resource_version or 0)
+    writer = StatusWriter(lambda: store, informer, finish=_finish)
+    writer.patch("t1", lambda s: s.model_copy(update={"message": s.message + "+mine"}))
+    flush = asyncio.create_task(writer.flush())
+    await store.entered.wait()  # our copy is taken; someone else writes meanwhile
+    other = created.model_copy(update={"status": TaskStatus(message="other")})
+    await store.update_status(other)
+    store.gate.set()
+    assert await flush == set()  # lost the compare: queued again, on the newer copy
+    view = writer.view("t1")
+    assert view is not None and view.status.message == "other+mine"
+    assert await writer.flush() == {"t1"}
+    assert (await store.get(Task, "t1")).status.message == "other+mine"
 
 
 def _with(task: Task, **meta: object) -> Task:

@@ -9,7 +9,6 @@ import os
 import queue
 import random
 import re
-import select
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+import procutil
 from store.embedded import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,11 +149,7 @@ def o2_up(ports: Ports, data_dir: Path, *extra: str) -> Iterator[Up]:
 
 def gone(pid: int) -> bool:
     """Exited (a zombie not yet reaped by its parent counts as gone: it runs nothing)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+    return procutil.start_time(pid) is None
 
 
 def running_env(up: Up) -> dict[str, object]:
@@ -212,15 +208,7 @@ def test_second_up_relaunches_the_environment_lost_with_the_previous_cluster(
 
 def exits_within(pid: int, within: float) -> bool:
     """Whether `pid` exits within `within` seconds: a pidfd, no polling."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        readable, _, _ = select.select([fd], [], [], within)
-        return bool(readable) or gone(pid)
-    finally:
-        os.close(fd)
+    return procutil.exits_within(pid, within) or gone(pid)
 
 
 def test_killed_up_takes_its_children_and_its_etcd_along(ports: Ports, tmp_path: Path) -> None:

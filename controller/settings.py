@@ -1,0 +1,319 @@
+"""Controller settings: one frozen object per controller, bundled in `Settings` on the Context.
+
+Built once, by `controller.__main__`, from its flags and `$O2_*` (a flag that is given wins, also
+when it is 0; an empty value counts as not given); `FLAGS` is the table both the parser and
+`--help` are made from. Pure: the caller passes the environment; no store, no clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from controller.pilots.settings import PilotSettings
+from crds.labels import PILOT_CLASS
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """The task controller: o2's Mesos framework."""
+
+    masters: tuple[str, ...] = ()
+    """Mesos masters (HOST:PORT) tried in turn; none: the task controller idles."""
+    executor_command: str = ""
+    """The o2 executor's command line on agents; empty: `o2-executor` beside this Python."""
+    reconcile_period: float = 60.0
+    """Seconds between explicit reconciliations with the master."""
+    framework_name: str = "o2"
+    """The framework's name at the master."""
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """The node controller: one Node per agent of the master."""
+
+    master: str = ""
+    """The master whose agent list is read (the first of `--mesos`); empty: the controller idles."""
+    poll_period: float = 5.0
+    """Seconds between reads of the agent list."""
+
+
+@dataclass(frozen=True)
+class GitSourceSettings:
+    """The GitSource controller."""
+
+    data_dir: Path | None = None
+    """The git cache goes to `<data_dir>/gitsource`; None: the user's o2 data directory."""
+    git_timeout: float = 60.0
+    """Seconds one git command may take."""
+
+
+@dataclass(frozen=True)
+class EnvironmentSettings:
+    """The environment controller."""
+
+    deploy_timeout: float = 90.0
+    """Seconds the tasks of a DEPLOY may take to be placed and reach STANDBY."""
+    transition_timeout: float = 120.0
+    """Seconds the tasks of any other transition may take to reach its target."""
+    idle_ttl: float = 3600.0
+    """Seconds a reusable task released by a finished environment waits for reuse."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every controller's settings; each reconciler reads its own part."""
+
+    tasks: TaskSettings = field(default_factory=TaskSettings)
+    nodes: NodeSettings = field(default_factory=NodeSettings)
+    gitsource: GitSourceSettings = field(default_factory=GitSourceSettings)
+    environments: EnvironmentSettings = field(default_factory=EnvironmentSettings)
+    pilots: PilotSettings = field(default_factory=PilotSettings)
+
+    @classmethod
+    def load(cls, flags: Mapping[str, object], env: Mapping[str, str]) -> Settings:
+        """From parsed flags (`vars(args)`, keyed by each Flag's `dest`) and `env`; a value
+        that does not parse raises ValueError naming the flag and the variable."""
+        read = _Reader(flags, env)
+        masters = tuple(m.strip() for m in read.text("--mesos", "").split(",") if m.strip())
+        return cls(
+            tasks=TaskSettings(
+                masters=masters,
+                executor_command=read.text("--executor-command", TaskSettings.executor_command),
+                reconcile_period=read.seconds(
+                    "--task-reconcile-period", TaskSettings.reconcile_period
+                ),
+                framework_name=read.text("--framework-name", TaskSettings.framework_name),
+            ),
+            nodes=NodeSettings(
+                master=masters[0] if masters else "",
+                poll_period=read.seconds("--node-poll-period", NodeSettings.poll_period),
+            ),
+            gitsource=GitSourceSettings(
+                data_dir=read.get("--data-dir", Path, None),
+                git_timeout=read.seconds("--git-timeout", GitSourceSettings.git_timeout),
+            ),
+            environments=_environment_settings(read),
+            pilots=_pilot_settings(read),
+        )
+
+
+def _environment_settings(read: _Reader) -> EnvironmentSettings:
+    base = EnvironmentSettings
+    return EnvironmentSettings(
+        deploy_timeout=read.seconds("--deploy-timeout", base.deploy_timeout),
+        transition_timeout=read.seconds("--transition-timeout", base.transition_timeout),
+        idle_ttl=read.seconds("--idle-ttl", base.idle_ttl),
+    )
+
+
+def _pilot_settings(read: _Reader) -> PilotSettings:
+    base = PilotSettings
+    return PilotSettings(
+        pilot_class=read.text("--pilot-class", base.pilot_class),
+        cooldown=read.seconds("--pilot-cooldown", base.cooldown),
+        max_reclaiming=read.get("--pilot-max-reclaiming", int, base.max_reclaiming),
+        pending_age=read.seconds("--pilot-pending-age", base.pending_age),
+        reclaim=read.get("--pilot-reclaim", _switch, base.reclaim),
+        backoff_base=read.seconds("--pilot-backoff-base", base.backoff_base),
+        backoff_max=read.seconds("--pilot-backoff-max", base.backoff_max),
+        backoff_reset=read.seconds("--pilot-backoff-reset", base.backoff_reset),
+    )
+
+
+def _switch(value: str) -> bool:
+    return value.lower() not in ("off", "false", "0", "no")
+
+
+def _seconds(value: str) -> float:
+    seconds = float(value)
+    if math.isnan(seconds):
+        raise ValueError(value)
+    return seconds
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A setting's command-line flag and environment variable."""
+
+    option: str
+    env: str
+    default: str
+    """The default, as `--help` shows it."""
+    help: str
+    metavar: str = "SECONDS"
+
+    @property
+    def dest(self) -> str:
+        return self.option.removeprefix("--").replace("-", "_")
+
+
+def _g(value: float) -> str:
+    return f"{value:g}"
+
+
+FLAGS: dict[str, tuple[Flag, ...]] = {
+    "task and node controllers (Mesos)": (
+        Flag(
+            "--mesos",
+            "O2_MESOS",
+            "none: both idle",
+            "Mesos master HOST:PORT (comma-separated for several)",
+            metavar="HOST:PORT,...",
+        ),
+        Flag(
+            "--executor-command",
+            "O2_EXECUTOR_COMMAND",
+            "o2-executor beside this Python",
+            "o2 executor command line for agents",
+            metavar="COMMAND",
+        ),
+        Flag(
+            "--task-reconcile-period",
+            "O2_TASK_RECONCILE_PERIOD",
+            _g(TaskSettings.reconcile_period),
+            "seconds between reconciles with the Mesos master",
+        ),
+        Flag(
+            "--framework-name",
+            "O2_FRAMEWORK_NAME",
+            TaskSettings.framework_name,
+            "the framework's name at the Mesos master",
+            metavar="NAME",
+        ),
+        Flag(
+            "--node-poll-period",
+            "O2_NODE_POLL_PERIOD",
+            _g(NodeSettings.poll_period),
+            "seconds between reads of the master's agent list",
+        ),
+    ),
+    "gitsource controller": (
+        Flag(
+            "--data-dir",
+            "O2_DATA_DIR",
+            "~/.local/share/o2",
+            "where controllers keep local caches, e.g. git clones",
+            metavar="DIR",
+        ),
+        Flag(
+            "--git-timeout",
+            "O2_GIT_TIMEOUT",
+            _g(GitSourceSettings.git_timeout),
+            "seconds one git command may take",
+        ),
+    ),
+    "environment controller": (
+        Flag(
+            "--deploy-timeout",
+            "O2_DEPLOY_TIMEOUT",
+            _g(EnvironmentSettings.deploy_timeout),
+            "seconds a DEPLOY's tasks may take to be placed and reach STANDBY",
+        ),
+        Flag(
+            "--transition-timeout",
+            "O2_TRANSITION_TIMEOUT",
+            _g(EnvironmentSettings.transition_timeout),
+            "seconds the tasks of any other transition may take",
+        ),
+        Flag(
+            "--idle-ttl",
+            "O2_IDLE_TTL",
+            _g(EnvironmentSettings.idle_ttl),
+            "seconds a released reusable task waits for reuse before it is deleted",
+        ),
+    ),
+    "pilot controller": (
+        Flag(
+            "--pilot-class",
+            "O2_PILOT_CLASS",
+            PilotSettings.pilot_class,
+            f"the TaskClass async nodes run (annotation {PILOT_CLASS} overrides it per node)",
+            metavar="CLASS",
+        ),
+        Flag(
+            "--pilot-cooldown",
+            "O2_PILOT_COOLDOWN",
+            _g(PilotSettings.cooldown),
+            "seconds a reclaimed node stays sync once its environment no longer needs it",
+        ),
+        Flag(
+            "--pilot-max-reclaiming",
+            "O2_PILOT_MAX_RECLAIMING",
+            str(PilotSettings.max_reclaiming),
+            "nodes that may drain for reclaim at once",
+            metavar="N",
+        ),
+        Flag(
+            "--pilot-pending-age",
+            "O2_PILOT_PENDING_AGE",
+            _g(PilotSettings.pending_age),
+            "seconds a task must be unschedulable before it may reclaim a node",
+        ),
+        Flag(
+            "--pilot-reclaim",
+            "O2_PILOT_RECLAIM",
+            "on",
+            "automatic reclaim at all (off, false, 0 or no turn it off)",
+            metavar="on|off",
+        ),
+        Flag(
+            "--pilot-backoff-base",
+            "O2_PILOT_BACKOFF_BASE",
+            _g(PilotSettings.backoff_base),
+            "seconds before restarting a pilot that ended by itself, doubling per end in a row "
+            "(0: at once)",
+        ),
+        Flag(
+            "--pilot-backoff-max",
+            "O2_PILOT_BACKOFF_MAX",
+            _g(PilotSettings.backoff_max),
+            "the longest wait between two pilots, seconds",
+        ),
+        Flag(
+            "--pilot-backoff-reset",
+            "O2_PILOT_BACKOFF_RESET",
+            _g(PilotSettings.backoff_reset),
+            "seconds a pilot must run for its node's back-off to start over",
+        ),
+    ),
+}
+"""Every setting's flag, by the controller it configures (the groups of `--help`)."""
+
+_BY_OPTION = {flag.option: flag for group in FLAGS.values() for flag in group}
+
+
+class _Reader:
+    """Values by flag: the flag when given, else its environment variable, else the default."""
+
+    def __init__(self, flags: Mapping[str, object], env: Mapping[str, str]) -> None:
+        self.flags = flags
+        self.env = env
+
+    def raw(self, option: str) -> str | None:
+        flag = _BY_OPTION[option]
+        value = self.flags.get(flag.dest)
+        if value is None or value == "":
+            value = self.env.get(flag.env)
+        return None if value is None or value == "" else str(value)
+
+    def get(self, option: str, parse: Callable[[str], T], default: T) -> T:
+        value = self.raw(option)
+        if value is None:
+            return default
+        try:
+            return parse(value)
+        except ValueError as exc:
+            flag = _BY_OPTION[option]
+            raise ValueError(f"{flag.option} / ${flag.env}: cannot read {value!r}") from exc
+
+    def text(self, option: str, default: str) -> str:
+        return self.get(option, str, default)
+
+    def seconds(self, option: str, default: float) -> float:
+        return self.get(option, _seconds, default)

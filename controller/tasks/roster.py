@@ -1,0 +1,54 @@
+"""The Tasks as the framework decides on them: the informer's copies with the status writer's
+changes applied, and the questions every part asks of them (which are live, which Mesos knows,
+on which agents). Read-only: no store, no Mesos."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from controller.tasks.writer import StatusWriter
+from crds.kinds.task import TERMINAL_PHASES, Task
+from mesosapi.models import AgentId, TaskId
+from store.informer import Informer
+
+KnownTask = tuple[TaskId, AgentId | None]
+"""A Mesos task o2 launched, as reconciliation asks the master about it."""
+
+
+class Roster:
+    """One place that answers "which tasks", so every part answers it the same way."""
+
+    def __init__(self, cache: Informer[Task], writer: StatusWriter) -> None:
+        self._cache = cache
+        self._writer = writer
+
+    def view(self, name: str) -> Task | None:
+        """The task as its status will be once the queued writes are in."""
+        return self._writer.view(name)
+
+    def names(self) -> list[str]:
+        return self._cache.names()
+
+    def live(self, names: Iterable[str] | None = None) -> list[Task]:
+        """The tasks (of `names`, or all) whose process is not over."""
+        out = []
+        for name in self._cache.names() if names is None else names:
+            task = self._writer.view(name)
+            if task is not None and task.status.phase not in TERMINAL_PHASES:
+                out.append(task)
+        return out
+
+    def known(self, *, agent: str | None = None) -> list[KnownTask]:
+        """The live tasks that have a Mesos task (on `agent`, or anywhere)."""
+        return [
+            (
+                TaskId(t.status.mesos_task_id),
+                AgentId(t.status.agent_id) if t.status.agent_id else None,
+            )
+            for t in self.live()
+            if t.status.mesos_task_id and (agent is None or t.status.agent_id == agent)
+        ]
+
+    def agents(self) -> set[str]:
+        """The agents that run live tasks."""
+        return {t.status.agent_id for t in self.live() if t.status.agent_id}

@@ -1,0 +1,103 @@
+"""Mesos status updates and failures into Task status: each update is applied to the task it
+is about (acknowledged once written), strays are killed, a lost executor's tasks reconciled.
+Holds no state of its own; decisions in controller.tasks.status (pure)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from controller.tasks import status as st
+from controller.tasks.backlog import Backlog
+from controller.tasks.base import Link, Wake, task_name_of
+from controller.tasks.control import ControlLedger
+from controller.tasks.roster import KnownTask, Roster
+from controller.tasks.writer import StatusWriter
+from crds.errors import MesosCallError, MesosUnavailableError
+from crds.kinds.task import Task
+from mesosapi.models import TaskStatus as MesosStatus
+from mesosapi.scheduler import Failure
+
+log = logging.getLogger(__name__)
+
+
+class MesosUpdates:
+    """What Mesos says about our tasks, turned into status writes."""
+
+    def __init__(
+        self,
+        *,
+        link: Link,
+        roster: Roster,
+        backlog: Backlog,
+        writer: StatusWriter,
+        control: ControlLedger,
+        wake: Wake,
+    ) -> None:
+        self._link = link
+        self._roster = roster
+        self._backlog = backlog
+        self._writer = writer
+        self._control = control
+        self._wake = wake
+
+    def on_update(self, update: MesosStatus) -> None:
+        name = task_name_of(update.task_id)
+        task = self._roster.view(name)
+        ack = self._acker(update)
+        if task is None or task.status.mesos_task_id != update.task_id:
+            self._on_stray(update, owned=task is not None)
+            ack()
+            return
+        if _never_launched(task, update):
+            self._backlog.requeue(name)
+            self._writer.patch(name, st.back_to_pending, then=ack)
+        else:
+            self._writer.patch(name, lambda s: st.on_update(s, update), then=ack)
+        self._wake(name)
+
+    def on_failure(self, event: Failure) -> None:
+        """An executor exited or an agent was lost: Mesos also sends its tasks' terminal
+        updates, and an explicit reconcile of every live task there makes sure of it."""
+        log.warning(
+            "Mesos failure",
+            extra={"agent": event.agent_id, "executor": event.executor_id, "status": event.status},
+        )
+        if event.agent_id is None:
+            return
+        self._control.executor_gone(event.agent_id)
+        there = self._roster.known(agent=event.agent_id)
+        if there:
+            self._link.spawn(self._reconcile_quietly(there))
+
+    def _acker(self, update: MesosStatus) -> Callable[[], None]:
+        def ack() -> None:
+            client = self._link.client
+            if client is not None:
+                client.acknowledge_soon(update)
+
+        return ack
+
+    def _on_stray(self, update: MesosStatus, *, owned: bool) -> None:
+        if update.terminal:
+            return
+        log.warning(
+            "Killing stray Mesos task",
+            extra={"mesos_task": update.task_id, "agent": update.agent_id, "task_exists": owned},
+        )
+        self._control.kill_stray(update.task_id, update.agent_id)
+
+    async def _reconcile_quietly(self, tasks: Sequence[KnownTask]) -> None:
+        try:
+            await self._link.require().reconcile(tasks)
+        except (MesosCallError, MesosUnavailableError) as exc:
+            log.warning("Reconcile failed", extra={"error": str(exc), "tasks": len(tasks)})
+
+
+def _never_launched(task: Task, update: MesosStatus) -> bool:
+    """A Staging task unknown to Mesos was written but never accepted (crash in between)."""
+    return (
+        task.status.phase == "Staging"
+        and update.reason == "REASON_RECONCILIATION"
+        and update.state in ("TASK_LOST", "TASK_UNKNOWN", "TASK_DROPPED", "TASK_GONE")
+    )

@@ -1,0 +1,115 @@
+"""Every label, annotation and finalizer key o2 sets or reads, under one scheme. Pure: no I/O.
+
+Keys are `o2.dev/<name>`, as Kubernetes keeps its own under `app.kubernetes.io/`: one prefix
+tells o2's keys from the user's, and every module names them through the constants here, never
+a string of its own.
+
+Keys from before this scheme (`o2.environment/name`, `o2.idle`, `o2.tasks/kill`, ...) are in
+LEGACY. They are migrated on read: metadata validated with a legacy key (an object read from
+etcd, a manifest) carries the new key instead (crds.meta.ObjectMeta), so a finalizer already on a
+stored object is still honoured; and a label selector naming a legacy key matches the new one
+(`canonical`). Deprecated: kept for one minor version (CHANGELOG), then LEGACY goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+
+PREFIX = "o2.dev/"
+
+# -- labels ------------------------------------------------------------------------------------
+
+ENV_LABEL = "o2.dev/environment"
+"""On a Task owned by an Environment: the environment's name."""
+ROLE_LABEL = "o2.dev/role"
+"""On a Task owned by an Environment: the path of its role in the workflow's role tree."""
+IDLE_LABEL = "o2.dev/idle"
+"""`true` on a reusable Task released by its environment and waiting to be adopted."""
+PILOT_LABEL = "o2.dev/pilot-node"
+"""On a pilot job's Task: the Node it runs on (asynchronous nodes)."""
+SOURCE_LABEL = "o2.dev/gitsource"
+"""On every object a GitSource manages: the GitSource's name (`o2 get env -l ...`)."""
+
+# -- annotations -------------------------------------------------------------------------------
+
+IDLE_SINCE = "o2.dev/idle-since"
+"""On an idle Task: when it was released (ISO 8601), for the idle pool's expiry."""
+CONFIGURED_WITH = "o2.dev/configured-with"
+"""On a Task: digest of the properties a configured process was configured with, recorded
+when they change before the process is reconfigured."""
+PILOT_CLASS = "o2.dev/pilot-class"
+"""On a Node, set by the user: the TaskClass of its pilot job (default: the controller's)."""
+COMMIT_ANNOTATION = "o2.dev/commit"
+"""On every object a GitSource manages: the commit its current content was applied from."""
+SYNC_REQUESTED_AT = "o2.dev/sync-requested-at"
+"""On a GitSource: set to a new value to ask for a sync now (`o2 sync`)."""
+DIFF_REQUESTED_AT = "o2.dev/diff-requested-at"
+"""On a GitSource: set to a new value to ask for a dry run (`o2 diff gitsource`)."""
+
+# -- finalizers --------------------------------------------------------------------------------
+
+KILL_TASK_FINALIZER = "o2.dev/kill-task"
+"""On a Task: its deletion waits until the task controller has killed its process."""
+
+LABELS = frozenset({ENV_LABEL, ROLE_LABEL, IDLE_LABEL, PILOT_LABEL, SOURCE_LABEL})
+ANNOTATIONS = frozenset(
+    {
+        IDLE_SINCE,
+        CONFIGURED_WITH,
+        PILOT_CLASS,
+        COMMIT_ANNOTATION,
+        SYNC_REQUESTED_AT,
+        DIFF_REQUESTED_AT,
+    }
+)
+FINALIZERS = frozenset({KILL_TASK_FINALIZER})
+
+LEGACY: Mapping[str, str] = MappingProxyType(
+    {
+        "o2.environment/name": ENV_LABEL,
+        "o2.role": ROLE_LABEL,
+        "o2.idle": IDLE_LABEL,
+        "o2.pilot/node": PILOT_LABEL,
+        "o2.idle-since": IDLE_SINCE,
+        "o2.configured-with": CONFIGURED_WITH,
+        "o2.pilot/class": PILOT_CLASS,
+        "o2.tasks/kill": KILL_TASK_FINALIZER,
+    }
+)
+"""Deprecated key -> its `o2.dev/` name."""
+
+LEGACY_KEYS = frozenset(LEGACY)
+"""The deprecated keys, for a fast `isdisjoint` test on the hot path of reading objects."""
+
+
+def canonical(key: str) -> str:
+    """The key o2 stores for `key`: its new name when `key` is a legacy one, else `key`."""
+    return LEGACY.get(key, key)
+
+
+def legacy_keys(keys: Iterable[str]) -> list[str]:
+    """The legacy keys among `keys`, in order (for a deprecation warning)."""
+    return [key for key in keys if key in LEGACY_KEYS]
+
+
+def renamed(values: Mapping[str, str]) -> dict[str, str] | None:
+    """`values` with legacy keys renamed, or None when it has none (the usual case: no copy).
+    A new key already present wins over its legacy twin."""
+    if LEGACY_KEYS.isdisjoint(values):
+        return None
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        new = LEGACY.get(key)
+        if new is None:
+            out[key] = value
+        elif new not in values:
+            out[new] = value
+    return out
+
+
+def renamed_finalizers(values: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Finalizers with legacy names renamed (order kept, no duplicates), or None when none is."""
+    if LEGACY_KEYS.isdisjoint(values):
+        return None
+    return tuple(dict.fromkeys(canonical(value) for value in values))

@@ -1,0 +1,282 @@
+"""Every override of aetcd's private internals, in one place (store.etcd only; nothing else
+subclasses or reaches into aetcd).
+
+Written against aetcd ``1.0.0`` exactly (`PINNED_VERSION`, pinned in pyproject.toml); aetcd has
+no public hook for any of this, so it leans on names aetcd may change in any release.
+tests/store/test_aetcd_pin.py checks the installed aetcd against every name listed here and the
+signatures of the methods overridden or called, and fails naming what moved.
+
+Why each override exists:
+- `Watcher` (subclass of ``aetcd.watcher.Watcher``): delivers etcd's progress notifications
+  (aetcd drops them), sends client-chosen watch ids and matches ``created`` answers by id (aetcd
+  hands a late answer to whichever registration waits next), cancels a watch without aetcd's lock
+  (which a registration in flight holds), and records when its stream last answered.
+- `Client` (subclass of ``aetcd.Client``): opens a TLS channel (aetcd's connect() only opens
+  insecure ones) and bounds the wait on a concurrent connect with ``asyncio.timeout``.
+
+Private names of aetcd relied upon (read, written or overridden): `WATCHER_PRIVATE` on
+``aetcd.watcher.Watcher`` and `CLIENT_PRIVATE` on ``aetcd.Client``; plus the attributes aetcd's
+client sets on connect (``channel``, ``metadata``, ``auth_stub``, ``kvstub``, ``clusterstub``,
+``leasestub``, ``maintenancestub``) and ``WatcherCallback.callback/watch_id/error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aetcd
+import aetcd.exceptions
+import aetcd.watcher
+from aetcd import rpc
+
+log = logging.getLogger(__name__)
+
+PINNED_VERSION = "1.0.0"
+"""The aetcd release these overrides were written against and checked on."""
+
+WATCHER_PRIVATE = (
+    "_build_watch_cancel_request",
+    "_build_watch_create_request",
+    "_callbacks",
+    "_enqueue_watch_cancel",
+    "_handle_response",
+    "_lock",
+    "_new_callback",
+    "_new_callback_ready",
+    "_process_callback",
+    "_request_handler",
+    "_request_queue",
+    "_timeout",
+)
+"""aetcd.watcher.Watcher's private methods and attributes that `Watcher` uses."""
+
+CLIENT_PRIVATE = (
+    "_connect_wait_timeout",
+    "_connected",
+    "_host",
+    "_is_connecting",
+    "_options",
+    "_password",
+    "_port",
+    "_timeout",
+    "_username",
+    "_watcher",
+)
+"""aetcd.Client's private attributes that `Client` reads or sets."""
+
+CLIENT_CHANNEL_ATTRIBUTES = (
+    "channel",
+    "metadata",
+    "auth_stub",
+    "kvstub",
+    "clusterstub",
+    "leasestub",
+    "maintenancestub",
+)
+"""Set by aetcd's connect and cleared by its close; `Client._open` sets them instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A watch response without events. `revision` is set only for a notification sent to this
+    watch alone (etcd sends those only once the watch has caught up, so every change up to it
+    was delivered); None for an answer to a progress request, which proves only liveness."""
+
+    revision: int | None
+
+
+class Watcher(aetcd.watcher.Watcher):  # type: ignore[misc]
+    """aetcd's watcher, also delivering progress notifications (aetcd drops them), with a
+    cancel that does not wait on aetcd's lock (see `cancel_nowait`), client-chosen watch ids
+    (see `_handle_created`) and the time of the stream's last response (see `idle`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ids = itertools.count(1)  # 0 would mean "etcd assigns"
+        self._creating: int | None = None
+        """The id of the last create request sent: the one `_new_callback` waits for."""
+        self._last_response = asyncio.get_running_loop().time()
+        self._late_cancels: set[asyncio.Task[None]] = set()
+
+    def idle(self) -> float:
+        """Seconds (of the event loop's clock) since this stream last delivered anything (an
+        event, a progress answer, a created or cancelled answer) to any of its watches."""
+        return asyncio.get_running_loop().time() - self._last_response
+
+    def watch_count(self) -> int:
+        """Watches registered on this stream (created by etcd and not cancelled)."""
+        return len(self._callbacks)
+
+    def _build_watch_create_request(self, *args: Any, **kwargs: Any) -> Any:
+        # aetcd never sends a watch id; ours are unique per Watcher, so per stream
+        request = super()._build_watch_create_request(*args, **kwargs)
+        self._creating = request.create_request.watch_id = next(self._ids)
+        return request
+
+    async def add_callback(self, key: bytes, callback: Any, **kwargs: Any) -> Any:
+        """aetcd's registration, which can fail (time out) after etcd's answer was accepted,
+        while the wait was being cancelled: then nobody has the watch, so cancel it."""
+        try:
+            return await super().add_callback(key, callback, **kwargs)
+        except BaseException:
+            for watch_id, registered in list(self._callbacks.items()):
+                if registered.callback is callback:
+                    del self._callbacks[watch_id]
+                    self._queue_cancel(watch_id)
+            raise
+
+    async def _handle_response(self, response: Any) -> None:
+        self._last_response = asyncio.get_running_loop().time()
+        if response.created:
+            await self._handle_created(response)
+            return
+        if response.canceled or response.compact_revision or response.events:
+            await super()._handle_response(response)
+            return
+        if response.watch_id == -1:  # answer to a progress request: for every watch
+            targets = list(self._callbacks.values())
+            progress = Progress(None)
+        else:
+            found = self._callbacks.get(response.watch_id)
+            targets = [found] if found is not None else []
+            progress = Progress(response.header.revision)
+        for target in targets:
+            await self._process_callback(target, progress)
+
+    async def _handle_created(self, response: Any) -> None:
+        """etcd's answer to a create request. aetcd allows one create at a time and gave the
+        next `created` answer to whichever registration was waiting: an answer arriving after
+        its registration timed out went to the next one (another key range), whose own answer
+        was then dropped. Answers are matched by watch id here: one that is not for the
+        request in flight belongs to an abandoned request, and its watch is cancelled on etcd.
+        (etcd sends `created` answers without events, and a start revision already compacted
+        comes in a later answer, handled by aetcd.)"""
+        async with self._lock:
+            waiting = self._new_callback
+            if waiting is None or response.watch_id != self._creating:
+                if not response.canceled:  # a refused create made nothing to cancel
+                    log.info(
+                        "Cancelling an abandoned etcd watch", extra={"watch_id": response.watch_id}
+                    )
+                    self._queue_cancel(response.watch_id)
+                return
+            if response.canceled:
+                waiting.error = aetcd.exceptions.ClientError(
+                    f"etcd refused the watch: {response.cancel_reason}"
+                )
+            else:
+                self._callbacks[response.watch_id] = waiting
+                waiting.watch_id = response.watch_id
+            self._new_callback_ready.notify_all()
+
+    def _queue_cancel(self, watch_id: int) -> None:
+        """Queue etcd's cancel request without blocking the stream's reader."""
+        request = self._build_watch_cancel_request(watch_id)
+        try:
+            self._request_queue.put_nowait(request)
+        except asyncio.QueueFull:
+            queue = self._request_queue
+            task = asyncio.get_running_loop().create_task(self._put_later(queue, request))
+            self._late_cancels.add(task)
+            task.add_done_callback(self._late_cancels.discard)
+
+    async def _put_later(self, queue: asyncio.Queue[Any], request: Any) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await queue.put(request)
+        except TimeoutError:  # the stream is not draining: it is broken, its watches go with it
+            log.warning("Could not queue an etcd watch cancel")
+
+    async def shutdown(self) -> None:
+        for task in list(self._late_cancels):
+            task.cancel()
+        await super().shutdown()
+
+    def cancel_nowait(self, watch_id: int) -> bool:
+        """Stop delivering to `watch_id` at once and queue etcd's cancel request, without
+        aetcd's lock: `cancel()` waits on that lock, which a watch registration in flight on the
+        same stream holds. False when the request queue is full (the caller queues it later)."""
+        if self._callbacks.pop(watch_id, None) is None:
+            return True  # already gone, or the stream was torn down with every watch on it
+        try:
+            self._request_queue.put_nowait(self._build_watch_cancel_request(watch_id))
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    async def enqueue_cancel(self, watch_id: int) -> None:
+        """The slow path of `cancel_nowait`: wait for room in the request queue."""
+        await self._enqueue_watch_cancel(watch_id=watch_id)
+
+    _asked_at = float("-inf")
+
+    def request_progress(self, *, min_gap: float) -> None:
+        """Ask etcd for a progress answer on this stream, which every watch on it receives; so
+        at most once per `min_gap` s however many watches ask. Skipped with no stream open."""
+        now = asyncio.get_running_loop().time()
+        if self._request_handler is None or now - self._asked_at < min_gap:
+            return
+        self._asked_at = now
+        with contextlib.suppress(asyncio.QueueFull):
+            self._request_queue.put_nowait(
+                rpc.WatchRequest(progress_request=rpc.WatchProgressRequest())
+            )
+
+
+class Client(aetcd.Client):  # type: ignore[misc]
+    """aetcd's client with TLS: aetcd's connect() only opens insecure channels."""
+
+    def __init__(self, host: str, port: int, *, credentials: Any, **kwargs: Any) -> None:
+        super().__init__(host, port, **kwargs)
+        self._credentials = credentials
+
+    async def connect(self) -> None:
+        if self._connected.is_set():
+            return
+        if self._is_connecting:  # type: ignore[has-type]
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation
+            # that arrives as the wait completes, and the cancelled task then runs on
+            async with asyncio.timeout(self._connect_wait_timeout):
+                await self._connected.wait()
+            return
+        try:
+            self._is_connecting = True
+            await self._open()
+            self._connected.set()
+        finally:
+            self._is_connecting = False
+
+    async def _open(self) -> None:
+        target = f"{self._host}:{self._port}"
+        options = list(self._options.items())
+        if self._credentials is not None:
+            self.channel = rpc.secure_channel(target, self._credentials, options=options)
+        else:
+            self.channel = rpc.insecure_channel(target, options=options)
+        if self._username is not None and self._password is not None:
+            self.auth_stub = rpc.AuthStub(self.channel)
+            request = rpc.AuthenticateRequest(name=self._username, password=self._password)
+            response = await self.auth_stub.Authenticate(request, timeout=self._timeout)
+            self.metadata = (("token", response.token),)
+        self.kvstub = rpc.KVStub(self.channel)
+        self.clusterstub = rpc.ClusterStub(self.channel)
+        self.leasestub = rpc.LeaseStub(self.channel)
+        self.maintenancestub = rpc.MaintenanceStub(self.channel)
+        self._watcher = Watcher(
+            rpc.WatchStub(self.channel), timeout=self._timeout, metadata=self.metadata
+        )
+
+    def request_progress(self, *, min_gap: float) -> None:
+        watcher = getattr(self, "_watcher", None)
+        if isinstance(watcher, Watcher):
+            watcher.request_progress(min_gap=min_gap)
+
+    def watcher(self) -> Watcher | None:
+        """The watch stream multiplexer of the open channel (None before connect/after close)."""
+        watcher = getattr(self, "_watcher", None)
+        return watcher if isinstance(watcher, Watcher) else None
