@@ -17,28 +17,26 @@ from collections.abc import Awaitable, Callable
 
 def signal_group(pgid: int, sig: int) -> bool:
     """Send `sig` to process group `pgid`; False when the group no longer exists."""
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return False
-    return True
+    return _send(os.killpg, pgid, sig, gone=(ProcessLookupError,))
 
 
 def kill_group(pgid: int, sig: int = signal.SIGKILL) -> bool:
     """Best effort `sig` (default SIGKILL) to a group, e.g. a dead leader's stragglers; False
     when the group is gone or not ours to signal."""
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+    return _send(os.killpg, pgid, sig, gone=(ProcessLookupError, PermissionError))
 
 
 def signal_pid(pid: int, sig: int) -> bool:
     """Send `sig` to one process; False when it no longer exists."""
+    return _send(os.kill, pid, sig, gone=(ProcessLookupError,))
+
+
+def _send(
+    kill: Callable[[int, int], None], target: int, sig: int, *, gone: tuple[type[OSError], ...]
+) -> bool:
     try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
+        kill(target, sig)
+    except gone:
         return False
     return True
 

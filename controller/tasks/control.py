@@ -12,14 +12,12 @@ import uuid
 from collections.abc import Iterable
 from functools import partial
 
-from controller.runtime.reconciler import EventSink
 from controller.tasks import status as st
-from controller.tasks.base import FrameworkConfig, Link, Wake, task_name_of
-from controller.tasks.roster import Roster
-from controller.tasks.writer import StatusWriter
+from controller.tasks.base import task_name_of
+from controller.tasks.shared import Shared
 from crds.errors import MesosCallError, MesosUnavailableError, ValidationError
 from crds.kinds.task import Task
-from mesosapi.models import AgentId, ExecutorId, ExecutorInfo, TaskId
+from mesosapi.models import AgentId, ExecutorId, TaskId
 from mesosapi.o2messages import (
     ControlItem,
     ControlRequest,
@@ -45,24 +43,8 @@ _Outgoing = tuple[str, str, ControlRequest]
 class ControlLedger:
     """The control side of the framework."""
 
-    def __init__(
-        self,
-        config: FrameworkConfig,
-        *,
-        link: Link,
-        roster: Roster,
-        writer: StatusWriter,
-        events: EventSink,
-        executor: ExecutorInfo,
-        wake: Wake,
-    ) -> None:
-        self._config = config
-        self._link = link
-        self._roster = roster
-        self._writer = writer
-        self._events = events
-        self._executor = executor
-        self._wake = wake
+    def __init__(self, shared: Shared) -> None:
+        self._shared = shared
         self._inflight: dict[str, tuple[str, float]] = {}
         """(request id, deadline) of each task's unanswered control request."""
         self._digests: dict[str, str] = {}
@@ -81,11 +63,13 @@ class ControlLedger:
 
     async def request_reports(self) -> None:
         """Ask every executor that runs our tasks for its task table."""
-        client = self._link.require()
-        for agent in self._roster.agents():
+        client = self._shared.link.require()
+        for agent in self._shared.roster.agents():
             with contextlib.suppress(MesosCallError, MesosUnavailableError):
                 await client.message(
-                    AgentId(agent), ExecutorId(self._executor.executor_id), encode(ReportRequest())
+                    AgentId(agent),
+                    ExecutorId(self._shared.executor.executor_id),
+                    encode(ReportRequest()),
                 )
 
     # ---- executor messages -------------------------------------------------------------------
@@ -101,26 +85,28 @@ class ControlLedger:
                 self._on_result(result)
         elif isinstance(msg, TaskTableReport):
             self._on_table(event.agent_id, msg)
-            self._wake(*(task_name_of(row.task_id) for row in msg.tasks))
+            self._shared.wake(*(task_name_of(row.task_id) for row in msg.tasks))
         elif isinstance(msg, DeviceEventMessage):
             self._on_device_event(msg)
-            self._wake(task_name_of(msg.task_id))
+            self._shared.wake(task_name_of(msg.task_id))
 
     def _on_result(self, result: TransitionResult) -> None:
         name = task_name_of(result.task_id)
         self._inflight.pop(name, None)
         digest = self._digests.pop(result.transition_id, None)
-        self._writer.patch(
+        self._shared.writer.patch(
             name, partial(st.result_if_mine, result=result, configured_digest=digest)
         )
-        self._wake(name)
+        self._shared.wake(name)
         if not result.ok and not result.retryable:
-            task = self._roster.view(name)
+            task = self._shared.roster.view(name)
             if task is not None:
                 message = (
                     f"{result.transition_id}: {result.message or 'refused'} (now {result.state})"
                 )
-                self._events.event(task, reason="TransitionFailed", message=message, warning=True)
+                self._shared.events.event(
+                    task, reason="TransitionFailed", message=message, warning=True
+                )
 
     def _on_table(self, agent: str, report: TaskTableReport) -> None:
         """An older table of the same executor process is dropped; a restarted executor starts
@@ -130,20 +116,20 @@ class ControlLedger:
         self._reports[agent] = report.sequence
         for row in report.tasks:
             name = task_name_of(row.task_id)
-            self._writer.patch(name, partial(st.report_if_mine, row=row))
+            self._shared.writer.patch(name, partial(st.report_if_mine, row=row))
 
     def _on_device_event(self, msg: DeviceEventMessage) -> None:
         name = task_name_of(msg.task_id)
-        task = self._roster.view(name)
+        task = self._shared.roster.view(name)
         if task is None:
             return
         state = msg.state if msg.state in st.OCC_STATES else None
         message = msg.message or msg.event
-        self._writer.patch(
+        self._shared.writer.patch(
             name,
             lambda s: s.model_copy(update={"state": state or s.state, "message": message}),
         )
-        self._events.event(task, reason=msg.event, message=message, warning=True)
+        self._shared.events.event(task, reason=msg.event, message=message, warning=True)
 
     # ---- kills -----------------------------------------------------------------------------
 
@@ -160,11 +146,11 @@ class ControlLedger:
 
     def kill_stray(self, mesos_id: str, agent: str | None) -> None:
         """KILL a Mesos task no Task claims, in the background."""
-        self._link.spawn(self._kill(mesos_id, agent))
+        self._shared.link.spawn(self._kill(mesos_id, agent))
 
     async def _kill(self, mesos_id: str, agent: str | None) -> None:
         try:
-            await self._link.require().kill(
+            await self._shared.link.require().kill(
                 TaskId(mesos_id), agent_id=AgentId(agent) if agent else None
             )
         except (MesosCallError, MesosUnavailableError) as exc:
@@ -183,7 +169,7 @@ class ControlLedger:
         tasks are marked in flight before this returns, so no pass sends them twice."""
         requests = self._plan_control(names)
         if requests:
-            self._link.spawn(self._send_quietly(requests))
+            self._shared.link.spawn(self._send_quietly(requests))
 
     def due_resends(self, now: float) -> set[str]:
         """Tasks whose control request went unanswered past its deadline."""
@@ -193,7 +179,7 @@ class ControlLedger:
         """The ControlRequests due now, one per executor; their tasks are marked in flight."""
         now = asyncio.get_running_loop().time()
         batches: dict[tuple[str, str], list[tuple[str, list[ControlItem]]]] = {}
-        for task in self._roster.live(names):
+        for task in self._shared.roster.live(names):
             if task.metadata.deletion_timestamp is not None:
                 continue
             inflight = self._inflight.get(task.name)
@@ -205,7 +191,7 @@ class ControlLedger:
             for item in items:
                 if item.event == "CONFIGURE":
                     self._digests[item.transition_id] = st.properties_digest(item.arguments)
-            executor = task.status.executor_id or self._executor.executor_id
+            executor = task.status.executor_id or self._shared.executor.executor_id
             batches.setdefault((task.status.agent_id or "", executor), []).append(
                 (task.name, items)
             )
@@ -217,10 +203,12 @@ class ControlLedger:
         request = ControlRequest(
             request_id=uuid.uuid4().hex,
             items=tuple(i for _, items in entries for i in items),
-            timeout_seconds=self._config.control_timeout,
+            timeout_seconds=self._shared.config.control_timeout,
         )
         steps = max(len(items) for _, items in entries)
-        deadline = now + self._config.control_timeout * steps + self._config.control_margin
+        deadline = (
+            now + self._shared.config.control_timeout * steps + self._shared.config.control_margin
+        )
         for name, _ in entries:
             self._inflight[name] = (request.request_id, deadline)
         return key[0], key[1], request
@@ -228,7 +216,7 @@ class ControlLedger:
     async def _send_requests(self, requests: list[_Outgoing]) -> int:
         """The MESSAGEs, concurrently (one slow agent does not hold the others); the number
         of transitions sent. The first failure is raised once all were tried."""
-        client = self._link.require()
+        client = self._shared.link.require()
         sends = [
             client.message(AgentId(agent), ExecutorId(executor), encode(request))
             for agent, executor, request in requests

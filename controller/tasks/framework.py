@@ -33,6 +33,7 @@ from controller.tasks.control import ControlLedger
 from controller.tasks.launch import executor_info
 from controller.tasks.offers import OfferBook
 from controller.tasks.roster import Roster
+from controller.tasks.shared import Shared
 from controller.tasks.updates import MesosUpdates
 from controller.tasks.writer import StatusWriter
 from crds.errors import FencedError, MesosCallError, MesosUnavailableError, O2Error
@@ -78,36 +79,18 @@ class TaskFramework:
         )
         self._roster = Roster(tasks, self._writer)
         self._backlog = Backlog(tasks, self._roster)
-        link, roster, writer, backlog = self._link, self._roster, self._writer, self._backlog
-        executor = executor_info(config.launch)
-        self._offers = OfferBook(
-            config,
-            link=link,
-            roster=roster,
-            backlog=backlog,
-            writer=writer,
-            nodes=nodes,
+        shared = Shared(
+            config=config,
+            link=self._link,
+            roster=self._roster,
+            writer=self._writer,
             events=ctx.events,
-            executor=executor,
+            executor=executor_info(config.launch),
             wake=self.wake,
         )
-        self._control = ControlLedger(
-            config,
-            link=link,
-            roster=roster,
-            writer=writer,
-            events=ctx.events,
-            executor=executor,
-            wake=self.wake,
-        )
-        self._updates = MesosUpdates(
-            link=link,
-            roster=roster,
-            backlog=backlog,
-            writer=writer,
-            control=self._control,
-            wake=self.wake,
-        )
+        self._offers = OfferBook(shared, backlog=self._backlog, nodes=nodes)
+        self._control = ControlLedger(shared)
+        self._updates = MesosUpdates(shared, backlog=self._backlog, control=self._control)
         nodes.add_handler(self._offers.on_node_change)
         tasks.add_handler(self._on_task_change)
         self._term: asyncio.Task[None] | None = None

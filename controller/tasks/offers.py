@@ -10,19 +10,17 @@ import uuid
 from collections.abc import Iterable
 from functools import partial
 
-from controller.runtime.reconciler import EventSink
 from controller.tasks import placement
 from controller.tasks import status as st
 from controller.tasks.backlog import Backlog
-from controller.tasks.base import FrameworkConfig, Link, Wake
 from controller.tasks.launch import task_info
 from controller.tasks.modes import place_by_mode
-from controller.tasks.roster import Roster
-from controller.tasks.writer import StatusFn, StatusWriter
+from controller.tasks.shared import Shared
+from controller.tasks.writer import StatusFn
 from crds.kinds.node import Node, effective_mode
 from crds.kinds.task import Task
 from crds.meta import utcnow
-from mesosapi.models import ExecutorInfo, Offer
+from mesosapi.models import Offer
 from store.informer import CacheEvent, Informer
 
 log = logging.getLogger(__name__)
@@ -31,28 +29,10 @@ log = logging.getLogger(__name__)
 class OfferBook:
     """The offer side of the framework."""
 
-    def __init__(
-        self,
-        config: FrameworkConfig,
-        *,
-        link: Link,
-        roster: Roster,
-        backlog: Backlog,
-        writer: StatusWriter,
-        nodes: Informer[Node],
-        events: EventSink,
-        executor: ExecutorInfo,
-        wake: Wake,
-    ) -> None:
-        self._config = config
-        self._link = link
-        self._roster = roster
+    def __init__(self, shared: Shared, *, backlog: Backlog, nodes: Informer[Node]) -> None:
+        self._shared = shared
         self._backlog = backlog
-        self._writer = writer
         self._nodes = nodes
-        self._events = events
-        self._executor = executor
-        self._wake = wake
         self._suppressed: bool | None = None
         """Whether the master holds our SUPPRESS (None: not known, e.g. after a subscribe)."""
         self._revived_for: set[str] = set()
@@ -80,7 +60,7 @@ class OfferBook:
             or effective_mode(old) != effective_mode(new)
         ):
             self._revived_for = set()
-            self._wake()
+            self._shared.wake()
 
     async def on_offers(self, offers: list[Offer]) -> None:
         """Place what fits, launch, decline the rest with a filter. Tasks that became pending
@@ -96,21 +76,22 @@ class OfferBook:
             late = left - {t.name for t in pending}
             if late & self._revived_for:
                 self._revived_for -= late
-                self._wake(*late)
+                self._shared.wake(*late)
         if not left:
             await self.update_interest()  # nothing pending any more: SUPPRESS
 
     async def update_interest(self, names: Iterable[str] | None = None) -> None:
         """REVIVE when new tasks are pending (it also clears our DECLINE filters), SUPPRESS
         when none is (no offer hoarding). Revives are spaced by `revive_interval`."""
-        client = self._link.client
+        client = self._shared.link.client
         if client is None:
             return
         pending = {t.name for t in self._backlog.pending(names)}
         fresh = pending - self._revived_for
         now = asyncio.get_running_loop().time()
         if fresh and (
-            self._suppressed is not False or now - self._last_revive >= self._config.revive_interval
+            self._suppressed is not False
+            or now - self._last_revive >= self._shared.config.revive_interval
         ):
             await client.revive()
             log.info("Revived offers", extra={"pending": len(pending), "new": len(fresh)})
@@ -118,7 +99,7 @@ class OfferBook:
             self._last_revive = now
             self._revived_for = pending if names is None else self._revived_for | pending
         elif fresh:  # spaced out: come back once the interval has passed, not at the next tick
-            self._wake_later(self._last_revive + self._config.revive_interval - now, fresh)
+            self._wake_later(self._last_revive + self._shared.config.revive_interval - now, fresh)
         elif names is None and not pending and self._suppressed is not True:
             await client.suppress()
             log.info("Suppressed offers: nothing pending")
@@ -128,17 +109,17 @@ class OfferBook:
     # ---- placing --------------------------------------------------------------------------
 
     async def _answer_offers(self, offers: list[Offer], pending: list[Task]) -> None:
-        client = self._link.require()
+        client = self._shared.link.require()
         if not pending:
             await client.decline(
-                [o.id for o in offers], refuse_seconds=self._config.idle_refuse_seconds
+                [o.id for o in offers], refuse_seconds=self._shared.config.idle_refuse_seconds
             )
             return
         plan = place_by_mode(
             pending,
             offers,
             nodes=self._nodes.list(),
-            executor_id=self._executor.executor_id,
+            executor_id=self._shared.executor.executor_id,
             cordoned=self._cordoned(),
             unique_taken=self._unique_taken(offers) if _any_unique(pending) else {},
         )
@@ -149,7 +130,7 @@ class OfferBook:
             await self._launch(offers_by_id[offer_id], placed)
         unused = [o.id for o in offers if o.id not in by_offer]
         if unused:
-            await client.decline(unused, refuse_seconds=self._config.refuse_seconds)
+            await client.decline(unused, refuse_seconds=self._shared.config.refuse_seconds)
 
     def _cordoned(self) -> set[str]:
         out: set[str] = set()
@@ -174,7 +155,7 @@ class OfferBook:
                 "hostname": offer.hostname,
             }
         taken: dict[tuple[str, str], set[str]] = {}
-        for task in self._roster.live():
+        for task in self._shared.roster.live():
             agent = attrs.get(task.status.agent_id or "")
             for c in task.spec.constraints:
                 if c.operator == "UNIQUE" and agent is not None and c.attribute in agent:
@@ -190,18 +171,20 @@ class OfferBook:
         deploy pinned to detectors made 6,000 such Events and as many status writes)."""
         now = asyncio.get_running_loop().time()
         for name, why in unplaced.items():
-            task = self._roster.view(name)
+            task = self._shared.roster.view(name)
             if task is None:
                 continue
             first = self._backlog.first_misfit(name, now=now)
             reported = self._backlog.unschedulable_reason(name)
-            if now - first < self._config.unplaced_grace and reported is None:
+            if now - first < self._shared.config.unplaced_grace and reported is None:
                 continue
             if reported != why:
                 log.info("Task cannot be placed", extra={"task": name, "reason": why})
-                self._events.event(task, reason="FailedScheduling", message=why, warning=True)
+                self._shared.events.event(
+                    task, reason="FailedScheduling", message=why, warning=True
+                )
             self._backlog.unschedulable(name, why)
-            self._writer.patch(name, partial(st.with_message, message=why))
+            self._shared.writer.patch(name, partial(st.with_message, message=why))
 
     async def _launch(self, offer: Offer, placed: list[placement.Placed]) -> None:
         """Write each task's launch status first, then ONE ACCEPT with every task that got
@@ -209,7 +192,7 @@ class OfferBook:
         changes: dict[str, StatusFn] = {}
         infos = []
         for p in placed:
-            task = self._roster.view(p.task)
+            task = self._shared.roster.view(p.task)
             if task is None:
                 continue
             mesos_id = f"{task.name}.{uuid.uuid4().hex[:10]}"
@@ -218,7 +201,7 @@ class OfferBook:
                 mesos_id=mesos_id,
                 offer=offer,
                 allocation=p.allocation,
-                executor=self._executor,
+                executor=self._shared.executor,
             )
             infos.append((p, info))
             ports = tuple(p.allocation.ports[: task.spec.wants.ports])
@@ -228,20 +211,20 @@ class OfferBook:
                 agent_id=offer.agent_id,
                 hostname=offer.hostname,
                 ports=ports,
-                executor_id=self._executor.executor_id,
+                executor_id=self._shared.executor.executor_id,
                 now=utcnow(),
             )
             self._backlog.placed(p.task)
-        written = await self._writer.write_now(changes)
+        written = await self._shared.writer.write_now(changes)
         launch = [info for p, info in infos if p.task in written]
         for missed in changes.keys() - written:  # still pending: it deserves a REVIVE
             self._revived_for.discard(missed)
-            self._wake(missed)
-        client = self._link.require()
+            self._shared.wake(missed)
+        client = self._shared.link.require()
         if not launch:
-            await client.decline([offer.id], refuse_seconds=self._config.refuse_seconds)
+            await client.decline([offer.id], refuse_seconds=self._shared.config.refuse_seconds)
             return
-        await client.launch([offer.id], launch, refuse_seconds=self._config.refuse_seconds)
+        await client.launch([offer.id], launch, refuse_seconds=self._shared.config.refuse_seconds)
         log.info(
             "Launched tasks",
             extra={"agent": offer.agent_id, "hostname": offer.hostname, "tasks": len(launch)},
@@ -257,7 +240,7 @@ class OfferBook:
         names, self._wake_later_names = self._wake_later_names, set()
         self._wake_timer = None
         if names:
-            self._wake(*names)
+            self._shared.wake(*names)
 
 
 def _any_unique(tasks: list[Task]) -> bool:

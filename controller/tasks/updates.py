@@ -9,10 +9,10 @@ from collections.abc import Callable, Sequence
 
 from controller.tasks import status as st
 from controller.tasks.backlog import Backlog
-from controller.tasks.base import Link, Wake, task_name_of
+from controller.tasks.base import task_name_of
 from controller.tasks.control import ControlLedger
-from controller.tasks.roster import KnownTask, Roster
-from controller.tasks.writer import StatusWriter
+from controller.tasks.roster import KnownTask
+from controller.tasks.shared import Shared
 from crds.errors import MesosCallError, MesosUnavailableError
 from crds.kinds.task import Task
 from mesosapi.models import TaskStatus as MesosStatus
@@ -24,26 +24,14 @@ log = logging.getLogger(__name__)
 class MesosUpdates:
     """What Mesos says about our tasks, turned into status writes."""
 
-    def __init__(
-        self,
-        *,
-        link: Link,
-        roster: Roster,
-        backlog: Backlog,
-        writer: StatusWriter,
-        control: ControlLedger,
-        wake: Wake,
-    ) -> None:
-        self._link = link
-        self._roster = roster
+    def __init__(self, shared: Shared, *, backlog: Backlog, control: ControlLedger) -> None:
+        self._shared = shared
         self._backlog = backlog
-        self._writer = writer
         self._control = control
-        self._wake = wake
 
     def on_update(self, update: MesosStatus) -> None:
         name = task_name_of(update.task_id)
-        task = self._roster.view(name)
+        task = self._shared.roster.view(name)
         ack = self._acker(update)
         if task is None or task.status.mesos_task_id != update.task_id:
             self._on_stray(update, owned=task is not None)
@@ -51,10 +39,10 @@ class MesosUpdates:
             return
         if _never_launched(task, update):
             self._backlog.requeue(name)
-            self._writer.patch(name, st.back_to_pending, then=ack)
+            self._shared.writer.patch(name, st.back_to_pending, then=ack)
         else:
-            self._writer.patch(name, lambda s: st.on_update(s, update), then=ack)
-        self._wake(name)
+            self._shared.writer.patch(name, lambda s: st.on_update(s, update), then=ack)
+        self._shared.wake(name)
 
     def on_failure(self, event: Failure) -> None:
         """An executor exited or an agent was lost: Mesos also sends its tasks' terminal
@@ -66,13 +54,13 @@ class MesosUpdates:
         if event.agent_id is None:
             return
         self._control.executor_gone(event.agent_id)
-        there = self._roster.known(agent=event.agent_id)
+        there = self._shared.roster.known(agent=event.agent_id)
         if there:
-            self._link.spawn(self._reconcile_quietly(there))
+            self._shared.link.spawn(self._reconcile_quietly(there))
 
     def _acker(self, update: MesosStatus) -> Callable[[], None]:
         def ack() -> None:
-            client = self._link.client
+            client = self._shared.link.client
             if client is not None:
                 client.acknowledge_soon(update)
 
@@ -89,7 +77,7 @@ class MesosUpdates:
 
     async def _reconcile_quietly(self, tasks: Sequence[KnownTask]) -> None:
         try:
-            await self._link.require().reconcile(tasks)
+            await self._shared.link.require().reconcile(tasks)
         except (MesosCallError, MesosUnavailableError) as exc:
             log.warning("Reconcile failed", extra={"error": str(exc), "tasks": len(tasks)})
 
