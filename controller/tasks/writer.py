@@ -185,14 +185,15 @@ class StatusWriter:
         prepared while another waits for etcd); a task is in one write at a time, its newer
         changes wait for that write to be answered and seen by the cache."""
         flushes: set[asyncio.Task[set[str]]] = set()
+        seen = self.failures
         try:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
-                failures = self.failures
                 _reap(flushes)
-                if self.failures > failures:
-                    await asyncio.sleep(RETRY_AFTER)  # etcd trouble: back off, keep the changes
+                if self.failures > seen:  # etcd trouble: back off, keep the changes
+                    seen = self.failures
+                    await asyncio.sleep(RETRY_AFTER)
                     self._wake.set()
                     continue
                 while len(flushes) < FLUSHES_IN_FLIGHT:

@@ -13,6 +13,7 @@ from controller.runtime.finalizers import has_finalizer
 from controller.tasks.base import FINALIZER
 from controller.tasks.controller import needs_reconcile
 from controller.tasks.writer import StatusWriter
+from crds.errors import O2Error
 from crds.kinds.task import Task, TaskStatus
 from crds.meta import utcnow
 from crds.resource import Resource
@@ -179,3 +180,41 @@ def test_reconciles_skip_status_and_spec_changes_of_a_finalized_task() -> None:
     assert keys(base, None) == ["t1"]
     assert keys(base, deleting) == ["t1"]
     assert keys(base, bare) == ["t1"]
+
+
+class FailingStore(MemoryStore):
+    """Every batched status write is refused (etcd trouble); counts the attempts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts = 0
+        self.attempted = asyncio.Event()
+
+    async def update_status_many(self, objs: Sequence[R]) -> BatchResult[R]:
+        self.attempts += 1
+        self.attempted.set()
+        return BatchResult(errors=[(obj, O2Error("etcdserver: request timed out")) for obj in objs])
+
+
+async def test_failed_writes_are_retried_after_a_pause_not_in_a_tight_loop() -> None:
+    store = FailingStore()
+    informers = InformerFactory(store)
+    informer = informers.informer(Task)
+    informers.start()
+    try:
+        await informers.wait_synced()
+        created = await store.create(sample_task("t1"))
+        await informer.wait_for_revision(created.metadata.resource_version or 0)
+        writer = StatusWriter(lambda: store, informer, finish=_finish)
+        writer.patch("t1", lambda s: s.model_copy(update={"state": "CONFIGURED"}))
+        running = asyncio.create_task(writer.run())
+        await store.attempted.wait()
+        await asyncio.sleep(0.2)  # a window in which no retry may happen (RETRY_AFTER is 1 s)
+        assert store.attempts == 1
+        assert writer.failures == 1
+        view = writer.view("t1")
+        assert view is not None and view.status.state == "CONFIGURED"  # kept for the retry
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    finally:
+        await informers.stop()
