@@ -22,7 +22,7 @@ from datetime import datetime
 
 from controller.configs.pending import PENDING, pending_condition, referenced_names
 from controller.runtime.reconciler import Reconciler, Result, Watch
-from controller.runtime.status import condition, write_status
+from controller.runtime.status import condition, write_status, write_status_many
 from crds.conditions import READY, STALLED, get_condition, set_condition
 from crds.configpayload import check_payload as check_payload_text
 from crds.errors import ConfigError, ConflictError
@@ -140,7 +140,9 @@ class ComponentConfigReconciler(Reconciler):
         marks = plan_marks(envs, configs, now=self.ctx.clock.now())
         if not marks:
             return
-        result = await self.ctx.store.update_status_many([env for env, _ in marks])
+        stored = {env.name: env for env in envs}
+        changes = [(stored[env.name], env.status) for env, _ in marks]
+        result = await write_status_many(self.ctx.store, changes, observe=False)
         wanted_of = {env.name: wanted for env, wanted in marks}
         for env in result.written:
             wanted = wanted_of[env.name]

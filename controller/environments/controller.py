@@ -45,6 +45,7 @@ from controller.environments.plan import (
 from controller.environments.status import hooks_failed, stalled, with_run_number
 from controller.environments.taskset import expired_idle
 from controller.runtime.reconciler import Context, Job, Reconciler, Result, Watch, label_value
+from controller.runtime.status import write_status
 from crds.conditions import STALLED, get_condition
 from crds.errors import (
     AlreadyExistsError,
@@ -329,7 +330,7 @@ class EnvironmentReconciler(Reconciler):
     async def _write_status(self, env: Environment, status: EnvironmentStatus) -> Environment:
         if status == env.status:
             return env
-        return await self.ctx.store.update_status(env.model_copy(update={"status": status}))
+        return await write_status(self.ctx.store, env, status, now=self.ctx.clock.now())
 
 
 def _remaining(status: EnvironmentStatus) -> float:

@@ -17,7 +17,7 @@ from datetime import datetime
 from controller.mesos.master import fetch_agents
 from controller.nodes import inventory
 from controller.runtime.reconciler import Context, Job, Reconciler, Result
-from controller.runtime.status import with_conditions
+from controller.runtime.status import with_conditions, write_status_many
 from crds.errors import AlreadyExistsError, MesosError
 from crds.kinds.node import Node, NodeStatus
 from crds.kinds.task import TERMINAL_PHASES, Task
@@ -64,14 +64,14 @@ class NodeReconciler(Reconciler):
         for name in by_name.keys() - set(cache.names()):
             await self._create(name)
         counts = self._task_counts()
-        updated: list[Node] = []
+        updated: list[tuple[Node, NodeStatus]] = []
         for name in set(cache.names()) | set(by_name):
             node = cache.get(name) or await self.ctx.store.get(Node, name)
             new = self._status(node, by_name.get(name), counts, now=now)
             if new != node.status:
-                updated.append(node.model_copy(update={"status": new}))
+                updated.append((node, new))
         if updated:
-            result = await self.ctx.store.update_status_many(updated)
+            result = await write_status_many(self.ctx.store, updated)
             for node in (*result.conflicts, *result.missing):
                 log.info("Node status not written", extra={"node": node.name, "error": "changed"})
             for node, error in result.errors:

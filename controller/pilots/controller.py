@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from controller.pilots.plan import Note, Plan, World, plan, unschedulable_since
 from controller.runtime.reconciler import Context, Job, Reconciler, Result, Trigger
+from controller.runtime.status import write_status
 from crds.errors import AlreadyExistsError, NotFoundError
 from crds.kinds.environment import Environment
 from crds.kinds.node import Node
@@ -129,11 +130,11 @@ class PilotReconciler(Reconciler):
 
         store = self.ctx.store
         for name, status in decided.statuses.items():
-            wrote(await store.update_status(nodes[name].model_copy(update={"status": status})))
+            wrote(await write_status(store, nodes[name], status, observe=False))
         for name, held in decided.reclaimed_nodes.items():
             env = world.environments[name]
             env_status = env.status.model_copy(update={"reclaimed_nodes": held})
-            wrote(await store.update_status(env.model_copy(update={"status": env_status})))
+            wrote(await write_status(store, env, env_status, observe=False))
         for name in decided.drain:
             with contextlib.suppress(NotFoundError):
                 wrote(await store.delete(Task, name))

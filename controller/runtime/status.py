@@ -1,19 +1,23 @@
 """Status writing helper: conditions by type, observedGeneration, and no-op writes skipped.
 
-Reconcilers build the new status purely, then call `write_status`, which stamps
-`observedGeneration` from the object they observed and writes with its resourceVersion.
+Reconcilers build the new status purely, then call `write_status` (or `write_status_many` for a
+batch in few txns), which stamps `observedGeneration` from the object they observed and writes
+with its resourceVersion. Every status write of a controller goes through here. A controller
+writing a field of another kind's status (a condition on an Environment from the configs
+controller) passes `observe=False`: observedGeneration belongs to the object's own controller.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
 
 from crds.conditions import get_condition, set_condition
 from crds.meta import Condition, Status, utcnow
 from crds.resource import Resource
-from store.api import Store
+from store.api import BatchResult, Store
 
 R = TypeVar("R", bound=Resource)
 S = TypeVar("S", bound=Status)
@@ -63,12 +67,31 @@ async def write_status(
     *,
     conditions: Iterable[Condition] = (),
     now: datetime | None = None,
+    observe: bool = True,
 ) -> R:
     """Write `status` (+ conditions, observedGeneration) for `obj`; skipped when unchanged."""
     generation = obj.metadata.generation
-    new = with_conditions(
-        observed(status, obj), conditions, generation=generation, now=now or utcnow()
-    )
+    stamped = observed(status, obj) if observe else status
+    new = with_conditions(stamped, conditions, generation=generation, now=now or utcnow())
     if new == obj.status:
         return obj
     return await store.update_status(obj.model_copy(update={"status": new}))
+
+
+async def write_status_many(
+    store: Store, changes: Iterable[tuple[R, Status]], *, observe: bool = True
+) -> BatchResult[R]:
+    """`write_status` for many objects in few txns (their conditions already set). Unchanged
+    ones are not sent: they lead `written`, as they were."""
+    unchanged: list[R] = []
+    send: list[R] = []
+    for obj, status in changes:
+        new = observed(status, obj) if observe else status
+        if new == obj.status:
+            unchanged.append(obj)
+        else:
+            send.append(obj.model_copy(update={"status": new}))
+    if not send:
+        return BatchResult(written=unchanged)
+    result = await store.update_status_many(send)
+    return replace(result, written=[*unchanged, *result.written])

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from controller.runtime.status import write_status_many
 from crds.errors import FencedError, NotFoundError, O2Error
 from crds.kinds.task import Task, TaskStatus
 from crds.meta import utcnow
@@ -57,7 +58,7 @@ class _Batch:
 
     jobs: dict[str, _Changes]
     bases: dict[str, Task] = field(default_factory=dict)
-    objs: list[Task] = field(default_factory=list)
+    changes: list[tuple[Task, TaskStatus]] = field(default_factory=list)
     done: set[str] = field(default_factory=set)
 
 
@@ -276,26 +277,26 @@ class StatusWriter:
                 batch.done.add(name)
                 _run_all(changes.then)
                 continue
-            batch.objs.append(task.model_copy(update={"status": status}))
+            batch.changes.append((task, status))
             batch.bases[name] = task
             self._writing[name] = changes
         return batch
 
     async def _write(self, batch: _Batch) -> set[str]:
         """Send the batch and sort out the answer; the names written (or needing no write)."""
-        if not batch.objs:
+        if not batch.changes:
             return batch.done
         try:
-            result = await self._store().update_status_many(batch.objs)
+            result = await write_status_many(self._store(), batch.changes, observe=False)
         except FencedError:
             self._abandon(batch, requeue=False)
             raise
         except O2Error as exc:
-            result = BatchResult(errors=[(obj, exc) for obj in batch.objs])
+            result = BatchResult(errors=[(task, exc) for task, _ in batch.changes])
         except BaseException:  # cancelled (the term ends): keep the changes queued
             self._abandon(batch, requeue=True)
             raise
-        self.writes += len(batch.objs)
+        self.writes += len(batch.changes)
         self._sort_out(result, batch)
         if result.conflicts:
             await self._retry_conflicts([obj.name for obj in result.conflicts], batch)
