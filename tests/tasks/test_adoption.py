@@ -14,6 +14,10 @@ from tests.tasks.harness import process_alive, sample_task, set_state, wait_task
 
 
 async def _kill9_and_adopt(store: Store, manager_factory: ManagerFactory, count: int) -> float:
+    """Kill -9 the controller with `count` tasks running, restart it, transition every task:
+    each is adopted as it was (same pid and Mesos task, alive), none relaunched. The transitions
+    must complete within the wait's bound; how long they took is returned for the log only
+    (timing goals live in hack/bench)."""
     first = manager_factory()
     names = [f"adopt-{i}" for i in range(count)]
     for name in names:
@@ -48,9 +52,7 @@ async def test_restarted_controller_adopts_running_tasks_with_same_pids(
     store: Store, cluster: LocalMesosProcess, manager_factory: ManagerFactory
 ) -> None:
     elapsed = await _kill9_and_adopt(store, manager_factory, 5)
-    print(f"5 tasks adopted and transitioned {elapsed:.1f}s after restart")
-    # lease TTL (3 s) of the dead leader + interpreter start + subscribe + one transition
-    assert elapsed < 3 + 5, f"transitions took {elapsed:.1f}s after restart"
+    print(f"5 tasks adopted and transitioned {elapsed:.1f}s after restart")  # timing: no goal here
     listed = await store.list(Task)
     assert all(t.status.phase == "Running" for t in listed.items)
 
@@ -60,8 +62,9 @@ async def test_restarted_controller_adopts_fifty_running_tasks(
     store: Store, cluster: LocalMesosProcess, manager_factory: ManagerFactory
 ) -> None:
     elapsed = await _kill9_and_adopt(store, manager_factory, 50)
-    print(f"50 tasks adopted and transitioned {elapsed:.1f}s after restart")
-    assert elapsed < 3 + 5 + 5, f"transitions took {elapsed:.1f}s after restart"
+    print(f"50 tasks adopted and transitioned {elapsed:.1f}s after restart")  # timing: no goal
+    listed = await store.list(Task)
+    assert len(listed.items) == 50 and all(t.status.phase == "Running" for t in listed.items)
 
 
 async def test_standby_manager_takes_over_and_adopts_without_relaunching(
