@@ -6,6 +6,10 @@ lastTimestamp advance; repeats that arrive before the previous write are folded 
 a burst costs one write. Each write attaches the Event to a shared etcd lease of its time bucket,
 so an Event expires between `ttl` and `ttl + bucket` after its last occurrence. Events are
 written only while a store is available (the manager hands the leader's fenced store).
+
+Events are public (`o2 describe`, the read-only GUI), so every message is redacted of the
+controller's known secrets (controller.redact) and capped at MESSAGE_LIMIT characters before it
+is folded or written: whatever a reconciler or a hook's output put in it.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
+import os
 import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from controller.redact import Redactor, cap
 from crds.errors import AlreadyExistsError, ConflictError, NotFoundError
 from crds.kinds.event import Event, EventSpec, ObjectReference
 from crds.meta import ObjectMeta, utcnow
@@ -73,8 +79,11 @@ class EventRecorder:
         clock: Callable[[], datetime] = utcnow,
         max_pending: int = 1000,
         cache_size: int = 4096,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
+        """`redact`: masks secrets in messages (default: those of this process's environment)."""
         self._store = store
+        self._redact = Redactor.from_environ(os.environ) if redact is None else redact
         self.kv = kv
         self.source = source
         self.ttl = ttl
@@ -97,6 +106,7 @@ class EventRecorder:
         self, involved: ObjectReference, *, reason: str, message: str = "", warning: bool = False
     ) -> None:
         """Queue one occurrence; a repeat of one still queued only bumps its count."""
+        message = cap(self._redact(message))
         type_ = "Warning" if warning else "Normal"
         name = event_name(involved, type_=type_, reason=reason, message=message)
         now = self.clock()

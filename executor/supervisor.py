@@ -9,7 +9,8 @@ from the event-loop thread (as `spawn` does), never from a short-lived worker th
 Exit is watched with a pidfd on the event loop (no thread per child, no polling). When the
 leader has exited, the rest of its process group is SIGKILLed before the leader is reaped (the
 group id cannot be reused while the zombie leader exists), so no stray child runs on unseen.
-A command reaches a shell only when asked (`shell=True` -> /bin/sh -c).
+A command reaches a shell only when asked (`shell=True` -> /bin/sh -c), and then only its
+`value` is shell text: each argument is quoted, so one rendered from a variable stays one word.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -43,9 +45,11 @@ class CommandSpec:
 
 
 def build_argv(command: CommandSpec) -> list[str]:
-    """argv without a shell; with `shell`, the value and arguments joined for /bin/sh -c."""
+    """argv without a shell; with `shell`, the value as the TaskClass author wrote it (pipes,
+    `&&`, `$VAR` work there) followed by each argument shell-quoted: arguments are rendered from
+    variables anyone with an Environment can set, and must never add commands of their own."""
     if command.shell:
-        return [SHELL, "-c", " ".join([command.value, *command.arguments])]
+        return [SHELL, "-c", " ".join([command.value, *map(shlex.quote, command.arguments)])]
     return [command.value, *command.arguments]
 
 

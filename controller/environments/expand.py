@@ -87,6 +87,8 @@ class Hook:
     timeout: float
     critical: bool
     error: str = ""
+    env: tuple[tuple[str, str], ...] = ()
+    """What the workflow sets in the hook's environment (`call.env`, rendered), in order."""
 
 
 @dataclass(frozen=True)
@@ -348,10 +350,11 @@ class _Expander:
             argv = tuple(
                 scope.render(a, field=f"call.command[{i}]") for i, a in enumerate(call.command)
             )
+            env = tuple((k, scope.render(v, field=f"call.env.{k}")) for k, v in call.env.items())
             timeout = _duration(scope.render(call.timeout, field="call.timeout"), where=frame.path)
         except (TemplateError, ValidationError) as exc:
             return Hook(base.path, (), trigger, await_, base.timeout, call.critical, error=str(exc))
-        return Hook(frame.path, argv, trigger, await_, timeout, call.critical)
+        return Hook(frame.path, argv, trigger, await_, timeout, call.critical, env=env)
 
 
 def _task_spec(

@@ -1,13 +1,15 @@
 """Run call-role hooks as argv subprocesses on the controller host, with a timeout. I/O.
 
-No shell: the rendered argv is executed as is. Each hook runs in its own session; on timeout
-its whole process group gets SIGKILL. Output (stdout and stderr merged) is captured and its
-tail kept for the status message and the Event. Hooks run as asyncio tasks of the HookRunner,
-never inside a reconcile: a step starts them and returns (held as a `HookStep`), the runner
-calls back as each awaited hook ends, and a later reconcile collects the outcomes and finishes
-the step. A hook started at one step and awaited at a later one is keyed by (environment uid,
-transition start, hook path); if the controller restarted in between, the await step runs it
-again (at-least-once).
+No shell: the rendered argv is executed as is. A hook's environment is not the controller's:
+only the allow-list of controller.redact plus the workflow's `call.env`, so the etcd password
+and the other settings of the controller never reach it. Each hook runs in its own session; on
+timeout its whole process group gets SIGKILL. Output (stdout and stderr merged) is captured,
+redacted of the controller's known secrets, and its tail kept for the status message and the
+Event. Hooks run as asyncio tasks of the HookRunner, never inside a reconcile: a step starts
+them and returns (held as a `HookStep`), the runner calls back as each awaited hook ends, and a
+later reconcile collects the outcomes and finishes the step. A hook started at one step and
+awaited at a later one is keyed by (environment uid, transition start, hook path); if the
+controller restarted in between, the await step runs it again (at-least-once).
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from controller.environments.expand import Hook
 from controller.environments.plan import Plan
+from controller.redact import Redactor, hook_environment
 from crds.kinds.environment import Environment, EnvironmentStatus, TransitionProgress
 from procutil import kill_group
 
@@ -41,11 +45,21 @@ class HookResult:
     message: str
 
 
-async def run_hook(hook: Hook) -> HookResult:
-    """Run `hook` to completion or timeout; never raises for a failing hook."""
+async def run_hook(
+    hook: Hook,
+    *,
+    environ: Mapping[str, str] | None = None,
+    redact: Callable[[str], str] | None = None,
+) -> HookResult:
+    """Run `hook` to completion or timeout; never raises for a failing hook. `environ` is the
+    controller's environment (default: this process's): the hook gets its allow-listed part, and
+    its secrets are redacted from the output (with `redact`, default: Redactor of `environ`)."""
+    environ = os.environ if environ is None else environ
+    redact = Redactor.from_environ(environ) if redact is None else redact
     try:
         proc = await asyncio.create_subprocess_exec(
             *hook.argv,
+            env=hook_environment(environ, hook.env),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -65,7 +79,7 @@ async def run_hook(hook: Hook) -> HookResult:
         with contextlib.suppress(ProcessLookupError):
             await proc.wait()
         raise
-    text = out.decode(errors="replace")[-OUTPUT_TAIL:]
+    text = redact(out.decode(errors="replace"))[-OUTPUT_TAIL:]
     code = proc.returncode
     ok = code == 0
     tail = text.strip()[-200:]
@@ -103,14 +117,18 @@ class HookStep:
 class HookRunner:
     """Runs hooks in the background and hands their outcomes to a later reconcile."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, environ: Mapping[str, str] | None = None) -> None:
+        """`environ`: the controller's environment (default: this process's, read now)."""
+        self._environ = dict(os.environ if environ is None else environ)
+        self._redact = Redactor.from_environ(self._environ)
         self._running: dict[HookKey, asyncio.Task[HookResult]] = {}
         self._watched: set[HookKey] = set()
 
     def start(self, key: HookKey, hook: Hook) -> None:
         """Start `hook` in the background unless it is already running under `key`."""
         if key not in self._running:
-            self._running[key] = asyncio.create_task(run_hook(hook), name=f"hook-{hook.path}")
+            run = run_hook(hook, environ=self._environ, redact=self._redact)
+            self._running[key] = asyncio.create_task(run, name=f"hook-{hook.path}")
 
     def collect(
         self, awaited: Sequence[tuple[HookKey, Hook]], *, then: Callable[[], None]

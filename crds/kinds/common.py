@@ -69,7 +69,8 @@ class Command(O2Model):
     env: Vars = Field(default_factory=dict)
     """Extra environment variables for the process."""
     shell: bool = False
-    """Run `value` and `arguments` joined as a /bin/sh -c script. Off by default, on purpose."""
+    """Run `value` as a /bin/sh -c script, each argument appended shell-quoted (one literal
+    word each, whatever it holds). Off by default, on purpose."""
 
 
 class Wants(O2Model):

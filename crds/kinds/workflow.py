@@ -95,6 +95,9 @@ class CallRole(O2Model):
 
     command: tuple[TemplateValue, ...] = Field(min_length=1)
     """argv of the hook (no shell); elements may be `{{ }}` templates."""
+    env: Vars = Field(default_factory=dict)
+    """Environment variables of the hook (templates). A hook gets these and a few of the
+    controller's own (PATH, HOME, locale, TZ, USER, TMPDIR, ...), never its settings or secrets."""
     trigger: str
     """When it starts, e.g. `before_START_ACTIVITY+10` or `enter_RUNNING-200`."""
     await_: str | None = Field(default=None, alias="await")

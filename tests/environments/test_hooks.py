@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -108,3 +109,18 @@ async def test_runner_hands_out_outcomes_only_once_every_awaited_hook_has_ended(
 async def test_argument_with_nul_byte_is_a_failure_not_a_crash() -> None:
     result = await run_hook(hook("echo", "a\x00b"))
     assert not result.ok and "cannot start" in result.message
+
+
+async def test_hook_environment_is_the_allow_list_and_the_workflows_variables() -> None:
+    controller_env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "O2_ETCD": "http://etcd:2379"}
+    show = hook("sh", "-c", 'echo "path=$PATH lc=$LC_ALL etcd=[$O2_ETCD] det=$DETECTOR"')
+    with_env = dataclasses.replace(show, env=(("DETECTOR", "TPC"),))
+    result = await run_hook(with_env, environ=controller_env)
+    assert result.output.strip() == "path=/usr/bin:/bin lc=C etcd=[] det=TPC"
+
+
+async def test_secret_a_hook_prints_anyway_is_masked_in_its_output_and_message() -> None:
+    controller_env = {"PATH": "/usr/bin:/bin", "GUI_TOKEN": "tok-0123456789"}
+    result = await run_hook(hook("echo", "token tok-0123456789 here"), environ=controller_env)
+    assert result.output.strip() == "token *** here"
+    assert "tok-0123456789" not in result.message

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from controller.environments.expand import expand
 from executor.errors import SpawnError
 from executor.supervisor import CommandSpec, spawn
 from procutil import exits_within
+from tests.environments.helpers import with_vars
+from tests.environments.test_expand import ENV, taskclass, workflow
 from tests.executor.conftest import PROGRAMS, PY_ENV, make_fifo, python_command, wait_fifo
 
 PRINT_ARGV = "import sys; print(repr(sys.argv[1:]))"
@@ -116,3 +119,20 @@ def test_children_die_when_their_supervisor_is_killed(tmp_path: Path):
             supervisor.stdout.close()
         if child and not exits_within(child, 0):
             os.kill(child, signal.SIGKILL)
+
+
+async def test_shell_true_takes_a_rendered_argument_literally(tmp_path: Path) -> None:
+    """An argument rendered from an Environment variable cannot add shell commands."""
+    pwned = tmp_path / "pwned"
+    cls = taskclass(
+        "echoer", command={"value": "echo got:", "arguments": ["{{ note }}", "*"], "shell": True}
+    )
+    flow = workflow({"roles": [{"name": "say", "task": {"class": "echoer"}}]})
+    env = with_vars(ENV, note=f"x; touch {pwned}")
+    (task,) = expand(env, flow, {"echoer": cls}, run_number=None).tasks.values()
+    command = task.spec.command
+    spec = CommandSpec(command.value, tuple(command.arguments), dict(command.env), command.shell)
+    process = spawn("t", spec, sandbox=tmp_path / "t")
+    assert (await process.wait()).success
+    assert process.stdout_path.read_text().strip() == f"got: x; touch {pwned} *"
+    assert not pwned.exists()

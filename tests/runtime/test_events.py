@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from controller.events import EventRecorder, event_name
+from controller.redact import MESSAGE_LIMIT, TRUNCATED, Redactor
 from crds.kinds.event import Event, ObjectReference
 from store.api import Store
 from store.etcd import EtcdStore
@@ -110,3 +111,21 @@ async def test_a_burst_of_repeats_is_folded_into_one_write(
     first = event.spec.first_timestamp
     assert first is not None and event.spec.last_timestamp == first + timedelta(seconds=49)
     assert recorder.written == 1
+
+
+async def test_messages_are_redacted_and_capped_before_they_are_written(
+    etcd_store: EtcdStore,
+) -> None:
+    redact = Redactor(["pw-very-secret"])
+    recorder = EventRecorder(lambda: etcd_store, etcd_store, source="t", redact=redact)
+    task = asyncio.create_task(recorder.run())
+    try:
+        recorder.event(gadget("engine"), reason="Said", message="the pw-very-secret is out")
+        recorder.event(gadget("engine"), reason="Rambled", message="y" * 100_000)
+        await recorder.flush()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    events = {e.spec.reason: e.spec.message for e in (await etcd_store.list(Event)).items}
+    assert events["Said"] == "the *** is out"
+    assert len(events["Rambled"]) == MESSAGE_LIMIT and events["Rambled"].endswith(TRUNCATED)
