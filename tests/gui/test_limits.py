@@ -174,4 +174,3 @@ async def test_read_token_guards_the_api_but_not_the_page(
 async def test_without_read_tokens_reading_is_open(make_gui: Factory) -> None:
     gui = await make_gui()
     assert (await gui.get("/api/info")).status == 200
-
