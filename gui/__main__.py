@@ -57,8 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-clients",
         type=int,
         default=MAX_CLIENTS,
-        help=f"live pages at once ({MAX_CLIENTS}); more get 503. Memory: about "
-        "GUI_BASE + one shared snapshot + per page 0.2 MB (see README, GUI)",
+        help=f"live pages at once ({MAX_CLIENTS}); more get 503. RSS stays under about "
+        "base + 2 snapshots + 8 MiB + 128 KiB per page (157 MB measured with 10,000 tasks "
+        "and 200 pages that never read)",
     )
     parser.add_argument(
         "--client-buffer-mib",
