@@ -57,3 +57,24 @@ def parse_tokens(text: str, *, source: str = "token file") -> Tokens:
 
 def _bad(source: str, line: int, message: str) -> ValidationError:
     return ValidationError([FieldError(path=f"line {line}", message=message, source=source)])
+
+
+READ_COOKIE = "o2-read"
+"""Cookie the page sets from the read token it was given: EventSource cannot send headers."""
+
+
+def offered_token(authorization: str | None, cookie: str | None) -> str | None:
+    """The `Authorization: Bearer` header as-is, else the read cookie as a bearer header."""
+    if authorization:
+        return authorization
+    return f"Bearer {cookie}" if cookie else None
+
+
+def check_private(mode: int, *, source: str) -> None:
+    """A token file anyone else on the machine can read hands them the GUI: refuse it."""
+    if mode & 0o077:
+        message = (
+            f"mode {mode & 0o777:04o} lets group/others read or change the tokens; "
+            f"run `chmod 600 {source}`"
+        )
+        raise ValidationError([FieldError(path="mode", message=message, source=source)])

@@ -1,16 +1,17 @@
 """The GUI's HTTP server (aiohttp): static app, the SSE feed and token-guarded actions.
 
-The only module in `gui` that imports aiohttp. One informer per kind feeds a `gui.feed.Feed`;
-a flusher broadcasts one coalesced delta per interval to every connected browser. A browser
-that falls too far behind is disconnected; it reconnects and starts from a fresh snapshot.
-The browser never sees etcd endpoints or credentials: only objects and this server's API.
+The only module in `gui` that imports aiohttp. The hub (gui.hub) feeds every connected
+browser; a browser that falls too far behind is disconnected, and reconnects to a fresh
+snapshot. Every request must name this GUI in `Host` (and `Origin`, when sent): see gui.guard.
+With read tokens, the API needs a token too. The browser never sees etcd endpoints or
+credentials: only objects and this server's API.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from functools import partial
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,139 +19,41 @@ from aiohttp import web
 
 from crds.errors import ConflictError, NotFoundError
 from gui.actions import ACTIONS, NEEDS_CONFIRMATION, perform
-from gui.auth import NO_TOKENS, Tokens
-from gui.feed import KINDS, SSE_PING, SSE_RETRY, Feed, KindFeed, sse_frame
+from gui.auth import NO_TOKENS, READ_COOKIE, Tokens, offered_token
+from gui.feed import SSE_PING, SSE_RETRY
+from gui.guard import HostPolicy
+from gui.hub import FLUSH_INTERVAL, Client, Hub
 from store.api import Store
-from store.informer import CacheEvent, InformerFactory
+
+__all__ = ["FLUSH_INTERVAL", "HUB_KEY", "make_app", "serve"]
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
-FLUSH_INTERVAL = 0.05
 PING_INTERVAL = 15.0
-CLIENT_QUEUE_LIMIT = 64
-SYNC_WAIT = 10.0
-
-
-class Client:
-    """One connected browser: a bounded queue of encoded frames."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(CLIENT_QUEUE_LIMIT)
-        self.bytes_sent = 0
-
-    def offer(self, frame: bytes) -> bool:
-        """False when the browser is too far behind (it gets dropped, then re-snapshots)."""
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            return False
-        return True
-
-
-class Hub:
-    """Informers -> Feed -> clients. Everything runs on one event loop: no locks needed."""
-
-    def __init__(
-        self,
-        store: Store,
-        *,
-        kinds: tuple[KindFeed, ...] = KINDS,
-        flush_interval: float = FLUSH_INTERVAL,
-    ) -> None:
-        self.store = store
-        self.kinds = kinds
-        self.flush_interval = flush_interval
-        self.feed = Feed(tuple(k.plural for k in kinds))
-        self.factory = InformerFactory(store)
-        self.clients: set[Client] = set()
-        self.bytes_sent = 0
-        self.messages_sent = 0
-        self._flusher: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
-
-    async def start(self) -> None:
-        for kind in self.kinds:
-            informer = self.factory.informer(kind.model)
-            informer.add_handler(partial(self._on_change, kind))
-        self.factory.start()
-        self._flusher = asyncio.create_task(self._flush_loop(), name="gui-flusher")
-
-    async def stop(self) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
-            await asyncio.gather(self._flusher, return_exceptions=True)
-        for client in list(self.clients):
-            self.drop(client)
-        await self.factory.stop()
-
-    def _on_change(self, kind: KindFeed, event: CacheEvent[Any]) -> None:
-        obj = event.obj
-        wire = None if event.type == "DELETED" else kind.project(obj)
-        revision = obj.metadata.resource_version or 0
-        self.feed.apply(kind.plural, event.name, wire, revision=revision)
-        self._wake.set()
-
-    async def wait_synced(self, *, within: float = SYNC_WAIT) -> bool:
-        try:
-            async with asyncio.timeout(within):
-                await self.factory.wait_synced()
-        except TimeoutError:
-            return False
-        self.feed.synced = True
-        return True
-
-    def revision(self) -> int:
-        """The newest etcd revision any informer has applied (kinds are watched separately)."""
-        return max((i.revision for i in self.factory.all()), default=0)
-
-    async def _flush_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            started = loop.time()
-            self.flush()
-            await asyncio.sleep(max(0.0, self.flush_interval - (loop.time() - started)))
-
-    def flush(self) -> None:
-        """Broadcast the pending changes as one delta (encoded once for all clients)."""
-        delta = self.feed.flush(revision=self.revision())
-        if delta is not None:
-            self.broadcast(sse_frame("delta", delta))
-
-    def broadcast(self, frame: bytes) -> None:
-        for client in list(self.clients):
-            if not client.offer(frame):
-                log.warning("Browser too slow; dropping it", extra={"clients": len(self.clients)})
-                self.drop(client)
-
-    def subscribe(self) -> tuple[Client, bytes]:
-        """A new client and its snapshot frame; no await in between, so no delta is missed.
-
-        Pending changes are flushed to the existing clients first, so the snapshot is current.
-        """
-        self.flush()
-        client = Client()
-        self.clients.add(client)
-        return client, sse_frame("snapshot", self.feed.snapshot())
-
-    def drop(self, client: Client) -> None:
-        """Forget the client and wake its handler with the end marker (pending frames go)."""
-        self.clients.discard(client)
-        while not client.queue.empty():
-            client.queue.get_nowait()
-        client.queue.put_nowait(None)
-
+WRITE_CHUNK = 64 * 1024
+"""The shared snapshot goes out in slices: a stalled browser pins one slice, not a copy."""
 
 HUB_KEY = web.AppKey("hub", Hub)
 TOKENS_KEY = web.AppKey("tokens", Tokens)
+READERS_KEY = web.AppKey("readers", Tokens)
+"""Who may read the API: empty means anyone who can reach the GUI (the default)."""
+POLICY_KEY = web.AppKey("policy", HostPolicy)
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
     """SSE: a snapshot (also after any reconnect, Last-Event-ID or not), then deltas."""
     hub = request.app[HUB_KEY]
     await hub.wait_synced()
+    if hub.full:
+        message = (
+            f"too many live GUI pages ({hub.max_clients}, the --max-clients limit): "
+            "close some, or restart the GUI with a higher --max-clients"
+        )
+        return _error(503, message, retry_after=True)
+    transport = request.transport
+    if transport is None:
+        return _error(400, "the connection closed")
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -158,15 +61,21 @@ async def stream(request: web.Request) -> web.StreamResponse:
             "X-Accel-Buffering": "no",
         }
     )
-    await response.prepare(request)
-    client, snapshot = hub.subscribe()
+    client, snapshot = hub.subscribe(
+        abort=transport.abort, buffered=transport.get_write_buffer_size
+    )
     log.info(
         "Browser connected",
         extra={"last_event_id": request.headers.get("Last-Event-ID"), "clients": len(hub.clients)},
     )
     try:
-        await _send(hub, client, response, SSE_RETRY + snapshot)
+        await response.prepare(request)
+        await _send(hub, client, response, SSE_RETRY)
+        await _send(hub, client, response, snapshot)
         await _pump(hub, client, response)
+    except TimeoutError:
+        log.warning("Browser stalled; dropping it", extra={"write_timeout": hub.write_timeout})
+        transport.abort()
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -178,7 +87,7 @@ async def _pump(hub: Hub, client: Client, response: web.StreamResponse) -> None:
     while True:
         try:
             async with asyncio.timeout(PING_INTERVAL):
-                frame = await client.queue.get()
+                frame = await client.next_frame()
         except TimeoutError:
             frame = SSE_PING
         if frame is None:
@@ -186,10 +95,17 @@ async def _pump(hub: Hub, client: Client, response: web.StreamResponse) -> None:
         await _send(hub, client, response, frame)
 
 
-async def _send(hub: Hub, client: Client, response: web.StreamResponse, frame: bytes) -> None:
-    await response.write(frame)
-    client.bytes_sent += len(frame)
-    hub.bytes_sent += len(frame)
+async def _send(
+    hub: Hub, client: Client, response: web.StreamResponse, frame: bytes | memoryview
+) -> None:
+    """Write in slices, each within WRITE_TIMEOUT (TimeoutError: the browser stalled)."""
+    view = memoryview(frame)
+    for start in range(0, len(view), WRITE_CHUNK):
+        piece = view[start : start + WRITE_CHUNK]
+        async with asyncio.timeout(hub.write_timeout):
+            await response.write(piece)
+        client.bytes_sent += len(piece)
+        hub.bytes_sent += len(piece)
     hub.messages_sent += 1
 
 
@@ -238,9 +154,36 @@ async def action(request: web.Request) -> web.Response:
     )
 
 
-def _error(status: int, message: str, *, auth: bool = False) -> web.Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="o2"'} if auth else None
+def _error(
+    status: int, message: str, *, auth: bool = False, retry_after: bool = False
+) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="o2"'} if auth else {}
+    if retry_after:
+        headers["Retry-After"] = "10"
     return web.json_response({"error": message}, status=status, headers=headers)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """421 for a Host/Origin that does not name this GUI; 401 for the API without read access."""
+    policy = request.app[POLICY_KEY]
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    port = int(sockname[1]) if sockname else 0
+    if not policy.allows_host(request.headers.get("Host"), port=port):
+        return _error(421, "this GUI answers only to its own names (loopback or --public-name)")
+    if not policy.allows_origin(request.headers.get("Origin"), port=port):
+        return _error(421, "requests from other sites' pages are refused (Origin)")
+    readers = request.app[READERS_KEY]
+    if readers.enabled and request.method == "GET" and request.path.startswith("/api/"):
+        offered = offered_token(
+            request.headers.get("Authorization"), request.cookies.get(READ_COOKIE)
+        )
+        if readers.who(offered) is None:
+            return _error(401, "this GUI needs a read token (--read-token-file)", auth=True)
+    return await handler(request)
 
 
 async def index(request: web.Request) -> web.FileResponse:
@@ -257,13 +200,28 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     )
 
 
-def make_app(store: Store, *, tokens: Tokens = NO_TOKENS, **hub_options: Any) -> web.Application:
-    """The GUI application; the hub (informers, flusher) starts and stops with the app."""
-    app = web.Application()
+def make_app(
+    store: Store,
+    *,
+    tokens: Tokens = NO_TOKENS,
+    read_tokens: Tokens = NO_TOKENS,
+    policy: HostPolicy | None = None,
+    **hub_options: Any,
+) -> web.Application:
+    """The GUI application; the hub (informers, flusher) starts and stops with the app.
+
+    Read tokens, when given, also admit the action tokens' holders: who may act may look.
+    """
+    app = web.Application(middlewares=[guard])
     app.on_response_prepare.append(security_headers)
     hub = Hub(store, **hub_options)
     app[HUB_KEY] = hub
     app[TOKENS_KEY] = tokens
+    readers = (
+        Tokens({**tokens.by_token, **read_tokens.by_token}) if read_tokens.enabled else NO_TOKENS
+    )
+    app[READERS_KEY] = readers
+    app[POLICY_KEY] = policy or HostPolicy()
 
     async def lifecycle(app: web.Application) -> Any:
         await hub.start()

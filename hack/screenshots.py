@@ -30,6 +30,7 @@ async def shoot(endpoint: str, prefix: str) -> None:
     await store.close()
     token_dir = Path(tempfile.mkdtemp(prefix="o2-shots-"))
     (token_dir / "tokens").write_text("alice:screenshot-token\n")
+    (token_dir / "tokens").chmod(0o600)
     OUT.mkdir(parents=True, exist_ok=True)
     with gui_process(etcd=endpoint, prefix=prefix, token_file=token_dir / "tokens") as gui:
         async with Browser(width=1600, height=1000) as browser:

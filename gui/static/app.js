@@ -199,6 +199,7 @@ function onInput(event) {
 async function loadInfo() {
   try {
     const response = await fetch("/api/info");
+    if (response.status === 401) return askReadToken();
     store.info = await response.json();
   } catch {
     return;
@@ -209,6 +210,15 @@ async function loadInfo() {
   if (saved) input.value = saved;
   input.addEventListener("change", () => sessionStorage.setItem("o2-token", input.value.trim()));
   scheduleRender();
+}
+
+// The server was started with --read-token-file: EventSource cannot send headers, so the
+// token travels as a same-site cookie, limited to this server's API.
+function askReadToken() {
+  const token = window.prompt("This o2 GUI needs a read token:");
+  if (!token) return;
+  document.cookie = `o2-read=${encodeURIComponent(token.trim())}; path=/api; SameSite=Strict`;
+  window.location.reload();
 }
 
 function tick() {

@@ -27,6 +27,7 @@ def tokens() -> Tokens:
 def token_file(tmp_path: Path) -> Path:
     path = tmp_path / "tokens"
     path.write_text(TOKENS)
+    path.chmod(0o600)
     return path
 
 

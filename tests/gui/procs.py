@@ -30,6 +30,7 @@ def gui_process(
     token_file: Path | None = None,
     flush_ms: float = 50,
     listen: str = "127.0.0.1:0",
+    extra: tuple[str, ...] = (),
 ) -> Iterator[GuiProcess]:
     """Start `python -m gui` on a free loopback port; stopped (SIGTERM, then SIGKILL) by pid."""
     args = [
@@ -49,6 +50,7 @@ def gui_process(
     ]
     if token_file is not None:
         args += ["--token-file", str(token_file)]
+    args += extra
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

@@ -52,6 +52,7 @@ def served(
 ) -> Iterator[GuiProcess]:
     token_file = tmp_path / "tokens"
     token_file.write_text(TOKENS)
+    token_file.chmod(0o600)
     with gui_process(
         etcd=etcd_server.endpoint, prefix=etcd_store.prefix, token_file=token_file
     ) as proc:

@@ -41,5 +41,24 @@ def test_missing_token_file_is_a_clear_exit(tmp_path: Path) -> None:
 def test_bad_token_file_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "tokens"
     path.write_text("alice:alice-token-123\nbroken\n")
+    path.chmod(0o600)
     with pytest.raises(ValidationError, match="line 2"):
         load_tokens(path)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_token_file_others_can_read_is_refused_naming_file_and_chmod(
+    tmp_path: Path, mode: int
+) -> None:
+    path = tmp_path / "tokens"
+    path.write_text("alice:alice-token-123\n")
+    path.chmod(mode)
+    with pytest.raises(ValidationError, match=rf"{path}: mode: mode 0{mode:o}.*chmod 600 {path}"):
+        load_tokens(path, flag="--read-token-file")
+
+
+def test_private_token_file_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "tokens"
+    path.write_text("alice:alice-token-123\n")
+    path.chmod(0o600)
+    assert load_tokens(path).who("Bearer alice-token-123") == "alice"

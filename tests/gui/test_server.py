@@ -162,13 +162,14 @@ async def test_page_and_modules_are_served_without_etcd_details(
 async def test_slow_browser_is_dropped_instead_of_buffering_forever(
     gui: Gui, etcd_store: EtcdStore
 ) -> None:
-    from gui.server import CLIENT_QUEUE_LIMIT, HUB_KEY
-
     hub = gui.app[HUB_KEY]
-    client, _ = hub.subscribe()
-    for i in range(CLIENT_QUEUE_LIMIT + 1):
-        hub.broadcast(f"data: {i}\n\n".encode())
+    aborted: list[bool] = []
+    client, _ = hub.subscribe(abort=lambda: aborted.append(True))
+    frame = b"data: " + b"x" * 1000 + b"\n\n"
+    for _ in range(hub.client_buffer // len(frame) + 1):
+        hub.broadcast(frame)
     assert client not in hub.clients
+    assert aborted == [True]  # its connection closes even while a write to it is stuck
     assert client.queue.get_nowait() is None  # its handler wakes up and ends the response
 
 
@@ -184,7 +185,6 @@ async def test_sse_client_disconnect_removes_it(gui: Gui) -> None:
         gui.app[HUB_KEY].broadcast(b": ping\n\n")  # a write notices the closed socket
         return not gui.app[HUB_KEY].clients
 
-    # at most 30 pings: fewer than the queue limit
     await eventually(dropped, within=3, interval=0.1, message="the hub to drop the closed client")
 
 

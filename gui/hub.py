@@ -1,0 +1,193 @@
+"""Informers -> Feed -> connected browsers, with the limits that keep the GUI's memory bounded.
+
+No HTTP here (gui.server owns aiohttp). Memory per browser is bounded three ways: at most
+`max_clients` browsers; one encoded snapshot per feed state, shared by every browser that
+subscribes at that state (bytes are immutable, so sharing is free); and a browser whose
+pending bytes (frames queued plus its socket's write buffer) pass `client_buffer` is dropped:
+its connection is aborted and it reconnects to a fresh snapshot when it reads again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from gui.feed import KINDS, Feed, KindFeed, sse_frame
+from store.api import Store
+from store.informer import CacheEvent, InformerFactory
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL = 0.05
+SYNC_WAIT = 10.0
+MAX_CLIENTS = 100
+CLIENT_BUFFER = 8 * 1024 * 1024
+"""Bytes a browser may be behind (queued frames + socket buffer) before it is dropped."""
+WRITE_TIMEOUT = 60.0
+"""A browser that takes no bytes for this long is dropped (it reconnects when it reads again)."""
+
+
+def _nothing() -> None:
+    return None
+
+
+def _zero() -> int:
+    return 0
+
+
+class Client:
+    """One connected browser: queued frames (shared bytes) and how far behind it is."""
+
+    def __init__(
+        self,
+        *,
+        abort: Callable[[], None] = _nothing,
+        buffered: Callable[[], int] = _zero,
+    ) -> None:
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.queued_bytes = 0
+        self.bytes_sent = 0
+        self.abort = abort
+        """Closes the connection at once, waking a handler stuck writing to it."""
+        self.buffered = buffered
+        """Bytes handed to the socket but not yet taken by the browser."""
+
+    def offer(self, frame: bytes) -> None:
+        self.queue.put_nowait(frame)
+        self.queued_bytes += len(frame)
+
+    async def next_frame(self) -> bytes | None:
+        """The next frame to write; None once the hub dropped this client."""
+        frame = await self.queue.get()
+        if frame is not None:
+            self.queued_bytes -= len(frame)
+        return frame
+
+    def pending(self) -> int:
+        return self.queued_bytes + self.buffered()
+
+
+class Hub:
+    """Informers -> Feed -> clients. Everything runs on one event loop: no locks needed."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        kinds: tuple[KindFeed, ...] = KINDS,
+        flush_interval: float = FLUSH_INTERVAL,
+        max_clients: int = MAX_CLIENTS,
+        client_buffer: int = CLIENT_BUFFER,
+        write_timeout: float = WRITE_TIMEOUT,
+    ) -> None:
+        self.store = store
+        self.kinds = kinds
+        self.flush_interval = flush_interval
+        self.max_clients = max_clients
+        self.client_buffer = client_buffer
+        self.write_timeout = write_timeout
+        self.feed = Feed(tuple(k.plural for k in kinds))
+        self.factory = InformerFactory(store)
+        self.clients: set[Client] = set()
+        self.bytes_sent = 0
+        self.messages_sent = 0
+        self.snapshot_encodes = 0
+        self._snapshot: tuple[tuple[int, int, bool], bytes] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    async def start(self) -> None:
+        for kind in self.kinds:
+            informer = self.factory.informer(kind.model)
+            informer.add_handler(partial(self._on_change, kind))
+        self.factory.start()
+        self._flusher = asyncio.create_task(self._flush_loop(), name="gui-flusher")
+
+    async def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        for client in list(self.clients):
+            self.drop(client)
+        await self.factory.stop()
+
+    def _on_change(self, kind: KindFeed, event: CacheEvent[Any]) -> None:
+        obj = event.obj
+        wire = None if event.type == "DELETED" else kind.project(obj)
+        revision = obj.metadata.resource_version or 0
+        self.feed.apply(kind.plural, event.name, wire, revision=revision)
+        self._wake.set()
+
+    async def wait_synced(self, *, within: float = SYNC_WAIT) -> bool:
+        try:
+            async with asyncio.timeout(within):
+                await self.factory.wait_synced()
+        except TimeoutError:
+            return False
+        self.feed.synced = True
+        return True
+
+    def revision(self) -> int:
+        """The newest etcd revision any informer has applied (kinds are watched separately)."""
+        return max((i.revision for i in self.factory.all()), default=0)
+
+    async def _flush_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            started = loop.time()
+            self.flush()
+            await asyncio.sleep(max(0.0, self.flush_interval - (loop.time() - started)))
+
+    def flush(self) -> None:
+        """Broadcast the pending changes as one delta (encoded once for all clients)."""
+        delta = self.feed.flush(revision=self.revision())
+        if delta is not None:
+            self.broadcast(sse_frame("delta", delta))
+
+    def broadcast(self, frame: bytes) -> None:
+        for client in list(self.clients):
+            client.offer(frame)
+            if client.pending() > self.client_buffer:
+                log.warning(
+                    "Browser too slow; dropping it",
+                    extra={"pending_bytes": client.pending(), "clients": len(self.clients)},
+                )
+                client.abort()
+                self.drop(client)
+
+    @property
+    def full(self) -> bool:
+        return len(self.clients) >= self.max_clients
+
+    def subscribe(
+        self, *, abort: Callable[[], None] = _nothing, buffered: Callable[[], int] = _zero
+    ) -> tuple[Client, bytes]:
+        """A new client and its snapshot frame; no await in between, so no delta is missed.
+
+        Pending changes are flushed to the existing clients first, so the snapshot is current.
+        """
+        self.flush()
+        client = Client(abort=abort, buffered=buffered)
+        self.clients.add(client)
+        return client, self.snapshot_frame()
+
+    def snapshot_frame(self) -> bytes:
+        """The encoded snapshot of the flushed state, encoded once per state and shared."""
+        key = (self.feed.seq, self.feed.revision, self.feed.synced)
+        if self._snapshot is None or self._snapshot[0] != key:
+            self._snapshot = (key, sse_frame("snapshot", self.feed.snapshot()))
+            self.snapshot_encodes += 1
+        return self._snapshot[1]
+
+    def drop(self, client: Client) -> None:
+        """Forget the client and wake its handler with the end marker (pending frames go)."""
+        self.clients.discard(client)
+        while not client.queue.empty():
+            client.queue.get_nowait()
+        client.queued_bytes = 0
+        client.queue.put_nowait(None)
