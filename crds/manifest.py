@@ -1,8 +1,9 @@
 """Manifest parsing: YAML/JSON text or stored bytes to validated resources. Pure: no file I/O.
 
 YAML is bounded (no aliases, documents per file, size, nesting: crds.manifest_limits) before it
-is loaded. Every problem becomes one `FieldError` (source, 1-based document, kind/name, wire field path);
-all documents are checked before anything is returned, so callers can write all or nothing.
+is loaded. Every problem becomes one `FieldError` (source, 1-based document, kind/name, wire
+field path); all documents are checked before anything is returned, so callers can write all or
+nothing.
 """
 
 from __future__ import annotations

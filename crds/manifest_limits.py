@@ -55,16 +55,13 @@ def check_yaml(text: str, *, source: str) -> FieldError | None:
     if too_big is not None:
         return too_big
     scan = _Scan(source)
-    parser = _PARSER(text)
     try:
-        while parser.check_event():
-            problem = scan.see(parser.get_event())
+        for event in yaml.parse(text, Loader=_PARSER):
+            problem = scan.see(event)
             if problem is not None:
                 return problem
     except yaml.YAMLError:
         return None
-    finally:
-        parser.dispose()
     return None
 
 
@@ -82,10 +79,10 @@ class _Scan:
         if type(event) is yaml.ScalarEvent:
             self.nodes += 1  # the common case, kept short: this runs once per value
             return None if self.nodes <= MAX_NODES else self._error(self._too_many(event))
-        line = event.start_mark.line + 1
+        line = _line(event)
         if isinstance(event, yaml.DocumentStartEvent):
             self.document += 1
-            self.start, self.depth, self.nodes = event.start_mark.index, 0, 0
+            self.start, self.depth, self.nodes = _start(event), 0, 0
             if self.document > MAX_DOCUMENTS:
                 return self._error(
                     f"more than {MAX_DOCUMENTS} YAML documents in one file (line {line}): split it"
@@ -107,7 +104,7 @@ class _Scan:
         elif isinstance(event, _CLOSE):
             self.depth -= 1
         elif isinstance(event, yaml.DocumentEndEvent):
-            size = event.end_mark.index - self.start
+            size = _end(event) - self.start
             if size > MAX_DOCUMENT_BYTES:
                 return self._error(
                     f"document is {_mib(size)}; o2 manifests are limited to "
@@ -117,10 +114,22 @@ class _Scan:
 
     @staticmethod
     def _too_many(event: yaml.Event) -> str:
-        return f"more than {MAX_NODES:,} values in one document (line {event.start_mark.line + 1})"
+        return f"more than {MAX_NODES:,} values in one document (line {_line(event)})"
 
     def _error(self, message: str) -> FieldError:
         return FieldError(path="", message=message, source=self.source, document=self.document)
+
+
+def _line(event: yaml.Event) -> int:
+    return 0 if event.start_mark is None else event.start_mark.line + 1
+
+
+def _start(event: yaml.Event) -> int:
+    return 0 if event.start_mark is None else event.start_mark.index
+
+
+def _end(event: yaml.Event) -> int:
+    return 0 if event.end_mark is None else event.end_mark.index
 
 
 def _mib(size: int) -> str:
