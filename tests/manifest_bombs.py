@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 
 def alias_bomb(levels: int = 9, width: int = 9) -> str:
     """A Workflow whose `spec.defaults` holds `width ** levels` copies of "x" through aliases.
@@ -17,6 +19,6 @@ def alias_bomb(levels: int = 9, width: int = 9) -> str:
         "  defaults:",
         "    a: &a [" + ",".join(['"x"'] * width) + "]",
     ]
-    for previous, name in zip(names, names[1:], strict=False):
+    for previous, name in itertools.pairwise(names):
         lines.append(f"    {name}: &{name} [{','.join([f'*{previous}'] * width)}]")
     return "\n".join(lines) + "\n"
