@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from crds.errors import FieldError, ValidationError
 from crds.manifest import parse_documents
+from crds.manifest_limits import MAX_FILE_BYTES, oversize_file
 from crds.resource import Resource, apply_rank
 from store.apply import read_manifest_paths
 
@@ -29,12 +30,21 @@ def read_sources(paths: Sequence[str]) -> list[tuple[str, str]]:
     files: list[str] = []
     for path in paths:
         if path == STDIN:
-            sources.append(("<stdin>", sys.stdin.read()))
+            sources.append(("<stdin>", _read_stdin()))
         else:
             files.append(path)
     if files:
         sources.extend(read_manifest_paths(files))
     return sources
+
+
+def _read_stdin() -> str:
+    """Stdin, refused past MAX_FILE_BYTES without reading the rest (it may never end)."""
+    text = sys.stdin.read(MAX_FILE_BYTES + 1)
+    too_big = oversize_file(len(text.encode()), source="<stdin>")
+    if too_big is not None:
+        raise ValidationError([too_big])
+    return text
 
 
 def load(paths: Sequence[str]) -> list[Resource]:

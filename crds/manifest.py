@@ -1,7 +1,9 @@
 """Manifest parsing: YAML/JSON text or stored bytes to validated resources. Pure: no file I/O.
 
-Every problem becomes one `FieldError` (source, 1-based document, kind/name, wire field path);
-all documents are checked before anything is returned, so callers can write all or nothing.
+YAML is bounded (no aliases, documents per file, size, nesting: crds.manifest_limits) before it
+is loaded. Every problem becomes one `FieldError` (source, 1-based document, kind/name, wire
+field path); all documents are checked before anything is returned, so callers can write all or
+nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import yaml
 from pydantic_core import ErrorDetails
 
 from crds.errors import FieldError, UnreadableObjectError, ValidationError
+from crds.manifest_limits import check_yaml, oversize_file
 from crds.meta import API_VERSION
 from crds.resource import KindInfo, Resource, all_kinds
 from crds.suggest import did_you_mean
@@ -171,14 +174,23 @@ def _resolve_kind(
 
 
 def _load(text: str, *, source: str) -> tuple[list[_Document], list[FieldError]]:
-    """Split text into documents; syntax errors become FieldErrors."""
+    """Split text into documents; syntax errors and broken bounds become FieldErrors.
+
+    The bounds (crds.manifest_limits) are checked before libyaml builds anything.
+    """
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
+        too_big = oversize_file(len(text), source=source)
+        if too_big is not None:
+            return [], [too_big]
         try:
             return list(_expand(json.loads(text), index=1)), []
         except (ValueError, RecursionError) as exc:
             message = _TOO_DEEP if isinstance(exc, RecursionError) else f"invalid JSON: {exc}"
             return [], [FieldError(path="", message=message, source=source, document=1)]
+    broken = check_yaml(text, source=source)
+    if broken is not None:
+        return [], [broken]
     documents: list[_Document] = []
     index = 0
     try:

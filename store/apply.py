@@ -18,6 +18,7 @@ from crds.errors import (
     NotFoundError,
     ValidationError,
 )
+from crds.manifest_limits import oversize_file
 from crds.resource import Resource
 from store.api import Store
 
@@ -117,7 +118,12 @@ def _manifest_files(root: Path) -> list[Path]:
 
 
 def _read(path: Path, errors: list[FieldError]) -> str:
+    """The file's text; an oversize file is refused before it is read (crds.manifest_limits)."""
     try:
+        too_big = oversize_file(path.stat().st_size, source=str(path))
+        if too_big is not None:
+            errors.append(too_big)
+            return ""
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         errors.append(FieldError(path="", source=str(path), message=f"cannot read: {exc}"))

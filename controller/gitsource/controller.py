@@ -177,7 +177,7 @@ class GitSourceReconciler(Reconciler):
 
     async def _fetch(self, gs: GitSource, *, at: float) -> Fetched:
         spec = gs.spec
-        commit = await self.git.resolve(spec.url, spec.ref)
+        commit = await self.git.resolve(spec.url, spec.ref, path=spec.path)
         desired = await self._parse(gs, commit)
         return Fetched((spec.url, spec.ref, spec.path), at, commit, desired)
 
@@ -188,7 +188,9 @@ class GitSourceReconciler(Reconciler):
         desired = self._parsed.get(parsed_key)
         if desired is None:
             try:
-                desired = parse_files(await self.git.read(spec.url, commit, path=spec.path))
+                files = await self.git.read(spec.url, commit, path=spec.path)
+                # off the event loop: parsing a large commit must not delay the leader lease
+                desired = await asyncio.to_thread(parse_files, files)
             except ValidationError as exc:
                 desired = exc
             self._parsed[parsed_key] = desired

@@ -3,7 +3,9 @@
 One bare repository per source URL under a cache directory; every fetch names the URL on the
 command line, so credentials in it are never written to the repository's config. Messages
 (errors, logs) carry URLs with their userinfo stripped. Manifests are read at a commit through
-`git archive`, in memory: no work tree, nothing to clean up.
+`git archive`, in memory: no work tree, nothing to clean up. Symlinks in the repository are
+never followed (an archive holds the link, not its target): they are skipped like other
+non-files, so a link cannot reach outside the repository.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from crds.errors import FieldError, SourceError, ValidationError
+from crds.manifest_limits import oversize_file
 from procutil import signal_group
 
 log = logging.getLogger(__name__)
@@ -201,6 +204,10 @@ def _manifests_in_tar(data: bytes, *, root: str) -> list[ManifestFile]:
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
         for member in tar:
             if not member.isfile() or not _wanted(member.name, root=root):
+                continue
+            too_big = oversize_file(member.size, source=member.name)
+            if too_big is not None:
+                errors.append(too_big)
                 continue
             handle = tar.extractfile(member)
             raw = handle.read() if handle is not None else b""
