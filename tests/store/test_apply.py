@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from crds.errors import ValidationError
 from store.apply import apply, read_manifest_paths
-from store.config import StoreConfig, open_store
-from store.embedded import EmbeddedEtcd
 from store.memory import MemoryStore
 from store.resources import ResourceStore
-from tests.etcd_fixture import unique_prefix
 from tests.store.widget import Widget, WidgetStatus, widget
 
 SAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "samples"
-
-
-@pytest.fixture(params=["memory", "etcd"])
-async def store(
-    request: pytest.FixtureRequest, etcd_server: EmbeddedEtcd
-) -> AsyncIterator[ResourceStore]:
-    if request.param == "memory":
-        yield MemoryStore(prefix=unique_prefix())
-        return
-    etcd = await open_store(StoreConfig(endpoints=(etcd_server.endpoint,), prefix=unique_prefix()))
-    try:
-        yield etcd
-    finally:
-        await etcd.close()
 
 
 async def test_apply_creates_then_reports_unchanged_then_configured(store: ResourceStore) -> None:

@@ -19,9 +19,8 @@ from crds.errors import (
 from store.api import Fence, WatchEvent
 from store.codec import encode as codec_encode
 from store.config import StoreConfig, open_store
-from store.embedded import EmbeddedEtcd
 from store.resources import ResourceStore
-from tests.etcd_fixture import PrivateEtcdFactory, unique_prefix
+from tests.etcd_fixture import PrivateEtcdFactory
 from tests.store.changes import next_change
 from tests.store.widget import Widget, WidgetStatus, widget
 
@@ -32,23 +31,6 @@ class FakeLeaseClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture(params=["memory", "etcd"])
-async def store(
-    request: pytest.FixtureRequest, etcd_server: EmbeddedEtcd
-) -> AsyncIterator[ResourceStore]:
-    if request.param == "memory":
-        from store.memory import MemoryStore
-
-        yield MemoryStore(prefix=unique_prefix())
-        return
-    config = StoreConfig(endpoints=(etcd_server.endpoint,), prefix=unique_prefix())
-    etcd = await open_store(config)
-    try:
-        yield etcd
-    finally:
-        await etcd.close()
 
 
 @pytest.fixture(params=["memory", "etcd"])

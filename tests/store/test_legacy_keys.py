@@ -7,17 +7,13 @@ older o2 left it in etcd.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
 from crds.errors import NotFoundError
 from crds.labels import ENV_LABEL, KILL_TASK_FINALIZER, LEGACY, ROLE_LABEL
-from store.config import StoreConfig, open_store
-from store.embedded import EmbeddedEtcd
 from store.informer import Informer
 from store.resources import ResourceStore
-from tests.etcd_fixture import unique_prefix
 from tests.store.widget import Widget
 
 LEGACY_VALUE = {
@@ -33,22 +29,6 @@ LEGACY_VALUE = {
     },
     "spec": {"size": 1},
 }
-
-
-@pytest.fixture(params=["memory", "etcd"])
-async def store(
-    request: pytest.FixtureRequest, etcd_server: EmbeddedEtcd
-) -> AsyncIterator[ResourceStore]:
-    if request.param == "memory":
-        from store.memory import MemoryStore
-
-        yield MemoryStore(prefix=unique_prefix())
-        return
-    etcd = await open_store(StoreConfig(endpoints=(etcd_server.endpoint,), prefix=unique_prefix()))
-    try:
-        yield etcd
-    finally:
-        await etcd.close()
 
 
 async def _put_legacy(store: ResourceStore) -> str:

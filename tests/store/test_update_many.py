@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from crds.errors import FencedError, NotFoundError, O2Error
 from store.api import Fence
-from store.config import StoreConfig, open_store
-from store.embedded import EmbeddedEtcd
 from store.resources import ResourceStore
-from tests.etcd_fixture import unique_prefix
 from tests.store.widget import Widget, WidgetStatus, widget
-
-
-@pytest.fixture(params=["memory", "etcd"])
-async def store(
-    request: pytest.FixtureRequest, etcd_server: EmbeddedEtcd
-) -> AsyncIterator[ResourceStore]:
-    if request.param == "memory":
-        from store.memory import MemoryStore
-
-        yield MemoryStore(prefix=unique_prefix())
-        return
-    etcd = await open_store(StoreConfig(endpoints=(etcd_server.endpoint,), prefix=unique_prefix()))
-    try:
-        yield etcd
-    finally:
-        await etcd.close()
 
 
 def resized(obj: Widget, size: int) -> Widget:
