@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import TypeVar
@@ -55,22 +56,35 @@ def _finish(task: Task, status: TaskStatus, now: datetime) -> TaskStatus:
 @pytest.fixture
 async def cache() -> AsyncIterator[tuple[GatedStore, Informer[Task]]]:
     store = GatedStore()
+    async with task_cache(store) as informer:
+        yield store, informer
+
+
+@contextlib.asynccontextmanager
+async def task_cache(store: MemoryStore) -> AsyncIterator[Informer[Task]]:
+    """A synced Task informer on `store`."""
     informers = InformerFactory(store)
     informer = informers.informer(Task)
     informers.start()
-    await informers.wait_synced()
     try:
-        yield store, informer
+        await informers.wait_synced()
+        yield informer
     finally:
         await informers.stop()
+
+
+async def cached_task(store: MemoryStore, informer: Informer[Task]) -> Task:
+    """Task t1 created, and in the cache."""
+    created = await store.create(sample_task("t1"))
+    await informer.wait_for_revision(created.metadata.resource_version or 0)
+    return created
 
 
 async def test_view_shows_changes_whose_write_is_still_in_flight(
     cache: tuple[GatedStore, Informer[Task]],
 ) -> None:
     store, informer = cache
-    created = await store.create(sample_task("t1"))
-    await informer.wait_for_revision(created.metadata.resource_version or 0)
+    await cached_task(store, informer)
     writer = StatusWriter(lambda: store, informer, finish=_finish)
     writer.patch("t1", lambda s: s.model_copy(update={"state": "CONFIGURED"}))
     flush = asyncio.create_task(writer.flush())
@@ -90,8 +104,7 @@ async def test_newer_changes_of_a_task_wait_for_its_write_in_flight(
     cache: tuple[GatedStore, Informer[Task]],
 ) -> None:
     store, informer = cache
-    created = await store.create(sample_task("t1"))
-    await informer.wait_for_revision(created.metadata.resource_version or 0)
+    await cached_task(store, informer)
     both = asyncio.Event()
 
     def written(before: Task, after: Task) -> None:
@@ -121,8 +134,7 @@ async def test_a_tasks_next_write_is_based_on_a_copy_holding_its_previous_write(
     out on the old copy, which would lose the compare."""
     store, informer = cache
     store.gate.set()
-    created = await store.create(sample_task("t1"))
-    await informer.wait_for_revision(created.metadata.resource_version or 0)
+    await cached_task(store, informer)
     writer = StatusWriter(lambda: store, informer, finish=_finish)
     store.cache_open.clear()
     writer.patch("t1", lambda s: s.model_copy(update={"message": "first"}))
@@ -142,8 +154,7 @@ async def test_a_conflicted_change_is_applied_again_to_the_newer_copy(
     cache: tuple[GatedStore, Informer[Task]],
 ) -> None:
     store, informer = cache
-    created = await store.create(sample_task("t1"))
-    await informer.wait_for_revision(created.metadata.resource_version or 0)
+    created = await cached_task(store, informer)
     writer = StatusWriter(lambda: store, informer, finish=_finish)
     writer.patch("t1", lambda s: s.model_copy(update={"message": s.message + "+mine"}))
     flush = asyncio.create_task(writer.flush())
@@ -198,13 +209,8 @@ class FailingStore(MemoryStore):
 
 async def test_failed_writes_are_retried_after_a_pause_not_in_a_tight_loop() -> None:
     store = FailingStore()
-    informers = InformerFactory(store)
-    informer = informers.informer(Task)
-    informers.start()
-    try:
-        await informers.wait_synced()
-        created = await store.create(sample_task("t1"))
-        await informer.wait_for_revision(created.metadata.resource_version or 0)
+    async with task_cache(store) as informer:
+        await cached_task(store, informer)
         writer = StatusWriter(lambda: store, informer, finish=_finish)
         writer.patch("t1", lambda s: s.model_copy(update={"state": "CONFIGURED"}))
         running = asyncio.create_task(writer.run())
@@ -216,5 +222,3 @@ async def test_failed_writes_are_retried_after_a_pause_not_in_a_tight_loop() -> 
         assert view is not None and view.status.state == "CONFIGURED"  # kept for the retry
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
-    finally:
-        await informers.stop()
