@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -70,8 +72,14 @@ def root(
         str | None, typer.Option(envvar=ENV_VARS["user"], help="etcd user name.")
     ] = None,
     password: Annotated[
-        str | None,
-        typer.Option(envvar=ENV_VARS["password"], help="etcd password.", show_default=False),
+        str | None, typer.Option(hidden=True, help="Refused: see --password-file.")
+    ] = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            help=f"File holding the etcd password (mode 600); or ${ENV_VARS['password']}.",
+            show_default=False,
+        ),
     ] = None,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More logs on stderr (-vv: debug).")
@@ -79,6 +87,8 @@ def root(
 ) -> None:
     """o2: long-lived processes on Mesos, declared as resources in etcd."""
     setup_logging(verbose)
+    if password is not None:
+        raise typer.BadParameter(PASSWORD_REFUSED, param_hint="'--password'")
     ctx.obj = GlobalOptions(
         etcd=etcd,
         prefix=prefix,
@@ -86,9 +96,29 @@ def root(
         cert=cert,
         key=key,
         user=user,
-        password=password,
+        password=etcd_password(password_file),
         verbose=verbose,
     )
+
+
+PASSWORD_REFUSED = (
+    "a password on the command line is readable by every user of this machine "
+    f"(/proc/*/cmdline, ps); use --password-file FILE (mode 600) or ${ENV_VARS['password']}"
+)
+
+
+def etcd_password(password_file: Path | None) -> str | None:
+    """The password from `password_file` (refused if others may read it), else from the
+    environment; never from the command line."""
+    if password_file is None:
+        return os.environ.get(ENV_VARS["password"]) or None
+    from crds.errors import ValidationError
+    from store.config import read_private_file  # imports grpc: only when a file is given
+
+    try:
+        return read_private_file(password_file, what="etcd password")
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--password-file'") from exc
 
 
 for module in (

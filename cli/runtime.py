@@ -87,7 +87,9 @@ async def connect(opts: GlobalOptions) -> AsyncIterator[Store]:
         username=opts.user,
         password=opts.password,
     )
-    store = await open_store(replace(config, retry_timeout=CLI_RETRY_SECONDS))
+    store = await open_store(
+        replace(config, retry_timeout=CLI_RETRY_SECONDS), warn=lambda line: warn(Text(line))
+    )
     try:
         yield store
     finally:
@@ -123,7 +125,7 @@ def store_error_message(message: str, opts: GlobalOptions) -> str:
         cause = re.search(r"etcdserver: ([^)]*)", message)
         why = cause.group(1).replace("\n", " ").strip() if cause else short_cause(message)
         return (
-            f"etcd at {opts.etcd} refused the request ({why}): check --user/--password "
+            f"etcd at {opts.etcd} refused the request ({why}): check --user/--password-file "
             "(O2_ETCD_USER/O2_ETCD_PASSWORD) and that user's role"
         )
     return f"{connection_hint(opts)} ({short_cause(message)})"

@@ -81,7 +81,7 @@ def permanent(exc: grpc.aio.AioRpcError) -> O2Error:
         text in details for text in ("authentication failed", "user name is empty", "auth token")
     ):
         return StoreUnavailableError(
-            f"etcd refused the request ({details}): check --etcd-user/--etcd-password "
+            f"etcd refused the request ({details}): check the etcd user and password "
             "(O2_ETCD_USER/O2_ETCD_PASSWORD) and the user's role"
         )
     return O2Error(f"etcd error {exc.code().name}: {details}")
