@@ -22,14 +22,13 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from controller.settings import GitSourceSettings
 from crds.errors import FieldError, SourceError, ValidationError
 from crds.manifest_limits import oversize_file
 from procutil import signal_group
 
 log = logging.getLogger(__name__)
 
-GIT_TIMEOUT = 60.0
-"""Seconds one git command may take before it is killed."""
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 """As `o2 apply -f DIR` (store.apply): the files read under spec.path."""
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
@@ -55,7 +54,9 @@ class ManifestFile:
 class GitCache:
     """Bare clones under `root`, one per URL; calls on one URL are serialized."""
 
-    def __init__(self, root: Path, *, timeout: float = GIT_TIMEOUT, git: str = "git") -> None:
+    def __init__(
+        self, root: Path, *, timeout: float = GitSourceSettings.git_timeout, git: str = "git"
+    ) -> None:
         self.root = root
         self.timeout = timeout
         self.git = git

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from controller.runtime.reconciler import CATCH_UP
 from controller.runtime.status import write_status_many
 from crds.errors import FencedError, NotFoundError, O2Error
 from crds.kinds.task import Task, TaskStatus
@@ -31,9 +32,6 @@ RETRY_AFTER = 1.0
 """Seconds before retrying writes that failed for a reason other than a conflict."""
 FLUSHES_IN_FLIGHT = 2
 """Concurrent batched writes of `run()`."""
-CATCH_UP = 5.0
-"""Seconds an explicit flush waits for the cache to show a task's previous write (and a
-conflicted write for the cache to reach the copy read again) before going on without."""
 
 _UNANSWERED = O2Error("the store's answer did not mention this task")
 
