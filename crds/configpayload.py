@@ -21,10 +21,12 @@ import jinja2
 import yaml
 
 from crds.errors import ConfigError, TemplateError
+from crds.templatework import OBJECT_WORK, Work, WorkBudgetError, metered
 from crds.templating import (
     ENGINE,
     MAX_OUTPUT,
     PAYLOAD,
+    TemplateBudgetError,
     TemplateSourceError,
     compile_template,
     evaluate,
@@ -179,7 +181,10 @@ def check_payload(fmt: str, payload: str, *, config: str = "payload") -> None:
         parse_payload(fmt, payload, config=config)
         return
     try:
-        probed = run(compile_template(payload, limits=PAYLOAD), _Probing(), limits=PAYLOAD)
+        with metered(OBJECT_WORK, scope=f"{config}'s templates"):
+            probed = run(compile_template(payload, limits=PAYLOAD), _Probing(), limits=PAYLOAD)
+    except TemplateBudgetError as exc:  # too costly even with every placeholder read as 0
+        raise ConfigError(config, f"template error: {exc}") from exc
     except Exception:
         return
     try:
@@ -199,11 +204,14 @@ def render(payload: str, variables: Mapping[str, object], *, config: str = "payl
     if "{{" not in payload and "{%" not in payload:
         return payload
     template = _compile(payload, config=config)
-    try:
-        return _evaluate(template, variables, source=payload)
-    except TemplateError as exc:
-        line = _failing_line(payload, variables)
-        raise ConfigError(config, exc.reason, line=line) from exc
+    with metered(OBJECT_WORK, scope=f"{config}'s templates") as meter:
+        try:
+            return _evaluate(template, variables, source=payload)
+        except TemplateError as exc:
+            cause = exc.__cause__
+            spent = isinstance(cause, WorkBudgetError) and cause.work is meter  # no line to blame
+            line = None if spent else _failing_line(payload, variables, meter)
+            raise ConfigError(config, exc.reason, line=line) from exc
 
 
 def _evaluate(template: jinja2.Template, variables: Mapping[str, object], *, source: str) -> str:
@@ -224,8 +232,9 @@ def _compile(source: str, *, config: str) -> jinja2.Template:
         raise ConfigError(config, f"template error: {exc.reason}", line=exc.line) from exc
 
 
-def _failing_line(payload: str, variables: Mapping[str, object]) -> int | None:
-    """The first line that fails when rendered alone (None for multi-line expressions)."""
+def _failing_line(payload: str, variables: Mapping[str, object], meter: Work) -> int | None:
+    """The first line that fails when rendered alone (None for multi-line expressions, and when
+    `meter`, the whole render's, runs out first: no line is to blame)."""
     for number, line in enumerate(payload.splitlines(), start=1):
         if "{{" not in line:
             continue
@@ -233,6 +242,7 @@ def _failing_line(payload: str, variables: Mapping[str, object]) -> int | None:
             _evaluate(compile_template(line, limits=PAYLOAD), variables, source=line)
         except TemplateSourceError:
             continue  # part of an expression that spans lines
-        except TemplateError:
-            return number
+        except TemplateError as exc:
+            cause = exc.__cause__
+            return None if isinstance(cause, WorkBudgetError) and cause.work is meter else number
     return None

@@ -15,6 +15,12 @@ How a hostile template is kept from hanging or exhausting its caller:
 - Bounded values: `range()` yields at most MAX_RANGE items; `*`, `+`, `**` and the `join`,
   `replace`, `tojson` helpers check the size of their result before computing it; `%` string
   formatting is refused; output is counted while it streams and stops past `Limits.output`.
+- Bounded work: every call, operator result, slice and piece of output is charged to a meter
+  (crds.templatework) and a render stops past `Limits.work` units, deterministically; the
+  callers meter a whole object (an environment's expansion, a payload's validation) as well.
+  Comparisons are compiled as tests (`a in b` is `a is in(b)`) so that they are charged too.
+- Bounded nesting: at most MAX_NESTING nested nodes, so neither the compiler nor a render can
+  run out of stack (a RecursionError is a TemplateSourceError or TemplateError like any other).
 - Filters and globals are an allow-list (no `random`, `lipsum`, `center`, `indent`, `format`...).
 - Bounded work across variables (MAX_RESOLVES, MAX_DEPTH) is enforced by the caller's scope
   (controller.environments.template.Scope).
@@ -26,7 +32,8 @@ every failure of user code to crds.errors.TemplateError (place, expression, reas
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast
@@ -34,6 +41,7 @@ from typing import cast
 import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 from crds.errors import TemplateError
 from crds.templatehelpers import (
@@ -52,6 +60,15 @@ from crds.templatehelpers import (
     is_truthy,
     sized,
     to_json,
+)
+from crds.templatework import (
+    CALL,
+    charge,
+    close_meter,
+    cost,
+    cost_of_call,
+    metered_call,
+    open_meter,
 )
 
 __all__ = [
@@ -77,6 +94,11 @@ MAX_SOURCE = 4096
 MAX_PAYLOAD = 1 << 20
 MAX_NODES = 400
 MAX_CONCAT = 16
+MAX_NESTING = 48
+EXPRESSION_WORK = 20_000_000
+"""Units of work one workflow value may use (a typical value uses < 10,000)."""
+PAYLOAD_WORK = 50_000_000
+"""Units of work one config payload render may use."""
 
 
 @dataclass(frozen=True)
@@ -93,10 +115,14 @@ class Limits:
     """Longest rendered text."""
     keep_trailing_newline: bool = False
     """Payloads keep their last newline; workflow values drop it, as Jinja2 does by default."""
+    work: int = EXPRESSION_WORK
+    """Units of work one render may use (crds.templatework)."""
 
 
 EXPRESSION = Limits(source=MAX_SOURCE, nodes=MAX_NODES, concat=MAX_CONCAT)
-PAYLOAD = Limits(source=MAX_PAYLOAD, nodes=None, concat=None, keep_trailing_newline=True)
+PAYLOAD = Limits(
+    source=MAX_PAYLOAD, nodes=None, concat=None, keep_trailing_newline=True, work=PAYLOAD_WORK
+)
 
 _SAFE_METHODS: dict[type, frozenset[str]] = {
     str: frozenset(
@@ -190,6 +216,24 @@ class _Sandbox(SandboxedEnvironment):
         allowed = next((v for k, v in _SAFE_METHODS.items() if isinstance(obj, k)), None)
         return allowed is not None and attr in allowed
 
+    def call(
+        __self,
+        __context: jinja2.runtime.Context,
+        __obj: object,
+        *args: object,
+        **kwargs: object,
+    ) -> object:
+        """Every function and method call of a template: charged with what it reads and builds."""
+        result = SandboxedEnvironment.call(__self, __context, __obj, *args, **kwargs)
+        charge(cost_of_call(args, kwargs) + cost(result))
+        return result
+
+    def getitem(self, obj: object, argument: object) -> object:
+        result = super().getitem(obj, argument)
+        if isinstance(argument, slice):
+            charge(cost(result))
+        return result
+
     def wrap_str_format(self, value: object) -> None:
         """`str.format` / `format_map` are refused: a field width would allocate without bound."""
         return None
@@ -202,13 +246,17 @@ class _Sandbox(SandboxedEnvironment):
                 left, right = right, left
             if isinstance(left, str | list | tuple) and isinstance(right, int):
                 check_size(len(left) * right)
+            elif isinstance(left, int) and isinstance(right, int):
+                check_size((left.bit_length() + right.bit_length()) / 8)
         elif operator == "+":
             check_size(sized(left) + sized(right))
         elif operator == "%" and isinstance(left, str):
             raise TemplateBudgetError("'%' string formatting is not allowed")
         elif operator == "**" and isinstance(left, int | float) and isinstance(right, int | float):
             check_size(abs(right) * math.log2(abs(left) + 2) / 8)
-        return super().call_binop(context, operator, left, right)
+        result = super().call_binop(context, operator, left, right)
+        charge(CALL + cost(result))
+        return result
 
 
 def _globals() -> dict[str, object]:
@@ -233,14 +281,16 @@ def _globals() -> dict[str, object]:
 
 def _make_engine(*, keep_trailing_newline: bool) -> _Sandbox:
     engine = _Sandbox(
+        optimized=False,  # no constant folding: all the work of a template is done (and metered)
+        # when it renders, none when it compiles
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         finalize=as_text,
         cache_size=0,
         keep_trailing_newline=keep_trailing_newline,
     )
-    engine.filters = {name: engine.filters[name] for name in _FILTERS}
-    engine.filters.update(
+    filters: dict[str, Callable[..., object]] = {name: engine.filters[name] for name in _FILTERS}
+    filters.update(
         replace=bounded_replace,
         join=bounded_join,
         sum=checked_sum,
@@ -251,6 +301,9 @@ def _make_engine(*, keep_trailing_newline: bool) -> _Sandbox:
         as_list=as_list,
         truthy=is_truthy,
     )
+    engine.filters = {name: metered_call(f, name=name) for name, f in filters.items()}
+    tests = cast(dict[str, Callable[..., object]], engine.tests)
+    engine.tests = {name: metered_call(t, name=name) for name, t in tests.items()}
     engine.globals = _globals()
     return engine
 
@@ -299,11 +352,25 @@ def _compile(source: str, limits: Limits) -> jinja2.Template:
         tree = engine.parse(source)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateSourceError(f"syntax error: {exc.message}", line=exc.lineno) from exc
+    except RecursionError as exc:
+        raise TemplateSourceError(f"nested too deeply (limit {MAX_NESTING})") from exc
     _check_shape(tree, limits)
+    tree = _CompareAsTests().visit(tree)
     try:
-        return engine.from_string(tree)
+        template = engine.from_string(tree)
     except jinja2.TemplateSyntaxError as exc:  # also unknown filters and tests
         raise TemplateSourceError(exc.message or str(exc), line=exc.lineno) from exc
+    if not any(isinstance(node, _WORKING) for node in tree.find_all(nodes.Node)):
+        _PLAIN.add(template)
+    return template
+
+
+_WORKING = (nodes.Filter, nodes.Test, nodes.Call, nodes.BinExpr, nodes.UnaryExpr, nodes.Getitem)
+"""Nodes that may work per item or build values: a template without them only looks names up
+and joins text (bounded by its size and MAX_CONCAT), so it needs no meter of its own."""
+_PLAIN: weakref.WeakSet[jinja2.Template] = weakref.WeakSet()
+"""Compiled templates without _WORKING nodes (rendered without a meter of their own: the
+cheapest and most common values, `{{ detector }}`)."""
 
 
 def _check_shape(tree: nodes.Template, limits: Limits) -> None:
@@ -324,6 +391,42 @@ def _check_shape(tree: nodes.Template, limits: Limits) -> None:
         raise TemplateSourceError(f"expression too large ({count} nodes, limit {limits.nodes})")
     for expression in _expressions(tree):
         _check_expression(expression)
+        _check_nesting(expression)
+
+
+def _check_nesting(expression: nodes.Node) -> None:
+    """TemplateSourceError past MAX_NESTING nested nodes (iteratively: no recursion to overflow)."""
+    pending: list[tuple[nodes.Node, int]] = [(expression, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_NESTING:
+            raise TemplateSourceError(
+                f"nested too deeply (limit {MAX_NESTING})", line=getattr(node, "lineno", None)
+            )
+        pending.extend((child, depth + 1) for child in node.iter_child_nodes())
+
+
+_COMPARE_TESTS = {"eq": "eq", "ne": "ne", "lt": "lt", "lteq": "le", "gt": "gt", "gteq": "ge"}
+
+
+class _CompareAsTests(NodeTransformer):
+    """Every comparison as the equivalent Jinja2 tests, which the sandbox meters: `a < b < c`
+    is `a is lt(b) and b is lt(c)`, `a not in b` is `not (a is in(b))`."""
+
+    def visit_Compare(self, node: nodes.Compare) -> nodes.Expr:
+        self.generic_visit(node)
+        line = node.lineno
+        left = node.expr
+        result: nodes.Expr | None = None
+        for operand in node.ops:
+            name = "in" if operand.op in ("in", "notin") else _COMPARE_TESTS[operand.op]
+            test: nodes.Expr = nodes.Test(left, name, [operand.expr], [], None, None, lineno=line)
+            if operand.op == "notin":
+                test = nodes.Not(test, lineno=line)
+            result = test if result is None else nodes.And(result, test, lineno=line)
+            left = operand.expr
+        assert result is not None
+        return result
 
 
 def _expressions(tree: nodes.Template) -> Iterator[nodes.Expr]:
@@ -382,11 +485,24 @@ def run(template: jinja2.Template, parent: Mapping[str, object], *, limits: Limi
     )
     parts: list[str] = []
     size = 0
-    for part in template.root_render_func(context):
-        size += len(part)
-        if size > limits.output:
-            raise TemplateBudgetError(f"result would be {size} long (limit {limits.output})")
-        parts.append(part)
+    if template in _PLAIN:
+        for part in template.root_render_func(context):
+            size += len(part)
+            if size > limits.output:
+                raise TemplateBudgetError(f"result would be {size} long (limit {limits.output})")
+            parts.append(part)
+        charge(size)
+        return "".join(parts)
+    work, token = open_meter(limits.work, scope="one template")
+    try:
+        for part in template.root_render_func(context):
+            size += len(part)
+            if size > limits.output:
+                raise TemplateBudgetError(f"result would be {size} long (limit {limits.output})")
+            parts.append(part)
+        work.charge(size)
+    finally:
+        close_meter(work, token)
     return "".join(parts)
 
 

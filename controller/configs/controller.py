@@ -16,6 +16,7 @@ the environment controller has recorded the new versions.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -114,7 +115,8 @@ class ComponentConfigReconciler(Reconciler):
         return Result()
 
     async def _record(self, cc: ComponentConfig) -> ComponentConfig:
-        status, conditions = plan_status(cc, now=self.ctx.clock.now())
+        # in a worker thread: the payload's templates may take a moment (crds.templatework)
+        status, conditions = await asyncio.to_thread(plan_status, cc, now=self.ctx.clock.now())
         before = cc.status.version
         written = await write_status(self.ctx.store, cc, status, conditions=conditions)
         if status.version != before:

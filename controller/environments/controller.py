@@ -154,7 +154,7 @@ class EnvironmentReconciler(Reconciler):
         classes = {c.name: c for c in self.ctx.cache(TaskClass).list()}
         tasks = self.ctx.cache(Task).list(labels={ENV_LABEL: key})
         configs = self.ctx.cache(ComponentConfig).list()
-        expansion = self._expansion(env, workflow, classes, configs)
+        expansion = await self._expansion(env, workflow, classes, configs)
         result = plan(
             env,
             workflow,
@@ -174,16 +174,21 @@ class EnvironmentReconciler(Reconciler):
             return replace(acted, pace=PACE * computed * _remaining(result.status))
         return acted
 
-    def _expansion(
+    async def _expansion(
         self,
         env: Environment,
         workflow: Workflow,
         classes: dict[str, TaskClass],
         configs: list[ComponentConfig],
-    ) -> Expansion | None:
+    ) -> Expansion | TemplateError | ValidationError:
         """`expand()` of these inputs, cached per environment while none of them changes (of
         the spec only what expand() reads: a new spec.state keeps the expansion, which takes
-        0.6 s for 10,000 tasks). A new run number re-renders the hooks alone."""
+        0.6 s for 10,000 tasks). A new run number re-renders the hooks alone.
+
+        expand() runs in a worker thread: its templates, bounded as they are (crds.templatework),
+        may take seconds for a large environment, and the event loop keeps the leader's lease
+        and the other environments moving meanwhile. The inputs are informer objects, which
+        nothing mutates, and expand() keeps its state to itself."""
         key = (
             _configs_key(configs),
             env.spec.workflow,
@@ -199,7 +204,8 @@ class EnvironmentReconciler(Reconciler):
         if cached is not None and previous is not None and cached[1] == run_number:
             return previous
         try:
-            expansion = expand(
+            expansion = await asyncio.to_thread(
+                expand,
                 env,
                 workflow,
                 classes,
@@ -207,8 +213,8 @@ class EnvironmentReconciler(Reconciler):
                 configs=ConfigIndex(configs),
                 tasks_from=previous,
             )
-        except (TemplateError, ValidationError):
-            return None  # plan() expands again and reports the error
+        except (TemplateError, ValidationError) as exc:
+            return exc  # plan() reports it
         self._expansions[env.metadata.uid] = (key, run_number, expansion)
         while len(self._expansions) > EXPANSION_CACHE:
             self._expansions.popitem(last=False)

@@ -45,6 +45,7 @@ from crds.kinds.task import TaskSpec
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import CallRole, Moment, Role, Workflow, parse_moment
 from crds.names import join_label
+from crds.templatework import OBJECT_WORK, ROLE_WORK, Work, metered
 
 MAX_REPLICAS = 10_000
 MAX_ROLES = 200_000
@@ -142,9 +143,11 @@ def expand(
     holding call roles are walked (a new run of 10,000 tasks renders one hook, not 10,000 tasks).
     """
     expander = _Expander(env, workflow, classes, run_number=run_number, configs=configs)
-    if tasks_from is not None:
-        return expander.hooks_only(tasks_from)
-    return expander.run()
+    with metered(OBJECT_WORK, scope=f"the templates of environment {env.name}") as work:
+        expander.work = work
+        if tasks_from is not None:
+            return expander.hooks_only(tasks_from)
+        return expander.run()
 
 
 class _Expander:
@@ -173,6 +176,8 @@ class _Expander:
         self.tasks: dict[str, ExpandedTask] = {}
         self.hooks: list[Hook] = []
         self.count = 0
+        self.work: Work | None = None
+        """The meter of this expansion's templates: ROLE_WORK more units for each role."""
         self.skip_tasks = False
         """Walk only the subtrees that hold call roles (see `hooks_only`)."""
 
@@ -282,6 +287,8 @@ class _Expander:
 
     def _named(self, role: Role, frame: _Frame, *, name: str) -> _Frame:
         self.count += 1
+        if self.work is not None:
+            self.work.extend(ROLE_WORK)
         if self.count > MAX_ROLES:
             raise _error(frame.path, f"the workflow expands to more than {MAX_ROLES} roles")
         path = _join(frame.path, name)

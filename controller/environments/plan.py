@@ -141,7 +141,7 @@ def plan(
     now: datetime,
     idle: Sequence[Task] = (),
     taken: Container[str] = frozenset(),
-    expansion: Expansion | None = None,
+    expansion: Expansion | TemplateError | ValidationError | None = None,
     busy_detectors: Mapping[str, Sequence[str]] | None = None,
     options: Options = Options(),
     configs: ConfigIndex | None = None,
@@ -151,10 +151,13 @@ def plan(
     `tasks` are the Tasks labelled with the environment; `idle` the idle pool (for adoption);
     `taken` the names of all existing Tasks;
     `busy_detectors` the detectors of the other live environments, by environment name;
-    `expansion` may be passed when the caller cached `expand()` of the same inputs;
+    `expansion` may be passed when the caller cached `expand()` of the same inputs (or the
+    error it raised);
     `configs` are the ComponentConfigs templates reach with `config()`.
     """
     try:
+        if isinstance(expansion, TemplateError | ValidationError):
+            raise expansion
         if expansion is None:
             run_number = env.status.run_number
             expansion = expand(env, workflow, classes, run_number=run_number, configs=configs)
