@@ -25,6 +25,7 @@ from pathlib import Path
 from crds.errors import ValidationError
 from executor.errors import OccError, SpawnError
 from executor.launch import LaunchSpec, StatusUpdate, Timeouts
+from executor.occ.auth import TOKEN_ENV, new_token
 from executor.occ.grpc_adapter import DeviceEventInfo, OccClient, TransitionCall
 from executor.occ.states import OccState, parse_state, step_toward_done
 from executor.supervisor import ExitStatus, Process, spawn
@@ -61,6 +62,8 @@ class _Handle:
     spec: LaunchSpec
     record: TaskRecord
     process: Process
+    occ_token: str = field(default="", repr=False)
+    """The secret this launch's OCC calls carry (executor.occ.auth); never logged."""
     client: OccClient | None = None
     lifecycle: asyncio.Task[StatusUpdate] | None = None
     events: asyncio.Task[None] | None = None
@@ -116,9 +119,12 @@ class TaskRunner:
             return
         env = {**spec.env, "O2_TASK_ID": spec.task_id}
         port = spec.occ_port
+        token = ""
         if spec.control == "occ":
             port = port or free_loopback_port()
+            token = new_token()
             env["O2_OCC_PORT"] = str(port)
+            env[TOKEN_ENV] = token
             spec = dataclasses.replace(spec, occ_port=port)
         record = self.table.add(spec.task_id, control=spec.control)
         if spec.control == "occ" and spec.occ_port and loopback_port_busy(spec.occ_port):
@@ -134,7 +140,7 @@ class TaskRunner:
             self._emit(spec.task_id, "TASK_FAILED", message=str(exc), occ_state="ERROR")
             return
         record.pid = process.pid
-        handle = _Handle(spec=spec, record=record, process=process)
+        handle = _Handle(spec=spec, record=record, process=process, occ_token=token)
         self._handles[spec.task_id] = handle
         self._emit(spec.task_id, "TASK_STARTING", pid=process.pid)
         handle.lifecycle = asyncio.get_running_loop().create_task(self._lifecycle(handle))
@@ -152,7 +158,7 @@ class TaskRunner:
     async def _await_ready(self, handle: _Handle) -> bool:
         """Wait for GetState == STANDBY, the process's exit, or the startup timeout."""
         assert handle.spec.occ_port is not None
-        client = handle.client = OccClient(handle.spec.occ_port)
+        client = handle.client = OccClient(handle.spec.occ_port, token=handle.occ_token)
         loop = asyncio.get_running_loop()
         asking = loop.create_task(
             client.get_state(deadline=self.timeouts.startup, wait_for_ready=True)

@@ -11,6 +11,12 @@ too). When neither is set, or the value is 0, the task binds a free port; if
 `O2_OCC_PORT_FILE` is set it writes the bound port there (atomically), which is how a task
 started by hand tells its port to a tool. SIGTERM and SIGINT end the task gracefully: on_stop
 when RUNNING, then on_exit, then the server closes and the process exits 0.
+
+Authentication (executor.occ.auth): the executor passes a per-launch secret as `O2_OCC_TOKEN`;
+the task then serves only calls carrying it, and removes it from its own environment so its
+child processes do not inherit it. Without the variable (a task started by hand) the task logs
+one warning and accepts calls from any local process: that is for development only, and the
+executor always sets it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
+from executor.occ.auth import TOKEN_ENV
 from executor.occ.grpc_adapter import (
     DeviceEventInfo,
     OccServer,
@@ -214,6 +221,18 @@ def resolve_port(explicit: int | None = None) -> int:
     return int(raw)
 
 
+def take_token() -> str | None:
+    """The OCC token from the environment, removed from it (children must not inherit it)."""
+    token = os.environ.pop(TOKEN_ENV, "") or None
+    if token is None:
+        log.warning(
+            "No OCC token: any local process may control this task (fine for a task started "
+            "by hand; the o2 executor always sets one)",
+            extra={"variable": TOKEN_ENV},
+        )
+    return token
+
+
 def _write_port_file(port: int) -> None:
     path = os.environ.get(PORT_FILE_ENV)
     if not path:
@@ -236,7 +255,7 @@ async def serve(
     `on_ready(port)` is called once the server listens (and the port file is written).
     """
     machine = OccMachine(task)
-    server = OccServer(machine, port=resolve_port(port))
+    server = OccServer(machine, port=resolve_port(port), token=take_token())
     bound = await server.start()
     _write_port_file(bound)
     log.info("OCC ready", extra={"port": bound, "pid": os.getpid()})

@@ -11,11 +11,18 @@ leader has exited, the rest of its process group is SIGKILLed before the leader 
 group id cannot be reused while the zombie leader exists), so no stray child runs on unseen.
 A command reaches a shell only when asked (`shell=True` -> /bin/sh -c), and then only its
 `value` is shell text: each argument is quoted, so one rendered from a variable stays one word.
+
+A task's environment is explicit: the names in `INHERITED_ENV` taken from the executor's own
+environment, then the TaskClass `command.env`, then what the executor sets (O2_TASK_ID, the
+OCC port and token, the controller's O2_* variables). Nothing else of the executor's
+environment reaches a task: not MESOS_EXECUTOR_AUTHENTICATION_TOKEN, not the agent's
+credentials, not O2_ETCD_*. A task that needs more names it in its TaskClass `command.env`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
 import os
 import shlex
@@ -32,6 +39,16 @@ from procutil import kill_group, pdeath, signal_group, terminate
 log = logging.getLogger(__name__)
 
 SHELL = "/bin/sh"
+
+INHERITED_ENV = (
+    *("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR", "TZ", "LANG", "LANGUAGE", "LC_*"),
+    "PYTHONPATH",
+    *("MESOS_SANDBOX", "MESOS_DIRECTORY", "MESOS_FRAMEWORK_ID", "MESOS_EXECUTOR_ID"),
+    "MESOS_SLAVE_ID",
+)
+"""The executor's environment variables a task inherits (`fnmatch` patterns): the basics of a
+login environment, and the Mesos variables that say where the task runs (a Mesos command task
+sees them). Everything else must come from the TaskClass `command.env`."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,15 @@ class ExitStatus:
         if self.signal is not None:
             return f"killed by signal {self.signal} ({signal.Signals(self.signal).name})"
         return f"exited with code {self.exit_code}"
+
+
+def inherited_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of `environ` a task inherits: the names matching `INHERITED_ENV`."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in INHERITED_ENV)
+    }
 
 
 def _check_executable(argv0: str, *, env: Mapping[str, str], cwd: Path) -> str | None:
@@ -158,9 +184,13 @@ def spawn(
     extra_env: Mapping[str, str] | None = None,
     inherit_env: bool = True,
 ) -> Process:
-    """Start `command` for `task_id` in `sandbox` (created if missing). Raises SpawnError."""
+    """Start `command` for `task_id` in `sandbox` (created if missing). Raises SpawnError.
+
+    The environment: `INHERITED_ENV` of ours (with `inherit_env`), then `command.env`, then
+    `extra_env`.
+    """
     sandbox.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ) if inherit_env else {}
+    env = inherited_env(os.environ) if inherit_env else {}
     env.update(command.env)
     env.update(extra_env or {})
     argv = build_argv(command)

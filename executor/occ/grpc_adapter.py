@@ -2,12 +2,16 @@
 
 The only module that imports grpc. Everything else speaks in the plain dataclasses below, so
 the executor's logic and the SDK's state machine never see protobuf or grpc types.
+
+Authentication (executor.occ.auth): a client given a token sends it as metadata on every call;
+a server given a token refuses every call without it with UNAUTHENTICATED, in an interceptor,
+before any handler runs, so it holds for whatever service the server carries.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,6 +19,7 @@ import grpc
 
 from executor.errors import OccError, OccTimeoutError, OccUnavailableError
 from executor.occ import occ_pb2, occ_pb2_grpc
+from executor.occ.auth import TOKEN_METADATA_KEY, token_matches
 
 log = logging.getLogger(__name__)
 
@@ -78,16 +83,20 @@ def _error_from_rpc(target: str, exc: Any) -> OccError:
 class OccClient:
     """One channel to one task's OCC server on the loopback interface."""
 
-    def __init__(self, port: int, *, host: str = LOOPBACK) -> None:
+    def __init__(self, port: int, *, host: str = LOOPBACK, token: str | None = None) -> None:
         self.target = f"{host}:{port}"
         self._channel = grpc.aio.insecure_channel(self.target, options=_CHANNEL_OPTIONS)
         self._stub = _new_stub(self._channel)
+        self._metadata = ((TOKEN_METADATA_KEY, token),) if token else None
 
     async def get_state(self, *, deadline: float = 5.0, wait_for_ready: bool = False) -> StateInfo:
         """The task's state. With `wait_for_ready`, waits up to `deadline` s for the port."""
         try:
             reply = await self._stub.GetState(
-                occ_pb2.Empty(), timeout=deadline, wait_for_ready=wait_for_ready
+                occ_pb2.Empty(),
+                timeout=deadline,
+                wait_for_ready=wait_for_ready,
+                metadata=self._metadata,
             )
         except grpc.aio.AioRpcError as exc:
             raise _error_from_rpc(self.target, exc) from exc
@@ -105,7 +114,7 @@ class OccClient:
             transition_id=call.transition_id,
         )
         try:
-            reply = await self._stub.Transition(request, timeout=deadline)
+            reply = await self._stub.Transition(request, timeout=deadline, metadata=self._metadata)
         except grpc.aio.AioRpcError as exc:
             raise _error_from_rpc(self.target, exc) from exc
         except grpc.aio.UsageError as exc:
@@ -114,7 +123,7 @@ class OccClient:
 
     async def events(self) -> AsyncIterator[DeviceEventInfo]:
         """The task's event stream; ends when the task closes it or goes away."""
-        call = self._stub.EventStream(occ_pb2.Empty())
+        call = self._stub.EventStream(occ_pb2.Empty(), metadata=self._metadata)
         try:
             async for event in call:
                 yield DeviceEventInfo(
@@ -169,17 +178,61 @@ class _Servicer(occ_pb2_grpc.OccServicer):
             )
 
 
-class OccServer:
-    """Serves one task's OCC on 127.0.0.1:`port` (0 picks a free port; see `start`)."""
+REFUSED = "missing or wrong OCC token: only the executor that started this task may control it"
 
-    def __init__(self, handler: OccHandler, *, port: int = 0, host: str = LOOPBACK) -> None:
+
+async def _refuse(request: Any, context: Any) -> None:
+    await context.abort(grpc.StatusCode.UNAUTHENTICATED, REFUSED)
+
+
+class _RequireToken(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Lets a call reach its handler only when it carries the task's token."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def intercept_service(
+        self, continuation: Callable[[Any], Awaitable[Any]], details: Any
+    ) -> Any:
+        handler = await continuation(details)
+        presented = dict(details.invocation_metadata or ()).get(TOKEN_METADATA_KEY)
+        if handler is None or token_matches(self._token, presented):
+            return handler
+        log.warning("Refused an OCC call without the task's token", extra={"rpc": details.method})
+        return _refusal(handler)
+
+
+def _refusal(handler: Any) -> Any:
+    """A handler of the same kind (unary or streaming) as `handler` that only refuses."""
+    kinds = {
+        (False, False): grpc.unary_unary_rpc_method_handler,
+        (False, True): grpc.unary_stream_rpc_method_handler,
+        (True, False): grpc.stream_unary_rpc_method_handler,
+        (True, True): grpc.stream_stream_rpc_method_handler,
+    }
+    make = kinds[(bool(handler.request_streaming), bool(handler.response_streaming))]
+    return make(_refuse, request_deserializer=handler.request_deserializer)
+
+
+class OccServer:
+    """Serves one task's OCC on 127.0.0.1:`port` (0 picks a free port; see `start`).
+
+    With a `token`, only calls carrying it are served; without one, any local process may
+    drive the task (a task started by hand for development).
+    """
+
+    def __init__(
+        self, handler: OccHandler, *, port: int = 0, host: str = LOOPBACK, token: str | None = None
+    ) -> None:
         self._handler = handler
         self._address = f"{host}:{port}"
+        self._token = token
         self._server: Any = None
 
     async def start(self) -> int:
         """Bind and serve; returns the bound port. Raises OccError when the port is taken."""
-        server = grpc.aio.server(options=_SERVER_OPTIONS)
+        interceptors = [_RequireToken(self._token)] if self._token else []
+        server = grpc.aio.server(options=_SERVER_OPTIONS, interceptors=interceptors)
         _add_servicer(_Servicer(self._handler), server)
         try:
             port = int(server.add_insecure_port(self._address))

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import pytest
 
+from executor.errors import OccError
+from executor.occ.auth import TOKEN_ENV
 from executor.occ.grpc_adapter import OccClient, OccServer, TransitionCall
 from executor.sdk import OccMachine, OccTask
 
@@ -147,3 +151,42 @@ async def test_task_on_a_free_port_writes_it_to_the_port_file(
         assert await asyncio.wait_for(serving, 5) == 0
     finally:
         serving.cancel()
+
+
+async def test_a_server_with_a_token_serves_only_calls_that_carry_it():
+    machine = OccMachine(Recorder())
+    server = OccServer(machine, port=0, token="the-token")
+    port = await server.start()
+    owner, intruder = OccClient(port, token="the-token"), OccClient(port)
+    try:
+        with pytest.raises(OccError, match="UNAUTHENTICATED"):
+            await intruder.transition(TransitionCall(event="CONFIGURE"), deadline=5)
+        assert machine.state == "STANDBY"
+        events = owner.events()
+        listening = asyncio.ensure_future(anext(events))
+        await asyncio.wait_for(machine.subscribed.wait(), 5)
+        reply = await owner.transition(TransitionCall(event="CONFIGURE"), deadline=5)
+        assert (reply.ok, reply.state) == (True, "CONFIGURED")
+        assert (await asyncio.wait_for(listening, 5)).type == "STATE_CHANGE"
+        await events.aclose()
+    finally:
+        await owner.close()
+        await intruder.close()
+        await server.stop(grace=0)
+
+
+def test_the_token_leaves_the_environment_and_its_absence_is_warned_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    from executor.sdk import take_token
+
+    monkeypatch.setenv(TOKEN_ENV, "the-token")
+    assert take_token() == "the-token"
+    assert TOKEN_ENV not in os.environ  # the task's own children do not inherit it
+    assert not caplog.records
+    with caplog.at_level(logging.WARNING):
+        assert take_token() is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "No OCC token: any local process may control this task (fine for a task started by "
+        "hand; the o2 executor always sets one)"
+    ]
