@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from executor.errors import SpawnError
+from mesosapi.auth import EXECUTOR_TOKEN_ENV
 from procutil import kill_group, pdeath, signal_group, terminate
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,7 @@ def spawn(
     """Start `command` for `task_id` in `sandbox` (created if missing). Raises SpawnError."""
     sandbox.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ) if inherit_env else {}
+    env.pop(EXECUTOR_TOKEN_ENV, None)  # the executor's credential: a task must not act as it
     env.update(command.env)
     env.update(extra_env or {})
     argv = build_argv(command)
