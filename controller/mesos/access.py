@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import ssl
 
-import aiohttp
-
 from mesosapi.auth import MesosAccess
 
 CA_HINT = "give the master's CA with --mesos-ca-file / $O2_MESOS_CA_FILE"
@@ -20,10 +18,13 @@ def ssl_context(access: MesosAccess) -> ssl.SSLContext:
 
 
 def transport_error(exc: BaseException, url: str) -> str:
-    """One line on why a request to `url` failed; certificate failures say how to trust it."""
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError | ssl.SSLCertVerificationError):
-        return f"TLS: the certificate of {url} is not trusted ({exc}); {CA_HINT}"
-    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+    """One line on why a request to `url` failed; certificate failures say how to trust it.
+    (aiohttp keeps the ssl error in `certificate_error`; its SSL errors subclass ssl.SSLError,
+    so no aiohttp import is needed here.)"""
+    cause = getattr(exc, "certificate_error", None) or exc
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return f"TLS: the certificate of {url} is not trusted ({cause.verify_message}); {CA_HINT}"
+    if isinstance(exc, ssl.SSLError):
         return f"TLS handshake with {url} failed ({exc})"
     return f"{type(exc).__name__} from {url}: {exc}"
 
