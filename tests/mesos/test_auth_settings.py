@@ -76,3 +76,29 @@ def test_credentials_over_plain_http_are_warned_about_naming_principal_and_maste
     assert "m2" not in message and "pw" not in message
     assert plaintext_credentials_warning(["https://m2:5050"], access) is None
     assert plaintext_credentials_warning(["m1:5050"], MesosAccess()) is None
+
+
+def test_a_leader_redirect_from_an_https_master_stays_https() -> None:
+    from controller.mesos.client import leader_from_location
+
+    assert leader_from_location("//m2:5050/api", "https://m1:5050") == "https://m2:5050"
+    assert leader_from_location("//m2:5050/api", "m1:5050") == "m2:5050"
+
+
+def test_executor_environment_carries_the_token_hidden_and_the_agent_scheme() -> None:
+    from mesosapi.executor import ExecutorEnvironment
+
+    base = {"MESOS_AGENT_ENDPOINT": "10.0.0.7:5051", "MESOS_FRAMEWORK_ID": "f"}
+    base["MESOS_EXECUTOR_ID"] = "e"
+    plain = ExecutorEnvironment.from_env(base)
+    assert (plain.agent_url, plain.authentication_token) == ("http://10.0.0.7:5051", None)
+    env = ExecutorEnvironment.from_env(
+        {
+            **base,
+            "MESOS_EXECUTOR_AUTHENTICATION_TOKEN": "jwt-value",
+            "LIBPROCESS_SSL_ENABLED": "true",
+            "LIBPROCESS_SSL_CA_FILE": "/ca.pem",
+        }
+    )
+    assert (env.agent_url, env.ca_file) == ("https://10.0.0.7:5051", "/ca.pem")
+    assert env.authentication_token == "jwt-value" and "jwt-value" not in repr(env)
