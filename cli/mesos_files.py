@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
-from collections.abc import AsyncIterator
+import ssl
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -20,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from crds.errors import MesosCallError, MesosUnavailableError, NotFoundError
+from mesosapi.auth import Credentials, MesosAccess, base_url
 
 DEFAULT_MESOS = "http://127.0.0.1:5050"
 CHUNK = 1024 * 1024
@@ -59,27 +62,50 @@ def find_directory(state: Json, *, agent_id: str, executor_id: str) -> str | Non
     return directory
 
 
-def agent_url(state: Json, agent_id: str) -> str | None:
-    """`http://host:port` of an agent from the master's state (`pid` is `slave(1)@host:port`)."""
+def agent_url(state: Json, agent_id: str, *, scheme: str = "http") -> str | None:
+    """`http://host:port` of an agent from the master's state (`pid` is `slave(1)@host:port`);
+    `scheme` is the master's (a cluster with TLS has it on agents too)."""
     for agent in state.get("slaves", []):
         if agent.get("id") == agent_id:
             match = re.search(r"@([^:]+):(\d+)", str(agent.get("pid", "")))
             if match:
-                return f"http://{match.group(1)}:{match.group(2)}"
-            return f"http://{agent.get('hostname')}:{agent.get('port', 5051)}"
+                return f"{scheme}://{match.group(1)}:{match.group(2)}"
+            return f"{scheme}://{agent.get('hostname')}:{agent.get('port', 5051)}"
     return None
+
+
+def access_from_env(env: Mapping[str, str] | None = None) -> MesosAccess:
+    """The controller's Mesos settings from $O2_MESOS_PRINCIPAL, $O2_MESOS_SECRET and
+    $O2_MESOS_CA_FILE (operators source the same o2.env); a master with
+    `--authenticate_http_readonly` wants the credentials on /master/state too."""
+    env = os.environ if env is None else env
+    principal, secret = env.get("O2_MESOS_PRINCIPAL"), env.get("O2_MESOS_SECRET")
+    credentials = Credentials(principal, secret) if principal and secret else None
+    return MesosAccess(credentials=credentials, ca_file=env.get("O2_MESOS_CA_FILE") or None)
 
 
 class MesosFiles:
     """A small client for /master/state, /state and /files/read."""
 
-    def __init__(self, master_url: str = DEFAULT_MESOS, *, timeout: float = REQUEST_TIMEOUT):
-        self.master_url = master_url.rstrip("/")
+    def __init__(
+        self,
+        master_url: str = DEFAULT_MESOS,
+        *,
+        timeout: float = REQUEST_TIMEOUT,
+        access: MesosAccess | None = None,
+    ):
+        self.master_url = base_url(master_url)
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.access = access or MesosAccess()
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> MesosFiles:
-        self._session = aiohttp.ClientSession(timeout=self.timeout)
+        tls = ssl.create_default_context(cafile=self.access.ca_file)
+        self._session = aiohttp.ClientSession(
+            timeout=self.timeout,
+            headers=self.access.headers(),
+            connector=aiohttp.TCPConnector(ssl=tls),
+        )
         return self
 
     async def __aexit__(
@@ -116,7 +142,7 @@ class MesosFiles:
         directory = find_directory(state, agent_id=agent_id, executor_id=executor_id)
         base = self.master_url
         if directory is None:
-            url = agent_url(state, agent_id)
+            url = agent_url(state, agent_id, scheme=self.master_url.split("://", 1)[0])
             if url is not None:
                 agent_state = await self._get(f"{url}/state")
                 directory = find_directory(agent_state, agent_id=agent_id, executor_id=executor_id)

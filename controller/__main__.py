@@ -12,11 +12,16 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from controller.manager import DEFAULT_MANAGER, Manager, ManagerConfig
 from controller.runtime.leader import LeaderConfig
 from controller.settings import FLAGS, Settings
-from store.config import StoreConfig, open_store
+from crds.errors import O2Error
+from mesosapi.auth import plaintext_credentials_warning
+from store.config import StoreConfig, open_store, read_private_file
+
+log = logging.getLogger("controller")
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -71,10 +76,17 @@ def parse_args(
             )
     args = p.parse_args(argv)
     try:
-        args.settings = Settings.load(vars(args), os.environ if env is None else env)
-    except ValueError as exc:
+        args.settings = Settings.load(
+            vars(args), os.environ if env is None else env, read_secret=_read_mesos_secret
+        )
+    except (ValueError, O2Error) as exc:
         p.error(str(exc))
     return args
+
+
+def _read_mesos_secret(path: Path) -> str:
+    """The secret file's first line; refused when group or others may read it."""
+    return read_private_file(path, what="Mesos framework secret")
 
 
 def manager_config(args: argparse.Namespace) -> ManagerConfig:
@@ -106,6 +118,10 @@ async def amain(args: argparse.Namespace) -> None:
         username=args.etcd_user,
     )
     store = await open_store(config)
+    tasks = args.settings.tasks
+    mesos_warning = plaintext_credentials_warning(tasks.masters, tasks.access)
+    if mesos_warning is not None:
+        log.warning(mesos_warning)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -2,7 +2,8 @@
 
 Built once, by `controller.__main__`, from its flags and `$O2_*` (a flag that is given wins, also
 when it is 0; an empty value counts as not given); `FLAGS` is the table both the parser and
-`--help` are made from. Pure: the caller passes the environment; no store, no clock.
+`--help` are made from. Pure: the caller passes the environment and the function that reads
+a secret file; no store, no clock.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from typing import TypeVar
 
 from controller.pilots.settings import PilotSettings
 from crds.labels import PILOT_CLASS
+from mesosapi.auth import Credentials, MesosAccess, base_url
+
+SECRET_ENV = "O2_MESOS_SECRET"
+"""The framework secret itself (never a flag: command lines are world-readable)."""
 
 T = TypeVar("T")
 
@@ -31,6 +36,8 @@ class TaskSettings:
     """Seconds between explicit reconciliations with the master."""
     framework_name: str = "o2"
     """The framework's name at the master."""
+    access: MesosAccess = field(default_factory=MesosAccess)
+    """The framework's principal and secret (HTTP Basic) and the CA bundle for https masters."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,8 @@ class NodeSettings:
     """The master whose agent list is read (the first of `--mesos`); empty: the controller idles."""
     poll_period: float = 5.0
     """Seconds between reads of the agent list."""
+    access: MesosAccess = field(default_factory=MesosAccess)
+    """The same credentials and CA bundle as the task controller's."""
 
 
 @dataclass(frozen=True)
@@ -76,11 +85,24 @@ class Settings:
     pilots: PilotSettings = field(default_factory=PilotSettings)
 
     @classmethod
-    def load(cls, flags: Mapping[str, object], env: Mapping[str, str]) -> Settings:
+    def load(
+        cls,
+        flags: Mapping[str, object],
+        env: Mapping[str, str],
+        *,
+        read_secret: Callable[[Path], str] | None = None,
+    ) -> Settings:
         """From parsed flags (`vars(args)`, keyed by each Flag's `dest`) and `env`; a value
-        that does not parse raises ValueError naming the flag and the variable."""
+        that does not parse raises ValueError naming the flag and the variable. `read_secret`
+        reads `--mesos-secret-file` (the caller's I/O; it refuses files others may read)."""
         read = _Reader(flags, env)
         masters = tuple(m.strip() for m in read.text("--mesos", "").split(",") if m.strip())
+        for master in masters:
+            try:
+                base_url(master)
+            except ValueError as exc:
+                raise ValueError(f"--mesos / $O2_MESOS: {exc}") from exc
+        access = _mesos_access(read, env, read_secret)
         return cls(
             tasks=TaskSettings(
                 masters=masters,
@@ -89,10 +111,12 @@ class Settings:
                     "--task-reconcile-period", TaskSettings.reconcile_period
                 ),
                 framework_name=read.text("--framework-name", TaskSettings.framework_name),
+                access=access,
             ),
             nodes=NodeSettings(
                 master=masters[0] if masters else "",
                 poll_period=read.seconds("--node-poll-period", NodeSettings.poll_period),
+                access=access,
             ),
             gitsource=GitSourceSettings(
                 data_dir=read.get("--data-dir", Path, None),
@@ -101,6 +125,27 @@ class Settings:
             environments=_environment_settings(read),
             pilots=_pilot_settings(read),
         )
+
+
+def _mesos_access(
+    read: _Reader, env: Mapping[str, str], read_secret: Callable[[Path], str] | None
+) -> MesosAccess:
+    """Principal and secret come together or not at all: one without the other is a mistake
+    the master would only report as a 401 much later."""
+    principal = read.text("--mesos-principal", "") or None
+    secret_file = read.get("--mesos-secret-file", Path, None)
+    secret = env.get(SECRET_ENV) or None
+    if secret_file is not None:
+        if read_secret is None:
+            raise ValueError("--mesos-secret-file: no reader given for the secret file")
+        secret = read_secret(secret_file)
+    if (principal is None) != (secret is None):
+        raise ValueError(
+            "--mesos-principal / $O2_MESOS_PRINCIPAL and a secret (--mesos-secret-file or "
+            f"${SECRET_ENV}) go together: give both or neither"
+        )
+    credentials = Credentials(principal, secret) if principal and secret else None
+    return MesosAccess(credentials=credentials, ca_file=read.text("--mesos-ca-file", "") or None)
 
 
 def _environment_settings(read: _Reader) -> EnvironmentSettings:
@@ -163,8 +208,30 @@ FLAGS: dict[str, tuple[Flag, ...]] = {
             "--mesos",
             "O2_MESOS",
             "none: both idle",
-            "Mesos master HOST:PORT (comma-separated for several)",
-            metavar="HOST:PORT,...",
+            "Mesos masters, HOST:PORT or http(s)://HOST:PORT (comma-separated for several)",
+            metavar="URL,...",
+        ),
+        Flag(
+            "--mesos-principal",
+            "O2_MESOS_PRINCIPAL",
+            "none: anonymous",
+            f"framework principal for HTTP Basic authentication (secret: ${SECRET_ENV} or "
+            "--mesos-secret-file)",
+            metavar="PRINCIPAL",
+        ),
+        Flag(
+            "--mesos-secret-file",
+            "O2_MESOS_SECRET_FILE",
+            "none",
+            "file (mode 600) holding the framework secret on its first line",
+            metavar="FILE",
+        ),
+        Flag(
+            "--mesos-ca-file",
+            "O2_MESOS_CA_FILE",
+            "the system CAs",
+            "CA bundle that verifies https:// masters",
+            metavar="FILE",
         ),
         Flag(
             "--executor-command",

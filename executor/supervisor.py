@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from executor.errors import SpawnError
+from mesosapi.auth import EXECUTOR_TOKEN_ENV
 from procutil import kill_group, pdeath, signal_group, terminate
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,7 @@ def spawn(
     """
     sandbox.mkdir(parents=True, exist_ok=True)
     env = inherited_env(os.environ) if inherit_env else {}
+    env.pop(EXECUTOR_TOKEN_ENV, None)  # also if an allow-list entry ever matched it
     env.update(command.env)
     env.update(extra_env or {})
     argv = build_argv(command)

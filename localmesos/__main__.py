@@ -6,11 +6,19 @@ import argparse
 import asyncio
 import logging
 import signal
+import ssl
 import sys
 from pathlib import Path
 
 from localmesos.cluster import LocalCluster
-from localmesos.config import AgentSpec, Timers, default_ports, load_agents_file
+from localmesos.config import (
+    AgentSpec,
+    AuthConfig,
+    Timers,
+    default_ports,
+    load_agents_file,
+    load_credentials,
+)
 from localmesos.hollow import load_responder
 
 _STD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -59,6 +67,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--hollow-responder", help="package.module:factory for hollow executors")
     parser.add_argument("--work-dir", type=Path, help="sandboxes (default: a temporary dir)")
+    parser.add_argument(
+        "--credentials",
+        type=Path,
+        help="principal/secret file: scheduler calls then need HTTP Basic credentials from it",
+    )
+    parser.add_argument(
+        "--authenticate-executors",
+        action="store_true",
+        help="agents give each executor a token and refuse executor calls without it",
+    )
+    parser.add_argument("--ssl-cert", type=Path, help="PEM certificate: serve the master on https")
+    parser.add_argument("--ssl-key", type=Path, help="PEM private key of --ssl-cert")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -80,6 +100,10 @@ def build_cluster(args: argparse.Namespace) -> LocalCluster:
         hollow_executor_delay=args.executor_delay,
     )
     responder = load_responder(args.hollow_responder) if args.hollow_responder else None
+    auth = AuthConfig(
+        credentials=load_credentials(args.credentials) if args.credentials else {},
+        authenticate_executors=args.authenticate_executors,
+    )
     return LocalCluster(
         specs,
         hollow_agents=args.hollow_agents,
@@ -87,7 +111,20 @@ def build_cluster(args: argparse.Namespace) -> LocalCluster:
         timers=timers,
         work_dir=args.work_dir,
         hollow_responder=responder,
+        auth=auth,
+        ssl_context=server_tls(args.ssl_cert, args.ssl_key),
     )
+
+
+def server_tls(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
+    """The master's TLS context from `--ssl-cert`/`--ssl-key` (both or neither)."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ValueError("--ssl-cert and --ssl-key go together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 async def serve(cluster: LocalCluster) -> None:

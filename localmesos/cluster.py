@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+import ssl
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ from aiohttp import web
 
 from localmesos import faults, http_api, views
 from localmesos.agent import Agent
-from localmesos.config import AgentSpec, Timers, default_ports
+from localmesos.config import AgentSpec, AuthConfig, Timers, default_ports
 from localmesos.hollow import ResponderFactory
 from localmesos.master import Master
 from localmesos.model import Json
@@ -41,7 +42,11 @@ class LocalCluster:
         timers: Timers | None = None,
         work_dir: Path | None = None,
         hollow_responder: ResponderFactory | None = None,
+        auth: AuthConfig | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """`auth` makes the master and agents authenticate (default: nobody, as Mesos);
+        `ssl_context` (server side, with its certificate loaded) serves the master on https."""
         specs = (
             agents
             if isinstance(agents, list)
@@ -52,7 +57,8 @@ class LocalCluster:
         ]
         self.host = host
         self.requested_port = port
-        self.master = Master(timers=timers or Timers(), host=host)
+        self.master = Master(timers=timers or Timers(), host=host, auth=auth)
+        self._ssl = ssl_context
         self._own_work_dir = work_dir is None
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="localmesos-"))
         self.agents = [
@@ -75,25 +81,27 @@ class LocalCluster:
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}"
+        return f"{'https' if self._ssl else 'http'}://{self.address}"
 
     @property
     def agent_ids(self) -> list[str]:
         return [a.agent_id for a in self.agents]
 
-    async def _serve(self, app: web.Application, port: int) -> tuple[web.AppRunner, int]:
+    async def _serve(
+        self, app: web.Application, port: int, *, tls: ssl.SSLContext | None = None
+    ) -> tuple[web.AppRunner, int]:
         runner = web.AppRunner(
             app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, port)
+        site = web.TCPSite(runner, self.host, port, ssl_context=tls)
         await site.start()
         bound = int(runner.addresses[0][1])
         return runner, bound
 
     async def start(self) -> None:
         app = http_api.master_app(self.master, work_dir=self.work_dir, control=self)
-        self._runner, self.master.port = await self._serve(app, self.requested_port)
+        self._runner, self.master.port = await self._serve(app, self.requested_port, tls=self._ssl)
         for agent in self.agents:
             await self._register(agent)
         self._allocator = asyncio.get_running_loop().create_task(self.master.allocation_loop())

@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from mesosapi.auth import EXECUTOR_TOKEN_ENV, base_url, bearer_authorization
 from mesosapi.recordio import RecordIODecoder
 from procutil import signal_group, terminate
 
@@ -28,7 +29,9 @@ DEFAULT_GRACE = 3.0
 
 class CommandExecutor:
     def __init__(self, env: dict[str, str]) -> None:
-        self.url = f"http://{env['MESOS_AGENT_ENDPOINT']}/api/v1/executor"
+        self.url = base_url(env["MESOS_AGENT_ENDPOINT"]) + "/api/v1/executor"
+        token = env.get(EXECUTOR_TOKEN_ENV)
+        self.headers = {"Authorization": bearer_authorization(token)} if token else {}
         self.ids: Json = {
             "framework_id": {"value": env["MESOS_FRAMEWORK_ID"]},
             "executor_id": {"value": env["MESOS_EXECUTOR_ID"]},
@@ -46,7 +49,7 @@ class CommandExecutor:
         task.add_done_callback(self._tasks.discard)
 
     async def call(self, session: aiohttp.ClientSession, body: Json) -> None:
-        async with session.post(self.url, json={**self.ids, **body}) as resp:
+        async with session.post(self.url, json={**self.ids, **body}, headers=self.headers) as resp:
             await resp.read()
 
     async def update(self, session: aiohttp.ClientSession, state: str, message: str = "") -> None:
@@ -64,7 +67,7 @@ class CommandExecutor:
         self.task_id = str(task["task_id"]["value"])
         command: Json = task.get("command") or {}
         await self.update(session, "TASK_STARTING")
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if k != EXECUTOR_TOKEN_ENV}
         for var in (command.get("environment") or {}).get("variables") or []:
             env[str(var["name"])] = str(var.get("value", ""))
         if command.get("shell", True):
@@ -125,7 +128,7 @@ class CommandExecutor:
         }
         async with (
             aiohttp.ClientSession() as session,
-            session.post(self.url, json={**self.ids, **body}) as resp,
+            session.post(self.url, json={**self.ids, **body}, headers=self.headers) as resp,
         ):
             if resp.status != 200:
                 print(f"subscribe failed: {resp.status} {await resp.text()}", file=sys.stderr)

@@ -1,7 +1,9 @@
-"""Local cluster configuration: agent specs (flags or a YAML agents file) and timers. Pure."""
+"""Local cluster configuration: agent specs (flags or a YAML agents file), timers and
+authentication. Pure, except the loaders that read the files they are given."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,3 +102,41 @@ def load_agents_file(path: Path) -> list[AgentSpec]:
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a list of agents")
     return [agent_from_dict(i, raw) for i, raw in enumerate(data)]
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """What the cluster enforces; the default (nothing) is Mesos' default too."""
+
+    credentials: dict[str, str] = field(default_factory=dict, repr=False)
+    """principal -> secret. Not empty: scheduler calls need HTTP Basic credentials listed here
+    (Mesos `--authenticate_frameworks --credentials=FILE`)."""
+    authenticate_executors: bool = False
+    """Executors get a token in MESOS_EXECUTOR_AUTHENTICATION_TOKEN and must send it as a bearer
+    token (Mesos `--authenticate_http_executors`)."""
+
+
+def load_credentials(path: Path) -> dict[str, str]:
+    """Mesos' credentials file: JSON `{"credentials": [{"principal", "secret"}]}`, or text with
+    one `principal secret` pair per line."""
+    text = path.read_text()
+    if text.lstrip().startswith("{"):
+        try:
+            entries = json.loads(text)["credentials"]
+            pairs = {str(e["principal"]): str(e["secret"]) for e in entries}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(
+                f"{path}: expected {{'credentials': [{{principal, secret}}]}}"
+            ) from exc
+    else:
+        pairs = {}
+        for number, line in enumerate(text.splitlines(), start=1):
+            parts = line.split()
+            if not parts or parts[0].startswith("#"):
+                continue
+            if len(parts) != 2:
+                raise ValueError(f"{path}:{number}: expected 'principal secret'")
+            pairs[parts[0]] = parts[1]
+    if not pairs:
+        raise ValueError(f"{path}: no credentials")
+    return pairs

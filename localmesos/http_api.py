@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from localmesos import calls, executor_api, faults, views
+from localmesos import authn, calls, executor_api, faults, views
 from localmesos.agent import Agent
 from localmesos.config import AgentSpec, agent_from_dict
 from localmesos.master import Master, SubscribeRefused
@@ -58,12 +58,16 @@ def _ok_json(data: Any) -> web.Response:
 
 async def scheduler(request: web.Request) -> web.StreamResponse:
     master = request.app[MASTER_KEY]
+    principal = authn.authenticate_framework(request, master.auth.credentials)
     body = await _json_body(request)
     if body["type"] == "SUBSCRIBE":
+        info = (body.get("subscribe") or {}).get("framework_info") or {}
+        authn.check_principal(principal, info if isinstance(info, dict) else {})
         return await _subscribe(request, master, body)
     fw = master.frameworks.get(get_value(body, "framework_id") or "")
     if fw is None:
         raise web.HTTPBadRequest(text="Framework cannot be found")
+    authn.check_principal(principal, fw.info)
     if not fw.connected or fw.stream is None:
         raise web.HTTPForbidden(text="Framework is not subscribed")
     if request.headers.get("Mesos-Stream-Id") != fw.stream.stream_id:
@@ -198,6 +202,9 @@ async def executor_endpoint(request: web.Request) -> web.StreamResponse:
     agent = request.app[AGENT_KEY]
     body = await _json_body(request)
     kind = body["type"]
+    if agent.master.auth.authenticate_executors:
+        fid, eid = get_value(body, "framework_id") or "", get_value(body, "executor_id") or ""
+        authn.authenticate_executor(request, agent.find_executor(fid, eid))
     try:
         if kind == "SUBSCRIBE":
             stream = executor_api.subscribe(agent, body)

@@ -9,7 +9,7 @@ import struct
 import uuid
 from typing import TYPE_CHECKING
 
-from localmesos.config import Timers
+from localmesos.config import AuthConfig, Timers
 from localmesos.model import (
     MESOS_VERSION,
     Framework,
@@ -36,9 +36,12 @@ class SubscribeRefused(Exception):
 
 
 class Master:
-    def __init__(self, *, timers: Timers, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, *, timers: Timers, host: str = "127.0.0.1", auth: AuthConfig | None = None
+    ) -> None:
         self.master_id = str(uuid.uuid4())
         self.timers = timers
+        self.auth = auth or AuthConfig()
         self.host = host
         self.port = 0
         self.start_time = now()

@@ -151,6 +151,8 @@ class Executor:
     failure_state: str | None = None
     kill_handle: asyncio.TimerHandle | None = None
     hollow: Any = None  # localmesos.hollow.HollowExecutor for hollow agents
+    token: str | None = field(default=None, repr=False)
+    """The bearer token this executor must send when the agent authenticates executors."""
 
     @property
     def key(self) -> tuple[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -58,6 +59,9 @@ def executor_environment(
         "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": f"{grace:g}secs",
         "LIBPROCESS_PORT": "0",
     }
+    if agent.master.auth.authenticate_executors:
+        executor.token = executor.token or secrets.token_urlsafe(32)
+        env["MESOS_EXECUTOR_AUTHENTICATION_TOKEN"] = executor.token
     if checkpoint:
         env["MESOS_RECOVERY_TIMEOUT"] = f"{agent.master.timers.executor_recovery_timeout:g}secs"
         env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = "2secs"

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, TypeVar
 
 from pydantic import Field
 
+from mesosapi.auth import EXECUTOR_TOKEN_ENV, base_url
 from mesosapi.models import (
     AgentInfo,
     Base64Bytes,
@@ -220,6 +221,20 @@ class ExecutorEnvironment:
     recovery_timeout: float = 15 * 60.0
     subscription_backoff_max: float = 2.0
     shutdown_grace_period: float = 5.0
+    authentication_token: str | None = field(default=None, repr=False)
+    """MESOS_EXECUTOR_AUTHENTICATION_TOKEN: sent as a bearer token on every call; never shown."""
+    tls: bool = False
+    """LIBPROCESS_SSL_ENABLED: the agent speaks https (as Mesos' own executor library reads it)."""
+    ca_file: str | None = None
+    """LIBPROCESS_SSL_CA_FILE: the CA bundle that verifies the agent (None: the system's)."""
+
+    @property
+    def agent_url(self) -> str:
+        """The agent's base URL; an endpoint that names its scheme is taken as given."""
+        endpoint = self.agent_endpoint
+        if "://" not in endpoint and self.tls:
+            endpoint = f"https://{endpoint}"
+        return base_url(endpoint)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ExecutorEnvironment:
@@ -244,6 +259,9 @@ class ExecutorEnvironment:
             shutdown_grace_period=_parsed(
                 env, "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", parse_duration, default=5.0
             ),
+            authentication_token=env.get(EXECUTOR_TOKEN_ENV) or None,
+            tls=_parsed(env, "LIBPROCESS_SSL_ENABLED", parse_flag, default=False),
+            ca_file=env.get("LIBPROCESS_SSL_CA_FILE") or None,
         )
 
 

@@ -8,17 +8,20 @@ from typing import Annotated
 
 import typer
 
-from cli.mesos_files import DEFAULT_MESOS, MesosFiles, SandboxFile
+from cli.mesos_files import DEFAULT_MESOS, MesosFiles, SandboxFile, access_from_env
 from cli.options import GlobalOptions
 from cli.runtime import connect, run
 from crds.errors import CompactedError, FieldError, NotFoundError, O2Error, ValidationError
 from crds.kinds.task import TERMINAL_PHASES, Task
+from mesosapi.auth import base_url
 from store.api import Store
 
 HELP = """Print a task's output (stdout, or stderr with --stderr) from its sandbox on the agent.
 
 The file is read through the Mesos files endpoint (`/files/read`) of the master given by
---mesos (or O2_MESOS; default http://127.0.0.1:5050, the local cluster of `o2 up`). Mesos
+--mesos (or O2_MESOS: HOST:PORT, http:// or https://, the first of a list; default
+http://127.0.0.1:5050, the local cluster of `o2 up`; https is verified with $O2_MESOS_CA_FILE
+or the system CAs, and $O2_MESOS_PRINCIPAL/$O2_MESOS_SECRET are sent when set). Mesos
 has no watch for files, so -f asks for new bytes every half second; it stops once the task's
 process has ended (its status, watched in etcd, shows a final phase) and all output is shown.
 
@@ -67,12 +70,12 @@ async def _locate(files: MesosFiles, task: Task, *, name: str) -> SandboxFile:
 async def _logs(
     opts: GlobalOptions, *, name: str, mesos: str, stderr: bool, tail: int | None, follow: bool
 ) -> None:
-    if not mesos.startswith(("http://", "https://")):
-        raise ValidationError(
-            [FieldError(path="--mesos", message=f"{mesos!r}: use http://HOST:PORT")]
-        )
+    try:
+        master = base_url(mesos.split(",", maxsplit=1)[0])
+    except ValueError as exc:
+        raise ValidationError([FieldError(path="--mesos", message=str(exc))]) from exc
     stream = "stderr" if stderr else "stdout"
-    async with connect(opts) as store, MesosFiles(mesos) as files:
+    async with connect(opts) as store, MesosFiles(master, access=access_from_env()) as files:
         task = await store.get(Task, name)
         file = await _locate(files, task, name=stream)
         try:

@@ -29,8 +29,10 @@ from typing import ClassVar, Self
 
 import aiohttp
 
+from controller.mesos.access import is_misconfiguration, ssl_context, transport_error
 from controller.mesos.calls import SchedulerCalls
 from crds.errors import MesosCallError, MesosUnavailableError
+from mesosapi.auth import MesosAccess, base_url, is_tls
 from mesosapi.backoff import Backoff
 from mesosapi.models import FrameworkId, FrameworkInfo, TaskStatus
 from mesosapi.recordio import RecordIODecoder, decode_events
@@ -61,12 +63,18 @@ class _StreamEnded(Exception):
 
 
 def leader_from_location(location: str, current: str) -> str:
-    """The `host:port` a 307 points at (Mesos sends `//host:port/...`)."""
+    """The master a 307 points at (Mesos sends `//host:port/...`): `host:port`, or
+    `https://host:port` when the redirect or the current master is https (TLS is kept)."""
     loc = location.strip()
     if loc.startswith("//"):
         loc = "http:" + loc
     netloc = loc.split("://", 1)[1].split("/", 1)[0] if "://" in loc else ""
-    return netloc or current
+    if not netloc:
+        return current
+    plain = location.strip().startswith("http://")
+    if loc.startswith("https://") or (is_tls(current) and not plain):
+        return f"https://{netloc}"
+    return netloc
 
 
 class SchedulerClient(SchedulerCalls):
@@ -84,10 +92,19 @@ class SchedulerClient(SchedulerCalls):
         call_timeout: float = 10.0,
         ack_concurrency: int = 16,
         clock: Callable[[], float] = time.monotonic,
+        access: MesosAccess | None = None,
     ) -> None:
         self._masters = [masters] if isinstance(masters, str) else list(masters)
         if not self._masters:
             raise ValueError("no Mesos master given")
+        for master in self._masters:
+            base_url(master)  # ValueError for a scheme other than http/https, before any I/O
+        self._access = access or MesosAccess()
+        self._headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            **self._access.headers(),
+        }
         self._framework = framework
         self._framework_id: FrameworkId | None = framework_id or framework.id
         self._heartbeat_misses = heartbeat_misses
@@ -109,6 +126,9 @@ class SchedulerClient(SchedulerCalls):
         self._closing = False
         self.subscribe_attempts: deque[float] = deque(maxlen=1000)
         """Clock times of the latest SUBSCRIBE attempts (to measure the reconnect rate)."""
+        self._misconfigured = False
+        self.last_error: str | None = None
+        """Why the latest subscription ended or was refused (None once subscribed)."""
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -122,7 +142,8 @@ class SchedulerClient(SchedulerCalls):
     def start(self) -> None:
         if self._runner is not None:
             return
-        connector = aiohttp.TCPConnector(limit=64, force_close=False)
+        tls = ssl_context(self._access) if any(is_tls(m) for m in self._masters) else None
+        connector = aiohttp.TCPConnector(limit=64, force_close=False, ssl=tls or True)
         self._session = aiohttp.ClientSession(connector=connector)
         self._runner = asyncio.create_task(self._run(), name="mesos-scheduler-subscription")
         self._ack_workers = [
@@ -226,7 +247,10 @@ class SchedulerClient(SchedulerCalls):
             if self._clock() - started >= self._stable_after:
                 self._backoff.reset()
             delay = self._backoff.next_delay()
-            log.info(
+            self.last_error = reason
+            self._misconfigured = is_misconfiguration(reason)
+            log.log(
+                logging.ERROR if self._misconfigured else logging.INFO,
                 "Mesos subscription ended (%s); re-subscribing in %.2fs",
                 reason,
                 delay,
@@ -247,8 +271,9 @@ class SchedulerClient(SchedulerCalls):
         except _StreamEnded as exc:
             return str(exc)
         except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+            failed = self._leader
             self._rotate_master()
-            return f"{type(exc).__name__}: {exc}"
+            return transport_error(exc, base_url(failed))
         except Exception as exc:  # the loop must survive anything: log it and back off
             log.exception("Unexpected error in the Mesos subscription")
             return f"{type(exc).__name__}: {exc}"
@@ -269,9 +294,9 @@ class SchedulerClient(SchedulerCalls):
         self.subscribe_attempts.append(self._clock())
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._call_timeout)
         request = self._session.post(
-            f"http://{master}{API_PATH}",
+            base_url(master) + API_PATH,
             data=json.dumps(self._subscribe_body()),
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            headers=self._headers,
             allow_redirects=False,
             timeout=timeout,
         )
@@ -283,10 +308,27 @@ class SchedulerClient(SchedulerCalls):
             if resp.status != 200:
                 body = await resp.text()
                 self._rotate_master()
-                raise _StreamEnded(f"SUBSCRIBE refused: HTTP {resp.status} {body[:200]}")
+                raise _StreamEnded(self._refusal(master, resp.status, body))
             self._stream_id = resp.headers.get("Mesos-Stream-Id")
             await self._pump(resp)
         return None
+
+    def _refusal(self, master: str, status: int, body: str) -> str:
+        """Why SUBSCRIBE was refused; 401/403 name the principal and what to check."""
+        text = f"SUBSCRIBE refused by {base_url(master)}: HTTP {status} {body[:200]}".rstrip()
+        if status == 401:
+            who = self._access.principal
+            hint = (
+                f"principal {who!r} was not accepted: check --mesos-principal and the secret "
+                "(--mesos-secret-file / $O2_MESOS_SECRET)"
+                if who
+                else "the master requires authentication: set --mesos-principal and a secret "
+                "(--mesos-secret-file / $O2_MESOS_SECRET)"
+            )
+            return f"{text} ({hint})"
+        if status == 403:
+            return f"{text} (principal {self._access.principal!r} is not authorized)"
+        return text
 
     async def _pump(self, resp: aiohttp.ClientResponse) -> None:
         decoder = RecordIODecoder()
@@ -310,6 +352,7 @@ class SchedulerClient(SchedulerCalls):
             if event.heartbeat_interval_seconds:
                 self._heartbeat_interval = event.heartbeat_interval_seconds
             self._subscribed.set()
+            self.last_error = None
             log.info(
                 "Subscribed to Mesos",
                 extra={"framework_id": event.framework_id, "master": self._leader},
@@ -323,13 +366,9 @@ class SchedulerClient(SchedulerCalls):
         MesosCallError when the master refuses it."""
         if self._session is None or not self._subscribed.is_set() or self._stream_id is None:
             raise MesosUnavailableError(f"cannot send {call.TYPE}: not subscribed to Mesos")
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "Mesos-Stream-Id": self._stream_id,
-        }
+        headers = {**self._headers, "Mesos-Stream-Id": self._stream_id}
         body = json.dumps(encode_call(call, framework_id=self._framework_id))
-        url = f"http://{self._leader}{API_PATH}"
+        url = base_url(self._leader) + API_PATH
         timeout = aiohttp.ClientTimeout(total=self._call_timeout)
         try:
             async with self._session.post(
@@ -339,4 +378,5 @@ class SchedulerClient(SchedulerCalls):
                     text = await resp.text()
                     raise MesosCallError(call.TYPE, status=resp.status, body=text)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise MesosUnavailableError(f"{call.TYPE} to {self._leader} failed: {exc}") from exc
+            reason = transport_error(exc, base_url(self._leader))
+            raise MesosUnavailableError(f"{call.TYPE} failed: {reason}") from exc

@@ -40,6 +40,7 @@ class NodeReconciler(Reconciler):
         super().__init__(ctx)
         self.master = ctx.settings.nodes.master
         self.period = ctx.settings.nodes.poll_period
+        self.access = ctx.settings.nodes.access
 
     def jobs(self) -> Sequence[Job]:
         """The poll, when there is a master to poll."""
@@ -48,7 +49,7 @@ class NodeReconciler(Reconciler):
     async def poll(self) -> Result:
         """Read the agent list and sync the Nodes; again after the poll period."""
         try:
-            doc = await fetch_agents(self.master)
+            doc = await fetch_agents(self.master, access=self.access)
         except MesosError as exc:
             log.warning(
                 "Cannot read the agent list", extra={"master": self.master, "error": str(exc)}

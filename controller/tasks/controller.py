@@ -72,8 +72,12 @@ class TaskReconciler(Reconciler):
 
     def _client(self, framework_id: FrameworkId | None) -> SchedulerClient:
         assert self.config is not None
-        info = framework_info(self.config.name, user=os.environ.get("USER", "root") or "root")
-        return SchedulerClient(list(self.config.masters), info, framework_id=framework_id)
+        user = os.environ.get("USER", "root") or "root"
+        access = self.ctx.settings.tasks.access
+        info = framework_info(self.config.name, user=user, principal=access.principal)
+        return SchedulerClient(
+            list(self.config.masters), info, framework_id=framework_id, access=access
+        )
 
     def all_watches(self) -> list[Watch]:
         """Tasks by name, but not for the changes the driver handles alone: its own status

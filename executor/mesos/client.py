@@ -26,6 +26,7 @@ import asyncio
 import json
 import logging
 import os
+import ssl
 import time
 import uuid as uuidlib
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -34,6 +35,7 @@ from typing import ClassVar, Self
 import aiohttp
 
 from crds.errors import MesosCallError, MesosUnavailableError
+from mesosapi.auth import bearer_authorization
 from mesosapi.backoff import Backoff
 from mesosapi.executor import (
     Acknowledged,
@@ -88,7 +90,10 @@ class ExecutorClient:
         self._resend_after = resend_after
         self._call_timeout = call_timeout
         self._clock = clock
-        self._url = f"http://{env.agent_endpoint}{API_PATH}"
+        self._url = env.agent_url + API_PATH
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if env.authentication_token:
+            self._headers["Authorization"] = bearer_authorization(env.authentication_token)
         self._updates: dict[bytes, tuple[TaskStatus, float]] = {}
         self._tasks: dict[TaskId, TaskInfo] = {}
         self._queue: asyncio.Queue[ExecutorEvent | None] = asyncio.Queue()
@@ -124,7 +129,11 @@ class ExecutorClient:
 
     def start(self) -> None:
         if self._runner is None:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16))
+            tls: ssl.SSLContext | bool = True
+            if self._url.startswith("https://"):
+                tls = ssl.create_default_context(cafile=self.env.ca_file)
+            connector = aiohttp.TCPConnector(limit=16, ssl=tls)
+            self._session = aiohttp.ClientSession(connector=connector)
             self._runner = asyncio.create_task(self._run(), name="mesos-executor-subscription")
 
     async def close(self) -> None:
@@ -218,9 +227,8 @@ class ExecutorClient:
             unacknowledged_updates=[UpdateCall(status=s) for s in self.unacknowledged_updates],
         )
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._call_timeout)
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
         request = self._session.post(
-            self._url, data=self._body(call), headers=headers, timeout=timeout
+            self._url, data=self._body(call), headers=self._headers, timeout=timeout
         )
         async with asyncio.timeout(self._call_timeout):
             resp = await request
@@ -273,11 +281,10 @@ class ExecutorClient:
     async def _post(self, call: ExecutorCall) -> None:
         if self._session is None or not self._subscribed.is_set():
             raise MesosUnavailableError(f"cannot send {call.TYPE}: not subscribed to the agent")
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
         timeout = aiohttp.ClientTimeout(total=self._call_timeout)
         try:
             async with self._session.post(
-                self._url, data=self._body(call), headers=headers, timeout=timeout
+                self._url, data=self._body(call), headers=self._headers, timeout=timeout
             ) as resp:
                 if resp.status >= 300:
                     text = await resp.text()

@@ -136,3 +136,13 @@ async def test_shell_true_takes_a_rendered_argument_literally(tmp_path: Path) ->
     assert (await process.wait()).success
     assert process.stdout_path.read_text().strip() == f"got: x; touch {pwned} *"
     assert not pwned.exists()
+
+
+async def test_task_processes_do_not_inherit_the_executor_authentication_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("MESOS_EXECUTOR_AUTHENTICATION_TOKEN", "executor-only")
+    code = "import os; print(os.environ.get('MESOS_EXECUTOR_AUTHENTICATION_TOKEN', 'absent'))"
+    process = spawn("t", python_command("-c", code), sandbox=tmp_path / "t")
+    assert (await process.wait()).success
+    assert process.stdout_path.read_text().strip() == "absent"

@@ -35,10 +35,15 @@ class LocalCluster:
     port: int
     proc: subprocess.Popen[bytes]
     log_path: Path
+    scheme: str = "http"
 
     @property
     def master(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.master}"
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -60,7 +65,8 @@ async def _wait_ready(cluster: LocalCluster, *, within: float = 20.0) -> None:
             if cluster.proc.poll() is not None:
                 raise RuntimeError(f"localmesos exited early:\n{cluster.log_tail()}")
             with contextlib.suppress(aiohttp.ClientError, OSError):
-                async with s.get(f"http://{cluster.master}/version") as r:
+                # readiness only: certificate checks are what the TLS tests are about
+                async with s.get(f"{cluster.url}/version", ssl=False) as r:
                     return r.status
             return None
 
@@ -84,7 +90,8 @@ async def local_cluster(
     argv = [sys.executable, "-m", "localmesos", "--port", str(port), "--agents", str(agents)]
     argv += ["--hollow-agents", str(hollow_agents), *extra]
     proc = _spawn(argv, cwd=tmp, env=env, log_path=log_path)
-    cluster = LocalCluster(port=port, proc=proc, log_path=log_path)
+    scheme = "https" if "--ssl-cert" in extra else "http"
+    cluster = LocalCluster(port=port, proc=proc, log_path=log_path, scheme=scheme)
     try:
         await _wait_ready(cluster)
         yield cluster

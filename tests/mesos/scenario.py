@@ -6,6 +6,7 @@ import getpass
 import sys
 
 from controller.mesos import SchedulerClient
+from mesosapi.auth import MesosAccess
 from mesosapi.backoff import Backoff
 from mesosapi.models import (
     CommandInfo,
@@ -61,11 +62,19 @@ def new_client(
     framework_id: FrameworkId | None = None,
     backoff: Backoff | None = None,
     name: str = "o2-test",
+    access: MesosAccess | None = None,
 ) -> SchedulerClient:
-    info = framework_info(name, user=getpass.getuser(), failover_timeout=failover_timeout)
+    """A test framework; with `access`, FrameworkInfo.principal is its principal."""
+    info = framework_info(
+        name,
+        user=getpass.getuser(),
+        failover_timeout=failover_timeout,
+        principal=access.principal if access else None,
+    )
     return SchedulerClient(
         master,
         info,
         framework_id=framework_id,
         backoff=backoff or Backoff(initial=0.2, maximum=1.0),
+        access=access,
     )

@@ -8,6 +8,7 @@ import pytest
 
 from controller.__main__ import manager_config, parse_args
 from controller.settings import FLAGS, Settings
+from mesosapi.auth import Credentials, MesosAccess
 
 
 def test_flag_wins_over_environment_even_when_zero_and_environment_over_default() -> None:
@@ -34,10 +35,16 @@ def test_every_flag_of_the_table_is_parsed_into_the_settings(tmp_path: Path) -> 
     argv += ["--pilot-max-reclaiming", "3", "--pilot-pending-age", "12", "--pilot-reclaim", "off"]
     argv += ["--pilot-backoff-base", "13", "--pilot-backoff-max", "14"]
     argv += ["--pilot-backoff-reset", "15"]
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret\n")
+    secret.chmod(0o600)
+    argv += ["--mesos-principal", "o2", "--mesos-secret-file", str(secret)]
+    argv += ["--mesos-ca-file", "/ca.pem"]
     s = parse_args(argv, env={}).settings
     assert (s.tasks.masters, s.tasks.executor_command) == (("m:1",), "run-exec")
     assert (s.tasks.reconcile_period, s.tasks.framework_name) == (5, "o2-b")
     assert (s.nodes.master, s.nodes.poll_period) == ("m:1", 1)
+    assert s.tasks.access == s.nodes.access == MesosAccess(Credentials("o2", "s3cret"), "/ca.pem")
     assert (s.gitsource.data_dir, s.gitsource.git_timeout) == (tmp_path, 7)
     e = s.environments
     assert (e.deploy_timeout, e.transition_timeout, e.idle_ttl) == (8, 9, 10)
