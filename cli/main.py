@@ -15,6 +15,7 @@ from cli.commands import (
     delete,
     describe,
     diff,
+    etcdauth,
     get,
     logs,
     nodes,
@@ -133,6 +134,7 @@ for module in (
     nodes,
     gitops,
     config,
+    etcdauth,
     up,
     passthrough,
 ):

@@ -9,6 +9,7 @@
     ├── UnreadableObjectError        a stored value is not valid JSON or fails validation
     ├── CompactedError               a watch asked for a revision etcd has compacted: relist
     ├── StoreUnavailableError        etcd cannot be reached (after retries)
+    │   └── PermissionDeniedError    etcd refused: the etcd user's role lacks that key range
     ├── TemplateError                a `{{ }}` expression failed (role path, expression)
     ├── SourceError                  a GitSource could not be fetched or read (no credentials)
     ├── ConfigError                  a config payload does not parse or render (config, line)
@@ -121,6 +122,11 @@ class CompactedError(O2Error):
 
 class StoreUnavailableError(O2Error):
     """etcd could not be reached; the message says which endpoints were tried."""
+
+
+class PermissionDeniedError(StoreUnavailableError):
+    """etcd refused a request: the etcd user's roles do not cover that key range. A subclass of
+    StoreUnavailableError, so code that waits out an unusable etcd keeps doing so."""
 
 
 class TemplateError(O2Error):

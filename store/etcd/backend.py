@@ -166,7 +166,7 @@ class EtcdKV:
             if exc.code() in _TRANSIENT_CODES:
                 await self._rotate(generation, exc)
                 raise _Transient(exc.details()) from exc
-            raise permanent(exc) from exc
+            raise permanent(exc, user=self.conn.username) from exc
         except (
             aetcd.exceptions.ConnectionFailedError,
             aetcd.exceptions.ConnectionTimeoutError,

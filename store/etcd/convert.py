@@ -9,7 +9,13 @@ import aetcd.utils
 import grpc
 from aetcd import rpc
 
-from crds.errors import CompactedError, NotFoundError, O2Error, StoreUnavailableError
+from crds.errors import (
+    CompactedError,
+    NotFoundError,
+    O2Error,
+    PermissionDeniedError,
+    StoreUnavailableError,
+)
 from store.kv import KV, Compare, Delete, KVEvent, Op, Put
 
 
@@ -71,8 +77,16 @@ def prefix_end(prefix: bytes) -> bytes:
     return aetcd.utils.prefix_range_end(prefix)  # type: ignore[no-any-return]
 
 
-def permanent(exc: grpc.aio.AioRpcError) -> O2Error:
+def permanent(exc: grpc.aio.AioRpcError, *, user: str | None = None) -> O2Error:
+    """The O2Error for an etcd error that retrying will not fix; `user`: the etcd user."""
     details = exc.details() or ""
+    if "permission denied" in details:
+        who = f"etcd user {user!r}" if user else "an anonymous etcd client"
+        return PermissionDeniedError(
+            f"etcd refused the request ({details}): {who} has no role allowing it on these "
+            "keys; use a user whose role does (`o2 etcd-auth plan` lists them) or set "
+            "O2_ETCD_USER/O2_ETCD_PASSWORD"
+        )
     if exc.code() == grpc.StatusCode.NOT_FOUND and "lease" in details:
         return NotFoundError("lease", details)
     if exc.code() == grpc.StatusCode.OUT_OF_RANGE and "compacted" in details:

@@ -26,6 +26,7 @@ COMMANDS = [
     "start",
     "stop",
     "cordon",
+    "etcd-auth",
 ]
 
 
