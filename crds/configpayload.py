@@ -99,6 +99,10 @@ def _parse_json(data: str, config: str) -> object:
         return cast(object, json.loads(data))
     except json.JSONDecodeError as exc:
         raise ConfigError(config, f"invalid JSON: {exc.msg}", line=exc.lineno) from exc
+    except RecursionError as exc:
+        raise ConfigError(config, "invalid JSON: nested too deeply") from exc
+    except ValueError as exc:  # a number of thousands of digits
+        raise ConfigError(config, f"invalid JSON: {exc}") from exc
 
 
 def _parse_yaml(data: str, config: str) -> object:
@@ -111,6 +115,11 @@ def _parse_yaml(data: str, config: str) -> object:
         raise ConfigError(config, f"invalid YAML: {reason}", line=line) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(config, f"invalid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(config, "invalid YAML: nested too deeply") from exc
+    except (ValueError, OverflowError) as exc:  # `2024-13-01`, an integer of 5000 digits
+        reason = f"invalid YAML value: {exc} (quote the value to keep it as text)"
+        raise ConfigError(config, reason) from exc
 
 
 def _parse_ini(data: str, config: str) -> dict[str, dict[str, str]]:
