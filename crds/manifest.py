@@ -196,7 +196,7 @@ def _load(text: str, *, source: str) -> tuple[list[_Document], list[FieldError]]
     try:
         for index, data in enumerate(yaml.load_all(text, Loader=_LOADER), start=1):
             documents.extend(_expand(data, index=index))
-    except (yaml.YAMLError, RecursionError) as exc:
+    except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as exc:
         message = _TOO_DEEP if isinstance(exc, RecursionError) else _yaml_message(exc)
         return documents, [FieldError(path="", message=message, source=source, document=index + 1)]
     return documents, []
@@ -221,7 +221,11 @@ def _expand(data: object, *, index: int) -> Iterator[_Document]:
     yield _Document(index=index, path="", data=data)
 
 
-def _yaml_message(exc: yaml.YAMLError) -> str:
+def _yaml_message(exc: yaml.YAMLError | ValueError | OverflowError) -> str:
+    """Syntax errors with their position; a scalar YAML types but cannot build (a timestamp
+    like `2024-13-01`, an integer of thousands of digits) has none, so say how to fix it."""
+    if not isinstance(exc, yaml.YAMLError):
+        return f"invalid YAML value: {exc} (quote the value to keep it as text)"
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     if mark is None:

@@ -48,10 +48,20 @@ class RecordIODecoder:
                 return out
             body = bytes(self._buf[nl + 1 : end])
             del self._buf[:end]
-            record = json.loads(body)
+            record = _json(body)
             if not isinstance(record, dict):
                 raise ValueError("RecordIO: record is not a JSON object")
             out.append(record)
+
+
+def _json(body: bytes) -> object:
+    """One record's JSON; a ValueError saying why (callers end the stream on ValueError)."""
+    try:
+        return json.loads(body)
+    except RecursionError as exc:
+        raise ValueError("RecordIO: record nested too deeply") from exc
+    except ValueError as exc:
+        raise ValueError(f"RecordIO: record is not JSON: {exc}") from exc
 
 
 def decode_events(
