@@ -2,10 +2,13 @@
 
 One bare repository per source URL under a cache directory; every fetch names the URL on the
 command line, so credentials in it are never written to the repository's config. Messages
-(errors, logs) carry URLs with their userinfo stripped. Manifests are read at a commit through
-`git archive`, in memory: no work tree, nothing to clean up. Symlinks in the repository are
-never followed (an archive holds the link, not its target): they are skipped like other
-non-files, so a link cannot reach outside the repository.
+(errors, logs) carry URLs with their userinfo stripped. Manifests are read at a commit straight
+from the object store: `git ls-tree -l` lists the files under the path with their sizes, and
+only the manifest files within the bounds are read (`git cat-file --batch`): no work tree,
+nothing to clean up, and a large binary next to the manifests is never read. An oversize
+manifest is refused from its listed size before it is read; at most MAX_FILES manifests are
+read per sync. Symlinks in the repository are never followed (the tree holds the link, not its
+target): they are skipped like other non-files, so a link cannot reach outside the repository.
 """
 
 from __future__ import annotations
@@ -13,12 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import io
 import logging
 import os
 import re
 import signal
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 """As `o2 apply -f DIR` (store.apply): the files read under spec.path."""
+MAX_FILES = 20_000
+"""Manifest files one sync may read (as directory sources: MAX_ENTRIES of gitsource.source)."""
+_REGULAR = (b"100644", b"100755")
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
 _HEX = re.compile(r"^[0-9a-f]{7,40}$")
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -94,17 +98,21 @@ class GitCache:
             await self._ensure_repo(repo)
             if await self._rev_parse(repo, commit) is None:
                 await self._fetch(repo, url)
-            data = await self._run(
-                repo, "archive", "--format=tar", commit, *spec, what=f"read {path} at {commit}"
+            listing = await self._run(
+                repo, "ls-tree", "-r", "-l", "-z", commit, *spec, what=f"list {path} at {commit}"
             )
-            try:
-                return _manifests_in_tar(data, root=sub)
-            except tarfile.ReadError as exc:
-                # an empty tree archives as a lone pax header, which tarfile refuses
-                listing = await self._run(repo, "ls-tree", commit, *spec, what="list the tree")
-                if not listing.strip():
-                    return []
-                raise SourceError(f"git archive of {commit} is unreadable: {exc}") from exc
+            if not listing and sub != ".":
+                raise SourceError(f"git read {path} at {commit}: pathspec {sub!r} did not match")
+            wanted, errors = _manifest_blobs(listing, root=sub)
+            if errors:
+                raise ValidationError(errors)
+            if not wanted:
+                return []
+            ids = b"".join(oid + b"\n" for oid, _ in wanted)
+            blobs = await self._run(
+                repo, "cat-file", "--batch", what=f"read {path} at {commit}", stdin=ids
+            )
+            return _files(blobs, [name for _, name in wanted])
 
     def _lock(self, repo: Path) -> asyncio.Lock:
         return self._locks.setdefault(repo, asyncio.Lock())
@@ -149,12 +157,15 @@ class GitCache:
             return None
         return out.decode().strip() or None
 
-    async def _run(self, repo: Path | None, *args: str, what: str) -> bytes:
-        """Run git (argv, no shell, no prompt); SourceError with git's redacted message."""
+    async def _run(
+        self, repo: Path | None, *args: str, what: str, stdin: bytes | None = None
+    ) -> bytes:
+        """Run git (argv, no shell, no prompt) with `stdin`; SourceError with git's redacted
+        message."""
         argv = [self.git, *(["--git-dir", str(repo)] if repo is not None else []), *args]
         proc = await asyncio.create_subprocess_exec(
             *argv,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=_git_env(),
@@ -162,7 +173,7 @@ class GitCache:
         )
         try:
             async with asyncio.timeout(self.timeout):
-                out, err = await proc.communicate()
+                out, err = await proc.communicate(stdin)
         except TimeoutError as exc:
             await _kill(proc)
             raise SourceError(f"git {what}: timed out after {self.timeout:g}s") from exc
@@ -199,26 +210,52 @@ def clean_path(path: str) -> str:
     return "/".join(parts) or "."
 
 
-def _manifests_in_tar(data: bytes, *, root: str) -> list[ManifestFile]:
+def _manifest_blobs(
+    listing: bytes, *, root: str
+) -> tuple[list[tuple[bytes, str]], list[FieldError]]:
+    """(object id, path) of the manifest files in `git ls-tree -r -l -z` output, sorted by path,
+    and an error for each one over the size bound (from its listed size, unread)."""
+    wanted: list[tuple[bytes, str]] = []
+    errors: list[FieldError] = []
+    for entry in listing.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, raw_name = entry.partition(b"\t")
+        mode, kind, oid, size = meta.split()
+        name = raw_name.decode("utf-8", errors="replace")
+        if kind != b"blob" or mode not in _REGULAR or not _wanted(name, root=root):
+            continue
+        too_big = oversize_file(int(size), source=name)
+        if too_big is not None:
+            errors.append(too_big)
+            continue
+        wanted.append((oid, name))
+    if len(wanted) > MAX_FILES:
+        message = (
+            f"more than {MAX_FILES:,} manifest files under {root!r}: point spec.path at the "
+            "directory that holds this source's manifests"
+        )
+        errors.append(FieldError(path="", source=root, message=message))
+    return sorted(wanted, key=lambda item: item[1]), errors
+
+
+def _files(blobs: bytes, names: list[str]) -> list[ManifestFile]:
+    """The `git cat-file --batch` answer for `names` (in the order asked), as ManifestFiles."""
     files: list[ManifestFile] = []
     errors: list[FieldError] = []
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-        for member in tar:
-            if not member.isfile() or not _wanted(member.name, root=root):
-                continue
-            too_big = oversize_file(member.size, source=member.name)
-            if too_big is not None:
-                errors.append(too_big)
-                continue
-            handle = tar.extractfile(member)
-            raw = handle.read() if handle is not None else b""
-            try:
-                files.append(ManifestFile(member.name, raw.decode("utf-8")))
-            except UnicodeDecodeError as exc:
-                errors.append(FieldError(path="", source=member.name, message=f"not UTF-8: {exc}"))
+    offset = 0
+    for name in names:
+        header_end = blobs.index(b"\n", offset)
+        size = int(blobs[offset:header_end].split()[2])
+        raw = blobs[header_end + 1 : header_end + 1 + size]
+        offset = header_end + 1 + size + 1
+        try:
+            files.append(ManifestFile(name, raw.decode("utf-8")))
+        except UnicodeDecodeError as exc:
+            errors.append(FieldError(path="", source=name, message=f"not UTF-8: {exc}"))
     if errors:
         raise ValidationError(errors)
-    return sorted(files, key=lambda f: f.path)
+    return files
 
 
 def _wanted(name: str, *, root: str) -> bool:

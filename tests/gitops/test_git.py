@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from controller.gitsource.git import GitCache, redact
 from controller.gitsource.source import is_plain_directory
-from crds.errors import SourceError
+from crds.errors import SourceError, ValidationError
 from procutil import alive
 from store.embedded import free_port
 from tests.gitops.conftest import Repo
@@ -124,3 +126,26 @@ def test_only_a_local_directory_outside_git_is_a_plain_directory_source(
     assert not is_plain_directory(str(bare))
     assert not is_plain_directory(f"file://{plain}")
     assert not is_plain_directory(str(tmp_path / "missing"))
+
+
+async def test_large_files_next_to_the_manifests_are_never_read(
+    cache: GitCache, repo: Repo
+) -> None:
+    repo.write("envs/a.yaml", "a: 1\n")
+    (repo.path / "envs" / "detector-map.bin").write_bytes(os.urandom(48 * 1024 * 1024))
+    repo.write("envs/huge.yaml", "x: " + "y" * (5 * 1024 * 1024) + "\n")
+    sha = repo.commit()
+    repo.remove("envs/huge.yaml")
+    small = repo.commit()
+    url = str(repo.path)
+    with pytest.raises(ValidationError, match=r"huge\.yaml") as err:
+        await cache.read(url, sha, path="envs")
+    assert "larger than 4.0 MiB" in str(err.value)
+    tracemalloc.start()
+    try:
+        files = await cache.read(url, small, path="envs")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [f.path for f in files] == ["envs/a.yaml"]
+    assert peak < 8 * 1024 * 1024, f"read {peak / 2**20:.0f} MiB for a 5-byte manifest"
