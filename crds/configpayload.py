@@ -21,6 +21,7 @@ import jinja2
 import yaml
 
 from crds.errors import ConfigError, TemplateError
+from crds.manifest_limits import check_yaml
 from crds.templatework import OBJECT_WORK, Work, WorkBudgetError, metered
 from crds.templating import (
     ENGINE,
@@ -112,6 +113,9 @@ def _parse_json(data: str, config: str) -> object:
 
 
 def _parse_yaml(data: str, config: str) -> object:
+    broken = check_yaml(data, source=config, what="o2 config payloads")  # as manifests
+    if broken is not None:
+        raise ConfigError(config, f"invalid YAML: {broken.message}")
     try:
         return cast(object, yaml.load(data, Loader=_YAML_LOADER))
     except yaml.MarkedYAMLError as exc:

@@ -17,7 +17,7 @@ import yaml
 from pydantic_core import ErrorDetails
 
 from crds.errors import FieldError, UnreadableObjectError, ValidationError
-from crds.manifest_limits import check_yaml, oversize_file
+from crds.manifest_limits import check_yaml
 from crds.meta import API_VERSION
 from crds.resource import KindInfo, Resource, all_kinds
 from crds.suggest import did_you_mean
@@ -180,9 +180,9 @@ def _load(text: str, *, source: str) -> tuple[list[_Document], list[FieldError]]
     """
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
-        too_big = oversize_file(len(text), source=source)
-        if too_big is not None:
-            return [], [too_big]
+        broken = check_yaml(text, source=source)  # JSON is YAML: the same bounds, one scan
+        if broken is not None:
+            return [], [broken]
         try:
             return list(_expand(json.loads(text), index=1)), []
         except (ValueError, RecursionError) as exc:

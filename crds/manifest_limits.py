@@ -46,15 +46,16 @@ def oversize_file(size: int, *, source: str) -> FieldError | None:
     )
 
 
-def check_yaml(text: str, *, source: str) -> FieldError | None:
-    """The first bound `text` breaks, naming its document and line, or None.
+def check_yaml(text: str, *, source: str, what: str = "o2 manifests") -> FieldError | None:
+    """The first bound `text` breaks, naming its document and line, or None. `what` the text
+    is, for messages (ComponentConfig payloads are held to the same bounds).
 
     Syntax errors are left to the loader, which reports them with their position.
     """
     too_big = oversize_file(len(text), source=source)
     if too_big is not None:
         return too_big
-    scan = _Scan(source)
+    scan = _Scan(source, what)
     try:
         for event in yaml.parse(text, Loader=_PARSER):
             problem = scan.see(event)
@@ -68,8 +69,9 @@ def check_yaml(text: str, *, source: str) -> FieldError | None:
 class _Scan:
     """Counters for the document being read."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, what: str) -> None:
         self.source = source
+        self.what = what
         self.document = 0
         self.start = 0
         self.depth = 0
@@ -90,7 +92,7 @@ class _Scan:
             return None
         if isinstance(event, yaml.AliasEvent):
             return self._error(
-                f"YAML aliases are not allowed in o2 manifests (found *{event.anchor} at line "
+                f"YAML aliases are not allowed in {self.what} (found *{event.anchor} at line "
                 f"{line}): write the value out in full"
             )
         if isinstance(event, yaml.NodeEvent):

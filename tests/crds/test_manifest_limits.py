@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from crds.errors import ValidationError
+from crds.configpayload import parse_payload
+from crds.errors import ConfigError, ValidationError
 from crds.manifest import parse_documents
 from crds.manifest_limits import (
     MAX_DEPTH,
@@ -98,3 +99,17 @@ def test_samples_are_well_inside_the_bounds() -> None:
 
     for sample in sorted(SAMPLES.rglob("*.yaml")):
         assert check_yaml(sample.read_text(), source=str(sample)) is None
+
+
+def test_json_manifests_are_held_to_the_same_bounds() -> None:
+    deep = "[" * 100 + "]" * 100
+    with pytest.raises(ValidationError, match="nested more than 64 levels"):
+        parse_documents(deep, source="m.json")
+    many = "[" + ",".join(["1"] * 100_001) + "]"
+    with pytest.raises(ValidationError, match="more than 100,000 values"):
+        parse_documents(many, source="m.json")
+
+
+def test_yaml_config_payloads_refuse_aliases_before_building_anything() -> None:
+    with pytest.raises(ConfigError, match=r"aliases are not allowed in o2 config payloads"):
+        parse_payload("yaml", alias_bomb(), config="componentconfig/x@1")
