@@ -20,6 +20,7 @@ from crds.errors import O2Error, StoreUnavailableError, ValidationError
 
 if TYPE_CHECKING:
     from store.api import Store
+    from store.config import StoreConfig
 
 T = TypeVar("T")
 
@@ -73,12 +74,11 @@ def connection_hint(opts: GlobalOptions) -> str:
     )
 
 
-@asynccontextmanager
-async def connect(opts: GlobalOptions) -> AsyncIterator[Store]:
-    """An open store for the global options; the connection error says how to fix it."""
-    from store.config import StoreConfig, open_store
+def store_config(opts: GlobalOptions) -> StoreConfig:
+    """The etcd connection settings of the global options (flags, then the environment)."""
+    from store.config import StoreConfig
 
-    config = StoreConfig.from_env(
+    return StoreConfig.from_env(
         etcd=opts.etcd,
         prefix=opts.prefix,
         ca_file=opts.cacert,
@@ -87,6 +87,14 @@ async def connect(opts: GlobalOptions) -> AsyncIterator[Store]:
         username=opts.user,
         password=opts.password,
     )
+
+
+@asynccontextmanager
+async def connect(opts: GlobalOptions) -> AsyncIterator[Store]:
+    """An open store for the global options; the connection error says how to fix it."""
+    from store.config import open_store
+
+    config = store_config(opts)
     store = await open_store(
         replace(config, retry_timeout=CLI_RETRY_SECONDS), warn=lambda line: warn(Text(line))
     )

@@ -19,7 +19,7 @@ from rich.text import Text
 from cli.etcdauth_printers import changes_text, plan_document, plan_tables
 from cli.options import ENV_VARS, GlobalOptions
 from cli.printers import json_text
-from cli.runtime import print_out, run, warn, write_out
+from cli.runtime import print_out, run, store_config, warn, write_out
 from crds.errors import FieldError, ValidationError
 from store.authplan import ROOT, AddUser, AuthPlan, MissingPasswordError, SetPassword, plan_for
 
@@ -187,20 +187,12 @@ async def _apply(
     from dataclasses import replace
 
     from store.authplan import diff
-    from store.config import StoreConfig, plaintext_credentials_warning
+    from store.config import plaintext_credentials_warning
     from store.etcd.auth import EtcdAuthAdmin
 
     plan = plan_for(opts.prefix, gui_actions=gui_actions)
     passwords = find_passwords(plan, opts, directory=directory, read=True).values
-    config = StoreConfig.from_env(
-        etcd=opts.etcd,
-        prefix=opts.prefix,
-        ca_file=opts.cacert,
-        cert_file=opts.cert,
-        key_file=opts.key,
-        username=opts.user,
-        password=opts.password,
-    )
+    config = store_config(opts)
     async with EtcdAuthAdmin(config.connection()) as admin:
         state = await admin.state()
         if enable and not state.enabled and ROOT not in passwords:
