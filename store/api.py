@@ -192,6 +192,12 @@ class RuntimeKV(Protocol):
         """Atomically advance an integer counter (txn loop); returns the new value."""
         ...
 
+    async def allocate(self, counter: str, *, record: str, claim: str) -> int:
+        """Advance `counter` and record the value for `claim` at `record` in one txn; when
+        `record` already holds `claim`, return its value and advance nothing (exactly once per
+        claim, across retries, crashes and failover)."""
+        ...
+
     async def grant_lease(self, ttl: int) -> int: ...
 
     async def refresh_lease(self, lease_id: int) -> int:

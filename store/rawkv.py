@@ -5,6 +5,7 @@ The base of ResourceStore: every write goes through `_txn`, which adds the fence
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 
@@ -129,11 +130,30 @@ class FencedKV:
         for _ in range(INCREMENT_ATTEMPTS):
             kv, _ = await self.backend.get(key)
             current = _counter_value(key, kv)
-            guard = Compare(key, "mod", kv.mod_revision) if kv else Compare(key, "create", 0)
-            result = await self._txn([guard], [Put(key, str(current + 1).encode())])
+            result = await self._txn([_unchanged(key, kv)], [Put(key, str(current + 1).encode())])
             if result.succeeded:
                 return current + 1
         raise ConflictError("counter", key)
+
+    async def allocate(self, counter: str, *, record: str, claim: str) -> int:
+        """The number recorded at `record` for `claim`; else the counter's next value, which
+        one txn writes to the counter and, with `claim`, to `record` (compares on both keys and
+        the fence). A retry of the same claim (after a lost status write, a crash, a failover,
+        or a txn that timed out after it applied) gets the same number back; a new claim moves
+        the counter on. A `record` someone else filled with garbage is overwritten."""
+        for _ in range(INCREMENT_ATTEMPTS):
+            read = await self.backend.txn([], [Get(record), Get(counter)])
+            held, kv = read.gets
+            number = _claimed(held, claim)
+            if number is not None:
+                return number
+            number = _counter_value(counter, kv) + 1
+            value = json.dumps({"claim": claim, "number": number}).encode()
+            guards = [_unchanged(counter, kv), _unchanged(record, held)]
+            ops: list[Op] = [Put(counter, str(number).encode()), Put(record, value)]
+            if (await self._txn(guards, ops)).succeeded:
+                return number
+        raise ConflictError("counter", counter)
 
     async def grant_lease(self, ttl: int) -> int:
         return await self.backend.grant_lease(ttl)
@@ -160,6 +180,26 @@ class FencedKV:
     async def close(self) -> None:
         if self._owner:
             await self.backend.close()
+
+
+def _unchanged(key: str, kv: KV | None) -> Compare:
+    """The compare that holds while `key` is as `kv` read it (absent when None)."""
+    return Compare(key, "mod", kv.mod_revision) if kv else Compare(key, "create", 0)
+
+
+def _claimed(kv: KV | None, claim: str) -> int | None:
+    """The number an allocation record holds for `claim` (None: absent, another claim, or not a
+    record at all)."""
+    if kv is None:
+        return None
+    try:
+        held = json.loads(kv.value)
+    except ValueError:
+        return None
+    if not isinstance(held, dict) or held.get("claim") != claim:
+        return None
+    number = held.get("number")
+    return number if isinstance(number, int) and not isinstance(number, bool) else None
 
 
 def _counter_value(key: str, kv: KV | None) -> int:

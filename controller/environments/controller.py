@@ -2,8 +2,10 @@
 
 One reconcile walks at most one step of a transition (controller.environments.plan). Order of
 acts: task deletes, creates, updates (bounded concurrency); the run number from the etcd
-counter `<prefix>/runtime/run-number` (RuntimeKV.increment: a txn, so never handed out twice,
-also across failover; a number burned by a crash before the status write is simply skipped);
+counter `<prefix>/runtime/run-number` (RuntimeKV.allocate: one txn advances the counter and
+records the number for this START under `runtime/run-number-claims/<env>`, so it is never
+handed out twice and a retry of the same START, after a conflict, a crash or a failover,
+shows the same number: no gaps);
 hooks (controller.environments.hooks); the status, CAS on the environment's resourceVersion.
 A step that awaits hooks does not hold a worker: it starts them and is kept (a HookStep) until
 they end, when the hook runner requeues the environment and its next reconcile writes that
@@ -78,6 +80,9 @@ PACE_FROM = 0.02
 """Compute time (seconds) below which there is no gap (an environment of ~2,000 tasks or more
 is paced; small ones are reconciled at once)."""
 RUN_NUMBER_KEY = "runtime/run-number"
+RUN_CLAIMS_KEY = "runtime/run-number-claims"
+"""`<prefix>/runtime/run-number-claims/<environment>`: the run number allocated for the
+environment's START in progress, with its claim (written in the counter's txn)."""
 
 
 class EnvironmentReconciler(Reconciler):
@@ -97,6 +102,8 @@ class EnvironmentReconciler(Reconciler):
         self._expansions: OrderedDict[str, tuple[object, int | None, Expansion]] = OrderedDict()
         self._hook_steps: dict[str, HookStep] = {}
         """Environment name -> its step held until the hooks it awaits have ended."""
+        self._claims: set[str] = set()
+        """Environments that may have a run-number record (removed when they are deleted)."""
 
     def watches(self) -> Sequence[Watch]:
         return [
@@ -143,8 +150,13 @@ class EnvironmentReconciler(Reconciler):
         loop = asyncio.get_running_loop()
         started = loop.time()
         env = self.ctx.cache(Environment).get(key)
-        if env is None or env.metadata.deletion_timestamp is not None:
+        if env is None:
+            await self._forget(key)
             return Result()
+        if env.metadata.deletion_timestamp is not None:
+            return Result()
+        if env.status.run_number is not None or env.status.last_run_number is not None:
+            self._claims.add(key)
         now = self.ctx.clock.now()
         workflow = self.ctx.cache(Workflow).get(env.spec.workflow)
         if workflow is None:
@@ -232,15 +244,36 @@ class EnvironmentReconciler(Reconciler):
         revision = await self._write_tasks(result)
         status = result.status
         if result.allocate_run_number:
-            number = await self.ctx.kv.increment(f"{self.ctx.store.prefix}/{RUN_NUMBER_KEY}")
-            log.info("Allocated run number", extra={"environment": env.name, "run": number})
-            status = with_run_number(status, number)
+            status = with_run_number(status, await self._allocate_run_number(env))
         progress = result.transition or status.transition
         self.hooks.prune(env.metadata.uid, keep=transition_started(progress))
         step = HookStep(env, result, status, now, revision)
         for key, hook in step.keyed(result.start_hooks):
             self.hooks.start(key, hook)
         return await self._finish(step)
+
+    async def _allocate_run_number(self, env: Environment) -> int:
+        """The run number of this START: allocated once per claim (the environment's uid and
+        the last run its status shows), so a retry after a lost status write, a crash or a
+        failover shows the same number, and the next START, once this one is shown, a new one."""
+        prefix = self.ctx.store.prefix
+        previous = env.status.run_number or env.status.last_run_number or 0
+        claim = f"{env.metadata.uid}/after-run-{previous}"
+        number = await self.ctx.kv.allocate(
+            f"{prefix}/{RUN_NUMBER_KEY}",
+            record=f"{prefix}/{RUN_CLAIMS_KEY}/{env.name}",
+            claim=claim,
+        )
+        self._claims.add(env.name)
+        log.info("Allocated run number", extra={"environment": env.name, "run": number})
+        return number
+
+    async def _forget(self, name: str) -> None:
+        """Drop the run-number record of an environment that is gone (when this controller
+        knew it: records of environments deleted while no leader ran are left behind)."""
+        if name in self._claims:
+            await self.ctx.kv.delete_raw(f"{self.ctx.store.prefix}/{RUN_CLAIMS_KEY}/{name}")
+            self._claims.discard(name)
 
     async def _finish(self, step: HookStep) -> Result:
         """Write the step's status once the hooks it awaits have ended (at once when it awaits

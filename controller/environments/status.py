@@ -126,14 +126,16 @@ def _cancelled(
         message=message,
         observed_generation=env.metadata.generation,
     )
-    return base.model_copy(
-        update={
-            "transition": None,
-            "message": message,
-            "history": append_history(base.history, entry),
-            "conditions": set_condition(base.conditions, cond, now=now),
-        }
-    )
+    update: dict[str, object] = {
+        "transition": None,
+        "message": message,
+        "history": append_history(base.history, entry),
+        "conditions": set_condition(base.conditions, cond, now=now),
+    }
+    if progress.event == "START_ACTIVITY" and base.run_number is not None:
+        # cancelled after its run-number step: that run did not start, it is not the current one
+        update.update(run_number=None, last_run_number=base.run_number)
+    return base.model_copy(update=update)
 
 
 def cancelled_at_this_generation(env: Environment) -> bool:

@@ -393,7 +393,7 @@ class CrashOnFirstRunNumberWrite:
         return await self._store.update_status(obj)
 
 
-async def test_run_number_lost_in_a_crash_is_never_handed_out_again(
+async def test_run_number_lost_in_a_crash_is_shown_by_the_retry_and_never_skipped(
     harness: Harness, tmp_path: Path
 ) -> None:
     marker = tmp_path / "runs.txt"
@@ -406,7 +406,7 @@ async def test_run_number_lost_in_a_crash_is_never_handed_out_again(
     await apply_samples(harness, marker)
     env = await harness.wait_state("physics-1", "RUNNING")
     assert crashing.crashed
-    assert env.status.run_number == 2
-    assert marker.read_text() == "2\n"
+    assert env.status.run_number == 1
+    assert marker.read_text() == "1\n"
     raw = await harness.store.get_raw(f"{harness.store.prefix}/{RUN_NUMBER_KEY}")
-    assert raw is not None and raw.value == b"2"
+    assert raw is not None and raw.value == b"1"

@@ -192,7 +192,8 @@ def test_critical_before_hook_failure_cancels_and_does_not_retry_until_spec_chan
     assert "hook sor failed" in status.message
     stalled = get_condition(status.conditions, "Stalled")
     assert stalled is not None and stalled.reason == "TransitionCancelled"
-    assert status.run_number == 1
+    assert status.run_number is None and status.last_run_number == 1
+    assert status.history[-1].run_number == 1
     sim.settle()
     assert sim.env.status.history[-1].result == "Cancelled" and sim.run_counter == 1
     sim.fail_hooks.clear()
