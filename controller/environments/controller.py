@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from controller.configs.resolve import ConfigIndex
+from controller.environments.autostop import AUTO_STOP_REASON, auto_stop_message
 from controller.environments.expand import Expansion, expand
 from controller.environments.hooks import HookResult, HookRunner, HookStep, transition_started
 from controller.environments.plan import (
@@ -242,6 +243,8 @@ class EnvironmentReconciler(Reconciler):
 
     async def _act(self, env: Environment, result: Plan, *, now: datetime) -> Result:
         revision = await self._write_tasks(result)
+        if result.auto_stop:
+            return await self._auto_stop(env, result, revision)
         status = result.status
         if result.allocate_run_number:
             status = with_run_number(status, await self._allocate_run_number(env))
@@ -251,6 +254,19 @@ class EnvironmentReconciler(Reconciler):
         for key, hook in step.keyed(result.start_hooks):
             self.hooks.start(key, hook)
         return await self._finish(step)
+
+    async def _auto_stop(self, env: Environment, result: Plan, revision: int) -> Result:
+        """The run outlived its auto_stop_timeout: spec.state := CONFIGURED (a conflict retries
+        the reconcile), then the ordinary STOP_ACTIVITY (controller.environments.autostop)."""
+        limit = result.expansion.auto_stop if result.expansion is not None else None
+        spec = env.spec.model_copy(update={"state": "CONFIGURED"})
+        written = await self.ctx.store.update(env.model_copy(update={"spec": spec}))
+        message = auto_stop_message(env.status, limit or 0.0)
+        log.info("Auto stop", extra={"environment": env.name, "run": env.status.run_number})
+        self.ctx.events.event(env, reason=AUTO_STOP_REASON, message=message)
+        await self.ctx.caught_up(Task, revision)
+        await self.ctx.caught_up(Environment, written.metadata.resource_version)
+        return Result(requeue_after=0.0)
 
     async def _allocate_run_number(self, env: Environment) -> int:
         """The run number of this START: allocated once per claim (the environment's uid and
@@ -386,6 +402,8 @@ def only_waits(env: Environment, result: Plan) -> bool:
     """The plan changes no task, runs nothing and leaves the transition at its step: it waits
     for tasks (or is steady), so the next look at this environment may be paced."""
     if result.create or result.update or result.delete or result.allocate_run_number:
+        return False
+    if result.auto_stop:
         return False
     if result.start_hooks or result.await_hooks:
         return False

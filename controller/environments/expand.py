@@ -36,7 +36,7 @@ from functools import cached_property
 import pydantic
 
 from controller.configs.resolve import ConfigFunction, ConfigIndex, merge_refs
-from controller.environments.template import Scope, as_list
+from controller.environments.template import Scope, as_list, is_truthy
 from crds.duration import parse_duration
 from crds.errors import FieldError, TemplateError, ValidationError
 from crds.kinds.common import Command, Constraint
@@ -102,6 +102,9 @@ class Expansion:
     config_refs: Mapping[str, str] = field(default_factory=dict)
     """What the tasks' `config()` calls resolved to, for status.configVersions: `<component>/
     <entry>` -> comma-separated `name@version` refs (controller.configs.resolve)."""
+    auto_stop: float | None = None
+    """Seconds a run lasts before the controller stops it (`auto_stop_enabled` true and
+    `auto_stop_timeout` a duration, as the workflow's top level sets them); None: no limit."""
 
     def roles(self) -> list[str]:
         """Task role paths, in tree order."""
@@ -187,7 +190,11 @@ class _Expander:
         detectors = self._detectors(root)
         refs = merge_refs({}, self.config_refs)
         return Expansion(
-            tasks=self.tasks, hooks=tuple(self.hooks), detectors=detectors, config_refs=refs
+            tasks=self.tasks,
+            hooks=tuple(self.hooks),
+            detectors=detectors,
+            config_refs=refs,
+            auto_stop=self._auto_stop(root),
         )
 
     def hooks_only(self, previous: Expansion) -> Expansion:
@@ -198,6 +205,7 @@ class _Expander:
             hooks=tuple(self.hooks),
             detectors=previous.detectors,
             config_refs=previous.config_refs,
+            auto_stop=previous.auto_stop,
         )
 
     def _env_vars(self, path: str) -> Mapping[str, str]:
@@ -223,6 +231,22 @@ class _Expander:
         if "detectors" not in scope.names():
             return ()
         return tuple(as_list(scope.value("detectors")))
+
+    def _auto_stop(self, frame: _Frame) -> float | None:
+        """AliECS's auto stop, read where its core reads it (the top-level variables):
+        `auto_stop_enabled` true (readout-dataflow derives it: `auto_stop_timeout != 'none'`)
+        and `auto_stop_timeout` a Go duration; a timeout that is no duration is an error."""
+        scope = self._scope(frame, where="workflow")
+        names = scope.names()
+        if "auto_stop_enabled" not in names or "auto_stop_timeout" not in names:
+            return None
+        if not is_truthy(scope.value("auto_stop_enabled")):
+            return None
+        text = scope.value("auto_stop_timeout")
+        try:
+            return parse_duration(text)
+        except ValueError as exc:
+            raise _error("workflow", f"auto_stop_timeout: {exc}") from exc
 
     def _scope(self, frame: _Frame, *, where: str, bottom: tuple[Layer, ...] = ()) -> Scope:
         layers: list[Layer] = [

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from controller.configs.resolve import ConfigIndex
+from controller.environments.autostop import auto_stop
 from controller.environments.expand import Expansion, Hook, expand
 from controller.environments.machine import (
     Step,
@@ -119,6 +120,8 @@ class Plan:
     start_hooks: tuple[Hook, ...] = ()
     await_hooks: tuple[Hook, ...] = ()
     allocate_run_number: bool = False
+    auto_stop: bool = False
+    """The run reached its auto_stop_timeout: set spec.state to CONFIGURED (and write no status)."""
     notes: tuple[Note, ...] = ()
     requeue_after: float | None = None
     transition: TransitionProgress | None = None
@@ -176,7 +179,13 @@ def plan(
     status = summarize(env, status, expansion, tasks, now=now)
     status = record_config_versions(status, taskset)
     notes = (*result.notes, *_finished_notes(env.status, status))
-    return replace(result, status=status, notes=notes, expansion=expansion)
+    result = replace(result, status=status, notes=notes, expansion=expansion)
+    stop = auto_stop(env, status, expansion.auto_stop, now=now)
+    if stop.remaining is not None:
+        before = result.requeue_after
+        later = stop.remaining if before is None else min(before, stop.remaining)
+        return replace(result, requeue_after=later)
+    return replace(result, auto_stop=stop.due)
 
 
 def record_config_versions(status: EnvironmentStatus, taskset: TaskSet) -> EnvironmentStatus:

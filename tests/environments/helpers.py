@@ -125,6 +125,9 @@ class Sim:
         if p.allocate_run_number:
             self.run_counter += 1
             status = with_run_number(status, self.run_counter)
+        if p.auto_stop:  # the controller's part: the operator's STOP, from the timer
+            self.env = with_spec(self.env, state="CONFIGURED")
+            return p
         self.hooks_run.extend(p.start_hooks)
         failures = [(h, "exit code 1") for h in p.await_hooks if h.path in self.fail_hooks]
         if failures:
@@ -158,7 +161,8 @@ class Sim:
         for _ in range(limit):
             before = (self.env.status, dict(self.tasks))
             p = self.step()
-            quiet = not (p.create or p.update or p.delete or p.start_hooks or p.allocate_run_number)
+            busy = p.create or p.update or p.delete or p.start_hooks or p.allocate_run_number
+            quiet = not (busy or p.auto_stop)
             if (
                 quiet
                 and before[0].state == self.env.status.state
