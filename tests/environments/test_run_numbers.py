@@ -43,8 +43,8 @@ class RaceOnRunNumberWrite:
 
     async def update_status(self, obj: Any) -> Any:
         number = getattr(obj.status, "run_number", None)
-        racing = self.races and isinstance(obj, Environment) and number is not None
-        if racing and number not in self.shown:
+        racing = self.races and isinstance(obj, Environment)
+        if racing and isinstance(number, int) and number not in self.shown:
             self.shown.append(number)
             self.races -= 1
             await conflicting_condition_write(self._store, obj.name)
