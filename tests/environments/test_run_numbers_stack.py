@@ -5,7 +5,7 @@ manager killed with SIGKILL at random points of START now and then (and restarte
 number the Environment ever shows, read from a raw watch, must be 1, 2, ..., 200: strictly
 increasing, no gaps, no duplicates; and the etcd counter must end at 200.
 
-Real etcd, the local cluster with one hollow agent, the manager as a subprocess (3 s lease)."""
+Real etcd, the local cluster with one hollow agent, the manager as a subprocess (1 s lease)."""
 
 from __future__ import annotations
 
@@ -125,6 +125,7 @@ async def test_run_numbers_are_handed_out_exactly_once_through_conflicts_and_kil
         prefix=store.prefix,
         mesos=cluster.address,
         controllers=CONTROLLERS,
+        lease_ttl=1,  # a killed manager's successor takes over within about a second
         extra_args=("--log-level", "INFO"),
     )
     log_path = tmp_path / "manager.log"
