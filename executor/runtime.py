@@ -20,15 +20,17 @@ import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from crds.errors import ValidationError
-from executor.errors import OccError, SpawnError
+from executor.errors import OccError, OccUnavailableError, SpawnError
 from executor.launch import LaunchSpec, StatusUpdate, Timeouts
 from executor.occ.auth import TOKEN_ENV, new_token
 from executor.occ.grpc_adapter import DeviceEventInfo, OccClient, TransitionCall
 from executor.occ.states import OccState, parse_state, step_toward_done
-from executor.supervisor import ExitStatus, Process, spawn
+from executor.occ.transitioner import Step, StepReply, Transitioner, transitioner_for
+from executor.supervisor import CommandSpec, ExitStatus, Process, spawn
 from executor.tasks import (
     Action,
     MesosTaskState,
@@ -53,8 +55,12 @@ __all__ = ["LaunchSpec", "StatusUpdate", "TaskRunner", "Timeouts", "free_loopbac
 
 log = logging.getLogger(__name__)
 
-FORWARDED_EVENTS = frozenset({"END_OF_STREAM", "INTERNAL_ERROR"})
-"""Spontaneous events sent to the controller; STATE_CHANGE only updates the table."""
+CONTROL_PORT_ENV = "OCC_CONTROL_PORT"
+"""How a direct or fairmq task learns its control port (fairmq also gets `--control-port`)."""
+FORWARDED_EVENTS = {"END_OF_STREAM": "END_OF_STREAM", "TASK_INTERNAL_ERROR": "INTERNAL_ERROR"}
+"""occ_pb device events sent on to the controller, under the controller's names."""
+STARTUP_POLL = 0.1
+"""Seconds between GetState polls while a task is not yet in STANDBY (AliECS polls too)."""
 
 
 @dataclass
@@ -65,6 +71,7 @@ class _Handle:
     occ_token: str = field(default="", repr=False)
     """The secret this launch's OCC calls carry (executor.occ.auth); never logged."""
     client: OccClient | None = None
+    transitioner: Transitioner | None = None
     lifecycle: asyncio.Task[StatusUpdate] | None = None
     events: asyncio.Task[None] | None = None
     killer: asyncio.Task[None] | None = None
@@ -120,14 +127,14 @@ class TaskRunner:
         env = {**spec.env, "O2_TASK_ID": spec.task_id}
         port = spec.occ_port
         token = ""
-        if spec.control == "occ":
+        if spec.control != "basic":
             port = port or free_loopback_port()
             token = new_token()
-            env["O2_OCC_PORT"] = str(port)
+            env[CONTROL_PORT_ENV] = str(port)
             env[TOKEN_ENV] = token
-            spec = dataclasses.replace(spec, occ_port=port)
+            spec = dataclasses.replace(spec, occ_port=port, command=_with_control_port(spec, port))
         record = self.table.add(spec.task_id, control=spec.control)
-        if spec.control == "occ" and spec.occ_port and loopback_port_busy(spec.occ_port):
+        if spec.control != "basic" and spec.occ_port and loopback_port_busy(spec.occ_port):
             # Something else would answer our OCC calls (and the task could not serve them).
             message = f"OCC port {spec.occ_port} is already in use on this host"
             self.table.mark_exited(spec.task_id, exit_code=None, signal=None, message=message)
@@ -159,9 +166,12 @@ class TaskRunner:
         """Wait for GetState == STANDBY, the process's exit, or the startup timeout."""
         assert handle.spec.occ_port is not None
         client = handle.client = OccClient(handle.spec.occ_port, token=handle.occ_token)
+        transitioner = handle.transitioner = transitioner_for(
+            handle.spec.control, partial(_send_step, client, deadline=self.timeouts.kill_step)
+        )
         loop = asyncio.get_running_loop()
         asking = loop.create_task(
-            client.get_state(deadline=self.timeouts.startup, wait_for_ready=True)
+            poll_for_standby(client, transitioner, deadline=self.timeouts.startup)
         )
         exiting = loop.create_task(handle.process.wait())
         await asyncio.wait({asking, exiting}, return_when=asyncio.FIRST_COMPLETED)
@@ -172,7 +182,7 @@ class TaskRunner:
                 handle.startup_failure = "exited during startup"
             return False
         try:
-            verdict = startup_verdict(asking.result().state)
+            verdict = startup_verdict(asking.result())
         except OccError as exc:
             handle.startup_failure = f"OCC not ready within {self.timeouts.startup}s ({exc})"
         else:
@@ -196,14 +206,15 @@ class TaskRunner:
             log.warning("Event stream broke", extra={"task": task_id, "error": str(exc)})
 
     def _on_device_event(self, task_id: str, event: DeviceEventInfo) -> None:
-        if event.state:
-            self.table.set_state(task_id, event.state)
-        if event.type in FORWARDED_EVENTS and self._on_event is not None:
-            self._on_event(
-                DeviceEventMessage(
-                    task_id=task_id, event=event.type, state=event.state, message=event.message
-                )
-            )
+        name = FORWARDED_EVENTS.get(event.type)
+        if name is None:
+            return
+        if name == "INTERNAL_ERROR":  # the task went to ERROR on its own
+            self.table.set_state(task_id, OccState.ERROR)
+        record = self.table.get(task_id)
+        state = record.state if record is not None else ""
+        if self._on_event is not None:
+            self._on_event(DeviceEventMessage(task_id=task_id, event=name, state=state))
 
     async def _finish(self, handle: _Handle, status: ExitStatus) -> StatusUpdate:
         task_id = handle.spec.task_id
@@ -212,7 +223,7 @@ class TaskRunner:
             await asyncio.gather(handle.events, return_exceptions=True)
         # OCC calls still out get UNAVAILABLE from the dead process; let them end before closing
         # the channel. (A basic task's in-flight EXIT waits for this very lifecycle: skip it.)
-        calls = handle.inflight.values() if handle.spec.control == "occ" else ()
+        calls = handle.inflight.values() if handle.spec.control != "basic" else ()
         busy = [*calls, *([handle.walk] if handle.walk else [])]
         if busy:
             await asyncio.wait(busy)
@@ -338,15 +349,13 @@ class TaskRunner:
     ) -> TransitionResult:
         if after is not None:
             await asyncio.wait({after})
-        assert handle.client is not None
-        call = TransitionCall(
-            event=item.event,
-            arguments=item.arguments,
-            src_state=item.src_state,
-            transition_id=item.transition_id,
+        assert handle.transitioner is not None
+        transitioner = transitioner_for(
+            handle.spec.control, partial(_send_step, handle.client, deadline=deadline)
         )
+        src = (item.src_state or handle.record.state).upper()
         try:
-            outcome = await handle.client.transition(call, deadline=deadline)
+            outcome = await transitioner.commit(event=item.event, src=src, arguments=item.arguments)
         except OccError as exc:
             result = _result(item, ok=False, state=handle.record.state, message=str(exc))
             result = result.model_copy(update={"retryable": True})
@@ -397,8 +406,8 @@ class TaskRunner:
         await asyncio.shield(handle.killer)
 
     async def _kill_ladder(self, handle: _Handle, *, grace: float) -> None:
-        if handle.client is not None and handle.record.phase == "running":
-            walk = self._walk_to_done(handle, handle.client)
+        if handle.transitioner is not None and handle.record.phase == "running":
+            walk = self._walk_to_done(handle, handle.transitioner)
             handle.walk = asyncio.get_running_loop().create_task(walk)
             await asyncio.wait({handle.walk})
             if handle.record.state == OccState.DONE:
@@ -410,22 +419,21 @@ class TaskRunner:
         assert handle.lifecycle is not None
         await asyncio.wait({handle.lifecycle})
 
-    async def _walk_to_done(self, handle: _Handle, client: OccClient) -> None:
+    async def _walk_to_done(self, handle: _Handle, transitioner: Transitioner) -> None:
         for _ in range(len(OccState)):
             state = parse_state(handle.record.state)
             event = step_toward_done(state) if state else None
-            if event is None:
+            if event is None or state is None:
                 return
             try:
-                outcome = await client.transition(
-                    TransitionCall(event=event.value), deadline=self.timeouts.kill_step
-                )
+                outcome = await transitioner.commit(event=event.value, src=state, arguments={})
             except OccError as exc:
                 log.warning(
                     "Kill step failed", extra={"task": handle.spec.task_id, "err": str(exc)}
                 )
                 return
-            self.table.set_state(handle.spec.task_id, outcome.state)
+            if outcome.state:
+                self.table.set_state(handle.spec.task_id, outcome.state)
             if not outcome.ok:
                 return
 
@@ -445,6 +453,44 @@ class TaskRunner:
         lifecycles = [h.lifecycle for h in self._handles.values() if h.lifecycle is not None]
         if lifecycles:
             await asyncio.wait(lifecycles)
+
+
+def _with_control_port(spec: LaunchSpec, port: int) -> CommandSpec:
+    """A fairmq device also gets `--control-port N` on its command line, as AliECS adds it."""
+    if spec.control != "fairmq":
+        return spec.command
+    arguments = (*spec.command.arguments, "--control-port", str(port))
+    return dataclasses.replace(spec.command, arguments=arguments)
+
+
+async def _send_step(client: OccClient | None, step: Step, *, deadline: float) -> StepReply:
+    if client is None:
+        raise OccUnavailableError("task", "no OCC channel to the task")
+    outcome = await client.transition(
+        TransitionCall(event=step.event, arguments=step.arguments, src_state=step.src),
+        deadline=deadline,
+    )
+    return StepReply(
+        state=outcome.state, ok=outcome.ok, trigger=outcome.trigger, event=outcome.event
+    )
+
+
+async def poll_for_standby(
+    client: OccClient, transitioner: Transitioner, *, deadline: float
+) -> str:
+    """Poll GetState until the task is in STANDBY (in its mode's terms), ERROR or DONE, as
+    AliECS's executor does; returns that o2 state. Raises OccError when `deadline` runs out."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    while True:
+        left = max(end - loop.time(), 0.001)
+        info = await client.get_state(deadline=left, wait_for_ready=True)
+        state = transitioner.from_device_state(info.state)
+        if state in (OccState.STANDBY, OccState.ERROR, OccState.DONE):
+            return state
+        if loop.time() + STARTUP_POLL >= end:
+            return info.state or state
+        await asyncio.sleep(STARTUP_POLL)
 
 
 async def _ready(result: TransitionResult) -> TransitionResult:

@@ -17,7 +17,7 @@ class TaskClassSpec(O2Model):
 
     command: Command
     """The program and its argv; values may hold `{{ }}` templates resolved per task."""
-    control: ControlMode = "occ"
+    control: ControlMode = "direct"
     """`occ`: the process serves the OCC gRPC state machine; `basic`: a plain command whose
     running means RUNNING, exit 0 DONE, any other exit ERROR."""
     wants: Wants = Field(default_factory=Wants)
