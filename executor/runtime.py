@@ -17,20 +17,27 @@ import contextlib
 import dataclasses
 import logging
 import signal
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from crds.errors import ValidationError
-from executor.errors import OccError, OccUnavailableError, SpawnError
+from executor.errors import OccError, SpawnError
 from executor.launch import LaunchSpec, StatusUpdate, Timeouts
 from executor.occ.auth import TOKEN_ENV, new_token
-from executor.occ.grpc_adapter import DeviceEventInfo, OccClient, TransitionCall
+from executor.occ.grpc_adapter import DeviceEventInfo, OccClient
 from executor.occ.states import OccState, parse_state, step_toward_done
-from executor.occ.transitioner import Step, StepReply, Transitioner, transitioner_for
-from executor.supervisor import CommandSpec, ExitStatus, Process, spawn
+from executor.occ.transitioner import Transitioner, transitioner_for
+from executor.occlink import (
+    CONTROL_PORT_ENV,
+    free_loopback_port,
+    loopback_port_busy,
+    poll_for_standby,
+    send_step,
+    with_control_port,
+)
+from executor.supervisor import ExitStatus, Process, spawn
 from executor.tasks import (
     Action,
     MesosTaskState,
@@ -55,12 +62,8 @@ __all__ = ["LaunchSpec", "StatusUpdate", "TaskRunner", "Timeouts", "free_loopbac
 
 log = logging.getLogger(__name__)
 
-CONTROL_PORT_ENV = "OCC_CONTROL_PORT"
-"""How a direct or fairmq task learns its control port (fairmq also gets `--control-port`)."""
 FORWARDED_EVENTS = {"END_OF_STREAM": "END_OF_STREAM", "TASK_INTERNAL_ERROR": "INTERNAL_ERROR"}
 """occ_pb device events sent on to the controller, under the controller's names."""
-STARTUP_POLL = 0.1
-"""Seconds between GetState polls while a task is not yet in STANDBY (AliECS polls too)."""
 
 
 @dataclass
@@ -78,27 +81,6 @@ class _Handle:
     walk: asyncio.Task[None] | None = None
     startup_failure: str = ""
     inflight: dict[str, asyncio.Task[TransitionResult]] = field(default_factory=dict)
-
-
-def free_loopback_port() -> int:
-    """A port free right now on 127.0.0.1 (small race; Mesos-allocated ports avoid it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def loopback_port_busy(port: int) -> bool:
-    """True when something listens on 127.0.0.1:`port` (or the wildcard) right now.
-
-    SO_REUSEADDR so that a port left in TIME_WAIT by an earlier task does not count as busy.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
 
 
 class TaskRunner:
@@ -132,7 +114,7 @@ class TaskRunner:
             token = new_token()
             env[CONTROL_PORT_ENV] = str(port)
             env[TOKEN_ENV] = token
-            spec = dataclasses.replace(spec, occ_port=port, command=_with_control_port(spec, port))
+            spec = dataclasses.replace(spec, occ_port=port, command=with_control_port(spec, port))
         record = self.table.add(spec.task_id, control=spec.control)
         if spec.control != "basic" and spec.occ_port and loopback_port_busy(spec.occ_port):
             # Something else would answer our OCC calls (and the task could not serve them).
@@ -167,7 +149,7 @@ class TaskRunner:
         assert handle.spec.occ_port is not None
         client = handle.client = OccClient(handle.spec.occ_port, token=handle.occ_token)
         transitioner = handle.transitioner = transitioner_for(
-            handle.spec.control, partial(_send_step, client, deadline=self.timeouts.kill_step)
+            handle.spec.control, partial(send_step, client, deadline=self.timeouts.kill_step)
         )
         loop = asyncio.get_running_loop()
         asking = loop.create_task(
@@ -351,7 +333,7 @@ class TaskRunner:
             await asyncio.wait({after})
         assert handle.transitioner is not None
         transitioner = transitioner_for(
-            handle.spec.control, partial(_send_step, handle.client, deadline=deadline)
+            handle.spec.control, partial(send_step, handle.client, deadline=deadline)
         )
         src = (item.src_state or handle.record.state).upper()
         try:
@@ -453,44 +435,6 @@ class TaskRunner:
         lifecycles = [h.lifecycle for h in self._handles.values() if h.lifecycle is not None]
         if lifecycles:
             await asyncio.wait(lifecycles)
-
-
-def _with_control_port(spec: LaunchSpec, port: int) -> CommandSpec:
-    """A fairmq device also gets `--control-port N` on its command line, as AliECS adds it."""
-    if spec.control != "fairmq":
-        return spec.command
-    arguments = (*spec.command.arguments, "--control-port", str(port))
-    return dataclasses.replace(spec.command, arguments=arguments)
-
-
-async def _send_step(client: OccClient | None, step: Step, *, deadline: float) -> StepReply:
-    if client is None:
-        raise OccUnavailableError("task", "no OCC channel to the task")
-    outcome = await client.transition(
-        TransitionCall(event=step.event, arguments=step.arguments, src_state=step.src),
-        deadline=deadline,
-    )
-    return StepReply(
-        state=outcome.state, ok=outcome.ok, trigger=outcome.trigger, event=outcome.event
-    )
-
-
-async def poll_for_standby(
-    client: OccClient, transitioner: Transitioner, *, deadline: float
-) -> str:
-    """Poll GetState until the task is in STANDBY (in its mode's terms), ERROR or DONE, as
-    AliECS's executor does; returns that o2 state. Raises OccError when `deadline` runs out."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline
-    while True:
-        left = max(end - loop.time(), 0.001)
-        info = await client.get_state(deadline=left, wait_for_ready=True)
-        state = transitioner.from_device_state(info.state)
-        if state in (OccState.STANDBY, OccState.ERROR, OccState.DONE):
-            return state
-        if loop.time() + STARTUP_POLL >= end:
-            return info.state or state
-        await asyncio.sleep(STARTUP_POLL)
 
 
 async def _ready(result: TransitionResult) -> TransitionResult:
