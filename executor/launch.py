@@ -18,7 +18,7 @@ class LaunchSpec:
     command: CommandSpec
     sandbox: Path
     """This task's own directory (cwd, stdout, stderr)."""
-    control: ControlMode = "occ"
+    control: ControlMode = "direct"
     occ_port: int | None = None
     """The control port from the offer; None picks a free loopback port (local use, tests)."""
     env: Mapping[str, str] = field(default_factory=dict)

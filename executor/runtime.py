@@ -17,17 +17,26 @@ import contextlib
 import dataclasses
 import logging
 import signal
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from crds.errors import ValidationError
 from executor.errors import OccError, SpawnError
 from executor.launch import LaunchSpec, StatusUpdate, Timeouts
 from executor.occ.auth import TOKEN_ENV, new_token
-from executor.occ.grpc_adapter import DeviceEventInfo, OccClient, TransitionCall
+from executor.occ.grpc_adapter import DeviceEventInfo, OccClient
 from executor.occ.states import OccState, parse_state, step_toward_done
+from executor.occ.transitioner import Transitioner, transitioner_for
+from executor.occlink import (
+    CONTROL_PORT_ENV,
+    free_loopback_port,
+    loopback_port_busy,
+    poll_for_standby,
+    send_step,
+    with_control_port,
+)
 from executor.supervisor import ExitStatus, Process, spawn
 from executor.tasks import (
     Action,
@@ -53,8 +62,8 @@ __all__ = ["LaunchSpec", "StatusUpdate", "TaskRunner", "Timeouts", "free_loopbac
 
 log = logging.getLogger(__name__)
 
-FORWARDED_EVENTS = frozenset({"END_OF_STREAM", "INTERNAL_ERROR"})
-"""Spontaneous events sent to the controller; STATE_CHANGE only updates the table."""
+FORWARDED_EVENTS = {"END_OF_STREAM": "END_OF_STREAM", "TASK_INTERNAL_ERROR": "INTERNAL_ERROR"}
+"""occ_pb device events sent on to the controller, under the controller's names."""
 
 
 @dataclass
@@ -65,33 +74,13 @@ class _Handle:
     occ_token: str = field(default="", repr=False)
     """The secret this launch's OCC calls carry (executor.occ.auth); never logged."""
     client: OccClient | None = None
+    transitioner: Transitioner | None = None
     lifecycle: asyncio.Task[StatusUpdate] | None = None
     events: asyncio.Task[None] | None = None
     killer: asyncio.Task[None] | None = None
     walk: asyncio.Task[None] | None = None
     startup_failure: str = ""
     inflight: dict[str, asyncio.Task[TransitionResult]] = field(default_factory=dict)
-
-
-def free_loopback_port() -> int:
-    """A port free right now on 127.0.0.1 (small race; Mesos-allocated ports avoid it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def loopback_port_busy(port: int) -> bool:
-    """True when something listens on 127.0.0.1:`port` (or the wildcard) right now.
-
-    SO_REUSEADDR so that a port left in TIME_WAIT by an earlier task does not count as busy.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
 
 
 class TaskRunner:
@@ -120,14 +109,14 @@ class TaskRunner:
         env = {**spec.env, "O2_TASK_ID": spec.task_id}
         port = spec.occ_port
         token = ""
-        if spec.control == "occ":
+        if spec.control != "basic":
             port = port or free_loopback_port()
             token = new_token()
-            env["O2_OCC_PORT"] = str(port)
+            env[CONTROL_PORT_ENV] = str(port)
             env[TOKEN_ENV] = token
-            spec = dataclasses.replace(spec, occ_port=port)
+            spec = dataclasses.replace(spec, occ_port=port, command=with_control_port(spec, port))
         record = self.table.add(spec.task_id, control=spec.control)
-        if spec.control == "occ" and spec.occ_port and loopback_port_busy(spec.occ_port):
+        if spec.control != "basic" and spec.occ_port and loopback_port_busy(spec.occ_port):
             # Something else would answer our OCC calls (and the task could not serve them).
             message = f"OCC port {spec.occ_port} is already in use on this host"
             self.table.mark_exited(spec.task_id, exit_code=None, signal=None, message=message)
@@ -159,9 +148,12 @@ class TaskRunner:
         """Wait for GetState == STANDBY, the process's exit, or the startup timeout."""
         assert handle.spec.occ_port is not None
         client = handle.client = OccClient(handle.spec.occ_port, token=handle.occ_token)
+        transitioner = handle.transitioner = transitioner_for(
+            handle.spec.control, partial(send_step, client, deadline=self.timeouts.kill_step)
+        )
         loop = asyncio.get_running_loop()
         asking = loop.create_task(
-            client.get_state(deadline=self.timeouts.startup, wait_for_ready=True)
+            poll_for_standby(client, transitioner, deadline=self.timeouts.startup)
         )
         exiting = loop.create_task(handle.process.wait())
         await asyncio.wait({asking, exiting}, return_when=asyncio.FIRST_COMPLETED)
@@ -172,7 +164,7 @@ class TaskRunner:
                 handle.startup_failure = "exited during startup"
             return False
         try:
-            verdict = startup_verdict(asking.result().state)
+            verdict = startup_verdict(asking.result())
         except OccError as exc:
             handle.startup_failure = f"OCC not ready within {self.timeouts.startup}s ({exc})"
         else:
@@ -196,14 +188,15 @@ class TaskRunner:
             log.warning("Event stream broke", extra={"task": task_id, "error": str(exc)})
 
     def _on_device_event(self, task_id: str, event: DeviceEventInfo) -> None:
-        if event.state:
-            self.table.set_state(task_id, event.state)
-        if event.type in FORWARDED_EVENTS and self._on_event is not None:
-            self._on_event(
-                DeviceEventMessage(
-                    task_id=task_id, event=event.type, state=event.state, message=event.message
-                )
-            )
+        name = FORWARDED_EVENTS.get(event.type)
+        if name is None:
+            return
+        if name == "INTERNAL_ERROR":  # the task went to ERROR on its own
+            self.table.set_state(task_id, OccState.ERROR)
+        record = self.table.get(task_id)
+        state = record.state if record is not None else ""
+        if self._on_event is not None:
+            self._on_event(DeviceEventMessage(task_id=task_id, event=name, state=state))
 
     async def _finish(self, handle: _Handle, status: ExitStatus) -> StatusUpdate:
         task_id = handle.spec.task_id
@@ -212,7 +205,7 @@ class TaskRunner:
             await asyncio.gather(handle.events, return_exceptions=True)
         # OCC calls still out get UNAVAILABLE from the dead process; let them end before closing
         # the channel. (A basic task's in-flight EXIT waits for this very lifecycle: skip it.)
-        calls = handle.inflight.values() if handle.spec.control == "occ" else ()
+        calls = handle.inflight.values() if handle.spec.control != "basic" else ()
         busy = [*calls, *([handle.walk] if handle.walk else [])]
         if busy:
             await asyncio.wait(busy)
@@ -338,15 +331,13 @@ class TaskRunner:
     ) -> TransitionResult:
         if after is not None:
             await asyncio.wait({after})
-        assert handle.client is not None
-        call = TransitionCall(
-            event=item.event,
-            arguments=item.arguments,
-            src_state=item.src_state,
-            transition_id=item.transition_id,
+        assert handle.transitioner is not None
+        transitioner = transitioner_for(
+            handle.spec.control, partial(send_step, handle.client, deadline=deadline)
         )
+        src = (item.src_state or handle.record.state).upper()
         try:
-            outcome = await handle.client.transition(call, deadline=deadline)
+            outcome = await transitioner.commit(event=item.event, src=src, arguments=item.arguments)
         except OccError as exc:
             result = _result(item, ok=False, state=handle.record.state, message=str(exc))
             result = result.model_copy(update={"retryable": True})
@@ -397,8 +388,8 @@ class TaskRunner:
         await asyncio.shield(handle.killer)
 
     async def _kill_ladder(self, handle: _Handle, *, grace: float) -> None:
-        if handle.client is not None and handle.record.phase == "running":
-            walk = self._walk_to_done(handle, handle.client)
+        if handle.transitioner is not None and handle.record.phase == "running":
+            walk = self._walk_to_done(handle, handle.transitioner)
             handle.walk = asyncio.get_running_loop().create_task(walk)
             await asyncio.wait({handle.walk})
             if handle.record.state == OccState.DONE:
@@ -410,22 +401,21 @@ class TaskRunner:
         assert handle.lifecycle is not None
         await asyncio.wait({handle.lifecycle})
 
-    async def _walk_to_done(self, handle: _Handle, client: OccClient) -> None:
+    async def _walk_to_done(self, handle: _Handle, transitioner: Transitioner) -> None:
         for _ in range(len(OccState)):
             state = parse_state(handle.record.state)
             event = step_toward_done(state) if state else None
-            if event is None:
+            if event is None or state is None:
                 return
             try:
-                outcome = await client.transition(
-                    TransitionCall(event=event.value), deadline=self.timeouts.kill_step
-                )
+                outcome = await transitioner.commit(event=event.value, src=state, arguments={})
             except OccError as exc:
                 log.warning(
                     "Kill step failed", extra={"task": handle.spec.task_id, "err": str(exc)}
                 )
                 return
-            self.table.set_state(handle.spec.task_id, outcome.state)
+            if outcome.state:
+                self.table.set_state(handle.spec.task_id, outcome.state)
             if not outcome.ok:
                 return
 

@@ -135,8 +135,17 @@ async def run_basic(*, detector: str, rate: float, duration: float | None, exit_
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="o2-sample-task", description=__doc__)
     parser.add_argument("--detector", default="TST", help="detector name shown in the logs")
-    parser.add_argument("--control", choices=["occ", "basic"], default="occ")
-    parser.add_argument("--port", type=int, default=None, help="OCC port (default $O2_OCC_PORT)")
+    parser.add_argument(
+        "--control", choices=["direct", "occ", "basic"], default="direct", help="occ = direct"
+    )
+    parser.add_argument(
+        "--control-port",
+        "--port",
+        dest="port",
+        type=int,
+        default=None,
+        help="OCC port (default $OCC_CONTROL_PORT)",
+    )
     parser.add_argument("--eos-after", type=float, default=None, help="END_OF_STREAM after s")
     parser.add_argument("--fail-after", type=float, default=None, help="go to ERROR after s")
     parser.add_argument("--tick", type=float, default=TICK_SECONDS, help="progress line every s")

@@ -1,13 +1,17 @@
 """The o2 task SDK: a task program subclasses `OccTask`, and `run()` serves it over OCC.
 
-The SDK enforces the OCC state machine (executor.occ.states): an illegal event is answered
-with ok=false and the state unchanged; a hook that raises puts the task in ERROR and sends an
-INTERNAL_ERROR event. Transitions run one at a time; a repeated transition id gets the earlier
-reply without running the hook again.
+The task serves AliECS's `occ_pb.Occ` as an OCClib (`direct` control mode) task does, so the
+o2 executor and AliECS's both drive it. The SDK enforces the OCC state machine
+(executor.occ.states): an illegal event, or a `srcState` that is not the task's state, is
+answered with ok=false and the state unchanged; a hook that raises puts the task in ERROR and
+sends a TASK_INTERNAL_ERROR event. Transitions run one at a time (the executor answers repeated
+transition ids itself). Arguments arrive as ConfigEntry pairs: the properties at CONFIGURE,
+`runNumber` and the other run values at START.
 
 Port handshake with the executor: the executor allocates the task's control port (a Mesos
-port from the offer) and passes it as `O2_OCC_PORT` (AliECS' `OCC_CONTROL_PORT` is accepted
-too). When neither is set, or the value is 0, the task binds a free port; if
+port from the offer) and passes it as `OCC_CONTROL_PORT`, as AliECS does (`--control-port` of
+o2-sample-task, and the deprecated `O2_OCC_PORT`, work too). When none is set, or the value
+is 0, the task binds a free port; if
 `O2_OCC_PORT_FILE` is set it writes the bound port there (atomically), which is how a task
 started by hand tells its port to a tool. SIGTERM and SIGINT end the task gracefully: on_stop
 when RUNNING, then on_exit, then the server closes and the process exits 0.
@@ -27,7 +31,6 @@ import inspect
 import logging
 import os
 import signal
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
@@ -43,10 +46,9 @@ from executor.occ.states import OccEvent, OccState, legal_events, next_state, pa
 
 log = logging.getLogger(__name__)
 
-PORT_ENV = "O2_OCC_PORT"
-PORT_ENV_ALIECS = "OCC_CONTROL_PORT"
+PORT_ENV = "OCC_CONTROL_PORT"
+PORT_ENV_DEPRECATED = "O2_OCC_PORT"
 PORT_FILE_ENV = "O2_OCC_PORT_FILE"
-REMEMBERED_REPLIES = 256
 
 HookResult = Awaitable[None] | None
 
@@ -61,7 +63,8 @@ class OccTask:
         return None
 
     def on_start(self, run_number: int | None) -> HookResult:
-        """START: `run_number` comes from the `run_number` argument, when given."""
+        """START: `run_number` comes from the `runNumber` (or `run_number`) argument; all START
+        arguments are in `self.machine.last_arguments`."""
         return None
 
     def on_stop(self) -> HookResult:
@@ -87,13 +90,13 @@ class OccTask:
             self.machine.emit("END_OF_STREAM", message)
 
     def fail(self, message: str) -> None:
-        """A spontaneous internal error: move to ERROR and send INTERNAL_ERROR."""
+        """A spontaneous internal error: move to ERROR and send TASK_INTERNAL_ERROR."""
         if self.machine:
             self.machine.fail(message)
 
 
 def _run_number(arguments: Mapping[str, str]) -> int | None:
-    raw = arguments.get("run_number") or arguments.get("runNumber")
+    raw = arguments.get("runNumber") or arguments.get("run_number")
     try:
         return int(raw) if raw else None
     except ValueError:
@@ -111,8 +114,8 @@ class OccMachine:
         self.subscribed = asyncio.Event()
         """Set once an event stream is open (the executor listens)."""
         self._lock = asyncio.Lock()
-        self._replies: OrderedDict[str, TransitionOutcome] = OrderedDict()
         self._subscribers: list[asyncio.Queue[DeviceEventInfo | None]] = []
+        self._watchers: list[asyncio.Queue[str | None]] = []
         task.machine = self
 
     def get_state(self) -> StateInfo:
@@ -130,53 +133,65 @@ class OccMachine:
         finally:
             self._subscribers.remove(queue)
 
+    async def watch_states(self) -> AsyncIterator[str]:
+        """StateStream: the current state, then every state change until DONE."""
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        queue.put_nowait(self.state.value)
+        self._watchers.append(queue)
+        try:
+            while (state := await queue.get()) is not None:
+                yield state
+        finally:
+            self._watchers.remove(queue)
+
     def emit(self, event_type: str, message: str = "") -> None:
-        event = DeviceEventInfo(type=event_type, message=message, state=self.state.value)
+        """Send a device event; occ_pb events carry no text, so `message` is only logged."""
+        log.info("Device event", extra={"event": event_type, "detail": message})
+        event = DeviceEventInfo(type=event_type)
         for queue in self._subscribers:
             queue.put_nowait(event)
+
+    def _set_state(self, state: OccState) -> None:
+        self.state = state
+        for queue in self._watchers:
+            queue.put_nowait(state.value)
 
     def fail(self, message: str) -> None:
         if self.state is OccState.DONE:
             return
-        self.state = OccState.ERROR
+        self._set_state(OccState.ERROR)
         log.error("Task failed", extra={"reason": message})
-        self.emit("INTERNAL_ERROR", message)
+        self.emit("TASK_INTERNAL_ERROR", message)
 
     async def transition(self, call: TransitionCall) -> TransitionOutcome:
         async with self._lock:
-            if call.transition_id and call.transition_id in self._replies:
-                return self._replies[call.transition_id]
-            outcome = await self._run(call)
-            if call.transition_id:
-                self._replies[call.transition_id] = outcome
-                while len(self._replies) > REMEMBERED_REPLIES:
-                    self._replies.popitem(last=False)
-            return outcome
+            return await self._run(call)
 
     async def _run(self, call: TransitionCall) -> TransitionOutcome:
         event = parse_event(call.event)
         if call.src_state and call.src_state.upper() != self.state.value:
-            return self._refuse(f"task is {self.state.value}, not {call.src_state.upper()}")
+            return self._refuse(call, f"task is {self.state.value}, not {call.src_state.upper()}")
         target = next_state(self.state, event) if event else None
         if event is None or target is None:
             legal = ", ".join(legal_events(self.state)) or "none"
             return self._refuse(
-                f"{call.event} is not allowed in {self.state.value} (legal: {legal})"
+                call, f"{call.event} is not allowed in {self.state.value} (legal: {legal})"
             )
         self.last_arguments = dict(call.arguments)
         try:
             await self._hook(event, call.arguments)
         except Exception as exc:
             self.fail(f"{event.value} failed: {exc!r}")
-            return TransitionOutcome(state=self.state.value, ok=False, message=str(exc))
-        self.state = target
-        self.emit("STATE_CHANGE", event.value)
+            return TransitionOutcome(state=self.state.value, ok=False, event=call.event)
+        self._set_state(target)
         if target is OccState.DONE:
             self._finish()
-        return TransitionOutcome(state=self.state.value, ok=True)
+        return TransitionOutcome(state=self.state.value, ok=True, event=call.event)
 
-    def _refuse(self, message: str) -> TransitionOutcome:
-        return TransitionOutcome(state=self.state.value, ok=False, message=message)
+    def _refuse(self, call: TransitionCall, message: str) -> TransitionOutcome:
+        """ok=false, state unchanged; the reason is only logged (TransitionReply has no text)."""
+        log.warning("Refused transition", extra={"event": call.event, "reason": message})
+        return TransitionOutcome(state=self.state.value, ok=False, event=call.event)
 
     async def _hook(self, event: OccEvent, arguments: Mapping[str, str]) -> None:
         task = self.task
@@ -203,21 +218,22 @@ class OccMachine:
                 if self.state is OccState.RUNNING:
                     await self._hook(OccEvent.STOP, {})
                 await self._hook(OccEvent.EXIT, {})
-            self.state = OccState.DONE
-            self.emit("STATE_CHANGE", "terminated by signal")
+            self._set_state(OccState.DONE)
             self._finish()
 
     def _finish(self) -> None:
         for queue in self._subscribers:
             queue.put_nowait(None)
+        for watcher in self._watchers:
+            watcher.put_nowait(None)
         self.finished.set()
 
 
 def resolve_port(explicit: int | None = None) -> int:
-    """The port to serve on: explicit, else O2_OCC_PORT, else OCC_CONTROL_PORT, else 0 (free)."""
+    """The port to serve on: explicit, else OCC_CONTROL_PORT, else O2_OCC_PORT, else 0 (free)."""
     if explicit is not None:
         return explicit
-    raw = os.environ.get(PORT_ENV) or os.environ.get(PORT_ENV_ALIECS) or "0"
+    raw = os.environ.get(PORT_ENV) or os.environ.get(PORT_ENV_DEPRECATED) or "0"
     return int(raw)
 
 

@@ -30,9 +30,10 @@ class LaunchPayload(O2Model):
     """TaskInfo.data of an o2 task: what the executor runs and how it controls it."""
 
     command: Command
-    control: ControlMode = "occ"
+    control: ControlMode = "direct"
     occ_port: int | None = Field(default=None, ge=1, le=65535)
-    """The control port (from the offer's ports); passed to the task as O2_OCC_PORT."""
+    """The control port (from the offer's ports); the task gets it as `OCC_CONTROL_PORT` (and
+    `--control-port` for fairmq), as AliECS hands it over."""
     env: dict[str, str] = Field(default_factory=dict)
     """Extra variables set by the controller (O2_TASK_NAME, O2_ENVIRONMENT, ...)."""
 

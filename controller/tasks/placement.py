@@ -114,8 +114,8 @@ def demand_of(task: Task) -> Demand:
 
 
 def occ_port_count(task: Task) -> int:
-    """An `occ` task gets one extra port: its OCC control port (the last one)."""
-    return 1 if task.spec.control == "occ" else 0
+    """A `direct` or `fairmq` task gets one extra port: its OCC control port (the last one)."""
+    return 1 if task.spec.control != "basic" else 0
 
 
 @dataclass

@@ -53,7 +53,19 @@ lists become JSON text."""
 Vars = dict[str, TemplateValue]
 """Variables, defaults or properties: names to (templated) string values."""
 
-ControlMode = Literal["occ", "basic"]
+CONTROL_MODE_ALIASES = {"occ": "direct"}
+"""Deprecated control mode names still accepted on input: o2's `occ` is AliECS's `direct`."""
+
+
+def _control_alias(value: object) -> object:
+    return CONTROL_MODE_ALIASES.get(value, value) if isinstance(value, str) else value
+
+
+ControlMode = Annotated[Literal["direct", "fairmq", "basic"], BeforeValidator(_control_alias)]
+"""How the executor controls a task, named as in AliECS: `direct` (an OCC task in the OCC state
+machine: OCClib tasks, o2 SDK tasks), `fairmq` (a FairMQ device through its OCC plugin: FairMQ
+states and multi-step transitions) or `basic` (a plain process, no OCC). `occ` is accepted as
+the deprecated name of `direct`."""
 OccState = Literal["STANDBY", "CONFIGURED", "RUNNING", "ERROR", "DONE"]
 DesiredOccState = Literal["STANDBY", "CONFIGURED", "RUNNING", "DONE"]
 ConstraintOperator = Literal["EQUALS", "NOT_EQUALS", "IN", "REGEX", "UNIQUE"]

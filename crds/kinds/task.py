@@ -36,7 +36,7 @@ class TaskSpec(O2Model):
     """The TaskClass it was made from."""
     command: Command
     """Resolved command (templates rendered)."""
-    control: ControlMode = "occ"
+    control: ControlMode = "direct"
     """`occ` (OCC gRPC state machine) or `basic` (plain command)."""
     wants: Wants = Field(default_factory=Wants)
     """Resources to reserve on the agent."""

@@ -17,9 +17,12 @@ class TaskClassSpec(O2Model):
 
     command: Command
     """The program and its argv; values may hold `{{ }}` templates resolved per task."""
-    control: ControlMode = "occ"
-    """`occ`: the process serves the OCC gRPC state machine; `basic`: a plain command whose
-    running means RUNNING, exit 0 DONE, any other exit ERROR."""
+    control: ControlMode = "direct"
+    """As in AliECS: `direct`: the process serves AliECS's OCC gRPC (occ_pb.Occ) in the OCC
+    state machine (OCClib tasks, o2 SDK tasks; port in `OCC_CONTROL_PORT`); `fairmq`: a FairMQ
+    device behind its OCC plugin (FairMQ states, multi-step CONFIGURE/RESET; port also as
+    `--control-port`); `basic`: a plain command whose running means RUNNING, exit 0 DONE, any
+    other exit ERROR. `occ` is the deprecated name of `direct`."""
     wants: Wants = Field(default_factory=Wants)
     """Resources per task."""
     constraints: tuple[Constraint, ...] = ()

@@ -1,6 +1,8 @@
-"""The OCC gRPC adapter: async client (executor side) and server (task SDK side).
+"""The OCC gRPC adapter: AliECS's occ_pb.Occ, async client (executor side) and server (SDK side).
 
-The only module that imports grpc. Everything else speaks in the plain dataclasses below, so
+The only module that imports grpc. The wire protocol is AliECS's official occ.proto
+(executor.occ.aliecs), so the executor drives real OCClib tasks and FairMQ devices, and o2 tasks
+can be driven by AliECS. Everything else speaks in the plain dataclasses below, so
 the executor's logic and the SDK's state machine never see protobuf or grpc types.
 
 Authentication (executor.occ.auth): a client given a token sends it as metadata on every call;
@@ -18,8 +20,9 @@ from typing import Any, Protocol
 import grpc
 
 from executor.errors import OccError, OccTimeoutError, OccUnavailableError
-from executor.occ import occ_pb2, occ_pb2_grpc
+from executor.occ.aliecs import occ_pb2, occ_pb2_grpc
 from executor.occ.auth import TOKEN_METADATA_KEY, token_matches
+from executor.occ.transitioner import Trigger
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +44,22 @@ _add_servicer: Any = occ_pb2_grpc.add_OccServicer_to_server
 
 
 @dataclass(frozen=True)
+class TransitionCall:
+    """A TransitionRequest: the event, the state the caller believes the task is in, arguments."""
+
+    event: str
+    arguments: Mapping[str, str] = field(default_factory=dict)
+    src_state: str = ""
+
+
+@dataclass(frozen=True)
 class TransitionOutcome:
+    """A TransitionReply. `trigger` is EXECUTOR, DEVICE_INTENTIONAL or DEVICE_ERROR."""
+
     state: str
     ok: bool
-    message: str = ""
+    trigger: Trigger = "EXECUTOR"
+    event: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,19 +70,9 @@ class StateInfo:
 
 @dataclass(frozen=True)
 class DeviceEventInfo:
-    """A spontaneous task event; `type` is END_OF_STREAM, INTERNAL_ERROR or STATE_CHANGE."""
+    """A spontaneous task event: END_OF_STREAM, TASK_INTERNAL_ERROR or BASIC_TASK_TERMINATED."""
 
     type: str
-    message: str = ""
-    state: str = ""
-
-
-@dataclass(frozen=True)
-class TransitionCall:
-    event: str
-    arguments: Mapping[str, str] = field(default_factory=dict)
-    src_state: str = ""
-    transition_id: str = ""
 
 
 def _error_from_rpc(target: str, exc: Any) -> OccError:
@@ -80,8 +85,13 @@ def _error_from_rpc(target: str, exc: Any) -> OccError:
     return OccError(target, detail)
 
 
+def _trigger(value: int) -> Trigger:
+    name = occ_pb2.StateChangeTrigger.Name(value)
+    return name if name in ("DEVICE_INTENTIONAL", "DEVICE_ERROR") else "EXECUTOR"
+
+
 class OccClient:
-    """One channel to one task's OCC server on the loopback interface."""
+    """One channel to one task's occ_pb.Occ server on the loopback interface."""
 
     def __init__(self, port: int, *, host: str = LOOPBACK, token: str | None = None) -> None:
         self.target = f"{host}:{port}"
@@ -93,7 +103,7 @@ class OccClient:
         """The task's state. With `wait_for_ready`, waits up to `deadline` s for the port."""
         try:
             reply = await self._stub.GetState(
-                occ_pb2.Empty(),
+                occ_pb2.GetStateRequest(),
                 timeout=deadline,
                 wait_for_ready=wait_for_ready,
                 metadata=self._metadata,
@@ -107,11 +117,11 @@ class OccClient:
     async def transition(
         self, call: TransitionCall, *, deadline: float = 30.0
     ) -> TransitionOutcome:
+        """One Transition; the arguments travel as ConfigEntry pairs, as AliECS sends them."""
         request = occ_pb2.TransitionRequest(
-            event=call.event,
-            arguments=dict(call.arguments),
-            src_state=call.src_state,
-            transition_id=call.transition_id,
+            srcState=call.src_state,
+            transitionEvent=call.event,
+            arguments=[occ_pb2.ConfigEntry(key=k, value=v) for k, v in call.arguments.items()],
         )
         try:
             reply = await self._stub.Transition(request, timeout=deadline, metadata=self._metadata)
@@ -119,18 +129,23 @@ class OccClient:
             raise _error_from_rpc(self.target, exc) from exc
         except grpc.aio.UsageError as exc:
             raise OccUnavailableError(self.target, f"channel closed: {exc}") from exc
-        return TransitionOutcome(state=reply.state, ok=bool(reply.ok), message=reply.message)
+        return TransitionOutcome(
+            state=reply.state,
+            ok=bool(reply.ok),
+            trigger=_trigger(reply.trigger),
+            event=reply.transitionEvent,
+        )
 
     async def events(self) -> AsyncIterator[DeviceEventInfo]:
-        """The task's event stream; ends when the task closes it or goes away."""
-        call = self._stub.EventStream(occ_pb2.Empty(), metadata=self._metadata)
+        """The task's event stream; ends when the task closes it, sends NULL_DEVICE_EVENT (as
+        AliECS's executor treats it) or goes away."""
+        call = self._stub.EventStream(occ_pb2.EventStreamRequest(), metadata=self._metadata)
         try:
-            async for event in call:
-                yield DeviceEventInfo(
-                    type=occ_pb2.DeviceEventType.Name(event.type),
-                    message=event.message,
-                    state=event.state,
-                )
+            async for reply in call:
+                kind = reply.event.type
+                if kind == occ_pb2.NULL_DEVICE_EVENT:
+                    return
+                yield DeviceEventInfo(type=occ_pb2.DeviceEventType.Name(kind))
         except grpc.aio.AioRpcError as exc:
             if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
                 raise _error_from_rpc(self.target, exc) from exc
@@ -142,13 +157,15 @@ class OccClient:
 
 
 class OccHandler(Protocol):
-    """What a task implements to be served over OCC (the SDK's state machine)."""
+    """What a task implements to be served over occ_pb.Occ (the SDK's state machine)."""
 
     async def transition(self, call: TransitionCall) -> TransitionOutcome: ...
 
     def get_state(self) -> StateInfo: ...
 
     def subscribe(self) -> AsyncIterator[DeviceEventInfo]: ...
+
+    def watch_states(self) -> AsyncIterator[str]: ...
 
 
 class _Servicer(occ_pb2_grpc.OccServicer):
@@ -157,25 +174,30 @@ class _Servicer(occ_pb2_grpc.OccServicer):
 
     async def Transition(self, request: Any, context: Any) -> Any:
         call = TransitionCall(
-            event=request.event,
-            arguments=dict(request.arguments),
-            src_state=request.src_state,
-            transition_id=request.transition_id,
+            event=request.transitionEvent,
+            arguments={entry.key: entry.value for entry in request.arguments},
+            src_state=request.srcState,
         )
         outcome = await self._handler.transition(call)
-        return occ_pb2.TransitionReply(state=outcome.state, ok=outcome.ok, message=outcome.message)
+        return occ_pb2.TransitionReply(
+            trigger=occ_pb2.StateChangeTrigger.Value(outcome.trigger),
+            state=outcome.state,
+            transitionEvent=outcome.event or call.event,
+            ok=outcome.ok,
+        )
 
     async def GetState(self, request: Any, context: Any) -> Any:
         info = self._handler.get_state()
-        return occ_pb2.StateReply(state=info.state, pid=info.pid)
+        return occ_pb2.GetStateReply(state=info.state, pid=info.pid)
 
     async def EventStream(self, request: Any, context: Any) -> AsyncIterator[Any]:
         async for event in self._handler.subscribe():
-            yield occ_pb2.DeviceEvent(
-                type=occ_pb2.DeviceEventType.Value(event.type),
-                message=event.message,
-                state=event.state,
-            )
+            kind = occ_pb2.DeviceEventType.Value(event.type)
+            yield occ_pb2.EventStreamReply(event=occ_pb2.DeviceEvent(type=kind))
+
+    async def StateStream(self, request: Any, context: Any) -> AsyncIterator[Any]:
+        async for state in self._handler.watch_states():
+            yield occ_pb2.StateStreamReply(type=occ_pb2.STATE_STABLE, state=state)
 
 
 REFUSED = "missing or wrong OCC token: only the executor that started this task may control it"

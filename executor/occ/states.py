@@ -73,12 +73,13 @@ def parse_state(value: str) -> OccState | None:
 
 _TOWARD_DONE: dict[OccState, OccEvent] = {
     OccState.RUNNING: OccEvent.STOP,
-    OccState.CONFIGURED: OccEvent.EXIT,
+    OccState.CONFIGURED: OccEvent.RESET,
     OccState.STANDBY: OccEvent.EXIT,
     OccState.ERROR: OccEvent.EXIT,
 }
 
 
 def step_toward_done(state: OccState) -> OccEvent | None:
-    """The next event of the graceful shutdown walk (RUNNING -STOP-> CONFIGURED -EXIT-> DONE)."""
+    """The next event of the graceful shutdown walk, AliECS's: RUNNING -STOP-> CONFIGURED
+    -RESET-> STANDBY -EXIT-> DONE (ERROR -EXIT-> DONE)."""
     return _TOWARD_DONE.get(state)

@@ -91,7 +91,7 @@ def manifests(size: int) -> tuple[list[TaskClass], Workflow, Environment]:
                 "kind": "TaskClass",
                 "metadata": {"name": name},
                 "spec": {
-                    "control": "occ",
+                    "control": "direct",
                     "command": {"value": "o2-sample-task", "arguments": ["--role", name]},
                     "wants": {"cpus": 0.1, "memory": 64, "ports": 1},
                     "defaults": {"rate": "100"},

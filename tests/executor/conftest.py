@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from crds.kinds.common import ControlMode
 from executor.runtime import LaunchSpec, StatusUpdate, TaskRunner, Timeouts
 from executor.supervisor import CommandSpec
 
@@ -70,15 +71,9 @@ async def runner(statuses: StatusLog) -> AsyncIterator[TaskRunner]:
 
 
 def launch_spec(
-    tmp_path: Path, task_id: str, command: CommandSpec, *, control: str = "occ"
+    tmp_path: Path, task_id: str, command: CommandSpec, *, control: ControlMode = "direct"
 ) -> LaunchSpec:
-    assert control in ("occ", "basic")
-    return LaunchSpec(
-        task_id=task_id,
-        command=command,
-        sandbox=tmp_path / task_id,
-        control="occ" if control == "occ" else "basic",
-    )
+    return LaunchSpec(task_id=task_id, command=command, sandbox=tmp_path / task_id, control=control)
 
 
 def make_fifo(path: Path) -> Path:

@@ -62,7 +62,7 @@ async def assert_refused(client: OccClient) -> None:
     with pytest.raises(OccError, match="UNAUTHENTICATED"):
         await client.get_state(deadline=5)
     for event in ("CONFIGURE", "EXIT"):
-        call = TransitionCall(event=event, arguments={"card": "rogue"}, transition_id="rogue")
+        call = TransitionCall(event=event, arguments={"card": "rogue"})
         with pytest.raises(OccError, match="UNAUTHENTICATED"):
             await client.transition(call, deadline=5)
     with pytest.raises(OccError, match="UNAUTHENTICATED"):

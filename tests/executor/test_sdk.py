@@ -39,8 +39,8 @@ class Served:
     machine: OccMachine
     client: OccClient
 
-    async def go(self, event: str, transition_id: str = "", **arguments: str):  # type: ignore[no-untyped-def]
-        call = TransitionCall(event=event, arguments=arguments, transition_id=transition_id)
+    async def go(self, event: str, **arguments: str):  # type: ignore[no-untyped-def]
+        call = TransitionCall(event=event, arguments=arguments)
         return await self.client.transition(call, deadline=5)
 
 
@@ -58,7 +58,7 @@ async def served() -> AsyncIterator[Served]:
 
 async def test_configure_passes_properties_and_start_passes_run_number(served: Served):
     assert (await served.go("CONFIGURE", detector="TPC")).state == "CONFIGURED"
-    reply = await served.go("START", run_number="42")
+    reply = await served.go("START", runNumber="42")
     assert (reply.ok, reply.state) == (True, "RUNNING")
     assert served.task.calls == [("configure", {"detector": "TPC"}), ("start", 42)]
 
@@ -66,8 +66,7 @@ async def test_configure_passes_properties_and_start_passes_run_number(served: S
 async def test_illegal_transition_is_refused_and_state_unchanged(served: Served):
     reply = await served.go("START")
     assert not reply.ok
-    assert reply.state == "STANDBY"
-    assert "legal: CONFIGURE" in reply.message
+    assert (reply.state, reply.event) == ("STANDBY", "START")
     assert (await served.client.get_state()).state == "STANDBY"
 
 
@@ -79,14 +78,7 @@ async def test_unknown_event_is_refused(served: Served):
 async def test_src_state_mismatch_is_refused(served: Served):
     call = TransitionCall(event="CONFIGURE", src_state="CONFIGURED")
     reply = await served.client.transition(call, deadline=5)
-    assert not reply.ok and "not CONFIGURED" in reply.message
-
-
-async def test_repeated_transition_id_does_not_rerun_the_hook(served: Served):
-    first = await served.go("CONFIGURE", "tid-1", a="1")
-    again = await served.go("CONFIGURE", "tid-1", a="1")
-    assert first == again
-    assert served.task.calls == [("configure", {"a": "1"})]
+    assert not reply.ok and reply.state == "STANDBY"
 
 
 async def test_raising_hook_moves_to_error_with_internal_error_event(served: Served):
@@ -96,9 +88,8 @@ async def test_raising_hook_moves_to_error_with_internal_error_event(served: Ser
     served.task.fail_configure = True
     reply = await served.go("CONFIGURE")
     assert (reply.ok, reply.state) == (False, "ERROR")
-    assert "bad card" in reply.message
     event = await asyncio.wait_for(listening, 5)
-    assert (event.type, event.state) == ("INTERNAL_ERROR", "ERROR")
+    assert event.type == "TASK_INTERNAL_ERROR"
     await events.aclose()
     assert (await served.go("RECOVER")).state == "STANDBY"
 
@@ -109,7 +100,7 @@ async def test_end_of_stream_reaches_the_event_stream(served: Served):
     await asyncio.wait_for(served.machine.subscribed.wait(), 5)
     served.task.end_of_stream("no more data")
     event = await asyncio.wait_for(listening, 5)
-    assert (event.type, event.message) == ("END_OF_STREAM", "no more data")
+    assert event.type == "END_OF_STREAM"
     await events.aclose()
 
 
@@ -118,14 +109,14 @@ async def test_exit_finishes_the_machine(served: Served):
     assert served.machine.finished.is_set()
 
 
-def test_port_comes_from_o2_occ_port_then_aliecs_variable(monkeypatch: pytest.MonkeyPatch):
+def test_port_comes_from_aliecs_variable_then_deprecated_o2_one(monkeypatch: pytest.MonkeyPatch):
     from executor.sdk import resolve_port
 
-    monkeypatch.delenv("O2_OCC_PORT", raising=False)
-    monkeypatch.setenv("OCC_CONTROL_PORT", "31001")
-    assert resolve_port() == 31001
+    monkeypatch.delenv("OCC_CONTROL_PORT", raising=False)
     monkeypatch.setenv("O2_OCC_PORT", "31000")
     assert resolve_port() == 31000
+    monkeypatch.setenv("OCC_CONTROL_PORT", "31001")
+    assert resolve_port() == 31001
     assert resolve_port(5) == 5
 
 
@@ -136,7 +127,7 @@ async def test_task_on_a_free_port_writes_it_to_the_port_file(
 
     port_file = tmp_path / "occ-port"
     monkeypatch.setenv("O2_OCC_PORT_FILE", str(port_file))
-    monkeypatch.setenv("O2_OCC_PORT", "0")
+    monkeypatch.setenv("OCC_CONTROL_PORT", "0")
     ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     serving = asyncio.ensure_future(
         serve(Recorder(), handle_signals=False, on_ready=ready.set_result)
@@ -162,13 +153,8 @@ async def test_a_server_with_a_token_serves_only_calls_that_carry_it():
         with pytest.raises(OccError, match="UNAUTHENTICATED"):
             await intruder.transition(TransitionCall(event="CONFIGURE"), deadline=5)
         assert machine.state == "STANDBY"
-        events = owner.events()
-        listening = asyncio.ensure_future(anext(events))
-        await asyncio.wait_for(machine.subscribed.wait(), 5)
         reply = await owner.transition(TransitionCall(event="CONFIGURE"), deadline=5)
         assert (reply.ok, reply.state) == (True, "CONFIGURED")
-        assert (await asyncio.wait_for(listening, 5)).type == "STATE_CHANGE"
-        await events.aclose()
     finally:
         await owner.close()
         await intruder.close()

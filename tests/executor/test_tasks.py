@@ -10,10 +10,10 @@ def _item(task_id: str = "t1", transition_id: str = "x1", event: str = "CONFIGUR
     return ControlItem(task_id=task_id, transition_id=transition_id, event=event)
 
 
-def _running_table(control: str = "occ") -> TaskTable:
+def _running_table(control: str = "direct") -> TaskTable:
     table = TaskTable()
-    table.add("t1", control="occ" if control == "occ" else "basic")
-    table.mark_running("t1", pid=42, state="STANDBY" if control == "occ" else "RUNNING")
+    table.add("t1", control="direct" if control == "direct" else "basic")
+    table.mark_running("t1", pid=42, state="STANDBY" if control == "direct" else "RUNNING")
     return table
 
 
@@ -56,7 +56,7 @@ def test_unknown_task_is_answered_with_an_error():
 
 def test_starting_task_refuses_transitions():
     table = TaskTable()
-    table.add("t1", control="occ")
+    table.add("t1", control="direct")
     planned = table.plan_item(_item())
     assert planned.result is not None and "starting" in planned.result.message
     assert planned.result.retryable

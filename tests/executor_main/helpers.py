@@ -83,7 +83,7 @@ def sample_payload(*arguments: str, port: int | None = None) -> bytes:
         arguments=("-m", "executor.sample_task", "--tick", "30", *arguments),
         env={"PYTHONPATH": REPO, "RATE": "1000"},
     )
-    return encode(LaunchPayload(command=command, control="occ", occ_port=port))
+    return encode(LaunchPayload(command=command, control="direct", occ_port=port))
 
 
 def tasks_for(

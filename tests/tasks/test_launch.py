@@ -41,7 +41,7 @@ def test_task_info_carries_command_ports_and_names_for_the_executor() -> None:
     )
     assert info.data is not None
     payload = decode_launch(info.data)
-    assert payload.command == task.spec.command and payload.control == "occ"
+    assert payload.command == task.spec.command and payload.control == "direct"
     assert payload.occ_port == 31002
     assert payload.env["O2_PORTS"] == "31000,31001" and payload.env["O2_TASK_NAME"] == "readout"
 
