@@ -108,11 +108,6 @@ class Step:
         """`before_START_ACTIVITY` for a hook step; the id for the others."""
         return self.id.rstrip("+-0123456789") if self.kind == "hooks" else self.id
 
-    @property
-    def cancels(self) -> bool:
-        """Whether a critical failure here cancels the transition (before_/leave_ moments)."""
-        return self.kind != "hooks" or self.key[0] < _TASKS_KEY[0]
-
 
 def tasks_step_id(event: str) -> str:
     return f"tasks_{event}"

@@ -40,7 +40,6 @@ from controller.environments.machine import (
     transition_steps,
 )
 from controller.environments.status import (
-    cancelled_at_this_generation,
     clear_stalled,
     failed_into_error,
     go_error,
@@ -258,8 +257,6 @@ class _Planner:
         if decision.event is None:
             keep = status.state == "ERROR" and status.message
             return self._steady(status, message=status.message if keep else decision.reason)
-        if cancelled_at_this_generation(self.env):
-            return self._steady(status, message=status.message)
         if decision.event == "DEPLOY" and self.clash:
             return self._steady(status, message=status.message)
         progress = TransitionProgress(event=decision.event, started_at=self.now)

@@ -22,7 +22,6 @@ from crds.kinds.task import TERMINAL_PHASES, Task
 from crds.meta import Condition
 
 Result = Literal["Succeeded", "Failed", "Cancelled"]
-CANCELLED = "TransitionCancelled"
 MAX_MESSAGE = 1024
 """Longest status or history message kept (the status must stay far below etcd's value limit)."""
 ROLE_SUMMARY_LIMIT = 200
@@ -93,58 +92,29 @@ def hooks_failed(
     """The status to write instead of `status` when hooks of the step `progress` failed.
 
     `progress` is the transition at the step the hooks ran in (Plan.transition; it may have
-    started in the same plan). Only critical failures matter: at before_/leave_ they cancel the
-    transition (no retry until the spec changes), at enter_/after_ the transition completes and
-    the environment goes ERROR. During GO_ERROR they are only reported.
+    started in the same plan). Only critical failures matter, and as in AliECS (where the
+    caller of a failed transition runs GO_ERROR) they send the environment through GO_ERROR to
+    ERROR: at before_/leave_ the transition fails where it stood (GO_ERROR leaves the source
+    state, so its leave_<SOURCE> hooks run; a run number already allocated is kept for the
+    GO_ERROR hooks and dropped when ERROR is reached), at enter_/after_ the tasks already got
+    there, so GO_ERROR leaves the destination. During GO_ERROR they are only reported.
     """
     critical = [(h, m) for h, m in failures if h.critical]
     if not critical or progress is None:
         return status
     message = "; ".join(f"hook {h.path} failed: {m}" for h, m in critical[:3])
     if len(critical) > 3:
-        message = f"{len(critical)} critical hooks failed at {progress.step}: {message}"
+        message = f"{len(critical)} critical hooks failed: {message}"
     if progress.event == "GO_ERROR":
-        return status.model_copy(update={"message": message})
+        return status.model_copy(update={"message": clamp(message)})
+    message = f"{progress.event} failed at {progress.step}: {message}"
     base = env.status
-    if progress.step.startswith(("before_", "leave_")):
-        return _cancelled(env, progress, message, now=now)
-    target = destination(base.state, progress.event)
+    target = base.state
+    if not progress.step.startswith(("before_", "leave_")):
+        target = destination(base.state, progress.event)
     entry = record(env, progress, now=now, to_state=target, result="Failed", message=message)
     done = base.model_copy(update={"state": target, "history": append_history(base.history, entry)})
     return go_error(done, message, now=now)
-
-
-def _cancelled(
-    env: Environment, progress: TransitionProgress, message: str, *, now: datetime
-) -> EnvironmentStatus:
-    base = env.status
-    entry = record(env, progress, now=now, to_state=base.state, result="Cancelled", message=message)
-    cond = Condition(
-        type=STALLED,
-        status="True",
-        reason=CANCELLED,
-        message=message,
-        observed_generation=env.metadata.generation,
-    )
-    return base.model_copy(
-        update={
-            "transition": None,
-            "message": message,
-            "history": append_history(base.history, entry),
-            "conditions": set_condition(base.conditions, cond, now=now),
-        }
-    )
-
-
-def cancelled_at_this_generation(env: Environment) -> bool:
-    """A transition was cancelled and the spec did not change since: do not retry yet."""
-    cond = get_condition(env.status.conditions, STALLED)
-    return (
-        cond is not None
-        and cond.status == "True"
-        and cond.reason == CANCELLED
-        and cond.observed_generation == env.metadata.generation
-    )
 
 
 def clear_stalled(conditions: tuple[Condition, ...], *, now: datetime) -> tuple[Condition, ...]:

@@ -105,8 +105,9 @@ class CallRole(O2Model):
     timeout: TemplatedDuration = "10s"
     """How long the hook may run before it counts as failed."""
     critical: bool = True
-    """A failure at before_/leave_ cancels the transition, at enter_/after_ sends the env to
-    ERROR; a non-critical failure is only reported."""
+    """A failure sends the environment through GO_ERROR to ERROR (the transition fails where
+    it stood at before_/leave_, after reaching its destination at enter_/after_); a
+    non-critical failure is only reported."""
 
     @field_validator("trigger", "await_")
     @classmethod
