@@ -23,7 +23,7 @@ from typing import Literal
 from controller.environments.expand import Hook
 from crds.kinds.common import ENVIRONMENT_EVENTS, ENVIRONMENT_STATES, TRANSITIONS
 from crds.kinds.environment import Environment
-from crds.kinds.workflow import Moment
+from crds.kinds.workflow import CREATE_EVENT, TEARDOWN_EVENT, Moment, moment_sequence
 
 STATES = ENVIRONMENT_STATES
 EVENTS = ENVIRONMENT_EVENTS
@@ -113,10 +113,23 @@ def tasks_step_id(event: str) -> str:
     return f"tasks_{event}"
 
 
+def target_state(state: str, event: str) -> str:
+    """Where `event` leaves an environment in `state`: CREATE and DESTROY keep the state."""
+    if event in (CREATE_EVENT, TEARDOWN_EVENT):
+        return state
+    return destination(state, event)
+
+
 def transition_steps(event: str, source: str, hooks: Sequence[Hook]) -> list[Step]:
-    """The ordered steps of `event` from `source` with these hooks (see the module docstring)."""
-    target = destination(source, event)
-    names = {"before": event, "leave": source, "enter": target, "after": event}
+    """The ordered steps of `event` from `source` with these hooks (see the module docstring).
+
+    CREATE is its enter_STANDBY hooks alone; DESTROY is before_DESTROY, leave_<SOURCE>, the
+    tasks step (release them), after_DESTROY."""
+    sequence = moment_sequence(event, source)
+    if sequence is None:
+        destination(source, event)  # raises the reason
+        raise ValueError(f"{event} is not possible from {source}")
+    names = dict(sequence)
     starts: dict[tuple[float, float], list[Hook]] = {}
     awaits: dict[tuple[float, float], list[Hook]] = {}
     for hook in hooks:
@@ -136,7 +149,8 @@ def transition_steps(event: str, source: str, hooks: Sequence[Hook]) -> list[Ste
         for key, hs in starts.items()
         if key not in awaits
     ]
-    steps.append(Step(tasks_step_id(event), "tasks", _TASKS_KEY))
+    if event != CREATE_EVENT:
+        steps.append(Step(tasks_step_id(event), "tasks", _TASKS_KEY))
     if event == "START_ACTIVITY":
         steps.append(Step(RUN_NUMBER_STEP, "run-number", _RUN_NUMBER_KEY))
     return sorted(steps, key=lambda s: s.key)
@@ -153,3 +167,27 @@ def _hook_step_id(key: tuple[float, float], names: dict[str, str]) -> str:
     weight = int(key[1])
     suffix = f"{weight:+d}" if weight else ""
     return f"{when}_{names[when]}{suffix}"
+
+
+def has_teardown_hooks(hooks: Sequence[Hook]) -> bool:
+    """Whether any hook runs at DESTROY: before_/after_DESTROY, or leave_<STATE> (a teardown
+    leaves the state the environment is in)."""
+    return any(h.trigger.what == TEARDOWN_EVENT or h.trigger.when == "leave" for h in hooks)
+
+
+def virtual_event(env: Environment, hooks: Sequence[Hook]) -> str | None:
+    """CREATE or DESTROY when one is due for `env` with no transition in progress.
+
+    DESTROY once when the environment is deleted (from any state) or has exited (DONE) and
+    has teardown hooks; CREATE once when it is new (STANDBY, no history) and has enter_STANDBY
+    hooks."""
+    status = env.status
+    destroyed = any(h.event == TEARDOWN_EVENT for h in status.history)
+    if env.metadata.deletion_timestamp is not None:
+        return None if destroyed else TEARDOWN_EVENT
+    if status.state == "DONE" and not destroyed and has_teardown_hooks(hooks):
+        return TEARDOWN_EVENT
+    fresh = status.state == "STANDBY" and not status.history
+    if fresh and any((h.trigger.when, h.trigger.what) == ("enter", "STANDBY") for h in hooks):
+        return CREATE_EVENT
+    return None

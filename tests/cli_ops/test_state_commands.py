@@ -100,9 +100,7 @@ async def test_error_exits_1_with_the_reason_and_the_failing_tasks(
     assert "alpha-t0" not in result.stderr.split("Failing tasks:")[1]
 
 
-async def test_failed_start_exits_1_at_go_error_with_the_reason(
-    o2: O2, etcd_store: Store
-) -> None:
+async def test_failed_start_exits_1_at_go_error_with_the_reason(o2: O2, etcd_store: Store) -> None:
     await configured_env(etcd_store)
     cli = asyncio.create_task(run_o2(o2, "start", "alpha", "--timeout", "5m", within=60))
     await wait_env(etcd_store, "alpha", lambda e: e.spec.state == "RUNNING")

@@ -78,9 +78,8 @@ def test_failure_after_the_tasks_step_leaves_the_destination_through_go_error() 
     ]
     ran = [h.path for h in sim.hooks_run]
     after = ran[ran.index("after-start") + 1 :]
-    assert after == ["go-error-early", "go-error-late", "leave-running", "enter-error"] + [
-        "go-error-after"
-    ]
+    go_error = ["go-error-early", "go-error-late", "leave-running", "enter-error"]
+    assert after == [*go_error, "go-error-after"]
 
 
 def test_error_stays_until_recover_then_the_start_is_tried_again() -> None:
