@@ -11,6 +11,9 @@
   (`tasks_<EVENT>`), `enter_<DESTINATION>` hooks, `after_<EVENT>` hooks. A moment/weight without
   hooks is no step. A hook starts at its trigger step and is awaited at its await step (its
   trigger when it has none, or when the await moment is not part of this transition).
+- Virtual transitions (not in the state machine, they keep the state): CREATE (enter_STANDBY
+  hooks, once, when the environment is new) and DESTROY (before_DESTROY, leave_<STATE>, the
+  tasks released, after_DESTROY; once, on delete or after EXIT).
 """
 
 from __future__ import annotations

@@ -130,7 +130,9 @@ class CallRole(O2Model):
     """Environment variables of the hook (templates). A hook gets these and a few of the
     controller's own (PATH, HOME, locale, TZ, USER, TMPDIR, ...), never its settings or secrets."""
     trigger: str
-    """When it starts, e.g. `before_START_ACTIVITY+10` or `enter_RUNNING-200`."""
+    """When it starts, e.g. `before_START_ACTIVITY+10`, `enter_RUNNING-200`, `DESTROY`:
+    before_/after_<EVENT> (DESTROY too), enter_/leave_<STATE>, bare <EVENT> (= after_) or
+    <STATE> (= enter_), with an optional weight."""
     await_: str | None = Field(default=None, alias="await")
     """When it must have finished, if later than `trigger` (default: at the trigger)."""
     timeout: TemplatedDuration = "10s"
