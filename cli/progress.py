@@ -65,7 +65,8 @@ def _recovering(env: Environment, goal: Goal) -> bool:
 
 
 def judge(env: Environment | None, goal: Goal) -> Verdict:
-    """Reached (done), ERROR or deleted (failed), or keep waiting."""
+    """Reached (done), ERROR, GO_ERROR or deleted (failed), or keep waiting. A GO_ERROR in
+    progress fails the wait at once: the transition failed, and ERROR is where it ends."""
     if env is None:
         return Verdict(failed=True, reason=f"environment/{goal.name} was deleted")
     status = env.status
@@ -73,6 +74,10 @@ def judge(env: Environment | None, goal: Goal) -> Verdict:
         return Verdict()
     if status.state == "ERROR":
         return Verdict(failed=True, reason=status.message or "the environment is in ERROR")
+    progress = status.transition
+    if progress is not None and progress.event == "GO_ERROR":
+        why = progress.message or status.message or "a transition failed"
+        return Verdict(failed=True, reason=f"{why} (the environment is going to ERROR)")
     reached = status.state == goal.target and status.transition is None
     if reached and status.observed_generation >= goal.generation:
         return Verdict(done=True)

@@ -51,6 +51,10 @@ DIFF_REQUESTED_AT = "o2.dev/diff-requested-at"
 
 KILL_TASK_FINALIZER = "o2.dev/kill-task"
 """On a Task: its deletion waits until the task controller has killed its process."""
+TEARDOWN_FINALIZER = "o2.dev/teardown"
+"""On an Environment whose workflow has teardown hooks: its deletion waits until the
+environment controller has run DESTROY (before_DESTROY, leave_<STATE>, release the tasks,
+DESTROY hooks), each hook bounded by its timeout."""
 
 LABELS = frozenset({ENV_LABEL, ROLE_LABEL, IDLE_LABEL, PILOT_LABEL, SOURCE_LABEL})
 ANNOTATIONS = frozenset(
@@ -63,7 +67,7 @@ ANNOTATIONS = frozenset(
         DIFF_REQUESTED_AT,
     }
 )
-FINALIZERS = frozenset({KILL_TASK_FINALIZER})
+FINALIZERS = frozenset({KILL_TASK_FINALIZER, TEARDOWN_FINALIZER})
 
 LEGACY: Mapping[str, str] = MappingProxyType(
     {

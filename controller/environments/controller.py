@@ -47,6 +47,7 @@ from controller.environments.plan import (
 )
 from controller.environments.status import hooks_failed, stalled, with_run_number
 from controller.environments.taskset import expired_idle
+from controller.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
 from controller.runtime.reconciler import Context, Job, Reconciler, Result, Watch, label_value
 from controller.runtime.status import write_status
 from crds.conditions import STALLED, get_condition
@@ -62,7 +63,7 @@ from crds.kinds.environment import Environment, EnvironmentStatus
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
-from crds.labels import ENV_LABEL, IDLE_LABEL
+from crds.labels import ENV_LABEL, IDLE_LABEL, TEARDOWN_FINALIZER
 from store.informer import CacheEvent
 
 log = logging.getLogger(__name__)
@@ -154,12 +155,15 @@ class EnvironmentReconciler(Reconciler):
         if env is None:
             await self._forget(key)
             return Result()
-        if env.metadata.deletion_timestamp is not None:
+        if not _reconcilable(env):
             return Result()
         if env.status.run_number is not None or env.status.last_run_number is not None:
             self._claims.add(key)
         now = self.ctx.clock.now()
         workflow = self.ctx.cache(Workflow).get(env.spec.workflow)
+        deleting = env.metadata.deletion_timestamp is not None
+        if deleting and workflow is None:
+            return await self._release(env, "its workflow is gone: no DESTROY hooks to run")
         if workflow is None:
             message = f"workflow {env.spec.workflow!r} not found: apply it first"
             await self._write_status(env, stalled(env, "WorkflowNotFound", message, now=now))
@@ -168,6 +172,8 @@ class EnvironmentReconciler(Reconciler):
         tasks = self.ctx.cache(Task).list(labels={ENV_LABEL: key})
         configs = self.ctx.cache(ComponentConfig).list()
         expansion = await self._expansion(env, workflow, classes, configs)
+        if deleting and not isinstance(expansion, Expansion):
+            return await self._release(env, f"its workflow does not expand: {expansion}")
         result = plan(
             env,
             workflow,
@@ -307,6 +313,7 @@ class EnvironmentReconciler(Reconciler):
                 env, reason=note.reason, message=note.message, warning=note.type == "Warning"
             )
         written = await self._write_status(env, status)
+        written = await self._keep_finalizer(written, result)
         await self.ctx.caught_up(Task, step.revision)
         if written is not env:
             await self.ctx.caught_up(Environment, written.metadata.resource_version)
@@ -327,6 +334,24 @@ class EnvironmentReconciler(Reconciler):
         return hooks_failed(
             step.env, failures, now=step.now, status=step.status, progress=step.plan.transition
         )
+
+    async def _keep_finalizer(self, env: Environment, result: Plan) -> Environment:
+        """The teardown finalizer: on while the workflow has teardown hooks, off once DESTROY
+        of a deleted environment is over (which deletes it)."""
+        store = self.ctx.store
+        if result.release:
+            log.info("Teardown done", extra={"environment": env.name})
+            return await remove_finalizer(store, env, TEARDOWN_FINALIZER) or env
+        if result.teardown and not has_finalizer(env, TEARDOWN_FINALIZER):
+            return await add_finalizer(store, env, TEARDOWN_FINALIZER)
+        return env
+
+    async def _release(self, env: Environment, why: str) -> Result:
+        """Let a deleted environment go without DESTROY, saying why."""
+        message = f"deleted without its DESTROY hooks: {why}"
+        self.ctx.events.event(env, reason="TeardownSkipped", message=message, warning=True)
+        await remove_finalizer(self.ctx.store, env, TEARDOWN_FINALIZER)
+        return Result()
 
     async def _expire_idle(self) -> Result:
         """Delete idle-pool tasks released more than `idle_ttl` seconds ago; look again later."""
@@ -386,6 +411,13 @@ class EnvironmentReconciler(Reconciler):
         if status == env.status:
             return env
         return await write_status(self.ctx.store, env, status, now=self.ctx.clock.now())
+
+
+def _reconcilable(env: Environment) -> bool:
+    """Live, or deleted and still held for its DESTROY."""
+    if env.metadata.deletion_timestamp is None:
+        return True
+    return has_finalizer(env, TEARDOWN_FINALIZER)
 
 
 def _remaining(status: EnvironmentStatus) -> float:

@@ -11,6 +11,9 @@
   (`tasks_<EVENT>`), `enter_<DESTINATION>` hooks, `after_<EVENT>` hooks. A moment/weight without
   hooks is no step. A hook starts at its trigger step and is awaited at its await step (its
   trigger when it has none, or when the await moment is not part of this transition).
+- Virtual transitions (not in the state machine, they keep the state): CREATE (enter_STANDBY
+  hooks, once, when the environment is new) and DESTROY (before_DESTROY, leave_<STATE>, the
+  tasks released, after_DESTROY; once, on delete or after EXIT).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Literal
 from controller.environments.expand import Hook
 from crds.kinds.common import ENVIRONMENT_EVENTS, ENVIRONMENT_STATES, TRANSITIONS
 from crds.kinds.environment import Environment
-from crds.kinds.workflow import Moment
+from crds.kinds.workflow import CREATE_EVENT, TEARDOWN_EVENT, Moment, moment_sequence
 
 STATES = ENVIRONMENT_STATES
 EVENTS = ENVIRONMENT_EVENTS
@@ -108,20 +111,28 @@ class Step:
         """`before_START_ACTIVITY` for a hook step; the id for the others."""
         return self.id.rstrip("+-0123456789") if self.kind == "hooks" else self.id
 
-    @property
-    def cancels(self) -> bool:
-        """Whether a critical failure here cancels the transition (before_/leave_ moments)."""
-        return self.kind != "hooks" or self.key[0] < _TASKS_KEY[0]
-
 
 def tasks_step_id(event: str) -> str:
     return f"tasks_{event}"
 
 
+def target_state(state: str, event: str) -> str:
+    """Where `event` leaves an environment in `state`: CREATE and DESTROY keep the state."""
+    if event in (CREATE_EVENT, TEARDOWN_EVENT):
+        return state
+    return destination(state, event)
+
+
 def transition_steps(event: str, source: str, hooks: Sequence[Hook]) -> list[Step]:
-    """The ordered steps of `event` from `source` with these hooks (see the module docstring)."""
-    target = destination(source, event)
-    names = {"before": event, "leave": source, "enter": target, "after": event}
+    """The ordered steps of `event` from `source` with these hooks (see the module docstring).
+
+    CREATE is its enter_STANDBY hooks alone; DESTROY is before_DESTROY, leave_<SOURCE>, the
+    tasks step (release them), after_DESTROY."""
+    sequence = moment_sequence(event, source)
+    if sequence is None:
+        destination(source, event)  # raises the reason
+        raise ValueError(f"{event} is not possible from {source}")
+    names = dict(sequence)
     starts: dict[tuple[float, float], list[Hook]] = {}
     awaits: dict[tuple[float, float], list[Hook]] = {}
     for hook in hooks:
@@ -141,7 +152,8 @@ def transition_steps(event: str, source: str, hooks: Sequence[Hook]) -> list[Ste
         for key, hs in starts.items()
         if key not in awaits
     ]
-    steps.append(Step(tasks_step_id(event), "tasks", _TASKS_KEY))
+    if event != CREATE_EVENT:
+        steps.append(Step(tasks_step_id(event), "tasks", _TASKS_KEY))
     if event == "START_ACTIVITY":
         steps.append(Step(RUN_NUMBER_STEP, "run-number", _RUN_NUMBER_KEY))
     return sorted(steps, key=lambda s: s.key)
@@ -158,3 +170,27 @@ def _hook_step_id(key: tuple[float, float], names: dict[str, str]) -> str:
     weight = int(key[1])
     suffix = f"{weight:+d}" if weight else ""
     return f"{when}_{names[when]}{suffix}"
+
+
+def has_teardown_hooks(hooks: Sequence[Hook]) -> bool:
+    """Whether any hook runs at DESTROY: before_/after_DESTROY, or leave_<STATE> (a teardown
+    leaves the state the environment is in)."""
+    return any(h.trigger.what == TEARDOWN_EVENT or h.trigger.when == "leave" for h in hooks)
+
+
+def virtual_event(env: Environment, hooks: Sequence[Hook]) -> str | None:
+    """CREATE or DESTROY when one is due for `env` with no transition in progress.
+
+    DESTROY once when the environment is deleted (from any state) or has exited (DONE) and
+    has teardown hooks; CREATE once when it is new (STANDBY, no history) and has enter_STANDBY
+    hooks."""
+    status = env.status
+    destroyed = any(h.event == TEARDOWN_EVENT for h in status.history)
+    if env.metadata.deletion_timestamp is not None:
+        return None if destroyed else TEARDOWN_EVENT
+    if status.state == "DONE" and not destroyed and has_teardown_hooks(hooks):
+        return TEARDOWN_EVENT
+    fresh = status.state == "STANDBY" and not status.history
+    if fresh and any((h.trigger.when, h.trigger.what) == ("enter", "STANDBY") for h in hooks):
+        return CREATE_EVENT
+    return None

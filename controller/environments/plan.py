@@ -35,13 +35,14 @@ from controller.environments.autostop import auto_stop
 from controller.environments.expand import Expansion, Hook, expand
 from controller.environments.machine import (
     Step,
-    destination,
+    has_teardown_hooks,
     next_event,
     recover_requested,
+    target_state,
     transition_steps,
+    virtual_event,
 )
 from controller.environments.status import (
-    cancelled_at_this_generation,
     clear_stalled,
     failed_into_error,
     go_error,
@@ -66,7 +67,7 @@ from crds.kinds.environment import (
 )
 from crds.kinds.task import TERMINAL_PHASES, Task
 from crds.kinds.taskclass import TaskClass
-from crds.kinds.workflow import Workflow
+from crds.kinds.workflow import TEARDOWN_EVENT, Workflow
 
 __all__ = [
     "Note",
@@ -127,6 +128,11 @@ class Plan:
     transition: TransitionProgress | None = None
     """The transition whose step this plan executes (the one its hooks belong to)."""
     expansion: Expansion | None = field(default=None, compare=False)
+    teardown: bool = False
+    """The workflow has teardown hooks: deleting the environment must wait for DESTROY (the
+    controller keeps the finalizer TEARDOWN_FINALIZER on it)."""
+    release: bool = False
+    """The environment is being deleted and DESTROY is over: its finalizer may go."""
 
 
 def detector_conflicts(mine: Sequence[str], others: Mapping[str, Sequence[str]]) -> dict[str, str]:
@@ -179,7 +185,17 @@ def plan(
     status = summarize(env, status, expansion, tasks, now=now)
     status = record_config_versions(status, taskset)
     notes = (*result.notes, *_finished_notes(env.status, status))
-    result = replace(result, status=status, notes=notes, expansion=expansion)
+    deleting = env.metadata.deletion_timestamp is not None
+    result = replace(
+        result,
+        status=status,
+        notes=notes,
+        expansion=expansion,
+        teardown=has_teardown_hooks(expansion.hooks),
+        release=deleting and status.transition is None,
+    )
+    if deleting:
+        return result
     stop = auto_stop(env, status, expansion.auto_stop, now=now)
     if stop.remaining is not None:
         before = result.requeue_after
@@ -257,6 +273,12 @@ class _Planner:
 
     def idle(self) -> Plan:
         status = self.env.status
+        virtual = virtual_event(self.env, self.taskset.expansion.hooks)
+        if virtual is not None:
+            progress = TransitionProgress(event=virtual, started_at=self.now)
+            return self._start(status.model_copy(update={"transition": progress}))
+        if self.env.metadata.deletion_timestamp is not None:
+            return Plan(status=status)
         if status.state in _STEADY_TARGET:
             failure = self.taskset.critical_failure()
             if failure:
@@ -267,8 +289,6 @@ class _Planner:
         if decision.event is None:
             keep = status.state == "ERROR" and status.message
             return self._steady(status, message=status.message if keep else decision.reason)
-        if cancelled_at_this_generation(self.env):
-            return self._steady(status, message=status.message)
         if decision.event == "DEPLOY" and self.clash:
             return self._steady(status, message=status.message)
         progress = TransitionProgress(event=decision.event, started_at=self.now)
@@ -296,6 +316,8 @@ class _Planner:
         status = self.env.status
         progress = status.transition
         assert progress is not None
+        if self.env.metadata.deletion_timestamp is not None and progress.event != TEARDOWN_EVENT:
+            return self._start(self._abandon(status))
         steps = self._steps(status)
         index = next((i for i, s in enumerate(steps) if s.id == progress.step), 0)
         kind = steps[index].kind
@@ -323,9 +345,45 @@ class _Planner:
             requeue_after=0.0,
         )
 
+    def _abandon(self, status: EnvironmentStatus) -> EnvironmentStatus:
+        """The transition in progress, cut short by the deletion; DESTROY starts."""
+        progress = status.transition
+        assert progress is not None
+        message = "the environment is being deleted"
+        entry = record(
+            self.env,
+            progress,
+            now=self.now,
+            to_state=status.state,
+            result="Cancelled",
+            message=message,
+        )
+        teardown = TransitionProgress(event=TEARDOWN_EVENT, started_at=self.now)
+        history = append_history(status.history, entry)
+        return status.model_copy(update={"transition": teardown, "history": history})
+
+    def _release(self, status: EnvironmentStatus, steps: list[Step], index: int) -> Plan:
+        """DESTROY's tasks step: delete the tasks, wait (at most transition_timeout) until
+        they are gone, then go on to the DESTROY hooks, which run after the processes."""
+        progress = status.transition
+        assert progress is not None
+        owned = [t for t in self.taskset.owned if t.spec.environment == self.env.name]
+        delete = tuple(t for t in owned if t.metadata.deletion_timestamp is None)
+        elapsed = (self.now - (progress.started_at or self.now)).total_seconds()
+        if not owned or elapsed >= self.options.transition_timeout:
+            return Plan(status=self._advance(status, steps, index), requeue_after=0.0)
+        message = f"waiting for {len(owned)} task(s) to be released"
+        waiting = status.model_copy(
+            update={"transition": progress.model_copy(update={"message": message})}
+        )
+        limit = self.options.transition_timeout - elapsed
+        return Plan(status=waiting, delete=delete, requeue_after=limit)
+
     def _tasks(self, status: EnvironmentStatus, steps: list[Step], index: int) -> Plan:
         progress = status.transition
         assert progress is not None
+        if progress.event == TEARDOWN_EVENT:
+            return self._release(status, steps, index)
         if progress.event == "GO_ERROR":
             result = self._tasks_toward(status, None, cap=True)
             return replace(result, status=self._advance(result.status, steps, index))
@@ -391,7 +449,7 @@ class _Planner:
     def _finish(self, status: EnvironmentStatus) -> EnvironmentStatus:
         progress = status.transition
         assert progress is not None
-        target = destination(status.state, progress.event)
+        target = target_state(status.state, progress.event)
         entry = record(self.env, progress, now=self.now, to_state=target, result="Succeeded")
         update: dict[str, object] = {
             "state": target,

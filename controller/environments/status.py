@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Literal
 
 from controller.environments.expand import Expansion, Hook
-from controller.environments.machine import destination
+from controller.environments.machine import target_state
 from crds.conditions import READY, RECONCILING, STALLED, get_condition, set_condition
 from crds.kinds.environment import (
     Environment,
@@ -19,10 +19,10 @@ from crds.kinds.environment import (
     append_history,
 )
 from crds.kinds.task import TERMINAL_PHASES, Task
+from crds.kinds.workflow import TEARDOWN_EVENT
 from crds.meta import Condition
 
 Result = Literal["Succeeded", "Failed", "Cancelled"]
-CANCELLED = "TransitionCancelled"
 MAX_MESSAGE = 1024
 """Longest status or history message kept (the status must stay far below etcd's value limit)."""
 ROLE_SUMMARY_LIMIT = 200
@@ -92,61 +92,30 @@ def hooks_failed(
 ) -> EnvironmentStatus:
     """The status to write instead of `status` when hooks of the step `progress` failed.
 
-    `progress` is the transition at the step the hooks ran in (Plan.transition; it may have
-    started in the same plan). Only critical failures matter: at before_/leave_ they cancel the
-    transition (no retry until the spec changes), at enter_/after_ the transition completes and
-    the environment goes ERROR. During GO_ERROR they are only reported.
+        `progress` is the transition at the step the hooks ran in (Plan.transition; it may have
+        started in the same plan). Only critical failures matter (and during GO_ERROR and DESTROY
+    they are only reported), and as in AliECS (where the
+        caller of a failed transition runs GO_ERROR) they send the environment through GO_ERROR to
+        ERROR: at before_/leave_ the transition fails where it stood (GO_ERROR leaves the source
+        state, so its leave_<SOURCE> hooks run; a run number already allocated is kept for the
+        GO_ERROR hooks and dropped when ERROR is reached), at enter_/after_ the tasks already got
+        there, so GO_ERROR leaves the destination.
     """
     critical = [(h, m) for h, m in failures if h.critical]
     if not critical or progress is None:
         return status
     message = "; ".join(f"hook {h.path} failed: {m}" for h, m in critical[:3])
     if len(critical) > 3:
-        message = f"{len(critical)} critical hooks failed at {progress.step}: {message}"
-    if progress.event == "GO_ERROR":
-        return status.model_copy(update={"message": message})
+        message = f"{len(critical)} critical hooks failed: {message}"
+    if progress.event in ("GO_ERROR", TEARDOWN_EVENT):
+        return status.model_copy(update={"message": clamp(message)})
+    message = f"{progress.event} failed at {progress.step}: {message}"
     base = env.status
-    if progress.step.startswith(("before_", "leave_")):
-        return _cancelled(env, progress, message, now=now)
-    target = destination(base.state, progress.event)
+    early = progress.step.startswith(("before_", "leave_"))
+    target = base.state if early else target_state(base.state, progress.event)
     entry = record(env, progress, now=now, to_state=target, result="Failed", message=message)
     done = base.model_copy(update={"state": target, "history": append_history(base.history, entry)})
     return go_error(done, message, now=now)
-
-
-def _cancelled(
-    env: Environment, progress: TransitionProgress, message: str, *, now: datetime
-) -> EnvironmentStatus:
-    base = env.status
-    entry = record(env, progress, now=now, to_state=base.state, result="Cancelled", message=message)
-    cond = Condition(
-        type=STALLED,
-        status="True",
-        reason=CANCELLED,
-        message=message,
-        observed_generation=env.metadata.generation,
-    )
-    update: dict[str, object] = {
-        "transition": None,
-        "message": message,
-        "history": append_history(base.history, entry),
-        "conditions": set_condition(base.conditions, cond, now=now),
-    }
-    if progress.event == "START_ACTIVITY" and base.run_number is not None:
-        # cancelled after its run-number step: that run did not start, it is not the current one
-        update.update(run_number=None, last_run_number=base.run_number)
-    return base.model_copy(update=update)
-
-
-def cancelled_at_this_generation(env: Environment) -> bool:
-    """A transition was cancelled and the spec did not change since: do not retry yet."""
-    cond = get_condition(env.status.conditions, STALLED)
-    return (
-        cond is not None
-        and cond.status == "True"
-        and cond.reason == CANCELLED
-        and cond.observed_generation == env.metadata.generation
-    )
 
 
 def clear_stalled(conditions: tuple[Condition, ...], *, now: datetime) -> tuple[Condition, ...]:

@@ -20,10 +20,20 @@ from crds.kinds.common import (
 from crds.meta import O2Model, Status
 from crds.resource import KindInfo, PrinterColumn, Resource, register
 
-_MOMENT = re.compile(r"^(?P<when>before|after|enter|leave)_(?P<what>[A-Z_]+?)(?P<weight>[+-]\d+)?$")
+_MOMENT = re.compile(
+    r"^(?:(?P<when>before|after|enter|leave)_)?(?P<what>[A-Z_]+?)(?P<weight>[+-]\d+)?$"
+)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EXPRESSION = re.compile(r"\{\{.*?\}\}")
 _ROLE_NAME = re.compile(r"^[A-Za-z0-9_-]*$")
+
+
+TEARDOWN_EVENT = "DESTROY"
+"""The teardown: not a state machine event, run when the environment is deleted or has exited
+(before_DESTROY, leave_<STATE>, its tasks released, then DESTROY = after_DESTROY)."""
+CREATE_EVENT = "CREATE"
+"""The creation: enter_STANDBY hooks run once when the environment is new."""
+HOOK_EVENTS: tuple[str, ...] = (*ENVIRONMENT_EVENTS, TEARDOWN_EVENT)
 
 
 @dataclass(frozen=True)
@@ -36,26 +46,46 @@ class Moment:
 
 
 def parse_moment(text: str) -> Moment:
-    """Parse `(before|after)_<EVENT>` or `(enter|leave)_<STATE>`, with an optional signed weight."""
+    """Parse a trigger or await expression into its canonical moment.
+
+    `(before|after)_<EVENT>` (any event, and DESTROY), `(enter|leave)_<STATE>` (any state),
+    with an optional signed weight. A bare name means what the AliECS handbook (looplab/fsm)
+    says: `<EVENT>` is `after_<EVENT>` (so `DESTROY` is `after_DESTROY`, as AliECS merges them),
+    `<STATE>` is `enter_<STATE>`.
+    """
     match = _MOMENT.match(text.strip())
     if match is None:
         raise ValueError(_moment_help(text))
     when, what = match.group("when"), match.group("what")
-    names = ENVIRONMENT_EVENTS if when in ("before", "after") else ENVIRONMENT_STATES
+    if when is None:
+        when = "after" if what in HOOK_EVENTS else "enter"
+    names = HOOK_EVENTS if when in ("before", "after") else ENVIRONMENT_STATES
     if what not in names:
         raise ValueError(_moment_help(text))
     return Moment(when=when, what=what, weight=int(match.group("weight") or 0))
 
 
-def moment_order(moment: Moment, *, event: str, source: str) -> tuple[int, int] | None:
-    """Where `moment` falls in the transition `event` from `source`: (step, weight), or None.
+def moment_sequence(event: str, source: str) -> tuple[tuple[str, str], ...] | None:
+    """The hook moments of `event` from `source`, in order, or None when it cannot happen.
 
-    Steps in order: before_<EVENT>, leave_<SOURCE>, enter_<DESTINATION>, after_<EVENT>.
+    A transition: before_<EVENT>, leave_<SOURCE>, enter_<DESTINATION>, after_<EVENT>. CREATE:
+    enter_STANDBY. DESTROY (from any state): before_DESTROY, leave_<SOURCE>, after_DESTROY.
     """
+    if event == CREATE_EVENT:
+        return (("enter", "STANDBY"),) if source == "STANDBY" else None
+    if event == TEARDOWN_EVENT:
+        return (("before", event), ("leave", source), ("after", event))
     sources, destination = TRANSITIONS[event]
     if source not in sources:
         return None
-    steps = (("before", event), ("leave", source), ("enter", destination), ("after", event))
+    return (("before", event), ("leave", source), ("enter", destination), ("after", event))
+
+
+def moment_order(moment: Moment, *, event: str, source: str) -> tuple[int, int] | None:
+    """Where `moment` falls in `event` from `source`: (step, weight), or None."""
+    steps = moment_sequence(event, source)
+    if steps is None:
+        return None
     try:
         return steps.index((moment.when, moment.what)), moment.weight
     except ValueError:
@@ -64,8 +94,8 @@ def moment_order(moment: Moment, *, event: str, source: str) -> tuple[int, int] 
 
 def await_is_reachable(trigger: Moment, await_: Moment) -> bool:
     """Whether some transition passes `trigger` and then (or at the same point) `await_`."""
-    for event, (sources, _) in TRANSITIONS.items():
-        for source in sources:
+    for event in (*TRANSITIONS, CREATE_EVENT, TEARDOWN_EVENT):
+        for source in ENVIRONMENT_STATES:
             start = moment_order(trigger, event=event, source=source)
             end = moment_order(await_, event=event, source=source)
             if start is not None and end is not None and end >= start:
@@ -75,9 +105,10 @@ def await_is_reachable(trigger: Moment, await_: Moment) -> bool:
 
 def _moment_help(text: str) -> str:
     return (
-        f"{text!r} is not a hook moment: use before_<EVENT>, after_<EVENT> "
-        f"(events: {', '.join(ENVIRONMENT_EVENTS)}) or enter_<STATE>, leave_<STATE> "
-        f"(states: {', '.join(ENVIRONMENT_STATES)}), with an optional weight like +10 or -200"
+        f"{text!r} is not a hook moment: use before_<EVENT> or after_<EVENT> "
+        f"(events: {', '.join(HOOK_EVENTS)}), enter_<STATE> or leave_<STATE> "
+        f"(states: {', '.join(ENVIRONMENT_STATES)}), or a bare <EVENT> (= after_<EVENT>) or "
+        "<STATE> (= enter_<STATE>), with an optional weight like +10 or -200"
     )
 
 
@@ -99,14 +130,17 @@ class CallRole(O2Model):
     """Environment variables of the hook (templates). A hook gets these and a few of the
     controller's own (PATH, HOME, locale, TZ, USER, TMPDIR, ...), never its settings or secrets."""
     trigger: str
-    """When it starts, e.g. `before_START_ACTIVITY+10` or `enter_RUNNING-200`."""
+    """When it starts, e.g. `before_START_ACTIVITY+10`, `enter_RUNNING-200`, `DESTROY`:
+    before_/after_<EVENT> (DESTROY too), enter_/leave_<STATE>, bare <EVENT> (= after_) or
+    <STATE> (= enter_), with an optional weight."""
     await_: str | None = Field(default=None, alias="await")
     """When it must have finished, if later than `trigger` (default: at the trigger)."""
     timeout: TemplatedDuration = "10s"
     """How long the hook may run before it counts as failed."""
     critical: bool = True
-    """A failure at before_/leave_ cancels the transition, at enter_/after_ sends the env to
-    ERROR; a non-critical failure is only reported."""
+    """A failure sends the environment through GO_ERROR to ERROR (the transition fails where
+    it stood at before_/leave_, after reaching its destination at enter_/after_); a
+    non-critical failure is only reported."""
 
     @field_validator("trigger", "await_")
     @classmethod

@@ -43,6 +43,12 @@ def test_error_and_deletion_fail_with_a_reason() -> None:
     assert judge(None, GOAL).failed
 
 
+def test_a_failed_transition_fails_the_wait_as_soon_as_go_error_starts() -> None:
+    failing = TransitionProgress(event="GO_ERROR", message="hook sor failed: exit code 1")
+    verdict = judge(env_at("CONFIGURED", transition=failing), GOAL)
+    assert verdict.failed and "hook sor failed: exit code 1" in verdict.reason
+
+
 def test_recover_waits_through_the_old_error_until_the_request_is_handled() -> None:
     goal = Goal(name="alpha", target="RUNNING", generation=2, recover_request=1)
     waiting = judge(env_at("ERROR", message="old"), goal)

@@ -100,6 +100,18 @@ async def test_error_exits_1_with_the_reason_and_the_failing_tasks(
     assert "alpha-t0" not in result.stderr.split("Failing tasks:")[1]
 
 
+async def test_failed_start_exits_1_at_go_error_with_the_reason(o2: O2, etcd_store: Store) -> None:
+    await configured_env(etcd_store)
+    cli = asyncio.create_task(run_o2(o2, "start", "alpha", "--timeout", "5m", within=60))
+    await wait_env(etcd_store, "alpha", lambda e: e.spec.state == "RUNNING")
+    why = "START_ACTIVITY failed at before_START_ACTIVITY+10: hook sor failed: exit code 1"
+    progress = TransitionProgress(event="GO_ERROR", step="before_GO_ERROR", message=why)
+    await set_env_status(etcd_store, "alpha", transition=progress, message=why)
+    result = await cli
+    assert result.exit_code == 1
+    assert "hook sor failed: exit code 1" in result.stderr
+
+
 def test_timeout_exits_1_and_says_what_was_seen_last(o2_sync: O2) -> None:
     on_store(o2_sync, configured_env)
     started = time.monotonic()

@@ -17,7 +17,7 @@ from controller.environments.plan import (
 from crds.kinds.environment import Environment
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
-from crds.kinds.workflow import Workflow
+from crds.kinds.workflow import Role, Workflow
 from crds.labels import ENV_LABEL, IDLE_LABEL
 from crds.manifest import parse_documents
 
@@ -182,3 +182,18 @@ class Sim:
         status = task.status.model_copy(update={"phase": phase, "message": message})
         self.tasks[name] = task.model_copy(update={"status": status})
         self.frozen.add(name)
+
+
+def with_hooks(workflow: Workflow, *hooks: tuple[str, str], critical: bool = True) -> Workflow:
+    """`workflow` plus one top-level call role per (name, trigger), running `echo <name>`."""
+    roles = tuple(
+        Role.model_validate(
+            {
+                "name": name,
+                "call": {"command": ["echo", name], "trigger": trigger, "critical": critical},
+            }
+        )
+        for name, trigger in hooks
+    )
+    spec = workflow.spec.model_copy(update={"roles": (*workflow.spec.roles, *roles)})
+    return workflow.model_copy(update={"spec": spec})

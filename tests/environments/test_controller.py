@@ -27,8 +27,8 @@ from crds.errors import ConflictError
 from crds.kinds.environment import Environment
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
-from crds.kinds.workflow import Workflow
-from crds.labels import ENV_LABEL, IDLE_LABEL
+from crds.kinds.workflow import Role, Workflow
+from crds.labels import ENV_LABEL, IDLE_LABEL, TEARDOWN_FINALIZER
 from crds.resource import Resource
 from store.etcd import EtcdStore
 from store.informer import InformerFactory
@@ -410,3 +410,38 @@ async def test_run_number_lost_in_a_crash_is_shown_by_the_retry_and_never_skippe
     assert marker.read_text() == "1\n"
     raw = await harness.store.get_raw(f"{harness.store.prefix}/{RUN_NUMBER_KEY}")
     assert raw is not None and raw.value == b"1"
+
+
+def logging_call(name: str, trigger: str, log: Path, *, code: int = 0) -> Role:
+    """A call role that appends `name` to `log` and exits with `code`."""
+    script = f"open({str(log)!r}, 'a').write({name!r} + '\\n'); raise SystemExit({code})"
+    call = {"command": [sys.executable, "-c", script], "trigger": trigger}
+    return Role.model_validate({"name": name, "call": call})
+
+
+async def test_failed_start_goes_to_error_and_delete_runs_the_destroy_hooks(
+    harness: Harness, tmp_path: Path
+) -> None:
+    log = tmp_path / "hooks.txt"
+    env, workflow, classes = samples()
+    for tc in classes.values():
+        await harness.store.create(tc)
+    roles = (
+        *(r for r in workflow.spec.roles if r.call is None),
+        logging_call("sor", "before_START_ACTIVITY+10", log, code=1),
+        logging_call("go-error", "after_GO_ERROR", log),
+        logging_call("destroy", "DESTROY", log),
+    )
+    spec = workflow.spec.model_copy(update={"roles": roles})
+    await harness.store.create(workflow.model_copy(update={"spec": spec}))
+    harness.start_controller()
+    await harness.store.create(fresh(env))
+    failed = await harness.wait_state("physics-1", "ERROR")
+    assert failed.status.run_number is None and failed.status.last_run_number == 1
+    assert "hook sor failed" in failed.status.message
+    assert log.read_text().split() == ["sor", "go-error"]
+    assert TEARDOWN_FINALIZER in failed.metadata.finalizers
+    await harness.store.delete(Environment, "physics-1")
+    await eventually(lambda: harness.factory.informer(Environment).get("physics-1") is None)
+    assert log.read_text().split() == ["sor", "go-error", "destroy"]
+    assert harness.tasks("physics-1") == {}

@@ -72,7 +72,6 @@ def test_steps_follow_aliecs_order_with_run_number_between_weights() -> None:
         "enter_RUNNING-5",
         "after_START_ACTIVITY",
     ]
-    assert [s.cancels for s in steps] == [True, True, True, True, True, False, False]
 
 
 def test_async_hook_starts_at_trigger_and_is_awaited_later() -> None:

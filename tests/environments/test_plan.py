@@ -183,25 +183,6 @@ def test_exit_releases_reusable_tasks_and_deletes_the_others() -> None:
     assert set(sim.tasks) == {"physics-1-flp-tpc-readout"}
 
 
-def test_critical_before_hook_failure_cancels_and_does_not_retry_until_spec_changes() -> None:
-    env, workflow, classes = samples()
-    sim = Sim(env, workflow, classes, fail_hooks={"sor"})
-    sim.settle()
-    status = sim.env.status
-    assert status.state == "CONFIGURED" and status.history[-1].result == "Cancelled"
-    assert "hook sor failed" in status.message
-    stalled = get_condition(status.conditions, "Stalled")
-    assert stalled is not None and stalled.reason == "TransitionCancelled"
-    assert status.run_number is None and status.last_run_number == 1
-    assert status.history[-1].run_number == 1
-    sim.settle()
-    assert sim.env.status.history[-1].result == "Cancelled" and sim.run_counter == 1
-    sim.fail_hooks.clear()
-    sim.set_vars(rate="201")
-    sim.settle()
-    assert sim.env.status.state == "RUNNING" and sim.env.status.run_number == 2
-
-
 def test_deploy_times_out_into_error_naming_unready_tasks() -> None:
     env, workflow, classes = samples()
     sim = Sim(env, workflow, classes, frozen=set(TPC))
@@ -382,18 +363,6 @@ def test_recreated_environment_whose_task_name_was_adopted_gets_a_suffixed_task(
     assert again.env.status.state == "RUNNING"
     assert again.owned()["flp-TPC.readout"].name == "physics-1-flp-tpc-readout-abcdef12"
     assert second.owned()["flp-TPC.readout"].metadata.labels[ENV_LABEL] == "physics-2"
-
-
-def test_failing_hook_in_the_first_step_of_a_transition_cancels_it() -> None:
-    env, workflow, classes = samples()
-    workflow = with_calls(workflow, trigger="before_START_ACTIVITY-10", command=("false",))
-    sim = Sim(env, workflow, classes, fail_hooks={"sor"})
-    sim.settle()
-    status = sim.env.status
-    assert status.state == "CONFIGURED"
-    assert status.history[-1].event == "START_ACTIVITY"
-    assert status.history[-1].result == "Cancelled"
-    assert sim.run_counter == 0
 
 
 def test_role_summary_collapses_copies_when_there_are_many() -> None:
