@@ -117,7 +117,7 @@ def test_same_object_twice_is_reported_as_duplicate() -> None:
 
 def test_error_inside_kind_list_carries_the_item_path() -> None:
     wire = parse_documents(TC, source="m")[0].to_wire()
-    wire["spec"]["control"] = "fairmq"
+    wire["spec"]["control"] = "telepathy"
     errors = _errors(json.dumps({"kind": "List", "items": [wire]}))
     assert errors[0].path == "items[0].spec.control"
 
