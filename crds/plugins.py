@@ -15,7 +15,9 @@ import re
 from functools import cache
 from importlib.metadata import entry_points
 
-GROUP = "o2.plugins"
+from crds.labels import PLUGIN_ENTRY_POINTS
+
+GROUP = PLUGIN_ENTRY_POINTS
 APPLY = "apply"
 """Validation context key, set when a manifest is applied (not when a stored object is read):
 only apply checks that the plugin functions a Workflow calls are installed, so a stored
