@@ -72,6 +72,8 @@ class EnvironmentSettings:
     """Seconds the tasks of any other transition may take to reach its target."""
     idle_ttl: float = 3600.0
     """Seconds a reusable task released by a finished environment waits for reuse."""
+    dcs_endpoint: str = ""
+    """host:port of the DCS Configurator gRPC service the `dcs` plugin calls; empty: none."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,7 @@ def _environment_settings(read: _Reader) -> EnvironmentSettings:
         deploy_timeout=read.seconds("--deploy-timeout", base.deploy_timeout),
         transition_timeout=read.seconds("--transition-timeout", base.transition_timeout),
         idle_ttl=read.seconds("--idle-ttl", base.idle_ttl),
+        dcs_endpoint=read.text("--dcs-endpoint", base.dcs_endpoint),
     )
 
 
@@ -293,6 +296,13 @@ FLAGS: dict[str, tuple[Flag, ...]] = {
             "O2_IDLE_TTL",
             _g(EnvironmentSettings.idle_ttl),
             "seconds a released reusable task waits for reuse before it is deleted",
+        ),
+        Flag(
+            "--dcs-endpoint",
+            "O2_DCS_ENDPOINT",
+            "",
+            "host:port of the DCS gRPC service of the `dcs` integration plugin",
+            metavar="HOST:PORT",
         ),
     ),
     "pilot controller": (

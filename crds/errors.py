@@ -12,6 +12,7 @@
     │   └── PermissionDeniedError    etcd refused: the etcd user's role lacks that key range
     ├── TemplateError                a `{{ }}` expression failed (role path, expression)
     ├── SourceError                  a GitSource could not be fetched or read (no credentials)
+    ├── PluginError                  an integration plugin call failed (plugin function, why)
     ├── ConfigError                  a config payload does not parse or render (config, line)
     │   └── ConfigNotFoundError      no ComponentConfig matches a lookup (says what was sought)
     ├── MesosError                   talking to Mesos failed
@@ -139,6 +140,10 @@ class TemplateError(O2Error):
 
 class SourceError(O2Error):
     """Fetching or reading a GitSource failed; the message never carries URL credentials."""
+
+
+class PluginError(O2Error):
+    """An integration plugin function (`func:` hook) failed; the message says which and why."""
 
 
 class ConfigError(O2Error):

@@ -19,6 +19,7 @@ from pydantic_core import ErrorDetails
 from crds.errors import FieldError, UnreadableObjectError, ValidationError
 from crds.manifest_limits import check_yaml
 from crds.meta import API_VERSION
+from crds.plugins import APPLY
 from crds.resource import KindInfo, Resource, all_kinds
 from crds.suggest import did_you_mean
 
@@ -47,7 +48,9 @@ def parse_documents(text: str, *, source: str) -> list[Resource]:
     seen: dict[tuple[str, str], int] = {}
     for doc in documents:
         try:
-            obj = parse_resource(doc.data, source=source, document=doc.index, path=doc.path)
+            obj = parse_resource(
+                doc.data, source=source, document=doc.index, path=doc.path, applying=True
+            )
         except ValidationError as exc:
             errors.extend(exc.errors)
             continue
@@ -63,9 +66,16 @@ def parse_documents(text: str, *, source: str) -> list[Resource]:
 
 
 def parse_resource(
-    data: object, *, source: str = "", document: int | None = None, path: str = ""
+    data: object,
+    *,
+    source: str = "",
+    document: int | None = None,
+    path: str = "",
+    applying: bool = False,
 ) -> Resource:
-    """Validate one decoded object into its kind's model; ValidationError lists every problem."""
+    """Validate one decoded object into its kind's model; ValidationError lists every problem.
+    `applying`: a manifest being applied, checked also against what is installed (the plugin
+    functions a Workflow calls); a stored object stays readable when a plugin is removed."""
     where = _Where(source=source, document=document, path=path, data=data)
     if not isinstance(data, Mapping):
         raise ValidationError([where.error("", _not_a_mapping(data))])
@@ -73,7 +83,8 @@ def parse_resource(
     if model is None:
         raise ValidationError(errors)
     try:
-        return model.model_validate(data, by_alias=True, by_name=False)
+        context = {APPLY: True} if applying else None
+        return model.model_validate(data, by_alias=True, by_name=False, context=context)
     except RecursionError as exc:
         raise ValidationError([*errors, where.error("", _TOO_DEEP)]) from exc
     except pydantic.ValidationError as exc:

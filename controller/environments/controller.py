@@ -20,7 +20,7 @@ wrote tasks or advanced a step is followed at once. The idle pool (reusable task
 finished environments) is swept by the job `idle-pool`: tasks idle longer than `idle_ttl` are
 deleted.
 Settings: `ctx.settings.environments` (`--deploy-timeout`, `--transition-timeout`,
-`--idle-ttl`); time from `ctx.clock`.
+`--idle-ttl`, `--dcs-endpoint` of the DCS plugin); time from `ctx.clock`.
 """
 
 from __future__ import annotations
@@ -45,8 +45,14 @@ from controller.environments.plan import (
     Plan,
     plan,
 )
-from controller.environments.status import hooks_failed, stalled, with_run_number
+from controller.environments.status import (
+    hooks_failed,
+    stalled,
+    with_plugin_vars,
+    with_run_number,
+)
 from controller.environments.taskset import expired_idle
+from controller.integration import PluginCaller, PluginSettings
 from controller.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
 from controller.runtime.reconciler import Context, Job, Reconciler, Result, Watch, label_value
 from controller.runtime.status import write_status
@@ -99,9 +105,11 @@ class EnvironmentReconciler(Reconciler):
         self.options = Options(
             deploy_timeout=settings.deploy_timeout, transition_timeout=settings.transition_timeout
         )
-        self.hooks = HookRunner()
+        self.hooks = HookRunner(
+            plugins=PluginCaller(PluginSettings(dcs_endpoint=settings.dcs_endpoint))
+        )
         self.idle_ttl = settings.idle_ttl
-        self._expansions: OrderedDict[str, tuple[object, int | None, Expansion]] = OrderedDict()
+        self._expansions: OrderedDict[str, tuple[object, object, Expansion]] = OrderedDict()
         self._hook_steps: dict[str, HookStep] = {}
         """Environment name -> its step held until the hooks it awaits have ended."""
         self._claims: set[str] = set()
@@ -202,7 +210,8 @@ class EnvironmentReconciler(Reconciler):
     ) -> Expansion | TemplateError | ValidationError:
         """`expand()` of these inputs, cached per environment while none of them changes (of
         the spec only what expand() reads: a new spec.state keeps the expansion, which takes
-        0.6 s for 10,000 tasks). A new run number re-renders the hooks alone.
+        0.6 s for 10,000 tasks). A new run number or new plugin variables (status.pluginVars)
+        re-render the hooks and the START arguments alone.
 
         expand() runs in a worker thread: its templates, bounded as they are (crds.templatework),
         may take seconds for a large environment, and the event loop keeps the leader's lease
@@ -218,9 +227,10 @@ class EnvironmentReconciler(Reconciler):
             tuple(sorted((c.name, c.metadata.resource_version or 0) for c in classes.values())),
         )
         run_number = env.status.run_number
+        hooks_key = (run_number, tuple(sorted(env.status.plugin_vars.items())))
         cached = self._expansions.get(env.metadata.uid)
         previous = cached[2] if cached is not None and cached[0] == key else None
-        if cached is not None and previous is not None and cached[1] == run_number:
+        if cached is not None and previous is not None and cached[1] == hooks_key:
             return previous
         try:
             expansion = await asyncio.to_thread(
@@ -234,7 +244,7 @@ class EnvironmentReconciler(Reconciler):
             )
         except (TemplateError, ValidationError) as exc:
             return exc  # plan() reports it
-        self._expansions[env.metadata.uid] = (key, run_number, expansion)
+        self._expansions[env.metadata.uid] = (key, hooks_key, expansion)
         while len(self._expansions) > EXPANSION_CACHE:
             self._expansions.popitem(last=False)
         return expansion
@@ -325,14 +335,15 @@ class EnvironmentReconciler(Reconciler):
             self.ctx.events.event(
                 step.env,
                 reason="HookSucceeded" if outcome.ok else "HookFailed",
-                message=f"{outcome.hook.path} {' '.join(outcome.hook.argv)}: {outcome.message}",
+                message=f"{outcome.hook.path} {outcome.hook.what}: {outcome.message}",
                 warning=not outcome.ok,
             )
         failures = [(o.hook, o.message) for o in outcomes if not o.ok]
+        status = with_plugin_vars(step.status, [o.vars for o in outcomes if o.ok])
         if not failures:
-            return step.status
+            return status
         return hooks_failed(
-            step.env, failures, now=step.now, status=step.status, progress=step.plan.transition
+            step.env, failures, now=step.now, status=status, progress=step.plan.transition
         )
 
     async def _keep_finalizer(self, env: Environment, result: Plan) -> Environment:

@@ -3,7 +3,8 @@
 Rules (documented in docs and tested):
 - Variable precedence, lowest first: TaskClass defaults < Workflow defaults < role defaults
   (parent, then child) < Workflow vars < role vars (parent, then child) < Environment spec.vars <
-  iterator variables < special variables. A spec.vars key `role.path:name` (AliECS style) sets
+  (hooks and START arguments only) plugin variables (status.pluginVars) < iterator variables <
+  special variables. A spec.vars key `role.path:name` (AliECS style) sets
   `name` only for that role and its subtree, over the plain `name`. Iterator variables and
   special variables cannot be overridden: they make the copies differ, and are facts.
 - Special variables: `environment_id` and `environment_name` (the Environment's name), `run_type`,
@@ -36,6 +37,7 @@ from functools import cached_property
 import pydantic
 
 from controller.configs.resolve import ConfigFunction, ConfigIndex, merge_refs
+from controller.environments.startargs import START_KEYS, start_arguments
 from controller.environments.template import Scope, as_list, is_truthy
 from crds.duration import parse_duration
 from crds.errors import FieldError, TemplateError, ValidationError
@@ -45,6 +47,7 @@ from crds.kinds.task import TaskSpec
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import CallRole, Moment, Role, Workflow, parse_moment
 from crds.names import join_label
+from crds.plugins import parse_func
 from crds.templatework import OBJECT_WORK, ROLE_WORK, Work, metered
 
 MAX_REPLICAS = 10_000
@@ -90,6 +93,16 @@ class Hook:
     error: str = ""
     env: tuple[tuple[str, str], ...] = ()
     """What the workflow sets in the hook's environment (`call.env`, rendered), in order."""
+    func: str = ""
+    """The plugin function (`dcs.StartOfRun`) of a `func:` call, instead of `argv`."""
+    vars: tuple[tuple[str, str], ...] = ()
+    """A `func:` call's variable stack: every variable of its role, rendered (those that do
+    not render are left out), and the `__call_*` facts AliECS gives its calls."""
+
+    @property
+    def what(self) -> str:
+        """What it runs, for messages: the function call or the argv."""
+        return f"{self.func}()" if self.func else " ".join(self.argv)
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,8 @@ class Expansion:
     auto_stop: float | None = None
     """Seconds a run lasts before the controller stops it (`auto_stop_enabled` true and
     `auto_stop_timeout` a duration, as the workflow's top level sets them); None: no limit."""
+    start_arguments: Mapping[str, str] = field(default_factory=dict)
+    """What tasks receive at START besides the run number (controller.environments.startargs)."""
 
     def roles(self) -> list[str]:
         """Task role paths, in tree order."""
@@ -169,6 +184,7 @@ class _Expander:
         self.workflow = workflow
         self.classes = classes
         self.run_number = run_number
+        self.plugin_vars = env.status.plugin_vars
         self.plain = {k: v for k, v in env.spec.vars.items() if ":" not in k}
         self.targeted: list[tuple[str, str, str]] = []
         for key, value in env.spec.vars.items():
@@ -195,6 +211,7 @@ class _Expander:
             detectors=detectors,
             config_refs=refs,
             auto_stop=self._auto_stop(root),
+            start_arguments=self._start_arguments(root),
         )
 
     def hooks_only(self, previous: Expansion) -> Expansion:
@@ -206,7 +223,14 @@ class _Expander:
             detectors=previous.detectors,
             config_refs=previous.config_refs,
             auto_stop=previous.auto_stop,
+            start_arguments=self._start_arguments(_Frame(specials=self._specials())),
         )
+
+    def _start_arguments(self, frame: _Frame) -> dict[str, str]:
+        scope = self._scope(frame, where="workflow", plugins=True)
+        names = scope.names()
+        known = {k: scope.value(k) for k in START_KEYS if k in names}
+        return start_arguments(known, self.plugin_vars)
 
     def _env_vars(self, path: str) -> Mapping[str, str]:
         """spec.vars for the role at `path`: plain keys, overridden by `role.path:key` keys whose
@@ -248,7 +272,13 @@ class _Expander:
         except ValueError as exc:
             raise _error("workflow", f"auto_stop_timeout: {exc}") from exc
 
-    def _scope(self, frame: _Frame, *, where: str, bottom: tuple[Layer, ...] = ()) -> Scope:
+    def _scope(
+        self, frame: _Frame, *, where: str, bottom: tuple[Layer, ...] = (), plugins: bool = False
+    ) -> Scope:
+        """`plugins`: with status.pluginVars over the environment's vars (as AliECS's plugins
+        set root-role variables): hooks and START see them; task templates do not, so a plugin
+        call never makes configured tasks stale."""
+        above = [("plugin variables", self.plugin_vars)] if plugins else []
         layers: list[Layer] = [
             *bottom,
             ("workflow defaults", self.workflow.spec.defaults),
@@ -256,6 +286,7 @@ class _Expander:
             ("workflow vars", self.workflow.spec.vars),
             *frame.vars,
             ("environment vars", self._env_vars(frame.path)),
+            *above,
             *frame.locals,
             ("special variables", frame.specials),
         ]
@@ -373,7 +404,7 @@ class _Expander:
         if self.run_number is not None:
             specials["run_number"] = str(self.run_number)
         frame = replace(frame, specials=specials)
-        scope = self._scope(frame, where=frame.path)
+        scope = self._scope(frame, where=frame.path, plugins=True)
         trigger = parse_moment(call.trigger)
         await_ = parse_moment(call.await_) if call.await_ else trigger
         base = Hook(frame.path, (), trigger, await_, 30.0, call.critical)
@@ -384,8 +415,34 @@ class _Expander:
             env = tuple((k, scope.render(v, field=f"call.env.{k}")) for k, v in call.env.items())
             timeout = _duration(scope.render(call.timeout, field="call.timeout"), where=frame.path)
         except (TemplateError, ValidationError) as exc:
-            return Hook(base.path, (), trigger, await_, base.timeout, call.critical, error=str(exc))
-        return Hook(frame.path, argv, trigger, await_, timeout, call.critical, env=env)
+            return replace(base, error=str(exc), func=_func(call))
+        hook = replace(base, argv=argv, timeout=timeout, env=env)
+        if call.func is None:
+            return hook
+        return replace(hook, func=_func(call), vars=_call_stack(scope, call, hook))
+
+
+def _func(call: CallRole) -> str:
+    return parse_func(call.func) if call.func is not None else ""
+
+
+def _call_stack(scope: Scope, call: CallRole, hook: Hook) -> tuple[tuple[str, str], ...]:
+    """The variables a plugin function gets: the role's, rendered, and AliECS's call facts."""
+    stack: dict[str, str] = {}
+    for name in sorted(scope.names()):
+        try:
+            stack[name] = scope.value(name)
+        except TemplateError:
+            continue
+    stack.update(
+        __call_func=hook.func + "()",
+        __call_timeout=f"{hook.timeout:g}s",
+        __call_trigger=call.trigger,
+        __call_await=call.await_ or call.trigger,
+        __call_critical=str(call.critical).lower(),
+        __call_rolepath=hook.path,
+    )
+    return tuple(stack.items())
 
 
 def _task_spec(

@@ -5,8 +5,10 @@ only the allow-list of controller.redact plus the workflow's `call.env`, so the 
 and the other settings of the controller never reach it. Each hook runs in its own session; on
 timeout its whole process group gets SIGKILL. Output (stdout and stderr merged) is captured,
 redacted of the controller's known secrets, and its tail kept for the status message and the
-Event. Hooks run as asyncio tasks of the HookRunner, never inside a reconcile: a step starts
-them and returns (held as a `HookStep`), the runner calls back as each awaited hook ends, and a
+Event. A `func:` hook calls an integration plugin function instead (controller.integration: in
+a worker thread, with the hook's timeout); the variables it returns come back in its result.
+Hooks run as asyncio tasks of the HookRunner, never inside a reconcile: a step starts them and
+returns (held as a `HookStep`), the runner calls back as each awaited hook ends, and a
 later reconcile collects the outcomes and finishes the step. A hook started at one step and
 awaited at a later one is keyed by (environment uid, transition start, hook path); if the
 controller restarted in between, the await step runs it again (at-least-once).
@@ -19,12 +21,14 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from controller.environments.expand import Hook
 from controller.environments.plan import Plan
+from controller.integration import PluginCaller
 from controller.redact import Redactor, hook_environment
+from crds.errors import PluginError
 from crds.kinds.environment import Environment, EnvironmentStatus, TransitionProgress
 from procutil import kill_group
 
@@ -43,6 +47,8 @@ class HookResult:
     exit_code: int | None
     output: str
     message: str
+    vars: Mapping[str, str] = field(default_factory=dict)
+    """What a plugin function returned (for status.pluginVars)."""
 
 
 async def run_hook(
@@ -88,6 +94,19 @@ async def run_hook(
     return HookResult(hook, ok, code, text, message)
 
 
+async def call_plugin(hook: Hook, caller: PluginCaller) -> HookResult:
+    """Call the plugin function of a `func:` hook; never raises for a failing call."""
+    try:
+        returned = await caller.call(hook.func, dict(hook.vars), seconds=hook.timeout)
+    except PluginError as exc:
+        log.info("Plugin call failed", extra={"hook": hook.path, "func": hook.func})
+        return HookResult(hook, False, None, "", str(exc))
+    log.info("Plugin call finished", extra={"hook": hook.path, "func": hook.func})
+    names = ", ".join(sorted(returned))
+    message = "succeeded" + (f", set {names}" if names else "")
+    return HookResult(hook, True, 0, "", message, vars=returned)
+
+
 HookKey = tuple[str, str, str]
 """(environment uid, transition start, hook path)."""
 
@@ -117,8 +136,12 @@ class HookStep:
 class HookRunner:
     """Runs hooks in the background and hands their outcomes to a later reconcile."""
 
-    def __init__(self, *, environ: Mapping[str, str] | None = None) -> None:
-        """`environ`: the controller's environment (default: this process's, read now)."""
+    def __init__(
+        self, *, environ: Mapping[str, str] | None = None, plugins: PluginCaller | None = None
+    ) -> None:
+        """`environ`: the controller's environment (default: this process's, read now);
+        `plugins`: the caller of `func:` hooks."""
+        self.plugins = plugins or PluginCaller()
         self._environ = dict(os.environ if environ is None else environ)
         self._redact = Redactor.from_environ(self._environ)
         self._running: dict[HookKey, asyncio.Task[HookResult]] = {}
@@ -127,7 +150,11 @@ class HookRunner:
     def start(self, key: HookKey, hook: Hook) -> None:
         """Start `hook` in the background unless it is already running under `key`."""
         if key not in self._running:
-            run = run_hook(hook, environ=self._environ, redact=self._redact)
+            run = (
+                call_plugin(hook, self.plugins)
+                if hook.func
+                else run_hook(hook, environ=self._environ, redact=self._redact)
+            )
             self._running[key] = asyncio.create_task(run, name=f"hook-{hook.path}")
 
     def collect(
@@ -168,3 +195,4 @@ class HookRunner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self.plugins.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -32,6 +32,19 @@ ROLE_SUMMARY_LIMIT = 200
 def with_run_number(status: EnvironmentStatus, run_number: int) -> EnvironmentStatus:
     """`status` after the controller allocated `run_number` at the run-number step."""
     return status.model_copy(update={"run_number": run_number})
+
+
+def with_plugin_vars(
+    status: EnvironmentStatus, returned: Iterable[Mapping[str, str]]
+) -> EnvironmentStatus:
+    """`status` with the variables plugin calls returned merged into status.pluginVars (in
+    hook order: a later call's value wins)."""
+    merged = dict(status.plugin_vars)
+    for values in returned:
+        merged.update(values)
+    if merged == status.plugin_vars:
+        return status
+    return status.model_copy(update={"plugin_vars": merged})
 
 
 def record(

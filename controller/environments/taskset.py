@@ -129,11 +129,15 @@ class TaskSet:
         elif target is not None:
             state = _with_reconfigure(tracked, want, target, reconfigure_now=now_ok)
         run = self.env.status.run_number if state == "RUNNING" else have.spec.run_number
+        starting = state == "RUNNING" and (have.spec.state != state or run != have.spec.run_number)
+        args = self._start_arguments if starting else have.spec.start_arguments
         changes: dict[str, object] = {}
         for name in _LIVE_FIELDS:
             value = getattr(want.spec, name)
             if getattr(have.spec, name) != value:
                 changes[name] = value
+        if args != have.spec.start_arguments:
+            changes["start_arguments"] = args
         if state != have.spec.state or run != have.spec.run_number or changes:
             spec = have.spec.model_copy(update={**changes, "state": state, "run_number": run})
             out.update.append(tracked.model_copy(update={"spec": spec}))
@@ -170,10 +174,16 @@ class TaskSet:
 
     def _spec(self, want: ExpandedTask, base: TaskSpec, target: str) -> TaskSpec:
         run = self.env.status.run_number if target == "RUNNING" else None
-        changes = {f: getattr(want.spec, f) for f in _LIVE_FIELDS}
+        changes: dict[str, object] = {f: getattr(want.spec, f) for f in _LIVE_FIELDS}
+        changes["start_arguments"] = self._start_arguments if target == "RUNNING" else {}
         return base.model_copy(
             update={**changes, "environment": self.env.name, "state": target, "run_number": run}
         )
+
+    @property
+    def _start_arguments(self) -> dict[str, str]:
+        """What tasks receive at START besides the run number (the expansion's, by value)."""
+        return dict(self.expansion.start_arguments)
 
     def _owner(self) -> OwnerReference:
         return OwnerReference(
@@ -305,7 +315,13 @@ def _released(task: Task, *, now: datetime | None) -> Task:
         }
     )
     spec = task.spec.model_copy(
-        update={"environment": None, "role": "", "state": "STANDBY", "run_number": None}
+        update={
+            "environment": None,
+            "role": "",
+            "state": "STANDBY",
+            "run_number": None,
+            "start_arguments": {},
+        }
     )
     return task.model_copy(update={"metadata": meta, "spec": spec})
 

@@ -276,8 +276,11 @@ def _after(state: str, event: str) -> str:
 def _arguments(task: Task, event: str) -> dict[str, str]:
     if event == "CONFIGURE":
         return dict(task.spec.properties)
-    if event == "START" and task.spec.run_number is not None:
-        return {"run_number": str(task.spec.run_number)}
+    if event == "START":
+        args = dict(task.spec.start_arguments)
+        if task.spec.run_number is not None:
+            args["run_number"] = str(task.spec.run_number)
+        return args
     return {}
 
 

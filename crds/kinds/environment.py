@@ -109,6 +109,9 @@ class EnvironmentStatus(Status):
     """Per component, the ComponentConfig used at the last CONFIGURE, as `name@version`."""
     detectors: tuple[str, ...] = ()
     """The detectors this environment holds; a detector is held by one live environment only."""
+    plugin_vars: dict[str, str] = Field(default_factory=dict)
+    """Variables returned by the integration plugin calls (`func:` hooks) so far: later hooks
+    see them, and tasks receive them at START (kept here so a restarted controller has them)."""
     reclaimed_nodes: tuple[str, ...] = ()
     """Asynchronous nodes reclaimed for this environment's tasks (kept by the pilot controller;
     each Node's status.reclaim says when and why)."""

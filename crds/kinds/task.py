@@ -48,6 +48,9 @@ class TaskSpec(O2Model):
     """Resolved key/values pushed at CONFIGURE."""
     run_number: int | None = None
     """The run number handed to the process at START."""
+    start_arguments: Vars = Field(default_factory=dict)
+    """Further arguments of START: AliECS's START variables (fill info, run type, run start
+    time, ...) and the integration plugins' variables, set with the run number."""
     critical: bool = True
     """A failure moves the owning environment to ERROR."""
     reusable: bool = False

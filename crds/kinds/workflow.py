@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from crds.duration import TemplatedDuration
 from crds.kinds.common import (
@@ -18,6 +18,7 @@ from crds.kinds.common import (
     Vars,
 )
 from crds.meta import O2Model, Status
+from crds.plugins import APPLY, check_known, parse_func
 from crds.resource import KindInfo, PrinterColumn, Resource, register
 
 _MOMENT = re.compile(
@@ -122,10 +123,16 @@ class TaskRole(O2Model):
 
 
 class CallRole(O2Model):
-    """A hook: a command run at a moment of an environment transition."""
+    """A hook run at a moment of an environment transition: a command, or (`func`) a function
+    of an integration plugin. Exactly one of the two."""
 
-    command: tuple[TemplateValue, ...] = Field(min_length=1)
+    command: tuple[TemplateValue, ...] = ()
     """argv of the hook (no shell); elements may be `{{ }}` templates."""
+    func: str | None = None
+    """An integration plugin function, AliECS style: `dcs.StartOfRun()`, `testplugin.Test()`.
+    It gets the role's whole variable stack (read-only) and the variables it returns are kept
+    in status.pluginVars: later hooks see them, and tasks receive them at START. A plugin or
+    function that is not installed is refused at apply."""
     env: Vars = Field(default_factory=dict)
     """Environment variables of the hook (templates). A hook gets these and a few of the
     controller's own (PATH, HOME, locale, TZ, USER, TMPDIR, ...), never its settings or secrets."""
@@ -148,6 +155,22 @@ class CallRole(O2Model):
         if value is not None:
             parse_moment(value)
         return value
+
+    @field_validator("func")
+    @classmethod
+    def _is_function(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        name = parse_func(value)
+        if isinstance(info.context, dict) and info.context.get(APPLY):
+            check_known(name)
+        return value
+
+    @model_validator(mode="after")
+    def _command_or_func(self) -> CallRole:
+        if bool(self.command) == (self.func is not None):
+            raise ValueError("a call needs exactly one of `command` (argv) and `func`")
+        return self
 
     @model_validator(mode="after")
     def _await_after_trigger(self) -> CallRole:
