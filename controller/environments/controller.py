@@ -46,6 +46,7 @@ from controller.environments.plan import (
     plan,
 )
 from controller.environments.status import hooks_failed, stalled, with_run_number
+from controller.environments.taskhooks import TaskHooks
 from controller.environments.taskset import expired_idle
 from controller.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
 from controller.runtime.reconciler import Context, Job, Reconciler, Result, Watch, label_value
@@ -99,7 +100,10 @@ class EnvironmentReconciler(Reconciler):
         self.options = Options(
             deploy_timeout=settings.deploy_timeout, transition_timeout=settings.transition_timeout
         )
-        self.hooks = HookRunner()
+        task_hooks = TaskHooks(
+            store=lambda: self.ctx.store, lookup=lambda name: self.ctx.cache(Task).get(name)
+        )
+        self.hooks = HookRunner(task_hooks=task_hooks.run)
         self.idle_ttl = settings.idle_ttl
         self._expansions: OrderedDict[str, tuple[object, int | None, Expansion]] = OrderedDict()
         self._hook_steps: dict[str, HookStep] = {}
@@ -267,7 +271,7 @@ class EnvironmentReconciler(Reconciler):
         limit = result.expansion.auto_stop if result.expansion is not None else None
         spec = env.spec.model_copy(update={"state": "CONFIGURED"})
         written = await self.ctx.store.update(env.model_copy(update={"spec": spec}))
-        message = auto_stop_message(env.status, limit or 0.0)
+        message = result.auto_stop_message or auto_stop_message(env.status, limit or 0.0)
         log.info("Auto stop", extra={"environment": env.name, "run": env.status.run_number})
         self.ctx.events.event(env, reason=AUTO_STOP_REASON, message=message)
         await self.ctx.caught_up(Task, revision)

@@ -7,7 +7,9 @@ timeout its whole process group gets SIGKILL. Output (stdout and stderr merged) 
 redacted of the controller's known secrets, and its tail kept for the status message and the
 Event. Hooks run as asyncio tasks of the HookRunner, never inside a reconcile: a step starts
 them and returns (held as a `HookStep`), the runner calls back as each awaited hook ends, and a
-later reconcile collects the outcomes and finishes the step. A hook started at one step and
+later reconcile collects the outcomes and finishes the step. Task hooks (a task role with a
+`trigger`) are not run here but by the `task_hooks` function the runner is given
+(controller.environments.taskhooks: a Task placed on an agent). A hook started at one step and
 awaited at a later one is keyed by (environment uid, transition start, hook path); if the
 controller restarted in between, the await step runs it again (at-least-once).
 """
@@ -18,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -114,11 +116,26 @@ class HookStep:
         return [((self.env.metadata.uid, started, h.path), h) for h in hooks]
 
 
+TaskHookFunction = Callable[[HookKey, Hook], Coroutine[None, None, HookResult]]
+"""Runs one firing of a task hook to its end (controller.environments.taskhooks)."""
+
+
+async def _no_task_hooks(key: HookKey, hook: Hook) -> HookResult:
+    return HookResult(hook, False, None, "", "task hooks cannot run here (no task store)")
+
+
 class HookRunner:
     """Runs hooks in the background and hands their outcomes to a later reconcile."""
 
-    def __init__(self, *, environ: Mapping[str, str] | None = None) -> None:
-        """`environ`: the controller's environment (default: this process's, read now)."""
+    def __init__(
+        self,
+        *,
+        environ: Mapping[str, str] | None = None,
+        task_hooks: TaskHookFunction | None = None,
+    ) -> None:
+        """`environ`: the controller's environment (default: this process's, read now);
+        `task_hooks`: how task hooks run (default: they fail, saying why)."""
+        self._task_hooks = task_hooks or _no_task_hooks
         self._environ = dict(os.environ if environ is None else environ)
         self._redact = Redactor.from_environ(self._environ)
         self._running: dict[HookKey, asyncio.Task[HookResult]] = {}
@@ -127,7 +144,11 @@ class HookRunner:
     def start(self, key: HookKey, hook: Hook) -> None:
         """Start `hook` in the background unless it is already running under `key`."""
         if key not in self._running:
-            run = run_hook(hook, environ=self._environ, redact=self._redact)
+            run = (
+                self._task_hooks(key, hook)
+                if hook.task is not None
+                else run_hook(hook, environ=self._environ, redact=self._redact)
+            )
             self._running[key] = asyncio.create_task(run, name=f"hook-{hook.path}")
 
     def collect(
