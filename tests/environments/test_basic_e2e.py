@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures of test_e2e are imported, then requested by name)
 """Basic tasks and task hooks on the real stack (local Mesos, real executor): hand-written o2
 equivalents of ControlWorkflows' resources-cleanup (basic run-to-completion tasks on every
 host) and o2-roc-config (here as task hooks on every FLP agent) run to DONE without ERROR."""
@@ -13,7 +14,7 @@ from crds.kinds.task import Task
 from crds.labels import HOOK_LABEL
 from crds.manifest import parse_documents
 from store.api import Store
-from tests.environments.test_e2e import (  # noqa: F401, F811  (fixtures)
+from tests.environments.test_e2e import (  # noqa: F401  (fixtures)
     cluster,
     controllers,
     localmesos_factory,
