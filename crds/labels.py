@@ -30,6 +30,9 @@ PILOT_LABEL = "o2.dev/pilot-node"
 """On a pilot job's Task: the Node it runs on (asynchronous nodes)."""
 SOURCE_LABEL = "o2.dev/gitsource"
 """On every object a GitSource manages: the GitSource's name (`o2 get env -l ...`)."""
+HOOK_LABEL = "o2.dev/hook-of"
+"""On a task hook's Task (run once at a transition moment): its Environment's name. Such a
+Task is not one of the environment's tasks (no `o2.dev/environment` label)."""
 
 # -- annotations -------------------------------------------------------------------------------
 
@@ -56,7 +59,7 @@ TEARDOWN_FINALIZER = "o2.dev/teardown"
 environment controller has run DESTROY (before_DESTROY, leave_<STATE>, release the tasks,
 DESTROY hooks), each hook bounded by its timeout."""
 
-LABELS = frozenset({ENV_LABEL, ROLE_LABEL, IDLE_LABEL, PILOT_LABEL, SOURCE_LABEL})
+LABELS = frozenset({ENV_LABEL, ROLE_LABEL, IDLE_LABEL, PILOT_LABEL, SOURCE_LABEL, HOOK_LABEL})
 ANNOTATIONS = frozenset(
     {
         IDLE_SINCE,

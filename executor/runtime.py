@@ -23,6 +23,8 @@ from functools import partial
 from pathlib import Path
 
 from crds.errors import ValidationError
+from crds.kinds.common import uses_occ
+from executor.basic import BasicTasks
 from executor.errors import OccError, SpawnError
 from executor.launch import LaunchSpec, StatusUpdate, Timeouts
 from executor.occ.auth import TOKEN_ENV, new_token
@@ -98,25 +100,32 @@ class TaskRunner:
         self._on_status = on_status
         self._on_event = on_event
         self._handles: dict[str, _Handle] = {}
+        self._basic = BasicTasks(
+            self.table, emit=self._emit, on_event=on_event, timeouts=self.timeouts
+        )
+        self._basic_inflight: dict[str, asyncio.Task[TransitionResult]] = {}
 
     # ---- launch and lifecycle -------------------------------------------------------------
 
     async def launch(self, spec: LaunchSpec) -> None:
         """Start the process; TASK_STARTING now, TASK_RUNNING or TASK_FAILED later."""
-        if spec.task_id in self._handles:
+        if spec.task_id in self._handles or spec.task_id in self._basic:
             log.warning("Ignored repeated launch", extra={"task": spec.task_id})
+            return
+        if spec.control == "basic":
+            self._basic.launch(spec)
             return
         env = {**spec.env, "O2_TASK_ID": spec.task_id}
         port = spec.occ_port
         token = ""
-        if spec.control != "basic":
+        if uses_occ(spec.control):
             port = port or free_loopback_port()
             token = new_token()
             env[CONTROL_PORT_ENV] = str(port)
             env[TOKEN_ENV] = token
             spec = dataclasses.replace(spec, occ_port=port, command=with_control_port(spec, port))
         record = self.table.add(spec.task_id, control=spec.control)
-        if spec.control != "basic" and spec.occ_port and loopback_port_busy(spec.occ_port):
+        if uses_occ(spec.control) and spec.occ_port and loopback_port_busy(spec.occ_port):
             # Something else would answer our OCC calls (and the task could not serve them).
             message = f"OCC port {spec.occ_port} is already in use on this host"
             self.table.mark_exited(spec.task_id, exit_code=None, signal=None, message=message)
@@ -136,7 +145,7 @@ class TaskRunner:
 
     async def _lifecycle(self, handle: _Handle) -> StatusUpdate:
         task_id = handle.spec.task_id
-        if handle.spec.control == "basic":
+        if handle.spec.control == "process":
             self.table.mark_running(task_id, pid=handle.process.pid, state=OccState.RUNNING)
             self._emit(task_id, "TASK_RUNNING", pid=handle.process.pid, occ_state="RUNNING")
         elif await self._await_ready(handle):
@@ -204,8 +213,8 @@ class TaskRunner:
             handle.events.cancel()
             await asyncio.gather(handle.events, return_exceptions=True)
         # OCC calls still out get UNAVAILABLE from the dead process; let them end before closing
-        # the channel. (A basic task's in-flight EXIT waits for this very lifecycle: skip it.)
-        calls = handle.inflight.values() if handle.spec.control != "basic" else ()
+        # the channel. (A process task's in-flight EXIT waits for this very lifecycle: skip it.)
+        calls = handle.inflight.values() if uses_occ(handle.spec.control) else ()
         busy = [*calls, *([handle.walk] if handle.walk else [])]
         if busy:
             await asyncio.wait(busy)
@@ -253,12 +262,16 @@ class TaskRunner:
 
     async def wait(self, task_id: str) -> StatusUpdate:
         """The terminal status of a launched task, once its process has ended."""
+        if task_id in self._basic:
+            return await self._basic.wait(task_id)
         handle = self._handles[task_id]
         assert handle.lifecycle is not None
         return await asyncio.shield(handle.lifecycle)
 
     def forget(self, task_id: str) -> None:
         """Drop an exited task (after Mesos acknowledged its terminal update)."""
+        if self._basic.forget(task_id):
+            return
         handle = self._handles.get(task_id)
         if handle is not None and handle.process.status is None:
             raise ValueError(f"task {task_id} is still running")
@@ -275,7 +288,7 @@ class TaskRunner:
         try:
             payload = decode_launch(data)
         except ValidationError as exc:
-            self.table.add(task_id, control="basic")
+            self.table.add(task_id, control="process")
             self.table.mark_exited(task_id, exit_code=None, signal=None, message=str(exc))
             self._emit(task_id, "TASK_FAILED", message=str(exc), occ_state="ERROR")
             return
@@ -305,7 +318,13 @@ class TaskRunner:
                 assert planned.result is not None
                 job = loop.create_task(_ready(planned.result))
             elif planned.action is Action.JOIN:
-                job = self._handles[item.task_id].inflight[item.transition_id]
+                handle = self._handles.get(item.task_id)
+                flying = handle.inflight if handle is not None else self._basic_inflight
+                job = flying[item.transition_id]
+            elif planned.action is Action.BASIC:
+                self.table.begin(item.task_id, item.transition_id)
+                run_basic = self._run_basic(item, after=previous.get(item.task_id))
+                job = self._basic_inflight[item.transition_id] = loop.create_task(run_basic)
             else:
                 handle = self._handles[item.task_id]
                 self.table.begin(item.task_id, item.transition_id)
@@ -313,7 +332,7 @@ class TaskRunner:
                 run = (
                     self._execute(handle, item, deadline=request.timeout_seconds, after=after)
                     if planned.action is Action.EXECUTE
-                    else self._exit_basic(handle, item, after=after)
+                    else self._exit_process(handle, item, after=after)
                 )
                 job = handle.inflight[item.transition_id] = loop.create_task(run)
             previous[item.task_id] = job
@@ -349,7 +368,7 @@ class TaskRunner:
             result = _result(item, ok=outcome.ok, state=outcome.state, message=outcome.message)
         return self._record(handle, result)
 
-    async def _exit_basic(
+    async def _exit_process(
         self, handle: _Handle, item: ControlItem, *, after: asyncio.Task[TransitionResult] | None
     ) -> TransitionResult:
         if after is not None:
@@ -358,6 +377,16 @@ class TaskRunner:
         record = handle.record
         result = _result(item, ok=True, state=record.state, message=record.message)
         return self._record(handle, result)
+
+    async def _run_basic(
+        self, item: ControlItem, *, after: asyncio.Task[TransitionResult] | None
+    ) -> TransitionResult:
+        if after is not None:
+            await asyncio.wait({after})
+        result = await self._basic.transition(item)
+        self._basic_inflight.pop(item.transition_id, None)
+        self.table.finish(result)
+        return result
 
     def _record(self, handle: _Handle, result: TransitionResult) -> TransitionResult:
         handle.inflight.pop(result.transition_id, None)
@@ -376,6 +405,9 @@ class TaskRunner:
         `grace` (a Mesos KillPolicy) replaces `timeouts.kill_grace` for this kill; the first
         kill of a task decides it, later ones join the ladder already running.
         """
+        if task_id in self._basic:
+            await self._basic.kill(task_id, grace=grace)
+            return
         handle = self._handles.get(task_id)
         if handle is None or handle.process.status is not None:
             return
@@ -422,6 +454,7 @@ class TaskRunner:
     async def close(self) -> None:
         """Kill every task (ladder) and wait for them all."""
         await asyncio.gather(*(self.kill(task_id) for task_id in list(self._handles)))
+        await self._basic.abort(grace=self.timeouts.kill_grace)
 
     async def abort(self) -> None:
         """SIGKILL every live task's process group at once (no ladder) and wait for their ends.
@@ -432,6 +465,7 @@ class TaskRunner:
             if handle.process.status is None:
                 handle.record.kill_requested = True
                 handle.process.signal_group(signal.SIGKILL)
+        await self._basic.abort(grace=0.0)
         lifecycles = [h.lifecycle for h in self._handles.values() if h.lifecycle is not None]
         if lifecycles:
             await asyncio.wait(lifecycles)

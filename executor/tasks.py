@@ -1,14 +1,17 @@
 """The executor's task table: per-task records, idempotent control batches, final statuses. Pure.
 
 No processes, no gRPC, no clock here (executor.runtime does the I/O). The table decides, for
-each item of a control batch, whether to answer at once (unknown task, basic task, cached
+each item of a control batch, whether to answer at once (unknown task, process task, cached
 result of a repeated transition id, task not ready) or to run the transition, and turns
 process exits into the Mesos status and OCC state the controller sees:
 
 - occ: exit 0 after EXIT (or on its own) -> TASK_FINISHED / DONE; other exits -> TASK_FAILED /
   ERROR; an exit after a kill request -> TASK_KILLED.
-- basic: running means RUNNING; exit 0 -> TASK_FINISHED / DONE; other exits -> TASK_FAILED /
-  ERROR; only EXIT is accepted as a control event (it kills the process).
+- process (o2's long-running plain process, pilots): running means RUNNING; exit 0 ->
+  TASK_FINISHED / DONE; other exits -> TASK_FAILED / ERROR; only EXIT is accepted as a control
+  event (it kills the process).
+- basic (AliECS's): every event is planned as BASIC and run by executor.basic (no process
+  until START, killed at STOP; its exit is a BASIC_TASK_TERMINATED event, not the task's end).
 - occ startup: the task is ready only when GetState answers STANDBY within the startup timeout.
 """
 
@@ -44,7 +47,9 @@ class Action(StrEnum):
     JOIN = "join"
     """The same transition id is running now: wait for its result."""
     KILL = "kill"
-    """EXIT of a basic task: run the kill ladder, then answer."""
+    """EXIT of a process task: run the kill ladder, then answer."""
+    BASIC = "basic"
+    """Any event of a basic task: executor.basic runs it (START spawns, STOP kills)."""
 
 
 @dataclass(frozen=True)
@@ -135,13 +140,15 @@ class TaskTable:
         if record.phase == "exited":
             return _answer(item, ok=False, state=record.state, message="task has exited")
         if record.control == "basic":
+            return PlannedItem(item=item, action=Action.BASIC)
+        if record.control == "process":
             if item.event.upper() == "EXIT":
                 return PlannedItem(item=item, action=Action.KILL)
             return _answer(
                 item,
                 ok=False,
                 state=record.state,
-                message=f"basic task: {item.event} is not a control event (only EXIT)",
+                message=f"process task: {item.event} is not a control event (only EXIT)",
             )
         if record.phase == "starting":
             return _answer(
@@ -167,7 +174,7 @@ class TaskTable:
         while len(record.results) > REMEMBERED_RESULTS:
             record.results.popitem(last=False)
 
-    def mark_running(self, task_id: str, *, pid: int, state: str) -> None:
+    def mark_running(self, task_id: str, *, pid: int | None, state: str) -> None:
         record = self._tasks[task_id]
         record.phase = "running"
         record.pid = pid

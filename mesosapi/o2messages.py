@@ -111,13 +111,20 @@ class TaskTableReport(O2Model):
     tasks: tuple[TaskReport, ...] = ()
 
 
+BASIC_TASK_TERMINATED = "BASIC_TASK_TERMINATED"
+"""The device event of a basic task whose process ended (AliECS's DeviceEventType 2)."""
+
+
 class DeviceEventMessage(O2Model):
     type: Literal["device_event"] = "device_event"
     task_id: str
     event: str
-    """END_OF_STREAM, INTERNAL_ERROR or STATE_CHANGE."""
+    """END_OF_STREAM, INTERNAL_ERROR, STATE_CHANGE or BASIC_TASK_TERMINATED."""
     state: str = ""
     message: str = ""
+    exit_code: int | None = None
+    """BASIC_TASK_TERMINATED: how the basic task's process ended (None: by a signal)."""
+    signal: int | None = None
 
 
 ToExecutor = Annotated[ControlRequest | ReportRequest, Field(discriminator="type")]

@@ -51,6 +51,7 @@ from controller.environments.status import (
     with_plugin_vars,
     with_run_number,
 )
+from controller.environments.taskhooks import TaskHooks
 from controller.environments.taskset import expired_idle
 from controller.integration import PluginCaller, PluginSettings
 from controller.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
@@ -105,8 +106,12 @@ class EnvironmentReconciler(Reconciler):
         self.options = Options(
             deploy_timeout=settings.deploy_timeout, transition_timeout=settings.transition_timeout
         )
+        task_hooks = TaskHooks(
+            store=lambda: self.ctx.store, lookup=lambda name: self.ctx.cache(Task).get(name)
+        )
         self.hooks = HookRunner(
-            plugins=PluginCaller(PluginSettings(dcs_endpoint=settings.dcs_endpoint))
+            plugins=PluginCaller(PluginSettings(dcs_endpoint=settings.dcs_endpoint)),
+            task_hooks=task_hooks.run,
         )
         self.idle_ttl = settings.idle_ttl
         self._expansions: OrderedDict[str, tuple[object, object, Expansion]] = OrderedDict()
@@ -277,7 +282,7 @@ class EnvironmentReconciler(Reconciler):
         limit = result.expansion.auto_stop if result.expansion is not None else None
         spec = env.spec.model_copy(update={"state": "CONFIGURED"})
         written = await self.ctx.store.update(env.model_copy(update={"spec": spec}))
-        message = auto_stop_message(env.status, limit or 0.0)
+        message = result.auto_stop_message or auto_stop_message(env.status, limit or 0.0)
         log.info("Auto stop", extra={"environment": env.name, "run": env.status.run_number})
         self.ctx.events.event(env, reason=AUTO_STOP_REASON, message=message)
         await self.ctx.caught_up(Task, revision)

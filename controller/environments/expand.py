@@ -93,6 +93,9 @@ class Hook:
     error: str = ""
     env: tuple[tuple[str, str], ...] = ()
     """What the workflow sets in the hook's environment (`call.env`, rendered), in order."""
+    task: TaskSpec | None = None
+    """A task hook (a task role with `trigger`): the Task to run to completion, placed by its
+    constraints on an agent, instead of `argv` on the controller host."""
     func: str = ""
     """The plugin function (`dcs.StartOfRun`) of a `func:` call, instead of `argv`."""
     vars: tuple[tuple[str, str], ...] = ()
@@ -101,8 +104,12 @@ class Hook:
 
     @property
     def what(self) -> str:
-        """What it runs, for messages: the function call or the argv."""
-        return f"{self.func}()" if self.func else " ".join(self.argv)
+        """What it runs, for messages: the function call, the task's command or the argv."""
+        if self.func:
+            return f"{self.func}()"
+        if self.task is not None:
+            return " ".join(("task", self.task.command.value, *self.task.command.arguments))
+        return " ".join(self.argv)
 
 
 @dataclass(frozen=True)
@@ -127,7 +134,8 @@ class Expansion:
 
 
 def _has_call(role: Role) -> bool:
-    return role.call is not None or any(_has_call(r) for r in role.roles)
+    hook_task = role.task is not None and role.task.trigger is not None
+    return role.call is not None or hook_task or any(_has_call(r) for r in role.roles)
 
 
 @dataclass(frozen=True)
@@ -362,7 +370,9 @@ class _Expander:
         return replace(named, constraints=_merge(frame.constraints, rendered))
 
     def _role(self, role: Role, frame: _Frame) -> None:
-        if role.task is not None:
+        if role.task is not None and role.task.trigger is not None:
+            self.hooks.append(self._task_hook(role, frame))
+        elif role.task is not None:
             if not self.skip_tasks:
                 self._task(role, frame)
         elif role.call is not None:
@@ -371,6 +381,32 @@ class _Expander:
             self._roles(role.roles, frame)
 
     def _task(self, role: Role, frame: _Frame) -> None:
+        assert role.task is not None
+        name, spec, config = self._resolve_task(role, frame)
+        self.tasks[name] = ExpandedTask(name, frame.path, spec, template=frame.template)
+        for key, refs in config.used.items():
+            self.config_refs.setdefault(key, set()).update(refs)
+
+    def _task_hook(self, role: Role, frame: _Frame) -> Hook:
+        """A task role with a trigger: rendered like a call hook (it sees `run_number`), its
+        task run once from launch (`process`), as AliECS triggers its hook tasks."""
+        task = role.task
+        assert task is not None and task.trigger is not None
+        if self.run_number is not None:
+            frame = replace(frame, specials={**frame.specials, "run_number": str(self.run_number)})
+        trigger = parse_moment(task.trigger)
+        await_ = parse_moment(task.await_) if task.await_ else trigger
+        try:
+            _, spec, _ = self._resolve_task(role, frame)
+            scope = self._scope(frame, where=frame.path)
+            timeout = _duration(scope.render(task.timeout, field="task.timeout"), where=frame.path)
+        except (TemplateError, ValidationError) as exc:
+            return Hook(frame.path, (), trigger, await_, 30.0, task.critical, error=str(exc))
+        spec = spec.model_copy(update={"control": "process", "state": "RUNNING"})
+        argv = (spec.command.value, *spec.command.arguments)
+        return Hook(frame.path, argv, trigger, await_, timeout, task.critical, task=spec)
+
+    def _resolve_task(self, role: Role, frame: _Frame) -> tuple[str, TaskSpec, ConfigFunction]:
         assert role.task is not None
         class_name = self._scope(frame, where=frame.path).render(role.task.class_, field="class")
         taskclass = self.classes.get(class_name)
@@ -395,9 +431,7 @@ class _Expander:
         spec = _task_spec(
             taskclass, scope, frame=frame, env_name=self.env.name, critical=role.task.critical
         )
-        self.tasks[name] = ExpandedTask(name, frame.path, spec, template=frame.template)
-        for key, refs in config.used.items():
-            self.config_refs.setdefault(key, set()).update(refs)
+        return name, spec, config
 
     def _hook(self, call: CallRole, frame: _Frame) -> Hook:
         specials = dict(frame.specials)
@@ -513,7 +547,7 @@ def _duration(text: str, *, where: str) -> float:
     try:
         return parse_duration(text)
     except ValueError as exc:
-        raise _error(where, f"call.timeout: {exc}") from exc
+        raise _error(where, f"timeout: {exc}") from exc
 
 
 def _join(parent: str, name: str) -> str:

@@ -7,6 +7,8 @@ timeout its whole process group gets SIGKILL. Output (stdout and stderr merged) 
 redacted of the controller's known secrets, and its tail kept for the status message and the
 Event. A `func:` hook calls an integration plugin function instead (controller.integration: in
 a worker thread, with the hook's timeout); the variables it returns come back in its result.
+Task hooks (a task role with a `trigger`) are not run here but by the `task_hooks` function the
+runner is given (controller.environments.taskhooks: a Task placed on an agent).
 Hooks run as asyncio tasks of the HookRunner, never inside a reconcile: a step starts them and
 returns (held as a `HookStep`), the runner calls back as each awaited hook ends, and a
 later reconcile collects the outcomes and finishes the step. A hook started at one step and
@@ -20,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -133,15 +135,29 @@ class HookStep:
         return [((self.env.metadata.uid, started, h.path), h) for h in hooks]
 
 
+TaskHookFunction = Callable[[HookKey, Hook], Coroutine[None, None, HookResult]]
+"""Runs one firing of a task hook to its end (controller.environments.taskhooks)."""
+
+
+async def _no_task_hooks(key: HookKey, hook: Hook) -> HookResult:
+    return HookResult(hook, False, None, "", "task hooks cannot run here (no task store)")
+
+
 class HookRunner:
     """Runs hooks in the background and hands their outcomes to a later reconcile."""
 
     def __init__(
-        self, *, environ: Mapping[str, str] | None = None, plugins: PluginCaller | None = None
+        self,
+        *,
+        environ: Mapping[str, str] | None = None,
+        plugins: PluginCaller | None = None,
+        task_hooks: TaskHookFunction | None = None,
     ) -> None:
         """`environ`: the controller's environment (default: this process's, read now);
-        `plugins`: the caller of `func:` hooks."""
+        `plugins`: the caller of `func:` hooks; `task_hooks`: how task hooks run (default: they
+        fail, saying why)."""
         self.plugins = plugins or PluginCaller()
+        self._task_hooks = task_hooks or _no_task_hooks
         self._environ = dict(os.environ if environ is None else environ)
         self._redact = Redactor.from_environ(self._environ)
         self._running: dict[HookKey, asyncio.Task[HookResult]] = {}
@@ -153,6 +169,8 @@ class HookRunner:
             run = (
                 call_plugin(hook, self.plugins)
                 if hook.func
+                else self._task_hooks(key, hook)
+                if hook.task is not None
                 else run_hook(hook, environ=self._environ, redact=self._redact)
             )
             self._running[key] = asyncio.create_task(run, name=f"hook-{hook.path}")

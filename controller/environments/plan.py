@@ -122,7 +122,10 @@ class Plan:
     await_hooks: tuple[Hook, ...] = ()
     allocate_run_number: bool = False
     auto_stop: bool = False
-    """The run reached its auto_stop_timeout: set spec.state to CONFIGURED (and write no status)."""
+    """The run reached its auto_stop_timeout, or every basic task has ended: set spec.state to
+    CONFIGURED (and write no status)."""
+    auto_stop_message: str = ""
+    """Why, when it is not the auto_stop_timeout."""
     notes: tuple[Note, ...] = ()
     requeue_after: float | None = None
     transition: TransitionProgress | None = None
@@ -196,12 +199,24 @@ def plan(
     )
     if deleting:
         return result
+    if _basic_tasks_done(env, status, taskset):
+        return replace(result, auto_stop=True, auto_stop_message=BASIC_TASKS_DONE)
     stop = auto_stop(env, status, expansion.auto_stop, now=now)
     if stop.remaining is not None:
         before = result.requeue_after
         later = stop.remaining if before is None else min(before, stop.remaining)
         return replace(result, requeue_after=later)
     return replace(result, auto_stop=stop.due)
+
+
+BASIC_TASKS_DONE = "every basic task has ended: stopping the run"
+
+
+def _basic_tasks_done(env: Environment, status: EnvironmentStatus, taskset: TaskSet) -> bool:
+    """AliECS stops a run when a basic task ends and every task is safe to stop (a basic task
+    once its process has ended, any other once RUNNING): run-to-completion work is over."""
+    steady = status.state == "RUNNING" and status.transition is None
+    return steady and env.spec.state == "RUNNING" and taskset.safe_to_stop()
 
 
 def record_config_versions(status: EnvironmentStatus, taskset: TaskSet) -> EnvironmentStatus:

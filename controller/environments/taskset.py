@@ -207,6 +207,21 @@ class TaskSet:
                 return f"critical task {have.name} ({want.path}) is {what}: {why}"
         return ""
 
+    def safe_to_stop(self) -> bool:
+        """AliECS's IsSafeToStop, when a basic task's end asks for it: every task is RUNNING,
+        and every basic task's process has ended (status.terminated); there is one at least."""
+        mine = self.by_role()
+        basic = False
+        for want in self.expansion.tasks.values():
+            have = mine.get(want.path)
+            if have is None or have.status.phase != "Running" or have.status.state != "RUNNING":
+                return False
+            if want.spec.control == "basic":
+                basic = True
+                if not have.status.terminated:
+                    return False
+        return basic
+
     def not_ready(self, target: str) -> list[str]:
         """Names of the tasks a transition to `target` still waits for."""
         mine = self.by_role()

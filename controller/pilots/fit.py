@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from crds.kinds.common import Constraint
+from crds.kinds.common import Constraint, uses_occ
 from crds.kinds.node import Node
 from crds.kinds.task import TERMINAL_PHASES, Task, is_pilot
 from crds.names import join_label
@@ -52,7 +52,7 @@ def pilot_name(node: str) -> str:
 def wants(task: Task) -> Amount:
     """What a task takes on its agent (an `occ` task takes one more port: its OCC port)."""
     w = task.spec.wants
-    extra = 1 if task.spec.control != "basic" else 0
+    extra = 1 if uses_occ(task.spec.control) else 0
     return Amount(w.cpus, float(w.memory), w.ports + extra)
 
 
@@ -77,7 +77,7 @@ def usage(tasks: Iterable[Task]) -> dict[str, Amount]:
             acc = sums.setdefault(where, [0.0, 0.0, 0.0])
             acc[0] += w.cpus
             acc[1] += w.memory
-            acc[2] += w.ports + (1 if task.spec.control != "basic" else 0)
+            acc[2] += w.ports + (1 if uses_occ(task.spec.control) else 0)
     return {k: Amount(v[0], v[1], int(v[2])) for k, v in sums.items()}
 
 

@@ -19,6 +19,7 @@ from crds.errors import MesosCallError, MesosUnavailableError, ValidationError
 from crds.kinds.task import Task
 from mesosapi.models import AgentId, ExecutorId, TaskId
 from mesosapi.o2messages import (
+    BASIC_TASK_TERMINATED,
     ControlItem,
     ControlRequest,
     ControlResults,
@@ -123,6 +124,9 @@ class ControlLedger:
         task = self._shared.roster.view(name)
         if task is None:
             return
+        if msg.event == BASIC_TASK_TERMINATED:
+            self._on_basic_terminated(task, msg)
+            return
         state = msg.state if msg.state in st.OCC_STATES else None
         message = msg.message or msg.event
         self._shared.writer.patch(
@@ -130,6 +134,19 @@ class ControlLedger:
             lambda s: s.model_copy(update={"state": state or s.state, "message": message}),
         )
         self._shared.events.event(task, reason=msg.event, message=message, warning=True)
+
+    def _on_basic_terminated(self, task: Task, msg: DeviceEventMessage) -> None:
+        message = msg.message or f"basic task terminated with exit code {msg.exit_code}"
+        self._shared.writer.patch(
+            task.name,
+            partial(
+                st.on_basic_terminated, exit_code=msg.exit_code, signal=msg.signal, message=message
+            ),
+        )
+        failed = msg.exit_code != 0
+        self._shared.events.event(
+            task, reason="BasicTaskTerminated", message=message, warning=failed
+        )
 
     # ---- kills -----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from crds.kinds.common import uses_occ
 from crds.kinds.task import Task
 from mesosapi.models import (
     CommandInfo,
@@ -80,7 +81,7 @@ def describe_command(info: ExecutorInfo) -> str:
 def launch_payload(task: Task, *, ports: list[int]) -> LaunchPayload:
     """TaskInfo.data: the resolved command, control mode, OCC port and o2 variables."""
     wanted = ports[: task.spec.wants.ports]
-    occ_port = ports[-1] if task.spec.control != "basic" and ports else None
+    occ_port = ports[-1] if uses_occ(task.spec.control) and ports else None
     env = {
         "O2_TASK_NAME": task.name,
         "O2_TASK_CLASS": task.spec.task_class,

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from crds.kinds.common import Constraint
+from crds.kinds.common import Constraint, uses_occ
 from crds.kinds.task import Task
 from mesosapi.models import Offer, OfferId
 from mesosapi.resources import Allocation, Demand, ResourcePool
@@ -115,7 +115,7 @@ def demand_of(task: Task) -> Demand:
 
 def occ_port_count(task: Task) -> int:
     """A `direct` or `fairmq` task gets one extra port: its OCC control port (the last one)."""
-    return 1 if task.spec.control != "basic" else 0
+    return 1 if uses_occ(task.spec.control) else 0
 
 
 @dataclass

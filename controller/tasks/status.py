@@ -216,6 +216,8 @@ def on_result(
         changes["state"] = result.state
         if result.state in ("STANDBY", "DONE", "ERROR"):
             changes["configured_properties"] = None
+        if result.state != "RUNNING" and status.terminated:
+            changes["terminated"] = False
     if result.ok and configured_digest is not None:
         changes["configured_properties"] = configured_digest
     if result.ok:
@@ -244,6 +246,8 @@ def control_items(task: Task) -> list[ControlItem]:
     status = task.status
     if status.phase != "Running" or status.state is None or not status.mesos_task_id:
         return []
+    if task.spec.control == "process" and task.spec.state != "DONE":
+        return []  # a plain process has no state machine: only EXIT (a kill) reaches it
     path = occ_path(status.state, task.spec.state)
     if not path:
         return []
@@ -353,6 +357,16 @@ def result_if_mine(
 
 def report_if_mine(status: TaskStatus, *, row: TaskReport) -> TaskStatus:
     return on_report(status, row) if status.mesos_task_id == row.task_id else status
+
+
+def on_basic_terminated(
+    status: TaskStatus, *, exit_code: int | None, signal: int | None, message: str
+) -> TaskStatus:
+    """A basic task's process ended during the run: recorded, the task lives on (RUNNING)."""
+    if status.phase in TERMINAL_PHASES or status.state != "RUNNING":
+        return status
+    update = {"terminated": True, "exit_code": exit_code, "signal": signal, "message": message}
+    return status.model_copy(update=update)
 
 
 def with_message(status: TaskStatus, *, message: str) -> TaskStatus:

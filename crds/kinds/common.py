@@ -61,11 +61,26 @@ def _control_alias(value: object) -> object:
     return CONTROL_MODE_ALIASES.get(value, value) if isinstance(value, str) else value
 
 
-ControlMode = Annotated[Literal["direct", "fairmq", "basic"], BeforeValidator(_control_alias)]
+ControlMode = Annotated[
+    Literal["direct", "fairmq", "basic", "process"], BeforeValidator(_control_alias)
+]
 """How the executor controls a task, named as in AliECS: `direct` (an OCC task in the OCC state
 machine: OCClib tasks, o2 SDK tasks), `fairmq` (a FairMQ device through its OCC plugin: FairMQ
-states and multi-step transitions) or `basic` (a plain process, no OCC). `occ` is accepted as
-the deprecated name of `direct`."""
+states and multi-step transitions) or `basic` (AliECS's run-to-completion command: no process
+until START, killed at STOP, its exit only ends the run's work). o2's own `process` is a plain
+long-running process started at launch (pilots): running means RUNNING, exit 0 DONE, any other
+exit ERROR. `occ` is accepted as the deprecated name of `direct`."""
+
+
+PLAIN_CONTROL_MODES = frozenset({"basic", "process"})
+"""Control modes without OCC: no control port, no OCC state machine in the process."""
+
+
+def uses_occ(control: str) -> bool:
+    """Whether a task of this control mode serves OCC (and so needs a control port)."""
+    return control not in PLAIN_CONTROL_MODES
+
+
 OccState = Literal["STANDBY", "CONFIGURED", "RUNNING", "ERROR", "DONE"]
 DesiredOccState = Literal["STANDBY", "CONFIGURED", "RUNNING", "DONE"]
 ConstraintOperator = Literal["EQUALS", "NOT_EQUALS", "IN", "REGEX", "UNIQUE"]

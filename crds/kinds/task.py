@@ -37,7 +37,8 @@ class TaskSpec(O2Model):
     command: Command
     """Resolved command (templates rendered)."""
     control: ControlMode = "direct"
-    """`occ` (OCC gRPC state machine) or `basic` (plain command)."""
+    """`direct`/`fairmq` (OCC), `basic` (AliECS's command run per START) or `process` (a plain
+    long-running process, e.g. a pilot)."""
     wants: Wants = Field(default_factory=Wants)
     """Resources to reserve on the agent."""
     constraints: tuple[Constraint, ...] = ()
@@ -75,9 +76,12 @@ class TaskStatus(Status):
     pid: int | None = None
     """Process id on the agent."""
     exit_code: int | None = None
-    """The exit code once it ended."""
+    """The exit code once it ended (a basic task: of its process's last run)."""
     signal: int | None = None
     """The signal that ended the process, if any."""
+    terminated: bool = False
+    """A basic task's process has ended on its own during the run (BASIC_TASK_TERMINATED): the
+    task stays RUNNING and is safe to stop, as in AliECS; cleared when the run is stopped."""
     reason: str = ""
     """Machine-readable reason of the last phase change (e.g. REASON_EXECUTOR_TERMINATED)."""
     message: str = ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from crds.duration import Duration
 from crds.kinds.common import Command, Constraint, ControlMode, Vars, Wants
@@ -21,8 +21,13 @@ class TaskClassSpec(O2Model):
     """As in AliECS: `direct`: the process serves AliECS's OCC gRPC (occ_pb.Occ) in the OCC
     state machine (OCClib tasks, o2 SDK tasks; port in `OCC_CONTROL_PORT`); `fairmq`: a FairMQ
     device behind its OCC plugin (FairMQ states, multi-step CONFIGURE/RESET; port also as
-    `--control-port`); `basic`: a plain command whose running means RUNNING, exit 0 DONE, any
-    other exit ERROR. `occ` is the deprecated name of `direct`."""
+    `--control-port`); `basic`: AliECS's run-to-completion command, started at each START
+    (killed at STOP if still running), whose exit, whatever its code, only makes the task safe
+    to stop (exitCode recorded; the run stops once every such task has ended); a role with a
+    `trigger` runs it as a task hook instead. o2's `process`: a plain long-running process
+    started at launch (pilots): running means RUNNING, exit 0 DONE, any other exit ERROR. `occ`
+    is the deprecated name of `direct`; a `pilot` class written with `basic` (the old spelling)
+    means `process`."""
     wants: Wants = Field(default_factory=Wants)
     """Resources per task."""
     constraints: tuple[Constraint, ...] = ()
@@ -41,6 +46,14 @@ class TaskClassSpec(O2Model):
     """How long one OCC transition may take before the task is reported in ERROR."""
     kill_grace_period: Duration = "5s"
     """Time between SIGTERM and SIGKILL in the kill ladder."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pilot_basic_is_process(cls, data: object) -> object:
+        """Pilots were written `control: basic` when basic meant a long-running process."""
+        if isinstance(data, dict) and data.get("pilot") is True and data.get("control") == "basic":
+            return {**data, "control": "process"}
+        return data
 
 
 class TaskClass(Resource):

@@ -113,13 +113,46 @@ def _moment_help(text: str) -> str:
     )
 
 
+def _check_await(trigger: str | None, await_: str | None) -> None:
+    if trigger is None or await_ is None:
+        return
+    if not await_is_reachable(parse_moment(trigger), parse_moment(await_)):
+        raise ValueError(
+            f"await {await_!r} never comes at or after trigger {trigger!r} within one transition"
+        )
+
+
 class TaskRole(O2Model):
-    """Run one task of a TaskClass per expansion of this role."""
+    """Run one task of a TaskClass per expansion of this role; with `trigger`, a task hook."""
 
     class_: str = Field(alias="class", min_length=1)
-    """The TaskClass name (may be a `{{ }}` template)."""
+    """The TaskClass name (may be a `{{ }}` template); AliECS's `load`."""
     critical: bool = True
-    """A failure of this task moves the environment to ERROR; if false it is only reported."""
+    """A failure of this task moves the environment to ERROR; if false it is only reported.
+    A task hook's critical failure fails the transition like a call hook's."""
+    trigger: str | None = None
+    """Makes this role a task hook (AliECS's `hook` control mode): at this moment (as a call
+    role's `trigger`) the command runs once, to completion, as a Task placed by the role's
+    constraints (on an agent, as its TaskClass user), then is gone. Exit 0 is success."""
+    await_: str | None = Field(default=None, alias="await")
+    """When the task hook must have finished, if later than `trigger` (default: at it)."""
+    timeout: TemplatedDuration = "30s"
+    """How long a task hook may take before it is killed and counts as failed (AliECS's
+    default 30 s); ignored without `trigger`, as AliECS does for basic tasks."""
+
+    @field_validator("trigger", "await_")
+    @classmethod
+    def _is_moment(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_moment(value)
+        return value
+
+    @model_validator(mode="after")
+    def _hook_fields(self) -> TaskRole:
+        if self.await_ is not None and self.trigger is None:
+            raise ValueError("await needs a trigger (only task hooks are awaited)")
+        _check_await(self.trigger, self.await_)
+        return self
 
 
 class CallRole(O2Model):
@@ -174,13 +207,7 @@ class CallRole(O2Model):
 
     @model_validator(mode="after")
     def _await_after_trigger(self) -> CallRole:
-        if self.await_ is None:
-            return self
-        if not await_is_reachable(parse_moment(self.trigger), parse_moment(self.await_)):
-            raise ValueError(
-                f"await {self.await_!r} never comes at or after trigger {self.trigger!r} "
-                "within one transition"
-            )
+        _check_await(self.trigger, self.await_)
         return self
 
 

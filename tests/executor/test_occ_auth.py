@@ -120,7 +120,7 @@ async def test_a_task_sees_path_and_its_taskclass_env_but_not_the_executors_secr
     monkeypatch.setenv("MESOS_SANDBOX", str(tmp_path))
     monkeypatch.setenv("LC_TIME", "C")
     command = CommandSpec(value="env", env={"CARD": "cru-1"}, shell=True)
-    await runner.launch(launch_spec(tmp_path, "env", command, control="basic"))
+    await runner.launch(launch_spec(tmp_path, "env", command, control="process"))
     await statuses.wait_for("env", "TASK_FINISHED")
     lines = (tmp_path / "env" / "stdout").read_text().splitlines()
     seen = dict(line.split("=", 1) for line in lines if "=" in line)

@@ -254,30 +254,30 @@ async def test_internal_error_is_forwarded_and_recover_returns_to_standby(
         await runner.close()
 
 
-async def test_basic_task_exit_0_is_finished_done(
+async def test_process_task_exit_0_is_finished_done(
     runner: TaskRunner, statuses: StatusLog, tmp_path: Path
 ):
     command = sample_task("--control", "basic", "--duration", "0")
-    await runner.launch(launch_spec(tmp_path, "t1", command, control="basic"))
+    await runner.launch(launch_spec(tmp_path, "t1", command, control="process"))
     assert (await statuses.wait_for("t1", "TASK_RUNNING")).occ_state == "RUNNING"
     finished = await statuses.wait_for("t1", "TASK_FINISHED")
     assert finished.occ_state == "DONE"
 
 
-async def test_basic_task_nonzero_exit_is_failed_error(
+async def test_process_task_nonzero_exit_is_failed_error(
     runner: TaskRunner, statuses: StatusLog, tmp_path: Path
 ):
     command = sample_task("--control", "basic", "--duration", "0", "--exit-code", "3")
-    await runner.launch(launch_spec(tmp_path, "t1", command, control="basic"))
+    await runner.launch(launch_spec(tmp_path, "t1", command, control="process"))
     failed = await statuses.wait_for("t1", "TASK_FAILED")
     assert (failed.exit_code, failed.occ_state) == (3, "ERROR")
 
 
-async def test_basic_task_exit_event_terminates_it(
+async def test_process_task_exit_event_terminates_it(
     runner: TaskRunner, statuses: StatusLog, tmp_path: Path
 ):
     command = sample_task("--control", "basic")
-    await runner.launch(launch_spec(tmp_path, "t1", command, control="basic"))
+    await runner.launch(launch_spec(tmp_path, "t1", command, control="process"))
     await statuses.wait_for("t1", "TASK_RUNNING")
     refused = await runner.control(batch("r1", ("t1", "x1", "CONFIGURE", {})))
     assert not refused.results[0].ok

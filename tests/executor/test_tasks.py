@@ -12,7 +12,7 @@ def _item(task_id: str = "t1", transition_id: str = "x1", event: str = "CONFIGUR
 
 def _running_table(control: str = "direct") -> TaskTable:
     table = TaskTable()
-    table.add("t1", control="direct" if control == "direct" else "basic")
+    table.add("t1", control="direct" if control == "direct" else "process")
     table.mark_running("t1", pid=42, state="STANDBY" if control == "direct" else "RUNNING")
     return table
 
@@ -62,15 +62,15 @@ def test_starting_task_refuses_transitions():
     assert planned.result.retryable
 
 
-def test_basic_task_accepts_only_exit():
-    table = _running_table("basic")
+def test_process_task_accepts_only_exit():
+    table = _running_table("process")
     refused = table.plan_item(_item(event="CONFIGURE"))
     assert refused.result is not None and not refused.result.ok
     assert table.plan_item(_item(event="EXIT")).action is Action.KILL
 
 
 def test_exit_codes_map_to_mesos_and_occ_states():
-    table = _running_table("basic")
+    table = _running_table("process")
     record = table.get("t1")
     assert record is not None
     assert final_status(record, exit_code=0, signal=None).mesos_state == "TASK_FINISHED"

@@ -65,7 +65,7 @@ def test_many_tasks_share_one_offer_with_distinct_concrete_ports() -> None:
 
 def test_basic_tasks_take_no_control_port_and_running_executor_takes_nothing() -> None:
     plan = place(
-        [task("a", memory=1024, control="basic")],
+        [task("a", memory=1024, control="process")],
         [offer(1, mem=1024, executor_running=True)],
         executor_id=EXECUTOR,
     )

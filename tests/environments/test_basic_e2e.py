@@ -1,0 +1,224 @@
+# ruff: noqa: F811  (the fixtures of test_e2e are imported, then requested by name)
+"""Basic tasks and task hooks on the real stack (local Mesos, real executor): hand-written o2
+equivalents of ControlWorkflows' resources-cleanup (basic run-to-completion tasks on every
+host) and o2-roc-config (here as task hooks on every FLP agent) run to DONE without ERROR."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from crds.kinds.environment import Environment
+from crds.kinds.task import Task
+from crds.labels import HOOK_LABEL
+from crds.manifest import parse_documents
+from store.api import Store
+from tests.environments.test_e2e import (  # noqa: F401  (fixtures)
+    cluster,
+    controllers,
+    localmesos_factory,
+    manager,
+    manager_factory,
+    reached,
+    store,
+    wait_env,
+)
+from tests.mesos_fixture import LocalMesosProcess
+from tests.stack import ManagerProcess
+
+HOSTS = '["flp-tpc", "flp-its"]'
+
+CLASSES = """
+apiVersion: o2/v1alpha1
+kind: TaskClass
+metadata: {{name: {name}}}
+spec:
+  control: basic
+  command:
+    value: /bin/sh
+    arguments: ["-c", "echo {{{{ task_name }}}} >> {marks}/{name}; exit {code}"]
+  wants: {{cpus: 0.1, memory: 16}}
+"""
+
+CLEANUP = """
+apiVersion: o2/v1alpha1
+kind: Workflow
+metadata: {name: resources-cleanup}
+spec:
+  roles:
+    - name: "host-{{ it }}"
+      for: {range: "{{ hosts }}", var: it}
+      constraints: [{attribute: hostname, value: "{{ it }}"}]
+      roles:
+        - name: fairmq-shmmonitor
+          task: {class: shm-cleanup, timeout: 10s}
+        - name: o2-roc-cleanup
+          task: {class: roc-cleanup, timeout: 10s}
+"""
+
+ROC_CONFIG = """
+apiVersion: o2/v1alpha1
+kind: Workflow
+metadata: {name: o2-roc-config}
+spec:
+  roles:
+    - name: "host-{{ it }}"
+      for: {range: "{{ hosts }}", var: it}
+      constraints: [{attribute: hostname, value: "{{ it }}"}]
+      roles:
+        - name: roc-config
+          task: {class: roc-config, trigger: before_START_ACTIVITY, timeout: 40s, critical: CRIT}
+        - name: roc-status
+          task: {class: roc-status}
+"""
+
+
+def environment(name: str, workflow: str) -> Environment:
+    text = f"""
+apiVersion: o2/v1alpha1
+kind: Environment
+metadata: {{name: {name}}}
+spec: {{workflow: {workflow}, state: RUNNING, vars: {{hosts: '{HOSTS}'}}}}
+"""
+    (env,) = parse_documents(text, source="test")
+    assert isinstance(env, Environment)
+    return env
+
+
+async def apply(store: Store, text: str) -> None:
+    for doc in parse_documents(text, source="test"):
+        await store.create(doc)
+
+
+async def apply_class(store: Store, name: str, marks: Path, code: int = 0) -> None:
+    await apply(store, CLASSES.format(name=name, marks=marks, code=code))
+
+
+def ran(marks: Path, name: str) -> list[str]:
+    path = marks / name
+    return sorted(path.read_text().split()) if path.exists() else []
+
+
+def stopped_run(env: Environment) -> bool:
+    """CONFIGURED again after a run (the STOP_ACTIVITY that the basic tasks' ends caused)."""
+    events = [h.event for h in env.status.history]
+    return reached("CONFIGURED")(env) and "STOP_ACTIVITY" in events
+
+
+def no_error(env: Environment) -> bool:
+    return all(h.to_state != "ERROR" for h in env.status.history)
+
+
+async def test_resources_cleanup_runs_basic_tasks_to_done_without_error(
+    store: Store, cluster: LocalMesosProcess, manager: ManagerProcess, tmp_path: Path
+) -> None:
+    """A critical basic task exiting 0 (or 3: AliECS only records the code) ends its part of
+    the run; once all have ended the run stops, and nothing is relaunched (it used to go to
+    ERROR, and `o2 recover` relaunched the finished tasks forever)."""
+    await apply_class(store, "shm-cleanup", tmp_path, code=3)
+    await apply_class(store, "roc-cleanup", tmp_path)
+    await apply(store, CLEANUP)
+    await store.create(environment("cleanup", "resources-cleanup"))
+    stopped = await wait_env(store, stopped_run, within=90)
+    assert no_error(stopped), stopped.status.history
+    events = [h.event for h in stopped.status.history]
+    assert events == ["DEPLOY", "CONFIGURE", "START_ACTIVITY", "STOP_ACTIVITY"]
+    assert (await store.get(Environment, "cleanup")).spec.state == "CONFIGURED"
+    tasks = {t.name: t for t in (await store.list(Task)).items}
+    assert {t.status.hostname for t in tasks.values()} == {"flp-tpc", "flp-its"}
+    assert {n: t.status.exit_code for n, t in tasks.items()} == {
+        "cleanup-host-flp-tpc-fairmq-shmmonitor": 3,
+        "cleanup-host-flp-its-fairmq-shmmonitor": 3,
+        "cleanup-host-flp-tpc-o2-roc-cleanup": 0,
+        "cleanup-host-flp-its-o2-roc-cleanup": 0,
+    }
+    assert all(t.status.phase == "Running" for t in tasks.values())  # never relaunched
+    launches = {n: t.status.mesos_task_id for n, t in tasks.items()}
+    assert ran(tmp_path, "roc-cleanup") == sorted(n for n in tasks if "roc" in n)  # once each
+
+    await edit_env(store, "cleanup", state="DONE")
+    done = await wait_env(store, reached("DONE"), within=60)
+    assert no_error(done)
+    assert ran(tmp_path, "roc-cleanup") == sorted(n for n in tasks if "roc" in n)
+    assert all(launches.values())
+
+
+async def edit_env(store: Store, name: str, **changes: object) -> None:
+    env = await store.get(Environment, name)
+    await store.update(env.model_copy(update={"spec": env.spec.model_copy(update=changes)}))
+
+
+class HookTasks:
+    """Every hook Task seen Finished/Failed, with its agent (they are deleted once ended)."""
+
+    def __init__(self) -> None:
+        self.ended: dict[str, tuple[str | None, str | None]] = {}
+
+    async def watch(self, store: Store) -> None:
+        start = (await store.list(Task)).revision + 1
+        async for event in store.watch(Task, start_revision=start):
+            task = event.obj
+            hook = task is not None and HOOK_LABEL in task.metadata.labels
+            if task is not None and hook and task.status.phase in ("Finished", "Failed"):
+                self.ended[task.name] = (task.status.hostname, task.status.phase)
+
+
+async def test_roc_config_task_hooks_run_on_each_flp_agent_then_done(
+    store: Store, cluster: LocalMesosProcess, manager: ManagerProcess, tmp_path: Path
+) -> None:
+    hooks = HookTasks()
+    watcher = asyncio.get_running_loop().create_task(hooks.watch(store))
+    try:
+        await apply_class(store, "roc-config", tmp_path)
+        await apply_class(store, "roc-status", tmp_path)
+        await apply(store, ROC_CONFIG.replace("CRIT", "true"))
+        await store.create(environment("roc", "o2-roc-config"))
+        stopped = await wait_env(store, stopped_run, within=120)
+        assert no_error(stopped), stopped.status.history
+        assert ran(tmp_path, "roc-config") == [
+            "roc-host-flp-its-roc-config",
+            "roc-host-flp-tpc-roc-config",
+        ]
+        hosts = {name.split("-host-")[1][:7]: where for name, (where, _) in hooks.ended.items()}
+        assert hosts == {"flp-tpc": "flp-tpc", "flp-its": "flp-its"}
+        remaining = [t.name for t in (await store.list(Task)).items if "roc-config" in t.name]
+        assert remaining == []  # a hook's Task is gone once it has ended
+        await edit_env(store, "roc", state="DONE")
+        assert no_error(await wait_env(store, reached("DONE"), within=60))
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def test_critical_task_hook_exiting_nonzero_fails_the_transition_into_error(
+    store: Store, cluster: LocalMesosProcess, manager: ManagerProcess, tmp_path: Path
+) -> None:
+    await apply_class(store, "roc-config", tmp_path, code=2)
+    await apply_class(store, "roc-status", tmp_path)
+    await apply(store, ROC_CONFIG.replace("CRIT", "true"))
+    await store.create(environment("roc", "o2-roc-config"))
+    failed = await wait_env(store, reached("ERROR"), within=120)
+    assert "roc-config" in failed.status.message and "code 2" in failed.status.message
+    assert any(h.event == "START_ACTIVITY" and h.result == "Failed" for h in failed.status.history)
+    assert ran(tmp_path, "roc-status") == []  # the run never started: no basic task ran
+    before = {t.name: t.status.mesos_task_id for t in (await store.list(Task)).items}
+
+    await edit_env(store, "roc", recover_request=1, state="DEPLOYED")
+    recovered = await wait_env(store, reached("DEPLOYED"), within=60)
+    assert recovered.status.recovered_request == 1
+    after = {t.name: t.status.mesos_task_id for t in (await store.list(Task)).items}
+    assert after == before  # live basic tasks are not relaunched by RECOVER
+
+
+async def test_non_critical_task_hook_failure_is_only_reported(
+    store: Store, cluster: LocalMesosProcess, manager: ManagerProcess, tmp_path: Path
+) -> None:
+    await apply_class(store, "roc-config", tmp_path, code=2)
+    await apply_class(store, "roc-status", tmp_path)
+    await apply(store, ROC_CONFIG.replace("CRIT", "false"))
+    await store.create(environment("roc", "o2-roc-config"))
+    stopped = await wait_env(store, stopped_run, within=120)
+    assert no_error(stopped)
+    assert len(ran(tmp_path, "roc-config")) == 2
