@@ -121,6 +121,7 @@ def renamed_finalizers(values: tuple[str, ...]) -> tuple[str, ...] | None:
         return None
     return tuple(dict.fromkeys(canonical(value) for value in values))
 
+
 PLUGIN_ENTRY_POINTS = "o2.plugins"
 """Not a label: the entry-point group integration plugins are declared in (crds.plugins), kept
 here with every other `o2.` key."""
