@@ -113,6 +113,13 @@ def _moment_help(text: str) -> str:
     )
 
 
+def _checked_moment(value: str | None) -> str | None:
+    """`value` unchanged once it parses as a moment (ValueError naming the allowed forms)."""
+    if value is not None:
+        parse_moment(value)
+    return value
+
+
 def _check_await(trigger: str | None, await_: str | None) -> None:
     if trigger is None or await_ is None:
         return
@@ -143,9 +150,7 @@ class TaskRole(O2Model):
     @field_validator("trigger", "await_")
     @classmethod
     def _is_moment(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_moment(value)
-        return value
+        return _checked_moment(value)
 
     @model_validator(mode="after")
     def _hook_fields(self) -> TaskRole:
@@ -185,9 +190,7 @@ class CallRole(O2Model):
     @field_validator("trigger", "await_")
     @classmethod
     def _is_moment(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_moment(value)
-        return value
+        return _checked_moment(value)
 
     @field_validator("func")
     @classmethod

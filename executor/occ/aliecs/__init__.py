@@ -1,5 +1,5 @@
 """AliECS's official OCC protocol (occ_pb.Occ), vendored unchanged from AliceO2Group/Control.
 
 occ.proto is AliECS's occ/protos/occ.proto; occ_pb2*.py are generated from it by
-hack/gen-occ.sh. Only executor.occ.grpc_adapter imports them.
+hack/gen-protos.sh. Only executor.occ.grpc_adapter imports them.
 """
