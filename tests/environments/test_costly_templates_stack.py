@@ -26,7 +26,14 @@ from store.embedded import EmbeddedEtcd
 from tests.configs.factories import cc
 from tests.crds.test_templatework import STALL
 from tests.mesos_fixture import localmesos_factory
-from tests.stack import LocalMesosFactory, ManagerProcess, manager_command, stop_by_pid, wait_for
+from tests.stack import (
+    LocalMesosFactory,
+    ManagerProcess,
+    manager_command,
+    start_cluster,
+    stop_by_pid,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 __all__ = ["localmesos_factory"]
@@ -111,12 +118,8 @@ async def test_costly_templates_are_refused_while_the_leader_keeps_its_lease(
     tmp_path: Path,
 ) -> None:
     store = etcd_store
-    agents = tmp_path / "agents.yaml"
-    agents.write_text(agents_yaml())
-    cluster = localmesos_factory(
-        "--agents-file", str(agents), "--hollow-responder", RESPONDER,
-        "--allocation-interval", "0.1", "--heartbeat-interval", "1",
-    )  # fmt: skip
+    hollow = ("--hollow-responder", RESPONDER)
+    cluster = start_cluster(localmesos_factory, tmp_path, agents_yaml(), extra_args=hollow)
     command = manager_command(
         etcd=etcd_server.endpoint,
         prefix=store.prefix,

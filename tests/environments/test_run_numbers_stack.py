@@ -33,7 +33,14 @@ from tests.environments.test_costly_templates_stack import (
     solo_workflow,
 )
 from tests.mesos_fixture import localmesos_factory
-from tests.stack import LocalMesosFactory, ManagerProcess, manager_command, stop_by_pid, wait_for
+from tests.stack import (
+    LocalMesosFactory,
+    ManagerProcess,
+    manager_command,
+    start_cluster,
+    stop_by_pid,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 __all__ = ["localmesos_factory"]
@@ -114,12 +121,8 @@ async def test_run_numbers_are_handed_out_exactly_once_through_conflicts_and_kil
     tmp_path: Path,
 ) -> None:
     store = etcd_store
-    agents = tmp_path / "agents.yaml"
-    agents.write_text(AGENT)
-    cluster = localmesos_factory(
-        "--agents-file", str(agents), "--hollow-responder", RESPONDER,
-        "--allocation-interval", "0.1", "--heartbeat-interval", "1",
-    )  # fmt: skip
+    hollow = ("--hollow-responder", RESPONDER)
+    cluster = start_cluster(localmesos_factory, tmp_path, AGENT, extra_args=hollow)
     command = manager_command(
         etcd=etcd_server.endpoint,
         prefix=store.prefix,
