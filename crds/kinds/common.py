@@ -89,8 +89,8 @@ ConstraintOperator = Literal["EQUALS", "NOT_EQUALS", "IN", "REGEX", "UNIQUE"]
 class Command(O2Model):
     """What to run: argv (`value` + `arguments`), never through a shell unless `shell` is true."""
 
-    value: str = Field(min_length=1)
-    """The program: a path or a name looked up in PATH on the agent."""
+    value: TemplateValue = Field(min_length=1)
+    """The program: a path or a name looked up in PATH on the agent (a template)."""
     arguments: tuple[TemplateValue, ...] = ()
     """Arguments, each one argv element; no word splitting, no shell expansion."""
     env: Vars = Field(default_factory=dict)
@@ -98,6 +98,16 @@ class Command(O2Model):
     shell: bool = False
     """Run `value` as a /bin/sh -c script, each argument appended shell-quoted (one literal
     word each, whatever it holds). Off by default, on purpose."""
+    user: TemplateValue = ""
+    """The Unix user the process runs as (AliECS's `command.user`); empty: the executor's
+    own user. A user that does not exist, or that the executor may not switch to, fails the
+    task with a clear reason."""
+    stdout: TemplateValue = ""
+    """Where the process's standard output goes, as AliECS's `log_task_stdout`: `none`
+    (discarded), `stdout` (the executor's own output), `all` (also kept for `o2 logs`);
+    empty: o2's default, kept in the task's sandbox for `o2 logs`."""
+    stderr: TemplateValue = ""
+    """As `stdout`, for standard error."""
 
 
 class Wants(O2Model):
@@ -109,6 +119,15 @@ class Wants(O2Model):
     """Memory in MB."""
     ports: int = Field(default=0, ge=0)
     """How many ports to take from the agent's port ranges; the process gets them in status."""
+
+
+class Limits(O2Model):
+    """Upper bounds of a task's resources (Mesos TaskInfo limits; absent: no limit)."""
+
+    cpus: float | None = Field(default=None, ge=0)
+    """Most CPU shares the task may use."""
+    memory: int | None = Field(default=None, ge=0)
+    """Most memory in MB; the task is killed beyond it."""
 
 
 class Constraint(O2Model):

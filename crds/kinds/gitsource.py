@@ -25,6 +25,10 @@ class GitSourceSpec(O2Model):
     """Branch, tag or commit to follow."""
     path: str = "."
     """Directory inside the repository holding the manifests (searched recursively)."""
+    format: Literal["o2", "aliecs"] = "o2"
+    """`o2`: o2 manifests (YAML/JSON with apiVersion and kind). `aliecs`: an AliECS
+    workflow repository as it is (`workflows/*.yaml` become Workflows, `tasks/*.yaml`
+    TaskClasses, `jit/` files are read on include), translated as `o2 convert aliecs` does."""
     interval: Duration = "1m"
     """How often to poll for new commits."""
     prune: bool = True

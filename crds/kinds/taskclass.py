@@ -7,7 +7,8 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from crds.duration import Duration
-from crds.kinds.common import Command, Constraint, ControlMode, Vars, Wants
+from crds.kinds.channels import BindChannel, ConnectChannel
+from crds.kinds.common import Command, Constraint, ControlMode, Limits, Vars, Wants
 from crds.meta import O2Model, Status
 from crds.resource import KindInfo, PrinterColumn, Resource, register
 
@@ -32,8 +33,18 @@ class TaskClassSpec(O2Model):
     """Resources per task."""
     constraints: tuple[Constraint, ...] = ()
     """Placement rules on agent attributes, merged with the role's constraints."""
+    limits: Limits | None = None
+    """Upper bounds of the task's resources (AliECS's `limits`)."""
     defaults: Vars = Field(default_factory=dict)
     """Lowest-precedence variables for templates of this class."""
+    vars: Vars = Field(default_factory=dict)
+    """Variables of this class above its `defaults`, below everything the workflow sets
+    (AliECS's task template `vars`)."""
+    bind: tuple[BindChannel, ...] = ()
+    """Inbound data-flow channels of every task of this class."""
+    connect: tuple[ConnectChannel, ...] = ()
+    """Outbound data-flow channels of every task of this class (targets belong in the
+    workflow, as in AliECS)."""
     properties: Vars = Field(default_factory=dict)
     """Key/values pushed to the process at CONFIGURE (templated per task)."""
     reusable: bool = False

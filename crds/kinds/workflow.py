@@ -9,6 +9,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from crds.duration import TemplatedDuration
+from crds.kinds.channels import BindChannel, ConnectChannel
 from crds.kinds.common import (
     ENVIRONMENT_EVENTS,
     ENVIRONMENT_STATES,
@@ -182,6 +183,9 @@ class CallRole(O2Model):
     """When it must have finished, if later than `trigger` (default: at the trigger)."""
     timeout: TemplatedDuration = "10s"
     """How long the hook may run before it counts as failed."""
+    return_: str | None = Field(default=None, alias="return")
+    """AliECS's `return`: the variable that receives the plugin function's result (as text),
+    kept with the other plugin variables; only with `func`."""
     critical: bool = True
     """A failure sends the environment through GO_ERROR to ERROR (the transition fails where
     it stood at before_/leave_, after reaching its destination at enter_/after_); a
@@ -206,6 +210,11 @@ class CallRole(O2Model):
     def _command_or_func(self) -> CallRole:
         if bool(self.command) == (self.func is not None):
             raise ValueError("a call needs exactly one of `command` (argv) and `func`")
+        if self.return_ is not None:
+            if self.func is None:
+                raise ValueError("`return` needs `func` (a command's output is not a variable)")
+            if not _IDENTIFIER.match(self.return_):
+                raise ValueError(f"return {self.return_!r} is not a variable name")
         return self
 
     @model_validator(mode="after")
@@ -215,12 +224,28 @@ class CallRole(O2Model):
 
 
 class ForEach(O2Model):
-    """Iterator: expand the child roles once per value of `range`."""
+    """Iterator: expand the child roles once per value of `range`, or per integer from `begin`
+    to `end` (AliECS's two forms; exactly one of them)."""
 
-    range: TemplateValue = Field(min_length=1)
+    range: TemplateValue | None = None
     """A template giving a JSON list (e.g. `{{ detectors }}`) or a comma-separated list."""
+    begin: TemplateValue | None = None
+    """First integer of a counted iterator (a template)."""
+    end: TemplateValue | None = None
+    """Last integer of a counted iterator, included as in AliECS (a template)."""
     var: str
     """The variable that holds the current value inside the children."""
+
+    @model_validator(mode="after")
+    def _range_or_count(self) -> ForEach:
+        counted = self.begin is not None or self.end is not None
+        if self.range is not None and counted:
+            raise ValueError("an iterator has either `range` or `begin`/`end`, not both")
+        if self.range is None and (self.begin is None or self.end is None):
+            raise ValueError("an iterator needs `range`, or both `begin` and `end`")
+        if self.range is not None and not self.range:
+            raise ValueError("`range` is empty")
+        return self
 
     @field_validator("var")
     @classmethod
@@ -231,8 +256,8 @@ class ForEach(O2Model):
 
 
 class Role(O2Model):
-    """A node of the role tree: exactly one of `task`, `call`, `roles` (aggregator), or
-    `for` with `roles` (iterator)."""
+    """A node of the role tree: exactly one of `task`, `call`, `include`, `roles` (aggregator),
+    or `for` with `roles` (iterator)."""
 
     name: TemplateValue = Field(min_length=1)
     """The role's name, part of the role path (`a.b.c`) and of task names: letters, digits,
@@ -251,10 +276,17 @@ class Role(O2Model):
     """This role runs one task."""
     call: CallRole | None = None
     """This role is a hook."""
+    include: TemplateValue | None = None
+    """This role is the role tree of another Workflow (a subworkflow), named by a template
+    resolved at expansion (AliECS's `include:`); a disabled include is never resolved."""
     for_: ForEach | None = Field(default=None, alias="for")
     """This role is an iterator over its `roles`."""
     roles: tuple[Role, ...] = ()
     """Child roles (aggregator or iterator)."""
+    bind: tuple[BindChannel, ...] = ()
+    """Inbound data-flow channels of every task below (added to its TaskClass's)."""
+    connect: tuple[ConnectChannel, ...] = ()
+    """Outbound data-flow channels of every task below (added to its TaskClass's)."""
 
     @field_validator("name")
     @classmethod
@@ -268,9 +300,14 @@ class Role(O2Model):
 
     @model_validator(mode="after")
     def _exactly_one_shape(self) -> Role:
-        pairs = (("task", self.task), ("call", self.call), ("for", self.for_))
+        pairs = (
+            ("task", self.task),
+            ("call", self.call),
+            ("include", self.include),
+            ("for", self.for_),
+        )
         shapes = [name for name, value in pairs if value is not None]
-        if self.task is not None or self.call is not None:
+        if self.task is not None or self.call is not None or self.include is not None:
             if len(shapes) > 1 or self.roles:
                 raise ValueError(
                     _shape_help(self.name, [*shapes, *(["roles"] if self.roles else [])])
@@ -278,7 +315,8 @@ class Role(O2Model):
         elif not self.roles:
             which = "an iterator (for) needs" if self.for_ is not None else "it needs"
             raise ValueError(
-                f"role {self.name!r} does nothing: {which} child roles, or give it a task or call"
+                f"role {self.name!r} does nothing: {which} child roles, or give it a task, "
+                "call or include"
             )
         _check_unique_names(self.roles)
         return self
@@ -287,23 +325,69 @@ class Role(O2Model):
 def _shape_help(name: str, found: list[str]) -> str:
     return (
         f"role {name!r} has {' and '.join(found)}: a role has exactly one of task, call, "
-        "roles (aggregator) or for + roles (iterator)"
+        "include, roles (aggregator) or for + roles (iterator)"
     )
 
 
 def _check_unique_names(roles: tuple[Role, ...]) -> None:
-    seen: set[str] = set()
+    """Sibling names are unique, except that roles with the same name may each be switched by
+    `enabled` (as AliECS's `dpl` alternatives): at most one may be on after expansion, which
+    the expansion checks."""
+    seen: dict[str, Role] = {}
     for role in roles:
         if "{{" in role.name:
             continue
-        if role.name in seen:
-            raise ValueError(f"two sibling roles are named {role.name!r}; names must be unique")
-        seen.add(role.name)
+        other = seen.get(role.name)
+        if other is not None and (role.enabled is None or other.enabled is None):
+            raise ValueError(
+                f"two sibling roles are named {role.name!r}; names must be unique unless "
+                "every role of that name has `enabled` (at most one may be on)"
+            )
+        seen[role.name] = role
+
+
+VariableType = Literal["string", "number", "bool", "list", "map"]
+
+
+class VariableSpec(O2Model):
+    """A public variable's declaration (AliECS's `!public` metadata): what the GUI's form and
+    `o2 describe workflow` show, and what user values are checked against. The value itself
+    stays in `defaults` or `vars`."""
+
+    type: VariableType = "string"
+    """string, number, bool ("true"/"false"), list (a JSON list) or map (a JSON object)."""
+    label: str = ""
+    """Short title of the field."""
+    description: str = ""
+    """Help text."""
+    widget: str = ""
+    """AliECS GUI widget: editBox, slider, listBox, dropDownBox, comboBox, radioButtonBox,
+    checkBox (free text, kept as written)."""
+    panel: str = ""
+    """The GUI panel the field is shown in."""
+    values: tuple[str, ...] = ()
+    """Allowed values (empty: any value of the type)."""
+    index: int = 0
+    """Order within the panel."""
+    rows: int | None = None
+    """Height of a multi-line text field."""
+    visibleif: str = ""
+    """A GUI condition (AliECS syntax, e.g. `$$trg_enabled === "true"`) showing the field."""
+    enabledif: str = ""
+    """A GUI condition making the field editable."""
 
 
 class WorkflowSpec(O2Model):
     """A role tree plus the variables its templates start from."""
 
+    description: str = ""
+    """What the workflow is for (shown by `o2 get/describe workflow` and the GUI)."""
+    public: bool = False
+    """Offered to operators as a workflow to create environments from (AliECS's `!public`
+    name); private ones are subworkflows and tests."""
+    variables: dict[str, VariableSpec] = Field(default_factory=dict)
+    """Declarations of the public variables (typed, with GUI metadata); each must have a
+    value in `defaults` or `vars`."""
     defaults: Vars = Field(default_factory=dict)
     """Variables above TaskClass defaults, below role defaults."""
     vars: Vars = Field(default_factory=dict)
@@ -316,6 +400,16 @@ class WorkflowSpec(O2Model):
         if not self.roles:
             raise ValueError("a workflow needs at least one role")
         _check_unique_names(self.roles)
+        return self
+
+    @model_validator(mode="after")
+    def _declared_variables_have_values(self) -> WorkflowSpec:
+        missing = sorted(set(self.variables) - set(self.defaults) - set(self.vars))
+        if missing:
+            raise ValueError(
+                f"public variable(s) {', '.join(missing)} declared in `variables` without a "
+                "value in `defaults` or `vars`"
+            )
         return self
 
 
