@@ -145,6 +145,13 @@ def test_pymesos_scheduler_and_executor_run_a_task_end_to_end(
         finished = sched.wait_for("update", lambda s: s["task_id"]["value"] == "t1")
         assert finished["state"] == "TASK_FINISHED"
         assert decode_data(finished["data"]) == b"done"
+        # pymesos acknowledges in the background: reconcile once the master has forgotten t1.
+        _wait_state(
+            cluster,
+            lambda s: any(
+                t["id"] == "t1" for f in s["frameworks"] for t in f["completed_tasks"]
+            ),
+        )
 
         driver.reconcileTasks([{"task_id": {"value": "t1"}}])
         explicit = sched.wait_for("update", lambda s: s.get("reason") == "REASON_RECONCILIATION")
