@@ -91,6 +91,9 @@ class Child:
     argv: Sequence[str]
     process: asyncio.subprocess.Process
     pump: asyncio.Task[None]
+    env: dict[str, str] | None = None
+    restarts: int = 0
+    """How many times this child was started again after it died."""
 
     @property
     def pid(self) -> int:
@@ -144,6 +147,21 @@ class Supervisor:
     async def start(
         self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None
     ) -> Child:
+        child = await self._spawn(name, argv, env)
+        self.children.append(child)
+        return child
+
+    async def restart(self, dead: Child) -> Child:
+        """Start `dead` (a child that exited) again with the same argv and environment, in its
+        place in the stop order."""
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(dead.pump, 2.0)
+        child = await self._spawn(dead.name, dead.argv, dead.env)
+        child.restarts = dead.restarts + 1
+        self.children[self.children.index(dead)] = child
+        return child
+
+    async def _spawn(self, name: str, argv: Sequence[str], env: dict[str, str] | None) -> Child:
         process = await asyncio.create_subprocess_exec(
             *with_parent_death_signal(argv),
             stdin=asyncio.subprocess.DEVNULL,
@@ -155,8 +173,7 @@ class Supervisor:
         assert process.stdout is not None
         sink, file = self._line_sink(name)
         pump = asyncio.create_task(_pump(name, process.stdout, sink, file))
-        child = Child(name=name, argv=list(argv), process=process, pump=pump)
-        self.children.append(child)
+        child = Child(name=name, argv=list(argv), process=process, pump=pump, env=env)
         if self.on_start is not None:
             self.on_start(name, child.pid)
         return child

@@ -37,6 +37,8 @@ class PidFile:
 
     path: Path
     children: dict[str, Proc] = field(default_factory=dict)
+    restarts: dict[str, int] = field(default_factory=dict)
+    """How many times `o2 up` restarted each child (and etcd) after it died."""
 
     def record(self, name: str, pid: int) -> None:
         proc = Proc.of(pid)
@@ -44,11 +46,16 @@ class PidFile:
             self.children[name] = proc
             self._write()
 
+    def record_restarts(self, counts: dict[str, int]) -> None:
+        self.restarts = dict(counts)
+        self._write()
+
     def _write(self) -> None:
         owner = Proc.of(os.getpid())
         doc = {
             "owner": owner.__dict__ if owner else None,
             "children": {name: proc.__dict__ for name, proc in self.children.items()},
+            "restarts": self.restarts,
         }
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(doc))
@@ -67,6 +74,23 @@ def _read(path: Path) -> tuple[Proc | None, dict[str, Proc]]:
     except (FileNotFoundError, ValueError, TypeError, KeyError, AttributeError):
         return None, {}
     return owner, children
+
+
+def read_status(path: Path) -> str | None:
+    """A table of the processes of the `o2 up` that owns `path` (alive or not, restarts), or
+    None when no live `o2 up` owns it."""
+    owner, children = _read(path)
+    if owner is None or not owner.alive():
+        return None
+    try:
+        restarts = json.loads(path.read_text()).get("restarts", {})
+    except (FileNotFoundError, ValueError, AttributeError):
+        restarts = {}
+    lines = [f"o2 up (pid {owner.pid}) with {path.parent}", "NAME        PID      ALIVE  RESTARTS"]
+    for name, proc in children.items():
+        alive = "yes" if proc.alive() else "no"
+        lines.append(f"{name:<11} {proc.pid:<8} {alive:<6} {restarts.get(name, 0)}")
+    return "\n".join(lines)
 
 
 async def stop_leftovers(path: Path, *, report: Report) -> None:

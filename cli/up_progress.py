@@ -86,8 +86,10 @@ async def recover(store: Store, name: str) -> None:
 
 @dataclass
 class Tracker:
-    """Which environments count as settled: a stale one only after a fresh status, and not
-    while a recovery `o2 up` asked for is pending."""
+    """Which environments count as settled. A stale one (its tasks ran on the previous local
+    cluster, so they are gone) only once the current controller has said so: it reported the
+    loss (ERROR), and, with auto-recover, finished the recovery `o2 up` asked for. Any other
+    write (a re-applied manifest, a status that still shows the old run) proves nothing."""
 
     names: Sequence[str]
     stale: set[str]
@@ -106,8 +108,15 @@ class Tracker:
         self.latest[env.name] = env
         if fresh and env.status.state != "ERROR":
             self.recovering.discard(env.name)
-        if fresh and not self.needs_recovery(env):
+        if fresh and env.name in self.stale and self._confirmed(env):
             self.stale.discard(env.name)
+
+    def _confirmed(self, env: Environment) -> bool:
+        status = env.status
+        if env.name in self.recovered:
+            done = status.recovered_request >= env.spec.recover_request
+            return done and status.state != "ERROR"
+        return status.state == "ERROR" and not self.needs_recovery(env)
 
     def counts(self, name: str) -> bool:
         env = self.latest.get(name)

@@ -31,6 +31,12 @@ class Resource(O2Model):
         """`kind/name` as the CLI prints it."""
         return f"{self.kind.lower()}/{self.metadata.name}"
 
+    def spec_applied_onto(self, current: Resource) -> O2Model:
+        """The spec an apply of this manifest writes over `current`: the manifest's own, except
+        for fields the kind says are owned by other writers (e.g. counters that only grow)."""
+        del current
+        return self.spec
+
     def to_wire(self) -> dict[str, Any]:
         """The JSON document as users and external watchers see it (camelCase, no nulls)."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -38,20 +38,22 @@ def fresh_status(obj: R) -> R:
 
 
 def applied_onto(current: R, manifest: R) -> R:
-    """`current` with the manifest's spec, labels and annotations; everything else kept."""
+    """`current` with the manifest's spec (but for fields other writers own, see
+    Resource.spec_applied_onto), labels and annotations; everything else kept."""
     meta = current.metadata.model_copy(
         update={
             "labels": dict(manifest.metadata.labels),
             "annotations": dict(manifest.metadata.annotations),
         }
     )
-    return current.model_copy(update={"metadata": meta, "spec": manifest.spec})
+    spec = manifest.spec_applied_onto(current)
+    return current.model_copy(update={"metadata": meta, "spec": spec})
 
 
 def differs(current: Resource, manifest: Resource) -> bool:
     """Whether applying `manifest` would change what is stored."""
     return (
-        current.spec != manifest.spec
+        current.spec != manifest.spec_applied_onto(current)
         or current.metadata.labels != manifest.metadata.labels
         or current.metadata.annotations != manifest.metadata.annotations
     )

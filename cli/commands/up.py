@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,9 +23,10 @@ from cli.commands.apply import apply_objects
 from cli.commands.passthrough import module_available
 from cli.manifests import load
 from cli.options import GlobalOptions
+from cli.restarts import Restarts
 from cli.runtime import connect, run
 from cli.supervisor import Child, Supervisor, say, wait_for_port
-from cli.up_pidfile import PidFile, stop_leftovers
+from cli.up_pidfile import PidFile, read_status, stop_leftovers
 from cli.up_progress import Endpoints, banner, previous_environments, watch_environments
 from crds.errors import O2Error
 from crds.kinds.environment import Environment
@@ -39,6 +40,11 @@ wheel, loopback only), the local Mesos cluster with agents `flp-tpc` (detector=T
 
 It prints the environments' progress and, once they run, the endpoints and what to try.
 Children's logs go to DATA_DIR/logs/ (warnings and errors are echoed; `-v` echoes all).
+A process that dies is restarted with back-off (0.5 s, doubling up to 30 s), each restart
+said on one line and counted (`o2 up status`): a restarted controller adopts the running
+tasks and loses nothing; etcd restarts on its data dir; a restarted local cluster is a new
+cluster, so its environments' tasks are reported Lost and the environments recovered. Only a
+crash loop (more than 5 deaths of one process within 2 minutes) stops everything.
 Ctrl-C (or SIGTERM) stops everything in reverse order, each process by its pid; etcd's data
 stays in DATA_DIR/etcd, so the next `o2 up` finds the environments again (on a new local
 cluster: their tasks are relaunched).
@@ -218,32 +224,88 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-async def _etcd_exit(etcd: EmbeddedEtcd) -> str:
+async def _etcd_exit(etcd: EmbeddedEtcd) -> None:
     if etcd.pid is not None:
         await wait_exit(etcd.pid)
-    return f"etcd exited unexpectedly (log {etcd.log_path})"
 
 
-async def _child_exit(sup: Supervisor) -> str:
-    dead = await sup.first_exit()
-    return f"{dead.name} exited with code {dead.process.returncode} (log {sup.log_path(dead.name)})"
+@dataclass
+class Watchdog:
+    """Restarts what dies (children and etcd) with back-off until Ctrl-C/SIGTERM; gives up
+    (stopping everything) only on a crash loop. Restarts are recorded in the pid file, which
+    `o2 up status` reads."""
 
+    sup: Supervisor
+    etcd: EmbeddedEtcd
+    pids: PidFile
+    restarts: Restarts = field(default_factory=Restarts)
 
-async def _serve(sup: Supervisor, etcd: EmbeddedEtcd, stop: asyncio.Event) -> int:
-    """Until Ctrl-C/SIGTERM (exit 0), or etcd or a child dies (exit 1)."""
-    stopper = asyncio.create_task(stop.wait())
-    failures = [asyncio.create_task(_etcd_exit(etcd))]
-    if sup.children:
-        failures.append(asyncio.create_task(_child_exit(sup)))
-    done, pending = await asyncio.wait([stopper, *failures], return_when=asyncio.FIRST_COMPLETED)
-    for task in pending:
-        task.cancel()
-    if stopper in done:
-        say("o2", "stopping (reverse order)...")
-        return 0
-    reason = next(t for t in failures if t in done).result()
-    say("o2", f"{reason}: stopping everything")
-    return 1
+    async def serve(self, stop: asyncio.Event) -> int:
+        """Until Ctrl-C/SIGTERM (exit 0), or until something crash-loops (exit 1)."""
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            while True:
+                etcd_died = asyncio.create_task(_etcd_exit(self.etcd))
+                waits: set[asyncio.Task[Any]] = {stopper, etcd_died}
+                child_died = None
+                if self.sup.children:
+                    child_died = asyncio.create_task(self.sup.first_exit())
+                    waits.add(child_died)
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                for task in waits - {stopper}:
+                    task.cancel()
+                if stopper in done:
+                    say("o2", "stopping (reverse order)...")
+                    return 0
+                if etcd_died in done:
+                    revived = await self._revive_etcd(stop)
+                elif child_died is not None and child_died in done:
+                    revived = await self._revive_child(child_died.result(), stop)
+                else:
+                    continue
+                if not revived:
+                    return 0 if stop.is_set() else 1
+        finally:
+            stopper.cancel()
+
+    async def _back_off(self, name: str, what: str, stop: asyncio.Event) -> bool:
+        """Say what died and wait the back-off; False on a crash loop or when stopped."""
+        loop = asyncio.get_running_loop()
+        delay = self.restarts.after_exit(name, loop.time())
+        if delay is None:
+            window = self.restarts.policy.window
+            say(
+                "o2",
+                f"{what}; it crashed {self.restarts.recent(name)} times within "
+                f"{window:.0f} s: giving up on it and stopping everything",
+            )
+            return False
+        count = self.restarts.counts[name]
+        say("o2", f"{what}: restarting it in {delay:.1f} s (restart {count})")
+        self.pids.record_restarts(dict(self.restarts.counts))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        return not stop.is_set()
+
+    async def _revive_child(self, dead: Child, stop: asyncio.Event) -> bool:
+        code = dead.process.returncode
+        what = f"{dead.name} (pid {dead.pid}) exited with code {code} "
+        what += f"(log {self.sup.log_path(dead.name)})"
+        if not await self._back_off(dead.name, what, stop):
+            return False
+        child = await self.sup.restart(dead)
+        say(dead.name, f"restarted (pid {child.pid}; restart {child.restarts})")
+        return True
+
+    async def _revive_etcd(self, stop: asyncio.Event) -> bool:
+        what = f"etcd (pid {self.etcd.pid}) exited (log {self.etcd.log_path})"
+        if not await self._back_off("etcd", what, stop):
+            return False
+        await self.etcd.start()
+        if self.etcd.pid is not None:
+            self.pids.record("etcd", self.etcd.pid)
+        say("etcd", f"restarted on its data dir (pid {self.etcd.pid}; {self.etcd.endpoint})")
+        return True
 
 
 @dataclass(frozen=True)
@@ -261,6 +323,8 @@ async def _bring_up(sup: Supervisor, config: UpConfig, opts: GlobalOptions) -> S
     await _start_controller(sup, config, opts, mesos=cluster is not None)
     gui = await _start_gui(sup, config, opts)
     envs = await _apply_samples(opts, config)
+    if cluster is None:
+        stale = set()  # no new local cluster: their tasks may well still run
     return Started(mesos=cluster is not None, gui=gui is not None, environments=envs, stale=stale)
 
 
@@ -329,7 +393,7 @@ async def _up(opts: GlobalOptions, config: UpConfig) -> int:
             return 0
         say("o2", f"up: export O2_ETCD={etcd.endpoint}; try `o2 get all`. Ctrl-C stops.")
         progress = asyncio.create_task(_progress(opts, config, etcd, started))
-        return await _serve(sup, etcd, stop)
+        return await Watchdog(sup, etcd, pids).serve(stop)
     except (O2Error, RuntimeError, OSError) as exc:
         say("o2", f"error: {exc}")
         return 1
@@ -422,12 +486,51 @@ def up_command(
         controller=controller,
         echo_all=ctx.find_root().obj.verbose > 0 if ctx.find_root().obj else False,
     )
+    if ctx.invoked_subcommand is not None:
+        return
     code = run(ctx, lambda opts: _up(opts, config))
     if code:
         raise typer.Exit(code)
 
 
+STATUS_HELP = """What the `o2 up` running with DATA_DIR runs: each process with its pid, whether it
+is alive, and how many times `o2 up` restarted it after it died (a restarted controller adopts
+the running tasks; etcd restarts on its data dir). Exit code 1 when no `o2 up` runs there.
+
+**Examples**
+
+```
+o2 up status
+o2 up status --data-dir /tmp/o2
+```
+"""
+
+
+def status_command(
+    *,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="o2's data directory [default: ~/.local/share/o2]."),
+    ] = None,
+) -> None:
+    path = (data_dir or default_data_dir().parent) / "up.pids"
+    report = read_status(path)
+    if report is None:
+        typer.echo(f"no o2 up is running with {path.parent}")
+        raise typer.Exit(1)
+    typer.echo(report)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("up", help=HELP, short_help="Run etcd, the local cluster and controllers here.")(
-        up_command
+    group = typer.Typer(
+        name="up",
+        help=HELP,
+        short_help="Run etcd, the local cluster and controllers here.",
+        invoke_without_command=True,
+        no_args_is_help=False,
     )
+    group.callback(invoke_without_command=True)(up_command)
+    group.command("status", help=STATUS_HELP, short_help="What `o2 up` runs and its restarts.")(
+        status_command
+    )
+    app.add_typer(group, name="up")

@@ -129,6 +129,14 @@ class Environment(Resource):
 
     KIND: ClassVar[str] = "Environment"
 
+    def spec_applied_onto(self, current: Resource) -> EnvironmentSpec:
+        """`spec.recoverRequest` is a counter `o2 recover` bumps: re-applying a manifest that
+        says less (or nothing) must not take it back, or a recovery asked for is undone."""
+        if not isinstance(current, Environment):
+            return self.spec
+        kept = max(self.spec.recover_request, current.spec.recover_request)
+        return self.spec.model_copy(update={"recover_request": kept})
+
 
 def append_history(
     history: tuple[TransitionRecord, ...], record: TransitionRecord, *, limit: int = HISTORY_LIMIT

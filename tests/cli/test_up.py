@@ -98,13 +98,24 @@ def test_up_runs_cluster_and_controller_as_children_and_stops_them_in_reverse(
     assert not any(alive(pid) for pid in stopped.values())
 
 
-def test_up_notices_etcd_dying_and_exits_nonzero(o2: O2, tmp_path: Path) -> None:
-    argv = up_argv(o2, tmp_path, free_port(), "--no-cluster", "--no-controller", "--no-samples")
+def test_up_restarts_a_killed_etcd_on_its_data_dir_and_keeps_running(
+    o2: O2, tmp_path: Path
+) -> None:
+    port = free_port()
+    argv = up_argv(o2, tmp_path, port, "--no-cluster", "--no-controller")
     with spawn(argv, env=o2.subprocess_env()) as up:
         up.out.wait_for("[o2] up:", within=STARTUP)
         ready = next(line for line in up.out.seen if line.startswith("[etcd] ready"))
         match = re.search(r"\(pid (\d+)", ready)
         assert match is not None
         os.kill(int(match.group(1)), signal.SIGKILL)
-        up.out.wait_for("etcd exited unexpectedly", within=10)
-        assert up.proc.wait(timeout=30) == 1
+        up.out.wait_for("exited (log", within=10)
+        up.out.wait_for("[etcd] restarted on its data dir", within=30)
+        line = next(x for x in up.out.seen if x.startswith("[etcd] restarted"))
+        assert f"pid {match.group(1)};" not in line
+        keys = O2(endpoint=f"http://127.0.0.1:{port}", prefix=o2.prefix).etcdctl(
+            "get", "--prefix", f"{o2.prefix}/registry/", "--keys-only"
+        )
+        assert f"{o2.prefix}/registry/environments/physics-1" in keys  # the data survived
+        assert up.proc.poll() is None
+        assert stop(up) == 0

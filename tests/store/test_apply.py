@@ -88,3 +88,27 @@ def test_read_manifest_paths_names_a_missing_path(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     with pytest.raises(ValidationError, match=r"nope\.yaml"):
         read_manifest_paths([missing])
+
+
+async def test_reapplied_environment_never_takes_back_a_recover_request(
+    store: ResourceStore,
+) -> None:
+    from crds.kinds.environment import Environment, EnvironmentSpec
+    from crds.meta import ObjectMeta
+
+    manifest = Environment(
+        metadata=ObjectMeta(name="physics-1"),
+        spec=EnvironmentSpec(workflow="readout", state="RUNNING"),
+    )
+    assert await apply(store, manifest) == "created"
+    stored = await store.get(Environment, "physics-1")
+    bumped = stored.spec.model_copy(update={"recover_request": 1})  # `o2 recover`
+    await store.update(stored.model_copy(update={"spec": bumped}))
+    assert await apply(store, manifest) == "unchanged"  # the sample says nothing about it
+    assert (await store.get(Environment, "physics-1")).spec.recover_request == 1
+    paused = manifest.model_copy(
+        update={"spec": manifest.spec.model_copy(update={"state": "CONFIGURED"})}
+    )
+    assert await apply(store, paused) == "configured"
+    after = await store.get(Environment, "physics-1")
+    assert (after.spec.state, after.spec.recover_request) == ("CONFIGURED", 1)

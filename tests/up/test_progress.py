@@ -56,26 +56,36 @@ def test_summary_of_an_error_says_what_to_do() -> None:
     assert summary([env_with("RUNNING", run_number=7)]) == "physics-1 RUNNING run 7"
 
 
-def test_stale_running_status_is_not_settled_until_a_fresh_one_arrives() -> None:
-    track = Tracker(names=["physics-1"], stale={"physics-1"}, auto_recover=True)
-    track.observe(env_with("RUNNING", run_number=1), fresh=False)
+def test_stale_running_status_is_not_settled_until_the_loss_is_reported() -> None:
+    track = Tracker(names=["physics-1"], stale={"physics-1"}, auto_recover=False)
+    track.observe(env_with("RUNNING", run_number=3), fresh=False)
     assert not track.all_settled()
-    track.observe(env_with("RUNNING", run_number=1), fresh=True)
+    # A re-applied sample (or any write but the controller's verdict) is no confirmation.
+    track.observe(env_with("RUNNING", run_number=3), fresh=True)
+    assert not track.all_settled()
+    track.observe(env_with("ERROR", task_counts={"Lost": 3}), fresh=True)
     assert track.all_settled()
 
 
-def test_stale_environment_in_error_is_recovered_once_then_error_settles() -> None:
+def test_stale_environment_in_error_is_recovered_once_then_settles_when_recovered() -> None:
     track = Tracker(names=["physics-1"], stale={"physics-1"}, auto_recover=True)
     lost = env_with("ERROR", task_counts={"Lost": 3})
     track.observe(lost, fresh=True)
     assert track.needs_recovery(lost) and not track.all_settled()
     track.recovered.add("physics-1")
     track.recovering.add("physics-1")
-    track.observe(lost, fresh=True)  # the recover request itself: still ERROR
-    assert not track.needs_recovery(lost) and not track.all_settled()
-    track.observe(env_with("DEPLOYED"), fresh=True)
-    track.observe(lost, fresh=True)  # failed again: reported, not recovered twice
-    assert not track.needs_recovery(lost) and track.all_settled()
+    asked = lost.model_copy(update={"spec": lost.spec.model_copy(update={"recover_request": 1})})
+    track.observe(asked, fresh=True)  # the recover request itself: still ERROR
+    assert not track.needs_recovery(asked) and not track.all_settled()
+    stale_run = env_with("RUNNING", run_number=3).model_copy(update={"spec": asked.spec})
+    track.observe(stale_run, fresh=True)  # not yet acted upon (recoveredRequest 0 < 1)
+    assert not track.all_settled()
+    recovered = env_with("RUNNING", run_number=4, recovered_request=1)
+    recovered = recovered.model_copy(update={"spec": asked.spec})
+    track.observe(recovered, fresh=True)
+    assert track.all_settled()
+    track.observe(asked, fresh=True)  # failed again: reported, not recovered twice
+    assert not track.needs_recovery(asked) and track.all_settled()
 
 
 def test_without_auto_recover_an_error_settles_at_once() -> None:
