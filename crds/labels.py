@@ -49,6 +49,12 @@ SYNC_REQUESTED_AT = "o2.dev/sync-requested-at"
 """On a GitSource: set to a new value to ask for a sync now (`o2 sync`)."""
 DIFF_REQUESTED_AT = "o2.dev/diff-requested-at"
 """On a GitSource: set to a new value to ask for a dry run (`o2 diff gitsource`)."""
+ALIECS_NAME = "o2.dev/aliecs-name"
+"""On a Workflow or TaskClass read from an AliECS repository: its AliECS name (the file name),
+which differs from metadata.name when that is not a DNS label."""
+ALIECS_SOURCE = "o2.dev/aliecs-source"
+"""On a Workflow or TaskClass read from an AliECS repository: its file in the repository
+(`workflows/readout-dataflow.yaml`)."""
 
 # -- finalizers --------------------------------------------------------------------------------
 
@@ -68,6 +74,8 @@ ANNOTATIONS = frozenset(
         COMMIT_ANNOTATION,
         SYNC_REQUESTED_AT,
         DIFF_REQUESTED_AT,
+        ALIECS_NAME,
+        ALIECS_SOURCE,
     }
 )
 FINALIZERS = frozenset({KILL_TASK_FINALIZER, TEARDOWN_FINALIZER})

@@ -1,0 +1,1 @@
+"""AliECS compatibility: read an AliECS workflow repository as o2 objects. Pure: no I/O."""
