@@ -1,20 +1,42 @@
-"""Manifest files of one commit -> validated resources, all or nothing. Pure (crds.manifest).
+"""Manifest files of one commit -> validated resources, all or nothing. Pure (crds.manifest,
+crds.aliecs), logging aside.
 
 The same reader and validation as `o2 apply`: every document of every file is checked before
 anything is returned, and an object defined twice (in one file or across files) is an error.
+With `format: aliecs` the files are an AliECS repository, read by the translator `o2 convert
+aliecs` uses (crds.aliecs.load), with the same all-or-nothing rule.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from controller.gitsource.git import ManifestFile
+from crds.aliecs.load import translate
 from crds.errors import FieldError, ValidationError
 from crds.manifest import parse_documents
 from crds.resource import Resource
 
+log = logging.getLogger(__name__)
+
 MAX_REPORTED = 10
 """Errors rendered into status.message (all of them are in the Event's count)."""
+
+
+def parse_source(
+    files: Sequence[ManifestFile], *, fmt: str, root: str, source: str
+) -> list[Resource]:
+    """Every resource of one commit in the GitSource's `format`; ValidationError lists every
+    problem. `root` is spec.path (AliECS's workflows/ and tasks/ are directly under it)."""
+    if fmt != "aliecs":
+        return parse_files(files)
+    translation = translate(files, root=root)
+    for warning in translation.warnings:
+        log.warning(
+            "AliECS construct ignored", extra={"gitsource": source, "warning": warning.render()}
+        )
+    return translation.objects
 
 
 def parse_files(files: Sequence[ManifestFile]) -> list[Resource]:
