@@ -48,7 +48,14 @@ To follow the repository instead of converting it once, create a GitSource:
 
 convert_app = typer.Typer(
     name="convert",
-    help="Translate other systems' files into o2 manifests (see `o2 convert aliecs --help`).",
+    help=(
+        "Translate other systems' files into o2 manifests, offline (no cluster needed).\n\n"
+        "**Examples**\n\n"
+        "```\n"
+        "o2 convert aliecs ~/ControlWorkflows -o converted/\n"
+        "o2 convert aliecs --help\n"
+        "```"
+    ),
     no_args_is_help=True,
 )
 
