@@ -1,0 +1,1 @@
+"""AliECS compatibility: the AliECS template dialect, translated into o2's. Pure: no I/O."""
