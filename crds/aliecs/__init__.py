@@ -1,1 +1,2 @@
-"""AliECS compatibility: read an AliECS workflow repository as o2 objects. Pure: no I/O."""
+"""AliECS compatibility: its template dialect translated into o2's (expr), and its workflow
+repositories read as o2 objects (load). Pure: no I/O."""
