@@ -318,11 +318,16 @@ def test_an_iterator_over_a_task_is_refused_with_the_way_out() -> None:
 def test_a_call_without_trigger_is_refused() -> None:
     text = "name: w\nroles:\n  - name: c\n    call:\n      func: testplugin.Noop()\n"
     errors = errors_of({"workflows/w.yaml": text})
-    assert errors == ["workflows/w.yaml:5: roles[0].call: a call needs a `trigger` (without one it never runs)"]
+    assert errors == [
+        "workflows/w.yaml:5: roles[0].call: a call needs a `trigger` (without one it never runs)"
+    ]
 
 
 def test_two_files_mapping_to_one_name_clash() -> None:
-    files = {"tasks/Read_Out.yaml": "command: {value: x}\n", "tasks/read-out.yaml": "command: {value: y}\n"}
+    files = {
+        "tasks/Read_Out.yaml": "command: {value: x}\n",
+        "tasks/read-out.yaml": "command: {value: y}\n",
+    }
     assert errors_of(files) == [
         "tasks/read-out.yaml:1: name: TaskClass name 'read-out' becomes 'read-out' in o2 "
         "(names are lower-case DNS labels), which tasks/Read_Out.yaml already has: rename one "
