@@ -21,7 +21,7 @@ from typing import Any
 
 from controller.gitsource.act import UNTOUCHED, Written, claim_apply, prune
 from controller.gitsource.git import GitCache
-from controller.gitsource.manifests import describe_errors, parse_source
+from controller.gitsource.manifests import describe_errors, describe_warnings, parse_source
 from controller.gitsource.plan import (
     ObjKey,
     Plan,
@@ -188,17 +188,27 @@ class GitSourceReconciler(Reconciler):
         desired = self._parsed.get(parsed_key)
         if desired is None:
             try:
-                files = await self.git.read(spec.url, commit, path=spec.path)
-                # off the event loop: parsing a large commit must not delay the leader lease
-                desired = await asyncio.to_thread(
-                    parse_source, files, fmt=spec.format, root=spec.path, source=gs.metadata.name
-                )
+                desired = await self._read(gs, commit)
             except ValidationError as exc:
                 desired = exc
             self._parsed[parsed_key] = desired
             while len(self._parsed) > PARSED_CACHE:
                 self._parsed.popitem(last=False)
         return desired
+
+    async def _read(self, gs: GitSource, commit: str) -> list[Resource]:
+        """Read and parse `commit`; AliECS constructs ignored are reported once per parse."""
+        spec = gs.spec
+        files = await self.git.read(spec.url, commit, path=spec.path)
+        # off the event loop: parsing a large commit must not delay the leader lease
+        objs, warnings = await asyncio.to_thread(
+            parse_source, files, fmt=spec.format, root=spec.path
+        )
+        if warnings:
+            message = describe_warnings(warnings, commit=commit)
+            self.ctx.events.event(gs, reason="AliecsIgnored", message=message, warning=True)
+            log.warning("AliecsIgnored", extra={"gitsource": gs.metadata.name, "warnings": message})
+        return objs
 
     async def _hold_last_good(
         self, gs: GitSource, failure: Failure, *, request: str | None

@@ -22,7 +22,7 @@ from crds.labels import ALIECS_NAME, ALIECS_SOURCE, COMMIT_ANNOTATION, SOURCE_LA
 from crds.manifest import parse_documents
 from crds.resource import Resource
 from store.etcd import EtcdStore
-from tests.gitops.conftest import Repo, gitsource, synced, wait_until
+from tests.gitops.conftest import Repo, gitsource, synced, wait_events, wait_until
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 PINNED = DATA / "controlworkflows"
@@ -53,6 +53,9 @@ async def test_every_workflow_and_task_file_of_controlworkflows_syncs_with_no_er
     assert wf.spec.public and len(wf.spec.variables) > 100
     tc = await etcd_store.get(TaskClass, "stfbuilder")
     assert tc.spec.control == "fairmq" and "O2_DETECTOR" in tc.spec.command.env
+    (ignored,) = await wait_events(etcd_store, "AliecsIgnored")
+    assert ignored.spec.message.startswith(f"commit {sha[:12]}: 2 AliECS construct(s) ignored")
+    assert "workflows/readout-dataflow.yaml:242: defaults.foc_dpl_workflow" in ignored.spec.message
 
 
 async def test_dialect_files_under_spec_path_sync_and_other_files_are_ignored(
@@ -99,6 +102,23 @@ async def test_an_invalid_commit_names_file_line_and_construct_and_keeps_the_las
     assert sub.metadata.annotations[COMMIT_ANNOTATION] == good
 
 
+async def test_changing_the_format_reads_the_same_commit_again(
+    etcd_store: EtcdStore, manager: Manager, repo: Repo
+) -> None:
+    copy_tree(DIALECT, repo)
+    sha = repo.commit()
+    await etcd_store.create(gitsource("dialect", repo.path))
+    gs = await synced(etcd_store, "dialect")
+    assert gs.status.last_applied_commit is None and "apiVersion" in gs.status.message
+    aliecs = gs.spec.model_copy(update={"format": "aliecs"})
+    await etcd_store.update(gs.model_copy(update={"spec": aliecs}))
+    done = await wait_until(
+        etcd_store, GitSource, "dialect", lambda o: o is not None and o.status.sync == "Synced"
+    )
+    assert done is not None and done.status.last_applied_commit == sha
+    assert len(done.status.inventory) == 6
+
+
 def comparable(obj: Resource) -> tuple[str, str, object, dict[str, str], dict[str, str]]:
     """What must be equal: kind, name, spec, and the labels and annotations that are not
     the GitSource's own bookkeeping."""
@@ -137,4 +157,3 @@ async def test_o2_convert_then_apply_gives_the_objects_a_sync_gives(
         synced_obj = await wait_until(etcd_store, type(obj), obj.name, lambda o: o is not None)
         assert synced_obj is not None
         assert comparable(synced_obj) == comparable(obj)
-    assert isinstance(gs, GitSource)
