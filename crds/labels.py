@@ -56,6 +56,18 @@ ALIECS_SOURCE = "o2.dev/aliecs-source"
 """On a Workflow or TaskClass read from an AliECS repository: its file in the repository
 (`workflows/readout-dataflow.yaml`)."""
 
+# -- Node attributes and annotations the AliECS inventory reads (crds.aliecs.context) -----------
+
+DETECTOR_ATTRIBUTE = "detector"
+"""Agent attribute: the detector an FLP reads out (`inventory.DetectorForHost`)."""
+MACHINE_ID_ATTRIBUTE = "machine_id"
+"""Agent attribute: the machine's name as AliECS's inventory knows it, when it is not the
+agent's hostname."""
+CARDS_ANNOTATION = "o2.dev/cards"
+"""On a Node: its readout cards as AliECS's inventory keeps them (`o2/hardware/flps/<host>/cards`
+in Consul), a JSON object `{"<key>": {"type": "CRU", "serial": "1041", "endpoint": "0"}, ...}`
+(`inventory.CRUCardsForHost`, `inventory.EndpointsForCRUCard`)."""
+
 # -- finalizers --------------------------------------------------------------------------------
 
 KILL_TASK_FINALIZER = "o2.dev/kill-task"
@@ -76,6 +88,7 @@ ANNOTATIONS = frozenset(
         DIFF_REQUESTED_AT,
         ALIECS_NAME,
         ALIECS_SOURCE,
+        CARDS_ANNOTATION,
     }
 )
 FINALIZERS = frozenset({KILL_TASK_FINALIZER, TEARDOWN_FINALIZER})
