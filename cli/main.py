@@ -12,6 +12,7 @@ from cli import gitops
 from cli.commands import (
     apply,
     config,
+    convert,
     delete,
     describe,
     diff,
@@ -137,6 +138,7 @@ for module in (
     etcdauth,
     up,
     passthrough,
+    convert,
 ):
     module.register(app)
 

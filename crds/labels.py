@@ -49,6 +49,24 @@ SYNC_REQUESTED_AT = "o2.dev/sync-requested-at"
 """On a GitSource: set to a new value to ask for a sync now (`o2 sync`)."""
 DIFF_REQUESTED_AT = "o2.dev/diff-requested-at"
 """On a GitSource: set to a new value to ask for a dry run (`o2 diff gitsource`)."""
+ALIECS_NAME = "o2.dev/aliecs-name"
+"""On a Workflow or TaskClass read from an AliECS repository: its AliECS name (the file name),
+which differs from metadata.name when that is not a DNS label."""
+ALIECS_SOURCE = "o2.dev/aliecs-source"
+"""On a Workflow or TaskClass read from an AliECS repository: its file in the repository
+(`workflows/readout-dataflow.yaml`)."""
+
+# -- Node attributes and annotations the AliECS inventory reads (crds.aliecs.context) -----------
+
+DETECTOR_ATTRIBUTE = "detector"
+"""Agent attribute: the detector an FLP reads out (`inventory.DetectorForHost`)."""
+MACHINE_ID_ATTRIBUTE = "machine_id"
+"""Agent attribute: the machine's name as AliECS's inventory knows it, when it is not the
+agent's hostname."""
+CARDS_ANNOTATION = "o2.dev/cards"
+"""On a Node: its readout cards as AliECS's inventory keeps them (`o2/hardware/flps/<host>/cards`
+in Consul), a JSON object `{"<key>": {"type": "CRU", "serial": "1041", "endpoint": "0"}, ...}`
+(`inventory.CRUCardsForHost`, `inventory.EndpointsForCRUCard`)."""
 
 # -- finalizers --------------------------------------------------------------------------------
 
@@ -68,6 +86,9 @@ ANNOTATIONS = frozenset(
         COMMIT_ANNOTATION,
         SYNC_REQUESTED_AT,
         DIFF_REQUESTED_AT,
+        ALIECS_NAME,
+        ALIECS_SOURCE,
+        CARDS_ANNOTATION,
     }
 )
 FINALIZERS = frozenset({KILL_TASK_FINALIZER, TEARDOWN_FINALIZER})

@@ -138,21 +138,60 @@ def _iterable(value: object) -> list[object]:
     raise TypeError(f"{type(value).__name__} is not a list")
 
 
-class Strings:
-    """AliECS-style `strings.*` helpers."""
+class Namespace:
+    """A helper namespace (`strings`, `json`, `util`...): the sandbox lets templates reach any
+    public name of it (crds.templating)."""
 
-    ToUpper = staticmethod(lambda s: str(s).upper())
-    ToLower = staticmethod(lambda s: str(s).lower())
-    TrimSpace = staticmethod(lambda s: str(s).strip())
-    TrimQuotes = staticmethod(lambda s: str(s).strip().strip("\"'"))
-    IsTruthy = staticmethod(lambda s: is_truthy(str(s)))
-    IsFalsy = staticmethod(lambda s: not is_truthy(str(s)))
-    Atoi = staticmethod(lambda s: int(str(s).strip()))
+
+class TemplateFunctionError(Exception):
+    """A helper refused a call; its message is the whole reason (what to do included)."""
+
+
+_TRUE_WORDS = frozenset({"true", "yes", "y", "1", "on", "ok"})
+_FALSE_WORDS = frozenset({"false", "no", "n", "0", "off", "none"})
+
+
+def is_true_word(value: object) -> bool:
+    """AliECS's `strings.IsTruthy`: true, yes, y, 1, on, ok (any case, trimmed)."""
+    return as_text(value).strip().lower() in _TRUE_WORDS
+
+
+def is_false_word(value: object) -> bool:
+    """AliECS's `strings.IsFalsy`: empty, false, no, n, 0, off, none (any case, trimmed)."""
+    text = as_text(value).strip().lower()
+    return not text or text in _FALSE_WORDS
+
+
+def _atoi(value: object) -> int:
+    """AliECS's `strings.Atoi`: 0 when the text is no integer (AliECS logs and returns 0)."""
+    try:
+        return int(as_text(value).strip())
+    except ValueError:
+        return 0
+
+
+def _sort(value: object) -> object:
+    """AliECS's `json.Sort`: a list as its items' texts, sorted; anything else unchanged."""
+    if isinstance(value, list | tuple):
+        return sorted(as_text(v) for v in value)
+    return value
+
+
+class Strings(Namespace):
+    """AliECS's `strings.*`, with its semantics (configuration/template/stack.go)."""
+
+    ToUpper = staticmethod(lambda s: as_text(s).upper())
+    ToLower = staticmethod(lambda s: as_text(s).lower())
+    TrimSpace = staticmethod(lambda s: as_text(s).strip())
+    TrimQuotes = staticmethod(lambda s: as_text(s).strip('"'))
+    IsTruthy = staticmethod(is_true_word)
+    IsFalsy = staticmethod(is_false_word)
+    Atoi = staticmethod(_atoi)
     Itoa = staticmethod(lambda i: str(int(i)))
 
 
-class JsonHelper:
-    """`json(text)` parses; AliECS-style `json.Marshal`, `json.Unmarshal` and friends."""
+class JsonHelper(Namespace):
+    """`json(text)` parses; AliECS's `json.Marshal`, `json.Unmarshal`, `json.Sort` and friends."""
 
     def __call__(self, text: object) -> object:
         return from_json(text)
@@ -161,3 +200,4 @@ class JsonHelper:
     Serialize = staticmethod(to_json)
     Unmarshal = staticmethod(from_json)
     Deserialize = staticmethod(from_json)
+    Sort = staticmethod(_sort)

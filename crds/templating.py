@@ -21,7 +21,8 @@ How a hostile template is kept from hanging or exhausting its caller:
   Comparisons are compiled as tests (`a in b` is `a is in(b)`) so that they are charged too.
 - Bounded nesting: at most MAX_NESTING nested nodes, so neither the compiler nor a render can
   run out of stack (a RecursionError is a TemplateSourceError or TemplateError like any other).
-- Filters and globals are an allow-list (no `random`, `lipsum`, `center`, `indent`, `format`...).
+- Filters and globals are an allow-list (no `random`, `lipsum`, `center`, `indent`, `format`...);
+  the AliECS function library (crds.aliecs.library) is among the globals.
 - Bounded work across variables (MAX_RESOLVES, MAX_DEPTH) is enforced by the caller's scope
   (controller.environments.template.Scope).
 
@@ -43,12 +44,15 @@ from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
+from crds.aliecs.library import Aliecs, Dpl, Util
 from crds.errors import TemplateError
 from crds.templatehelpers import (
     MAX_OUTPUT,
     JsonHelper,
+    Namespace,
     Strings,
     TemplateBudgetError,
+    TemplateFunctionError,
     as_list,
     as_text,
     bounded_join,
@@ -211,7 +215,7 @@ class _Sandbox(SandboxedEnvironment):
     def is_safe_attribute(self, obj: object, attr: str, value: object) -> bool:
         if not super().is_safe_attribute(obj, attr, value):
             return False
-        if isinstance(obj, Strings | JsonHelper | jinja2.ChainableUndefined):  # probes: any name
+        if isinstance(obj, Namespace | jinja2.ChainableUndefined):  # probes: any name
             return True
         allowed = next((v for k, v in _SAFE_METHODS.items() if isinstance(obj, k)), None)
         return allowed is not None and attr in allowed
@@ -276,6 +280,9 @@ def _globals() -> dict[str, object]:
         "ToJson": to_json,
         "as_list": as_list,
         "strings": Strings(),
+        "util": Util(),
+        "dpl": Dpl(),
+        "aliecs": Aliecs(),
     }
 
 
@@ -523,6 +530,8 @@ def evaluate(
         return run(template, parent, limits=limits)
     except (TemplateError, TemplateBudgetError):
         raise
+    except TemplateFunctionError as exc:
+        raise TemplateError(where, short(source), str(exc)) from exc
     except jinja2.UndefinedError as exc:
         reason = str(exc.message)
         if reason.endswith("is undefined"):

@@ -39,6 +39,7 @@ import pydantic
 from controller.configs.resolve import ConfigFunction, ConfigIndex, merge_refs
 from controller.environments.startargs import START_KEYS, start_arguments
 from controller.environments.template import Scope, as_list, is_truthy
+from crds.aliecs.context import AliecsContext, config_namespace, role_functions
 from crds.duration import parse_duration
 from crds.errors import FieldError, TemplateError, ValidationError
 from crds.kinds.common import Command, Constraint
@@ -159,6 +160,7 @@ def expand(
     run_number: int | None,
     configs: ConfigIndex | None = None,
     tasks_from: Expansion | None = None,
+    aliecs: AliecsContext | None = None,
 ) -> Expansion:
     """The desired tasks and hooks of `env`; TemplateError or ValidationError naming the role.
 
@@ -167,8 +169,17 @@ def expand(
     `tasks_from`: an expansion of the very same inputs at another run number. Only hooks see
     `run_number`, so its tasks, detectors and config refs are reused and only the subtrees
     holding call roles are walked (a new run of 10,000 tasks renders one hook, not 10,000 tasks).
+    `aliecs`: the inventory and runtime values AliECS's template functions read.
     """
     expander = _Expander(env, workflow, classes, run_number=run_number, configs=configs)
+    given = aliecs or AliecsContext()
+    expander.aliecs = AliecsContext(
+        environment=env.name,
+        run_type=env.spec.run_type,
+        inventory=given.inventory,
+        configs=expander.configs,
+        runtime=given.runtime,
+    )
     with metered(OBJECT_WORK, scope=f"the templates of environment {env.name}") as work:
         expander.work = work
         if tasks_from is not None:
@@ -207,6 +218,7 @@ class _Expander:
         """The meter of this expansion's templates: ROLE_WORK more units for each role."""
         self.skip_tasks = False
         """Walk only the subtrees that hold call roles (see `hooks_only`)."""
+        self.aliecs = AliecsContext(environment=env.name, configs=self.configs)
 
     def run(self) -> Expansion:
         root = _Frame(specials=self._specials())
@@ -281,11 +293,18 @@ class _Expander:
             raise _error("workflow", f"auto_stop_timeout: {exc}") from exc
 
     def _scope(
-        self, frame: _Frame, *, where: str, bottom: tuple[Layer, ...] = (), plugins: bool = False
+        self,
+        frame: _Frame,
+        *,
+        where: str,
+        bottom: tuple[Layer, ...] = (),
+        plugins: bool = False,
+        unnamed: bool = False,
     ) -> Scope:
         """`plugins`: with status.pluginVars over the environment's vars (as AliECS's plugins
         set root-role variables): hooks and START see them; task templates do not, so a plugin
-        call never makes configured tasks stale."""
+        call never makes configured tasks stale. `unnamed`: for a role's own fields evaluated
+        before it is named (`enabled`, `for`, `name`), in its parent's frame."""
         above = [("plugin variables", self.plugin_vars)] if plugins else []
         layers: list[Layer] = [
             *bottom,
@@ -298,7 +317,18 @@ class _Expander:
             *frame.locals,
             ("special variables", frame.specials),
         ]
-        return Scope(layers, where=where)
+        scope = Scope(layers, where=where)
+        parent = frame.path if unnamed else frame.specials.get("parent_role_path")
+        scope.add_functions(
+            role_functions(
+                self.aliecs,
+                parent=parent,
+                where=where,
+                variables=scope.lookup(),
+                place=lambda: scope.rendering,
+            )
+        )
+        return scope
 
     def _roles(self, roles: tuple[Role, ...], frame: _Frame) -> None:
         seen: dict[str, str] = {}
@@ -317,7 +347,7 @@ class _Expander:
         own = self._own(role, frame)
         values: list[Layer] = [("", {})]
         if role.for_ is not None:
-            scope = self._scope(own, where=where)
+            scope = self._scope(own, where=where, unnamed=True)
             items = as_list(scope.render(role.for_.range, field="for.range"))
             values = [(f"iterator {role.for_.var}", {role.for_.var: v}) for v in items]
         copies: list[_Frame] = []
@@ -335,7 +365,7 @@ class _Expander:
         )
 
     def _replicas(self, role: Role, frame: _Frame, *, where: str) -> list[_Frame]:
-        scope = self._scope(frame, where=where)
+        scope = self._scope(frame, where=where, unnamed=True)
         if role.enabled is not None and not scope.truthy(role.enabled, field="enabled"):
             return []
         name = scope.render(role.name, field="name")
@@ -427,7 +457,7 @@ class _Expander:
         config = ConfigFunction(
             self.configs, run_type=self.env.spec.run_type, role=frame.path, variables=scope.lookup()
         )
-        scope.add_function("config", config)
+        scope.add_function("config", config_namespace(self.aliecs, scope.lookup(), config))
         spec = _task_spec(
             taskclass, scope, frame=frame, env_name=self.env.name, critical=role.task.critical
         )

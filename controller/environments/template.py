@@ -55,6 +55,8 @@ class Scope:
         self._cache: dict[str, str] = {}
         self._work: _Work | None = None
         self._names: frozenset[str] | None = None
+        self.rendering = ""
+        """The place (role path and field) of the top-level render in progress."""
 
     def extend(self, *layers: tuple[str, Mapping[str, str]], where: str | None = None) -> Scope:
         """A new scope with `layers` on top of these."""
@@ -64,6 +66,10 @@ class Scope:
         """Make `function` callable as `name` in this scope's templates (below its variables),
         e.g. the per-task `config(component, entry=...)` helper of controller.configs."""
         self._functions[name] = function
+
+    def add_functions(self, functions: Mapping[str, object]) -> None:
+        """`add_function` of each (the AliECS functions of a role, crds.aliecs.context)."""
+        self._functions.update(functions)
 
     def lookup(self) -> Mapping[str, object]:
         """This scope's variables as a read-only mapping, resolved on access (only usable while
@@ -77,6 +83,8 @@ class Scope:
         outer = self._work
         self._work = outer or _Work()
         where = self._place(field)
+        if outer is None:
+            self.rendering = where
         try:
             return self._render(source, where=where)
         except TemplateBudgetError as exc:

@@ -21,7 +21,7 @@ from typing import Any
 
 from controller.gitsource.act import UNTOUCHED, Written, claim_apply, prune
 from controller.gitsource.git import GitCache
-from controller.gitsource.manifests import describe_errors, parse_files
+from controller.gitsource.manifests import describe_errors, describe_warnings, parse_source
 from controller.gitsource.plan import (
     ObjKey,
     Plan,
@@ -77,7 +77,7 @@ PARSED_CACHE = 32
 class Fetched:
     """The newest commit of a source's spec, read and parsed (or the reason it is invalid)."""
 
-    spec_key: tuple[str, str, str]
+    spec_key: tuple[str, str, str, str]
     at: float
     commit: str
     desired: list[Resource] | ValidationError
@@ -106,7 +106,7 @@ class GitSourceReconciler(Reconciler):
         self.models = {i.kind: i.model for i in all_kinds() if i.kind != "Event"}
         self._fetched: dict[str, Fetched] = {}
         self._fetch_errors: dict[str, tuple[float, SourceError]] = {}
-        self._parsed: OrderedDict[tuple[str, str, str], list[Resource] | ValidationError] = (
+        self._parsed: OrderedDict[tuple[str, str, str, str], list[Resource] | ValidationError] = (
             OrderedDict()
         )
 
@@ -158,7 +158,7 @@ class GitSourceReconciler(Reconciler):
 
     async def _current(self, gs: GitSource, *, force: bool, interval: float) -> Fetched:
         """The cached fetch, or a new one when due, requested, or the spec moved."""
-        spec_key = (gs.spec.url, gs.spec.ref, gs.spec.path)
+        spec_key = (gs.spec.url, gs.spec.ref, gs.spec.path, gs.spec.format)
         cached = self._fetched.get(gs.metadata.name)
         now = self.ctx.clock.monotonic()
         if not force and cached and cached.spec_key == spec_key and now - cached.at < interval:
@@ -179,24 +179,36 @@ class GitSourceReconciler(Reconciler):
         spec = gs.spec
         commit = await self.git.resolve(spec.url, spec.ref, path=spec.path)
         desired = await self._parse(gs, commit)
-        return Fetched((spec.url, spec.ref, spec.path), at, commit, desired)
+        return Fetched((spec.url, spec.ref, spec.path, spec.format), at, commit, desired)
 
     async def _parse(self, gs: GitSource, commit: str) -> list[Resource] | ValidationError:
-        """The manifests at `commit`, parsed once per (url, commit, path)."""
+        """The manifests at `commit`, parsed once per (url, commit, path, format)."""
         spec = gs.spec
-        parsed_key = (spec.url, commit, spec.path)
+        parsed_key = (spec.url, commit, spec.path, spec.format)
         desired = self._parsed.get(parsed_key)
         if desired is None:
             try:
-                files = await self.git.read(spec.url, commit, path=spec.path)
-                # off the event loop: parsing a large commit must not delay the leader lease
-                desired = await asyncio.to_thread(parse_files, files)
+                desired = await self._read(gs, commit)
             except ValidationError as exc:
                 desired = exc
             self._parsed[parsed_key] = desired
             while len(self._parsed) > PARSED_CACHE:
                 self._parsed.popitem(last=False)
         return desired
+
+    async def _read(self, gs: GitSource, commit: str) -> list[Resource]:
+        """Read and parse `commit`; AliECS constructs ignored are reported once per parse."""
+        spec = gs.spec
+        files = await self.git.read(spec.url, commit, path=spec.path)
+        # off the event loop: parsing a large commit must not delay the leader lease
+        objs, warnings = await asyncio.to_thread(
+            parse_source, files, fmt=spec.format, root=spec.path
+        )
+        if warnings:
+            message = describe_warnings(warnings, commit=commit)
+            self.ctx.events.event(gs, reason="AliecsIgnored", message=message, warning=True)
+            log.warning("AliecsIgnored", extra={"gitsource": gs.metadata.name, "warnings": message})
+        return objs
 
     async def _hold_last_good(
         self, gs: GitSource, failure: Failure, *, request: str | None

@@ -387,7 +387,8 @@ class WorkflowSpec(O2Model):
     name); private ones are subworkflows and tests."""
     variables: dict[str, VariableSpec] = Field(default_factory=dict)
     """Declarations of the public variables (typed, with GUI metadata); each must have a
-    value in `defaults` or `vars`."""
+    value in `defaults` or `vars`, of the workflow or of a role (AliECS declares a call's
+    public parameters on its role)."""
     defaults: Vars = Field(default_factory=dict)
     """Variables above TaskClass defaults, below role defaults."""
     vars: Vars = Field(default_factory=dict)
@@ -404,11 +405,18 @@ class WorkflowSpec(O2Model):
 
     @model_validator(mode="after")
     def _declared_variables_have_values(self) -> WorkflowSpec:
-        missing = sorted(set(self.variables) - set(self.defaults) - set(self.vars))
+        """AliECS declares public variables where their value is, also in a role's defaults
+        or vars (a call's parameters): a value anywhere in the workflow counts."""
+        if not self.variables:
+            return self
+        valued = set(self.defaults) | set(self.vars)
+        for _, role in walk_roles(self.roles):
+            valued.update(role.defaults, role.vars)
+        missing = sorted(set(self.variables) - valued)
         if missing:
             raise ValueError(
                 f"public variable(s) {', '.join(missing)} declared in `variables` without a "
-                "value in `defaults` or `vars`"
+                "value in `defaults` or `vars` (of the workflow or of a role)"
             )
         return self
 

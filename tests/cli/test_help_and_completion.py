@@ -27,6 +27,7 @@ COMMANDS = [
     "stop",
     "cordon",
     "etcd-auth",
+    "convert",
 ]
 
 

@@ -1,0 +1,153 @@
+"""AliECS `{{ expr-lang }}` values translated into o2's dialect keep their AliECS meaning, and
+every construct the ControlWorkflows repository uses translates and compiles."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crds.aliecs.expr import AliecsExpressionError, expression_to_o2, to_o2
+from crds.errors import O2Error, TemplateError
+from crds.templating import compile_template, render_template
+
+SAMPLES = Path(__file__).parent.parent / "data" / "aliecs" / "expressions.yaml"
+VARS = {
+    "a": "x",
+    "n": "3",
+    "yes": "true",
+    "no": "false",
+    "empty": "",
+    "detectors": '["TPC", "ITS"]',
+    "odc_n_epns": "12",
+}
+
+
+def run(value: str, variables: Mapping[str, object] = VARS) -> str:
+    return render_template(to_o2(value), variables, where="test")
+
+
+def samples() -> list[str]:
+    loaded = yaml.safe_load(SAMPLES.read_text())
+    assert isinstance(loaded, list) and len(loaded) > 40
+    return [str(e) for e in loaded]
+
+
+@pytest.mark.parametrize("expression", samples())
+def test_every_construct_of_the_repository_translates_and_compiles(expression: str) -> None:
+    translated = to_o2("--x={{ " + expression + " }}")
+    assert translated.startswith("--x={{ ")
+    compile_template(translated)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("{{ a + '-' + n }}", "x-3"),
+        ("{{ a + a }}", "xx"),
+        ("{{ nil + a }}", "x"),
+        ("{{ n == '3' }}", "true"),
+        ("{{ n != '3' }}", "false"),
+        ("{{ yes == 'true' ? '--on' : '' }}", "--on"),
+        ("{{ no == 'true' ? '--on' : '' }}", ""),
+        ("{{ yes ? 1 : 2 }}", "1"),
+        ("{{ no == 'true' ? 1 : n == '3' ? 2 : 3 }}", "2"),
+        ("{{ yes == 'true' && no == 'false' }}", "true"),
+        ("{{ yes == 'false' || !(no == 'true') }}", "true"),
+        ("{{ not strings.IsFalsy(empty) }}", "false"),
+        ("{{ yes == 'true' and n == '3' or false }}", "true"),
+        ("{{ 'TPC' in json.Unmarshal(detectors) }}", "true"),
+        ("{{ 'MID' not in json.Unmarshal(detectors) }}", "true"),
+        ("{{ !('MID' in json.Unmarshal(detectors)) }}", "true"),
+        ("{{ detectors contains 'ITS' }}", "true"),
+        ("{{ detectors not contains 'MCH' }}", "true"),
+        ("{{ a startsWith 'x' && a endsWith 'x' }}", "true"),
+        ("{{ 'flp012' matches '^flp0[0-9]+$' }}", "true"),
+        ("{{ nil ?? 'fallback' }}", "fallback"),
+        ("{{ a ?? 'fallback' }}", "x"),
+        ("{{ len(detectors) > 0 ? 'some' : 'none' }}", "some"),
+        ("{{ len(json.Unmarshal(detectors)) }}", "2"),
+        ("{{ json.Unmarshal(detectors)[1] }}", "ITS"),
+        ("{{ json.Unmarshal(detectors)[0:1] }}", '["TPC"]'),
+        ("{{ {'k': [1, 0x10, 2.5]}.k }}", "[1,16,2.5]"),
+        ('{{ {k: "v", "l": true}["l"] }}', "true"),
+        ("{{ 7 % 4 + 2 * 3 - -1 }}", "10"),
+        ("{{ 2 ** 3 ** 2 }}", "512"),
+        ("{{ -2 ** 2 }}", "-4"),
+        ("{{ \"a\\tb\" + 'c\\'d' + `e\\f` }}", "a\tbc'de\\f"),
+        ('{{ "\\u00e9\\x41" }}', "éA"),
+        ("{{ true }}/{{ false }}/{{ nil }}", "true/false/"),
+        (
+            '{{ "[{\\"n\\":\\"" + odc_n_epns + "\\"}]" }}',
+            '[{"n":"12"}]',
+        ),
+    ],
+)
+def test_translation_keeps_expr_lang_meaning(value: str, expected: str) -> None:
+    assert run(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("plain text", "plain text"),
+        ("{% if x %}{# c #}", "{% if x %}{# c #}"),
+        ("{{{ a }}", None),
+        ("a{ {{ a }} }", "a{ x }"),
+        ("x{{ a }}{%", "xx{%"),
+        ("line {{ a }}\n", "line x\n"),
+        ("{{ a }}}}", "x}}"),
+    ],
+)
+def test_literal_text_stays_literal(value: str, expected: str | None) -> None:
+    if expected is None:  # AliECS cuts at the first '}}': the expression is `{ a `
+        with pytest.raises(AliecsExpressionError):
+            to_o2(value)
+        return
+    assert run(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "column", "construct"),
+    [
+        ("abc {{ a ? }}", 11, "end of expression"),
+        ("{{ a && }}", 8, "end of expression"),
+        ("x {{ a == = b }}", 11, "="),
+        ("{{ a # b }}", 6, "# b"),
+        ("{{ a", 1, "{{"),
+        ("{{   }}", 3, "{{}}"),
+        ("{{ if }}", 4, "if"),
+        ("{{ $env }}", 4, "$env"),
+    ],
+)
+def test_errors_name_the_column_and_the_construct(value: str, column: int, construct: str) -> None:
+    with pytest.raises(AliecsExpressionError) as caught:
+        to_o2(value)
+    error = caught.value
+    assert isinstance(error, O2Error) and isinstance(error, ValueError)
+    assert (error.column, error.construct[: len(construct)]) == (column, construct)
+    assert f"column {column}" in str(error)
+
+
+def test_conditions_must_be_booleans_as_in_expr_lang() -> None:
+    with pytest.raises(TemplateError, match="must be true or false"):
+        run("{{ a ? 1 : 2 }}")
+    with pytest.raises(TemplateError, match="cannot add"):
+        run("{{ n + 1 }}")
+
+
+def test_deep_nesting_is_an_error_not_a_crash() -> None:
+    with pytest.raises(AliecsExpressionError, match="nested too deeply"):
+        to_o2("{{ " + "!" * 3000 + "a }}")
+    assert to_o2("{{ " + "(" * 3000 + "a" + ")" * 3000 + " }}") == "{{ a }}"
+
+
+def test_translation_reads_well() -> None:
+    assert expression_to_o2("'readout-stfb-' + it") == "'readout-stfb-' ~ it"
+    assert (
+        expression_to_o2("rocConfigNoGBT == 'true' ? '--no-gbt' : ''")
+        == "('--no-gbt' if (rocConfigNoGBT == 'true') else '')"
+    )
+    assert expression_to_o2("Up(2).Path") == "Up(2).Path"
