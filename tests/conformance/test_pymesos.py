@@ -148,9 +148,7 @@ def test_pymesos_scheduler_and_executor_run_a_task_end_to_end(
         # pymesos acknowledges in the background: reconcile once the master has forgotten t1.
         _wait_state(
             cluster,
-            lambda s: any(
-                t["id"] == "t1" for f in s["frameworks"] for t in f["completed_tasks"]
-            ),
+            lambda s: any(t["id"] == "t1" for f in s["frameworks"] for t in f["completed_tasks"]),
         )
 
         driver.reconcileTasks([{"task_id": {"value": "t1"}}])
