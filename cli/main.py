@@ -12,6 +12,7 @@ from cli import gitops
 from cli.commands import (
     apply,
     config,
+    create,
     delete,
     describe,
     diff,
@@ -124,6 +125,7 @@ def etcd_password(password_file: Path | None) -> str | None:
 
 for module in (
     apply,
+    create,
     get,
     describe,
     delete,
