@@ -6,15 +6,14 @@ from __future__ import annotations
 from crds.kinds.environment import Environment
 from crds.kinds.workflow import Workflow
 from tests.environments.helpers import fresh, samples
-from tests.environments.test_controller import Harness
-from tests.environments.test_controller import harness as harness  # noqa: F401
+from tests.environments.test_controller import Harness, harness  # noqa: F401
 from tests.environments.test_expand import taskclass
 from tests.environments.test_roleparts import task, wf
 from tests.waiting import eventually
 
 
 async def test_environment_waits_for_an_included_workflow_and_follows_its_changes(
-    harness: Harness,
+    harness: Harness,  # noqa: F811 (the fixture imported above)
 ) -> None:
     h = harness
     h.start_controller()

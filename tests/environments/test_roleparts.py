@@ -9,10 +9,12 @@ import pytest
 
 from controller.configs.resolve import ConfigIndex
 from controller.environments.expand import expand
+from controller.environments.plan import plan
 from controller.environments.roleparts import MAX_INCLUDE_DEPTH
+from crds.conditions import STALLED, get_condition
 from crds.errors import ValidationError
 from crds.kinds.workflow import Workflow
-from tests.environments.helpers import samples, with_vars
+from tests.environments.helpers import T0, samples, with_vars
 from tests.environments.test_expand import site_config, taskclass
 
 ENV, _, _ = samples()
@@ -289,3 +291,12 @@ def test_site_defaults_that_are_no_flat_map_are_an_error_naming_the_config() -> 
     configs = ConfigIndex([site_config('{"o2_install_path": ["a"]}')])
     with pytest.raises(ValidationError, match=r"ComponentConfig/site-any: spec\.data"):
         expand(ENV, SITE, CLASSES, run_number=None, configs=configs)
+
+
+def test_wrong_public_variable_stalls_the_environment_naming_it() -> None:
+    env = with_vars(ENV, rate="fast")
+    result = plan(env, TYPED, CLASSES, [], now=T0)
+    stalled = get_condition(result.status.conditions, STALLED)
+    assert stalled is not None and stalled.reason == "InvalidWorkflow"
+    assert "spec.vars.rate: public variable 'rate': expected number" in stalled.message
+    assert not result.create
