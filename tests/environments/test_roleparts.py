@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import ValidationError as PydanticValidationError
 
 from controller.configs.resolve import ConfigIndex
 from controller.environments.expand import expand
@@ -300,3 +301,12 @@ def test_wrong_public_variable_stalls_the_environment_naming_it() -> None:
     assert stalled is not None and stalled.reason == "InvalidWorkflow"
     assert "spec.vars.rate: public variable 'rate': expected number" in stalled.message
     assert not result.create
+
+
+def test_same_name_siblings_are_allowed_only_when_each_has_enabled() -> None:
+    assert alternatives("true", "false").spec.roles[0].name == "dpl"
+    with pytest.raises(PydanticValidationError, match="every role of that name has `enabled`"):
+        wf(
+            "top",
+            {"roles": [{"name": "dpl", "enabled": "true", "roles": [task("a")]}, task("dpl")]},
+        )
