@@ -14,6 +14,7 @@ from cli.options import GlobalOptions
 from cli.runtime import connect, run, write_out
 from crds.errors import FieldError, ValidationError
 from crds.kinds.environment import INFO, Environment
+from crds.manifest import parse_resource
 from crds.publicvars import check_values
 from store.api import Store
 
@@ -76,15 +77,16 @@ def parse_vars(pairs: list[str], *, detectors: str | None) -> dict[str, str]:
 def build_environment(
     name: str, *, workflow: str, variables: dict[str, str], state: str, run_type: str
 ) -> Environment:
-    """The Environment to create (ValidationError as for a manifest)."""
-    return Environment.model_validate(
-        {
-            "apiVersion": "o2/v1alpha1",
-            "kind": "Environment",
-            "metadata": {"name": name},
-            "spec": {"workflow": workflow, "vars": variables, "state": state, "runType": run_type},
-        }
-    )
+    """The Environment to create (ValidationError naming the field, as for a manifest)."""
+    data = {
+        "apiVersion": "o2/v1alpha1",
+        "kind": "Environment",
+        "metadata": {"name": name},
+        "spec": {"workflow": workflow, "vars": variables, "state": state, "runType": run_type},
+    }
+    env = parse_resource(data, source="o2 create env", applying=True)
+    assert isinstance(env, Environment)
+    return env
 
 
 async def checked(store: Store, env: Environment) -> Environment:

@@ -275,7 +275,12 @@ class _Expander:
             spec = declared.get(key.rsplit(":", 1)[-1])
             if spec is None:
                 continue
-            text = scope.render(value, field=f"spec.vars.{key}") if is_template(value) else value
+            try:
+                text = (
+                    scope.render(value, field=f"spec.vars.{key}") if is_template(value) else value
+                )
+            except TemplateError:
+                continue  # e.g. it uses run_number: reported where it is used, if it is
             problem = value_problem(spec, text)
             if problem is not None:
                 message = f"public variable {key.rsplit(':', 1)[-1]!r}: {problem}"

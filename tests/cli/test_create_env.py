@@ -153,3 +153,11 @@ def test_get_workflows_wide_shows_the_description(typed: O2) -> None:
     assert "DESCRIPTION" in header.split()
     assert "Readout with typed variables, for tests" in row
     assert "DESCRIPTION" not in typed("get", "workflows").stdout
+
+
+def test_invalid_state_or_name_is_an_error_naming_the_field(typed: O2) -> None:
+    result = typed("create", "env", "e5", "-w", "typed", "--state", "FLYING")
+    assert result.exit_code == 1 and "spec.state" in result.stderr
+    assert "unexpected" not in result.stderr
+    bad_name = typed("create", "env", "Not_A_Name", "-w", "typed")
+    assert bad_name.exit_code == 1 and "metadata.name" in bad_name.stderr
