@@ -43,15 +43,17 @@ import pydantic
 
 from controller.configs.resolve import ConfigFunction, ConfigIndex, merge_refs
 from controller.environments.roleparts import (
+    check_public_vars,
     counted,
     included_workflow,
     role_error,
+    role_shape,
     site_defaults,
 )
 from controller.environments.startargs import START_KEYS, start_arguments
 from controller.environments.template import Scope, as_list, is_truthy
 from crds.duration import parse_duration
-from crds.errors import FieldError, TemplateError, ValidationError
+from crds.errors import TemplateError, ValidationError
 from crds.kinds.common import Command, Constraint
 from crds.kinds.environment import Environment
 from crds.kinds.task import TaskSpec
@@ -59,7 +61,6 @@ from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import CallRole, Moment, Role, Workflow, parse_moment
 from crds.names import join_label
 from crds.plugins import parse_func
-from crds.publicvars import is_template, value_problem
 from crds.templatework import OBJECT_WORK, ROLE_WORK, Work, metered
 
 MAX_REPLICAS = 10_000
@@ -267,30 +268,8 @@ class _Expander:
         return _Frame(specials=self._specials(), includes=(self.workflow.name,))
 
     def _check_public_vars(self, frame: _Frame) -> None:
-        """Each spec.vars value of a declared public variable fits its declaration (type,
-        allowed values); a templated one is checked as it renders at the top of the tree."""
-        declared = self.workflow.spec.variables
         scope = self._scope(frame, where="workflow")
-        for key, value in self.env.spec.vars.items():
-            spec = declared.get(key.rsplit(":", 1)[-1])
-            if spec is None:
-                continue
-            try:
-                text = (
-                    scope.render(value, field=f"spec.vars.{key}") if is_template(value) else value
-                )
-            except TemplateError:
-                continue  # e.g. it uses run_number: reported where it is used, if it is
-            problem = value_problem(spec, text)
-            if problem is not None:
-                message = f"public variable {key.rsplit(':', 1)[-1]!r}: {problem}"
-                raise ValidationError(
-                    [
-                        FieldError(
-                            f"spec.vars.{key}", message, kind="Environment", name=self.env.name
-                        )
-                    ]
-                )
+        check_public_vars(self.env, self.workflow, render=scope.render)
 
     def _start_arguments(self, frame: _Frame) -> dict[str, str]:
         scope = self._scope(frame, where="workflow", plugins=True)
@@ -365,7 +344,7 @@ class _Expander:
             if self.skip_tasks and not _has_call(role):
                 continue
             for child in self._copies(role, frame):
-                this = f"roles[{index}] ({_shape(role)})"
+                this = f"roles[{index}] ({role_shape(role)})"
                 if child.path in seen:
                     raise _error(
                         child.path,
@@ -548,17 +527,6 @@ class _Expander:
             return hook
         stack = _call_stack(scope, call, hook)
         return replace(hook, func=_func(call), vars=stack, returns=call.return_ or "")
-
-
-def _shape(role: Role) -> str:
-    """What a role is, to tell same-named siblings apart in messages."""
-    if role.task is not None:
-        return f"task {role.task.class_}"
-    if role.include is not None:
-        return f"include {role.include}"
-    if role.call is not None:
-        return f"call {role.call.func or ' '.join(role.call.command)}"
-    return "iterator" if role.for_ is not None else "aggregator"
 
 
 def _func(call: CallRole) -> str:

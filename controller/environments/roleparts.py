@@ -15,13 +15,21 @@ iterators, site-wide defaults and typed public variables. Pure: no store, no clo
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from crds.configpayload import parse_payload
 from crds.configresolve import ConfigIndex
-from crds.errors import ConfigError, ConfigNotFoundError, FieldError, ValidationError
+from crds.errors import (
+    ConfigError,
+    ConfigNotFoundError,
+    FieldError,
+    TemplateError,
+    ValidationError,
+)
 from crds.kinds.componentconfig import ANY_ROLE
-from crds.kinds.workflow import Workflow
+from crds.kinds.environment import Environment
+from crds.kinds.workflow import Role, Workflow
+from crds.publicvars import is_template, value_problem
 
 MAX_INCLUDE_DEPTH = 16
 """Nested includes allowed below the environment's own workflow."""
@@ -93,6 +101,38 @@ def site_defaults(configs: ConfigIndex, *, run_type: str) -> tuple[str, Mapping[
             raise _site_error(where, f"{key}: a site default is text, a number or a boolean")
         values[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
     return f"site defaults ({where})", values
+
+
+def check_public_vars(env: Environment, workflow: Workflow, *, render: Callable[..., str]) -> None:
+    """Each spec.vars value of a declared public variable fits its declaration (type, allowed
+    values); a templated one is checked as `render` (the top of the tree) gives it, unless it
+    does not render there (e.g. it uses run_number: reported where it is used, if it is)."""
+    declared = workflow.spec.variables
+    for key, value in env.spec.vars.items():
+        variable = key.rsplit(":", 1)[-1]
+        spec = declared.get(variable)
+        if spec is None:
+            continue
+        try:
+            text = render(value, field=f"spec.vars.{key}") if is_template(value) else value
+        except TemplateError:
+            continue
+        problem = value_problem(spec, text)
+        if problem is not None:
+            message = f"public variable {variable!r}: {problem}"
+            error = FieldError(f"spec.vars.{key}", message, kind="Environment", name=env.name)
+            raise ValidationError([error])
+
+
+def role_shape(role: Role) -> str:
+    """What a role is, to tell same-named siblings apart in messages."""
+    if role.task is not None:
+        return f"task {role.task.class_}"
+    if role.include is not None:
+        return f"include {role.include}"
+    if role.call is not None:
+        return f"call {role.call.func or ' '.join(role.call.command)}"
+    return "iterator" if role.for_ is not None else "aggregator"
 
 
 def role_error(path: str, message: str) -> ValidationError:
