@@ -13,6 +13,7 @@ from cli.commands import (
     apply,
     config,
     convert,
+    create,
     delete,
     describe,
     diff,
@@ -125,6 +126,7 @@ def etcd_password(password_file: Path | None) -> str | None:
 
 for module in (
     apply,
+    create,
     get,
     describe,
     delete,

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from cli.envcheck import check_environments
 from cli.manifests import kind_rank, load
 from cli.options import GlobalOptions
 from cli.runtime import connect, run, write_out
@@ -19,7 +20,9 @@ from store.apply import apply
 HELP = """Create or update resources from YAML/JSON files, directories (recursive) or stdin.
 
 Every document is validated first: if any is invalid, each problem is printed (file,
-document, kind/name, field path) and nothing is written. TaskClasses and Workflows are
+document, kind/name, field path) and nothing is written. An Environment's values of its
+Workflow's public variables are checked against their declared type and allowed values
+(`o2 describe workflow NAME` lists them). TaskClasses and Workflows are
 applied before the Environments that use them. Only spec, labels and annotations are
 written; status belongs to the controllers.
 
@@ -66,6 +69,7 @@ def _print_line(line: str) -> None:
 async def _apply(opts: GlobalOptions, *, files: list[str], dry_run: bool) -> None:
     objs = load(files)
     async with connect(opts) as store:
+        await check_environments(store, objs)
         await apply_objects(store, objs, dry_run=dry_run, report=_print_line)
 
 

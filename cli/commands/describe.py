@@ -15,9 +15,11 @@ from cli.options import GlobalOptions
 from cli.printers import describe, event_sort_key, involves
 from cli.runtime import connect, print_out, run
 from cli.selectors import complete_kind
+from cli.workflow_printers import describe_workflow
 from crds.errors import NotFoundError
 from crds.kinds.environment import Environment
 from crds.kinds.task import Task
+from crds.kinds.workflow import Workflow
 from crds.resource import Resource, kind_info
 from store.api import Store
 
@@ -29,6 +31,7 @@ HELP = """Show one or more objects in detail: metadata, spec, status, conditions
 o2 describe environment physics-1    # role tree, transitions with durations
 o2 describe task physics-1-flp-tpc-readout   # placement, ports, pid, exit
 o2 describe tc readout
+o2 describe workflow readout-dataflow   # description, public variables to --var
 ```
 """
 
@@ -54,6 +57,8 @@ async def view_of(store: Store, obj: Resource, *, now: datetime) -> RenderableTy
         return describe_environment(obj, tasks=tasks, events=events, now=now)
     if isinstance(obj, Task):
         return describe_task(obj, events=events, now=now)
+    if isinstance(obj, Workflow):
+        return describe_workflow(obj, events=events, now=now)
     return describe(obj, events=events, now=now)
 
 

@@ -29,7 +29,7 @@ import asyncio
 import functools
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,7 +71,7 @@ from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
 from crds.labels import ENV_LABEL, IDLE_LABEL, TEARDOWN_FINALIZER
-from store.informer import CacheEvent
+from store.informer import CacheEvent, Informer
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,10 @@ class EnvironmentReconciler(Reconciler):
         """Environment name -> its step held until the hooks it awaits have ended."""
         self._claims: set[str] = set()
         """Environments that may have a run-number record (removed when they are deleted)."""
+        self._includes: dict[str, frozenset[str]] = {}
+        """Environment name -> the Workflows its last expansion looked up for `include:`
+        (also when it failed, e.g. on a Workflow not applied yet): a change to one of them
+        requeues it."""
 
     def watches(self) -> Sequence[Watch]:
         return [
@@ -130,8 +134,13 @@ class EnvironmentReconciler(Reconciler):
         ]
 
     def _users_of_workflow(self, event: CacheEvent[Any]) -> Iterable[str]:
+        """The environments of this workflow, and those whose expansion includes it."""
         envs = self.ctx.cache(Environment).list()
-        return [e.name for e in envs if e.spec.workflow == event.name]
+        return [
+            e.name
+            for e in envs
+            if e.spec.workflow == event.name or event.name in self._includes.get(e.name, ())
+        ]
 
     def _waiting_for_detectors(self, event: CacheEvent[Any]) -> Iterable[str]:
         """When an environment frees detectors, those waiting for a detector look again."""
@@ -166,6 +175,7 @@ class EnvironmentReconciler(Reconciler):
         started = loop.time()
         env = self.ctx.cache(Environment).get(key)
         if env is None:
+            self._includes.pop(key, None)
             await self._forget(key)
             return Result()
         if not _reconcilable(env):
@@ -184,7 +194,9 @@ class EnvironmentReconciler(Reconciler):
         classes = {c.name: c for c in self.ctx.cache(TaskClass).list()}
         tasks = self.ctx.cache(Task).list(labels={ENV_LABEL: key})
         configs = self.ctx.cache(ComponentConfig).list()
-        expansion = await self._expansion(env, workflow, classes, configs)
+        workflows = WorkflowLookup(self.ctx.cache(Workflow))
+        expansion = await self._expansion(env, workflow, classes, configs, workflows)
+        self._includes[key] = frozenset(workflows.asked)
         if deleting and not isinstance(expansion, Expansion):
             return await self._release(env, f"its workflow does not expand: {expansion}")
         result = plan(
@@ -199,6 +211,7 @@ class EnvironmentReconciler(Reconciler):
             busy_detectors=self._busy_detectors(env),
             options=self.options,
             configs=ConfigIndex(configs),
+            workflows=workflows,
         )
         computed = loop.time() - started
         acted = await self._act(env, result, now=now)
@@ -212,6 +225,7 @@ class EnvironmentReconciler(Reconciler):
         workflow: Workflow,
         classes: dict[str, TaskClass],
         configs: list[ComponentConfig],
+        workflows: WorkflowLookup,
     ) -> Expansion | TemplateError | ValidationError:
         """`expand()` of these inputs, cached per environment while none of them changes (of
         the spec only what expand() reads: a new spec.state keeps the expansion, which takes
@@ -221,7 +235,8 @@ class EnvironmentReconciler(Reconciler):
         expand() runs in a worker thread: its templates, bounded as they are (crds.templatework),
         may take seconds for a large environment, and the event loop keeps the leader's lease
         and the other environments moving meanwhile. The inputs are informer objects, which
-        nothing mutates, and expand() keeps its state to itself."""
+        nothing mutates, and expand() keeps its state to itself. Workflows it includes are part
+        of the inputs: a cached expansion holds while each still has the version it used."""
         key = (
             _configs_key(configs),
             env.spec.workflow,
@@ -234,7 +249,9 @@ class EnvironmentReconciler(Reconciler):
         run_number = env.status.run_number
         hooks_key = (run_number, tuple(sorted(env.status.plugin_vars.items())))
         cached = self._expansions.get(env.metadata.uid)
-        previous = cached[2] if cached is not None and cached[0] == key else None
+        previous = None
+        if cached is not None and cached[0] == key and workflows.current(cached[2].includes):
+            previous = cached[2]
         if cached is not None and previous is not None and cached[1] == hooks_key:
             return previous
         try:
@@ -246,6 +263,7 @@ class EnvironmentReconciler(Reconciler):
                 run_number=run_number,
                 configs=ConfigIndex(configs),
                 tasks_from=previous,
+                workflows=workflows,
             )
         except (TemplateError, ValidationError) as exc:
             return exc  # plan() reports it
@@ -427,6 +445,39 @@ class EnvironmentReconciler(Reconciler):
         if status == env.status:
             return env
         return await write_status(self.ctx.store, env, status, now=self.ctx.clock.now())
+
+
+class WorkflowLookup(Mapping[str, Workflow]):
+    """The Workflow cache as the mapping expand() resolves `include:` names in, remembering
+    which names were asked for (so a Workflow applied or changed later requeues the
+    environment, also after an expansion that failed on its absence)."""
+
+    def __init__(self, cache: Informer[Workflow]) -> None:
+        self._cache = cache
+        self.asked: set[str] = set()
+
+    def __getitem__(self, name: str) -> Workflow:
+        self.asked.add(name)
+        found = self._cache.get(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cache.names())
+
+    def __len__(self) -> int:
+        return len(self._cache.names())
+
+    def current(self, used: Mapping[str, int]) -> bool:
+        """Whether each Workflow in `used` (name -> resourceVersion) still has that version
+        (they count as asked for: a cached expansion still depends on them)."""
+        self.asked.update(used)
+        for name, version in used.items():
+            found = self._cache.get(name)
+            if found is None or (found.metadata.resource_version or 0) != version:
+                return False
+        return True
 
 
 def _reconcilable(env: Environment) -> bool:

@@ -1,7 +1,8 @@
 """Expand an Environment's Workflow into the desired Tasks and hooks. Pure: no store, no clock.
 
 Rules (documented in docs and tested):
-- Variable precedence, lowest first: TaskClass defaults < Workflow defaults < role defaults
+- Variable precedence, lowest first: TaskClass defaults < TaskClass vars < site defaults
+  (controller.environments.roleparts) < Workflow defaults < role defaults
   (parent, then child) < Workflow vars < role vars (parent, then child) < Environment spec.vars <
   (hooks and START arguments only) plugin variables (status.pluginVars) < iterator variables <
   special variables. A spec.vars key `role.path:name` (AliECS style) sets
@@ -13,7 +14,11 @@ Rules (documented in docs and tested):
   hooks (call roles) only, `run_number` while one is allocated. Tasks receive the run number
   through spec.runNumber at START instead, so a new run never looks like a configuration change.
 - Iterators: `for: {range, var}` makes one copy of the role per value of `range` (a JSON list or
-  a comma-separated text); the role's name must tell the copies apart (`flp-{{ detector }}`).
+  a comma-separated text), `for: {begin, end, var}` one per integer, end included; the role's
+  name must tell the copies apart (`flp-{{ detector }}`).
+- `include: NAME` (a template; never rendered when the role is disabled) is the role tree of the
+  Workflow NAME under this role: its defaults and vars a layer below this role's children.
+- Siblings may share a name when each has `enabled`; more than one enabled is an error.
 - `replicas: N` makes N copies of the role named `<name>-0` ... `<name>-<N-1>`, also for N = 1,
   so scaling 1 -> 2 keeps the first copy's identity; without `replicas` there is no suffix.
 - Task names are `<env>-<role path with '.' as '-'>` as a DNS-1123 label (`physics-1-flp-tpc-
@@ -37,11 +42,19 @@ from functools import cached_property
 import pydantic
 
 from controller.configs.resolve import ConfigFunction, ConfigIndex, merge_refs
+from controller.environments.roleparts import (
+    check_public_vars,
+    counted,
+    included_workflow,
+    role_error,
+    role_shape,
+    site_defaults,
+)
 from controller.environments.startargs import START_KEYS, start_arguments
 from controller.environments.template import Scope, as_list, is_truthy
 from crds.aliecs.context import AliecsContext, config_namespace, role_functions
 from crds.duration import parse_duration
-from crds.errors import FieldError, TemplateError, ValidationError
+from crds.errors import TemplateError, ValidationError
 from crds.kinds.common import Command, Constraint
 from crds.kinds.environment import Environment
 from crds.kinds.task import TaskSpec
@@ -102,6 +115,8 @@ class Hook:
     vars: tuple[tuple[str, str], ...] = ()
     """A `func:` call's variable stack: every variable of its role, rendered (those that do
     not render are left out), and the `__call_*` facts AliECS gives its calls."""
+    returns: str = ""
+    """A `func:` call's `return`: the variable that receives the function's output."""
 
     @property
     def what(self) -> str:
@@ -128,6 +143,9 @@ class Expansion:
     `auto_stop_timeout` a duration, as the workflow's top level sets them); None: no limit."""
     start_arguments: Mapping[str, str] = field(default_factory=dict)
     """What tasks receive at START besides the run number (controller.environments.startargs)."""
+    includes: Mapping[str, int] = field(default_factory=dict)
+    """The Workflows its include roles used, name -> resourceVersion: a change to one of them
+    changes the expansion (the controller re-expands the environments that use it)."""
 
     def roles(self) -> list[str]:
         """Task role paths, in tree order."""
@@ -136,7 +154,8 @@ class Expansion:
 
 def _has_call(role: Role) -> bool:
     hook_task = role.task is not None and role.task.trigger is not None
-    return role.call is not None or hook_task or any(_has_call(r) for r in role.roles)
+    included = role.include is not None  # what it includes is only known once rendered
+    return role.call is not None or hook_task or included or any(_has_call(r) for r in role.roles)
 
 
 @dataclass(frozen=True)
@@ -150,6 +169,8 @@ class _Frame:
     locals: tuple[Layer, ...] = ()
     constraints: tuple[Constraint, ...] = ()
     specials: Mapping[str, str] = field(default_factory=dict)
+    includes: tuple[str, ...] = ()
+    """The workflow and the workflows included down to this role, outermost first."""
 
 
 def expand(
@@ -161,6 +182,7 @@ def expand(
     configs: ConfigIndex | None = None,
     tasks_from: Expansion | None = None,
     aliecs: AliecsContext | None = None,
+    workflows: Mapping[str, Workflow] | None = None,
 ) -> Expansion:
     """The desired tasks and hooks of `env`; TemplateError or ValidationError naming the role.
 
@@ -170,6 +192,7 @@ def expand(
     `run_number`, so its tasks, detectors and config refs are reused and only the subtrees
     holding call roles are walked (a new run of 10,000 tasks renders one hook, not 10,000 tasks).
     `aliecs`: the inventory and runtime values AliECS's template functions read.
+    `workflows`: the Workflows `include:` roles may name, by name.
     """
     expander = _Expander(env, workflow, classes, run_number=run_number, configs=configs)
     given = aliecs or AliecsContext()
@@ -180,6 +203,7 @@ def expand(
         configs=expander.configs,
         runtime=given.runtime,
     )
+    expander.workflows = workflows if workflows is not None else {}
     with metered(OBJECT_WORK, scope=f"the templates of environment {env.name}") as work:
         expander.work = work
         if tasks_from is not None:
@@ -219,9 +243,13 @@ class _Expander:
         self.skip_tasks = False
         """Walk only the subtrees that hold call roles (see `hooks_only`)."""
         self.aliecs = AliecsContext(environment=env.name, configs=self.configs)
+        self.workflows: Mapping[str, Workflow] = {}
+        self.includes: dict[str, int] = {}
+        self.site = site_defaults(self.configs, run_type=env.spec.run_type)
 
     def run(self) -> Expansion:
-        root = _Frame(specials=self._specials())
+        root = self._root()
+        self._check_public_vars(root)
         self._roles(self.workflow.spec.roles, root)
         detectors = self._detectors(root)
         refs = merge_refs({}, self.config_refs)
@@ -232,19 +260,28 @@ class _Expander:
             config_refs=refs,
             auto_stop=self._auto_stop(root),
             start_arguments=self._start_arguments(root),
+            includes=self.includes,
         )
 
     def hooks_only(self, previous: Expansion) -> Expansion:
         self.skip_tasks = True
-        self._roles(self.workflow.spec.roles, _Frame(specials=self._specials()))
+        self._roles(self.workflow.spec.roles, self._root())
         return Expansion(
             tasks=previous.tasks,
             hooks=tuple(self.hooks),
             detectors=previous.detectors,
             config_refs=previous.config_refs,
             auto_stop=previous.auto_stop,
-            start_arguments=self._start_arguments(_Frame(specials=self._specials())),
+            start_arguments=self._start_arguments(self._root()),
+            includes=previous.includes,
         )
+
+    def _root(self) -> _Frame:
+        return _Frame(specials=self._specials(), includes=(self.workflow.name,))
+
+    def _check_public_vars(self, frame: _Frame) -> None:
+        scope = self._scope(frame, where="workflow")
+        check_public_vars(self.env, self.workflow, render=scope.render)
 
     def _start_arguments(self, frame: _Frame) -> dict[str, str]:
         scope = self._scope(frame, where="workflow", plugins=True)
@@ -308,6 +345,7 @@ class _Expander:
         above = [("plugin variables", self.plugin_vars)] if plugins else []
         layers: list[Layer] = [
             *bottom,
+            self.site,
             ("workflow defaults", self.workflow.spec.defaults),
             *frame.defaults,
             ("workflow vars", self.workflow.spec.vars),
@@ -332,13 +370,18 @@ class _Expander:
 
     def _roles(self, roles: tuple[Role, ...], frame: _Frame) -> None:
         seen: dict[str, str] = {}
-        for role in roles:
+        for index, role in enumerate(roles):
             if self.skip_tasks and not _has_call(role):
                 continue
             for child in self._copies(role, frame):
+                this = f"roles[{index}] ({role_shape(role)})"
                 if child.path in seen:
-                    raise _error(child.path, "two sibling roles expand to this same path")
-                seen[child.path] = child.path
+                    raise _error(
+                        child.path,
+                        f"two sibling roles are enabled under this same name: {seen[child.path]}"
+                        f" and {this}; at most one role of a name may be enabled",
+                    )
+                seen[child.path] = this
                 self._role(role, child)
 
     def _copies(self, role: Role, frame: _Frame) -> list[_Frame]:
@@ -347,14 +390,24 @@ class _Expander:
         own = self._own(role, frame)
         values: list[Layer] = [("", {})]
         if role.for_ is not None:
-            scope = self._scope(own, where=where, unnamed=True)
-            items = as_list(scope.render(role.for_.range, field="for.range"))
+            items = self._iteration(role, own, where=where)
             values = [(f"iterator {role.for_.var}", {role.for_.var: v}) for v in items]
         copies: list[_Frame] = []
         for label, local in values:
             base = _with_locals(own, label, local)
             copies.extend(self._replicas(role, base, where=where))
         return copies
+
+    def _iteration(self, role: Role, frame: _Frame, *, where: str) -> list[str]:
+        """The values of an iterator: its `range`, or begin..end (end included)."""
+        loop = role.for_
+        assert loop is not None
+        scope = self._scope(frame, where=where)
+        if loop.range is not None:
+            return as_list(scope.render(loop.range, field="for.range"))
+        assert loop.begin is not None and loop.end is not None
+        begin = scope.render(loop.begin, field="for.begin")
+        return counted(begin, scope.render(loop.end, field="for.end"), where=where)
 
     def _own(self, role: Role, frame: _Frame) -> _Frame:
         path = frame.path or "workflow"
@@ -407,8 +460,25 @@ class _Expander:
                 self._task(role, frame)
         elif role.call is not None:
             self.hooks.append(self._hook(role.call, frame))
+        elif role.include is not None:
+            self._include(role.include, frame)
         else:
             self._roles(role.roles, frame)
+
+    def _include(self, include: str, frame: _Frame) -> None:
+        """The role tree of the included Workflow under this role (AliECS's includeRole): its
+        defaults and vars one layer below this role's children, its roles as the children."""
+        name = self._scope(frame, where=frame.path).render(include, field="include").strip()
+        sub = included_workflow(self.workflows, name, chain=frame.includes, where=frame.path)
+        self.includes[name] = sub.metadata.resource_version or 0
+        label = f"{frame.path} > include {name}"
+        inner = replace(
+            frame,
+            defaults=(*frame.defaults, (f"{label} defaults", sub.spec.defaults)),
+            vars=(*frame.vars, (f"{label} vars", sub.spec.vars)),
+            includes=(*frame.includes, name),
+        )
+        self._roles(sub.spec.roles, inner)
 
     def _task(self, role: Role, frame: _Frame) -> None:
         assert role.task is not None
@@ -451,9 +521,11 @@ class _Expander:
             raise _error(frame.path, f"task name {name!r} is also the name of role {other!r}")
         specials = {**frame.specials, "task_name": name, "task_class_name": class_name}
         frame = replace(frame, specials=specials)
-        scope = self._scope(
-            frame, where=frame.path, bottom=(("TaskClass defaults", taskclass.spec.defaults),)
+        bottom = (
+            ("TaskClass defaults", taskclass.spec.defaults),
+            ("TaskClass vars", taskclass.spec.vars),
         )
+        scope = self._scope(frame, where=frame.path, bottom=bottom)
         config = ConfigFunction(
             self.configs, run_type=self.env.spec.run_type, role=frame.path, variables=scope.lookup()
         )
@@ -483,7 +555,8 @@ class _Expander:
         hook = replace(base, argv=argv, timeout=timeout, env=env)
         if call.func is None:
             return hook
-        return replace(hook, func=_func(call), vars=_call_stack(scope, call, hook))
+        stack = _call_stack(scope, call, hook)
+        return replace(hook, func=_func(call), vars=stack, returns=call.return_ or "")
 
 
 def _func(call: CallRole) -> str:
@@ -585,4 +658,4 @@ def _join(parent: str, name: str) -> str:
 
 
 def _error(path: str, message: str) -> ValidationError:
-    return ValidationError([FieldError(path=f"roles {path}", message=message, kind="Workflow")])
+    return role_error(path, message)

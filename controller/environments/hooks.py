@@ -99,11 +99,14 @@ async def run_hook(
 async def call_plugin(hook: Hook, caller: PluginCaller) -> HookResult:
     """Call the plugin function of a `func:` hook; never raises for a failing call."""
     try:
-        returned = await caller.call(hook.func, dict(hook.vars), seconds=hook.timeout)
+        result = await caller.call(hook.func, dict(hook.vars), seconds=hook.timeout)
     except PluginError as exc:
         log.info("Plugin call failed", extra={"hook": hook.path, "func": hook.func})
         return HookResult(hook, False, None, "", str(exc))
     log.info("Plugin call finished", extra={"hook": hook.path, "func": hook.func})
+    returned = dict(result.vars)
+    if hook.returns:  # AliECS's `return:`: the output, kept with the plugin variables
+        returned[hook.returns] = result.output
     names = ", ".join(sorted(returned))
     message = "succeeded" + (f", set {names}" if names else "")
     return HookResult(hook, True, 0, "", message, vars=returned)

@@ -157,6 +157,7 @@ def plan(
     busy_detectors: Mapping[str, Sequence[str]] | None = None,
     options: Options = Options(),
     configs: ConfigIndex | None = None,
+    workflows: Mapping[str, Workflow] | None = None,
 ) -> Plan:
     """The actions and status of one reconcile of `env` (see the module docstring).
 
@@ -165,14 +166,22 @@ def plan(
     `busy_detectors` the detectors of the other live environments, by environment name;
     `expansion` may be passed when the caller cached `expand()` of the same inputs (or the
     error it raised);
-    `configs` are the ComponentConfigs templates reach with `config()`.
+    `configs` are the ComponentConfigs templates reach with `config()`;
+    `workflows` the Workflows `include:` roles may name.
     """
     try:
         if isinstance(expansion, TemplateError | ValidationError):
             raise expansion
         if expansion is None:
             run_number = env.status.run_number
-            expansion = expand(env, workflow, classes, run_number=run_number, configs=configs)
+            expansion = expand(
+                env,
+                workflow,
+                classes,
+                run_number=run_number,
+                configs=configs,
+                workflows=workflows,
+            )
     except (TemplateError, ValidationError) as exc:
         status = summarize(
             env, stalled(env, "InvalidWorkflow", str(exc), now=now), None, tasks, now=now

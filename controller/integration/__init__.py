@@ -1,9 +1,11 @@
 """Integration plugins: the functions `func:` hooks call (AliECS's core/integration). I/O.
 
-A plugin function is a plain callable `f(call: PluginCall) -> Mapping[str, str]`: it gets the
-call's variable stack read-only, its timeout and the plugins' settings, returns the variables
-to merge into the environment (status.pluginVars; {} when none), and raises PluginError (or
-any exception) to fail the hook. Functions are found by name through the entry points of
+A plugin function is a plain callable `f(call: PluginCall)`: it gets the call's variable stack
+read-only, its timeout and the plugins' settings, returns the variables to merge into the
+environment (status.pluginVars) as a `Mapping[str, str]` ({} or None when none), its output as
+a `str` (AliECS's functions return text: what a call's `return:` variable receives; "" when it
+returns variables only), or both as a `PluginResult`; and raises PluginError (or any exception)
+to fail the hook. Functions are found by name through the entry points of
 crds.plugins (`o2.plugins`, `<plugin>.<Function>` -> `module:attribute`) and imported on first
 use. They block (gRPC, sleeps): `call_plugin` runs them in a worker thread of a pool of their
 own, never on the event loop, and stops waiting at the call's timeout (the thread is left to
@@ -17,7 +19,7 @@ import importlib
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from crds.errors import PluginError
@@ -49,7 +51,15 @@ class PluginCall:
     settings: PluginSettings
 
 
-PluginFunction = Callable[[PluginCall], Mapping[str, str]]
+@dataclass(frozen=True)
+class PluginResult:
+    """What a plugin call gave: the variables to merge and its output text."""
+
+    vars: Mapping[str, str] = field(default_factory=dict)
+    output: str = ""
+
+
+PluginFunction = Callable[[PluginCall], Mapping[str, str] | str | PluginResult | None]
 
 
 def resolve(name: str) -> PluginFunction:
@@ -77,8 +87,9 @@ class PluginCaller:
 
     async def call(
         self, name: str, variables: Mapping[str, str], *, seconds: float
-    ) -> dict[str, str]:
-        """The variables `name` returned; PluginError on failure or past `seconds`."""
+    ) -> PluginResult:
+        """The variables and output `name` returned; PluginError on failure or past
+        `seconds`."""
         timeout = seconds
         function = resolve(name)
         request = PluginCall(MappingProxyType(dict(variables)), timeout, self.settings)
@@ -100,11 +111,22 @@ class PluginCaller:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _variables(name: str, returned: object) -> dict[str, str]:
+def _variables(name: str, returned: object) -> PluginResult:
     if returned is None:
-        return {}
+        return PluginResult()
+    if isinstance(returned, str):
+        return PluginResult(output=returned)
+    if isinstance(returned, PluginResult):
+        return PluginResult(_mapping(name, returned.vars), str(returned.output))
+    return PluginResult(_mapping(name, returned))
+
+
+def _mapping(name: str, returned: object) -> dict[str, str]:
     if not isinstance(returned, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in returned.items()
     ):
-        raise PluginError(f"{name}() returned {type(returned).__name__}, not a str -> str mapping")
+        raise PluginError(
+            f"{name}() returned {type(returned).__name__}, not a str -> str mapping, a str or "
+            "a PluginResult"
+        )
     return dict(returned)

@@ -451,6 +451,12 @@ def _count(wf: Workflow, shape: str) -> str:
     return str(sum(1 for r in roles if r.call is not None))
 
 
+def _description(wf: Workflow) -> str:
+    """The description on one line, cut to fit a table."""
+    text = " ".join(wf.spec.description.split())
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
 INFO = register(
     KindInfo(
         kind="Workflow",
@@ -464,6 +470,7 @@ INFO = register(
             PrinterColumn("ROLES", lambda o: str(len(o.spec.roles))),
             PrinterColumn("TASK-ROLES", lambda o: _count(o, "task")),
             PrinterColumn("CALLS", lambda o: _count(o, "call"), wide_only=True),
+            PrinterColumn("DESCRIPTION", _description, wide_only=True),
         ),
     )
 )

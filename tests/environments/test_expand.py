@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from controller.configs.resolve import ConfigIndex
 from controller.environments.expand import expand
 from crds.errors import TemplateError, ValidationError
+from crds.kinds.componentconfig import ComponentConfig
 from crds.kinds.environment import Environment
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
@@ -30,6 +32,19 @@ def env_with(detectors: list[str], **extra: str) -> Environment:
 def workflow(spec: dict[str, object]) -> Workflow:
     return Workflow.model_validate(
         {"apiVersion": "o2/v1alpha1", "kind": "Workflow", "metadata": {"name": "wf"}, "spec": spec}
+    )
+
+
+def site_config(data: str, *, run_type: str = "ANY", fmt: str = "json") -> ComponentConfig:
+    """The site defaults (component aliecs, entry defaults) holding `data`."""
+    spec = {"component": "aliecs", "entry": "defaults", "format": fmt, "data": data}
+    return ComponentConfig.model_validate(
+        {
+            "apiVersion": "o2/v1alpha1",
+            "kind": "ComponentConfig",
+            "metadata": {"name": f"site-{run_type.lower()}"},
+            "spec": {**spec, "runType": run_type},
+        }
     )
 
 
@@ -159,6 +174,8 @@ def test_constraints_merge_deeper_over_shallower_and_class() -> None:
 
 LAYERS = [
     "class_defaults",
+    "class_vars",
+    "site_defaults",
     "wf_defaults",
     "parent_defaults",
     "child_defaults",
@@ -195,9 +212,17 @@ def test_precedence_highest_defining_layer_wins(defined: set[str]) -> None:
             ],
         }
     )
-    classes = {"k": taskclass("k", defaults=layer("class_defaults"), properties={"x": "{{ x }}"})}
+    classes = {
+        "k": taskclass(
+            "k",
+            defaults=layer("class_defaults"),
+            vars=layer("class_vars"),
+            properties={"x": "{{ x }}"},
+        )
+    }
     env = ENV.model_copy(update={"spec": ENV.spec.model_copy(update={"vars": layer("env_vars")})})
-    spec = expand(env, wf, classes, run_number=None).tasks["physics-1-p-c"].spec
+    site = ConfigIndex([site_config(json.dumps(layer("site_defaults")))])
+    spec = expand(env, wf, classes, run_number=None, configs=site).tasks["physics-1-p-c"].spec
     assert spec.properties["x"] == max(defined, key=LAYERS.index)
 
 
