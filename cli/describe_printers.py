@@ -116,11 +116,11 @@ def channel_rows(tasks: Sequence[Task]) -> list[list[str]]:
                 bound[f"::{channel.global_}"] = address
     rows = []
     for task in sorted(tasks, key=lambda t: t.spec.role):
-        for channel in task.spec.connect:
-            target = channel.target
+        for out in task.spec.connect:
+            target = out.target
             fixed = target.startswith(("tcp://", "ipc://"))
             address = target if fixed else bound.get(target, "(no such peer)")
-            rows.append([f"{task.spec.role}:{channel.name}", target, channel.type, address])
+            rows.append([f"{task.spec.role}:{out.name}", target, out.type, address])
     return rows
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from cli.describe_printers import channel_rows
 from controller.environments.expand import Expansion, expand
 from controller.environments.taskset import TaskSet
 from controller.environments.wiring import wire
-from crds.kinds.task import Task, TaskStatus
+from crds.kinds.environment import Environment
+from crds.kinds.task import Task, TaskSpec, TaskStatus
 from crds.meta import ObjectMeta
 from tests.channels.test_expansion import CLASSES, env, flp, workflow
 
@@ -88,3 +90,88 @@ def test_an_expansion_without_channels_is_returned_as_is() -> None:
     exp = expand(env(), workflow([{"name": "a", "task": {"class": "stfs"}}]), CLASSES,
                  run_number=None)  # fmt: skip
     assert wire(exp, "e1", []) is exp
+
+
+def detectors_workflow() -> list[dict[str, object]]:
+    return [
+        {
+            "name": "flp-{{ det }}",
+            "for": {"range": "{{ detectors }}", "var": "det"},
+            "roles": [
+                {"name": "readout", "task": {"class": "readout"}},
+                {
+                    "name": "stfb",
+                    "task": {"class": "stfb"},
+                    "connect": [
+                        {"name": "readout", "type": "pull",
+                         "target": "{{ parent_role_path }}.readout:readout"}
+                    ],
+                },
+            ],
+        }
+    ]  # fmt: skip
+
+
+def with_detectors(detectors: str) -> Environment:
+    base = env()
+    return base.model_copy(
+        update={"spec": base.spec.model_copy(update={"vars": {"detectors": detectors}})}
+    )
+
+
+def as_running(task: Task, spec: TaskSpec) -> Task:
+    """`task` configured with `spec` and RUNNING."""
+    return task.model_copy(
+        update={
+            "spec": spec.model_copy(update={"state": "RUNNING"}),
+            "status": task.status.model_copy(update={"state": "RUNNING"}),
+        }
+    )
+
+
+def test_a_detector_added_while_running_is_wired_without_touching_running_tasks() -> None:
+    one = env().model_copy(
+        update={"spec": env().spec.model_copy(update={"vars": {"detectors": "TPC"}})}
+    )
+    two = one.model_copy(
+        update={"spec": one.spec.model_copy(update={"vars": {"detectors": "TPC,ITS"}})}
+    )
+    before = expand(one, workflow(detectors_workflow()), CLASSES, run_number=None)
+    running = []
+    for path, channels in (("flp-TPC.readout", {"readout": "tcp://a:9000"}),
+                           ("flp-TPC.stfb", {"out": "ipc://@o2ipc-1"})):  # fmt: skip
+        task = placed(before, path, channels)
+        running.append(task)
+    wired = wire(before, "e1", running)
+    running = [as_running(t, wired.tasks[t.name].spec) for t in running]
+    after = expand(two, workflow(detectors_workflow()), CLASSES, run_number=None)
+    changes = TaskSet(two, wire(after, "e1", running), running).changes(
+        target="RUNNING", cap=False, reconfigure_now=True
+    )
+    assert changes.update == [] and changes.delete == []  # the running tasks: untouched
+    assert {t.spec.role: t.spec.state for t in changes.create} == {
+        "flp-ITS.readout": "STANDBY",
+        "flp-ITS.stfb": "STANDBY",
+    }
+    new = [placed(after, "flp-ITS.readout", {"readout": "tcp://b:9000"}),
+           placed(after, "flp-ITS.stfb", {"out": "ipc://@o2ipc-2"})]  # fmt: skip
+    changes = TaskSet(two, wire(after, "e1", [*running, *new]), [*running, *new]).changes(
+        target="RUNNING", cap=False, reconfigure_now=True
+    )
+    states = {t.spec.role: t.spec.state for t in changes.update}
+    assert states == {"flp-ITS.readout": "RUNNING", "flp-ITS.stfb": "RUNNING"}
+    its_stfb = next(t for t in changes.update if t.spec.role == "flp-ITS.stfb")
+    assert its_stfb.spec.properties["chans.readout.0.address"] == "tcp://b:9000"
+
+
+def test_describe_env_lists_the_channel_graph() -> None:
+    exp = expansion()
+    tasks = [
+        placed(exp, "flp.readout", {"readout": "tcp://host-a:9001"}),
+        placed(exp, "flp.stfb", {"out": "ipc://@o2ipc-abc"}),
+        placed(exp, "flp.stfs", {}),
+    ]
+    assert channel_rows(tasks) == [
+        ["flp.stfb:readout", "flp.readout:readout", "pull", "tcp://host-a:9001"],
+        ["flp.stfs:in", "::stf", "pull", "ipc://@o2ipc-abc"],
+    ]
