@@ -42,7 +42,9 @@ _LIVE_FIELDS = (
     "bind",
     "connect",
 )
-_ADOPT_FIELDS = ("task_class", "control", "command", "constraints")
+_ADOPT_FIELDS = ("task_class", "control", "command", "constraints", "bind")
+"""What an idle task must share to be adopted; `bind` too: its addresses were allocated at its
+launch, for its inbound channels."""
 _ALIVE = frozenset({"STANDBY", "CONFIGURED", "RUNNING"})
 
 __all__ = ["Changes", "TaskSet", "configured_digest", "drop", "expired_idle", "properties_digest"]
