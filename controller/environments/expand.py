@@ -134,6 +134,11 @@ class Expansion:
     `auto_stop_timeout` a duration, as the workflow's top level sets them); None: no limit."""
     start_arguments: Mapping[str, str] = field(default_factory=dict)
     """What tasks receive at START besides the run number (controller.environments.startargs)."""
+    wired: dict[str, tuple[object, ExpandedTask]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """controller.environments.wiring's memo: per task, the peer addresses it was wired with
+    and the result, so a reconcile that finds them unchanged reuses the task (and its digest)."""
 
     def roles(self) -> list[str]:
         """Task role paths, in tree order."""

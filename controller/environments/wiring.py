@@ -34,10 +34,29 @@ def wire(expansion: Expansion, env_name: str, tasks: Sequence[Task]) -> Expansio
     wired: dict[str, ExpandedTask] = {}
     for name, want in expansion.tasks.items():
         if want.spec.bind or want.spec.connect:
-            wired[name] = _wire_one(want, observed.get(want.path), endpoints)
+            wired[name] = _memo(expansion, want, observed.get(want.path), endpoints)
         else:
             wired[name] = want
-    return replace(expansion, tasks=wired)
+    return replace(expansion, tasks=wired, wired={})
+
+
+def _memo(
+    expansion: Expansion, want: ExpandedTask, have: Task | None, endpoints: Mapping[str, Endpoint]
+) -> ExpandedTask:
+    """`_wire_one`, reused from `expansion.wired` while the addresses it depends on are the
+    same (a large environment is wired at every reconcile)."""
+    own = have.status.channels if have is not None else {}
+    key = (
+        tuple(own.get(c.name) for c in want.spec.bind),
+        tuple(endpoints.get(c.target) for c in want.spec.connect),
+    )
+    known = expansion.wired.get(want.name)
+    if known is not None and known[0] == key:
+        return known[1]
+    wired = _wire_one(want, have, endpoints)
+    if not wired.unwired:
+        expansion.wired[want.name] = (key, wired)
+    return wired
 
 
 def bind_map(expansion: Expansion, observed: Mapping[str, Task]) -> dict[str, Endpoint]:
