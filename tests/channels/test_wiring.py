@@ -175,3 +175,16 @@ def test_describe_env_lists_the_channel_graph() -> None:
         ["flp.stfb:readout", "flp.readout:readout", "pull", "tcp://host-a:9001"],
         ["flp.stfs:in", "::stf", "pull", "ipc://@o2ipc-abc"],
     ]
+
+
+def test_unchanged_addresses_reuse_the_wired_task_and_a_moved_peer_rewires() -> None:
+    exp = expansion()
+    tasks = [
+        placed(exp, "flp.readout", {"readout": "tcp://host-a:9001"}),
+        placed(exp, "flp.stfb", {"out": "ipc://@o2ipc-abc"}),
+    ]
+    first = wire(exp, "e1", tasks).tasks["e1-flp-stfb"]
+    assert wire(exp, "e1", tasks).tasks["e1-flp-stfb"] is first
+    moved = [placed(exp, "flp.readout", {"readout": "tcp://host-b:9002"}), tasks[1]]
+    again = wire(exp, "e1", moved).tasks["e1-flp-stfb"]
+    assert again.spec.properties["chans.readout.0.address"] == "tcp://host-b:9002"
