@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cli.describe_printers import channel_rows
 from crds.kinds.environment import Environment
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
@@ -145,6 +146,12 @@ async def test_data_flows_readout_to_stfbuilder_to_stfsender_across_two_agents(
     assert stfb.status.channels["stf"] == f"tcp://localhost:{port}"
     assert stfb.spec.properties["chans.stf.0.address"] == f"tcp://*:{port}"
     assert stfs.spec.properties["chans.stf.0.address"] == f"tcp://{stfb.status.hostname}:{port}"
+
+    graph = channel_rows((await store.list(Task)).items)  # what `o2 describe env` prints
+    assert graph == [
+        ["epn.stfs:stf", "::stf", "pull", f"tcp://localhost:{port}"],
+        ["flp.stfb:readout", "flp.readout:readout", "pull", ipc],
+    ]
 
     logs = {}
     for task in (readout, stfb, stfs):
