@@ -104,6 +104,33 @@ def role_tree(env: Environment, tasks: Sequence[Task]) -> Tree:
     return root
 
 
+def channel_rows(tasks: Sequence[Task]) -> list[list[str]]:
+    """One row per connect channel: the connecting role and channel, the bound peer it targets,
+    the channel type and the address it connects to (the peer's status.channels)."""
+    bound: dict[str, str] = {}
+    for task in tasks:
+        for channel in task.spec.bind:
+            address = task.status.channels.get(channel.name, "(not placed)")
+            bound[f"{task.spec.role}:{channel.name}"] = address
+            if channel.global_:
+                bound[f"::{channel.global_}"] = address
+    rows = []
+    for task in sorted(tasks, key=lambda t: t.spec.role):
+        for out in task.spec.connect:
+            target = out.target
+            fixed = target.startswith(("tcp://", "ipc://"))
+            address = target if fixed else bound.get(target, "(no such peer)")
+            rows.append([f"{task.spec.role}:{out.name}", target, out.type, address])
+    return rows
+
+
+def channel_table(tasks: Sequence[Task]) -> RenderableType:
+    rows = channel_rows(tasks)
+    if not rows:
+        return Text(f"Channels:  {NONE}")
+    return Group(Text("Channels:"), render_table(["FROM", "TO", "TYPE", "ADDRESS"], rows))
+
+
 def _duration(record: TransitionRecord) -> str:
     if record.duration_seconds is None:
         return NONE
@@ -142,6 +169,7 @@ def describe_environment(
         Text("\n".join(metadata_lines(env, now=now) + environment_lines(env, now=now))),
         Text("Roles:"),
         role_tree(env, tasks),
+        channel_table(tasks),
         history_table(env.status.history, now=now),
         conditions_table(env.status.conditions, now=now),
         events_table(events, now=now),
@@ -192,6 +220,7 @@ def placement_lines(task: Task, *, now: datetime) -> list[str]:
         _field("Node", status.hostname),
         _field("Agent", status.agent_id),
         _field("Ports", ports),
+        *_vars_lines("Channels", status.channels),
         _field("PID", status.pid),
         _field("Started", _when(status.started_at, now=now)),
         _field("Exit Code", status.exit_code),

@@ -5,6 +5,11 @@ per transition to stdout (`transition CONFIGURE -> CONFIGURED properties={...}`)
 `--eos-after S` sends END_OF_STREAM and `--fail-after S` goes to ERROR (INTERNAL_ERROR). With
 `--control basic` it serves no OCC: it counts for `--duration` seconds (forever by default) and
 exits with `--exit-code`, as a plain command would.
+
+Data-flow channels: the FairMQ `chans.*` properties pushed at CONFIGURE are opened as ZeroMQ
+sockets (executor.sample_channels): each is logged (`channel NAME TYPE METHOD ADDRESS`), sending
+channels send small messages while RUNNING, and every progress line, STOP and EXIT is followed
+by `channels sent={"name": n} received={"name": n}` (when the task has channels).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import sys
 import time
 from collections.abc import Mapping
 
+from executor.sample_channels import Channels
 from executor.sdk import OccTask, run
 
 TICK_SECONDS = 1.0
@@ -66,29 +72,43 @@ class SampleTask(OccTask):
         self.eos_after = eos_after
         self.fail_after = fail_after
         self._ticker: asyncio.Task[None] | None = None
+        self.channels = Channels()
 
     def on_configure(self, properties: Mapping[str, str]) -> None:
+        for line in self.channels.open(properties):
+            say(f"channel {line}")
         shown = json.dumps(dict(properties), sort_keys=True)
         say(f"transition CONFIGURE -> CONFIGURED detector={self.detector} properties={shown}")
 
+    def _report_channels(self) -> None:
+        if self.channels.sent or self.channels.received:
+            say(self.channels.report())
+
     def on_start(self, run_number: int | None) -> None:
         self.counter.start()
+        self.channels.start_sending()
         self._ticker = asyncio.get_running_loop().create_task(self._tick())
         say(f"transition START -> RUNNING detector={self.detector} run_number={run_number}")
 
     async def on_stop(self) -> None:
         await self._stop_ticker()
+        await self.channels.stop_sending()
         say(f"transition STOP -> CONFIGURED events={self.counter.update()}")
+        self._report_channels()
 
-    def on_reset(self) -> None:
+    async def on_reset(self) -> None:
+        await self.channels.aclose()
         say("transition RESET -> STANDBY")
 
     async def on_recover(self) -> None:
         await self._stop_ticker()
+        await self.channels.aclose()
         say("transition RECOVER -> STANDBY")
 
     async def on_exit(self) -> None:
         await self._stop_ticker()
+        self._report_channels()
+        await self.channels.aclose()
         say(f"transition EXIT -> DONE events={self.counter.update()}")
 
     async def _stop_ticker(self) -> None:
@@ -103,6 +123,7 @@ class SampleTask(OccTask):
         while True:
             await asyncio.sleep(self.tick)
             say(f"running detector={self.detector} events={self.counter.update()}")
+            self._report_channels()
             elapsed = time.monotonic() - started
             if self.fail_after is not None and elapsed >= self.fail_after:
                 say("simulated readout error")

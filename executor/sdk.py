@@ -34,6 +34,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
+from crds.fairmq import FmqChannel, parse_channels
 from executor.occ.auth import TOKEN_ENV
 from executor.occ.grpc_adapter import (
     DeviceEventInfo,
@@ -227,6 +228,12 @@ class OccMachine:
         for watcher in self._watchers:
             watcher.put_nowait(None)
         self.finished.set()
+
+
+def channels(properties: Mapping[str, str]) -> list[FmqChannel]:
+    """The FairMQ channels pushed at CONFIGURE (`chans.<name>.0.address`, `.method`, `.type`,
+    `.transport`, buffer sizes, `.rateLogging`), for a task that opens them itself."""
+    return parse_channels(properties)
 
 
 def resolve_port(explicit: int | None = None) -> int:

@@ -97,6 +97,9 @@ class Demand:
     mem: float = 0.0
     ports: int = 0
     scalars: tuple[tuple[str, float], ...] = ()
+    floors: tuple[int, ...] = ()
+    """Further ports, one per entry, each the lowest free port >= the entry (the lowest free
+    one when the offer has none that high), taken after the `ports` in this order."""
 
     def all_scalars(self) -> list[tuple[str, float]]:
         base = [("cpus", self.cpus), ("mem", self.mem), *self.scalars]
@@ -111,6 +114,7 @@ class Demand:
             mem=self.mem + other.mem,
             ports=self.ports + other.ports,
             scalars=tuple(merged.items()),
+            floors=self.floors + other.floors,
         )
 
 
@@ -155,7 +159,7 @@ class ResourcePool:
         for name, value in demand.all_scalars():
             if _fixed(self.available(name)) < _fixed(value):
                 return False
-        return self.available_ports() >= demand.ports
+        return self.available_ports() >= demand.ports + len(demand.floors)
 
     def take(self, demand: Demand) -> Allocation | None:
         """Carve `demand` out of the pool; None (and nothing changed) when it does not fit."""
@@ -165,8 +169,8 @@ class ResourcePool:
         for name, value in demand.all_scalars():
             out.extend(self._take_scalar(name, _fixed(value)))
         ports: list[int] = []
-        if demand.ports:
-            port_resources, ports = self._take_ports("ports", demand.ports)
+        if demand.ports or demand.floors:
+            port_resources, ports = self._take_ports("ports", demand.ports, demand.floors)
             out.extend(port_resources)
         return Allocation(resources=out, ports=ports)
 
@@ -183,25 +187,40 @@ class ResourcePool:
             out.append(home.model_copy(update={"scalar": Scalar(value=got / _MILLI)}))
         return out
 
-    def _take_ports(self, name: str, count: int) -> tuple[list[Resource], list[int]]:
-        out: list[Resource] = []
-        picked: list[int] = []
-        for i, (home, spans) in enumerate(self._ranges):
-            if len(picked) == count:
+    def _take_ports(
+        self, name: str, count: int, floors: tuple[int, ...] = ()
+    ) -> tuple[list[Resource], list[int]]:
+        """`count` lowest free ports, then one per floor; one resource per home they came from."""
+        homes = [i for i, (home, _) in enumerate(self._ranges) if home.name == name]
+        picked: list[tuple[int, int]] = []  # (index into self._ranges, port)
+        for floor in (*([0] * count), *floors):
+            found = self._lowest_free(homes, floor) or self._lowest_free(homes, 0)
+            if found is None:
                 break
-            if home.name != name:
-                continue
-            mine: list[int] = []
-            while spans and len(picked) + len(mine) < count:
-                a, b = spans[0]
-                mine.append(a)
-                spans[0:1] = [(a + 1, b)] if a < b else []
-            self._ranges[i] = (home, spans)
+            picked.append(found)
+            index, port = found
+            home, spans = self._ranges[index]
+            self._ranges[index] = (home, _without(spans, port))
+        out: list[Resource] = []
+        for index in homes:
+            mine = [port for i, port in picked if i == index]
             if mine:
-                picked.extend(mine)
                 spans_out = [Range(begin=a, end=b) for a, b in merge_spans(mine)]
+                home = self._ranges[index][0]
                 out.append(home.model_copy(update={"ranges": Ranges(range=spans_out)}))
-        return out, picked
+        return out, [port for _, port in picked]
+
+    def _lowest_free(self, homes: list[int], floor: int) -> tuple[int, int] | None:
+        best: tuple[int, int] | None = None
+        for index in homes:
+            for a, b in self._ranges[index][1]:
+                if b < floor:
+                    continue
+                port = max(a, floor)
+                if best is None or port < best[1]:
+                    best = (index, port)
+                break
+        return best
 
     def remaining(self) -> list[Resource]:
         """What is left, in the same shape as the offer (empty entries dropped)."""
@@ -215,6 +234,16 @@ class ResourcePool:
                 rg = Ranges(range=[Range(begin=a, end=b) for a, b in spans])
                 out.append(home.model_copy(update={"ranges": rg}))
         return out
+
+
+def _without(spans: list[tuple[int, int]], port: int) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        if a <= port <= b:
+            out.extend(s for s in ((a, port - 1), (port + 1, b)) if s[0] <= s[1])
+        else:
+            out.append((a, b))
+    return out
 
 
 def fits(resources: Sequence[Resource], demand: Demand) -> bool:

@@ -29,6 +29,8 @@ Rules (documented in docs and tested):
   whole subtree are skipped and nothing else in them is evaluated.
 - Constraints merge down the tree: TaskClass < root role < ... < leaf role, a deeper one
   replacing a shallower one with the same attribute and operator.
+- Data-flow channels (`bind`/`connect`) merge down the tree the same way, by name; every
+  connect target must name a bound channel of the environment (controller.environments.channels).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from functools import cached_property
 import pydantic
 
 from controller.configs.resolve import ConfigFunction, ConfigIndex, merge_refs
+from controller.environments import channels
 from controller.environments.roleparts import (
     check_public_vars,
     counted,
@@ -55,6 +58,7 @@ from controller.environments.template import Scope, as_list, is_truthy
 from crds.aliecs.context import AliecsContext, config_namespace, role_functions
 from crds.duration import parse_duration
 from crds.errors import TemplateError, ValidationError
+from crds.kinds.channels import BindChannel, ConnectChannel
 from crds.kinds.common import Command, Constraint
 from crds.kinds.environment import Environment
 from crds.kinds.task import TaskSpec
@@ -79,6 +83,9 @@ class ExpandedTask:
     spec: TaskSpec
     template: str = ""
     """The unexpanded role path (`flp-{{ detector }}.readout`): what copies have in common."""
+    unwired: str = ""
+    """Why its data-flow channels cannot be resolved yet (a peer not placed): it may not be
+    configured until they are (controller.environments.wiring)."""
 
     @cached_property
     def digest(self) -> str:
@@ -146,6 +153,11 @@ class Expansion:
     includes: Mapping[str, int] = field(default_factory=dict)
     """The Workflows its include roles used, name -> resourceVersion: a change to one of them
     changes the expansion (the controller re-expands the environments that use it)."""
+    wired: dict[str, tuple[object, ExpandedTask]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """controller.environments.wiring's memo: per task, the peer addresses it was wired with
+    and the result, so a reconcile that finds them unchanged reuses the task (and its digest)."""
 
     def roles(self) -> list[str]:
         """Task role paths, in tree order."""
@@ -171,6 +183,8 @@ class _Frame:
     specials: Mapping[str, str] = field(default_factory=dict)
     includes: tuple[str, ...] = ()
     """The workflow and the workflows included down to this role, outermost first."""
+    bind: tuple[BindChannel, ...] = ()
+    connect: tuple[ConnectChannel, ...] = ()
 
 
 def expand(
@@ -251,6 +265,7 @@ class _Expander:
         root = self._root()
         self._check_public_vars(root)
         self._roles(self.workflow.spec.roles, root)
+        channels.check_peers([(t.path, t.spec) for t in self.tasks.values()])
         detectors = self._detectors(root)
         refs = merge_refs({}, self.config_refs)
         return Expansion(
@@ -449,8 +464,16 @@ class _Expander:
         named = replace(
             frame, path=path, template=_join(frame.template, role.name), specials=specials
         )
-        rendered = _render_constraints(role.constraints, self._scope(named, where=path))
-        return replace(named, constraints=_merge(frame.constraints, rendered))
+        scope = self._scope(named, where=path)
+        rendered = _render_constraints(role.constraints, scope)
+        named = replace(named, constraints=_merge(frame.constraints, rendered))
+        if not role.bind and not role.connect:
+            return named
+        return replace(
+            named,
+            bind=channels.merge(frame.bind, channels.render_binds(role.bind, scope)),
+            connect=channels.merge(frame.connect, channels.render_connects(role.connect, scope)),
+        )
 
     def _role(self, role: Role, frame: _Frame) -> None:
         if role.task is not None and role.task.trigger is not None:
@@ -594,6 +617,8 @@ def _task_spec(
     env = {k: scope.render(v, field=f"command.env.{k}") for k, v in command.env.items()}
     properties = {k: scope.render(v, field=f"properties.{k}") for k, v in cls.properties.items()}
     constraints = _merge(_render_constraints(cls.constraints, scope), frame.constraints)
+    bind = channels.merge(channels.render_binds(cls.bind, scope), frame.bind)
+    connect = channels.merge(channels.render_connects(cls.connect, scope), frame.connect)
     try:
         return TaskSpec(
             environment=env_name,
@@ -606,6 +631,8 @@ def _task_spec(
             properties=properties,
             critical=critical,
             reusable=cls.reusable,
+            bind=bind,
+            connect=connect,
         )
     except pydantic.ValidationError as exc:
         raise _error(frame.path, f"the resolved task is invalid: {exc}") from exc

@@ -57,6 +57,7 @@ from controller.environments.taskset import (
     properties_digest,
     stale,
 )
+from controller.environments.wiring import wire
 from crds.conditions import STALLED, get_condition
 from crds.errors import TemplateError, ValidationError
 from crds.kinds.environment import (
@@ -187,7 +188,7 @@ def plan(
             env, stalled(env, "InvalidWorkflow", str(exc), now=now), None, tasks, now=now
         )
         return Plan(status=status, notes=(Note("Warning", "InvalidWorkflow", str(exc)),))
-    taskset = TaskSet(env, expansion, tasks, idle, now, taken)
+    taskset = TaskSet(env, wire(expansion, env.name, tasks), tasks, idle, now, taken)
     held = set(env.status.detectors)
     new = [d for d in expansion.detectors if d not in held]
     clash = detector_conflicts(new, busy_detectors or {})
@@ -432,6 +433,9 @@ class _Planner:
         limit = self.options.deploy_timeout if deploy else self.options.transition_timeout
         elapsed = (self.now - (progress.started_at or self.now)).total_seconds()
         message = f"waiting for {len(waiting)} task(s): {', '.join(waiting[:5])}"
+        unwired = self.taskset.unwired()
+        if unwired:
+            message += f"; cannot configure {unwired[0]}"
         if elapsed >= limit:
             reason = f"{progress.event} timed out after {limit:g}s, {message}"
             failed = failed_into_error(self.env, self.env.status, reason, now=self.now)

@@ -31,8 +31,20 @@ from crds.labels import CONFIGURED_WITH, ENV_LABEL, IDLE_LABEL, IDLE_SINCE, ROLE
 from crds.meta import ObjectMeta, OwnerReference
 from crds.names import join_label
 
-_LIVE_FIELDS = ("command", "wants", "constraints", "properties", "critical", "reusable", "role")
-_ADOPT_FIELDS = ("task_class", "control", "command", "constraints")
+_LIVE_FIELDS = (
+    "command",
+    "wants",
+    "constraints",
+    "properties",
+    "critical",
+    "reusable",
+    "role",
+    "bind",
+    "connect",
+)
+_ADOPT_FIELDS = ("task_class", "control", "command", "constraints", "bind")
+"""What an idle task must share to be adopted; `bind` too: its addresses were allocated at its
+launch, for its inbound channels."""
 _ALIVE = frozenset({"STANDBY", "CONFIGURED", "RUNNING"})
 
 __all__ = ["Changes", "TaskSet", "configured_digest", "drop", "expired_idle", "properties_digest"]
@@ -128,6 +140,8 @@ class TaskSet:
             state = "CONFIGURED" if state == "RUNNING" else state
         elif target is not None:
             state = _with_reconfigure(tracked, want, target, reconfigure_now=now_ok)
+            if have.status.state not in ("CONFIGURED", "RUNNING"):
+                state = _held(state, want)
         run = self.env.status.run_number if state == "RUNNING" else have.spec.run_number
         starting = state == "RUNNING" and (have.spec.state != state or run != have.spec.run_number)
         args = self._start_arguments if starting else have.spec.start_arguments
@@ -173,6 +187,7 @@ class TaskSet:
         return None
 
     def _spec(self, want: ExpandedTask, base: TaskSpec, target: str) -> TaskSpec:
+        target = _held(target, want)
         run = self.env.status.run_number if target == "RUNNING" else None
         changes: dict[str, object] = {f: getattr(want.spec, f) for f in _LIVE_FIELDS}
         changes["start_arguments"] = self._start_arguments if target == "RUNNING" else {}
@@ -222,6 +237,10 @@ class TaskSet:
                     return False
         return basic
 
+    def unwired(self) -> list[str]:
+        """`<task>: why` for each desired task whose channels cannot be resolved yet."""
+        return [f"{w.name}: {w.unwired}" for w in self.expansion.tasks.values() if w.unwired]
+
     def not_ready(self, target: str) -> list[str]:
         """Names of the tasks a transition to `target` still waits for."""
         mine = self.by_role()
@@ -233,6 +252,12 @@ class TaskSet:
             if want.spec.critical and not _ready(have, want, target):
                 waiting.append(have.name if have is not None else want.name)
         return waiting
+
+
+def _held(state: str, want: ExpandedTask) -> str:
+    """STANDBY instead of a configured state while the task's channels are unresolved: a
+    process configured without its peers' addresses could not move data."""
+    return "STANDBY" if want.unwired and state in ("CONFIGURED", "RUNNING") else state
 
 
 def _with_reconfigure(have: Task, want: ExpandedTask, target: str, *, reconfigure_now: bool) -> str:

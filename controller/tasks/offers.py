@@ -17,6 +17,7 @@ from controller.tasks.launch import task_info
 from controller.tasks.modes import place_by_mode
 from controller.tasks.shared import Shared
 from controller.tasks.writer import StatusFn
+from crds.fairmq import bound_addresses
 from crds.kinds.node import Node, effective_mode
 from crds.kinds.task import Task
 from crds.meta import utcnow
@@ -205,12 +206,19 @@ class OfferBook:
             )
             infos.append((p, info))
             ports = tuple(p.allocation.ports[: task.spec.wants.ports])
+            channels = bound_addresses(
+                task.spec.bind,
+                hostname=offer.hostname,
+                ports=p.allocation.ports[task.spec.wants.ports :],
+                launch_id=mesos_id,
+            )
             changes[p.task] = partial(
                 st.launched,
                 mesos_task_id=mesos_id,
                 agent_id=offer.agent_id,
                 hostname=offer.hostname,
                 ports=ports,
+                channels=channels,
                 executor_id=self._shared.executor.executor_id,
                 now=utcnow(),
             )

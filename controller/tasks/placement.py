@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from crds.fairmq import CHANNEL_PORT_FLOOR, CONTROL_PORT_FLOOR, port_channels
 from crds.kinds.common import Constraint, uses_occ
 from crds.kinds.task import Task
 from mesosapi.models import Offer, OfferId
@@ -197,9 +198,19 @@ def place(
 _Signature = tuple[Demand, tuple[Constraint, ...]]
 
 
+def channel_port_count(task: Task) -> int:
+    """One port per tcp inbound channel whose address o2 allocates."""
+    return len(port_channels(task.spec.bind))
+
+
 def _demand(task: Task) -> Demand:
+    """The task's resources, its `wants.ports` (lowest free), then as AliECS takes them a port
+    per tcp inbound channel (lowest free >= 9000) and the OCC control port (lowest free >=
+    30000): allocation.ports is [wanted..., channel..., control]."""
     demand = demand_of(task)
-    return Demand(cpus=demand.cpus, mem=demand.mem, ports=demand.ports + occ_port_count(task))
+    floors = (CHANNEL_PORT_FLOOR,) * channel_port_count(task)
+    floors += (CONTROL_PORT_FLOOR,) * occ_port_count(task)
+    return Demand(cpus=demand.cpus, mem=demand.mem, ports=demand.ports, floors=floors)
 
 
 def _signature(task: Task) -> _Signature | None:
@@ -266,7 +277,7 @@ def _free(state: _OfferState, name: str) -> float:
 
 def _resource_reason(task: Task, states: Sequence[_OfferState]) -> str:
     wants = task.spec.wants
-    ports = wants.ports + occ_port_count(task)
+    ports = wants.ports + channel_port_count(task) + occ_port_count(task)
     checks = (
         ("cpus", wants.cpus, max(round(_free(s, "cpus"), 3) for s in states)),
         ("memory", float(wants.memory), max(_free(s, "mem") for s in states)),

@@ -129,8 +129,10 @@ def launched(
     ports: tuple[int, ...],
     executor_id: str,
     now: datetime,
+    channels: Mapping[str, str] | None = None,
 ) -> TaskStatus:
-    """The status written just before the ACCEPT that launches the task."""
+    """The status written just before the ACCEPT that launches the task; `channels`: the
+    addresses allocated for its inbound channels (crds.fairmq.bound_addresses)."""
     return status.model_copy(
         update={
             "phase": "Staging",
@@ -139,6 +141,7 @@ def launched(
             "agent_id": agent_id,
             "hostname": hostname,
             "ports": ports,
+            "channels": dict(channels or {}),
             "executor_id": executor_id,
             "pid": None,
             "exit_code": None,

@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from crds.kinds.channels import BindChannel, ConnectChannel
 from crds.kinds.common import (
     Command,
     Constraint,
@@ -58,6 +59,12 @@ class TaskSpec(O2Model):
     """May stay alive idle after its environment is done, to be adopted by another."""
     transition_id: str | None = None
     """Request id of the latest desired-state change; makes control requests idempotent."""
+    bind: tuple[BindChannel, ...] = ()
+    """Inbound data-flow channels, resolved (TaskClass's and every role's above, the deepest
+    winning on a name): the task controller allocates their addresses at launch."""
+    connect: tuple[ConnectChannel, ...] = ()
+    """Outbound data-flow channels, resolved; `target` normalised to `role.path:channel`,
+    `::alias` or a fixed `tcp://`/`ipc://` address."""
 
 
 class TaskStatus(Status):
@@ -96,6 +103,9 @@ class TaskStatus(Status):
     """Hash of the properties the process was configured with (detects needed reconfigures)."""
     started_at: datetime | None = None
     """When the process was started."""
+    channels: dict[str, str] = Field(default_factory=dict)
+    """Bound address of each inbound channel (spec.bind) as peers connect to it
+    (`tcp://host:port`, `ipc://@o2ipc-...`), allocated at launch."""
 
 
 def is_pilot(task: Task) -> bool:
