@@ -56,6 +56,7 @@ from controller.environments.roleparts import (
 from controller.environments.startargs import START_KEYS, start_arguments
 from controller.environments.template import Scope, as_list, is_truthy
 from crds.aliecs.context import AliecsContext, config_namespace, role_functions
+from crds.aliecs.load import referenced_name
 from crds.duration import parse_duration
 from crds.errors import TemplateError, ValidationError
 from crds.kinds.channels import BindChannel, ConnectChannel
@@ -493,6 +494,7 @@ class _Expander:
         defaults and vars one layer below this role's children, its roles as the children."""
         name = self._scope(frame, where=frame.path).render(include, field="include").strip()
         sub = included_workflow(self.workflows, name, chain=frame.includes, where=frame.path)
+        name = sub.metadata.name  # an AliECS reference (`repo/workflows/x@rev`) names it too
         self.includes[name] = sub.metadata.resource_version or 0
         label = f"{frame.path} > include {name}"
         inner = replace(
@@ -532,7 +534,7 @@ class _Expander:
     def _resolve_task(self, role: Role, frame: _Frame) -> tuple[str, TaskSpec, ConfigFunction]:
         assert role.task is not None
         class_name = self._scope(frame, where=frame.path).render(role.task.class_, field="class")
-        taskclass = self.classes.get(class_name)
+        taskclass = self.classes.get(class_name) or self.classes.get(referenced_name(class_name))
         if taskclass is None:
             known = ", ".join(sorted(self.classes)) or "none"
             raise _error(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from crds.aliecs.load import referenced_name
 from crds.configpayload import parse_payload
 from crds.configresolve import ConfigIndex
 from crds.errors import (
@@ -56,7 +57,7 @@ def included_workflow(
             f"include {name!r} nests deeper than {MAX_INCLUDE_DEPTH} workflows "
             f"({' -> '.join(chain)})",
         )
-    found = workflows.get(name)
+    found = workflows.get(name) or workflows.get(referenced_name(name))
     if found is None:
         raise role_error(
             where, f"include {name!r}: no Workflow of that name (apply it, or fix the name)"

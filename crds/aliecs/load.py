@@ -66,6 +66,13 @@ def o2_name(name: str) -> str:
     return name if is_dns_label(name) else to_dns_label(name)
 
 
+def referenced_name(reference: str) -> str:
+    """The o2 name an AliECS reference to a workflow or task template resolves to: AliECS
+    writes `name`, `repo/name`, `name@rev` or `github.com/Org/Repo/workflows/name@rev`; o2
+    syncs one revision of a repository per GitSource, so only the name counts."""
+    return o2_name(reference.strip().split("@", 1)[0].rsplit("/", 1)[-1])
+
+
 def kind_of(path: str, *, root: str = ".") -> str | None:
     """`Workflow` or `TaskClass` for `<root>/workflows/*.yaml` / `<root>/tasks/*.yaml`."""
     rel = PurePosixPath(path)

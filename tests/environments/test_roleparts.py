@@ -60,6 +60,15 @@ def test_include_expands_the_workflows_roles_under_the_include_roles_name() -> N
     assert expansion.includes == {"qc": 7}
 
 
+def test_include_by_aliecs_reference_resolves_the_translated_name() -> None:
+    sub = wf("qc-daq-tpc", {"roles": [task("merger")]}, version=3)
+    ref = "github.com/AliceO2Group/ControlWorkflows/workflows/QC_DAQ_TPC@master"
+    top = wf("top", {"roles": [{"name": "qc", "include": ref}]})
+    expansion = expand(ENV, top, CLASSES, run_number=None, workflows={"qc-daq-tpc": sub})
+    assert expansion.roles() == ["qc.merger"]
+    assert expansion.includes == {"qc-daq-tpc": 3}
+
+
 def test_included_defaults_sit_above_the_include_roles_own_and_below_its_vars() -> None:
     top = wf(
         "top",
