@@ -4,7 +4,8 @@ While RUNNING it counts "data" at `RATE` events per second (env, default 100) an
 per transition to stdout (`transition CONFIGURE -> CONFIGURED properties={...}`). While RUNNING,
 `--eos-after S` sends END_OF_STREAM and `--fail-after S` goes to ERROR (INTERNAL_ERROR). With
 `--control basic` it serves no OCC: it counts for `--duration` seconds (forever by default) and
-exits with `--exit-code`, as a plain command would.
+exits with `--exit-code`, as a plain command would. With `--control fairmq` it is driven in
+FairMQ states and events, as a FairMQ device behind its OCC plugin (executor.fairmq_device).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import time
 from collections.abc import Mapping
 
+from executor.fairmq_device import FairMQDevice
 from executor.sdk import OccTask, run
 
 TICK_SECONDS = 1.0
@@ -136,8 +138,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="o2-sample-task", description=__doc__)
     parser.add_argument("--detector", default="TST", help="detector name shown in the logs")
     parser.add_argument(
-        "--control", choices=["direct", "occ", "basic"], default="direct", help="occ = direct"
+        "--control",
+        choices=["direct", "occ", "fairmq", "basic"],
+        default="direct",
+        help="occ = direct; fairmq: FairMQ states, as a device behind its OCC plugin",
     )
+    parser.add_argument("--id", default=None, help="fairmq: the device id (ignored)")
     parser.add_argument(
         "--control-port",
         "--port",
@@ -174,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         fail_after=args.fail_after,
         tick=args.tick,
     )
-    return run(task, port=args.port)
+    return run(task, port=args.port, device=FairMQDevice if args.control == "fairmq" else None)
 
 
 if __name__ == "__main__":

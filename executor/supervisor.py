@@ -10,7 +10,7 @@ from the event-loop thread (as `spawn` does), never from a short-lived worker th
 Exit is watched with a pidfd on the event loop (no thread per child, no polling). When the
 leader has exited, the rest of its process group is SIGKILLed before the leader is reaped (the
 group id cannot be reused while the zombie leader exists), so no stray child runs on unseen.
-A command reaches a shell only when asked (`shell=True` -> /bin/sh -c), and then only its
+A command reaches a shell only when asked (`shell=True` -> `SHELL -c`), and then only its
 `value` is shell text: each argument is quoted, so one rendered from a variable stays one word.
 
 A task's environment is explicit: the names in `INHERITED_ENV` taken from the executor's own
@@ -51,7 +51,10 @@ from procutil import kill_group, pdeath, signal_group, terminate
 
 log = logging.getLogger(__name__)
 
-SHELL = "/bin/sh"
+SHELL = "/bin/bash" if os.access("/bin/bash", os.X_OK) else "/bin/sh"
+"""`shell: true` runs here. AliECS runs /bin/sh, which is bash on ALICE's hosts, and the
+ControlWorkflows task templates rely on it (`source`, bash arrays); where /bin/sh is another
+shell (dash on Debian) o2 runs bash when the host has it."""
 
 INHERITED_ENV = (
     *("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR", "TZ", "LANG", "LANGUAGE", "LC_*"),
