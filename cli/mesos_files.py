@@ -212,5 +212,12 @@ class MesosFiles:
                 await asyncio.wait({ended}, timeout=interval)
 
 
+def executor_output(task_file: SandboxFile) -> SandboxFile:
+    """The executor's own stdout/stderr beside a task's (`<executor sandbox>/<name>`): where
+    a task's lines go with `command.stdout: stdout` (crds.outputmode)."""
+    task_dir, name = task_file.path.rsplit("/", 1)
+    return SandboxFile(task_file.base_url, f"{task_dir.rsplit('/', 1)[0]}/{name}")
+
+
 def _q(file: SandboxFile, offset: int, length: int) -> dict[str, str]:
     return {"path": file.path, "offset": str(offset), "length": str(length)}

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Coroutine
 from typing import Any
 
@@ -56,6 +57,8 @@ EXIT_USAGE = 2
 
 def status_reason(update: StatusUpdate, *, was_running: bool) -> str | None:
     """The Mesos `reason` of an update: why a task failed or was killed (None otherwise)."""
+    if update.reason:
+        return update.reason
     if update.state == "TASK_FAILED":
         if update.pid is None or not was_running:
             return "REASON_CONTAINER_LAUNCH_FAILED"
@@ -63,6 +66,14 @@ def status_reason(update: StatusUpdate, *, was_running: bool) -> str | None:
     if update.state == "TASK_KILLED" and not was_running:
         return "REASON_TASK_KILLED_DURING_LAUNCH"
     return None
+
+
+def memory_limit(task: TaskInfo) -> float | None:
+    """TaskInfo.limits `mem` in MB, when set and finite."""
+    scalar = (task.limits or {}).get("mem")
+    if scalar is None or not math.isfinite(scalar.value) or scalar.value <= 0:
+        return None
+    return scalar.value
 
 
 def kill_grace(event: Kill) -> float | None:
@@ -192,7 +203,10 @@ class ExecutorApp:
         log.info("Launching task", extra={"task": task_id, "task_name": task.name})
         try:
             await self.runner.launch_task_info(
-                task_id, task.data or b"", sandbox_root=self.settings.sandbox_root
+                task_id,
+                task.data or b"",
+                sandbox_root=self.settings.sandbox_root,
+                memory_limit_mb=memory_limit(task),
             )
         except Exception as exc:  # e.g. the sandbox cannot be created: fail this task only
             log.exception("Launch failed", extra={"task": task_id})

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from executor import memlimit
 from executor.errors import SpawnError
 from executor.launch import LaunchSpec, StatusUpdate, Timeouts
 from executor.supervisor import Process, spawn
@@ -121,12 +122,20 @@ class BasicTasks:
         return ""
 
     async def _watch(self, task: _Basic, process: Process) -> None:
+        limit = task.spec.memory_limit_mb
+        limiter = None
+        if limit:
+            limiter = asyncio.get_running_loop().create_task(
+                memlimit.enforce(process.pid, limit_mb=limit)
+            )
         status = await process.wait()
+        over = await _limit_verdict(limiter)
         if task.stopping:
             return
         task.record.exit_code = status.exit_code
         task.record.signal = status.signal
-        task.record.message = f"basic task terminated: {status.describe()}"
+        how = f"{over}; {status.describe()}" if over else status.describe()
+        task.record.message = f"basic task terminated: {how}"
         log.info("Basic task terminated", extra={"task": task.spec.task_id, "how": status})
         if self._on_event is not None:
             self._on_event(
@@ -190,6 +199,18 @@ class BasicTasks:
         self._tasks.pop(task_id)
         self._table.remove(task_id)
         return True
+
+
+async def _limit_verdict(limiter: asyncio.Task[str] | None) -> str:
+    """Why the memory limiter killed the process ('' when it did not): it is done by the
+    time the exit is seen, as it kills before returning."""
+    if limiter is None:
+        return ""
+    if limiter.done():
+        return limiter.result()
+    limiter.cancel()
+    await asyncio.gather(limiter, return_exceptions=True)
+    return ""
 
 
 def _result(item: ControlItem, *, ok: bool, state: str, message: str) -> TransitionResult:

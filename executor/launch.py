@@ -22,14 +22,26 @@ class LaunchSpec:
     occ_port: int | None = None
     """The control port from the offer; None picks a free loopback port (local use, tests)."""
     env: Mapping[str, str] = field(default_factory=dict)
+    memory_limit_mb: float | None = None
+    """TaskInfo.limits `mem`: the task is killed once its processes' RSS goes past it."""
 
     @classmethod
-    def from_payload(cls, task_id: str, payload: LaunchPayload, *, sandbox: Path) -> LaunchSpec:
+    def from_payload(
+        cls,
+        task_id: str,
+        payload: LaunchPayload,
+        *,
+        sandbox: Path,
+        memory_limit_mb: float | None = None,
+    ) -> LaunchSpec:
         command = CommandSpec(
             value=payload.command.value,
             arguments=tuple(payload.command.arguments),
             env=dict(payload.command.env),
             shell=payload.command.shell,
+            user=payload.command.user,
+            stdout=payload.command.stdout,
+            stderr=payload.command.stderr,
         )
         return cls(
             task_id=task_id,
@@ -38,6 +50,7 @@ class LaunchSpec:
             control=payload.control,
             occ_port=payload.occ_port,
             env=dict(payload.env),
+            memory_limit_mb=memory_limit_mb,
         )
 
 
@@ -52,6 +65,8 @@ class StatusUpdate:
     exit_code: int | None = None
     signal: int | None = None
     occ_state: str = ""
+    reason: str = ""
+    """A Mesos TaskStatus reason that overrides the default one (e.g. a memory limit)."""
 
 
 @dataclass(frozen=True)

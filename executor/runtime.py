@@ -24,6 +24,7 @@ from pathlib import Path
 
 from crds.errors import ValidationError
 from crds.kinds.common import uses_occ
+from executor import memlimit
 from executor.basic import BasicTasks
 from executor.errors import OccError, SpawnError
 from executor.launch import LaunchSpec, StatusUpdate, Timeouts
@@ -82,6 +83,9 @@ class _Handle:
     killer: asyncio.Task[None] | None = None
     walk: asyncio.Task[None] | None = None
     startup_failure: str = ""
+    limiter: asyncio.Task[None] | None = None
+    """Enforces the memory limit (executor.memlimit) while the process lives."""
+    limit_failure: str = ""
     inflight: dict[str, asyncio.Task[TransitionResult]] = field(default_factory=dict)
 
 
@@ -141,7 +145,14 @@ class TaskRunner:
         handle = _Handle(spec=spec, record=record, process=process, occ_token=token)
         self._handles[spec.task_id] = handle
         self._emit(spec.task_id, "TASK_STARTING", pid=process.pid)
-        handle.lifecycle = asyncio.get_running_loop().create_task(self._lifecycle(handle))
+        loop = asyncio.get_running_loop()
+        if spec.memory_limit_mb:
+            handle.limiter = loop.create_task(self._limit_memory(handle, spec.memory_limit_mb))
+        handle.lifecycle = loop.create_task(self._lifecycle(handle))
+
+    async def _limit_memory(self, handle: _Handle, limit_mb: float) -> None:
+        handle.limit_failure = await memlimit.enforce(handle.process.pid, limit_mb=limit_mb)
+        log.error("Task over its memory limit", extra={"task": handle.spec.task_id})
 
     async def _lifecycle(self, handle: _Handle) -> StatusUpdate:
         task_id = handle.spec.task_id
@@ -220,9 +231,14 @@ class TaskRunner:
             await asyncio.wait(busy)
         if handle.client is not None:
             await handle.client.close()
+        if handle.limiter is not None:
+            handle.limiter.cancel()
+            await asyncio.gather(handle.limiter, return_exceptions=True)
         message = status.describe()
         if handle.startup_failure:
             message = f"{handle.startup_failure}; {message}"
+        if handle.limit_failure:
+            message = f"{handle.limit_failure}; {message}"
         final = self.table.mark_exited(
             task_id, exit_code=status.exit_code, signal=status.signal, message=message
         )
@@ -234,6 +250,7 @@ class TaskRunner:
             exit_code=status.exit_code,
             signal=status.signal,
             occ_state=final.occ_state,
+            reason=memlimit.REASON if handle.limit_failure else "",
         )
 
     def _emit(
@@ -246,6 +263,7 @@ class TaskRunner:
         exit_code: int | None = None,
         signal: int | None = None,
         occ_state: str = "",
+        reason: str = "",
     ) -> StatusUpdate:
         update = StatusUpdate(
             task_id=task_id,
@@ -255,6 +273,7 @@ class TaskRunner:
             exit_code=exit_code,
             signal=signal,
             occ_state=occ_state,
+            reason=reason,
         )
         log.info("Task status", extra={"task": task_id, "state": state, "detail": update.message})
         self._on_status(update)
@@ -283,8 +302,16 @@ class TaskRunner:
 
     # ---- Mesos-facing seams (bytes in, bytes out; executor.main does the transport) ------
 
-    async def launch_task_info(self, task_id: str, data: bytes, *, sandbox_root: Path) -> None:
-        """LAUNCH: TaskInfo.data is a LaunchPayload; a bad one fails the task, naming the field."""
+    async def launch_task_info(
+        self,
+        task_id: str,
+        data: bytes,
+        *,
+        sandbox_root: Path,
+        memory_limit_mb: float | None = None,
+    ) -> None:
+        """LAUNCH: TaskInfo.data is a LaunchPayload; a bad one fails the task, naming the field.
+        `memory_limit_mb` is TaskInfo.limits `mem`."""
         try:
             payload = decode_launch(data)
         except ValidationError as exc:
@@ -292,7 +319,10 @@ class TaskRunner:
             self.table.mark_exited(task_id, exit_code=None, signal=None, message=str(exc))
             self._emit(task_id, "TASK_FAILED", message=str(exc), occ_state="ERROR")
             return
-        await self.launch(LaunchSpec.from_payload(task_id, payload, sandbox=sandbox_root / task_id))
+        spec = LaunchSpec.from_payload(
+            task_id, payload, sandbox=sandbox_root / task_id, memory_limit_mb=memory_limit_mb
+        )
+        await self.launch(spec)
 
     async def handle_message(self, data: bytes) -> bytes | None:
         """MESSAGE from the controller -> the MESSAGE to send back (None for garbage)."""

@@ -4,7 +4,8 @@ While RUNNING it counts "data" at `RATE` events per second (env, default 100) an
 per transition to stdout (`transition CONFIGURE -> CONFIGURED properties={...}`). While RUNNING,
 `--eos-after S` sends END_OF_STREAM and `--fail-after S` goes to ERROR (INTERNAL_ERROR). With
 `--control basic` it serves no OCC: it counts for `--duration` seconds (forever by default) and
-exits with `--exit-code`, as a plain command would.
+exits with `--exit-code`, as a plain command would. With `--control fairmq` it is driven in
+FairMQ states and events, as a FairMQ device behind its OCC plugin (executor.fairmq_device).
 
 Data-flow channels: the FairMQ `chans.*` properties pushed at CONFIGURE are opened as ZeroMQ
 sockets (executor.sample_channels): each is logged (`channel NAME TYPE METHOD ADDRESS`), sending
@@ -23,6 +24,7 @@ import sys
 import time
 from collections.abc import Mapping
 
+from executor.fairmq_device import FairMQDevice
 from executor.sample_channels import Channels
 from executor.sdk import OccTask, run
 
@@ -157,8 +159,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="o2-sample-task", description=__doc__)
     parser.add_argument("--detector", default="TST", help="detector name shown in the logs")
     parser.add_argument(
-        "--control", choices=["direct", "occ", "basic"], default="direct", help="occ = direct"
+        "--control",
+        choices=["direct", "occ", "fairmq", "basic"],
+        default="direct",
+        help="occ = direct; fairmq: FairMQ states, as a device behind its OCC plugin",
     )
+    parser.add_argument("--id", default=None, help="fairmq: the device id (ignored)")
     parser.add_argument(
         "--control-port",
         "--port",
@@ -195,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         fail_after=args.fail_after,
         tick=args.tick,
     )
-    return run(task, port=args.port)
+    return run(task, port=args.port, device=FairMQDevice if args.control == "fairmq" else None)
 
 
 if __name__ == "__main__":

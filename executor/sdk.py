@@ -38,6 +38,7 @@ from crds.fairmq import FmqChannel, parse_channels
 from executor.occ.auth import TOKEN_ENV
 from executor.occ.grpc_adapter import (
     DeviceEventInfo,
+    OccHandler,
     OccServer,
     StateInfo,
     TransitionCall,
@@ -272,13 +273,16 @@ async def serve(
     port: int | None = None,
     handle_signals: bool = True,
     on_ready: Callable[[int], None] | None = None,
+    device: Callable[[OccMachine], OccHandler] | None = None,
 ) -> int:
     """Serve `task` over OCC until EXIT or a termination signal; returns the exit code.
 
     `on_ready(port)` is called once the server listens (and the port file is written).
+    `device` wraps the task's machine in another face (executor.fairmq_device.FairMQDevice).
     """
     machine = OccMachine(task)
-    server = OccServer(machine, port=resolve_port(port), token=take_token())
+    handler: OccHandler = device(machine) if device is not None else machine
+    server = OccServer(handler, port=resolve_port(port), token=take_token())
     bound = await server.start()
     _write_port_file(bound)
     log.info("OCC ready", extra={"port": bound, "pid": os.getpid()})
@@ -301,6 +305,11 @@ async def serve(
     return 0
 
 
-def run(task: OccTask, *, port: int | None = None) -> int:
+def run(
+    task: OccTask,
+    *,
+    port: int | None = None,
+    device: Callable[[OccMachine], OccHandler] | None = None,
+) -> int:
     """Blocking entry point for a task program's main()."""
-    return asyncio.run(serve(task, port=port))
+    return asyncio.run(serve(task, port=port, device=device))

@@ -1,7 +1,8 @@
 """Process supervision: spawn a task process, watch it exit, kill its process group. Linux only.
 
 Each task runs in its own session (so its whole process group can be signalled), with cwd in
-its sandbox directory, stdout/stderr appended to `<sandbox>/stdout` and `<sandbox>/stderr`, and
+its sandbox directory, stdout/stderr appended to `<sandbox>/stdout` and `<sandbox>/stderr` (or
+elsewhere, and as another user: `command.stdout/stderr/user`, see executor.taskio), and
 the parent-death signal set to SIGKILL through the `procutil.pdeath` exec wrapper, so the tasks
 of a crashed executor die with it. The signal follows the *thread* that forked the child: spawn
 from the event-loop thread (as `spawn` does), never from a short-lived worker thread.
@@ -9,7 +10,7 @@ from the event-loop thread (as `spawn` does), never from a short-lived worker th
 Exit is watched with a pidfd on the event loop (no thread per child, no polling). When the
 leader has exited, the rest of its process group is SIGKILLed before the leader is reaped (the
 group id cannot be reused while the zombie leader exists), so no stray child runs on unseen.
-A command reaches a shell only when asked (`shell=True` -> /bin/sh -c), and then only its
+A command reaches a shell only when asked (`shell=True` -> `SHELL -c`), and then only its
 `value` is shell text: each argument is quoted, so one rendered from a variable stays one word.
 
 A task's environment is explicit: the names in `INHERITED_ENV` taken from the executor's own
@@ -29,17 +30,31 @@ import shlex
 import shutil
 import signal
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from executor.errors import SpawnError
+from executor.taskio import (
+    Credentials,
+    Forwarder,
+    OutputPlan,
+    UserProblem,
+    credentials_for,
+    hand_over,
+    plan_output,
+    start_forwarding,
+)
 from mesosapi.auth import EXECUTOR_TOKEN_ENV
 from procutil import kill_group, pdeath, signal_group, terminate
 
 log = logging.getLogger(__name__)
 
-SHELL = "/bin/sh"
+SHELL = "/bin/bash" if os.access("/bin/bash", os.X_OK) else "/bin/sh"
+"""`shell: true` runs here. AliECS runs /bin/sh, which is bash on ALICE's hosts, and the
+ControlWorkflows task templates rely on it (`source`, bash arrays); where /bin/sh is another
+shell (dash on Debian) o2 runs bash when the host has it."""
 
 INHERITED_ENV = (
     *("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR", "TZ", "LANG", "LANGUAGE", "LC_*"),
@@ -60,6 +75,12 @@ class CommandSpec:
     arguments: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     shell: bool = False
+    user: str = ""
+    """Run as this user (executor.taskio); empty: the executor's own."""
+    stdout: str = ""
+    """crds.outputmode: '' (sandbox file), 'none', 'stdout' (executor's output) or 'all'."""
+    stderr: str = ""
+    """As `stdout`, for standard error."""
 
 
 def build_argv(command: CommandSpec) -> list[str]:
@@ -118,10 +139,19 @@ def _check_executable(argv0: str, *, env: Mapping[str, str], cwd: Path) -> str |
 class Process:
     """A running (or finished) task process; `wait()` resolves when it has exited."""
 
-    def __init__(self, task_id: str, popen: subprocess.Popen[bytes], *, sandbox: Path) -> None:
+    def __init__(
+        self,
+        task_id: str,
+        popen: subprocess.Popen[bytes],
+        *,
+        sandbox: Path,
+        forwarders: Sequence[Forwarder] = (),
+    ) -> None:
         self.task_id = task_id
         self.pid = popen.pid
         self.sandbox = sandbox
+        self.forwarders = tuple(forwarders)
+        """Copiers of output sent to the executor's own (`stdout`/`all` modes)."""
         self._popen = popen
         self._loop = asyncio.get_running_loop()
         self._exited: asyncio.Future[ExitStatus] = self._loop.create_future()
@@ -199,24 +229,50 @@ def spawn(
     problem = _check_executable(argv[0], env=env, cwd=sandbox)
     if problem:
         raise SpawnError(task_id, problem)
-    wrapper = pdeath.wrap(argv)
     try:
-        with (sandbox / "stdout").open("ab") as out, (sandbox / "stderr").open("ab") as err:
+        creds = credentials_for(command.user)
+        hand_over(sandbox, creds)
+    except (UserProblem, OSError) as exc:
+        raise SpawnError(task_id, str(exc)) from exc
+    popen, plan = _start(task_id, pdeath.wrap(argv), command, env=env, sandbox=sandbox, creds=creds)
+    log.info("Spawned task process", extra={"task": task_id, "pid": popen.pid, "argv": argv})
+    try:
+        forwarders = start_forwarding(popen, plan, task_id=task_id)
+        return Process(task_id, popen, sandbox=sandbox, forwarders=forwarders)
+    except OSError as exc:  # no pidfd (Linux < 5.3): do not leave an unwatched process behind
+        signal_group(popen.pid, signal.SIGKILL)
+        popen.wait()
+        raise SpawnError(task_id, f"cannot watch the process: {exc}") from exc
+
+
+def _start(
+    task_id: str,
+    wrapper: list[str],
+    command: CommandSpec,
+    *,
+    env: Mapping[str, str],
+    sandbox: Path,
+    creds: Credentials | None,
+) -> tuple[subprocess.Popen[bytes], OutputPlan]:
+    modes = {"stdout": command.stdout, "stderr": command.stderr}
+    with ExitStack() as files:
+        plan = plan_output(modes, sandbox=sandbox, stack=files)
+        try:
             popen = subprocess.Popen(
                 wrapper,
                 cwd=sandbox,
                 env=env,
                 stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
+                stdout=plan.stdout,
+                stderr=plan.stderr,
                 start_new_session=True,
+                user=creds.uid if creds else None,
+                group=creds.gid if creds else None,
+                extra_groups=list(creds.groups) if creds else None,
             )
-    except OSError as exc:
-        raise SpawnError(task_id, str(exc)) from exc
-    log.info("Spawned task process", extra={"task": task_id, "pid": popen.pid, "argv": argv})
-    try:
-        return Process(task_id, popen, sandbox=sandbox)
-    except OSError as exc:  # no pidfd (Linux < 5.3): do not leave an unwatched process behind
-        signal_group(popen.pid, signal.SIGKILL)
-        popen.wait()
-        raise SpawnError(task_id, f"cannot watch the process: {exc}") from exc
+        except (OSError, subprocess.SubprocessError) as exc:
+            for copy in plan.forward.values():
+                if copy is not None:
+                    copy.close()
+            raise SpawnError(task_id, str(exc)) from exc
+    return popen, plan

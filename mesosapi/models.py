@@ -247,6 +247,9 @@ class TaskInfo(MesosModel):
     kill_policy: KillPolicy | None = None
     data: Base64Bytes | None = None
     labels: Labels | None = None
+    limits: dict[str, Scalar] | None = None
+    """Upper bounds per resource name (`cpus`, `mem` in MB), mesos.proto `map<string,
+    Value.Scalar> limits = 14` (Mesos >= 1.9); absent: none beyond the requested resources."""
 
 
 class TaskGroupInfo(MesosModel):

@@ -8,11 +8,18 @@ from typing import Annotated
 
 import typer
 
-from cli.mesos_files import DEFAULT_MESOS, MesosFiles, SandboxFile, access_from_env
+from cli.mesos_files import (
+    DEFAULT_MESOS,
+    MesosFiles,
+    SandboxFile,
+    access_from_env,
+    executor_output,
+)
 from cli.options import GlobalOptions
 from cli.runtime import connect, run
 from crds.errors import CompactedError, FieldError, NotFoundError, O2Error, ValidationError
 from crds.kinds.task import TERMINAL_PHASES, Task
+from crds.outputmode import keeps_sandbox_file, line_prefix
 from mesosapi.auth import base_url
 from store.api import Store
 
@@ -24,6 +31,11 @@ http://127.0.0.1:5050, the local cluster of `o2 up`; https is verified with $O2_
 or the system CAs, and $O2_MESOS_PRINCIPAL/$O2_MESOS_SECRET are sent when set). Mesos
 has no watch for files, so -f asks for new bytes every half second; it stops once the task's
 process has ended (its status, watched in etcd, shows a final phase) and all output is shown.
+
+Where the output is follows the TaskClass `command.stdout`/`command.stderr` (AliECS's
+`log_task_stdout`): by default and with `all` in the task's sandbox file; with `stdout` in its
+executor's own output, from which the task's lines are picked (prefix `task-stdout <id>: `);
+with `none` it was discarded, and `o2 logs` says so.
 
 **Examples**
 
@@ -77,7 +89,24 @@ async def _logs(
     stream = "stderr" if stderr else "stdout"
     async with connect(opts) as store, MesosFiles(master, access=access_from_env()) as files:
         task = await store.get(Task, name)
+        mode = task.spec.command.stderr if stderr else task.spec.command.stdout
+        if mode == "none":
+            raise NoLogsError(
+                f"task/{name}: its {stream} is discarded (command.{stream}: none): no logs"
+            )
         file = await _locate(files, task, name=stream)
+        if not keeps_sandbox_file(mode):
+            lines = TaskLines(line_prefix(stream, _launched(task)[2]))
+            await _executor_output(
+                store,
+                files,
+                task,
+                file=executor_output(file),
+                lines=lines,
+                tail=tail,
+                follow=follow,
+            )
+            return
         try:
             size = await files.size(file)
         except NotFoundError as exc:
@@ -86,6 +115,50 @@ async def _logs(
         _emit(await files.read_range(file, start=start, end=size))
         if follow:
             await _follow(store, files, file, task=task, offset=size)
+
+
+class TaskLines:
+    """Picks one task's lines out of its executor's output (`command.stdout: stdout`), where
+    each of them is prefixed with `task-stdout <mesos task id>: ` (crds.outputmode)."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix.encode()
+        self._partial = b""
+
+    def feed(self, data: bytes) -> bytes:
+        """The task's complete lines in `data` (after what earlier calls left), unprefixed."""
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        cut = len(self._prefix)
+        return b"".join(line[cut:] + b"\n" for line in lines if line.startswith(self._prefix))
+
+
+async def _executor_output(
+    store: Store,
+    files: MesosFiles,
+    task: Task,
+    *,
+    file: SandboxFile,
+    lines: TaskLines,
+    tail: int | None,
+    follow: bool,
+) -> None:
+    """The task's lines from its executor's own output file (whole file: it is shared)."""
+    try:
+        size = await files.size(file)
+    except NotFoundError as exc:
+        raise NoLogsError(f"task/{task.metadata.name}: no executor output ({file.path})") from exc
+    mine = lines.feed(await files.read_range(file, start=0, end=size))
+    if tail is not None:
+        mine = b"".join(mine.splitlines(keepends=True)[-tail:] if tail else [])
+    _emit(mine)
+    if follow:
+        ended = asyncio.ensure_future(until_ended(store, task))
+        try:
+            async for data in files.follow(file, offset=size, ended=ended):
+                _emit(lines.feed(data))
+        finally:
+            ended.cancel()
+            await asyncio.gather(ended, return_exceptions=True)
 
 
 async def _follow(

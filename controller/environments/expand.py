@@ -66,6 +66,7 @@ from crds.kinds.task import TaskSpec
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import CallRole, Moment, Role, Workflow, parse_moment
 from crds.names import join_label
+from crds.outputmode import parse_output_mode
 from crds.plugins import parse_func
 from crds.templatework import OBJECT_WORK, ROLE_WORK, Work, metered
 
@@ -617,6 +618,15 @@ def _task_spec(
         scope.render(a, field=f"command.arguments[{i}]") for i, a in enumerate(command.arguments)
     )
     env = {k: scope.render(v, field=f"command.env.{k}") for k, v in command.env.items()}
+    resolved = Command(
+        value=value,
+        arguments=arguments,
+        env=env,
+        shell=command.shell,
+        user=scope.render(command.user, field="command.user").strip(),
+        stdout=_output_mode(scope, command.stdout, field="command.stdout", path=frame.path),
+        stderr=_output_mode(scope, command.stderr, field="command.stderr", path=frame.path),
+    )
     properties = {k: scope.render(v, field=f"properties.{k}") for k, v in cls.properties.items()}
     constraints = _merge(_render_constraints(cls.constraints, scope), frame.constraints)
     bind = channels.merge(channels.render_binds(cls.bind, scope), frame.bind)
@@ -626,9 +636,10 @@ def _task_spec(
             environment=env_name,
             role=frame.path,
             task_class=taskclass.name,
-            command=Command(value=value, arguments=arguments, env=env, shell=command.shell),
+            command=resolved,
             control=cls.control,
             wants=cls.wants,
+            limits=cls.limits,
             constraints=constraints,
             properties=properties,
             critical=critical,
@@ -684,6 +695,14 @@ def _duration(text: str, *, where: str) -> float:
 
 def _join(parent: str, name: str) -> str:
     return f"{parent}.{name}" if parent else name
+
+
+def _output_mode(scope: Scope, template: str, *, field: str, path: str) -> str:
+    """A rendered `command.stdout`/`stderr`, checked as AliECS checks it (none|stdout|all)."""
+    try:
+        return parse_output_mode(scope.render(template, field=field))
+    except ValueError as exc:
+        raise _error(path, f"{field}: {exc}") from exc
 
 
 def _error(path: str, message: str) -> ValidationError:

@@ -23,6 +23,7 @@ from mesosapi.models import (
     Label,
     Labels,
     Offer,
+    Scalar,
     TaskId,
     TaskInfo,
 )
@@ -78,8 +79,15 @@ def describe_command(info: ExecutorInfo) -> str:
     return shlex.join(command.arguments or [command.value or ""])
 
 
-def launch_payload(task: Task, *, ports: list[int]) -> LaunchPayload:
-    """TaskInfo.data: the resolved command, control mode, OCC port and o2 variables."""
+def aliecs_env(*, hostname: str) -> dict[str, str]:
+    """The variables AliECS's scheduler gives every task unless its `command.env` sets them:
+    `O2_ROLE` is the agent's hostname there (not a role path) and `O2_SYSTEM` is `FLP`."""
+    return {"O2_ROLE": hostname, "O2_SYSTEM": "FLP"}
+
+
+def launch_payload(task: Task, *, ports: list[int], hostname: str = "") -> LaunchPayload:
+    """TaskInfo.data: the resolved command, control mode, OCC port and o2 variables (the
+    executor adds OCC_CONTROL_PORT, O2_TASK_ID and the OCC token itself)."""
     wanted = ports[: task.spec.wants.ports]
     occ_port = ports[-1] if uses_occ(task.spec.control) and ports else None
     env = {
@@ -90,7 +98,10 @@ def launch_payload(task: Task, *, ports: list[int]) -> LaunchPayload:
     if task.spec.environment:
         env["O2_ENVIRONMENT"] = task.spec.environment
     if task.spec.role:
-        env["O2_ROLE"] = task.spec.role
+        env["O2_ROLE_PATH"] = task.spec.role
+    for name, value in aliecs_env(hostname=hostname).items():
+        if name not in task.spec.command.env:
+            env[name] = value
     return LaunchPayload(
         command=task.spec.command, control=task.spec.control, occ_port=occ_port, env=env
     )
@@ -113,6 +124,23 @@ def task_info(
         agent_id=offer.agent_id,
         resources=allocation.resources,
         executor=executor,
-        data=encode(launch_payload(task, ports=allocation.ports)),
+        data=encode(launch_payload(task, ports=allocation.ports, hostname=offer.hostname)),
         labels=Labels(labels=labels),
+        limits=task_limits(task),
     )
+
+
+def task_limits(task: Task) -> dict[str, Scalar] | None:
+    """TaskInfo.limits from the task's `limits`: `cpus` and `mem` (MB), only those set.
+
+    AliECS sends +Inf for an absent limit; o2 leaves it out (JSON has no infinity), which
+    Mesos reads as no limit beyond the request."""
+    limits = task.spec.limits
+    if limits is None:
+        return None
+    out: dict[str, Scalar] = {}
+    if limits.cpus:
+        out["cpus"] = Scalar(value=limits.cpus)
+    if limits.memory:
+        out["mem"] = Scalar(value=float(limits.memory))
+    return out or None

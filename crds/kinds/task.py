@@ -13,6 +13,7 @@ from crds.kinds.common import (
     Constraint,
     ControlMode,
     DesiredOccState,
+    Limits,
     OccState,
     Vars,
     Wants,
@@ -42,6 +43,9 @@ class TaskSpec(O2Model):
     long-running process, e.g. a pilot)."""
     wants: Wants = Field(default_factory=Wants)
     """Resources to reserve on the agent."""
+    limits: Limits | None = None
+    """Upper bounds of the process's resources (the TaskClass `limits`), sent as the Mesos
+    TaskInfo `limits`; the o2 executor kills a task whose memory goes past `limits.memory`."""
     constraints: tuple[Constraint, ...] = ()
     """Resolved placement rules."""
     state: DesiredOccState = "STANDBY"

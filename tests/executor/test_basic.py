@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 from executor.runtime import TaskRunner, Timeouts
@@ -79,5 +80,22 @@ async def test_stop_kills_a_basic_task_still_running_without_an_exit_event(
         assert events.queue.empty()
         await runner.kill("t1")
         assert (await statuses.wait_for("t1", "TASK_KILLED")).occ_state == "DONE"
+    finally:
+        await runner.close()
+
+
+async def test_a_basic_task_past_its_memory_limit_is_killed_and_says_why(tmp_path: Path) -> None:
+    statuses, events = StatusLog(), Events()
+    runner = _runner(statuses, events)
+    try:
+        grow = "b = bytearray(400 * 1024 * 1024); import time; time.sleep(60)"
+        spec = launch_spec(tmp_path, "t1", python_command("-c", grow), control="basic")
+        await runner.launch(dataclasses.replace(spec, memory_limit_mb=100))
+        await statuses.wait_for("t1", "TASK_RUNNING")
+        await runner.control(batch("r1", ("t1", "x1", "CONFIGURE", {})))
+        await runner.control(batch("r2", ("t1", "x2", "START", {})))
+        ended = await events.next()
+        assert ended.event == BASIC_TASK_TERMINATED and ended.signal == 9
+        assert "memory limit of 100 MB exceeded" in ended.message
     finally:
         await runner.close()
