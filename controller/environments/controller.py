@@ -45,6 +45,7 @@ from controller.environments.plan import (
     Plan,
     plan,
 )
+from controller.environments.runvars import RUN_START, millis
 from controller.environments.status import (
     hooks_failed,
     stalled,
@@ -215,8 +216,8 @@ class EnvironmentReconciler(Reconciler):
     ) -> Expansion | TemplateError | ValidationError:
         """`expand()` of these inputs, cached per environment while none of them changes (of
         the spec only what expand() reads: a new spec.state keeps the expansion, which takes
-        0.6 s for 10,000 tasks). A new run number or new plugin variables (status.pluginVars)
-        re-render the hooks and the START arguments alone.
+        0.6 s for 10,000 tasks). A new run number, new plugin variables (status.pluginVars) or
+        run times (status.runtimeVars) re-render the hooks and the START arguments alone.
 
         expand() runs in a worker thread: its templates, bounded as they are (crds.templatework),
         may take seconds for a large environment, and the event loop keeps the leader's lease
@@ -232,7 +233,11 @@ class EnvironmentReconciler(Reconciler):
             tuple(sorted((c.name, c.metadata.resource_version or 0) for c in classes.values())),
         )
         run_number = env.status.run_number
-        hooks_key = (run_number, tuple(sorted(env.status.plugin_vars.items())))
+        hooks_key = (
+            run_number,
+            tuple(sorted(env.status.plugin_vars.items())),
+            tuple(sorted(env.status.runtime_vars.items())),
+        )
         cached = self._expansions.get(env.metadata.uid)
         previous = cached[2] if cached is not None and cached[0] == key else None
         if cached is not None and previous is not None and cached[1] == hooks_key:
@@ -268,7 +273,8 @@ class EnvironmentReconciler(Reconciler):
             return await self._auto_stop(env, result, revision)
         status = result.status
         if result.allocate_run_number:
-            status = with_run_number(status, await self._allocate_run_number(env))
+            number, started_ms = await self._allocate_run_number(env, now=now)
+            status = with_run_number(status, number, started_ms=started_ms)
         progress = result.transition or status.transition
         self.hooks.prune(env.metadata.uid, keep=transition_started(progress))
         step = HookStep(env, result, status, now, revision)
@@ -289,21 +295,23 @@ class EnvironmentReconciler(Reconciler):
         await self.ctx.caught_up(Environment, written.metadata.resource_version)
         return Result(requeue_after=0.0)
 
-    async def _allocate_run_number(self, env: Environment) -> int:
-        """The run number of this START: allocated once per claim (the environment's uid and
-        the last run its status shows), so a retry after a lost status write, a crash or a
-        failover shows the same number, and the next START, once this one is shown, a new one."""
+    async def _allocate_run_number(self, env: Environment, *, now: datetime) -> tuple[int, str]:
+        """The run number of this START and its start time (runvars.RUN_START): allocated once
+        per claim (the environment's uid and the last run its status shows), so a retry after a
+        lost status write, a crash or a failover shows the same number and the same time, and
+        the next START, once this one is shown, a new one."""
         prefix = self.ctx.store.prefix
         previous = env.status.run_number or env.status.last_run_number or 0
         claim = f"{env.metadata.uid}/after-run-{previous}"
-        number = await self.ctx.kv.allocate(
+        number, data = await self.ctx.kv.allocate_with(
             f"{prefix}/{RUN_NUMBER_KEY}",
             record=f"{prefix}/{RUN_CLAIMS_KEY}/{env.name}",
             claim=claim,
+            data={RUN_START: millis(now)},
         )
         self._claims.add(env.name)
         log.info("Allocated run number", extra={"environment": env.name, "run": number})
-        return number
+        return number, data.get(RUN_START) or millis(now)
 
     async def _forget(self, name: str) -> None:
         """Drop the run-number record of an environment that is gone (when this controller

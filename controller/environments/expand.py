@@ -3,7 +3,8 @@
 Rules (documented in docs and tested):
 - Variable precedence, lowest first: TaskClass defaults < Workflow defaults < role defaults
   (parent, then child) < Workflow vars < role vars (parent, then child) < Environment spec.vars <
-  (hooks and START arguments only) plugin variables (status.pluginVars) < iterator variables <
+  (hooks and START arguments only) plugin variables (status.pluginVars) < the run's times
+  (status.runtimeVars, controller.environments.runvars) < iterator variables <
   special variables. A spec.vars key `role.path:name` (AliECS style) sets
   `name` only for that role and its subtree, over the plain `name`. Iterator variables and
   special variables cannot be overridden: they make the copies differ, and are facts.
@@ -193,6 +194,7 @@ class _Expander:
         self.classes = classes
         self.run_number = run_number
         self.plugin_vars = env.status.plugin_vars
+        self.runtime = env.status.runtime_vars
         self.plain = {k: v for k, v in env.spec.vars.items() if ":" not in k}
         self.targeted: list[tuple[str, str, str]] = []
         for key, value in env.spec.vars.items():
@@ -283,10 +285,12 @@ class _Expander:
     def _scope(
         self, frame: _Frame, *, where: str, bottom: tuple[Layer, ...] = (), plugins: bool = False
     ) -> Scope:
-        """`plugins`: with status.pluginVars over the environment's vars (as AliECS's plugins
-        set root-role variables): hooks and START see them; task templates do not, so a plugin
-        call never makes configured tasks stale."""
-        above = [("plugin variables", self.plugin_vars)] if plugins else []
+        """`plugins`: with status.pluginVars and status.runtimeVars over the environment's vars
+        (as AliECS's plugins and core set root-role variables): hooks and START see them; task
+        templates do not, so a plugin call or a run's time never makes configured tasks stale."""
+        above: list[Layer] = []
+        if plugins:
+            above = [("plugin variables", self.plugin_vars), ("runtime variables", self.runtime)]
         layers: list[Layer] = [
             *bottom,
             ("workflow defaults", self.workflow.spec.defaults),

@@ -9,6 +9,7 @@ from typing import Literal
 
 from controller.environments.expand import Expansion, Hook
 from controller.environments.machine import target_state
+from controller.environments.runvars import run_started
 from crds.conditions import READY, RECONCILING, STALLED, get_condition, set_condition
 from crds.kinds.environment import (
     Environment,
@@ -29,9 +30,13 @@ ROLE_SUMMARY_LIMIT = 200
 """Above this many task role paths, status.roles is summarized per unexpanded path."""
 
 
-def with_run_number(status: EnvironmentStatus, run_number: int) -> EnvironmentStatus:
-    """`status` after the controller allocated `run_number` at the run-number step."""
-    return status.model_copy(update={"run_number": run_number})
+def with_run_number(
+    status: EnvironmentStatus, run_number: int, *, started_ms: str | None = None
+) -> EnvironmentStatus:
+    """`status` after the controller allocated `run_number` at the run-number step, at
+    `started_ms` (the run's start time, recorded with the number: runvars.run_started)."""
+    status = status.model_copy(update={"run_number": run_number})
+    return status if started_ms is None else run_started(status, started_ms)
 
 
 def with_plugin_vars(
