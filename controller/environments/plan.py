@@ -49,6 +49,7 @@ from controller.environments.status import (
     go_error,
     hooks_failed,
     record,
+    skipped_after_failure,
     stalled,
     summarize,
     with_run_number,
@@ -390,6 +391,11 @@ class _Planner:
         step = steps[index]
         broken = [(h, h.error) for h in step.start if h.error]
         advanced = self._advance(status, steps, index)
+        progress = status.transition
+        if progress is not None and skipped_after_failure(progress, step.id):
+            names = ", ".join(h.path for h in step.start) or "none"
+            note = Note("Warning", "HooksSkipped", f"{step.id} skipped after a failure: {names}")
+            return Plan(status=advanced, notes=(note,), requeue_after=0.0)
         if any(h.critical for h, _ in broken):
             failed = hooks_failed(
                 self.env, broken, now=self.now, status=advanced, progress=status.transition

@@ -46,6 +46,10 @@ class TransitionProgress(O2Model):
     """When the transition began."""
     message: str = ""
     """What it is doing or waiting for."""
+    failed_step: str = ""
+    """GO_ERROR only: the enter_/after_ hook step where a critical hook failed; the later steps
+    of the same moment and weight sign (negative, or zero and positive) are skipped, as AliECS
+    does."""
 
 
 class TransitionRecord(O2Model):
