@@ -50,6 +50,10 @@ SYNC_REQUESTED_AT = "o2.dev/sync-requested-at"
 DIFF_REQUESTED_AT = "o2.dev/diff-requested-at"
 """On a GitSource: set to a new value to ask for a dry run (`o2 diff gitsource`)."""
 
+HOOK_FIRING = "o2.dev/hook-firing"
+"""On a task hook's Task while it is fired: which firing (environment, transition, hook), so a
+restarted controller resumes it instead of firing it again."""
+
 # -- finalizers --------------------------------------------------------------------------------
 
 KILL_TASK_FINALIZER = "o2.dev/kill-task"
@@ -68,6 +72,7 @@ ANNOTATIONS = frozenset(
         COMMIT_ANNOTATION,
         SYNC_REQUESTED_AT,
         DIFF_REQUESTED_AT,
+        HOOK_FIRING,
     }
 )
 FINALIZERS = frozenset({KILL_TASK_FINALIZER, TEARDOWN_FINALIZER})

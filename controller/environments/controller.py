@@ -71,7 +71,7 @@ from crds.kinds.environment import Environment, EnvironmentStatus
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
-from crds.labels import ENV_LABEL, IDLE_LABEL, TEARDOWN_FINALIZER
+from crds.labels import ENV_LABEL, HOOK_LABEL, IDLE_LABEL, TEARDOWN_FINALIZER
 from store.informer import CacheEvent
 
 log = logging.getLogger(__name__)
@@ -107,12 +107,14 @@ class EnvironmentReconciler(Reconciler):
         self.options = Options(
             deploy_timeout=settings.deploy_timeout, transition_timeout=settings.transition_timeout
         )
-        task_hooks = TaskHooks(
-            store=lambda: self.ctx.store, lookup=lambda name: self.ctx.cache(Task).get(name)
+        self.task_hooks = TaskHooks(
+            store=lambda: self.ctx.store,
+            lookup=lambda name: self.ctx.cache(Task).get(name),
+            environment=lambda name: self.ctx.cache(Environment).get(name),
         )
         self.hooks = HookRunner(
             plugins=PluginCaller(PluginSettings(dcs_endpoint=settings.dcs_endpoint)),
-            task_hooks=task_hooks.run,
+            task_hooks=self.task_hooks.run,
         )
         self.idle_ttl = settings.idle_ttl
         self._expansions: OrderedDict[str, tuple[object, object, Expansion]] = OrderedDict()
@@ -269,6 +271,10 @@ class EnvironmentReconciler(Reconciler):
 
     async def _act(self, env: Environment, result: Plan, *, now: datetime) -> Result:
         revision = await self._write_tasks(result)
+        if result.expansion is not None:
+            planned = env.model_copy(update={"status": result.status})
+            hooks = self.ctx.cache(Task).list(labels={HOOK_LABEL: env.name})
+            await self.task_hooks.sync(planned, result.expansion.hooks, hooks)
         if result.auto_stop:
             return await self._auto_stop(env, result, revision)
         status = result.status

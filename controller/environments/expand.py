@@ -393,7 +393,8 @@ class _Expander:
 
     def _task_hook(self, role: Role, frame: _Frame) -> Hook:
         """A task role with a trigger: rendered like a call hook (it sees `run_number`), its
-        task run once from launch (`process`), as AliECS triggers its hook tasks."""
+        task a `basic` one whose command runs when the hook fires, as AliECS's hook tasks
+        (controller.environments.taskhooks)."""
         task = role.task
         assert task is not None and task.trigger is not None
         if self.run_number is not None:
@@ -406,7 +407,7 @@ class _Expander:
             timeout = _duration(scope.render(task.timeout, field="task.timeout"), where=frame.path)
         except (TemplateError, ValidationError) as exc:
             return Hook(frame.path, (), trigger, await_, 30.0, task.critical, error=str(exc))
-        spec = spec.model_copy(update={"control": "process", "state": "RUNNING"})
+        spec = spec.model_copy(update={"control": "basic", "state": "STANDBY"})
         argv = (spec.command.value, *spec.command.arguments)
         return Hook(frame.path, argv, trigger, await_, timeout, task.critical, task=spec)
 
