@@ -2,11 +2,13 @@
 
 One reconcile walks at most one step of a transition (controller.environments.plan). Order of
 acts: task deletes, creates, updates (bounded concurrency); the run number from the etcd
-counter `<prefix>/runtime/run-number` (RuntimeKV.allocate: one txn advances the counter and
-records the number for this START under `runtime/run-number-claims/<env>`, so it is never
-handed out twice and a retry of the same START, after a conflict, a crash or a failover,
-shows the same number: no gaps);
-hooks (controller.environments.hooks); the status, CAS on the environment's resourceVersion.
+counter `<prefix>/runtime/run-number` (RuntimeKV.allocate_with: one txn advances the counter
+and records the number and the run's start time for this START under
+`runtime/run-number-claims/<env>`, so it is never handed out twice and a retry of the same
+START, after a conflict, a crash or a failover, shows the same number and start time: no gaps);
+the hook Tasks of task hooks (controller.environments.taskhooks: deployed with the
+environment); hooks (controller.environments.hooks); the status, CAS on the environment's
+resourceVersion.
 A step that awaits hooks does not hold a worker: it starts them and is kept (a HookStep) until
 they end, when the hook runner requeues the environment and its next reconcile writes that
 step's status (events meanwhile find it still held and return at once).
