@@ -252,3 +252,46 @@ async def test_non_critical_task_hook_failure_is_only_reported(
     stopped = await wait_env(store, stopped_run, within=120)
     assert no_error(stopped)
     assert len(ran(tmp_path, "roc-config")) == 2
+
+
+SLOW_HOOK = """
+apiVersion: o2/v1alpha1
+kind: TaskClass
+metadata: {{name: slow-config}}
+spec:
+  control: basic
+  command:
+    value: /bin/sh
+    arguments: ["-c", "echo started >> {marks}/slow; sleep 60; echo finished >> {marks}/slow"]
+  wants: {{cpus: 0.1, memory: 16}}
+---
+apiVersion: o2/v1alpha1
+kind: Workflow
+metadata: {{name: slow-hook}}
+spec:
+  roles:
+    - name: roc-status
+      task: {{class: roc-status}}
+    - name: slow
+      task: {{class: slow-config, trigger: before_START_ACTIVITY, timeout: 3s}}
+"""
+
+
+async def test_task_hook_past_its_timeout_is_stopped_and_fails_the_transition(
+    store: Store, cluster: LocalMesosProcess, manager: ManagerProcess, tmp_path: Path
+) -> None:
+    """The timeout counts from the trigger (the Task was placed at DEPLOY): the command is
+    stopped (killed) at 3 s, the hook fails, and its Task waits in STANDBY again."""
+    await apply_class(store, "roc-status", tmp_path)
+    await apply(store, SLOW_HOOK.format(marks=tmp_path))
+    await store.create(environment("roc", "slow-hook"))
+    failed = await wait_env(store, reached("ERROR"), within=120)
+    assert "timed out after 3s" in failed.status.message
+    start = next(h for h in failed.status.history if h.event == "START_ACTIVITY")
+    assert start.result == "Failed" and (start.duration_seconds or 0) < 30
+    assert (tmp_path / "slow").read_text().split() == ["started"]  # started once, not finished
+
+    def back_in_standby(tasks: dict[str, Task]) -> bool:
+        return [(t.spec.state, t.status.state) for t in tasks.values()] == [("STANDBY", "STANDBY")]
+
+    await eventually(lambda: hook_tasks(store), until=back_in_standby, interval=0.2, within=60)
