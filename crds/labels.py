@@ -68,6 +68,10 @@ CARDS_ANNOTATION = "o2.dev/cards"
 in Consul), a JSON object `{"<key>": {"type": "CRU", "serial": "1041", "endpoint": "0"}, ...}`
 (`inventory.CRUCardsForHost`, `inventory.EndpointsForCRUCard`)."""
 
+HOOK_FIRING = "o2.dev/hook-firing"
+"""On a task hook's Task while it is fired: which firing (environment, transition, hook), so a
+restarted controller resumes it instead of firing it again."""
+
 # -- finalizers --------------------------------------------------------------------------------
 
 KILL_TASK_FINALIZER = "o2.dev/kill-task"
@@ -89,6 +93,7 @@ ANNOTATIONS = frozenset(
         ALIECS_NAME,
         ALIECS_SOURCE,
         CARDS_ANNOTATION,
+        HOOK_FIRING,
     }
 )
 FINALIZERS = frozenset({KILL_TASK_FINALIZER, TEARDOWN_FINALIZER})

@@ -2,8 +2,9 @@
 
 The port is handed over as AliECS does (`OCC_CONTROL_PORT` in the environment; a `fairmq`
 device also gets `--control-port N`), startup polls GetState until the task is in STANDBY in its
-control mode's terms, and `send_step` is what a transitioner (executor.occ.transitioner) calls
-to put one Transition on the wire (executor.occ.grpc_adapter).
+control mode's terms, the transport is AliECS's choice (`control_transport`: OCClite's JSON
+for a command line with `-P OCClite`), and `send_step` is what a transitioner
+(executor.occ.transitioner) calls to put one Transition on the wire (executor.occ.grpc_adapter).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import socket
 
 from executor.errors import OccUnavailableError
 from executor.launch import LaunchSpec
-from executor.occ.grpc_adapter import OccClient, TransitionCall
+from executor.occ.grpc_adapter import OccClient, TransitionCall, Transport
+from executor.occ.occlite import uses_occlite
 from executor.occ.states import OccState
 from executor.occ.transitioner import Step, StepReply, Transitioner
-from executor.supervisor import CommandSpec
+from executor.supervisor import CommandSpec, build_argv
 
 CONTROL_PORT_ENV = "OCC_CONTROL_PORT"
 """How a direct or fairmq task learns its control port (fairmq also gets `--control-port`)."""
@@ -44,6 +46,12 @@ def loopback_port_busy(port: int) -> bool:
         except OSError:
             return True
     return False
+
+
+def control_transport(spec: LaunchSpec) -> Transport:
+    """OCClite's JSON when the command line loads the OCClite plugin (`-P OCClite`), as AliECS's
+    executor chooses; occ.proto's protobuf otherwise."""
+    return "json" if uses_occlite(build_argv(spec.command)) else "protobuf"
 
 
 def with_control_port(spec: LaunchSpec, port: int) -> CommandSpec:

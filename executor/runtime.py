@@ -34,6 +34,7 @@ from executor.occ.states import OccState, parse_state, step_toward_done
 from executor.occ.transitioner import Transitioner, transitioner_for
 from executor.occlink import (
     CONTROL_PORT_ENV,
+    control_transport,
     free_loopback_port,
     loopback_port_busy,
     poll_for_standby,
@@ -167,7 +168,10 @@ class TaskRunner:
     async def _await_ready(self, handle: _Handle) -> bool:
         """Wait for GetState == STANDBY, the process's exit, or the startup timeout."""
         assert handle.spec.occ_port is not None
-        client = handle.client = OccClient(handle.spec.occ_port, token=handle.occ_token)
+        transport = control_transport(handle.spec)
+        client = handle.client = OccClient(
+            handle.spec.occ_port, token=handle.occ_token, transport=transport
+        )
         transitioner = handle.transitioner = transitioner_for(
             handle.spec.control, partial(send_step, client, deadline=self.timeouts.kill_step)
         )

@@ -198,6 +198,13 @@ class RuntimeKV(Protocol):
         claim, across retries, crashes and failover)."""
         ...
 
+    async def allocate_with(
+        self, counter: str, *, record: str, claim: str, data: Mapping[str, str]
+    ) -> tuple[int, dict[str, str]]:
+        """`allocate`, recording `data` with the number; a retry of the same claim gets the
+        number and the data of the call that allocated it."""
+        ...
+
     async def grant_lease(self, ttl: int) -> int: ...
 
     async def refresh_lease(self, lease_id: int) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from crds.errors import ConflictError, FencedError, UnreadableObjectError
 from crds.resource import Resource
@@ -137,22 +137,36 @@ class FencedKV:
 
     async def allocate(self, counter: str, *, record: str, claim: str) -> int:
         """The number recorded at `record` for `claim`; else the counter's next value, which
-        one txn writes to the counter and, with `claim`, to `record` (compares on both keys and
-        the fence). A retry of the same claim (after a lost status write, a crash, a failover,
-        or a txn that timed out after it applied) gets the same number back; a new claim moves
-        the counter on. A `record` someone else filled with garbage is overwritten."""
+        one txn writes to the counter and, with `claim`, to `record` (see `allocate_with`)."""
+        number, _ = await self.allocate_with(counter, record=record, claim=claim, data={})
+        return number
+
+    async def allocate_with(
+        self, counter: str, *, record: str, claim: str, data: Mapping[str, str]
+    ) -> tuple[int, dict[str, str]]:
+        """The number and data recorded at `record` for `claim`; else the counter's next value,
+        which one txn writes to the counter and, with `claim` and `data`, to `record` (compares
+        on both keys and the fence). A retry of the same claim (after a lost status write, a
+        crash, a failover, or a txn that timed out after it applied) gets the same number and
+        the first call's data back; a new claim moves the counter on. A `record` someone else
+        filled with garbage is overwritten."""
         for _ in range(INCREMENT_ATTEMPTS):
             read = await self.backend.txn([], [Get(record), Get(counter)])
             held, kv = read.gets
-            number = _claimed(held, claim)
-            if number is not None:
-                return number
+            found = _claimed(held, claim)
+            if found is not None:
+                return found
             number = _counter_value(counter, kv) + 1
-            value = json.dumps({"claim": claim, "number": number}).encode()
+            body: dict[str, object] = {"claim": claim, "number": number}
+            if data:
+                body["data"] = dict(data)
             guards = [_unchanged(counter, kv), _unchanged(record, held)]
-            ops: list[Op] = [Put(counter, str(number).encode()), Put(record, value)]
+            ops: list[Op] = [
+                Put(counter, str(number).encode()),
+                Put(record, json.dumps(body).encode()),
+            ]
             if (await self._txn(guards, ops)).succeeded:
-                return number
+                return number, dict(data)
         raise ConflictError("counter", counter)
 
     async def grant_lease(self, ttl: int) -> int:
@@ -187,9 +201,9 @@ def _unchanged(key: str, kv: KV | None) -> Compare:
     return Compare(key, "mod", kv.mod_revision) if kv else Compare(key, "create", 0)
 
 
-def _claimed(kv: KV | None, claim: str) -> int | None:
-    """The number an allocation record holds for `claim` (None: absent, another claim, or not a
-    record at all)."""
+def _claimed(kv: KV | None, claim: str) -> tuple[int, dict[str, str]] | None:
+    """The number and data an allocation record holds for `claim` (None: absent, another claim,
+    or not a record at all; data {} when the record has none or it is not a string map)."""
     if kv is None:
         return None
     try:
@@ -199,7 +213,12 @@ def _claimed(kv: KV | None, claim: str) -> int | None:
     if not isinstance(held, dict) or held.get("claim") != claim:
         return None
     number = held.get("number")
-    return number if isinstance(number, int) and not isinstance(number, bool) else None
+    if not isinstance(number, int) or isinstance(number, bool):
+        return None
+    data = held.get("data")
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        data = {}
+    return number, {str(k): v for k, v in data.items()}
 
 
 def _counter_value(key: str, kv: KV | None) -> int:

@@ -2,11 +2,13 @@
 
 One reconcile walks at most one step of a transition (controller.environments.plan). Order of
 acts: task deletes, creates, updates (bounded concurrency); the run number from the etcd
-counter `<prefix>/runtime/run-number` (RuntimeKV.allocate: one txn advances the counter and
-records the number for this START under `runtime/run-number-claims/<env>`, so it is never
-handed out twice and a retry of the same START, after a conflict, a crash or a failover,
-shows the same number: no gaps);
-hooks (controller.environments.hooks); the status, CAS on the environment's resourceVersion.
+counter `<prefix>/runtime/run-number` (RuntimeKV.allocate_with: one txn advances the counter
+and records the number and the run's start time for this START under
+`runtime/run-number-claims/<env>`, so it is never handed out twice and a retry of the same
+START, after a conflict, a crash or a failover, shows the same number and start time: no gaps);
+the hook Tasks of task hooks (controller.environments.taskhooks: deployed with the
+environment); hooks (controller.environments.hooks); the status, CAS on the environment's
+resourceVersion.
 A step that awaits hooks does not hold a worker: it starts them and is kept (a HookStep) until
 they end, when the hook runner requeues the environment and its next reconcile writes that
 step's status (events meanwhile find it still held and return at once).
@@ -45,6 +47,7 @@ from controller.environments.plan import (
     Plan,
     plan,
 )
+from controller.environments.runvars import RUN_START, millis
 from controller.environments.status import (
     hooks_failed,
     stalled,
@@ -70,7 +73,7 @@ from crds.kinds.environment import Environment, EnvironmentStatus
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
-from crds.labels import ENV_LABEL, IDLE_LABEL, TEARDOWN_FINALIZER
+from crds.labels import ENV_LABEL, HOOK_LABEL, IDLE_LABEL, TEARDOWN_FINALIZER
 from store.informer import CacheEvent, Informer
 
 log = logging.getLogger(__name__)
@@ -106,12 +109,14 @@ class EnvironmentReconciler(Reconciler):
         self.options = Options(
             deploy_timeout=settings.deploy_timeout, transition_timeout=settings.transition_timeout
         )
-        task_hooks = TaskHooks(
-            store=lambda: self.ctx.store, lookup=lambda name: self.ctx.cache(Task).get(name)
+        self.task_hooks = TaskHooks(
+            store=lambda: self.ctx.store,
+            lookup=lambda name: self.ctx.cache(Task).get(name),
+            environment=lambda name: self.ctx.cache(Environment).get(name),
         )
         self.hooks = HookRunner(
             plugins=PluginCaller(PluginSettings(dcs_endpoint=settings.dcs_endpoint)),
-            task_hooks=task_hooks.run,
+            task_hooks=self.task_hooks.run,
         )
         self.idle_ttl = settings.idle_ttl
         self._expansions: OrderedDict[str, tuple[object, object, Expansion]] = OrderedDict()
@@ -229,8 +234,8 @@ class EnvironmentReconciler(Reconciler):
     ) -> Expansion | TemplateError | ValidationError:
         """`expand()` of these inputs, cached per environment while none of them changes (of
         the spec only what expand() reads: a new spec.state keeps the expansion, which takes
-        0.6 s for 10,000 tasks). A new run number or new plugin variables (status.pluginVars)
-        re-render the hooks and the START arguments alone.
+        0.6 s for 10,000 tasks). A new run number, new plugin variables (status.pluginVars) or
+        run times (status.runtimeVars) re-render the hooks and the START arguments alone.
 
         expand() runs in a worker thread: its templates, bounded as they are (crds.templatework),
         may take seconds for a large environment, and the event loop keeps the leader's lease
@@ -247,7 +252,11 @@ class EnvironmentReconciler(Reconciler):
             tuple(sorted((c.name, c.metadata.resource_version or 0) for c in classes.values())),
         )
         run_number = env.status.run_number
-        hooks_key = (run_number, tuple(sorted(env.status.plugin_vars.items())))
+        hooks_key = (
+            run_number,
+            tuple(sorted(env.status.plugin_vars.items())),
+            tuple(sorted(env.status.runtime_vars.items())),
+        )
         cached = self._expansions.get(env.metadata.uid)
         previous = None
         if cached is not None and cached[0] == key and workflows.current(cached[2].includes):
@@ -282,11 +291,16 @@ class EnvironmentReconciler(Reconciler):
 
     async def _act(self, env: Environment, result: Plan, *, now: datetime) -> Result:
         revision = await self._write_tasks(result)
+        if result.expansion is not None:
+            planned = env.model_copy(update={"status": result.status})
+            hooks = self.ctx.cache(Task).list(labels={HOOK_LABEL: env.name})
+            await self.task_hooks.sync(planned, result.expansion.hooks, hooks)
         if result.auto_stop:
             return await self._auto_stop(env, result, revision)
         status = result.status
         if result.allocate_run_number:
-            status = with_run_number(status, await self._allocate_run_number(env))
+            number, started_ms = await self._allocate_run_number(env, now=now)
+            status = with_run_number(status, number, started_ms=started_ms)
         progress = result.transition or status.transition
         self.hooks.prune(env.metadata.uid, keep=transition_started(progress))
         step = HookStep(env, result, status, now, revision)
@@ -307,21 +321,23 @@ class EnvironmentReconciler(Reconciler):
         await self.ctx.caught_up(Environment, written.metadata.resource_version)
         return Result(requeue_after=0.0)
 
-    async def _allocate_run_number(self, env: Environment) -> int:
-        """The run number of this START: allocated once per claim (the environment's uid and
-        the last run its status shows), so a retry after a lost status write, a crash or a
-        failover shows the same number, and the next START, once this one is shown, a new one."""
+    async def _allocate_run_number(self, env: Environment, *, now: datetime) -> tuple[int, str]:
+        """The run number of this START and its start time (runvars.RUN_START): allocated once
+        per claim (the environment's uid and the last run its status shows), so a retry after a
+        lost status write, a crash or a failover shows the same number and the same time, and
+        the next START, once this one is shown, a new one."""
         prefix = self.ctx.store.prefix
         previous = env.status.run_number or env.status.last_run_number or 0
         claim = f"{env.metadata.uid}/after-run-{previous}"
-        number = await self.ctx.kv.allocate(
+        number, data = await self.ctx.kv.allocate_with(
             f"{prefix}/{RUN_NUMBER_KEY}",
             record=f"{prefix}/{RUN_CLAIMS_KEY}/{env.name}",
             claim=claim,
+            data={RUN_START: millis(now)},
         )
         self._claims.add(env.name)
         log.info("Allocated run number", extra={"environment": env.name, "run": number})
-        return number
+        return number, data.get(RUN_START) or millis(now)
 
     async def _forget(self, name: str) -> None:
         """Drop the run-number record of an environment that is gone (when this controller

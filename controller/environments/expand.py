@@ -4,7 +4,8 @@ Rules (documented in docs and tested):
 - Variable precedence, lowest first: TaskClass defaults < TaskClass vars < site defaults
   (controller.environments.roleparts) < Workflow defaults < role defaults
   (parent, then child) < Workflow vars < role vars (parent, then child) < Environment spec.vars <
-  (hooks and START arguments only) plugin variables (status.pluginVars) < iterator variables <
+  (hooks and START arguments only) plugin variables (status.pluginVars) < the run's times
+  (status.runtimeVars, controller.environments.runvars) < iterator variables <
   special variables. A spec.vars key `role.path:name` (AliECS style) sets
   `name` only for that role and its subtree, over the plain `name`. Iterator variables and
   special variables cannot be overridden: they make the copies differ, and are facts.
@@ -244,6 +245,7 @@ class _Expander:
         self.classes = classes
         self.run_number = run_number
         self.plugin_vars = env.status.plugin_vars
+        self.runtime = env.status.runtime_vars
         self.plain = {k: v for k, v in env.spec.vars.items() if ":" not in k}
         self.targeted: list[tuple[str, str, str]] = []
         for key, value in env.spec.vars.items():
@@ -355,11 +357,14 @@ class _Expander:
         plugins: bool = False,
         unnamed: bool = False,
     ) -> Scope:
-        """`plugins`: with status.pluginVars over the environment's vars (as AliECS's plugins
-        set root-role variables): hooks and START see them; task templates do not, so a plugin
-        call never makes configured tasks stale. `unnamed`: for a role's own fields evaluated
-        before it is named (`enabled`, `for`, `name`), in its parent's frame."""
-        above = [("plugin variables", self.plugin_vars)] if plugins else []
+        """`plugins`: with status.pluginVars and status.runtimeVars over the environment's vars
+        (as AliECS's plugins and core set root-role variables): hooks and START see them; task
+        templates do not, so a plugin call or a run's time never makes configured tasks stale.
+        `unnamed`: for a role's own fields evaluated before it is named (`enabled`, `for`,
+        `name`), in its parent's frame."""
+        above: list[Layer] = []
+        if plugins:
+            above = [("plugin variables", self.plugin_vars), ("runtime variables", self.runtime)]
         layers: list[Layer] = [
             *bottom,
             self.site,
@@ -515,7 +520,8 @@ class _Expander:
 
     def _task_hook(self, role: Role, frame: _Frame) -> Hook:
         """A task role with a trigger: rendered like a call hook (it sees `run_number`), its
-        task run once from launch (`process`), as AliECS triggers its hook tasks."""
+        task a `basic` one whose command runs when the hook fires, as AliECS's hook tasks
+        (controller.environments.taskhooks)."""
         task = role.task
         assert task is not None and task.trigger is not None
         if self.run_number is not None:
@@ -528,7 +534,7 @@ class _Expander:
             timeout = _duration(scope.render(task.timeout, field="task.timeout"), where=frame.path)
         except (TemplateError, ValidationError) as exc:
             return Hook(frame.path, (), trigger, await_, 30.0, task.critical, error=str(exc))
-        spec = spec.model_copy(update={"control": "process", "state": "RUNNING"})
+        spec = spec.model_copy(update={"control": "basic", "state": "STANDBY"})
         argv = (spec.command.value, *spec.command.arguments)
         return Hook(frame.path, argv, trigger, await_, timeout, task.critical, task=spec)
 

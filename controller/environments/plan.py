@@ -42,12 +42,14 @@ from controller.environments.machine import (
     transition_steps,
     virtual_event,
 )
+from controller.environments.runvars import crossed, first_stamp, stamp
 from controller.environments.status import (
     clear_stalled,
     failed_into_error,
     go_error,
     hooks_failed,
     record,
+    skipped_after_failure,
     stalled,
     summarize,
     with_run_number,
@@ -68,7 +70,7 @@ from crds.kinds.environment import (
 )
 from crds.kinds.task import TERMINAL_PHASES, Task
 from crds.kinds.taskclass import TaskClass
-from crds.kinds.workflow import TEARDOWN_EVENT, Workflow
+from crds.kinds.workflow import TEARDOWN_EVENT, Workflow, moment_sequence
 
 __all__ = [
     "Note",
@@ -222,6 +224,13 @@ def plan(
 BASIC_TASKS_DONE = "every basic task has ended: stopping the run"
 
 
+def _render_first(before: EnvironmentStatus, entered: EnvironmentStatus, steps: list[Step]) -> bool:
+    """Whether a transition that just set run times must wait for the next reconcile to run its
+    first step: hooks render with the expansion of the status this plan started from, so they
+    would not see the new values."""
+    return steps[0].kind == "hooks" and entered.runtime_vars != before.runtime_vars
+
+
 def _basic_tasks_done(env: Environment, status: EnvironmentStatus, taskset: TaskSet) -> bool:
     """AliECS stops a run when a basic task ends and every task is safe to stop (a basic task
     once its process has ended, any other once RUNNING): run-to-completion work is over."""
@@ -322,13 +331,42 @@ class _Planner:
     def _start(self, status: EnvironmentStatus) -> Plan:
         assert status.transition is not None
         steps = self._steps(status)
-        progress = status.transition.model_copy(update={"step": steps[0].id})
-        started = status.model_copy(update={"transition": progress})
-        note = Note("Normal", "TransitionStarted", f"{progress.event} from {status.state}")
-        self.env = self.env.model_copy(update={"status": started})
-        self.taskset = replace(self.taskset, env=self.env)
+        started = self._enter(first_stamp(status, self.now), steps)
+        event = status.transition.event
+        note = Note("Normal", "TransitionStarted", f"{event} from {status.state}")
+        if _render_first(status, started, steps):
+            return Plan(status=started, notes=(note,), requeue_after=0.0)
+        self._use(started)
         result = self.step()
         return replace(result, notes=(note, *result.notes))
+
+    def _enter(self, status: EnvironmentStatus, steps: list[Step]) -> EnvironmentStatus:
+        """`status` at the first step of its transition, with the run's times of the points
+        before it set (controller.environments.runvars)."""
+        progress = status.transition
+        assert progress is not None
+        positioned = status.model_copy(
+            update={"transition": progress.model_copy(update={"step": steps[0].id})}
+        )
+        return self._stamp(positioned, None, steps[0].key)
+
+    def _stamp(
+        self,
+        status: EnvironmentStatus,
+        after: tuple[float, float] | None,
+        before: tuple[float, float] | None,
+    ) -> EnvironmentStatus:
+        """`status` with the run's times of the points between the step keys `after` and
+        `before` of the transition in progress set now."""
+        progress = status.transition
+        assert progress is not None
+        sequence = moment_sequence(progress.event, status.state) or ()
+        points = crossed(progress.event, (when for when, _ in sequence), after, before)
+        return stamp(status, points, self.now)
+
+    def _use(self, status: EnvironmentStatus) -> None:
+        self.env = self.env.model_copy(update={"status": status})
+        self.taskset = replace(self.taskset, env=self.env)
 
     def _steady(self, status: EnvironmentStatus, *, message: str) -> Plan:
         error = status.state == "ERROR"
@@ -344,7 +382,14 @@ class _Planner:
         if self.env.metadata.deletion_timestamp is not None and progress.event != TEARDOWN_EVENT:
             return self._start(self._abandon(status))
         steps = self._steps(status)
-        index = next((i for i, s in enumerate(steps) if s.id == progress.step), 0)
+        if not progress.step:  # GO_ERROR as a failure started it
+            entered = self._enter(status, steps)
+            if _render_first(status, entered, steps):
+                return Plan(status=entered, requeue_after=0.0)
+            self._use(entered)
+            status = entered
+        step_id = status.transition.step if status.transition else ""
+        index = next((i for i, s in enumerate(steps) if s.id == step_id), 0)
         kind = steps[index].kind
         if kind == "run-number":
             return Plan(status=self._advance(status, steps, index), allocate_run_number=True)
@@ -356,6 +401,11 @@ class _Planner:
         step = steps[index]
         broken = [(h, h.error) for h in step.start if h.error]
         advanced = self._advance(status, steps, index)
+        progress = status.transition
+        if progress is not None and skipped_after_failure(progress, step.id):
+            names = ", ".join(h.path for h in step.start) or "none"
+            note = Note("Warning", "HooksSkipped", f"{step.id} skipped after a failure: {names}")
+            return Plan(status=advanced, notes=(note,), requeue_after=0.0)
         if any(h.critical for h, _ in broken):
             failed = hooks_failed(
                 self.env, broken, now=self.now, status=advanced, progress=status.transition
@@ -467,6 +517,8 @@ class _Planner:
     def _advance(
         self, status: EnvironmentStatus, steps: list[Step], index: int
     ) -> EnvironmentStatus:
+        following = steps[index + 1].key if index + 1 < len(steps) else None
+        status = self._stamp(status, steps[index].key, following)
         progress = status.transition
         assert progress is not None
         if index + 1 < len(steps):

@@ -9,6 +9,7 @@ from typing import Literal
 
 from controller.environments.expand import Expansion, Hook
 from controller.environments.machine import target_state
+from controller.environments.runvars import run_started
 from crds.conditions import READY, RECONCILING, STALLED, get_condition, set_condition
 from crds.kinds.environment import (
     Environment,
@@ -29,9 +30,13 @@ ROLE_SUMMARY_LIMIT = 200
 """Above this many task role paths, status.roles is summarized per unexpanded path."""
 
 
-def with_run_number(status: EnvironmentStatus, run_number: int) -> EnvironmentStatus:
-    """`status` after the controller allocated `run_number` at the run-number step."""
-    return status.model_copy(update={"run_number": run_number})
+def with_run_number(
+    status: EnvironmentStatus, run_number: int, *, started_ms: str | None = None
+) -> EnvironmentStatus:
+    """`status` after the controller allocated `run_number` at the run-number step, at
+    `started_ms` (the run's start time, recorded with the number: runvars.run_started)."""
+    status = status.model_copy(update={"run_number": run_number})
+    return status if started_ms is None else run_started(status, started_ms)
 
 
 def with_plugin_vars(
@@ -105,14 +110,14 @@ def hooks_failed(
 ) -> EnvironmentStatus:
     """The status to write instead of `status` when hooks of the step `progress` failed.
 
-        `progress` is the transition at the step the hooks ran in (Plan.transition; it may have
-        started in the same plan). Only critical failures matter (and during GO_ERROR and DESTROY
-    they are only reported), and as in AliECS (where the
-        caller of a failed transition runs GO_ERROR) they send the environment through GO_ERROR to
-        ERROR: at before_/leave_ the transition fails where it stood (GO_ERROR leaves the source
-        state, so its leave_<SOURCE> hooks run; a run number already allocated is kept for the
-        GO_ERROR hooks and dropped when ERROR is reached), at enter_/after_ the tasks already got
-        there, so GO_ERROR leaves the destination.
+    `progress` is the transition at the step the hooks ran in (Plan.transition; it may have
+    started in the same plan). Only critical failures matter (during DESTROY they are only
+    reported; during GO_ERROR see `go_error_hooks_failed`), and as in AliECS (where the caller
+    of a failed transition runs GO_ERROR) they send the environment through GO_ERROR to ERROR:
+    at before_/leave_ the transition fails where it stood (GO_ERROR leaves the source state, so
+    its leave_<SOURCE> hooks run; a run number already allocated is kept for the GO_ERROR hooks
+    and dropped when ERROR is reached), at enter_/after_ the tasks already got there, so
+    GO_ERROR leaves the destination.
     """
     critical = [(h, m) for h, m in failures if h.critical]
     if not critical or progress is None:
@@ -120,15 +125,74 @@ def hooks_failed(
     message = "; ".join(f"hook {h.path} failed: {m}" for h, m in critical[:3])
     if len(critical) > 3:
         message = f"{len(critical)} critical hooks failed: {message}"
-    if progress.event in ("GO_ERROR", TEARDOWN_EVENT):
+    if progress.event == TEARDOWN_EVENT:
         return status.model_copy(update={"message": clamp(message)})
     message = f"{progress.event} failed at {progress.step}: {message}"
+    if progress.event == "GO_ERROR":
+        return go_error_hooks_failed(env, message, now=now, status=status, progress=progress)
     base = env.status
     early = progress.step.startswith(("before_", "leave_"))
     target = base.state if early else target_state(base.state, progress.event)
     entry = record(env, progress, now=now, to_state=target, result="Failed", message=message)
     done = base.model_copy(update={"state": target, "history": append_history(base.history, entry)})
     return go_error(done, message, now=now)
+
+
+def go_error_hooks_failed(
+    env: Environment,
+    message: str,
+    *,
+    now: datetime,
+    status: EnvironmentStatus,
+    progress: TransitionProgress,
+) -> EnvironmentStatus:
+    """A critical hook failed during GO_ERROR, handled as AliECS's state machine does.
+
+    At before_GO_ERROR or leave_<STATE> AliECS's GO_ERROR is cancelled (no tasks step, no
+    enter_ERROR or after_GO_ERROR hooks) and the environment is forced into ERROR
+    (HandleFailedGoError): here the GO_ERROR is recorded as Failed into ERROR and the run
+    number, if any, moves to lastRunNumber (no run goes on in ERROR; tasks still RUNNING are
+    stopped by the ERROR state's own rule). At enter_ERROR or after_GO_ERROR the state is
+    ERROR already: the hooks of the later weights of the same moment and weight sign are
+    skipped (TransitionProgress.failedStep), the others run, and the failure is reported.
+    """
+    base = env.status
+    if progress.step.startswith(("before_", "leave_")):
+        entry = record(env, progress, now=now, to_state="ERROR", result="Failed", message=message)
+        update: dict[str, object] = {
+            "state": "ERROR",
+            "transition": None,
+            "history": append_history(base.history, entry),
+            "message": clamp(message),
+        }
+        if base.run_number is not None:
+            update.update(run_number=None, last_run_number=base.run_number)
+        return base.model_copy(update=update)
+    current = status.transition
+    if current is None:  # that was the last step: GO_ERROR is over
+        return status.model_copy(update={"message": clamp(message)})
+    skipping = current.model_copy(update={"failed_step": progress.step})
+    return status.model_copy(update={"transition": skipping, "message": clamp(message)})
+
+
+def skipped_after_failure(progress: TransitionProgress, step_id: str) -> bool:
+    """Whether the hook step `step_id` is skipped because a critical hook failed at
+    `progress.failed_step`: a later step of the same moment with a weight of the same sign
+    (AliECS stops a moment's negative or its zero-and-positive weights at the first critical
+    failure)."""
+    if not progress.failed_step:
+        return False
+    failed, failed_weight = _moment_and_weight(progress.failed_step)
+    moment, weight = _moment_and_weight(step_id)
+    same_sign = (weight < 0) == (failed_weight < 0)
+    return moment == failed and same_sign and weight > failed_weight
+
+
+def _moment_and_weight(step_id: str) -> tuple[str, int]:
+    """`after_GO_ERROR+100` -> (`after_GO_ERROR`, 100)."""
+    moment = step_id.rstrip("+-0123456789")
+    rest = step_id[len(moment) :]
+    return moment, int(rest) if rest else 0
 
 
 def clear_stalled(conditions: tuple[Condition, ...], *, now: datetime) -> tuple[Condition, ...]:

@@ -285,8 +285,8 @@ def _arguments(task: Task, event: str) -> dict[str, str]:
         return dict(task.spec.properties)
     if event == "START":
         args = dict(task.spec.start_arguments)
-        if task.spec.run_number is not None:
-            args["run_number"] = str(task.spec.run_number)
+        if task.spec.run_number is not None:  # both names, as AliECS's START pushes it
+            args["run_number"] = args["runNumber"] = str(task.spec.run_number)
         return args
     return {}
 

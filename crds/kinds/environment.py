@@ -46,6 +46,10 @@ class TransitionProgress(O2Model):
     """When the transition began."""
     message: str = ""
     """What it is doing or waiting for."""
+    failed_step: str = ""
+    """GO_ERROR only: the enter_/after_ hook step where a critical hook failed; the later steps
+    of the same moment and weight sign (negative, or zero and positive) are skipped, as AliECS
+    does."""
 
 
 class TransitionRecord(O2Model):
@@ -112,6 +116,12 @@ class EnvironmentStatus(Status):
     plugin_vars: dict[str, str] = Field(default_factory=dict)
     """Variables returned by the integration plugin calls (`func:` hooks) so far: later hooks
     see them, and tasks receive them at START (kept here so a restarted controller has them)."""
+    runtime_vars: dict[str, str] = Field(default_factory=dict)
+    """The run's times as AliECS's core sets them (`run_start_time_ms`,
+    `run_start_completion_time_ms`, `run_end_time_ms`, `run_end_completion_time_ms`,
+    `enter_state_time_ms`: milliseconds since the epoch, "" once cleared): hooks and plugins
+    see them, tasks receive the START ones at START (kept here so a restarted controller shows
+    the same values)."""
     reclaimed_nodes: tuple[str, ...] = ()
     """Asynchronous nodes reclaimed for this environment's tasks (kept by the pilot controller;
     each Node's status.reclaim says when and why)."""

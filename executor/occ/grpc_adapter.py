@@ -15,13 +15,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import grpc
 
 from executor.errors import OccError, OccTimeoutError, OccUnavailableError
 from executor.occ.aliecs import occ_pb2, occ_pb2_grpc
 from executor.occ.auth import TOKEN_METADATA_KEY, token_matches
+from executor.occ.occlite import JsonStub
 from executor.occ.transitioner import Trigger
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ _SERVER_OPTIONS = [("grpc.so_reuseport", 0)]
 # The generated stubs are untyped; reach them through Any so callers stay mypy-strict.
 _new_stub: Any = occ_pb2_grpc.OccStub
 _add_servicer: Any = occ_pb2_grpc.add_OccServicer_to_server
+
+Transport = Literal["protobuf", "json"]
+"""How calls are encoded: occ.proto's protobuf, or OCClite's JSON (AliECS's two transports)."""
 
 
 @dataclass(frozen=True)
@@ -91,12 +95,21 @@ def _trigger(value: int) -> Trigger:
 
 
 class OccClient:
-    """One channel to one task's occ_pb.Occ server on the loopback interface."""
+    """One channel to one task's occ_pb.Occ server on the loopback interface, over protobuf or
+    OCClite's JSON (`transport="json"`, executor.occ.occlite)."""
 
-    def __init__(self, port: int, *, host: str = LOOPBACK, token: str | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        *,
+        host: str = LOOPBACK,
+        token: str | None = None,
+        transport: Transport = "protobuf",
+    ) -> None:
         self.target = f"{host}:{port}"
+        self.transport = transport
         self._channel = grpc.aio.insecure_channel(self.target, options=_CHANNEL_OPTIONS)
-        self._stub = _new_stub(self._channel)
+        self._stub = JsonStub(self._channel) if transport == "json" else _new_stub(self._channel)
         self._metadata = ((TOKEN_METADATA_KEY, token),) if token else None
 
     async def get_state(self, *, deadline: float = 5.0, wait_for_ready: bool = False) -> StateInfo:

@@ -14,6 +14,7 @@ from controller.environments.plan import (
     properties_digest,
     with_run_number,
 )
+from controller.environments.runvars import millis
 from crds.kinds.environment import Environment
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
@@ -124,7 +125,7 @@ class Sim:
         status = p.status
         if p.allocate_run_number:
             self.run_counter += 1
-            status = with_run_number(status, self.run_counter)
+            status = with_run_number(status, self.run_counter, started_ms=millis(self.now))
         if p.auto_stop:  # the controller's part: the operator's STOP, from the timer
             self.env = with_spec(self.env, state="CONFIGURED")
             return p

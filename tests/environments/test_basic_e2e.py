@@ -26,6 +26,7 @@ from tests.environments.test_e2e import (  # noqa: F401  (fixtures)
 )
 from tests.mesos_fixture import LocalMesosProcess
 from tests.stack import ManagerProcess
+from tests.waiting import eventually
 
 HOSTS = '["flp-tpc", "flp-its"]'
 
@@ -74,12 +75,12 @@ spec:
 """
 
 
-def environment(name: str, workflow: str) -> Environment:
+def environment(name: str, workflow: str, state: str = "RUNNING") -> Environment:
     text = f"""
 apiVersion: o2/v1alpha1
 kind: Environment
 metadata: {{name: {name}}}
-spec: {{workflow: {workflow}, state: RUNNING, vars: {{hosts: '{HOSTS}'}}}}
+spec: {{workflow: {workflow}, state: {state}, vars: {{hosts: '{HOSTS}'}}}}
 """
     (env,) = parse_documents(text, source="test")
     assert isinstance(env, Environment)
@@ -150,18 +151,27 @@ async def edit_env(store: Store, name: str, **changes: object) -> None:
 
 
 class HookTasks:
-    """Every hook Task seen Finished/Failed, with its agent (they are deleted once ended)."""
+    """Every hook Task seen with its command ended (BASIC_TASK_TERMINATED), with its agent and
+    exit code (they go back to STANDBY for the next firing)."""
 
     def __init__(self) -> None:
-        self.ended: dict[str, tuple[str | None, str | None]] = {}
+        self.ended: dict[str, tuple[str | None, int | None]] = {}
 
     async def watch(self, store: Store) -> None:
         start = (await store.list(Task)).revision + 1
         async for event in store.watch(Task, start_revision=start):
             task = event.obj
             hook = task is not None and HOOK_LABEL in task.metadata.labels
-            if task is not None and hook and task.status.phase in ("Finished", "Failed"):
-                self.ended[task.name] = (task.status.hostname, task.status.phase)
+            if task is not None and hook and task.status.terminated:
+                self.ended[task.name] = (task.status.hostname, task.status.exit_code)
+
+
+async def hook_tasks(store: Store) -> dict[str, Task]:
+    return {t.name: t for t in (await store.list(Task, labels={HOOK_LABEL: "roc"})).items}
+
+
+def gone(tasks: dict[str, Task]) -> bool:
+    return not tasks
 
 
 async def test_roc_config_task_hooks_run_on_each_flp_agent_then_done(
@@ -173,7 +183,14 @@ async def test_roc_config_task_hooks_run_on_each_flp_agent_then_done(
         await apply_class(store, "roc-config", tmp_path)
         await apply_class(store, "roc-status", tmp_path)
         await apply(store, ROC_CONFIG.replace("CRIT", "true"))
-        await store.create(environment("roc", "o2-roc-config"))
+        await store.create(environment("roc", "o2-roc-config", state="CONFIGURED"))
+        await wait_env(store, reached("CONFIGURED"), within=90)
+        placed = await wait_for_hook_tasks(store)  # deployed with the environment, as AliECS
+        assert {t.status.hostname for t in placed.values()} == {"flp-tpc", "flp-its"}
+        assert ran(tmp_path, "roc-config") == []  # placed, not run before the trigger
+        launches = {n: t.status.mesos_task_id for n, t in placed.items()}
+
+        await edit_env(store, "roc", state="RUNNING")
         stopped = await wait_env(store, stopped_run, within=120)
         assert no_error(stopped), stopped.status.history
         assert ran(tmp_path, "roc-config") == [
@@ -182,14 +199,27 @@ async def test_roc_config_task_hooks_run_on_each_flp_agent_then_done(
         ]
         hosts = {name.split("-host-")[1][:7]: where for name, (where, _) in hooks.ended.items()}
         assert hosts == {"flp-tpc": "flp-tpc", "flp-its": "flp-its"}
-        remaining = [t.name for t in (await store.list(Task)).items if "roc-config" in t.name]
-        assert remaining == []  # a hook's Task is gone once it has ended
+        assert {code for _, code in hooks.ended.values()} == {0}
+        after = await hook_tasks(store)
+        assert {n: t.status.mesos_task_id for n, t in after.items()} == launches  # same launch
+        assert {t.spec.state for t in after.values()} == {"STANDBY"}  # ready for the next
         await edit_env(store, "roc", state="DONE")
         assert no_error(await wait_env(store, reached("DONE"), within=60))
+        await eventually(lambda: hook_tasks(store), until=gone, within=60)
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
+
+
+async def wait_for_hook_tasks(store: Store) -> dict[str, Task]:
+    """The two roc-config hook Tasks once both are placed and in STANDBY."""
+
+    def ready(tasks: dict[str, Task]) -> bool:
+        states = [(t.status.phase, t.status.state) for t in tasks.values()]
+        return len(tasks) == 2 and set(states) == {("Running", "STANDBY")}
+
+    return await eventually(lambda: hook_tasks(store), until=ready, interval=0.2, within=60)
 
 
 async def test_critical_task_hook_exiting_nonzero_fails_the_transition_into_error(
@@ -222,3 +252,46 @@ async def test_non_critical_task_hook_failure_is_only_reported(
     stopped = await wait_env(store, stopped_run, within=120)
     assert no_error(stopped)
     assert len(ran(tmp_path, "roc-config")) == 2
+
+
+SLOW_HOOK = """
+apiVersion: o2/v1alpha1
+kind: TaskClass
+metadata: {{name: slow-config}}
+spec:
+  control: basic
+  command:
+    value: /bin/sh
+    arguments: ["-c", "echo started >> {marks}/slow; sleep 60; echo finished >> {marks}/slow"]
+  wants: {{cpus: 0.1, memory: 16}}
+---
+apiVersion: o2/v1alpha1
+kind: Workflow
+metadata: {{name: slow-hook}}
+spec:
+  roles:
+    - name: roc-status
+      task: {{class: roc-status}}
+    - name: slow
+      task: {{class: slow-config, trigger: before_START_ACTIVITY, timeout: 3s}}
+"""
+
+
+async def test_task_hook_past_its_timeout_is_stopped_and_fails_the_transition(
+    store: Store, cluster: LocalMesosProcess, manager: ManagerProcess, tmp_path: Path
+) -> None:
+    """The timeout counts from the trigger (the Task was placed at DEPLOY): the command is
+    stopped (killed) at 3 s, the hook fails, and its Task waits in STANDBY again."""
+    await apply_class(store, "roc-status", tmp_path)
+    await apply(store, SLOW_HOOK.format(marks=tmp_path))
+    await store.create(environment("roc", "slow-hook"))
+    failed = await wait_env(store, reached("ERROR"), within=120)
+    assert "timed out after 3s" in failed.status.message
+    start = next(h for h in failed.status.history if h.event == "START_ACTIVITY")
+    assert start.result == "Failed" and (start.duration_seconds or 0) < 30
+    assert (tmp_path / "slow").read_text().split() == ["started"]  # started once, not finished
+
+    def back_in_standby(tasks: dict[str, Task]) -> bool:
+        return [(t.spec.state, t.status.state) for t in tasks.values()] == [("STANDBY", "STANDBY")]
+
+    await eventually(lambda: hook_tasks(store), until=back_in_standby, interval=0.2, within=60)

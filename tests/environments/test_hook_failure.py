@@ -98,3 +98,74 @@ def test_non_critical_hook_failure_only_reports() -> None:
     sim = Sim(env, workflow, classes, fail_hooks={"soft"})
     sim.settle()
     assert sim.env.status.state == "RUNNING" and sim.env.status.run_number == 1
+
+
+def go_error_run(*hooks: tuple[str, str], fail: str) -> Sim:
+    """A failing `sor` sends START through GO_ERROR, whose hook `fail` fails too."""
+    env, workflow, classes = samples()
+    sim = Sim(env, with_hooks(workflow, *hooks), classes, fail_hooks={"sor", fail})
+    sim.settle()
+    return sim
+
+
+def test_critical_failure_before_go_error_cancels_it_and_forces_error() -> None:
+    """AliECS cancels a GO_ERROR whose before_/leave_ hook fails (its later hooks and tasks
+    step do not run) and forces the state to ERROR (HandleFailedGoError)."""
+    sim = go_error_run(*GO_ERROR_HOOKS, fail="go-error-early")
+    status = sim.env.status
+    assert status.state == "ERROR" and status.transition is None
+    last = status.history[-1]
+    assert (last.event, last.from_state, last.to_state, last.result) == (
+        "GO_ERROR",
+        "CONFIGURED",
+        "ERROR",
+        "Failed",
+    )
+    assert "GO_ERROR failed at before_GO_ERROR-10: hook go-error-early failed" in status.message
+    ran = [h.path for h in sim.hooks_run]
+    assert ran[ran.index("sor") :] == ["sor", "go-error-early"]
+    assert status.run_number is None and status.last_run_number == 1
+
+
+def test_critical_failure_at_leave_during_go_error_cancels_it_too() -> None:
+    sim = go_error_run(*GO_ERROR_HOOKS, fail="leave-configured")
+    assert sim.env.status.state == "ERROR" and sim.env.status.history[-1].result == "Failed"
+    ran = [h.path for h in sim.hooks_run]
+    assert ran[ran.index("sor") :] == [
+        "sor",
+        "go-error-early",
+        "go-error-late",
+        "leave-configured",
+    ]
+
+
+def test_critical_failure_at_enter_error_skips_the_later_weights_of_its_sign_only() -> None:
+    """At enter_ERROR and after_GO_ERROR the state is ERROR already: AliECS stops the failed
+    moment's weights of the same sign and runs the others."""
+    hooks = (
+        ("enter-a", "enter_ERROR-5"),
+        ("enter-b", "enter_ERROR-1"),
+        ("enter-c", "enter_ERROR"),
+        ("after-a", "after_GO_ERROR-3"),
+        ("after-b", "after_GO_ERROR+2"),
+    )
+    sim = go_error_run(*hooks, fail="enter-a")
+    status = sim.env.status
+    assert status.state == "ERROR" and status.transition is None
+    assert status.history[-1].event == "GO_ERROR"
+    assert "GO_ERROR failed at enter_ERROR-5: hook enter-a failed" in status.message
+    ran = [h.path for h in sim.hooks_run]
+    assert ran[ran.index("sor") :] == ["sor", "enter-a", "enter-c", "after-a", "after-b"]
+
+
+def test_critical_failure_at_after_go_error_skips_its_later_positive_weights() -> None:
+    hooks = (
+        ("after-a", "after_GO_ERROR"),
+        ("after-b", "after_GO_ERROR+2"),
+        ("after-c", "after_GO_ERROR+9"),
+    )
+    sim = go_error_run(*hooks, fail="after-a")
+    assert sim.env.status.state == "ERROR" and sim.env.status.transition is None
+    ran = [h.path for h in sim.hooks_run]
+    assert ran[ran.index("sor") :] == ["sor", "after-a"]
+    assert "hook after-a failed" in sim.env.status.message

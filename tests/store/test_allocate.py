@@ -30,6 +30,20 @@ async def test_the_same_claim_gets_the_same_number_and_advances_nothing(
     assert json.loads(held.value) == {"claim": "uid-1/after-run-0", "number": 1}
 
 
+async def test_data_recorded_with_a_claim_comes_back_unchanged_on_a_retry(
+    store: ResourceStore,
+) -> None:
+    counter, record = keys(store)
+    claim = "uid-1/after-run-0"
+    first = await store.allocate_with(counter, record=record, claim=claim, data={"t": "100"})
+    again = await store.allocate_with(counter, record=record, claim=claim, data={"t": "200"})
+    assert first == again == (1, {"t": "100"})
+    later = await store.allocate_with(
+        counter, record=record, claim="uid-1/after-run-1", data={"t": "300"}
+    )
+    assert later == (2, {"t": "300"})
+
+
 async def test_a_new_claim_takes_the_next_number_of_the_shared_counter(
     store: ResourceStore,
 ) -> None:

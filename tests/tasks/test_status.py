@@ -65,7 +65,7 @@ def test_control_items_carry_properties_run_number_and_stable_ids() -> None:
         ("START", "CONFIGURED"),
     ]
     assert items[0].arguments == {"rate": "5"}
-    assert items[1].arguments == {"run_number": "12"}
+    assert items[1].arguments == {"run_number": "12", "runNumber": "12"}
     assert [i.transition_id for i in st.control_items(task)] == [i.transition_id for i in items]
     moved = task.model_copy(update={"metadata": task.metadata.model_copy(update={"generation": 4})})
     assert st.control_items(moved)[0].transition_id != items[0].transition_id
