@@ -57,6 +57,7 @@ from controller.integration import PluginCaller, PluginSettings
 from controller.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
 from controller.runtime.reconciler import Context, Job, Reconciler, Result, Watch, label_value
 from controller.runtime.status import write_status
+from crds.aliecs.context import AliecsContext, Inventory
 from crds.conditions import STALLED, get_condition
 from crds.errors import (
     AlreadyExistsError,
@@ -67,6 +68,7 @@ from crds.errors import (
 )
 from crds.kinds.componentconfig import ComponentConfig
 from crds.kinds.environment import Environment, EnvironmentStatus
+from crds.kinds.node import Node
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
@@ -99,6 +101,7 @@ class EnvironmentReconciler(Reconciler):
     kind = Environment
     workers = 4
     resync_period = 300.0
+    cached_kinds = (Node,)  # the inventory of AliECS templates (crds.aliecs.context)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -221,7 +224,9 @@ class EnvironmentReconciler(Reconciler):
         expand() runs in a worker thread: its templates, bounded as they are (crds.templatework),
         may take seconds for a large environment, and the event loop keeps the leader's lease
         and the other environments moving meanwhile. The inputs are informer objects, which
-        nothing mutates, and expand() keeps its state to itself."""
+        nothing mutates, and expand() keeps its state to itself. The Nodes count through the
+        inventory AliECS templates read (hostname, detector, cards), not their status."""
+        inventory = Inventory.from_nodes(self.ctx.cache(Node).list())
         key = (
             _configs_key(configs),
             env.spec.workflow,
@@ -230,6 +235,7 @@ class EnvironmentReconciler(Reconciler):
             workflow.metadata.uid,
             workflow.metadata.resource_version,
             tuple(sorted((c.name, c.metadata.resource_version or 0) for c in classes.values())),
+            inventory,
         )
         run_number = env.status.run_number
         hooks_key = (run_number, tuple(sorted(env.status.plugin_vars.items())))
@@ -246,6 +252,7 @@ class EnvironmentReconciler(Reconciler):
                 run_number=run_number,
                 configs=ConfigIndex(configs),
                 tasks_from=previous,
+                aliecs=AliecsContext(inventory=inventory),
             )
         except (TemplateError, ValidationError) as exc:
             return exc  # plan() reports it

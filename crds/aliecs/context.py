@@ -23,6 +23,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 from crds.aliecs.library import Util, prefixed_override
@@ -90,6 +91,7 @@ class Inventory:
         return found
 
 
+@lru_cache(maxsize=4096)
 def _cards(text: str) -> tuple[tuple[str, str], ...]:
     """AliECS's cards inventory (`{"<key>": {"serial": ..., "endpoint": ...}}`) as pairs."""
     try:
