@@ -37,9 +37,7 @@ __all__ = ["AliecsExpressionError", "expression_to_o2", "to_o2"]
 
 _OPEN, _CLOSE = "{{", "}}"
 _JINJA_RESERVED = frozenset({"is", "if", "else", "none", "None", "True", "False", "loop"})
-_BOOL_CALLS = frozenset(
-    {"strings.IsTruthy", "strings.IsFalsy", "aliecs.matches", "aliecs.test", "util.IsTrue"}
-)
+_BOOL_CALLS = frozenset({"strings.IsTruthy", "strings.IsFalsy", "aliecs.matches", "aliecs.test"})
 _ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _GO_ESCAPES = {
     "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",

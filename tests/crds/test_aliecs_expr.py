@@ -13,7 +13,10 @@ from crds.aliecs.expr import AliecsExpressionError, expression_to_o2, to_o2
 from crds.errors import O2Error, TemplateError
 from crds.templating import compile_template, render_template
 
-SAMPLES = Path(__file__).parent.parent / "data" / "aliecs" / "expressions.yaml"
+DATA = Path(__file__).parent.parent / "data"
+SAMPLES = DATA / "aliecs" / "expressions.yaml"
+REPOSITORY = DATA / "controlworkflows"
+"""A pinned copy of AliceO2Group/ControlWorkflows, when the test data holds one."""
 VARS = {
     "a": "x",
     "n": "3",
@@ -40,6 +43,47 @@ def test_every_construct_of_the_repository_translates_and_compiles(expression: s
     translated = to_o2("--x={{ " + expression + " }}")
     assert translated.startswith("--x={{ ")
     compile_template(translated)
+
+
+class _AliecsYaml(yaml.SafeLoader):
+    """YAML as AliECS files are: `!public` (and other) tags read as plain nodes."""
+
+
+def _untagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> object:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_AliecsYaml.add_multi_constructor("!", _untagged)
+
+
+def _values(document: object) -> list[str]:
+    if isinstance(document, str):
+        return [document] if "{{" in document else []
+    if isinstance(document, dict):
+        return [v for pair in document.items() for item in pair for v in _values(item)]
+    if isinstance(document, list):
+        return [v for item in document for v in _values(item)]
+    return []
+
+
+def repository_values() -> list[str]:
+    files = sorted([*REPOSITORY.glob("workflows/*.yaml"), *REPOSITORY.glob("tasks/*.yaml")])
+    values: set[str] = set()
+    for path in files:
+        values.update(_values(yaml.load(path.read_text(), Loader=_AliecsYaml)))
+    return sorted(values)
+
+
+@pytest.mark.skipif(not REPOSITORY.is_dir(), reason="no copy of ControlWorkflows in tests/data")
+def test_every_value_of_the_pinned_repository_translates_and_compiles() -> None:
+    values = repository_values()
+    assert len(values) > 200
+    for value in values:
+        compile_template(to_o2(value))
 
 
 @pytest.mark.parametrize(
