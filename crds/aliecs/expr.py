@@ -16,6 +16,8 @@ What keeps expr-lang's meaning where Jinja's differs:
   fails on anything else, where Jinja would call every non-empty text true.
 - `a contains b` is `b in a`; `startsWith`/`endsWith` are the string methods; `matches` is
   `aliecs.matches` (a bounded regular expression); `a ?? b` is `aliecs.coalesce(a, b)`.
+- `m.key` is `m['key']` (a map's key, never one of Python's dict methods), except on the helper
+  namespaces and role nodes (`strings.ToUpper`, `Up(2).Path`).
 - `true`/`false`/`nil` are `true`/`false`/`none`; booleans render `true`/`false` (the sandbox's
   `finalize`), lists as JSON, as AliECS does.
 """
@@ -36,7 +38,12 @@ from crds.errors import O2Error
 __all__ = ["AliecsExpressionError", "expression_to_o2", "to_o2"]
 
 _OPEN, _CLOSE = "{{", "}}"
-_JINJA_RESERVED = frozenset({"is", "if", "else", "none", "None", "True", "False", "loop"})
+_JINJA_RESERVED = frozenset({"is", "if", "else", "none", "None", "True", "False"})
+_NAMESPACES = frozenset(
+    {"strings", "json", "util", "uid", "inventory", "config", "runtime", "dpl", "odc", "aliecs"}
+)
+"""Helper namespaces: `ns.Function` is an attribute (AliECS's plugins add theirs, e.g. `odc`)."""
+_ROLE_NODES = frozenset({"Parent", "Up", "This"})
 _BOOL_CALLS = frozenset({"strings.IsTruthy", "strings.IsFalsy", "aliecs.matches", "aliecs.test"})
 _ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _GO_ESCAPES = {
@@ -159,6 +166,9 @@ class _Out:
     """True when it needs no parentheses as an operand."""
     concat: bool = False
     """A `~` chain (another `~` operand joins it without parentheses)."""
+    dotted: bool = False
+    """A helper namespace or role node: its members are read as attributes (`strings.ToUpper`,
+    `Up(2).Path`); any other value's as keys (`m['items']`, never the dict method)."""
 
     def operand(self) -> str:
         return self.text if self.atom else f"({self.text})"
@@ -202,7 +212,7 @@ class _Writer:
                 f"the name {name!r} is not supported in o2",
                 name,
             )
-        return _Out(name)
+        return _Out(name, dotted=name in _NAMESPACES)
 
     def rule_string(self, node: Tree[Token]) -> _Out:
         return _Out(_quote(_unquote(str(node.children[0]))), kind="str")
@@ -243,14 +253,19 @@ class _Writer:
     def rule_getattr(self, node: Tree[Token]) -> _Out:
         target, member = node.children
         assert isinstance(member, Tree)
-        return _Out(f"{self.write(target).operand()}.{member.children[0]}")
+        owner = self.write(target)
+        name = str(member.children[0])
+        if owner.dotted:
+            return _Out(f"{owner.operand()}.{name}", dotted=owner.text in _NAMESPACES)
+        return _Out(f"{owner.operand()}[{_quote(name)}]")
 
     def rule_call(self, node: Tree[Token]) -> _Out:
         function, args = node.children
         callee = self.write(function)
         values = [] if args is None else [self.write(a).text for a in args.children]  # type: ignore[union-attr]
         kind = "bool" if callee.text in _BOOL_CALLS else ""
-        return _Out(f"{callee.operand()}({', '.join(values)})", kind=kind)
+        node_call = callee.text in _ROLE_NODES
+        return _Out(f"{callee.operand()}({', '.join(values)})", kind=kind, dotted=node_call)
 
     def rule_getitem(self, node: Tree[Token]) -> _Out:
         target, index = node.children

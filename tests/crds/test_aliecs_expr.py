@@ -25,6 +25,7 @@ VARS = {
     "empty": "",
     "detectors": '["TPC", "ITS"]',
     "odc_n_epns": "12",
+    "doc": '{"items": {"get": 1}}',
 }
 
 
@@ -117,6 +118,7 @@ def test_every_value_of_the_pinned_repository_translates_and_compiles() -> None:
         ("{{ json.Unmarshal(detectors)[0:1] }}", '["TPC"]'),
         ("{{ {'k': [1, 0x10, 2.5]}.k }}", "[1,16,2.5]"),
         ('{{ {k: "v", "l": true}["l"] }}', "true"),
+        ("{{ json.Unmarshal(doc).items.get }}", "1"),
         ("{{ 7 % 4 + 2 * 3 - -1 }}", "10"),
         ("{{ 2 ** 3 ** 2 }}", "512"),
         ("{{ -2 ** 2 }}", "-4"),
