@@ -3,7 +3,8 @@
 An expansion runs in a worker thread without the store: what these functions read comes from an
 `AliecsContext` the controller fills before expanding (Node resources, configs, runtime values).
 
-- `Parent()`, `Up(n)`: the role `n` levels above the one being expanded, as `.Path`, `.Name`.
+- `Parent()`, `Up(n)`: the role `n` levels above the one being expanded, as `.Path`, `.Name`;
+  `This()` the role itself.
 - `uid.New()`: an id shaped like AliECS's (11 base58 characters), derived from the environment,
   the place being rendered (role path and field) and the call's position in it, so that a
   re-render gives the same ids.
@@ -305,7 +306,7 @@ class RoleFunctions(Mapping[str, object]):
     """The functions of one role's scope, each built when a template first uses it: a role's
     fields are rendered in several scopes, and most never call one of these."""
 
-    NAMES = ("Parent", "Up", "uid", "util", "inventory", "config", "runtime")
+    NAMES = ("Parent", "Up", "This", "uid", "util", "inventory", "config", "runtime")
 
     __slots__ = ("_built", "_context", "_parent", "_scope")
 
@@ -338,6 +339,8 @@ class RoleFunctions(Mapping[str, object]):
             return lambda: _ancestor(parent, 1, scope.where)
         if name == "Up":
             return lambda levels: _ancestor(parent, levels, scope.where)
+        if name == "This":
+            return lambda: {"Path": scope.where, "Name": scope.where.rsplit(".", 1)[-1]}
         if name == "uid":
             return _UidNs(context.environment, lambda: scope.rendering)
         if name == "util":

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import lark
 from lark import Token, Tree
@@ -84,13 +84,23 @@ def to_o2(text: str) -> str:
             )
         parts.append(_literal(text[position:start], last=False))
         source = text[start + len(_OPEN) : end]
-        parts.append("{{ " + _translate(source, offset=start + len(_OPEN), text=text) + " }}")
+        parts.append("{{ " + _in_value(source, offset=start + len(_OPEN), text=text) + " }}")
         position = end + len(_CLOSE)
 
 
 def expression_to_o2(source: str) -> str:
     """One expr-lang expression (without `{{ }}`) as a Jinja2 expression."""
-    return _translate(source, offset=0, text=source)
+    return _translate(source)
+
+
+def _in_value(source: str, *, offset: int, text: str) -> str:
+    """`_translate`, with an error's column counted in the whole value `text`."""
+    try:
+        return _translate(source)
+    except AliecsExpressionError as exc:
+        raise AliecsExpressionError(
+            exc.reason, column=offset + exc.column, construct=exc.construct, text=text
+        ) from exc
 
 
 def _literal(text: str, *, last: bool) -> str:
@@ -112,7 +122,10 @@ def _parser() -> lark.Lark:
     return lark.Lark(GRAMMAR, parser="lalr", maybe_placeholders=True, propagate_positions=True)
 
 
-def _translate(source: str, *, offset: int, text: str) -> str:
+@lru_cache(maxsize=8192)
+def _translate(source: str) -> str:
+    """The Jinja2 text of one expression (cached: the same few recur in every file)."""
+    offset, text = 0, source
     if not source.strip():
         raise AliecsExpressionError(
             "empty expression", column=offset + 1, construct="{{}}", text=text

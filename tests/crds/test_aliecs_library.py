@@ -133,5 +133,6 @@ def test_up_and_parent_walk_the_role_path() -> None:
     assert up(0) is None
     with pytest.raises(TemplateFunctionError, match="no ancestor 3 level"):
         up(3)
-    parent = functions["Parent"]
+    parent, this = functions["Parent"], functions["This"]
     assert callable(parent) and parent() == {"Path": "top.mid", "Name": "mid"}
+    assert callable(this) and this() == {"Path": "top.mid.leaf", "Name": "leaf"}
