@@ -29,7 +29,7 @@ import asyncio
 import functools
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -91,6 +91,9 @@ PACE_FROM = 0.02
 """Compute time (seconds) below which there is no gap (an environment of ~2,000 tasks or more
 is paced; small ones are reconciled at once)."""
 RUN_NUMBER_KEY = "runtime/run-number"
+RUNTIME_VALUES_KEY = "runtime/aliecs"
+"""`<prefix>/runtime/aliecs/<environment>/<component>/<key>`: the values AliECS templates read
+with `runtime.Get(component, key)` (crds.aliecs.context)."""
 RUN_CLAIMS_KEY = "runtime/run-number-claims"
 """`<prefix>/runtime/run-number-claims/<environment>`: the run number allocated for the
 environment's START in progress, with its claim (written in the counter's txn)."""
@@ -120,6 +123,8 @@ class EnvironmentReconciler(Reconciler):
         self._expansions: OrderedDict[str, tuple[object, object, Expansion]] = OrderedDict()
         self._hook_steps: dict[str, HookStep] = {}
         """Environment name -> its step held until the hooks it awaits have ended."""
+        self._runtime_users: dict[tuple[str, str, int | None], bool] = {}
+        """(kind, name, resourceVersion) of Workflows and TaskClasses -> they call `runtime.`"""
         self._claims: set[str] = set()
         """Environments that may have a run-number record (removed when they are deleted)."""
 
@@ -227,6 +232,7 @@ class EnvironmentReconciler(Reconciler):
         nothing mutates, and expand() keeps its state to itself. The Nodes count through the
         inventory AliECS templates read (hostname, detector, cards), not their status."""
         inventory = Inventory.from_nodes(self.ctx.cache(Node).list())
+        runtime = await self._runtime_values(env, workflow, classes)
         key = (
             _configs_key(configs),
             env.spec.workflow,
@@ -236,6 +242,7 @@ class EnvironmentReconciler(Reconciler):
             workflow.metadata.resource_version,
             tuple(sorted((c.name, c.metadata.resource_version or 0) for c in classes.values())),
             inventory,
+            tuple(sorted(runtime.items())),
         )
         run_number = env.status.run_number
         hooks_key = (run_number, tuple(sorted(env.status.plugin_vars.items())))
@@ -252,7 +259,7 @@ class EnvironmentReconciler(Reconciler):
                 run_number=run_number,
                 configs=ConfigIndex(configs),
                 tasks_from=previous,
-                aliecs=AliecsContext(inventory=inventory),
+                aliecs=AliecsContext(inventory=inventory, runtime=runtime),
             )
         except (TemplateError, ValidationError) as exc:
             return exc  # plan() reports it
@@ -260,6 +267,29 @@ class EnvironmentReconciler(Reconciler):
         while len(self._expansions) > EXPANSION_CACHE:
             self._expansions.popitem(last=False)
         return expansion
+
+    async def _runtime_values(
+        self, env: Environment, workflow: Workflow, classes: Mapping[str, TaskClass]
+    ) -> dict[str, str]:
+        """The AliECS runtime values of `env` by `<component>/<key>`, read (one range read)
+        only when its workflow or a TaskClass calls `runtime.`."""
+        if not self._uses_runtime(workflow, classes):
+            return {}
+        prefix = f"{self.ctx.store.prefix}/{RUNTIME_VALUES_KEY}/{env.name}/"
+        raw = await self.ctx.kv.list_raw(prefix)
+        return {k.removeprefix(prefix): v.decode(errors="replace") for k, v in raw.items()}
+
+    def _uses_runtime(self, workflow: Workflow, classes: Mapping[str, TaskClass]) -> bool:
+        uses = self._runtime_users
+        if len(uses) > EXPANSION_CACHE * 16:
+            uses.clear()
+        for obj in (workflow, *classes.values()):
+            key = (obj.kind, obj.name, obj.metadata.resource_version)
+            if key not in uses:
+                uses[key] = "runtime." in obj.model_dump_json()
+            if uses[key]:
+                return True
+        return False
 
     def _busy_detectors(self, env: Environment) -> dict[str, tuple[str, ...]]:
         """The detectors held by every other environment (status.detectors)."""
