@@ -70,6 +70,8 @@ class AliecsExpressionError(O2Error, ValueError):
 
 def to_o2(text: str) -> str:
     """`text`, an AliECS value (literal text with `{{ expr }}` parts), in o2's dialect."""
+    if _OPEN not in text and "{%" not in text:
+        return text  # plain text: o2 renders nothing in it either
     parts: list[str] = []
     position = 0
     while True:

@@ -37,7 +37,8 @@ class Aliecs(Namespace):
 
     @staticmethod
     def add(left: object, right: object) -> object:
-        """expr-lang `+` with AliECS's overload: nil counts as an empty string."""
+        """expr-lang `+` with AliECS's overload: nil counts as an empty string; texts join,
+        numbers add, lists concatenate; anything else is an error, as in expr-lang."""
         left = "" if left is None else left
         right = "" if right is None else right
         if isinstance(left, str) or isinstance(right, str):
@@ -47,6 +48,9 @@ class Aliecs(Namespace):
             return left + right
         if _number(left) and _number(right):
             return left + right  # type: ignore[operator]
+        if isinstance(left, list | tuple) and isinstance(right, list | tuple):
+            check_size(len(left) + len(right))
+            return [*left, *right]
         raise TypeError(f"cannot add {_type(left)} and {_type(right)}")
 
     @staticmethod

@@ -92,6 +92,8 @@ def test_every_value_of_the_pinned_repository_translates_and_compiles() -> None:
     [
         ("{{ a + '-' + n }}", "x-3"),
         ("{{ a + a }}", "xx"),
+        ("{{ json.Unmarshal(detectors) + ['MID'] }}", '["TPC","ITS","MID"]'),
+        ("{{ len(n) + strings.Atoi(n) }}", "4"),
         ("{{ nil + a }}", "x"),
         ("{{ n == '3' }}", "true"),
         ("{{ n != '3' }}", "false"),
@@ -139,6 +141,7 @@ def test_translation_keeps_expr_lang_meaning(value: str, expected: str) -> None:
     ("value", "expected"),
     [
         ("plain text", "plain text"),
+        ("plain text\n", "plain text\n"),
         ("{% if x %}{# c #}", "{% if x %}{# c #}"),
         ("{{{ a }}", None),
         ("a{ {{ a }} }", "a{ x }"),
@@ -188,6 +191,10 @@ def test_deep_nesting_is_an_error_not_a_crash() -> None:
     with pytest.raises(AliecsExpressionError, match="nested too deeply"):
         to_o2("{{ " + "!" * 3000 + "a }}")
     assert to_o2("{{ " + "(" * 3000 + "a" + ")" * 3000 + " }}") == "{{ a }}"
+
+
+def test_plain_text_stays_as_it_is() -> None:
+    assert to_o2("no expression {# here\n") == "no expression {# here\n"
 
 
 def test_translation_reads_well() -> None:
