@@ -13,9 +13,10 @@ An expansion runs in a worker thread without the store: what these functions rea
   CARDS_ANNOTATION).
 - `config.Resolve/ResolvePath/Get`: the ComponentConfigs, ANY/any fallbacks (crds.configresolve).
 - `runtime.Get(component, key)`: the environment's runtime values, as read when the expansion
-  started (the controller reads `<prefix>/runtime/aliecs/<env>/`; empty text when unset). `runtime.Set` changes what later `runtime.Get` calls of the
-  same expansion read and returns the value; a template never writes the store, since it renders
-  again at any time (a write per render would make rendering change state).
+  started (the controller reads `<prefix>/runtime/aliecs/<env>/`; empty text when unset).
+  `runtime.Set` changes what later `runtime.Get` calls of the same expansion read and returns
+  the value; a template never writes the store, since it renders again at any time (a write
+  per render would make rendering change state).
 """
 
 from __future__ import annotations
