@@ -3,14 +3,16 @@
 AliECS renders a value by cutting it at `{{` and the first `}}` after it (fasttemplate) and running
 each piece as an expr-lang program. o2 keeps one evaluator: `to_o2` parses each piece with a lark
 grammar (crds.aliecs.grammar) and writes the same expression in o2's dialect, which the one
-sandbox (crds.templating) then bounds and meters like any o2 template. Literal text that Jinja
-would read as syntax (`{%`, `{#`, a last newline Jinja would drop) is
-written as a `{{ '...' }}` constant, so it renders as itself. (A `{` right before an expression
-cannot happen: `{{{` starts an expression at its first `{{`, as in AliECS.)
+sandbox (crds.templating) then bounds and meters like any o2 template. In a value holding
+expressions, literal text that Jinja would read as syntax (`{%`, `{#`, a last newline Jinja
+would drop) is written as a `{{ '...' }}` constant, so it renders as itself (a `{` right before
+an expression cannot happen: `{{{` starts an expression at its first `{{`, as in AliECS).
+Translations are cached per expression: the same few recur in every file.
 
 What keeps expr-lang's meaning where Jinja's differs:
-- `+` concatenates when either side is a string literal (or a concatenation): `~`. Otherwise it is
-  `aliecs.add(a, b)`: nil-safe string concatenation as AliECS's `+` overload, numbers add.
+- `+` concatenates when either side is a string literal (or a concatenation): `~`. Otherwise it
+  is `aliecs.add(a, b)`: nil-safe text concatenation as AliECS's `+` overload, numbers add,
+  lists concatenate.
 - Conditions (`?:`, `&&`, `||`, `!`) must be booleans as in expr-lang: an operand that is not
   syntactically boolean goes through `aliecs.test`, which accepts true/false (or their text) and
   fails on anything else, where Jinja would call every non-empty text true.
@@ -126,27 +128,22 @@ def _parser() -> lark.Lark:
 
 @lru_cache(maxsize=8192)
 def _translate(source: str) -> str:
-    """The Jinja2 text of one expression (cached: the same few recur in every file)."""
-    offset, text = 0, source
+    """The Jinja2 text of one expression; errors count columns in `source`."""
     if not source.strip():
-        raise AliecsExpressionError(
-            "empty expression", column=offset + 1, construct="{{}}", text=text
-        )
+        raise AliecsExpressionError("empty expression", column=1, construct="{{}}", text=source)
     try:
         tree = _parser().parse(source)
     except lark.exceptions.UnexpectedInput as exc:
-        raise _syntax_error(exc, source, offset=offset, text=text) from exc
+        raise _syntax_error(exc, source) from exc
     try:
-        return _Writer(offset, text).write(tree).text
+        return _Writer(source).write(tree).text
     except RecursionError as exc:
         raise AliecsExpressionError(
-            "nested too deeply", column=offset + 1, construct=_short(source, 40), text=text
+            "nested too deeply", column=1, construct=_short(source, 40), text=source
         ) from exc
 
 
-def _syntax_error(
-    exc: lark.exceptions.UnexpectedInput, source: str, *, offset: int, text: str
-) -> AliecsExpressionError:
+def _syntax_error(exc: lark.exceptions.UnexpectedInput, source: str) -> AliecsExpressionError:
     index = max(0, _index(source, exc.line, exc.column)) if exc.line > 0 else len(source)
     if isinstance(exc, lark.exceptions.UnexpectedToken) and exc.token.type == "$END":
         index = len(source.rstrip())
@@ -162,7 +159,7 @@ def _syntax_error(
     else:
         construct = "end of expression"
         reason = "the expression ends too early"
-    return AliecsExpressionError(reason, column=offset + index + 1, construct=construct, text=text)
+    return AliecsExpressionError(reason, column=index + 1, construct=construct, text=source)
 
 
 def _index(source: str, line: int, column: int) -> int:
@@ -205,9 +202,8 @@ def _bool(text: str) -> _Out:
 class _Writer:
     """Writes the Jinja text of a parse tree (one method per rule of the grammar)."""
 
-    def __init__(self, offset: int, text: str) -> None:
-        self.offset = offset
-        self.value = text
+    def __init__(self, source: str) -> None:
+        self.source = source
 
     def write(self, node: Tree[Token] | Token) -> _Out:
         if isinstance(node, Token):  # a bare parenthesised atom is never a token; be safe
@@ -216,8 +212,8 @@ class _Writer:
         return method(node)
 
     def fail(self, token: Token, reason: str, construct: str) -> AliecsExpressionError:
-        column = self.offset + (token.column or 1)
-        return AliecsExpressionError(reason, column=column, construct=construct, text=self.value)
+        column = token.column or 1
+        return AliecsExpressionError(reason, column=column, construct=construct, text=self.source)
 
     def rule_name(self, node: Tree[Token]) -> _Out:
         name = str(node.children[0])
