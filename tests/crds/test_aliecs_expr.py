@@ -3,11 +3,14 @@ every construct the ControlWorkflows repository uses translates and compiles."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crds.aliecs.expr import AliecsExpressionError, expression_to_o2, to_o2
 from crds.errors import O2Error, TemplateError
@@ -204,3 +207,23 @@ def test_translation_reads_well() -> None:
         == "('--no-gbt' if (rocConfigNoGBT == 'true') else '')"
     )
     assert expression_to_o2("Up(2).Path") == "Up(2).Path"
+
+
+TOKENS = [
+    "a", "n", "yes", " ", "?", ":", "&&", "||", "!", "not ", " in ", " contains ", "==", "!=",
+    "<", "+", "-", "*", "/", "%", "**", "??", "(", ")", "[", "]", "{", "}", ",", ".", "'x'",
+    '"y\\n"', "1", "2.5", "true", "nil", "len(", "strings.ToUpper(", "{{", "}}", "{%", "#",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=24))
+def test_any_value_translates_or_fails_with_a_column(parts: list[str]) -> None:
+    value = "v{{ " + "".join(parts) + " }}w"
+    try:
+        translated = to_o2(value)
+    except AliecsExpressionError as exc:
+        assert 1 <= exc.column <= len(value)
+        return
+    with contextlib.suppress(TemplateError):  # a type error at render time, as any template's
+        render_template(translated, VARS, where="test")
