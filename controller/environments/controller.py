@@ -123,6 +123,7 @@ class EnvironmentReconciler(Reconciler):
         self._expansions: OrderedDict[str, tuple[object, object, Expansion]] = OrderedDict()
         self._hook_steps: dict[str, HookStep] = {}
         """Environment name -> its step held until the hooks it awaits have ended."""
+        self._nodes_seen: tuple[Sequence[Node], Inventory] = ((), Inventory())
         self._runtime_users: dict[tuple[str, str, int | None], bool] = {}
         """(kind, name, resourceVersion) of Workflows and TaskClasses -> they call `runtime.`"""
         self._claims: set[str] = set()
@@ -231,7 +232,7 @@ class EnvironmentReconciler(Reconciler):
         and the other environments moving meanwhile. The inputs are informer objects, which
         nothing mutates, and expand() keeps its state to itself. The Nodes count through the
         inventory AliECS templates read (hostname, detector, cards), not their status."""
-        inventory = Inventory.from_nodes(self.ctx.cache(Node).list())
+        inventory = self._inventory()
         runtime = await self._runtime_values(env, workflow, classes)
         key = (
             _configs_key(configs),
@@ -267,6 +268,17 @@ class EnvironmentReconciler(Reconciler):
         while len(self._expansions) > EXPANSION_CACHE:
             self._expansions.popitem(last=False)
         return expansion
+
+    def _inventory(self) -> Inventory:
+        """The Nodes' inventory, rebuilt only when the cache holds other Node objects (they are
+        replaced, never changed, so the same objects mean the same inventory)."""
+        nodes = self.ctx.cache(Node).list()
+        seen, inventory = self._nodes_seen
+        same = len(nodes) == len(seen) and all(a is b for a, b in zip(nodes, seen, strict=True))
+        if not same:
+            inventory = Inventory.from_nodes(nodes)
+            self._nodes_seen = (nodes, inventory)
+        return inventory
 
     async def _runtime_values(
         self, env: Environment, workflow: Workflow, classes: Mapping[str, TaskClass]
