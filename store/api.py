@@ -178,6 +178,10 @@ class RuntimeKV(Protocol):
 
     async def get_raw(self, key: str) -> RawValue | None: ...
 
+    async def list_raw(self, prefix: str) -> dict[str, bytes]:
+        """Every key under `prefix` (a whole key prefix) with its value."""
+        ...
+
     async def put_raw(self, key: str, value: bytes, *, lease: int | None = None) -> int: ...
 
     async def create_raw(self, key: str, value: bytes, *, lease: int | None = None) -> int | None:

@@ -108,6 +108,10 @@ class FencedKV:
         kv, _ = await self.backend.get(key)
         return raw_value(kv) if kv is not None else None
 
+    async def list_raw(self, prefix: str) -> dict[str, bytes]:
+        kvs, _ = await self.backend.range(prefix)
+        return {kv.key: kv.value for kv in kvs}
+
     async def put_raw(self, key: str, value: bytes, *, lease: int | None = None) -> int:
         self._cache.drop(key)
         return (await self._txn([], [Put(key, value, lease or 0)])).revision

@@ -60,6 +60,7 @@ from controller.integration import PluginCaller, PluginSettings
 from controller.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
 from controller.runtime.reconciler import Context, Job, Reconciler, Result, Watch, label_value
 from controller.runtime.status import write_status
+from crds.aliecs.context import AliecsContext, Inventory
 from crds.conditions import STALLED, get_condition
 from crds.errors import (
     AlreadyExistsError,
@@ -70,6 +71,7 @@ from crds.errors import (
 )
 from crds.kinds.componentconfig import ComponentConfig
 from crds.kinds.environment import Environment, EnvironmentStatus
+from crds.kinds.node import Node
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
@@ -92,6 +94,9 @@ PACE_FROM = 0.02
 """Compute time (seconds) below which there is no gap (an environment of ~2,000 tasks or more
 is paced; small ones are reconciled at once)."""
 RUN_NUMBER_KEY = "runtime/run-number"
+RUNTIME_VALUES_KEY = "runtime/aliecs"
+"""`<prefix>/runtime/aliecs/<environment>/<component>/<key>`: the values AliECS templates read
+with `runtime.Get(component, key)` (crds.aliecs.context)."""
 RUN_CLAIMS_KEY = "runtime/run-number-claims"
 """`<prefix>/runtime/run-number-claims/<environment>`: the run number allocated for the
 environment's START in progress, with its claim (written in the counter's txn)."""
@@ -102,6 +107,7 @@ class EnvironmentReconciler(Reconciler):
     kind = Environment
     workers = 4
     resync_period = 300.0
+    cached_kinds = (Node,)  # the inventory of AliECS templates (crds.aliecs.context)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -122,6 +128,9 @@ class EnvironmentReconciler(Reconciler):
         self._expansions: OrderedDict[str, tuple[object, object, Expansion]] = OrderedDict()
         self._hook_steps: dict[str, HookStep] = {}
         """Environment name -> its step held until the hooks it awaits have ended."""
+        self._nodes_seen: tuple[Sequence[Node], Inventory] = ((), Inventory())
+        self._runtime_users: dict[tuple[str, str, int | None], bool] = {}
+        """(kind, name, resourceVersion) of Workflows and TaskClasses -> they call `runtime.`"""
         self._claims: set[str] = set()
         """Environments that may have a run-number record (removed when they are deleted)."""
         self._includes: dict[str, frozenset[str]] = {}
@@ -241,7 +250,11 @@ class EnvironmentReconciler(Reconciler):
         may take seconds for a large environment, and the event loop keeps the leader's lease
         and the other environments moving meanwhile. The inputs are informer objects, which
         nothing mutates, and expand() keeps its state to itself. Workflows it includes are part
-        of the inputs: a cached expansion holds while each still has the version it used."""
+        of the inputs: a cached expansion holds while each still has the version it used. The
+        Nodes count through the inventory AliECS templates read (hostname, detector, cards),
+        not their status."""
+        inventory = self._inventory()
+        runtime = await self._runtime_values(env, workflow, classes)
         key = (
             _configs_key(configs),
             env.spec.workflow,
@@ -250,6 +263,8 @@ class EnvironmentReconciler(Reconciler):
             workflow.metadata.uid,
             workflow.metadata.resource_version,
             tuple(sorted((c.name, c.metadata.resource_version or 0) for c in classes.values())),
+            inventory,
+            tuple(sorted(runtime.items())),
         )
         run_number = env.status.run_number
         hooks_key = (
@@ -273,6 +288,7 @@ class EnvironmentReconciler(Reconciler):
                 configs=ConfigIndex(configs),
                 tasks_from=previous,
                 workflows=workflows,
+                aliecs=AliecsContext(inventory=inventory, runtime=runtime),
             )
         except (TemplateError, ValidationError) as exc:
             return exc  # plan() reports it
@@ -280,6 +296,40 @@ class EnvironmentReconciler(Reconciler):
         while len(self._expansions) > EXPANSION_CACHE:
             self._expansions.popitem(last=False)
         return expansion
+
+    def _inventory(self) -> Inventory:
+        """The Nodes' inventory, rebuilt only when the cache holds other Node objects (they are
+        replaced, never changed, so the same objects mean the same inventory)."""
+        nodes = self.ctx.cache(Node).list()
+        seen, inventory = self._nodes_seen
+        same = len(nodes) == len(seen) and all(a is b for a, b in zip(nodes, seen, strict=True))
+        if not same:
+            inventory = Inventory.from_nodes(nodes)
+            self._nodes_seen = (nodes, inventory)
+        return inventory
+
+    async def _runtime_values(
+        self, env: Environment, workflow: Workflow, classes: Mapping[str, TaskClass]
+    ) -> dict[str, str]:
+        """The AliECS runtime values of `env` by `<component>/<key>`, read (one range read)
+        only when its workflow or a TaskClass calls `runtime.`."""
+        if not self._uses_runtime(workflow, classes):
+            return {}
+        prefix = f"{self.ctx.store.prefix}/{RUNTIME_VALUES_KEY}/{env.name}/"
+        raw = await self.ctx.kv.list_raw(prefix)
+        return {k.removeprefix(prefix): v.decode(errors="replace") for k, v in raw.items()}
+
+    def _uses_runtime(self, workflow: Workflow, classes: Mapping[str, TaskClass]) -> bool:
+        uses = self._runtime_users
+        if len(uses) > EXPANSION_CACHE * 16:
+            uses.clear()
+        for obj in (workflow, *classes.values()):
+            key = (obj.kind, obj.name, obj.metadata.resource_version)
+            if key not in uses:
+                uses[key] = "runtime." in obj.model_dump_json()
+            if uses[key]:
+                return True
+        return False
 
     def _busy_detectors(self, env: Environment) -> dict[str, tuple[str, ...]]:
         """The detectors held by every other environment (status.detectors)."""

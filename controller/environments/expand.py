@@ -56,7 +56,7 @@ from controller.environments.roleparts import (
 )
 from controller.environments.startargs import START_KEYS, start_arguments
 from controller.environments.template import Scope, as_list, is_truthy
-from crds.aliecs.context import AliecsContext, config_namespace, role_functions
+from crds.aliecs.context import AliecsContext, RoleFunctions, config_namespace
 from crds.aliecs.load import referenced_name
 from crds.duration import parse_duration
 from crds.errors import TemplateError, ValidationError
@@ -379,15 +379,7 @@ class _Expander:
         ]
         scope = Scope(layers, where=where)
         parent = frame.path if unnamed else frame.specials.get("parent_role_path")
-        scope.add_functions(
-            role_functions(
-                self.aliecs,
-                parent=parent,
-                where=where,
-                variables=scope.lookup(),
-                place=lambda: scope.rendering,
-            )
-        )
+        scope.add_functions(RoleFunctions(self.aliecs, scope, parent))
         return scope
 
     def _roles(self, roles: tuple[Role, ...], frame: _Frame) -> None:

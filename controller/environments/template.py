@@ -52,6 +52,7 @@ class Scope:
         self._layers = tuple(layers)
         self.where = where
         self._functions: dict[str, object] = {}
+        self._more: Mapping[str, object] = {}
         self._cache: dict[str, str] = {}
         self._work: _Work | None = None
         self._names: frozenset[str] | None = None
@@ -68,8 +69,9 @@ class Scope:
         self._functions[name] = function
 
     def add_functions(self, functions: Mapping[str, object]) -> None:
-        """`add_function` of each (the AliECS functions of a role, crds.aliecs.context)."""
-        self._functions.update(functions)
+        """Functions below those of `add_function`, looked up by name only (the AliECS
+        functions of a role, crds.aliecs.context, built when first used)."""
+        self._more = functions
 
     def lookup(self) -> Mapping[str, object]:
         """This scope's variables as a read-only mapping, resolved on access (only usable while
@@ -119,7 +121,7 @@ class Scope:
         return evaluate(template, _Lookup(self), where=where, source=source)
 
     def has_function(self, name: str) -> bool:
-        return name in self._functions
+        return name in self._functions or name in self._more
 
     def resolve(self, name: str) -> object:
         """The rendered value of `name` below the layer it is being resolved at, or missing
@@ -136,6 +138,8 @@ class Scope:
         if found is None:
             if name in self._functions:
                 return self._functions[name]
+            if name in self._more:
+                return self._more[name]
             return ENGINE.globals.get(name, jinja2.utils.missing)
         index, source = found
         top = ceiling == len(self._layers)

@@ -3,7 +3,8 @@
 An expansion runs in a worker thread without the store: what these functions read comes from an
 `AliecsContext` the controller fills before expanding (Node resources, configs, runtime values).
 
-- `Parent()`, `Up(n)`: the role `n` levels above the one being expanded, as `.Path`, `.Name`.
+- `Parent()`, `Up(n)`: the role `n` levels above the one being expanded, as `.Path`, `.Name`;
+  `This()` the role itself.
 - `uid.New()`: an id shaped like AliECS's (11 base58 characters), derived from the environment,
   the place being rendered (role path and field) and the call's position in it, so that a
   re-render gives the same ids.
@@ -12,17 +13,20 @@ An expansion runs in a worker thread without the store: what these functions rea
   CARDS_ANNOTATION).
 - `config.Resolve/ResolvePath/Get`: the ComponentConfigs, ANY/any fallbacks (crds.configresolve).
 - `runtime.Get(component, key)`: the environment's runtime values, as read when the expansion
-  started (empty text when unset). `runtime.Set` changes what later `runtime.Get` calls of the
-  same expansion read and returns the value; a template never writes the store, since it renders
-  again at any time (a write per render would make rendering change state).
+  started (the controller reads `<prefix>/runtime/aliecs/<env>/`; empty text when unset).
+  `runtime.Set` changes what later `runtime.Get` calls of the same expansion read and returns
+  the value; a template never writes the store, since it renders again at any time (a write
+  per render would make rendering change state).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Protocol
 
 from crds.aliecs.library import Util, prefixed_override
 from crds.configresolve import ConfigIndex, render_config
@@ -36,9 +40,10 @@ __all__ = [
     "AliecsContext",
     "Host",
     "Inventory",
+    "RoleFunctions",
+    "RoleScope",
     "config_namespace",
     "new_uid",
-    "role_functions",
 ]
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -88,6 +93,7 @@ class Inventory:
         return found
 
 
+@lru_cache(maxsize=4096)
 def _cards(text: str) -> tuple[tuple[str, str], ...]:
     """AliECS's cards inventory (`{"<key>": {"serial": ..., "endpoint": ...}}`) as pairs."""
     try:
@@ -283,24 +289,67 @@ def config_namespace(
     return _ConfigNs(context, variables, call)
 
 
-def role_functions(
-    context: AliecsContext,
-    *,
-    parent: str | None,
-    where: str,
-    variables: Mapping[str, object],
-    place: Callable[[], str],
-    config: Callable[..., str] | None = None,
-) -> dict[str, object]:
-    """The functions of one role's scope: `parent` is its parent's path (None at the top),
-    `variables` the role's variables, `place` what is being rendered (for `uid.New`), `config`
-    o2's own `config()` of a task."""
-    return {
-        "Parent": lambda: _ancestor(parent, 1, where),
-        "Up": lambda levels: _ancestor(parent, levels, where),
-        "uid": _UidNs(context.environment, place),
-        "util": _RoleUtil(variables),
-        "inventory": _InventoryNs(context.inventory),
-        "config": _ConfigNs(context, variables, config),
-        "runtime": _RuntimeNs(context),
-    }
+class RoleScope(Protocol):
+    """What RoleFunctions reads of a role's scope (controller.environments.template.Scope)."""
+
+    @property
+    def where(self) -> str: ...
+
+    @property
+    def rendering(self) -> str:
+        """The place (role path and field) being rendered."""
+        ...
+
+    def lookup(self) -> Mapping[str, object]: ...
+
+
+class RoleFunctions(Mapping[str, object]):
+    """The functions of one role's scope, each built when a template first uses it: a role's
+    fields are rendered in several scopes, and most never call one of these."""
+
+    NAMES = ("Parent", "Up", "This", "uid", "util", "inventory", "config", "runtime")
+
+    __slots__ = ("_built", "_context", "_parent", "_scope")
+
+    def __init__(self, context: AliecsContext, scope: RoleScope, parent: str | None) -> None:
+        self._context = context
+        self._scope = scope
+        self._parent = parent
+        self._built: dict[str, object] | None = None
+
+    def __getitem__(self, name: str) -> object:
+        if self._built is None:
+            self._built = {}
+        built = self._built.get(name)
+        if built is None:
+            built = self._built[name] = self._build(name)
+        return built
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.NAMES
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.NAMES)
+
+    def __len__(self) -> int:
+        return len(self.NAMES)
+
+    def _build(self, name: str) -> object:
+        context, parent, scope = self._context, self._parent, self._scope
+        if name == "Parent":
+            return lambda: _ancestor(parent, 1, scope.where)
+        if name == "Up":
+            return lambda levels: _ancestor(parent, levels, scope.where)
+        if name == "This":
+            return lambda: {"Path": scope.where, "Name": scope.where.rsplit(".", 1)[-1]}
+        if name == "uid":
+            return _UidNs(context.environment, lambda: scope.rendering)
+        if name == "util":
+            return _RoleUtil(scope.lookup())
+        if name == "inventory":
+            return _InventoryNs(context.inventory)
+        if name == "config":
+            return _ConfigNs(context, scope.lookup(), None)
+        if name == "runtime":
+            return _RuntimeNs(context)
+        raise KeyError(name)

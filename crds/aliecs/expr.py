@@ -3,19 +3,23 @@
 AliECS renders a value by cutting it at `{{` and the first `}}` after it (fasttemplate) and running
 each piece as an expr-lang program. o2 keeps one evaluator: `to_o2` parses each piece with a lark
 grammar (crds.aliecs.grammar) and writes the same expression in o2's dialect, which the one
-sandbox (crds.templating) then bounds and meters like any o2 template. Literal text that Jinja
-would read as syntax (`{%`, `{#`, a last newline Jinja would drop) is
-written as a `{{ '...' }}` constant, so it renders as itself. (A `{` right before an expression
-cannot happen: `{{{` starts an expression at its first `{{`, as in AliECS.)
+sandbox (crds.templating) then bounds and meters like any o2 template. In a value holding
+expressions, literal text that Jinja would read as syntax (`{%`, `{#`, a last newline Jinja
+would drop) is written as a `{{ '...' }}` constant, so it renders as itself (a `{` right before
+an expression cannot happen: `{{{` starts an expression at its first `{{`, as in AliECS).
+Translations are cached per expression: the same few recur in every file.
 
 What keeps expr-lang's meaning where Jinja's differs:
-- `+` concatenates when either side is a string literal (or a concatenation): `~`. Otherwise it is
-  `aliecs.add(a, b)`: nil-safe string concatenation as AliECS's `+` overload, numbers add.
+- `+` concatenates when either side is a string literal (or a concatenation): `~`. Otherwise it
+  is `aliecs.add(a, b)`: nil-safe text concatenation as AliECS's `+` overload, numbers add,
+  lists concatenate.
 - Conditions (`?:`, `&&`, `||`, `!`) must be booleans as in expr-lang: an operand that is not
   syntactically boolean goes through `aliecs.test`, which accepts true/false (or their text) and
   fails on anything else, where Jinja would call every non-empty text true.
 - `a contains b` is `b in a`; `startsWith`/`endsWith` are the string methods; `matches` is
   `aliecs.matches` (a bounded regular expression); `a ?? b` is `aliecs.coalesce(a, b)`.
+- `m.key` is `m['key']` (a map's key, never one of Python's dict methods), except on the helper
+  namespaces and role nodes (`strings.ToUpper`, `Up(2).Path`).
 - `true`/`false`/`nil` are `true`/`false`/`none`; booleans render `true`/`false` (the sandbox's
   `finalize`), lists as JSON, as AliECS does.
 """
@@ -25,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import lark
 from lark import Token, Tree
@@ -36,10 +40,13 @@ from crds.errors import O2Error
 __all__ = ["AliecsExpressionError", "expression_to_o2", "to_o2"]
 
 _OPEN, _CLOSE = "{{", "}}"
-_JINJA_RESERVED = frozenset({"is", "if", "else", "none", "None", "True", "False", "loop"})
-_BOOL_CALLS = frozenset(
-    {"strings.IsTruthy", "strings.IsFalsy", "aliecs.matches", "aliecs.test", "util.IsTrue"}
+_JINJA_RESERVED = frozenset({"is", "if", "else", "none", "None", "True", "False"})
+_NAMESPACES = frozenset(
+    {"strings", "json", "util", "uid", "inventory", "config", "runtime", "dpl", "odc", "aliecs"}
 )
+"""Helper namespaces: `ns.Function` is an attribute (AliECS's plugins add theirs, e.g. `odc`)."""
+_ROLE_NODES = frozenset({"Parent", "Up", "This"})
+_BOOL_CALLS = frozenset({"strings.IsTruthy", "strings.IsFalsy", "aliecs.matches", "aliecs.test"})
 _ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _GO_ESCAPES = {
     "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
@@ -65,6 +72,8 @@ class AliecsExpressionError(O2Error, ValueError):
 
 def to_o2(text: str) -> str:
     """`text`, an AliECS value (literal text with `{{ expr }}` parts), in o2's dialect."""
+    if _OPEN not in text and "{%" not in text:
+        return text  # plain text: o2 renders nothing in it either
     parts: list[str] = []
     position = 0
     while True:
@@ -79,13 +88,23 @@ def to_o2(text: str) -> str:
             )
         parts.append(_literal(text[position:start], last=False))
         source = text[start + len(_OPEN) : end]
-        parts.append("{{ " + _translate(source, offset=start + len(_OPEN), text=text) + " }}")
+        parts.append("{{ " + _in_value(source, offset=start + len(_OPEN), text=text) + " }}")
         position = end + len(_CLOSE)
 
 
 def expression_to_o2(source: str) -> str:
     """One expr-lang expression (without `{{ }}`) as a Jinja2 expression."""
-    return _translate(source, offset=0, text=source)
+    return _translate(source)
+
+
+def _in_value(source: str, *, offset: int, text: str) -> str:
+    """`_translate`, with an error's column counted in the whole value `text`."""
+    try:
+        return _translate(source)
+    except AliecsExpressionError as exc:
+        raise AliecsExpressionError(
+            exc.reason, column=offset + exc.column, construct=exc.construct, text=text
+        ) from exc
 
 
 def _literal(text: str, *, last: bool) -> str:
@@ -107,26 +126,24 @@ def _parser() -> lark.Lark:
     return lark.Lark(GRAMMAR, parser="lalr", maybe_placeholders=True, propagate_positions=True)
 
 
-def _translate(source: str, *, offset: int, text: str) -> str:
+@lru_cache(maxsize=8192)
+def _translate(source: str) -> str:
+    """The Jinja2 text of one expression; errors count columns in `source`."""
     if not source.strip():
-        raise AliecsExpressionError(
-            "empty expression", column=offset + 1, construct="{{}}", text=text
-        )
+        raise AliecsExpressionError("empty expression", column=1, construct="{{}}", text=source)
     try:
         tree = _parser().parse(source)
     except lark.exceptions.UnexpectedInput as exc:
-        raise _syntax_error(exc, source, offset=offset, text=text) from exc
+        raise _syntax_error(exc, source) from exc
     try:
-        return _Writer(offset, text).write(tree).text
+        return _Writer(source).write(tree).text
     except RecursionError as exc:
         raise AliecsExpressionError(
-            "nested too deeply", column=offset + 1, construct=_short(source, 40), text=text
+            "nested too deeply", column=1, construct=_short(source, 40), text=source
         ) from exc
 
 
-def _syntax_error(
-    exc: lark.exceptions.UnexpectedInput, source: str, *, offset: int, text: str
-) -> AliecsExpressionError:
+def _syntax_error(exc: lark.exceptions.UnexpectedInput, source: str) -> AliecsExpressionError:
     index = max(0, _index(source, exc.line, exc.column)) if exc.line > 0 else len(source)
     if isinstance(exc, lark.exceptions.UnexpectedToken) and exc.token.type == "$END":
         index = len(source.rstrip())
@@ -142,7 +159,7 @@ def _syntax_error(
     else:
         construct = "end of expression"
         reason = "the expression ends too early"
-    return AliecsExpressionError(reason, column=offset + index + 1, construct=construct, text=text)
+    return AliecsExpressionError(reason, column=index + 1, construct=construct, text=source)
 
 
 def _index(source: str, line: int, column: int) -> int:
@@ -161,6 +178,9 @@ class _Out:
     """True when it needs no parentheses as an operand."""
     concat: bool = False
     """A `~` chain (another `~` operand joins it without parentheses)."""
+    dotted: bool = False
+    """A helper namespace or role node: its members are read as attributes (`strings.ToUpper`,
+    `Up(2).Path`); any other value's as keys (`m['items']`, never the dict method)."""
 
     def operand(self) -> str:
         return self.text if self.atom else f"({self.text})"
@@ -182,9 +202,8 @@ def _bool(text: str) -> _Out:
 class _Writer:
     """Writes the Jinja text of a parse tree (one method per rule of the grammar)."""
 
-    def __init__(self, offset: int, text: str) -> None:
-        self.offset = offset
-        self.value = text
+    def __init__(self, source: str) -> None:
+        self.source = source
 
     def write(self, node: Tree[Token] | Token) -> _Out:
         if isinstance(node, Token):  # a bare parenthesised atom is never a token; be safe
@@ -193,8 +212,8 @@ class _Writer:
         return method(node)
 
     def fail(self, token: Token, reason: str, construct: str) -> AliecsExpressionError:
-        column = self.offset + (token.column or 1)
-        return AliecsExpressionError(reason, column=column, construct=construct, text=self.value)
+        column = token.column or 1
+        return AliecsExpressionError(reason, column=column, construct=construct, text=self.source)
 
     def rule_name(self, node: Tree[Token]) -> _Out:
         name = str(node.children[0])
@@ -204,7 +223,7 @@ class _Writer:
                 f"the name {name!r} is not supported in o2",
                 name,
             )
-        return _Out(name)
+        return _Out(name, dotted=name in _NAMESPACES)
 
     def rule_string(self, node: Tree[Token]) -> _Out:
         return _Out(_quote(_unquote(str(node.children[0]))), kind="str")
@@ -245,14 +264,19 @@ class _Writer:
     def rule_getattr(self, node: Tree[Token]) -> _Out:
         target, member = node.children
         assert isinstance(member, Tree)
-        return _Out(f"{self.write(target).operand()}.{member.children[0]}")
+        owner = self.write(target)
+        name = str(member.children[0])
+        if owner.dotted:
+            return _Out(f"{owner.operand()}.{name}", dotted=owner.text in _NAMESPACES)
+        return _Out(f"{owner.operand()}[{_quote(name)}]")
 
     def rule_call(self, node: Tree[Token]) -> _Out:
         function, args = node.children
         callee = self.write(function)
         values = [] if args is None else [self.write(a).text for a in args.children]  # type: ignore[union-attr]
         kind = "bool" if callee.text in _BOOL_CALLS else ""
-        return _Out(f"{callee.operand()}({', '.join(values)})", kind=kind)
+        node_call = callee.text in _ROLE_NODES
+        return _Out(f"{callee.operand()}({', '.join(values)})", kind=kind, dotted=node_call)
 
     def rule_getitem(self, node: Tree[Token]) -> _Out:
         target, index = node.children

@@ -10,6 +10,7 @@ crds.aliecs.context and reach a template through the role's scope.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
@@ -28,9 +29,7 @@ __all__ = ["Aliecs", "Dpl", "Util", "check_pattern", "prefixed_override"]
 
 MAX_PATTERN = 256
 """Longest `matches` pattern."""
-_NESTED = re.compile(r"\((?:[^()\\]|\\.)*[*+?{|](?:[^()\\]|\\.)*\)\s*[*+?{]")
-_BACKREF = re.compile(r"\\[1-9]|\(\?P=")
-_QUANTIFIERS = re.compile(r"(?<!\\)[*+{]|(?<![\\(])\?")
+_QUANTIFIER = re.compile(r"(?:[*+?]|\{\d*(?:,\d*)?\})[?+]?")
 
 
 class Aliecs(Namespace):
@@ -38,7 +37,8 @@ class Aliecs(Namespace):
 
     @staticmethod
     def add(left: object, right: object) -> object:
-        """expr-lang `+` with AliECS's overload: nil counts as an empty string."""
+        """expr-lang `+` with AliECS's overload: nil counts as an empty string; texts join,
+        numbers add, lists concatenate; anything else is an error, as in expr-lang."""
         left = "" if left is None else left
         right = "" if right is None else right
         if isinstance(left, str) or isinstance(right, str):
@@ -48,6 +48,9 @@ class Aliecs(Namespace):
             return left + right
         if _number(left) and _number(right):
             return left + right  # type: ignore[operator]
+        if isinstance(left, list | tuple) and isinstance(right, list | tuple):
+            check_size(len(left) + len(right))
+            return [*left, *right]
         raise TypeError(f"cannot add {_type(left)} and {_type(right)}")
 
     @staticmethod
@@ -72,27 +75,99 @@ class Aliecs(Namespace):
         """`a matches b`: a regular expression search, bounded (see `check_pattern`)."""
         subject, regex = as_text(text), as_text(pattern)
         quantifiers = check_pattern(regex)
-        charge(len(subject) ** (1 + min(quantifiers, 3)) + len(regex))
+        exponent = 1 + quantifiers
+        if exponent * math.log2(len(subject) + 2) < 62:
+            charge((len(subject) + 1) ** exponent + len(regex))
+        else:
+            charge(1 << 62)
         return re.search(regex, subject) is not None
 
 
 def check_pattern(pattern: str) -> int:
-    """The number of quantifiers of `pattern`; TemplateBudgetError for a pattern whose search
-    could take more than polynomial time (a repeated group holding a repetition or an
-    alternative, a back reference) or longer than MAX_PATTERN. The caller charges the meter
-    len(text) ** (1 + quantifiers), the order of the search's worst case."""
+    """The number of quantifiers of `pattern`, whose search then takes at most
+    len(text) ** (1 + quantifiers) steps (the caller charges that to the meter).
+
+    TemplateBudgetError for what could take longer (exponential time): a quantified group that
+    holds a quantifier or an alternative (`(a+)+`, `(a|ab)*`), back references and conditionals;
+    and past MAX_PATTERN characters. ValueError when it is no regular expression.
+    """
     if len(pattern) > MAX_PATTERN:
         raise TemplateBudgetError(f"pattern is {len(pattern)} long (limit {MAX_PATTERN})")
-    if _NESTED.search(pattern) or _BACKREF.search(pattern):
-        raise TemplateBudgetError(
-            f"pattern {pattern!r} repeats a group holding a repetition or '|', or refers back: "
-            "its search time would have no bound"
-        )
     try:
         re.compile(pattern)
     except re.error as exc:
         raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
-    return len(_QUANTIFIERS.findall(pattern))
+    return _Scan(pattern).quantifiers()
+
+
+class _Scan:
+    """One pass over a (valid) pattern: groups, quantifiers, what nests in what."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.at = 0
+        self.count = 0
+        self.groups = [False]
+        """Per open group: whether it holds a quantifier or an alternative."""
+
+    def quantifiers(self) -> int:
+        pattern = self.pattern
+        while self.at < len(pattern):
+            char = pattern[self.at]
+            if char == "\\":
+                if pattern[self.at + 1 : self.at + 2] in set("123456789"):
+                    self.refuse("refers back to a group")
+                self.at += 2
+            elif char == "[":
+                self.at = _class_end(pattern, self.at)
+            elif char == "(":
+                self.open()
+            elif char == ")":
+                self.at += 1
+                inner = self.groups.pop()
+                if self.quantifier():
+                    if inner:
+                        self.refuse("repeats a group holding a repetition or '|'")
+                else:
+                    self.groups[-1] = self.groups[-1] or inner
+            elif not self.quantifier():
+                self.groups[-1] = self.groups[-1] or char == "|"
+                self.at += 1
+        return self.count
+
+    def open(self) -> None:
+        rest = self.pattern[self.at + 1 :]
+        if rest.startswith(("?P=", "?(")):
+            self.refuse("refers back to a group")
+        self.groups.append(False)
+        self.at += 2 if rest.startswith("?") else 1
+
+    def quantifier(self) -> bool:
+        """Past the quantifier at `at` (counted), or False when there is none."""
+        match = _QUANTIFIER.match(self.pattern, self.at)
+        if match is None:
+            return False
+        self.at = match.end()
+        self.count += 1
+        self.groups[-1] = True
+        return True
+
+    def refuse(self, why: str) -> None:
+        raise TemplateBudgetError(
+            f"pattern {self.pattern!r} {why}: its search time would have no bound"
+        )
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """The index after the character class opening at `start`."""
+    at = start + 1
+    if pattern[at : at + 1] == "^":
+        at += 1
+    if pattern[at : at + 1] == "]":
+        at += 1
+    while at < len(pattern) and pattern[at] != "]":
+        at += 2 if pattern[at] == "\\" else 1
+    return at + 1
 
 
 def prefixed_override(variables: Mapping[str, object], name: str, prefix: str) -> str:

@@ -5,6 +5,7 @@ configuration repository, runtime values and stable uid.New ids."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import pytest
 
@@ -40,7 +41,7 @@ PROPERTIES = {
 }
 
 
-def resource(kind: str, name: str, spec: object, **extra: object) -> dict[str, object]:
+def resource(kind: str, name: str, spec: object) -> dict[str, object]:
     return {"apiVersion": "o2/v1alpha1", "kind": kind, "metadata": {"name": name}, "spec": spec}
 
 
@@ -100,15 +101,16 @@ ENV = Environment.model_validate(
 )
 
 
-def node(name: str, detector: str, cards: dict[str, object] | None = None) -> Node:
-    body = {
-        "apiVersion": "o2/v1alpha1",
-        "kind": "Node",
-        "metadata": {"name": name, "annotations": {CARDS_ANNOTATION: json.dumps(cards or {})}},
-        "status": {"hostname": f"{name}.cern.ch", "attributes": {"machine_id": name}},
-    }
-    body["status"]["attributes"]["detector"] = detector  # type: ignore[index]
-    return Node.model_validate(body)
+def node(name: str, detector: str, cards: Mapping[str, object] | None = None) -> Node:
+    attributes = {"machine_id": name, "detector": detector}
+    return Node.model_validate(
+        {
+            "apiVersion": "o2/v1alpha1",
+            "kind": "Node",
+            "metadata": {"name": name, "annotations": {CARDS_ANNOTATION: json.dumps(cards or {})}},
+            "status": {"hostname": f"{name}.cern.ch", "attributes": attributes},
+        }
+    )
 
 
 def config(name: str, role: str, entry: str) -> ComponentConfig:

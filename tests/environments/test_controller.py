@@ -17,14 +17,17 @@ import pytest
 from controller.environments.controller import (
     IDLE_POOL_JOB,
     RUN_NUMBER_KEY,
+    RUNTIME_VALUES_KEY,
     EnvironmentReconciler,
 )
 from controller.runtime.clock import Clock, FakeClock, SystemClock
 from controller.runtime.reconciler import Context
 from controller.runtime.runner import Controller
 from controller.settings import EnvironmentSettings, Settings
+from crds.aliecs.expr import to_o2
 from crds.errors import ConflictError
 from crds.kinds.environment import Environment
+from crds.kinds.node import Node, NodeStatus
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Role, Workflow
@@ -445,3 +448,34 @@ async def test_failed_start_goes_to_error_and_delete_runs_the_destroy_hooks(
     await eventually(lambda: harness.factory.informer(Environment).get("physics-1") is None)
     assert log.read_text().split() == ["sor", "go-error", "destroy"]
     assert harness.tasks("physics-1") == {}
+
+
+async def test_aliecs_runtime_values_and_inventory_reach_the_expansion(
+    harness: Harness,
+) -> None:
+    prefix = f"{harness.store.prefix}/{RUNTIME_VALUES_KEY}"
+    await harness.store.put_raw(f"{prefix}/rt-env/trg/ctp/load", b"pp-2026")
+    await harness.store.put_raw(f"{prefix}/rt-env-2/trg/ctp/load", b"other environment")
+    node = await harness.store.create(Node.model_validate(document("Node", "flp001", {})))
+    status = {"hostname": "flp001", "attributes": {"detector": "TPC"}}
+    await harness.store.update_status(node.model_copy(update={"status": NodeStatus(**status)}))
+    properties = {
+        "load": to_o2("{{ runtime.Get('trg/ctp', 'load') }}"),
+        "detector": to_o2("{{ inventory.DetectorForHost('flp001') }}"),
+    }
+    spec = {"command": {"value": "run"}, "properties": properties}
+    await harness.store.create(TaskClass.model_validate(document("TaskClass", "rt", spec)))
+    roles = [{"name": "r", "task": {"class": "rt"}}]
+    await harness.store.create(
+        Workflow.model_validate(document("Workflow", "wf", {"roles": roles}))
+    )
+    env = document("Environment", "rt-env", {"workflow": "wf", "state": "DEPLOYED"})
+    await harness.store.create(Environment.model_validate(env))
+    harness.start_controller()
+    await harness.wait_state("rt-env", "DEPLOYED")
+    properties = harness.tasks("rt-env")["rt-env-r"].spec.properties
+    assert properties == {"load": "pp-2026", "detector": "TPC"}
+
+
+def document(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "o2/v1alpha1", "kind": kind, "metadata": {"name": name}, "spec": spec}

@@ -317,6 +317,20 @@ async def test_raw_create_and_cas(store: ResourceStore) -> None:
     assert await store.get_raw(key) is None
 
 
+async def test_list_raw_reads_every_key_under_a_prefix_and_no_other(
+    store: ResourceStore,
+) -> None:
+    await store.put_raw(store.runtime_key("aliecs/env-a/trg/ctp/load"), b"pp")
+    await store.put_raw(store.runtime_key("aliecs/env-a/trg/ltu/cfg"), b"x")
+    await store.put_raw(store.runtime_key("aliecs/env-ab/trg/ctp/load"), b"other")
+    listed = await store.list_raw(store.runtime_key("aliecs/env-a/"))
+    assert listed == {
+        store.runtime_key("aliecs/env-a/trg/ctp/load"): b"pp",
+        store.runtime_key("aliecs/env-a/trg/ltu/cfg"): b"x",
+    }
+    assert await store.list_raw(store.runtime_key("aliecs/none/")) == {}
+
+
 async def test_revoked_lease_removes_its_keys_and_refresh_reports_it_gone(
     store: ResourceStore,
 ) -> None:
