@@ -14,7 +14,7 @@ import os
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -134,11 +134,11 @@ def _status_kib(field: str) -> int:
     raise LookupError(field)
 
 
-def report_runs(write: Callable[[str], None]) -> None:
+def report_runs(write: Callable[[str], None], runs: Mapping[str, int]) -> None:
     """One line per fuzz test with its example count, and the total."""
-    if not RUNS:
+    if not runs:
         return
     write(f"fuzz examples run (profile {PROFILE}):")
-    for name, count in sorted(RUNS.items()):
+    for name, count in sorted(runs.items()):
         write(f"  {count:7d}  {name}")
-    write(f"  {sum(RUNS.values()):7d}  total")
+    write(f"  {sum(runs.values()):7d}  total")

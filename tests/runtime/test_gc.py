@@ -101,8 +101,12 @@ async def test_foreground_deletion_waits_for_blocking_dependents(
     await etcd_store.create(gadget("free", owners=[owner]))
     await delete_foreground(etcd_store, Gadget, "fg")
     await wait_gone(etcd_store, "free")
-    held = await etcd_store.get(Gadget, "blocker")
-    assert held.metadata.deletion_timestamp is not None  # the GC asked for its deletion
+    held = await eventually(  # the GC asks for its deletion (after or before `free` went)
+        lambda: etcd_store.get(Gadget, "blocker"),
+        until=lambda g: g.metadata.deletion_timestamp is not None,
+        within=10,
+        message="the blocking dependent marked for deletion",
+    )
     waiting = await etcd_store.get(Gadget, "fg")
     assert waiting.metadata.deletion_timestamp is not None
     assert FOREGROUND_DELETION in waiting.metadata.finalizers
