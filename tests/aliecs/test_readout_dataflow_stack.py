@@ -23,6 +23,7 @@ from crds.aliecs.load import SourceFile, translate
 from crds.kinds.componentconfig import ComponentConfig
 from crds.kinds.environment import Environment
 from crds.kinds.event import Event
+from crds.kinds.node import Node
 from crds.kinds.task import Task
 from crds.kinds.workflow import Workflow
 from crds.labels import HOOK_LABEL
@@ -62,11 +63,11 @@ AGENTS = """
 SITE_DEFAULTS = {
     "consul_endpoint": "127.0.0.1:8500",
     "infologger_mode": "stdout",
-    "o2_install_path": str(INSTALL),
     "modulepath": "",
 }
 ENV_VARS = {
     "hosts": json.dumps(sorted(HOSTS)),
+    "o2_install_path": str(INSTALL),  # readout-dataflow's own default is /opt/o2
     "user": getpass.getuser(),
     "log_task_stdout": "all",
     "log_task_stderr": "all",
@@ -152,6 +153,12 @@ async def test_readout_dataflow_as_it_is_runs_a_full_cycle_on_two_flps(
     assert [e.path for e in refused] == ["spec.vars.dd_enabled"], refused
     assert check_values(workflow, ENV_VARS) == []
 
+    def inventory(listed: object) -> set[str | None]:
+        return {n.status.attributes.get("machine_id") for n in listed.items}  # type: ignore[attr-defined]
+
+    await eventually(
+        lambda: store.list(Node), until=lambda got: inventory(got) == set(HOSTS), within=60
+    )
     hooks = HookTasks()
     watcher = asyncio.get_running_loop().create_task(hooks.watch(store))
     try:
@@ -190,12 +197,19 @@ async def test_readout_dataflow_as_it_is_runs_a_full_cycle_on_two_flps(
         def flowing() -> bool:
             for host in HOSTS:
                 sent, _ = last_report(logs[f"rd-host-{host}-readout"])
-                _, got = last_report(logs[f"rd-host-{host}-data-distribution-stfb"])
-                if not (sent.get("readout", 0) > 0 and got.get("readout", 0) > 0):
+                passed, got = last_report(logs[f"rd-host-{host}-data-distribution-stfb"])
+                _, sent_on = last_report(logs[f"rd-host-{host}-data-distribution-stfs"])
+                hops = (
+                    sent.get("readout", 0),
+                    got.get("readout", 0),
+                    passed.get("buildertosender", 0),
+                    sent_on.get("buildertosender", 0),
+                )
+                if not all(hops):
                     return False
             return True
 
-        await eventually(flowing, within=30, message="readout -> StfBuilder messages on each FLP")
+        await eventually(flowing, within=30, message="messages at each hop on each FLP")
 
         events = (await store.list(Event)).items
         noop = [
