@@ -63,7 +63,7 @@ from crds.errors import TemplateError, ValidationError
 from crds.kinds.channels import BindChannel, ConnectChannel
 from crds.kinds.common import Command, Constraint
 from crds.kinds.environment import Environment
-from crds.kinds.task import TaskSpec
+from crds.kinds.task import TASK_HOSTNAME, TaskSpec
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import CallRole, Moment, Role, Workflow, parse_moment
 from crds.names import join_label
@@ -543,7 +543,12 @@ class _Expander:
         if name in self.tasks:
             other = self.tasks[name].path
             raise _error(frame.path, f"task name {name!r} is also the name of role {other!r}")
-        specials = {**frame.specials, "task_name": name, "task_class_name": class_name}
+        specials = {
+            **frame.specials,
+            "task_name": name,
+            "task_class_name": class_name,
+            "task_hostname": TASK_HOSTNAME,  # filled in after placement (crds.kinds.task)
+        }
         frame = replace(frame, specials=specials)
         bottom = (
             ("TaskClass defaults", taskclass.spec.defaults),

@@ -207,7 +207,9 @@ class ControlLedger:
                 continue
             for item in items:
                 if item.event == "CONFIGURE":
-                    self._digests[item.transition_id] = st.properties_digest(item.arguments)
+                    # of the spec, as the environment controller computes it (the arguments
+                    # hold placement-time values such as task_hostname filled in)
+                    self._digests[item.transition_id] = st.properties_digest(task.spec.properties)
             executor = task.status.executor_id or self._shared.executor.executor_id
             batches.setdefault((task.status.agent_id or "", executor), []).append(
                 (task.name, items)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crds.kinds.common import uses_occ
-from crds.kinds.task import Task
+from crds.kinds.task import Task, placed_command
 from mesosapi.models import (
     CommandInfo,
     Environment,
@@ -102,9 +102,8 @@ def launch_payload(task: Task, *, ports: list[int], hostname: str = "") -> Launc
     for name, value in aliecs_env(hostname=hostname).items():
         if name not in task.spec.command.env:
             env[name] = value
-    return LaunchPayload(
-        command=task.spec.command, control=task.spec.control, occ_port=occ_port, env=env
-    )
+    command = placed_command(task.spec.command, hostname)
+    return LaunchPayload(command=command, control=task.spec.control, occ_port=occ_port, env=env)
 
 
 def task_info(

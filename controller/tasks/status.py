@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from crds.kinds.task import TERMINAL_PHASES, Task, TaskPhase, TaskStatus
+from crds.kinds.task import TERMINAL_PHASES, Task, TaskPhase, TaskStatus, placed
 from crds.meta import Condition
 from mesosapi.models import TaskStatus as MesosStatus
 from mesosapi.o2messages import (
@@ -282,7 +282,8 @@ def _after(state: str, event: str) -> str:
 
 def _arguments(task: Task, event: str) -> dict[str, str]:
     if event == "CONFIGURE":
-        return dict(task.spec.properties)
+        hostname = task.status.hostname or ""
+        return {k: placed(v, hostname) for k, v in task.spec.properties.items()}
     if event == "START":
         args = dict(task.spec.start_arguments)
         if task.spec.run_number is not None:  # both names, as AliECS's START pushes it

@@ -23,6 +23,32 @@ from crds.labels import PILOT_LABEL
 from crds.meta import DnsName, O2Model, Status
 from crds.resource import KindInfo, PrinterColumn, Resource, register
 
+TASK_HOSTNAME = "@{task_hostname}"
+"""What `{{ task_hostname }}` renders to before placement (AliECS renders it after placement):
+the task framework puts the agent's hostname in its place in the command, its environment and
+the properties sent at CONFIGURE. A template that transforms the value (`upper`, `split`) sees
+this placeholder, not the hostname."""
+
+
+def placed(text: str, hostname: str) -> str:
+    """`text` with the task's agent hostname in place of the TASK_HOSTNAME placeholder."""
+    return text.replace(TASK_HOSTNAME, hostname) if TASK_HOSTNAME in text else text
+
+
+def placed_command(command: Command, hostname: str) -> Command:
+    """`command` with placement-time variables filled in (value, arguments, environment)."""
+    texts = (command.value, *command.arguments, *command.env.values())
+    if not any(TASK_HOSTNAME in t for t in texts):
+        return command
+    return command.model_copy(
+        update={
+            "value": placed(command.value, hostname),
+            "arguments": tuple(placed(a, hostname) for a in command.arguments),
+            "env": {k: placed(v, hostname) for k, v in command.env.items()},
+        }
+    )
+
+
 TaskPhase = Literal["Pending", "Staging", "Running", "Finished", "Failed", "Killed", "Lost"]
 TERMINAL_PHASES: frozenset[str] = frozenset({"Finished", "Failed", "Killed", "Lost"})
 
