@@ -31,6 +31,7 @@ from crds.publicvars import check_values
 from store.api import Store
 from store.apply import apply
 from tests.channels.test_e2e import last_report
+from tests.environments.test_basic_e2e import HookTasks
 from tests.environments.test_e2e import (
     localmesos_factory,
     manager,
@@ -128,20 +129,6 @@ async def edit_state(store: Store, state: str) -> None:
     await store.update(
         env.model_copy(update={"spec": env.spec.model_copy(update={"state": state})})
     )
-
-
-class HookTasks:
-    """Every hook Task seen with its command ended: (agent, exit code)."""
-
-    def __init__(self) -> None:
-        self.ended: dict[str, tuple[str | None, int | None]] = {}
-
-    async def watch(self, store: Store) -> None:
-        start = (await store.list(Task)).revision + 1
-        async for event in store.watch(Task, start_revision=start):
-            task = event.obj
-            if task is not None and HOOK_LABEL in task.metadata.labels and task.status.terminated:
-                self.ended[task.name] = (task.status.hostname, task.status.exit_code)
 
 
 async def test_readout_dataflow_as_it_is_runs_a_full_cycle_on_two_flps(
