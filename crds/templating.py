@@ -44,7 +44,7 @@ from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
-from crds.aliecs.library import Aliecs, Dpl, Util
+from crds.aliecs.library import UNSHIPPED_PLUGINS, Aliecs, Dpl, Unshipped, Util
 from crds.errors import TemplateError
 from crds.templatehelpers import (
     MAX_OUTPUT,
@@ -282,6 +282,7 @@ def _globals() -> dict[str, object]:
         "strings": Strings(),
         "util": Util(),
         "dpl": Dpl(),
+        **{name: Unshipped(name) for name in UNSHIPPED_PLUGINS},
         "aliecs": Aliecs(),
     }
 

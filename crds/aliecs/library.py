@@ -231,6 +231,33 @@ class Dpl(Namespace):
         return refused
 
 
+class Unshipped(Namespace):
+    """An AliECS integration plugin o2 does not ship (`odc`, `trg`, `bookkeeping`, ...), as a
+    template object: any function of it is refused with the reason, instead of an undefined
+    name."""
+
+    def __init__(self, plugin: str) -> None:
+        self._plugin = plugin
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        plugin = self._plugin
+
+        def refused(*args: object) -> str:
+            raise TemplateFunctionError(
+                f"{plugin}.{name}({', '.join(_short(a) for a in args)}) belongs to AliECS's "
+                f"{plugin} integration plugin, which o2 does not ship: disable the roles that "
+                f'need it (e.g. {plugin}_enabled: "false") or install a plugin providing it'
+            )
+
+        return refused
+
+
+UNSHIPPED_PLUGINS = ("odc", "trg", "bookkeeping", "ccdb", "ddsched", "kafka", "lhc")
+"""AliECS's integration plugins whose template functions o2 does not provide."""
+
+
 def _decimal(text: str) -> bool:
     return text.isascii() and text.lstrip("+-").isdigit()
 

@@ -67,6 +67,13 @@ def test_dpl_generation_is_refused_with_the_reason() -> None:
         run("{{ dpl.GenerateFromUri('tpc-sac') }}")
 
 
+def test_functions_of_unshipped_aliecs_plugins_are_refused_with_the_reason() -> None:
+    with pytest.raises(TemplateError, match=r"AliECS's odc integration plugin, which o2 does not"):
+        run("{{ odc.GenerateEPNTopologyFullname() }}")
+    # as translated from readout-dataflow: only evaluated when the branch is taken
+    assert run("{{ false ? odc.GenerateEPNWorkflowScript() : '' }}") == ""
+
+
 def test_prefixed_override_outside_a_role_says_where_it_works() -> None:
     with pytest.raises(TemplateError, match="needs the variables of a role"):
         run("{{ util.PrefixedOverride('a', 'b') }}")
