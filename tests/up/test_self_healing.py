@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 import procutil
 from cli.restarts import RestartPolicy, Restarts
 from tests.up.test_up import REPO, UP_WITHIN, Ports, Up, interrupt, o2_up, ports, running_env
@@ -102,3 +104,19 @@ def test_controller_killed_during_start_comes_back_and_adopts_the_same_processes
         assert json.loads((data / "up.pids").read_text())["restarts"] == {"controller": 4}
         wait_running(up, 2, within=60)
         assert interrupt(up) == 0
+
+
+@pytest.mark.slow
+def test_ten_restarts_in_a_row_each_come_back_running_from_confirmed_status(
+    ports: Ports, tmp_path: Path
+) -> None:
+    data = tmp_path / "o2"
+    for run in range(1, 11):
+        with o2_up(ports, data) as up:
+            banner = up.wait_for("o2 is up:", within=UP_WITHIN)
+            # never announced from the previous run's status: each `o2 up` brings a new
+            # cluster, so the environment is recovered and starts a new run first
+            assert f"physics-1 RUNNING run {run}" in banner, up.tail()
+            if run > 1:
+                assert "lost its tasks with the previous local cluster" in up.text()
+            assert interrupt(up) == 0
