@@ -4,10 +4,13 @@ AliECS's core (core/task/task.go, when it builds a task's command) gives every F
 its id and its OCC plugin: `--id <task id>` unless the arguments already hold `--id` (as one
 argument: `--id=x` does not count, as in AliECS), then `-S <plugin search path>`,
 `-P <plugin>` and `--color false`. The plugin and its search path are core settings
-(`fmqPlugin`, default `OCClite`; `fmqPluginSearchPath`, default `$CONTROL_OCCPLUGIN_ROOT/lib/`,
-passed as it is: a `shell` command expands the variable on the agent). o2's task id is the
-Task's name (one per role copy of an environment, as AliECS's task id is). The executor then
-picks OCClite's JSON transport from `-P OCClite` (executor.occlink).
+(`fmqPlugin`, default `OCClite`; `fmqPluginSearchPath`, default `$CONTROL_OCCPLUGIN_ROOT/lib/`).
+The search path is passed as it is. AliECS's executor joins a `shell` command's arguments
+unquoted, so bash expands the variable there; o2's executor quotes every argument
+(executor.supervisor.build_argv), so the device sees the text itself: where the path matters,
+set `--fmq-plugin-search-path` to the agents' real directory. o2's task id is the Task's name
+(one per role copy of an environment, as AliECS's task id is). The executor then picks
+OCClite's JSON transport from `-P OCClite` (executor.occlink).
 """
 
 from __future__ import annotations
