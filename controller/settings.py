@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from controller.environments.fmqargs import (
+    DEFAULT_FMQ_PLUGIN,
+    DEFAULT_FMQ_PLUGIN_SEARCH_PATH,
+    FMQ_PLUGINS,
+)
 from controller.pilots.settings import PilotSettings
 from crds.labels import PILOT_CLASS
 from mesosapi.auth import Credentials, MesosAccess, base_url
@@ -74,6 +79,10 @@ class EnvironmentSettings:
     """Seconds a reusable task released by a finished environment waits for reuse."""
     dcs_endpoint: str = ""
     """host:port of the DCS Configurator gRPC service the `dcs` plugin calls; empty: none."""
+    fmq_plugin: str = DEFAULT_FMQ_PLUGIN
+    """The OCC plugin `fairmq` tasks load (`-P`; AliECS's `fmqPlugin`): OCC or OCClite."""
+    fmq_plugin_search_path: str = DEFAULT_FMQ_PLUGIN_SEARCH_PATH
+    """Where `fairmq` tasks find it on the agents (`-S`; AliECS's `fmqPluginSearchPath`)."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +166,19 @@ def _environment_settings(read: _Reader) -> EnvironmentSettings:
         transition_timeout=read.seconds("--transition-timeout", base.transition_timeout),
         idle_ttl=read.seconds("--idle-ttl", base.idle_ttl),
         dcs_endpoint=read.text("--dcs-endpoint", base.dcs_endpoint),
+        fmq_plugin=_fmq_plugin(read.text("--fmq-plugin", base.fmq_plugin)),
+        fmq_plugin_search_path=read.text("--fmq-plugin-search-path", base.fmq_plugin_search_path),
     )
+
+
+def _fmq_plugin(value: str) -> str:
+    """Only the plugins AliECS accepts: another name would start devices nobody can drive."""
+    if value not in FMQ_PLUGINS:
+        raise ValueError(
+            f"--fmq-plugin / $O2_FMQ_PLUGIN: {value!r} is not a FairMQ OCC plugin; "
+            f"give one of {', '.join(FMQ_PLUGINS)}"
+        )
+    return value
 
 
 def _pilot_settings(read: _Reader) -> PilotSettings:
@@ -303,6 +324,20 @@ FLAGS: dict[str, tuple[Flag, ...]] = {
             "",
             "host:port of the DCS gRPC service of the `dcs` integration plugin",
             metavar="HOST:PORT",
+        ),
+        Flag(
+            "--fmq-plugin",
+            "O2_FMQ_PLUGIN",
+            EnvironmentSettings.fmq_plugin,
+            "OCC plugin of `fairmq` tasks, appended as `-P` (OCC or OCClite)",
+            metavar="PLUGIN",
+        ),
+        Flag(
+            "--fmq-plugin-search-path",
+            "O2_FMQ_PLUGIN_SEARCH_PATH",
+            EnvironmentSettings.fmq_plugin_search_path,
+            "where `fairmq` tasks find their OCC plugin on the agents, appended as `-S`",
+            metavar="DIR",
         ),
     ),
     "pilot controller": (

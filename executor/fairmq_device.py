@@ -16,10 +16,13 @@ RUN, STOP at STOP, RESET at RESET DEVICE and EXIT at END. A task that fails repo
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING
 
 from executor.occ.grpc_adapter import DeviceEventInfo, StateInfo, TransitionCall, TransitionOutcome
 from executor.occ.states import OccState
-from executor.sdk import OccMachine
+
+if TYPE_CHECKING:  # the SDK serves this face (executor.sdk imports this module)
+    from executor.sdk import OccMachine
 
 MOVES: Mapping[tuple[str, str], str] = {
     ("IDLE", "INIT DEVICE"): "INITIALIZING DEVICE",

@@ -6,6 +6,9 @@ per transition to stdout (`transition CONFIGURE -> CONFIGURED properties={...}`)
 `--control basic` it serves no OCC: it counts for `--duration` seconds (forever by default) and
 exits with `--exit-code`, as a plain command would. With `--control fairmq` it is driven in
 FairMQ states and events, as a FairMQ device behind its OCC plugin (executor.fairmq_device).
+It takes what AliECS (and o2's controller) append to a FairMQ device's command line: `--id`,
+`-S` (ignored), `-P PLUGIN` (a FairMQ device; `-P OCClite` also serves OCClite's JSON, as the
+executor then expects) and `--color` (ignored).
 
 Data-flow channels: the FairMQ `chans.*` properties pushed at CONFIGURE are opened as ZeroMQ
 sockets (executor.sample_channels): each is logged (`channel NAME TYPE METHOD ADDRESS`), sending
@@ -166,6 +169,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--id", default=None, help="fairmq: the device id (ignored)")
     parser.add_argument(
+        "-P",
+        dest="plugin",
+        default=None,
+        help="fairmq: the OCC plugin (any: FairMQ states; OCClite: over OCClite's JSON)",
+    )
+    parser.add_argument(
+        "-S", dest="plugin_path", default=None, help="fairmq: plugin path (ignored)"
+    )
+    parser.add_argument("--color", default=None, help="fairmq: log colours (ignored)")
+    parser.add_argument(
         "--control-port",
         "--port",
         dest="port",
@@ -182,7 +195,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
     rate = float(os.environ.get("RATE", "100"))
     if args.control == "basic":
         return asyncio.run(
@@ -201,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         fail_after=args.fail_after,
         tick=args.tick,
     )
-    return run(task, port=args.port, device=FairMQDevice if args.control == "fairmq" else None)
+    fairmq = args.control == "fairmq" or args.plugin is not None
+    return run(task, port=args.port, device=FairMQDevice if fairmq else None, argv=argv)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,11 @@ is 0, the task binds a free port; if
 started by hand tells its port to a tool. SIGTERM and SIGINT end the task gracefully: on_stop
 when RUNNING, then on_exit, then the server closes and the process exits 0.
 
+OCClite: a process whose own command line loads the OCClite plugin (`-P OCClite`, which AliECS
+and o2's controller append to a `fairmq` task's arguments) serves OCClite's JSON transport
+(executor.occ.occlite) as a FairMQ device (executor.fairmq_device), since that is what the
+executor, seeing the same argument, expects to drive.
+
 Authentication (executor.occ.auth): the executor passes a per-launch secret as `O2_OCC_TOKEN`;
 the task then serves only calls carrying it, and removes it from its own environment so its
 child processes do not inherit it. Without the variable (a task started by hand) the task logs
@@ -31,10 +36,12 @@ import inspect
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 from crds.fairmq import FmqChannel, parse_channels
+from executor.fairmq_device import FairMQDevice
 from executor.occ.auth import TOKEN_ENV
 from executor.occ.grpc_adapter import (
     DeviceEventInfo,
@@ -43,7 +50,9 @@ from executor.occ.grpc_adapter import (
     StateInfo,
     TransitionCall,
     TransitionOutcome,
+    Transport,
 )
+from executor.occ.occlite import uses_occlite
 from executor.occ.states import OccEvent, OccState, legal_events, next_state, parse_event
 
 log = logging.getLogger(__name__)
@@ -274,15 +283,17 @@ async def serve(
     handle_signals: bool = True,
     on_ready: Callable[[int], None] | None = None,
     device: Callable[[OccMachine], OccHandler] | None = None,
+    transport: Transport = "protobuf",
 ) -> int:
     """Serve `task` over OCC until EXIT or a termination signal; returns the exit code.
 
     `on_ready(port)` is called once the server listens (and the port file is written).
     `device` wraps the task's machine in another face (executor.fairmq_device.FairMQDevice).
+    `transport`: occ.proto's protobuf, or OCClite's JSON (`occlite_setup`).
     """
     machine = OccMachine(task)
     handler: OccHandler = device(machine) if device is not None else machine
-    server = OccServer(handler, port=resolve_port(port), token=take_token())
+    server = OccServer(handler, port=resolve_port(port), token=take_token(), transport=transport)
     bound = await server.start()
     _write_port_file(bound)
     log.info("OCC ready", extra={"port": bound, "pid": os.getpid()})
@@ -305,11 +316,25 @@ async def serve(
     return 0
 
 
+def occlite_setup(
+    argv: Sequence[str], device: Callable[[OccMachine], OccHandler] | None
+) -> tuple[Transport, Callable[[OccMachine], OccHandler] | None]:
+    """The transport and device face a process with these arguments serves: a command line
+    that loads OCClite (`-P OCClite`, as the executor tests it) is a FairMQ device's, so it
+    gets OCClite's JSON and FairMQ states (unless `device` gives another face)."""
+    if not uses_occlite(argv):
+        return "protobuf", device
+    return "json", device if device is not None else FairMQDevice
+
+
 def run(
     task: OccTask,
     *,
     port: int | None = None,
     device: Callable[[OccMachine], OccHandler] | None = None,
+    argv: Sequence[str] | None = None,
 ) -> int:
-    """Blocking entry point for a task program's main()."""
-    return asyncio.run(serve(task, port=port, device=device))
+    """Blocking entry point for a task program's main(). `argv`: the process's arguments
+    (default `sys.argv[1:]`); with `-P OCClite` the task serves OCClite (`occlite_setup`)."""
+    transport, face = occlite_setup(sys.argv[1:] if argv is None else argv, device)
+    return asyncio.run(serve(task, port=port, device=face, transport=transport))

@@ -22,7 +22,8 @@ wrote tasks or advanced a step is followed at once. The idle pool (reusable task
 finished environments) is swept by the job `idle-pool`: tasks idle longer than `idle_ttl` are
 deleted.
 Settings: `ctx.settings.environments` (`--deploy-timeout`, `--transition-timeout`,
-`--idle-ttl`, `--dcs-endpoint` of the DCS plugin); time from `ctx.clock`.
+`--idle-ttl`, `--dcs-endpoint` of the DCS plugin, `--fmq-plugin` and `--fmq-plugin-search-path`
+that `fairmq` tasks get on their command line); time from `ctx.clock`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from typing import Any
 from controller.configs.resolve import ConfigIndex
 from controller.environments.autostop import AUTO_STOP_REASON, auto_stop_message
 from controller.environments.expand import Expansion, expand
+from controller.environments.fmqargs import FairMQPlugin
 from controller.environments.hooks import HookResult, HookRunner, HookStep, transition_started
 from controller.environments.plan import (
     DETECTOR_IN_USE,
@@ -125,6 +127,7 @@ class EnvironmentReconciler(Reconciler):
             task_hooks=self.task_hooks.run,
         )
         self.idle_ttl = settings.idle_ttl
+        self.fairmq = FairMQPlugin(settings.fmq_plugin, settings.fmq_plugin_search_path)
         self._expansions: OrderedDict[str, tuple[object, object, Expansion]] = OrderedDict()
         self._hook_steps: dict[str, HookStep] = {}
         """Environment name -> its step held until the hooks it awaits have ended."""
@@ -289,6 +292,7 @@ class EnvironmentReconciler(Reconciler):
                 tasks_from=previous,
                 workflows=workflows,
                 aliecs=AliecsContext(inventory=inventory, runtime=runtime),
+                fairmq=self.fairmq,
             )
         except (TemplateError, ValidationError) as exc:
             return exc  # plan() reports it

@@ -46,6 +46,7 @@ import pydantic
 
 from controller.configs.resolve import ConfigFunction, ConfigIndex, merge_refs
 from controller.environments import channels
+from controller.environments.fmqargs import FairMQPlugin, with_fairmq_arguments
 from controller.environments.roleparts import (
     check_public_vars,
     counted,
@@ -200,6 +201,7 @@ def expand(
     tasks_from: Expansion | None = None,
     aliecs: AliecsContext | None = None,
     workflows: Mapping[str, Workflow] | None = None,
+    fairmq: FairMQPlugin | None = None,
 ) -> Expansion:
     """The desired tasks and hooks of `env`; TemplateError or ValidationError naming the role.
 
@@ -210,6 +212,7 @@ def expand(
     holding call roles are walked (a new run of 10,000 tasks renders one hook, not 10,000 tasks).
     `aliecs`: the inventory and runtime values AliECS's template functions read.
     `workflows`: the Workflows `include:` roles may name, by name.
+    `fairmq`: the OCC plugin `fairmq` tasks get on their command line (fmqargs).
     """
     expander = _Expander(env, workflow, classes, run_number=run_number, configs=configs)
     given = aliecs or AliecsContext()
@@ -221,6 +224,7 @@ def expand(
         runtime=given.runtime,
     )
     expander.workflows = workflows if workflows is not None else {}
+    expander.fairmq = fairmq or FairMQPlugin()
     with metered(OBJECT_WORK, scope=f"the templates of environment {env.name}") as work:
         expander.work = work
         if tasks_from is not None:
@@ -262,6 +266,7 @@ class _Expander:
         """Walk only the subtrees that hold call roles (see `hooks_only`)."""
         self.aliecs = AliecsContext(environment=env.name, configs=self.configs)
         self.workflows: Mapping[str, Workflow] = {}
+        self.fairmq = FairMQPlugin()
         self.includes: dict[str, int] = {}
         self.site = site_defaults(self.configs, run_type=env.spec.run_type)
 
@@ -560,7 +565,13 @@ class _Expander:
         )
         scope.add_function("config", config_namespace(self.aliecs, scope.lookup(), config))
         spec = _task_spec(
-            taskclass, scope, frame=frame, env_name=self.env.name, critical=role.task.critical
+            taskclass,
+            scope,
+            frame=frame,
+            env_name=self.env.name,
+            critical=role.task.critical,
+            fairmq=self.fairmq,
+            task_id=name,
         )
         return name, spec, config
 
@@ -612,7 +623,14 @@ def _call_stack(scope: Scope, call: CallRole, hook: Hook) -> tuple[tuple[str, st
 
 
 def _task_spec(
-    taskclass: TaskClass, scope: Scope, *, frame: _Frame, env_name: str, critical: bool
+    taskclass: TaskClass,
+    scope: Scope,
+    *,
+    frame: _Frame,
+    env_name: str,
+    critical: bool,
+    fairmq: FairMQPlugin,
+    task_id: str,
 ) -> TaskSpec:
     cls = taskclass.spec
     command = cls.command
@@ -620,6 +638,8 @@ def _task_spec(
     arguments = tuple(
         scope.render(a, field=f"command.arguments[{i}]") for i, a in enumerate(command.arguments)
     )
+    if cls.control == "fairmq":
+        arguments = with_fairmq_arguments(arguments, task_id=task_id, plugin=fairmq)
     env = {k: scope.render(v, field=f"command.env.{k}") for k, v in command.env.items()}
     resolved = Command(
         value=value,

@@ -22,7 +22,7 @@ import grpc
 from executor.errors import OccError, OccTimeoutError, OccUnavailableError
 from executor.occ.aliecs import occ_pb2, occ_pb2_grpc
 from executor.occ.auth import TOKEN_METADATA_KEY, token_matches
-from executor.occ.occlite import JsonStub
+from executor.occ.occlite import JsonStub, decoder, encode
 from executor.occ.transitioner import Trigger
 
 log = logging.getLogger(__name__)
@@ -249,26 +249,60 @@ def _refusal(handler: Any) -> Any:
     return make(_refuse, request_deserializer=handler.request_deserializer)
 
 
+class _JsonService(grpc.GenericRpcHandler):  # type: ignore[misc]
+    """The servicer's calls at OCClite's bare method paths (`GetState`, not
+    `/occ_pb.Occ/GetState`), each message the JSON object of its occ.proto message."""
+
+    def __init__(self, servicer: _Servicer) -> None:
+        unary: Any = grpc.unary_unary_rpc_method_handler
+        stream: Any = grpc.unary_stream_rpc_method_handler
+        self._methods = {
+            "GetState": unary(servicer.GetState, decoder(occ_pb2.GetStateRequest), encode),
+            "Transition": unary(servicer.Transition, decoder(occ_pb2.TransitionRequest), encode),
+            "EventStream": stream(
+                servicer.EventStream, decoder(occ_pb2.EventStreamRequest), encode
+            ),
+            "StateStream": stream(
+                servicer.StateStream, decoder(occ_pb2.StateStreamRequest), encode
+            ),
+        }
+
+    def service(self, details: Any) -> Any:
+        return self._methods.get(details.method)
+
+
 class OccServer:
     """Serves one task's OCC on 127.0.0.1:`port` (0 picks a free port; see `start`).
 
     With a `token`, only calls carrying it are served; without one, any local process may
-    drive the task (a task started by hand for development).
+    drive the task (a task started by hand for development). `transport="json"` serves
+    OCClite's JSON instead of occ.proto's protobuf, as a FairMQ device with the OCClite plugin
+    does (executor.occ.occlite); a server speaks one of the two, as the plugins do.
     """
 
     def __init__(
-        self, handler: OccHandler, *, port: int = 0, host: str = LOOPBACK, token: str | None = None
+        self,
+        handler: OccHandler,
+        *,
+        port: int = 0,
+        host: str = LOOPBACK,
+        token: str | None = None,
+        transport: Transport = "protobuf",
     ) -> None:
         self._handler = handler
         self._address = f"{host}:{port}"
         self._token = token
+        self._transport = transport
         self._server: Any = None
 
     async def start(self) -> int:
         """Bind and serve; returns the bound port. Raises OccError when the port is taken."""
         interceptors = [_RequireToken(self._token)] if self._token else []
         server = grpc.aio.server(options=_SERVER_OPTIONS, interceptors=interceptors)
-        _add_servicer(_Servicer(self._handler), server)
+        if self._transport == "json":
+            server.add_generic_rpc_handlers((_JsonService(_Servicer(self._handler)),))
+        else:
+            _add_servicer(_Servicer(self._handler), server)
         try:
             port = int(server.add_insecure_port(self._address))
         except RuntimeError as exc:

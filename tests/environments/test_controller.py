@@ -479,3 +479,24 @@ async def test_aliecs_runtime_values_and_inventory_reach_the_expansion(
 
 def document(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": "o2/v1alpha1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+
+
+async def test_fairmq_tasks_get_the_plugin_of_the_controller_settings(harness: Harness) -> None:
+    command = {"value": "StfBuilder", "arguments": ["-v"]}
+    spec = {"control": "fairmq", "command": command}
+    await harness.store.create(TaskClass.model_validate(document("TaskClass", "stfb", spec)))
+    roles = [{"name": "b", "task": {"class": "stfb"}}]
+    await harness.store.create(
+        Workflow.model_validate(document("Workflow", "wf", {"roles": roles}))
+    )
+    env = document("Environment", "fmq-env", {"workflow": "wf", "state": "DEPLOYED"})
+    await harness.store.create(Environment.model_validate(env))
+    harness.start_controller(
+        settings=EnvironmentSettings(fmq_plugin="OCC", fmq_plugin_search_path="/opt/occ/lib/")
+    )
+    await harness.wait_state("fmq-env", "DEPLOYED")
+    arguments = harness.tasks("fmq-env")["fmq-env-b"].spec.command.arguments
+    assert arguments == (
+        *("-v", "--id", "fmq-env-b"),
+        *("-S", "/opt/occ/lib/", "-P", "OCC", "--color", "false"),
+    )

@@ -40,6 +40,7 @@ def test_every_flag_of_the_table_is_parsed_into_the_settings(tmp_path: Path) -> 
     secret.chmod(0o600)
     argv += ["--mesos-principal", "o2", "--mesos-secret-file", str(secret)]
     argv += ["--mesos-ca-file", "/ca.pem", "--dcs-endpoint", "dcs:50051"]
+    argv += ["--fmq-plugin", "OCC", "--fmq-plugin-search-path", "/opt/occ/lib/"]
     s = parse_args(argv, env={}).settings
     assert (s.tasks.masters, s.tasks.executor_command) == (("m:1",), "run-exec")
     assert (s.tasks.reconcile_period, s.tasks.framework_name) == (5, "o2-b")
@@ -49,6 +50,7 @@ def test_every_flag_of_the_table_is_parsed_into_the_settings(tmp_path: Path) -> 
     e = s.environments
     assert (e.deploy_timeout, e.transition_timeout, e.idle_ttl) == (8, 9, 10)
     assert e.dcs_endpoint == "dcs:50051"
+    assert (e.fmq_plugin, e.fmq_plugin_search_path) == ("OCC", "/opt/occ/lib/")
     p = s.pilots
     assert (p.pilot_class, p.cooldown, p.max_reclaiming, p.pending_age) == ("p", 11, 3, 12)
     assert (p.reclaim, p.backoff_base, p.backoff_max, p.backoff_reset) == (False, 13, 14, 15)
