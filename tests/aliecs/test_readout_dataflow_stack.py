@@ -172,6 +172,11 @@ async def test_readout_dataflow_as_it_is_runs_a_full_cycle_on_two_flps(
             assert all(n in tasks for n in names), sorted(tasks)
             readout, stfb, stfs = (tasks[n] for n in names)
             assert {readout.status.hostname, stfb.status.hostname, stfs.status.hostname} == {host}
+            # fairmq devices driven over OCClite, with the arguments AliECS appends
+            assert stfb.spec.command.arguments[-8:] == (
+                *("--id", stfb.name, "-S", "$CONTROL_OCCPLUGIN_ROOT/lib/"),
+                *("-P", "OCClite", "--color", "false"),
+            ), stfb.spec.command.arguments
             # wired: the connect side gets the address its bound peer holds
             bound = readout.status.channels["readout"]
             assert stfb.spec.properties["chans.readout.0.address"] == bound
