@@ -39,7 +39,8 @@ from typing import Any
 
 from controller.configs.resolve import ConfigIndex
 from controller.environments.autostop import AUTO_STOP_REASON, auto_stop_message
-from controller.environments.expand import Expansion, expand
+from controller.environments.expand import expand
+from controller.environments.expansion import Expansion
 from controller.environments.fmqargs import FairMQPlugin
 from controller.environments.hooks import HookResult, HookRunner, HookStep, transition_started
 from controller.environments.plan import (

@@ -36,17 +36,13 @@ Rules (documented in docs and tested):
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
-
-import pydantic
 
 from controller.configs.resolve import ConfigFunction, ConfigIndex, merge_refs
 from controller.environments import channels
-from controller.environments.fmqargs import FairMQPlugin, with_fairmq_arguments
+from controller.environments.expansion import ExpandedTask, Expansion, Hook
+from controller.environments.fmqargs import FairMQPlugin
 from controller.environments.roleparts import (
     check_public_vars,
     counted,
@@ -56,116 +52,32 @@ from controller.environments.roleparts import (
     site_defaults,
 )
 from controller.environments.startargs import START_KEYS, start_arguments
+from controller.environments.taskspec import (
+    Inherited,
+    call_stack,
+    func_name,
+    merge_constraints,
+    render_constraints,
+    task_spec,
+)
 from controller.environments.template import Scope, as_list, is_truthy
 from crds.aliecs.context import AliecsContext, RoleFunctions, config_namespace
 from crds.aliecs.load import referenced_name
 from crds.duration import parse_duration
 from crds.errors import TemplateError, ValidationError
 from crds.kinds.channels import BindChannel, ConnectChannel
-from crds.kinds.common import Command, Constraint
+from crds.kinds.common import Constraint
 from crds.kinds.environment import Environment
 from crds.kinds.task import TASK_HOSTNAME, TaskSpec
 from crds.kinds.taskclass import TaskClass
-from crds.kinds.workflow import CallRole, Moment, Role, Workflow, parse_moment
+from crds.kinds.workflow import CallRole, Role, Workflow, parse_moment
 from crds.names import join_label
-from crds.outputmode import parse_output_mode
-from crds.plugins import parse_func
 from crds.templatework import OBJECT_WORK, ROLE_WORK, Work, metered
 
 MAX_REPLICAS = 10_000
 MAX_ROLES = 200_000
 
 Layer = tuple[str, Mapping[str, str]]
-
-
-@dataclass(frozen=True)
-class ExpandedTask:
-    """One desired task: its resource name, expanded role path and resolved spec."""
-
-    name: str
-    path: str
-    spec: TaskSpec
-    template: str = ""
-    """The unexpanded role path (`flp-{{ detector }}.readout`): what copies have in common."""
-    unwired: str = ""
-    """Why its data-flow channels cannot be resolved yet (a peer not placed): it may not be
-    configured until they are (controller.environments.wiring)."""
-
-    @cached_property
-    def digest(self) -> str:
-        """properties_digest(spec.properties), computed once: the controller keeps an
-        expansion across reconciles, and every reconcile compares each task with it."""
-        return properties_digest(self.spec.properties)
-
-
-def properties_digest(properties: Mapping[str, str]) -> str:
-    """The digest the task controller records in status.configuredProperties at CONFIGURE."""
-    text = json.dumps(dict(properties), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Hook:
-    """One call role, rendered; `error` is set instead of `argv` when it could not be rendered
-    (e.g. it uses `run_number` before a run exists); it counts as failed only when it is due."""
-
-    path: str
-    argv: tuple[str, ...]
-    trigger: Moment
-    await_: Moment
-    timeout: float
-    critical: bool
-    error: str = ""
-    env: tuple[tuple[str, str], ...] = ()
-    """What the workflow sets in the hook's environment (`call.env`, rendered), in order."""
-    task: TaskSpec | None = None
-    """A task hook (a task role with `trigger`): the Task to run to completion, placed by its
-    constraints on an agent, instead of `argv` on the controller host."""
-    func: str = ""
-    """The plugin function (`dcs.StartOfRun`) of a `func:` call, instead of `argv`."""
-    vars: tuple[tuple[str, str], ...] = ()
-    """A `func:` call's variable stack: every variable of its role, rendered (those that do
-    not render are left out), and the `__call_*` facts AliECS gives its calls."""
-    returns: str = ""
-    """A `func:` call's `return`: the variable that receives the function's output."""
-
-    @property
-    def what(self) -> str:
-        """What it runs, for messages: the function call, the task's command or the argv."""
-        if self.func:
-            return f"{self.func}()"
-        if self.task is not None:
-            return " ".join(("task", self.task.command.value, *self.task.command.arguments))
-        return " ".join(self.argv)
-
-
-@dataclass(frozen=True)
-class Expansion:
-    """The desired tasks (in tree order, by name) and hooks of an environment."""
-
-    tasks: dict[str, ExpandedTask]
-    hooks: tuple[Hook, ...]
-    detectors: tuple[str, ...] = ()
-    config_refs: Mapping[str, str] = field(default_factory=dict)
-    """What the tasks' `config()` calls resolved to, for status.configVersions: `<component>/
-    <entry>` -> comma-separated `name@version` refs (controller.configs.resolve)."""
-    auto_stop: float | None = None
-    """Seconds a run lasts before the controller stops it (`auto_stop_enabled` true and
-    `auto_stop_timeout` a duration, as the workflow's top level sets them); None: no limit."""
-    start_arguments: Mapping[str, str] = field(default_factory=dict)
-    """What tasks receive at START besides the run number (controller.environments.startargs)."""
-    includes: Mapping[str, int] = field(default_factory=dict)
-    """The Workflows its include roles used, name -> resourceVersion: a change to one of them
-    changes the expansion (the controller re-expands the environments that use it)."""
-    wired: dict[str, tuple[object, ExpandedTask]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-    """controller.environments.wiring's memo: per task, the peer addresses it was wired with
-    and the result, so a reconcile that finds them unchanged reuses the task (and its digest)."""
-
-    def roles(self) -> list[str]:
-        """Task role paths, in tree order."""
-        return [t.path for t in self.tasks.values()]
 
 
 def _has_call(role: Role) -> bool:
@@ -469,8 +381,8 @@ class _Expander:
             frame, path=path, template=_join(frame.template, role.name), specials=specials
         )
         scope = self._scope(named, where=path)
-        rendered = _render_constraints(role.constraints, scope)
-        named = replace(named, constraints=_merge(frame.constraints, rendered))
+        rendered = render_constraints(role.constraints, scope)
+        named = replace(named, constraints=merge_constraints(frame.constraints, rendered))
         if not role.bind and not role.connect:
             return named
         return replace(
@@ -564,10 +476,10 @@ class _Expander:
             self.configs, run_type=self.env.spec.run_type, role=frame.path, variables=scope.lookup()
         )
         scope.add_function("config", config_namespace(self.aliecs, scope.lookup(), config))
-        spec = _task_spec(
+        spec = task_spec(
             taskclass,
             scope,
-            frame=frame,
+            upper=Inherited(frame.path, frame.constraints, frame.bind, frame.connect),
             env_name=self.env.name,
             critical=role.task.critical,
             fairmq=self.fairmq,
@@ -591,108 +503,12 @@ class _Expander:
             env = tuple((k, scope.render(v, field=f"call.env.{k}")) for k, v in call.env.items())
             timeout = _duration(scope.render(call.timeout, field="call.timeout"), where=frame.path)
         except (TemplateError, ValidationError) as exc:
-            return replace(base, error=str(exc), func=_func(call))
+            return replace(base, error=str(exc), func=func_name(call))
         hook = replace(base, argv=argv, timeout=timeout, env=env)
         if call.func is None:
             return hook
-        stack = _call_stack(scope, call, hook)
-        return replace(hook, func=_func(call), vars=stack, returns=call.return_ or "")
-
-
-def _func(call: CallRole) -> str:
-    return parse_func(call.func) if call.func is not None else ""
-
-
-def _call_stack(scope: Scope, call: CallRole, hook: Hook) -> tuple[tuple[str, str], ...]:
-    """The variables a plugin function gets: the role's, rendered, and AliECS's call facts."""
-    stack: dict[str, str] = {}
-    for name in sorted(scope.names()):
-        try:
-            stack[name] = scope.value(name)
-        except TemplateError:
-            continue
-    stack.update(
-        __call_func=hook.func + "()",
-        __call_timeout=f"{hook.timeout:g}s",
-        __call_trigger=call.trigger,
-        __call_await=call.await_ or call.trigger,
-        __call_critical=str(call.critical).lower(),
-        __call_rolepath=hook.path,
-    )
-    return tuple(stack.items())
-
-
-def _task_spec(
-    taskclass: TaskClass,
-    scope: Scope,
-    *,
-    frame: _Frame,
-    env_name: str,
-    critical: bool,
-    fairmq: FairMQPlugin,
-    task_id: str,
-) -> TaskSpec:
-    cls = taskclass.spec
-    command = cls.command
-    value = scope.render(command.value, field="command.value")
-    arguments = tuple(
-        scope.render(a, field=f"command.arguments[{i}]") for i, a in enumerate(command.arguments)
-    )
-    if cls.control == "fairmq":
-        arguments = with_fairmq_arguments(arguments, task_id=task_id, plugin=fairmq)
-    env = {k: scope.render(v, field=f"command.env.{k}") for k, v in command.env.items()}
-    resolved = Command(
-        value=value,
-        arguments=arguments,
-        env=env,
-        shell=command.shell,
-        user=scope.render(command.user, field="command.user").strip(),
-        stdout=_output_mode(scope, command.stdout, field="command.stdout", path=frame.path),
-        stderr=_output_mode(scope, command.stderr, field="command.stderr", path=frame.path),
-    )
-    properties = {k: scope.render(v, field=f"properties.{k}") for k, v in cls.properties.items()}
-    constraints = _merge(_render_constraints(cls.constraints, scope), frame.constraints)
-    bind = channels.merge(channels.render_binds(cls.bind, scope), frame.bind)
-    connect = channels.merge(channels.render_connects(cls.connect, scope), frame.connect)
-    try:
-        return TaskSpec(
-            environment=env_name,
-            role=frame.path,
-            task_class=taskclass.name,
-            command=resolved,
-            control=cls.control,
-            wants=cls.wants,
-            limits=cls.limits,
-            constraints=constraints,
-            properties=properties,
-            critical=critical,
-            reusable=cls.reusable,
-            bind=bind,
-            connect=connect,
-        )
-    except pydantic.ValidationError as exc:
-        raise _error(frame.path, f"the resolved task is invalid: {exc}") from exc
-
-
-def _render_constraints(
-    constraints: tuple[Constraint, ...], scope: Scope
-) -> tuple[Constraint, ...]:
-    rendered = []
-    for index, c in enumerate(constraints):
-        value = scope.render(c.value, field=f"constraints[{index}].value")
-        try:
-            rendered.append(c.model_copy(update={"value": value}) if value != c.value else c)
-        except pydantic.ValidationError as exc:
-            raise _error(scope.where, f"constraints[{index}]: {exc}") from exc
-    return tuple(rendered)
-
-
-def _merge(lower: tuple[Constraint, ...], upper: tuple[Constraint, ...]) -> tuple[Constraint, ...]:
-    """`lower` then `upper`, an upper constraint replacing a lower one on (attribute, operator)."""
-    merged: dict[tuple[str, str], Constraint] = {}
-    for c in (*lower, *upper):
-        merged[(c.attribute, c.operator)] = c
-    return tuple(merged.values())
+        stack = call_stack(scope, call, hook)
+        return replace(hook, func=func_name(call), vars=stack, returns=call.return_ or "")
 
 
 def _with_locals(frame: _Frame, label: str, local: Mapping[str, str]) -> _Frame:
@@ -718,14 +534,6 @@ def _duration(text: str, *, where: str) -> float:
 
 def _join(parent: str, name: str) -> str:
     return f"{parent}.{name}" if parent else name
-
-
-def _output_mode(scope: Scope, template: str, *, field: str, path: str) -> str:
-    """A rendered `command.stdout`/`stderr`, checked as AliECS checks it (none|stdout|all)."""
-    try:
-        return parse_output_mode(scope.render(template, field=field))
-    except ValueError as exc:
-        raise _error(path, f"{field}: {exc}") from exc
 
 
 def _error(path: str, message: str) -> ValidationError:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from controller.environments.expand import Hook
+from controller.environments.expansion import Hook
 from controller.environments.plan import Plan
 from controller.integration import PluginCaller
 from controller.redact import Redactor, hook_environment

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from controller.environments.expand import Hook
+from controller.environments.expansion import Hook
 from crds.kinds.common import ENVIRONMENT_EVENTS, ENVIRONMENT_STATES, TRANSITIONS
 from crds.kinds.environment import Environment
 from crds.kinds.workflow import CREATE_EVENT, TEARDOWN_EVENT, Moment, moment_sequence

@@ -32,7 +32,8 @@ from datetime import datetime
 
 from controller.configs.resolve import ConfigIndex
 from controller.environments.autostop import auto_stop
-from controller.environments.expand import Expansion, Hook, expand
+from controller.environments.expand import expand
+from controller.environments.expansion import Expansion, Hook
 from controller.environments.machine import (
     Step,
     has_teardown_hooks,

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
-from controller.environments.expand import Expansion, Hook
+from controller.environments.expansion import Expansion, Hook
 from controller.environments.machine import target_state
 from controller.environments.runvars import run_started
 from crds.conditions import READY, RECONCILING, STALLED, get_condition, set_condition

@@ -31,7 +31,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable
 
-from controller.environments.expand import Hook
+from controller.environments.expansion import Hook
 from controller.environments.hooks import HookKey, HookResult
 from crds.errors import AlreadyExistsError, ConflictError, NotFoundError, O2Error
 from crds.kinds.environment import Environment

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from controller.environments.expand import ExpandedTask, Expansion
+from controller.environments.expansion import ExpandedTask, Expansion
 from crds.fairmq import bind_side, channel_properties, is_fixed
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskSpec
 

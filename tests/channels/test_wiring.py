@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from cli.describe_printers import channel_rows
-from controller.environments.expand import Expansion, expand
+from controller.environments.expand import expand
+from controller.environments.expansion import Expansion
 from controller.environments.taskset import TaskSet
 from controller.environments.wiring import wire
 from crds.kinds.environment import Environment

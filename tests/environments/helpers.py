@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from controller.environments.expand import Hook
+from controller.environments.expansion import Hook
 from controller.environments.plan import (
     Plan,
     plan,

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from controller.environments.expand import Expansion, expand
+from controller.environments.expand import expand
+from controller.environments.expansion import Expansion
 from crds.aliecs.context import AliecsContext, Inventory
 from crds.aliecs.expr import to_o2
 from crds.configresolve import ConfigIndex

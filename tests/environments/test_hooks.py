@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from controller.environments.expand import Hook
+from controller.environments.expansion import Hook
 from controller.environments.hooks import HookKey, HookResult, HookRunner, run_hook
 from crds.kinds.workflow import parse_moment
 from tests.waiting import eventually

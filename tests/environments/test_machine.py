@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.environments.expand import Hook
+from controller.environments.expansion import Hook
 from controller.environments.machine import (
     destination,
     next_event,

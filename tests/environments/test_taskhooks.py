@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from controller.environments.expand import Hook
+from controller.environments.expansion import Hook
 from controller.environments.taskhooks import deployed, hook_task, same_launch, verdict
 from crds.kinds.common import Command
 from crds.kinds.environment import Environment, TransitionProgress

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.environments.expand import Hook
+from controller.environments.expansion import Hook
 from controller.environments.hooks import call_plugin
 from controller.integration import PluginCall, PluginCaller, PluginResult
 from crds.kinds.workflow import parse_moment

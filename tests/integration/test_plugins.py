@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.environments.expand import Hook
+from controller.environments.expansion import Hook
 from controller.environments.hooks import call_plugin
 from controller.integration import PluginCaller, PluginSettings
 from controller.integration.dcspb import dcs_pb2 as pb

@@ -1,0 +1,103 @@
+"""What an expansion yields: the desired tasks, the hooks, and what they were derived from.
+Pure data (controller.environments.expand builds it)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from crds.kinds.task import TaskSpec
+from crds.kinds.workflow import Moment
+
+
+@dataclass(frozen=True)
+class ExpandedTask:
+    """One desired task: its resource name, expanded role path and resolved spec."""
+
+    name: str
+    path: str
+    spec: TaskSpec
+    template: str = ""
+    """The unexpanded role path (`flp-{{ detector }}.readout`): what copies have in common."""
+    unwired: str = ""
+    """Why its data-flow channels cannot be resolved yet (a peer not placed): it may not be
+    configured until they are (controller.environments.wiring)."""
+
+    @cached_property
+    def digest(self) -> str:
+        """properties_digest(spec.properties), computed once: the controller keeps an
+        expansion across reconciles, and every reconcile compares each task with it."""
+        return properties_digest(self.spec.properties)
+
+
+def properties_digest(properties: Mapping[str, str]) -> str:
+    """The digest the task controller records in status.configuredProperties at CONFIGURE."""
+    text = json.dumps(dict(properties), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Hook:
+    """One call role, rendered; `error` is set instead of `argv` when it could not be rendered
+    (e.g. it uses `run_number` before a run exists); it counts as failed only when it is due."""
+
+    path: str
+    argv: tuple[str, ...]
+    trigger: Moment
+    await_: Moment
+    timeout: float
+    critical: bool
+    error: str = ""
+    env: tuple[tuple[str, str], ...] = ()
+    """What the workflow sets in the hook's environment (`call.env`, rendered), in order."""
+    task: TaskSpec | None = None
+    """A task hook (a task role with `trigger`): the Task to run to completion, placed by its
+    constraints on an agent, instead of `argv` on the controller host."""
+    func: str = ""
+    """The plugin function (`dcs.StartOfRun`) of a `func:` call, instead of `argv`."""
+    vars: tuple[tuple[str, str], ...] = ()
+    """A `func:` call's variable stack: every variable of its role, rendered (those that do
+    not render are left out), and the `__call_*` facts AliECS gives its calls."""
+    returns: str = ""
+    """A `func:` call's `return`: the variable that receives the function's output."""
+
+    @property
+    def what(self) -> str:
+        """What it runs, for messages: the function call, the task's command or the argv."""
+        if self.func:
+            return f"{self.func}()"
+        if self.task is not None:
+            return " ".join(("task", self.task.command.value, *self.task.command.arguments))
+        return " ".join(self.argv)
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """The desired tasks (in tree order, by name) and hooks of an environment."""
+
+    tasks: dict[str, ExpandedTask]
+    hooks: tuple[Hook, ...]
+    detectors: tuple[str, ...] = ()
+    config_refs: Mapping[str, str] = field(default_factory=dict)
+    """What the tasks' `config()` calls resolved to, for status.configVersions: `<component>/
+    <entry>` -> comma-separated `name@version` refs (controller.configs.resolve)."""
+    auto_stop: float | None = None
+    """Seconds a run lasts before the controller stops it (`auto_stop_enabled` true and
+    `auto_stop_timeout` a duration, as the workflow's top level sets them); None: no limit."""
+    start_arguments: Mapping[str, str] = field(default_factory=dict)
+    """What tasks receive at START besides the run number (controller.environments.startargs)."""
+    includes: Mapping[str, int] = field(default_factory=dict)
+    """The Workflows its include roles used, name -> resourceVersion: a change to one of them
+    changes the expansion (the controller re-expands the environments that use it)."""
+    wired: dict[str, tuple[object, ExpandedTask]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """controller.environments.wiring's memo: per task, the peer addresses it was wired with
+    and the result, so a reconcile that finds them unchanged reuses the task (and its digest)."""
+
+    def roles(self) -> list[str]:
+        """Task role paths, in tree order."""
+        return [t.path for t in self.tasks.values()]
