@@ -122,6 +122,7 @@ class EnvironmentReconciler(Reconciler):
             store=lambda: self.ctx.store,
             lookup=lambda name: self.ctx.cache(Task).get(name),
             environment=lambda name: self.ctx.cache(Environment).get(name),
+            subscribe=lambda handler: self.ctx.cache(Task).add_handler(handler),
         )
         self.hooks = HookRunner(
             plugins=PluginCaller(PluginSettings(dcs_endpoint=settings.dcs_endpoint)),

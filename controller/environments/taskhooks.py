@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from controller.environments.expansion import Hook
 from controller.environments.hooks import HookKey, HookResult
@@ -40,11 +40,13 @@ from crds.labels import HOOK_FIRING, HOOK_LABEL, ROLE_LABEL
 from crds.meta import ObjectMeta, OwnerReference
 from crds.names import join_label
 from store.api import Store
+from store.informer import CacheEvent
 
 log = logging.getLogger(__name__)
 
-POLL = 0.1
-"""Seconds between looks at the hook's Task in the controller's cache (an in-memory read)."""
+RECHECK = 5.0
+"""Seconds after which a waiting firing looks at its Task again even without a change (a safety
+net: changes of the Task in the controller's cache wake it at once)."""
 LAUNCH_FIELDS = ("task_class", "control", "command", "wants", "constraints")
 """What a deployed hook Task must share with the hook to be fired as it is."""
 DEPLOYED_STATES = frozenset({"DEPLOYED", "CONFIGURED", "RUNNING", "ERROR"})
@@ -106,6 +108,38 @@ def verdict(hook: Hook, task: Task) -> HookResult:
     return HookResult(hook, False, status.exit_code, "", f"task {task.name}{where} failed: {how}")
 
 
+class Changes:
+    """Wakes the firings waiting on a Task when the controller's cache shows it changed."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, set[asyncio.Event]] = {}
+
+    def notify(self, event: CacheEvent[Task]) -> None:
+        """An informer handler: every change of a Task."""
+        for changed in self._waiting.get(event.name, ()):
+            changed.set()
+
+    @contextlib.contextmanager
+    def watching(self, name: str) -> Iterator[asyncio.Event]:
+        """An Event set by the next change of Task `name`: enter it before reading the cache,
+        so a change between the read and the wait is not missed."""
+        changed = asyncio.Event()
+        self._waiting.setdefault(name, set()).add(changed)
+        try:
+            yield changed
+        finally:
+            waiters = self._waiting.get(name, set())
+            waiters.discard(changed)
+            if not waiters:
+                self._waiting.pop(name, None)
+
+
+async def _until(changed: asyncio.Event) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(RECHECK):
+            await changed.wait()
+
+
 class TaskHooks:
     """Deploys the hook Tasks of environments and fires them for the HookRunner."""
 
@@ -115,12 +149,22 @@ class TaskHooks:
         store: Callable[[], Store],
         lookup: Callable[[str], Task | None],
         environment: Callable[[str], Environment | None] = lambda name: None,
+        subscribe: Callable[[Callable[[CacheEvent[Task]], None]], None] = lambda handler: None,
     ) -> None:
         """`store`: the current (fenced) store; `lookup`: the controller's Task cache;
-        `environment`: its Environment cache (whether a hook's environment is deployed)."""
+        `environment`: its Environment cache (whether a hook's environment is deployed);
+        `subscribe`: adds a handler of the Task cache's changes (called at the first firing)."""
         self._store = store
         self._lookup = lookup
         self._environment = environment
+        self._subscribe = subscribe
+        self._changes: Changes | None = None
+
+    def _watching(self, name: str) -> contextlib.AbstractContextManager[asyncio.Event]:
+        if self._changes is None:
+            self._changes = Changes()
+            self._subscribe(self._changes.notify)
+        return self._changes.watching(name)
 
     async def sync(self, env: Environment, hooks: Iterable[Hook], have: Iterable[Task]) -> None:
         """Create the missing hook Tasks of a deployed `env`; delete those of an env that is not
@@ -174,25 +218,26 @@ class TaskHooks:
         """Until the hook's Task is placed, in STANDBY, with the hook's launch spec (created or
         replaced as needed), or already fired by this firing (a restarted controller)."""
         while True:
-            task = self._lookup(name)
-            if task is None:
-                with contextlib.suppress(AlreadyExistsError):
-                    await self._store().create(hook_task(*owner, hook, firing=firing))
-            elif task.metadata.deletion_timestamp is not None:
-                pass
-            elif task.status.phase in TERMINAL_PHASES or not same_launch(task, hook):
-                await self._delete(name)
-            elif (
-                task.spec.state == "RUNNING"
-                and task.metadata.annotations.get(HOOK_FIRING) == firing
-            ):
-                return
-            elif task.spec.state != "STANDBY":
-                with contextlib.suppress(NotFoundError):
-                    await self._set(name, "STANDBY", "")
-            elif task.status.phase == "Running" and task.status.state == "STANDBY":
-                return
-            await asyncio.sleep(POLL)
+            with self._watching(name) as changed:
+                task = self._lookup(name)
+                if task is None:
+                    with contextlib.suppress(AlreadyExistsError):
+                        await self._store().create(hook_task(*owner, hook, firing=firing))
+                elif task.metadata.deletion_timestamp is not None:
+                    pass
+                elif task.status.phase in TERMINAL_PHASES or not same_launch(task, hook):
+                    await self._delete(name)
+                elif (
+                    task.spec.state == "RUNNING"
+                    and task.metadata.annotations.get(HOOK_FIRING) == firing
+                ):
+                    return
+                elif task.spec.state != "STANDBY":
+                    with contextlib.suppress(NotFoundError):
+                        await self._set(name, "STANDBY", "")
+                elif task.status.phase == "Running" and task.status.state == "STANDBY":
+                    return
+                await _until(changed)
 
     async def _set(self, name: str, state: str, firing: str) -> None:
         """spec.state := `state`, recording the firing (retried on a conflicting write)."""
@@ -214,12 +259,13 @@ class TaskHooks:
     async def _ended(self, name: str) -> Task:
         """Until the fired command has ended (or the Task has)."""
         while True:
-            task = self._lookup(name)
-            if task is not None:
-                ran = task.status.state == "RUNNING" and task.status.terminated
-                if ran or task.status.phase in TERMINAL_PHASES:
-                    return task
-            await asyncio.sleep(POLL)
+            with self._watching(name) as changed:
+                task = self._lookup(name)
+                if task is not None:
+                    ran = task.status.state == "RUNNING" and task.status.terminated
+                    if ran or task.status.phase in TERMINAL_PHASES:
+                        return task
+                await _until(changed)
 
     async def _after(self, name: str, environment: str) -> None:
         """Back to STANDBY for the next firing; deleted when its environment is not deployed."""

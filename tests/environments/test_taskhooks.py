@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 import pytest
 
 from controller.environments.expansion import Hook
-from controller.environments.taskhooks import deployed, hook_task, same_launch, verdict
+from controller.environments.taskhooks import Changes, deployed, hook_task, same_launch, verdict
 from crds.kinds.common import Command
 from crds.kinds.environment import Environment, TransitionProgress
 from crds.kinds.task import TaskSpec
 from crds.kinds.workflow import Moment
 from crds.labels import HOOK_FIRING, HOOK_LABEL
+from store.informer import CacheEvent
 from tests.environments.helpers import samples
 
 AT = Moment("before", "START_ACTIVITY", 0)
@@ -101,3 +102,12 @@ def test_the_verdict_is_the_exit_code_of_the_fired_command() -> None:
     assert verdict(task_hook(), task.model_copy(update={"status": lost})).message.endswith(
         "agent gone"
     )
+
+
+async def test_a_change_of_the_watched_task_wakes_the_firing_at_once() -> None:
+    changes = Changes()
+    with changes.watching("rd-a-hook") as changed, changes.watching("rd-b-hook") as other:
+        task = hook_task("rd", "uid-1", task_hook())
+        changes.notify(CacheEvent("MODIFIED", "rd-a-hook", task, task))
+        assert changed.is_set() and not other.is_set()
+    changes.notify(CacheEvent("MODIFIED", "rd-a-hook", task, task))  # nobody waits: no-op
