@@ -39,6 +39,7 @@ class LaunchSpec:
             arguments=tuple(payload.command.arguments),
             env=dict(payload.command.env),
             shell=payload.command.shell,
+            shell_arguments=payload.command.shell_arguments,
             user=payload.command.user,
             stdout=payload.command.stdout,
             stderr=payload.command.stderr,

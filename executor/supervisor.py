@@ -75,6 +75,8 @@ class CommandSpec:
     arguments: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     shell: bool = False
+    shell_arguments: bool = False
+    """With `shell`, the arguments are shell text joined unquoted (AliECS's executor)."""
     user: str = ""
     """Run as this user (executor.taskio); empty: the executor's own."""
     stdout: str = ""
@@ -86,9 +88,11 @@ class CommandSpec:
 def build_argv(command: CommandSpec) -> list[str]:
     """argv without a shell; with `shell`, the value as the TaskClass author wrote it (pipes,
     `&&`, `$VAR` work there) followed by each argument shell-quoted: arguments are rendered from
-    variables anyone with an Environment can set, and must never add commands of their own."""
+    variables anyone with an Environment can set, and must never add commands of their own;
+    unless the TaskClass says `shellArguments` (AliECS's join, for its task templates)."""
     if command.shell:
-        return [SHELL, "-c", " ".join([command.value, *map(shlex.quote, command.arguments)])]
+        quote = (lambda a: a) if command.shell_arguments else shlex.quote
+        return [SHELL, "-c", " ".join([command.value, *map(quote, command.arguments)])]
     return [command.value, *command.arguments]
 
 

@@ -79,6 +79,7 @@ def task_spec(
         arguments=arguments,
         env=env,
         shell=command.shell,
+        shell_arguments=command.shell_arguments,
         user=scope.render(command.user, field="command.user").strip(),
         stdout=_output_mode(scope, command.stdout, field="command.stdout", path=upper.path),
         stderr=_output_mode(scope, command.stderr, field="command.stderr", path=upper.path),

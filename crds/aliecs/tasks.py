@@ -97,6 +97,8 @@ def _command(reader: Reader, node: yaml.Node, spec: Wire) -> None:
     if "shell" in found:
         shell = scalar(reader, found["shell"][1], "command.shell") or ""
         command["shell"] = shell.strip().lower() == "true"
+        if command["shell"]:
+            command["shellArguments"] = True  # AliECS joins them unquoted (executable/task.go)
     if "arguments" in found:
         arguments = items(reader, found["arguments"][1], "command.arguments")
         command["arguments"] = [

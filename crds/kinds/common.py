@@ -98,6 +98,11 @@ class Command(O2Model):
     shell: bool = False
     """Run `value` as a /bin/sh -c script, each argument appended shell-quoted (one literal
     word each, whatever it holds). Off by default, on purpose."""
+    shell_arguments: bool = False
+    """With `shell`: append the arguments unquoted, joined by spaces, as AliECS's executor joins
+    them (`'--x=a b'` reaches the program as `--x=a b`, and an argument may hold shell syntax;
+    like `value`, it then must not be filled from untrusted variables). The AliECS translator
+    sets it for task templates with `shell: true`."""
     user: TemplateValue = ""
     """The Unix user the process runs as (AliECS's `command.user`); empty: the executor's
     own user. A user that does not exist, or that the executor may not switch to, fails the

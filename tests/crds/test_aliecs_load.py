@@ -216,7 +216,7 @@ def test_task_template_fields(dialect: Translation) -> None:
         "EMPTY": "",
         "WITH_EQUALS": "a=b",
     }
-    assert spec.command.shell is True
+    assert spec.command.shell is True and spec.command.shell_arguments is True
     assert (spec.command.user, spec.command.stdout, spec.command.stderr) == (
         "{{ user }}",
         "{{ log_task_stdout }}",

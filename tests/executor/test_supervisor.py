@@ -37,6 +37,24 @@ async def test_shell_true_runs_through_sh(tmp_path: Path):
     assert process.stdout_path.read_text().strip() == "home=/nowhere"
 
 
+async def test_shell_arguments_are_joined_unquoted_as_aliecs_joins_them(tmp_path: Path):
+    """AliECS's task templates quote inside their arguments (`--backend='no-op://'`): with
+    `shellArguments` the shell reads them, so the program gets the value without the quotes."""
+    arguments = ("--backend='no-op://'", "--n=$((1+2))")
+    command = CommandSpec(
+        value=f"{sys.executable} -c '{PRINT_ARGV}'",
+        arguments=arguments,
+        shell=True,
+        shell_arguments=True,
+    )
+    process = spawn("t", command, sandbox=tmp_path / "t")
+    assert (await process.wait()).success
+    assert process.stdout_path.read_text().strip() == repr(["--backend=no-op://", "--n=3"])
+    quoted = spawn("q", CommandSpec(command.value, arguments, shell=True), sandbox=tmp_path / "q")
+    assert (await quoted.wait()).success  # o2's default: each argument one literal word
+    assert quoted.stdout_path.read_text().strip() == repr(list(arguments))
+
+
 async def test_cwd_is_the_sandbox_and_stderr_is_captured(tmp_path: Path):
     code = "import os, sys; print(os.getcwd()); print('oops', file=sys.stderr); sys.exit(3)"
     process = spawn("t", python_command("-c", code), sandbox=tmp_path / "t")
