@@ -2,6 +2,7 @@
 import { renderEnvironments, renderEnvironment } from "./environments.js";
 import { renderTasks, renderNodes, renderGitSources } from "./tables.js";
 import { since } from "./util.js";
+import { initWizard, renderWizard } from "./wizard.js";
 
 const PLURALS = ["environments", "tasks", "nodes", "gitsources", "events"];
 
@@ -84,6 +85,7 @@ const VIEWS = {
   tasks: (route) => renderTasks(store, route.params),
   nodes: () => renderNodes(store),
   gitsources: () => renderGitSources(store),
+  new: () => renderWizard(),
 };
 
 let pending = false;
@@ -227,6 +229,17 @@ function tick() {
   for (const el of document.querySelectorAll("[data-since]")) el.textContent = since(el.dataset.since, now);
 }
 
+initWizard({
+  rerender: () => {
+    store.version++;
+    scheduleRender();
+  },
+  token: () => document.getElementById("token").value.trim(),
+  done: (text, name) => {
+    toast(text);
+    location.hash = `#/environments/${encodeURIComponent(name)}`;
+  },
+});
 document.addEventListener("click", onClick);
 document.addEventListener("input", onInput);
 window.addEventListener("hashchange", scheduleRender);
