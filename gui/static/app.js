@@ -210,8 +210,25 @@ async function loadInfo() {
   const saved = sessionStorage.getItem("o2-token");
   const input = document.getElementById("token");
   if (saved) input.value = saved;
-  input.addEventListener("change", () => sessionStorage.setItem("o2-token", input.value.trim()));
+  input.addEventListener("change", () => {
+    sessionStorage.setItem("o2-token", input.value.trim());
+    showUser(input.value.trim());
+  });
+  if (saved) showUser(saved);
   scheduleRender();
+}
+
+// Who the token signs in as (and their role), so a viewer knows why writes are refused.
+async function showUser(token) {
+  const el = document.getElementById("whoami");
+  if (!token) {
+    el.textContent = "";
+    return;
+  }
+  const response = await fetch("/api/whoami", { headers: { Authorization: `Bearer ${token}` } });
+  const user = await response.json().catch(() => ({}));
+  el.textContent = response.ok ? `${user.name} · ${user.role}` : "unknown token";
+  el.classList.toggle("whoami-bad", !response.ok);
 }
 
 // The server was started with --read-token-file: EventSource cannot send headers, so the

@@ -152,6 +152,7 @@ async def test_viewer_is_refused_in_the_page_and_nothing_is_written(
     served: GuiProcess, browser: Browser, etcd_store: EtcdStore
 ) -> None:
     await open_wizard(browser, served, "vera-viewer-token")
+    await browser.wait_for("document.querySelector('#whoami').textContent === 'vera · viewer'")
     await browser.type_into("#wz-name", "physics-2")
     await click(browser, "#wz-create")
     await browser.wait_for("document.querySelector('#wz-result').textContent.includes('viewer')")
