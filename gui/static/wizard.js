@@ -172,6 +172,7 @@ async function onClick(event) {
     hooks.done(`environment/${name} created by ${answer.who}`, name);
     return;
   }
-  wizard.result = answer.error ?? `refused (${response.status})`;
+  const fields = Object.keys(wizard.errors).length;
+  wizard.result = fields ? `refused: ${fields} field${fields === 1 ? "" : "s"} to fix (shown in place)` : answer.error ?? `refused (${response.status})`;
   hooks.rerender();
 }
