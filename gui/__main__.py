@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from crds.errors import O2Error
-from gui.auth import NO_TOKENS, Tokens, check_private, parse_tokens
+from gui.auth import NO_TOKENS, Tokens, check_private, parse_tokens, parse_users
 from gui.guard import HostPolicy
 from gui.hub import CLIENT_BUFFER, MAX_CLIENTS
 from gui.server import FLUSH_INTERVAL, make_app
@@ -39,6 +39,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--token-file",
         type=Path,
         help="`name:token` lines (mode 600); without it the GUI is read-only",
+    )
+    parser.add_argument(
+        "--users-file",
+        type=Path,
+        help="`name:role:sha256:<hex>` lines (mode 600): per-user hashed tokens with a role "
+        "(viewer looks; shifter and admin create environments and act)",
     )
     parser.add_argument(
         "--read-token-file",
@@ -85,16 +91,17 @@ def load_tokens(path: Path | None, *, flag: str = "--token-file") -> Tokens:
     """The tokens in `path`; refused when others on the machine could read them."""
     if path is None:
         return NO_TOKENS
+    parse = parse_users if flag == "--users-file" else parse_tokens
     try:
         check_private(path.stat().st_mode, source=str(path))
-        return parse_tokens(path.read_text(), source=str(path))
+        return parse(path.read_text(), source=str(path))
     except OSError as exc:
         raise SystemExit(f"{flag} {path}: {exc.strerror}") from exc
 
 
 async def serve(args: argparse.Namespace) -> None:
     host, port = split_listen(args.listen)
-    tokens = load_tokens(args.token_file)
+    tokens = load_tokens(args.token_file).merged(load_tokens(args.users_file, flag="--users-file"))
     read_tokens = load_tokens(args.read_token_file, flag="--read-token-file")
     config = StoreConfig.from_env(
         etcd=args.etcd,

@@ -80,7 +80,7 @@ async def perform(store: Store, name: str, *, action: str, who: str) -> ActionRe
         raise ValueError(f"unknown action {action!r}")
     env = await _write_spec(store, name, action=action)
     log.info("GUI action", extra={"environment": name, "action": action, "who": who})
-    event = await _record(store, action_event(env, action=action, who=who, now=utcnow()))
+    event = await record_event(store, action_event(env, action=action, who=who, now=utcnow()))
     return ActionResult(env, event)
 
 
@@ -97,7 +97,7 @@ async def _write_spec(store: Store, name: str, *, action: str) -> Environment:
     raise AssertionError("unreachable")
 
 
-async def _record(store: Store, event: Event) -> Event | None:
+async def record_event(store: Store, event: Event) -> Event | None:
     """Write the Event under a lease when the store offers leases; never fail the action."""
     try:
         grant = getattr(store, "grant_lease", None)

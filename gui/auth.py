@@ -1,39 +1,81 @@
-"""Bearer tokens for GUI actions: the `name:token` file format and the check. Pure, no I/O.
+"""Bearer tokens for GUI actions: the token file formats, roles and the check. Pure, no I/O.
 
 Without tokens the GUI is read-only. A token file holds one `name:token` per line (blank lines
-and `#` comments ignored); the name is who asked, recorded in the environment's Events.
+and `#` comments ignored); the name is who asked, recorded in the environment's Events, and
+may act (role shifter). A users file holds `name:role:sha256:<hex>` lines instead: only the
+token's SHA-256 is kept on disk, and the role says what its holder may do: a viewer only
+looks, a shifter creates environments and acts on them, an admin may do everything.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 from crds.errors import FieldError, ValidationError
 
 MIN_TOKEN_LENGTH = 8
+ROLES: tuple[str, ...] = ("viewer", "shifter", "admin")
+ACTING_ROLES: frozenset[str] = frozenset({"shifter", "admin"})
+PLAIN_ROLE = "shifter"
+"""The role of a `name:token` line (the older format): its holders could always act."""
+_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class User:
+    """Who a token belongs to and what they may do."""
+
+    name: str
+    role: str
+
+    @property
+    def may_act(self) -> bool:
+        """Create environments and change their state (viewers only look)."""
+        return self.role in ACTING_ROLES
+
+
+def hash_token(token: str) -> str:
+    """How a users file keeps a token: `sha256:<hex>`."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class Tokens:
-    """Token -> name; empty means actions are off."""
+    """Token -> name (plain tokens, role shifter) and token hash -> User; empty: actions off."""
 
     by_token: dict[str, str]
+    by_hash: dict[str, User] = field(default_factory=dict)
 
     @property
     def enabled(self) -> bool:
-        return bool(self.by_token)
+        return bool(self.by_token) or bool(self.by_hash)
 
-    def who(self, authorization: str | None) -> str | None:
-        """The token's name for an `Authorization: Bearer <token>` header; None if not valid."""
+    def user(self, authorization: str | None) -> User | None:
+        """The User an `Authorization: Bearer <token>` header names; None if not valid."""
         if not authorization or not authorization.startswith("Bearer "):
             return None
         offered = authorization.removeprefix("Bearer ").strip()
         found = None
         for token, name in self.by_token.items():  # compare all: no early exit on a match
             if hmac.compare_digest(token.encode(), offered.encode()):
-                found = name
+                found = User(name, PLAIN_ROLE)
+        digest = hash_token(offered).encode()
+        for hashed, user in self.by_hash.items():
+            if hmac.compare_digest(hashed.encode(), digest):
+                found = user
         return found
+
+    def who(self, authorization: str | None) -> str | None:
+        """The token's name for an `Authorization: Bearer <token>` header; None if not valid."""
+        user = self.user(authorization)
+        return None if user is None else user.name
+
+    def merged(self, other: Tokens) -> Tokens:
+        """Both sets of tokens (a token in both: `other` wins)."""
+        return Tokens({**self.by_token, **other.by_token}, {**self.by_hash, **other.by_hash})
 
 
 NO_TOKENS = Tokens({})
@@ -53,6 +95,26 @@ def parse_tokens(text: str, *, source: str = "token file") -> Tokens:
             raise _bad(source, number, "this token is already given to another name")
         by_token[token] = name
     return Tokens(by_token)
+
+
+def parse_users(text: str, *, source: str = "users file") -> Tokens:
+    """`name:role:sha256:<hex>` lines -> Tokens; ValidationError naming the line otherwise."""
+    by_hash: dict[str, User] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, role, hashed = (part.strip() for part in [*line.split(":", 2), "", ""][:3])
+        if not name or role not in ROLES or not _HASH.match(hashed):
+            message = (
+                f"expected `name:role:sha256:<64 hex digits>` with role one of "
+                f"{', '.join(ROLES)} (hash a token with `printf %s TOKEN | sha256sum`)"
+            )
+            raise _bad(source, number, message)
+        if hashed in by_hash:
+            raise _bad(source, number, "this token is already given to another name")
+        by_hash[hashed] = User(name, role)
+    return Tokens({}, by_hash)
 
 
 def _bad(source: str, line: int, message: str) -> ValidationError:

@@ -17,12 +17,13 @@ from typing import Any
 
 from aiohttp import web
 
-from crds.errors import ConflictError, NotFoundError
+from crds.errors import AlreadyExistsError, ConflictError, NotFoundError, ValidationError
 from gui.actions import ACTIONS, NEEDS_CONFIRMATION, perform
-from gui.auth import NO_TOKENS, READ_COOKIE, Tokens, offered_token
+from gui.auth import NO_TOKENS, READ_COOKIE, Tokens, User, offered_token
 from gui.feed import SSE_PING, SSE_RETRY
 from gui.guard import HostPolicy
 from gui.hub import FLUSH_INTERVAL, Client, Hub
+from gui.wizard import Form, create, field_errors, offer
 from store.api import Store
 
 __all__ = ["FLUSH_INTERVAL", "HUB_KEY", "make_app", "serve"]
@@ -124,14 +125,58 @@ async def info(request: web.Request) -> web.Response:
     )
 
 
-async def action(request: web.Request) -> web.Response:
-    """POST /api/environments/{name}/{action} with `Authorization: Bearer <token>`."""
+def _actor(request: web.Request) -> User | web.Response:
+    """The signed-in user allowed to act, or the 403/401 answer (checked before any write)."""
     tokens = request.app[TOKENS_KEY]
     if not tokens.enabled:
         return _error(403, "actions are disabled: the GUI server was started without tokens")
-    who = tokens.who(request.headers.get("Authorization"))
-    if who is None:
+    user = tokens.user(request.headers.get("Authorization"))
+    if user is None:
         return _error(401, "a valid bearer token is required", auth=True)
+    if not user.may_act:
+        return _error(403, f"{user.name} is a {user.role}: only shifters and admins may act")
+    return user
+
+
+async def whoami(request: web.Request) -> web.Response:
+    """GET /api/whoami: the bearer token's user and role (the page hides what they may not do)."""
+    user = request.app[TOKENS_KEY].user(request.headers.get("Authorization"))
+    if user is None:
+        return _error(401, "a valid bearer token is required", auth=True)
+    return web.json_response({"name": user.name, "role": user.role, "mayAct": user.may_act})
+
+
+async def wizard(request: web.Request) -> web.Response:
+    """GET /api/wizard: the workflows, detectors and states the new-environment form offers."""
+    return web.json_response(await offer(request.app[HUB_KEY].store))
+
+
+async def create_environment(request: web.Request) -> web.Response:
+    """POST /api/environments: the wizard's form; 422 with per-field errors when refused."""
+    user = _actor(request)
+    if isinstance(user, web.Response):
+        return user
+    try:
+        form = Form.parse(await request.json())
+        env, event = await create(request.app[HUB_KEY].store, form, who=user.name)
+    except ValueError:
+        return _error(400, "send the form as JSON")
+    except ValidationError as exc:
+        return web.json_response({"error": str(exc), "fields": field_errors(exc)}, status=422)
+    except AlreadyExistsError:
+        message = f"environment/{form.name} already exists: choose another name"
+        return web.json_response({"error": message, "fields": {"name": message}}, status=409)
+    return web.json_response(
+        {"environment": env.name, "who": user.name, "event": event}, status=201
+    )
+
+
+async def action(request: web.Request) -> web.Response:
+    """POST /api/environments/{name}/{action} with `Authorization: Bearer <token>`."""
+    user = _actor(request)
+    if isinstance(user, web.Response):
+        return user
+    who = user.name
     verb = request.match_info["action"]
     if verb not in ACTIONS:
         return _error(404, f"unknown action {verb!r}; one of {', '.join(ACTIONS)}")
@@ -217,9 +262,7 @@ def make_app(
     hub = Hub(store, **hub_options)
     app[HUB_KEY] = hub
     app[TOKENS_KEY] = tokens
-    readers = (
-        Tokens({**tokens.by_token, **read_tokens.by_token}) if read_tokens.enabled else NO_TOKENS
-    )
+    readers = tokens.merged(read_tokens) if read_tokens.enabled else NO_TOKENS
     app[READERS_KEY] = readers
     app[POLICY_KEY] = policy or HostPolicy()
 
@@ -237,6 +280,9 @@ def make_app(
     app.router.add_get("/", index)
     app.router.add_get("/api/stream", stream)
     app.router.add_get("/api/info", info)
+    app.router.add_get("/api/wizard", wizard)
+    app.router.add_get("/api/whoami", whoami)
+    app.router.add_post("/api/environments", create_environment)
     app.router.add_post("/api/environments/{name}/{action}", action)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
     return app

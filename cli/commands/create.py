@@ -14,7 +14,7 @@ from cli.options import GlobalOptions
 from cli.runtime import connect, run, write_out
 from crds.errors import FieldError, ValidationError
 from crds.kinds.environment import INFO, Environment
-from crds.manifest import parse_resource
+from crds.newenv import build_environment
 from crds.publicvars import check_values
 from store.api import Store
 
@@ -72,21 +72,6 @@ def parse_vars(pairs: list[str], *, detectors: str | None) -> dict[str, str]:
     if errors:
         raise ValidationError(errors)
     return values
-
-
-def build_environment(
-    name: str, *, workflow: str, variables: dict[str, str], state: str, run_type: str
-) -> Environment:
-    """The Environment to create (ValidationError naming the field, as for a manifest)."""
-    data = {
-        "apiVersion": "o2/v1alpha1",
-        "kind": "Environment",
-        "metadata": {"name": name},
-        "spec": {"workflow": workflow, "vars": variables, "state": state, "runType": run_type},
-    }
-    env = parse_resource(data, source="o2 create env", applying=True)
-    assert isinstance(env, Environment)
-    return env
 
 
 async def checked(store: Store, env: Environment) -> Environment:

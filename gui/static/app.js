@@ -2,6 +2,7 @@
 import { renderEnvironments, renderEnvironment } from "./environments.js";
 import { renderTasks, renderNodes, renderGitSources } from "./tables.js";
 import { since } from "./util.js";
+import { initWizard, renderWizard } from "./wizard.js";
 
 const PLURALS = ["environments", "tasks", "nodes", "gitsources", "events"];
 
@@ -84,6 +85,7 @@ const VIEWS = {
   tasks: (route) => renderTasks(store, route.params),
   nodes: () => renderNodes(store),
   gitsources: () => renderGitSources(store),
+  new: () => renderWizard(),
 };
 
 let pending = false;
@@ -208,8 +210,25 @@ async function loadInfo() {
   const saved = sessionStorage.getItem("o2-token");
   const input = document.getElementById("token");
   if (saved) input.value = saved;
-  input.addEventListener("change", () => sessionStorage.setItem("o2-token", input.value.trim()));
+  input.addEventListener("change", () => {
+    sessionStorage.setItem("o2-token", input.value.trim());
+    showUser(input.value.trim());
+  });
+  if (saved) showUser(saved);
   scheduleRender();
+}
+
+// Who the token signs in as (and their role), so a viewer knows why writes are refused.
+async function showUser(token) {
+  const el = document.getElementById("whoami");
+  if (!token) {
+    el.textContent = "";
+    return;
+  }
+  const response = await fetch("/api/whoami", { headers: { Authorization: `Bearer ${token}` } });
+  const user = await response.json().catch(() => ({}));
+  el.textContent = response.ok ? `${user.name} · ${user.role}` : "unknown token";
+  el.classList.toggle("whoami-bad", !response.ok);
 }
 
 // The server was started with --read-token-file: EventSource cannot send headers, so the
@@ -227,6 +246,17 @@ function tick() {
   for (const el of document.querySelectorAll("[data-since]")) el.textContent = since(el.dataset.since, now);
 }
 
+initWizard({
+  rerender: () => {
+    store.version++;
+    scheduleRender();
+  },
+  token: () => document.getElementById("token").value.trim(),
+  done: (text, name) => {
+    toast(text);
+    location.hash = `#/environments/${encodeURIComponent(name)}`;
+  },
+});
 document.addEventListener("click", onClick);
 document.addEventListener("input", onInput);
 window.addEventListener("hashchange", scheduleRender);

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crds.errors import ValidationError
-from gui.auth import NO_TOKENS, parse_tokens
+from gui.auth import NO_TOKENS, User, hash_token, parse_tokens, parse_users
 
 
 def test_token_file_maps_tokens_to_names_ignoring_comments() -> None:
@@ -34,3 +34,31 @@ def test_malformed_line_is_rejected_naming_the_line(text: str) -> None:
 def test_same_token_for_two_names_is_rejected() -> None:
     with pytest.raises(ValidationError, match="line 2"):
         parse_tokens("a:s3cret-token-a\nb:s3cret-token-a")
+
+
+def test_users_file_keeps_hashes_and_gives_each_user_a_role() -> None:
+    users = parse_users(
+        f"# shift crew\nvera:viewer:{hash_token('vera-token-1')}\n"
+        f"ada:admin:{hash_token('ada-token-22')}\n"
+    )
+    assert users.user("Bearer vera-token-1") == User("vera", "viewer")
+    assert users.user("Bearer ada-token-22") == User("ada", "admin")
+    assert users.user(f"Bearer {hash_token('vera-token-1')}") is None, "the hash is no token"
+    assert not User("vera", "viewer").may_act
+    assert User("ada", "admin").may_act and User("sam", "shifter").may_act
+
+
+def test_plain_token_holders_are_shifters_and_merge_with_users() -> None:
+    tokens = parse_tokens("alice:s3cret-token-a").merged(
+        parse_users(f"vera:viewer:{hash_token('vera-token-1')}")
+    )
+    assert tokens.user("Bearer s3cret-token-a") == User("alice", "shifter")
+    assert tokens.who("Bearer vera-token-1") == "vera"
+
+
+@pytest.mark.parametrize(
+    "text", ["vera:viewer:deadbeef", "vera:boss:sha256:" + "0" * 64, ":viewer:sha256:" + "0" * 64]
+)
+def test_malformed_users_line_is_rejected_naming_the_line(text: str) -> None:
+    with pytest.raises(ValidationError, match="line 1"):
+        parse_users(text, source="users")

@@ -8,6 +8,7 @@ import pytest
 
 from crds.errors import ValidationError
 from gui.__main__ import load_tokens, parse_args, split_listen
+from gui.auth import User, hash_token
 
 
 def test_listen_defaults_to_loopback() -> None:
@@ -62,3 +63,17 @@ def test_private_token_file_is_accepted(tmp_path: Path) -> None:
     path.write_text("alice:alice-token-123\n")
     path.chmod(0o600)
     assert load_tokens(path).who("Bearer alice-token-123") == "alice"
+
+
+def test_users_file_is_read_as_hashed_tokens_with_roles_and_must_be_private(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "users"
+    path.write_text(f"vera:viewer:{hash_token('vera-token-1')}\n")
+    path.chmod(0o644)
+    with pytest.raises(ValidationError, match="chmod 600"):
+        load_tokens(path, flag="--users-file")
+    path.chmod(0o600)
+    users = load_tokens(path, flag="--users-file")
+    assert users.user("Bearer vera-token-1") == User("vera", "viewer")
+    assert parse_args(["--users-file", str(path)]).users_file == path
