@@ -31,16 +31,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections import OrderedDict
-from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from controller.configs.resolve import ConfigIndex
 from controller.environments.autostop import AUTO_STOP_REASON, auto_stop_message
-from controller.environments.expand import expand
 from controller.environments.expansion import Expansion
+from controller.environments.expansions import Expansions, WorkflowLookup
 from controller.environments.fmqargs import FairMQPlugin
 from controller.environments.hooks import HookResult, HookRunner, HookStep, transition_started
 from controller.environments.plan import (
@@ -63,14 +62,11 @@ from controller.integration import PluginCaller, PluginSettings
 from controller.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
 from controller.runtime.reconciler import Context, Job, Reconciler, Result, Watch, label_value
 from controller.runtime.status import write_status
-from crds.aliecs.context import AliecsContext, Inventory
 from crds.conditions import STALLED, get_condition
 from crds.errors import (
     AlreadyExistsError,
     ConflictError,
     NotFoundError,
-    TemplateError,
-    ValidationError,
 )
 from crds.kinds.componentconfig import ComponentConfig
 from crds.kinds.environment import Environment, EnvironmentStatus
@@ -79,15 +75,13 @@ from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
 from crds.labels import ENV_LABEL, HOOK_LABEL, IDLE_LABEL, TEARDOWN_FINALIZER
-from store.informer import CacheEvent, Informer
+from store.informer import CacheEvent
 
 log = logging.getLogger(__name__)
 
 WRITES_IN_FLIGHT = 32
 IDLE_POOL_JOB = "idle-pool"
 IDLE_POOL_PERIOD = 60.0
-EXPANSION_CACHE = 64
-"""Environments whose last expansion is kept (a cache hit skips re-rendering every template)."""
 PACE = 2.0
 """Gap before the next reconcile of an environment, in units of the previous one's compute
 time (observe + plan) times the share of tasks still to reach the transition's target: the
@@ -97,9 +91,6 @@ PACE_FROM = 0.02
 """Compute time (seconds) below which there is no gap (an environment of ~2,000 tasks or more
 is paced; small ones are reconciled at once)."""
 RUN_NUMBER_KEY = "runtime/run-number"
-RUNTIME_VALUES_KEY = "runtime/aliecs"
-"""`<prefix>/runtime/aliecs/<environment>/<component>/<key>`: the values AliECS templates read
-with `runtime.Get(component, key)` (crds.aliecs.context)."""
 RUN_CLAIMS_KEY = "runtime/run-number-claims"
 """`<prefix>/runtime/run-number-claims/<environment>`: the run number allocated for the
 environment's START in progress, with its claim (written in the counter's txn)."""
@@ -129,12 +120,11 @@ class EnvironmentReconciler(Reconciler):
             task_hooks=self.task_hooks.run,
         )
         self.idle_ttl = settings.idle_ttl
-        self.fairmq = FairMQPlugin(settings.fmq_plugin, settings.fmq_plugin_search_path)
-        self._expansions: OrderedDict[str, tuple[object, object, Expansion]] = OrderedDict()
+        self.expansions = Expansions(
+            ctx, FairMQPlugin(settings.fmq_plugin, settings.fmq_plugin_search_path)
+        )
         self._hook_steps: dict[str, HookStep] = {}
         """Environment name -> its step held until the hooks it awaits have ended."""
-        self._nodes_seen: tuple[Sequence[Node], Inventory] = ((), Inventory())
-        self._runtime_users: dict[tuple[str, str, int | None], bool] = {}
         """(kind, name, resourceVersion) of Workflows and TaskClasses -> they call `runtime.`"""
         self._claims: set[str] = set()
         """Environments that may have a run-number record (removed when they are deleted)."""
@@ -214,7 +204,7 @@ class EnvironmentReconciler(Reconciler):
         tasks = self.ctx.cache(Task).list(labels={ENV_LABEL: key})
         configs = self.ctx.cache(ComponentConfig).list()
         workflows = WorkflowLookup(self.ctx.cache(Workflow))
-        expansion = await self._expansion(env, workflow, classes, configs, workflows)
+        expansion = await self.expansions.get(env, workflow, classes, configs, workflows)
         self._includes[key] = frozenset(workflows.asked)
         if deleting and not isinstance(expansion, Expansion):
             return await self._release(env, f"its workflow does not expand: {expansion}")
@@ -237,105 +227,6 @@ class EnvironmentReconciler(Reconciler):
         if computed >= PACE_FROM and only_waits(env, result):
             return replace(acted, pace=PACE * computed * _remaining(result.status))
         return acted
-
-    async def _expansion(
-        self,
-        env: Environment,
-        workflow: Workflow,
-        classes: dict[str, TaskClass],
-        configs: list[ComponentConfig],
-        workflows: WorkflowLookup,
-    ) -> Expansion | TemplateError | ValidationError:
-        """`expand()` of these inputs, cached per environment while none of them changes (of
-        the spec only what expand() reads: a new spec.state keeps the expansion, which takes
-        0.6 s for 10,000 tasks). A new run number, new plugin variables (status.pluginVars) or
-        run times (status.runtimeVars) re-render the hooks and the START arguments alone.
-
-        expand() runs in a worker thread: its templates, bounded as they are (crds.templatework),
-        may take seconds for a large environment, and the event loop keeps the leader's lease
-        and the other environments moving meanwhile. The inputs are informer objects, which
-        nothing mutates, and expand() keeps its state to itself. Workflows it includes are part
-        of the inputs: a cached expansion holds while each still has the version it used. The
-        Nodes count through the inventory AliECS templates read (hostname, detector, cards),
-        not their status."""
-        inventory = self._inventory()
-        runtime = await self._runtime_values(env, workflow, classes)
-        key = (
-            _configs_key(configs),
-            env.spec.workflow,
-            env.spec.run_type,
-            tuple(sorted(env.spec.vars.items())),
-            workflow.metadata.uid,
-            workflow.metadata.resource_version,
-            tuple(sorted((c.name, c.metadata.resource_version or 0) for c in classes.values())),
-            inventory,
-            tuple(sorted(runtime.items())),
-        )
-        run_number = env.status.run_number
-        hooks_key = (
-            run_number,
-            tuple(sorted(env.status.plugin_vars.items())),
-            tuple(sorted(env.status.runtime_vars.items())),
-        )
-        cached = self._expansions.get(env.metadata.uid)
-        previous = None
-        if cached is not None and cached[0] == key and workflows.current(cached[2].includes):
-            previous = cached[2]
-        if cached is not None and previous is not None and cached[1] == hooks_key:
-            return previous
-        try:
-            expansion = await asyncio.to_thread(
-                expand,
-                env,
-                workflow,
-                classes,
-                run_number=run_number,
-                configs=ConfigIndex(configs),
-                tasks_from=previous,
-                workflows=workflows,
-                aliecs=AliecsContext(inventory=inventory, runtime=runtime),
-                fairmq=self.fairmq,
-            )
-        except (TemplateError, ValidationError) as exc:
-            return exc  # plan() reports it
-        self._expansions[env.metadata.uid] = (key, hooks_key, expansion)
-        while len(self._expansions) > EXPANSION_CACHE:
-            self._expansions.popitem(last=False)
-        return expansion
-
-    def _inventory(self) -> Inventory:
-        """The Nodes' inventory, rebuilt only when the cache holds other Node objects (they are
-        replaced, never changed, so the same objects mean the same inventory)."""
-        nodes = self.ctx.cache(Node).list()
-        seen, inventory = self._nodes_seen
-        same = len(nodes) == len(seen) and all(a is b for a, b in zip(nodes, seen, strict=True))
-        if not same:
-            inventory = Inventory.from_nodes(nodes)
-            self._nodes_seen = (nodes, inventory)
-        return inventory
-
-    async def _runtime_values(
-        self, env: Environment, workflow: Workflow, classes: Mapping[str, TaskClass]
-    ) -> dict[str, str]:
-        """The AliECS runtime values of `env` by `<component>/<key>`, read (one range read)
-        only when its workflow or a TaskClass calls `runtime.`."""
-        if not self._uses_runtime(workflow, classes):
-            return {}
-        prefix = f"{self.ctx.store.prefix}/{RUNTIME_VALUES_KEY}/{env.name}/"
-        raw = await self.ctx.kv.list_raw(prefix)
-        return {k.removeprefix(prefix): v.decode(errors="replace") for k, v in raw.items()}
-
-    def _uses_runtime(self, workflow: Workflow, classes: Mapping[str, TaskClass]) -> bool:
-        uses = self._runtime_users
-        if len(uses) > EXPANSION_CACHE * 16:
-            uses.clear()
-        for obj in (workflow, *classes.values()):
-            key = (obj.kind, obj.name, obj.metadata.resource_version)
-            if key not in uses:
-                uses[key] = "runtime." in obj.model_dump_json()
-            if uses[key]:
-                return True
-        return False
 
     def _busy_detectors(self, env: Environment) -> dict[str, tuple[str, ...]]:
         """The detectors held by every other environment (status.detectors)."""
@@ -519,39 +410,6 @@ class EnvironmentReconciler(Reconciler):
         return await write_status(self.ctx.store, env, status, now=self.ctx.clock.now())
 
 
-class WorkflowLookup(Mapping[str, Workflow]):
-    """The Workflow cache as the mapping expand() resolves `include:` names in, remembering
-    which names were asked for (so a Workflow applied or changed later requeues the
-    environment, also after an expansion that failed on its absence)."""
-
-    def __init__(self, cache: Informer[Workflow]) -> None:
-        self._cache = cache
-        self.asked: set[str] = set()
-
-    def __getitem__(self, name: str) -> Workflow:
-        self.asked.add(name)
-        found = self._cache.get(name)
-        if found is None:
-            raise KeyError(name)
-        return found
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._cache.names())
-
-    def __len__(self) -> int:
-        return len(self._cache.names())
-
-    def current(self, used: Mapping[str, int]) -> bool:
-        """Whether each Workflow in `used` (name -> resourceVersion) still has that version
-        (they count as asked for: a cached expansion still depends on them)."""
-        self.asked.update(used)
-        for name, version in used.items():
-            found = self._cache.get(name)
-            if found is None or (found.metadata.resource_version or 0) != version:
-                return False
-        return True
-
-
 def _reconcilable(env: Environment) -> bool:
     """Live, or deleted and still held for its DESTROY."""
     if env.metadata.deletion_timestamp is None:
@@ -587,9 +445,3 @@ def only_waits(env: Environment, result: Plan) -> bool:
 def _waits_for_detector(env: Environment) -> bool:
     cond = get_condition(env.status.conditions, STALLED)
     return cond is not None and cond.status == "True" and cond.reason == DETECTOR_IN_USE
-
-
-def _configs_key(configs: Iterable[ComponentConfig]) -> tuple[tuple[str, int, int], ...]:
-    """What of the ComponentConfigs an expansion depends on: their slots (generation) and the
-    versions tasks receive (status.version)."""
-    return tuple(sorted((c.name, c.metadata.generation, c.status.version) for c in configs))

@@ -17,9 +17,9 @@ import pytest
 from controller.environments.controller import (
     IDLE_POOL_JOB,
     RUN_NUMBER_KEY,
-    RUNTIME_VALUES_KEY,
     EnvironmentReconciler,
 )
+from controller.environments.expansions import RUNTIME_VALUES_KEY
 from controller.runtime.clock import Clock, FakeClock, SystemClock
 from controller.runtime.reconciler import Context
 from controller.runtime.runner import Controller
