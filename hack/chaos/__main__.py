@@ -27,6 +27,11 @@ from hack.chaos.workload import Workload
 WARMUP_WITHIN = 180.0
 
 
+def say(line: str) -> None:
+    """A progress line on stderr (the table goes to stdout)."""
+    print(f"{time.strftime('%H:%M:%S')} chaos: {line}", file=sys.stderr, flush=True)
+
+
 def seconds(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600}
     if text[-1:] in units:
@@ -59,12 +64,15 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
         workload.plan(real_envs=2 if args.real_agents else 0)
         await workload.setup()
         warm = await workload.settle("DEPLOYED", WARMUP_WITHIN)
+        say(f"warm-up: {warm} s; faults for {args.duration:g} s")
         background += [asyncio.create_task(workload.drive(n)) for n in workload.specs]
         injector = Injector(stack, observer, random.Random(args.seed), pause=args.pause)
         await injector.run(until=time.monotonic() + args.duration)
         workload.stopping = True
         await cancel(background[2:])
+        say(f"faults stopped after {len(injector.faults)}; converging to RUNNING")
         converged = await workload.settle("RUNNING", args.converge_within)
+        say(f"converged: {converged} s; {observer.describe()}; tearing down")
         injector.measure()
         leftovers = await teardown(stack, workload, observer)
         await stack.close()  # the cluster gone too: nothing of the soak may be left

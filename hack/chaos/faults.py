@@ -14,6 +14,7 @@ import asyncio
 import os
 import random
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -69,8 +70,10 @@ class Injector:
             target = await self.inject(kind, down)
             if target is None:
                 self.skipped[kind] = self.skipped.get(kind, 0) + 1
+                self.queue.insert(0, kind)  # tried again later in this round
                 continue
             self.faults.append(Fault(kind, at=self.started, target=target))
+            print(f"{time.strftime('%H:%M:%S')} chaos: {kind} {target}", file=sys.stderr)
 
     def measure(self) -> None:
         """Fill each fault's recovery time from the observer's completed transitions."""

@@ -126,6 +126,13 @@ class Observer:
             self.violate(f"environment/{life}: run {run} after run {last}")
         self.last_run[life] = max(last, run)
 
+    def describe(self) -> str:
+        """Each environment as `name: state (desired)`, for progress lines."""
+        return ", ".join(
+            f"{n}: {v.state}{'*' if v.transition else ''} ({v.desired})"
+            for n, v in sorted(self.envs.items())
+        )
+
     async def wait(self, check: Any, *, within: float) -> bool:
         """Until `check()` is true (re-evaluated at each watch event); False after `within` s."""
         deadline = time.monotonic() + within

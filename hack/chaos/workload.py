@@ -148,14 +148,16 @@ class Workload:
         env_vars = {**env.spec.vars, "detectors": json.dumps(self.detectors(count))}
         await self.modify("hollow", vars=env_vars)
 
-    async def recreate(self, name: str) -> None:
+    async def recreate(self, name: str, *, exit_first: bool = True) -> None:
         """Exit (DONE), delete, create again: the next incarnation gets new run numbers."""
-        await self.set_state(name, "DONE")
-        await self.reach(name, STEP_WITHIN)
+        if exit_first:
+            await self.set_state(name, "DONE")
+            await self.reach(name, STEP_WITHIN)
         with contextlib.suppress(NotFoundError):
             await self.store.delete(Environment, name)
         await self.observer.wait(lambda: name not in self.observer.envs, within=STEP_WITHIN)
         await self.store.create(self.specs[name])
+        await self.observer.wait(lambda: name in self.observer.envs, within=STEP_WITHIN)
         self.recreations += 1
 
     async def settle(self, state: str, within: float) -> float | None:
@@ -163,6 +165,9 @@ class Workload:
         loop = asyncio.get_running_loop()
         started = loop.time()
         for name in self.specs:
+            view = self.observer.envs.get(name)
+            if view is None or view.desired == "DONE":  # left mid-exit by a cancelled driver
+                await self.recreate(name, exit_first=False)
             await self.set_state(name, state)
         results = await asyncio.gather(*(self.reach(n, within) for n in self.specs))
         return loop.time() - started if all(results) else None

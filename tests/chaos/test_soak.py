@@ -18,10 +18,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_short_soak_injects_every_fault_kind_and_violates_nothing(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "hack.chaos", "--duration", "22s", "--seed", "18"]
-    command += ["--hollow-agents", "8", "--real-agents", "1", "--pause", "1.2"]
+    command = [sys.executable, "-m", "hack.chaos", "--duration", "26s", "--seed", "18"]
+    command += ["--hollow-agents", "6", "--real-agents", "1", "--pause", "0.8"]
     command += ["--converge-within", "60", "--results", str(tmp_path)]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        command, check=False, cwd=REPO, capture_output=True, text=True, timeout=240
+    )
     result = json.loads((tmp_path / "18.json").read_text())
     summary = done.stdout[-3000:]
     assert result["violations"] == [], summary
