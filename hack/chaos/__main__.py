@@ -74,7 +74,7 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
         converged = await workload.settle("RUNNING", args.converge_within)
         say(f"converged: {converged} s; {observer.describe()}; tearing down")
         injector.measure()
-        leftovers = await teardown(stack, workload, observer)
+        leftovers = await teardown(stack, workload, observer, within=args.converge_within)
         await stack.close()  # the cluster gone too: nothing of the soak may be left
         leftovers += leftover_tasks(observer.task_pids)
         if background[0].done() and background[0].exception() is not None:
@@ -113,20 +113,28 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
         await stack.close()
 
 
-async def teardown(stack: Stack, workload: Workload, observer: Observer) -> list[int]:
+async def teardown(
+    stack: Stack, workload: Workload, observer: Observer, *, within: float
+) -> list[int]:
     """Exit and delete every environment, wait for its Tasks to go: their processes must too."""
     assert stack.store is not None
     store = stack.store
-    await workload.settle("DONE", 60)
+    await workload.settle("DONE", within)
     for name in workload.specs:
         with contextlib.suppress(Exception):
             await store.delete(type(workload.specs[name]), name)
-    await observer.wait(lambda: not observer.tasks, within=60)
+    await observer.wait(lambda: not observer.tasks, within=within)
     deadline = time.monotonic() + 30
     # the process table has no event to await: poll it until the executors have reaped them
     while leftover_tasks(observer.task_pids) and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.5)
     return leftover_tasks(observer.task_pids)
+
+
+def dump_tasks() -> None:
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=6, file=sys.stderr)
+    sys.stderr.flush()
 
 
 async def cancel(tasks: list[asyncio.Task[None]]) -> None:
@@ -140,7 +148,9 @@ async def cancel(tasks: list[asyncio.Task[None]]) -> None:
 async def amain(args: argparse.Namespace) -> int:
     main = asyncio.current_task()
     assert main is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, main.cancel)
+    loop.add_signal_handler(signal.SIGUSR1, dump_tasks)  # where is a stuck soak waiting?
     work = Path(tempfile.mkdtemp(prefix=f"o2-chaos-{args.seed}-"))
     result = await soak(args, work)
     path = report.write(result, args.results)
