@@ -39,7 +39,7 @@ def soak(tmp_path: Path, *args: str) -> tuple[int, str]:
 def test_short_soak_injects_every_fault_kind_and_violates_nothing(tmp_path: Path) -> None:
     code, output = soak(
         tmp_path,
-        *("--duration", "26s", "--seed", "18", "--pause", "0.8", "--converge-within", "30"),
+        *("--duration", "24s", "--seed", "18", "--pause", "0.7", "--converge-within", "30"),
         *("--hollow-agents", "6", "--real-agents", "1"),
     )
     result = json.loads((tmp_path / "18.json").read_text())
