@@ -83,8 +83,12 @@ def clamp(message: str) -> str:
 
 
 def go_error(status: EnvironmentStatus, message: str, *, now: datetime) -> EnvironmentStatus:
-    """`status` with a GO_ERROR transition starting now, for `message`."""
+    """`status` with a GO_ERROR transition starting now, for `message`. From ERROR (a RECOVER
+    that failed) there is nothing to leave: the transition ends there and ERROR stays sticky;
+    GO_ERROR from ERROR is not a transition, and planning one would fail at every reconcile."""
     message = clamp(message)
+    if status.state == "ERROR":
+        return status.model_copy(update={"transition": None, "message": message})
     progress = TransitionProgress(event="GO_ERROR", started_at=now, message=message)
     return status.model_copy(update={"transition": progress, "message": message})
 
@@ -97,7 +101,17 @@ def failed_into_error(
     assert progress is not None
     entry = record(env, progress, now=now, to_state=status.state, result="Failed", message=message)
     failed = status.model_copy(update={"history": append_history(status.history, entry)})
-    return go_error(failed, message, now=now)
+    return go_error(answered(env, failed, progress), message, now=now)
+
+
+def answered(
+    env: Environment, status: EnvironmentStatus, progress: TransitionProgress
+) -> EnvironmentStatus:
+    """A failed RECOVER has answered the recover request: the next one needs a new request
+    (as a failed transition in AliECS needs the operator again), not an endless retry."""
+    if progress.event != "RECOVER":
+        return status
+    return status.model_copy(update={"recovered_request": env.spec.recover_request})
 
 
 def hooks_failed(
@@ -135,7 +149,7 @@ def hooks_failed(
     target = base.state if early else target_state(base.state, progress.event)
     entry = record(env, progress, now=now, to_state=target, result="Failed", message=message)
     done = base.model_copy(update={"state": target, "history": append_history(base.history, entry)})
-    return go_error(done, message, now=now)
+    return go_error(answered(env, done, progress) if early else done, message, now=now)
 
 
 def go_error_hooks_failed(

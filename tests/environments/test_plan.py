@@ -413,3 +413,20 @@ def test_reconfigure_without_a_reported_digest_records_the_old_one_until_reset()
     final = sim.tasks["physics-1-flp-tpc-readout"]
     assert CONFIGURED_WITH not in final.metadata.annotations
     assert final.status.state == "CONFIGURED"
+
+
+def test_recover_that_times_out_stays_in_error_instead_of_a_go_error_from_error() -> None:
+    sim = running_sim()
+    sim.break_task("physics-1-flp-tpc-readout")
+    sim.settle()
+    sim.settle()
+    assert sim.env.status.state == "ERROR"
+    sim.set_spec(recover_request=1)  # the broken task stays frozen: RECOVER cannot finish
+    sim.step()
+    assert sim.env.status.transition is not None
+    assert sim.env.status.transition.event == "RECOVER"
+    sim.now += timedelta(seconds=600)
+    sim.settle()
+    assert sim.env.status.state == "ERROR" and sim.env.status.transition is None
+    assert "RECOVER timed out" in sim.env.status.message
+    assert sim.env.status.history[-1].result == "Failed"

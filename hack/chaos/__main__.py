@@ -1,0 +1,167 @@
+"""`python -m hack.chaos --duration 60s --seed N [--hollow-agents 50] [--real-agents 2]`.
+
+Starts the stack (hack/chaos/stack.py), the observer's raw watch, the workload, then injects
+seeded faults for `--duration`; then stops faulting, asks every environment for RUNNING and
+measures how long until all are there (bounded by `--converge-within`), exits and deletes them,
+and checks the process table. Prints a table, writes hack/chaos/results/<seed>.json and exits
+1 when an invariant was violated. Every process is stopped by pid at the end and on Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hack.chaos import report
+from hack.chaos.faults import PAUSE, Injector, leftover_tasks
+from hack.chaos.observer import Observer
+from hack.chaos.stack import PREFIX, Stack
+from hack.chaos.workload import Workload
+
+WARMUP_WITHIN = 180.0
+
+
+def say(line: str) -> None:
+    """A progress line on stderr (the table goes to stdout)."""
+    print(f"{time.strftime('%H:%M:%S')} chaos: {line}", file=sys.stderr, flush=True)
+
+
+def seconds(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600}
+    if text[-1:] in units:
+        return float(text[:-1]) * units[text[-1]]
+    return float(text)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m hack.chaos", description=__doc__)
+    p.add_argument("--duration", type=seconds, default=60.0, help="fault phase, e.g. 60s, 10m")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--hollow-agents", type=int, default=50)
+    p.add_argument("--real-agents", type=int, default=2)
+    p.add_argument("--pause", type=float, default=PAUSE, help="most seconds between faults")
+    p.add_argument("--converge-within", type=float, default=120.0, help="seconds")
+    p.add_argument("--results", type=Path, default=report.RESULTS, help="directory")
+    return p.parse_args(argv)
+
+
+async def soak(args: argparse.Namespace, work: Path) -> report.Json:
+    stack = Stack(work)
+    background: list[asyncio.Task[None]] = []
+    try:
+        await stack.start(real=args.real_agents, hollow=args.hollow_agents)
+        assert stack.store is not None
+        observer = Observer(stack.store, PREFIX)
+        background.append(asyncio.create_task(observer.run()))
+        background.append(asyncio.create_task(observer.leases()))
+        workload = Workload(stack.store, observer, random.Random(args.seed + 1), args.hollow_agents)
+        workload.plan(real_envs=2 if args.real_agents else 0)
+        await workload.setup()
+        warm = await workload.settle("DEPLOYED", WARMUP_WITHIN)
+        say(f"warm-up: {warm} s; faults for {args.duration:g} s")
+        background += [asyncio.create_task(workload.drive(n)) for n in workload.specs]
+        injector = Injector(stack, observer, random.Random(args.seed), pause=args.pause)
+        await injector.run(until=time.monotonic() + args.duration)
+        workload.stopping = True
+        await cancel(background[2:])
+        say(f"faults stopped after {len(injector.faults)}; converging to RUNNING")
+        converged = await workload.settle("RUNNING", args.converge_within)
+        say(f"converged: {converged} s; {observer.describe()}; tearing down")
+        injector.measure()
+        leftovers = await teardown(stack, workload, observer, within=args.converge_within)
+        await stack.close()  # the cluster gone too: nothing of the soak may be left
+        leftovers += leftover_tasks(observer.task_pids)
+        if background[0].done() and background[0].exception() is not None:
+            observer.violate(f"observer watch failed: {background[0].exception()!r}")
+        if converged is None:
+            observer.violate(f"not every environment RUNNING within {args.converge_within} s")
+        if leftovers:
+            observer.violate(f"task processes left: {sorted(set(leftovers))}")
+        return {
+            "seed": args.seed,
+            "durationSeconds": args.duration,
+            "hollowAgents": args.hollow_agents,
+            "realAgents": args.real_agents,
+            "warmupSeconds": warm,
+            "faults_total": len(injector.faults),
+            "faults_by_kind": report.by_kind(injector.faults),
+            "skipped": injector.skipped,
+            "recovery": report.recovery(injector.faults),
+            "faults": report.faults_json(injector.faults),
+            "violations": observer.violations,
+            "transitions_completed": len(observer.completions),
+            "workload": {
+                k: getattr(workload, k)
+                for k in ("steps", "slow_steps", "recoveries", "recreations", "detector_changes")
+            },
+            "convergence_seconds": converged,
+            "convergence_bound": args.converge_within,
+            "fence_rejections": stack.fence_rejections(),
+            "leftover_tasks": len(set(leftovers)),
+            "task_pids_seen": len(observer.task_pids),
+            "watch_events": observer.events,
+            "work_dir": str(work),
+        }
+    finally:
+        await cancel(background)
+        await stack.close()
+
+
+async def teardown(
+    stack: Stack, workload: Workload, observer: Observer, *, within: float
+) -> list[int]:
+    """Exit and delete every environment, wait for its Tasks to go: their processes must too."""
+    assert stack.store is not None
+    store = stack.store
+    await workload.settle("DONE", within)
+    for name in workload.specs:
+        with contextlib.suppress(Exception):
+            await store.delete(type(workload.specs[name]), name)
+    await observer.wait(lambda: not observer.tasks, within=within)
+    deadline = time.monotonic() + 30
+    # the process table has no event to await: poll it until the executors have reaped them
+    while leftover_tasks(observer.task_pids) and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.5)
+    return leftover_tasks(observer.task_pids)
+
+
+def dump_tasks() -> None:
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=6, file=sys.stderr)
+    sys.stderr.flush()
+
+
+async def cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+async def amain(args: argparse.Namespace) -> int:
+    main = asyncio.current_task()
+    assert main is not None
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, main.cancel)
+    loop.add_signal_handler(signal.SIGUSR1, dump_tasks)  # where is a stuck soak waiting?
+    work = Path(tempfile.mkdtemp(prefix=f"o2-chaos-{args.seed}-"))
+    result = await soak(args, work)
+    path = report.write(result, args.results)
+    print(report.table(result))
+    print(f"results: {path} (logs: {work})")
+    return 1 if result["violations"] else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(amain(parse(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The independent observer: one raw etcd watch on the registry from revision 1 (no o2 informer,
+no decoding into o2's models), checking the invariants as every event arrives:
+
+- resourceVersion (the key's mod revision) strictly increasing per key;
+- run numbers strictly increasing per environment and never shown by two environments (or by
+  two incarnations of one name);
+- status.observedGeneration never going back while a key lives.
+
+It also keeps what the workload and the report need: each environment's desired and observed
+state, the time of every completed transition, and every task pid ever reported."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from store.api import Store
+from store.codec import lease_key
+
+MANAGER_LEASE = "controller-manager"
+
+REGISTRY = "/registry/"
+
+
+@dataclass
+class EnvView:
+    desired: str = ""
+    state: str = ""
+    transition: bool = False
+    generation: int = 0
+    observed: int = 0
+
+    @property
+    def settled(self) -> bool:
+        return (
+            self.state == self.desired and not self.transition and self.observed >= self.generation
+        )
+
+
+@dataclass
+class Observer:
+    store: Store
+    prefix: str
+    violations: list[str] = field(default_factory=list)
+    envs: dict[str, EnvView] = field(default_factory=dict)
+    completions: list[float] = field(default_factory=list)
+    task_pids: set[int] = field(default_factory=set)
+    tasks: set[str] = field(default_factory=set)
+    leaders: list[tuple[float, str | None]] = field(default_factory=list)
+    events: int = 0
+    revisions: dict[str, int] = field(default_factory=dict)
+    run_owner: dict[int, str] = field(default_factory=dict)
+    last_run: dict[str, int] = field(default_factory=dict)
+    lives: dict[str, int] = field(default_factory=dict)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def leases(self) -> None:
+        """Every change of the leader lease key's holder, with the observer's time."""
+        key = lease_key(self.prefix, MANAGER_LEASE)
+        async for _, raw, _ in self.store.watch_raw(key, start_revision=1):  # type: ignore[attr-defined]
+            holder = None if raw is None else raw.value.decode()
+            if not self.leaders or self.leaders[-1][1] != holder:
+                self.leaders.append((time.monotonic(), holder))
+
+    async def run(self) -> None:
+        root = f"{self.prefix}{REGISTRY}"
+        stream = self.store.watch_raw(root, start_revision=1, prefix=True)  # type: ignore[attr-defined]
+        async for key, raw, revision in stream:
+            self.events += 1
+            self._revision(key, revision)
+            kind, _, name = key.removeprefix(root).partition("/")
+            doc = None if raw is None else json.loads(raw.value)
+            if kind == "environments":
+                self._environment(name, doc)
+            elif kind == "tasks" and doc is None:
+                self.tasks.discard(name)
+            elif kind == "tasks" and doc is not None:
+                self.tasks.add(name)
+                pid = doc.get("status", {}).get("pid")
+                if isinstance(pid, int):
+                    self.task_pids.add(pid)
+            self.changed.set()
+            self.changed = asyncio.Event()
+
+    def violate(self, what: str) -> None:
+        self.violations.append(f"{time.strftime('%H:%M:%S')} {what}")
+
+    def _revision(self, key: str, revision: int) -> None:
+        last = self.revisions.get(key, 0)
+        if revision <= last:
+            self.violate(f"{key}: resourceVersion {revision} after {last}")
+        self.revisions[key] = revision
+
+    def _environment(self, name: str, doc: dict[str, Any] | None) -> None:
+        if doc is None:
+            self.envs.pop(name, None)
+            self.lives[name] = self.lives.get(name, 0) + 1
+            return
+        view = self.envs.setdefault(name, EnvView())
+        spec, status = doc.get("spec", {}), doc.get("status", {})
+        was_settled = view.settled
+        observed = int(status.get("observedGeneration", 0))
+        if observed < view.observed:
+            self.violate(f"environment/{name}: observedGeneration {observed} after {view.observed}")
+        view.observed = observed
+        view.generation = int(doc.get("metadata", {}).get("generation", 0))
+        view.desired = spec.get("state", "STANDBY")
+        view.state = status.get("state", "STANDBY")
+        view.transition = status.get("transition") is not None
+        run = status.get("runNumber")
+        if isinstance(run, int):
+            self._run_number(name, run)
+        if view.settled and not was_settled:
+            self.completions.append(time.monotonic())
+
+    def _run_number(self, name: str, run: int) -> None:
+        life = f"{name}#{self.lives.get(name, 0)}"  # a recreated environment is another owner
+        owner = self.run_owner.setdefault(run, life)
+        last = self.last_run.get(life, 0)
+        if owner != life:
+            self.violate(f"run {run} shown by environment/{life}, already used by {owner}")
+        elif run < last:
+            self.violate(f"environment/{life}: run {run} after run {last}")
+        self.last_run[life] = max(last, run)
+
+    def describe(self) -> str:
+        """Each environment as `name: state (desired)`, for progress lines."""
+        return ", ".join(
+            f"{n}: {v.state}{'*' if v.transition else ''} ({v.desired})"
+            for n, v in sorted(self.envs.items())
+        )
+
+    async def wait(self, check: Any, *, within: float) -> bool:
+        """Until `check()` is true (re-evaluated at each watch event); False after `within` s."""
+        deadline = time.monotonic() + within
+        while not check():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self.changed.wait(), timeout=min(left, 1.0))
+            except TimeoutError:
+                continue
+        return True
