@@ -113,9 +113,9 @@ class Tracker:
 
     def _confirmed(self, env: Environment) -> bool:
         status = env.status
-        if env.name in self.recovered:
+        if env.name in self.recovered:  # once the RECOVER asked for has ended, either way
             done = status.recovered_request >= env.spec.recover_request
-            return done and status.state != "ERROR"
+            return done and status.transition is None
         return status.state == "ERROR" and not self.needs_recovery(env)
 
     def counts(self, name: str) -> bool:

@@ -88,6 +88,22 @@ def test_stale_environment_in_error_is_recovered_once_then_settles_when_recovere
     assert not track.needs_recovery(asked) and track.all_settled()
 
 
+def test_a_recovery_that_fails_settles_in_error_once_it_has_ended() -> None:
+    track = Tracker(names=["physics-1"], stale={"physics-1"}, auto_recover=True)
+    lost = env_with("ERROR", task_counts={"Lost": 3})
+    track.observe(lost, fresh=True)
+    track.recovered.add("physics-1")
+    asked = lost.model_copy(update={"spec": lost.spec.model_copy(update={"recover_request": 1})})
+    recovering = env_with(
+        "ERROR", recovered_request=1, transition=TransitionProgress(event="RECOVER")
+    ).model_copy(update={"spec": asked.spec})
+    track.observe(recovering, fresh=True)
+    assert not track.all_settled()  # still under way
+    failed = env_with("ERROR", recovered_request=1, message="recover timed out")
+    track.observe(failed.model_copy(update={"spec": asked.spec}), fresh=True)
+    assert track.all_settled()  # the current controller's verdict: ERROR
+
+
 def test_without_auto_recover_an_error_settles_at_once() -> None:
     track = Tracker(names=["physics-1"], stale={"physics-1"}, auto_recover=False)
     lost = env_with("ERROR", task_counts={"Lost": 3})
