@@ -112,7 +112,7 @@ def test_ten_restarts_in_a_row_each_come_back_running_from_confirmed_status(
 ) -> None:
     data = tmp_path / "o2"
     for run in range(1, 11):
-        with o2_up(ports, data) as up:
+        with o2_up(ports, data, "--no-gui", "--agents", "0") as up:  # the sample needs no more
             banner = up.wait_for("o2 is up:", within=UP_WITHIN)
             # never announced from the previous run's status: each `o2 up` brings a new
             # cluster, so the environment is recovered and starts a new run first
