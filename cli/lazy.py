@@ -63,7 +63,7 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand(
         "create",
         "cli.commands.create",
-        "Create an object from a few flags (for manifests, use o2 apply -f).",
+        "Create an object from a few flags (for manifests, use `o2 apply -f`).",
     ),
     LazyCommand("node", _NODES, "Node operations."),
     LazyCommand(
