@@ -19,8 +19,6 @@ from typing import Any
 
 import typer
 import typer.main
-from typer import _click as click  # typer vendors click: its Context and Command
-from typer._click.exceptions import UsageError
 from typer.core import TyperCommand, TyperGroup
 
 
@@ -83,7 +81,7 @@ COMMANDS: tuple[LazyCommand, ...] = (
 BY_NAME = {command.name: command for command in COMMANDS}
 
 
-def registered_by(module_name: str) -> dict[str, click.Command]:
+def registered_by(module_name: str) -> dict[str, Any]:
     """The click commands `module_name.register(app)` adds, built the way the root app
     would build them (same markup mode, no pretty exceptions)."""
     app = typer.Typer(rich_markup_mode="markdown", pretty_exceptions_enable=False)
@@ -108,11 +106,13 @@ class LazyGroup(TyperGroup):
         finally:
             self.summaries_only = previous
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    # typer vendors click privately: its Context, Command and HelpFormatter are typed Any here.
+
+    def list_commands(self, ctx: Any) -> list[str]:
         extra = [name for name in self.commands if name not in BY_NAME]
         return [command.name for command in COMMANDS] + extra
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name in self.commands:
             return self.commands[cmd_name]
         lazy = BY_NAME.get(cmd_name)
@@ -124,22 +124,19 @@ class LazyGroup(TyperGroup):
             self.commands.setdefault(name, command)
         return self.commands.get(cmd_name)
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_help(self, ctx: Any, formatter: Any) -> None:
         with self._summaries():
             super().format_help(ctx, formatter)
 
-    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
         with self._summaries():
             return super().shell_complete(ctx, incomplete)
 
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        try:
-            return super().resolve_command(ctx, args)
-        except UsageError as exc:
-            close = get_close_matches(args[0], list(BY_NAME)) if args else []
-            if close and "Did you mean" not in exc.message:
-                suggestions = ", ".join(repr(name) for name in close)
-                exc.message = f"{exc.message.rstrip('.')}. Did you mean {suggestions}?"
-            raise
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        name = args[0] if args else ""
+        unknown = name and not name.startswith("-") and self.get_command(ctx, name) is None
+        if unknown and not ctx.resilient_parsing:
+            close = get_close_matches(name, self.list_commands(ctx))
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            ctx.fail(f"No such command {name!r}.{hint}")
+        return super().resolve_command(ctx, args)
