@@ -8,28 +8,12 @@ from typing import Annotated
 
 import typer
 
-from cli import gitops
-from cli.commands import (
-    apply,
-    config,
-    convert,
-    create,
-    delete,
-    describe,
-    diff,
-    etcdauth,
-    get,
-    logs,
-    nodes,
-    passthrough,
-    state,
-    up,
-    wait,
-)
+from cli.lazy import LazyGroup
 from cli.options import DEFAULT_ETCD, ENV_VARS, GlobalOptions, setup_logging
 
 app = typer.Typer(
     name="o2",
+    cls=LazyGroup,
     help=(
         "o2: long-lived processes on Mesos, declared as resources in etcd.\n\n"
         "**Examples**\n\n"
@@ -122,27 +106,6 @@ def etcd_password(password_file: Path | None) -> str | None:
         return read_private_file(password_file, what="etcd password")
     except ValidationError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--password-file'") from exc
-
-
-for module in (
-    apply,
-    create,
-    get,
-    describe,
-    delete,
-    diff,
-    wait,
-    state,
-    logs,
-    nodes,
-    gitops,
-    config,
-    etcdauth,
-    up,
-    passthrough,
-    convert,
-):
-    module.register(app)
 
 
 def main() -> None:

@@ -1,12 +1,17 @@
-"""Label selectors (`-l k=v,k2=v2`) and kind-name resolution for the CLI. Pure."""
+"""Label selectors (`-l k=v,k2=v2`) and kind-name resolution for the CLI. Pure; imports no
+model until a kind is resolved, so shell completion of KIND stays cheap."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from crds.errors import FieldError, NotFoundError, ValidationError
+from crds.kindnames import kind_spellings
 from crds.labels import canonical, legacy_keys
-from crds.resource import KindInfo, all_kinds, kind_info
+
+if TYPE_CHECKING:
+    from crds.resource import KindInfo
 
 ALL = "all"
 
@@ -54,6 +59,8 @@ def matches(labels: Mapping[str, str], selector: Mapping[str, str]) -> bool:
 
 def resolve_kinds(name: str) -> list[KindInfo]:
     """`all`, or one kind by kind/plural/singular/short name (`env`, `envs`, `tc`, ...)."""
+    from crds.resource import all_kinds, kind_info  # builds models: not for completion
+
     if name.strip().lower() == ALL:
         return [k for k in all_kinds() if k.kind not in ALL_EXCLUDES]
     return [kind_info(name)]
@@ -61,10 +68,7 @@ def resolve_kinds(name: str) -> list[KindInfo]:
 
 def kind_names() -> list[str]:
     """Every spelling accepted for KIND, for shell completion."""
-    names = {ALL}
-    for info in all_kinds():
-        names.update(info.names())
-    return sorted(names)
+    return sorted({ALL, *kind_spellings()})
 
 
 def complete_kind(incomplete: str) -> list[str]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field
 
+from crds.kindnames import KIND_MODULES
 from crds.meta import API_VERSION, O2Model, ObjectMeta, Status
 
 
@@ -98,14 +100,27 @@ def register(info: KindInfo) -> KindInfo:
 
 
 def all_kinds() -> list[KindInfo]:
-    import crds.kinds  # noqa: F401  (registers every kind)
+    """Every kind, in `KIND_MODULES` order (templates, live objects, infrastructure, events)."""
+    for module in KIND_MODULES:
+        importlib.import_module(module)
+    order = {module: i for i, module in enumerate(KIND_MODULES)}
+    return sorted(_KINDS.values(), key=lambda info: order.get(info.model.__module__, len(order)))
 
+
+def _registered_with(wanted: str) -> list[KindInfo]:
+    """The kinds registered so far, after importing the module `wanted` names (if known)."""
+    for module, names in KIND_MODULES.items():
+        if wanted in names:
+            importlib.import_module(module)
     return list(_KINDS.values())
 
 
 def kind_info(name: str) -> KindInfo:
     """Resolve `Environment`, `environments`, `environment`, `env`, ... to its KindInfo."""
     wanted = name.strip().lower()
+    for info in _registered_with(wanted):
+        if wanted in info.names():
+            return info
     for info in all_kinds():
         if wanted in info.names():
             return info

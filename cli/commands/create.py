@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from cli.commands.get import parse_output, print_objects
+from cli.commands.get import parse_output
 from cli.envcheck import workflow_of
+from cli.listing import print_objects
 from cli.options import GlobalOptions
 from cli.runtime import connect, run, write_out
 from crds.errors import FieldError, ValidationError

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import RenderableType
-from rich.rule import Rule
 
-from cli.describe_printers import describe_environment, describe_task
-from cli.options import GlobalOptions
-from cli.printers import describe, event_sort_key, involves
-from cli.runtime import connect, print_out, run
 from cli.selectors import complete_kind
-from cli.workflow_printers import describe_workflow
-from crds.errors import NotFoundError
-from crds.kinds.environment import Environment
-from crds.kinds.task import Task
-from crds.kinds.workflow import Workflow
-from crds.resource import Resource, kind_info
-from store.api import Store
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from cli.options import GlobalOptions
+    from crds.resource import Resource
+    from store.api import Store
+
 
 HELP = """Show one or more objects in detail: metadata, spec, status, conditions, then Events.
 
@@ -38,6 +33,10 @@ o2 describe workflow readout-dataflow   # description, public variables to --var
 
 async def events_for(store: Store, obj: Resource) -> list[Mapping[str, Any]]:
     """The Events whose involvedObject is `obj`, oldest first (no Event kind: none)."""
+    from cli.printers import event_sort_key, involves
+    from crds.errors import NotFoundError
+    from crds.resource import kind_info
+
     try:
         event_info = kind_info("Event")
     except NotFoundError:
@@ -49,20 +48,40 @@ async def events_for(store: Store, obj: Resource) -> list[Mapping[str, Any]]:
 
 async def view_of(store: Store, obj: Resource, *, now: datetime) -> RenderableType:
     """The kind's own view (Environment: role tree and transitions; Task: placement), or the
-    generic one."""
+    generic one. Only the printers and kinds of `obj`'s kind are imported."""
     events = await events_for(store, obj)
-    if isinstance(obj, Environment):
+    if obj.kind == "Environment":
+        from cli.describe_printers import describe_environment
+        from crds.kinds.environment import Environment
+        from crds.kinds.task import Task
+
+        assert isinstance(obj, Environment)
         listing = await store.list(Task)
         tasks = [t for t in listing.items if t.spec.environment == obj.metadata.name]
         return describe_environment(obj, tasks=tasks, events=events, now=now)
-    if isinstance(obj, Task):
+    if obj.kind == "Task":
+        from cli.describe_printers import describe_task
+        from crds.kinds.task import Task
+
+        assert isinstance(obj, Task)
         return describe_task(obj, events=events, now=now)
-    if isinstance(obj, Workflow):
+    if obj.kind == "Workflow":
+        from cli.workflow_printers import describe_workflow
+        from crds.kinds.workflow import Workflow
+
+        assert isinstance(obj, Workflow)
         return describe_workflow(obj, events=events, now=now)
+    from cli.printers import describe
+
     return describe(obj, events=events, now=now)
 
 
 async def _describe(opts: GlobalOptions, *, kind: str, names: list[str]) -> None:
+    from rich.rule import Rule
+
+    from cli.runtime import connect, print_out
+    from crds.resource import kind_info
+
     info = kind_info(kind)
     async with connect(opts) as store:
         for i, name in enumerate(names):
@@ -78,6 +97,8 @@ def describe_command(
     kind: Annotated[str, typer.Argument(help="Kind or short name.", autocompletion=complete_kind)],
     names: Annotated[list[str], typer.Argument(help="Object names.")],
 ) -> None:
+    from cli.runtime import run
+
     run(ctx, lambda opts: _describe(opts, kind=kind, names=names))
 
 

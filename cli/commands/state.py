@@ -14,8 +14,9 @@ from typing import Annotated
 import typer
 
 from cli.cas import update_spec
-from cli.commands.get import Output, parse_output, print_objects
+from cli.commands.get import Output, parse_output
 from cli.follow import Follower, follow
+from cli.listing import print_objects
 from cli.options import GlobalOptions
 from cli.progress import COMMAND_TARGETS, Goal
 from cli.progress_sink import open_sink
