@@ -74,6 +74,9 @@ async def click(browser: Browser, selector: str) -> None:
     await browser.click(selector)
 
 
+ROUND_TRIP = 30.0
+
+
 async def set_value(browser: Browser, selector: str, value: str) -> None:
     await browser.evaluate(
         f"(() => {{ const el = document.querySelector({json.dumps(selector)}); "
@@ -125,7 +128,8 @@ async def test_wizard_creates_a_running_environment_with_widget_values(
     await browser.type_into("#wz-name", "physics-1")
     await set_value(browser, "#wz-var-n_flp", "")
     await click(browser, "#wz-create")
-    await browser.wait_for("document.querySelector('[data-error=n_flp]')")
+    # server round trips get a generous bound: the whole suite loads the machine meanwhile
+    await browser.wait_for("document.querySelector('[data-error=n_flp]')", within=ROUND_TRIP)
     assert "expected number" in (await browser.text("[data-error=n_flp]") or "")
     assert [e.name for e in (await etcd_store.list(Environment)).items] == ["mch-1"]
 
@@ -134,7 +138,7 @@ async def test_wizard_creates_a_running_environment_with_widget_values(
         await click(browser, f"[data-wz-detector={detector}]")
     await click(browser, "#wz-running")
     await click(browser, "#wz-create")
-    await browser.wait_for("location.hash === '#/environments/physics-1'")
+    await browser.wait_for("location.hash === '#/environments/physics-1'", within=ROUND_TRIP)
     env = await etcd_store.get(Environment, "physics-1")
     assert env.spec.state == "RUNNING"
     assert env.spec.vars == {
@@ -155,5 +159,7 @@ async def test_viewer_is_refused_in_the_page_and_nothing_is_written(
     await browser.wait_for("document.querySelector('#whoami').textContent === 'vera · viewer'")
     await browser.type_into("#wz-name", "physics-2")
     await click(browser, "#wz-create")
-    await browser.wait_for("document.querySelector('#wz-result').textContent.includes('viewer')")
+    await browser.wait_for(
+        "document.querySelector('#wz-result').textContent.includes('viewer')", within=ROUND_TRIP
+    )
     assert [e.name for e in (await etcd_store.list(Environment)).items] == ["mch-1"]
