@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import http.client
 import importlib.util
 import json
@@ -49,12 +50,22 @@ class PortInUseError(EmbeddedEtcdError):
         )
 
 
+_HANDED_OUT: collections.deque[int] = collections.deque(maxlen=4096)
+"""Ports free_port() returned lately: the OS may pick a port again as soon as it is closed, and
+two calls in a row (a member's client and peer port) must not get the same one."""
+
+
 def free_port() -> int:
-    """A loopback TCP port that was free a moment ago (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback TCP port that was free a moment ago (the OS picks it), never one this process
+    handed out lately."""
+    for _ in range(1000):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((LOOPBACK, 0))
+            port: int = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.append(port)
+            return port
+    raise EmbeddedEtcdError("no free loopback port: the OS keeps handing out the same ones")
 
 
 def port_is_free(port: int) -> bool:

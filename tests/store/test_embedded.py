@@ -154,3 +154,32 @@ async def test_async_start_spawns_on_the_loop_thread_so_etcd_outlives_worker_thr
         assert etcd.running()
     finally:
         etcd.stop_sync()
+
+
+def test_free_port_never_hands_out_the_same_port_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The OS may pick a just-closed port again: a member's client and peer ports came out
+    equal (`initial cluster ... has duplicate url`). Replayed here with a socket that offers
+    the same port twice before another."""
+    from store import embedded
+
+    offered = iter([41001, 41001, 41002])
+
+    class Socket:
+        def __init__(self, *args: object) -> None:
+            self.port = next(offered)
+
+        def __enter__(self) -> Socket:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def bind(self, address: object) -> None:
+            return None
+
+        def getsockname(self) -> tuple[str, int]:
+            return ("127.0.0.1", self.port)
+
+    monkeypatch.setattr(embedded, "_HANDED_OUT", embedded.collections.deque(maxlen=8))
+    monkeypatch.setattr(embedded.socket, "socket", Socket)
+    assert [embedded.free_port(), embedded.free_port()] == [41001, 41002]
