@@ -68,6 +68,27 @@ def free_port() -> int:
     raise EmbeddedEtcdError("no free loopback port: the OS keeps handing out the same ones")
 
 
+def new_cluster(
+    root: Path, size: int = 3, *, prefix: str = "m", extra_args: Sequence[str] = ()
+) -> list[EmbeddedEtcd]:
+    """The `size` members `<prefix>0`.. of one new etcd cluster on free loopback ports, data in
+    `root/<prefix><i>`. Not started: launch each (members wait for each other's quorum), then
+    wait_ready."""
+    ports = [(free_port(), free_port()) for _ in range(size)]
+    cluster = ",".join(f"{prefix}{i}=http://{LOOPBACK}:{peer}" for i, (_, peer) in enumerate(ports))
+    return [
+        EmbeddedEtcd(
+            root / f"{prefix}{i}",
+            client,
+            peer,
+            name=f"{prefix}{i}",
+            initial_cluster=cluster,
+            extra_args=extra_args,
+        )
+        for i, (client, peer) in enumerate(ports)
+    ]
+
+
 def port_is_free(port: int) -> bool:
     """Bindable the way etcd binds (SO_REUSEADDR, so TIME_WAIT leftovers do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

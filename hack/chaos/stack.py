@@ -16,7 +16,7 @@ from hack.chaos.observer import MANAGER_LEASE
 from store.api import Store
 from store.codec import lease_key
 from store.config import StoreConfig, open_store
-from store.embedded import EmbeddedEtcd, free_port
+from store.embedded import EmbeddedEtcd, new_cluster
 from tests.etcd_fixture import TEST_ETCD_ARGS
 from tests.mesos_fixture import LocalMesosProcess, start_localmesos
 from tests.stack import FAST_CLUSTER, ManagerProcess, manager_command, port_slice
@@ -64,19 +64,7 @@ class Stack:
 
     async def start(self, *, real: int, hollow: int) -> None:
         self.work.mkdir(parents=True, exist_ok=True)
-        ports = [(free_port(), free_port()) for _ in range(3)]
-        cluster = ",".join(f"m{i}=http://127.0.0.1:{p}" for i, (_, p) in enumerate(ports))
-        self.etcd = [
-            EmbeddedEtcd(
-                self.work / f"etcd-m{i}",
-                client,
-                peer,
-                name=f"m{i}",
-                initial_cluster=cluster,
-                extra_args=TEST_ETCD_ARGS,
-            )
-            for i, (client, peer) in enumerate(ports)
-        ]
+        self.etcd = new_cluster(self.work, 3, prefix="etcd-m", extra_args=TEST_ETCD_ARGS)
         for member in self.etcd:  # launched from the loop's thread: etcd dies with it
             member.launch()
         await asyncio.gather(*(asyncio.to_thread(m.wait_ready) for m in self.etcd))

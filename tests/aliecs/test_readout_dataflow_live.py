@@ -10,7 +10,6 @@ import json
 import pytest
 
 from crds.kinds.environment import Environment
-from crds.kinds.node import Node
 from crds.kinds.task import Task
 from crds.labels import HOOK_LABEL
 from store.api import Store
@@ -21,6 +20,8 @@ from tests.aliecs.test_readout_dataflow_stack import (
     apply_repository,
     cluster,
     controllers,
+    create_running,
+    nodes_known,
 )
 from tests.channels.test_e2e import last_report
 from tests.environments.test_e2e import (
@@ -66,22 +67,10 @@ async def test_flp_added_while_running_joins_the_run_without_touching_the_first(
     store: Store, cluster: LocalMesosProcess, manager: object
 ) -> None:
     await apply_repository(store)
-    await eventually(
-        lambda: store.list(Node),
-        until=lambda got: {n.status.attributes.get("machine_id") for n in got.items} == set(HOSTS),
-        within=60,
-    )
+    await nodes_known(store)
     first, second = sorted(HOSTS)
     one = {**ENV_VARS, "hosts": json.dumps([first])}
-    env = Environment.model_validate(
-        {
-            "apiVersion": "o2/v1alpha1",
-            "kind": "Environment",
-            "metadata": {"name": "rd"},
-            "spec": {"workflow": "readout-dataflow", "vars": one, "state": "RUNNING"},
-        }
-    )
-    await store.create(env)
+    await create_running(store, one)
     running = await wait_env(store, reached("RUNNING"), within=180)
     assert running.status.detectors == (HOSTS[first],)
     before = await flp_tasks(store, first)

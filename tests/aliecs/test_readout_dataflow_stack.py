@@ -28,7 +28,7 @@ from crds.kinds.task import Task
 from crds.kinds.workflow import Workflow
 from crds.labels import HOOK_LABEL
 from crds.publicvars import check_values
-from store.api import Store
+from store.api import ListResult, Store
 from store.apply import apply
 from tests.channels.test_e2e import last_report
 from tests.environments.test_basic_e2e import HookTasks
@@ -124,6 +124,32 @@ async def apply_repository(store: Store) -> None:
             await apply(store, config(entry, "readout", entry, "[readout]\n", "ini"))
 
 
+async def nodes_known(store: Store) -> None:
+    """Until the node controller has a Node for each FLP agent (the inventory templates read)."""
+
+    def machines(listed: ListResult[Node]) -> set[str | None]:
+        return {n.status.attributes.get("machine_id") for n in listed.items}
+
+    await eventually(
+        lambda: store.list(Node), until=lambda got: machines(got) == set(HOSTS), within=60
+    )
+
+
+async def create_running(store: Store, variables: dict[str, str]) -> None:
+    """Environment `rd` of readout-dataflow with `variables`, desired RUNNING."""
+    spec = {"workflow": "readout-dataflow", "vars": variables, "state": "RUNNING"}
+    await store.create(
+        Environment.model_validate(
+            {
+                "apiVersion": "o2/v1alpha1",
+                "kind": "Environment",
+                "metadata": {"name": "rd"},
+                "spec": spec,
+            }
+        )
+    )
+
+
 async def edit_state(store: Store, state: str) -> None:
     env = await store.get(Environment, "rd")
     await store.update(
@@ -140,24 +166,11 @@ async def test_readout_dataflow_as_it_is_runs_a_full_cycle_on_two_flps(
     assert [e.path for e in refused] == ["spec.vars.dd_enabled"], refused
     assert check_values(workflow, ENV_VARS) == []
 
-    def inventory(listed: object) -> set[str | None]:
-        return {n.status.attributes.get("machine_id") for n in listed.items}  # type: ignore[attr-defined]
-
-    await eventually(
-        lambda: store.list(Node), until=lambda got: inventory(got) == set(HOSTS), within=60
-    )
+    await nodes_known(store)
     hooks = HookTasks()
     watcher = asyncio.get_running_loop().create_task(hooks.watch(store))
     try:
-        env = Environment.model_validate(
-            {
-                "apiVersion": "o2/v1alpha1",
-                "kind": "Environment",
-                "metadata": {"name": "rd"},
-                "spec": {"workflow": "readout-dataflow", "vars": ENV_VARS, "state": "RUNNING"},
-            }
-        )
-        await store.create(env)
+        await create_running(store, ENV_VARS)
         running = await wait_env(store, reached("RUNNING"), within=180)
         assert running.status.run_number == 1
         assert set(running.status.detectors) == {"TPC", "ITS"}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from store.config import StoreConfig, open_store
-from store.embedded import EmbeddedEtcd, free_port
+from store.embedded import EmbeddedEtcd, new_cluster
 from tests.etcd_fixture import TEST_ETCD_ARGS, unique_prefix
 from tests.store.changes import next_change
 from tests.store.widget import Widget, widget
@@ -18,19 +18,7 @@ from tests.store.widget import Widget, widget
 @pytest.fixture
 def etcd_cluster(tmp_path: Path) -> Iterator[list[EmbeddedEtcd]]:
     """Three members started concurrently (each waits for quorum before it reports healthy)."""
-    ports = [(free_port(), free_port()) for _ in range(3)]
-    cluster = ",".join(f"m{i}=http://127.0.0.1:{peer}" for i, (_, peer) in enumerate(ports))
-    members = [
-        EmbeddedEtcd(
-            tmp_path / f"m{i}",
-            client,
-            peer,
-            name=f"m{i}",
-            initial_cluster=cluster,
-            extra_args=TEST_ETCD_ARGS,
-        )
-        for i, (client, peer) in enumerate(ports)
-    ]
+    members = new_cluster(tmp_path, 3, extra_args=TEST_ETCD_ARGS)
     try:
         # launched from this thread: an etcd dies with the thread that spawned it
         for member in members:
