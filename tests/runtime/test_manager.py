@@ -151,7 +151,9 @@ async def test_default_manager_runs_the_garbage_collector_over_every_kind_and_ex
     m = start_manager(
         endpoint=etcd_server.endpoint, prefix=etcd_store.prefix, identity="d", controllers=()
     )
-    await asyncio.to_thread(m.wait_log, "Controller started", controller="garbage-collector")
+    await asyncio.to_thread(  # a whole manager start-up: generous under a loaded suite
+        m.wait_log, "Controller started", timeout=30.0, controller="garbage-collector"
+    )
     listed = {line["kind"] for line in m.logs() if line.get("message") == "Listed"}
     assert listed == {info.kind for info in all_kinds()}
     m.signal(signal.SIGTERM)
