@@ -45,6 +45,7 @@ from controller.environments.hooks import HookResult, HookRunner, HookStep, tran
 from controller.environments.plan import (
     DETECTOR_IN_USE,
     EVENT_TARGET,
+    INVALID_WORKFLOW,
     Options,
     Plan,
     plan,
@@ -101,7 +102,6 @@ class EnvironmentReconciler(Reconciler):
     kind = Environment
     workers = 4
     resync_period = 300.0
-    cached_kinds = (Node,)  # the inventory of AliECS templates (crds.aliecs.context)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -140,6 +140,7 @@ class EnvironmentReconciler(Reconciler):
             Watch(TaskClass, self._all_environments),
             Watch(ComponentConfig, self._all_environments),
             Watch(Environment, self._waiting_for_detectors),
+            Watch(Node, self._stalled_on_inventory),
         ]
 
     def _users_of_workflow(self, event: CacheEvent[Any]) -> Iterable[str]:
@@ -165,6 +166,15 @@ class EnvironmentReconciler(Reconciler):
 
     def _all_environments(self, event: CacheEvent[Any]) -> Iterable[str]:
         return self.ctx.cache(Environment).names()
+
+    def _stalled_on_inventory(self, event: CacheEvent[Any]) -> Iterable[str]:
+        """When what the inventory of AliECS templates reads of a Node changes (it appears,
+        goes, or its hostname, attributes or annotations change; crds.aliecs.context), the
+        environments whose expansion failed look again: a template may have named a machine
+        the controller's Node cache did not hold yet. Heartbeats requeue nothing."""
+        if _inventory_view(event.old) == _inventory_view(event.new):
+            return ()
+        return [e.name for e in self.ctx.cache(Environment).list() if _invalid_workflow(e)]
 
     # ---- reconcile -----------------------------------------------------------------------------
 
@@ -440,6 +450,18 @@ def only_waits(env: Environment, result: Plan) -> bool:
     if before is None or after is None:
         return before is None and after is None
     return (before.event, before.step) == (after.event, after.step)
+
+
+def _inventory_view(node: Node | None) -> object:
+    """What crds.aliecs.context's Inventory reads of `node`."""
+    if node is None:
+        return None
+    return (node.status.hostname, node.status.attributes, node.metadata.annotations)
+
+
+def _invalid_workflow(env: Environment) -> bool:
+    cond = get_condition(env.status.conditions, STALLED)
+    return cond is not None and cond.status == "True" and cond.reason == INVALID_WORKFLOW
 
 
 def _waits_for_detector(env: Environment) -> bool:

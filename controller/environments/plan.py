@@ -85,6 +85,8 @@ __all__ = [
 ]
 
 DETECTOR_IN_USE = "DetectorInUse"
+INVALID_WORKFLOW = "InvalidWorkflow"
+"""The workflow does not expand for this environment (a template error, a name not found)."""
 _STEADY_TARGET = {"DEPLOYED": "STANDBY", "CONFIGURED": "CONFIGURED", "RUNNING": "RUNNING"}
 EVENT_TARGET = {  # the OCC state each transition brings the tasks to
     "DEPLOY": "STANDBY",
@@ -188,9 +190,9 @@ def plan(
             )
     except (TemplateError, ValidationError) as exc:
         status = summarize(
-            env, stalled(env, "InvalidWorkflow", str(exc), now=now), None, tasks, now=now
+            env, stalled(env, INVALID_WORKFLOW, str(exc), now=now), None, tasks, now=now
         )
-        return Plan(status=status, notes=(Note("Warning", "InvalidWorkflow", str(exc)),))
+        return Plan(status=status, notes=(Note("Warning", INVALID_WORKFLOW, str(exc)),))
     taskset = TaskSet(env, wire(expansion, env.name, tasks), tasks, idle, now, taken)
     held = set(env.status.detectors)
     new = [d for d in expansion.detectors if d not in held]

@@ -477,6 +477,34 @@ async def test_aliecs_runtime_values_and_inventory_reach_the_expansion(
     assert properties == {"load": "pp-2026", "detector": "TPC"}
 
 
+async def test_an_environment_naming_a_machine_not_known_yet_deploys_once_its_node_appears(
+    harness: Harness,
+) -> None:
+    """CI saw the controller's Node cache lag the store: the expansion failed on a machine
+    the inventory did not hold yet and the environment stayed Stalled for good."""
+    properties = {"detector": to_o2("{{ inventory.DetectorForHost('flp002') }}")}
+    spec = {"command": {"value": "run"}, "properties": properties}
+    await harness.store.create(TaskClass.model_validate(document("TaskClass", "inv", spec)))
+    roles = [{"name": "r", "task": {"class": "inv"}}]
+    await harness.store.create(
+        Workflow.model_validate(document("Workflow", "wf", {"roles": roles}))
+    )
+    env = document("Environment", "inv-env", {"workflow": "wf", "state": "DEPLOYED"})
+    await harness.store.create(Environment.model_validate(env))
+    harness.start_controller()
+
+    def stalled() -> bool:
+        found = harness.factory.informer(Environment).get("inv-env")
+        return found is not None and "no Node has hostname" in found.status.message
+
+    await eventually(stalled, within=15)
+    node = await harness.store.create(Node.model_validate(document("Node", "flp002", {})))
+    status = {"hostname": "flp002", "attributes": {"detector": "MCH"}}
+    await harness.store.update_status(node.model_copy(update={"status": NodeStatus(**status)}))
+    await harness.wait_state("inv-env", "DEPLOYED")
+    assert harness.tasks("inv-env")["inv-env-r"].spec.properties == {"detector": "MCH"}
+
+
 def document(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": "o2/v1alpha1", "kind": kind, "metadata": {"name": name}, "spec": spec}
 
