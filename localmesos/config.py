@@ -4,6 +4,7 @@ authentication. Pure, except the loaders that read the files they are given."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,22 @@ DEFAULT_DISK = 10240.0
 DEFAULT_PORTS = "[31000-31999]"
 
 
+PORT_SLICES = 117
+"""100-port slices: 17 in 31000-32699, then 100 in 20000-29999."""
+FIRST_SLICE_ENV = "LOCALMESOS_FIRST_PORT_SLICE"
+"""Where agent-0's slice starts (default 0): two local clusters on one host (parallel test
+processes) given distinct first slices never hand the same port to two tasks."""
+
+
 def default_ports(index: int) -> str:
     """The port range of the index-th default real agent: a 100-port slice of its own.
 
     Every local agent shares 127.0.0.1, so equal ranges would hand the same port to tasks on
     two "hosts". Slices start at 31000 and continue from 20000 once 31000-32699 is used up,
-    staying below Linux's ephemeral range (32768+).
+    staying below Linux's ephemeral range (32768+); FIRST_SLICE_ENV shifts them all.
     """
-    base = 31000 + 100 * index if index < 17 else 20000 + 100 * (index - 17)
+    slot = (index + int(os.environ.get(FIRST_SLICE_ENV, "0") or 0)) % PORT_SLICES
+    base = 31000 + 100 * slot if slot < 17 else 20000 + 100 * (slot - 17)
     return f"[{base}-{base + 99}]"
 
 

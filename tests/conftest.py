@@ -13,8 +13,27 @@
   ports); every etcd it started is stopped at teardown, by pid. Also use it for anything
   global to an etcd (compaction, auth enable, TLS): never do those on `etcd_server`.
 - helpers in tests.etcd_fixture: `unique_prefix()`, `start_etcd(data_dir, **kwargs)`.
+
+Each pytest-xdist worker gives the local clusters it starts their own share of the agents'
+port slices (localmesos.config.FIRST_SLICE_ENV): two workers' clusters share 127.0.0.1, and a
+task's OCC port taken by the other worker's task failed the launch ("already in use").
 """
 
+import os
+
+from localmesos.config import FIRST_SLICE_ENV, PORT_SLICES
 from tests.etcd_fixture import etcd_server, etcd_store, memory_store, private_etcd
+
+
+def _worker_share() -> int:
+    """The first port slice of this test process: 0 alone, else its share among the workers."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or count < 2:
+        return 0
+    return (PORT_SLICES // count) * int(worker[2:])
+
+
+os.environ.setdefault(FIRST_SLICE_ENV, str(_worker_share()))
 
 __all__ = ["etcd_server", "etcd_store", "memory_store", "private_etcd"]

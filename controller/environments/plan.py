@@ -57,6 +57,7 @@ from controller.environments.status import (
 )
 from controller.environments.taskset import (
     TaskSet,
+    of_this_incarnation,
     properties_digest,
     stale,
 )
@@ -167,7 +168,9 @@ def plan(
 ) -> Plan:
     """The actions and status of one reconcile of `env` (see the module docstring).
 
-    `tasks` are the Tasks labelled with the environment; `idle` the idle pool (for adoption);
+    `tasks` are the Tasks labelled with the environment (those an earlier environment of the
+    same name still owns are left to the garbage collector: see taskset.of_this_incarnation);
+    `idle` the idle pool (for adoption);
     `taken` the names of all existing Tasks;
     `busy_detectors` the detectors of the other live environments, by environment name;
     `expansion` may be passed when the caller cached `expand()` of the same inputs (or the
@@ -175,6 +178,7 @@ def plan(
     `configs` are the ComponentConfigs templates reach with `config()`;
     `workflows` the Workflows `include:` roles may name.
     """
+    tasks = of_this_incarnation(env, tasks)
     try:
         if isinstance(expansion, TemplateError | ValidationError):
             raise expansion

@@ -59,6 +59,23 @@ class Changes:
     delete: list[Task] = field(default_factory=list)
 
 
+def of_this_incarnation(env: Environment, tasks: Sequence[Task]) -> list[Task]:
+    """`tasks` less those owned by another Environment of the same name: one deleted and
+    created again before the garbage collector removed its tasks. Taking them over would drive
+    processes that have exited (EXIT) or that the collector is about to kill; the new
+    environment creates its own tasks instead (their names get its uid as a suffix while the
+    old ones exist)."""
+    uid = env.metadata.uid
+    if not uid:
+        return list(tasks)
+    return [t for t in tasks if _not_owned_by_another(t, uid)]
+
+
+def _not_owned_by_another(task: Task, uid: str) -> bool:
+    owners = [r.uid for r in task.metadata.owner_references if r.kind == "Environment"]
+    return not owners or uid in owners
+
+
 @dataclass(frozen=True)
 class TaskSet:
     """The desired tasks of `env` next to the observed ones (owned) and the idle pool."""
@@ -115,6 +132,11 @@ class TaskSet:
             out.delete.append(have)
         elif target == "DONE":
             drop(have, out, release=have.spec.reusable, now=self.now)
+        elif have.spec.state == "DONE":
+            # Dropped, then wanted again before it was gone: its process exits (or has
+            # exited) and cannot come back; a new task takes the slot once it is deleted.
+            if have.metadata.deletion_timestamp is None:
+                out.delete.append(have)
         elif target == "STANDBY" and have.status.phase in TERMINAL_PHASES:
             out.delete.append(have)  # RECOVER and DEPLOY replace dead processes
         else:

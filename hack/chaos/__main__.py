@@ -73,6 +73,8 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
         say(f"faults stopped after {len(injector.faults)}; converging to RUNNING")
         converged = await workload.settle("RUNNING", args.converge_within)
         say(f"converged: {converged} s; {observer.describe()}; tearing down")
+        if not await observer.wait(lambda: not observer.orphans(), within=args.converge_within):
+            observer.violate(f"tasks of deleted environments left: {observer.orphans()}")
         injector.measure()
         leftovers = await teardown(stack, workload, observer, within=args.converge_within)
         await stack.close()  # the cluster gone too: nothing of the soak may be left
@@ -123,7 +125,10 @@ async def teardown(
     for name in workload.specs:
         with contextlib.suppress(Exception):
             await store.delete(type(workload.specs[name]), name)
-    await observer.wait(lambda: not observer.tasks, within=within)
+    if not await observer.wait(lambda: not observer.tasks, within=within):
+        observer.violate(
+            f"Tasks left after every environment was deleted: {sorted(observer.tasks)}"
+        )
     deadline = time.monotonic() + 30
     # the process table has no event to await: poll it until the executors have reaped them
     while leftover_tasks(observer.task_pids) and time.monotonic() < deadline:  # noqa: ASYNC110

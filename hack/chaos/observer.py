@@ -28,6 +28,8 @@ REGISTRY = "/registry/"
 @dataclass
 class EnvView:
     desired: str = ""
+    uid: str = ""
+    revision: int = 0
     state: str = ""
     transition: bool = False
     generation: int = 0
@@ -49,6 +51,8 @@ class Observer:
     completions: list[float] = field(default_factory=list)
     task_pids: set[int] = field(default_factory=set)
     tasks: set[str] = field(default_factory=set)
+    task_owners: dict[str, set[str]] = field(default_factory=dict)
+    """Task name -> the uids of its owners."""
     leaders: list[tuple[float, str | None]] = field(default_factory=list)
     events: int = 0
     revisions: dict[str, int] = field(default_factory=dict)
@@ -74,11 +78,14 @@ class Observer:
             kind, _, name = key.removeprefix(root).partition("/")
             doc = None if raw is None else json.loads(raw.value)
             if kind == "environments":
-                self._environment(name, doc)
+                self._environment(name, doc, revision)
             elif kind == "tasks" and doc is None:
                 self.tasks.discard(name)
+                self.task_owners.pop(name, None)
             elif kind == "tasks" and doc is not None:
                 self.tasks.add(name)
+                owners = doc.get("metadata", {}).get("ownerReferences", [])
+                self.task_owners[name] = {o.get("uid", "") for o in owners}
                 pid = doc.get("status", {}).get("pid")
                 if isinstance(pid, int):
                     self.task_pids.add(pid)
@@ -94,12 +101,25 @@ class Observer:
             self.violate(f"{key}: resourceVersion {revision} after {last}")
         self.revisions[key] = revision
 
-    def _environment(self, name: str, doc: dict[str, Any] | None) -> None:
+    def seen(self, name: str) -> int:
+        """The revision of the last write of environment `name` observed (0: none)."""
+        view = self.envs.get(name)
+        return view.revision if view is not None else 0
+
+    def orphans(self) -> list[str]:
+        """Tasks owned only by environments that no longer exist (a deleted incarnation's,
+        which the garbage collector must remove)."""
+        live = {v.uid for v in self.envs.values()}
+        return sorted(n for n, owners in self.task_owners.items() if owners and not owners & live)
+
+    def _environment(self, name: str, doc: dict[str, Any] | None, revision: int) -> None:
         if doc is None:
             self.envs.pop(name, None)
             self.lives[name] = self.lives.get(name, 0) + 1
             return
         view = self.envs.setdefault(name, EnvView())
+        view.revision = revision
+        view.uid = str(doc.get("metadata", {}).get("uid", ""))
         spec, status = doc.get("spec", {}), doc.get("status", {})
         was_settled = view.settled
         observed = int(status.get("observedGeneration", 0))

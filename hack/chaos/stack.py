@@ -22,6 +22,7 @@ from tests.mesos_fixture import LocalMesosProcess, start_localmesos
 from tests.stack import FAST_CLUSTER, ManagerProcess, manager_command, port_slice
 
 CONTROLLERS = (
+    "controller.gc:GarbageCollector",  # the tasks of a deleted environment go with it
     "controller.tasks.controller:TaskReconciler",
     "controller.environments.controller:EnvironmentReconciler",
 )

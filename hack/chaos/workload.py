@@ -123,14 +123,18 @@ class Workload:
         return False
 
     async def modify(self, name: str, **spec: object) -> None:
+        """Write `spec` changes, then wait until the observer has seen the write: a step that
+        checked the observer's view before would take the old desired state as reached."""
         while True:
             try:
                 env = await self.store.get(Environment, name)
                 new = env.spec.model_copy(update=spec)
-                await self.store.update(env.model_copy(update={"spec": new}))
-                return
+                written = await self.store.update(env.model_copy(update={"spec": new}))
+                break
             except ConflictError:
                 continue
+        revision = written.metadata.resource_version or 0
+        await self.observer.wait(lambda: self.observer.seen(name) >= revision, within=STEP_WITHIN)
 
     async def set_state(self, name: str, state: str) -> None:
         await self.modify(name, state=state)

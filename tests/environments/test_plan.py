@@ -430,3 +430,40 @@ def test_recover_that_times_out_stays_in_error_instead_of_a_go_error_from_error(
     assert sim.env.status.state == "ERROR" and sim.env.status.transition is None
     assert "RECOVER timed out" in sim.env.status.message
     assert sim.env.status.history[-1].result == "Failed"
+
+
+def test_a_new_environment_of_a_deleted_ones_name_leaves_the_old_tasks_alone() -> None:
+    """The chaos soak's stall: an environment deleted while RUNNING and created again at once
+    took over the old incarnation's tasks, some of them already told to EXIT, and waited for
+    them to come back to STANDBY for good."""
+    sim = running_sim()
+    old = {n: t.model_copy() for n, t in sim.tasks.items()}
+    env, _, _ = samples()
+    meta = env.metadata.model_copy(update={"uid": "uid-env-2"})
+    sim.env = env.model_copy(update={"metadata": meta})
+    sim.settle()
+    assert sim.env.status.state == "RUNNING"
+    assert all(sim.tasks[n].spec == t.spec for n, t in old.items())
+    new = {n for n, t in sim.tasks.items() if t.metadata.owner_references[0].uid == "uid-env-2"}
+    assert new == {f"{n}-uid-env" for n in TPC}  # the first 8 characters of the new uid
+    assert sim.env.status.task_total == 3
+
+
+def test_a_detector_dropped_and_added_back_before_its_tasks_are_gone_gets_new_tasks() -> None:
+    sim = running_sim()
+    sim.set_vars(detectors='["TPC", "ITS"]')
+    sim.settle()
+    (its,) = ITS
+    sim.set_vars(detectors='["TPC"]')
+    sim.step()
+    assert sim.tasks[its].spec.state == "DONE"
+    sim.frozen.add(its)  # its process has taken EXIT: it stays DONE until it is deleted
+    exited = sim.tasks[its].status.pid
+    sim.set_vars(detectors='["TPC", "ITS"]')
+    sim.step()
+    assert its not in sim.tasks
+    sim.frozen.discard(its)
+    sim.settle()
+    assert sim.tasks[its].status.pid != exited  # a new process
+    assert sim.env.status.state == "RUNNING" and sim.env.status.transition is None
+    assert sim.tasks[its].status.state == "RUNNING"
