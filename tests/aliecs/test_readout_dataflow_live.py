@@ -71,7 +71,7 @@ async def test_flp_added_while_running_joins_the_run_without_touching_the_first(
     first, second = sorted(HOSTS)
     one = {**ENV_VARS, "hosts": json.dumps([first])}
     await create_running(store, one)
-    running = await wait_env(store, reached("RUNNING"), within=180)
+    running = await wait_env(store, reached("RUNNING"), within=60)
     assert running.status.detectors == (HOSTS[first],)
     before = await flp_tasks(store, first)
     assert running_on(first)(before)
@@ -84,7 +84,7 @@ async def test_flp_added_while_running_joins_the_run_without_touching_the_first(
         current.model_copy(update={"spec": current.spec.model_copy(update={"vars": both})})
     )
     added = await eventually(
-        lambda: flp_tasks(store, second), until=running_on(second), within=120, interval=0.2
+        lambda: flp_tasks(store, second), until=running_on(second), within=60, interval=0.2
     )
     env_now = await store.get(Environment, "rd")
     assert env_now.status.state == "RUNNING" and env_now.status.run_number == 1

@@ -171,7 +171,7 @@ async def test_readout_dataflow_as_it_is_runs_a_full_cycle_on_two_flps(
     watcher = asyncio.get_running_loop().create_task(hooks.watch(store))
     try:
         await create_running(store, ENV_VARS)
-        running = await wait_env(store, reached("RUNNING"), within=180)
+        running = await wait_env(store, reached("RUNNING"), within=60)
         assert running.status.run_number == 1
         assert set(running.status.detectors) == {"TPC", "ITS"}
 
@@ -225,10 +225,10 @@ async def test_readout_dataflow_as_it_is_runs_a_full_cycle_on_two_flps(
         assert noop, [e.spec.message for e in events if e.spec.reason.startswith("Hook")]
 
         await edit_state(store, "CONFIGURED")
-        stopped = await wait_env(store, reached("CONFIGURED"), within=120)
+        stopped = await wait_env(store, reached("CONFIGURED"), within=60)
         assert stopped.status.run_number is None and stopped.status.last_run_number == 1
         await edit_state(store, "DONE")
-        await wait_env(store, reached("DONE"), within=120)
+        await wait_env(store, reached("DONE"), within=60)
         # the before_DEPLOY shm-cleanup hooks ran as Tasks on each FLP agent (their command
         # needs the host's /etc/profile.d/o2.sh; a non-zero exit of these non-critical hooks
         # is only reported, as in AliECS)

@@ -191,7 +191,7 @@ async def test_roc_config_task_hooks_run_on_each_flp_agent_then_done(
         launches = {n: t.status.mesos_task_id for n, t in placed.items()}
 
         await edit_env(store, "roc", state="RUNNING")
-        stopped = await wait_env(store, stopped_run, within=120)
+        stopped = await wait_env(store, stopped_run, within=60)
         assert no_error(stopped), stopped.status.history
         assert ran(tmp_path, "roc-config") == [
             "roc-host-flp-its-roc-config",
@@ -229,7 +229,7 @@ async def test_critical_task_hook_exiting_nonzero_fails_the_transition_into_erro
     await apply_class(store, "roc-status", tmp_path)
     await apply(store, ROC_CONFIG.replace("CRIT", "true"))
     await store.create(environment("roc", "o2-roc-config"))
-    failed = await wait_env(store, reached("ERROR"), within=120)
+    failed = await wait_env(store, reached("ERROR"), within=60)
     assert "roc-config" in failed.status.message and "code 2" in failed.status.message
     assert any(h.event == "START_ACTIVITY" and h.result == "Failed" for h in failed.status.history)
     assert ran(tmp_path, "roc-status") == []  # the run never started: no basic task ran
@@ -249,7 +249,7 @@ async def test_non_critical_task_hook_failure_is_only_reported(
     await apply_class(store, "roc-status", tmp_path)
     await apply(store, ROC_CONFIG.replace("CRIT", "false"))
     await store.create(environment("roc", "o2-roc-config"))
-    stopped = await wait_env(store, stopped_run, within=120)
+    stopped = await wait_env(store, stopped_run, within=60)
     assert no_error(stopped)
     assert len(ran(tmp_path, "roc-config")) == 2
 
@@ -285,7 +285,7 @@ async def test_task_hook_past_its_timeout_is_stopped_and_fails_the_transition(
     await apply_class(store, "roc-status", tmp_path)
     await apply(store, SLOW_HOOK.format(marks=tmp_path))
     await store.create(environment("roc", "slow-hook"))
-    failed = await wait_env(store, reached("ERROR"), within=120)
+    failed = await wait_env(store, reached("ERROR"), within=60)
     assert "timed out after 3s" in failed.status.message
     start = next(h for h in failed.status.history if h.event == "START_ACTIVITY")
     assert start.result == "Failed" and (start.duration_seconds or 0) < 30
