@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crds.errors import FieldError, UnreadableObjectError
+from crds.labels import APPLIED_PREFIX
 from crds.meta import API_VERSION, Condition
 from crds.resource import KindInfo, Resource
 
@@ -342,10 +343,11 @@ def essence(obj: Resource) -> dict[str, Any]:
     """What `o2 apply` owns: labels, annotations and spec (never status or server fields)."""
     wire = obj.to_wire()
     meta = wire.get("metadata") or {}
+    notes = meta.get("annotations") or {}
     return {
         "metadata": {
             "labels": meta.get("labels") or {},
-            "annotations": meta.get("annotations") or {},
+            "annotations": {k: v for k, v in notes.items() if not k.startswith(APPLIED_PREFIX)},
         },
         "spec": wire.get("spec") or {},
     }

@@ -5,6 +5,7 @@
     ├── NotFoundError                the named object does not exist
     ├── AlreadyExistsError           create of a name that is taken
     ├── ConflictError                a compare-and-swap lost: the object changed since it was read
+    ├── FieldConflictError           an apply would overwrite fields another writer set (paths)
     ├── FencedError                  a write by a leader that no longer holds its lease
     ├── UnreadableObjectError        a stored value is not valid JSON or fails validation
     ├── CompactedError               a watch asked for a revision etcd has compacted: relist
@@ -90,6 +91,22 @@ class ConflictError(O2Error):
         super().__init__(
             f"{kind.lower()}/{name} was modified (expected resourceVersion {expected}); "
             "re-read it and retry"
+        )
+
+
+class FieldConflictError(O2Error):
+    """An apply names fields whose live values another writer set (crds.ownership)."""
+
+    def __init__(self, kind: str, name: str, paths: tuple[str, ...], *, manager: str) -> None:
+        self.kind = kind
+        self.name = name
+        self.paths = paths
+        listed = ", ".join(paths)
+        super().__init__(
+            f"{kind.lower()}/{name}: {listed} changed since {manager} last applied it (by "
+            "another writer: o2 start/stop/recover/set, the GUI, another apply); leave the "
+            "field out of the manifest to keep their value, or apply with --force-conflicts "
+            "to take it"
         )
 
 

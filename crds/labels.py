@@ -81,6 +81,10 @@ TEARDOWN_FINALIZER = "o2.dev/teardown"
 environment controller has run DESTROY (before_DESTROY, leave_<STATE>, release the tasks,
 DESTROY hooks), each hook bounded by its timeout."""
 
+APPLIED_PREFIX = "applied.o2.dev/"
+"""`applied.o2.dev/<manager>`: the fields the last apply by `manager` (`o2-apply`,
+`gitsource.<name>`) set, with a hash of each value (crds.ownership)."""
+
 LABELS = frozenset({ENV_LABEL, ROLE_LABEL, IDLE_LABEL, PILOT_LABEL, SOURCE_LABEL, HOOK_LABEL})
 ANNOTATIONS = frozenset(
     {

@@ -13,6 +13,7 @@ from cli.envcheck import check_environments
 from cli.manifests import kind_rank, load
 from cli.options import GlobalOptions
 from cli.runtime import connect, run, write_out
+from crds.ownership import ConflictPolicy
 from crds.resource import Resource
 from store.api import Store
 from store.apply import apply
@@ -33,6 +34,7 @@ o2 apply -f manifests/samples/
 o2 apply -f taskclasses.yaml -f physics-1.yaml
 o2 get env physics-1 -o yaml | o2 apply -f -
 o2 apply -f env.yaml --dry-run             # show what would change, write nothing
+o2 apply -f env.yaml --force-conflicts     # take fields others changed since your last apply
 ```
 """
 
@@ -42,17 +44,24 @@ APPLY_IN_FLIGHT = 16
 
 
 async def apply_objects(
-    store: Store, objs: list[Resource], *, dry_run: bool, report: Callable[[str], None]
+    store: Store,
+    objs: list[Resource],
+    *,
+    dry_run: bool,
+    report: Callable[[str], None],
+    policy: ConflictPolicy = "error",
 ) -> None:
     """Apply kind by kind in `objs` order (dependencies first), up to APPLY_IN_FLIGHT at once
-    within a kind; `report` gets `kind/name created|configured|unchanged` in input order."""
+    within a kind; `report` gets `kind/name created|configured|unchanged` in input order.
+    `policy` says what becomes of fields another writer set (crds.ownership)."""
     suffix = " (dry run)" if dry_run else ""
     for _, group in groupby(objs, key=kind_rank):
         batch = list(group)
         for start in range(0, len(batch), APPLY_IN_FLIGHT):
             chunk = batch[start : start + APPLY_IN_FLIGHT]
             outcomes = await asyncio.gather(
-                *(apply(store, o, dry_run=dry_run) for o in chunk), return_exceptions=True
+                *(apply(store, o, dry_run=dry_run, policy=policy) for o in chunk),
+                return_exceptions=True,
             )
             failed = [o for o in outcomes if isinstance(o, BaseException)]
             for obj, outcome in zip(chunk, outcomes, strict=True):
@@ -66,11 +75,12 @@ def _print_line(line: str) -> None:
     write_out(line + "\n")
 
 
-async def _apply(opts: GlobalOptions, *, files: list[str], dry_run: bool) -> None:
+async def _apply(opts: GlobalOptions, *, files: list[str], dry_run: bool, force: bool) -> None:
     objs = load(files)
+    policy: ConflictPolicy = "force" if force else "error"
     async with connect(opts) as store:
         await check_environments(store, objs)
-        await apply_objects(store, objs, dry_run=dry_run, report=_print_line)
+        await apply_objects(store, objs, dry_run=dry_run, report=_print_line, policy=policy)
 
 
 def apply_command(
@@ -83,8 +93,15 @@ def apply_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and compare only; write nothing.")
     ] = False,
+    force_conflicts: Annotated[
+        bool,
+        typer.Option(
+            "--force-conflicts",
+            help="Take fields the manifests name that another writer changed (see above).",
+        ),
+    ] = False,
 ) -> None:
-    run(ctx, lambda opts: _apply(opts, files=filename, dry_run=dry_run))
+    run(ctx, lambda opts: _apply(opts, files=filename, dry_run=dry_run, force=force_conflicts))
 
 
 def register(app: typer.Typer) -> None:

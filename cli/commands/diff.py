@@ -10,13 +10,17 @@ from cli import gitops
 from cli.manifests import load
 from cli.options import GlobalOptions
 from cli.printers import essence_diff
-from cli.runtime import connect, run, write_out
+from cli.runtime import connect, run, warn, write_out
 from crds.errors import NotFoundError
+from crds.ownership import ConflictPolicy
 from crds.resource import Resource, kind_info
 from store.api import Store
+from store.apply import applied_onto, owned_conflicts
 
 HELP = """Show what `o2 apply` would change: a unified diff of spec, labels and annotations
-between what etcd holds (live/...) and the manifests (file/...).
+between what etcd holds (live/...) and what an apply of the manifests would write (file/...),
+under field ownership (`o2 apply --help`): fields other writers set and the manifest does not
+name are not differences; conflicts are listed on stderr.
 
 `o2 diff gitsource NAME` asks the GitSource controller what a sync of NAME would change (the
 same fetch and plan a sync uses).
@@ -43,12 +47,23 @@ async def _live(store: Store, obj: Resource) -> Resource | None:
         return None
 
 
-async def _diff(opts: GlobalOptions, *, files: list[str]) -> bool:
+async def _diff(opts: GlobalOptions, *, files: list[str], force: bool) -> bool:
     objs = load(files)
     changed = False
     async with connect(opts) as store:
         for obj in objs:
-            text = essence_diff(await _live(store, obj), obj)
+            live = await _live(store, obj)
+            after = obj
+            if live is not None:
+                policy: ConflictPolicy = "force" if force else "keep"
+                after = applied_onto(live, obj, policy=policy)
+                conflicts = owned_conflicts(live, obj)
+                if conflicts and not force:
+                    warn(
+                        f"{obj.ref}: conflict on {', '.join(conflicts)} (changed by another "
+                        "writer; `o2 apply` refuses, --force-conflicts takes them)"
+                    )
+            text = essence_diff(live, after)
             if text:
                 changed = True
                 write_out(text)
@@ -69,6 +84,10 @@ def diff_command(
     timeout: Annotated[
         str, typer.Option(help="gitsource: how long to wait for the controller's answer.")
     ] = "60s",
+    force_conflicts: Annotated[
+        bool,
+        typer.Option("--force-conflicts", help="Diff as `o2 apply --force-conflicts` would."),
+    ] = False,
 ) -> None:
     if kind is not None or name is not None:
         _diff_gitsource(ctx, kind=kind, name=name, files=filename, timeout=timeout)
@@ -76,7 +95,9 @@ def diff_command(
     if not filename:
         _usage(ctx, "give -f FILE (manifests), or `gitsource NAME`")
     files = list(filename or [])
-    if run(ctx, lambda opts: _diff(opts, files=files), error_exit=ERROR_EXIT):
+    if run(
+        ctx, lambda opts: _diff(opts, files=files, force=force_conflicts), error_exit=ERROR_EXIT
+    ):
         raise typer.Exit(DIFF_EXIT)
 
 

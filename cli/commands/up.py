@@ -209,8 +209,12 @@ async def _apply_samples(opts: GlobalOptions, config: UpConfig) -> list[str]:
         return []
     objs = load([str(SAMPLES)])
     async with connect(opts) as store:
-        await apply_objects(
-            store, objs, dry_run=False, report=lambda line: say("o2", f"applied {line}")
+        await apply_objects(  # what the operator changed since (a stop, a var) stays theirs
+            store,
+            objs,
+            dry_run=False,
+            report=lambda line: say("o2", f"applied {line}"),
+            policy="keep",
         )
     return [obj.name for obj in objs if isinstance(obj, Environment)]
 

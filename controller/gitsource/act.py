@@ -1,6 +1,6 @@
 """Writes of a sync: ownership-checked apply and the prune steps. Store I/O only, no planning.
 
-Apply is `store.apply`'s (same helpers: fresh_status, differs, applied_onto), with one addition:
+Apply is `store.apply`'s (same helpers, field ownership as the GitSource), plus one thing:
 the owner label is checked on the very read the compare-and-swap rests on, so two GitSources
 never overwrite each other's objects, not even in a race.
 """
@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from controller.gitsource.plan import Prune, owner_of
+from controller.gitsource.plan import Prune, owned_apply, owner_of, source_manager
 from crds.errors import AlreadyExistsError, ConflictError, NotFoundError
 from crds.kinds.environment import Environment
 from crds.resource import Resource
 from store.api import Store
-from store.apply import applied_onto, differs, fresh_status
+from store.apply import fresh_status, with_record, writes_anything
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +38,19 @@ async def claim_apply(
         absent = False
         if current is None:
             try:
-                created = await store.create(fresh_status(obj))
+                new = with_record(fresh_status(obj), manager=source_manager(source))
+                created = await store.create(new)
             except AlreadyExistsError:
                 continue
             return "created", created.metadata.resource_version or 0
         owner = owner_of(current)
         if owner not in (None, source) and owner in sources:
             return "conflict", 0
-        if not differs(current, obj):
+        applied = owned_apply(current, obj)
+        if not writes_anything(current, applied):
             return "unchanged", 0
         try:
-            updated = await store.update(applied_onto(current, obj))
+            updated = await store.update(applied)
         except (ConflictError, NotFoundError):
             continue
         return "configured", updated.metadata.resource_version or 0

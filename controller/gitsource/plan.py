@@ -29,8 +29,9 @@ from crds.kinds.gitsource import (
     InventoryEntry,
     PendingChange,
 )
-from crds.labels import COMMIT_ANNOTATION, SOURCE_LABEL
+from crds.labels import APPLIED_PREFIX, COMMIT_ANNOTATION, SOURCE_LABEL
 from crds.resource import Resource, apply_rank
+from store.apply import applied_onto
 
 R = TypeVar("R", bound=Resource)
 ObjKey = tuple[str, str]
@@ -96,6 +97,19 @@ def stamp(obj: R, *, source: str, commit: str) -> R:
     return obj.model_copy(update={"metadata": meta})
 
 
+def source_manager(source: str) -> str:
+    """The field manager a GitSource applies as (crds.ownership)."""
+    return f"gitsource.{source}"
+
+
+def owned_apply(current: R, manifest: R) -> R:
+    """What applying `manifest` writes over `current`, as its GitSource (owner label): only
+    the fields git names change, so a field another writer set that git does not name (the
+    state `o2 stop` asked for, a label `o2 label` added) is neither drift nor reverted."""
+    source = manifest.metadata.labels.get(SOURCE_LABEL, "")
+    return applied_onto(current, manifest, manager=source_manager(source), policy="force")
+
+
 def diff_paths(live: Resource, desired: Resource) -> tuple[str, ...]:
     """Wire paths of spec, labels and annotations that differ (what apply would write)."""
     paths: list[str] = []
@@ -105,7 +119,9 @@ def diff_paths(live: Resource, desired: Resource) -> tuple[str, ...]:
         ("annotations", live.metadata.annotations, desired.metadata.annotations),
     ):
         paths.extend(
-            f"metadata.{name}.{k}" for k in sorted(set(lv) | set(dv)) if lv.get(k) != dv.get(k)
+            f"metadata.{name}.{k}"
+            for k in sorted(set(lv) | set(dv))
+            if lv.get(k) != dv.get(k) and not k.startswith(APPLIED_PREFIX)
         )
     return tuple(paths)
 
@@ -206,13 +222,13 @@ class _Builder:
             )
             return
         kept = current.metadata.annotations.get(COMMIT_ANNOTATION, commit)
-        target = stamp(obj, source=source, commit=kept)
-        paths = diff_paths(current, target)
+        paths = diff_paths(current, owned_apply(current, stamp(obj, source=source, commit=kept)))
         if not paths:
             self.unchanged += 1
             return
         target = stamp(obj, source=source, commit=commit)
-        self._change(target, "configure", diff_paths(current, target), same_commit, self_heal)
+        paths = diff_paths(current, owned_apply(current, target))
+        self._change(target, "configure", paths, same_commit, self_heal)
 
     def _change(
         self,

@@ -18,7 +18,7 @@ from crds.aliecs.output import manifest_text, missing_plugins
 from crds.kinds.gitsource import GitSource
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
-from crds.labels import ALIECS_NAME, ALIECS_SOURCE, COMMIT_ANNOTATION, SOURCE_LABEL
+from crds.labels import ALIECS_NAME, ALIECS_SOURCE, APPLIED_PREFIX, COMMIT_ANNOTATION, SOURCE_LABEL
 from crds.manifest import parse_documents
 from crds.resource import Resource
 from store.etcd import EtcdStore
@@ -123,7 +123,11 @@ def comparable(obj: Resource) -> tuple[str, str, object, dict[str, str], dict[st
     """What must be equal: kind, name, spec, and the labels and annotations that are not
     the GitSource's own bookkeeping."""
     labels = {k: v for k, v in obj.metadata.labels.items() if k != SOURCE_LABEL}
-    notes = {k: v for k, v in obj.metadata.annotations.items() if k != COMMIT_ANNOTATION}
+    notes = {
+        k: v
+        for k, v in obj.metadata.annotations.items()
+        if k != COMMIT_ANNOTATION and not k.startswith(APPLIED_PREFIX)  # who applied it
+    }
     spec = obj.model_dump(mode="json", include={"spec"})
     return (obj.kind, obj.name, spec, labels, notes)
 

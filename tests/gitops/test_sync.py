@@ -162,6 +162,8 @@ async def test_pruned_environment_with_status_is_moved_to_done_then_deleted(
 async def test_hand_edit_is_reported_out_of_sync_then_restored_by_self_heal(
     etcd_store: EtcdStore, manager: Manager, repo: Repo
 ) -> None:
+    """Drift is a hand edit of a field git names (spec.state); a label git does not name is
+    another writer's and stays (field ownership, crds.ownership)."""
     repo.write("env.yaml", env_yaml("physics-1"))
     repo.commit()
     await etcd_store.create(gitsource("flp", repo.path, selfHeal=False))
@@ -171,9 +173,7 @@ async def test_hand_edit_is_reported_out_of_sync_then_restored_by_self_heal(
         etcd_store, GitSource, "flp", lambda o: o is not None and o.status.sync == "OutOfSync"
     )
     assert isinstance(gs, GitSource)
-    assert [(d.name, d.message) for d in gs.status.drift] == [
-        ("physics-1", "spec.state, metadata.labels.team")
-    ]
+    assert [(d.name, d.message) for d in gs.status.drift] == [("physics-1", "spec.state")]
     assert (await etcd_store.get(Environment, "physics-1")).spec.state == "RUNNING"
     gs = await etcd_store.get(GitSource, "flp")
     healing = gs.spec.model_copy(update={"self_heal": True})
@@ -182,14 +182,16 @@ async def test_hand_edit_is_reported_out_of_sync_then_restored_by_self_heal(
         etcd_store,
         Environment,
         "physics-1",
-        lambda o: o is not None and o.spec.state == "STANDBY" and "team" not in o.metadata.labels,
+        lambda o: o is not None and o.spec.state == "STANDBY",
     )
+    kept = await etcd_store.get(Environment, "physics-1")
+    assert kept.metadata.labels["team"] == "night-shift"
     healed = await wait_until(
         etcd_store, GitSource, "flp", lambda o: o is not None and o.status.sync == "Synced"
     )
     assert isinstance(healed, GitSource) and healed.status.drift == ()
     restored = await wait_events(etcd_store, "DriftRestored")
-    assert "environment/physics-1: spec.state, metadata.labels.team" in restored[0].spec.message
+    assert "environment/physics-1: spec.state" in restored[0].spec.message
 
 
 async def test_broken_document_applies_nothing_and_fixing_it_recovers(
