@@ -5,11 +5,11 @@ documents (mappings), so a kind without a model (none registered) shows no Event
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cli.printers import event_fields, event_sort_key, is_about
-from crds.errors import FieldError, NotFoundError, ValidationError
+from crds.errors import FieldError, NotFoundError, UnreadableObjectError, ValidationError
 from store.api import Store
 
 EVENT_TYPES = ("Normal", "Warning")
@@ -56,14 +56,23 @@ def parse_types(text: str | None) -> frozenset[str]:
     return frozenset(by_lower[t.lower()] for t in wanted)
 
 
-async def read_events(store: Store, wanted: EventFilter) -> tuple[list[dict[str, Any]], int]:
-    """The wanted Events, oldest first, and the revision of the read (where a watch resumes)."""
+@dataclass(frozen=True)
+class FoundEvents:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """The wanted Events as documents, oldest first."""
+    unreadable: list[UnreadableObjectError] = field(default_factory=list)
+    """Stored Events that could not be read (any object's: their key says which)."""
+
+
+async def read_events(store: Store, wanted: EventFilter) -> FoundEvents:
+    """The wanted Events, oldest first (by last occurrence)."""
     from crds.resource import kind_info
 
     try:
         info = kind_info("Event")
     except NotFoundError:
-        return [], 0
+        return FoundEvents()
     result = await store.list(info.model)
     wires = [e.to_wire() for e in result.items]
-    return sorted((e for e in wires if wanted.wants(e)), key=event_sort_key), result.revision
+    events = sorted((e for e in wires if wanted.wants(e)), key=event_sort_key)
+    return FoundEvents(events=events, unreadable=list(result.unreadable))

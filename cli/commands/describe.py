@@ -36,8 +36,7 @@ async def events_for(store: Store, obj: Resource) -> list[Mapping[str, Any]]:
     from cli.eventlist import EventFilter, read_events
 
     about = EventFilter(kind=obj.kind, name=obj.metadata.name, uid=obj.metadata.uid)
-    events, _ = await read_events(store, about)
-    return list(events)
+    return list((await read_events(store, about)).events)
 
 
 async def view_of(store: Store, obj: Resource, *, now: datetime) -> RenderableType:

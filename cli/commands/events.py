@@ -69,6 +69,15 @@ class EventPrinter:
         document = {"apiVersion": API_VERSION, "kind": "List", "items": events}
         write_out(json_text(document) if self.mode == "json" else yaml_text(document))
 
+    def initial(self, events: list[dict[str, Any]]) -> None:
+        """What -w shows first: the table, or (json, yaml) one document per Event, as every
+        later change is shown."""
+        if self.mode in ("table", "wide"):
+            self.table(events)
+        else:
+            for event in events:
+                self.change(event)
+
     def change(self, event: dict[str, Any]) -> None:
         from datetime import UTC, datetime
 
@@ -91,13 +100,16 @@ class EventPrinter:
 
 async def _events(opts: GlobalOptions, *, wanted: EventFilter, mode: Mode, watch: bool) -> None:
     from cli.eventlist import read_events
-    from cli.runtime import connect
+    from cli.printers import unreadable_text
+    from cli.runtime import connect, warn
 
     printer = EventPrinter(mode)
     async with connect(opts) as store:
         if not watch:
-            events, _ = await read_events(store, wanted)
-            printer.listing(events)
+            found = await read_events(store, wanted)
+            for err in found.unreadable:
+                warn(unreadable_text(err))
+            printer.listing(found.events)
             return
         await follow_events(store, wanted, printer)
 
@@ -116,7 +128,7 @@ async def follow_events(store: Store, wanted: EventFilter, printer: EventPrinter
     try:
         await informer.wait_synced()
         wires = [e.to_wire() for e in informer.list()]
-        printer.listing(sorted((e for e in wires if wanted.wants(e)), key=event_sort_key))
+        printer.initial(sorted((e for e in wires if wanted.wants(e)), key=event_sort_key))
         live = False  # add_handler replays the cache as ADDED: already printed above
 
         def on_change(change: CacheEvent[Event]) -> None:

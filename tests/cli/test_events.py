@@ -107,3 +107,22 @@ def test_events_watch_streams_new_and_updated_events_from_the_watch(o2: O2) -> N
         assert watcher.out.seen[-1].split()[-1] == "7"
     assert not any("Ignored" in line for line in watcher.out.drain())
     assert not any("LAST" in line for line in watcher.out.seen[1:])
+
+
+def test_an_unreadable_event_is_reported_by_key_and_the_others_listed(o2: O2) -> None:
+    seed(o2)
+    o2.etcdctl("put", o2.key("events", "junk"), "{not json")
+    result = o2("events")
+    assert result.exit_code == 0
+    assert o2.key("events", "junk") in result.stderr
+    assert len(lines(result.stdout)) == 4
+
+
+def test_events_watch_as_json_prints_one_document_per_event(o2: O2) -> None:
+    put_event(o2, "a-early", reason="Deployed")
+    argv = o2.argv("events", "-w", "-o", "json")
+    with spawn(argv, env=o2.subprocess_env()) as watcher:
+        watcher.out.wait_for('"reason": "Deployed"', within=STARTUP_ALLOWANCE)
+        put_event(o2, "a-next", reason="Configured")
+        watcher.out.wait_for('"reason": "Configured"', within=10)
+    assert not any('"kind": "List"' in line for line in watcher.out.drain())
