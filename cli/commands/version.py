@@ -59,7 +59,7 @@ async def etcd_parts(opts: GlobalOptions, *, manager: str) -> tuple[Document, Do
     config = replace(store_config(opts), retry_timeout=SERVER_TIMEOUT)
     store = await open_store(config, warn=warn)
     try:
-        async with asyncio.timeout(SERVER_TIMEOUT * 2):
+        async with asyncio.timeout(SERVER_TIMEOUT):
             etcd = {"version": await store.server_version(), "endpoints": opts.endpoints}
             leader = await store.get_raw(lease_key(config.prefix, manager))
             raw = await store.get_raw(manager_record_key(config.prefix, manager))
