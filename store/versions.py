@@ -1,6 +1,6 @@
 """What o2 records about the versions it runs: this package's version, and the record a
-leading controller manager keeps in etcd so that `o2 version` can name it. Pure: the encoding
-and the key; writing and reading go through store.api.RuntimeKV.
+leading controller manager keeps in etcd so that `o2 version` can name it. No client imports:
+the key and the encoding here; writing and reading go through store.api.RuntimeKV.
 
 `<prefix>/runtime/managers/<manager>` holds JSON `{identity, version, python, since}`, written
 by the manager that holds `<prefix>/leases/<manager>` when its leadership term begins, on the
