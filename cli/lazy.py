@@ -35,6 +35,7 @@ class LazyCommand:
 _STATE = "cli.commands.state"
 _NODES = "cli.commands.nodes"
 _PASS = "cli.commands.passthrough"
+_LABEL = "cli.commands.label"
 
 COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand("apply", "cli.commands.apply", "Create or update resources from manifests."),
@@ -71,6 +72,11 @@ COMMANDS: tuple[LazyCommand, ...] = (
     ),
     LazyCommand("etcd-auth", "cli.commands.etcdauth", "Least-privilege etcd users for o2."),
     LazyCommand("up", "cli.commands.up", "Run etcd, the local cluster and controllers here."),
+    LazyCommand("label", _LABEL, "Set or remove labels of an object."),
+    LazyCommand("annotate", _LABEL, "Set or remove annotations of an object."),
+    LazyCommand("events", "cli.commands.events", "List Events, or stream them with -w."),
+    LazyCommand("explain", "cli.commands.explain", "Document a kind's fields from its schema."),
+    LazyCommand("version", "cli.commands.version", "Client, manager, etcd and Mesos versions."),
     LazyCommand(
         "convert",
         "cli.commands.convert",

@@ -134,6 +134,13 @@ class MesosFiles:
                 "master with --mesos URL (or O2_MESOS=URL)"
             ) from exc
 
+    async def version(self) -> Json:
+        """The master's `/version`: `{"version": "1.11.0", "build_date": ..., ...}`."""
+        reply = await self._get(f"{self.master_url}/version")
+        if not isinstance(reply, dict):
+            raise MesosCallError(f"GET {self.master_url}/version", status=200, body=str(reply))
+        return reply
+
     async def task_file(
         self, *, agent_id: str, executor_id: str, mesos_task_id: str, name: str
     ) -> SandboxFile:

@@ -263,12 +263,13 @@ def conditions_table(conditions: Sequence[Condition], *, now: datetime) -> Rende
     return Group(Text("Conditions:"), render_table(headers, rows))
 
 
-def _event_fields(event: Mapping[str, Any]) -> Mapping[str, Any]:
+def event_fields(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An Event's content: its spec (o2's wire form), or the document itself (flat form)."""
     spec = event.get("spec")
     return spec if isinstance(spec, dict) else event
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
@@ -279,9 +280,9 @@ def _parse_time(value: Any) -> datetime | None:
 
 def event_row(event: Mapping[str, Any], *, now: datetime) -> list[str]:
     """TYPE REASON AGE FROM MESSAGE; repeats as `5m (x3 over 20m)` like kubectl describe."""
-    fields = _event_fields(event)
-    first = _parse_time(fields.get("firstTimestamp") or fields.get("firstTime"))
-    last = _parse_time(fields.get("lastTimestamp") or fields.get("lastTime")) or first
+    fields = event_fields(event)
+    first = parse_time(fields.get("firstTimestamp") or fields.get("firstTime"))
+    last = parse_time(fields.get("lastTimestamp") or fields.get("lastTime")) or first
     count = fields.get("count") or 1
     age = human_age(last, now=now)
     if isinstance(count, int) and count > 1:
@@ -321,19 +322,24 @@ def describe(
 
 
 def event_sort_key(event: Mapping[str, Any]) -> str:
-    fields = _event_fields(event)
+    fields = event_fields(event)
     return str(fields.get("lastTimestamp") or fields.get("lastTime") or "")
 
 
 def involves(event: Mapping[str, Any], obj: Resource) -> bool:
     """True when an Event's involvedObject is `obj` (kind and name; uid when both have one)."""
-    involved = _event_fields(event).get("involvedObject")
+    return is_about(event, kind=obj.kind, name=obj.metadata.name, uid=obj.metadata.uid)
+
+
+def is_about(event: Mapping[str, Any], *, kind: str, name: str, uid: str = "") -> bool:
+    """True when an Event's involvedObject is kind/name (and has `uid`, when both have one)."""
+    involved = event_fields(event).get("involvedObject")
     if not isinstance(involved, dict):
         return False
-    if involved.get("kind") != obj.kind or involved.get("name") != obj.metadata.name:
+    if involved.get("kind") != kind or involved.get("name") != name:
         return False
-    uid = involved.get("uid")
-    return not (uid and obj.metadata.uid and uid != obj.metadata.uid)
+    theirs = involved.get("uid")
+    return not (theirs and uid and theirs != uid)
 
 
 # ---- diff --------------------------------------------------------------------------------

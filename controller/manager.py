@@ -20,6 +20,7 @@ import os
 import socket
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from controller.events import EventRecorder
@@ -28,10 +29,12 @@ from controller.runtime.leader import LeaderConfig, LeaderElector
 from controller.runtime.reconciler import Context, Reconciler
 from controller.runtime.runner import Controller
 from controller.settings import Settings
-from crds.errors import FencedError, UnreadableObjectError
+from crds.errors import FencedError, O2Error, UnreadableObjectError
 from crds.kinds.event import ObjectReference
+from store import versions
 from store.api import Fence, RuntimeKV, Store
 from store.informer import Informer, InformerFactory
+from store.versions import ManagerRecord, manager_record_key, package_version, python_version
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ CONTROLLERS: list[str] = [
 ]
 """Entry points of the controllers a manager runs by default (append yours here)."""
 
-DEFAULT_MANAGER = "controller-manager"
+DEFAULT_MANAGER = versions.DEFAULT_MANAGER
 
 
 @dataclass(frozen=True)
@@ -162,8 +165,24 @@ class Manager:
             await self.elector.resign()  # whatever we hold is stale: let the others decide
 
     async def _start_term(self) -> None:
-        await self.informers.wait_synced()
+        await asyncio.gather(self.informers.wait_synced(), self._record_leadership())
         await asyncio.gather(*(ctl.start_term() for ctl in self.controllers))
+
+    async def _record_leadership(self) -> None:
+        """Say who leads, running which o2 and Python (read by `o2 version`; store.versions),
+        on the leader key's etcd lease so the record goes with the leadership. Best effort: a
+        failed write is logged, never the end of the term."""
+        record = ManagerRecord(
+            identity=self.config.identity,
+            version=package_version(),
+            python=python_version(),
+            since=datetime.now(UTC).isoformat(),
+        )
+        key = manager_record_key(self.store.prefix, self.config.lease_name)
+        try:
+            await self.kv.put_raw(key, record.to_bytes(), lease=self.elector.lease)
+        except O2Error as exc:
+            log.warning("Leadership record not written", extra={"key": key, "error": str(exc)})
 
     async def _stop_controllers(self, *, graceful: bool = False) -> None:
         """End the term of every controller: workers first, then their on_stop hooks (while

@@ -13,6 +13,7 @@ stored object is still honoured; and a label selector naming a legacy key matche
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
@@ -155,3 +156,41 @@ def renamed_finalizers(values: tuple[str, ...]) -> tuple[str, ...] | None:
 PLUGIN_ENTRY_POINTS = "o2.plugins"
 """Not a label: the entry-point group integration plugins are declared in (crds.plugins), kept
 here with every other `o2.` key."""
+
+
+# -- the rules for keys and values (Kubernetes' own, so manifests move between the two) ---------
+
+MAX_NAME = 63
+MAX_KEY_PREFIX = 253
+_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_NAME_RULE = "letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+
+
+def key_problem(key: str) -> str | None:
+    """Why `key` cannot be a label or annotation key (None: it can). A key is `[prefix/]name`:
+    the prefix a lower-case DNS subdomain (at most 253 characters, e.g. `o2.dev`), the name at
+    most 63 characters of letters, digits, '-', '_' and '.'."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and not prefix:
+        return f"key {key!r} has an empty prefix before '/'"
+    if prefix and (len(prefix) > MAX_KEY_PREFIX or not _SUBDOMAIN.match(prefix)):
+        return (
+            f"key prefix {prefix!r} is not a DNS subdomain (lower-case letters, digits, '-' "
+            f"and '.', at most {MAX_KEY_PREFIX} characters)"
+        )
+    if not name:
+        return f"key {key!r} has an empty name"
+    if len(name) > MAX_NAME or not _NAME.match(name):
+        return f"key name {name!r} must be at most {MAX_NAME} characters of {_NAME_RULE}"
+    return None
+
+
+def label_value_problem(value: str) -> str | None:
+    """Why `value` cannot be a label value (None: it can): empty, or at most 63 characters of
+    the same alphabet as a key's name. Annotation values are free text."""
+    if value and (len(value) > MAX_NAME or not _NAME.match(value)):
+        return (
+            f"label value {value!r} must be empty or at most {MAX_NAME} characters of {_NAME_RULE}"
+        )
+    return None

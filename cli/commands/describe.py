@@ -33,17 +33,10 @@ o2 describe workflow readout-dataflow   # description, public variables to --var
 
 async def events_for(store: Store, obj: Resource) -> list[Mapping[str, Any]]:
     """The Events whose involvedObject is `obj`, oldest first (no Event kind: none)."""
-    from cli.printers import event_sort_key, involves
-    from crds.errors import NotFoundError
-    from crds.resource import kind_info
+    from cli.eventlist import EventFilter, read_events
 
-    try:
-        event_info = kind_info("Event")
-    except NotFoundError:
-        return []
-    result = await store.list(event_info.model)
-    wires = [e.to_wire() for e in result.items]
-    return sorted((e for e in wires if involves(e, obj)), key=event_sort_key)
+    about = EventFilter(kind=obj.kind, name=obj.metadata.name, uid=obj.metadata.uid)
+    return list((await read_events(store, about)).events)
 
 
 async def view_of(store: Store, obj: Resource, *, now: datetime) -> RenderableType:

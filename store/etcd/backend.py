@@ -380,6 +380,17 @@ class EtcdKV:
         except NotFoundError:
             return
 
+    async def server_version(self) -> str:
+        """The version of the etcd member that answers (its Status RPC)."""
+
+        async def run(client: Client) -> Any:
+            return await client.maintenancestub.Status(
+                rpc.StatusRequest(), timeout=self.conn.timeout, metadata=client.metadata
+            )
+
+        reply = await self._call(run)
+        return str(reply.version)
+
     async def compact(self, revision: int) -> None:
         async def run(client: Client) -> Any:
             return await client.kvstub.Compact(
@@ -405,6 +416,10 @@ class EtcdStore(ResourceStore):
         """Seconds the watch stream has been silent as a whole (see EtcdKV.watch_stream_idle);
         found by the informer, which restarts a quiet watch only when this is long too."""
         return self.kv.watch_stream_idle()
+
+    async def server_version(self) -> str:
+        """The etcd server's version, e.g. `3.5.17` (for `o2 version`)."""
+        return await self.kv.server_version()
 
     async def ping(self) -> int:
         """One read, to fail fast when etcd is unreachable; returns the current revision."""
