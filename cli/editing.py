@@ -107,7 +107,7 @@ def from_edited(current: R, text: str, *, source: str) -> R:
         raise problem("status", STATUS_REFUSED + "; remove status from the file")
     return with_writable(
         current,
-        spec=edited.spec,
+        spec=edited.spec_applied_onto(current),
         labels=edited.metadata.labels,
         annotations=edited.metadata.annotations,
     )

@@ -52,7 +52,9 @@ class Change(Generic[R]):
 def with_writable(
     current: R, *, spec: O2Model, labels: Mapping[str, str], annotations: Mapping[str, str]
 ) -> R:
-    """`current` (same resourceVersion, status and server fields) with new writable parts."""
+    """`current` (same resourceVersion, status and server fields) with new writable parts.
+    Callers pass the spec through `spec_applied_onto(current)`, so counters other writers own
+    (an Environment's recoverRequest) never go backwards, as with `o2 apply`."""
     meta = current.metadata.model_copy(
         update={"labels": dict(labels), "annotations": dict(annotations)}
     )
@@ -69,7 +71,7 @@ def from_document(current: R, document: Mapping[str, Any], *, source: str) -> R:
     assert isinstance(parsed, type(current))
     return with_writable(
         current,
-        spec=parsed.spec,
+        spec=parsed.spec_applied_onto(current),
         labels=parsed.metadata.labels,
         annotations=parsed.metadata.annotations,
     )

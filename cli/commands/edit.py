@@ -7,13 +7,14 @@ import asyncio
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.selectors import complete_kind
+from crds.errors import FieldError, ValidationError
 
 if TYPE_CHECKING:
     from cli.options import GlobalOptions
@@ -79,7 +80,7 @@ class EditSession:
         from cli.envcheck import check_environments
         from cli.modify import Change
         from cli.runtime import warn, write_out
-        from crds.errors import ConflictError, ValidationError
+        from crds.errors import ConflictError
 
         text = strip_comments(saved)
         if is_blank(saved) or (text == self.shown and not self.after_conflict):
@@ -93,7 +94,7 @@ class EditSession:
             await self.store.update(wanted)
         except ValidationError as exc:
             self.comments = [f"{self.current.ref} was not valid:"]
-            self.comments += [f"* {error.render()}" for error in exc.errors]
+            self.comments += [f"* {where(error)}" for error in exc.errors]
             self.shown, self.after_conflict = text, False
             return False
         except ConflictError:
@@ -121,7 +122,6 @@ class EditSession:
 
     def cancel(self, saved: str) -> bool:
         from cli.runtime import warn
-        from crds.errors import FieldError, ValidationError
 
         if not self.comments:
             warn(CANCELLED)
@@ -133,10 +133,13 @@ class EditSession:
         raise ValidationError([FieldError(path="", message=message)])
 
 
+def where(error: FieldError) -> str:
+    """An error as the file's comments show it: the file is the one being edited."""
+    return replace(error, source="", document=None).render()
+
+
 def run_editor(argv: list[str]) -> None:
     """Run the editor on the terminal; a failure to start or a non-zero exit aborts the edit."""
-    from crds.errors import FieldError, ValidationError
-
     try:
         done = subprocess.run(argv, check=False)
     except OSError as exc:

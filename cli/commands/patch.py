@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from cli.modify import Change
     from cli.options import GlobalOptions
     from crds.resource import Resource
+
+R = TypeVar("R", bound="Resource")
 
 HELP = """Change part of one object: a JSON merge patch (RFC 7386, the default) or a JSON patch
 (RFC 6902: add, remove, replace, move, copy, test), applied to the object as `o2 get -o json`
@@ -42,7 +44,7 @@ class PatchType(StrEnum):
     json = "json"
 
 
-def patched(current: Resource, *, patch_type: PatchType, patch: Any) -> Resource:
+def patched(current: R, *, patch_type: PatchType, patch: Any) -> R:
     """`current` with the patch applied to its wire form (pure); refusals name the field."""
     from cli.jsonpatch import PATCHERS, patch_error, written_pointers
     from cli.modify import STATUS_REFUSED, from_document

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,7 +157,7 @@ def _concurrent_put(o2: O2, **new_vars: str) -> list[str]:
 def test_conflict_reopens_with_their_changes_and_a_merged_save_keeps_both(
     samples: O2, tmp_path: Path
 ) -> None:
-    rounds = [
+    rounds: list[dict[str, Any]] = [
         {"run": _concurrent_put(samples, rate="999"), "replace": [['["TPC"]', '["TPC","ITS"]']]},
         {"replace": [["\n    rate: '200'", "\n    rate: '999'"]]},  # not in the comments
     ]
@@ -176,15 +177,24 @@ def test_conflict_reopens_with_their_changes_and_a_merged_save_keeps_both(
     assert after["doc"]["spec"]["vars"] == {"detectors": '["TPC","ITS"]', "rate": "999"}
 
 
-def test_after_a_conflict_saving_unchanged_writes_over_theirs(samples: O2, tmp_path: Path) -> None:
-    rounds = [
-        {"run": _concurrent_put(samples, rate="999"), "replace": [["rate: '200'", "rate: '250'"]]},
+def test_after_a_conflict_saving_unchanged_writes_over_theirs_but_counters_never_go_back(
+    samples: O2, tmp_path: Path
+) -> None:
+    theirs = _concurrent_put(samples, rate="999")
+    doc = json.loads(theirs[-1])
+    doc["spec"]["recoverRequest"] = 1
+    theirs[-1] = json.dumps(doc)
+    rounds: list[dict[str, Any]] = [
+        {"run": theirs, "replace": [["rate: '200'", "rate: '250'"]]},
         {},
     ]
     result = edit(samples, tmp_path, rounds, "env", "physics-1")
     assert result.exit_code == 0, result.output
     assert opened(tmp_path) == 2
-    assert env_state(samples)["doc"]["spec"]["vars"]["rate"] == "250"
+    assert "recoverRequest: 0" in seen(tmp_path, 1)
+    spec = env_state(samples)["doc"]["spec"]
+    assert spec["vars"]["rate"] == "250"
+    assert spec["recoverRequest"] == 1
 
 
 def test_a_failing_editor_aborts_without_writing(samples: O2, tmp_path: Path) -> None:
