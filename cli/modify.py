@@ -49,6 +49,12 @@ class Change(Generic[R]):
         )
 
 
+def change_report(change: Change[Any], *, dry_run: bool, verb: str) -> str:
+    """The diff, then `kind/name VERB` (with `(no change)` or `(dry run)`)."""
+    suffix = " (no change)" if not change.changed else " (dry run)" if dry_run else ""
+    return change.diff() + f"{change.before.ref} {verb}{suffix}\n"
+
+
 def with_writable(
     current: R, *, spec: O2Model, labels: Mapping[str, str], annotations: Mapping[str, str]
 ) -> R:

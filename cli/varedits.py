@@ -54,7 +54,7 @@ def read_detectors(value: str) -> list[str]:
             f"spec.vars.{DETECTORS_VARIABLE}",
             f"{value!r} is a template: give the whole list (o2 set detectors ENV TPC ITS)",
         )
-    if text.startswith("["):
+    if text.startswith(("[", "{")):
         try:
             items = json.loads(text)
         except ValueError as exc:

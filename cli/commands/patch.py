@@ -10,7 +10,6 @@ import typer
 from cli.selectors import complete_kind
 
 if TYPE_CHECKING:
-    from cli.modify import Change
     from cli.options import GlobalOptions
     from crds.resource import Resource
 
@@ -60,20 +59,12 @@ def patched(current: R, *, patch_type: PatchType, patch: Any) -> R:
     return from_document(current, document, source="-p")
 
 
-def report(change: Change[Any], *, dry_run: bool, verb: str) -> None:
-    """The diff, then `kind/name VERB` (with `(no change)` or `(dry run)`)."""
-    from cli.runtime import write_out
-
-    suffix = " (no change)" if not change.changed else " (dry run)" if dry_run else ""
-    write_out(change.diff() + f"{change.before.ref} {verb}{suffix}\n")
-
-
 async def _patch(
     opts: GlobalOptions, *, kind: str, name: str, patch_type: PatchType, text: str, dry_run: bool
 ) -> None:
     from cli.jsonpatch import parse_patch
-    from cli.modify import modify
-    from cli.runtime import connect
+    from cli.modify import change_report, modify
+    from cli.runtime import connect, write_out
     from crds.resource import kind_info
 
     model = kind_info(kind).model
@@ -86,7 +77,7 @@ async def _patch(
             change=lambda current: patched(current, patch_type=patch_type, patch=patch),
             dry_run=dry_run,
         )
-    report(change, dry_run=dry_run, verb="patched")
+    write_out(change_report(change, dry_run=dry_run, verb="patched"))
 
 
 def patch_command(

@@ -12,6 +12,7 @@ from typer.core import TyperCommand
 if TYPE_CHECKING:
     from cli.options import GlobalOptions
     from crds.kinds.environment import Environment
+    from store.api import Store
 
 SET_HELP = """Change an Environment's variables live.
 
@@ -76,47 +77,59 @@ def _vars_change(args: list[str]) -> Callable[[Environment], Environment]:
     return change
 
 
-def _detectors_change(args: list[str]) -> Callable[[Environment], Environment]:
+def _detectors_change(args: list[str], *, unset: str) -> Callable[[Environment], Environment]:
+    """The change `args` make; `unset` is the value an Environment that does not set
+    `detectors` gets from its Workflow (the list `+X` and `-X` start from)."""
     from cli.runtime import warn
-    from cli.varedits import (
-        detectors_after,
-        detectors_text,
-        parse_detector_args,
-        read_detectors,
-    )
+    from cli.varedits import detectors_after, detectors_text, parse_detector_args, read_detectors
     from crds.newenv import DETECTORS_VARIABLE
 
     edit = parse_detector_args(args)
 
     def change(env: Environment) -> Environment:
-        current = read_detectors(env.spec.vars.get(DETECTORS_VARIABLE, ""))
+        current = read_detectors(env.spec.vars.get(DETECTORS_VARIABLE, unset))
         names, absent = detectors_after(current, edit)
         for name in absent:
             warn(f"warning: {name} is not among the detectors of environment/{env.name}")
+        if names == current:
+            return env
         values = {**env.spec.vars, DETECTORS_VARIABLE: detectors_text(names)}
-        if names == current and DETECTORS_VARIABLE in env.spec.vars:
-            values[DETECTORS_VARIABLE] = env.spec.vars[DETECTORS_VARIABLE]
-        spec = env.spec.model_copy(update={"vars": values})
-        return env.model_copy(update={"spec": spec})
+        return env.model_copy(update={"spec": env.spec.model_copy(update={"vars": values})})
 
     return change
+
+
+async def _workflow_detectors(store: Store, name: str) -> str:
+    """What `detectors` is for ENV when its spec.vars leave it out: its Workflow's value."""
+    from cli.envcheck import workflow_of
+    from crds.kinds.environment import Environment
+    from crds.newenv import DETECTORS_VARIABLE, workflow_value
+
+    workflow = await workflow_of(store, await store.get(Environment, name), pending={})
+    value = workflow_value(workflow, DETECTORS_VARIABLE) if workflow is not None else None
+    return value or ""
 
 
 async def _set(
     opts: GlobalOptions,
     *,
     name: str,
-    change: Callable[[Environment], Environment],
+    vars_args: list[str] | None = None,
+    detector_args: list[str] | None = None,
     dry_run: bool,
 ) -> None:
-    from cli.commands.patch import report
-    from cli.modify import modify
-    from cli.runtime import connect
+    from cli.modify import change_report, modify
+    from cli.runtime import connect, write_out
     from crds.kinds.environment import Environment
 
     async with connect(opts) as store:
+        if detector_args is not None:
+            unset = await _workflow_detectors(store, name)
+            change = _detectors_change(detector_args, unset=unset)
+        else:
+            change = _vars_change(vars_args or [])
         result = await modify(store, Environment, name, change=change, dry_run=dry_run)
-    report(result, dry_run=dry_run, verb="configured")
+    write_out(change_report(result, dry_run=dry_run, verb="configured"))
 
 
 EnvArg = Annotated[str, typer.Argument(metavar="ENV", help="Environment name.")]
@@ -135,7 +148,7 @@ def var_command(
     from cli.runtime import run
 
     args = list(assignments)
-    run(ctx, lambda opts: _set(opts, name=name, change=_vars_change(args), dry_run=dry_run))
+    run(ctx, lambda opts: _set(opts, name=name, vars_args=args, dry_run=dry_run))
 
 
 def detectors_command(
@@ -150,10 +163,7 @@ def detectors_command(
     from cli.runtime import run
 
     args = list(detectors)
-    run(
-        ctx,
-        lambda opts: _set(opts, name=name, change=_detectors_change(args), dry_run=dry_run),
-    )
+    run(ctx, lambda opts: _set(opts, name=name, detector_args=args, dry_run=dry_run))
 
 
 def register(app: typer.Typer) -> None:

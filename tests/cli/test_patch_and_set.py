@@ -240,3 +240,15 @@ def test_patch_never_takes_a_counter_backwards(samples: O2) -> None:
     back = samples("patch", "env", "physics-1", "-p", '{"spec": {"recoverRequest": 0}}')
     assert back.stdout == "environment/physics-1 patched (no change)\n"
     assert env_state(samples)["doc"]["spec"]["recoverRequest"] == 2
+
+
+def test_set_detectors_starts_from_the_workflows_value_when_env_leaves_it_out(samples: O2) -> None:
+    assert samples("set", "var", "physics-1", "detectors-").exit_code == 0
+    before = env_state(samples)
+    absent = samples("set", "detectors", "physics-1", "-ZDC")
+    assert absent.stdout == "environment/physics-1 configured (no change)\n"
+    assert env_state(samples)["version"] == before["version"]
+    added = samples("set", "detectors", "physics-1", "+MCH")
+    assert added.exit_code == 0, added.output
+    assert """+    detectors: '["TPC","ITS","MCH"]'""" in added.stdout
+    assert env_state(samples)["doc"]["spec"]["vars"]["detectors"] == '["TPC","ITS","MCH"]'
