@@ -30,8 +30,8 @@ validated as `o2 apply` validates a manifest and written with the resourceVersio
 (compare-and-swap): `kind/name edited`. If the object is invalid, the file is opened again with
 the errors as `#` lines at the top; if someone else changed the object meanwhile, it is opened
 again with their changes as `#` lines, and saving it writes your version over theirs. Saving
-the file unchanged or empty cancels: "Edit cancelled, no changes made." (exit 0; exit 1 when
-cancelled after an error, and a copy of the edited file is kept).
+the file unchanged or empty cancels: "Edit cancelled, no changes made." (exit 0); saving it
+unchanged after an error gives up with exit 1 and keeps a copy of your edits.
 
 **Examples**
 
@@ -83,7 +83,10 @@ class EditSession:
         from crds.errors import ConflictError
 
         text = strip_comments(saved)
-        if is_blank(saved) or (text == self.shown and not self.after_conflict):
+        if is_blank(saved):
+            warn(CANCELLED)
+            return True
+        if text == self.shown and not self.after_conflict:
             return self.cancel(saved)
         try:
             wanted = from_edited(self.current, text, source=str(self.path))
@@ -121,6 +124,7 @@ class EditSession:
         self.shown = with_resource_version(text, after)
 
     def cancel(self, saved: str) -> bool:
+        """Saved unchanged: nothing to do, or (after an error) give up, keeping the edits."""
         from cli.runtime import warn
 
         if not self.comments:

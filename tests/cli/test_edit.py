@@ -219,3 +219,17 @@ def test_the_editor_comes_from_o2_editor_then_editor_then_vi_split_like_a_shell(
     assert editor_argv(both, "/f.yaml") == ["code", "--wait", "/f.yaml"]
     assert editor_argv({"EDITOR": "'my editor' -x"}, "/f.yaml") == ["my editor", "-x", "/f.yaml"]
     assert editor_argv({"O2_EDITOR": " ", "EDITOR": ""}, "/f.yaml") == ["vi", "/f.yaml"]
+
+
+def test_emptying_the_file_after_an_error_cancels_without_writing(
+    samples: O2, tmp_path: Path
+) -> None:
+    before = env_state(samples)
+    rounds: list[dict[str, Any]] = [
+        {"replace": [["state: RUNNING", "state: FLYING"]]},
+        {"write": ""},
+    ]
+    result = edit(samples, tmp_path, rounds, "env", "physics-1")
+    assert result.exit_code == 0
+    assert result.stderr.strip() == "Edit cancelled, no changes made."
+    assert env_state(samples)["version"] == before["version"]
