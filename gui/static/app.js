@@ -1,5 +1,6 @@
 // The o2 GUI: live state from the server's SSE feed, hash routing, rendering, actions.
 import { renderEnvironments, renderEnvironment } from "./environments.js";
+import { initRuns, renderRuns } from "./runs.js";
 import { renderTasks, renderNodes, renderGitSources } from "./tables.js";
 import { since } from "./util.js";
 import { initWizard, renderWizard } from "./wizard.js";
@@ -86,6 +87,7 @@ const VIEWS = {
   nodes: () => renderNodes(store),
   gitsources: () => renderGitSources(store),
   new: () => renderWizard(),
+  runs: (route) => renderRuns(store, route.params),
 };
 
 let pending = false;
@@ -256,6 +258,10 @@ initWizard({
     toast(text);
     location.hash = `#/environments/${encodeURIComponent(name)}`;
   },
+});
+initRuns(() => {
+  store.version++;
+  scheduleRender();
 });
 document.addEventListener("click", onClick);
 document.addEventListener("input", onInput);
