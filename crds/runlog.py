@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from typing import Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
@@ -20,6 +21,15 @@ RUN_LOG = "runs"
 """The log's name under `<prefix>/runtime/`."""
 RUN_DIGITS = 12
 """Run numbers are zero-padded in keys, so etcd's key order is run order."""
+
+
+@runtime_checkable
+class LogReader(Protocol):
+    """What reading the log needs of a store (store.api.RuntimeKV and its prefix)."""
+
+    prefix: str
+
+    async def list_raw(self, prefix: str) -> dict[str, bytes]: ...
 
 
 class TransitionTime(O2Model):

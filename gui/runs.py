@@ -7,21 +7,10 @@ filter changes and when the live feed shows a run ended, not on every feed delta
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
-from crds.runlog import as_json, log_prefix, newest_first
+from crds.runlog import LogReader, as_json, log_prefix, newest_first
 
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 10_000
-
-
-@runtime_checkable
-class RawReader(Protocol):
-    """The part of store.api.RuntimeKV the page needs."""
-
-    prefix: str
-
-    async def list_raw(self, prefix: str) -> dict[str, bytes]: ...
 
 
 def parse_limit(text: str | None) -> int:
@@ -41,7 +30,7 @@ async def load_runs(
     store: object, *, environment: str = "", detector: str = "", limit: int = DEFAULT_LIMIT
 ) -> list[dict[str, object]]:
     """The runs of the log, newest first, filtered; none when the store keeps no raw keys."""
-    if not isinstance(store, RawReader):
+    if not isinstance(store, LogReader):
         return []
     raw = await store.list_raw(log_prefix(store.prefix))
     chosen = newest_first(raw, environment=environment, detector=detector, limit=limit)
