@@ -35,7 +35,7 @@ function xAxis(labels, x) {
   const every = Math.max(1, Math.ceil(labels.length / 8));
   return labels
     .map((label, i) =>
-      i % every === 0 || i === labels.length - 1
+      (i % every === 0 && labels.length - 1 - i >= every / 2) || i === labels.length - 1
         ? `<text class="tick" x="${x(i).toFixed(1)}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(label)}</text>`
         : "",
     )

@@ -5,13 +5,44 @@ import { duration, html, raw } from "./util.js";
 
 const LIMIT = 200;
 const PLOTTED = 50; // runs in the plots (the newest, drawn oldest first)
+const SAMPLES = 300; // task-count samples kept per environment (10 minutes at one per 2 s)
+const STATES = ["STANDBY", "CONFIGURED", "RUNNING", "ERROR", "DONE"];
+const STATE_COLORS = { STANDBY: "#8a96a8", CONFIGURED: "#3fa9f5", RUNNING: "#2ecc71", ERROR: "#ff4d4f", DONE: "#5c6778" };
 
-export const runs = { key: null, loading: false, list: [], error: "" };
+export const runs = { key: null, loading: false, list: [], error: "", samples: new Map() };
 
 let rerender = () => {};
 
 export function initRuns(hook) {
   rerender = hook;
+}
+
+// Called about every 2 s: each RUNNING environment's task counts (status.taskCounts, from the
+// live feed) as one sample, so the page can draw tasks by state over time; nothing is fetched.
+export function sampleTasks(store, now = Date.now()) {
+  for (const env of store.objects.environments.values()) {
+    const name = env.metadata.name;
+    if (env.status?.state !== "RUNNING" && !runs.samples.has(name)) continue;
+    const list = runs.samples.get(name) ?? [];
+    list.push({ t: now, counts: { ...(env.status?.taskCounts ?? {}) } });
+    if (list.length > SAMPLES) list.splice(0, list.length - SAMPLES);
+    runs.samples.set(name, list);
+  }
+  for (const name of runs.samples.keys()) if (!store.objects.environments.has(name)) runs.samples.delete(name);
+}
+
+function taskPlot(env) {
+  const samples = runs.samples.get(env) ?? [];
+  if (!env || !samples.length) return "";
+  const seen = STATES.filter((s) => samples.some((x) => x.counts[s]));
+  return lineChart({
+    id: "plot-tasks",
+    title: `Tasks by state, ${env} (live, sampled in this page)`,
+    labels: samples.map((x) => new Date(x.t).toISOString().slice(11, 19)),
+    series: seen.map((s) => ({ name: s, color: STATE_COLORS[s], values: samples.map((x) => x.counts[s] ?? 0) })),
+    xTitle: "time (UTC)",
+    yTitle: "tasks",
+  });
 }
 
 // Changes when a run starts or ends anywhere: the page then asks the server again.
@@ -74,7 +105,7 @@ function row(run) {
 }
 
 // The newest PLOTTED runs, oldest first: one line per transition kind, and the run durations.
-function plots(list) {
+function plots(list, env) {
   const shown = list.slice(0, PLOTTED).reverse();
   const labels = shown.map((r) => String(r.runNumber));
   const kinds = [...new Set(shown.flatMap((r) => (r.transitions ?? []).map((t) => t.event)))];
@@ -93,15 +124,17 @@ function plots(list) {
     xTitle: "run number",
     yTitle: "seconds",
   });
+  const longest = Math.max(0, ...shown.map((r) => r.durationSeconds ?? 0));
+  const [unit, per] = longest > 7200 ? ["hours", 3600] : longest > 300 ? ["minutes", 60] : ["seconds", 1];
   const durations = lineChart({
     id: "plot-durations",
     title: `Run durations, last ${shown.length} runs`,
     labels,
-    series: [{ name: "run duration", values: shown.map((r) => r.durationSeconds ?? null), color: "#2ecc71" }],
+    series: [{ name: "run duration", values: shown.map((r) => (r.durationSeconds == null ? null : r.durationSeconds / per)), color: "#2ecc71" }],
     xTitle: "run number",
-    yTitle: "seconds",
+    yTitle: unit,
   });
-  return raw(`<div class="charts">${transitions}${durations}</div>`);
+  return raw(`<div class="charts">${transitions}${durations}${taskPlot(env)}</div>`);
 }
 
 function options(values, selected, none) {
@@ -131,7 +164,7 @@ export function renderRuns(store, params) {
       <datalist id="runs-detectors">${[...new Set(detectors)].map((d) => html`<option value="${d}">`)}</datalist>
       <span class="muted">${runs.list.length} runs, newest first</span>
     </div>
-    ${plots(runs.list)}
+    ${plots(runs.list, env)}
     <table class="grid small" id="runs">
       <thead><tr><th>Run</th><th>Environment</th><th>Run type</th><th>Detectors</th><th>Started (UTC)</th><th>Stopped (UTC)</th><th>Duration</th><th>Started by</th><th>Stopped by</th><th>Transitions</th><th>Error</th></tr></thead>
       <tbody>${rows.length ? rows : empty}</tbody>

@@ -13,6 +13,7 @@ from store.etcd import EtcdStore
 from tests.gui.cdp import Browser, find_chromium
 from tests.gui.conftest import Gui
 from tests.gui.procs import GuiProcess, gui_process
+from tests.gui.samples import environment
 
 no_chromium = pytest.mark.skipif(
     find_chromium() is None,
@@ -92,6 +93,10 @@ async def test_runs_page_renders_the_table_and_svg_plots(
     served: GuiProcess, browser: Browser, etcd_store: EtcdStore, tmp_path: Path
 ) -> None:
     await write_log(etcd_store)
+    env = await etcd_store.create(environment("tpc-1", state="RUNNING"))
+    counts = {"RUNNING": 3, "CONFIGURED": 1}
+    status = env.status.model_copy(update={"state": "RUNNING", "task_counts": counts})
+    await etcd_store.update_status(env.model_copy(update={"status": status}))
     await browser.goto(served.url + "#/runs?env=tpc-1")
     await browser.wait_for("document.querySelectorAll('#runs tr[data-run]').length === 2")
     shown = await browser.evaluate(
@@ -104,4 +109,6 @@ async def test_runs_page_renders_the_table_and_svg_plots(
     )
     assert lines == ["START_ACTIVITY", "STOP_ACTIVITY"]
     assert await browser.evaluate("!!document.querySelector('#plot-durations svg polyline')")
+    tasks = "#plot-tasks svg g.series"
+    await browser.wait_for(f"document.querySelectorAll('{tasks}').length === 2")
     (tmp_path / "runs.png").write_bytes(await browser.screenshot())
