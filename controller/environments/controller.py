@@ -51,7 +51,7 @@ from controller.environments.plan import (
     Plan,
     plan,
 )
-from controller.environments.runlog import RunLog, ended_run
+from controller.environments.runlog import RunLog, run_ended
 from controller.environments.runvars import RUN_START, millis
 from controller.environments.status import (
     hooks_failed,
@@ -197,7 +197,7 @@ class EnvironmentReconciler(Reconciler):
                 RUN_LOG_JOB,
                 self._log_runs,
                 period=self.resync_period,
-                triggers=(Trigger(Environment, _run_ended),),
+                triggers=(Trigger(Environment, run_ended),),
             ),
         ]
 
@@ -452,14 +452,6 @@ def _reconcilable(env: Environment) -> bool:
     if env.metadata.deletion_timestamp is None:
         return True
     return has_finalizer(env, TEARDOWN_FINALIZER)
-
-
-def _run_ended(event: CacheEvent[Any]) -> bool:
-    """The status of `event` shows a run that has just ended (or one never seen before)."""
-    new = event.new
-    if new is None or ended_run(new) is None:
-        return False
-    return event.old is None or ended_run(event.old) != ended_run(new)
 
 
 def _remaining(status: EnvironmentStatus) -> float:

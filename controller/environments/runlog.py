@@ -15,11 +15,13 @@ from __future__ import annotations
 import bisect
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from controller.environments.runvars import RUN_END, RUN_START
 from crds.kinds.environment import Environment, TransitionRecord
 from crds.runlog import RunRecord, TransitionTime, encode, log_prefix, record_key
 from store.api import RuntimeKV
+from store.informer import CacheEvent
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,15 @@ def ended_run(env: Environment) -> int | None:
     if status.run_number is not None:
         return None
     return status.last_run_number
+
+
+def run_ended(event: CacheEvent[Any]) -> bool:
+    """The status of `event` shows a run that has just ended (or one never seen before): the
+    trigger of the `run-log` job."""
+    new = event.new
+    if new is None or ended_run(new) is None:
+        return False
+    return event.old is None or ended_run(event.old) != ended_run(new)
 
 
 def run_record(env: Environment) -> RunRecord | None:
