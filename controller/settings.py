@@ -77,6 +77,8 @@ class EnvironmentSettings:
     """Seconds the tasks of any other transition may take to reach its target."""
     idle_ttl: float = 3600.0
     """Seconds a reusable task released by a finished environment waits for reuse."""
+    run_log_size: int = 1000
+    """Finished runs the run log keeps (crds.runlog); the oldest are deleted first."""
     dcs_endpoint: str = ""
     """host:port of the DCS Configurator gRPC service the `dcs` plugin calls; empty: none."""
     fmq_plugin: str = DEFAULT_FMQ_PLUGIN
@@ -165,6 +167,7 @@ def _environment_settings(read: _Reader) -> EnvironmentSettings:
         deploy_timeout=read.seconds("--deploy-timeout", base.deploy_timeout),
         transition_timeout=read.seconds("--transition-timeout", base.transition_timeout),
         idle_ttl=read.seconds("--idle-ttl", base.idle_ttl),
+        run_log_size=read.get("--run-log-size", _positive, base.run_log_size),
         dcs_endpoint=read.text("--dcs-endpoint", base.dcs_endpoint),
         fmq_plugin=_fmq_plugin(read.text("--fmq-plugin", base.fmq_plugin)),
         fmq_plugin_search_path=read.text("--fmq-plugin-search-path", base.fmq_plugin_search_path),
@@ -197,6 +200,13 @@ def _pilot_settings(read: _Reader) -> PilotSettings:
 
 def _switch(value: str) -> bool:
     return value.lower() not in ("off", "false", "0", "no")
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(value)
+    return number
 
 
 def _seconds(value: str) -> float:
@@ -317,6 +327,13 @@ FLAGS: dict[str, tuple[Flag, ...]] = {
             "O2_IDLE_TTL",
             _g(EnvironmentSettings.idle_ttl),
             "seconds a released reusable task waits for reuse before it is deleted",
+        ),
+        Flag(
+            "--run-log-size",
+            "O2_RUN_LOG_SIZE",
+            str(EnvironmentSettings.run_log_size),
+            "finished runs kept in etcd's run log (GUI Runs page, `o2 get runs`); oldest go first",
+            metavar="RUNS",
         ),
         Flag(
             "--dcs-endpoint",

@@ -23,6 +23,7 @@ from gui.auth import NO_TOKENS, READ_COOKIE, Tokens, User, offered_token
 from gui.feed import SSE_PING, SSE_RETRY
 from gui.guard import HostPolicy
 from gui.hub import FLUSH_INTERVAL, Client, Hub
+from gui.runs import load_runs, parse_limit
 from gui.wizard import Form, create, field_errors, offer
 from store.api import Store
 
@@ -149,6 +150,22 @@ async def whoami(request: web.Request) -> web.Response:
 async def wizard(request: web.Request) -> web.Response:
     """GET /api/wizard: the workflows, detectors and states the new-environment form offers."""
     return web.json_response(await offer(request.app[HUB_KEY].store))
+
+
+async def runs(request: web.Request) -> web.Response:
+    """GET /api/runs?env=&detector=&limit=: finished runs from the run log, newest first."""
+    query = request.query
+    try:
+        limit = parse_limit(query.get("limit"))
+    except ValueError as exc:
+        return _error(400, str(exc))
+    found = await load_runs(
+        request.app[HUB_KEY].store,
+        environment=query.get("env", ""),
+        detector=query.get("detector", ""),
+        limit=limit,
+    )
+    return web.json_response({"runs": found})
 
 
 async def create_environment(request: web.Request) -> web.Response:
@@ -282,6 +299,7 @@ def make_app(
     app.router.add_get("/api/info", info)
     app.router.add_get("/api/wizard", wizard)
     app.router.add_get("/api/whoami", whoami)
+    app.router.add_get("/api/runs", runs)
     app.router.add_post("/api/environments", create_environment)
     app.router.add_post("/api/environments/{name}/{action}", action)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)

@@ -11,6 +11,7 @@ from store.config import StoreConfig, open_store
 from tests.etcd_fixture import start_etcd
 from tests.gui.cdp import Browser
 from tests.gui.procs import gui_process
+from tests.gui.runlog_world import populate_runs
 from tests.gui.world import populate
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
@@ -21,12 +22,14 @@ VIEWS = (
     ("tasks", "#/tasks?sort=env&dir=desc", "#tasks [data-task]"),
     ("nodes", "#/nodes", "[data-node]"),
     ("gitsources", "#/gitsources", "[data-gitsource]"),
+    ("runs", "#/runs", "#runs [data-run]"),
 )
 
 
 async def shoot(endpoint: str, prefix: str) -> None:
     store = await open_store(StoreConfig(endpoints=(endpoint,), prefix=prefix))
     await populate(store)
+    await populate_runs(store, prefix)
     await store.close()
     token_dir = Path(tempfile.mkdtemp(prefix="o2-shots-"))
     (token_dir / "tokens").write_text("alice:screenshot-token\n")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.jsonpath import check_template
 from cli.selectors import complete_kind, modern_selector, parse_selector
 from crds.errors import FieldError, ValidationError
+
+if TYPE_CHECKING:
+    from cli.options import GlobalOptions
 
 HELP = """Show resources: a table with the kind's columns, or names, JSON or YAML.
 
@@ -29,7 +32,12 @@ o2 get tasks -l o2.dev/environment=physics-1 -o wide
 o2 get all
 o2 get env -o json | o2 apply -f -       # round-trips as `unchanged`
 o2 get tasks -w                          # then stream every change live
+o2 get runs --env physics-1 --detector TPC   # finished runs, newest first (the run log)
 ```
+
+`runs` is not a kind: it lists the run log the environment controller keeps in etcd (one
+record per finished run, the newest `--run-log-size` of them), filtered with --env and
+--detector.
 """
 
 
@@ -99,21 +107,32 @@ def get_command(
     watch: Annotated[
         bool, typer.Option("--watch", "-w", help="After listing, stream changes live.")
     ] = False,
+    env: Annotated[
+        str, typer.Option("--env", help="`o2 get runs`: only this environment's runs.")
+    ] = "",
+    detector: Annotated[
+        str, typer.Option("--detector", help="`o2 get runs`: only runs with this detector.")
+    ] = "",
 ) -> None:
     from cli.listing import get_objects
+    from cli.runs import check_arguments, get_runs
     from cli.runtime import run
 
-    run(
-        ctx,
-        lambda opts: get_objects(
+    async def body(opts: GlobalOptions) -> None:
+        more = watch or selector is not None
+        if check_arguments(kind, names or [], env=env, detector=detector, more=more):
+            await get_runs(opts, env=env, detector=detector, output=parse_output(output))
+            return
+        await get_objects(
             opts,
             kind=kind,
             names=list(names or []),
             output=parse_output(output),
             selector=_selector(selector),
             watch=watch,
-        ),
-    )
+        )
+
+    run(ctx, body)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,10 +20,11 @@ and during a transition over 10,000 tasks they come continuously: back-to-back p
 most of the manager's CPU from the task controller the transition waits for). A reconcile that
 wrote tasks or advanced a step is followed at once. The idle pool (reusable tasks released by
 finished environments) is swept by the job `idle-pool`: tasks idle longer than `idle_ttl` are
-deleted.
+deleted. The job `run-log` keeps the run log (controller.environments.runlog): it runs when a
+status shows a run ended, never inside a reconcile.
 Settings: `ctx.settings.environments` (`--deploy-timeout`, `--transition-timeout`,
-`--idle-ttl`, `--dcs-endpoint` of the DCS plugin, `--fmq-plugin` and `--fmq-plugin-search-path`
-that `fairmq` tasks get on their command line); time from `ctx.clock`.
+`--idle-ttl`, `--run-log-size`, `--dcs-endpoint` of the DCS plugin, `--fmq-plugin` and
+`--fmq-plugin-search-path` that `fairmq` tasks get on their command line); time from `ctx.clock`.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from controller.environments.plan import (
     Plan,
     plan,
 )
+from controller.environments.runlog import RunLog, run_ended
 from controller.environments.runvars import RUN_START, millis
 from controller.environments.status import (
     hooks_failed,
@@ -61,7 +63,15 @@ from controller.environments.taskhooks import TaskHooks
 from controller.environments.taskset import expired_idle
 from controller.integration import PluginCaller, PluginSettings
 from controller.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
-from controller.runtime.reconciler import Context, Job, Reconciler, Result, Watch, label_value
+from controller.runtime.reconciler import (
+    Context,
+    Job,
+    Reconciler,
+    Result,
+    Trigger,
+    Watch,
+    label_value,
+)
 from controller.runtime.status import write_status
 from crds.conditions import STALLED, get_condition
 from crds.errors import (
@@ -82,6 +92,7 @@ log = logging.getLogger(__name__)
 
 WRITES_IN_FLIGHT = 32
 IDLE_POOL_JOB = "idle-pool"
+RUN_LOG_JOB = "run-log"
 IDLE_POOL_PERIOD = 60.0
 PACE = 2.0
 """Gap before the next reconcile of an environment, in units of the previous one's compute
@@ -120,6 +131,7 @@ class EnvironmentReconciler(Reconciler):
             task_hooks=self.task_hooks.run,
         )
         self.idle_ttl = settings.idle_ttl
+        self.run_log = RunLog(size=settings.run_log_size)
         self.expansions = Expansions(
             ctx, FairMQPlugin(settings.fmq_plugin, settings.fmq_plugin_search_path)
         )
@@ -179,12 +191,21 @@ class EnvironmentReconciler(Reconciler):
     # ---- reconcile -----------------------------------------------------------------------------
 
     def jobs(self) -> Sequence[Job]:
-        return [Job(IDLE_POOL_JOB, self._expire_idle, period=self.resync_period)]
+        return [
+            Job(IDLE_POOL_JOB, self._expire_idle, period=self.resync_period),
+            Job(
+                RUN_LOG_JOB,
+                self._log_runs,
+                period=self.resync_period,
+                triggers=(Trigger(Environment, run_ended),),
+            ),
+        ]
 
     async def on_stop(self, *, graceful: bool) -> None:
         """Held steps are dropped with the term: the next one plans them again (their hooks
         run on, and a step of the same transition takes their outcomes)."""
         self._hook_steps.clear()
+        self.run_log.forget()
 
     async def reconcile(self, key: str) -> Result:
         held = self._hook_steps.get(key)
@@ -368,6 +389,12 @@ class EnvironmentReconciler(Reconciler):
             log.info("Idle task expired", extra={"task": task.name})
             await self._delete(task)
         return Result(requeue_after=min(self.idle_ttl, IDLE_POOL_PERIOD))
+
+    async def _log_runs(self) -> Result:
+        """Record every ended run not in the run log yet; trim the log."""
+        envs = self.ctx.cache(Environment).list()
+        await self.run_log.sweep(self.ctx.kv, self.ctx.store.prefix, envs)
+        return Result()
 
     # ---- writes --------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 // The o2 GUI: live state from the server's SSE feed, hash routing, rendering, actions.
 import { renderEnvironments, renderEnvironment } from "./environments.js";
+import { initRuns, renderRuns, sampleTasks } from "./runs.js";
 import { renderTasks, renderNodes, renderGitSources } from "./tables.js";
 import { since } from "./util.js";
 import { initWizard, renderWizard } from "./wizard.js";
@@ -86,6 +87,7 @@ const VIEWS = {
   nodes: () => renderNodes(store),
   gitsources: () => renderGitSources(store),
   new: () => renderWizard(),
+  runs: (route) => renderRuns(store, route.params),
 };
 
 let pending = false;
@@ -240,7 +242,17 @@ function askReadToken() {
   window.location.reload();
 }
 
+let ticks = 0;
+
 function tick() {
+  if (store.live && ticks++ % 2 === 0) {
+    sampleTasks(store);
+    const route = parseRoute();
+    if (route.view === "runs" && route.params.get("env")) {
+      store.version++;
+      scheduleRender();
+    }
+  }
   document.getElementById("clock").textContent = new Date().toISOString().slice(11, 19) + " UTC";
   const now = Date.now();
   for (const el of document.querySelectorAll("[data-since]")) el.textContent = since(el.dataset.since, now);
@@ -256,6 +268,10 @@ initWizard({
     toast(text);
     location.hash = `#/environments/${encodeURIComponent(name)}`;
   },
+});
+initRuns(() => {
+  store.version++;
+  scheduleRender();
 });
 document.addEventListener("click", onClick);
 document.addEventListener("input", onInput);

@@ -32,6 +32,7 @@ def test_every_flag_of_the_table_is_parsed_into_the_settings(tmp_path: Path) -> 
     argv += ["--framework-name", "o2-b", "--node-poll-period", "1", "--data-dir", str(tmp_path)]
     argv += ["--git-timeout", "7", "--deploy-timeout", "8", "--transition-timeout", "9"]
     argv += ["--idle-ttl", "10", "--pilot-class", "p", "--pilot-cooldown", "11"]
+    argv += ["--run-log-size", "7"]
     argv += ["--pilot-max-reclaiming", "3", "--pilot-pending-age", "12", "--pilot-reclaim", "off"]
     argv += ["--pilot-backoff-base", "13", "--pilot-backoff-max", "14"]
     argv += ["--pilot-backoff-reset", "15"]
@@ -50,6 +51,7 @@ def test_every_flag_of_the_table_is_parsed_into_the_settings(tmp_path: Path) -> 
     e = s.environments
     assert (e.deploy_timeout, e.transition_timeout, e.idle_ttl) == (8, 9, 10)
     assert e.dcs_endpoint == "dcs:50051"
+    assert e.run_log_size == 7
     assert (e.fmq_plugin, e.fmq_plugin_search_path) == ("OCC", "/opt/occ/lib/")
     p = s.pilots
     assert (p.pilot_class, p.cooldown, p.max_reclaiming, p.pending_age) == ("p", 11, 3, 12)

@@ -1,0 +1,88 @@
+"""The run log on real etcd: one record per ended run, never twice, the newest N kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from controller.environments.controller import RUN_LOG_JOB
+from controller.settings import EnvironmentSettings
+from crds.runlog import decode, log_prefix, newest_first
+from store.etcd import EtcdStore
+from tests.environments.test_controller import Harness, harness, run_sample
+from tests.waiting import eventually
+
+__all__ = ["harness"]
+
+
+async def records(store: EtcdStore) -> dict[str, bytes]:
+    return await store.list_raw(log_prefix(store.prefix))
+
+
+async def stop_run(h: Harness) -> None:
+    await h.edit("physics-1", state="CONFIGURED")
+    await h.wait_state("physics-1", "CONFIGURED")
+
+
+async def logged(h: Harness, count: int) -> dict[str, bytes]:
+    return await eventually(lambda: records(h.store), until=lambda r: len(r) == count, within=10)
+
+
+async def test_a_run_end_writes_exactly_one_record_with_the_run_s_facts(
+    harness: Harness, tmp_path: Path
+) -> None:
+    env = await run_sample(harness, tmp_path / "runs.txt")
+    assert await records(harness.store) == {}  # nothing while the run goes on
+    await stop_run(harness)
+    (key, raw), *others = (await logged(harness, 1)).items()
+    assert others == []
+    record = decode(raw)
+    assert record is not None
+    assert key.endswith(f"/runtime/runs/000000000001-{env.metadata.uid}")
+    assert (record.environment, record.run_number, record.run_type) == ("physics-1", 1, "PHYSICS")
+    assert record.detectors == ("TPC",)
+    events = [t.event for t in record.transitions]
+    assert events == ["DEPLOY", "CONFIGURE", "START_ACTIVITY", "STOP_ACTIVITY"]
+    assert record.started_at_ms and record.stopped_at_ms
+    assert record.duration_seconds is not None and record.duration_seconds >= 0
+    assert (record.started_by, record.ended_in_error, record.error) == ("", False, "")
+
+
+async def test_a_restarted_controller_writes_no_duplicate_and_fills_a_missed_run(
+    harness: Harness, tmp_path: Path
+) -> None:
+    await run_sample(harness, tmp_path / "runs.txt")
+    await stop_run(harness)
+    first = await logged(harness, 1)
+    await harness.stop_controller(harness.controllers[-1])
+    await harness.store.delete_raw(next(iter(first)))  # as if it died before writing it
+    ctl = harness.start_controller()
+    again = await logged(harness, 1)
+    assert again == first  # the same record, derived from the status alone
+    job, _ = ctl.jobs[RUN_LOG_JOB]
+    await job.run()
+    assert await records(harness.store) == first
+
+
+async def test_the_log_keeps_the_newest_runs_of_its_size(harness: Harness, tmp_path: Path) -> None:
+    await run_sample(harness, tmp_path / "runs.txt", settings=EnvironmentSettings(run_log_size=2))
+    for _ in range(2):
+        await stop_run(harness)
+        await harness.edit("physics-1", state="RUNNING")
+        await harness.wait_state("physics-1", "RUNNING")
+    await stop_run(harness)
+
+    def runs(raw: dict[str, bytes]) -> list[int]:
+        return [r.run_number for r in newest_first(raw)]
+
+    await eventually(lambda: records(harness.store), until=lambda r: runs(r) == [3, 2], within=10)
+
+
+async def test_a_run_ended_by_an_error_records_the_reason(harness: Harness, tmp_path: Path) -> None:
+    await run_sample(harness, tmp_path / "runs.txt")
+    await harness.fake.fail("physics-1-flp-tpc-readout", message="killed by signal 9")
+    await harness.wait_state("physics-1", "ERROR")
+    (raw,) = (await logged(harness, 1)).values()
+    record = decode(raw)
+    assert record is not None and record.ended_in_error
+    assert "signal 9" in record.error
+    assert record.transitions[-1].event == "GO_ERROR"
