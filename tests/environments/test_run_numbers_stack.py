@@ -120,7 +120,7 @@ async def settled(store: Store, state: str, log_path: Path) -> None:
     try:
         await wait_for(store, Environment, NAME, reached(state), within=60)
     except AssertionError as exc:
-        tail = log_path.read_text(errors="replace").splitlines()[-60:]
+        tail = log_path.read_text(errors="replace").splitlines()[-60:]  # noqa: ASYNC240 (failing)
         raise AssertionError(f"{exc}\nmanager log (last lines):\n" + "\n".join(tail)) from None
 
 
