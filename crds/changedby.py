@@ -39,3 +39,13 @@ def changed_by(obj: Resource) -> str:
     if who and annotations.get(CHANGED_BY_GENERATION) == str(obj.metadata.generation):
         return who
     return ""
+
+
+def created_by(obj: R, who: str) -> R:
+    """`obj` (about to be created: generation 1) naming `who` as the writer of its spec."""
+    if not who:
+        return obj
+    annotations = {**obj.metadata.annotations, CHANGED_BY: who, CHANGED_BY_GENERATION: "1"}
+    return obj.model_copy(
+        update={"metadata": obj.metadata.model_copy(update={"annotations": annotations})}
+    )
