@@ -19,7 +19,7 @@ from gui.auth import (
     parse_tokens,
     parse_users,
 )
-from gui.guard import HostPolicy
+from gui.guard import LOOPBACK_NAMES, HostPolicy
 from gui.hub import CLIENT_BUFFER, MAX_CLIENTS
 from gui.server import FLUSH_INTERVAL, make_app
 from gui.server import serve as run_app
@@ -130,6 +130,12 @@ async def serve(args: argparse.Namespace) -> None:
         if args.trust_user_header
         else None
     )
+    if sso is not None and host not in LOOPBACK_NAMES:
+        log.warning(
+            "--trust-user-header with --listen on a non-loopback address: anyone who reaches "
+            "the GUI directly can name themselves in the header; serve it only to the proxy",
+            extra={"listen": args.listen, "header": sso.header},
+        )
     config = StoreConfig.from_env(
         etcd=args.etcd,
         prefix=args.prefix,

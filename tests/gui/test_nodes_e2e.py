@@ -67,9 +67,11 @@ async def test_cordon_from_the_nodes_page_after_confirmation_names_the_user(
     await browser.click(CORDON)
     await browser.wait_for("document.getElementById('confirm').open")
     await browser.click("#confirm-ok")
-    node = await eventually(
-        lambda: etcd_store.get(Node, "flp1"), until=lambda n: n.spec.unschedulable, within=10
-    )
+
+    async def cordoned() -> Node:
+        return await etcd_store.get(Node, "flp1")
+
+    node: Node = await eventually(cordoned, until=lambda n: n.spec.unschedulable, within=10)
     assert changed_by(node) == "alice"
     await browser.wait_for(
         "document.querySelector('[data-node=flp1] [data-field=cordoned]')"
