@@ -69,6 +69,13 @@ CARDS_ANNOTATION = "o2.dev/cards"
 in Consul), a JSON object `{"<key>": {"type": "CRU", "serial": "1041", "endpoint": "0"}, ...}`
 (`inventory.CRUCardsForHost`, `inventory.EndpointsForCRUCard`)."""
 
+CHANGED_BY = "o2.dev/changed-by"
+"""On an Environment (and on a GUI audit Event): the user whose request wrote its spec last,
+set by the GUI and `o2 start|stop|...` with the spec write (crds.changedby)."""
+CHANGED_BY_GENERATION = "o2.dev/changed-by-generation"
+"""With CHANGED_BY: the metadata.generation that write produced. A later spec write by a writer
+that does not name its user leaves a higher generation, so a stale name is never believed."""
+
 HOOK_FIRING = "o2.dev/hook-firing"
 """On a task hook's Task while it is fired: which firing (environment, transition, hook), so a
 restarted controller resumes it instead of firing it again."""
@@ -99,6 +106,8 @@ ANNOTATIONS = frozenset(
         ALIECS_SOURCE,
         CARDS_ANNOTATION,
         HOOK_FIRING,
+        CHANGED_BY,
+        CHANGED_BY_GENERATION,
     }
 )
 FINALIZERS = frozenset({KILL_TASK_FINALIZER, TEARDOWN_FINALIZER})

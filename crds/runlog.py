@@ -63,9 +63,13 @@ class RunRecord(O2Model):
     duration_seconds: float | None = None
     """stoppedAt - startedAt."""
     started_by: str = ""
-    """Who asked for the START; "" when the spec write did not say (it names no user today)."""
+    """Who wrote the spec the controller acted on when it allocated the run number (the GUI's
+    user, or the login name of `o2 start`); "" when that write named nobody (`o2 apply`, GitOps,
+    ...: crds.changedby). A spec write named by someone else between the START request and the
+    run number (a variable changed in that second) is credited instead."""
     stopped_by: str = ""
-    """Who asked for the STOP; "" when unknown (as startedBy)."""
+    """Who wrote the spec the controller acted on when the STOP_ACTIVITY began (as startedBy);
+    "" for a run ended by GO_ERROR or by the auto stop."""
     transitions: tuple[TransitionTime, ...] = ()
     """The transitions since the previous run ended, oldest first."""
     ended_in_error: bool = False

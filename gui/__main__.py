@@ -10,8 +10,16 @@ import sys
 from pathlib import Path
 
 from crds.errors import O2Error
-from gui.auth import NO_TOKENS, Tokens, check_private, parse_tokens, parse_users
-from gui.guard import HostPolicy
+from gui.auth import (
+    NO_TOKENS,
+    ROLES,
+    Tokens,
+    TrustedHeader,
+    check_private,
+    parse_tokens,
+    parse_users,
+)
+from gui.guard import LOOPBACK_NAMES, HostPolicy
 from gui.hub import CLIENT_BUFFER, MAX_CLIENTS
 from gui.server import FLUSH_INTERVAL, make_app
 from gui.server import serve as run_app
@@ -50,6 +58,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--read-token-file",
         type=Path,
         help="`name:token` lines (mode 600); with it, reading the feed needs a token too",
+    )
+    parser.add_argument(
+        "--trust-user-header",
+        metavar="NAME",
+        help="sign users in by this request header (X-Remote-User, X-Forwarded-User) set by "
+        "a reverse proxy doing SSO; their role comes from a `name:role` line of --users-file, "
+        "else --sso-default-role. Only safe when the proxy alone reaches the GUI (keep "
+        "--listen on 127.0.0.1); tokens keep working",
+    )
+    parser.add_argument(
+        "--sso-default-role",
+        choices=ROLES,
+        default="viewer",
+        help="role of a header-signed-in user the users file does not list (viewer)",
     )
     parser.add_argument(
         "--public-name",
@@ -103,6 +125,17 @@ async def serve(args: argparse.Namespace) -> None:
     host, port = split_listen(args.listen)
     tokens = load_tokens(args.token_file).merged(load_tokens(args.users_file, flag="--users-file"))
     read_tokens = load_tokens(args.read_token_file, flag="--read-token-file")
+    sso = (
+        TrustedHeader(args.trust_user_header, tokens.roles, args.sso_default_role)
+        if args.trust_user_header
+        else None
+    )
+    if sso is not None and host not in LOOPBACK_NAMES:
+        log.warning(
+            "--trust-user-header with --listen on a non-loopback address: anyone who reaches "
+            "the GUI directly can name themselves in the header; serve it only to the proxy",
+            extra={"listen": args.listen, "header": sso.header},
+        )
     config = StoreConfig.from_env(
         etcd=args.etcd,
         prefix=args.prefix,
@@ -117,11 +150,19 @@ async def serve(args: argparse.Namespace) -> None:
         tokens=tokens,
         read_tokens=read_tokens,
         policy=HostPolicy.build(listen_host=host, public_names=tuple(args.public_name)),
+        sso=sso,
         flush_interval=args.flush_ms / 1000,
         max_clients=args.max_clients,
         client_buffer=int(args.client_buffer_mib * 2**20),
     )
-    log.info("GUI starting", extra={"actions": tokens.enabled, "read_token": read_tokens.enabled})
+    log.info(
+        "GUI starting",
+        extra={
+            "actions": tokens.enabled or sso is not None,
+            "read_token": read_tokens.enabled,
+            "sso_header": args.trust_user_header,
+        },
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -12,9 +12,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from crds.changedby import attributed
 from crds.errors import ConflictError
 from crds.kinds.environment import Environment, EnvironmentSpec
 from crds.kinds.event import Event, EventSpec, ObjectReference
+from crds.labels import CHANGED_BY
 from crds.meta import ObjectMeta, utcnow
 from store.api import Store
 
@@ -60,7 +62,9 @@ def action_event(env: Environment, *, action: str, who: str, now: datetime) -> E
         "\x00".join((env.metadata.uid, action, who, now.isoformat())).encode()
     ).hexdigest()[:10]
     return Event(
-        metadata=ObjectMeta(name=f"{env.metadata.name[:52]}-{digest}"),
+        metadata=ObjectMeta(
+            name=f"{env.metadata.name[:52]}-{digest}", annotations={CHANGED_BY: who}
+        ),
         spec=EventSpec(
             involved_object=ObjectReference(
                 kind="Environment", name=env.metadata.name, uid=env.metadata.uid
@@ -78,19 +82,18 @@ async def perform(store: Store, name: str, *, action: str, who: str) -> ActionRe
     """Apply `action` to environment `name`; NotFoundError / ConflictError propagate."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
-    env = await _write_spec(store, name, action=action)
+    env = await _write_spec(store, name, action=action, who=who)
     log.info("GUI action", extra={"environment": name, "action": action, "who": who})
     event = await record_event(store, action_event(env, action=action, who=who, now=utcnow()))
     return ActionResult(env, event)
 
 
-async def _write_spec(store: Store, name: str, *, action: str) -> Environment:
+async def _write_spec(store: Store, name: str, *, action: str, who: str) -> Environment:
     for attempt in range(CAS_ATTEMPTS):
         env = await store.get(Environment, name)
         try:
-            return await store.update(
-                env.model_copy(update={"spec": desired_spec(env.spec, action)})
-            )
+            wanted = env.model_copy(update={"spec": desired_spec(env.spec, action)})
+            return await store.update(attributed(env, wanted, who))
         except ConflictError:
             if attempt == CAS_ATTEMPTS - 1:
                 raise

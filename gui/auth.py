@@ -4,7 +4,9 @@ Without tokens the GUI is read-only. A token file holds one `name:token` per lin
 and `#` comments ignored); the name is who asked, recorded in the environment's Events, and
 may act (role shifter). A users file holds `name:role:sha256:<hex>` lines instead: only the
 token's SHA-256 is kept on disk, and the role says what its holder may do: a viewer only
-looks, a shifter creates environments and acts on them, an admin may do everything.
+looks, a shifter creates environments and acts on them, an admin may do everything. A
+`name:role` line (no token) gives a role to a user signed in by a trusted SSO proxy's header
+(`TrustedHeader`, `--trust-user-header`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class Tokens:
 
     by_token: dict[str, str]
     by_hash: dict[str, User] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+    """Users listed without a token (`name:role`): their role when a trusted header names them."""
 
     @property
     def enabled(self) -> bool:
@@ -75,7 +79,11 @@ class Tokens:
 
     def merged(self, other: Tokens) -> Tokens:
         """Both sets of tokens (a token in both: `other` wins)."""
-        return Tokens({**self.by_token, **other.by_token}, {**self.by_hash, **other.by_hash})
+        return Tokens(
+            {**self.by_token, **other.by_token},
+            {**self.by_hash, **other.by_hash},
+            {**self.roles, **other.roles},
+        )
 
 
 NO_TOKENS = Tokens({})
@@ -98,27 +106,55 @@ def parse_tokens(text: str, *, source: str = "token file") -> Tokens:
 
 
 def parse_users(text: str, *, source: str = "users file") -> Tokens:
-    """`name:role:sha256:<hex>` lines -> Tokens; ValidationError naming the line otherwise."""
+    """`name:role:sha256:<hex>` and `name:role` lines -> Tokens; ValidationError naming the
+    line otherwise."""
     by_hash: dict[str, User] = {}
+    roles: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         name, role, hashed = (part.strip() for part in [*line.split(":", 2), "", ""][:3])
-        if not name or role not in ROLES or not _HASH.match(hashed):
+        if not name or role not in ROLES or (hashed and not _HASH.match(hashed)):
             message = (
-                f"expected `name:role:sha256:<64 hex digits>` with role one of "
-                f"{', '.join(ROLES)} (hash a token with `printf %s TOKEN | sha256sum`)"
+                f"expected `name:role:sha256:<64 hex digits>` (or `name:role` for a user signed "
+                f"in by --trust-user-header) with role one of {', '.join(ROLES)} "
+                "(hash a token with `printf %s TOKEN | sha256sum`)"
             )
             raise _bad(source, number, message)
-        if hashed in by_hash:
+        if not hashed:
+            roles[name] = role
+        elif hashed in by_hash:
             raise _bad(source, number, "this token is already given to another name")
-        by_hash[hashed] = User(name, role)
-    return Tokens({}, by_hash)
+        else:
+            by_hash[hashed] = User(name, role)
+    return Tokens({}, by_hash, roles)
 
 
 def _bad(source: str, line: int, message: str) -> ValidationError:
     return ValidationError([FieldError(path=f"line {line}", message=message, source=source)])
+
+
+MAX_HEADER_NAME = 256
+
+
+@dataclass(frozen=True)
+class TrustedHeader:
+    """Sign-in by a reverse proxy doing SSO: it authenticates the user and names them in
+    `header` (X-Remote-User, X-Forwarded-User, ...). Only sound when nothing but the proxy can
+    reach the GUI (it binds 127.0.0.1): whoever reaches it directly could send any name."""
+
+    header: str
+    roles: dict[str, str] = field(default_factory=dict)
+    """The users file's `name:role` lines; others get `default_role`."""
+    default_role: str = "viewer"
+
+    def user(self, value: str | None) -> User | None:
+        """The User the header's `value` names; None when absent, empty or too long."""
+        name = (value or "").strip()
+        if not name or len(name) > MAX_HEADER_NAME:
+            return None
+        return User(name, self.roles.get(name, self.default_role))
 
 
 READ_COOKIE = "o2-read"

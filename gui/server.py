@@ -3,7 +3,8 @@
 The only module in `gui` that imports aiohttp. The hub (gui.hub) feeds every connected
 browser; a browser that falls too far behind is disconnected, and reconnects to a fresh
 snapshot. Every request must name this GUI in `Host` (and `Origin`, when sent): see gui.guard.
-With read tokens, the API needs a token too. The browser never sees etcd endpoints or
+With read tokens, the API needs a token too; with a trusted SSO header (--trust-user-header),
+the API needs that header or a token. The browser never sees etcd endpoints or
 credentials: only objects and this server's API.
 """
 
@@ -19,7 +20,8 @@ from aiohttp import web
 
 from crds.errors import AlreadyExistsError, ConflictError, NotFoundError, ValidationError
 from gui.actions import ACTIONS, NEEDS_CONFIRMATION, perform
-from gui.auth import NO_TOKENS, READ_COOKIE, Tokens, User, offered_token
+from gui.auth import NO_TOKENS, READ_COOKIE, Tokens, TrustedHeader, User, offered_token
+from gui.control import ROUTES, Call, Route
 from gui.feed import SSE_PING, SSE_RETRY
 from gui.guard import HostPolicy
 from gui.hub import FLUSH_INTERVAL, Client, Hub
@@ -41,6 +43,8 @@ TOKENS_KEY = web.AppKey("tokens", Tokens)
 READERS_KEY = web.AppKey("readers", Tokens)
 """Who may read the API: empty means anyone who can reach the GUI (the default)."""
 POLICY_KEY = web.AppKey("policy", HostPolicy)
+SSO_KEY = web.AppKey("sso", TrustedHeader)
+"""Set only with --trust-user-header: the proxy's header names the user."""
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -116,7 +120,8 @@ async def info(request: web.Request) -> web.Response:
     hub = request.app[HUB_KEY]
     return web.json_response(
         {
-            "actions": request.app[TOKENS_KEY].enabled,
+            "actions": request.app[TOKENS_KEY].enabled or SSO_KEY in request.app,
+            "sso": SSO_KEY in request.app,
             "actionNames": list(ACTIONS),
             "confirm": sorted(NEEDS_CONFIRMATION),
             "revision": hub.feed.revision,
@@ -126,12 +131,20 @@ async def info(request: web.Request) -> web.Response:
     )
 
 
+def signed_in(request: web.Request) -> User | None:
+    """The bearer token's user, else (with --trust-user-header only) the header's user."""
+    user = request.app[TOKENS_KEY].user(request.headers.get("Authorization"))
+    sso = request.app.get(SSO_KEY)
+    if user is None and sso is not None:
+        return sso.user(request.headers.get(sso.header))
+    return user
+
+
 def _actor(request: web.Request) -> User | web.Response:
     """The signed-in user allowed to act, or the 403/401 answer (checked before any write)."""
-    tokens = request.app[TOKENS_KEY]
-    if not tokens.enabled:
+    if not request.app[TOKENS_KEY].enabled and SSO_KEY not in request.app:
         return _error(403, "actions are disabled: the GUI server was started without tokens")
-    user = tokens.user(request.headers.get("Authorization"))
+    user = signed_in(request)
     if user is None:
         return _error(401, "a valid bearer token is required", auth=True)
     if not user.may_act:
@@ -140,8 +153,8 @@ def _actor(request: web.Request) -> User | web.Response:
 
 
 async def whoami(request: web.Request) -> web.Response:
-    """GET /api/whoami: the bearer token's user and role (the page hides what they may not do)."""
-    user = request.app[TOKENS_KEY].user(request.headers.get("Authorization"))
+    """GET /api/whoami: the signed-in user and role (the page hides what they may not do)."""
+    user = signed_in(request)
     if user is None:
         return _error(401, "a valid bearer token is required", auth=True)
     return web.json_response({"name": user.name, "role": user.role, "mayAct": user.may_act})
@@ -238,6 +251,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(421, "this GUI answers only to its own names (loopback or --public-name)")
     if not policy.allows_origin(request.headers.get("Origin"), port=port):
         return _error(421, "requests from other sites' pages are refused (Origin)")
+    sso = request.app.get(SSO_KEY)
+    if sso is not None and request.path.startswith("/api/") and signed_in(request) is None:
+        return _error(
+            401, f"sign in through the SSO proxy ({sso.header}) or send a token", auth=True
+        )
     readers = request.app[READERS_KEY]
     if readers.enabled and request.method == "GET" and request.path.startswith("/api/"):
         offered = offered_token(
@@ -262,17 +280,43 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     )
 
 
+def mounted(route: Route) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """An aiohttp handler for a gui.control route: sign-in and role first for writes."""
+
+    async def handle(request: web.Request) -> web.Response:
+        user: User | None = None
+        if route.acts:
+            found = _actor(request)
+            if isinstance(found, web.Response):
+                return found
+            user = found
+        body: dict[str, object] = {}
+        if request.can_read_body:
+            try:
+                loaded = await request.json()
+            except ValueError:
+                return _error(400, "send the body as JSON")
+            body = loaded if isinstance(loaded, dict) else {}
+        call = Call(dict(request.match_info), dict(request.query), body, user)
+        reply = await route.handler(request.app[HUB_KEY].store, call)
+        return web.json_response(reply.body, status=reply.status)
+
+    return handle
+
+
 def make_app(
     store: Store,
     *,
     tokens: Tokens = NO_TOKENS,
     read_tokens: Tokens = NO_TOKENS,
     policy: HostPolicy | None = None,
+    sso: TrustedHeader | None = None,
     **hub_options: Any,
 ) -> web.Application:
     """The GUI application; the hub (informers, flusher) starts and stops with the app.
 
     Read tokens, when given, also admit the action tokens' holders: who may act may look.
+    With `sso`, the user may also be named by the trusted proxy's header.
     """
     app = web.Application(middlewares=[guard])
     app.on_response_prepare.append(security_headers)
@@ -282,6 +326,8 @@ def make_app(
     readers = tokens.merged(read_tokens) if read_tokens.enabled else NO_TOKENS
     app[READERS_KEY] = readers
     app[POLICY_KEY] = policy or HostPolicy()
+    if sso is not None:
+        app[SSO_KEY] = sso
 
     async def lifecycle(app: web.Application) -> Any:
         await hub.start()
@@ -302,6 +348,8 @@ def make_app(
     app.router.add_get("/api/runs", runs)
     app.router.add_post("/api/environments", create_environment)
     app.router.add_post("/api/environments/{name}/{action}", action)
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, mounted(route))
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
     return app
 

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from crds.changedby import created_by
 from crds.errors import FieldError, NotFoundError, ValidationError
 from crds.kinds.environment import Environment
 from crds.kinds.node import Node
@@ -158,7 +159,7 @@ def _held(name: str, found: Inventory) -> str:
 async def create(store: Store, form: Form, *, who: str) -> tuple[Environment, str | None]:
     """Write the Environment and an audit Event naming `who`; ValidationError /
     AlreadyExistsError propagate and nothing is written."""
-    env = await store.create(await checked_environment(store, form))
+    env = await store.create(created_by(await checked_environment(store, form), who))
     log.info("GUI created an environment", extra={"environment": env.name, "who": who})
     event = await record_event(store, action_event(env, action="create", who=who, now=utcnow()))
     return env, None if event is None else event.metadata.name

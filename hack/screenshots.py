@@ -7,6 +7,11 @@ import asyncio
 import tempfile
 from pathlib import Path
 
+from crds.kinds.environment import Environment
+from crds.meta import utcnow
+from gui.actions import action_event, record_event
+from gui.nodes import node_action
+from store.api import Store
 from store.config import StoreConfig, open_store
 from tests.etcd_fixture import start_etcd
 from tests.gui.cdp import Browser
@@ -23,13 +28,23 @@ VIEWS = (
     ("nodes", "#/nodes", "[data-node]"),
     ("gitsources", "#/gitsources", "[data-gitsource]"),
     ("runs", "#/runs", "#runs [data-run]"),
+    ("node-detail", "#/nodes/flp003", "#node-tasks"),
+    ("audit", "#/audit", "#audit [data-audit]"),
 )
+
+
+async def audit_trail(store: Store) -> None:
+    """A few GUI actions, so the Audit view has rows: a node cordoned, an environment asked."""
+    await node_action(store, "flp003", action="cordon", who="alice")
+    env = await store.get(Environment, "physics-1")
+    await record_event(store, action_event(env, action="configure", who="bob", now=utcnow()))
 
 
 async def shoot(endpoint: str, prefix: str) -> None:
     store = await open_store(StoreConfig(endpoints=(endpoint,), prefix=prefix))
     await populate(store)
     await populate_runs(store, prefix)
+    await audit_trail(store)
     await store.close()
     token_dir = Path(tempfile.mkdtemp(prefix="o2-shots-"))
     (token_dir / "tokens").write_text("alice:screenshot-token\n")

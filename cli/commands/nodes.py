@@ -10,10 +10,10 @@ from typing import Annotated, Literal
 import typer
 
 from cli.cas import update_spec
-from cli.drain import DrainStep, plan_drain
 from cli.options import GlobalOptions
 from cli.printers import render_table
 from cli.runtime import connect, print_out, run, warn, write_out
+from crds.drain import DrainStep, placed_on, plan_drain
 from crds.errors import NotFoundError
 from crds.kinds.node import Node
 from crds.kinds.task import Task
@@ -105,15 +105,7 @@ async def _mode(opts: GlobalOptions, *, name: str, mode: str) -> None:
 
 async def tasks_on(store: Store, node: Node) -> list[Task]:
     """Tasks placed on `node` (by agent id, or hostname when the agent id is unknown)."""
-    listing = await store.list(Task)
-    agent, host = node.status.agent_id, node.status.hostname or node.metadata.name
-
-    def here(task: Task) -> bool:
-        if agent and task.status.agent_id:
-            return task.status.agent_id == agent
-        return task.status.hostname == host
-
-    return sorted((t for t in listing.items if here(t)), key=lambda t: t.metadata.name)
+    return placed_on(node, (await store.list(Task)).items)
 
 
 async def _drain(opts: GlobalOptions, *, name: str, delete_standalone: bool) -> None:

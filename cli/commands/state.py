@@ -7,6 +7,7 @@ informer; no polling) until the controller reports the target state, ERROR, or -
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Callable
 from typing import Annotated
@@ -22,6 +23,7 @@ from cli.progress import COMMAND_TARGETS, Goal
 from cli.progress_sink import open_sink
 from cli.runtime import connect, run, warn, write_out
 from cli.waitfor import parse_timeout
+from crds.changedby import attributed
 from crds.errors import FieldError, ValidationError
 from crds.kinds.environment import INFO, Environment
 from store.api import Store
@@ -117,11 +119,14 @@ def confirm_end_of_run(env: Environment, *, yes: bool, interactive: bool) -> Non
 async def write_request(
     store: Store, name: str, *, command: str, check: Callable[[Environment], None]
 ) -> tuple[Environment, Goal]:
-    """CAS-write the request (re-read and retried on conflict); `check` sees the env first."""
+    """CAS-write the request (re-read and retried on conflict); `check` sees the env first.
+    The write names the login user (crds.changedby), for the run log's startedBy/stoppedBy."""
+
+    who = _login_name()
 
     def mutate(env: Environment) -> Environment:
         check(env)
-        return plan_write(command, env)
+        return attributed(env, plan_write(command, env), who)
 
     written = await update_spec(store, Environment, name, mutate=mutate)
     recover = written.spec.recover_request if command == "recover" else None
@@ -132,6 +137,14 @@ async def write_request(
         recover_request=recover,
     )
     return written, goal
+
+
+def _login_name() -> str:
+    """Who runs the command ($LOGNAME, $USER, ... or the uid's name); "" when none is known."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return ""
 
 
 def _summary(env: Environment) -> str:

@@ -73,6 +73,7 @@ from controller.runtime.reconciler import (
     label_value,
 )
 from controller.runtime.status import write_status
+from crds.changedby import changed_by
 from crds.conditions import STALLED, get_condition
 from crds.errors import (
     AlreadyExistsError,
@@ -278,7 +279,9 @@ class EnvironmentReconciler(Reconciler):
         status = result.status
         if result.allocate_run_number:
             number, started_ms = await self._allocate_run_number(env, now=now)
-            status = with_run_number(status, number, started_ms=started_ms)
+            status = with_run_number(
+                status, number, started_ms=started_ms, started_by=changed_by(env)
+            )
         progress = result.transition or status.transition
         self.hooks.prune(env.metadata.uid, keep=transition_started(progress))
         step = HookStep(env, result, status, now, revision)

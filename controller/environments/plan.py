@@ -62,6 +62,7 @@ from controller.environments.taskset import (
     stale,
 )
 from controller.environments.wiring import wire
+from crds.changedby import changed_by
 from crds.conditions import STALLED, get_condition
 from crds.errors import TemplateError, ValidationError
 from crds.kinds.environment import (
@@ -369,7 +370,8 @@ class _Planner:
         assert progress is not None
         sequence = moment_sequence(progress.event, status.state) or ()
         points = crossed(progress.event, (when for when, _ in sequence), after, before)
-        return stamp(status, points, self.now)
+        stopper = changed_by(self.env) if progress.event == "STOP_ACTIVITY" else ""
+        return stamp(status, points, self.now, stopped_by=stopper)
 
     def _use(self, status: EnvironmentStatus) -> None:
         self.env = self.env.model_copy(update={"status": status})

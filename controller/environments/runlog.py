@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from controller.environments.runvars import RUN_END, RUN_START
+from controller.environments.runvars import RUN_END, RUN_START, RUN_STARTED_BY, RUN_STOPPED_BY
 from crds.kinds.environment import Environment, TransitionRecord
 from crds.runlog import RunRecord, TransitionTime, encode, log_prefix, record_key
 from store.api import RuntimeKV
@@ -73,6 +73,8 @@ def run_record(env: Environment) -> RunRecord | None:
             TransitionTime(event=t.event, duration_seconds=t.duration_seconds, result=t.result)
             for t in steps
         ),
+        started_by=status.runtime_vars.get(RUN_STARTED_BY, ""),
+        stopped_by=status.runtime_vars.get(RUN_STOPPED_BY, ""),
         ended_in_error=in_error,
         error=error,
     )

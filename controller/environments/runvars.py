@@ -16,6 +16,11 @@ controller shows the same values. Milliseconds since the epoch, as text:
 - `enter_state_time_ms`: when the environment's first transition starts (AliECS: at creation),
   then after the negative-weight enter_<STATE> hooks of every transition.
 
+Not AliECS's, for the run log's startedBy/stoppedBy: `run_started_by`, set with the run number
+to the user who wrote the spec the controller acts on then (crds.changedby; "" when that write
+named nobody), and `run_stopped_by`, set with `run_end_time_ms` by a STOP_ACTIVITY the same way
+("" for GO_ERROR). Both are taken when the moment comes, so a later write does not change them.
+
 A point lies between two steps of a transition (machine.Step keys); the planner applies the
 points a transition passes as it advances (`crossed`).
 """
@@ -33,6 +38,8 @@ RUN_START_COMPLETION = "run_start_completion_time_ms"
 RUN_END = "run_end_time_ms"
 RUN_END_COMPLETION = "run_end_completion_time_ms"
 ENTER_STATE = "enter_state_time_ms"
+RUN_STARTED_BY = "run_started_by"
+RUN_STOPPED_BY = "run_stopped_by"
 
 _AFTER_NEGATIVE = -0.5
 """A point's weight: after the negative-weight hooks of its moment, before the others."""
@@ -69,14 +76,19 @@ def millis(now: datetime) -> str:
     return str(int(now.timestamp() * 1000))
 
 
-def run_started(status: EnvironmentStatus, started_ms: str) -> EnvironmentStatus:
-    """`status` of a START whose run number was allocated at `started_ms`."""
+def run_started(
+    status: EnvironmentStatus, started_ms: str, *, started_by: str = ""
+) -> EnvironmentStatus:
+    """`status` of a START whose run number was allocated at `started_ms`, asked by
+    `started_by`."""
     values = {
         **status.runtime_vars,
         RUN_START: started_ms,
         RUN_START_COMPLETION: "",
         RUN_END: "",
         RUN_END_COMPLETION: "",
+        RUN_STARTED_BY: started_by,
+        RUN_STOPPED_BY: "",
     }
     return status.model_copy(update={"runtime_vars": values})
 
@@ -101,14 +113,19 @@ def crossed(
     ]
 
 
-def stamp(status: EnvironmentStatus, points: Iterable[Point], now: datetime) -> EnvironmentStatus:
+def stamp(
+    status: EnvironmentStatus, points: Iterable[Point], now: datetime, *, stopped_by: str = ""
+) -> EnvironmentStatus:
     """`status` with `points` applied at `now` (a cleared-only point leaves a value that is set,
-    or absent, alone: AliECS sets an end time only after a START cleared it)."""
+    or absent, alone: AliECS sets an end time only after a START cleared it). Setting the run's
+    end time records `stopped_by` with it."""
     values = dict(status.runtime_vars)
     for point in points:
         if point.only_cleared and values.get(point.name) != "":
             continue
         values[point.name] = millis(now)
+        if point.name == RUN_END:
+            values[RUN_STOPPED_BY] = stopped_by
     if values == status.runtime_vars:
         return status
     return status.model_copy(update={"runtime_vars": values})

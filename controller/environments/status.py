@@ -31,12 +31,19 @@ ROLE_SUMMARY_LIMIT = 200
 
 
 def with_run_number(
-    status: EnvironmentStatus, run_number: int, *, started_ms: str | None = None
+    status: EnvironmentStatus,
+    run_number: int,
+    *,
+    started_ms: str | None = None,
+    started_by: str = "",
 ) -> EnvironmentStatus:
     """`status` after the controller allocated `run_number` at the run-number step, at
-    `started_ms` (the run's start time, recorded with the number: runvars.run_started)."""
+    `started_ms` (the run's start time, recorded with the number: runvars.run_started), for
+    `started_by`."""
     status = status.model_copy(update={"run_number": run_number})
-    return status if started_ms is None else run_started(status, started_ms)
+    if started_ms is None:
+        return status
+    return run_started(status, started_ms, started_by=started_by)
 
 
 def with_plugin_vars(

@@ -1,7 +1,9 @@
 // The o2 GUI: live state from the server's SSE feed, hash routing, rendering, actions.
+import { initAudit, renderAudit } from "./audit.js";
 import { renderEnvironments, renderEnvironment } from "./environments.js";
+import { initNodes, nodeAction, renderNode, renderNodes } from "./nodes.js";
 import { initRuns, renderRuns, sampleTasks } from "./runs.js";
-import { renderTasks, renderNodes, renderGitSources } from "./tables.js";
+import { renderTasks, renderGitSources } from "./tables.js";
 import { since } from "./util.js";
 import { initWizard, renderWizard } from "./wizard.js";
 
@@ -14,6 +16,7 @@ export const store = {
   live: false,
   info: { actions: false, confirm: ["stop", "exit"] },
   version: 0, // bumped on every change: views cache derived indexes on it
+  user: null, // whoami: { name, role, mayAct } of the token or the SSO header, once known
 };
 
 function nameOf(obj) {
@@ -84,7 +87,8 @@ export function navigate(view, params) {
 const VIEWS = {
   environments: (route) => (route.name ? renderEnvironment(store, route.name) : renderEnvironments(store)),
   tasks: (route) => renderTasks(store, route.params),
-  nodes: () => renderNodes(store),
+  nodes: (route) => (route.name ? renderNode(store, route.name) : renderNodes(store)),
+  audit: (route) => renderAudit(store, route.params),
   gitsources: () => renderGitSources(store),
   new: () => renderWizard(),
   runs: (route) => renderRuns(store, route.params),
@@ -164,6 +168,13 @@ async function act(env, action) {
 }
 
 function onClick(event) {
+  const nodeButton = event.target.closest("[data-node-action]");
+  if (nodeButton) {
+    event.preventDefault();
+    event.stopPropagation();
+    nodeAction(nodeButton.dataset.node, nodeButton.dataset.nodeAction);
+    return;
+  }
   const button = event.target.closest("[data-action]");
   if (button) {
     event.preventDefault();
@@ -216,21 +227,27 @@ async function loadInfo() {
     sessionStorage.setItem("o2-token", input.value.trim());
     showUser(input.value.trim());
   });
-  if (saved) showUser(saved);
+  if (saved || store.info.sso) showUser(saved ?? "");
   scheduleRender();
 }
 
 // Who the token signs in as (and their role), so a viewer knows why writes are refused.
 async function showUser(token) {
   const el = document.getElementById("whoami");
-  if (!token) {
+  if (!token && !store.info.sso) {
     el.textContent = "";
+    store.user = null;
+    scheduleRender();
     return;
   }
-  const response = await fetch("/api/whoami", { headers: { Authorization: `Bearer ${token}` } });
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const response = await fetch("/api/whoami", { headers });
   const user = await response.json().catch(() => ({}));
   el.textContent = response.ok ? `${user.name} · ${user.role}` : "unknown token";
   el.classList.toggle("whoami-bad", !response.ok);
+  store.user = response.ok ? user : null;
+  store.version++;
+  scheduleRender();
 }
 
 // The server was started with --read-token-file: EventSource cannot send headers, so the
@@ -268,6 +285,16 @@ initWizard({
     toast(text);
     location.hash = `#/environments/${encodeURIComponent(name)}`;
   },
+});
+initNodes({
+  token: () => document.getElementById("token").value.trim(),
+  confirm: askConfirm,
+  toast,
+  user: () => store.user,
+});
+initAudit(() => {
+  store.version++;
+  scheduleRender();
 });
 initRuns(() => {
   store.version++;

@@ -1,5 +1,5 @@
-// Table views: tasks (filtered, sorted, paginated for 10,000+ rows), nodes, GitSources.
-import { ago, bar, compareBy, html, raw, stateBadge, TASK_STATE_ORDER } from "./util.js";
+// Table views: tasks (filtered, sorted, paginated for 10,000+ rows), GitSources (nodes: nodes.js).
+import { ago, compareBy, html, raw, stateBadge, TASK_STATE_ORDER } from "./util.js";
 
 const PAGE_SIZE = 100;
 const TASK_COLUMNS = [
@@ -77,30 +77,6 @@ export function renderTasks(store, params) {
       <button class="btn" data-page="${Math.min(pages, page + 1)}" ${raw(page >= pages ? "disabled" : "")}>next ›</button>
     </div>
   </section>`;
-}
-
-export function renderNodes(store) {
-  const nodes = [...store.objects.nodes.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-  const cards = nodes.map((n) => {
-    const st = n.status ?? {};
-    const total = st.resources?.total ?? {};
-    const used = st.resources?.allocated ?? {};
-    const attrs = Object.entries(st.attributes ?? {}).map(([k, v]) => html`<span class="tag">${k}=${v}</span>`);
-    const flags = [
-      html`<span class="flag ${st.ready ? "ok" : "bad"}">${st.ready ? "READY" : "NOT READY"}</span>`,
-      n.spec?.unschedulable ? html`<span class="flag warn">CORDONED</span>` : "",
-      html`<span class="flag mode">${n.spec?.mode ?? "sync"}</span>`,
-    ];
-    return html`<div class="card node" data-node="${n.metadata.name}">
-      <div class="card-head"><b>${n.metadata.name}</b> <span class="muted">${st.hostname}</span> ${flags}</div>
-      <div class="res"><span>CPU</span>${bar(used.cpus ?? 0, total.cpus ?? 0, { label: `${(used.cpus ?? 0).toFixed(1)} / ${total.cpus ?? 0}` })}</div>
-      <div class="res"><span>MEM</span>${bar(used.memory ?? 0, total.memory ?? 0, { label: `${used.memory ?? 0} / ${total.memory ?? 0} MB` })}</div>
-      <div class="res"><span>PORTS</span>${bar(used.ports ?? 0, total.ports ?? 0, { label: `${used.ports ?? 0} / ${total.ports ?? 0}` })}</div>
-      <div class="card-foot"><a href="#/tasks?node=${st.hostname}">${st.tasks ?? 0} tasks</a> · seen ${ago(st.lastSeen)} ago ${st.pilot ? html`· pilot ${st.pilot}` : ""}</div>
-      <div class="attrs">${attrs}</div>
-    </div>`;
-  });
-  return html`<section class="cards">${cards.length ? cards : raw('<p class="empty">No nodes</p>')}</section>`;
 }
 
 export function renderGitSources(store) {

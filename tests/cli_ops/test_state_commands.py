@@ -6,6 +6,9 @@ import asyncio
 import json
 import time
 
+import pytest
+
+from crds.changedby import changed_by
 from crds.kinds.environment import Environment, TransitionProgress
 from store.api import Store
 from tests.cli.conftest import O2, spawn
@@ -159,3 +162,13 @@ def test_bad_output_format_is_a_usage_error_and_writes_nothing(o2_sync: O2) -> N
     assert result.exit_code == 1
     assert "-o" in result.stderr and "Traceback" not in result.stderr
     assert fetch(o2_sync, Environment, "alpha").spec.state == "CONFIGURED"
+
+
+def test_the_state_write_names_the_login_user_for_the_run_log(
+    o2_sync: O2, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOGNAME", "shifter-sam")
+    seed(o2_sync, env_obj("alpha", desired="CONFIGURED", state="CONFIGURED"))
+    assert o2_sync("start", "alpha", "--no-wait").exit_code == 0
+    env = fetch(o2_sync, Environment, "alpha")
+    assert changed_by(env) == "shifter-sam"

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from controller.environments.controller import RUN_LOG_JOB
 from controller.settings import EnvironmentSettings
+from crds.changedby import attributed
+from crds.kinds.environment import Environment
 from crds.runlog import decode, log_prefix, newest_first
 from store.etcd import EtcdStore
 from tests.environments.test_controller import Harness, harness, run_sample
@@ -86,3 +88,24 @@ async def test_a_run_ended_by_an_error_records_the_reason(harness: Harness, tmp_
     assert record is not None and record.ended_in_error
     assert "signal 9" in record.error
     assert record.transitions[-1].event == "GO_ERROR"
+
+
+async def edit_as(h: Harness, who: str, **changes: object) -> None:
+    """A spec write naming its user, as the GUI and `o2 start|stop` do."""
+    env = await h.store.get(Environment, "physics-1")
+    wanted = env.model_copy(update={"spec": env.spec.model_copy(update=changes)})
+    await h.store.update(attributed(env, wanted, who))
+
+
+async def test_records_name_who_started_and_stopped_only_when_their_write_was_acted_on(
+    harness: Harness, tmp_path: Path
+) -> None:
+    await run_sample(harness, tmp_path / "runs.txt")  # started by a write naming nobody
+    await edit_as(harness, "alice", state="CONFIGURED")
+    await harness.wait_state("physics-1", "CONFIGURED")
+    await edit_as(harness, "bob", state="RUNNING")
+    await harness.wait_state("physics-1", "RUNNING")
+    await stop_run(harness)  # a write naming nobody: bob's name is stale now, not believed
+    raw = await logged(harness, 2)
+    by_run = {r.run_number: (r.started_by, r.stopped_by) for r in newest_first(raw)}
+    assert by_run == {1: ("", "alice"), 2: ("bob", "")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crds.errors import ValidationError
-from gui.auth import NO_TOKENS, User, hash_token, parse_tokens, parse_users
+from gui.auth import NO_TOKENS, TrustedHeader, User, hash_token, parse_tokens, parse_users
 
 
 def test_token_file_maps_tokens_to_names_ignoring_comments() -> None:
@@ -62,3 +62,13 @@ def test_plain_token_holders_are_shifters_and_merge_with_users() -> None:
 def test_malformed_users_line_is_rejected_naming_the_line(text: str) -> None:
     with pytest.raises(ValidationError, match="line 1"):
         parse_users(text, source="users")
+
+
+def test_users_listed_without_token_give_roles_to_header_sign_in() -> None:
+    users = parse_users(f"sam:shifter\nvera:viewer:{hash_token('vera-token-1')}\n")
+    assert users.roles == {"sam": "shifter"}
+    assert users.user("Bearer sam") is None, "a tokenless line is no token"
+    sso = TrustedHeader("X-Remote-User", users.roles, "viewer")
+    assert sso.user("sam") == User("sam", "shifter")
+    assert sso.user(" mallory ") == User("mallory", "viewer")
+    assert sso.user("") is None and sso.user(None) is None and sso.user("x" * 300) is None

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from crds.changedby import changed_by
 from crds.kinds.environment import Environment
 from crds.kinds.event import Event
 from gui.auth import hash_token, parse_tokens, parse_users
@@ -99,6 +100,7 @@ async def test_create_writes_changed_values_and_detectors_and_an_event_naming_th
     assert env.spec.vars == {"roc_ctp_emu_enabled": "true", "detectors": '["TPC","ITS"]'}
     (event,) = await events_of(etcd_store, "physics-1")
     assert event.spec.message.startswith("alice asked to CREATE")
+    assert changed_by(env) == "alice"  # who started its first run, for the run log
 
 
 @pytest.mark.usefixtures("inventory")

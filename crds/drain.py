@@ -1,10 +1,11 @@
-"""What `o2 drain` does with each task on a node. Pure: tasks in, steps out."""
+"""What a drain (`o2 drain` or the GUI) does with each task on a node. Pure: tasks in, steps."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from crds.kinds.node import Node
 from crds.kinds.task import Task
 from crds.labels import IDLE_LABEL
 
@@ -52,3 +53,16 @@ def step_for(task: Task, *, delete_standalone: bool) -> DrainStep:
 
 def plan_drain(tasks: Iterable[Task], *, delete_standalone: bool) -> list[DrainStep]:
     return [step_for(t, delete_standalone=delete_standalone) for t in tasks]
+
+
+def placed_on(node: Node, tasks: Iterable[Task]) -> list[Task]:
+    """The tasks placed on `node` (by agent id, or hostname when either agent id is unknown),
+    sorted by name."""
+    agent, host = node.status.agent_id, node.status.hostname or node.metadata.name
+
+    def here(task: Task) -> bool:
+        if agent and task.status.agent_id:
+            return task.status.agent_id == agent
+        return task.status.hostname == host
+
+    return sorted((t for t in tasks if here(t)), key=lambda t: t.metadata.name)

@@ -1,0 +1,99 @@
+"""The Nodes page in headless Chromium: cordon after a confirmation, by the real GUI process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from crds.changedby import changed_by
+from crds.kinds.event import Event
+from crds.kinds.node import Node
+from gui.auth import hash_token
+from store.embedded import EmbeddedEtcd
+from store.etcd import EtcdStore
+from tests.gui.cdp import Browser, find_chromium
+from tests.gui.conftest import TOKENS
+from tests.gui.procs import GuiProcess, gui_process
+from tests.gui.samples import detector_node
+from tests.waiting import eventually
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        find_chromium() is None,
+        reason="chromium is not installed: run hack/install-browser.sh (apt chromium)",
+    ),
+]
+
+CORDON = "[data-node-action=cordon][data-node=flp1]"
+
+
+@pytest.fixture
+def served(
+    etcd_server: EmbeddedEtcd, etcd_store: EtcdStore, tmp_path: Path
+) -> Iterator[GuiProcess]:
+    tokens, users = tmp_path / "tokens", tmp_path / "users"
+    tokens.write_text(TOKENS)
+    users.write_text(f"vera:viewer:{hash_token('vera-viewer-token')}\n")
+    for path in (tokens, users):
+        path.chmod(0o600)
+    with gui_process(
+        etcd=etcd_server.endpoint,
+        prefix=etcd_store.prefix,
+        token_file=tokens,
+        extra=("--users-file", str(users)),
+    ) as proc:
+        yield proc
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with Browser() as b:
+        yield b
+        assert b.exceptions == [], "the page threw"
+
+
+async def test_cordon_from_the_nodes_page_after_confirmation_names_the_user(
+    served: GuiProcess, browser: Browser, etcd_store: EtcdStore
+) -> None:
+    began = time.monotonic()
+    await etcd_store.create(detector_node("flp1", "TPC"))
+    await browser.goto(served.url + "#/nodes")
+    await browser.wait_for(f"document.querySelector({CORDON!r})")
+    await browser.type_into("#token", "alice-token-123")
+    await browser.click(CORDON)
+    await browser.wait_for("document.getElementById('confirm').open")
+    await browser.click("#confirm-ok")
+
+    async def cordoned() -> Node:
+        return await etcd_store.get(Node, "flp1")
+
+    node: Node = await eventually(cordoned, until=lambda n: n.spec.unschedulable, within=10)
+    assert changed_by(node) == "alice"
+    await browser.wait_for(
+        "document.querySelector('[data-node=flp1] [data-field=cordoned]')"
+        ".textContent.includes('CORDONED') && "
+        "document.querySelector('[data-node-action=uncordon][data-node=flp1]')"
+    )
+    (event,) = (await etcd_store.list(Event)).items
+    assert event.spec.involved_object.name == "flp1" and "alice" in event.spec.message
+    await browser.goto(served.url + "#/audit?user=alice")
+    await browser.wait_for("document.querySelectorAll('#audit [data-audit]').length === 1")
+    assert await browser.text("#audit [data-field=object]") == "node/flp1"
+    assert time.monotonic() - began < 15
+
+
+async def test_a_viewer_sees_no_node_actions(
+    served: GuiProcess, browser: Browser, etcd_store: EtcdStore
+) -> None:
+    await etcd_store.create(detector_node("flp1", "TPC"))
+    await browser.goto(served.url + "#/nodes/flp1")
+    await browser.wait_for(f"document.querySelector({CORDON!r})")
+    await browser.type_into("#token", "vera-viewer-token")
+    await browser.wait_for(
+        "document.querySelector('[data-node-detail=flp1]') && "
+        "!document.querySelector('[data-node-action]')"
+    )
