@@ -1,5 +1,6 @@
 // The o2 GUI: live state from the server's SSE feed, hash routing, rendering, actions.
 import { renderEnvironments, renderEnvironment } from "./environments.js";
+import { initLive } from "./live.js";
 import { initRuns, renderRuns, sampleTasks } from "./runs.js";
 import { renderTasks, renderNodes, renderGitSources } from "./tables.js";
 import { since } from "./util.js";
@@ -268,6 +269,14 @@ initWizard({
     toast(text);
     location.hash = `#/environments/${encodeURIComponent(name)}`;
   },
+});
+initLive({
+  rerender: () => {
+    store.version++;
+    scheduleRender();
+  },
+  token: () => document.getElementById("token").value.trim(),
+  toast: (text) => toast(text),
 });
 initRuns(() => {
   store.version++;
