@@ -51,7 +51,8 @@ async function loadPresets() {
   wizard.presetsFor = workflow;
   const response = await fetch(`/api/presets/${encodeURIComponent(workflow)}`);
   const body = response.ok ? await response.json() : { presets: [] };
-  if (wizard.workflow !== workflow) return;
+  // Re-render only for news: a page re-drawn under a pressed button loses the click.
+  if (wizard.workflow !== workflow || JSON.stringify(body.presets) === JSON.stringify(wizard.presets)) return;
   wizard.presets = body.presets;
   if (!wizard.presets.some((p) => p.name === wizard.presetChoice)) wizard.presetChoice = wizard.presets[0]?.name ?? "";
   hooks.rerender();
@@ -106,6 +107,7 @@ function current() {
 function chooseWorkflow(name) {
   wizard.workflow = name;
   const wf = current();
+  wizard.presets = [];
   wizard.values = Object.fromEntries(Object.entries(wf?.variables ?? {}).map(([k, v]) => [k, v.value]));
   wizard.errors = {};
 }
