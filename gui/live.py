@@ -50,7 +50,8 @@ class Preview:
     def as_json(self) -> dict[str, Any]:
         return {
             "environment": self.before.name,
-            "resourceVersion": self.before.metadata.resource_version,
+            # the version read (a preview) or written (after the write): the next CAS's
+            "resourceVersion": self.after.metadata.resource_version,
             "diff": self.diff,
             "changed": bool(self.diff),
             "warnings": list(self.warnings),

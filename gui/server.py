@@ -286,10 +286,7 @@ async def live_change(request: web.Request) -> web.Response:
         return _error(400, "send the change as JSON")
     except ValidationError as exc:
         return web.json_response({"error": str(exc), "fields": field_errors(exc)}, status=422)
-    written = done.after.metadata.resource_version
-    return web.json_response(
-        {**done.as_json(), "resourceVersion": written, "who": user.name, "event": event}
-    )
+    return web.json_response({**done.as_json(), "who": user.name, "event": event})
 
 
 def _error(
