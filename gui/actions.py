@@ -51,13 +51,17 @@ def desired_spec(spec: EnvironmentSpec, action: str) -> EnvironmentSpec:
     return spec.model_copy(update={"state": DESIRED_STATE[action]})
 
 
-def action_event(env: Environment, *, action: str, who: str, now: datetime) -> Event:
-    """The audit Event: `<env>-<hash>`, naming the token's owner. Pure."""
-    detail = (
-        f"recoverRequest={env.spec.recover_request}"
-        if action == "recover"
-        else f"spec.state={env.spec.state}"
-    )
+def action_event(
+    env: Environment, *, action: str, who: str, now: datetime, detail: str | None = None
+) -> Event:
+    """The audit Event: `<env>-<hash>`, naming the token's owner (`detail`: what changed,
+    else the state or recover request asked for). Pure."""
+    if detail is None:
+        detail = (
+            f"recoverRequest={env.spec.recover_request}"
+            if action == "recover"
+            else f"spec.state={env.spec.state}"
+        )
     digest = hashlib.sha256(
         "\x00".join((env.metadata.uid, action, who, now.isoformat())).encode()
     ).hexdigest()[:10]

@@ -19,12 +19,16 @@ from typing import Any
 from aiohttp import web
 
 from crds.errors import AlreadyExistsError, ConflictError, NotFoundError, ValidationError
+from crds.livechange import parse_change
+from crds.presets import as_json as preset_json
 from gui.actions import ACTIONS, NEEDS_CONFIRMATION, perform
 from gui.auth import NO_TOKENS, READ_COOKIE, Tokens, TrustedHeader, User, offered_token
 from gui.control import ROUTES, Call, Route
 from gui.feed import SSE_PING, SSE_RETRY
 from gui.guard import HostPolicy
 from gui.hub import FLUSH_INTERVAL, Client, Hub
+from gui.live import apply, live_offer, preview
+from gui.presets import NoRawKeysError, delete_preset, list_presets, save_preset
 from gui.runs import load_runs, parse_limit
 from gui.wizard import Form, create, field_errors, offer
 from store.api import Store
@@ -229,6 +233,75 @@ async def action(request: web.Request) -> web.Response:
     )
 
 
+async def presets(request: web.Request) -> web.Response:
+    """GET /api/presets/{workflow}: the wizard's saved presets of a workflow, by name."""
+    try:
+        found = await list_presets(request.app[HUB_KEY].store, request.match_info["workflow"])
+    except NoRawKeysError:
+        return _error(501, "this store keeps no presets")
+    return web.json_response({"presets": [preset_json(p) for p in found]})
+
+
+async def preset_write(request: web.Request) -> web.Response:
+    """PUT (save the wizard's `vars` and `detectors`) or DELETE /api/presets/{workflow}/{name};
+    shifters and admins only."""
+    user = _actor(request)
+    if isinstance(user, web.Response):
+        return user
+    store = request.app[HUB_KEY].store
+    workflow, name = request.match_info["workflow"], request.match_info["name"]
+    try:
+        if request.method == "DELETE":
+            await delete_preset(store, workflow, name, who=user.name)
+            return web.json_response({"deleted": name, "who": user.name})
+        preset = await save_preset(store, workflow, name, await request.json(), who=user.name)
+    except NoRawKeysError:
+        return _error(501, "this store keeps no presets")
+    except NotFoundError:
+        return _error(404, f"no preset {name!r} for workflow {workflow!r}")
+    except ValueError:
+        return _error(400, "send the preset as JSON")
+    except ValidationError as exc:
+        return web.json_response({"error": str(exc), "fields": field_errors(exc)}, status=422)
+    return web.json_response(preset_json(preset), status=201)
+
+
+async def live(request: web.Request) -> web.Response:
+    """GET /api/live/{name}: what the environment page may change, at which resourceVersion."""
+    name = request.match_info["name"]
+    try:
+        return web.json_response(await live_offer(request.app[HUB_KEY].store, name))
+    except NotFoundError:
+        return _error(404, f"environment/{name} not found")
+
+
+async def live_change(request: web.Request) -> web.Response:
+    """POST /api/live/{name}/preview (the diff, nothing written) or /api/live/{name} (the one
+    CAS write at the preview's `resourceVersion`; 409 when the environment changed since)."""
+    user = _actor(request)
+    if isinstance(user, web.Response):
+        return user
+    store, name = request.app[HUB_KEY].store, request.match_info["name"]
+    try:
+        body = await request.json()
+        change = parse_change(body)
+        if request.path.endswith("/preview"):
+            return web.json_response((await preview(store, name, change)).as_json())
+        version = body.get("resourceVersion")
+        if not isinstance(version, int):
+            return _error(400, "send the resourceVersion the preview was computed from")
+        done, event = await apply(store, name, change, resource_version=version, who=user.name)
+    except NotFoundError:
+        return _error(404, f"environment/{name} not found")
+    except ConflictError:
+        return _error(409, f"environment/{name} changed meanwhile: review the change again")
+    except ValueError:
+        return _error(400, "send the change as JSON")
+    except ValidationError as exc:
+        return web.json_response({"error": str(exc), "fields": field_errors(exc)}, status=422)
+    return web.json_response({**done.as_json(), "who": user.name, "event": event})
+
+
 def _error(
     status: int, message: str, *, auth: bool = False, retry_after: bool = False
 ) -> web.Response:
@@ -350,6 +423,12 @@ def make_app(
     app.router.add_post("/api/environments/{name}/{action}", action)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, mounted(route))
+    app.router.add_get("/api/presets/{workflow}", presets)
+    app.router.add_put("/api/presets/{workflow}/{name}", preset_write)
+    app.router.add_delete("/api/presets/{workflow}/{name}", preset_write)
+    app.router.add_get("/api/live/{name}", live)
+    app.router.add_post("/api/live/{name}", live_change)
+    app.router.add_post("/api/live/{name}/preview", live_change)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
     return app
 

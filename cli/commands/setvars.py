@@ -68,7 +68,7 @@ class DashArguments(TyperCommand):
 
 
 def _vars_change(args: list[str]) -> Callable[[Environment], Environment]:
-    from cli.varedits import vars_after
+    from crds.varedits import vars_after
 
     def change(env: Environment) -> Environment:
         spec = env.spec.model_copy(update={"vars": vars_after(env.spec.vars, args)})
@@ -81,8 +81,8 @@ def _detectors_change(args: list[str], *, unset: str) -> Callable[[Environment],
     """The change `args` make; `unset` is the value an Environment that does not set
     `detectors` gets from its Workflow (the list `+X` and `-X` start from)."""
     from cli.runtime import warn
-    from cli.varedits import detectors_after, detectors_text, parse_detector_args, read_detectors
     from crds.newenv import DETECTORS_VARIABLE
+    from crds.varedits import detectors_after, detectors_text, parse_detector_args, read_detectors
 
     edit = parse_detector_args(args)
 

@@ -2,6 +2,7 @@
 import { initAudit, renderAudit } from "./audit.js";
 import { renderEnvironments, renderEnvironment } from "./environments.js";
 import { initNodes, nodeAction, renderNode, renderNodes } from "./nodes.js";
+import { initLive } from "./live.js";
 import { initRuns, renderRuns, sampleTasks } from "./runs.js";
 import { renderTasks, renderGitSources } from "./tables.js";
 import { since } from "./util.js";
@@ -295,6 +296,14 @@ initNodes({
 initAudit(() => {
   store.version++;
   scheduleRender();
+});
+initLive({
+  rerender: () => {
+    store.version++;
+    scheduleRender();
+  },
+  token: () => document.getElementById("token").value.trim(),
+  toast: (text) => toast(text),
 });
 initRuns(() => {
   store.version++;

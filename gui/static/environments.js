@@ -1,4 +1,5 @@
 // Environment views: the overview grid and the detail page (role tree, conditions, events, history).
+import { renderLive } from "./live.js";
 import { ago, bar, duration, esc, html, raw, stateBadge, TASK_STATE_ORDER } from "./util.js";
 
 // The task state that counts as "ready" for an environment's desired state.
@@ -166,6 +167,7 @@ export function renderEnvironment(store, name) {
     </div>
     ${st.transition ? html`<div class="transition-wide">${progress(env)}</div>` : ""}
     <div class="vars">${vars} ${st.message ? html`<span class="message">${st.message}</span>` : ""}</div>
+    ${renderLive(store, name)}
     <div class="columns">
       <div class="panel"><h2>Roles <a class="small" href="#/tasks?env=${name}">all ${st.taskTotal ?? 0} tasks →</a></h2>${raw(tree)}</div>
       <div class="panel">

@@ -17,6 +17,11 @@ export const wizard = {
   values: {}, // this workflow's variable -> text
   errors: {}, // field -> message from the server
   result: "",
+  presets: [], // GET /api/presets/{workflow}
+  presetsFor: null, // the workflow `presets` were loaded for
+  presetChoice: "",
+  presetName: "",
+  presetResult: "",
 };
 
 let hooks = { rerender: () => {}, token: () => "", done: () => {} };
@@ -41,6 +46,60 @@ export async function loadOffer() {
   }
 }
 
+async function loadPresets() {
+  const workflow = wizard.workflow;
+  wizard.presetsFor = workflow;
+  const response = await fetch(`/api/presets/${encodeURIComponent(workflow)}`);
+  const body = response.ok ? await response.json() : { presets: [] };
+  // Re-render only for news: a page re-drawn under a pressed button loses the click.
+  if (wizard.workflow !== workflow || JSON.stringify(body.presets) === JSON.stringify(wizard.presets)) return;
+  wizard.presets = body.presets;
+  if (!wizard.presets.some((p) => p.name === wizard.presetChoice)) wizard.presetChoice = wizard.presets[0]?.name ?? "";
+  hooks.rerender();
+}
+
+function presetsRow() {
+  if (wizard.presetsFor !== wizard.workflow) loadPresets();
+  const options = wizard.presets.map((p) => html`<option value="${p.name}" ${p.name === wizard.presetChoice ? "selected" : ""}>${p.name}</option>`);
+  const chosen = wizard.presets.length
+    ? html`<select id="wz-preset" data-wz="presetChoice">${options}</select>
+      <button class="btn" id="wz-preset-load" data-wz-preset="load">Load</button>
+      <button class="btn danger" id="wz-preset-delete" data-wz-preset="delete">Delete</button>`
+    : html`<span class="muted">none saved for this workflow</span>`;
+  return html`<div class="wz-presets" id="wz-presets"><b>Presets</b> ${chosen}
+    <input id="wz-preset-name" data-wz="presetName" value="${wizard.presetName}" placeholder="TPC physics">
+    <button class="btn" id="wz-preset-save" data-wz-preset="save">Save current values</button>
+    <span id="wz-preset-result" class="muted">${wizard.presetResult}</span>${fieldError("preset")}</div>`;
+}
+
+function loadPreset(preset) {
+  const known = new Set((wizard.offer?.detectors ?? []).filter((d) => !d.heldBy).map((d) => d.name));
+  Object.assign(wizard.values, preset.values);
+  wizard.detectors = new Set(preset.detectors.filter((d) => known.has(d)));
+  wizard.errors = {};
+  wizard.presetResult = `loaded ${preset.name} (saved by ${preset.savedBy || "?"})`;
+}
+
+async function presetAction(what) {
+  const preset = wizard.presets.find((p) => p.name === wizard.presetChoice);
+  if (what === "load") {
+    if (preset) loadPreset(preset);
+    return hooks.rerender();
+  }
+  const name = what === "save" ? wizard.presetName : wizard.presetChoice;
+  const url = `/api/presets/${encodeURIComponent(wizard.workflow)}/${encodeURIComponent(name)}`;
+  const body = what === "save" ? JSON.stringify({ vars: wizard.values, detectors: [...wizard.detectors] }) : undefined;
+  const headers = { Authorization: `Bearer ${hooks.token()}`, "Content-Type": "application/json" };
+  const response = await fetch(url, { method: what === "save" ? "PUT" : "DELETE", headers, body });
+  const answer = await response.json().catch(() => ({}));
+  const fields = answer.fields ?? {};
+  wizard.errors = { ...fields, ...(fields.name ? { preset: fields.name } : {}) };
+  wizard.presetResult = response.ok ? `${what === "save" ? "saved" : "deleted"} ${name}` : answer.error ?? `refused (${response.status})`;
+  if (response.ok && what === "save") wizard.presetChoice = name;
+  wizard.presetsFor = null; // reload the list
+  hooks.rerender();
+}
+
 function current() {
   return wizard.offer?.workflows.find((w) => w.name === wizard.workflow);
 }
@@ -48,6 +107,7 @@ function current() {
 function chooseWorkflow(name) {
   wizard.workflow = name;
   const wf = current();
+  wizard.presets = [];
   wizard.values = Object.fromEntries(Object.entries(wf?.variables ?? {}).map(([k, v]) => [k, v.value]));
   wizard.errors = {};
 }
@@ -123,6 +183,7 @@ export function renderWizard() {
     <div class="wz-field"><label for="wz-workflow">Workflow</label>
       <select id="wz-workflow" data-wz="workflow">${options}</select>${fieldError("workflow")}</div>
     <p class="wz-description">${wf?.description ?? ""}</p>${source}
+    ${wf ? presetsRow() : ""}
     <div class="wz-field"><label for="wz-name">Name</label>
       <input id="wz-name" data-wz="name" value="${wizard.name}" placeholder="physics-1">${fieldError("name")}</div>
     ${detectorPicker()}
@@ -146,10 +207,17 @@ function onEdit(event) {
     chooseWorkflow(el.value);
     hooks.rerender();
   } else if (el.dataset.wz === "name") wizard.name = el.value.trim();
+  else if (el.dataset.wz === "presetName") wizard.presetName = el.value.trim();
+  else if (el.dataset.wz === "presetChoice") wizard.presetChoice = el.value;
   else if (el.dataset.wz === "running") wizard.running = el.checked;
 }
 
 async function onClick(event) {
+  const preset = event.target.closest("[data-wz-preset]");
+  if (preset) {
+    event.preventDefault();
+    return presetAction(preset.dataset.wzPreset);
+  }
   if (!event.target.closest("[data-wz-create]")) return;
   event.preventDefault();
   const body = {

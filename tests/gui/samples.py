@@ -61,6 +61,14 @@ spec:
   roles: [{name: readout, task: {class: readout}}]
 """
 
+SCALABLE_WORKFLOW = WIZARD_WORKFLOW.replace(
+    "roles: [{name: readout, task: {class: readout}}]",
+    "roles: [{name: readout, task: {class: readout}},\n"
+    "    {name: qc, task: {class: qc}, replicas: '{{ qc_replicas }}'},\n"
+    "    {name: fixed, task: {class: qc}, replicas: '2'}]",
+).replace("trg_mode: continuous}", "trg_mode: continuous, qc_replicas: '1'}")
+"""The wizard's Workflow with a role scaled by `qc_replicas` and one of fixed size."""
+
 
 def workflow(text: str = WIZARD_WORKFLOW, **spec: object) -> Workflow:
     """The wizard's sample Workflow (with `spec` fields replaced, e.g. public=False)."""

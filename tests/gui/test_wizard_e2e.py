@@ -10,6 +10,7 @@ import pytest
 
 from crds.kinds.environment import Environment
 from crds.kinds.event import Event
+from crds.presets import preset_key, presets_prefix
 from gui.auth import hash_token
 from store.embedded import EmbeddedEtcd
 from store.etcd import EtcdStore
@@ -163,3 +164,27 @@ async def test_viewer_is_refused_in_the_page_and_nothing_is_written(
         "document.querySelector('#wz-result').textContent.includes('viewer')", within=ROUND_TRIP
     )
     assert [e.name for e in (await etcd_store.list(Environment)).items] == ["mch-1"]
+
+
+@pytest.mark.usefixtures("inventory")
+async def test_preset_saved_from_the_wizard_loads_back_and_deletes(
+    served: GuiProcess, browser: Browser, etcd_store: EtcdStore
+) -> None:
+    await open_wizard(browser, served, "alice-token-123")
+    await set_value(browser, "#wz-var-n_flp", "4")
+    await click(browser, "[data-wz-detector=TPC]")
+    await browser.type_into("#wz-preset-name", "TPC physics")
+    await click(browser, "#wz-preset-save")
+    await browser.wait_for("document.querySelector('#wz-preset')", within=ROUND_TRIP)
+    raw = await etcd_store.get_raw(preset_key(etcd_store.prefix, "readout-dataflow", "TPC physics"))
+    assert raw is not None and b'"n_flp":"4"' in raw.value
+
+    await set_value(browser, "#wz-var-n_flp", "7")
+    await click(browser, "[data-wz-detector=TPC]")
+    await click(browser, "#wz-preset-load")
+    await browser.wait_for("document.querySelector('#wz-var-n_flp').value === '4'")
+    assert await browser.evaluate("document.querySelector('[data-wz-detector=TPC]').checked")
+
+    await click(browser, "#wz-preset-delete")
+    await browser.wait_for("!document.querySelector('#wz-preset')", within=ROUND_TRIP)
+    assert await etcd_store.list_raw(presets_prefix(etcd_store.prefix, "readout-dataflow")) == {}

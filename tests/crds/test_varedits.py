@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cli.varedits import (
+from crds.errors import ValidationError
+from crds.varedits import (
     DetectorEdit,
     detectors_after,
     parse_assignments,
@@ -12,7 +13,6 @@ from cli.varedits import (
     read_detectors,
     vars_after,
 )
-from crds.errors import ValidationError
 
 
 def test_assignments_set_remove_and_keep_order() -> None:
