@@ -7,6 +7,8 @@ export const live = {
   env: "",
   offer: null, // GET /api/live/{env}
   loading: false,
+  failedAt: -1, // the environment's resourceVersion when the offer last failed: no retry loop
+
   varKey: "",
   varValue: "",
   reconfigure: "",
@@ -27,7 +29,7 @@ export function initLive(given) {
 }
 
 function reset(name) {
-  Object.assign(live, { env: name, offer: null, varKey: "", varValue: "", reconfigure: "", replicas: {} });
+  Object.assign(live, { env: name, offer: null, failedAt: -1, seen: 0, varKey: "", varValue: "", reconfigure: "", replicas: {} });
   Object.assign(live, { pending: null, preview: null, errors: {}, result: "" });
 }
 
@@ -37,6 +39,7 @@ async function loadOffer() {
   try {
     const response = await fetch(`/api/live/${encodeURIComponent(live.env)}`);
     live.offer = response.ok ? await response.json() : null;
+    if (!response.ok) live.failedAt = live.seen;
     if (live.offer && !live.varKey) live.varKey = Object.keys(live.offer.variables).sort()[0] ?? "";
     if (live.offer && !(live.varKey in live.offer.variables)) live.varKey = "";
     if (live.offer) live.varValue = live.offer.variables[live.varKey]?.value ?? "";
@@ -98,12 +101,14 @@ function previewBox() {
 export function renderLive(store, name) {
   if (!store.info.actions) return "";
   if (live.env !== name) reset(name);
+  const seen = Number(store.objects.environments.get(name)?.metadata?.resourceVersion ?? 0);
+  live.seen = seen;
   if (!live.offer) {
+    if (live.failedAt === seen) return ""; // nothing to offer (e.g. no such workflow) until it changes
     loadOffer();
     return html`<div class="panel live" id="live"><h2>Live changes</h2><p class="muted">loading…</p></div>`;
   }
   const offer = live.offer;
-  const seen = Number(store.objects.environments.get(name)?.metadata?.resourceVersion ?? 0);
   if (seen > offer.resourceVersion) loadOffer(); // changed elsewhere: offer what it is now
   const other = Object.keys(live.errors).filter((k) => !["detectors", "role", "replicas", "set", "reconfigure", live.varKey].includes(k));
   return html`<div class="panel live" id="live"><h2>Live changes</h2>
