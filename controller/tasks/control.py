@@ -111,12 +111,23 @@ class ControlLedger:
 
     def _on_table(self, agent: str, report: TaskTableReport) -> None:
         """An older table of the same executor process is dropped; a restarted executor starts
-        its sequence again (from 1), and FAILURE of the old one forgets its sequence."""
+        its sequence again (from 1), and FAILURE of the old one forgets its sequence. A live row
+        that no Task claims is a stray and is killed, as a stray's status update is: after a
+        partition, Mesos reported the agent's tasks lost and they were replaced, but their
+        processes ran on (Mesos >= 1.5 keeps them) and only this table shows them."""
         if 1 < report.sequence < self._reports.get(agent, 0):
             return
         self._reports[agent] = report.sequence
         for row in report.tasks:
             name = task_name_of(row.task_id)
+            task = self._shared.roster.view(name)
+            if row.phase != "exited" and (task is None or task.status.mesos_task_id != row.task_id):
+                log.warning(
+                    "Killing stray Mesos task from the executor's table",
+                    extra={"mesos_task": row.task_id, "agent": agent, "pid": row.pid},
+                )
+                self.kill_stray(row.task_id, agent)
+                continue
             self._shared.writer.patch(name, partial(st.report_if_mine, row=row))
 
     def _on_device_event(self, msg: DeviceEventMessage) -> None:

@@ -53,6 +53,8 @@ class Observer:
     tasks: set[str] = field(default_factory=set)
     task_owners: dict[str, set[str]] = field(default_factory=dict)
     """Task name -> the uids of its owners."""
+    lost: set[str] = field(default_factory=set)
+    """Mesos task ids of launches whose Task was marked Lost (the process may still run)."""
     leaders: list[tuple[float, str | None]] = field(default_factory=list)
     events: int = 0
     revisions: dict[str, int] = field(default_factory=dict)
@@ -86,9 +88,11 @@ class Observer:
                 self.tasks.add(name)
                 owners = doc.get("metadata", {}).get("ownerReferences", [])
                 self.task_owners[name] = {o.get("uid", "") for o in owners}
-                pid = doc.get("status", {}).get("pid")
-                if isinstance(pid, int):
-                    self.task_pids.add(pid)
+                status = doc.get("status", {})
+                if isinstance(status.get("pid"), int):
+                    self.task_pids.add(status["pid"])
+                if status.get("phase") == "Lost" and status.get("mesosTaskId"):
+                    self.lost.add(str(status["mesosTaskId"]))
             self.changed.set()
             self.changed = asyncio.Event()
 

@@ -24,6 +24,8 @@ from mesosapi.models import AgentId, ExecutorId, FrameworkId, TaskId
 from mesosapi.models import TaskStatus as MesosStatus
 from mesosapi.o2messages import (
     ControlResults,
+    TaskReport,
+    TaskTableReport,
     TransitionResult,
     decode_to_executor,
     encode,
@@ -248,6 +250,23 @@ async def test_stray_mesos_tasks_are_killed_and_unknown_staging_tasks_relaunch(r
         )
     )
     await eventually(lambda: _phase(rig, "a") == "Pending")
+
+
+async def test_a_stray_in_an_executor_task_table_is_killed(rig: Rig) -> None:
+    """A partitioned agent's tasks were reported lost and replaced; when the agent is back its
+    processes still run (Mesos >= 1.5), and only the executor's task table shows them."""
+    a, _ = await launch_two(rig)
+    rows = [
+        TaskReport(task_id=str(a.status.mesos_task_id), control="direct", phase="running"),
+        TaskReport(task_id="a.old-launch", control="direct", phase="running", pid=4315),
+        TaskReport(task_id="gone.exited", control="direct", phase="exited"),
+    ]
+    report = TaskTableReport(sequence=1, tasks=rows)
+    rig.fake.push(
+        Message(agent_id=AgentId("a1"), executor_id=ExecutorId("o2-executor"), data=encode(report))
+    )
+    await eventually(lambda: bool(rig.fake.sent(Kill)))
+    assert [k.task_id for k in rig.fake.sent(Kill) if isinstance(k, Kill)] == ["a.old-launch"]
 
 
 async def test_resubscribe_reconciles_known_tasks_explicitly_then_implicitly(rig: Rig) -> None:
