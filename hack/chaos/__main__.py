@@ -87,8 +87,9 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
         await cancel(driving)
         say(f"faults stopped after {len(injector.faults)}; converging to RUNNING")
         converged = await workload.settle("RUNNING", args.converge_within)
+        settled = observer.describe()  # which one stalled, for the violation
         await sources.check(args.converge_within)
-        say(f"converged: {converged} s; {observer.describe()}; tearing down")
+        say(f"converged: {converged} s; {settled}; tearing down")
         if not await observer.wait(lambda: not observer.orphans(), within=args.converge_within):
             observer.violate(f"tasks of deleted environments left: {observer.orphans()}")
         injector.measure()
@@ -98,7 +99,9 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
         if background[0].done() and background[0].exception() is not None:
             observer.violate(f"observer watch failed: {background[0].exception()!r}")
         if converged is None:
-            observer.violate(f"not every environment RUNNING within {args.converge_within} s")
+            observer.violate(
+                f"not every environment RUNNING within {args.converge_within} s: {settled}"
+            )
         if leftovers:
             observer.violate(f"task processes left: {sorted(set(leftovers))}")
         return {
