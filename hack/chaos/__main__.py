@@ -88,6 +88,7 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
         say(f"faults stopped after {len(injector.faults)}; converging to RUNNING")
         converged = await workload.settle("RUNNING", args.converge_within)
         settled = observer.describe()  # which one stalled, for the violation
+        stalled = observer.stalled() if converged is None else {}
         await sources.check(args.converge_within)
         say(f"converged: {converged} s; {settled}; tearing down")
         if not await observer.wait(lambda: not observer.orphans(), within=args.converge_within):
@@ -133,6 +134,7 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
             "processes": procs.json(),
             "convergence_seconds": converged,
             "convergence_bound": args.converge_within,
+            "stalled": stalled,
             "fence_rejections": stack.fence_rejections(),
             "leftover_tasks": len(set(leftovers)),
             "task_pids_seen": len(observer.task_pids),

@@ -22,6 +22,7 @@ import urllib.error
 from dataclasses import dataclass
 from typing import Any
 
+from hack.chaos.observer import Observer
 from hack.chaos.stack import Stack
 
 CALL_TIMEOUT = 10.0
@@ -31,6 +32,7 @@ CALL_TIMEOUT = 10.0
 @dataclass
 class ClusterFaults:
     stack: Stack
+    observer: Observer
     rng: random.Random
 
     async def call(self, path: str, *, within: float = CALL_TIMEOUT) -> Any:
@@ -55,6 +57,7 @@ class ClusterFaults:
         if how == "kill9":
             await self.call(f"{path}/restart?downtime={down:.2f}", within=CALL_TIMEOUT + down)
         else:
+            self.observer.agent_partitioned(str(agent["id"]))
             await self.call(f"{path}/partition")
             await asyncio.sleep(down)
             await self.call(f"{path}/restore")

@@ -72,7 +72,7 @@ class Injector:
     cluster: ClusterFaults = field(init=False)
 
     def __post_init__(self) -> None:
-        self.cluster = ClusterFaults(self.stack, self.rng)
+        self.cluster = ClusterFaults(self.stack, self.observer, self.rng)
 
     async def run(self, until: float) -> None:
         """Inject faults until the monotonic time `until`; every fault is undone on return."""
@@ -85,13 +85,14 @@ class Injector:
             if time.monotonic() + pause >= until:
                 return
             await asyncio.sleep(pause)
+            began = time.strftime("%H:%M:%S")  # the line is printed once the fault is undone
             target = await self.inject(kind, down)
             if target is None:
                 self.skipped[kind] = self.skipped.get(kind, 0) + 1
                 self.queue.insert(0, kind)  # tried again later in this round
                 continue
             self.faults.append(Fault(kind, at=self.started, target=target))
-            print(f"{time.strftime('%H:%M:%S')} chaos: {kind} {target}", file=sys.stderr)
+            print(f"{began} chaos: {kind} {target} ({down:.1f} s)", file=sys.stderr)
 
     def measure(self) -> None:
         """Fill each fault's recovery time from the observer's completed transitions."""

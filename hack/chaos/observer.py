@@ -53,8 +53,14 @@ class Observer:
     tasks: set[str] = field(default_factory=set)
     task_owners: dict[str, set[str]] = field(default_factory=dict)
     """Task name -> the uids of its owners."""
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """`kind/name` -> the last status seen of each live environment and task (for a stall)."""
+    launch_agents: dict[str, str] = field(default_factory=dict)
+    """Mesos task id -> agent id of every launch seen."""
     lost: set[str] = field(default_factory=set)
-    """Mesos task ids of launches whose Task was marked Lost (the process may still run)."""
+    """Mesos task ids of launches Mesos reported lost (the process may still run): their Task
+    was marked Lost, or their agent was partitioned (the Task may be deleted on the report
+    without a Lost status ever written)."""
     leaders: list[tuple[float, str | None]] = field(default_factory=list)
     events: int = 0
     revisions: dict[str, int] = field(default_factory=dict)
@@ -79,6 +85,7 @@ class Observer:
             self._revision(key, revision)
             kind, _, name = key.removeprefix(root).partition("/")
             doc = None if raw is None else json.loads(raw.value)
+            self._status(kind, name, doc)
             if kind == "environments":
                 self._environment(name, doc, revision)
             elif kind == "tasks" and doc is None:
@@ -91,10 +98,35 @@ class Observer:
                 status = doc.get("status", {})
                 if isinstance(status.get("pid"), int):
                     self.task_pids.add(status["pid"])
-                if status.get("phase") == "Lost" and status.get("mesosTaskId"):
-                    self.lost.add(str(status["mesosTaskId"]))
+                launch = str(status.get("mesosTaskId") or "")
+                if launch and status.get("agentId"):
+                    self.launch_agents[launch] = str(status["agentId"])
+                if launch and status.get("phase") == "Lost":
+                    self.lost.add(launch)
             self.changed.set()
             self.changed = asyncio.Event()
+
+    def _status(self, kind: str, name: str, doc: dict[str, Any] | None) -> None:
+        if kind not in ("environments", "tasks"):
+            return
+        if doc is None:
+            self.statuses.pop(f"{kind}/{name}", None)
+        else:
+            self.statuses[f"{kind}/{name}"] = {"spec": doc.get("spec"), **doc.get("status", {})}
+
+    def stalled(self) -> dict[str, Any]:
+        """The environments not settled, with the last spec and status seen of each and of
+        its tasks: what a stall looked like from etcd."""
+        names = [n for n, v in self.envs.items() if not v.settled]
+        return {
+            key: value
+            for key, value in self.statuses.items()
+            if any(key == f"environments/{n}" or key.startswith(f"tasks/{n}-") for n in names)
+        }
+
+    def agent_partitioned(self, agent: str) -> None:
+        """Every launch seen on `agent` is lost to Mesos from now on."""
+        self.lost.update(m for m, a in self.launch_agents.items() if a == agent)
 
     def violate(self, what: str) -> None:
         self.violations.append(f"{time.strftime('%H:%M:%S')} {what}")

@@ -10,9 +10,10 @@
   lost one: Mesos reports the tasks of a partitioned agent TASK_LOST (o2's framework is not
   partition-aware), o2 replaces them, and when the agent returns their processes still run
   (Mesos >= 1.5 does not kill them); o2 kills such strays once it sees them (a status update
-  or the executor's task table). So an overlap where every process but one belongs to a launch
-  whose Task was marked Lost is allowed for STRAY_BOUND seconds; any other overlap, or a
-  longer one, is a violation.
+  or the executor's task table). So an overlap where every process but one belongs to a lost
+  launch (its Task was marked Lost, or it ran on an agent the soak partitioned: the Task may
+  be deleted on the report without a Lost status written) is allowed for STRAY_BOUND
+  seconds; any other overlap, or a longer one, is a violation.
 - The leading manager's resident memory (VmRSS) and open file descriptors: sampled every
   MANAGER_EVERY seconds for whichever manager leads, kept per manager process. A process's
   baseline is its first sample LEADER_WARMUP seconds after it first led (informers filled,

@@ -111,3 +111,12 @@ def test_a_lost_launch_next_to_its_replacement_is_allowed_for_a_bounded_time(
     procs.check(live, now=STRAY_BOUND + 0.5)
     assert len(procs.observer.violations) == 1
     assert f"for more than {STRAY_BOUND:g} s" in procs.observer.violations[0]
+
+
+def test_the_launches_on_a_partitioned_agent_count_as_lost(tmp_path: Path) -> None:
+    procs = watch(tmp_path)
+    procs.observer.launch_agents.update({"env-a-0.aaaa": "S0", "env-b-0.bbbb": "S1"})
+    procs.observer.agent_partitioned("S0")
+    assert procs.observer.lost == {"env-a-0.aaaa"}
+    procs.check({1: "env-a-0.aaaa", 2: "env-a-0.cccc"}, now=0.0)
+    assert procs.observer.violations == []
