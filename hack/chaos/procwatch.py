@@ -189,7 +189,10 @@ class ProcWatch:
             self.flagged.add(key)
             listed = ", ".join(f"{pid} ({launch})" for pid, launch in procs)
             lost = "" if len(replacements) > 1 else f" for more than {STRAY_BOUND:g} s"
-            self.observer.violate(f"task {name}: two live processes {listed}{lost}")
+            history = "; ".join(self.observer.task_history.get(name, ()))
+            self.observer.violate(
+                f"task {name}: two live processes {listed}{lost} (its writes: {history})"
+            )
 
     async def leader(self) -> None:
         """Sample the leading manager's RSS and fds until cancelled."""
