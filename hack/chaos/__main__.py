@@ -86,10 +86,12 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
         workload.stopping = True
         await cancel(driving)
         say(f"faults stopped after {len(injector.faults)}; converging to RUNNING")
-        converged = await workload.settle("RUNNING", args.converge_within)
+        converged, _ = await asyncio.gather(  # each with the whole bound
+            workload.settle("RUNNING", args.converge_within),
+            sources.check(args.converge_within),
+        )
         settled = observer.describe()  # which one stalled, for the violation
         stalled = observer.stalled() if converged is None else {}
-        await sources.check(args.converge_within)
         say(f"converged: {converged} s; {settled}; tearing down")
         if not await observer.wait(lambda: not observer.orphans(), within=args.converge_within):
             observer.violate(f"tasks of deleted environments left: {observer.orphans()}")

@@ -14,6 +14,7 @@ an invariant violation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import subprocess
@@ -145,10 +146,9 @@ class Sources:
     async def check(self, within: float) -> None:
         """Seconds until the last edit is recorded and the last commit applied (`lag`); an
         invariant violation when either takes longer than `within`."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        self.lag["config"] = await self.until(within, self.recorded)
-        self.lag["gitsource"] = await self.until(within - (loop.time() - started), self.synced)
+        self.lag["config"], self.lag["gitsource"] = await asyncio.gather(
+            self.until(within, self.recorded), self.until(within, self.synced)
+        )
         if self.lag["config"] is None:
             self.observer.violate(f"componentconfig/{CONFIG}: edit {self.edits} not recorded")
         if self.lag["gitsource"] is None:
@@ -174,8 +174,9 @@ class Sources:
         loop = asyncio.get_running_loop()
         started = loop.time()
         while loop.time() - started < within:
-            if await check():
-                return round(loop.time() - started, 2)
+            with contextlib.suppress(Exception):  # a store error: look again
+                if await check():
+                    return round(loop.time() - started, 2)
             await asyncio.sleep(0.25)
         return None
 
