@@ -65,10 +65,13 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
         await stack.start(real=args.real_agents, hollow=args.hollow_agents)
         assert stack.store is not None
         observer = Observer(stack.store, PREFIX)
-        background.append(asyncio.create_task(observer.run()))
-        background.append(asyncio.create_task(observer.leases()))
+        background.append(asyncio.create_task(observer.run(), name="observer watch"))
+        background.append(asyncio.create_task(observer.leases(), name="lease watch"))
         procs = ProcWatch(stack, observer)
-        background += [asyncio.create_task(procs.tasks()), asyncio.create_task(procs.leader())]
+        background += [
+            asyncio.create_task(procs.tasks(), name="task process sampler"),
+            asyncio.create_task(procs.leader(), name="leader sampler"),
+        ]
         workload = Workload(stack.store, observer, random.Random(args.seed + 1), args.hollow_agents)
         workload.plan(real_envs=2 if args.real_agents else 0)
         sources = Sources(stack.store, observer, random.Random(args.seed + 2), work / "repo")
@@ -99,8 +102,9 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
         leftovers = await teardown(stack, workload, observer, within=args.converge_within)
         await stack.close()  # the cluster gone too: nothing of the soak may be left
         leftovers += leftover_tasks(observer.task_pids)
-        if background[0].done() and background[0].exception() is not None:
-            observer.violate(f"observer watch failed: {background[0].exception()!r}")
+        for watch in background[:4]:  # the watches and the process-table samplers
+            if watch.done() and watch.exception() is not None:
+                observer.violate(f"{watch.get_name()} failed: {watch.exception()!r}")
         if converged is None:
             observer.violate(
                 f"not every environment RUNNING within {args.converge_within} s: {settled}"
