@@ -46,8 +46,10 @@ class ControlLedger:
 
     def __init__(self, shared: Shared) -> None:
         self._shared = shared
-        self._inflight: dict[str, tuple[str, float]] = {}
-        """(request id, deadline) of each task's unanswered control request."""
+        self._inflight: dict[str, tuple[str, float, str]] = {}
+        """(request id, deadline, launch) of each task's unanswered control request. It holds
+        back new requests only to that launch: a request to a launch that died (its executor
+        killed) is never answered, and must not stall a new launch of the same Task name."""
         self._digests: dict[str, str] = {}
         """Properties digest of each CONFIGURE in flight, by transition id."""
         self._killed: dict[str, float] = {}
@@ -201,7 +203,7 @@ class ControlLedger:
 
     def due_resends(self, now: float) -> set[str]:
         """Tasks whose control request went unanswered past its deadline."""
-        return {name for name, (_, deadline) in self._inflight.items() if deadline <= now}
+        return {name for name, (_, deadline, _) in self._inflight.items() if deadline <= now}
 
     def _plan_control(self, names: Iterable[str] | None) -> list[_Outgoing]:
         """The ControlRequests due now, one per executor; their tasks are marked in flight."""
@@ -211,7 +213,8 @@ class ControlLedger:
             if task.metadata.deletion_timestamp is not None:
                 continue
             inflight = self._inflight.get(task.name)
-            if inflight is not None and inflight[1] > now:
+            launch = task.status.mesos_task_id
+            if inflight is not None and inflight[1] > now and inflight[2] == launch:
                 continue
             items = st.control_items(task)
             if not items:
@@ -239,8 +242,8 @@ class ControlLedger:
         deadline = (
             now + self._shared.config.control_timeout * steps + self._shared.config.control_margin
         )
-        for name, _ in entries:
-            self._inflight[name] = (request.request_id, deadline)
+        for name, items in entries:
+            self._inflight[name] = (request.request_id, deadline, items[0].task_id)
         return key[0], key[1], request
 
     async def _send_requests(self, requests: list[_Outgoing]) -> int:
