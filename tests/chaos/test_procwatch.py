@@ -19,11 +19,13 @@ from hack.chaos.procwatch import (
     Life,
     ProcWatch,
     duplicates,
+    launch_id,
     task_processes,
     usage,
 )
 from hack.chaos.stack import Stack
 from store.memory import MemoryStore
+from tests.waiting import eventually_sync
 
 
 @pytest.fixture
@@ -37,6 +39,8 @@ def fake_tasks() -> Iterator[list[subprocess.Popen[bytes]]]:
         )
         for launch in ("aaaa", "bbbb")
     ]
+    for proc in procs:  # exec'd: the process table shows their argv and environment
+        eventually_sync(lambda: launch_id(proc.pid), within=30)  # noqa: B023
     yield procs
     for proc in procs:
         proc.kill()
