@@ -46,8 +46,10 @@ class ControlLedger:
 
     def __init__(self, shared: Shared) -> None:
         self._shared = shared
-        self._inflight: dict[str, tuple[str, float]] = {}
-        """(request id, deadline) of each task's unanswered control request."""
+        self._inflight: dict[str, tuple[str, float, str]] = {}
+        """(request id, deadline, launch) of each task's unanswered control request. It holds
+        back new requests only to that launch: a request to a launch that died (its executor
+        killed) is never answered, and must not stall a new launch of the same Task name."""
         self._digests: dict[str, str] = {}
         """Properties digest of each CONFIGURE in flight, by transition id."""
         self._killed: dict[str, float] = {}
@@ -111,12 +113,23 @@ class ControlLedger:
 
     def _on_table(self, agent: str, report: TaskTableReport) -> None:
         """An older table of the same executor process is dropped; a restarted executor starts
-        its sequence again (from 1), and FAILURE of the old one forgets its sequence."""
+        its sequence again (from 1), and FAILURE of the old one forgets its sequence. A live row
+        that no Task claims is a stray and is killed, as a stray's status update is: after a
+        partition, Mesos reported the agent's tasks lost and they were replaced, but their
+        processes ran on (Mesos >= 1.5 keeps them) and only this table shows them."""
         if 1 < report.sequence < self._reports.get(agent, 0):
             return
         self._reports[agent] = report.sequence
         for row in report.tasks:
             name = task_name_of(row.task_id)
+            task = self._shared.roster.view(name)
+            if row.phase != "exited" and (task is None or task.status.mesos_task_id != row.task_id):
+                log.warning(
+                    "Killing stray Mesos task from the executor's table",
+                    extra={"mesos_task": row.task_id, "agent": agent, "pid": row.pid},
+                )
+                self.kill_stray(row.task_id, agent)
+                continue
             self._shared.writer.patch(name, partial(st.report_if_mine, row=row))
 
     def _on_device_event(self, msg: DeviceEventMessage) -> None:
@@ -190,7 +203,7 @@ class ControlLedger:
 
     def due_resends(self, now: float) -> set[str]:
         """Tasks whose control request went unanswered past its deadline."""
-        return {name for name, (_, deadline) in self._inflight.items() if deadline <= now}
+        return {name for name, (_, deadline, _) in self._inflight.items() if deadline <= now}
 
     def _plan_control(self, names: Iterable[str] | None) -> list[_Outgoing]:
         """The ControlRequests due now, one per executor; their tasks are marked in flight."""
@@ -200,7 +213,8 @@ class ControlLedger:
             if task.metadata.deletion_timestamp is not None:
                 continue
             inflight = self._inflight.get(task.name)
-            if inflight is not None and inflight[1] > now:
+            launch = task.status.mesos_task_id
+            if inflight is not None and inflight[1] > now and inflight[2] == launch:
                 continue
             items = st.control_items(task)
             if not items:
@@ -228,8 +242,8 @@ class ControlLedger:
         deadline = (
             now + self._shared.config.control_timeout * steps + self._shared.config.control_margin
         )
-        for name, _ in entries:
-            self._inflight[name] = (request.request_id, deadline)
+        for name, items in entries:
+            self._inflight[name] = (request.request_id, deadline, items[0].task_id)
         return key[0], key[1], request
 
     async def _send_requests(self, requests: list[_Outgoing]) -> int:

@@ -338,6 +338,18 @@ def _ready_reason(task: Task) -> str:
     return "InDesiredState"
 
 
+def update_if_mine(status: TaskStatus, *, update: MesosStatus) -> TaskStatus:
+    """Fold `update` only into the launch it is about: the status it is applied to may have
+    moved on since it was checked (another writer sent it back to pending, or relaunched it),
+    and an old launch's TASK_RUNNING would otherwise mark a task with no launch Running."""
+    return on_update(status, update) if status.mesos_task_id == update.task_id else status
+
+
+def pending_if_mine(status: TaskStatus, *, update: MesosStatus) -> TaskStatus:
+    """Back to Pending only if the never-launched launch of `update` is still the task's."""
+    return back_to_pending(status) if status.mesos_task_id == update.task_id else status
+
+
 def back_to_pending(status: TaskStatus) -> TaskStatus:
     return status.model_copy(
         update={

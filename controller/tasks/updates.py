@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from controller.tasks import status as st
 from controller.tasks.backlog import Backlog
@@ -39,9 +40,9 @@ class MesosUpdates:
             return
         if _never_launched(task, update):
             self._backlog.requeue(name)
-            self._shared.writer.patch(name, st.back_to_pending, then=ack)
+            self._shared.writer.patch(name, partial(st.pending_if_mine, update=update), then=ack)
         else:
-            self._shared.writer.patch(name, lambda s: st.on_update(s, update), then=ack)
+            self._shared.writer.patch(name, partial(st.update_if_mine, update=update), then=ack)
         self._shared.wake(name)
 
     def on_failure(self, event: Failure) -> None:

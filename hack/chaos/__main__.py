@@ -1,10 +1,14 @@
 """`python -m hack.chaos --duration 60s --seed N [--hollow-agents 50] [--real-agents 2]`.
 
-Starts the stack (hack/chaos/stack.py), the observer's raw watch, the workload, then injects
-seeded faults for `--duration`; then stops faulting, asks every environment for RUNNING and
-measures how long until all are there (bounded by `--converge-within`), exits and deletes them,
-and checks the process table. Prints a table, writes hack/chaos/results/<seed>.json and exits
-1 when an invariant was violated. Every process is stopped by pid at the end and on Ctrl-C."""
+Starts the stack (hack/chaos/stack.py), the observer's raw watch, the process-table watch
+(hack/chaos/procwatch.py: two live processes for one Task; the leading manager's RSS and fds),
+the workload (environments, an edited ComponentConfig, a GitSource on a local repository), then
+injects seeded faults (hack/chaos/faults.py) for `--duration`; then stops faulting, asks every
+environment for RUNNING and measures how long until all are there (bounded by
+`--converge-within`), checks that the last config edit was recorded and the last commit
+applied, exits and deletes the environments, and checks the process table. Prints a table,
+writes hack/chaos/results/<seed>.json (`--results DIR` elsewhere) and exits 1 when an invariant
+was violated. Every process is stopped by pid at the end and on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -19,8 +23,10 @@ import time
 from pathlib import Path
 
 from hack.chaos import report
-from hack.chaos.faults import PAUSE, Injector, leftover_tasks
+from hack.chaos.faults import DOWN, PAUSE, Injector, leftover_tasks
 from hack.chaos.observer import Observer
+from hack.chaos.procwatch import ProcWatch
+from hack.chaos.sources import Sources
 from hack.chaos.stack import PREFIX, Stack
 from hack.chaos.workload import Workload
 
@@ -46,6 +52,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hollow-agents", type=int, default=50)
     p.add_argument("--real-agents", type=int, default=2)
     p.add_argument("--pause", type=float, default=PAUSE, help="most seconds between faults")
+    p.add_argument("--down", type=float, default=DOWN[1], help="most seconds a fault lasts")
     p.add_argument("--converge-within", type=float, default=120.0, help="seconds")
     p.add_argument("--results", type=Path, default=report.RESULTS, help="directory")
     return p.parse_args(argv)
@@ -58,31 +65,50 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
         await stack.start(real=args.real_agents, hollow=args.hollow_agents)
         assert stack.store is not None
         observer = Observer(stack.store, PREFIX)
-        background.append(asyncio.create_task(observer.run()))
-        background.append(asyncio.create_task(observer.leases()))
+        background.append(asyncio.create_task(observer.run(), name="observer watch"))
+        background.append(asyncio.create_task(observer.leases(), name="lease watch"))
+        procs = ProcWatch(stack, observer)
+        background += [
+            asyncio.create_task(procs.tasks(), name="task process sampler"),
+            asyncio.create_task(procs.leader(), name="leader sampler"),
+        ]
         workload = Workload(stack.store, observer, random.Random(args.seed + 1), args.hollow_agents)
         workload.plan(real_envs=2 if args.real_agents else 0)
+        sources = Sources(stack.store, observer, random.Random(args.seed + 2), work / "repo")
+        await sources.setup()
         await workload.setup()
         warm = await workload.settle("DEPLOYED", WARMUP_WITHIN)
         say(f"warm-up: {warm} s; faults for {args.duration:g} s")
-        background += [asyncio.create_task(workload.drive(n)) for n in workload.specs]
-        injector = Injector(stack, observer, random.Random(args.seed), pause=args.pause)
+        driving = [asyncio.create_task(workload.drive(n)) for n in workload.specs]
+        driving.append(asyncio.create_task(sources.drive()))
+        background += driving
+        injector = Injector(
+            stack, observer, random.Random(args.seed), pause=args.pause, longest=args.down
+        )
         await injector.run(until=time.monotonic() + args.duration)
         workload.stopping = True
-        await cancel(background[2:])
+        await cancel(driving)
         say(f"faults stopped after {len(injector.faults)}; converging to RUNNING")
-        converged = await workload.settle("RUNNING", args.converge_within)
-        say(f"converged: {converged} s; {observer.describe()}; tearing down")
+        converged, _ = await asyncio.gather(  # each with the whole bound
+            workload.settle("RUNNING", args.converge_within),
+            sources.check(args.converge_within),
+        )
+        settled = observer.describe()  # which one stalled, for the violation
+        stalled = observer.stalled() if converged is None else {}
+        say(f"converged: {converged} s; {settled}; tearing down")
         if not await observer.wait(lambda: not observer.orphans(), within=args.converge_within):
             observer.violate(f"tasks of deleted environments left: {observer.orphans()}")
         injector.measure()
         leftovers = await teardown(stack, workload, observer, within=args.converge_within)
         await stack.close()  # the cluster gone too: nothing of the soak may be left
         leftovers += leftover_tasks(observer.task_pids)
-        if background[0].done() and background[0].exception() is not None:
-            observer.violate(f"observer watch failed: {background[0].exception()!r}")
+        for watch in background[:4]:  # the watches and the process-table samplers
+            if watch.done() and watch.exception() is not None:
+                observer.violate(f"{watch.get_name()} failed: {watch.exception()!r}")
         if converged is None:
-            observer.violate(f"not every environment RUNNING within {args.converge_within} s")
+            observer.violate(
+                f"not every environment RUNNING within {args.converge_within} s: {settled}"
+            )
         if leftovers:
             observer.violate(f"task processes left: {sorted(set(leftovers))}")
         return {
@@ -99,11 +125,22 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
             "violations": observer.violations,
             "transitions_completed": len(observer.completions),
             "workload": {
-                k: getattr(workload, k)
-                for k in ("steps", "slow_steps", "recoveries", "recreations", "detector_changes")
+                **{
+                    k: getattr(workload, k)
+                    for k in (
+                        "steps",
+                        "slow_steps",
+                        "recoveries",
+                        "recreations",
+                        "detector_changes",
+                    )
+                },
+                **sources.json(),
             },
+            "processes": procs.json(),
             "convergence_seconds": converged,
             "convergence_bound": args.converge_within,
+            "stalled": stalled,
             "fence_rejections": stack.fence_rejections(),
             "leftover_tasks": len(set(leftovers)),
             "task_pids_seen": len(observer.task_pids),

@@ -1,8 +1,13 @@
 """The seeded fault schedule. random.Random(seed) picks each fault's kind and the pause before
 it; the injector resolves the target at that moment (the leading manager, the etcd leader, a
-live task pid) and undoes what a supervisor would (a killed manager or etcd member is started
-again, a stopped manager continued). Re-running a seed replays the same sequence of kinds and
-pauses; the targets depend on what is running at that moment.
+live task pid, an agent) and undoes what a supervisor would (a killed manager or etcd member is
+started again, a stopped manager continued, a partitioned agent restored). Kinds: kill -9 and
+SIGSTOP/SIGCONT of the leading and the follower manager; kill -9 of an etcd member and of the
+etcd leader, and a member stopped cleanly (SIGTERM), each restarted on its data dir; kill -9 of
+a task process and of an executor; the local cluster's faults (hack/chaos/cluster_faults.py:
+a real agent's process restarted, a real or hollow agent partitioned and restored, the
+framework's subscription dropped by the master). Re-running a seed replays the same sequence
+of kinds and pauses; the targets depend on what is running at that moment.
 
 A fault's recovery time is the time from its injection to the next transition any environment
 completes (the observer's clock); for a fault of the leading manager, to the first one completed
@@ -18,6 +23,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from hack.chaos.cluster_faults import ClusterFaults
 from hack.chaos.observer import Observer
 from hack.chaos.stack import LEASE_TTL, Stack
 
@@ -28,13 +34,19 @@ KINDS = (
     "manager-follower-sigstop",
     "etcd-member-kill9",
     "etcd-leader-kill9",
+    "etcd-member-restart",
     "task-kill9",
     "executor-kill9",
+    "agent-kill9",
+    "agent-partition",
+    "hollow-agent-partition",
+    "mesos-disconnect",
 )
 PAUSE = 4.0
 """Most seconds between two faults (uniform from a quarter of it; `--pause`)."""
 DOWN = (0.5, 3.0)
-"""Seconds a killed process stays down, or a stopped one stays stopped (uniform)."""
+"""Seconds a killed process stays down, a stopped one stopped, an agent partitioned (uniform;
+`--down` lowers the upper end)."""
 
 
 @dataclass
@@ -54,7 +66,13 @@ class Injector:
     skipped: dict[str, int] = field(default_factory=dict)
     started: float = 0.0
     pause: float = PAUSE
+    longest: float = DOWN[1]
+    """Most seconds a fault lasts (`--down`)."""
     queue: list[str] = field(default_factory=list)
+    cluster: ClusterFaults = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cluster = ClusterFaults(self.stack, self.observer, self.rng)
 
     async def run(self, until: float) -> None:
         """Inject faults until the monotonic time `until`; every fault is undone on return."""
@@ -63,17 +81,18 @@ class Injector:
             if not self.queue:  # rounds of every kind, each round in a seeded order
                 self.queue = self.rng.sample(KINDS, len(KINDS))
             kind = self.queue.pop()
-            down = self.rng.uniform(*DOWN)
+            down = self.rng.uniform(DOWN[0], max(DOWN[0], self.longest))
             if time.monotonic() + pause >= until:
                 return
             await asyncio.sleep(pause)
+            began = time.strftime("%H:%M:%S")  # the line is printed once the fault is undone
             target = await self.inject(kind, down)
             if target is None:
                 self.skipped[kind] = self.skipped.get(kind, 0) + 1
                 self.queue.insert(0, kind)  # tried again later in this round
                 continue
             self.faults.append(Fault(kind, at=self.started, target=target))
-            print(f"{time.strftime('%H:%M:%S')} chaos: {kind} {target}", file=sys.stderr)
+            print(f"{began} chaos: {kind} {target} ({down:.1f} s)", file=sys.stderr)
 
     def measure(self) -> None:
         """Fill each fault's recovery time from the observer's completed transitions."""
@@ -90,7 +109,13 @@ class Injector:
         if family.startswith("manager"):
             return await self.manager(leading=family == "manager-leader", how=how, down=down)
         if family.startswith("etcd"):
-            return await self.etcd(leading=family == "etcd-leader", down=down)
+            return await self.etcd(
+                leading=family == "etcd-leader", clean=how == "restart", down=down
+            )
+        if family.endswith("agent"):
+            return await self.cluster.agent(hollow=family == "hollow-agent", how=how, down=down)
+        if family == "mesos":
+            return await self.cluster.disconnect()
         return self.task(executor=family == "executor")
 
     async def manager(self, *, leading: bool, how: str, down: float) -> str | None:
@@ -111,7 +136,8 @@ class Injector:
             os.kill(proc.pid, signal.SIGCONT)
         return f"{name} pid {proc.pid}"
 
-    async def etcd(self, *, leading: bool, down: float) -> str | None:
+    async def etcd(self, *, leading: bool, clean: bool, down: float) -> str | None:
+        """kill -9 of a member (or SIGTERM: `clean`), restarted on its data dir after `down`."""
         if not all(m.running() for m in self.stack.etcd):
             return None
         leader = await asyncio.to_thread(self.stack.etcd_leader)
@@ -123,7 +149,7 @@ class Injector:
             index = self.rng.choice([i for i in range(3) if i != leader])
         member = self.stack.etcd[index]
         pid = member.pid
-        member.kill_sync()
+        await asyncio.to_thread(member.stop_sync if clean else member.kill_sync)
         await asyncio.sleep(down)
         await self.stack.restart_member(index)
         return f"{member.name} pid {pid}"

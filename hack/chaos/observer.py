@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from store.codec import lease_key
 MANAGER_LEASE = "controller-manager"
 
 REGISTRY = "/registry/"
+HISTORY = 12
 
 
 @dataclass
@@ -53,6 +55,17 @@ class Observer:
     tasks: set[str] = field(default_factory=set)
     task_owners: dict[str, set[str]] = field(default_factory=dict)
     """Task name -> the uids of its owners."""
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """`kind/name` -> the last status seen of each live environment and task (for a stall)."""
+    task_history: dict[str, deque[str]] = field(default_factory=dict)
+    """Task name -> its last HISTORY writes (revision, phase, launch, deleting), as evidence
+    when an invariant about it breaks."""
+    launch_agents: dict[str, str] = field(default_factory=dict)
+    """Mesos task id -> agent id of every launch seen."""
+    lost: set[str] = field(default_factory=set)
+    """Mesos task ids of launches Mesos reported lost (the process may still run): their Task
+    was marked Lost, or their agent was partitioned (the Task may be deleted on the report
+    without a Lost status ever written)."""
     leaders: list[tuple[float, str | None]] = field(default_factory=list)
     events: int = 0
     revisions: dict[str, int] = field(default_factory=dict)
@@ -77,20 +90,55 @@ class Observer:
             self._revision(key, revision)
             kind, _, name = key.removeprefix(root).partition("/")
             doc = None if raw is None else json.loads(raw.value)
+            self._status(kind, name, doc)
             if kind == "environments":
                 self._environment(name, doc, revision)
-            elif kind == "tasks" and doc is None:
-                self.tasks.discard(name)
-                self.task_owners.pop(name, None)
-            elif kind == "tasks" and doc is not None:
-                self.tasks.add(name)
-                owners = doc.get("metadata", {}).get("ownerReferences", [])
-                self.task_owners[name] = {o.get("uid", "") for o in owners}
-                pid = doc.get("status", {}).get("pid")
-                if isinstance(pid, int):
-                    self.task_pids.add(pid)
+            elif kind == "tasks":
+                self._task(name, doc, revision)
             self.changed.set()
             self.changed = asyncio.Event()
+
+    def _task(self, name: str, doc: dict[str, Any] | None, revision: int) -> None:
+        history = self.task_history.setdefault(name, deque(maxlen=HISTORY))
+        if doc is None:
+            self.tasks.discard(name)
+            self.task_owners.pop(name, None)
+            history.append(f"r{revision} deleted")
+            return
+        self.tasks.add(name)
+        meta, status = doc.get("metadata", {}), doc.get("status", {})
+        self.task_owners[name] = {o.get("uid", "") for o in meta.get("ownerReferences", [])}
+        if isinstance(status.get("pid"), int):
+            self.task_pids.add(status["pid"])
+        launch = str(status.get("mesosTaskId") or "")
+        if launch and status.get("agentId"):
+            self.launch_agents[launch] = str(status["agentId"])
+        if launch and status.get("phase") == "Lost":
+            self.lost.add(launch)
+        deleting = " deleting" if meta.get("deletionTimestamp") else ""
+        history.append(f"r{revision} {status.get('phase')} {launch or '-'}{deleting}")
+
+    def _status(self, kind: str, name: str, doc: dict[str, Any] | None) -> None:
+        if kind not in ("environments", "tasks"):
+            return
+        if doc is None:
+            self.statuses.pop(f"{kind}/{name}", None)
+        else:
+            self.statuses[f"{kind}/{name}"] = {"spec": doc.get("spec"), **doc.get("status", {})}
+
+    def stalled(self) -> dict[str, Any]:
+        """The environments not settled, with the last spec and status seen of each and of
+        its tasks: what a stall looked like from etcd."""
+        names = [n for n, v in self.envs.items() if not v.settled]
+        return {
+            key: value
+            for key, value in self.statuses.items()
+            if any(key == f"environments/{n}" or key.startswith(f"tasks/{n}-") for n in names)
+        }
+
+    def agent_partitioned(self, agent: str) -> None:
+        """Every launch seen on `agent` is lost to Mesos from now on."""
+        self.lost.update(m for m, a in self.launch_agents.items() if a == agent)
 
     def violate(self, what: str) -> None:
         self.violations.append(f"{time.strftime('%H:%M:%S')} {what}")

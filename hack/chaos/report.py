@@ -48,12 +48,33 @@ def table(result: Json) -> str:
         f"recreations {w['recreations']}, detector changes {w['detector_changes']}",
         f"convergence after the faults stopped: {fmt(result['convergence_seconds'])} s "
         f"(bound {result['convergence_bound']} s)",
+        f"config edits {w['configEdits']}, git commits {w['gitCommits']}; caught up after "
+        f"the faults (s): {w['caughtUpAfter']}",
         f"fence rejections logged: {result['fence_rejections']}",
+        *processes(result["processes"]),
         f"task processes left: {result['leftover_tasks']} of {result['task_pids_seen']} seen",
         f"invariant violations: {len(result['violations'])}",
     ]
     rows += [f"  {v}" for v in result["violations"][:20]]
     return "\n".join(rows)
+
+
+def processes(figures: Json) -> list[str]:
+    """The process-table invariants: task samples, and each leading manager's RSS and fds."""
+    rows = [
+        f"task process samples: {figures['taskSamples']}, "
+        f"two live processes for one task: {figures['taskOverlaps']} (allowed, a lost launch "
+        f"next to its replacement: {figures['lostOverlaps']}, longest "
+        f"{figures['lostOverlapMaxSeconds']} s)"
+    ]
+    for life in figures["leaderLives"]:
+        rss, fds = life["rssKiB"], life["fds"]
+        rows.append(
+            f"leader {life['manager']} pid {life['pid']} ({life['ledSeconds']} s, "
+            f"{life['samples']} samples): VmRSS KiB first/last/max {rss['first']}/{rss['last']}/"
+            f"{rss['max']}, fds {fds['first']}/{fds['last']}/{fds['max']}"
+        )
+    return rows
 
 
 def fmt(value: float | None) -> str:

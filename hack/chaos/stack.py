@@ -25,6 +25,8 @@ CONTROLLERS = (
     "controller.gc:GarbageCollector",  # the tasks of a deleted environment go with it
     "controller.tasks.controller:TaskReconciler",
     "controller.environments.controller:EnvironmentReconciler",
+    "controller.configs.controller:ComponentConfigReconciler",
+    "controller.gitsource.controller:GitSourceReconciler",
 )
 LEASE_TTL = 2
 PREFIX = "/o2-chaos"
@@ -88,7 +90,10 @@ class Stack:
             mesos=self.cluster.address,
             controllers=CONTROLLERS,
             lease_ttl=LEASE_TTL,
-            extra_args=("--id", identity, "--log-level", "INFO"),
+            extra_args=(
+                *("--id", identity, "--log-level", "INFO"),
+                *("--data-dir", str(self.work / identity)),  # its own git cache
+            ),
         )
         proc = ManagerProcess(command, log_path=self.work / f"{identity}.log")
         self.managers[identity] = proc

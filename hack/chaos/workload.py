@@ -19,6 +19,7 @@ from crds.kinds.workflow import Workflow
 from crds.resource import Resource
 from hack.bench.environments_bench import manifests
 from hack.chaos.observer import Observer
+from hack.chaos.sources import CONFIG
 from store.api import Store
 from tests.stack import SAMPLE_TASK
 
@@ -28,7 +29,9 @@ STEP_WITHIN = 90.0
 
 
 def sample_manifests() -> list[Resource]:
-    """A sample-like workflow: a readout and an stfb role, two replicas each, on pool=real."""
+    """A sample-like workflow: a readout and an stfb role, two replicas each, on pool=real;
+    each task receives the ComponentConfig the soak edits (hack/chaos/sources.py) at
+    CONFIGURE."""
     cls = TaskClass.model_validate(
         {
             "kind": "TaskClass",
@@ -36,6 +39,7 @@ def sample_manifests() -> list[Resource]:
             "spec": {
                 "command": {"value": SAMPLE_TASK, "arguments": ["--detector", "chaos"]},
                 "wants": {"cpus": 0.05, "memory": 32},
+                "properties": {"config": f'{{{{ config("{CONFIG}") }}}}'},
             },
         }
     )

@@ -1,6 +1,8 @@
 """A short chaos soak (`python -m hack.chaos`, fixed seed): every fault kind is injected at
 least once into the real stack (three-member etcd, two managers, the local cluster with a real
-and hollow agents) and the independent observer sees no invariant violated."""
+and hollow agents) while the workload edits a ComponentConfig and commits to a GitSource's
+repository, and neither the independent observer nor the process-table watch sees an invariant
+violated."""
 
 from __future__ import annotations
 
@@ -39,8 +41,8 @@ def soak(tmp_path: Path, *args: str) -> tuple[int, str]:
 def test_short_soak_injects_every_fault_kind_and_violates_nothing(tmp_path: Path) -> None:
     code, output = soak(
         tmp_path,
-        *("--duration", "24s", "--seed", "18", "--pause", "0.7", "--converge-within", "30"),
-        *("--hollow-agents", "6", "--real-agents", "1"),
+        *("--duration", "30s", "--seed", "18", "--pause", "0.7", "--down", "1.5"),
+        *("--converge-within", "30", "--hollow-agents", "6", "--real-agents", "1"),
     )
     result = json.loads((tmp_path / "18.json").read_text())
     assert result["violations"] == [], output
@@ -48,3 +50,7 @@ def test_short_soak_injects_every_fault_kind_and_violates_nothing(tmp_path: Path
     assert set(result["faults_by_kind"]) == set(KINDS), output
     assert result["convergence_seconds"] is not None, output
     assert result["leftover_tasks"] == 0, output
+    workload, processes = result["workload"], result["processes"]
+    assert workload["configEdits"] > 0 and workload["gitCommits"] > 1, output
+    assert None not in workload["caughtUpAfter"].values(), output
+    assert processes["taskSamples"] > 0 and processes["leaderLives"], output

@@ -11,7 +11,7 @@ from typing import Literal
 import pytest
 
 from controller.mesos import FakeSchedulerClient
-from controller.runtime.finalizers import add_finalizer
+from controller.runtime.finalizers import add_finalizer, remove_finalizer
 from controller.runtime.reconciler import Context
 from controller.tasks.base import FINALIZER
 from controller.tasks.framework import FrameworkConfig, TaskFramework
@@ -24,6 +24,8 @@ from mesosapi.models import AgentId, ExecutorId, FrameworkId, TaskId
 from mesosapi.models import TaskStatus as MesosStatus
 from mesosapi.o2messages import (
     ControlResults,
+    TaskReport,
+    TaskTableReport,
     TransitionResult,
     decode_to_executor,
     encode,
@@ -250,6 +252,64 @@ async def test_stray_mesos_tasks_are_killed_and_unknown_staging_tasks_relaunch(r
     await eventually(lambda: _phase(rig, "a") == "Pending")
 
 
+async def test_a_stray_in_an_executor_task_table_is_killed(rig: Rig) -> None:
+    """A partitioned agent's tasks were reported lost and replaced; when the agent is back its
+    processes still run (Mesos >= 1.5), and only the executor's task table shows them."""
+    a, _ = await launch_two(rig)
+    rows = [
+        TaskReport(task_id=str(a.status.mesos_task_id), control="direct", phase="running"),
+        TaskReport(task_id="a.old-launch", control="direct", phase="running", pid=4315),
+        TaskReport(task_id="gone.exited", control="direct", phase="exited"),
+    ]
+    report = TaskTableReport(sequence=1, tasks=rows)
+    rig.fake.push(
+        Message(agent_id=AgentId("a1"), executor_id=ExecutorId("o2-executor"), data=encode(report))
+    )
+    await eventually(lambda: bool(rig.fake.sent(Kill)))
+    assert [k.task_id for k in rig.fake.sent(Kill) if isinstance(k, Kill)] == ["a.old-launch"]
+
+
+async def test_an_unanswered_request_to_an_old_launch_does_not_hold_back_the_new_one(
+    rig: Rig,
+) -> None:
+    """A CONFIGURE sent to a launch that then died (its executor killed) is never answered;
+    a Task of the same name launched again must be configured now, not once the old
+    request's deadline (control timeout, 30 s) has passed."""
+    a, _ = await launch_two(rig)
+    rig.fake.push(running(a))
+    await eventually(lambda: _state(rig, "a") == "STANDBY")
+    await configure(rig, "a")
+    await eventually(lambda: len(rig.fake.sent(MessageCall)) == 1)
+
+    gone = await rig.store.get(Task, "a")  # deleted and created again under its name
+    await rig.store.delete(Task, "a")
+    await remove_finalizer(rig.store, await rig.store.get(Task, "a"), FINALIZER)
+    await eventually(lambda: _cached(rig, "a") is None)
+    await rig.store.create(owned("a"))
+    await eventually(lambda: _phase(rig, "a") == "Pending")
+    rig.fake.push(Offers(offers=[offer(3)]))
+    again = await eventually(
+        lambda: _cached(rig, "a"),
+        until=lambda t: t is not None and t.status.phase == "Staging",
+    )
+    assert again is not None and again.status.mesos_task_id != gone.status.mesos_task_id
+    rig.fake.push(running(again))
+    await eventually(lambda: _state(rig, "a") == "STANDBY")
+    await configure(rig, "a")
+    await eventually(lambda: len(rig.fake.sent(MessageCall)) == 2)
+    sent = rig.fake.sent(MessageCall)[-1]
+    assert isinstance(sent, MessageCall)
+    request = decode_to_executor(sent.data)
+    assert [i.task_id for i in request.items] == [again.status.mesos_task_id]  # type: ignore[union-attr]
+
+
+async def configure(rig: Rig, name: str) -> None:
+    task = await stored(rig, name)
+    spec = task.spec.model_copy(update={"state": "CONFIGURED"})
+    await rig.store.update(task.model_copy(update={"spec": spec}))
+    rig.framework.wake()
+
+
 async def test_resubscribe_reconciles_known_tasks_explicitly_then_implicitly(rig: Rig) -> None:
     a, b = await launch_two(rig)
     rig.fake.calls.clear()
@@ -263,6 +323,11 @@ async def test_resubscribe_reconciles_known_tasks_explicitly_then_implicitly(rig
 
 def _cached(rig: Rig, name: str) -> Task | None:
     return rig.cache.get(name)
+
+
+def _state(rig: Rig, name: str) -> str | None:
+    task = _cached(rig, name)
+    return task.status.state if task else None
 
 
 def _phase(rig: Rig, name: str) -> str:
