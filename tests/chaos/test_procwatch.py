@@ -13,6 +13,7 @@ import pytest
 
 from hack.chaos.observer import Observer
 from hack.chaos.procwatch import (
+    BASELINE_WINDOW,
     FD_GROWTH,
     LEADER_WARMUP,
     STRAY_BOUND,
@@ -70,21 +71,25 @@ def test_usage_reads_rss_and_fds_of_a_live_process() -> None:
     assert sample is not None and sample[0] > 0 and sample[1] > 0
 
 
-def test_growth_is_measured_from_the_baseline_after_the_warm_up() -> None:
+def test_growth_is_measured_from_the_highest_sample_of_the_baseline_window() -> None:
     life = Life("m0", pid=1, since=0.0)
+    end = LEADER_WARMUP + BASELINE_WINDOW
     assert life.add(1.0, 50_000, 30) is None  # start-up growth does not count
-    assert life.add(LEADER_WARMUP, 100_000, 40) is None  # the baseline
-    assert life.add(LEADER_WARMUP + 2, 129_000, 40 + FD_GROWTH) is None  # within the bound
-    problem = life.add(LEADER_WARMUP + 4, 131_000, 40)
+    assert life.add(LEADER_WARMUP, 100_000, 13) is None  # the window: descriptors swing
+    assert life.add(LEADER_WARMUP + 2, 90_000, 40) is None
+    assert life.add(end, 100_000, 14) is None  # the baseline: (100000 KiB, 40 fds)
+    assert life.add(end + 2, 129_000, 40 + FD_GROWTH) is None  # within the bound
+    problem = life.add(end + 4, 131_000, 40)
     assert problem is not None and "131000 KiB" in problem and "100000 KiB" in problem
-    assert life.add(LEADER_WARMUP + 6, 200_000, 99) is None  # reported once per process
+    assert life.add(end + 6, 200_000, 99) is None  # reported once per process
     assert life.json()["rssKiB"] == {"first": 50_000, "last": 200_000, "max": 200_000}
 
 
 def test_descriptor_growth_alone_is_a_violation() -> None:
     life = Life("m0", pid=1, since=0.0)
     life.add(LEADER_WARMUP, 100_000, 40)
-    assert life.add(LEADER_WARMUP + 2, 100_000, 41 + FD_GROWTH) is not None
+    life.add(LEADER_WARMUP + BASELINE_WINDOW, 100_000, 20)
+    assert life.add(LEADER_WARMUP + BASELINE_WINDOW + 2, 100_000, 41 + FD_GROWTH) is not None
 
 
 def watch(tmp_path: Path) -> ProcWatch:
