@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from cli.commands.get import DOCUMENT_MODES, Format, Output
+from cli.getargs import DOCUMENT_MODES, Format, Output, label_selector, parse_output
 from cli.jsonpath import render
 from cli.options import GlobalOptions
 from cli.printers import (
@@ -121,6 +121,34 @@ async def _list(
     items = [o for o in result.items if not names or o.metadata.name in names]
     items = [o for o in items if matches(o.metadata.labels, selector)]
     return sorted(items, key=lambda o: o.metadata.name), result.revision
+
+
+async def get_command_body(
+    opts: GlobalOptions,
+    *,
+    kind: str,
+    names: list[str],
+    output: str,
+    selector: str | None,
+    watch: bool,
+    env: str,
+    detector: str,
+) -> None:
+    """`o2 get` with its arguments as typed: the run log for `runs`, else objects."""
+    from cli.runs import check_arguments, get_runs
+
+    more = watch or selector is not None
+    if check_arguments(kind, names, env=env, detector=detector, more=more):
+        await get_runs(opts, env=env, detector=detector, output=parse_output(output))
+        return
+    await get_objects(
+        opts,
+        kind=kind,
+        names=names,
+        output=parse_output(output),
+        selector=label_selector(selector),
+        watch=watch,
+    )
 
 
 async def get_objects(

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from cli.lazy import LazyGroup
-from cli.options import DEFAULT_ETCD, ENV_VARS, GlobalOptions, setup_logging
+from cli.options import DEFAULT_ETCD, DEFAULT_PREFIX, ENV_VARS, GlobalOptions, setup_logging
 
 app = typer.Typer(
     name="o2",
@@ -45,7 +45,7 @@ def root(
     ] = DEFAULT_ETCD,
     prefix: Annotated[
         str, typer.Option(envvar=ENV_VARS["prefix"], help="Key prefix of this o2 installation.")
-    ] = "/o2",
+    ] = DEFAULT_PREFIX,
     cacert: Annotated[
         str | None, typer.Option(envvar=ENV_VARS["cacert"], help="CA bundle to verify etcd (TLS).")
     ] = None,
@@ -109,8 +109,10 @@ def etcd_password(password_file: Path | None) -> str | None:
 
 
 def main() -> None:
-    """Console script entry point (`o2`)."""
-    app(prog_name="o2")
+    """`o2`, as the console script runs it (cli.entry: frequent reads without typer)."""
+    from cli.entry import main as entry
+
+    entry()
 
 
 if __name__ == "__main__":

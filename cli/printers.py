@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import yaml
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -148,6 +147,8 @@ def json_text(document: Mapping[str, Any]) -> str:
 
 
 def yaml_text(document: Mapping[str, Any]) -> str:
+    import yaml  # only for -o yaml: tables and JSON need not load it
+
     return yaml.safe_dump(dict(document), sort_keys=False, default_flow_style=False)
 
 

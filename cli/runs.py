@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.table import Table
 
-from cli.commands.get import Format, Output
+from cli.getargs import Format, Output
 from cli.jsonpath import render
 from cli.options import GlobalOptions
 from cli.printers import json_text, render_table, yaml_text

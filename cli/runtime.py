@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
-import typer
 from rich.console import Console, RenderableType
 from rich.text import Text
 
@@ -19,6 +18,8 @@ from cli.printers import field_errors_text
 from crds.errors import O2Error, StoreUnavailableError, ValidationError
 
 if TYPE_CHECKING:
+    import typer
+
     from store.api import Store
     from store.config import StoreConfig
 
@@ -146,14 +147,24 @@ def run(
     error_exit: int = ERROR_EXIT,
 ) -> T:
     """Run an async command body; O2Errors become a message on stderr and `error_exit`."""
-    opts = options(ctx)
+    return run_with(options(ctx), command, error_exit=error_exit)
+
+
+def run_with(
+    opts: GlobalOptions,
+    command: Callable[[GlobalOptions], Awaitable[T]],
+    *,
+    error_exit: int = ERROR_EXIT,
+) -> T:
+    """`run` for given options. typer is imported only to raise its Exit: the fast path of
+    cli.entry runs commands without it."""
     try:
         return asyncio.run(_await(command(opts)))
     except O2Error as exc:
         render_error(exc, opts)
-        raise typer.Exit(error_exit) from exc
+        raise _exit(error_exit) from exc
     except KeyboardInterrupt as exc:
-        raise typer.Exit(INTERRUPTED_EXIT) from exc
+        raise _exit(INTERRUPTED_EXIT) from exc
     except Exception as exc:  # a bug or an unmapped client error: a message, not a traceback
         if opts.verbose >= 2:
             raise
@@ -165,7 +176,13 @@ def run(
             ),
             soft_wrap=True,
         )
-        raise typer.Exit(ERROR_EXIT) from exc
+        raise _exit(ERROR_EXIT) from exc
+
+
+def _exit(code: int) -> Exception:
+    import typer
+
+    return typer.Exit(code)
 
 
 async def _await(awaitable: Awaitable[T]) -> T:

@@ -32,7 +32,7 @@ from hack.bench.floor import write_json
 REPO = Path(__file__).resolve().parents[2]
 ENV_NAME = "physics-1"
 TASKS = 100
-O2 = [sys.executable, "-c", "from cli.main import main; main()"]
+O2 = [sys.executable, "-c", "from cli.entry import main; main()"]
 """What the `o2` console script runs."""
 
 
