@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
@@ -14,7 +14,7 @@ from rich.console import Console, RenderableType
 from rich.text import Text
 
 from cli.options import GlobalOptions
-from cli.printers import field_errors_text
+from cli.printers import field_errors_text, plain_table, render_table
 from crds.errors import O2Error, StoreUnavailableError, ValidationError
 
 if TYPE_CHECKING:
@@ -56,6 +56,25 @@ def print_out(renderable: RenderableType) -> None:
     text = "\n".join(line.rstrip() for line in captured.get().split("\n"))
     console.file.write(text)
     console.file.flush()
+
+
+def print_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    min_widths: Sequence[int] | None = None,
+    show_header: bool = True,
+) -> None:
+    """A kubectl-style table on stdout: plain text to a pipe when that prints the same bytes
+    (cli.printers.plain_table), else rendered by rich (terminals: bold header, widths)."""
+    text = None
+    if not sys.stdout.isatty():
+        text = plain_table(headers, rows, min_widths=min_widths, show_header=show_header)
+    if text is None:
+        table = render_table(headers, rows, min_widths=min_widths, show_header=show_header)
+        print_out(table)
+    else:
+        write_out(text)
 
 
 def warn(message: RenderableType) -> None:
