@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from cli.completion import complete_name
 from cli.selectors import complete_kind
 
 HELP = """Show one or more objects in detail: metadata, spec, status, conditions, then Events.
@@ -25,7 +26,7 @@ def describe_command(
     ctx: typer.Context,
     *,
     kind: Annotated[str, typer.Argument(help="Kind or short name.", autocompletion=complete_kind)],
-    names: Annotated[list[str], typer.Argument(help="Object names.")],
+    names: Annotated[list[str], typer.Argument(help="Object names.", autocompletion=complete_name)],
 ) -> None:
     from cli.describing import describe_objects
     from cli.runtime import run

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from cli.completion import complete_name
 from cli.selectors import complete_kind
 
 HELP = """Show resources: a table with the kind's columns, or names, JSON or YAML.
@@ -41,7 +42,9 @@ def get_command(
         str,
         typer.Argument(help="Kind, plural, short name, or `all`.", autocompletion=complete_kind),
     ],
-    names: Annotated[list[str] | None, typer.Argument(help="Object names.")] = None,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Object names.", autocompletion=complete_name)
+    ] = None,
     output: Annotated[
         str,
         typer.Option("--output", "-o", help="table, wide, json, yaml, name or jsonpath=TEMPLATE."),
