@@ -138,11 +138,44 @@ def _closed_pipe() -> int:
     return 1
 
 
+ROOT_VALUE_OPTIONS = frozenset(
+    {"--etcd", "--prefix", "--cacert", "--cert", "--key", "--user", "--password", "--password-file"}
+)
+"""The root options that take a value (skipped when counting -v before the command)."""
+
+
+def verbosity(argv: Sequence[str]) -> int:
+    """How many -v the root options before the command ask for (`-vv`, `-v -v`, `--verbose`)."""
+    count = 0
+    words = iter(argv)
+    for word in words:
+        if word in ROOT_VALUE_OPTIONS:
+            next(words, None)
+        elif word == "--verbose":
+            count += 1
+        elif len(word) > 1 and word.strip("v") == "-":
+            count += len(word) - 1
+        elif not word.startswith("-"):
+            break
+    return count
+
+
 def main() -> None:
-    """Console script entry point (`o2`)."""
-    body = fast_command(sys.argv[1:])
+    """Console script entry point (`o2`). An exception a command did not expect (commands
+    that run through cli.runtime.run already report theirs) is one line on stderr and exit
+    1, its traceback only with -vv: the contract holds for every command."""
+    argv = sys.argv[1:]
+    body = fast_command(argv)
     if body is not None:
         sys.exit(run_fast(body))
     from cli.main import app
 
-    app(prog_name="o2")
+    try:
+        app(prog_name="o2")
+    except Exception as exc:
+        if verbosity(argv) >= 2:
+            raise
+        from cli.runtime import ERROR_EXIT, report_unexpected
+
+        report_unexpected(exc)
+        sys.exit(ERROR_EXIT)

@@ -24,6 +24,13 @@ app = typer.Typer(
         "o2 wait env physics-1 --for=condition=Ready\n"
         "```\n"
     ),
+    epilog=(
+        "**Exit codes**: 0 done; 1 the command failed (why on stderr: not found, invalid, "
+        "conflict, etcd unreachable, a state not reached); 2 wrong usage (unknown command or "
+        "option, missing argument); `o2 diff`: 1 means differences, 2 an error; 130 "
+        "interrupted. Errors go to stderr, never with a traceback unless -vv. "
+        "`-o json|yaml|name` print only the documents or names on stdout."
+    ),
     rich_markup_mode="markdown",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -187,15 +187,21 @@ def run_with(
     except Exception as exc:  # a bug or an unmapped client error: a message, not a traceback
         if opts.verbose >= 2:
             raise
-        stderr_console().print(
-            Text.assemble(
-                ("error: ", "bold red"),
-                f"unexpected {type(exc).__name__}: {short_cause(str(exc))} "
-                "(run with -vv for the traceback)",
-            ),
-            soft_wrap=True,
-        )
+        report_unexpected(exc)
         raise _exit(ERROR_EXIT) from exc
+
+
+def report_unexpected(exc: BaseException) -> None:
+    """One line on stderr for an exception no command expected (a bug, an unmapped client
+    error): its type and cause, and how to see the traceback."""
+    stderr_console().print(
+        Text.assemble(
+            ("error: ", "bold red"),
+            f"unexpected {type(exc).__name__}: {short_cause(str(exc))} "
+            "(run with -vv for the traceback)",
+        ),
+        soft_wrap=True,
+    )
 
 
 def _exit(code: int) -> Exception:
