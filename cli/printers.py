@@ -6,16 +6,17 @@ import difflib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
-
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from crds.errors import FieldError, UnreadableObjectError
 from crds.labels import APPLIED_PREFIX
 from crds.meta import API_VERSION, Condition
 from crds.resource import KindInfo, Resource
+
+if TYPE_CHECKING:  # rich is imported by what renders with it: tables to a pipe need none
+    from rich.console import RenderableType
+    from rich.table import Table
+    from rich.text import Text
 
 NONE = "<none>"
 
@@ -101,6 +102,8 @@ def render_table(
     show_header: bool = True,
 ) -> Table:
     """A borderless kubectl-style table; `min_widths` keeps later watch rows aligned."""
+    from rich.table import Table
+
     table = Table(
         box=None,
         show_header=show_header,
@@ -204,6 +207,8 @@ def yaml_text(document: Mapping[str, Any]) -> str:
 
 def field_errors_text(errors: Sequence[FieldError]) -> Text:
     """Every validation problem, one per line: file: document N: kind/name: field: message."""
+    from rich.text import Text
+
     text = Text()
     for err in errors:
         text.append("error: ", style="bold red")
@@ -213,6 +218,8 @@ def field_errors_text(errors: Sequence[FieldError]) -> Text:
 
 
 def unreadable_text(err: UnreadableObjectError) -> Text:
+    from rich.text import Text
+
     text = Text()
     text.append("warning: ", style="bold yellow")
     text.append(f"unreadable object at {err.key}: {err.reason}")
@@ -304,6 +311,9 @@ def _when(ts: datetime | None, *, now: datetime) -> str:
 
 
 def conditions_table(conditions: Sequence[Condition], *, now: datetime) -> RenderableType:
+    from rich.console import Group
+    from rich.text import Text
+
     if not conditions:
         return Text(f"Conditions:  {NONE}")
     headers = ["TYPE", "STATUS", "REASON", "AGE", "MESSAGE"]
@@ -351,6 +361,9 @@ def event_row(event: Mapping[str, Any], *, now: datetime) -> list[str]:
 
 
 def events_table(events: Sequence[Mapping[str, Any]], *, now: datetime) -> RenderableType:
+    from rich.console import Group
+    from rich.text import Text
+
     if not events:
         return Text(f"Events:  {NONE}")
     headers = ["TYPE", "REASON", "AGE", "FROM", "MESSAGE"]
@@ -361,6 +374,9 @@ def describe(
     obj: Resource, *, events: Sequence[Mapping[str, Any]], now: datetime
 ) -> RenderableType:
     """Metadata, Spec, Status (without conditions), the Conditions table, then Events last."""
+    from rich.console import Group
+    from rich.text import Text
+
     wire = obj.to_wire()
     status = dict(wire.get("status") or {})
     status.pop("conditions", None)

@@ -10,15 +10,13 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
-from rich.console import Console, RenderableType
-from rich.text import Text
-
 from cli.options import GlobalOptions
 from cli.printers import field_errors_text, plain_table, render_table
 from crds.errors import O2Error, StoreUnavailableError, ValidationError
 
 if TYPE_CHECKING:
     import typer
+    from rich.console import Console, RenderableType
 
     from store.api import Store
     from store.config import StoreConfig
@@ -33,12 +31,16 @@ CLI_RETRY_SECONDS = 3.0
 
 def stdout_console() -> Console:
     """Tables for people; never wraps when piped (wide fixed width instead)."""
+    from rich.console import Console
+
     if sys.stdout.isatty():
         return Console(file=sys.stdout, highlight=False)
     return Console(file=sys.stdout, highlight=False, width=400, no_color=True)
 
 
 def stderr_console() -> Console:
+    from rich.console import Console
+
     return Console(file=sys.stderr, highlight=False, stderr=True, width=200)
 
 
@@ -82,6 +84,13 @@ def warn(message: RenderableType) -> None:
     stderr_console().print(message, soft_wrap=True)
 
 
+def warn_line(line: str) -> None:
+    """`warn` for plain text: never read as rich markup (keys and URLs hold brackets)."""
+    from rich.text import Text
+
+    warn(Text(line))
+
+
 def options(ctx: typer.Context) -> GlobalOptions:
     obj = ctx.find_root().obj
     return obj if isinstance(obj, GlobalOptions) else GlobalOptions()
@@ -115,9 +124,7 @@ async def connect(opts: GlobalOptions) -> AsyncIterator[Store]:
     from store.config import open_store
 
     config = store_config(opts)
-    store = await open_store(
-        replace(config, retry_timeout=CLI_RETRY_SECONDS), warn=lambda line: warn(Text(line))
-    )
+    store = await open_store(replace(config, retry_timeout=CLI_RETRY_SECONDS), warn=warn_line)
     try:
         yield store
     finally:
@@ -134,6 +141,8 @@ def short_cause(message: str) -> str:
 
 def render_error(exc: O2Error, opts: GlobalOptions) -> None:
     """An O2Error as people read it: the message, no traceback."""
+    from rich.text import Text
+
     console = stderr_console()
     if isinstance(exc, ValidationError):
         console.print(field_errors_text(exc.errors), end="")
@@ -194,6 +203,8 @@ def run_with(
 def report_unexpected(exc: BaseException) -> None:
     """One line on stderr for an exception no command expected (a bug, an unmapped client
     error): its type and cause, and how to see the traceback."""
+    from rich.text import Text
+
     stderr_console().print(
         Text.assemble(
             ("error: ", "bold red"),
