@@ -11,7 +11,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
 from cli.options import GlobalOptions
-from cli.printers import field_errors_text, plain_table, render_table
+from cli.plaintable import plain_table
+from cli.printers import field_errors_text, render_table
 from crds.errors import O2Error, StoreUnavailableError, ValidationError
 
 if TYPE_CHECKING:

@@ -5,8 +5,9 @@ unless --etcd is given, applies manifests/samples under a fresh prefix and write
 then runs each command as a new process (as an operator's shell does, through the console
 script's entry `cli.entry.main`, with bytecode cached as after `pip install`) once to warm up
 and `--runs` times, alternating with `etcdctl get --prefix` of the keys the command reads, so
-both see the same background load. Reports the median wall and CPU time of each, the o2/etcdctl wall ratio and
-the target (on wall time, as a user feels it; on a loaded machine the CPU column is steadier).
+both see the same background load. Reports the median wall and CPU time of each, the
+o2/etcdctl wall ratio and the target (on wall time, as a user feels it; on a loaded machine
+the CPU column is steadier).
 Writes hack/bench/results/cli_bench.json.
 
 A command's cost is mostly Python start-up and imports; `tests/cli/test_import_budget.py`

@@ -1,4 +1,4 @@
-"""Tables printed to a pipe without rich (cli.printers.plain_table) are byte for byte what rich
+"""Tables printed to a pipe without rich (cli.plaintable.plain_table) are byte for byte what rich
 prints; cells rich would print differently fall back to rich."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import string
 
 import pytest
 
-from cli.printers import column_widths, plain_table, render_table
+from cli.plaintable import plain_table
+from cli.printers import column_widths, render_table
 from cli.runtime import print_out, print_table
 
 
