@@ -1,5 +1,5 @@
 """`python -m cli` runs the o2 command line (same as the `o2` console script)."""
 
-from cli.main import main
+from cli.entry import main
 
 main()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from cli.commands.get import DOCUMENT_MODES, Format, Output
+from cli.getargs import DOCUMENT_MODES, Format, Output, label_selector, parse_output
 from cli.jsonpath import render
 from cli.options import GlobalOptions
 from cli.printers import (
@@ -15,14 +15,13 @@ from cli.printers import (
     json_text,
     object_names,
     output_document,
-    render_table,
-    resource_table,
+    resource_rows,
     table_headers,
     table_row,
     unreadable_text,
     yaml_text,
 )
-from cli.runtime import connect, print_out, warn, write_out
+from cli.runtime import connect, print_table, warn, write_out
 from cli.selectors import matches, resolve_kinds
 from crds.errors import FieldError, O2Error, ValidationError
 from crds.resource import KindInfo, Resource
@@ -46,7 +45,7 @@ class WatchPrinter:
             rows = [table_row(self.info, o, now=now, wide=wide) for o in objs]
             self.widths = column_widths(headers, rows)
             if objs:
-                print_out(render_table(headers, rows, min_widths=self.widths))
+                print_table(headers, rows, min_widths=self.widths)
                 self.header_done = True
         else:  # a stream of single documents, as every change after it
             for obj in objs:
@@ -61,11 +60,8 @@ class WatchPrinter:
         row = table_row(self.info, obj, now=now, wide=wide)
         if not self.widths:
             self.widths = column_widths(headers, [row])
-        table = render_table(
-            headers, [row], min_widths=self.widths, show_header=not self.header_done
-        )
+        print_table(headers, [row], min_widths=self.widths, show_header=not self.header_done)
         self.header_done = True
-        print_out(table)
 
 
 def print_objects(
@@ -89,9 +85,8 @@ def print_objects(
         prefix = "---\n" if separate else ""
         write_out(prefix + yaml_text(output_document(objs, single=single)))
     elif objs:
-        print_out(
-            resource_table(info, objs, now=now, wide=output.mode is Output.wide, qualify=qualify)
-        )
+        wide = output.mode is Output.wide
+        print_table(*resource_rows(info, objs, now=now, wide=wide, qualify=qualify))
 
 
 async def _get_named(
@@ -121,6 +116,34 @@ async def _list(
     items = [o for o in result.items if not names or o.metadata.name in names]
     items = [o for o in items if matches(o.metadata.labels, selector)]
     return sorted(items, key=lambda o: o.metadata.name), result.revision
+
+
+async def get_command_body(
+    opts: GlobalOptions,
+    *,
+    kind: str,
+    names: list[str],
+    output: str,
+    selector: str | None,
+    watch: bool,
+    env: str,
+    detector: str,
+) -> None:
+    """`o2 get` with its arguments as typed: the run log for `runs`, else objects."""
+    from cli.runs import check_arguments, get_runs
+
+    more = watch or selector is not None
+    if check_arguments(kind, names, env=env, detector=detector, more=more):
+        await get_runs(opts, env=env, detector=detector, output=parse_output(output))
+        return
+    await get_objects(
+        opts,
+        kind=kind,
+        names=names,
+        output=parse_output(output),
+        selector=label_selector(selector),
+        watch=watch,
+    )
 
 
 async def get_objects(

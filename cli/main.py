@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from cli.lazy import LazyGroup
-from cli.options import DEFAULT_ETCD, ENV_VARS, GlobalOptions, setup_logging
+from cli.options import DEFAULT_ETCD, DEFAULT_PREFIX, ENV_VARS, GlobalOptions, setup_logging
 
 app = typer.Typer(
     name="o2",
@@ -23,6 +23,13 @@ app = typer.Typer(
         "o2 get environments -w\n"
         "o2 wait env physics-1 --for=condition=Ready\n"
         "```\n"
+    ),
+    epilog=(
+        "**Exit codes**: 0 done; 1 the command failed (why on stderr: not found, invalid, "
+        "conflict, etcd unreachable, a state not reached); 2 wrong usage (unknown command or "
+        "option, missing argument); `o2 diff`: 1 means differences, 2 an error; 130 "
+        "interrupted. Errors go to stderr, never with a traceback unless -vv. "
+        "`-o json|yaml|name` print only the documents or names on stdout."
     ),
     rich_markup_mode="markdown",
     no_args_is_help=True,
@@ -45,7 +52,7 @@ def root(
     ] = DEFAULT_ETCD,
     prefix: Annotated[
         str, typer.Option(envvar=ENV_VARS["prefix"], help="Key prefix of this o2 installation.")
-    ] = "/o2",
+    ] = DEFAULT_PREFIX,
     cacert: Annotated[
         str | None, typer.Option(envvar=ENV_VARS["cacert"], help="CA bundle to verify etcd (TLS).")
     ] = None,
@@ -109,8 +116,10 @@ def etcd_password(password_file: Path | None) -> str | None:
 
 
 def main() -> None:
-    """Console script entry point (`o2`)."""
-    app(prog_name="o2")
+    """`o2`, as the console script runs it (cli.entry: frequent reads without typer)."""
+    from cli.entry import main as entry
+
+    entry()
 
 
 if __name__ == "__main__":

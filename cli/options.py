@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 
 DEFAULT_ETCD = "http://127.0.0.1:2379"
+DEFAULT_PREFIX = "/o2"
 
 ENV_VARS = {
     "etcd": "O2_ETCD",
@@ -24,7 +26,7 @@ class GlobalOptions:
     """What the root callback collected; every command reads it from `ctx.obj`."""
 
     etcd: str = DEFAULT_ETCD
-    prefix: str = "/o2"
+    prefix: str = DEFAULT_PREFIX
     cacert: str | None = None
     cert: str | None = None
     key: str | None = None
@@ -48,6 +50,21 @@ class GlobalOptions:
             "password": self.password,
         }
         return {ENV_VARS[k]: v for k, v in values.items() if v}
+
+
+def options_from_env() -> GlobalOptions:
+    """The global options when none is given on the command line: each from its O2_* variable,
+    an empty one counting as unset (as the root command reads them), else its default."""
+    values = {name: os.environ.get(var) or None for name, var in ENV_VARS.items()}
+    return GlobalOptions(
+        etcd=values["etcd"] or DEFAULT_ETCD,
+        prefix=values["prefix"] or DEFAULT_PREFIX,
+        cacert=values["cacert"],
+        cert=values["cert"],
+        key=values["key"],
+        user=values["user"],
+        password=values["password"],
+    )
 
 
 class StderrHandler(logging.Handler):

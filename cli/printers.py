@@ -6,17 +6,17 @@ import difflib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
-
-import yaml
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from crds.errors import FieldError, UnreadableObjectError
 from crds.labels import APPLIED_PREFIX
 from crds.meta import API_VERSION, Condition
 from crds.resource import KindInfo, Resource
+
+if TYPE_CHECKING:  # rich is imported by what renders with it: tables to a pipe need none
+    from rich.console import RenderableType
+    from rich.table import Table
+    from rich.text import Text
 
 NONE = "<none>"
 
@@ -102,6 +102,8 @@ def render_table(
     show_header: bool = True,
 ) -> Table:
     """A borderless kubectl-style table; `min_widths` keeps later watch rows aligned."""
+    from rich.table import Table
+
     table = Table(
         box=None,
         show_header=show_header,
@@ -118,6 +120,19 @@ def render_table(
     return table
 
 
+def resource_rows(
+    info: KindInfo,
+    objs: Sequence[Resource],
+    *,
+    now: datetime,
+    wide: bool = False,
+    qualify: bool = False,
+) -> tuple[list[str], list[list[str]]]:
+    """The headers and rows of `o2 get`'s table."""
+    headers = table_headers(info, wide=wide)
+    return headers, [table_row(info, o, now=now, wide=wide, qualify=qualify) for o in objs]
+
+
 def resource_table(
     info: KindInfo,
     objs: Sequence[Resource],
@@ -126,9 +141,7 @@ def resource_table(
     wide: bool = False,
     qualify: bool = False,
 ) -> Table:
-    headers = table_headers(info, wide=wide)
-    rows = [table_row(info, o, now=now, wide=wide, qualify=qualify) for o in objs]
-    return render_table(headers, rows)
+    return render_table(*resource_rows(info, objs, now=now, wide=wide, qualify=qualify))
 
 
 def object_names(info: KindInfo, objs: Sequence[Resource]) -> list[str]:
@@ -148,11 +161,15 @@ def json_text(document: Mapping[str, Any]) -> str:
 
 
 def yaml_text(document: Mapping[str, Any]) -> str:
+    import yaml  # only for -o yaml: tables and JSON need not load it
+
     return yaml.safe_dump(dict(document), sort_keys=False, default_flow_style=False)
 
 
 def field_errors_text(errors: Sequence[FieldError]) -> Text:
     """Every validation problem, one per line: file: document N: kind/name: field: message."""
+    from rich.text import Text
+
     text = Text()
     for err in errors:
         text.append("error: ", style="bold red")
@@ -162,6 +179,8 @@ def field_errors_text(errors: Sequence[FieldError]) -> Text:
 
 
 def unreadable_text(err: UnreadableObjectError) -> Text:
+    from rich.text import Text
+
     text = Text()
     text.append("warning: ", style="bold yellow")
     text.append(f"unreadable object at {err.key}: {err.reason}")
@@ -253,6 +272,9 @@ def _when(ts: datetime | None, *, now: datetime) -> str:
 
 
 def conditions_table(conditions: Sequence[Condition], *, now: datetime) -> RenderableType:
+    from rich.console import Group
+    from rich.text import Text
+
     if not conditions:
         return Text(f"Conditions:  {NONE}")
     headers = ["TYPE", "STATUS", "REASON", "AGE", "MESSAGE"]
@@ -300,6 +322,9 @@ def event_row(event: Mapping[str, Any], *, now: datetime) -> list[str]:
 
 
 def events_table(events: Sequence[Mapping[str, Any]], *, now: datetime) -> RenderableType:
+    from rich.console import Group
+    from rich.text import Text
+
     if not events:
         return Text(f"Events:  {NONE}")
     headers = ["TYPE", "REASON", "AGE", "FROM", "MESSAGE"]
@@ -310,6 +335,9 @@ def describe(
     obj: Resource, *, events: Sequence[Mapping[str, Any]], now: datetime
 ) -> RenderableType:
     """Metadata, Spec, Status (without conditions), the Conditions table, then Events last."""
+    from rich.console import Group
+    from rich.text import Text
+
     wire = obj.to_wire()
     status = dict(wire.get("status") or {})
     status.pop("conditions", None)

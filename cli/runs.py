@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
-
-from cli.commands.get import Format, Output
+from cli.getargs import Format, Output
 from cli.jsonpath import render
 from cli.options import GlobalOptions
 from cli.printers import json_text, render_table, yaml_text
@@ -20,6 +18,9 @@ from cli.runtime import connect, print_out, warn, write_out
 from crds.errors import FieldError, ValidationError
 from crds.meta import API_VERSION
 from crds.runlog import LogReader, RunRecord, as_json, log_prefix, newest_first
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 RUN_KINDS = frozenset({"runs", "run"})
 HEADERS = ("RUN", "ENVIRONMENT", "RUN-TYPE", "DETECTORS", "STARTED", "DURATION", "RESULT")

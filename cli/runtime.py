@@ -5,20 +5,20 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
-import typer
-from rich.console import Console, RenderableType
-from rich.text import Text
-
 from cli.options import GlobalOptions
-from cli.printers import field_errors_text
+from cli.plaintable import plain_table
+from cli.printers import field_errors_text, render_table
 from crds.errors import O2Error, StoreUnavailableError, ValidationError
 
 if TYPE_CHECKING:
+    import typer
+    from rich.console import Console, RenderableType
+
     from store.api import Store
     from store.config import StoreConfig
 
@@ -32,12 +32,16 @@ CLI_RETRY_SECONDS = 3.0
 
 def stdout_console() -> Console:
     """Tables for people; never wraps when piped (wide fixed width instead)."""
+    from rich.console import Console
+
     if sys.stdout.isatty():
         return Console(file=sys.stdout, highlight=False)
     return Console(file=sys.stdout, highlight=False, width=400, no_color=True)
 
 
 def stderr_console() -> Console:
+    from rich.console import Console
+
     return Console(file=sys.stderr, highlight=False, stderr=True, width=200)
 
 
@@ -57,9 +61,35 @@ def print_out(renderable: RenderableType) -> None:
     console.file.flush()
 
 
+def print_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    min_widths: Sequence[int] | None = None,
+    show_header: bool = True,
+) -> None:
+    """A kubectl-style table on stdout: plain text to a pipe when that prints the same bytes
+    (cli.printers.plain_table), else rendered by rich (terminals: bold header, widths)."""
+    text = None
+    if not sys.stdout.isatty():
+        text = plain_table(headers, rows, min_widths=min_widths, show_header=show_header)
+    if text is None:
+        table = render_table(headers, rows, min_widths=min_widths, show_header=show_header)
+        print_out(table)
+    else:
+        write_out(text)
+
+
 def warn(message: RenderableType) -> None:
     """A warning on stderr; never wrapped (keys and paths stay copyable)."""
     stderr_console().print(message, soft_wrap=True)
+
+
+def warn_line(line: str) -> None:
+    """`warn` for plain text: never read as rich markup (keys and URLs hold brackets)."""
+    from rich.text import Text
+
+    warn(Text(line))
 
 
 def options(ctx: typer.Context) -> GlobalOptions:
@@ -95,9 +125,7 @@ async def connect(opts: GlobalOptions) -> AsyncIterator[Store]:
     from store.config import open_store
 
     config = store_config(opts)
-    store = await open_store(
-        replace(config, retry_timeout=CLI_RETRY_SECONDS), warn=lambda line: warn(Text(line))
-    )
+    store = await open_store(replace(config, retry_timeout=CLI_RETRY_SECONDS), warn=warn_line)
     try:
         yield store
     finally:
@@ -114,6 +142,8 @@ def short_cause(message: str) -> str:
 
 def render_error(exc: O2Error, opts: GlobalOptions) -> None:
     """An O2Error as people read it: the message, no traceback."""
+    from rich.text import Text
+
     console = stderr_console()
     if isinstance(exc, ValidationError):
         console.print(field_errors_text(exc.errors), end="")
@@ -146,26 +176,50 @@ def run(
     error_exit: int = ERROR_EXIT,
 ) -> T:
     """Run an async command body; O2Errors become a message on stderr and `error_exit`."""
-    opts = options(ctx)
+    return run_with(options(ctx), command, error_exit=error_exit)
+
+
+def run_with(
+    opts: GlobalOptions,
+    command: Callable[[GlobalOptions], Awaitable[T]],
+    *,
+    error_exit: int = ERROR_EXIT,
+) -> T:
+    """`run` for given options. typer is imported only to raise its Exit: the fast path of
+    cli.entry runs commands without it."""
     try:
         return asyncio.run(_await(command(opts)))
     except O2Error as exc:
         render_error(exc, opts)
-        raise typer.Exit(error_exit) from exc
+        raise _exit(error_exit) from exc
     except KeyboardInterrupt as exc:
-        raise typer.Exit(INTERRUPTED_EXIT) from exc
+        raise _exit(INTERRUPTED_EXIT) from exc
     except Exception as exc:  # a bug or an unmapped client error: a message, not a traceback
         if opts.verbose >= 2:
             raise
-        stderr_console().print(
-            Text.assemble(
-                ("error: ", "bold red"),
-                f"unexpected {type(exc).__name__}: {short_cause(str(exc))} "
-                "(run with -vv for the traceback)",
-            ),
-            soft_wrap=True,
-        )
-        raise typer.Exit(ERROR_EXIT) from exc
+        report_unexpected(exc)
+        raise _exit(ERROR_EXIT) from exc
+
+
+def report_unexpected(exc: BaseException) -> None:
+    """One line on stderr for an exception no command expected (a bug, an unmapped client
+    error): its type and cause, and how to see the traceback."""
+    from rich.text import Text
+
+    stderr_console().print(
+        Text.assemble(
+            ("error: ", "bold red"),
+            f"unexpected {type(exc).__name__}: {short_cause(str(exc))} "
+            "(run with -vv for the traceback)",
+        ),
+        soft_wrap=True,
+    )
+
+
+def _exit(code: int) -> Exception:
+    import typer
+
+    return typer.Exit(code)
 
 
 async def _await(awaitable: Awaitable[T]) -> T:

@@ -23,3 +23,13 @@ and the spellings of its kind."""
 def kind_spellings() -> list[str]:
     """Every accepted spelling of every kind."""
     return sorted({name for names in KIND_MODULES.values() for name in names})
+
+
+def plural_for(spelling: str) -> str | None:
+    """The registry plural of the kind spelled `spelling` (`env` -> `environments`), or None;
+    each entry of KIND_MODULES lists the kind's lower-case name, then its plural."""
+    wanted = spelling.strip().lower()
+    for names in KIND_MODULES.values():
+        if wanted in names:
+            return names[1]
+    return None

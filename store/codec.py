@@ -30,12 +30,10 @@ def plural_of(kind: type[Resource]) -> str:
 
 
 def _registered_plural(kind: type[Resource]) -> str | None:
-    from crds.resource import all_kinds
+    from crds.resource import info_of
 
-    for info in all_kinds():
-        if info.model is kind:
-            return info.plural
-    return None
+    info = info_of(kind)
+    return info.plural if info is not None else None
 
 
 def registry_prefix(prefix: str, kind: type[Resource]) -> str:

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from cli.commands.get import parse_output
 from cli.envcheck import workflow_of
+from cli.getargs import parse_output
 from cli.listing import print_objects
 from cli.options import GlobalOptions
 from cli.runtime import connect, run, write_out

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cli.commands.wait import Seen, wait_until
+from cli.completion import complete_name
 from cli.manifests import load, ordered
 from cli.options import GlobalOptions
 from cli.runtime import connect, run, write_out
@@ -110,7 +111,9 @@ def delete_command(
     kind: Annotated[
         str | None, typer.Argument(help="Kind or short name.", autocompletion=complete_kind)
     ] = None,
-    names: Annotated[list[str] | None, typer.Argument(help="Object names.")] = None,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Object names.", autocompletion=complete_name)
+    ] = None,
     filename: Annotated[
         list[str] | None,
         typer.Option("--filename", "-f", help="Delete what these manifests declare."),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cli.completion import complete_name
 from cli.selectors import complete_kind
 from crds.errors import FieldError, ValidationError
 
@@ -173,7 +174,10 @@ def edit_command(
         str,
         typer.Argument(metavar="KIND", help="Kind or short name.", autocompletion=complete_kind),
     ],
-    name: Annotated[str, typer.Argument(metavar="NAME", help="Object name.")],
+    name: Annotated[
+        str,
+        typer.Argument(metavar="NAME", help="Object name.", autocompletion=complete_name),
+    ],
 ) -> None:
     from cli.runtime import run
 

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from cli.jsonpath import check_template
-from cli.selectors import complete_kind, modern_selector, parse_selector
-from crds.errors import FieldError, ValidationError
-
-if TYPE_CHECKING:
-    from cli.options import GlobalOptions
+from cli.completion import complete_name
+from cli.selectors import complete_kind
 
 HELP = """Show resources: a table with the kind's columns, or names, JSON or YAML.
 
@@ -41,54 +35,6 @@ record per finished run, the newest `--run-log-size` of them), filtered with --e
 """
 
 
-class Output(StrEnum):
-    table = "table"
-    wide = "wide"
-    json = "json"
-    yaml = "yaml"
-    name = "name"
-    jsonpath = "jsonpath"
-
-
-DOCUMENT_MODES = (Output.json, Output.yaml, Output.jsonpath)
-"""Modes that print one document (an object or a List), never tables."""
-
-
-@dataclass(frozen=True)
-class Format:
-    """A parsed `-o`: the mode, and the template of `-o jsonpath=TEMPLATE`."""
-
-    mode: Output
-    template: str = ""
-
-
-def parse_output(text: str) -> Format:
-    """`table|wide|json|yaml|name` or `jsonpath=TEMPLATE` (e.g. `jsonpath={.status.state}`)."""
-    mode, _, template = text.partition("=")
-    if mode == Output.jsonpath and template:
-        return Format(Output.jsonpath, check_template(template))
-    if mode in Output.__members__ and mode != Output.jsonpath and not template:
-        return Format(Output(mode))
-    raise ValidationError(
-        [
-            FieldError(
-                path="-o",
-                message=f"{text!r}: use table, wide, json, yaml, name or jsonpath=TEMPLATE",
-            )
-        ]
-    )
-
-
-def _selector(text: str | None) -> dict[str, str]:
-    """`-l`, with deprecated o2 label keys renamed (and one warning line on stderr)."""
-    selector, warning = modern_selector(parse_selector(text))
-    if warning:
-        from cli.runtime import warn
-
-        warn(warning)
-    return selector
-
-
 def get_command(
     ctx: typer.Context,
     *,
@@ -96,7 +42,9 @@ def get_command(
         str,
         typer.Argument(help="Kind, plural, short name, or `all`.", autocompletion=complete_kind),
     ],
-    names: Annotated[list[str] | None, typer.Argument(help="Object names.")] = None,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Object names.", autocompletion=complete_name)
+    ] = None,
     output: Annotated[
         str,
         typer.Option("--output", "-o", help="table, wide, json, yaml, name or jsonpath=TEMPLATE."),
@@ -114,25 +62,22 @@ def get_command(
         str, typer.Option("--detector", help="`o2 get runs`: only runs with this detector.")
     ] = "",
 ) -> None:
-    from cli.listing import get_objects
-    from cli.runs import check_arguments, get_runs
+    from cli.listing import get_command_body
     from cli.runtime import run
 
-    async def body(opts: GlobalOptions) -> None:
-        more = watch or selector is not None
-        if check_arguments(kind, names or [], env=env, detector=detector, more=more):
-            await get_runs(opts, env=env, detector=detector, output=parse_output(output))
-            return
-        await get_objects(
+    run(
+        ctx,
+        lambda opts: get_command_body(
             opts,
             kind=kind,
             names=list(names or []),
-            output=parse_output(output),
-            selector=_selector(selector),
+            output=output,
+            selector=selector,
             watch=watch,
-        )
-
-    run(ctx, body)
+            env=env,
+            detector=detector,
+        ),
+    )
 
 
 def register(app: typer.Typer) -> None:

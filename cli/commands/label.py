@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cli.completion import complete_name
 from cli.selectors import complete_kind
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def _command(which: Which) -> Callable[..., None]:
         kind: Annotated[
             str, typer.Argument(help="Kind or short name.", autocompletion=complete_kind)
         ],
-        name: Annotated[str, typer.Argument(help="Object name.")],
+        name: Annotated[str, typer.Argument(help="Object name.", autocompletion=complete_name)],
         changes: Annotated[
             list[str], typer.Argument(metavar="KEY=VALUE|KEY-...", help="Keys to set or remove.")
         ],

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from cli.completion import complete_name
 from cli.selectors import complete_kind
 
 if TYPE_CHECKING:
@@ -87,7 +88,10 @@ def patch_command(
         str,
         typer.Argument(metavar="KIND", help="Kind or short name.", autocompletion=complete_kind),
     ],
-    name: Annotated[str, typer.Argument(metavar="NAME", help="Object name.")],
+    name: Annotated[
+        str,
+        typer.Argument(metavar="NAME", help="Object name.", autocompletion=complete_name),
+    ],
     patch: Annotated[str, typer.Option("--patch", "-p", help="The patch, as JSON.")],
     patch_type: Annotated[
         PatchType, typer.Option("--type", help="merge (RFC 7386) or json (RFC 6902).")

@@ -15,8 +15,8 @@ from typing import Annotated
 import typer
 
 from cli.cas import update_spec
-from cli.commands.get import Output, parse_output
 from cli.follow import Follower, follow
+from cli.getargs import Output, parse_output
 from cli.listing import print_objects
 from cli.options import GlobalOptions
 from cli.progress import COMMAND_TARGETS, Goal

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.completion import complete_name
 from cli.options import GlobalOptions
 from cli.runtime import connect, run, write_out
 from cli.selectors import complete_kind
@@ -110,7 +111,10 @@ def wait_command(
     ctx: typer.Context,
     *,
     kind: Annotated[str, typer.Argument(help="Kind or short name.", autocompletion=complete_kind)],
-    names: Annotated[list[str], typer.Argument(help="Object names (all must hold).")],
+    names: Annotated[
+        list[str],
+        typer.Argument(help="Object names (all must hold).", autocompletion=complete_name),
+    ],
     for_: Annotated[
         str,
         typer.Option(

@@ -5,15 +5,25 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
-from typing import Annotated, Literal
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import jinja2
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from crds.meta import O2Model
 
-_SYNTAX = jinja2.Environment(autoescape=False)
-"""Only parses (never renders): rendering happens in the sandbox of the template engine."""
+if TYPE_CHECKING:
+    import jinja2
+
+
+@cache
+def _syntax() -> jinja2.Environment:
+    """Only parses (never renders): rendering happens in the sandbox of the template engine.
+    Built on the first template checked: reading objects without templates (`o2 get env`)
+    need not import jinja2."""
+    import jinja2
+
+    return jinja2.Environment(autoescape=False)
 
 
 def _scalar_to_text(value: object) -> object:
@@ -37,8 +47,10 @@ def check_template_syntax(value: str) -> str:
     """
     if "{{" not in value and "{%" not in value:
         return value
+    import jinja2
+
     try:
-        _SYNTAX.parse(value)
+        _syntax().parse(value)
     except jinja2.TemplateSyntaxError as exc:
         raise ValueError(f"template syntax error at line {exc.lineno}: {exc.message}") from exc
     return value

@@ -1,10 +1,9 @@
-"""Every example in the help of `o2 edit`, `o2 patch` and `o2 set var|detectors` runs, in order,
-against the samples (edit with a scripted editor that saves at once); and `patch` retries the
-read and the patch when someone writes in between, still writing once itself."""
+"""The help of `o2 edit`, `o2 patch` and `o2 set var|detectors` shows its examples (which
+tests/cli/test_help_examples_run.py runs); and `patch` retries the read and the patch when
+someone writes in between, still writing once itself."""
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,8 +15,6 @@ from cli.modify import modify
 from crds.kinds.environment import Environment
 from store.api import Store
 from tests.cli.conftest import O2
-from tests.cli.edit_helpers import edit as run_edit
-from tests.cli.edit_helpers import with_samples
 
 HELPS = {
     "edit": edit.HELP,
@@ -25,35 +22,6 @@ HELPS = {
     "set var": setvars.VAR_HELP,
     "set detectors": setvars.DETECTORS_HELP,
 }
-
-
-def examples(help_text: str) -> list[list[str]]:
-    """The command lines of the help's Examples block, as argv (lines indented under a line
-    continue it, as a shell reads a newline inside quotes)."""
-    block = help_text.split("**Examples**", 1)[1].split("```")[1]
-    commands: list[str] = []
-    for line in block.strip("\n").splitlines():
-        if line.startswith((" ", "\t")) and commands:
-            commands[-1] += "\n" + line
-        else:
-            commands.append(line)
-    argvs = [shlex.split(c, comments=True) for c in commands]
-    assert all(argv[0] == "o2" for argv in argvs), argvs
-    return [argv[1:] for argv in argvs]
-
-
-@pytest.mark.parametrize("command", list(HELPS))
-def test_every_help_example_runs(o2: O2, tmp_path: Path, command: str) -> None:
-    with_samples(o2)
-    found = examples(HELPS[command])
-    assert len(found) >= 3
-    for number, argv in enumerate(found):
-        assert " ".join(argv[: len(command.split())]) == command
-        if command == "edit":
-            result = run_edit(o2, tmp_path / str(number), [{}], *argv[1:])
-        else:
-            result = o2(*argv)
-        assert result.exit_code == 0, (argv, result.output)
 
 
 @pytest.mark.parametrize("command", list(HELPS))

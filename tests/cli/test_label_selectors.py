@@ -7,7 +7,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from cli.commands.get import _selector
+from cli.getargs import label_selector
 from cli.main import app
 from cli.selectors import matches, modern_selector, parse_selector
 from crds.errors import ValidationError
@@ -50,7 +50,7 @@ def test_matching_accepts_a_legacy_key_against_migrated_labels() -> None:
 
 
 def test_get_warns_on_stderr_for_a_legacy_selector_key(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _selector("o2.role=flp.readout") == {ROLE_LABEL: "flp.readout"}
+    assert label_selector("o2.role=flp.readout") == {ROLE_LABEL: "flp.readout"}
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and "deprecated" in captured.err

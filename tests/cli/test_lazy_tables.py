@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from cli.lazy import COMMANDS, registered_by
 from cli.main import app
-from crds.kindnames import KIND_MODULES, kind_spellings
+from crds.kindnames import KIND_MODULES, kind_spellings, plural_for
 from crds.resource import all_kinds, kind_info
 
 
@@ -46,6 +46,8 @@ def test_kind_spellings_agree_with_the_registered_kinds() -> None:
         defined = [info for info in infos if info.model.__module__ == module]
         assert len(defined) == 1, module
         assert set(names) == set(defined[0].names()), module
+        assert names[:2] == (defined[0].kind.lower(), defined[0].plural), module
+        assert plural_for(names[-1].upper()) == defined[0].plural
     assert [info.model.__module__ for info in infos] == list(KIND_MODULES)
 
 
