@@ -301,13 +301,20 @@ class TaskFramework:
     # ---- the status writer's hooks -------------------------------------------------------------
 
     def _finish(self, task: Task, status: TaskStatus, now: datetime) -> TaskStatus:
-        probe = task.model_copy(update={"status": status})
+        """Conditions and observedGeneration, in one copy of the status (every status write
+        of every task comes through here)."""
         unplaced = (
             self._backlog.unschedulable_reason(task.name) if status.phase == "Pending" else None
         )
-        conds = st.conditions(probe, unplaced=unplaced)
-        new = status.model_copy(update={"observed_generation": task.metadata.generation})
-        return with_conditions(new, conds, generation=task.metadata.generation, now=now)
+        conds = st.conditions_of(status, desired=task.spec.state, unplaced=unplaced)
+        generation = task.metadata.generation
+        return with_conditions(
+            status,
+            conds,
+            generation=generation,
+            now=now,
+            also={"observed_generation": generation},
+        )
 
     def _written(self, before: Task, after: Task) -> None:
         self._backlog.track(after.name, after)
