@@ -36,7 +36,7 @@ from controller.environments.hooks import HookKey, HookResult
 from crds.errors import AlreadyExistsError, ConflictError, NotFoundError, O2Error
 from crds.kinds.environment import Environment
 from crds.kinds.task import TERMINAL_PHASES, Task
-from crds.labels import HOOK_FIRING, HOOK_LABEL, ROLE_LABEL
+from crds.labels import HOOK_FIRING, HOOK_LABEL, KILL_TASK_FINALIZER, ROLE_LABEL
 from crds.meta import ObjectMeta, OwnerReference
 from crds.names import join_label
 from store.api import Store
@@ -67,6 +67,7 @@ def hook_task(environment: str, uid: str, hook: Hook, *, firing: str = "") -> Ta
         labels={HOOK_LABEL: environment, ROLE_LABEL: hook.path},
         annotations={HOOK_FIRING: firing} if firing else {},
         owner_references=(owner,),
+        finalizers=(KILL_TASK_FINALIZER,),  # in the create txn: no second write to add it
     )
     spec = hook.task.model_copy(update={"control": "basic", "state": "STANDBY"})
     return Task(metadata=meta, spec=spec)

@@ -27,7 +27,14 @@ from functools import cached_property
 from controller.environments.expansion import ExpandedTask, Expansion, properties_digest
 from crds.kinds.environment import Environment
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskSpec
-from crds.labels import CONFIGURED_WITH, ENV_LABEL, IDLE_LABEL, IDLE_SINCE, ROLE_LABEL
+from crds.labels import (
+    CONFIGURED_WITH,
+    ENV_LABEL,
+    IDLE_LABEL,
+    IDLE_SINCE,
+    KILL_TASK_FINALIZER,
+    ROLE_LABEL,
+)
 from crds.meta import ObjectMeta, OwnerReference
 from crds.names import join_label
 
@@ -181,6 +188,8 @@ class TaskSet:
             out.update.append(tracked)
 
     def _new(self, want: ExpandedTask, target: str) -> Task:
+        """A Task created with the task controller's kill finalizer already on: the create txn
+        writes it, so the task controller needs no second write before launching it."""
         name = want.name
         if name in self.taken:  # e.g. adopted by another environment from an earlier one
             name = join_label(name, self.env.metadata.uid[:8] or "new")
@@ -188,6 +197,7 @@ class TaskSet:
             name=name,
             labels={ENV_LABEL: self.env.name, ROLE_LABEL: want.path},
             owner_references=(self._owner(),),
+            finalizers=(KILL_TASK_FINALIZER,),
         )
         return Task(metadata=meta, spec=self._spec(want, want.spec.model_copy(), target))
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -37,8 +38,10 @@ from controller.tasks.shared import Shared
 from controller.tasks.updates import MesosUpdates
 from controller.tasks.writer import StatusWriter
 from crds.errors import FencedError, MesosCallError, MesosUnavailableError, O2Error
+from crds.kinds.environment import Environment, EnvironmentSpec
 from crds.kinds.node import Node
 from crds.kinds.task import Task, TaskStatus
+from crds.meta import ObjectMeta
 from mesosapi.models import FrameworkId
 from mesosapi.scheduler import Error, Failure, Message, Offers, SchedulerEvent, Subscribed, Update
 from store.informer import CacheEvent
@@ -298,13 +301,20 @@ class TaskFramework:
     # ---- the status writer's hooks -------------------------------------------------------------
 
     def _finish(self, task: Task, status: TaskStatus, now: datetime) -> TaskStatus:
-        probe = task.model_copy(update={"status": status})
+        """Conditions and observedGeneration, in one copy of the status (every status write
+        of every task comes through here)."""
         unplaced = (
             self._backlog.unschedulable_reason(task.name) if status.phase == "Pending" else None
         )
-        conds = st.conditions(probe, unplaced=unplaced)
-        new = status.model_copy(update={"observed_generation": task.metadata.generation})
-        return with_conditions(new, conds, generation=task.metadata.generation, now=now)
+        conds = st.conditions_of(status, desired=task.spec.state, unplaced=unplaced)
+        generation = task.metadata.generation
+        return with_conditions(
+            status,
+            conds,
+            generation=generation,
+            now=now,
+            also={"observed_generation": generation},
+        )
 
     def _written(self, before: Task, after: Task) -> None:
         self._backlog.track(after.name, after)
@@ -317,11 +327,40 @@ class TaskFramework:
                 after, reason=f"Task{new}", message=after.status.message, warning=True
             )
         elif new == "Running":
-            self._ctx.events.event(
-                after,
-                reason="Started",
-                message=f"pid {after.status.pid} on {after.status.hostname}",
-            )
+            self._started(after)
+
+    def _started(self, task: Task) -> None:
+        """A task of an environment counts in one folded Event on its Environment (a burst of
+        starts costs a few writes, not one per task: its pid and host are in its status); a
+        task of its own gets its own Event."""
+        env = owner_environment(task)
+        if env is not None:
+            self._ctx.events.event(env, reason="TasksStarted", message=TASKS_STARTED)
+            return
+        self._ctx.events.event(
+            task, reason="Started", message=f"pid {task.status.pid} on {task.status.hostname}"
+        )
+
+
+TASKS_STARTED = (
+    "tasks of this environment started (count: how many; pid and host: each Task's status)"
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _environment_ref(name: str, uid: str) -> Environment:
+    """Enough of an Environment to name it in an Event (kind, name, uid): not read from a
+    cache, which the task controller does not keep."""
+    spec = EnvironmentSpec.model_construct(workflow="")
+    return Environment.model_construct(metadata=ObjectMeta(name=name, uid=uid), spec=spec)
+
+
+def owner_environment(task: Task) -> Environment | None:
+    """The Environment owning `task`, as an Event's involved object; None for a lone task."""
+    for owner in task.metadata.owner_references:
+        if owner.kind == Environment.KIND:
+            return _environment_ref(owner.name, owner.uid)
+    return None
 
 
 def _wants_a_look(old: Task, new: Task) -> bool:

@@ -294,13 +294,20 @@ def _arguments(task: Task, event: str) -> dict[str, str]:
 
 def conditions(task: Task, *, unplaced: str | None = None) -> list[Condition]:
     """Ready (Running and in the desired OCC state), Scheduled (placed, or why not), Stalled."""
-    status = task.status
-    ready = status.phase == "Running" and status.state == task.spec.state
+    return conditions_of(task.status, desired=task.spec.state, unplaced=unplaced)
+
+
+def conditions_of(
+    status: TaskStatus, *, desired: str, unplaced: str | None = None
+) -> list[Condition]:
+    """`conditions` of a task whose status would be `status` and whose spec.state is
+    `desired`: no copy of the Task is made to ask."""
+    ready = status.phase == "Running" and status.state == desired
     out = [
         Condition(
             type="Ready",
             status="True" if ready else "False",
-            reason=_ready_reason(task),
+            reason=_ready_reason(status, desired),
             message=status.message,
         )
     ]
@@ -329,11 +336,10 @@ def conditions(task: Task, *, unplaced: str | None = None) -> list[Condition]:
     return out
 
 
-def _ready_reason(task: Task) -> str:
-    status = task.status
+def _ready_reason(status: TaskStatus, desired: str) -> str:
     if status.phase != "Running":
         return status.phase
-    if status.state != task.spec.state:
+    if status.state != desired:
         return "Transitioning"
     return "InDesiredState"
 

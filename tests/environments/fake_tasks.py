@@ -13,8 +13,10 @@ import contextlib
 import itertools
 from typing import Any
 
+from controller.runtime.finalizers import remove_finalizer
 from crds.errors import ConflictError, NotFoundError
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskStatus
+from crds.labels import KILL_TASK_FINALIZER
 from store.api import Store
 from store.informer import CacheEvent, Informer
 
@@ -62,6 +64,9 @@ class FakeTaskController:
         while True:
             name = await self.queue.get()
             task = self.tasks.get(name)
+            if task is not None and task.metadata.deletion_timestamp is not None:
+                await self._finalize(task)
+                continue
             if task is None or name in self.broken or task.status.phase in TERMINAL_PHASES:
                 continue
             status = self._follow(task)
@@ -74,6 +79,12 @@ class FakeTaskController:
                 self.queue.put_nowait(name)
             except NotFoundError:
                 continue
+
+    async def _finalize(self, task: Task) -> None:
+        """As the real task controller does once the process is killed: the kill finalizer
+        (put on by the environment controller at create) goes."""
+        with contextlib.suppress(ConflictError, NotFoundError):
+            await remove_finalizer(self.store, task, KILL_TASK_FINALIZER)
 
     def _follow(self, task: Task) -> TaskStatus:
         update: dict[str, object] = {"phase": "Running", "state": task.spec.state}

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from crds.kinds.task import Task
+from crds.labels import KILL_TASK_FINALIZER
 from crds.resource import Resource
 from store.api import BatchResult
 from tests.environments.test_controller import Harness, apply_samples, harness
@@ -47,3 +48,25 @@ async def test_transition_writes_task_specs_in_batched_txns_not_one_by_one(
     assert all(t.spec.run_number == env.status.run_number for t in tasks.values())
     assert max(batched) >= len(tasks) - 1  # a whole transition's specs in one call
     assert len(single) < len(tasks) // 10  # per-task writes only as conflict fallbacks
+
+
+async def test_tasks_are_created_with_the_kill_finalizer_in_one_write(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """The create txn carries the task controller's finalizer: no second write per task (the
+    stand-in task controller never adds it, so only the create can have put it there)."""
+    updates: list[str] = []
+    update: Callable[..., Awaitable[Resource]] = harness.store.update
+
+    async def counting_update(obj: Resource, **kwargs: object) -> Resource:
+        if isinstance(obj, Task):
+            updates.append(obj.name)
+        return await update(obj, **kwargs)
+
+    harness.store.update = counting_update  # type: ignore[method-assign, assignment]
+    harness.start_controller()
+    await apply_samples(harness, tmp_path / "runs.txt")
+    await harness.wait_state("physics-1", "RUNNING")
+    tasks = harness.tasks("physics-1")
+    assert tasks and all(t.metadata.finalizers == (KILL_TASK_FINALIZER,) for t in tasks.values())
+    assert updates == []

@@ -1,0 +1,66 @@
+"""with_conditions: conditions by type and other status fields set in one copy of the status,
+with lastTransitionTime moving only when a condition's status changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from controller.runtime.status import condition, with_conditions
+from crds.kinds.task import TaskStatus
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+T1 = T0 + timedelta(minutes=5)
+
+
+def base() -> TaskStatus:
+    first = with_conditions(
+        TaskStatus(),
+        [condition("Ready", False, reason="Pending"), condition("Stalled", False, reason="")],
+        generation=1,
+        now=T0,
+    )
+    return first
+
+
+def test_a_new_reason_keeps_the_transition_time_and_the_other_fields_come_along() -> None:
+    status = with_conditions(
+        base(),
+        [condition("Ready", False, reason="Staging", message="launching")],
+        generation=2,
+        now=T1,
+        also={"observed_generation": 2, "phase": "Staging"},
+    )
+    ready, stalled = status.conditions
+    assert (ready.type, ready.reason, ready.message) == ("Ready", "Staging", "launching")
+    assert (ready.last_transition_time, ready.observed_generation) == (T0, 2)
+    assert (stalled.type, stalled.last_transition_time, stalled.observed_generation) == (
+        "Stalled",
+        T0,
+        1,
+    )
+    assert (status.observed_generation, status.phase) == (2, "Staging")
+
+
+def test_a_status_change_moves_the_transition_time_and_a_new_type_is_appended() -> None:
+    status = with_conditions(
+        base(),
+        [
+            condition("Ready", True, reason="InDesiredState"),
+            condition("Scheduled", True, reason="Placed"),
+        ],
+        generation=1,
+        now=T1,
+    )
+    assert [(c.type, c.status, c.last_transition_time) for c in status.conditions] == [
+        ("Ready", "True", T1),
+        ("Stalled", "False", T0),
+        ("Scheduled", "True", T1),
+    ]
+
+
+def test_nothing_to_change_returns_the_same_status_uncopied() -> None:
+    status = base()
+    same = with_conditions(
+        status, [condition("Ready", False, reason="Pending")], generation=1, now=T1
+    )
+    assert same is status
