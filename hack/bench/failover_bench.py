@@ -81,7 +81,8 @@ async def _main(args: argparse.Namespace, work: Path) -> Json:
                 row["killed"] = holder
                 trials.append(row)
                 print(_row(trial, row), flush=True)
-                by_id[holder] = start(f"{holder}-{trial}")  # the next trial's standby
+                standby = f"m{trial + 2}"
+                by_id[standby] = start(standby)  # the next trial's standby
                 await asyncio.sleep(args.lease_ttl + 2)  # it lists and stands by
         finally:
             await store.close()
