@@ -93,9 +93,7 @@ def cluster(localmesos_factory: LocalMesosFactory, tmp_path: Path) -> LocalMesos
 @pytest.fixture
 def served(etcd_server: EmbeddedEtcd, store: Store, tmp_path: Path) -> Iterator[GuiProcess]:
     users = tmp_path / "users"
-    users.write_text(
-        f"sam:shifter:{hash_token(SHIFTER)}\nvera:viewer:{hash_token(VIEWER)}\n"
-    )
+    users.write_text(f"sam:shifter:{hash_token(SHIFTER)}\nvera:viewer:{hash_token(VIEWER)}\n")
     users.chmod(0o600)
     with gui_process(
         etcd=etcd_server.endpoint, prefix=store.prefix, extra=("--users-file", str(users))
@@ -177,7 +175,9 @@ async def create_through_wizard(browser: Browser, served: GuiProcess) -> None:
     await browser.wait_for("document.querySelector('[data-wz-detector=MCH]')", within=WITHIN)
     await set_value(browser, "#wz-var-qc_replicas", "2")
     for detector in ("TPC", "ITS"):
-        await click(browser, f"[data-wz-detector={detector}]")
+        box = f"[data-wz-detector={detector}]"
+        await click(browser, box)  # the page re-renders on the click: the next box moves
+        await browser.wait_for(f"document.querySelector({box!r}).checked")
     await browser.type_into("#wz-name", "rd")
     await click(browser, "#wz-running")
     await click(browser, "#wz-create")
