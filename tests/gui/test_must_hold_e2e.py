@@ -123,12 +123,10 @@ async def apply_workflow(store: Store) -> None:
 async def detectors_known(store: Store) -> None:
     """Until the node controller has a Node per agent: the wizard's detectors come from them."""
 
-    def detectors(listed: ListResult[Node]) -> set[str | None]:
-        return {n.status.attributes.get("detector") for n in listed.items}
+    def detectors(listed: ListResult[Node]) -> bool:
+        return {n.status.attributes.get("detector") for n in listed.items} == DETECTORS
 
-    await eventually(
-        lambda: store.list(Node), until=lambda got: detectors(got) == DETECTORS, within=WITHIN
-    )
+    await eventually(lambda: store.list(Node), until=detectors, within=WITHIN)
 
 
 class Views:
@@ -211,13 +209,12 @@ async def refused(browser: Browser, path: str, body: dict[str, Any]) -> int:
     return int(status)
 
 
+@pytest.mark.usefixtures("cluster", "manager")
 async def test_shifter_runs_a_shift_viewer_is_refused_audit_names_the_shifter(
     served: GuiProcess,
     browser: Browser,
     store: EtcdStore,
     etcd_server: EmbeddedEtcd,
-    cluster: LocalMesosProcess,
-    manager: object,
 ) -> None:
     views = Views(store, etcd_server.endpoint)
     await apply_workflow(store)
