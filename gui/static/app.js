@@ -6,6 +6,7 @@ import { initLive } from "./live.js";
 import { initRuns, renderRuns, sampleTasks } from "./runs.js";
 import { renderTasks, renderGitSources } from "./tables.js";
 import { since } from "./util.js";
+import { afterRender, initUx, updateBanner } from "./ux.js";
 import { initWizard, renderWizard } from "./wizard.js";
 
 const PLURALS = ["environments", "tasks", "nodes", "gitsources", "events"];
@@ -67,6 +68,7 @@ function setLive(live) {
   const el = document.getElementById("conn");
   el.textContent = live ? `LIVE · rev ${store.revision}` : "RECONNECTING";
   el.className = `conn ${live ? "conn-up" : "conn-down"}`;
+  updateBanner(store);
 }
 
 // ---- routing ----------------------------------------------------------------------------
@@ -127,6 +129,7 @@ function render() {
     }
   }
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.route === route.view);
+  afterRender(route.view);
   if (store.live) setLive(true);
 }
 
@@ -274,6 +277,7 @@ function tick() {
   document.getElementById("clock").textContent = new Date().toISOString().slice(11, 19) + " UTC";
   const now = Date.now();
   for (const el of document.querySelectorAll("[data-since]")) el.textContent = since(el.dataset.since, now);
+  updateBanner(store, now);
 }
 
 initWizard({
@@ -309,6 +313,7 @@ initRuns(() => {
   store.version++;
   scheduleRender();
 });
+initUx(store);
 document.addEventListener("click", onClick);
 document.addEventListener("input", onInput);
 window.addEventListener("hashchange", scheduleRender);

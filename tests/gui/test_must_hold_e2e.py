@@ -8,6 +8,7 @@ view names the shifter for each action."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -35,7 +36,7 @@ from tests.environments.test_e2e import (
     store,
     wait_env,
 )
-from tests.gui.cdp import Browser, find_chromium
+from tests.gui.cdp import Browser, CdpError, find_chromium
 from tests.gui.procs import ROOT, GuiProcess, gui_process
 from tests.gui.test_wizard_e2e import click, set_value
 from tests.mesos_fixture import LocalMesosProcess
@@ -173,13 +174,24 @@ async def create_through_wizard(browser: Browser, served: GuiProcess) -> None:
     await browser.wait_for("document.querySelector('[data-wz-detector=MCH]')", within=WITHIN)
     await set_value(browser, "#wz-var-qc_replicas", "2")
     for detector in ("TPC", "ITS"):
-        box = f"[data-wz-detector={detector}]"
-        await click(browser, box)  # the page re-renders on the click: the next box moves
-        await browser.wait_for(f"document.querySelector({box!r}).checked")
+        await check_box(browser, f"[data-wz-detector={detector}]")
     await browser.type_into("#wz-name", "rd")
     await click(browser, "#wz-running")
     await click(browser, "#wz-create")
     await browser.wait_for("location.hash === '#/environments/rd'", within=WITHIN)
+
+
+async def check_box(browser: Browser, box: str) -> None:
+    """Click until checked: the feed re-renders the wizard while Nodes change, and a click
+    landing on a box being replaced is lost (the browser's own check shows at once)."""
+    checked = f"document.querySelector({box!r}).checked"
+    for _ in range(5):
+        if await browser.evaluate(checked):
+            return
+        await click(browser, box)
+        with contextlib.suppress(CdpError):
+            await browser.wait_for(checked, within=2)
+    assert await browser.evaluate(checked), f"{box} never checked"
 
 
 async def include_mch(browser: Browser) -> None:
