@@ -109,7 +109,12 @@ export function scheduleRender() {
   });
 }
 
+// A render replaces the view's elements: one landing between a button's press and release would
+// swallow the click, so while a pointer is down the render waits for its release.
+let pressed = false;
+
 function render() {
+  if (pressed) return;
   if (rendered.version === store.version && rendered.hash === location.hash && rendered.info === store.info) return;
   rendered = { version: store.version, hash: location.hash, info: store.info };
   const route = parseRoute();
@@ -314,6 +319,11 @@ initRuns(() => {
   scheduleRender();
 });
 initUx(store);
+document.addEventListener("pointerdown", () => (pressed = true), true);
+document.addEventListener("pointerup", () => {
+  pressed = false;
+  scheduleRender(); // after the click: a frame runs once this event's task is done
+}, true);
 document.addEventListener("click", onClick);
 document.addEventListener("input", onInput);
 window.addEventListener("hashchange", scheduleRender);

@@ -1,6 +1,7 @@
 """Control-room usability in headless Chromium (the real GUI process on a real etcd with the
 screenshot world): deep links at 1280x800 without horizontal overflow, dark/light themes, the
-search box, keyboard navigation of tables, and the feed-disconnected banner."""
+search box, keyboard navigation of tables, the feed-disconnected banner, and clicks that
+survive a re-render."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from store.etcd import EtcdStore
 from tests.gui.cdp import Browser, find_chromium
 from tests.gui.procs import GuiProcess, gui_process
 from tests.gui.runlog_world import populate_runs
+from tests.gui.samples import SCALABLE_WORKFLOW, detector_node, workflow
 from tests.gui.world import populate
 
 pytestmark = [
@@ -148,3 +150,24 @@ async def test_banner_shows_the_age_of_the_data_when_the_feed_drops(
     banner = "document.querySelector('#feed-banner').textContent"
     await browser.wait_for(f"/data shown is [1-9][0-9]* s old/.test({banner})", within=15)
     assert "disconnected" in (await browser.text("#feed-banner") or "")
+
+
+async def test_a_feed_update_between_press_and_release_does_not_swallow_the_click(
+    served: GuiProcess, browser: Browser, etcd_store: EtcdStore
+) -> None:
+    await etcd_store.create(workflow(SCALABLE_WORKFLOW))
+    await browser.goto(served.url + "#/new")
+    box = "#wz-running"
+    await browser.wait_for(f"document.querySelector({box!r})")
+    x, y = await browser.evaluate(
+        f"(() => {{ const r = document.querySelector({box!r}).getBoundingClientRect(); "
+        "return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+    )
+    mouse = {"x": x, "y": y, "button": "left", "clickCount": 1}
+    await browser.send("Input.dispatchMouseEvent", type="mousePressed", **mouse)
+    await etcd_store.create(detector_node("flp-new", "FOC"))  # a delta: the feed re-renders
+    await browser.wait_for("window.o2store.objects.nodes.has('flp-new')")
+    await browser.evaluate("new Promise((r) => requestAnimationFrame(() => setTimeout(r)))")
+    await browser.send("Input.dispatchMouseEvent", type="mouseReleased", **mouse)
+    await browser.evaluate("new Promise((r) => requestAnimationFrame(() => setTimeout(r)))")
+    assert await browser.evaluate(f"document.querySelector({box!r}).checked")
