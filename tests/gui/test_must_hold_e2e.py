@@ -182,8 +182,8 @@ async def create_through_wizard(browser: Browser, served: GuiProcess) -> None:
 
 
 async def check_box(browser: Browser, box: str) -> None:
-    """Click until checked: the feed re-renders the wizard while Nodes change, and a click
-    landing on a box being replaced is lost (the browser's own check shows at once)."""
+    """Click until checked: the box's position is read before the press, and a render moving
+    it in between (the wizard's offer arriving) sends the press elsewhere."""
     checked = f"document.querySelector({box!r}).checked"
     for _ in range(5):
         if await browser.evaluate(checked):
