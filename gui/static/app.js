@@ -6,6 +6,7 @@ import { initLive } from "./live.js";
 import { initRuns, renderRuns, sampleTasks } from "./runs.js";
 import { renderTasks, renderGitSources } from "./tables.js";
 import { since } from "./util.js";
+import { afterRender, initUx, updateBanner } from "./ux.js";
 import { initWizard, renderWizard } from "./wizard.js";
 
 const PLURALS = ["environments", "tasks", "nodes", "gitsources", "events"];
@@ -67,6 +68,7 @@ function setLive(live) {
   const el = document.getElementById("conn");
   el.textContent = live ? `LIVE · rev ${store.revision}` : "RECONNECTING";
   el.className = `conn ${live ? "conn-up" : "conn-down"}`;
+  updateBanner(store);
 }
 
 // ---- routing ----------------------------------------------------------------------------
@@ -107,7 +109,12 @@ export function scheduleRender() {
   });
 }
 
+// A render replaces the view's elements: one landing between a button's press and release would
+// swallow the click, so while a pointer is down the render waits for its release.
+let pressed = false;
+
 function render() {
+  if (pressed) return;
   if (rendered.version === store.version && rendered.hash === location.hash && rendered.info === store.info) return;
   rendered = { version: store.version, hash: location.hash, info: store.info };
   const route = parseRoute();
@@ -127,6 +134,7 @@ function render() {
     }
   }
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.route === route.view);
+  afterRender(route.view);
   if (store.live) setLive(true);
 }
 
@@ -274,6 +282,7 @@ function tick() {
   document.getElementById("clock").textContent = new Date().toISOString().slice(11, 19) + " UTC";
   const now = Date.now();
   for (const el of document.querySelectorAll("[data-since]")) el.textContent = since(el.dataset.since, now);
+  updateBanner(store, now);
 }
 
 initWizard({
@@ -309,6 +318,12 @@ initRuns(() => {
   store.version++;
   scheduleRender();
 });
+initUx(store);
+document.addEventListener("pointerdown", () => (pressed = true), true);
+document.addEventListener("pointerup", () => {
+  pressed = false;
+  scheduleRender(); // after the click: a frame runs once this event's task is done
+}, true);
 document.addEventListener("click", onClick);
 document.addEventListener("input", onInput);
 window.addEventListener("hashchange", scheduleRender);
