@@ -33,9 +33,15 @@ def default_ports(index: int) -> str:
     two "hosts". Slices start at 31000 and continue from 20000 once 31000-32699 is used up,
     staying below Linux's ephemeral range (32768+); FIRST_SLICE_ENV shifts them all.
     """
-    slot = (index + int(os.environ.get(FIRST_SLICE_ENV, "0") or 0)) % PORT_SLICES
-    base = 31000 + 100 * slot if slot < 17 else 20000 + 100 * (slot - 17)
+    base = slot_port(index + int(os.environ.get(FIRST_SLICE_ENV, "0") or 0))
     return f"[{base}-{base + 99}]"
+
+
+def slot_port(slot: int) -> int:
+    """The first port of 100-port slice number `slot` (modulo PORT_SLICES): 31000-32699, then
+    20000-29999."""
+    slot %= PORT_SLICES
+    return 31000 + 100 * slot if slot < 17 else 20000 + 100 * (slot - 17)
 
 
 @dataclass(frozen=True)

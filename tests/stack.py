@@ -5,6 +5,7 @@ Test-side only: reaches the product through its CLIs, the store API and HTTP."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
 import signal
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from crds.resource import Resource
+from localmesos.config import FIRST_SLICE_ENV, PORT_SLICES, slot_port
 from store.api import Store, WatchEvent
 from store.config import StoreConfig, open_store
 from tests.etcd_fixture import unique_prefix
@@ -33,7 +35,6 @@ FAST_CLUSTER = (
     "0.5",
 )
 FAST_MANAGER = {"O2_TASK_RECONCILE_PERIOD": "5"}
-PORTS_LOW, PORTS_HIGH = 20000, 30000  # below the ephemeral range (32768+): no clash with binds
 
 LocalMesosFactory = Callable[..., LocalMesosProcess]
 
@@ -50,8 +51,20 @@ async def open_test_store(endpoint: str) -> AsyncIterator[Store]:
 
 def port_slice(width: int) -> int:
     """The first port of a random `width`-wide slice: every local cluster on this machine shares
-    127.0.0.1, so equal ranges in concurrent runs (and their OCC ports) would collide."""
-    return random.randrange(PORTS_LOW, PORTS_HIGH - 2 * width, width)
+    127.0.0.1, so equal ranges in concurrent runs (and their OCC ports) would collide. Drawn
+    from the upper half of this test process's share of the agents' 100-port slices (its lower
+    half is for default agents: tests/conftest.py sets where the share starts), so two test
+    processes never draw the same ports."""
+    first = int(os.environ.get(FIRST_SLICE_ENV, "0") or 0)
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    share = PORT_SLICES // max(1, count)
+    needed = -(-width // 100)
+    for _ in range(100):
+        slot = random.randrange(first + share // 2, first + share - needed + 1)
+        ports = [slot_port(slot + i) for i in range(needed)]
+        if all(b - a == 100 for a, b in itertools.pairwise(ports)):  # not across 32699 -> 20000
+            return ports[0]
+    raise AssertionError(f"no {width}-port slice in this test process's share")
 
 
 def start_cluster(

@@ -7,16 +7,37 @@ import asyncio
 import pytest
 
 from crds.kinds.task import Task
+from localmesos.config import FIRST_SLICE_ENV, PORT_SLICES, default_ports
 from store.etcd import EtcdStore
-from tests.stack import PORTS_HIGH, PORTS_LOW, port_slice, wait_for
+from tests.stack import port_slice, wait_for
 from tests.tasks.harness import sample_task
 
 
-def test_port_slices_are_aligned_and_stay_below_the_ephemeral_range() -> None:
-    for _ in range(200):
-        base = port_slice(60)
-        assert (base - PORTS_LOW) % 60 == 0
-        assert base >= PORTS_LOW and base + 60 <= PORTS_HIGH < 32768
+def slices_of(first: int, monkeypatch: pytest.MonkeyPatch) -> set[int]:
+    """Every port the port_slice()s and the first ten default agents of a test process whose
+    share starts at slice `first` (of three processes) may hand out."""
+    monkeypatch.setenv(FIRST_SLICE_ENV, str(first))
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
+    used: set[int] = set()
+    for _ in range(300):
+        for width in (60, 100, 200, 300):
+            base = port_slice(width)
+            assert base + width - 1 < 32768  # below the ephemeral range free_port() uses
+            used.update(range(base, base + width))
+    for index in range(10):
+        begin, end = map(int, default_ports(index).strip("[]").split("-"))
+        used.update(range(begin, end + 1))
+    return used
+
+
+def test_port_slices_of_parallel_test_processes_never_overlap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    share = PORT_SLICES // 3
+    processes = [slices_of(i * share, monkeypatch) for i in range(3)]
+    for i, mine in enumerate(processes):
+        for other in processes[i + 1 :]:
+            assert not mine & other
 
 
 async def test_wait_for_returns_the_object_once_a_later_write_satisfies_the_check(

@@ -7,6 +7,7 @@ from pathlib import Path
 from controller.environments.controller import RUN_LOG_JOB
 from controller.settings import EnvironmentSettings
 from crds.changedby import attributed
+from crds.errors import ConflictError
 from crds.kinds.environment import Environment
 from crds.runlog import decode, log_prefix, newest_first
 from store.etcd import EtcdStore
@@ -91,10 +92,17 @@ async def test_a_run_ended_by_an_error_records_the_reason(harness: Harness, tmp_
 
 
 async def edit_as(h: Harness, who: str, **changes: object) -> None:
-    """A spec write naming its user, as the GUI and `o2 start|stop` do."""
-    env = await h.store.get(Environment, "physics-1")
-    wanted = env.model_copy(update={"spec": env.spec.model_copy(update=changes)})
-    await h.store.update(attributed(env, wanted, who))
+    """A spec write naming its user, as the GUI and `o2 start|stop` do (read again when the
+    controller's status write lands in between, as they do)."""
+    for _ in range(10):
+        env = await h.store.get(Environment, "physics-1")
+        wanted = env.model_copy(update={"spec": env.spec.model_copy(update=changes)})
+        try:
+            await h.store.update(attributed(env, wanted, who))
+            return
+        except ConflictError:
+            continue
+    raise AssertionError("could not write the environment")
 
 
 async def test_records_name_who_started_and_stopped_only_when_their_write_was_acted_on(

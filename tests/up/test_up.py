@@ -4,12 +4,14 @@ running, and a second `o2 up` on the same data dir brings the environment back t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,7 +25,7 @@ from pathlib import Path
 import pytest
 
 import procutil
-from store.embedded import free_port
+from tests.stack import port_slice
 
 REPO = Path(__file__).resolve().parents[2]
 UP_WITHIN = 120.0
@@ -111,12 +113,43 @@ class Ports:
     tasks: int
 
 
+REUSED_PORTS = range(10000, 15000)
+"""Ports an `o2 up` test keeps across restarts of `o2 up` (etcd, its peer, the master, the
+GUI): below the agents' slices and the ephemeral range free_port() draws from, so another
+test process cannot take one while `o2 up` is down between two runs (ten restarts in a row
+once lost its etcd port that way). Each test process draws from its own share."""
+
+
+def _worker() -> tuple[int, int]:
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    return (int(name[2:]) if name.startswith("gw") else 0), max(1, count)
+
+
+def reusable_port(taken: set[int]) -> int:
+    """A port of this test process's share of REUSED_PORTS that is free now."""
+    index, count = _worker()
+    share = len(REUSED_PORTS) // count
+    first = REUSED_PORTS.start + index * share
+    for _ in range(200):
+        port = random.randrange(first, first + share)
+        if port in taken:
+            continue
+        with contextlib.suppress(OSError), socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))
+            taken.add(port)
+            return port
+    raise AssertionError("no free port in this test process's share of REUSED_PORTS")
+
+
 @pytest.fixture
 def ports() -> Ports:
-    # Agents share 127.0.0.1: a random 300-port slice below the ephemeral range keeps this
-    # run's task ports apart from other local clusters on the machine.
-    slice_ = random.randrange(20000, 29700, 300)
-    return Ports(free_port(), free_port(), free_port(), free_port(), slice_)
+    # Agents share 127.0.0.1: a random 300-port slice of this test process's share
+    # (tests.stack.port_slice) keeps the task ports apart from other processes' clusters and,
+    # being random, from the processes of this process's previous test still going away.
+    tasks = port_slice(300)
+    taken: set[int] = set()
+    return Ports(*(reusable_port(taken) for _ in range(4)), tasks)
 
 
 @contextmanager
