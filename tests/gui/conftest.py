@@ -2,20 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gui.auth import Tokens, parse_tokens
+from gui.auth import Tokens, hash_token, parse_tokens
 from gui.server import make_app
+from store.embedded import EmbeddedEtcd
 from store.etcd import EtcdStore
+from tests.gui.cdp import Browser
+from tests.gui.procs import GuiProcess, gui_process
 
 TOKENS = "alice:alice-token-123\nbob:bob-token-4567\n"
 
 Gui = TestClient[web.Request, web.Application]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Headless Chromium for one test; the page must not throw."""
+    async with Browser() as b:
+        yield b
+        assert b.exceptions == [], "the page threw"
+
+
+def gui_with_a_viewer(
+    etcd_server: EmbeddedEtcd, etcd_store: EtcdStore, tmp_path: Path
+) -> Iterator[GuiProcess]:
+    """The GUI process with alice and bob (TOKENS) and vera, a viewer (`--users-file`)."""
+    tokens, users = tmp_path / "tokens", tmp_path / "users"
+    tokens.write_text(TOKENS)
+    users.write_text(f"vera:viewer:{hash_token('vera-viewer-token')}\n")
+    for path in (tokens, users):
+        path.chmod(0o600)
+    with gui_process(
+        etcd=etcd_server.endpoint,
+        prefix=etcd_store.prefix,
+        token_file=tokens,
+        extra=("--users-file", str(users)),
+    ) as proc:
+        yield proc
 
 
 @pytest.fixture

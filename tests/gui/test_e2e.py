@@ -8,7 +8,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -57,13 +57,6 @@ def served(
         etcd=etcd_server.endpoint, prefix=etcd_store.prefix, token_file=token_file
     ) as proc:
         yield proc
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with Browser() as b:
-        yield b
-        assert b.exceptions == [], "the page threw"
 
 
 async def set_status(store: EtcdStore, name: str, **changes: object) -> Environment:

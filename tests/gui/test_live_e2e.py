@@ -3,7 +3,7 @@ from a RUNNING environment's page, showing the diff before the write and the res
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,13 +35,6 @@ def served(
     tokens.chmod(0o600)
     with gui_process(etcd=etcd_server.endpoint, prefix=etcd_store.prefix, token_file=tokens) as p:
         yield p
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with Browser() as b:
-        yield b
-        assert b.exceptions == [], "the page threw"
 
 
 async def test_excluding_a_detector_shows_the_diff_then_writes_it(

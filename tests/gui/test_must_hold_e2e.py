@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,13 +100,6 @@ def served(etcd_server: EmbeddedEtcd, store: Store, tmp_path: Path) -> Iterator[
         etcd=etcd_server.endpoint, prefix=store.prefix, extra=("--users-file", str(users))
     ) as proc:
         yield proc
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with Browser() as b:
-        yield b
-        assert b.exceptions == [], "the page threw"
 
 
 async def apply_workflow(store: Store) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -78,13 +78,6 @@ async def test_api_lists_runs_newest_first_per_environment_and_detector(
 def served(etcd_server: EmbeddedEtcd, etcd_store: EtcdStore) -> Iterator[GuiProcess]:
     with gui_process(etcd=etcd_server.endpoint, prefix=etcd_store.prefix) as proc:
         yield proc
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with Browser() as b:
-        yield b
-        assert b.exceptions == [], "the page threw"
 
 
 @no_chromium

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,12 +11,11 @@ import pytest
 from crds.kinds.environment import Environment
 from crds.kinds.event import Event
 from crds.presets import preset_key, presets_prefix
-from gui.auth import hash_token
 from store.embedded import EmbeddedEtcd
 from store.etcd import EtcdStore
 from tests.gui.cdp import Browser, find_chromium
-from tests.gui.conftest import TOKENS
-from tests.gui.procs import GuiProcess, gui_process
+from tests.gui.conftest import gui_with_a_viewer
+from tests.gui.procs import GuiProcess
 from tests.gui.samples import detector_node, environment, workflow
 
 pytestmark = [
@@ -34,25 +33,8 @@ TRG = "#wz-var-trg_mode"
 def served(
     etcd_server: EmbeddedEtcd, etcd_store: EtcdStore, tmp_path: Path
 ) -> Iterator[GuiProcess]:
-    tokens, users = tmp_path / "tokens", tmp_path / "users"
-    tokens.write_text(TOKENS)
-    users.write_text(f"vera:viewer:{hash_token('vera-viewer-token')}\n")
-    for path in (tokens, users):
-        path.chmod(0o600)
-    with gui_process(
-        etcd=etcd_server.endpoint,
-        prefix=etcd_store.prefix,
-        token_file=tokens,
-        extra=("--users-file", str(users)),
-    ) as proc:
-        yield proc
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with Browser() as b:
-        yield b
-        assert b.exceptions == [], "the page threw"
+    """The GUI process with alice and bob (tokens) and vera, a viewer."""
+    yield from gui_with_a_viewer(etcd_server, etcd_store, tmp_path)
 
 
 @pytest.fixture
