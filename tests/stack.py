@@ -49,18 +49,31 @@ async def open_test_store(endpoint: str) -> AsyncIterator[Store]:
         await store.close()
 
 
+DEFAULT_AGENT_SLICES = 8
+"""The first slices of a test process's share are for default agents (`--agents N`)."""
+_rotation: list[int] = []
+
+
 def port_slice(width: int) -> int:
-    """The first port of a random `width`-wide slice: every local cluster on this machine shares
-    127.0.0.1, so equal ranges in concurrent runs (and their OCC ports) would collide. Drawn
-    from the upper half of this test process's share of the agents' 100-port slices (its lower
-    half is for default agents: tests/conftest.py sets where the share starts), so two test
-    processes never draw the same ports."""
+    """The first port of a `width`-wide slice: every local cluster on this machine shares
+    127.0.0.1, so equal ranges in concurrent runs (and their OCC ports) would collide. Taken
+    from this test process's share of the agents' 100-port slices past its first
+    DEFAULT_AGENT_SLICES (tests/conftest.py sets where the share starts), so two test processes
+    never hand out the same ports; within the process the slices rotate from a random start, so
+    a slice comes back only after all the others: the processes of a test that just ended (an
+    executor gives its tasks a few seconds once its agent is gone) keep theirs meanwhile."""
     first = int(os.environ.get(FIRST_SLICE_ENV, "0") or 0)
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
     share = PORT_SLICES // max(1, count)
+    low, high = first + DEFAULT_AGENT_SLICES, first + share
     needed = -(-width // 100)
-    for _ in range(100):
-        slot = random.randrange(first + share // 2, first + share - needed + 1)
+    if not _rotation:
+        _rotation.append(random.randrange(low, high))
+    for _ in range(2 * share):
+        slot = _rotation[0]
+        if slot < low or slot + needed > high:
+            slot = low
+        _rotation[0] = slot + needed
         ports = [slot_port(slot + i) for i in range(needed)]
         if all(b - a == 100 for a, b in itertools.pairwise(ports)):  # not across 32699 -> 20000
             return ports[0]

@@ -9,7 +9,7 @@ import pytest
 from crds.kinds.task import Task
 from localmesos.config import FIRST_SLICE_ENV, PORT_SLICES, default_ports
 from store.etcd import EtcdStore
-from tests.stack import port_slice, wait_for
+from tests.stack import DEFAULT_AGENT_SLICES, port_slice, wait_for
 from tests.tasks.harness import sample_task
 
 
@@ -24,7 +24,7 @@ def slices_of(first: int, monkeypatch: pytest.MonkeyPatch) -> set[int]:
             base = port_slice(width)
             assert base + width - 1 < 32768  # below the ephemeral range free_port() uses
             used.update(range(base, base + width))
-    for index in range(10):
+    for index in range(DEFAULT_AGENT_SLICES):
         begin, end = map(int, default_ports(index).strip("[]").split("-"))
         used.update(range(begin, end + 1))
     return used
@@ -38,6 +38,15 @@ def test_port_slices_of_parallel_test_processes_never_overlap(
     for i, mine in enumerate(processes):
         for other in processes[i + 1 :]:
             assert not mine & other
+
+
+def test_a_slice_comes_back_only_after_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The processes of the test before may still hold their ports (a test once got "OCC port
+    already in use" from a slice drawn twice in a row)."""
+    monkeypatch.setenv(FIRST_SLICE_ENV, "0")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
+    drawn = [port_slice(100) for _ in range(PORT_SLICES // 3 - DEFAULT_AGENT_SLICES)]
+    assert len(set(drawn)) == len(drawn)
 
 
 async def test_wait_for_returns_the_object_once_a_later_write_satisfies_the_check(
