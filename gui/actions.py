@@ -18,6 +18,7 @@ from crds.kinds.environment import Environment, EnvironmentSpec
 from crds.kinds.event import Event, EventSpec, ObjectReference
 from crds.labels import CHANGED_BY
 from crds.meta import ObjectMeta, utcnow
+from crds.resource import Resource
 from store.api import Store
 
 log = logging.getLogger(__name__)
@@ -62,19 +63,31 @@ def action_event(
             if action == "recover"
             else f"spec.state={env.spec.state}"
         )
+    return audit_event(
+        env,
+        action=action,
+        who=who,
+        now=now,
+        message=f"{who} asked to {action.upper()} from the GUI ({detail})",
+    )
+
+
+def audit_event(obj: Resource, *, action: str, who: str, now: datetime, message: str) -> Event:
+    """The audit Event of a user's action on `obj`: `<name>-<hash>`, naming who asked (also
+    in the CHANGED_BY annotation, for the audit view's filter). Pure."""
     digest = hashlib.sha256(
-        "\x00".join((env.metadata.uid, action, who, now.isoformat())).encode()
+        "\x00".join((obj.metadata.uid, action, who, now.isoformat())).encode()
     ).hexdigest()[:10]
     return Event(
         metadata=ObjectMeta(
-            name=f"{env.metadata.name[:52]}-{digest}", annotations={CHANGED_BY: who}
+            name=f"{obj.metadata.name[:52]}-{digest}", annotations={CHANGED_BY: who}
         ),
         spec=EventSpec(
             involved_object=ObjectReference(
-                kind="Environment", name=env.metadata.name, uid=env.metadata.uid
+                kind=obj.kind, name=obj.metadata.name, uid=obj.metadata.uid
             ),
             reason="UserAction",
-            message=f"{who} asked to {action.upper()} from the GUI ({detail})",
+            message=message,
             first_timestamp=now,
             last_timestamp=now,
             source=SOURCE,

@@ -9,7 +9,6 @@ an Event on the Node (leased, as the environment actions' Events).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,12 +16,11 @@ from datetime import datetime
 from crds.changedby import attributed
 from crds.drain import DrainStep, placed_on, plan_drain
 from crds.errors import NotFoundError
-from crds.kinds.event import Event, EventSpec, ObjectReference
+from crds.kinds.event import Event
 from crds.kinds.node import Node
 from crds.kinds.task import Task
-from crds.labels import CHANGED_BY
-from crds.meta import ObjectMeta, utcnow
-from gui.actions import SOURCE, record_event
+from crds.meta import utcnow
+from gui.actions import audit_event, record_event
 from store.api import Store
 from store.cas import update_spec
 
@@ -50,26 +48,9 @@ class NodeResult:
 
 
 def node_event(node: Node, *, action: str, who: str, detail: str, now: datetime) -> Event:
-    """The audit Event of a node action: `<node>-<hash>`, naming who asked. Pure."""
-    digest = hashlib.sha256(
-        "\x00".join((node.metadata.uid, action, who, now.isoformat())).encode()
-    ).hexdigest()[:10]
-    return Event(
-        metadata=ObjectMeta(
-            name=f"{node.metadata.name[:52]}-{digest}", annotations={CHANGED_BY: who}
-        ),
-        spec=EventSpec(
-            involved_object=ObjectReference(
-                kind="Node", name=node.metadata.name, uid=node.metadata.uid
-            ),
-            reason="UserAction",
-            message=f"{who} asked to {action.upper()} node/{node.metadata.name} from the GUI "
-            f"({detail})",
-            first_timestamp=now,
-            last_timestamp=now,
-            source=SOURCE,
-        ),
-    )
+    """The audit Event of a node action (gui.actions.audit_event). Pure."""
+    message = f"{who} asked to {action.upper()} node/{node.metadata.name} from the GUI ({detail})"
+    return audit_event(node, action=action, who=who, now=now, message=message)
 
 
 def spec_detail(node: Node) -> str:
