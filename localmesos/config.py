@@ -91,8 +91,12 @@ def agent_from_dict(index: int, raw: Any) -> AgentSpec:
     attrs = raw.get("attributes") or {}
     if not isinstance(attrs, dict):
         raise ValueError(f"agents[{index}].attributes: expected a mapping")
+    hollow = bool(raw.get("hollow", False))
+    # A real agent's tasks bind their ports on 127.0.0.1: without a range of its own, each gets
+    # its own slice as `--agents N` does. Hollow agents bind nothing and keep the wide range.
+    ports = str(res.get("ports", DEFAULT_PORTS if hollow else default_ports(index)))
     try:
-        parse_ranges(str(res.get("ports", DEFAULT_PORTS)))
+        parse_ranges(ports)
     except ValueError as exc:
         raise ValueError(f"agents[{index}].resources.ports: {exc}") from exc
     return AgentSpec(
@@ -100,12 +104,12 @@ def agent_from_dict(index: int, raw: Any) -> AgentSpec:
         cpus=float(res.get("cpus", DEFAULT_CPUS)),
         mem=float(res.get("mem", DEFAULT_MEM)),
         disk=float(res.get("disk", DEFAULT_DISK)),
-        ports=str(res.get("ports", DEFAULT_PORTS)),
+        ports=ports,
         attributes={
             str(k): v if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
             for k, v in attrs.items()
         },
-        hollow=bool(raw.get("hollow", False)),
+        hollow=hollow,
     )
 
 

@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from localmesos.config import AgentSpec, load_agents_file
+from localmesos.config import (
+    FIRST_SLICE_ENV,
+    AgentSpec,
+    default_ports,
+    load_agents_file,
+    slot_port,
+)
 from localmesos.resources import Resources, merge_ranges, parse_ranges, subtract_ranges
 
 
@@ -31,6 +37,22 @@ def test_agents_file_gives_hostnames_resources_attributes_and_defaults(tmp_path:
     )
     assert flp.resources().ranges == {"ports": ((30000, 30099),)}
     assert (epn.cpus, epn.mem, epn.ports, epn.hollow) == (4.0, 8192.0, "[31000-31999]", True)
+
+
+def test_real_agents_without_ports_get_their_own_slice_of_this_process_share(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (CI): a real agent without `ports` used to offer 31000-31999, the slices that
+    other test processes' clusters own, so a task found its OCC port taken ("OCC port 31900 is
+    already in use on this host"). It gets the slice `--agents N` gives its position."""
+    monkeypatch.setenv(FIRST_SLICE_ENV, "40")
+    path = tmp_path / "agents.yaml"
+    path.write_text("- hostname: flp-1\n- hostname: flp-2\n- {hostname: epn-1, hollow: true}\n")
+    flp1, flp2, epn = load_agents_file(path)
+    assert (flp1.ports, flp2.ports) == (default_ports(0), default_ports(1))
+    assert flp1.ports == f"[{slot_port(40)}-{slot_port(40) + 99}]"
+    assert flp2.ports == f"[{slot_port(41)}-{slot_port(41) + 99}]"
+    assert epn.ports == "[31000-31999]"
 
 
 @pytest.mark.parametrize(

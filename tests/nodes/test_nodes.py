@@ -105,7 +105,7 @@ async def test_one_node_per_agent_with_attributes_and_resources(
         flp1 = nodes["flp-1"].status
         assert flp1.ready and flp1.attributes == {"detector": "TPC"} and flp1.agent_id
         assert (flp1.resources.total.cpus, flp1.resources.total.memory) == (2.0, 1024)
-        assert flp1.resources.total.ports == 1000
+        assert flp1.resources.total.ports == 100  # its own slice (localmesos.config.default_ports)
         assert [c.status for c in flp1.conditions if c.type == "Ready"] == ["True"]
 
         cluster.post(f"/localmesos/agents/{flp1.agent_id}/kill")
