@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import settings
 
 from crds.kinds.task import Task
 from localmesos.config import FIRST_SLICE_ENV, PORT_SLICES, default_ports
@@ -73,3 +74,10 @@ async def test_wait_for_names_the_object_when_the_check_never_holds(
     await etcd_store.create(sample_task("t3"))
     with pytest.raises(AssertionError, match="Task/t3 never got there"):
         await wait_for(etcd_store, Task, "t3", lambda t: t is None, within=0.2)
+
+
+def test_hypothesis_examples_have_no_deadline_in_any_module() -> None:
+    """Regression (a loaded full run): the 200 ms per-example deadline failed plain property
+    tests as "flaky" (290-460 ms under three test processes). Every profile loaded by a test
+    module keeps it off."""
+    assert settings.default.deadline is None

@@ -139,10 +139,13 @@ async def _start_cluster(sup: Supervisor, config: UpConfig) -> Child | None:
     if config.hollow_agents:
         args += ["--hollow-agents", str(config.hollow_agents)]
     args += FAST_CLUSTER if config.fast else ()
-    child = await sup.start("cluster", _python_m("localmesos", args), env=child_env())
+    return await sup.start("cluster", _python_m("localmesos", args), env=child_env())
+
+
+async def _cluster_ready(child: Child, config: UpConfig) -> None:
     await wait_for_port(config.mesos_port, child=child, within=30)
+    agents = config.agents_file or config.data_dir / "agents.yaml"
     say("cluster", f"master ready at 127.0.0.1:{config.mesos_port} (pid {child.pid}; {agents})")
-    return child
 
 
 def require_free(port: int, *, what: str, flag: str) -> None:
@@ -239,7 +242,11 @@ async def _bring_up(sup: Supervisor, config: UpConfig, opts: GlobalOptions) -> S
     async with connect(opts) as store:
         stale = await previous_environments(store)
     cluster = await _start_cluster(sup, config)
+    # The controller's imports overlap the cluster's start (seconds each on a loaded machine);
+    # its Mesos client subscribes with back-off until the master answers.
     await _start_controller(sup, config, opts, mesos=cluster is not None)
+    if cluster is not None:
+        await _cluster_ready(cluster, config)
     gui = await _start_gui(sup, config, opts)
     envs = await _apply_samples(opts, config)
     if cluster is None:

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crds.errors import ValidationError
@@ -26,7 +26,7 @@ var_maps = st.dictionaries(var_names, text, max_size=4)
 times = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
 )
-settings.register_profile("crds", max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("crds", settings.get_profile("o2"), max_examples=60)
 settings.load_profile("crds")
 
 
