@@ -120,6 +120,7 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
             "faults_total": len(injector.faults),
             "faults_by_kind": report.by_kind(injector.faults),
             "skipped": injector.skipped,
+            "left_out": injector.left_out,
             "recovery": report.recovery(injector.faults),
             "faults": report.faults_json(injector.faults),
             "violations": observer.violations,

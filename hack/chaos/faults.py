@@ -3,7 +3,9 @@ it; the injector resolves the target at that moment (the leading manager, the et
 live task pid, an agent) and undoes what a supervisor would (a killed manager or etcd member is
 started again, a stopped manager continued, a partitioned agent restored). Kinds: kill -9 and
 SIGSTOP/SIGCONT of the leading and the follower manager; kill -9 of an etcd member and of the
-etcd leader, and a member stopped cleanly (SIGTERM), each restarted on its data dir; kill -9 of
+etcd leader, and a member stopped cleanly (SIGTERM), each restarted on its data dir; a member's
+disk made slow (hack/chaos/slowdisk.py; left out, with the reason printed, where the machine
+cannot throttle a disk); kill -9 of
 a task process and of an executor; the local cluster's faults (hack/chaos/cluster_faults.py:
 a real agent's process restarted, a real or hollow agent partitioned and restored, the
 framework's subscription dropped by the master). Re-running a seed replays the same sequence
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 
 from hack.chaos.cluster_faults import ClusterFaults
 from hack.chaos.observer import Observer
+from hack.chaos.slowdisk import SlowDisk
 from hack.chaos.stack import LEASE_TTL, Stack
 
 KINDS = (
@@ -35,6 +38,7 @@ KINDS = (
     "etcd-member-kill9",
     "etcd-leader-kill9",
     "etcd-member-restart",
+    "etcd-member-slowdisk",
     "task-kill9",
     "executor-kill9",
     "agent-kill9",
@@ -70,16 +74,26 @@ class Injector:
     """Most seconds a fault lasts (`--down`)."""
     queue: list[str] = field(default_factory=list)
     cluster: ClusterFaults = field(init=False)
+    disk: SlowDisk = field(init=False)
+    kinds: tuple[str, ...] = KINDS
+    left_out: dict[str, str] = field(default_factory=dict)
+    """Fault kinds this machine cannot inject, and why."""
 
     def __post_init__(self) -> None:
         self.cluster = ClusterFaults(self.stack, self.observer, self.rng)
+        self.disk = SlowDisk(self.stack.etcd[0].data_dir.parent)
+        why = self.disk.unavailable()
+        if why is not None:
+            self.left_out["etcd-member-slowdisk"] = why
+            print(f"chaos: etcd-member-slowdisk left out: {why}", file=sys.stderr)
+        self.kinds = tuple(k for k in KINDS if k not in self.left_out)
 
     async def run(self, until: float) -> None:
         """Inject faults until the monotonic time `until`; every fault is undone on return."""
         while True:
             pause = self.rng.uniform(self.pause / 4, self.pause)
             if not self.queue:  # rounds of every kind, each round in a seeded order
-                self.queue = self.rng.sample(KINDS, len(KINDS))
+                self.queue = self.rng.sample(self.kinds, len(self.kinds))
             kind = self.queue.pop()
             down = self.rng.uniform(DOWN[0], max(DOWN[0], self.longest))
             if time.monotonic() + pause >= until:
@@ -108,6 +122,8 @@ class Injector:
         family, _, how = kind.rpartition("-")
         if family.startswith("manager"):
             return await self.manager(leading=family == "manager-leader", how=how, down=down)
+        if how == "slowdisk":
+            return await self.slow_disk(down)
         if family.startswith("etcd"):
             return await self.etcd(
                 leading=family == "etcd-leader", clean=how == "restart", down=down
@@ -152,6 +168,23 @@ class Injector:
         await asyncio.to_thread(member.stop_sync if clean else member.kill_sync)
         await asyncio.sleep(down)
         await self.stack.restart_member(index)
+        return f"{member.name} pid {pid}"
+
+    async def slow_disk(self, down: float) -> str | None:
+        """A member's WAL writes throttled for twice `down` (a slow disk lasts longer than a
+        crash does), then its disk fast again. Any member: a slow leader is the harder case."""
+        live = [m for m in self.stack.etcd if m.running() and m.pid is not None]
+        if not live:
+            return None
+        member = self.rng.choice(live)
+        pid = member.pid
+        assert pid is not None
+        self.disk.slow(pid)
+        try:
+            await asyncio.sleep(2 * down)
+        finally:
+            self.disk.restore(pid)
+            self.disk.close()
         return f"{member.name} pid {pid}"
 
     def task(self, *, executor: bool) -> str | None:

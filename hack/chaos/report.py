@@ -43,6 +43,7 @@ def table(result: Json) -> str:
     w = result["workload"]
     rows += [
         f"faults injected: {result['faults_total']} (skipped, no target: {result['skipped']})",
+        *(f"left out: {kind} ({why})" for kind, why in result.get("left_out", {}).items()),
         f"transitions completed: {result['transitions_completed']}; workload steps "
         f"{w['steps']}, slow {w['slow_steps']}, recoveries {w['recoveries']}, "
         f"recreations {w['recreations']}, detector changes {w['detector_changes']}",
