@@ -141,6 +141,21 @@ class MesosFiles:
             raise MesosCallError(f"GET {self.master_url}/version", status=200, body=str(reply))
         return reply
 
+    async def state(self) -> Json:
+        """The master's `/master/state` (agents with their `pid`, frameworks, executors)."""
+        reply = await self._get(f"{self.master_url}/master/state")
+        if not isinstance(reply, dict):
+            raise MesosCallError(f"GET {self.master_url}/master/state", status=200, body=str(reply))
+        return reply
+
+    async def statistics(self, agent: str) -> list[Json]:
+        """An agent's `/monitor/statistics` (`agent` is its base URL): one element per
+        executor, `{executor_id, framework_id, statistics: {timestamp, cpus_*, mem_*}}`."""
+        reply = await self._get(f"{agent}/monitor/statistics")
+        if not isinstance(reply, list):
+            raise MesosCallError(f"GET {agent}/monitor/statistics", status=200, body=str(reply))
+        return [item for item in reply if isinstance(item, dict)]
+
     async def task_file(
         self, *, agent_id: str, executor_id: str, mesos_task_id: str, name: str
     ) -> SandboxFile:
