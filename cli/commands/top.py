@@ -37,7 +37,7 @@ such tasks show `-`: see `o2 top nodes`).
 o2 top tasks
 o2 top tasks -e physics-1 --sort cpu
 o2 top tasks --sort mem -o json
-o2 top tasks --interval 0.5 --mesos 127.0.0.1:5050
+o2 top tasks --interval 0.5
 ```
 """
 
@@ -251,6 +251,12 @@ async def top_tasks(
         return [], False
     async with MesosFiles(_master(mesos), access=access_from_env()) as files:
         _, before, after = await two_samples(files, interval=interval)
+    keys = {(t.status.agent_id or "", t.status.executor_id or "") for t in tasks}
+    if not keys & after.keys():
+        raise NoStatisticsError(
+            f"the agents of these {len(tasks)} tasks report no statistics for their executors "
+            f"({', '.join(sorted(f'{a}/{e}' for a, e in keys))}): is --mesos the right master?"
+        )
     rows = [task_usage(t, before, after) for t in tasks]
     return sort_tasks(rows, by=sort), True
 

@@ -16,8 +16,13 @@ from localmesos.monitor import entry, parse_stat, process_tree, read_procs
 from localmesos.resources import Resources
 from tests.localmesos.helpers import RawScheduler, scalar, task_info
 
-ENTRY_FIELDS = {"executor_id": str, "executor_name": str, "framework_id": str, "source": str}
-STATISTICS_FIELDS = {
+ENTRY_FIELDS: dict[str, type] = {
+    "executor_id": str,
+    "executor_name": str,
+    "framework_id": str,
+    "source": str,
+}
+STATISTICS_FIELDS: dict[str, type] = {
     "timestamp": float,
     "cpus_user_time_secs": float,
     "cpus_system_time_secs": float,
@@ -40,7 +45,7 @@ def assert_mesos_shape(item: Any) -> None:
     for name, kind in STATISTICS_FIELDS.items():
         value = stats[name]
         assert isinstance(value, kind) and not isinstance(value, bool), (name, value)
-        assert value >= 0, (name, value)
+        assert float(value) >= 0, (name, value)
 
 
 def executor(pid: int | None, *, cpus: float = 0.5, mem: float = 64) -> Executor:
