@@ -43,8 +43,8 @@ def assert_mesos_shape(item: Any) -> None:
         assert isinstance(item[name], kind), (name, item)
     stats = item["statistics"]
     for name, kind in STATISTICS_FIELDS.items():
-        value = stats[name]
-        assert type(value) is kind and value >= 0, (name, value)  # bool is not an int here
+        assert type(stats[name]) is kind, (name, stats[name])  # bool is no int here
+        assert stats[name] >= 0, (name, stats[name])
 
 
 def executor(pid: int | None, *, cpus: float = 0.5, mem: float = 64) -> Executor:
