@@ -3,7 +3,6 @@ endpoint, via cli.mesos_files), named after the Tasks and Nodes in etcd (cli.usa
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -163,6 +162,8 @@ def node_document(rows: list[NodeUsage], *, interval: float) -> dict[str, Any]:
 async def _one_sample(files: MesosFiles, urls: dict[str, str]) -> tuple[Sample, list[str]]:
     """Every agent's statistics (each distinct URL asked once, concurrently), and why the
     agents that did not answer did not."""
+    import asyncio
+
     from cli.runtime import short_cause
     from cli.usage import parse_entry, sample_of
 
@@ -182,6 +183,8 @@ async def _one_sample(files: MesosFiles, urls: dict[str, str]) -> tuple[Sample, 
 
 async def two_samples(files: MesosFiles, *, interval: float) -> tuple[list[Agent], Sample, Sample]:
     """The master's agents, and their statistics twice, `interval` seconds apart."""
+    import asyncio
+
     from cli.mesos_files import agent_url
     from cli.runtime import warn_line
     from cli.usage import agents_of
