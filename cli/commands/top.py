@@ -57,7 +57,8 @@ o2 top nodes -o yaml
 
 
 class NoStatisticsError(O2Error):
-    """No agent answered `/monitor/statistics`: nothing to show."""
+    """Nothing to show: no agent answered `/monitor/statistics` (or every answer was
+    malformed), the master lists no agent, or no task's executor is in the answers."""
 
 
 def _cores(value: float | None) -> str:
@@ -159,7 +160,7 @@ def node_document(rows: list[NodeUsage], *, interval: float) -> dict[str, Any]:
     return {"kind": "NodeUsageList", "intervalSeconds": interval, "items": items}
 
 
-async def _one_sample(files: MesosFiles, urls: dict[str, str]) -> tuple[Sample, list[str]]:
+async def one_sample(files: MesosFiles, urls: dict[str, str]) -> tuple[Sample, list[str]]:
     """Every agent's statistics (each distinct URL asked once, concurrently), and why the
     agents that did not answer did not."""
     import asyncio
@@ -175,7 +176,10 @@ async def _one_sample(files: MesosFiles, urls: dict[str, str]) -> tuple[Sample, 
                 raise answer
             failures.append(f"{url}: {short_cause(str(answer))}")
             continue
-        entries += [parse_entry(item, agent_id=agent_id) for item in answer]
+        try:
+            entries += [parse_entry(item, agent_id=agent_id) for item in answer]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            failures.append(f"{url}: malformed statistics ({type(exc).__name__}: {exc})")
     if failures and len(failures) == len(urls):
         raise NoStatisticsError("no agent answered GET /monitor/statistics: " + "; ".join(failures))
     return sample_of(entries), failures
@@ -199,9 +203,9 @@ async def two_samples(files: MesosFiles, *, interval: float) -> tuple[list[Agent
             urls.setdefault(url, agent.agent_id)
     if not urls:
         raise NoStatisticsError(f"the Mesos master at {files.master_url} lists no agents")
-    before, _ = await _one_sample(files, urls)
+    before, _ = await one_sample(files, urls)
     await asyncio.sleep(interval)
-    after, failures = await _one_sample(files, urls)
+    after, failures = await one_sample(files, urls)
     for failure in failures:
         warn_line(f"warning: no statistics from agent {failure}")
     return agents, before, after

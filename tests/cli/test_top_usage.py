@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
-from cli.commands.top import node_rows, task_rows
+import pytest
+
+from cli.commands.top import NoStatisticsError, node_rows, one_sample, task_rows
 from cli.usage import (
     MB,
     Agent,
@@ -112,3 +115,12 @@ def test_sorting_puts_the_busiest_first_and_unknown_figures_last() -> None:
     assert [r.name for r in sort_tasks(rows, by="cpu")] == ["c", "a", "b"]
     assert [r.name for r in sort_tasks(rows, by="mem")] == ["a", "c", "b"]
     assert [r.name for r in sort_tasks(rows, by="name")] == ["a", "b", "c"]
+
+
+def test_malformed_statistics_from_an_agent_are_a_clear_error_not_a_traceback() -> None:
+    class Answers:
+        async def statistics(self, url: str) -> list[Json]:
+            return [{"executor_id": "e", "statistics": {"timestamp": "soon"}}]
+
+    with pytest.raises(NoStatisticsError, match="http://a:5051: malformed statistics"):
+        asyncio.run(one_sample(Answers(), {"http://a:5051": AGENT}))  # type: ignore[arg-type]
