@@ -55,6 +55,7 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand("recover", _STATE, "Recover an environment from ERROR."),
     LazyCommand("exit", _STATE, "Exit an environment (-> DONE)."),
     LazyCommand("logs", "cli.commands.logs", "Print a task's stdout or stderr."),
+    LazyCommand("top", "cli.commands.top", "Show CPU and memory use of tasks or nodes."),
     LazyCommand("cordon", _NODES, "Keep new tasks off a node."),
     LazyCommand("uncordon", _NODES, "Let tasks be placed on a node."),
     LazyCommand("drain", _NODES, "Cordon a node and deal with its tasks."),

@@ -1,4 +1,5 @@
-"""Task sandbox files through Mesos' files endpoint. The CLI's only aiohttp user (edge I/O).
+"""Task sandbox files through Mesos' files endpoint, and agents' `/monitor/statistics` for
+`o2 top`. The CLI's only aiohttp user (edge I/O).
 
 Where a task's output lives: the o2 executor writes each task's stdout/stderr to
 `<executor sandbox>/<mesos task id>/{stdout,stderr}`. The executor sandbox directory is found
@@ -85,7 +86,7 @@ def access_from_env(env: Mapping[str, str] | None = None) -> MesosAccess:
 
 
 class MesosFiles:
-    """A small client for /master/state, /state and /files/read."""
+    """A small client for /master/state, /state, /files/read and /monitor/statistics."""
 
     def __init__(
         self,
@@ -140,6 +141,26 @@ class MesosFiles:
         if not isinstance(reply, dict):
             raise MesosCallError(f"GET {self.master_url}/version", status=200, body=str(reply))
         return reply
+
+    async def state(self) -> Json:
+        """The master's `/master/state` (agents with their `pid`, frameworks, executors)."""
+        reply = await self._get(f"{self.master_url}/master/state")
+        if not isinstance(reply, dict):
+            raise MesosCallError(f"GET {self.master_url}/master/state", status=200, body=str(reply))
+        return reply
+
+    async def statistics(self, agent: str) -> list[Json]:
+        """An agent's `/monitor/statistics` (`agent` is its base URL): one element per
+        executor, `{executor_id, framework_id, statistics: {timestamp, cpus_*, mem_*}}`."""
+        try:
+            reply = await self._get(f"{agent}/monitor/statistics")
+        except ValueError as exc:  # not JSON: not a Mesos agent
+            raise MesosCallError(
+                f"GET {agent}/monitor/statistics", status=200, body="not JSON"
+            ) from exc
+        if not isinstance(reply, list):
+            raise MesosCallError(f"GET {agent}/monitor/statistics", status=200, body=str(reply))
+        return [item for item in reply if isinstance(item, dict)]
 
     async def task_file(
         self, *, agent_id: str, executor_id: str, mesos_task_id: str, name: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import stat
@@ -10,11 +11,11 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from localmesos import authn, calls, executor_api, faults, views
+from localmesos import authn, calls, executor_api, faults, monitor, views
 from localmesos.agent import Agent
 from localmesos.config import AgentSpec, agent_from_dict
 from localmesos.master import Master, SubscribeRefused
-from localmesos.model import Json, get_value
+from localmesos.model import ExecutorState, Json, get_value
 from localmesos.streams import EventStream
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,24 @@ async def redirect(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     return web.Response(status=200)
+
+
+# -- monitor -----------------------------------------------------------------------------------
+
+
+async def agent_statistics(request: web.Request) -> web.Response:
+    """Mesos /monitor/statistics of one real agent, read from /proc (localmesos.monitor)."""
+    agent = request.app[AGENT_KEY]
+    live = [e for e in agent.executors.values() if e.state is not ExecutorState.TERMINATED]
+    return _ok_json(await asyncio.to_thread(monitor.real_entries, live))
+
+
+async def hollow_statistics(request: web.Request) -> web.Response:
+    """/monitor/statistics on the master port, which the hollow agents share: their simulated
+    executors, zero usage, each entry naming its `agent_id`."""
+    master = request.app[MASTER_KEY]
+    hollow = [a for a in master.agents.values() if a.hollow and not a.dead]
+    return _ok_json(monitor.hollow_entries(e for a in hollow for e in a.executors.values()))
 
 
 # -- files -----------------------------------------------------------------------------------------
@@ -326,6 +345,8 @@ def master_app(master: Master, *, work_dir: Path, control: ClusterControl) -> we
     app.router.add_get("/files/read.json", files_read)
     app.router.add_get("/files/browse", files_browse)
     app.router.add_get("/files/browse.json", files_browse)
+    app.router.add_get("/monitor/statistics", hollow_statistics)
+    app.router.add_get("/monitor/statistics.json", hollow_statistics)
     app.router.add_get("/localmesos/state", control_state)
     app.router.add_post("/localmesos/agents", control_add_agent)
     app.router.add_post("/localmesos/agents/{agent_id}/{action}", control_agent)
@@ -342,6 +363,8 @@ def agent_app(agent: Agent, *, work_dir: Path) -> web.Application:
     app[AGENT_KEY] = agent
     app[WORK_DIR_KEY] = work_dir
     app.router.add_post("/api/v1/executor", executor_endpoint)
+    app.router.add_get("/monitor/statistics", agent_statistics)
+    app.router.add_get("/monitor/statistics.json", agent_statistics)
     app.router.add_get("/files/read", files_read)
     app.router.add_get("/files/read.json", files_read)
     app.router.add_get("/files/browse", files_browse)

@@ -21,6 +21,7 @@ from tests.cli.conftest import O2, REPO, SAMPLES
 from tests.cli.edit_helpers import edit as run_edit
 from tests.cli.edit_helpers import with_samples
 from tests.cli.help_examples import all_examples, argv, exemption, needs_shell
+from tests.mesos_fixture import start_localmesos
 
 EXAMPLES = all_examples()
 BY_COMMAND: dict[str, list[str]] = {}
@@ -79,10 +80,18 @@ def run_in_shell(o2: O2, line: str, where: Path) -> tuple[int, str]:
 
 @pytest.mark.parametrize("command", sorted(BY_COMMAND))
 def test_every_help_example_runs(
-    o2: O2, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+    o2: O2,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    command: str,
 ) -> None:
     with_samples(o2)
     setup(o2, command)
+    if command.startswith("top "):  # reads agents' statistics: a local cluster, hollow agents
+        cluster = start_localmesos("--hollow-agents", "1", log_dir=tmp_path)
+        request.addfinalizer(cluster.stop)
+        monkeypatch.setenv("O2_MESOS", cluster.url)
     where = workdir(tmp_path)
     monkeypatch.chdir(where)
     for number, line in enumerate(BY_COMMAND[command]):
@@ -104,7 +113,7 @@ def test_every_command_has_examples_and_every_exemption_is_used() -> None:
     from tests.cli.help_examples import EXEMPT_COMMANDS, EXEMPT_LINES, command_helps
 
     helps = command_helps()
-    groups = {"set", "create", "node", "etcd-auth plan", "etcd-auth apply"}
+    groups = {"set", "create", "node", "top", "etcd-auth plan", "etcd-auth apply"}
     missing = [path for path, text in helps.items() if "**Examples**" not in text]
     assert set(missing) <= groups, f"commands without examples: {missing}"
     assert set(EXEMPT_COMMANDS) <= set(helps)

@@ -112,6 +112,7 @@ def test_importing_cli_main_stays_within_its_module_budget() -> None:
         ("import cli.main", ["-c", "import cli.main"], {}),
         ("o2 --help", run_o2("--help"), {}),
         ("o2 get --help", run_o2("get", "--help"), {}),
+        ("o2 top tasks --help", run_o2("top", "tasks", "--help"), {}),
         ("completion of commands", run_o2(), completing("o2 g")),
         ("completion of KIND", run_o2(), completing("o2 get en")),
         ("completion of KIND for describe", run_o2(), completing("o2 describe ")),
