@@ -23,6 +23,7 @@ import yaml
 from crds.kinds.environment import Environment
 from crds.kinds.node import Node
 from crds.manifest import parse_resource
+from crds.runlog import log_prefix, newest_first
 from gui.auth import hash_token
 from store.api import ListResult, Store
 from store.embedded import EmbeddedEtcd
@@ -255,6 +256,18 @@ async def test_shifter_runs_a_shift_viewer_is_refused_audit_names_the_shifter(
         "[...document.querySelectorAll('#plot-durations svg circle')].length"
     )
     assert points == 1, "one point: run 1"
+    (record,) = newest_first(await store.list_raw(log_prefix(store.prefix)))
+    took = {t.event: f"{t.duration_seconds:.1f}s" for t in record.transitions}
+    tasks = (await store.get(Environment, "rd")).status.task_total
+    assert record.task_count == tasks and tasks >= 3, "a task per detector at least"
+    scaling = await browser.evaluate(
+        "[...document.querySelectorAll('#plot-scaling svg circle.point')]"
+        ".map((c) => [c.parentNode.dataset.series, c.textContent])"
+    )
+    assert sorted(scaling) == [
+        [s, f"rd, run 1: {s} {took[s]} with {tasks} tasks"]
+        for s in ("CONFIGURE", "DEPLOY", "START_ACTIVITY")
+    ]
 
     before = await views.raw("rd")
     wizard_body = {"name": "rd-2", "workflow": "readout-dataflow", "vars": {}, "detectors": []}
