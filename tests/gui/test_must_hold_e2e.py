@@ -3,8 +3,8 @@ local Mesos cluster with TPC, ITS and MCH agents, the controller manager (tasks,
 nodes) and the GUI process. A shifter creates `readout-dataflow` (o2's sample, with two public
 variables declared) through the wizard, sets a variable by its widget, starts it, includes MCH
 live, stops it and finds the run with its plots (the task-count one too); every step is read
-back through `etcdctl get` and `o2 get env -o json`. A viewer is then refused (403, nothing written) and the audit
-view names the shifter for each action."""
+back through `etcdctl get` and `o2 get env|runs -o json`. A viewer is then refused (403,
+nothing written) and the audit view names the shifter for each action."""
 
 from __future__ import annotations
 
@@ -148,9 +148,10 @@ class Views:
         found: dict[str, Any] = json.loads(value)
         return found
 
-    def cli(self, name: str) -> dict[str, Any]:
+    def cli(self, name: str, kind: str = "env") -> dict[str, Any]:
+        what = ["runs", "--env", name] if kind == "runs" else [kind, name]
         done = subprocess.run(
-            [sys.executable, "-m", "cli", "get", "env", name, "-o", "json"],
+            [sys.executable, "-m", "cli", "get", *what, "-o", "json"],
             cwd=ROOT,
             env=self.env,
             capture_output=True,
@@ -273,6 +274,8 @@ async def test_shifter_runs_a_shift_viewer_is_refused_audit_names_the_shifter(
     took = {t.event: f"{t.duration_seconds:.1f}s" for t in record.transitions}
     tasks = (await store.get(Environment, "rd")).status.task_total
     assert record.task_count == tasks and tasks >= 3, "a task per detector at least"
+    (listed,) = views.cli("rd", kind="runs")["items"]
+    assert (listed["runNumber"], listed["taskCount"]) == (1, tasks)
     scaling = await browser.evaluate(
         "[...document.querySelectorAll('#plot-scaling svg circle.point')]"
         ".map((c) => [c.parentNode.dataset.series, c.textContent])"
