@@ -76,6 +76,15 @@ class RunRecord(O2Model):
     """The run ended by GO_ERROR."""
     error: str = ""
     """Why it went to ERROR."""
+    task_count: int | None = None
+    """How many tasks the environment owned when the run was logged; None in records written
+    before it was kept, or when the environment owned none."""
+    deploy_seconds: float | None = None
+    """How long the DEPLOY of the environment's incarnation took (the latest one that
+    succeeded before the run ended), so that a second run of the same incarnation still says
+    it; None when unknown (an older record, or status.history no longer holding it)."""
+    configure_seconds: float | None = None
+    """How long the latest successful CONFIGURE before the run ended took; None when unknown."""
 
 
 def record_key(prefix: str, run_number: int, uid: str) -> str:

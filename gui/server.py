@@ -29,7 +29,7 @@ from gui.guard import HostPolicy
 from gui.hub import FLUSH_INTERVAL, Client, Hub
 from gui.live import apply, live_offer, preview
 from gui.presets import NoRawKeysError, delete_preset, list_presets, save_preset
-from gui.runs import load_runs, parse_limit
+from gui.runs import load_history, parse_limit
 from gui.wizard import Form, create, field_errors, offer
 from store.api import Store
 
@@ -170,19 +170,20 @@ async def wizard(request: web.Request) -> web.Response:
 
 
 async def runs(request: web.Request) -> web.Response:
-    """GET /api/runs?env=&detector=&limit=: finished runs from the run log, newest first."""
+    """GET /api/runs?env=&detector=&limit=: finished runs from the run log, newest first, and
+    the points of the transition-time vs task-count plot."""
     query = request.query
     try:
         limit = parse_limit(query.get("limit"))
     except ValueError as exc:
         return _error(400, str(exc))
-    found = await load_runs(
+    found = await load_history(
         request.app[HUB_KEY].store,
         environment=query.get("env", ""),
         detector=query.get("detector", ""),
         limit=limit,
     )
-    return web.json_response({"runs": found})
+    return web.json_response(found)
 
 
 async def create_environment(request: web.Request) -> web.Response:

@@ -31,7 +31,7 @@ VIEWS = (
     ("tasks", "#/tasks?sort=env&dir=desc", "#tasks [data-task]"),
     ("nodes", "#/nodes", "[data-node]"),
     ("gitsources", "#/gitsources", "[data-gitsource]"),
-    ("runs", "#/runs?env=physics-1", "#plot-transitions svg circle"),
+    ("runs", "#/runs?env=physics-1", "#plot-scaling svg circle"),
     ("node-detail", "#/nodes/flp003", "#node-tasks"),
     ("audit", "#/audit", "#audit [data-audit]"),
     ("wizard", "#/new", "#wz-preset"),

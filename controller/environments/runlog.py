@@ -19,7 +19,7 @@ from typing import Any
 
 from controller.environments.runvars import RUN_END, RUN_START, RUN_STARTED_BY, RUN_STOPPED_BY
 from crds.kinds.environment import Environment, TransitionRecord
-from crds.runlog import RunRecord, TransitionTime, encode, log_prefix, record_key
+from crds.runlog import RunRecord, TransitionTime, decode, encode, log_prefix, record_key
 from store.api import RuntimeKV
 from store.informer import CacheEvent
 
@@ -77,7 +77,19 @@ def run_record(env: Environment) -> RunRecord | None:
         stopped_by=status.runtime_vars.get(RUN_STOPPED_BY, ""),
         ended_in_error=in_error,
         error=error,
+        task_count=status.task_total or None,
+        deploy_seconds=latest_duration(status.history, number, "DEPLOY"),
+        configure_seconds=latest_duration(status.history, number, "CONFIGURE"),
     )
+
+
+def latest_duration(history: tuple[TransitionRecord, ...], number: int, event: str) -> float | None:
+    """The duration of the latest successful `event` up to run `number`'s last transition (the
+    incarnation's DEPLOY, the CONFIGURE the run was started from); None when history holds none."""
+    own = [i for i, t in enumerate(history) if t.run_number == number]
+    before = history[: own[-1] + 1] if own else ()
+    found = [t.duration_seconds for t in before if t.event == event and t.result == "Succeeded"]
+    return found[-1] if found else None
 
 
 def run_transitions(
@@ -103,6 +115,29 @@ def _ms(text: str | None) -> int | None:
         return int(text) if text else None
     except ValueError:
         return None
+
+
+async def carried_forward(kv: RuntimeKV, record: RunRecord, keys: list[str], key: str) -> RunRecord:
+    """`record` with the DEPLOY/CONFIGURE durations its status.history no longer holds (after
+    HISTORY_LIMIT transitions) taken from the same incarnation's previous record, if kept."""
+    if record.deploy_seconds is not None and record.configure_seconds is not None:
+        return record
+    suffix = f"-{record.environment_uid}"
+    earlier = [k for k in keys[: bisect.bisect_left(keys, key)] if k.endswith(suffix)]
+    found = await kv.get_raw(earlier[-1]) if earlier else None
+    previous = decode(found.value) if found is not None else None
+    if previous is None:
+        return record
+    return record.model_copy(
+        update={
+            "deploy_seconds": _first(record.deploy_seconds, previous.deploy_seconds),
+            "configure_seconds": _first(record.configure_seconds, previous.configure_seconds),
+        }
+    )
+
+
+def _first(value: float | None, fallback: float | None) -> float | None:
+    return value if value is not None else fallback
 
 
 class RunLog:
@@ -131,6 +166,7 @@ class RunLog:
             key = record_key(prefix, record.run_number, record.environment_uid)
             if key in self._known or (len(keys) >= self.size and keys and key < keys[0]):
                 continue  # logged, or older than everything kept: trimmed already
+            record = await carried_forward(kv, record, keys, key)
             if await kv.create_raw(key, encode(record)) is not None:
                 written += 1
                 log.info("Run logged", extra={"environment": env.name, "run": record.run_number})

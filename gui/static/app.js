@@ -93,7 +93,7 @@ const VIEWS = {
   nodes: (route) => (route.name ? renderNode(store, route.name) : renderNodes(store)),
   audit: (route) => renderAudit(store, route.params),
   gitsources: () => renderGitSources(store),
-  new: () => renderWizard(),
+  new: (route) => renderWizard(route.params),
   runs: (route) => renderRuns(store, route.params),
 };
 

@@ -93,3 +93,52 @@ export function lineChart({ id, title, labels, series, xTitle = "", yTitle = "" 
     "</svg>";
   return `<figure class="chart" id="${esc(id)}"><figcaption>${esc(title)}</figcaption>${svg}<div class="legend">${legend(series)}</div></figure>`;
 }
+
+// The value axis' top and step for values up to `max` (at least one step).
+function scale(max) {
+  const step = niceStep(max);
+  return [Math.max(step, Math.ceil(max / step) * step), step];
+}
+
+function xTicks(top, step, x) {
+  const parts = [];
+  for (let v = 0; v <= top + step / 2; v += step) {
+    parts.push(`<text class="tick" x="${x(v).toFixed(1)}" y="${H - M.bottom + 16}" text-anchor="middle">${fmt(v)}</text>`);
+  }
+  return parts.join("");
+}
+
+// Points on two numeric axes (from 0), one colour per series; each point's `tip` is its tooltip.
+// series: [{name, color?, points: [{x, y, tip}]}]; a series without points stays in the legend.
+export function scatterChart({ id, title, series, xTitle = "", yTitle = "", empty = "No data yet" }) {
+  const all = series.flatMap((s) => s.points);
+  if (!all.length) {
+    return `<figure class="chart" id="${esc(id)}"><figcaption>${esc(title)}</figcaption><p class="muted">${esc(empty)}</p></figure>`;
+  }
+  const [xTop, xStep] = scale(Math.max(...all.map((p) => p.x)));
+  const [yTop, yStep] = scale(Math.max(...all.map((p) => p.y)));
+  const plotW = W - M.left - M.right;
+  const plotH = H - M.top - M.bottom;
+  const x = (v) => M.left + (v / xTop) * plotW;
+  const y = (v) => M.top + plotH - (v / yTop) * plotH;
+  const dots = series
+    .map((s, k) => {
+      const color = s.color ?? PALETTE[k % PALETTE.length];
+      const marks = s.points
+        .map((p) => `<circle class="point" cx="${x(p.x).toFixed(1)}" cy="${y(p.y).toFixed(1)}" r="4" fill="${color}" fill-opacity="0.8"><title>${esc(p.tip)}</title></circle>`)
+        .join("");
+      return `<g class="series" data-series="${esc(s.name)}">${marks}</g>`;
+    })
+    .join("");
+  const svg =
+    `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}" class="chart-svg">` +
+    yAxis(yTop, yStep, y) +
+    `<line class="axis" x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${H - M.bottom}"/>` +
+    `<line class="axis" x1="${M.left}" x2="${W - M.right}" y1="${H - M.bottom}" y2="${H - M.bottom}"/>` +
+    xTicks(xTop, xStep, x) +
+    `<text class="axis-title" x="${M.left + plotW / 2}" y="${H - 4}" text-anchor="middle">${esc(xTitle)}</text>` +
+    `<text class="axis-title" transform="translate(14 ${M.top + plotH / 2}) rotate(-90)" text-anchor="middle">${esc(yTitle)}</text>` +
+    dots +
+    "</svg>";
+  return `<figure class="chart" id="${esc(id)}"><figcaption>${esc(title)}</figcaption>${svg}<div class="legend">${legend(series)}</div></figure>`;
+}

@@ -1,6 +1,7 @@
 // The Runs page (#/runs): finished runs from the controller's run log (GET /api/runs), per
-// environment and detector, with SVG plots of transition and run durations. Read-only.
-import { lineChart } from "./charts.js";
+// environment and detector, with SVG plots of transition and run durations, and of transition
+// times against the environment's task count. Read-only.
+import { lineChart, scatterChart } from "./charts.js";
 import { duration, html, raw } from "./util.js";
 
 const LIMIT = 200;
@@ -9,7 +10,11 @@ const SAMPLES = 300; // task-count samples kept per environment (10 minutes at o
 const STATES = ["STANDBY", "CONFIGURED", "RUNNING", "ERROR", "DONE"];
 const STATE_COLORS = { STANDBY: "#8a96a8", CONFIGURED: "#3fa9f5", RUNNING: "#2ecc71", ERROR: "#ff4d4f", DONE: "#5c6778" };
 
-export const runs = { key: null, loading: false, list: [], error: "", samples: new Map() };
+// One colour per transition in every plot of the page; others take the palette's.
+const EVENT_COLORS = { DEPLOY: "#b48cff", CONFIGURE: "#f5a623", START_ACTIVITY: "#4fb3ff", STOP_ACTIVITY: "#3fd6c6", GO_ERROR: "#ff4d4f" };
+const SCALING = ["DEPLOY", "CONFIGURE", "START_ACTIVITY"];
+
+export const runs = { key: null, loading: false, list: [], scaling: [], error: "", samples: new Map() };
 
 let rerender = () => {};
 
@@ -60,6 +65,7 @@ async function load(key, query) {
     const response = await fetch(`/api/runs?${query}`);
     const body = await response.json().catch(() => ({}));
     runs.list = response.ok ? body.runs ?? [] : [];
+    runs.scaling = response.ok ? body.scaling ?? [] : [];
     runs.error = response.ok ? "" : body.error ?? `HTTP ${response.status}`;
   } catch (error) {
     runs.error = String(error);
@@ -111,6 +117,7 @@ function plots(list, env) {
   const kinds = [...new Set(shown.flatMap((r) => (r.transitions ?? []).map((t) => t.event)))];
   const series = kinds.map((kind) => ({
     name: kind,
+    color: EVENT_COLORS[kind],
     values: shown.map((r) => {
       const found = (r.transitions ?? []).filter((t) => t.event === kind && t.durationSeconds != null);
       return found.length ? found.reduce((sum, t) => sum + t.durationSeconds, 0) : null;
@@ -134,7 +141,31 @@ function plots(list, env) {
     xTitle: "run number",
     yTitle: unit,
   });
-  return raw(`<div class="charts">${transitions}${durations}${taskPlot(env)}</div>`);
+  return raw(`<div class="charts">${transitions}${durations}${scalingPlot()}${taskPlot(env)}</div>`);
+}
+
+// DEPLOY, CONFIGURE and START_ACTIVITY seconds against the environment's task count (points
+// derived by the server from the same runs as the table: GET /api/runs's `scaling`).
+function scalingPlot() {
+  const series = SCALING.map((name) => ({
+    name,
+    color: EVENT_COLORS[name],
+    points: runs.scaling
+      .filter((p) => p.series === name)
+      .map((p) => ({
+        x: p.tasks,
+        y: p.seconds,
+        tip: `${p.environment}, run ${p.runNumber}: ${name} ${seconds(p.seconds)} with ${p.tasks} tasks`,
+      })),
+  }));
+  return scatterChart({
+    id: "plot-scaling",
+    title: "Transition time vs task count",
+    series,
+    xTitle: "tasks in the environment",
+    yTitle: "seconds",
+    empty: "No runs with a recorded task count yet",
+  });
 }
 
 function options(values, selected, none) {

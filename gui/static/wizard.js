@@ -166,11 +166,14 @@ function detectorPicker() {
   return html`<fieldset class="wz-panel"><legend>Detectors</legend>${items.length ? items : html`<span class="muted">no node has a detector attribute</span>`}${fieldError("detectors")}</fieldset>`;
 }
 
-export function renderWizard() {
+// `#/new?workflow=NAME` deep-links a workflow; choosing one in the form rewrites the link.
+export function renderWizard(params = new URLSearchParams()) {
   if (!wizard.offer) {
     loadOffer();
     return html`<section class="panel wizard"><h2>New environment</h2><p class="muted">loading workflows…</p></section>`;
   }
+  const linked = params.get("workflow");
+  if (linked && linked !== wizard.workflow && wizard.offer.workflows.some((w) => w.name === linked)) chooseWorkflow(linked);
   const wf = current();
   const options = wizard.offer.workflows.map(
     (w) => html`<option value="${w.name}" ${w.name === wizard.workflow ? "selected" : ""}>${w.name}${w.public ? "" : " (private)"}</option>`,
@@ -204,6 +207,7 @@ function onEdit(event) {
     if (el.checked) wizard.detectors.add(el.dataset.wzDetector);
     else wizard.detectors.delete(el.dataset.wzDetector);
   } else if (el.dataset.wz === "workflow" && event.type === "change") {
+    history.replaceState(null, "", `#/new?workflow=${encodeURIComponent(el.value)}`);
     chooseWorkflow(el.value);
     hooks.rerender();
   } else if (el.dataset.wz === "name") wizard.name = el.value.trim();

@@ -41,7 +41,7 @@ FILTER = (
 )
 
 
-async def _interaction(browser: Browser, action: str, until: str = "true") -> float:
+async def interaction(browser: Browser, action: str, until: str = "true") -> float:
     """Milliseconds from `action` (JS statements) until `until` (a JS expression) holds in the
     DOM and the next frame is painted."""
     script = f"""(() => {{
@@ -84,18 +84,18 @@ async def bench(endpoint: str, *, tasks: int, runs: int) -> dict[str, Any]:
                 narrowed = (
                     f"!document.querySelector('#task-count').textContent.startsWith('{tasks} of')"
                 )
-                samples["filter"].append(await _interaction(browser, typed, narrowed))
+                samples["filter"].append(await interaction(browser, typed, narrowed))
                 await browser.evaluate(f"(() => {{ {FILTER.format(text='')}; }})()")
                 await browser.wait_for(
                     f"document.querySelector('#task-count').textContent.startsWith('{tasks} of')"
                 )
                 click = "document.querySelector('.pager [data-page]:last-of-type').click()"
                 paged = "document.querySelector('.pager span').textContent.startsWith('page 2')"
-                samples["next_page"].append(await _interaction(browser, click, paged))
-                samples["scroll"].append(await _interaction(browser, "window.scrollBy(0, 2000)"))
+                samples["next_page"].append(await interaction(browser, click, paged))
+                samples["scroll"].append(await interaction(browser, "window.scrollBy(0, 2000)"))
                 resort = "location.hash = '#/tasks?sort=node&dir=desc'"
                 sorted_ = "!!document.querySelector('th.sorted[data-sort=node]')"
-                samples["sort"].append(await _interaction(browser, resort, sorted_))
+                samples["sort"].append(await interaction(browser, resort, sorted_))
     await store.close()
     medians = {k: statistics.median(v) for k, v in samples.items()}
     return {

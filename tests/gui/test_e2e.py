@@ -16,6 +16,7 @@ import pytest
 from crds.kinds.environment import Environment
 from crds.kinds.event import Event
 from crds.kinds.task import Task
+from hack.bench.gui_browser_bench import FILTER, interaction
 from store.embedded import EmbeddedEtcd, free_port
 from store.etcd import EtcdStore
 from tests.gui.cdp import Browser, find_chromium
@@ -220,6 +221,13 @@ async def test_ten_thousand_tasks_page_stays_responsive(
         "document.querySelector('#task-count').textContent.startsWith('10000 of')"
     )
     loaded = time.perf_counter() - started
+    narrowed = "!document.querySelector('#task-count').textContent.startsWith('10000 of')"
+    filter_ms = await interaction(browser, FILTER.format(text="t-042"), narrowed)
+    await browser.evaluate(f"(() => {{ {FILTER.format(text='')}; }})()")
+    await browser.wait_for(
+        "document.querySelector('#task-count').textContent.startsWith('10000 of')"
+    )
+    scroll_ms = await interaction(browser, "window.scrollBy(0, 2000)")
     listed = (await etcd_store.list(Task)).items
     flipped = [
         t.model_copy(update={"status": t.status.model_copy(update={"state": "RUNNING"})})
@@ -238,6 +246,9 @@ async def test_ten_thousand_tasks_page_stays_responsive(
     )
     print(
         f"\n10k tasks: page loaded in {loaded:.2f}s, followed a 10k START in {followed:.2f}s, "
-        f"re-sort+render {render_ms:.0f} ms"
+        f"re-sort+render {render_ms:.0f} ms, filter {filter_ms:.0f} ms, scroll {scroll_ms:.0f} ms"
     )
+    # The control room's targets are first paint < 2 s, a filter and a scroll < 200 ms
+    # (hack.bench.gui_browser_bench measures them quietly); five times that on a shared machine.
+    assert loaded < 10 and filter_ms < 1000 and scroll_ms < 1000
     assert render_ms < 1000

@@ -2,9 +2,9 @@
 local Mesos cluster with TPC, ITS and MCH agents, the controller manager (tasks, environments,
 nodes) and the GUI process. A shifter creates `readout-dataflow` (o2's sample, with two public
 variables declared) through the wizard, sets a variable by its widget, starts it, includes MCH
-live, stops it and finds the run with its plot; every step is read back from the store's raw
-key and from `o2 get env -o json`. A viewer is then refused (403, nothing written) and the audit
-view names the shifter for each action."""
+live, stops it and finds the run with its plots (the task-count one too); every step is read
+back through `etcdctl get` and `o2 get env|runs -o json`. A viewer is then refused (403,
+nothing written) and the audit view names the shifter for each action."""
 
 from __future__ import annotations
 
@@ -23,9 +23,10 @@ import yaml
 from crds.kinds.environment import Environment
 from crds.kinds.node import Node
 from crds.manifest import parse_resource
+from crds.runlog import log_prefix, newest_first, record_key
 from gui.auth import hash_token
 from store.api import ListResult, Store
-from store.embedded import EmbeddedEtcd
+from store.embedded import EmbeddedEtcd, etcd_binary
 from store.etcd import EtcdStore
 from tests.environments.helpers import SAMPLES, samples
 from tests.environments.test_e2e import (
@@ -124,21 +125,33 @@ async def detectors_known(store: Store) -> None:
 
 
 class Views:
-    """The same Environment as the store holds it (raw key) and as `o2 get` prints it."""
+    """The same Environment as `etcdctl get` prints its key and as `o2 get` prints it."""
 
     def __init__(self, store: EtcdStore, endpoint: str) -> None:
         self.store = store
+        self.endpoint = endpoint
         self.env = {**os.environ, "O2_ETCD": endpoint, "O2_PREFIX": store.prefix}
 
+    def etcdctl(self, key: str, *flags: str) -> str:
+        done = subprocess.run(
+            [str(etcd_binary("etcdctl")), f"--endpoints={self.endpoint}", "get", key, *flags],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return done.stdout
+
     async def raw(self, name: str) -> dict[str, Any]:
-        kv = await self.store.get_raw(self.store.key_for(Environment, name))
-        assert kv is not None, f"no key for environment/{name}"
-        found: dict[str, Any] = json.loads(kv.value)
+        value = self.etcdctl(self.store.key_for(Environment, name), "--print-value-only")
+        assert value.strip(), f"no key for environment/{name}"
+        found: dict[str, Any] = json.loads(value)
         return found
 
-    def cli(self, name: str) -> dict[str, Any]:
+    def cli(self, name: str, kind: str = "env") -> dict[str, Any]:
+        what = ["runs", "--env", name] if kind == "runs" else [kind, name]
         done = subprocess.run(
-            [sys.executable, "-m", "cli", "get", "env", name, "-o", "json"],
+            [sys.executable, "-m", "cli", "get", *what, "-o", "json"],
             cwd=ROOT,
             env=self.env,
             capture_output=True,
@@ -255,12 +268,29 @@ async def test_shifter_runs_a_shift_viewer_is_refused_audit_names_the_shifter(
         "[...document.querySelectorAll('#plot-durations svg circle')].length"
     )
     assert points == 1, "one point: run 1"
+    (record,) = newest_first(await store.list_raw(log_prefix(store.prefix)))
+    logged = views.etcdctl(log_prefix(store.prefix), "--prefix", "--keys-only").split()
+    assert logged == [record_key(store.prefix, 1, record.environment_uid)]
+    took = {t.event: f"{t.duration_seconds:.1f}s" for t in record.transitions}
+    tasks = (await store.get(Environment, "rd")).status.task_total
+    assert record.task_count == tasks and tasks >= 3, "a task per detector at least"
+    (listed,) = views.cli("rd", kind="runs")["items"]
+    assert (listed["runNumber"], listed["taskCount"]) == (1, tasks)
+    scaling = await browser.evaluate(
+        "[...document.querySelectorAll('#plot-scaling svg circle.point')]"
+        ".map((c) => [c.parentNode.dataset.series, c.textContent])"
+    )
+    assert sorted(scaling) == [
+        [s, f"rd, run 1: {s} {took[s]} with {tasks} tasks"]
+        for s in ("CONFIGURE", "DEPLOY", "START_ACTIVITY")
+    ]
 
     before = await views.raw("rd")
     wizard_body = {"name": "rd-2", "workflow": "readout-dataflow", "vars": {}, "detectors": []}
     assert await refused(browser, "/api/environments", wizard_body) == 403
     live_body = {"change": "detectors", "remove": ["MCH"], "resourceVersion": "0"}
     assert await refused(browser, "/api/live/rd", live_body) == 403
+    assert await refused(browser, "/api/environments/rd/start", {}) == 403  # nor act
     assert (await views.raw("rd"))["spec"] == before["spec"]
     assert [e.name for e in (await store.list(Environment)).items] == ["rd"]
 

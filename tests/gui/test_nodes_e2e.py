@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from crds.changedby import changed_by
 from crds.kinds.event import Event
-from crds.kinds.node import Node
+from crds.kinds.node import Node, NodeSpec, PilotBackOff
 from store.embedded import EmbeddedEtcd
 from store.etcd import EtcdStore
 from tests.gui.cdp import Browser, find_chromium
@@ -79,3 +80,23 @@ async def test_a_viewer_sees_no_node_actions(
         "document.querySelector('[data-node-detail=flp1]') && "
         "!document.querySelector('[data-node-action]')"
     )
+
+
+async def test_pilot_back_off_shows_in_the_list_and_the_node_detail(
+    served: GuiProcess, browser: Browser, etcd_store: EtcdStore
+) -> None:
+    wait = datetime(2026, 3, 1, 12, 30, 5, tzinfo=UTC)
+    backoff = PilotBackOff(failures=3, pilot="pilot-flp2-3", phase="Failed", not_before=wait)
+    node = detector_node("flp2", "ITS")
+    created = await etcd_store.create(node.model_copy(update={"spec": NodeSpec(mode="async")}))
+    status = node.status.model_copy(update={"backoff": backoff})
+    await etcd_store.update_status(created.model_copy(update={"status": status}))
+    cell = "document.querySelector('[data-node=flp2] [data-field=pilot]')"
+    await browser.goto(served.url + "#/nodes")
+    await browser.wait_for(f"{cell} && {cell}.textContent.includes('back-off')")
+    shown = await browser.evaluate(f"{cell}.textContent")
+    assert shown == "back-off: 3\N{MULTIPLICATION SIGN} ended, next after 12:30:05Z"
+    await browser.goto(served.url + "#/nodes/flp2")
+    await browser.wait_for("document.querySelector('[data-node-detail=flp2]')")
+    detail = await browser.text("[data-node-detail=flp2]") or ""
+    assert "Back-off: 3 pilots ended in a row (last Failed" in detail

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from crds.runlog import RunRecord, TransitionTime, encode, record_key
+from gui.runs import scaling_points
 from store.embedded import EmbeddedEtcd
 from store.etcd import EtcdStore
 from tests.gui.cdp import Browser, find_chromium
@@ -74,6 +75,59 @@ async def test_api_lists_runs_newest_first_per_environment_and_detector(
     assert (await gui.post("/api/runs")).status == 405  # read-only
 
 
+def scaled(number: int, uid: str, tasks: int | None, *steps: TransitionTime) -> RunRecord:
+    return RunRecord(
+        environment=uid.removeprefix("uid-"),
+        environment_uid=uid,
+        run_number=number,
+        transitions=steps,
+        task_count=tasks,
+    )
+
+
+def took(event: str, seconds: float, result: str = "Succeeded") -> TransitionTime:
+    return TransitionTime(event=event, duration_seconds=seconds, result=result)
+
+
+def test_scaling_points_one_per_run_start_and_one_per_incarnation_deploy_and_configure() -> None:
+    first = took("DEPLOY", 8.0), took("CONFIGURE", 3.0), took("START_ACTIVITY", 1.0)
+    records = [
+        scaled(3, "uid-a", 40, took("START_ACTIVITY", 1.5)).model_copy(
+            update={"deploy_seconds": 8.0, "configure_seconds": 3.0}
+        ),
+        scaled(1, "uid-a", 40, *first),
+        scaled(2, "uid-b", 4, took("DEPLOY", 2.0), took("CONFIGURE", 9.9, "Failed")),
+        scaled(4, "uid-old", None, *first),  # written before task counts were kept
+    ]
+    points = [
+        (p["series"], p["tasks"], p["seconds"], p["runNumber"]) for p in scaling_points(records)
+    ]
+    assert points == [
+        ("DEPLOY", 40, 8.0, 1),
+        ("CONFIGURE", 40, 3.0, 1),
+        ("START_ACTIVITY", 40, 1.0, 1),
+        ("DEPLOY", 4, 2.0, 2),  # the failed CONFIGURE is no point
+        ("START_ACTIVITY", 40, 1.5, 3),  # run 3's DEPLOY and CONFIGURE are run 1's: drawn once
+    ]
+    assert scaling_points([]) == []
+
+
+async def test_api_gives_the_scaling_points_of_the_runs_it_lists(
+    gui: Gui, etcd_store: EtcdStore
+) -> None:
+    await write_log(etcd_store)
+    record = run(5, "big-1", ("TPC",), task_count=120, deploy_seconds=12.5, configure_seconds=6.0)
+    await etcd_store.put_raw(record_key(etcd_store.prefix, 5, "uid-big-1"), encode(record))
+    body = await (await gui.get("/api/runs")).json()
+    assert [r["runNumber"] for r in body["runs"]] == [5, 3, 2, 1]
+    assert body["runs"][0]["taskCount"] == 120
+    assert body["scaling"] == [
+        {"series": s, "tasks": 120, "seconds": v, "environment": "big-1", "runNumber": 5}
+        for s, v in (("DEPLOY", 12.5), ("CONFIGURE", 6.0), ("START_ACTIVITY", 1.5))
+    ]  # runs 1-3 hold no task count (as records written by an older o2): no points
+    assert (await (await gui.get("/api/runs?env=tpc-1")).json())["scaling"] == []
+
+
 @pytest.fixture
 def served(etcd_server: EmbeddedEtcd, etcd_store: EtcdStore) -> Iterator[GuiProcess]:
     with gui_process(etcd=etcd_server.endpoint, prefix=etcd_store.prefix) as proc:
@@ -102,6 +156,8 @@ async def test_runs_page_renders_the_table_and_svg_plots(
     )
     assert lines == ["START_ACTIVITY", "STOP_ACTIVITY"]
     assert await browser.evaluate("!!document.querySelector('#plot-durations svg polyline')")
+    empty = "document.querySelector('#plot-scaling').textContent"
+    assert "No runs with a recorded task count yet" in await browser.evaluate(empty)
     tasks = "#plot-tasks svg g.series"
     await browser.wait_for(f"document.querySelectorAll('{tasks}').length === 2")
     (tmp_path / "runs.png").write_bytes(await browser.screenshot())

@@ -1,7 +1,7 @@
 """Control-room usability in headless Chromium (the real GUI process on a real etcd with the
-screenshot world): deep links at 1280x800 without horizontal overflow, dark/light themes, the
-search box, keyboard navigation of tables, the feed-disconnected banner, and clicks that
-survive a re-render."""
+screenshot world): deep links at 1280x800 without horizontal overflow, a 2560x1440 screen filled,
+dark/light themes, the search box, keyboard navigation of tables, the feed-disconnected banner,
+and clicks that survive a re-render."""
 
 from __future__ import annotations
 
@@ -82,6 +82,24 @@ async def test_every_view_deep_links_and_fits_1280x800(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, f"{route} overflows horizontally by {overflow}px at 1280x800"
+
+
+async def test_a_large_control_room_screen_is_filled_without_overflow(served: GuiProcess) -> None:
+    async with Browser(width=2560, height=1440) as big:
+        for _, route, ready in MAIN_VIEWS:
+            await big.goto(served.url + route)
+            await big.wait_for(f"document.querySelector({ready!r})")
+            overflow = await big.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{route} overflows horizontally by {overflow}px at 2560x1440"
+        await big.goto(served.url + "#/tasks")
+        await big.wait_for("document.querySelector('#tasks [data-task]')")
+        share = await big.evaluate(
+            "document.querySelector('#tasks').getBoundingClientRect().width / innerWidth"
+        )
+        assert share > 0.9, f"the tasks table takes {share:.0%} of a 2560 px wide screen"
+        assert big.exceptions == [], "the page threw"
 
 
 async def test_theme_defaults_to_the_os_preference_and_the_toggle_is_remembered(

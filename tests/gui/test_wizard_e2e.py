@@ -170,3 +170,16 @@ async def test_preset_saved_from_the_wizard_loads_back_and_deletes(
     await click(browser, "#wz-preset-delete")
     await browser.wait_for("!document.querySelector('#wz-preset')", within=ROUND_TRIP)
     assert await etcd_store.list_raw(presets_prefix(etcd_store.prefix, "readout-dataflow")) == {}
+
+
+@pytest.mark.usefixtures("inventory")
+async def test_a_deep_link_chooses_the_workflow_and_choosing_another_rewrites_it(
+    served: GuiProcess, browser: Browser
+) -> None:
+    chosen = "document.querySelector('#wz-workflow').value"
+    await browser.goto(served.url + "#/new?workflow=a-private")
+    await browser.wait_for(f"document.querySelector('#wz-workflow') && {chosen} === 'a-private'")
+    await set_value(browser, "#wz-workflow", "readout-dataflow")
+    await browser.wait_for("location.hash === '#/new?workflow=readout-dataflow'")
+    await browser.wait_for("document.querySelector('#wz-var-n_flp')")
+    assert await browser.evaluate(chosen) == "readout-dataflow"
