@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Coroutine
@@ -48,12 +49,19 @@ Ctrl-C (or SIGTERM) stops everything in reverse order, each process by its pid; 
 stays in DATA_DIR/etcd, so the next `o2 up` finds the environments again (on a new local
 cluster: their tasks are relaunched).
 
+With `--keep-tasks`, Ctrl-C stops the dashboard, the controller and etcd but leaves the local
+cluster's executors and tasks running (checkpointed in DATA_DIR/cluster); they wait 15 minutes
+for the next `o2 up` on the same DATA_DIR (with or without the flag), which adopts them: the
+environments stay RUNNING with the same task processes and run number. Past that wait the
+executors stop their tasks and exit.
+
 **Examples**
 
 ```
 o2 up
 o2 up --etcd-port 12379 --mesos-port 15050 --data-dir /tmp/o2 --no-samples
 o2 up --agents 4 --hollow-agents 20 --fast
+o2 up --keep-tasks          # Ctrl-C leaves the tasks running for the next `o2 up`
 ```
 """
 
@@ -61,6 +69,12 @@ SAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "samples"
 DETECTOR_AGENTS = (("flp-tpc", "TPC"), ("flp-its", "ITS"))
 FAST_CLUSTER: tuple[str, ...] = ("--heartbeat-interval", "1", "--allocation-interval", "0.1")
 FAST_CLUSTER += ("--update-retry", "0.5", "--shutdown-grace", "2")
+CLUSTER_DIR = "cluster"
+"""DATA_DIR/cluster: the local cluster's work dir when it keeps or adopts executors."""
+CLUSTER_CHECKPOINT = "checkpoint.json"
+"""What a cluster that exited keeping its executors leaves in its work dir (localmesos/README)."""
+KEEP_WAIT = 900.0
+"""Seconds kept executors wait for the next `o2 up` (their MESOS_RECOVERY_TIMEOUT)."""
 FAST_CONTROLLER = ("--task-reconcile-period", "5", "--node-poll-period", "1", "--lease-ttl", "3")
 
 
@@ -83,6 +97,15 @@ class UpConfig:
     cluster: bool
     controller: bool
     echo_all: bool
+    keep_tasks: bool = False
+
+    @property
+    def cluster_dir(self) -> Path:
+        return self.data_dir / CLUSTER_DIR
+
+    def tasks_were_kept(self) -> bool:
+        """The previous `o2 up` stopped with --keep-tasks: its cluster left a checkpoint."""
+        return (self.cluster_dir / CLUSTER_CHECKPOINT).is_file()
 
 
 def child_env() -> dict[str, str]:
@@ -139,6 +162,10 @@ async def _start_cluster(sup: Supervisor, config: UpConfig) -> Child | None:
     if config.hollow_agents:
         args += ["--hollow-agents", str(config.hollow_agents)]
     args += FAST_CLUSTER if config.fast else ()
+    if config.keep_tasks or config.tasks_were_kept():
+        args += ["--work-dir", str(config.cluster_dir)]
+    if config.keep_tasks:
+        args += ["--recovery-timeout", f"{KEEP_WAIT:g}"]
     child = await sup.start("cluster", _python_m("localmesos", args), env=child_env())
     await wait_for_port(config.mesos_port, child=child, within=30)
     say("cluster", f"master ready at 127.0.0.1:{config.mesos_port} (pid {child.pid}; {agents})")
@@ -238,6 +265,10 @@ class Started:
 async def _bring_up(sup: Supervisor, config: UpConfig, opts: GlobalOptions) -> Started:
     async with connect(opts) as store:
         stale = await previous_environments(store)
+    adopting = config.cluster and config.tasks_were_kept()
+    if adopting:
+        stale = set()  # their tasks still run: the controller adopts them, nothing is lost
+        say("o2", "adopting the executors and tasks the previous o2 up left running")
     cluster = await _start_cluster(sup, config)
     await _start_controller(sup, config, opts, mesos=cluster is not None)
     gui = await _start_gui(sup, config, opts)
@@ -317,22 +348,37 @@ async def _up(opts: GlobalOptions, config: UpConfig) -> int:
         say("o2", f"error: {exc}")
         return 1
     finally:
-        await _shutdown(sup, etcd, progress)
+        await _shutdown(sup, etcd, progress, config=config)
         pids.clear()
 
 
 async def _shutdown(
-    sup: Supervisor, etcd: EmbeddedEtcd, progress: asyncio.Task[None] | None
+    sup: Supervisor,
+    etcd: EmbeddedEtcd,
+    progress: asyncio.Task[None] | None,
+    *,
+    config: UpConfig,
 ) -> None:
     if progress is not None:
         progress.cancel()
         with contextlib.suppress(asyncio.CancelledError, O2Error):
             await progress
     etcd_pid = etcd.pid
+    keep: dict[str, int] = {"cluster": signal.SIGUSR1} if config.keep_tasks else {}
     with contextlib.suppress(asyncio.CancelledError):
-        await sup.stop_all()
+        await sup.stop_all(first_signal=keep)
         await etcd.stop()
     say("o2", f"stopped etcd (pid {etcd_pid})")
+    if config.keep_tasks and config.tasks_were_kept():
+        say("o2", KEPT.format(minutes=KEEP_WAIT / 60, data_dir=config.data_dir))
+    elif not config.tasks_were_kept():  # nothing to adopt: the sandboxes go, as a temp dir's
+        shutil.rmtree(config.cluster_dir, ignore_errors=True)
+
+
+KEPT = (
+    "left the local cluster's executors and tasks running: they wait {minutes:g} minutes for "
+    "the next `o2 up --data-dir {data_dir}`, which adopts them; after that they stop their tasks"
+)
 
 
 def up_command(
@@ -385,6 +431,14 @@ def up_command(
     controller: Annotated[
         bool, typer.Option("--controller/--no-controller", help="Start the controller manager.")
     ] = True,
+    keep_tasks: Annotated[
+        bool,
+        typer.Option(
+            "--keep-tasks",
+            help="On Ctrl-C leave the cluster's executors and tasks running (15 minutes) for "
+            "the next `o2 up` on this data dir to adopt.",
+        ),
+    ] = False,
 ) -> None:
     config = UpConfig(
         data_dir=data_dir or default_data_dir().parent,
@@ -404,6 +458,7 @@ def up_command(
         cluster=cluster,
         controller=controller,
         echo_all=ctx.find_root().obj.verbose > 0 if ctx.find_root().obj else False,
+        keep_tasks=keep_tasks,
     )
     if ctx.invoked_subcommand is not None:
         return

@@ -261,3 +261,36 @@ def test_killed_up_takes_its_children_and_its_etcd_along(ports: Ports, tmp_path:
         for pid in left.values():
             if not gone(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_keep_tasks_leaves_them_running_and_the_next_up_adopts_the_same_processes(
+    ports: Ports, tmp_path: Path
+) -> None:
+    kept: dict[str, int] = {}
+    try:
+        with o2_up(ports, tmp_path / "o2", "--keep-tasks") as first:
+            first.wait_for("physics-1 RUNNING run 1", within=UP_WITHIN)
+            before = first.pids()
+            kept = {n: p for n, p in before.items() if n.startswith(("task ", "executor "))}
+            assert interrupt(first) == 0
+            first.wait_for("executors left running", within=10)
+            first.wait_for("they wait 15 minutes", within=10)
+        for name in ("etcd", "controller", "gui", "cluster"):
+            assert gone(before[name]), f"{name} still runs after Ctrl-C"
+        starts = {name: procutil.start_time(pid) for name, pid in kept.items()}
+        assert all(starts.values()), f"not left running: {starts}"
+        with o2_up(ports, tmp_path / "o2") as second:
+            second.wait_for("adopting the executors and tasks", within=UP_WITHIN)
+            banner = second.wait_for("o2 is up:", within=UP_WITHIN)
+            assert "physics-1 RUNNING run 1" in banner
+            after = second.pids()
+            assert {n: p for n, p in after.items() if n in kept} == kept
+            assert {n: procutil.start_time(p) for n, p in kept.items()} == starts
+            env = running_env(second)["status"]
+            assert isinstance(env, dict) and env["runNumber"] == 1
+            assert interrupt(second) == 0
+        assert all(gone(pid) for pid in after.values())
+    finally:
+        for pid in kept.values():
+            if not gone(pid):
+                procutil.kill_group(pid) if os.getpgid(pid) == pid else os.kill(pid, signal.SIGKILL)
