@@ -70,6 +70,7 @@ class LocalCluster:
         self._responder = hollow_responder
         self._runner: web.AppRunner | None = None
         self._allocator: asyncio.Task[None] | None = None
+        self._stopped = False
 
     @property
     def port(self) -> int:
@@ -158,7 +159,11 @@ class LocalCluster:
 
         `keep_executors`: write the checkpoint and leave the executors (and their tasks)
         running instead, for the next cluster started on this work dir to adopt; the work dir
-        is kept even when it was a temporary one. Returns how many executors were left."""
+        is kept even when it was a temporary one. Returns how many executors were left. Once
+        stopped, later calls (`async with` ending after an explicit stop) do nothing."""
+        if self._stopped:
+            return 0
+        self._stopped = True
         if self._allocator is not None:
             self._allocator.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -52,21 +52,21 @@ def _kill(pids: list[int], starts: dict[int, int | None]) -> None:
 async def test_cluster_restarted_on_its_work_dir_adopts_the_executors_it_left_running(
     tmp_path: Path,
 ) -> None:
-    first = LocalCluster(agents=1, timers=FAST, work_dir=tmp_path)
-    await first.start()
-    sched = _durable(first.url)
     pids: list[int] = []
     starts: dict[int, int | None] = {}
+    first = LocalCluster(agents=1, timers=FAST, work_dir=tmp_path)
+    sched: RawScheduler | None = None
     try:
-        offer, child = await _launch_with_child(sched)
-        agent_id = offer["agent_id"]["value"]
-        executor_pid = next(iter(first.agent(agent_id).executors.values())).pid
-        assert executor_pid is not None
-        pids += [executor_pid, child]
-        starts.update({pid: start_time(pid) for pid in pids})
-        framework_id = sched.framework_id
-
-        assert await first.stop(keep_executors=True) == 1
+        async with first:  # on a failure before the kept stop, `async with` kills everything
+            sched = _durable(first.url)
+            offer, child = await _launch_with_child(sched)
+            agent_id = offer["agent_id"]["value"]
+            executor_pid = next(iter(first.agent(agent_id).executors.values())).pid
+            assert executor_pid is not None
+            pids += [executor_pid, child]
+            starts.update({pid: start_time(pid) for pid in pids})
+            framework_id = sched.framework_id
+            assert await first.stop(keep_executors=True) == 1
         await sched.close()
         assert alive(executor_pid) and alive(child)
 
@@ -91,5 +91,6 @@ async def test_cluster_restarted_on_its_work_dir_adopts_the_executors_it_left_ru
             finally:
                 await again.close()
     finally:
-        await sched.close()
+        if sched is not None:
+            await sched.close()
         _kill(pids, starts)
