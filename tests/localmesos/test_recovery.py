@@ -94,3 +94,42 @@ async def test_cluster_restarted_on_its_work_dir_adopts_the_executors_it_left_ru
         if sched is not None:
             await sched.close()
         _kill(pids, starts)
+
+
+async def test_an_executor_gone_while_the_cluster_was_down_fails_its_task_on_recovery(
+    tmp_path: Path,
+) -> None:
+    pids: list[int] = []
+    starts: dict[int, int | None] = {}
+    sched: RawScheduler | None = None
+    try:
+        async with LocalCluster(agents=1, timers=FAST, work_dir=tmp_path) as first:
+            sched = _durable(first.url)
+            offer, child = await _launch_with_child(sched)
+            executor_pid = next(
+                iter(first.agent(offer["agent_id"]["value"]).executors.values())
+            ).pid
+            assert executor_pid is not None
+            pids += [executor_pid, child]
+            starts.update({pid: start_time(pid) for pid in pids})
+            framework_id = sched.framework_id
+            await first.stop(keep_executors=True)
+        await sched.close()
+        _kill(pids, starts)  # dies while no cluster runs
+
+        async with LocalCluster(agents=1, timers=FAST, work_dir=tmp_path) as second:
+            again = _durable(second.url, framework_id)
+            try:
+                await again.subscribe()
+                failed = await again.next_update("kept", state="TASK_FAILED")
+                assert failed["reason"] == "REASON_EXECUTOR_TERMINATED"
+                await again.wait_acked(1)
+                agent = second.agent(offer["agent_id"]["value"])
+                assert not agent.tasks and not agent.executors  # forgotten, resources freed
+                assert agent.ledger.used.is_empty()
+            finally:
+                await again.close()
+    finally:
+        if sched is not None:
+            await sched.close()
+        _kill(pids, starts)
