@@ -34,7 +34,13 @@ class KeyValueFormatter(logging.Formatter):
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m localmesos", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m localmesos",
+        description=__doc__,
+        epilog="SIGINT/SIGTERM kill every executor; SIGUSR1 exits leaving checkpointing "
+        "executors running, checkpointed in --work-dir: a cluster started again on it adopts "
+        "them (same agent ids and ports) if they re-subscribe within --recovery-timeout.",
+    )
     parser.add_argument("--port", type=int, default=5050, help="master port (0: any free port)")
     parser.add_argument("--agents", type=int, default=None, help="real agents (default 1)")
     parser.add_argument("--hollow-agents", type=int, default=0, help="simulated agents")
