@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import functools
 import os
-import shutil
 import signal
 import sys
 from collections.abc import Coroutine
@@ -20,6 +19,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
+from cli import up_keep
 from cli.commands.apply import apply_objects
 from cli.commands.passthrough import module_available
 from cli.manifests import load
@@ -69,12 +69,6 @@ SAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "samples"
 DETECTOR_AGENTS = (("flp-tpc", "TPC"), ("flp-its", "ITS"))
 FAST_CLUSTER: tuple[str, ...] = ("--heartbeat-interval", "1", "--allocation-interval", "0.1")
 FAST_CLUSTER += ("--update-retry", "0.5", "--shutdown-grace", "2")
-CLUSTER_DIR = "cluster"
-"""DATA_DIR/cluster: the local cluster's work dir when it keeps or adopts executors."""
-CLUSTER_CHECKPOINT = "checkpoint.json"
-"""What a cluster that exited keeping its executors leaves in its work dir (localmesos/README)."""
-KEEP_WAIT = 900.0
-"""Seconds kept executors wait for the next `o2 up` (their MESOS_RECOVERY_TIMEOUT)."""
 FAST_CONTROLLER = ("--task-reconcile-period", "5", "--node-poll-period", "1", "--lease-ttl", "3")
 
 
@@ -98,14 +92,6 @@ class UpConfig:
     controller: bool
     echo_all: bool
     keep_tasks: bool = False
-
-    @property
-    def cluster_dir(self) -> Path:
-        return self.data_dir / CLUSTER_DIR
-
-    def tasks_were_kept(self) -> bool:
-        """The previous `o2 up` stopped with --keep-tasks: its cluster left a checkpoint."""
-        return (self.cluster_dir / CLUSTER_CHECKPOINT).is_file()
 
 
 def child_env() -> dict[str, str]:
@@ -162,10 +148,7 @@ async def _start_cluster(sup: Supervisor, config: UpConfig) -> Child | None:
     if config.hollow_agents:
         args += ["--hollow-agents", str(config.hollow_agents)]
     args += FAST_CLUSTER if config.fast else ()
-    if config.keep_tasks or config.tasks_were_kept():
-        args += ["--work-dir", str(config.cluster_dir)]
-    if config.keep_tasks:
-        args += ["--recovery-timeout", f"{KEEP_WAIT:g}"]
+    args += up_keep.cluster_args(config.data_dir, keep_tasks=config.keep_tasks)
     child = await sup.start("cluster", _python_m("localmesos", args), env=child_env())
     await wait_for_port(config.mesos_port, child=child, within=30)
     say("cluster", f"master ready at 127.0.0.1:{config.mesos_port} (pid {child.pid}; {agents})")
@@ -265,7 +248,7 @@ class Started:
 async def _bring_up(sup: Supervisor, config: UpConfig, opts: GlobalOptions) -> Started:
     async with connect(opts) as store:
         stale = await previous_environments(store)
-    adopting = config.cluster and config.tasks_were_kept()
+    adopting = config.cluster and up_keep.tasks_were_kept(config.data_dir)
     if adopting:
         stale = set()  # their tasks still run: the controller adopts them, nothing is lost
         say("o2", "adopting the executors and tasks the previous o2 up left running")
@@ -369,16 +352,9 @@ async def _shutdown(
         await sup.stop_all(first_signal=keep)
         await etcd.stop()
     say("o2", f"stopped etcd (pid {etcd_pid})")
-    if config.keep_tasks and config.tasks_were_kept():
-        say("o2", KEPT.format(minutes=KEEP_WAIT / 60, data_dir=config.data_dir))
-    elif not config.tasks_were_kept():  # nothing to adopt: the sandboxes go, as a temp dir's
-        shutil.rmtree(config.cluster_dir, ignore_errors=True)
-
-
-KEPT = (
-    "left the local cluster's executors and tasks running: they wait {minutes:g} minutes for "
-    "the next `o2 up --data-dir {data_dir}`, which adopts them; after that they stop their tasks"
-)
+    kept = up_keep.after_stop(config.data_dir, keep_tasks=config.keep_tasks)
+    if kept is not None:
+        say("o2", kept)
 
 
 def up_command(
