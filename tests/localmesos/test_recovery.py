@@ -7,13 +7,20 @@ import base64
 import contextlib
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 from localmesos import LocalCluster
 from localmesos.model import ExecutorState
-from procutil import alive, kill_group, start_time
+from procutil import alive, kill_group, signal_group, start_time
 from tests.localmesos.conftest import FAST
-from tests.localmesos.helpers import Json, RawScheduler, raw_executor_command, task_info
+from tests.localmesos.helpers import (
+    Json,
+    RawScheduler,
+    raw_executor_command,
+    task_info,
+    wait_pid_gone,
+)
 
 
 def _durable(url: str, framework_id: str | None = None) -> RawScheduler:
@@ -127,6 +134,44 @@ async def test_an_executor_gone_while_the_cluster_was_down_fails_its_task_on_rec
                 agent = second.agent(offer["agent_id"]["value"])
                 assert not agent.tasks and not agent.executors  # forgotten, resources freed
                 assert agent.ledger.used.is_empty()
+            finally:
+                await again.close()
+    finally:
+        if sched is not None:
+            await sched.close()
+        _kill(pids, starts)
+
+
+async def test_an_adopted_executor_that_does_not_resubscribe_in_time_is_killed(
+    tmp_path: Path,
+) -> None:
+    pids: list[int] = []
+    starts: dict[int, int | None] = {}
+    sched: RawScheduler | None = None
+    try:
+        async with LocalCluster(agents=1, timers=FAST, work_dir=tmp_path) as first:
+            sched = _durable(first.url)
+            offer, child = await _launch_with_child(sched)
+            executor_pid = next(
+                iter(first.agent(offer["agent_id"]["value"]).executors.values())
+            ).pid
+            assert executor_pid is not None
+            pids += [executor_pid, child]
+            starts.update({pid: start_time(pid) for pid in pids})
+            framework_id = sched.framework_id
+            signal_group(executor_pid, signal.SIGSTOP)  # alive, but it will not re-subscribe
+            await first.stop(keep_executors=True)
+        await sched.close()
+
+        short = replace(FAST, executor_recovery_timeout=0.5)
+        async with LocalCluster(agents=1, timers=short, work_dir=tmp_path) as second:
+            again = _durable(second.url, framework_id)
+            try:
+                await again.subscribe()
+                failed = await again.next_update("kept", state="TASK_FAILED")
+                assert failed["reason"] == "REASON_EXECUTOR_REREGISTRATION_TIMEOUT"
+                await wait_pid_gone(executor_pid)
+                await wait_pid_gone(child)  # the executor's whole session went
             finally:
                 await again.close()
     finally:
