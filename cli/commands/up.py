@@ -61,7 +61,7 @@ executors stop their tasks and exit.
 o2 up
 o2 up --etcd-port 12379 --mesos-port 15050 --data-dir /tmp/o2 --no-samples
 o2 up --agents 4 --hollow-agents 20 --fast
-o2 up --keep-tasks          # Ctrl-C leaves the tasks running for the next `o2 up`
+o2 up --keep-tasks   # Ctrl-C leaves the tasks running
 ```
 """
 
