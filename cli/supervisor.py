@@ -38,6 +38,7 @@ NOTABLE = (
     "Allocated run number",
     "Local Mesos cluster up",
     "Framework registered",
+    "executors left running",
 )
 """Milestones echoed from children's INFO logs, so the terminal shows they are alive."""
 
@@ -188,15 +189,18 @@ class Supervisor:
                 task.cancel()
         return waits[next(iter(done))]
 
-    async def stop_all(self) -> None:
-        """Reverse start order, one at a time, each by its pid."""
+    async def stop_all(self, *, first_signal: dict[str, int] | None = None) -> None:
+        """Reverse start order, one at a time, each by its pid; `first_signal` names the signal
+        some children get instead of SIGTERM (SIGKILL still follows after the grace)."""
         while self.children:
-            await self.stop(self.children.pop())
+            child = self.children.pop()
+            await self.stop(child, first=(first_signal or {}).get(child.name, signal.SIGTERM))
 
-    async def stop(self, child: Child) -> None:
+    async def stop(self, child: Child, *, first: int = signal.SIGTERM) -> None:
         if child.process.returncode is None:
 
             def send(sig: int) -> None:
+                sig = first if sig == signal.SIGTERM else sig
                 if sig == signal.SIGKILL:
                     log.warning("Child ignored SIGTERM; killing", extra={"child": child.name})
                 with contextlib.suppress(ProcessLookupError):

@@ -34,7 +34,13 @@ class KeyValueFormatter(logging.Formatter):
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m localmesos", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m localmesos",
+        description=__doc__,
+        epilog="SIGINT/SIGTERM kill every executor; SIGUSR1 exits leaving checkpointing "
+        "executors running, checkpointed in --work-dir: a cluster started again on it adopts "
+        "them (same agent ids and ports) if they re-subscribe within --recovery-timeout.",
+    )
     parser.add_argument("--port", type=int, default=5050, help="master port (0: any free port)")
     parser.add_argument("--agents", type=int, default=None, help="real agents (default 1)")
     parser.add_argument("--hollow-agents", type=int, default=0, help="simulated agents")
@@ -128,17 +134,37 @@ def server_tls(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
 
 
 async def serve(cluster: LocalCluster) -> None:
+    """Until SIGINT/SIGTERM (kill every executor) or SIGUSR1 (leave them running, checkpointed
+    in the work dir for the next cluster started on it to adopt)."""
     stop = asyncio.Event()
+    keep = False
+
+    def keep_and_stop() -> None:
+        nonlocal keep
+        keep = True
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, keep_and_stop)
     await cluster.start()
     print(f"localmesos master listening on {cluster.url}", flush=True)
     try:
         await stop.wait()
     finally:
-        logging.getLogger("localmesos").info("Stopping: killing every executor")
-        await cluster.stop()
+        if keep:
+            logging.getLogger("localmesos").info("Stopping: leaving the executors running")
+        else:
+            logging.getLogger("localmesos").info("Stopping: killing every executor")
+        left = await cluster.stop(keep_executors=keep)
+        if keep:
+            wait = cluster.master.timers.executor_recovery_timeout
+            print(
+                f"localmesos: {left} executors left running; they wait {wait:g}s for a cluster "
+                f"started with --work-dir {cluster.work_dir}",
+                flush=True,
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

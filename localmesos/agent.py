@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,6 +58,7 @@ class Agent:
         self.exit_statuses: list[int] = []
         self.http_runner: web.AppRunner | None = None
         self._spawns: set[asyncio.Task[None]] = set()
+        self._procs: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
         self.updates = UpdateManager(self)
 
     @property
@@ -149,9 +151,7 @@ class Agent:
             executor.hollow = HollowExecutor(self, executor, responder=self.responder)
             executor.state = ExecutorState.RUNNING
         else:
-            spawn = asyncio.get_running_loop().create_task(self._spawn(fw, executor))
-            self._spawns.add(spawn)
-            spawn.add_done_callback(self._spawns.discard)
+            self._track(asyncio.get_running_loop().create_task(self._spawn(fw, executor)))
         log.info(
             "Launching executor",
             extra={"agent": self.agent_id, "executor": eid, "framework": fw.framework_id},
@@ -161,9 +161,7 @@ class Agent:
     async def _spawn(self, fw: Framework, executor: Executor) -> None:
         timers = self.master.timers
         try:
-            proc = await procs.spawn(
-                executor, fw_info=fw.info, agent=self, grace=self._grace(executor)
-            )
+            proc = procs.spawn(executor, fw_info=fw.info, agent=self, grace=self._grace(executor))
         except OSError as exc:
             log.error(
                 "Executor failed to start",
@@ -172,16 +170,52 @@ class Agent:
             self.executor_exited(executor, status=127 << 8, reason="REASON_EXECUTOR_TERMINATED")
             return
         executor.pid = proc.pid
+        self._procs[executor.key] = proc
         if self.dead or executor.state is ExecutorState.TERMINATED:
             procs.kill_group(proc.pid)
         loop = asyncio.get_running_loop()
         loop.call_later(timers.executor_registration_timeout, self._registration_timeout, executor)
-        returncode = await proc.wait()
-        status = returncode << 8 if returncode >= 0 else -returncode
+        try:
+            status = await procs.wait(proc)
+        finally:
+            self._procs.pop(executor.key, None)
         self.executor_exited(executor, status=status)
 
+    def _track(self, job: asyncio.Task[None]) -> None:
+        self._spawns.add(job)
+        job.add_done_callback(self._spawns.discard)
+
+    def adopt(self, executor: Executor) -> None:
+        """An executor the previous cluster left running (same pid, not necessarily our child):
+        it must re-subscribe within the recovery timeout, and is reaped when it exits."""
+        self.executors[executor.key] = executor
+        if executor.pid is None:  # it did not outlive the cluster restart
+            self.executor_exited(executor, status=0, reason="REASON_EXECUTOR_TERMINATED")
+            return
+        procs.adopt(executor.pid)
+        self.expect_resubscription(executor)
+        self._track(asyncio.get_running_loop().create_task(self._reap_adopted(executor)))
+
+    async def _reap_adopted(self, executor: Executor) -> None:
+        assert executor.pid is not None
+        status = await procs.wait_adopted(executor.pid)
+        self.executor_exited(executor, status=status)
+
+    def expect_resubscription(self, executor: Executor) -> None:
+        """Mesos agent recovery: the executor lives on and must SUBSCRIBE again within the
+        recovery timeout, else it is killed (its tasks fail, REREGISTRATION_TIMEOUT)."""
+        executor.state = ExecutorState.RECOVERING
+        timeout = self.master.timers.executor_recovery_timeout
+        asyncio.get_running_loop().call_later(timeout, self._recovery_timeout, executor)
+
+    def _recovery_timeout(self, executor: Executor) -> None:
+        if executor.state is ExecutorState.RECOVERING and not self.dead:
+            log.warning("Executor did not re-subscribe", extra={"executor": executor.executor_id})
+            executor.failure_reason = "REASON_EXECUTOR_REREGISTRATION_TIMEOUT"
+            procs.kill_group(executor.pid)
+
     def _registration_timeout(self, executor: Executor) -> None:
-        if executor.state is ExecutorState.REGISTERING:
+        if executor.state is ExecutorState.REGISTERING and not self.dead:
             log.warning("Executor registration timeout", extra={"executor": executor.executor_id})
             executor.failure_reason = "REASON_EXECUTOR_REGISTRATION_TIMEOUT"
             procs.kill_group(executor.pid)
@@ -365,3 +399,22 @@ class Agent:
         if self._spawns:
             await asyncio.wait(list(self._spawns), timeout=grace)
         await self.stop_http()
+
+    async def leave(self) -> int:
+        """Cluster exit keeping the executors (after the checkpoint was written): they see their
+        agent go away and re-subscribe to the next cluster on the same port; nothing is killed
+        or reported. Returns how many executor processes were left running."""
+        self.dead = True
+        await self.stop_http()
+        for task in self.tasks.values():
+            self.updates.cancel(task)
+        for executor in self.executors.values():
+            procs.detach(executor.pid, self._procs.get(executor.key))
+            if executor.kill_handle is not None:
+                executor.kill_handle.cancel()
+            if executor.stream is not None:
+                executor.stream.close()
+        for job in list(self._spawns):
+            job.cancel()
+        await asyncio.gather(*self._spawns, return_exceptions=True)
+        return sum(e.pid is not None for e in self.executors.values())

@@ -14,7 +14,7 @@ from types import TracebackType
 
 from aiohttp import web
 
-from localmesos import faults, http_api, views
+from localmesos import checkpoint, faults, http_api, views
 from localmesos.agent import Agent
 from localmesos.config import AgentSpec, AuthConfig, Timers, default_ports
 from localmesos.hollow import ResponderFactory
@@ -70,6 +70,7 @@ class LocalCluster:
         self._responder = hollow_responder
         self._runner: web.AppRunner | None = None
         self._allocator: asyncio.Task[None] | None = None
+        self._stopped = False
 
     @property
     def port(self) -> int:
@@ -100,10 +101,18 @@ class LocalCluster:
         return runner, bound
 
     async def start(self) -> None:
+        """Serve; with a checkpoint in the work dir (a previous cluster exited keeping its
+        executors), first recover its agents, frameworks and tasks, then adopt its executors."""
+        doc = checkpoint.load(self.work_dir)
+        recovered = checkpoint.restore(self.master, self.agents, doc) if doc else None
         app = http_api.master_app(self.master, work_dir=self.work_dir, control=self)
         self._runner, self.master.port = await self._serve(app, self.requested_port, tls=self._ssl)
         for agent in self.agents:
             await self._register(agent)
+        for agent, executor in recovered.executors if recovered else []:
+            agent.adopt(executor)
+        for agent in self.agents:
+            agent.updates.resend(agent.tasks.values())
         self._allocator = asyncio.get_running_loop().create_task(self.master.allocation_loop())
         log.info(
             "Local Mesos cluster up",
@@ -120,7 +129,14 @@ class LocalCluster:
             agent.port = self.master.port
         else:
             app = http_api.agent_app(agent, work_dir=self.work_dir)
-            agent.http_runner, agent.port = await self._serve(app, 0)
+            try:  # a recovered agent comes back on its port: its executors know only that one
+                agent.http_runner, agent.port = await self._serve(app, agent.port)
+            except OSError as exc:
+                log.warning(
+                    "Agent port taken: its executors cannot re-subscribe",
+                    extra={"agent": agent.agent_id, "port": agent.port, "error": str(exc)},
+                )
+                agent.http_runner, agent.port = await self._serve(app, 0)
         self.master.agents[agent.agent_id] = agent
         self.master.request_allocation()
 
@@ -138,20 +154,35 @@ class LocalCluster:
         log.info("Agent added", extra={"agent": agent.agent_id, "hostname": spec.hostname})
         return agent
 
-    async def stop(self) -> None:
-        """Kill every executor process group, close every stream, stop every server."""
+    async def stop(self, *, keep_executors: bool = False) -> int:
+        """Kill every executor process group, close every stream, stop every server.
+
+        `keep_executors`: write the checkpoint and leave the executors (and their tasks)
+        running instead, for the next cluster started on this work dir to adopt; the work dir
+        is kept even when it was a temporary one. Returns how many executors were left. Once
+        stopped, later calls (`async with` ending after an explicit stop) do nothing."""
+        if self._stopped:
+            return 0
+        self._stopped = True
         if self._allocator is not None:
             self._allocator.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._allocator
+        if keep_executors:
+            checkpoint.save(self.master, self.agents, self.work_dir)
         self.master.stop()
-        await asyncio.gather(*(a.shutdown() for a in self.agents))
+        if keep_executors:
+            left = sum(await asyncio.gather(*(a.leave() for a in self.agents)))
+        else:
+            left = 0
+            await asyncio.gather(*(a.shutdown() for a in self.agents))
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._own_work_dir:
+        if self._own_work_dir and not keep_executors:
             shutil.rmtree(self.work_dir, ignore_errors=True)
-        log.info("Local Mesos cluster stopped")
+        log.info("Local Mesos cluster stopped", extra={"executors_left_running": left})
+        return left
 
     async def __aenter__(self) -> LocalCluster:
         await self.start()

@@ -3,12 +3,11 @@ Mesos would produce. Reached through LocalCluster and the /localmesos/ control e
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from localmesos import procs
 from localmesos.agent import Agent
-from localmesos.model import Executor, ExecutorState
+from localmesos.model import ExecutorState
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +45,12 @@ def begin_restart(agent: Agent) -> None:
     """The agent process goes down (its HTTP server is stopped by the caller). As Mesos'
     agent recovery: executors of checkpointing frameworks live on and must re-subscribe
     within the recovery timeout; the others are killed, their tasks LOST (GONE if PA)."""
-    loop = asyncio.get_running_loop()
     for executor in list(agent.executors.values()):
         if executor.hollow is not None or executor.state is ExecutorState.TERMINATED:
             continue
         fw = agent.master.frameworks.get(executor.framework_id)
         if fw is not None and fw.info.get("checkpoint"):
-            executor.state = ExecutorState.RECOVERING
-            timeout = agent.master.timers.executor_recovery_timeout
-            loop.call_later(timeout, _recovery_timeout, executor)
+            agent.expect_resubscription(executor)
         else:
             executor.failure_reason = "REASON_AGENT_RESTARTED"
             executor.failure_state = (
@@ -69,13 +65,6 @@ def end_restart(agent: Agent) -> None:
     """The agent is back (same id and port): pending updates are resent at once."""
     agent.updates.resend(agent.tasks.values())
     log.info("Agent restarted", extra={"agent": agent.agent_id, "port": agent.port})
-
-
-def _recovery_timeout(executor: Executor) -> None:
-    if executor.state is ExecutorState.RECOVERING:
-        log.warning("Executor did not re-subscribe", extra={"executor": executor.executor_id})
-        executor.failure_reason = "REASON_EXECUTOR_REREGISTRATION_TIMEOUT"
-        procs.kill_group(executor.pid)
 
 
 def partition(agent: Agent) -> None:

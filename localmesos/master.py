@@ -164,6 +164,15 @@ class Master:
         loop = asyncio.get_running_loop()
         fw.failover_handle = loop.call_later(timeout, self._failover_expired, fw)
 
+    def recover_framework(self, framework_id: str, info: Json) -> Framework:
+        """A framework the previous cluster knew (from its checkpoint): disconnected until it
+        re-subscribes with its id, removed when its failover timeout runs out, as any other."""
+        fw = Framework(framework_id=framework_id, info=info, unregistered_time=now())
+        self.frameworks[framework_id] = fw
+        loop = asyncio.get_running_loop()
+        fw.failover_handle = loop.call_later(fw.failover_timeout, self._failover_expired, fw)
+        return fw
+
     def _failover_expired(self, fw: Framework) -> None:
         fw.failover_handle = None
         if not fw.connected:

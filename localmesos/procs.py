@@ -1,13 +1,14 @@
-"""Executor processes: sandbox, MESOS_* environment, spawn in a new session, process-group kill."""
+"""Executor processes: sandbox, MESOS_* environment, spawn in a new session, process-group kill,
+and leaving them running (detach) or taking them over (adopt) across a cluster restart."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _live_groups: set[int] = set()
+_detached: list[subprocess.Popen[bytes]] = []
+"""Executors left running for the next cluster: held so that nothing reaps or kills them here."""
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])  # so the command executor imports
 
 
@@ -109,20 +112,23 @@ def _open_logs(sandbox: Path) -> tuple[BinaryIO, BinaryIO]:
     return (sandbox / "stdout").open("ab"), (sandbox / "stderr").open("ab")
 
 
-async def spawn(
+def spawn(
     executor: Executor, *, fw_info: Json, agent: Agent, grace: float
-) -> asyncio.subprocess.Process:
-    """Start the executor in its own session (setsid), so a killpg never reaches us."""
+) -> subprocess.Popen[bytes]:
+    """Start the executor in its own session (setsid), so a killpg never reaches us.
+
+    A plain Popen rather than an asyncio subprocess: asyncio kills a child whose transport is
+    dropped, and a cluster that exits keeping its executors (`detach`) must drop them all."""
     env = _prepare(executor, fw_info=fw_info, agent=agent, grace=grace)
     argv, executable = _argv(executor.info["command"])
     out, err = _open_logs(Path(executor.directory))
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
+        proc = subprocess.Popen(
+            argv,
             executable=executable,
             cwd=executor.directory,
             env=env,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
             start_new_session=True,
@@ -136,6 +142,43 @@ async def spawn(
         extra={"executor": executor.executor_id, "pid": proc.pid, "sandbox": executor.directory},
     )
     return proc
+
+
+async def wait(proc: subprocess.Popen[bytes]) -> int:
+    """The executor's raw wait status once it exited (awaited on a pidfd, then reaped)."""
+    await procutil.wait_exit(proc.pid)
+    returncode = proc.wait()
+    return returncode << 8 if returncode >= 0 else -returncode
+
+
+async def wait_adopted(pid: int) -> int:
+    """The raw wait status of an executor a previous cluster started, once it exited: known
+    when it is our child (a cluster restarted inside one process), else 0 (not ours to reap)."""
+    await procutil.wait_exit(pid)
+    return _reap(pid)
+
+
+def _reap(pid: int) -> int:
+    """Collect an exited process's wait status if it is our child (no wait: it has exited)."""
+    try:
+        _, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return 0
+    return status
+
+
+def detach(pid: int | None, proc: subprocess.Popen[bytes] | None) -> None:
+    """Leave the executor running when the cluster exits (the next one adopts it); `proc` when
+    we started it, held so that it is never reaped or killed here."""
+    if pid is not None:
+        _live_groups.discard(pid)
+    if proc is not None:
+        _detached.append(proc)
+
+
+def adopt(pid: int) -> None:
+    """An executor the previous cluster left running is ours to kill again."""
+    _live_groups.add(pid)
 
 
 def kill_group(pid: int | None, sig: int = signal.SIGKILL) -> None:

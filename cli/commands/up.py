@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
+from cli import up_keep
 from cli.commands.apply import apply_objects
 from cli.commands.passthrough import module_available
 from cli.manifests import load
@@ -48,12 +49,19 @@ Ctrl-C (or SIGTERM) stops everything in reverse order, each process by its pid; 
 stays in DATA_DIR/etcd, so the next `o2 up` finds the environments again (on a new local
 cluster: their tasks are relaunched).
 
+With `--keep-tasks`, Ctrl-C stops the dashboard, the controller and etcd but leaves the local
+cluster's executors and tasks running (checkpointed in DATA_DIR/cluster); they wait 15 minutes
+for the next `o2 up` on the same DATA_DIR (with or without the flag), which adopts them: the
+environments stay RUNNING with the same task processes and run number. Past that wait the
+executors stop their tasks and exit.
+
 **Examples**
 
 ```
 o2 up
 o2 up --etcd-port 12379 --mesos-port 15050 --data-dir /tmp/o2 --no-samples
 o2 up --agents 4 --hollow-agents 20 --fast
+o2 up --keep-tasks   # Ctrl-C leaves the tasks running
 ```
 """
 
@@ -83,6 +91,7 @@ class UpConfig:
     cluster: bool
     controller: bool
     echo_all: bool
+    keep_tasks: bool = False
 
 
 def child_env() -> dict[str, str]:
@@ -139,6 +148,7 @@ async def _start_cluster(sup: Supervisor, config: UpConfig) -> Child | None:
     if config.hollow_agents:
         args += ["--hollow-agents", str(config.hollow_agents)]
     args += FAST_CLUSTER if config.fast else ()
+    args += up_keep.cluster_args(config.data_dir, keep_tasks=config.keep_tasks)
     return await sup.start("cluster", _python_m("localmesos", args), env=child_env())
 
 
@@ -241,6 +251,10 @@ class Started:
 async def _bring_up(sup: Supervisor, config: UpConfig, opts: GlobalOptions) -> Started:
     async with connect(opts) as store:
         stale = await previous_environments(store)
+    adopting = config.cluster and up_keep.tasks_were_kept(config.data_dir)
+    if adopting:
+        stale = set()  # their tasks still run: the controller adopts them, nothing is lost
+        say("o2", "adopting the executors and tasks the previous o2 up left running")
     cluster = await _start_cluster(sup, config)
     # The controller's imports overlap the cluster's start (seconds each on a loaded machine);
     # its Mesos client subscribes with back-off until the master answers.
@@ -324,22 +338,30 @@ async def _up(opts: GlobalOptions, config: UpConfig) -> int:
         say("o2", f"error: {exc}")
         return 1
     finally:
-        await _shutdown(sup, etcd, progress)
+        await _shutdown(sup, etcd, progress, config=config)
         pids.clear()
 
 
 async def _shutdown(
-    sup: Supervisor, etcd: EmbeddedEtcd, progress: asyncio.Task[None] | None
+    sup: Supervisor,
+    etcd: EmbeddedEtcd,
+    progress: asyncio.Task[None] | None,
+    *,
+    config: UpConfig,
 ) -> None:
     if progress is not None:
         progress.cancel()
         with contextlib.suppress(asyncio.CancelledError, O2Error):
             await progress
     etcd_pid = etcd.pid
+    keep: dict[str, int] = {"cluster": signal.SIGUSR1} if config.keep_tasks else {}
     with contextlib.suppress(asyncio.CancelledError):
-        await sup.stop_all()
+        await sup.stop_all(first_signal=keep)
         await etcd.stop()
     say("o2", f"stopped etcd (pid {etcd_pid})")
+    kept = up_keep.after_stop(config.data_dir, keep_tasks=config.keep_tasks)
+    if kept is not None:
+        say("o2", kept)
 
 
 def up_command(
@@ -392,6 +414,14 @@ def up_command(
     controller: Annotated[
         bool, typer.Option("--controller/--no-controller", help="Start the controller manager.")
     ] = True,
+    keep_tasks: Annotated[
+        bool,
+        typer.Option(
+            "--keep-tasks",
+            help="On Ctrl-C leave the cluster's executors and tasks running (15 minutes) for "
+            "the next `o2 up` on this data dir to adopt.",
+        ),
+    ] = False,
 ) -> None:
     config = UpConfig(
         data_dir=data_dir or default_data_dir().parent,
@@ -411,6 +441,7 @@ def up_command(
         cluster=cluster,
         controller=controller,
         echo_all=ctx.find_root().obj.verbose > 0 if ctx.find_root().obj else False,
+        keep_tasks=keep_tasks,
     )
     if ctx.invoked_subcommand is not None:
         return

@@ -2,7 +2,8 @@
 
 Prints its MESOS_* environment to stdout. LAUNCH -> TASK_RUNNING. Framework messages:
 "finish <task>" -> TASK_FINISHED, "exit <code>" -> exits at once, "echo <text>" -> message back.
-KILL -> TASK_KILLED. SHUTDOWN -> exits 0.
+KILL -> TASK_KILLED. SHUTDOWN -> exits 0. A task whose data is "child" runs a `sleep` process
+(in the executor's session) and says its pid in the RUNNING update's message: "pid <n>".
 """
 
 from __future__ import annotations
@@ -33,13 +34,19 @@ async def call(session: aiohttp.ClientSession, body: dict[str, Any]) -> None:
         assert resp.status == 202, (resp.status, await resp.text())
 
 
-async def update(session: aiohttp.ClientSession, task_id: str, state: str) -> None:
+CHILDREN: list[asyncio.subprocess.Process] = []
+
+
+async def update(
+    session: aiohttp.ClientSession, task_id: str, state: str, *, message: str = ""
+) -> None:
     status = {
         "task_id": {"value": task_id},
         "state": state,
         "source": "SOURCE_EXECUTOR",
         "uuid": base64.b64encode(uuid.uuid4().bytes).decode(),
         "timestamp": time.time(),
+        "message": message,
     }
     await call(session, {"type": "UPDATE", "update": {"status": status}})
 
@@ -53,7 +60,13 @@ async def handle(session: aiohttp.ClientSession, event: dict[str, Any]) -> bool:
     """Returns False when the executor should exit."""
     kind = event["type"]
     if kind == "LAUNCH":
-        await update(session, event["launch"]["task"]["task_id"]["value"], "TASK_RUNNING")
+        task = event["launch"]["task"]
+        said = ""
+        if base64.b64decode(task.get("data", "")) == b"child":
+            child = await asyncio.create_subprocess_exec("sleep", "600")
+            CHILDREN.append(child)
+            said = f"pid {child.pid}"
+        await update(session, task["task_id"]["value"], "TASK_RUNNING", message=said)
     elif kind == "KILL":
         await update(session, event["kill"]["task_id"]["value"], "TASK_KILLED")
     elif kind == "MESSAGE":

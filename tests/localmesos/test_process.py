@@ -41,6 +41,8 @@ async def _launch(sched: RawScheduler, *task_ids: str) -> Json:
     await sched.accept(offer, tasks)
     for tid in task_ids:
         await sched.next_update(tid, state="TASK_RUNNING")
+    # acknowledged too: an unacknowledged RUNNING would hold a later update back behind it
+    await sched.wait_acked(len(task_ids))
     return offer
 
 

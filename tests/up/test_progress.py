@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cli import up_keep
 from cli.commands.up import agents_yaml, require_free
 from cli.supervisor import loud, short
 from cli.up_pidfile import PidFile, Proc, stop_leftovers
@@ -164,3 +165,17 @@ def test_a_pid_file_of_dead_processes_is_just_removed(tmp_path: Path) -> None:
     said: list[str] = []
     asyncio.run(stop_leftovers(path, report=lambda _src, line: said.append(line)))
     assert not path.exists() and said == []
+
+
+def test_keep_tasks_work_dir_is_used_until_its_checkpoint_is_adopted(tmp_path: Path) -> None:
+    assert up_keep.cluster_args(tmp_path, keep_tasks=False) == []  # a temporary one, as before
+    args = up_keep.cluster_args(tmp_path, keep_tasks=True)
+    assert args == ["--work-dir", str(tmp_path / "cluster"), "--recovery-timeout", "900"]
+    (tmp_path / "cluster").mkdir()
+    (tmp_path / "cluster" / "checkpoint.json").write_text("{}")  # what the cluster left
+    said = up_keep.after_stop(tmp_path, keep_tasks=True)
+    assert said is not None and "wait 15 minutes" in said and str(tmp_path) in said
+    assert up_keep.cluster_args(tmp_path, keep_tasks=False)[:2] == args[:2]  # adopted next time
+    (tmp_path / "cluster" / "checkpoint.json").unlink()  # read by the adopting cluster
+    assert up_keep.after_stop(tmp_path, keep_tasks=False) is None
+    assert not (tmp_path / "cluster").exists()  # a normal stop leaves no sandboxes behind

@@ -261,3 +261,44 @@ def test_killed_up_takes_its_children_and_its_etcd_along(ports: Ports, tmp_path:
         for pid in left.values():
             if not gone(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_keep_tasks_leaves_them_running_and_the_next_up_adopts_the_same_processes(
+    ports: Ports, tmp_path: Path
+) -> None:
+    kept: dict[str, int] = {}
+    starts: dict[str, int | None] = {}
+    lean = ("--no-gui", "--agents", "0")  # the sample needs neither
+    try:
+        with o2_up(ports, tmp_path / "o2", "--keep-tasks", *lean) as first:
+            first.wait_for("physics-1 RUNNING run 1", within=UP_WITHIN)
+            before = first.pids()
+            kept = {n: p for n, p in before.items() if n.startswith(("task ", "executor "))}
+            starts = {name: procutil.start_time(pid) for name, pid in kept.items()}
+            assert interrupt(first) == 0
+            first.wait_for("executors left running", within=10)
+            first.wait_for("they wait 15 minutes", within=10)
+        for name in ("etcd", "controller", "cluster"):
+            assert gone(before[name]), f"{name} still runs after Ctrl-C"
+        assert len(kept) >= 4 and all(starts.values()), f"not running: {starts}"
+        left = {name: procutil.start_time(pid) for name, pid in kept.items()}
+        assert left == starts, f"not left running: {left} (before the stop: {starts})"
+        with o2_up(ports, tmp_path / "o2", *lean) as second:
+            second.wait_for("adopting the executors and tasks", within=UP_WITHIN)
+            assert "physics-1 RUNNING run 1" in second.wait_for("o2 is up:", within=UP_WITHIN)
+            # the new controller drives the very same processes: a STOP and START go through
+            second.o2("stop", "physics-1", "--yes", "--timeout", "25s")  # waits until done
+            second.o2("start", "physics-1", "--timeout", "25s")
+            status = running_env(second)["status"]
+            assert isinstance(status, dict)
+            assert (status["state"], status["runNumber"]) == ("RUNNING", 2)
+            after = second.pids()
+            assert {n: p for n, p in after.items() if n in kept} == kept
+            assert {n: procutil.start_time(p) for n, p in kept.items()} == starts
+            assert interrupt(second) == 0
+        assert all(gone(pid) for pid in after.values())
+    finally:
+        for name, pid in kept.items():  # by pid, only while it names the process we saw
+            if procutil.start_time(pid) is not None and procutil.start_time(pid) == starts[name]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
