@@ -49,13 +49,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--token-file",
         type=Path,
-        help="`name:token` lines (mode 600); without it the GUI is read-only",
+        help="`name:token` lines (mode 600), each holder an admin; without it (and "
+        "--users-file) the GUI is read-only",
     )
     parser.add_argument(
         "--users-file",
         type=Path,
         help="`name:role:sha256:<hex>` lines (mode 600): per-user hashed tokens with a role "
-        "(viewer looks; shifter and admin create environments and act)",
+        "(viewer looks; shifter creates environments, acts on them and changes its own "
+        "presets; admin also does node operations and changes others' presets)",
     )
     parser.add_argument(
         "--read-token-file",
