@@ -55,10 +55,6 @@ class User:
         """Node operations and others' presets: what one shift must not undo for the next."""
         return self.role in ADMIN_ROLES
 
-    def may_change_preset(self, saved_by: str) -> bool:
-        """Overwrite or delete a preset `saved_by` someone: one's own, or anyone's as admin."""
-        return self.may_admin or (self.may_act and saved_by == self.name)
-
 
 def hash_token(token: str) -> str:
     """How a users file keeps a token: `sha256:<hex>`."""
