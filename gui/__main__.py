@@ -11,11 +11,14 @@ from pathlib import Path
 
 from crds.errors import O2Error
 from gui.auth import (
+    LOOPBACK_PROXIES,
     NO_TOKENS,
     ROLES,
+    Network,
     Tokens,
     TrustedHeader,
     check_private,
+    parse_proxy,
     parse_tokens,
     parse_users,
 )
@@ -46,13 +49,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--token-file",
         type=Path,
-        help="`name:token` lines (mode 600); without it the GUI is read-only",
+        help="`name:token` lines (mode 600), each holder an admin; without it (and "
+        "--users-file) the GUI is read-only",
     )
     parser.add_argument(
         "--users-file",
         type=Path,
         help="`name:role:sha256:<hex>` lines (mode 600): per-user hashed tokens with a role "
-        "(viewer looks; shifter and admin create environments and act)",
+        "(viewer looks; shifter creates environments, acts on them and changes its own "
+        "presets; admin also does node operations and changes others' presets)",
     )
     parser.add_argument(
         "--read-token-file",
@@ -64,8 +69,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="NAME",
         help="sign users in by this request header (X-Remote-User, X-Forwarded-User) set by "
         "a reverse proxy doing SSO; their role comes from a `name:role` line of --users-file, "
-        "else --sso-default-role. Only safe when the proxy alone reaches the GUI (keep "
-        "--listen on 127.0.0.1); tokens keep working",
+        "else --sso-default-role. The header counts only on requests from --trusted-proxy "
+        "addresses (loopback by default); tokens keep working",
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="address or CIDR block (10.0.0.5, 10.0.0.0/24, ::1) of the reverse proxy whose "
+        "--trust-user-header header is believed; from other peers it is ignored. Repeatable; "
+        "default 127.0.0.1 and ::1. Needed with --listen on a non-loopback address",
     )
     parser.add_argument(
         "--sso-default-role",
@@ -121,21 +135,33 @@ def load_tokens(path: Path | None, *, flag: str = "--token-file") -> Tokens:
         raise SystemExit(f"{flag} {path}: {exc.strerror}") from exc
 
 
+def trusted_proxies(args: argparse.Namespace, host: str) -> tuple[Network, ...]:
+    """The --trusted-proxy networks (loopback when none). Refused: a bad address, and
+    --trust-user-header served beyond loopback with no proxy named: the proxy is then surely
+    elsewhere, and the loopback default would believe no one (or, before, everyone)."""
+    try:
+        given = tuple(parse_proxy(text) for text in args.trusted_proxy)
+    except ValueError as exc:
+        raise SystemExit(f"--trusted-proxy: {exc}; give an address or CIDR block") from None
+    if args.trust_user_header and host not in LOOPBACK_NAMES and not given:
+        raise SystemExit(
+            f"--trust-user-header with --listen {args.listen} (not loopback) needs "
+            "--trusted-proxy ADDR naming the reverse proxy's address (or CIDR block): "
+            "the user header is believed only from it"
+        )
+    return given or LOOPBACK_PROXIES
+
+
 async def serve(args: argparse.Namespace) -> None:
     host, port = split_listen(args.listen)
+    proxies = trusted_proxies(args, host)
     tokens = load_tokens(args.token_file).merged(load_tokens(args.users_file, flag="--users-file"))
     read_tokens = load_tokens(args.read_token_file, flag="--read-token-file")
     sso = (
-        TrustedHeader(args.trust_user_header, tokens.roles, args.sso_default_role)
+        TrustedHeader(args.trust_user_header, tokens.roles, args.sso_default_role, proxies)
         if args.trust_user_header
         else None
     )
-    if sso is not None and host not in LOOPBACK_NAMES:
-        log.warning(
-            "--trust-user-header with --listen on a non-loopback address: anyone who reaches "
-            "the GUI directly can name themselves in the header; serve it only to the proxy",
-            extra={"listen": args.listen, "header": sso.header},
-        )
     config = StoreConfig.from_env(
         etcd=args.etcd,
         prefix=args.prefix,
@@ -161,6 +187,7 @@ async def serve(args: argparse.Namespace) -> None:
             "actions": tokens.enabled or sso is not None,
             "read_token": read_tokens.enabled,
             "sso_header": args.trust_user_header,
+            "trusted_proxies": [str(p) for p in proxies] if sso is not None else [],
         },
     )
     stop = asyncio.Event()

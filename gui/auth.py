@@ -2,17 +2,27 @@
 
 Without tokens the GUI is read-only. A token file holds one `name:token` per line (blank lines
 and `#` comments ignored); the name is who asked, recorded in the environment's Events, and
-may act (role shifter). A users file holds `name:role:sha256:<hex>` lines instead: only the
-token's SHA-256 is kept on disk, and the role says what its holder may do: a viewer only
-looks, a shifter creates environments and acts on them, an admin may do everything. A
-`name:role` line (no token) gives a role to a user signed in by a trusted SSO proxy's header
-(`TrustedHeader`, `--trust-user-header`).
+has the admin role (the file predates roles and its holders could always do everything: it is
+the single-operator setup). A users file holds `name:role:sha256:<hex>` lines instead: only
+the token's SHA-256 is kept on disk, and the role says what its holder may do:
+
+| action                                                       | viewer | shifter | admin |
+|--------------------------------------------------------------|--------|---------|-------|
+| look: pages, feed, run history, audit, presets               | yes    | yes     | yes   |
+| create environments (wizard), state actions, live changes    | no     | yes     | yes   |
+| save, overwrite and delete presets they saved                | no     | yes     | yes   |
+| overwrite and delete presets saved by others                 | no     | no      | yes   |
+| node operations: cordon, uncordon, drain, sync/async mode    | no     | no      | yes   |
+
+A `name:role` line (no token) gives a role to a user signed in by a trusted SSO proxy's header
+(`TrustedHeader`, `--trust-user-header`), honoured only on requests from the proxy's address.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -21,8 +31,10 @@ from crds.errors import FieldError, ValidationError
 MIN_TOKEN_LENGTH = 8
 ROLES: tuple[str, ...] = ("viewer", "shifter", "admin")
 ACTING_ROLES: frozenset[str] = frozenset({"shifter", "admin"})
-PLAIN_ROLE = "shifter"
-"""The role of a `name:token` line (the older format): its holders could always act."""
+ADMIN_ROLES: frozenset[str] = frozenset({"admin"})
+PLAIN_ROLE = "admin"
+"""The role of a `name:token` line (the older, single-operator format): its holders could
+always do everything, node operations included."""
 _HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -37,6 +49,11 @@ class User:
     def may_act(self) -> bool:
         """Create environments and change their state (viewers only look)."""
         return self.role in ACTING_ROLES
+
+    @property
+    def may_admin(self) -> bool:
+        """Node operations and others' presets: what one shift must not undo for the next."""
+        return self.role in ADMIN_ROLES
 
 
 def hash_token(token: str) -> str:
@@ -136,23 +153,53 @@ def _bad(source: str, line: int, message: str) -> ValidationError:
 
 
 MAX_HEADER_NAME = 256
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK_PROXIES: tuple[Network, ...] = (
+    ipaddress.ip_network("127.0.0.1/32"),
+    ipaddress.ip_network("::1/128"),
+)
+"""Where the SSO proxy may be without --trusted-proxy: on this machine."""
+
+
+def parse_proxy(text: str) -> Network:
+    """An address or CIDR block (`10.0.0.5`, `10.0.0.0/24`, `::1`); ValueError otherwise."""
+    return ipaddress.ip_network(text.strip(), strict=False)
+
+
+def peer_in(peer: str | None, proxies: tuple[Network, ...]) -> bool:
+    """True when `peer` (the connection's address, aiohttp `request.remote`) is in `proxies`;
+    an IPv4 peer seen through an IPv6 socket (`::ffff:a.b.c.d`) counts as its IPv4 address."""
+    try:
+        address = ipaddress.ip_address((peer or "").split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in proxies)
 
 
 @dataclass(frozen=True)
 class TrustedHeader:
     """Sign-in by a reverse proxy doing SSO: it authenticates the user and names them in
-    `header` (X-Remote-User, X-Forwarded-User, ...). Only sound when nothing but the proxy can
-    reach the GUI (it binds 127.0.0.1): whoever reaches it directly could send any name."""
+    `header` (X-Remote-User, X-Forwarded-User, ...). Only requests whose peer address is one of
+    `proxies` may name a user so: anyone else who reaches the GUI could send any name."""
 
     header: str
     roles: dict[str, str] = field(default_factory=dict)
     """The users file's `name:role` lines; others get `default_role`."""
     default_role: str = "viewer"
+    proxies: tuple[Network, ...] = LOOPBACK_PROXIES
+    """The proxies' addresses (--trusted-proxy); loopback only by default."""
 
-    def user(self, value: str | None) -> User | None:
-        """The User the header's `value` names; None when absent, empty or too long."""
+    def trusts(self, peer: str | None) -> bool:
+        """True when a request from `peer` may name its user in the header."""
+        return peer_in(peer, self.proxies)
+
+    def user(self, value: str | None, *, peer: str | None) -> User | None:
+        """The User the header's `value` names when `peer` is a trusted proxy; None when the
+        peer is not, or the value is absent, empty or too long."""
         name = (value or "").strip()
-        if not name or len(name) > MAX_HEADER_NAME:
+        if not name or len(name) > MAX_HEADER_NAME or not self.trusts(peer):
             return None
         return User(name, self.roles.get(name, self.default_role))
 

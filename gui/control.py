@@ -1,7 +1,8 @@
 """The control room's node and audit API as plain functions: a request in, a reply out.
 
 gui.server (the only module that speaks HTTP) mounts ROUTES: it signs the user in, refuses
-those who may not act before any write (for `acts` routes), and turns a Reply into JSON.
+those who may not act before any write (for `acts` routes; all but admins for `admin` ones),
+and turns a Reply into JSON.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Route:
     handler: Handler
     acts: bool = False
     """Writes: only a signed-in shifter or admin gets here."""
+    admin: bool = False
+    """With `acts`: only an admin gets here."""
 
 
 def _error(status: int, message: str) -> Reply:
@@ -96,6 +99,6 @@ async def audit(store: Store, call: Call) -> Reply:
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/nodes/{name}", get_node),
-    Route("POST", "/api/nodes/{name}/{action}", act_on_node, acts=True),
+    Route("POST", "/api/nodes/{name}/{action}", act_on_node, acts=True, admin=True),
     Route("GET", "/api/audit", audit),
 )

@@ -1,12 +1,15 @@
 """The wizard's presets in etcd (crds.presets): list, save (checked as the wizard checks a
-form) and delete. Store I/O only (no HTTP here); the store must keep raw runtime keys."""
+form) and delete. Store I/O only (no HTTP here); the store must keep raw runtime keys.
+
+A preset belongs to who saved it: others overwrite or delete it only when allowed to (admins),
+so one shift's "TPC physics" is not silently replaced by the next."""
 
 from __future__ import annotations
 
 import logging
 from typing import Protocol, runtime_checkable
 
-from crds.errors import FieldError, NotFoundError, ValidationError
+from crds.errors import FieldError, NotFoundError, O2Error, ValidationError
 from crds.kinds.workflow import Workflow
 from crds.meta import utcnow
 from crds.newenv import changed_values
@@ -15,6 +18,7 @@ from crds.presets import (
     Preset,
     by_name,
     check_name,
+    decode,
     encode,
     preset_key,
     presets_prefix,
@@ -47,6 +51,28 @@ class NoRawKeysError(NotFoundError):
         super().__init__("Preset", "*")
 
 
+class NotYoursError(O2Error):
+    """The preset was saved by someone else and the caller may not replace others' presets."""
+
+    def __init__(self, workflow: str, name: str, saved_by: str) -> None:
+        super().__init__(
+            f"preset {name!r} of workflow {workflow!r} was saved by {saved_by or 'someone else'}: "
+            "save yours under another name, or ask an admin to change or delete it"
+        )
+
+
+async def _check_owner(kv: PresetKV, key: str, ref: tuple[str, str], who: str) -> bool:
+    """Whether the preset at `key` exists; NotYoursError when it does and `who` did not save it."""
+    raw = await kv.get_raw(key)
+    if raw is None:
+        return False
+    existing = decode(raw.value)
+    saved_by = "" if existing is None else existing.saved_by
+    if saved_by != who:
+        raise NotYoursError(*ref, saved_by)
+    return True
+
+
 def _kv(store: Store) -> PresetKV:
     if not isinstance(store, PresetKV):
         raise NoRawKeysError
@@ -74,10 +100,11 @@ def _values(body: object) -> tuple[dict[str, str], tuple[str, ...]]:
 
 
 async def save_preset(
-    store: Store, workflow_name: str, name: str, body: object, *, who: str
+    store: Store, workflow_name: str, name: str, body: object, *, who: str, others: bool = False
 ) -> Preset:
     """Save (or overwrite) preset `name` of `workflow_name` from the wizard's values, checked
-    against the Workflow's declarations as a new environment's would be."""
+    against the Workflow's declarations as a new environment's would be. Overwriting a preset
+    someone else saved needs `others` (NotYoursError otherwise, nothing written)."""
     kv = _kv(store)
     check_name(name)
     values, detectors = _values(body)
@@ -97,16 +124,25 @@ async def save_preset(
         saved_by=who,
         saved_at=utcnow(),
     )
-    await kv.put_raw(preset_key(kv.prefix, workflow_name, name), encode(preset))
+    key = preset_key(kv.prefix, workflow_name, name)
+    if not others:
+        await _check_owner(kv, key, (workflow_name, name), who)
+    await kv.put_raw(key, encode(preset))
     log.info("GUI saved a preset", extra={"workflow": workflow_name, "preset": name, "who": who})
     return preset
 
 
-async def delete_preset(store: Store, workflow: str, name: str, *, who: str) -> None:
-    """Delete preset `name` of `workflow`; NotFoundError when there is none."""
+async def delete_preset(
+    store: Store, workflow: str, name: str, *, who: str, others: bool = False
+) -> None:
+    """Delete preset `name` of `workflow`; NotFoundError when there is none, NotYoursError when
+    someone else saved it and not `others`."""
     kv = _kv(store)
     key = preset_key(kv.prefix, workflow, name)
-    if await kv.get_raw(key) is None:
+    if others:
+        if await kv.get_raw(key) is None:
+            raise NotFoundError("Preset", f"{workflow}/{name}")
+    elif not await _check_owner(kv, key, (workflow, name), who):
         raise NotFoundError("Preset", f"{workflow}/{name}")
     await kv.delete_raw(key)
     log.info("GUI deleted a preset", extra={"workflow": workflow, "preset": name, "who": who})

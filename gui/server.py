@@ -28,7 +28,7 @@ from gui.feed import SSE_PING, SSE_RETRY
 from gui.guard import HostPolicy
 from gui.hub import FLUSH_INTERVAL, Client, Hub
 from gui.live import apply, live_offer, preview
-from gui.presets import NoRawKeysError, delete_preset, list_presets, save_preset
+from gui.presets import NoRawKeysError, NotYoursError, delete_preset, list_presets, save_preset
 from gui.runs import load_history, parse_limit
 from gui.wizard import Form, create, field_errors, offer
 from store.api import Store
@@ -49,6 +49,10 @@ READERS_KEY = web.AppKey("readers", Tokens)
 POLICY_KEY = web.AppKey("policy", HostPolicy)
 SSO_KEY = web.AppKey("sso", TrustedHeader)
 """Set only with --trust-user-header: the proxy's header names the user."""
+UNTRUSTED_KEY = web.AppKey("untrusted", set[str])
+"""Peers already logged for naming a user in the SSO header without being a trusted proxy."""
+MAX_UNTRUSTED_LOGGED = 1024
+"""Distinct such peers logged at most (a scan from many addresses must not grow memory)."""
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -136,16 +140,35 @@ async def info(request: web.Request) -> web.Response:
 
 
 def signed_in(request: web.Request) -> User | None:
-    """The bearer token's user, else (with --trust-user-header only) the header's user."""
+    """The bearer token's user, else (with --trust-user-header only) the header's user when
+    the request comes from a trusted proxy; from anyone else the header is ignored."""
     user = request.app[TOKENS_KEY].user(request.headers.get("Authorization"))
     sso = request.app.get(SSO_KEY)
-    if user is None and sso is not None:
-        return sso.user(request.headers.get(sso.header))
-    return user
+    if user is not None or sso is None:
+        return user
+    value = request.headers.get(sso.header)
+    if value and not sso.trusts(request.remote):
+        _untrusted(request, sso.header)
+    return sso.user(value, peer=request.remote)
 
 
-def _actor(request: web.Request) -> User | web.Response:
-    """The signed-in user allowed to act, or the 403/401 answer (checked before any write)."""
+def _untrusted(request: web.Request, header: str) -> None:
+    """Log, once per peer address, a request naming its user from outside --trusted-proxy."""
+    warned = request.app[UNTRUSTED_KEY]
+    peer = request.remote or "?"
+    if peer in warned or len(warned) >= MAX_UNTRUSTED_LOGGED:
+        return
+    warned.add(peer)
+    log.warning(
+        "a request named its user in the SSO header from an address that is not a trusted "
+        "proxy: header ignored (add the proxy's address with --trusted-proxy if it is one)",
+        extra={"peer": peer, "header": header, "path": request.path},
+    )
+
+
+def _actor(request: web.Request, *, admin: bool = False) -> User | web.Response:
+    """The signed-in user allowed to act (to administer, with `admin`), or the 403/401 answer
+    (checked before any write)."""
     if not request.app[TOKENS_KEY].enabled and SSO_KEY not in request.app:
         return _error(403, "actions are disabled: the GUI server was started without tokens")
     user = signed_in(request)
@@ -153,6 +176,8 @@ def _actor(request: web.Request) -> User | web.Response:
         return _error(401, "a valid bearer token is required", auth=True)
     if not user.may_act:
         return _error(403, f"{user.name} is a {user.role}: only shifters and admins may act")
+    if admin and not user.may_admin:
+        return _error(403, f"{user.name} is a {user.role}: only admins may do this")
     return user
 
 
@@ -161,7 +186,9 @@ async def whoami(request: web.Request) -> web.Response:
     user = signed_in(request)
     if user is None:
         return _error(401, "a valid bearer token is required", auth=True)
-    return web.json_response({"name": user.name, "role": user.role, "mayAct": user.may_act})
+    return web.json_response(
+        {"name": user.name, "role": user.role, "mayAct": user.may_act, "mayAdmin": user.may_admin}
+    )
 
 
 async def wizard(request: web.Request) -> web.Response:
@@ -245,7 +272,7 @@ async def presets(request: web.Request) -> web.Response:
 
 async def preset_write(request: web.Request) -> web.Response:
     """PUT (save the wizard's `vars` and `detectors`) or DELETE /api/presets/{workflow}/{name};
-    shifters and admins only."""
+    shifters their own presets, admins anyone's."""
     user = _actor(request)
     if isinstance(user, web.Response):
         return user
@@ -253,9 +280,14 @@ async def preset_write(request: web.Request) -> web.Response:
     workflow, name = request.match_info["workflow"], request.match_info["name"]
     try:
         if request.method == "DELETE":
-            await delete_preset(store, workflow, name, who=user.name)
+            await delete_preset(store, workflow, name, who=user.name, others=user.may_admin)
             return web.json_response({"deleted": name, "who": user.name})
-        preset = await save_preset(store, workflow, name, await request.json(), who=user.name)
+        body = await request.json()
+        preset = await save_preset(
+            store, workflow, name, body, who=user.name, others=user.may_admin
+        )
+    except NotYoursError as exc:
+        return _error(403, str(exc))
     except NoRawKeysError:
         return _error(501, "this store keeps no presets")
     except NotFoundError:
@@ -360,7 +392,7 @@ def mounted(route: Route) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
         user: User | None = None
         if route.acts:
-            found = _actor(request)
+            found = _actor(request, admin=route.admin)
             if isinstance(found, web.Response):
                 return found
             user = found
@@ -402,6 +434,7 @@ def make_app(
     app[POLICY_KEY] = policy or HostPolicy()
     if sso is not None:
         app[SSO_KEY] = sso
+    app[UNTRUSTED_KEY] = set()
 
     async def lifecycle(app: web.Application) -> Any:
         await hub.start()

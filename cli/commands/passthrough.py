@@ -48,13 +48,14 @@ o2 cluster --agents 1 --hollow-agents 50
 
 GUI_HELP = """Serve the live web dashboard in the foreground (= python -m gui).
 
-Read-only unless started with --token-file (lines `name:token`, mode 600); every action is
-recorded as an Event naming who asked. --users-file gives per-user hashed tokens with roles
-(`name:role:sha256:<hex>`; a viewer may not write). --read-token-file makes reading need a
-token too. Binds
-127.0.0.1 unless --listen says otherwise, and answers only Host names 127.0.0.1, localhost,
-[::1] and --public-name ones (421 otherwise). At most --max-clients live pages (100; more get
-503). Every argument is passed on; `o2 gui --help` shows the server's own options.
+Read-only unless started with --token-file (lines `name:token`, mode 600, each an admin);
+every action is recorded as an Event naming who asked. --users-file gives per-user hashed
+tokens with roles (`name:role:sha256:<hex>`; a viewer may not write, node operations are the
+admins'). --trust-user-header is believed only from --trusted-proxy addresses (loopback).
+--read-token-file makes reading need a token too. Binds 127.0.0.1 unless --listen says
+otherwise, and answers only Host names 127.0.0.1, localhost, [::1] and --public-name ones (421
+otherwise). At most --max-clients live pages (100; more get 503). Every argument is passed
+on; `o2 gui --help` shows the server's own options.
 
 **Examples**
 

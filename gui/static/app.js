@@ -18,7 +18,7 @@ export const store = {
   live: false,
   info: { actions: false, confirm: ["stop", "exit"] },
   version: 0, // bumped on every change: views cache derived indexes on it
-  user: null, // whoami: { name, role, mayAct } of the token or the SSO header, once known
+  user: null, // whoami: { name, role, mayAct, mayAdmin } of the token or the SSO header, once known
 };
 
 function nameOf(obj) {
@@ -291,6 +291,7 @@ initWizard({
     scheduleRender();
   },
   token: () => document.getElementById("token").value.trim(),
+  user: () => store.user,
   done: (text, name) => {
     toast(text);
     location.hash = `#/environments/${encodeURIComponent(name)}`;

@@ -38,9 +38,10 @@ function modeText(node) {
   return reclaim ? `${mode} (reclaimed by ${reclaim.environment})` : mode;
 }
 
+// Node operations are the admins' (a shifter runs environments, not the machines).
 function mayAct(store) {
   const user = hooks.user();
-  return store.info.actions && (user == null || user.mayAct);
+  return store.info.actions && (user == null || user.mayAdmin);
 }
 
 function buttons(store, node) {

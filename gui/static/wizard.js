@@ -24,10 +24,10 @@ export const wizard = {
   presetResult: "",
 };
 
-let hooks = { rerender: () => {}, token: () => "", done: () => {} };
+let hooks = { rerender: () => {}, token: () => "", done: () => {}, user: () => null };
 
 export function initWizard(given) {
-  hooks = given;
+  hooks = { ...hooks, ...given };
   document.addEventListener("input", onEdit);
   document.addEventListener("change", onEdit);
   document.addEventListener("click", onClick);
@@ -58,17 +58,24 @@ async function loadPresets() {
   hooks.rerender();
 }
 
+// A shifter changes only the presets they saved; an admin anyone's (the server says the same).
+function mayChange(name) {
+  const user = hooks.user();
+  const preset = wizard.presets.find((p) => p.name === name);
+  return user == null || user.mayAdmin || !preset || preset.savedBy === user.name;
+}
+
 function presetsRow() {
   if (wizard.presetsFor !== wizard.workflow) loadPresets();
   const options = wizard.presets.map((p) => html`<option value="${p.name}" ${p.name === wizard.presetChoice ? "selected" : ""}>${p.name}</option>`);
   const chosen = wizard.presets.length
     ? html`<select id="wz-preset" data-wz="presetChoice">${options}</select>
       <button class="btn" id="wz-preset-load" data-wz-preset="load">Load</button>
-      <button class="btn danger" id="wz-preset-delete" data-wz-preset="delete">Delete</button>`
+      ${mayChange(wizard.presetChoice) ? html`<button class="btn danger" id="wz-preset-delete" data-wz-preset="delete">Delete</button>` : ""}`
     : html`<span class="muted">none saved for this workflow</span>`;
   return html`<div class="wz-presets" id="wz-presets"><b>Presets</b> ${chosen}
     <input id="wz-preset-name" data-wz="presetName" value="${wizard.presetName}" placeholder="TPC physics">
-    <button class="btn" id="wz-preset-save" data-wz-preset="save">Save current values</button>
+    <button class="btn" id="wz-preset-save" data-wz-preset="save" ${mayChange(wizard.presetName) ? "" : raw('disabled title="saved by someone else: choose another name"')}>Save current values</button>
     <span id="wz-preset-result" class="muted">${wizard.presetResult}</span>${fieldError("preset")}</div>`;
 }
 
@@ -211,8 +218,10 @@ function onEdit(event) {
     chooseWorkflow(el.value);
     hooks.rerender();
   } else if (el.dataset.wz === "name") wizard.name = el.value.trim();
-  else if (el.dataset.wz === "presetName") wizard.presetName = el.value.trim();
-  else if (el.dataset.wz === "presetChoice") wizard.presetChoice = el.value;
+  else if (el.dataset.wz === "presetName" || el.dataset.wz === "presetChoice") {
+    wizard[el.dataset.wz] = el.dataset.wz === "presetName" ? el.value.trim() : el.value;
+    if (event.type === "change") hooks.rerender(); // Save and Delete follow who saved it
+  }
   else if (el.dataset.wz === "running") wizard.running = el.checked;
 }
 

@@ -32,10 +32,14 @@ async def browser() -> AsyncIterator[Browser]:
 def gui_with_a_viewer(
     etcd_server: EmbeddedEtcd, etcd_store: EtcdStore, tmp_path: Path
 ) -> Iterator[GuiProcess]:
-    """The GUI process with alice and bob (TOKENS) and vera, a viewer (`--users-file`)."""
+    """The GUI process with alice and bob (TOKENS, admins), vera, a viewer, and sam, a shifter
+    (`--users-file`)."""
     tokens, users = tmp_path / "tokens", tmp_path / "users"
     tokens.write_text(TOKENS)
-    users.write_text(f"vera:viewer:{hash_token('vera-viewer-token')}\n")
+    users.write_text(
+        f"vera:viewer:{hash_token('vera-viewer-token')}\n"
+        f"sam:shifter:{hash_token('sam-shifter-token')}\n"
+    )
     for path in (tokens, users):
         path.chmod(0o600)
     with gui_process(

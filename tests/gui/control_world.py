@@ -18,15 +18,19 @@ from tests.gui.samples import SCALABLE_WORKFLOW, detector_node, environment, wor
 
 VIEWER = {"Authorization": "Bearer vera-viewer-token"}
 SHIFTER = {"Authorization": "Bearer sam-shifter-token"}
+OTHER_SHIFTER = {"Authorization": "Bearer sid-shifter-token"}
+ADMIN = {"Authorization": "Bearer ada-admin-token"}
 USERS = (
     f"vera:viewer:{hash_token('vera-viewer-token')}\n"
     f"sam:shifter:{hash_token('sam-shifter-token')}\n"
+    f"sid:shifter:{hash_token('sid-shifter-token')}\n"
+    f"ada:admin:{hash_token('ada-admin-token')}\n"
 )
 
 
 @asynccontextmanager
 async def roles_gui(store: EtcdStore) -> AsyncIterator[Gui]:
-    """The GUI with a viewer (vera) and a shifter (sam)."""
+    """The GUI with a viewer (vera), two shifters (sam, sid) and an admin (ada)."""
     app = make_app(store, tokens=parse_users(USERS), flush_interval=0.02)
     client = TestClient(TestServer(app))
     await client.start_server()

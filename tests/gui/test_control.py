@@ -15,10 +15,11 @@ from crds.kinds.event import Event
 from crds.kinds.node import Node
 from crds.kinds.task import Task
 from crds.meta import OwnerReference
-from gui.auth import Tokens, TrustedHeader, hash_token, parse_tokens, parse_users
+from gui.auth import Tokens, TrustedHeader, hash_token, parse_proxy, parse_tokens, parse_users
 from gui.server import make_app
 from store.etcd import EtcdStore
 from tests.gui.conftest import TOKENS, Gui
+from tests.gui.control_world import ADMIN, SHIFTER, roles_gui
 from tests.gui.samples import detector_node, environment, task
 
 ALICE = {"Authorization": "Bearer alice-token-123"}
@@ -74,7 +75,9 @@ async def events_about(store: EtcdStore, name: str) -> list[Event]:
 
 
 @pytest.mark.usefixtures("flp")
-async def test_shifter_cordons_a_node_naming_themselves(gui: Gui, etcd_store: EtcdStore) -> None:
+async def test_plain_token_holder_cordons_a_node_naming_themselves(
+    gui: Gui, etcd_store: EtcdStore
+) -> None:
     response = await gui.post("/api/nodes/flp1/cordon", headers=ALICE)
     assert response.status == 200, await response.text()
     body = await response.json()
@@ -164,20 +167,64 @@ async def test_header_sign_in_takes_the_role_from_the_users_file(
     etcd_store: EtcdStore,
 ) -> None:
     await etcd_store.create(detector_node("flp1", "TPC"))
-    users = parse_users(f"sam:shifter\nvera:viewer:{hash_token('vera-viewer-token')}\n")
+    users = parse_users(f"ada:admin\nsam:shifter\nvera:viewer:{hash_token('vera-viewer-token')}\n")
     sso = TrustedHeader("X-Remote-User", users.roles, "viewer")
     app = make_app(etcd_store, tokens=users, sso=sso, flush_interval=0.02)
     async with serving(app) as client:
         assert (await client.get("/api/info")).status == 401, "no header, no token: refused"
         assert (await client.get("/api/audit")).status == 401
         me = await (await client.get("/api/whoami", headers={"X-Remote-User": "sam"})).json()
-        assert me == {"name": "sam", "role": "shifter", "mayAct": True}
+        assert me == {"name": "sam", "role": "shifter", "mayAct": True, "mayAdmin": False}
         stranger = {"X-Remote-User": "mallory"}
         assert (await (await client.get("/api/whoami", headers=stranger)).json())[
             "role"
         ] == "viewer"
         assert (await client.post("/api/nodes/flp1/cordon", headers=stranger)).status == 403
-        ok = await client.post("/api/nodes/flp1/cordon", headers={"X-Remote-User": "sam"})
-        assert (await ok.json())["who"] == "sam"
+        sam = {"X-Remote-User": "sam"}
+        assert (await client.post("/api/nodes/flp1/cordon", headers=sam)).status == 403
+        ok = await client.post("/api/nodes/flp1/cordon", headers={"X-Remote-User": "ada"})
+        assert (await ok.json())["who"] == "ada"
         assert (await client.get("/api/info", headers=VERA)).status == 200, "tokens still work"
         assert (await client.post("/api/nodes/flp1/uncordon", headers=VERA)).status == 403
+
+
+@pytest.mark.usefixtures("flp")
+@pytest.mark.parametrize("verb", ["cordon", "uncordon", "drain", "sync", "async"])
+async def test_a_shifter_may_not_operate_nodes_an_admin_may(
+    etcd_store: EtcdStore, verb: str
+) -> None:
+    before = await etcd_store.get(Node, "flp1")
+    async with roles_gui(etcd_store) as client:
+        refused = await client.post(
+            f"/api/nodes/flp1/{verb}", headers=SHIFTER, json={"deleteStandalone": True}
+        )
+        assert refused.status == 403
+        assert "only admins" in (await refused.json())["error"]
+        after = await etcd_store.get(Node, "flp1")
+        assert after.metadata.resource_version == before.metadata.resource_version
+        assert await events_about(etcd_store, "flp1") == []
+        assert len((await etcd_store.list(Task)).items) == 4, "no task deleted"
+        done = await client.post(f"/api/nodes/flp1/{verb}", headers=ADMIN, json={})
+        assert done.status == 200 and (await done.json())["who"] == "ada"
+
+
+@pytest.mark.usefixtures("flp")
+async def test_the_user_header_from_an_untrusted_peer_is_ignored_and_logged_once(
+    etcd_store: EtcdStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The test client connects from 127.0.0.1: a proxy configured elsewhere makes it a
+    stranger whose header names nobody (and the token still works)."""
+    users = parse_users(f"ada:admin\nvera:viewer:{hash_token('vera-viewer-token')}\n")
+    sso = TrustedHeader("X-Remote-User", users.roles, "viewer", (parse_proxy("10.0.0.0/24"),))
+    before = await etcd_store.get(Node, "flp1")
+    forged = {"X-Remote-User": "ada"}
+    async with serving(make_app(etcd_store, tokens=users, sso=sso, flush_interval=0.02)) as gui:
+        assert (await gui.get("/api/whoami", headers=forged)).status == 401
+        assert (await gui.post("/api/nodes/flp1/cordon", headers=forged)).status == 401
+        assert (await gui.get("/api/info", headers=forged)).status == 401
+        me = await (await gui.get("/api/whoami", headers={**forged, **VERA})).json()
+        assert me["name"] == "vera", "the token counts, the header does not"
+    after = await etcd_store.get(Node, "flp1")
+    assert after.metadata.resource_version == before.metadata.resource_version
+    warned = [r for r in caplog.records if "not a trusted proxy" in r.getMessage()]
+    assert len(warned) == 1 and getattr(warned[0], "peer", None) == "127.0.0.1"

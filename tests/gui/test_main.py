@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from crds.errors import ValidationError
-from gui.__main__ import load_tokens, parse_args, split_listen
-from gui.auth import User, hash_token
+from gui.__main__ import load_tokens, main, parse_args, split_listen, trusted_proxies
+from gui.auth import LOOPBACK_PROXIES, User, hash_token
 
 
 def test_listen_defaults_to_loopback() -> None:
@@ -77,3 +77,21 @@ def test_users_file_is_read_as_hashed_tokens_with_roles_and_must_be_private(
     users = load_tokens(path, flag="--users-file")
     assert users.user("Bearer vera-token-1") == User("vera", "viewer")
     assert parse_args(["--users-file", str(path)]).users_file == path
+
+
+def test_trusted_proxies_default_to_loopback_and_take_addresses_and_blocks() -> None:
+    assert trusted_proxies(parse_args([]), "127.0.0.1") == LOOPBACK_PROXIES
+    args = parse_args(["--trusted-proxy", "10.0.0.5", "--trusted-proxy", "10.1.0.0/16"])
+    assert [str(p) for p in trusted_proxies(args, "127.0.0.1")] == ["10.0.0.5/32", "10.1.0.0/16"]
+    with pytest.raises(SystemExit, match=r"--trusted-proxy: .*address or CIDR"):
+        trusted_proxies(parse_args(["--trusted-proxy", "proxy.cern.ch"]), "127.0.0.1")
+
+
+def test_trusted_header_beyond_loopback_without_a_proxy_refuses_to_start() -> None:
+    """Refused before etcd is opened (nothing listens at port 1), naming what to add."""
+    argv = ["--trust-user-header", "X-Remote-User", "--listen", "0.0.0.0:0", "--etcd", "x:1"]
+    with pytest.raises(SystemExit, match=r"--trust-user-header .*needs --trusted-proxy ADDR"):
+        main(argv)
+    args = parse_args([*argv, "--trusted-proxy", "10.0.0.0/24"])
+    assert [str(p) for p in trusted_proxies(args, "0.0.0.0")] == ["10.0.0.0/24"]
+    assert trusted_proxies(parse_args(argv[2:]), "0.0.0.0") == LOOPBACK_PROXIES, "no header"

@@ -69,16 +69,23 @@ async def test_cordon_from_the_nodes_page_after_confirmation_names_the_user(
     assert time.monotonic() - began < 15
 
 
-async def test_a_viewer_sees_no_node_actions(
-    served: GuiProcess, browser: Browser, etcd_store: EtcdStore
+@pytest.mark.parametrize(
+    ("token", "signed_in"),
+    [("vera-viewer-token", "vera · viewer"), ("sam-shifter-token", "sam · shifter")],
+)
+async def test_a_viewer_or_shifter_sees_no_node_actions(
+    served: GuiProcess, browser: Browser, etcd_store: EtcdStore, token: str, signed_in: str
 ) -> None:
+    """Node operations are the admins': the page offers them to no one else."""
     await etcd_store.create(detector_node("flp1", "TPC"))
     await browser.goto(served.url + "#/nodes/flp1")
     await browser.wait_for(f"document.querySelector({CORDON!r})")
-    await browser.type_into("#token", "vera-viewer-token")
+    await browser.type_into("#token", token)
+    await browser.wait_for(f"document.querySelector('#whoami').textContent === {signed_in!r}")
     await browser.wait_for(
         "document.querySelector('[data-node-detail=flp1]') && "
-        "!document.querySelector('[data-node-action]')"
+        "!document.querySelector('[data-node-action]') && "
+        "!document.querySelector('#drain-standalone')"
     )
 
 

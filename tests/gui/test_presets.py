@@ -11,7 +11,7 @@ import pytest
 from crds.presets import preset_key
 from store.etcd import EtcdStore
 from tests.gui.conftest import Gui
-from tests.gui.control_world import SHIFTER, VIEWER, build, roles_gui
+from tests.gui.control_world import ADMIN, OTHER_SHIFTER, SHIFTER, VIEWER, build, roles_gui
 
 TPC = {
     "vars": {"n_flp": "2", "comment": "", "roc_ctp_emu_enabled": "true", "trg_mode": "triggered"},
@@ -65,6 +65,28 @@ async def test_viewer_reads_presets_but_cannot_save_or_delete(gui: Gui) -> None:
     assert (await gui.put(f"{URL}/mine", json=TPC, headers=VIEWER)).status == 403
     assert (await gui.delete(f"{URL}/TPC physics", headers=VIEWER)).status == 403
     assert [p["name"] for p in await listed(gui)] == ["TPC physics"]
+
+
+async def test_a_shifter_changes_only_their_own_presets_an_admin_anyones(
+    gui: Gui, etcd_store: EtcdStore
+) -> None:
+    await gui.put(f"{URL}/TPC physics", json=TPC, headers=SHIFTER)
+    key = preset_key(etcd_store.prefix, "readout-dataflow", "TPC physics")
+    before = await etcd_store.get_raw(key)
+    other = {**TPC, "detectors": ["ITS"]}
+    refused = await gui.put(f"{URL}/TPC physics", json=other, headers=OTHER_SHIFTER)
+    assert refused.status == 403
+    assert "saved by sam" in (await refused.json())["error"]
+    assert (await gui.delete(f"{URL}/TPC physics", headers=OTHER_SHIFTER)).status == 403
+    after = await etcd_store.get_raw(key)
+    assert after is not None and before is not None
+    assert after.mod_revision == before.mod_revision, "nothing written"
+    assert (await gui.put(f"{URL}/TPC physics", json=other, headers=ADMIN)).status == 201
+    (preset,) = await listed(gui)
+    assert (preset["savedBy"], preset["detectors"]) == ("ada", ["ITS"])
+    assert (await gui.delete(f"{URL}/TPC physics", headers=SHIFTER)).status == 403
+    assert (await gui.delete(f"{URL}/TPC physics", headers=ADMIN)).status == 200
+    assert await listed(gui) == []
 
 
 @pytest.mark.parametrize(

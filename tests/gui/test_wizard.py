@@ -158,7 +158,7 @@ async def test_viewer_can_neither_create_nor_act_and_nothing_is_written(
     assert (await etcd_store.list(Environment)).revision == before
     assert await events_of(etcd_store, "mch-1") == []
     who = await (await roles_gui.get("/api/whoami", headers=VIEWER)).json()
-    assert who == {"name": "vera", "role": "viewer", "mayAct": False}
+    assert who == {"name": "vera", "role": "viewer", "mayAct": False, "mayAdmin": False}
 
 
 @pytest.mark.usefixtures("inventory")

@@ -11,6 +11,7 @@ import pytest
 from crds.kinds.environment import Environment
 from crds.kinds.event import Event
 from crds.presets import preset_key, presets_prefix
+from gui.presets import save_preset
 from store.embedded import EmbeddedEtcd
 from store.etcd import EtcdStore
 from tests.gui.cdp import Browser, find_chromium
@@ -183,3 +184,22 @@ async def test_a_deep_link_chooses_the_workflow_and_choosing_another_rewrites_it
     await browser.wait_for("location.hash === '#/new?workflow=readout-dataflow'")
     await browser.wait_for("document.querySelector('#wz-var-n_flp')")
     assert await browser.evaluate(chosen) == "readout-dataflow"
+
+
+@pytest.mark.usefixtures("inventory")
+async def test_a_shifter_gets_no_delete_or_save_for_a_preset_someone_else_saved(
+    served: GuiProcess, browser: Browser, etcd_store: EtcdStore
+) -> None:
+    """Others' presets are the admins' to change: the page offers a shifter only Load."""
+    body = {"vars": {}, "detectors": ["TPC"]}
+    await save_preset(etcd_store, "readout-dataflow", "TPC physics", body, who="alice")
+    await open_wizard(browser, served, "sam-shifter-token")
+    await browser.wait_for(
+        "document.querySelector('#whoami').textContent === 'sam · shifter' && "
+        "document.querySelector('#wz-preset-load') && !document.querySelector('#wz-preset-delete')",
+        within=ROUND_TRIP,
+    )
+    await browser.type_into("#wz-preset-name", "TPC physics")
+    await browser.wait_for("document.querySelector('#wz-preset-save').disabled")
+    await set_value(browser, "#wz-preset-name", "sam's own")
+    await browser.wait_for("!document.querySelector('#wz-preset-save').disabled")
