@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol, runtime_checkable
 
-from crds.errors import FieldError, NotFoundError, O2Error, ValidationError
+from crds.errors import ConflictError, FieldError, NotFoundError, O2Error, ValidationError
 from crds.kinds.workflow import Workflow
 from crds.meta import utcnow
 from crds.newenv import changed_values
@@ -26,6 +26,8 @@ from crds.presets import (
 from crds.publicvars import check_values
 from store.api import RawValue, Store
 
+CAS_ATTEMPTS = 5
+"""Reads and compare-and-swaps of one save before giving up with ConflictError."""
 log = logging.getLogger(__name__)
 
 
@@ -40,6 +42,12 @@ class PresetKV(Protocol):
     async def list_raw(self, prefix: str) -> dict[str, bytes]: ...
 
     async def put_raw(self, key: str, value: bytes, *, lease: int | None = None) -> int: ...
+
+    async def create_raw(
+        self, key: str, value: bytes, *, lease: int | None = None
+    ) -> int | None: ...
+
+    async def cas_raw(self, key: str, value: bytes, *, expected_mod_revision: int) -> bool: ...
 
     async def delete_raw(self, key: str) -> None: ...
 
@@ -61,16 +69,37 @@ class NotYoursError(O2Error):
         )
 
 
+def _owned(raw: RawValue, ref: tuple[str, str], who: str) -> None:
+    """NotYoursError when the preset stored in `raw` was not saved by `who`."""
+    existing = decode(raw.value)
+    saved_by = "" if existing is None else existing.saved_by
+    if saved_by != who:
+        raise NotYoursError(*ref, saved_by)
+
+
 async def _check_owner(kv: PresetKV, key: str, ref: tuple[str, str], who: str) -> bool:
     """Whether the preset at `key` exists; NotYoursError when it does and `who` did not save it."""
     raw = await kv.get_raw(key)
     if raw is None:
         return False
-    existing = decode(raw.value)
-    saved_by = "" if existing is None else existing.saved_by
-    if saved_by != who:
-        raise NotYoursError(*ref, saved_by)
+    _owned(raw, ref, who)
     return True
+
+
+async def _put_own(kv: PresetKV, key: str, value: bytes, ref: tuple[str, str], who: str) -> None:
+    """Write `value` at `key` only while no one else's preset is there: created if absent,
+    else compare-and-swap on the revision whose owner was checked, so a preset someone else
+    saves in between is never overwritten (read again and checked again)."""
+    for _ in range(CAS_ATTEMPTS):
+        raw = await kv.get_raw(key)
+        if raw is None:
+            if await kv.create_raw(key, value) is not None:
+                return
+            continue
+        _owned(raw, ref, who)
+        if await kv.cas_raw(key, value, expected_mod_revision=raw.mod_revision):
+            return
+    raise ConflictError("Preset", f"{ref[0]}/{ref[1]}")
 
 
 def _kv(store: Store) -> PresetKV:
@@ -125,9 +154,10 @@ async def save_preset(
         saved_at=utcnow(),
     )
     key = preset_key(kv.prefix, workflow_name, name)
-    if not others:
-        await _check_owner(kv, key, (workflow_name, name), who)
-    await kv.put_raw(key, encode(preset))
+    if others:
+        await kv.put_raw(key, encode(preset))
+    else:
+        await _put_own(kv, key, encode(preset), (workflow_name, name), who)
     log.info("GUI saved a preset", extra={"workflow": workflow_name, "preset": name, "who": who})
     return preset
 

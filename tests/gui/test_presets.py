@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from crds.presets import preset_key
+from gui.presets import NotYoursError, save_preset
 from store.etcd import EtcdStore
 from tests.gui.conftest import Gui
 from tests.gui.control_world import ADMIN, OTHER_SHIFTER, SHIFTER, VIEWER, build, roles_gui
@@ -104,3 +105,39 @@ async def test_refused_preset_names_the_field(
     assert response.status == 422
     assert words in (await response.json())["fields"][field]
     assert await listed(gui) == []
+
+
+class RacingStore:
+    """The test's etcd store, except that right after the first read of `key` another shifter
+    saves their own preset there: the moment between the owner check and the write."""
+
+    def __init__(self, store: EtcdStore, key: str, theirs: bytes) -> None:
+        self.store, self.key, self.theirs, self.raced = store, key, theirs, False
+        self.prefix = store.prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def get_raw(self, key: str) -> Any:
+        raw = await self.store.get_raw(key)
+        if key == self.key and not self.raced:
+            self.raced = True
+            await self.store.put_raw(key, self.theirs)
+        return raw
+
+
+async def test_a_preset_saved_by_someone_else_meanwhile_is_never_overwritten(
+    gui: Gui, etcd_store: EtcdStore
+) -> None:
+    """Regression: the owner was checked on one read and the preset written blindly after it,
+    so a preset another shifter saved in between was overwritten."""
+    await gui.put(f"{URL}/TPC physics", json=TPC, headers=SHIFTER)  # sam's own preset
+    key = preset_key(etcd_store.prefix, "readout-dataflow", "TPC physics")
+    mine = await etcd_store.get_raw(key)
+    assert mine is not None
+    theirs = json.loads(mine.value) | {"savedBy": "tom", "detectors": ["MCH"]}
+    racing = RacingStore(etcd_store, key, json.dumps(theirs).encode())
+    with pytest.raises(NotYoursError, match="saved by tom"):
+        await save_preset(racing, "readout-dataflow", "TPC physics", TPC, who="sam")  # type: ignore[arg-type]
+    kept = await etcd_store.get_raw(key)
+    assert kept is not None and json.loads(kept.value)["detectors"] == ["MCH"]
