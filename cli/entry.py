@@ -9,6 +9,9 @@ and runs the very body the typer command runs (cli.listing, cli.describing) with
 error handling (cli.runtime.run_with). Anything else, including every mistake, goes to typer,
 which gives its usual help and errors. tests/cli/test_fast_path.py checks that both paths
 print the same bytes and exit with the same code.
+
+Before that, `o2 get` of the kinds and outputs cli.rawget serves is printed from the stored
+JSON, without the models, asyncio or the gRPC client (cli.rawget says when it steps aside).
 """
 
 from __future__ import annotations
@@ -79,6 +82,37 @@ def fast_command(argv: Sequence[str]) -> Body | None:
         (kind, *names), _ = split
         return _describe_body(kind, names)
     return None
+
+
+def raw_read(argv: Sequence[str]) -> int | None:
+    """The exit code of `o2 get` served from the stored JSON by cli.rawget, or None when
+    that path cannot serve it (then `fast_command`'s body runs, with the models)."""
+    if fast_command(argv) is None or argv[0] != "get":
+        return None
+    split = _split(argv[1:], GET_OPTIONS)
+    assert split is not None  # fast_command read it
+    (kind, *names), values = split
+    if "selector" in values:
+        return None
+    from cli.options import options_from_env
+    from cli.rawget import raw_get
+    from crds.kindnames import plural_for
+
+    plural = plural_for(kind)
+    if plural is None:
+        return None
+    output = values.get("output", "table")
+    try:
+        served = raw_get(options_from_env(), plural=plural, names=names, output=output)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _closed_pipe()
+    except Exception as exc:  # a bug: one line, as run_with reports it (-vv goes to typer)
+        from cli.runtime import ERROR_EXIT, report_unexpected
+
+        report_unexpected(exc)
+        return ERROR_EXIT
+    return 0 if served else None
 
 
 def _get_body(kind: str, names: list[str], values: dict[str, str]) -> Body:
@@ -165,6 +199,16 @@ def main() -> None:
     that run through cli.runtime.run already report theirs) is one line on stderr and exit
     1, its traceback only with -vv: the contract holds for every command."""
     argv = sys.argv[1:]
+    if os.environ.get("_O2_COMPLETE"):
+        from cli.fastcomplete import fast_completion
+
+        text = fast_completion()
+        if text is not None:
+            sys.stdout.write(text)
+            sys.exit(0)
+    code = raw_read(argv)
+    if code is not None:
+        sys.exit(code)
     body = fast_command(argv)
     if body is not None:
         sys.exit(run_fast(body))
