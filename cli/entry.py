@@ -11,7 +11,9 @@ which gives its usual help and errors. tests/cli/test_fast_path.py checks that b
 print the same bytes and exit with the same code.
 
 Before that, `o2 get` of the kinds and outputs cli.rawget serves is printed from the stored
-JSON, without the models, asyncio or the gRPC client (cli.rawget says when it steps aside).
+JSON, without the models, asyncio or the gRPC client (cli.rawget says when it steps aside);
+shell completion of the most typed words (cli.fastcomplete) and the root help, once typer has
+printed it in the same conditions (cli.helpcache), are answered without typer too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -194,28 +197,42 @@ def verbosity(argv: Sequence[str]) -> int:
     return count
 
 
-def main() -> None:
-    """Console script entry point (`o2`). An exception a command did not expect (commands
-    that run through cli.runtime.run already report theirs) is one line on stderr and exit
-    1, its traceback only with -vv: the contract holds for every command."""
-    argv = sys.argv[1:]
+def without_typer(argv: Sequence[str]) -> int | None:
+    """The exit code of a command answered without typer (completion, the cached root help,
+    a raw or fast read), or None: typer runs it."""
     if os.environ.get("_O2_COMPLETE"):
         from cli.fastcomplete import fast_completion
 
         text = fast_completion()
         if text is not None:
             sys.stdout.write(text)
-            sys.exit(0)
+            return 0
+        return None
+    from cli import helpcache
+
+    if helpcache.serves(argv) and helpcache.print_cached(argv):
+        return 0
     code = raw_read(argv)
     if code is not None:
-        sys.exit(code)
+        return code
     body = fast_command(argv)
-    if body is not None:
-        sys.exit(run_fast(body))
+    return None if body is None else run_fast(body)
+
+
+def main() -> None:
+    """Console script entry point (`o2`). An exception a command did not expect (commands
+    that run through cli.runtime.run already report theirs) is one line on stderr and exit
+    1, its traceback only with -vv: the contract holds for every command."""
+    argv = sys.argv[1:]
+    code = without_typer(argv)
+    if code is not None:
+        sys.exit(code)
+    from cli import helpcache
     from cli.main import app
 
     try:
-        app(prog_name="o2")
+        with helpcache.recording(argv) if helpcache.serves(argv) else nullcontext():
+            app(prog_name="o2")
     except Exception as exc:
         if verbosity(argv) >= 2:
             raise

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-__all__ = ["print_out", "print_table", "stdout_console", "write_out"]
+__all__ = ["print_out", "print_table", "stderr_console", "stdout_console", "write_out"]
 
 ERROR_EXIT = 1
 INTERRUPTED_EXIT = 130
