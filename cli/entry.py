@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -197,6 +197,18 @@ def verbosity(argv: Sequence[str]) -> int:
     return count
 
 
+HELP_ARGV = (("--help",), ("-h",))
+"""The root help, answered from cli.helpcache once typer has printed it."""
+
+
+def _recording_help(argv: Sequence[str]) -> AbstractContextManager[None]:
+    if tuple(argv) not in HELP_ARGV:
+        return nullcontext()
+    from cli.helpcache import recording
+
+    return recording(argv)
+
+
 def without_typer(argv: Sequence[str]) -> int | None:
     """The exit code of a command answered without typer (completion, the cached root help,
     a raw or fast read), or None: typer runs it."""
@@ -208,10 +220,11 @@ def without_typer(argv: Sequence[str]) -> int | None:
             sys.stdout.write(text)
             return 0
         return None
-    from cli import helpcache
+    if tuple(argv) in HELP_ARGV:
+        from cli.helpcache import print_cached
 
-    if helpcache.serves(argv) and helpcache.print_cached(argv):
-        return 0
+        if print_cached(argv):
+            return 0
     code = raw_read(argv)
     if code is not None:
         return code
@@ -227,11 +240,10 @@ def main() -> None:
     code = without_typer(argv)
     if code is not None:
         sys.exit(code)
-    from cli import helpcache
     from cli.main import app
 
     try:
-        with helpcache.recording(argv) if helpcache.serves(argv) else nullcontext():
+        with _recording_help(argv):
             app(prog_name="o2")
     except Exception as exc:
         if verbosity(argv) >= 2:

@@ -20,8 +20,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-HELP_ARGV = (("--help",), ("-h",))
-"""The argument lists served: the root help only."""
 SOURCES = ("main.py", "lazy.py", "lazygroup.py", "options.py", "entry.py", "helpcache.py")
 """The modules of cli/ the root help is built from: a change to any of them is a new key."""
 LIBRARIES = ("typer", "rich")
@@ -48,10 +46,6 @@ ENV_NAMES = frozenset(
 )
 ENV_PREFIXES = ("_TYPER", "O2_", "LC_", "PYTHON")
 """The environment variables typer, rich and Python's stdout read (and o2's own)."""
-
-
-def serves(argv: Sequence[str]) -> bool:
-    return tuple(argv) in HELP_ARGV
 
 
 def cache_dir() -> Path:
