@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    import http.client
     import ssl
 
     from cli.options import GlobalOptions
@@ -116,33 +117,45 @@ def _range(
 
 
 class _Link:
-    """One HTTP(S) connection to one endpoint, kept open for the login and the read."""
+    """The login and the read on one endpoint: plain HTTP through cli.plainhttp, TLS through
+    `http.client` (one connection kept open for both)."""
 
     def __init__(self, endpoint: str, opts: GlobalOptions, *, timeout: float) -> None:
-        import http.client
-
         url = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
-        host, port = url.hostname or "127.0.0.1", url.port
-        self.conn: http.client.HTTPConnection
+        self.host = url.hostname or "127.0.0.1"
+        self.deadline = time.monotonic() + timeout
+        self.tls: http.client.HTTPSConnection | None = None
         if uses_tls(endpoint, opts):
+            import http.client
+
+            self.port = url.port or 443
             context = _tls(opts)
-            self.conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+            self.tls = http.client.HTTPSConnection(
+                self.host, self.port, timeout=timeout, context=context
+            )
         else:
-            self.conn = http.client.HTTPConnection(host, port, timeout=timeout)
+            self.port = url.port or 80
 
     def post(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
-        self.conn.request("POST", path, body=json.dumps(body).encode(), headers=headers)
-        response = self.conn.getresponse()
-        raw = response.read()
-        if response.status != 200:
-            raise GatewayError(f"etcd answered {response.status} to {path}: {raw[:200]!r}")
+        data = json.dumps(body).encode()
+        if self.tls is None:
+            from cli.plainhttp import post
+
+            status, raw = post(self.host, self.port, path, data, headers, deadline=self.deadline)
+        else:
+            self.tls.request("POST", path, body=data, headers=headers)
+            response = self.tls.getresponse()
+            status, raw = response.status, response.read()
+        if status != 200:
+            raise GatewayError(f"etcd answered {status} to {path}: {raw[:200]!r}")
         answer = json.loads(raw)
         if not isinstance(answer, dict):
             raise GatewayError(f"etcd answered {path} with no object")
         return answer
 
     def close(self) -> None:
-        self.conn.close()
+        if self.tls is not None:
+            self.tls.close()
 
 
 def _tls(opts: GlobalOptions) -> ssl.SSLContext:

@@ -142,6 +142,7 @@ FAST_PATH_MODULES = frozenset(
         "cli.helpcache",
         "cli.rawget",
         "cli.etcdgateway",
+        "cli.plainhttp",
         "cli.tableout",
         "cli.plaintable",
         "cli.fastcomplete",
@@ -155,7 +156,16 @@ FAST_PATH_MODULES = frozenset(
 )
 """The only non-standard-library modules the paths that answer without typer may import
 (`org` is the Jython probe of the standard `copy` module)."""
-FAST_PATH_STDLIB_FORBIDDEN = ("asyncio", "concurrent", "multiprocessing", "subprocess", "xml")
+FAST_PATH_STDLIB_FORBIDDEN = (
+    "asyncio",
+    "concurrent",
+    "email",
+    "http",
+    "multiprocessing",
+    "ssl",
+    "subprocess",
+    "xml",
+)
 FAST_PATH_BUDGET = 110
 """Modules imported from `cli.entry` on, standard library included (~87 for `o2 get env`)."""
 
