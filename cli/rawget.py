@@ -9,8 +9,9 @@ exactly as the kind's printer columns compute them from the model. Anything this
 print with certainty gives None and the command runs the full path, which prints it (or its
 error): a document that is not plainly what o2 writes (a missing field, a wrong type, a value
 outside its enum, an unknown top-level or metadata field, a name unlike its key), a missing
-NAME, an unreachable etcd, a label selector. tests/cli/test_raw_get.py checks the bytes match
-the full path's for every kind and output served here. Edge I/O.
+NAME, an unreachable etcd, a label selector, a password sent without TLS (the full path
+warns). tests/cli/test_raw_get.py checks the bytes match the full path's for every kind and
+output served here. Edge I/O.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from cli.etcdgateway import GatewayError, read_prefix, registry_range
+from cli.etcdgateway import GatewayError, read_prefix, registry_range, uses_tls
 from cli.tableout import NONE, human_age, print_table, write_out
 
 if TYPE_CHECKING:
@@ -238,11 +239,19 @@ def read_docs(opts: GlobalOptions, plural: str, raw: RawKind) -> dict[str, Doc]:
     return docs
 
 
+def plaintext_password(opts: GlobalOptions) -> bool:
+    """True when the full path warns that the password crosses the network readable
+    (store.config.plaintext_credentials_warning): it prints that warning, not this path."""
+    if not (opts.user and opts.password):
+        return False
+    return not all(uses_tls(e if "://" in e else f"http://{e}", opts) for e in opts.endpoints)
+
+
 def raw_get(opts: GlobalOptions, *, plural: str, names: Sequence[str], output: str) -> bool:
     """Print `o2 get` as the full path would and return True, or print nothing and return
     False when this path cannot (see the module docstring)."""
     raw = COLUMNS.get(plural)
-    if raw is None or output not in OUTPUTS:
+    if raw is None or output not in OUTPUTS or plaintext_password(opts):
         return False
     try:
         docs = read_docs(opts, plural, raw)

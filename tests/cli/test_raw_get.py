@@ -5,12 +5,18 @@ selector or an unreachable etcd leave it to the full path, having printed nothin
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import typing
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from cli.entry import raw_read
+from cli.etcdgateway import GatewayError, read_prefix
 from cli.options import GlobalOptions
 from cli.rawget import (
     API_VERSION,
@@ -31,8 +37,12 @@ from crds.kinds.task import TaskPhase
 from crds.resource import kind_info
 from hack.bench.store_bench import make_task
 from store import codec
-from tests.cli.conftest import O2
+from store.embedded import EmbeddedEtcd, TLSFiles
+from tests.cli.conftest import O2, SAMPLES
 from tests.cli.edit_helpers import stored, with_samples
+from tests.store.test_tls import pki
+
+__all__ = ["pki"]  # the test CA and certificates, a fixture
 
 Outcome = tuple[int, str, str]
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -208,3 +218,83 @@ def test_the_raw_enums_and_fields_are_the_models() -> None:
     assert typing.get_args(common.EnvironmentState) == ENV_STATES
     assert typing.get_args(common.DesiredEnvironmentState) == DESIRED_ENV_STATES
     assert typing.get_args(TaskPhase) == TASK_PHASES
+
+
+def test_a_password_without_tls_goes_to_the_full_path_which_warns(
+    o2: O2, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {**o2.env, "O2_ETCD_USER": "root", "O2_ETCD_PASSWORD": "pw"}.items():
+        monkeypatch.setenv(name, value)
+    assert raw(["get", "env"], capsys) is None
+
+
+def test_the_gateway_logs_in_with_the_user_and_password(
+    private_etcd: Callable[..., EmbeddedEtcd],
+) -> None:
+    etcd = private_etcd()
+    o2 = O2(endpoint=etcd.endpoint, prefix="/o2")
+    o2.etcdctl("put", "/o2/registry/environments/a", "{}")
+    o2.etcdctl("user", "add", "root:s3cret")
+    o2.etcdctl("auth", "enable")
+    opts = GlobalOptions(etcd=etcd.endpoint, user="root", password="s3cret")
+    found = read_prefix(opts, "/o2/registry/", timeout=5.0)
+    assert [(kv.key, kv.value) for kv in found] == [("/o2/registry/environments/a", b"{}")]
+    with pytest.raises(GatewayError):
+        read_prefix(replace(opts, password="wrong"), "/o2/registry/", timeout=5.0)
+    with pytest.raises(GatewayError):
+        read_prefix(replace(opts, user=None), "/o2/registry/", timeout=5.0)
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def server_cert_for_both_roles(pki: Path) -> tuple[Path, Path]:
+    """A server certificate also good for clientAuth: etcd's JSON gateway dials etcd's own
+    gRPC port with it, which a client-certificate etcd refuses otherwise."""
+    (pki / "both.ext").write_text(
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"
+    )
+    openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "both.key", "-out",
+            "both.csr", "-subj", "/CN=both", cwd=pki)  # fmt: skip
+    openssl("x509", "-req", "-in", "both.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "both.crt", "-days", "1", "-extfile", "both.ext",
+            cwd=pki)  # fmt: skip
+    return pki / "both.crt", pki / "both.key"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
+@pytest.mark.parametrize("gateway_works", [True, False])
+def test_the_raw_path_reads_over_tls_with_a_client_certificate(
+    private_etcd: Callable[..., EmbeddedEtcd],
+    pki: Path,
+    gateway_works: bool,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a server certificate for serverAuth only, etcd's own gateway cannot reach etcd
+    (503, "bad certificate"): the full path answers then."""
+    cert, key = (
+        server_cert_for_both_roles(pki)
+        if gateway_works
+        else (pki / "server.crt", pki / "server.key")
+    )
+    etcd = private_etcd(tls=TLSFiles(cert=cert, key=key, ca=pki / "ca.crt"))
+    env = {
+        "O2_ETCD": etcd.endpoint,
+        "O2_PREFIX": "/o2",
+        "O2_ETCD_CACERT": str(pki / "ca.crt"),
+        "O2_ETCD_CERT": str(pki / "client.crt"),
+        "O2_ETCD_KEY": str(pki / "client.key"),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    o2 = O2(endpoint=etcd.endpoint, prefix="/o2")
+    assert o2("apply", "-f", str(SAMPLES)).exit_code == 0
+    full = o2("get", "env", "-o", "wide")
+    assert "physics-1" in full.stdout
+    served = [raw(["get", "env", "-o", "wide"], capsys) for _ in range(2)]
+    if not gateway_works:
+        assert served == [None, None]
+        return
+    assert (full.exit_code, full.stdout, full.stderr) in served
