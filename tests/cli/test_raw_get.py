@@ -119,13 +119,15 @@ def test_the_raw_path_prints_what_the_full_path_prints(
     assert full.stdout
 
 
+@pytest.mark.parametrize("output", ["table", "wide", "name"])
 def test_an_empty_kind_says_so_as_the_full_path_does(
-    o2: O2, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    o2: O2, output: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in o2.env.items():
         monkeypatch.setenv(name, value)
-    full = o2("get", "tasks")
-    assert raw(["get", "tasks"], capsys) == (full.exit_code, full.stdout, full.stderr)
+    full = o2("get", "tasks", "-o", output)
+    served = raw(["get", "tasks", "-o", output], capsys)
+    assert served == (full.exit_code, full.stdout, full.stderr)
 
 
 @pytest.mark.parametrize(
