@@ -88,25 +88,21 @@ def fast_command(argv: Sequence[str]) -> Body | None:
 
 
 def raw_read(argv: Sequence[str]) -> int | None:
-    """The exit code of `o2 get` served from the stored JSON by cli.rawget, or None when
-    that path cannot serve it (then `fast_command`'s body runs, with the models)."""
-    if fast_command(argv) is None or argv[0] != "get":
+    """The exit code of `o2 get` or `o2 describe` served from the stored JSON (cli.rawget,
+    cli.rawdescribe), or None when that path cannot serve it (then `fast_command`'s body
+    runs, with the models)."""
+    if fast_command(argv) is None:
         return None
-    split = _split(argv[1:], GET_OPTIONS)
+    split = _split(argv[1:], GET_OPTIONS if argv[0] == "get" else {})
     assert split is not None  # fast_command read it
     (kind, *names), values = split
-    if "selector" in values:
-        return None
-    from cli.options import options_from_env
-    from cli.rawget import raw_get
     from crds.kindnames import plural_for
 
     plural = plural_for(kind)
-    if plural is None:
+    if plural is None or "selector" in values:
         return None
-    output = values.get("output", "table")
     try:
-        served = raw_get(options_from_env(), plural=plural, names=names, output=output)
+        served = _raw(argv[0], plural=plural, names=names, output=values.get("output", "table"))
         sys.stdout.flush()
     except BrokenPipeError:
         return _closed_pipe()
@@ -116,6 +112,18 @@ def raw_read(argv: Sequence[str]) -> int | None:
         report_unexpected(exc)
         return ERROR_EXIT
     return 0 if served else None
+
+
+def _raw(command: str, *, plural: str, names: list[str], output: str) -> bool:
+    from cli.options import options_from_env
+
+    if command == "get":
+        from cli.rawget import raw_get
+
+        return raw_get(options_from_env(), plural=plural, names=names, output=output)
+    from cli.rawdescribe import raw_describe
+
+    return raw_describe(options_from_env(), plural=plural, names=names)
 
 
 def _get_body(kind: str, names: list[str], values: dict[str, str]) -> Body:

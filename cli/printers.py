@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 from cli.tableout import NONE, column_widths, human_age, render_table
 from crds.errors import FieldError, UnreadableObjectError
 from crds.labels import APPLIED_PREFIX
-from crds.meta import API_VERSION, Condition
-from crds.resource import KindInfo, Resource
 
 if TYPE_CHECKING:  # rich is imported by what renders with it: tables to a pipe need none
     from rich.console import RenderableType
     from rich.table import Table
     from rich.text import Text
+
+    from crds.meta import Condition
+    from crds.resource import KindInfo, Resource
 
 __all__ = ["NONE", "column_widths", "human_age", "render_table"]
 
@@ -94,6 +95,8 @@ def object_names(info: KindInfo, objs: Sequence[Resource]) -> list[str]:
 
 def output_document(objs: Sequence[Resource], *, single: bool) -> dict[str, Any]:
     """`-o json|yaml`: the object itself when one was asked for by name, else a List."""
+    from crds.meta import API_VERSION  # the models are built: the objects are theirs
+
     if single and len(objs) == 1:
         return objs[0].to_wire()
     return {"apiVersion": API_VERSION, "kind": "List", "items": [o.to_wire() for o in objs]}

@@ -223,10 +223,10 @@ def row(raw: RawKind, doc: Doc, *, now: datetime, wide: bool) -> list[str]:
     return cells
 
 
-def read_docs(opts: GlobalOptions, plural: str, raw: RawKind) -> dict[str, Doc]:
-    """Every readable object of the kind, by name."""
+def read_stored(opts: GlobalOptions, plural: str, kind: str) -> dict[str, tuple[Doc, int]]:
+    """Every object of the kind by name, with its mod revision (its resourceVersion)."""
     base = registry_range(opts, plural)
-    docs: dict[str, Doc] = {}
+    docs: dict[str, tuple[Doc, int]] = {}
     for kv in read_prefix(opts, base, timeout=READ_TIMEOUT):
         name = kv.key[len(base) :]
         if "/" in name:
@@ -235,8 +235,13 @@ def read_docs(opts: GlobalOptions, plural: str, raw: RawKind) -> dict[str, Doc]:
             doc = json.loads(kv.value)
         except ValueError as exc:
             raise Unserved(kv.key) from exc
-        docs[name] = checked(doc, kind=raw.kind, name=name)
+        docs[name] = (checked(doc, kind=kind, name=name), kv.mod_revision)
     return docs
+
+
+def read_docs(opts: GlobalOptions, plural: str, raw: RawKind) -> dict[str, Doc]:
+    """Every object of the kind, by name."""
+    return {name: doc for name, (doc, _) in read_stored(opts, plural, raw.kind).items()}
 
 
 def plaintext_password(opts: GlobalOptions) -> bool:
