@@ -10,8 +10,9 @@ error handling (cli.runtime.run_with). Anything else, including every mistake, g
 which gives its usual help and errors. tests/cli/test_fast_path.py checks that both paths
 print the same bytes and exit with the same code.
 
-Before that, `o2 get` of the kinds and outputs cli.rawget serves is printed from the stored
-JSON, without the models, asyncio or the gRPC client (cli.rawget says when it steps aside);
+Before that, `o2 get` of the kinds and outputs cli.rawget serves, and `o2 describe env`
+(cli.rawdescribe), are printed from the stored JSON, without the models, asyncio or the gRPC
+client (each module says when it steps aside);
 shell completion of the most typed words (cli.fastcomplete) and the root help, once typer has
 printed it in the same conditions (cli.helpcache), are answered without typer too.
 """
