@@ -22,7 +22,8 @@ from typing import Any, TextIO
 
 SOURCES = ("main.py", "lazy.py", "lazygroup.py", "options.py", "entry.py", "helpcache.py")
 """The modules of cli/ the root help is built from: a change to any of them is a new key."""
-LIBRARIES = ("typer", "rich")
+LIBRARIES = ("typer", "rich", "markdown_it", "pygments")
+"""What renders the help: typer (with its click), rich, and what rich renders markdown with."""
 ENV_NAMES = frozenset(
     {
         "COLORTERM",
