@@ -5,8 +5,8 @@ AliECS translator for `convert`, the etcd client, all resource kinds): about a s
 before any work. `--help` and shell completion of command names need only the names and
 one-line summaries, which live in `COMMANDS` below (plain data: the completion of command
 names reads it without typer); running `o2 get` imports the `get` module and what it needs,
-nothing else; cli.lazygroup is the group that does so. `tests/cli/test_import_budget.py` checks that
-this table says what the modules register.
+nothing else; cli.lazygroup is the group that does so. `tests/cli/test_import_budget.py`
+checks that this table says what the modules register.
 """
 
 from __future__ import annotations
