@@ -60,6 +60,7 @@ def when(doc: Doc, *path: str) -> datetime | None:
 
 
 def strings(doc: Doc, *path: str) -> dict[str, str]:
+    """A mapping of strings (labels, vars, channels)."""
     values = at(doc, *path, kind=dict)
     if not all(isinstance(v, str) for v in values.values()):
         raise Unserved(".".join(path))
@@ -67,6 +68,7 @@ def strings(doc: Doc, *path: str) -> dict[str, str]:
 
 
 def counts(doc: Doc, *path: str) -> dict[str, int]:
+    """A mapping of counts (task counts per state)."""
     values = at(doc, *path, kind=dict)
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in values.values()):
         raise Unserved(".".join(path))
@@ -74,6 +76,7 @@ def counts(doc: Doc, *path: str) -> dict[str, int]:
 
 
 def items(doc: Doc, *path: str) -> list[Doc]:
+    """A list of objects (roles, history, conditions, channels)."""
     values = at(doc, *path, kind=list)
     if not all(isinstance(v, dict) for v in values):
         raise Unserved(".".join(path))
@@ -81,6 +84,8 @@ def items(doc: Doc, *path: str) -> list[Doc]:
 
 
 def meta_view(doc: Doc, revision: int) -> View:
+    """What cli.printers.metadata_lines reads of ObjectMeta; resourceVersion is the key's
+    mod revision, as the store stamps it."""
     finalizers = at(doc, "metadata", "finalizers", kind=list)
     if not all(isinstance(f, str) for f in finalizers):
         raise Unserved("metadata.finalizers")
@@ -103,6 +108,7 @@ def meta_view(doc: Doc, revision: int) -> View:
 
 
 def condition_view(c: Doc) -> View:
+    """A crds.meta.Condition as cli.printers.conditions_table reads it."""
     return View(
         type=at(c, "type"),
         status=one_of(c, "status", values=CONDITION_STATUSES),
@@ -113,6 +119,7 @@ def condition_view(c: Doc) -> View:
 
 
 def record_view(r: Doc) -> View:
+    """A TransitionRecord as cli.describe_printers.history_table reads it."""
     duration = at(r, "durationSeconds", kind=(int, float), optional=True)
     return View(
         event=at(r, "event"),
@@ -128,6 +135,7 @@ def record_view(r: Doc) -> View:
 
 
 def transition_view(doc: Doc) -> View | None:
+    """The transition in progress (TransitionProgress), or None."""
     progress = at(doc, "status", "transition", kind=dict, optional=True)
     if progress is None:
         return None
@@ -140,6 +148,7 @@ def transition_view(doc: Doc) -> View | None:
 
 
 def environment_view(doc: Doc, revision: int) -> View:
+    """What cli.describe_printers reads of an Environment."""
     spec = View(
         workflow=at(doc, "spec", "workflow"),
         state=one_of(doc, "spec", "state", values=DESIRED_ENV_STATES),
@@ -164,6 +173,7 @@ def environment_view(doc: Doc, revision: int) -> View:
 
 
 def task_view(doc: Doc) -> View:
+    """What the role tree and the channel table read of a Task."""
     binds = [
         View(
             name=at(b, "name"),
