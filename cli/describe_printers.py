@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -18,8 +18,10 @@ from cli.printers import (
     metadata_lines,
     render_table,
 )
-from crds.kinds.environment import Environment, TransitionRecord
-from crds.kinds.task import Task
+
+if TYPE_CHECKING:  # cli.rawdescribe passes views of the stored JSON with the same attributes
+    from crds.kinds.environment import Environment, TransitionRecord
+    from crds.kinds.task import Task
 
 LABEL_WIDTH = 19
 

@@ -9,6 +9,12 @@ and runs the very body the typer command runs (cli.listing, cli.describing) with
 error handling (cli.runtime.run_with). Anything else, including every mistake, goes to typer,
 which gives its usual help and errors. tests/cli/test_fast_path.py checks that both paths
 print the same bytes and exit with the same code.
+
+Before that, `o2 get` of the kinds and outputs cli.rawget serves, and `o2 describe env`
+(cli.rawdescribe), are printed from the stored JSON, without the models, asyncio or the gRPC
+client (each module says when it steps aside);
+shell completion of the most typed words (cli.fastcomplete) and the root help, once typer has
+printed it in the same conditions (cli.helpcache), are answered without typer too.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -79,6 +86,45 @@ def fast_command(argv: Sequence[str]) -> Body | None:
         (kind, *names), _ = split
         return _describe_body(kind, names)
     return None
+
+
+def raw_read(argv: Sequence[str]) -> int | None:
+    """The exit code of `o2 get` or `o2 describe` served from the stored JSON (cli.rawget,
+    cli.rawdescribe), or None when that path cannot serve it (then `fast_command`'s body
+    runs, with the models)."""
+    if fast_command(argv) is None:
+        return None
+    split = _split(argv[1:], GET_OPTIONS if argv[0] == "get" else {})
+    assert split is not None  # fast_command read it
+    (kind, *names), values = split
+    from crds.kindnames import plural_for
+
+    plural = plural_for(kind)
+    if plural is None or "selector" in values:
+        return None
+    try:
+        served = _raw(argv[0], plural=plural, names=names, output=values.get("output", "table"))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _closed_pipe()
+    except Exception as exc:  # a bug: one line, as run_with reports it (-vv goes to typer)
+        from cli.runtime import ERROR_EXIT, report_unexpected
+
+        report_unexpected(exc)
+        return ERROR_EXIT
+    return 0 if served else None
+
+
+def _raw(command: str, *, plural: str, names: list[str], output: str) -> bool:
+    from cli.options import options_from_env
+
+    if command == "get":
+        from cli.rawget import raw_get
+
+        return raw_get(options_from_env(), plural=plural, names=names, output=output)
+    from cli.rawdescribe import raw_describe
+
+    return raw_describe(options_from_env(), plural=plural, names=names)
 
 
 def _get_body(kind: str, names: list[str], values: dict[str, str]) -> Body:
@@ -160,18 +206,54 @@ def verbosity(argv: Sequence[str]) -> int:
     return count
 
 
+HELP_ARGV = (("--help",), ("-h",))
+"""The root help, answered from cli.helpcache once typer has printed it."""
+
+
+def _recording_help(argv: Sequence[str]) -> AbstractContextManager[None]:
+    if tuple(argv) not in HELP_ARGV:
+        return nullcontext()
+    from cli.helpcache import recording
+
+    return recording(argv)
+
+
+def without_typer(argv: Sequence[str]) -> int | None:
+    """The exit code of a command answered without typer (completion, the cached root help,
+    a raw or fast read), or None: typer runs it."""
+    if os.environ.get("_O2_COMPLETE"):
+        from cli.fastcomplete import fast_completion
+
+        text = fast_completion()
+        if text is not None:
+            sys.stdout.write(text)
+            return 0
+        return None
+    if tuple(argv) in HELP_ARGV:
+        from cli.helpcache import print_cached
+
+        if print_cached(argv):
+            return 0
+    code = raw_read(argv)
+    if code is not None:
+        return code
+    body = fast_command(argv)
+    return None if body is None else run_fast(body)
+
+
 def main() -> None:
     """Console script entry point (`o2`). An exception a command did not expect (commands
     that run through cli.runtime.run already report theirs) is one line on stderr and exit
     1, its traceback only with -vv: the contract holds for every command."""
     argv = sys.argv[1:]
-    body = fast_command(argv)
-    if body is not None:
-        sys.exit(run_fast(body))
+    code = without_typer(argv)
+    if code is not None:
+        sys.exit(code)
     from cli.main import app
 
     try:
-        app(prog_name="o2")
+        with _recording_help(argv):
+            app(prog_name="o2")
     except Exception as exc:
         if verbosity(argv) >= 2:
             raise

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.lazy import LazyGroup
+from cli.lazygroup import LazyGroup
 from cli.options import DEFAULT_ETCD, DEFAULT_PREFIX, ENV_VARS, GlobalOptions, setup_logging
 
 app = typer.Typer(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cli.printers import column_widths
+from cli.tableout import column_widths
 
 PLAIN_WIDTH = 400
 """The width of stdout when it is not a terminal (cli.runtime.stdout_console)."""

@@ -8,40 +8,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from cli.tableout import NONE, column_widths, human_age, render_table
 from crds.errors import FieldError, UnreadableObjectError
 from crds.labels import APPLIED_PREFIX
-from crds.meta import API_VERSION, Condition
-from crds.resource import KindInfo, Resource
 
 if TYPE_CHECKING:  # rich is imported by what renders with it: tables to a pipe need none
     from rich.console import RenderableType
     from rich.table import Table
     from rich.text import Text
 
-NONE = "<none>"
+    from crds.meta import Condition
+    from crds.resource import KindInfo, Resource
 
-
-def human_age(since: datetime | None, *, now: datetime) -> str:
-    """kubectl's short human duration: 45s, 3m12s, 42m, 5h3m, 20h, 3d4h, 120d, 2y."""
-    if since is None:
-        return NONE
-    seconds = max(0, int((now - since).total_seconds()))
-    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
-    if seconds < 120:
-        return f"{seconds}s"
-    if minutes < 10:
-        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
-    if hours < 3:
-        return f"{minutes}m"
-    if hours < 8:
-        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
-    if days < 2:
-        return f"{hours}h"
-    if days < 8:
-        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
-    if days < 730:
-        return f"{days}d"
-    return f"{days // 365}y"
+__all__ = ["NONE", "column_widths", "human_age", "render_table"]
 
 
 def _cell(column_value: Any, obj: Resource) -> str:
@@ -85,41 +64,6 @@ def table_row(
     return cells
 
 
-def column_widths(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
-    """The width of each column: the widest of its header and cells."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row[: len(widths)]):
-            widths[i] = max(widths[i], len(cell))
-    return widths
-
-
-def render_table(
-    headers: Sequence[str],
-    rows: Sequence[Sequence[str]],
-    *,
-    min_widths: Sequence[int] | None = None,
-    show_header: bool = True,
-) -> Table:
-    """A borderless kubectl-style table; `min_widths` keeps later watch rows aligned."""
-    from rich.table import Table
-
-    table = Table(
-        box=None,
-        show_header=show_header,
-        header_style="bold",
-        pad_edge=False,
-        padding=(0, 3, 0, 0),
-        show_edge=False,
-    )
-    for i, header in enumerate(headers):
-        width = min_widths[i] if min_widths and i < len(min_widths) else None
-        table.add_column(header, min_width=width, no_wrap=True, overflow="ignore")
-    for row in rows:
-        table.add_row(*row)
-    return table
-
-
 def resource_rows(
     info: KindInfo,
     objs: Sequence[Resource],
@@ -151,6 +95,8 @@ def object_names(info: KindInfo, objs: Sequence[Resource]) -> list[str]:
 
 def output_document(objs: Sequence[Resource], *, single: bool) -> dict[str, Any]:
     """`-o json|yaml`: the object itself when one was asked for by name, else a List."""
+    from crds.meta import API_VERSION  # the models are built: the objects are theirs
+
     if single and len(objs) == 1:
         return objs[0].to_wire()
     return {"apiVersion": API_VERSION, "kind": "List", "items": [o.to_wire() for o in objs]}

@@ -4,80 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
 from cli.options import GlobalOptions
-from cli.plaintable import plain_table
-from cli.printers import field_errors_text, render_table
+from cli.printers import field_errors_text
+from cli.tableout import print_out, print_table, stderr_console, stdout_console, write_out
 from crds.errors import O2Error, StoreUnavailableError, ValidationError
 
 if TYPE_CHECKING:
     import typer
-    from rich.console import Console, RenderableType
+    from rich.console import RenderableType
 
     from store.api import Store
     from store.config import StoreConfig
 
 T = TypeVar("T")
 
+__all__ = ["print_out", "print_table", "stderr_console", "stdout_console", "write_out"]
+
 ERROR_EXIT = 1
 INTERRUPTED_EXIT = 130
 CLI_RETRY_SECONDS = 3.0
 """How long a command retries an unreachable etcd before saying so (kubectl fails fast too)."""
-
-
-def stdout_console() -> Console:
-    """Tables for people; never wraps when piped (wide fixed width instead)."""
-    from rich.console import Console
-
-    if sys.stdout.isatty():
-        return Console(file=sys.stdout, highlight=False)
-    return Console(file=sys.stdout, highlight=False, width=400, no_color=True)
-
-
-def stderr_console() -> Console:
-    from rich.console import Console
-
-    return Console(file=sys.stderr, highlight=False, stderr=True, width=200)
-
-
-def write_out(text: str) -> None:
-    """Machine-clean stdout (json, yaml, names): plain text, flushed at once."""
-    sys.stdout.write(text)
-    sys.stdout.flush()
-
-
-def print_out(renderable: RenderableType) -> None:
-    """A renderable on stdout, without the trailing blanks table padding leaves on lines."""
-    console = stdout_console()
-    with console.capture() as captured:
-        console.print(renderable, soft_wrap=False)
-    text = "\n".join(line.rstrip() for line in captured.get().split("\n"))
-    console.file.write(text)
-    console.file.flush()
-
-
-def print_table(
-    headers: Sequence[str],
-    rows: Sequence[Sequence[str]],
-    *,
-    min_widths: Sequence[int] | None = None,
-    show_header: bool = True,
-) -> None:
-    """A kubectl-style table on stdout: plain text to a pipe when that prints the same bytes
-    (cli.printers.plain_table), else rendered by rich (terminals: bold header, widths)."""
-    text = None
-    if not sys.stdout.isatty():
-        text = plain_table(headers, rows, min_widths=min_widths, show_header=show_header)
-    if text is None:
-        table = render_table(headers, rows, min_widths=min_widths, show_header=show_header)
-        print_out(table)
-    else:
-        write_out(text)
 
 
 def warn(message: RenderableType) -> None:

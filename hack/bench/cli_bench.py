@@ -109,7 +109,8 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
 def installed_env(endpoint: str, prefix: str, cache: Path) -> dict[str, str]:
     """The environment of an installed `o2`: its bytecode cached (pip compiles it at install;
     here in `cache`, not in the work tree), even if this shell says PYTHONDONTWRITEBYTECODE
-    (which made every run compile o2's ~40 modules from source: ~0.05 s)."""
+    (which made every run compile o2's ~40 modules from source: ~0.05 s); its root help
+    cached as after a first `o2 --help` (cli.helpcache; the warm-up run writes it there too)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     return {
         **env,
@@ -117,6 +118,7 @@ def installed_env(endpoint: str, prefix: str, cache: Path) -> dict[str, str]:
         "O2_PREFIX": prefix,
         "PYTHONPATH": str(REPO),
         "PYTHONPYCACHEPREFIX": str(cache),
+        "XDG_CACHE_HOME": str(cache),
     }
 
 

@@ -75,6 +75,18 @@ def _restore_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
+@pytest.fixture(autouse=True)
+def _private_help_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`o2 --help` keeps typer's text in $XDG_CACHE_HOME (cli.helpcache): never the user's."""
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.getbasetemp() / "xdg-cache")
+    yield
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
 @pytest.fixture
 def o2(etcd_server: EmbeddedEtcd) -> O2:
     return O2(endpoint=etcd_server.endpoint, prefix=unique_prefix())

@@ -82,6 +82,10 @@ FAULTS = {
     "def boom(*a, **k):\n"
     "    raise RuntimeError('boom')\n"
     "m.options = boom\n",
+    "inside the raw read": "import cli.rawget as m\n"
+    "def boom(*a, **k):\n"
+    "    raise RuntimeError('boom')\n"
+    "m.read_docs = boom\n",
 }
 
 
@@ -102,7 +106,7 @@ def o2_with_fault(o2: O2, fault: str, *argv: str) -> subprocess.CompletedProcess
 @pytest.mark.parametrize(
     ("fault", "argv"),
     [
-        ("inside a command body", ["get", "env"]),  # the fast path
+        ("inside a command body", ["get", "env", "-o", "json"]),  # the fast path
         ("inside a command body", ["get", "env", "-o", "json", "--selector", "a=b", "-w"]),
         ("outside cli.runtime.run", ["get", "env", "-w"]),
         ("outside cli.runtime.run", ["get", "all", "-o", "name", "-w"]),
@@ -120,6 +124,16 @@ def test_an_unexpected_exception_is_one_line_without_traceback_unless_vv(
     assert loud.returncode == 1
     assert "Traceback (most recent call last)" in loud.stderr
     assert "RuntimeError: boom" in loud.stderr
+
+
+def test_an_unexpected_exception_of_the_raw_read_is_one_line(o2: O2) -> None:
+    """`o2 get env` printed from the stored JSON (cli.rawget; with -vv it runs through typer,
+    which the test above covers)."""
+    quiet = o2_with_fault(o2, "inside the raw read", "get", "env")
+    assert quiet.returncode == 1, quiet.stderr
+    assert quiet.stdout == ""
+    assert "Traceback" not in quiet.stderr
+    assert "unexpected RuntimeError: boom (run with -vv for the traceback)" in quiet.stderr
 
 
 @pytest.mark.parametrize(

@@ -117,7 +117,7 @@ def test_get_of_one_kind_builds_that_kind_only(o2: O2) -> None:
         "main()\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, "get", "env"],
+        [sys.executable, "-c", code, "get", "env", "-o", "json"],  # a table needs no model
         env={**os.environ, **o2.env, "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,

@@ -1,7 +1,8 @@
 """What `o2` imports before doing any work, counted in modules (not milliseconds, so the test
 does not depend on the machine's load): `import cli.main` stays within a budget, `--help` and
-shell completion import no I/O library and no resource model. A failure names the import
-that broke the budget and the chain of modules that pulled it in."""
+shell completion import no I/O library and no resource model; the paths that answer without
+typer (raw reads, completion, the cached help) import only their pinned modules. A failure
+names the import that broke the budget and the chain of modules that pulled it in."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.cli.conftest import REPO
+from tests.cli.conftest import O2, REPO
+from tests.cli.edit_helpers import with_samples
 
 TYPER_AND_RICH_HELP = 150
 """Modules `import typer` brings by itself (~145 on Python 3.11)."""
@@ -131,3 +133,112 @@ def test_the_tree_parser_attributes_modules_to_the_import_that_pulled_them_in() 
     assert "json.decoder" in {chain[-1] for chain in json_node.walk()}
     fake = [Node("cli.main", [Node("cli.commands.logs", [Node("aiohttp", [Node("ssl")])])])]
     assert forbidden_chains(fake) == ["cli.main -> cli.commands.logs -> aiohttp"]
+
+
+FAST_PATH_MODULES = frozenset(
+    {
+        "cli",
+        "cli.entry",
+        "cli.options",
+        "cli.helpcache",
+        "cli.rawget",
+        "cli.etcdgateway",
+        "cli.plainhttp",
+        "cli.tableout",
+        "cli.plaintable",
+        "cli.fastcomplete",
+        "cli.lazy",
+        "cli.selectors",
+        "crds",
+        "crds.kindnames",
+        "crds.errors",
+        "crds.labels",
+    }
+)
+"""The only non-standard-library modules the paths that answer without typer may import
+(`org` is the Jython probe of the standard `copy` module)."""
+FAST_PATH_STDLIB_FORBIDDEN = (
+    "asyncio",
+    "concurrent",
+    "email",
+    "http",
+    "multiprocessing",
+    "ssl",
+    "subprocess",
+    "xml",
+)
+FAST_PATH_BUDGET = 110
+"""Modules imported from `cli.entry` on, standard library included (~87 for `o2 get env`)."""
+
+
+def after_entry(roots: list[Node]) -> list[tuple[str, ...]]:
+    """Every import chain from `cli.entry` on (what Python itself imports at start-up, before
+    the command runs, is not o2's)."""
+    names = [r.name for r in roots]
+    first = names.index("cli") if "cli" in names else names.index("cli.entry")
+    return [chain for root in roots[first:] for chain in root.walk()]
+
+
+RAW_VIEW_MODULES = frozenset({"cli.rawdescribe", "cli.describe_printers", "cli.printers", "rich"})
+"""What `o2 describe env` drawn from the stored JSON adds: the printers and rich (any module)."""
+
+
+def fast_path_offenders(
+    chains: list[tuple[str, ...]], also: frozenset[str] = frozenset()
+) -> list[str]:
+    """Chains ending in a module the fast paths must not import (first offender of each);
+    `also` allows more modules (a top-level name allows its submodules)."""
+    offenders = []
+    for chain in chains:
+        name, top = chain[-1], chain[-1].split(".")[0]
+        if top in sys.stdlib_module_names or top == "org":
+            bad = any(name == f or name.startswith(f + ".") for f in FAST_PATH_STDLIB_FORBIDDEN)
+        else:
+            bad = name not in FAST_PATH_MODULES | also and top not in also
+        if bad and not any(" -> ".join(chain).startswith(o + " -> ") for o in offenders):
+            offenders.append(" -> ".join(chain))
+    return offenders
+
+
+@pytest.mark.parametrize(
+    ("what", "argv", "env", "also", "budget"),
+    [
+        ("o2 get env (raw read)", ["get", "env"], {}, frozenset(), FAST_PATH_BUDGET),
+        (
+            "o2 get tasks -o name (raw read)",
+            ["get", "tasks", "-o", "name"],
+            {},
+            frozenset(),
+            FAST_PATH_BUDGET,
+        ),
+        ("completion of commands", [], completing("o2 g"), frozenset(), FAST_PATH_BUDGET),
+        ("completion of KIND", [], completing("o2 get en"), frozenset(), FAST_PATH_BUDGET),
+        ("completion of NAME", [], completing("o2 get env "), frozenset(), FAST_PATH_BUDGET),
+        ("o2 --help (cached)", ["--help"], {}, frozenset(), FAST_PATH_BUDGET),
+        ("o2 describe env (raw view)", ["describe", "env", "physics-1"], {}, RAW_VIEW_MODULES, 200),
+    ],
+)
+def test_the_paths_without_typer_import_only_their_pinned_modules(
+    o2: O2, *, what: str, argv: list[str], env: dict[str, str], also: frozenset[str], budget: int
+) -> None:
+    with_samples(o2)
+    args = ["-c", "from cli.entry import main; main()", *argv]
+    import_tree(args, {**o2.env, **env})  # the first --help fills the cache
+    chains = after_entry(import_tree(args, {**o2.env, **env}))
+    offenders = fast_path_offenders(chains, also)
+    assert not offenders, (
+        f"{what} imports modules outside its pinned set (FAST_PATH_MODULES, no "
+        f"{', '.join(FAST_PATH_STDLIB_FORBIDDEN)}); import them only where needed:\n"
+        + "\n".join(offenders)
+    )
+    assert len(chains) <= budget, f"{what} imports {len(chains)} modules (budget {budget})"
+
+
+def test_the_fast_path_check_names_a_new_heavy_import() -> None:
+    rawget = ("cli.entry", "cli.rawget")
+    chains = [rawget[:1], rawget, (*rawget, "pydantic"), (*rawget, "pydantic", "pydantic.main")]
+    chains += [("cli.etcdgateway", "json"), ("cli.etcdgateway", "asyncio")]
+    assert fast_path_offenders(chains) == [
+        "cli.entry -> cli.rawget -> pydantic",
+        "cli.etcdgateway -> asyncio",
+    ]
