@@ -149,6 +149,7 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
                         "recoveries",
                         "recreations",
                         "detector_changes",
+                        "scalings",
                     )
                 },
                 **sources.json(),
