@@ -108,7 +108,7 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
             sources.check(args.converge_within),
         )
         if nodes:
-            await pilots.pilots_up(args.converge_within)
+            pilots.up_after = await pilots.pilots_up(args.converge_within)
         settled = observer.describe()  # which one stalled, for the violation
         stalled = observer.stalled() if converged is None else {}
         say(f"converged: {converged} s; {settled}; tearing down")

@@ -16,7 +16,9 @@ Invariants (violations go to the observer):
   node, the summed cpus of the live task processes of launches Mesos placed there (lost
   launches excluded, see hack/chaos/procwatch.py) at most the node's total;
 - once faults stop, every async node that is not reclaimed has its pilot Running (or is in
-  back-off) within the soak's convergence bound.
+  back-off) within the soak's convergence bound, unless an environment's task still runs there
+  (switching a node to async does not evict them; o2 reports InsufficientResources and the
+  pilot starts once they are gone: the teardown's check below then covers it).
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crds.errors import ConflictError
+from crds.errors import ConflictError, O2Error
 from crds.kinds.node import Node
+from crds.kinds.task import TERMINAL_PHASES
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
 from crds.resource import Resource
@@ -173,15 +176,13 @@ class Pilots:
         while True:
             try:
                 current = await self.store.get(Node, node)
-            except Exception:  # not registered yet, or etcd faulted: try again
-                await asyncio.sleep(0.5)
-                continue
-            try:
                 spec = current.spec.model_copy(update={"mode": mode})
                 await self.store.update(current.model_copy(update={"spec": spec}))
                 return
-            except ConflictError:
+            except ConflictError:  # a status write came between: read again
                 continue
+            except O2Error:  # not registered yet, or etcd faulted: try again
+                await asyncio.sleep(0.5)
 
     async def drive(self) -> None:
         """Switch a random epn node's mode now and then, and keep the queue filled."""
@@ -264,7 +265,8 @@ class Pilots:
         return self.wants.get(task, 0.0)
 
     def pilot_up(self, node: str) -> bool:
-        """Not async, reclaimed, its pilot Running, or in back-off."""
+        """Not async, reclaimed, its pilot Running, in back-off, or still running an
+        environment's task (switching a node to async does not evict them: its pilot waits)."""
         view = self.observer.nodes.get(node)
         if view is None:
             return False
@@ -272,23 +274,35 @@ class Pilots:
         if view["spec"].get("mode") != "async" or status.get("reclaim") or status.get("backoff"):
             return True
         task = self.observer.statuses.get(f"tasks/pilot-{node}", {})
-        return bool(task.get("phase") == "Running")
+        return task.get("phase") == "Running" or self.occupied(node)
 
-    async def pilots_up(self, within: float) -> None:
-        """After the faults: every async node not reclaimed has its pilot Running or is in
-        back-off within `within` s (one node is switched to async first if none is)."""
+    def occupied(self, node: str) -> bool:
+        """An environment's Task placed on `node` and not ended."""
+        return any(
+            key.startswith("tasks/")
+            and key != f"tasks/pilot-{node}"
+            and doc.get("hostname") == node
+            and doc.get("phase") not in TERMINAL_PHASES
+            for key, doc in self.observer.statuses.items()
+        )
+
+    async def pilots_up(self, within: float, *, when: str = "after the faults") -> float | None:
+        """Every async node not reclaimed has its pilot Running or is in back-off within
+        `within` s (one node is switched to async first if none is); the seconds it took."""
         if not any(self.mode(n) == "async" for n in self.nodes):
             await self.set_mode(self.nodes[0], "async")
             await self.observer.wait(lambda: self.mode(self.nodes[0]) == "async", within=within)
         started = time.monotonic()
         if await self.observer.wait(lambda: all(map(self.pilot_up, self.nodes)), within=within):
-            self.up_after = round(time.monotonic() - started, 2)
-            return
+            return round(time.monotonic() - started, 2)
         down = [n for n in self.nodes if not self.pilot_up(n)]
-        self.observer.violate(f"async nodes without a running pilot {within:g} s on: {down}")
+        self.observer.violate(f"async nodes without a running pilot {within:g} s {when}: {down}")
+        return None
 
     async def drain_all(self, within: float) -> None:
-        """Every epn node sync, every pilot gone; then the jobs must add up exactly."""
+        """Once the environments are gone every async node runs its pilot; then every epn
+        node sync, every pilot gone, and the jobs must add up exactly."""
+        await self.pilots_up(within, when="after the environments were deleted")
         for node in self.nodes:
             await self.set_mode(node, "sync")
         names = {f"pilot-{n}" for n in self.nodes}

@@ -89,3 +89,23 @@ def test_a_pilot_next_to_an_environment_task_beyond_the_node_is_a_violation(
     del obs.statuses["tasks/pilot-epn-0"]  # its Task gone, its process not yet
     p.check_resources({1: "pilot-epn-0.a", 2: "epns-epn-0.b"}, 1.0)
     assert len(obs.violations) == 1 and "want 1.1 cpus of 1" in obs.violations[0]
+
+
+def test_an_async_node_needs_its_pilot_unless_reclaimed_or_an_environment_task_runs_there(
+    tmp_path: Path,
+) -> None:
+    p = pilots(tmp_path)
+    obs = p.observer
+    obs.nodes["epn-0"] = {"spec": {"mode": "async"}, "status": {}}
+    assert not p.pilot_up("epn-0")
+    obs.statuses["tasks/epns-epn-0"] = {"hostname": "epn-0", "phase": "Running"}
+    assert p.pilot_up("epn-0")  # switched to async under a running task: the pilot waits
+    obs.statuses["tasks/epns-epn-0"] = {"hostname": "epn-0", "phase": "Finished"}
+    assert not p.pilot_up("epn-0")
+    obs.statuses["tasks/pilot-epn-0"] = {"hostname": "epn-0", "phase": "Staging"}
+    assert not p.pilot_up("epn-0")
+    obs.statuses["tasks/pilot-epn-0"]["phase"] = "Running"
+    assert p.pilot_up("epn-0")
+    obs.statuses.pop("tasks/pilot-epn-0")
+    obs.nodes["epn-0"]["status"]["reclaim"] = {"environment": "epns", "phase": "Reclaimed"}
+    assert p.pilot_up("epn-0")
