@@ -21,8 +21,9 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
+from typing import Any
 
 from controller.mesos import Disconnected, SchedulerClient
 from controller.runtime.reconciler import Context
@@ -191,15 +192,21 @@ class TaskFramework:
             for loop in done:
                 loop.result()  # a dead loop ends the run (and raises its error)
         finally:
-            for loop in loops:
-                loop.cancel()
-            await asyncio.gather(*loops, return_exceptions=True)
-            if self._graceful_stop:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self._writer.flush(), FLUSH_TIMEOUT)
-            await client.close()
-            self._link.detach()
-            log.info("Task framework stopped")
+            # to its end even when stop() cancels us meanwhile (a loop died, e.g. fenced, as
+            # the term ended): a client left open keeps re-subscribing as our framework and
+            # fails over the next leader's subscription, over and over
+            await _to_the_end(self._end_run(client, loops))
+
+    async def _end_run(self, client: FrameworkClient, loops: list[asyncio.Task[None]]) -> None:
+        for loop in loops:
+            loop.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        if self._graceful_stop:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._writer.flush(), FLUSH_TIMEOUT)
+        await client.close()
+        self._link.detach()
+        log.info("Task framework stopped")
 
     async def _load_framework_id(self) -> FrameworkId | None:
         raw = await self._ctx.kv.get_raw(self._framework_key())
@@ -373,3 +380,18 @@ def _wants_a_look(old: Task, new: Task) -> bool:
         or a.labels != b.labels
         or a.annotations != b.annotations
     )
+
+
+async def _to_the_end(work: Coroutine[Any, Any, None]) -> None:
+    """Await `work` until it is done even if we are cancelled meanwhile; then re-raise the
+    cancellation (or `work`'s error)."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    task.result()

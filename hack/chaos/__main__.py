@@ -1,12 +1,15 @@
-"""`python -m hack.chaos --duration 60s --seed N [--hollow-agents 50] [--real-agents 2]`.
+"""`python -m hack.chaos --duration 60s --seed N [--hollow-agents 50] [--real-agents 2]
+[--epn-agents 2]`.
 
 Starts the stack (hack/chaos/stack.py), the observer's raw watch, the process-table watch
 (hack/chaos/procwatch.py: two live processes for one Task; the leading manager's RSS and fds),
-the workload (environments, an edited ComponentConfig, a GitSource on a local repository), then
+the workload (environments, an edited ComponentConfig, a GitSource on a local repository,
+pilots on epn nodes switched between sync and async: hack/chaos/pilots.py), then
 injects seeded faults (hack/chaos/faults.py) for `--duration`; then stops faulting, asks every
 environment for RUNNING and measures how long until all are there (bounded by
 `--converge-within`), checks that the last config edit was recorded and the last commit
-applied, exits and deletes the environments, and checks the process table. Prints a table,
+applied and that every async node runs its pilot, exits and deletes the environments, drains
+every pilot (the jobs must add up), and checks the process table. Prints a table,
 writes hack/chaos/results/<seed>.json (`--results DIR` elsewhere) and exits 1 when an invariant
 was violated. Every process is stopped by pid at the end and on Ctrl-C."""
 
@@ -25,9 +28,10 @@ from pathlib import Path
 from hack.chaos import report
 from hack.chaos.faults import DOWN, PAUSE, Injector, leftover_tasks
 from hack.chaos.observer import Observer
+from hack.chaos.pilots import Pilots
 from hack.chaos.procwatch import ProcWatch
 from hack.chaos.sources import Sources
-from hack.chaos.stack import PREFIX, Stack
+from hack.chaos.stack import EPN, PREFIX, Stack
 from hack.chaos.workload import Workload
 
 WARMUP_WITHIN = 180.0
@@ -51,6 +55,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--hollow-agents", type=int, default=50)
     p.add_argument("--real-agents", type=int, default=2)
+    p.add_argument("--epn-agents", type=int, default=2, help="agents for pilots (0: none)")
     p.add_argument("--pause", type=float, default=PAUSE, help="most seconds between faults")
     p.add_argument("--down", type=float, default=DOWN[1], help="most seconds a fault lasts")
     p.add_argument("--converge-within", type=float, default=120.0, help="seconds")
@@ -62,7 +67,7 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
     stack = Stack(work)
     background: list[asyncio.Task[None]] = []
     try:
-        await stack.start(real=args.real_agents, hollow=args.hollow_agents)
+        await stack.start(real=args.real_agents, hollow=args.hollow_agents, epn=args.epn_agents)
         assert stack.store is not None
         observer = Observer(stack.store, PREFIX)
         background.append(asyncio.create_task(observer.run(), name="observer watch"))
@@ -73,7 +78,14 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
             asyncio.create_task(procs.leader(), name="leader sampler"),
         ]
         workload = Workload(stack.store, observer, random.Random(args.seed + 1), args.hollow_agents)
-        workload.plan(real_envs=2 if args.real_agents else 0)
+        workload.plan(real_envs=2 if args.real_agents else 0, epn_nodes=args.epn_agents)
+        nodes = tuple(f"{EPN}-{i}" for i in range(args.epn_agents))
+        pilots = Pilots(stack.store, observer, random.Random(args.seed + 3), work / "jobs", nodes)
+        if nodes:
+            procs.listeners.append(pilots.check_resources)
+            background.append(asyncio.create_task(pilots.watch_jobs(), name="jobs watch"))
+            await pilots.setup()
+        watches = list(background)  # a failure of any is a violation
         sources = Sources(stack.store, observer, random.Random(args.seed + 2), work / "repo")
         await sources.setup()
         await workload.setup()
@@ -81,28 +93,32 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
         say(f"warm-up: {warm} s; faults for {args.duration:g} s")
         driving = [asyncio.create_task(workload.drive(n)) for n in workload.specs]
         driving.append(asyncio.create_task(sources.drive()))
+        if nodes:
+            driving.append(asyncio.create_task(pilots.drive()))
         background += driving
         injector = Injector(
             stack, observer, random.Random(args.seed), pause=args.pause, longest=args.down
         )
         await injector.run(until=time.monotonic() + args.duration)
-        workload.stopping = True
+        workload.stopping = pilots.stopping = True
         await cancel(driving)
         say(f"faults stopped after {len(injector.faults)}; converging to RUNNING")
         converged, _ = await asyncio.gather(  # each with the whole bound
             workload.settle("RUNNING", args.converge_within),
             sources.check(args.converge_within),
         )
+        if nodes:
+            pilots.up_after = await pilots.pilots_up(args.converge_within)
         settled = observer.describe()  # which one stalled, for the violation
         stalled = observer.stalled() if converged is None else {}
         say(f"converged: {converged} s; {settled}; tearing down")
         if not await observer.wait(lambda: not observer.orphans(), within=args.converge_within):
             observer.violate(f"tasks of deleted environments left: {observer.orphans()}")
         injector.measure()
-        leftovers = await teardown(stack, workload, observer, within=args.converge_within)
+        leftovers = await teardown(stack, workload, pilots, within=args.converge_within)
         await stack.close()  # the cluster gone too: nothing of the soak may be left
         leftovers += leftover_tasks(observer.task_pids)
-        for watch in background[:4]:  # the watches and the process-table samplers
+        for watch in watches:  # the watches and the process-table samplers
             if watch.done() and watch.exception() is not None:
                 observer.violate(f"{watch.get_name()} failed: {watch.exception()!r}")
         if converged is None:
@@ -134,11 +150,13 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
                         "recoveries",
                         "recreations",
                         "detector_changes",
+                        "scalings",
                     )
                 },
                 **sources.json(),
             },
             "processes": procs.json(),
+            "pilots": pilots.json() if nodes else None,
             "convergence_seconds": converged,
             "convergence_bound": args.converge_within,
             "stalled": stalled,
@@ -153,16 +171,17 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
         await stack.close()
 
 
-async def teardown(
-    stack: Stack, workload: Workload, observer: Observer, *, within: float
-) -> list[int]:
-    """Exit and delete every environment, wait for its Tasks to go: their processes must too."""
+async def teardown(stack: Stack, workload: Workload, pilots: Pilots, *, within: float) -> list[int]:
+    """Exit and delete every environment, drain every pilot, wait for the Tasks to go: their
+    processes must too."""
     assert stack.store is not None
-    store = stack.store
+    store, observer = stack.store, workload.observer
     await workload.settle("DONE", within)
     for name in workload.specs:
         with contextlib.suppress(Exception):
             await store.delete(type(workload.specs[name]), name)
+    if pilots.nodes:
+        await pilots.drain_all(within)
     if not await observer.wait(lambda: not observer.tasks, within=within):
         observer.violate(
             f"Tasks left after every environment was deleted: {sorted(observer.tasks)}"

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from hack.chaos.cluster_faults import ClusterFaults
 from hack.chaos.observer import Observer
+from hack.chaos.procwatch import is_task
 from hack.chaos.slowdisk import SlowDisk
 from hack.chaos.stack import LEASE_TTL, Stack
 
@@ -202,8 +203,9 @@ class Injector:
 
 
 def task_alive(pid: int) -> bool:
-    """A live o2 sample task with this pid (not a reused pid of anything else)."""
-    return b"o2-sample-task" in cmdline(pid)
+    """A live o2 sample task or sample pilot with this pid (not a reused pid of anything
+    else)."""
+    return is_task(cmdline(pid))
 
 
 def cmdline(pid: int) -> bytes:
@@ -223,5 +225,6 @@ def parent(pid: int) -> int:
 
 
 def leftover_tasks(pids: set[int]) -> list[int]:
-    """The soak's task processes (every pid its Tasks reported) still in the process table."""
+    """The soak's task and pilot processes (every pid its Tasks reported) still in the process
+    table."""
     return sorted(p for p in pids if task_alive(p))

@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from crds.labels import PILOT_LABEL
 from store.api import Store
 from store.codec import lease_key
 
@@ -54,7 +55,7 @@ class Observer:
     task_pids: set[int] = field(default_factory=set)
     tasks: set[str] = field(default_factory=set)
     task_owners: dict[str, set[str]] = field(default_factory=dict)
-    """Task name -> the uids of its owners."""
+    """Task name -> the uids of its owning environments (a pilot's owner is its Node)."""
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
     """`kind/name` -> the last status seen of each live environment and task (for a stall)."""
     task_history: dict[str, deque[str]] = field(default_factory=dict)
@@ -67,6 +68,16 @@ class Observer:
     was marked Lost, or their agent was partitioned (the Task may be deleted on the report
     without a Lost status ever written)."""
     leaders: list[tuple[float, str | None]] = field(default_factory=list)
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Node name -> its last spec and status seen."""
+    drains: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    """Drain reason -> the (pilot, startedAt) of every pilot drain seen."""
+    reclaims: set[tuple[str, str, str]] = field(default_factory=set)
+    """(node, environment, requestedAt) of every reclaim that reached phase Reclaimed."""
+    releases: int = 0
+    """Reclaims that ended with the node still async (released after the cool-down)."""
+    pilot_uids: set[str] = field(default_factory=set)
+    """The uid of every pilot Task seen."""
     events: int = 0
     revisions: dict[str, int] = field(default_factory=dict)
     run_owner: dict[int, str] = field(default_factory=dict)
@@ -95,6 +106,8 @@ class Observer:
                 self._environment(name, doc, revision)
             elif kind == "tasks":
                 self._task(name, doc, revision)
+            elif kind == "nodes":
+                self._node(name, doc)
             self.changed.set()
             self.changed = asyncio.Event()
 
@@ -107,7 +120,12 @@ class Observer:
             return
         self.tasks.add(name)
         meta, status = doc.get("metadata", {}), doc.get("status", {})
-        self.task_owners[name] = {o.get("uid", "") for o in meta.get("ownerReferences", [])}
+        owners = meta.get("ownerReferences", [])
+        self.task_owners[name] = {
+            o.get("uid", "") for o in owners if o.get("kind") == "Environment"
+        }
+        if PILOT_LABEL in meta.get("labels", {}):
+            self.pilot_uids.add(str(meta.get("uid")))
         if isinstance(status.get("pid"), int):
             self.task_pids.add(status["pid"])
         launch = str(status.get("mesosTaskId") or "")
@@ -117,6 +135,29 @@ class Observer:
             self.lost.add(launch)
         deleting = " deleting" if meta.get("deletionTimestamp") else ""
         history.append(f"r{revision} {status.get('phase')} {launch or '-'}{deleting}")
+
+    def _node(self, name: str, doc: dict[str, Any] | None) -> None:
+        """Keep the node's last view; count its pilot drains, reclaims and releases."""
+        before = self.nodes.pop(name, {}).get("status", {})
+        if doc is None:
+            return
+        status = doc.get("status", {})
+        self.nodes[name] = {"spec": doc.get("spec", {}), "status": status}
+        drain = status.get("drain") or {}
+        if drain.get("pilot"):
+            key = (str(drain["pilot"]), str(drain.get("startedAt")))
+            self.drains.setdefault(str(drain.get("reason")), set()).add(key)
+        reclaim = status.get("reclaim") or {}
+        if reclaim.get("phase") == "Reclaimed":
+            self.reclaims.add(
+                (name, str(reclaim.get("environment")), str(reclaim.get("requestedAt")))
+            )
+        if (
+            before.get("reclaim")
+            and not status.get("reclaim")
+            and self.nodes[name]["spec"].get("mode") == "async"
+        ):  # not an operator's switch to sync, which ends a reclaim too
+            self.releases += 1
 
     def _status(self, kind: str, name: str, doc: dict[str, Any] | None) -> None:
         if kind not in ("environments", "tasks"):

@@ -1,19 +1,19 @@
 """Invariants read from the process table (/proc) while the soak runs.
 
-- Never two live processes for one Task: every TASK_EVERY seconds, every live sample task of
-  this soak (a grandchild of the local cluster: task <- executor <- cluster, or a pid a Task
-  reported) is named by the `O2_TASK_ID` its executor gave it (`<task name>.<launch id>`), and
-  two pids with one task name alive at once are a violation. o2 has no deliberate overlap: a
-  Task is launched again only after its previous launch was reported terminal or lost, and a
-  recreated environment's Task of the same name exists only once the old Task object, whose
-  kill finalizer waits for its process, is gone. The one overlap o2's semantics allow is a
-  lost one: Mesos reports the tasks of a partitioned agent TASK_LOST (o2's framework is not
-  partition-aware), o2 replaces them, and when the agent returns their processes still run
-  (Mesos >= 1.5 does not kill them); o2 kills such strays once it sees them (a status update
+- Never two live processes for one Task: every TASK_EVERY seconds, every live sample task (or
+  sample pilot) of this soak (a grandchild of the local cluster: task <- executor <- cluster, or
+  a pid a Task reported) is named by the `O2_TASK_ID` its executor gave it (`<task name>.<launch
+  id>`), and two pids with one task name alive at once are a violation. o2 has no deliberate
+  overlap: a Task is launched again only after its previous launch was reported terminal or
+  lost, and a recreated environment's Task of the same name exists only once the old Task
+  object, whose kill finalizer waits for its process, is gone. The one overlap o2's semantics
+  allow is a lost one: Mesos reports the tasks of a partitioned agent TASK_LOST (o2's framework
+  is not partition-aware), o2 replaces them, and when the agent returns their processes still
+  run (Mesos >= 1.5 does not kill them); o2 kills such strays once it sees them (a status update
   or the executor's task table). So an overlap where every process but one belongs to a lost
-  launch (its Task was marked Lost, or it ran on an agent the soak partitioned: the Task may
-  be deleted on the report without a Lost status written) is allowed for STRAY_BOUND
-  seconds; any other overlap, or a longer one, is a violation.
+  launch (its Task was marked Lost, or it ran on an agent the soak partitioned: the Task may be
+  deleted on the report without a Lost status written) is allowed for STRAY_BOUND seconds; any
+  other overlap, or a longer one, is a violation.
 - The leading manager's resident memory (VmRSS) and open file descriptors: sampled every
   MANAGER_EVERY seconds for whichever manager leads, kept per manager process. A process's
   baseline is the highest RSS and descriptor count of its samples in the BASELINE_WINDOW
@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,13 @@ reconcile period (5 s: executors report their tables) plus the executor's kill g
 margin."""
 TASK_ENV = b"O2_TASK_ID="
 SAMPLE_TASK = b"o2-sample-task"
+PILOT = b"executor.pilot"
+"""A sample pilot's command line (`python -m executor.pilot`; its jobs run `executor/pilot.py`)."""
+
+
+def is_task(cmdline: bytes) -> bool:
+    """A sample task's or a sample pilot's command line (a pilot is a Task too)."""
+    return SAMPLE_TASK in cmdline or PILOT in cmdline
 
 
 def read(path: str) -> bytes:
@@ -74,13 +82,13 @@ def launch_id(pid: int) -> str | None:
 
 
 def task_processes(cluster_pid: int, known: set[int]) -> dict[int, str]:
-    """pid -> launch id of every live sample task of this soak."""
+    """pid -> launch id of every live sample task and pilot of this soak."""
     found: dict[int, str] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         pid = int(entry)
-        if SAMPLE_TASK not in read(f"/proc/{pid}/cmdline"):
+        if not is_task(read(f"/proc/{pid}/cmdline")):
             continue
         if pid not in known and parent(parent(pid)) != cluster_pid:
             continue  # another test's sample task on this machine
@@ -173,6 +181,8 @@ class ProcWatch:
     flagged: set[Overlap] = field(default_factory=set)
     lost_overlaps: dict[Overlap, list[float]] = field(default_factory=dict)
     """Allowed overlaps (a lost launch next to its replacement): first and last seen."""
+    listeners: list[Callable[[dict[int, str], float], None]] = field(default_factory=list)
+    """Other checks of each sample of the live task processes (pid -> launch id)."""
 
     async def tasks(self) -> None:
         """Sample the task processes until cancelled; flag each overlap once."""
@@ -182,7 +192,10 @@ class ProcWatch:
             known = set(self.observer.task_pids)
             live = await asyncio.to_thread(task_processes, cluster, known)
             self.task_samples += 1
-            self.check(live, time.monotonic())
+            now = time.monotonic()
+            self.check(live, now)
+            for listener in self.listeners:
+                listener(live, now)
             await asyncio.sleep(TASK_EVERY)
 
     def check(self, live: dict[int, str], now: float) -> None:

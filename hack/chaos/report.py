@@ -53,6 +53,7 @@ def table(result: Json) -> str:
         f"the faults (s): {w['caughtUpAfter']}",
         f"fence rejections logged: {result['fence_rejections']}",
         *processes(result["processes"]),
+        *pilots(result.get("pilots")),
         f"task processes left: {result['leftover_tasks']} of {result['task_pids_seen']} seen",
         f"invariant violations: {len(result['violations'])}",
     ]
@@ -76,6 +77,21 @@ def processes(figures: Json) -> list[str]:
             f"{rss['max']}, fds {fds['first']}/{fds['last']}/{fds['max']}"
         )
     return rows
+
+
+def pilots(figures: Json | None) -> list[str]:
+    """Pilots on the epn nodes: switches, drains by reason, reclaims, releases, jobs."""
+    if not figures:
+        return []
+    jobs = figures["jobs"]
+    return [
+        f"pilots on {len(figures['nodes'])} nodes: {figures['pilotsStarted']} started, mode "
+        f"switches {figures['modeSwitches']}, drains {figures['drains']}, reclaims "
+        f"{figures['reclaims']}, releases {figures['releases']}; all up "
+        f"{fmt(figures['pilotsUpAfter'])} s after the faults",
+        f"pilot jobs: {jobs['added']} added, {jobs['done']} done, {jobs['queue']} queued, "
+        f"{jobs['running']} left claimed",
+    ]
 
 
 def fmt(value: float | None) -> str:

@@ -27,15 +27,35 @@ CONTROLLERS = (
     "controller.environments.controller:EnvironmentReconciler",
     "controller.configs.controller:ComponentConfigReconciler",
     "controller.gitsource.controller:GitSourceReconciler",
+    "controller.nodes.controller:NodeReconciler",
+    "controller.pilots.controller:PilotReconciler",
 )
+FAST_PILOTS = {
+    "O2_NODE_POLL_PERIOD": "0.5",
+    "O2_PILOT_COOLDOWN": "2",
+    "O2_PILOT_PENDING_AGE": "0.5",
+    "O2_PILOT_BACKOFF_BASE": "1",
+    "O2_PILOT_BACKOFF_MAX": "4",
+}
+"""The pilot controller's timers, short enough that drains, reclaims and releases happen
+within a short soak (cool-down 2 s, back-off 1 s doubling to 4 s)."""
+EPN = "epn"
+"""The `pool` attribute of the agents that run pilots (hostnames epn-0, epn-1, ...)."""
 LEASE_TTL = 2
 PREFIX = "/o2-chaos"
 
 
-def agents_yaml(real: int, hollow: int) -> str:
-    """`real` agents with attribute pool=real (sample tasks run there for real) and `hollow`
-    agents, one per detector hNN (answered by o2's hollow responder)."""
+def agents_yaml(real: int, hollow: int, epn: int = 0) -> str:
+    """`real` agents with attribute pool=real (sample tasks run there for real), `hollow`
+    agents, one per detector hNN (answered by o2's hollow responder), and `epn` real agents
+    with attribute pool=epn and one cpu: room for a pilot or an environment's task, not both."""
     lines = []
+    for i in range(epn):
+        base = port_slice(20)
+        lines.append(
+            f"- {{hostname: {EPN}-{i}, attributes: {{pool: {EPN}}},\n"
+            f'   resources: {{cpus: 1, mem: 1024, ports: "[{base}-{base + 19}]"}}}}\n'
+        )
     for i in range(real):
         base = port_slice(100)
         lines.append(
@@ -65,7 +85,7 @@ class Stack:
     def endpoints(self) -> str:
         return ",".join(m.endpoint for m in self.etcd)
 
-    async def start(self, *, real: int, hollow: int) -> None:
+    async def start(self, *, real: int, hollow: int, epn: int = 0) -> None:
         self.work.mkdir(parents=True, exist_ok=True)
         self.etcd = new_cluster(self.work, 3, prefix="etcd-m", extra_args=TEST_ETCD_ARGS)
         for member in self.etcd:  # launched from the loop's thread: etcd dies with it
@@ -74,7 +94,7 @@ class Stack:
         config = StoreConfig(endpoints=tuple(m.endpoint for m in self.etcd), prefix=PREFIX)
         self.store = await open_store(config)
         agents = self.work / "agents.yaml"
-        agents.write_text(agents_yaml(real, hollow))
+        agents.write_text(agents_yaml(real, hollow, epn))
         args = ("--agents-file", str(agents), *FAST_CLUSTER, "--hollow-responder", RESPONDER)
         self.cluster = await asyncio.to_thread(start_localmesos, *args, log_dir=self.work)
         for _ in range(2):
@@ -95,7 +115,7 @@ class Stack:
                 *("--data-dir", str(self.work / identity)),  # its own git cache
             ),
         )
-        proc = ManagerProcess(command, log_path=self.work / f"{identity}.log")
+        proc = ManagerProcess(command, log_path=self.work / f"{identity}.log", env=FAST_PILOTS)
         self.managers[identity] = proc
         return proc
 

@@ -1,8 +1,10 @@
 """The workload: environments cycling through their states while faults land. Two run o2's
 sample-like workflow with real sample tasks on the real agents; one, larger, runs on the hollow
-agents and has detectors included and excluded live. Each cycles DEPLOYED, CONFIGURED, RUNNING,
-CONFIGURED and now and then exits (DONE), is deleted and is created again. An environment seen
-in ERROR is recovered as an operator would (`o2 recover`: spec.recoverRequest + 1)."""
+agents and has detectors included and excluded live; with pilots (hack/chaos/pilots.py), `epns`
+(reclaim: Auto) scales its role between one and every epn node, which run pilots while async.
+Each cycles DEPLOYED, CONFIGURED, RUNNING, CONFIGURED and now and then exits (DONE), is deleted
+and is created again. An environment seen in ERROR is recovered as an operator would
+(`o2 recover`: spec.recoverRequest + 1)."""
 
 from __future__ import annotations
 
@@ -55,14 +57,13 @@ def sample_manifests() -> list[Resource]:
     return [cls, flow, *classes, bench]
 
 
-def environment(name: str, workflow: str, detectors: list[str] | None = None) -> Environment:
+def environment(
+    name: str, workflow: str, detectors: list[str] | None = None, *, reclaim: str = "Manual"
+) -> Environment:
     env_vars = {} if detectors is None else {"detectors": json.dumps(detectors), "replicas": "1"}
+    spec = {"workflow": workflow, "state": "DEPLOYED", "vars": env_vars, "reclaim": reclaim}
     return Environment.model_validate(
-        {
-            "kind": "Environment",
-            "metadata": {"name": name},
-            "spec": {"workflow": workflow, "state": "DEPLOYED", "vars": env_vars},
-        }
+        {"kind": "Environment", "metadata": {"name": name}, "spec": spec}
     )
 
 
@@ -77,12 +78,17 @@ class Workload:
     recoveries: int = 0
     recreations: int = 0
     detector_changes: int = 0
+    scalings: int = 0
+    epn_nodes: int = 0
     stopping: bool = False
     specs: dict[str, Environment] = field(default_factory=dict)
 
-    def plan(self, real_envs: int) -> None:
+    def plan(self, real_envs: int, epn_nodes: int = 0) -> None:
         for i in range(real_envs):
             self.specs[f"sample-{i}"] = environment(f"sample-{i}", "sample")
+        self.epn_nodes = epn_nodes
+        if epn_nodes:
+            self.specs["epns"] = environment("epns", "epns", reclaim="Auto")
         self.specs["hollow"] = environment("hollow", "bench", self.detectors(self.hollow))
 
     def detectors(self, count: int) -> list[str]:
@@ -104,6 +110,8 @@ class Workload:
             position += 1
             if name == "hollow" and target == "RUNNING" and self.rng.random() < 0.6:
                 await self.change_detectors()
+            if name == "epns" and target == "RUNNING" and self.rng.random() < 0.6:
+                await self.scale_epns()
             await self.set_state(name, target)
             await self.reach(name, STEP_WITHIN)
 
@@ -155,6 +163,14 @@ class Workload:
         env = await self.store.get(Environment, "hollow")
         env_vars = {**env.spec.vars, "detectors": json.dumps(self.detectors(count))}
         await self.modify("hollow", vars=env_vars)
+
+    async def scale_epns(self) -> None:
+        """Scale the epns role to a random number of epn nodes, live: up reclaims async nodes,
+        down releases them after the cool-down."""
+        self.scalings += 1
+        count = self.rng.randint(1, self.epn_nodes)
+        env = await self.store.get(Environment, "epns")
+        await self.modify("epns", vars={**env.spec.vars, "epns": str(count)})
 
     async def recreate(self, name: str, *, exit_first: bool = True) -> None:
         """Exit (DONE), delete, create again: the next incarnation gets new run numbers."""

@@ -1,8 +1,9 @@
 """A short chaos soak (`python -m hack.chaos`, fixed seed): every fault kind is injected at
 least once into the real stack (three-member etcd, two managers, the local cluster with a real
 and hollow agents) while the workload edits a ComponentConfig and commits to a GitSource's
-repository, and neither the independent observer nor the process-table watch sees an invariant
-violated."""
+repository and pilots run on async nodes that an operator switches and an environment reclaims,
+and neither the independent observer, the process-table watch nor the jobs accounting sees an
+invariant violated."""
 
 from __future__ import annotations
 
@@ -55,3 +56,7 @@ def test_short_soak_injects_every_fault_kind_and_violates_nothing(tmp_path: Path
     assert workload["configEdits"] > 0 and workload["gitCommits"] > 1, output
     assert None not in workload["caughtUpAfter"].values(), output
     assert processes["taskSamples"] > 0 and processes["leaderLives"], output
+    pilots = result["pilots"]
+    assert pilots["pilotsStarted"] >= 2 and pilots["modeSwitches"] > 0, output
+    assert pilots["drains"].get("ModeSync") and pilots["reclaims"] > 0, output
+    assert pilots["jobs"]["done"] > 0 and pilots["pilotsUpAfter"] is not None, output

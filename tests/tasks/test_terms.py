@@ -16,6 +16,7 @@ from crds.errors import FencedError, MesosUnavailableError
 from crds.kinds.node import Node
 from crds.kinds.task import Task
 from mesosapi.models import FrameworkId
+from mesosapi.scheduler import SchedulerEvent
 from store.api import Store
 from store.informer import InformerFactory
 from store.memory import MemoryStore
@@ -134,3 +135,53 @@ async def test_graceful_manager_shutdown_ends_the_term_and_leaves_tasks_running(
     assert running.status.pid is not None and process_alive(running.status.pid)
     after = await store.get(Task, "survivor")
     assert after.status.phase == "Running" and after.status.pid == running.status.pid
+
+
+class ClosingSlowly(FakeSchedulerClient):
+    """Its event stream ends on `end`; its close() waits for `gate`."""
+
+    def __init__(self, *, framework_id: FrameworkId | None = None) -> None:
+        super().__init__(framework_id=framework_id)
+        self.end = asyncio.Event()
+        self.closing = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.closed = False
+
+    async def events(self) -> AsyncIterator[SchedulerEvent]:
+        await self.end.wait()
+        nothing: tuple[SchedulerEvent, ...] = ()
+        for event in nothing:
+            yield event
+
+    async def close(self, *, teardown: bool = False) -> None:
+        self.closing.set()
+        await self.gate.wait()
+        self.closed = True
+        await super().close(teardown=teardown)
+
+
+class SlowFactory(Factory):
+    def __call__(self, framework_id: FrameworkId | None) -> FakeSchedulerClient:
+        self.asked.append(framework_id)
+        self.called.set()
+        self.clients.append(ClosingSlowly(framework_id=framework_id))
+        return self.clients[-1]
+
+
+async def test_a_term_stopped_while_its_run_winds_down_still_closes_the_client(
+    build: Build,
+) -> None:
+    factory = SlowFactory()
+    framework = build(factory)
+    framework.start()
+    await factory.wait_calls(1)
+    client = factory.clients[0]
+    assert isinstance(client, ClosingSlowly)
+    client.end.set()  # a loop ends (as when a write is fenced): the run closes its client
+    await asyncio.wait_for(client.closing.wait(), 5)
+    stopping = asyncio.create_task(framework.stop(graceful=False))  # the term ends meanwhile
+    await asyncio.sleep(0)  # stop() has cancelled the term's supervisor
+    client.gate.set()
+    await asyncio.wait_for(stopping, 5)
+    assert client.closed, "the client was left open: it would go on re-subscribing"
+    assert framework.client is None
