@@ -45,6 +45,10 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
+FINISHED = "finished"
+"""Set on a claimed job once its process succeeded, just before it moves to done/."""
+
+
 def write_json(path: Path, doc: dict[str, object]) -> None:
     """Atomic replace: readers never see half a file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -135,6 +139,10 @@ class Pilot:
                 continue
             finally:
                 os.close(fd)  # also drops the lock: nobody else takes it for a file out of queue/
+            if _read(path).get(FINISHED):  # its predecessor died moving it to done/
+                os.replace(path, self.layout.done / path.name)
+                say(f"job {path.stem} finished by a previous pilot: moved to done")
+                continue
             os.replace(path, self.layout.queue / path.name)
             self.counts["recovered"] += 1
             say(f"job {path.stem} recovered from a previous pilot")
@@ -174,10 +182,13 @@ class Pilot:
             self.report()
 
     def _finish(self, run: Running) -> None:
+        """Mark the claimed job finished, then move it to done/ in one rename: a pilot killed
+        between the two leaves a finished job in running/, which its successor moves on
+        (`recover`) instead of running it again; it is never in two folders."""
         doc = _read(run.path)
-        doc.update({"pilot": self.layout.pilot, "progress": 1.0})
-        write_json(self.layout.done / run.path.name, doc)
-        run.path.unlink()
+        doc.update({"pilot": self.layout.pilot, "progress": 1.0, FINISHED: True})
+        write_json(run.path, doc)
+        os.replace(run.path, self.layout.done / run.path.name)
         self.counts["done"] += 1
         say(f"job {run.job} done")
 

@@ -22,7 +22,10 @@
   RSS_GROWTH over the baseline's RSS or FD_GROWTH descriptors over its count is a violation
   (once per process). The window, not one sample: the descriptor count swings (13 to 80 in
   one leader's life in the first 10-minute soak) as HTTP connections to agents open and
-  close; a leak is growth past that plateau, which one early sample cannot tell from it.
+  close; a leak is growth past that plateau, which one early sample cannot tell from it. With
+  pilots on the epn agents the plateau comes later and higher (60-85 descriptors in every leader
+  of three 3-minute runs, against 34 at the end of a 20 s window), hence 45 s and 40 descriptors:
+  a leak still grows past any fixed allowance.
 """
 
 from __future__ import annotations
@@ -40,9 +43,9 @@ from hack.chaos.stack import Stack
 TASK_EVERY = 0.5
 MANAGER_EVERY = 2.0
 LEADER_WARMUP = 10.0
-BASELINE_WINDOW = 20.0
+BASELINE_WINDOW = 45.0
 RSS_GROWTH = 0.30
-FD_GROWTH = 20
+FD_GROWTH = 40
 STRAY_BOUND = 15.0
 """Seconds a lost launch's process may run next to its Task's replacement: the soak's task
 reconcile period (5 s: executors report their tables) plus the executor's kill grace, with
