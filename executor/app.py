@@ -160,7 +160,7 @@ class ExecutorApp:
     async def _handle(self, event: ExecutorEvent) -> int | None:
         if isinstance(event, Subscribed):
             log.info("Subscribed to the agent", extra={"agent": event.agent_info.hostname})
-            self._spawn(self._send_report())
+            self._spawn(self._send_report(subscribed=True))
         elif isinstance(event, Launch):
             await self._launch(event.task)
         elif isinstance(event, LaunchGroup):
@@ -289,8 +289,11 @@ class ExecutorApp:
         except (MesosUnavailableError, MesosCallError) as exc:
             log.warning("Dropped a message to the scheduler", extra={"error": str(exc)})
 
-    async def _send_report(self) -> None:
-        await self._send_message(encode(self.runner.report()))
+    async def _send_report(self, *, subscribed: bool = False) -> None:
+        report = self.runner.report()
+        if subscribed:  # the controller resends what it sent while we were not subscribed
+            report = report.model_copy(update={"subscribed": True})
+        await self._send_message(encode(report))
 
     async def _report_periodically(self) -> None:
         while True:

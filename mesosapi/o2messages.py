@@ -109,6 +109,10 @@ class TaskTableReport(O2Model):
     sequence: int = 0
     """Increases with every report of one executor process; older reports can be dropped."""
     tasks: tuple[TaskReport, ...] = ()
+    subscribed: bool = False
+    """Sent as the executor (re)subscribed to its agent: an agent drops framework messages for
+    an executor that is not subscribed (after an agent or local cluster restart), so requests
+    sent to these tasks before may never have arrived."""
 
 
 BASIC_TASK_TERMINATED = "BASIC_TASK_TERMINATED"

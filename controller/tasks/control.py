@@ -116,12 +116,17 @@ class ControlLedger:
         its sequence again (from 1), and FAILURE of the old one forgets its sequence. A live row
         that no Task claims is a stray and is killed, as a stray's status update is: after a
         partition, Mesos reported the agent's tasks lost and they were replaced, but their
-        processes ran on (Mesos >= 1.5 keeps them) and only this table shows them."""
+        processes ran on (Mesos >= 1.5 keeps them) and only this table shows them. A table sent
+        as the executor (re)subscribed puts its tasks' unanswered requests out of flight: the
+        agent dropped what came while the executor was away, so they are resent at once rather
+        than after their deadline (a resend reuses its transition ids: idempotent)."""
         if 1 < report.sequence < self._reports.get(agent, 0):
             return
         self._reports[agent] = report.sequence
         for row in report.tasks:
             name = task_name_of(row.task_id)
+            if report.subscribed and self._inflight.pop(name, None) is not None:
+                self._shared.wake(name)  # dropped while the executor was away: resend now
             task = self._shared.roster.view(name)
             if row.phase != "exited" and (task is None or task.status.mesos_task_id != row.task_id):
                 log.warning(

@@ -416,3 +416,34 @@ async def test_the_reconciler_sees_why_a_task_is_unschedulable_until_it_forgets_
         assert ("huge", "FailedScheduling") in rig.events.reasons
         rig.framework.forget("huge")
         assert rig.framework.unschedulable_reason("huge") is None
+
+
+async def test_a_request_sent_while_the_executor_was_away_is_resent_once_it_subscribes(
+    rig: Rig,
+) -> None:
+    """Regression (`o2 up --keep-tasks`): the controller re-subscribed before the adopted
+    executor did; the agent dropped the CONFIGURE for it, and the request was resent only after
+    its 30 s deadline. The table the executor sends as it subscribes triggers the resend."""
+    a, _ = await launch_two(rig)
+    rig.fake.push(running(a))
+    await eventually(lambda: _state(rig, "a") == "STANDBY")
+    await configure(rig, "a")
+    await eventually(lambda: len(rig.fake.sent(MessageCall)) == 1)
+    first = decode_to_executor(rig.fake.sent(MessageCall)[0].data)  # type: ignore[union-attr]
+    row = TaskReport(task_id=str(a.status.mesos_task_id), control="direct", phase="running")
+    periodic = TaskTableReport(sequence=5, tasks=(row,))
+    rig.fake.push(
+        Message(
+            agent_id=AgentId("a1"), executor_id=ExecutorId("o2-executor"), data=encode(periodic)
+        )
+    )
+    await asyncio.sleep(0.2)  # a periodic table proves nothing: the request may be on its way
+    assert len(rig.fake.sent(MessageCall)) == 1
+    again = TaskTableReport(sequence=6, tasks=(row,), subscribed=True)
+    rig.fake.push(
+        Message(agent_id=AgentId("a1"), executor_id=ExecutorId("o2-executor"), data=encode(again))
+    )
+    await eventually(lambda: len(rig.fake.sent(MessageCall)) == 2)
+    resent = decode_to_executor(rig.fake.sent(MessageCall)[1].data)  # type: ignore[union-attr]
+    ids = [i.transition_id for i in resent.items]  # type: ignore[union-attr]
+    assert ids == [i.transition_id for i in first.items]  # type: ignore[union-attr]

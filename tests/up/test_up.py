@@ -74,8 +74,8 @@ class Up:
             capture_output=True,
             text=True,
             timeout=30,
-            check=True,
         )
+        assert done.returncode == 0, f"o2 {' '.join(args)}: exit {done.returncode}\n{done.stdout}{done.stderr}"
         return done.stdout
 
     def pids(self) -> dict[str, int]:
