@@ -135,17 +135,32 @@ class BatchedWrites(FencedKV):
         self, objs: Sequence[R], *, prepare: Callable[[R], R], single: Single[R]
     ) -> BatchResult[R]:
         """`prepare` (the store-owned fields of a create) each object, then put every key
-        that is absent, in few txns; a batch whose compare failed is settled per item."""
+        that is absent, in few txns; a batch whose compare failed is settled per item. Each
+        batch is prepared and sent before the next is prepared, yielding in between: 10,000
+        creates never hold the event loop (and the leader's lease renewal) for long."""
         results: builtins.list[R | O2Error | None] = [None] * len(objs)
-        pending: builtins.list[_Pending[R]] = []
-        for index, obj in enumerate(objs):
-            prepared = prepare(obj)
-            key = self.key_for(type(obj), obj.metadata.name)
-            pending.append(_Pending(index, key, prepared, 0, codec.encode_unstamped(prepared)))
-        await self._send(pending, objs, results, single=single)
+        size = self._batch_size()
+        limit = asyncio.Semaphore(BATCHES_IN_FLIGHT)
+        sends: builtins.list[asyncio.Future[None]] = []
+        for start in range(0, len(objs), size):
+            chunk: builtins.list[_Pending[R]] = []
+            for index in range(start, min(start + size, len(objs))):
+                prepared = prepare(objs[index])
+                key = self.key_for(type(prepared), prepared.metadata.name)
+                raw = codec.encode_unstamped(prepared)
+                chunk.append(_Pending(index, key, prepared, 0, raw))
+            for batch in _batches(chunk, size=size):
+                write = self._bounded_batch(limit, batch, objs, results, single=single)
+                sends.append(asyncio.ensure_future(write))
+            await asyncio.sleep(0)
+        await asyncio.gather(*sends)
         return BatchResult.of(
             objs, [r if r is not None else O2Error("not written") for r in results]
         )
+
+    def _batch_size(self) -> int:
+        """Writes per txn: a fenced txn carries the fence compare too."""
+        return BATCH_SIZE - (1 if self.fence is not None else 0)
 
     async def _send(
         self,
@@ -156,14 +171,25 @@ class BatchedWrites(FencedKV):
         single: Single[R],
     ) -> None:
         """The puts of `pending` in txns of BATCH_SIZE ops, BATCHES_IN_FLIGHT at a time."""
-        size = BATCH_SIZE - (1 if self.fence is not None else 0)
         limit = asyncio.Semaphore(BATCHES_IN_FLIGHT)
+        await asyncio.gather(
+            *(
+                self._bounded_batch(limit, batch, objs, results, single=single)
+                for batch in _batches(pending, size=self._batch_size())
+            )
+        )
 
-        async def write(batch: builtins.list[_Pending[R]]) -> None:
-            async with limit:
-                await self._write_batch(batch, objs, results, single=single)
-
-        await asyncio.gather(*(write(batch) for batch in _batches(pending, size=size)))
+    async def _bounded_batch(
+        self,
+        limit: asyncio.Semaphore,
+        batch: builtins.list[_Pending[R]],
+        objs: Sequence[R],
+        results: builtins.list[R | O2Error | None],
+        *,
+        single: Single[R],
+    ) -> None:
+        async with limit:
+            await self._write_batch(batch, objs, results, single=single)
 
     async def _stored_many(self, objs: Sequence[R]) -> builtins.list[R | O2Error]:
         """The stored object at each caller's resourceVersion: cache hits, then batched reads."""

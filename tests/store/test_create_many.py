@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import pytest
 
 from crds.errors import AlreadyExistsError, FencedError
+from store import codec
 from store.api import Fence
 from store.kv import Compare, Op, TxnResult
+from store.memory import MemoryStore
 from store.resources import ResourceStore
 from tests.store.widget import Widget, widget
 
@@ -77,3 +80,33 @@ async def test_fenced_create_many_is_rejected_once_the_fence_is_lost(
     await store.create_raw(lease_key, b"someone-else")
     with pytest.raises(FencedError):
         await fenced.create_many([widget("late")])
+
+
+async def test_create_many_lets_the_event_loop_run_between_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Thousands of creates are prepared batch by batch, yielding in between: the loop (and
+    with it the leader's lease renewal) never waits for the whole set to be encoded."""
+    store = MemoryStore()
+    ticks = 0
+    seen_at_encode: list[int] = []
+    encode = codec.encode_unstamped
+
+    def counting_encode(obj: Widget) -> bytes:
+        seen_at_encode.append(ticks)
+        return encode(obj)
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    monkeypatch.setattr(codec, "encode_unstamped", counting_encode)
+    running = asyncio.create_task(ticker())
+    try:
+        result = await store.create_many([widget(f"w{i}") for i in range(300)])
+    finally:
+        running.cancel()
+    assert result.ok and len(result.written) == 300
+    assert len(set(seen_at_encode)) >= 3  # 128 + 128 + 44, the loop ran between them
