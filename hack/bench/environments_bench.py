@@ -22,9 +22,9 @@ when the controller picks the transition up). Writes: a transition over N runnin
 controller when the executors answer); DEPLOY costs more (creates, finalizers, launch and
 Running statuses, Started events). Every row shows the puts etcd counted in its window
 (etcd_mvcc_put_total) and the floor: 2N raw puts at 16 in flight (a) and 2N writes in 128-op
-txns 8 in flight (b), timed on the same etcd in the same run. Manager CPU: user+system seconds of the manager process
-over each row's window (/proc/<pid>/stat), the steadiest figure on a shared machine. Controller
-RSS growth per task:
+txns 8 in flight (b), timed on the same etcd in the same run. Manager CPU: user+system seconds
+of the manager process over each row's window (/proc/<pid>/stat), the steadiest figure on a
+shared machine. Controller RSS growth per task:
 the manager's VmRSS before the environment is created vs. at RUNNING, divided by N.
 Targets: START_ACTIVITY over 1,000 tasks <= 3x floor (a), over 10,000 <= 12x the
 1,000-task time, RSS growth <= 30 KB/task judged at the largest size (the manager's ~6 MB of
