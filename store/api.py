@@ -9,11 +9,13 @@ Semantics (DESIGN.md §2), checked by one contract test suite against both imple
   lease (unless `lease=` names another). Bumps generation only when spec changed. A write that
   changes nothing is skipped (returns the stored object).
 - update_status: CAS like update; writes only status (never spec, never generation).
-- update_many / update_status_many: the same per object, CAS puts batched into txns of up to
-  128 ops (a few txns in flight); an object whose compare lost gets its own single write's
-  result. The answer is a BatchResult: what was written, what lost its compare (conflicts),
-  what is gone (missing), what was refused otherwise (errors). A lost fence or an unreachable
-  etcd still raise (FencedError, StoreUnavailableError): nothing of the batch is known then.
+- create_many / update_many / update_status_many: the same per object, the puts (CAS, or key
+  absent for creates) batched into txns of up to 128 ops (a few txns in flight); an object
+  whose compare lost gets its own single write's result. The answer is a BatchResult: what was
+  written, what lost its compare (conflicts), what is gone (missing), what was refused
+  otherwise (errors; a name already taken is an AlreadyExistsError there). A lost fence or an
+  unreachable etcd still raise (FencedError, StoreUnavailableError): nothing of the batch is
+  known then.
 - delete: an object with finalizers only gets deletionTimestamp; otherwise it is removed.
   When the last finalizer is removed from an object that has deletionTimestamp, it is removed.
   Without resource_version, a delete that races with a write re-reads and tries again (a few
@@ -144,6 +146,11 @@ class Store(Protocol):
         ...
 
     async def update_status(self, obj: R) -> R: ...
+
+    async def create_many(self, objs: Sequence[R]) -> BatchResult[R]:
+        """`create` for many objects (no lease) in as few etcd txns as possible; what happened
+        to each, sorted (see BatchResult)."""
+        ...
 
     async def update_many(self, objs: Sequence[R]) -> BatchResult[R]:
         """`update` for many objects (keeping their leases) in as few etcd txns as possible;

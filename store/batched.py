@@ -1,11 +1,14 @@
-"""Batched CAS writes of many resources in few etcd txns (update_many, update_status_many).
+"""Batched writes of many resources in few etcd txns (create_many, update_many,
+update_status_many).
 
 A base of store.resources.ResourceStore; no client imports. Each object is merged exactly as
 its single-object write would merge it (no-op skipped, generation bumped on spec change, status
 alone for status writes); the CAS puts then go out in txns of up to BATCH_SIZE ops and
 BATCH_BYTES, BATCHES_IN_FLIGHT at a time. A txn whose compare fails (someone else wrote one of
 its objects) falls back to the single-object write for each of its items, so every item gets
-exactly the result, or the error, that its own write would have given.
+exactly the result, or the error, that its own write would have given. Creates compare each
+key's absence; a failed create batch reads its keys in the same txn, so an item whose key already
+holds exactly its bytes (a retried txn that had applied) is our own write, as for `create`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
@@ -70,7 +73,19 @@ class _Pending(Generic[R]):
     key: str
     merged: R
     expected: int
+    """The resourceVersion the key must still have; 0 for a create (the key must be absent)."""
     raw: bytes
+
+    @property
+    def compare(self) -> Compare:
+        if self.expected:
+            return Compare(self.key, "mod", self.expected)
+        return Compare(self.key, "create", 0)
+
+    @property
+    def put(self) -> Put:
+        """A CAS put keeps the key's lease; a create puts it without one."""
+        return Put(self.key, self.raw, keep_lease=bool(self.expected))
 
 
 class BatchedWrites(FencedKV):
@@ -109,19 +124,72 @@ class BatchedWrites(FencedKV):
                 expected = stored.metadata.resource_version or 0
                 raw = codec.encode_unstamped(codec.set_revision(merged, None))
                 pending.append(_Pending(index, key, merged, expected, raw))
-        size = BATCH_SIZE - (1 if self.fence is not None else 0)
-        limit = asyncio.Semaphore(BATCHES_IN_FLIGHT)
-
-        async def write(batch: builtins.list[_Pending[R]]) -> None:
-            async with limit:
-                await self._write_batch(batch, objs, results, single=single)
-
-        await asyncio.gather(*(write(batch) for batch in _batches(pending, size=size)))
+        await self._send(pending, objs, results, single=single)
         for index in alone:
             results[index] = await _single_result(single, objs[index])
         return BatchResult.of(
             objs, [r if r is not None else O2Error("not written") for r in results]
         )
+
+    async def _create_many(
+        self, objs: Sequence[R], *, prepare: Callable[[R], R], single: Single[R]
+    ) -> BatchResult[R]:
+        """`prepare` (the store-owned fields of a create) each object, then put every key
+        that is absent, in few txns; a batch whose compare failed is settled per item. Each
+        batch is prepared and sent before the next is prepared, yielding in between: 10,000
+        creates never hold the event loop (and the leader's lease renewal) for long."""
+        results: builtins.list[R | O2Error | None] = [None] * len(objs)
+        size = self._batch_size()
+        limit = asyncio.Semaphore(BATCHES_IN_FLIGHT)
+        sends: builtins.list[asyncio.Future[None]] = []
+        for start in range(0, len(objs), size):
+            chunk: builtins.list[_Pending[R]] = []
+            for index in range(start, min(start + size, len(objs))):
+                prepared = prepare(objs[index])
+                key = self.key_for(type(prepared), prepared.metadata.name)
+                raw = codec.encode_unstamped(prepared)
+                chunk.append(_Pending(index, key, prepared, 0, raw))
+            for batch in _batches(chunk, size=size):
+                write = self._bounded_batch(limit, batch, objs, results, single=single)
+                sends.append(asyncio.ensure_future(write))
+            await asyncio.sleep(0)
+        await asyncio.gather(*sends)
+        return BatchResult.of(
+            objs, [r if r is not None else O2Error("not written") for r in results]
+        )
+
+    def _batch_size(self) -> int:
+        """Writes per txn: a fenced txn carries the fence compare too."""
+        return BATCH_SIZE - (1 if self.fence is not None else 0)
+
+    async def _send(
+        self,
+        pending: builtins.list[_Pending[R]],
+        objs: Sequence[R],
+        results: builtins.list[R | O2Error | None],
+        *,
+        single: Single[R],
+    ) -> None:
+        """The puts of `pending` in txns of BATCH_SIZE ops, BATCHES_IN_FLIGHT at a time."""
+        limit = asyncio.Semaphore(BATCHES_IN_FLIGHT)
+        await asyncio.gather(
+            *(
+                self._bounded_batch(limit, batch, objs, results, single=single)
+                for batch in _batches(pending, size=self._batch_size())
+            )
+        )
+
+    async def _bounded_batch(
+        self,
+        limit: asyncio.Semaphore,
+        batch: builtins.list[_Pending[R]],
+        objs: Sequence[R],
+        results: builtins.list[R | O2Error | None],
+        *,
+        single: Single[R],
+    ) -> None:
+        async with limit:
+            await self._write_batch(batch, objs, results, single=single)
 
     async def _stored_many(self, objs: Sequence[R]) -> builtins.list[R | O2Error]:
         """The stored object at each caller's resourceVersion: cache hits, then batched reads."""
@@ -161,10 +229,11 @@ class BatchedWrites(FencedKV):
         *,
         single: Single[R],
     ) -> None:
-        compares = [Compare(p.key, "mod", p.expected) for p in batch]
-        puts: builtins.list[Op] = [Put(p.key, p.raw, keep_lease=True) for p in batch]
+        compares = [p.compare for p in batch]
+        puts: builtins.list[Op] = [p.put for p in batch]
+        creates = [p for p in batch if not p.expected]
         try:
-            result = await self._txn(compares, puts)
+            result = await self._txn(compares, puts, [Get(p.key) for p in creates])
         except (FencedError, StoreUnavailableError):
             raise
         except O2Error as exc:  # e.g. a request too large for etcd: try the items one by one
@@ -176,8 +245,27 @@ class BatchedWrites(FencedKV):
                     self._cache.put(p.key, written, p.raw)
                     results[p.index] = written
                 return
+            ours = set(self._own_creates(creates, result.gets, results))
+            batch = [p for p in batch if p.index not in ours]
         for p in batch:  # someone else wrote one of them: find out which, per item
             results[p.index] = await _single_result(single, objs[p.index])
+
+    def _own_creates(
+        self,
+        creates: Iterable[_Pending[R]],
+        found: Sequence[KV | None],
+        results: builtins.list[R | O2Error | None],
+    ) -> builtins.list[int]:
+        """The creates of a failed batch whose key holds exactly their bytes (with the uid
+        just drawn: a retry of a txn that had applied), settled as written; their indexes."""
+        ours = []
+        for p, kv in zip(creates, found, strict=False):
+            if kv is not None and kv.value == p.raw:
+                written = codec.set_revision(p.merged, kv.mod_revision)
+                self._cache.put(p.key, written, p.raw)
+                results[p.index] = written
+                ours.append(p.index)
+        return ours
 
 
 async def _single_result(single: Single[R], obj: R) -> R | O2Error:

@@ -257,6 +257,14 @@ class ResourceStore(BatchedWrites):
 
     # ----- batched writes (store.batched) ------------------------------------------------
 
+    async def create_many(self, objs: Sequence[R]) -> BatchResult[R]:
+        """Many `create`s (no lease) in few txns; an item whose key exists gets its own
+        create's answer (AlreadyExistsError in `errors`)."""
+        now = self.clock()
+        return await self._create_many(
+            objs, prepare=lambda obj: codec.prepare_create(obj, now=now), single=self.create
+        )
+
     async def update_many(self, objs: Sequence[R]) -> BatchResult[R]:
         """Many `update`s (same merge, generation and no-op rules; leases kept) in few txns;
         an item whose CAS lost gets its own update's answer."""

@@ -1,8 +1,8 @@
 """The Environment reconciler: observe the caches -> plan (pure) -> act through the store -> status.
 
-One reconcile walks at most one step of a transition (controller.environments.plan). Order of
-acts: task deletes, creates, updates (bounded concurrency); the run number from the etcd
-counter `<prefix>/runtime/run-number` (RuntimeKV.allocate_with: one txn advances the counter
+One reconcile walks at most one step of a transition (controller.environments.plan). Acts:
+task deletes (bounded concurrency), creates and updates (batched txns); the run number from the
+etcd counter `<prefix>/runtime/run-number` (RuntimeKV.allocate_with: one txn advances the counter
 and records the number and the run's start time for this START under
 `runtime/run-number-claims/<env>`, so it is never handed out twice and a retry of the same
 START, after a conflict, a crash or a failover, shows the same number and start time: no gaps);
@@ -402,19 +402,33 @@ class EnvironmentReconciler(Reconciler):
     # ---- writes --------------------------------------------------------------------------------
 
     async def _write_tasks(self, result: Plan) -> int:
-        """Deletes and creates one by one (bounded concurrency); the spec updates of a step
-        (desired states of a transition, the run number at START) in batched txns."""
-        store = self.ctx.store
+        """Deletes one by one (bounded concurrency); the creates of a DEPLOY and the spec
+        updates of a step (desired states of a transition, the run number at START) in
+        batched txns: a few etcd calls for 10,000 tasks instead of one each."""
         writes: list[Awaitable[int]] = [self._delete(t) for t in result.delete]
-        writes += [self._revision_of(store.create(t)) for t in result.create]
         limit = asyncio.Semaphore(WRITES_IN_FLIGHT)
 
         async def bounded(write: Awaitable[int]) -> int:
             async with limit:
                 return await write
 
-        revisions = await asyncio.gather(self._update_tasks(result.update), *map(bounded, writes))
+        revisions = await asyncio.gather(
+            self._create_tasks(result.create),
+            self._update_tasks(result.update),
+            *map(bounded, writes),
+        )
         return max(revisions, default=0)
+
+    async def _create_tasks(self, tasks: Sequence[Task]) -> int:
+        """`create_many`: a task whose name got taken meanwhile is re-planned next time."""
+        if not tasks:
+            return 0
+        result = await self.ctx.store.create_many(tasks)
+        for task, error in result.errors:
+            if not isinstance(error, AlreadyExistsError):
+                raise error
+            log.info("Task create skipped, will re-plan", extra={"task": task.name})
+        return result.revision
 
     async def _update_tasks(self, tasks: Sequence[Task]) -> int:
         """`update_many`: a task whose write lost (conflict, gone) is re-planned next time."""
@@ -426,14 +440,6 @@ class EnvironmentReconciler(Reconciler):
         if result.errors:
             raise result.errors[0][1]
         return result.revision
-
-    async def _revision_of(self, write: Awaitable[Task]) -> int:
-        try:
-            written = await write
-        except (AlreadyExistsError, ConflictError, NotFoundError) as exc:
-            log.info("Task write skipped, will re-plan", extra={"error": str(exc)})
-            return 0
-        return written.metadata.resource_version or 0
 
     async def _delete(self, task: Task) -> int:
         try:

@@ -97,6 +97,12 @@ class Expansion:
     )
     """controller.environments.wiring's memo: per task, the peer addresses it was wired with
     and the result, so a reconcile that finds them unchanged reuses the task (and its digest)."""
+    live_diffs: dict[str, tuple[TaskSpec, TaskSpec, Mapping[str, object]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """controller.environments.taskset's memo: per task name, the stored spec and the desired
+    one last compared and how their live fields differ (kept by `wire`'s copies, as both
+    specs are compared by identity)."""
 
     def roles(self) -> list[str]:
         """Task role paths, in tree order."""

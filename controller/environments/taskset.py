@@ -19,7 +19,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -54,7 +54,15 @@ _ADOPT_FIELDS = ("task_class", "control", "command", "constraints", "bind")
 launch, for its inbound channels."""
 _ALIVE = frozenset({"STANDBY", "CONFIGURED", "RUNNING"})
 
-__all__ = ["Changes", "TaskSet", "configured_digest", "drop", "expired_idle", "properties_digest"]
+__all__ = [
+    "Changes",
+    "TaskSet",
+    "configured_digest",
+    "drop",
+    "expired_idle",
+    "live_changes",
+    "properties_digest",
+]
 
 
 @dataclass
@@ -174,13 +182,9 @@ class TaskSet:
         run = self.env.status.run_number if state == "RUNNING" else have.spec.run_number
         starting = state == "RUNNING" and (have.spec.state != state or run != have.spec.run_number)
         args = self._start_arguments if starting else have.spec.start_arguments
-        changes: dict[str, object] = {}
-        for name in _LIVE_FIELDS:
-            value = getattr(want.spec, name)
-            if getattr(have.spec, name) != value:
-                changes[name] = value
+        changes = live_changes(self.expansion, have.spec, want)
         if args != have.spec.start_arguments:
-            changes["start_arguments"] = args
+            changes = {**changes, "start_arguments": args}
         if state != have.spec.state or run != have.spec.run_number or changes:
             spec = have.spec.model_copy(update={**changes, "state": state, "run_number": run})
             out.update.append(tracked.model_copy(update={"spec": spec}))
@@ -284,6 +288,23 @@ class TaskSet:
             if want.spec.critical and not _ready(have, want, target):
                 waiting.append(have.name if have is not None else want.name)
         return waiting
+
+
+def live_changes(expansion: Expansion, have: TaskSpec, want: ExpandedTask) -> Mapping[str, object]:
+    """The live fields (_LIVE_FIELDS) in which the desired spec differs from the task's, read
+    only. Kept in `expansion.live_diffs` per task while both specs are the same objects: a
+    status write keeps the stored spec object, so a reconcile that only waits for tasks (every
+    pass of a transition over 10,000 tasks) compares no field of an unchanged task again."""
+    memo = expansion.live_diffs.get(want.name)
+    if memo is not None and memo[0] is have and memo[1] is want.spec:
+        return memo[2]
+    changes = {}
+    for name in _LIVE_FIELDS:
+        value = getattr(want.spec, name)
+        if getattr(have, name) != value:
+            changes[name] = value
+    expansion.live_diffs[want.name] = (have, want.spec, changes)
+    return changes
 
 
 def _held(state: str, want: ExpandedTask) -> str:

@@ -52,6 +52,10 @@ class FrameworkConfig:
     unplaced_grace: float = 1.0
     """A task that fit no offer for this long is reported unschedulable (see
     OfferBook's note on unplaced tasks)."""
+    unoffered_grace: float = 30.0
+    """The same for a task whose constraints only an agent that has offered before (this term)
+    meets: it waits for that agent's next offer, which may take longer than a round when
+    rounds are slow (a large deploy on a loaded machine)."""
 
 
 FINALIZER = KILL_TASK_FINALIZER

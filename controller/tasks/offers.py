@@ -41,6 +41,8 @@ class OfferBook:
         self._wake_timer: asyncio.TimerHandle | None = None
         self._wake_later_names: set[str] = set()
         """Tasks whose REVIVE waits for `revive_interval` (see `_wake_later`)."""
+        self._offered: dict[str, Offer] = {}
+        """Agent id -> its last offer this term: what each agent that offers looks like."""
 
     def on_subscribed(self) -> None:
         """A (re)subscription: the master's view of our suppression is not known."""
@@ -70,6 +72,7 @@ class OfferBook:
         may even have been sent after them): such tasks get a fresh REVIVE, else they would
         wait for the filter to expire (5 s, or 60 s when idle)."""
         pending = self._backlog.pending()
+        self._offered.update((o.agent_id, o) for o in offers)
         try:
             await self._answer_offers(offers, pending)
         finally:
@@ -124,7 +127,7 @@ class OfferBook:
             cordoned=self._cordoned(),
             unique_taken=self._unique_taken(offers) if _any_unique(pending) else {},
         )
-        self._note_unplaced(plan.unplaced)
+        self._note_unplaced(plan.unplaced, offers)
         by_offer = plan.by_offer()
         offers_by_id = {o.id: o for o in offers}
         for offer_id, placed in by_offer.items():
@@ -165,19 +168,28 @@ class OfferBook:
                     )
         return taken
 
-    def _note_unplaced(self, unplaced: dict[str, str]) -> None:
+    def _note_unplaced(self, unplaced: dict[str, str], offers: list[Offer]) -> None:
         """Say why a task fits nowhere (condition, message, Event) once it has fit none of the
         offers for `unplaced_grace` s: one round holds the offers of some agents only, and a
         task whose agent simply comes in the next round is not unschedulable (a 10,000-task
-        deploy pinned to detectors made 6,000 such Events and as many status writes)."""
+        deploy pinned to detectors made 6,000 such Events and as many status writes). A task
+        that only an agent which has offered before (and is not in this round) can host waits
+        `unoffered_grace` s: its agent's next offer comes once our earlier answer's filter
+        ends, and later still while a large deploy keeps the rounds slow."""
+        if not unplaced:
+            return
         now = asyncio.get_running_loop().time()
+        config = self._shared.config
+        waits = _AgentWait(self._offered, offers, cordoned=self._cordoned())
         for name, why in unplaced.items():
             task = self._shared.roster.view(name)
             if task is None:
                 continue
             first = self._backlog.first_misfit(name, now=now)
             reported = self._backlog.unschedulable_reason(name)
-            if now - first < self._shared.config.unplaced_grace and reported is None:
+            if reported is None and now - first < config.unplaced_grace:
+                continue
+            if reported is None and now - first < config.unoffered_grace and waits(task):
                 continue
             if reported != why:
                 log.info("Task cannot be placed", extra={"task": name, "reason": why})
@@ -249,6 +261,35 @@ class OfferBook:
         self._wake_timer = None
         if names:
             self._shared.wake(*names)
+
+
+class _AgentWait:
+    """Whether a task that fit none of this round's offers waits for an agent outside the
+    round: one that offered before this term, is not cordoned and meets all its constraints
+    (UNIQUE ones are judged when its offer comes). Answered once per set of constraints."""
+
+    def __init__(self, known: dict[str, Offer], offers: list[Offer], *, cordoned: set[str]) -> None:
+        offered = {o.agent_id for o in offers}
+        self._others = [
+            o
+            for agent, o in known.items()
+            if agent not in offered and agent not in cordoned and o.hostname not in cordoned
+        ]
+        self._answers: dict[tuple[tuple[str, str, str], ...], bool] = {}
+
+    def __call__(self, task: Task) -> bool:
+        constraints = task.spec.constraints
+        if not constraints:
+            return False
+        key = tuple((c.attribute, c.operator, c.value) for c in constraints)
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = any(
+                all(placement.satisfies(o, c, task=task, taken={}) for c in constraints)
+                for o in self._others
+            )
+            self._answers[key] = answer
+        return answer
 
 
 def _any_unique(tasks: list[Task]) -> bool:

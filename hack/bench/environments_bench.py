@@ -22,7 +22,9 @@ when the controller picks the transition up). Writes: a transition over N runnin
 controller when the executors answer); DEPLOY costs more (creates, finalizers, launch and
 Running statuses, Started events). Every row shows the puts etcd counted in its window
 (etcd_mvcc_put_total) and the floor: 2N raw puts at 16 in flight (a) and 2N writes in 128-op
-txns 8 in flight (b), timed on the same etcd in the same run. Controller RSS growth per task:
+txns 8 in flight (b), timed on the same etcd in the same run. Manager CPU: user+system seconds
+of the manager process over each row's window (/proc/<pid>/stat), the steadiest figure on a
+shared machine. Controller RSS growth per task:
 the manager's VmRSS before the environment is created vs. at RUNNING, divided by N.
 Targets: START_ACTIVITY over 1,000 tasks <= 3x floor (a), over 10,000 <= 12x the
 1,000-task time, RSS growth <= 30 KB/task judged at the largest size (the manager's ~6 MB of
@@ -256,6 +258,7 @@ async def walk(store: Store, size: int, *, manager: int, metrics: int) -> Json:
     rows: dict[str, Json] = {}
     for event, state in WALK:
         puts = etcd_counters(metrics)
+        cpu = cpu_seconds(manager)
         spy = _py_spy(manager, event, size)
         started = time.perf_counter()
         if event == "DEPLOY":
@@ -270,6 +273,7 @@ async def walk(store: Store, size: int, *, manager: int, metrics: int) -> Json:
         if state == "RUNNING":
             rss["running"] = vmrss_kb(manager)
         await asyncio.sleep(SETTLE)
+        cpu = cpu_seconds(manager) - cpu
         counted = {k: v - puts[k] for k, v in etcd_counters(metrics).items()}
         history = [h for h in final.status.history if h.event == event]
         rows[event] = {
@@ -277,6 +281,7 @@ async def walk(store: Store, size: int, *, manager: int, metrics: int) -> Json:
             "history_seconds": history[-1].duration_seconds if history else None,
             "etcd_puts": counted["put"],
             "etcd_deletes": counted["delete"],
+            "manager_cpu_seconds": cpu,
         }
     return {
         "tasks": size,
@@ -344,6 +349,13 @@ def vmrss_kb(pid: int) -> int:
     if match is None:
         raise RuntimeError(f"no VmRSS for pid {pid}")
     return int(match.group(1))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process `pid` has used so far (/proc/<pid>/stat): the
+    manager's own cost, steadier than wall time on a shared machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def etcd_counters(metrics_port: int) -> dict[str, int]:
@@ -414,7 +426,7 @@ def print_tables(result: Json) -> None:
     print()
     print(
         f"{'tasks':<7}{'transition':<16}{'wall s':>8}{'history s':>10}{'etcd puts':>10}"
-        f"{'floor(a) s':>11}{'x (a)':>7}{'floor(b) s':>11}{'x (b)':>7}"
+        f"{'floor(a) s':>11}{'x (a)':>7}{'floor(b) s':>11}{'x (b)':>7}{'mgr cpu s':>10}"
     )
     for run in result["stack"]:
         a, b = run["floor_a_seconds"], run["floor_b_seconds"]
@@ -424,6 +436,7 @@ def print_tables(result: Json) -> None:
             print(
                 f"{run['tasks']:<7}{event:<16}{wall:>8.2f}{hist or float('nan'):>10.2f}"
                 f"{row['etcd_puts']:>10}{a:>11.3f}{wall / a:>7.1f}{b:>11.3f}{wall / b:>7.1f}"
+                f"{row.get('manager_cpu_seconds', float('nan')):>10.2f}"
             )
         agents = run["agents"]
         print(

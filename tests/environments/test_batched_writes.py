@@ -10,7 +10,8 @@ from crds.kinds.task import Task
 from crds.labels import KILL_TASK_FINALIZER
 from crds.resource import Resource
 from store.api import BatchResult
-from tests.environments.test_controller import Harness, apply_samples, harness
+from tests.environments.helpers import fresh, samples, with_vars
+from tests.environments.test_controller import Harness, apply_samples, harness, hook_workflow
 
 __all__ = ["harness"]  # the fixture, shared with test_controller
 
@@ -70,3 +71,37 @@ async def test_tasks_are_created_with_the_kill_finalizer_in_one_write(
     tasks = harness.tasks("physics-1")
     assert tasks and all(t.metadata.finalizers == (KILL_TASK_FINALIZER,) for t in tasks.values())
     assert updates == []
+
+
+async def test_deploy_creates_its_tasks_in_batched_txns_not_one_by_one(
+    harness: Harness, tmp_path: Path
+) -> None:
+    single: list[str] = []
+    batched: list[int] = []
+    create: Callable[..., Awaitable[Resource]] = harness.store.create
+    create_many = harness.store.create_many
+
+    async def counting_create(obj: Resource, **kwargs: object) -> Resource:
+        if isinstance(obj, Task):
+            single.append(obj.name)
+        return await create(obj, **kwargs)
+
+    async def counting_create_many(objs: list[Resource]) -> BatchResult[Resource]:
+        batched.append(len(objs))
+        return await create_many(objs)
+
+    harness.store.create = counting_create  # type: ignore[method-assign, assignment]
+    harness.store.create_many = counting_create_many  # type: ignore[method-assign, assignment]
+    harness.start_controller()
+    detectors = json.dumps([f"D{i}" for i in range(DETECTORS)])
+    env, workflow, classes = samples()
+    for tc in classes.values():
+        await harness.store.create(tc)
+    await harness.store.create(hook_workflow(workflow, tmp_path / "runs.txt"))
+    await harness.store.create(with_vars(fresh(env), detectors=detectors, rate="200"))
+    await harness.wait_state("physics-1", "RUNNING", within=60)
+    tasks = harness.tasks("physics-1")
+    assert len(tasks) > 2 * 128
+    assert all(t.metadata.finalizers == (KILL_TASK_FINALIZER,) for t in tasks.values())
+    assert sum(batched) == len(tasks) and max(batched) == len(tasks)  # one call at DEPLOY
+    assert single == []

@@ -1,0 +1,60 @@
+"""A reconcile that only waits for tasks compares no live spec field of a task whose stored
+spec and desired spec are the objects it compared last time (a status write keeps the stored
+spec object): each pass over a large environment costs its changed tasks, not all of them."""
+
+from __future__ import annotations
+
+from controller.environments.expand import expand
+from controller.environments.expansion import Expansion
+from controller.environments.plan import Plan, plan
+from crds.kinds.task import Task
+from crds.labels import ENV_LABEL
+from tests.environments.helpers import Sim, samples
+
+
+def _settled() -> tuple[Sim, Expansion]:
+    env, workflow, classes = samples()
+    sim = Sim(env, workflow, classes)
+    settled = sim.settle()
+    assert settled.status.state == "RUNNING"
+    run = settled.status.run_number
+    return sim, expand(settled, workflow, classes, run_number=run)
+
+
+def _pass(sim: Sim, expansion: Expansion, tasks: list[Task]) -> Plan:
+    return plan(sim.env, sim.workflow, sim.classes, tasks, now=sim.now, expansion=expansion)
+
+
+def _owned(sim: Sim) -> list[Task]:
+    return [t for t in sim.tasks.values() if t.metadata.labels.get(ENV_LABEL) == sim.env.name]
+
+
+def _status_written(task: Task, message: str) -> Task:
+    """The task after a status-only write: a new object, the same spec object."""
+    return task.model_copy(update={"status": task.status.model_copy(update={"message": message})})
+
+
+def test_a_pass_over_status_only_changes_reuses_every_tasks_comparison() -> None:
+    sim, expansion = _settled()
+    tasks = _owned(sim)
+    assert not _pass(sim, expansion, tasks).update
+    compared = dict(expansion.live_diffs)
+    assert set(compared) == {t.name for t in tasks}
+    again = [_status_written(t, "seen") for t in tasks]
+    assert not _pass(sim, expansion, again).update
+    assert all(expansion.live_diffs[n] is entry for n, entry in compared.items())
+
+
+def test_only_a_task_whose_spec_object_changed_is_compared_again_and_updated() -> None:
+    sim, expansion = _settled()
+    tasks = _owned(sim)
+    _pass(sim, expansion, tasks)
+    compared = dict(expansion.live_diffs)
+    first, *rest = tasks
+    flipped = first.spec.model_copy(update={"critical": not first.spec.critical})
+    edited = first.model_copy(update={"spec": flipped})
+    result = _pass(sim, expansion, [edited, *rest])
+    assert [t.name for t in result.update] == [first.name]
+    assert result.update[0].spec.critical == first.spec.critical  # back to the desired value
+    fresh = [n for n, entry in expansion.live_diffs.items() if entry is not compared[n]]
+    assert fresh == [first.name]

@@ -1,0 +1,74 @@
+"""A task whose agent is simply not in this offer round is not unschedulable: it gets no
+FailedScheduling Event and no status write until it has waited `unoffered_grace` for that agent
+(a 10,000-task deploy on a loaded machine made thousands of both)."""
+
+from __future__ import annotations
+
+from controller.tasks.base import FINALIZER
+from crds.kinds.common import Constraint
+from crds.kinds.task import Task
+from mesosapi.models import FrameworkId, OfferId
+from mesosapi.scheduler import Accept, Decline, Offers, Revive, Subscribed
+from tests.tasks.harness import sample_task
+from tests.tasks.test_framework import Rig, rigged
+from tests.tasks.test_placement import offer
+from tests.waiting import eventually
+
+
+def pinned(name: str, detector: str) -> Task:
+    """A Task pinned to the agent of `detector`, with the kill finalizer (launchable)."""
+    task = sample_task(name, constraints=(Constraint(attribute="detector", value=detector),))
+    meta = task.metadata.model_copy(update={"finalizers": (FINALIZER,)})
+    return task.model_copy(update={"metadata": meta})
+
+
+async def _round(rig: Rig, *agents: tuple[int, str], tag: str) -> None:
+    """One offer round from `agents` (number, detector), once the framework answered it."""
+    offers = [
+        offer(n, attrs={"detector": d}).model_copy(update={"id": OfferId(f"o{n}-{tag}")})
+        for n, d in agents
+    ]
+    rig.fake.push(Offers(offers=offers))
+    ids = {o.id for o in offers}
+
+    def answered() -> bool:
+        calls = [*rig.fake.sent(Decline), *rig.fake.sent(Accept)]
+        return ids <= {i for c in calls for i in c.offer_ids}  # type: ignore[attr-defined]
+
+    await eventually(answered)
+
+
+async def _subscribe_with_agents(rig: Rig) -> None:
+    rig.fake.push(Subscribed(framework_id=FrameworkId("fw-1")))
+    await eventually(lambda: rig.fake.connected)
+    await _round(rig, (1, "A"), (2, "B"), tag="first")  # nothing pending: both declined
+
+
+async def test_a_task_waiting_for_its_agents_next_offer_is_not_reported_unschedulable() -> None:
+    async with rigged(unplaced_grace=0.0) as rig:
+        await _subscribe_with_agents(rig)
+        await rig.store.create(pinned("on-b", "B"))
+        await eventually(lambda: bool(rig.fake.sent(Revive)))
+        await _round(rig, (1, "A"), tag="second")  # agent B is not in this round
+        await _round(rig, (1, "A"), tag="third")
+        assert rig.framework.unschedulable_reason("on-b") is None
+        assert ("on-b", "FailedScheduling") not in rig.events.reasons
+        waiting = rig.framework.view("on-b")
+        assert waiting is not None and waiting.status.message == ""
+        await _round(rig, (2, "B"), tag="fourth")
+        await eventually(lambda: rig.framework.view("on-b").status.phase == "Staging")  # type: ignore[union-attr]
+        assert ("on-b", "FailedScheduling") not in rig.events.reasons
+
+
+async def test_a_task_no_agent_can_host_or_whose_agent_stays_away_is_reported() -> None:
+    async with rigged(unplaced_grace=0.0, unoffered_grace=0.0) as rig:
+        await _subscribe_with_agents(rig)
+        await rig.store.create(pinned("on-b", "B"))
+        await rig.store.create(pinned("on-c", "C"))  # no agent has detector=C
+        await eventually(lambda: bool(rig.fake.sent(Revive)))
+        await _round(rig, (1, "A"), tag="second")
+        await eventually(lambda: rig.framework.unschedulable_reason("on-b") is not None)
+        assert rig.framework.unschedulable_reason("on-b") == "no agent has detector=B"
+        assert rig.framework.unschedulable_reason("on-c") == "no agent has detector=C"
+        assert ("on-b", "FailedScheduling") in rig.events.reasons
+        assert ("on-c", "FailedScheduling") in rig.events.reasons
