@@ -74,8 +74,11 @@ class Up:
             capture_output=True,
             text=True,
             timeout=30,
+            check=False,  # a failure is reported below with its output
         )
-        assert done.returncode == 0, f"o2 {' '.join(args)}: exit {done.returncode}\n{done.stdout}{done.stderr}"
+        assert done.returncode == 0, (
+            f"o2 {' '.join(args)}: exit {done.returncode}\n{done.stdout}{done.stderr}"
+        )
         return done.stdout
 
     def pids(self) -> dict[str, int]:
