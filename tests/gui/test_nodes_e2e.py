@@ -61,7 +61,11 @@ async def test_cordon_from_the_nodes_page_after_confirmation_names_the_user(
         ".textContent.includes('CORDONED') && "
         "document.querySelector('[data-node-action=uncordon][data-node=flp1]')"
     )
-    (event,) = (await etcd_store.list(Event)).items
+
+    async def events() -> list[Event]:  # written after the Node: the page may show it first
+        return (await etcd_store.list(Event)).items
+
+    (event,) = await eventually(events, until=lambda items: len(items) > 0, within=10)
     assert event.spec.involved_object.name == "flp1" and "alice" in event.spec.message
     await browser.goto(served.url + "#/audit?user=alice")
     await browser.wait_for("document.querySelectorAll('#audit [data-audit]').length === 1")
