@@ -38,7 +38,13 @@ def _worker_share() -> int:
     return (PORT_SLICES // count) * int(worker[2:])
 
 
-os.environ.setdefault(FIRST_SLICE_ENV, str(_worker_share()))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Assigned, not defaulted: the xdist controller loads this file too, with no worker id,
+    # and its 0 reached every worker through the inherited environment, so all three shared
+    # one share (the "OCC port ... already in use" collisions between workers).
+    os.environ[FIRST_SLICE_ENV] = str(_worker_share())
+else:
+    os.environ.setdefault(FIRST_SLICE_ENV, "0")
 
 # Hypothesis' per-example deadline (200 ms) is a timing assertion: three test processes on two
 # cores made plain examples take 290-460 ms and fail as "flaky". Timing lives in hack/bench.

@@ -20,6 +20,7 @@ from crds.resource import Resource
 from localmesos.config import FIRST_SLICE_ENV, PORT_SLICES, slot_port
 from store.api import Store, WatchEvent
 from store.config import StoreConfig, open_store
+from store.embedded import port_is_free
 from tests.etcd_fixture import unique_prefix
 from tests.mesos_fixture import LocalMesosProcess
 
@@ -52,6 +53,8 @@ async def open_test_store(endpoint: str) -> AsyncIterator[Store]:
 DEFAULT_AGENT_SLICES = 8
 """The first slices of a test process's share are for default agents (`--agents N`)."""
 _rotation: list[int] = []
+USED_FIRST = 8
+"""How many of a slice's lowest ports `slice_unused` checks."""
 
 
 def port_slice(width: int) -> int:
@@ -61,7 +64,8 @@ def port_slice(width: int) -> int:
     DEFAULT_AGENT_SLICES (tests/conftest.py sets where the share starts), so two test processes
     never hand out the same ports; within the process the slices rotate from a random start, so
     a slice comes back only after all the others: the processes of a test that just ended (an
-    executor gives its tasks a few seconds once its agent is gone) keep theirs meanwhile."""
+    executor gives its tasks a few seconds once its agent is gone) keep theirs meanwhile. A
+    slice something still listens on is passed over (`slice_unused`)."""
     first = int(os.environ.get(FIRST_SLICE_ENV, "0") or 0)
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
     share = PORT_SLICES // max(1, count)
@@ -75,9 +79,18 @@ def port_slice(width: int) -> int:
             slot = low
         _rotation[0] = slot + needed
         ports = [slot_port(slot + i) for i in range(needed)]
-        if all(b - a == 100 for a, b in itertools.pairwise(ports)):  # not across 32699 -> 20000
+        if not all(b - a == 100 for a, b in itertools.pairwise(ports)):  # not 32699 -> 20000
+            continue
+        if all(slice_unused(p) for p in ports):
             return ports[0]
     raise AssertionError(f"no {width}-port slice in this test process's share")
+
+
+def slice_unused(first: int) -> bool:
+    """No process listens on the slice's first ports (tasks take the lowest offered ports):
+    a slice still held by a process of an earlier test, or drawn by another process of this
+    test process's share (a soak subprocess rotates on its own), is passed over."""
+    return all(port_is_free(port) for port in range(first, first + USED_FIRST))
 
 
 def start_cluster(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 
 import pytest
 from hypothesis import settings
@@ -81,3 +83,30 @@ def test_hypothesis_examples_have_no_deadline_in_any_module() -> None:
     tests as "flaky" (290-460 ms under three test processes). Every profile loaded by a test
     module keeps it off."""
     assert settings.default.deadline is None
+
+
+def test_each_xdist_worker_draws_from_its_own_share() -> None:
+    """Regression: the xdist controller also loads tests/conftest.py and set the share's start
+    to 0 in its environment, which every worker inherited; all three drew from one share and
+    their tasks met on the same OCC ports (31900, 22000, 32300 in three full runs)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    expected = (PORT_SLICES // count) * int(worker[2:]) if worker.startswith("gw") else 0
+    assert os.environ[FIRST_SLICE_ENV] == str(expected)
+
+
+def test_a_slice_with_a_listener_on_its_first_ports_is_passed_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A process of an earlier test (or of another process drawing from this share) still
+    listening on a slice's first port: port_slice hands out another slice."""
+    monkeypatch.setenv(FIRST_SLICE_ENV, "0")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
+    drawable = PORT_SLICES // 3 - DEFAULT_AGENT_SLICES
+    held = port_slice(100)
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", held))
+        listener.listen()
+        drawn = {port_slice(100) for _ in range(2 * drawable)}
+    assert held not in drawn and len(drawn) == drawable - 1
