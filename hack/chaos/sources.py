@@ -145,7 +145,12 @@ class Sources:
 
     async def check(self, within: float) -> None:
         """Seconds until the last edit is recorded and the last commit applied (`lag`); an
-        invariant violation when either takes longer than `within`."""
+        invariant violation when either takes longer than `within`. The last commit is read
+        from the repository: a commit cancelled with the workload (its git call runs in a
+        thread to the end) may have landed after `head` was last set."""
+        self.head = await asyncio.to_thread(git, self.repo, "rev-parse", "HEAD")
+        subject = await asyncio.to_thread(git, self.repo, "log", "-1", "--format=%s")
+        self.commits = int(subject) + 1
         self.lag["config"], self.lag["gitsource"] = await asyncio.gather(
             self.until(within, self.recorded), self.until(within, self.synced)
         )
