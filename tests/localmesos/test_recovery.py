@@ -7,7 +7,8 @@ import base64
 import contextlib
 import os
 import signal
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from localmesos import LocalCluster
@@ -56,25 +57,56 @@ def _kill(pids: list[int], starts: dict[int, int | None]) -> None:
                 kill_group(pid) if os.getpgid(pid) == pid else os.kill(pid, signal.SIGKILL)
 
 
+@dataclass(frozen=True)
+class Left:
+    """What the first cluster left running for the next one."""
+
+    offer: Json
+    executor_pid: int
+    child: int
+    framework_id: str | None
+    kept: int
+    """Executors the first cluster's stop reported left running."""
+
+
+async def _leave_running(
+    tmp_path: Path,
+    pids: list[int],
+    starts: dict[int, int | None],
+    *,
+    before_stop: Callable[[int], None] | None = None,
+) -> Left:
+    """A first cluster on `tmp_path` runs one task with a child, then stops keeping its
+    executor (`before_stop(executor pid)` first). The pids go into `pids`/`starts` as soon as
+    they are known, for the caller's cleanup; on a failure before the kept stop, `async with`
+    kills everything."""
+    async with LocalCluster(agents=1, timers=FAST, work_dir=tmp_path) as first:
+        sched = _durable(first.url)
+        try:
+            offer, child = await _launch_with_child(sched)
+            agent = first.agent(offer["agent_id"]["value"])
+            executor_pid = next(iter(agent.executors.values())).pid
+            assert executor_pid is not None
+            pids += [executor_pid, child]
+            starts.update({pid: start_time(pid) for pid in pids})
+            if before_stop is not None:
+                before_stop(executor_pid)
+            kept = await first.stop(keep_executors=True)
+        finally:
+            await sched.close()
+    return Left(offer, executor_pid, child, sched.framework_id, kept)
+
+
 async def test_cluster_restarted_on_its_work_dir_adopts_the_executors_it_left_running(
     tmp_path: Path,
 ) -> None:
     pids: list[int] = []
     starts: dict[int, int | None] = {}
-    first = LocalCluster(agents=1, timers=FAST, work_dir=tmp_path)
-    sched: RawScheduler | None = None
     try:
-        async with first:  # on a failure before the kept stop, `async with` kills everything
-            sched = _durable(first.url)
-            offer, child = await _launch_with_child(sched)
-            agent_id = offer["agent_id"]["value"]
-            executor_pid = next(iter(first.agent(agent_id).executors.values())).pid
-            assert executor_pid is not None
-            pids += [executor_pid, child]
-            starts.update({pid: start_time(pid) for pid in pids})
-            framework_id = sched.framework_id
-            assert await first.stop(keep_executors=True) == 1
-        await sched.close()
+        left = await _leave_running(tmp_path, pids, starts)
+        assert left.kept == 1
+        offer, executor_pid, child = left.offer, left.executor_pid, left.child
+        agent_id = offer["agent_id"]["value"]
         assert alive(executor_pid) and alive(child)
 
         async with LocalCluster(agents=1, timers=FAST, work_dir=tmp_path) as second:
@@ -82,7 +114,7 @@ async def test_cluster_restarted_on_its_work_dir_adopts_the_executors_it_left_ru
             executor = next(iter(second.agent(agent_id).executors.values()))
             assert executor.pid == executor_pid
             await second.wait_for(lambda: executor.state is ExecutorState.RUNNING)
-            again = _durable(second.url, framework_id)
+            again = _durable(second.url, left.framework_id)
             try:
                 await again.subscribe()
                 reconcile = {
@@ -98,8 +130,6 @@ async def test_cluster_restarted_on_its_work_dir_adopts_the_executors_it_left_ru
             finally:
                 await again.close()
     finally:
-        if sched is not None:
-            await sched.close()
         _kill(pids, starts)
 
 
@@ -108,37 +138,23 @@ async def test_an_executor_gone_while_the_cluster_was_down_fails_its_task_on_rec
 ) -> None:
     pids: list[int] = []
     starts: dict[int, int | None] = {}
-    sched: RawScheduler | None = None
     try:
-        async with LocalCluster(agents=1, timers=FAST, work_dir=tmp_path) as first:
-            sched = _durable(first.url)
-            offer, child = await _launch_with_child(sched)
-            executor_pid = next(
-                iter(first.agent(offer["agent_id"]["value"]).executors.values())
-            ).pid
-            assert executor_pid is not None
-            pids += [executor_pid, child]
-            starts.update({pid: start_time(pid) for pid in pids})
-            framework_id = sched.framework_id
-            await first.stop(keep_executors=True)
-        await sched.close()
+        left = await _leave_running(tmp_path, pids, starts)
         _kill(pids, starts)  # dies while no cluster runs
 
         async with LocalCluster(agents=1, timers=FAST, work_dir=tmp_path) as second:
-            again = _durable(second.url, framework_id)
+            again = _durable(second.url, left.framework_id)
             try:
                 await again.subscribe()
                 failed = await again.next_update("kept", state="TASK_FAILED")
                 assert failed["reason"] == "REASON_EXECUTOR_TERMINATED"
                 await again.wait_acked(1)
-                agent = second.agent(offer["agent_id"]["value"])
+                agent = second.agent(left.offer["agent_id"]["value"])
                 assert not agent.tasks and not agent.executors  # forgotten, resources freed
                 assert agent.ledger.used.is_empty()
             finally:
                 await again.close()
     finally:
-        if sched is not None:
-            await sched.close()
         _kill(pids, starts)
 
 
@@ -147,34 +163,22 @@ async def test_an_adopted_executor_that_does_not_resubscribe_in_time_is_killed(
 ) -> None:
     pids: list[int] = []
     starts: dict[int, int | None] = {}
-    sched: RawScheduler | None = None
     try:
-        async with LocalCluster(agents=1, timers=FAST, work_dir=tmp_path) as first:
-            sched = _durable(first.url)
-            offer, child = await _launch_with_child(sched)
-            executor_pid = next(
-                iter(first.agent(offer["agent_id"]["value"]).executors.values())
-            ).pid
-            assert executor_pid is not None
-            pids += [executor_pid, child]
-            starts.update({pid: start_time(pid) for pid in pids})
-            framework_id = sched.framework_id
-            signal_group(executor_pid, signal.SIGSTOP)  # alive, but it will not re-subscribe
-            await first.stop(keep_executors=True)
-        await sched.close()
+        # alive, but it will not re-subscribe
+        left = await _leave_running(
+            tmp_path, pids, starts, before_stop=lambda pid: signal_group(pid, signal.SIGSTOP)
+        )
 
         short = replace(FAST, executor_recovery_timeout=0.5)
         async with LocalCluster(agents=1, timers=short, work_dir=tmp_path) as second:
-            again = _durable(second.url, framework_id)
+            again = _durable(second.url, left.framework_id)
             try:
                 await again.subscribe()
                 failed = await again.next_update("kept", state="TASK_FAILED")
                 assert failed["reason"] == "REASON_EXECUTOR_REREGISTRATION_TIMEOUT"
-                await wait_pid_gone(executor_pid)
-                await wait_pid_gone(child)  # the executor's whole session went
+                await wait_pid_gone(left.executor_pid)
+                await wait_pid_gone(left.child)  # the executor's whole session went
             finally:
                 await again.close()
     finally:
-        if sched is not None:
-            await sched.close()
         _kill(pids, starts)
