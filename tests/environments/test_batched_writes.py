@@ -54,14 +54,18 @@ async def test_transition_writes_task_specs_in_batched_txns_not_one_by_one(
 async def test_tasks_are_created_with_the_kill_finalizer_in_one_write(
     harness: Harness, tmp_path: Path
 ) -> None:
-    """The create txn carries the task controller's finalizer: no second write per task (the
-    stand-in task controller never adds it, so only the create can have put it there)."""
+    """The create txn carries the task controller's finalizer: no second write per task adds
+    it (the stand-in task controller never adds it, so only the create can have put it there).
+    Single updates of a transition's specs whose batched CAS lost to a status write (likelier
+    under load) are allowed: they do not touch the finalizers."""
     updates: list[str] = []
     update: Callable[..., Awaitable[Resource]] = harness.store.update
 
     async def counting_update(obj: Resource, **kwargs: object) -> Resource:
         if isinstance(obj, Task):
-            updates.append(obj.name)
+            stored = await harness.store.get(Task, obj.name)
+            if obj.metadata.finalizers != stored.metadata.finalizers:
+                updates.append(obj.name)
         return await update(obj, **kwargs)
 
     harness.store.update = counting_update  # type: ignore[method-assign, assignment]
