@@ -82,7 +82,9 @@ def come_back(master: Master) -> int:
         if agent.dead:
             continue
         for (fid, tid), task in agent.tasks.items():
-            fw = master.frameworks[fid]
+            fw = master.frameworks.get(fid)
+            if fw is None:  # its framework was removed: the agent forgets it meanwhile
+                continue
             if agent.reachable:
                 fw.tasks[tid] = task
             elif not task.terminal:

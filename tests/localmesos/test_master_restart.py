@@ -93,13 +93,13 @@ async def test_master_restart_keeps_agents_executors_and_tasks(tmp_path: Path) -
 async def test_master_restart_through_the_control_endpoint(tmp_path: Path) -> None:
     """POST /localmesos/master/restart answers before the master goes, then it comes back."""
     async with LocalCluster(agents=0, hollow_agents=1, timers=FAST, work_dir=tmp_path) as cluster:
+        before = cluster.master.master_id
         async with aiohttp.ClientSession() as session:
             url = f"{cluster.url}/localmesos/master/restart?downtime=0.2"
             async with session.post(url) as resp:
                 assert resp.status == 202
                 assert (await resp.json())["downtime"] == pytest.approx(0.2)
-        await cluster.wait_for(lambda: not cluster.master.up)
-        await cluster.wait_for(lambda: cluster.master.up)
+        await cluster.wait_for(lambda: cluster.master.master_id != before and cluster.master.up)
         sched = RawScheduler(cluster.url)
         try:
             async with asyncio.timeout(10):
