@@ -14,7 +14,7 @@ from types import TracebackType
 
 from aiohttp import web
 
-from localmesos import checkpoint, faults, http_api, views
+from localmesos import checkpoint, failover, faults, http_api, views
 from localmesos.agent import Agent
 from localmesos.config import AgentSpec, AuthConfig, Timers, default_ports
 from localmesos.hollow import ResponderFactory
@@ -70,6 +70,7 @@ class LocalCluster:
         self._responder = hollow_responder
         self._runner: web.AppRunner | None = None
         self._allocator: asyncio.Task[None] | None = None
+        self._master_restart: asyncio.Task[None] | None = None
         self._stopped = False
 
     @property
@@ -164,6 +165,9 @@ class LocalCluster:
         if self._stopped:
             return 0
         self._stopped = True
+        if self._master_restart is not None:
+            self._master_restart.cancel()
+            await asyncio.gather(self._master_restart, return_exceptions=True)
         if self._allocator is not None:
             self._allocator.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -221,6 +225,32 @@ class LocalCluster:
             app = http_api.agent_app(agent, work_dir=self.work_dir)
             agent.http_runner, _ = await self._serve(app, agent.port)
         faults.end_restart(agent)
+
+    async def restart_master(self, *, downtime: float = 0.0) -> None:
+        """The master process restarts (a Mesos master failover, localmesos.failover): its
+        port closes for `downtime` seconds (connections refused; the schedulers' streams end),
+        then a new master on the same port, rebuilt from its agents' re-registration, serves
+        again. Agents, executors and tasks keep running throughout."""
+        failover.go_down(self.master)
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+        if downtime > 0:
+            await asyncio.sleep(downtime)
+        failover.come_back(self.master)
+        app = http_api.master_app(self.master, work_dir=self.work_dir, control=self)
+        self._runner, _ = await self._serve(app, self.master.port, tls=self._ssl)
+        log.info("Master restarted", extra={"url": self.url, "master": self.master.master_id})
+
+    def restart_master_soon(self, *, downtime: float = 0.0) -> bool:
+        """`restart_master` in the background (for the control endpoint, whose own connection
+        the restart closes); False if a restart is already under way."""
+        if self._stopped or (self._master_restart is not None and not self._master_restart.done()):
+            return False
+        self._master_restart = asyncio.get_running_loop().create_task(
+            self.restart_master(downtime=downtime), name="master-restart"
+        )
+        return True
 
     def partition_agent(self, agent_id: str) -> None:
         faults.partition(self.agent(agent_id))

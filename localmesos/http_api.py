@@ -31,6 +31,7 @@ class ClusterControl(Protocol):
     async def add_agent(self, spec: AgentSpec) -> Agent: ...
     async def kill_agent(self, agent_id: str) -> None: ...
     async def restart_agent(self, agent_id: str, *, downtime: float = 0.0) -> None: ...
+    def restart_master_soon(self, *, downtime: float = 0.0) -> bool: ...
 
 
 CONTROL_KEY: web.AppKey[ClusterControl] = web.AppKey("control")
@@ -288,6 +289,31 @@ async def control_agent(request: web.Request) -> web.Response:
     return _ok_json({"agent_id": agent.agent_id, "reachable": agent.reachable})
 
 
+def _downtime(request: web.Request) -> float:
+    try:
+        downtime = float(request.query.get("downtime", "0"))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"Bad downtime: {exc}") from exc
+    if not 0 <= downtime <= 3600:
+        raise web.HTTPBadRequest(text=f"Bad downtime {downtime}: give 0 to 3600 seconds")
+    return downtime
+
+
+async def control_restart_master(request: web.Request) -> web.StreamResponse:
+    """Answered (202) before the master goes: the restart closes this connection too. The
+    master refuses connections for `downtime` seconds, then serves again (poll /version)."""
+    downtime = _downtime(request)
+    master = request.app[MASTER_KEY]
+    if not master.up:
+        raise web.HTTPConflict(text="The master is already restarting")
+    resp = web.json_response({"master": master.master_id, "downtime": downtime}, status=202)
+    await resp.prepare(request)
+    await resp.write_eof()
+    if not request.app[CONTROL_KEY].restart_master_soon(downtime=downtime):
+        log.warning("Master restart not started: one is under way or the cluster stops")
+    return resp
+
+
 async def control_add_agent(request: web.Request) -> web.Response:
     """Body: one agents-file entry, `{hostname, resources, attributes, hollow}`."""
     try:
@@ -349,6 +375,7 @@ def master_app(master: Master, *, work_dir: Path, control: ClusterControl) -> we
     app.router.add_get("/monitor/statistics.json", hollow_statistics)
     app.router.add_get("/localmesos/state", control_state)
     app.router.add_post("/localmesos/agents", control_add_agent)
+    app.router.add_post("/localmesos/master/restart", control_restart_master)
     app.router.add_post("/localmesos/agents/{agent_id}/{action}", control_agent)
     app.router.add_post(
         "/localmesos/agents/{agent_id}/executors/{executor_id}/kill", control_kill_executor

@@ -54,6 +54,8 @@ class Master:
         self._next_agent = 0
         self._allocation_pending = False
         self._rotation = 0
+        self.up = True
+        """False while the master process is down (localmesos.failover)."""
         self.changed = asyncio.Event()  # set on every event sent and state change (for waiters)
 
     # -- ids ------------------------------------------------------------------------------------
@@ -72,6 +74,13 @@ class Master:
         oid = f"{self.master_id}-O{self._next_offer}"
         self._next_offer += 1
         return oid
+
+    def new_identity(self) -> None:
+        """A restarted master is a new master: new id (so new offer and framework ids)."""
+        self.master_id = str(uuid.uuid4())
+        self.start_time = now()
+        self._next_framework = 0
+        self._next_offer = 0
 
     def master_info(self) -> Json:
         ip_int = struct.unpack("<I", socket.inet_aton(self.host))[0]
@@ -287,7 +296,10 @@ class Master:
     # -- status updates -------------------------------------------------------------------------
 
     def forward_update(self, task: Task, status: Json) -> None:
-        """An agent forwards the head of a task's update stream (a reliable update, with uuid)."""
+        """An agent forwards the head of a task's update stream (a reliable update, with uuid);
+        while the master is down it goes nowhere (the agent retries, and resends on return)."""
+        if not self.up:
+            return
         task.status_update_state = status["state"]
         task.statuses.append(strip_status(status))
         fw = self.frameworks.get(task.framework_id)

@@ -21,7 +21,7 @@ from crds.fairmq import bound_addresses
 from crds.kinds.node import Node, effective_mode
 from crds.kinds.task import Task
 from crds.meta import utcnow
-from mesosapi.models import Offer
+from mesosapi.models import Offer, TaskInfo
 from store.informer import CacheEvent, Informer
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,8 @@ class OfferBook:
 
     async def _launch(self, offer: Offer, placed: list[placement.Placed]) -> None:
         """Write each task's launch status first, then ONE ACCEPT with every task that got
-        written (a crash in between leaves Staging tasks that reconciliation sends back)."""
+        written (a crash in between leaves Staging tasks that reconciliation sends back). Until
+        the ACCEPT returns these launches are not reconciled: the master does not know them yet."""
         changes: dict[str, StatusFn] = {}
         infos = []
         for p in placed:
@@ -235,20 +236,33 @@ class OfferBook:
                 now=utcnow(),
             )
             self._backlog.placed(p.task)
-        written = await self._shared.writer.write_now(changes)
-        launch = [info for p, info in infos if p.task in written]
-        for missed in changes.keys() - written:  # still pending: it deserves a REVIVE
-            self._revived_for.discard(missed)
-            self._shared.wake(missed)
-        client = self._shared.link.require()
-        if not launch:
-            await client.decline([offer.id], refuse_seconds=self._shared.config.refuse_seconds)
-            return
-        await client.launch([offer.id], launch, refuse_seconds=self._shared.config.refuse_seconds)
+        ids = [info.task_id for _, info in infos]
+        self._shared.roster.accepting(ids)
+        try:
+            launch = await self._write_launches(changes, infos)
+            client = self._shared.link.require()
+            refuse = self._shared.config.refuse_seconds
+            if not launch:
+                await client.decline([offer.id], refuse_seconds=refuse)
+                return
+            await client.launch([offer.id], launch, refuse_seconds=refuse)
+        finally:
+            self._shared.roster.accepted(ids)
         log.info(
             "Launched tasks",
             extra={"agent": offer.agent_id, "hostname": offer.hostname, "tasks": len(launch)},
         )
+
+    async def _write_launches(
+        self, changes: dict[str, StatusFn], infos: list[tuple[placement.Placed, TaskInfo]]
+    ) -> list[TaskInfo]:
+        """Write the launch statuses; the TaskInfos of those written (the others stay pending
+        and deserve a REVIVE)."""
+        written = await self._shared.writer.write_now(changes)
+        for missed in changes.keys() - written:
+            self._revived_for.discard(missed)
+            self._shared.wake(missed)
+        return [info for p, info in infos if p.task in written]
 
     def _wake_later(self, delay: float, names: set[str]) -> None:
         self._wake_later_names |= names

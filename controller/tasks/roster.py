@@ -1,6 +1,6 @@
 """The Tasks as the framework decides on them: the informer's copies with the status writer's
 changes applied, and the questions every part asks of them (which are live, which Mesos knows,
-on which agents). Read-only: no store, no Mesos."""
+on which agents). No store, no Mesos; it keeps only the launches whose ACCEPT is in flight."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ class Roster:
     def __init__(self, cache: Informer[Task], writer: StatusWriter) -> None:
         self._cache = cache
         self._writer = writer
+        self._accepting: set[str] = set()
 
     def view(self, name: str) -> Task | None:
         """The task as its status will be once the queued writes are in."""
@@ -38,15 +39,28 @@ class Roster:
                 out.append(task)
         return out
 
+    def accepting(self, mesos_ids: Iterable[str]) -> None:
+        """These launches are being written and accepted: until `accepted`, Mesos may not know
+        them yet, so they are not reconciled (the master would answer "unknown" and the launch
+        would go back to Pending while the ACCEPT starts it)."""
+        self._accepting.update(mesos_ids)
+
+    def accepted(self, mesos_ids: Iterable[str]) -> None:
+        """The ACCEPT of these launches returned (or failed): reconcile them again."""
+        self._accepting.difference_update(mesos_ids)
+
     def known(self, *, agent: str | None = None) -> list[KnownTask]:
-        """The live tasks that have a Mesos task (on `agent`, or anywhere)."""
+        """The live tasks that have a Mesos task (on `agent`, or anywhere), but for launches
+        whose ACCEPT is in flight."""
         return [
             (
                 TaskId(t.status.mesos_task_id),
                 AgentId(t.status.agent_id) if t.status.agent_id else None,
             )
             for t in self.live()
-            if t.status.mesos_task_id and (agent is None or t.status.agent_id == agent)
+            if t.status.mesos_task_id
+            and t.status.mesos_task_id not in self._accepting
+            and (agent is None or t.status.agent_id == agent)
         ]
 
     def agents(self) -> set[str]:

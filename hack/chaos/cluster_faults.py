@@ -12,6 +12,11 @@
 - `mesos-disconnect`: the master closes the framework's event stream, which is what a master
   restart looks like to the scheduler (it re-subscribes with its framework id). The master
   process itself keeps running and keeps its state: this is not a master process restart.
+- `mesos-master-restart`: the master process restarts (`POST /localmesos/master/restart?
+  downtime=`, a Mesos master failover): its port refuses connections for the down time and
+  everything it kept in memory is gone (connections, offers, its task table); the new master
+  learns the tasks from its agents re-registering, and o2 re-subscribes with its framework id
+  and reconciles: no task is restarted.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ from hack.chaos.stack import Stack
 
 CALL_TIMEOUT = 10.0
 """Seconds one control call may take (a restart call returns after its down time)."""
+BACK_WITHIN = 30.0
+"""Seconds after its down time a restarted master must answer again."""
+POLL = 0.1
+"""Seconds between two looks at a restarting master (nothing to wait on in another process)."""
 
 
 @dataclass
@@ -76,3 +85,18 @@ class ClusterFaults:
                 return None
             raise
         return f"framework {framework}"
+
+    async def restart_master(self, down: float) -> str | None:
+        """Restart the master for `down` seconds; returns once it answers again (so the next
+        fault finds it), its old and new master ids as the target."""
+        before = await self.call(f"/localmesos/master/restart?downtime={down:.2f}")
+        await asyncio.sleep(down)
+        async with asyncio.timeout(BACK_WITHIN):
+            while True:
+                try:
+                    state = await self.state()
+                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    state = None
+                if state is not None and state["master_id"] != before["master"]:
+                    return f"master {before['master']} -> {state['master_id']}"
+                await asyncio.sleep(POLL)

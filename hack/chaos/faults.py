@@ -8,8 +8,9 @@ disk made slow (hack/chaos/slowdisk.py; left out, with the reason printed, where
 cannot throttle a disk); kill -9 of
 a task process and of an executor; the local cluster's faults (hack/chaos/cluster_faults.py:
 a real agent's process restarted, a real or hollow agent partitioned and restored, the
-framework's subscription dropped by the master). Re-running a seed replays the same sequence
-of kinds and pauses; the targets depend on what is running at that moment.
+framework's subscription dropped by the master, the master process restarted). Re-running a
+seed replays the same sequence of kinds and pauses; the targets depend on what is running at
+that moment.
 
 A fault's recovery time is the time from its injection to the next transition any environment
 completes (the observer's clock); for a fault of the leading manager, to the first one completed
@@ -46,6 +47,7 @@ KINDS = (
     "agent-partition",
     "hollow-agent-partition",
     "mesos-disconnect",
+    "mesos-master-restart",
 )
 PAUSE = 4.0
 """Most seconds between two faults (uniform from a quarter of it; `--pause`)."""
@@ -131,6 +133,8 @@ class Injector:
             )
         if family.endswith("agent"):
             return await self.cluster.agent(hollow=family == "hollow-agent", how=how, down=down)
+        if family == "mesos-master":
+            return await self.cluster.restart_master(down)
         if family == "mesos":
             return await self.cluster.disconnect()
         return self.task(executor=family == "executor")

@@ -251,3 +251,34 @@ async def test_killed_manager_is_replaced_without_losing_processes_or_run_number
     env = await wait_env(store, reached("RUNNING"), within=60)
     assert env.status.run_number == 2 and env.status.last_run_number == 1
     assert await pids(store) == before
+
+
+def _subscribed_to_a_new_master(cluster: LocalMesosProcess, old_master: str) -> bool:
+    """The master came back (a new master id) and the framework re-subscribed to it."""
+    try:
+        state = cluster.state()
+    except OSError:  # refused while the master is down
+        return False
+    connected = [f for f in state["frameworks"] if f["connected"]]
+    return state["master_id"] != old_master and bool(connected)
+
+
+async def test_restarted_mesos_master_restarts_no_task_and_transitions_go_through(
+    store: Store, cluster: LocalMesosProcess, manager: ManagerProcess
+) -> None:
+    """The STOP is asked while the master is down: its requests to the executors cannot go
+    out until o2 has re-subscribed to the new master."""
+    await run_sample(store)
+    tasks = (await store.list(Task)).items
+    before = {t.name: (t.status.mesos_task_id, t.status.pid) for t in tasks}
+    assert all(pid for _, pid in before.values())
+    answer = cluster.post("/localmesos/master/restart?downtime=1")
+    await edit(store, state="CONFIGURED")
+    await wait_env(store, reached("CONFIGURED"), within=60)
+    assert _subscribed_to_a_new_master(cluster, answer["master"])
+    await edit(store, state="RUNNING")
+    env = await wait_env(store, reached("RUNNING"), within=60)
+    assert env.status.run_number == 2
+    after = (await store.list(Task)).items
+    assert {t.name: (t.status.mesos_task_id, t.status.pid) for t in after} == before
+    assert all(t.status.state == "RUNNING" for t in after)

@@ -252,6 +252,36 @@ async def test_stray_mesos_tasks_are_killed_and_unknown_staging_tasks_relaunch(r
     await eventually(lambda: _phase(rig, "a") == "Pending")
 
 
+async def test_a_launch_whose_accept_is_in_flight_is_not_reconciled() -> None:
+    """The launch status is written before the ACCEPT: a reconciliation sent meanwhile (the
+    periodic one, or after a re-subscription) would ask the master about a task it does not
+    know yet, and its "unknown" answer sent the launch back to Pending while the ACCEPT
+    started it: two processes for one Task."""
+    async with rigged(reconcile_period=0.05) as rig:
+        await launch_two(rig)
+        gate = rig.fake.gates[Accept] = Gate()
+        await rig.store.create(owned("c"))
+        rig.fake.push(Offers(offers=[offer(3)]))
+        await asyncio.wait_for(gate.reached.wait(), 5)  # written Staging, ACCEPT held
+        staging = await stored(rig, "c")
+        launched = staging.status.mesos_task_id
+        assert launched is not None
+        mark = len(rig.fake.calls)
+        await eventually(lambda: bool([c for c in rig.fake.calls[mark:] if type(c) is Reconcile]))
+        asked = {t.task_id for c in rig.fake.calls[mark:] if type(c) is Reconcile for t in c.tasks}
+        if launched in asked:  # what the master answers for a task it does not know yet
+            unknown = MesosStatus(
+                task_id=TaskId(launched), state="TASK_GONE", reason="REASON_RECONCILIATION"
+            )
+            rig.fake.push(Update(status=unknown))
+        gate.set()
+        await eventually(lambda: len(rig.fake.sent(Accept)) == 2)
+        rig.fake.push(running(staging))  # the launch the ACCEPT started
+        await eventually(lambda: _state(rig, "c") == "STANDBY")
+        assert (await stored(rig, "c")).status.mesos_task_id == launched
+        assert len(rig.fake.sent(Accept)) == 2 and not rig.fake.sent(Kill)
+
+
 async def test_a_stray_in_an_executor_task_table_is_killed(rig: Rig) -> None:
     """A partitioned agent's tasks were reported lost and replaced; when the agent is back its
     processes still run (Mesos >= 1.5), and only the executor's task table shows them."""
