@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from controller.tasks.inflight import LaunchesInFlight
 from controller.tasks.writer import StatusWriter
 from crds.kinds.task import TERMINAL_PHASES, Task
 from mesosapi.models import AgentId, TaskId
@@ -18,9 +19,12 @@ KnownTask = tuple[TaskId, AgentId | None]
 class Roster:
     """One place that answers "which tasks", so every part answers it the same way."""
 
-    def __init__(self, cache: Informer[Task], writer: StatusWriter) -> None:
+    def __init__(
+        self, cache: Informer[Task], writer: StatusWriter, launches: LaunchesInFlight
+    ) -> None:
         self._cache = cache
         self._writer = writer
+        self._launches = launches
 
     def view(self, name: str) -> Task | None:
         """The task as its status will be once the queued writes are in."""
@@ -39,14 +43,15 @@ class Roster:
         return out
 
     def known(self, *, agent: str | None = None) -> list[KnownTask]:
-        """The live tasks that have a Mesos task (on `agent`, or anywhere)."""
+        """The live tasks that have a Mesos task (on `agent`, or anywhere): what explicit
+        reconciliation asks about. A launch whose ACCEPT may not have reached the master yet
+        is left out (controller.tasks.inflight): the answer could be "unknown" and stale."""
         return [
-            (
-                TaskId(t.status.mesos_task_id),
-                AgentId(t.status.agent_id) if t.status.agent_id else None,
-            )
+            (TaskId(mesos_id), AgentId(t.status.agent_id) if t.status.agent_id else None)
             for t in self.live()
-            if t.status.mesos_task_id and (agent is None or t.status.agent_id == agent)
+            if (mesos_id := t.status.mesos_task_id)
+            and mesos_id not in self._launches
+            and (agent is None or t.status.agent_id == agent)
         ]
 
     def agents(self) -> set[str]:

@@ -1,0 +1,110 @@
+"""A launch whose ACCEPT the master has not processed yet, against the explicit
+reconciliations that run meanwhile (the periodic one, and the one after an agent's FAILURE):
+the master answers "unknown" for a task it has not seen, and an answer given before the ACCEPT
+landed is stale by the time the driver reads it. Acting on it sent the Task back to Pending and
+launched it again, and the first launch's processes, which came up anyway, were then killed as
+strays: every task of one ACCEPT ran twice and a healthy process was killed.
+
+The in-memory Mesos fake plays the master: calls of one type are held at a gate (the master has
+not processed them yet), and explicit reconciliations are answered as the master would."""
+
+from __future__ import annotations
+
+import asyncio
+
+from crds.kinds.task import Task
+from mesosapi.models import FrameworkId
+from mesosapi.models import TaskStatus as MesosStatus
+from mesosapi.scheduler import Accept, Kill, Offers, Reconcile, Revive, Subscribed, Update
+from tests.tasks.test_framework import Gate, Rig, owned, rigged, running
+from tests.tasks.test_placement import offer
+from tests.waiting import eventually
+
+
+def accepted_ids(rig: Rig) -> set[str]:
+    """The Mesos task ids of every ACCEPT the master has processed."""
+    ids: set[str] = set()
+    for call in rig.fake.sent(Accept):
+        assert isinstance(call, Accept)
+        for op in call.operations:
+            ids.update(str(i.task_id) for i in op.launch.task_infos)  # type: ignore[union-attr]
+    return ids
+
+
+class Master:
+    """Answers explicit RECONCILEs as the master does: a task it has processed no ACCEPT for
+    is unknown (TASK_LOST, REASON_RECONCILIATION)."""
+
+    def __init__(self, rig: Rig) -> None:
+        self.rig = rig
+        self.seen = len(rig.fake.calls)
+        self.answered = 0
+
+    def answer(self) -> int:
+        """Answer the RECONCILEs sent since the last call; how many were answered in all."""
+        calls = self.rig.fake.calls
+        fresh, self.seen = calls[self.seen :], len(calls)
+        for call in fresh:
+            if isinstance(call, Reconcile) and call.tasks:
+                self.answered += 1
+                self._answer(call)
+        return self.answered
+
+    def _answer(self, call: Reconcile) -> None:
+        rig = self.rig
+        known = accepted_ids(rig)
+        for item in call.tasks:
+            if str(item.task_id) in known:
+                continue
+            lost = MesosStatus(
+                task_id=item.task_id,
+                state="TASK_LOST",
+                reason="REASON_RECONCILIATION",
+                message="Reconciliation: Task is unknown",
+                agent_id=item.agent_id,
+            )
+            rig.fake.push(Update(status=lost))
+
+
+def cached(rig: Rig, name: str) -> Task:
+    task = rig.cache.get(name)
+    assert task is not None
+    return task
+
+
+async def test_a_reconcile_answered_before_the_accept_landed_does_not_relaunch_the_task() -> None:
+    async with rigged(reconcile_period=0.05) as rig:
+        # one task already running, so a periodic reconcile always has something to ask about
+        await rig.store.create(owned("old"))
+        await eventually(lambda: rig.cache.get("old") is not None)
+        rig.fake.push(Subscribed(framework_id=FrameworkId("fw-1")))
+        await eventually(lambda: bool(rig.fake.sent(Revive)))
+        rig.fake.push(Offers(offers=[offer(1)]))
+        await eventually(lambda: bool(rig.fake.sent(Accept)))
+        rig.fake.push(running(cached(rig, "old")))
+        await eventually(lambda: cached(rig, "old").status.state == "STANDBY")
+
+        # the new task's launch status is written; its ACCEPT is held before the master
+        gate = rig.fake.gates[Accept] = Gate()
+        await rig.store.create(owned("new"))
+        await eventually(lambda: len(rig.fake.sent(Revive)) >= 2)
+        rig.fake.push(Offers(offers=[offer(2)]))
+        await asyncio.wait_for(gate.reached.wait(), 5)
+        launching = cached(rig, "new")
+        first = launching.status.mesos_task_id
+        assert launching.status.phase == "Staging" and first is not None
+
+        # periodic reconciles run meanwhile, and the master answers them
+        master = Master(rig)
+        await eventually(master.answer, until=lambda n: n >= 2)
+
+        gate.set()  # the ACCEPT lands: the process comes up under its first id
+        await eventually(lambda: first in accepted_ids(rig))
+        rig.fake.push(running(launching))
+        await eventually(
+            lambda: cached(rig, "new").status,
+            until=lambda s: s.phase == "Running" and s.state == "STANDBY",
+        )
+        assert cached(rig, "new").status.mesos_task_id == first
+        assert not rig.fake.sent(Kill), "a healthy process was killed as a stray"
+        assert accepted_ids(rig) == {cached(rig, "old").status.mesos_task_id, first}
