@@ -13,6 +13,8 @@ its task table: running tasks are adopted as they are (same pid), never relaunch
 Strays (Mesos tasks of this framework that no Task claims) are KILLED: a Task is written with
 its Mesos task id before the ACCEPT that launches it, so a stray is a launch whose Task was
 deleted, and nothing would ever control it.
+A Staging Task reported unknown goes back to Pending: reconciliation asks about a launch only
+once its ACCEPT was answered (controller.tasks.inflight), so that answer is not stale.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
+from controller.tasks.inflight import UNANSWERED_DOUBT, LaunchesInFlight
 from crds.kinds.task import Task
 from mesosapi.models import FrameworkId
 from mesosapi.models import TaskStatus as MesosStatus
@@ -108,3 +109,36 @@ async def test_a_reconcile_answered_before_the_accept_landed_does_not_relaunch_t
         assert cached(rig, "new").status.mesos_task_id == first
         assert not rig.fake.sent(Kill), "a healthy process was killed as a stray"
         assert accepted_ids(rig) == {cached(rig, "old").status.mesos_task_id, first}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_launch_is_in_flight_from_before_its_write_until_its_accept_is_answered() -> None:
+    launches = LaunchesInFlight(clock=Clock())
+    launches.sending(["a.1", "b.1"])
+    assert "a.1" in launches and "b.1" in launches
+    launches.answered(["a.1", "b.1"])
+    assert "a.1" not in launches and "b.1" not in launches
+
+
+def test_an_accept_lost_on_the_way_is_in_doubt_until_its_stream_ends_or_the_bound() -> None:
+    """The master may still read a failed ACCEPT, but only on the stream it was sent on."""
+    clock = Clock()
+    launches = LaunchesInFlight(clock=clock)
+    launches.sending(["a.1", "b.1"])
+    launches.unanswered(["a.1"])
+    launches.answered(["a.1", "b.1"])
+    assert "a.1" in launches and "b.1" not in launches
+    clock.now += UNANSWERED_DOUBT
+    assert "a.1" not in launches
+
+    launches.sending(["c.1"])
+    launches.unanswered(["c.1"])
+    launches.stream_ended()
+    assert "c.1" not in launches
