@@ -12,11 +12,22 @@ from __future__ import annotations
 
 import asyncio
 
+from controller.mesos import Disconnected
 from controller.tasks.inflight import UNANSWERED_DOUBT, LaunchesInFlight
+from crds.errors import MesosUnavailableError
 from crds.kinds.task import Task
 from mesosapi.models import FrameworkId
 from mesosapi.models import TaskStatus as MesosStatus
-from mesosapi.scheduler import Accept, Kill, Offers, Reconcile, Revive, Subscribed, Update
+from mesosapi.scheduler import (
+    Accept,
+    Kill,
+    Offers,
+    Reconcile,
+    Revive,
+    SchedulerCall,
+    Subscribed,
+    Update,
+)
 from tests.tasks.test_framework import Gate, Rig, owned, rigged, running
 from tests.tasks.test_placement import offer
 from tests.waiting import eventually
@@ -73,17 +84,30 @@ def cached(rig: Rig, name: str) -> Task:
     return task
 
 
+async def one_running(rig: Rig) -> None:
+    """One task already running, so a periodic reconcile always has something to ask about."""
+    await rig.store.create(owned("old"))
+    await eventually(lambda: rig.cache.get("old") is not None)
+    rig.fake.push(Subscribed(framework_id=FrameworkId("fw-1")))
+    await eventually(lambda: bool(rig.fake.sent(Revive)))
+    rig.fake.push(Offers(offers=[offer(1)]))
+    await eventually(lambda: bool(rig.fake.sent(Accept)))
+    rig.fake.push(running(cached(rig, "old")))
+    await eventually(lambda: cached(rig, "old").status.state == "STANDBY")
+
+
+def reconciled_since(rig: Rig, first: int) -> list[set[str]]:
+    """The task ids of each explicit RECONCILE sent since call `first`."""
+    return [
+        {str(item.task_id) for item in call.tasks}
+        for call in rig.fake.calls[first:]
+        if isinstance(call, Reconcile) and call.tasks
+    ]
+
+
 async def test_a_reconcile_answered_before_the_accept_landed_does_not_relaunch_the_task() -> None:
     async with rigged(reconcile_period=0.05) as rig:
-        # one task already running, so a periodic reconcile always has something to ask about
-        await rig.store.create(owned("old"))
-        await eventually(lambda: rig.cache.get("old") is not None)
-        rig.fake.push(Subscribed(framework_id=FrameworkId("fw-1")))
-        await eventually(lambda: bool(rig.fake.sent(Revive)))
-        rig.fake.push(Offers(offers=[offer(1)]))
-        await eventually(lambda: bool(rig.fake.sent(Accept)))
-        rig.fake.push(running(cached(rig, "old")))
-        await eventually(lambda: cached(rig, "old").status.state == "STANDBY")
+        await one_running(rig)
 
         # the new task's launch status is written; its ACCEPT is held before the master
         gate = rig.fake.gates[Accept] = Gate()
@@ -109,6 +133,38 @@ async def test_a_reconcile_answered_before_the_accept_landed_does_not_relaunch_t
         assert cached(rig, "new").status.mesos_task_id == first
         assert not rig.fake.sent(Kill), "a healthy process was killed as a stray"
         assert accepted_ids(rig) == {cached(rig, "old").status.mesos_task_id, first}
+
+
+async def test_an_accept_lost_on_the_way_is_asked_about_on_the_next_stream() -> None:
+    """The master may still read an ACCEPT whose call failed, until that stream ends."""
+    async with rigged(reconcile_period=0.05) as rig:
+        await one_running(rig)
+        sent = rig.fake.call
+
+        async def lose_accepts(call: SchedulerCall) -> None:
+            if isinstance(call, Accept):
+                raise MesosUnavailableError("ACCEPT failed: timed out")
+            await sent(call)
+
+        rig.fake.call = lose_accepts  # type: ignore[method-assign]
+        await rig.store.create(owned("new"))
+        await eventually(lambda: len(rig.fake.sent(Revive)) >= 2)
+        rig.fake.push(Offers(offers=[offer(2)]))
+        staging = await eventually(
+            lambda: rig.cache.get("new"),
+            until=lambda t: t is not None and t.status.phase == "Staging",
+        )
+        assert staging is not None
+        lost = staging.status.mesos_task_id
+        since = len(rig.fake.calls)
+        asked = await eventually(lambda: reconciled_since(rig, since), until=lambda r: len(r) >= 2)
+        assert all(lost not in ids for ids in asked)
+
+        rig.fake.push(Disconnected(reason="stream closed by master"))
+        since = len(rig.fake.calls)
+        rig.fake.push(Subscribed(framework_id=FrameworkId("fw-1")))
+        asked = await eventually(lambda: reconciled_since(rig, since))
+        assert lost in asked[0]
 
 
 class Clock:
