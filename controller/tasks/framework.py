@@ -13,6 +13,8 @@ its task table: running tasks are adopted as they are (same pid), never relaunch
 Strays (Mesos tasks of this framework that no Task claims) are KILLED: a Task is written with
 its Mesos task id before the ACCEPT that launches it, so a stray is a launch whose Task was
 deleted, and nothing would ever control it.
+A Staging Task reported unknown goes back to Pending: reconciliation asks about a launch only
+once its ACCEPT was answered (controller.tasks.inflight), so that answer is not stale.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from controller.tasks import status as st
 from controller.tasks.backlog import Backlog
 from controller.tasks.base import FrameworkClient, FrameworkConfig, Link, Wakeups, task_name_of
 from controller.tasks.control import ControlLedger
+from controller.tasks.inflight import LaunchesInFlight
 from controller.tasks.launch import executor_info
 from controller.tasks.offers import OfferBook
 from controller.tasks.roster import Roster
@@ -81,7 +84,8 @@ class TaskFramework:
             on_written=self._written,
             catch_up=ctx.catch_up,
         )
-        self._roster = Roster(tasks, self._writer)
+        self._launches = LaunchesInFlight()
+        self._roster = Roster(tasks, self._writer, self._launches)
         self._backlog = Backlog(tasks, self._roster)
         shared = Shared(
             config=config,
@@ -92,7 +96,9 @@ class TaskFramework:
             executor=executor_info(config.launch),
             wake=self.wake,
         )
-        self._offers = OfferBook(shared, backlog=self._backlog, nodes=nodes)
+        self._offers = OfferBook(
+            shared, backlog=self._backlog, nodes=nodes, launches=self._launches
+        )
         self._control = ControlLedger(shared)
         self._updates = MesosUpdates(shared, backlog=self._backlog, control=self._control)
         nodes.add_handler(self._offers.on_node_change)
@@ -177,6 +183,7 @@ class TaskFramework:
     async def run(self) -> None:
         """Subscribe and drive until cancelled (the term ends) or one of the loops dies."""
         self._backlog.restart()
+        self._launches.stream_ended()  # the previous run's client is closed
         framework_id = await self._load_framework_id()
         client = self._client_factory(framework_id)
         self._link.attach(client)

@@ -13,10 +13,12 @@ from functools import partial
 from controller.tasks import placement
 from controller.tasks import status as st
 from controller.tasks.backlog import Backlog
+from controller.tasks.inflight import LaunchesInFlight
 from controller.tasks.launch import task_info
 from controller.tasks.modes import place_by_mode
 from controller.tasks.shared import Shared
 from controller.tasks.writer import StatusFn
+from crds.errors import MesosUnavailableError
 from crds.fairmq import bound_addresses
 from crds.kinds.node import Node, effective_mode
 from crds.kinds.task import Task
@@ -30,10 +32,18 @@ log = logging.getLogger(__name__)
 class OfferBook:
     """The offer side of the framework."""
 
-    def __init__(self, shared: Shared, *, backlog: Backlog, nodes: Informer[Node]) -> None:
+    def __init__(
+        self,
+        shared: Shared,
+        *,
+        backlog: Backlog,
+        nodes: Informer[Node],
+        launches: LaunchesInFlight,
+    ) -> None:
         self._shared = shared
         self._backlog = backlog
         self._nodes = nodes
+        self._launches = launches
         self._suppressed: bool | None = None
         """Whether the master holds our SUPPRESS (None: not known, e.g. after a subscribe)."""
         self._revived_for: set[str] = set()
@@ -49,9 +59,11 @@ class OfferBook:
         self._suppressed = None
 
     def on_disconnected(self) -> None:
-        """The connection is gone: so are the master's suppression and our revives."""
+        """The connection is gone: so are the master's suppression and our revives, and the
+        master refuses the calls of that stream (no failed ACCEPT can land any more)."""
         self._suppressed = None
         self._revived_for = set()
+        self._launches.stream_ended()
 
     def on_node_change(self, event: CacheEvent[Node]) -> None:
         """A cordon lifted, or a node's mode changed: pending tasks deserve fresh offers at once."""
@@ -201,24 +213,55 @@ class OfferBook:
 
     async def _launch(self, offer: Offer, placed: list[placement.Placed]) -> None:
         """Write each task's launch status first, then ONE ACCEPT with every task that got
-        written (a crash in between leaves Staging tasks that reconciliation sends back). Until
-        the ACCEPT returns these launches are not reconciled: the master does not know them yet."""
+        written (a crash in between leaves Staging tasks that reconciliation sends back).
+        From before the write until the master answers the ACCEPT the launches are in flight,
+        and reconciliation leaves them out (see controller.tasks.inflight)."""
+        changes, infos = self._prepare(offer, placed)
+        ids = [str(info.task_id) for info in infos.values()]
+        self._launches.sending(ids)
+        accepting: list[str] = []
+        try:
+            written = await self._shared.writer.write_now(changes)
+            launch = [info for name, info in infos.items() if name in written]
+            for missed in changes.keys() - written:  # still pending: it deserves a REVIVE
+                self._revived_for.discard(missed)
+                self._shared.wake(missed)
+            client = self._shared.link.require()
+            if not launch:
+                await client.decline([offer.id], refuse_seconds=self._shared.config.refuse_seconds)
+                return
+            accepting = [str(info.task_id) for info in launch]
+            await client.launch(
+                [offer.id], launch, refuse_seconds=self._shared.config.refuse_seconds
+            )
+        except (MesosUnavailableError, asyncio.CancelledError):
+            self._launches.unanswered(accepting)  # lost on the way, or may still land
+            raise
+        finally:
+            self._launches.answered(ids)  # the others: answered, or never sent
+        log.info(
+            "Launched tasks",
+            extra={"agent": offer.agent_id, "hostname": offer.hostname, "tasks": len(launch)},
+        )
+
+    def _prepare(
+        self, offer: Offer, placed: list[placement.Placed]
+    ) -> tuple[dict[str, StatusFn], dict[str, TaskInfo]]:
+        """Each placed task's launch status change and TaskInfo (a new Mesos task id each)."""
         changes: dict[str, StatusFn] = {}
-        infos = []
+        infos: dict[str, TaskInfo] = {}
         for p in placed:
             task = self._shared.roster.view(p.task)
             if task is None:
                 continue
             mesos_id = f"{task.name}.{uuid.uuid4().hex[:10]}"
-            info = task_info(
+            infos[p.task] = task_info(
                 task,
                 mesos_id=mesos_id,
                 offer=offer,
                 allocation=p.allocation,
                 executor=self._shared.executor,
             )
-            infos.append((p, info))
-            ports = tuple(p.allocation.ports[: task.spec.wants.ports])
             channels = bound_addresses(
                 task.spec.bind,
                 hostname=offer.hostname,
@@ -230,39 +273,13 @@ class OfferBook:
                 mesos_task_id=mesos_id,
                 agent_id=offer.agent_id,
                 hostname=offer.hostname,
-                ports=ports,
+                ports=tuple(p.allocation.ports[: task.spec.wants.ports]),
                 channels=channels,
                 executor_id=self._shared.executor.executor_id,
                 now=utcnow(),
             )
             self._backlog.placed(p.task)
-        ids = [info.task_id for _, info in infos]
-        self._shared.roster.accepting(ids)
-        try:
-            launch = await self._write_launches(changes, infos)
-            client = self._shared.link.require()
-            refuse = self._shared.config.refuse_seconds
-            if not launch:
-                await client.decline([offer.id], refuse_seconds=refuse)
-                return
-            await client.launch([offer.id], launch, refuse_seconds=refuse)
-        finally:
-            self._shared.roster.accepted(ids)
-        log.info(
-            "Launched tasks",
-            extra={"agent": offer.agent_id, "hostname": offer.hostname, "tasks": len(launch)},
-        )
-
-    async def _write_launches(
-        self, changes: dict[str, StatusFn], infos: list[tuple[placement.Placed, TaskInfo]]
-    ) -> list[TaskInfo]:
-        """Write the launch statuses; the TaskInfos of those written (the others stay pending
-        and deserve a REVIVE)."""
-        written = await self._shared.writer.write_now(changes)
-        for missed in changes.keys() - written:
-            self._revived_for.discard(missed)
-            self._shared.wake(missed)
-        return [info for p, info in infos if p.task in written]
+        return changes, infos
 
     def _wake_later(self, delay: float, names: set[str]) -> None:
         self._wake_later_names |= names

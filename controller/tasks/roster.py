@@ -1,11 +1,12 @@
 """The Tasks as the framework decides on them: the informer's copies with the status writer's
 changes applied, and the questions every part asks of them (which are live, which Mesos knows,
-on which agents). No store, no Mesos; it keeps only the launches whose ACCEPT is in flight."""
+on which agents). Read-only: no store, no Mesos."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from controller.tasks.inflight import LaunchesInFlight
 from controller.tasks.writer import StatusWriter
 from crds.kinds.task import TERMINAL_PHASES, Task
 from mesosapi.models import AgentId, TaskId
@@ -18,10 +19,12 @@ KnownTask = tuple[TaskId, AgentId | None]
 class Roster:
     """One place that answers "which tasks", so every part answers it the same way."""
 
-    def __init__(self, cache: Informer[Task], writer: StatusWriter) -> None:
+    def __init__(
+        self, cache: Informer[Task], writer: StatusWriter, launches: LaunchesInFlight
+    ) -> None:
         self._cache = cache
         self._writer = writer
-        self._accepting: set[str] = set()
+        self._launches = launches
 
     def view(self, name: str) -> Task | None:
         """The task as its status will be once the queued writes are in."""
@@ -39,27 +42,15 @@ class Roster:
                 out.append(task)
         return out
 
-    def accepting(self, mesos_ids: Iterable[str]) -> None:
-        """These launches are being written and accepted: until `accepted`, Mesos may not know
-        them yet, so they are not reconciled (the master would answer "unknown" and the launch
-        would go back to Pending while the ACCEPT starts it)."""
-        self._accepting.update(mesos_ids)
-
-    def accepted(self, mesos_ids: Iterable[str]) -> None:
-        """The ACCEPT of these launches returned (or failed): reconcile them again."""
-        self._accepting.difference_update(mesos_ids)
-
     def known(self, *, agent: str | None = None) -> list[KnownTask]:
-        """The live tasks that have a Mesos task (on `agent`, or anywhere), but for launches
-        whose ACCEPT is in flight."""
+        """The live tasks that have a Mesos task (on `agent`, or anywhere): what explicit
+        reconciliation asks about. A launch whose ACCEPT may not have reached the master yet
+        is left out (controller.tasks.inflight): the answer could be "unknown" and stale."""
         return [
-            (
-                TaskId(t.status.mesos_task_id),
-                AgentId(t.status.agent_id) if t.status.agent_id else None,
-            )
+            (TaskId(mesos_id), AgentId(t.status.agent_id) if t.status.agent_id else None)
             for t in self.live()
-            if t.status.mesos_task_id
-            and t.status.mesos_task_id not in self._accepting
+            if (mesos_id := t.status.mesos_task_id)
+            and mesos_id not in self._launches
             and (agent is None or t.status.agent_id == agent)
         ]
 
