@@ -179,3 +179,31 @@ def test_keep_tasks_work_dir_is_used_until_its_checkpoint_is_adopted(tmp_path: P
     (tmp_path / "cluster" / "checkpoint.json").unlink()  # read by the adopting cluster
     assert up_keep.after_stop(tmp_path, keep_tasks=False) is None
     assert not (tmp_path / "cluster").exists()  # a normal stop leaves no sandboxes behind
+
+
+def test_a_status_the_current_controller_has_not_confirmed_is_never_announced() -> None:
+    track = Tracker(names=["physics-1"], stale=set(), auto_recover=True, since=100)
+    track.observe(env_with("RUNNING", run_number=1, reconciled_revision=40), fresh=False)
+    assert not track.all_settled()  # what the previous controller last saw
+    track.observe(env_with("RUNNING", run_number=1, reconciled_revision=40), fresh=True)
+    assert not track.all_settled()  # a fresh write (a re-applied sample) still carries it
+    track.observe(env_with("RUNNING", run_number=1, reconciled_revision=120), fresh=True)
+    assert track.all_settled()
+
+
+def test_kept_tasks_confirmed_running_settle_and_lost_ones_are_recovered() -> None:
+    adopted = Tracker(names=["physics-1"], stale={"physics-1"}, auto_recover=True, since=100)
+    adopted.observe(env_with("RUNNING", run_number=1, reconciled_revision=120), fresh=True)
+    assert adopted.all_settled() and not adopted.stale  # the controller found them running
+    gone = Tracker(names=["physics-1"], stale={"physics-1"}, auto_recover=True, since=100)
+    gone.observe(env_with("RUNNING", run_number=1, reconciled_revision=40), fresh=True)
+    assert not gone.all_settled()
+    lost = env_with("ERROR", task_counts={"Failed": 3}, reconciled_revision=120)
+    gone.observe(lost, fresh=True)
+    assert gone.needs_recovery(lost) and not gone.all_settled()
+
+
+def test_without_a_controller_and_cluster_of_its_own_nothing_waits_for_confirmation() -> None:
+    track = Tracker(names=["physics-1"], stale=set(), auto_recover=True)
+    track.observe(env_with("RUNNING", run_number=1), fresh=False)
+    assert track.all_settled()

@@ -305,3 +305,36 @@ def test_keep_tasks_leaves_them_running_and_the_next_up_adopts_the_same_processe
             if procutil.start_time(pid) is not None and procutil.start_time(pid) == starts[name]:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+
+
+def test_kept_tasks_killed_while_o2_was_down_are_recovered_not_announced_running(
+    ports: Ports, tmp_path: Path
+) -> None:
+    kept: dict[str, int] = {}
+    lean = ("--no-gui", "--agents", "0")
+    try:
+        with o2_up(ports, tmp_path / "o2", "--keep-tasks", *lean) as first:
+            first.wait_for("physics-1 RUNNING run 1", within=UP_WITHIN)
+            before = first.pids()
+            kept = {n: p for n, p in before.items() if n.startswith(("task ", "executor "))}
+            assert interrupt(first) == 0
+            first.wait_for("they wait 15 minutes", within=10)
+        tasks = {name: pid for name, pid in kept.items() if name.startswith("task ")}
+        assert tasks
+        for pid in tasks.values():  # killed while o2 is down; their executors live on
+            os.kill(pid, signal.SIGKILL)
+        assert all(exits_within(pid, 10) for pid in tasks.values())
+        with o2_up(ports, tmp_path / "o2", *lean) as second:
+            second.wait_for("adopting the executors and tasks", within=UP_WITHIN)
+            second.wait_for("environment physics-1 lost its tasks", within=UP_WITHIN)
+            banner = second.wait_for("o2 is up:", within=UP_WITHIN)
+            assert "physics-1 RUNNING run 2" in banner, banner
+            assert "RUNNING run 1" not in second.text().split("o2 is up:")[0].split("adopting")[0]
+            after = second.pids()
+            assert all(after[name] != pid for name, pid in tasks.items())
+            assert interrupt(second) == 0
+    finally:
+        for pid in kept.values():
+            if not gone(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
