@@ -38,7 +38,9 @@ wheel, loopback only), the local Mesos cluster with agents `flp-tpc` (detector=T
 (detector=ITS) and `--agents` generic ones, the controller manager, then the samples
 (`manifests/samples/`: the `physics-1` environment, brought to RUNNING).
 
-It prints the environments' progress and, once they run, the endpoints and what to try.
+It prints the environments' progress and, once they run, the endpoints and what to try: only
+once the controller it started has confirmed them (Mesos answered for their tasks), never from
+the status a previous run left in etcd.
 Children's logs go to DATA_DIR/logs/ (warnings and errors are echoed; `-v` echoes all).
 A process that dies is restarted with back-off (0.5 s, doubling up to 30 s), each restart
 said on one line and counted (`o2 up status`): a restarted controller adopts the running
@@ -52,7 +54,8 @@ cluster: their tasks are relaunched).
 With `--keep-tasks`, Ctrl-C stops the dashboard, the controller and etcd but leaves the local
 cluster's executors and tasks running (checkpointed in DATA_DIR/cluster); they wait 15 minutes
 for the next `o2 up` on the same DATA_DIR (with or without the flag), which adopts them: the
-environments stay RUNNING with the same task processes and run number. Past that wait the
+environments stay RUNNING with the same task processes and run number. A kept task that died
+while o2 was down is reported, and its environment recovered as above. Past that wait the
 executors stop their tasks and exit.
 
 **Examples**

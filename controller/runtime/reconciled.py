@@ -13,7 +13,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from crds.errors import O2Error
 from store.api import RuntimeKV
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,9 @@ class ReconciledFollower:
             try:
                 await self._read_and_watch()
                 delay = RETRY_MIN
-            except (O2Error, OSError) as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any broken read or stream: retried, never the term's end
                 log.warning("Following the reconciled record failed", extra={"error": str(exc)})
                 await asyncio.sleep(delay)  # back-off between attempts, not polling
                 delay = min(delay * 2, RETRY_MAX)

@@ -9,7 +9,8 @@ events to them and offers the reconciler a small public API (`view`, `kill`, `fo
 Adoption: the framework id is kept at `<prefix>/runtime/mesos/framework-id`, so a restarted
 (or newly elected) controller subscribes as the same framework. After SUBSCRIBED it reconciles
 explicitly every Task that has a Mesos task id, then implicitly, and asks every executor for
-its task table: running tasks are adopted as they are (same pid), never relaunched.
+its task table: running tasks are adopted as they are (same pid), never relaunched. Once Mesos
+has answered for every live task (controller.tasks.answers), the reconciled record is put once.
 Strays (Mesos tasks of this framework that no Task claims) are KILLED: a Task is written with
 its Mesos task id before the ACCEPT that launches it, so a stray is a launch whose Task was
 deleted, and nothing would ever control it.
