@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from crds.errors import CompactedError
 from store.api import RuntimeKV
 
 log = logging.getLogger(__name__)
@@ -60,27 +61,31 @@ class ReconciledFollower:
 
     async def _follow(self) -> None:
         """Read the record, then watch it; a failed read or watch is retried with back-off
-        (a watch that ends is simply resumed from the last revision seen)."""
+        (a watch that ends is resumed from the last revision seen; one whose revision was
+        compacted reads the record again and watches from the oldest revision etcd keeps)."""
         delay = RETRY_MIN
+        since = self._floor()
         while True:
             try:
-                await self._read_and_watch()
+                await self._read_and_watch(max(since, self.revision))
                 delay = RETRY_MIN
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any broken read or stream: retried, never the term's end
+                if isinstance(exc, CompactedError) and exc.compact_revision > since:
+                    since = exc.compact_revision
+                    continue
                 log.warning("Following the reconciled record failed", extra={"error": str(exc)})
                 await asyncio.sleep(delay)  # back-off between attempts, not polling
                 delay = min(delay * 2, RETRY_MAX)
 
-    async def _read_and_watch(self) -> None:
+    async def _read_and_watch(self, since: int) -> None:
         held = await self._kv.get_raw(self._key)
-        since = self._floor()
         if held is not None:
             self._seen(held.mod_revision)
-            since = held.mod_revision
-        start = since + 1
-        async for _key, value, revision in self._kv.watch_raw(self._key, start_revision=start):
+            since = max(since, held.mod_revision)
+        stream = self._kv.watch_raw(self._key, start_revision=since + 1)
+        async for _key, value, revision in stream:
             if value is not None:
                 self._seen(revision)
 

@@ -56,11 +56,6 @@ class Answers:
         self._awaiting.clear()
         self._names = set()
 
-    @property
-    def awaiting(self) -> int:
-        """How many tasks Mesos has not answered for yet in this subscription."""
-        return len(self._awaiting)
-
     def _written(self, task_id: str) -> None:
         self._awaiting.discard(task_id)
         self._check()
