@@ -5,7 +5,7 @@ import none of this, and so that cli.entry runs it without typer."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ async def describe_objects(opts: GlobalOptions, *, kind: str, names: list[str]) 
     from rich.rule import Rule
 
     from cli.runtime import connect, print_out
+    from cli.tableout import describe_now
     from crds.resource import kind_info
 
     info = kind_info(kind)
@@ -66,4 +67,4 @@ async def describe_objects(opts: GlobalOptions, *, kind: str, names: list[str]) 
             obj = await store.get(info.model, name)
             if i:
                 print_out(Rule())
-            print_out(await view_of(store, obj, now=datetime.now(UTC)))
+            print_out(await view_of(store, obj, now=describe_now()))

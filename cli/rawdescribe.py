@@ -13,7 +13,7 @@ the full path. tests/cli/test_raw_describe.py checks the bytes match. Edge I/O.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from types import SimpleNamespace as View
 from typing import TYPE_CHECKING, cast
 
@@ -233,13 +233,14 @@ def events_about(events: Sequence[Doc], env: View) -> list[Doc]:
 def views(opts: GlobalOptions, names: Sequence[str]) -> list[RenderableType] | None:
     """Each named Environment's view, or None when one is missing (the full path says so)."""
     from cli.describe_printers import describe_environment
+    from cli.tableout import describe_now
 
     stored = read_stored(opts, "environments", "Environment")
     if any(name not in stored for name in names):
         return None
     tasks = [task_view(d) for d, _ in read_stored(opts, "tasks", "Task").values()]
     events = [checked_event(d) for d, _ in read_stored(opts, "events", "Event").values()]
-    now = datetime.now(UTC)
+    now = describe_now()
     drawn: list[RenderableType] = []
     for name in names:
         env = environment_view(*stored[name])

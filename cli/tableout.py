@@ -5,9 +5,10 @@ cli.runtime, which re-export them)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # rich is imported by what renders with it: tables to a pipe need none
@@ -15,6 +16,17 @@ if TYPE_CHECKING:  # rich is imported by what renders with it: tables to a pipe 
     from rich.table import Table
 
 NONE = "<none>"
+NOW_ENV = "O2_TEST_NOW"
+"""Test-only: pins the "now" of `o2 describe` (see describe_now)."""
+
+
+def describe_now() -> datetime:
+    """The instant `o2 describe` measures its ages from (AGE columns, "(3m ago)"): the wall
+    clock. Test-only: $O2_TEST_NOW, an ISO 8601 time with its offset, pins it for the raw path
+    (cli.rawdescribe) and the full path (cli.describing) alike, so a test can compare their
+    bytes with no clock tick between the two; not meant for users (a malformed value raises)."""
+    pinned = os.environ.get(NOW_ENV)
+    return datetime.fromisoformat(pinned) if pinned else datetime.now(UTC)
 
 
 def human_age(since: datetime | None, *, now: datetime) -> str:

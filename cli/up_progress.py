@@ -21,6 +21,10 @@ RECOVERING = (
     "environment {name} lost its tasks with the previous local cluster: recovering it "
     "(as `o2 recover {name}`; --no-recover leaves it in ERROR)"
 )
+KEPT_LOST = (
+    "environment {name} lost its tasks while o2 was down (they were kept running): recovering "
+    "it (as `o2 recover {name}`; --no-recover leaves it in ERROR)"
+)
 
 Report = Callable[[str, str], None]
 """(source, line) -> None."""
@@ -65,12 +69,14 @@ def summary(envs: Sequence[Environment]) -> str:
     return "; ".join(parts)
 
 
-async def previous_environments(store: Store) -> set[str]:
+async def previous_environments(store: Store) -> tuple[set[str], int]:
     """Environments that had tasks before this `o2 up`: their status is from the previous
-    local cluster, whose processes are gone. Not those in ERROR for another reason than lost
-    tasks: that ERROR is for the operator to look at."""
+    local cluster, whose processes are gone (or, kept running, may have died since). Not those
+    in ERROR for another reason than lost tasks: that ERROR is for the operator to look at.
+    With the etcd revision read: any later `status.reconciledRevision` is this `o2 up`'s
+    controller's."""
     listed = await store.list(Environment)
-    return {env.name for env in listed.items if _stale(env)}
+    return {env.name for env in listed.items if _stale(env)}, listed.revision
 
 
 def _stale(env: Environment) -> bool:
@@ -86,14 +92,20 @@ async def recover(store: Store, name: str) -> None:
 
 @dataclass
 class Tracker:
-    """Which environments count as settled. A stale one (its tasks ran on the previous local
-    cluster, so they are gone) only once the current controller has said so: it reported the
-    loss (ERROR), and, with auto-recover, finished the recovery `o2 up` asked for. Any other
-    write (a re-applied manifest, a status that still shows the old run) proves nothing."""
+    """Which environments count as settled. None before the controller `o2 up` started has
+    confirmed it (`since`: the etcd revision read before that controller started; a later
+    `status.reconciledRevision` says its task side had Mesos answer for every live task and the
+    environment's status was planned from those answers; None: no controller or no cluster
+    of `o2 up`'s own, nothing to wait for). A stale one (its tasks ran before this `o2 up`, so
+    they may be gone) only once the current controller has said so: it confirmed the tasks
+    still run (adopted), or it reported the loss (ERROR) and, with auto-recover, finished the
+    recovery `o2 up` asked for. Any other write (a re-applied manifest, a status that still
+    shows the old run) proves nothing."""
 
     names: Sequence[str]
     stale: set[str]
     auto_recover: bool
+    since: int | None = None
     latest: dict[str, Environment] = field(default_factory=dict)
     printed: dict[str, str] = field(default_factory=dict)
     recovering: set[str] = field(default_factory=set)
@@ -111,18 +123,24 @@ class Tracker:
         if fresh and env.name in self.stale and self._confirmed(env):
             self.stale.discard(env.name)
 
+    def current(self, env: Environment) -> bool:
+        """Confirmed by the controller this `o2 up` started (see the class docstring)."""
+        return self.since is None or env.status.reconciled_revision > self.since
+
     def _confirmed(self, env: Environment) -> bool:
         status = env.status
         if env.name in self.recovered:  # once the RECOVER asked for has ended, either way
             done = status.recovered_request >= env.spec.recover_request
             return done and status.transition is None
-        return status.state == "ERROR" and not self.needs_recovery(env)
+        if status.state != "ERROR":  # its tasks still run, as the current controller found
+            return self.since is not None and self.current(env)
+        return not self.needs_recovery(env)
 
     def counts(self, name: str) -> bool:
         env = self.latest.get(name)
         if env is None or name in self.stale or name in self.recovering:
             return False
-        return settled(env)
+        return self.current(env) and settled(env)
 
     def all_settled(self) -> bool:
         return all(self.counts(n) for n in self.names)
@@ -136,10 +154,16 @@ async def watch_environments(
     auto_recover: bool,
     report: Report,
     ready: Callable[[str], None],
+    since: int | None = None,
+    kept: bool = False,
 ) -> None:
     """Report each change of the named environments (deduplicated) until cancelled; recover
-    (once) a stale one that goes to ERROR; call `ready` once, when all have settled."""
-    track = Tracker(names=names, stale=set(stale) & set(names), auto_recover=auto_recover)
+    (once) a stale one that goes to ERROR; call `ready` once, when all have settled and been
+    confirmed since `since` (Tracker). `kept`: the stale ones' tasks were kept running."""
+    track = Tracker(
+        names=names, stale=set(stale) & set(names), auto_recover=auto_recover, since=since
+    )
+    lost = KEPT_LOST if kept else RECOVERING
 
     async def seen(env: Environment, *, fresh: bool) -> None:
         track.observe(env, fresh=fresh)
@@ -150,7 +174,7 @@ async def watch_environments(
         if track.needs_recovery(env):
             track.recovered.add(env.name)
             track.recovering.add(env.name)
-            report("o2", RECOVERING.format(name=env.name))
+            report("o2", lost.format(name=env.name))
             await recover(store, env.name)
         if not track.announced and track.all_settled():
             track.announced = True

@@ -38,7 +38,9 @@ wheel, loopback only), the local Mesos cluster with agents `flp-tpc` (detector=T
 (detector=ITS) and `--agents` generic ones, the controller manager, then the samples
 (`manifests/samples/`: the `physics-1` environment, brought to RUNNING).
 
-It prints the environments' progress and, once they run, the endpoints and what to try.
+It prints the environments' progress and, once they run, the endpoints and what to try: only
+once the controller it started has confirmed them (Mesos answered for their tasks), never from
+the status a previous run left in etcd.
 Children's logs go to DATA_DIR/logs/ (warnings and errors are echoed; `-v` echoes all).
 A process that dies is restarted with back-off (0.5 s, doubling up to 30 s), each restart
 said on one line and counted (`o2 up status`): a restarted controller adopts the running
@@ -52,7 +54,8 @@ cluster: their tasks are relaunched).
 With `--keep-tasks`, Ctrl-C stops the dashboard, the controller and etcd but leaves the local
 cluster's executors and tasks running (checkpointed in DATA_DIR/cluster); they wait 15 minutes
 for the next `o2 up` on the same DATA_DIR (with or without the flag), which adopts them: the
-environments stay RUNNING with the same task processes and run number. Past that wait the
+environments stay RUNNING with the same task processes and run number. A kept task that died
+while o2 was down is reported, and its environment recovered as above. Past that wait the
 executors stop their tasks and exit.
 
 **Examples**
@@ -246,26 +249,37 @@ class Started:
     gui: bool
     environments: list[str]
     stale: set[str]
+    since: int | None = None
+    """The etcd revision read before the controller started (None: no controller and cluster
+    of our own): environments are announced only once that controller confirmed them."""
+    kept: bool = False
 
 
 async def _bring_up(sup: Supervisor, config: UpConfig, opts: GlobalOptions) -> Started:
     async with connect(opts) as store:
-        stale = await previous_environments(store)
+        stale, since = await previous_environments(store)
     adopting = config.cluster and up_keep.tasks_were_kept(config.data_dir)
-    if adopting:
-        stale = set()  # their tasks still run: the controller adopts them, nothing is lost
+    if adopting:  # still stale: a kept task may have died while o2 was down
         say("o2", "adopting the executors and tasks the previous o2 up left running")
     cluster = await _start_cluster(sup, config)
     # The controller's imports overlap the cluster's start (seconds each on a loaded machine);
     # its Mesos client subscribes with back-off until the master answers.
-    await _start_controller(sup, config, opts, mesos=cluster is not None)
+    controller = await _start_controller(sup, config, opts, mesos=cluster is not None)
     if cluster is not None:
         await _cluster_ready(cluster, config)
     gui = await _start_gui(sup, config, opts)
     envs = await _apply_samples(opts, config)
     if cluster is None:
         stale = set()  # no new local cluster: their tasks may well still run
-    return Started(mesos=cluster is not None, gui=gui is not None, environments=envs, stale=stale)
+    ours = cluster is not None and controller is not None
+    return Started(
+        mesos=cluster is not None,
+        gui=gui is not None,
+        environments=envs,
+        stale=stale,
+        since=since if ours else None,
+        kept=bool(adopting),
+    )
 
 
 async def _until_stopped(work: Coroutine[Any, Any, Started], stop: asyncio.Event) -> Started | None:
@@ -289,7 +303,12 @@ async def _progress(
     if not started.environments:
         return
     watch = functools.partial(
-        watch_environments, stale=started.stale, auto_recover=config.recover, report=say
+        watch_environments,
+        stale=started.stale,
+        auto_recover=config.recover,
+        report=say,
+        since=started.since,
+        kept=started.kept,
     )
 
     at = Endpoints(

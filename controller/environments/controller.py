@@ -63,6 +63,7 @@ from controller.environments.taskhooks import TaskHooks
 from controller.environments.taskset import expired_idle
 from controller.integration import PluginCaller, PluginSettings
 from controller.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
+from controller.runtime.reconciled import ReconciledFollower, reconciled_key
 from controller.runtime.reconciler import (
     Context,
     Job,
@@ -136,6 +137,12 @@ class EnvironmentReconciler(Reconciler):
         self.expansions = Expansions(
             ctx, FairMQPlugin(settings.fmq_plugin, settings.fmq_plugin_search_path)
         )
+        self.reconciled = ReconciledFollower(
+            ctx.kv,
+            reconciled_key(ctx.store.prefix),
+            changed=self._look_again,
+            floor=lambda: self.ctx.cache(Environment).revision,
+        )
         self._hook_steps: dict[str, HookStep] = {}
         """Environment name -> its step held until the hooks it awaits have ended."""
         """(kind, name, resourceVersion) of Workflows and TaskClasses -> they call `runtime.`"""
@@ -202,9 +209,20 @@ class EnvironmentReconciler(Reconciler):
             ),
         ]
 
+    async def on_start(self) -> None:
+        """Follow the task controller's reconciled record for the term."""
+        self.reconciled.start()
+
+    def _look_again(self, revision: int) -> None:
+        """The task controller reconciled after (re)subscribing: every environment's status is
+        confirmed against its tasks' answered states (`status.reconciledRevision`)."""
+        for name in self.ctx.cache(Environment).names():
+            self.requeue(name)
+
     async def on_stop(self, *, graceful: bool) -> None:
         """Held steps are dropped with the term: the next one plans them again (their hooks
         run on, and a step of the same transition takes their outcomes)."""
+        await self.reconciled.stop()
         self._hook_steps.clear()
         self.run_log.forget()
 
@@ -223,6 +241,7 @@ class EnvironmentReconciler(Reconciler):
             return Result()
         if env.status.run_number is not None or env.status.last_run_number is not None:
             self._claims.add(key)
+        reconciled = self.reconciled.revision  # read before the tasks: they are at least as new
         now = self.ctx.clock.now()
         workflow = self.ctx.cache(Workflow).get(env.spec.workflow)
         deleting = env.metadata.deletion_timestamp is not None
@@ -255,7 +274,7 @@ class EnvironmentReconciler(Reconciler):
             workflows=workflows,
         )
         computed = loop.time() - started
-        acted = await self._act(env, result, now=now)
+        acted = await self._act(env, result, now=now, reconciled=reconciled)
         if computed >= PACE_FROM and only_waits(env, result):
             return replace(acted, pace=PACE * computed * _remaining(result.status))
         return acted
@@ -268,7 +287,9 @@ class EnvironmentReconciler(Reconciler):
             if other.name != env.name and other.status.detectors
         }
 
-    async def _act(self, env: Environment, result: Plan, *, now: datetime) -> Result:
+    async def _act(
+        self, env: Environment, result: Plan, *, now: datetime, reconciled: int
+    ) -> Result:
         revision = await self._write_tasks(result)
         if result.expansion is not None:
             planned = env.model_copy(update={"status": result.status})
@@ -277,6 +298,8 @@ class EnvironmentReconciler(Reconciler):
         if result.auto_stop:
             return await self._auto_stop(env, result, revision)
         status = result.status
+        if reconciled > status.reconciled_revision:  # once per subscription of the task side
+            status = status.model_copy(update={"reconciled_revision": reconciled})
         if result.allocate_run_number:
             number, started_ms = await self._allocate_run_number(env, now=now)
             status = with_run_number(

@@ -9,7 +9,8 @@ events to them and offers the reconciler a small public API (`view`, `kill`, `fo
 Adoption: the framework id is kept at `<prefix>/runtime/mesos/framework-id`, so a restarted
 (or newly elected) controller subscribes as the same framework. After SUBSCRIBED it reconciles
 explicitly every Task that has a Mesos task id, then implicitly, and asks every executor for
-its task table: running tasks are adopted as they are (same pid), never relaunched.
+its task table: running tasks are adopted as they are (same pid), never relaunched. Once Mesos
+has answered for every live task (controller.tasks.answers), the reconciled record is put once.
 Strays (Mesos tasks of this framework that no Task claims) are KILLED: a Task is written with
 its Mesos task id before the ACCEPT that launches it, so a stray is a launch whose Task was
 deleted, and nothing would ever control it.
@@ -28,9 +29,11 @@ from datetime import datetime
 from typing import Any
 
 from controller.mesos import Disconnected, SchedulerClient
+from controller.runtime.reconciled import reconciled_key
 from controller.runtime.reconciler import Context
 from controller.runtime.status import with_conditions
 from controller.tasks import status as st
+from controller.tasks.answers import Answers
 from controller.tasks.backlog import Backlog
 from controller.tasks.base import FrameworkClient, FrameworkConfig, Link, Wakeups, task_name_of
 from controller.tasks.control import ControlLedger
@@ -101,6 +104,7 @@ class TaskFramework:
         )
         self._control = ControlLedger(shared)
         self._updates = MesosUpdates(shared, backlog=self._backlog, control=self._control)
+        self._answers = Answers(self._writer, record=self._record, spawn=self._link.spawn)
         nodes.add_handler(self._offers.on_node_change)
         tasks.add_handler(self._on_task_change)
         self._term: asyncio.Task[None] | None = None
@@ -205,6 +209,7 @@ class TaskFramework:
             await _to_the_end(self._end_run(client, loops))
 
     async def _end_run(self, client: FrameworkClient, loops: list[asyncio.Task[None]]) -> None:
+        self._answers.end()
         for loop in loops:
             loop.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
@@ -275,6 +280,7 @@ class TaskFramework:
                 await self._offers.on_offers(event.offers)
             elif isinstance(event, Update):
                 self._updates.on_update(event.status)
+                self._answers.answer(event.status)
             elif isinstance(event, Message):
                 self._control.on_message(event)
             elif isinstance(event, Failure):
@@ -297,12 +303,20 @@ class TaskFramework:
             "Framework subscribed: reconciling",
             extra={"framework_id": event.framework_id, "tasks": len(known)},
         )
+        self._answers.begin(task_id for task_id, _ in known)
         if known:
             await client.reconcile(known)
         await client.reconcile()
         await self._control.request_reports()
         await self._offers.update_interest()
         self.wake()
+
+    async def _record(self) -> None:
+        """Mesos answered for every live task and the answers are written: say so, once."""
+        await self._ctx.kv.put_raw(
+            reconciled_key(self._ctx.store.prefix), self._ctx.identity.encode()
+        )
+        log.info("Reconciliation after subscribing done")
 
     async def _on_error(self, event: Error) -> None:
         log.error("Mesos error", extra={"error": event.message})

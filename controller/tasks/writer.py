@@ -172,6 +172,11 @@ class StatusWriter:
         finally:
             self._waiters -= 1
 
+    async def settled(self, names: Iterable[str]) -> None:
+        """Until the informer cache shows every write of `names` made so far (bounded by
+        `catch_up`): a reader of the same cache then sees them."""
+        await self._settled(list(names))
+
     def _busy(self, name: str) -> bool:
         task = self._cache.get(name)
         writing = self._writing_on(name, task) if task is not None else self._writing.get(name)

@@ -109,6 +109,13 @@ class EnvironmentStatus(Status):
     """Human-readable summary of the last problem or step."""
     recovered_request: int = 0
     """The spec.recoverRequest last acted upon."""
+    reconciled_revision: int = Field(default=0, ge=0)
+    """The etcd revision at which the task controller recorded, after its latest subscription
+    to Mesos (a new leader, or a re-subscription), that Mesos had answered for every live task
+    (`<prefix>/runtime/mesos/reconciled`); this status reflects the tasks' states as of then.
+    Written once per subscription, never in a steady state. A status whose revision predates a
+    controller's start is what an earlier controller last saw: `o2 up` announces an environment
+    only once this is later than its own start."""
     config_versions: dict[str, str] = Field(default_factory=dict)
     """Per component, the ComponentConfig used at the last CONFIGURE, as `name@version`."""
     detectors: tuple[str, ...] = ()

@@ -266,7 +266,7 @@ def test_killed_up_takes_its_children_and_its_etcd_along(ports: Ports, tmp_path:
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_keep_tasks_leaves_them_running_and_the_next_up_adopts_the_same_processes(
+def test_keep_tasks_adopts_the_same_processes_and_never_announces_those_killed_meanwhile(
     ports: Ports, tmp_path: Path
 ) -> None:
     kept: dict[str, int] = {}
@@ -286,7 +286,7 @@ def test_keep_tasks_leaves_them_running_and_the_next_up_adopts_the_same_processe
         assert len(kept) >= 4 and all(starts.values()), f"not running: {starts}"
         left = {name: procutil.start_time(pid) for name, pid in kept.items()}
         assert left == starts, f"not left running: {left} (before the stop: {starts})"
-        with o2_up(ports, tmp_path / "o2", *lean) as second:
+        with o2_up(ports, tmp_path / "o2", "--keep-tasks", *lean) as second:
             second.wait_for("adopting the executors and tasks", within=UP_WITHIN)
             assert "physics-1 RUNNING run 1" in second.wait_for("o2 is up:", within=UP_WITHIN)
             # the new controller drives the very same processes: a STOP and START go through
@@ -299,9 +299,34 @@ def test_keep_tasks_leaves_them_running_and_the_next_up_adopts_the_same_processe
             assert {n: p for n, p in after.items() if n in kept} == kept
             assert {n: procutil.start_time(p) for n, p in kept.items()} == starts
             assert interrupt(second) == 0
-        assert all(gone(pid) for pid in after.values())
+            second.wait_for("they wait 15 minutes", within=10)
+        third = kill_kept_tasks_then_up_again(ports, tmp_path / "o2", kept, lean=lean)
+        assert all(gone(pid) for pid in third.values())
     finally:
         for name, pid in kept.items():  # by pid, only while it names the process we saw
             if procutil.start_time(pid) is not None and procutil.start_time(pid) == starts[name]:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+
+
+def kill_kept_tasks_then_up_again(
+    ports: Ports, data_dir: Path, kept: dict[str, int], *, lean: tuple[str, ...]
+) -> dict[str, int]:
+    """Kill the kept tasks by pid while o2 is down (their executors live on): the next `o2 up`
+    must report the loss and recover (run 3), never announce the old run 2 that etcd still
+    holds. Every process of that `o2 up`, which it has stopped when this returns."""
+    tasks = {name: pid for name, pid in kept.items() if name.startswith("task ")}
+    assert tasks
+    for pid in tasks.values():
+        os.kill(pid, signal.SIGKILL)
+    assert all(exits_within(pid, 10) for pid in tasks.values())
+    with o2_up(ports, data_dir, *lean) as up:
+        up.wait_for("adopting the executors and tasks", within=UP_WITHIN)
+        banner = up.wait_for("o2 is up:", within=UP_WITHIN)
+        assert "physics-1 RUNNING run 3" in banner, up.tail()
+        lines = up.text()
+        assert lines.index("lost its tasks while o2 was down") < lines.index("o2 is up:")
+        after = up.pids()
+        assert all(after[name] != pid for name, pid in tasks.items())
+        assert interrupt(up) == 0
+    return after
