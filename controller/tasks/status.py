@@ -164,7 +164,7 @@ def on_update(status: TaskStatus, update: MesosStatus) -> TaskStatus:
     changes: dict[str, Any] = {"phase": phase}
     if facts.pid is not None:
         changes["pid"] = facts.pid
-    if facts.occ_state is not None:
+    if facts.occ_state is not None and (phase in TERMINAL_PHASES or not _controlled(status)):
         changes["state"] = facts.occ_state
     if phase in TERMINAL_PHASES:
         changes["exit_code"] = facts.exit_code
@@ -179,6 +179,16 @@ def on_update(status: TaskStatus, update: MesosStatus) -> TaskStatus:
     if update.agent_id and not status.agent_id:
         changes["agent_id"] = update.agent_id
     return status.model_copy(update=changes)
+
+
+def _controlled(status: TaskStatus) -> bool:
+    """The task is Running with an OCC state: from here on the executor's transition results
+    and task tables say where it is. A live update's OCC state is the one the executor had at
+    launch, and one seen now is a repeat (the agent re-sends an update until it is
+    acknowledged, and the acknowledgement follows the status write, late under load): taking
+    it would put a task that has since been configured back to STANDBY, and the next control
+    pass would send transitions from there, which the executor refuses."""
+    return status.phase == "Running" and status.state is not None
 
 
 def _terminal_message(phase: str, facts: ProcessFacts) -> str:

@@ -111,3 +111,17 @@ def test_configure_records_the_properties_digest_the_environment_controller_comp
     assert st.on_result(configured, reset).configured_properties is None
     other = TransitionResult(task_id="t.0", transition_id="z", ok=True, state="ERROR")
     assert st.result_if_mine(configured, result=other) == configured
+
+
+def test_a_resent_launch_update_does_not_take_a_configured_task_back_to_standby() -> None:
+    """The agent re-sends TASK_RUNNING (OCC state STANDBY, as at launch) until it is
+    acknowledged; arriving after CONFIGURE, it must not make the next pass send CONFIGURE from
+    STANDBY again (the executor refuses it: a TransitionFailed for a task that was fine)."""
+    data = st.encode_facts(st.ProcessFacts(pid=42, occ_state="STANDBY"))
+    task = running_task("CONFIGURED", "RUNNING")
+    status = st.on_update(task.status, mesos("TASK_RUNNING", data=data))
+    assert (status.phase, status.pid, status.state) == ("Running", 42, "CONFIGURED")
+    items = st.control_items(task.model_copy(update={"status": status}))
+    assert [(i.event, i.src_state) for i in items] == [("START", "CONFIGURED")]
+    ended = st.encode_facts(st.ProcessFacts(pid=42, occ_state="ERROR", exit_code=1))
+    assert st.on_update(status, mesos("TASK_FAILED", data=ended)).state == "ERROR"
