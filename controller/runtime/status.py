@@ -18,6 +18,7 @@ from crds.conditions import get_condition
 from crds.meta import Condition, Status, utcnow
 from crds.resource import Resource
 from store.api import BatchResult, Store
+from store.codec import replaced
 
 R = TypeVar("R", bound=Resource)
 S = TypeVar("S", bound=Status)
@@ -38,7 +39,9 @@ def with_conditions(
 ) -> S:
     """Set each condition by type (lastTransitionTime only moves when its status changes), and
     the fields in `also`, in one copy of `status`: a task status write runs this, and copies
-    are most of its cost. Conditions equal to the present ones cost no copies at all."""
+    are most of its cost. Conditions equal to the present ones cost no copies at all. The
+    copies are unvalidated (store.codec.replaced): `also` holds values of the fields' own
+    types, the stamps are an int and a datetime."""
     current = tuple(status.conditions)
     changed = False
     for cond in conditions:
@@ -47,15 +50,13 @@ def with_conditions(
             continue
         moved = old is None or old.status != cond.status
         since = now if moved or old is None else old.last_transition_time
-        stamped = cond.model_copy(
-            update={"observed_generation": generation, "last_transition_time": since}
-        )
+        stamped = replaced(cond, {"observed_generation": generation, "last_transition_time": since})
         current = _put(current, stamped)
         changed = True
     update = dict(also or {})
     if changed:
         update["conditions"] = current
-    return status.model_copy(update=update) if update else status
+    return replaced(status, update) if update else status
 
 
 def _put(conditions: tuple[Condition, ...], new: Condition) -> tuple[Condition, ...]:

@@ -10,6 +10,7 @@ answers from the master) keep what the status already says.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -314,36 +315,26 @@ def conditions_of(
     `desired`: no copy of the Task is made to ask."""
     ready = status.phase == "Running" and status.state == desired
     out = [
-        Condition(
-            type="Ready",
-            status="True" if ready else "False",
-            reason=_ready_reason(status, desired),
-            message=status.message,
-        )
+        _condition("Ready", ready, _ready_reason(status, desired), status.message),
     ]
     if unplaced is not None:
-        out.append(
-            Condition(type="Scheduled", status="False", reason="Unschedulable", message=unplaced)
-        )
+        out.append(_condition("Scheduled", False, "Unschedulable", unplaced))
     elif status.agent_id:
         out.append(
-            Condition(
-                type="Scheduled",
-                status="True",
-                reason="Placed",
-                message=f"on {status.hostname or status.agent_id}",
-            )
+            _condition("Scheduled", True, "Placed", f"on {status.hostname or status.agent_id}")
         )
     stalled = status.phase in TERMINAL_PHASES or status.state == "ERROR"
-    out.append(
-        Condition(
-            type="Stalled",
-            status="True" if stalled else "False",
-            reason=status.phase if stalled else "",
-            message=status.message if stalled else "",
-        )
-    )
+    message = status.message if stalled else ""
+    out.append(_condition("Stalled", stalled, status.phase if stalled else "", message))
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _condition(type_: str, ok: bool, reason: str, message: str) -> Condition:
+    """One condition, shared by every status that has it (frozen, nothing to stamp yet): every
+    status write of every task asks for three, and most are the same few (the same hosts, no
+    message)."""
+    return Condition(type=type_, status="True" if ok else "False", reason=reason, message=message)
 
 
 def _ready_reason(status: TaskStatus, desired: str) -> str:
