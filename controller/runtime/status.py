@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import TypeVar
 
 from crds.conditions import get_condition
+from crds.copies import replaced
 from crds.meta import Condition, Status, utcnow
 from crds.resource import Resource
 from store.api import BatchResult, Store
-from store.codec import replaced
 
 R = TypeVar("R", bound=Resource)
 S = TypeVar("S", bound=Status)
@@ -26,7 +26,7 @@ S = TypeVar("S", bound=Status)
 
 def observed(status: S, obj: Resource) -> S:
     """`status` with observedGeneration set to the generation that was reconciled."""
-    return status.model_copy(update={"observed_generation": obj.metadata.generation})
+    return replaced(status, {"observed_generation": obj.metadata.generation})
 
 
 def with_conditions(
@@ -40,7 +40,7 @@ def with_conditions(
     """Set each condition by type (lastTransitionTime only moves when its status changes), and
     the fields in `also`, in one copy of `status`: a task status write runs this, and copies
     are most of its cost. Conditions equal to the present ones cost no copies at all. The
-    copies are unvalidated (store.codec.replaced): `also` holds values of the fields' own
+    copies are unvalidated (crds.copies.replaced): `also` holds values of the fields' own
     types, the stamps are an int and a datetime."""
     current = tuple(status.conditions)
     changed = False
@@ -111,7 +111,7 @@ async def write_status_many(
         if new == obj.status:
             unchanged.append(obj)
         else:
-            send.append(obj.model_copy(update={"status": new}))
+            send.append(replaced(obj, {"status": new}))
     if not send:
         return BatchResult(written=unchanged)
     result = await store.update_status_many(send)

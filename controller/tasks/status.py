@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
+from crds.copies import replaced
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskPhase, TaskStatus, placed
 from crds.meta import Condition
 from mesosapi.models import TaskStatus as MesosStatus
@@ -179,7 +180,7 @@ def on_update(status: TaskStatus, update: MesosStatus) -> TaskStatus:
         changes["message"] = ""
     if update.agent_id and not status.agent_id:
         changes["agent_id"] = update.agent_id
-    return status.model_copy(update=changes)
+    return replaced(status, changes)
 
 
 def _controlled(status: TaskStatus) -> bool:
@@ -215,7 +216,7 @@ def on_report(status: TaskStatus, row: TaskReport) -> TaskStatus:
         changes["last_transition_id"] = row.last_transition_id
     if row.phase == "running" and status.phase == "Staging":
         changes["phase"] = "Running"
-    return status.model_copy(update=changes) if changes else status
+    return replaced(status, changes) if changes else status
 
 
 def on_result(
@@ -239,7 +240,7 @@ def on_result(
         changes["message"] = ""
     elif not result.retryable:
         changes["message"] = result.message or f"transition {result.transition_id} refused"
-    return status.model_copy(update=changes) if changes else status
+    return replaced(status, changes) if changes else status
 
 
 def properties_digest(properties: Mapping[str, str]) -> str:
