@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import pydantic
 
+from crds import copies
 from crds.errors import UnreadableObjectError
 from crds.labels import canonical
 from crds.resource import Resource
@@ -94,24 +95,8 @@ def decode(kind: type[R], raw: bytes, *, key: str, mod_revision: int) -> R:
     return set_revision(obj, mod_revision)
 
 
-M = TypeVar("M", bound=pydantic.BaseModel)
-
-
-def replaced(model: M, changes: dict[str, Any]) -> M:
-    """A shallow copy of a frozen model with fields replaced, unvalidated: pydantic's
-    model_copy(update=...) without its per-call copies of every slot (the store's hot path)."""
-    new = model.__class__.__new__(model.__class__)
-    values = model.__dict__.copy()
-    values.update(changes)
-    _set_attr(new, "__dict__", values)
-    fields_set = model.__pydantic_fields_set__  # shared when unchanged: never mutated in place
-    if not fields_set.issuperset(changes):
-        fields_set = fields_set | changes.keys()
-    _set_attr(new, "__pydantic_fields_set__", fields_set)
-    extra, private = model.__pydantic_extra__, model.__pydantic_private__
-    _set_attr(new, "__pydantic_extra__", None if extra is None else dict(extra))
-    _set_attr(new, "__pydantic_private__", None if private is None else dict(private))
-    return new
+replaced = copies.replaced
+"""Re-exported: the merges below and the store's callers copy this way."""
 
 
 def with_meta(obj: R, **changes: Any) -> R:

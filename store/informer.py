@@ -289,11 +289,12 @@ class Informer(Generic[R]):
         old = self._items.get(name)
         if old is not None and old.metadata.resource_version == obj.metadata.resource_version:
             return
-        if old is not None:
-            self._index_remove(name, old)
         self._items[name] = obj
-        for index in self._index_funcs:
-            self._index_add(index, obj)
+        if old is None:
+            for index in self._index_funcs:
+                self._index_add(index, obj)
+        else:
+            self._reindex(name, old, obj)
         self._emit(CacheEvent("ADDED" if old is None else "MODIFIED", name, old, obj))
 
     def _apply_delete(self, name: str, *, last: R | None = None) -> None:
@@ -332,15 +333,30 @@ class Informer(Generic[R]):
         for value in self._index_funcs[index](obj):
             table.setdefault(value, set()).add(obj.metadata.name)
 
+    def _reindex(self, name: str, old: R, new: R) -> None:
+        """Move `name` between index entries only where its values changed: most updates (every
+        status write) keep labels and owners, and leave the index sets as they are."""
+        for index, func in self._index_funcs.items():
+            before, after = tuple(func(old)), tuple(func(new))
+            if before == after:
+                continue
+            self._discard(index, name, before)
+            table = self._indexes[index]
+            for value in after:
+                table.setdefault(value, set()).add(name)
+
     def _index_remove(self, name: str, obj: R) -> None:
         for index, func in self._index_funcs.items():
-            table = self._indexes[index]
-            for value in func(obj):
-                names = table.get(value)
-                if names is not None:
-                    names.discard(name)
-                    if not names:
-                        del table[value]
+            self._discard(index, name, func(obj))
+
+    def _discard(self, index: str, name: str, values: Iterable[str]) -> None:
+        table = self._indexes[index]
+        for value in values:
+            names = table.get(value)
+            if names is not None:
+                names.discard(name)
+                if not names:
+                    del table[value]
 
 
 def _stream_idle(store: Store) -> Callable[[], float | None] | None:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from crds.conditions import get_condition
+from crds.copies import replaced
 from crds.meta import Condition, Status, utcnow
 from crds.resource import Resource
 from store.api import BatchResult, Store
@@ -25,7 +26,7 @@ S = TypeVar("S", bound=Status)
 
 def observed(status: S, obj: Resource) -> S:
     """`status` with observedGeneration set to the generation that was reconciled."""
-    return status.model_copy(update={"observed_generation": obj.metadata.generation})
+    return replaced(status, {"observed_generation": obj.metadata.generation})
 
 
 def with_conditions(
@@ -38,7 +39,9 @@ def with_conditions(
 ) -> S:
     """Set each condition by type (lastTransitionTime only moves when its status changes), and
     the fields in `also`, in one copy of `status`: a task status write runs this, and copies
-    are most of its cost. Conditions equal to the present ones cost no copies at all."""
+    are most of its cost. Conditions equal to the present ones cost no copies at all. The
+    copies are unvalidated (crds.copies.replaced): `also` holds values of the fields' own
+    types, the stamps are an int and a datetime."""
     current = tuple(status.conditions)
     changed = False
     for cond in conditions:
@@ -47,15 +50,13 @@ def with_conditions(
             continue
         moved = old is None or old.status != cond.status
         since = now if moved or old is None else old.last_transition_time
-        stamped = cond.model_copy(
-            update={"observed_generation": generation, "last_transition_time": since}
-        )
+        stamped = replaced(cond, {"observed_generation": generation, "last_transition_time": since})
         current = _put(current, stamped)
         changed = True
     update = dict(also or {})
     if changed:
         update["conditions"] = current
-    return status.model_copy(update=update) if update else status
+    return replaced(status, update) if update else status
 
 
 def _put(conditions: tuple[Condition, ...], new: Condition) -> tuple[Condition, ...]:
@@ -110,7 +111,7 @@ async def write_status_many(
         if new == obj.status:
             unchanged.append(obj)
         else:
-            send.append(obj.model_copy(update={"status": new}))
+            send.append(replaced(obj, {"status": new}))
     if not send:
         return BatchResult(written=unchanged)
     result = await store.update_status_many(send)

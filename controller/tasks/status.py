@@ -10,6 +10,7 @@ answers from the master) keep what the status already says.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
+from crds.copies import replaced
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskPhase, TaskStatus, placed
 from crds.meta import Condition
 from mesosapi.models import TaskStatus as MesosStatus
@@ -164,7 +166,7 @@ def on_update(status: TaskStatus, update: MesosStatus) -> TaskStatus:
     changes: dict[str, Any] = {"phase": phase}
     if facts.pid is not None:
         changes["pid"] = facts.pid
-    if facts.occ_state is not None:
+    if facts.occ_state is not None and (phase in TERMINAL_PHASES or not _controlled(status)):
         changes["state"] = facts.occ_state
     if phase in TERMINAL_PHASES:
         changes["exit_code"] = facts.exit_code
@@ -178,7 +180,17 @@ def on_update(status: TaskStatus, update: MesosStatus) -> TaskStatus:
         changes["message"] = ""
     if update.agent_id and not status.agent_id:
         changes["agent_id"] = update.agent_id
-    return status.model_copy(update=changes)
+    return replaced(status, changes)
+
+
+def _controlled(status: TaskStatus) -> bool:
+    """The task is Running with an OCC state: from here on the executor's transition results
+    and task tables say where it is. A live update's OCC state is the one the executor had at
+    launch, and one seen now is a repeat (the agent re-sends an update until it is
+    acknowledged, and the acknowledgement follows the status write, late under load): taking
+    it would put a task that has since been configured back to STANDBY, and the next control
+    pass would send transitions from there, which the executor refuses."""
+    return status.phase == "Running" and status.state is not None
 
 
 def _terminal_message(phase: str, facts: ProcessFacts) -> str:
@@ -204,7 +216,7 @@ def on_report(status: TaskStatus, row: TaskReport) -> TaskStatus:
         changes["last_transition_id"] = row.last_transition_id
     if row.phase == "running" and status.phase == "Staging":
         changes["phase"] = "Running"
-    return status.model_copy(update=changes) if changes else status
+    return replaced(status, changes) if changes else status
 
 
 def on_result(
@@ -228,7 +240,7 @@ def on_result(
         changes["message"] = ""
     elif not result.retryable:
         changes["message"] = result.message or f"transition {result.transition_id} refused"
-    return status.model_copy(update=changes) if changes else status
+    return replaced(status, changes) if changes else status
 
 
 def properties_digest(properties: Mapping[str, str]) -> str:
@@ -304,36 +316,26 @@ def conditions_of(
     `desired`: no copy of the Task is made to ask."""
     ready = status.phase == "Running" and status.state == desired
     out = [
-        Condition(
-            type="Ready",
-            status="True" if ready else "False",
-            reason=_ready_reason(status, desired),
-            message=status.message,
-        )
+        _condition("Ready", ready, _ready_reason(status, desired), status.message),
     ]
     if unplaced is not None:
-        out.append(
-            Condition(type="Scheduled", status="False", reason="Unschedulable", message=unplaced)
-        )
+        out.append(_condition("Scheduled", False, "Unschedulable", unplaced))
     elif status.agent_id:
         out.append(
-            Condition(
-                type="Scheduled",
-                status="True",
-                reason="Placed",
-                message=f"on {status.hostname or status.agent_id}",
-            )
+            _condition("Scheduled", True, "Placed", f"on {status.hostname or status.agent_id}")
         )
     stalled = status.phase in TERMINAL_PHASES or status.state == "ERROR"
-    out.append(
-        Condition(
-            type="Stalled",
-            status="True" if stalled else "False",
-            reason=status.phase if stalled else "",
-            message=status.message if stalled else "",
-        )
-    )
+    message = status.message if stalled else ""
+    out.append(_condition("Stalled", stalled, status.phase if stalled else "", message))
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _condition(type_: str, ok: bool, reason: str, message: str) -> Condition:
+    """One condition, shared by every status that has it (frozen, nothing to stamp yet): every
+    status write of every task asks for three, and most are the same few (the same hosts, no
+    message)."""
+    return Condition(type=type_, status="True" if ok else "False", reason=reason, message=message)
 
 
 def _ready_reason(status: TaskStatus, desired: str) -> str:

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from controller.runtime.reconciler import CATCH_UP
 from controller.runtime.status import write_status_many
+from crds.copies import replaced
 from crds.errors import FencedError, NotFoundError, O2Error
 from crds.kinds.task import Task, TaskStatus
 from crds.meta import utcnow
@@ -113,7 +114,7 @@ class StatusWriter:
         for queued in (writing, pending):
             for fn in queued.fns if queued is not None else ():
                 status = fn(status)
-        viewed = task.model_copy(update={"status": status})
+        viewed = replaced(task, {"status": status})
         self._views[name] = (key, viewed)
         return viewed
 

@@ -186,3 +186,29 @@ async def test_broken_stream_resumes_from_the_last_revision_without_losing_chang
         assert sorted(informer.names()) == ["one", "two"]
     finally:
         await informer.stop()
+
+
+def test_an_update_keeping_labels_and_owners_leaves_the_index_sets_alone() -> None:
+    """Every status write of every task is an update with the same labels and owners: the
+    index entries stay (the same sets, untouched); a label change still moves the object."""
+    from store.informer import LABEL_INDEX, OWNER_INDEX
+
+    inf = Informer(MemoryStore(), Gadget)
+    owner = gadget("owner")
+
+    def at(revision: int, **fields: Any) -> Gadget:
+        obj = gadget("a", owners=[owner], **fields)
+        return obj.model_copy(
+            update={"metadata": obj.metadata.model_copy(update={"resource_version": revision})}
+        )
+
+    inf._apply_put("a", at(1, labels={"team": "tpc"}))
+    labels, owners = inf._indexes[LABEL_INDEX], inf._indexes[OWNER_INDEX]
+    tpc, owned = labels["team=tpc"], owners[owner.metadata.uid]
+    inf._apply_put("a", at(2, value=5, labels={"team": "tpc"}))
+    assert labels["team=tpc"] is tpc and owners[owner.metadata.uid] is owned
+    assert [o.spec.value for o in inf.list(labels={"team": "tpc"})] == [5]
+    inf._apply_put("a", at(3, labels={"team": "its"}))
+    assert "team=tpc" not in labels
+    assert [o.metadata.name for o in inf.list(labels={"team": "its"})] == ["a"]
+    assert [o.metadata.name for o in inf.by_owner(owner.metadata.uid)] == ["a"]

@@ -4,8 +4,13 @@ with lastTransitionTime moving only when a condition's status changes."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
 
 from controller.runtime.status import condition, with_conditions
+from controller.tasks import status as st
 from crds.kinds.task import TaskStatus
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -64,3 +69,38 @@ def test_nothing_to_change_returns_the_same_status_uncopied() -> None:
         status, [condition("Ready", False, reason="Pending")], generation=1, now=T1
     )
     assert same is status
+
+
+def test_a_task_status_write_makes_no_validated_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every status write of every task comes through here: the conditions and the status are
+    copied unvalidated (a pydantic model_copy per condition was most of a write's CPU), and the
+    unchanged ones are the same objects. The result is what validation would give."""
+    copies: list[str] = []
+    real = BaseModel.model_copy
+
+    def counting(self: BaseModel, **kwargs: Any) -> BaseModel:
+        copies.append(type(self).__name__)
+        return real(self, **kwargs)
+
+    monkeypatch.setattr(BaseModel, "model_copy", counting)
+    old = base()
+    status = with_conditions(
+        old,
+        [condition("Ready", True, reason="InDesiredState"), condition("Stalled", False, reason="")],
+        generation=2,
+        now=T1,
+        also={"observed_generation": 2, "phase": "Running"},
+    )
+    assert copies == []
+    assert TaskStatus.model_validate(status.model_dump()) == status
+    assert status.conditions[0].last_transition_time == T1
+    assert status.conditions[1].observed_generation == 2
+
+
+def test_task_conditions_are_shared_between_statuses_that_have_them() -> None:
+    status = TaskStatus(phase="Running", state="RUNNING", agent_id="a1", hostname="flp-1")
+    first = st.conditions_of(status, desired="RUNNING")
+    again = st.conditions_of(status.model_copy(update={"pid": 7}), desired="RUNNING")
+    assert [c.type for c in first] == ["Ready", "Scheduled", "Stalled"]
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    assert first[1].message == "on flp-1" and first[0].status == "True"

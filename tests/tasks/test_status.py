@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
 from controller.tasks import status as st
 from crds.kinds.common import Command
 from crds.kinds.task import Task, TaskSpec, TaskStatus
@@ -111,3 +116,47 @@ def test_configure_records_the_properties_digest_the_environment_controller_comp
     assert st.on_result(configured, reset).configured_properties is None
     other = TransitionResult(task_id="t.0", transition_id="z", ok=True, state="ERROR")
     assert st.result_if_mine(configured, result=other) == configured
+
+
+def test_a_resent_launch_update_does_not_take_a_configured_task_back_to_standby() -> None:
+    """The agent re-sends TASK_RUNNING (OCC state STANDBY, as at launch) until it is
+    acknowledged; arriving after CONFIGURE, it must not make the next pass send CONFIGURE from
+    STANDBY again (the executor refuses it: a TransitionFailed for a task that was fine)."""
+    data = st.encode_facts(st.ProcessFacts(pid=42, occ_state="STANDBY"))
+    task = running_task("CONFIGURED", "RUNNING")
+    status = st.on_update(task.status, mesos("TASK_RUNNING", data=data))
+    assert (status.phase, status.pid, status.state) == ("Running", 42, "CONFIGURED")
+    items = st.control_items(task.model_copy(update={"status": status}))
+    assert [(i.event, i.src_state) for i in items] == [("START", "CONFIGURED")]
+    ended = st.encode_facts(st.ProcessFacts(pid=42, occ_state="ERROR", exit_code=1))
+    assert st.on_update(status, mesos("TASK_FAILED", data=ended)).state == "ERROR"
+
+
+def test_answers_fold_in_without_pydantic_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each executor answer and Mesos update of each task is folded into its status (and the
+    framework looks at the result through the writer's view): unvalidated copies, as pydantic's
+    model_copy does not validate either, without its per-slot copies."""
+    copies: list[str] = []
+    real = BaseModel.model_copy
+
+    def counting(self: BaseModel, **kwargs: Any) -> BaseModel:
+        copies.append(type(self).__name__)
+        return real(self, **kwargs)
+
+    monkeypatch.setattr(BaseModel, "model_copy", counting)
+    status = running_task("CONFIGURED", "RUNNING").status
+    result = TransitionResult(
+        task_id="t.1", transition_id="x:CONFIGURED>START", ok=True, state="RUNNING"
+    )
+    started = st.on_result(status, result)
+    data = st.encode_facts(st.ProcessFacts(pid=42, occ_state="STANDBY"))
+    updated = st.on_update(started, mesos("TASK_RUNNING", data=data))
+    row = TaskReport(task_id="t.1", control="occ", phase="running", state="RUNNING", pid=43)
+    reported = st.on_report(updated, row)
+    assert copies == []
+    assert (reported.state, reported.pid, reported.last_transition_id) == (
+        "RUNNING",
+        43,
+        "x:CONFIGURED>START",
+    )
+    assert TaskStatus.model_validate(reported.model_dump()) == reported
