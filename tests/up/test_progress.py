@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from cli import up_keep
-from cli.up_children import agents_yaml, require_free
 from cli.supervisor import loud, short
+from cli.up_children import agents_yaml, require_free
 from cli.up_pidfile import PidFile, Proc, stop_leftovers
 from cli.up_progress import Endpoints, Tracker, banner, progress_line, summary
 from crds.kinds.environment import Environment, EnvironmentStatus, TransitionProgress
