@@ -24,6 +24,7 @@ from cli.commands.apply import apply_objects
 from cli.commands.passthrough import module_available
 from cli.manifests import load
 from cli.options import GlobalOptions
+from cli.restarts import RestartPolicy, Restarts
 from cli.runtime import connect, run
 from cli.supervisor import Child, Supervisor, say, wait_for_port
 from cli.up_pidfile import PidFile, read_status, stop_leftovers
@@ -92,6 +93,7 @@ class UpConfig:
     controller: bool
     echo_all: bool
     keep_tasks: bool = False
+    restart_delay: float = RestartPolicy.first_delay
 
 
 def child_env() -> dict[str, str]:
@@ -333,7 +335,8 @@ async def _up(opts: GlobalOptions, config: UpConfig) -> int:
             return 0
         say("o2", f"up: export O2_ETCD={etcd.endpoint}; try `o2 get all`. Ctrl-C stops.")
         progress = asyncio.create_task(_progress(opts, config, etcd, started))
-        return await Watchdog(sup, etcd, pids).serve(stop)
+        restarts = Restarts(RestartPolicy(first_delay=config.restart_delay))
+        return await Watchdog(sup, etcd, pids, restarts).serve(stop)
     except (O2Error, RuntimeError, OSError) as exc:
         say("o2", f"error: {exc}")
         return 1
@@ -422,6 +425,10 @@ def up_command(
             "the next `o2 up` on this data dir to adopt.",
         ),
     ] = False,
+    restart_delay: Annotated[
+        float,
+        typer.Option(help="Seconds before restarting a child that died; doubles per crash."),
+    ] = RestartPolicy.first_delay,
 ) -> None:
     config = UpConfig(
         data_dir=data_dir or default_data_dir().parent,
@@ -442,6 +449,7 @@ def up_command(
         controller=controller,
         echo_all=ctx.find_root().obj.verbose > 0 if ctx.find_root().obj else False,
         keep_tasks=keep_tasks,
+        restart_delay=restart_delay,
     )
     if ctx.invoked_subcommand is not None:
         return
