@@ -16,6 +16,7 @@ from cli.commands.apply import apply_objects
 from cli.commands.passthrough import module_available
 from cli.manifests import load
 from cli.options import GlobalOptions
+from cli.restarts import RestartPolicy
 from cli.runtime import connect
 from cli.supervisor import Child, Supervisor, say, wait_for_port
 from crds.kinds.environment import Environment
@@ -48,6 +49,7 @@ class UpConfig:
     controller: bool
     echo_all: bool
     keep_tasks: bool = False
+    restart_delay: float = RestartPolicy.first_delay
 
 
 def child_env() -> dict[str, str]:

@@ -18,6 +18,7 @@ import typer
 
 from cli import up_keep
 from cli.options import GlobalOptions
+from cli.restarts import RestartPolicy, Restarts
 from cli.runtime import connect, run
 from cli.supervisor import Supervisor, say
 from cli.up_children import (
@@ -188,7 +189,8 @@ async def _up(opts: GlobalOptions, config: UpConfig) -> int:
             return 0
         say("o2", f"up: export O2_ETCD={etcd.endpoint}; try `o2 get all`. Ctrl-C stops.")
         progress = asyncio.create_task(_progress(opts, config, etcd, started))
-        return await Watchdog(sup, etcd, pids).serve(stop)
+        restarts = Restarts(RestartPolicy(first_delay=config.restart_delay))
+        return await Watchdog(sup, etcd, pids, restarts).serve(stop)
     except (O2Error, RuntimeError, OSError) as exc:
         say("o2", f"error: {exc}")
         return 1
@@ -277,6 +279,10 @@ def up_command(
             "the next `o2 up` on this data dir to adopt.",
         ),
     ] = False,
+    restart_delay: Annotated[
+        float,
+        typer.Option(help="Seconds before restarting a child that died; doubles per crash."),
+    ] = RestartPolicy.first_delay,
 ) -> None:
     config = UpConfig(
         data_dir=data_dir or default_data_dir().parent,
@@ -297,6 +303,7 @@ def up_command(
         controller=controller,
         echo_all=ctx.find_root().obj.verbose > 0 if ctx.find_root().obj else False,
         keep_tasks=keep_tasks,
+        restart_delay=restart_delay,
     )
     if ctx.invoked_subcommand is not None:
         return

@@ -1,4 +1,4 @@
-"""A 30-second chaos soak (`python -m hack.chaos`, fixed seed): every fault kind is injected at
+"""A 60-second chaos soak (`python -m hack.chaos`, fixed seed): every fault kind is injected at
 least once into the real stack (three-member etcd, two managers, the local cluster with a real
 and hollow agents) while the workload edits a ComponentConfig and commits to a GitSource's
 repository and pilots run on async nodes that an operator switches and an environment reclaims,
@@ -42,7 +42,7 @@ def soak(tmp_path: Path, *args: str) -> tuple[int, str]:
 def test_short_soak_injects_every_fault_kind_and_violates_nothing(tmp_path: Path) -> None:
     code, output = soak(
         tmp_path,
-        *("--duration", "30s", "--seed", "18", "--pause", "0.7", "--down", "1.5"),
+        *("--duration", "60s", "--seed", "18", "--pause", "0.7", "--down", "1.5"),
         *("--converge-within", "30", "--hollow-agents", "6", "--real-agents", "1"),
     )
     result = json.loads((tmp_path / "18.json").read_text())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
 import re
@@ -16,8 +17,9 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 import aiohttp
 
@@ -63,14 +65,85 @@ class CdpError(RuntimeError):
     """A DevTools command failed or a page expression threw."""
 
 
-class Browser:
-    """Headless Chromium in its own session and temp profile, one page, driven over CDP."""
+class Chromium:
+    """One headless Chromium process. Alone it serves one Browser; shared (the session-wide
+    `chromium` fixture), each Browser opens its own browser context in it, with cookies, storage
+    and cache of its own as a fresh profile has: a Chromium started per test cost seconds of
+    startup each."""
 
     def __init__(self, *, width: int = 1600, height: int = 1000) -> None:
         self.width = width
         self.height = height
         self.proc: subprocess.Popen[bytes] | None = None
+        self.ws_url = ""
+        self._profile: tempfile.TemporaryDirectory[str] | None = None
+
+    def ensure_started(self) -> str:
+        """The DevTools URL; (re)starts the process when it is not running (blocking)."""
+        if self.proc is not None and self.proc.poll() is None:
+            return self.ws_url
+        self.stop()
+        binary = find_chromium()
+        if binary is None:
+            raise CdpError("chromium is not installed (run hack/install-browser.sh)")
         self._profile = tempfile.TemporaryDirectory(prefix="o2-chromium-")
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                *FLAGS,
+                f"--user-data-dir={self._profile.name}",
+                f"--window-size={self.width},{self.height}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # chromium's helper processes die with it (killpg)
+        )
+        self.ws_url = self._read_ws_url(self.proc)
+        return self.ws_url
+
+    @staticmethod
+    def _read_ws_url(proc: subprocess.Popen[bytes]) -> str:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            found = _LISTENING.search(raw.decode(errors="replace"))
+            if found:
+                # read on: a long-lived Chromium writing to a full pipe would block
+                threading.Thread(target=_drain, args=(proc.stderr,), daemon=True).start()
+                return found.group(1)
+        raise CdpError(f"chromium exited ({proc.poll()}) before opening DevTools")
+
+    def stop(self) -> None:
+        """Kill the process group (blocking) and remove the profile."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            signal_group(proc.pid, signal.SIGKILL)  # our own session: chromium's helpers
+            proc.wait()
+        if proc is not None and proc.stderr is not None:
+            proc.stderr.close()
+        if self._profile is not None:
+            self._profile.cleanup()
+            self._profile = None
+
+
+def _drain(stream: IO[bytes]) -> None:
+    with contextlib.suppress(OSError, ValueError):  # closed by Chromium.stop
+        for _ in stream:
+            pass
+
+
+class Browser:
+    """One page driven over CDP: in a Chromium of its own, or in its own browser context of a
+    shared `chromium`."""
+
+    def __init__(
+        self, *, width: int = 1600, height: int = 1000, chromium: Chromium | None = None
+    ) -> None:
+        self.width = width
+        self.height = height
+        self._own = chromium is None
+        self.chromium = Chromium(width=width, height=height) if chromium is None else chromium
+        self._context: str | None = None
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._ids = itertools.count(1)
@@ -82,15 +155,16 @@ class Browser:
         """Uncaught page exceptions: e2e tests assert there are none."""
 
     async def __aenter__(self) -> Browser:
-        binary = find_chromium()
-        if binary is None:
-            raise CdpError("chromium is not installed (run hack/install-browser.sh)")
-        self.proc = self._spawn(binary)
-        url = await asyncio.to_thread(self._read_ws_url)
+        url = await asyncio.to_thread(self.chromium.ensure_started)
         self._http = aiohttp.ClientSession()
         self._ws = await self._http.ws_connect(url, max_msg_size=0)
         self._reader = asyncio.create_task(self._read())
-        target = await self.send("Target.createTarget", url="about:blank")
+        where: dict[str, Any] = {}
+        if not self._own:
+            self._context = (await self.send("Target.createBrowserContext"))["browserContextId"]
+            where = {"browserContextId": self._context, "width": self.width}
+            where["height"] = self.height
+        target = await self.send("Target.createTarget", url="about:blank", **where)
         attached = await self.send(
             "Target.attachToTarget", targetId=target["targetId"], flatten=True
         )
@@ -106,34 +180,16 @@ class Browser:
         )
         return self
 
-    def _spawn(self, binary: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [
-                binary,
-                *FLAGS,
-                f"--user-data-dir={self._profile.name}",
-                f"--window-size={self.width},{self.height}",
-                "about:blank",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # chromium's helper processes die with it (killpg)
-        )
-
-    def _read_ws_url(self) -> str:
-        assert self.proc is not None and self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            found = _LISTENING.search(raw.decode(errors="replace"))
-            if found:
-                return found.group(1)
-        raise CdpError(f"chromium exited ({self.proc.poll()}) before opening DevTools")
-
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._context is not None and self._reader is not None and not self._reader.done():
+            with contextlib.suppress(CdpError, OSError, TimeoutError):  # dies with the process
+                async with asyncio.timeout(10):
+                    await self.send("Target.disposeBrowserContext", browserContextId=self._context)
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
@@ -141,12 +197,8 @@ class Browser:
             await self._ws.close()
         if self._http is not None:
             await self._http.close()
-        if self.proc is not None and self.proc.poll() is None:
-            signal_group(self.proc.pid, signal.SIGKILL)  # our own session: chromium's helpers
-            await asyncio.to_thread(self.proc.wait)
-        if self.proc is not None and self.proc.stderr is not None:
-            self.proc.stderr.close()
-        self._profile.cleanup()
+        if self._own:
+            await asyncio.to_thread(self.chromium.stop)
 
     async def _read(self) -> None:
         assert self._ws is not None

@@ -13,7 +13,7 @@ from gui.auth import Tokens, hash_token, parse_tokens
 from gui.server import make_app
 from store.embedded import EmbeddedEtcd
 from store.etcd import EtcdStore
-from tests.gui.cdp import Browser
+from tests.gui.cdp import Browser, Chromium
 from tests.gui.procs import GuiProcess, gui_process
 
 TOKENS = "alice:alice-token-123\nbob:bob-token-4567\n"
@@ -21,10 +21,21 @@ TOKENS = "alice:alice-token-123\nbob:bob-token-4567\n"
 Gui = TestClient[web.Request, web.Application]
 
 
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Chromium]:
+    """One headless Chromium per test process, started on first use; each test's page lives in
+    a browser context of its own (no cookies, storage or cache shared between tests)."""
+    shared = Chromium()
+    try:
+        yield shared
+    finally:
+        shared.stop()
+
+
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Headless Chromium for one test; the page must not throw."""
-    async with Browser() as b:
+async def browser(chromium: Chromium) -> AsyncIterator[Browser]:
+    """A page of its own for one test; the page must not throw."""
+    async with Browser(chromium=chromium) as b:
         yield b
         assert b.exceptions == [], "the page threw"
 

@@ -14,7 +14,7 @@ import pytest
 
 from store.embedded import EmbeddedEtcd
 from store.etcd import EtcdStore
-from tests.gui.cdp import Browser, find_chromium
+from tests.gui.cdp import Browser, Chromium, find_chromium
 from tests.gui.procs import GuiProcess, gui_process
 from tests.gui.runlog_world import populate_runs
 from tests.gui.samples import SCALABLE_WORKFLOW, detector_node, workflow
@@ -55,8 +55,8 @@ def served(etcd_server: EmbeddedEtcd, etcd_store: EtcdStore, world: None) -> Ite
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with Browser(width=1280, height=800) as b:
+async def browser(chromium: Chromium) -> AsyncIterator[Browser]:
+    async with Browser(width=1280, height=800, chromium=chromium) as b:
         yield b
         assert b.exceptions == [], "the page threw"
 
@@ -84,8 +84,10 @@ async def test_every_view_deep_links_and_fits_1280x800(
         assert overflow <= 0, f"{route} overflows horizontally by {overflow}px at 1280x800"
 
 
-async def test_a_large_control_room_screen_is_filled_without_overflow(served: GuiProcess) -> None:
-    async with Browser(width=2560, height=1440) as big:
+async def test_a_large_control_room_screen_is_filled_without_overflow(
+    served: GuiProcess, chromium: Chromium
+) -> None:
+    async with Browser(width=2560, height=1440, chromium=chromium) as big:
         for _, route, ready in MAIN_VIEWS:
             await big.goto(served.url + route)
             await big.wait_for(f"document.querySelector({ready!r})")

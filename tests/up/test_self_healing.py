@@ -33,6 +33,11 @@ def test_back_off_doubles_and_a_crash_loop_gives_up() -> None:
     assert restarts.describe() == "controller 4, gui 1"
 
 
+def test_default_back_off_is_half_a_second_doubling() -> None:
+    restarts = Restarts()  # what `o2 up` uses without --restart-delay
+    assert [restarts.after_exit("controller", now) for now in range(4)] == [0.5, 1.0, 2.0, 4.0]
+
+
 def test_crashes_long_apart_start_the_back_off_over() -> None:
     restarts = Restarts(RestartPolicy(first_delay=0.5, window=10.0, limit=2))
     assert [restarts.after_exit("etcd", now) for now in (0.0, 100.0, 200.0)] == [0.5, 0.5, 0.5]
@@ -77,7 +82,9 @@ def test_controller_killed_during_start_comes_back_and_adopts_the_same_processes
     ports: Ports, tmp_path: Path
 ) -> None:
     data = tmp_path / "o2"
-    with o2_up(ports, data) as up:
+    # back-off 0.1, 0.2, 0.4, 0.8 s (the default 0.5 s doubling is tested above): the same
+    # restarts, without waiting out 7.5 s of back-off
+    with o2_up(ports, data, "--restart-delay", "0.1") as up:
         up.wait_for("o2 is up:", within=UP_WITHIN)
         tasks = {n: p for n, p in up.pids().items() if n.startswith("task ")}
         assert len(tasks) == 3
@@ -92,7 +99,7 @@ def test_controller_killed_during_start_comes_back_and_adopts_the_same_processes
         after = {n: p for n, p in up.pids().items() if n.startswith("task ")}
         assert after == tasks  # adopted, not relaunched
 
-        for restart, delay in ((2, "1.0"), (3, "2.0"), (4, "4.0")):
+        for restart, delay in ((2, "0.2"), (3, "0.4"), (4, "0.8")):
             pid = controller_pid(up)
             assert procutil.start_time(pid) is not None, f"controller {pid} gone:\n{up.tail()}"
             os.kill(pid, signal.SIGKILL)

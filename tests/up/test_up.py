@@ -201,37 +201,36 @@ def interrupt(up: Up) -> int:
     return code
 
 
-def test_up_brings_physics_1_to_running_and_ctrl_c_leaves_nothing_running(
+def first_up_runs_physics_1(up: Up) -> dict[str, int]:
+    """The first `o2 up` of a data dir: physics-1 RUNNING run 1 with every process; its pids."""
+    banner = up.wait_for("o2 is up:", within=UP_WITHIN)
+    assert "physics-1 RUNNING run 1" in banner
+    status = running_env(up)["status"]
+    assert isinstance(status, dict)
+    assert status["state"] == "RUNNING" and status["runNumber"] == 1
+    up.wait_for("Ctrl-C stops everything", within=10)
+    assert f"--endpoints={up.etcd} watch --prefix /o2/registry/" in up.text()
+    pids = up.pids()
+    tasks = [name for name in pids if name.startswith("task ")]
+    assert len(tasks) == 3 and all(pids[name] for name in tasks)
+    assert {"etcd", "cluster", "controller", "gui"} <= set(pids)
+    assert any(name.startswith("executor ") for name in pids)
+    return pids
+
+
+def test_up_brings_physics_1_to_running_ctrl_c_leaves_nothing_and_a_second_up_relaunches_it(
     ports: Ports, tmp_path: Path
 ) -> None:
-    with o2_up(ports, tmp_path / "o2") as up:
-        banner = up.wait_for("o2 is up:", within=UP_WITHIN)
-        assert "physics-1 RUNNING run 1" in banner
-        status = running_env(up)["status"]
-        assert isinstance(status, dict)
-        assert status["state"] == "RUNNING" and status["runNumber"] == 1
-        up.wait_for("Ctrl-C stops everything", within=10)
-        assert f"--endpoints={up.etcd} watch --prefix /o2/registry/" in up.text()
-        pids = up.pids()
-        tasks = [name for name in pids if name.startswith("task ")]
-        assert len(tasks) == 3 and all(pids[name] for name in tasks)
-        assert {"etcd", "cluster", "controller", "gui"} <= set(pids)
-        assert any(name.startswith("executor ") for name in pids)
-        assert interrupt(up) == 0
-    left = {name: pid for name, pid in pids.items() if not gone(pid)}
+    # one scenario: the second `o2 up` needs the first one's data dir and its lost tasks
+    with o2_up(ports, tmp_path / "o2") as first:
+        before = first_up_runs_physics_1(first)
+        assert interrupt(first) == 0
+    left = {name: pid for name, pid in before.items() if not gone(pid)}
     assert not left, f"still running after Ctrl-C: {left}"
     assert (tmp_path / "o2" / "etcd").is_dir()
-    stops = re.findall(r"\[o2\] stopped (\w+)", up.text())
+    stops = re.findall(r"\[o2\] stopped (\w+)", first.text())
     assert stops == ["gui", "controller", "cluster", "etcd"]
 
-
-def test_second_up_relaunches_the_environment_lost_with_the_previous_cluster(
-    ports: Ports, tmp_path: Path
-) -> None:
-    with o2_up(ports, tmp_path / "o2") as first:
-        first.wait_for("physics-1 RUNNING run 1", within=UP_WITHIN)
-        before = first.pids()
-        assert interrupt(first) == 0
     with o2_up(ports, tmp_path / "o2") as second:
         second.wait_for("lost its tasks with the previous local cluster", within=UP_WITHIN)
         banner = second.wait_for("o2 is up:", within=UP_WITHIN)
