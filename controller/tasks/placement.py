@@ -169,12 +169,13 @@ def place(
     a round resources only shrink (10,000 alike tasks cost O(tasks + offers), not the product)."""
     failed: dict[_Signature, str] = {}
     for task in pending:
-        sig = _signature(task)
+        demand = _demand(task)
+        sig = _signature(task, demand)
         if sig is not None and sig in failed:
             plan.unplaced[task.name] = failed[sig]
             continue
         start = first_open.get(sig, 0) if sig is not None else 0
-        placed = _place_one(task, states, taken=taken, start=start)
+        placed = _place_one(task, demand, states, taken=taken, start=start)
         if placed is None:
             why = why_unplaced(task, offers, blocked=blocked, taken=taken, states=states)
             plan.unplaced[task.name] = why
@@ -213,23 +214,23 @@ def _demand(task: Task) -> Demand:
     return Demand(cpus=demand.cpus, mem=demand.mem, ports=demand.ports, floors=floors)
 
 
-def _signature(task: Task) -> _Signature | None:
+def _signature(task: Task, demand: Demand) -> _Signature | None:
     """What decides where a task fits, when that does not change as tasks are placed (UNIQUE
     constraints do: such tasks have none)."""
     constraints = tuple(task.spec.constraints)
     if any(c.operator == "UNIQUE" for c in constraints):
         return None
-    return _demand(task), constraints
+    return demand, constraints
 
 
 def _place_one(
     task: Task,
+    demand: Demand,
     states: list[_OfferState],
     *,
     taken: Mapping[tuple[str, str], set[str]],
     start: int = 0,
 ) -> tuple[int, Allocation] | None:
-    demand = _demand(task)
     for index in range(start, len(states)):
         state = states[index]
         if not all(
