@@ -43,6 +43,8 @@ class OfferBook:
         """Tasks whose REVIVE waits for `revive_interval` (see `_wake_later`)."""
         self._offered: dict[str, Offer] = {}
         """Agent id -> its last offer this term: what each agent that offers looks like."""
+        self.signatures = placement.Signatures()
+        """Pending tasks' demands, remembered across rounds (see placement.Signatures)."""
 
     def on_subscribed(self) -> None:
         """A (re)subscription: the master's view of our suppression is not known."""
@@ -119,6 +121,7 @@ class OfferBook:
                 [o.id for o in offers], refuse_seconds=self._shared.config.idle_refuse_seconds
             )
             return
+        self.signatures.keep(t.name for t in pending)
         plan = place_by_mode(
             pending,
             offers,
@@ -126,6 +129,7 @@ class OfferBook:
             executor_id=self._shared.executor.executor_id,
             cordoned=self._cordoned(),
             unique_taken=self._unique_taken(offers) if _any_unique(pending) else {},
+            signatures=self.signatures,
         )
         self._note_unplaced(plan.unplaced, offers)
         by_offer = plan.by_offer()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from crds.fairmq import CHANNEL_PORT_FLOOR, CONTROL_PORT_FLOOR, port_channels
 from crds.kinds.common import Constraint, uses_occ
-from crds.kinds.task import Task
+from crds.kinds.task import Task, TaskSpec
 from mesosapi.models import Offer, OfferId
 from mesosapi.resources import Allocation, Demand, ResourcePool
 
@@ -153,24 +153,27 @@ def place(
     executor_id: str,
     cordoned: Iterable[str] = (),
     unique_taken: Mapping[tuple[str, str], set[str]] | None = None,
+    signatures: Signatures | None = None,
 ) -> Plan:
     """Fit `pending` tasks (in order) into `offers`; cordoned agents (ids or hostnames) get none.
 
     `unique_taken` maps (task class, attribute) to the attribute values already used by running
     tasks, for UNIQUE constraints; it is extended as tasks are placed in this round.
+    `signatures`: the demands and signatures remembered from earlier rounds (the caller keeps
+    it across rounds; a fresh one when None).
     """
+    signatures = signatures if signatures is not None else Signatures()
     blocked = set(cordoned)
     usable = [o for o in offers if o.agent_id not in blocked and o.hostname not in blocked]
     states = _open_pools(usable, executor_id=executor_id)
     taken = {k: set(v) for k, v in (unique_taken or {}).items()}
     plan = Plan()
-    first_open: dict[_Signature, int] = {}
+    first_open: dict[int, int] = {}
     """Per signature, the first offer that may still fit it: those before did not, and within
     a round resources only shrink (10,000 alike tasks cost O(tasks + offers), not the product)."""
-    failed: dict[_Signature, str] = {}
+    failed: dict[int, str] = {}
     for task in pending:
-        demand = _demand(task)
-        sig = _signature(task, demand)
+        demand, sig = signatures.of(task)
         if sig is not None and sig in failed:
             plan.unplaced[task.name] = failed[sig]
             continue
@@ -197,6 +200,39 @@ def place(
 
 
 _Signature = tuple[Demand, tuple[Constraint, ...]]
+
+
+class Signatures:
+    """Each pending task's demand and signature (as a small number: equal signatures, equal
+    numbers), kept across offer rounds while the task's spec object stays the same (a status
+    write keeps it; specs are frozen). A round looks at every pending task, and most fit none of
+    its offers (a deploy pinned to 50 detectors gets a few agents' offers per round): computing
+    each one's demand and hashing its constraints per round was most of a round's cost."""
+
+    def __init__(self) -> None:
+        self._by_task: dict[str, tuple[TaskSpec, Demand, int | None]] = {}
+        self._ids: dict[_Signature, int] = {}
+        self.computed = 0
+        """Demands computed (not remembered): what a round cost beyond lookups."""
+
+    def of(self, task: Task) -> tuple[Demand, int | None]:
+        """The task's demand, and its signature's number (None: UNIQUE constraints)."""
+        memo = self._by_task.get(task.name)
+        if memo is not None and memo[0] is task.spec:
+            return memo[1], memo[2]
+        self.computed += 1
+        demand = _demand(task)
+        sig = _signature(task, demand)
+        number = None if sig is None else self._ids.setdefault(sig, len(self._ids))
+        self._by_task[task.name] = (task.spec, demand, number)
+        return demand, number
+
+    def keep(self, names: Iterable[str]) -> None:
+        """Forget every task but `names` (those still pending)."""
+        by_task = self._by_task
+        self._by_task = {n: m for n in names if (m := by_task.get(n)) is not None}
+        if not self._by_task:
+            self._ids = {}
 
 
 def channel_port_count(task: Task) -> int:
