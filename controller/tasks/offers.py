@@ -78,12 +78,11 @@ class OfferBook:
         try:
             await self._answer_offers(offers, pending)
         finally:
-            left = {t.name for t in self._backlog.pending()}
-            late = left - {t.name for t in pending}
+            late = {t.name for t in self._backlog.pending_besides({t.name for t in pending})}
             if late & self._revived_for:
                 self._revived_for -= late
                 self._shared.wake(*late)
-        if not left:
+        if not self._backlog.any_pending():
             await self.update_interest()  # nothing pending any more: SUPPRESS
 
     async def update_interest(self, names: Iterable[str] | None = None) -> None:
