@@ -110,11 +110,14 @@ def test_alike_takes_share_their_scalar_pieces_and_copy_nothing(
     per pool, and no take goes through pydantic's model_copy (it cost ~20 us per piece)."""
     from mesosapi.models import Resource
 
-    copies = []
+    copies: list[Resource] = []
     original = Resource.model_copy
-    monkeypatch.setattr(
-        Resource, "model_copy", lambda self, **kw: copies.append(1) or original(self, **kw)
-    )
+
+    def counted(self: Resource, **kwargs: object) -> Resource:
+        copies.append(self)
+        return original(self, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Resource, "model_copy", counted)
     pool = ResourcePool([scalar("cpus", 8), scalar("mem", 1024), ranges("ports", [(1, 100)])])
     first = pool.take(Demand(cpus=0.1, mem=8, ports=1))
     second = pool.take(Demand(cpus=0.1, mem=8, ports=1))

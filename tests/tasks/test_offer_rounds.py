@@ -84,7 +84,12 @@ async def test_a_round_looks_at_each_pending_task_once(monkeypatch: Any) -> None
 
     looked: list[str] = []
     real = StatusWriter.view
-    monkeypatch.setattr(StatusWriter, "view", lambda s, n: looked.append(n) or real(s, n))
+
+    def counted(writer: StatusWriter, name: str) -> Task | None:
+        looked.append(name)
+        return real(writer, name)
+
+    monkeypatch.setattr(StatusWriter, "view", counted)
     async with rigged(unplaced_grace=0.0) as rig:
         await _subscribe_with_agents(rig)
         for i in range(40):

@@ -157,7 +157,12 @@ def test_rounds_compute_each_pending_tasks_demand_once(monkeypatch: Any) -> None
 
     computed: list[str] = []
     real = placement.demand_of
-    monkeypatch.setattr(placement, "demand_of", lambda t: computed.append(t.name) or real(t))
+
+    def counted(t: Task) -> Any:
+        computed.append(t.name)
+        return real(t)
+
+    monkeypatch.setattr(placement, "demand_of", counted)
     pinned = tuple(
         task(f"t{i}", constraints=(Constraint(attribute="detector", value=f"d{i % 3}"),))
         for i in range(30)
