@@ -126,38 +126,47 @@ class Allocation:
     ports: list[int]
 
 
-def _same_home(r: Resource) -> Resource:
-    """A template with the role/reservation/allocation of `r` and no value."""
-    return r.model_copy(update={"scalar": None, "ranges": None, "set_": None})
+def _home_fields(r: Resource) -> dict[str, object]:
+    """The role/reservation/allocation of `r` (every field but its value), to build pieces
+    of the same home from."""
+    fields = {name: getattr(r, name) for name in Resource.model_fields}
+    return {**fields, "scalar": None, "ranges": None, "set_": None}
 
 
 class ResourcePool:
     """Mutable view of one offer's resources: take pieces out for tasks until it is empty.
 
     Not thread-safe and not I/O: a planner builds one per offer, calls `take` per task and
-    reads `remaining()` for what is left.
+    reads `remaining()` for what is left. A round places thousands of alike tasks, so a take
+    costs no pydantic copy: equal scalar pieces of one home are one (frozen) Resource, built
+    once per pool, and the running totals are kept instead of summed per look.
     """
 
     def __init__(self, resources: Sequence[Resource]) -> None:
-        self._scalars: list[tuple[Resource, int]] = []
-        self._ranges: list[tuple[Resource, list[tuple[int, int]]]] = []
+        self._scalars: list[tuple[dict[str, object], int]] = []
+        self._ranges: list[tuple[dict[str, object], list[tuple[int, int]]]] = []
+        self._totals: dict[str, int] = {}
+        self._pieces: dict[tuple[int, int], Resource] = {}
+        """(index into _scalars, fixed-point amount) -> that piece of that home."""
         for r in resources:
             if r.type == "SCALAR" and r.scalar is not None:
-                self._scalars.append((_same_home(r), _fixed(r.scalar.value)))
+                amount = _fixed(r.scalar.value)
+                self._scalars.append((_home_fields(r), amount))
+                self._totals[r.name] = self._totals.get(r.name, 0) + amount
             elif r.type == "RANGES" and r.ranges is not None:
                 spans = sorted((x.begin, x.end) for x in r.ranges.range)
-                self._ranges.append((_same_home(r), spans))
+                self._ranges.append((_home_fields(r), spans))
 
     def available(self, name: str) -> float:
-        return sum(v for r, v in self._scalars if r.name == name) / _MILLI
+        return self._totals.get(name, 0) / _MILLI
 
     def available_ports(self, name: str = "ports") -> int:
-        return sum(_count(spans) for r, spans in self._ranges if r.name == name)
+        return sum(_count(spans) for home, spans in self._ranges if home["name"] == name)
 
     def fits(self, demand: Demand) -> bool:
         """True when `demand` can be carved from what is left."""
         for name, value in demand.all_scalars():
-            if _fixed(self.available(name)) < _fixed(value):
+            if self._totals.get(name, 0) < _fixed(value):
                 return False
         return self.available_ports() >= demand.ports + len(demand.floors)
 
@@ -176,22 +185,28 @@ class ResourcePool:
 
     def _take_scalar(self, name: str, want: int) -> list[Resource]:
         out: list[Resource] = []
+        self._totals[name] = self._totals.get(name, 0) - want
         for i, (home, have) in enumerate(self._scalars):
             if want <= 0:
                 break
-            if home.name != name or have <= 0:
+            if home["name"] != name or have <= 0:
                 continue
             got = min(have, want)
             self._scalars[i] = (home, have - got)
             want -= got
-            out.append(home.model_copy(update={"scalar": Scalar(value=got / _MILLI)}))
+            piece = self._pieces.get((i, got))
+            if piece is None:
+                piece = self._pieces[i, got] = Resource(
+                    **{**home, "scalar": Scalar(value=got / _MILLI)}
+                )
+            out.append(piece)
         return out
 
     def _take_ports(
         self, name: str, count: int, floors: tuple[int, ...] = ()
     ) -> tuple[list[Resource], list[int]]:
         """`count` lowest free ports, then one per floor; one resource per home they came from."""
-        homes = [i for i, (home, _) in enumerate(self._ranges) if home.name == name]
+        homes = [i for i, (home, _) in enumerate(self._ranges) if home["name"] == name]
         picked: list[tuple[int, int]] = []  # (index into self._ranges, port)
         for floor in (*([0] * count), *floors):
             found = self._lowest_free(homes, floor) or self._lowest_free(homes, 0)
@@ -207,7 +222,8 @@ class ResourcePool:
             if mine:
                 spans_out = [Range(begin=a, end=b) for a, b in merge_spans(mine)]
                 home = self._ranges[index][0]
-                out.append(home.model_copy(update={"ranges": Ranges(range=spans_out)}))
+                ranges_out = Ranges(range=spans_out)
+                out.append(Resource(**{**home, "ranges": ranges_out}))
         return out, [port for _, port in picked]
 
     def _lowest_free(self, homes: list[int], floor: int) -> tuple[int, int] | None:
@@ -225,14 +241,14 @@ class ResourcePool:
     def remaining(self) -> list[Resource]:
         """What is left, in the same shape as the offer (empty entries dropped)."""
         out = [
-            home.model_copy(update={"scalar": Scalar(value=v / _MILLI)})
+            Resource(**{**home, "scalar": Scalar(value=v / _MILLI)})
             for home, v in self._scalars
             if v > 0
         ]
         for home, spans in self._ranges:
             if spans:
                 rg = Ranges(range=[Range(begin=a, end=b) for a, b in spans])
-                out.append(home.model_copy(update={"ranges": rg}))
+                out.append(Resource(**{**home, "ranges": rg}))
         return out
 
 

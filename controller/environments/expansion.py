@@ -103,6 +103,13 @@ class Expansion:
     """controller.environments.taskset's memo: per task name, the stored spec and the desired
     one last compared and how their live fields differ (kept by `wire`'s copies, as both
     specs are compared by identity)."""
+    settled: dict[str, tuple[object, tuple[object, ...]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """controller.environments.taskset's memo: per task name, the stored task (by identity) and
+    the inputs of the pass that found nothing to change in it: a pass with the same ones
+    changes nothing in it either, and skips it (every pass while a deploy waits for 10,000
+    tasks looked at each one; most did not change since the previous pass)."""
 
     def roles(self) -> list[str]:
         """Task role paths, in tree order."""

@@ -274,21 +274,23 @@ def role_summaries(
     expansion: Expansion | None, tasks: Sequence[Task], *, states: Sequence[str] | None = None
 ) -> tuple[RoleSummary, ...]:
     """Task counts per expanded role path; per unexpanded path (`flp-{{ detector }}.readout`)
-    when there are more than ROLE_SUMMARY_LIMIT paths, so the status stays small. `states`:
+    when there are more than ROLE_SUMMARY_LIMIT paths, so the status stays small (an expansion
+    of more paths than that is summarized per template without collecting the tasks' paths
+    first, as every pass over 10,000 tasks did). `states`:
     task_state() of each of `tasks`, when the caller has them already."""
     wanted = list(expansion.tasks.values()) if expansion is not None else []
-    group = {w.path: w.path for w in wanted}
-    if len({t.spec.role for t in tasks} | set(group)) > ROLE_SUMMARY_LIMIT:
+    if len(wanted) > ROLE_SUMMARY_LIMIT:  # per template, whatever roles the tasks have
         group = {w.path: w.template or w.path for w in wanted}
+    else:
+        group = {w.path: w.path for w in wanted}
+        if len({t.spec.role for t in tasks} | set(group)) > ROLE_SUMMARY_LIMIT:
+            group = {w.path: w.template or w.path for w in wanted}
     by_role: dict[str, Counter[str]] = {path: Counter() for path in group.values()}
     if states is None:
         states = [task_state(t) for t in tasks]
-    for t, state in zip(tasks, states, strict=True):
-        path = group.get(t.spec.role, t.spec.role)
-        counts = by_role.get(path)
-        if counts is None:
-            counts = by_role[path] = Counter()
-        counts[state] += 1
+    paths = [group.get(role, role) for role in (t.spec.role for t in tasks)]
+    for (path, state), count in Counter(zip(paths, states, strict=True)).items():
+        by_role.setdefault(path, Counter())[state] = count  # counted in C, in task order
     return tuple(
         RoleSummary(path=p, tasks=sum(c.values()), states=dict(c)) for p, c in by_role.items()
     )

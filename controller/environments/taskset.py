@@ -155,7 +155,32 @@ class TaskSet:
         elif target == "STANDBY" and have.status.phase in TERMINAL_PHASES:
             out.delete.append(have)  # RECOVER and DEPLOY replace dead processes
         else:
-            self._update(have, want, target, cap=cap, now_ok=now_ok, out=out)
+            self._update_unless_settled(have, want, target, cap=cap, now_ok=now_ok, out=out)
+
+    def _update_unless_settled(
+        self,
+        have: Task,
+        want: ExpandedTask,
+        target: str | None,
+        *,
+        cap: bool,
+        now_ok: bool,
+        out: Changes,
+    ) -> None:
+        """`_update`, skipped when the same stored task (object) met the same desired spec,
+        digest, wiring, target and run last time and needed nothing: everything `_update`
+        reads is in that key (the expansion, whose memo this is, holds the start arguments)."""
+        run = self.env.status.run_number
+        key = (want.spec, want.digest, want.unwired, target, cap, now_ok, run)
+        memo = self.expansion.settled.get(have.name)
+        if memo is not None and memo[0] is have and memo[1] == key:
+            return
+        before = len(out.update)
+        self._update(have, want, target, cap=cap, now_ok=now_ok, out=out)
+        if len(out.update) == before:
+            self.expansion.settled[have.name] = (have, key)
+        else:
+            self.expansion.settled.pop(have.name, None)
 
     def _update(
         self,

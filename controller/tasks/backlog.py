@@ -36,14 +36,17 @@ class Backlog:
         at, which keeps an offer round O(pending) with 10,000 tasks running)."""
         candidates = self._candidates()
         names = candidates if names is None else [n for n in names if n in candidates]
-        return [
-            t
-            for t in self._roster.live(names)
-            if t.status.phase == "Pending"
-            and not t.status.mesos_task_id
-            and t.metadata.deletion_timestamp is None
-            and FINALIZER in t.metadata.finalizers  # else its deletion could not kill it
-        ]
+        return [t for t in self._roster.live(names) if _launchable(t)]
+
+    def pending_besides(self, names: set[str]) -> list[Task]:
+        """`pending()` but for `names` (those an offer round just looked at): the tasks that
+        became pending meanwhile, found without a look at every pending task again."""
+        return self.pending(self._candidates() - names)
+
+    def any_pending(self) -> bool:
+        """Whether `pending()` is not empty; stops at the first (a round asks it after placing
+        a part of 10,000 pending tasks)."""
+        return any(_launchable(t) for t in self._roster.each_live(self._candidates()))
 
     def _candidates(self) -> set[str]:
         """Tasks whose stored status is unlaunched (from cache events and our own writes), and
@@ -85,6 +88,15 @@ class Backlog:
     def forget(self, name: str) -> None:
         """The task is gone for good."""
         self._unplaced.pop(name, None)
+
+
+def _launchable(task: Task) -> bool:
+    return (
+        task.status.phase == "Pending"
+        and not task.status.mesos_task_id
+        and task.metadata.deletion_timestamp is None
+        and FINALIZER in task.metadata.finalizers  # else its deletion could not kill it
+    )
 
 
 def _unlaunched(task: Task | None) -> bool:

@@ -63,6 +63,7 @@ def place_by_mode(
     executor_id: str,
     cordoned: Iterable[str] = (),
     unique_taken: Mapping[tuple[str, str], set[str]] | None = None,
+    signatures: placement.Signatures | None = None,
 ) -> placement.Plan:
     """`placement.place`, run once per mode group over disjoint offers, merged into one Plan."""
     blocked = set(cordoned)
@@ -79,6 +80,7 @@ def place_by_mode(
             executor_id=executor_id,
             cordoned=blocked,
             unique_taken=unique_taken,
+            signatures=signatures,
         )
         merged.placed.extend(plan.placed)
         merged.executor_needed.update(plan.executor_needed)

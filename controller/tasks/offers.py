@@ -53,6 +53,8 @@ class OfferBook:
         """Tasks whose REVIVE waits for `revive_interval` (see `_wake_later`)."""
         self._offered: dict[str, Offer] = {}
         """Agent id -> its last offer this term: what each agent that offers looks like."""
+        self.signatures = placement.Signatures()
+        """Pending tasks' demands, remembered across rounds (see placement.Signatures)."""
 
     def on_subscribed(self) -> None:
         """A (re)subscription: the master's view of our suppression is not known."""
@@ -88,12 +90,11 @@ class OfferBook:
         try:
             await self._answer_offers(offers, pending)
         finally:
-            left = {t.name for t in self._backlog.pending()}
-            late = left - {t.name for t in pending}
+            late = {t.name for t in self._backlog.pending_besides({t.name for t in pending})}
             if late & self._revived_for:
                 self._revived_for -= late
                 self._shared.wake(*late)
-        if not left:
+        if not self._backlog.any_pending():
             await self.update_interest()  # nothing pending any more: SUPPRESS
 
     async def update_interest(self, names: Iterable[str] | None = None) -> None:
@@ -131,6 +132,7 @@ class OfferBook:
                 [o.id for o in offers], refuse_seconds=self._shared.config.idle_refuse_seconds
             )
             return
+        self.signatures.keep(t.name for t in pending)
         plan = place_by_mode(
             pending,
             offers,
@@ -138,6 +140,7 @@ class OfferBook:
             executor_id=self._shared.executor.executor_id,
             cordoned=self._cordoned(),
             unique_taken=self._unique_taken(offers) if _any_unique(pending) else {},
+            signatures=self.signatures,
         )
         self._note_unplaced(plan.unplaced, offers)
         by_offer = plan.by_offer()

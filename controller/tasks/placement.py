@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from crds.fairmq import CHANNEL_PORT_FLOOR, CONTROL_PORT_FLOOR, port_channels
 from crds.kinds.common import Constraint, uses_occ
-from crds.kinds.task import Task
+from crds.kinds.task import Task, TaskSpec
 from mesosapi.models import Offer, OfferId
 from mesosapi.resources import Allocation, Demand, ResourcePool
 
@@ -153,28 +153,32 @@ def place(
     executor_id: str,
     cordoned: Iterable[str] = (),
     unique_taken: Mapping[tuple[str, str], set[str]] | None = None,
+    signatures: Signatures | None = None,
 ) -> Plan:
     """Fit `pending` tasks (in order) into `offers`; cordoned agents (ids or hostnames) get none.
 
     `unique_taken` maps (task class, attribute) to the attribute values already used by running
     tasks, for UNIQUE constraints; it is extended as tasks are placed in this round.
+    `signatures`: the demands and signatures remembered from earlier rounds (the caller keeps
+    it across rounds; a fresh one when None).
     """
+    signatures = signatures if signatures is not None else Signatures()
     blocked = set(cordoned)
     usable = [o for o in offers if o.agent_id not in blocked and o.hostname not in blocked]
     states = _open_pools(usable, executor_id=executor_id)
     taken = {k: set(v) for k, v in (unique_taken or {}).items()}
     plan = Plan()
-    first_open: dict[_Signature, int] = {}
+    first_open: dict[int, int] = {}
     """Per signature, the first offer that may still fit it: those before did not, and within
     a round resources only shrink (10,000 alike tasks cost O(tasks + offers), not the product)."""
-    failed: dict[_Signature, str] = {}
+    failed: dict[int, str] = {}
     for task in pending:
-        sig = _signature(task)
+        demand, sig = signatures.of(task)
         if sig is not None and sig in failed:
             plan.unplaced[task.name] = failed[sig]
             continue
         start = first_open.get(sig, 0) if sig is not None else 0
-        placed = _place_one(task, states, taken=taken, start=start)
+        placed = _place_one(task, demand, states, taken=taken, start=start)
         if placed is None:
             why = why_unplaced(task, offers, blocked=blocked, taken=taken, states=states)
             plan.unplaced[task.name] = why
@@ -198,6 +202,39 @@ def place(
 _Signature = tuple[Demand, tuple[Constraint, ...]]
 
 
+class Signatures:
+    """Each pending task's demand and signature (as a small number: equal signatures, equal
+    numbers), kept across offer rounds while the task's spec object stays the same (a status
+    write keeps it; specs are frozen). A round looks at every pending task, and most fit none of
+    its offers (a deploy pinned to 50 detectors gets a few agents' offers per round): computing
+    each one's demand and hashing its constraints per round was most of a round's cost."""
+
+    def __init__(self) -> None:
+        self._by_task: dict[str, tuple[TaskSpec, Demand, int | None]] = {}
+        self._ids: dict[_Signature, int] = {}
+        self.computed = 0
+        """Demands computed (not remembered): what a round cost beyond lookups."""
+
+    def of(self, task: Task) -> tuple[Demand, int | None]:
+        """The task's demand, and its signature's number (None: UNIQUE constraints)."""
+        memo = self._by_task.get(task.name)
+        if memo is not None and memo[0] is task.spec:
+            return memo[1], memo[2]
+        self.computed += 1
+        demand = _demand(task)
+        sig = _signature(task, demand)
+        number = None if sig is None else self._ids.setdefault(sig, len(self._ids))
+        self._by_task[task.name] = (task.spec, demand, number)
+        return demand, number
+
+    def keep(self, names: Iterable[str]) -> None:
+        """Forget every task but `names` (those still pending)."""
+        by_task = self._by_task
+        self._by_task = {n: m for n in names if (m := by_task.get(n)) is not None}
+        if not self._by_task:
+            self._ids = {}
+
+
 def channel_port_count(task: Task) -> int:
     """One port per tcp inbound channel whose address o2 allocates."""
     return len(port_channels(task.spec.bind))
@@ -213,23 +250,23 @@ def _demand(task: Task) -> Demand:
     return Demand(cpus=demand.cpus, mem=demand.mem, ports=demand.ports, floors=floors)
 
 
-def _signature(task: Task) -> _Signature | None:
+def _signature(task: Task, demand: Demand) -> _Signature | None:
     """What decides where a task fits, when that does not change as tasks are placed (UNIQUE
     constraints do: such tasks have none)."""
     constraints = tuple(task.spec.constraints)
     if any(c.operator == "UNIQUE" for c in constraints):
         return None
-    return _demand(task), constraints
+    return demand, constraints
 
 
 def _place_one(
     task: Task,
+    demand: Demand,
     states: list[_OfferState],
     *,
     taken: Mapping[tuple[str, str], set[str]],
     start: int = 0,
 ) -> tuple[int, Allocation] | None:
-    demand = _demand(task)
     for index in range(start, len(states)):
         state = states[index]
         if not all(

@@ -4,7 +4,7 @@ on which agents). Read-only: no store, no Mesos."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from controller.tasks.inflight import LaunchesInFlight
 from controller.tasks.writer import StatusWriter
@@ -35,12 +35,14 @@ class Roster:
 
     def live(self, names: Iterable[str] | None = None) -> list[Task]:
         """The tasks (of `names`, or all) whose process is not over."""
-        out = []
+        return list(self.each_live(names))
+
+    def each_live(self, names: Iterable[str] | None = None) -> Iterator[Task]:
+        """`live()`, one at a time (for a caller that may stop early)."""
         for name in self._cache.names() if names is None else names:
             task = self._writer.view(name)
             if task is not None and task.status.phase not in TERMINAL_PHASES:
-                out.append(task)
-        return out
+                yield task
 
     def known(self, *, agent: str | None = None) -> list[KnownTask]:
         """The live tasks that have a Mesos task (on `agent`, or anywhere): what explicit

@@ -29,6 +29,9 @@ the manager's VmRSS before the environment is created vs. at RUNNING, divided by
 Targets: START_ACTIVITY over 1,000 tasks <= 3x floor (a), over 10,000 <= 12x the
 1,000-task time, RSS growth <= 30 KB/task judged at the largest size (the manager's ~6 MB of
 one-off growth dominates small sizes).
+`--upto DEPLOY` stops after that transition (the cProfile then covers start-up and DEPLOY only);
+the mesos and etcd CPU columns are the local cluster's (hollow agents and their responder
+included) and etcd's user+system seconds over the row's window.
 BENCH_PROFILE=1 runs each manager under cProfile (<work>/size-N/manager.prof), BENCH_KEEP=dir
 keeps etcd data and logs. Prints tables and the targets, writes
 hack/bench/results/environments_bench.json. The machine is a shared 2-core box: numbers are
@@ -214,7 +217,7 @@ def _now() -> Any:
 # ---- part 2: the real stack -------------------------------------------------------------------
 
 
-async def on_stack(etcd: Any, size: int, work: Path) -> Json:
+async def on_stack(etcd: Any, size: int, work: Path, *, upto: str = WALK[-1][0]) -> Json:
     """One size on a fresh cluster and manager (own prefix); the floor for 2N writes after."""
     from store.config import StoreConfig, open_store
     from tests.stack import stop_by_pid
@@ -232,7 +235,8 @@ async def on_stack(etcd: Any, size: int, work: Path) -> Json:
         procs.append(manager.proc)
         store = await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix=prefix))
         try:
-            run = await walk(store, size, manager=manager.pid, metrics=etcd.metrics_port)
+            pids = {"manager": manager.pid, "cluster": mesos.pid, "etcd": etcd.pid}
+            run = await walk(store, size, pids=pids, metrics=etcd.metrics_port, upto=upto)
             run["agents"] = await spread(store)
         finally:
             await store.close()
@@ -247,8 +251,12 @@ async def on_stack(etcd: Any, size: int, work: Path) -> Json:
     return run
 
 
-async def walk(store: Store, size: int, *, manager: int, metrics: int) -> Json:
-    """DEPLOY, CONFIGURE, START_ACTIVITY, STOP_ACTIVITY of one environment, timed."""
+async def walk(
+    store: Store, size: int, *, pids: dict[str, int], metrics: int, upto: str = WALK[-1][0]
+) -> Json:
+    """DEPLOY, CONFIGURE, START_ACTIVITY, STOP_ACTIVITY of one environment (up to and with
+    `upto`), timed; CPU seconds of each process in `pids` per transition."""
+    manager = pids["manager"]
     classes, workflow, env = manifests(size)
     await wait_subscribed(store)
     for obj in (*classes, workflow):
@@ -258,7 +266,7 @@ async def walk(store: Store, size: int, *, manager: int, metrics: int) -> Json:
     rows: dict[str, Json] = {}
     for event, state in WALK:
         puts = etcd_counters(metrics)
-        cpu = cpu_seconds(manager)
+        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         spy = _py_spy(manager, event, size)
         started = time.perf_counter()
         if event == "DEPLOY":
@@ -270,10 +278,10 @@ async def walk(store: Store, size: int, *, manager: int, metrics: int) -> Json:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
-        if state == "RUNNING":
+        if state == "RUNNING" or (event == upto and "running" not in rss):
             rss["running"] = vmrss_kb(manager)
         await asyncio.sleep(SETTLE)
-        cpu = cpu_seconds(manager) - cpu
+        cpu = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
         counted = {k: v - puts[k] for k, v in etcd_counters(metrics).items()}
         history = [h for h in final.status.history if h.event == event]
         rows[event] = {
@@ -281,8 +289,11 @@ async def walk(store: Store, size: int, *, manager: int, metrics: int) -> Json:
             "history_seconds": history[-1].duration_seconds if history else None,
             "etcd_puts": counted["put"],
             "etcd_deletes": counted["delete"],
-            "manager_cpu_seconds": cpu,
+            "manager_cpu_seconds": cpu["manager"],
+            "cpu_seconds": cpu,
         }
+        if event == upto:
+            break
     return {
         "tasks": size,
         "transitions": rows,
@@ -383,7 +394,8 @@ async def _main(args: argparse.Namespace, work: Path) -> Json:
     ) as etcd:
         result["floor"] = asdict(await measure_floor(etcd.endpoint, quick=True))
         for size in args.sizes:
-            result["stack"].append(await on_stack(etcd, size, work / f"size-{size}"))
+            run = await on_stack(etcd, size, work / f"size-{size}", upto=args.upto)
+            result["stack"].append(run)
     result["load_average_after"] = list(os.getloadavg())
     result["targets"] = targets(result["stack"])
     return result
@@ -394,8 +406,8 @@ def targets(runs: list[Json]) -> Json:
     by_size = {run["tasks"]: run for run in runs}
 
     def start(size: int) -> float | None:
-        run = by_size.get(size)
-        return run["transitions"]["START_ACTIVITY"]["wall_seconds"] if run else None
+        row = by_size.get(size, {}).get("transitions", {}).get("START_ACTIVITY")
+        return row["wall_seconds"] if row else None
 
     s1k, s10k = start(1000), start(10000)
     x_floor = s1k / by_size[1000]["floor_a_seconds"] if s1k is not None else None
@@ -427,16 +439,21 @@ def print_tables(result: Json) -> None:
     print(
         f"{'tasks':<7}{'transition':<16}{'wall s':>8}{'history s':>10}{'etcd puts':>10}"
         f"{'floor(a) s':>11}{'x (a)':>7}{'floor(b) s':>11}{'x (b)':>7}{'mgr cpu s':>10}"
+        f"{'mesos cpu':>10}{'etcd cpu':>9}"
     )
     for run in result["stack"]:
         a, b = run["floor_a_seconds"], run["floor_b_seconds"]
         for event in TRANSITIONS:
-            row = run["transitions"][event]
+            row = run["transitions"].get(event)
+            if row is None:
+                continue
+            cpu = row.get("cpu_seconds", {})
             wall, hist = row["wall_seconds"], row["history_seconds"]
             print(
                 f"{run['tasks']:<7}{event:<16}{wall:>8.2f}{hist or float('nan'):>10.2f}"
                 f"{row['etcd_puts']:>10}{a:>11.3f}{wall / a:>7.1f}{b:>11.3f}{wall / b:>7.1f}"
                 f"{row.get('manager_cpu_seconds', float('nan')):>10.2f}"
+                f"{cpu.get('cluster', float('nan')):>10.2f}{cpu.get('etcd', float('nan')):>9.2f}"
             )
         agents = run["agents"]
         print(
@@ -467,6 +484,9 @@ def main(argv: list[str] | None = None) -> int:
     ints = lambda text: [int(x) for x in text.split(",") if x]  # noqa: E731
     parser.add_argument("--sizes", type=ints, default=[100, 1000, 10000])
     parser.add_argument("--pure-sizes", type=ints, default=[100, 1000, 10000])
+    parser.add_argument(
+        "--upto", choices=TRANSITIONS, default=TRANSITIONS[-1], help="last transition walked"
+    )
     args = parser.parse_args(argv)
     for size in (*args.sizes, *args.pure_sizes):
         manifests(size)  # a bad size fails before anything starts

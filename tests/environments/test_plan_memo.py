@@ -4,6 +4,8 @@ spec object): each pass over a large environment costs its changed tasks, not al
 
 from __future__ import annotations
 
+from typing import Any
+
 from controller.environments.expand import expand
 from controller.environments.expansion import Expansion
 from controller.environments.plan import Plan, plan
@@ -58,3 +60,40 @@ def test_only_a_task_whose_spec_object_changed_is_compared_again_and_updated() -
     assert result.update[0].spec.critical == first.spec.critical  # back to the desired value
     fresh = [n for n, entry in expansion.live_diffs.items() if entry is not compared[n]]
     assert fresh == [first.name]
+
+
+def test_a_pass_skips_the_tasks_that_did_not_change_since_the_pass_that_settled_them(
+    monkeypatch: Any,
+) -> None:
+    """A deploy of 10,000 tasks is many passes that wait: a task object that a pass found
+    nothing to change in is not looked at again by the next one with the same target; a
+    status write (a new object) or another target makes it looked at again."""
+    from controller.environments.taskset import TaskSet
+
+    looked: list[str] = []
+    real = TaskSet._update
+
+    def counted(self: TaskSet, have: Task, *args: Any, **kwargs: Any) -> None:
+        looked.append(have.name)
+        real(self, have, *args, **kwargs)
+
+    monkeypatch.setattr(TaskSet, "_update", counted)
+    sim, expansion = _settled()
+    tasks = _owned(sim)
+    assert not _pass(sim, expansion, tasks).update
+    assert set(looked) == {t.name for t in tasks}
+    looked.clear()
+    assert not _pass(sim, expansion, tasks).update
+    assert looked == []  # it looked at every task again before
+    first, *rest = tasks
+    written = _status_written(first, "seen")
+    assert not _pass(sim, expansion, [written, *rest]).update
+    assert looked == [first.name]
+    looked.clear()
+    stopping = sim.env.model_copy(
+        update={"spec": sim.env.spec.model_copy(update={"state": "CONFIGURED"})}
+    )
+    result = plan(
+        stopping, sim.workflow, sim.classes, [written, *rest], now=sim.now, expansion=expansion
+    )
+    assert {t.name for t in result.update} == {t.name for t in tasks}  # STOP: every task

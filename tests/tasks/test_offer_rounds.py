@@ -4,6 +4,9 @@ FailedScheduling Event and no status write until it has waited `unoffered_grace`
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 from controller.tasks.base import FINALIZER
 from crds.kinds.common import Constraint
 from crds.kinds.task import Task
@@ -72,3 +75,29 @@ async def test_a_task_no_agent_can_host_or_whose_agent_stays_away_is_reported() 
         assert rig.framework.unschedulable_reason("on-c") == "no agent has detector=C"
         assert ("on-b", "FailedScheduling") in rig.events.reasons
         assert ("on-c", "FailedScheduling") in rig.events.reasons
+
+
+async def test_a_round_looks_at_each_pending_task_once(monkeypatch: Any) -> None:
+    """A round places from the pending tasks, then asks only which tasks became pending
+    meanwhile and whether any is left: 10,000 pending tasks are not looked at twice a round."""
+    from controller.tasks.writer import StatusWriter
+
+    looked: list[str] = []
+    real = StatusWriter.view
+
+    def counted(writer: StatusWriter, name: str) -> Task | None:
+        looked.append(name)
+        return real(writer, name)
+
+    monkeypatch.setattr(StatusWriter, "view", counted)
+    async with rigged(unplaced_grace=0.0) as rig:
+        await _subscribe_with_agents(rig)
+        for i in range(40):
+            await rig.store.create(pinned(f"on-b-{i}", "B"))
+        await eventually(lambda: len(rig.framework._backlog.pending()) == 40)
+        await eventually(lambda: bool(rig.fake.sent(Revive)))
+        looked.clear()
+        await _round(rig, (1, "A"), tag="second")  # agent B is not in this round
+        per_task = Counter(n for n in looked if n.startswith("on-b-"))
+        # placing, and why it did not fit (and one for whether any is left); it was 3 each
+        assert len(per_task) == 40 and sum(per_task.values()) <= 2 * 40 + 5

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from controller.tasks.placement import place
+from typing import Any
+
+from controller.tasks.placement import Signatures, place
 from crds.kinds.common import Command, Constraint, Wants
 from crds.kinds.task import Task, TaskSpec
 from crds.meta import ObjectMeta
@@ -145,3 +147,34 @@ def test_cordoned_agents_get_no_tasks() -> None:
     assert [p.offer_id for p in plan.placed] == ["o2"]
     plan = place([task("a")], [offer(1)], executor_id=EXECUTOR, cordoned={"a1"})
     assert plan.unplaced == {"a": "every offering agent is cordoned"}
+
+
+def test_rounds_compute_each_pending_tasks_demand_once(monkeypatch: Any) -> None:
+    """Each round looks at every pending task and most fit none of its offers (tasks pinned to
+    agents that offer in other rounds): their demands are remembered across rounds while their
+    spec objects stay, so a round over them costs lookups, not a demand each."""
+    from controller.tasks import placement
+
+    computed: list[str] = []
+    real = placement.demand_of
+
+    def counted(t: Task) -> Any:
+        computed.append(t.name)
+        return real(t)
+
+    monkeypatch.setattr(placement, "demand_of", counted)
+    pinned = tuple(
+        task(f"t{i}", constraints=(Constraint(attribute="detector", value=f"d{i % 3}"),))
+        for i in range(30)
+    )
+    signatures = Signatures()
+    rounds = [offer(n, cpus=64, attrs={"detector": f"d{n}"}) for n in range(3)]
+    first = place(pinned, [rounds[0]], executor_id=EXECUTOR, signatures=signatures)
+    assert len(first.placed) == 10 and len(computed) == 30
+    left = [t for t in pinned if t.name not in {p.task for p in first.placed}]
+    signatures.keep(t.name for t in left)
+    second = place(left, [rounds[1]], executor_id=EXECUTOR, signatures=signatures)
+    assert len(second.placed) == 10 and len(computed) == 30  # nothing computed again
+    changed = left[0].model_copy(update={"spec": left[0].spec.model_copy()})
+    place([changed, *left[1:]], [rounds[2]], executor_id=EXECUTOR, signatures=signatures)
+    assert computed[30:] == [changed.name]  # a new spec object: computed again
