@@ -28,6 +28,7 @@ from crds.errors import CompactedError, UnreadableObjectError
 from crds.labels import canonical
 from crds.resource import Resource
 from store.api import Store, WatchEvent
+from store.compact import compact
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +292,8 @@ class Informer(Generic[R]):
             return
         if old is not None:
             self._index_remove(name, old)
-        self._items[name] = obj
+        compact(obj)  # the cache holds every object of the kind: share what repeats
+        self._items[obj.metadata.name] = obj  # the name string the object and indexes hold
         for index in self._index_funcs:
             self._index_add(index, obj)
         self._emit(CacheEvent("ADDED" if old is None else "MODIFIED", name, old, obj))
