@@ -244,7 +244,12 @@ async def on_stack(etcd: Any, size: int, work: Path, options: argparse.Namespace
         mesos, address = await start_localmesos(work, "--agents-file", str(agents))
         procs.append(mesos)
         manager = start_manager(
-            work, etcd=etcd.endpoint, prefix=prefix, mesos=address, controllers=CONTROLLERS
+            work,
+            etcd=etcd.endpoint,
+            prefix=prefix,
+            mesos=address,
+            controllers=CONTROLLERS,
+            extra=timeouts(size),
         )
         procs.append(manager.proc)
         store = await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix=prefix))
@@ -270,6 +275,15 @@ async def on_stack(etcd: Any, size: int, work: Path, options: argparse.Namespace
     return run
 
 
+def timeouts(size: int) -> tuple[str, ...]:
+    """The manager's transition timeouts for `size` tasks: its defaults (DEPLOY 90 s, others
+    120 s) up to 10,000 tasks; beyond, 10 ms per task, so a slow run is measured, not failed."""
+    if size <= 10_000:
+        return ()
+    limit = f"{size / 100:g}"
+    return ("--deploy-timeout", limit, "--transition-timeout", limit)
+
+
 async def walk(
     store: Store, size: int, *, manager: int, metrics: int, agents: int = AGENTS
 ) -> Json:
@@ -280,6 +294,7 @@ async def walk(
         await store.create(obj)
     await asyncio.sleep(SETTLE)  # the manager's caches take them in
     rss = {"before": vmrss_kb(manager)}
+    _memtrace(manager)
     rows: dict[str, Json] = {}
     for event, state in WALK:
         puts = etcd_counters(metrics)
@@ -297,6 +312,7 @@ async def walk(
             spy.wait(timeout=60)
         if state == "RUNNING":
             rss["running"] = vmrss_kb(manager)
+            _memtrace(manager)
         await asyncio.sleep(SETTLE)
         cpu = cpu_seconds(manager) - cpu
         counted = {k: v - puts[k] for k, v in etcd_counters(metrics).items()}
@@ -314,6 +330,12 @@ async def walk(
         "rss_kb": rss,
         "rss_growth_kb_per_task": (rss["running"] - rss["before"]) / size,
     }
+
+
+def _memtrace(pid: int) -> None:
+    """BENCH_TRACEMALLOC=1: the manager (under hack.bench.memtrace) dumps a snapshot now."""
+    if os.environ.get("BENCH_TRACEMALLOC"):
+        os.kill(pid, signal.SIGUSR2)
 
 
 def _py_spy(pid: int, event: str, size: int) -> subprocess.Popen[bytes] | None:
