@@ -255,7 +255,12 @@ async def on_stack(etcd: Any, size: int, work: Path, options: argparse.Namespace
         store = await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix=prefix))
         try:
             run = await walk(
-                store, size, manager=manager.pid, metrics=etcd.metrics_port, agents=options.agents
+                store,
+                size,
+                manager=manager.pid,
+                metrics=etcd.metrics_port,
+                agents=options.agents,
+                until=3 if options.no_stop else len(WALK),
             )
             run["agents"] = await spread(store)
             if options.reads:
@@ -276,16 +281,24 @@ async def on_stack(etcd: Any, size: int, work: Path, options: argparse.Namespace
 
 
 def timeouts(size: int) -> tuple[str, ...]:
-    """The manager's transition timeouts for `size` tasks: its defaults (DEPLOY 90 s, others
-    120 s) up to 10,000 tasks; beyond, 10 ms per task, so a slow run is measured, not failed."""
+    """The manager's transition timeouts and lease for `size` tasks: its defaults (DEPLOY 90 s,
+    others 120 s, a 15 s lease) up to 10,000 tasks; beyond, 50 ms per task and a 120 s lease,
+    so a slow run on a crowded machine is measured, not failed (at 50,000 tasks on a 2-core
+    machine under load 20 the 15 s lease was lost mid-DEPLOY: a loop stall past 10 s)."""
     if size <= 10_000:
         return ()
-    limit = f"{size / 100:g}"
-    return ("--deploy-timeout", limit, "--transition-timeout", limit)
+    limit = f"{size / 20:g}"
+    return ("--deploy-timeout", limit, "--transition-timeout", limit, "--lease-ttl", "120")
 
 
 async def walk(
-    store: Store, size: int, *, manager: int, metrics: int, agents: int = AGENTS
+    store: Store,
+    size: int,
+    *,
+    manager: int,
+    metrics: int,
+    agents: int = AGENTS,
+    until: int = len(WALK),
 ) -> Json:
     """DEPLOY, CONFIGURE, START_ACTIVITY, STOP_ACTIVITY of one environment, timed."""
     classes, workflow, env = manifests(size, agents)
@@ -296,7 +309,7 @@ async def walk(
     rss = {"before": vmrss_kb(manager)}
     _memtrace(manager)
     rows: dict[str, Json] = {}
-    for event, state in WALK:
+    for event, state in WALK[:until]:
         puts = etcd_counters(metrics)
         cpu = cpu_seconds(manager)
         spy = _py_spy(manager, event, size)
@@ -481,7 +494,7 @@ def print_tables(result: Json) -> None:
     )
     for run in result["stack"]:
         a, b = run["floor_a_seconds"], run["floor_b_seconds"]
-        for event in TRANSITIONS:
+        for event in (e for e in TRANSITIONS if e in run["transitions"]):
             row = run["transitions"][event]
             wall, hist = row["wall_seconds"], row["history_seconds"]
             print(
@@ -527,6 +540,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--reads", action="store_true", help="time `o2 get tasks` and the GUI feed at each size"
+    )
+    parser.add_argument(
+        "--no-stop", action="store_true", help="end the walk at RUNNING (no STOP_ACTIVITY row)"
     )
     args = parser.parse_args(argv)
     for size in (*args.sizes, *args.pure_sizes):
