@@ -51,8 +51,10 @@ WALK = (("DEPLOY", "DEPLOYED"), ("CONFIGURE", "CONFIGURED"), ("START_ACTIVITY", 
 MB_PER_TASK = 25
 """Private memory of one sample task (~20 MB measured) plus its share of its executor's."""
 MEMORY_SHARE = 0.7
-BASE_PORT = 42000
-"""The agents' port ranges, one after the other from here (each task takes one port)."""
+BASE_PORT = 61000
+"""The agents' port ranges, one after the other from here (each task takes one port, its OCC
+port): above Linux's ephemeral range (32768-60999, where servers bound to port 0 land) and the
+local clusters' slices of the tests (20000-32699). Checked free before the run."""
 
 
 def manifests(tasks: int, agents: int) -> tuple[TaskClass, Workflow, Environment]:
@@ -107,9 +109,22 @@ def _detectors(agents: int) -> list[str]:
     return [f"d{i}" for i in range(agents)]
 
 
+def _width(tasks: int, agents: int) -> int:
+    return tasks // agents + tasks // agents // 10 + 10
+
+
+def ports_check(tasks: int, agents: int) -> None:
+    """SystemExit naming the first port of the agents' ranges already taken on this host."""
+    from store.embedded import port_is_free
+
+    for port in range(BASE_PORT, BASE_PORT + agents * _width(tasks, agents)):
+        if not port_is_free(port):
+            raise SystemExit(f"real_tasks_bench: port {port} (agents' ports) is in use")
+
+
 def agents_yaml(tasks: int, agents: int) -> str:
     """Real agents, one per detector, each with ports for its share of the tasks (+10%)."""
-    width = tasks // agents + tasks // agents // 10 + 10
+    width = _width(tasks, agents)
     return "".join(
         f"- {{hostname: flp-{d}, attributes: {{detector: {d}}},\n"
         f"   resources: {{cpus: 200, mem: 200000, ports: "
@@ -277,6 +292,7 @@ async def run(args: argparse.Namespace, work: Path) -> Json:
     from tests.stack import stop_by_pid
 
     result: Json = {"tasks": args.tasks, "agents": args.agents, "memory": memory_check(args.tasks)}
+    ports_check(args.tasks, args.agents)
     result["load_average_before"] = list(os.getloadavg())
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     (work / "agents.yaml").write_text(agents_yaml(args.tasks, args.agents))
