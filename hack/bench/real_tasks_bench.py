@@ -51,6 +51,9 @@ WALK = (("DEPLOY", "DEPLOYED"), ("CONFIGURE", "CONFIGURED"), ("START_ACTIVITY", 
 MB_PER_TASK = 25
 """Private memory of one sample task (~20 MB measured) plus its share of its executor's."""
 MEMORY_SHARE = 0.7
+STARTUP_TIMEOUT = "600"
+"""Seconds each task has to answer OCC (the executors inherit the cluster's environment): a
+few hundred interpreters starting at once on 2 shared cores took longer than the default 30."""
 BASE_PORT = 61000
 """The agents' port ranges, one after the other from here (each task takes one port, its OCC
 port): above Linux's ephemeral range (32768-60999, where servers bound to port 0 land) and the
@@ -295,6 +298,7 @@ async def run(args: argparse.Namespace, work: Path) -> Json:
     ports_check(args.tasks, args.agents)
     result["load_average_before"] = list(os.getloadavg())
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.environ.setdefault("O2_EXECUTOR_STARTUP_TIMEOUT", STARTUP_TIMEOUT)
     (work / "agents.yaml").write_text(agents_yaml(args.tasks, args.agents))
     limit = f"{max(120.0, args.tasks * 0.5):g}"
     async with EmbeddedEtcd(
