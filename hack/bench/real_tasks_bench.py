@@ -54,6 +54,9 @@ MEMORY_SHARE = 0.7
 STARTUP_TIMEOUT = "600"
 """Seconds each task has to answer OCC (the executors inherit the cluster's environment): a
 few hundred interpreters starting at once on 2 shared cores took longer than the default 30."""
+LEASE = ("--lease-ttl", "600")
+"""The manager's lease: under the load of the spawning processes (load average 80 on the 2
+cores) a 15 s lease was lost mid-DEPLOY."""
 BASE_PORT = 61000
 """The agents' port ranges, one after the other from here (each task takes one port, its OCC
 port): above Linux's ephemeral range (32768-60999, where servers bound to port 0 land) and the
@@ -113,7 +116,10 @@ def _detectors(agents: int) -> list[str]:
 
 
 def _width(tasks: int, agents: int) -> int:
-    return tasks // agents + tasks // agents // 10 + 10
+    """Ports per agent: two per task (its `wants.ports` and the OCC port the controller adds),
+    +10%."""
+    per_agent = 2 * (tasks // agents)
+    return per_agent + per_agent // 10 + 10
 
 
 def ports_check(tasks: int, agents: int) -> None:
@@ -126,7 +132,7 @@ def ports_check(tasks: int, agents: int) -> None:
 
 
 def agents_yaml(tasks: int, agents: int) -> str:
-    """Real agents, one per detector, each with ports for its share of the tasks (+10%)."""
+    """Real agents, one per detector, each with ports for its share of the tasks (_width)."""
     width = _width(tasks, agents)
     return "".join(
         f"- {{hostname: flp-{d}, attributes: {{detector: {d}}},\n"
@@ -256,7 +262,7 @@ async def walk(store: Store, tasks: int, agents: int, *, manager: int, seen: See
             await store.create(env)
         else:
             await _set_state(store, env.name, state)
-        await _reached(store, env.name, state, within=300 + tasks * 0.5)
+        await _reached(store, env.name, state, within=300 + tasks * 2.0)
         wall = time.perf_counter() - started
         executors, running_after = seen.look()
         rows[event] = {
@@ -300,7 +306,7 @@ async def run(args: argparse.Namespace, work: Path) -> Json:
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     os.environ.setdefault("O2_EXECUTOR_STARTUP_TIMEOUT", STARTUP_TIMEOUT)
     (work / "agents.yaml").write_text(agents_yaml(args.tasks, args.agents))
-    limit = f"{max(120.0, args.tasks * 0.5):g}"
+    limit = f"{max(120.0, args.tasks * 2.0):g}"
     async with EmbeddedEtcd(
         work / "etcd", free_port(), free_port(), extra_args=("--unsafe-no-fsync",)
     ) as etcd:
@@ -314,7 +320,7 @@ async def run(args: argparse.Namespace, work: Path) -> Json:
                 prefix="/o2real",
                 mesos=address,
                 controllers=(*CONTROLLERS, GC),
-                extra=("--deploy-timeout", limit, "--transition-timeout", limit),
+                extra=("--deploy-timeout", limit, "--transition-timeout", limit, *LEASE),
             )
             store = await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix="/o2real"))
             try:
