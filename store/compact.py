@@ -22,8 +22,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-_FIELD_SETS: dict[tuple[type[BaseModel], frozenset[str]], set[str]] = {}
-"""One field-name set per (model class, fields present): a handful per kind."""
+_FIELD_SETS: dict[type[BaseModel], list[set[str]]] = {}
+"""The shared field-name sets of each model class: a handful per class, compared by value (no
+key to build: compacting allocates as little as it can, every allocation feeds the collector)."""
 _SHARED: set[int] = set()
 """ids of the sets in _FIELD_SETS (kept alive there, so the ids stay theirs)."""
 UNIQUE: dict[str, frozenset[str]] = {
@@ -50,13 +51,15 @@ def compact(obj: BaseModel) -> None:
 
 def _share_fields(obj: BaseModel) -> None:
     fields = obj.__pydantic_fields_set__
-    if obj.model_config.get("frozen"):  # a mutable model adds to its set on assignment
-        shared = _FIELD_SETS.get((type(obj), frozenset(fields)))
-        if shared is None:
-            _FIELD_SETS[(type(obj), frozenset(fields))] = shared = fields
-            _SHARED.add(id(fields))
-        if shared is not fields:
+    if id(fields) in _SHARED or not obj.model_config.get("frozen"):
+        return  # shared already; or a mutable model, which adds to its set on assignment
+    known = _FIELD_SETS.setdefault(type(obj), [])
+    for shared in known:
+        if shared == fields:
             _set_attr(obj, "__pydantic_fields_set__", shared)
+            return
+    known.append(fields)
+    _SHARED.add(id(fields))
 
 
 def _nested(obj: BaseModel) -> None:
@@ -83,25 +86,31 @@ def _values(obj: BaseModel) -> None:
 
 
 def _tuple(items: tuple[Any, ...]) -> tuple[Any, ...]:
-    out = []
-    for item in items:
+    """`items` with its strings interned: the same tuple when they all were already."""
+    out = None
+    for i, item in enumerate(items):
         if type(item) is str:
-            out.append(_intern(item))
-            continue
-        if isinstance(item, BaseModel):
+            shared = _intern(item)
+            if shared is not item:
+                out = out or list(items)
+                out[i] = shared
+        elif isinstance(item, BaseModel):
             _nested(item)
-        out.append(item)
-    return tuple(out)
+    return items if out is None else tuple(out)
 
 
 def _dict(values: dict[Any, Any]) -> None:
-    """Keys and string values interned in place (the dict is rebuilt: keys cannot be swapped);
-    model values compacted."""
-    items = []
+    """Keys and string values interned in place, model values compacted; the dict is rebuilt
+    only when a key was not interned yet (a key cannot be swapped)."""
+    rebuild = False
     for key, value in values.items():
-        if isinstance(value, BaseModel):
+        if type(value) is str:
+            values[key] = _intern(value)  # a value may be replaced while iterating
+        elif isinstance(value, BaseModel):
             _nested(value)
-        shared = _intern(value) if type(value) is str else value
-        items.append((_intern(key) if type(key) is str else key, shared))
-    values.clear()
-    values.update(items)
+        if type(key) is str and _intern(key) is not key:
+            rebuild = True
+    if rebuild:
+        items = [(_intern(k) if type(k) is str else k, v) for k, v in values.items()]
+        values.clear()
+        values.update(items)
