@@ -28,6 +28,7 @@ from crds.errors import CompactedError, UnreadableObjectError
 from crds.labels import canonical
 from crds.resource import Resource
 from store.api import Store, WatchEvent
+from store.compact import compact
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +290,8 @@ class Informer(Generic[R]):
         old = self._items.get(name)
         if old is not None and old.metadata.resource_version == obj.metadata.resource_version:
             return
-        self._items[name] = obj
+        compact(obj)  # the cache holds every object of the kind: share what repeats
+        self._items[obj.metadata.name] = obj  # the name string the object and indexes hold
         if old is None:
             for index in self._index_funcs:
                 self._index_add(index, obj)

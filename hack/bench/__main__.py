@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SKIP = {"__init__", "__main__", "stack"}
+SKIP = {"__init__", "__main__", "stack", "scale_reads", "memtrace"}
 """Not benchmarks: the package, this runner, and helpers shared by benchmarks."""
 
 

@@ -1,11 +1,15 @@
 """The environment controller's cost: pure expand/plan time, and transitions on the real stack.
 
     .venv/bin/python -m hack.bench.environments_bench [--sizes 100,1000,10000] [--pure-sizes ...]
+        [--agents 50] [--reads] [--no-stop]
 
-Shape (`manifests`): the sample readout-dataflow workflow scaled out: 50 detectors, each an
-`flp-{{ detector }}` role pinned to its agent by a `detector` constraint, with `readout` and
-`stfb` task roles of N/100 replicas each, and the sample's `sor` hook at before_START_ACTIVITY;
-N is a multiple of 100.
+At scale: `--sizes 50000 --pure-sizes 1000 --agents 500 --reads --no-stop` (50,000 tasks, 100
+per agent; the walk ends at RUNNING, where the reads are timed).
+
+Shape (`manifests`): the sample readout-dataflow workflow scaled out: 50 detectors (--agents),
+each an `flp-{{ detector }}` role pinned to its agent by a `detector` constraint, with `readout`
+and `stfb` task roles of N/(2 x agents) replicas each, and the sample's `sor` hook at
+before_START_ACTIVITY; N is a multiple of 2 x agents.
 Part 1 (pure, no I/O): `expand()` and a steady-state `plan()` (RUNNING, every task RUNNING:
 nothing to do, the cost of each look while waiting; with the expansion cached, as the
 controller does) of N tasks, median of 3 runs.
@@ -27,8 +31,10 @@ of the manager process over each row's window (/proc/<pid>/stat), the steadiest 
 shared machine. Controller RSS growth per task:
 the manager's VmRSS before the environment is created vs. at RUNNING, divided by N.
 Targets: START_ACTIVITY over 1,000 tasks <= 3x floor (a), over 10,000 <= 12x the
-1,000-task time, RSS growth <= 30 KB/task judged at the largest size (the manager's ~6 MB of
-one-off growth dominates small sizes).
+1,000-task time, RSS growth <= 25 KB/task judged at the largest size (the manager's ~6 MB of
+one-off growth dominates small sizes); at 50,000 tasks DEPLOY <= 30 s and START <= 12 s.
+--reads times `o2 get tasks` and the GUI feed's first load after each size's walk
+(hack.bench.scale_reads).
 `--upto DEPLOY` stops after that transition (the cProfile then covers start-up and DEPLOY only);
 the mesos and etcd CPU columns are the local cluster's (hollow agents and their responder
 included) and etcd's user+system seconds over the row's window.
@@ -84,12 +90,19 @@ CONTROLLERS = (
 )
 SETTLE = 1.0
 """Seconds of quiet after each transition, so its trailing writes (events) count in its row."""
-TARGETS = {"start_1000_x_floor_a": 3.0, "start_10000_x_1000": 12.0, "rss_kb_per_task_largest": 30.0}
+TARGETS = {
+    "start_1000_x_floor_a": 3.0,
+    "start_10000_x_1000": 12.0,
+    "rss_kb_per_task_largest": 25.0,
+    "deploy_50000_seconds": 30.0,
+    "start_50000_seconds": 12.0,
+}
 
 
-def manifests(size: int) -> tuple[list[TaskClass], Workflow, Environment]:
-    if size % (2 * AGENTS):
-        raise ValueError(f"--sizes: {size} is not a multiple of {2 * AGENTS}")
+def manifests(size: int, agents: int = AGENTS) -> tuple[list[TaskClass], Workflow, Environment]:
+    """The shape for `size` tasks over `agents` detectors (one per hollow agent)."""
+    if size % (2 * agents):
+        raise ValueError(f"--sizes: {size} is not a multiple of {2 * agents} (2 x --agents)")
     classes = [
         TaskClass.model_validate(
             {
@@ -135,7 +148,10 @@ def manifests(size: int) -> tuple[list[TaskClass], Workflow, Environment]:
             },
         }
     )
-    env_vars = {"detectors": json.dumps(_detectors()), "replicas": str(size // (2 * AGENTS))}
+    env_vars = {
+        "detectors": json.dumps(_detectors(agents)),
+        "replicas": str(size // (2 * agents)),
+    }
     env = Environment.model_validate(
         {
             "kind": "Environment",
@@ -146,31 +162,32 @@ def manifests(size: int) -> tuple[list[TaskClass], Workflow, Environment]:
     return classes, workflow, env
 
 
-def _detectors() -> list[str]:
-    return [f"d{i:02d}" for i in range(AGENTS)]
+def _detectors(agents: int = AGENTS) -> list[str]:
+    return [f"d{i:02d}" for i in range(agents)]
 
 
-def agents_yaml() -> str:
-    """50 hollow agents, one per detector, with room for 10,000 tasks (200 each)."""
+def agents_yaml(agents: int = AGENTS) -> str:
+    """Hollow agents, one per detector, each with room for 640 tasks (cpus 64 at 0.1 each):
+    the default 50 hold 10,000 tasks at 200 each, 500 hold 50,000 at 100 each."""
     return "".join(
         f"- {{hostname: flp-{d}, hollow: true, attributes: {{detector: {d}}},\n"
         f'   resources: {{cpus: 64, mem: 65536, ports: "[31000-31999]"}}}}\n'
-        for d in _detectors()
+        for d in _detectors(agents)
     )
 
 
-def _agents_file(work: Path) -> Path:
+def _agents_file(work: Path, agents: int = AGENTS) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     path = work / "agents.yaml"
-    path.write_text(agents_yaml())
+    path.write_text(agents_yaml(agents))
     return path
 
 
 # ---- part 1: pure ---------------------------------------------------------------------------
 
 
-def pure(size: int) -> Json:
-    taskclasses, workflow, env = manifests(size)
+def pure(size: int, agents: int = AGENTS) -> Json:
+    taskclasses, workflow, env = manifests(size, agents)
     classes = {c.name: c for c in taskclasses}
     expand_times, plan_times = [], []
     for _ in range(3):
@@ -217,12 +234,13 @@ def _now() -> Any:
 # ---- part 2: the real stack -------------------------------------------------------------------
 
 
-async def on_stack(etcd: Any, size: int, work: Path, *, upto: str = WALK[-1][0]) -> Json:
-    """One size on a fresh cluster and manager (own prefix); the floor for 2N writes after."""
+async def on_stack(etcd: Any, size: int, work: Path, options: argparse.Namespace) -> Json:
+    """One size on a fresh cluster and manager (own prefix); the floor for 2N writes after;
+    with --reads, `o2 get tasks` and the GUI feed timed over the tasks (hack.bench.scale_reads)."""
     from store.config import StoreConfig, open_store
     from tests.stack import stop_by_pid
 
-    agents = _agents_file(work)
+    agents = _agents_file(work, options.agents)
     prefix = f"/o2bench-env-{size}"
     load_before = list(os.getloadavg())
     procs = []
@@ -230,14 +248,30 @@ async def on_stack(etcd: Any, size: int, work: Path, *, upto: str = WALK[-1][0])
         mesos, address = await start_localmesos(work, "--agents-file", str(agents))
         procs.append(mesos)
         manager = start_manager(
-            work, etcd=etcd.endpoint, prefix=prefix, mesos=address, controllers=CONTROLLERS
+            work,
+            etcd=etcd.endpoint,
+            prefix=prefix,
+            mesos=address,
+            controllers=CONTROLLERS,
+            extra=timeouts(size),
         )
         procs.append(manager.proc)
         store = await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix=prefix))
         try:
             pids = {"manager": manager.pid, "cluster": mesos.pid, "etcd": etcd.pid}
-            run = await walk(store, size, pids=pids, metrics=etcd.metrics_port, upto=upto)
+            run = await walk(
+                store,
+                size,
+                pids=pids,
+                metrics=etcd.metrics_port,
+                agents=options.agents,
+                upto="START_ACTIVITY" if options.no_stop else options.upto,
+            )
             run["agents"] = await spread(store)
+            if options.reads:
+                from hack.bench.scale_reads import measure
+
+                run["reads"] = await measure(etcd.endpoint, prefix, tasks=size)
         finally:
             await store.close()
     finally:
@@ -251,18 +285,37 @@ async def on_stack(etcd: Any, size: int, work: Path, *, upto: str = WALK[-1][0])
     return run
 
 
+def timeouts(size: int) -> tuple[str, ...]:
+    """The manager's transition timeouts and lease for `size` tasks: its defaults (DEPLOY 90 s,
+    others 120 s, a 15 s lease) up to 10,000 tasks; beyond, 50 ms per task and a 600 s lease,
+    so a slow run on a crowded machine is measured, not failed (at 50,000 tasks on the 2-core
+    machine under load 15-100, DEPLOY stalled the manager's loop past the renew deadline of a
+    15 s lease, then of a 120 s one: ~80 s without a log line, etcd calls timing out)."""
+    if size <= 10_000:
+        return ()
+    limit = f"{size / 20:g}"
+    return ("--deploy-timeout", limit, "--transition-timeout", limit, "--lease-ttl", "600")
+
+
 async def walk(
-    store: Store, size: int, *, pids: dict[str, int], metrics: int, upto: str = WALK[-1][0]
+    store: Store,
+    size: int,
+    *,
+    pids: dict[str, int],
+    metrics: int,
+    agents: int = AGENTS,
+    upto: str = WALK[-1][0],
 ) -> Json:
     """DEPLOY, CONFIGURE, START_ACTIVITY, STOP_ACTIVITY of one environment (up to and with
     `upto`), timed; CPU seconds of each process in `pids` per transition."""
     manager = pids["manager"]
-    classes, workflow, env = manifests(size)
+    classes, workflow, env = manifests(size, agents)
     await wait_subscribed(store)
     for obj in (*classes, workflow):
         await store.create(obj)
     await asyncio.sleep(SETTLE)  # the manager's caches take them in
     rss = {"before": vmrss_kb(manager)}
+    _memtrace(manager)
     rows: dict[str, Json] = {}
     for event, state in WALK:
         puts = etcd_counters(metrics)
@@ -280,6 +333,7 @@ async def walk(
             spy.wait(timeout=60)
         if state == "RUNNING" or (event == upto and "running" not in rss):
             rss["running"] = vmrss_kb(manager)
+            _memtrace(manager)
         await asyncio.sleep(SETTLE)
         cpu = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
         counted = {k: v - puts[k] for k, v in etcd_counters(metrics).items()}
@@ -300,6 +354,12 @@ async def walk(
         "rss_kb": rss,
         "rss_growth_kb_per_task": (rss["running"] - rss["before"]) / size,
     }
+
+
+def _memtrace(pid: int) -> None:
+    """BENCH_TRACEMALLOC=1: the manager (under hack.bench.memtrace) dumps a snapshot now."""
+    if os.environ.get("BENCH_TRACEMALLOC"):
+        os.kill(pid, signal.SIGUSR2)
 
 
 def _py_spy(pid: int, event: str, size: int) -> subprocess.Popen[bytes] | None:
@@ -387,14 +447,14 @@ def etcd_counters(metrics_port: int) -> dict[str, int]:
 async def _main(args: argparse.Namespace, work: Path) -> Json:
     from store.embedded import EmbeddedEtcd, free_port
 
-    result: Json = {"pure": [pure(n) for n in args.pure_sizes], "stack": []}
+    result: Json = {"pure": [pure(n, args.agents) for n in args.pure_sizes], "stack": []}
     result["load_average_before"] = list(os.getloadavg())
     async with EmbeddedEtcd(
         work / "etcd", free_port(), free_port(), extra_args=("--unsafe-no-fsync",)
     ) as etcd:
         result["floor"] = asdict(await measure_floor(etcd.endpoint, quick=True))
         for size in args.sizes:
-            run = await on_stack(etcd, size, work / f"size-{size}", upto=args.upto)
+            run = await on_stack(etcd, size, work / f"size-{size}", args)
             result["stack"].append(run)
     result["load_average_after"] = list(os.getloadavg())
     result["targets"] = targets(result["stack"])
@@ -414,10 +474,13 @@ def targets(runs: list[Json]) -> Json:
     scale = s10k / s1k if s10k is not None and s1k is not None else None
     largest = max(runs, key=lambda r: int(r["tasks"]), default=None)  # fixed costs amortized
     rss = largest["rss_growth_kb_per_task"] if largest is not None else None
+    deploy = by_size.get(50000, {}).get("transitions", {}).get("DEPLOY", {})
     values = {
         "start_1000_x_floor_a": x_floor,
         "start_10000_x_1000": scale,
         "rss_kb_per_task_largest": rss,
+        "deploy_50000_seconds": deploy.get("wall_seconds"),
+        "start_50000_seconds": start(50000),
     }
     return {
         name: {
@@ -463,6 +526,10 @@ def print_tables(result: Json) -> None:
             f"({agents['min_tasks']}-{agents['max_tasks']} tasks each); load "
             f"{_load(run['load_average']['before'])} -> {_load(run['load_average']['after'])}"
         )
+        if "reads" in run:
+            from hack.bench.scale_reads import describe
+
+            print(f"{run['tasks']:<7}{describe(run['reads'])}")
     print()
     for name, target in result["targets"].items():
         value, met = target["value"], target["met"]
@@ -487,9 +554,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--upto", choices=TRANSITIONS, default=TRANSITIONS[-1], help="last transition walked"
     )
+    parser.add_argument(
+        "--agents", type=int, default=AGENTS, help="hollow agents (detectors), 640 tasks room each"
+    )
+    parser.add_argument(
+        "--reads", action="store_true", help="time `o2 get tasks` and the GUI feed at each size"
+    )
+    parser.add_argument(
+        "--no-stop", action="store_true", help="end the walk at RUNNING (no STOP_ACTIVITY row)"
+    )
     args = parser.parse_args(argv)
     for size in (*args.sizes, *args.pure_sizes):
-        manifests(size)  # a bad size fails before anything starts
+        manifests(size, args.agents)  # a bad size fails before anything starts
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up as on Ctrl-C
     keep = os.environ.get("BENCH_KEEP")  # a directory to keep etcd data and logs in
     if keep:

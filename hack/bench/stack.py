@@ -37,10 +37,17 @@ async def start_localmesos(work: Path, *agents: str) -> tuple[subprocess.Popen[b
 
 
 def start_manager(
-    work: Path, *, etcd: str, prefix: str, mesos: str, controllers: tuple[str, ...]
+    work: Path,
+    *,
+    etcd: str,
+    prefix: str,
+    mesos: str,
+    controllers: tuple[str, ...],
+    extra: tuple[str, ...] = (),
 ) -> Any:
     """`python -m controller` running `controllers` (under cProfile with BENCH_PROFILE=1,
-    writing <work>/manager.prof), logging to <work>/manager.log: a tests.stack.ManagerProcess."""
+    writing <work>/manager.prof) with `extra` flags, logging to <work>/manager.log: a
+    tests.stack.ManagerProcess."""
     from tests.stack import ManagerProcess, manager_command
 
     command = manager_command(
@@ -50,7 +57,7 @@ def start_manager(
         controllers=controllers,
         lease_ttl=None,
         python_args=_profiler(work),
-        extra_args=("--log-level", LOG_LEVEL),
+        extra_args=("--log-level", LOG_LEVEL, *_slow_lease(), *extra),
     )
     return ManagerProcess(command, log_path=work / "manager.log", fast_timers=False)
 
@@ -68,12 +75,19 @@ def _start(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subp
 
 
 def _profiler(work: Path) -> list[str]:
-    """BENCH_PROFILE=1 runs the manager under cProfile (written to <work>/manager.prof)."""
-    return (
-        ["-m", "cProfile", "-o", str(work / "manager.prof")]
-        if os.environ.get("BENCH_PROFILE")
-        else []
-    )
+    """BENCH_PROFILE=1 runs the manager under cProfile (written to <work>/manager.prof);
+    BENCH_TRACEMALLOC=1 under tracemalloc (hack.bench.memtrace: snapshots on SIGUSR2, into
+    <work>/tracemalloc/)."""
+    if os.environ.get("BENCH_PROFILE"):
+        return ["-m", "cProfile", "-o", str(work / "manager.prof")]
+    if os.environ.get("BENCH_TRACEMALLOC"):
+        return ["-m", "hack.bench.memtrace", str(work / "tracemalloc")]
+    return []
+
+
+def _slow_lease() -> tuple[str, ...]:
+    """A traced manager runs several times slower: a long lease, or it loses leadership."""
+    return ("--lease-ttl", "120") if os.environ.get("BENCH_TRACEMALLOC") else ()
 
 
 async def _read_url(proc: subprocess.Popen[bytes]) -> str:

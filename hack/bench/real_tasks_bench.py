@@ -1,0 +1,395 @@
+"""Real processes: N `o2-sample-task` processes on 4 real agents of the local cluster, to RUNNING.
+
+    .venv/bin/python -m hack.bench.real_tasks_bench [--tasks 1000] [--agents 4]
+
+The stack, nothing simulated: a private etcd (`--unsafe-no-fsync`), the local cluster with real
+agents (`python -m localmesos --agents-file`: each runs the o2 executor, which spawns every task
+as its own process) and the controller manager (task and environment controllers). One
+environment of the sample readout workflow's shape: an `flp-{{ detector }}` role per agent,
+pinned by a `detector` constraint, with N/agents `readout` replicas of the sample TaskClass
+(`o2-sample-task --detector D`, control direct). It goes DEPLOY, CONFIGURE, START_ACTIVITY, each
+timed wall-clock from the spec write until the environment shows the state (as
+environments_bench). Per row: the manager's CPU seconds, the executors' (the o2-executor
+processes under the cluster, from /proc/<pid>/stat) and the tasks' own (their interpreters'
+start-up dominates DEPLOY); the executors' CPU per task is the figure the issue asks for. The
+machine's load average is printed before and after.
+
+Each sample task is a Python process of ~20 MB of private memory: the benchmark refuses to start
+when N of them (at MB_PER_TASK) would take more than MEMORY_SHARE of MemAvailable (say a smaller
+--tasks). Clean-up: the environment is deleted and its tasks awaited gone; the manager and the
+cluster (which kills its executors) are stopped by pid; then every executor and task pid seen
+is checked and any left is killed by pid (counted in the result). Writes
+hack/bench/results/real_tasks_bench.json. A shared 2-core machine: a noisy, single run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from crds.kinds.environment import Environment
+from crds.kinds.task import Task
+from crds.kinds.taskclass import TaskClass
+from crds.kinds.workflow import Workflow
+from hack.bench.environments_bench import CONTROLLERS, _reached, _set_state, cpu_seconds
+from hack.bench.floor import write_json
+from hack.bench.stack import start_localmesos, start_manager, wait_subscribed
+from store.api import Store
+
+Json = dict[str, Any]
+GC = "controller.gc:GarbageCollector"
+"""Deletes the Tasks of the deleted environment (their ownerReferences) at clean-up."""
+WALK = (("DEPLOY", "DEPLOYED"), ("CONFIGURE", "CONFIGURED"), ("START_ACTIVITY", "RUNNING"))
+MB_PER_TASK = 25
+"""Private memory of one sample task (~20 MB measured) plus its share of its executor's."""
+MEMORY_SHARE = 0.7
+STARTUP_TIMEOUT = "600"
+"""Seconds each task has to answer OCC (the executors inherit the cluster's environment): a
+few hundred interpreters starting at once on 2 shared cores took longer than the default 30."""
+LEASE = ("--lease-ttl", "600")
+"""The manager's lease: under the load of the spawning processes (load average 80 on the 2
+cores) a 15 s lease was lost mid-DEPLOY."""
+BASE_PORT = 61000
+"""The agents' port ranges, one after the other from here (each task takes one port, its OCC
+port): above Linux's ephemeral range (32768-60999, where servers bound to port 0 land) and the
+local clusters' slices of the tests (20000-32699). Checked free before the run."""
+
+
+def manifests(tasks: int, agents: int) -> tuple[TaskClass, Workflow, Environment]:
+    if tasks % agents:
+        raise ValueError(f"--tasks {tasks} is not a multiple of --agents {agents}")
+    taskclass = TaskClass.model_validate(
+        {
+            "kind": "TaskClass",
+            "metadata": {"name": "readout"},
+            "spec": {
+                "control": "direct",
+                "command": {"value": "o2-sample-task", "arguments": ["--detector", "{{ det }}"]},
+                "wants": {"cpus": 0.1, "memory": 64, "ports": 1},
+                "properties": {"detector": "{{ det }}"},
+            },
+        }
+    )
+    workflow = Workflow.model_validate(
+        {
+            "kind": "Workflow",
+            "metadata": {"name": "real"},
+            "spec": {
+                "roles": [
+                    {
+                        "name": "flp-{{ det }}",
+                        "for": {"range": "{{ detectors }}", "var": "det"},
+                        "constraints": [{"attribute": "detector", "value": "{{ det }}"}],
+                        "roles": [
+                            {
+                                "name": "readout",
+                                "task": {"class": "readout"},
+                                "replicas": "{{ replicas }}",
+                            }
+                        ],
+                    }
+                ]
+            },
+        }
+    )
+    env_vars = {"detectors": json.dumps(_detectors(agents)), "replicas": str(tasks // agents)}
+    env = Environment.model_validate(
+        {
+            "kind": "Environment",
+            "metadata": {"name": f"real-{tasks}"},
+            "spec": {"workflow": "real", "state": "DEPLOYED", "vars": env_vars},
+        }
+    )
+    return taskclass, workflow, env
+
+
+def _detectors(agents: int) -> list[str]:
+    return [f"d{i}" for i in range(agents)]
+
+
+def _width(tasks: int, agents: int) -> int:
+    """Ports per agent: two per task (its `wants.ports` and the OCC port the controller adds),
+    +10%."""
+    per_agent = 2 * (tasks // agents)
+    return per_agent + per_agent // 10 + 10
+
+
+def ports_check(tasks: int, agents: int) -> None:
+    """SystemExit naming the first port of the agents' ranges already taken on this host."""
+    from store.embedded import port_is_free
+
+    for port in range(BASE_PORT, BASE_PORT + agents * _width(tasks, agents)):
+        if not port_is_free(port):
+            raise SystemExit(f"real_tasks_bench: port {port} (agents' ports) is in use")
+
+
+def agents_yaml(tasks: int, agents: int) -> str:
+    """Real agents, one per detector, each with ports for its share of the tasks (_width)."""
+    width = _width(tasks, agents)
+    return "".join(
+        f"- {{hostname: flp-{d}, attributes: {{detector: {d}}},\n"
+        f"   resources: {{cpus: 200, mem: 200000, ports: "
+        f'"[{BASE_PORT + i * width}-{BASE_PORT + (i + 1) * width - 1}]"}}}}\n'
+        for i, d in enumerate(_detectors(agents))
+    )
+
+
+def memory_check(tasks: int) -> Json:
+    """MemAvailable against N sample tasks; SystemExit when they would not fit."""
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    available = next(int(line.split()[1]) for line in meminfo if line.startswith("MemAvailable"))
+    need_mb, available_mb = tasks * MB_PER_TASK, available // 1024
+    if need_mb > MEMORY_SHARE * available_mb:
+        raise SystemExit(
+            f"real_tasks_bench: {tasks} sample tasks need ~{need_mb} MB ({MB_PER_TASK} MB each), "
+            f"more than {MEMORY_SHARE:.0%} of the {available_mb} MB available: use fewer --tasks"
+        )
+    return {"need_mb": need_mb, "available_mb": available_mb}
+
+
+# ---- processes -----------------------------------------------------------------------------
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process (from /proc/<pid>/stat; vanished ones skipped)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def processes(cluster: int) -> tuple[set[int], set[int]]:
+    """(executor pids, task pids) under the cluster's process (any depth)."""
+    children: dict[int, list[int]] = {}
+    for pid, parent in _parents().items():
+        children.setdefault(parent, []).append(pid)
+    executors, tasks, todo = set(), set(), list(children.get(cluster, ()))
+    while todo:
+        pid = todo.pop()
+        line = _cmdline(pid)
+        if "o2-executor" in line or "executor.main" in line:
+            executors.add(pid)
+        elif "o2-sample-task" in line:
+            tasks.add(pid)
+        todo.extend(children.get(pid, ()))
+    return executors, tasks
+
+
+def total_cpu(pids: set[int]) -> float:
+    """User + system CPU seconds of the live processes among `pids`."""
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except (OSError, IndexError):
+            continue
+    return total
+
+
+def started_at(pid: int) -> int | None:
+    """The process's start time (clock ticks after boot): tells a pid's reuse apart."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def kill_left(seen: dict[int, int | None]) -> int:
+    """SIGKILL each process seen (pid -> start time) that is still that same process (by pid
+    and start time, never by name); how many were."""
+    left = 0
+    for pid, start in seen.items():
+        if start is None or started_at(pid) != start:
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+            left += 1
+        except ProcessLookupError:
+            continue
+    return left
+
+
+# ---- the run --------------------------------------------------------------------------------
+
+
+class Seen:
+    """Every executor and task process seen under the cluster (pid -> start time)."""
+
+    def __init__(self, cluster: int) -> None:
+        self.cluster = cluster
+        self.pids: dict[int, int | None] = {}
+
+    def look(self) -> tuple[set[int], set[int]]:
+        executors, tasks = processes(self.cluster)
+        for pid in executors | tasks:
+            self.pids.setdefault(pid, started_at(pid))
+        return executors, tasks
+
+
+async def walk(store: Store, tasks: int, agents: int, *, manager: int, seen: Seen) -> Json:
+    """DEPLOY, CONFIGURE, START_ACTIVITY, each timed, with the CPU each process kind spent."""
+    taskclass, workflow, env = manifests(tasks, agents)
+    await wait_subscribed(store)
+    for obj in (taskclass, workflow):
+        await store.create(obj)
+    await asyncio.sleep(1.0)  # the manager's caches take them in
+    rows: dict[str, Json] = {}
+    for event, state in WALK:
+        executors, running = seen.look()
+        cpu = (cpu_seconds(manager), total_cpu(executors), total_cpu(running))
+        started = time.perf_counter()
+        if event == "DEPLOY":
+            await store.create(env)
+        else:
+            await _set_state(store, env.name, state)
+        await _reached(store, env.name, state, within=300 + tasks * 2.0)
+        wall = time.perf_counter() - started
+        executors, running_after = seen.look()
+        rows[event] = {
+            "wall_seconds": wall,
+            "manager_cpu_seconds": cpu_seconds(manager) - cpu[0],
+            "executors_cpu_seconds": total_cpu(executors) - cpu[1],
+            "tasks_cpu_seconds": total_cpu(running_after) - cpu[2],
+            "executors": len(executors),
+            "task_processes": len(running_after),
+            "load_average": list(os.getloadavg()),
+        }
+    listed = await store.list(Task)
+    phases = sorted({t.status.phase for t in listed.items})
+    return {"transitions": rows, "tasks_listed": len(listed.items), "phases": phases}
+
+
+async def teardown(store: Store, name: str, *, within: float) -> Json:
+    """Delete the environment (the garbage collector deletes its Tasks, the task controller
+    kills their processes); seconds until no Task is left, or how many were left at `within`."""
+    started = time.perf_counter()
+    await store.delete(Environment, name)
+    left = -1
+    try:
+        async with asyncio.timeout(within):
+            while left:
+                left = len((await store.list(Task)).items)
+                await asyncio.sleep(1.0 if left else 0)
+    except TimeoutError:
+        pass  # the cluster's stop kills what is left; counted below
+    return {"seconds": time.perf_counter() - started, "tasks_left": left}
+
+
+async def run(args: argparse.Namespace, work: Path) -> Json:
+    from store.config import StoreConfig, open_store
+    from store.embedded import EmbeddedEtcd, free_port
+    from tests.stack import stop_by_pid
+
+    result: Json = {"tasks": args.tasks, "agents": args.agents, "memory": memory_check(args.tasks)}
+    ports_check(args.tasks, args.agents)
+    result["load_average_before"] = list(os.getloadavg())
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.environ.setdefault("O2_EXECUTOR_STARTUP_TIMEOUT", STARTUP_TIMEOUT)
+    (work / "agents.yaml").write_text(agents_yaml(args.tasks, args.agents))
+    limit = f"{max(120.0, args.tasks * 2.0):g}"
+    async with EmbeddedEtcd(
+        work / "etcd", free_port(), free_port(), extra_args=("--unsafe-no-fsync",)
+    ) as etcd:
+        mesos, address = await start_localmesos(work, "--agents-file", str(work / "agents.yaml"))
+        seen = Seen(mesos.pid)
+        manager = None
+        try:
+            manager = start_manager(
+                work,
+                etcd=etcd.endpoint,
+                prefix="/o2real",
+                mesos=address,
+                controllers=(*CONTROLLERS, GC),
+                extra=("--deploy-timeout", limit, "--transition-timeout", limit, *LEASE),
+            )
+            store = await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix="/o2real"))
+            try:
+                result |= await walk(store, args.tasks, args.agents, manager=manager.pid, seen=seen)
+                name = manifests(args.tasks, args.agents)[2].name
+                result["teardown"] = await teardown(store, name, within=float(limit))
+            finally:
+                await store.close()
+        finally:
+            if manager is not None:
+                stop_by_pid(manager.proc)
+            stop_by_pid(mesos)
+            await asyncio.sleep(1.0)
+            result["processes_seen"] = len(seen.pids)
+            result["processes_killed_after_stop"] = kill_left(seen.pids)
+    result["load_average_after"] = list(os.getloadavg())
+    return result
+
+
+def print_table(result: Json) -> None:
+    tasks = result["tasks"]
+    print(
+        f"{tasks} o2-sample-task processes on {result['agents']} real agents "
+        f"(memory: need ~{result['memory']['need_mb']} of {result['memory']['available_mb']} MB)"
+    )
+    print(
+        f"{'transition':<16}{'wall s':>8}{'mgr cpu s':>10}{'exec cpu s':>11}"
+        f"{'exec ms/task':>13}{'tasks cpu s':>12}{'executors':>10}{'procs':>7}  load"
+    )
+    for event, row in result["transitions"].items():
+        print(
+            f"{event:<16}{row['wall_seconds']:>8.2f}{row['manager_cpu_seconds']:>10.2f}"
+            f"{row['executors_cpu_seconds']:>11.2f}"
+            f"{1000 * row['executors_cpu_seconds'] / tasks:>13.2f}"
+            f"{row['tasks_cpu_seconds']:>12.2f}{row['executors']:>10}{row['task_processes']:>7}"
+            f"  {'/'.join(f'{v:.2f}' for v in row['load_average'])}"
+        )
+    rows = result["transitions"].values()
+    executor_cpu = sum(r["executors_cpu_seconds"] for r in rows)
+    print(
+        f"executors' CPU to RUNNING: {executor_cpu:.2f} s, {1000 * executor_cpu / tasks:.2f} ms "
+        f"per task; tasks listed {result['tasks_listed']} ({', '.join(result['phases'])}); "
+        f"teardown {result['teardown']['seconds']:.1f} s ({result['teardown']['tasks_left']} "
+        f"tasks left); processes seen "
+        f"{result['processes_seen']}, killed after the cluster stopped "
+        f"{result['processes_killed_after_stop']}"
+    )
+    before, after = result["load_average_before"], result["load_average_after"]
+    print(f"load average before {before}, after {after} (2 shared cores)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--agents", type=int, default=4)
+    args = parser.parse_args(argv)
+    manifests(args.tasks, args.agents)  # a bad shape fails before anything starts
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up as on Ctrl-C
+    keep = os.environ.get("BENCH_KEEP")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        result = asyncio.run(run(args, Path(keep)))
+    else:
+        with tempfile.TemporaryDirectory(prefix="o2-real-bench-") as tmp:
+            result = asyncio.run(run(args, Path(tmp)))
+    print_table(result)
+    print(f"wrote {write_json('real_tasks_bench', result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

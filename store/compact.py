@@ -1,0 +1,116 @@
+"""Smaller long-lived copies of decoded objects, for caches that hold every object of a kind.
+
+A decoded Task costs ~10 KB in an informer's cache, and half of that is not its data:
+pydantic gives every model instance its own `__pydantic_fields_set__` (a set of the field
+names present in the JSON: ~200 bytes for a few names, ~2 KB for a status's twenty), although
+every Task read from the store has the same few sets. The rest are the strings, each its own
+copy although most repeat across thousands of objects (agent ids, hostnames, state names,
+label keys, the environment's name, the task class, the command).
+
+`compact(obj)` shares both, in place: each model's field-name set is replaced by one equal set
+shared by every model of that class with the same fields (pydantic never changes it in place:
+`model_copy` copies it first, and the models are frozen), and every string value is interned
+(`sys.intern`: equal strings become one object). Nothing visible changes: every value stays
+equal to what it was. Only for an object the caller has just decoded and nobody else uses yet
+(an informer's new copy); never on an object another cache or a caller may be reading.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from pydantic import BaseModel
+
+_FIELD_SETS: dict[type[BaseModel], list[set[str]]] = {}
+"""The shared field-name sets of each model class: a handful per class, compared by value (no
+key to build: compacting allocates as little as it can, every allocation feeds the collector)."""
+_SHARED: set[int] = set()
+"""ids of the sets in _FIELD_SETS (kept alive there, so the ids stay theirs)."""
+UNIQUE: dict[str, frozenset[str]] = {
+    "ObjectMeta": frozenset({"name", "uid"}),
+    "TaskSpec": frozenset({"role"}),
+    "TaskStatus": frozenset({"mesos_task_id"}),
+}
+"""Fields (by model class name) whose strings are one per object: not interned, an entry in
+the interpreter's table of interned strings would cost more than it shares."""
+_NONE: frozenset[str] = frozenset()
+_set_attr = object.__setattr__
+_intern = sys.intern
+
+
+def compact(obj: BaseModel) -> None:
+    """Share `obj`'s field-name sets and intern its strings, in place (see the module).
+
+    A nested model that already has a shared set was compacted before (an update's new
+    object keeps its unchanged parts, e.g. the metadata and spec of a status write): skipped,
+    so a status write costs the status's few strings, not the whole object's."""
+    _share_fields(obj)
+    _values(obj)
+
+
+def _share_fields(obj: BaseModel) -> None:
+    fields = obj.__pydantic_fields_set__
+    if id(fields) in _SHARED or not obj.model_config.get("frozen"):
+        return  # shared already; or a mutable model, which adds to its set on assignment
+    known = _FIELD_SETS.setdefault(type(obj), [])
+    for shared in known:
+        if shared == fields:
+            _set_attr(obj, "__pydantic_fields_set__", shared)
+            return
+    known.append(fields)
+    _SHARED.add(id(fields))
+
+
+def _nested(obj: BaseModel) -> None:
+    if id(obj.__pydantic_fields_set__) not in _SHARED:
+        compact(obj)
+
+
+def _values(obj: BaseModel) -> None:
+    values = obj.__dict__
+    unique = UNIQUE.get(type(obj).__name__, _NONE)
+    for name, value in values.items():
+        kind = type(value)
+        if kind is str:
+            if name not in unique:
+                values[name] = _intern(value)
+        elif kind is tuple:
+            if value:
+                values[name] = _tuple(value)
+        elif kind is dict:
+            if value:
+                _dict(value)
+        elif isinstance(value, BaseModel):
+            _nested(value)
+
+
+def _tuple(items: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`items` with its strings interned: the same tuple when they all were already."""
+    out = None
+    for i, item in enumerate(items):
+        if type(item) is str:
+            shared = _intern(item)
+            if shared is not item:
+                out = out or list(items)
+                out[i] = shared
+        elif isinstance(item, BaseModel):
+            _nested(item)
+    return items if out is None else tuple(out)
+
+
+def _dict(values: dict[Any, Any]) -> None:
+    """Keys and string values interned in place, model values compacted; the dict is rebuilt
+    only when a key was not interned yet (a key cannot be swapped)."""
+    rebuild = False
+    for key, value in values.items():
+        if type(value) is str:
+            values[key] = _intern(value)  # a value may be replaced while iterating
+        elif isinstance(value, BaseModel):
+            _nested(value)
+        if type(key) is str and _intern(key) is not key:
+            rebuild = True
+    if rebuild:
+        items = [(_intern(k) if type(k) is str else k, v) for k, v in values.items()]
+        values.clear()
+        values.update(items)
