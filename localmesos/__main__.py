@@ -71,6 +71,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=900.0,
         help="seconds a checkpointing executor has to re-subscribe after an agent restart",
     )
+    parser.add_argument(
+        "--reregistration-timeout",
+        type=float,
+        default=5.0,
+        help="seconds a restarted cluster's agents wait for their executors to re-subscribe "
+        "before registering with the master (Mesos --executor_reregistration_timeout)",
+    )
     parser.add_argument("--hollow-responder", help="package.module:factory for hollow executors")
     parser.add_argument("--work-dir", type=Path, help="sandboxes (default: a temporary dir)")
     parser.add_argument(
@@ -103,6 +110,7 @@ def build_cluster(args: argparse.Namespace) -> LocalCluster:
         executor_shutdown_grace=args.shutdown_grace,
         executor_registration_timeout=args.registration_timeout,
         executor_recovery_timeout=args.recovery_timeout,
+        executor_reregistration_timeout=args.reregistration_timeout,
         hollow_executor_delay=args.executor_delay,
     )
     responder = load_responder(args.hollow_responder) if args.hollow_responder else None

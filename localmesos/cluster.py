@@ -19,7 +19,7 @@ from localmesos.agent import Agent
 from localmesos.config import AgentSpec, AuthConfig, Timers, default_ports
 from localmesos.hollow import ResponderFactory
 from localmesos.master import Master
-from localmesos.model import Json
+from localmesos.model import Executor, ExecutorState, Json
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +106,12 @@ class LocalCluster:
         executors), first recover its agents, frameworks and tasks, then adopt its executors."""
         doc = checkpoint.load(self.work_dir)
         recovered = checkpoint.restore(self.master, self.agents, doc) if doc else None
+        if recovered is not None and recovered.executors:
+            await self._reregister_executors(recovered.executors)
         app = http_api.master_app(self.master, work_dir=self.work_dir, control=self)
         self._runner, self.master.port = await self._serve(app, self.requested_port, tls=self._ssl)
         for agent in self.agents:
             await self._register(agent)
-        for agent, executor in recovered.executors if recovered else []:
-            agent.adopt(executor)
         for agent in self.agents:
             agent.updates.resend(agent.tasks.values())
         self._allocator = asyncio.get_running_loop().create_task(self.master.allocation_loop())
@@ -125,21 +125,47 @@ class LocalCluster:
             },
         )
 
+    async def _reregister_executors(self, executors: list[tuple[Agent, Executor]]) -> None:
+        """Mesos agent recovery, before the agents register with the master: serve each
+        recovered agent, adopt its executors and wait until they have re-subscribed (with
+        the updates they could not send meanwhile, e.g. a task that died while the cluster was
+        down) or `executor_reregistration_timeout` has passed. So the master, once it serves,
+        answers a reconciliation with what the executors reported, not with the checkpoint."""
+        for agent in {a.agent_id: a for a, _ in executors if not a.hollow}.values():
+            await self._serve_agent(agent)
+        for agent, executor in executors:
+            agent.adopt(executor)
+        waiting = [e for _, e in executors]
+        timeout = self.master.timers.executor_reregistration_timeout
+        with contextlib.suppress(TimeoutError):
+            await self.wait_for(
+                lambda: all(e.state is not ExecutorState.RECOVERING for e in waiting),
+                within=timeout,
+            )
+        late = sum(e.state is ExecutorState.RECOVERING for e in waiting)
+        log.info(
+            "Executors re-registered",
+            extra={"executors": len(waiting) - late, "late": late, "timeout": timeout},
+        )
+
     async def _register(self, agent: Agent) -> None:
         if agent.hollow:
             agent.port = self.master.port
-        else:
-            app = http_api.agent_app(agent, work_dir=self.work_dir)
-            try:  # a recovered agent comes back on its port: its executors know only that one
-                agent.http_runner, agent.port = await self._serve(app, agent.port)
-            except OSError as exc:
-                log.warning(
-                    "Agent port taken: its executors cannot re-subscribe",
-                    extra={"agent": agent.agent_id, "port": agent.port, "error": str(exc)},
-                )
-                agent.http_runner, agent.port = await self._serve(app, 0)
+        elif agent.http_runner is None:
+            await self._serve_agent(agent)
         self.master.agents[agent.agent_id] = agent
         self.master.request_allocation()
+
+    async def _serve_agent(self, agent: Agent) -> None:
+        app = http_api.agent_app(agent, work_dir=self.work_dir)
+        try:  # a recovered agent comes back on its port: its executors know only that one
+            agent.http_runner, agent.port = await self._serve(app, agent.port)
+        except OSError as exc:
+            log.warning(
+                "Agent port taken: its executors cannot re-subscribe",
+                extra={"agent": agent.agent_id, "port": agent.port, "error": str(exc)},
+            )
+            agent.http_runner, agent.port = await self._serve(app, 0)
 
     async def add_agent(self, spec: AgentSpec) -> Agent:
         """A new agent joins the running cluster (and is offered at once)."""

@@ -75,6 +75,10 @@ class Timers:
     executor_shutdown_grace: float = 5.0
     executor_registration_timeout: float = 60.0
     executor_recovery_timeout: float = 900.0
+    executor_reregistration_timeout: float = 5.0
+    """A restarted cluster's agents wait this long for their executors to re-subscribe before
+    they register with the master (Mesos `--executor_reregistration_timeout`, 2 s there; here
+    above the executors' 2 s subscription back-off cap on a loaded machine)."""
     hollow_executor_delay: float = 0.0
 
 

@@ -3,13 +3,16 @@
 Prints its MESOS_* environment to stdout. LAUNCH -> TASK_RUNNING. Framework messages:
 "finish <task>" -> TASK_FINISHED, "exit <code>" -> exits at once, "echo <text>" -> message back.
 KILL -> TASK_KILLED. SHUTDOWN -> exits 0. A task whose data is "child" runs a `sleep` process
-(in the executor's session) and says its pid in the RUNNING update's message: "pid <n>".
+(in the executor's session) and says its pid in the RUNNING update's message: "pid <n>"; when
+that child exits the task is TASK_FAILED, an update kept until acknowledged and sent again with
+every re-subscription (as a checkpointing executor does while its agent is away).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import sys
@@ -35,12 +38,13 @@ async def call(session: aiohttp.ClientSession, body: dict[str, Any]) -> None:
 
 
 CHILDREN: list[asyncio.subprocess.Process] = []
+UNACKED: dict[str, dict[str, Any]] = {}
+"""uuid -> status of the child-exit updates the agent has not acknowledged yet."""
+WATCHERS: list[asyncio.Task[None]] = []
 
 
-async def update(
-    session: aiohttp.ClientSession, task_id: str, state: str, *, message: str = ""
-) -> None:
-    status = {
+def new_status(task_id: str, state: str, *, message: str = "") -> dict[str, Any]:
+    return {
         "task_id": {"value": task_id},
         "state": state,
         "source": "SOURCE_EXECUTOR",
@@ -48,7 +52,25 @@ async def update(
         "timestamp": time.time(),
         "message": message,
     }
+
+
+async def update(
+    session: aiohttp.ClientSession, task_id: str, state: str, *, message: str = ""
+) -> None:
+    status = new_status(task_id, state, message=message)
     await call(session, {"type": "UPDATE", "update": {"status": status}})
+
+
+async def watch_child(
+    session: aiohttp.ClientSession, task_id: str, child: asyncio.subprocess.Process
+) -> None:
+    """The child's exit fails its task; the update waits for its acknowledgement."""
+    code = await child.wait()
+    status = new_status(task_id, "TASK_FAILED", message=f"child exited with {code}")
+    UNACKED[status["uuid"]] = status
+    # the agent may be away: then it goes with the next SUBSCRIBE
+    with contextlib.suppress(aiohttp.ClientError, AssertionError):
+        await call(session, {"type": "UPDATE", "update": {"status": status}})
 
 
 async def message(session: aiohttp.ClientSession, text: str) -> None:
@@ -65,6 +87,9 @@ async def handle(session: aiohttp.ClientSession, event: dict[str, Any]) -> bool:
         if base64.b64decode(task.get("data", "")) == b"child":
             child = await asyncio.create_subprocess_exec("sleep", "600")
             CHILDREN.append(child)
+            WATCHERS.append(
+                asyncio.create_task(watch_child(session, task["task_id"]["value"], child))
+            )
             said = f"pid {child.pid}"
         await update(session, task["task_id"]["value"], "TASK_RUNNING", message=said)
     elif kind == "KILL":
@@ -79,6 +104,8 @@ async def handle(session: aiohttp.ClientSession, event: dict[str, Any]) -> bool:
             os._exit(int(arg))
         elif verb == "echo":
             await message(session, f"echo {arg}")
+    elif kind == "ACKNOWLEDGED":
+        UNACKED.pop(event["acknowledged"]["uuid"], None)
     elif kind == "SHUTDOWN":
         return False
     return True
@@ -90,7 +117,12 @@ async def subscribe_and_serve(session: aiohttp.ClientSession) -> bool:
     body = {
         **BASE,
         "type": "SUBSCRIBE",
-        "subscribe": {"unacknowledged_tasks": [], "unacknowledged_updates": []},
+        "subscribe": {
+            "unacknowledged_tasks": [],
+            "unacknowledged_updates": [
+                {**BASE, "status": status} for status in list(UNACKED.values())
+            ],
+        },
     }
     async with session.post(URL, json=body) as resp:
         assert resp.status == 200, await resp.text()

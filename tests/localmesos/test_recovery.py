@@ -158,6 +158,38 @@ async def test_an_executor_gone_while_the_cluster_was_down_fails_its_task_on_rec
         _kill(pids, starts)
 
 
+async def test_a_task_that_died_while_the_cluster_was_down_is_reported_before_the_master_serves(
+    tmp_path: Path,
+) -> None:
+    """Mesos agent recovery: the agents wait for their executors to re-subscribe (with the
+    updates they could not send) before registering, so the master never answers from the
+    checkpoint alone; a reconciliation right away says the task failed, not that it runs."""
+    pids: list[int] = []
+    starts: dict[int, int | None] = {}
+    try:
+        left = await _leave_running(tmp_path, pids, starts)
+        os.kill(left.child, signal.SIGKILL)  # the task dies; its executor lives on
+        await wait_pid_gone(left.child)  # reaped by the executor, which keeps the update
+
+        async with LocalCluster(agents=1, timers=FAST, work_dir=tmp_path) as second:
+            agent = second.agent(left.offer["agent_id"]["value"])
+            assert [t.state for t in agent.tasks.values()] == ["TASK_FAILED"]
+            again = _durable(second.url, left.framework_id)
+            try:
+                await again.subscribe()
+                reconcile = {
+                    "tasks": [{"task_id": {"value": "kept"}, "agent_id": left.offer["agent_id"]}]
+                }
+                assert await again.call({"type": "RECONCILE", "reconcile": reconcile}) == 202
+                failed = await again.next_update("kept")
+                assert failed["state"] == "TASK_FAILED"
+                assert start_time(left.executor_pid) == starts[left.executor_pid]
+            finally:
+                await again.close()
+    finally:
+        _kill(pids, starts)
+
+
 async def test_an_adopted_executor_that_does_not_resubscribe_in_time_is_killed(
     tmp_path: Path,
 ) -> None:
