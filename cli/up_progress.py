@@ -117,10 +117,14 @@ class Tracker:
         return wanted and env.status.state == "ERROR"
 
     def observe(self, env: Environment, *, fresh: bool) -> None:
+        """`fresh`: written after the progress watch began. A status the current controller
+        confirmed counts however it is seen: its write may come before the watch's list (the
+        controller starts while the cluster boots, the watch after the samples are applied)."""
         self.latest[env.name] = env
         if fresh and env.status.state != "ERROR":
             self.recovering.discard(env.name)
-        if fresh and env.name in self.stale and self._confirmed(env):
+        proven = fresh or (self.since is not None and self.current(env))
+        if proven and env.name in self.stale and self._confirmed(env):
             self.stale.discard(env.name)
 
     def current(self, env: Environment) -> bool:

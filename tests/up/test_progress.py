@@ -112,6 +112,17 @@ def test_without_auto_recover_an_error_settles_at_once() -> None:
     assert not track.needs_recovery(lost) and track.all_settled()
 
 
+def test_an_adoption_confirmed_before_the_progress_watch_listed_it_is_announced() -> None:
+    """The controller starts while the cluster boots and may confirm the kept tasks before the
+    progress watch lists the environment: that listed status, newer than `since`, is proof."""
+    track = Tracker(names=["physics-1"], stale={"physics-1"}, auto_recover=True, since=100)
+    track.observe(env_with("RUNNING", run_number=1, reconciled_revision=120), fresh=False)
+    assert track.all_settled()
+    older = Tracker(names=["physics-1"], stale={"physics-1"}, auto_recover=True, since=100)
+    older.observe(env_with("RUNNING", run_number=1, reconciled_revision=40), fresh=False)
+    assert not older.all_settled()  # from the previous o2 up's controller: no proof
+
+
 def test_only_warnings_errors_and_milestones_of_child_logs_reach_the_terminal() -> None:
     info = '{"time": "t", "level": "INFO", "logger": "x", "message": "Listed", "kind": "Task"}'
     warning = '{"time": "t", "level": "WARNING", "logger": "x", "message": "Slow", "task": "a"}'
