@@ -4,14 +4,13 @@ with lastTransitionTime moving only when a condition's status changes."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
 from controller.runtime.status import condition, with_conditions
 from controller.tasks import status as st
 from crds.kinds.task import TaskStatus
+from tests.model_copies import count_model_copies
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5)
@@ -75,14 +74,7 @@ def test_a_task_status_write_makes_no_validated_copy(monkeypatch: pytest.MonkeyP
     """Every status write of every task comes through here: the conditions and the status are
     copied unvalidated (a pydantic model_copy per condition was most of a write's CPU), and the
     unchanged ones are the same objects. The result is what validation would give."""
-    copies: list[str] = []
-    real = BaseModel.model_copy
-
-    def counting(self: BaseModel, **kwargs: Any) -> BaseModel:
-        copies.append(type(self).__name__)
-        return real(self, **kwargs)
-
-    monkeypatch.setattr(BaseModel, "model_copy", counting)
+    copies = count_model_copies(monkeypatch)
     old = base()
     status = with_conditions(
         old,

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from pydantic import BaseModel
 
 from controller.tasks import status as st
 from crds.kinds.common import Command
@@ -14,6 +11,7 @@ from crds.meta import ObjectMeta
 from mesosapi.models import TaskId
 from mesosapi.models import TaskStatus as MesosStatus
 from mesosapi.o2messages import TaskReport, TransitionResult
+from tests.model_copies import count_model_copies
 
 
 def mesos(state: str, *, data: bytes | None = None, reason: str | None = None) -> MesosStatus:
@@ -136,14 +134,7 @@ def test_answers_fold_in_without_pydantic_copies(monkeypatch: pytest.MonkeyPatch
     """Each executor answer and Mesos update of each task is folded into its status (and the
     framework looks at the result through the writer's view): unvalidated copies, as pydantic's
     model_copy does not validate either, without its per-slot copies."""
-    copies: list[str] = []
-    real = BaseModel.model_copy
-
-    def counting(self: BaseModel, **kwargs: Any) -> BaseModel:
-        copies.append(type(self).__name__)
-        return real(self, **kwargs)
-
-    monkeypatch.setattr(BaseModel, "model_copy", counting)
+    copies = count_model_copies(monkeypatch)
     status = running_task("CONFIGURED", "RUNNING").status
     result = TransitionResult(
         task_id="t.1", transition_id="x:CONFIGURED>START", ok=True, state="RUNNING"
