@@ -12,6 +12,7 @@ from hypothesis import settings
 from crds.kinds.task import Task
 from localmesos.config import FIRST_SLICE_ENV, PORT_SLICES, default_ports
 from store.etcd import EtcdStore
+from tests import stack
 from tests.stack import DEFAULT_AGENT_SLICES, port_slice, wait_for
 from tests.tasks.harness import sample_task
 
@@ -43,11 +44,19 @@ def test_port_slices_of_parallel_test_processes_never_overlap(
             assert not mine & other
 
 
+def only_watching(monkeypatch: pytest.MonkeyPatch, ports: range) -> None:
+    """`port_slice` sees listeners on `ports` only: these tests draw from share 0, which the
+    first xdist worker's clusters use meanwhile (their listeners made slices look taken)."""
+    real = stack.port_is_free
+    monkeypatch.setattr(stack, "port_is_free", lambda port: port not in ports or real(port))
+
+
 def test_a_slice_comes_back_only_after_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
     """The processes of the test before may still hold their ports (a test once got "OCC port
     already in use" from a slice drawn twice in a row)."""
     monkeypatch.setenv(FIRST_SLICE_ENV, "0")
     monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
+    only_watching(monkeypatch, range(0))
     drawn = [port_slice(100) for _ in range(PORT_SLICES // 3 - DEFAULT_AGENT_SLICES)]
     assert len(set(drawn)) == len(drawn)
 
@@ -104,6 +113,7 @@ def test_a_slice_with_a_listener_on_its_first_ports_is_passed_over(
     monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
     drawable = PORT_SLICES // 3 - DEFAULT_AGENT_SLICES
     held = port_slice(100)
+    only_watching(monkeypatch, range(held, held + 100))
     with socket.socket() as listener:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", held))
