@@ -84,7 +84,12 @@ def o2config(etcd_server: EmbeddedEtcd, etcd_store: EtcdStore) -> O2Config:
 
 
 async def wait_for(
-    store: Store, kind: type[R], name: str, pred: Callable[[R | None], bool]
+    store: Store,
+    kind: type[R],
+    name: str,
+    pred: Callable[[R | None], bool],
+    *,
+    within: float = 10,
 ) -> R | None:
-    """Watch `kind/name` until `pred(obj or None)` holds (10 s at most)."""
-    return await stack_wait_for(store, kind, name, pred, within=10)
+    """Watch `kind/name` until `pred(obj or None)` holds (`within` seconds at most)."""
+    return await stack_wait_for(store, kind, name, pred, within=within)

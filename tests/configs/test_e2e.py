@@ -81,7 +81,9 @@ async def test_task_receives_what_config_show_renders_and_is_reconfigured_on_cha
 ) -> None:
     await store.create(cc("readout-any", fmt="ini", data="[readout]\nrate = 1\n"))
     await store.create(cc("readout-physics", run_type="PHYSICS", fmt="ini", data=READOUT_INI))
-    await wait_for(store, ComponentConfig, "readout-physics", version_is(1))
+    # The manager subprocess has just been started: its imports, leader election and first
+    # list take seconds on a loaded machine, so the first reconcile gets the stack's bound.
+    await wait_for(store, ComponentConfig, "readout-physics", version_is(1), within=60)
     await apply_sample(store)
     await wait_env(store, reached("CONFIGURED"), within=60)
     refs = {"readout/main": "readout-physics@1"}
