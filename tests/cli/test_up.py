@@ -91,7 +91,8 @@ def test_up_runs_cluster_and_controller_as_children_and_stops_them_in_reverse(
         up.out.wait_for("[o2] up:", within=STARTUP)
         assert any(line.startswith("[cluster] master ready") for line in up.out.seen)
         assert any(line.startswith("[controller] started") for line in up.out.seen)
-        up.out.wait_for("[controller] ", within=30)  # the manager's own log, prefixed
+        # The manager's own first log line, prefixed: it comes after the interpreter's start.
+        up.out.wait_for("[controller] ", within=STARTUP)
         assert stop(up) == 0
     stopped = pids(up)
     assert list(stopped) == ["controller", "cluster", "etcd"]

@@ -28,6 +28,8 @@ class FakeTaskController:
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.pids = itertools.count(1000)
         self.broken: set[str] = set()
+        self.held: set[str] = set()
+        """Tasks whose process answers nothing until `release` (a slow one)."""
         self.writes = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -45,6 +47,15 @@ class FakeTaskController:
     def _on_event(self, event: CacheEvent[Any]) -> None:
         if event.new is not None:
             self.queue.put_nowait(event.name)
+
+    def hold(self, name: str) -> None:
+        """`name`'s status stays as it is until `release(name)`."""
+        self.held.add(name)
+
+    def release(self, name: str) -> None:
+        """`name` follows its spec again (at once)."""
+        self.held.discard(name)
+        self.queue.put_nowait(name)
 
     async def fail(self, name: str, *, message: str) -> None:
         """The process of `name` dies (as a kill -9 would be reported)."""
@@ -67,7 +78,9 @@ class FakeTaskController:
             if task is not None and task.metadata.deletion_timestamp is not None:
                 await self._finalize(task)
                 continue
-            if task is None or name in self.broken or task.status.phase in TERMINAL_PHASES:
+            if task is None or name in self.broken or name in self.held:
+                continue
+            if task.status.phase in TERMINAL_PHASES:
                 continue
             status = self._follow(task)
             if status == task.status:

@@ -141,8 +141,10 @@ async def set_mode(store: Store, node: str, mode: str) -> None:
 
 
 async def nodes_ready(store: Store) -> None:
+    """Each test's first wait after the manager subprocess starts (imports, election, first
+    list take seconds under load): the stack's 60 s bound."""
     for name in ("epn-s1", "epn-a1", "epn-a2"):
-        await wait_for(store, Node, name, lambda n: n is not None and n.status.ready, within=30)
+        await wait_for(store, Node, name, lambda n: n is not None and n.status.ready, within=60)
 
 
 def pilot_running(task: Task | None) -> bool:

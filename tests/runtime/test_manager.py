@@ -20,6 +20,8 @@ from tests.runtime.procs import ManagerProcess, managers
 from tests.waiting import eventually
 
 TTL = 2
+STARTUP = 60.0
+"""The stack's bound for a just-started manager's first answer (imports, election, first list)."""
 
 Start = Callable[..., ManagerProcess]
 
@@ -67,10 +69,12 @@ async def set_value(store: EtcdStore, name: str, value: int) -> None:
 async def two_managers(
     store: EtcdStore, endpoint: str, start: Start
 ) -> tuple[ManagerProcess, ManagerProcess]:
+    # Each process has just been started: its imports and election take seconds on a loaded
+    # machine, so these first waits get the stack's bound (no timing is asserted here).
     first = start(endpoint=endpoint, prefix=store.prefix, identity="m1", ttl=TTL)
-    await asyncio.to_thread(first.wait_log, "Became leader", timeout=20)
+    await asyncio.to_thread(first.wait_log, "Became leader", timeout=STARTUP)
     second = start(endpoint=endpoint, prefix=store.prefix, identity="m2", ttl=TTL)
-    await asyncio.to_thread(second.wait_log, "Standing by", timeout=20)
+    await asyncio.to_thread(second.wait_log, "Standing by", timeout=STARTUP)
     return first, second
 
 
@@ -79,7 +83,8 @@ async def test_standby_takes_over_within_lease_ttl_after_leader_is_killed(
 ) -> None:
     m1, m2 = await two_managers(etcd_store, etcd_server.endpoint, start_manager)
     await etcd_store.create(gadget("x"))
-    await wait_written(etcd_store, "x", writer="m1", seen=0, within=10)
+    # m1's first reconcile (its controllers may still be starting): the stack's bound.
+    await wait_written(etcd_store, "x", writer="m1", seen=0, within=STARTUP)
     loop = asyncio.get_running_loop()
     killed = loop.time()
     m1.signal(signal.SIGKILL)
@@ -97,7 +102,8 @@ async def test_paused_old_leader_is_fenced_when_it_resumes_and_stops_its_control
 ) -> None:
     m1, m2 = await two_managers(etcd_store, etcd_server.endpoint, start_manager)
     await etcd_store.create(gadget("slow", delay=0.5))
-    await asyncio.to_thread(m1.wait_log, "Reconcile start", key="slow")
+    # m1's first reconcile (its controllers may still be starting): the stack's bound.
+    await asyncio.to_thread(m1.wait_log, "Reconcile start", timeout=STARTUP, key="slow")
     m1.signal(signal.SIGSTOP)  # frozen between reading and writing
     await asyncio.to_thread(m2.wait_log, "Became leader", timeout=TTL + 8)
     await wait_written(etcd_store, "slow", writer="m2", seen=0, within=10)
@@ -129,9 +135,10 @@ async def test_manager_reconnects_and_converges_after_etcd_restart(
     store = await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix=unique_prefix()))
     try:
         m1 = start_manager(endpoint=etcd.endpoint, prefix=store.prefix, identity="m1", ttl=TTL)
-        await asyncio.to_thread(m1.wait_log, "Became leader", timeout=20)
+        # Just started: imports, election and the first reconcile get the stack's bound.
+        await asyncio.to_thread(m1.wait_log, "Became leader", timeout=STARTUP)
         await store.create(gadget("a"))
-        await wait_written(store, "a", writer="m1", seen=0, within=10)
+        await wait_written(store, "a", writer="m1", seen=0, within=STARTUP)
         await asyncio.to_thread(etcd.stop_sync)
         await asyncio.to_thread(etcd.start_sync)
         await store.create(gadget("b", value=2))
@@ -151,8 +158,8 @@ async def test_default_manager_runs_the_garbage_collector_over_every_kind_and_ex
     m = start_manager(
         endpoint=etcd_server.endpoint, prefix=etcd_store.prefix, identity="d", controllers=()
     )
-    await asyncio.to_thread(  # a whole manager start-up: generous under a loaded suite
-        m.wait_log, "Controller started", timeout=30.0, controller="garbage-collector"
+    await asyncio.to_thread(  # a whole manager start-up: the stack's bound
+        m.wait_log, "Controller started", timeout=STARTUP, controller="garbage-collector"
     )
     listed = {line["kind"] for line in m.logs() if line.get("message") == "Listed"}
     assert listed == {info.kind for info in all_kinds()}
