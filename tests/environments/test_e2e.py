@@ -116,9 +116,16 @@ async def apply_sample(
 
 
 async def run_sample(store: Store) -> Environment:
-    """Apply the sample and wait (60 s at most) until physics-1 is RUNNING."""
+    """Apply the sample and wait (60 s at most) until physics-1 is RUNNING with every task
+    RUNNING: a transition waits for critical tasks only, so the non-critical qc task may join
+    the run after the environment's RUNNING."""
     await apply_sample(store)
-    return await wait_env(store, reached("RUNNING"), within=60)
+
+    def all_running(env: Environment) -> bool:
+        counts = env.status.task_counts
+        return reached("RUNNING")(env) and counts.get("RUNNING", 0) == env.status.task_total > 0
+
+    return await wait_env(store, all_running, within=60)
 
 
 async def wait_env(
