@@ -121,6 +121,42 @@ def read_pages(
 _FAILURES = (OSError, ValueError, KeyError, TypeError, GatewayError)
 
 
+def read_ahead(pages: Iterator[list[KeyValue]], *, depth: int = 2) -> Iterator[list[KeyValue]]:
+    """`pages`, read by a thread up to `depth` pages ahead of the caller: etcd marshals the
+    next page while the caller decodes this one (read one after the other, each side waited
+    for the other: 50,000 Tasks took the sum of both). A failure is raised where the page it
+    stopped would have come; a caller that stops early leaves the thread to finish its page."""
+    import queue
+    import threading
+
+    ahead: queue.Queue[tuple[list[KeyValue] | None, BaseException | None]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for page in pages:
+                ahead.put((page, None))
+                if stop.is_set():
+                    return
+            ahead.put((None, None))
+        except BaseException as exc:  # handed to the caller's thread, which raises it
+            ahead.put((None, exc))
+
+    threading.Thread(target=read, name="gateway-read-ahead", daemon=True).start()
+    try:
+        while True:
+            page, failure = ahead.get()
+            if failure is not None:
+                raise failure
+            if page is None:
+                return
+            yield page
+    finally:
+        stop.set()
+        while not ahead.empty():  # unblock a thread waiting to put
+            ahead.get_nowait()
+
+
 class _Pager:
     """One endpoint's paged range read: the login once, then one request per page."""
 

@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from cli.etcdgateway import GatewayError, KeyValue, read_pages, registry_range, uses_tls
+from cli.etcdgateway import (
+    GatewayError,
+    KeyValue,
+    read_ahead,
+    read_pages,
+    registry_range,
+    uses_tls,
+)
 from cli.tableout import NONE, human_age, print_table, write_out
 
 if TYPE_CHECKING:
@@ -228,7 +235,7 @@ def stored_pages(opts: GlobalOptions, plural: str, kind: str) -> Iterator[list[S
     (cli.etcdgateway.read_pages): a caller that keeps only what it prints holds one page of
     documents at once, not all of them (50,000 Tasks decoded: ~1 GB)."""
     base = registry_range(opts, plural)
-    for page in read_pages(opts, base, timeout=READ_TIMEOUT):
+    for page in read_ahead(read_pages(opts, base, timeout=READ_TIMEOUT)):
         yield [_decoded(kv, base=base, kind=kind) for kv in page]
 
 
