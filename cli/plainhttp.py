@@ -84,17 +84,23 @@ def parse_response(raw: bytes) -> tuple[int, bytes]:
 
 
 def dechunk(data: bytes) -> bytes:
-    """The body of a `Transfer-Encoding: chunked` message (trailers ignored)."""
-    body: list[bytes] = []
+    """The body of a `Transfer-Encoding: chunked` message (trailers ignored). Reads by offset:
+    etcd's gateway sends a large answer in thousands of chunks, and slicing off the rest after
+    each one copied the whole remainder every time (quadratic: ~30 s for 100 MB)."""
+    body: list[memoryview] = []
+    view, at = memoryview(data), 0
     while True:
-        size_line, sep, data = data.partition(b"\r\n")
-        size_text = size_line.split(b";", 1)[0].strip()
-        if not sep or not size_text:
+        line_end = data.find(b"\r\n", at)
+        if line_end < 0:
+            raise PlainHTTPError("the chunked answer ended early")
+        size_text = data[at:line_end].split(b";", 1)[0].strip()
+        if not size_text:
             raise PlainHTTPError("the chunked answer ended early")
         size = int(size_text, 16)
         if size == 0:
             return b"".join(body)
-        if len(data) < size + 2:
+        at = line_end + 2
+        if len(data) < at + size + 2:
             raise PlainHTTPError("the chunked answer ended early")
-        body.append(data[:size])
-        data = data[size + 2 :]
+        body.append(view[at : at + size])
+        at += size + 2

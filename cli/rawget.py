@@ -18,12 +18,19 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from cli.etcdgateway import GatewayError, read_prefix, registry_range, uses_tls
+from cli.etcdgateway import (
+    GatewayError,
+    KeyValue,
+    read_ahead,
+    read_pages,
+    registry_range,
+    uses_tls,
+)
 from cli.tableout import NONE, human_age, print_table, write_out
 
 if TYPE_CHECKING:
@@ -223,25 +230,33 @@ def row(raw: RawKind, doc: Doc, *, now: datetime, wide: bool) -> list[str]:
     return cells
 
 
+def stored_pages(opts: GlobalOptions, plural: str, kind: str) -> Iterator[list[Stored]]:
+    """Every object of the kind as (name, document, mod revision), a gateway page at a time
+    (cli.etcdgateway.read_pages): a caller that keeps only what it prints holds one page of
+    documents at once, not all of them (50,000 Tasks decoded: ~1 GB)."""
+    base = registry_range(opts, plural)
+    for page in read_ahead(read_pages(opts, base, timeout=READ_TIMEOUT)):
+        yield [_decoded(kv, base=base, kind=kind) for kv in page]
+
+
+Stored = tuple[str, Doc, int]
+
+
+def _decoded(kv: KeyValue, *, base: str, kind: str) -> Stored:
+    name = kv.key[len(base) :]
+    if "/" in name:
+        raise Unserved(kv.key)
+    try:
+        doc = json.loads(kv.value)
+    except ValueError as exc:
+        raise Unserved(kv.key) from exc
+    return name, checked(doc, kind=kind, name=name), kv.mod_revision
+
+
 def read_stored(opts: GlobalOptions, plural: str, kind: str) -> dict[str, tuple[Doc, int]]:
     """Every object of the kind by name, with its mod revision (its resourceVersion)."""
-    base = registry_range(opts, plural)
-    docs: dict[str, tuple[Doc, int]] = {}
-    for kv in read_prefix(opts, base, timeout=READ_TIMEOUT):
-        name = kv.key[len(base) :]
-        if "/" in name:
-            raise Unserved(kv.key)
-        try:
-            doc = json.loads(kv.value)
-        except ValueError as exc:
-            raise Unserved(kv.key) from exc
-        docs[name] = (checked(doc, kind=kind, name=name), kv.mod_revision)
-    return docs
-
-
-def read_docs(opts: GlobalOptions, plural: str, raw: RawKind) -> dict[str, Doc]:
-    """Every object of the kind, by name."""
-    return {name: doc for name, (doc, _) in read_stored(opts, plural, raw.kind).items()}
+    pages = stored_pages(opts, plural, kind)
+    return {name: (doc, revision) for page in pages for name, doc, revision in page}
 
 
 def plaintext_password(opts: GlobalOptions) -> bool:
@@ -254,26 +269,49 @@ def plaintext_password(opts: GlobalOptions) -> bool:
 
 def raw_get(opts: GlobalOptions, *, plural: str, names: Sequence[str], output: str) -> bool:
     """Print `o2 get` as the full path would and return True, or print nothing and return
-    False when this path cannot (see the module docstring)."""
+    False when this path cannot (see the module docstring). Every document is read and
+    vouched for before anything is printed; only the printed lines are kept."""
     raw = COLUMNS.get(plural)
     if raw is None or output not in OUTPUTS or plaintext_password(opts):
         return False
+    wide, now = output == "wide", datetime.now(UTC)
+    line: Callable[[Doc], list[str]] = (
+        (lambda d: [f"{raw.singular}/{_name(d)}\n"])
+        if output == "name"
+        else (lambda d: row(raw, d, now=now, wide=wide))
+    )
     try:
-        docs = read_docs(opts, plural, raw)
-        if any(name not in docs for name in names):
-            return False
-        chosen = [docs[n] for n in names] if names else [docs[n] for n in sorted(docs)]
-        if not chosen:
-            sys.stderr.write("No resources found.\n")
-            return True
-        if output == "name":
-            write_out("".join(f"{raw.singular}/{_name(d)}\n" for d in chosen))
-            return True
-        wide = output == "wide"
-        headers = [c.header for c in raw.columns if wide or not c.wide_only] + ["AGE"]
-        now = datetime.now(UTC)
-        rows = [row(raw, d, now=now, wide=wide) for d in chosen]
+        lines = printed_lines(opts, plural, raw, names=names, line=line)
     except (Unserved, GatewayError):
         return False
-    print_table(headers, rows)
+    if lines is None:
+        return False
+    if not lines:
+        sys.stderr.write("No resources found.\n")
+    elif output == "name":
+        write_out("".join(cell for cells in lines for cell in cells))
+    else:
+        headers = [c.header for c in raw.columns if wide or not c.wide_only] + ["AGE"]
+        print_table(headers, lines)
     return True
+
+
+def printed_lines(
+    opts: GlobalOptions,
+    plural: str,
+    raw: RawKind,
+    *,
+    names: Sequence[str],
+    line: Callable[[Doc], list[str]],
+) -> list[list[str]] | None:
+    """`line` of each object listed: the named ones in the order named, else all by name;
+    None when a named one is missing (the full path reports it)."""
+    wanted = set(names)
+    listed: dict[str, list[str]] = {}
+    for page in stored_pages(opts, plural, raw.kind):
+        for name, doc, _ in page:
+            if not wanted or name in wanted:
+                listed[name] = line(doc)
+    if any(name not in listed for name in names):
+        return None
+    return [listed[n] for n in names] if names else [listed[n] for n in sorted(listed)]

@@ -14,8 +14,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from crds.kinds.channels import BindChannel, Channel
+if TYPE_CHECKING:  # annotations only: task processes parse channels without the models
+    from crds.kinds.channels import BindChannel, Channel
 
 CHANNEL_PORT_FLOOR = 9000
 """AliECS takes each tcp inbound channel's port as the lowest offered port >= 9000."""

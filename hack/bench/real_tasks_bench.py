@@ -14,7 +14,7 @@ processes under the cluster, from /proc/<pid>/stat) and the tasks' own (their in
 start-up dominates DEPLOY); the executors' CPU per task is the figure the issue asks for. The
 machine's load average is printed before and after.
 
-Each sample task is a Python process of ~20 MB of private memory: the benchmark refuses to start
+Each sample task is a Python process of ~17 MB of private memory: the benchmark refuses to start
 when N of them (at MB_PER_TASK) would take more than MEMORY_SHARE of MemAvailable (say a smaller
 --tasks); without --tasks it runs 1,000 or, saying so, as many as fit.
 Clean-up: the environment is deleted and its tasks awaited gone; the manager and the
@@ -49,8 +49,9 @@ Json = dict[str, Any]
 GC = "controller.gc:GarbageCollector"
 """Deletes the Tasks of the deleted environment (their ownerReferences) at clean-up."""
 WALK = (("DEPLOY", "DEPLOYED"), ("CONFIGURE", "CONFIGURED"), ("START_ACTIVITY", "RUNNING"))
-MB_PER_TASK = 25
-"""Private memory of one sample task (~20 MB measured) plus its share of its executor's."""
+MB_PER_TASK = 20
+"""Private memory of one sample task (~17 MB, hack.bench.sample_task_start) plus its share of
+its executor's."""
 MEMORY_SHARE = 0.7
 STARTUP_TIMEOUT = "600"
 """Seconds each task has to answer OCC (the executors inherit the cluster's environment): a

@@ -10,14 +10,21 @@ tasks still in etcd.
   control room after `o2 gui` waits), `warm` a second browser's load on the running server
   (SSE `/api/stream` until the snapshot and the deltas after it hold every task), with the
   snapshot's bytes.
+
+Standalone, without the cluster: `python -m hack.bench.scale_reads --tasks 50000` writes that
+many Tasks (store_bench.make_task's shape, ~1.5 KiB stored) into a private etcd in 128-put
+txns and times both reads over them; `--etcd URL --prefix P` times an existing prefix instead.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import statistics
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +101,68 @@ def describe(reads: Json) -> str:
         f"{cli['rows']} rows); GUI feed first load cold {feed['cold']['seconds']:.2f} s, "
         f"warm {feed['warm']['seconds']:.2f} s ({feed['warm']['snapshot_bytes'] / 1e6:.1f} MB)"
     )
+
+
+FILL_TXN = 128
+
+
+async def fill(endpoint: str, prefix: str, *, tasks: int) -> None:
+    """`tasks` Tasks under `prefix`, as the task controller stores them, in 128-put txns."""
+    from hack.bench.floor import client_for
+    from hack.bench.store_bench import make_task
+    from store import codec
+
+    now = datetime.now(UTC)
+    template = json.loads(codec.encode(codec.prepare_create(make_task(0), now=now)))
+
+    def value(i: int) -> bytes:
+        doc = json.loads(json.dumps(template))
+        doc["metadata"]["name"] = f"physics-1-flp-{i:05d}-readout"
+        doc["metadata"]["creationTimestamp"] = (now - timedelta(minutes=i % 600)).isoformat()
+        doc["spec"]["role"] = f"flp-{i:05d}.readout"
+        doc["status"]["pid"] = 1000 + i
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    async with client_for(endpoint) as client:
+        for first in range(0, tasks, FILL_TXN):
+            puts = [
+                client.transactions.put(
+                    f"{prefix}/registry/tasks/physics-1-flp-{i:05d}-readout".encode(), value(i)
+                )
+                for i in range(first, min(tasks, first + FILL_TXN))
+            ]
+            await client.transaction(compare=[], success=puts, failure=[])
+
+
+async def standalone(args: argparse.Namespace) -> Json:
+    if args.etcd:
+        return await measure(args.etcd, args.prefix, tasks=args.tasks)
+    from tests.etcd_fixture import start_etcd
+
+    with tempfile.TemporaryDirectory(prefix="o2-scale-reads-") as work:
+        etcd = start_etcd(Path(work) / "etcd")
+        try:
+            started = time.perf_counter()
+            await fill(etcd.endpoint, args.prefix, tasks=args.tasks)
+            print(f"wrote {args.tasks} Tasks in {time.perf_counter() - started:.1f} s", flush=True)
+            return await measure(etcd.endpoint, args.prefix, tasks=args.tasks)
+        finally:
+            etcd.stop_sync()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="o2 get tasks and the GUI feed at scale")
+    parser.add_argument("--tasks", type=int, default=50_000)
+    parser.add_argument("--etcd", default="", help="an etcd already holding the Tasks")
+    parser.add_argument("--prefix", default="/o2")
+    args = parser.parse_args(argv)
+    reads = asyncio.run(standalone(args))
+    print(describe(reads))
+    from hack.bench.floor import write_json
+
+    write_json("scale_reads", {"tasks": args.tasks, **reads})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

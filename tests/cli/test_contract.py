@@ -85,7 +85,7 @@ FAULTS = {
     "inside the raw read": "import cli.rawget as m\n"
     "def boom(*a, **k):\n"
     "    raise RuntimeError('boom')\n"
-    "m.read_docs = boom\n",
+    "m.printed_lines = boom\n",
 }
 
 

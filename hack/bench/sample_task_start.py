@@ -1,0 +1,100 @@
+"""One `o2-sample-task` process's start: CPU and memory until it serves OCC, per control mode.
+
+    .venv/bin/python -m hack.bench.sample_task_start [--runs 7]
+
+Every environment runs sample tasks, and a deploy of N real tasks pays N interpreter starts:
+the CPU a task spends before it answers OCC is most of what DEPLOY costs on a real agent, and
+its memory decides how many fit on a machine. Each run starts one process (as the executor
+does: OCC_CONTROL_PORT 0 and O2_OCC_PORT_FILE, here to learn when it serves), waits for the
+port file (basic mode: for its first line), reads its CPU seconds (/proc/<pid>/stat), RSS and
+private memory (USS, /proc/<pid>/smaps_rollup), then stops it with SIGTERM. Runs are
+sequential, so the figures are the process's own even on a busy machine (wall is not).
+Prints medians per mode and writes hack/bench/results/sample_task_start.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from hack.bench.environments_bench import cpu_seconds
+from hack.bench.floor import write_json
+
+Json = dict[str, Any]
+REPO = Path(__file__).resolve().parents[2]
+TASK = [sys.executable, "-c", "import sys; from executor.sample_task import main; sys.exit(main())"]
+"""What the `o2-sample-task` console script runs."""
+MODES = {"direct": ["--control", "direct"], "basic": ["--control", "basic"]}
+START_TIMEOUT = 60.0
+
+
+def memory_kb(pid: int) -> tuple[int, int]:
+    """RSS and USS (private clean + dirty) of `pid`, in KB."""
+    fields: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        fields[name] = int(rest.split()[0])
+    return fields["Rss"], fields["Private_Clean"] + fields["Private_Dirty"]
+
+
+def one_start(mode: str, work: Path) -> Json:
+    """Start one task in `mode`, measure it once it serves, stop it."""
+    port_file = work / f"port-{time.monotonic_ns()}"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OCC_CONTROL_PORT": "0"}
+    env["O2_OCC_PORT_FILE"] = str(port_file)
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [*TASK, *MODES[mode]], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert proc.stdout is not None
+        if mode == "basic":
+            proc.stdout.readline()  # "basic task started": it runs its loop
+        else:
+            while not port_file.exists():
+                if proc.poll() is not None or time.perf_counter() - started > START_TIMEOUT:
+                    raise RuntimeError(f"the {mode} task did not serve OCC")
+                time.sleep(0.005)
+        ready = time.perf_counter() - started
+        rss, uss = memory_kb(proc.pid)
+        cpu = cpu_seconds(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    return {"ready_seconds": ready, "cpu_seconds": cpu, "rss_kb": rss, "uss_kb": uss}
+
+
+def measure(mode: str, runs: int, work: Path) -> Json:
+    one_start(mode, work)  # warm-up: bytecode and files cached
+    samples = [one_start(mode, work) for _ in range(runs)]
+    medians = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
+    return {**medians, "runs": samples}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="o2-task-start-") as work:
+        result = {mode: measure(mode, args.runs, Path(work)) for mode in MODES}
+    print(f"{'mode':<8}{'cpu s':>8}{'RSS MB':>8}{'USS MB':>8}{'ready s':>9}   load")
+    load = os.getloadavg()[0]
+    for mode, row in result.items():
+        print(
+            f"{mode:<8}{row['cpu_seconds']:>8.3f}{row['rss_kb'] / 1024:>8.1f}"
+            f"{row['uss_kb'] / 1024:>8.1f}{row['ready_seconds']:>9.3f}   {load:.1f}"
+        )
+    write_json("sample_task_start", {**result, "load_average": os.getloadavg()})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
