@@ -1,6 +1,6 @@
-"""A watch that etcd answers progress requests on but sends no events (seen in the chaos soak
-after etcd members were restarted: the leading manager's caches stayed stale for minutes, so an
-environment whose spec changed was never reconciled): the stream looks alive, so the stall
+"""A watch that delivers nothing while the store's watch stream looks alive (seen in the chaos
+soak after an etcd member died while watches re-registered: a manager's caches stayed at one
+revision for minutes, and an environment whose spec changed was never reconciled): the stall
 guard never fires. A write the controller made, committed, that its cache does not show within
 `catch_up` while that cache has not moved at all proves the watch deaf: every watch of the
 process is restarted from its last revision (they share the stream), and the caches catch up,
