@@ -8,7 +8,10 @@ silent longer than `inactivity_timeout` (default 3 progress intervals) has stall
 restarted from the last revision; but only when the store's whole watch stream was that silent
 too (`store.watch_stream_idle()`, where the store has one): a store's watches share one stream,
 on which a quiet watch's progress answers queue behind busy watches' events, and restarting it
-would only add load. Values that cannot be parsed are
+would only add load. A watch can also go deaf on a stream that still answers (etcd answers a
+progress request for the whole stream, whatever became of each watch on it): the guard cannot
+tell, but a writer that waited in vain for its own committed write can, and asks the factory to
+restart every watch (`InformerFactory.restart_watches`). Values that cannot be parsed are
 reported to `on_unreadable` callbacks naming the key and otherwise skipped: the last good copy
 (if any) stays in the cache. This module knows nothing about controllers.
 """
@@ -114,6 +117,8 @@ class Informer(Generic[R]):
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._task: asyncio.Task[None] | None = None
+        self._guard: _StallGuard | None = None
+        """The open watch's guard (None between watches)."""
 
     # -- reading the cache -------------------------------------------------------------------
 
@@ -250,7 +255,7 @@ class Informer(Generic[R]):
         guard: _StallGuard | None = None
         try:
             async with asyncio.timeout(None) as deadline:
-                guard = _StallGuard(
+                guard = self._guard = _StallGuard(
                     deadline, silence=self.inactivity_timeout, stream_idle=_stream_idle(self.store)
                 )
                 async for event in stream:
@@ -259,16 +264,26 @@ class Informer(Generic[R]):
                     delivered = True
         except TimeoutError:
             self.stalls += 1
+            asked = guard is not None and guard.asked
             log.warning(
-                "Watch silent too long; restarting it",
+                "Watch restarted on request" if asked else "Watch silent too long; restarting it",
                 extra={"kind": self.kind.KIND, "revision": self.revision},
             )
             return True
         finally:
+            self._guard = None
             if guard is not None:
                 guard.cancel()
             await _close(stream)
         return delivered
+
+    def restart_watch(self) -> bool:
+        """End the open watch now; `run` resumes from the last revision (nothing relisted,
+        nothing missed). False when no watch is open."""
+        if self._guard is None:
+            return False
+        self._guard.fire()
+        return True
 
     def _on_watch_event(self, event: WatchEvent[R]) -> None:
         if event.type == "UNREADABLE":
@@ -385,7 +400,14 @@ class _StallGuard:
         self._silence = silence
         self._stream_idle = stream_idle
         self.last = self._loop.time()
+        self.asked = False
+        """The deadline was fired on request (`fire`), not by silence."""
         self._timer = self._loop.call_at(self.last + silence, self._check)
+
+    def fire(self) -> None:
+        self.asked = True
+        self._timer.cancel()
+        self._deadline.reschedule(self._loop.time())
 
     def _check(self) -> None:
         now = self._loop.time()
@@ -420,6 +442,7 @@ class InformerFactory:
         self._informers: dict[type[Resource], Informer[Any]] = {}
         self._started = False
         self._on_new: list[Callable[[Informer[Any]], None]] = []
+        self._restarted_at = float("-inf")
 
     def informer(self, kind: type[R]) -> Informer[R]:
         found = self._informers.get(kind)
@@ -437,6 +460,16 @@ class InformerFactory:
         self._on_new.append(callback)
         for informer in list(self._informers.values()):
             callback(informer)
+
+    def restart_watches(self, *, min_gap: float) -> int:
+        """Restart every informer's watch from its last revision (at most once per `min_gap`
+        seconds): one of them proved deaf, and all of a process's watches share one stream
+        (a cache with no own write to miss would stay stale). Returns how many restarted."""
+        now = asyncio.get_running_loop().time()
+        if now - self._restarted_at < min_gap:
+            return 0
+        self._restarted_at = now
+        return sum(informer.restart_watch() for informer in self._informers.values())
 
     def all(self) -> list[Informer[Any]]:
         return list(self._informers.values())

@@ -146,12 +146,27 @@ class Context:
         by `catch_up`: a cache that lags longer is logged, and the next look sees it later."""
         if not revision or revision <= 0:
             return
+        cache = self.cache(kind)
+        before = cache.revision
         try:
             # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
             async with asyncio.timeout(self.catch_up):
-                await self.cache(kind).wait_for_revision(revision)
+                await cache.wait_for_revision(revision)
         except TimeoutError:
             log.warning("Cache did not catch up", extra={"kind": kind.KIND, "revision": revision})
+            if cache.revision == before:  # nothing at all in catch_up s: deaf, not slow
+                self._restart_watches(kind, revision)
+
+    def _restart_watches(self, kind: type[Resource], revision: int) -> None:
+        """The cache's watch delivered nothing while a write it must show was committed:
+        it went deaf (its stream may still answer, which keeps the informers' stall guard
+        quiet). Every watch shares that stream: restart them all, each from its revision."""
+        restarted = self.informers.restart_watches(min_gap=self.catch_up)
+        if restarted:
+            log.warning(
+                "Restarting every watch: a cache shows nothing of a committed write",
+                extra={"kind": kind.KIND, "revision": revision, "watches": restarted},
+            )
 
 
 class Reconciler:

@@ -15,13 +15,13 @@ from controller.tasks import status as st
 from controller.tasks.backlog import Backlog
 from controller.tasks.inflight import LaunchesInFlight
 from controller.tasks.launch import task_info
-from controller.tasks.modes import place_by_mode
+from controller.tasks.modes import async_agents, place_by_mode
 from controller.tasks.shared import Shared
 from controller.tasks.writer import StatusFn
 from crds.errors import MesosUnavailableError
 from crds.fairmq import bound_addresses
 from crds.kinds.node import Node, effective_mode
-from crds.kinds.task import Task
+from crds.kinds.task import Task, is_pilot
 from crds.meta import utcnow
 from mesosapi.models import Offer, TaskInfo
 from store.informer import CacheEvent, Informer
@@ -195,7 +195,8 @@ class OfferBook:
             return
         now = asyncio.get_running_loop().time()
         config = self._shared.config
-        waits = _AgentWait(self._offered, offers, cordoned=self._cordoned())
+        asyncs = async_agents(self._nodes.list())
+        waits = _AgentWait(self._offered, offers, cordoned=self._cordoned(), asyncs=asyncs)
         for name, why in unplaced.items():
             task = self._shared.roster.view(name)
             if task is None:
@@ -299,31 +300,47 @@ class OfferBook:
 
 class _AgentWait:
     """Whether a task that fit none of this round's offers waits for an agent outside the
-    round: one that offered before this term, is not cordoned and meets all its constraints
-    (UNIQUE ones are judged when its offer comes). Answered once per set of constraints."""
+    round: one that offered before this term, is not cordoned, meets all its constraints
+    (UNIQUE ones are judged when its offer comes) and is of the task's mode (an async node's
+    offers serve only its pilot, a sync node's never a pilot: controller.tasks.modes; a task
+    that only async nodes could host is reported at once, which is what a reclaim waits for).
+    Answered once per mode and set of constraints."""
 
-    def __init__(self, known: dict[str, Offer], offers: list[Offer], *, cordoned: set[str]) -> None:
+    def __init__(
+        self,
+        known: dict[str, Offer],
+        offers: list[Offer],
+        *,
+        cordoned: set[str],
+        asyncs: set[str],
+    ) -> None:
         offered = {o.agent_id for o in offers}
+        self._asyncs = asyncs
         self._others = [
             o
             for agent, o in known.items()
             if agent not in offered and agent not in cordoned and o.hostname not in cordoned
         ]
-        self._answers: dict[tuple[tuple[str, str, str], ...], bool] = {}
+        self._answers: dict[tuple[bool, tuple[tuple[str, str, str], ...]], bool] = {}
 
     def __call__(self, task: Task) -> bool:
         constraints = task.spec.constraints
         if not constraints:
             return False
-        key = tuple((c.attribute, c.operator, c.value) for c in constraints)
+        pilot = is_pilot(task)
+        key = (pilot, tuple((c.attribute, c.operator, c.value) for c in constraints))
         answer = self._answers.get(key)
         if answer is None:
             answer = any(
-                all(placement.satisfies(o, c, task=task, taken={}) for c in constraints)
+                self._on_async(o) == pilot
+                and all(placement.satisfies(o, c, task=task, taken={}) for c in constraints)
                 for o in self._others
             )
             self._answers[key] = answer
         return answer
+
+    def _on_async(self, offer: Offer) -> bool:
+        return offer.agent_id in self._asyncs or offer.hostname in self._asyncs
 
 
 def _any_unique(tasks: list[Task]) -> bool:

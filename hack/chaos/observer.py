@@ -250,7 +250,10 @@ class Observer:
             if left <= 0:
                 return False
             try:
-                await asyncio.wait_for(self.changed.wait(), timeout=min(left, 1.0))
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+                # that lands as the event is set, and the soak then hung cancelling a driver
+                async with asyncio.timeout(min(left, 1.0)):
+                    await self.changed.wait()
             except TimeoutError:
                 continue
         return True

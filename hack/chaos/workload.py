@@ -124,7 +124,11 @@ class Workload:
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        while await self.observer.wait(done, within=deadline - loop.time()):
+        # the deadline holds also for an environment that keeps going back to ERROR (wait()
+        # answers a check that holds at once, whatever time is left)
+        while loop.time() < deadline and await self.observer.wait(
+            done, within=deadline - loop.time()
+        ):
             view = self.observer.envs[name]
             if view.settled:
                 self.steps += 1

@@ -10,7 +10,14 @@ same lock that a registration in flight holds. So here:
   once and the watch, if it gets made, is cancelled as soon as it exists (no leak);
 - cancelling a watch never waits on aetcd's lock: the callback is dropped at once and etcd's
   cancel request is queued on the stream (`Watcher.cancel_nowait`), or, when the stream's
-  request queue is full, by a tracked task bounded in time.
+  request queue is full, by a tracked task bounded in time;
+- a caller waits at most `timeout` for its registration, the wait for aetcd's lock included:
+  aetcd registers one watch at a time per stream and bounds only the wait for etcd's answer,
+  so on a stream to a member that went away the registrations queued behind each other, each
+  sitting out aetcd's whole timeout (the informers of a manager that subscribed just as an
+  etcd member died stayed deaf for one timeout each, while the stream another watch had moved
+  to kept answering, so their stall guard saw nothing wrong). A caller that gives up resumes
+  on the next endpoint (store.etcd.backend) and the late registration is abandoned as above.
 `WatchRegistry.close()` leaves no task behind.
 """
 
@@ -52,7 +59,8 @@ class WatchRegistry:
         on_done: Callable[[], None],
     ) -> Any:
         """aetcd's watch (prev_kv, progress_notify) from `start`; `on_done` runs once the
-        registration task has finished, whether or not the caller waited for it."""
+        registration task has finished, whether or not the caller waited for it. TimeoutError
+        after `timeout` s without the watch (see the module docstring)."""
         loop = asyncio.get_running_loop()
         registering = loop.create_task(
             client.watch(
@@ -64,8 +72,9 @@ class WatchRegistry:
         registering.add_done_callback(self._registering.discard)
         registering.add_done_callback(lambda _: on_done())
         try:
-            return await asyncio.shield(registering)
-        except asyncio.CancelledError:
+            async with asyncio.timeout(self.timeout):
+                return await asyncio.shield(registering)
+        except (asyncio.CancelledError, TimeoutError):
             registering.add_done_callback(lambda task: self._abandon(client, task))
             raise
 

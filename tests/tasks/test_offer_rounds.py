@@ -10,8 +10,10 @@ from typing import Any
 from controller.tasks.base import FINALIZER
 from crds.kinds.common import Constraint
 from crds.kinds.task import Task
+from crds.meta import ObjectMeta
 from mesosapi.models import FrameworkId, OfferId
 from mesosapi.scheduler import Accept, Decline, Offers, Revive, Subscribed
+from tests.pilots.factories import node
 from tests.tasks.harness import sample_task
 from tests.tasks.test_framework import Rig, rigged
 from tests.tasks.test_placement import offer
@@ -101,3 +103,22 @@ async def test_a_round_looks_at_each_pending_task_once(monkeypatch: Any) -> None
         per_task = Counter(n for n in looked if n.startswith("on-b-"))
         # placing, and why it did not fit (and one for whether any is left); it was 3 each
         assert len(per_task) == 40 and sum(per_task.values()) <= 2 * 40 + 5
+
+
+async def test_a_task_that_only_async_nodes_could_host_is_reported_without_waiting_for_them() -> (
+    None
+):
+    """An async node's offers go to its pilot only: a task that only such a node could host
+    waits for no offer of it, and is reported at once, so the pilot controller can reclaim
+    the node. (It waited `unoffered_grace`, 30 s: the chaos soak's pilots environment, whose
+    nodes were both async, stayed in DEPLOY past the soak's convergence bound.)"""
+    async with rigged(unplaced_grace=0.0) as rig:
+        async_b = node("host-2", mode="async", detector="B")
+        meta = ObjectMeta(name="host-2")
+        await rig.store.create(async_b.model_copy(update={"metadata": meta}))
+        await _subscribe_with_agents(rig)
+        await rig.store.create(pinned("on-b", "B"))
+        await eventually(lambda: bool(rig.fake.sent(Revive)))
+        await _round(rig, (1, "A"), tag="second")  # B is not in this round (nor would serve)
+        await eventually(lambda: rig.framework.unschedulable_reason("on-b") is not None)
+        assert ("on-b", "FailedScheduling") in rig.events.reasons
