@@ -7,12 +7,18 @@ It pulls simulated jobs from a directory queue and runs each as a child process:
     JOBS/done/<id>.json             finished jobs (with the pilot that finished them)
 
 A job is claimed by `os.rename` from queue/ into the pilot's own running/ folder, so two pilots
-never run the same job. On SIGTERM or SIGINT (o2's kill ladder, when the controller drains the
-pilot) it stops claiming jobs, lets running jobs finish for `--grace` seconds, then asks the rest
-to checkpoint (SIGTERM: a job writes its progress and exits), kills what is left, and moves every
-unfinished job back to queue/ with its progress: no job is orphaned or lost. A pilot that was
-SIGKILLed leaves its running/ folder behind; the next pilot of the same name requeues it at
-start. `--grace` must stay below the executor's kill grace (O2_EXECUTOR_KILL_GRACE, 5 s).
+never run the same job. The claim takes the job file's lock (flock) before the rename and holds it
+until the job has left running/ again; the job process shares that lock (it inherits the
+descriptor). A second pilot of the same name (a replacement started while its predecessor still
+runs) therefore never takes a claimed job for a dead predecessor's, not in the moment before the
+job process starts, nor between its exit and the move to done/.
+
+On SIGTERM or SIGINT (o2's kill ladder, when the controller drains the pilot) it stops claiming
+jobs, lets running jobs finish for `--grace` seconds, then asks the rest to checkpoint (SIGTERM:
+a job writes its progress and exits), kills what is left, and moves every unfinished job back to
+queue/ with its progress: no job is orphaned or lost. A pilot that was SIGKILLed leaves its
+running/ folder behind; the next pilot of the same name requeues it at start. `--grace` must
+stay below the executor's kill grace (O2_EXECUTOR_KILL_GRACE, 5 s).
 
 Reports: one stdout line per event (`job j1 done`, `drained in 1.2s: ...`) and a JSON status
 file (`--status`, default JOBS/status/<pilot>.json) rewritten atomically on every change:
@@ -85,6 +91,8 @@ class Running:
     job: str
     path: Path
     proc: subprocess.Popen[bytes]
+    lock: int
+    """The job file's descriptor holding its flock (shared with the job process)."""
 
 
 @dataclass
@@ -128,22 +136,18 @@ class Pilot:
         for path in sorted(self.layout.mine.glob("*.json")):
             if path.stem in self.running:
                 continue
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except FileNotFoundError:
+            lock = _lock(path)
+            if lock is None:
+                left = left or path.exists()  # its job process still holds it: next call
                 continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                left = True
-                continue
+            try:  # moved while locked: the file never sits unlocked in running/
+                if _read(path).get(FINISHED):  # its predecessor died moving it to done/
+                    os.replace(path, self.layout.done / path.name)
+                    say(f"job {path.stem} finished by a previous pilot: moved to done")
+                    continue
+                os.replace(path, self.layout.queue / path.name)
             finally:
-                os.close(fd)  # also drops the lock: nobody else takes it for a file out of queue/
-            if _read(path).get(FINISHED):  # its predecessor died moving it to done/
-                os.replace(path, self.layout.done / path.name)
-                say(f"job {path.stem} finished by a previous pilot: moved to done")
-                continue
-            os.replace(path, self.layout.queue / path.name)
+                os.close(lock)
             self.counts["recovered"] += 1
             say(f"job {path.stem} recovered from a previous pilot")
         return not left
@@ -151,20 +155,26 @@ class Pilot:
     def claim(self) -> bool:
         """Take the oldest queued job, if any; False when the queue is empty."""
         for path in sorted(self.layout.queue.glob("*.json")):
+            lock = _lock(path)
+            if lock is None:
+                continue  # another pilot is claiming it, or its last process still checkpoints
             target = self.layout.mine / path.name
             try:
+                if os.stat(path).st_ino != os.fstat(lock).st_ino:
+                    raise FileNotFoundError(path)  # claimed and re-added while we opened it
                 os.rename(path, target)
             except FileNotFoundError:
+                os.close(lock)
                 continue  # another pilot won it
-            self._start(path.stem, target)
+            self._start(path.stem, target, lock)
             return True
         return False
 
-    def _start(self, job: str, path: Path) -> None:
+    def _start(self, job: str, path: Path, lock: int) -> None:
         argv = [sys.executable, os.path.abspath(__file__), "--run-job", str(path)]
-        argv += ["--parent", str(os.getpid())]
-        proc = subprocess.Popen(argv, start_new_session=True)
-        self.running[job] = Running(job, path, proc)
+        argv += ["--parent", str(os.getpid()), "--lock-fd", str(lock)]
+        proc = subprocess.Popen(argv, start_new_session=True, pass_fds=(lock,))
+        self.running[job] = Running(job, path, proc, lock)
         self.counts["claimed"] += 1
         say(f"job {job} started pid {proc.pid}")
         self.report()
@@ -187,14 +197,16 @@ class Pilot:
         (`recover`) instead of running it again; it is never in two folders."""
         doc = _read(run.path)
         doc.update({"pilot": self.layout.pilot, "progress": 1.0, FINISHED: True})
-        write_json(run.path, doc)
+        _write_locked(run.lock, doc)  # in place: the locked file is the one that moves
         os.replace(run.path, self.layout.done / run.path.name)
+        os.close(run.lock)
         self.counts["done"] += 1
         say(f"job {run.job} done")
 
     def _requeue(self, run: Running, *, why: str) -> None:
         progress = _read(run.path).get("progress", 0.0)
         os.replace(run.path, self.layout.queue / run.path.name)
+        os.close(run.lock)
         self.counts["requeued"] += 1
         say(f"job {run.job} requeued ({why}, progress {progress})")
 
@@ -252,6 +264,26 @@ def _read(path: Path) -> dict[str, object]:
     return doc if isinstance(doc, dict) else {}
 
 
+def _lock(path: Path) -> int | None:
+    """`path` opened and flocked without waiting, or None (gone, or someone holds it)."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _write_locked(fd: int, doc: dict[str, object]) -> None:
+    data = json.dumps(doc, sort_keys=True).encode()
+    os.pwrite(fd, data, 0)
+    os.ftruncate(fd, len(data))
+
+
 def _die_with_parent(parent: int) -> None:
     """SIGTERM (checkpoint) when the pilot dies, even by SIGKILL (Linux prctl)."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -260,8 +292,9 @@ def _die_with_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def run_job(path: Path, *, parent: int | None) -> int:
-    """A simulated job: works for `seconds` (minus saved progress); SIGTERM checkpoints."""
+def run_job(path: Path, *, parent: int | None, lock_fd: int | None = None) -> int:
+    """A simulated job: works for `seconds` (minus saved progress); SIGTERM checkpoints.
+    `lock_fd`: the job file, already locked by the pilot that claimed it."""
     stop = False
 
     def on_term(_signum: int, _frame: FrameType | None) -> None:
@@ -271,8 +304,11 @@ def run_job(path: Path, *, parent: int | None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     if parent is not None:
         _die_with_parent(parent)
-    fd = os.open(path, os.O_RDWR)
-    fcntl.flock(fd, fcntl.LOCK_EX)  # held until exit: nobody moves the file while we write it
+    if lock_fd is None:
+        fd = os.open(path, os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held until exit: nobody moves the file while we write it
+    else:
+        fd = lock_fd
     doc = _read(path)
     seconds = float(str(doc.get("seconds", 1.0)))
     progress = float(str(doc.get("progress", 0.0)))
@@ -283,9 +319,7 @@ def run_job(path: Path, *, parent: int | None) -> int:
     if progress < 1.0:
         # in place, through our locked descriptor: if the file was moved meanwhile, the
         # checkpoint follows it instead of re-creating a second copy at the old path
-        data = json.dumps({**doc, "progress": round(progress, 4)}, sort_keys=True).encode()
-        os.pwrite(fd, data, 0)
-        os.ftruncate(fd, len(data))
+        _write_locked(fd, {**doc, "progress": round(progress, 4)})
         return EXIT_CHECKPOINTED
     return 0
 
@@ -300,13 +334,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--poll", type=float, default=0.05, help="queue poll period, seconds")
     p.add_argument("--run-job", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--parent", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--lock-fd", type=int, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.run_job is not None:
-        return run_job(args.run_job, parent=args.parent)
+        return run_job(args.run_job, parent=args.parent, lock_fd=args.lock_fd)
     if args.jobs is None:
         say("o2-sample-pilot: --jobs DIR is required")
         return 2
