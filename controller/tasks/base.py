@@ -46,7 +46,10 @@ class FrameworkConfig:
     """The control loop looks for due resends at least this often."""
     full_pass: float = 5.0
     """All tasks are looked at this often: a safety net (a change wakes its own task at once,
-    due resends are found every tick); with 10,000 tasks a pass is not free."""
+    due resends are found every tick). Such a pass plans only tasks whose stored copy changed
+    since they were last found with nothing to send (controller.tasks.control)."""
+    thorough_pass: float = 60.0
+    """A full pass plans every task, changed or not, this often: the safety net's own."""
     revive_interval: float = 0.2
     """At most one REVIVE per this many seconds while new tasks keep appearing."""
     unplaced_grace: float = 1.0
@@ -112,12 +115,14 @@ class Wakeups:
     """Which tasks the control loop looks at next: those named since its last pass, or all of
     them (when asked, and every `full_pass` seconds as a safety net)."""
 
-    def __init__(self, *, full_pass: float) -> None:
+    def __init__(self, *, full_pass: float, thorough_pass: float = 60.0) -> None:
         self._full_pass = full_pass
+        self._thorough_pass = thorough_pass
         self._event = asyncio.Event()
         self._names: set[str] = set()
         self._full = True
         self._last_full = -1e9
+        self._last_thorough = -1e9
 
     def wake(self, *names: str) -> None:
         """Tasks changed: look again at them (at all tasks when none is named)."""
@@ -141,3 +146,11 @@ class Wakeups:
             self._full, self._last_full = False, now
             return None
         return names
+
+    def thorough(self, *, now: float) -> bool:
+        """Whether the pass about to be made should plan every task, changed or not (every
+        `thorough_pass` seconds); asked once per pass."""
+        if now - self._last_thorough < self._thorough_pass:
+            return False
+        self._last_thorough = now
+        return True

@@ -78,7 +78,7 @@ class TaskFramework:
         self._config = config
         self._client_factory = client_factory
         self._link = Link()
-        self._wakeups = Wakeups(full_pass=config.full_pass)
+        self._wakeups = Wakeups(full_pass=config.full_pass, thorough_pass=config.thorough_pass)
         tasks, nodes = ctx.cache(Task), ctx.cache(Node)
         self._writer = StatusWriter(
             lambda: ctx.store,
@@ -139,6 +139,7 @@ class TaskFramework:
         """The Task is gone for good (its finalizer removed): drop what is kept about it."""
         self._writer.forget(name)
         self._backlog.forget(name)
+        self._control.forget(name)
 
     def unschedulable_reason(self, name: str) -> str | None:
         """Why the task fits no offer, once reported (None: it was not)."""
@@ -241,6 +242,8 @@ class TaskFramework:
                 continue
             now = loop.time()
             names = self._wakeups.take(now=now, also=self._control.due_resends(now))
+            if names is None and self._wakeups.thorough(now=now):
+                self._control.forget_looks()
             try:
                 await self._offers.update_interest(names)
                 self._control.start_control_pass(names)
