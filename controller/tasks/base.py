@@ -45,11 +45,11 @@ class FrameworkConfig:
     tick: float = 0.5
     """The control loop looks for due resends at least this often."""
     full_pass: float = 5.0
-    """All tasks are looked at this often: a safety net (a change wakes its own task at once,
-    due resends are found every tick). Such a pass plans only tasks whose stored copy changed
-    since they were last found with nothing to send (controller.tasks.control)."""
+    """A safety net this often (a change wakes its own task at once, due resends are found
+    every tick): the tasks whose stored copy changed since their last look are looked at,
+    and offer interest is weighed over all tasks."""
     thorough_pass: float = 60.0
-    """A full pass plans every task, changed or not, this often: the safety net's own."""
+    """Every task is planned, changed or not, this often: the safety net's own."""
     revive_interval: float = 0.2
     """At most one REVIVE per this many seconds while new tasks keep appearing."""
     unplaced_grace: float = 1.0
@@ -113,7 +113,8 @@ class Link:
 
 class Wakeups:
     """Which tasks the control loop looks at next: those named since its last pass, or all of
-    them (when asked, and every `full_pass` seconds as a safety net)."""
+    them (when asked, and every `full_pass` seconds as a safety net). A timed full pass may be
+    `thorough` (every task planned) or not (only tasks changed since their last look)."""
 
     def __init__(self, *, full_pass: float, thorough_pass: float = 60.0) -> None:
         self._full_pass = full_pass
@@ -121,6 +122,7 @@ class Wakeups:
         self._event = asyncio.Event()
         self._names: set[str] = set()
         self._full = True
+        self._asked = True
         self._last_full = -1e9
         self._last_thorough = -1e9
 
@@ -129,7 +131,7 @@ class Wakeups:
         if names:
             self._names.update(names)
         else:
-            self._full = True
+            self._full = self._asked = True
         self._event.set()
 
     async def wait(self, tick: float) -> None:
@@ -148,9 +150,9 @@ class Wakeups:
         return names
 
     def thorough(self, *, now: float) -> bool:
-        """Whether the pass about to be made should plan every task, changed or not (every
-        `thorough_pass` seconds); asked once per pass."""
-        if now - self._last_thorough < self._thorough_pass:
+        """Whether the full pass about to be made plans every task, changed or not: when all
+        were asked for by name-less `wake()`, and every `thorough_pass` seconds."""
+        if not self._asked and now - self._last_thorough < self._thorough_pass:
             return False
-        self._last_thorough = now
+        self._asked, self._last_thorough = False, now
         return True

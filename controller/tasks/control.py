@@ -60,6 +60,8 @@ class ControlLedger:
         it looked at (no status change queued): what is due depends on the Task alone, so a
         pass skips them while that copy is still the one it sees. A 10,000-task pass then
         costs a dictionary lookup per task that did not change, not a plan of each."""
+        self._unlooked: set[str] = set()
+        """Tasks whose stored copy changed since a pass last looked at them."""
 
     def forget_requests(self) -> None:
         """A new connection: nothing sent before will be answered (resend what is due)."""
@@ -69,10 +71,22 @@ class ControlLedger:
     def forget_looks(self) -> None:
         """The next pass looks at every task again (the control loop's rare safety net)."""
         self._idle.clear()
+        self._unlooked.clear()
 
     def forget(self, name: str) -> None:
         """The Task is gone for good."""
         self._idle.pop(name, None)
+        self._unlooked.discard(name)
+
+    def touched(self, name: str) -> None:
+        """The stored copy of `name` changed (any change, the status writer's included)."""
+        self._unlooked.add(name)
+
+    def take_unlooked(self) -> set[str]:
+        """The tasks whose stored copy changed since a pass last looked at them (from now on
+        they count as looked at: the caller plans them)."""
+        names, self._unlooked = self._unlooked, set()
+        return names
 
     def executor_gone(self, agent: str) -> None:
         """The agent's executor exited: a new one starts its table sequence again."""
@@ -260,6 +274,7 @@ class ControlLedger:
     def _due(self, task: Task, now: float) -> list[ControlItem]:
         """The transitions to send to `task` now (none while a request to its launch is in
         flight); a stored copy with none to send is remembered as idle."""
+        self._unlooked.discard(task.name)
         if task.metadata.deletion_timestamp is not None:
             return []
         version = task.metadata.resource_version or 0

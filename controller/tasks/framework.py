@@ -242,13 +242,22 @@ class TaskFramework:
                 continue
             now = loop.time()
             names = self._wakeups.take(now=now, also=self._control.due_resends(now))
-            if names is None and self._wakeups.thorough(now=now):
-                self._control.forget_looks()
             try:
                 await self._offers.update_interest(names)
-                self._control.start_control_pass(names)
+                self._control.start_control_pass(self._to_plan(names, now=now))
             except (MesosUnavailableError, MesosCallError) as exc:
                 log.warning("Control pass failed", extra={"error": str(exc)})
+
+    def _to_plan(self, names: set[str] | None, *, now: float) -> set[str] | None:
+        """The tasks a pass plans: those named; on a full pass, those changed since their last
+        look (a pass over 10,000 tasks that did not change costs nothing), or every task on a
+        thorough one."""
+        if names is not None:
+            return names
+        if self._wakeups.thorough(now=now):
+            self._control.forget_looks()
+            return None
+        return self._control.take_unlooked()
 
     async def _reconcile_loop(self) -> None:
         while True:
@@ -270,6 +279,7 @@ class TaskFramework:
         the informer. Changes of status alone are ours, and the writer wakes for those."""
         old, new = event.old, event.new
         self._backlog.track(event.name, new)
+        self._control.touched(event.name)
         if new is None:
             return
         if old is None or _wants_a_look(old, new):

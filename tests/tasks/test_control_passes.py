@@ -4,6 +4,8 @@ send, and an answer that reaches the desired state asks for no look at all."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pytest
 
 from controller.tasks import status as st
@@ -132,9 +134,44 @@ async def test_a_refused_answer_is_looked_at_and_resent(monkeypatch: pytest.Monk
         assert again.transition_id == first.transition_id
 
 
-def test_the_thorough_pass_comes_round_on_its_own_timer() -> None:
+def count_full_passes(monkeypatch: pytest.MonkeyPatch, rig: Rig) -> list[None]:
+    """From now on, one entry per full pass of the control loop."""
+    passes: list[None] = []
+    offers = rig.framework._offers
+    real = offers.update_interest
+
+    async def counting(names: Iterable[str] | None = None) -> None:
+        if names is None:
+            passes.append(None)
+        await real(names)
+
+    monkeypatch.setattr(offers, "update_interest", counting)
+    return passes
+
+
+async def test_timed_full_passes_plan_only_tasks_changed_since_their_last_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with rigged(full_pass=0.05) as rig:  # thorough passes: every 60 s
+        await standing_by(rig)
+        passes = count_full_passes(monkeypatch, rig)
+        await eventually(lambda: len(passes) >= 2)  # the status writes' copies looked at
+        planned = count_plans(monkeypatch)
+        await eventually(lambda: len(passes) >= 5)
+        assert planned == []  # every task planned on every timed pass before
+
+        await set_spec_state(rig, "a", "CONFIGURED")
+        await eventually(lambda: bool(requests(rig)))
+        assert "b" not in planned
+
+
+def test_the_thorough_pass_comes_round_on_its_own_timer_and_when_all_are_woken() -> None:
     wakeups = Wakeups(full_pass=5.0, thorough_pass=60.0)
     assert wakeups.thorough(now=0.0)
     assert not wakeups.thorough(now=10.0)
     assert not wakeups.thorough(now=59.0)
     assert wakeups.thorough(now=60.0)
+    wakeups.wake("a")
+    assert not wakeups.thorough(now=61.0)
+    wakeups.wake()
+    assert wakeups.thorough(now=62.0)
