@@ -45,8 +45,11 @@ class FrameworkConfig:
     tick: float = 0.5
     """The control loop looks for due resends at least this often."""
     full_pass: float = 5.0
-    """All tasks are looked at this often: a safety net (a change wakes its own task at once,
-    due resends are found every tick); with 10,000 tasks a pass is not free."""
+    """A safety net this often (a change wakes its own task at once, due resends are found
+    every tick): the tasks whose stored copy changed since their last look are looked at,
+    and offer interest is weighed over all tasks."""
+    thorough_pass: float = 60.0
+    """Every task is planned, changed or not, this often: the safety net's own."""
     revive_interval: float = 0.2
     """At most one REVIVE per this many seconds while new tasks keep appearing."""
     unplaced_grace: float = 1.0
@@ -110,21 +113,25 @@ class Link:
 
 class Wakeups:
     """Which tasks the control loop looks at next: those named since its last pass, or all of
-    them (when asked, and every `full_pass` seconds as a safety net)."""
+    them (when asked, and every `full_pass` seconds as a safety net). A timed full pass may be
+    `thorough` (every task planned) or not (only tasks changed since their last look)."""
 
-    def __init__(self, *, full_pass: float) -> None:
+    def __init__(self, *, full_pass: float, thorough_pass: float = 60.0) -> None:
         self._full_pass = full_pass
+        self._thorough_pass = thorough_pass
         self._event = asyncio.Event()
         self._names: set[str] = set()
         self._full = True
+        self._asked = True
         self._last_full = -1e9
+        self._last_thorough = -1e9
 
     def wake(self, *names: str) -> None:
         """Tasks changed: look again at them (at all tasks when none is named)."""
         if names:
             self._names.update(names)
         else:
-            self._full = True
+            self._full = self._asked = True
         self._event.set()
 
     async def wait(self, tick: float) -> None:
@@ -141,3 +148,11 @@ class Wakeups:
             self._full, self._last_full = False, now
             return None
         return names
+
+    def thorough(self, *, now: float) -> bool:
+        """Whether the full pass about to be made plans every task, changed or not: when all
+        were asked for by name-less `wake()`, and every `thorough_pass` seconds."""
+        if not self._asked and now - self._last_thorough < self._thorough_pass:
+            return False
+        self._asked, self._last_thorough = False, now
+        return True

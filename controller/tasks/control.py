@@ -55,10 +55,38 @@ class ControlLedger:
         self._killed: dict[str, float] = {}
         self._reports: dict[str, int] = {}
         """The sequence of the last task table of each agent's executor."""
+        self._idle: dict[str, int] = {}
+        """Tasks a pass found with nothing to send, by the resourceVersion of the stored copy
+        it looked at (no status change queued): what is due depends on the Task alone, so a
+        pass skips them while that copy is still the one it sees. A 10,000-task pass then
+        costs a dictionary lookup per task that did not change, not a plan of each."""
+        self._unlooked: set[str] = set()
+        """Tasks whose stored copy changed since a pass last looked at them."""
 
     def forget_requests(self) -> None:
         """A new connection: nothing sent before will be answered (resend what is due)."""
         self._inflight.clear()
+        self._idle.clear()
+
+    def forget_looks(self) -> None:
+        """The next pass looks at every task again (the control loop's rare safety net)."""
+        self._idle.clear()
+        self._unlooked.clear()
+
+    def forget(self, name: str) -> None:
+        """The Task is gone for good."""
+        self._idle.pop(name, None)
+        self._unlooked.discard(name)
+
+    def touched(self, name: str) -> None:
+        """The stored copy of `name` changed (any change, the status writer's included)."""
+        self._unlooked.add(name)
+
+    def take_unlooked(self) -> set[str]:
+        """The tasks whose stored copy changed since a pass last looked at them (from now on
+        they count as looked at: the caller plans them)."""
+        names, self._unlooked = self._unlooked, set()
+        return names
 
     def executor_gone(self, agent: str) -> None:
         """The agent's executor exited: a new one starts its table sequence again."""
@@ -100,7 +128,8 @@ class ControlLedger:
         self._shared.writer.patch(
             name, partial(st.result_if_mine, result=result, configured_digest=digest)
         )
-        self._shared.wake(name)
+        if not self._arrived(name, result):
+            self._shared.wake(name)
         if not result.ok and not result.retryable:
             task = self._shared.roster.view(name)
             if task is not None:
@@ -110,6 +139,19 @@ class ControlLedger:
                 self._shared.events.event(
                     task, reason="TransitionFailed", message=message, warning=True
                 )
+
+    def _arrived(self, name: str, result: TransitionResult) -> bool:
+        """Whether a good answer put the task in its desired state: a look at it would find
+        nothing to send (its next desired state wakes it), so none is asked for. Each answer of
+        a transition over N tasks would otherwise cost a look at a copy with the answer
+        applied, N in all."""
+        task = self._shared.roster.stored(name)
+        return (
+            result.ok
+            and task is not None
+            and task.status.mesos_task_id == result.task_id
+            and task.spec.state == result.state
+        )
 
     def _on_table(self, agent: str, report: TaskTableReport) -> None:
         """An older table of the same executor process is dropped; a restarted executor starts
@@ -215,13 +257,7 @@ class ControlLedger:
         now = asyncio.get_running_loop().time()
         batches: dict[tuple[str, str], list[tuple[str, list[ControlItem]]]] = {}
         for task in self._shared.roster.live(names):
-            if task.metadata.deletion_timestamp is not None:
-                continue
-            inflight = self._inflight.get(task.name)
-            launch = task.status.mesos_task_id
-            if inflight is not None and inflight[1] > now and inflight[2] == launch:
-                continue
-            items = st.control_items(task)
+            items = self._due(task, now)
             if not items:
                 continue
             for item in items:
@@ -234,6 +270,26 @@ class ControlLedger:
                 (task.name, items)
             )
         return [self._request_for(key, entries, now=now) for key, entries in batches.items()]
+
+    def _due(self, task: Task, now: float) -> list[ControlItem]:
+        """The transitions to send to `task` now (none while a request to its launch is in
+        flight); a stored copy with none to send is remembered as idle."""
+        self._unlooked.discard(task.name)
+        if task.metadata.deletion_timestamp is not None:
+            return []
+        version = task.metadata.resource_version or 0
+        stored = self._shared.roster.is_stored(task)
+        if stored and self._idle.get(task.name) == version:
+            return []
+        inflight = self._inflight.get(task.name)
+        if inflight is not None and inflight[1] > now and inflight[2] == task.status.mesos_task_id:
+            return []
+        items = st.control_items(task)
+        if items:
+            self._idle.pop(task.name, None)
+        elif stored:
+            self._idle[task.name] = version
+        return items
 
     def _request_for(
         self, key: tuple[str, str], entries: list[tuple[str, list[ControlItem]]], *, now: float

@@ -78,7 +78,7 @@ class TaskFramework:
         self._config = config
         self._client_factory = client_factory
         self._link = Link()
-        self._wakeups = Wakeups(full_pass=config.full_pass)
+        self._wakeups = Wakeups(full_pass=config.full_pass, thorough_pass=config.thorough_pass)
         tasks, nodes = ctx.cache(Task), ctx.cache(Node)
         self._writer = StatusWriter(
             lambda: ctx.store,
@@ -139,6 +139,7 @@ class TaskFramework:
         """The Task is gone for good (its finalizer removed): drop what is kept about it."""
         self._writer.forget(name)
         self._backlog.forget(name)
+        self._control.forget(name)
 
     def unschedulable_reason(self, name: str) -> str | None:
         """Why the task fits no offer, once reported (None: it was not)."""
@@ -243,9 +244,20 @@ class TaskFramework:
             names = self._wakeups.take(now=now, also=self._control.due_resends(now))
             try:
                 await self._offers.update_interest(names)
-                self._control.start_control_pass(names)
+                self._control.start_control_pass(self._to_plan(names, now=now))
             except (MesosUnavailableError, MesosCallError) as exc:
                 log.warning("Control pass failed", extra={"error": str(exc)})
+
+    def _to_plan(self, names: set[str] | None, *, now: float) -> set[str] | None:
+        """The tasks a pass plans: those named; on a full pass, those changed since their last
+        look (a pass over 10,000 tasks that did not change costs nothing), or every task on a
+        thorough one."""
+        if names is not None:
+            return names
+        if self._wakeups.thorough(now=now):
+            self._control.forget_looks()
+            return None
+        return self._control.take_unlooked()
 
     async def _reconcile_loop(self) -> None:
         while True:
@@ -267,6 +279,7 @@ class TaskFramework:
         the informer. Changes of status alone are ours, and the writer wakes for those."""
         old, new = event.old, event.new
         self._backlog.track(event.name, new)
+        self._control.touched(event.name)
         if new is None:
             return
         if old is None or _wants_a_look(old, new):

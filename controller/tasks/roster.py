@@ -30,6 +30,15 @@ class Roster:
         """The task as its status will be once the queued writes are in."""
         return self._writer.view(name)
 
+    def stored(self, name: str) -> Task | None:
+        """The informer's copy, without the writer's queued changes."""
+        return self._cache.get(name)
+
+    def is_stored(self, task: Task) -> bool:
+        """Whether `task` (a `view`) is the stored copy itself: no status change of it is
+        queued or waiting to show in the cache."""
+        return self._cache.get(task.name) is task
+
     def names(self) -> list[str]:
         return self._cache.names()
 
