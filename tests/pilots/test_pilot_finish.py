@@ -4,6 +4,7 @@ folder, and a job that reached done/ is never queued (so never run) again."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import subprocess
 import sys
@@ -37,8 +38,10 @@ def test_a_pilot_killed_while_finishing_a_job_never_has_it_run_again(
     write_json(claimed, {"id": "j1", "progress": 0.5})
     job = subprocess.Popen([sys.executable, "-c", "pass"])  # the job's process, succeeded
     job.wait()
+    lock = os.open(claimed, os.O_RDWR)  # the claim's lock, as `Pilot.claim` holds it
+    fcntl.flock(lock, fcntl.LOCK_EX)
     pilot = Pilot(layout, tmp_path / "p1-status.json")
-    pilot.running["j1"] = Running("j1", claimed, job)
+    pilot.running["j1"] = Running("j1", claimed, job, lock)
     done_seen: list[bool] = []
 
     def dies_after(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -56,6 +59,8 @@ def test_a_pilot_killed_while_finishing_a_job_never_has_it_run_again(
         patched.setattr(Path, "unlink", dies_after(Path.unlink))
         with contextlib.suppress(Killed):
             pilot.reap()
+    with contextlib.suppress(OSError):  # the dying process's descriptors close with it
+        os.close(lock)
     successor = Pilot(layout, tmp_path / "p1-status.json")
     assert successor.recover()
     found = where(layout, "j1")
