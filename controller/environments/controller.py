@@ -163,6 +163,11 @@ class EnvironmentReconciler(Reconciler):
         (also when it failed, e.g. on a Workflow not applied yet): a change to one of them
         requeues it."""
 
+    def all_watches(self) -> list[Watch]:
+        """The primary watch less the status-only changes of an environment waiting for its
+        tasks (controller.environments.waits)."""
+        return [Watch(Environment, self.waits.own_keys), *self.watches()]
+
     def watches(self) -> Sequence[Watch]:
         return [
             Watch(Task, self.waits.keys),

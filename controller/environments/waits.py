@@ -14,10 +14,11 @@ per batch of events, paced only by the pass's own cost. Now, after such a pass, 
   labels, annotations, finalizers or owners changed, its channels (the wiring of its peers)
   or its `terminated` flag changed.
 
-Events between these are quiet; the status counts are refreshed by a bounded delay instead
-(the controller's `requeue_after`). A pass replaces the expectation when it ends (the previous
-one filters the events while it runs); a pass that does anything else drops it, and every event
-wakes the environment again.
+Events between these are quiet, and so are the environment's own status-only changes (its
+waiting pass's writes of new counts: they woke it again at once); the status counts are
+refreshed after a bounded delay instead (the controller's `requeue_after`). A pass replaces the
+expectation when it ends (the previous one filters the events while it runs); a pass that does
+anything else drops it, and every event wakes the environment again.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 
 from crds.kinds.task import TERMINAL_PHASES, Task
 from crds.labels import ENV_LABEL
+from crds.resource import Resource
 from store.informer import CacheEvent
 
 Lookup = Callable[[str], Task | None]
@@ -89,6 +91,21 @@ class Waits:
             self.quiet += 1
         return woken
 
+    def own_keys(self, event: CacheEvent[Any]) -> Iterable[str]:
+        """The Environment watch (the primary one: the environment itself): a status-only
+        change of an environment that waits for its tasks is its own waiting pass's write
+        (new counts), which would otherwise wake it at once, and so on while tasks move."""
+        old, new = event.old, event.new
+        if (
+            old is not None
+            and new is not None
+            and event.name in self._by_env
+            and _same_but_status(old, new)
+        ):
+            self.quiet += 1
+            return ()
+        return (event.name,)
+
     def _wakes(self, env: str, event: CacheEvent[Any]) -> bool:
         wait = self._by_env.get(env)
         if wait is None:
@@ -105,6 +122,25 @@ class Waits:
         return False
 
 
+def _same_but_status(old: Resource, new: Resource) -> bool:
+    """Only the status (and the resourceVersion) differ."""
+    if old.metadata.generation != new.metadata.generation or not _same_meta(old, new):
+        return False
+    before, after = getattr(old, "spec", None), getattr(new, "spec", None)
+    return before is after or bool(before == after)
+
+
+def _same_meta(old: Resource, new: Resource) -> bool:
+    before, after = old.metadata, new.metadata
+    return (
+        before.labels == after.labels
+        and before.annotations == after.annotations
+        and before.finalizers == after.finalizers
+        and before.owner_references == after.owner_references
+        and before.deletion_timestamp == after.deletion_timestamp
+    )
+
+
 def _only_progress(old: Task, new: Task) -> bool:
     """Only the task's way toward its desired state changed: nothing a plan acts on."""
     status = new.status
@@ -114,11 +150,4 @@ def _only_progress(old: Task, new: Task) -> bool:
         return False
     if status.channels != old.status.channels or status.terminated != old.status.terminated:
         return False
-    before, after = old.metadata, new.metadata
-    return (
-        before.labels == after.labels
-        and before.annotations == after.annotations
-        and before.finalizers == after.finalizers
-        and before.owner_references == after.owner_references
-        and before.deletion_timestamp == after.deletion_timestamp
-    )
+    return _same_meta(old, new)

@@ -65,6 +65,14 @@ async def test_progress_events_do_not_wake_a_waiting_transition_the_last_arrival
     woken = [keys(_event(t, message="stopping")) for t in tasks]  # progress, not there yet
     woken += [keys(_event(t, state="CONFIGURED")) for t in tasks[:-1]]  # all but the last
     assert [k for k in woken if k] == []
+    primary = reconciler.all_watches()[0]  # the environment's own changes
+    assert primary.kind is Environment
+    env = harness.env(NAME)
+    recounted = env.status.model_copy(update={"task_counts": {"CONFIGURED": 2, "RUNNING": 1}})
+    own = CacheEvent("MODIFIED", NAME, env, env.model_copy(update={"status": recounted}))
+    assert list(primary.keys(own)) == []  # its own status write of new counts
+    edited = env.model_copy(update={"spec": env.spec.model_copy(update={"state": "RUNNING"})})
+    assert list(primary.keys(CacheEvent("MODIFIED", NAME, env, edited))) == [NAME]
     assert list(keys(_event(tasks[-1], state="CONFIGURED"))) == [NAME]  # the last one
 
     harness.fake.start()  # the real statuses: the transition ends as before
