@@ -15,17 +15,13 @@ step's status (events meanwhile find it still held and return at once).
 After its writes it waits until the informer caches show them, so the next reconcile of the
 same key never plans from a stale read. Reconciles of a large environment that only wait for its
 tasks are paced (`Result.pace`: the queue holds the key): the next one starts at least PACE x
-the previous one's compute time after it ended. While a transition waits for its tasks, a Task
-event wakes the environment only when it can end the wait or needs an action (the last awaited
-task arrived, a task failed, anything but progress changed: controller.environments.waits);
-the counts in its status are refreshed after PROGRESS x the compute time, at least
-PROGRESS_FLOOR s (during a transition over 10,000 tasks events come continuously: a pass per
-batch of them took a third of the manager's CPU and more as the last tasks arrived). A
-reconcile that wrote tasks or advanced a step is followed at once.
-The idle pool (reusable tasks released by finished environments) is swept by the job
-`idle-pool`: tasks idle longer than `idle_ttl` are deleted. The job `run-log` keeps the run
-log (controller.environments.runlog): it runs when a status shows a run ended, never inside a
-reconcile.
+the previous one's compute time after it ended (every Task change requeues the environment,
+and during a transition over 10,000 tasks they come continuously: back-to-back plans would take
+most of the manager's CPU from the task controller the transition waits for). A reconcile that
+wrote tasks or advanced a step is followed at once. The idle pool (reusable tasks released by
+finished environments) is swept by the job `idle-pool`: tasks idle longer than `idle_ttl` are
+deleted. The job `run-log` keeps the run log (controller.environments.runlog): it runs when a
+status shows a run ended, never inside a reconcile.
 Settings: `ctx.settings.environments` (`--deploy-timeout`, `--transition-timeout`,
 `--idle-ttl`, `--run-log-size`, `--dcs-endpoint` of the DCS plugin, `--fmq-plugin` and
 `--fmq-plugin-search-path` that `fairmq` tasks get on their command line); time from `ctx.clock`.
@@ -65,7 +61,6 @@ from controller.environments.status import (
 )
 from controller.environments.taskhooks import TaskHooks
 from controller.environments.taskset import expired_idle
-from controller.environments.waits import Waits
 from controller.integration import PluginCaller, PluginSettings
 from controller.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
 from controller.runtime.reconciled import ReconciledFollower, reconciled_key
@@ -76,6 +71,7 @@ from controller.runtime.reconciler import (
     Result,
     Trigger,
     Watch,
+    label_value,
 )
 from controller.runtime.status import write_status
 from crds.changedby import changed_by
@@ -108,11 +104,6 @@ their way, and looks again at once as the last ones arrive."""
 PACE_FROM = 0.02
 """Compute time (seconds) below which there is no gap (an environment of ~2,000 tasks or more
 is paced; small ones are reconciled at once)."""
-PROGRESS = 5.0
-PROGRESS_FLOOR = 1.0
-"""While a transition waits for its tasks and only their progress changes (no event wakes the
-environment: controller.environments.waits), it is looked at again after PROGRESS x the pass's
-compute time, at least PROGRESS_FLOOR seconds: the task counts in its status lag that much."""
 RUN_NUMBER_KEY = "runtime/run-number"
 RUN_CLAIMS_KEY = "runtime/run-number-claims"
 """`<prefix>/runtime/run-number-claims/<environment>`: the run number allocated for the
@@ -152,7 +143,6 @@ class EnvironmentReconciler(Reconciler):
             changed=self._look_again,
             floor=lambda: self.ctx.cache(Environment).revision,
         )
-        self.waits = Waits()
         self._hook_steps: dict[str, HookStep] = {}
         """Environment name -> its step held until the hooks it awaits have ended."""
         """(kind, name, resourceVersion) of Workflows and TaskClasses -> they call `runtime.`"""
@@ -163,14 +153,9 @@ class EnvironmentReconciler(Reconciler):
         (also when it failed, e.g. on a Workflow not applied yet): a change to one of them
         requeues it."""
 
-    def all_watches(self) -> list[Watch]:
-        """The primary watch less the status-only changes of an environment waiting for its
-        tasks (controller.environments.waits)."""
-        return [Watch(Environment, self.waits.own_keys), *self.watches()]
-
     def watches(self) -> Sequence[Watch]:
         return [
-            Watch(Task, self.waits.keys),
+            Watch(Task, label_value(ENV_LABEL)),
             Watch(Workflow, self._users_of_workflow),
             Watch(TaskClass, self._all_environments),
             Watch(ComponentConfig, self._all_environments),
@@ -239,43 +224,21 @@ class EnvironmentReconciler(Reconciler):
         run on, and a step of the same transition takes their outcomes)."""
         await self.reconciled.stop()
         self._hook_steps.clear()
-        self.waits.clear()
         self.run_log.forget()
 
     async def reconcile(self, key: str) -> Result:
-        """One pass; then which Task events wake `key` (controller.environments.waits): the
-        previous expectation filters the events while the pass runs, this one's after it."""
-        try:
-            acted, waited = await self._pass(key)
-        except BaseException:
-            self.waits.forget(key)
-            raise
-        if waited is None:
-            self.waits.forget(key)
-            return acted
-        result, computed = waited
-        progress = result.status.transition
-        target = EVENT_TARGET.get(progress.event) if progress is not None else None
-        if not self.waits.expect(key, target, result.waiting, self.ctx.cache(Task).get):
-            return acted
-        refresh = max(PROGRESS_FLOOR, PROGRESS * computed)
-        due = refresh if acted.requeue_after is None else min(acted.requeue_after, refresh)
-        return replace(acted, requeue_after=due)
-
-    async def _pass(self, key: str) -> tuple[Result, tuple[Plan, float] | None]:
-        """Observe, plan, act; with the plan and its compute time when it only waits."""
         held = self._hook_steps.get(key)
         if held is not None:
-            return await self._finish(held), None
+            return await self._finish(held)
         loop = asyncio.get_running_loop()
         started = loop.time()
         env = self.ctx.cache(Environment).get(key)
         if env is None:
             self._includes.pop(key, None)
             await self._forget(key)
-            return Result(), None
+            return Result()
         if not _reconcilable(env):
-            return Result(), None
+            return Result()
         if env.status.run_number is not None or env.status.last_run_number is not None:
             self._claims.add(key)
         reconciled = self.reconciled.revision  # read before the tasks: they are at least as new
@@ -283,12 +246,11 @@ class EnvironmentReconciler(Reconciler):
         workflow = self.ctx.cache(Workflow).get(env.spec.workflow)
         deleting = env.metadata.deletion_timestamp is not None
         if deleting and workflow is None:
-            why = "its workflow is gone: no DESTROY hooks to run"
-            return await self._release(env, why), None
+            return await self._release(env, "its workflow is gone: no DESTROY hooks to run")
         if workflow is None:
             message = f"workflow {env.spec.workflow!r} not found: apply it first"
             await self._write_status(env, stalled(env, "WorkflowNotFound", message, now=now))
-            return Result(), None
+            return Result()
         classes = {c.name: c for c in self.ctx.cache(TaskClass).list()}
         tasks = self.ctx.cache(Task).list(labels={ENV_LABEL: key})
         configs = self.ctx.cache(ComponentConfig).list()
@@ -296,7 +258,7 @@ class EnvironmentReconciler(Reconciler):
         expansion = await self.expansions.get(env, workflow, classes, configs, workflows)
         self._includes[key] = frozenset(workflows.asked)
         if deleting and not isinstance(expansion, Expansion):
-            return await self._release(env, f"its workflow does not expand: {expansion}"), None
+            return await self._release(env, f"its workflow does not expand: {expansion}")
         result = plan(
             env,
             workflow,
@@ -313,11 +275,9 @@ class EnvironmentReconciler(Reconciler):
         )
         computed = loop.time() - started
         acted = await self._act(env, result, now=now, reconciled=reconciled)
-        if not only_waits(env, result):
-            return acted, None
-        if computed >= PACE_FROM:
-            acted = replace(acted, pace=PACE * computed * _remaining(result.status))
-        return acted, (result, computed)
+        if computed >= PACE_FROM and only_waits(env, result):
+            return replace(acted, pace=PACE * computed * _remaining(result.status))
+        return acted
 
     def _busy_detectors(self, env: Environment) -> dict[str, tuple[str, ...]]:
         """The detectors held by every other environment (status.detectors)."""

@@ -144,8 +144,6 @@ class Plan:
     controller keeps the finalizer TEARDOWN_FINALIZER on it)."""
     release: bool = False
     """The environment is being deleted and DESTROY is over: its finalizer may go."""
-    waiting: tuple[str, ...] = ()
-    """The tasks a transition's tasks step still waits for (all of them, by name)."""
 
 
 def detector_conflicts(mine: Sequence[str], others: Mapping[str, Sequence[str]]) -> dict[str, str]:
@@ -506,7 +504,6 @@ class _Planner:
             result,
             status=status.model_copy(update={"transition": waiting_progress}),
             requeue_after=max(0.0, limit - elapsed),
-            waiting=tuple(waiting),
         )
 
     def _tasks_toward(self, status: EnvironmentStatus, target: str | None, *, cap: bool) -> Plan:
