@@ -285,7 +285,7 @@ def role_summaries(
         group = {w.path: w.path for w in wanted}
         if len({t.spec.role for t in tasks} | set(group)) > ROLE_SUMMARY_LIMIT:
             group = {w.path: w.template or w.path for w in wanted}
-    by_role: dict[str, Counter[str]] = {path: Counter() for path in group.values()}
+    by_role: dict[str, Counter[str]] = {path: Counter() for path in dict.fromkeys(group.values())}
     if states is None:
         states = [task_state(t) for t in tasks]
     paths = [group.get(role, role) for role in (t.spec.role for t in tasks)]

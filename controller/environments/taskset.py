@@ -115,14 +115,24 @@ class TaskSet:
         return self.by_role().get(want.path)
 
     def changes(self, *, target: str | None, cap: bool, reconfigure_now: bool) -> Changes:
-        """Writes that move every task toward `target` (None: keep; cap: RUNNING->CONFIGURED)."""
+        """Writes that move every task toward `target` (None: keep; cap: RUNNING->CONFIGURED).
+        A task settled by an earlier pass with the same inputs (`_update_unless_settled`'s
+        memo) is passed over here, without a call per task: the same stored task object meets
+        the same branches of `_converge` again."""
         out = Changes()
         mine = self.by_role()
-        names = {t.name for t in self.owned}
+        names = {t.metadata.name for t in self.owned}
         pool = [t for t in self.idle if _adoptable(t)]
+        settled = self.expansion.settled
+        run = self.env.status.run_number
         for want in self.expansion.tasks.values():
             have = mine.get(want.path)
             if have is not None:
+                memo = settled.get(have.metadata.name)
+                if memo is not None and memo[0] is have:
+                    key = (want.spec, want.digest, want.unwired, target, cap, reconfigure_now, run)
+                    if memo[1] == key:  # as _update_unless_settled finds: nothing to do
+                        continue
                 self._converge(have, want, target, cap=cap, now_ok=reconfigure_now, out=out)
             elif target not in (None, "DONE") and want.name not in names:
                 out_task = self._adopt(want, target, pool) or self._new(want, target)

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from controller.environments.expand import expand
 from controller.environments.expansion import Expansion
 from controller.environments.plan import Plan, plan
+from controller.environments.taskset import TaskSet
 from crds.kinds.task import Task
 from crds.labels import ENV_LABEL
 from tests.environments.helpers import Sim, samples
@@ -97,3 +100,27 @@ def test_a_pass_skips_the_tasks_that_did_not_change_since_the_pass_that_settled_
         stopping, sim.workflow, sim.classes, [written, *rest], now=sim.now, expansion=expansion
     )
     assert {t.name for t in result.update} == {t.name for t in tasks}  # STOP: every task
+
+
+def test_a_pass_over_the_same_stored_tasks_converges_none_of_them_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Settled tasks are passed over in the loop itself: no call per task (every waiting pass
+    over 10,000 tasks made two per task to find nothing to do)."""
+    sim, expansion = _settled()
+    tasks = _owned(sim)
+    assert not _pass(sim, expansion, tasks).update  # settles every task
+    converged: list[str] = []
+    real = TaskSet._converge
+
+    def counting(self: TaskSet, have: Task, *args: Any, **kwargs: Any) -> None:
+        converged.append(have.name)
+        real(self, have, *args, **kwargs)
+
+    monkeypatch.setattr(TaskSet, "_converge", counting)
+    assert not _pass(sim, expansion, tasks).update
+    assert converged == []
+    first, *rest = tasks
+    moved = _status_written(first, "moved")  # a new stored object: looked at again
+    assert not _pass(sim, expansion, [moved, *rest]).update
+    assert converged == [first.name]

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
+from controller.environments import status
 from controller.environments.status import ROLE_SUMMARY_LIMIT, role_summaries
 
 
@@ -43,3 +47,22 @@ def test_many_paths_are_counted_per_template() -> None:
     assert sum(sum(r.states.values()) for r in got) == 2 * n
     assert got[1].states == {"RUNNING": 70, "STANDBY": 140}  # the stfb tasks come first
     assert list(got[1].states) == ["RUNNING", "STANDBY"]
+
+
+def test_many_paths_make_one_counter_per_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass over 10,000 tasks made one Counter per expanded path (10,000) to keep two."""
+    made: list[object] = []
+
+    class Counting(Counter[str]):
+        def __init__(self, *args: Any) -> None:
+            made.append(self)
+            super().__init__(*args)
+
+    monkeypatch.setattr(status, "Counter", Counting)
+    n = 5_000
+    paths = [(f"flp-{i}.readout", "flp-{{ d }}.readout") for i in range(n)]
+    paths += [(f"flp-{i}.stfb", "flp-{{ d }}.stfb") for i in range(n)]
+    roles = [p for p, _ in paths]
+    got = role_summaries(_expansion(paths), _tasks(roles), states=["RUNNING"] * len(roles))
+    assert [(r.path, r.tasks) for r in got] == [("flp-{{ d }}.readout", n), ("flp-{{ d }}.stfb", n)]
+    assert len(made) < 10  # per template and (template, state) pair, not per path
