@@ -7,19 +7,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 
-from controller.tasks import placement
+from controller.tasks import placement, rounds
 from controller.tasks import status as st
 from controller.tasks.backlog import Backlog
 from controller.tasks.inflight import LaunchesInFlight
 from controller.tasks.launch import task_info
-from controller.tasks.modes import place_by_mode
+from controller.tasks.modes import Split, place_by_mode, split_offers
+from controller.tasks.rounds import Tried
+from controller.tasks.shapes import OfferIndex
 from controller.tasks.shared import Shared
 from controller.tasks.writer import StatusFn
 from crds.errors import MesosUnavailableError
 from crds.fairmq import bound_addresses
+from crds.kinds.common import Constraint
 from crds.kinds.node import Node, effective_mode
 from crds.kinds.task import Task
 from crds.meta import utcnow
@@ -54,7 +57,10 @@ class OfferBook:
         self._offered: dict[str, Offer] = {}
         """Agent id -> its last offer this term: what each agent that offers looks like."""
         self.signatures = placement.Signatures()
-        """Pending tasks' demands, remembered across rounds (see placement.Signatures)."""
+        """Tried tasks' demands, remembered across rounds (see placement.Signatures)."""
+        self.tried = 0
+        """Tasks handed to placement, over all rounds: what the rounds cost (see
+        controller.tasks.rounds)."""
 
     def on_subscribed(self) -> None:
         """A (re)subscription: the master's view of our suppression is not known."""
@@ -85,12 +91,12 @@ class OfferBook:
         REVIVE the master processed before them (calls travel on several connections, so it
         may even have been sent after them): such tasks get a fresh REVIVE, else they would
         wait for the filter to expire (5 s, or 60 s when idle)."""
-        pending = self._backlog.pending()
+        mark = self._backlog.mark()
         self._offered.update((o.agent_id, o) for o in offers)
         try:
-            await self._answer_offers(offers, pending)
+            await self._answer_offers(offers)
         finally:
-            late = {t.name for t in self._backlog.pending_besides({t.name for t in pending})}
+            late = {t.name for t in self._backlog.pending_since(mark)}
             if late & self._revived_for:
                 self._revived_for -= late
                 self._shared.wake(*late)
@@ -125,24 +131,29 @@ class OfferBook:
 
     # ---- placing --------------------------------------------------------------------------
 
-    async def _answer_offers(self, offers: list[Offer], pending: list[Task]) -> None:
+    async def _answer_offers(self, offers: list[Offer]) -> None:
         client = self._shared.link.require()
-        if not pending:
+        if not self._backlog.any_pending():
             await client.decline(
                 [o.id for o in offers], refuse_seconds=self._shared.config.idle_refuse_seconds
             )
             return
-        self.signatures.keep(t.name for t in pending)
+        nodes, cordoned = self._nodes.list(), self._cordoned()
+        split = split_offers(offers, nodes=nodes, cordoned=cordoned)
+        chosen = rounds.select(self._backlog.groups(), split, launchable=self._backlog.launchable)
+        self.tried += len(chosen.tasks)
+        self.signatures.keep(t.name for t in chosen.tasks)
         plan = place_by_mode(
-            pending,
+            chosen.tasks,
             offers,
-            nodes=self._nodes.list(),
+            nodes=nodes,
             executor_id=self._shared.executor.executor_id,
-            cordoned=self._cordoned(),
-            unique_taken=self._unique_taken(offers) if _any_unique(pending) else {},
+            cordoned=cordoned,
+            unique_taken=self._unique_taken(offers) if _any_unique(chosen.tasks) else {},
             signatures=self.signatures,
         )
-        self._note_unplaced(plan.unplaced, offers)
+        self._note_unplaced(chosen.tried, plan.unplaced, split, offers)
+        self._revive_untried(chosen.tried)
         by_offer = plan.by_offer()
         offers_by_id = {o.id: o for o in offers}
         for offer_id, placed in by_offer.items():
@@ -183,36 +194,59 @@ class OfferBook:
                     )
         return taken
 
-    def _note_unplaced(self, unplaced: dict[str, str], offers: list[Offer]) -> None:
-        """Say why a task fits nowhere (condition, message, Event) once it has fit none of the
-        offers for `unplaced_grace` s: one round holds the offers of some agents only, and a
+    def _note_unplaced(
+        self, tried: list[Tried], unplaced: dict[str, str], split: Split, offers: list[Offer]
+    ) -> None:
+        """Say why a task fits none of the offers (condition, message, Event) once it has fit
+        none for `unplaced_grace` s: one round holds the offers of some agents only, and a
         task whose agent simply comes in the next round is not unschedulable (a 10,000-task
         deploy pinned to detectors made 6,000 such Events and as many status writes). A task
         that only an agent which has offered before (and is not in this round) can host waits
         `unoffered_grace` s: its agent's next offer comes once our earlier answer's filter
-        ends, and later still while a large deploy keeps the rounds slow."""
-        if not unplaced:
-            return
+        ends, and later still while a large deploy keeps the rounds slow. Per group: only its
+        tasks that just fit nothing, are due, or whose reason changed are looked at."""
         now = asyncio.get_running_loop().time()
         config = self._shared.config
-        waits = _AgentWait(self._offered, offers, cordoned=self._cordoned())
-        for name, why in unplaced.items():
-            task = self._shared.roster.view(name)
-            if task is None:
+        waits = _AgentWait(self._offered, offers, cordoned=split.blocked)
+        for entry in tried:
+            why_of = _reasons(entry, unplaced, split, self._backlog.launchable)
+            group = entry.group
+            group.stamp(why_of, now=now)
+            cutoff = now - config.unplaced_grace
+            oldest = group.oldest()
+            if oldest is not None and oldest <= cutoff and waits(group.shape.constraints):
+                cutoff = now - config.unoffered_grace
+            due = group.due(cutoff)
+            outdated: list[str] = []
+            if group.shape.unique:
+                outdated = group.outdated(None)
+            elif (now_why := _first(why_of, group.reported)) is not None:
+                outdated = group.outdated(now_why)
+            for name in [*due, *outdated]:
+                why = why_of(name)
+                task = self._backlog.launchable(name)
+                if why is not None and task is not None:
+                    self._unschedulable(task, why)
+
+    def _revive_untried(self, tried: list[Tried]) -> None:
+        """Tasks left out by the round's limit (controller.tasks.rounds) are not misfits: they
+        get a REVIVE (one task of each such group asks for it: a REVIVE is for all)."""
+        for entry in tried:
+            if not entry.untried:
                 continue
-            first = self._backlog.first_misfit(name, now=now)
-            reported = self._backlog.unschedulable_reason(name)
-            if reported is None and now - first < config.unplaced_grace:
-                continue
-            if reported is None and now - first < config.unoffered_grace and waits(task):
-                continue
-            if reported != why:
-                log.info("Task cannot be placed", extra={"task": name, "reason": why})
-                self._shared.events.event(
-                    task, reason="FailedScheduling", message=why, warning=True
-                )
-            self._backlog.unschedulable(name, why)
-            self._shared.writer.patch(name, partial(st.with_message, message=why))
+            tried = set(entry.names)
+            left = (n for n in entry.group.names if n not in tried)
+            name = next((n for n in left if self._backlog.launchable(n)), None)
+            if name is not None:
+                self._revived_for.discard(name)
+                self._shared.wake(name)
+
+    def _unschedulable(self, task: Task, why: str) -> None:
+        if self._backlog.unschedulable_reason(task.name) != why:
+            log.info("Task cannot be placed", extra={"task": task.name, "reason": why})
+            self._shared.events.event(task, reason="FailedScheduling", message=why, warning=True)
+        self._backlog.unschedulable(task.name, why)
+        self._shared.writer.patch(task.name, partial(st.with_message, message=why))
 
     async def _launch(self, offer: Offer, placed: list[placement.Placed]) -> None:
         """Write each task's launch status first, then ONE ACCEPT with every task that got
@@ -298,32 +332,71 @@ class OfferBook:
 
 
 class _AgentWait:
-    """Whether a task that fit none of this round's offers waits for an agent outside the
-    round: one that offered before this term, is not cordoned and meets all its constraints
-    (UNIQUE ones are judged when its offer comes). Answered once per set of constraints."""
+    """Whether tasks that fit none of this round's offers wait for an agent outside the round:
+    one that offered before this term, is not cordoned and meets all their constraints (UNIQUE
+    ones are judged when its offer comes). Answered once per set of constraints."""
 
     def __init__(self, known: dict[str, Offer], offers: list[Offer], *, cordoned: set[str]) -> None:
-        offered = {o.agent_id for o in offers}
-        self._others = [
-            o
-            for agent, o in known.items()
-            if agent not in offered and agent not in cordoned and o.hostname not in cordoned
-        ]
-        self._answers: dict[tuple[tuple[str, str, str], ...], bool] = {}
+        self._known = known
+        self._offered = {o.agent_id for o in offers}
+        self._cordoned = cordoned
+        self._index: OfferIndex | None = None
+        self._answers: dict[tuple[Constraint, ...], bool] = {}
 
-    def __call__(self, task: Task) -> bool:
-        constraints = task.spec.constraints
+    def __call__(self, constraints: tuple[Constraint, ...]) -> bool:
         if not constraints:
             return False
-        key = tuple((c.attribute, c.operator, c.value) for c in constraints)
-        answer = self._answers.get(key)
+        answer = self._answers.get(constraints)
         if answer is None:
-            answer = any(
-                all(placement.satisfies(o, c, task=task, taken={}) for c in constraints)
-                for o in self._others
-            )
-            self._answers[key] = answer
+            if self._index is None:  # built only in a round where some task is due
+                self._index = OfferIndex(
+                    [
+                        o
+                        for agent, o in self._known.items()
+                        if agent not in self._offered
+                        and agent not in self._cordoned
+                        and o.hostname not in self._cordoned
+                    ]
+                )
+            answer = self._answers[constraints] = bool(self._index.hosts(constraints))
         return answer
+
+
+def _reasons(
+    entry: Tried, unplaced: dict[str, str], split: Split, launchable: Callable[[str], Task | None]
+) -> Callable[[str], str | None]:
+    """Why each of the group's tasks fit nothing this round (None: placed, or not tried): a
+    task tried has placement's reason; the others of its shape share the reason of the first
+    tried one that fit nothing, or, when no offer can host the shape, placement's reason for
+    any one of them (computed once, when asked)."""
+    tried = set(entry.names)
+    if entry.hosted:
+        shared = None if entry.group.shape.unique else _first(unplaced.get, entry.names)
+
+        def why_tried(name: str) -> str | None:
+            return unplaced.get(name) if name in tried else shared
+
+        return why_tried
+    memo: list[str] = []
+
+    def why_unhosted(name: str) -> str | None:
+        if not memo:
+            task = launchable(name)
+            if task is None:
+                return NOT_PENDING
+            memo.append(split.why_unplaced(task))
+        return memo[0]
+
+    return why_unhosted
+
+
+NOT_PENDING = "not waiting for a launch"
+"""A shape's misfit whose reason was not worked out: it is never reported (only tasks waiting
+for a launch are)."""
+
+
+def _first(why_of: Callable[[str], str | None], names: Iterable[str]) -> str | None:
+    return next((why for n in names if (why := why_of(n)) is not None), None)
 
 
 def _any_unique(tasks: list[Task]) -> bool:
