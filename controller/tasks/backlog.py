@@ -26,9 +26,13 @@ class Backlog:
         """Names whose stored status is Pending without a Mesos task (None: not built yet)."""
         self._unplaced: dict[str, str] = {}
         """Why each task reported unschedulable fits nowhere."""
+        self._line_end = 0
+        """Where the previous candidates' line ended (the next ones' places follow it)."""
 
     def restart(self) -> None:
         """A new subscription: the candidates are rebuilt from the cache on first use."""
+        if self._unlaunched is not None:
+            self._line_end = self._unlaunched.mark()
         self._unlaunched = None
 
     def pending(self, names: Iterable[str] | None = None) -> list[Task]:
@@ -66,7 +70,7 @@ class Backlog:
         """Tasks whose stored status is unlaunched (from cache events and our own writes), and
         those sent back to Pending by a change not stored yet (`requeue`)."""
         if self._unlaunched is None:  # first use this term: from the cache
-            self._unlaunched = Candidates()
+            self._unlaunched = Candidates(start=self._line_end)
             for name in self._cache.names():
                 task = self._cache.get(name)
                 if task is not None and _unlaunched(task):

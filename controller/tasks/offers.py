@@ -234,8 +234,8 @@ class OfferBook:
         for entry in tried:
             if not entry.untried:
                 continue
-            tried = set(entry.names)
-            left = (n for n in entry.group.names if n not in tried)
+            seen = set(entry.names)
+            left = (n for n in entry.group.names if n not in seen)
             name = next((n for n in left if self._backlog.launchable(n)), None)
             if name is not None:
                 self._revived_for.discard(name)

@@ -89,8 +89,8 @@ class Group:
 class Candidates:
     """Launch candidates by name, each in the group of its shape."""
 
-    def __init__(self) -> None:
-        self._next = 0
+    def __init__(self, *, start: int = 0) -> None:
+        self._next = start
         self._line: dict[str, int] = {}
         """Name -> its place in line, in line order (a re-added name goes to the end)."""
         self._where: dict[str, tuple[Group, TaskSpec, bool, bool]] = {}
@@ -113,10 +113,12 @@ class Candidates:
         line, as if it joined now (see `since`)."""
         owned, pilot = FINALIZER in task.metadata.finalizers, is_pilot(task)
         where = self._where.get(name)
+        gained = False
         if where is not None:
             group, spec, was_pilot, had = where
             if spec is task.spec and was_pilot == pilot and (had or not owned):
                 return
+            gained = owned and not had
             if (spec is not task.spec or was_pilot != pilot) and shape_of(task) != group.shape:
                 self.discard(name)
                 where = None
@@ -128,7 +130,9 @@ class Candidates:
         self._line[name] = seq
         group.names.pop(name, None)
         group.names[name] = seq
-        if name not in group.waiting and name not in group.reported:
+        if gained:
+            group.renew(name)  # launchable only now: it has not fit nothing yet
+        elif name not in group.waiting and name not in group.reported:
             group.fresh[name] = None
         self._where[name] = (group, task.spec, pilot, owned)
 
