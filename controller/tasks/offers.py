@@ -153,14 +153,17 @@ class OfferBook:
             signatures=self.signatures,
         )
         self._note_unplaced(chosen.tried, plan.unplaced, split, offers)
-        self._revive_untried(chosen.tried)
         by_offer = plan.by_offer()
         offers_by_id = {o.id: o for o in offers}
+        again = chosen.again
+        refuse = self._shared.config.refuse_seconds
         for offer_id, placed in by_offer.items():
-            await self._launch(offers_by_id[offer_id], placed)
+            await self._launch(offers_by_id[offer_id], placed, 0.0 if offer_id in again else refuse)
         unused = [o.id for o in offers if o.id not in by_offer]
-        if unused:
-            await client.decline(unused, refuse_seconds=self._shared.config.refuse_seconds)
+        if soon := [i for i in unused if i in again]:
+            await client.decline(soon, refuse_seconds=0.0)
+        if later := [i for i in unused if i not in again]:
+            await client.decline(later, refuse_seconds=refuse)
 
     def _cordoned(self) -> set[str]:
         out: set[str] = set()
@@ -228,19 +231,6 @@ class OfferBook:
                 if why is not None and task is not None:
                     self._unschedulable(task, why)
 
-    def _revive_untried(self, tried: list[Tried]) -> None:
-        """Tasks left out by the round's limit (controller.tasks.rounds) are not misfits: they
-        get a REVIVE (one task of each such group asks for it: a REVIVE is for all)."""
-        for entry in tried:
-            if not entry.untried:
-                continue
-            seen = set(entry.names)
-            left = (n for n in entry.group.names if n not in seen)
-            name = next((n for n in left if self._backlog.launchable(n)), None)
-            if name is not None:
-                self._revived_for.discard(name)
-                self._shared.wake(name)
-
     def _unschedulable(self, task: Task, why: str) -> None:
         if self._backlog.unschedulable_reason(task.name) != why:
             log.info("Task cannot be placed", extra={"task": task.name, "reason": why})
@@ -248,7 +238,7 @@ class OfferBook:
         self._backlog.unschedulable(task.name, why)
         self._shared.writer.patch(task.name, partial(st.with_message, message=why))
 
-    async def _launch(self, offer: Offer, placed: list[placement.Placed]) -> None:
+    async def _launch(self, offer: Offer, placed: list[placement.Placed], refuse: float) -> None:
         """Write each task's launch status first, then ONE ACCEPT with every task that got
         written (a crash in between leaves Staging tasks that reconciliation sends back).
         From before the write until the master answers the ACCEPT the launches are in flight,
@@ -265,12 +255,10 @@ class OfferBook:
                 self._shared.wake(missed)
             client = self._shared.link.require()
             if not launch:
-                await client.decline([offer.id], refuse_seconds=self._shared.config.refuse_seconds)
+                await client.decline([offer.id], refuse_seconds=refuse)
                 return
             accepting = [str(info.task_id) for info in launch]
-            await client.launch(
-                [offer.id], launch, refuse_seconds=self._shared.config.refuse_seconds
-            )
+            await client.launch([offer.id], launch, refuse_seconds=refuse)
         except (MesosUnavailableError, asyncio.CancelledError):
             self._launches.unanswered(accepting)  # lost on the way, or may still land
             raise

@@ -26,7 +26,8 @@ from mesosapi.resources import ResourcePool
 ROUND_TASKS = 2000
 """At most this many tasks are tried in one round (placing is synchronous: ~20 µs a task, so
 a round holds the event loop for tens of ms, not seconds). Those left untried for that reason
-are not misfits: they get a REVIVE and go first in the next round."""
+are not misfits: the offers that could take them are answered without a filter (`again`), so
+their agents offer what is left at the master's next allocation, and they go first then."""
 
 
 @dataclass(eq=False)
@@ -38,6 +39,8 @@ class Tried:
     """Some offer of the round meets the shape's constraints."""
     names: list[str] = field(default_factory=list)
     """The group's tasks tried this round (handed to placement)."""
+    hosts: list[OfferId] = field(default_factory=list)
+    """The round's offers meeting the shape's constraints."""
     untried: bool = False
     """Some of its tasks were left out only by the round's limit."""
     complete: bool = False
@@ -50,6 +53,11 @@ class Selection:
     """What placement gets, in line order."""
     tried: list[Tried]
 
+    @property
+    def again(self) -> set[OfferId]:
+        """The offers that could take tasks left untried: answered without a filter."""
+        return {o for entry in self.tried if entry.untried for o in entry.hosts}
+
 
 class _Hosts:
     """Offers by mode, indexed; each offer's pool built once a round."""
@@ -61,14 +69,14 @@ class _Hosts:
         }
         self._pools: dict[OfferId, ResourcePool] = {}
 
-    def room(self, group: Group) -> float:
+    def room(self, group: Group) -> tuple[float, list[Offer]]:
         """At most how many of the group's tasks the round's offers hold (0: none meets its
-        constraints)."""
+        constraints), and those offers."""
         shape = group.shape
         hosts = self._indexes[shape.pilot].hosts(shape.constraints)
         if shape.unique and hosts:
-            return math.inf  # each task judged by placement: values get taken as it places
-        return sum(capacity(self._pool(o), shape.demand) for o in hosts)
+            return math.inf, hosts  # each judged by placement: values get taken as it places
+        return sum(capacity(self._pool(o), shape.demand) for o in hosts), hosts
 
     def _pool(self, offer: Offer) -> ResourcePool:
         pool = self._pools.get(offer.id)
@@ -93,8 +101,8 @@ def select(
     tried: list[Tried] = []
     lines: list[Iterator[tuple[int, Task, Tried]]] = []
     for group in groups:
-        room = hosts.room(group)
-        entry = Tried(group, hosted=room > 0)
+        room, offers = hosts.room(group)
+        entry = Tried(group, hosted=room > 0, hosts=[o.id for o in offers])
         tried.append(entry)
         if entry.hosted:
             lines.append(_line(group, room + 1, launchable, entry))

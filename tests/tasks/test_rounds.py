@@ -46,7 +46,7 @@ def test_a_round_tries_per_shape_what_its_offers_hold_plus_one_in_line_order() -
     }
 
 
-def test_the_round_limit_leaves_tasks_untried_not_misfit() -> None:
+def test_the_round_limit_leaves_tasks_untried_and_their_offers_unfiltered() -> None:
     tasks = [_pinned(f"a{i}", "A", memory=1) for i in range(6)]
     tasks += [_pinned(f"b{i}", "B", memory=1) for i in range(6)]
     line, by_name = _line(sorted(tasks, key=lambda t: t.name[1:]))  # a0 b0 a1 b1 ...
@@ -58,6 +58,7 @@ def test_the_round_limit_leaves_tasks_untried_not_misfit() -> None:
     chosen = select(line.groups(), split, launchable=by_name.get, limit=5)
     assert [t.name for t in chosen.tasks] == ["a0", "b0", "a1", "b1", "a2"]
     assert all(e.untried for e in chosen.tried)
+    assert chosen.again == {offers[0].id, offers[1].id}  # answered without a filter
 
 
 def test_a_candidate_that_gains_the_finalizer_joins_the_end_of_the_line() -> None:
