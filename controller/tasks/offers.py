@@ -17,7 +17,7 @@ from controller.tasks.inflight import LaunchesInFlight
 from controller.tasks.launch import task_info
 from controller.tasks.modes import Split, place_by_mode, split_offers
 from controller.tasks.rounds import Tried
-from controller.tasks.shapes import OfferIndex
+from controller.tasks.shapes import OfferIndex, Shape
 from controller.tasks.shared import Shared
 from controller.tasks.writer import StatusFn
 from crds.errors import MesosUnavailableError
@@ -212,12 +212,15 @@ class OfferBook:
         config = self._shared.config
         waits = _AgentWait(self._offered, offers, cordoned=split.blocked)
         for entry in tried:
-            why_of = _reasons(entry, unplaced, split, self._backlog.launchable)
             group = entry.group
-            group.stamp(why_of, now=now)
             cutoff = now - config.unplaced_grace
             oldest = group.oldest()
-            if oldest is not None and oldest <= cutoff and waits(group.shape.constraints):
+            if not (group.fresh or group.reported or (oldest is not None and oldest <= cutoff)):
+                continue  # nothing new, nobody due, nothing reported: nothing to look at
+            why_of = _reasons(entry, unplaced, split, self._backlog.launchable)
+            group.stamp(why_of, now=now)
+            oldest = group.oldest()
+            if oldest is not None and oldest <= cutoff and waits(group.shape):
                 cutoff = now - config.unoffered_grace
             due = group.due(cutoff)
             outdated: list[str] = []
@@ -331,7 +334,8 @@ class _AgentWait:
         self._index: OfferIndex | None = None
         self._answers: dict[tuple[Constraint, ...], bool] = {}
 
-    def __call__(self, constraints: tuple[Constraint, ...]) -> bool:
+    def __call__(self, shape: Shape) -> bool:
+        constraints = shape.constraints
         if not constraints:
             return False
         answer = self._answers.get(constraints)
@@ -346,7 +350,7 @@ class _AgentWait:
                         and o.hostname not in self._cordoned
                     ]
                 )
-            answer = self._answers[constraints] = bool(self._index.hosts(constraints))
+            answer = self._answers[constraints] = bool(self._index.hosts(shape))
         return answer
 
 

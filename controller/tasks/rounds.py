@@ -73,7 +73,7 @@ class _Hosts:
         """At most how many of the group's tasks the round's offers hold (0: none meets its
         constraints), and those offers."""
         shape = group.shape
-        hosts = self._indexes[shape.pilot].hosts(shape.constraints)
+        hosts = self._indexes[shape.pilot].hosts(shape)
         if shape.unique and hosts:
             return math.inf, hosts  # each judged by placement: values get taken as it places
         return sum(capacity(self._pool(o), shape.demand) for o in hosts), hosts

@@ -8,6 +8,7 @@ every pending task (50,000 tasks pinned to 500 detectors made each round scan al
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,10 +32,16 @@ class Shape:
     task_class: str
     """Only for UNIQUE constraints (whose values are taken per task class); "" otherwise."""
 
-    @property
+    @functools.cached_property
     def unique(self) -> bool:
         """UNIQUE constraints: tasks of this shape are placed one by one (values get taken)."""
         return any(c.operator == "UNIQUE" for c in self.constraints)
+
+    @functools.cached_property
+    def key(self) -> tuple[str, str] | None:
+        """The first EQUALS constraint's (attribute, value): offers are looked up by it."""
+        first = next((c for c in self.constraints if c.operator == "EQUALS"), None)
+        return None if first is None else (first.attribute, first.value)
 
 
 def shape_of(task: Task) -> Shape:
@@ -65,12 +72,13 @@ class OfferIndex:
                 for value in values:
                     self._by_value.setdefault((name, value), []).append(offer)
 
-    def hosts(self, constraints: tuple[Constraint, ...]) -> list[Offer]:
-        """The offers meeting every constraint, UNIQUE ones as if no value were taken yet
-        (placement judges those), in offer order."""
-        key = next((c for c in constraints if c.operator == "EQUALS"), None)
-        offers = self.offers if key is None else self._by_value.get((key.attribute, key.value), [])
-        return [o for o in offers if all(meets(o, c) for c in constraints)]
+    def hosts(self, shape: Shape) -> list[Offer]:
+        """The offers meeting every constraint of `shape`, UNIQUE ones as if no value were
+        taken yet (placement judges those), in offer order."""
+        offers = self.offers if shape.key is None else self._by_value.get(shape.key)
+        if not offers:
+            return []
+        return [o for o in offers if all(meets(o, c) for c in shape.constraints)]
 
 
 def capacity(pool: ResourcePool, demand: Demand) -> float:

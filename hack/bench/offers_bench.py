@@ -179,7 +179,7 @@ async def _bench(size: int, agents: int, offers: int, rounds: int) -> list[Row]:
     await asyncio.gather(ticker, writer_loop, return_exceptions=True)
     await informers.stop()
     if profile is not None:
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(int(os.environ.get("BENCH_PROFILE_TOP", "25")))
     return rows
 
 
