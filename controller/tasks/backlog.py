@@ -42,6 +42,15 @@ class Backlog:
         names = candidates if names is None else [n for n in names if n in candidates]
         return [t for t in self._roster.live(names) if _launchable(t)]
 
+    def pending_besides(self, names: set[str]) -> list[Task]:
+        """`pending()` but for `names`: only the other candidates are looked at."""
+        return self.pending([n for n in self._candidates() if n not in names])
+
+    def still_waiting(self, names: set[str]) -> set[str]:
+        """Those of `names` that are still candidates."""
+        candidates = self._candidates()
+        return {n for n in names if n in candidates}
+
     def mark(self) -> int:
         """Where the line of candidates ends now (for `pending_since`)."""
         return self._candidates().mark()

@@ -149,3 +149,36 @@ async def test_a_round_tries_what_its_offers_can_take_not_every_pending_task(
             for info in op.launch.task_infos
         }
         assert len(placed) == 24 and all(n.split("-")[0] in ("d3", "d7") for n in placed)
+
+
+async def test_a_full_look_at_offer_interest_views_only_tasks_not_revived_for(
+    monkeypatch: Any,
+) -> None:
+    """Every few seconds the control loop looks at all tasks; the offer interest then views
+    only the pending tasks no REVIVE was sent for (it viewed every pending task: ~0.3 s a look
+    with 10,000 pending)."""
+    from controller.tasks.backlog import Backlog
+
+    asked: list[int | None] = []
+    real = Backlog.pending
+
+    def counted(backlog: Backlog, names: Any = None) -> list[Task]:
+        names = None if names is None else list(names)
+        asked.append(None if names is None else len(names))
+        return real(backlog, names)
+
+    async with rigged() as rig:
+        await _subscribe_with_agents(rig)
+        for i in range(100):
+            await rig.store.create(pinned(f"on-b-{i}", "B"))
+        await eventually(lambda: len(rig.framework._backlog.pending()) == 100)
+        await rig.framework._offers.update_interest()  # REVIVE for all of them (spaced out)
+        await eventually(lambda: bool(rig.fake.sent(Revive)))
+        await eventually(
+            lambda: rig.framework._offers._revived_for >= {f"on-b-{i}" for i in range(100)}
+        )
+        monkeypatch.setattr(Backlog, "pending", counted)
+        revives = len(rig.fake.sent(Revive))
+        await rig.framework._offers.update_interest()
+        assert asked and all(n is not None and n <= 5 for n in asked)
+        assert len(rig.fake.sent(Revive)) == revives  # nothing new: no REVIVE
