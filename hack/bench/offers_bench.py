@@ -10,7 +10,7 @@ idle: offers from agents none of the pending tasks is pinned to (what an agent r
 leftovers after its tasks launched costs; it used to look at every pending task), and
 placing: offers from agents whose tasks are pending (launch status writes and ACCEPTs
 included). Also the longest the event loop went without a turn during a round (a ticker every
-5 ms measures it). BENCH_PROFILE=1 prints a cProfile of the rounds (top 25 by cumulative time).
+5 ms measures it). BENCH_PROFILE=1 prints a cProfile of the rounds (top BENCH_PROFILE_TOP, 25, by cumulative time).
 """
 
 from __future__ import annotations
@@ -179,7 +179,9 @@ async def _bench(size: int, agents: int, offers: int, rounds: int) -> list[Row]:
     await asyncio.gather(ticker, writer_loop, return_exceptions=True)
     await informers.stop()
     if profile is not None:
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(int(os.environ.get("BENCH_PROFILE_TOP", "25")))
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(
+            int(os.environ.get("BENCH_PROFILE_TOP", "25"))
+        )
     return rows
 
 
