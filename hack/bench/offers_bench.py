@@ -10,7 +10,8 @@ idle: offers from agents none of the pending tasks is pinned to (what an agent r
 leftovers after its tasks launched costs; it used to look at every pending task), and
 placing: offers from agents whose tasks are pending (launch status writes and ACCEPTs
 included). Also the longest the event loop went without a turn during a round (a ticker every
-5 ms measures it). BENCH_PROFILE=1 prints a cProfile of the rounds (top BENCH_PROFILE_TOP, 25, by cumulative time).
+5 ms measures it). BENCH_PROFILE=1 prints a cProfile of the rounds (the top
+BENCH_PROFILE_TOP entries, 25 by default, by cumulative time).
 """
 
 from __future__ import annotations
