@@ -106,7 +106,11 @@ class Backlog:
         return self._unplaced.get(name)
 
     def unschedulable(self, name: str, why: str) -> None:
+        """`name` is reported unschedulable with `why`: its group stops counting it as due."""
         self._unplaced[name] = why
+        group = self._candidates().group_of(name)
+        if group is not None:
+            group.report(name, why)
 
     def placed(self, name: str) -> None:
         """`name` got an offer: it is no longer unschedulable."""

@@ -182,3 +182,30 @@ async def test_a_full_look_at_offer_interest_views_only_tasks_not_revived_for(
         await rig.framework._offers.update_interest()
         assert asked and all(n is not None and n <= 5 for n in asked)
         assert len(rig.fake.sent(Revive)) == revives  # nothing new: no REVIVE
+
+
+async def test_a_reported_task_is_not_reported_again_each_round(monkeypatch: Any) -> None:
+    """Once reported, a task is looked at again only when its reason changes: no status
+    change is queued for it on every later round (at 50,000 pending they piled up in the
+    status writer and each round re-applied them all)."""
+    from controller.tasks.writer import StatusWriter
+
+    patched: list[str] = []
+    real = StatusWriter.patch
+
+    def counted(writer: StatusWriter, name: str, fn: Any, **kw: Any) -> None:
+        patched.append(name)
+        real(writer, name, fn, **kw)
+
+    monkeypatch.setattr(StatusWriter, "patch", counted)
+    async with rigged(unplaced_grace=0.0, unoffered_grace=0.0) as rig:
+        await _subscribe_with_agents(rig)
+        for i in range(20):
+            await rig.store.create(pinned(f"on-c-{i}", "C"))  # no agent has detector=C
+        await eventually(lambda: bool(rig.fake.sent(Revive)))
+        await _round(rig, (1, "A"), tag="second")
+        await eventually(lambda: rig.framework.unschedulable_reason("on-c-19") is not None)
+        first = Counter(patched)
+        await _round(rig, (1, "A"), tag="third")
+        await _round(rig, (2, "B"), tag="fourth")
+        assert Counter(patched) == first  # the same reason: nothing queued again
