@@ -1,14 +1,16 @@
 """The launch backlog: which Tasks wait for a launch, and why one fits no offer. Its own
 bookkeeping only (no store, no Mesos): the offer side asks it, the coordinator feeds it.
 
-The candidates are tracked from cache events and our own status writes, so an offer round
-costs O(pending), not O(tasks), with 10,000 tasks running."""
+The candidates are tracked from cache events and our own status writes, grouped by shape
+(controller.tasks.queue), so an offer round costs what its offers can place and what is due to
+be reported, not O(pending) and not O(tasks) with 10,000 tasks running."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from controller.tasks.base import FINALIZER
+from controller.tasks.queue import Candidates, Group
 from controller.tasks.roster import Roster
 from crds.kinds.task import Task
 from store.informer import Informer
@@ -20,15 +22,17 @@ class Backlog:
     def __init__(self, cache: Informer[Task], roster: Roster) -> None:
         self._cache = cache
         self._roster = roster
-        self._unlaunched: set[str] | None = None
+        self._unlaunched: Candidates | None = None
         """Names whose stored status is Pending without a Mesos task (None: not built yet)."""
         self._unplaced: dict[str, str] = {}
         """Why each task reported unschedulable fits nowhere."""
-        self._unplaced_since: dict[str, float] = {}
-        """When each pending task first fit no offer (loop time)."""
+        self._line_end = 0
+        """Where the previous candidates' line ended (the next ones' places follow it)."""
 
     def restart(self) -> None:
         """A new subscription: the candidates are rebuilt from the cache on first use."""
+        if self._unlaunched is not None:
+            self._line_end = self._unlaunched.mark()
         self._unlaunched = None
 
     def pending(self, names: Iterable[str] | None = None) -> list[Task]:
@@ -39,51 +43,81 @@ class Backlog:
         return [t for t in self._roster.live(names) if _launchable(t)]
 
     def pending_besides(self, names: set[str]) -> list[Task]:
-        """`pending()` but for `names` (those an offer round just looked at): the tasks that
-        became pending meanwhile, found without a look at every pending task again."""
-        return self.pending(self._candidates() - names)
+        """`pending()` but for `names`: only the other candidates are looked at."""
+        return self.pending([n for n in self._candidates() if n not in names])
+
+    def still_waiting(self, names: set[str]) -> set[str]:
+        """Those of `names` that are still candidates."""
+        candidates = self._candidates()
+        return {n for n in names if n in candidates}
+
+    def mark(self) -> int:
+        """Where the line of candidates ends now (for `pending_since`)."""
+        return self._candidates().mark()
+
+    def pending_since(self, mark: int) -> list[Task]:
+        """The tasks that became pending since `mark` (while an offer round ran), found
+        without a look at every pending task."""
+        return self.pending(self._candidates().since(mark))
+
+    def groups(self) -> list[Group]:
+        """The candidates by shape (a group's tasks need not all be launchable: see
+        `launchable`)."""
+        return self._candidates().groups()
+
+    def launchable(self, name: str) -> Task | None:
+        """The task as it will be, if it waits for a launch."""
+        task = self._roster.view(name)
+        return task if task is not None and _launchable(task) else None
 
     def any_pending(self) -> bool:
         """Whether `pending()` is not empty; stops at the first (a round asks it after placing
         a part of 10,000 pending tasks)."""
         return any(_launchable(t) for t in self._roster.each_live(self._candidates()))
 
-    def _candidates(self) -> set[str]:
+    def _candidates(self) -> Candidates:
         """Tasks whose stored status is unlaunched (from cache events and our own writes), and
         those sent back to Pending by a change not stored yet (`requeue`)."""
         if self._unlaunched is None:  # first use this term: from the cache
-            self._unlaunched = {n for n in self._cache.names() if _unlaunched(self._cache.get(n))}
+            self._unlaunched = Candidates(start=self._line_end)
+            for name in self._cache.names():
+                task = self._cache.get(name)
+                if task is not None and _unlaunched(task):
+                    self._unlaunched.add(name, task)
         return self._unlaunched
 
     def requeue(self, name: str) -> None:
         """A status change about to make `name` Pending again (a launch that never happened)."""
-        self._candidates().add(name)
+        task = self._cache.get(name)
+        if task is not None:
+            self._candidates().add(name, task)
 
     def track(self, name: str, task: Task | None) -> None:
         """A stored copy of `name` (None: gone), from the cache or our own write."""
         if self._unlaunched is None:
             return
         if task is not None and _unlaunched(task):
-            self._unlaunched.add(name)
+            self._unlaunched.add(name, task)
         else:
             self._unlaunched.discard(name)
-            self._unplaced_since.pop(name, None)
-
-    def first_misfit(self, name: str, *, now: float) -> float:
-        """When `name` first fit no offer (now, if it just did)."""
-        return self._unplaced_since.setdefault(name, now)
 
     def unschedulable_reason(self, name: str) -> str | None:
         """Why `name` was reported unschedulable (None: it was not)."""
         return self._unplaced.get(name)
 
     def unschedulable(self, name: str, why: str) -> None:
+        """`name` is reported unschedulable with `why`: its group stops counting it as due."""
         self._unplaced[name] = why
+        group = self._candidates().group_of(name)
+        if group is not None:
+            group.report(name, why)
 
     def placed(self, name: str) -> None:
         """`name` got an offer: it is no longer unschedulable."""
         self._unplaced.pop(name, None)
-        self._unplaced_since.pop(name, None)
+        group = self._candidates().group_of(name)
+        if group is not None:
+            group.renew(name)
 
     def forget(self, name: str) -> None:
         """The task is gone for good."""

@@ -87,3 +87,34 @@ def place_by_mode(
         for name, why in plan.unplaced.items():
             merged.unplaced[name] = f"{why} (on {group.mode} nodes)" if withheld else why
     return merged
+
+
+@dataclass(frozen=True)
+class Split:
+    """One round's usable offers per mode (cordoned agents' left out), for the questions a
+    round asks per shape rather than per task."""
+
+    asyncs: list[Offer]
+    syncs: list[Offer]
+    blocked: set[str]
+
+    def offers_for(self, *, pilot: bool) -> list[Offer]:
+        return self.asyncs if pilot else self.syncs
+
+    def why_unplaced(
+        self, task: Task, *, taken: Mapping[tuple[str, str], set[str]] | None = None
+    ) -> str:
+        """What `place_by_mode` says of a task none of the round's offers can host."""
+        pilot = is_pilot(task)
+        why = placement.why_unplaced(
+            task, self.offers_for(pilot=pilot), blocked=self.blocked, taken=taken or {}
+        )
+        withheld = bool(self.syncs if pilot else self.asyncs)
+        return f"{why} (on {'async' if pilot else 'sync'} nodes)" if withheld else why
+
+
+def split_offers(offers: Sequence[Offer], *, nodes: Iterable[Node], cordoned: set[str]) -> Split:
+    """The offers as `place_by_mode` splits them (it keeps cordoned ones, which then name the
+    reason a task fits none: so does `why_unplaced` here)."""
+    groups = split_by_mode([], offers, nodes)
+    return Split(asyncs=groups[0].offers, syncs=groups[1].offers, blocked=cordoned)

@@ -7,21 +7,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 
-from controller.tasks import placement
+from controller.tasks import placement, rounds
 from controller.tasks import status as st
 from controller.tasks.backlog import Backlog
 from controller.tasks.inflight import LaunchesInFlight
 from controller.tasks.launch import task_info
-from controller.tasks.modes import async_agents, place_by_mode
+from controller.tasks.modes import Split, async_agents, place_by_mode, split_offers
+from controller.tasks.rounds import Tried
+from controller.tasks.shapes import OfferIndex, Shape
 from controller.tasks.shared import Shared
 from controller.tasks.writer import StatusFn
 from crds.errors import MesosUnavailableError
 from crds.fairmq import bound_addresses
+from crds.kinds.common import Constraint
 from crds.kinds.node import Node, effective_mode
-from crds.kinds.task import Task, is_pilot
+from crds.kinds.task import Task
 from crds.meta import utcnow
 from mesosapi.models import Offer, TaskInfo
 from store.informer import CacheEvent, Informer
@@ -54,7 +57,10 @@ class OfferBook:
         self._offered: dict[str, Offer] = {}
         """Agent id -> its last offer this term: what each agent that offers looks like."""
         self.signatures = placement.Signatures()
-        """Pending tasks' demands, remembered across rounds (see placement.Signatures)."""
+        """Tried tasks' demands, remembered across rounds (see placement.Signatures)."""
+        self.tried = 0
+        """Tasks handed to placement, over all rounds: what the rounds cost (see
+        controller.tasks.rounds)."""
 
     def on_subscribed(self) -> None:
         """A (re)subscription: the master's view of our suppression is not known."""
@@ -85,12 +91,12 @@ class OfferBook:
         REVIVE the master processed before them (calls travel on several connections, so it
         may even have been sent after them): such tasks get a fresh REVIVE, else they would
         wait for the filter to expire (5 s, or 60 s when idle)."""
-        pending = self._backlog.pending()
+        mark = self._backlog.mark()
         self._offered.update((o.agent_id, o) for o in offers)
         try:
-            await self._answer_offers(offers, pending)
+            await self._answer_offers(offers)
         finally:
-            late = {t.name for t in self._backlog.pending_besides({t.name for t in pending})}
+            late = {t.name for t in self._backlog.pending_since(mark)}
             if late & self._revived_for:
                 self._revived_for -= late
                 self._shared.wake(*late)
@@ -99,25 +105,32 @@ class OfferBook:
 
     async def update_interest(self, names: Iterable[str] | None = None) -> None:
         """REVIVE when new tasks are pending (it also clears our DECLINE filters), SUPPRESS
-        when none is (no offer hoarding). Revives are spaced by `revive_interval`."""
+        when none is (no offer hoarding). Revives are spaced by `revive_interval`. A full look
+        (`names` None) views only the candidates no REVIVE was sent for, not every pending
+        task: with 10,000 pending it ran every few seconds and cost ~0.3 s each."""
         client = self._shared.link.client
         if client is None:
             return
-        pending = {t.name for t in self._backlog.pending(names)}
-        fresh = pending - self._revived_for
+        if names is None:
+            self._revived_for = self._backlog.still_waiting(self._revived_for)
+            fresh = {t.name for t in self._backlog.pending_besides(self._revived_for)}
+            waiting = bool(fresh) or self._backlog.any_pending()
+        else:
+            fresh = {t.name for t in self._backlog.pending(names)} - self._revived_for
+            waiting = True
         now = asyncio.get_running_loop().time()
         if fresh and (
             self._suppressed is not False
             or now - self._last_revive >= self._shared.config.revive_interval
         ):
             await client.revive()
-            log.info("Revived offers", extra={"pending": len(pending), "new": len(fresh)})
+            log.info("Revived offers", extra={"new": len(fresh)})
             self._suppressed = False
             self._last_revive = now
-            self._revived_for = pending if names is None else self._revived_for | pending
+            self._revived_for |= fresh
         elif fresh:  # spaced out: come back once the interval has passed, not at the next tick
             self._wake_later(self._last_revive + self._shared.config.revive_interval - now, fresh)
-        elif names is None and not pending and self._suppressed is not True:
+        elif names is None and not waiting and self._suppressed is not True:
             await client.suppress()
             log.info("Suppressed offers: nothing pending")
             self._suppressed = True
@@ -125,31 +138,39 @@ class OfferBook:
 
     # ---- placing --------------------------------------------------------------------------
 
-    async def _answer_offers(self, offers: list[Offer], pending: list[Task]) -> None:
+    async def _answer_offers(self, offers: list[Offer]) -> None:
         client = self._shared.link.require()
-        if not pending:
+        if not self._backlog.any_pending():
             await client.decline(
                 [o.id for o in offers], refuse_seconds=self._shared.config.idle_refuse_seconds
             )
             return
-        self.signatures.keep(t.name for t in pending)
+        nodes, cordoned = self._nodes.list(), self._cordoned()
+        split = split_offers(offers, nodes=nodes, cordoned=cordoned)
+        chosen = rounds.select(self._backlog.groups(), split, launchable=self._backlog.launchable)
+        self.tried += len(chosen.tasks)
+        self.signatures.keep(t.name for t in chosen.tasks)
         plan = place_by_mode(
-            pending,
+            chosen.tasks,
             offers,
-            nodes=self._nodes.list(),
+            nodes=nodes,
             executor_id=self._shared.executor.executor_id,
-            cordoned=self._cordoned(),
-            unique_taken=self._unique_taken(offers) if _any_unique(pending) else {},
+            cordoned=cordoned,
+            unique_taken=self._unique_taken(offers) if _any_unique(chosen.tasks) else {},
             signatures=self.signatures,
         )
-        self._note_unplaced(plan.unplaced, offers)
+        self._note_unplaced(chosen.tried, plan.unplaced, split, offers)
         by_offer = plan.by_offer()
         offers_by_id = {o.id: o for o in offers}
+        again = chosen.again
+        refuse = self._shared.config.refuse_seconds
         for offer_id, placed in by_offer.items():
-            await self._launch(offers_by_id[offer_id], placed)
+            await self._launch(offers_by_id[offer_id], placed, 0.0 if offer_id in again else refuse)
         unused = [o.id for o in offers if o.id not in by_offer]
-        if unused:
-            await client.decline(unused, refuse_seconds=self._shared.config.refuse_seconds)
+        if soon := [i for i in unused if i in again]:
+            await client.decline(soon, refuse_seconds=0.0)
+        if later := [i for i in unused if i not in again]:
+            await client.decline(later, refuse_seconds=refuse)
 
     def _cordoned(self) -> set[str]:
         out: set[str] = set()
@@ -183,39 +204,52 @@ class OfferBook:
                     )
         return taken
 
-    def _note_unplaced(self, unplaced: dict[str, str], offers: list[Offer]) -> None:
-        """Say why a task fits nowhere (condition, message, Event) once it has fit none of the
-        offers for `unplaced_grace` s: one round holds the offers of some agents only, and a
+    def _note_unplaced(
+        self, tried: list[Tried], unplaced: dict[str, str], split: Split, offers: list[Offer]
+    ) -> None:
+        """Say why a task fits none of the offers (condition, message, Event) once it has fit
+        none for `unplaced_grace` s: one round holds the offers of some agents only, and a
         task whose agent simply comes in the next round is not unschedulable (a 10,000-task
         deploy pinned to detectors made 6,000 such Events and as many status writes). A task
         that only an agent which has offered before (and is not in this round) can host waits
         `unoffered_grace` s: its agent's next offer comes once our earlier answer's filter
-        ends, and later still while a large deploy keeps the rounds slow."""
-        if not unplaced:
-            return
+        ends, and later still while a large deploy keeps the rounds slow. Per group: only its
+        tasks that just fit nothing, are due, or whose reason changed are looked at."""
         now = asyncio.get_running_loop().time()
         config = self._shared.config
         asyncs = async_agents(self._nodes.list())
-        waits = _AgentWait(self._offered, offers, cordoned=self._cordoned(), asyncs=asyncs)
-        for name, why in unplaced.items():
-            task = self._shared.roster.view(name)
-            if task is None:
-                continue
-            first = self._backlog.first_misfit(name, now=now)
-            reported = self._backlog.unschedulable_reason(name)
-            if reported is None and now - first < config.unplaced_grace:
-                continue
-            if reported is None and now - first < config.unoffered_grace and waits(task):
-                continue
-            if reported != why:
-                log.info("Task cannot be placed", extra={"task": name, "reason": why})
-                self._shared.events.event(
-                    task, reason="FailedScheduling", message=why, warning=True
-                )
-            self._backlog.unschedulable(name, why)
-            self._shared.writer.patch(name, partial(st.with_message, message=why))
+        waits = _AgentWait(self._offered, offers, cordoned=split.blocked, asyncs=asyncs)
+        for entry in tried:
+            group = entry.group
+            cutoff = now - config.unplaced_grace
+            oldest = group.oldest()
+            if not (group.fresh or group.reported or (oldest is not None and oldest <= cutoff)):
+                continue  # nothing new, nobody due, nothing reported: nothing to look at
+            why_of = _reasons(entry, unplaced, split, self._backlog.launchable)
+            group.stamp(why_of, now=now)
+            oldest = group.oldest()
+            if oldest is not None and oldest <= cutoff and waits(group.shape):
+                cutoff = now - config.unoffered_grace
+            due = group.due(cutoff)
+            outdated: list[str] = []
+            if group.shape.unique:
+                outdated = group.outdated(None)
+            elif (now_why := _first(why_of, group.reported)) is not None:
+                outdated = group.outdated(now_why)
+            for name in [*due, *outdated]:
+                why = why_of(name)
+                task = self._backlog.launchable(name)
+                if why is not None and task is not None:
+                    self._unschedulable(task, why)
 
-    async def _launch(self, offer: Offer, placed: list[placement.Placed]) -> None:
+    def _unschedulable(self, task: Task, why: str) -> None:
+        if self._backlog.unschedulable_reason(task.name) != why:
+            log.info("Task cannot be placed", extra={"task": task.name, "reason": why})
+            self._shared.events.event(task, reason="FailedScheduling", message=why, warning=True)
+        self._backlog.unschedulable(task.name, why)
+        self._shared.writer.patch(task.name, partial(st.with_message, message=why))
+
+    async def _launch(self, offer: Offer, placed: list[placement.Placed], refuse: float) -> None:
         """Write each task's launch status first, then ONE ACCEPT with every task that got
         written (a crash in between leaves Staging tasks that reconciliation sends back).
         From before the write until the master answers the ACCEPT the launches are in flight,
@@ -232,12 +266,10 @@ class OfferBook:
                 self._shared.wake(missed)
             client = self._shared.link.require()
             if not launch:
-                await client.decline([offer.id], refuse_seconds=self._shared.config.refuse_seconds)
+                await client.decline([offer.id], refuse_seconds=refuse)
                 return
             accepting = [str(info.task_id) for info in launch]
-            await client.launch(
-                [offer.id], launch, refuse_seconds=self._shared.config.refuse_seconds
-            )
+            await client.launch([offer.id], launch, refuse_seconds=refuse)
         except (MesosUnavailableError, asyncio.CancelledError):
             self._launches.unanswered(accepting)  # lost on the way, or may still land
             raise
@@ -299,48 +331,89 @@ class OfferBook:
 
 
 class _AgentWait:
-    """Whether a task that fit none of this round's offers waits for an agent outside the
-    round: one that offered before this term, is not cordoned, meets all its constraints
-    (UNIQUE ones are judged when its offer comes) and is of the task's mode (an async node's
-    offers serve only its pilot, a sync node's never a pilot: controller.tasks.modes; a task
-    that only async nodes could host is reported at once, which is what a reclaim waits for).
-    Answered once per mode and set of constraints."""
+    """Whether tasks that fit none of this round's offers wait for an agent outside the round:
+    one that offered before this term, is not cordoned, meets all their constraints (UNIQUE
+    ones are judged when its offer comes) and is of their mode (an async node's offers serve
+    only its pilot, a sync node's never a pilot: controller.tasks.modes; a task that only async
+    nodes could host is reported at once, which is what a reclaim waits for). Answered once per
+    mode and set of constraints."""
 
     def __init__(
-        self,
-        known: dict[str, Offer],
-        offers: list[Offer],
-        *,
-        cordoned: set[str],
-        asyncs: set[str],
+        self, known: dict[str, Offer], offers: list[Offer], *, cordoned: set[str], asyncs: set[str]
     ) -> None:
-        offered = {o.agent_id for o in offers}
+        self._known = known
+        self._offered = {o.agent_id for o in offers}
+        self._cordoned = cordoned
         self._asyncs = asyncs
-        self._others = [
-            o
-            for agent, o in known.items()
-            if agent not in offered and agent not in cordoned and o.hostname not in cordoned
-        ]
-        self._answers: dict[tuple[bool, tuple[tuple[str, str, str], ...]], bool] = {}
+        self._index: dict[bool, OfferIndex] = {}
+        self._answers: dict[tuple[bool, tuple[Constraint, ...]], bool] = {}
 
-    def __call__(self, task: Task) -> bool:
-        constraints = task.spec.constraints
+    def __call__(self, shape: Shape) -> bool:
+        constraints = shape.constraints
         if not constraints:
             return False
-        pilot = is_pilot(task)
-        key = (pilot, tuple((c.attribute, c.operator, c.value) for c in constraints))
+        key = (shape.pilot, constraints)
         answer = self._answers.get(key)
         if answer is None:
-            answer = any(
-                self._on_async(o) == pilot
-                and all(placement.satisfies(o, c, task=task, taken={}) for c in constraints)
-                for o in self._others
-            )
-            self._answers[key] = answer
+            answer = self._answers[key] = bool(self._others(pilot=shape.pilot).hosts(shape))
         return answer
+
+    def _others(self, *, pilot: bool) -> OfferIndex:
+        """The known offers of agents outside the round, of one mode (built only in a round
+        where some task is due)."""
+        index = self._index.get(pilot)
+        if index is None:
+            index = self._index[pilot] = OfferIndex(
+                [
+                    o
+                    for agent, o in self._known.items()
+                    if agent not in self._offered
+                    and agent not in self._cordoned
+                    and o.hostname not in self._cordoned
+                    and (agent in self._asyncs or o.hostname in self._asyncs) == pilot
+                ]
+            )
+        return index
 
     def _on_async(self, offer: Offer) -> bool:
         return offer.agent_id in self._asyncs or offer.hostname in self._asyncs
+
+
+def _reasons(
+    entry: Tried, unplaced: dict[str, str], split: Split, launchable: Callable[[str], Task | None]
+) -> Callable[[str], str | None]:
+    """Why each of the group's tasks fit nothing this round (None: placed, or not tried): a
+    task tried has placement's reason; the others of its shape share the reason of the first
+    tried one that fit nothing, or, when no offer can host the shape, placement's reason for
+    any one of them (computed once, when asked)."""
+    tried = set(entry.names)
+    if entry.hosted:
+        shared = None if entry.group.shape.unique else _first(unplaced.get, entry.names)
+
+        def why_tried(name: str) -> str | None:
+            return unplaced.get(name) if name in tried else shared
+
+        return why_tried
+    memo: list[str] = []
+
+    def why_unhosted(name: str) -> str | None:
+        if not memo:
+            task = launchable(name)
+            if task is None:
+                return NOT_PENDING
+            memo.append(split.why_unplaced(task))
+        return memo[0]
+
+    return why_unhosted
+
+
+NOT_PENDING = "not waiting for a launch"
+"""A shape's misfit whose reason was not worked out: it is never reported (only tasks waiting
+for a launch are)."""
+
+
+def _first(why_of: Callable[[str], str | None], names: Iterable[str]) -> str | None:
+    return next((why for n in names if (why := why_of(n)) is not None), None)
 
 
 def _any_unique(tasks: list[Task]) -> bool:

@@ -78,10 +78,19 @@ def satisfies(
     taken: Mapping[tuple[str, str], set[str]],
 ) -> bool:
     """Whether the offer's agent meets one constraint; `taken` holds UNIQUE values in use."""
+    if constraint.operator == "UNIQUE":
+        value = attribute_value(offer, constraint.attribute)
+        return value is not None and value not in taken.get(_unique_key(task, constraint), set())
+    return meets(offer, constraint)
+
+
+def meets(offer: Offer, constraint: Constraint) -> bool:
+    """`satisfies` before any value is taken: a UNIQUE constraint asks only that the agent has
+    the attribute."""
     value = attribute_value(offer, constraint.attribute)
     op = constraint.operator
     if op == "UNIQUE":
-        return value is not None and value not in taken.get(_unique_key(task, constraint), set())
+        return value is not None
     if value is None:
         return op == "NOT_EQUALS"
     have = _values(value) or {value}
@@ -221,7 +230,7 @@ class Signatures:
         if memo is not None and memo[0] is task.spec:
             return memo[1], memo[2]
         self.computed += 1
-        demand = _demand(task)
+        demand = demand_with_ports(task)
         sig = _signature(task, demand)
         number = None if sig is None else self._ids.setdefault(sig, len(self._ids))
         self._by_task[task.name] = (task.spec, demand, number)
@@ -240,7 +249,7 @@ def channel_port_count(task: Task) -> int:
     return len(port_channels(task.spec.bind))
 
 
-def _demand(task: Task) -> Demand:
+def demand_with_ports(task: Task) -> Demand:
     """The task's resources, its `wants.ports` (lowest free), then as AliECS takes them a port
     per tcp inbound channel (lowest free >= 9000) and the OCC control port (lowest free >=
     30000): allocation.ports is [wanted..., channel..., control]."""

@@ -80,8 +80,9 @@ async def test_a_task_no_agent_can_host_or_whose_agent_stays_away_is_reported() 
 
 
 async def test_a_round_looks_at_each_pending_task_once(monkeypatch: Any) -> None:
-    """A round places from the pending tasks, then asks only which tasks became pending
-    meanwhile and whether any is left: 10,000 pending tasks are not looked at twice a round."""
+    """A round asks per shape whether its offers can host it: the tasks pinned to an agent
+    that is not in the round are not looked at one by one (10,000 pending tasks were looked
+    at on every round, 3 times each before)."""
     from controller.tasks.writer import StatusWriter
 
     looked: list[str] = []
@@ -101,8 +102,9 @@ async def test_a_round_looks_at_each_pending_task_once(monkeypatch: Any) -> None
         looked.clear()
         await _round(rig, (1, "A"), tag="second")  # agent B is not in this round
         per_task = Counter(n for n in looked if n.startswith("on-b-"))
-        # placing, and why it did not fit (and one for whether any is left); it was 3 each
-        assert len(per_task) == 40 and sum(per_task.values()) <= 2 * 40 + 5
+        # one task of the shape, for why it fits none (and whether any is left)
+        assert sum(per_task.values()) <= 5
+        assert rig.framework._offers.tried == 0
 
 
 async def test_a_task_that_only_async_nodes_could_host_is_reported_without_waiting_for_them() -> (
@@ -122,3 +124,109 @@ async def test_a_task_that_only_async_nodes_could_host_is_reported_without_waiti
         await _round(rig, (1, "A"), tag="second")  # B is not in this round (nor would serve)
         await eventually(lambda: rig.framework.unschedulable_reason("on-b") is not None)
         assert ("on-b", "FailedScheduling") in rig.events.reasons
+
+
+async def test_a_round_tries_what_its_offers_can_take_not_every_pending_task(
+    monkeypatch: Any,
+) -> None:
+    """1,000 tasks pinned to 50 detectors wait; a round with the offers of 2 agents, each
+    holding at most 12 tasks, tries 2 x (12 + 1) tasks (the one more finds the offer full and
+    says why) and looks at a few more, not at the 1,000 (every one, before)."""
+    from controller.tasks.writer import StatusWriter
+
+    looked: list[str] = []
+    real = StatusWriter.view
+
+    def counted(writer: StatusWriter, name: str) -> Task | None:
+        looked.append(name)
+        return real(writer, name)
+
+    async with rigged(unplaced_grace=0.0) as rig:
+        detectors = [f"D{n}" for n in range(50)]
+        rig.fake.push(Subscribed(framework_id=FrameworkId("fw-1")))
+        await eventually(lambda: rig.fake.connected)
+        await _round(rig, *enumerate(detectors), tag="first")  # all have offered once
+        for d in detectors:
+            for i in range(20):
+                await rig.store.create(pinned(f"{d.lower()}-{i}", d))
+        await eventually(lambda: len(rig.framework._backlog.pending()) == 1000)
+        await eventually(lambda: bool(rig.fake.sent(Revive)))
+        monkeypatch.setattr(StatusWriter, "view", counted)
+        # 12 tasks of 64 MB fit (with the executor's 32 MB) in 800 MB
+        offers = [
+            offer(n, mem=800, ports=(31000, 31099), attrs={"detector": detectors[n]}).model_copy(
+                update={"id": OfferId(f"o{n}-second")}
+            )
+            for n in (3, 7)
+        ]
+        rig.fake.push(Offers(offers=offers))
+        await eventually(lambda: len(rig.fake.sent(Accept)) == 2)
+        assert len(looked) < 200
+        assert rig.framework._offers.tried == 2 * 13
+        placed = {
+            info.name
+            for accept in rig.fake.sent(Accept)
+            for op in accept.operations  # type: ignore[attr-defined]
+            for info in op.launch.task_infos
+        }
+        assert len(placed) == 24 and all(n.split("-")[0] in ("d3", "d7") for n in placed)
+
+
+async def test_a_full_look_at_offer_interest_views_only_tasks_not_revived_for(
+    monkeypatch: Any,
+) -> None:
+    """Every few seconds the control loop looks at all tasks; the offer interest then views
+    only the pending tasks no REVIVE was sent for (it viewed every pending task: ~0.3 s a look
+    with 10,000 pending)."""
+    from controller.tasks.backlog import Backlog
+
+    asked: list[int | None] = []
+    real = Backlog.pending
+
+    def counted(backlog: Backlog, names: Any = None) -> list[Task]:
+        names = None if names is None else list(names)
+        asked.append(None if names is None else len(names))
+        return real(backlog, names)
+
+    async with rigged() as rig:
+        await _subscribe_with_agents(rig)
+        for i in range(100):
+            await rig.store.create(pinned(f"on-b-{i}", "B"))
+        await eventually(lambda: len(rig.framework._backlog.pending()) == 100)
+        await rig.framework._offers.update_interest()  # REVIVE for all of them (spaced out)
+        await eventually(lambda: bool(rig.fake.sent(Revive)))
+        await eventually(
+            lambda: rig.framework._offers._revived_for >= {f"on-b-{i}" for i in range(100)}
+        )
+        monkeypatch.setattr(Backlog, "pending", counted)
+        revives = len(rig.fake.sent(Revive))
+        await rig.framework._offers.update_interest()
+        assert asked and all(n is not None and n <= 5 for n in asked)
+        assert len(rig.fake.sent(Revive)) == revives  # nothing new: no REVIVE
+
+
+async def test_a_reported_task_is_not_reported_again_each_round(monkeypatch: Any) -> None:
+    """Once reported, a task is looked at again only when its reason changes: no status
+    change is queued for it on every later round (at 50,000 pending they piled up in the
+    status writer and each round re-applied them all)."""
+    from controller.tasks.writer import StatusWriter
+
+    patched: list[str] = []
+    real = StatusWriter.patch
+
+    def counted(writer: StatusWriter, name: str, fn: Any, **kw: Any) -> None:
+        patched.append(name)
+        real(writer, name, fn, **kw)
+
+    monkeypatch.setattr(StatusWriter, "patch", counted)
+    async with rigged(unplaced_grace=0.0, unoffered_grace=0.0) as rig:
+        await _subscribe_with_agents(rig)
+        for i in range(20):
+            await rig.store.create(pinned(f"on-c-{i}", "C"))  # no agent has detector=C
+        await eventually(lambda: bool(rig.fake.sent(Revive)))
+        await _round(rig, (1, "A"), tag="second")
+        await eventually(lambda: rig.framework.unschedulable_reason("on-c-19") is not None)
+        first = Counter(patched)
+        await _round(rig, (1, "A"), tag="third")
+        await _round(rig, (2, "B"), tag="fourth")
+        assert Counter(patched) == first  # the same reason: nothing queued again
