@@ -21,7 +21,8 @@ up: venv
 	$(BIN)/o2 up $(ARGS)
 
 ## Test processes (pytest-xdist): most tests wait on real processes (a full run keeps about 1.5 of
-## 2 cores busy), so three share 2 cores well.
+## 2 cores busy), so three share 2 cores well. The longest tests start first, two tests at a time per
+## process (tests/schedule.py), so the run does not end on one long test.
 ## TEST_WORKERS=0 runs everything in this one process.
 TEST_WORKERS ?= 3
 XDIST := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS))
