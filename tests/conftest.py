@@ -18,6 +18,9 @@ Each pytest-xdist worker gives the local clusters it starts their own share of t
 port slices (localmesos.config.FIRST_SLICE_ENV): two workers' clusters share 127.0.0.1, and a
 task's OCC port taken by the other worker's task failed the launch ("already in use").
 
+Under pytest-xdist the known long tests start first, two tests at a time per test process
+(tests/schedule.py): at the end of the collection they made the run's tail.
+
 Hypothesis runs with the `o2` profile: no per-example deadline (see below).
 """
 
@@ -27,6 +30,11 @@ from hypothesis import HealthCheck, settings
 
 from localmesos.config import FIRST_SLICE_ENV, PORT_SLICES
 from tests.etcd_fixture import etcd_server, etcd_store, memory_store, private_etcd
+from tests.schedule import (
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_configure_node,
+)
 
 
 def _worker_share() -> int:
@@ -53,4 +61,12 @@ settings.register_profile(
 )
 settings.load_profile("o2")
 
-__all__ = ["etcd_server", "etcd_store", "memory_store", "private_etcd"]
+__all__ = [
+    "etcd_server",
+    "etcd_store",
+    "memory_store",
+    "private_etcd",
+    "pytest_collection_modifyitems",
+    "pytest_configure",
+    "pytest_configure_node",
+]
