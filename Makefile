@@ -32,7 +32,7 @@ XDIST := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS))
 ## ignored by git): a fifth less CPU on a sample of stack tests.
 PYTEST := env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest
 
-## The whole test suite, scale tests included (what CI runs; about 8 min on 2 cores, 3 test processes).
+## The whole test suite, scale tests included (what CI runs; about 7.5 min on a quiet 2-core machine, 3 test processes).
 test: venv
 	$(PYTEST) -q $(XDIST) $(PYTEST_ARGS)
 
