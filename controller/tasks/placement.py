@@ -87,7 +87,11 @@ def satisfies(
 def meets(offer: Offer, constraint: Constraint) -> bool:
     """`satisfies` before any value is taken: a UNIQUE constraint asks only that the agent has
     the attribute."""
-    value = attribute_value(offer, constraint.attribute)
+    return value_meets(attribute_value(offer, constraint.attribute), constraint)
+
+
+def value_meets(value: str | None, constraint: Constraint) -> bool:
+    """`meets` for an agent whose attribute `constraint.attribute` is `value` (None: absent)."""
     op = constraint.operator
     if op == "UNIQUE":
         return value is not None

@@ -230,3 +230,26 @@ async def test_a_reported_task_is_not_reported_again_each_round(monkeypatch: Any
         await _round(rig, (1, "A"), tag="third")
         await _round(rig, (2, "B"), tag="fourth")
         assert Counter(patched) == first  # the same reason: nothing queued again
+
+
+async def test_a_task_whose_registered_agent_has_not_offered_yet_this_term_waits_for_it() -> None:
+    """After a (re)subscription the master offers each agent in turn: a task pinned to a ready
+    Node whose agent has not offered yet waits `unoffered_grace` for it (50,000 tasks pinned to
+    500 agents were reported unschedulable, 46,000 Events, before their agents' first offers)."""
+    async with rigged(unplaced_grace=0.0) as rig:
+        registered = node("host-3", detector="C")
+        await rig.store.create(
+            registered.model_copy(update={"metadata": ObjectMeta(name="host-3")})
+        )
+        await _subscribe_with_agents(rig)  # agents A and B offer; C's agent not yet
+        await rig.store.create(pinned("on-c", "C"))
+        await rig.store.create(pinned("on-d", "D"))  # no Node, no agent has detector=D
+        await eventually(lambda: bool(rig.fake.sent(Revive)))
+        await _round(rig, (1, "A"), tag="second")
+        await eventually(lambda: rig.framework.unschedulable_reason("on-d") is not None)
+        await _round(rig, (1, "A"), tag="third")
+        assert rig.framework.unschedulable_reason("on-c") is None
+        assert ("on-c", "FailedScheduling") not in rig.events.reasons
+        await _round(rig, (3, "C"), tag="fourth")
+        await eventually(lambda: rig.framework.view("on-c").status.phase == "Staging")  # type: ignore[union-attr]
+        assert ("on-c", "FailedScheduling") not in rig.events.reasons
