@@ -70,7 +70,8 @@ from crds.kinds.common import Constraint
 from crds.kinds.environment import Environment
 from crds.kinds.task import TASK_HOSTNAME, TaskSpec
 from crds.kinds.taskclass import TaskClass
-from crds.kinds.workflow import CallRole, Role, Workflow, parse_moment
+from crds.kinds.workflow import CallRole, Role, Workflow
+from crds.moments import parse_moment
 from crds.names import join_label
 from crds.templatework import OBJECT_WORK, ROLE_WORK, Work, metered
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from crds.kinds.task import TaskSpec
-from crds.kinds.workflow import Moment
+from crds.moments import Moment
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Literal
 from controller.environments.expansion import Hook
 from crds.kinds.common import ENVIRONMENT_EVENTS, ENVIRONMENT_STATES, TRANSITIONS
 from crds.kinds.environment import Environment
-from crds.kinds.workflow import CREATE_EVENT, TEARDOWN_EVENT, Moment, moment_sequence
+from crds.moments import CREATE_EVENT, TEARDOWN_EVENT, Moment, moment_sequence
 
 STATES = ENVIRONMENT_STATES
 EVENTS = ENVIRONMENT_EVENTS

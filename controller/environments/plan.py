@@ -73,7 +73,8 @@ from crds.kinds.environment import (
 )
 from crds.kinds.task import TERMINAL_PHASES, Task
 from crds.kinds.taskclass import TaskClass
-from crds.kinds.workflow import TEARDOWN_EVENT, Workflow, moment_sequence
+from crds.kinds.workflow import Workflow
+from crds.moments import TEARDOWN_EVENT, moment_sequence
 
 __all__ = [
     "Note",

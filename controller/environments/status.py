@@ -20,8 +20,8 @@ from crds.kinds.environment import (
     append_history,
 )
 from crds.kinds.task import TERMINAL_PHASES, Task
-from crds.kinds.workflow import TEARDOWN_EVENT
 from crds.meta import Condition
+from crds.moments import TEARDOWN_EVENT
 
 Result = Literal["Succeeded", "Failed", "Cancelled"]
 MAX_MESSAGE = 1024

@@ -20,8 +20,9 @@ from crds.kinds.environment import (
 )
 from crds.kinds.node import NodeResources, NodeStatus, ResourceAmounts
 from crds.kinds.task import TaskSpec, TaskStatus
-from crds.kinds.workflow import CallRole, Moment, Role, parse_moment
+from crds.kinds.workflow import CallRole, Role
 from crds.meta import ObjectMeta
+from crds.moments import Moment, parse_moment
 from crds.resource import Resource, all_kinds, kind_info
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

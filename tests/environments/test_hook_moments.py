@@ -7,8 +7,8 @@ import pytest
 
 from controller.environments.machine import transition_steps
 from crds.errors import ValidationError
-from crds.kinds.workflow import Moment, parse_moment
 from crds.manifest import parse_documents
+from crds.moments import Moment, parse_moment
 from tests.environments.helpers import T0, Sim, samples, with_hooks
 
 TPC = {"physics-1-flp-tpc-readout", "physics-1-flp-tpc-stfb", "physics-1-qc-0"}

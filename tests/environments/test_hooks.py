@@ -10,7 +10,7 @@ from pathlib import Path
 
 from controller.environments.expansion import Hook
 from controller.environments.hooks import HookKey, HookResult, HookRunner, run_hook
-from crds.kinds.workflow import parse_moment
+from crds.moments import parse_moment
 from tests.waiting import eventually
 
 MOMENT = parse_moment("before_START_ACTIVITY")

@@ -11,7 +11,7 @@ from controller.environments.machine import (
     shortest_path,
     transition_steps,
 )
-from crds.kinds.workflow import parse_moment
+from crds.moments import parse_moment
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from controller.environments.taskhooks import Changes, deployed, hook_task, same
 from crds.kinds.common import Command
 from crds.kinds.environment import Environment, TransitionProgress
 from crds.kinds.task import TaskSpec
-from crds.kinds.workflow import Moment
 from crds.labels import HOOK_FIRING, HOOK_LABEL
+from crds.moments import Moment
 from store.informer import CacheEvent
 from tests.environments.helpers import samples
 

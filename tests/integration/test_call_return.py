@@ -10,7 +10,7 @@ import pytest
 from controller.environments.expansion import Hook
 from controller.environments.hooks import call_plugin
 from controller.integration import PluginCall, PluginCaller, PluginResult
-from crds.kinds.workflow import parse_moment
+from crds.moments import parse_moment
 from crds.plugins import SHIPPED
 from tests.environments.test_controller import Harness
 from tests.integration.test_plugins import call, start

@@ -16,8 +16,9 @@ from controller.integration.dcspb import dcs_pb2 as pb
 from controller.settings import EnvironmentSettings
 from controller.tasks.status import _arguments
 from crds.errors import ValidationError
-from crds.kinds.workflow import Role, Workflow, parse_moment
+from crds.kinds.workflow import Role, Workflow
 from crds.manifest import parse_documents
+from crds.moments import parse_moment
 from crds.plugins import SHIPPED, known_functions
 from tests.environments.helpers import fresh, samples
 from tests.environments.test_controller import Harness
