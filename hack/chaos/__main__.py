@@ -116,11 +116,11 @@ async def soak(args: argparse.Namespace, work: Path) -> report.Json:
             observer.violate(f"tasks of deleted environments left: {observer.orphans()}")
         injector.measure()
         leftovers = await teardown(stack, workload, pilots, within=args.converge_within)
+        for problem in watch_failures(watches):  # the watches and the process-table samplers
+            observer.violate(problem)
+        await cancel(background)  # before the store closes under their calls
         await stack.close()  # the cluster gone too: nothing of the soak may be left
         leftovers += leftover_tasks(observer.task_pids)
-        for watch in watches:  # the watches and the process-table samplers
-            if watch.done() and watch.exception() is not None:
-                observer.violate(f"{watch.get_name()} failed: {watch.exception()!r}")
         if converged is None:
             observer.violate(
                 f"not every environment RUNNING within {args.converge_within} s: {settled}"
@@ -191,6 +191,21 @@ async def teardown(stack: Stack, workload: Workload, pilots: Pilots, *, within: 
     while leftover_tasks(observer.task_pids) and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.5)
     return leftover_tasks(observer.task_pids)
+
+
+def watch_failures(watches: list[asyncio.Task[None]]) -> list[str]:
+    """The watches that ended before the soak stopped them: each stopped watching, so what it
+    checks went unchecked. One may end cancelled without being cancelled (gRPC raises
+    CancelledError in a call whose channel was closed), which `Task.exception()` re-raises."""
+    problems = []
+    for watch in watches:
+        if not watch.done():
+            continue
+        if watch.cancelled():
+            problems.append(f"{watch.get_name()} stopped: cancelled")
+        elif (error := watch.exception()) is not None:
+            problems.append(f"{watch.get_name()} failed: {error!r}")
+    return problems
 
 
 def dump_tasks() -> None:

@@ -45,7 +45,9 @@ def test_short_soak_injects_every_fault_kind_and_violates_nothing(tmp_path: Path
         *("--duration", "60s", "--seed", "18", "--pause", "0.7", "--down", "1.5"),
         *("--converge-within", "30", "--hollow-agents", "6", "--real-agents", "1"),
     )
-    result = json.loads((tmp_path / "18.json").read_text())
+    results = tmp_path / "18.json"
+    assert results.exists(), f"the soak wrote no results (exit {code}):\n{output}"
+    result = json.loads(results.read_text())
     assert result["violations"] == [], output
     assert code == 0, output
     # every kind this machine can inject (a slow disk needs root and cgroup blkio)
