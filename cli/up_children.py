@@ -94,11 +94,9 @@ def agents_file(config: UpConfig) -> Path:
 
 
 async def start_cluster(sup: Supervisor, config: UpConfig) -> Child | None:
-    if not config.cluster:
-        say("o2", "local Mesos cluster: skipped (--no-cluster)")
-        return None
-    if not module_available("localmesos"):
-        say("o2", "local Mesos cluster: not installed (no localmesos package): skipped")
+    if not wanted(
+        config.cluster, what="local Mesos cluster", flag="--no-cluster", module="localmesos"
+    ):
         return None
     require_free(config.mesos_port, what="local Mesos master", flag="--mesos-port")
     agents = agents_file(config)
@@ -114,6 +112,18 @@ async def cluster_ready(child: Child, config: UpConfig) -> None:
     await wait_for_port(config.mesos_port, child=child, within=30)
     agents = config.agents_file or config.data_dir / "agents.yaml"
     say("cluster", f"master ready at 127.0.0.1:{config.mesos_port} (pid {child.pid}; {agents})")
+
+
+def wanted(enabled: bool, *, what: str, flag: str, module: str) -> bool:
+    """Whether to start `what`: asked for (no `flag`) and its package installed; says why not
+    otherwise."""
+    if not enabled:
+        say("o2", f"{what}: skipped ({flag})")
+        return False
+    if not module_available(module):
+        say("o2", f"{what}: not installed (no {module} package): skipped")
+        return False
+    return True
 
 
 def require_free(port: int, *, what: str, flag: str) -> None:
@@ -143,11 +153,9 @@ def controller_args(config: UpConfig, opts: GlobalOptions, *, mesos: bool) -> li
 async def start_controller(
     sup: Supervisor, config: UpConfig, opts: GlobalOptions, *, mesos: bool
 ) -> Child | None:
-    if not config.controller:
-        say("o2", "controller manager: skipped (--no-controller)")
-        return None
-    if not module_available("controller"):
-        say("o2", "controller manager: not installed (no controller package): skipped")
+    if not wanted(
+        config.controller, what="controller manager", flag="--no-controller", module="controller"
+    ):
         return None
     args = controller_args(config, opts, mesos=mesos)
     child = await sup.start("controller", python_m("controller", args), env=child_env())
@@ -156,18 +164,16 @@ async def start_controller(
 
 
 async def start_gui(sup: Supervisor, config: UpConfig, opts: GlobalOptions) -> Child | None:
-    if config.gui_port is None:
-        say("o2", "dashboard: skipped (--no-gui)")
+    port = config.gui_port
+    if not wanted(port is not None, what="dashboard", flag="--no-gui", module="gui"):
         return None
-    if not module_available("gui"):
-        say("o2", "dashboard: not installed (no gui package): skipped")
-        return None
-    require_free(config.gui_port, what="dashboard", flag="--gui-port (or --no-gui)")
+    assert port is not None  # wanted() said so: for the type checker
+    require_free(port, what="dashboard", flag="--gui-port (or --no-gui)")
     args = ["--etcd", opts.etcd, "--prefix", opts.prefix]
-    args += ["--listen", f"127.0.0.1:{config.gui_port}"]
+    args += ["--listen", f"127.0.0.1:{port}"]
     child = await sup.start("gui", python_m("gui", args), env=child_env())
-    await wait_for_port(config.gui_port, child=child, within=30)
-    say("gui", f"dashboard at http://127.0.0.1:{config.gui_port}/ (pid {child.pid})")
+    await wait_for_port(port, child=child, within=30)
+    say("gui", f"dashboard at http://127.0.0.1:{port}/ (pid {child.pid})")
     return child
 
 
