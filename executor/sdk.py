@@ -43,16 +43,16 @@ from pathlib import Path
 from crds.fairmq import FmqChannel, parse_channels
 from executor.fairmq_device import FairMQDevice
 from executor.occ.auth import TOKEN_ENV
-from executor.occ.grpc_adapter import (
+from executor.occ.messages import (
     DeviceEventInfo,
     OccHandler,
-    OccServer,
     StateInfo,
     TransitionCall,
     TransitionOutcome,
     Transport,
 )
 from executor.occ.occlite import uses_occlite
+from executor.occ.server import OccServer
 from executor.occ.states import OccEvent, OccState, legal_events, next_state, parse_event
 
 log = logging.getLogger(__name__)
