@@ -41,6 +41,12 @@ class Phases:
         self._started = time.perf_counter()
         self.marks: Json = {}
 
+    async def finish(self) -> None:
+        """One last sample once the environment shows the state (a mark set now says the step
+        took up to the environment's time: the sampling period was longer than it)."""
+        if not self._done():
+            await self._sample()
+
     async def run(self) -> None:
         """Sample until both marks are set (cancel it when the transition is over)."""
         while True:

@@ -27,9 +27,10 @@ Json = dict[str, Any]
 REPO = Path(__file__).resolve().parents[2]
 PROBES = 3
 """Sample tasks the probe starts (side by side, so that their file pages are shared)."""
-GROWTH_MB = 2.0
-"""Added to the probe's figure: a task's heap grows once it runs (gRPC calls, its ticker; ~1
-MB measured) and its executor grows by its handle, OCC channel and output pipes (~0.3 MB)."""
+GROWTH_MB = 1.0
+"""Added to the probe's figure: what a task adds once it runs and is supervised. Measured at 200
+tasks: a RUNNING task's PSS is the probe's figure + ~0.2 MB (its gRPC calls, its ticker), and
+its executor grows by ~0.4 MB per task (its handle, OCC channel, output pipes)."""
 START_TIMEOUT = 120.0
 
 
