@@ -210,7 +210,7 @@ async def walk(store: Store, tasks: int, agents: int, *, manager: int, seen: See
         await _reached(store, env.name, state, within=300 + tasks * 2.0)
         wall = time.perf_counter() - started
         sampling.cancel()
-        await phases.finish()
+        await phases.finish(wall)
         executors, running_after = seen.look()
         rows[event] = {
             "wall_seconds": wall,

@@ -39,13 +39,18 @@ class Phases:
         self._state = state
         self._count_processes = count_processes
         self._started = time.perf_counter()
+        self._now: float | None = None
+        """Set by `finish`: the time every mark set from then on gets."""
         self.marks: Json = {}
 
-    async def finish(self) -> None:
-        """One last sample once the environment shows the state (a mark set now says the step
-        took up to the environment's time: the sampling period was longer than it)."""
-        if not self._done():
-            await self._sample()
+    async def finish(self, wall: float) -> None:
+        """One last sample once the environment showed the state after `wall` seconds: a mark
+        first seen now is recorded as `wall` (an upper bound: the step was quicker than the
+        sampling period)."""
+        if self._done():
+            return
+        self._now = wall
+        await self._sample()
 
     async def run(self) -> None:
         """Sample until both marks are set (cancel it when the transition is over)."""
@@ -72,7 +77,8 @@ class Phases:
                 self._mark("answered_seconds")
 
     def _mark(self, name: str) -> None:
-        self.marks[name] = time.perf_counter() - self._started
+        now = self._now if self._now is not None else time.perf_counter() - self._started
+        self.marks[name] = now
 
 
 def phase_text(event: str, row: Json) -> str:

@@ -5,9 +5,12 @@ probe measures real sample tasks, and the phase lines say which step was never s
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
+from typing import cast
 
 from hack.bench import task_memory
-from hack.bench.real_tasks_phases import phase_text
+from hack.bench.real_tasks_phases import Phases, phase_text
+from store.api import Store
 
 
 def test_per_task_memory_shares_the_file_pages_among_the_tasks() -> None:
@@ -36,3 +39,26 @@ def test_phase_lines_name_the_steps_never_seen() -> None:
     assert phase_text("CONFIGURE", {"wall_seconds": 1.0, "phases": {"answered_seconds": 0.5}}) == (
         "CONFIGURE       answered OCC 0.5 s, environment 1.0 s"
     )
+
+
+class _Listed:
+    def __init__(self, states: list[str]) -> None:
+        self.items = [SimpleNamespace(status=SimpleNamespace(state=s)) for s in states]
+
+
+class _Store:
+    def __init__(self, states: list[str]) -> None:
+        self.states = states
+
+    async def list(self, kind: object) -> _Listed:
+        return _Listed(self.states)
+
+
+async def test_a_step_first_seen_at_the_end_is_bounded_by_the_environment() -> None:
+    store = _Store(["STANDBY", "CONFIGURED"])
+    phases = Phases(cast(Store, store), tasks=2, state="CONFIGURED", count_processes=None)
+    await phases.finish(3.5)  # not all answered: no mark
+    assert phases.marks == {}
+    store.states = ["CONFIGURED", "CONFIGURED"]
+    await phases.finish(4.0)
+    assert phases.marks == {"answered_seconds": 4.0}
