@@ -20,6 +20,9 @@ from store.api import Store
 
 Json = dict[str, Any]
 SAMPLE_SECONDS = 0.5
+PERIOD_PER_TASK = 0.002
+"""The period grows with N (2 s at 1,000 tasks, at least SAMPLE_SECONDS): each sample lists the
+N Tasks, and decoding them takes CPU from the very processes being timed."""
 
 
 class Phases:
@@ -58,7 +61,7 @@ class Phases:
             await self._sample()
             if self._done():
                 return
-            await asyncio.sleep(SAMPLE_SECONDS)
+            await asyncio.sleep(max(SAMPLE_SECONDS, self._tasks * PERIOD_PER_TASK))
 
     def _done(self) -> bool:
         wanted = {"answered_seconds"}
@@ -71,7 +74,8 @@ class Phases:
         pending = count is not None and "spawned_seconds" not in self.marks
         if pending and count is not None and await asyncio.to_thread(count) >= self._tasks:
             self._mark("spawned_seconds")
-        if "answered_seconds" not in self.marks:
+        unspawned = count is not None and "spawned_seconds" not in self.marks
+        if "answered_seconds" not in self.marks and not unspawned:  # none answers unspawned
             listed = await self._store.list(Task)
             if sum(t.status.state == self._state for t in listed.items) >= self._tasks:
                 self._mark("answered_seconds")
