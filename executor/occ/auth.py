@@ -1,6 +1,7 @@
 """Who may drive a task's OCC channel: a per-launch secret shared by the executor and its task.
 
-Pure: no grpc here (executor.occ.grpc_adapter sends the token as call metadata and checks it).
+Pure: no grpc here (executor.occ.grpc_adapter sends the token as call metadata,
+executor.occ.server checks it).
 
 The OCC port listens on 127.0.0.1, so any local user could otherwise send CONFIGURE with its
 own properties, or START, to any task. The executor therefore draws a fresh random token for
