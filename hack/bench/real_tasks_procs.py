@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 import signal
+import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 from hack.bench.environments_bench import cpu_seconds
@@ -94,3 +97,22 @@ class Seen:
         for pid in executors | tasks:
             self.pids.setdefault(pid, started_at(pid))
         return executors, tasks
+
+
+def executor_start_cpu(runs: int = 3) -> float:
+    """CPU seconds an o2-executor spends importing its modules before it takes a task (median
+    of `runs` children importing executor.main): every executor starts at DEPLOY, so the
+    executors' DEPLOY figure holds this fixed cost once per agent, whatever N."""
+    code = (
+        "import resource, executor.main; r = resource.getrusage(resource.RUSAGE_SELF); "
+        "print(r.ru_utime + r.ru_stime)"
+    )
+    samples = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(runs)
+    ]
+    return statistics.median(samples)
