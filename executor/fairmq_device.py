@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING
 
-from executor.occ.grpc_adapter import DeviceEventInfo, StateInfo, TransitionCall, TransitionOutcome
+from executor.occ.messages import DeviceEventInfo, StateInfo, TransitionCall, TransitionOutcome
 from executor.occ.states import OccState
 
 if TYPE_CHECKING:  # the SDK serves this face (executor.sdk imports this module)

@@ -39,21 +39,24 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from crds.fairmq import FmqChannel, parse_channels
 from executor.fairmq_device import FairMQDevice
 from executor.occ.auth import TOKEN_ENV
-from executor.occ.grpc_adapter import (
+from executor.occ.messages import (
     DeviceEventInfo,
     OccHandler,
-    OccServer,
     StateInfo,
     TransitionCall,
     TransitionOutcome,
     Transport,
 )
 from executor.occ.occlite import uses_occlite
+from executor.occ.server import OccServer
 from executor.occ.states import OccEvent, OccState, legal_events, next_state, parse_event
+
+if TYPE_CHECKING:
+    from crds.fairmq import FmqChannel
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +246,8 @@ class OccMachine:
 def channels(properties: Mapping[str, str]) -> list[FmqChannel]:
     """The FairMQ channels pushed at CONFIGURE (`chans.<name>.0.address`, `.method`, `.type`,
     `.transport`, buffer sizes, `.rateLogging`), for a task that opens them itself."""
+    from crds.fairmq import parse_channels  # only a task with channels pays for it (~0.3 MB)
+
     return parse_channels(properties)
 
 

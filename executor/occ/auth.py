@@ -1,6 +1,7 @@
 """Who may drive a task's OCC channel: a per-launch secret shared by the executor and its task.
 
-Pure: no grpc here (executor.occ.grpc_adapter sends the token as call metadata and checks it).
+Pure: no grpc here (executor.occ.grpc_adapter sends the token as call metadata,
+executor.occ.server checks it).
 
 The OCC port listens on 127.0.0.1, so any local user could otherwise send CONFIGURE with its
 own properties, or START, to any task. The executor therefore draws a fresh random token for
@@ -13,7 +14,6 @@ only protection is the loopback bind (AliECS has no OCC authentication either).
 from __future__ import annotations
 
 import hmac
-import secrets
 
 TOKEN_ENV = "O2_OCC_TOKEN"
 """The task's environment variable holding its OCC token."""
@@ -22,7 +22,10 @@ TOKEN_METADATA_KEY = "o2-occ-token"
 
 
 def new_token() -> str:
-    """A fresh secret for one task launch (256 bits, URL-safe so it is valid metadata)."""
+    """A fresh secret for one task launch (256 bits, URL-safe so it is valid metadata). Only
+    the executor draws tokens: `secrets` (and `random`, ~0.2 MB) stays out of every task."""
+    import secrets
+
     return secrets.token_urlsafe(32)
 
 

@@ -11,12 +11,18 @@ pinned by a `detector` constraint, with N/agents `readout` replicas of the sampl
 timed wall-clock from the spec write until the environment shows the state (as
 environments_bench). Per row: the manager's CPU seconds, the executors' (the o2-executor
 processes under the cluster, from /proc/<pid>/stat) and the tasks' own (their interpreters'
-start-up dominates DEPLOY); the executors' CPU per task is the figure the issue asks for. The
+start-up dominates DEPLOY); the executors' CPU per task is the figure the issue asks for, also
+printed without the executors' own start (their imports, measured apart: a fixed cost per agent
+that the DEPLOY row holds). The
 machine's load average is printed before and after.
 
-Each sample task is a Python process of ~17 MB of private memory: the benchmark refuses to start
-when N of them (at MB_PER_TASK) would take more than MEMORY_SHARE of MemAvailable (say a smaller
---tasks); without --tasks it runs 1,000 or, saying so, as many as fit.
+Memory: before anything starts, a few sample tasks are started and measured
+(hack.bench.task_memory: private dirty memory plus a share of the file pages, and a margin for
+growth while running); the benchmark refuses to start when N of them would take more than
+MEMORY_SHARE of MemAvailable (say a smaller --tasks); without --tasks it runs 1,000 or, saying
+so, as many as fit. Once RUNNING, the N processes' own PSS and private memory are reported.
+Phases (hack.bench.real_tasks_phases): per transition, when all N processes were spawned
+(DEPLOY) and when all N Tasks showed the OCC state, before the environment did.
 Clean-up: the environment is deleted and its tasks awaited gone; the manager and the
 cluster (which kills its executors) are stopped by pid; then every executor and task pid seen
 is checked and any left is killed by pid (counted in the result). Writes
@@ -40,8 +46,11 @@ from crds.kinds.environment import Environment
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
+from hack.bench import task_memory
 from hack.bench.environments_bench import CONTROLLERS, _reached, _set_state, cpu_seconds
 from hack.bench.floor import write_json
+from hack.bench.real_tasks_phases import Phases, phase_text
+from hack.bench.real_tasks_procs import Seen, executor_start_cpu, kill_left, total_cpu
 from hack.bench.stack import start_localmesos, start_manager, wait_subscribed
 from store.api import Store
 
@@ -49,10 +58,9 @@ Json = dict[str, Any]
 GC = "controller.gc:GarbageCollector"
 """Deletes the Tasks of the deleted environment (their ownerReferences) at clean-up."""
 WALK = (("DEPLOY", "DEPLOYED"), ("CONFIGURE", "CONFIGURED"), ("START_ACTIVITY", "RUNNING"))
-MB_PER_TASK = 20
-"""Private memory of one sample task (~17 MB, hack.bench.sample_task_start) plus its share of
-its executor's."""
-MEMORY_SHARE = 0.7
+MEMORY_SHARE = 0.8
+"""Of MemAvailable, what the N tasks may take (their size is measured, not guessed: the rest is
+for the stack itself, etcd, the manager and the cluster, ~1 GB, and for other processes)."""
 STARTUP_TIMEOUT = "600"
 """Seconds each task has to answer OCC (the executors inherit the cluster's environment): a
 few hundred interpreters starting at once on 2 shared cores took longer than the default 30."""
@@ -148,122 +156,39 @@ WANTED = 1000
 """The issue's figure: 1,000 sample tasks on 4 real agents."""
 
 
-def fitting(wanted: int, agents: int) -> int:
-    """`wanted`, or the most tasks (a multiple of `agents`) that pass `memory_check`."""
+def available_mb() -> int:
     meminfo = Path("/proc/meminfo").read_text().splitlines()
-    available = next(int(line.split()[1]) for line in meminfo if line.startswith("MemAvailable"))
-    most = int(MEMORY_SHARE * (available // 1024) / MB_PER_TASK) // agents * agents
+    return next(int(line.split()[1]) for line in meminfo if line.startswith("MemAvailable")) // 1024
+
+
+def fitting(wanted: int, agents: int, measured: Json) -> int:
+    """`wanted`, or the most tasks (a multiple of `agents`) that pass `memory_check`."""
+    each, available = measured["mb_per_task"], available_mb()
+    most = int(MEMORY_SHARE * available / each) // agents * agents
     if most >= wanted:
         return wanted
     print(
         f"real_tasks_bench: {wanted} sample tasks would not fit in memory here; running {most} "
-        f"(~{MB_PER_TASK} MB each, {MEMORY_SHARE:.0%} of {available // 1024} MB available)"
+        f"(~{each:.1f} MB each, measured; {MEMORY_SHARE:.0%} of {available} MB available)"
     )
     return max(most, agents)
 
 
-def memory_check(tasks: int) -> Json:
-    """MemAvailable against N sample tasks; SystemExit when they would not fit."""
-    meminfo = Path("/proc/meminfo").read_text().splitlines()
-    available = next(int(line.split()[1]) for line in meminfo if line.startswith("MemAvailable"))
-    need_mb, available_mb = tasks * MB_PER_TASK, available // 1024
-    if need_mb > MEMORY_SHARE * available_mb:
+def memory_check(tasks: int, measured: Json) -> Json:
+    """MemAvailable against N sample tasks of the measured size; SystemExit when they would not
+    fit."""
+    each, available = measured["mb_per_task"], available_mb()
+    need_mb = round(tasks * each)
+    if need_mb > MEMORY_SHARE * available:
         raise SystemExit(
-            f"real_tasks_bench: {tasks} sample tasks need ~{need_mb} MB ({MB_PER_TASK} MB each), "
-            f"more than {MEMORY_SHARE:.0%} of the {available_mb} MB available: use fewer --tasks"
+            f"real_tasks_bench: {tasks} sample tasks need ~{need_mb} MB ({each:.1f} MB each, "
+            f"measured), more than {MEMORY_SHARE:.0%} of the {available} MB available: use "
+            "fewer --tasks"
         )
-    return {"need_mb": need_mb, "available_mb": available_mb}
-
-
-# ---- processes -----------------------------------------------------------------------------
-
-
-def _parents() -> dict[int, int]:
-    """pid -> parent pid of every process (from /proc/<pid>/stat; vanished ones skipped)."""
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(fields[1])
-    return parents
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def processes(cluster: int) -> tuple[set[int], set[int]]:
-    """(executor pids, task pids) under the cluster's process (any depth)."""
-    children: dict[int, list[int]] = {}
-    for pid, parent in _parents().items():
-        children.setdefault(parent, []).append(pid)
-    executors, tasks, todo = set(), set(), list(children.get(cluster, ()))
-    while todo:
-        pid = todo.pop()
-        line = _cmdline(pid)
-        if "o2-executor" in line or "executor.main" in line:
-            executors.add(pid)
-        elif "o2-sample-task" in line:
-            tasks.add(pid)
-        todo.extend(children.get(pid, ()))
-    return executors, tasks
-
-
-def total_cpu(pids: set[int]) -> float:
-    """User + system CPU seconds of the live processes among `pids`."""
-    total = 0.0
-    for pid in pids:
-        try:
-            total += cpu_seconds(pid)
-        except (OSError, IndexError):
-            continue
-    return total
-
-
-def started_at(pid: int) -> int | None:
-    """The process's start time (clock ticks after boot): tells a pid's reuse apart."""
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def kill_left(seen: dict[int, int | None]) -> int:
-    """SIGKILL each process seen (pid -> start time) that is still that same process (by pid
-    and start time, never by name); how many were."""
-    left = 0
-    for pid, start in seen.items():
-        if start is None or started_at(pid) != start:
-            continue
-        try:
-            os.kill(pid, signal.SIGKILL)
-            left += 1
-        except ProcessLookupError:
-            continue
-    return left
+    return {**measured, "need_mb": need_mb, "available_mb": available}
 
 
 # ---- the run --------------------------------------------------------------------------------
-
-
-class Seen:
-    """Every executor and task process seen under the cluster (pid -> start time)."""
-
-    def __init__(self, cluster: int) -> None:
-        self.cluster = cluster
-        self.pids: dict[int, int | None] = {}
-
-    def look(self) -> tuple[set[int], set[int]]:
-        executors, tasks = processes(self.cluster)
-        for pid in executors | tasks:
-            self.pids.setdefault(pid, started_at(pid))
-        return executors, tasks
 
 
 async def walk(store: Store, tasks: int, agents: int, *, manager: int, seen: Seen) -> Json:
@@ -278,12 +203,16 @@ async def walk(store: Store, tasks: int, agents: int, *, manager: int, seen: See
         executors, running = seen.look()
         cpu = (cpu_seconds(manager), total_cpu(executors), total_cpu(running))
         started = time.perf_counter()
+        phases = _phases(store, tasks, event, seen)
+        sampling = asyncio.get_running_loop().create_task(phases.run())
         if event == "DEPLOY":
             await store.create(env)
         else:
             await _set_state(store, env.name, state)
         await _reached(store, env.name, state, within=300 + tasks * 2.0)
         wall = time.perf_counter() - started
+        sampling.cancel()
+        await phases.finish(wall)
         executors, running_after = seen.look()
         rows[event] = {
             "wall_seconds": wall,
@@ -293,10 +222,24 @@ async def walk(store: Store, tasks: int, agents: int, *, manager: int, seen: See
             "executors": len(executors),
             "task_processes": len(running_after),
             "load_average": list(os.getloadavg()),
+            "phases": phases.marks,
         }
     listed = await store.list(Task)
-    phases = sorted({t.status.phase for t in listed.items})
-    return {"transitions": rows, "tasks_listed": len(listed.items), "phases": phases}
+    phase_names = sorted({t.status.phase for t in listed.items})
+    census = await asyncio.to_thread(task_memory.census, running_after, executors)
+    return {
+        "transitions": rows,
+        "tasks_listed": len(listed.items),
+        "phases": phase_names,
+        "census": census,
+    }
+
+
+def _phases(store: Store, tasks: int, event: str, seen: Seen) -> Phases:
+    """The sampler of one transition: processes spawned (DEPLOY) and Tasks answering."""
+    answered = {"DEPLOY": "STANDBY", "CONFIGURE": "CONFIGURED", "START_ACTIVITY": "RUNNING"}
+    count = (lambda: len(seen.look()[1])) if event == "DEPLOY" else None
+    return Phases(store, tasks=tasks, state=answered[event], count_processes=count)
 
 
 async def teardown(store: Store, name: str, *, within: float) -> Json:
@@ -320,9 +263,11 @@ async def run(args: argparse.Namespace, work: Path) -> Json:
     from store.embedded import EmbeddedEtcd, free_port
     from tests.stack import stop_by_pid
 
-    result: Json = {"tasks": args.tasks, "agents": args.agents, "memory": memory_check(args.tasks)}
+    memory = memory_check(args.tasks, args.measured)
+    result: Json = {"tasks": args.tasks, "agents": args.agents, "memory": memory}
     ports_check(args.tasks, args.agents)
     result["load_average_before"] = list(os.getloadavg())
+    result["executor_start_cpu_seconds"] = executor_start_cpu()
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     os.environ.setdefault("O2_EXECUTOR_STARTUP_TIMEOUT", STARTUP_TIMEOUT)
     (work / "agents.yaml").write_text(agents_yaml(args.tasks, args.agents))
@@ -362,9 +307,11 @@ async def run(args: argparse.Namespace, work: Path) -> Json:
 
 def print_table(result: Json) -> None:
     tasks = result["tasks"]
+    memory = result["memory"]
     print(
-        f"{tasks} o2-sample-task processes on {result['agents']} real agents "
-        f"(memory: need ~{result['memory']['need_mb']} of {result['memory']['available_mb']} MB)"
+        f"{tasks} o2-sample-task processes on {result['agents']} real agents (memory: need "
+        f"~{memory['need_mb']} of {memory['available_mb']} MB, {memory['mb_per_task']:.1f} MB "
+        f"per task: probe {memory['probe_mb_per_task']:.1f} MB + {task_memory.GROWTH_MB:g})"
     )
     print(
         f"{'transition':<16}{'wall s':>8}{'mgr cpu s':>10}{'exec cpu s':>11}"
@@ -380,14 +327,31 @@ def print_table(result: Json) -> None:
         )
     rows = result["transitions"].values()
     executor_cpu = sum(r["executors_cpu_seconds"] for r in rows)
+    start = result["executor_start_cpu_seconds"]
+    supervising = executor_cpu - start * result["agents"]
     print(
         f"executors' CPU to RUNNING: {executor_cpu:.2f} s, {1000 * executor_cpu / tasks:.2f} ms "
-        f"per task; tasks listed {result['tasks_listed']} ({', '.join(result['phases'])}); "
+        f"per task; without their own start ({result['agents']} x {start:.2f} s, measured "
+        f"apart): {1000 * supervising / tasks:.2f} ms per task"
+    )
+    print(
+        f"tasks listed {result['tasks_listed']} ({', '.join(result['phases'])}); "
         f"teardown {result['teardown']['seconds']:.1f} s ({result['teardown']['tasks_left']} "
         f"tasks left); processes seen "
         f"{result['processes_seen']}, killed after the cluster stopped "
         f"{result['processes_killed_after_stop']}"
     )
+    census = result["census"]
+    if census["processes"]:
+        print(
+            f"per task process once RUNNING ({census['processes']}): PSS "
+            f"{census['pss_kb'] / 1024:.1f} MB, private dirty "
+            f"{census['private_dirty_kb'] / 1024:.1f} MB, RSS {census['rss_kb'] / 1024:.1f} MB; "
+            f"executors' RSS per task {census['executors_rss_kb_per_task'] / 1024:.2f} MB"
+        )
+    print("phases (seconds from the spec write):")
+    for event, row in result["transitions"].items():
+        print(f"  {phase_text(event, row)}")
     before, after = result["load_average_before"], result["load_average_after"]
     print(f"load average before {before}, after {after} (2 shared cores)")
 
@@ -402,9 +366,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--agents", type=int, default=4)
     args = parser.parse_args(argv)
+    if args.tasks is not None:
+        manifests(args.tasks, args.agents)  # a bad shape fails before anything starts
+    args.measured = task_memory.probe(args.tasks or WANTED)
     if args.tasks is None:
-        args.tasks = fitting(WANTED, args.agents)
-    manifests(args.tasks, args.agents)  # a bad shape fails before anything starts
+        args.tasks = fitting(WANTED, args.agents, args.measured)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up as on Ctrl-C
     keep = os.environ.get("BENCH_KEEP")
     if keep:

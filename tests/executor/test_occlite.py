@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from executor.occ.aliecs import occ_pb2
-from executor.occ.occlite import decoder, encode, uses_occlite
+from executor.occ.occlite import uses_occlite
+from executor.occ.occlite_json import decoder, encode
 from executor.runtime import TaskRunner
 from tests.executor.conftest import PROGRAMS, StatusLog, launch_spec, python_command
 from tests.executor.test_aliecs_occ import PROPERTIES, START_ARGUMENTS, drive

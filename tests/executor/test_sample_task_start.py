@@ -1,6 +1,7 @@
 """An `o2-sample-task` process starts without what it does not use: serving OCC it loads no
-pydantic (the models) and no ZeroMQ (until a configuration has channels); in basic mode it
-loads no gRPC either. Every environment runs these processes: the libraries a task maps are
+pydantic (the models), no ZeroMQ (until a configuration has channels) and no protobuf runtime
+(executor.occ.wire writes occ.proto's messages; OCClite's JSON still uses protobuf's); in basic
+mode it loads no gRPC either. Every environment runs these processes: the libraries a task maps are
 CPU and memory paid once per task (pydantic and gRPC were ~0.5 s of CPU and ~25 MB each).
 Checked on the running process (/proc/<pid>/maps: the shared objects it loaded), and it still
 serves OCC as before."""
@@ -20,7 +21,7 @@ from executor.occ.grpc_adapter import OccClient, TransitionCall
 from tests.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[2]
-PYDANTIC, ZMQ, GRPC = "pydantic_core", "zmq", "cygrpc"
+PYDANTIC, ZMQ, GRPC, PROTOBUF = "pydantic_core", "zmq", "cygrpc", "google/_upb"
 
 
 def mapped(pid: int) -> str:
@@ -49,7 +50,7 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
         proc.communicate(timeout=30)
 
 
-async def test_a_task_serving_occ_maps_neither_pydantic_nor_zeromq(
+async def test_a_task_serving_occ_maps_no_pydantic_zeromq_or_protobuf(
     tmp_path: Path, processes: list[subprocess.Popen[str]]
 ) -> None:
     port_file = tmp_path / "port"
@@ -59,7 +60,7 @@ async def test_a_task_serving_occ_maps_neither_pydantic_nor_zeromq(
     await eventually(port_file.exists, within=60, message="the task's OCC port file")
     loaded = mapped(proc.pid)
     assert GRPC in loaded  # it serves OCC over gRPC
-    assert PYDANTIC not in loaded and ZMQ not in loaded
+    assert PYDANTIC not in loaded and ZMQ not in loaded and PROTOBUF not in loaded
     client = OccClient(int(port_file.read_text()))
     try:
         assert (await client.get_state(deadline=10)).state == "STANDBY"

@@ -14,7 +14,7 @@ from controller.environments.fmqargs import FairMQPlugin, with_fairmq_arguments
 from executor.fairmq_device import FairMQDevice
 from executor.occ.aliecs import occ_pb2
 from executor.occ.grpc_adapter import OccClient, OccServer, TransitionCall
-from executor.occ.occlite import decoder, encode
+from executor.occ.occlite_json import decoder, encode
 from executor.runtime import LaunchSpec, TaskRunner
 from executor.sdk import OccMachine, OccTask, occlite_setup
 from executor.supervisor import CommandSpec
