@@ -236,6 +236,10 @@ class CallSender:
         )
         return conn
 
+    @property
+    def idle_connections(self) -> int:
+        return len(self._idle)
+
     def close(self) -> None:
         """Close the idle connections (requests in flight close theirs when they end)."""
         for conn in self._idle:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 
 import pydantic
@@ -237,3 +238,12 @@ def test_leader_redirect_location_names_the_new_master(location: str, leader: st
     from controller.mesos.client import leader_from_location
 
     assert leader_from_location(location, "m1:5050") == leader
+
+
+@pytest.mark.parametrize("framework_id", [None, FrameworkId('fw-"1"-é')])
+def test_acknowledge_bytes_equal_the_dumped_model_call(framework_id: FrameworkId | None) -> None:
+    """The model-free ACK body is the same JSON, to the byte, even for ids that need escaping."""
+    agent, task, raw = 'agent\\"ü', "task-\n1", uuid.uuid4().bytes
+    ack = sch.Acknowledge(agent_id=AgentId(agent), task_id=TaskId(task), uuid=raw)
+    model = json.dumps(sch.encode_call(ack, framework_id=framework_id)).encode()
+    assert sch.encode_acknowledge(agent, task, raw, framework_id=framework_id) == model
