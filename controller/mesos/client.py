@@ -45,6 +45,7 @@ from mesosapi.scheduler import (
     decode_event,
     encode_acknowledge,
     encode_call,
+    encode_call_json,
 )
 
 log = logging.getLogger(__name__)
@@ -372,8 +373,7 @@ class SchedulerClient(SchedulerCalls):
     async def call(self, call: SchedulerCall) -> None:
         """Send one call to the leader; MesosUnavailableError when not subscribed,
         MesosCallError when the master refuses it."""
-        body = json.dumps(encode_call(call, framework_id=self._framework_id)).encode()
-        await self._send(call.TYPE, body)
+        await self._send(call.TYPE, encode_call_json(call, framework_id=self._framework_id))
 
     async def acknowledge(self, status: TaskStatus) -> bool:
         """As `SchedulerCalls.acknowledge`, the body built without a model (one per update)."""
