@@ -186,6 +186,7 @@ class CallSender:
         self._tls = tls
         self._slots = asyncio.Semaphore(limit)
         self._idle: list[_Connection] = []
+        self._closed = False
         self._prefix_key: tuple[str, str] | None = None
         self._prefix = b""
 
@@ -204,7 +205,7 @@ class CallSender:
             except BaseException:
                 conn.close()
                 raise
-            if conn.reusable:
+            if conn.reusable and not self._closed:
                 self._idle.append(conn)
             else:
                 conn.close()
@@ -242,6 +243,7 @@ class CallSender:
 
     def close(self) -> None:
         """Close the idle connections (requests in flight close theirs when they end)."""
+        self._closed = True
         for conn in self._idle:
             conn.close()
         self._idle.clear()

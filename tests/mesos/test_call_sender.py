@@ -158,3 +158,27 @@ async def test_a_timed_out_request_closes_its_connection() -> None:
         late.set()
         assert sender.idle_connections == 0
         sender.close()
+
+
+async def test_a_request_finishing_after_close_does_not_pool_its_connection() -> None:
+    arrived, answer = asyncio.Event(), asyncio.Event()
+
+    async def held(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        arrived.set()
+        await answer.wait()
+        writer.write(ACCEPTED)
+        await writer.drain()
+        await reader.read()  # until the sender closes its side
+        writer.close()
+
+    server = await asyncio.start_server(held, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    async with server:
+        sender = CallSender("/p", HEADERS, tls=None)
+        request = asyncio.create_task(sender.post(base, "s", b"{}"))
+        await arrived.wait()
+        sender.close()
+        answer.set()
+        assert await request == (202, b"")
+        assert sender.idle_connections == 0
