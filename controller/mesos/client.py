@@ -1,5 +1,7 @@
-"""o2's Mesos v1 scheduler client over aiohttp: subscription, reconnects, calls. The only
-controller module that imports aiohttp; wire shapes live in mesosapi (pure).
+"""o2's Mesos v1 scheduler client: the subscription over aiohttp (the only controller module
+that imports it), reconnects, and calls over `CallSender`'s kept-alive connections (one small
+POST per ACK: aiohttp's per-request CPU was the larger part of an ACK's cost). Wire shapes
+live in mesosapi (pure).
 
 Usage (the task controller):
 
