@@ -1,5 +1,5 @@
-"""o2's Mesos scheduler-side client (v1 HTTP API over aiohttp) and its in-memory fake; wire
-shapes are in mesosapi."""
+"""o2's Mesos scheduler-side client (v1 HTTP API: the subscription over aiohttp, calls over a
+lean keep-alive sender) and its in-memory fake; wire shapes are in mesosapi."""
 
 from controller.mesos.calls import SchedulerCalls
 from controller.mesos.client import Disconnected, SchedulerClient

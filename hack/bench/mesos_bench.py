@@ -46,7 +46,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "mesos_bench.json"
 TASK = Demand(cpus=0.01, mem=1)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -58,7 +58,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _start_cluster(port: int, agents: int, workdir: Path) -> subprocess.Popen[bytes]:
+def start_cluster(port: int, agents: int, workdir: Path) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "localmesos", "--port", str(port), "--agents", "0"]
     argv += ["--hollow-agents", str(agents)]
     with (workdir / "localmesos.log").open("wb") as log_file:
@@ -72,7 +72,7 @@ def _start_cluster(port: int, agents: int, workdir: Path) -> subprocess.Popen[by
         )
 
 
-async def _wait_ready(master: str, proc: subprocess.Popen[bytes]) -> None:
+async def wait_ready(master: str, proc: subprocess.Popen[bytes]) -> None:
     async with aiohttp.ClientSession() as s, asyncio.timeout(30):
         while True:
             if proc.poll() is not None:
@@ -86,6 +86,17 @@ async def _wait_ready(master: str, proc: subprocess.Popen[bytes]) -> None:
             await asyncio.sleep(0.05)
 
 
+def stop_cluster(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the cluster (it stops its executors), SIGKILL after 15 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 EXECUTOR = ExecutorInfo(
     executor_id=ExecutorId("o2-bench"),
     type="CUSTOM",
@@ -94,7 +105,7 @@ EXECUTOR = ExecutorInfo(
 )
 
 
-def _plan(offer: Offer, task_ids: list[str]) -> list[TaskInfo]:
+def plan_tasks(offer: Offer, task_ids: list[str]) -> list[TaskInfo]:
     pool = ResourcePool(offer.resources)
     if "o2-bench" not in offer.executor_ids:
         pool.take(Demand(cpus=0.01, mem=32))
@@ -162,7 +173,8 @@ async def _launch_phase(tr: Tracker, tasks: int, agents: int) -> dict[str, float
     per_agent = -(-tasks // len(offers))
     ids = [f"bench-{i:06d}" for i in range(tasks)]
     plans = [
-        _plan(o, ids[i * per_agent : (i + 1) * per_agent]) for i, o in enumerate(offers.values())
+        plan_tasks(o, ids[i * per_agent : (i + 1) * per_agent])
+        for i, o in enumerate(offers.values())
     ]
     planned = sum(len(p) for p in plans)
     if planned < tasks:
@@ -203,12 +215,12 @@ async def _kill_phase(tr: Tracker, tasks: int, concurrency: int) -> dict[str, fl
 
 
 async def run(*, tasks: int, agents: int, concurrency: int) -> dict[str, object]:
-    port = _free_port()
+    port = free_port()
     master = f"127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="o2-mesos-bench-") as tmp:
-        proc = _start_cluster(port, agents, Path(tmp))
+        proc = start_cluster(port, agents, Path(tmp))
         try:
-            await _wait_ready(master, proc)
+            await wait_ready(master, proc)
             info = framework_info("o2-bench", user=getpass.getuser(), failover_timeout=60)
             client = SchedulerClient(
                 master,
@@ -229,13 +241,7 @@ async def run(*, tasks: int, agents: int, concurrency: int) -> dict[str, object]
                     w.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_cluster(proc)
     per_k = 1000.0 / tasks
     return {
         "tasks": tasks,

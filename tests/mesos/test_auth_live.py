@@ -123,6 +123,7 @@ async def test_https_master_verified_with_the_given_ca(tmp_path: Path) -> None:
     ):
         await tap.wait_for(Subscribed)
         assert tap.client.leader == cluster.url
+        await tap.client.reconcile()  # a call over TLS, verified with the same CA
         doc = await fetch_agents(cluster.url, access=access)
         assert len(doc["slaves"]) == 1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 
 import pydantic
@@ -16,6 +17,7 @@ from mesosapi.models import (
     Environment,
     ExecutorId,
     ExecutorInfo,
+    Filters,
     FrameworkId,
     OfferId,
     Operation,
@@ -146,8 +148,8 @@ def test_accept_with_many_launches_encodes_to_the_mesos_shape() -> None:
     assert infos[0]["resources"] == [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}}]
 
 
-def test_scheduler_calls_round_trip_through_decode_call() -> None:
-    calls: list[sch.SchedulerCall] = [
+def _some_calls() -> list[sch.SchedulerCall]:
+    return [
         sch.Decline(offer_ids=[OfferId("o")], filters=None),
         sch.Revive(roles=["o2"]),
         sch.Suppress(),
@@ -157,9 +159,35 @@ def test_scheduler_calls_round_trip_through_decode_call() -> None:
         sch.MessageCall(agent_id=AgentId("a"), executor_id=ExecutorId("e"), data=b"hi"),
         sch.Teardown(),
     ]
-    for call in calls:
+
+
+def test_scheduler_calls_round_trip_through_decode_call() -> None:
+    for call in _some_calls():
         fid, back = sch.decode_call(sch.encode_call(call, framework_id=FrameworkId("f")))
         assert fid == "f" and back == call
+
+
+def test_call_json_bytes_are_the_same_json_value_as_the_dict_encoding() -> None:
+    """The wire bytes (pydantic-serialized) carry exactly what `encode_call` says, for every
+    call, an ACCEPT of launches with bytes and unicode, with and without a framework id."""
+    info = sch.framework_info("o2-é", user="root", roles=["o2"], failover_timeout=60)
+    task = TaskInfo(
+        name="tâche",
+        task_id=TaskId('t"1'),
+        agent_id=AgentId("a"),
+        resources=[scalar("cpus", 0.25)],
+        command=CommandInfo(value="/bin/true", shell=False, arguments=["true"]),
+        data=b"\x00\xff",
+    )
+    launch = sch.Accept(
+        offer_ids=[OfferId("o")],
+        operations=[Operation.of_launch([task])],
+        filters=Filters(refuse_seconds=5),
+    )
+    for call in [*_some_calls(), launch, sch.Subscribe(framework_info=info)]:
+        for fid in (FrameworkId("f"), None):
+            wire = sch.encode_call_json(call, framework_id=fid)
+            assert json.loads(wire) == sch.encode_call(call, framework_id=fid), call.TYPE
 
 
 def test_teardown_and_first_subscribe_have_the_right_envelope() -> None:
@@ -237,3 +265,12 @@ def test_leader_redirect_location_names_the_new_master(location: str, leader: st
     from controller.mesos.client import leader_from_location
 
     assert leader_from_location(location, "m1:5050") == leader
+
+
+@pytest.mark.parametrize("framework_id", [None, FrameworkId('fw-"1"-é')])
+def test_acknowledge_bytes_equal_the_dumped_model_call(framework_id: FrameworkId | None) -> None:
+    """The model-free ACK body is the same JSON, to the byte, even for ids that need escaping."""
+    agent, task, raw = 'agent\\"ü', "task-\n1", uuid.uuid4().bytes
+    ack = sch.Acknowledge(agent_id=AgentId(agent), task_id=TaskId(task), uuid=raw)
+    model = json.dumps(sch.encode_call(ack, framework_id=framework_id)).encode()
+    assert sch.encode_acknowledge(agent, task, raw, framework_id=framework_id) == model
