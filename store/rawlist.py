@@ -139,7 +139,7 @@ class RawInformer:
         for i, kv in enumerate(kvs):
             keys.add(kv.key)
             self._put(kv)
-            if i % 64 == 63 and loop.time() > ends:
+            if i % 16 == 15 and loop.time() > ends:
                 self.slices += 1
                 await asyncio.sleep(0)
                 ends = loop.time() + self.slice_seconds
