@@ -99,7 +99,7 @@ class RawInformer:
 
     async def run(self) -> None:
         """List, then watch forever; every failure is retried with a capped backoff."""
-        need_list, delay = True, self.retry_delay
+        need_list, delay = not self.synced, self.retry_delay
         while True:
             try:
                 if need_list:

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -62,51 +63,70 @@ async def gui_feed(endpoint: str, prefix: str, *, tasks: int) -> Json:
     from tests.gui.procs import gui_process
 
     started = time.perf_counter()
+    beats = [await _heartbeat(), await _heartbeat()]  # imported before they are needed
     with gui_process(etcd=endpoint, prefix=prefix) as gui:
-        cold = await _probed(gui.url, gui.pid, tasks=tasks)
+        cold = await _probed(gui.url, gui.pid, tasks=tasks, beat=beats[0])
         cold["seconds"] = time.perf_counter() - started
         cold["server_cpu_seconds"] = cpu_seconds(gui.pid)
-        warm = await _probed(gui.url, gui.pid, tasks=tasks)
+        warm = await _probed(gui.url, gui.pid, tasks=tasks, beat=beats[1])
     return {"cold": cold, "warm": warm}
 
 
-async def _probed(url: str, pid: int, *, tasks: int) -> Json:
-    """`_load` with the heartbeat running beside it and the server's CPU and RSS."""
+async def _heartbeat() -> asyncio.subprocess.Process:
+    """`heartbeat` in its own process, waiting for the URL on its stdin."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hack.bench.scale_reads",
+        "--heartbeat",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+
+
+async def _probed(url: str, pid: int, *, tasks: int, beat: asyncio.subprocess.Process) -> Json:
+    """`_load` with the heartbeat asking beside it; the server's CPU seconds and RSS."""
     cpu = cpu_seconds(pid)
-    done = asyncio.Event()
-    heartbeat = asyncio.create_task(_heartbeat(url, done))
+    assert beat.stdin is not None
+    beat.stdin.write(f"{url}\n".encode())
+    await beat.stdin.drain()
     try:
         load = await _load(url, tasks=tasks)
     finally:
-        done.set()
-    longest, answered = await heartbeat
+        out, _ = await beat.communicate(b"")  # closes its stdin: it stops
+    beats = json.loads(out)
     return {
         **load,
         "server_cpu_seconds": cpu_seconds(pid) - cpu,
         "server_rss_mb": _rss_mb(pid),
-        "longest_stall_seconds": longest,
-        "heartbeats": answered,
+        "longest_stall_seconds": beats["longest"],
+        "heartbeats": beats["answered"],
     }
 
 
-async def _heartbeat(url: str, done: asyncio.Event) -> tuple[float, int]:
-    """The longest wait for `/api/info` until `done`, and how many answers came."""
-    import aiohttp
+def heartbeat() -> Json:
+    """Ask `/api/info` at the URL read from stdin again 20 ms after each answer until
+    stdin closes: the longest wait and how many answers came. Its own process, so the
+    browser's parsing in the benchmark's loop is not counted as the server's stall."""
+    import http.client
+    import select
+    from urllib.parse import urlsplit
 
+    where = urlsplit(sys.stdin.readline().strip())
     longest, answered = 0.0, 0
-    async with aiohttp.ClientSession() as http:
-        while not done.is_set():
-            asked = time.perf_counter()
-            try:
-                async with http.get(url + "api/info") as response:
-                    await response.read()
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.01)  # not listening yet: not a stall
-                continue
-            longest = max(longest, time.perf_counter() - asked)
-            answered += 1
-            await asyncio.sleep(0.005)
-    return longest, answered
+    while not select.select([sys.stdin], [], [], 0.02)[0]:
+        asked = time.perf_counter()
+        conn = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=600)
+        try:
+            conn.request("GET", "/api/info")
+            conn.getresponse().read()
+        except OSError:
+            continue
+        finally:
+            conn.close()
+        longest = max(longest, time.perf_counter() - asked)
+        answered += 1
+    return {"longest": longest, "answered": answered}
 
 
 def _rss_mb(pid: int) -> float:
@@ -227,7 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", default="/o2")
     parser.add_argument("--gui-only", action="store_true", help="skip `o2 get tasks`")
     parser.add_argument("--fill-only", action="store_true", help="with --etcd: write the Tasks")
+    parser.add_argument("--heartbeat", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.heartbeat:
+        print(json.dumps(heartbeat()))
+        return 0
     reads = asyncio.run(standalone(args))
     if not reads:
         return 0
