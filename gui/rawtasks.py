@@ -7,8 +7,9 @@ model for the same document (the tests hold them equal). Anything strict mode re
 missing or mistyped field, a value outside its enum, a number sent as a string that the model's
 lax mode would take) goes the model's way instead: decoded, projected, and None when the model
 cannot read it either (the feed then keeps the row it had, as the informer keeps its last
-readable object). Fields the row does not show are not checked: a document wrong only there is
-shown, where the model's informer would have skipped it.
+readable object). Not checked: the fields the row does not show, and the DNS form of the names
+it shows (o2 writes only valid ones): a document wrong only there is shown, where the model's
+informer would have skipped it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from crds.errors import UnreadableObjectError
 from crds.kinds.common import DesiredOccState, OccState
 from crds.kinds.task import Task, TaskPhase
 from crds.labels import renamed
-from crds.meta import DnsName
 from gui.feed import Wire, project_task
 from store import codec
 
@@ -31,15 +31,15 @@ _IGNORE_REST = pydantic.ConfigDict(extra="ignore", strict=True)
 
 @pydantic.with_config(_IGNORE_REST)
 class _Meta(TypedDict):
-    name: DnsName
+    name: str
     labels: NotRequired[dict[str, str]]
 
 
 @pydantic.with_config(_IGNORE_REST)
 class _Spec(TypedDict):
-    environment: NotRequired[DnsName | None]
+    environment: NotRequired[str | None]
     role: NotRequired[str]
-    taskClass: DnsName
+    taskClass: str
     state: NotRequired[DesiredOccState]
     critical: NotRequired[bool]
 
@@ -79,24 +79,31 @@ def task_row(key: str, value: bytes, revision: int) -> Wire | None:
 
 
 def raw_row(doc: _Doc, *, name: str, revision: int) -> Wire:
-    """`project_task` from the validated fields; ValueError when the name is not the key's."""
+    """`project_task` from the validated fields (its keys, in its order, empty ones left out);
+    ValueError when the name is not the key's."""
     meta, spec, status = doc["metadata"], doc["spec"], doc.get("status") or _Status()
     if meta["name"] != name:
         raise ValueError("metadata.name is not the key's name")
-    labels = meta.get("labels") or {}
-    wire: Wire = {
-        "name": name,
-        "env": spec.get("environment") or "",
-        "role": spec.get("role", ""),
-        "class": spec["taskClass"],
-        "desired": spec.get("state", "STANDBY"),
-        "state": status.get("state") or "",
-        "phase": status.get("phase", "Pending"),
-        "node": status.get("hostname") or "",
-        "pid": status.get("pid"),
-        "message": status.get("message", ""),
-        "labels": renamed(labels) or labels,
-        "critical": spec.get("critical", True),
-        "rv": revision,
-    }
-    return {k: v for k, v in wire.items() if v not in (None, "", {})}
+    labels = meta.get("labels")
+    pid = status.get("pid")
+    wire: Wire = {"name": name}
+    _put(wire, "env", spec.get("environment"))
+    _put(wire, "role", spec.get("role"))
+    _put(wire, "class", spec["taskClass"])
+    wire["desired"] = spec.get("state", "STANDBY")
+    _put(wire, "state", status.get("state"))
+    wire["phase"] = status.get("phase", "Pending")
+    _put(wire, "node", status.get("hostname"))
+    if pid is not None:
+        wire["pid"] = pid
+    _put(wire, "message", status.get("message"))
+    if labels:
+        wire["labels"] = renamed(labels) or labels
+    wire["critical"] = spec.get("critical", True)
+    wire["rv"] = revision
+    return wire
+
+
+def _put(wire: Wire, key: str, text: str | None) -> None:
+    if text:
+        wire[key] = text
