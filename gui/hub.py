@@ -5,6 +5,11 @@ No HTTP here (gui.server owns aiohttp). Memory per browser is bounded three ways
 subscribes at that state (bytes are immutable, so sharing is free); and a browser whose
 pending bytes (frames queued plus its socket's write buffer) pass `client_buffer` is dropped:
 its connection is aborted and it reconnects to a fresh snapshot when it reads again.
+
+Tasks (50,000 of them at scale) are read from their stored JSON (store.rawlist, gui.rawtasks):
+no model is built or cached for them. Nothing holds the loop long: the list is handed on in
+time slices, a snapshot is encoded in slices while others are answered, a delta carries at
+most `max_delta` changes.
 """
 
 from __future__ import annotations
@@ -140,6 +145,8 @@ class Hub:
             self.drop(client)
         for raw in self.raw:
             await raw.stop()
+        for encoding in self._encoding.values():
+            encoding.cancel()
         await self.factory.stop()
 
     def _raw_informer(self, store: ResourceStore, kind: KindFeed, row: RawRow) -> RawInformer:
