@@ -55,6 +55,7 @@ class RawInformer:
         self.revision = 0
         self.relists = 0
         self.watch_restarts = 0
+        self.stalls = 0
         self.slices = 0
         self._revisions: dict[str, int] = {}
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -155,16 +156,18 @@ class RawInformer:
         """Follow one watch stream until it ends or stays silent too long."""
         stream = self.backend.watch(self.prefix, start_revision=self.revision + 1, prefix=True)
         loop = asyncio.get_running_loop()
+        every = min(RESCHEDULE_EVERY, self.inactivity_timeout / 4)
         try:
-            async with asyncio.timeout(loop.time() + self.inactivity_timeout) as deadline:
+            async with asyncio.timeout(self.inactivity_timeout) as deadline:
                 moved = loop.time()
                 async for event in stream:
                     self._on_event(event)
                     now = loop.time()
-                    if now - moved > RESCHEDULE_EVERY:
+                    if now - moved > every:
                         deadline.reschedule(now + self.inactivity_timeout)
                         moved = now
         except TimeoutError:
+            self.stalls += 1
             log.warning("Watch silent too long; restarting it", extra={"prefix": self.prefix})
         finally:
             aclose = getattr(stream, "aclose", None)

@@ -9,6 +9,7 @@ import asyncio
 from store.kv import Delete, Put
 from store.memory import MemoryKV
 from store.rawlist import RawInformer
+from tests.waiting import eventually
 
 PREFIX = "/o2/registry/things/"
 
@@ -96,3 +97,17 @@ async def test_a_large_list_gives_the_loop_turns() -> None:
         counting.cancel()
     assert len(seen.state) == 2000
     assert informer.slices > 0 and turns >= informer.slices - 1
+
+
+async def test_a_watch_silent_too_long_is_restarted_and_misses_nothing() -> None:
+    kv, seen = MemoryKV(), Recorder()  # no progress events: an idle watch is silent
+    informer = RawInformer(kv, PREFIX, seen, inactivity_timeout=0.05)
+    informer.start()
+    try:
+        await informer.wait_synced()
+        await eventually(lambda: informer.stalls > 0, within=10, message="a restarted watch")
+        revision = await put(kv, "late", b"1")
+        await informer.wait_for_revision(revision)
+    finally:
+        await informer.stop()
+    assert seen.state == {PREFIX + "late": b"1"}
