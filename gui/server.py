@@ -75,7 +75,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             "X-Accel-Buffering": "no",
         }
     )
-    client, snapshot = hub.subscribe(
+    client, snapshot = await hub.connect(
         abort=transport.abort, buffered=transport.get_write_buffer_size
     )
     log.info(

@@ -69,10 +69,14 @@ class Browser:
 
     async def run(self, url: str, ready: asyncio.Event) -> None:
         async with aiohttp.ClientSession() as http, http.get(url + "api/stream") as response:
-            event, buffer = "", b""
+            event, partial = "", list[bytes]()
             async for chunk in response.content.iter_any():
                 self.bytes += len(chunk)
-                *lines, buffer = (buffer + chunk).split(b"\n")
+                if b"\n" not in chunk:  # a long line (a snapshot): join it once, at its end
+                    partial.append(chunk)
+                    continue
+                *lines, rest = b"".join([*partial, chunk]).split(b"\n")
+                partial = [rest]
                 for line in lines:
                     event = self.on_line(line.decode(), event, ready)
 

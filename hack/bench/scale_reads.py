@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from hack.bench.cli_bench import O2, installed_env, timed
+from hack.bench.cpu import cpu_seconds
 from hack.bench.gui_bench import Browser
 
 Json = dict[str, Any]
@@ -54,15 +56,85 @@ def get_tasks(endpoint: str, prefix: str) -> Json:
 
 
 async def gui_feed(endpoint: str, prefix: str, *, tasks: int) -> Json:
-    """Cold and warm first loads of the GUI's task feed (see the module docstring)."""
+    """Cold and warm first loads of the GUI's task feed (see the module docstring), each with
+    the server's CPU seconds, its RSS after, and the longest answer to a heartbeat request
+    (`/api/info`, asked again as soon as answered) while it loaded: how long the server's loop
+    was stalled for everyone else."""
     from tests.gui.procs import gui_process
 
     started = time.perf_counter()
+    beats = [await _heartbeat(), await _heartbeat()]  # imported before they are needed
     with gui_process(etcd=endpoint, prefix=prefix) as gui:
-        cold = await _load(gui.url, tasks=tasks)
+        cold = await _probed(gui.url, gui.pid, tasks=tasks, beat=beats[0])
         cold["seconds"] = time.perf_counter() - started
-        warm = await _load(gui.url, tasks=tasks)
+        cold["server_cpu_seconds"] = cpu_seconds(gui.pid)
+        warm = await _probed(gui.url, gui.pid, tasks=tasks, beat=beats[1])
     return {"cold": cold, "warm": warm}
+
+
+async def _heartbeat() -> asyncio.subprocess.Process:
+    """`heartbeat` in its own process, waiting for the URL on its stdin."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hack.bench.scale_reads",
+        "--heartbeat",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+
+
+async def _probed(url: str, pid: int, *, tasks: int, beat: asyncio.subprocess.Process) -> Json:
+    """`_load` with the heartbeat asking beside it; the server's CPU seconds and RSS."""
+    cpu = cpu_seconds(pid)
+    assert beat.stdin is not None
+    beat.stdin.write(f"{url}\n".encode())
+    await beat.stdin.drain()
+    try:
+        load = await _load(url, tasks=tasks)
+    finally:
+        out, _ = await beat.communicate(b"")  # closes its stdin: it stops
+    beats = json.loads(out)
+    return {
+        **load,
+        "server_cpu_seconds": cpu_seconds(pid) - cpu,
+        "server_rss_mb": _rss_mb(pid),
+        "longest_stall_seconds": beats["longest"],
+        "heartbeats": beats["answered"],
+    }
+
+
+def heartbeat() -> Json:
+    """Ask `/api/info` at the URL read from stdin again 20 ms after each answer until
+    stdin closes: the longest wait and how many answers came. Its own process, so the
+    browser's parsing in the benchmark's loop is not counted as the server's stall."""
+    import http.client
+    import select
+    from urllib.parse import urlsplit
+
+    where = urlsplit(sys.stdin.readline().strip())
+    longest, answered = 0.0, 0
+    while not select.select([sys.stdin], [], [], 0.02)[0]:
+        asked = time.perf_counter()
+        conn = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=600)
+        try:
+            conn.request("GET", "/api/info")
+            conn.getresponse().read()
+        except OSError:
+            continue
+        finally:
+            conn.close()
+        longest = max(longest, time.perf_counter() - asked)
+        answered += 1
+    return {"longest": longest, "answered": answered}
+
+
+def _rss_mb(pid: int) -> float:
+    """The process's resident set now, in MB (/proc/<pid>/status VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 async def _load(url: str, *, tasks: int) -> Json:
@@ -87,19 +159,32 @@ async def _load(url: str, *, tasks: int) -> Json:
     }
 
 
-async def measure(endpoint: str, prefix: str, *, tasks: int) -> Json:
-    """Both reads (the CLI's in a thread: it is a subprocess run to completion)."""
-    cli = await asyncio.to_thread(get_tasks, endpoint, prefix)
-    return {"o2_get_tasks": cli, "gui_feed": await gui_feed(endpoint, prefix, tasks=tasks)}
+async def measure(endpoint: str, prefix: str, *, tasks: int, cli: bool = True) -> Json:
+    """Both reads (the CLI's in a thread: it is a subprocess run to completion); `cli=False`
+    times the GUI feed only."""
+    reads: Json = {}
+    if cli:
+        reads["o2_get_tasks"] = await asyncio.to_thread(get_tasks, endpoint, prefix)
+    reads["gui_feed"] = await gui_feed(endpoint, prefix, tasks=tasks)
+    return reads
 
 
 def describe(reads: Json) -> str:
     """One line for the benchmark's table."""
-    cli, feed = reads["o2_get_tasks"], reads["gui_feed"]
-    return (
-        f"o2 get tasks {cli['wall_seconds']:.2f} s wall ({cli['cpu_seconds']:.2f} s CPU, "
-        f"{cli['rows']} rows); GUI feed first load cold {feed['cold']['seconds']:.2f} s, "
-        f"warm {feed['warm']['seconds']:.2f} s ({feed['warm']['snapshot_bytes'] / 1e6:.1f} MB)"
+    feed, line = reads["gui_feed"], ""
+    if "o2_get_tasks" in reads:
+        cli = reads["o2_get_tasks"]
+        line = (
+            f"o2 get tasks {cli['wall_seconds']:.2f} s wall ({cli['cpu_seconds']:.2f} s CPU, "
+            f"{cli['rows']} rows); "
+        )
+    cold, warm = feed["cold"], feed["warm"]
+    return line + (
+        f"GUI feed first load cold {cold['seconds']:.2f} s, warm {warm['seconds']:.2f} s "
+        f"({warm['snapshot_bytes'] / 1e6:.1f} MB); server CPU {cold['server_cpu_seconds']:.2f} "
+        f"+ {warm['server_cpu_seconds']:.2f} s, RSS {warm['server_rss_mb']:.0f} MB, longest "
+        f"heartbeat wait {cold['longest_stall_seconds'] * 1e3:.0f} / "
+        f"{warm['longest_stall_seconds'] * 1e3:.0f} ms"
     )
 
 
@@ -135,8 +220,11 @@ async def fill(endpoint: str, prefix: str, *, tasks: int) -> None:
 
 
 async def standalone(args: argparse.Namespace) -> Json:
+    if args.etcd and args.fill_only:
+        await fill(args.etcd, args.prefix, tasks=args.tasks)
+        return {}
     if args.etcd:
-        return await measure(args.etcd, args.prefix, tasks=args.tasks)
+        return await measure(args.etcd, args.prefix, tasks=args.tasks, cli=not args.gui_only)
     from tests.etcd_fixture import start_etcd
 
     with tempfile.TemporaryDirectory(prefix="o2-scale-reads-") as work:
@@ -145,7 +233,9 @@ async def standalone(args: argparse.Namespace) -> Json:
             started = time.perf_counter()
             await fill(etcd.endpoint, args.prefix, tasks=args.tasks)
             print(f"wrote {args.tasks} Tasks in {time.perf_counter() - started:.1f} s", flush=True)
-            return await measure(etcd.endpoint, args.prefix, tasks=args.tasks)
+            return await measure(
+                etcd.endpoint, args.prefix, tasks=args.tasks, cli=not args.gui_only
+            )
         finally:
             etcd.stop_sync()
 
@@ -155,8 +245,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=50_000)
     parser.add_argument("--etcd", default="", help="an etcd already holding the Tasks")
     parser.add_argument("--prefix", default="/o2")
+    parser.add_argument("--gui-only", action="store_true", help="skip `o2 get tasks`")
+    parser.add_argument("--fill-only", action="store_true", help="with --etcd: write the Tasks")
+    parser.add_argument("--heartbeat", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.heartbeat:
+        print(json.dumps(heartbeat()))
+        return 0
     reads = asyncio.run(standalone(args))
+    if not reads:
+        return 0
     print(describe(reads))
     from hack.bench.floor import write_json
 

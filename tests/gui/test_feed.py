@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from crds.kinds.gitsource import GitSource, GitSourceSpec, GitSourceStatus, InventoryEntry
 from crds.meta import ObjectMeta
-from gui.feed import Feed, apply_message, project_gitsource, project_task, sse_frame
+from gui.feed import (
+    Feed,
+    apply_message,
+    project_gitsource,
+    project_task,
+    sse_frame,
+    sse_pieces,
+)
 from tests.gui.samples import task
 
 
@@ -141,3 +149,35 @@ def test_late_subscriber_converges_with_early_one(
     assert early["tasks"] == truth
     if late is not None:
         assert late["tasks"] == truth
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=4),
+    st.integers(min_value=1, max_value=7),
+)
+def test_a_snapshot_encoded_in_pieces_is_the_one_piece_frame(sizes: list[int], rows: int) -> None:
+    message = {
+        "seq": 3,
+        "revision": 9,
+        "synced": True,
+        "objects": {
+            f"kind{k}": [{"name": f"o-{i}", "note": "é\n\"'"} for i in range(n)]
+            for k, n in enumerate(sizes)
+        },
+    }
+    pieces = list(sse_pieces("snapshot", message, rows=rows))
+    assert b"".join(pieces) == sse_frame("snapshot", message)
+
+
+def test_a_flush_with_a_limit_sends_the_oldest_changes_and_keeps_the_rest() -> None:
+    feed = Feed()
+    state: dict[str, dict[str, Any]] = {}
+    for i in range(25):
+        feed.apply("tasks", f"t-{i}", {"name": f"t-{i}"}, revision=100 + i)
+    sizes = []
+    while (delta := feed.flush(revision=200, limit=10)) is not None:
+        sizes.append(len(delta["changes"]))
+        apply_message(state, "delta", delta)
+        assert delta["revision"] == (200 if feed.pending == 0 else 0)
+    assert sizes == [10, 10, 5]
+    assert state["tasks"] == feed.state()["tasks"]

@@ -195,8 +195,7 @@ async def test_after_the_snapshot_only_changed_objects_are_sent(
     gui: Gui, etcd_store: EtcdStore
 ) -> None:
     created = [await etcd_store.create(task(f"t-{i}", state="STANDBY")) for i in range(30)]
-    informer = gui.app[HUB_KEY].factory.informer(type(created[0]))
-    await informer.wait_for_revision(created[-1].metadata.resource_version or 0)
+    await gui.app[HUB_KEY].wait_for_revision(created[-1].metadata.resource_version or 0)
     response = await gui.get("/api/stream")
     stream = events(response)
     _, snap = await next_event(stream)
