@@ -269,6 +269,7 @@ class OfferBook:
         rounds: list[tuple[Offer, dict[str, TaskInfo], float]] = []
         for offer, placed, refuse in launches:
             rounds.append((offer, self._prepare(offer, placed, wire, changes), refuse))
+            await asyncio.sleep(0)  # a turn for others between offers, as the writes gave
         ids = [str(info.task_id) for _, infos, _ in rounds for info in infos.values()]
         self._launches.sending(ids)
         accepting: list[str] = []
