@@ -266,11 +266,11 @@ class OfferBook:
             return
         wire = LaunchWire(self._shared.executor)
         changes: dict[str, StatusFn] = {}
-        rounds: list[tuple[Offer, dict[str, TaskInfo], float]] = []
+        sends: list[tuple[Offer, dict[str, TaskInfo], float]] = []
         for offer, placed, refuse in launches:
-            rounds.append((offer, self._prepare(offer, placed, wire, changes), refuse))
+            sends.append((offer, self._prepare(offer, placed, wire, changes), refuse))
             await asyncio.sleep(0)  # a turn for others between offers, as the writes gave
-        ids = [str(info.task_id) for _, infos, _ in rounds for info in infos.values()]
+        ids = [str(info.task_id) for _, infos, _ in sends for info in infos.values()]
         self._launches.sending(ids)
         accepting: list[str] = []
         refused: MesosCallError | None = None
@@ -280,7 +280,7 @@ class OfferBook:
                 self._revived_for.discard(missed)
                 self._shared.wake(missed)
             client = self._shared.link.require()
-            for offer, infos, refuse in rounds:
+            for offer, infos, refuse in sends:
                 launch = [info for name, info in infos.items() if name in written]
                 if not launch:
                     await client.decline([offer.id], refuse_seconds=refuse)

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from controller.tasks.launch import LaunchConfig, LaunchWire, executor_info, task_info
 from controller.tasks.placement import demand_with_ports
 from controller.tasks.writer import StatusWriter
+from crds.errors import MesosCallError
 from crds.kinds.channels import BindChannel
 from crds.kinds.common import Command, Limits
 from crds.kinds.task import Task
@@ -193,3 +194,42 @@ async def test_a_round_writes_its_launch_statuses_once_and_sends_bodies_built_be
             monkeypatch.setattr(BaseModel, "model_dump", real_dump)
             assert sent == expected
         assert dumps == []
+
+
+async def test_an_accept_the_master_refuses_leaves_the_rounds_other_offers_their_accepts(
+    monkeypatch: Any,
+) -> None:
+    """Their launch statuses are written with the refused offer's: each other offer still gets
+    its ACCEPT (else its tasks would sit launched with no launch until reconciliation), and the
+    refused launches are not left in flight."""
+    async with rigged() as rig:
+        real_call = rig.fake.call
+
+        async def refusing(call: Any) -> None:
+            if isinstance(call, Accept) and call.offer_ids == ["o0-r"]:
+                raise MesosCallError("ACCEPT", status=400, body="offer o0-r is no longer valid")
+            await real_call(call)
+
+        monkeypatch.setattr(rig.fake, "call", refusing)
+        rig.fake.push(Subscribed(framework_id=FrameworkId("fw-1")))
+        await eventually(lambda: rig.fake.connected)
+        for d in ("A", "B"):
+            for i in range(3):
+                await rig.store.create(pinned(f"{d.lower()}-{i}", d))
+        await eventually(lambda: len(rig.framework._backlog.pending()) == 6)
+        offers = [
+            offer(n, attrs={"detector": d}).model_copy(update={"id": OfferId(f"o{n}-r")})
+            for n, d in enumerate(("A", "B"))
+        ]
+        rig.fake.push(Offers(offers=offers))
+        await eventually(lambda: len(rig.fake.sent(Accept)) == 1)
+        (accept,) = rig.fake.sent(Accept)
+        assert accept.offer_ids == ["o1-r"]  # type: ignore[attr-defined]
+        launched = {
+            str(info.task_id)
+            for op in accept.operations  # type: ignore[attr-defined]
+            for info in op.launch.task_infos
+        }
+        assert len(launched) == 3
+        in_flight = rig.framework._offers._launches
+        assert not any(i in in_flight for i in launched)
