@@ -14,13 +14,13 @@ from controller.tasks import placement, rounds
 from controller.tasks import status as st
 from controller.tasks.backlog import Backlog
 from controller.tasks.inflight import LaunchesInFlight
-from controller.tasks.launch import task_info
+from controller.tasks.launch import LaunchWire
 from controller.tasks.modes import Split, async_agents, place_by_mode, split_offers
 from controller.tasks.rounds import Tried
 from controller.tasks.shapes import OfferIndex, Shape
 from controller.tasks.shared import Shared
 from controller.tasks.writer import StatusFn
-from crds.errors import MesosUnavailableError
+from crds.errors import MesosCallError, MesosUnavailableError
 from crds.fairmq import bound_addresses
 from crds.kinds.common import Constraint
 from crds.kinds.node import Node, effective_mode
@@ -164,8 +164,12 @@ class OfferBook:
         offers_by_id = {o.id: o for o in offers}
         again = chosen.again
         refuse = self._shared.config.refuse_seconds
-        for offer_id, placed in by_offer.items():
-            await self._launch(offers_by_id[offer_id], placed, 0.0 if offer_id in again else refuse)
+        await self._launch(
+            [
+                (offers_by_id[offer_id], placed, 0.0 if offer_id in again else refuse)
+                for offer_id, placed in by_offer.items()
+            ]
+        )
         unused = [o.id for o in offers if o.id not in by_offer]
         if soon := [i for i in unused if i in again]:
             await client.decline(soon, refuse_seconds=0.0)
@@ -251,54 +255,80 @@ class OfferBook:
         self._backlog.unschedulable(task.name, why)
         self._shared.writer.patch(task.name, partial(st.with_message, message=why))
 
-    async def _launch(self, offer: Offer, placed: list[placement.Placed], refuse: float) -> None:
-        """Write each task's launch status first, then ONE ACCEPT with every task that got
+    async def _launch(self, launches: list[tuple[Offer, list[placement.Placed], float]]) -> None:
+        """Write the launch status of every task placed this round first, in one batch (one
+        write per round, not per offer), then ONE ACCEPT per offer with its tasks that got
         written (a crash in between leaves Staging tasks that reconciliation sends back).
         From before the write until the master answers the ACCEPT the launches are in flight,
-        and reconciliation leaves them out (see controller.tasks.inflight)."""
-        changes, infos = self._prepare(offer, placed)
-        ids = [str(info.task_id) for info in infos.values()]
+        and reconciliation leaves them out (see controller.tasks.inflight). An ACCEPT the
+        master refuses does not keep the round's other offers from theirs."""
+        if not launches:
+            return
+        wire = LaunchWire(self._shared.executor)
+        changes: dict[str, StatusFn] = {}
+        sends: list[tuple[Offer, dict[str, TaskInfo], float]] = []
+        for offer, placed, refuse in launches:
+            sends.append((offer, self._prepare(offer, placed, wire, changes), refuse))
+            await asyncio.sleep(0)  # a turn for others between offers, as the writes gave
+        ids = [str(info.task_id) for _, infos, _ in sends for info in infos.values()]
         self._launches.sending(ids)
         accepting: list[str] = []
+        refused: MesosCallError | None = None
         try:
             written = await self._shared.writer.write_now(changes)
-            launch = [info for name, info in infos.items() if name in written]
             for missed in changes.keys() - written:  # still pending: it deserves a REVIVE
                 self._revived_for.discard(missed)
                 self._shared.wake(missed)
             client = self._shared.link.require()
-            if not launch:
-                await client.decline([offer.id], refuse_seconds=refuse)
-                return
-            accepting = [str(info.task_id) for info in launch]
-            await client.launch([offer.id], launch, refuse_seconds=refuse)
+            for offer, infos, refuse in sends:
+                launch = [info for name, info in infos.items() if name in written]
+                if not launch:
+                    await client.decline([offer.id], refuse_seconds=refuse)
+                    continue
+                accepting = [str(info.task_id) for info in launch]
+                try:
+                    await client.call(wire.accept(offer.id, launch, refuse=refuse))
+                except MesosCallError as exc:
+                    refused = refused or exc
+                    continue
+                finally:
+                    self._launches.answered(accepting)
+                accepting = []
+                log.info(
+                    "Launched tasks",
+                    extra={
+                        "agent": offer.agent_id,
+                        "hostname": offer.hostname,
+                        "tasks": len(launch),
+                    },
+                )
         except (MesosUnavailableError, asyncio.CancelledError):
             self._launches.unanswered(accepting)  # lost on the way, or may still land
             raise
         finally:
             self._launches.answered(ids)  # the others: answered, or never sent
-        log.info(
-            "Launched tasks",
-            extra={"agent": offer.agent_id, "hostname": offer.hostname, "tasks": len(launch)},
-        )
+        if refused is not None:
+            raise refused
 
     def _prepare(
-        self, offer: Offer, placed: list[placement.Placed]
-    ) -> tuple[dict[str, StatusFn], dict[str, TaskInfo]]:
-        """Each placed task's launch status change and TaskInfo (a new Mesos task id each)."""
-        changes: dict[str, StatusFn] = {}
+        self,
+        offer: Offer,
+        placed: list[placement.Placed],
+        wire: LaunchWire,
+        changes: dict[str, StatusFn],
+    ) -> dict[str, TaskInfo]:
+        """Each placed task's TaskInfo (a new Mesos task id each); its launch status change
+        goes into `changes`."""
         infos: dict[str, TaskInfo] = {}
+        executor_id = self._shared.executor.executor_id
+        now = utcnow()
         for p in placed:
             task = self._shared.roster.view(p.task)
             if task is None:
                 continue
             mesos_id = f"{task.name}.{uuid.uuid4().hex[:10]}"
-            infos[p.task] = task_info(
-                task,
-                mesos_id=mesos_id,
-                offer=offer,
-                allocation=p.allocation,
-                executor=self._shared.executor,
+            infos[p.task] = wire.task_info(
+                task, mesos_id=mesos_id, offer=offer, allocation=p.allocation
             )
             channels = bound_addresses(
                 task.spec.bind,
@@ -313,11 +343,11 @@ class OfferBook:
                 hostname=offer.hostname,
                 ports=tuple(p.allocation.ports[: task.spec.wants.ports]),
                 channels=channels,
-                executor_id=self._shared.executor.executor_id,
-                now=utcnow(),
+                executor_id=executor_id,
+                now=now,
             )
             self._backlog.placed(p.task)
-        return changes, infos
+        return infos
 
     def _wake_later(self, delay: float, names: set[str]) -> None:
         self._wake_later_names |= names

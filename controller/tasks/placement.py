@@ -185,13 +185,18 @@ def place(
     """Per signature, the first offer that may still fit it: those before did not, and within
     a round resources only shrink (10,000 alike tasks cost O(tasks + offers), not the product)."""
     failed: dict[int, str] = {}
+    allowed: dict[tuple[int, int], bool] = {}
+    """(signature, offer index) -> whether the offer meets the signature's constraints: asked
+    once per shape and offer, not per task."""
     for task in pending:
         demand, sig = signatures.of(task)
         if sig is not None and sig in failed:
             plan.unplaced[task.name] = failed[sig]
             continue
         start = first_open.get(sig, 0) if sig is not None else 0
-        placed = _place_one(task, demand, states, taken=taken, start=start)
+        placed = _place_one(
+            task, demand, states, taken=taken, start=start, sig=sig, allowed=allowed
+        )
         if placed is None:
             why = why_unplaced(task, offers, blocked=blocked, taken=taken, states=states)
             plan.unplaced[task.name] = why
@@ -279,17 +284,30 @@ def _place_one(
     *,
     taken: Mapping[tuple[str, str], set[str]],
     start: int = 0,
+    sig: int | None = None,
+    allowed: dict[tuple[int, int], bool] | None = None,
 ) -> tuple[int, Allocation] | None:
+    """The first offer from `start` that meets the task's constraints and fits its demand;
+    with a signature (no UNIQUE constraint), whether an offer meets them is looked up in
+    `allowed` (filled as it goes)."""
     for index in range(start, len(states)):
         state = states[index]
-        if not all(
-            satisfies(state.offer, c, task=task, taken=taken) for c in task.spec.constraints
-        ):
+        if sig is None or allowed is None:
+            ok = _meets_all(task, state.offer, taken)
+        elif (ok_known := allowed.get((sig, index))) is None:
+            ok = allowed[sig, index] = _meets_all(task, state.offer, taken)
+        else:
+            ok = ok_known
+        if not ok:
             continue
         allocation = _fit(state, demand)
         if allocation is not None:
             return index, allocation
     return None
+
+
+def _meets_all(task: Task, offer: Offer, taken: Mapping[tuple[str, str], set[str]]) -> bool:
+    return all(satisfies(offer, c, task=task, taken=taken) for c in task.spec.constraints)
 
 
 def why_unplaced(

@@ -178,3 +178,29 @@ def test_rounds_compute_each_pending_tasks_demand_once(monkeypatch: Any) -> None
     changed = left[0].model_copy(update={"spec": left[0].spec.model_copy()})
     place([changed, *left[1:]], [rounds[2]], executor_id=EXECUTOR, signatures=signatures)
     assert computed[30:] == [changed.name]  # a new spec object: computed again
+
+
+def test_constraints_are_judged_once_per_shape_and_offer_not_per_task(monkeypatch: Any) -> None:
+    """1,000 alike tasks pinned to one detector, 10 offers of which 2 are that detector's:
+    whether an offer meets the constraints is asked once per shape and offer (it was asked
+    again for every task, from the offer the previous one went to)."""
+    from controller.tasks import placement
+
+    asked: list[str] = []
+    real = placement.satisfies
+
+    def counted(offer: Offer, constraint: Constraint, **kw: Any) -> bool:
+        asked.append(offer.id)
+        return real(offer, constraint, **kw)
+
+    monkeypatch.setattr(placement, "satisfies", counted)
+    pinned = (Constraint(attribute="detector", value="TPC"),)
+    offers = [
+        offer(n, cpus=64, mem=65536, attrs={"detector": "TPC" if n in (3, 7) else "ITS"})
+        for n in range(10)
+    ]
+    tasks = [task(f"t{i}", constraints=pinned, control="basic") for i in range(1000)]
+    plan = place(tasks, offers, executor_id=EXECUTOR)
+    assert len(plan.placed) == 2 * 127  # 64 cpus less the executor's, 0.5 each
+    assert {p.offer_id for p in plan.placed} == {"o3", "o7"}
+    assert len(asked) <= 2 * len(offers)
