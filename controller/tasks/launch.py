@@ -8,10 +8,8 @@ it is `o2-executor` from the controller's own environment.
 
 from __future__ import annotations
 
-import base64
 import shlex
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,21 +20,15 @@ from mesosapi.models import (
     Environment,
     ExecutorId,
     ExecutorInfo,
-    Filters,
     Label,
     Labels,
-    MesosModel,
     Offer,
-    OfferId,
-    Operation,
-    Resource,
     Scalar,
     TaskId,
     TaskInfo,
 )
 from mesosapi.o2messages import LaunchPayload, encode
 from mesosapi.resources import Allocation, scalar
-from mesosapi.scheduler import Accept
 
 EXECUTOR_ID = ExecutorId("o2-executor")
 
@@ -151,83 +143,3 @@ def task_limits(task: Task) -> dict[str, Scalar] | None:
     if limits.memory:
         out["mem"] = Scalar(value=float(limits.memory))
     return out or None
-
-
-class LaunchWire:
-    """The TaskInfos of one offer round and their ACCEPTs' wire bodies, built side by side:
-    sending an ACCEPT dumps no pydantic model (dumping each TaskInfo again cost ~16 us of CPU
-    a task; written out here, ~9 us). The parts every task shares (the ExecutorInfo, the
-    pool's scalar pieces, a home's allocation info) are encoded once a round; the wire body
-    equals what the ACCEPT's `to_wire` gives (tested)."""
-
-    def __init__(self, executor: ExecutorInfo) -> None:
-        self._executor = executor
-        self._executor_wire = executor.to_wire()
-        self._dumped: dict[int, tuple[MesosModel, dict[str, object]]] = {}
-        """id of a shared model -> (it, its wire form): kept alive here, so the id stays its."""
-        self._bodies: dict[str, dict[str, object]] = {}
-        """Mesos task id -> its TaskInfo's wire form."""
-
-    def task_info(
-        self, task: Task, *, mesos_id: str, offer: Offer, allocation: Allocation
-    ) -> TaskInfo:
-        """What `task_info` gives; its wire form is kept for `accept`."""
-        info = task_info(
-            task, mesos_id=mesos_id, offer=offer, allocation=allocation, executor=self._executor
-        )
-        self._bodies[mesos_id] = self._body(info)
-        return info
-
-    def _body(self, info: TaskInfo) -> dict[str, object]:
-        """`info.to_wire()` for a TaskInfo of `task_info`, written out."""
-        body: dict[str, object] = {
-            "name": info.name,
-            "task_id": {"value": info.task_id},
-            "agent_id": {"value": info.agent_id},
-            "resources": [self._resource(r) for r in info.resources],
-            "executor": self._executor_wire,
-        }
-        if info.data is not None:
-            body["data"] = base64.b64encode(info.data).decode()
-        if info.labels is not None:
-            body["labels"] = {"labels": [self._label(x) for x in info.labels.labels]}
-        if info.limits is not None:
-            body["limits"] = {name: {"value": s.value} for name, s in info.limits.items()}
-        return body
-
-    @staticmethod
-    def _label(label: Label) -> dict[str, object]:
-        return (
-            {"key": label.key} if label.value is None else {"key": label.key, "value": label.value}
-        )
-
-    def accept(self, offer_id: OfferId, infos: Sequence[TaskInfo], *, refuse: float) -> Accept:
-        """ONE ACCEPT launching `infos` (built here) on one offer, sent as the wire body built
-        with them."""
-        filters = Filters(refuse_seconds=refuse)
-        launch = Operation.of_launch(list(infos))
-        body = Accept(offer_ids=[offer_id], filters=filters).to_wire()
-        tasks = [self._bodies.pop(str(info.task_id)) for info in infos]
-        body["operations"] = [{"type": "LAUNCH", "launch": {"task_infos": tasks}}]
-        return Accept(offer_ids=[offer_id], operations=[launch], filters=filters).sent_as(body)
-
-    def _resource(self, r: Resource) -> dict[str, object]:
-        """A Resource's wire form: shared pieces (a pool's scalar pieces, a home's allocation
-        info) dumped once; the ports, one per task, written out."""
-        if r.ranges is None or r.set_ is not None or r.scalar is not None:
-            return self._dump(r)
-        out: dict[str, object] = {"name": r.name, "type": r.type}
-        out["ranges"] = {"range": [{"begin": x.begin, "end": x.end} for x in r.ranges.range]}
-        if r.role is not None:
-            out["role"] = r.role
-        if r.allocation_info is not None:
-            out["allocation_info"] = self._dump(r.allocation_info)
-        if r.reservations is not None:
-            out["reservations"] = [self._dump(x) for x in r.reservations]
-        return out
-
-    def _dump(self, model: MesosModel) -> dict[str, object]:
-        known = self._dumped.get(id(model))
-        if known is None or known[0] is not model:
-            known = self._dumped[id(model)] = (model, model.to_wire())
-        return known[1]

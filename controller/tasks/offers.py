@@ -14,7 +14,7 @@ from controller.tasks import placement, rounds
 from controller.tasks import status as st
 from controller.tasks.backlog import Backlog
 from controller.tasks.inflight import LaunchesInFlight
-from controller.tasks.launch import LaunchWire
+from controller.tasks.launch import task_info
 from controller.tasks.modes import Split, async_agents, place_by_mode, split_offers
 from controller.tasks.rounds import Tried
 from controller.tasks.shapes import OfferIndex, Shape
@@ -264,11 +264,10 @@ class OfferBook:
         master refuses does not keep the round's other offers from theirs."""
         if not launches:
             return
-        wire = LaunchWire(self._shared.executor)
         changes: dict[str, StatusFn] = {}
         sends: list[tuple[Offer, dict[str, TaskInfo], float]] = []
         for offer, placed, refuse in launches:
-            sends.append((offer, self._prepare(offer, placed, wire, changes), refuse))
+            sends.append((offer, self._prepare(offer, placed, changes), refuse))
             await asyncio.sleep(0)  # a turn for others between offers, as the writes gave
         ids = [str(info.task_id) for _, infos, _ in sends for info in infos.values()]
         self._launches.sending(ids)
@@ -287,7 +286,7 @@ class OfferBook:
                     continue
                 accepting = [str(info.task_id) for info in launch]
                 try:
-                    await client.call(wire.accept(offer.id, launch, refuse=refuse))
+                    await client.launch([offer.id], launch, refuse_seconds=refuse)
                 except MesosCallError as exc:
                     refused = refused or exc
                     continue
@@ -314,7 +313,6 @@ class OfferBook:
         self,
         offer: Offer,
         placed: list[placement.Placed],
-        wire: LaunchWire,
         changes: dict[str, StatusFn],
     ) -> dict[str, TaskInfo]:
         """Each placed task's TaskInfo (a new Mesos task id each); its launch status change
@@ -327,8 +325,12 @@ class OfferBook:
             if task is None:
                 continue
             mesos_id = f"{task.name}.{uuid.uuid4().hex[:10]}"
-            infos[p.task] = wire.task_info(
-                task, mesos_id=mesos_id, offer=offer, allocation=p.allocation
+            infos[p.task] = task_info(
+                task,
+                mesos_id=mesos_id,
+                offer=offer,
+                allocation=p.allocation,
+                executor=self._shared.executor,
             )
             channels = bound_addresses(
                 task.spec.bind,
