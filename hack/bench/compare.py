@@ -10,8 +10,9 @@ hack/bench/results/<name>.json is copied to --out as <side>-<name>-<round>.json;
 leaves are the rows (a list of records is keyed by its `name`/`op`/`mode`/`event` fields, so a
 row keeps its meaning when the list grows). Prints one markdown table: row, before median,
 after median, after/before, and a mark where the change is worse by more than --worse (the
-direction is read from the row's name: rates and ratios are better higher; seconds, ms, us, CPU
-and bytes better lower; rows of neither kind are never marked). Loads are printed with the
+direction is read from the row's last name: rates and ratios are better higher; seconds, ms,
+us, CPU and bytes better lower; etcd's floor, the raw client's rows, rows of neither kind and
+signed differences are never marked). Loads are printed with the
 table: on a shared machine the wall-clock rows move with them, CPU and counts much less.
 """
 
@@ -35,8 +36,11 @@ SETTINGS = {"tasks", "objects", "agents", "workers", "slices", "flush_ms", "samp
 SKIP = ("load_average", "target")
 """Keys that are settings (SETTINGS) or begin with the machine's state or a target (SKIP):
 not measurements."""
-HIGHER = ("per_s", "per_second", "ratio", "/s", "rate", ".raw", ".store", "launched")
-LOWER = ("seconds", "_ms", "_us", "cpu", "bytes", "p50", "p99", "rss", "mib")
+HIGHER = ("per_s", "per_second", "ratio", "rate")
+LOWER = ("seconds", "_ms", "_us", "cpu", "bytes", "rss", "mib")
+MACHINE = ("floor", "raw")
+"""Rows of the machine, not of o2's code (etcd's floor; the raw client both sides share): never
+marked, printed as the noise to judge the rest by."""
 SIDES = ("before", "after")
 
 
@@ -71,11 +75,15 @@ def _record_key(item: Any, index: int) -> str:
 
 
 def direction(row: str) -> int:
-    """+1 when higher is better, -1 when lower is better, 0 when the name does not say."""
-    name = row.lower()
-    if any(mark in name for mark in HIGHER):
+    """+1 when higher is better, -1 when lower is better, 0 when the leaf's name does not say
+    or the row is the machine's (MACHINE)."""
+    parts = row.lower().split(".")
+    leaf = parts[-1]
+    if any(p.startswith(MACHINE) for p in parts):
+        return 0
+    if any(mark in leaf for mark in HIGHER) or leaf == "store":
         return 1
-    if any(mark in name for mark in LOWER):
+    if any(mark in leaf for mark in LOWER):
         return -1
     return 0
 
@@ -87,9 +95,10 @@ def table(runs: dict[str, list[dict[str, float]]], *, bench: str, worse: float) 
     lines = []
     for row in sorted(before.keys() & after.keys()):
         old, new = before[row], after[row]
-        ratio = new / old if old else float("nan")
+        ratio = new / old if old > 0 and new >= 0 else float("nan")
         mark = _mark(direction(row), ratio, worse)
-        lines.append(f"| {bench}: {row} | {_num(old)} | {_num(new)} | {ratio:.2f} | {mark} |")
+        shown = "-" if math.isnan(ratio) else f"{ratio:.2f}"
+        lines.append(f"| {bench}: {row} | {_num(old)} | {_num(new)} | {shown} | {mark} |")
     return lines
 
 
@@ -99,7 +108,7 @@ def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 def _mark(sign: int, ratio: float, worse: float) -> str:
-    if sign == 0 or math.isnan(ratio):
+    if sign == 0 or math.isnan(ratio) or ratio <= 0:
         return ""
     if (sign < 0 and ratio > 1 + worse) or (sign > 0 and ratio < 1 / (1 + worse)):
         return "worse"
