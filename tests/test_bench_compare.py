@@ -52,6 +52,8 @@ def test_direction_from_the_row_name() -> None:
     assert direction("initial_reconciles_per_s") == 1
     assert direction("rows.get/sequential.store") == 1
     assert direction("rows.get/sequential.store_cpu_us") == -1
+    assert direction("kill.killed_acked_s") == -1
+    assert direction("initial_sync_reconciles_per_s") == 1
     assert direction("objects") == 0
     assert direction("floor.watch_p99_ms") == 0
     assert direction("rows.get/sequential.raw_cpu_us") == 0

@@ -33,11 +33,13 @@ from typing import Any
 KEYS = ("name", "op", "mode", "event", "phase")
 """Fields that name a record in a list of results (joined, in this order, into the row)."""
 SETTINGS = {"tasks", "objects", "agents", "workers", "slices", "flush_ms", "samples", "acks"}
+SETTINGS |= {"cpus", "hollow_agents", "ack_concurrency"}
 SKIP = ("load_average", "target")
 """Keys that are settings (SETTINGS) or begin with the machine's state or a target (SKIP):
 not measurements."""
 HIGHER = ("per_s", "per_second", "ratio", "rate")
 LOWER = ("seconds", "_ms", "_us", "cpu", "bytes", "rss", "mib")
+"""Leaf-name parts (a leaf ending in `_s` is seconds, unless a rate: `per_s`)."""
 MACHINE = ("floor", "raw")
 """Rows of the machine, not of o2's code (etcd's floor; the raw client both sides share): never
 marked, printed as the noise to judge the rest by."""
@@ -83,7 +85,7 @@ def direction(row: str) -> int:
         return 0
     if any(mark in leaf for mark in HIGHER) or leaf == "store":
         return 1
-    if any(mark in leaf for mark in LOWER):
+    if any(mark in leaf for mark in LOWER) or leaf.endswith("_s"):
         return -1
     return 0
 
@@ -153,6 +155,8 @@ def compare(options: argparse.Namespace, out: Path) -> dict[str, dict[str, list[
             for side in order:
                 load = "/".join(f"{x:.1f}" for x in os.getloadavg())
                 print(f"round {round_ + 1}: {bench} {side} (load {load})", flush=True)
+                with (out / "loads.txt").open("a") as loads:
+                    loads.write(f"{os.getloadavg()[0]:.1f}\n")
                 log = out / f"{side}-{bench}.log"
                 result = run_once(checkouts[side], bench, extra.get(bench, []), options.python, log)
                 if result is not None:
@@ -181,7 +185,7 @@ def _bench_args(pairs: list[str]) -> dict[str, list[str]]:
 
 
 def report(
-    got: dict[str, dict[str, list[Any]]], *, worse: float, loads: list[str], only: list[str]
+    got: dict[str, dict[str, list[Any]]], *, worse: float, loads: list[float], only: list[str]
 ) -> str:
     """The markdown table over every bench (rows matching one of `only`'s regexes, when given),
     then the loads."""
@@ -196,7 +200,9 @@ def report(
         rows = table(runs, bench=bench, worse=worse)
         lines.extend(r for r in rows if not only or any(re.search(p, r) for p in only))
     lines.append("")
-    lines.append(f"load average (1/5/15 min) at the start and end: {' -> '.join(loads)}")
+    if loads:
+        spread = f"{min(loads):.1f}-{max(loads):.1f}, median {statistics.median(loads):.1f}"
+        lines.append(f"load average (1 min) as each run started: {spread} (2 shared cores)")
     return "\n".join(lines)
 
 
@@ -215,9 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     out = Path(options.out or tempfile.mkdtemp(prefix="o2-compare-"))
     out.mkdir(parents=True, exist_ok=True)
-    loads = ["/".join(f"{x:.1f}" for x in os.getloadavg())]
     got = kept(out, options.benches) if options.table_only else compare(options, out)
-    loads.append("/".join(f"{x:.1f}" for x in os.getloadavg()))
+    recorded = out / "loads.txt"
+    loads = [float(x) for x in recorded.read_text().split()] if recorded.exists() else []
     text = report(got, worse=options.worse, loads=loads, only=options.only)
     (out / "compare.md").write_text(text + "\n")
     print(text)
