@@ -99,10 +99,23 @@ def register(info: KindInfo) -> KindInfo:
     return info
 
 
-def all_kinds() -> list[KindInfo]:
-    """Every kind, in `KIND_MODULES` order (templates, live objects, infrastructure, events)."""
+_IMPORTED: set[str] = set()
+"""The kind modules `_import_kinds` has imported in this process."""
+
+
+def _import_kinds() -> None:
+    """Import every kind module, once per process: `import_module` of a loaded module still
+    costs microseconds, and a test-only kind's `info_of` asks on every registry key."""
+    if len(_IMPORTED) == len(KIND_MODULES):
+        return
     for module in KIND_MODULES:
         importlib.import_module(module)
+        _IMPORTED.add(module)
+
+
+def all_kinds() -> list[KindInfo]:
+    """Every kind, in `KIND_MODULES` order (templates, live objects, infrastructure, events)."""
+    _import_kinds()
     order = {module: i for i, module in enumerate(KIND_MODULES)}
     return sorted(_KINDS.values(), key=lambda info: order.get(info.model.__module__, len(order)))
 
@@ -110,11 +123,17 @@ def all_kinds() -> list[KindInfo]:
 def info_of(model: type[Resource]) -> KindInfo | None:
     """The registered KindInfo of a model class, or None (a test-only kind). A model's module
     registers its kind when it is imported, so the kinds registered so far are searched first:
-    importing every kind (and building all their models) to find one costs ~0.3 s."""
+    importing every kind (and building all their models) to find one costs ~0.3 s; once all
+    are imported, a kind not registered (a test-only kind) is known not to be, at no import."""
+    found = _registered(model)
+    if found is not None or len(_IMPORTED) == len(KIND_MODULES):
+        return found  # every kind module imported: not a registered kind
+    _import_kinds()
+    return _registered(model)
+
+
+def _registered(model: type[Resource]) -> KindInfo | None:
     for info in list(_KINDS.values()):
-        if info.model is model:
-            return info
-    for info in all_kinds():
         if info.model is model:
             return info
     return None

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SKIP = {"__init__", "__main__", "stack", "scale_reads", "memtrace"}
-"""Not benchmarks: the package, this runner, and helpers shared by benchmarks."""
+SKIP = {"__init__", "__main__", "stack", "scale_reads", "memtrace", "compare"}
+"""Not benchmarks: the package, this runner, helpers shared by benchmarks, the comparer."""
 
 
 def available() -> list[str]:
