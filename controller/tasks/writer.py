@@ -291,7 +291,9 @@ class StatusWriter:
         if not batch.changes:
             return batch.done
         try:
-            result = await write_status_many(self._store(), batch.changes, observe=False)
+            result = await write_status_many(
+                self._store(), batch.changes, observe=False, compared=True
+            )
         except FencedError:
             self._abandon(batch, requeue=False)
             raise

@@ -222,3 +222,41 @@ async def test_failed_writes_are_retried_after_a_pause_not_in_a_tight_loop() -> 
         assert view is not None and view.status.state == "CONFIGURED"  # kept for the retry
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_each_status_write_compares_the_new_status_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The writer leaves out statuses that did not change before the batch goes out; the batch
+    write does not compare them again (a comparison per task per write, as costly as a copy)."""
+    compared: list[int] = []
+    in_store = False
+
+    class Store(MemoryStore):
+        async def update_status_many(self, objs: Sequence[R]) -> BatchResult[R]:
+            nonlocal in_store
+            in_store = True
+            try:
+                return await super().update_status_many(objs)
+            finally:
+                in_store = False
+
+    real = TaskStatus.__eq__
+
+    def counting(self: TaskStatus, other: object) -> bool:
+        if not in_store:
+            compared.append(1)
+        return real(self, other)
+
+    store = Store()
+    async with task_cache(store) as informer:
+        created = [await store.create(sample_task(f"t{i}")) for i in range(50)]
+        await informer.wait_for_revision(created[-1].metadata.resource_version or 0)
+        writer = StatusWriter(lambda: store, informer, finish=_finish)
+        for i in range(50):
+            writer.patch(f"t{i}", lambda s: s.model_copy(update={"message": "new"}))
+        monkeypatch.setattr(TaskStatus, "__eq__", counting)
+        assert len(await writer.flush()) == 50
+        monkeypatch.undo()
+    assert len(compared) == 50
+    assert (await store.get(Task, "t7")).status.message == "new"
