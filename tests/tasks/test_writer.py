@@ -260,3 +260,38 @@ async def test_each_status_write_compares_the_new_status_once(
         monkeypatch.undo()
     assert len(compared) == 50
     assert (await store.get(Task, "t7")).status.message == "new"
+
+
+async def test_picking_a_batch_does_not_rescan_tasks_waiting_for_their_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tasks whose newer changes wait for a write the cache does not show yet are not looked
+    at again each time the writer picks a batch (it wakes up on every queued change: 10,000
+    waiting tasks made each pick a 10,000-name scan)."""
+    store = GatedStore()
+    store.gate.set()
+    async with task_cache(store) as informer:
+        created = [await store.create(sample_task(f"t{i}")) for i in range(201)]
+        await informer.wait_for_revision(created[-1].metadata.resource_version or 0)
+        writer = StatusWriter(lambda: store, informer, finish=_finish)
+        store.cache_open.clear()  # the cache lags: the first writes stay in flight
+        for i in range(200):
+            writer.patch(f"t{i}", lambda s: s.model_copy(update={"message": "first"}))
+        assert len(await writer.flush()) == 200
+        for i in range(200):
+            writer.patch(f"t{i}", lambda s: s.model_copy(update={"message": "second"}))
+        looked: list[str] = []
+        real = writer._busy
+
+        def counting(name: str) -> bool:
+            looked.append(name)
+            return real(name)
+
+        monkeypatch.setattr(writer, "_busy", counting)
+        writer.patch("t200", lambda s: s.model_copy(update={"message": "first"}))
+        assert writer._ready() == ["t200"]
+        assert len(looked) <= 2
+        assert await writer.flush(["t200"]) == {"t200"}
+        store.cache_open.set()
+        await writer.settled([f"t{i}" for i in range(200)])
+        assert sorted(writer._ready(), key=lambda n: int(n[1:])) == [f"t{i}" for i in range(200)]
