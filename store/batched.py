@@ -109,7 +109,8 @@ class BatchedWrites(FencedKV):
         results: builtins.list[R | O2Error | None] = [None] * len(objs)
         pending: builtins.list[_Pending[R]] = []
         alone: builtins.list[int] = []
-        stored_all = await self._stored_many(objs)
+        keys = [self.key_for(type(obj), obj.metadata.name) for obj in objs]
+        stored_all = await self._stored_many(objs, keys)
         for index, (obj, stored) in enumerate(zip(objs, stored_all, strict=True)):
             if isinstance(stored, O2Error):
                 results[index] = stored
@@ -120,10 +121,9 @@ class BatchedWrites(FencedKV):
             elif outcome == "alone":
                 alone.append(index)
             else:
-                key = self.key_for(type(obj), obj.metadata.name)
                 expected = stored.metadata.resource_version or 0
                 raw = codec.encode_unstamped(codec.set_revision(merged, None))
-                pending.append(_Pending(index, key, merged, expected, raw))
+                pending.append(_Pending(index, keys[index], merged, expected, raw))
         await self._send(pending, objs, results, single=single)
         for index in alone:
             results[index] = await _single_result(single, objs[index])
@@ -191,20 +191,21 @@ class BatchedWrites(FencedKV):
         async with limit:
             await self._write_batch(batch, objs, results, single=single)
 
-    async def _stored_many(self, objs: Sequence[R]) -> builtins.list[R | O2Error]:
-        """The stored object at each caller's resourceVersion: cache hits, then batched reads."""
+    async def _stored_many(
+        self, objs: Sequence[R], keys: Sequence[str]
+    ) -> builtins.list[R | O2Error]:
+        """The stored object at each caller's resourceVersion (`keys`: theirs): cache hits,
+        then batched reads."""
         out: builtins.list[R | O2Error | None] = []
         missing: builtins.list[int] = []
-        for index, obj in enumerate(objs):
-            key = self.key_for(type(obj), obj.metadata.name)
+        for obj, key in zip(objs, keys, strict=True):
             cached = self._cache.get(key, obj.metadata.resource_version)
             out.append(cached)  # type: ignore[arg-type]
             if cached is None:
-                missing.append(index)
+                missing.append(len(out) - 1)
         for start in range(0, len(missing), BATCH_SIZE):
             chunk = missing[start : start + BATCH_SIZE]
-            keys = [self.key_for(type(objs[i]), objs[i].metadata.name) for i in chunk]
-            result = await self.backend.txn([], [Get(k) for k in keys])
+            result = await self.backend.txn([], [Get(keys[i]) for i in chunk])
             for index, kv in zip(chunk, result.gets, strict=True):
                 out[index] = self._stored_from(objs[index], kv)
         return [o for o in out if o is not None]

@@ -9,12 +9,11 @@ controller) passes `observe=False`: observedGeneration belongs to the object's o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
 
-from crds.conditions import get_condition
 from crds.copies import replaced
 from crds.meta import Condition, Status, utcnow
 from crds.resource import Resource
@@ -39,31 +38,59 @@ def with_conditions(
 ) -> S:
     """Set each condition by type (lastTransitionTime only moves when its status changes), and
     the fields in `also`, in one copy of `status`: a task status write runs this, and copies
-    are most of its cost. Conditions equal to the present ones cost no copies at all. The
-    copies are unvalidated (crds.copies.replaced): `also` holds values of the fields' own
-    types, the stamps are an int and a datetime."""
-    current = tuple(status.conditions)
-    changed = False
+    are most of its cost. Conditions equal to the present ones cost no copies at all, and a
+    stamped condition is shared by every status that gets the same one at the same time (a
+    batch of writes stamps the same few conditions with one `now`). The copies are unvalidated
+    (crds.copies.replaced): `also` holds values of the fields' own types, the stamps are an int
+    and a datetime."""
+    current: Sequence[Condition] = status.conditions
+    edited: list[Condition] | None = None
     for cond in conditions:
-        old = get_condition(current, cond.type)
+        index = _index(current, cond.type)
+        old = current[index] if index >= 0 else None
         if old is not None and _same(old, cond, generation):
             continue
         moved = old is None or old.status != cond.status
         since = now if moved or old is None else old.last_transition_time
-        stamped = replaced(cond, {"observed_generation": generation, "last_transition_time": since})
-        current = _put(current, stamped)
-        changed = True
+        stamped = _stamped(cond, generation, since)
+        if edited is None:
+            current = edited = list(current)
+        if index >= 0:
+            edited[index] = stamped
+        else:
+            edited.append(stamped)
     update = dict(also or {})
-    if changed:
-        update["conditions"] = current
+    if edited is not None:
+        update["conditions"] = tuple(edited)
     return replaced(status, update) if update else status
 
 
-def _put(conditions: tuple[Condition, ...], new: Condition) -> tuple[Condition, ...]:
-    """`new` in place of the condition of its type, or appended (crds.conditions order)."""
-    if get_condition(conditions, new.type) is None:
-        return (*conditions, new)
-    return tuple(new if c.type == new.type else c for c in conditions)
+_STAMPED: dict[tuple[int, int, datetime | None], tuple[Condition, Condition]] = {}
+"""Stamped conditions by (id of the unstamped one, generation, lastTransitionTime); each entry
+holds the unstamped condition too, so its id is not reused while the entry lives."""
+STAMPED_MEMO = 4096
+
+
+def _stamped(cond: Condition, generation: int, since: datetime | None) -> Condition:
+    """`cond` stamped with the generation and transition time: one copy per distinct stamp,
+    not one per status (conditions are frozen: sharing them is safe)."""
+    key = (id(cond), generation, since)
+    memo = _STAMPED.get(key)
+    if memo is not None and memo[0] is cond:
+        return memo[1]
+    stamped = replaced(cond, {"observed_generation": generation, "last_transition_time": since})
+    if len(_STAMPED) >= STAMPED_MEMO:
+        _STAMPED.clear()
+    _STAMPED[key] = (cond, stamped)
+    return stamped
+
+
+def _index(conditions: Sequence[Condition], type_: str) -> int:
+    """The position of the condition of `type_` (crds.conditions order), or -1."""
+    for index, cond in enumerate(conditions):
+        if cond.type == type_:
+            return index
+    return -1
 
 
 def _same(old: Condition, new: Condition, generation: int) -> bool:
@@ -100,15 +127,21 @@ async def write_status(
 
 
 async def write_status_many(
-    store: Store, changes: Iterable[tuple[R, Status]], *, observe: bool = True
+    store: Store,
+    changes: Iterable[tuple[R, Status]],
+    *,
+    observe: bool = True,
+    compared: bool = False,
 ) -> BatchResult[R]:
     """`write_status` for many objects in few txns (their conditions already set). Unchanged
-    ones are not sent: they lead `written`, as they were."""
+    ones are not sent: they lead `written`, as they were. `compared`: the caller sends only
+    statuses it found changed (the task status writer does, for each write), so they are not
+    compared again: a comparison costs as much as the copy that follows it."""
     unchanged: list[R] = []
     send: list[R] = []
     for obj, status in changes:
         new = observed(status, obj) if observe else status
-        if new == obj.status:
+        if not compared and new == obj.status:
             unchanged.append(obj)
         else:
             send.append(replaced(obj, {"status": new}))

@@ -78,8 +78,16 @@ class ControlLedger:
         self._idle.pop(name, None)
         self._unlooked.discard(name)
 
-    def touched(self, name: str) -> None:
-        """The stored copy of `name` changed (any change, the status writer's included)."""
+    def touched(self, name: str, task: Task | None = None) -> None:
+        """The stored copy of `name` changed to `task` (any change, the status writer's
+        included). A copy with nothing to send by its phase and states alone (the usual status
+        write: an answer that reached the desired state) is idle at once, as a look would find
+        it: each answer of a transition over N tasks would otherwise cost a look on the next
+        pass, N in all."""
+        if task is not None and task.metadata.deletion_timestamp is None and st.at_rest(task):
+            self._idle[name] = task.metadata.resource_version or 0
+            self._unlooked.discard(name)
+            return
         self._unlooked.add(name)
 
     def take_unlooked(self) -> set[str]:
@@ -274,21 +282,23 @@ class ControlLedger:
     def _due(self, task: Task, now: float) -> list[ControlItem]:
         """The transitions to send to `task` now (none while a request to its launch is in
         flight); a stored copy with none to send is remembered as idle."""
-        self._unlooked.discard(task.name)
-        if task.metadata.deletion_timestamp is not None:
+        meta = task.metadata
+        name = meta.name
+        self._unlooked.discard(name)
+        if meta.deletion_timestamp is not None:
             return []
-        version = task.metadata.resource_version or 0
+        version = meta.resource_version or 0
         stored = self._shared.roster.is_stored(task)
-        if stored and self._idle.get(task.name) == version:
+        if stored and self._idle.get(name) == version:
             return []
-        inflight = self._inflight.get(task.name)
+        inflight = self._inflight.get(name)
         if inflight is not None and inflight[1] > now and inflight[2] == task.status.mesos_task_id:
             return []
         items = st.control_items(task)
         if items:
-            self._idle.pop(task.name, None)
+            self._idle.pop(name, None)
         elif stored:
-            self._idle[task.name] = version
+            self._idle[name] = version
         return items
 
     def _request_for(

@@ -279,7 +279,7 @@ class TaskFramework:
         the informer. Changes of status alone are ours, and the writer wakes for those."""
         old, new = event.old, event.new
         self._backlog.track(event.name, new)
-        self._control.touched(event.name)
+        self._control.touched(event.name, new)
         if new is None:
             return
         if old is None or _wants_a_look(old, new):

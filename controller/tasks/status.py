@@ -259,10 +259,8 @@ def transition_id(task: Task, state: str, event: str) -> str:
 def control_items(task: Task) -> list[ControlItem]:
     """The transitions that bring a live task from status.state to spec.state (maybe none)."""
     status = task.status
-    if status.phase != "Running" or status.state is None or not status.mesos_task_id:
+    if at_rest(task) or status.state is None or not status.mesos_task_id:
         return []
-    if task.spec.control == "process" and task.spec.state != "DONE":
-        return []  # a plain process has no state machine: only EXIT (a kill) reaches it
     path = occ_path(status.state, task.spec.state)
     if not path:
         return []
@@ -280,6 +278,16 @@ def control_items(task: Task) -> list[ControlItem]:
         )
         state = _after(state, event)
     return items
+
+
+def at_rest(task: Task) -> bool:
+    """Whether `control_items(task)` is empty by the task's phase and states alone (cheap: the
+    control loop asks it of every stored copy of every task): not Running, or in its desired
+    OCC state, or a plain process that only a kill ends."""
+    status = task.status
+    if status.phase != "Running" or status.state == task.spec.state:
+        return True
+    return task.spec.control == "process" and task.spec.state != "DONE"
 
 
 def _after(state: str, event: str) -> str:

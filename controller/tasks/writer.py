@@ -81,6 +81,11 @@ class StatusWriter:
         self._batch = batch
         self._catch_up = catch_up
         self._pending: dict[str, _Changes] = {}
+        self._ready_names: dict[str, None] = {}
+        """Names made ready for a write since they were last taken (a change queued with no
+        write in flight, or a write over with changes queued), in order; may hold names taken
+        or busy since, dropped when found. `run()` picks from these, not from every queued
+        name: tasks waiting for their write in flight are not scanned on every wake-up."""
         self._writing: dict[str, _Changes] = {}
         """Changes in a write not yet answered, or written but not in the cache yet: `view`
         still shows them (no decision is made on the old copy meanwhile, e.g. resending a
@@ -124,6 +129,8 @@ class StatusWriter:
         pending.fns.append(fn)
         if then is not None:
             pending.then.append(then)
+        if name not in self._writing:
+            self._ready_names[name] = None
         self._wake.set()
 
     def forget(self, name: str) -> None:
@@ -154,6 +161,7 @@ class StatusWriter:
         """The write of `name` is over: the task may be written again."""
         del self._writing[name]
         if name in self._pending:
+            self._ready_names[name] = None
             self._wake.set()
         if self._waiters:
             released, self._released = self._released, asyncio.Event()
@@ -215,13 +223,19 @@ class StatusWriter:
             await asyncio.gather(*flushes, return_exceptions=True)
 
     def _ready(self) -> list[str]:
-        """Up to a batch of names with queued changes and no write in flight."""
+        """Up to a batch of names with queued changes and no write in flight, in the order they
+        became ready; the names looked at are those made ready since, not every queued one."""
         names: list[str] = []
-        for name in self._pending:
-            if not self._busy(name):
+        gone: list[str] = []
+        for name in self._ready_names:
+            if name in self._pending and not self._busy(name):
                 names.append(name)
                 if len(names) >= self._batch:
                     break
+            else:
+                gone.append(name)  # taken or busy since: made ready again when its write ends
+        for name in gone:
+            del self._ready_names[name]
         return names
 
     async def write_now(self, changes: Mapping[str, StatusFn], *, attempts: int = 3) -> set[str]:
@@ -267,6 +281,8 @@ class StatusWriter:
     def _take(self, names: list[str]) -> _Batch:
         """Take the queued changes of `names` into one write (they are in flight from now)."""
         batch = _Batch({n: self._pending.pop(n) for n in names if n in self._pending})
+        for name in batch.jobs:
+            self._ready_names.pop(name, None)
         now = utcnow()
         for name, changes in batch.jobs.items():
             task = self._cache.get(name)
@@ -291,7 +307,9 @@ class StatusWriter:
         if not batch.changes:
             return batch.done
         try:
-            result = await write_status_many(self._store(), batch.changes, observe=False)
+            result = await write_status_many(
+                self._store(), batch.changes, observe=False, compared=True
+            )
         except FencedError:
             self._abandon(batch, requeue=False)
             raise
@@ -385,6 +403,8 @@ class StatusWriter:
         again = self._pending.setdefault(name, _Changes())
         again.fns[:0] = changes.fns
         again.then[:0] = changes.then
+        if name not in self._writing:
+            self._ready_names[name] = None
         self._wake.set()
 
 

@@ -4,6 +4,7 @@ with lastTransitionTime moving only when a condition's status changes."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -96,3 +97,35 @@ def test_task_conditions_are_shared_between_statuses_that_have_them() -> None:
     assert [c.type for c in first] == ["Ready", "Scheduled", "Stalled"]
     assert all(a is b for a, b in zip(first, again, strict=True))
     assert first[1].message == "on flp-1" and first[0].status == "True"
+
+
+def test_a_batch_of_status_writes_stamps_each_shared_condition_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch of writes moves many tasks to the same conditions at one `now`: the stamped
+    conditions are shared, so each status costs one copy (its own), not one per condition."""
+    import controller.runtime.status as rs
+
+    copied: list[str] = []
+    real = rs.replaced
+
+    def counting(model: Any, changes: dict[str, Any]) -> Any:
+        copied.append(type(model).__name__)
+        return real(model, changes)
+
+    monkeypatch.setattr(rs, "replaced", counting)
+    olds = [base().model_copy(update={"pid": pid}) for pid in range(1000)]
+    copied.clear()
+    news = []
+    for pid, old in enumerate(olds):
+        running = TaskStatus(phase="Running", state="RUNNING", agent_id="a1", hostname="h", pid=pid)
+        conds = st.conditions_of(running, desired="RUNNING")
+        news.append(with_conditions(old, conds, generation=2, now=T1, also={"phase": "Running"}))
+    assert copied.count("TaskStatus") == 1000
+    assert copied.count("Condition") <= 3
+    assert all(n.conditions[0] is news[0].conditions[0] for n in news)
+    assert [(c.type, c.last_transition_time) for c in news[7].conditions] == [
+        ("Ready", T1),
+        ("Stalled", T0),
+        ("Scheduled", T1),
+    ]

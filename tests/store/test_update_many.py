@@ -80,8 +80,8 @@ async def test_update_many_falls_back_per_item_when_a_batch_compare_fails(
     unversioned = with_meta(resized(objs[2], 4), resource_version=None)
     original = store._stored_many
 
-    async def racing(batch: list[Widget]) -> list[Widget | O2Error]:
-        stored = await original(batch)
+    async def racing(batch: list[Widget], keys: list[str]) -> list[Widget | O2Error]:
+        stored = await original(batch, keys)
         await store.update(resized(stale, 6))
         await store.update(resized(objs[2], 8))
         return stored
@@ -140,3 +140,24 @@ async def test_fenced_update_many_is_rejected_once_the_fence_is_lost(
     with pytest.raises(FencedError):
         await fenced.update_many([resized(o, 3) for o in fresh])
     assert (await store.get(Widget, "w0")).spec.size == 2
+
+
+async def test_a_batched_status_write_names_each_key_once(
+    store: ResourceStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key of each object is built once per batched write (it was built for the read of
+    the stored copy and again for the put)."""
+    objs = [await store.create(widget(f"w{i}")) for i in range(20)]
+    keys: list[str] = []
+    real = store.key_for
+
+    def counting(kind: type[Widget], name: str) -> str:
+        keys.append(name)
+        return real(kind, name)
+
+    monkeypatch.setattr(store, "key_for", counting)
+    result = await store.update_status_many(
+        [o.model_copy(update={"status": WidgetStatus(phase="Ready")}) for o in objs]
+    )
+    assert result.ok and len(result.written) == 20
+    assert sorted(keys) == sorted(o.name for o in objs)

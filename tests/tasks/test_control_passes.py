@@ -175,3 +175,28 @@ def test_the_thorough_pass_comes_round_on_its_own_timer_and_when_all_are_woken()
     assert not wakeups.thorough(now=61.0)
     wakeups.wake()
     assert wakeups.thorough(now=62.0)
+
+
+async def test_the_written_answers_cost_no_look_on_the_next_full_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A transition over N tasks: once their answers are written, the copies the cache shows
+    are in their desired state and nothing is due for them, so the next full pass plans none
+    of them (it planned each once more before)."""
+    async with rigged(full_pass=600.0) as rig:
+        await standing_by(rig)
+        control = rig.framework._control
+        await control.control_pass(control.take_unlooked())
+        for name in NAMES:
+            await set_spec_state(rig, name, "CONFIGURED")
+        await eventually(lambda: sum(len(r.items) for _, r in requests(rig)) == len(NAMES))
+        for _, request in requests(rig):
+            answer(rig, request)
+        await eventually(lambda: _all_in(rig, "CONFIGURED"))
+        await rig.framework._writer.settled(NAMES)
+        planned = count_plans(monkeypatch)
+        assert await control.control_pass(control.take_unlooked()) == 0
+        assert planned == []
+        await set_spec_state(rig, "a", "STANDBY")  # a new desired state is looked at
+        await eventually(lambda: len(requests(rig)) == 2)
+        assert planned == ["a"]

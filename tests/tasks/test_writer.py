@@ -222,3 +222,76 @@ async def test_failed_writes_are_retried_after_a_pause_not_in_a_tight_loop() -> 
         assert view is not None and view.status.state == "CONFIGURED"  # kept for the retry
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_each_status_write_compares_the_new_status_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The writer leaves out statuses that did not change before the batch goes out; the batch
+    write does not compare them again (a comparison per task per write, as costly as a copy)."""
+    compared: list[int] = []
+    in_store = False
+
+    class Store(MemoryStore):
+        async def update_status_many(self, objs: Sequence[R]) -> BatchResult[R]:
+            nonlocal in_store
+            in_store = True
+            try:
+                return await super().update_status_many(objs)
+            finally:
+                in_store = False
+
+    real = TaskStatus.__eq__
+
+    def counting(self: TaskStatus, other: object) -> bool:
+        if not in_store:
+            compared.append(1)
+        return real(self, other)
+
+    store = Store()
+    async with task_cache(store) as informer:
+        created = [await store.create(sample_task(f"t{i}")) for i in range(50)]
+        await informer.wait_for_revision(created[-1].metadata.resource_version or 0)
+        writer = StatusWriter(lambda: store, informer, finish=_finish)
+        for i in range(50):
+            writer.patch(f"t{i}", lambda s: s.model_copy(update={"message": "new"}))
+        monkeypatch.setattr(TaskStatus, "__eq__", counting)
+        assert len(await writer.flush()) == 50
+        monkeypatch.undo()
+    assert len(compared) == 50
+    assert (await store.get(Task, "t7")).status.message == "new"
+
+
+async def test_picking_a_batch_does_not_rescan_tasks_waiting_for_their_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tasks whose newer changes wait for a write the cache does not show yet are not looked
+    at again each time the writer picks a batch (it wakes up on every queued change: 10,000
+    waiting tasks made each pick a 10,000-name scan)."""
+    store = GatedStore()
+    store.gate.set()
+    async with task_cache(store) as informer:
+        created = [await store.create(sample_task(f"t{i}")) for i in range(201)]
+        await informer.wait_for_revision(created[-1].metadata.resource_version or 0)
+        writer = StatusWriter(lambda: store, informer, finish=_finish)
+        store.cache_open.clear()  # the cache lags: the first writes stay in flight
+        for i in range(200):
+            writer.patch(f"t{i}", lambda s: s.model_copy(update={"message": "first"}))
+        assert len(await writer.flush()) == 200
+        for i in range(200):
+            writer.patch(f"t{i}", lambda s: s.model_copy(update={"message": "second"}))
+        looked: list[str] = []
+        real = writer._busy
+
+        def counting(name: str) -> bool:
+            looked.append(name)
+            return real(name)
+
+        monkeypatch.setattr(writer, "_busy", counting)
+        writer.patch("t200", lambda s: s.model_copy(update={"message": "first"}))
+        assert writer._ready() == ["t200"]
+        assert len(looked) <= 2
+        assert await writer.flush(["t200"]) == {"t200"}
+        store.cache_open.set()
+        await writer.settled([f"t{i}" for i in range(200)])
+        assert sorted(writer._ready(), key=lambda n: int(n[1:])) == [f"t{i}" for i in range(200)]
