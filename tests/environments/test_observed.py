@@ -3,6 +3,7 @@ last pass (controller.environments.observed), and decides exactly what a full wa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -14,8 +15,9 @@ from crds.kinds.environment import Environment, TransitionProgress
 from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
-from crds.meta import utcnow
-from hack.bench.environments_bench import _running, manifests
+from crds.labels import ENV_LABEL
+from crds.meta import ObjectMeta, utcnow
+from hack.bench.environments_bench import manifests
 
 NOW = utcnow()
 
@@ -37,13 +39,18 @@ def _configuring(size: int) -> tuple[Environment, Workflow, dict[str, TaskClass]
     taskclasses, workflow, env = manifests(size, size // 200)
     classes = {c.name: c for c in taskclasses}
     wanted = expand(env, workflow, classes, run_number=None)
-    tasks = []
+    tasks: list[Task] = []
     for i, want in enumerate(wanted.tasks.values()):
-        task = _running(want.spec, want.name, env=env.name)
-        spec = task.spec.model_copy(update={"state": "CONFIGURED", "run_number": None})
-        state = "CONFIGURED" if i % 2 else "STANDBY"
-        status = task.status.model_copy(update={"state": state})
-        tasks.append(Looked.model_construct(metadata=task.metadata, spec=spec, status=status))
+        told = want.spec.model_copy(update={"state": "CONFIGURED", "environment": env.name})
+        meta = ObjectMeta(name=want.name, labels={ENV_LABEL: env.name})
+        seen = Task(metadata=meta, spec=told).status.model_copy(
+            update={
+                "phase": "Running",
+                "state": "CONFIGURED" if i % 2 else "STANDBY",
+                "configured_properties": want.digest,
+            }
+        )
+        tasks.append(Looked.model_construct(metadata=meta, spec=told, status=seen))
     progress = TransitionProgress(event="CONFIGURE", started_at=NOW, step="tasks_CONFIGURE")
     status = env.status.model_copy(update={"state": "DEPLOYED", "transition": progress})
     spec = env.spec.model_copy(update={"state": "CONFIGURED"})
@@ -94,7 +101,7 @@ def test_passes_over_changing_tasks_decide_what_a_full_walk_decides() -> None:
     kept view plans what a plan without memory plans from the same inputs."""
     env, workflow, classes, tasks = _configuring(400)
     expansion = expand(env, workflow, classes, run_number=None)
-    steps = [
+    steps: list[Callable[[list[Task]], list[Task]]] = [
         lambda ts: [_with_state(t, "CONFIGURED") if i < 10 else t for i, t in enumerate(ts)],
         lambda ts: ts[:5] + ts[6:],  # a task gone: created again
         lambda ts: [_with_state(t, "CONFIGURED") for t in ts],
