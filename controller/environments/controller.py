@@ -15,7 +15,7 @@ step's status (events meanwhile find it still held and return at once).
 After its writes it waits until the informer caches show them, so the next reconcile of the
 same key never plans from a stale read. Reconciles of a large environment that only wait for its
 tasks are paced (`Result.pace`: the queue holds the key): the next one starts at least PACE x
-the previous one's compute time after it ended (every Task change requeues the environment,
+the previous one's compute time, and PACE_PER_TASK per task, after it ended (every Task change requeues the environment,
 and during a transition over 10,000 tasks they come continuously: back-to-back plans would take
 most of the manager's CPU from the task controller the transition waits for). A reconcile that
 wrote tasks or advanced a step is followed at once. The idle pool (reusable tasks released by
@@ -104,6 +104,9 @@ their way, and looks again at once as the last ones arrive."""
 PACE_FROM = 0.02
 """Compute time (seconds) below which there is no gap (an environment of ~2,000 tasks or more
 is paced; small ones are reconciled at once)."""
+PACE_PER_TASK = 20e-6
+"""Least gap per task of a waiting environment, in seconds (0.2 s at 10,000 tasks): a look
+at a large environment costs a status write and its echo whatever the plan costs."""
 RUN_NUMBER_KEY = "runtime/run-number"
 RUN_CLAIMS_KEY = "runtime/run-number-claims"
 """`<prefix>/runtime/run-number-claims/<environment>`: the run number allocated for the
@@ -275,8 +278,9 @@ class EnvironmentReconciler(Reconciler):
         )
         computed = loop.time() - started
         acted = await self._act(env, result, now=now, reconciled=reconciled)
-        if computed >= PACE_FROM and only_waits(env, result):
-            return replace(acted, pace=PACE * computed * _remaining(result.status))
+        gap = pace_gap(computed, result.status)
+        if gap is not None and only_waits(env, result):
+            return replace(acted, pace=gap)
         return acted
 
     def _busy_detectors(self, env: Environment) -> dict[str, tuple[str, ...]]:
@@ -484,6 +488,17 @@ def _reconcilable(env: Environment) -> bool:
     if env.metadata.deletion_timestamp is None:
         return True
     return has_finalizer(env, TEARDOWN_FINALIZER)
+
+
+def pace_gap(computed: float, status: EnvironmentStatus) -> float | None:
+    """The gap before the next look at an environment whose reconcile only waited: PACE x its
+    compute time, and at least PACE_PER_TASK per task (a plan now costs the tasks that changed,
+    while each look still writes the status and its echo comes back through the informers),
+    shrunk with the share of tasks still on their way; None (no gap) below PACE x PACE_FROM."""
+    gap = max(PACE * computed, PACE_PER_TASK * status.task_total)
+    if gap < PACE * PACE_FROM:
+        return None
+    return gap * _remaining(status)
 
 
 def _remaining(status: EnvironmentStatus) -> float:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from controller.environments.observed import Observed
 from crds.kinds.task import TaskSpec
 from crds.moments import Moment
 
@@ -110,6 +111,15 @@ class Expansion:
     the inputs of the pass that found nothing to change in it: a pass with the same ones
     changes nothing in it either, and skips it (every pass while a deploy waits for 10,000
     tasks looked at each one; most did not change since the previous pass)."""
+
+    observed: Observed = field(default_factory=Observed, compare=False, repr=False)
+    """The tasks as the last plan with this expansion saw them (controller.environments.
+    observed): the next pass works on the changed ones."""
+
+    @cached_property
+    def has_channels(self) -> bool:
+        """Whether any desired task binds or connects a channel (computed once)."""
+        return any(t.spec.bind or t.spec.connect for t in self.tasks.values())
 
     def roles(self) -> list[str]:
         """Task role paths, in tree order."""

@@ -43,6 +43,7 @@ from controller.environments.machine import (
     transition_steps,
     virtual_event,
 )
+from controller.environments.observed import Observed
 from controller.environments.runvars import crossed, first_stamp, stamp
 from controller.environments.status import (
     clear_stalled,
@@ -180,7 +181,6 @@ def plan(
     `configs` are the ComponentConfigs templates reach with `config()`;
     `workflows` the Workflows `include:` roles may name.
     """
-    tasks = of_this_incarnation(env, tasks)
     try:
         if isinstance(expansion, TemplateError | ValidationError):
             raise expansion
@@ -195,18 +195,28 @@ def plan(
                 workflows=workflows,
             )
     except (TemplateError, ValidationError) as exc:
+        tasks = of_this_incarnation(env, tasks)
         status = summarize(
             env, stalled(env, INVALID_WORKFLOW, str(exc), now=now), None, tasks, now=now
         )
         return Plan(status=status, notes=(Note("Warning", INVALID_WORKFLOW, str(exc)),))
-    taskset = TaskSet(env, wire(expansion, env.name, tasks), tasks, idle, now, taken)
+    view: Observed | None = expansion.observed
+    seen = expansion.observed.sync_tasks(env.metadata.uid, env.name, tasks)
+    if seen is None:  # a role held by two tasks: all from the tasks, as they come
+        view, tasks = None, of_this_incarnation(env, tasks)
+    else:
+        tasks = seen
+    wired = wire(expansion, env.name, tasks)
+    if view is not None:
+        view.sync_wants(wired)
+    taskset = TaskSet(env, wired, tasks, idle, now, taken, view=view)
     held = set(env.status.detectors)
     new = [d for d in expansion.detectors if d not in held]
     clash = detector_conflicts(new, busy_detectors or {})
     planner = _Planner(env, taskset, now, options, clash)
     result = planner.idle() if env.status.transition is None else planner.step()
     status = _claim_detectors(env, result.status, expansion, clash, now=now)
-    status = summarize(env, status, expansion, tasks, now=now)
+    status = summarize(env, status, expansion, tasks, now=now, view=view)
     status = record_config_versions(status, taskset)
     notes = (*result.notes, *_finished_notes(env.status, status))
     deleting = env.metadata.deletion_timestamp is not None
@@ -479,20 +489,20 @@ class _Planner:
         if failure:
             failed = failed_into_error(self.env, status, failure, now=self.now)
             return replace(result, status=failed, requeue_after=0.0)
-        waiting = self.taskset.not_ready(target)
-        if not waiting:
+        count, first = self.taskset.waiting(target, first=5)
+        if not count:
             advanced = self._advance(result.status, steps, index)
             return replace(result, status=advanced, requeue_after=0.0)
-        return self._waiting(result, waiting)
+        return self._waiting(result, count, first)
 
-    def _waiting(self, result: Plan, waiting: list[str]) -> Plan:
+    def _waiting(self, result: Plan, count: int, first: list[str]) -> Plan:
         status = result.status
         progress = status.transition
         assert progress is not None
         deploy = progress.event == "DEPLOY"
         limit = self.options.deploy_timeout if deploy else self.options.transition_timeout
         elapsed = (self.now - (progress.started_at or self.now)).total_seconds()
-        message = f"waiting for {len(waiting)} task(s): {', '.join(waiting[:5])}"
+        message = f"waiting for {count} task(s): {', '.join(first)}"
         unwired = self.taskset.unwired()
         if unwired:
             message += f"; cannot configure {unwired[0]}"

@@ -9,6 +9,7 @@ from typing import Literal
 
 from controller.environments.expansion import Expansion, Hook
 from controller.environments.machine import target_state
+from controller.environments.observed import ROLE_SUMMARY_LIMIT, Observed, task_state
 from controller.environments.runvars import run_started
 from crds.conditions import READY, RECONCILING, STALLED, get_condition, set_condition
 from crds.kinds.environment import (
@@ -19,15 +20,13 @@ from crds.kinds.environment import (
     TransitionRecord,
     append_history,
 )
-from crds.kinds.task import TERMINAL_PHASES, Task
+from crds.kinds.task import Task
 from crds.meta import Condition
 from crds.moments import TEARDOWN_EVENT
 
 Result = Literal["Succeeded", "Failed", "Cancelled"]
 MAX_MESSAGE = 1024
 """Longest status or history message kept (the status must stay far below etcd's value limit)."""
-ROLE_SUMMARY_LIMIT = 200
-"""Above this many task role paths, status.roles is summarized per unexpanded path."""
 
 
 def with_run_number(
@@ -237,13 +236,6 @@ def stalled(env: Environment, reason: str, message: str, *, now: datetime) -> En
     return env.status.model_copy(update={"conditions": conditions, "message": message})
 
 
-def task_state(task: Task) -> str:
-    """What a task counts as: its phase once the process ended, else its OCC state or phase."""
-    if task.status.phase in TERMINAL_PHASES:
-        return task.status.phase
-    return task.status.state or task.status.phase
-
-
 def summarize(
     env: Environment,
     status: EnvironmentStatus,
@@ -251,16 +243,13 @@ def summarize(
     tasks: Sequence[Task],
     *,
     now: datetime,
+    view: Observed | None = None,
 ) -> EnvironmentStatus:
-    """Task counts, per-role summary, Ready/Reconciling and observedGeneration."""
-    states = [task_state(t) for t in tasks]
+    """Task counts, per-role summary, Ready/Reconciling and observedGeneration; the counts
+    kept by `view` (the same `tasks` as the last pass saw them) when given."""
+    counts = _counts(expansion, tasks, view)
     summary = status.model_copy(
-        update={
-            "message": clamp(status.message),
-            "task_counts": dict(Counter(states)),
-            "task_total": len(tasks),
-            "roles": role_summaries(expansion, tasks, states=states),
-        }
+        update={"message": clamp(status.message), "task_total": len(tasks), **counts}
     )
     return summary.model_copy(
         update={
@@ -268,6 +257,21 @@ def summarize(
             "observed_generation": env.metadata.generation,
         }
     )
+
+
+def _counts(
+    expansion: Expansion | None, tasks: Sequence[Task], view: Observed | None
+) -> dict[str, object]:
+    """status.taskCounts and status.roles of `tasks`."""
+    per_template = view.template_counts() if view is not None else None
+    if view is not None and per_template is not None:
+        roles = tuple(
+            RoleSummary(path=p, tasks=sum(c.values()), states=c) for p, c in per_template.items()
+        )
+        return {"task_counts": view.state_counts(), "roles": roles}
+    states = [task_state(t) for t in tasks]
+    counts = view.state_counts() if view is not None else dict(Counter(states))
+    return {"task_counts": counts, "roles": role_summaries(expansion, tasks, states=states)}
 
 
 def role_summaries(

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 
 from controller.environments.expansion import ExpandedTask, Expansion, properties_digest
+from controller.environments.observed import Observed, ready, stale
 from crds.kinds.environment import Environment
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskSpec
 from crds.labels import (
@@ -62,6 +63,7 @@ __all__ = [
     "expired_idle",
     "live_changes",
     "properties_digest",
+    "stale",
 ]
 
 
@@ -102,9 +104,14 @@ class TaskSet:
     now: datetime | None = None
     taken: Container[str] = frozenset()
     """Names of all existing Tasks: a desired name held by another owner gets a suffix."""
+    view: Observed | None = None
+    """`owned` and `expansion` as kept across passes (synced by the caller): when given, the
+    answers below cost the tasks that changed since the last pass, not all of them."""
 
     @cached_property
     def _mine(self) -> dict[str, Task]:
+        if self.view is not None:
+            return self.view.mine
         return {t.spec.role: t for t in self.owned if t.spec.environment == self.env.name}
 
     def by_role(self) -> dict[str, Task]:
@@ -119,6 +126,8 @@ class TaskSet:
         A task settled by an earlier pass with the same inputs (`_update_unless_settled`'s
         memo) is passed over here, without a call per task: the same stored task object meets
         the same branches of `_converge` again."""
+        if self.view is not None:
+            return self._changes_seen(self.view, target, cap=cap, now_ok=reconfigure_now)
         out = Changes()
         mine = self.by_role()
         names = {t.metadata.name for t in self.owned}
@@ -141,6 +150,31 @@ class TaskSet:
         for path, have in mine.items():
             if path not in wanted:
                 drop(have, out, release=False, now=self.now)
+        return out
+
+    def _changes_seen(
+        self, view: Observed, target: str | None, *, cap: bool, now_ok: bool
+    ) -> Changes:
+        """`changes`, for the desired tasks `view` does not know settled with these inputs:
+        those without a task, and those whose task or desired task changed since the pass
+        that found nothing to change in them."""
+        out = Changes()
+        pool = [t for t in self.idle if _adoptable(t)]
+        todo = view.settle_for((target, cap, now_ok, self.env.status.run_number))
+        view.visited += len(todo)
+        for path in todo:
+            want, have = view.wants[path], view.mine.get(path)
+            if have is None:
+                if target not in (None, "DONE") and want.name not in view.by_name:
+                    task = self._adopt(want, target, pool) or self._new(want, target)
+                    (out.update if task.metadata.resource_version else out.create).append(task)
+                continue
+            before = len(out.update) + len(out.delete)
+            self._converge(have, want, target, cap=cap, now_ok=now_ok, out=out)
+            if len(out.update) + len(out.delete) == before:
+                view.unsettled.discard(path)
+        for path in list(view.unwanted):
+            drop(view.mine[path], out, release=False, now=self.now)
         return out
 
     def _converge(
@@ -283,7 +317,11 @@ class TaskSet:
     def critical_failure(self) -> str:
         """Why a critical task failed ("" when none did)."""
         mine = self.by_role()
-        for want in self.expansion.tasks.values():
+        wants: Iterable[ExpandedTask] = self.expansion.tasks.values()
+        if self.view is not None:
+            failing = self.view.in_order(self.view.failing)
+            wants = [self.view.wants[p] for p in failing[:1]]
+        for want in wants:
             have = mine.get(want.path)
             if have is None or not want.spec.critical or have.spec.state == "DONE":
                 continue
@@ -310,7 +348,18 @@ class TaskSet:
 
     def unwired(self) -> list[str]:
         """`<task>: why` for each desired task whose channels cannot be resolved yet."""
+        if self.view is not None:
+            wants = [self.view.wants[p] for p in self.view.in_order(self.view.unwired)]
+            return [f"{w.name}: {w.unwired}" for w in wants]
         return [f"{w.name}: {w.unwired}" for w in self.expansion.tasks.values() if w.unwired]
+
+    def waiting(self, target: str, *, first: int) -> tuple[int, list[str]]:
+        """How many tasks a transition to `target` still waits for, and the names of the
+        `first` of them (`not_ready`, counting only the changed tasks with a view)."""
+        if self.view is None or target == "DONE":
+            names = self.not_ready(target)
+            return len(names), names[:first]
+        return self.view.not_ready(target, first)
 
     def not_ready(self, target: str) -> list[str]:
         """Names of the tasks a transition to `target` still waits for."""
@@ -320,7 +369,7 @@ class TaskSet:
         waiting = []
         for want in self.expansion.tasks.values():
             have = mine.get(want.path)
-            if want.spec.critical and not _ready(have, want, target):
+            if want.spec.critical and not ready(have, want, target):
                 waiting.append(have.name if have is not None else want.name)
         return waiting
 
@@ -357,12 +406,6 @@ def _with_reconfigure(have: Task, want: ExpandedTask, target: str, *, reconfigur
     return "STANDBY"
 
 
-def _ready(have: Task | None, want: ExpandedTask, target: str) -> bool:
-    if have is None or have.status.phase != "Running" or have.status.state != target:
-        return False
-    return target not in ("CONFIGURED", "RUNNING") or not stale(have, want)
-
-
 def configured_digest(task: Task) -> str:
     """The digest of the properties the process was configured with, best known: what the task
     controller reported, else what this controller recorded before changing them, else the
@@ -371,18 +414,6 @@ def configured_digest(task: Task) -> str:
         return task.status.configured_properties
     recorded = task.metadata.annotations.get(CONFIGURED_WITH)
     return recorded if recorded is not None else properties_digest(task.spec.properties)
-
-
-def stale(have: Task, want: ExpandedTask) -> bool:
-    """The process was configured with other properties than the desired ones (as
-    configured_digest, without hashing when neither digest is known: same properties, same
-    digest)."""
-    known = have.status.configured_properties
-    if known is None:
-        known = have.metadata.annotations.get(CONFIGURED_WITH)
-    if known is None:
-        return have.spec.properties != want.spec.properties
-    return known != want.digest
 
 
 def _track_configured(have: Task, want: ExpandedTask) -> dict[str, str] | None:

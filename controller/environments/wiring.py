@@ -27,7 +27,7 @@ Endpoint = tuple[str, str]
 def wire(expansion: Expansion, env_name: str, tasks: Sequence[Task]) -> Expansion:
     """`expansion` with `chans.*` in the properties of every task that has channels (or
     `unwired` set); the same object when no task has any."""
-    if not any(t.spec.bind or t.spec.connect for t in expansion.tasks.values()):
+    if not expansion.has_channels:
         return expansion
     observed = {t.spec.role: t for t in tasks if t.spec.environment == env_name}
     endpoints = bind_map(expansion, observed)

@@ -39,3 +39,22 @@ def test_a_steady_environment_may_be_paced() -> None:
     settled = sim.settle()
     assert settled.status.state == "RUNNING"
     assert only_waits(settled, sim.step())
+
+
+def test_a_large_waiting_environment_is_paced_however_cheap_its_plan() -> None:
+    """A plan over 10,000 tasks now costs milliseconds; each look still writes the status, so
+    the next one waits at least PACE_PER_TASK per task (times the share still on its way)."""
+    from controller.environments.controller import PACE_PER_TASK, pace_gap
+    from crds.kinds.environment import EnvironmentStatus, TransitionProgress
+
+    progress = TransitionProgress(event="CONFIGURE", step="tasks_CONFIGURE")
+    waiting = EnvironmentStatus(
+        state="DEPLOYED",
+        transition=progress,
+        task_total=10_000,
+        task_counts={"STANDBY": 5_000, "CONFIGURED": 5_000},
+    )
+    assert pace_gap(0.005, waiting) == 10_000 * PACE_PER_TASK * 0.5
+    small = waiting.model_copy(update={"task_total": 100, "task_counts": {"STANDBY": 100}})
+    assert pace_gap(0.005, small) is None  # small ones are looked at again at once
+    assert pace_gap(1.0, waiting) == 2.0 * 1.0 * 0.5  # a costly plan: PACE x its time
