@@ -14,14 +14,14 @@ they end, when the hook runner requeues the environment and its next reconcile w
 step's status (events meanwhile find it still held and return at once).
 After its writes it waits until the informer caches show them, so the next reconcile of the
 same key never plans from a stale read. Reconciles of a large environment that only wait for its
-tasks are paced (`Result.pace`: the queue holds the key): the next one starts at least PACE x
-the previous one's compute time, and PACE_PER_TASK per task, after it ended (every Task change requeues the environment,
-and during a transition over 10,000 tasks they come continuously: back-to-back plans would take
-most of the manager's CPU from the task controller the transition waits for). A reconcile that
-wrote tasks or advanced a step is followed at once. The idle pool (reusable tasks released by
-finished environments) is swept by the job `idle-pool`: tasks idle longer than `idle_ttl` are
-deleted. The job `run-log` keeps the run log (controller.environments.runlog): it runs when a
-status shows a run ended, never inside a reconcile.
+tasks are paced (`Result.pace`: the queue holds the key): the next one starts at least PACE x the
+previous one's compute time, and PACE_PER_TASK per task, after it ended (every Task change requeues
+the environment, and during a transition over 10,000 tasks they come continuously: back-to-back
+plans would take most of the manager's CPU from the task controller the transition waits for). A
+reconcile that wrote tasks or advanced a step is followed at once. The idle pool (reusable tasks
+released by finished environments) is swept by the job `idle-pool`: tasks idle longer than
+`idle_ttl` are deleted. The job `run-log` keeps the run log (controller.environments.runlog): it
+runs when a status shows a run ended, never inside a reconcile.
 Settings: `ctx.settings.environments` (`--deploy-timeout`, `--transition-timeout`,
 `--idle-ttl`, `--run-log-size`, `--dcs-endpoint` of the DCS plugin, `--fmq-plugin` and
 `--fmq-plugin-search-path` that `fairmq` tasks get on their command line); time from `ctx.clock`.
