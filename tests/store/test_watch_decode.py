@@ -20,7 +20,7 @@ from store.informer import LABEL_INDEX, Informer
 from store.memory import MemoryStore
 from store.resources import ResourceStore
 
-Decode = Callable[..., Any]
+Decode = Callable[..., Task]
 
 
 @pytest.fixture
