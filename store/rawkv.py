@@ -52,9 +52,10 @@ class ObjectCache:
         return obj
 
     def base_for(self, key: str, raw: bytes) -> tuple[Resource, int] | None:
-        """The cached object of `key` whose stored bytes equal `raw` up to the status, and
-        where `raw`'s status starts; None when there is none. Unchecked, like `get` with
-        `verify=False`: only for reads that hand the object on."""
+        """The cached object of `key` whose stored bytes equal `raw` up to the status and end
+        with its own status (re-encoded: nothing after it), and where `raw`'s status starts;
+        None when there is none. Its metadata and spec go unchecked, as with `get(...,
+        verify=False)`: only for reads that hand the object on."""
         entry = self._items.get(key)
         if entry is None or not entry[2]:
             return None
