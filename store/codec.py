@@ -99,6 +99,63 @@ replaced = copies.replaced
 """Re-exported: the merges below and the store's callers copy this way."""
 
 
+_STATUS_KEY = b',"status":{'
+_STATUS_MODELS: dict[type[Resource], type[pydantic.BaseModel] | None] = {}
+
+
+def status_split(raw: bytes) -> int:
+    """Where the value of the last `"status"` key with an object value starts in `raw` (-1:
+    none). In a stored resource that is its top-level status (encode writes it last); any other
+    place makes the rest no single JSON value, which `decode_onto` then refuses."""
+    at = raw.rfind(_STATUS_KEY)
+    return at + len(_STATUS_KEY) - 1 if at >= 0 else -1
+
+
+def _status_model(kind: type[Resource]) -> type[pydantic.BaseModel] | None:
+    """The model of `kind`'s status field, when decoding it alone gives what decoding the
+    whole object would: no validator of `kind` itself may look at the object as a whole."""
+    if kind in _STATUS_MODELS:
+        return _STATUS_MODELS[kind]
+    field = kind.__pydantic_fields__.get("status")
+    model = field.annotation if field is not None else None
+    decorators = kind.__pydantic_decorators__
+    found: type[pydantic.BaseModel] | None = None
+    if (
+        isinstance(model, type)
+        and issubclass(model, pydantic.BaseModel)
+        and field is not None
+        and (field.alias or "status") == "status"
+        and not (decorators.model_validators or decorators.field_validators)
+    ):
+        found = model
+    _STATUS_MODELS[kind] = found
+    return found
+
+
+def status_tail(obj: Resource) -> bytes:
+    """What `encode(obj)` ends with from the status value on: the status, then the close."""
+    status = obj.status
+    serializer = type(status).__pydantic_serializer__
+    return serializer.to_json(status, by_alias=True, exclude_none=True) + b"}"
+
+
+def decode_onto(base: R, raw: bytes, split: int, *, mod_revision: int) -> R | None:
+    """`raw` decoded from its status alone, onto `base`: an object whose stored bytes equal
+    `raw` before `split` (`status_split`), so whose metadata and spec are `raw`'s. None when
+    that cannot be done (the caller decodes the whole value, which also names any error).
+    The result shares `base`'s metadata parts and spec: a status write costs its status."""
+    model = _status_model(type(base))
+    if model is None or raw[-1:] != b"}":
+        return None
+    try:
+        status = model.model_validate_json(raw[split:-1])
+    except pydantic.ValidationError:
+        return None
+    meta = replaced(base.metadata, {})  # a copy with no new field-name set, then stamped
+    _set_attr(meta, "resource_version", mod_revision)
+    return replaced(base, {"metadata": meta, "status": status})
+
+
 def with_meta(obj: R, **changes: Any) -> R:
     """A copy of `obj` with metadata fields replaced (models are frozen)."""
     return replaced(obj, {"metadata": replaced(obj.metadata, changes)})

@@ -39,14 +39,16 @@ _set_attr = object.__setattr__
 _intern = sys.intern
 
 
-def compact(obj: BaseModel) -> None:
+def compact(obj: BaseModel, like: BaseModel | None = None) -> None:
     """Share `obj`'s field-name sets and intern its strings, in place (see the module).
 
-    A nested model that already has a shared set was compacted before (an update's new
-    object keeps its unchanged parts, e.g. the metadata and spec of a status write): skipped,
-    so a status write costs the status's few strings, not the whole object's."""
+    `like` is the previous version of `obj` (compacted before): every value `obj` still shares
+    with it (the very same object, e.g. the metadata's labels and the spec of a status write,
+    or the status fields a status write kept) is skipped, so an update costs what it changed.
+    Without `like`, a nested model that already has a shared set was compacted before (an
+    update's new object keeps its unchanged parts): skipped too."""
     _share_fields(obj)
-    _values(obj)
+    _values(obj, like.__dict__ if type(like) is type(obj) and like is not None else None)
 
 
 def _share_fields(obj: BaseModel) -> None:
@@ -62,40 +64,51 @@ def _share_fields(obj: BaseModel) -> None:
     _SHARED.add(id(fields))
 
 
-def _nested(obj: BaseModel) -> None:
-    if id(obj.__pydantic_fields_set__) not in _SHARED:
+def _nested(obj: BaseModel, like: object) -> None:
+    if isinstance(like, BaseModel):
+        compact(obj, like)
+    elif id(obj.__pydantic_fields_set__) not in _SHARED:
         compact(obj)
 
 
-def _values(obj: BaseModel) -> None:
+def _values(obj: BaseModel, before: dict[str, Any] | None) -> None:
     values = obj.__dict__
     unique = UNIQUE.get(type(obj).__name__, _NONE)
+    prior: Any = None
     for name, value in values.items():
+        if before is not None:
+            prior = before.get(name)
+            if prior is value:
+                continue  # unchanged since the previous version: compacted with it
         kind = type(value)
         if kind is str:
             if name not in unique:
                 values[name] = _intern(value)
         elif kind is tuple:
             if value:
-                values[name] = _tuple(value)
+                values[name] = _tuple(value, prior if type(prior) is tuple else ())
         elif kind is dict:
             if value:
                 _dict(value)
         elif isinstance(value, BaseModel):
-            _nested(value)
+            _nested(value, prior)
 
 
-def _tuple(items: tuple[Any, ...]) -> tuple[Any, ...]:
-    """`items` with its strings interned: the same tuple when they all were already."""
+def _tuple(items: tuple[Any, ...], before: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`items` with its strings interned: the same tuple when they all were already. Items
+    that are `before`'s at the same place (a previous version's tuple) are skipped."""
     out = None
+    known = len(before)
     for i, item in enumerate(items):
+        if i < known and before[i] is item:
+            continue
         if type(item) is str:
             shared = _intern(item)
             if shared is not item:
                 out = out or list(items)
                 out[i] = shared
         elif isinstance(item, BaseModel):
-            _nested(item)
+            _nested(item, None)
     return items if out is None else tuple(out)
 
 
@@ -107,7 +120,7 @@ def _dict(values: dict[Any, Any]) -> None:
         if type(value) is str:
             values[key] = _intern(value)  # a value may be replaced while iterating
         elif isinstance(value, BaseModel):
-            _nested(value)
+            _nested(value, None)
         if type(key) is str and _intern(key) is not key:
             rebuild = True
     if rebuild:

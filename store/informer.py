@@ -76,6 +76,11 @@ def label_pairs(obj: Resource) -> list[str]:
     return [f"{k}={v}" for k, v in obj.metadata.labels.items()]
 
 
+_METADATA_SOURCE: dict[IndexFunc, str] = {owner_uids: "owner_references", label_pairs: "labels"}
+"""The metadata field each built-in index reads: its values are unchanged when that field is
+(a status write keeps the very same labels and ownerReferences), without building them."""
+
+
 def default_inactivity_timeout(store: Store) -> float:
     """3 progress intervals of the store (a silent watch past that has stalled), else 300 s."""
     interval = getattr(store, "progress_interval", None)
@@ -305,7 +310,7 @@ class Informer(Generic[R]):
         old = self._items.get(name)
         if old is not None and old.metadata.resource_version == obj.metadata.resource_version:
             return
-        compact(obj)  # the cache holds every object of the kind: share what repeats
+        compact(obj, old)  # the cache holds every object of the kind: share what repeats
         self._items[obj.metadata.name] = obj  # the name string the object and indexes hold
         if old is None:
             for index in self._index_funcs:
@@ -354,6 +359,11 @@ class Informer(Generic[R]):
         """Move `name` between index entries only where its values changed: most updates (every
         status write) keep labels and owners, and leave the index sets as they are."""
         for index, func in self._index_funcs.items():
+            source = _METADATA_SOURCE.get(func)
+            if source is not None:
+                mine, theirs = getattr(old.metadata, source), getattr(new.metadata, source)
+                if mine is theirs or mine == theirs:
+                    continue
             before, after = tuple(func(old)), tuple(func(new))
             if before == after:
                 continue

@@ -28,11 +28,16 @@ class ObjectCache:
     not, and an instance mutated in place must never pass for what etcd holds (such an entry
     is dropped: the caller reads etcd). A hash, not the bytes: 10,000 cached Tasks would keep
     another 15 MB of JSON alive for nothing.
+
+    Each entry also keeps a hash of its bytes before the status (`codec.status_split`): a
+    watched value of the same key that differs only in its status (a status write the watch
+    delivers after our next write to that key already replaced the entry) is then decoded
+    from its status alone (`base_for`).
     """
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self._size = size
-        self._items: OrderedDict[str, tuple[Resource, int]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[Resource, int, int]] = OrderedDict()
 
     def get(self, key: str, revision: int | None, *, verify: bool = True) -> Resource | None:
         """The cached object at `revision`; `verify=False` skips the check (only for reads
@@ -40,20 +45,49 @@ class ObjectCache:
         entry = self._items.get(key)
         if entry is None or revision is None or entry[0].metadata.resource_version != revision:
             return None
-        obj, digest = entry
+        obj, digest, _ = entry
         if verify and hash(codec.encode(obj)) != digest:
             del self._items[key]
             return None
         return obj
 
-    def put(self, key: str, obj: Resource, raw: bytes) -> None:
-        self._items[key] = (obj, hash(raw))
+    def base_for(self, key: str, raw: bytes) -> tuple[Resource, int] | None:
+        """The cached object of `key` whose stored bytes equal `raw` up to the status and end
+        with its own status (re-encoded: nothing after it), and where `raw`'s status starts;
+        None when there is none. Its metadata and spec go unchecked, as with `get(...,
+        verify=False)`: only for reads that hand the object on."""
+        entry = self._items.get(key)
+        if entry is None or not entry[2]:
+            return None
+        split = codec.status_split(raw)
+        if split < 0 or hash(head := raw[:split]) != entry[2]:
+            return None
+        obj = entry[0]
+        if hash(head + codec.status_tail(obj)) != entry[1]:
+            return None  # its bytes had more after the status: those could change the rest
+        return obj, split
+
+    def put(self, key: str, obj: Resource, raw: bytes, *, read: bool = False) -> None:
+        """Cache `obj` as stored in `raw`. A `read` (a decoded watch event or read) does not
+        replace a newer entry: a watch delivers our own writes late, and the newest is the one
+        the next write's CAS and the next event can use."""
+        if read:
+            held = self._items.get(key)
+            if held is not None and _newer(held[0], obj):
+                return
+        split = codec.status_split(raw)
+        self._items[key] = (obj, hash(raw), hash(raw[:split]) if split > 0 else 0)
         self._items.move_to_end(key)
         if len(self._items) > self._size:
             self._items.popitem(last=False)
 
     def drop(self, key: str) -> None:
         self._items.pop(key, None)
+
+
+def _newer(held: Resource, obj: Resource) -> bool:
+    mine, theirs = held.metadata.resource_version, obj.metadata.resource_version
+    return mine is not None and theirs is not None and mine > theirs
 
 
 def raw_value(kv: KV) -> RawValue:

@@ -249,11 +249,28 @@ class ResourceStore(BatchedWrites):
             # on unchecked: re-encoding every echo of our writes cost a 10,000-task transition
             # 7% of the manager's CPU. The base of a write stays checked (an object mutated in
             # place must never reach etcd); o2 never mutates the frozen models in place.
-            obj = self._decode(kind, event.kv, verify=False)
+            obj = self._decode_watched(kind, event.kv)
         except UnreadableObjectError as exc:
             return WatchEvent("UNREADABLE", key, name, event.revision, error=exc)
         added = event.kv.create_revision == event.kv.mod_revision
         return WatchEvent("ADDED" if added else "MODIFIED", key, name, event.revision, obj=obj)
+
+    def _decode_watched(self, kind: type[R], kv: KV) -> R:
+        """A watched value: the cached object at its revision; else, when the cache holds the
+        key with the same bytes up to the status (a status write delivered after our next
+        write), its status alone decoded onto that object (a fifth of a whole decode, and
+        the metadata and spec shared); else the whole value."""
+        cached = self._cache.get(kv.key, kv.mod_revision, verify=False)
+        if isinstance(cached, kind) and type(cached) is kind:
+            return cached
+        obj: R | None = None
+        base = self._cache.base_for(kv.key, kv.value)
+        if base is not None and isinstance(base[0], kind) and type(base[0]) is kind:
+            obj = codec.decode_onto(base[0], kv.value, base[1], mod_revision=kv.mod_revision)
+        if obj is None:
+            obj = codec.decode(kind, kv.value, key=kv.key, mod_revision=kv.mod_revision)
+        self._cache.put(kv.key, obj, kv.value, read=True)
+        return obj
 
     # ----- batched writes (store.batched) ------------------------------------------------
 
