@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -47,12 +47,46 @@ class RawServer:
             writer.close()
 
 
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def serving(handler: Handler) -> AsyncIterator[str]:
+    """A loopback server running `handler` per connection; its base URL. On exit every
+    connection's handler is awaited (then cancelled, and its socket closed): a handler still
+    running when the test's loop closes leaves an unclosed socket, whose ResourceWarning
+    fails whichever test runs next in that process."""
+    handlers: set[asyncio.Task[None]] = set()
+    writers: list[asyncio.StreamWriter] = []
+
+    async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.add(task)
+        writers.append(writer)
+        await handler(reader, writer)
+
+    server = await asyncio.start_server(tracked, "127.0.0.1", 0)
+    try:
+        async with server:
+            yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        if handlers:
+            _, pending = await asyncio.wait(handlers, timeout=5)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        for writer in writers:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+
 @contextlib.asynccontextmanager
 async def raw_server(script: list[bytes | None]) -> AsyncIterator[RawServer]:
     srv = RawServer(list(script))
-    server = await asyncio.start_server(srv.handle, "127.0.0.1", 0)
-    srv.base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    async with server:
+    async with serving(srv.handle) as base:
+        srv.base = base
         yield srv
 
 
@@ -148,9 +182,7 @@ async def test_a_timed_out_request_closes_its_connection() -> None:
         writer.write(ACCEPTED)
         writer.close()
 
-    server = await asyncio.start_server(slow, "127.0.0.1", 0)
-    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    async with server:
+    async with serving(slow) as base:
         sender = CallSender("/p", HEADERS, tls=None)
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.2):
@@ -172,9 +204,7 @@ async def test_a_request_finishing_after_close_does_not_pool_its_connection() ->
         await reader.read()  # until the sender closes its side
         writer.close()
 
-    server = await asyncio.start_server(held, "127.0.0.1", 0)
-    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    async with server:
+    async with serving(held) as base:
         sender = CallSender("/p", HEADERS, tls=None)
         request = asyncio.create_task(sender.post(base, "s", b"{}"))
         await arrived.wait()
