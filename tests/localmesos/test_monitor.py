@@ -70,9 +70,14 @@ def test_stat_lines_parse_with_spaces_and_parentheses_in_the_command_name() -> N
 
 
 def test_a_real_executor_entry_counts_its_tree_and_each_process_group() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
-                             stdin=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    script = "import sys; print('up', flush=True); sys.stdin.read()"
+    child = subprocess.Popen([sys.executable, "-c", script],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             start_new_session=True)  # fmt: skip
     try:
+        assert child.stdout is not None
+        # Read its tree once it runs: read while it was still starting, its RSS once showed as 0.
+        assert child.stdout.readline() == b"up\n"
         procs = read_procs()
         tree = process_tree(os.getpid(), procs)
         assert {os.getpid(), child.pid} <= {p.pid for p in tree}
@@ -81,6 +86,8 @@ def test_a_real_executor_entry_counts_its_tree_and_each_process_group() -> None:
         assert child.stdin is not None
         child.stdin.close()
         child.wait(timeout=10)
+        if child.stdout is not None:
+            child.stdout.close()
     assert_mesos_shape(item)
     stats = item["statistics"]
     assert stats["mem_rss_bytes"] > 0 and stats["cpus_user_time_secs"] > 0
