@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from crds.errors import ConflictError
 from crds.kinds.environment import Environment
 from crds.kinds.task import Task
 from crds.labels import IDLE_LABEL
@@ -161,8 +162,17 @@ async def pids(store: Store) -> dict[str, int | None]:
 
 
 async def edit(store: Store, **changes: object) -> None:
-    env = await store.get(Environment, "physics-1")
-    await store.update(env.model_copy(update={"spec": env.spec.model_copy(update=changes)}))
+    """Change the spec as an operator does: read, change, write; re-read and retry when the
+    controller wrote the environment (its status) in between, as the conflict asks."""
+    for _ in range(10):
+        env = await store.get(Environment, "physics-1")
+        spec = env.spec.model_copy(update=changes)
+        try:
+            await store.update(env.model_copy(update={"spec": spec}))
+            return
+        except ConflictError:
+            continue
+    raise AssertionError("the environment kept changing under 10 spec writes")
 
 
 async def test_sample_runs_grows_and_reconfigures_without_restarting_processes(
