@@ -1,6 +1,6 @@
 """The control room's node and audit API as plain functions: a request in, a reply out.
 
-gui.server (the only module that speaks HTTP) mounts ROUTES: it signs the user in, refuses
+gui.server (the only package that speaks HTTP) mounts ROUTES: it signs the user in, refuses
 those who may not act before any write (for `acts` routes; all but admins for `admin` ones),
 and turns a Reply into JSON.
 """

@@ -1,4 +1,4 @@
-"""Which `Host` and `Origin` values the GUI answers. Pure: the middleware lives in gui.server.
+"""Which `Host` and `Origin` values the GUI answers. Pure: its middleware is in gui.server.access.
 
 A page on any web site can make the operator's browser talk to the GUI on 127.0.0.1 by
 rebinding its own name to 127.0.0.1 (DNS rebinding): the browser then sends that site's name
