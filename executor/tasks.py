@@ -1,9 +1,10 @@
 """The executor's task table: per-task records, idempotent control batches, final statuses. Pure.
 
-No processes, no gRPC, no clock here (executor.runtime does the I/O). The table decides, for
-each item of a control batch, whether to answer at once (unknown task, process task, cached
-result of a repeated transition id, task not ready) or to run the transition, and turns
-process exits into the Mesos status and OCC state the controller sees:
+No processes, no gRPC, no clock here (executor.runtime and the task kinds it hands over to,
+executor.process_tasks and executor.basic, do the I/O). The table decides, for each item of a
+control batch, whether to answer at once (unknown task, process task, cached result of a
+repeated transition id, task not ready) or to run the transition, and turns process exits into
+the Mesos status and OCC state the controller sees:
 
 - occ: exit 0 after EXIT (or on its own) -> TASK_FINISHED / DONE; other exits -> TASK_FAILED /
   ERROR; an exit after a kill request -> TASK_KILLED.

@@ -16,7 +16,8 @@ import pytest
 from executor.errors import OccError
 from executor.occ.auth import TOKEN_ENV
 from executor.occ.grpc_adapter import OccClient, TransitionCall
-from executor.runtime import TaskRunner, free_loopback_port
+from executor.occlink import free_loopback_port
+from executor.runtime import TaskRunner
 from executor.supervisor import CommandSpec
 from mesosapi.o2messages import ControlItem, ControlRequest
 from tests.executor.conftest import StatusLog, launch_spec, sample_task
