@@ -1,11 +1,12 @@
-"""An agent: executor lifecycle and the per-task status update manager (Mesos ack/retry rules)."""
+"""An agent: its tasks' delivery to executors, and the per-task status update manager.
+
+The executors' own lifecycle (start, adopt, timeouts, shutdown, reaping) is
+localmesos.executors'; the update manager's ack/retry rules are localmesos.updates'.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import subprocess
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,8 @@ from aiohttp import web
 
 from localmesos import procs
 from localmesos.config import AgentSpec
-from localmesos.hollow import HollowExecutor, ResponderFactory
+from localmesos.executors import ExecutorLifecycle
+from localmesos.hollow import ResponderFactory
 from localmesos.model import (
     Executor,
     ExecutorState,
@@ -23,7 +25,7 @@ from localmesos.model import (
     new_uuid_b64,
     now,
 )
-from localmesos.resources import ResourceLedger, Resources, attributes_json
+from localmesos.resources import ResourceLedger, attributes_json
 from localmesos.updates import UpdateManager
 
 if TYPE_CHECKING:
@@ -57,9 +59,8 @@ class Agent:
         self.responder = responder
         self.exit_statuses: list[int] = []
         self.http_runner: web.AppRunner | None = None
-        self._spawns: set[asyncio.Task[None]] = set()
-        self._procs: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
         self.updates = UpdateManager(self)
+        self.lifecycle = ExecutorLifecycle(self)
 
     @property
     def hollow(self) -> bool:
@@ -105,7 +106,7 @@ class Agent:
         eid = str(info["executor_id"]["value"])
         executor = self.executors.get((fw.framework_id, eid))
         if executor is None:
-            executor = self._new_executor(fw, info)
+            executor = self.lifecycle.start(fw, info)
         for task in tasks:
             self.ledger.claim(task.resources)
             executor.tasks[task.task_id] = task
@@ -122,103 +123,13 @@ class Agent:
         elif executor.state is ExecutorState.RUNNING:
             self._deliver_tasks(executor, tasks, group=group)
 
-    def _new_executor(self, fw: Framework, info: Json) -> Executor:
-        container_id = str(uuid.uuid4())
-        eid = str(info["executor_id"]["value"])
-        sandbox = (
-            self.work_dir
-            / "slaves"
-            / self.agent_id
-            / "frameworks"
-            / fw.framework_id
-            / "executors"
-            / eid
-            / "runs"
-            / container_id
-        )
-        executor = Executor(
-            executor_id=eid,
-            framework_id=fw.framework_id,
-            agent_id=self.agent_id,
-            info=info,
-            resources=Resources.from_json(info.get("resources")),
-            container_id=container_id,
-            directory=str(sandbox),
-        )
-        self.executors[executor.key] = executor
-        self.ledger.claim(executor.resources)
-        if self.hollow:
-            executor.hollow = HollowExecutor(self, executor, responder=self.responder)
-            executor.state = ExecutorState.RUNNING
-        else:
-            self._track(asyncio.get_running_loop().create_task(self._spawn(fw, executor)))
-        log.info(
-            "Launching executor",
-            extra={"agent": self.agent_id, "executor": eid, "framework": fw.framework_id},
-        )
-        return executor
-
-    async def _spawn(self, fw: Framework, executor: Executor) -> None:
-        timers = self.master.timers
-        try:
-            proc = procs.spawn(executor, fw_info=fw.info, agent=self, grace=self._grace(executor))
-        except OSError as exc:
-            log.error(
-                "Executor failed to start",
-                extra={"executor": executor.executor_id, "error": str(exc)},
-            )
-            self.executor_exited(executor, status=127 << 8, reason="REASON_EXECUTOR_TERMINATED")
-            return
-        executor.pid = proc.pid
-        self._procs[executor.key] = proc
-        if self.dead or executor.state is ExecutorState.TERMINATED:
-            procs.kill_group(proc.pid)
-        loop = asyncio.get_running_loop()
-        loop.call_later(timers.executor_registration_timeout, self._registration_timeout, executor)
-        try:
-            status = await procs.wait(proc)
-        finally:
-            self._procs.pop(executor.key, None)
-        self.executor_exited(executor, status=status)
-
-    def _track(self, job: asyncio.Task[None]) -> None:
-        self._spawns.add(job)
-        job.add_done_callback(self._spawns.discard)
-
     def adopt(self, executor: Executor) -> None:
-        """An executor the previous cluster left running (same pid, not necessarily our child):
-        it must re-subscribe within the recovery timeout, and is reaped when it exits."""
-        self.executors[executor.key] = executor
-        if executor.pid is None:  # it did not outlive the cluster restart
-            self.executor_exited(executor, status=0, reason="REASON_EXECUTOR_TERMINATED")
-            return
-        procs.adopt(executor.pid)
-        self.expect_resubscription(executor)
-        self._track(asyncio.get_running_loop().create_task(self._reap_adopted(executor)))
-
-    async def _reap_adopted(self, executor: Executor) -> None:
-        assert executor.pid is not None
-        status = await procs.wait_adopted(executor.pid)
-        self.executor_exited(executor, status=status)
+        """An executor the previous cluster left running (see ExecutorLifecycle.adopt)."""
+        self.lifecycle.adopt(executor)
 
     def expect_resubscription(self, executor: Executor) -> None:
-        """Mesos agent recovery: the executor lives on and must SUBSCRIBE again within the
-        recovery timeout, else it is killed (its tasks fail, REREGISTRATION_TIMEOUT)."""
-        executor.state = ExecutorState.RECOVERING
-        timeout = self.master.timers.executor_recovery_timeout
-        asyncio.get_running_loop().call_later(timeout, self._recovery_timeout, executor)
-
-    def _recovery_timeout(self, executor: Executor) -> None:
-        if executor.state is ExecutorState.RECOVERING and not self.dead:
-            log.warning("Executor did not re-subscribe", extra={"executor": executor.executor_id})
-            executor.failure_reason = "REASON_EXECUTOR_REREGISTRATION_TIMEOUT"
-            procs.kill_group(executor.pid)
-
-    def _registration_timeout(self, executor: Executor) -> None:
-        if executor.state is ExecutorState.REGISTERING and not self.dead:
-            log.warning("Executor registration timeout", extra={"executor": executor.executor_id})
-            executor.failure_reason = "REASON_EXECUTOR_REGISTRATION_TIMEOUT"
-            procs.kill_group(executor.pid)
+        """The executor lives on and must SUBSCRIBE again within the recovery timeout."""
+        self.lifecycle.expect_resubscription(executor)
 
     def _deliver_tasks(self, executor: Executor, tasks: list[Task], *, group: bool) -> None:
         live = [t for t in tasks if not t.terminal and not t.delivered]
@@ -283,63 +194,14 @@ class Agent:
         self.deliver(executor, {"type": "MESSAGE", "message": {"data": data}})
 
     def shutdown_executor(self, executor: Executor) -> None:
-        if executor.state in (ExecutorState.TERMINATING, ExecutorState.TERMINATED):
-            return
-        was_running = executor.state is ExecutorState.RUNNING
-        executor.state = ExecutorState.TERMINATING
-        executor.shutdown_requested = True
-        if was_running:
-            self.deliver(executor, {"type": "SHUTDOWN"})
-        grace = self._grace(executor) if was_running else 0.0
-        loop = asyncio.get_running_loop()
-        executor.kill_handle = loop.call_later(grace, self._destroy, executor)
-
-    def _grace(self, executor: Executor) -> float:
-        ns = (executor.info.get("shutdown_grace_period") or {}).get("nanoseconds")
-        return float(ns) / 1e9 if ns is not None else self.master.timers.executor_shutdown_grace
-
-    def _destroy(self, executor: Executor) -> None:
-        if executor.hollow is not None:
-            self.executor_exited(executor, status=9)
-        else:
-            procs.kill_group(executor.pid)
+        """SHUTDOWN, then the kill after its grace period (see ExecutorLifecycle.shutdown)."""
+        self.lifecycle.shutdown(executor)
 
     def executor_exited(
         self, executor: Executor, *, status: int, reason: str | None = None
     ) -> None:
-        """Reap: live tasks fail (with uuid, through their streams), then FAILURE to the master."""
-        if executor.state is ExecutorState.TERMINATED:
-            return
-        executor.state = ExecutorState.TERMINATED
-        if executor.kill_handle is not None:
-            executor.kill_handle.cancel()
-        if executor.stream is not None:
-            executor.stream.close()
-        procs.kill_group(executor.pid)
-        self.exit_statuses.append(status)
-        framework_alive = executor.framework_id in self.master.frameworks
-        if framework_alive and not self.dead:
-            state = executor.failure_state or (
-                "TASK_KILLED" if executor.shutdown_requested else "TASK_FAILED"
-            )
-            for task in executor.live_tasks:
-                self.agent_update(
-                    task,
-                    state,
-                    message="Executor terminated",
-                    reason=reason or executor.failure_reason or "REASON_EXECUTOR_TERMINATED",
-                )
-        self.executors.pop(executor.key, None)
-        self.ledger.release(executor.resources)
-        log.info("Executor exited", extra={"executor": executor.executor_id, "status": status})
-        self.master.notify()
-        if framework_alive and not self.dead:
-            self.master.executor_lost(
-                framework_id=executor.framework_id,
-                agent_id=self.agent_id,
-                executor_id=executor.executor_id,
-                status=status,
-            )
+        """Reap: live tasks fail, then FAILURE to the master (see ExecutorLifecycle.exited)."""
+        self.lifecycle.exited(executor, status=status, reason=reason)
 
     def remove_framework(self, framework_id: str) -> None:
         for executor in [e for e in self.executors.values() if e.framework_id == framework_id]:
@@ -390,14 +252,10 @@ class Agent:
     async def shutdown(self, *, grace: float = 5.0) -> None:
         """Cluster stop: kill every executor's process group and reap them; nothing is reported."""
         self.dead = True
-        for executor in list(self.executors.values()):
-            procs.kill_group(executor.pid)  # first: a closed stream makes pymesos re-subscribe
-            if executor.stream is not None:
-                executor.stream.close()
+        self.lifecycle.kill_all()
         for task in self.tasks.values():
             self.updates.cancel(task)
-        if self._spawns:
-            await asyncio.wait(list(self._spawns), timeout=grace)
+        await self.lifecycle.wait_spawns(grace=grace)
         await self.stop_http()
 
     async def leave(self) -> int:
@@ -408,13 +266,4 @@ class Agent:
         await self.stop_http()
         for task in self.tasks.values():
             self.updates.cancel(task)
-        for executor in self.executors.values():
-            procs.detach(executor.pid, self._procs.get(executor.key))
-            if executor.kill_handle is not None:
-                executor.kill_handle.cancel()
-            if executor.stream is not None:
-                executor.stream.close()
-        for job in list(self._spawns):
-            job.cancel()
-        await asyncio.gather(*self._spawns, return_exceptions=True)
-        return sum(e.pid is not None for e in self.executors.values())
+        return await self.lifecycle.leave()
