@@ -1,7 +1,8 @@
 """The GitSource reconciler: fetch, parse, plan, apply, prune, heal, report. I/O at the edges.
 
-observe (GitSource, informer caches, git) -> plan (controller.gitsource.plan, pure) -> act
-(store writes, CAS, ownership checked on the same read) -> status (written only when changed).
+observe (GitSource, informer caches, the commit: controller.gitsource.commits) -> plan
+(controller.gitsource.plan, pure) -> act (store writes, CAS, ownership checked on the same read)
+-> status (written only when changed).
 Triggers: the interval (Result(requeue_after)), an `o2.dev/sync-requested-at` annotation
 (`o2 sync`), an `o2.dev/diff-requested-at` annotation (`o2 diff gitsource`: plan only), and
 any change to an object carrying the source's label (drift is seen at once, from the cache,
@@ -13,15 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
 from controller.gitsource.act import UNTOUCHED, Written, claim_apply, prune
+from controller.gitsource.commits import Commits, Fetched
 from controller.gitsource.git import GitCache
-from controller.gitsource.manifests import describe_errors, describe_warnings, parse_source
+from controller.gitsource.manifests import describe_errors
 from controller.gitsource.plan import (
     ObjKey,
     Plan,
@@ -69,18 +70,6 @@ APPLY_IN_FLIGHT = 16
 """Objects of one kind written concurrently (as `o2 apply`)."""
 ERROR_RETRY = 30.0
 """Seconds before retrying a failed fetch (or the interval, when shorter)."""
-PARSED_CACHE = 32
-"""Parsed commits kept in memory (a no-op resync re-parses nothing)."""
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """The newest commit of a source's spec, read and parsed (or the reason it is invalid)."""
-
-    spec_key: tuple[str, str, str, str]
-    at: float
-    commit: str
-    desired: list[Resource] | ValidationError
 
 
 @dataclass(frozen=True)
@@ -102,13 +91,11 @@ class GitSourceReconciler(Reconciler):
         super().__init__(ctx)
         settings = ctx.settings.gitsource
         root = (settings.data_dir or default_data_dir().parent) / "gitsource"
-        self.git = Sources(GitCache(root, timeout=settings.git_timeout))
+        git = Sources(GitCache(root, timeout=settings.git_timeout))
+        self.commits = Commits(git, on_ignored=self._report_ignored)
         self.models = {i.kind: i.model for i in all_kinds() if i.kind != "Event"}
         self._fetched: dict[str, Fetched] = {}
         self._fetch_errors: dict[str, tuple[float, SourceError]] = {}
-        self._parsed: OrderedDict[tuple[str, str, str, str], list[Resource] | ValidationError] = (
-            OrderedDict()
-        )
 
     def watches(self) -> Sequence[Watch]:
         managed = [Watch(model, label_value(SOURCE_LABEL)) for model in self.models.values()]
@@ -167,7 +154,7 @@ class GitSourceReconciler(Reconciler):
         if not force and recent is not None and now - recent[0] < min(interval, ERROR_RETRY):
             raise SourceError(str(recent[1]))  # no fetch storm while the remote is down
         try:
-            fresh = await self._fetch(gs, at=now)
+            fresh = await self.commits.fetch(gs, at=now)
         except SourceError as exc:
             self._fetch_errors[gs.metadata.name] = (now, exc)
             raise
@@ -175,40 +162,10 @@ class GitSourceReconciler(Reconciler):
         self._fetched[gs.metadata.name] = fresh
         return fresh
 
-    async def _fetch(self, gs: GitSource, *, at: float) -> Fetched:
-        spec = gs.spec
-        commit = await self.git.resolve(spec.url, spec.ref, path=spec.path)
-        desired = await self._parse(gs, commit)
-        return Fetched((spec.url, spec.ref, spec.path, spec.format), at, commit, desired)
-
-    async def _parse(self, gs: GitSource, commit: str) -> list[Resource] | ValidationError:
-        """The manifests at `commit`, parsed once per (url, commit, path, format)."""
-        spec = gs.spec
-        parsed_key = (spec.url, commit, spec.path, spec.format)
-        desired = self._parsed.get(parsed_key)
-        if desired is None:
-            try:
-                desired = await self._read(gs, commit)
-            except ValidationError as exc:
-                desired = exc
-            self._parsed[parsed_key] = desired
-            while len(self._parsed) > PARSED_CACHE:
-                self._parsed.popitem(last=False)
-        return desired
-
-    async def _read(self, gs: GitSource, commit: str) -> list[Resource]:
-        """Read and parse `commit`; AliECS constructs ignored are reported once per parse."""
-        spec = gs.spec
-        files = await self.git.read(spec.url, commit, path=spec.path)
-        # off the event loop: parsing a large commit must not delay the leader lease
-        objs, warnings = await asyncio.to_thread(
-            parse_source, files, fmt=spec.format, root=spec.path
-        )
-        if warnings:
-            message = describe_warnings(warnings, commit=commit)
-            self.ctx.events.event(gs, reason="AliecsIgnored", message=message, warning=True)
-            log.warning("AliecsIgnored", extra={"gitsource": gs.metadata.name, "warnings": message})
-        return objs
+    def _report_ignored(self, gs: GitSource, message: str) -> None:
+        """AliECS constructs the newest parse ignored: an Event on the GitSource, and a log."""
+        self.ctx.events.event(gs, reason="AliecsIgnored", message=message, warning=True)
+        log.warning("AliecsIgnored", extra={"gitsource": gs.metadata.name, "warnings": message})
 
     async def _hold_last_good(
         self, gs: GitSource, failure: Failure, *, request: str | None
@@ -219,7 +176,7 @@ class GitSourceReconciler(Reconciler):
         desired: list[Resource] | ValidationError | None = None
         if good is not None:
             try:
-                desired = await self._parse(gs, good)
+                desired = await self.commits.parse(gs, good)
             except SourceError:
                 desired = None
         if good is None or not isinstance(desired, list):
@@ -337,7 +294,7 @@ class GitSourceReconciler(Reconciler):
         """Plan the newest commit without acting; the answer goes to status.lastDiff."""
         request = diff_request(gs) or ""
         try:
-            fetched = await self._fetch(gs, at=self.ctx.clock.monotonic())
+            fetched = await self.commits.fetch(gs, at=self.ctx.clock.monotonic())
         except SourceError as exc:
             result = DiffResult(request=request, error=str(exc))
         else:
