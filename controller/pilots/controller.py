@@ -16,7 +16,8 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from controller.pilots.plan import Note, Plan, World, plan, unschedulable_since
+from controller.pilots.plan import Note, Plan, World, plan
+from controller.pilots.reclaim import unschedulable_since
 from controller.runtime.reconciler import Context, Job, Reconciler, Result, Trigger
 from controller.runtime.status import write_status
 from crds.errors import AlreadyExistsError, NotFoundError
