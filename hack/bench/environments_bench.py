@@ -1,7 +1,7 @@
 """The environment controller's cost: pure expand/plan time, and transitions on the real stack.
 
     .venv/bin/python -m hack.bench.environments_bench [--sizes 100,1000,10000] [--pure-sizes ...]
-        [--agents 50] [--reads] [--no-stop]
+        [--agents 50] [--reads] [--no-stop] [--split]
 
 At scale: `--sizes 50000 --pure-sizes 1000 --agents 500 --reads --no-stop` (50,000 tasks, 100
 per agent; the walk ends at RUNNING, where the reads are timed).
@@ -35,6 +35,9 @@ Targets: START_ACTIVITY over 1,000 tasks <= 3x floor (a), over 10,000 <= 12x the
 one-off growth dominates small sizes); at 50,000 tasks DEPLOY <= 30 s and START <= 12 s.
 --reads times `o2 get tasks` and the GUI feed's first load after each size's walk
 (hack.bench.scale_reads).
+`--split` runs the environment and the task controller in two managers, each leading under its
+own lease (`controller-manager-environments`, `controller-manager-tasks`), as a farm could run
+them: the manager CPU and RSS are then the two processes' sums, each shown beside them.
 `--upto DEPLOY` stops after that transition (the cProfile then covers start-up and DEPLOY only);
 the mesos and etcd CPU columns are the local cluster's (hollow agents and their responder
 included) and etcd's user+system seconds over the row's window.
@@ -530,7 +533,8 @@ def print_tables(result: Json) -> None:
         print(
             f"{run['tasks']:<7}floor = {run['floor_writes']} writes; RSS growth "
             f"{run['rss_growth_kb_per_task']:.1f} KB/task ({run['rss_kb']['before']} -> "
-            f"{run['rss_kb']['running']} KB{_each_rss(run['rss_kb'])}); agents used {agents['used']} "
+            f"{run['rss_kb']['running']} KB{_each_rss(run['rss_kb'])}); "
+            f"agents used {agents['used']} "
             f"({agents['min_tasks']}-{agents['max_tasks']} tasks each); load "
             f"{_load(run['load_average']['before'])} -> {_load(run['load_average']['after'])}"
         )
