@@ -1,7 +1,7 @@
 """The environment controller's cost: pure expand/plan time, and transitions on the real stack.
 
     .venv/bin/python -m hack.bench.environments_bench [--sizes 100,1000,10000] [--pure-sizes ...]
-        [--agents 50] [--reads] [--no-stop]
+        [--agents 50] [--reads] [--no-stop] [--split]
 
 At scale: `--sizes 50000 --pure-sizes 1000 --agents 500 --reads --no-stop` (50,000 tasks, 100
 per agent; the walk ends at RUNNING, where the reads are timed).
@@ -35,6 +35,9 @@ Targets: START_ACTIVITY over 1,000 tasks <= 3x floor (a), over 10,000 <= 12x the
 one-off growth dominates small sizes); at 50,000 tasks DEPLOY <= 30 s and START <= 12 s.
 --reads times `o2 get tasks` and the GUI feed's first load after each size's walk
 (hack.bench.scale_reads).
+`--split` runs the environment and the task controller in two managers, each leading under its
+own lease (`controller-manager-environments`, `controller-manager-tasks`), as a farm could run
+them: the manager CPU and RSS are then the two processes' sums, each shown beside them.
 `--upto DEPLOY` stops after that transition (the cProfile then covers start-up and DEPLOY only);
 the mesos and etcd CPU columns are the local cluster's (hollow agents and their responder
 included) and etcd's user+system seconds over the row's window.
@@ -72,7 +75,7 @@ from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
 from crds.labels import ENV_LABEL
 from hack.bench.floor import Floor, client_for, measure_floor, print_floor, same_writes, write_json
-from hack.bench.stack import start_localmesos, start_manager, wait_subscribed
+from hack.bench.stack import start_localmesos, start_managers, wait_subscribed
 from store.api import Store
 
 Json = dict[str, Any]
@@ -88,6 +91,9 @@ CONTROLLERS = (
     "controller.tasks.controller:TaskReconciler",
     "controller.environments.controller:EnvironmentReconciler",
 )
+SPLIT = {"manager-environments": CONTROLLERS[1:], "manager-tasks": CONTROLLERS[:1]}
+"""--split: the environment and the task controller in two managers, each with its own lease;
+the rows' manager CPU and RSS are the two processes' sums (each is in `cpu_seconds`, `rss_kb`)."""
 SETTLE = 1.0
 """Seconds of quiet after each transition, so its trailing writes (events) count in its row."""
 TARGETS = {
@@ -247,18 +253,15 @@ async def on_stack(etcd: Any, size: int, work: Path, options: argparse.Namespace
     try:
         mesos, address = await start_localmesos(work, "--agents-file", str(agents))
         procs.append(mesos)
-        manager = start_manager(
-            work,
-            etcd=etcd.endpoint,
-            prefix=prefix,
-            mesos=address,
-            controllers=CONTROLLERS,
-            extra=timeouts(size),
+        groups = SPLIT if options.split else {"manager": CONTROLLERS}
+        managers = start_managers(
+            work, groups, etcd=etcd.endpoint, prefix=prefix, mesos=address, extra=timeouts(size)
         )
-        procs.append(manager.proc)
+        procs.extend(m.proc for m in managers.values())
         store = await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix=prefix))
         try:
-            pids = {"manager": manager.pid, "cluster": mesos.pid, "etcd": etcd.pid}
+            pids = {name: m.pid for name, m in managers.items()}
+            pids |= {"cluster": mesos.pid, "etcd": etcd.pid}
             run = await walk(
                 store,
                 size,
@@ -307,20 +310,21 @@ async def walk(
     upto: str = WALK[-1][0],
 ) -> Json:
     """DEPLOY, CONFIGURE, START_ACTIVITY, STOP_ACTIVITY of one environment (up to and with
-    `upto`), timed; CPU seconds of each process in `pids` per transition."""
-    manager = pids["manager"]
+    `upto`), timed; CPU seconds of each process in `pids` per transition. The managers are the
+    processes named manager*: their CPU and RSS are summed (each is kept too)."""
+    managers = {name: pid for name, pid in pids.items() if name.startswith("manager")}
     classes, workflow, env = manifests(size, agents)
     await wait_subscribed(store)
     for obj in (*classes, workflow):
         await store.create(obj)
     await asyncio.sleep(SETTLE)  # the manager's caches take them in
-    rss = {"before": vmrss_kb(manager)}
-    _memtrace(manager)
+    each = {name: {"before": vmrss_kb(pid)} for name, pid in managers.items()}
+    _memtrace(managers)
     rows: dict[str, Json] = {}
     for event, state in WALK:
         puts = etcd_counters(metrics)
         cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        spy = _py_spy(manager, event, size)
+        spies = [_py_spy(pid, event, size, name) for name, pid in managers.items()]
         started = time.perf_counter()
         if event == "DEPLOY":
             await store.create(env)
@@ -328,12 +332,14 @@ async def walk(
             await _set_state(store, env.name, state)
         final = await _reached(store, env.name, state, within=120 + size * 0.05)
         wall = time.perf_counter() - started
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            spy.wait(timeout=60)
-        if state == "RUNNING" or (event == upto and "running" not in rss):
-            rss["running"] = vmrss_kb(manager)
-            _memtrace(manager)
+        for spy in spies:
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
+        if state == "RUNNING" or (event == upto and "running" not in each[next(iter(each))]):
+            for name, pid in managers.items():
+                each[name]["running"] = vmrss_kb(pid)
+            _memtrace(managers)
         await asyncio.sleep(SETTLE)
         cpu = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
         counted = {k: v - puts[k] for k, v in etcd_counters(metrics).items()}
@@ -343,34 +349,37 @@ async def walk(
             "history_seconds": history[-1].duration_seconds if history else None,
             "etcd_puts": counted["put"],
             "etcd_deletes": counted["delete"],
-            "manager_cpu_seconds": cpu["manager"],
+            "manager_cpu_seconds": sum(cpu[name] for name in managers),
             "cpu_seconds": cpu,
         }
         if event == upto:
             break
+    rss = {when: sum(m[when] for m in each.values()) for when in ("before", "running")}
     return {
         "tasks": size,
         "transitions": rows,
-        "rss_kb": rss,
+        "rss_kb": {**rss, **({"each": each} if len(each) > 1 else {})},
         "rss_growth_kb_per_task": (rss["running"] - rss["before"]) / size,
     }
 
 
-def _memtrace(pid: int) -> None:
-    """BENCH_TRACEMALLOC=1: the manager (under hack.bench.memtrace) dumps a snapshot now."""
+def _memtrace(managers: dict[str, int]) -> None:
+    """BENCH_TRACEMALLOC=1: each manager (under hack.bench.memtrace) dumps a snapshot now."""
     if os.environ.get("BENCH_TRACEMALLOC"):
-        os.kill(pid, signal.SIGUSR2)
+        for pid in managers.values():
+            os.kill(pid, signal.SIGUSR2)
 
 
-def _py_spy(pid: int, event: str, size: int) -> subprocess.Popen[bytes] | None:
+def _py_spy(pid: int, event: str, size: int, name: str) -> subprocess.Popen[bytes] | None:
     """BENCH_PYSPY=<dir>: sample the manager with py-spy during each transition, into
-    <dir>/<size>-<event>.txt (raw folded stacks); py-spy is a developer tool, not installed by
-    `make venv`."""
+    <dir>/<size>-<event>.txt (raw folded stacks; <size>-<event>-<name>.txt for each of split
+    managers); py-spy is a developer tool, not installed by `make venv`."""
     out = os.environ.get("BENCH_PYSPY")
     if not out:
         return None
     spy = Path(sys.executable).with_name("py-spy")
-    target = Path(out) / f"{size}-{event}.txt"
+    suffix = "" if name == "manager" else f"-{name}"
+    target = Path(out) / f"{size}-{event}{suffix}.txt"
     cmd = [str(spy), "record", "--pid", str(pid), "--rate", "200", "--format", "raw"]
     return subprocess.Popen(
         [*cmd, "-o", str(target)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -448,6 +457,7 @@ async def _main(args: argparse.Namespace, work: Path) -> Json:
     from store.embedded import EmbeddedEtcd, free_port
 
     result: Json = {"pure": [pure(n, args.agents) for n in args.pure_sizes], "stack": []}
+    result["split"] = args.split
     result["load_average_before"] = list(os.getloadavg())
     async with EmbeddedEtcd(
         work / "etcd", free_port(), free_port(), extra_args=("--unsafe-no-fsync",)
@@ -517,12 +527,14 @@ def print_tables(result: Json) -> None:
                 f"{row['etcd_puts']:>10}{a:>11.3f}{wall / a:>7.1f}{b:>11.3f}{wall / b:>7.1f}"
                 f"{row.get('manager_cpu_seconds', float('nan')):>10.2f}"
                 f"{cpu.get('cluster', float('nan')):>10.2f}{cpu.get('etcd', float('nan')):>9.2f}"
+                f"{_each_manager(cpu)}"
             )
         agents = run["agents"]
         print(
             f"{run['tasks']:<7}floor = {run['floor_writes']} writes; RSS growth "
             f"{run['rss_growth_kb_per_task']:.1f} KB/task ({run['rss_kb']['before']} -> "
-            f"{run['rss_kb']['running']} KB); agents used {agents['used']} "
+            f"{run['rss_kb']['running']} KB{_each_rss(run['rss_kb'])}); "
+            f"agents used {agents['used']} "
             f"({agents['min_tasks']}-{agents['max_tasks']} tasks each); load "
             f"{_load(run['load_average']['before'])} -> {_load(run['load_average']['after'])}"
         )
@@ -540,6 +552,17 @@ def print_tables(result: Json) -> None:
     print(
         f"load average (1/5/15 min): before {_load(before)}, after {_load(after)} (2 shared cores)"
     )
+
+
+def _each_manager(cpu: Json) -> str:
+    """With --split, each manager's CPU seconds (the row's manager column is their sum)."""
+    split = {k.removeprefix("manager-"): v for k, v in cpu.items() if k.startswith("manager-")}
+    return "  " + " + ".join(f"{k} {v:.2f}" for k, v in split.items()) if split else ""
+
+
+def _each_rss(rss: Json) -> str:
+    each = rss.get("each", {})
+    return "".join(f"; {k.removeprefix('manager-')} {v['running']}" for k, v in each.items())
 
 
 def _load(values: list[float]) -> str:
@@ -562,6 +585,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--no-stop", action="store_true", help="end the walk at RUNNING (no STOP_ACTIVITY row)"
+    )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="environment and task controllers in two managers (own leases); CPU, RSS summed",
     )
     args = parser.parse_args(argv)
     for size in (*args.sizes, *args.pure_sizes):

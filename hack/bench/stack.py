@@ -44,22 +44,58 @@ def start_manager(
     mesos: str,
     controllers: tuple[str, ...],
     extra: tuple[str, ...] = (),
+    name: str = "manager",
 ) -> Any:
     """`python -m controller` running `controllers` (under cProfile with BENCH_PROFILE=1,
-    writing <work>/manager.prof) with `extra` flags, logging to <work>/manager.log: a
-    tests.stack.ManagerProcess."""
+    writing <work>/<name>.prof) with `extra` flags, logging to <work>/<name>.log: a
+    tests.stack.ManagerProcess. A `name` other than "manager" is also its leader lease's
+    (`--name controller-<name>`), so several managers can lead side by side."""
     from tests.stack import ManagerProcess, manager_command
 
+    lease = () if name == "manager" else ("--name", f"controller-{name}")
     command = manager_command(
         etcd=etcd,
         prefix=prefix,
         mesos=mesos,
         controllers=controllers,
         lease_ttl=None,
-        python_args=_profiler(work),
-        extra_args=("--log-level", LOG_LEVEL, *_slow_lease(), *extra),
+        python_args=_profiler(work, name),
+        extra_args=("--log-level", LOG_LEVEL, *lease, *_slow_lease(), *extra),
     )
-    return ManagerProcess(command, log_path=work / "manager.log", fast_timers=False)
+    return ManagerProcess(command, log_path=work / f"{name}.log", fast_timers=False)
+
+
+def start_managers(
+    work: Path,
+    groups: dict[str, tuple[str, ...]],
+    *,
+    etcd: str,
+    prefix: str,
+    mesos: str,
+    extra: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """One manager per group (name -> its controllers), each with its own lease when there
+    are several (`start_manager`'s name); name -> tests.stack.ManagerProcess. A manager that
+    started is stopped when a later one fails to start."""
+    from tests.stack import stop_by_pid
+
+    started: dict[str, Any] = {}
+    try:
+        for name, controllers in groups.items():
+            started[name] = start_manager(
+                work,
+                etcd=etcd,
+                prefix=prefix,
+                mesos=mesos,
+                controllers=controllers,
+                extra=extra,
+                name=name,
+            )
+    except BaseException:
+        for manager in started.values():
+            stop_by_pid(manager.proc)
+        raise
+    return started
 
 
 def _start(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -74,14 +110,15 @@ def _start(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subp
         )
 
 
-def _profiler(work: Path) -> list[str]:
-    """BENCH_PROFILE=1 runs the manager under cProfile (written to <work>/manager.prof);
+def _profiler(work: Path, name: str = "manager") -> list[str]:
+    """BENCH_PROFILE=1 runs the manager under cProfile (written to <work>/<name>.prof);
     BENCH_TRACEMALLOC=1 under tracemalloc (hack.bench.memtrace: snapshots on SIGUSR2, into
-    <work>/tracemalloc/)."""
+    <work>/tracemalloc/, or <work>/tracemalloc-<name>/ for another name)."""
     if os.environ.get("BENCH_PROFILE"):
-        return ["-m", "cProfile", "-o", str(work / "manager.prof")]
+        return ["-m", "cProfile", "-o", str(work / f"{name}.prof")]
     if os.environ.get("BENCH_TRACEMALLOC"):
-        return ["-m", "hack.bench.memtrace", str(work / "tracemalloc")]
+        traces = "tracemalloc" if name == "manager" else f"tracemalloc-{name}"
+        return ["-m", "hack.bench.memtrace", str(work / traces)]
     return []
 
 
