@@ -24,6 +24,7 @@ import statistics
 import time
 from typing import Any
 
+from controller.__main__ import tune_gc
 from controller.mesos import FakeSchedulerClient
 from controller.runtime.reconciler import Context
 from controller.tasks.base import FINALIZER
@@ -285,6 +286,7 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    tune_gc()  # as the manager does
     runs = [asyncio.run(run(args.tasks, args.agents)) for _ in range(args.repeat)]
     print(f"tasks {args.tasks}, agents {args.agents}, median of {args.repeat} runs")
     print(f"{'transition':16} {'cpu s':>7} {'wall s':>7} {'cpu us/task':>12} {'MESSAGEs':>9}")
