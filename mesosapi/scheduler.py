@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter, ValidationError
 
 from mesosapi.models import (
     AgentIdField,
@@ -114,6 +115,39 @@ def decode_event(record: Mapping[str, object]) -> SchedulerEvent:
         return UnknownEvent(type=kind)
     payload = record.get(kind.lower(), {})
     return cls.model_validate(payload)
+
+
+class _UpdateRecord(MesosModel):
+    type: Literal["UPDATE"]
+    update: Update
+
+
+class _MessageRecord(MesosModel):
+    type: Literal["MESSAGE"]
+    message: Message
+
+
+_BY_TEXT: dict[bytes, TypeAdapter[_UpdateRecord] | TypeAdapter[_MessageRecord]] = {
+    b"UPDATE": TypeAdapter(_UpdateRecord),
+    b"MESSAGE": TypeAdapter(_MessageRecord),
+}
+_TYPE_FIRST = re.compile(rb'\{\s*"type"\s*:\s*"([A-Z_]+)"')
+
+
+def decode_event_text(body: bytes) -> SchedulerEvent | None:
+    """An UPDATE or MESSAGE record straight from its JSON text (one per status update and per
+    executor message: most of the stream), as `decode_event` would decode it; None for any
+    other record, or one not as expected (`decode_event` then decodes it, or says what is
+    wrong). Mesos writes `type` first, as its proto field 1."""
+    head = _TYPE_FIRST.match(body)
+    adapter = _BY_TEXT.get(head.group(1)) if head is not None else None
+    if adapter is None:
+        return None
+    try:
+        record = adapter.validate_json(body)
+    except ValidationError:
+        return None
+    return record.update if isinstance(record, _UpdateRecord) else record.message
 
 
 def encode_event(event: SchedulerEvent) -> dict[str, object]:

@@ -45,6 +45,7 @@ from mesosapi.scheduler import (
     Subscribe,
     Subscribed,
     decode_event,
+    decode_event_text,
     encode_acknowledge,
     encode_call,
     encode_call_json,
@@ -354,7 +355,7 @@ class SchedulerClient(SchedulerCalls):
                 raise _StreamEnded(f"no event for {silence:.1f}s (heartbeats stopped)") from exc
             if not chunk:
                 return
-            for event in decode_events(decoder, chunk, decode_event):
+            for event in decode_events(decoder, chunk, decode_event, decode_text=decode_event_text):
                 self._dispatch(event)
 
     def _dispatch(self, event: SchedulerEvent) -> None:

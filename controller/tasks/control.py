@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Iterable
 from functools import partial
 
 from controller.tasks import status as st
 from controller.tasks.base import task_name_of
+from controller.tasks.control_ids import PropertiesDigests, RequestIds
 from controller.tasks.shared import Shared
 from crds.errors import MesosCallError, MesosUnavailableError, ValidationError
 from crds.kinds.task import Task
@@ -25,6 +25,7 @@ from mesosapi.o2messages import (
     ControlResults,
     DeviceEventMessage,
     ReportRequest,
+    TaskReport,
     TaskTableReport,
     TransitionResult,
     decode_to_controller,
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 KILL_RESEND = 5.0
 """Seconds before a KILL of the same Mesos task is sent again."""
 
+_NEVER = float("inf")
 _Outgoing = tuple[str, str, ControlRequest]
 """(agent id, executor id, the request) of one MESSAGE to send."""
 
@@ -62,6 +64,10 @@ class ControlLedger:
         costs a dictionary lookup per task that did not change, not a plan of each."""
         self._unlooked: set[str] = set()
         """Tasks whose stored copy changed since a pass last looked at them."""
+        self._earliest = _NEVER
+        """No deadline in `_inflight` is earlier (an answered request's may be later)."""
+        self._request_ids = RequestIds()
+        self._digest_of = PropertiesDigests()
 
     def forget_requests(self) -> None:
         """A new connection: nothing sent before will be answered (resend what is due)."""
@@ -123,8 +129,7 @@ class ControlLedger:
             for result in msg.results:
                 self._on_result(result)
         elif isinstance(msg, TaskTableReport):
-            self._on_table(event.agent_id, msg)
-            self._shared.wake(*(task_name_of(row.task_id) for row in msg.tasks))
+            self._shared.wake(*self._on_table(event.agent_id, msg))
         elif isinstance(msg, DeviceEventMessage):
             self._on_device_event(msg)
             self._shared.wake(task_name_of(msg.task_id))
@@ -161,7 +166,7 @@ class ControlLedger:
             and task.spec.state == result.state
         )
 
-    def _on_table(self, agent: str, report: TaskTableReport) -> None:
+    def _on_table(self, agent: str, report: TaskTableReport) -> list[str]:
         """An older table of the same executor process is dropped; a restarted executor starts
         its sequence again (from 1), and FAILURE of the old one forgets its sequence. A live row
         that no Task claims is a stray and is killed, as a stray's status update is: after a
@@ -169,14 +174,18 @@ class ControlLedger:
         processes ran on (Mesos >= 1.5 keeps them) and only this table shows them. A table sent
         as the executor (re)subscribed puts its tasks' unanswered requests out of flight: the
         agent dropped what came while the executor was away, so they are resent at once rather
-        than after their deadline (a resend reuses its transition ids: idempotent)."""
+        than after their deadline (a resend reuses its transition ids: idempotent).
+        The tasks to look at again: all of the table's but those whose row says what their
+        stored status says already (each periodic table of a quiet executor: no status change
+        queued and no look for them, at 50,000 tasks 50,000 of each every `reconcile_period`)."""
         if 1 < report.sequence < self._reports.get(agent, 0):
-            return
+            return [task_name_of(row.task_id) for row in report.tasks]
         self._reports[agent] = report.sequence
+        changed: list[str] = []
         for row in report.tasks:
             name = task_name_of(row.task_id)
             if report.subscribed and self._inflight.pop(name, None) is not None:
-                self._shared.wake(name)  # dropped while the executor was away: resend now
+                changed.append(name)  # dropped while the executor was away: resend now
             task = self._shared.roster.view(name)
             if row.phase != "exited" and (task is None or task.status.mesos_task_id != row.task_id):
                 log.warning(
@@ -184,8 +193,24 @@ class ControlLedger:
                     extra={"mesos_task": row.task_id, "agent": agent, "pid": row.pid},
                 )
                 self.kill_stray(row.task_id, agent)
+                changed.append(name)
+                continue
+            if task is not None and self._says_nothing_new(task, row):
                 continue
             self._shared.writer.patch(name, partial(st.report_if_mine, row=row))
+            changed.append(name)
+        return changed
+
+    def _says_nothing_new(self, task: Task, row: TaskReport) -> bool:
+        """Whether `row` would leave the stored status of `task` (a view) as it is: only for
+        the stored copy itself (no change of it queued or in flight) at its generation (a
+        status write then also stamps observedGeneration)."""
+        status = task.status
+        return (
+            status.observed_generation == task.metadata.generation
+            and self._shared.roster.is_stored(task)
+            and st.report_if_mine(status, row=row) == status
+        )
 
     def _on_device_event(self, msg: DeviceEventMessage) -> None:
         name = task_name_of(msg.task_id)
@@ -257,26 +282,35 @@ class ControlLedger:
             self._shared.link.spawn(self._send_quietly(requests))
 
     def due_resends(self, now: float) -> set[str]:
-        """Tasks whose control request went unanswered past its deadline."""
+        """Tasks whose control request went unanswered past its deadline. Asked before every
+        pass: it looks through what is in flight only once the earliest deadline set since its
+        last look has passed (10,000 in flight during a transition, ~50 passes a second): the
+        same answer as a look every time, `_earliest` being at most every deadline in it."""
+        if now < self._earliest:
+            return set()
+        self._earliest = min((d for _, d, _ in self._inflight.values()), default=_NEVER)
         return {name for name, (_, deadline, _) in self._inflight.items() if deadline <= now}
 
     def _plan_control(self, names: Iterable[str] | None) -> list[_Outgoing]:
         """The ControlRequests due now, one per executor; their tasks are marked in flight."""
         now = asyncio.get_running_loop().time()
         batches: dict[tuple[str, str], list[tuple[str, list[ControlItem]]]] = {}
-        for task in self._shared.roster.live(names):
+        default_executor = self._shared.executor.executor_id
+        for task in self._shared.roster.each_live(names):
             items = self._due(task, now)
             if not items:
                 continue
+            status = task.status
             for item in items:
                 if item.event == "CONFIGURE":
                     # of the spec, as the environment controller computes it (the arguments
                     # hold placement-time values such as task_hostname filled in)
-                    self._digests[item.transition_id] = st.properties_digest(task.spec.properties)
-            executor = task.status.executor_id or self._shared.executor.executor_id
-            batches.setdefault((task.status.agent_id or "", executor), []).append(
-                (task.name, items)
-            )
+                    self._digests[item.transition_id] = self._digest_of(task.spec.properties)
+            key = (status.agent_id or "", status.executor_id or default_executor)
+            entries = batches.get(key)
+            if entries is None:
+                entries = batches[key] = []
+            entries.append((task.metadata.name, items))
         return [self._request_for(key, entries, now=now) for key, entries in batches.items()]
 
     def _due(self, task: Task, now: float) -> list[ControlItem]:
@@ -305,7 +339,7 @@ class ControlLedger:
         self, key: tuple[str, str], entries: list[tuple[str, list[ControlItem]]], *, now: float
     ) -> _Outgoing:
         request = ControlRequest(
-            request_id=uuid.uuid4().hex,
+            request_id=self._request_ids.next(),
             items=tuple(i for _, items in entries for i in items),
             timeout_seconds=self._shared.config.control_timeout,
         )
@@ -315,6 +349,7 @@ class ControlLedger:
         )
         for name, items in entries:
             self._inflight[name] = (request.request_id, deadline, items[0].task_id)
+        self._earliest = min(self._earliest, deadline)
         return key[0], key[1], request
 
     async def _send_requests(self, requests: list[_Outgoing]) -> int:

@@ -1,0 +1,173 @@
+"""A Mesos update or an executor's task-table row that says nothing new about a stored status
+(each periodic reconciliation's TASK_RUNNING and each periodic table, about every live task; an
+agent's resend of an update already written) queues no status change and asks for no look (an
+update is acknowledged at once). One that does say something still goes through the status
+writer (an update is acknowledged after its write) and wakes its task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+
+from controller.tasks.backlog import Backlog
+from controller.tasks.shared import Shared
+from controller.tasks.status import ProcessFacts, encode_facts
+from controller.tasks.updates import MesosUpdates
+from crds.kinds.task import Task, TaskStatus
+from mesosapi.models import AgentId, ExecutorId, TaskId
+from mesosapi.models import TaskStatus as MesosStatus
+from mesosapi.o2messages import TaskReport, TaskTableReport, encode
+from mesosapi.scheduler import Acknowledge, Message, Update
+from tests.tasks.harness import sample_task
+from tests.tasks.test_control_passes import standing_by
+from tests.tasks.test_framework import Rig, rigged, stored
+from tests.tasks.test_update_patches import Writer
+from tests.waiting import eventually
+
+
+def count_patches(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the name of every status change queued with the writer."""
+    patched: list[str] = []
+    writer = rig.framework._writer
+    real = writer.patch
+
+    def counting(name: str, fn: Callable[..., object], **kw: object) -> None:
+        patched.append(name)
+        real(name, fn, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(writer, "patch", counting)
+    return patched
+
+
+def update(task: Task, *, pid: int, uuid: bytes | None, reconciliation: bool = False) -> Update:
+    assert task.status.mesos_task_id is not None
+    return Update(
+        status=MesosStatus(
+            task_id=TaskId(task.status.mesos_task_id),
+            state="TASK_RUNNING",
+            agent_id=AgentId("a1"),
+            uuid=uuid,
+            data=encode_facts(ProcessFacts(pid=pid, occ_state="STANDBY")),
+            reason="REASON_RECONCILIATION" if reconciliation else None,
+        )
+    )
+
+
+def acks(rig: Rig) -> list[bytes | None]:
+    return [c.uuid for c in rig.fake.sent(Acknowledge) if isinstance(c, Acknowledge)]
+
+
+async def test_a_reconciliation_answer_about_a_running_task_queues_no_status_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with rigged(full_pass=600.0) as rig:
+        await standing_by(rig)
+        task = await stored(rig, "a")
+        assert task.status.pid == 100
+        patched = count_patches(rig, monkeypatch)
+        woken: list[tuple[str, ...]] = []
+        real_wake = rig.framework._wakeups.wake
+        monkeypatch.setattr(
+            rig.framework._wakeups, "wake", lambda *n: (woken.append(n), real_wake(*n))
+        )
+        writes = rig.framework._writer.writes
+        rig.fake.push(update(task, pid=100, uuid=None, reconciliation=True))
+        rig.fake.push(update(task, pid=100, uuid=b"resent-update-01"))
+        await eventually(lambda: b"resent-update-01" in acks(rig))
+        assert patched == []
+        assert woken == []
+        assert rig.framework._writer.writes == writes
+        assert (await stored(rig, "a")).status == task.status
+
+
+async def test_an_update_that_says_something_new_is_written_then_acknowledged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with rigged(full_pass=600.0) as rig:
+        await standing_by(rig)
+        task = await stored(rig, "a")
+        patched = count_patches(rig, monkeypatch)
+        rig.fake.push(update(task, pid=101, uuid=b"a-new-process-id"))
+        await eventually(lambda: b"a-new-process-id" in acks(rig))
+        assert patched == ["a"]
+        assert (await stored(rig, "a")).status.pid == 101
+
+
+def test_an_update_about_a_copy_with_a_change_queued_goes_through_the_writer() -> None:
+    """The view may show the queued change while etcd does not hold it yet: the resend of the
+    update behind it is acknowledged only once that is written, as the first one would be."""
+    view = running_view()
+    for stored_copy, queued in ((True, 0), (False, 1)):
+        writer = Writer()
+        shared = SimpleNamespace(
+            roster=SimpleNamespace(view=lambda name: view, is_stored=lambda t, s=stored_copy: s),
+            writer=writer,
+            wake=lambda *names: None,
+            link=SimpleNamespace(client=None),
+        )
+        backlog = SimpleNamespace(requeue=lambda name: None)
+        updates = MesosUpdates(cast(Shared, shared), backlog=cast(Backlog, backlog), control=None)  # type: ignore[arg-type]
+        updates.on_update(update(view, pid=100, uuid=b"behind-a-write-1").status)
+        assert len(writer.fns) == queued
+
+
+def running_view() -> Task:
+    task = sample_task("t")
+    meta = task.metadata.model_copy(update={"generation": 2})
+    status = TaskStatus(
+        phase="Running",
+        state="STANDBY",
+        pid=100,
+        mesos_task_id="t.1",
+        agent_id="a1",
+        observed_generation=2,
+    )
+    return task.model_copy(update={"metadata": meta, "status": status})
+
+
+def table(*rows: TaskReport, sequence: int = 1) -> Message:
+    report = TaskTableReport(sequence=sequence, tasks=rows)
+    return Message(
+        agent_id=AgentId("a1"), executor_id=ExecutorId("o2-executor"), data=encode(report)
+    )
+
+
+def row_of(task: Task, **changes: object) -> TaskReport:
+    status = task.status
+    row = TaskReport(
+        task_id=str(status.mesos_task_id),
+        control="direct",
+        phase="running",
+        state=status.state or "",
+        pid=status.pid,
+        last_transition_id=status.last_transition_id or "",
+    )
+    return row.model_copy(update=changes)
+
+
+async def test_a_periodic_table_that_says_what_the_status_says_queues_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with rigged(full_pass=600.0) as rig:
+        await standing_by(rig)
+        a, b = await stored(rig, "a"), await stored(rig, "b")
+        patched = count_patches(rig, monkeypatch)
+        woken: list[tuple[str, ...]] = []
+        real_wake = rig.framework._wakeups.wake
+        monkeypatch.setattr(
+            rig.framework._wakeups, "wake", lambda *n: (woken.append(n), real_wake(*n))
+        )
+        rig.fake.push(table(row_of(a), row_of(b)))
+        rig.fake.push(table(row_of(a), row_of(b, state="CONFIGURED"), sequence=2))
+        await eventually(lambda: patched == ["b"])
+        await eventually(lambda: (_state_of(rig, "b")) == "CONFIGURED")
+        assert [names for names in woken if names] == [("b",)]
+        assert (await stored(rig, "a")).status == a.status
+
+
+def _state_of(rig: Rig, name: str) -> str | None:
+    task = rig.cache.get(name)
+    return task.status.state if task is not None else None
