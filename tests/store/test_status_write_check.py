@@ -64,3 +64,19 @@ async def test_a_status_mutated_in_place_is_no_unchanged_write(store: ResourceSt
     assert result.ok
     assert (await store.get(Widget, "a")).status.phase == "Done"
     assert result.written[0].metadata.resource_version != running.metadata.resource_version
+
+
+def test_the_object_cache_keeps_every_task_of_fifty_thousand() -> None:
+    """An evicted entry is a read and a whole decode for the next write or watch event of that
+    object: the cache must hold a whole large deployment (at 20,000 entries, a 50,000-task
+    manager missed on most of its writes)."""
+    from store.rawkv import ObjectCache
+
+    cache = ObjectCache()
+    base = codec.set_revision(widget("w"), 1)
+    raw = codec.encode(base)
+    keys = [f"/o2/registry/tasks/t{i}" for i in range(60_000)]
+    for key in keys:
+        cache.put(key, base, raw)
+    assert cache.get(keys[0], 1) is base
+    assert cache.base_for(keys[0], raw) is not None
