@@ -289,7 +289,9 @@ class ResourceStore(BatchedWrites):
 
     async def update_status_many(self, objs: Sequence[R]) -> BatchResult[R]:
         """Many `update_status`s in few txns; per-item results in order."""
-        return await self._write_many(objs, merge=merge_for_status, single=self.update_status)
+        return await self._write_many(
+            objs, merge=merge_for_status, single=self.update_status, status=True
+        )
 
 
 def _holds_put(found: KV, put: Put) -> bool:
