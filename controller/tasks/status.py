@@ -312,30 +312,40 @@ def _arguments(task: Task, event: str) -> dict[str, str]:
     return {}
 
 
-def conditions(task: Task, *, unplaced: str | None = None) -> list[Condition]:
+def conditions(task: Task, *, unplaced: str | None = None) -> tuple[Condition, ...]:
     """Ready (Running and in the desired OCC state), Scheduled (placed, or why not), Stalled."""
     return conditions_of(task.status, desired=task.spec.state, unplaced=unplaced)
 
 
 def conditions_of(
     status: TaskStatus, *, desired: str, unplaced: str | None = None
-) -> list[Condition]:
+) -> tuple[Condition, ...]:
     """`conditions` of a task whose status would be `status` and whose spec.state is
-    `desired`: no copy of the Task is made to ask."""
-    ready = status.phase == "Running" and status.state == desired
-    out = [
-        _condition("Ready", ready, _ready_reason(status, desired), status.message),
-    ]
+    `desired`: no copy of the Task is made to ask. The same tuple for every status that has
+    the same conditions (a status write compares and stamps them once per batch: see
+    controller.tasks.finish)."""
+    return _conditions((
+        status.phase, status.state, desired, status.message, unplaced,
+        status.agent_id, status.hostname,
+    ))  # fmt: skip
+
+
+_Facts = tuple[str, str | None, str, str, str | None, str | None, str | None]
+"""(phase, state, desired state, message, why unplaced, agent id, hostname)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _conditions(facts: _Facts) -> tuple[Condition, ...]:
+    phase, state, desired, message, unplaced, agent_id, hostname = facts
+    ready = phase == "Running" and state == desired
+    out = [_condition("Ready", ready, _ready_reason(phase, state, desired), message)]
     if unplaced is not None:
         out.append(_condition("Scheduled", False, "Unschedulable", unplaced))
-    elif status.agent_id:
-        out.append(
-            _condition("Scheduled", True, "Placed", f"on {status.hostname or status.agent_id}")
-        )
-    stalled = status.phase in TERMINAL_PHASES or status.state == "ERROR"
-    message = status.message if stalled else ""
-    out.append(_condition("Stalled", stalled, status.phase if stalled else "", message))
-    return out
+    elif agent_id:
+        out.append(_condition("Scheduled", True, "Placed", f"on {hostname or agent_id}"))
+    stalled = phase in TERMINAL_PHASES or state == "ERROR"
+    out.append(_condition("Stalled", stalled, phase if stalled else "", message if stalled else ""))
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -346,10 +356,10 @@ def _condition(type_: str, ok: bool, reason: str, message: str) -> Condition:
     return Condition(type=type_, status="True" if ok else "False", reason=reason, message=message)
 
 
-def _ready_reason(status: TaskStatus, desired: str) -> str:
-    if status.phase != "Running":
-        return status.phase
-    if status.state != desired:
+def _ready_reason(phase: str, state: str | None, desired: str) -> str:
+    if phase != "Running":
+        return phase
+    if state != desired:
         return "Transitioning"
     return "InDesiredState"
 
