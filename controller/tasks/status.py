@@ -135,8 +135,9 @@ def launched(
 ) -> TaskStatus:
     """The status written just before the ACCEPT that launches the task; `channels`: the
     addresses allocated for its inbound channels (crds.fairmq.bound_addresses)."""
-    return status.model_copy(
-        update={
+    return replaced(
+        status,
+        {
             "phase": "Staging",
             "state": None,
             "mesos_task_id": mesos_task_id,
@@ -153,7 +154,7 @@ def launched(
             "started_at": now,
             "last_transition_id": None,
             "configured_properties": None,
-        }
+        },
     )
 
 
@@ -377,14 +378,15 @@ def pending_if_mine(status: TaskStatus, *, update: MesosStatus) -> TaskStatus:
 
 
 def back_to_pending(status: TaskStatus) -> TaskStatus:
-    return status.model_copy(
-        update={
+    return replaced(
+        status,
+        {
             "phase": "Pending",
             "mesos_task_id": None,
             "agent_id": None,
             "hostname": None,
             "ports": (),
-        }
+        },
     )
 
 
@@ -408,8 +410,8 @@ def on_basic_terminated(
     if status.phase in TERMINAL_PHASES or status.state != "RUNNING":
         return status
     update = {"terminated": True, "exit_code": exit_code, "signal": signal, "message": message}
-    return status.model_copy(update=update)
+    return replaced(status, update)
 
 
 def with_message(status: TaskStatus, *, message: str) -> TaskStatus:
-    return status.model_copy(update={"message": message})
+    return replaced(status, {"message": message})
