@@ -1,5 +1,8 @@
 """The derived fields of every Task status write: conditions and observedGeneration. Pure.
 
+A Task's conditions: Ready (Running and in the desired OCC state), Scheduled (placed, or why
+not), Stalled (ended, or in ERROR).
+
 The status writer (controller.tasks.writer) finishes each new status with these just before it
 writes a batch. A transition over 10,000 tasks brings most of them to the same few conditions
 at the same time, so the conditions are worked out once per distinct (present conditions, new
@@ -10,13 +13,13 @@ it, so the next batch finds those statuses' present conditions by identity too.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 
 from controller.runtime.status import conditions_set
-from controller.tasks.status import conditions_of
 from crds.copies import replaced
-from crds.kinds.task import Task, TaskStatus
+from crds.kinds.task import TERMINAL_PHASES, Task, TaskStatus
 from crds.meta import Condition
 
 MEMO = 4096
@@ -70,3 +73,66 @@ class StatusFinisher:
             result = self._shared.setdefault(tuple(map(id, result)), result)
         self._memo[key] = (present, new, result)
         return result
+
+
+def conditions(task: Task, *, unplaced: str | None = None) -> tuple[Condition, ...]:
+    """Ready (Running and in the desired OCC state), Scheduled (placed, or why not), Stalled."""
+    return conditions_of(task.status, desired=task.spec.state, unplaced=unplaced)
+
+
+def conditions_of(
+    status: TaskStatus, *, desired: str, unplaced: str | None = None
+) -> tuple[Condition, ...]:
+    """`conditions` of a task whose status would be `status` and whose spec.state is
+    `desired`: no copy of the Task is made to ask. The same tuple for every status that has
+    the same conditions (a status write compares and stamps them once per batch)."""
+    return _conditions((
+        status.phase, status.state, desired, status.message, unplaced,
+        status.agent_id, status.hostname,
+    ))  # fmt: skip
+
+
+_Facts = tuple[str, str | None, str, str, str | None, str | None, str | None]
+"""(phase, state, desired state, message, why unplaced, agent id, hostname)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _conditions(facts: _Facts) -> tuple[Condition, ...]:
+    phase, state, desired, message, unplaced, agent_id, hostname = facts
+    ready = phase == "Running" and state == desired
+    out = [_condition("Ready", ready, _ready_reason(phase, state, desired), message)]
+    if unplaced is not None:
+        out.append(_condition("Scheduled", False, "Unschedulable", unplaced))
+    elif agent_id:
+        out.append(_condition("Scheduled", True, "Placed", f"on {hostname or agent_id}"))
+    stalled = phase in TERMINAL_PHASES or state == "ERROR"
+    out.append(_condition("Stalled", stalled, phase if stalled else "", message if stalled else ""))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _condition(type_: str, ok: bool, reason: str, message: str) -> Condition:
+    """One condition, shared by every status that has it (frozen, nothing to stamp yet): every
+    status write of every task asks for three, and most are the same few (the same hosts, no
+    message)."""
+    return Condition(type=type_, status="True" if ok else "False", reason=reason, message=message)
+
+
+def _ready_reason(phase: str, state: str | None, desired: str) -> str:
+    if phase != "Running":
+        return phase
+    if state != desired:
+        return "Transitioning"
+    return "InDesiredState"
+
+
+def same_status(a: TaskStatus, b: TaskStatus) -> bool:
+    """`a == b`, cheaply for the usual answers: the same object, or field values that differ
+    (a dict comparison, which skips the values the new status shares with the old one; the
+    fields pydantic's comparison looks at are these and a few that are the same but for
+    extras). Equal values (a no-op change) get pydantic's own verdict."""
+    if a is b:
+        return True
+    if type(a) is not type(b) or a.__dict__ != b.__dict__:
+        return False
+    return a == b

@@ -1,4 +1,6 @@
-"""Task status from Mesos updates and executor reports, conditions, and OCC control paths. Pure.
+"""Task status from Mesos updates and executor reports, and OCC control paths. Pure.
+
+The conditions of a status are worked out in controller.tasks.finish.
 
 Every function takes the current `TaskStatus` and what was observed, and returns the new one;
 no store, no clock (callers pass `now`), no network. The framework driver applies them.
@@ -10,7 +12,6 @@ answers from the master) keep what the status already says.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -22,7 +23,6 @@ from pydantic import ValidationError as PydanticValidationError
 
 from crds.copies import replaced
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskPhase, TaskStatus, placed
-from crds.meta import Condition
 from mesosapi.models import TaskStatus as MesosStatus
 from mesosapi.o2messages import (
     ControlItem,
@@ -311,58 +311,6 @@ def _arguments(task: Task, event: str) -> dict[str, str]:
             args["run_number"] = args["runNumber"] = str(task.spec.run_number)
         return args
     return {}
-
-
-def conditions(task: Task, *, unplaced: str | None = None) -> tuple[Condition, ...]:
-    """Ready (Running and in the desired OCC state), Scheduled (placed, or why not), Stalled."""
-    return conditions_of(task.status, desired=task.spec.state, unplaced=unplaced)
-
-
-def conditions_of(
-    status: TaskStatus, *, desired: str, unplaced: str | None = None
-) -> tuple[Condition, ...]:
-    """`conditions` of a task whose status would be `status` and whose spec.state is
-    `desired`: no copy of the Task is made to ask. The same tuple for every status that has
-    the same conditions (a status write compares and stamps them once per batch: see
-    controller.tasks.finish)."""
-    return _conditions((
-        status.phase, status.state, desired, status.message, unplaced,
-        status.agent_id, status.hostname,
-    ))  # fmt: skip
-
-
-_Facts = tuple[str, str | None, str, str, str | None, str | None, str | None]
-"""(phase, state, desired state, message, why unplaced, agent id, hostname)."""
-
-
-@functools.lru_cache(maxsize=4096)
-def _conditions(facts: _Facts) -> tuple[Condition, ...]:
-    phase, state, desired, message, unplaced, agent_id, hostname = facts
-    ready = phase == "Running" and state == desired
-    out = [_condition("Ready", ready, _ready_reason(phase, state, desired), message)]
-    if unplaced is not None:
-        out.append(_condition("Scheduled", False, "Unschedulable", unplaced))
-    elif agent_id:
-        out.append(_condition("Scheduled", True, "Placed", f"on {hostname or agent_id}"))
-    stalled = phase in TERMINAL_PHASES or state == "ERROR"
-    out.append(_condition("Stalled", stalled, phase if stalled else "", message if stalled else ""))
-    return tuple(out)
-
-
-@functools.lru_cache(maxsize=4096)
-def _condition(type_: str, ok: bool, reason: str, message: str) -> Condition:
-    """One condition, shared by every status that has it (frozen, nothing to stamp yet): every
-    status write of every task asks for three, and most are the same few (the same hosts, no
-    message)."""
-    return Condition(type=type_, status="True" if ok else "False", reason=reason, message=message)
-
-
-def _ready_reason(phase: str, state: str | None, desired: str) -> str:
-    if phase != "Running":
-        return phase
-    if state != desired:
-        return "Transitioning"
-    return "InDesiredState"
 
 
 def update_if_mine(status: TaskStatus, *, update: MesosStatus) -> TaskStatus:

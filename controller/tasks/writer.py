@@ -20,6 +20,7 @@ from datetime import datetime
 
 from controller.runtime.reconciler import CATCH_UP
 from controller.runtime.status import write_status_many
+from controller.tasks.finish import same_status
 from crds.copies import replaced
 from crds.errors import FencedError, NotFoundError, O2Error
 from crds.kinds.task import Task, TaskStatus
@@ -310,7 +311,7 @@ class StatusWriter:
             for fn in changes.fns:
                 status = fn(status)
             status = self._finish(task, status, now)
-            if _same_status(status, stored):
+            if same_status(status, stored):
                 batch.done.add(name)
                 _run_all(changes.then)
                 continue
@@ -424,18 +425,6 @@ class StatusWriter:
         if name not in self._writing:
             self._ready_names[name] = None
         self._wake.set()
-
-
-def _same_status(a: TaskStatus, b: TaskStatus) -> bool:
-    """`a == b`, cheaply for the usual answers: the same object, or field values that differ
-    (a dict comparison, which skips the values the new status shares with the old one; the
-    fields pydantic's comparison looks at are these and a few that are the same but for
-    extras). Equal values (a no-op change) get pydantic's own verdict."""
-    if a is b:
-        return True
-    if type(a) is not type(b) or a.__dict__ != b.__dict__:
-        return False
-    return a == b
 
 
 def _same_key(a: _ViewKey, b: _ViewKey) -> bool:

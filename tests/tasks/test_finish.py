@@ -10,7 +10,6 @@ import pytest
 from controller.runtime import status as rs
 from controller.runtime.status import with_conditions
 from controller.tasks import finish as fin
-from controller.tasks import status as st
 from controller.tasks.finish import StatusFinisher
 from crds.kinds.task import Task, TaskStatus
 from tests.tasks.harness import sample_task
@@ -27,7 +26,7 @@ def _task(name: str, *, state: str = "RUNNING", generation: int = 2) -> Task:
 
 def _old_finish(task: Task, status: TaskStatus, now: datetime, unplaced: str | None) -> TaskStatus:
     """What the framework's finish did before the finisher: the reference."""
-    conds = st.conditions_of(status, desired=task.spec.state, unplaced=unplaced)
+    conds = fin.conditions_of(status, desired=task.spec.state, unplaced=unplaced)
     generation = task.metadata.generation
     return with_conditions(
         status, conds, generation=generation, now=now, also={"observed_generation": generation}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from controller.tasks import finish as fin
 from controller.tasks import status as st
 from crds.kinds.common import Command
 from crds.kinds.task import Task, TaskSpec, TaskStatus
@@ -96,8 +97,8 @@ def test_results_and_reports_fold_into_state() -> None:
 
 
 def test_ready_only_when_running_in_the_desired_state() -> None:
-    assert st.conditions(running_task("RUNNING", "RUNNING"))[0].status == "True"
-    not_yet = st.conditions(running_task("CONFIGURED", "RUNNING"))[0]
+    assert fin.conditions(running_task("RUNNING", "RUNNING"))[0].status == "True"
+    not_yet = fin.conditions(running_task("CONFIGURED", "RUNNING"))[0]
     assert (not_yet.status, not_yet.reason) == ("False", "Transitioning")
 
 

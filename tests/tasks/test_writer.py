@@ -243,7 +243,7 @@ async def test_each_status_write_compares_the_new_status_once(
                 in_store = False
 
     real = TaskStatus.__eq__
-    real_same = writer_module._same_status
+    real_same = writer_module.same_status
 
     def counting(self: TaskStatus, other: object) -> bool:
         if not in_store:
@@ -262,7 +262,7 @@ async def test_each_status_write_compares_the_new_status_once(
         for i in range(50):
             writer.patch(f"t{i}", lambda s: s.model_copy(update={"message": "new"}))
         monkeypatch.setattr(TaskStatus, "__eq__", counting)
-        monkeypatch.setattr(writer_module, "_same_status", counting_same)
+        monkeypatch.setattr(writer_module, "same_status", counting_same)
         assert len(await writer.flush()) == 50
         monkeypatch.undo()
     assert len(compared) == 50  # the writer's own comparison (which does not ask pydantic's)
