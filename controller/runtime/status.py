@@ -43,26 +43,40 @@ def with_conditions(
     batch of writes stamps the same few conditions with one `now`). The copies are unvalidated
     (crds.copies.replaced): `also` holds values of the fields' own types, the stamps are an int
     and a datetime."""
-    current: Sequence[Condition] = status.conditions
+    update = dict(also or {})
+    current = status.conditions
+    edited = conditions_set(current, conditions, generation=generation, now=now)
+    if edited is not current:
+        update["conditions"] = edited
+    return replaced(status, update) if update else status
+
+
+def conditions_set(
+    current: tuple[Condition, ...],
+    conditions: Iterable[Condition],
+    *,
+    generation: int,
+    now: datetime,
+) -> tuple[Condition, ...]:
+    """`current` with each of `conditions` set by type, as `with_conditions` sets them: the
+    same tuple when none changes."""
     edited: list[Condition] | None = None
+    view: Sequence[Condition] = current
     for cond in conditions:
-        index = _index(current, cond.type)
-        old = current[index] if index >= 0 else None
+        index = _index(view, cond.type)
+        old = view[index] if index >= 0 else None
         if old is not None and _same(old, cond, generation):
             continue
         moved = old is None or old.status != cond.status
         since = now if moved or old is None else old.last_transition_time
         stamped = _stamped(cond, generation, since)
         if edited is None:
-            current = edited = list(current)
+            view = edited = list(current)
         if index >= 0:
             edited[index] = stamped
         else:
             edited.append(stamped)
-    update = dict(also or {})
-    if edited is not None:
-        update["conditions"] = tuple(edited)
-    return replaced(status, update) if update else status
+    return current if edited is None else tuple(edited)
 
 
 _STAMPED: dict[tuple[int, int, datetime | None], tuple[Condition, Condition]] = {}

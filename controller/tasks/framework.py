@@ -31,12 +31,11 @@ from typing import Any
 from controller.mesos import Disconnected, SchedulerClient
 from controller.runtime.reconciled import reconciled_key
 from controller.runtime.reconciler import Context
-from controller.runtime.status import with_conditions
-from controller.tasks import status as st
 from controller.tasks.answers import Answers
 from controller.tasks.backlog import Backlog
 from controller.tasks.base import FrameworkClient, FrameworkConfig, Link, Wakeups, task_name_of
 from controller.tasks.control import ControlLedger
+from controller.tasks.finish import StatusFinisher
 from controller.tasks.inflight import LaunchesInFlight
 from controller.tasks.launch import executor_info
 from controller.tasks.offers import OfferBook
@@ -80,6 +79,7 @@ class TaskFramework:
         self._link = Link()
         self._wakeups = Wakeups(full_pass=config.full_pass, thorough_pass=config.thorough_pass)
         tasks, nodes = ctx.cache(Task), ctx.cache(Node)
+        self._finisher = StatusFinisher(self._unplaced)
         self._writer = StatusWriter(
             lambda: ctx.store,
             tasks,
@@ -343,19 +343,11 @@ class TaskFramework:
 
     def _finish(self, task: Task, status: TaskStatus, now: datetime) -> TaskStatus:
         """Conditions and observedGeneration, in one copy of the status (every status write
-        of every task comes through here)."""
-        unplaced = (
-            self._backlog.unschedulable_reason(task.name) if status.phase == "Pending" else None
-        )
-        conds = st.conditions_of(status, desired=task.spec.state, unplaced=unplaced)
-        generation = task.metadata.generation
-        return with_conditions(
-            status,
-            conds,
-            generation=generation,
-            now=now,
-            also={"observed_generation": generation},
-        )
+        of every task comes through here: controller.tasks.finish)."""
+        return self._finisher(task, status, now)
+
+    def _unplaced(self, name: str) -> str | None:
+        return self._backlog.unschedulable_reason(name)
 
     def _written(self, before: Task, after: Task) -> None:
         self._backlog.track(after.name, after)

@@ -1,4 +1,6 @@
-"""Task status from Mesos updates and executor reports, conditions, and OCC control paths. Pure.
+"""Task status from Mesos updates and executor reports, and OCC control paths. Pure.
+
+The conditions of a status are worked out in controller.tasks.finish.
 
 Every function takes the current `TaskStatus` and what was observed, and returns the new one;
 no store, no clock (callers pass `now`), no network. The framework driver applies them.
@@ -10,7 +12,6 @@ answers from the master) keep what the status already says.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -22,7 +23,6 @@ from pydantic import ValidationError as PydanticValidationError
 
 from crds.copies import replaced
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskPhase, TaskStatus, placed
-from crds.meta import Condition
 from mesosapi.models import TaskStatus as MesosStatus
 from mesosapi.o2messages import (
     ControlItem,
@@ -135,8 +135,9 @@ def launched(
 ) -> TaskStatus:
     """The status written just before the ACCEPT that launches the task; `channels`: the
     addresses allocated for its inbound channels (crds.fairmq.bound_addresses)."""
-    return status.model_copy(
-        update={
+    return replaced(
+        status,
+        {
             "phase": "Staging",
             "state": None,
             "mesos_task_id": mesos_task_id,
@@ -153,7 +154,7 @@ def launched(
             "started_at": now,
             "last_transition_id": None,
             "configured_properties": None,
-        }
+        },
     )
 
 
@@ -312,48 +313,6 @@ def _arguments(task: Task, event: str) -> dict[str, str]:
     return {}
 
 
-def conditions(task: Task, *, unplaced: str | None = None) -> list[Condition]:
-    """Ready (Running and in the desired OCC state), Scheduled (placed, or why not), Stalled."""
-    return conditions_of(task.status, desired=task.spec.state, unplaced=unplaced)
-
-
-def conditions_of(
-    status: TaskStatus, *, desired: str, unplaced: str | None = None
-) -> list[Condition]:
-    """`conditions` of a task whose status would be `status` and whose spec.state is
-    `desired`: no copy of the Task is made to ask."""
-    ready = status.phase == "Running" and status.state == desired
-    out = [
-        _condition("Ready", ready, _ready_reason(status, desired), status.message),
-    ]
-    if unplaced is not None:
-        out.append(_condition("Scheduled", False, "Unschedulable", unplaced))
-    elif status.agent_id:
-        out.append(
-            _condition("Scheduled", True, "Placed", f"on {status.hostname or status.agent_id}")
-        )
-    stalled = status.phase in TERMINAL_PHASES or status.state == "ERROR"
-    message = status.message if stalled else ""
-    out.append(_condition("Stalled", stalled, status.phase if stalled else "", message))
-    return out
-
-
-@functools.lru_cache(maxsize=4096)
-def _condition(type_: str, ok: bool, reason: str, message: str) -> Condition:
-    """One condition, shared by every status that has it (frozen, nothing to stamp yet): every
-    status write of every task asks for three, and most are the same few (the same hosts, no
-    message)."""
-    return Condition(type=type_, status="True" if ok else "False", reason=reason, message=message)
-
-
-def _ready_reason(status: TaskStatus, desired: str) -> str:
-    if status.phase != "Running":
-        return status.phase
-    if status.state != desired:
-        return "Transitioning"
-    return "InDesiredState"
-
-
 def update_if_mine(status: TaskStatus, *, update: MesosStatus) -> TaskStatus:
     """Fold `update` only into the launch it is about: the status it is applied to may have
     moved on since it was checked (another writer sent it back to pending, or relaunched it),
@@ -367,14 +326,15 @@ def pending_if_mine(status: TaskStatus, *, update: MesosStatus) -> TaskStatus:
 
 
 def back_to_pending(status: TaskStatus) -> TaskStatus:
-    return status.model_copy(
-        update={
+    return replaced(
+        status,
+        {
             "phase": "Pending",
             "mesos_task_id": None,
             "agent_id": None,
             "hostname": None,
             "ports": (),
-        }
+        },
     )
 
 
@@ -398,8 +358,8 @@ def on_basic_terminated(
     if status.phase in TERMINAL_PHASES or status.state != "RUNNING":
         return status
     update = {"terminated": True, "exit_code": exit_code, "signal": signal, "message": message}
-    return status.model_copy(update=update)
+    return replaced(status, update)
 
 
 def with_message(status: TaskStatus, *, message: str) -> TaskStatus:
-    return status.model_copy(update={"message": message})
+    return replaced(status, {"message": message})

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from controller.runtime.reconciler import CATCH_UP
 from controller.runtime.status import write_status_many
+from controller.tasks.finish import same_status
 from crds.copies import replaced
 from crds.errors import FencedError, NotFoundError, O2Error
 from crds.kinds.task import Task, TaskStatus
@@ -43,12 +44,14 @@ Finisher = Callable[[Task, TaskStatus, datetime], TaskStatus]
 """Adds derived fields (conditions, observedGeneration) to a new status."""
 
 
-@dataclass(eq=False)
 class _Changes:
-    fns: list[StatusFn] = field(default_factory=list)
-    then: list[Callable[[], None]] = field(default_factory=list)
-    settles_at: int = 0
-    """Once written: the resourceVersion the cache must show before it holds these changes."""
+    __slots__ = ("fns", "settles_at", "then")
+
+    def __init__(self) -> None:
+        self.fns: list[StatusFn] = []
+        self.then: list[Callable[[], None]] = []
+        self.settles_at = 0
+        """Once written: the resourceVersion the cache must show before it holds these."""
 
 
 @dataclass
@@ -106,8 +109,12 @@ class StatusWriter:
         task = self._cache.get(name)
         if task is None:
             return None
-        writing = self._writing_on(name, task)
         pending = self._pending.get(name)
+        if pending is None and name not in self._writing:  # the usual case: the copy itself
+            if self._views:
+                self._views.pop(name, None)
+            return task
+        writing = self._writing_on(name, task)
         if pending is None and writing is None:
             self._views.pop(name, None)
             return task
@@ -125,7 +132,9 @@ class StatusWriter:
 
     def patch(self, name: str, fn: StatusFn, *, then: Callable[[], None] | None = None) -> None:
         """Queue `fn` for `name`'s status; `then` runs once it is written (or dropped)."""
-        pending = self._pending.setdefault(name, _Changes())
+        pending = self._pending.get(name)
+        if pending is None:
+            pending = self._pending[name] = _Changes()
         pending.fns.append(fn)
         if then is not None:
             pending.then.append(then)
@@ -164,17 +173,25 @@ class StatusWriter:
             self._ready_names[name] = None
             self._wake.set()
         if self._waiters:
-            released, self._released = self._released, asyncio.Event()
-            released.set()
+            self._released.set()  # the waiters renew it (one event per wake-up, not per task)
 
     async def _settled(self, names: Iterable[str]) -> None:
         """Until no write of `names` is in flight or unseen by the cache (bounded)."""
-        if not any(self._busy(n) for n in names):
+        busy = [n for n in names if self._busy(n)]
+        if not busy:
             return  # the usual case: no timer, no yield
         self._waiters += 1
         try:
             async with asyncio.timeout(self._catch_up):
-                while any(self._busy(n) for n in names):
+                # each name is looked at until its write is over, then never again: a wait
+                # for 10,000 names costs O(names + wake-ups), not O(names) per wake-up
+                at = 0
+                while at < len(busy):
+                    if not self._busy(busy[at]):
+                        at += 1
+                        continue
+                    if self._released.is_set():
+                        self._released = asyncio.Event()
                     await self._released.wait()
         except TimeoutError:
             log.warning("Status writes not in the cache yet", extra={"tasks": len(self._writing)})
@@ -280,25 +297,26 @@ class StatusWriter:
 
     def _take(self, names: list[str]) -> _Batch:
         """Take the queued changes of `names` into one write (they are in flight from now)."""
-        batch = _Batch({n: self._pending.pop(n) for n in names if n in self._pending})
-        for name in batch.jobs:
-            self._ready_names.pop(name, None)
+        pending, ready, get = self._pending, self._ready_names, self._cache.get
+        batch = _Batch({n: pending.pop(n) for n in names if n in pending})
+        bases, out = batch.bases, batch.changes
         now = utcnow()
         for name, changes in batch.jobs.items():
-            task = self._cache.get(name)
+            ready.pop(name, None)
+            task = get(name)
             if task is None:
                 _run_all(changes.then)
                 continue
-            status = task.status
+            stored = status = task.status
             for fn in changes.fns:
                 status = fn(status)
             status = self._finish(task, status, now)
-            if status == task.status:
+            if same_status(status, stored):
                 batch.done.add(name)
                 _run_all(changes.then)
                 continue
-            batch.changes.append((task, status))
-            batch.bases[name] = task
+            out.append((task, status))
+            bases[name] = task
             self._writing[name] = changes
         return batch
 
@@ -359,7 +377,8 @@ class StatusWriter:
                 changes.settles_at = stored.metadata.resource_version or 0
         if self._on_written is not None:
             self._on_written(batch.bases[name], stored)
-        _run_all(changes.then)
+        if changes.then:
+            _run_all(changes.then)
 
     async def _retry_conflicts(self, names: list[str], batch: _Batch) -> None:
         """Someone else wrote these tasks since our copy: read them again and let the cache

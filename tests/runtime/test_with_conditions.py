@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from controller.runtime.status import condition, with_conditions
-from controller.tasks import status as st
+from controller.tasks import finish as fin
 from crds.kinds.task import TaskStatus
 from tests.model_copies import count_model_copies
 
@@ -92,8 +92,8 @@ def test_a_task_status_write_makes_no_validated_copy(monkeypatch: pytest.MonkeyP
 
 def test_task_conditions_are_shared_between_statuses_that_have_them() -> None:
     status = TaskStatus(phase="Running", state="RUNNING", agent_id="a1", hostname="flp-1")
-    first = st.conditions_of(status, desired="RUNNING")
-    again = st.conditions_of(status.model_copy(update={"pid": 7}), desired="RUNNING")
+    first = fin.conditions_of(status, desired="RUNNING")
+    again = fin.conditions_of(status.model_copy(update={"pid": 7}), desired="RUNNING")
     assert [c.type for c in first] == ["Ready", "Scheduled", "Stalled"]
     assert all(a is b for a, b in zip(first, again, strict=True))
     assert first[1].message == "on flp-1" and first[0].status == "True"
@@ -119,7 +119,7 @@ def test_a_batch_of_status_writes_stamps_each_shared_condition_once(
     news = []
     for pid, old in enumerate(olds):
         running = TaskStatus(phase="Running", state="RUNNING", agent_id="a1", hostname="h", pid=pid)
-        conds = st.conditions_of(running, desired="RUNNING")
+        conds = fin.conditions_of(running, desired="RUNNING")
         news.append(with_conditions(old, conds, generation=2, now=T1, also={"phase": "Running"}))
     assert copied.count("TaskStatus") == 1000
     assert copied.count("Condition") <= 3

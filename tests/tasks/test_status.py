@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from controller.tasks import finish as fin
 from controller.tasks import status as st
 from crds.kinds.common import Command
 from crds.kinds.task import Task, TaskSpec, TaskStatus
@@ -96,8 +97,8 @@ def test_results_and_reports_fold_into_state() -> None:
 
 
 def test_ready_only_when_running_in_the_desired_state() -> None:
-    assert st.conditions(running_task("RUNNING", "RUNNING"))[0].status == "True"
-    not_yet = st.conditions(running_task("CONFIGURED", "RUNNING"))[0]
+    assert fin.conditions(running_task("RUNNING", "RUNNING"))[0].status == "True"
+    not_yet = fin.conditions(running_task("CONFIGURED", "RUNNING"))[0]
     assert (not_yet.status, not_yet.reason) == ("False", "Transitioning")
 
 
@@ -151,3 +152,39 @@ def test_answers_fold_in_without_pydantic_copies(monkeypatch: pytest.MonkeyPatch
         "x:CONFIGURED>START",
     )
     assert TaskStatus.model_validate(reported.model_dump()) == reported
+
+
+def test_launch_and_back_to_pending_copy_unvalidated_what_validation_would_give(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A DEPLOY writes every task's launch status (and the view asks for it again): the folds
+    copy the status unvalidated, and the result is what validation would give."""
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    running = TaskStatus(phase="Running", state="RUNNING", agent_id="a1")
+    copies = count_model_copies(monkeypatch)
+    launch = st.launched(
+        TaskStatus(message="waiting"),
+        mesos_task_id="t.1",
+        agent_id="a1",
+        hostname="flp-1",
+        ports=(31000,),
+        executor_id="o2-executor",
+        now=now,
+        channels={"data": "tcp://flp-1:31000"},
+    )
+    pending = st.back_to_pending(launch)
+    ended = st.on_basic_terminated(running, exit_code=1, signal=None, message="x")
+    told = st.with_message(pending, message="no offer fits")
+    assert copies == []
+    for status in (launch, pending, ended, told):
+        assert TaskStatus.model_validate(status.model_dump()) == status
+    assert (launch.phase, launch.ports, launch.message) == (
+        "Staging",
+        (31000,),
+        "launching on flp-1",
+    )
+    assert (pending.phase, pending.mesos_task_id, pending.ports) == ("Pending", None, ())
+    assert (ended.terminated, ended.exit_code) == (True, 1)
+    assert told.message == "no offer fits"
