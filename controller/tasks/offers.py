@@ -94,9 +94,9 @@ class OfferBook:
         self._offered.update((o.agent_id, o) for o in offers)
         try:
             await self._answer_offers(offers)
-        finally:  # only those a REVIVE was sent for are looked at: the others get one anyway
-            late = {t.name for t in self._backlog.pending_since(mark, among=self._revived_for)}
-            if late:
+        finally:  # the late ones are looked at only when one of them was revived for
+            if self._backlog.pending_since(mark, among=self._revived_for):
+                late = {t.name for t in self._backlog.pending_since(mark)}
                 self._revived_for -= late
                 self._shared.wake(*late)
         if not self._backlog.any_pending():
