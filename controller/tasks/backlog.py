@@ -55,10 +55,11 @@ class Backlog:
         """Where the line of candidates ends now (for `pending_since`)."""
         return self._candidates().mark()
 
-    def pending_since(self, mark: int) -> list[Task]:
+    def pending_since(self, mark: int, *, among: set[str] | None = None) -> list[Task]:
         """The tasks that became pending since `mark` (while an offer round ran), found
-        without a look at every pending task."""
-        return self.pending(self._candidates().since(mark))
+        without a look at every pending task; with `among`, only those of them in it."""
+        since = self._candidates().since(mark)
+        return self.pending(since if among is None else [n for n in since if n in among])
 
     def groups(self) -> list[Group]:
         """The candidates by shape (a group's tasks need not all be launchable: see

@@ -8,6 +8,7 @@ it is `o2-executor` from the controller's own environment.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from dataclasses import dataclass
@@ -104,6 +105,18 @@ def launch_payload(task: Task, *, ports: list[int], hostname: str = "") -> Launc
             env[name] = value
     command = placed_command(task.spec.command, hostname)
     return LaunchPayload(command=command, control=task.spec.control, occ_port=occ_port, env=env)
+
+
+SUFFIX_LENGTH = 10
+"""Hex digits of randomness after a task's name in its Mesos task id (`<name>.<suffix>`)."""
+
+
+def launch_suffixes(count: int) -> list[str]:
+    """`count` random suffixes for new Mesos task ids (40 random bits each, as the first ten
+    hex digits of a uuid4 were), from one read of the OS's random source for a whole offer
+    rather than a uuid4 per task."""
+    raw = os.urandom(count * SUFFIX_LENGTH // 2).hex()
+    return [raw[i : i + SUFFIX_LENGTH] for i in range(0, count * SUFFIX_LENGTH, SUFFIX_LENGTH)]
 
 
 def task_info(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable, Iterable
 from functools import partial
 
@@ -14,7 +13,7 @@ from controller.tasks import placement, rounds
 from controller.tasks import status as st
 from controller.tasks.backlog import Backlog
 from controller.tasks.inflight import LaunchesInFlight
-from controller.tasks.launch import task_info
+from controller.tasks.launch import launch_suffixes, task_info
 from controller.tasks.modes import Split, async_agents, place_by_mode, split_offers
 from controller.tasks.rounds import Tried
 from controller.tasks.shapes import OfferIndex, Shape
@@ -95,9 +94,9 @@ class OfferBook:
         self._offered.update((o.agent_id, o) for o in offers)
         try:
             await self._answer_offers(offers)
-        finally:
-            late = {t.name for t in self._backlog.pending_since(mark)}
-            if late & self._revived_for:
+        finally:  # the late ones are looked at only when one of them was revived for
+            if self._backlog.pending_since(mark, among=self._revived_for):
+                late = {t.name for t in self._backlog.pending_since(mark)}
                 self._revived_for -= late
                 self._shared.wake(*late)
         if not self._backlog.any_pending():
@@ -115,8 +114,9 @@ class OfferBook:
             self._revived_for = self._backlog.still_waiting(self._revived_for)
             fresh = {t.name for t in self._backlog.pending_besides(self._revived_for)}
             waiting = bool(fresh) or self._backlog.any_pending()
-        else:
-            fresh = {t.name for t in self._backlog.pending(names)} - self._revived_for
+        else:  # those revived for already are not looked at (all of a deploy's, on each wake)
+            revived = self._revived_for
+            fresh = {t.name for t in self._backlog.pending(n for n in names if n not in revived)}
             waiting = True
         now = asyncio.get_running_loop().time()
         if fresh and (
@@ -320,11 +320,12 @@ class OfferBook:
         infos: dict[str, TaskInfo] = {}
         executor_id = self._shared.executor.executor_id
         now = utcnow()
-        for p in placed:
+        suffixes = launch_suffixes(len(placed))
+        for p, suffix in zip(placed, suffixes, strict=True):
             task = self._shared.roster.view(p.task)
             if task is None:
                 continue
-            mesos_id = f"{task.name}.{uuid.uuid4().hex[:10]}"
+            mesos_id = f"{task.name}.{suffix}"
             infos[p.task] = task_info(
                 task,
                 mesos_id=mesos_id,

@@ -230,6 +230,9 @@ class Signatures:
     def __init__(self) -> None:
         self._by_task: dict[str, tuple[TaskSpec, Demand, int | None]] = {}
         self._ids: dict[_Signature, int] = {}
+        self._demands: dict[Demand, Demand] = {}
+        """One object per distinct demand: what a take works out from a demand once (its
+        fixed-point amounts) is then worked out once per role, not once per task."""
         self.computed = 0
         """Demands computed (not remembered): what a round cost beyond lookups."""
 
@@ -240,6 +243,7 @@ class Signatures:
             return memo[1], memo[2]
         self.computed += 1
         demand = demand_with_ports(task)
+        demand = self._demands.setdefault(demand, demand)
         sig = _signature(task, demand)
         number = None if sig is None else self._ids.setdefault(sig, len(self._ids))
         self._by_task[task.name] = (task.spec, demand, number)
@@ -251,6 +255,7 @@ class Signatures:
         self._by_task = {n: m for n in names if (m := by_task.get(n)) is not None}
         if not self._by_task:
             self._ids = {}
+            self._demands = {}
 
 
 def channel_port_count(task: Task) -> int:

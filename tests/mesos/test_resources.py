@@ -77,6 +77,22 @@ def test_carved_resources_keep_their_reservation_and_allocation_role() -> None:
     assert second.allocation_info.role == "o2"
 
 
+def test_carved_ports_keep_their_reservation_and_allocation_role() -> None:
+    reserved = [ReservationInfo(type="STATIC", role="o2")]
+    offer = [
+        ranges("ports", [(31000, 31001)], role="o2", reservations=reserved, allocation_role="o2"),
+        ranges("ports", [(32000, 32005)], allocation_role="o2"),
+    ]
+    got = ResourcePool(offer).take(Demand(ports=3))
+    assert got is not None and got.ports == [31000, 31001, 32000]
+    assert [r.to_wire() for r in got.resources] == [
+        ranges(
+            "ports", [(31000, 31001)], role="o2", reservations=reserved, allocation_role="o2"
+        ).to_wire(),
+        ranges("ports", [(32000, 32000)], allocation_role="o2").to_wire(),
+    ]
+
+
 def test_demands_add_up() -> None:
     total = Demand(cpus=0.5, mem=10, ports=1, scalars=(("gpus", 1.0),)) + Demand(cpus=0.1, ports=2)
     assert total.cpus == pytest.approx(0.6) and total.ports == 3

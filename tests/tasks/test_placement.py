@@ -9,7 +9,7 @@ from crds.kinds.common import Command, Constraint, Wants
 from crds.kinds.task import Task, TaskSpec
 from crds.meta import ObjectMeta
 from mesosapi.models import AgentId, Attribute, ExecutorId, FrameworkId, Offer, OfferId, Text
-from mesosapi.resources import ranges, scalar
+from mesosapi.resources import Demand, ranges, scalar
 
 EXECUTOR = "o2-executor"
 
@@ -204,3 +204,31 @@ def test_constraints_are_judged_once_per_shape_and_offer_not_per_task(monkeypatc
     assert len(plan.placed) == 2 * 127  # 64 cpus less the executor's, 0.5 each
     assert {p.offer_id for p in plan.placed} == {"o3", "o7"}
     assert len(asked) <= 2 * len(offers)
+
+
+def test_alike_tasks_share_one_demand_so_a_take_works_it_out_once(monkeypatch: Any) -> None:
+    """A take needs its demand in fixed point: worked out once per demand object, so tasks of
+    one role share one object (10,000 launches worked it out twice each)."""
+    from mesosapi import resources
+
+    worked: list[Demand] = []
+    real = resources.Demand.all_scalars
+
+    def counted(d: Demand) -> list[tuple[str, float]]:
+        worked.append(d)
+        return real(d)
+
+    monkeypatch.setattr(resources.Demand, "all_scalars", counted)
+    alike = [task(f"t{i}") for i in range(20)]
+    signatures = Signatures()
+    demands = {id(signatures.of(t)[0]) for t in alike}
+    assert len(demands) == 1
+    plan = place(
+        alike,
+        [offer(1, cpus=64, mem=1e5, ports=(31000, 31999))],
+        executor_id=EXECUTOR,
+        signatures=signatures,
+    )
+    assert len(plan.placed) == 20
+    assert len({p.allocation.ports[0] for p in plan.placed}) == 20
+    assert len(worked) <= 3  # the task demand once, the executor's share once or twice
