@@ -118,7 +118,9 @@ class ObjectCache:
             return
         self._holds.pop(prefix, None)
         self._held = tuple(self._holds)
-        if keys := [k for k in self._items if k.startswith(prefix) and not k.startswith(self._held)]:
+        if keys := [
+            k for k in self._items if k.startswith(prefix) and not k.startswith(self._held)
+        ]:
             newer, self._lru = self._lru, OrderedDict.fromkeys(keys)
             self._lru.update(newer)
 

@@ -17,6 +17,7 @@ from store.api import WatchEvent
 from store.memory import MemoryKV
 from store.rawkv import ObjectCache
 from store.resources import ResourceStore
+from tests.waiting import eventually
 
 SIZE = 10
 TASKS = 5 * SIZE
@@ -47,9 +48,7 @@ async def _collect(stream: AsyncIterator[WatchEvent[Task]], into: list[WatchEven
 
 
 async def _settle(events: list[WatchEvent[Task]], count: int) -> None:
-    async with asyncio.timeout(5):
-        while len(events) < count:
-            await asyncio.sleep(0.01)
+    await eventually(lambda: len(events) >= count, within=5, message=f"{count} watch events")
 
 
 async def test_a_watched_kind_wider_than_the_cache_decodes_no_echo_and_no_base(
