@@ -10,10 +10,11 @@ too (`store.watch_stream_idle()`, where the store has one): a store's watches sh
 on which a quiet watch's progress answers queue behind busy watches' events, and restarting it
 would only add load. A watch can also go deaf on a stream that still answers (etcd answers a
 progress request for the whole stream, whatever became of each watch on it): the guard cannot
-tell, but a writer that waited in vain for its own committed write can, and asks the factory to
-restart every watch (`InformerFactory.restart_watches`). Values that cannot be parsed are
-reported to `on_unreadable` callbacks naming the key and otherwise skipped: the last good copy
-(if any) stays in the cache. This module knows nothing about controllers.
+tell, but a writer that waited in vain for its own committed write can (unless the stream still
+delivers events older than that write, `store.watch_stream_behind()`: a backlog, not deafness),
+and asks the factory to restart every watch (`InformerFactory.restart_watches`). Values that
+cannot be parsed are reported to `on_unreadable` callbacks naming the key and otherwise skipped:
+the last good copy (if any) stays in the cache. This module knows nothing about controllers.
 """
 
 from __future__ import annotations

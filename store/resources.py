@@ -225,8 +225,14 @@ class ResourceStore(BatchedWrites):
     async def watch(self, kind: type[R], *, start_revision: int) -> AsyncIterator[WatchEvent[R]]:
         """Events from start_revision (inclusive): list at revision N, then watch from N+1."""
         prefix = codec.registry_prefix(self.prefix, kind)
-        async for event in self.backend.watch(prefix, start_revision=start_revision, prefix=True):
-            yield self._watch_event(kind, event)
+        self._cache.hold(prefix)  # the echo of each write to the kind finds it cached
+        try:
+            async for event in self.backend.watch(
+                prefix, start_revision=start_revision, prefix=True
+            ):
+                yield self._watch_event(kind, event)
+        finally:
+            self._cache.release(prefix)
 
     def _watch_event(self, kind: type[R], event: KVEvent) -> WatchEvent[R]:
         key = event.kv.key

@@ -19,6 +19,7 @@ by `Controller.hook_timeout`; a hook that fails or overruns is logged and the te
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -120,6 +121,9 @@ class EventSink(Protocol):
 
 CATCH_UP = 5.0
 """Seconds a writer waits for a cache to show its own write (`Context.caught_up`)."""
+DEAF_GRACE = 1.0
+"""Seconds more a cache that showed nothing of a write may take to move once its watch stream
+is past that write, before its watches are restarted (`Context.caught_up`)."""
 
 
 @dataclass
@@ -154,8 +158,24 @@ class Context:
                 await cache.wait_for_revision(revision)
         except TimeoutError:
             log.warning("Cache did not catch up", extra={"kind": kind.KIND, "revision": revision})
-            if cache.revision == before:  # nothing at all in catch_up s: deaf, not slow
+            if cache.revision == before and await self._deaf(cache, revision):
                 self._restart_watches(kind, revision)
+
+    async def _deaf(self, cache: Informer[Any], revision: int) -> bool:
+        """A cache that showed nothing at all for `catch_up` s is deaf, not slow, unless its
+        watch stream still delivers older events (the process reads slower than etcd commits,
+        as a 50,000-task transition makes it: the write waits in that backlog, it is not
+        lost), or it moves within DEAF_GRACE s (the stream just got past the write)."""
+        behind = getattr(self.informers.store, "watch_stream_behind", None)
+        if behind is not None and behind(revision, within=self.catch_up):
+            log.info("Watch stream behind a write", extra={"revision": revision})
+            return False
+        before = cache.revision
+        grace = min(DEAF_GRACE, self.catch_up)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await cache.wait_for_revision(before + 1)
+        return cache.revision == before
 
     def _restart_watches(self, kind: type[Resource], revision: int) -> None:
         """The cache's watch delivered nothing while a write it must show was committed:

@@ -10,7 +10,8 @@ Why each override exists:
 - `Watcher` (subclass of ``aetcd.watcher.Watcher``): delivers etcd's progress notifications
   (aetcd drops them), sends client-chosen watch ids and matches ``created`` answers by id (aetcd
   hands a late answer to whichever registration waits next), cancels a watch without aetcd's lock
-  (which a registration in flight holds), and records when its stream last answered.
+  (which a registration in flight holds), and records when its stream last answered and the
+  newest event revision it delivered.
 - `Client` (subclass of ``aetcd.Client``): opens a TLS channel (aetcd's connect() only opens
   insecure ones) and bounds the wait on a concurrent connect with ``asyncio.timeout``.
 
@@ -101,12 +102,22 @@ class Watcher(aetcd.watcher.Watcher):  # type: ignore[misc]
         self._creating: int | None = None
         """The id of the last create request sent: the one `_new_callback` waits for."""
         self._last_response = asyncio.get_running_loop().time()
+        self._last_events = float("-inf")
+        self._position = 0
+        """The newest revision of any event this stream delivered (see `behind`)."""
         self._late_cancels: set[asyncio.Task[None]] = set()
 
     def idle(self) -> float:
         """Seconds (of the event loop's clock) since this stream last delivered anything (an
         event, a progress answer, a created or cancelled answer) to any of its watches."""
         return asyncio.get_running_loop().time() - self._last_response
+
+    def behind(self, revision: int, *, within: float) -> bool:
+        """This stream delivered events in the last `within` s, none of them at or after
+        `revision`: a backlog (the manager reads slower than etcd commits) still ahead of a
+        write at `revision`, whose events, for any watch on the stream, come after it."""
+        recent = asyncio.get_running_loop().time() - self._last_events <= within
+        return recent and self._position < revision
 
     def watch_count(self) -> int:
         """Watches registered on this stream (created by etcd and not cancelled)."""
@@ -131,7 +142,10 @@ class Watcher(aetcd.watcher.Watcher):  # type: ignore[misc]
             raise
 
     async def _handle_response(self, response: Any) -> None:
-        self._last_response = asyncio.get_running_loop().time()
+        self._last_response = now = asyncio.get_running_loop().time()
+        if response.events:
+            self._last_events = now
+            self._position = max(self._position, response.events[-1].kv.mod_revision)
         if response.created:
             await self._handle_created(response)
             return

@@ -201,6 +201,19 @@ class EtcdKV:
         ]
         return max(idle, default=None)
 
+    def watch_stream_behind(self, revision: int, *, within: float) -> bool:
+        """A watch stream delivered events in the last `within` s, all older than `revision`
+        (aetcd_internals.Watcher.behind): a watch on it that shows nothing of a write at
+        `revision` yet waits behind that backlog, it is not deaf."""
+        clients = [self._client, *self._retired.values()]
+        return any(
+            watcher.behind(revision, within=within)
+            for client in clients
+            if client is not None
+            and (watcher := client.watcher()) is not None
+            and watcher.watch_count()
+        )
+
     async def close(self) -> None:
         client, self._client = self._client, None
         self._generation += 1
@@ -416,6 +429,12 @@ class EtcdStore(ResourceStore):
         """Seconds the watch stream has been silent as a whole (see EtcdKV.watch_stream_idle);
         found by the informer, which restarts a quiet watch only when this is long too."""
         return self.kv.watch_stream_idle()
+
+    def watch_stream_behind(self, revision: int, *, within: float) -> bool:
+        """The watch stream still delivers a backlog older than `revision` (see
+        EtcdKV.watch_stream_behind): found by Context.caught_up, which takes a cache that shows
+        nothing of its write for deaf only when this is False."""
+        return self.kv.watch_stream_behind(revision, within=within)
 
     async def server_version(self) -> str:
         """The etcd server's version, e.g. `3.5.17` (for `o2 version`)."""

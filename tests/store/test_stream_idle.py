@@ -127,3 +127,36 @@ async def test_etcd_quiet_watch_lives_while_another_watch_on_its_stream_is_busy(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+
+async def test_etcd_stream_is_behind_a_write_only_while_it_delivers_older_events(
+    quiet_etcd_store: EtcdStore,
+) -> None:
+    """What Context.caught_up asks before it takes a silent cache for deaf: the stream is
+    behind a write while its newest delivered event is older than the write and events still
+    come; once it delivered the write (or a later event), or went quiet, it is not."""
+    store = quiet_etcd_store
+    prefix = store.runtime_key("behind/")
+    start = await store.put_raw(prefix + "0", b"0")
+    seen: list[int] = []
+
+    async def follow() -> None:
+        async for _key, _value, revision in store.watch_raw(
+            prefix, start_revision=start + 1, prefix=True
+        ):
+            seen.append(revision)
+
+    following = asyncio.create_task(follow())
+    try:
+        await eventually(lambda: store.watch_stream_behind(1, within=5) is False, within=5)
+        first = await store.put_raw(prefix + "1", b"1")
+        await eventually(lambda: first in seen, within=5)
+        later = first + 1_000  # a write the stream has not delivered yet
+        assert store.watch_stream_behind(later, within=5)
+        assert not store.watch_stream_behind(first, within=5)
+        await asyncio.sleep(0.2)
+        assert not store.watch_stream_behind(later, within=0.1)  # no event lately: not behind
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following
