@@ -15,12 +15,11 @@ from store import codec
 from store.api import DEFAULT_PREFIX, Fence, RawValue
 from store.kv import KV, Compare, Delete, Get, KVBackend, Op, Put, TxnResult
 
-CACHE_SIZE = 200_000
-"""Objects the cache keeps: more than any deployment's objects (the issue's 50,000 Tasks and
-their environments). Its objects are the very ones the informers hold (a watch event of our own
-write hands on the cached object), so an entry costs ~300 bytes of its own. At 20,000, a
-50,000-task manager missed on most writes and watch events: every miss a read and a whole
-decode (decode was 17% of the manager's CPU in CONFIGURE at 50,000 tasks, 0 at 10,000)."""
+CACHE_SIZE = 20_000
+"""Entries kept of keys no watch of this store follows (e.g. Events); the keys of a watched kind
+are all kept (`ObjectCache.hold`): at 20,000 for every key, a 50,000-task manager missed on most
+writes and watch events, each miss a read and a whole decode (17% of the manager's CPU in
+CONFIGURE at 50,000 tasks, 0 at 10,000)."""
 INCREMENT_ATTEMPTS = 1_000
 
 
