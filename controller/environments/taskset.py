@@ -26,6 +26,7 @@ from functools import cached_property
 
 from controller.environments.expansion import ExpandedTask, Expansion, properties_digest
 from controller.environments.observed import Observed, ready, stale
+from crds.copies import replaced
 from crds.kinds.environment import Environment
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskSpec
 from crds.labels import (
@@ -36,7 +37,6 @@ from crds.labels import (
     KILL_TASK_FINALIZER,
     ROLE_LABEL,
 )
-from crds.copies import replaced
 from crds.meta import ObjectMeta, OwnerReference
 from crds.names import join_label
 
@@ -63,8 +63,8 @@ __all__ = [
     "drop",
     "expired_idle",
     "live_changes",
-    "settle_written",
     "properties_digest",
+    "settle_written",
     "stale",
 ]
 
@@ -157,8 +157,7 @@ class TaskSet:
         that found nothing to change in them."""
         out = Changes()
         pool = [t for t in self.idle if _adoptable(t)]
-        run, args = self.env.status.run_number, self.expansion.start_arguments
-        todo = view.settle_for((target, cap, now_ok, run, args))
+        todo = view.settle_for((target, cap, now_ok, *self._run_inputs(target, cap)))
         view.visited += len(todo)
         for path in todo:
             want, have = view.wants[path], view.mine.get(path)
@@ -182,8 +181,16 @@ class TaskSet:
         self, want: ExpandedTask, target: str | None, cap: bool, now_ok: bool
     ) -> tuple[object, ...]:
         """Everything `_update` reads besides the task: the settle memo's key."""
-        run, args = self.env.status.run_number, self.expansion.start_arguments
+        run, args = self._run_inputs(target, cap)
         return (want.spec, want.digest, want.unwired, target, cap, now_ok, run, args)
+
+    def _run_inputs(self, target: str | None, cap: bool) -> tuple[object, object]:
+        """The run number and START arguments, where `_update` may read them: only a task
+        left RUNNING or sent there (target None or RUNNING, no cap) is given them; toward
+        another target they are no input (the run number's end at STOP changes no key)."""
+        if cap or target not in (None, "RUNNING"):
+            return None, None
+        return self.env.status.run_number, self.expansion.start_arguments
 
     def _settled(
         self, have: Task, want: ExpandedTask, target: str | None, cap: bool, now_ok: bool

@@ -102,15 +102,33 @@ def test_an_echo_of_another_version_or_other_inputs_is_looked_at_again(
     updated = _count(monkeypatch, "_update")
     _plan(sim, env, expansion, [first, other, *rest])
     assert sorted(updated) == sorted([first.name, second.name])
-    updated.clear()
-    status = env.status.model_copy(update={"run_number": 99})  # other inputs: another run
-    _plan(sim, env.model_copy(update={"status": status}), expansion, [first, other, *rest])
-    assert sorted(updated) == sorted(t.name for t in [first, other, *rest])
+    taskset = TaskSet(env, expansion, [first, other, *rest])
+    want = next(w for w in expansion.tasks.values() if w.name == rest[0].name)
+    assert taskset._settled(rest[0], want, "CONFIGURED", cap=False, now_ok=True)
+    assert not taskset._settled(rest[0], want, "RUNNING", cap=False, now_ok=True)
+    assert not taskset._settled(rest[0], want, "CONFIGURED", cap=True, now_ok=True)
+
+
+def test_the_run_number_is_an_input_only_toward_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    """STOP's end clears the run number: the CONFIGURED tasks need no look again for it (a
+    pass over every task of a 10,000-task environment after each STOP)."""
+    sim, expansion = _settled()
+    env, result = _stopping(sim, expansion)
+    stored = [_status_written(t, 1000 + i) for i, t in enumerate(result.update)]
+    assert not _plan(sim, env, expansion, stored).update  # settled toward CONFIGURED
+    updated = _count(monkeypatch, "_update")
+    status = env.status.model_copy(update={"run_number": None, "last_run_number": 1})
+    assert not _plan(sim, env.model_copy(update={"status": status}), expansion, stored).update
+    assert updated == []
+    starting = with_spec(sim.env, state="RUNNING")  # toward RUNNING it is one
+    status = sim.env.status.model_copy(update={"run_number": 2})
+    _plan(sim, starting.model_copy(update={"status": status}), expansion, stored)
+    assert sorted(updated) == sorted(t.name for t in stored)
 
 
 def test_only_the_spec_built_for_a_task_is_settled_by_its_write() -> None:
     sim, expansion = _settled()
-    env, result = _stopping(sim, expansion)
+    _, result = _stopping(sim, expansion)
     task = result.update[0]
     unchanged = codec.with_revision(sim.tasks[task.name], 1000)  # a no-op: the stored spec
     settle_written(expansion, [unchanged])
