@@ -19,12 +19,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
 from controller.environments.expansion import ExpandedTask, Expansion, properties_digest
+from controller.environments.livefields import LIVE_FIELDS as _LIVE_FIELDS
+from controller.environments.livefields import live_changes, settle_written
 from controller.environments.observed import Observed, ready, stale
 from crds.copies import replaced
 from crds.kinds.environment import Environment
@@ -40,17 +42,6 @@ from crds.labels import (
 from crds.meta import ObjectMeta, OwnerReference
 from crds.names import join_label
 
-_LIVE_FIELDS = (
-    "command",
-    "wants",
-    "constraints",
-    "properties",
-    "critical",
-    "reusable",
-    "role",
-    "bind",
-    "connect",
-)
 _ADOPT_FIELDS = ("task_class", "control", "command", "constraints", "bind")
 """What an idle task must share to be adopted; `bind` too: its addresses were allocated at its
 launch, for its inbound channels."""
@@ -410,39 +401,6 @@ class TaskSet:
             if want.spec.critical and not ready(have, want, target):
                 waiting.append(have.name if have is not None else want.name)
         return waiting
-
-
-def settle_written(expansion: Expansion, written: Iterable[Task]) -> None:
-    """Record that the stored tasks `written` (what the store returned for the updates of the
-    last plan with `expansion`) need nothing more with the inputs they were built with: a
-    written task is the task the plan saw with the spec built for it (the store's CAS on the
-    resourceVersion it was planned from), and `_update` of its own result changes nothing. So
-    the informer's copy of the write (another object, the same resourceVersion) is passed over
-    without comparing its spec field by field again, once per task and transition."""
-    built = expansion.built
-    for task in written:
-        entry = built.pop(task.metadata.name, None)
-        version = task.metadata.resource_version
-        if entry is not None and task.spec is entry[0] and version is not None:
-            expansion.settled[task.metadata.name] = (version, entry[1])
-    built.clear()
-
-
-def live_changes(expansion: Expansion, have: TaskSpec, want: ExpandedTask) -> Mapping[str, object]:
-    """The live fields (_LIVE_FIELDS) in which the desired spec differs from the task's, read
-    only. Kept in `expansion.live_diffs` per task while both specs are the same objects: a
-    status write keeps the stored spec object, so a reconcile that only waits for tasks (every
-    pass of a transition over 10,000 tasks) compares no field of an unchanged task again."""
-    memo = expansion.live_diffs.get(want.name)
-    if memo is not None and memo[0] is have and memo[1] is want.spec:
-        return memo[2]
-    changes = {}
-    for name in _LIVE_FIELDS:
-        value = getattr(want.spec, name)
-        if getattr(have, name) != value:
-            changes[name] = value
-    expansion.live_diffs[want.name] = (have, want.spec, changes)
-    return changes
 
 
 def _held(state: str, want: ExpandedTask) -> str:
