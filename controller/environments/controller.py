@@ -60,7 +60,7 @@ from controller.environments.status import (
     with_run_number,
 )
 from controller.environments.taskhooks import TaskHooks
-from controller.environments.taskset import expired_idle
+from controller.environments.taskset import expired_idle, settle_written
 from controller.integration import PluginCaller, PluginSettings
 from controller.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
 from controller.runtime.reconciled import ReconciledFollower, reconciled_key
@@ -441,7 +441,7 @@ class EnvironmentReconciler(Reconciler):
 
         revisions = await asyncio.gather(
             self._create_tasks(result.create),
-            self._update_tasks(result.update),
+            self._update_tasks(result.update, result.expansion),
             *map(bounded, writes),
         )
         return max(revisions, default=0)
@@ -457,11 +457,14 @@ class EnvironmentReconciler(Reconciler):
             log.info("Task create skipped, will re-plan", extra={"task": task.name})
         return result.revision
 
-    async def _update_tasks(self, tasks: Sequence[Task]) -> int:
-        """`update_many`: a task whose write lost (conflict, gone) is re-planned next time."""
+    async def _update_tasks(self, tasks: Sequence[Task], expansion: Expansion | None) -> int:
+        """`update_many`: a task whose write lost (conflict, gone) is re-planned next time; the
+        written ones are settled for the next plan (taskset.settle_written)."""
         if not tasks:
             return 0
         result = await self.ctx.store.update_many(tasks)
+        if expansion is not None:
+            settle_written(expansion, result.written)
         for task in (*result.conflicts, *result.missing):
             log.info("Task write skipped, will re-plan", extra={"task": task.name})
         if result.errors:

@@ -211,6 +211,7 @@ class _Expander:
             auto_stop=previous.auto_stop,
             start_arguments=self._start_arguments(self._root()),
             includes=previous.includes,
+            **previous.task_memos(),
         )
 
     def _root(self) -> _Frame:

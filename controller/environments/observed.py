@@ -103,6 +103,9 @@ class Observed:
             self.passes = 1
         self.visited = 0
         gone, new = _changed(self._seen, tasks)
+        if len(gone) == len(new):  # in place: the old and new object of each task, paired
+            left = [not swapped for swapped in map(self._swap, gone, new)]
+            gone, new = list(compress(gone, left)), list(compress(new, left))
         for task in gone:
             self._forget(task)
         for task in new:
@@ -174,6 +177,38 @@ class Observed:
         self._dirty.add(role)
         if self.order and role not in self.order:
             self.unwanted.add(role)
+
+    def _swap(self, old: Task, new: Task) -> bool:
+        """A task's object replaced by a write that leaves it where it was in this view (same
+        name, owners, environment and role: every status write, a spec write that changes none
+        of those): its counts move, it is marked changed; `_forget` then `_learn` otherwise.
+        Returns whether it did (False: nothing done)."""
+        name = old.metadata.name
+        if new.metadata.name != name or self.by_name.get(name) is not old:
+            return False
+        owners, spec, fresh = old.metadata.owner_references, old.spec, new.spec
+        theirs = new.metadata.owner_references
+        if theirs is not owners and theirs != owners:
+            return False
+        if fresh is not spec and (fresh.environment != spec.environment or fresh.role != spec.role):
+            return False
+        mine = spec.environment == self._owner[1]
+        if mine and self.mine.get(spec.role) is not old:
+            return False
+        self.visited += 1
+        self.by_name[name] = new
+        before, after = task_state(old), task_state(new)
+        if before != after:
+            self.counts[before] -= 1
+            self.counts[after] += 1
+            group = self._group.get(spec.role) if self._group else None
+            if group is not None:  # else counted in extra_roles either way
+                self.groups[group][before] -= 1
+                self.groups[group][after] += 1
+        if mine:
+            self.mine[spec.role] = new
+            self._dirty.add(spec.role)
+        return True
 
     def _forget(self, task: Task) -> None:
         if self.by_name.get(task.name) is not task:

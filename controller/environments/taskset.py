@@ -19,13 +19,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
 from controller.environments.expansion import ExpandedTask, Expansion, properties_digest
+from controller.environments.livefields import LIVE_FIELDS as _LIVE_FIELDS
+from controller.environments.livefields import live_changes, settle_written
 from controller.environments.observed import Observed, ready, stale
+from crds.copies import replaced
 from crds.kinds.environment import Environment
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskSpec
 from crds.labels import (
@@ -39,17 +42,6 @@ from crds.labels import (
 from crds.meta import ObjectMeta, OwnerReference
 from crds.names import join_label
 
-_LIVE_FIELDS = (
-    "command",
-    "wants",
-    "constraints",
-    "properties",
-    "critical",
-    "reusable",
-    "role",
-    "bind",
-    "connect",
-)
 _ADOPT_FIELDS = ("task_class", "control", "command", "constraints", "bind")
 """What an idle task must share to be adopted; `bind` too: its addresses were allocated at its
 launch, for its inbound channels."""
@@ -63,6 +55,7 @@ __all__ = [
     "expired_idle",
     "live_changes",
     "properties_digest",
+    "settle_written",
     "stale",
 ]
 
@@ -132,16 +125,11 @@ class TaskSet:
         mine = self.by_role()
         names = {t.metadata.name for t in self.owned}
         pool = [t for t in self.idle if _adoptable(t)]
-        settled = self.expansion.settled
-        run = self.env.status.run_number
         for want in self.expansion.tasks.values():
             have = mine.get(want.path)
             if have is not None:
-                memo = settled.get(have.metadata.name)
-                if memo is not None and memo[0] is have:
-                    key = (want.spec, want.digest, want.unwired, target, cap, reconfigure_now, run)
-                    if memo[1] == key:  # as _update_unless_settled finds: nothing to do
-                        continue
+                if self._settled(have, want, target, cap, reconfigure_now):
+                    continue  # as _update_unless_settled finds: nothing to do
                 self._converge(have, want, target, cap=cap, now_ok=reconfigure_now, out=out)
             elif target not in (None, "DONE") and want.name not in names:
                 out_task = self._adopt(want, target, pool) or self._new(want, target)
@@ -160,7 +148,7 @@ class TaskSet:
         that found nothing to change in them."""
         out = Changes()
         pool = [t for t in self.idle if _adoptable(t)]
-        todo = view.settle_for((target, cap, now_ok, self.env.status.run_number))
+        todo = view.settle_for((target, cap, now_ok, *self._run_inputs(target, cap)))
         view.visited += len(todo)
         for path in todo:
             want, have = view.wants[path], view.mine.get(path)
@@ -169,6 +157,9 @@ class TaskSet:
                     task = self._adopt(want, target, pool) or self._new(want, target)
                     (out.update if task.metadata.resource_version else out.create).append(task)
                 continue
+            if self._settled(have, want, target, cap, now_ok):
+                view.unsettled.discard(path)  # e.g. the echo of this controller's own write
+                continue
             before = len(out.update) + len(out.delete)
             self._converge(have, want, target, cap=cap, now_ok=now_ok, out=out)
             if len(out.update) + len(out.delete) == before:
@@ -176,6 +167,43 @@ class TaskSet:
         for path in list(view.unwanted):
             drop(view.mine[path], out, release=False, now=self.now)
         return out
+
+    def _key(
+        self, want: ExpandedTask, target: str | None, cap: bool, now_ok: bool
+    ) -> tuple[object, ...]:
+        """Everything `_update` reads besides the task: the settle memo's key."""
+        run, args = self._run_inputs(target, cap)
+        return (want.spec, want.digest, want.unwired, target, cap, now_ok, run, args)
+
+    def _run_inputs(self, target: str | None, cap: bool) -> tuple[object, object]:
+        """The run number and START arguments, where `_update` may read them: only a task
+        left RUNNING or sent there (target None or RUNNING, no cap) is given them; toward
+        another target they are no input (the run number's end at STOP changes no key)."""
+        if cap or target not in (None, "RUNNING"):
+            return None, None
+        return self.env.status.run_number, self.expansion.start_arguments
+
+    def _settled(
+        self, have: Task, want: ExpandedTask, target: str | None, cap: bool, now_ok: bool
+    ) -> bool:
+        """Whether `expansion.settled` knows `have` needs nothing with these inputs: a pass
+        found nothing to change in this very object, or this controller wrote it (its
+        resourceVersion is the one the store gave the spec built here: `settle_written`)."""
+        memo = self.expansion.settled.get(have.metadata.name)
+        if memo is None:
+            return False
+        token = memo[0]
+        if token is have:
+            return memo[1] == self._key(want, target, cap, now_ok)
+        if type(token) is not int or token != have.metadata.resource_version:
+            return False
+        if memo[1] != self._key(want, target, cap, now_ok):
+            return False
+        # The informer's copy of a write: its live fields are the desired ones (set by the
+        # write), known for its spec object from now on, which its status writes keep.
+        self.expansion.live_diffs[want.name] = (have.spec, want.spec, {})
+        self.expansion.settled[have.metadata.name] = (have, memo[1])
+        return True
 
     def _converge(
         self,
@@ -212,19 +240,20 @@ class TaskSet:
         out: Changes,
     ) -> None:
         """`_update`, skipped when the same stored task (object) met the same desired spec,
-        digest, wiring, target and run last time and needed nothing: everything `_update`
-        reads is in that key (the expansion, whose memo this is, holds the start arguments)."""
-        run = self.env.status.run_number
-        key = (want.spec, want.digest, want.unwired, target, cap, now_ok, run)
-        memo = self.expansion.settled.get(have.name)
-        if memo is not None and memo[0] is have and memo[1] == key:
+        digest, wiring, target, run and START arguments last time and needed nothing:
+        everything `_update` reads is in that key. An update it builds is kept in
+        `expansion.built` with the key: once written, the stored task needs nothing more
+        with the same inputs (`settle_written`)."""
+        if self._settled(have, want, target, cap, now_ok):
             return
+        key = self._key(want, target, cap, now_ok)
         before = len(out.update)
         self._update(have, want, target, cap=cap, now_ok=now_ok, out=out)
         if len(out.update) == before:
             self.expansion.settled[have.name] = (have, key)
         else:
             self.expansion.settled.pop(have.name, None)
+            self.expansion.built[have.name] = (out.update[-1].spec, key)
 
     def _update(
         self,
@@ -239,8 +268,7 @@ class TaskSet:
         notes = _track_configured(have, want)
         tracked = have
         if notes is not None:
-            meta = have.metadata.model_copy(update={"annotations": notes})
-            tracked = have.model_copy(update={"metadata": meta})
+            tracked = replaced(have, {"metadata": replaced(have.metadata, {"annotations": notes})})
         state: str = have.spec.state
         if cap:
             state = "CONFIGURED" if state == "RUNNING" else state
@@ -255,8 +283,9 @@ class TaskSet:
         if args != have.spec.start_arguments:
             changes = {**changes, "start_arguments": args}
         if state != have.spec.state or run != have.spec.run_number or changes:
-            spec = have.spec.model_copy(update={**changes, "state": state, "run_number": run})
-            out.update.append(tracked.model_copy(update={"spec": spec}))
+            # built once, unvalidated: every value is a validated spec's or a state name
+            spec = replaced(have.spec, {**changes, "state": state, "run_number": run})
+            out.update.append(replaced(tracked, {"spec": spec}))
         elif tracked is not have:
             out.update.append(tracked)
 
@@ -374,23 +403,6 @@ class TaskSet:
         return waiting
 
 
-def live_changes(expansion: Expansion, have: TaskSpec, want: ExpandedTask) -> Mapping[str, object]:
-    """The live fields (_LIVE_FIELDS) in which the desired spec differs from the task's, read
-    only. Kept in `expansion.live_diffs` per task while both specs are the same objects: a
-    status write keeps the stored spec object, so a reconcile that only waits for tasks (every
-    pass of a transition over 10,000 tasks) compares no field of an unchanged task again."""
-    memo = expansion.live_diffs.get(want.name)
-    if memo is not None and memo[0] is have and memo[1] is want.spec:
-        return memo[2]
-    changes = {}
-    for name in _LIVE_FIELDS:
-        value = getattr(want.spec, name)
-        if getattr(have, name) != value:
-            changes[name] = value
-    expansion.live_diffs[want.name] = (have, want.spec, changes)
-    return changes
-
-
 def _held(state: str, want: ExpandedTask) -> str:
     """STANDBY instead of a configured state while the task's channels are unresolved: a
     process configured without its peers' addresses could not move data."""
@@ -458,7 +470,7 @@ def drop(have: Task, out: Changes, *, release: bool, now: datetime | None = None
 
 
 def _with_state(task: Task, state: str) -> Task:
-    return task.model_copy(update={"spec": task.spec.model_copy(update={"state": state})})
+    return replaced(task, {"spec": replaced(task.spec, {"state": state})})
 
 
 def _released(task: Task, *, now: datetime | None) -> Task:

@@ -83,6 +83,30 @@ def test_a_waiting_pass_reads_only_the_task_that_changed() -> None:
     assert second.status.task_counts == {"CONFIGURED": 1001, "STANDBY": 999}
 
 
+def test_a_write_that_keeps_a_task_in_place_moves_its_counts_only() -> None:
+    """A status write (or a spec write keeping owner, environment and role) swaps the task's
+    object in the view: one look, the counts moved, the full walk's answer; a write that moves
+    it to another role is forgotten and learnt again."""
+    env, workflow, classes, tasks = _configuring(400)
+    expansion = expand(env, workflow, classes, run_number=None)
+    _pass(env, workflow, classes, tasks, expansion)
+    view = expansion.observed
+    tasks[0] = _with_state(tasks[0], "CONFIGURED")
+    assert view.sync_tasks(env.metadata.uid, env.name, tasks) is not None
+    assert view.visited == 1
+    assert view.state_counts() == {"CONFIGURED": 201, "STANDBY": 199}
+    assert view.mine[tasks[0].spec.role] is tasks[0]
+    moved = tasks[1].spec.model_copy(update={"role": "elsewhere"})
+    tasks[1] = tasks[1].model_copy(update={"spec": moved})
+    view.sync_tasks(env.metadata.uid, env.name, tasks)
+    assert view.visited == 2  # forgotten, then learnt
+    assert view.mine["elsewhere"] is tasks[1]
+    full = Observed()
+    full.sync_tasks(env.metadata.uid, env.name, tasks)
+    assert full.state_counts() == view.state_counts()
+    assert full.mine == view.mine
+
+
 def _fresh(expansion: Expansion) -> Expansion:
     """The same expansion with no memory of earlier passes: a full walk."""
     return replace(expansion, observed=Observed(), live_diffs={}, settled={})
