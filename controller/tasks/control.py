@@ -129,7 +129,8 @@ class ControlLedger:
             for result in msg.results:
                 self._on_result(result)
         elif isinstance(msg, TaskTableReport):
-            self._shared.wake(*self._on_table(event.agent_id, msg))
+            if changed := self._on_table(event.agent_id, msg):
+                self._shared.wake(*changed)  # none named would be a pass over every task
         elif isinstance(msg, DeviceEventMessage):
             self._on_device_event(msg)
             self._shared.wake(task_name_of(msg.task_id))
