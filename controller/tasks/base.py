@@ -71,9 +71,11 @@ def task_name_of(mesos_task_id: str) -> str:
 
 
 class Wake(Protocol):
-    """`wake(*names)`: the control loop looks at these tasks soon (at all, when none is named)."""
+    """`wake(*names)`: the control loop looks at these tasks soon; `wake(every=True)`: at every
+    task (naming none asks for nothing: an empty list of changed tasks is no reason for a pass
+    over all of them)."""
 
-    def __call__(self, *names: str) -> None: ...
+    def __call__(self, *names: str, every: bool = False) -> None: ...
 
 
 class Link:
@@ -126,12 +128,15 @@ class Wakeups:
         self._last_full = -1e9
         self._last_thorough = -1e9
 
-    def wake(self, *names: str) -> None:
-        """Tasks changed: look again at them (at all tasks when none is named)."""
-        if names:
+    def wake(self, *names: str, every: bool = False) -> None:
+        """Tasks changed: look again at them (at all tasks with `every`; naming none and not
+        `every` asks for nothing)."""
+        if every:
+            self._full = self._asked = True
+        elif names:
             self._names.update(names)
         else:
-            self._full = self._asked = True
+            return
         self._event.set()
 
     async def wait(self, tick: float) -> None:

@@ -122,10 +122,11 @@ class TaskFramework:
         """The term's Mesos client while a subscription runs."""
         return self._link.client
 
-    def wake(self, *names: str) -> None:
-        """Tasks changed: look again at them (at all tasks when none is named) for pending
-        launches and due transitions. Every `full_pass` all tasks are looked at anyway."""
-        self._wakeups.wake(*names)
+    def wake(self, *names: str, every: bool = False) -> None:
+        """Tasks changed: look again at them (at all tasks with `every`; naming none asks for
+        nothing) for pending launches and due transitions. Every `full_pass` all tasks are looked
+        at anyway."""
+        self._wakeups.wake(*names, every=every)
 
     def view(self, name: str) -> Task | None:
         """The task as its status will be once the queued writes are in."""
@@ -322,7 +323,7 @@ class TaskFramework:
         await client.reconcile()
         await self._control.request_reports()
         await self._offers.update_interest()
-        self.wake()
+        self.wake(every=True)
 
     async def _record(self) -> None:
         """Mesos answered for every live task and the answers are written: say so, once."""

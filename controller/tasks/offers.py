@@ -82,7 +82,7 @@ class OfferBook:
             or effective_mode(old) != effective_mode(new)
         ):
             self._revived_for = set()
-            self._shared.wake()
+            self._shared.wake(every=True)
 
     async def on_offers(self, offers: list[Offer]) -> None:
         """Place what fits, launch, decline the rest with a filter. Tasks that became pending

@@ -138,7 +138,7 @@ def _parts(
         writer=writer,
         events=_NoEvents(),
         executor=executor_info(config.launch),
-        wake=lambda *names: None,
+        wake=lambda *names, every=False: None,
     )
     book = OfferBook(shared, backlog=backlog, nodes=nodes, launches=launches)
     return book, asyncio.create_task(writer.run()), backlog

@@ -173,8 +173,23 @@ def test_the_thorough_pass_comes_round_on_its_own_timer_and_when_all_are_woken()
     assert wakeups.thorough(now=60.0)
     wakeups.wake("a")
     assert not wakeups.thorough(now=61.0)
-    wakeups.wake()
+    wakeups.wake(every=True)
     assert wakeups.thorough(now=62.0)
+
+
+def test_a_wake_naming_no_task_asks_for_no_pass() -> None:
+    """An empty list of changed tasks (a task table that says nothing new) is no reason for a
+    pass, least of all over every task: at 50,000 tasks such wakes made ~250 passes over all of
+    them in one START (64% of the manager's CPU)."""
+    wakeups = Wakeups(full_pass=5.0, thorough_pass=60.0)
+    assert wakeups.take(now=0.0, also=set()) is None  # the first pass looks at every task
+    assert wakeups.thorough(now=0.0)
+    wakeups.wake(*[])
+    assert wakeups.take(now=1.0, also=set()) == set()
+    assert not wakeups.thorough(now=2.0)
+    wakeups.wake(every=True)
+    assert wakeups.take(now=3.0, also=set()) is None
+    assert wakeups.thorough(now=3.0)
 
 
 async def test_the_written_answers_cost_no_look_on_the_next_full_pass(

@@ -209,7 +209,7 @@ async def test_one_message_per_agent_carries_every_pending_transition(rig: Rig) 
         task = await stored(rig, name)
         spec = task.spec.model_copy(update={"state": "RUNNING", "run_number": 3})
         await rig.store.update(task.model_copy(update={"spec": spec}))
-    rig.framework.wake()
+    rig.framework.wake(every=True)
     await eventually(lambda: bool(rig.fake.sent(MessageCall)))
     messages = rig.fake.sent(MessageCall)
     assert len(messages) == 1
@@ -337,7 +337,7 @@ async def configure(rig: Rig, name: str) -> None:
     task = await stored(rig, name)
     spec = task.spec.model_copy(update={"state": "CONFIGURED"})
     await rig.store.update(task.model_copy(update={"spec": spec}))
-    rig.framework.wake()
+    rig.framework.wake(every=True)
 
 
 async def test_resubscribe_reconciles_known_tasks_explicitly_then_implicitly(rig: Rig) -> None:

@@ -71,7 +71,9 @@ async def test_a_reconciliation_answer_about_a_running_task_queues_no_status_cha
         woken: list[tuple[str, ...]] = []
         real_wake = rig.framework._wakeups.wake
         monkeypatch.setattr(
-            rig.framework._wakeups, "wake", lambda *n: (woken.append(n), real_wake(*n))
+            rig.framework._wakeups,
+            "wake",
+            lambda *n, every=False: (woken.append(n), real_wake(*n, every=every)),
         )
         writes = rig.framework._writer.writes
         rig.fake.push(update(task, pid=100, uuid=None, reconciliation=True))
@@ -105,7 +107,7 @@ def test_an_update_about_a_copy_with_a_change_queued_goes_through_the_writer() -
         shared = SimpleNamespace(
             roster=SimpleNamespace(view=lambda name: view, is_stored=lambda t, s=stored_copy: s),
             writer=writer,
-            wake=lambda *names: None,
+            wake=lambda *names, every=False: None,
             link=SimpleNamespace(client=None),
         )
         backlog = SimpleNamespace(requeue=lambda name: None)
@@ -158,7 +160,9 @@ async def test_a_periodic_table_that_says_what_the_status_says_queues_nothing(
         woken: list[tuple[str, ...]] = []
         real_wake = rig.framework._wakeups.wake
         monkeypatch.setattr(
-            rig.framework._wakeups, "wake", lambda *n: (woken.append(n), real_wake(*n))
+            rig.framework._wakeups,
+            "wake",
+            lambda *n, every=False: (woken.append(n), real_wake(*n, every=every)),
         )
         rig.fake.push(table(row_of(a), row_of(b)))
         rig.fake.push(table(row_of(a), row_of(b, state="CONFIGURED"), sequence=2))

@@ -38,7 +38,7 @@ def queued_change(view: Task, update: MesosStatus) -> StatusFn:
     shared = SimpleNamespace(
         roster=SimpleNamespace(view=lambda name: view),
         writer=writer,
-        wake=lambda *names: None,
+        wake=lambda *names, every=False: None,
         link=SimpleNamespace(client=None),
     )
     backlog = SimpleNamespace(requeue=lambda name: None)
