@@ -60,6 +60,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--down", type=float, default=DOWN[1], help="most seconds a fault lasts")
     p.add_argument("--converge-within", type=float, default=120.0, help="seconds")
     p.add_argument("--results", type=Path, default=report.RESULTS, help="directory")
+    p.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="directory for the soak's etcd data and logs, kept afterwards (default: a new one "
+        "under the system's temp directory, ~300 MB a minute of soak)",
+    )
     return p.parse_args(argv)
 
 
@@ -228,7 +235,11 @@ async def amain(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, main.cancel)
     loop.add_signal_handler(signal.SIGUSR1, dump_tasks)  # where is a stuck soak waiting?
-    work = Path(tempfile.mkdtemp(prefix=f"o2-chaos-{args.seed}-"))
+    if args.work is not None:
+        work = args.work
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix=f"o2-chaos-{args.seed}-"))
     result = await soak(args, work)
     path = report.write(result, args.results)
     print(report.table(result))

@@ -26,7 +26,8 @@ def soak(tmp_path: Path, *args: str) -> tuple[int, str]:
     out = tmp_path / "soak.out"
     with out.open("wb") as sink:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hack.chaos", *args, "--results", str(tmp_path)],
+            [sys.executable, "-m", "hack.chaos", *args, "--results", str(tmp_path)]
+            + ["--work", str(tmp_path / "work")],  # pytest prunes it (a temp dir stayed: 300 MB)
             cwd=REPO,
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -62,3 +63,4 @@ def test_short_soak_injects_every_fault_kind_and_violates_nothing(tmp_path: Path
     assert pilots["pilotsStarted"] >= 2 and pilots["modeSwitches"] > 0, output
     assert pilots["drains"].get("ModeSync") and pilots["reclaims"] > 0, output
     assert pilots["jobs"]["done"] > 0 and pilots["pilotsUpAfter"] is not None, output
+    assert (tmp_path / "work" / "chaos-m0.log").exists(), output  # its data under --work
