@@ -21,13 +21,18 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _dirs(tmp_path: Path) -> tuple[str, ...]:
+    """Results and the soak's data and logs under tmp_path, which pytest prunes (a temp dir of
+    the soak's own stayed behind: ~300 MB per run)."""
+    return ("--results", str(tmp_path), "--work", str(tmp_path / "work"))
+
+
 def soak(tmp_path: Path, *args: str) -> tuple[int, str]:
     """Run the soak; past the bound it gets SIGTERM, so it still stops its processes by pid."""
     out = tmp_path / "soak.out"
     with out.open("wb") as sink:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hack.chaos", *args, "--results", str(tmp_path)]
-            + ["--work", str(tmp_path / "work")],  # pytest prunes it (a temp dir stayed: 300 MB)
+            [sys.executable, "-m", "hack.chaos", *args, *_dirs(tmp_path)],
             cwd=REPO,
             stdout=sink,
             stderr=subprocess.STDOUT,
