@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import statistics
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from controller.__main__ import tune_gc
@@ -47,7 +48,14 @@ from mesosapi.o2messages import (
     decode_to_executor,
     encode,
 )
-from mesosapi.scheduler import Message, MessageCall, SchedulerCall, Subscribed, Update
+from mesosapi.scheduler import (
+    Message,
+    MessageCall,
+    SchedulerCall,
+    SchedulerEvent,
+    Subscribed,
+    Update,
+)
 from store.informer import CacheEvent, Informer, InformerFactory
 from store.memory import MemoryStore
 
@@ -198,19 +206,7 @@ async def _reconciliation(
     pid = (last.status.pid or 0) + 1
     updates = [_running_update(task, task.status.pid or 0) for task in tasks]
     updates.append(_running_update(last, pid))
-    seen = asyncio.Event()
-
-    def arrived(event: CacheEvent[Task]) -> None:
-        if event.new is not None and event.new.status.pid == pid:
-            seen.set()
-
-    cache.add_handler(arrived)
-    cpu0, wall0 = time.process_time(), time.monotonic()
-    for update in updates:
-        fake.push(update)
-    async with asyncio.timeout(600):
-        await seen.wait()
-    return time.process_time() - cpu0, time.monotonic() - wall0, 0
+    return await _pushed_until_pid(fake, cache, updates, pid)
 
 
 async def _tables(
@@ -233,6 +229,13 @@ async def _tables(
         )
         for agent, reports in rows.items()
     ]
+    return await _pushed_until_pid(fake, cache, messages, pid)
+
+
+async def _pushed_until_pid(
+    fake: AnsweringClient, cache: Informer[Task], events: Sequence[SchedulerEvent], pid: int
+) -> tuple[float, float, int]:
+    """CPU and wall seconds from pushing `events` until a Task with `pid` is in the cache."""
     seen = asyncio.Event()
 
     def arrived(event: CacheEvent[Task]) -> None:
@@ -241,8 +244,8 @@ async def _tables(
 
     cache.add_handler(arrived)
     cpu0, wall0 = time.process_time(), time.monotonic()
-    for message in messages:
-        fake.push(message)
+    for event in events:
+        fake.push(event)
     async with asyncio.timeout(600):
         await seen.wait()
     return time.process_time() - cpu0, time.monotonic() - wall0, 0
