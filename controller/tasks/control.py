@@ -130,7 +130,7 @@ class ControlLedger:
                 self._on_result(result)
         elif isinstance(msg, TaskTableReport):
             if changed := self._on_table(event.agent_id, msg):
-                self._shared.wake(*changed)  # none named would be a pass over every task
+                self._shared.wake(*changed)
         elif isinstance(msg, DeviceEventMessage):
             self._on_device_event(msg)
             self._shared.wake(task_name_of(msg.task_id))
