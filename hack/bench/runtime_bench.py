@@ -1,5 +1,8 @@
 """Controller runtime benchmark: no-op reconciles/s over 10,000 objects, and write -> reconcile
 start delay (p50/p99) next to the raw etcd put -> watch delay measured in the same run.
+Each reconciles/s row has a CPU row beside it (`*_cpu_us_per_object`: this process's CPU over
+the same pass, per object): the rates are wall-clock and move with the machine's load, the CPU
+much less.
 
 `.venv/bin/python -m hack.bench.runtime_bench [--etcd URL] [--objects N] [--samples N]`
 prints a table and writes hack/bench/results/runtime_bench.json. On a shared 2-core machine
@@ -110,25 +113,39 @@ async def throughput(reconciler: NoOp, ctl: Controller, *, count: int) -> dict[s
     await informer.wait_synced()
     reconciler.target, reconciler.count = count, 0
     reconciler.done.clear()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     ctl.start()
     await asyncio.wait_for(reconciler.done.wait(), 120)
     initial = count / (time.perf_counter() - start)
+    initial_cpu = _cpu_us_per(cpu, count)
     reconciler.target, reconciler.count = count, 0
     reconciler.done.clear()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for key in informer.names():
         ctl.queue.add(key)
     await asyncio.wait_for(reconciler.done.wait(), 120)
     resync = count / (time.perf_counter() - start)
-    return {"initial_sync_reconciles_per_s": initial, "resync_reconciles_per_s": resync}
+    return {
+        "initial_sync_reconciles_per_s": initial,
+        "initial_sync_cpu_us_per_object": initial_cpu,
+        "resync_reconciles_per_s": resync,
+        "resync_cpu_us_per_object": _cpu_us_per(cpu, count),
+    }
 
 
-async def end_to_end(endpoint: str, store: Store, reconciler: NoOp, *, count: int) -> float:
+def _cpu_us_per(since: float, count: int) -> float:
+    """This process's CPU microseconds since `since` (time.process_time), per object."""
+    return (time.process_time() - since) * 1e6 / count
+
+
+async def end_to_end(
+    endpoint: str, store: Store, reconciler: NoOp, *, count: int
+) -> dict[str, float]:
     """Update every object through etcd, then reconciles/s from the first write to the last
-    reconcile start. The writes go in 128-put txns (8 in flight) from a raw client, so the
-    benchmark's own writer costs little and the watch -> cache -> queue -> worker path is
-    what is measured."""
+    reconcile start, and this process's CPU per object meanwhile. The writes go in 128-put txns
+    (8 in flight) from a raw client, so the benchmark's own writer costs little (its encoding
+    and sends are in the CPU row) and the watch -> cache -> queue -> worker path is what is
+    measured."""
     reconciler.target, reconciler.count = count, 0
     reconciler.done.clear()
     batches = [list(range(i, min(count, i + TXN_OPS))) for i in range(0, count, TXN_OPS)]
@@ -144,10 +161,14 @@ async def end_to_end(endpoint: str, store: Store, reconciler: NoOp, *, count: in
             async with sem:
                 await client.transaction(compare=[], success=puts, failure=[])
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(txn(b) for b in batches))
         await asyncio.wait_for(reconciler.done.wait(), 120)
-    return count / (time.perf_counter() - start)
+        rate = count / (time.perf_counter() - start)
+    return {
+        "watch_driven_reconciles_per_s": rate,
+        "watch_driven_cpu_us_per_object": _cpu_us_per(cpu, count),
+    }
 
 
 async def delays(
@@ -205,9 +226,7 @@ async def bench(endpoint: str, *, objects: int, samples: int) -> dict[str, Any]:
         cache_bytes = rss_bytes() - before
         rates = await throughput(reconciler, ctl, count=objects)
         rates["cache_rss_bytes_per_object"] = cache_bytes / objects
-        rates["watch_driven_reconciles_per_s"] = await end_to_end(
-            endpoint, store, reconciler, count=objects
-        )
+        rates |= await end_to_end(endpoint, store, reconciler, count=objects)
         raw, d = await delays(endpoint, store, reconciler, samples=samples)
     finally:
         await ctl.stop()
@@ -243,12 +262,15 @@ def print_table(result: dict[str, Any]) -> None:
             "initial_sync_reconciles_per_s",
             ",.0f",
         ),
+        ("  CPU us per object", "initial_sync_cpu_us_per_object", ".1f"),
         (f"no-op reconciles/s, resync of {result['objects']:,}", "resync_reconciles_per_s", ",.0f"),
+        ("  CPU us per object", "resync_cpu_us_per_object", ".1f"),
         (
             f"reconciles/s, {result['objects']:,} etcd writes -> reconciled",
             "watch_driven_reconciles_per_s",
             ",.0f",
         ),
+        ("  CPU us per object (the writer's included)", "watch_driven_cpu_us_per_object", ".1f"),
         ("cache RSS per object, bytes (approx.)", "cache_rss_bytes_per_object", ",.0f"),
         ("write -> reconcile start p50 ms", "write_to_reconcile_p50_ms", ".2f"),
         ("write -> reconcile start p99 ms", "write_to_reconcile_p99_ms", ".2f"),

@@ -24,4 +24,6 @@ async def test_no_op_controller_reconciles_each_of_10000_objects_on_every_path(
     for rate in ("initial_sync_reconciles_per_s", "resync_reconciles_per_s"):
         assert result[rate] > 0
     assert result["watch_driven_reconciles_per_s"] > 0
+    for path in ("initial_sync", "resync", "watch_driven"):
+        assert result[f"{path}_cpu_us_per_object"] > 0
     assert 0 < result["write_to_reconcile_p50_ms"] <= result["write_to_reconcile_p99_ms"]
