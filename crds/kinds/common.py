@@ -8,7 +8,7 @@ from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from crds.meta import O2Model
 
@@ -56,9 +56,21 @@ def check_template_syntax(value: str) -> str:
     return value
 
 
-TemplateValue = Annotated[
-    str, BeforeValidator(_scalar_to_text), AfterValidator(check_template_syntax)
-]
+def _template_text(value: object) -> object:
+    """`value` as template text: scalars as JSON text (`_scalar_to_text`), its syntax checked.
+
+    One call per field, a plain string first: every stored Task holds some 17 of them.
+    """
+    if type(value) is not str:
+        value = _scalar_to_text(value)
+        if not isinstance(value, str):
+            return value  # not text: the str schema rejects it
+    if "{{" not in value and "{%" not in value:
+        return value  # the usual case: no template, no second call
+    return check_template_syntax(value)
+
+
+TemplateValue = Annotated[str, BeforeValidator(_template_text)]
 """A string that may hold `{{ expression }}` (syntax checked on input); numbers, booleans and
 lists become JSON text."""
 
