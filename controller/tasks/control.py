@@ -205,10 +205,11 @@ class ControlLedger:
     def _says_nothing_new(self, task: Task, row: TaskReport) -> bool:
         """Whether `row` would leave the stored status of `task` (a view) as it is: only for
         the stored copy itself (no change of it queued or in flight) at its generation (a
-        status write then also stamps observedGeneration)."""
+        status write then also stamps observedGeneration), or at a new one whose transition is
+        due or in flight (its answer's write stamps it: st.generation_answered)."""
         status = task.status
         return (
-            status.observed_generation == task.metadata.generation
+            st.generation_answered(task)
             and self._shared.roster.is_stored(task)
             and st.report_if_mine(status, row=row) == status
         )
