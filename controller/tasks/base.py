@@ -157,7 +157,16 @@ class Wakeups:
     def thorough(self, *, now: float) -> bool:
         """Whether the full pass about to be made plans every task, changed or not: when all
         were asked for by name-less `wake()`, and every `thorough_pass` seconds."""
-        if not self._asked and now - self._last_thorough < self._thorough_pass:
-            return False
+        return self.thorough_kind(now=now) is not None
+
+    def thorough_kind(self, *, now: float) -> str | None:
+        """`thorough`, saying why: "asked" (by name-less `wake()`), "timed" (the safety net's
+        own timer), or None (not a thorough pass)."""
+        if self._asked:
+            kind = "asked"
+        elif now - self._last_thorough >= self._thorough_pass:
+            kind = "timed"
+        else:
+            return None
         self._asked, self._last_thorough = False, now
-        return True
+        return kind

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -249,16 +249,18 @@ class TaskFramework:
             except (MesosUnavailableError, MesosCallError) as exc:
                 log.warning("Control pass failed", extra={"error": str(exc)})
 
-    def _to_plan(self, names: set[str] | None, *, now: float) -> set[str] | None:
+    def _to_plan(self, names: set[str] | None, *, now: float) -> Iterable[str] | None:
         """The tasks a pass plans: those named; on a full pass, those changed since their last
         look (a pass over 10,000 tasks that did not change costs nothing), or every task on a
-        thorough one."""
+        thorough one (on the timed one, every task but those being written:
+        ControlLedger.all_but_written)."""
         if names is not None:
             return names
-        if self._wakeups.thorough(now=now):
-            self._control.forget_looks()
-            return None
-        return self._control.take_unlooked()
+        kind = self._wakeups.thorough_kind(now=now)
+        if kind is None:
+            return self._control.take_unlooked()
+        self._control.forget_looks()
+        return self._control.all_but_written() if kind == "timed" else None
 
     async def _reconcile_loop(self) -> None:
         while True:

@@ -291,6 +291,21 @@ def at_rest(task: Task) -> bool:
     return task.spec.control == "process" and task.spec.state != "DONE"
 
 
+def generation_answered(task: Task) -> bool:
+    """Whether a status write that would change nothing but observedGeneration (and the
+    conditions) is not needed: the generation is observed already, or a transition toward the
+    new spec is due or in flight (`control_items` is not empty), and the write of its answer
+    stamps the generation. A periodic reconciliation or task table during a transition over N
+    tasks would otherwise cost up to N writes more, each followed by the answer's own write
+    (at 50,000 tasks, START: 8,400 puts)."""
+    status = task.status
+    if status.observed_generation == task.metadata.generation:
+        return True
+    if at_rest(task) or status.state is None or not status.mesos_task_id:
+        return False
+    return bool(occ_path(status.state, task.spec.state))
+
+
 def _after(state: str, event: str) -> str:
     return {
         "CONFIGURE": "CONFIGURED",

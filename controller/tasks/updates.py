@@ -56,12 +56,13 @@ class MesosUpdates:
         50,000 tasks a reconciliation sends 50,000 of them every `reconcile_period`. Only for
         the stored copy itself (no change of it queued or in flight: an update whose content is
         still being written is acknowledged once that write is in) at its current generation
-        (a status write then also stamps observedGeneration)."""
+        (a status write then also stamps observedGeneration), or at a new one whose transition
+        is due or in flight (its answer's write stamps it: st.generation_answered)."""
         status = task.status
         return (
             update.state == "TASK_RUNNING"
             and status.phase == "Running"
-            and status.observed_generation == task.metadata.generation
+            and st.generation_answered(task)
             and self._shared.roster.is_stored(task)
             and st.update_if_mine(status, update=update) == status
         )

@@ -130,6 +130,11 @@ class StatusWriter:
         self._views[name] = (key, viewed)
         return viewed
 
+    def writing(self, name: str) -> bool:
+        """Whether a status change of `name` is queued, or written and not yet in the cache
+        (its `view` is then a copy with the changes applied, not the cached copy)."""
+        return name in self._pending or name in self._writing
+
     def patch(self, name: str, fn: StatusFn, *, then: Callable[[], None] | None = None) -> None:
         """Queue `fn` for `name`'s status; `then` runs once it is written (or dropped)."""
         pending = self._pending.get(name)

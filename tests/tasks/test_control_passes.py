@@ -4,6 +4,7 @@ send, and an answer that reaches the desired state asks for no look at all."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 import pytest
@@ -215,3 +216,45 @@ async def test_the_written_answers_cost_no_look_on_the_next_full_pass(
         await set_spec_state(rig, "a", "STANDBY")  # a new desired state is looked at
         await eventually(lambda: len(requests(rig)) == 2)
         assert planned == ["a"]
+
+
+async def test_the_timed_thorough_pass_leaves_tasks_being_written_to_the_next_full_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The timed thorough pass plans every task but those with a status change queued or in
+    flight: a look at one plans a copy with its changes applied, made for that look alone (at
+    50,000 tasks during a transition, up to 2 s of the event loop in one pass). They count as
+    changed since their last look: the next full pass plans them (a write that changes
+    nothing shows no new copy, which would have counted so)."""
+    async with rigged(full_pass=600.0) as rig:
+        await standing_by(rig)
+        framework, writer = rig.framework, rig.framework._writer
+        viewed: list[str] = []
+        real_view = writer.view
+
+        def counting(name: str) -> Task | None:
+            viewed.append(name)
+            return real_view(name)
+
+        monkeypatch.setattr(writer, "view", counting)
+        planned = count_plans(monkeypatch)
+        writer.patch("a", lambda status: status)  # nothing to write, found once taken
+        later = asyncio.get_running_loop().time() + 3600.0  # the thorough pass's timer is due
+        await framework._control.control_pass(framework._to_plan(None, now=later))
+        assert viewed == ["b"] and planned == ["b"]  # "a" was viewed (a copy) and planned
+
+        await eventually(lambda: not writer.writing("a"))
+        await framework._control.control_pass(framework._to_plan(None, now=later + 1.0))
+        assert viewed == ["b", "a"] and planned == ["b", "a"]
+
+
+async def test_a_thorough_pass_asked_for_plans_every_task() -> None:
+    """After SUBSCRIBED (a name-less wake), every task is planned at once, being written or
+    not: the transitions of the new connection are resent without waiting for a full pass."""
+    async with rigged(full_pass=600.0) as rig:
+        await standing_by(rig)
+        framework = rig.framework
+        framework._writer.patch("a", lambda status: status)
+        framework.wake(every=True)
+        now = asyncio.get_running_loop().time()
+        assert framework._to_plan(None, now=now) is None

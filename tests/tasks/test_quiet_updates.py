@@ -22,7 +22,7 @@ from mesosapi.models import TaskStatus as MesosStatus
 from mesosapi.o2messages import TaskReport, TaskTableReport, encode
 from mesosapi.scheduler import Acknowledge, Message, Update
 from tests.tasks.harness import sample_task
-from tests.tasks.test_control_passes import standing_by
+from tests.tasks.test_control_passes import answer, requests, set_spec_state, standing_by
 from tests.tasks.test_framework import Rig, rigged, stored
 from tests.tasks.test_update_patches import Writer
 from tests.waiting import eventually
@@ -181,3 +181,58 @@ async def test_a_periodic_table_that_says_what_the_status_says_queues_nothing(
 def _state_of(rig: Rig, name: str) -> str | None:
     task = rig.cache.get(name)
     return task.status.state if task is not None else None
+
+
+async def test_a_reconciliation_or_table_during_a_transition_adds_no_write_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Between a new desired state and the executor's answer, a periodic reconciliation's
+    TASK_RUNNING and a periodic table say nothing new but the generation, which the answer's
+    write stamps: each is taken at once (an update acknowledged), with no write of its own
+    (there was one per task, then the answer's: 8,400 puts more at 50,000 tasks, START)."""
+    async with rigged(full_pass=600.0) as rig:
+        await standing_by(rig)
+        await set_spec_state(rig, "a", "CONFIGURED")
+        await eventually(lambda: bool(requests(rig)))
+        task = await stored(rig, "a")
+        assert task.status.observed_generation != task.metadata.generation
+        patched = count_patches(rig, monkeypatch)
+        writes = rig.framework._writer.writes
+        rig.fake.push(update(task, pid=100, uuid=None, reconciliation=True))
+        rig.fake.push(table(row_of(task)))
+        rig.fake.push(update(task, pid=100, uuid=b"resent-in-transit"))
+        await eventually(lambda: b"resent-in-transit" in acks(rig))
+        assert patched == []
+        ((_, request),) = requests(rig)
+        answer(rig, request)
+        await eventually(lambda: _state_of(rig, "a") == "CONFIGURED")
+        await rig.framework._writer.settled(["a"])
+        after = await stored(rig, "a")
+        assert after.status.observed_generation == after.metadata.generation
+        assert rig.framework._writer.writes == writes + 1  # the answer's, with the generation
+
+
+async def test_a_new_generation_that_needs_no_transition_is_stamped_by_the_next_update(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A spec change that sends nothing (new properties, the same state) has no answer to
+    stamp it: the next reconciliation answer writes the new generation, as before."""
+    async with rigged(full_pass=600.0) as rig:
+        await standing_by(rig)
+        task = await stored(rig, "a")
+        spec = task.spec.model_copy(update={"properties": {"mode": "new"}})
+        await rig.store.update(task.model_copy(update={"spec": spec}))
+        await eventually(lambda: _generation_of(rig, "a") > task.metadata.generation)
+        task = await stored(rig, "a")
+        patched = count_patches(rig, monkeypatch)
+        rig.fake.push(update(task, pid=100, uuid=b"stamps-the-spec-"))
+        await eventually(lambda: b"stamps-the-spec-" in acks(rig))
+        assert patched == ["a"]
+        after = await stored(rig, "a")
+        assert after.status.observed_generation == after.metadata.generation
+        assert requests(rig) == []
+
+
+def _generation_of(rig: Rig, name: str) -> int:
+    task = rig.cache.get(name)
+    return task.metadata.generation if task is not None else 0
