@@ -107,23 +107,23 @@ class BatchedWrites(FencedKV):
     ) -> BatchResult[R]:
         """What happened to each object: written (or unchanged), conflict, missing, error.
 
-        A `status` write takes its cached bases unchecked and checks what it writes instead:
-        its bytes up to the status are the base's (the merge keeps its metadata and spec), so
-        they must hash as the bytes etcd holds did (`ObjectCache.holds_head`); a base mutated
-        in place fails that and is read again, as a failed check of the base itself would be.
-        The one encode a write needs instead of two (re-encoding every cached base cost a
-        10,000-task walk 80,000 encodes). A write found unchanged checks its base whole."""
+        A write takes its cached bases unchecked and checks what it writes instead: a `status`
+        write's bytes up to the status are the base's (the merge keeps its metadata and spec),
+        so they must hash as the bytes etcd holds did (`ObjectCache.holds_head`); an update's
+        status is the base's, and its spec unlike the base's when the merge found it changed
+        (`ObjectCache.holds_update`). A base mutated in place fails that and is read again, as
+        a failed check of the base itself would be. The one encode a write needs instead of two
+        (re-encoding every cached base cost a 10,000-task walk 80,000 encodes, and each
+        10,000-task transition 10,000 for its spec writes). A write found unchanged checks its
+        base whole."""
         results: builtins.list[R | O2Error | None] = [None] * len(objs)
         pending: builtins.list[_Pending[R]] = []
         alone: builtins.list[int] = []
         keys = [self.key_for(type(obj), obj.metadata.name) for obj in objs]
-        if status:
-            stored_all = await self._stored_many(objs, keys, verify=False)
-        else:
-            stored_all = await self._stored_many(objs, keys)
+        stored_all = await self._stored_many(objs, keys, verify=False)
         again: builtins.list[int] = []
         for index, (obj, stored) in enumerate(zip(objs, stored_all, strict=True)):
-            planned = self._plan(index, obj, stored, keys[index], merge, checked=not status)
+            planned = self._plan(index, obj, stored, keys[index], merge, checked=False)
             if planned is None:
                 again.append(index)  # its cached base failed the check: dropped, read etcd
             elif isinstance(planned, _Pending):
@@ -165,9 +165,18 @@ class BatchedWrites(FencedKV):
         if outcome == "alone":
             return "alone"
         raw = codec.encode_unstamped(codec.set_revision(merged, None))
-        if not checked and not self._cache.holds_head(key, stored, raw):
+        if not checked and not self._holds_base(key, stored, merged, raw):
             return None
         return _Pending(index, key, merged, stored.metadata.resource_version or 0, raw)
+
+    def _holds_base(self, key: str, stored: R, merged: R, raw: bytes) -> bool:
+        """`raw`, merged onto the unchecked cached `stored`, agrees with what etcd holds
+        in all it took from `stored`: a status write kept its metadata and spec, an update its
+        status (and the generation, bumped when the spec changed)."""
+        if merged.status is not stored.status:
+            return self._cache.holds_head(key, stored, raw)
+        changed = merged.metadata.generation != stored.metadata.generation
+        return self._cache.holds_update(key, stored, raw, spec_changed=changed)
 
     async def _create_many(
         self, objs: Sequence[R], *, prepare: Callable[[R], R], single: Single[R]

@@ -111,6 +111,18 @@ def status_split(raw: bytes) -> int:
     return at + len(_STATUS_KEY) - 1 if at >= 0 else -1
 
 
+_SPEC_KEY = b',"spec":{'
+
+
+def spec_split(raw: bytes, end: int) -> int:
+    """Where the value of the first `"spec"` key with an object value starts in `raw[:end]`
+    (-1: none). In a stored resource that is its top-level spec: the fields before it (apiVersion,
+    kind, metadata) hold no object under a user's key (labels and annotations map to strings, and
+    a quote inside a string is escaped), so no such key precedes it."""
+    at = raw.find(_SPEC_KEY, 0, end)
+    return at + len(_SPEC_KEY) - 1 if at >= 0 else -1
+
+
 def _status_model(kind: type[Resource]) -> type[pydantic.BaseModel] | None:
     """The model of `kind`'s status field, when decoding it alone gives what decoding the
     whole object would: no validator of `kind` itself may look at the object as a whole."""

@@ -34,10 +34,12 @@ class ObjectCache:
     (`holds_head`). A hash, not the bytes: 10,000 cached Tasks would keep
     another 15 MB of JSON alive for nothing.
 
-    Each entry also keeps a hash of its bytes before the status (`codec.status_split`): a
-    watched value of the same key that differs only in its status (a status write the watch
-    delivers after our next write to that key already replaced the entry) is then decoded
-    from its status alone (`base_for`).
+    Each entry keeps its bytes' hashes in parts: before the status (`codec.status_split`), the
+    status on, and the spec (`codec.spec_split`). A watched value of the same key that differs
+    only in its status (a status write the watch delivers after our next write to that key
+    already replaced the entry) is then decoded from its status alone (`base_for`); a write
+    checks the parts of its own bytes that it took from its base (`holds_head`,
+    `holds_update`) instead of encoding the base again.
 
     At most `size` entries are kept, least recently written first out; except the keys under a
     prefix a watch of this store follows (`hold`): the watch's informer keeps every one of those
@@ -49,7 +51,9 @@ class ObjectCache:
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self._size = size
-        self._items: dict[str, tuple[Resource, int, int]] = {}
+        self._items: dict[str, tuple[Resource, int, int, int]] = {}
+        """(object, hash of its bytes from the status on (all of them when it has no status
+        object), hash before the status (0: none), hash of the spec (0: none))."""
         self._lru: OrderedDict[str, None] = OrderedDict()
         """The keys not held, oldest write first: those evicted beyond `size`."""
         self._holds: dict[str, int] = {}
@@ -61,8 +65,8 @@ class ObjectCache:
         entry = self._items.get(key)
         if entry is None or revision is None or entry[0].metadata.resource_version != revision:
             return None
-        obj, digest, _ = entry
-        if verify and hash(codec.encode(obj)) != digest:
+        obj = entry[0]
+        if verify and not _holds(entry, codec.encode(obj)):
             del self._items[key]
             return None
         return obj
@@ -80,6 +84,26 @@ class ObjectCache:
         del self._items[key]
         return False
 
+    def holds_update(self, key: str, obj: Resource, raw: bytes, *, spec_changed: bool) -> bool:
+        """`obj` is the cached object of `key` as etcd holds it, for an update's bytes `raw`
+        built on it (the caller's labels, annotations, finalizers, owners and spec; `obj`'s
+        status and store-owned metadata). With `spec_changed` (the merge found the caller's
+        spec unlike `obj`'s, and bumped the generation), `raw`'s status must hash as the stored
+        one and its spec unlike it: a status or spec of `obj` changed in place since shows, as
+        it would in `obj`'s own bytes. Otherwise, or when `raw` is laid out otherwise, `obj` is
+        checked whole (`get`: encoded again). Unchecked, as the merge only copies them: the
+        metadata's scalars (uid, generation, timestamps), which a frozen model cannot change;
+        only the dicts it holds can be. False drops the entry."""
+        entry = self._items.get(key)
+        if entry is None or entry[0] is not obj:
+            return False
+        split = codec.status_split(raw) if spec_changed and entry[3] else -1
+        if split > 0 and hash(raw[split:]) == entry[1]:
+            at = codec.spec_split(raw, split)
+            if at > 0 and hash(raw[at:split]) != entry[3]:
+                return True
+        return self.get(key, obj.metadata.resource_version) is obj
+
     def base_for(self, key: str, raw: bytes) -> tuple[Resource, int] | None:
         """The cached object of `key` whose stored bytes equal `raw` up to the status and end
         with its own status (re-encoded: nothing after it), and where `raw`'s status starts;
@@ -89,10 +113,10 @@ class ObjectCache:
         if entry is None or not entry[2]:
             return None
         split = codec.status_split(raw)
-        if split < 0 or hash(head := raw[:split]) != entry[2]:
+        if split < 0 or hash(raw[:split]) != entry[2]:
             return None
         obj = entry[0]
-        if hash(head + codec.status_tail(obj)) != entry[1]:
+        if hash(codec.status_tail(obj)) != entry[1]:
             return None  # its bytes had more after the status: those could change the rest
         return obj, split
 
@@ -100,12 +124,10 @@ class ObjectCache:
         """Cache `obj` as stored in `raw`. A `read` (a decoded watch event or read) does not
         replace a newer entry: a watch delivers our own writes late, and the newest is the one
         the next write's CAS and the next event can use."""
-        if read:
-            held = self._items.get(key)
-            if held is not None and _newer(held[0], obj):
-                return
-        split = codec.status_split(raw)
-        self._items[key] = (obj, hash(raw), hash(raw[:split]) if split > 0 else 0)
+        held = self._items.get(key)
+        if read and held is not None and _newer(held[0], obj):
+            return
+        self._items[key] = _hashes(obj, raw, held)
         if key.startswith(self._held):
             return
         self._lru[key] = None
@@ -144,6 +166,29 @@ class ObjectCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def _hashes(
+    obj: Resource, raw: bytes, held: tuple[Resource, int, int, int] | None
+) -> tuple[Resource, int, int, int]:
+    """The cache entry of `obj` stored as `raw` (`ObjectCache._items`); the spec's hash is
+    `held`'s when the bytes before the status are (a status write's: no search for the spec)."""
+    split = codec.status_split(raw)
+    if split <= 0:
+        return obj, hash(raw), 0, 0
+    head = hash(raw[:split])
+    if held is not None and held[2] == head:
+        return obj, hash(raw[split:]), head, held[3]
+    at = codec.spec_split(raw, split)
+    return obj, hash(raw[split:]), head, hash(raw[at:split]) if at > 0 else 0
+
+
+def _holds(entry: tuple[Resource, int, int, int], raw: bytes) -> bool:
+    """`raw` hashes as the bytes of `entry` did."""
+    if not entry[2]:
+        return hash(raw) == entry[1]
+    split = codec.status_split(raw)
+    return split > 0 and hash(raw[:split]) == entry[2] and hash(raw[split:]) == entry[1]
 
 
 def _newer(held: Resource, obj: Resource) -> bool:

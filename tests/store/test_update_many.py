@@ -79,11 +79,12 @@ async def test_update_many_falls_back_per_item_when_a_batch_compare_fails(
     # last-write-wins item (no resourceVersion): read fresh, so only its batch compare can fail
     unversioned = with_meta(resized(objs[2], 4), resource_version=None)
     original = store._stored_many
+    theirs = ResourceStore(store.backend, prefix=store.prefix)  # another writer: its own cache
 
-    async def racing(batch: list[Widget], keys: list[str]) -> list[Widget | O2Error]:
-        stored = await original(batch, keys)
-        await store.update(resized(stale, 6))
-        await store.update(resized(objs[2], 8))
+    async def racing(batch: list[Widget], keys: list[str], **kw: bool) -> list[Widget | O2Error]:
+        stored = await original(batch, keys, **kw)
+        await theirs.update(resized(stale, 6))
+        await theirs.update(resized(objs[2], 8))
         return stored
 
     store._stored_many = racing  # type: ignore[method-assign, assignment]
