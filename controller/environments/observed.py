@@ -85,6 +85,10 @@ class Observed:
         """Role paths whose (task, desired task) may need a change at `settled_key`: all but
         those a pass with these inputs found nothing to change in since they last changed."""
         self.settled_key: tuple[object, ...] | None = None
+        self.settled_now: bool | None = None
+        self.now_sensitive: set[str] = set()
+        """Role paths settled while stale: the only ones whose writes depend on whether a
+        reconfigure is allowed now (the `now_ok` input of `settle_for`)."""
         self.unwanted: set[str] = set()
         """Role paths of this environment's tasks that no desired task has."""
         self.unwired: set[str] = set()
@@ -250,13 +254,26 @@ class Observed:
         """`paths` in the expansion's order."""
         return sorted(paths, key=self.order.__getitem__)
 
-    def settle_for(self, key: tuple[object, ...]) -> list[str]:
-        """The role paths to look at in a pass with inputs `key`, in order (all of them when
-        the inputs changed)."""
+    def settle_for(self, key: tuple[object, ...], *, now_ok: bool) -> list[str]:
+        """The role paths to look at in a pass with inputs `key` and `now_ok`, in order: all
+        of them when `key` changed; when only `now_ok` did (a transition into RUNNING ends,
+        and with it the leave to reconfigure at once), those settled while stale."""
         if key != self.settled_key:
-            self.settled_key = key
+            self.settled_key, self.settled_now = key, now_ok
             self.unsettled = set(self.order)
+            self.now_sensitive.clear()
+        elif now_ok != self.settled_now:
+            self.settled_now = now_ok
+            self.unsettled |= self.now_sensitive
         return self.in_order(self.unsettled)
+
+    def settled(self, path: str, have: Task, want: ExpandedTask) -> None:
+        """`path` needs nothing at the current inputs (noted stale: see `now_sensitive`)."""
+        self.unsettled.discard(path)
+        if stale(have, want):
+            self.now_sensitive.add(path)
+        else:
+            self.now_sensitive.discard(path)
 
     def not_ready(self, target: str, first: int) -> tuple[int, list[str]]:
         """How many tasks a transition to `target` (not DONE) waits for, and the names of the

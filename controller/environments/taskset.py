@@ -26,7 +26,7 @@ from functools import cached_property
 
 from controller.environments.expansion import ExpandedTask, Expansion, properties_digest
 from controller.environments.livefields import LIVE_FIELDS as _LIVE_FIELDS
-from controller.environments.livefields import live_changes, settle_written
+from controller.environments.livefields import live_changes, same_inputs, settle_written
 from controller.environments.observed import Observed, ready, stale
 from crds.copies import replaced
 from crds.kinds.environment import Environment
@@ -148,7 +148,7 @@ class TaskSet:
         that found nothing to change in them."""
         out = Changes()
         pool = [t for t in self.idle if _adoptable(t)]
-        todo = view.settle_for((target, cap, now_ok, *self._run_inputs(target, cap)))
+        todo = view.settle_for((target, cap, *self._run_inputs(target, cap)), now_ok=now_ok)
         view.visited += len(todo)
         for path in todo:
             want, have = view.wants[path], view.mine.get(path)
@@ -158,12 +158,12 @@ class TaskSet:
                     (out.update if task.metadata.resource_version else out.create).append(task)
                 continue
             if self._settled(have, want, target, cap, now_ok):
-                view.unsettled.discard(path)  # e.g. the echo of this controller's own write
+                view.settled(path, have, want)  # e.g. the echo of this controller's own write
                 continue
             before = len(out.update) + len(out.delete)
             self._converge(have, want, target, cap=cap, now_ok=now_ok, out=out)
             if len(out.update) + len(out.delete) == before:
-                view.unsettled.discard(path)
+                view.settled(path, have, want)
         for path in list(view.unwanted):
             drop(view.mine[path], out, release=False, now=self.now)
         return out
@@ -195,6 +195,11 @@ class TaskSet:
         token = memo[0]
         if token is have:
             return memo[1] == self._key(want, target, cap, now_ok)
+        if type(token) is Task:  # a status write since: settled still if it changed no input
+            if not same_inputs(token, have) or memo[1] != self._key(want, target, cap, now_ok):
+                return False
+            self.expansion.settled[have.metadata.name] = (have, memo[1])
+            return True
         if type(token) is not int or token != have.metadata.resource_version:
             return False
         if memo[1] != self._key(want, target, cap, now_ok):
@@ -243,9 +248,7 @@ class TaskSet:
         digest, wiring, target, run and START arguments last time and needed nothing:
         everything `_update` reads is in that key. An update it builds is kept in
         `expansion.built` with the key: once written, the stored task needs nothing more
-        with the same inputs (`settle_written`)."""
-        if self._settled(have, want, target, cap, now_ok):
-            return
+        with the same inputs (`settle_written`). Both callers asked `_settled` already."""
         key = self._key(want, target, cap, now_ok)
         before = len(out.update)
         self._update(have, want, target, cap=cap, now_ok=now_ok, out=out)
