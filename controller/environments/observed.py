@@ -93,6 +93,11 @@ class Observed:
         """Role paths of this environment's tasks that no desired task has."""
         self.unwired: set[str] = set()
         """Role paths of the desired tasks whose channels cannot be resolved yet."""
+        self.basic: set[str] = set()
+        """Role paths of the desired `basic` tasks (safe_to_stop needs one)."""
+        self.off_for: str | None = None
+        self.off: set[str] = set()
+        """Role paths whose live task is not at `off_for` with its desired properties."""
         self._wants_seen: object = None
         self.passes = 0
 
@@ -135,6 +140,10 @@ class Observed:
                     self.unwired.add(want.path)
                 else:
                     self.unwired.discard(want.path)
+                if want.spec.control == "basic":
+                    self.basic.add(want.path)
+                else:
+                    self.basic.discard(want.path)
             self._want_ids = current
         for path in self._dirty:
             self._refresh(path)
@@ -247,6 +256,10 @@ class Observed:
             self.waiting.add(self.order[path])
         else:
             self.waiting.discard(self.order[path])
+        if self.off_for is not None and _off(have, want, self.off_for):
+            self.off.add(path)
+        else:
+            self.off.discard(path)
 
     # ---- reads ---------------------------------------------------------------------------------
 
@@ -291,6 +304,14 @@ class Observed:
             out.append(have.name if have is not None else self.wants[path].name)
         return len(self.waiting), out
 
+    def configured_at(self, state: str) -> bool:
+        """Whether every live task of a desired one is at `state` with its desired
+        properties (kept per task from then on, as `not_ready`)."""
+        if state != self.off_for:
+            self.off_for = state
+            self.off = {p for p, w in self.wants.items() if _off(self.mine.get(p), w, state)}
+        return not self.off
+
     def state_counts(self) -> dict[str, int]:
         """Task counts by task_state()."""
         return {state: n for state, n in self.counts.items() if n}
@@ -334,6 +355,12 @@ def stale(have: Task, want: ExpandedTask) -> bool:
     if known is None:
         return have.spec.properties != want.spec.properties
     return known != want.digest
+
+
+def _off(have: Task | None, want: ExpandedTask, state: str) -> bool:
+    if have is None or have.status.phase in TERMINAL_PHASES:
+        return False
+    return have.status.state != state or stale(have, want)
 
 
 def _failed(have: Task) -> bool:

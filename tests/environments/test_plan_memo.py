@@ -164,3 +164,33 @@ def test_the_leave_to_reconfigure_now_looks_again_only_at_the_stale_tasks(
     converged.clear()
     assert not run(sim.env).update
     assert converged == [first.name]
+
+
+def test_a_steady_pass_over_unchanged_tasks_looks_at_none_of_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whether every task is configured (status.configVersions) is kept per task with the
+    view: a steady pass after a transition over 10,000 tasks looked at each of them again."""
+    sim, expansion = _settled()
+    tasks = _owned(sim)
+    _pass(sim, expansion, tasks)
+    looked: list[str] = []
+    real = TaskSet.observed
+
+    def counting(self: TaskSet, want: Any) -> Task | None:
+        looked.append(want.name)
+        return real(self, want)
+
+    monkeypatch.setattr(TaskSet, "observed", counting)
+    _pass(sim, expansion, tasks)
+    assert looked == []  # before: one look per task
+    view = expansion.observed
+    assert view.configured_at("RUNNING")
+    first, *rest = tasks
+    moved = _status_written(first, "reset", state="STANDBY")
+    _pass(sim, expansion, [moved, *rest])
+    assert not view.configured_at("RUNNING")
+    back = _status_written(moved, "again", state="RUNNING")
+    _pass(sim, expansion, [back, *rest])
+    assert view.configured_at("RUNNING")
+    assert not view.basic  # no basic task: safe_to_stop looks at none either
