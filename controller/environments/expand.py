@@ -37,12 +37,13 @@ Rules (documented in docs and tested):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from controller.configs.resolve import ConfigFunction, ConfigIndex, merge_refs
 from controller.environments import channels
 from controller.environments.expansion import ExpandedTask, Expansion, Hook
 from controller.environments.fmqargs import FairMQPlugin
+from controller.environments.frames import Frame, Layer, join, with_, with_locals
 from controller.environments.roleparts import (
     check_public_vars,
     counted,
@@ -65,8 +66,6 @@ from crds.aliecs.context import AliecsContext, RoleFunctions, config_namespace
 from crds.aliecs.load import referenced_name
 from crds.duration import parse_duration
 from crds.errors import TemplateError, ValidationError
-from crds.kinds.channels import BindChannel, ConnectChannel
-from crds.kinds.common import Constraint
 from crds.kinds.environment import Environment
 from crds.kinds.task import TASK_HOSTNAME, TaskSpec
 from crds.kinds.taskclass import TaskClass
@@ -78,30 +77,11 @@ from crds.templatework import OBJECT_WORK, ROLE_WORK, Work, metered
 MAX_REPLICAS = 10_000
 MAX_ROLES = 200_000
 
-Layer = tuple[str, Mapping[str, str]]
-
 
 def _has_call(role: Role) -> bool:
     hook_task = role.task is not None and role.task.trigger is not None
     included = role.include is not None  # what it includes is only known once rendered
     return role.call is not None or hook_task or included or any(_has_call(r) for r in role.roles)
-
-
-@dataclass(frozen=True)
-class _Frame:
-    """What a role inherits from its ancestors."""
-
-    path: str = ""
-    template: str = ""
-    defaults: tuple[Layer, ...] = ()
-    vars: tuple[Layer, ...] = ()
-    locals: tuple[Layer, ...] = ()
-    constraints: tuple[Constraint, ...] = ()
-    specials: Mapping[str, str] = field(default_factory=dict)
-    includes: tuple[str, ...] = ()
-    """The workflow and the workflows included down to this role, outermost first."""
-    bind: tuple[BindChannel, ...] = ()
-    connect: tuple[ConnectChannel, ...] = ()
 
 
 def expand(
@@ -214,14 +194,14 @@ class _Expander:
             **previous.task_memos(),
         )
 
-    def _root(self) -> _Frame:
-        return _Frame(specials=self._specials(), includes=(self.workflow.name,))
+    def _root(self) -> Frame:
+        return Frame(specials=self._specials(), includes=(self.workflow.name,))
 
-    def _check_public_vars(self, frame: _Frame) -> None:
+    def _check_public_vars(self, frame: Frame) -> None:
         scope = self._scope(frame, where="workflow")
         check_public_vars(self.env, self.workflow, render=scope.render)
 
-    def _start_arguments(self, frame: _Frame) -> dict[str, str]:
+    def _start_arguments(self, frame: Frame) -> dict[str, str]:
         scope = self._scope(frame, where="workflow", plugins=True)
         names = scope.names()
         known = {k: scope.value(k) for k in START_KEYS if k in names}
@@ -245,13 +225,13 @@ class _Expander:
             "run_type": self.env.spec.run_type,
         }
 
-    def _detectors(self, frame: _Frame) -> tuple[str, ...]:
+    def _detectors(self, frame: Frame) -> tuple[str, ...]:
         scope = self._scope(frame, where="workflow")
         if "detectors" not in scope.names():
             return ()
         return tuple(as_list(scope.value("detectors")))
 
-    def _auto_stop(self, frame: _Frame) -> float | None:
+    def _auto_stop(self, frame: Frame) -> float | None:
         """AliECS's auto stop, read where its core reads it (the top-level variables):
         `auto_stop_enabled` true (readout-dataflow derives it: `auto_stop_timeout != 'none'`)
         and `auto_stop_timeout` a Go duration; a timeout that is no duration is an error."""
@@ -269,7 +249,7 @@ class _Expander:
 
     def _scope(
         self,
-        frame: _Frame,
+        frame: Frame,
         *,
         where: str,
         bottom: tuple[Layer, ...] = (),
@@ -301,7 +281,7 @@ class _Expander:
         scope.add_functions(RoleFunctions(self.aliecs, scope, parent))
         return scope
 
-    def _roles(self, roles: tuple[Role, ...], frame: _Frame) -> None:
+    def _roles(self, roles: tuple[Role, ...], frame: Frame) -> None:
         seen: dict[str, str] = {}
         for index, role in enumerate(roles):
             if self.skip_tasks and not _has_call(role):
@@ -317,21 +297,21 @@ class _Expander:
                 seen[child.path] = this
                 self._role(role, child)
 
-    def _copies(self, role: Role, frame: _Frame) -> list[_Frame]:
+    def _copies(self, role: Role, frame: Frame) -> list[Frame]:
         """The frames of every copy of `role` (iterator values x replicas) that is enabled."""
-        where = _join(frame.path, role.name)
+        where = join(frame.path, role.name)
         own = self._own(role, frame)
         values: list[Layer] = [("", {})]
         if role.for_ is not None:
             items = self._iteration(role, own, where=where)
             values = [(f"iterator {role.for_.var}", {role.for_.var: v}) for v in items]
-        copies: list[_Frame] = []
+        copies: list[Frame] = []
         for label, local in values:
-            base = _with_locals(own, label, local)
+            base = with_locals(own, label, local)
             copies.extend(self._replicas(role, base, where=where))
         return copies
 
-    def _iteration(self, role: Role, frame: _Frame, *, where: str) -> list[str]:
+    def _iteration(self, role: Role, frame: Frame, *, where: str) -> list[str]:
         """The values of an iterator: its `range`, or begin..end (end included)."""
         loop = role.for_
         assert loop is not None
@@ -342,7 +322,7 @@ class _Expander:
         begin = scope.render(loop.begin, field="for.begin")
         return counted(begin, scope.render(loop.end, field="for.end"), where=where)
 
-    def _own(self, role: Role, frame: _Frame) -> _Frame:
+    def _own(self, role: Role, frame: Frame) -> Frame:
         path = frame.path or "workflow"
         return replace(
             frame,
@@ -350,7 +330,7 @@ class _Expander:
             vars=(*frame.vars, (f"{path} > {role.name} vars", role.vars)),
         )
 
-    def _replicas(self, role: Role, frame: _Frame, *, where: str) -> list[_Frame]:
+    def _replicas(self, role: Role, frame: Frame, *, where: str) -> list[Frame]:
         scope = self._scope(frame, where=where, unnamed=True)
         if role.enabled is not None and not scope.truthy(role.enabled, field="enabled"):
             return []
@@ -360,17 +340,17 @@ class _Expander:
         count = _replica_count(scope.render(role.replicas, field="replicas"), where=where)
         copies = []
         for index in range(count):
-            local = _with_locals(frame, "replica", {"replica_index": str(index)})
+            local = with_locals(frame, "replica", {"replica_index": str(index)})
             copies.append(self._named(role, local, name=f"{name}-{index}"))
         return copies
 
-    def _named(self, role: Role, frame: _Frame, *, name: str) -> _Frame:
+    def _named(self, role: Role, frame: Frame, *, name: str) -> Frame:
         self.count += 1
         if self.work is not None:
             self.work.extend(ROLE_WORK)
         if self.count > MAX_ROLES:
             raise _error(frame.path, f"the workflow expands to more than {MAX_ROLES} roles")
-        path = _join(frame.path, name)
+        path = join(frame.path, name)
         if not name or "." in name:
             raise _error(path, f"role name {name!r} must be non-empty and hold no '.'")
         specials = {
@@ -379,21 +359,19 @@ class _Expander:
             "role_name": name,
             "parent_role_path": frame.path,
         }
-        named = replace(
-            frame, path=path, template=_join(frame.template, role.name), specials=specials
-        )
+        named = with_(frame, path=path, template=join(frame.template, role.name), specials=specials)
+        if not role.constraints and not role.bind and not role.connect:
+            return named  # nothing of its own to render (the leaf roles of most tasks)
         scope = self._scope(named, where=path)
         rendered = render_constraints(role.constraints, scope)
-        named = replace(named, constraints=merge_constraints(frame.constraints, rendered))
-        if not role.bind and not role.connect:
-            return named
-        return replace(
+        return with_(
             named,
+            constraints=merge_constraints(frame.constraints, rendered),
             bind=channels.merge(frame.bind, channels.render_binds(role.bind, scope)),
             connect=channels.merge(frame.connect, channels.render_connects(role.connect, scope)),
         )
 
-    def _role(self, role: Role, frame: _Frame) -> None:
+    def _role(self, role: Role, frame: Frame) -> None:
         if role.task is not None and role.task.trigger is not None:
             self.hooks.append(self._task_hook(role, frame))
         elif role.task is not None:
@@ -406,7 +384,7 @@ class _Expander:
         else:
             self._roles(role.roles, frame)
 
-    def _include(self, include: str, frame: _Frame) -> None:
+    def _include(self, include: str, frame: Frame) -> None:
         """The role tree of the included Workflow under this role (AliECS's includeRole): its
         defaults and vars one layer below this role's children, its roles as the children."""
         name = self._scope(frame, where=frame.path).render(include, field="include").strip()
@@ -422,14 +400,14 @@ class _Expander:
         )
         self._roles(sub.spec.roles, inner)
 
-    def _task(self, role: Role, frame: _Frame) -> None:
+    def _task(self, role: Role, frame: Frame) -> None:
         assert role.task is not None
         name, spec, config = self._resolve_task(role, frame)
         self.tasks[name] = ExpandedTask(name, frame.path, spec, template=frame.template)
         for key, refs in config.used.items():
             self.config_refs.setdefault(key, set()).update(refs)
 
-    def _task_hook(self, role: Role, frame: _Frame) -> Hook:
+    def _task_hook(self, role: Role, frame: Frame) -> Hook:
         """A task role with a trigger: rendered like a call hook (it sees `run_number`), its
         task a `basic` one whose command runs when the hook fires, as AliECS's hook tasks
         (controller.environments.taskhooks)."""
@@ -449,9 +427,11 @@ class _Expander:
         argv = (spec.command.value, *spec.command.arguments)
         return Hook(frame.path, argv, trigger, await_, timeout, task.critical, task=spec)
 
-    def _resolve_task(self, role: Role, frame: _Frame) -> tuple[str, TaskSpec, ConfigFunction]:
+    def _resolve_task(self, role: Role, frame: Frame) -> tuple[str, TaskSpec, ConfigFunction]:
         assert role.task is not None
-        class_name = self._scope(frame, where=frame.path).render(role.task.class_, field="class")
+        class_name = role.task.class_
+        if "{{" in class_name or "{%" in class_name:
+            class_name = self._scope(frame, where=frame.path).render(class_name, field="class")
         taskclass = self.classes.get(class_name) or self.classes.get(referenced_name(class_name))
         if taskclass is None:
             known = ", ".join(sorted(self.classes)) or "none"
@@ -468,7 +448,7 @@ class _Expander:
             "task_class_name": class_name,
             "task_hostname": TASK_HOSTNAME,  # filled in after placement (crds.kinds.task)
         }
-        frame = replace(frame, specials=specials)
+        frame = with_(frame, specials=specials)
         bottom = (
             ("TaskClass defaults", taskclass.spec.defaults),
             ("TaskClass vars", taskclass.spec.vars),
@@ -489,7 +469,7 @@ class _Expander:
         )
         return name, spec, config
 
-    def _hook(self, call: CallRole, frame: _Frame) -> Hook:
+    def _hook(self, call: CallRole, frame: Frame) -> Hook:
         specials = dict(frame.specials)
         if self.run_number is not None:
             specials["run_number"] = str(self.run_number)
@@ -513,10 +493,6 @@ class _Expander:
         return replace(hook, func=func_name(call), vars=stack, returns=call.return_ or "")
 
 
-def _with_locals(frame: _Frame, label: str, local: Mapping[str, str]) -> _Frame:
-    return replace(frame, locals=(*frame.locals, (label, local))) if local else frame
-
-
 def _replica_count(text: str, *, where: str) -> int:
     try:
         count = int(text.strip())
@@ -532,10 +508,6 @@ def _duration(text: str, *, where: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise _error(where, f"timeout: {exc}") from exc
-
-
-def _join(parent: str, name: str) -> str:
-    return f"{parent}.{name}" if parent else name
 
 
 def _error(path: str, message: str) -> ValidationError:

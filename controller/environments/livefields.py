@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from controller.environments.expansion import ExpandedTask, Expansion
-from crds.kinds.task import Task, TaskSpec
+from crds.kinds.task import TERMINAL_PHASES, Task, TaskSpec
 
 LIVE_FIELDS = (
     "command",
@@ -25,7 +25,7 @@ LIVE_FIELDS = (
 )
 """What an update changes in place (applied at the task's next launch or CONFIGURE)."""
 
-__all__ = ["LIVE_FIELDS", "live_changes", "settle_written"]
+__all__ = ["LIVE_FIELDS", "live_changes", "same_inputs", "settle_written"]
 
 
 def settle_written(expansion: Expansion, written: Iterable[Task]) -> None:
@@ -59,3 +59,28 @@ def live_changes(expansion: Expansion, have: TaskSpec, want: ExpandedTask) -> Ma
             changes[name] = value
     expansion.live_diffs[want.name] = (have, want.spec, changes)
     return changes
+
+
+_CONFIGURED = ("CONFIGURED", "RUNNING")
+
+
+def same_inputs(old: Task, new: Task) -> bool:
+    """Whether `new` (a later object of the task `old`) gives `TaskSet._converge` the same
+    inputs: the same spec object (a status write keeps it), annotations and deletion stamp,
+    and of the status only what it reads (ended or not, configured or not, and the
+    properties the process was configured with). A task settled as `old` with the same
+    desired task and plan inputs needs nothing as `new`: the status writes of the task
+    controller (phases, a state it reaches without a change of what is configured) cost no
+    comparison of the spec each."""
+    if (
+        old.spec is not new.spec
+        or old.metadata.deletion_timestamp != new.metadata.deletion_timestamp
+    ):
+        return False
+    was, now = old.status, new.status
+    return (
+        (was.phase in TERMINAL_PHASES) == (now.phase in TERMINAL_PHASES)
+        and (was.state in _CONFIGURED) == (now.state in _CONFIGURED)
+        and was.configured_properties == now.configured_properties
+        and old.metadata.annotations == new.metadata.annotations
+    )

@@ -85,10 +85,19 @@ class Observed:
         """Role paths whose (task, desired task) may need a change at `settled_key`: all but
         those a pass with these inputs found nothing to change in since they last changed."""
         self.settled_key: tuple[object, ...] | None = None
+        self.settled_now: bool | None = None
+        self.now_sensitive: set[str] = set()
+        """Role paths settled while stale: the only ones whose writes depend on whether a
+        reconfigure is allowed now (the `now_ok` input of `settle_for`)."""
         self.unwanted: set[str] = set()
         """Role paths of this environment's tasks that no desired task has."""
         self.unwired: set[str] = set()
         """Role paths of the desired tasks whose channels cannot be resolved yet."""
+        self.basic: set[str] = set()
+        """Role paths of the desired `basic` tasks (safe_to_stop needs one)."""
+        self.off_for: str | None = None
+        self.off: set[str] = set()
+        """Role paths whose live task is not at `off_for` with its desired properties."""
         self._wants_seen: object = None
         self.passes = 0
 
@@ -131,6 +140,10 @@ class Observed:
                     self.unwired.add(want.path)
                 else:
                     self.unwired.discard(want.path)
+                if want.spec.control == "basic":
+                    self.basic.add(want.path)
+                else:
+                    self.basic.discard(want.path)
             self._want_ids = current
         for path in self._dirty:
             self._refresh(path)
@@ -243,6 +256,10 @@ class Observed:
             self.waiting.add(self.order[path])
         else:
             self.waiting.discard(self.order[path])
+        if self.off_for is not None and _off(have, want, self.off_for):
+            self.off.add(path)
+        else:
+            self.off.discard(path)
 
     # ---- reads ---------------------------------------------------------------------------------
 
@@ -250,13 +267,26 @@ class Observed:
         """`paths` in the expansion's order."""
         return sorted(paths, key=self.order.__getitem__)
 
-    def settle_for(self, key: tuple[object, ...]) -> list[str]:
-        """The role paths to look at in a pass with inputs `key`, in order (all of them when
-        the inputs changed)."""
+    def settle_for(self, key: tuple[object, ...], *, now_ok: bool) -> list[str]:
+        """The role paths to look at in a pass with inputs `key` and `now_ok`, in order: all
+        of them when `key` changed; when only `now_ok` did (a transition into RUNNING ends,
+        and with it the leave to reconfigure at once), those settled while stale."""
         if key != self.settled_key:
-            self.settled_key = key
+            self.settled_key, self.settled_now = key, now_ok
             self.unsettled = set(self.order)
+            self.now_sensitive.clear()
+        elif now_ok != self.settled_now:
+            self.settled_now = now_ok
+            self.unsettled |= self.now_sensitive
         return self.in_order(self.unsettled)
+
+    def settled(self, path: str, have: Task, want: ExpandedTask) -> None:
+        """`path` needs nothing at the current inputs (noted stale: see `now_sensitive`)."""
+        self.unsettled.discard(path)
+        if stale(have, want):
+            self.now_sensitive.add(path)
+        else:
+            self.now_sensitive.discard(path)
 
     def not_ready(self, target: str, first: int) -> tuple[int, list[str]]:
         """How many tasks a transition to `target` (not DONE) waits for, and the names of the
@@ -273,6 +303,14 @@ class Observed:
             have = self.mine.get(path)
             out.append(have.name if have is not None else self.wants[path].name)
         return len(self.waiting), out
+
+    def configured_at(self, state: str) -> bool:
+        """Whether every live task of a desired one is at `state` with its desired
+        properties (kept per task from then on, as `not_ready`)."""
+        if state != self.off_for:
+            self.off_for = state
+            self.off = {p for p, w in self.wants.items() if _off(self.mine.get(p), w, state)}
+        return not self.off
 
     def state_counts(self) -> dict[str, int]:
         """Task counts by task_state()."""
@@ -317,6 +355,12 @@ def stale(have: Task, want: ExpandedTask) -> bool:
     if known is None:
         return have.spec.properties != want.spec.properties
     return known != want.digest
+
+
+def _off(have: Task | None, want: ExpandedTask, state: str) -> bool:
+    if have is None or have.status.phase in TERMINAL_PHASES:
+        return False
+    return have.status.state != state or stale(have, want)
 
 
 def _failed(have: Task) -> bool:

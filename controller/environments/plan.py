@@ -60,7 +60,6 @@ from controller.environments.taskset import (
     TaskSet,
     of_this_incarnation,
     properties_digest,
-    stale,
 )
 from controller.environments.wiring import wire
 from crds.changedby import changed_by
@@ -72,7 +71,7 @@ from crds.kinds.environment import (
     TransitionProgress,
     append_history,
 )
-from crds.kinds.task import TERMINAL_PHASES, Task
+from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
 from crds.moments import TEARDOWN_EVENT, moment_sequence
@@ -264,12 +263,8 @@ def record_config_versions(status: EnvironmentStatus, taskset: TaskSet) -> Envir
     ComponentConfig controller keeps ConfigChangePending=True until it is applied."""
     if status.transition is not None or status.state not in ("CONFIGURED", "RUNNING"):
         return status
-    for want in taskset.expansion.tasks.values():
-        have = taskset.observed(want)
-        if have is None or have.status.phase in TERMINAL_PHASES:
-            continue
-        if have.status.state != status.state or stale(have, want):
-            return status
+    if not taskset.configured_at(status.state):
+        return status
     refs = dict(taskset.expansion.config_refs)
     if refs == status.config_versions:
         return status

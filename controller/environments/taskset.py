@@ -21,12 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 
 from controller.environments.expansion import ExpandedTask, Expansion, properties_digest
+from controller.environments.idlepool import adoptable, expired_idle, released
 from controller.environments.livefields import LIVE_FIELDS as _LIVE_FIELDS
-from controller.environments.livefields import live_changes, settle_written
+from controller.environments.livefields import live_changes, same_inputs, settle_written
 from controller.environments.observed import Observed, ready, stale
 from crds.copies import replaced
 from crds.kinds.environment import Environment
@@ -124,7 +125,7 @@ class TaskSet:
         out = Changes()
         mine = self.by_role()
         names = {t.metadata.name for t in self.owned}
-        pool = [t for t in self.idle if _adoptable(t)]
+        pool = [t for t in self.idle if adoptable(t)]
         for want in self.expansion.tasks.values():
             have = mine.get(want.path)
             if have is not None:
@@ -147,8 +148,8 @@ class TaskSet:
         those without a task, and those whose task or desired task changed since the pass
         that found nothing to change in them."""
         out = Changes()
-        pool = [t for t in self.idle if _adoptable(t)]
-        todo = view.settle_for((target, cap, now_ok, *self._run_inputs(target, cap)))
+        pool = [t for t in self.idle if adoptable(t)]
+        todo = view.settle_for((target, cap, *self._run_inputs(target, cap)), now_ok=now_ok)
         view.visited += len(todo)
         for path in todo:
             want, have = view.wants[path], view.mine.get(path)
@@ -158,12 +159,12 @@ class TaskSet:
                     (out.update if task.metadata.resource_version else out.create).append(task)
                 continue
             if self._settled(have, want, target, cap, now_ok):
-                view.unsettled.discard(path)  # e.g. the echo of this controller's own write
+                view.settled(path, have, want)  # e.g. the echo of this controller's own write
                 continue
             before = len(out.update) + len(out.delete)
             self._converge(have, want, target, cap=cap, now_ok=now_ok, out=out)
             if len(out.update) + len(out.delete) == before:
-                view.unsettled.discard(path)
+                view.settled(path, have, want)
         for path in list(view.unwanted):
             drop(view.mine[path], out, release=False, now=self.now)
         return out
@@ -195,6 +196,11 @@ class TaskSet:
         token = memo[0]
         if token is have:
             return memo[1] == self._key(want, target, cap, now_ok)
+        if type(token) is Task:  # a status write since: settled still if it changed no input
+            if not same_inputs(token, have) or memo[1] != self._key(want, target, cap, now_ok):
+                return False
+            self.expansion.settled[have.metadata.name] = (have, memo[1])
+            return True
         if type(token) is not int or token != have.metadata.resource_version:
             return False
         if memo[1] != self._key(want, target, cap, now_ok):
@@ -243,9 +249,7 @@ class TaskSet:
         digest, wiring, target, run and START arguments last time and needed nothing:
         everything `_update` reads is in that key. An update it builds is kept in
         `expansion.built` with the key: once written, the stored task needs nothing more
-        with the same inputs (`settle_written`)."""
-        if self._settled(have, want, target, cap, now_ok):
-            return
+        with the same inputs (`settle_written`). Both callers asked `_settled` already."""
         key = self._key(want, target, cap, now_ok)
         before = len(out.update)
         self._update(have, want, target, cap=cap, now_ok=now_ok, out=out)
@@ -363,6 +367,8 @@ class TaskSet:
     def safe_to_stop(self) -> bool:
         """AliECS's IsSafeToStop, when a basic task's end asks for it: every task is RUNNING,
         and every basic task's process has ended (status.terminated); there is one at least."""
+        if self.view is not None and not self.view.basic:
+            return False  # no basic task: no look at every task of each steady pass
         mine = self.by_role()
         basic = False
         for want in self.expansion.tasks.values():
@@ -374,6 +380,18 @@ class TaskSet:
                 if not have.status.terminated:
                     return False
         return basic
+
+    def configured_at(self, state: str) -> bool:
+        """Every live owned task of a desired one is at `state` with its desired properties."""
+        if self.view is not None:
+            return self.view.configured_at(state)
+        for want in self.expansion.tasks.values():
+            have = self.observed(want)
+            if have is None or have.status.phase in TERMINAL_PHASES:
+                continue
+            if have.status.state != state or stale(have, want):
+                return False
+        return True
 
     def unwired(self) -> list[str]:
         """`<task>: why` for each desired task whose channels cannot be resolved yet."""
@@ -445,22 +463,12 @@ def _track_configured(have: Task, want: ExpandedTask) -> dict[str, str] | None:
     return {k: v for k, v in notes.items() if k != CONFIGURED_WITH}
 
 
-def _adoptable(task: Task) -> bool:
-    return (
-        task.spec.environment is None
-        and task.metadata.labels.get(IDLE_LABEL) == "true"
-        and task.status.phase == "Running"
-        and task.status.state == "STANDBY"
-        and task.metadata.deletion_timestamp is None
-    )
-
-
 def drop(have: Task, out: Changes, *, release: bool, now: datetime | None = None) -> None:
     """Stop a task that is no longer wanted, then delete it (or release it to the idle pool)."""
     alive = have.status.phase not in TERMINAL_PHASES and have.status.state in _ALIVE
     if release and alive:
         if have.status.state == "STANDBY":
-            out.update.append(_released(have, now=now))
+            out.update.append(released(have, now=now))
         elif have.spec.state != "STANDBY":
             out.update.append(_with_state(have, "STANDBY"))
     elif alive and have.spec.state != "DONE":
@@ -471,44 +479,3 @@ def drop(have: Task, out: Changes, *, release: bool, now: datetime | None = None
 
 def _with_state(task: Task, state: str) -> Task:
     return replaced(task, {"spec": replaced(task.spec, {"state": state})})
-
-
-def _released(task: Task, *, now: datetime | None) -> Task:
-    labels = {k: v for k, v in task.metadata.labels.items() if k not in (ENV_LABEL, ROLE_LABEL)}
-    notes = dict(task.metadata.annotations)
-    if now is not None:
-        notes[IDLE_SINCE] = now.isoformat()
-    meta = task.metadata.model_copy(
-        update={
-            "labels": {**labels, IDLE_LABEL: "true"},
-            "annotations": notes,
-            "owner_references": (),
-        }
-    )
-    spec = task.spec.model_copy(
-        update={
-            "environment": None,
-            "role": "",
-            "state": "STANDBY",
-            "run_number": None,
-            "start_arguments": {},
-        }
-    )
-    return task.model_copy(update={"metadata": meta, "spec": spec})
-
-
-def expired_idle(idle: Iterable[Task], *, now: datetime, ttl: timedelta) -> list[Task]:
-    """Idle-pool tasks released longer than `ttl` ago (to delete); unparsable stamps expire."""
-    expired = []
-    for task in idle:
-        if task.spec.environment is not None or task.metadata.labels.get(IDLE_LABEL) != "true":
-            continue
-        stamp = task.metadata.annotations.get(IDLE_SINCE, "")
-        try:
-            since = datetime.fromisoformat(stamp)
-        except ValueError:
-            expired.append(task)
-            continue
-        if now - since >= ttl:
-            expired.append(task)
-    return expired

@@ -4,6 +4,7 @@ per-role renderings the expansion shares (constraints, a plugin call's variable 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pydantic
 
@@ -73,16 +74,18 @@ def task_spec(
     )
     if cls.control == "fairmq":
         arguments = with_fairmq_arguments(arguments, task_id=task_id, plugin=fairmq)
-    env = {k: scope.render(v, field=f"command.env.{k}") for k, v in command.env.items()}
-    resolved = Command(
-        value=value,
-        arguments=arguments,
-        env=env,
-        shell=command.shell,
-        shell_arguments=command.shell_arguments,
-        user=scope.render(command.user, field="command.user").strip(),
-        stdout=_output_mode(scope, command.stdout, field="command.stdout", path=upper.path),
-        stderr=_output_mode(scope, command.stderr, field="command.stderr", path=upper.path),
+    env = tuple((k, scope.render(v, field=f"command.env.{k}")) for k, v in command.env.items())
+    resolved = _command(
+        (
+            value,
+            arguments,
+            env,
+            command.shell,
+            command.shell_arguments,
+            scope.render(command.user, field="command.user").strip(),
+            _output_mode(scope, command.stdout, field="command.stdout", path=upper.path),
+            _output_mode(scope, command.stderr, field="command.stderr", path=upper.path),
+        )
     )
     properties = {k: scope.render(v, field=f"properties.{k}") for k, v in cls.properties.items()}
     constraints = merge_constraints(render_constraints(cls.constraints, scope), upper.constraints)
@@ -106,6 +109,27 @@ def task_spec(
         )
     except pydantic.ValidationError as exc:
         raise role_error(upper.path, f"the resolved task is invalid: {exc}") from exc
+
+
+_CommandFields = tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], bool, bool, str, str, str]
+"""value, arguments, env, shell, shell_arguments, user, stdout, stderr."""
+
+
+@lru_cache(maxsize=1024)
+def _command(fields: _CommandFields) -> Command:
+    """The resolved Command, validated once per distinct value (the tasks of a class mostly
+    share theirs: one object for all, as frozen models may be)."""
+    value, arguments, env, shell, shell_arguments, user, stdout, stderr = fields
+    return Command(
+        value=value,
+        arguments=arguments,
+        env=dict(env),
+        shell=shell,
+        shell_arguments=shell_arguments,
+        user=user,
+        stdout=stdout,
+        stderr=stderr,
+    )
 
 
 def render_constraints(constraints: tuple[Constraint, ...], scope: Scope) -> tuple[Constraint, ...]:

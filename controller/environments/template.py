@@ -10,12 +10,15 @@ payloads, so `o2 config show --render` and workflows evaluate `{{ }}` alike).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import jinja2
 
 from crds.errors import TemplateError
+from crds.templatework import charge
 from crds.templating import (
     ENGINE,
     MAX_OUTPUT,
@@ -114,6 +117,16 @@ class Scope:
     def _render(self, source: str, *, where: str) -> str:
         if "{{" not in source and "{%" not in source:
             return source
+        name = bare_name(source)
+        if name is not None:  # `{{ rate }}`: what Jinja2 would output, without running it
+            value = self.resolve(name)
+            if type(value) is str:
+                if len(value) > MAX_OUTPUT:
+                    raise TemplateBudgetError(
+                        f"result would be {len(value)} long (limit {MAX_OUTPUT})"
+                    )
+                charge(len(value))  # as crds.templating.run charges a template of names
+                return value
         try:
             template = compile_template(source)
         except ValueError as exc:
@@ -171,6 +184,24 @@ class Scope:
             if name in layer:
                 return index, layer[name]
         return None
+
+
+_BARE = re.compile(r"\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]{0,63})[ \t]*\}\}")
+_NOT_NAMES = frozenset(("true", "false", "none", "True", "False", "None")) | frozenset(
+    ("and", "or", "not", "in", "is", "if", "else", "elif", "for", "recursive")
+)
+"""Jinja2's constants and operator words: `{{ none }}` is no variable."""
+
+
+@lru_cache(maxsize=4096)
+def bare_name(source: str) -> str | None:
+    """The variable name when `source` is only `{{ name }}` (the most common value): its
+    output is the variable's text, which `Scope._render` returns without running Jinja2 (a
+    value of another type, a missing one, goes the ordinary way); None otherwise."""
+    match = _BARE.fullmatch(source)
+    if match is None or match.group(1) in _NOT_NAMES:
+        return None
+    return match.group(1)
 
 
 class _Lookup(Mapping[str, object]):

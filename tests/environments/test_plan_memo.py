@@ -34,9 +34,10 @@ def _owned(sim: Sim) -> list[Task]:
     return [t for t in sim.tasks.values() if t.metadata.labels.get(ENV_LABEL) == sim.env.name]
 
 
-def _status_written(task: Task, message: str) -> Task:
+def _status_written(task: Task, message: str, **fields: str) -> Task:
     """The task after a status-only write: a new object, the same spec object."""
-    return task.model_copy(update={"status": task.status.model_copy(update={"message": message})})
+    status = task.status.model_copy(update={"message": message, **fields})
+    return task.model_copy(update={"status": status})
 
 
 def test_a_pass_over_status_only_changes_reuses_every_tasks_comparison() -> None:
@@ -91,7 +92,10 @@ def test_a_pass_skips_the_tasks_that_did_not_change_since_the_pass_that_settled_
     first, *rest = tasks
     written = _status_written(first, "seen")
     assert not _pass(sim, expansion, [written, *rest]).update
-    assert looked == [first.name]
+    assert looked == []  # a status write that changes no input of _update: passed over
+    written = _status_written(written, "reset", state="STANDBY")
+    _pass(sim, expansion, [written, *rest])
+    assert looked == [first.name]  # one that does: looked at again
     looked.clear()
     stopping = sim.env.model_copy(
         update={"spec": sim.env.spec.model_copy(update={"state": "CONFIGURED"})}
@@ -121,6 +125,72 @@ def test_a_pass_over_the_same_stored_tasks_converges_none_of_them_again(
     assert not _pass(sim, expansion, tasks).update
     assert converged == []
     first, *rest = tasks
-    moved = _status_written(first, "moved")  # a new stored object: looked at again
+    moved = _status_written(first, "moved")  # a new stored object, with the same inputs
     assert not _pass(sim, expansion, [moved, *rest]).update
+    assert converged == []
+    moved = _status_written(moved, "reset", state="STANDBY")  # no longer configured
+    _pass(sim, expansion, [moved, *rest])
     assert converged == [first.name]
+
+
+def test_the_leave_to_reconfigure_now_looks_again_only_at_the_stale_tasks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When a START ends, a RUNNING environment's stale tasks may no longer be reconfigured
+    at once (`spec.reconfigure: NextRun`): only they can need another write for it, so the
+    pass after a START of 10,000 tasks looks at those, not at every task again."""
+    sim, expansion = _settled()
+    first, *rest = _owned(sim)
+    status = first.status.model_copy(update={"configured_properties": "an older digest"})
+    tasks = [first.model_copy(update={"status": status}), *rest]
+    now = sim.env.model_copy(
+        update={"spec": sim.env.spec.model_copy(update={"reconfigure": "Now"})}
+    )
+
+    def run(env: Any) -> Plan:
+        return plan(env, sim.workflow, sim.classes, tasks, now=sim.now, expansion=expansion)
+
+    assert not run(sim.env).update  # NextRun: the stale task waits for the next run
+    converged: list[str] = []
+    real = TaskSet._converge
+
+    def counting(self: TaskSet, have: Task, *args: Any, **kwargs: Any) -> None:
+        converged.append(have.name)
+        real(self, have, *args, **kwargs)
+
+    monkeypatch.setattr(TaskSet, "_converge", counting)
+    assert [t.name for t in run(now).update] == [first.name]  # Now: RESET it at once
+    assert converged == [first.name]  # before: every task
+    converged.clear()
+    assert not run(sim.env).update
+    assert converged == [first.name]
+
+
+def test_a_steady_pass_over_unchanged_tasks_looks_at_none_of_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whether every task is configured (status.configVersions) is kept per task with the
+    view: a steady pass after a transition over 10,000 tasks looked at each of them again."""
+    sim, expansion = _settled()
+    tasks = _owned(sim)
+    _pass(sim, expansion, tasks)
+    looked: list[str] = []
+    real = TaskSet.observed
+
+    def counting(self: TaskSet, want: Any) -> Task | None:
+        looked.append(want.name)
+        return real(self, want)
+
+    monkeypatch.setattr(TaskSet, "observed", counting)
+    _pass(sim, expansion, tasks)
+    assert looked == []  # before: one look per task
+    view = expansion.observed
+    assert view.configured_at("RUNNING")
+    first, *rest = tasks
+    moved = _status_written(first, "reset", state="STANDBY")
+    _pass(sim, expansion, [moved, *rest])
+    assert not view.configured_at("RUNNING")
+    back = _status_written(moved, "again", state="RUNNING")
+    _pass(sim, expansion, [back, *rest])
+    assert view.configured_at("RUNNING")
+    assert not view.basic  # no basic task: safe_to_stop looks at none either

@@ -45,9 +45,9 @@ def _echo(task: Task) -> Task:
     return codec.decode(Task, raw, key=f"/o2/tasks/{task.name}", mod_revision=version)
 
 
-def _status_written(task: Task, version: int) -> Task:
+def _status_written(task: Task, version: int, *, state: str | None = None) -> Task:
     """A status-only write: a new object and resourceVersion, the same spec object."""
-    status = task.status.model_copy(update={"state": task.spec.state})
+    status = task.status.model_copy(update={"state": state or task.spec.state})
     return codec.with_revision(task.model_copy(update={"status": status}), version)
 
 
@@ -86,8 +86,13 @@ def test_the_echo_of_a_written_update_is_passed_over_and_its_spec_compared_once(
     compared = dict(expansion.live_diffs)
     answered = [_status_written(t, 2000 + i) for i, t in enumerate(echoes)]
     _plan(sim, env, expansion, answered)
-    assert sorted(updated) == sorted(t.name for t in answered)  # a new state: looked at
+    # RUNNING -> CONFIGURED changes nothing _update reads (configured either way, with the
+    # same properties): passed over (before: each looked at again, its spec compared)
+    assert updated == []
     assert all(expansion.live_diffs[n] is entry for n, entry in compared.items())
+    reset = [_status_written(t, 3000 + i, state="STANDBY") for i, t in enumerate(answered)]
+    _plan(sim, env, expansion, reset)
+    assert sorted(updated) == sorted(t.name for t in reset)  # no longer configured: looked at
 
 
 def test_an_echo_of_another_version_or_other_inputs_is_looked_at_again(
