@@ -278,7 +278,7 @@ class _Expander:
         ]
         scope = Scope(layers, where=where)
         parent = frame.path if unnamed else frame.specials.get("parent_role_path")
-        scope.add_functions(RoleFunctions(self.aliecs, scope, parent))
+        scope.add_functions(RoleFunctions(self.aliecs, scope.weak(), parent))
         return scope
 
     def _roles(self, roles: tuple[Role, ...], frame: Frame) -> None:

@@ -11,6 +11,7 @@ payloads, so `o2 config show --render` and workflows evaluate `{{ }}` alike).
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -61,6 +62,16 @@ class Scope:
         self._names: frozenset[str] | None = None
         self.rendering = ""
         """The place (role path and field) of the top-level render in progress."""
+        self._weak: Scope = weakref.proxy(self)
+
+    def weak(self) -> Scope:
+        """This scope, referred to weakly: what the functions it holds keep of it (`lookup`,
+        RoleFunctions). A strong reference back would make each scope a reference cycle, freed
+        only by the collector: an expansion of 50,000 tasks left 1.45M such objects, 12 young
+        passes of 2.8 s CPU (the expansion 7.2 -> 4.4 s CPU without them; 10,000 tasks 1.03 ->
+        0.72 s). Using it after the scope is gone raises ReferenceError; the expansion renders
+        within a scope's life."""
+        return self._weak
 
     def extend(self, *layers: tuple[str, Mapping[str, str]], where: str | None = None) -> Scope:
         """A new scope with `layers` on top of these."""
@@ -78,8 +89,9 @@ class Scope:
 
     def lookup(self) -> Mapping[str, object]:
         """This scope's variables as a read-only mapping, resolved on access (only usable while
-        one of this scope's templates is rendering, e.g. from a helper function it calls)."""
-        return _Lookup(self)
+        one of this scope's templates is rendering, e.g. from a helper function it calls); it
+        refers to the scope weakly (`weak`), as the functions that hold it are held by it."""
+        return _Lookup(self._weak)
 
     def render(self, source: str, *, field: str = "") -> str:
         """The rendered text of `source`; TemplateError naming the place and expression."""

@@ -4,6 +4,7 @@ configuration repository, runtime values and stable uid.New ids."""
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Mapping
 
@@ -169,3 +170,31 @@ def test_an_unknown_host_is_a_template_error_naming_it() -> None:
     ctx = AliecsContext(inventory=Inventory.from_nodes([node("flp001", "TPC")]))
     with pytest.raises(TemplateError, match="no Node has hostname or machine_id 'flp002'"):
         expand_it(ctx)
+
+
+def test_an_expansion_leaves_no_reference_cycles_for_the_collector() -> None:
+    """The scopes and the functions they hold (config, util, uid, Parent, ...) refer to each
+    other weakly one way, so an expansion's scratch objects are freed by reference counting:
+    with cycles, an expansion of 10,000 tasks left ~300,000 objects to the collector, whose
+    passes cost ~0.3 s CPU (a third of the expansion)."""
+    ctx = context()
+    enabled, debug = gc.isenabled(), gc.get_debug()
+    gc.collect()
+    gc.disable()
+    try:
+        expansion = expand_it(ctx)
+        assert len(expansion.tasks) == 2
+        del expansion
+        gc.set_debug(gc.DEBUG_SAVEALL)  # keep what a pass finds, to name it
+        gc.collect()
+        ours = {
+            type(o).__qualname__
+            for o in gc.garbage
+            if type(o).__module__.startswith(("controller.", "crds."))
+        }
+    finally:
+        gc.garbage.clear()
+        gc.set_debug(debug)
+        if enabled:
+            gc.enable()
+    assert ours == set()
