@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _live_groups: set[int] = set()
-_detached: list[subprocess.Popen[bytes]] = []
-"""Executors left running for the next cluster: held so that nothing reaps or kills them here."""
+_detached: dict[int, subprocess.Popen[bytes]] = {}
+"""Executors left running for the next cluster, by pid: held so that nothing reaps or kills them
+here, until a cluster restarted inside this process adopts one and reaps it through its Popen."""
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])  # so the command executor imports
 
 
@@ -147,14 +148,22 @@ def spawn(
 async def wait(proc: subprocess.Popen[bytes]) -> int:
     """The executor's raw wait status once it exited (awaited on a pidfd, then reaped)."""
     await procutil.wait_exit(proc.pid)
-    returncode = proc.wait()
+    return _raw_status(proc.wait())
+
+
+def _raw_status(returncode: int) -> int:
     return returncode << 8 if returncode >= 0 else -returncode
 
 
 async def wait_adopted(pid: int) -> int:
     """The raw wait status of an executor a previous cluster started, once it exited: known
-    when it is our child (a cluster restarted inside one process), else 0 (not ours to reap)."""
+    when it is our child (a cluster restarted inside one process), else 0 (not ours to reap).
+    Our child that a cluster of this process detached is reaped through the Popen it held:
+    reaped by pid, that Popen never learnt of the exit and warned at exit that it still ran."""
     await procutil.wait_exit(pid)
+    proc = _detached.pop(pid, None)
+    if proc is not None:
+        return _raw_status(proc.wait())
     return _reap(pid)
 
 
@@ -173,7 +182,7 @@ def detach(pid: int | None, proc: subprocess.Popen[bytes] | None) -> None:
     if pid is not None:
         _live_groups.discard(pid)
     if proc is not None:
-        _detached.append(proc)
+        _detached[proc.pid] = proc
 
 
 def adopt(pid: int) -> None:

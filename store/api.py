@@ -28,6 +28,9 @@ Semantics (DESIGN.md §2), checked by one contract test suite against both imple
 - list: items + the etcd revision of the read + the keys whose value could not be parsed.
 - watch(start_revision): events in revision order; CompactedError when the revision is gone;
   PROGRESS events while idle, so a silent but healthy watch can be told from a stalled one.
+  watch_stream_idle / watch_stream_behind describe the stream the watches share (etcd), for
+  telling a stalled or deaf watch from a quiet or lagging one; the in-memory store has no
+  such stream (None / False). A fenced view answers as its store.
 - a Fence makes every write conditional on the leader key still being ours (FencedError).
 """
 
@@ -133,6 +136,24 @@ class Store(Protocol):
     @property
     def progress_interval(self) -> float | None:
         """Seconds between PROGRESS events of an idle watch; None when it sends none."""
+        ...
+
+    def watch_stream_idle(self) -> float | None:
+        """Seconds since the store's shared watch stream last delivered anything (events or
+        progress answers, for any watch on it); None when no shared stream carries watches.
+        The informers' stall guard restarts a silent watch only when this is that long too: on
+        a shared stream, a quiet watch's progress answers queue behind busy watches' events.
+        The etcd store: its client's stream (None while no watch is open). The in-memory
+        store: None, always: each of its watches reads the history itself, so a watch's own
+        silence is all there is to judge."""
+        ...
+
+    def watch_stream_behind(self, revision: int, *, within: float) -> bool:
+        """The shared watch stream delivered events in the last `within` s, all older than
+        `revision`: a watch on it that shows nothing of a write at `revision` yet waits behind
+        that backlog and is not deaf (Context.caught_up restarts every watch only when this is
+        False). The etcd store: its client's stream. The in-memory store: False, always: a
+        write is in the history its watches read once it returns, nothing queues in between."""
         ...
 
     def key_for(self, kind: type[Resource], name: str) -> str: ...

@@ -6,7 +6,7 @@ delivered as synthetic ADDED/MODIFIED/DELETED events, so no change is missed. An
 watch still delivers PROGRESS events (every `store.progress_interval` s), so a watch that stays
 silent longer than `inactivity_timeout` (default 3 progress intervals) has stalled and is
 restarted from the last revision; but only when the store's whole watch stream was that silent
-too (`store.watch_stream_idle()`, where the store has one): a store's watches share one stream,
+too (`store.watch_stream_idle()`; None: no shared stream): a store's watches share one stream,
 on which a quiet watch's progress answers queue behind busy watches' events, and restarting it
 would only add load. A watch can also go deaf on a stream that still answers (etcd answers a
 progress request for the whole stream, whatever became of each watch on it): the guard cannot
@@ -262,7 +262,9 @@ class Informer(Generic[R]):
         try:
             async with asyncio.timeout(None) as deadline:
                 guard = self._guard = _StallGuard(
-                    deadline, silence=self.inactivity_timeout, stream_idle=_stream_idle(self.store)
+                    deadline,
+                    silence=self.inactivity_timeout,
+                    stream_idle=self.store.watch_stream_idle,
                 )
                 async for event in stream:
                     guard.last = loop.time()  # per event only this: no timer (a busy watch's CPU)
@@ -387,13 +389,6 @@ class Informer(Generic[R]):
                     del table[value]
 
 
-def _stream_idle(store: Store) -> Callable[[], float | None] | None:
-    """The store's `watch_stream_idle` (seconds its shared watch stream has been silent as a
-    whole), when it has one: the etcd store does, the in-memory store does not."""
-    probe = getattr(store, "watch_stream_idle", None)
-    return probe if callable(probe) else None
-
-
 class _StallGuard:
     """Fires a watch's deadline once both the watch (`last` event) and its whole stream have
     been silent for `silence` s. A timer that looks again when that could first be so, instead
@@ -404,7 +399,7 @@ class _StallGuard:
         deadline: asyncio.Timeout,
         *,
         silence: float,
-        stream_idle: Callable[[], float | None] | None,
+        stream_idle: Callable[[], float | None],
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._deadline = deadline
@@ -423,7 +418,7 @@ class _StallGuard:
     def _check(self) -> None:
         now = self._loop.time()
         quiet_since = self.last
-        idle = self._stream_idle() if self._stream_idle is not None else None
+        idle = self._stream_idle()
         if idle is not None:
             quiet_since = max(quiet_since, now - idle)
         if now >= quiet_since + self._silence - _TIMER_SLACK:

@@ -99,6 +99,16 @@ class KVBackend(Protocol):
         events (about every `progress_interval` seconds, when the backend has one)."""
         ...
 
+    def watch_stream_idle(self) -> float | None:
+        """Seconds the watches' shared stream has been silent as a whole; None when no shared
+        stream carries watches (see store.api.Store.watch_stream_idle)."""
+        ...
+
+    def watch_stream_behind(self, revision: int, *, within: float) -> bool:
+        """A shared watch stream still delivers a backlog older than `revision` (see
+        store.api.Store.watch_stream_behind)."""
+        ...
+
     async def grant_lease(self, ttl: int) -> int: ...
 
     async def refresh_lease(self, lease_id: int) -> int: ...

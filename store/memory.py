@@ -190,6 +190,16 @@ class MemoryKV:
             return False
         return True
 
+    def watch_stream_idle(self) -> None:
+        """None: no stream is shared by the watches here, each reads the history itself (a
+        quiet watch is judged by its own silence; see store.api.Store.watch_stream_idle)."""
+        return None
+
+    def watch_stream_behind(self, revision: int, *, within: float) -> bool:
+        """False: a write is in the history the watches read as soon as it returns; no stream
+        between them holds a backlog (see store.api.Store.watch_stream_behind)."""
+        return False
+
     def request_progress(self) -> None:
         """Every watch that has caught up yields one PROGRESS event (etcd's progress request)."""
         self._progress_requests += 1

@@ -65,6 +65,14 @@ class ResourceStore(BatchedWrites):
         """Seconds between PROGRESS events of an idle watch (None: this store sends none)."""
         return self.backend.progress_interval
 
+    def watch_stream_idle(self) -> float | None:
+        """Seconds the backend's shared watch stream has been silent (store.api.Store)."""
+        return self.backend.watch_stream_idle()
+
+    def watch_stream_behind(self, revision: int, *, within: float) -> bool:
+        """The backend's shared watch stream still delivers older events (store.api.Store)."""
+        return self.backend.watch_stream_behind(revision, within=within)
+
     def with_fence(self, fence: Fence | None) -> ResourceStore:
         view = type(self).__new__(type(self))
         ResourceStore.__init__(

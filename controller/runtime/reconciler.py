@@ -166,8 +166,7 @@ class Context:
         watch stream still delivers older events (the process reads slower than etcd commits,
         as a 50,000-task transition makes it: the write waits in that backlog, it is not
         lost), or it moves within DEAF_GRACE s (the stream just got past the write)."""
-        behind = getattr(self.informers.store, "watch_stream_behind", None)
-        if behind is not None and behind(revision, within=self.catch_up):
+        if self.informers.store.watch_stream_behind(revision, within=self.catch_up):
             log.info("Watch stream behind a write", extra={"revision": revision})
             return False
         before = cache.revision

@@ -11,7 +11,16 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SKIP = {"__init__", "__main__", "stack", "scale_reads", "memtrace", "compare"}
+SKIP = {
+    "__init__",
+    "__main__",
+    "stack",
+    "scale_reads",
+    "memtrace",
+    "compare",
+    "environments_shape",
+    "environments_stack",
+}
 """Not benchmarks: the package, this runner, helpers shared by benchmarks, the comparer."""
 
 

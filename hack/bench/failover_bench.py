@@ -4,7 +4,7 @@ the standby act, and is any task restarted?
     .venv/bin/python -m hack.bench.failover_bench [--tasks 1000] [--trials 3] [--lease-ttl 2]
 
 The real stack: a private etcd, the local cluster with 50 hollow agents (the environment
-bench's shape, hack.bench.environments_bench.manifests), and two controller managers (task and
+bench's shape, hack.bench.environments_shape.manifests), and two controller managers (task and
 environment controllers) with the given leader lease TTL. One environment of N tasks is brought
 to RUNNING. Each trial kills the leader with SIGKILL and, in the same instant, asks the
 environment for the other steady state (RUNNING <-> CONFIGURED): a change only a live leader
@@ -32,7 +32,7 @@ from typing import Any
 
 from crds.kinds.environment import Environment
 from crds.kinds.task import Task
-from hack.bench.environments_bench import CONTROLLERS, _agents_file, manifests
+from hack.bench.environments_shape import CONTROLLERS, _agents_file, manifests
 from hack.bench.floor import write_json
 from hack.bench.stack import LOG_LEVEL, start_localmesos, wait_subscribed
 from store.api import Store

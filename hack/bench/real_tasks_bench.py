@@ -47,7 +47,8 @@ from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
 from hack.bench import task_memory
-from hack.bench.environments_bench import CONTROLLERS, _reached, _set_state, cpu_seconds
+from hack.bench.environments_shape import CONTROLLERS
+from hack.bench.environments_stack import _reached, _set_state, cpu_seconds
 from hack.bench.floor import write_json
 from hack.bench.real_tasks_phases import Phases, phase_text
 from hack.bench.real_tasks_procs import Seen, executor_start_cpu, kill_left, total_cpu

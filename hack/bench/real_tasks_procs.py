@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hack.bench.environments_bench import cpu_seconds
+from hack.bench.environments_stack import cpu_seconds
 
 
 def _parents() -> dict[int, int]:

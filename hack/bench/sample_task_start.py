@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hack.bench.environments_bench import cpu_seconds
+from hack.bench.environments_stack import cpu_seconds
 from hack.bench.floor import write_json
 from hack.bench.task_memory import rollup_kb
 

@@ -75,7 +75,7 @@ def per_render(repeat: int) -> Json:
 
 def expansions(repeat: int) -> Json:
     from controller.environments.expand import expand
-    from hack.bench.environments_bench import manifests
+    from hack.bench.environments_shape import manifests
 
     rows = {}
     for size in (1000, 10000):

@@ -29,7 +29,7 @@ from controller.environments.plan import Plan, plan
 from controller.environments.status import with_run_number
 from crds.kinds.environment import Environment
 from crds.kinds.task import Task
-from hack.bench.environments_bench import _now, manifests
+from hack.bench.environments_shape import _now, manifests
 from store import codec
 
 WALK = (

@@ -19,7 +19,7 @@ from crds.kinds.environment import Environment
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
 from crds.resource import Resource
-from hack.bench.environments_bench import manifests
+from hack.bench.environments_shape import manifests
 from hack.chaos.observer import Observer
 from hack.chaos.sources import CONFIG
 from store.api import Store

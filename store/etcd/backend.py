@@ -425,17 +425,6 @@ class EtcdStore(ResourceStore):
         self.kv = EtcdKV(conn)
         super().__init__(self.kv, prefix=prefix)
 
-    def watch_stream_idle(self) -> float | None:
-        """Seconds the watch stream has been silent as a whole (see EtcdKV.watch_stream_idle);
-        found by the informer, which restarts a quiet watch only when this is long too."""
-        return self.kv.watch_stream_idle()
-
-    def watch_stream_behind(self, revision: int, *, within: float) -> bool:
-        """The watch stream still delivers a backlog older than `revision` (see
-        EtcdKV.watch_stream_behind): found by Context.caught_up, which takes a cache that shows
-        nothing of its write for deaf only when this is False."""
-        return self.kv.watch_stream_behind(revision, within=within)
-
     async def server_version(self) -> str:
         """The etcd server's version, e.g. `3.5.17` (for `o2 version`)."""
         return await self.kv.server_version()

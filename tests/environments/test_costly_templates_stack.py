@@ -19,7 +19,7 @@ from crds.kinds.componentconfig import ComponentConfig
 from crds.kinds.environment import Environment
 from crds.kinds.event import Event
 from crds.kinds.workflow import Workflow
-from hack.bench.environments_bench import agents_yaml, manifests
+from hack.bench.environments_shape import agents_yaml, manifests
 from hack.bench.stack import RESPONDER
 from store.api import Store
 from store.embedded import EmbeddedEtcd

@@ -17,7 +17,7 @@ from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
 from crds.labels import ENV_LABEL
 from crds.meta import ObjectMeta, utcnow
-from hack.bench.environments_bench import manifests
+from hack.bench.environments_shape import manifests
 
 NOW = utcnow()
 

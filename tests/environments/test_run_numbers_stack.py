@@ -25,7 +25,7 @@ from crds.conditions import set_condition
 from crds.errors import ConflictError
 from crds.kinds.environment import Environment
 from crds.meta import Condition, utcnow
-from hack.bench.environments_bench import manifests
+from hack.bench.environments_shape import manifests
 from hack.bench.stack import RESPONDER
 from store.api import Store
 from store.codec import lease_key

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hack.bench.environments_bench import CONTROLLERS, SPLIT, TRANSITIONS, walk
+from hack.bench.environments_shape import CONTROLLERS, SPLIT, TRANSITIONS
+from hack.bench.environments_stack import walk
 from hack.bench.stack import start_localmesos, start_managers
 from store.embedded import EmbeddedEtcd
 from store.etcd import EtcdStore

@@ -45,6 +45,9 @@ class DeafStream:
     def watch_stream_idle(self) -> float:
         return 0.0  # the shared stream keeps answering
 
+    def watch_stream_behind(self, revision: int, *, within: float) -> bool:
+        return False  # and delivers no events at all: no backlog to wait behind
+
     def watch(self, kind: type[Resource], *, start_revision: int) -> AsyncIterator[WatchEvent[Any]]:
         self.watches += 1
         if kind.KIND in self.deaf:

@@ -1,5 +1,8 @@
 """A quiet watch on a busy watch stream is not a stalled one: the informer restarts a silent
-watch only when the store's whole (shared) watch stream has been silent that long too."""
+watch only when the store's whole (shared) watch stream has been silent that long too. What
+every store answers about that stream (Store.watch_stream_idle / watch_stream_behind): the etcd
+store its client's stream, the in-memory store that it has none (None / False), a fenced view
+what its store answers."""
 
 from __future__ import annotations
 
@@ -10,11 +13,13 @@ from typing import Any
 
 import pytest
 
+from store.api import Fence
 from store.config import StoreConfig, open_store
 from store.embedded import EmbeddedEtcd
 from store.etcd import EtcdStore
 from store.informer import Informer
 from store.memory import MemoryStore
+from store.resources import ResourceStore
 from tests.etcd_fixture import unique_prefix
 from tests.store.widget import Widget, widget
 from tests.waiting import eventually
@@ -156,6 +161,44 @@ async def test_etcd_stream_is_behind_a_write_only_while_it_delivers_older_events
         assert not store.watch_stream_behind(first, within=5)
         await asyncio.sleep(0.2)
         assert not store.watch_stream_behind(later, within=0.1)  # no event lately: not behind
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following
+
+
+async def test_a_store_and_its_fenced_views_answer_for_one_watch_stream(
+    store: ResourceStore,
+) -> None:
+    """Regression: the probes were looked up with getattr, only EtcdStore had them, and a
+    fenced view of it (which has no `kv`) raised AttributeError; the in-memory store had none."""
+    fenced = store.with_fence(Fence(store.runtime_key("leader"), 1))
+    for view in (store, fenced):  # no watch open: no stream to be idle or behind
+        assert view.watch_stream_idle() is None
+        assert view.watch_stream_behind(1, within=5) is False
+    prefix = store.runtime_key("probes/")
+    start = await store.put_raw(prefix + "0", b"0")
+    seen: list[int] = []
+
+    async def follow() -> None:
+        async for _key, _value, revision in store.watch_raw(
+            prefix, start_revision=start + 1, prefix=True
+        ):
+            seen.append(revision)
+
+    following = asyncio.create_task(follow())
+    try:
+        first = await store.put_raw(prefix + "1", b"1")
+        await eventually(lambda: first in seen, within=5)
+        later = first + 1_000  # a write no watch has delivered
+        answers = [
+            (view.watch_stream_idle() is None, view.watch_stream_behind(later, within=5))
+            for view in (store, fenced)
+        ]
+        if isinstance(store, MemoryStore):  # no shared stream: each watch reads the history
+            assert answers == [(True, False)] * 2
+        else:  # the etcd client's stream just delivered `first`, older than `later`
+            assert answers == [(False, True)] * 2
     finally:
         following.cancel()
         with contextlib.suppress(asyncio.CancelledError):
