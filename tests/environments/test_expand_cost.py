@@ -15,7 +15,7 @@ from controller.environments.template import Scope, bare_name
 from crds import templating
 from crds.errors import TemplateError
 from crds.templatework import metered
-from hack.bench.environments_bench import manifests
+from hack.bench.environments_shape import manifests
 
 
 def scope(*layers: dict[str, str]) -> Scope:
