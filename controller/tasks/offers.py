@@ -228,12 +228,16 @@ class OfferBook:
         waits = self.waits.round(
             self._offered, offers, cordoned=split.blocked, asyncs=async_agents(nodes), nodes=nodes
         )
+        short, long = now - config.unplaced_grace, now - config.unoffered_grace
         for entry in tried:
             group = entry.group
-            cutoff = now - config.unplaced_grace
+            cutoff = short
             oldest = group.oldest()
-            if not (group.fresh or group.reported or (oldest is not None and oldest <= cutoff)):
-                continue  # nothing new, nobody due, nothing reported: nothing to look at
+            if not (group.fresh or group.reported):
+                if oldest is None or oldest > cutoff:
+                    continue  # nothing new, nobody due, nothing reported: nothing to look at
+                if oldest > long and waits(group):
+                    continue  # all wait for an agent outside the round, none that long yet
             why_of = _reasons(entry, unplaced, split, self._backlog.launchable)
             group.stamp(why_of, now=now)
             oldest = group.oldest()

@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 from controller.tasks.base import FINALIZER
+from controller.tasks.queue import Group
 from crds.kinds.common import Constraint
 from crds.kinds.node import Node
 from crds.kinds.task import Task
@@ -272,6 +273,14 @@ async def test_the_agents_a_shape_waits_for_are_worked_out_once_not_each_round(
         return real(value, constraint)
 
     monkeypatch.setattr(placement, "value_meets", counted)
+    looked: list[str] = []  # the groups whose due tasks a round worked out
+    real_due = Group.due
+
+    def due(group: Group, cutoff: float) -> list[str]:
+        looked.append(group.shape.constraints[0].value)
+        return real_due(group, cutoff)
+
+    monkeypatch.setattr(Group, "due", due)
     async with rigged(unplaced_grace=0.0) as rig:
         await _subscribe_with_agents(rig)
         for detector in ("B", "C"):  # C: no agent, no Node (reported, like on-c below)
@@ -282,9 +291,11 @@ async def test_the_agents_a_shape_waits_for_are_worked_out_once_not_each_round(
         await _round(rig, (1, "A"), tag="second")  # B is not in this round: its tasks wait
         await eventually(lambda: rig.framework.unschedulable_reason("on-c-0") is not None)
         asked.clear()
+        looked.clear()
         for tag in ("third", "fourth", "fifth"):
             await _round(rig, (1, "A"), tag=tag)
         assert "B" not in asked  # agent B's offer is not asked about again
+        assert "B" not in looked  # nor B's group, none of whose tasks waited 30 s yet
         assert all(rig.framework.unschedulable_reason(f"on-b-{i}") is None for i in range(3))
         await _round(rig, (2, "B"), tag="sixth")
         await eventually(lambda: rig.framework.view("on-b-2").status.phase == "Staging")  # type: ignore[union-attr]
