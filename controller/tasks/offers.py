@@ -76,7 +76,7 @@ class OfferBook:
     def on_node_change(self, event: CacheEvent[Node]) -> None:
         """A cordon lifted, or a node's mode changed: pending tasks deserve fresh offers at once."""
         old, new = event.old, event.new
-        self.waits.forget()  # readiness, attributes, mode or cordon: who could host changed
+        self.waits.node_changed(old, new)  # readiness, attributes, mode or cordon
         if (
             old is None
             or new is None

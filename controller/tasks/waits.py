@@ -33,6 +33,7 @@ class AgentWaits:
         self._version = 0
         """Bumped when the answers are void (a group keeps its hosts with the version)."""
         self._index: dict[bool, OfferIndex] = {}
+        self._registered: dict[tuple[str, str] | None, list[Node]] | None = None
         self._cordoned: frozenset[str] | None = None
         self.computed = 0
         """Groups whose hosts were worked out (not remembered): what the rounds cost."""
@@ -41,7 +42,13 @@ class AgentWaits:
         """Something the answers depend on changed (a Node, the agents known, a cordon)."""
         self._version += 1
         self._index = {}
-        self._cordoned = None
+        self._registered = None
+
+    def node_changed(self, old: Node | None, new: Node | None) -> None:
+        """A Node event: only a change of what decides who could host voids the answers (its
+        task count and last contact change all through a deploy)."""
+        if old is None or new is None or _hosting(old) != _hosting(new):
+            self.forget()
 
     def offered(self, known: dict[str, Offer], offers: Iterable[Offer]) -> None:
         """A round's offers, before they go into `known` (agent id -> its last offer): a new
@@ -83,6 +90,11 @@ class AgentWaits:
             index = self._index[pilot] = make.index(pilot=pilot)
         return index
 
+    def registered(self, make: RoundWaits) -> dict[tuple[str, str] | None, list[Node]]:
+        if self._registered is None:
+            self._registered = make.registered()
+        return self._registered
+
 
 class RoundWaits:
     """`waits(group)`: whether the group's tasks that fit none of this round's offers wait for
@@ -122,15 +134,12 @@ class RoundWaits:
             (o.agent_id, o.hostname, False)
             for o in self._book.index(shape.pilot, self).hosts(shape)
         ]
-        for node in self._nodes:
-            status = node.status
-            agent, host = status.agent_id or "", status.hostname or node.name
-            if not status.ready or agent in self._known:
-                continue
-            if {agent, host, node.name} & self._cordoned:
-                continue
+        registered = self._book.registered(self)
+        for node in registered.get(shape.key, ()) if shape.key else registered.get(None, ()):
             if (effective_mode(node) == "async") != shape.pilot:
                 continue
+            status = node.status
+            agent, host = status.agent_id or "", status.hostname or node.name
             implicit = {"hostname": host, "agent_id": agent}
             if all(
                 placement.value_meets(
@@ -152,3 +161,35 @@ class RoundWaits:
                 and (agent in self._asyncs or o.hostname in self._asyncs) == pilot
             ]
         )
+
+    def registered(self) -> dict[tuple[str, str] | None, list[Node]]:
+        """The ready Nodes whose agent has not offered this term, not cordoned: all of them
+        under None, and each under every (attribute, value) it has (hostname and agent id
+        included), as `OfferIndex` holds offers."""
+        out: dict[tuple[str, str] | None, list[Node]] = {None: []}
+        for node in self._nodes:
+            status = node.status
+            agent, host = status.agent_id or "", status.hostname or node.name
+            if not status.ready or agent in self._known:
+                continue
+            if {agent, host, node.name} & self._cordoned:
+                continue
+            out[None].append(node)
+            values = {"hostname": host, "agent_id": agent, **status.attributes}
+            for name, text in values.items():
+                for value in {part.strip() for part in text.split(",")} | {text}:
+                    out.setdefault((name, value), []).append(node)
+        return out
+
+
+def _hosting(node: Node) -> tuple[object, ...]:
+    """What of a Node decides whether it could host a shape (see `RoundWaits.hosts`)."""
+    status = node.status
+    return (
+        status.agent_id,
+        status.hostname,
+        status.ready,
+        status.attributes,
+        effective_mode(node),
+        node.spec.unschedulable,
+    )
