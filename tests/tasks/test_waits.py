@@ -25,7 +25,7 @@ def test_hosts_are_kept_until_a_hosting_fact_of_a_node_changes() -> None:
     for name, detector in (("on-b", "B"), ("on-c", "C"), ("on-d", "D")):
         candidates.add(name, pinned(name, detector))
     groups = {g.shape.constraints[0].value: g for g in candidates.groups()}
-    known = {o.agent_id: o for o in (_agent(1, "A"), _agent(2, "B"))}
+    known: dict[str, Offer] = {o.agent_id: o for o in (_agent(1, "A"), _agent(2, "B"))}
     nodes = [_registered("host-3", "C")]  # C's agent has not offered this term
     waits = AgentWaits()
 
