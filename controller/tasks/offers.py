@@ -16,12 +16,11 @@ from controller.tasks.inflight import LaunchesInFlight
 from controller.tasks.launch import launch_suffixes, task_info
 from controller.tasks.modes import Split, async_agents, place_by_mode, split_offers
 from controller.tasks.rounds import Tried
-from controller.tasks.shapes import OfferIndex, Shape
 from controller.tasks.shared import Shared
+from controller.tasks.waits import AgentWaits
 from controller.tasks.writer import StatusFn
 from crds.errors import MesosCallError, MesosUnavailableError
 from crds.fairmq import bound_addresses
-from crds.kinds.common import Constraint
 from crds.kinds.node import Node, effective_mode
 from crds.kinds.task import Task
 from crds.meta import utcnow
@@ -55,6 +54,8 @@ class OfferBook:
         """Tasks whose REVIVE waits for `revive_interval` (see `_wake_later`)."""
         self._offered: dict[str, Offer] = {}
         """Agent id -> its last offer this term: what each agent that offers looks like."""
+        self.waits = AgentWaits()
+        """Which agents could host each group, across rounds (see controller.tasks.waits)."""
         self.signatures = placement.Signatures()
         """Tried tasks' demands, remembered across rounds (see placement.Signatures)."""
         self.tried = 0
@@ -75,6 +76,7 @@ class OfferBook:
     def on_node_change(self, event: CacheEvent[Node]) -> None:
         """A cordon lifted, or a node's mode changed: pending tasks deserve fresh offers at once."""
         old, new = event.old, event.new
+        self.waits.node_changed(old, new)  # readiness, attributes, mode or cordon
         if (
             old is None
             or new is None
@@ -91,6 +93,7 @@ class OfferBook:
         may even have been sent after them): such tasks get a fresh REVIVE, else they would
         wait for the filter to expire (5 s, or 60 s when idle)."""
         mark = self._backlog.mark()
+        self.waits.offered(self._offered, offers)
         self._offered.update((o.agent_id, o) for o in offers)
         try:
             await self._answer_offers(offers)
@@ -222,19 +225,23 @@ class OfferBook:
         now = asyncio.get_running_loop().time()
         config = self._shared.config
         nodes = self._nodes.list()
-        waits = _AgentWait(
+        waits = self.waits.round(
             self._offered, offers, cordoned=split.blocked, asyncs=async_agents(nodes), nodes=nodes
         )
+        short, long = now - config.unplaced_grace, now - config.unoffered_grace
         for entry in tried:
             group = entry.group
-            cutoff = now - config.unplaced_grace
+            cutoff = short
             oldest = group.oldest()
-            if not (group.fresh or group.reported or (oldest is not None and oldest <= cutoff)):
-                continue  # nothing new, nobody due, nothing reported: nothing to look at
+            if not (group.fresh or group.reported):
+                if oldest is None or oldest > cutoff:
+                    continue  # nothing new, nobody due, nothing reported: nothing to look at
+                if oldest > long and waits(group):
+                    continue  # all wait for an agent outside the round, none that long yet
             why_of = _reasons(entry, unplaced, split, self._backlog.launchable)
             group.stamp(why_of, now=now)
             oldest = group.oldest()
-            if oldest is not None and oldest <= cutoff and waits(group.shape):
+            if oldest is not None and oldest <= cutoff and waits(group):
                 cutoff = now - config.unoffered_grace
             due = group.due(cutoff)
             outdated: list[str] = []
@@ -363,88 +370,6 @@ class OfferBook:
         self._wake_timer = None
         if names:
             self._shared.wake(*names)
-
-
-class _AgentWait:
-    """Whether tasks that fit none of this round's offers wait for an agent outside the round:
-    one that offered before this term, is not cordoned, meets all their constraints (UNIQUE
-    ones are judged when its offer comes) and is of their mode (an async node's offers serve
-    only its pilot, a sync node's never a pilot: controller.tasks.modes; a task that only async
-    nodes could host is reported at once, which is what a reclaim waits for). Agents that have
-    not offered yet this term count too when their Node is ready: after a (re)subscription the
-    master offers each agent in turn, and 50,000 tasks pinned to 500 agents were reported
-    unschedulable (46,000 Events) before their agents' first offers came. Answered once per
-    mode and set of constraints."""
-
-    def __init__(
-        self,
-        known: dict[str, Offer],
-        offers: list[Offer],
-        *,
-        cordoned: set[str],
-        asyncs: set[str],
-        nodes: list[Node],
-    ) -> None:
-        self._known = known
-        self._offered = {o.agent_id for o in offers} | {o.hostname for o in offers}
-        self._cordoned = cordoned
-        self._asyncs = asyncs
-        self._nodes = nodes
-        self._index: dict[bool, OfferIndex] = {}
-        self._answers: dict[tuple[bool, tuple[Constraint, ...]], bool] = {}
-
-    def __call__(self, shape: Shape) -> bool:
-        constraints = shape.constraints
-        if not constraints:
-            return False
-        key = (shape.pilot, constraints)
-        answer = self._answers.get(key)
-        if answer is None:
-            answer = bool(self._others(pilot=shape.pilot).hosts(shape))
-            answer = self._answers[key] = answer or self._registered(shape)
-        return answer
-
-    def _registered(self, shape: Shape) -> bool:
-        """Whether a ready Node of the shape's mode, whose agent has not offered this term
-        (nor in this round) and is not cordoned, meets every constraint of the shape."""
-        for node in self._nodes:
-            status = node.status
-            agent, host = status.agent_id or "", status.hostname or node.name
-            if not status.ready or agent in self._known or agent in self._offered:
-                continue
-            if host in self._offered or {agent, host, node.name} & self._cordoned:
-                continue
-            if (effective_mode(node) == "async") != shape.pilot:
-                continue
-            implicit = {"hostname": host, "agent_id": agent}
-            if all(
-                placement.value_meets(
-                    status.attributes.get(c.attribute, implicit.get(c.attribute)), c
-                )
-                for c in shape.constraints
-            ):
-                return True
-        return False
-
-    def _others(self, *, pilot: bool) -> OfferIndex:
-        """The known offers of agents outside the round, of one mode (built only in a round
-        where some task is due)."""
-        index = self._index.get(pilot)
-        if index is None:
-            index = self._index[pilot] = OfferIndex(
-                [
-                    o
-                    for agent, o in self._known.items()
-                    if agent not in self._offered
-                    and agent not in self._cordoned
-                    and o.hostname not in self._cordoned
-                    and (agent in self._asyncs or o.hostname in self._asyncs) == pilot
-                ]
-            )
-        return index
-
-    def _on_async(self, offer: Offer) -> bool:
-        return offer.agent_id in self._asyncs or offer.hostname in self._asyncs
 
 
 def _reasons(

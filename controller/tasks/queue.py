@@ -19,6 +19,11 @@ from controller.tasks.base import FINALIZER
 from controller.tasks.shapes import Shape, shape_of
 from crds.kinds.task import Task, TaskSpec, is_pilot
 
+Host = tuple[str, str, bool]
+"""(agent id, hostname, registered): an agent that could host a shape, whichever round it
+offers in; a registered one has a ready Node but has not offered this term
+(controller.tasks.waits)."""
+
 WhyOf = Callable[[str], str | None]
 """Why a task of a group fit none of this round's offers (None: it was placed, or not tried)."""
 
@@ -38,6 +43,9 @@ class Group:
     """Name -> the reason it was reported unschedulable with."""
     reasons: Counter[str] = field(default_factory=Counter)
     """How many of `reported` have each reason."""
+    hosts: tuple[int, tuple[Host, ...]] | None = None
+    """The agents that could host the shape, with the version of what they were worked out
+    from (kept by controller.tasks.waits across rounds)."""
 
     def stamp(self, why_of: WhyOf, *, now: float) -> None:
         """The fresh tasks that fit no offer this round start waiting now."""

@@ -8,7 +8,9 @@ from collections import Counter
 from typing import Any
 
 from controller.tasks.base import FINALIZER
+from controller.tasks.queue import Group
 from crds.kinds.common import Constraint
+from crds.kinds.node import Node
 from crds.kinds.task import Task
 from crds.meta import ObjectMeta
 from mesosapi.models import FrameworkId, OfferId
@@ -253,3 +255,89 @@ async def test_a_task_whose_registered_agent_has_not_offered_yet_this_term_waits
         await _round(rig, (3, "C"), tag="fourth")
         await eventually(lambda: rig.framework.view("on-c").status.phase == "Staging")  # type: ignore[union-attr]
         assert ("on-c", "FailedScheduling") not in rig.events.reasons
+
+
+async def test_the_agents_a_shape_waits_for_are_worked_out_once_not_each_round(
+    monkeypatch: Any,
+) -> None:
+    """Which agents outside a round could host a group is kept across rounds: with 50,000
+    tasks pinned to 500 agents (1,000 groups) asking every known agent's offer per group and
+    round was most of an idle round's cost. A round then asks only whether one is offering."""
+    from controller.tasks import placement
+
+    asked: list[str] = []
+    real = placement.value_meets
+
+    def counted(value: str | None, constraint: Constraint) -> bool:
+        asked.append(constraint.value)
+        return real(value, constraint)
+
+    monkeypatch.setattr(placement, "value_meets", counted)
+    looked: list[str] = []  # the groups whose due tasks a round worked out
+    real_due = Group.due
+
+    def due(group: Group, cutoff: float) -> list[str]:
+        looked.append(group.shape.constraints[0].value)
+        return real_due(group, cutoff)
+
+    monkeypatch.setattr(Group, "due", due)
+    async with rigged(unplaced_grace=0.0) as rig:
+        await _subscribe_with_agents(rig)
+        for detector in ("B", "C"):  # C: no agent, no Node (reported, like on-c below)
+            for i in range(3):
+                await rig.store.create(pinned(f"on-{detector.lower()}-{i}", detector))
+        await eventually(lambda: len(rig.framework._backlog.pending()) == 6)
+        await eventually(lambda: bool(rig.fake.sent(Revive)))
+        await _round(rig, (1, "A"), tag="second")  # B is not in this round: its tasks wait
+        await eventually(lambda: rig.framework.unschedulable_reason("on-c-0") is not None)
+        asked.clear()
+        looked.clear()
+        for tag in ("third", "fourth", "fifth"):
+            await _round(rig, (1, "A"), tag=tag)
+        assert "B" not in asked  # agent B's offer is not asked about again
+        assert "B" not in looked  # nor B's group, none of whose tasks waited 30 s yet
+        assert all(rig.framework.unschedulable_reason(f"on-b-{i}") is None for i in range(3))
+        await _round(rig, (2, "B"), tag="sixth")
+        await eventually(lambda: rig.framework.view("on-b-2").status.phase == "Staging")  # type: ignore[union-attr]
+
+
+async def test_a_node_change_voids_the_agents_a_shape_waits_for() -> None:
+    """The agents a group waits for are worked out anew when a Node changes: agent B's node
+    turning async (its offers serve pilots only) leaves a task pinned to B nobody to wait for,
+    and it is reported at the next round."""
+    async with rigged(unplaced_grace=0.0) as rig:
+        await _subscribe_with_agents(rig)
+        await rig.store.create(pinned("on-b", "B"))
+        await eventually(lambda: bool(rig.fake.sent(Revive)))
+        await _round(rig, (1, "A"), tag="second")  # B is not in this round: on-b waits
+        await _round(rig, (1, "A"), tag="third")
+        assert rig.framework.unschedulable_reason("on-b") is None
+        async_b = node("host-2", mode="async", detector="B")
+        await rig.store.create(async_b.model_copy(update={"metadata": ObjectMeta(name="host-2")}))
+        await eventually(lambda: rig.framework._offers._nodes.get("host-2") is not None)
+        await _round(rig, (1, "A"), tag="fourth")
+        await eventually(lambda: rig.framework.unschedulable_reason("on-b") is not None)
+        assert ("on-b", "FailedScheduling") in rig.events.reasons
+
+
+async def test_a_cordon_voids_the_agents_a_shape_waits_for() -> None:
+    """A cordoned agent is waited for by nobody: a task pinned to B is reported once B's Node
+    is cordoned, though B was an agent it waited for a round before."""
+    async with rigged(unplaced_grace=0.0) as rig:
+        plain_b = node("host-2", detector="B")
+        await rig.store.create(plain_b.model_copy(update={"metadata": ObjectMeta(name="host-2")}))
+        await _subscribe_with_agents(rig)
+        await rig.store.create(pinned("on-b", "B"))
+        await eventually(lambda: bool(rig.fake.sent(Revive)))
+        await _round(rig, (1, "A"), tag="second")
+        assert rig.framework.unschedulable_reason("on-b") is None
+        stored = await rig.store.get(Node, "host-2")
+        cordoned = stored.model_copy(
+            update={"spec": stored.spec.model_copy(update={"unschedulable": True})}
+        )
+        await rig.store.update(cordoned)
+        await eventually(
+            lambda: rig.framework._offers._nodes.get("host-2").spec.unschedulable  # type: ignore[union-attr]
+        )
+        await _round(rig, (1, "A"), tag="third")
+        await eventually(lambda: rig.framework.unschedulable_reason("on-b") is not None)

@@ -149,20 +149,10 @@ def test_cordoned_agents_get_no_tasks() -> None:
     assert plan.unplaced == {"a": "every offering agent is cordoned"}
 
 
-def test_rounds_compute_each_pending_tasks_demand_once(monkeypatch: Any) -> None:
+def test_rounds_compute_each_pending_tasks_demand_once() -> None:
     """Each round looks at every pending task and most fit none of its offers (tasks pinned to
     agents that offer in other rounds): their demands are remembered across rounds while their
     spec objects stay, so a round over them costs lookups, not a demand each."""
-    from controller.tasks import placement
-
-    computed: list[str] = []
-    real = placement.demand_of
-
-    def counted(t: Task) -> Any:
-        computed.append(t.name)
-        return real(t)
-
-    monkeypatch.setattr(placement, "demand_of", counted)
     pinned = tuple(
         task(f"t{i}", constraints=(Constraint(attribute="detector", value=f"d{i % 3}"),))
         for i in range(30)
@@ -170,14 +160,14 @@ def test_rounds_compute_each_pending_tasks_demand_once(monkeypatch: Any) -> None
     signatures = Signatures()
     rounds = [offer(n, cpus=64, attrs={"detector": f"d{n}"}) for n in range(3)]
     first = place(pinned, [rounds[0]], executor_id=EXECUTOR, signatures=signatures)
-    assert len(first.placed) == 10 and len(computed) == 30
+    assert len(first.placed) == 10 and signatures.computed == 30
     left = [t for t in pinned if t.name not in {p.task for p in first.placed}]
     signatures.keep(t.name for t in left)
     second = place(left, [rounds[1]], executor_id=EXECUTOR, signatures=signatures)
-    assert len(second.placed) == 10 and len(computed) == 30  # nothing computed again
+    assert len(second.placed) == 10 and signatures.computed == 30  # nothing computed again
     changed = left[0].model_copy(update={"spec": left[0].spec.model_copy()})
     place([changed, *left[1:]], [rounds[2]], executor_id=EXECUTOR, signatures=signatures)
-    assert computed[30:] == [changed.name]  # a new spec object: computed again
+    assert signatures.computed == 31  # a new spec object: computed again
 
 
 def test_constraints_are_judged_once_per_shape_and_offer_not_per_task(monkeypatch: Any) -> None:
@@ -232,3 +222,30 @@ def test_alike_tasks_share_one_demand_so_a_take_works_it_out_once(monkeypatch: A
     assert len(plan.placed) == 20
     assert len({p.allocation.ports[0] for p in plan.placed}) == 20
     assert len(worked) <= 3  # the task demand once, the executor's share once or twice
+
+
+def test_alike_tasks_share_one_demand_and_each_counts_its_own_ports() -> None:
+    """A deploy asks each task's demand twice (its shape, its placement): alike tasks get one
+    shared Demand rather than building it each time, and what makes tasks differ (resources,
+    wanted ports, tcp channels, the control port) still gives each its own."""
+    from controller.tasks.placement import demand_with_ports
+    from crds.kinds.channels import BindChannel
+
+    def with_binds(t: Task, *binds: BindChannel) -> Task:
+        return t.model_copy(update={"spec": t.spec.model_copy(update={"bind": binds})})
+
+    first, second = task("a", ports=2), task("b", ports=2)
+    assert demand_with_ports(first) is demand_with_ports(second)
+    assert demand_with_ports(first) == Demand(cpus=0.5, mem=64.0, ports=2, floors=(30000,))
+    tcp = BindChannel(name="out", type="push")
+    fixed = BindChannel(name="fix", type="push", target="tcp://*:5555")
+    ipc = BindChannel(name="ipc", type="push", addressing="ipc")
+    assert demand_with_ports(with_binds(first, tcp, fixed, ipc, tcp)).floors == (
+        9000,
+        9000,
+        30000,
+    )
+    assert demand_with_ports(task("c", ports=2, control="basic")).floors == ()
+    assert demand_with_ports(task("d", memory=128)) == Demand(
+        cpus=0.5, mem=128.0, ports=0, floors=(30000,)
+    )
