@@ -69,6 +69,9 @@ class KVEvent:
     """For DELETE: key with mod_revision = the deletion revision, empty value. For PROGRESS
     (the watch is alive and has delivered every change up to `revision`): the watched key."""
     prev: KV | None
+    """DELETE: the value deleted (None when unknown, e.g. compacted). None for PUT and PROGRESS:
+    nothing reads a PUT's previous value, and copying it doubled what every watched write
+    cost."""
     revision: int
 
 

@@ -126,7 +126,7 @@ class MemoryKV:
         self._data[op.key] = kv
         if lease:
             self._leases[lease].keys.add(op.key)
-        self._record(KVEvent("PUT", kv, prev, revision))
+        self._record(KVEvent("PUT", kv, None, revision))  # as etcd's backend: no PUT's prev
 
     def _delete(self, key: str, revision: int) -> bool:
         prev = self._data.pop(key, None)

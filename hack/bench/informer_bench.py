@@ -19,19 +19,27 @@ machine matters less). Bytes per task come from a separate untimed pass under tr
 what the process holds per task after the rounds (the fake etcd's values, the store's object
 cache and the informer's; for `foreign`, the writer's store too).
 
-`.venv/bin/python -m hack.bench.informer_bench [--tasks N] [--rounds N]` prints a table and
-writes hack/bench/results/informer_bench.json.
+With `--etcd` the store is an EtcdStore on a private etcd (no fsync) instead of the in-memory
+store: the watch path through grpc and aetcd is then timed too (the manager's), and the bytes
+per task are not measured (`--feeds` picks the feeds).
+
+`.venv/bin/python -m hack.bench.informer_bench [--tasks N] [--rounds N] [--etcd] [--feeds F,..]`
+prints a table and writes hack/bench/results/informer_bench.json (informer_bench_etcd.json).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
+import tempfile
 import time
 import tracemalloc
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from crds.kinds.task import Task, TaskStatus
@@ -39,6 +47,8 @@ from crds.labels import ENV_LABEL
 from crds.meta import Condition
 from hack.bench.floor import write_json
 from store import codec
+from store.config import StoreConfig, open_store
+from store.embedded import EmbeddedEtcd, free_port
 from store.informer import CacheEvent, Informer
 from store.memory import MemoryStore
 from store.resources import ResourceStore
@@ -115,7 +125,7 @@ def next_status(status: TaskStatus, round_: int) -> TaskStatus:
     )
 
 
-async def load(store: MemoryStore, tasks: int) -> None:
+async def load(store: ResourceStore, tasks: int) -> None:
     for i in range(tasks):  # raw puts: the informer decodes its own copies, as from etcd
         task = running_task(i)
         await store.put_raw(codec.registry_key(store.prefix, Task, task.name), codec.encode(task))
@@ -140,9 +150,40 @@ async def catch_up(informer: Informer[Task], revision: int) -> float:
     return spent
 
 
-async def run_feed(feed: Feed, *, tasks: int, rounds: int, measure: bool) -> dict[str, float]:
+@contextlib.contextmanager
+def private_etcd() -> Iterator[EmbeddedEtcd]:
+    with tempfile.TemporaryDirectory(prefix="informer-bench-") as tmp:
+        etcd = EmbeddedEtcd(
+            Path(tmp) / "data", free_port(), free_port(), extra_args=("--unsafe-no-fsync",)
+        )
+        etcd.start_sync()
+        try:
+            yield etcd
+        finally:
+            etcd.stop_sync()
+
+
+async def open_bench_store(etcd: EmbeddedEtcd | None) -> ResourceStore:
+    if etcd is None:
+        return MemoryStore(prefix="/bench")
+    prefix = f"/bench-{uuid.uuid4().hex[:8]}"
+    return await open_store(StoreConfig(endpoints=(etcd.endpoint,), prefix=prefix))
+
+
+async def run_feed(
+    feed: Feed, *, tasks: int, rounds: int, measure: bool, etcd: EmbeddedEtcd | None = None
+) -> dict[str, float]:
     """us per event over `rounds` rounds; with `measure`, bytes per cached task instead."""
-    store = MemoryStore(prefix="/bench")
+    store = await open_bench_store(etcd)
+    try:
+        return await _run_feed(store, feed, tasks=tasks, rounds=rounds, measure=measure)
+    finally:
+        await store.close()
+
+
+async def _run_feed(
+    store: ResourceStore, feed: Feed, *, tasks: int, rounds: int, measure: bool
+) -> dict[str, float]:
     await load(store, tasks)
     if measure:
         gc.collect()
@@ -160,7 +201,7 @@ async def run_feed(feed: Feed, *, tasks: int, rounds: int, measure: bool) -> dic
     await informer.stop()
     writer: ResourceStore = store
     if feed == "foreign":  # another process: its own store (and object cache) on the same KV
-        writer = ResourceStore(store.kv, prefix=store.prefix)
+        writer = ResourceStore(store.backend, prefix=store.prefix)
     written = (await writer.list(Task)).items
     spent = float("inf")
     per_round = 2 if feed == "late" else 1
@@ -181,29 +222,42 @@ async def run_feed(feed: Feed, *, tasks: int, rounds: int, measure: bool) -> dic
     return {f"{feed}_bytes_per_task": held / tasks}
 
 
-async def bench(*, tasks: int, rounds: int) -> dict[str, Any]:
-    result: dict[str, Any] = {"tasks": tasks, "rounds": rounds}
-    for feed in FEEDS:
-        result |= await run_feed(feed, tasks=tasks, rounds=rounds, measure=False)
-        result |= await run_feed(feed, tasks=tasks, rounds=rounds, measure=True)
+async def bench(
+    *, tasks: int, rounds: int, feeds: tuple[Feed, ...] = FEEDS, etcd: EmbeddedEtcd | None = None
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"tasks": tasks, "rounds": rounds, "etcd": etcd is not None}
+    for feed in feeds:
+        result |= await run_feed(feed, tasks=tasks, rounds=rounds, measure=False, etcd=etcd)
+        if etcd is None:
+            result |= await run_feed(feed, tasks=tasks, rounds=rounds, measure=True)
     return result
 
 
 def print_table(result: dict[str, Any]) -> None:
-    print(f"informer, {result['tasks']:,} tasks x {result['rounds']} status rounds")
+    where = "etcd" if result["etcd"] else "in-memory store"
+    print(f"informer ({where}), {result['tasks']:,} tasks x {result['rounds']} status rounds")
     for feed in FEEDS:
-        us, size = result[f"{feed}_us_per_event"], result[f"{feed}_bytes_per_task"]
-        print(f"  {feed:8s} {us:8.1f} us/event  {size:8,.0f} bytes/task")
+        us, size = result.get(f"{feed}_us_per_event"), result.get(f"{feed}_bytes_per_task")
+        if us is not None:
+            print(
+                f"  {feed:8s} {us:8.1f} us/event  " + (f"{size:8,.0f} bytes/task" if size else "")
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--etcd", action="store_true", help="EtcdStore on a private etcd")
+    parser.add_argument("--feeds", default=",".join(FEEDS), help="comma-separated feeds")
     args = parser.parse_args(argv)
-    result = asyncio.run(bench(tasks=args.tasks, rounds=args.rounds))
+    feeds = tuple(f for f in FEEDS if f in args.feeds.split(","))
+    with contextlib.ExitStack() as stack:
+        etcd = stack.enter_context(private_etcd()) if args.etcd else None
+        result = asyncio.run(bench(tasks=args.tasks, rounds=args.rounds, feeds=feeds, etcd=etcd))
     print_table(result)
-    print(f"wrote {write_json('informer_bench', result)}")
+    name = "informer_bench_etcd" if args.etcd else "informer_bench"
+    print(f"wrote {write_json(name, result)}")
     return 0
 
 

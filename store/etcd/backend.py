@@ -30,7 +30,6 @@ from store.etcd.convert import (
     build_txn,
     permanent,
     prefix_end,
-    to_event,
     to_kv,
 )
 from store.etcd.watches import WatchRegistry
@@ -325,14 +324,14 @@ class EtcdKV:
             raise CompactedError(start, exc.compacted_revision) from exc
         asking = asyncio.get_running_loop().create_task(self._ask_progress(client))
         try:
-            async with contextlib.aclosing(aiter(watch)) as events:
-                async for event in events:
-                    if isinstance(event, Progress):
-                        yield event
+            async with contextlib.aclosing(watch.batches()) as batches:
+                async for batch in batches:
+                    if isinstance(batch, Progress):
+                        yield batch
                         continue
-                    kv_event = to_event(event)
-                    start = kv_event.revision + 1
-                    yield kv_event
+                    for kv_event in batch:
+                        start = kv_event.revision + 1
+                        yield kv_event
         except aetcd.exceptions.RevisionCompactedError as exc:
             raise CompactedError(start, exc.compacted_revision) from exc
         finally:

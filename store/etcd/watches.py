@@ -58,14 +58,12 @@ class WatchRegistry:
         start: int,
         on_done: Callable[[], None],
     ) -> Any:
-        """aetcd's watch (prev_kv, progress_notify) from `start`; `on_done` runs once the
+        """The watch (`Client.watch_batches`) from `start`; `on_done` runs once the
         registration task has finished, whether or not the caller waited for it. TimeoutError
         after `timeout` s without the watch (see the module docstring)."""
         loop = asyncio.get_running_loop()
         registering = loop.create_task(
-            client.watch(
-                key, range_end=range_end, start_revision=start, prev_kv=True, progress_notify=True
-            ),
+            client.watch_batches(key, range_end=range_end, start_revision=start),
             name="etcd-watch-register",
         )
         self._registering.add(registering)

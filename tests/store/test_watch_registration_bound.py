@@ -23,7 +23,7 @@ class StuckClient:
         self.release = asyncio.Event()
         self.cancelled: list[int] = []
 
-    async def watch(self, key: bytes, **_: Any) -> Any:
+    async def watch_batches(self, key: bytes, **_: Any) -> Any:
         await self.release.wait()
         return type("Watch", (), {"watch_id": 7})()
 
