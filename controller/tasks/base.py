@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from controller.mesos import FakeSchedulerClient, SchedulerClient
 from controller.tasks.launch import LaunchConfig
@@ -156,12 +156,13 @@ class Wakeups:
 
     def thorough(self, *, now: float) -> bool:
         """Whether the full pass about to be made plans every task, changed or not: when all
-        were asked for by name-less `wake()`, and every `thorough_pass` seconds."""
+        were asked for by `wake(every=True)`, and every `thorough_pass` seconds."""
         return self.thorough_kind(now=now) is not None
 
-    def thorough_kind(self, *, now: float) -> str | None:
-        """`thorough`, saying why: "asked" (by name-less `wake()`), "timed" (the safety net's
+    def thorough_kind(self, *, now: float) -> Literal["asked", "timed"] | None:
+        """`thorough`, saying why: "asked" (by `wake(every=True)`), "timed" (the safety net's
         own timer), or None (not a thorough pass)."""
+        kind: Literal["asked", "timed"]
         if self._asked:
             kind = "asked"
         elif now - self._last_thorough >= self._thorough_pass:
