@@ -137,11 +137,15 @@ class ResourceStore(BatchedWrites):
             return found.mod_revision  # already holds exactly our value: a retried put applied
         raise ConflictError(obj.kind, obj.metadata.name, expected=expected)
 
-    async def _write(self, merged: R, *, expected: int, lease: int | None = None) -> R:
-        """CAS put; `lease` None keeps the key's lease, else attaches that one (0: none)."""
+    async def _write(
+        self, merged: R, *, expected: int, lease: int | None = None, raw: bytes | None = None
+    ) -> R:
+        """CAS put; `lease` None keeps the key's lease, else attaches that one (0: none); `raw`:
+        `merged`'s bytes, when the caller encoded it already."""
         key = self.key_for(type(merged), merged.metadata.name)
         try:
-            raw = codec.encode_unstamped(codec.set_revision(merged, None))
+            if raw is None:
+                raw = codec.encode_unstamped(codec.set_revision(merged, None))
             put = Put(key, raw, keep_lease=True) if lease is None else Put(key, raw, lease)
             revision = await self._cas(merged, expected=expected, op=put)
         except ConflictError:
@@ -154,28 +158,71 @@ class ResourceStore(BatchedWrites):
     async def update(self, obj: R, *, lease: int | None = None) -> R:
         """CAS on metadata.resourceVersion (None: on the version read here, last write wins).
         The object keeps its etcd lease unless `lease` names another (0 detaches it); a new
-        lease alone is a change, so a write with only a new lease is not skipped."""
+        lease alone is a change, so a write with only a new lease is not skipped.
+
+        A cached base is taken unchecked and what is written checked instead, as a batched
+        update does (BatchedWrites._holds_base: one encode per write, not two); a base that
+        fails the check is dropped and the update made again on the stored object."""
+        cached = self._unchecked_base(obj)
+        if cached is not None:
+            written = await self._update_on(cached, obj, lease=lease, checked=False)
+            if written is not None:
+                return written
         stored = await self._stored_for(obj)
+        written = await self._update_on(stored, obj, lease=lease, checked=True)
+        assert written is not None  # a checked base is never refused
+        return written
+
+    async def _update_on(self, stored: R, obj: R, *, lease: int | None, checked: bool) -> R | None:
+        """`update` on base `stored`; None when the base was unchecked and fails its check."""
+        key = self.key_for(type(obj), obj.metadata.name)
         merged, changed, remove = codec.merge_update(stored, obj)
+        if not changed or remove:
+            if not checked and self._cache.get(key, stored.metadata.resource_version) is None:
+                return None  # written nothing from it: the base itself is checked (encoded)
+            checked = True
         if not changed:
             if lease is None:
                 return stored
             merged = codec.with_meta(stored)  # a copy of our own: _write stamps it
         expected = stored.metadata.resource_version or 0
         if remove:
-            key = self.key_for(type(obj), obj.metadata.name)
             await self._cas(obj, expected=expected, op=Delete(key))
             self._cache.drop(key)
             log.info("Removed object after last finalizer", extra={"object": obj.ref})
             return merged
-        return await self._write(merged, expected=expected, lease=lease)
+        raw = codec.encode_unstamped(codec.set_revision(merged, None))
+        if not checked and not self._holds_base(key, stored, merged, raw):
+            return None
+        return await self._write(merged, expected=expected, lease=lease, raw=raw)
 
     async def update_status(self, obj: R) -> R:
+        """Merge `obj`'s status onto the stored object (CAS on its resourceVersion); a cached
+        base is checked by the bytes written, as in `update`."""
+        cached = self._unchecked_base(obj)
+        if cached is not None:
+            key = self.key_for(type(obj), obj.metadata.name)
+            merged, changed = codec.merge_status(cached, obj)
+            if not changed:
+                if self._cache.get(key, cached.metadata.resource_version) is cached:
+                    return cached
+            else:
+                raw = codec.encode_unstamped(codec.set_revision(merged, None))
+                if self._holds_base(key, cached, merged, raw):
+                    expected = cached.metadata.resource_version or 0
+                    return await self._write(merged, expected=expected, raw=raw)
         stored = await self._stored_for(obj)
         merged, changed = codec.merge_status(stored, obj)
         if not changed:
             return stored
         return await self._write(merged, expected=stored.metadata.resource_version or 0)
+
+    def _unchecked_base(self, obj: R) -> R | None:
+        """The cached object at `obj`'s resourceVersion, not checked against etcd's bytes (the
+        caller checks what it writes from it)."""
+        key = self.key_for(type(obj), obj.metadata.name)
+        cached = self._cache.get(key, obj.metadata.resource_version, verify=False)
+        return cached  # type: ignore[return-value]
 
     async def delete(
         self, kind: type[R], name: str, *, resource_version: int | None = None
