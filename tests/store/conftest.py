@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from crds.resource import Resource
+from store import codec
 from store.config import StoreConfig, open_store
 from store.embedded import EmbeddedEtcd
 from store.memory import MemoryStore
@@ -27,3 +29,22 @@ async def store(
         yield etcd
     finally:
         await etcd.close()
+
+
+@pytest.fixture
+def encodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The name of every object the store encodes from here on."""
+    calls: list[str] = []
+    encode, unstamped = codec.encode, codec.encode_unstamped
+
+    def counted(obj: Resource) -> bytes:
+        calls.append(obj.metadata.name)
+        return encode(obj)
+
+    def counted_unstamped(obj: Resource) -> bytes:
+        calls.append(obj.metadata.name)
+        return unstamped(obj)
+
+    monkeypatch.setattr(codec, "encode", counted)
+    monkeypatch.setattr(codec, "encode_unstamped", counted_unstamped)
+    yield calls

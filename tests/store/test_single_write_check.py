@@ -4,42 +4,14 @@ mutated in place still never passes for what etcd holds."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from store import codec
 from store.resources import ResourceStore
-from tests.store.widget import Widget, widget
+from tests.store.widget import Widget, resized, widget
 
 _set_attr = object.__setattr__
 
 
-def resized(obj: Widget, size: int) -> Widget:
-    return obj.model_copy(update={"spec": obj.spec.model_copy(update={"size": size})})
-
-
 def phased(obj: Widget, phase: str) -> Widget:
     return obj.model_copy(update={"status": obj.status.model_copy(update={"phase": phase})})
-
-
-@pytest.fixture
-def encodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The name of every object the store encodes from here on."""
-    calls: list[str] = []
-    encode, unstamped = codec.encode, codec.encode_unstamped
-
-    def counted(obj: Widget) -> bytes:
-        calls.append(obj.name)
-        return encode(obj)
-
-    def counted_unstamped(obj: Widget) -> bytes:
-        calls.append(obj.name)
-        return unstamped(obj)
-
-    monkeypatch.setattr(codec, "encode", counted)
-    monkeypatch.setattr(codec, "encode_unstamped", counted_unstamped)
-    yield calls
 
 
 async def test_an_update_and_a_status_write_on_a_cached_base_encode_once(

@@ -4,41 +4,13 @@ along in the write; its spec decides the generation and whether there is a write
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from crds.kinds.task import Task
 from hack.bench.informer_bench import running_task
-from store import codec
 from store.memory import MemoryStore
 from store.resources import ResourceStore
-from tests.store.widget import Widget, widget
+from tests.store.widget import Widget, resized, widget
 
 _set_attr = object.__setattr__
-
-
-def resized(obj: Widget, size: int) -> Widget:
-    return obj.model_copy(update={"spec": obj.spec.model_copy(update={"size": size})})
-
-
-@pytest.fixture
-def encodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The name of every object the store encodes from here on."""
-    calls: list[str] = []
-    encode, unstamped = codec.encode, codec.encode_unstamped
-
-    def counted(obj: Widget) -> bytes:
-        calls.append(obj.name)
-        return encode(obj)
-
-    def counted_unstamped(obj: Widget) -> bytes:
-        calls.append(obj.name)
-        return unstamped(obj)
-
-    monkeypatch.setattr(codec, "encode", counted)
-    monkeypatch.setattr(codec, "encode_unstamped", counted_unstamped)
-    yield calls
 
 
 async def test_an_update_on_a_cached_base_encodes_once(

@@ -39,3 +39,8 @@ def widget(
             "spec": {"size": size},
         }
     )
+
+
+def resized(obj: Widget, size: int) -> Widget:
+    """`obj` with its spec's size set (a caller's spec change)."""
+    return obj.model_copy(update={"spec": obj.spec.model_copy(update={"size": size})})
