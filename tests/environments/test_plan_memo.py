@@ -17,6 +17,19 @@ from crds.labels import ENV_LABEL
 from tests.environments.helpers import Sim, samples
 
 
+def _names_passed(monkeypatch: pytest.MonkeyPatch, method: str) -> list[str]:
+    """The names of the tasks (or desired tasks) `TaskSet.<method>` is called with from now on."""
+    names: list[str] = []
+    real = getattr(TaskSet, method)
+
+    def counting(self: TaskSet, first: Any, *args: Any, **kwargs: Any) -> Any:
+        names.append(first.name)
+        return real(self, first, *args, **kwargs)
+
+    monkeypatch.setattr(TaskSet, method, counting)
+    return names
+
+
 def _settled() -> tuple[Sim, Expansion]:
     env, workflow, classes = samples()
     sim = Sim(env, workflow, classes)
@@ -72,16 +85,8 @@ def test_a_pass_skips_the_tasks_that_did_not_change_since_the_pass_that_settled_
     """A deploy of 10,000 tasks is many passes that wait: a task object that a pass found
     nothing to change in is not looked at again by the next one with the same target; a
     status write (a new object) or another target makes it looked at again."""
-    from controller.environments.taskset import TaskSet
 
-    looked: list[str] = []
-    real = TaskSet._update
-
-    def counted(self: TaskSet, have: Task, *args: Any, **kwargs: Any) -> None:
-        looked.append(have.name)
-        real(self, have, *args, **kwargs)
-
-    monkeypatch.setattr(TaskSet, "_update", counted)
+    looked = _names_passed(monkeypatch, "_update")
     sim, expansion = _settled()
     tasks = _owned(sim)
     assert not _pass(sim, expansion, tasks).update
@@ -114,14 +119,7 @@ def test_a_pass_over_the_same_stored_tasks_converges_none_of_them_again(
     sim, expansion = _settled()
     tasks = _owned(sim)
     assert not _pass(sim, expansion, tasks).update  # settles every task
-    converged: list[str] = []
-    real = TaskSet._converge
-
-    def counting(self: TaskSet, have: Task, *args: Any, **kwargs: Any) -> None:
-        converged.append(have.name)
-        real(self, have, *args, **kwargs)
-
-    monkeypatch.setattr(TaskSet, "_converge", counting)
+    converged = _names_passed(monkeypatch, "_converge")
     assert not _pass(sim, expansion, tasks).update
     assert converged == []
     first, *rest = tasks
@@ -151,14 +149,7 @@ def test_the_leave_to_reconfigure_now_looks_again_only_at_the_stale_tasks(
         return plan(env, sim.workflow, sim.classes, tasks, now=sim.now, expansion=expansion)
 
     assert not run(sim.env).update  # NextRun: the stale task waits for the next run
-    converged: list[str] = []
-    real = TaskSet._converge
-
-    def counting(self: TaskSet, have: Task, *args: Any, **kwargs: Any) -> None:
-        converged.append(have.name)
-        real(self, have, *args, **kwargs)
-
-    monkeypatch.setattr(TaskSet, "_converge", counting)
+    converged = _names_passed(monkeypatch, "_converge")
     assert [t.name for t in run(now).update] == [first.name]  # Now: RESET it at once
     assert converged == [first.name]  # before: every task
     converged.clear()
@@ -174,14 +165,7 @@ def test_a_steady_pass_over_unchanged_tasks_looks_at_none_of_them(
     sim, expansion = _settled()
     tasks = _owned(sim)
     _pass(sim, expansion, tasks)
-    looked: list[str] = []
-    real = TaskSet.observed
-
-    def counting(self: TaskSet, want: Any) -> Task | None:
-        looked.append(want.name)
-        return real(self, want)
-
-    monkeypatch.setattr(TaskSet, "observed", counting)
+    looked = _names_passed(monkeypatch, "observed")
     _pass(sim, expansion, tasks)
     assert looked == []  # before: one look per task
     view = expansion.observed

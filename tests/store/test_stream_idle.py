@@ -143,16 +143,7 @@ async def test_etcd_stream_is_behind_a_write_only_while_it_delivers_older_events
     store = quiet_etcd_store
     prefix = store.runtime_key("behind/")
     start = await store.put_raw(prefix + "0", b"0")
-    seen: list[int] = []
-
-    async def follow() -> None:
-        async for _key, _value, revision in store.watch_raw(
-            prefix, start_revision=start + 1, prefix=True
-        ):
-            seen.append(revision)
-
-    following = asyncio.create_task(follow())
-    try:
+    async with _following(store, prefix, start=start + 1) as seen:
         await eventually(lambda: store.watch_stream_behind(1, within=5) is False, within=5)
         first = await store.put_raw(prefix + "1", b"1")
         await eventually(lambda: first in seen, within=5)
@@ -161,10 +152,6 @@ async def test_etcd_stream_is_behind_a_write_only_while_it_delivers_older_events
         assert not store.watch_stream_behind(first, within=5)
         await asyncio.sleep(0.2)
         assert not store.watch_stream_behind(later, within=0.1)  # no event lately: not behind
-    finally:
-        following.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await following
 
 
 async def test_a_store_and_its_fenced_views_answer_for_one_watch_stream(
@@ -178,16 +165,7 @@ async def test_a_store_and_its_fenced_views_answer_for_one_watch_stream(
         assert view.watch_stream_behind(1, within=5) is False
     prefix = store.runtime_key("probes/")
     start = await store.put_raw(prefix + "0", b"0")
-    seen: list[int] = []
-
-    async def follow() -> None:
-        async for _key, _value, revision in store.watch_raw(
-            prefix, start_revision=start + 1, prefix=True
-        ):
-            seen.append(revision)
-
-    following = asyncio.create_task(follow())
-    try:
+    async with _following(store, prefix, start=start + 1) as seen:
         first = await store.put_raw(prefix + "1", b"1")
         await eventually(lambda: first in seen, within=5)
         later = first + 1_000  # a write no watch has delivered
@@ -199,6 +177,22 @@ async def test_a_store_and_its_fenced_views_answer_for_one_watch_stream(
             assert answers == [(True, False)] * 2
         else:  # the etcd client's stream just delivered `first`, older than `later`
             assert answers == [(False, True)] * 2
+
+
+@contextlib.asynccontextmanager
+async def _following(store: ResourceStore, prefix: str, *, start: int) -> AsyncIterator[list[int]]:
+    """The revisions a raw watch of `prefix` from `start` delivers, while the block runs."""
+    seen: list[int] = []
+
+    async def follow() -> None:
+        async for _key, _value, revision in store.watch_raw(
+            prefix, start_revision=start, prefix=True
+        ):
+            seen.append(revision)
+
+    following = asyncio.create_task(follow())
+    try:
+        yield seen
     finally:
         following.cancel()
         with contextlib.suppress(asyncio.CancelledError):
