@@ -11,21 +11,19 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SKIP = {
-    "__init__",
-    "__main__",
-    "stack",
-    "scale_reads",
-    "memtrace",
-    "compare",
-    "environments_shape",
-    "environments_stack",
-}
-"""Not benchmarks: the package, this runner, helpers shared by benchmarks, the comparer."""
+TOOLS = {"__main__", "compare", "memtrace", "scale_reads"}
+"""Runnable modules that are not benchmarks: this runner, the comparer, and tools that take
+arguments about a run to look at."""
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in HERE.glob("*.py") if p.stem not in SKIP)
+    """The benchmarks: the modules here that run as a program (helpers shared by benchmarks,
+    such as stack.py or cpu.py, have no `__main__` block), less the tools."""
+    return sorted(
+        p.stem
+        for p in HERE.glob("*.py")
+        if p.stem not in TOOLS and '__name__ == "__main__"' in p.read_text()
+    )
 
 
 def main(argv: list[str]) -> int:
