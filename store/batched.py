@@ -65,9 +65,10 @@ def merge_for_status(stored: R, desired: R) -> tuple[R, Outcome]:
     return merged, "write" if changed else "unchanged"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Pending(Generic[R]):
-    """One CAS put waiting for its batch."""
+    """One CAS put waiting for its batch. Not frozen: a frozen dataclass sets each field
+    through object.__setattr__ (0.66 us a write, 0.16 us plain); nothing changes one."""
 
     index: int
     key: str
@@ -164,10 +165,21 @@ class BatchedWrites(FencedKV):
             return None
         if outcome == "alone":
             return "alone"
-        raw = codec.encode_unstamped(codec.set_revision(merged, None))
+        expected = stored.metadata.resource_version or 0
+        codec.set_revision(merged, None)
+        if merged.status is not stored.status and (raw := self._spliced(key, stored, merged)):
+            return _Pending(index, key, merged, expected, raw)
+        raw = codec.encode_unstamped(merged)
         if not checked and not self._holds_base(key, stored, merged, raw):
             return None
-        return _Pending(index, key, merged, stored.metadata.resource_version or 0, raw)
+        return _Pending(index, key, merged, expected, raw)
+
+    def _spliced(self, key: str, stored: R, merged: R) -> bytes | None:
+        """A status write's bytes: those this store wrote for `stored` up to the status, then
+        `merged`'s status (codec.spliced: a fifth of the encode, and no check of the base's
+        metadata and spec, which it writes back exactly as etcd holds them). None: encode."""
+        own = self._cache.own_bytes(key, stored)
+        return codec.spliced(own, merged) if own is not None else None
 
     def _holds_base(self, key: str, stored: R, merged: R, raw: bytes) -> bool:
         """`raw`, merged onto the unchecked cached `stored`, agrees with what etcd holds
@@ -291,7 +303,7 @@ class BatchedWrites(FencedKV):
             if result.succeeded:
                 for p in batch:
                     written = codec.set_revision(p.merged, result.revision)
-                    self._cache.put(p.key, written, p.raw)
+                    self._cache.put(p.key, written, p.raw, own=True)
                     results[p.index] = written
                 return
             ours = set(self._own_creates(creates, result.gets, results))
@@ -311,7 +323,7 @@ class BatchedWrites(FencedKV):
         for p, kv in zip(creates, found, strict=False):
             if kv is not None and kv.value == p.raw:
                 written = codec.set_revision(p.merged, kv.mod_revision)
-                self._cache.put(p.key, written, p.raw)
+                self._cache.put(p.key, written, p.raw, own=True)
                 results[p.index] = written
                 ours.append(p.index)
         return ours

@@ -151,6 +151,54 @@ def status_tail(obj: Resource) -> bytes:
     return serializer.to_json(status, by_alias=True, exclude_none=True) + b"}"
 
 
+_SPLICE_MODELS: dict[type[Resource], type[pydantic.BaseModel] | None] = {}
+
+
+def _splice_model(kind: type[Resource]) -> type[pydantic.BaseModel] | None:
+    """The model of `kind`'s status when `encode` of a `kind` ends with its status encoded
+    alone, then the close: status is the last field, named so, of a model type, and the kind
+    serializes nothing after it nor any field its own way (no serializers, computed fields or
+    extra fields)."""
+    if kind in _SPLICE_MODELS:
+        return _SPLICE_MODELS[kind]
+    fields = kind.__pydantic_fields__
+    field = fields.get("status")
+    model = field.annotation if field is not None else None
+    decorators = kind.__pydantic_decorators__
+    found: type[pydantic.BaseModel] | None = None
+    if (
+        field is not None
+        and isinstance(model, type)
+        and issubclass(model, pydantic.BaseModel)
+        and list(fields)[-1] == "status"
+        and (field.serialization_alias or field.alias or "status") == "status"
+        and not field.exclude
+        and not (decorators.field_serializers or decorators.model_serializers)
+        and not kind.__pydantic_computed_fields__
+        and kind.model_config.get("extra") != "allow"
+    ):
+        found = model
+    _SPLICE_MODELS[kind] = found
+    return found
+
+
+def spliced(own: bytes, obj: Resource) -> bytes | None:
+    """`encode_unstamped(obj)` from its status alone, for a status write: `own` is what this
+    store encoded for the object `obj` was merged from (ObjectCache.own_bytes), whose metadata
+    (but resourceVersion) and spec `obj` keeps, so its bytes up to the status are `obj`'s. None
+    when the kind's bytes end otherwise, `obj`'s status is of a subclass (encoded as its own
+    type alone, as the declared one inside), or `own` holds the status key more than once (a
+    key of a free-form map: the top-level one is not told apart). An instance changed in place
+    since `own` was written does not show: its bytes are those etcd holds."""
+    model = _splice_model(type(obj))
+    if model is None or type(obj.status) is not model:
+        return None
+    at = own.find(_STATUS_KEY)
+    if at < 0 or own.find(_STATUS_KEY, at + 1) >= 0:
+        return None
+    return own[: at + len(_STATUS_KEY) - 1] + status_tail(obj)
+
+
 def decode_onto(base: R, raw: bytes, split: int, *, mod_revision: int) -> R | None:
     """`raw` decoded from its status alone, onto `base`: an object whose stored bytes equal
     `raw` before `split` (`status_split`), so whose metadata and spec are `raw`'s. None when

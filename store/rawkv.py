@@ -31,8 +31,9 @@ class ObjectCache:
     Entries are checked against that hash on every hit: models are frozen but their dicts are
     not, and an instance mutated in place must never pass for what etcd holds (such an entry
     is dropped: the caller reads etcd); a status write checks the bytes it writes instead
-    (`holds_head`). A hash, not the bytes: 10,000 cached Tasks would keep
-    another 15 MB of JSON alive for nothing.
+    (`holds_head`). A hash, not the bytes, of what the store read: 10,000 cached Tasks would
+    keep another 15 MB of JSON alive for nothing. What it wrote it keeps (`own_bytes`): a
+    status write then encodes its status alone (codec.spliced), about 1.3 KB a Task.
 
     Each entry keeps its bytes' hashes in parts: before the status (`codec.status_split`), the
     status on, and the spec (`codec.spec_split`). A watched value of the same key that differs
@@ -51,9 +52,10 @@ class ObjectCache:
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self._size = size
-        self._items: dict[str, tuple[Resource, int, int, int]] = {}
+        self._items: dict[str, _Entry] = {}
         """(object, hash of its bytes from the status on (all of them when it has no status
-        object), hash before the status (0: none), hash of the spec (0: none))."""
+        object), hash before the status (0: none), hash of the spec (0: none), the bytes
+        themselves when this store wrote them (`own_bytes`), else None)."""
         self._lru: OrderedDict[str, None] = OrderedDict()
         """The keys not held, oldest write first: those evicted beyond `size`."""
         self._holds: dict[str, int] = {}
@@ -120,14 +122,23 @@ class ObjectCache:
             return None  # its bytes had more after the status: those could change the rest
         return obj, split
 
-    def put(self, key: str, obj: Resource, raw: bytes, *, read: bool = False) -> None:
+    def own_bytes(self, key: str, obj: Resource) -> bytes | None:
+        """The bytes this store encoded and wrote for `obj`, the cached object of `key` (None:
+        not cached, or read): a status write keeps them up to the status (codec.spliced)."""
+        entry = self._items.get(key)
+        return entry[4] if entry is not None and entry[0] is obj else None
+
+    def put(
+        self, key: str, obj: Resource, raw: bytes, *, read: bool = False, own: bool = False
+    ) -> None:
         """Cache `obj` as stored in `raw`. A `read` (a decoded watch event or read) does not
         replace a newer entry: a watch delivers our own writes late, and the newest is the one
-        the next write's CAS and the next event can use."""
+        the next write's CAS and the next event can use. `own`: `raw` is `obj` as this store
+        encoded it for a write (kept: `own_bytes`)."""
         held = self._items.get(key)
         if read and held is not None and _newer(held[0], obj):
             return
-        self._items[key] = _hashes(obj, raw, held)
+        self._items[key] = _hashes(obj, raw, held, raw if own else None)
         if key.startswith(self._held):
             return
         self._lru[key] = None
@@ -168,22 +179,23 @@ class ObjectCache:
         return len(self._items)
 
 
-def _hashes(
-    obj: Resource, raw: bytes, held: tuple[Resource, int, int, int] | None
-) -> tuple[Resource, int, int, int]:
+_Entry = tuple[Resource, int, int, int, bytes | None]
+
+
+def _hashes(obj: Resource, raw: bytes, held: _Entry | None, own: bytes | None) -> _Entry:
     """The cache entry of `obj` stored as `raw` (`ObjectCache._items`); the spec's hash is
     `held`'s when the bytes before the status are (a status write's: no search for the spec)."""
     split = codec.status_split(raw)
     if split <= 0:
-        return obj, hash(raw), 0, 0
+        return obj, hash(raw), 0, 0, own
     head = hash(raw[:split])
     if held is not None and held[2] == head:
-        return obj, hash(raw[split:]), head, held[3]
+        return obj, hash(raw[split:]), head, held[3], own
     at = codec.spec_split(raw, split)
-    return obj, hash(raw[split:]), head, hash(raw[at:split]) if at > 0 else 0
+    return obj, hash(raw[split:]), head, hash(raw[at:split]) if at > 0 else 0, own
 
 
-def _holds(entry: tuple[Resource, int, int, int], raw: bytes) -> bool:
+def _holds(entry: _Entry, raw: bytes) -> bool:
     """`raw` hashes as the bytes of `entry` did."""
     if not entry[2]:
         return hash(raw) == entry[1]

@@ -103,7 +103,7 @@ class ResourceStore(BatchedWrites):
             # our own write (same bytes, so same fresh uid): a retried txn that had applied
             revision = found.mod_revision
         created = codec.set_revision(prepared, revision)
-        self._cache.put(key, created, raw)
+        self._cache.put(key, created, raw, own=True)
         return created
 
     async def get(self, kind: type[R], name: str) -> R:
@@ -152,7 +152,7 @@ class ResourceStore(BatchedWrites):
             self._cache.drop(key)
             raise
         written = codec.set_revision(merged, revision)
-        self._cache.put(key, written, raw)
+        self._cache.put(key, written, raw, own=True)
         return written
 
     async def update(self, obj: R, *, lease: int | None = None) -> R:
@@ -197,8 +197,9 @@ class ResourceStore(BatchedWrites):
         return await self._write(merged, expected=expected, lease=lease, raw=raw)
 
     async def update_status(self, obj: R) -> R:
-        """Merge `obj`'s status onto the stored object (CAS on its resourceVersion); a cached
-        base is checked by the bytes written, as in `update`."""
+        """Merge `obj`'s status onto the stored object (CAS on its resourceVersion); on a
+        cached base, the bytes this store wrote for it up to the status, else the bytes
+        written are checked, as in `update` (as a batched status write: BatchedWrites._plan)."""
         cached = self._unchecked_base(obj)
         if cached is not None:
             key = self.key_for(type(obj), obj.metadata.name)
@@ -207,9 +208,13 @@ class ResourceStore(BatchedWrites):
                 if self._cache.get(key, cached.metadata.resource_version) is cached:
                     return cached
             else:
-                raw = codec.encode_unstamped(codec.set_revision(merged, None))
+                codec.set_revision(merged, None)
+                expected = cached.metadata.resource_version or 0
+                raw = self._spliced(key, cached, merged)
+                if raw is not None:
+                    return await self._write(merged, expected=expected, raw=raw)
+                raw = codec.encode_unstamped(merged)
                 if self._holds_base(key, cached, merged, raw):
-                    expected = cached.metadata.resource_version or 0
                     return await self._write(merged, expected=expected, raw=raw)
         stored = await self._stored_for(obj)
         merged, changed = codec.merge_status(stored, obj)
