@@ -97,7 +97,8 @@ class TaskSet:
     idle: Sequence[Task] = ()
     now: datetime | None = None
     taken: Container[str] = frozenset()
-    """Names of all existing Tasks: a desired name held by another owner gets a suffix."""
+    """Names of all existing Tasks (asked about the names of the tasks created): a desired
+    name held by another owner gets a suffix."""
     view: Observed | None = None
     """`owned` and `expansion` as kept across passes (synced by the caller): when given, the
     answers below cost the tasks that changed since the last pass, not all of them."""
@@ -333,9 +334,10 @@ class TaskSet:
             update={**changes, "environment": self.env.name, "state": target, "run_number": run}
         )
 
-    @property
+    @cached_property
     def _start_arguments(self) -> dict[str, str]:
-        """What tasks receive at START besides the run number (the expansion's, by value)."""
+        """What tasks receive at START besides the run number (the expansion's, by value: one
+        copy per pass, which the specs it builds share, as frozen models share values)."""
         return dict(self.expansion.start_arguments)
 
     def _owner(self) -> OwnerReference:
