@@ -40,7 +40,7 @@ from typing import Any
 from controller.configs.resolve import ConfigIndex
 from controller.environments.autostop import AUTO_STOP_REASON, auto_stop_message
 from controller.environments.expansion import Expansion
-from controller.environments.expansions import Expansions, WorkflowLookup
+from controller.environments.expansions import Expansions, TaskNames, WorkflowLookup
 from controller.environments.fmqargs import FairMQPlugin
 from controller.environments.hooks import HookResult, HookRunner, HookStep, transition_started
 from controller.environments.plan import (
@@ -269,7 +269,7 @@ class EnvironmentReconciler(Reconciler):
             tasks,
             now=now,
             idle=self.ctx.cache(Task).list(labels={IDLE_LABEL: "true"}),
-            taken=set(self.ctx.cache(Task).names()),
+            taken=TaskNames(self.ctx.cache(Task)),
             expansion=expansion,
             busy_detectors=self._busy_detectors(env),
             options=self.options,
