@@ -303,10 +303,21 @@ class TaskSet:
         meta = ObjectMeta(
             name=name,
             labels={ENV_LABEL: self.env.name, ROLE_LABEL: want.path},
-            owner_references=(self._owner(),),
+            owner_references=(self._owner,),
             finalizers=(KILL_TASK_FINALIZER,),
         )
-        return Task(metadata=meta, spec=self._spec(want, want.spec.model_copy(), target))
+        spec = self._spec(want, want.spec, target)
+        made = self._made
+        if made:  # as validating Task(...) again: only metadata and spec differ
+            return replaced(made[0], {"metadata": meta, "spec": spec})
+        made.append(Task(metadata=meta, spec=spec))
+        return made[0]
+
+    @cached_property
+    def _made(self) -> list[Task]:
+        """The first Task `_new` made in this pass, validated: the others are its copies with
+        their own metadata and spec (and its default status, which frozen models may share)."""
+        return []
 
     def _adopt(self, want: ExpandedTask, target: str, pool: list[Task]) -> Task | None:
         for index, idle in enumerate(pool):
@@ -318,7 +329,7 @@ class TaskSet:
                     update={
                         "labels": {**labels, ENV_LABEL: self.env.name, ROLE_LABEL: want.path},
                         "annotations": notes,
-                        "owner_references": (self._owner(),),
+                        "owner_references": (self._owner,),
                     }
                 )
                 spec = self._spec(want, idle.spec, target)
@@ -326,13 +337,14 @@ class TaskSet:
         return None
 
     def _spec(self, want: ExpandedTask, base: TaskSpec, target: str) -> TaskSpec:
+        """`base` with the desired live fields, state and run (unvalidated, as model_copy
+        copies: every value is a validated spec's, the environment's name or a state)."""
         target = _held(target, want)
         run = self.env.status.run_number if target == "RUNNING" else None
         changes: dict[str, object] = {f: getattr(want.spec, f) for f in _LIVE_FIELDS}
         changes["start_arguments"] = self._start_arguments if target == "RUNNING" else {}
-        return base.model_copy(
-            update={**changes, "environment": self.env.name, "state": target, "run_number": run}
-        )
+        changes.update(environment=self.env.name, state=target, run_number=run)
+        return replaced(base, changes)
 
     @cached_property
     def _start_arguments(self) -> dict[str, str]:
@@ -340,7 +352,9 @@ class TaskSet:
         copy per pass, which the specs it builds share, as frozen models share values)."""
         return dict(self.expansion.start_arguments)
 
+    @cached_property
     def _owner(self) -> OwnerReference:
+        """The environment as the owner of its tasks (one object per pass, which they share)."""
         return OwnerReference(
             kind="Environment",
             name=self.env.name,
