@@ -157,7 +157,12 @@ class TaskSet:
             if have is None:
                 if target not in (None, "DONE") and want.name not in view.by_name:
                     task = self._adopt(want, target, pool) or self._new(want, target)
-                    (out.update if task.metadata.resource_version else out.create).append(task)
+                    if task.metadata.resource_version:
+                        out.update.append(task)
+                    else:  # made as `_update` leaves it: settled once created (settle_written)
+                        out.create.append(task)
+                        key = self._key(want, target, cap, now_ok)
+                        self.expansion.built[task.metadata.name] = (task.spec, key)
                 continue
             if self._settled(have, want, target, cap, now_ok):
                 view.settled(path, have, want)  # e.g. the echo of this controller's own write
