@@ -40,7 +40,7 @@ from typing import Any
 from controller.configs.resolve import ConfigIndex
 from controller.environments.autostop import AUTO_STOP_REASON, auto_stop_message
 from controller.environments.expansion import Expansion
-from controller.environments.expansions import Expansions, WorkflowLookup
+from controller.environments.expansions import Expansions, TaskNames, WorkflowLookup
 from controller.environments.fmqargs import FairMQPlugin
 from controller.environments.hooks import HookResult, HookRunner, HookStep, transition_started
 from controller.environments.plan import (
@@ -269,7 +269,7 @@ class EnvironmentReconciler(Reconciler):
             tasks,
             now=now,
             idle=self.ctx.cache(Task).list(labels={IDLE_LABEL: "true"}),
-            taken=set(self.ctx.cache(Task).names()),
+            taken=TaskNames(self.ctx.cache(Task)),
             expansion=expansion,
             busy_detectors=self._busy_detectors(env),
             options=self.options,
@@ -439,37 +439,40 @@ class EnvironmentReconciler(Reconciler):
             async with limit:
                 return await write
 
-        revisions = await asyncio.gather(
-            self._create_tasks(result.create),
-            self._update_tasks(result.update, result.expansion),
-            *map(bounded, writes),
-        )
-        return max(revisions, default=0)
+        async def deletes() -> int:
+            return max(await asyncio.gather(*map(bounded, writes)), default=0)
 
-    async def _create_tasks(self, tasks: Sequence[Task]) -> int:
-        """`create_many`: a task whose name got taken meanwhile is re-planned next time."""
+        created, updated, deleted = await asyncio.gather(
+            self._create_tasks(result.create), self._update_tasks(result.update), deletes()
+        )
+        if result.expansion is not None:
+            settle_written(result.expansion, [*created, *updated])
+        versions = (t.metadata.resource_version or 0 for t in (*created, *updated))
+        return max((deleted, *versions))
+
+    async def _create_tasks(self, tasks: Sequence[Task]) -> list[Task]:
+        """`create_many`: a task whose name got taken meanwhile is re-planned next time; the
+        created ones, as _write_tasks settles them for the next plan (taskset.settle_written)."""
         if not tasks:
-            return 0
+            return []
         result = await self.ctx.store.create_many(tasks)
         for task, error in result.errors:
             if not isinstance(error, AlreadyExistsError):
                 raise error
             log.info("Task create skipped, will re-plan", extra={"task": task.name})
-        return result.revision
+        return result.written
 
-    async def _update_tasks(self, tasks: Sequence[Task], expansion: Expansion | None) -> int:
+    async def _update_tasks(self, tasks: Sequence[Task]) -> list[Task]:
         """`update_many`: a task whose write lost (conflict, gone) is re-planned next time; the
-        written ones are settled for the next plan (taskset.settle_written)."""
+        written ones, as _write_tasks settles them for the next plan."""
         if not tasks:
-            return 0
+            return []
         result = await self.ctx.store.update_many(tasks)
-        if expansion is not None:
-            settle_written(expansion, result.written)
         for task in (*result.conflicts, *result.missing):
             log.info("Task write skipped, will re-plan", extra={"task": task.name})
         if result.errors:
             raise result.errors[0][1]
-        return result.revision
+        return result.written
 
     async def _delete(self, task: Task) -> int:
         try:

@@ -32,13 +32,30 @@ class ExpandedTask:
     def digest(self) -> str:
         """properties_digest(spec.properties), computed once: the controller keeps an
         expansion across reconciles, and every reconcile compares each task with it."""
-        return properties_digest(self.spec.properties)
+        return _shared_digest(self.spec.properties)
 
 
 def properties_digest(properties: Mapping[str, str]) -> str:
     """The digest the task controller records in status.configuredProperties at CONFIGURE."""
     text = json.dumps(dict(properties), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+DIGESTS_LIMIT = 4096
+_digests: dict[tuple[tuple[str, str], ...], str] = {}
+
+
+def _shared_digest(properties: Mapping[str, str]) -> str:
+    """`properties_digest`, remembered by the properties themselves: the tasks of a role share
+    them (one JSON dump and sha256 per distinct set, not one per task of an environment of
+    10,000: most of its first plan). Bounded: forgotten all at once past DIGESTS_LIMIT sets."""
+    key = tuple(properties.items())
+    digest = _digests.get(key)
+    if digest is None:
+        if len(_digests) >= DIGESTS_LIMIT:
+            _digests.clear()
+        digest = _digests[key] = properties_digest(properties)
+    return digest
 
 
 @dataclass(frozen=True)

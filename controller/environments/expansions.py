@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 
 from controller.configs.resolve import ConfigIndex
 from controller.environments.expand import expand
@@ -19,6 +19,7 @@ from crds.errors import TemplateError, ValidationError
 from crds.kinds.componentconfig import ComponentConfig
 from crds.kinds.environment import Environment
 from crds.kinds.node import Node
+from crds.kinds.task import Task
 from crds.kinds.taskclass import TaskClass
 from crds.kinds.workflow import Workflow
 from store.informer import Informer
@@ -171,6 +172,18 @@ class WorkflowLookup(Mapping[str, Workflow]):
             if found is None or (found.metadata.resource_version or 0) != version:
                 return False
         return True
+
+
+class TaskNames(Container[str]):
+    """The names of the Tasks in the cache, each looked up when asked (`plan`'s `taken`: it
+    asks only about the tasks it creates; a set of every name cost each reconcile of a large
+    environment O(all tasks) for none)."""
+
+    def __init__(self, cache: Informer[Task]) -> None:
+        self._cache = cache
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._cache.get(name) is not None
 
 
 def _configs_key(configs: Iterable[ComponentConfig]) -> tuple[tuple[str, int, int], ...]:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 FULL_EVERY = 64
 """Passes after which the view is rebuilt from scratch (a safety net)."""
+_CONFIGURED = frozenset({"CONFIGURED", "RUNNING"})
 ROLE_SUMMARY_LIMIT = 200
 """Above this many task role paths, status.roles is summarized per unexpanded path."""
 
@@ -95,6 +96,10 @@ class Observed:
         """Role paths of the desired tasks whose channels cannot be resolved yet."""
         self.basic: set[str] = set()
         """Role paths of the desired `basic` tasks (safe_to_stop needs one)."""
+        self.critical: set[int] = set()
+        """Indices (in `order`) of the desired critical tasks (those a transition waits for)."""
+        self.loose: set[str] = set()
+        """Role paths of the desired tasks that are not critical."""
         self.off_for: str | None = None
         self.off: set[str] = set()
         """Role paths whose live task is not at `off_for` with its desired properties."""
@@ -144,6 +149,12 @@ class Observed:
                     self.basic.add(want.path)
                 else:
                     self.basic.discard(want.path)
+                if want.spec.critical:
+                    self.critical.add(self.order[want.path])
+                    self.loose.discard(want.path)
+                else:
+                    self.critical.discard(self.order[want.path])
+                    self.loose.add(want.path)
             self._want_ids = current
         for path in self._dirty:
             self._refresh(path)
@@ -264,7 +275,10 @@ class Observed:
     # ---- reads ---------------------------------------------------------------------------------
 
     def in_order(self, paths: set[str]) -> list[str]:
-        """`paths` in the expansion's order."""
+        """`paths` in the expansion's order: the order filtered (in C) when they are many
+        (every path, at the first pass of a transition), else sorted."""
+        if len(paths) * 16 > len(self._paths):
+            return list(filter(paths.__contains__, self._paths))
         return sorted(paths, key=self.order.__getitem__)
 
     def settle_for(self, key: tuple[object, ...], *, now_ok: bool) -> list[str]:
@@ -292,25 +306,48 @@ class Observed:
         """How many tasks a transition to `target` (not DONE) waits for, and the names of the
         `first` of them in order."""
         if target != self.waiting_for:
+            self.waiting = self._waiting_toward(target)
             self.waiting_for = target
-            self.waiting = {
-                self.order[p]
-                for p, w in self.wants.items()
-                if w.spec.critical and not ready(self.mine.get(p), w, target)
-            }
         out = []
         for path in map(self._paths.__getitem__, heapq.nsmallest(first, self.waiting)):
             have = self.mine.get(path)
             out.append(have.name if have is not None else self.wants[path].name)
         return len(self.waiting), out
 
+    def _waiting_toward(self, target: str) -> set[int]:
+        """The critical tasks not ready for `target`. Another transition's target before: the
+        tasks ready for it are at its state, so not at `target`: only those it waited for are
+        looked at (a transition over 10,000 tasks started with a look at every one)."""
+        before = self.waiting_for
+        if before is None or before == "DONE":
+            return {
+                self.order[p]
+                for p, w in self.wants.items()
+                if w.spec.critical and not ready(self.mine.get(p), w, target)
+            }
+        waiting = set(self.critical)
+        for index in self.waiting:
+            path = self._paths[index]
+            if ready(self.mine.get(path), self.wants[path], target):
+                waiting.discard(index)
+        return waiting
+
     def configured_at(self, state: str) -> bool:
         """Whether every live task of a desired one is at `state` with its desired
         properties (kept per task from then on, as `not_ready`)."""
         if state != self.off_for:
+            self.off = self._off_at(state)
             self.off_for = state
-            self.off = {p for p, w in self.wants.items() if _off(self.mine.get(p), w, state)}
         return not self.off
+
+    def _off_at(self, state: str) -> set[str]:
+        """The role paths whose live task is not at `state` (CONFIGURED or RUNNING) with its
+        desired properties. At the end of a transition to `state`, a critical task it does not
+        wait for is ready (there, configured as desired): only the others are looked at."""
+        if state != self.waiting_for or state not in _CONFIGURED:
+            return {p for p, w in self.wants.items() if _off(self.mine.get(p), w, state)}
+        paths = [*self.loose, *map(self._paths.__getitem__, self.waiting)]
+        return {p for p in paths if _off(self.mine.get(p), self.wants[p], state)}
 
     def state_counts(self) -> dict[str, int]:
         """Task counts by task_state()."""

@@ -97,7 +97,8 @@ class TaskSet:
     idle: Sequence[Task] = ()
     now: datetime | None = None
     taken: Container[str] = frozenset()
-    """Names of all existing Tasks: a desired name held by another owner gets a suffix."""
+    """Names of all existing Tasks (asked about the names of the tasks created): a desired
+    name held by another owner gets a suffix."""
     view: Observed | None = None
     """`owned` and `expansion` as kept across passes (synced by the caller): when given, the
     answers below cost the tasks that changed since the last pass, not all of them."""
@@ -156,7 +157,12 @@ class TaskSet:
             if have is None:
                 if target not in (None, "DONE") and want.name not in view.by_name:
                     task = self._adopt(want, target, pool) or self._new(want, target)
-                    (out.update if task.metadata.resource_version else out.create).append(task)
+                    if task.metadata.resource_version:
+                        out.update.append(task)
+                    else:  # made as `_update` leaves it: settled once created (settle_written)
+                        out.create.append(task)
+                        key = self._key(want, target, cap, now_ok)
+                        self.expansion.built[task.metadata.name] = (task.spec, key)
                 continue
             if self._settled(have, want, target, cap, now_ok):
                 view.settled(path, have, want)  # e.g. the echo of this controller's own write
@@ -302,10 +308,21 @@ class TaskSet:
         meta = ObjectMeta(
             name=name,
             labels={ENV_LABEL: self.env.name, ROLE_LABEL: want.path},
-            owner_references=(self._owner(),),
+            owner_references=(self._owner,),
             finalizers=(KILL_TASK_FINALIZER,),
         )
-        return Task(metadata=meta, spec=self._spec(want, want.spec.model_copy(), target))
+        spec = self._spec(want, want.spec, target)
+        made = self._made
+        if made:  # as validating Task(...) again: only metadata and spec differ
+            return replaced(made[0], {"metadata": meta, "spec": spec})
+        made.append(Task(metadata=meta, spec=spec))
+        return made[0]
+
+    @cached_property
+    def _made(self) -> list[Task]:
+        """The first Task `_new` made in this pass, validated: the others are its copies with
+        their own metadata and spec (and its default status, which frozen models may share)."""
+        return []
 
     def _adopt(self, want: ExpandedTask, target: str, pool: list[Task]) -> Task | None:
         for index, idle in enumerate(pool):
@@ -317,7 +334,7 @@ class TaskSet:
                     update={
                         "labels": {**labels, ENV_LABEL: self.env.name, ROLE_LABEL: want.path},
                         "annotations": notes,
-                        "owner_references": (self._owner(),),
+                        "owner_references": (self._owner,),
                     }
                 )
                 spec = self._spec(want, idle.spec, target)
@@ -325,20 +342,24 @@ class TaskSet:
         return None
 
     def _spec(self, want: ExpandedTask, base: TaskSpec, target: str) -> TaskSpec:
+        """`base` with the desired live fields, state and run (unvalidated, as model_copy
+        copies: every value is a validated spec's, the environment's name or a state)."""
         target = _held(target, want)
         run = self.env.status.run_number if target == "RUNNING" else None
         changes: dict[str, object] = {f: getattr(want.spec, f) for f in _LIVE_FIELDS}
         changes["start_arguments"] = self._start_arguments if target == "RUNNING" else {}
-        return base.model_copy(
-            update={**changes, "environment": self.env.name, "state": target, "run_number": run}
-        )
+        changes.update(environment=self.env.name, state=target, run_number=run)
+        return replaced(base, changes)
 
-    @property
+    @cached_property
     def _start_arguments(self) -> dict[str, str]:
-        """What tasks receive at START besides the run number (the expansion's, by value)."""
+        """What tasks receive at START besides the run number (the expansion's, by value: one
+        copy per pass, which the specs it builds share, as frozen models share values)."""
         return dict(self.expansion.start_arguments)
 
+    @cached_property
     def _owner(self) -> OwnerReference:
+        """The environment as the owner of its tasks (one object per pass, which they share)."""
         return OwnerReference(
             kind="Environment",
             name=self.env.name,

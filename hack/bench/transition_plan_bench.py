@@ -5,10 +5,11 @@
 The environments_bench shape (`manifests`) walked DEPLOY, CONFIGURE, START_ACTIVITY,
 STOP_ACTIVITY as the controller walks it: each plan's creates and spec updates come back as
 the informer sees them (decoded from their bytes, with a new resourceVersion; the written
-objects go to taskset.settle_written as the controller's store write returns them), the task
-controller's answers as status-only writes (the same spec object) in `--chunks` chunks with a
-plan after each; expansions cached as controller.environments.expansions does (hooks-only
-re-expansions when the run number or run times change). Prints plan() CPU seconds per
+objects, created and updated, go to taskset.settle_written as the controller's store writes
+return them), the task controller's answers as status-only writes (the same spec object) in
+`--chunks` chunks with a plan after each; expansions cached as
+controller.environments.expansions does (hooks-only re-expansions when the run number or run
+times change). Prints plan() CPU seconds per
 transition less the garbage collector's passes (the manager tunes those: controller.__main__),
 the number of plans and of expansions. Hooks are taken as run at once.
 """
@@ -99,9 +100,8 @@ class Walk:
             taken=taken,
         )  # fmt: skip
         self.cpu += time.process_time() - started - (self.gc - collected)
-        for task in result.create:
-            self._stored(codec.prepare_create(task, now=_now()))
-        written = [self._stored(task) for task in result.update]
+        created = [self._stored(codec.prepare_create(t, now=_now())) for t in result.create]
+        written = [*created, *(self._stored(task) for task in result.update)]
         collected = self.gc
         started = time.process_time()
         settle = getattr(taskset, "settle_written", None)  # absent before it existed
