@@ -128,16 +128,23 @@ class ControlLedger:
         (an answer or an update, that nearly always leaves nothing to send) is looked at once
         written (`write_settled`; a full pass finds it too), unless its request is overdue. A
         look now would plan a copy with the changes applied (StatusWriter.view) for that look
-        alone: at 50,000 tasks ~120,000 copies over DEPLOY, CONFIGURE and START."""
-        writing = self._shared.writer.writing
+        alone: at 50,000 tasks ~120,000 copies over DEPLOY, CONFIGURE and START. A stored copy
+        found idle is not looked at again (at 50,000 tasks ~385,000 looks in DEPLOY)."""
+        writing, stored, idle = self._shared.writer.writing, self._shared.roster.stored, self._idle
         resending, self._resending = self._resending, set()
         now: list[str] = []
         for name in names:
-            if writing(name) and name not in resending:
-                self._deferred.add(name)
-                self._unlooked.add(name)
-            else:
-                now.append(name)
+            if writing(name):
+                if name not in resending:
+                    self._deferred.add(name)
+                    self._unlooked.add(name)
+                    continue
+            elif (version := idle.get(name)) is not None:
+                task = stored(name)  # `_due` of the stored copy, without the view and the plan
+                if task is not None and (task.metadata.resource_version or 0) == version:
+                    self._unlooked.discard(name)
+                    continue
+            now.append(name)
         return now
 
     def take_unlooked(self) -> set[str]:

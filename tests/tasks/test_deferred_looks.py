@@ -65,9 +65,9 @@ async def writes_held(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[asyncio.
 async def test_a_pass_looks_at_a_task_being_written_once_it_is_written(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A named pass over a task whose status change is queued views only the others (it
-    viewed it before, with a copy made for that look); once written, a copy with nothing to
-    send is found idle with no look (the next pass over it plans nothing)."""
+    """A named pass over a task whose status change is queued does not view it (it did
+    before, with a copy made for that look), nor a task found idle on its stored copy; once
+    written, a copy with nothing to send is found idle with no look at all."""
     async with rigged(full_pass=600.0) as rig:
         await standing_by(rig)
         control, writer = rig.framework._control, rig.framework._writer
@@ -75,13 +75,16 @@ async def test_a_pass_looks_at_a_task_being_written_once_it_is_written(
         viewed, copies = count_views(monkeypatch, rig)
         writer.patch("a", lambda s: s.model_copy(update={"message": "noted"}))
         assert await control.control_pass(NAMES) == 0  # before the writer runs
-        assert viewed == ["b"] and copies == []
+        assert viewed == [] and copies == []  # "a" put off, "b" idle (a copy of "a" before)
 
         await eventually(lambda: not writer.writing("a"))
         assert rig.cache.get("a").status.message == "noted"  # type: ignore[union-attr]
         viewed.clear()
         assert await control.control_pass(NAMES) == 0
-        assert viewed == ["a", "b"] and copies == []  # the stored copies, found idle
+        assert viewed == [] and copies == []  # the stored copies, idle: not even viewed
+        await set_spec_state(rig, "b", "CONFIGURED")  # a new copy is looked at
+        await eventually(lambda: bool(requests(rig)))
+        assert viewed == ["b"]
 
 
 async def test_a_transition_due_while_its_task_is_written_is_sent_once_after_the_write(
