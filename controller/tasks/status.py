@@ -184,6 +184,23 @@ def on_update(status: TaskStatus, update: MesosStatus) -> TaskStatus:
     return replaced(status, changes)
 
 
+def running_on(status: TaskStatus, update: MesosStatus) -> bool:
+    """Whether `update_if_mine(status, update=update) == status` for a TASK_RUNNING `update`
+    about a Running status (the caller's check), without the copy `on_update` makes: each
+    answer of a periodic explicit reconciliation about a task that runs on (at 50,000 tasks,
+    50,000 of them every `reconcile_period`)."""
+    if status.mesos_task_id != update.task_id:
+        return True
+    facts = parse_facts(update.data)
+    return (
+        (facts.pid is None or facts.pid == status.pid)
+        and (facts.occ_state is None or _controlled(status) or facts.occ_state == status.state)
+        and status.reason == ""
+        and status.message == ""
+        and not (update.agent_id and not status.agent_id)
+    )
+
+
 def _controlled(status: TaskStatus) -> bool:
     """The task is Running with an OCC state: from here on the executor's transition results
     and task tables say where it is. A live update's OCC state is the one the executor had at
