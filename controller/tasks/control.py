@@ -262,7 +262,7 @@ class ControlLedger:
         return (
             st.generation_answered(task)
             and self._shared.roster.is_stored(task)
-            and st.report_if_mine(status, row=row) == status
+            and st.report_quiet(status, row)
         )
 
     def _on_device_event(self, msg: DeviceEventMessage) -> None:
