@@ -85,6 +85,7 @@ class TaskFramework:
             tasks,
             finish=self._finish,
             on_written=self._written,
+            on_settled=self._write_settled,
             catch_up=ctx.catch_up,
         )
         self._launches = LaunchesInFlight()
@@ -252,8 +253,8 @@ class TaskFramework:
     def _to_plan(self, names: set[str] | None, *, now: float) -> Iterable[str] | None:
         """The tasks a pass plans: those named; on a full pass, those changed since their last
         look (a pass over 10,000 tasks that did not change costs nothing), or every task on a
-        thorough one (on the timed one, every task but those being written:
-        ControlLedger.all_but_written)."""
+        thorough one (on the timed one and on any pass given names, those being written are
+        looked at once written: ControlLedger._looks_now)."""
         if names is not None:
             return names
         kind = self._wakeups.thorough_kind(now=now)
@@ -348,6 +349,9 @@ class TaskFramework:
         """Conditions and observedGeneration, in one copy of the status (every status write
         of every task comes through here: controller.tasks.finish)."""
         return self._finisher(task, status, now)
+
+    def _write_settled(self, name: str) -> None:
+        self._control.write_settled(name)
 
     def _unplaced(self, name: str) -> str | None:
         return self._backlog.unschedulable_reason(name)

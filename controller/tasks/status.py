@@ -184,6 +184,23 @@ def on_update(status: TaskStatus, update: MesosStatus) -> TaskStatus:
     return replaced(status, changes)
 
 
+def running_on(status: TaskStatus, update: MesosStatus) -> bool:
+    """Whether `update_if_mine(status, update=update) == status` for a TASK_RUNNING `update`
+    about a Running status (the caller's check), without the copy `on_update` makes: each
+    answer of a periodic explicit reconciliation about a task that runs on (at 50,000 tasks,
+    50,000 of them every `reconcile_period`)."""
+    if status.mesos_task_id != update.task_id:
+        return True
+    facts = parse_facts(update.data)
+    return (
+        (facts.pid is None or facts.pid == status.pid)
+        and (facts.occ_state is None or _controlled(status) or facts.occ_state == status.state)
+        and status.reason == ""
+        and status.message == ""
+        and not (update.agent_id and not status.agent_id)
+    )
+
+
 def _controlled(status: TaskStatus) -> bool:
     """The task is Running with an OCC state: from here on the executor's transition results
     and task tables say where it is. A live update's OCC state is the one the executor had at
@@ -218,6 +235,25 @@ def on_report(status: TaskStatus, row: TaskReport) -> TaskStatus:
     if row.phase == "running" and status.phase == "Staging":
         changes["phase"] = "Running"
     return replaced(status, changes) if changes else status
+
+
+def report_quiet(status: TaskStatus, row: TaskReport) -> bool:
+    """Whether `report_if_mine(status, row=row) == status`, without the copy `on_report` makes
+    (each row of each periodic task table: at 50,000 tasks, 50,000 every `reconcile_period`)."""
+    if status.mesos_task_id != row.task_id or status.phase in TERMINAL_PHASES:
+        return True
+    if row.phase == "exited":
+        return True
+    if row.state in OCC_STATES and (
+        row.state != status.state
+        or (row.state in ("STANDBY", "DONE", "ERROR") and status.configured_properties is not None)
+    ):
+        return False
+    return (
+        (row.pid is None or row.pid == status.pid)
+        and (not row.last_transition_id or row.last_transition_id == status.last_transition_id)
+        and not (row.phase == "running" and status.phase == "Staging")
+    )
 
 
 def on_result(

@@ -64,7 +64,7 @@ class MesosUpdates:
             and status.phase == "Running"
             and st.generation_answered(task)
             and self._shared.roster.is_stored(task)
-            and st.update_if_mine(status, update=update) == status
+            and st.running_on(status, update)
         )
 
     def on_failure(self, event: Failure) -> None:

@@ -74,6 +74,7 @@ class StatusWriter:
         *,
         finish: Finisher,
         on_written: Callable[[Task, Task], None] | None = None,
+        on_settled: Callable[[str], None] | None = None,
         batch: int = 512,
         catch_up: float = CATCH_UP,
     ) -> None:
@@ -81,6 +82,9 @@ class StatusWriter:
         self._cache = cache
         self._finish = finish
         self._on_written = on_written
+        self._on_settled = on_settled
+        """Told each name whose changes are all over (written and in the cache, found needless
+        or dropped): `writing(name)` is false from then on until a new change is queued."""
         self._batch = batch
         self._catch_up = catch_up
         self._pending: dict[str, _Changes] = {}
@@ -177,6 +181,8 @@ class StatusWriter:
         if name in self._pending:
             self._ready_names[name] = None
             self._wake.set()
+        elif self._on_settled is not None:
+            self._on_settled(name)
         if self._waiters:
             self._released.set()  # the waiters renew it (one event per wake-up, not per task)
 
@@ -288,6 +294,12 @@ class StatusWriter:
         pending.fns = [f for f in pending.fns if f is not fn]
         if not pending.fns and not pending.then:
             del self._pending[name]
+            self._settle(name)
+
+    def _settle(self, name: str) -> None:
+        """Tell `on_settled` if nothing of `name` is queued or in a write any more."""
+        if self._on_settled is not None and not self.writing(name):
+            self._on_settled(name)
 
     async def flush(self, names: list[str] | None = None) -> set[str]:
         """Write the queued changes of `names` (all by default) now, each on a copy that holds
@@ -311,6 +323,7 @@ class StatusWriter:
             task = get(name)
             if task is None:
                 _run_all(changes.then)
+                self._settle(name)
                 continue
             stored = status = task.status
             for fn in changes.fns:
@@ -319,6 +332,7 @@ class StatusWriter:
             if same_status(status, stored):
                 batch.done.add(name)
                 _run_all(changes.then)
+                self._settle(name)
                 continue
             out.append((task, status))
             bases[name] = task
