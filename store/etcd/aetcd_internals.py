@@ -10,8 +10,9 @@ Why each override exists:
 - `Watcher` (subclass of ``aetcd.watcher.Watcher``): delivers etcd's progress notifications
   (aetcd drops them), sends client-chosen watch ids and matches ``created`` answers by id (aetcd
   hands a late answer to whichever registration waits next), cancels a watch without aetcd's lock
-  (which a registration in flight holds), and records when its stream last answered and the
-  newest event revision it delivered.
+  (which a registration in flight holds), records when its stream last answered and the
+  newest event revision it delivered, and asks etcd to split a response over its request size
+  limit into parts, which it joins (a watch far behind got one message past the channel's limit).
   A watch opened with `Client.watch_batches` receives each etcd response's events as one list
   of store.kv events, read from the protobuf message (`convert.to_events`): aetcd builds an
   Event and two KeyValues per event and queues each apart: a quarter of what an informer
@@ -60,6 +61,7 @@ WATCHER_PRIVATE = (
     "_process_callback",
     "_request_handler",
     "_request_queue",
+    "_terminate_stream",
     "_timeout",
 )
 """aetcd.watcher.Watcher's private methods and attributes that `Watcher` uses."""
@@ -114,6 +116,9 @@ class Watcher(aetcd.watcher.Watcher):  # type: ignore[misc]
         self._position = 0
         """The newest revision of any event this stream delivered (see `behind`)."""
         self._late_cancels: set[asyncio.Task[None]] = set()
+        self._fragments: dict[int, list[Any]] = {}
+        """Per watch, the events of the parts of one response etcd split and has not finished
+        sending (see `_joined`)."""
 
     def idle(self) -> float:
         """Seconds (of the event loop's clock) since this stream last delivered anything (an
@@ -135,7 +140,30 @@ class Watcher(aetcd.watcher.Watcher):  # type: ignore[misc]
         # aetcd never sends a watch id; ours are unique per Watcher, so per stream
         request = super()._build_watch_create_request(*args, **kwargs)
         self._creating = request.create_request.watch_id = next(self._ids)
+        # A watch behind by many revisions gets up to 1,000 of them in one response: at 128
+        # writes of a few KB (and their previous values) per revision, past the channel's
+        # message limit, which broke the stream, and every watch on it then asked again from
+        # the same revision. Asked for, etcd splits such a response into parts under its
+        # request size limit (--max-request-bytes, 1.5 MiB) and marks all but the last.
+        request.create_request.fragment = True
         return request
+
+    def _joined(self, response: Any) -> Any | None:
+        """`response` whole: None while it is a part of a split response (its events kept), the
+        last part with the events of the parts before it. etcd sends one response's parts one
+        after the other on the stream."""
+        if response.fragment:
+            self._fragments.setdefault(response.watch_id, []).extend(response.events)
+            return None
+        parts = self._fragments.pop(response.watch_id, None)
+        if parts is None:
+            return response
+        whole = type(response)()
+        whole.CopyFrom(response)
+        del whole.events[:]
+        whole.events.extend(parts)
+        whole.events.extend(response.events)
+        return whole
 
     async def add_callback(self, key: bytes, callback: Any, **kwargs: Any) -> Any:
         """aetcd's registration, which can fail (time out) after etcd's answer was accepted,
@@ -151,6 +179,10 @@ class Watcher(aetcd.watcher.Watcher):  # type: ignore[misc]
 
     async def _handle_response(self, response: Any) -> None:
         self._last_response = now = asyncio.get_running_loop().time()
+        response = self._joined(response)
+        if response is None:
+            self._last_events = now
+            return
         if response.events:
             self._last_events = now
             self._position = max(self._position, response.events[-1].kv.mod_revision)
@@ -228,10 +260,15 @@ class Watcher(aetcd.watcher.Watcher):  # type: ignore[misc]
             task.cancel()
         await super().shutdown()
 
+    async def _terminate_stream(self, error: Any) -> None:
+        self._fragments.clear()  # a new stream starts every watch on it again
+        await super()._terminate_stream(error)
+
     def cancel_nowait(self, watch_id: int) -> bool:
         """Stop delivering to `watch_id` at once and queue etcd's cancel request, without
         aetcd's lock: `cancel()` waits on that lock, which a watch registration in flight on the
         same stream holds. False when the request queue is full (the caller queues it later)."""
+        self._fragments.pop(watch_id, None)
         if self._callbacks.pop(watch_id, None) is None:
             return True  # already gone, or the stream was torn down with every watch on it
         try:

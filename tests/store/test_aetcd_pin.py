@@ -73,6 +73,7 @@ EXPECTED_SIGNATURES: dict[tuple[type, str], list[tuple[str, Any, Any]]] = {
         *_WATCH_OPTIONS,
     ],
     (aetcd.watcher.Watcher, "shutdown"): [("self", _KW, _NONE)],
+    (aetcd.watcher.Watcher, "_terminate_stream"): [("self", _KW, _NONE), ("error", _KW, _NONE)],
     (aetcd.Client, "__init__"): [
         ("self", _KW, _NONE),
         ("host", _KW, "localhost"),
