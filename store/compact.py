@@ -85,7 +85,7 @@ def _values(obj: BaseModel, before: dict[str, Any] | None) -> None:
     get = values.get
     was = _NO_VALUES.get if before is None else before.get
     for name in names:
-        value = get(name)
+        value: Any = get(name)
         prior = was(name)
         if prior is value and value is not None:
             continue  # unchanged since the previous version: compacted with it

@@ -64,4 +64,5 @@ def test_a_value_of_another_type_in_an_inert_field_stays_as_it_is() -> None:
     odd = "".join(["12", "34"])
     copy = replaced(task, {"status": replaced(task.status, {"pid": odd})})
     compact(copy)
-    assert copy.status.pid is odd
+    pid: object = copy.status.pid
+    assert pid is odd
