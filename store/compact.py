@@ -37,7 +37,6 @@ UNIQUE: dict[str, frozenset[str]] = {
 """Fields (by model class name) whose strings are one per object: not interned, an entry in
 the interpreter's table of interned strings would cost more than it shares."""
 _NONE: frozenset[str] = frozenset()
-_NO_VALUES: dict[str, Any] = {}
 _INERT: frozenset[Any] = frozenset({int, float, bool, NoneType, datetime, date, timedelta})
 _PLANS: dict[type[BaseModel], tuple[tuple[str, ...], frozenset[str]]] = {}
 """Per model class: the fields whose values can hold something to share (`_plan`): a status
@@ -82,12 +81,32 @@ def _nested(obj: BaseModel, like: object) -> None:
 def _values(obj: BaseModel, before: dict[str, Any] | None) -> None:
     values = obj.__dict__
     names, unique = _PLANS.get(type(obj)) or _plan(type(obj))
+    if before is not None:
+        _changed(values, before, unique)
+        return
     get = values.get
-    was = _NO_VALUES.get if before is None else before.get
-    for name in names:
+    for name in names:  # a whole object: only the fields that can hold something to share
         value: Any = get(name)
-        prior = was(name)
-        if prior is value and value is not None:
+        kind = type(value)
+        if kind is str:
+            if name not in unique:
+                values[name] = _intern(value)
+        elif kind is tuple:
+            if value:
+                values[name] = _tuple(value, ())
+        elif kind is dict:
+            if value:
+                _dict(value)
+        elif value is not None and isinstance(value, BaseModel):
+            _nested(value, None)
+
+
+def _changed(values: dict[str, Any], before: dict[str, Any], unique: frozenset[str]) -> None:
+    """`_values` of an update: every field is compared with the previous version's (one pass
+    over the dict's items costs less than a look up of each planned field in both)."""
+    for name, value in values.items():
+        prior = before.get(name)
+        if prior is value:
             continue  # unchanged since the previous version: compacted with it
         kind = type(value)
         if kind is str:
@@ -99,7 +118,7 @@ def _values(obj: BaseModel, before: dict[str, Any] | None) -> None:
         elif kind is dict:
             if value:
                 _dict(value)
-        elif value is not None and isinstance(value, BaseModel):
+        elif isinstance(value, BaseModel):
             _nested(value, prior)
 
 
