@@ -39,9 +39,11 @@ the interpreter's table of interned strings would cost more than it shares."""
 _NONE: frozenset[str] = frozenset()
 _INERT: frozenset[Any] = frozenset({int, float, bool, NoneType, datetime, date, timedelta})
 _PLANS: dict[type[BaseModel], tuple[tuple[str, ...], frozenset[str]]] = {}
-"""Per model class: the fields whose values can hold something to share (`_plan`): a status
-write's echo is compacted against its previous copy field by field, and a Task's status,
-metadata and conditions have 13 fields of ints, times and tuples of ints between them."""
+"""Per model class: the fields whose values can hold something to share (`_plan`), and those
+not interned. A whole object (a decode, a create's echo) looks at those only: a Task's status,
+metadata and conditions have 13 fields of ints, times and tuples of ints between them (a whole
+Task compacted in ~21 us instead of ~26). An update keeps one pass over its dict's items
+(`_changed`), which costs less than looking each planned field up in both copies."""
 _set_attr = object.__setattr__
 _intern = sys.intern
 

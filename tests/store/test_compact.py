@@ -15,7 +15,7 @@ from store.compact import _plan, compact
 
 def test_fields_of_ints_and_times_are_not_visited() -> None:
     """A Task's status, metadata and conditions: ints, times and tuples of ints hold nothing
-    to share, and compaction does not look at them (each look cost an echo's compaction)."""
+    to share, and compacting a whole object does not look at them (a fifth of its cost)."""
     status, _ = _plan(TaskStatus)
     assert {"pid", "exit_code", "signal", "ports", "started_at", "observed_generation"}.isdisjoint(
         status
