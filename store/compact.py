@@ -18,7 +18,9 @@ equal to what it was. Only for an object the caller has just decoded and nobody 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from datetime import date, datetime, timedelta
+from types import NoneType, UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -35,6 +37,13 @@ UNIQUE: dict[str, frozenset[str]] = {
 """Fields (by model class name) whose strings are one per object: not interned, an entry in
 the interpreter's table of interned strings would cost more than it shares."""
 _NONE: frozenset[str] = frozenset()
+_INERT: frozenset[Any] = frozenset({int, float, bool, NoneType, datetime, date, timedelta})
+_PLANS: dict[type[BaseModel], tuple[tuple[str, ...], frozenset[str]]] = {}
+"""Per model class: the fields whose values can hold something to share (`_plan`), and those
+not interned. A whole object (a decode, a create's echo) looks at those only: a Task's status,
+metadata and conditions have 13 fields of ints, times and tuples of ints between them (a whole
+Task compacted in ~21 us instead of ~26). An update keeps one pass over its dict's items
+(`_changed`), which costs less than looking each planned field up in both copies."""
 _set_attr = object.__setattr__
 _intern = sys.intern
 
@@ -73,13 +82,34 @@ def _nested(obj: BaseModel, like: object) -> None:
 
 def _values(obj: BaseModel, before: dict[str, Any] | None) -> None:
     values = obj.__dict__
-    unique = UNIQUE.get(type(obj).__name__, _NONE)
-    prior: Any = None
+    names, unique = _PLANS.get(type(obj)) or _plan(type(obj))
+    if before is not None:
+        _changed(values, before, unique)
+        return
+    get = values.get
+    for name in names:  # a whole object: only the fields that can hold something to share
+        value: Any = get(name)
+        kind = type(value)
+        if kind is str:
+            if name not in unique:
+                values[name] = _intern(value)
+        elif kind is tuple:
+            if value:
+                values[name] = _tuple(value, ())
+        elif kind is dict:
+            if value:
+                _dict(value)
+        elif value is not None and isinstance(value, BaseModel):
+            _nested(value, None)
+
+
+def _changed(values: dict[str, Any], before: dict[str, Any], unique: frozenset[str]) -> None:
+    """`_values` of an update: every field is compared with the previous version's (one pass
+    over the dict's items costs less than a look up of each planned field in both)."""
     for name, value in values.items():
-        if before is not None:
-            prior = before.get(name)
-            if prior is value:
-                continue  # unchanged since the previous version: compacted with it
+        prior = before.get(name)
+        if prior is value:
+            continue  # unchanged since the previous version: compacted with it
         kind = type(value)
         if kind is str:
             if name not in unique:
@@ -92,6 +122,28 @@ def _values(obj: BaseModel, before: dict[str, Any] | None) -> None:
                 _dict(value)
         elif isinstance(value, BaseModel):
             _nested(value, prior)
+
+
+def _plan(cls: type[BaseModel]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The fields of `cls` worth a look, and those of them not interned (`UNIQUE`)."""
+    names = tuple(name for name, field in cls.model_fields.items() if not _inert(field.annotation))
+    plan = _PLANS[cls] = (names, UNIQUE.get(cls.__name__, _NONE))
+    return plan
+
+
+def _inert(annotation: Any) -> bool:
+    """Values of this type hold nothing to share: no string, dict or model (ints, times, None,
+    tuples of those). A value of another type in such a field is left as it is (unshared:
+    every value stays what it was)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _inert(get_args(annotation)[0])
+    if origin is Union or origin is UnionType:
+        return all(_inert(arg) for arg in get_args(annotation))
+    if origin is tuple:
+        args = get_args(annotation)
+        return bool(args) and all(arg is Ellipsis or _inert(arg) for arg in args)
+    return annotation in _INERT
 
 
 def _tuple(items: tuple[Any, ...], before: tuple[Any, ...]) -> tuple[Any, ...]:

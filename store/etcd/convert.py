@@ -102,6 +102,14 @@ def permanent(exc: grpc.aio.AioRpcError, *, user: str | None = None) -> O2Error:
 
 
 _DELETE_EVENT = rpc.Event.DELETE
+_new = object.__new__
+_set_key, _set_value, _set_mod, _set_create, _set_version, _set_lease = (
+    KV.__dict__[name].__set__  # a slot's own setter: what the frozen __init__ calls, unwrapped
+    for name in ("key", "value", "mod_revision", "create_revision", "version", "lease")
+)
+_set_type, _set_kv, _set_prev, _set_revision = (
+    KVEvent.__dict__[name].__set__ for name in ("type", "kv", "prev", "revision")
+)
 
 
 def to_events(events: Any) -> list[KVEvent]:
@@ -110,23 +118,28 @@ def to_events(events: Any) -> list[KVEvent]:
     queue hop each, were 8 of the 32 us an informer spent on the echo of a status write
     (hack.bench.informer_bench --etcd). A DELETE carries the previous value (None
     when etcd has none, e.g. compacted); a PUT's previous value is not copied: nothing reads
-    it (store.kv.KVEvent)."""
+    it (store.kv.KVEvent). The KV and KVEvent of each are filled slot by slot: their frozen
+    dataclass constructors (each field through object.__setattr__) were half of this."""
     out: list[KVEvent] = []
     append = out.append
     for event in events:
         kv = event.kv
         revision = kv.mod_revision
-        current = KV(
-            kv.key.decode(),
-            kv.value,
-            revision,
-            kv.create_revision,
-            kv.version,
-            kv.lease,
-        )
+        current = _new(KV)
+        _set_key(current, kv.key.decode())
+        _set_value(current, kv.value)
+        _set_mod(current, revision)
+        _set_create(current, kv.create_revision)
+        _set_version(current, kv.version)
+        _set_lease(current, kv.lease)
+        item = _new(KVEvent)
+        _set_kv(item, current)
+        _set_revision(item, revision)
         if event.type == _DELETE_EVENT:
-            prev = to_kv(event.prev_kv) if event.HasField("prev_kv") else None
-            append(KVEvent("DELETE", current, prev, revision))
+            _set_type(item, "DELETE")
+            _set_prev(item, to_kv(event.prev_kv) if event.HasField("prev_kv") else None)
         else:
-            append(KVEvent("PUT", current, None, revision))
+            _set_type(item, "PUT")
+            _set_prev(item, None)
+        append(item)
     return out

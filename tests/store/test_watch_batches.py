@@ -4,6 +4,7 @@ were a quarter of what an informer spent on each watched write."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import aetcd.rtypes
@@ -71,3 +72,14 @@ def test_a_delete_carries_the_deleted_value_and_a_put_none() -> None:
         KVEvent("DELETE", KV("/k", b"", 6, 0, 2, 7), KV("/k", b"new", 5, 1, 2, 7), 6),
         KVEvent("DELETE", KV("/j", b"", 7, 0, 2, 7), None, 7),
     ]
+
+
+def test_events_built_slot_by_slot_are_whole_frozen_values() -> None:
+    """to_events fills each KV and KVEvent slot by slot (not through their constructors): what
+    it builds is equal, hashes and reads as the constructed ones, and stays frozen."""
+    put = rpc.Event(type=rpc.Event.PUT, kv=_kv(b"/k", b"v", 9))
+    (event,) = to_events([put])
+    built = KVEvent("PUT", KV("/k", b"v", 9, 1, 2, 7), None, 9)
+    assert event == built and hash(event) == hash(built) and repr(event) == repr(built)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.kv.value = b"changed"  # type: ignore[misc]
