@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from localmesos import calls
+from localmesos import calls, views
 from localmesos import master as master_module
 from localmesos.agent import Agent
 from localmesos.config import AgentSpec, Timers
@@ -132,6 +132,33 @@ async def test_kept_verdicts_follow_expiry_new_filters_revive_and_moved_resource
     calls.handle_call(master, fw, {"type": "REVIVE", "revive": {}})
     master.allocate()
     assert len(_offers(events)) == AGENTS - 1  # all but the one in `moved`, still offered
+
+
+class NoWalk(dict[str, Any]):
+    """An offer table that may be looked up but not walked."""
+
+    def values(self) -> Any:
+        raise AssertionError("walked every offer")
+
+    items = __iter__ = values
+
+
+async def test_the_agent_list_takes_each_agents_offered_resources_from_its_ledger(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """o2 polls /master/slaves every 5 s; with an offer out on each of 500 agents a walk of
+    the offer table per agent was 250,000 steps a poll."""
+    master, fw, events = _cluster(tmp_path)
+    master.allocate()
+    offers = _offers(events)
+    _decline(master, fw, offers[:1], refuse=60)
+    master.offers = NoWalk(master.offers)
+    listed = {s["id"]: s for s in views.slaves(master)["slaves"]}
+    assert len(listed) == AGENTS
+    declined, offered = (listed[o["agent_id"]["value"]] for o in offers[:2])
+    assert declined["offered_resources"] == {"cpus": 0.0, "gpus": 0.0, "mem": 0.0, "disk": 0.0}
+    assert offered["offered_resources"] == offered["resources"]  # all of it, in one offer
+    assert offered["offered_resources"]["ports"] == "[31000-31999]"
 
 
 class Counted(int):
