@@ -313,6 +313,8 @@ class Master:
         if not self.up:
             return
         task.status_update_state = status["state"]
+        if task.statuses and task.statuses[-1]["state"] == status["state"]:
+            task.statuses.pop()  # Mesos' updateTask: one entry per run of a state (retries)
         task.statuses.append(strip_status(status))
         fw = self.frameworks.get(task.framework_id)
         if fw is not None:
