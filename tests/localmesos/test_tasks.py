@@ -250,7 +250,7 @@ async def test_launch_group_runs_every_task_and_requires_executor_type(
 
 @pytest.mark.slow
 async def test_ten_thousand_tasks_on_fifty_hollow_agents(tmp_path: Path) -> None:
-    timers = dataclasses.replace(FAST, update_retry_initial=30.0)
+    timers = dataclasses.replace(FAST, update_retry_initial=30.0, update_retry_max=60.0)
     async with LocalCluster(
         agents=0, hollow_agents=50, timers=timers, work_dir=tmp_path
     ) as cluster:
