@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from localmesos.config import AuthConfig, Timers
 from localmesos.model import (
     MESOS_VERSION,
+    FilterVerdict,
     Framework,
     Json,
     Offer,
@@ -238,12 +239,23 @@ class Master:
         fw.filters.setdefault(agent_id, []).append((resources, until))
 
     def _filtered(self, fw: Framework, agent_id: str, available: Resources, at: float) -> bool:
+        """Whether a live filter refuses `available`. An allocation round asks this for every
+        agent: the verdict is kept until the agent's resources, its filters or the time of the
+        first expiry move, so an unchanged agent costs no resource arithmetic."""
         filters = fw.filters.get(agent_id)
         if not filters:
             return False
-        live = [(r, t) for r, t in filters if t > at]
-        fw.filters[agent_id] = live
-        return any(r.contains(available) for r, _ in live)
+        verdict = fw.filter_verdicts.get(agent_id)
+        if verdict is not None and verdict.holds(available, filters, at):
+            return verdict.refused
+        if any(t <= at for _, t in filters):
+            filters = fw.filters[agent_id] = [(r, t) for r, t in filters if t > at]
+        refused = any(r.contains(available) for r, _ in filters)
+        until = min((t for _, t in filters), default=float("inf"))
+        fw.filter_verdicts[agent_id] = FilterVerdict(
+            available, filters, len(filters), until, refused
+        )
+        return refused
 
     def request_allocation(self) -> None:
         if not self._allocation_pending:
@@ -301,6 +313,8 @@ class Master:
         if not self.up:
             return
         task.status_update_state = status["state"]
+        if task.statuses and task.statuses[-1]["state"] == status["state"]:
+            task.statuses.pop()  # Mesos' updateTask: one entry per run of a state (retries)
         task.statuses.append(strip_status(status))
         fw = self.frameworks.get(task.framework_id)
         if fw is not None:

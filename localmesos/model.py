@@ -69,6 +69,8 @@ class Framework:
     )
     # agent id -> [(refused resources, until)]
     filters: dict[str, list[tuple[Resources, float]]] = field(default_factory=dict)
+    # agent id -> the last filter verdict (see Master._filtered)
+    filter_verdicts: dict[str, FilterVerdict] = field(default_factory=dict)
 
     @property
     def partition_aware(self) -> bool:
@@ -88,6 +90,29 @@ class Framework:
         """Deliver to a connected framework; Mesos drops master events for disconnected ones."""
         if self.connected and self.stream is not None:
             self.stream.send(event)
+
+
+@dataclass(frozen=True, eq=False)
+class FilterVerdict:
+    """Whether a framework's filters on one agent refused `available`: the same answer while
+    the agent offers that same object, its filter list is the same (nothing added, not
+    cleared by a REVIVE) and none of them has expired (before `until`)."""
+
+    available: Resources
+    filters: list[tuple[Resources, float]]
+    count: int
+    until: float
+    refused: bool
+
+    def holds(
+        self, available: Resources, filters: list[tuple[Resources, float]], at: float
+    ) -> bool:
+        return (
+            available is self.available
+            and filters is self.filters
+            and len(filters) == self.count
+            and at < self.until
+        )
 
 
 @dataclass(eq=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +12,7 @@ Json = dict[str, Any]
 Ranges = tuple[tuple[int, int], ...]
 
 _EPS = 1e-6
+_begin = operator.itemgetter(0)
 _RANGE = re.compile(r"(\d+)\s*-\s*(\d+)")
 
 
@@ -43,26 +46,33 @@ def merge_ranges(ranges: list[tuple[int, int]] | Ranges) -> Ranges:
 
 
 def subtract_ranges(have: Ranges, take: Ranges) -> Ranges:
+    """`have` less `take`, both sorted by begin (as merge_ranges leaves them): one sweep, so
+    an agent's hundreds of one-port pieces cost O(pieces), not pieces x pieces."""
     out: list[tuple[int, int]] = []
+    first = 0
     for begin, end in have:
-        pieces = [(begin, end)]
-        for tb, te in take:
-            nxt: list[tuple[int, int]] = []
-            for pb, pe in pieces:
-                if te < pb or tb > pe:
-                    nxt.append((pb, pe))
-                    continue
-                if pb < tb:
-                    nxt.append((pb, tb - 1))
-                if te < pe:
-                    nxt.append((te + 1, pe))
-            pieces = nxt
-        out.extend(pieces)
+        while first < len(take) and take[first][1] < begin:
+            first += 1  # wholly below this piece, so below every later one too
+        cur, at = begin, first
+        while at < len(take) and take[at][0] <= end and cur <= end:
+            tb, te = take[at]
+            if tb > cur:
+                out.append((cur, tb - 1))
+            cur = max(cur, te + 1)
+            at += 1
+        if cur <= end:
+            out.append((cur, end))
     return merge_ranges(out)
 
 
 def ranges_contain(have: Ranges, want: Ranges) -> bool:
-    return all(any(hb <= wb and we <= he for hb, he in have) for wb, we in want)
+    """Every range of `want` inside one of `have` (merged: sorted, disjoint): a binary search
+    each, not a walk of `have`."""
+    for wb, we in want:
+        at = bisect.bisect_right(have, wb, key=_begin) - 1
+        if at < 0 or have[at][1] < we:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -167,6 +177,9 @@ class ResourceLedger:
         self._total = total
         self._used = Resources()
         self._offered = Resources()
+        self._available: Resources | None = None
+        """total - used - offered, kept until one of them moves: an allocation round looks at
+        every agent, and one that did not change is answered with the same object."""
 
     @property
     def total(self) -> Resources:
@@ -183,25 +196,31 @@ class ResourceLedger:
         return self._offered
 
     def available(self) -> Resources:
-        """What the next allocation may offer."""
-        return self._total - self._used - self._offered
+        """What the next allocation may offer (the same object until something moves)."""
+        if self._available is None:
+            self._available = self._total - self._used - self._offered
+        return self._available
 
     def offer(self, resources: Resources) -> None:
         """An offer went out with `resources`."""
         self._offered = self._offered + resources
+        self._available = None
 
     def drop_offer(self, resources: Resources) -> None:
         """An offer ended (accepted, declined, rescinded or reclaimed): its resources are no
         longer offered; an ACCEPT then claims what it launches."""
         self._offered = self._offered - resources
+        self._available = None
 
     def claim(self, resources: Resources) -> None:
         """A task was handed to the agent, or an executor started."""
         self._used = self._used + resources
+        self._available = None
 
     def release(self, resources: Resources) -> None:
         """A task became terminal (or was dropped with its framework), or an executor exited."""
         self._used = self._used - resources
+        self._available = None
 
 
 def attributes_json(attributes: dict[str, str | float]) -> list[Json]:

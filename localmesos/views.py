@@ -29,10 +29,9 @@ def _flat_attributes(agent: Agent) -> Json:
 
 
 def agent_json(master: Master, agent: Agent) -> Json:
-    offered = Resources()
-    for offer in master.offers.values():
-        if offer.agent_id == agent.agent_id:
-            offered = offered + offer.resources
+    """One agent of /master/slaves (o2 polls it every 5 s): its ledger holds what its
+    outstanding offers sum to, so no walk of every agent's offers per agent."""
+    offered = agent.ledger.offered
     return {
         "id": agent.agent_id,
         "hostname": agent.spec.hostname,

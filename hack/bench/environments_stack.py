@@ -121,7 +121,8 @@ async def walk(
     for event, state in WALK:
         puts = etcd_counters(metrics)
         cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        spies = [_py_spy(pid, event, size, name) for name, pid in managers.items()]
+        spied = managers | ({"cluster": pids["cluster"]} if _spy_cluster(pids) else {})
+        spies = [_py_spy(pid, event, size, name) for name, pid in spied.items()]
         started = time.perf_counter()
         if event == "DEPLOY":
             await store.create(env)
@@ -165,6 +166,12 @@ def _memtrace(managers: dict[str, int]) -> None:
     if os.environ.get("BENCH_TRACEMALLOC"):
         for pid in managers.values():
             os.kill(pid, signal.SIGUSR2)
+
+
+def _spy_cluster(pids: dict[str, int]) -> bool:
+    """BENCH_PYSPY_CLUSTER=1 (with BENCH_PYSPY): the local cluster is sampled too, into
+    <dir>/<size>-<event>-cluster.txt."""
+    return bool(os.environ.get("BENCH_PYSPY_CLUSTER")) and "cluster" in pids
 
 
 def _py_spy(pid: int, event: str, size: int, name: str) -> subprocess.Popen[bytes] | None:

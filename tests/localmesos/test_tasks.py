@@ -61,6 +61,29 @@ async def test_unacknowledged_update_is_retried_and_next_one_held_back(
         await sched.close()
 
 
+async def test_retries_keep_one_master_status_per_state_as_mesos_update_task(
+    cluster: LocalCluster,
+) -> None:
+    """Mesos' master replaces a task's last status when an update repeats its state (a retry),
+    so a task's statuses stay one per state however long its ACK takes."""
+    sched = RawScheduler(cluster.url, auto_ack=False)
+    try:
+        await _launch(sched, "t1")
+        first = await sched.next_update("t1")
+        for _ in range(2):
+            assert (await sched.next_update("t1"))["uuid"] == first["uuid"]  # retried
+        task = cluster.master.frameworks[sched.framework_id or ""].tasks["t1"]
+        assert [s["state"] for s in task.statuses] == ["TASK_RUNNING"]
+        await sched.acknowledge(first)
+        await sched.call({"type": "KILL", "kill": {"task_id": {"value": "t1"}}})
+        killed = await sched.next_update("t1", state="TASK_KILLED")
+        assert (await sched.next_update("t1"))["uuid"] == killed["uuid"]  # retried
+        assert [s["state"] for s in task.statuses] == ["TASK_RUNNING", "TASK_KILLED"]
+        assert all("data" not in s for s in task.statuses)
+    finally:
+        await sched.close()
+
+
 async def test_invalid_task_gets_task_error_from_master(scheduler: RawScheduler) -> None:
     await scheduler.subscribe()
     offer = (await scheduler.offers())[0]
@@ -227,7 +250,7 @@ async def test_launch_group_runs_every_task_and_requires_executor_type(
 
 @pytest.mark.slow
 async def test_ten_thousand_tasks_on_fifty_hollow_agents(tmp_path: Path) -> None:
-    timers = dataclasses.replace(FAST, update_retry_initial=30.0)
+    timers = dataclasses.replace(FAST, update_retry_initial=30.0, update_retry_max=60.0)
     async with LocalCluster(
         agents=0, hollow_agents=50, timers=timers, work_dir=tmp_path
     ) as cluster:
