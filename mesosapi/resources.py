@@ -160,6 +160,8 @@ class ResourcePool:
         self._totals: dict[str, int] = {}
         self._pieces: dict[tuple[int, int], Resource] = {}
         """(index into _scalars, fixed-point amount) -> that piece of that home."""
+        self._ports: dict[str, int] = {}
+        """Free values per ranges name, kept as they are taken (not counted per look)."""
         for r in resources:
             if r.type == "SCALAR" and r.scalar is not None:
                 amount = _fixed(r.scalar.value)
@@ -168,12 +170,13 @@ class ResourcePool:
             elif r.type == "RANGES" and r.ranges is not None:
                 spans = sorted((x.begin, x.end) for x in r.ranges.range)
                 self._ranges.append((_home_fields(r), spans))
+                self._ports[r.name] = self._ports.get(r.name, 0) + _count(spans)
 
     def available(self, name: str) -> float:
         return self._totals.get(name, 0) / _MILLI
 
     def available_ports(self, name: str = "ports") -> int:
-        return sum(_count(spans) for home, spans in self._ranges if home["name"] == name)
+        return self._ports.get(name, 0)
 
     def fits(self, demand: Demand) -> bool:
         """True when `demand` can be carved from what is left."""
@@ -222,13 +225,15 @@ class ResourcePool:
         homes = [i for i, (home, _) in enumerate(self._ranges) if home["name"] == name]
         picked: list[tuple[int, int]] = []  # (index into self._ranges, port)
         for floor in (*([0] * count), *floors):
-            found = self._lowest_free(homes, floor) or self._lowest_free(homes, 0)
+            found = self._lowest_free(homes, floor)
+            if found is None and floor:
+                found = self._lowest_free(homes, 0)
             if found is None:
                 break
             picked.append(found)
             index, port = found
-            home, spans = self._ranges[index]
-            self._ranges[index] = (home, _without(spans, port))
+            _drop(self._ranges[index][1], port)
+        self._ports[name] = self._ports.get(name, 0) - len(picked)
         out: list[Resource] = []
         for index in homes:
             mine = [port for i, port in picked if i == index]
@@ -264,14 +269,20 @@ class ResourcePool:
         return out
 
 
-def _without(spans: list[tuple[int, int]], port: int) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for a, b in spans:
+def _drop(spans: list[tuple[int, int]], port: int) -> None:
+    """Take `port` out of `spans` (sorted, in place): a pool's ports are taken lowest first,
+    so this is mostly its first span shrinking by one, not a new list per port."""
+    for k, (a, b) in enumerate(spans):
         if a <= port <= b:
-            out.extend(s for s in ((a, port - 1), (port + 1, b)) if s[0] <= s[1])
-        else:
-            out.append((a, b))
-    return out
+            if a == b:
+                del spans[k]
+            elif port == a:
+                spans[k] = (a + 1, b)
+            elif port == b:
+                spans[k] = (a, b - 1)
+            else:
+                spans[k : k + 1] = [(a, port - 1), (port + 1, b)]
+            return
 
 
 def fits(resources: Sequence[Resource], demand: Demand) -> bool:

@@ -249,10 +249,9 @@ class OfferBook:
                 outdated = group.outdated(None)
             elif (now_why := _first(why_of, group.reported)) is not None:
                 outdated = group.outdated(now_why)
-            for name in [*due, *outdated]:
-                why = why_of(name)
-                task = self._backlog.launchable(name)
-                if why is not None and task is not None:
+            for name in [*due, *outdated]:  # viewed only when it has a reason to report:
+                why = why_of(name)  # those left untried by the round's limit have none
+                if why is not None and (task := self._backlog.launchable(name)) is not None:
                     self._unschedulable(task, why)
 
     def _unschedulable(self, task: Task, why: str) -> None:

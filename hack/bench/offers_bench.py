@@ -9,7 +9,10 @@ store, with the in-memory Mesos fake. Two kinds of round, each timed wall-clock:
 idle: offers from agents none of the pending tasks is pinned to (what an agent re-offering its
 leftovers after its tasks launched costs; it used to look at every pending task), and
 placing: offers from agents whose tasks are pending (launch status writes and ACCEPTs
-included; `placed` tasks launched, and the round's CPU per task launched). Every call is
+included; `placed` tasks launched, and the round's CPU per task launched), and (`--due`) due:
+every agent offers after its tasks have waited past `unplaced_grace` (one round of small offers
+found each shape full), so the round's limit leaves most of them untried (a 50,000-task deploy
+past its first seconds; such a round viewed every waiting task, to report none). Every call is
 encoded to its wire JSON, as the real client does. Also the longest the event loop went
 without a turn during a round (a ticker every 5 ms measures it). BENCH_PROFILE=1 prints a
 cProfile of the rounds (the top BENCH_PROFILE_TOP entries, 25 by default, by cumulative time).
@@ -109,7 +112,7 @@ async def _ticker(longest: list[float]) -> None:
 
 
 def _parts(
-    store: MemoryStore, cache: Informer[Task], nodes: Informer[Node]
+    store: MemoryStore, cache: Informer[Task], nodes: Informer[Node], *, unplaced_grace: float = 1.0
 ) -> tuple[OfferBook, asyncio.Task[None], Backlog]:
     def finish(task: Task, status: TaskStatus, now: object) -> TaskStatus:
         return status
@@ -130,6 +133,7 @@ def _parts(
         masters=("fake",),
         launch=LaunchConfig(executor_command="x"),
         unoffered_grace=3600.0,  # the agents here offer once: in a stack they come back
+        unplaced_grace=unplaced_grace,
     )
     shared = Shared(
         config=config,
@@ -144,7 +148,7 @@ def _parts(
     return book, asyncio.create_task(writer.run()), backlog
 
 
-async def _bench(size: int, agents: int, offers: int, rounds: int) -> list[Row]:
+async def _bench(size: int, agents: int, offers: int, rounds: int, *, due: bool) -> list[Row]:
     store = MemoryStore()
     informers = InformerFactory(store)
     cache = informers.informer(Task)
@@ -152,7 +156,7 @@ async def _bench(size: int, agents: int, offers: int, rounds: int) -> list[Row]:
     informers.start()
     await informers.wait_synced()
     per = size // (2 * agents)
-    book, writer_loop, backlog = _parts(store, cache, nodes)
+    book, writer_loop, backlog = _parts(store, cache, nodes, unplaced_grace=0.2 if due else 1.0)
     await book.on_offers([_offer(a, -1) for a in range(agents)])  # every agent has offered
     tasks = [
         _task(i, f"d{a:03}", role)
@@ -170,25 +174,25 @@ async def _bench(size: int, agents: int, offers: int, rounds: int) -> list[Row]:
     rows: list[Row] = []
     profile = cProfile.Profile(time.process_time) if os.environ.get("BENCH_PROFILE") else None
     idle = [_offer(agents + k, 0) for k in range(offers)]  # agents no task is pinned to
-    for r in range(rounds):
-        for kind, round_offers in (
-            ("idle", [o.model_copy(update={"id": OfferId(f"{o.id}-{r}")}) for o in idle]),
-            ("placing", [_offer((r * offers + k) % agents, r) for k in range(offers)]),
-            ("idle", [o.model_copy(update={"id": OfferId(f"{o.id}-{r}b")}) for o in idle]),
-        ):
-            pending = len(backlog.pending())
-            await asyncio.sleep(0.01)
-            longest[0] = 0.0
-            began, cpu = time.perf_counter(), time.process_time()
-            if profile is not None:
-                profile.enable()
+    plan = _due_rounds(agents, rounds) if due else _rounds(agents, offers, rounds, idle)
+    for kind, round_offers in plan:
+        if kind == "full":  # each shape found full: its other tasks start waiting
             await book.on_offers(round_offers)
-            if profile is not None:
-                profile.disable()
-            seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
-            await asyncio.sleep(0.006)
-            placed = pending - len(backlog.pending())
-            rows.append(Row(size, kind, pending, seconds, cpu, longest[0], placed))
+            await asyncio.sleep(0.3)  # past unplaced_grace: due
+            continue
+        pending = len(backlog.pending())
+        await asyncio.sleep(0.01)
+        longest[0] = 0.0
+        began, cpu = time.perf_counter(), time.process_time()
+        if profile is not None:
+            profile.enable()
+        await book.on_offers(round_offers)
+        if profile is not None:
+            profile.disable()
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+        await asyncio.sleep(0.006)
+        placed = pending - len(backlog.pending())
+        rows.append(Row(size, kind, pending, seconds, cpu, longest[0], placed))
     ticker.cancel()
     writer_loop.cancel()
     await asyncio.gather(ticker, writer_loop, return_exceptions=True)
@@ -200,12 +204,39 @@ async def _bench(size: int, agents: int, offers: int, rounds: int) -> list[Row]:
     return rows
 
 
+Rounds = list[tuple[str, list[Offer]]]
+
+
+def _rounds(agents: int, offers: int, rounds: int, idle: list[Offer]) -> Rounds:
+    out: Rounds = []
+    for r in range(rounds):
+        out += [
+            ("idle", [o.model_copy(update={"id": OfferId(f"{o.id}-{r}")}) for o in idle]),
+            ("placing", [_offer((r * offers + k) % agents, r) for k in range(offers)]),
+            ("idle", [o.model_copy(update={"id": OfferId(f"{o.id}-{r}b")}) for o in idle]),
+        ]
+    return out
+
+
+def _due_rounds(agents: int, rounds: int) -> Rounds:
+    """Every agent offers room for one task of 64 MB (with the executor's 32 MB), then every
+    agent offers all it has, `rounds` times."""
+    small = [scalar("cpus", 1), scalar("mem", 96), ranges("ports", [(31000, 31010)])]
+    full = [_offer(a, 0).model_copy(update={"resources": small}) for a in range(agents)]
+    return [("full", full)] + [
+        ("due", [_offer(a, r) for a in range(agents)]) for r in range(1, rounds + 1)
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,50000")
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--offers", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--due", action="store_true", help="due rounds (see above), not idle/placing"
+    )
     args = parser.parse_args()
     tune_gc()  # the collector as the manager sets it: its passes are part of a round's cost
     print(
@@ -213,7 +244,7 @@ def main() -> None:
         f" {'placed':>7} {'cpu us/task':>12}"
     )
     for size in (int(s) for s in args.sizes.split(",")):
-        for row in asyncio.run(_bench(size, args.agents, args.offers, args.rounds)):
+        for row in asyncio.run(_bench(size, args.agents, args.offers, args.rounds, due=args.due)):
             print(
                 f"{row.size:>7} {row.kind:>8} {row.pending:>8} {row.seconds * 1000:>9.1f}"
                 f" {row.cpu * 1000:>9.1f} {row.stall * 1000:>9.1f} {row.placed:>7}"

@@ -146,3 +146,40 @@ def test_alike_takes_share_their_scalar_pieces_and_copy_nothing(
     ]
     assert copies == []
     assert pool.available("cpus") == pytest.approx(7.8) and pool.available("mem") == 1008
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=3),
+            st.lists(st.sampled_from([0, 1004, 1011, 2001, 2003, 5000]), max_size=3),
+        ),
+        max_size=12,
+    )
+)
+def test_pool_takes_the_lowest_free_port_at_or_above_each_floor(
+    takes: list[tuple[int, list[int]]],
+) -> None:
+    """Ports taken from the middle of a range split it (the pool takes them out in place and
+    keeps the free count rather than recounting it per look): each take gets exactly what a
+    plain set of free ports says, and what is left is that set."""
+    spans = [(1000, 1010), (2000, 2003)]
+    pool = ResourcePool([ranges("ports", spans)])
+    free = {p for a, b in spans for p in range(a, b + 1)}
+    for count, floors in takes:
+        want = count + len(floors)
+        got = pool.take(Demand(ports=count, floors=tuple(floors)))
+        if want > len(free):
+            assert got is None
+            continue
+        assert got is not None
+        expected = []
+        for floor in [0] * count + floors:
+            port = min((p for p in free if p >= floor), default=None)
+            port = min(free) if port is None else port
+            free.discard(port)
+            expected.append(port)
+        assert got.ports == expected
+        assert pool.available_ports() == len(free)
+    left = range_spans(pool.remaining(), "ports")
+    assert [p for a, b in left for p in range(a, b + 1)] == sorted(free)
