@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from itertools import compress
 from typing import TYPE_CHECKING
 
-from crds.kinds.task import TERMINAL_PHASES, Task
-from crds.labels import CONFIGURED_WITH
+from controller.environments.taskstate import failed, off, ready, stale, task_state
+from crds.kinds.task import Task
 
 if TYPE_CHECKING:
     from controller.environments.expansion import ExpandedTask, Expansion
@@ -36,14 +36,7 @@ _CONFIGURED = frozenset({"CONFIGURED", "RUNNING"})
 ROLE_SUMMARY_LIMIT = 200
 """Above this many task role paths, status.roles is summarized per unexpanded path."""
 
-__all__ = ["FULL_EVERY", "ROLE_SUMMARY_LIMIT", "Observed", "ready", "stale", "task_state"]
-
-
-def task_state(task: Task) -> str:
-    """What a task counts as: its phase once the process ended, else its OCC state or phase."""
-    if task.status.phase in TERMINAL_PHASES:
-        return task.status.phase
-    return task.status.state or task.status.phase
+__all__ = ["FULL_EVERY", "ROLE_SUMMARY_LIMIT", "Observed"]
 
 
 class Observed:
@@ -258,7 +251,7 @@ class Observed:
         self.visited += 1
         self.unsettled.add(path)
         have = self.mine.get(path)
-        if have is not None and want.spec.critical and _failed(have):
+        if have is not None and want.spec.critical and failed(have):
             self.failing.add(path)
         else:
             self.failing.discard(path)
@@ -267,7 +260,7 @@ class Observed:
             self.waiting.add(self.order[path])
         else:
             self.waiting.discard(self.order[path])
-        if self.off_for is not None and _off(have, want, self.off_for):
+        if self.off_for is not None and off(have, want, self.off_for):
             self.off.add(path)
         else:
             self.off.discard(path)
@@ -345,9 +338,9 @@ class Observed:
         desired properties. At the end of a transition to `state`, a critical task it does not
         wait for is ready (there, configured as desired): only the others are looked at."""
         if state != self.waiting_for or state not in _CONFIGURED:
-            return {p for p, w in self.wants.items() if _off(self.mine.get(p), w, state)}
+            return {p for p, w in self.wants.items() if off(self.mine.get(p), w, state)}
         paths = [*self.loose, *map(self._paths.__getitem__, self.waiting)]
-        return {p for p in paths if _off(self.mine.get(p), self.wants[p], state)}
+        return {p for p in paths if off(self.mine.get(p), self.wants[p], state)}
 
     def state_counts(self) -> dict[str, int]:
         """Task counts by task_state()."""
@@ -373,37 +366,6 @@ def _changed(before: Sequence[Task], after: Sequence[Task]) -> tuple[list[Task],
     old = dict(zip(map(id, before), before, strict=True))
     new = dict(zip(map(id, after), after, strict=True))
     return [old[i] for i in old.keys() - new.keys()], [new[i] for i in new.keys() - old.keys()]
-
-
-def ready(have: Task | None, want: ExpandedTask, target: str) -> bool:
-    """Whether `have` is at `target` as `want` needs (configured with its properties)."""
-    if have is None or have.status.phase != "Running" or have.status.state != target:
-        return False
-    return target not in ("CONFIGURED", "RUNNING") or not stale(have, want)
-
-
-def stale(have: Task, want: ExpandedTask) -> bool:
-    """The process was configured with other properties than the desired ones (as
-    taskset.configured_digest, without hashing when neither digest is known: same
-    properties, same digest)."""
-    known = have.status.configured_properties
-    if known is None:
-        known = have.metadata.annotations.get(CONFIGURED_WITH)
-    if known is None:
-        return have.spec.properties != want.spec.properties
-    return known != want.digest
-
-
-def _off(have: Task | None, want: ExpandedTask, state: str) -> bool:
-    if have is None or have.status.phase in TERMINAL_PHASES:
-        return False
-    return have.status.state != state or stale(have, want)
-
-
-def _failed(have: Task) -> bool:
-    if have.spec.state == "DONE":
-        return False
-    return have.status.state == "ERROR" or have.status.phase in TERMINAL_PHASES
 
 
 def _not_owned_by_another(task: Task, uid: str) -> bool:

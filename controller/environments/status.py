@@ -9,8 +9,9 @@ from typing import Literal
 
 from controller.environments.expansion import Expansion, Hook
 from controller.environments.machine import target_state
-from controller.environments.observed import ROLE_SUMMARY_LIMIT, Observed, task_state
+from controller.environments.observed import ROLE_SUMMARY_LIMIT, Observed
 from controller.environments.runvars import run_started
+from controller.environments.taskstate import task_state
 from crds.conditions import READY, RECONCILING, STALLED, get_condition, set_condition
 from crds.kinds.environment import (
     Environment,

@@ -28,7 +28,8 @@ from controller.environments.expansion import ExpandedTask, Expansion, propertie
 from controller.environments.idlepool import adoptable, expired_idle, released
 from controller.environments.livefields import LIVE_FIELDS as _LIVE_FIELDS
 from controller.environments.livefields import live_changes, same_inputs, settle_written
-from controller.environments.observed import Observed, ready, stale
+from controller.environments.observed import Observed
+from controller.environments.taskstate import ready, stale
 from crds.copies import replaced
 from crds.kinds.environment import Environment
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskSpec
