@@ -65,8 +65,8 @@ def _template_text(value: object) -> object:
         value = _scalar_to_text(value)
         if not isinstance(value, str):
             return value  # not text: the str schema rejects it
-    if "{{" not in value and "{%" not in value:
-        return value  # the usual case: no template, no second call
+    if "{" not in value or ("{{" not in value and "{%" not in value):
+        return value  # the usual case, one scan of the text: no template, no second call
     return check_template_syntax(value)
 
 
