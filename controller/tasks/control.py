@@ -14,6 +14,7 @@ from functools import partial
 from controller.tasks import status as st
 from controller.tasks.base import task_name_of
 from controller.tasks.control_ids import PropertiesDigests, RequestIds
+from controller.tasks.facts import OCC_STATES
 from controller.tasks.shared import Shared
 from crds.errors import MesosCallError, MesosUnavailableError, ValidationError
 from crds.kinds.task import Task
@@ -273,7 +274,7 @@ class ControlLedger:
         if msg.event == BASIC_TASK_TERMINATED:
             self._on_basic_terminated(task, msg)
             return
-        state = msg.state if msg.state in st.OCC_STATES else None
+        state = msg.state if msg.state in OCC_STATES else None
         message = msg.message or msg.event
         self._shared.writer.patch(
             name,

@@ -15,22 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError as PydanticValidationError
-
+from controller.tasks.facts import OCC_STATES, ProcessFacts, parse_facts
 from crds.copies import replaced
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskPhase, TaskStatus, placed
 from mesosapi.models import TaskStatus as MesosStatus
-from mesosapi.o2messages import (
-    ControlItem,
-    TaskReport,
-    TaskStatusData,
-    TransitionResult,
-    encode,
-)
+from mesosapi.o2messages import ControlItem, TaskReport, TransitionResult
 
 PHASES: dict[str, TaskPhase] = {
     "TASK_STAGING": "Staging",
@@ -49,8 +41,6 @@ PHASES: dict[str, TaskPhase] = {
     "TASK_UNKNOWN": "Lost",
 }
 """Mesos task states -> Task `status.phase`."""
-
-OCC_STATES = ("STANDBY", "CONFIGURED", "RUNNING", "ERROR", "DONE")
 
 _PATHS: dict[tuple[str, str], tuple[str, ...]] = {}
 
@@ -86,40 +76,6 @@ def occ_path(current: str, desired: str) -> tuple[str, ...] | None:
     ERROR is sticky: the only way out taken automatically is EXIT toward DONE.
     """
     return _PATHS.get((current, desired))
-
-
-@dataclass(frozen=True)
-class ProcessFacts:
-    """What an executor update's data says about the process."""
-
-    pid: int | None = None
-    occ_state: str | None = None
-    exit_code: int | None = None
-    signal: int | None = None
-
-
-def parse_facts(data: bytes | None) -> ProcessFacts:
-    """The executor's TaskStatusData from TaskStatus.data; empty facts for anything unreadable."""
-    if not data:
-        return ProcessFacts()
-    try:
-        doc = TaskStatusData.model_validate_json(data)
-    except PydanticValidationError:
-        return ProcessFacts()
-    return ProcessFacts(
-        pid=doc.pid,
-        occ_state=doc.state if doc.state in OCC_STATES else None,
-        exit_code=doc.exit_code,
-        signal=doc.signal,
-    )
-
-
-def encode_facts(facts: ProcessFacts) -> bytes:
-    """The TaskStatusData an o2 executor sends (used by hollow responders and tests)."""
-    data = TaskStatusData(
-        state=facts.occ_state or "", pid=facts.pid, exit_code=facts.exit_code, signal=facts.signal
-    )
-    return encode(data)
 
 
 def launched(

@@ -12,9 +12,9 @@ from controller.events import EventRecorder
 from controller.mesos import FakeSchedulerClient
 from controller.runtime.reconciler import Context
 from controller.tasks.controller import TaskReconciler
+from controller.tasks.facts import ProcessFacts, encode_facts
 from controller.tasks.framework import FrameworkConfig, TaskFramework
 from controller.tasks.launch import LaunchConfig
-from controller.tasks.status import ProcessFacts, encode_facts
 from crds.kinds.event import Event
 from crds.kinds.node import Node
 from crds.kinds.task import Task

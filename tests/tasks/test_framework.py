@@ -14,9 +14,9 @@ from controller.mesos import FakeSchedulerClient
 from controller.runtime.finalizers import add_finalizer, remove_finalizer
 from controller.runtime.reconciler import Context
 from controller.tasks.base import FINALIZER
+from controller.tasks.facts import ProcessFacts, encode_facts
 from controller.tasks.framework import FrameworkConfig, TaskFramework
 from controller.tasks.launch import LaunchConfig
-from controller.tasks.status import ProcessFacts, encode_facts
 from crds.kinds.node import Node
 from crds.kinds.task import Task
 from crds.resource import Resource

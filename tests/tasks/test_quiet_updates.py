@@ -13,8 +13,8 @@ from typing import cast
 import pytest
 
 from controller.tasks.backlog import Backlog
+from controller.tasks.facts import ProcessFacts, encode_facts
 from controller.tasks.shared import Shared
-from controller.tasks.status import ProcessFacts, encode_facts
 from controller.tasks.updates import MesosUpdates
 from crds.kinds.task import Task, TaskStatus
 from mesosapi.models import AgentId, ExecutorId, TaskId

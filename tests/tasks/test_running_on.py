@@ -11,7 +11,7 @@ import itertools
 import pytest
 
 from controller.tasks import status as st
-from controller.tasks.status import ProcessFacts, encode_facts
+from controller.tasks.facts import ProcessFacts, encode_facts
 from crds.kinds.task import TaskStatus
 from mesosapi.models import AgentId, TaskId
 from mesosapi.models import TaskStatus as MesosStatus

@@ -6,6 +6,7 @@ import pytest
 
 from controller.tasks import finish as fin
 from controller.tasks import status as st
+from controller.tasks.facts import ProcessFacts, encode_facts
 from crds.kinds.common import Command
 from crds.kinds.task import Task, TaskSpec, TaskStatus
 from crds.meta import ObjectMeta
@@ -37,7 +38,7 @@ def test_occ_paths_are_the_shortest_legal_walks() -> None:
 
 
 def test_running_update_takes_pid_and_occ_state_from_executor_data() -> None:
-    data = st.encode_facts(st.ProcessFacts(pid=42, occ_state="STANDBY"))
+    data = encode_facts(ProcessFacts(pid=42, occ_state="STANDBY"))
     new = st.on_update(TaskStatus(phase="Staging"), mesos("TASK_RUNNING", data=data))
     assert (new.phase, new.pid, new.state) == ("Running", 42, "STANDBY")
 
@@ -49,7 +50,7 @@ def test_reconciliation_answer_without_data_keeps_what_is_known() -> None:
 
 
 def test_killed_process_fails_with_its_signal() -> None:
-    data = st.encode_facts(st.ProcessFacts(pid=42, occ_state="ERROR", signal=9))
+    data = encode_facts(ProcessFacts(pid=42, occ_state="ERROR", signal=9))
     new = st.on_update(TaskStatus(phase="Running", pid=42), mesos("TASK_FAILED", data=data))
     assert (new.phase, new.signal, new.state) == ("Failed", 9, "ERROR")
     assert new.message == "process ended by signal 9"
@@ -121,13 +122,13 @@ def test_a_resent_launch_update_does_not_take_a_configured_task_back_to_standby(
     """The agent re-sends TASK_RUNNING (OCC state STANDBY, as at launch) until it is
     acknowledged; arriving after CONFIGURE, it must not make the next pass send CONFIGURE from
     STANDBY again (the executor refuses it: a TransitionFailed for a task that was fine)."""
-    data = st.encode_facts(st.ProcessFacts(pid=42, occ_state="STANDBY"))
+    data = encode_facts(ProcessFacts(pid=42, occ_state="STANDBY"))
     task = running_task("CONFIGURED", "RUNNING")
     status = st.on_update(task.status, mesos("TASK_RUNNING", data=data))
     assert (status.phase, status.pid, status.state) == ("Running", 42, "CONFIGURED")
     items = st.control_items(task.model_copy(update={"status": status}))
     assert [(i.event, i.src_state) for i in items] == [("START", "CONFIGURED")]
-    ended = st.encode_facts(st.ProcessFacts(pid=42, occ_state="ERROR", exit_code=1))
+    ended = encode_facts(ProcessFacts(pid=42, occ_state="ERROR", exit_code=1))
     assert st.on_update(status, mesos("TASK_FAILED", data=ended)).state == "ERROR"
 
 
@@ -141,7 +142,7 @@ def test_answers_fold_in_without_pydantic_copies(monkeypatch: pytest.MonkeyPatch
         task_id="t.1", transition_id="x:CONFIGURED>START", ok=True, state="RUNNING"
     )
     started = st.on_result(status, result)
-    data = st.encode_facts(st.ProcessFacts(pid=42, occ_state="STANDBY"))
+    data = encode_facts(ProcessFacts(pid=42, occ_state="STANDBY"))
     updated = st.on_update(started, mesos("TASK_RUNNING", data=data))
     row = TaskReport(task_id="t.1", control="occ", phase="running", state="RUNNING", pid=43)
     reported = st.on_report(updated, row)
