@@ -116,14 +116,7 @@ async def test_a_quiet_reconciliation_answer_makes_no_status_copy(
     async with rigged(full_pass=600.0) as rig:
         await standing_by(rig)
         task = await stored(rig, "a")
-        copies: list[object] = []
-        real = st.replaced
-
-        def counting(obj: object, changes: object) -> object:
-            copies.append(obj)
-            return real(obj, changes)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(st, "replaced", counting)
+        copies = _status_copies(monkeypatch)
         rig.fake.push(update(task, pid=100, uuid=b"quiet-reconcile1", reconciliation=True))
         await _acked(rig, b"quiet-reconcile1")
         assert copies == []
@@ -138,19 +131,25 @@ async def test_a_quiet_table_row_makes_no_status_copy(monkeypatch: pytest.Monkey
     async with rigged(full_pass=600.0) as rig:
         await standing_by(rig)
         a, b = await stored(rig, "a"), await stored(rig, "b")
-        copies: list[object] = []
-        real = st.replaced
-
-        def counting(obj: object, changes: object) -> object:
-            copies.append(obj)
-            return real(obj, changes)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(st, "replaced", counting)
+        copies = _status_copies(monkeypatch)
         rig.fake.push(table(row_of(a), row_of(b)))
         rig.fake.push(table(row_of(a), row_of(b, state="CONFIGURED"), sequence=2))
         await eventually(lambda: rig.cache.get("b").status.state == "CONFIGURED")  # type: ignore[union-attr]
         assert len(copies) >= 1  # "b"'s new state was folded in
         assert all(c.mesos_task_id == b.status.mesos_task_id for c in copies)  # type: ignore[attr-defined]
+
+
+def _status_copies(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The statuses controller.tasks.status copies (`replaced`) from now on."""
+    copies: list[object] = []
+    real = st.replaced
+
+    def counting(obj: object, changes: object) -> object:
+        copies.append(obj)
+        return real(obj, changes)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(st, "replaced", counting)
+    return copies
 
 
 async def _acked(rig: Rig, uuid: bytes) -> None:
