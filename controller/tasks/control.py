@@ -119,11 +119,6 @@ class ControlLedger:
             return
         self._unlooked.add(name)
 
-    def all_but_written(self) -> list[str]:
-        """Every task, for the timed thorough pass: as on any pass given names, those with a
-        status change queued or in flight are looked at once it is written (`_looks_now`)."""
-        return self._shared.roster.names()
-
     def _looks_now(self, names: Iterable[str]) -> list[str]:
         """Of `names`, those a pass looks at now: one with a status change queued or in flight
         (an answer or an update, that nearly always leaves nothing to send) is looked at once
