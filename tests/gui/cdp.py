@@ -12,12 +12,14 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import re
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
+import time
 from types import TracebackType
 from typing import IO, Any
 
@@ -98,6 +100,9 @@ class Chromium:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,  # chromium's helper processes die with it (killpg)
+            # its temporary files (a SingletonSocket directory, which only a clean exit removes)
+            # in the profile, removed with it: in /tmp, one was left by each kill
+            env={**os.environ, "TMPDIR": self._profile.name},
         )
         self.ws_url = self._read_ws_url(self.proc)
         return self.ws_url
@@ -122,8 +127,20 @@ class Chromium:
         if proc is not None and proc.stderr is not None:
             proc.stderr.close()
         if self._profile is not None:
-            self._profile.cleanup()
+            _remove(self._profile)
             self._profile = None
+
+
+def _remove(profile: tempfile.TemporaryDirectory[str]) -> None:
+    """Remove the profile. Chromium's helpers die with the group's kill, not at once: one may
+    still write a file while it is removed (OSError: directory not empty); then again."""
+    for _ in range(40):
+        try:
+            profile.cleanup()
+            return
+        except OSError:
+            time.sleep(0.05)
+    profile.cleanup()
 
 
 def _drain(stream: IO[bytes]) -> None:
