@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import gc
 import json
 import logging
 import os
@@ -19,6 +18,7 @@ from controller.runtime.leader import LeaderConfig
 from controller.settings import FLAGS, Settings
 from crds.errors import O2Error
 from mesosapi.auth import plaintext_credentials_warning
+from procutil.gc import tune_gc
 from store.config import StoreConfig, open_store, read_private_file
 
 log = logging.getLogger("controller")
@@ -139,22 +139,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     tune_gc()
     asyncio.run(amain(args))
-
-
-GC_THRESHOLDS = (200_000, 10, 20)
-"""The collector's generation thresholds for the manager (CPython's default is (700, 10, 10)).
-The informer caches hold millions of long-lived objects, and every young-generation pass walks
-the objects allocated since the last one that are still alive: at 700 allocations a transition
-over 10,000 tasks runs thousands of passes. Cycles are rare in o2's code; garbage is freed by
-reference count. Measured (gc.callbacks, quiet machine, 50,000 tasks DEPLOY+CONFIGURE+START):
-(50_000, 20, 20) spent 6.4 s of 69.8 s CPU in 182 collections, (200_000, 10, 20) 5.2 s of 67.9 s
-in 36, with the same RSS; at 10,000 tasks 0.80 -> 0.53 s."""
-
-
-def tune_gc() -> None:
-    """Fewer collector passes, and the objects of the imports moved out of its way for good."""
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import signal
 import ssl
@@ -21,6 +20,7 @@ from localmesos.config import (
     load_credentials,
 )
 from localmesos.hollow import load_responder
+from procutil.gc import tune_gc
 
 _STD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -174,23 +174,6 @@ async def serve(cluster: LocalCluster) -> None:
                 f"started with --work-dir {cluster.work_dir}",
                 flush=True,
             )
-
-
-GC_THRESHOLDS = (200_000, 10, 20)
-"""The collector's generation thresholds for the cluster process (CPython's default is (700, 10,
-10)). Every task keeps its TaskInfo, statuses and update stream here, tens of container objects
-each, and at 700 allocations a young pass runs every few tasks, a full one each time the heap
-grew a quarter: launching 50,000 hollow tasks on 500 agents in-process took 9.1-10.3 s CPU
-(15 full passes over up to 1.3 million objects, 340 middle ones) against 4.9-5.0 s with these
-(none), 10,000 on 50 agents 1.44-1.48 -> 0.99-1.08 s: the cluster's cost per task grew with the
-task count only through the collector. Cycles are rare here; garbage is freed by reference count
-(the manager's controller/__main__.py does the same)."""
-
-
-def tune_gc() -> None:
-    """Fewer collector passes, and the objects of the imports moved out of its way for good."""
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def main(argv: list[str] | None = None) -> int:

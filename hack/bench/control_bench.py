@@ -27,7 +27,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from controller.__main__ import tune_gc
 from controller.mesos import FakeSchedulerClient
 from controller.runtime.reconciler import Context
 from controller.tasks.base import FINALIZER
@@ -58,6 +57,7 @@ from mesosapi.scheduler import (
     Subscribed,
     Update,
 )
+from procutil.gc import tune_gc
 from store.informer import CacheEvent, Informer, InformerFactory
 from store.memory import MemoryStore
 

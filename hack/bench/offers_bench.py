@@ -29,7 +29,6 @@ import pstats
 import time
 from dataclasses import dataclass
 
-from controller.__main__ import tune_gc
 from controller.mesos import FakeSchedulerClient
 from controller.tasks.backlog import Backlog
 from controller.tasks.base import FINALIZER, FrameworkConfig, Link
@@ -47,6 +46,7 @@ from crds.resource import Resource
 from mesosapi.models import AgentId, Attribute, FrameworkId, Offer, OfferId, Text
 from mesosapi.resources import ranges, scalar
 from mesosapi.scheduler import SchedulerCall, Subscribed, encode_call
+from procutil.gc import tune_gc
 from store.informer import Informer, InformerFactory
 from store.memory import MemoryStore
 

@@ -32,7 +32,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
-from controller.__main__ import tune_gc
 from controller.tasks import status as st
 from controller.tasks.finish import StatusFinisher
 from controller.tasks.writer import StatusWriter
@@ -41,6 +40,7 @@ from crds.resource import Resource
 from hack.bench.floor import write_json
 from hack.bench.informer_bench import running_task
 from mesosapi.o2messages import TransitionResult
+from procutil.gc import tune_gc
 from store.api import WatchEvent
 from store.informer import Informer, InformerFactory
 from store.memory import MemoryStore

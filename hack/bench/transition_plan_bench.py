@@ -22,7 +22,6 @@ import itertools
 import time
 from typing import Any
 
-from controller.__main__ import tune_gc
 from controller.environments import taskset
 from controller.environments.expand import expand
 from controller.environments.expansion import Expansion, properties_digest
@@ -31,6 +30,7 @@ from controller.environments.status import with_run_number
 from crds.kinds.environment import Environment
 from crds.kinds.task import Task
 from hack.bench.environments_shape import _now, manifests
+from procutil.gc import tune_gc
 from store import codec
 
 WALK = (

@@ -18,6 +18,8 @@ from localmesos.agent import Agent
 from localmesos.config import AgentSpec, Timers
 from localmesos.master import Master
 from localmesos.model import Json
+from procutil.gc import LONG_LIVED_THRESHOLDS
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -49,7 +51,7 @@ async def test_launching_thousands_of_tasks_runs_no_full_collection(
     tmp_path: Path, restored_gc: None
 ) -> None:
     entry.tune_gc()
-    assert gc.get_threshold() == entry.GC_THRESHOLDS
+    assert gc.get_threshold() == LONG_LIVED_THRESHOLDS
     master = Master(timers=Timers(), host="127.0.0.1")
     master.request_allocation = lambda: None  # type: ignore[method-assign]
     for i in range(20):
@@ -71,11 +73,12 @@ async def test_launching_thousands_of_tasks_runs_no_full_collection(
         offers = [o for e in events if e["type"] == "OFFERS" for o in e["offers"]["offers"]]
         for offer in offers:
             calls.handle_call(master, fw, _launch(offer, 250))
-        await asyncio.sleep(0.05)  # the hollow executors' TASK_RUNNING updates
+        running = [t for a in master.agents.values() for t in a.tasks.values()]
+        assert len(running) == 5000
+        # the hollow executors' TASK_RUNNING updates
+        await eventually(lambda: all(t.state == "TASK_RUNNING" for t in running))
     finally:
         gc.callbacks.remove(note)
-    running = [t for a in master.agents.values() for t in a.tasks.values()]
-    assert len(running) == 5000 and all(t.state == "TASK_RUNNING" for t in running)
     assert full == []  # CPython's defaults ran several over the whole heap
 
 
