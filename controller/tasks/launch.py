@@ -25,7 +25,7 @@ from mesosapi.models import (
     Scalar,
     TaskInfo,
 )
-from mesosapi.o2messages import LaunchPayload
+from mesosapi.o2messages import LaunchPayload, encode
 from mesosapi.resources import Allocation, scalar
 
 EXECUTOR_ID = ExecutorId("o2-executor")
@@ -127,7 +127,7 @@ def task_info(
 ) -> TaskInfo:
     """The task's TaskInfo, validated once from plain values (its labels as dicts: building
     the three label models one by one cost about as much as the TaskInfo itself), its data
-    serialized straight to bytes (no text in between). The same JSON on the wire."""
+    serialized by `encode`. The same JSON on the wire."""
     labels = [{"key": "o2/task", "value": task.name}]
     if task.spec.environment:
         labels.append({"key": "o2/environment", "value": task.spec.environment})
@@ -139,7 +139,7 @@ def task_info(
             "agent_id": offer.agent_id,
             "resources": allocation.resources,
             "executor": executor,
-            "data": _to_json(payload, by_alias=True, exclude_none=True),
+            "data": encode(payload),
             "labels": {"labels": labels},
             "limits": task_limits(task),
         }
@@ -147,8 +147,6 @@ def task_info(
 
 
 _validate_task_info = TaskInfo.model_validate
-_to_json = LaunchPayload.__pydantic_serializer__.to_json
-"""`mesosapi.o2messages.encode` without its text round trip: the same bytes."""
 
 
 def task_limits(task: Task) -> dict[str, Scalar] | None:
