@@ -41,7 +41,9 @@ them: the manager CPU and RSS are then the two processes' sums, each shown besid
 `--upto DEPLOY` stops after that transition (the cProfile then covers start-up and DEPLOY only);
 the mesos and etcd CPU columns are the local cluster's (hollow agents and their responder
 included) and etcd's user+system seconds over the row's window.
-BENCH_PROFILE=1 runs each manager under cProfile (<work>/size-N/manager.prof), BENCH_KEEP=dir
+BENCH_GCSTATS=1 counts and times the collections of the managers and the cluster
+(hack.bench.gcstats): a `gc` line under each row. BENCH_PROFILE=1 runs each manager under
+cProfile (<work>/size-N/manager.prof), BENCH_KEEP=dir
 keeps etcd data and logs. Prints tables and the targets, writes
 hack/bench/results/environments_bench.json. The machine is a shared 2-core box: numbers are
 noisy, compare ratios from one run only.
@@ -60,6 +62,7 @@ from pathlib import Path
 from hack.bench.environments_shape import AGENTS, TRANSITIONS, Json, manifests, pure
 from hack.bench.environments_stack import on_stack
 from hack.bench.floor import Floor, measure_floor, print_floor, write_json
+from hack.bench.gcstats import describe as describe_gc
 
 # The shape and part 1 (manifests, pure) are in hack.bench.environments_shape, part 2 (the real
 # stack: on_stack, walk and what each row measures) in hack.bench.environments_stack.
@@ -152,6 +155,8 @@ def print_tables(result: Json) -> None:
                 f"{cpu.get('cluster', float('nan')):>10.2f}{cpu.get('etcd', float('nan')):>9.2f}"
                 f"{_each_manager(cpu)}"
             )
+            if "gc" in row:
+                print(f"{'':<7}{'  gc':<16}{describe_gc(row['gc'])}")
         agents = run["agents"]
         print(
             f"{run['tasks']:<7}floor = {run['floor_writes']} writes; RSS growth "

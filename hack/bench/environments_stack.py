@@ -20,6 +20,7 @@ from typing import Any
 
 from crds.kinds.environment import Environment
 from crds.kinds.task import Task
+from hack.bench import gcstats
 from hack.bench.environments_shape import (
     AGENTS,
     CONTROLLERS,
@@ -30,7 +31,7 @@ from hack.bench.environments_shape import (
     manifests,
 )
 from hack.bench.floor import client_for, same_writes
-from hack.bench.stack import start_localmesos, start_managers, wait_subscribed
+from hack.bench.stack import gcstats_path, start_localmesos, start_managers, wait_subscribed
 from store.api import Store
 
 SETTLE = 1.0
@@ -64,6 +65,7 @@ async def on_stack(etcd: Any, size: int, work: Path, options: argparse.Namespace
                 size,
                 pids=pids,
                 metrics=etcd.metrics_port,
+                work=work,
                 agents=options.agents,
                 upto="START_ACTIVITY" if options.no_stop else options.upto,
             )
@@ -105,6 +107,7 @@ async def walk(
     metrics: int,
     agents: int = AGENTS,
     upto: str = WALK[-1][0],
+    work: Path | None = None,
 ) -> Json:
     """DEPLOY, CONFIGURE, START_ACTIVITY, STOP_ACTIVITY of one environment (up to and with
     `upto`), timed; CPU seconds of each process in `pids` per transition. The managers are the
@@ -121,6 +124,7 @@ async def walk(
     for event, state in WALK:
         puts = etcd_counters(metrics)
         cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        gcs = _gc_reads(work, pids)
         spied = managers | ({"cluster": pids["cluster"]} if _spy_cluster(pids) else {})
         spies = [_py_spy(pid, event, size, name) for name, pid in spied.items()]
         started = time.perf_counter()
@@ -150,6 +154,9 @@ async def walk(
             "manager_cpu_seconds": sum(cpu[name] for name in managers),
             "cpu_seconds": cpu,
         }
+        if gcs:
+            after = _gc_reads(work, pids)
+            rows[event]["gc"] = {k: gcstats.between(gcs[k], after[k]) for k in gcs}
         if event == upto:
             break
     rss = {when: sum(m[when] for m in each.values()) for when in ("before", "running")}
@@ -159,6 +166,14 @@ async def walk(
         "rss_kb": {**rss, **({"each": each} if len(each) > 1 else {})},
         "rss_growth_kb_per_task": (rss["running"] - rss["before"]) / size,
     }
+
+
+def _gc_reads(work: Path | None, pids: dict[str, int]) -> dict[str, Any]:
+    """BENCH_GCSTATS=1: each process's collection totals so far (hack.bench.gcstats)."""
+    if work is None or not os.environ.get("BENCH_GCSTATS"):
+        return {}
+    names = [name for name in pids if name.startswith("manager") or name == "cluster"]
+    return {name: gcstats.read(gcstats_path(work, name)) for name in names}
 
 
 def _memtrace(managers: dict[str, int]) -> None:

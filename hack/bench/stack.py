@@ -21,7 +21,8 @@ async def start_localmesos(work: Path, *agents: str) -> tuple[subprocess.Popen[b
     """`python -m localmesos` with `agents` (e.g. `--agents-file F`) and o2's hollow
     responder; the process and its master's HOST:PORT."""
     proc = _start(
-        [sys.executable, "-m", "localmesos", "--port", "0", "--agents", "0", *agents,
+        [sys.executable, *_gcstats(work, "cluster"), "-m", "localmesos",
+         "--port", "0", "--agents", "0", *agents,
          "--allocation-interval", "0.1", "--heartbeat-interval", "5",
          "--hollow-responder", RESPONDER,
          "--work-dir", str(work / "mesos"), "--log-level", LOG_LEVEL],
@@ -119,7 +120,19 @@ def _profiler(work: Path, name: str = "manager") -> list[str]:
     if os.environ.get("BENCH_TRACEMALLOC"):
         traces = "tracemalloc" if name == "manager" else f"tracemalloc-{name}"
         return ["-m", "hack.bench.memtrace", str(work / traces)]
+    return _gcstats(work, name)
+
+
+def _gcstats(work: Path, name: str) -> list[str]:
+    """BENCH_GCSTATS=1 runs the process under hack.bench.gcstats (its collections counted and
+    timed, into `gcstats_path(work, name)`)."""
+    if os.environ.get("BENCH_GCSTATS"):
+        return ["-m", "hack.bench.gcstats", str(gcstats_path(work, name))]
     return []
+
+
+def gcstats_path(work: Path, name: str) -> Path:
+    return work / f"{name}-gc.json"
 
 
 def _slow_lease() -> tuple[str, ...]:
