@@ -50,7 +50,7 @@ def test_the_cluster_process_tunes_the_collector_before_it_serves(
 async def test_launching_thousands_of_tasks_runs_no_full_collection(
     tmp_path: Path, restored_gc: None
 ) -> None:
-    entry.tune_gc()
+    freezer = entry.tune_gc()
     assert gc.get_threshold() == LONG_LIVED_THRESHOLDS
     master = Master(timers=Timers(), host="127.0.0.1")
     master.request_allocation = lambda: None  # type: ignore[method-assign]
@@ -79,6 +79,7 @@ async def test_launching_thousands_of_tasks_runs_no_full_collection(
         await eventually(lambda: all(t.state == "TASK_RUNNING" for t in running))
     finally:
         gc.callbacks.remove(note)
+        freezer.stop()
     assert full == []  # CPython's defaults ran several over the whole heap
 
 
