@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gc
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -38,7 +38,7 @@ def restored_gc() -> Iterator[list[Freezer]]:
         gc.set_threshold(*thresholds)
 
 
-def walked_by_each_collection() -> tuple[list[int], object]:
+def walked_by_each_collection() -> tuple[list[int], Callable[[str, dict[str, int]], None]]:
     """The objects each collection is about to walk (its generations), and the callback."""
     sizes: list[int] = []
 
@@ -104,3 +104,16 @@ async def test_the_freezers_thread_runs_the_whole_pass_after_a_freeze(
     gc.collect(0)
     del a
     await eventually(lambda: ref() is None and freezer.whole_passes >= 1)
+
+
+def test_the_whole_pass_waits_for_a_quiet_moment_or_a_long_busy_time() -> None:
+    freezer = Freezer(600, quiet=5, least=60)  # not started: no callback, no thread
+    freezer.collected_at = 100.0
+    assert not freezer.due(106.0, 0.0)  # nothing frozen since the last whole pass
+    freezer.frozen = 3
+    assert not freezer.due(103.0, 0.0)  # busy: a collection 3 s ago
+    assert freezer.due(106.0, 0.0)  # quiet for 6 s
+    assert not freezer.due(106.0, 50.0)  # quiet, but a whole pass 56 s ago
+    freezer.collected_at = 699.0
+    assert not freezer.due(650.0, 99.0)
+    assert freezer.due(700.0, 99.0)  # busy all along, the last whole pass 601 s ago
