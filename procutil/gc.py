@@ -21,41 +21,39 @@ in-process 9.1-10.3 s CPU with the defaults (15 full passes over up to 1.3 milli
 against 4.9-5.0 s with these (none), 10,000 on 50 agents 1.44-1.48 -> 0.99-1.08 s."""
 
 WHOLE_PASS_SECONDS = 600.0
-"""The longest a busy process goes without a whole pass (`Freezer.whole_pass`)."""
+"""The longest a process that keeps collecting goes without a whole pass
+(`Freezer.whole_pass`); an idle one (no collection since its last) needs none."""
 
-QUIET_SECONDS = 5.0
-"""A process with no collection for this long is idle: its whole pass runs then (at most once
-a minute, `MIN_WHOLE_PASS_SECONDS`), rather than in the middle of its next burst of work."""
+GROWTH = 2.0
+"""A whole pass also runs once the frozen heap grew this much since the last one (CPython's own
+full passes come each time the heap grew a quarter: 1.25), so their cost stays proportional
+to the heap while it grows."""
 
-MIN_WHOLE_PASS_SECONDS = 60.0
+CHECK_EVERY = 8
+"""Young collections between two looks at the frozen heap's size (gc.get_freeze_count walks
+the list of frozen objects: ~20 ms over millions)."""
 
 
 class Freezer:
     """Freezes the survivors of every collection (gc.callbacks): a long-lived object is walked
     once, by the young pass after it was made, not again by each middle pass (a second walk of
     the up to two million survivors of ten young passes: 0.8-1.2 s at 50,000 tasks) and each
-    full one (the whole heap: ~1 s at 50,000). Cyclic garbage made of objects that were frozen
-    is not freed by those passes: `whole_pass` (unfreeze, a full collection, freeze again) frees
-    it, from a daemon thread, only when a collection froze survivors since the last whole pass
-    (an idle process has none): once the process is quiet (`quiet` seconds without a
-    collection, `least` seconds after the last whole pass at least), or after `every` seconds
-    of work without a quiet moment. What such garbage holds is bounded by what the process
-    frees in cycles over `every` seconds; garbage made and dropped between two collections is
-    freed by the young pass as before. Measured (hack.bench.gcstats, control_bench at 50,000
-    tasks in one process): the collector's CPU 9.1 -> see the report."""
+    full one. Cyclic garbage made of objects that were frozen is not freed by those passes:
+    `whole_pass` (unfreeze, a full collection, freeze again) frees it, from a daemon thread,
+    when the frozen heap doubled since the last whole pass or `every` seconds after it, and
+    only when a collection froze survivors since (an idle process has none): what such garbage
+    holds is bounded by what the process frees in cycles over `every` seconds of work (or the
+    heap's growth); garbage made and dropped between two collections is freed by the young
+    pass as before."""
 
-    def __init__(
-        self,
-        every: float = WHOLE_PASS_SECONDS,
-        *,
-        quiet: float = QUIET_SECONDS,
-        least: float = MIN_WHOLE_PASS_SECONDS,
-    ) -> None:
-        self.every, self.quiet, self.least = every, quiet, least
+    def __init__(self, every: float = WHOLE_PASS_SECONDS, *, growth: float = GROWTH) -> None:
+        self.every, self.growth = every, growth
         self.frozen = 0
         """Collections whose survivors were frozen since the last whole pass."""
         self.whole_passes = 0
-        self.collected_at = time.monotonic()
+        self.heap = gc.get_freeze_count()
+        """The frozen objects after the last whole pass."""
+        self._checked = 0
         self._passing = False
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -64,20 +62,31 @@ class Freezer:
         if phase == "stop" and not self._passing:
             gc.freeze()
             self.frozen += 1
-            self.collected_at = time.monotonic()
 
     def whole_pass(self) -> int:
         """Unfreeze, collect the whole heap, freeze what survived; the objects it freed."""
         self._passing = True
         try:
-            self.frozen = 0
+            self.frozen = self._checked = 0
             gc.unfreeze()
             freed = gc.collect()
         finally:
             gc.freeze()
             self._passing = False
+        self.heap = gc.get_freeze_count()
         self.whole_passes += 1
         return freed
+
+    def due(self, now: float, last: float) -> bool:
+        """Whether a whole pass is due at `now`, the last one at `last`."""
+        if not self.frozen:
+            return False
+        if now - last >= self.every:
+            return True
+        if self.frozen - self._checked < CHECK_EVERY:
+            return False
+        self._checked = self.frozen
+        return gc.get_freeze_count() >= self.growth * max(self.heap, 1)
 
     def start(self) -> None:
         gc.callbacks.append(self)
@@ -92,27 +101,19 @@ class Freezer:
         if self._thread is not None:
             self._thread.join()
 
-    def due(self, now: float, last: float) -> bool:
-        """Whether a whole pass is due at `now`, the last one at `last`."""
-        if not self.frozen:
-            return False
-        quiet = now - self.collected_at >= self.quiet and now - last >= self.least
-        return quiet or now - last >= self.every
-
     def _run(self) -> None:
         last = time.monotonic()
-        while not self._stopped.wait(min(self.quiet, self.every) / 2):
-            now = time.monotonic()
-            if self.due(now, last):
+        while not self._stopped.wait(min(1.0, self.every / 2)):
+            if self.due(time.monotonic(), last):
                 self.whole_pass()
                 last = time.monotonic()
 
 
-def tune_gc(*, every: float = WHOLE_PASS_SECONDS, quiet: float = QUIET_SECONDS) -> Freezer:
+def tune_gc(*, every: float = WHOLE_PASS_SECONDS) -> Freezer:
     """Freeze what exists (the imports), set `LONG_LIVED_THRESHOLDS`, and freeze the survivors
     of every collection from now on (`Freezer`); once, at start."""
     gc.freeze()
     gc.set_threshold(*LONG_LIVED_THRESHOLDS)
-    freezer = Freezer(every, quiet=quiet, least=min(every, MIN_WHOLE_PASS_SECONDS))
+    freezer = Freezer(every)
     freezer.start()
     return freezer

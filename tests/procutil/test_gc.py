@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from procutil.gc import LONG_LIVED_THRESHOLDS, Freezer, tune_gc
+from procutil.gc import CHECK_EVERY, LONG_LIVED_THRESHOLDS, Freezer, tune_gc
 from tests.waiting import eventually
 
 
@@ -106,14 +106,20 @@ async def test_the_freezers_thread_runs_the_whole_pass_after_a_freeze(
     await eventually(lambda: ref() is None and freezer.whole_passes >= 1)
 
 
-def test_the_whole_pass_waits_for_a_quiet_moment_or_a_long_busy_time() -> None:
-    freezer = Freezer(600, quiet=5, least=60)  # not started: no callback, no thread
-    freezer.collected_at = 100.0
-    assert not freezer.due(106.0, 0.0)  # nothing frozen since the last whole pass
-    freezer.frozen = 3
-    assert not freezer.due(103.0, 0.0)  # busy: a collection 3 s ago
-    assert freezer.due(106.0, 0.0)  # quiet for 6 s
-    assert not freezer.due(106.0, 50.0)  # quiet, but a whole pass 56 s ago
-    freezer.collected_at = 699.0
-    assert not freezer.due(650.0, 99.0)
-    assert freezer.due(700.0, 99.0)  # busy all along, the last whole pass 601 s ago
+def test_the_whole_pass_comes_when_the_frozen_heap_doubled_or_after_a_long_time(
+    restored_gc: list[Freezer],
+) -> None:
+    gc.freeze()
+    freezer = Freezer(600)  # not started: no callback, no thread
+    restored_gc.append(freezer)
+    assert not freezer.due(1000.0, 0.0)  # nothing frozen since the last whole pass
+    freezer.frozen = 1
+    assert freezer.due(601.0, 0.0)  # the last whole pass 601 s ago
+    assert not freezer.due(10.0, 0.0)
+    freezer.frozen = CHECK_EVERY
+    assert not freezer.due(10.0, 0.0)  # the frozen heap as it was
+    grown = [[i] for i in range(freezer.heap + 1)]
+    gc.freeze()
+    freezer.frozen = 2 * CHECK_EVERY
+    assert freezer.due(10.0, 0.0)  # twice what it was
+    del grown
