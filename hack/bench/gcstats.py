@@ -84,6 +84,21 @@ def _sample(o: Any) -> str:
     return ""
 
 
+def read(path: Path) -> dict[str, dict[str, float]]:
+    """The totals `path` holds now (none yet: zeros)."""
+    try:
+        totals: dict[str, dict[str, float]] = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {str(g): {"count": 0, "seconds": 0.0, "collected": 0} for g in range(3)}
+    return totals
+
+
+def between(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> Any:
+    """The collections between two reads, per generation, and their total seconds."""
+    rows = {g: {k: after[g][k] - before[g][k] for k in after[g]} for g in after}
+    return {"seconds": sum(r["seconds"] for r in rows.values()), **rows}
+
+
 def describe(per_process: dict[str, Any]) -> str:
     """One line: per process, the seconds and count of each generation's collections."""
     return "; ".join(
