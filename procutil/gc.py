@@ -24,10 +24,11 @@ WHOLE_PASS_SECONDS = 600.0
 """The longest a process that keeps collecting goes without a whole pass
 (`Freezer.whole_pass`); an idle one (no collection since its last) needs none."""
 
-GROWTH = 2.0
+GROWTH = 4.0
 """A whole pass also runs once the frozen heap grew this much since the last one (CPython's own
-full passes come each time the heap grew a quarter: 1.25), so their cost stays proportional
-to the heap while it grows."""
+full passes come each time the heap grew a quarter: 1.25, held back by `LONG_LIVED_THRESHOLDS`'
+200 young passes), so their cost stays proportional to the heap while it grows; with 2.0,
+control_bench at 50,000 tasks ran 4 whole passes (2.9 s) for the 2.1 s of middle passes saved."""
 
 CHECK_EVERY = 8
 """Young collections between two looks at the frozen heap's size (gc.get_freeze_count walks
@@ -40,9 +41,9 @@ class Freezer:
     the up to two million survivors of ten young passes: 0.8-1.2 s at 50,000 tasks) and each
     full one. Cyclic garbage made of objects that were frozen is not freed by those passes:
     `whole_pass` (unfreeze, a full collection, freeze again) frees it, from a daemon thread,
-    when the frozen heap doubled since the last whole pass or `every` seconds after it, and
-    only when a collection froze survivors since (an idle process has none): what such garbage
-    holds is bounded by what the process frees in cycles over `every` seconds of work (or the
+    when the frozen heap grew `growth` times since the last whole pass or `every` seconds after
+    it, and only when a collection froze survivors since (an idle process has none): such garbage
+    is bounded by what the process frees in cycles over `every` seconds of work (or the
     heap's growth); garbage made and dropped between two collections is freed by the young
     pass as before."""
 

@@ -106,7 +106,7 @@ async def test_the_freezers_thread_runs_the_whole_pass_after_a_freeze(
     await eventually(lambda: ref() is None and freezer.whole_passes >= 1)
 
 
-def test_the_whole_pass_comes_when_the_frozen_heap_doubled_or_after_a_long_time(
+def test_the_whole_pass_comes_when_the_frozen_heap_grew_fourfold_or_after_a_long_time(
     restored_gc: list[Freezer],
 ) -> None:
     gc.freeze()
@@ -121,5 +121,9 @@ def test_the_whole_pass_comes_when_the_frozen_heap_doubled_or_after_a_long_time(
     grown = [[i] for i in range(freezer.heap + 1)]
     gc.freeze()
     freezer.frozen = 2 * CHECK_EVERY
-    assert freezer.due(10.0, 0.0)  # twice what it was
+    assert not freezer.due(10.0, 0.0)  # twice: not yet
+    grown += [[i] for i in range(2 * freezer.heap)]
+    gc.freeze()
+    freezer.frozen = 3 * CHECK_EVERY
+    assert freezer.due(10.0, 0.0)  # four times what it was
     del grown
