@@ -45,7 +45,9 @@ class Freezer:
     it, and only when a collection froze survivors since (an idle process has none): such garbage
     is bounded by what the process frees in cycles over `every` seconds of work (or the
     heap's growth); garbage made and dropped between two collections is freed by the young
-    pass as before."""
+    pass as before. Measured (hack.bench.gcstats, control_bench at 50,000 tasks in one process,
+    a loaded machine): the collector's CPU 9.1 and 6.1 s before (young 2.4-2.8, middle 2.1-3.0,
+    2 full passes 1.5-3.3) against 4.1 s (young 3.3, 3 whole passes 0.9)."""
 
     def __init__(self, every: float = WHOLE_PASS_SECONDS, *, growth: float = GROWTH) -> None:
         self.every, self.growth = every, growth
