@@ -9,7 +9,10 @@ thread that collected, which holds the GIL throughout) and rewrites <out.json> a
 them. The benchmarks start the manager and the local cluster this way with BENCH_GCSTATS=1
 (hack.bench.stack; <work>/<name>-gc.json) and show each transition's share
 (hack.bench.environments_stack). py-spy does not show the collector: its time is charged to
-whichever frame allocated. Not a benchmark itself (hack.bench's runner skips it).
+whichever frame allocated. BENCH_GCSTATS=detail also writes <out>.detail.json: for each
+collection, what it was about to walk (objects, references, the biggest containers; slow: for
+finding what a pass walks, not for timings). Not a benchmark itself (hack.bench's runner
+skips it).
 """
 
 from __future__ import annotations
