@@ -45,13 +45,15 @@ Finisher = Callable[[Task, TaskStatus, datetime], TaskStatus]
 
 
 class _Changes:
-    __slots__ = ("fns", "settles_at", "then")
+    __slots__ = ("fns", "generation", "settles_at", "then")
 
     def __init__(self) -> None:
         self.fns: list[StatusFn] = []
         self.then: list[Callable[[], None]] = []
         self.settles_at = 0
         """Once written: the resourceVersion the cache must show before it holds these."""
+        self.generation = -1
+        """Once taken into a write: the generation that write stamps as observed."""
 
 
 @dataclass
@@ -150,6 +152,27 @@ class StatusWriter:
         if name not in self._writing:
             self._ready_names[name] = None
         self._wake.set()
+
+    def after_writes(self, name: str, then: Callable[[], None]) -> None:
+        """Run `then` once the changes of `name` queued or in a write now are written (or
+        dropped); at once when none is (a write answered already ran its own `then`s)."""
+        queued = self._pending.get(name)
+        if queued is None:
+            queued = self._writing.get(name)
+            if queued is not None and queued.settles_at:
+                queued = None
+        if queued is None:
+            then()
+        else:
+            queued.then.append(then)
+
+    def stamps(self, name: str, generation: int) -> bool:
+        """Whether the write of `name`'s changes queued or in flight records `generation` as
+        observed (a queued one is finished on the copy it is taken from: the current one)."""
+        if name in self._pending:
+            return True
+        writing = self._writing.get(name)
+        return writing is not None and writing.generation == generation
 
     def forget(self, name: str) -> None:
         """The task is gone for good: drop what was remembered about it."""
@@ -336,6 +359,7 @@ class StatusWriter:
                 continue
             out.append((task, status))
             bases[name] = task
+            changes.generation = task.metadata.generation
             self._writing[name] = changes
         return batch
 
