@@ -201,6 +201,8 @@ class StatusWriter:
     def _release(self, name: str) -> None:
         """The write of `name` is over: the task may be written again."""
         del self._writing[name]
+        if self._views:  # its view's memo is stale now (walks skip tasks not being written)
+            self._views.pop(name, None)
         if name in self._pending:
             self._ready_names[name] = None
             self._wake.set()
@@ -337,12 +339,14 @@ class StatusWriter:
 
     def _take(self, names: list[str]) -> _Batch:
         """Take the queued changes of `names` into one write (they are in flight from now)."""
-        pending, ready, get = self._pending, self._ready_names, self._cache.get
+        pending, ready, get, views = self._pending, self._ready_names, self._cache.get, self._views
         batch = _Batch({n: pending.pop(n) for n in names if n in pending})
         bases, out = batch.bases, batch.changes
         now = utcnow()
         for name, changes in batch.jobs.items():
             ready.pop(name, None)
+            if views:
+                views.pop(name, None)  # of the changes queued: stale
             task = get(name)
             if task is None:
                 _run_all(changes.then)

@@ -205,3 +205,22 @@ async def test_the_periodic_reconciliation_views_only_tasks_being_written(
         assert set(viewed) == {"a"}
         assert len(viewed) <= len(rig.fake.sent(Reconcile)) - reconciles + 1
         gate.set()
+
+
+async def test_a_view_is_not_kept_once_its_write_is_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A walk over every task no longer views the tasks not being written (which dropped
+    their stale view memos): the memo of a view goes when the changes it shows are taken into
+    a write and when that write is over, not at some later view (a copy per task kept)."""
+    async with rigged(full_pass=600.0) as rig:
+        await standing_by(rig)
+        writer = rig.framework._writer
+        gate = hold_status_writes(rig, monkeypatch)
+        writer.patch("a", lambda status: status.model_copy(update={"message": "held"}))
+        first = writer.view("a")
+        assert first is not None and first.status.message == "held" and "a" in writer._views
+        await eventually(lambda: writer.writing("a") and "a" not in writer._pending)
+        assert "a" not in writer._views  # taken into the write
+        assert writer.view("a") is not None and "a" in writer._views
+        gate.set()
+        await writer.settled(["a"])
+        assert "a" not in writer._views
