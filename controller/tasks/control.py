@@ -26,7 +26,6 @@ from mesosapi.o2messages import (
     ControlResults,
     DeviceEventMessage,
     ReportRequest,
-    TaskReport,
     TaskTableReport,
     TransitionResult,
     decode_to_controller,
@@ -153,10 +152,11 @@ class ControlLedger:
         """The agent's executor exited: a new one starts its table sequence again."""
         self._reports.pop(agent, None)
 
-    async def request_reports(self) -> None:
-        """Ask every executor that runs our tasks for its task table."""
+    async def request_reports(self, agents: Iterable[str] | None = None) -> None:
+        """Ask every executor that runs our tasks (on `agents`, when known) for its task
+        table."""
         client = self._shared.link.require()
-        for agent in self._shared.roster.agents():
+        for agent in self._shared.roster.agents() if agents is None else agents:
             with contextlib.suppress(MesosCallError, MesosUnavailableError):
                 await client.message(
                     AgentId(agent),
@@ -186,13 +186,18 @@ class ControlLedger:
         name = task_name_of(result.task_id)
         self._inflight.pop(name, None)
         digest = self._digests.pop(result.transition_id, None)
-        self._shared.writer.patch(
-            name, partial(st.result_if_mine, result=result, configured_digest=digest)
-        )
+        task = self._shared.roster.view(name)
+        if task is None or not (
+            st.result_quiet(task.status, result, configured_digest=digest)
+            and self._shared.roster.answered(task)
+        ):
+            self._shared.writer.patch(
+                name, partial(st.result_if_mine, result=result, configured_digest=digest)
+            )
         if not self._arrived(name, result):
             self._shared.wake(name)
         if not result.ok and not result.retryable:
-            task = self._shared.roster.view(name)
+            task = self._shared.roster.view(name)  # the copy with this result applied
             if task is not None:
                 message = (
                     f"{result.transition_id}: {result.message or 'refused'} (now {result.state})"
@@ -224,8 +229,9 @@ class ControlLedger:
         agent dropped what came while the executor was away, so they are resent at once rather
         than after their deadline (a resend reuses its transition ids: idempotent).
         The tasks to look at again: all of the table's but those whose row says what their
-        stored status says already (each periodic table of a quiet executor: no status change
-        queued and no look for them, at 50,000 tasks 50,000 of each every `reconcile_period`)."""
+        status says already, or will once the changes queued or in flight for it are written
+        (each periodic table of a quiet executor: no status change queued and no look for
+        them, at 50,000 tasks 50,000 of each every `reconcile_period`)."""
         if 1 < report.sequence < self._reports.get(agent, 0):
             return [task_name_of(row.task_id) for row in report.tasks]
         self._reports[agent] = report.sequence
@@ -243,23 +249,15 @@ class ControlLedger:
                 self.kill_stray(row.task_id, agent)
                 changed.append(name)
                 continue
-            if task is not None and self._says_nothing_new(task, row):
+            if (
+                task is not None
+                and st.report_quiet(task.status, row)
+                and self._shared.roster.answered(task)
+            ):
                 continue
             self._shared.writer.patch(name, partial(st.report_if_mine, row=row))
             changed.append(name)
         return changed
-
-    def _says_nothing_new(self, task: Task, row: TaskReport) -> bool:
-        """Whether `row` would leave the stored status of `task` (a view) as it is: only for
-        the stored copy itself (no change of it queued or in flight) at its generation (a
-        status write then also stamps observedGeneration), or at a new one whose transition is
-        due or in flight (its answer's write stamps it: st.generation_answered)."""
-        status = task.status
-        return (
-            st.generation_answered(task)
-            and self._shared.roster.is_stored(task)
-            and st.report_quiet(status, row)
-        )
 
     def _on_device_event(self, msg: DeviceEventMessage) -> None:
         name = task_name_of(msg.task_id)

@@ -269,11 +269,11 @@ class TaskFramework:
             await asyncio.sleep(self._config.reconcile_period)
             if not self._link.connected:
                 continue
-            known = self._roster.known()
+            known, agents = self._roster.known_and_agents()
             try:
                 if known:
                     await self._link.require().reconcile(known)
-                await self._control.request_reports()
+                await self._control.request_reports(agents)
             except (MesosUnavailableError, MesosCallError) as exc:
                 log.warning("Periodic reconcile failed", extra={"error": str(exc)})
 

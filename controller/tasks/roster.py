@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from controller.tasks import status as st
 from controller.tasks.inflight import LaunchesInFlight
 from controller.tasks.writer import StatusWriter
 from crds.kinds.task import TERMINAL_PHASES, Task
@@ -39,6 +40,20 @@ class Roster:
         queued or waiting to show in the cache."""
         return self._cache.get(task.name) is task
 
+    def answered(self, task: Task) -> bool:
+        """Whether a write that changes nothing but observedGeneration (and the conditions) is
+        not needed for `task` (a `view`): its generation is observed, or a transition toward it
+        is due or in flight (its answer's write stamps it: status.generation_answered), or the
+        write of the changes queued or in flight for it stamps it. A task-table row, an update
+        or a transition result that says what the view says then asks for nothing: during a
+        transition over N tasks, a periodic table or reconciliation finds most of them being
+        written (at 50,000 tasks, START: a status change queued and a look for each, to find
+        nothing to change)."""
+        return st.generation_answered(task) or (
+            self._cache.get(task.name) is not task
+            and self._writer.stamps(task.name, task.metadata.generation)
+        )
+
     def names(self) -> list[str]:
         return self._cache.names()
 
@@ -47,8 +62,17 @@ class Roster:
         return list(self.each_live(names))
 
     def each_live(self, names: Iterable[str] | None = None) -> Iterator[Task]:
-        """`live()`, one at a time (for a caller that may stop early)."""
-        for name in self._cache.names() if names is None else names:
+        """`live()`, one at a time (for a caller that may stop early). Over all tasks, a view
+        is asked for only of those with a status change queued or in flight (at 50,000 tasks
+        a walk is a thorough pass's or a reconciliation's: most of them are the cached copy)."""
+        if names is None:
+            writing, view = self._writer.writing, self._writer.view
+            for cached in self._cache.list():
+                task = view(name) if writing(name := cached.metadata.name) else cached
+                if task is not None and task.status.phase not in TERMINAL_PHASES:
+                    yield task
+            return
+        for name in names:
             task = self._writer.view(name)
             if task is not None and task.status.phase not in TERMINAL_PHASES:
                 yield task
@@ -57,14 +81,23 @@ class Roster:
         """The live tasks that have a Mesos task (on `agent`, or anywhere): what explicit
         reconciliation asks about. A launch whose ACCEPT may not have reached the master yet
         is left out (controller.tasks.inflight): the answer could be "unknown" and stale."""
-        return [
-            (TaskId(mesos_id), AgentId(t.status.agent_id) if t.status.agent_id else None)
-            for t in self.live()
-            if (mesos_id := t.status.mesos_task_id)
-            and mesos_id not in self._launches
-            and (agent is None or t.status.agent_id == agent)
-        ]
+        return self.known_and_agents(agent=agent)[0]
+
+    def known_and_agents(self, *, agent: str | None = None) -> tuple[list[KnownTask], set[str]]:
+        """`known()` and `agents()` in one walk over the tasks (the periodic reconciliation
+        asks both: at 50,000 tasks, one walk less)."""
+        known: list[KnownTask] = []
+        agents: set[str] = set()
+        launches = self._launches
+        for t in self.each_live():
+            status = t.status
+            if (on := status.agent_id) and (agent is None or on == agent):
+                agents.add(on)
+            mesos_id = status.mesos_task_id
+            if mesos_id and mesos_id not in launches and (agent is None or on == agent):
+                known.append((TaskId(mesos_id), AgentId(on) if on else None))
+        return known, agents
 
     def agents(self) -> set[str]:
         """The agents that run live tasks."""
-        return {t.status.agent_id for t in self.live() if t.status.agent_id}
+        return self.known_and_agents()[1]

@@ -236,6 +236,35 @@ def on_result(
     return replaced(status, changes) if changes else status
 
 
+def result_quiet(
+    status: TaskStatus, result: TransitionResult, *, configured_digest: str | None = None
+) -> bool:
+    """Whether `result_if_mine(status, result=result, ...) == status`, without the copy
+    `on_result` makes: a repeated answer (a request resent after its deadline, answered again
+    from the executor's record of the transition) or one whose content a task table brought
+    first."""
+    if status.mesos_task_id != result.task_id or status.phase in TERMINAL_PHASES:
+        return True
+    configured = status.configured_properties
+    if result.state in OCC_STATES:
+        if result.state != status.state or (result.state != "RUNNING" and status.terminated):
+            return False
+        if result.state in ("STANDBY", "DONE", "ERROR"):
+            configured = None
+    if result.ok:
+        if configured_digest is not None:
+            configured = configured_digest
+        return (
+            configured == status.configured_properties
+            and status.last_transition_id == result.transition_id
+            and status.message == ""
+        )
+    if not result.retryable:
+        message = result.message or f"transition {result.transition_id} refused"
+        return configured == status.configured_properties and status.message == message
+    return configured == status.configured_properties
+
+
 def properties_digest(properties: Mapping[str, str]) -> str:
     """What `status.configuredProperties` holds: sha256 of the sorted compact JSON of the
     properties sent at CONFIGURE, first 16 hex digits (the environment controller compares)."""

@@ -42,29 +42,29 @@ class MesosUpdates:
             self._backlog.requeue(name)
             self._shared.writer.patch(name, partial(st.pending_if_mine, update=update), then=ack)
         elif self._says_nothing_new(task, update):
-            ack()
+            self._shared.writer.after_writes(name, ack)
             return
         else:
             self._shared.writer.patch(name, partial(st.update_if_mine, update=update), then=ack)
         self._shared.wake(name)
 
     def _says_nothing_new(self, task: Task, update: MesosStatus) -> bool:
-        """Whether `update` would leave the stored status as it is: the answer of each periodic
-        explicit reconciliation about a task that runs on (TASK_RUNNING, the same pid), or an
-        agent's resend of an update already written. It is acknowledged at once (what it says
-        is in etcd already), with no status write to find needless and no look at the task: at
-        50,000 tasks a reconciliation sends 50,000 of them every `reconcile_period`. Only for
-        the stored copy itself (no change of it queued or in flight: an update whose content is
-        still being written is acknowledged once that write is in) at its current generation
-        (a status write then also stamps observedGeneration), or at a new one whose transition
-        is due or in flight (its answer's write stamps it: st.generation_answered)."""
+        """Whether `update` would leave the status as it is, or as it will be once the changes
+        queued or in flight for it are written (`task` is the view): the answer of each
+        periodic explicit reconciliation about a task that runs on (TASK_RUNNING, the same
+        pid), or an agent's resend of an update already written. It asks for no status write
+        and no look at the task (at 50,000 tasks a reconciliation sends 50,000 of them every
+        `reconcile_period`, and during START most of them find a result being written); it is
+        acknowledged once those changes are written (at once when none is: what it says is in
+        etcd already). Only at the status's observed generation, or at a new one whose
+        transition is due or in flight, or that the write of those changes stamps
+        (Roster.answered)."""
         status = task.status
         return (
             update.state == "TASK_RUNNING"
             and status.phase == "Running"
-            and st.generation_answered(task)
-            and self._shared.roster.is_stored(task)
             and st.running_on(status, update)
+            and self._shared.roster.answered(task)
         )
 
     def on_failure(self, event: Failure) -> None:

@@ -45,13 +45,15 @@ Finisher = Callable[[Task, TaskStatus, datetime], TaskStatus]
 
 
 class _Changes:
-    __slots__ = ("fns", "settles_at", "then")
+    __slots__ = ("fns", "generation", "settles_at", "then")
 
     def __init__(self) -> None:
         self.fns: list[StatusFn] = []
         self.then: list[Callable[[], None]] = []
         self.settles_at = 0
         """Once written: the resourceVersion the cache must show before it holds these."""
+        self.generation = -1
+        """Once taken into a write: the generation that write stamps as observed."""
 
 
 @dataclass
@@ -151,6 +153,27 @@ class StatusWriter:
             self._ready_names[name] = None
         self._wake.set()
 
+    def after_writes(self, name: str, then: Callable[[], None]) -> None:
+        """Run `then` once the changes of `name` queued or in a write now are written (or
+        dropped); at once when none is (a write answered already ran its own `then`s)."""
+        queued = self._pending.get(name)
+        if queued is None:
+            queued = self._writing.get(name)
+            if queued is not None and queued.settles_at:
+                queued = None
+        if queued is None:
+            then()
+        else:
+            queued.then.append(then)
+
+    def stamps(self, name: str, generation: int) -> bool:
+        """Whether the write of `name`'s changes queued or in flight records `generation` as
+        observed (a queued one is finished on the copy it is taken from: the current one)."""
+        if name in self._pending:
+            return True
+        writing = self._writing.get(name)
+        return writing is not None and writing.generation == generation
+
     def forget(self, name: str) -> None:
         """The task is gone for good: drop what was remembered about it."""
         self._views.pop(name, None)
@@ -178,6 +201,8 @@ class StatusWriter:
     def _release(self, name: str) -> None:
         """The write of `name` is over: the task may be written again."""
         del self._writing[name]
+        if self._views:  # its view's memo is stale now (walks skip tasks not being written)
+            self._views.pop(name, None)
         if name in self._pending:
             self._ready_names[name] = None
             self._wake.set()
@@ -314,12 +339,14 @@ class StatusWriter:
 
     def _take(self, names: list[str]) -> _Batch:
         """Take the queued changes of `names` into one write (they are in flight from now)."""
-        pending, ready, get = self._pending, self._ready_names, self._cache.get
+        pending, ready, get, views = self._pending, self._ready_names, self._cache.get, self._views
         batch = _Batch({n: pending.pop(n) for n in names if n in pending})
         bases, out = batch.bases, batch.changes
         now = utcnow()
         for name, changes in batch.jobs.items():
             ready.pop(name, None)
+            if views:
+                views.pop(name, None)  # of the changes queued: stale
             task = get(name)
             if task is None:
                 _run_all(changes.then)
@@ -336,6 +363,7 @@ class StatusWriter:
                 continue
             out.append((task, status))
             bases[name] = task
+            changes.generation = task.metadata.generation
             self._writing[name] = changes
         return batch
 

@@ -2,29 +2,23 @@
 (each periodic reconciliation's TASK_RUNNING and each periodic table, about every live task; an
 agent's resend of an update already written) queues no status change and asks for no look (an
 update is acknowledged at once). One that does say something still goes through the status
-writer (an update is acknowledged after its write) and wakes its task."""
+writer (an update is acknowledged after its write) and wakes its task. About a status with a
+change queued or in flight: tests.tasks.test_quiet_while_written."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import SimpleNamespace
-from typing import cast
 
 import pytest
 
-from controller.tasks.backlog import Backlog
 from controller.tasks.facts import ProcessFacts, encode_facts
-from controller.tasks.shared import Shared
-from controller.tasks.updates import MesosUpdates
-from crds.kinds.task import Task, TaskStatus
+from crds.kinds.task import Task
 from mesosapi.models import AgentId, ExecutorId, TaskId
 from mesosapi.models import TaskStatus as MesosStatus
 from mesosapi.o2messages import TaskReport, TaskTableReport, encode
 from mesosapi.scheduler import Acknowledge, Message, Update
-from tests.tasks.harness import sample_task
 from tests.tasks.test_control_passes import answer, requests, set_spec_state, standing_by
 from tests.tasks.test_framework import Rig, rigged, stored
-from tests.tasks.test_update_patches import Writer
 from tests.waiting import eventually
 
 
@@ -107,38 +101,6 @@ async def test_an_update_that_says_something_new_is_written_then_acknowledged(
         await eventually(lambda: b"a-new-process-id" in acks(rig))
         assert patched == ["a"]
         assert (await stored(rig, "a")).status.pid == 101
-
-
-def test_an_update_about_a_copy_with_a_change_queued_goes_through_the_writer() -> None:
-    """The view may show the queued change while etcd does not hold it yet: the resend of the
-    update behind it is acknowledged only once that is written, as the first one would be."""
-    view = running_view()
-    for stored_copy, queued in ((True, 0), (False, 1)):
-        writer = Writer()
-        shared = SimpleNamespace(
-            roster=SimpleNamespace(view=lambda name: view, is_stored=lambda t, s=stored_copy: s),
-            writer=writer,
-            wake=lambda *names, every=False: None,
-            link=SimpleNamespace(client=None),
-        )
-        backlog = SimpleNamespace(requeue=lambda name: None)
-        updates = MesosUpdates(cast(Shared, shared), backlog=cast(Backlog, backlog), control=None)  # type: ignore[arg-type]
-        updates.on_update(update(view, pid=100, uuid=b"behind-a-write-1").status)
-        assert len(writer.fns) == queued
-
-
-def running_view() -> Task:
-    task = sample_task("t")
-    meta = task.metadata.model_copy(update={"generation": 2})
-    status = TaskStatus(
-        phase="Running",
-        state="STANDBY",
-        pid=100,
-        mesos_task_id="t.1",
-        agent_id="a1",
-        observed_generation=2,
-    )
-    return task.model_copy(update={"metadata": meta, "status": status})
 
 
 def table(*rows: TaskReport, sequence: int = 1) -> Message:
