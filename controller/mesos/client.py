@@ -32,12 +32,13 @@ from typing import ClassVar, Self
 import aiohttp
 
 from controller.mesos.access import is_misconfiguration, ssl_context, transport_error
+from controller.mesos.bodies import encode_message, encode_reconcile
 from controller.mesos.calls import SchedulerCalls
 from controller.mesos.sender import CallSender
 from crds.errors import MesosCallError, MesosUnavailableError
 from mesosapi.auth import MesosAccess, base_url, is_tls
 from mesosapi.backoff import Backoff
-from mesosapi.models import FrameworkId, FrameworkInfo, TaskStatus
+from mesosapi.models import AgentId, ExecutorId, FrameworkId, FrameworkInfo, TaskId, TaskStatus
 from mesosapi.recordio import RecordIODecoder, decode_events
 from mesosapi.scheduler import (
     SchedulerCall,
@@ -153,7 +154,7 @@ class SchedulerClient(SchedulerCalls):
         connector = aiohttp.TCPConnector(limit=64, force_close=False, ssl=tls or True)
         self._session = aiohttp.ClientSession(connector=connector)
         call_headers = {**self._headers, "User-Agent": aiohttp.http.SERVER_SOFTWARE}
-        self._sender = CallSender(API_PATH, call_headers, tls=tls)
+        self._sender = CallSender(API_PATH, call_headers, tls=tls, call_timeout=self._call_timeout)
         self._runner = asyncio.create_task(self._run(), name="mesos-scheduler-subscription")
         self._ack_workers = [
             asyncio.create_task(self._ack_worker(), name=f"mesos-ack-{i}")
@@ -389,13 +390,21 @@ class SchedulerClient(SchedulerCalls):
         )
         return True
 
+    async def reconcile(self, tasks: Sequence[tuple[TaskId, AgentId | None]] = ()) -> None:
+        """As `SchedulerCalls.reconcile`, the body written without a model per task."""
+        await self._send("RECONCILE", encode_reconcile(tasks, framework_id=self._framework_id))
+
+    async def message(self, agent_id: AgentId, executor_id: ExecutorId, data: bytes) -> None:
+        """As `SchedulerCalls.message`, the data base64-encoded straight into the body."""
+        fid = self._framework_id
+        await self._send("MESSAGE", encode_message(agent_id, executor_id, data, framework_id=fid))
+
     async def _send(self, kind: str, body: bytes) -> None:
         if self._sender is None or not self._subscribed.is_set() or self._stream_id is None:
             raise MesosUnavailableError(f"cannot send {kind}: not subscribed to Mesos")
         url = base_url(self._leader)
         try:
-            async with asyncio.timeout(self._call_timeout):
-                status, text = await self._sender.post(url, self._stream_id, body)
+            status, text = await self._sender.post(url, self._stream_id, body)
         except (OSError, TimeoutError) as exc:
             reason = transport_error(exc, url)
             raise MesosUnavailableError(f"{kind} failed: {reason}") from exc
