@@ -129,6 +129,7 @@ class SchedulerClient(SchedulerCalls):
         self._runner: asyncio.Task[None] | None = None
         self._ack_concurrency = ack_concurrency
         self._acks: asyncio.Queue[TaskStatus] = asyncio.Queue()
+        self._acking: set[tuple[str, bytes | None]] = set()
         self._ack_workers: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
         self._closing = False
@@ -188,10 +189,15 @@ class SchedulerClient(SchedulerCalls):
 
         A pool of `ack_concurrency` workers sends them. An ACK lost to a disconnect is harmless:
         the agent re-sends the update and the consumer ACKs it again. False if nothing to ACK.
+        One ACK per update: an agent's resend of an update (same task, same uuid) whose ACK is
+        still queued or being sent is not ACKed twice (a resend after that is).
         """
         if status.uuid is None or status.agent_id is None:
             return False
-        self._acks.put_nowait(status)
+        key = (status.task_id, status.uuid)
+        if key not in self._acking:
+            self._acking.add(key)
+            self._acks.put_nowait(status)
         return True
 
     @property
@@ -206,6 +212,7 @@ class SchedulerClient(SchedulerCalls):
             except (MesosCallError, MesosUnavailableError) as exc:
                 log.info("ACK dropped; Mesos will re-send the update", extra={"error": str(exc)})
             finally:
+                self._acking.discard((status.task_id, status.uuid))
                 self._acks.task_done()
 
     async def drain_acks(self) -> None:

@@ -187,3 +187,27 @@ async def test_a_call_unanswered_within_the_call_timeout_fails_and_its_connectio
         master.release.set()
         assert await client.acknowledge(status("t-after"))
     assert len(master.peers) == 2
+
+
+async def test_an_update_resent_while_its_ack_waits_is_acked_once() -> None:
+    """Agents resend an update every 10 s until ACKed, and a consumer that ACKs once the
+    update is written ACKs each copy: one ACK per update (task and uuid) queued or in flight;
+    a copy arriving after that ACK went out gets its own (the first may have been lost)."""
+    async with scripted() as (master, client):
+        first = status("t-1")
+        second = first.model_copy(update={"uuid": b"v" * 16})
+        for update in (first, first, second, first, second):
+            assert client.acknowledge_soon(update)
+        assert client.pending_acks == 2
+        async with asyncio.timeout(10):
+            await client.drain_acks()
+        assert client.acknowledge_soon(first)
+        async with asyncio.timeout(10):
+            await client.drain_acks()
+    u, v = "dXV1dXV1dXV1dXV1dXV1dQ==", "dnZ2dnZ2dnZ2dnZ2dnZ2dg=="  # base64 of 16 u's, 16 v's
+    acks = [c["acknowledge"] for c in master.calls]
+    assert sorted((a["task_id"]["value"], a["uuid"]) for a in acks) == [  # type: ignore[index]
+        ("t-1", u),
+        ("t-1", u),
+        ("t-1", v),
+    ]
