@@ -29,6 +29,7 @@ from mesosapi.scheduler import (
     encode_event,
     framework_info,
 )
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -67,12 +68,15 @@ def test_a_message_body_is_the_models_json_byte_for_byte(
 @dataclass
 class Master:
     """SUBSCRIBE gets a stream with one SUBSCRIBED; a call for task `t-stall` is answered only
-    once `release` is set (its connection then closes); others 202."""
+        once `release` is set (its connection then closes); while `hold` is given, ACKs wait for it
+    (counted in `held`); others 202."""
 
     calls: list[dict[str, object]] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     peers: set[object] = field(default_factory=set)
+    hold: asyncio.Event | None = None
+    held: int = 0
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -80,6 +84,9 @@ class Master:
             return await self._stream(request)
         self.calls.append(body)
         self.peers.add(request.transport)
+        if self.hold is not None and body["type"] == "ACKNOWLEDGE":
+            self.held += 1
+            await self.hold.wait()
         if '"t-stall"' in json.dumps(body):
             await self.release.wait()
             assert request.transport is not None
@@ -211,3 +218,21 @@ async def test_an_update_resent_while_its_ack_waits_is_acked_once() -> None:
         ("t-1", u),
         ("t-1", v),
     ]
+
+
+async def test_a_burst_of_acks_has_64_in_flight_and_leaves_room_for_other_calls() -> None:
+    """A status write of 1,000 tasks lands at once and queues 1,000 ACKs: a busy master answers
+    each in its own time, and with few in flight the last ones waited past the agents' 10 s
+    resend. 64 go at once, and a MESSAGE still finds a free connection meanwhile."""
+    async with scripted() as (master, client):
+        master.hold = asyncio.Event()
+        for n in range(100):
+            assert client.acknowledge_soon(status(f"t-{n}"))
+        await eventually(lambda: master.held, until=lambda held: held >= 64, within=10)
+        await asyncio.sleep(0.1)  # no 65th
+        assert master.held == 64
+        async with asyncio.timeout(10):
+            await client.message(AgentId("a-1"), ExecutorId("e-1"), b"meanwhile")
+            master.hold.set()
+            await client.drain_acks()
+    assert len(master.calls) == 101
