@@ -128,7 +128,7 @@ def _launch(
     remaining: Resources,
 ) -> Resources:
     """Validate and launch one task (LAUNCH) or one task group; returns what is left unused."""
-    error, need, executor_info = _validate(
+    error, need, executor_info, each = _validate(
         fw, agent, infos, group_executor=group_executor, remaining=remaining
     )
     if error is not None:
@@ -140,7 +140,10 @@ def _launch(
             master.master_update(fw, tid, "TASK_ERROR", reason=reason, message=error)
         return remaining
     group_ids = [str(i["task_id"]["value"]) for i in infos] if group_executor is not None else None
-    tasks = [_new_task(fw, agent, info, executor_info, group_ids) for info in infos]
+    tasks = [
+        _new_task(fw, agent, info, executor_info, group_ids, resources=res)
+        for info, res in zip(infos, each, strict=True)
+    ]
     for task in tasks:
         fw.tasks[task.task_id] = task
     agent.launch(fw, executor_info, tasks, group=group_executor is not None)
@@ -148,7 +151,13 @@ def _launch(
 
 
 def _new_task(
-    fw: Framework, agent: Agent, info: Json, executor_info: Json | None, group: list[str] | None
+    fw: Framework,
+    agent: Agent,
+    info: Json,
+    executor_info: Json | None,
+    group: list[str] | None,
+    *,
+    resources: Resources,
 ) -> Task:
     """STAGING; the master fills in agent_id and the executor (with its framework_id)."""
     full = dict(info)
@@ -162,7 +171,7 @@ def _new_task(
         agent_id=agent.agent_id,
         executor_id=str(executor_info["executor_id"]["value"]) if executor_info else task_id,
         info=full,
-        resources=Resources.from_json(info.get("resources")),
+        resources=resources,
         group=group,
     )
 
@@ -192,33 +201,38 @@ def _validate(
     *,
     group_executor: Json | None,
     remaining: Resources,
-) -> tuple[str | None, Resources, Json | None]:
+) -> tuple[str | None, Resources, Json | None, list[Resources]]:
+    """(error, resources needed, the executor's info, each task's resources): each task's
+    resources parsed once, here, for its Task too."""
     need = Resources()
     seen: set[str] = set()
+    each: list[Resources] = []
     executor_info = group_executor
     for info in infos:
         error = _validate_task(fw, agent, info, seen=seen, in_group=group_executor is not None)
         if error is not None:
-            return error, need, None
+            return error, need, None, each
         if group_executor is None:
             executor_info = info.get("executor")
         try:
-            need = need + Resources.from_json(info.get("resources"))
+            each.append(Resources.from_json(info.get("resources")))
         except (KeyError, ValueError) as exc:
-            return f"Task {get_value(info, 'task_id')} has invalid resources: {exc}", need, None
+            tid = get_value(info, "task_id")
+            return f"Task {tid} has invalid resources: {exc}", need, None, each
+        need = need + each[-1]
     if executor_info is not None:
         executor_info = {**executor_info, "framework_id": {"value": fw.framework_id}}
         error = _validate_executor(executor_info, group=group_executor is not None)
         if error is not None:
-            return error, need, None
+            return error, need, None, each
         existing = agent.find_executor(fw.framework_id, str(executor_info["executor_id"]["value"]))
         if existing is None:
             need = need + Resources.from_json(executor_info.get("resources"))
         elif _comparable(existing.info) != _comparable(executor_info):
-            return "ExecutorInfo is not compatible with the running executor", need, None
+            return "ExecutorInfo is not compatible with the running executor", need, None, each
     if not remaining.contains(need):
-        return "Task uses more resources than offered", need, None
-    return None, need, executor_info
+        return "Task uses more resources than offered", need, None, each
+    return None, need, executor_info, each
 
 
 def _validate_executor(info: Json, *, group: bool) -> str | None:

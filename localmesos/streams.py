@@ -4,17 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
+from collections.abc import Callable
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from aiohttp import web
 
-from mesosapi.recordio import encode
-
 log = logging.getLogger(__name__)
 
 _CLOSE = object()
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+_chunks: Callable[[object, int], list[str]] | None = (
+    c_make_encoder(
+        None, _COMPACT.default, encode_basestring_ascii, None, ":", ",", False, False, True
+    )
+    if c_make_encoder is not None
+    else None
+)
+
+
+def frame(event: dict[str, Any]) -> bytes:
+    """One event as a RecordIO frame, byte for byte `mesosapi.recordio.encode`'s: through one
+    C encoder made once (json.dumps builds an encoder and a C encoder per event: 40% of the
+    ~6 us of a status update's frame; the stream sends one per update and per reconciled
+    task). No check for cycles: events are trees of dicts and lists."""
+    text = "".join(_chunks(event, 0)) if _chunks is not None else _COMPACT.encode(event)
+    body = text.encode()
+    return b"%d\n%s" % (len(body), body)
 
 
 class EventStream:
@@ -68,7 +88,7 @@ class EventStream:
                     done = True
                     break
                 assert isinstance(item, dict)
-                frames.append(encode(item))
+                frames.append(frame(item))
                 if self._queue.empty():
                     break
                 item = self._queue.get_nowait()

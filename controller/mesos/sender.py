@@ -10,12 +10,20 @@ Wire behaviour is aiohttp's: one request at a time per connection (no pipelining
 kept alive and reused, TLS verified with the client's SSL context, no redirect followed (a 307
 comes back as the status, for the caller to report). A connection that closes or misbehaves
 mid-request fails that request with an OSError and is never reused.
+
+Deadlines: a sender made with `call_timeout` bounds each call without a timer per request (an
+`asyncio.timeout` around each ACK cost a TimerHandle scheduled and cancelled, ~10 us): the
+requests in flight are kept in order of their deadlines (one timeout for all), and one sweep,
+scheduled while any is in flight, fails those overdue with TimeoutError (and closes their
+connections) at most `call_timeout / 8` late. Waiting for a free slot or a new connection, the
+rare slow paths, keeps `asyncio.timeout`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -58,12 +66,23 @@ class _Connection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
+    def send(self, data: bytes) -> asyncio.Future[tuple[int, bytes]]:
+        """Send one request; the future of its (status, body)."""
+        assert self._transport is not None and self._waiter is None
+        self._waiter = waiter = asyncio.get_running_loop().create_future()
+        self._transport.write(data)
+        return waiter
+
     async def request(self, data: bytes) -> tuple[int, bytes]:
         """Send one request; its (status, body)."""
-        assert self._transport is not None and self._waiter is None
-        self._waiter = asyncio.get_running_loop().create_future()
-        self._transport.write(data)
-        return await self._waiter
+        return await self.send(data)
+
+    def expire(self, waiter: asyncio.Future[tuple[int, bytes]]) -> None:
+        """`waiter`'s deadline passed: fail it (if still this connection's request) and close."""
+        if self._waiter is waiter and not waiter.done():
+            self._waiter = None
+            self.close()
+            waiter.set_exception(TimeoutError("no answer from the master in time"))
 
     def data_received(self, data: bytes) -> None:
         if self._waiter is None:
@@ -171,7 +190,8 @@ def _dechunk(buf: bytearray, start: int) -> tuple[bytes, int] | None:
 class CallSender:
     """POSTs to one path of the master with fixed `headers` (Host, Content-Length and
     Mesos-Stream-Id are added), over a pool of kept-alive
-    connections (at most `limit` requests in flight, like the aiohttp connector it replaces)."""
+    connections (at most `limit` requests in flight, like the aiohttp connector it replaces),
+    each bounded by `call_timeout` seconds when given."""
 
     def __init__(
         self,
@@ -180,8 +200,10 @@ class CallSender:
         *,
         tls: ssl.SSLContext | None,
         limit: int = 64,
+        call_timeout: float | None = None,
     ) -> None:
         self._path = path
+        self._call_timeout = call_timeout
         self._headers = dict(headers)
         self._tls = tls
         self._slots = asyncio.Semaphore(limit)
@@ -189,19 +211,36 @@ class CallSender:
         self._closed = False
         self._prefix_key: tuple[str, str] | None = None
         self._prefix = b""
+        self._pending: deque[tuple[float, asyncio.Future[tuple[int, bytes]], _Connection]] = deque()
+        self._sweep: asyncio.TimerHandle | None = None
 
     async def post(self, base: str, stream_id: str, body: bytes) -> tuple[int, bytes]:
         """POST `body` to `base` (`http(s)://host[:port]`) with `Mesos-Stream-Id: stream_id`;
-        (status, body). OSError/TimeoutError (from the caller's timeout) when the master cannot
-        be reached or the connection breaks before the response."""
+        (status, body). OSError when the master cannot be reached or the connection breaks
+        before the response; TimeoutError when no answer came within `call_timeout` (or from
+        the caller's own timeout)."""
         if self._prefix_key != (base, stream_id):
             self._prefix = self._request_prefix(base, stream_id)
             self._prefix_key = (base, stream_id)
         data = b"%s%d\r\n\r\n%s" % (self._prefix, len(body), body)
+        if self._call_timeout is None:
+            return await self._post(base, data, None)
+        deadline = asyncio.get_running_loop().time() + self._call_timeout
+        idle = self._idle
+        if self._slots.locked() or not (idle and idle[-1].reusable and idle[-1].key == base):
+            # it may wait: for a slot, or for a new connection
+            async with asyncio.timeout_at(deadline):
+                return await self._post(base, data, None)
+        return await self._post(base, data, deadline)
+
+    async def _post(self, base: str, data: bytes, deadline: float | None) -> tuple[int, bytes]:
         async with self._slots:
             conn = await self._acquire(base)
             try:
-                result = await conn.request(data)
+                waiter = conn.send(data)
+                if deadline is not None:
+                    self._watch(deadline, waiter, conn)
+                result = await waiter
             except BaseException:
                 conn.close()
                 raise
@@ -210,6 +249,25 @@ class CallSender:
             else:
                 conn.close()
             return result
+
+    def _watch(
+        self, deadline: float, waiter: asyncio.Future[tuple[int, bytes]], conn: _Connection
+    ) -> None:
+        self._pending.append((deadline, waiter, conn))
+        if self._sweep is None and self._call_timeout is not None:
+            period = max(self._call_timeout / 8, 0.005)
+            self._sweep = asyncio.get_running_loop().call_later(period, self._expire, period)
+
+    def _expire(self, period: float) -> None:
+        """Fail the requests past their deadline; again in `period` while any is in flight."""
+        self._sweep = None
+        pending = self._pending
+        now = asyncio.get_running_loop().time()
+        while pending and (pending[0][1].done() or pending[0][0] <= now):
+            _, waiter, conn = pending.popleft()
+            conn.expire(waiter)
+        if pending:  # its head still waits
+            self._sweep = asyncio.get_running_loop().call_later(period, self._expire, period)
 
     def _request_prefix(self, base: str, stream_id: str) -> bytes:
         host = base.split("://", 1)[1]
