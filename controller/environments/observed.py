@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from controller.environments.taskstate import failed, off, ready, stale, task_state
 from crds.kinds.task import Task
+from crds.labels import CONFIGURED_WITH
 
 if TYPE_CHECKING:
     from controller.environments.expansion import ExpandedTask, Expansion
@@ -51,7 +52,9 @@ class Observed:
 
     def _reset(self, owner: tuple[str, str]) -> None:
         self._owner = owner
-        self._seen: Sequence[Task] = ()
+        self._seen: list[Task] = []
+        self._where: dict[str, int] | None = None
+        """Task name -> its place in `_seen` (for `wrote`; built when the list's length moved)."""
         self.by_name: dict[str, Task] = {}
         """The tasks of this incarnation (see taskset.of_this_incarnation), by name."""
         self.mine: dict[str, Task] = {}
@@ -110,8 +113,12 @@ class Observed:
             self.passes = 1
         self.visited = 0
         gone, new = _changed(self._seen, tasks)
+        if len(self._seen) != len(tasks):
+            self._where = None  # places moved
         if len(gone) == len(new):  # in place: the old and new object of each task, paired
             left = [not swapped for swapped in map(self._swap, gone, new)]
+            if any(left):
+                self._where = None
             gone, new = list(compress(gone, left)), list(compress(new, left))
         for task in gone:
             self._forget(task)
@@ -195,11 +202,32 @@ class Observed:
         if self.order and role not in self.order:
             self.unwanted.add(role)
 
-    def _swap(self, old: Task, new: Task) -> bool:
+    def wrote(self, written: Sequence[Task]) -> None:
+        """This controller's writes, as the store returned them: the objects the informer
+        hands on as their echoes (the store's own writes, unchecked). Each replaces the object
+        it was written from here at once, in place in the last pass's list, so the next pass
+        finds its echo unchanged; a write that changes nothing a pass derives from its task
+        (the same status object: a spec write) is not refreshed there either. A write the
+        informer hands on otherwise (another copy, a status write on it) is swapped as usual."""
+        if self._dups or not written:
+            return
+        seen = self._seen
+        if self._where is None:
+            self._where = {t.metadata.name: i for i, t in enumerate(seen)}
+        for new in written:
+            name = new.metadata.name
+            old, index = self.by_name.get(name), self._where.get(name)
+            if old is None or index is None or seen[index] is not old or old is new:
+                continue  # a create, or a task this view does not hold there
+            if self._swap(old, new, quiet=_same_facts(old, new)):
+                seen[index] = new
+
+    def _swap(self, old: Task, new: Task, *, quiet: bool = False) -> bool:
         """A task's object replaced by a write that leaves it where it was in this view (same
         name, owners, environment and role: every status write, a spec write that changes none
-        of those): its counts move, it is marked changed; `_forget` then `_learn` otherwise.
-        Returns whether it did (False: nothing done)."""
+        of those): its counts move, it is marked changed (`quiet`: only looked at again by the
+        next pass's settle check); `_forget` then `_learn` otherwise. Returns whether it did
+        (False: nothing done)."""
         name = old.metadata.name
         if new.metadata.name != name or self.by_name.get(name) is not old:
             return False
@@ -214,7 +242,9 @@ class Observed:
             return False
         self.visited += 1
         self.by_name[name] = new
-        before, after = task_state(old), task_state(new)
+        before = after = ""
+        if new.status is not old.status:
+            before, after = task_state(old), task_state(new)
         if before != after:
             self.counts[before] -= 1
             self.counts[after] += 1
@@ -224,7 +254,7 @@ class Observed:
                 self.groups[group][after] += 1
         if mine:
             self.mine[spec.role] = new
-            self._dirty.add(spec.role)
+            (self.unsettled if quiet else self._dirty).add(spec.role)
         return True
 
     def _forget(self, task: Task) -> None:
@@ -366,6 +396,20 @@ def _changed(before: Sequence[Task], after: Sequence[Task]) -> tuple[list[Task],
     old = dict(zip(map(id, before), before, strict=True))
     new = dict(zip(map(id, after), after, strict=True))
     return [old[i] for i in old.keys() - new.keys()], [new[i] for i in new.keys() - old.keys()]
+
+
+def _same_facts(old: Task, new: Task) -> bool:
+    """Whether `new`, a spec write on `old`, counts as `old` does in `_refresh` (failed,
+    ready, off and stale read the status, spec.state as DONE or not, spec.properties and the
+    CONFIGURED_WITH annotation) and in the counts (the status)."""
+    if new.status is not old.status or (new.spec.state == "DONE") != (old.spec.state == "DONE"):
+        return False
+    fresh, props = new.spec.properties, old.spec.properties
+    if fresh is not props and fresh != props:
+        return False
+    return new.metadata.annotations.get(CONFIGURED_WITH) == old.metadata.annotations.get(
+        CONFIGURED_WITH
+    )
 
 
 def _not_owned_by_another(task: Task, uid: str) -> bool:
