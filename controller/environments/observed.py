@@ -24,9 +24,8 @@ from collections.abc import Sequence
 from itertools import compress
 from typing import TYPE_CHECKING
 
-from controller.environments.taskstate import failed, off, ready, stale, task_state
+from controller.environments.taskstate import failed, off, ready, same_facts, stale, task_state
 from crds.kinds.task import Task
-from crds.labels import CONFIGURED_WITH
 
 if TYPE_CHECKING:
     from controller.environments.expansion import ExpandedTask, Expansion
@@ -211,15 +210,18 @@ class Observed:
         informer hands on otherwise (another copy, a status write on it) is swapped as usual."""
         if self._dups or not written:
             return
-        seen = self._seen
-        if self._where is None:
-            self._where = {t.metadata.name: i for i, t in enumerate(seen)}
+        seen, by_name = self._seen, self.by_name
         for new in written:
             name = new.metadata.name
-            old, index = self.by_name.get(name), self._where.get(name)
-            if old is None or index is None or seen[index] is not old or old is new:
-                continue  # a create, or a task this view does not hold there
-            if self._swap(old, new, quiet=_same_facts(old, new)):
+            old = by_name.get(name)
+            if old is None or old is new:
+                continue  # a create (the pass after it learns it), or a write of nothing
+            if self._where is None:
+                self._where = {t.metadata.name: i for i, t in enumerate(seen)}
+            index = self._where.get(name)
+            if index is None or seen[index] is not old:
+                continue  # not where the last pass saw it: swapped when its echo comes
+            if self._swap(old, new, quiet=same_facts(old, new)):
                 seen[index] = new
 
     def _swap(self, old: Task, new: Task, *, quiet: bool = False) -> bool:
@@ -396,20 +398,6 @@ def _changed(before: Sequence[Task], after: Sequence[Task]) -> tuple[list[Task],
     old = dict(zip(map(id, before), before, strict=True))
     new = dict(zip(map(id, after), after, strict=True))
     return [old[i] for i in old.keys() - new.keys()], [new[i] for i in new.keys() - old.keys()]
-
-
-def _same_facts(old: Task, new: Task) -> bool:
-    """Whether `new`, a spec write on `old`, counts as `old` does in `_refresh` (failed,
-    ready, off and stale read the status, spec.state as DONE or not, spec.properties and the
-    CONFIGURED_WITH annotation) and in the counts (the status)."""
-    if new.status is not old.status or (new.spec.state == "DONE") != (old.spec.state == "DONE"):
-        return False
-    fresh, props = new.spec.properties, old.spec.properties
-    if fresh is not props and fresh != props:
-        return False
-    return new.metadata.annotations.get(CONFIGURED_WITH) == old.metadata.annotations.get(
-        CONFIGURED_WITH
-    )
 
 
 def _not_owned_by_another(task: Task, uid: str) -> bool:
