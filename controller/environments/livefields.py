@@ -7,7 +7,7 @@ spec compared with the desired one field by field again."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 from controller.environments.expansion import ExpandedTask, Expansion
 from crds.kinds.task import TERMINAL_PHASES, Task, TaskSpec
@@ -28,7 +28,7 @@ LIVE_FIELDS = (
 __all__ = ["LIVE_FIELDS", "live_changes", "same_inputs", "settle_written"]
 
 
-def settle_written(expansion: Expansion, written: Sequence[Task]) -> None:
+def settle_written(expansion: Expansion, written: Iterable[Task]) -> None:
     """Record that the stored tasks `written` (what the store returned for the updates of the
     last plan with `expansion`) need nothing more with the inputs they were built with: a
     written task is the task the plan saw with the spec built for it (the store's CAS on the
@@ -50,7 +50,6 @@ def settle_written(expansion: Expansion, written: Sequence[Task]) -> None:
         expansion.settled[task.metadata.name] = (task, key, True)
         expansion.live_diffs[want.name] = (task.spec, want.spec, {})
     built.clear()
-    expansion.observed.wrote(written)
 
 
 def live_changes(expansion: Expansion, have: TaskSpec, want: ExpandedTask) -> Mapping[str, object]:

@@ -51,9 +51,7 @@ class Observed:
 
     def _reset(self, owner: tuple[str, str]) -> None:
         self._owner = owner
-        self._seen: list[Task] = []
-        self._where: dict[str, int] | None = None
-        """Task name -> its place in `_seen` (for `wrote`; built when the list's length moved)."""
+        self._seen: Sequence[Task] = ()
         self.by_name: dict[str, Task] = {}
         """The tasks of this incarnation (see taskset.of_this_incarnation), by name."""
         self.mine: dict[str, Task] = {}
@@ -112,12 +110,8 @@ class Observed:
             self.passes = 1
         self.visited = 0
         gone, new = _changed(self._seen, tasks)
-        if len(self._seen) != len(tasks):
-            self._where = None  # places moved
         if len(gone) == len(new):  # in place: the old and new object of each task, paired
             left = [not swapped for swapped in map(self._swap, gone, new)]
-            if any(left):
-                self._where = None
             gone, new = list(compress(gone, left)), list(compress(new, left))
         for task in gone:
             self._forget(task)
@@ -201,35 +195,16 @@ class Observed:
         if self.order and role not in self.order:
             self.unwanted.add(role)
 
-    def wrote(self, written: Sequence[Task]) -> None:
-        """This controller's writes, as the store returned them: the objects the informer
-        hands on as their echoes (the store's own writes, unchecked). Each replaces the object
-        it was written from here at once, in place in the last pass's list, so the next pass
-        finds its echo unchanged; a write that changes nothing a pass derives from its task
-        (the same status object: a spec write) is not refreshed there either. A write the
-        informer hands on otherwise (another copy, a status write on it) is swapped as usual."""
-        if self._dups or not written:
-            return
-        seen, by_name = self._seen, self.by_name
-        for new in written:
-            name = new.metadata.name
-            old = by_name.get(name)
-            if old is None or old is new:
-                continue  # a create (the pass after it learns it), or a write of nothing
-            if self._where is None:
-                self._where = {t.metadata.name: i for i, t in enumerate(seen)}
-            index = self._where.get(name)
-            if index is None or seen[index] is not old:
-                continue  # not where the last pass saw it: swapped when its echo comes
-            if self._swap(old, new, quiet=same_facts(old, new)):
-                seen[index] = new
-
-    def _swap(self, old: Task, new: Task, *, quiet: bool = False) -> bool:
+    def _swap(self, old: Task, new: Task) -> bool:
         """A task's object replaced by a write that leaves it where it was in this view (same
         name, owners, environment and role: every status write, a spec write that changes none
-        of those): its counts move, it is marked changed (`quiet`: only looked at again by the
-        next pass's settle check); `_forget` then `_learn` otherwise. Returns whether it did
-        (False: nothing done)."""
+        of those): its counts move, it is marked changed; `_forget` then `_learn` otherwise.
+        Returns whether it did (False: nothing done).
+
+        A spec write that keeps the status object (the store's merge of this controller's
+        write, which the informer hands on as its echo) and what the facts read (same_facts)
+        is only left for the settle check: nothing `_refresh` derives moved (a transition over
+        10,000 tasks refreshed each task for its spec echo)."""
         name = old.metadata.name
         if new.metadata.name != name or self.by_name.get(name) is not old:
             return False
@@ -256,7 +231,7 @@ class Observed:
                 self.groups[group][after] += 1
         if mine:
             self.mine[spec.role] = new
-            (self.unsettled if quiet else self._dirty).add(spec.role)
+            (self.unsettled if same_facts(old, new) else self._dirty).add(spec.role)
         return True
 
     def _forget(self, task: Task) -> None:
