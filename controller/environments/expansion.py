@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from controller.environments.observed import Observed
-from crds.kinds.task import TaskSpec
+from crds.kinds.task import Task, TaskSpec
 from crds.moments import Moment
 
 
@@ -122,20 +122,21 @@ class Expansion:
     """controller.environments.taskset's memo: per task name, the stored spec and the desired
     one last compared and how their live fields differ (kept by `wire`'s copies, as both
     specs are compared by identity)."""
-    settled: dict[str, tuple[object, tuple[object, ...]]] = field(
+    settled: dict[str, tuple[Task, tuple[object, ...], bool]] = field(
         default_factory=dict, compare=False, repr=False
     )
     """controller.environments.taskset's memo: per task name, the stored task (by identity) and
     the inputs of the pass that found nothing to change in it: a pass with the same ones
     changes nothing in it either, and skips it (every pass while a deploy waits for 10,000
-    tasks looked at each one; most did not change since the previous pass)."""
+    tasks looked at each one; most did not change since the previous pass), and whether this
+    controller wrote it (`settle_written`: another copy of that version is the same task)."""
 
-    built: dict[str, tuple[object, tuple[object, ...]]] = field(
+    built: dict[str, tuple[TaskSpec, tuple[object, ...], ExpandedTask]] = field(
         default_factory=dict, compare=False, repr=False
     )
     """controller.environments.taskset's record of the last plan's updates: per task name, the
-    spec built and the settle key (`settle_written` moves the written ones to `settled`, by
-    the resourceVersion the store gave them)."""
+    spec built, the settle key and the desired task (`settle_written` moves the written ones
+    to `settled`: the objects the store returned, which the informer hands on)."""
 
     observed: Observed = field(default_factory=Observed, compare=False, repr=False)
     """The tasks as the last plan with this expansion saw them (controller.environments.

@@ -34,13 +34,21 @@ def settle_written(expansion: Expansion, written: Iterable[Task]) -> None:
     written task is the task the plan saw with the spec built for it (the store's CAS on the
     resourceVersion it was planned from), and `_update` of its own result changes nothing. So
     the informer's copy of the write (another object, the same resourceVersion) is passed over
-    without comparing its spec field by field again, once per task and transition."""
+    without comparing its spec field by field again, once per task and transition.
+
+    The memo holds the written object itself: the informer hands on that very object (the
+    store's own write, unchecked), and a status write on top of it keeps its spec object, so
+    a status answer that arrives before the pass sees the write is settled too (its
+    resourceVersion is not the write's: the version alone made such a task converge again).
+    The write's live fields are the desired ones: compared already."""
     built = expansion.built
     for task in written:
         entry = built.pop(task.metadata.name, None)
-        version = task.metadata.resource_version
-        if entry is not None and task.spec is entry[0] and version is not None:
-            expansion.settled[task.metadata.name] = (version, entry[1])
+        if entry is None or task.spec is not entry[0] or task.metadata.resource_version is None:
+            continue
+        _, key, want = entry
+        expansion.settled[task.metadata.name] = (task, key, True)
+        expansion.live_diffs[want.name] = (task.spec, want.spec, {})
     built.clear()
 
 

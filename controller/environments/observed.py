@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from itertools import compress
 from typing import TYPE_CHECKING
 
-from controller.environments.taskstate import failed, off, ready, stale, task_state
+from controller.environments.taskstate import failed, off, ready, same_facts, stale, task_state
 from crds.kinds.task import Task
 
 if TYPE_CHECKING:
@@ -199,7 +199,12 @@ class Observed:
         """A task's object replaced by a write that leaves it where it was in this view (same
         name, owners, environment and role: every status write, a spec write that changes none
         of those): its counts move, it is marked changed; `_forget` then `_learn` otherwise.
-        Returns whether it did (False: nothing done)."""
+        Returns whether it did (False: nothing done).
+
+        A spec write that keeps the status object (the store's merge of this controller's
+        write, which the informer hands on as its echo) and what the facts read (same_facts)
+        is only left for the settle check: nothing `_refresh` derives moved (a transition over
+        10,000 tasks refreshed each task for its spec echo)."""
         name = old.metadata.name
         if new.metadata.name != name or self.by_name.get(name) is not old:
             return False
@@ -214,7 +219,9 @@ class Observed:
             return False
         self.visited += 1
         self.by_name[name] = new
-        before, after = task_state(old), task_state(new)
+        before = after = ""
+        if new.status is not old.status:
+            before, after = task_state(old), task_state(new)
         if before != after:
             self.counts[before] -= 1
             self.counts[after] += 1
@@ -224,7 +231,7 @@ class Observed:
                 self.groups[group][after] += 1
         if mine:
             self.mine[spec.role] = new
-            self._dirty.add(spec.role)
+            (self.unsettled if same_facts(old, new) else self._dirty).add(spec.role)
         return True
 
     def _forget(self, task: Task) -> None:

@@ -163,7 +163,7 @@ class TaskSet:
                     else:  # made as `_update` leaves it: settled once created (settle_written)
                         out.create.append(task)
                         key = self._key(want, target, cap, now_ok)
-                        self.expansion.built[task.metadata.name] = (task.spec, key)
+                        self.expansion.built[task.metadata.name] = (task.spec, key, want)
                 continue
             if self._settled(have, want, target, cap, now_ok):
                 view.settled(path, have, want)  # e.g. the echo of this controller's own write
@@ -195,27 +195,25 @@ class TaskSet:
         self, have: Task, want: ExpandedTask, target: str | None, cap: bool, now_ok: bool
     ) -> bool:
         """Whether `expansion.settled` knows `have` needs nothing with these inputs: a pass
-        found nothing to change in this very object, or this controller wrote it (its
-        resourceVersion is the one the store gave the spec built here: `settle_written`)."""
+        found nothing to change in this very object, or this controller wrote it (the object
+        the store returned for the spec built here: `settle_written`), or it is a later object
+        of one of those with the same inputs (a status write), or a copy of the same version."""
         memo = self.expansion.settled.get(have.metadata.name)
         if memo is None:
             return False
         token = memo[0]
         if token is have:
             return memo[1] == self._key(want, target, cap, now_ok)
-        if type(token) is Task:  # a status write since: settled still if it changed no input
-            if not same_inputs(token, have) or memo[1] != self._key(want, target, cap, now_ok):
+        version = have.metadata.resource_version
+        if memo[2] and token.metadata.resource_version == version and token.spec is not have.spec:
+            # Another copy of this controller's write (decoded again: the same stored version).
+            # Its live fields are the desired ones, known for its spec object from now on.
+            if memo[1] != self._key(want, target, cap, now_ok):
                 return False
-            self.expansion.settled[have.metadata.name] = (have, memo[1])
-            return True
-        if type(token) is not int or token != have.metadata.resource_version:
-            return False
-        if memo[1] != self._key(want, target, cap, now_ok):
-            return False
-        # The informer's copy of a write: its live fields are the desired ones (set by the
-        # write), known for its spec object from now on, which its status writes keep.
-        self.expansion.live_diffs[want.name] = (have.spec, want.spec, {})
-        self.expansion.settled[have.metadata.name] = (have, memo[1])
+            self.expansion.live_diffs[want.name] = (have.spec, want.spec, {})
+        elif not same_inputs(token, have) or memo[1] != self._key(want, target, cap, now_ok):
+            return False  # a write since changed an input (a status write keeps the spec)
+        self.expansion.settled[have.metadata.name] = (have, memo[1], False)
         return True
 
     def _converge(
@@ -261,10 +259,10 @@ class TaskSet:
         before = len(out.update)
         self._update(have, want, target, cap=cap, now_ok=now_ok, out=out)
         if len(out.update) == before:
-            self.expansion.settled[have.name] = (have, key)
+            self.expansion.settled[have.name] = (have, key, False)
         else:
             self.expansion.settled.pop(have.name, None)
-            self.expansion.built[have.name] = (out.update[-1].spec, key)
+            self.expansion.built[have.name] = (out.update[-1].spec, key, want)
 
     def _update(
         self,

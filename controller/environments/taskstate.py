@@ -50,3 +50,17 @@ def failed(have: Task) -> bool:
     if have.spec.state == "DONE":
         return False
     return have.status.state == "ERROR" or have.status.phase in TERMINAL_PHASES
+
+
+def same_facts(old: Task, new: Task) -> bool:
+    """Whether `new`, a spec write on `old`, counts as `old` does in every answer above (they
+    read the status, spec.state as DONE or not, spec.properties and the CONFIGURED_WITH
+    annotation): an Observed view need not derive them again (controller.environments.observed)."""
+    if new.status is not old.status or (new.spec.state == "DONE") != (old.spec.state == "DONE"):
+        return False
+    fresh, props = new.spec.properties, old.spec.properties
+    if fresh is not props and fresh != props:
+        return False
+    return new.metadata.annotations.get(CONFIGURED_WITH) == old.metadata.annotations.get(
+        CONFIGURED_WITH
+    )
