@@ -17,7 +17,7 @@ import asyncio
 import builtins
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Generic, Literal, TypeVar
 
 from crds.errors import (
@@ -80,13 +80,41 @@ class _Pending(Generic[R]):
     @property
     def compare(self) -> Compare:
         if self.expected:
-            return Compare(self.key, "mod", self.expected)
-        return Compare(self.key, "create", 0)
+            return _compare(self.key, "mod", self.expected)
+        return _compare(self.key, "create", 0)
 
     @property
     def put(self) -> Put:
         """A CAS put keeps the key's lease; a create puts it without one."""
-        return Put(self.key, self.raw, keep_lease=bool(self.expected))
+        return _put(self.key, self.raw, 0, bool(self.expected))
+
+
+_new = object.__new__
+_COMPARE_SLOTS = tuple(Compare.__dict__[f.name].__set__ for f in fields(Compare))
+_PUT_SLOTS = tuple(Put.__dict__[f.name].__set__ for f in fields(Put))
+"""The slots' setters, in field order (each is set below, by position)."""
+
+
+def _compare(key: str, target: Literal["mod", "create"], value: int) -> Compare:
+    """`Compare(key, target, value)` set through its slots: a frozen dataclass's __init__ sets
+    each field by object.__setattr__ (0.44 us; a Compare and a Put per write, 1.4 us)."""
+    compare = _new(Compare)
+    set_key, set_target, set_value = _COMPARE_SLOTS
+    set_key(compare, key)
+    set_target(compare, target)
+    set_value(compare, value)
+    return compare
+
+
+def _put(key: str, value: bytes, lease: int, keep_lease: bool) -> Put:
+    """`Put(key, value, lease, keep_lease)` set through its slots (as `_compare`)."""
+    put = _new(Put)
+    set_key, set_value, set_lease, set_keep = _PUT_SLOTS
+    set_key(put, key)
+    set_value(put, value)
+    set_lease(put, lease)
+    set_keep(put, keep_lease)
+    return put
 
 
 class BatchedWrites(FencedKV):

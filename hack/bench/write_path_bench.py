@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -42,8 +41,7 @@ def _specs(tasks: Sequence[Task], state: str) -> list[Task]:
 
 def _statuses(tasks: Sequence[Task], state: str) -> list[Task]:
     return [
-        t.model_copy(update={"status": t.status.model_copy(update={"state": state})})
-        for t in tasks
+        t.model_copy(update={"status": t.status.model_copy(update={"state": state})}) for t in tasks
     ]
 
 
@@ -91,7 +89,7 @@ def _time(step: Callable[[Any], object], items: Sequence[Any], repeats: int = 5)
 async def steps(tasks: int) -> dict[str, float]:
     """Each step of a write alone, on the objects a round leaves (cached, with own bytes)."""
     store, current = await _setup(tasks)
-    cache = store._cache
+    cache = store._cache  # noqa: SLF001 (the steps of a write, alone)
     keys = [store.key_for(Task, t.metadata.name) for t in current]
     specs = _specs(current, "CONFIGURED")
     statuses = _statuses(current, "CONFIGURED")
@@ -104,7 +102,15 @@ async def steps(tasks: int) -> dict[str, float]:
     own = [cache.own_bytes(k, s) for k, s in zip(keys, current, strict=True)]
     assert all(o is not None for o in own)
     idx = range(tasks)
+    plan = store._plan  # noqa: SLF001 (a write's merge and bytes, without its txn)
     rows = {
+        "_plan (update)": _time(
+            lambda i: plan(i, specs[i], current[i], keys[i], merge_for_update, checked=False), idx
+        ),
+        "_plan (status)": _time(
+            lambda i: plan(i, statuses[i], current[i], keys[i], merge_for_status, checked=False),
+            idx,
+        ),
         "key_for": _time(lambda i: store.key_for(Task, current[i].metadata.name), idx),
         "cache.get unchecked": _time(
             lambda i: cache.get(keys[i], current[i].metadata.resource_version, verify=False), idx
@@ -118,7 +124,7 @@ async def steps(tasks: int) -> dict[str, float]:
         "same_model (status)": _time(
             lambda i: codec.same_model(statuses[i].status, current[i].status), idx
         ),
-        "spliced (status)": _time(lambda i: codec.spliced(own[i], sts[i]), idx),  # type: ignore[arg-type]
+        "spliced (status)": _time(lambda i: codec.spliced(own[i], sts[i]), idx),
         "status_tail": _time(lambda i: codec.status_tail(sts[i]), idx),
         "encode_unstamped (status)": _time(lambda i: codec.encode_unstamped(sts[i]), idx),
         "set_revision": _time(lambda i: codec.set_revision(sts[i], None), idx),
