@@ -248,7 +248,11 @@ def merge_update(stored: R, desired: R) -> tuple[R, bool, bool]:
     """(merged, changed, remove): caller's spec/labels/annotations/finalizers/ownerReferences,
     stored status and store-owned metadata; generation bumped only when spec changed."""
     old, new = stored.metadata, desired.metadata
-    spec_changed = desired.spec != stored.spec
+    spec, stored_spec = desired.spec, stored.spec
+    if isinstance(spec, pydantic.BaseModel):  # scalars first: a write changes state, mostly
+        spec_changed = not same_model(spec, stored_spec)
+    else:
+        spec_changed = spec != stored_spec
     changed = (
         spec_changed
         or new.labels != old.labels
@@ -281,6 +285,10 @@ def merge_status(stored: R, desired: R) -> tuple[R, bool]:
     return replaced(stored, {"status": desired.status, "metadata": fresh_meta}), True
 
 
+_NESTED = (pydantic.BaseModel, tuple, list, dict)
+"""Values `same_model` compares last (a tuple: `A | B` builds a union object each time)."""
+
+
 def same_model(a: pydantic.BaseModel, b: pydantic.BaseModel) -> bool:
     """`a == b` for models of the same type, looking at plain fields before nested ones: a
     status write usually changes a scalar (state, phase), and pydantic's __eq__ walks the
@@ -297,7 +305,7 @@ def same_model(a: pydantic.BaseModel, b: pydantic.BaseModel) -> bool:
         other = theirs[name]
         if value is other:
             continue
-        if isinstance(value, pydantic.BaseModel | tuple | list | dict):
+        if isinstance(value, _NESTED):
             nested.append((value, other))
         elif value != other:
             return False
