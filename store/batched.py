@@ -29,7 +29,7 @@ from crds.errors import (
     UnreadableObjectError,
 )
 from crds.resource import Resource
-from store import codec
+from store import codec, splice
 from store.api import BatchResult
 from store.kv import KV, Compare, Get, Op, Put
 from store.rawkv import FencedKV
@@ -195,7 +195,7 @@ class BatchedWrites(FencedKV):
             return "alone"
         expected = stored.metadata.resource_version or 0
         codec.set_revision(merged, None)
-        if merged.status is not stored.status and (raw := self._spliced(key, stored, merged)):
+        if raw := self._spliced(key, stored, merged):
             return _Pending(index, key, merged, expected, raw)
         raw = codec.encode_unstamped(merged)
         if not checked and not self._holds_base(key, stored, merged, raw):
@@ -203,11 +203,18 @@ class BatchedWrites(FencedKV):
         return _Pending(index, key, merged, expected, raw)
 
     def _spliced(self, key: str, stored: R, merged: R) -> bytes | None:
-        """A status write's bytes: those this store wrote for `stored` up to the status, then
-        `merged`'s status (codec.spliced: a fifth of the encode, and no check of the base's
-        metadata and spec, which it writes back exactly as etcd holds them). None: encode."""
+        """A write's bytes from those this store wrote for `stored`, with no check of the base,
+        whose parts it writes back exactly as etcd holds them. A status write's: those up to
+        the status, then `merged`'s status (codec.spliced: a fifth of the encode). A spec
+        write's: those with the generation's digits and the spec replaced (splice.spec_spliced:
+        the spec encoded alone, and no check of the base's status), when the spec moved in
+        bytes as the merge found it did. None: encode."""
         own = self._cache.own_bytes(key, stored)
-        return codec.spliced(own, merged) if own is not None else None
+        if own is None:
+            return None
+        if merged.status is not stored.status:
+            return codec.spliced(own, merged)
+        return splice.spec_spliced(own, stored, merged)
 
     def _holds_base(self, key: str, stored: R, merged: R, raw: bytes) -> bool:
         """`raw`, merged onto the unchecked cached `stored`, agrees with what etcd holds

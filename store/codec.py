@@ -154,7 +154,7 @@ def status_tail(obj: Resource) -> bytes:
 _SPLICE_MODELS: dict[type[Resource], type[pydantic.BaseModel] | None] = {}
 
 
-def _splice_model(kind: type[Resource]) -> type[pydantic.BaseModel] | None:
+def splice_model(kind: type[Resource]) -> type[pydantic.BaseModel] | None:
     """The model of `kind`'s status when `encode` of a `kind` ends with its status encoded
     alone, then the close: status is the last field, named so, of a model type, and the kind
     serializes nothing after it nor any field its own way (no serializers, computed fields or
@@ -190,13 +190,18 @@ def spliced(own: bytes, obj: Resource) -> bytes | None:
     type alone, as the declared one inside), or `own` holds the status key more than once (a
     key of a free-form map: the top-level one is not told apart). An instance changed in place
     since `own` was written does not show: its bytes are those etcd holds."""
-    model = _splice_model(type(obj))
+    model = splice_model(type(obj))
     if model is None or type(obj.status) is not model:
         return None
+    at = own_status(own)
+    return own[: at + len(_STATUS_KEY) - 1] + status_tail(obj) if at >= 0 else None
+
+
+def own_status(own: bytes) -> int:
+    """Where the status key of `own`, a stored resource's bytes, starts: -1 when it holds none,
+    or more than one (a key of a free-form map: the top-level one is not told apart)."""
     at = own.find(_STATUS_KEY)
-    if at < 0 or own.find(_STATUS_KEY, at + 1) >= 0:
-        return None
-    return own[: at + len(_STATUS_KEY) - 1] + status_tail(obj)
+    return at if at >= 0 and own.find(_STATUS_KEY, at + 1) < 0 else -1
 
 
 def decode_onto(base: R, raw: bytes, split: int, *, mod_revision: int) -> R | None:
@@ -265,8 +270,8 @@ def merge_update(stored: R, desired: R) -> tuple[R, bool, bool]:
     meta = replaced(
         old,
         {
-            "labels": dict(new.labels),
-            "annotations": dict(new.annotations),
+            "labels": _owned(new.labels, old.labels),
+            "annotations": _owned(new.annotations, old.annotations),
             "finalizers": tuple(new.finalizers),
             "owner_references": tuple(new.owner_references),
             "generation": old.generation + (1 if spec_changed else 0),
@@ -275,6 +280,12 @@ def merge_update(stored: R, desired: R) -> tuple[R, bool, bool]:
     merged = replaced(stored, {"metadata": meta, "spec": desired.spec})
     remove = old.deletion_timestamp is not None and not meta.finalizers
     return merged, True, remove
+
+
+def _owned(mine: dict[str, str], stored: dict[str, str]) -> dict[str, str]:
+    """The caller's dict as the merged object's own: a copy, unless it is the stored object's
+    own already (a caller that kept the object's labels, as most spec writes do)."""
+    return stored if mine is stored else dict(mine)
 
 
 def merge_status(stored: R, desired: R) -> tuple[R, bool]:
