@@ -154,7 +154,7 @@ def status_tail(obj: Resource) -> bytes:
 _SPLICE_MODELS: dict[type[Resource], type[pydantic.BaseModel] | None] = {}
 
 
-def _splice_model(kind: type[Resource]) -> type[pydantic.BaseModel] | None:
+def splice_model(kind: type[Resource]) -> type[pydantic.BaseModel] | None:
     """The model of `kind`'s status when `encode` of a `kind` ends with its status encoded
     alone, then the close: status is the last field, named so, of a model type, and the kind
     serializes nothing after it nor any field its own way (no serializers, computed fields or
@@ -190,13 +190,18 @@ def spliced(own: bytes, obj: Resource) -> bytes | None:
     type alone, as the declared one inside), or `own` holds the status key more than once (a
     key of a free-form map: the top-level one is not told apart). An instance changed in place
     since `own` was written does not show: its bytes are those etcd holds."""
-    model = _splice_model(type(obj))
+    model = splice_model(type(obj))
     if model is None or type(obj.status) is not model:
         return None
+    at = own_status(own)
+    return own[: at + len(_STATUS_KEY) - 1] + status_tail(obj) if at >= 0 else None
+
+
+def own_status(own: bytes) -> int:
+    """Where the status key of `own`, a stored resource's bytes, starts: -1 when it holds none,
+    or more than one (a key of a free-form map: the top-level one is not told apart)."""
     at = own.find(_STATUS_KEY)
-    if at < 0 or own.find(_STATUS_KEY, at + 1) >= 0:
-        return None
-    return own[: at + len(_STATUS_KEY) - 1] + status_tail(obj)
+    return at if at >= 0 and own.find(_STATUS_KEY, at + 1) < 0 else -1
 
 
 def decode_onto(base: R, raw: bytes, split: int, *, mod_revision: int) -> R | None:
@@ -248,7 +253,11 @@ def merge_update(stored: R, desired: R) -> tuple[R, bool, bool]:
     """(merged, changed, remove): caller's spec/labels/annotations/finalizers/ownerReferences,
     stored status and store-owned metadata; generation bumped only when spec changed."""
     old, new = stored.metadata, desired.metadata
-    spec_changed = desired.spec != stored.spec
+    spec, stored_spec = desired.spec, stored.spec
+    if isinstance(spec, pydantic.BaseModel):  # scalars first: a write changes state, mostly
+        spec_changed = not same_model(spec, stored_spec)
+    else:
+        spec_changed = spec != stored_spec
     changed = (
         spec_changed
         or new.labels != old.labels
@@ -261,8 +270,8 @@ def merge_update(stored: R, desired: R) -> tuple[R, bool, bool]:
     meta = replaced(
         old,
         {
-            "labels": dict(new.labels),
-            "annotations": dict(new.annotations),
+            "labels": _owned(new.labels, old.labels),
+            "annotations": _owned(new.annotations, old.annotations),
             "finalizers": tuple(new.finalizers),
             "owner_references": tuple(new.owner_references),
             "generation": old.generation + (1 if spec_changed else 0),
@@ -273,12 +282,22 @@ def merge_update(stored: R, desired: R) -> tuple[R, bool, bool]:
     return merged, True, remove
 
 
+def _owned(mine: dict[str, str], stored: dict[str, str]) -> dict[str, str]:
+    """The caller's dict as the merged object's own: a copy, unless it is the stored object's
+    own already (a caller that kept the object's labels, as most spec writes do)."""
+    return stored if mine is stored else dict(mine)
+
+
 def merge_status(stored: R, desired: R) -> tuple[R, bool]:
     """(merged, changed): the caller's status on the stored object; nothing else moves."""
     if same_model(desired.status, stored.status):
         return stored, False
     fresh_meta = replaced(stored.metadata, {})  # merged objects own their metadata
     return replaced(stored, {"status": desired.status, "metadata": fresh_meta}), True
+
+
+_NESTED = (pydantic.BaseModel, tuple, list, dict)
+"""Values `same_model` compares last (a tuple: `A | B` builds a union object each time)."""
 
 
 def same_model(a: pydantic.BaseModel, b: pydantic.BaseModel) -> bool:
@@ -297,7 +316,7 @@ def same_model(a: pydantic.BaseModel, b: pydantic.BaseModel) -> bool:
         other = theirs[name]
         if value is other:
             continue
-        if isinstance(value, pydantic.BaseModel | tuple | list | dict):
+        if isinstance(value, _NESTED):
             nested.append((value, other))
         elif value != other:
             return False

@@ -161,8 +161,9 @@ class ResourceStore(BatchedWrites):
         lease alone is a change, so a write with only a new lease is not skipped.
 
         A cached base is taken unchecked and what is written checked instead, as a batched
-        update does (BatchedWrites._holds_base: one encode per write, not two); a base that
-        fails the check is dropped and the update made again on the stored object."""
+        update does (BatchedWrites._holds_base: one encode per write, not two), or a spec
+        write spliced onto the bytes this store wrote for it (BatchedWrites._spliced); a base
+        that fails the check is dropped and the update made again on the stored object."""
         cached = self._unchecked_base(obj)
         if cached is not None:
             written = await self._update_on(cached, obj, lease=lease, checked=False)
@@ -191,9 +192,12 @@ class ResourceStore(BatchedWrites):
             self._cache.drop(key)
             log.info("Removed object after last finalizer", extra={"object": obj.ref})
             return merged
-        raw = codec.encode_unstamped(codec.set_revision(merged, None))
-        if not checked and not self._holds_base(key, stored, merged, raw):
-            return None
+        codec.set_revision(merged, None)
+        raw = self._spliced(key, stored, merged) if changed else None
+        if raw is None:
+            raw = codec.encode_unstamped(merged)
+            if not checked and not self._holds_base(key, stored, merged, raw):
+                return None
         return await self._write(merged, expected=expected, lease=lease, raw=raw)
 
     async def update_status(self, obj: R) -> R:
