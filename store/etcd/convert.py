@@ -116,10 +116,11 @@ def to_events(events: Any) -> list[KVEvent]:
     """One watch response's events (etcd's protobuf `Event`s), read straight from the message:
     aetcd's own Event and KeyValue objects for each (built only to be converted here), and a
     queue hop each, were 8 of the 32 us an informer spent on the echo of a status write
-    (hack.bench.informer_bench --etcd). A DELETE carries the previous value (None
-    when etcd has none, e.g. compacted, or the watch does not ask for it: `prev_requests`); a
-    PUT's previous value is not copied: nothing reads it (store.kv.KVEvent). The KV and KVEvent of each are filled slot by slot: their frozen
-    dataclass constructors (each field through object.__setattr__) were half of this."""
+    (hack.bench.informer_bench --etcd). A DELETE carries the previous value (None when etcd
+    has none, e.g. compacted, or the watch did not ask for it: `prev_requests`); a PUT's
+    previous value is not copied: nothing reads it (store.kv.KVEvent). The KV and KVEvent of
+    each are filled slot by slot: their frozen dataclass constructors (each field through
+    object.__setattr__) were half of this."""
     out: list[KVEvent] = []
     append = out.append
     for event in events:
