@@ -48,7 +48,7 @@ async def test_a_watch_asks_no_previous_values_and_deletes_still_carry_theirs(
     await kv.txn([], [Delete(key) for key in keys[100:]])
     deleted: dict[str, KV | None] = {}
     puts = 0
-    watch = kv.watch(prefix, start_revision=first, prefix=True)
+    watch: Any = kv.watch(prefix, start_revision=first, prefix=True)
     async with contextlib.aclosing(watch) as stream:
         async for event in stream:
             if event.type == "PUT":
