@@ -141,7 +141,7 @@ class Watcher(aetcd.watcher.Watcher):  # type: ignore[misc]
         request = super()._build_watch_create_request(*args, **kwargs)
         self._creating = request.create_request.watch_id = next(self._ids)
         # A watch behind by many revisions gets up to 1,000 of them in one response: at 128
-        # writes of a few KB (and their previous values) per revision, past the channel's
+        # writes of a few KB (and, then, their previous values) per revision, past the channel's
         # message limit, which broke the stream, and every watch on it then asked again from
         # the same revision. Asked for, etcd splits such a response into parts under its
         # request size limit (--max-request-bytes, 1.5 MiB) and marks all but the last.
