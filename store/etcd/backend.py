@@ -28,8 +28,11 @@ from store.etcd.aetcd_internals import Client, Progress
 from store.etcd.connection import Connection, close_quietly, credentials
 from store.etcd.convert import (
     build_txn,
+    deleted_without_prev,
+    fill_prev,
     permanent,
     prefix_end,
+    prev_requests,
     to_kv,
 )
 from store.etcd.watches import WatchRegistry
@@ -329,6 +332,8 @@ class EtcdKV:
                     if isinstance(batch, Progress):
                         yield batch
                         continue
+                    if deleted := deleted_without_prev(batch):
+                        await self._read_deleted(deleted)
                     for kv_event in batch:
                         start = kv_event.revision + 1
                         yield kv_event
@@ -338,6 +343,23 @@ class EtcdKV:
             asking.cancel()
             await asyncio.gather(asking, return_exceptions=True)
             self._watches.cancel(client, watch)
+
+    async def _read_deleted(self, deleted: list[KVEvent]) -> None:
+        """The values `deleted` removed, read from history (convert.prev_requests: the watch
+        does not ask for them); a compacted history leaves them None, as etcd would."""
+        responses = []
+        for request in prev_requests(deleted):
+
+            async def run(client: Client, request: Any = request) -> Any:
+                return await client.kvstub.Txn(
+                    request, timeout=self.conn.timeout, metadata=client.metadata
+                )
+
+            try:
+                responses.append(await self._call(run))
+            except CompactedError:
+                return
+        fill_prev(deleted, responses)
 
     async def _ask_progress(self, client: Client) -> None:
         if not self.progress_interval:

@@ -116,10 +116,11 @@ def to_events(events: Any) -> list[KVEvent]:
     """One watch response's events (etcd's protobuf `Event`s), read straight from the message:
     aetcd's own Event and KeyValue objects for each (built only to be converted here), and a
     queue hop each, were 8 of the 32 us an informer spent on the echo of a status write
-    (hack.bench.informer_bench --etcd). A DELETE carries the previous value (None
-    when etcd has none, e.g. compacted); a PUT's previous value is not copied: nothing reads
-    it (store.kv.KVEvent). The KV and KVEvent of each are filled slot by slot: their frozen
-    dataclass constructors (each field through object.__setattr__) were half of this."""
+    (hack.bench.informer_bench --etcd). A DELETE carries the previous value (None when etcd
+    has none, e.g. compacted, or the watch did not ask for it: `prev_requests`); a PUT's
+    previous value is not copied: nothing reads it (store.kv.KVEvent). The KV and KVEvent of
+    each are filled slot by slot: their frozen dataclass constructors (each field through
+    object.__setattr__) were half of this."""
     out: list[KVEvent] = []
     append = out.append
     for event in events:
@@ -143,3 +144,38 @@ def to_events(events: Any) -> list[KVEvent]:
             _set_prev(item, None)
         append(item)
     return out
+
+
+PREV_RANGES_PER_TXN = 128
+"""Range ops per txn reading deleted values: etcd's default --max-txn-ops."""
+
+
+def deleted_without_prev(events: Sequence[KVEvent]) -> list[KVEvent]:
+    """The DELETE events of a batch whose deleted value is not known yet."""
+    return [event for event in events if event.type == "DELETE" and event.prev is None]
+
+
+def prev_requests(deleted: Sequence[KVEvent]) -> list[Any]:
+    """TxnRequests reading the value each of `deleted` removed: its key at the revision before
+    the deletion (what etcd's prev_kv holds), at most `PREV_RANGES_PER_TXN` per txn. The watch
+    does not ask etcd for prev_kv: etcd would send every PUT's previous value too, which
+    nothing reads (half the bytes of every watched write, and a read of history per event in
+    etcd), to serve the rare DELETE."""
+    requests = []
+    for at in range(0, len(deleted), PREV_RANGES_PER_TXN):
+        request = rpc.TxnRequest()
+        for event in deleted[at : at + PREV_RANGES_PER_TXN]:
+            read = request.success.add().request_range
+            read.key = event.kv.key.encode()
+            read.revision = event.kv.mod_revision - 1
+        requests.append(request)
+    return requests
+
+
+def fill_prev(deleted: Sequence[KVEvent], responses: Sequence[Any]) -> None:
+    """Set each of `deleted`'s previous value from `prev_requests`' answers, in order (None
+    where etcd had none). The events are fresh (`to_events`): nobody holds them yet."""
+    items = (item for response in responses for item in response.responses)
+    for event, item in zip(deleted, items, strict=True):
+        kvs = item.response_range.kvs
+        _set_prev(event, to_kv(kvs[0]) if kvs else None)
