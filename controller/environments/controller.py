@@ -280,7 +280,7 @@ class EnvironmentReconciler(Reconciler):
         acted = await self._act(env, result, now=now, reconciled=reconciled)
         gap = pace_gap(computed, result.status)
         if gap is not None and only_waits(env, result):
-            return replace(acted, pace=gap)
+            return replace(acted, pace=gap, pace_adds=to_come(result.status))
         return acted
 
     def _busy_detectors(self, env: Environment) -> dict[str, tuple[str, ...]]:
@@ -515,6 +515,15 @@ def _remaining(status: EnvironmentStatus) -> float:
         return 1.0
     done = status.task_counts.get(target, 0)
     return max(0.0, min(1.0, 1.0 - done / status.task_total))
+
+
+def to_come(status: EnvironmentStatus) -> int | None:
+    """Tasks not yet in the state the transition in progress leads them to (None when steady):
+    the pace hold ends once that many task changes came (Result.pace_adds)."""
+    target = EVENT_TARGET.get(status.transition.event) if status.transition else None
+    if target is None:
+        return None
+    return status.task_total - status.task_counts.get(target, 0)
 
 
 def only_waits(env: Environment, result: Plan) -> bool:

@@ -242,7 +242,7 @@ class Controller:
         else:
             queue.forget(key)
             if result.pace:
-                queue.pace(key, result.pace)
+                queue.pace(key, result.pace, adds=result.pace_adds)
             if result.requeue_after is not None:
                 queue.add_after(key, result.requeue_after)
         if self.observer is not None:
