@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import itertools
 import json
 import os
 import runpy
@@ -41,7 +42,8 @@ MARKS = {
 }
 """Name -> "module:qualname" of the calls marked (a missing one is skipped)."""
 
-_idle: list[tuple[float, float]] = []
+_idle: list[tuple[float, float, float, float]] = []
+"""(start, end, thread CPU at start, at end) of each selector wait."""
 _marks: list[tuple[float, str]] = []
 
 
@@ -53,11 +55,11 @@ def _watch_selector() -> None:
     def timed(self: Any, timeout: float | None = None) -> Any:
         if timeout is not None and timeout <= 0:
             return select(self, timeout)
-        start = time.monotonic()
+        start, cpu = time.monotonic(), time.thread_time()
         try:
             return select(self, timeout)
         finally:
-            _idle.append((start, time.monotonic()))
+            _idle.append((start, time.monotonic(), cpu, time.thread_time()))
 
     cls.select = timed  # type: ignore[method-assign]
 
@@ -134,7 +136,8 @@ def read_dump(out: Path, pid: int, *, within: float = 30.0) -> dict[str, Any] | 
 
 def timeline(dump: dict[str, Any], start: float, end: float, *, step: float = 0.1) -> str:
     """A dump's window [start, end] as text: each mark's first and last time and count
-    (seconds from `start`), then per `step` the loop's idle share and the marks in it."""
+    (seconds from `start`), then per `step` the loop's idle share, the main thread's CPU
+    share (the rest of the step it was runnable, waiting for a CPU) and the marks in it."""
     marks = [(t, name) for t, name in dump["marks"] if start <= t <= end]
     first: dict[str, float] = {}
     last: dict[str, float] = {}
@@ -143,7 +146,11 @@ def timeline(dump: dict[str, Any], start: float, end: float, *, step: float = 0.
         first.setdefault(name, t - start)
         last[name] = t - start
         count[name] += 1
-    lines = [f"window {end - start:.3f} s; idle {_idle_in(dump['idle'], start, end):.3f} s"]
+    cpu = _busy_cpu(dump["idle"])
+    lines = [
+        f"window {end - start:.3f} s; idle {_idle_in(dump['idle'], start, end):.3f} s; "
+        f"main thread CPU {_cpu_in(cpu, start, end):.3f} s"
+    ]
     for name in sorted(first, key=first.__getitem__):
         lines.append(f"  {name:<22}{first[name]:>8.3f}{last[name]:>8.3f}{count[name]:>8}")
     per_step: dict[int, Counter[str]] = defaultdict(Counter)
@@ -152,14 +159,25 @@ def timeline(dump: dict[str, Any], start: float, end: float, *, step: float = 0.
     t = start
     while t < end:
         idle = _idle_in(dump["idle"], t, min(end, t + step)) / step
+        used = _cpu_in(cpu, t, min(end, t + step)) / step
         shown = " ".join(f"{k}={v}" for k, v in sorted(per_step[int((t - start) / step)].items()))
-        lines.append(f"  {t - start:6.2f} idle {100 * idle:5.1f}%  {shown}")
+        lines.append(f"  {t - start:6.2f} idle {100 * idle:5.1f}% cpu {100 * used:5.1f}%  {shown}")
         t += step
     return "\n".join(lines)
 
 
 def _idle_in(idle: list[list[float]], start: float, end: float) -> float:
-    return sum(max(0.0, min(b, end) - max(a, start)) for a, b in idle)
+    return sum(max(0.0, min(w[1], end) - max(w[0], start)) for w in idle)
+
+
+def _busy_cpu(idle: list[list[float]]) -> list[tuple[float, float, float]]:
+    """(start, end, CPU seconds) of each stretch between two selector waits."""
+    return [(a[1], b[0], b[2] - a[3]) for a, b in itertools.pairwise(idle) if b[0] > a[1]]
+
+
+def _cpu_in(busy: list[tuple[float, float, float]], start: float, end: float) -> float:
+    """CPU seconds of the stretches in [start, end], each spread evenly over its stretch."""
+    return sum(cpu * max(0.0, min(b, end) - max(a, start)) / (b - a) for a, b, cpu in busy if b > a)
 
 
 if __name__ == "__main__":
