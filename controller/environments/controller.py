@@ -17,8 +17,10 @@ same key never plans from a stale read. Reconciles of a large environment that o
 tasks are paced (`Result.pace`: the queue holds the key): the next one starts at least PACE x the
 previous one's compute time, and PACE_PER_TASK per task, after it ended (every Task change requeues
 the environment, and during a transition over 10,000 tasks they come continuously: back-to-back
-plans would take most of the manager's CPU from the task controller the transition waits for). A
-reconcile that wrote tasks or advanced a step is followed at once. The idle pool (reusable tasks
+plans would take most of the manager's CPU from the task controller the transition waits for);
+the hold ends sooner after as many Task changes as tasks still on their way (`Result.pace_adds`),
+so the transition's last task is looked at once it arrives. A reconcile that wrote tasks or
+advanced a step is followed at once. The idle pool (reusable tasks
 released by finished environments) is swept by the job `idle-pool`: tasks idle longer than
 `idle_ttl` are deleted. The job `run-log` keeps the run log (controller.environments.runlog): it
 runs when a status shows a run ended, never inside a reconcile.
