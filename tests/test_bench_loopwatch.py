@@ -24,12 +24,14 @@ asyncio.run(main())
 def test_timeline_splits_a_window_into_idle_and_busy_steps_with_the_marks() -> None:
     dump = {
         # idle 0-0.1 and 0.3-0.4; busy 0.1-0.3 with 0.1 s of CPU
-        "idle": [[0.0, 0.1, 0.0, 0.0], [0.3, 0.4, 0.1, 0.1]],
+        "idle": [[0.0, 0.1, 0.0, 0.0, 0.0], [0.3, 0.4, 0.1, 0.1, 0.25]],
         "marks": [[0.05, "a"], [0.15, "b"], [0.25, "b"], [5.0, "late"]],
     }
     text = timeline(dump, 0.0, 0.4, step=0.1)
     lines = text.splitlines()
-    assert lines[0] == "window 0.400 s; idle 0.200 s; main thread CPU 0.100 s"
+    assert lines[0].startswith(
+        "window 0.400 s; idle 0.200 s; main thread CPU 0.100 s; process CPU 0.250 s"
+    )
     assert lines[1].split() == ["a", "0.050", "0.050", "1"]
     assert lines[2].split() == ["b", "0.150", "0.250", "2"]
     assert "late" not in text  # outside the window

@@ -42,8 +42,8 @@ MARKS = {
 }
 """Name -> "module:qualname" of the calls marked (a missing one is skipped)."""
 
-_idle: list[tuple[float, float, float, float]] = []
-"""(start, end, thread CPU at start, at end) of each selector wait."""
+_idle: list[tuple[float, float, float, float, float]] = []
+"""(start, end, main thread CPU at start, at end, process CPU at end) of each selector wait."""
 _marks: list[tuple[float, str]] = []
 
 
@@ -59,7 +59,7 @@ def _watch_selector() -> None:
         try:
             return select(self, timeout)
         finally:
-            _idle.append((start, time.monotonic(), cpu, time.thread_time()))
+            _idle.append((start, time.monotonic(), cpu, time.thread_time(), time.process_time()))
 
     cls.select = timed  # type: ignore[method-assign]
 
@@ -149,7 +149,8 @@ def timeline(dump: dict[str, Any], start: float, end: float, *, step: float = 0.
     cpu = _busy_cpu(dump["idle"])
     lines = [
         f"window {end - start:.3f} s; idle {_idle_in(dump['idle'], start, end):.3f} s; "
-        f"main thread CPU {_cpu_in(cpu, start, end):.3f} s"
+        f"main thread CPU {_cpu_in(cpu, start, end):.3f} s; process CPU "
+        f"{_process_cpu(dump['idle'], start, end):.3f} s (worker threads: the loop idles)"
     ]
     for name in sorted(first, key=first.__getitem__):
         lines.append(f"  {name:<22}{first[name]:>8.3f}{last[name]:>8.3f}{count[name]:>8}")
@@ -168,6 +169,12 @@ def timeline(dump: dict[str, Any], start: float, end: float, *, step: float = 0.
 
 def _idle_in(idle: list[list[float]], start: float, end: float) -> float:
     return sum(max(0.0, min(w[1], end) - max(w[0], start)) for w in idle)
+
+
+def _process_cpu(idle: list[list[float]], start: float, end: float) -> float:
+    """The process's CPU seconds between the first and the last wait that ended in the window."""
+    inside = [w for w in idle if start <= w[1] <= end and len(w) > 4]
+    return inside[-1][4] - inside[0][4] if len(inside) > 1 else 0.0
 
 
 def _busy_cpu(idle: list[list[float]]) -> list[tuple[float, float, float]]:
