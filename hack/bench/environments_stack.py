@@ -119,11 +119,11 @@ async def walk(
     _memtrace(managers)
     rows: dict[str, Json] = {}
     for event, state in WALK:
+        _loopwatch(managers)  # before the row's CPU is read: the dump costs the manager too
         puts = etcd_counters(metrics)
         cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         spied = managers | ({"cluster": pids["cluster"]} if _spy_cluster(pids) else {})
         spies = [_py_spy(pid, event, size, name) for name, pid in spied.items()]
-        _loopwatch(managers)
         started, mono = time.perf_counter(), time.monotonic()
         if event == "DEPLOY":
             await store.create(env)
@@ -173,7 +173,9 @@ def _memtrace(managers: dict[str, int]) -> None:
 def _loopwatch(managers: dict[str, int], label: str = "", *window: float) -> None:
     """BENCH_LOOPWATCH=<dir>: each manager (under hack.bench.loopwatch) dumps what it recorded
     (SIGUSR1); with a `window` (the spec write, the state seen), its timeline goes to
-    <dir>/<label>[-<name>].txt (hack.bench.loopwatch.timeline)."""
+    <dir>/<label>[-<name>].txt (hack.bench.loopwatch.timeline). The dump at a window's end
+    counts in its row's manager CPU (tens of ms at 10,000 tasks, seconds at 50,000): compare
+    CPU between runs that both set BENCH_LOOPWATCH, or neither."""
     out = os.environ.get("BENCH_LOOPWATCH")
     if not out:
         return
