@@ -116,6 +116,13 @@ class QueueCore:
             return self._due_at(key, held)
         return self._ready_up(key)
 
+    def rush(self, key: str) -> bool:
+        """`add`, ending `key`'s pace hold first: what changed is not what the hold paces (the
+        object's own spec, not its dependents)."""
+        if key in self._held and key not in self._processing:
+            self._release(key)
+        return self.add(key)
+
     def _release(self, key: str) -> None:
         """End `key`'s pace hold now (its heap entry, if any, goes stale)."""
         del self._held[key]
@@ -253,6 +260,10 @@ class WorkQueue:
 
     def add(self, key: str) -> None:
         if self.core.add(key):
+            self._wakeup.set()
+
+    def rush(self, key: str) -> None:
+        if self.core.rush(key):
             self._wakeup.set()
 
     def add_after(self, key: str, delay: float) -> None:

@@ -236,3 +236,21 @@ async def test_get_hands_out_a_paced_key_at_its_last_awaited_add() -> None:
     assert not getter.done()
     wq.add("env")  # the last change it waited for: at once, at time 0
     assert await asyncio.wait_for(getter, 2.0) == "env"
+
+
+def test_rush_ends_a_pace_hold_and_add_does_not() -> None:
+    q = QueueCore()
+    q.add("env")
+    assert q.pop() == "env"
+    q.pace("env", 30.0, now=0.0)
+    q.done("env")
+    q.add("env")
+    assert q.pop() is None  # held
+    assert q.rush("env") is True  # the object's own spec changed: at once
+    assert q.pop() == "env"
+    q.pace("env", 30.0, now=0.0)
+    assert q.rush("env") is False  # in flight: once more after done(), held as asked
+    q.done("env")
+    assert q.pop() is None
+    q.promote(30.0)
+    assert q.pop() == "env"
