@@ -10,5 +10,5 @@ def test_lists_every_benchmark_and_no_helper() -> None:
     assert {p.stem for p in HERE.glob("*_bench.py")} <= set(names)
     for helper in ("cpu", "stack", "real_tasks_phases", "real_tasks_procs", "task_memory"):
         assert helper not in names
-    for tool in ("compare", "memtrace", "scale_reads", "__main__", "__init__"):
+    for tool in ("compare", "loopwatch", "memtrace", "scale_reads", "__main__", "__init__"):
         assert tool not in names

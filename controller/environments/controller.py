@@ -17,8 +17,10 @@ same key never plans from a stale read. Reconciles of a large environment that o
 tasks are paced (`Result.pace`: the queue holds the key): the next one starts at least PACE x the
 previous one's compute time, and PACE_PER_TASK per task, after it ended (every Task change requeues
 the environment, and during a transition over 10,000 tasks they come continuously: back-to-back
-plans would take most of the manager's CPU from the task controller the transition waits for). A
-reconcile that wrote tasks or advanced a step is followed at once. The idle pool (reusable tasks
+plans would take most of the manager's CPU from the task controller the transition waits for);
+the hold ends sooner after as many Task changes as tasks still on their way (`Result.pace_adds`),
+so the transition's last task is looked at once it arrives. A reconcile that wrote tasks or
+advanced a step is followed at once. The idle pool (reusable tasks
 released by finished environments) is swept by the job `idle-pool`: tasks idle longer than
 `idle_ttl` are deleted. The job `run-log` keeps the run log (controller.environments.runlog): it
 runs when a status shows a run ended, never inside a reconcile.
@@ -280,7 +282,7 @@ class EnvironmentReconciler(Reconciler):
         acted = await self._act(env, result, now=now, reconciled=reconciled)
         gap = pace_gap(computed, result.status)
         if gap is not None and only_waits(env, result):
-            return replace(acted, pace=gap)
+            return replace(acted, pace=gap, pace_adds=to_come(result.status))
         return acted
 
     def _busy_detectors(self, env: Environment) -> dict[str, tuple[str, ...]]:
@@ -515,6 +517,15 @@ def _remaining(status: EnvironmentStatus) -> float:
         return 1.0
     done = status.task_counts.get(target, 0)
     return max(0.0, min(1.0, 1.0 - done / status.task_total))
+
+
+def to_come(status: EnvironmentStatus) -> int | None:
+    """Tasks not yet in the state the transition in progress leads them to (None when steady):
+    the pace hold ends once that many task changes came (Result.pace_adds)."""
+    target = EVENT_TARGET.get(status.transition.event) if status.transition else None
+    if target is None:
+        return None
+    return status.task_total - status.task_counts.get(target, 0)
 
 
 def only_waits(env: Environment, result: Plan) -> bool:

@@ -4,8 +4,9 @@ Semantics follow client-go's workqueue: a key added while queued is queued once;
 while being processed is processed once more after `done()`; per-key exponential backoff with
 jitter for failures plus an overall token bucket; `add_after` for delayed requeues. Beyond it,
 `pace`: a not-before time for a key's next hand-out, which every add before then waits for
-(a reconcile asks for it through `Result.pace`). The core (`QueueCore`) is pure and driven by
-an injected clock; `WorkQueue` adds asyncio waiting.
+(a reconcile asks for it through `Result.pace`), which may end sooner, after so many adds of
+the key (`Result.pace_adds`: the changes the reconcile waits for came). The core
+(`QueueCore`) is pure and driven by an injected clock; `WorkQueue` adds asyncio waiting.
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ class QueueCore:
         self._heap: list[tuple[float, int, str]] = []
         self._held: dict[str, float] = {}
         """Key -> the time before which it is not handed out (see `pace`)."""
+        self._held_adds: dict[str, int] = {}
+        """Key -> the adds after which its pace hold ends sooner (see `pace`)."""
+        self._flight_adds: dict[str, int] = {}
+        """Key in flight -> how often it was added since it was handed out."""
         self._seq = 0
 
     def __len__(self) -> int:
@@ -96,12 +101,33 @@ class QueueCore:
     def add(self, key: str) -> bool:
         """Queue `key` unless already queued; returns True when waiters should look again (it
         became ready now, or, paced, got a new due time)."""
+        if key in self._processing:
+            self._flight_adds[key] = self._flight_adds.get(key, 0) + 1
         if key in self._dirty:
             return False
         held = self._held.get(key)
         if held is not None and key not in self._processing:
+            left = self._held_adds.get(key)
+            if left is not None and left <= 1:
+                self._release(key)
+                return self._ready_up(key)
+            if left is not None:
+                self._held_adds[key] = left - 1
             return self._due_at(key, held)
         return self._ready_up(key)
+
+    def rush(self, key: str) -> bool:
+        """`add`, ending `key`'s pace hold first: what changed is not what the hold paces (the
+        object's own spec, not its dependents)."""
+        if key in self._held and key not in self._processing:
+            self._release(key)
+        return self.add(key)
+
+    def _release(self, key: str) -> None:
+        """End `key`'s pace hold now (its heap entry, if any, goes stale)."""
+        del self._held[key]
+        self._held_adds.pop(key, None)
+        self._waiting.pop(key, None)
 
     def _ready_up(self, key: str) -> bool:
         """`add` without the pace hold: ready now, or once more after `done()` when in flight."""
@@ -125,12 +151,19 @@ class QueueCore:
         self._due_at(key, due)
         return False
 
-    def pace(self, key: str, delay: float, *, now: float) -> None:
+    def pace(self, key: str, delay: float, *, now: float, adds: int | None = None) -> None:
         """Hand `key` out next no sooner than `delay` s from `now`, whatever adds it meanwhile
         (an earlier add waits for that time). Meant for the key in flight (its reconcile's
-        `Result.pace`); its next hand-out consumes the hold."""
+        `Result.pace`); its next hand-out consumes the hold. With `adds`, the hold ends as the
+        key is added that many times, counted from its hand-out (those while in flight too):
+        a reconcile that waits for N more changes is not held past the last of them."""
         if delay <= 0:
             return
+        if adds is not None:
+            adds -= self._flight_adds.pop(key, 0)
+            if adds <= 0:
+                return
+            self._held_adds[key] = adds
         held = now + delay
         self._held[key] = held
         current = self._waiting.get(key)
@@ -180,12 +213,15 @@ class QueueCore:
         self._dirty.discard(key)
         self._processing.add(key)
         self._held.pop(key, None)
+        self._held_adds.pop(key, None)
+        self._flight_adds.pop(key, None)
         return key
 
     def done(self, key: str) -> bool:
         """Finish processing; returns True when the key was re-added meanwhile (queued again:
         ready now, or at its pace hold when its reconcile asked for one)."""
         self._processing.discard(key)
+        self._flight_adds.pop(key, None)
         if key not in self._dirty:
             return False
         held = self._held.get(key)
@@ -226,6 +262,10 @@ class WorkQueue:
         if self.core.add(key):
             self._wakeup.set()
 
+    def rush(self, key: str) -> None:
+        if self.core.rush(key):
+            self._wakeup.set()
+
     def add_after(self, key: str, delay: float) -> None:
         if delay <= 0:
             self.add(key)
@@ -238,9 +278,10 @@ class WorkQueue:
         self._wakeup.set()
         return delay
 
-    def pace(self, key: str, delay: float) -> None:
-        """Hold `key`'s next hand-out for `delay` s (see `QueueCore.pace`)."""
-        self.core.pace(key, delay, now=self.now())
+    def pace(self, key: str, delay: float, *, adds: int | None = None) -> None:
+        """Hold `key`'s next hand-out for `delay` s, or until `adds` adds (see
+        `QueueCore.pace`)."""
+        self.core.pace(key, delay, now=self.now(), adds=adds)
         self._wakeup.set()
 
     def forget(self, key: str) -> None:

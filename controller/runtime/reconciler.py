@@ -42,10 +42,13 @@ class Result:
     """What a reconcile (or a job run) asks for: nothing, or another look after
     `requeue_after` seconds; and with `pace`, that the next look starts no sooner than `pace`
     seconds from now, whatever enqueues the key meanwhile (the queue holds it: no reconcile
-    runs just to find it is too early)."""
+    runs just to find it is too early); with `pace_adds` too, the hold ends sooner, once the
+    key was enqueued that many times (counted from this look's start): the look waits for
+    that many more changes, and is not held past the last of them."""
 
     requeue_after: float | None = None
     pace: float | None = None
+    pace_adds: int | None = None
 
 
 @dataclass(frozen=True)

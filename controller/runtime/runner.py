@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from controller.runtime.queue import ShutDown, WorkQueue
-from controller.runtime.reconciler import Job, KeyMapper, Reconciler, Result
+from controller.runtime.reconciler import Job, KeyMapper, Reconciler, Result, own_name
 from crds.errors import ConflictError, FencedError, O2Error, PermanentError, TemporaryError
 from crds.resource import Resource
 from store.informer import CacheEvent, Informer
@@ -82,7 +82,9 @@ class Controller:
         for kind in self.reconciler.cached_kinds:
             ctx.cache(kind)
         for watch in self.reconciler.all_watches():
-            self._subscribe(watch.kind, self._handler_for(watch.keys))
+            primary = watch.kind is self.reconciler.kind and watch.keys is own_name
+            handler = self._own_handler() if primary else self._handler_for(watch.keys)
+            self._subscribe(watch.kind, handler)
         for job, queue in self.jobs.values():
             for trigger in job.triggers:
                 self._subscribe(trigger.kind, _trigger(trigger.when, queue, job.name))
@@ -103,6 +105,20 @@ class Controller:
         def handler(event: CacheEvent[Any]) -> None:
             for key in keys(event):
                 add(key)
+
+        return handler
+
+    def _own_handler(self) -> Handler:
+        """The reconciled kind's own changes: a new spec (generation) ends a pace hold (the
+        hold paces looks at dependents' churn; a user's change is picked up at once)."""
+        add, rush = self.queue.add, self.queue.rush
+
+        def handler(event: CacheEvent[Any]) -> None:
+            old, new = event.old, event.new
+            if old is None or new is None or old.metadata.generation != new.metadata.generation:
+                rush(event.name)
+            else:
+                add(event.name)
 
         return handler
 
@@ -242,7 +258,7 @@ class Controller:
         else:
             queue.forget(key)
             if result.pace:
-                queue.pace(key, result.pace)
+                queue.pace(key, result.pace, adds=result.pace_adds)
             if result.requeue_after is not None:
                 queue.add_after(key, result.requeue_after)
         if self.observer is not None:

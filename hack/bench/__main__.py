@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TOOLS = {"__main__", "compare", "gcstats", "memtrace", "scale_reads"}
+TOOLS = {"__main__", "compare", "gcstats", "loopwatch", "memtrace", "scale_reads"}
 """Runnable modules that are not benchmarks: this runner, the comparer, and tools that take
 arguments about a run to look at."""
 

@@ -122,18 +122,20 @@ async def walk(
     _memtrace(managers)
     rows: dict[str, Json] = {}
     for event, state in WALK:
+        _loopwatch(managers)  # before the row's CPU is read: the dump costs the manager too
         puts = etcd_counters(metrics)
         cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         gcs = _gc_reads(work, pids)
         spied = managers | ({"cluster": pids["cluster"]} if _spy_cluster(pids) else {})
         spies = [_py_spy(pid, event, size, name) for name, pid in spied.items()]
-        started = time.perf_counter()
+        started, mono = time.perf_counter(), time.monotonic()
         if event == "DEPLOY":
             await store.create(env)
         else:
             await _set_state(store, env.name, state)
         final = await _reached(store, env.name, state, within=120 + size * 0.05)
         wall = time.perf_counter() - started
+        _loopwatch(managers, f"{size}-{event}", mono, time.monotonic())
         for spy in spies:
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
@@ -181,6 +183,25 @@ def _memtrace(managers: dict[str, int]) -> None:
     if os.environ.get("BENCH_TRACEMALLOC"):
         for pid in managers.values():
             os.kill(pid, signal.SIGUSR2)
+
+
+def _loopwatch(managers: dict[str, int], label: str = "", *window: float) -> None:
+    """BENCH_LOOPWATCH=<dir>: each manager (under hack.bench.loopwatch) dumps what it recorded
+    (SIGUSR1); with a `window` (the spec write, the state seen), its timeline goes to
+    <dir>/<label>[-<name>].txt (hack.bench.loopwatch.timeline). The dump at a window's end
+    counts in its row's manager CPU (tens of ms at 10,000 tasks, seconds at 50,000): compare
+    CPU between runs that both set BENCH_LOOPWATCH, or neither."""
+    out = os.environ.get("BENCH_LOOPWATCH")
+    if not out:
+        return
+    from hack.bench.loopwatch import read_dump, timeline
+
+    for name, pid in managers.items():
+        dump = read_dump(Path(out), pid)
+        if window:
+            suffix = "" if name == "manager" else f"-{name}"
+            text = timeline(dump, *window) if dump else "no dump"
+            (Path(out) / f"{label}{suffix}.txt").write_text(text + "\n")
 
 
 def _spy_cluster(pids: dict[str, int]) -> bool:

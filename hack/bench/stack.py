@@ -114,12 +114,17 @@ def _start(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subp
 def _profiler(work: Path, name: str = "manager") -> list[str]:
     """BENCH_PROFILE=1 runs the manager under cProfile (written to <work>/<name>.prof);
     BENCH_TRACEMALLOC=1 under tracemalloc (hack.bench.memtrace: snapshots on SIGUSR2, into
-    <work>/tracemalloc/, or <work>/tracemalloc-<name>/ for another name)."""
+    <work>/tracemalloc/, or <work>/tracemalloc-<name>/ for another name); BENCH_LOOPWATCH=dir
+    under hack.bench.loopwatch (idle time and marked calls, dumped into <dir>/<pid>.json on
+    SIGUSR1; environments_bench writes each transition's timeline there too); else
+    BENCH_GCSTATS (`_gcstats`)."""
     if os.environ.get("BENCH_PROFILE"):
         return ["-m", "cProfile", "-o", str(work / f"{name}.prof")]
     if os.environ.get("BENCH_TRACEMALLOC"):
         traces = "tracemalloc" if name == "manager" else f"tracemalloc-{name}"
         return ["-m", "hack.bench.memtrace", str(work / traces)]
+    if os.environ.get("BENCH_LOOPWATCH"):
+        return ["-m", "hack.bench.loopwatch", os.environ["BENCH_LOOPWATCH"]]
     return _gcstats(work, name)
 
 

@@ -58,3 +58,21 @@ def test_a_large_waiting_environment_is_paced_however_cheap_its_plan() -> None:
     small = waiting.model_copy(update={"task_total": 100, "task_counts": {"STANDBY": 100}})
     assert pace_gap(0.005, small) is None  # small ones are looked at again at once
     assert pace_gap(1.0, waiting) == 2.0 * 1.0 * 0.5  # a costly plan: PACE x its time
+
+
+def test_a_paced_transition_is_looked_at_again_once_its_last_tasks_changed() -> None:
+    """The pace hold of a waiting transition ends after as many task changes as tasks it still
+    waits for (Result.pace_adds): the end of a transition is not held for the rest of the gap."""
+    from controller.environments.controller import to_come
+    from crds.kinds.environment import EnvironmentStatus, TransitionProgress
+
+    progress = TransitionProgress(event="START_ACTIVITY", step="tasks_START_ACTIVITY")
+    waiting = EnvironmentStatus(
+        state="CONFIGURED",
+        transition=progress,
+        task_total=10_000,
+        task_counts={"CONFIGURED": 40, "RUNNING": 9_960},
+    )
+    assert to_come(waiting) == 40
+    steady = waiting.model_copy(update={"transition": None})
+    assert to_come(steady) is None  # steady: paced for the whole gap

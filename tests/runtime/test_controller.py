@@ -179,6 +179,54 @@ async def test_result_requeue_after_reconciles_again(
     assert calls == ["r", "r"]
 
 
+async def test_a_paced_key_is_reconciled_at_the_changes_it_waits_for(
+    etcd_store: EtcdStore, probe: tuple[Probe, Controller]
+) -> None:
+    """Result(pace, pace_adds): the hold is 60 s, but the second enqueue (a dependent's
+    change) ends it at once."""
+    reconciler, ctl = probe
+    calls: list[int] = []
+    original = reconciler.reconcile
+
+    async def paced(key: str) -> Result:
+        await original(key)
+        calls.append(reconciler.starts[-1][1])
+        return Result(pace=60.0, pace_adds=2)
+
+    reconciler.reconcile = paced  # type: ignore[method-assign]
+    await etcd_store.create(gadget("p"))
+    await start(ctl)
+    await eventually(lambda: calls == [0], within=5)
+    await eventually(lambda: not ctl.queue.core.in_flight("p"), within=5)
+    ctl.queue.add("p")
+    await asyncio.sleep(0.2)
+    assert calls == [0]  # one change of two: held
+    ctl.queue.add("p")
+    await eventually(lambda: calls == [0, 0], within=5)
+
+
+async def test_a_new_spec_of_the_reconciled_object_ends_its_pace_hold(
+    etcd_store: EtcdStore, probe: tuple[Probe, Controller]
+) -> None:
+    """The pace hold paces looks at dependents' churn; the object's own new spec (a user's
+    change: a new generation) is looked at once."""
+    reconciler, ctl = probe
+    calls: list[int] = []
+    original = reconciler.reconcile
+
+    async def paced(key: str) -> Result:
+        await original(key)
+        calls.append(reconciler.starts[-1][1])
+        return Result(pace=60.0)
+
+    reconciler.reconcile = paced  # type: ignore[method-assign]
+    await etcd_store.create(gadget("g"))
+    await start(ctl)
+    await eventually(lambda: calls == [0], within=5)
+    await set_value(etcd_store, "g", 1)
+    await eventually(lambda: calls == [0, 1], within=5)
+
+
 async def test_graceful_stop_lets_the_reconcile_in_flight_finish(
     etcd_store: EtcdStore, probe: tuple[Probe, Controller]
 ) -> None:

@@ -189,11 +189,10 @@ async def test_paced_key_is_held_by_the_queue_and_requeue_runs_an_unpaced_key(
     await factory.wait_synced()
     try:
         ctl.start()
-        big = await memory_store.create(gadget("big"))
+        await memory_store.create(gadget("big"))
         await eventually(lambda: reconciler.seen == ["big"], within=5)
-        await memory_store.update(
-            big.model_copy(update={"spec": big.spec.model_copy(update={"value": 1})})
-        )
+        await eventually(lambda: not ctl.queue.core.in_flight("big"), within=5)
+        ctl.queue.add("big")  # a dependent's change (a new spec of its own ends the hold)
         await eventually(lambda: ctl.queue.core.delayed == 1, within=5)  # held, not run
         reconciler.requeue("small")  # background work ended: a key from outside a reconcile
         await eventually(lambda: "small" in reconciler.seen, within=5)

@@ -165,3 +165,92 @@ async def test_get_holds_a_paced_key_until_its_time() -> None:
     now[0] = 30.0
     wq.add_after("later", 100.0)  # wakes the waiter: it finds the paced key due
     assert await asyncio.wait_for(getter, 2.0) == "env"
+
+
+def test_paced_key_is_handed_out_once_the_adds_it_waits_for_came() -> None:
+    """A reconcile that waits for N more changes (Result.pace_adds) is not held past the last
+    of them: the Nth add ends the hold, however far off its time."""
+    q = QueueCore()
+    q.add("env")
+    assert q.pop() == "env"
+    q.pace("env", 30.0, now=0.0, adds=3)
+    q.done("env")
+    q.add("env")
+    q.add("env")
+    q.promote(1.0)
+    assert q.pop() is None  # two of three: still held
+    assert q.next_due() == 30.0
+    assert q.add("env") is True  # the third: ready now, waiters look again
+    q.promote(1.0)
+    assert q.pop() == "env"
+    assert q.next_due() is None  # the hold's delayed entry went with it
+    q.done("env")
+    q.add("env")  # the hold was consumed
+    assert q.pop() == "env"
+
+
+def test_adds_while_in_flight_count_towards_the_pace_adds() -> None:
+    q = QueueCore()
+    q.add("env")
+    assert q.pop() == "env"
+    q.add("env")  # changes while the reconcile runs (after its plan)
+    q.add("env")
+    q.pace("env", 30.0, now=0.0, adds=3)
+    assert q.done("env") is True
+    q.promote(1.0)
+    assert q.pop() is None  # the key is held: one more add to come
+    q.add("env")
+    assert q.pop() == "env"
+    # every change it waited for came while it ran: no hold at all
+    q.add("env")
+    q.pace("env", 30.0, now=0.0, adds=1)
+    assert q.done("env") is True
+    assert q.pop() == "env"
+
+
+def test_a_hold_without_pace_adds_ignores_how_many_adds_came() -> None:
+    q = QueueCore()
+    q.add("env")
+    assert q.pop() == "env"
+    q.pace("env", 30.0, now=0.0)
+    q.done("env")
+    for _ in range(100):
+        q.add("env")
+    q.promote(29.0)
+    assert q.pop() is None
+    q.promote(30.0)
+    assert q.pop() == "env"
+
+
+async def test_get_hands_out_a_paced_key_at_its_last_awaited_add() -> None:
+    now = [0.0]
+    wq = WorkQueue(clock=lambda: now[0])
+    wq.add("env")
+    assert await wq.get() == "env"
+    wq.pace("env", 30.0, adds=2)
+    wq.done("env")
+    wq.add("env")
+    getter = asyncio.create_task(wq.get())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not getter.done()
+    wq.add("env")  # the last change it waited for: at once, at time 0
+    assert await asyncio.wait_for(getter, 2.0) == "env"
+
+
+def test_rush_ends_a_pace_hold_and_add_does_not() -> None:
+    q = QueueCore()
+    q.add("env")
+    assert q.pop() == "env"
+    q.pace("env", 30.0, now=0.0)
+    q.done("env")
+    q.add("env")
+    assert q.pop() is None  # held
+    assert q.rush("env") is True  # the object's own spec changed: at once
+    assert q.pop() == "env"
+    q.pace("env", 30.0, now=0.0)
+    assert q.rush("env") is False  # in flight: once more after done(), held as asked
+    q.done("env")
+    assert q.pop() is None
+    q.promote(30.0)
+    assert q.pop() == "env"
