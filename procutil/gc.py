@@ -24,39 +24,29 @@ WHOLE_PASS_SECONDS = 600.0
 """The longest a process that keeps collecting goes without a whole pass
 (`Freezer.whole_pass`); an idle one (no collection since its last) needs none."""
 
-GROWTH = 4.0
-"""A whole pass also runs once the frozen heap grew this much since the last one (CPython's own
-full passes come each time the heap grew a quarter: 1.25, held back by `LONG_LIVED_THRESHOLDS`'
-200 young passes), so their cost stays proportional to the heap while it grows; with 2.0,
-control_bench at 50,000 tasks ran 4 whole passes (2.9 s) for the 2.1 s of middle passes saved."""
-
-CHECK_EVERY = 8
-"""Young collections between two looks at the frozen heap's size (gc.get_freeze_count walks
-the list of frozen objects: ~20 ms over millions)."""
-
 
 class Freezer:
     """Freezes the survivors of every collection (gc.callbacks): a long-lived object is walked
     once, by the young pass after it was made, not again by each middle pass (a second walk of
-    the up to two million survivors of ten young passes: 0.8-1.2 s at 50,000 tasks) and each
-    full one. Cyclic garbage made of objects that were frozen is not freed by those passes:
-    `whole_pass` (unfreeze, a full collection, freeze again) frees it, from a daemon thread,
-    when the frozen heap grew `growth` times since the last whole pass or `every` seconds after
-    it, and only when a collection froze survivors since (an idle process has none): such garbage
-    is bounded by what the process frees in cycles over `every` seconds of work (or the
-    heap's growth); garbage made and dropped between two collections is freed by the young
-    pass as before. Measured (hack.bench.gcstats, control_bench at 50,000 tasks in one process,
-    a loaded machine): the collector's CPU 9.1 and 6.1 s before (young 2.4-2.8, middle 2.1-3.0,
-    2 full passes 1.5-3.3) against 4.1 s (young 3.3, 3 whole passes 0.9)."""
+    the up to two million survivors of ten young passes: 0.6-1.2 s at 50,000 tasks, in
+    CONFIGURE or START) and each full one. Cyclic garbage made of objects that were frozen is
+    not freed by those passes: `whole_pass` (unfreeze, a full collection, freeze again) frees
+    it, from a daemon thread, `every` seconds after the last one, and only when a collection
+    froze survivors since (an idle process has none): such garbage is bounded by what the
+    process frees in cycles over `every` seconds of work; garbage made and dropped between two
+    collections is freed by the young pass as before. A whole pass also when the frozen heap
+    grew fourfold was tried: at 50,000 tasks it ran in DEPLOY (manager 0.45-0.59 s, the local
+    cluster 0.52-0.54 s) and DEPLOY took 26.8-28.3 s against 26.9-27.1 s without it.
+    Measured (hack.bench.gcstats, environments_bench at 50,000 tasks, quiet machine, two runs):
+    the manager's collections over DEPLOY+CONFIGURE+START 1.57 / 1.63 s (none but young
+    passes) against 2.24 / 2.36 s with CPython's middle passes; the cluster's 0.52 / 0.47
+    against 1.03 / 1.05 s."""
 
-    def __init__(self, every: float = WHOLE_PASS_SECONDS, *, growth: float = GROWTH) -> None:
-        self.every, self.growth = every, growth
+    def __init__(self, every: float = WHOLE_PASS_SECONDS) -> None:
+        self.every = every
         self.frozen = 0
         """Collections whose survivors were frozen since the last whole pass."""
         self.whole_passes = 0
-        self.heap = gc.get_freeze_count()
-        """The frozen objects after the last whole pass."""
-        self._checked = 0
         self._passing = False
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -70,26 +60,18 @@ class Freezer:
         """Unfreeze, collect the whole heap, freeze what survived; the objects it freed."""
         self._passing = True
         try:
-            self.frozen = self._checked = 0
+            self.frozen = 0
             gc.unfreeze()
             freed = gc.collect()
         finally:
             gc.freeze()
             self._passing = False
-        self.heap = gc.get_freeze_count()
         self.whole_passes += 1
         return freed
 
     def due(self, now: float, last: float) -> bool:
         """Whether a whole pass is due at `now`, the last one at `last`."""
-        if not self.frozen:
-            return False
-        if now - last >= self.every:
-            return True
-        if self.frozen - self._checked < CHECK_EVERY:
-            return False
-        self._checked = self.frozen
-        return gc.get_freeze_count() >= self.growth * max(self.heap, 1)
+        return bool(self.frozen) and now - last >= self.every
 
     def start(self) -> None:
         gc.callbacks.append(self)
