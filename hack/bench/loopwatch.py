@@ -45,6 +45,8 @@ MARKS = {
 _idle: list[tuple[float, float, float, float, float]] = []
 """(start, end, main thread CPU at start, at end, process CPU at end) of each selector wait."""
 _marks: list[tuple[float, str]] = []
+_waiting: list[float] = []
+"""[start, main thread CPU at start] of the selector wait in progress (a dump cuts it there)."""
 
 
 def _watch_selector() -> None:
@@ -55,10 +57,12 @@ def _watch_selector() -> None:
     def timed(self: Any, timeout: float | None = None) -> Any:
         if timeout is not None and timeout <= 0:
             return select(self, timeout)
-        start, cpu = time.monotonic(), time.thread_time()
+        _waiting[:] = [time.monotonic(), time.thread_time()]
         try:
             return select(self, timeout)
         finally:
+            start, cpu = _waiting  # where a dump during the wait cut it
+            _waiting.clear()
             _idle.append((start, time.monotonic(), cpu, time.thread_time(), time.process_time()))
 
     cls.select = timed  # type: ignore[method-assign]
@@ -105,6 +109,10 @@ def main() -> None:
 
     def dump(signum: int, frame: FrameType | None) -> None:
         del signum, frame
+        if _waiting:  # the handler runs inside a wait (or right after it): count it up to now
+            now, cpu = time.monotonic(), time.thread_time()
+            _idle.append((_waiting[0], now, _waiting[1], cpu, time.process_time()))
+            _waiting[:] = [now, cpu]
         idle, marks = _idle[:], _marks[:]
         del _idle[:], _marks[:]
         temp = path.with_suffix(".tmp")
