@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from controller.environments.expansion import Hook
+from controller.environments.expand import expand
+from controller.environments.expansion import Expansion, Hook
 from controller.environments.plan import (
     Plan,
     plan,
@@ -198,3 +199,12 @@ def with_hooks(workflow: Workflow, *hooks: tuple[str, str], critical: bool = Tru
     )
     spec = workflow.spec.model_copy(update={"roles": (*workflow.spec.roles, *roles)})
     return workflow.model_copy(update={"spec": spec})
+
+
+def running_sim() -> tuple[Sim, Expansion]:
+    """The sample environment settled at RUNNING, and its expansion at that run."""
+    env, workflow, classes = samples()
+    sim = Sim(env, workflow, classes)
+    settled = sim.settle()
+    assert settled.status.state == "RUNNING"
+    return sim, expand(settled, workflow, classes, run_number=settled.status.run_number)

@@ -18,15 +18,7 @@ from crds.kinds.environment import Environment
 from crds.kinds.task import Task
 from crds.labels import ENV_LABEL, IDLE_LABEL
 from store import codec
-from tests.environments.helpers import Sim, samples, with_spec
-
-
-def _settled() -> tuple[Sim, Expansion]:
-    env, workflow, classes = samples()
-    sim = Sim(env, workflow, classes)
-    settled = sim.settle()
-    assert settled.status.state == "RUNNING"
-    return sim, expand(settled, workflow, classes, run_number=settled.status.run_number)
+from tests.environments.helpers import Sim, running_sim, samples, with_spec
 
 
 def _owned(sim: Sim) -> list[Task]:
@@ -74,7 +66,7 @@ def _count(monkeypatch: pytest.MonkeyPatch, method: str) -> list[str]:
 def test_the_echo_of_a_written_update_is_passed_over_and_its_spec_compared_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sim, expansion = _settled()
+    sim, expansion = running_sim()
     env, result = _stopping(sim, expansion)
     written = [codec.with_revision(t, 1000 + i) for i, t in enumerate(result.update)]
     settle_written(expansion, written)
@@ -102,7 +94,7 @@ def test_a_status_answer_to_a_write_seen_before_the_write_itself_is_passed_over(
     the written object: its spec object kept) often arrives before the next pass, which then
     never sees the write's own object. It needs nothing more either (before: its
     resourceVersion was not the write's, and every such task was compared again)."""
-    sim, expansion = _settled()
+    sim, expansion = running_sim()
     env, result = _stopping(sim, expansion)
     written = [codec.with_revision(t, 1000 + i) for i, t in enumerate(result.update)]
     settle_written(expansion, written)
@@ -118,7 +110,7 @@ def test_a_status_answer_to_a_write_seen_before_the_write_itself_is_passed_over(
 def test_an_echo_of_another_version_or_other_inputs_is_looked_at_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sim, expansion = _settled()
+    sim, expansion = running_sim()
     env, result = _stopping(sim, expansion)
     written = [codec.with_revision(t, 1000 + i) for i, t in enumerate(result.update)]
     settle_written(expansion, written[1:])  # the first write lost (e.g. a conflict)
@@ -137,7 +129,7 @@ def test_an_echo_of_another_version_or_other_inputs_is_looked_at_again(
 def test_the_run_number_is_an_input_only_toward_running(monkeypatch: pytest.MonkeyPatch) -> None:
     """STOP's end clears the run number: the CONFIGURED tasks need no look again for it (a
     pass over every task of a 10,000-task environment after each STOP)."""
-    sim, expansion = _settled()
+    sim, expansion = running_sim()
     env, result = _stopping(sim, expansion)
     stored = [_status_written(t, 1000 + i) for i, t in enumerate(result.update)]
     assert not _plan(sim, env, expansion, stored).update  # settled toward CONFIGURED
@@ -152,7 +144,7 @@ def test_the_run_number_is_an_input_only_toward_running(monkeypatch: pytest.Monk
 
 
 def test_only_the_spec_built_for_a_task_is_settled_by_its_write() -> None:
-    sim, expansion = _settled()
+    sim, expansion = running_sim()
     _, result = _stopping(sim, expansion)
     task = result.update[0]
     unchanged = codec.with_revision(sim.tasks[task.name], 1000)  # a no-op: the stored spec
@@ -204,7 +196,7 @@ def test_a_written_update_needs_nothing_more_with_the_same_inputs(report_digest:
 def test_a_hooks_only_expansion_keeps_the_task_memos_and_settles_by_its_start_arguments(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sim, expansion = _settled()
+    sim, expansion = running_sim()
     tasks = _owned(sim)
     assert not _plan(sim, sim.env, expansion, tasks).update
     run = sim.env.status.run_number

@@ -21,16 +21,8 @@ from crds.kinds.environment import Environment
 from crds.kinds.task import Task
 from crds.labels import ENV_LABEL
 from store import codec
-from tests.environments.helpers import Sim, samples, with_spec, with_vars
+from tests.environments.helpers import Sim, running_sim, with_spec, with_vars
 from tests.environments.test_observed import _fresh, _same
-
-
-def _settled() -> tuple[Sim, Expansion]:
-    env, workflow, classes = samples()
-    sim = Sim(env, workflow, classes)
-    settled = sim.settle()
-    assert settled.status.state == "RUNNING"
-    return sim, expand(settled, workflow, classes, run_number=settled.status.run_number)
 
 
 def _owned(tasks: dict[str, Task], env: Environment) -> list[Task]:
@@ -120,7 +112,7 @@ class Walk:
 def test_the_echo_of_a_spec_write_costs_the_next_pass_no_refresh_and_no_compare(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sim, expansion = _settled()
+    sim, expansion = running_sim()
     walk = Walk(sim, expansion)
     walk.env = with_spec(sim.env, state="CONFIGURED")
     result = walk.step()
@@ -140,7 +132,7 @@ def test_passes_after_own_writes_decide_what_a_full_walk_decides() -> None:
     """STOP, a properties change that reconfigures, roles added then dropped (their tasks
     stopped, then deleted), START and STOP again: every pass of the kept view, its spec echoes
     swapped in without a refresh, plans what a plan without memory plans."""
-    sim, expansion = _settled()
+    sim, expansion = running_sim()
     walk = Walk(sim, expansion)
     changes: list[Callable[[Environment], Environment]] = [
         lambda env: with_spec(env, state="CONFIGURED"),

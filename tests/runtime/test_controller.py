@@ -179,21 +179,28 @@ async def test_result_requeue_after_reconciles_again(
     assert calls == ["r", "r"]
 
 
+def answer_each(reconciler: Probe, result: Result) -> list[int]:
+    """From now on each reconcile of `reconciler` returns `result`; the list gets the value
+    each one started with."""
+    calls: list[int] = []
+    original = reconciler.reconcile
+
+    async def answering(key: str) -> Result:
+        await original(key)
+        calls.append(reconciler.starts[-1][1])
+        return result
+
+    reconciler.reconcile = answering  # type: ignore[method-assign]
+    return calls
+
+
 async def test_a_paced_key_is_reconciled_at_the_changes_it_waits_for(
     etcd_store: EtcdStore, probe: tuple[Probe, Controller]
 ) -> None:
     """Result(pace, pace_adds): the hold is 60 s, but the second enqueue (a dependent's
     change) ends it at once."""
     reconciler, ctl = probe
-    calls: list[int] = []
-    original = reconciler.reconcile
-
-    async def paced(key: str) -> Result:
-        await original(key)
-        calls.append(reconciler.starts[-1][1])
-        return Result(pace=60.0, pace_adds=2)
-
-    reconciler.reconcile = paced  # type: ignore[method-assign]
+    calls = answer_each(reconciler, Result(pace=60.0, pace_adds=2))
     await etcd_store.create(gadget("p"))
     await start(ctl)
     await eventually(lambda: calls == [0], within=5)
@@ -211,15 +218,7 @@ async def test_a_new_spec_of_the_reconciled_object_ends_its_pace_hold(
     """The pace hold paces looks at dependents' churn; the object's own new spec (a user's
     change: a new generation) is looked at once."""
     reconciler, ctl = probe
-    calls: list[int] = []
-    original = reconciler.reconcile
-
-    async def paced(key: str) -> Result:
-        await original(key)
-        calls.append(reconciler.starts[-1][1])
-        return Result(pace=60.0)
-
-    reconciler.reconcile = paced  # type: ignore[method-assign]
+    calls = answer_each(reconciler, Result(pace=60.0))
     await etcd_store.create(gadget("g"))
     await start(ctl)
     await eventually(lambda: calls == [0], within=5)

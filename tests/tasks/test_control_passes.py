@@ -41,6 +41,20 @@ def count_plans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return planned
 
 
+def count_views(monkeypatch: pytest.MonkeyPatch, rig: Rig) -> list[str]:
+    """From now on, the name of every task the status writer builds a view of."""
+    writer = rig.framework._writer
+    viewed: list[str] = []
+    real = writer.view
+
+    def counting(name: str) -> Task | None:
+        viewed.append(name)
+        return real(name)
+
+    monkeypatch.setattr(writer, "view", counting)
+    return viewed
+
+
 async def standing_by(rig: Rig) -> None:
     """Both tasks Running in STANDBY, their status writes in the cache."""
     tasks = await launch_two(rig)
@@ -229,14 +243,7 @@ async def test_the_timed_thorough_pass_leaves_tasks_being_written_to_their_write
     async with rigged(full_pass=600.0) as rig:
         await standing_by(rig)
         framework, writer = rig.framework, rig.framework._writer
-        viewed: list[str] = []
-        real_view = writer.view
-
-        def counting(name: str) -> Task | None:
-            viewed.append(name)
-            return real_view(name)
-
-        monkeypatch.setattr(writer, "view", counting)
+        viewed = count_views(monkeypatch, rig)
         planned = count_plans(monkeypatch)
         writer.patch("a", lambda status: status)  # nothing to write, found once taken
         later = asyncio.get_running_loop().time() + 3600.0  # the thorough pass's timer is due

@@ -18,7 +18,13 @@ from mesosapi.models import AgentId, ExecutorId
 from mesosapi.o2messages import ControlRequest, ControlResults, TransitionResult, encode
 from mesosapi.scheduler import Message, Reconcile
 from store.api import BatchResult
-from tests.tasks.test_control_passes import answer, requests, set_spec_state, standing_by
+from tests.tasks.test_control_passes import (
+    answer,
+    count_views,
+    requests,
+    set_spec_state,
+    standing_by,
+)
 from tests.tasks.test_framework import Rig, rigged, stored
 from tests.tasks.test_quiet_updates import (
     acks,
@@ -184,14 +190,7 @@ async def test_the_periodic_reconciliation_views_only_tasks_being_written(
         await standing_by(rig)
         writer = rig.framework._writer
         gate = hold_status_writes(rig, monkeypatch)
-        viewed: list[str] = []
-        real_view = writer.view
-
-        def counting(name: str) -> Task | None:
-            viewed.append(name)
-            return real_view(name)
-
-        monkeypatch.setattr(writer, "view", counting)
+        viewed = count_views(monkeypatch, rig)
         reconciles = len(rig.fake.sent(Reconcile))
         await eventually(lambda: len(rig.fake.sent(Reconcile)) > reconciles)
         await asyncio.sleep(0.05)
